@@ -1,0 +1,74 @@
+// The versioned message schema between the orchestrator and workers. This is the only thing
+// they share besides the ports: a worker on another machine needs nothing else to do a task,
+// and the orchestrator learns everything from status events. Validated on receipt.
+import { z } from 'zod';
+import { PHASES } from './jobs/types.js';
+
+export const MESSAGE_VERSION = 1;
+
+const errorInfo = z.object({ code: z.string(), message: z.string(), retriable: z.boolean() });
+
+/** A preset fully resolved (extends and overrides applied) travels in the task, so workers need no config. */
+const resolvedPreset = z.record(z.string(), z.unknown()).and(z.object({ name: z.string() }));
+
+export const taskOutput = z.object({
+  preset: resolvedPreset,
+  uri: z.string().min(1),
+});
+
+export const taskMessage = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  kind: z.literal('task'),
+  jobId: z.string().min(1),
+  taskId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  type: z.enum(['encode', 'probe', 'chunk', 'assemble']),
+  input: z.string().min(1),
+  outputs: z.array(taskOutput).min(1),
+  /** Overwrite existing outputs. */
+  force: z.boolean().default(false),
+  /** Type-specific parameters (chunk ranges, manifests); opaque to the queue. */
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+export type TaskMessage = z.infer<typeof taskMessage>;
+export type TaskMessageInput = z.input<typeof taskMessage>;
+
+export const statusEvent = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  kind: z.literal('status'),
+  jobId: z.string().min(1),
+  taskId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  /** Per (task, attempt), strictly increasing: duplicates and reordering are detected with it. */
+  seq: z.number().int().nonnegative(),
+  worker: z.string(),
+  /** Milliseconds since the epoch, from the worker's clock. */
+  at: z.number(),
+  type: z.enum(['started', 'phase', 'progress', 'succeeded', 'failed', 'released']),
+  phase: z.enum(PHASES).optional(),
+  progress: z.object({
+    fraction: z.number().min(0).max(1),
+    fps: z.number().optional(),
+    speed: z.number().optional(),
+    etaSeconds: z.number().optional(),
+    outTimeSeconds: z.number().optional(),
+  }).optional(),
+  outputs: z.array(z.object({ uri: z.string(), bytes: z.number().int().nonnegative() })).optional(),
+  error: errorInfo.optional(),
+  /** Task-specific results (e.g. a probe's chunk plan, a chunk's manifest entry). */
+  result: z.record(z.string(), z.unknown()).optional(),
+});
+export type StatusEvent = z.infer<typeof statusEvent>;
+
+/** Parse a message body; says why when it is not a valid message of a version we know. */
+export function parseMessage<T extends z.ZodTypeAny>(schema: T, body: unknown): { ok: true; value: z.infer<T> } | { ok: false; reason: string; version?: unknown } {
+  let value = body;
+  if (typeof body === 'string') {
+    try { value = JSON.parse(body); } catch { return { ok: false, reason: 'not JSON' }; }
+  }
+  const version = (value as { v?: unknown } | null)?.v;
+  if (version !== MESSAGE_VERSION) return { ok: false, reason: `unknown message version ${JSON.stringify(version)} (this nommer speaks v${MESSAGE_VERSION})`, version };
+  const r = schema.safeParse(value);
+  if (!r.success) return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  return { ok: true, value: r.data };
+}

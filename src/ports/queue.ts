@@ -1,0 +1,26 @@
+// Port: the queue of tasks that workers lease. Local adapter: a SQLite table with leases;
+// aws adapter: an SQS queue (visibility timeout = lease) with a dead-letter queue.
+import type { TaskMessage } from '../messages.js';
+
+export interface Lease {
+  /** The message body, parsed from JSON when it is JSON, else the raw string; validate it. */
+  readonly body: unknown;
+  /** How many times this message has been received (1 on first delivery). */
+  readonly receiveCount: number;
+  /** Keep the lease for `seconds` more from now (heartbeat). */
+  extend(seconds: number): Promise<void>;
+  /** Done: remove the message for good. */
+  ack(): Promise<void>;
+  /** Give it back: visible again after `delaySeconds` (default 0). */
+  release(delaySeconds?: number): Promise<void>;
+  /** Move it aside (dead-letter) with a reason: for malformed messages. */
+  reject(reason: string): Promise<void>;
+}
+
+export interface JobQueue {
+  send(task: TaskMessage): Promise<void>;
+  /** Long-poll up to waitSeconds for one message; lease it for leaseSeconds. */
+  receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null>;
+  /** Messages waiting (approximate on SQS). */
+  depth(): Promise<{ waiting: number; inFlight: number }>;
+}
