@@ -1,0 +1,47 @@
+// Human and JSON output for the CLI: errors as one clear line (plus a hint), JSON for scripts.
+import { NommerError, asNommerError, exitCodeFor } from '../errors.js';
+
+export interface OutputOptions { json?: boolean; quiet?: boolean }
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Prints an error the way a person (or a script with --json) wants it; returns the exit code. */
+export function reportError(err: unknown, opts: OutputOptions = {}): number {
+  const e = asNommerError(err);
+  if (opts.json) {
+    printJson({ error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.hint ? { hint: e.hint } : {}) } });
+  }
+  const lines = [`nommer: ${e.message}${e.code === 'USAGE' || e.code === 'CONFIG_INVALID' ? '' : ` [${e.code}]`}`];
+  if (e.hint) lines.push(`  hint: ${e.hint}`);
+  if (e.detail && process.env.NOMMER_DEBUG) lines.push(e.detail.replace(/^/gm, '  | '));
+  if (e.code === 'INTERNAL' && process.env.NOMMER_DEBUG && e.cause instanceof Error) lines.push(String(e.cause.stack));
+  process.stderr.write(lines.join('\n') + '\n');
+  return exitCodeFor(e);
+}
+
+export function usage(message: string, hint?: string): NommerError {
+  return new NommerError('USAGE', message, { hint });
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return h ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
+}
+
+/** For display only (nothing is ever run through a shell): POSIX single-quoting. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_\/.:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

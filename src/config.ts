@@ -1,0 +1,199 @@
+// Loads and validates nommer's configuration: a config file found by cosmiconfig from the working
+// directory up (nommer.config.{json,yaml,js,mjs,ts}, .nommerrc*, or a "nommer" key in
+// package.json), then environment overrides. Every problem is reported with its path in the file.
+import { cosmiconfig } from 'cosmiconfig';
+import { cpus, homedir, platform } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { NommerError } from './errors.js';
+
+const posInt = (what = 'a positive integer') => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).positive({ error: `must be ${what}` });
+const nonNegInt = () => z.number({ error: 'must be a whole number ≥ 0' }).int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' });
+const str = () => z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
+const bool = () => z.boolean({ error: 'must be true or false' });
+
+const ec2Schema = z.strictObject({
+  maxInstances: nonNegInt().default(0),
+  minInstances: nonNegInt().default(0),
+  instanceTypes: z.array(str(), { error: 'must be a list of instance types' }).min(1).default(['c7a.xlarge']),
+  ami: str().optional(),
+  subnetId: str().optional(),
+  securityGroupIds: z.array(str()).optional(),
+  instanceProfile: str().optional(),
+  keyName: str().optional(),
+  spot: bool().default(true),
+  slotsPerInstance: posInt().default(1),
+  idleExitSeconds: posInt().default(120),
+  bootSeconds: posInt().default(90),
+  cooldownSeconds: nonNegInt().default(30),
+  /** On-demand $/hour by instance type, for cost estimates. */
+  prices: z.record(z.string(), z.number({ error: 'must be a price in $/hour' }).nonnegative()).default({}),
+}).prefault({});
+
+const awsSchema = z.strictObject({
+  region: str().optional(),
+  endpoint: z.url({ error: 'must be a URL like http://127.0.0.1:5000' }).optional(),
+  bucket: str().optional(),
+  queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, { error: 'must be 1–60 letters, digits, - or _' }).default('nommer'),
+  stagingPrefix: z.string().default('nommer-staging/'),
+  forcePathStyle: bool().default(false),
+  sse: z.enum(['AES256', 'aws:kms'], { error: 'must be "AES256" or "aws:kms"' }).optional(),
+  kmsKeyId: str().optional(),
+  maxReceiveCount: posInt().default(3),
+  ec2: ec2Schema,
+}).prefault({});
+
+export const configSchema = z.strictObject({
+  backend: z.enum(['local', 'aws'], { error: 'must be "local" or "aws"' }).default('local'),
+  /** Data directory: database, logs, pid file. */
+  home: str().optional(),
+  ffmpeg: z.strictObject({ path: str().optional(), ffprobePath: str().optional() }).prefault({}),
+  /** User presets: name -> preset object (may `extends` a built-in). */
+  presets: z.record(z.string(), z.record(z.string(), z.unknown(), { error: 'must be a preset object' })).default({}),
+  defaultPreset: str().default('webm'),
+  api: z.strictObject({
+    host: str().default('127.0.0.1'),
+    port: z.number({ error: 'must be a port number' }).int().min(0).max(65535, { error: 'must be a port number 0–65535' }).default(7474),
+    token: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    bodyLimitBytes: posInt().default(1 << 20),
+  }).prefault({}),
+  local: z.strictObject({
+    /** Worker processes; default: one per two cores (each ffmpeg uses several threads), at least 1. */
+    workers: posInt().optional(),
+  }).prefault({}),
+  jobs: z.strictObject({
+    maxAttempts: posInt().default(3),
+    leaseSeconds: posInt().default(30),
+  }).prefault({}),
+  webhooks: z.strictObject({
+    secret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    timeoutMs: posInt().default(5000),
+    maxAttempts: posInt().default(6),
+  }).prefault({}),
+  chunking: z.strictObject({
+    enabled: bool().default(false),
+    thresholdSeconds: posInt().default(600),
+    chunkSeconds: posInt().default(60),
+  }).prefault({}),
+  aws: awsSchema,
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file it came from, if any. */
+  filepath?: string;
+  /** Data directory, resolved. */
+  home: string;
+}
+
+export function defaultDataDir(): string {
+  if (platform() === 'darwin') return join(homedir(), 'Library', 'Application Support', 'nommer');
+  if (platform() === 'win32') return join(process.env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'nommer');
+  return join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'nommer');
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, Math.floor(cpus().length / 2));
+}
+
+function valueAt(obj: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = obj;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+/** One line per problem: `aws.ec2.maxInstances must be a positive integer, got "ten"`. */
+export function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
+  return issues.map((i) => {
+    const path = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys') {
+      const where = path ? `${path}.` : '';
+      return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${where}${k}"`).join(', ')} (check the spelling; see README "Configuration")`;
+    }
+    const got = valueAt(input, i.path);
+    const gotText = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
+    const msg = i.message.startsWith('must') ? i.message : `is invalid: ${i.message}`;
+    return `${path || '(config)'} ${msg}${gotText}`;
+  });
+}
+
+/** Environment overrides, applied over the file. */
+function envOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): { raw: Record<string, unknown>; problems: string[] } {
+  const out: Record<string, unknown> = structuredClone(raw);
+  const problems: string[] = [];
+  const set = (path: string[], v: unknown) => {
+    let cur = out;
+    for (const k of path.slice(0, -1)) {
+      if (typeof cur[k] !== 'object' || cur[k] === null) cur[k] = {};
+      cur = cur[k] as Record<string, unknown>;
+    }
+    cur[path[path.length - 1]!] = v;
+  };
+  const int = (name: string, path: string[]) => {
+    const v = env[name];
+    if (v === undefined || v === '') return;
+    const n = Number(v);
+    if (!Number.isInteger(n)) problems.push(`${name} must be an integer, got "${v}"`);
+    else set(path, n);
+  };
+  if (env.NOMMER_HOME) set(['home'], env.NOMMER_HOME);
+  if (env.NOMMER_BACKEND) set(['backend'], env.NOMMER_BACKEND);
+  if (env.NOMMER_FFMPEG) set(['ffmpeg', 'path'], env.NOMMER_FFMPEG);
+  if (env.NOMMER_FFPROBE) set(['ffmpeg', 'ffprobePath'], env.NOMMER_FFPROBE);
+  if (env.NOMMER_TOKEN) set(['api', 'token'], env.NOMMER_TOKEN);
+  if (env.NOMMER_HOST) set(['api', 'host'], env.NOMMER_HOST);
+  int('NOMMER_PORT', ['api', 'port']);
+  int('NOMMER_WORKERS', ['local', 'workers']);
+  if (env.NOMMER_WEBHOOK_SECRET) set(['webhooks', 'secret'], env.NOMMER_WEBHOOK_SECRET);
+  if (env.NOMMER_AWS_BUCKET) set(['aws', 'bucket'], env.NOMMER_AWS_BUCKET);
+  if (env.NOMMER_AWS_QUEUE_PREFIX) set(['aws', 'queuePrefix'], env.NOMMER_AWS_QUEUE_PREFIX);
+  if (env.NOMMER_AWS_REGION) set(['aws', 'region'], env.NOMMER_AWS_REGION);
+  if (env.NOMMER_AWS_FORCE_PATH_STYLE) set(['aws', 'forcePathStyle'], /^(1|true|yes)$/i.test(env.NOMMER_AWS_FORCE_PATH_STYLE));
+  int('NOMMER_AWS_MAX_INSTANCES', ['aws', 'ec2', 'maxInstances']);
+  return { raw: out, problems };
+}
+
+const SEARCH_PLACES = [
+  'package.json',
+  'nommer.config.json', 'nommer.config.yaml', 'nommer.config.yml',
+  'nommer.config.js', 'nommer.config.mjs', 'nommer.config.cjs', 'nommer.config.ts',
+  '.nommerrc', '.nommerrc.json', '.nommerrc.yaml', '.nommerrc.yml', '.nommerrc.js', '.nommerrc.mjs', '.nommerrc.cjs', '.nommerrc.ts',
+];
+
+/** Validates a raw config object (already merged with env); throws CONFIG_INVALID listing every problem. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    const lines = formatIssues(r.error.issues, raw);
+    throw new NommerError('CONFIG_INVALID', `${source} is invalid:\n  ${lines.join('\n  ')}`);
+  }
+  return r.data;
+}
+
+export async function loadConfig(opts: { cwd?: string; file?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LoadedConfig> {
+  const env = opts.env ?? process.env;
+  const explorer = cosmiconfig('nommer', { searchPlaces: SEARCH_PLACES, searchStrategy: 'global' });
+  let found: { config: unknown; filepath: string } | null = null;
+  try {
+    found = opts.file ? await explorer.load(resolve(opts.file)) : await explorer.search(opts.cwd ?? process.cwd());
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new NommerError('CONFIG_INVALID', `config file not found: ${opts.file}`);
+    const where = e.message.split('\n')[0];
+    throw new NommerError('CONFIG_INVALID', `cannot read config: ${where}`, { hint: 'fix the syntax error, or move the file away' });
+  }
+  const raw = (found?.config ?? {}) as unknown;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new NommerError('CONFIG_INVALID', `${found?.filepath ?? 'config'} must contain an object, got ${JSON.stringify(raw)}`);
+  }
+  const { raw: merged, problems } = envOverrides(raw as Record<string, unknown>, env);
+  if (problems.length) throw new NommerError('CONFIG_INVALID', `environment is invalid:\n  ${problems.join('\n  ')}`);
+  const config = parseConfig(merged, found?.filepath ?? 'config');
+  const home = resolve(config.home ?? defaultDataDir());
+  return { config, filepath: found?.filepath, home };
+}

@@ -1,0 +1,178 @@
+// Probes an input with ffprobe and reduces its JSON to what nommer decides from (ProbeInfo).
+// Bad inputs become typed errors here, where they enter: missing, unreadable, not media.
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { NommerError } from '../errors.js';
+import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
+
+interface RawStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  sample_aspect_ratio?: string;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  nb_frames?: string;
+  field_order?: string;
+  pix_fmt?: string;
+  bits_per_raw_sample?: string;
+  color_range?: string;
+  color_space?: string;
+  color_transfer?: string;
+  color_primaries?: string;
+  start_time?: string;
+  channels?: number;
+  channel_layout?: string;
+  sample_rate?: string;
+  disposition?: { attached_pic?: number };
+  tags?: Record<string, string>;
+  side_data_list?: Array<{ side_data_type?: string; rotation?: number }>;
+}
+
+interface RawProbe {
+  format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string };
+  streams?: RawStream[];
+}
+
+/** Local paths are given to ffmpeg as `file:` URLs of absolute paths, so names that start with
+ * `-` or look like protocols (`concat:`, `http:`) are never interpreted. */
+export function ffmpegInputArg(pathOrUrl: string): string {
+  if (/^https?:\/\//i.test(pathOrUrl)) return pathOrUrl;
+  return `file:${resolve(pathOrUrl)}`;
+}
+
+export function parseRate(rate: string | undefined): number {
+  if (!rate) return 0;
+  const [n, d] = rate.split('/').map(Number);
+  if (!n || !Number.isFinite(n)) return 0;
+  if (d === undefined) return n;
+  return d ? n / d : 0;
+}
+
+function num(s: string | undefined): number | undefined {
+  if (s === undefined || s === 'N/A') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function rotationOf(s: RawStream): number {
+  const side = s.side_data_list?.find((d) => typeof d.rotation === 'number');
+  // Display-matrix rotation is counter-clockwise; the rotate tag (older muxers) is clockwise.
+  const deg = side ? -(side.rotation as number) : Number(s.tags?.rotate ?? 0);
+  const r = ((Math.round(deg / 90) * 90) % 360 + 360) % 360;
+  return r;
+}
+
+function bitDepth(s: RawStream): number {
+  const raw = num(s.bits_per_raw_sample);
+  if (raw && raw > 8) return raw;
+  const m = /(?:p|le|be)?(9|10|12|14|16)(?:le|be)?$/.exec(s.pix_fmt ?? '');
+  return m ? Number(m[1]) : 8;
+}
+
+export function toProbeInfo(raw: RawProbe): ProbeInfo {
+  const streams = raw.streams ?? [];
+  const vs = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic)
+    ?? undefined;
+  const as = streams.find((s) => s.codec_type === 'audio');
+  let video: VideoStreamInfo | undefined;
+  if (vs && vs.width && vs.height) {
+    const rotation = rotationOf(vs);
+    const sar = parseRate(vs.sample_aspect_ratio?.replace(':', '/')) || 1;
+    let dw = Math.round(vs.width * (sar > 0 ? sar : 1));
+    let dh = vs.height;
+    if (rotation === 90 || rotation === 270) [dw, dh] = [dh, dw];
+    const avg = parseRate(vs.avg_frame_rate);
+    const r = parseRate(vs.r_frame_rate);
+    const fps = avg || r;
+    video = {
+      index: vs.index,
+      codec: vs.codec_name ?? 'unknown',
+      width: vs.width,
+      height: vs.height,
+      displayWidth: dw,
+      displayHeight: dh,
+      rotation,
+      fps,
+      rFrameRate: vs.r_frame_rate ?? '0/0',
+      avgFrameRate: vs.avg_frame_rate ?? '0/0',
+      vfr: avg > 0 && r > 0 && Math.abs(avg - r) / r > 0.01,
+      frameCount: num(vs.nb_frames),
+      interlaced: ['tt', 'bb', 'tb', 'bt'].includes(vs.field_order ?? ''),
+      fieldOrder: vs.field_order,
+      pixFmt: vs.pix_fmt,
+      bitDepth: bitDepth(vs),
+      colorRange: vs.color_range,
+      colorSpace: vs.color_space,
+      colorTransfer: vs.color_transfer,
+      colorPrimaries: vs.color_primaries,
+      startTime: num(vs.start_time) ?? 0,
+      attachedPic: false,
+    };
+  }
+  let audio: AudioStreamInfo | undefined;
+  if (as && (as.channels ?? 0) > 0) {
+    audio = {
+      index: as.index,
+      codec: as.codec_name ?? 'unknown',
+      channels: as.channels!,
+      channelLayout: as.channel_layout,
+      sampleRate: num(as.sample_rate) ?? 48000,
+      startTime: num(as.start_time) ?? 0,
+    };
+  }
+  return {
+    format: raw.format?.format_name ?? 'unknown',
+    duration: num(raw.format?.duration) ?? 0,
+    sizeBytes: num(raw.format?.size) ?? 0,
+    bitRate: num(raw.format?.bit_rate),
+    video,
+    audio,
+  };
+}
+
+/** Useful last lines of an ffmpeg/ffprobe stderr: drop banners and blank lines, keep the tail. */
+export function stderrTail(stderr: string, lines = 6): string {
+  return stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l && !/^\s*(built with|configuration:|lib\w+\s+\d)/.test(l)).slice(-lines).join('\n');
+}
+
+export async function checkLocalInput(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NommerError('INPUT_NOT_FOUND', `input not found: ${path}`, { hint: 'check the path' });
+    throw new NommerError('INPUT_UNREADABLE', `cannot read input ${path}: ${code}`, { hint: 'check its permissions' });
+  }
+  if (st.isDirectory()) throw new NommerError('INPUT_UNREADABLE', `input is a directory, not a media file: ${path}`, { hint: 'give a file' });
+  if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file (FIFO, socket or device): ${path}`, { hint: 'copy it to a file first' });
+  if (st.size === 0) throw new NommerError('INPUT_UNDECODABLE', `input is empty (0 bytes): ${path}`, { hint: 'the file is empty; check where it came from' });
+}
+
+export async function probeInput(ffprobe: string, input: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ProbeInfo> {
+  const remote = /^https?:\/\//i.test(input);
+  if (!remote) await checkLocalInput(input);
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegInputArg(input)];
+  const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolvePromise, reject) => {
+    execFile(ffprobe, args, { maxBuffer: 16 << 20, timeout: opts.timeoutMs ?? 60_000, signal: opts.signal }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new NommerError('FFMPEG_MISSING', `ffprobe not found at ${ffprobe}`, { hint: 'install ffmpeg, or set NOMMER_FFPROBE' }));
+      if (err && err.name === 'AbortError') return reject(new NommerError('CANCELED', 'canceled while probing'));
+      resolvePromise({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 });
+    });
+  });
+  let raw: RawProbe | undefined;
+  try { raw = JSON.parse(stdout) as RawProbe; } catch { raw = undefined; }
+  const info = raw ? toProbeInfo(raw) : undefined;
+  if (code !== 0 || !info || (!info.video && !info.audio)) {
+    const tail = stderrTail(stderr, 3);
+    throw new NommerError('INPUT_UNDECODABLE', `cannot decode ${input}: ${tail ? tail.split('\n').pop() : 'no audio or video stream found'}`, {
+      hint: 'is it a media file? ffprobe could not read it',
+      detail: tail,
+    });
+  }
+  return info;
+}

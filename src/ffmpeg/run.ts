@@ -1,0 +1,68 @@
+// The only place that spawns ffmpeg: runs one argument array (never a shell string) with
+// -progress on stdout, reports progress blocks, cancels cleanly (SIGTERM, then SIGKILL) and turns
+// failures into typed errors carrying the useful tail of stderr.
+import { spawn } from 'node:child_process';
+import { NommerError } from '../errors.js';
+import { ProgressParser, type FfmpegProgressBlock } from './progress.js';
+import { stderrTail } from './probe.js';
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (b: FfmpegProgressBlock) => void;
+  /** Called with the child's pid once it runs (tests and the worker's bookkeeping use it). */
+  onSpawn?: (pid: number) => void;
+  /** Grace time between SIGTERM and SIGKILL on cancel. */
+  killGraceMs?: number;
+}
+
+const STDERR_KEEP = 64 * 1024;
+
+/** The flags the runner adds in front of every argument array. */
+export const RUNNER_FLAGS = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-progress', 'pipe:1'];
+
+export function classifyFfmpegFailure(stderr: string, exitCode: number | null, signal: NodeJS.Signals | null): NommerError {
+  const tail = stderrTail(stderr);
+  const last = tail.split('\n').filter(Boolean).pop() ?? (signal ? `killed by ${signal}` : `exit code ${exitCode}`);
+  if (/No space left on device/i.test(stderr)) return new NommerError('DISK_FULL', 'no space left on the output device', { retriable: true, hint: 'free disk space, then retry', detail: tail });
+  if (/Unknown encoder|Encoder not found|encoder .* not found/i.test(stderr)) return new NommerError('ENCODER_MISSING', `ffmpeg lacks an encoder: ${last}`, { hint: 'run `nommer doctor` to see which encoders this ffmpeg has', detail: tail });
+  if (/Permission denied|Read-only file system/i.test(stderr)) return new NommerError('OUTPUT_UNWRITABLE', `ffmpeg could not write: ${last}`, { hint: 'check the destination directory permissions', detail: tail });
+  if (/Invalid data found when processing input|moov atom not found|could not find codec parameters|Error while decoding|End of file/i.test(stderr)) return new NommerError('INPUT_UNDECODABLE', `input could not be decoded: ${last}`, { hint: 'the file may be truncated or corrupt', detail: tail });
+  if (signal) return new NommerError('FFMPEG_FAILED', `ffmpeg was killed by ${signal}`, { retriable: true, detail: tail });
+  return new NommerError('FFMPEG_FAILED', `ffmpeg failed (exit ${exitCode}): ${last}`, { detail: tail });
+}
+
+export function runFfmpeg(ffmpeg: string, args: string[], opts: RunOptions = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(new NommerError('CANCELED', 'canceled'));
+    const child = spawn(ffmpeg, [...RUNNER_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let canceled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const parser = new ProgressParser((b) => opts.onProgress?.(b));
+    child.stdout.setEncoding('utf8').on('data', (c: string) => parser.push(c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      if (stderr.length > STDERR_KEEP * 2) stderr = stderr.slice(-STDERR_KEEP);
+    });
+    const onAbort = () => {
+      canceled = true;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killGraceMs ?? 3000);
+      killTimer.unref();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('spawn', () => { if (child.pid) opts.onSpawn?.(child.pid); });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err.code === 'ENOENT') reject(new NommerError('FFMPEG_MISSING', `ffmpeg not found at ${ffmpeg}`, { hint: 'install ffmpeg or set NOMMER_FFMPEG' }));
+      else reject(new NommerError('FFMPEG_FAILED', `could not start ffmpeg: ${err.message}`, { retriable: true }));
+    });
+    child.on('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      if (canceled) return reject(new NommerError('CANCELED', 'canceled'));
+      if (code === 0) return resolve();
+      reject(classifyFfmpegFailure(stderr, code, signal));
+    });
+  });
+}

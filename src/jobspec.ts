@@ -1,0 +1,50 @@
+// Turns what a user typed (input, preset names, -o paths, --set overrides) into resolved outputs:
+// each a fully resolved preset and a destination. Shared by `encode` and `submit`.
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { NommerError } from './errors.js';
+import { applyOverrides } from './presets/overrides.js';
+import { getPreset } from './presets/registry.js';
+import type { ResolvedPreset } from './presets/schema.js';
+
+export interface OutputSpec {
+  preset: ResolvedPreset;
+  /** Destination: a local path (absolute) or a URI (s3://...). */
+  uri: string;
+}
+
+export interface JobSpecInput {
+  input: string;
+  presets: string[];
+  outputs: string[];
+  sets: string[];
+  userPresets: Record<string, Record<string, unknown>>;
+  defaultPreset: string;
+}
+
+const isUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+
+/** Default destination: beside the input, same stem, the preset's extension; never the input itself. */
+export function defaultOutputFor(input: string, preset: ResolvedPreset, taken: Set<string>): string {
+  const local = isUri(input) ? join(process.cwd(), basename(new URL(input).pathname) || 'output') : resolve(input);
+  const dir = isUri(input) ? process.cwd() : dirname(local);
+  const stem = basename(local, extname(local));
+  const ext = String(preset.extension).replace(/^\./, '');
+  let candidate = join(dir, `${stem}.${ext}`);
+  if (candidate === local || taken.has(candidate)) candidate = join(dir, `${stem}.${preset.name}.${ext}`);
+  return candidate;
+}
+
+export function resolveOutputs(spec: JobSpecInput): OutputSpec[] {
+  const names = spec.presets.length ? spec.presets : [spec.defaultPreset];
+  if (spec.outputs.length > names.length) {
+    throw new NommerError('USAGE', `${spec.outputs.length} outputs (-o) for ${names.length} preset(s)`, { hint: 'give one --preset per -o, in the same order' });
+  }
+  const taken = new Set<string>();
+  return names.map((name, i) => {
+    const preset = applyOverrides(getPreset(name, spec.userPresets), spec.sets);
+    const given = spec.outputs[i];
+    const uri = given ? (isUri(given) ? given : resolve(given)) : defaultOutputFor(spec.input, preset, taken);
+    taken.add(uri);
+    return { preset, uri };
+  });
+}

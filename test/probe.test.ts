@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { probeInput, toProbeInfo, ffmpegInputArg } from '../src/ffmpeg/probe.js';
+import { NommerError } from '../src/errors.js';
+import { FFPROBE, makeClip, tempDir } from './helpers/media.js';
+
+test('rotation from the display matrix is clockwise degrees and swaps the display size', () => {
+  const info = toProbeInfo({ format: { format_name: 'mov', duration: '2.0' }, streams: [
+    { index: 0, codec_type: 'video', codec_name: 'h264', width: 320, height: 240, r_frame_rate: '30/1', avg_frame_rate: '30/1', side_data_list: [{ side_data_type: 'Display Matrix', rotation: -90 }] },
+  ] });
+  assert.equal(info.video!.rotation, 90);
+  assert.equal(info.video!.displayWidth, 240);
+  assert.equal(info.video!.displayHeight, 320);
+});
+
+test('cover art is not the video stream; vfr and interlacing are detected', () => {
+  const info = toProbeInfo({ format: { format_name: 'mp3' }, streams: [
+    { index: 0, codec_type: 'audio', codec_name: 'mp3', channels: 2, sample_rate: '44100' },
+    { index: 1, codec_type: 'video', codec_name: 'mjpeg', width: 500, height: 500, disposition: { attached_pic: 1 } },
+  ] });
+  assert.equal(info.video, undefined);
+  assert.equal(info.audio!.channels, 2);
+  const v = toProbeInfo({ format: {}, streams: [{ index: 0, codec_type: 'video', width: 720, height: 576, r_frame_rate: '50/1', avg_frame_rate: '25/1', field_order: 'tt' }] }).video!;
+  assert.equal(v.vfr, true);
+  assert.equal(v.interlaced, true);
+  assert.equal(v.fps, 25);
+});
+
+test('local inputs are passed to ffmpeg as file: URLs, so a leading dash is not an option', () => {
+  assert.match(ffmpegInputArg('-i.mov'), /^file:\/.*\/-i\.mov$/);
+  assert.equal(ffmpegInputArg('https://example.com/a.mp4'), 'https://example.com/a.mp4');
+});
+
+test('probing real clips and bad inputs', async () => {
+  const d = tempDir();
+  try {
+    const clip = makeClip(join(d.path, 'a b $(x).mp4'), { seconds: 1, audioChannels: 1 });
+    const info = await probeInput(FFPROBE, clip);
+    assert.equal(info.video!.width, 320);
+    assert.equal(info.audio!.channels, 1);
+    assert.ok(Math.abs(info.duration - 1) < 0.1);
+    const missing = probeInput(FFPROBE, join(d.path, 'nope.mov'));
+    await assert.rejects(missing, (e: unknown) => e instanceof NommerError && e.code === 'INPUT_NOT_FOUND');
+    const text = join(d.path, 'notes.mov');
+    writeFileSync(text, 'this is not a movie\n'.repeat(50));
+    await assert.rejects(probeInput(FFPROBE, text), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNDECODABLE');
+    const empty = join(d.path, 'empty.mp4');
+    writeFileSync(empty, '');
+    await assert.rejects(probeInput(FFPROBE, empty), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNDECODABLE' && /empty/.test(e.message));
+    await assert.rejects(probeInput(FFPROBE, d.path), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNREADABLE' && /directory/.test(e.message));
+    const fifo = join(d.path, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await assert.rejects(probeInput(FFPROBE, fifo), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNREADABLE' && /FIFO/.test(e.message));
+  } finally { d.cleanup(); }
+});
