@@ -1,0 +1,179 @@
+// Storage on S3 for s3://bucket/key, plus http(s):// inputs. Downloads stream to disk; uploads go
+// through lib-storage's Upload (multipart above one part, parts in parallel) and are only visible
+// once complete, so a failed or canceled store leaves no object and no parts behind.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client,
+  type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NommerError, asNommerError } from '../../errors.js';
+import type { Storage, StoreResult } from '../../ports/storage.js';
+import { downloadHttp, isHttpUri, safeFileName, streamToFile, type HttpDownloadOptions } from '../http-download.js';
+import { awsCall, wrapAwsError, type AwsCallContext } from './errors.js';
+
+/** S3's minimum part size for every part but the last. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+export interface S3Location { bucket: string; key: string }
+
+export function isS3Uri(uri: string): boolean {
+  return /^s3:\/\//i.test(uri);
+}
+
+/** s3://bucket/key/with/slashes -> { bucket, key }; USAGE error when either part is missing. */
+export function parseS3Uri(uri: string): S3Location {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/i.exec(uri);
+  if (!m || !m[2] || m[2].endsWith('/')) {
+    throw new NommerError('USAGE', `not an S3 object URI: ${uri}`, { hint: 'write s3://bucket/path/to/file.webm' });
+  }
+  return { bucket: m[1]!, key: m[2] };
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  webm: 'video/webm', mkv: 'video/x-matroska', ogg: 'application/ogg', ogv: 'video/ogg', oga: 'audio/ogg',
+  opus: 'audio/ogg', webp: 'image/webp', json: 'application/json', mp4: 'video/mp4', m4a: 'audio/mp4',
+};
+
+function contentTypeFor(key: string): string {
+  const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+  return CONTENT_TYPES[ext] ?? 'application/octet-stream';
+}
+
+export interface S3StorageOptions {
+  client: S3Client;
+  /** Server-side encryption for stored objects. */
+  sse?: 'AES256' | 'aws:kms';
+  /** KMS key for sse 'aws:kms' (default: the account's aws/s3 key). */
+  kmsKeyId?: string;
+  /** Multipart part size in bytes (at least 5 MiB; default 8 MiB). */
+  partSizeBytes?: number;
+  /** Parts uploaded in parallel (default 4); memory use is about partSize × queueSize. */
+  queueSize?: number;
+  /** Options for http(s) inputs. */
+  http?: Pick<HttpDownloadOptions, 'maxRedirects' | 'headersTimeoutMs'>;
+}
+
+export class S3Storage implements Storage {
+  private readonly client: S3Client;
+  private readonly opts: S3StorageOptions;
+  private readonly partSize: number;
+
+  constructor(opts: S3StorageOptions) {
+    if (opts.partSizeBytes !== undefined && opts.partSizeBytes < MIN_PART_BYTES) {
+      throw new NommerError('CONFIG_INVALID', `S3 part size ${opts.partSizeBytes} is below S3's minimum of ${MIN_PART_BYTES} bytes (5 MiB)`);
+    }
+    if (opts.kmsKeyId && opts.sse !== 'aws:kms') {
+      throw new NommerError('CONFIG_INVALID', 'kmsKeyId is set but sse is not \'aws:kms\'');
+    }
+    this.client = opts.client;
+    this.opts = opts;
+    this.partSize = opts.partSizeBytes ?? 8 * 1024 * 1024;
+  }
+
+  handles(uri: string): boolean {
+    return isS3Uri(uri) || isHttpUri(uri);
+  }
+
+  async fetch(uri: string, destDir: string, opts: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void } = {}): Promise<string> {
+    if (isHttpUri(uri)) return downloadHttp(uri, destDir, { ...this.opts.http, ...opts });
+    const { bucket, key } = parseS3Uri(uri);
+    const ctx: AwsCallContext = { service: 's3', operation: 'GetObject', resource: uri };
+    const out = await awsCall(ctx, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal }));
+    if (!out.Body) throw new NommerError('STORAGE_FAILED', `s3 GetObject ${uri}: empty response body`, { retriable: true });
+    const { path } = await streamToFile(out.Body as Readable, destDir, safeFileName(key), {
+      signal: opts.signal,
+      onBytes: opts.onBytes,
+      total: out.ContentLength,
+      // A body cut off mid-transfer: the object is fine, the connection was not.
+      sourceError: (err) => {
+        const wrapped = wrapAwsError(err, ctx);
+        return wrapped.code === 'STORAGE_FAILED' ? new NommerError('STORAGE_FAILED', wrapped.message, { retriable: true, cause: err }) : wrapped;
+      },
+    });
+    return path;
+  }
+
+  async store(localFile: string, uri: string, opts: { overwrite?: boolean; signal?: AbortSignal } = {}): Promise<StoreResult> {
+    if (!isS3Uri(uri)) throw new NommerError('USAGE', `cannot store to ${uri}: the aws backend stores to s3:// URIs`);
+    const { bucket, key } = parseS3Uri(uri);
+    let size: number;
+    try { size = (await stat(localFile)).size; } catch (err) { throw asNommerError(err); }
+
+    // S3 has no "create only" for multipart uploads on every provider we test against, so this is
+    // a check-then-write: two writers racing on one key can still both succeed (last one wins).
+    if (!opts.overwrite && await this.exists(uri)) {
+      throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'pass --force to replace it' });
+    }
+    if (opts.signal?.aborted) throw new NommerError('CANCELED', `upload to ${uri} canceled`);
+
+    const body = createReadStream(localFile);
+    const upload = new Upload({
+      client: this.client,
+      partSize: this.partSize,
+      queueSize: this.opts.queueSize ?? 4,
+      // On failure lib-storage aborts the multipart upload itself: no orphaned parts to pay for.
+      leavePartsOnError: false,
+      params: {
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentLength: size,
+        ContentType: contentTypeFor(key),
+        ...(this.opts.sse ? { ServerSideEncryption: this.opts.sse as ServerSideEncryption } : {}),
+        ...(this.opts.kmsKeyId ? { SSEKMSKeyId: this.opts.kmsKeyId } : {}),
+      },
+    });
+    const onAbort = () => { void upload.abort(); };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      await this.cleanUpAfterAbort(upload, bucket, key, err);
+      throw wrapAwsError(err, { service: 's3', operation: 'PutObject', resource: uri });
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      body.destroy();
+    }
+    return { uri, bytes: size };
+  }
+
+  /**
+   * On abort, Upload.done() rejects at once while its part uploads wind down in the background,
+   * so the multipart upload can outlive the call. Abort it here so that when store() returns,
+   * nothing partial remains. (Uses Upload's uploadId field: there is no public accessor.)
+   */
+  private async cleanUpAfterAbort(upload: Upload, bucket: string, key: string, err: unknown): Promise<void> {
+    if ((err as { name?: string }).name !== 'AbortError') return;
+    const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
+    if (!uploadId) return;
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+    } catch {
+      // Already aborted by lib-storage (NoSuchUpload), or unreachable: the bucket's lifecycle rule
+      // (AbortIncompleteMultipartUpload, set by `nommer setup aws`) is the backstop.
+    }
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // HEAD can't say whether the bucket or the key is missing; either way the object isn't there.
+      if (status === 404) return false;
+      throw wrapAwsError(err, { service: 's3', operation: 'HeadObject', resource: uri, iamAction: 's3:GetObject (and s3:ListBucket, or a missing object answers 403)' });
+    }
+  }
+
+  async remove(uri: string): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    // Deleting a missing key succeeds on S3, which is what we want: remove is idempotent.
+    await awsCall({ service: 's3', operation: 'DeleteObject', resource: uri },
+      () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+  }
+}

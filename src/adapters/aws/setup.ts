@@ -1,0 +1,298 @@
+// `nommer setup aws`: creates, or checks, the bucket and the three queues, idempotently. A second
+// run finds everything and changes nothing; a queue whose settings drifted is put back; a dry run
+// only reads. Also writes the two least-privilege IAM policies (orchestrator, worker).
+import {
+  CreateBucketCommand, GetBucketLifecycleConfigurationCommand, HeadBucketCommand, PutBucketLifecycleConfigurationCommand,
+  PutPublicAccessBlockCommand, type BucketLocationConstraint, type S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { NommerError } from '../../errors.js';
+import { s3Client, sqsClient, type AwsSettings } from './clients.js';
+import { awsCall, isQueueMissing, wrapAwsError } from './errors.js';
+import { queueNames, type QueueUrls } from './queues.js';
+
+export interface SetupOptions {
+  bucket: string;
+  queuePrefix: string;
+  /** Only report what would be done. */
+  dryRun?: boolean;
+  /** Deliveries of a job message before SQS moves it to the DLQ (default 3). */
+  maxReceiveCount?: number;
+  /** Default lease of the jobs queue, s (default 120). Workers set their own per receive. */
+  jobsVisibilitySeconds?: number;
+  /** Clients to use instead of building them from settings (tests, shared clients). */
+  clients?: { s3?: S3Client; sqs?: SQSClient };
+}
+
+export type SetupAction = 'created' | 'exists' | 'updated' | 'would-create' | 'would-update';
+
+export interface SetupItem {
+  kind: 'bucket' | 'queue';
+  name: string;
+  action: SetupAction;
+  url?: string;
+  /** Attributes that were (or would be) changed, as `Name: old -> new`. */
+  changes?: string[];
+  /** Things worth knowing that setup deliberately leaves alone. */
+  notes?: string[];
+}
+
+export interface SetupReport {
+  dryRun: boolean;
+  items: SetupItem[];
+  /** Present unless a dry run found a queue missing. */
+  queueUrls?: QueueUrls;
+}
+
+/** SQS's real limit; moto defaults to 1 MiB, so setting it keeps tests honest too. */
+const MAX_MESSAGE_SIZE = '262144';
+/** 14 days, SQS's maximum: jobs may wait out a long fleet outage, and the DLQ must keep
+ * messages at least as long as the source queue (a moved message keeps its original age). */
+const RETENTION_SECONDS = '1209600';
+/** Incomplete multipart uploads (a worker killed mid-upload) cost money until aborted. */
+const ABORT_UPLOADS_AFTER_DAYS = 1;
+
+export async function setupAws(settings: AwsSettings, opts: SetupOptions): Promise<SetupReport> {
+  const maxReceiveCount = opts.maxReceiveCount ?? 3;
+  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
+    throw new NommerError('CONFIG_INVALID', `maxReceiveCount must be a whole number 1–1000, got ${maxReceiveCount}`);
+  }
+  if (!opts.bucket) throw new NommerError('CONFIG_INVALID', 'no bucket given', { hint: 'set aws.bucket in the config' });
+  if (!/^[A-Za-z0-9_-]{1,70}$/.test(opts.queuePrefix)) {
+    throw new NommerError('CONFIG_INVALID', `queue prefix "${opts.queuePrefix}" must be 1–70 letters, digits, - or _`);
+  }
+  const s3 = opts.clients?.s3 ?? s3Client(settings);
+  const sqs = opts.clients?.sqs ?? sqsClient(settings);
+  const dryRun = !!opts.dryRun;
+  const names = queueNames(opts.queuePrefix);
+
+  const items: SetupItem[] = [await ensureBucket(s3, opts.bucket, dryRun)];
+
+  const dlq = await ensureQueue(sqs, names.dlq, () => ({
+    MaximumMessageSize: MAX_MESSAGE_SIZE,
+    MessageRetentionPeriod: RETENTION_SECONDS,
+  }), dryRun);
+  items.push(dlq.item);
+
+  const jobs = await ensureQueue(sqs, names.jobs, (ownArn) => ({
+    MaximumMessageSize: MAX_MESSAGE_SIZE,
+    MessageRetentionPeriod: RETENTION_SECONDS,
+    VisibilityTimeout: String(opts.jobsVisibilitySeconds ?? 120),
+    RedrivePolicy: JSON.stringify({
+      // In a dry run the DLQ may not exist yet: its ARN is the jobs queue's with the other name.
+      deadLetterTargetArn: dlq.arn ?? ownArn?.replace(/[^:]+$/, names.dlq) ?? `(arn of ${names.dlq})`,
+      maxReceiveCount,
+    }),
+  }), dryRun);
+  items.push(jobs.item);
+
+  const status = await ensureQueue(sqs, names.status, () => ({
+    MaximumMessageSize: MAX_MESSAGE_SIZE,
+    MessageRetentionPeriod: RETENTION_SECONDS,
+    VisibilityTimeout: '60',
+  }), dryRun);
+  items.push(status.item);
+
+  const queueUrls = jobs.url && status.url && dlq.url ? { jobs: jobs.url, status: status.url, dlq: dlq.url } : undefined;
+  return { dryRun, items, queueUrls };
+}
+
+async function ensureBucket(s3: S3Client, bucket: string, dryRun: boolean): Promise<SetupItem> {
+  const resource = `s3://${bucket}`;
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return { kind: 'bucket', name: bucket, action: 'exists', notes: await lifecycleNotes(s3, bucket) };
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 403) {
+      throw new NommerError('STORAGE_DENIED', `bucket ${bucket} exists but this account cannot use it`, { cause: err, hint: 'it may belong to another account (bucket names are global): choose another aws.bucket, or allow s3:ListBucket' });
+    }
+    if (status !== 404) throw wrapAwsError(err, { service: 's3', operation: 'HeadBucket', resource, iamAction: 's3:ListBucket' });
+  }
+  if (dryRun) return { kind: 'bucket', name: bucket, action: 'would-create' };
+
+  const region = await s3.config.region();
+  try {
+    await s3.send(new CreateBucketCommand({
+      Bucket: bucket,
+      // us-east-1 is the one region that rejects its own name as a location constraint.
+      ...(region && region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}),
+    }));
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (name === 'BucketAlreadyOwnedByYou') return { kind: 'bucket', name: bucket, action: 'exists' };
+    if (name === 'BucketAlreadyExists') throw new NommerError('CONFIG_INVALID', `bucket name ${bucket} is taken by another account`, { cause: err, hint: 'bucket names are global: choose another aws.bucket' });
+    throw wrapAwsError(err, { service: 's3', operation: 'CreateBucket', resource });
+  }
+  // Only on a bucket we created: PutBucketLifecycleConfiguration replaces all of a bucket's
+  // rules, and an existing bucket's rules are its owner's business.
+  await awsCall({ service: 's3', operation: 'PutPublicAccessBlock', resource, iamAction: 's3:PutBucketPublicAccessBlock' }, () => s3.send(new PutPublicAccessBlockCommand({
+    Bucket: bucket,
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+  })));
+  await awsCall({ service: 's3', operation: 'PutBucketLifecycleConfiguration', resource, iamAction: 's3:PutLifecycleConfiguration' }, () => s3.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: bucket,
+    LifecycleConfiguration: {
+      Rules: [{ ID: 'nommer-abort-incomplete-uploads', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_UPLOADS_AFTER_DAYS } }],
+    },
+  })));
+  return { kind: 'bucket', name: bucket, action: 'created', notes: [`incomplete multipart uploads are aborted after ${ABORT_UPLOADS_AFTER_DAYS} day`] };
+}
+
+/** Advice (never a change) for an existing bucket without an abort-incomplete-uploads rule. */
+async function lifecycleNotes(s3: S3Client, bucket: string): Promise<string[] | undefined> {
+  try {
+    const out = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
+    if (out.Rules?.some((r) => r.Status === 'Enabled' && r.AbortIncompleteMultipartUpload)) return undefined;
+  } catch {
+    // NoSuchLifecycleConfiguration, or no permission to read it: give the same advice.
+  }
+  return ['no lifecycle rule aborts incomplete multipart uploads; consider adding one so parts left by killed workers are cleaned up'];
+}
+
+interface EnsuredQueue {
+  item: SetupItem;
+  url?: string;
+  arn?: string;
+}
+
+type Attributes = Record<string, string>;
+
+/** Equal as SQS means it: numbers as strings, RedrivePolicy as JSON whose count may be a string. */
+function sameAttribute(name: string, actual: string | undefined, wanted: string): boolean {
+  if (actual === undefined) return false;
+  if (name === 'RedrivePolicy') {
+    try {
+      const a = JSON.parse(actual) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+      const w = JSON.parse(wanted) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+      return a.deadLetterTargetArn === w.deadLetterTargetArn && Number(a.maxReceiveCount) === Number(w.maxReceiveCount);
+    } catch {
+      return false;
+    }
+  }
+  return actual === wanted;
+}
+
+async function ensureQueue(sqs: SQSClient, name: string, wanted: (ownArn?: string) => Attributes, dryRun: boolean): Promise<EnsuredQueue> {
+  const ctx = (operation: string) => ({ service: 'sqs' as const, operation, resource: name });
+  let url: string | undefined;
+  try {
+    url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  } catch (err) {
+    if (!isQueueMissing(err)) throw wrapAwsError(err, ctx('GetQueueUrl'));
+  }
+
+  if (!url) {
+    if (dryRun) return { item: { kind: 'queue', name, action: 'would-create' } };
+    const created = await awsCall(ctx('CreateQueue'), () => sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: wanted() })));
+    url = created.QueueUrl!;
+    const arn = await queueArn(sqs, url, name);
+    return { item: { kind: 'queue', name, action: 'created', url }, url, arn };
+  }
+
+  const current = (await awsCall(ctx('GetQueueAttributes'), () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))).Attributes as Attributes | undefined ?? {};
+  const desired = wanted(current.QueueArn);
+  const changed: Attributes = {};
+  const changes: string[] = [];
+  for (const [k, v] of Object.entries(desired)) {
+    if (!sameAttribute(k, current[k], v)) {
+      changed[k] = v;
+      changes.push(`${k}: ${current[k] ?? '(unset)'} -> ${v}`);
+    }
+  }
+  if (changes.length === 0) return { item: { kind: 'queue', name, action: 'exists', url }, url, arn: current.QueueArn };
+  if (dryRun) return { item: { kind: 'queue', name, action: 'would-update', url, changes }, url, arn: current.QueueArn };
+  await awsCall(ctx('SetQueueAttributes'), () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: changed })));
+  return { item: { kind: 'queue', name, action: 'updated', url, changes }, url, arn: current.QueueArn };
+}
+
+async function queueArn(sqs: SQSClient, url: string, name: string): Promise<string> {
+  const out = await awsCall({ service: 'sqs', operation: 'GetQueueAttributes', resource: name },
+    () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })));
+  return out.Attributes!.QueueArn!;
+}
+
+// ---- IAM policies ---------------------------------------------------------------------------
+
+export interface PolicyStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: PolicyStatement[];
+}
+
+export interface PolicyOptions {
+  bucket: string;
+  queuePrefix: string;
+  /** Account id for the ARNs (default `*`: any account, still scoped by name). */
+  accountId?: string;
+  /** `aws`, `aws-cn`, `aws-us-gov` (default `aws`). */
+  partition?: string;
+  /** Where the orchestrator stages local inputs in the bucket (default `nommer-staging/`). */
+  stagingPrefix?: string;
+  /** The role the workers' instance profile carries, which the orchestrator passes to EC2
+   * (default `<queuePrefix>-worker`). */
+  workerRoleName?: string;
+  /** When set, the orchestrator may only terminate instances carrying this tag. */
+  clusterTag?: { key: string; value: string };
+}
+
+/** Two least-privilege policies: what feederd needs, and what an EC2 worker needs. */
+export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orchestrator: PolicyDocument; worker: PolicyDocument } {
+  const partition = opts.partition ?? 'aws';
+  const region = settings.region ?? process.env.AWS_REGION ?? '*';
+  const account = opts.accountId ?? '*';
+  const names = queueNames(opts.queuePrefix);
+  const queue = (name: string) => `arn:${partition}:sqs:${region}:${account}:${name}`;
+  const bucketArn = `arn:${partition}:s3:::${opts.bucket}`;
+  const staging = opts.stagingPrefix ?? 'nommer-staging/';
+  const role = `arn:${partition}:iam::${account}:role/${opts.workerRoleName ?? `${opts.queuePrefix}-worker`}`;
+
+  const orchestrator: PolicyDocument = {
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'SendJobs', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: queue(names.jobs) },
+      { Sid: 'ReadStatus', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], Resource: queue(names.status) },
+      { Sid: 'QueueDepths', Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [queue(names.jobs), queue(names.status), queue(names.dlq)] },
+      { Sid: 'StageInputs', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], Resource: `${bucketArn}/${staging}*` },
+      // Without ListBucket a HEAD on a missing key answers 403 instead of 404.
+      { Sid: 'ListStaging', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn, Condition: { StringLike: { 's3:prefix': [`${staging}*`] } } },
+      { Sid: 'LaunchWorkers', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: '*' },
+      {
+        Sid: 'TagOnLaunch', Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: `arn:${partition}:ec2:${region}:${account}:*/*`,
+        Condition: { StringEquals: { 'ec2:CreateAction': ['RunInstances'] } },
+      },
+      {
+        Sid: 'StopWorkers', Effect: 'Allow', Action: ['ec2:TerminateInstances'], Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
+        ...(opts.clusterTag ? { Condition: { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } } } : {}),
+      },
+      // Describe calls cannot be scoped to resources.
+      { Sid: 'ListWorkers', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
+      {
+        Sid: 'PassWorkerRole', Effect: 'Allow', Action: ['iam:PassRole'], Resource: role,
+        Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      },
+    ],
+  };
+
+  const worker: PolicyDocument = {
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'LeaseJobs', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl'], Resource: queue(names.jobs) },
+      { Sid: 'ReportStatus', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.status) },
+      { Sid: 'RejectToDlq', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.dlq) },
+      { Sid: 'ReadInputsWriteOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${bucketArn}/*` },
+      // Lets the overwrite check see "no such object" (404) rather than a 403.
+      { Sid: 'SeeMissingObjects', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn },
+    ],
+  };
+  return { orchestrator, worker };
+}
