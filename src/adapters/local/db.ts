@@ -1,0 +1,99 @@
+// Opens nommer's SQLite database (the job store, and in the local backend also the queue and
+// status tables) and brings its schema up to date from the numbered files in `migrations/`.
+// This is the one module that imports better-sqlite3 at run time; others import its types only.
+import Database from 'better-sqlite3';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NommerError } from '../../errors.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** Milliseconds a connection waits for another's write lock before SQLITE_BUSY (default 5000). */
+  busyTimeoutMs?: number;
+  /** Open an existing database read-only (no migrations). */
+  readonly?: boolean;
+}
+
+const MIGRATION_FILE = /^(\d{4})-[\w.-]+\.sql$/;
+
+/** Open (creating if needed) a database file: WAL, busy timeout, foreign keys, migrated. */
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  const db = new Database(path, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+  try {
+    // busy_timeout first: switching to WAL takes a lock that a concurrent opener may hold.
+    db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+    if (!opts.readonly) {
+      // WAL lets workers (other processes) read and write while feederd holds its connection.
+      db.pragma('journal_mode = WAL');
+      // NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the
+      // last commits, which at-least-once delivery and idempotent status events tolerate.
+      db.pragma('synchronous = NORMAL');
+    }
+    db.pragma('foreign_keys = ON');
+    if (!opts.readonly) migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+export interface Migration { id: number; name: string; sql: string }
+
+/** The numbered migrations shipped with this package, in order. */
+export function loadMigrations(dir = findMigrationsDir()): Migration[] {
+  const out: Migration[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const m = MIGRATION_FILE.exec(name);
+    if (!m) continue;
+    out.push({ id: Number(m[1]), name, sql: readFileSync(join(dir, name), 'utf8') });
+  }
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.id === out[i - 1]!.id) throw new NommerError('INTERNAL', `two migrations numbered ${out[i]!.id}: ${out[i - 1]!.name}, ${out[i]!.name}`);
+  }
+  return out;
+}
+
+/**
+ * Apply the migrations this database has not seen, in one IMMEDIATE transaction: when several
+ * processes open a fresh file at once, one migrates and the others wait, then find nothing to do.
+ */
+export function migrate(db: Db, migrations: Migration[] = loadMigrations()): { applied: string[] } {
+  const applied: string[] = [];
+  const run = db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS nommer_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const done = new Set((db.prepare('SELECT id FROM nommer_migrations').pluck().all() as number[]));
+    const newest = Math.max(0, ...done);
+    const known = migrations.length ? migrations[migrations.length - 1]!.id : 0;
+    if (newest > known) {
+      throw new NommerError('CONFIG_INVALID', `the database has schema migration ${newest}, newer than this nommer knows (${known})`, { hint: 'upgrade nommer, or point it at another database file' });
+    }
+    const record = db.prepare('INSERT INTO nommer_migrations (id, name, applied_at) VALUES (?, ?, ?)');
+    for (const m of migrations) {
+      if (done.has(m.id)) continue;
+      db.exec(m.sql);
+      record.run(m.id, m.name, Date.now());
+      applied.push(m.name);
+    }
+  });
+  run.immediate();
+  return { applied };
+}
+
+/**
+ * The package's `migrations/` directory. Compiled code lives in dist/src/..., sources in src/...,
+ * so walk up from this file until a directory holding `migrations/` appears.
+ */
+export function findMigrationsDir(from = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  // Bounded by the depth of the path: dirname of the root is the root.
+  for (;;) {
+    const candidate = join(dir, 'migrations');
+    if (existsSync(candidate) && statSync(candidate).isDirectory()) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new NommerError('INTERNAL', `cannot find nommer's migrations/ directory above ${from}`, { hint: 'the package is incomplete; reinstall media-nommer' });
+    dir = parent;
+  }
+}
