@@ -1,0 +1,18 @@
+// cancelJob: a queued or running job, and its unfinished tasks, become canceled.
+// Canceling a finished job is a JOB_STATE error (the user asked for something that cannot be).
+import type { Db } from '../../adapters/local/db.js';
+import { NommerError } from '../../errors.js';
+import { cancelJob as decide } from '../../jobs/state.js';
+import { loadForChange } from './loadForChange.js';
+import { saveOutcome } from './saveOutcome.js';
+import type { JobChange } from './types.js';
+
+export function cancelJob(db: Db, jobId: string, opts: { reason?: string; now?: number } = {}): JobChange {
+  const now = opts.now ?? Date.now();
+  return db.transaction(() => {
+    const { job, tasks } = loadForChange(db, jobId);
+    const out = decide(job, tasks, { now, reason: opts.reason });
+    if (!out.applied) throw new NommerError('JOB_STATE', out.detail);
+    return saveOutcome(db, jobId, out, now);
+  }).immediate();
+}

@@ -1,0 +1,68 @@
+// createJob: store a new job and its tasks (queued, or waiting on their deps), in one transaction.
+// With an idempotency key, a repeated request gets the job the first one made.
+import type { Db } from '../../adapters/local/db.js';
+import { NommerError } from '../../errors.js';
+import { checkTaskGraph, initialTaskState } from '../../jobs/state.js';
+import { newJobId, taskId } from './ids.js';
+import { jobFromRow, readJob, readTasks, sql, type JobRow } from './rows.js';
+import { insertEvent } from './saveOutcome.js';
+import type { JobDetail, NewJob, NewTask } from './types.js';
+
+const TASK_KEY = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+const DEFAULT_TASKS: NewTask[] = [{ key: 'encode', type: 'encode' }];
+
+export function createJob(db: Db, req: NewJob, now: number = Date.now()): { job: JobDetail; created: boolean } {
+  validate(req);
+  const tasks = req.tasks ?? DEFAULT_TASKS;
+  return db.transaction(() => {
+    if (req.idempotencyKey) {
+      const row = sql(db, 'SELECT * FROM jobs WHERE idempotency_key = ?').get(req.idempotencyKey) as JobRow | undefined;
+      if (row) {
+        const existing = jobFromRow(row);
+        // The same key with a different request is a client bug; answering with the old job
+        // would silently drop the new one.
+        if (existing.input !== req.input || JSON.stringify(existing.outputs.map((o) => ({ preset: o.preset, uri: o.uri }))) !== JSON.stringify(req.outputs.map((o) => ({ preset: o.preset, uri: o.uri })))) {
+          throw new NommerError('USAGE', `idempotency key ${JSON.stringify(req.idempotencyKey)} was already used for job ${existing.id} with a different input or outputs`, { hint: 'use a new key for a new job' });
+        }
+        return { job: { ...existing, tasks: readTasks(db, existing.id) }, created: false };
+      }
+    }
+    const id = newJobId(now);
+    const maxAttempts = req.maxAttempts ?? 3;
+    sql(db, `INSERT INTO jobs (id, created_at, updated_at, state, attempt, max_attempts, priority, progress, input, outputs,
+        notify_url, idempotency_key, options)
+      VALUES (?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?, ?, ?, ?)`).run(
+      id, now, now, maxAttempts, req.priority ?? 0, req.input, JSON.stringify(req.outputs),
+      req.notifyUrl ?? null, req.idempotencyKey ?? null, JSON.stringify(req.options ?? {}));
+    const insertTask = sql(db, `INSERT INTO tasks (id, job_id, type, state, attempt, max_attempt, deps, params, weight, created_at, updated_at)
+      VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`);
+    for (const t of tasks) {
+      const deps = (t.deps ?? []).map((d) => taskId(id, d));
+      insertTask.run(taskId(id, t.key), id, t.type, initialTaskState(deps), maxAttempts, JSON.stringify(deps),
+        t.params === undefined ? null : JSON.stringify(t.params), t.weight ?? 1, now, now);
+    }
+    insertEvent(db, id, { type: 'created', taskId: null, state: 'queued', phase: null, attempt: 1, message: `created with ${req.outputs.length} output${req.outputs.length === 1 ? '' : 's'}`, data: { input: req.input, outputs: req.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })) } }, now);
+    const job = readJob(db, id)!;
+    return { job: { ...job, tasks: readTasks(db, id) }, created: true };
+  }).immediate();
+}
+
+function validate(req: NewJob): void {
+  const bad = (message: string) => new NommerError('USAGE', `cannot create job: ${message}`);
+  if (typeof req.input !== 'string' || req.input.length === 0) throw bad('input is empty');
+  if (!Array.isArray(req.outputs) || req.outputs.length === 0) throw bad('a job needs at least one output');
+  for (const o of req.outputs) {
+    if (!o || typeof o.uri !== 'string' || !o.uri) throw bad('an output has no uri');
+    if (!o.preset || typeof o.preset.name !== 'string') throw bad(`output ${o.uri} has no resolved preset`);
+  }
+  if (req.maxAttempts !== undefined && (!Number.isInteger(req.maxAttempts) || req.maxAttempts < 1)) throw bad(`maxAttempts must be a whole number >= 1, not ${req.maxAttempts}`);
+  if (req.priority !== undefined && !Number.isInteger(req.priority)) throw bad(`priority must be a whole number, not ${req.priority}`);
+  if (req.tasks) {
+    for (const t of req.tasks) {
+      if (!TASK_KEY.test(t.key)) throw bad(`task key ${JSON.stringify(t.key)} must be letters, digits and '-'`);
+      if (t.weight !== undefined && !(t.weight > 0)) throw bad(`task ${t.key} weight must be > 0`);
+    }
+    const problem = checkTaskGraph(req.tasks.map((t) => ({ id: t.key, deps: t.deps ?? [] })));
+    if (problem) throw bad(problem);
+  }
+}

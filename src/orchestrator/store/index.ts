@@ -1,0 +1,98 @@
+// The job store: SQLite, one small named function per state change (each its own file and its
+// own transaction), gathered here behind one object that also tells in-process subscribers
+// (SSE, webhooks) about every change after it commits.
+import { openDatabase, type Db } from '../../adapters/local/db.js';
+import type { ErrorInfo } from '../../errors.js';
+import type { StatusEvent } from '../../messages.js';
+import { applyStatusEvent, type StatusResult } from './applyStatusEvent.js';
+import { cancelJob } from './cancelJob.js';
+import { createJob } from './createJob.js';
+import { failJob } from './failJob.js';
+import { getJob } from './getJob.js';
+import { listDispatchableTasks, type Dispatchable } from './listDispatchableTasks.js';
+import { listJobEvents } from './listJobEvents.js';
+import { listJobs } from './listJobs.js';
+import { listSilentTasks } from './listSilentTasks.js';
+import { markTaskDispatched } from './markTaskDispatched.js';
+import { requeueTask } from './requeueTask.js';
+import { retryJob } from './retryJob.js';
+import { summarizeJobs } from './summarizeJobs.js';
+import type { JobChange, JobDetail, JobEvent, JobPage, JobSummary, ListJobsOptions, NewJob, StoreChange } from './types.js';
+
+export type * from './types.js';
+export type { StatusResult } from './applyStatusEvent.js';
+export type { Dispatchable } from './listDispatchableTasks.js';
+export {
+  applyStatusEvent, cancelJob, createJob, failJob, getJob, listDispatchableTasks, listJobEvents, listJobs,
+  listSilentTasks, markTaskDispatched, requeueTask, retryJob, summarizeJobs,
+};
+
+/** Open (creating and migrating if needed) the store's database file. */
+export function openStore(path: string): Store {
+  return new Store(openDatabase(path));
+}
+
+export class Store {
+  // A plain set rather than an EventEmitter: one throwing listener must not keep the others
+  // from hearing about a change that has already committed.
+  private readonly listeners = new Set<(change: StoreChange) => void>();
+
+  constructor(readonly db: Db) {}
+
+  /** Called after each committed change, once per event (a `progress` tick when only numbers moved). Returns unsubscribe. */
+  subscribe(listener: (change: StoreChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  createJob(req: NewJob, now?: number): { job: JobDetail; created: boolean } {
+    const r = createJob(this.db, req, now);
+    if (r.created) this.emit({ job: r.job, tasks: r.job.tasks, events: [], dispatch: [] }, 'created');
+    return r;
+  }
+
+  getJob(jobId: string): JobDetail | null { return getJob(this.db, jobId); }
+  listJobs(opts?: ListJobsOptions): JobPage { return listJobs(this.db, opts); }
+  summarizeJobs(): JobSummary { return summarizeJobs(this.db); }
+  listJobEvents(jobId: string, opts?: { afterId?: number; limit?: number }): JobEvent[] { return listJobEvents(this.db, jobId, opts); }
+
+  applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
+    const r = applyStatusEvent(this.db, ev, now);
+    if (r.applied) this.emit(r);
+    return r;
+  }
+
+  cancelJob(jobId: string, opts?: { reason?: string; now?: number }): JobChange { return this.emit(cancelJob(this.db, jobId, opts)); }
+  retryJob(jobId: string, opts?: { now?: number }): JobChange { return this.emit(retryJob(this.db, jobId, opts)); }
+  failJob(jobId: string, error: ErrorInfo, opts?: { now?: number }): JobChange { return this.emit(failJob(this.db, jobId, error, opts)); }
+
+  requeueTask(jobId: string, taskId: string, opts?: { error?: ErrorInfo; now?: number }): JobChange | null {
+    const r = requeueTask(this.db, jobId, taskId, opts);
+    return r ? this.emit(r) : null;
+  }
+
+  listDispatchableTasks(opts?: { limit?: number }): Dispatchable[] { return listDispatchableTasks(this.db, opts); }
+  markTaskDispatched(taskId: string, attempt: number, now?: number): boolean { return markTaskDispatched(this.db, taskId, attempt, now); }
+  listSilentTasks(before: number, opts?: { limit?: number }) { return listSilentTasks(this.db, before, opts); }
+
+  close(): void {
+    this.listeners.clear();
+    this.db.close();
+  }
+
+  private emit<C extends JobChange>(change: C, createdType?: 'created'): C {
+    const { job } = change;
+    let events = change.events;
+    if (createdType) events = this.listJobEvents(job.id, { limit: 1 });
+    // Only numbers moved (progress, fps): subscribers still want them; history does not.
+    if (events.length === 0) {
+      events = [{ id: null, jobId: job.id, taskId: change.tasks[0]?.id ?? null, at: job.updatedAt, type: 'progress', state: job.state, phase: job.phase, attempt: job.attempt, message: `${Math.round(job.progress * 100)}%`, data: { progress: job.progress, fps: job.fps, speed: job.speed, eta: job.eta } }];
+    }
+    for (const event of events) {
+      for (const listener of [...this.listeners]) {
+        try { listener({ jobId: job.id, job, event }); } catch { /* the listener's own bug; the change stands */ }
+      }
+    }
+    return change;
+  }
+}

@@ -1,0 +1,81 @@
+// Rows <-> objects for the job store, the statement cache, and reading a job with its tasks.
+// Every JSON column is written and read here and nowhere else.
+import type { Db } from '../../adapters/local/db.js';
+import type { Statement } from 'better-sqlite3';
+import type { ErrorInfo } from '../../errors.js';
+import type { JobState, Phase } from '../../jobs/types.js';
+import type { JobEventType, TaskState, TaskType } from '../../jobs/state.js';
+import type { Job, JobEvent, Task } from './types.js';
+
+// Preparing a statement costs more than running a small one; keep them per connection.
+const cache = new WeakMap<Db, Map<string, Statement>>();
+
+/** A prepared statement for constant SQL text (values always go in as parameters). */
+export function sql(db: Db, text: string): Statement {
+  let stmts = cache.get(db);
+  if (!stmts) cache.set(db, (stmts = new Map()));
+  let s = stmts.get(text);
+  if (!s) stmts.set(text, (s = db.prepare(text)));
+  return s;
+}
+
+export interface JobRow {
+  id: string; created_at: number; updated_at: number; started_at: number | null; finished_at: number | null;
+  state: JobState; phase: Phase | null; attempt: number; max_attempts: number; priority: number;
+  progress: number; fps: number | null; speed: number | null; eta: number | null;
+  input: string; outputs: string; notify_url: string | null; idempotency_key: string | null; worker: string | null;
+  error_code: string | null; error_message: string | null; error_retriable: number | null; options: string;
+}
+
+export interface TaskRow {
+  id: string; job_id: string; type: TaskType; state: TaskState; phase: Phase | null; attempt: number; max_attempt: number;
+  seq_applied: number; deps: string; params: string | null; result: string | null; progress: number; weight: number;
+  worker: string | null; dispatched_attempt: number; heartbeat_at: number | null; created_at: number; updated_at: number;
+  started_at: number | null; finished_at: number | null; error_code: string | null; error_message: string | null; error_retriable: number | null;
+}
+
+export interface EventRow {
+  id: number; job_id: string; task_id: string | null; at: number; type: JobEventType; state: JobState;
+  phase: string | null; attempt: number; message: string; data: string | null;
+}
+
+function errorFrom(code: string | null, message: string | null, retriable: number | null): ErrorInfo | null {
+  return code === null ? null : { code, message: message ?? '', retriable: retriable === 1 };
+}
+
+export function jobFromRow(r: JobRow): Job {
+  return {
+    id: r.id, createdAt: r.created_at, updatedAt: r.updated_at, startedAt: r.started_at, finishedAt: r.finished_at,
+    state: r.state, phase: r.phase, attempt: r.attempt, maxAttempts: r.max_attempts, priority: r.priority,
+    progress: r.progress, fps: r.fps, speed: r.speed, eta: r.eta, input: r.input, outputs: JSON.parse(r.outputs),
+    notifyUrl: r.notify_url, idempotencyKey: r.idempotency_key, worker: r.worker,
+    error: errorFrom(r.error_code, r.error_message, r.error_retriable), options: JSON.parse(r.options),
+  };
+}
+
+export function taskFromRow(r: TaskRow): Task {
+  return {
+    id: r.id, jobId: r.job_id, type: r.type, state: r.state, phase: r.phase, attempt: r.attempt, maxAttempt: r.max_attempt,
+    seqApplied: r.seq_applied, deps: JSON.parse(r.deps), params: r.params === null ? null : JSON.parse(r.params),
+    result: r.result === null ? null : JSON.parse(r.result), progress: r.progress, weight: r.weight, worker: r.worker,
+    dispatchedAttempt: r.dispatched_attempt, heartbeatAt: r.heartbeat_at, createdAt: r.created_at, updatedAt: r.updated_at,
+    startedAt: r.started_at, finishedAt: r.finished_at, error: errorFrom(r.error_code, r.error_message, r.error_retriable),
+  };
+}
+
+export function eventFromRow(r: EventRow): JobEvent {
+  return {
+    id: r.id, jobId: r.job_id, taskId: r.task_id, at: r.at, type: r.type, state: r.state, phase: r.phase,
+    attempt: r.attempt, message: r.message, data: r.data === null ? null : JSON.parse(r.data),
+  };
+}
+
+export function readJob(db: Db, jobId: string): Job | null {
+  const row = sql(db, 'SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+  return row ? jobFromRow(row) : null;
+}
+
+export function readTasks(db: Db, jobId: string): Task[] {
+  // rowid order is insertion order: the order the job's tasks were declared in.
+  return (sql(db, 'SELECT * FROM tasks WHERE job_id = ? ORDER BY rowid').all(jobId) as TaskRow[]).map(taskFromRow);
+}
