@@ -1,0 +1,110 @@
+// JobQueue on a table of the local SQLite database. Workers are other processes opening the same
+// file (WAL); a lease hides the message until a deadline, and an expired lease makes it visible
+// again with receive_count + 1, as an SQS visibility timeout does. Messages received maxReceives
+// times without an ack are moved to the dead letters on the next receive.
+//
+// Priority: TaskMessage has no priority field, so it is a send option (`send(task, {priority})`),
+// defaulting to the constructor's `defaultPriority` (0). Higher goes first; ties go oldest first.
+import { NommerError } from '../../errors.js';
+import type { TaskMessage } from '../../messages.js';
+import type { JobQueue, Lease } from '../../ports/queue.js';
+import type { Db } from './db.js';
+import { MessageTable, parseBody, pause, type DeadLetterRow } from './message-table.js';
+import { asQueueError } from './queue-errors.js';
+
+export interface SqliteQueueOptions {
+  /** Queue name inside the table (default 'tasks'). */
+  queue?: string;
+  /** Receives without an ack before a message is dead-lettered (default 5; null: never). */
+  maxReceives?: number | null;
+  /** How often a waiting receive looks again, ms (default 150). */
+  pollMs?: number;
+  /** Priority of messages sent without one (default 0). */
+  defaultPriority?: number;
+  /** Clock for lease deadlines (tests); waiting always uses real time. */
+  now?: () => number;
+}
+
+export interface SendOptions {
+  priority?: number;
+  delaySeconds?: number;
+}
+
+export class SqliteJobQueue implements JobQueue {
+  private readonly table: MessageTable;
+  private readonly maxReceives: number | null;
+  private readonly pollMs: number;
+  private readonly defaultPriority: number;
+
+  constructor(db: Db, opts: SqliteQueueOptions = {}) {
+    const maxReceives = opts.maxReceives === undefined ? 5 : opts.maxReceives;
+    if (maxReceives !== null && (!Number.isInteger(maxReceives) || maxReceives < 1)) throw new NommerError('CONFIG_INVALID', `queue maxReceives must be a whole number >= 1 or null, not ${maxReceives}`);
+    const pollMs = opts.pollMs ?? 150;
+    if (!(pollMs > 0)) throw new NommerError('CONFIG_INVALID', `queue pollMs must be > 0, not ${pollMs}`);
+    this.table = new MessageTable(db, opts.queue ?? 'tasks', opts.now);
+    this.maxReceives = maxReceives;
+    this.pollMs = pollMs;
+    this.defaultPriority = opts.defaultPriority ?? 0;
+  }
+
+  async send(task: TaskMessage, opts: SendOptions = {}): Promise<void> {
+    try {
+      this.table.send(JSON.stringify(task), Math.trunc(opts.priority ?? this.defaultPriority), (opts.delaySeconds ?? 0) * 1000);
+    } catch (err) { throw asQueueError(err, 'send a task'); }
+  }
+
+  /** Resolves null when nothing arrived within waitSeconds or the signal aborted. */
+  async receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null> {
+    const leaseMs = opts.leaseSeconds * 1000;
+    if (!(leaseMs > 0)) throw new NommerError('USAGE', `leaseSeconds must be > 0, not ${opts.leaseSeconds}`);
+    const deadline = Date.now() + Math.max(0, opts.waitSeconds) * 1000;
+    for (;;) {
+      if (opts.signal?.aborted) return null;
+      let row;
+      try { row = this.table.claim(1, leaseMs, this.maxReceives)[0]; } catch (err) { throw asQueueError(err, 'receive a task'); }
+      if (row) return this.lease(row.id, row.lease_token!, row.body, row.receive_count);
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      await pause(Math.min(this.pollMs, left), opts.signal);
+    }
+  }
+
+  async depth(): Promise<{ waiting: number; inFlight: number }> {
+    try { return this.table.depth(); } catch (err) { throw asQueueError(err, 'count the queue'); }
+  }
+
+  /** Dead-lettered messages of this queue, oldest first (for `doctor` and tests). */
+  deadLetters(limit = 100): DeadLetterRow[] {
+    return this.table.deadLetters(limit);
+  }
+
+  private lease(id: number, token: string, body: string, receiveCount: number): Lease {
+    const table = this.table;
+    const lost = (what: string) => new NommerError('QUEUE_FAILED', `cannot ${what} message ${id}: the lease expired and it was leased again`, { hint: 'extend the lease more often than it expires' });
+    return {
+      body: parseBody(body),
+      receiveCount,
+      async extend(seconds: number) {
+        let ok;
+        try { ok = table.extend(id, token, seconds * 1000); } catch (err) { throw asQueueError(err, 'extend a lease'); }
+        if (!ok) throw lost('extend');
+      },
+      async ack() {
+        let r;
+        try { r = table.ack(id, token); } catch (err) { throw asQueueError(err, 'ack a message'); }
+        // 'gone' is a second ack of the same lease: done already, nothing to report.
+        if (r === 'taken') throw lost('ack');
+      },
+      async release(delaySeconds = 0) {
+        let ok;
+        try { ok = table.release(id, token, delaySeconds * 1000); } catch (err) { throw asQueueError(err, 'release a message'); }
+        if (!ok) throw lost('release');
+      },
+      async reject(reason: string) {
+        let ok;
+        try { ok = table.deadLetter(id, token, reason); } catch (err) { throw asQueueError(err, 'dead-letter a message'); }
+        if (!ok) throw lost('reject');
+      },
+    };
+  }
+}

@@ -1,0 +1,66 @@
+// StatusChannel on a table of the local SQLite database (worker -> orchestrator). At-least-once:
+// a received event stays hidden for visibilitySeconds and comes back unless acked, so an
+// orchestrator that dies mid-batch sees it again and applies it idempotently.
+import { NommerError } from '../../errors.js';
+import type { StatusEvent } from '../../messages.js';
+import type { ReceivedStatus, StatusChannel } from '../../ports/status.js';
+import type { Db } from './db.js';
+import { MessageTable, parseBody, pause } from './message-table.js';
+import { asQueueError } from './queue-errors.js';
+
+export interface SqliteStatusOptions {
+  /** Queue name inside the table (default 'status'). */
+  queue?: string;
+  /** How long a received, unacked event stays hidden (default 30). */
+  visibilitySeconds?: number;
+  /** How often a waiting receive looks again, ms (default 150). */
+  pollMs?: number;
+  now?: () => number;
+}
+
+export class SqliteStatusChannel implements StatusChannel {
+  private readonly table: MessageTable;
+  private readonly visibilityMs: number;
+  private readonly pollMs: number;
+
+  constructor(db: Db, opts: SqliteStatusOptions = {}) {
+    this.visibilityMs = (opts.visibilitySeconds ?? 30) * 1000;
+    if (!(this.visibilityMs > 0)) throw new NommerError('CONFIG_INVALID', `status visibilitySeconds must be > 0, not ${opts.visibilitySeconds}`);
+    this.pollMs = opts.pollMs ?? 150;
+    if (!(this.pollMs > 0)) throw new NommerError('CONFIG_INVALID', `status pollMs must be > 0, not ${opts.pollMs}`);
+    this.table = new MessageTable(db, opts.queue ?? 'status', opts.now);
+  }
+
+  async publish(event: StatusEvent): Promise<void> {
+    try { this.table.send(JSON.stringify(event), 0, 0); } catch (err) { throw asQueueError(err, 'publish a status event'); }
+  }
+
+  /** Up to `max` events in the order they were published; [] after waitSeconds or on abort. */
+  async receive(opts: { max: number; waitSeconds: number; signal?: AbortSignal }): Promise<ReceivedStatus[]> {
+    const max = Math.max(1, Math.trunc(opts.max));
+    const deadline = Date.now() + Math.max(0, opts.waitSeconds) * 1000;
+    for (;;) {
+      if (opts.signal?.aborted) return [];
+      let rows;
+      try { rows = this.table.claim(max, this.visibilityMs, null); } catch (err) { throw asQueueError(err, 'receive status events'); }
+      if (rows.length) {
+        const table = this.table;
+        return rows.map((r) => ({
+          body: parseBody(r.body),
+          // Deleting by id alone: if the event was redelivered meanwhile, applying it twice is
+          // harmless (idempotent on task, attempt, seq), and it is done either way.
+          async ack() {
+            try { table.ack(r.id, null); } catch (err) { throw asQueueError(err, 'ack a status event'); }
+          },
+        }));
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      await pause(Math.min(this.pollMs, left), opts.signal);
+    }
+  }
+
+  async depth(): Promise<{ waiting: number; inFlight: number }> {
+    try { return this.table.depth(); } catch (err) { throw asQueueError(err, 'count status events'); }
+  }
+}
