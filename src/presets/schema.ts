@@ -1,0 +1,196 @@
+// What a preset may say. Presets are data (templates/presets/*.json and the user's config); this
+// module owns their shape: the file schema (every field optional, so a preset can `extends`
+// another and change a few things) and the resolved schema (complete, defaults filled, checked
+// across fields) that the compiler reads. Every value a preset can hold is typed — numbers,
+// enums, bitrate strings — so no preset or override can smuggle an ffmpeg option in.
+import { z } from 'zod';
+
+/** A bitrate as ffmpeg takes it: digits with an optional k or M suffix ("96k", "1.5M", "64000"). */
+export const BITRATE_RE = /^\d+(\.\d+)?[kM]?$/;
+export const bitrate = z.string().regex(BITRATE_RE, { error: 'must be a bitrate like 96k, 1.5M or 64000' });
+
+/** Bitrate string -> kbit/s. */
+export function bitrateKbps(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kM]?)$/.exec(s);
+  if (!m) throw new Error(`not a bitrate: ${s}`);
+  const n = Number(m[1]);
+  return m[2] === 'M' ? n * 1000 : m[2] === 'k' ? n : n / 1000;
+}
+
+export const PRESET_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const presetName = z.string().regex(PRESET_NAME_RE, { error: 'must be lower-case letters, digits, ".", "_" or "-" (at most 64)' });
+
+export const CONTAINERS = ['webm', 'ogg', 'opus', 'webp'] as const;
+export const VIDEO_CODECS = ['vp9', 'vp8', 'av1', 'theora', 'webp'] as const;
+export const AUDIO_CODECS = ['opus', 'vorbis'] as const;
+export type Container = (typeof CONTAINERS)[number];
+export type VideoCodec = (typeof VIDEO_CODECS)[number];
+export type AudioCodec = (typeof AUDIO_CODECS)[number];
+
+/** Which codecs each container can carry. */
+export const CONTAINER_CODECS: Record<Container, { video: readonly VideoCodec[]; audio: readonly AudioCodec[] }> = {
+  webm: { video: ['vp9', 'vp8', 'av1'], audio: ['opus', 'vorbis'] },
+  ogg: { video: ['theora'], audio: ['vorbis', 'opus'] },
+  opus: { video: [], audio: ['opus'] },
+  webp: { video: ['webp'], audio: [] },
+};
+
+/** One rung of a bitrate ladder: the rate control for an output of this size at the reference
+ * frame rate. Sizes in between are interpolated by pixel count. */
+export const ladderRung = z.strictObject({
+  width: z.number().int().min(16).max(16384),
+  height: z.number().int().min(16).max(16384),
+  /** Quality target for this size (VP9's CRF rises as the picture gets smaller). */
+  crf: z.number().int().min(0).max(63).optional(),
+  targetKbps: z.number().positive().max(1_000_000),
+  minKbps: z.number().positive().max(1_000_000).optional(),
+  maxKbps: z.number().positive().max(1_000_000),
+});
+export type LadderRung = z.infer<typeof ladderRung>;
+
+/** Frame-rate scaling of the ladder: ×1 up to referenceFps, ×highFactor at highFps, linear in
+ * between, proportional above. */
+export const fpsScale = z.strictObject({
+  referenceFps: z.number().positive().max(240),
+  highFps: z.number().positive().max(480),
+  highFactor: z.number().min(1).max(4),
+});
+
+/** Per-encoder tuning, for codecs that several encoders can make (AV1: libsvtav1, libaom-av1). */
+export const encoderTuning = z.strictObject({
+  crf: z.number().int().min(0).max(63).optional(),
+  speed: z.number().int().min(0).max(16).optional(),
+});
+
+// Scalar fields are what overrides (`-s video.crf=30`) may set; keep them flat and typed.
+const videoShape = {
+  codec: z.enum(VIDEO_CODECS),
+  /** Quality target (CRF) for vp8/vp9/av1. When set, wins over per-encoder and per-rung values. */
+  crf: z.number().int().min(0).max(63).optional(),
+  /** Quality for theora (0-10) and webp (0-100). Theora in quality mode has no bitrate ceiling. */
+  q: z.number().min(0).max(100).optional(),
+  /** Encoder speed: libvpx -speed/-cpu-used, SVT-AV1 -preset, libaom -cpu-used. */
+  speed: z.number().int().min(0).max(16).optional(),
+  /** Multiplies the ladder's bitrates (a more efficient codec needs fewer bits). */
+  bitrateScale: z.number().min(0.05).max(10).default(1),
+  passes: z.union([z.literal(1), z.literal(2)]).default(1),
+  /** Speed of the analysis pass of a two-pass encode. */
+  firstPassSpeed: z.number().int().min(0).max(16).default(4),
+  /** The output fits a maxWidth × maxHeight box turned to the picture's orientation (a portrait
+   * video fits maxHeight × maxWidth). Only ever scales down. */
+  maxWidth: z.number().int().min(16).max(16384).default(1920),
+  maxHeight: z.number().int().min(16).max(16384).default(1080),
+  /** Longest time between keyframes: bounds seeking cost. */
+  keyframeSeconds: z.number().min(0.5).max(5).default(4),
+  /** Keep 10-bit sources 10-bit (yuv420p10le) when the codec can; otherwise 8-bit yuv420p. */
+  highBitDepth: z.boolean().default(false),
+  /** Deinterlacer, used only when the probe says the source is interlaced. */
+  deinterlace: z.enum(['bwdif', 'yadif']).default('bwdif'),
+  /** libvpx look-ahead (frames) for alt-ref frames. */
+  lagInFrames: z.number().int().min(0).max(25).default(25),
+  /** For stills (webp): where to take the frame, as a fraction of the duration. */
+  stillAt: z.number().min(0).max(0.99).default(0.1),
+  /** When true, an input without video still gets an (audio-only) output; else INPUT_NO_STREAMS. */
+  optional: z.boolean().default(false),
+};
+const videoObjects = {
+  ladder: z.array(ladderRung).min(1).max(32).optional(),
+  fpsScale: fpsScale.default({ referenceFps: 30, highFps: 60, highFactor: 1.5 }),
+  tuning: z.record(z.string().regex(/^[a-z0-9_-]+$/), encoderTuning).optional(),
+};
+
+const audioShape = {
+  codec: z.enum(AUDIO_CODECS),
+  /** A fixed bitrate for any channel count; when unset, channelBitrates decides. */
+  bitrate: bitrate.optional(),
+  /** Downmix inputs with more channels than this. */
+  maxChannels: z.number().int().min(1).max(8).default(8),
+  /** Output sample rate; unset keeps the source's (the encoder may still pick the nearest it supports). */
+  sampleRate: z.union([z.literal(8000), z.literal(12000), z.literal(16000), z.literal(22050), z.literal(24000), z.literal(32000), z.literal(44100), z.literal(48000)]).optional(),
+  /** When false, an input without audio is an error (INPUT_NO_STREAMS) instead of a silent output. */
+  optional: z.boolean().default(true),
+};
+const audioObjects = {
+  /** Bitrate by channel count ("1", "2", "6"...); counts in between are interpolated. */
+  channelBitrates: z.record(z.string().regex(/^[1-8]$/), bitrate).optional(),
+};
+
+export const videoSchema = z.strictObject({ ...videoShape, ...videoObjects });
+export const audioSchema = z.strictObject({ ...audioShape, ...audioObjects });
+
+/** The scalar fields an override may set, per section, with their schemas. */
+export const OVERRIDABLE: { video: Record<string, z.ZodType>; audio: Record<string, z.ZodType> } = {
+  // The codec is what a preset is; changing it is choosing another preset.
+  video: Object.fromEntries(Object.entries(videoShape).filter(([k]) => k !== 'codec')),
+  audio: Object.fromEntries(Object.entries(audioShape).filter(([k]) => k !== 'codec')),
+};
+
+const presetCommon = {
+  name: presetName,
+  description: z.string().max(300),
+  container: z.enum(CONTAINERS),
+  /** File extension of outputs, without the dot. */
+  extension: z.string().regex(/^[a-z0-9]{1,8}$/),
+};
+
+/** The same fields without their defaults, and nullable: a preset that `extends` another must
+ * not reset the fields it does not mention, and can unset one with null. Defaults are applied
+ * once, to the resolved preset. */
+function withoutDefaults<T extends Record<string, z.ZodType>>(shape: T): Record<keyof T, z.ZodType> {
+  const out = {} as Record<keyof T, z.ZodType>;
+  for (const [k, s] of Object.entries(shape) as Array<[keyof T, z.ZodType]>) {
+    out[k] = (s instanceof z.ZodDefault ? (s.def.innerType as z.ZodType) : s).nullable();
+  }
+  return out;
+}
+
+/** What a preset file (or a user preset in config) may say. Unknown keys are mistakes. */
+export const presetFileSchema = z.strictObject({
+  name: presetName.optional(),
+  description: presetCommon.description.optional(),
+  extends: presetName.optional(),
+  container: presetCommon.container.optional(),
+  extension: presetCommon.extension.optional(),
+  video: z.strictObject(withoutDefaults({ ...videoShape, ...videoObjects })).partial().nullable().optional(),
+  audio: z.strictObject(withoutDefaults({ ...audioShape, ...audioObjects })).partial().nullable().optional(),
+});
+export type PresetFile = z.infer<typeof presetFileSchema>;
+
+/** A preset with `extends` resolved, defaults filled and checked across fields: what the compiler reads. */
+export const resolvedPresetSchema = z.strictObject({
+  ...presetCommon,
+  video: videoSchema.nullable(),
+  audio: audioSchema.nullable(),
+}).superRefine((p, ctx) => {
+  const allowed = CONTAINER_CODECS[p.container];
+  if (!p.video && !p.audio) ctx.addIssue({ code: 'custom', message: 'a preset needs video, audio or both', path: ['video'] });
+  if (p.video && !allowed.video.includes(p.video.codec)) {
+    ctx.addIssue({ code: 'custom', message: `${p.container} cannot carry ${p.video.codec} video${allowed.video.length ? ` (it takes ${allowed.video.join(', ')})` : ' (audio only)'}`, path: ['video', 'codec'] });
+  }
+  if (p.audio && !allowed.audio.includes(p.audio.codec)) {
+    ctx.addIssue({ code: 'custom', message: `${p.container} cannot carry ${p.audio.codec} audio${allowed.audio.length ? ` (it takes ${allowed.audio.join(', ')})` : ' (no audio)'}`, path: ['audio', 'codec'] });
+  }
+  const v = p.video;
+  if (v) {
+    const needsLadder = v.codec !== 'webp' && !(v.codec === 'theora' && v.q !== undefined);
+    if (needsLadder && !v.ladder) ctx.addIssue({ code: 'custom', message: `${v.codec} needs a bitrate ladder (a quality target alone has no ceiling)`, path: ['video', 'ladder'] });
+    if (v.codec === 'theora' && v.q !== undefined && v.q > 10) ctx.addIssue({ code: 'custom', message: 'theora quality q is 0-10', path: ['video', 'q'] });
+    if (v.codec === 'vp8' && v.crf !== undefined && v.crf < 4) ctx.addIssue({ code: 'custom', message: 'vp8 crf is 4-63', path: ['video', 'crf'] });
+    if (v.codec === 'webp' && v.passes !== 1) ctx.addIssue({ code: 'custom', message: 'a still has one pass', path: ['video', 'passes'] });
+    if (v.passes === 2 && v.codec !== 'vp9' && v.codec !== 'vp8') ctx.addIssue({ code: 'custom', message: `two-pass is supported for vp9 and vp8, not ${v.codec}`, path: ['video', 'passes'] });
+    for (const [i, r] of (v.ladder ?? []).entries()) {
+      if (r.minKbps !== undefined && r.minKbps > r.targetKbps) ctx.addIssue({ code: 'custom', message: 'minKbps is above targetKbps', path: ['video', 'ladder', i, 'minKbps'] });
+      if (r.maxKbps < r.targetKbps) ctx.addIssue({ code: 'custom', message: 'maxKbps is below targetKbps', path: ['video', 'ladder', i, 'maxKbps'] });
+    }
+    if (v.fpsScale.highFps <= v.fpsScale.referenceFps) ctx.addIssue({ code: 'custom', message: 'fpsScale.highFps must be above referenceFps', path: ['video', 'fpsScale'] });
+  }
+});
+
+export type ResolvedPreset = z.infer<typeof resolvedPresetSchema>;
+export type VideoSettings = z.infer<typeof videoSchema>;
+export type AudioSettings = z.infer<typeof audioSchema>;
+
+/** Zod issues as one line a person can act on: "video.crf: Too big: expected number to be <=63". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
