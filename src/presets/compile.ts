@@ -1,0 +1,397 @@
+// The preset compiler: (input, probe, outputs with resolved presets, available encoders) ->
+// ffmpeg argument arrays. Pure: no I/O, no clock. Decisions a video engineer signs:
+// - Constrained quality: a CRF target with a bitrate ceiling from the preset's ladder, scaled
+//   by the output's pixel count and frame rate (bare CRF on grain runs to tens of Mb/s).
+// - The source frame rate is kept; VFR timestamps pass through (Theora, which cannot carry VFR,
+//   gets the average rate). Deinterlace only what the probe says is interlaced.
+// - Only ever scale down, to even dimensions, from the displayed (rotated, square-pixel) size;
+//   ffmpeg autorotates, so sizes come from displayWidth/displayHeight and nothing rotates twice.
+// - All one-pass outputs share one command (the input is decoded once); a two-pass output gets
+//   its own pass-1 and pass-2 commands; a still gets a command that seeks before decoding.
+// The runner adds -hide_banner -nostdin -progress; outputs go to temp paths, so no -y here and
+// every output names its muxer with -f.
+import { isAbsolute } from 'node:path';
+import { NommerError } from '../errors.js';
+import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
+import { parseResolvedPreset } from './registry.js';
+import { bitrateKbps, type AudioCodec, type AudioSettings, type Container, type ResolvedPreset, type VideoCodec, type VideoSettings } from './schema.js';
+
+/** Encoders that make each codec, in order of preference. ffmpeg's native opus/vorbis encoders
+ * are experimental and left out. */
+export const CODEC_ENCODERS: Record<VideoCodec | AudioCodec, readonly string[]> = {
+  vp9: ['libvpx-vp9'],
+  vp8: ['libvpx'],
+  av1: ['libsvtav1', 'libaom-av1'],
+  theora: ['libtheora'],
+  webp: ['libwebp'],
+  opus: ['libopus'],
+  vorbis: ['libvorbis'],
+};
+
+const CODEC_NAMES: Record<VideoCodec | AudioCodec, string> = {
+  vp9: 'a VP9', vp8: 'a VP8', av1: 'an AV1', theora: 'a Theora', webp: 'a WebP', opus: 'an Opus', vorbis: 'a Vorbis',
+};
+
+const MUXERS: Record<Container, string> = { webm: 'webm', ogg: 'ogg', opus: 'opus', webp: 'webp' };
+
+/** The first encoder of `codec` this ffmpeg has, or undefined. */
+export function chooseEncoder(codec: VideoCodec | AudioCodec, encoders: ReadonlySet<string>): string | undefined {
+  return CODEC_ENCODERS[codec].find((e) => encoders.has(e));
+}
+
+/** What a preset needs from ffmpeg: per stream, any one of these encoders. */
+export function requiredEncoders(preset: ResolvedPreset): Array<{ stream: 'video' | 'audio'; codec: VideoCodec | AudioCodec; anyOf: readonly string[] }> {
+  const out: Array<{ stream: 'video' | 'audio'; codec: VideoCodec | AudioCodec; anyOf: readonly string[] }> = [];
+  if (preset.video) out.push({ stream: 'video', codec: preset.video.codec, anyOf: CODEC_ENCODERS[preset.video.codec] });
+  if (preset.audio) out.push({ stream: 'audio', codec: preset.audio.codec, anyOf: CODEC_ENCODERS[preset.audio.codec] });
+  return out;
+}
+
+function encoderFor(preset: ResolvedPreset, codec: VideoCodec | AudioCodec, encoders: ReadonlySet<string>): string {
+  const enc = chooseEncoder(codec, encoders);
+  if (enc) return enc;
+  const anyOf = CODEC_ENCODERS[codec];
+  throw new NommerError('ENCODER_MISSING', `preset "${preset.name}" needs ${CODEC_NAMES[codec]} encoder (${anyOf.join(' or ')}) and this ffmpeg has none`, {
+    hint: `install an ffmpeg built with ${anyOf[0]}, or set NOMMER_FFMPEG to one`,
+  });
+}
+
+// ---- geometry --------------------------------------------------------------------------------
+
+/** Output size: the displayed size fitted (down only) into the preset's box turned to the
+ * picture's orientation, then made even (4:2:0 needs it). */
+export function outputSize(v: Pick<VideoStreamInfo, 'displayWidth' | 'displayHeight'>, maxWidth: number, maxHeight: number): { width: number; height: number } {
+  const dw = Math.max(1, v.displayWidth), dh = Math.max(1, v.displayHeight);
+  const boxLong = Math.max(maxWidth, maxHeight), boxShort = Math.min(maxWidth, maxHeight);
+  const ratio = Math.min(1, boxLong / Math.max(dw, dh), boxShort / Math.min(dw, dh));
+  const even = (n: number) => Math.max(2, Math.floor(n / 2) * 2);
+  return { width: even(Math.round(dw * ratio)), height: even(Math.round(dh * ratio)) };
+}
+
+/** libvpx tile columns (log2): one per 256 px of width at most, as Google's VOD settings. */
+export function tileColumns(width: number): number {
+  return Math.max(0, Math.min(6, Math.floor(Math.log2(Math.max(1, width / 256)))));
+}
+
+// ---- rate control ----------------------------------------------------------------------------
+
+export interface Rate { crf?: number; targetKbps: number; minKbps: number; maxKbps: number }
+
+/** Ladder factor for a frame rate: ×1 up to the reference, ×highFactor at highFps, linear in
+ * between, proportional above. */
+export function fpsFactor(fps: number, s: VideoSettings['fpsScale']): number {
+  if (!(fps > s.referenceFps)) return 1;
+  if (fps <= s.highFps) return 1 + (s.highFactor - 1) * (fps - s.referenceFps) / (s.highFps - s.referenceFps);
+  return s.highFactor * fps / s.highFps;
+}
+
+/** Rate control for an output of width × height at fps, from the preset's ladder: interpolated by
+ * pixel count between rungs, proportional beyond the ends, times fps factor and bitrateScale. */
+export function ladderRate(v: VideoSettings, width: number, height: number, fps: number): Rate | undefined {
+  if (!v.ladder || v.ladder.length === 0) return undefined;
+  const rungs = [...v.ladder].map((r) => ({ ...r, px: r.width * r.height, minKbps: r.minKbps ?? r.targetKbps / 2 })).sort((a, b) => a.px - b.px);
+  const px = width * height;
+  let target: number, min: number, max: number, crf: number | undefined;
+  const lo = rungs[0]!, hi = rungs[rungs.length - 1]!;
+  if (px <= lo.px || rungs.length === 1) {
+    const k = px / lo.px;
+    [target, min, max, crf] = [lo.targetKbps * k, lo.minKbps * k, lo.maxKbps * k, lo.crf];
+    if (rungs.length === 1 && px > lo.px) crf = lo.crf;
+  } else if (px >= hi.px) {
+    const k = px / hi.px;
+    [target, min, max, crf] = [hi.targetKbps * k, hi.minKbps * k, hi.maxKbps * k, hi.crf];
+  } else {
+    const i = rungs.findIndex((r) => r.px >= px);
+    const a = rungs[i - 1]!, b = rungs[i]!;
+    const t = (px - a.px) / (b.px - a.px);
+    const lerp = (x: number, y: number) => x + (y - x) * t;
+    target = lerp(a.targetKbps, b.targetKbps);
+    min = lerp(a.minKbps, b.minKbps);
+    max = lerp(a.maxKbps, b.maxKbps);
+    crf = a.crf !== undefined && b.crf !== undefined ? Math.round(lerp(a.crf, b.crf)) : (b.crf ?? a.crf);
+  }
+  const k = fpsFactor(fps, v.fpsScale) * v.bitrateScale;
+  const kbps = (n: number) => Math.max(1, Math.round(n * k));
+  return { crf, targetKbps: kbps(target), minKbps: kbps(min), maxKbps: kbps(max) };
+}
+
+/** Audio bitrate (kbit/s) for a channel count: the preset's fixed bitrate, else its per-channel
+ * table interpolated between listed counts and proportional beyond them, else 64k a channel. */
+export function audioKbps(a: AudioSettings, channels: number): number {
+  if (a.bitrate) return bitrateKbps(a.bitrate);
+  const table = Object.entries(a.channelBitrates ?? {}).map(([n, b]) => [Number(n), bitrateKbps(b)] as const).sort((x, y) => x[0] - y[0]);
+  if (table.length === 0) return 64 * channels;
+  const exact = table.find(([n]) => n === channels);
+  if (exact) return exact[1];
+  const first = table[0]!, last = table[table.length - 1]!;
+  if (channels < first[0]) return Math.round(first[1] * channels / first[0]);
+  if (channels > last[0]) return Math.round(last[1] * channels / last[0]);
+  const i = table.findIndex(([n]) => n > channels);
+  const [n0, b0] = table[i - 1]!, [n1, b1] = table[i]!;
+  return Math.round(b0 + (b1 - b0) * (channels - n0) / (n1 - n0));
+}
+
+/** Channel layouts Opus (mapping family 1) and Vorbis define, by channel count. */
+const LAYOUTS = ['', 'mono', 'stereo', '3.0', 'quad', '5.0', '5.1', '6.1', '7.1'] as const;
+
+// ---- per-output plans ------------------------------------------------------------------------
+
+export interface CompiledVideo {
+  encoder: string;
+  codec: VideoCodec;
+  width: number;
+  height: number;
+  pixFmt: string;
+  /** The -vf chain, or '' when frames go to the encoder as decoded (after autorotation). */
+  filters: string;
+  crf?: number;
+  q?: number;
+  rate?: Rate;
+  speed?: number;
+  keyframeFrames?: number;
+  deinterlaced: boolean;
+}
+
+export interface CompiledAudio {
+  encoder: string;
+  codec: AudioCodec;
+  channels: number;
+  layout: string;
+  bitrateKbps: number;
+  sampleRate?: number;
+}
+
+export interface CompiledOutput {
+  path: string;
+  preset: string;
+  container: Container;
+  muxer: string;
+  video?: CompiledVideo;
+  audio?: CompiledAudio;
+}
+
+export interface CompiledCommand {
+  /** ffmpeg arguments, without the binary and without progress/banner flags. */
+  args: string[];
+  /** Relative cost, for progress across commands. */
+  weight: number;
+  label: string;
+}
+
+export interface CompileJobInput {
+  /** As ffmpeg should read it (a `file:` URL or an http(s) URL). */
+  input: string;
+  probe: ProbeInfo;
+  outputs: Array<{ preset: ResolvedPreset; path: string }>;
+  encoders: ReadonlySet<string>;
+  /** Directory for two-pass statistics files. */
+  passlogDir: string;
+  /** Encoder threads per output; unset lets each encoder pick. */
+  threads?: number;
+}
+
+export interface CompiledJob {
+  commands: CompiledCommand[];
+  outputs: CompiledOutput[];
+}
+
+// Only values known to be plain words reach the colour flags (they come from ffprobe).
+const COLOR_VALUE = /^[a-z0-9][a-z0-9_.-]*$/;
+const UNKNOWN_COLOR = new Set(['unknown', 'unspecified', 'reserved']);
+
+function colorArgs(v: VideoStreamInfo): string[] {
+  const args: string[] = [];
+  const add = (flag: string, value: string | undefined) => {
+    if (value && COLOR_VALUE.test(value) && !UNKNOWN_COLOR.has(value)) args.push(flag, value);
+  };
+  add('-color_primaries', v.colorPrimaries);
+  add('-color_trc', v.colorTransfer);
+  add('-colorspace', v.colorSpace);
+  // yuvj* sources are converted to limited-range yuv420p on the way; say so rather than copy "pc".
+  add('-color_range', v.pixFmt?.startsWith('yuvj') ? 'tv' : v.colorRange);
+  return args;
+}
+
+function outputTarget(path: string): string {
+  // Absolute paths are passed as they are (the caller maps them back); anything else gets `file:`
+  // so a name like "-x.webm" or "pipe:1" is never read as an option or protocol.
+  return isAbsolute(path) ? path : `file:${path}`;
+}
+
+interface VideoPlan { args: string[]; firstPassArgs?: string[]; info: CompiledVideo }
+
+function planVideo(preset: ResolvedPreset, v: VideoSettings, src: VideoStreamInfo, encoder: string, threads: number | undefined): VideoPlan {
+  const { width, height } = outputSize(src, v.maxWidth, v.maxHeight);
+  const codedW = src.rotation === 90 || src.rotation === 270 ? src.height : src.width;
+  const codedH = src.rotation === 90 || src.rotation === 270 ? src.width : src.height;
+  const filters: string[] = [];
+  if (src.interlaced) filters.push(`${v.deinterlace}=mode=send_frame:parity=auto:deint=all`);
+  if (width !== codedW || height !== codedH) filters.push(`scale=${width}:${height}`, 'setsar=1');
+  const highDepth = v.highBitDepth && src.bitDepth > 8 && (v.codec === 'vp9' || v.codec === 'av1');
+  const pixFmt = highDepth ? 'yuv420p10le' : 'yuv420p';
+  const fps = src.fps > 0 && Number.isFinite(src.fps) ? src.fps : 30;
+  const keyframeFrames = Math.max(1, Math.floor(fps * v.keyframeSeconds));
+  const rate = ladderRate(v, width, height, fps);
+  const tuning = v.tuning?.[encoder];
+  const crf = v.crf ?? tuning?.crf ?? rate?.crf;
+  const speed = v.speed ?? tuning?.speed;
+  const info: CompiledVideo = { encoder, codec: v.codec, width, height, pixFmt, filters: filters.join(','), keyframeFrames, deinterlaced: src.interlaced, rate, crf, speed };
+
+  const args: string[] = ['-c:v', encoder];
+  if (filters.length) args.push('-vf', filters.join(','));
+  args.push('-pix_fmt', pixFmt);
+  const need = (what: string) => new NommerError('PRESET_INVALID', `preset "${preset.name}" gives no ${what} for ${v.codec}`, { hint: 'add it to the preset' });
+  switch (encoder) {
+    case 'libvpx-vp9':
+    case 'libvpx': {
+      if (!rate) throw need('bitrate ladder');
+      if (crf === undefined) throw need('crf');
+      args.push('-crf', String(crf), '-b:v', `${rate.targetKbps}k`, '-minrate', `${rate.minKbps}k`, '-maxrate', `${rate.maxKbps}k`, '-quality', 'good');
+      args.push(encoder === 'libvpx-vp9' ? '-speed' : '-cpu-used', String(speed ?? (encoder === 'libvpx-vp9' ? 2 : 1)));
+      if (encoder === 'libvpx-vp9') args.push('-row-mt', '1', '-tile-columns', String(tileColumns(width)));
+      args.push('-auto-alt-ref', '1', '-lag-in-frames', String(v.lagInFrames), '-g', String(keyframeFrames));
+      break;
+    }
+    case 'libsvtav1': {
+      if (!rate) throw need('bitrate ladder');
+      // SVT-AV1 in ffmpeg 5.1 takes -b:v only as VBR, which drops the quality target; its
+      // capped CRF (crf + mbr, SVT-AV1 ≥ 1.4) is the constrained-quality mode we want.
+      args.push('-crf', String(crf ?? 35), '-preset', String(speed ?? 8), '-svtav1-params', `keyint=${keyframeFrames}:mbr=${rate.maxKbps}`);
+      break;
+    }
+    case 'libaom-av1': {
+      if (!rate) throw need('bitrate ladder');
+      // libaom with -crf and -b:v is constrained quality: -b:v caps the average.
+      args.push('-crf', String(crf ?? 34), '-b:v', `${rate.maxKbps}k`, '-usage', 'good', '-cpu-used', String(speed ?? 6), '-row-mt', '1', '-tiles', `${2 ** tileColumns(width)}x1`, '-g', String(keyframeFrames));
+      break;
+    }
+    case 'libtheora': {
+      // libtheora takes a quality or a bitrate, not both; quality mode has no ceiling (26 Mb/s
+      // on a noisy 360p clip at q 7), so without an explicit q it runs at the ladder's rate.
+      if (v.q !== undefined) args.push('-q:v', String(v.q));
+      else if (rate) args.push('-b:v', `${rate.maxKbps}k`);
+      else throw need('bitrate ladder or q');
+      args.push('-g', String(keyframeFrames));
+      info.q = v.q;
+      break;
+    }
+    case 'libwebp': {
+      const q = v.q ?? 80;
+      args.push('-quality', String(q), '-compression_level', String(Math.min(6, speed ?? 4)), '-frames:v', '1');
+      info.q = q;
+      info.keyframeFrames = undefined;
+      break;
+    }
+    default:
+      throw new NommerError('INTERNAL', `no argument builder for encoder ${encoder}`);
+  }
+  if (threads && encoder !== 'libwebp') args.push('-threads', String(threads));
+  if (v.codec !== 'webp' && v.codec !== 'theora') args.push(...colorArgs(src));
+  if (src.vfr && v.codec !== 'webp') {
+    if (v.codec === 'theora') {
+      // Theora's header has one frame rate: resample VFR to the average rate.
+      const r = /^\d+\/\d+$/.test(src.avgFrameRate) && !src.avgFrameRate.endsWith('/0') ? src.avgFrameRate : fps.toFixed(3);
+      args.push('-fps_mode', 'cfr', '-r', r);
+    } else {
+      // Keep the source timestamps; a frame-count GOP cannot bound time on VFR, so force
+      // keyframes by time as well.
+      args.push('-fps_mode', 'passthrough', '-force_key_frames', `expr:gte(t,n_forced*${v.keyframeSeconds})`);
+    }
+  }
+  let firstPassArgs: string[] | undefined;
+  if (v.passes === 2) {
+    firstPassArgs = args.map((a, i) => (i > 0 && (args[i - 1] === '-speed' || args[i - 1] === '-cpu-used') ? String(v.firstPassSpeed) : a));
+  }
+  return { args, firstPassArgs, info };
+}
+
+function planAudio(a: AudioSettings, src: AudioStreamInfo, encoder: string): { args: string[]; info: CompiledAudio } {
+  const channels = Math.max(1, Math.min(src.channels, a.maxChannels, LAYOUTS.length - 1));
+  const layout = LAYOUTS[channels]!;
+  const kbps = audioKbps(a, channels);
+  const aformat = [a.sampleRate ? `sample_rates=${a.sampleRate}` : '', `channel_layouts=${layout}`].filter(Boolean).join(':');
+  const args = ['-c:a', encoder, '-af', `aformat=${aformat}`, '-b:a', `${kbps}k`];
+  if (encoder === 'libopus') {
+    args.push('-vbr', 'on');
+    // Opus needs the Vorbis channel mapping (family 1) for more than two channels.
+    if (channels > 2) args.push('-mapping_family', '1');
+  }
+  return { args, info: { encoder, codec: a.codec, channels, layout, bitrateKbps: kbps, sampleRate: a.sampleRate } };
+}
+
+interface OutputPlan {
+  out: CompiledOutput;
+  preset: ResolvedPreset;
+  /** Arguments after the input: maps, codecs, -f, path. */
+  args: string[];
+  firstPassArgs?: string[];
+  still?: { at: number };
+  weight: number;
+}
+
+function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string): OutputPlan {
+  const { probe } = job;
+  const srcVideo = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  const srcAudio = probe.audio;
+  const useVideo = Boolean(preset.video && srcVideo);
+  const useAudio = Boolean(preset.audio && srcAudio);
+  if (preset.video && !srcVideo && !(preset.video.optional && useAudio)) {
+    throw new NommerError('INPUT_NO_STREAMS', `preset "${preset.name}" needs a video stream and the input has none${srcAudio ? ' (it is audio only)' : ''}`, {
+      hint: srcAudio ? 'use the opus preset for audio-only inputs' : 'check the input is a video',
+    });
+  }
+  if (preset.audio && !srcAudio && !(preset.audio.optional && useVideo)) {
+    throw new NommerError('INPUT_NO_STREAMS', `preset "${preset.name}" needs an audio stream and the input has none`, {
+      hint: srcVideo ? 'choose a video preset such as webm' : 'check the input has audio',
+    });
+  }
+  const out: CompiledOutput = { path, preset: preset.name, container: preset.container, muxer: MUXERS[preset.container] };
+  const args: string[] = [];
+  let firstPassArgs: string[] | undefined;
+  let videoArgs: string[] = [];
+  if (useVideo) {
+    const v = planVideo(preset, preset.video!, srcVideo!, encoderFor(preset, preset.video!.codec, job.encoders), job.threads);
+    out.video = v.info;
+    videoArgs = ['-map', `0:${srcVideo!.index}`, ...v.args];
+    if (v.firstPassArgs) firstPassArgs = ['-map', `0:${srcVideo!.index}`, ...v.firstPassArgs];
+  }
+  args.push(...videoArgs);
+  if (useAudio) {
+    const a = planAudio(preset.audio!, srcAudio!, encoderFor(preset, preset.audio!.codec, job.encoders));
+    out.audio = a.info;
+    args.push('-map', `0:${srcAudio!.index}`, ...a.args);
+  }
+  args.push('-f', out.muxer, outputTarget(path));
+  const still = preset.video?.codec === 'webp' ? { at: Math.max(0, probe.duration * preset.video.stillAt) } : undefined;
+  const weight = still ? 0.05 : useVideo ? 1 : 0.1;
+  return { out, preset, args, firstPassArgs, still, weight };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Compile a job's outputs into the ffmpeg runs that make them, in order. */
+export function compileJob(job: CompileJobInput): CompiledJob {
+  if (job.outputs.length === 0) throw new NommerError('USAGE', 'a job needs at least one output');
+  const plans = job.outputs.map((o) => planOutput(job, parseResolvedPreset(o.preset), o.path));
+  const input = ['-i', job.input];
+  const commands: CompiledCommand[] = [];
+  const nullSink = process.platform === 'win32' ? 'NUL' : '/dev/null';
+
+  for (const p of plans.filter((p) => p.still)) {
+    // Seeking before -i decodes only from the nearest keyframe, and is frame-accurate when transcoding.
+    commands.push({ args: ['-ss', p.still!.at.toFixed(3), ...input, ...p.args], weight: p.weight, label: `${p.preset.name} (still at ${p.still!.at.toFixed(1)} s)` });
+  }
+  const onePass = plans.filter((p) => !p.still && !p.firstPassArgs);
+  if (onePass.length > 0) {
+    commands.push({ args: [...input, ...onePass.flatMap((p) => p.args)], weight: round(onePass.reduce((s, p) => s + p.weight, 0)), label: onePass.map((p) => p.preset.name).join(' + ') });
+  }
+  for (const [n, p] of plans.entries()) {
+    if (!p.firstPassArgs) continue;
+    const passlog = `${job.passlogDir}/${n}`;
+    commands.push({ args: [...input, ...p.firstPassArgs, '-pass', '1', '-passlogfile', passlog, '-an', '-f', 'null', nullSink], weight: 0.4, label: `${p.preset.name} pass 1/2` });
+    const second = [...p.args];
+    second.splice(second.length - 3, 0, '-pass', '2', '-passlogfile', passlog);
+    commands.push({ args: [...input, ...second], weight: 1, label: `${p.preset.name} pass 2/2` });
+  }
+  return { commands, outputs: plans.map((p) => p.out) };
+}
