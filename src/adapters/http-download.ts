@@ -119,6 +119,7 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
   const headersTimeoutMs = opts.headersTimeoutMs ?? 30_000;
 
   for (let redirects = 0; ; redirects++) {
+    if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`);
     if (!/^https?:$/.test(url.protocol)) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: only http and https URLs can be downloaded`);
     // One controller per request: the headers timeout must not cut a long body transfer short.
     const controller = new AbortController();
