@@ -206,7 +206,8 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
   changed.set(t.id, t);
 
   const allTasks = tasks.map((x) => changed.get(x.id) ?? x);
-  let next = aggregate({ ...job, ...jobOverrides }, allTasks, now);
+  // After an implicit start the job was (for an instant) running: aggregate from there.
+  let next = aggregate({ ...job, ...(implicitStart ? { state: 'running' as const } : {}), ...jobOverrides }, allTasks, now);
   if (next.state === 'failed') {
     next = { ...next, error: failure };
     for (const c of cancelRest(allTasks, now)) changed.set(c.id, c);
@@ -239,6 +240,9 @@ function transitionEvents(before: JobSnapshot, after: JobSnapshot, t: TaskSnapsh
     case 'failed':
       if (after.state === 'failed') return [{ ...base, type: 'failed', message: `${failure!.code}: ${failure!.message}`, data: { error: failure, worker: ev.worker } }];
       return [{ ...base, type: 'retrying', message: `${failure!.code}: ${failure!.message} — retrying (attempt ${t.attempt} of ${t.maxAttempt})`, data: { error: failure, worker: ev.worker } }];
+    case 'started':
+      // `started` / `restarted` already carry the phase.
+      return [];
     case 'released':
       return [{ ...base, type: 'released', message: `worker ${ev.worker} gave the task back`, data: { worker: ev.worker } }];
     default:
