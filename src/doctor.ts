@@ -38,8 +38,8 @@ export async function doctorReport(loaded: LoadedConfig): Promise<DoctorReport> 
     report.ffmpeg.error = { code: e.code, message: e.hint ? `${e.message} (${e.hint})` : e.message };
   }
   for (const p of listPresets(config.presets)) {
-    const missing = requiredEncoders(p).filter((alternatives) => !alternatives.some((e) => encoders.has(e)));
-    report.presets.push(missing.length ? { name: p.name, runnable: false, missing: missing.map((a) => a.join(' or ')).join(', ') } : { name: p.name, runnable: true });
+    const missing = requiredEncoders(p).filter((need) => !need.anyOf.some((e) => encoders.has(e)));
+    report.presets.push(missing.length ? { name: p.name, runnable: false, missing: missing.map((need) => need.anyOf.join(' or ')).join(', ') } : { name: p.name, runnable: true });
   }
   if (config.backend === 'aws' || config.aws.bucket) {
     report.aws = {

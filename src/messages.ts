@@ -6,6 +6,9 @@ import { PHASES } from './jobs/types.js';
 
 export const MESSAGE_VERSION = 1;
 
+/** See StatusEvent.seq. */
+export const SEQ_PER_DELIVERY = 1_000_000;
+
 const errorInfo = z.object({ code: z.string(), message: z.string(), retriable: z.boolean() });
 
 /** A preset fully resolved (extends and overrides applied) travels in the task, so workers need no config. */
@@ -39,7 +42,11 @@ export const statusEvent = z.object({
   jobId: z.string().min(1),
   taskId: z.string().min(1),
   attempt: z.number().int().positive(),
-  /** Per (task, attempt), strictly increasing: duplicates and reordering are detected with it. */
+  /**
+   * Per (task, attempt), strictly increasing: duplicates and reordering are detected with it.
+   * Workers number events delivery * SEQ_PER_DELIVERY + n, so when a lost worker's message is
+   * delivered again, the new worker's events outrank anything the lost one still sends.
+   */
   seq: z.number().int().nonnegative(),
   worker: z.string(),
   /** Milliseconds since the epoch, from the worker's clock. */

@@ -28,6 +28,7 @@ export function dataPaths(home: string) {
     db: join(home, 'nommer.db'),
     pid: join(home, 'feederd.pid'),
     log: join(home, 'feederd.log'),
+    workerLog: join(home, 'workers.log'),
     /** Address (and token) of the running feederd, for clients. */
     api: join(home, 'feederd.json'),
     work: join(home, 'work'),

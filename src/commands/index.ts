@@ -1,11 +1,21 @@
 // Every command, registered on the program in the order `--help` shows them.
 import type { Command } from 'commander';
+import { registerCancelRetry } from './cancel.js';
 import { registerDoctor } from './doctor.js';
 import { registerEncode } from './encode.js';
+import { registerFeederd } from './feederd.js';
 import { registerPresets } from './presets.js';
+import { registerStatus } from './status.js';
+import { registerSubmit } from './submit.js';
+import { registerWorker } from './worker.js';
 
 export function registerCommands(program: Command): void {
+  registerSubmit(program);
   registerEncode(program);
+  registerStatus(program);
+  registerCancelRetry(program);
   registerPresets(program);
   registerDoctor(program);
+  registerFeederd(program);
+  registerWorker(program);
 }

@@ -1,0 +1,58 @@
+// The one place that picks adapters for the configured backend. Everything else sees ports.
+import { mkdirSync } from 'node:fs';
+import type { Config } from './config.js';
+import { NommerError } from './errors.js';
+import { dataPaths } from './paths.js';
+import type { ControlChannel } from './ports/control.js';
+import type { JobQueue } from './ports/queue.js';
+import type { StatusChannel } from './ports/status.js';
+import type { Storage } from './ports/storage.js';
+import { openDatabase, type Db } from './adapters/local/db.js';
+import { FsStorage, StorageRouter } from './adapters/local/fs-storage.js';
+import { SqliteControl } from './adapters/local/sqlite-control.js';
+import { SqliteJobQueue } from './adapters/local/sqlite-queue.js';
+import { SqliteStatusChannel } from './adapters/local/sqlite-status.js';
+
+export interface Ports {
+  backend: 'local' | 'aws';
+  queue: JobQueue;
+  status: StatusChannel;
+  control: ControlChannel;
+  storage: Storage;
+  close(): void;
+}
+
+/** Ports for a process of this backend. Local ones share the data dir's database file. */
+export async function openPorts(config: Config, home: string, db?: Db): Promise<Ports> {
+  if (config.backend === 'local') {
+    mkdirSync(home, { recursive: true });
+    const own = !db;
+    const d = db ?? openDatabase(dataPaths(home).db);
+    return {
+      backend: 'local',
+      queue: new SqliteJobQueue(d, { maxReceives: config.jobs.maxAttempts + 2 }),
+      status: new SqliteStatusChannel(d),
+      control: new SqliteControl(d),
+      storage: new StorageRouter([new FsStorage()]),
+      close: () => { if (own) d.close(); },
+    };
+  }
+  const aws = config.aws;
+  if (!aws.bucket) throw new NommerError('CONFIG_INVALID', 'the aws backend needs aws.bucket', { hint: 'set it in nommer.config.json or NOMMER_AWS_BUCKET, then run `nommer setup aws`' });
+  const { awsClients } = await import('./adapters/aws/clients.js');
+  const { resolveQueueUrls } = await import('./adapters/aws/queues.js');
+  const { SqsJobQueue } = await import('./adapters/aws/sqs-queue.js');
+  const { SqsStatusChannel } = await import('./adapters/aws/sqs-status.js');
+  const { S3Storage } = await import('./adapters/aws/s3-storage.js');
+  const { S3Control } = await import('./adapters/aws/s3-control.js');
+  const clients = awsClients({ region: aws.region, endpoint: aws.endpoint, forcePathStyle: aws.forcePathStyle });
+  const urls = await resolveQueueUrls(clients.sqs, aws.queuePrefix);
+  return {
+    backend: 'aws',
+    queue: new SqsJobQueue({ client: clients.sqs, queueUrl: urls.jobs, dlqUrl: urls.dlq }),
+    status: new SqsStatusChannel({ client: clients.sqs, queueUrl: urls.status }),
+    control: new S3Control(clients.s3, aws.bucket, aws.stagingPrefix),
+    storage: new StorageRouter([new S3Storage({ client: clients.s3, sse: aws.sse, kmsKeyId: aws.kmsKeyId }), new FsStorage()]),
+    close: () => { clients.sqs.destroy(); clients.s3.destroy(); clients.ec2.destroy(); },
+  };
+}

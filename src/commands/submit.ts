@@ -1,0 +1,139 @@
+// `nommer submit`: queue encodes with feederd (starting it when none runs) and follow them.
+import { stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { action, collect, intOption } from '../cli/context.js';
+import { formatBytes, printJson, shellQuote } from '../cli/output.js';
+import { ProgressLines } from '../cli/progress-lines.js';
+import { findRunning, startDaemon } from '../client/daemon.js';
+import { followJobs } from '../client/follow.js';
+import { encode } from '../encode.js';
+import { NommerError } from '../errors.js';
+import { locateFfmpeg } from '../ffmpeg/locate.js';
+import { resolveOutputs } from '../jobspec.js';
+import type { PublicJob } from '../orchestrator/api.js';
+
+interface Flags {
+  preset: string[]; output: string[]; set: string[]; notify?: string; priority?: number; idempotencyKey?: string;
+  detach?: boolean; force?: boolean; dryRun?: boolean; api?: string; maxAttempts?: number;
+}
+
+const isUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+
+export function registerSubmit(program: Command): void {
+  program
+    .command('submit')
+    .summary('queue encodes and follow their progress')
+    .description(`Queue one job per input with feederd (started in the background if none runs) and follow
+them to the end. Outputs default to the input's folder with the preset's extension; an existing
+output is an error unless --force; the input is never overwritten. Exit code 0 only if every job
+succeeded.`)
+    .argument('<input...>', 'files (or http(s):// / s3:// URIs with the aws backend)')
+    .option('-p, --preset <name>', 'preset; repeat for several outputs per input (default: webm)', collect, [])
+    .option('-o, --output <dest>', 'destination for the preset in the same position (one input only)', collect, [])
+    .option('-s, --set <key=value>', 'override a preset setting, e.g. video.crf=30', collect, [])
+    .option('--notify <url>', 'POST each state change of the job to this URL (webhook)')
+    .option('--priority <n>', 'higher runs first (-1000..1000)', intOption('--priority', -1000, 1000))
+    .option('--idempotency-key <key>', 'submitting the same key again returns the existing job')
+    .option('--max-attempts <n>', 'attempts before a retriable failure fails the job', intOption('--max-attempts', 1, 20))
+    .option('-f, --force', 'overwrite outputs that exist')
+    .option('--detach', 'queue and return at once (print the job ids)')
+    .option('-n, --dry-run', 'print the ffmpeg command(s) each job would run; queue nothing')
+    .option('--api <url>', 'feederd address (default: the one recorded in the data dir, or NOMMER_API)')
+    .addHelpText('after', `
+Examples:
+  $ nommer submit talk.mov                         # talk.webm, follows progress
+  $ nommer submit *.mov -p webm -p poster --detach
+  $ nommer submit talk.mov --json --detach         # {"jobs": [{"id": ..., "state": "queued", ...}]}
+  $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]]}`)
+    .action(action(async (ctx, inputs: string[], flags: Flags) => {
+      const loaded = await ctx.config();
+      const { config } = loaded;
+      if (flags.output.length && inputs.length > 1) throw new NommerError('USAGE', '-o works with one input only', { hint: 'outputs default to each input\'s folder' });
+      const jobs = [];
+      for (const raw of inputs) {
+        const input = isUri(raw) ? raw : resolve(raw);
+        if (!isUri(raw)) {
+          const st = await stat(input).catch(() => undefined);
+          if (!st) throw new NommerError('INPUT_NOT_FOUND', `input not found: ${raw}`, { hint: 'check the path' });
+          if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file: ${raw}`);
+        }
+        const outputs = resolveOutputs({ input, presets: flags.preset, outputs: flags.output, sets: flags.set, userPresets: config.presets, defaultPreset: config.defaultPreset });
+        if (!flags.force && !flags.dryRun) {
+          for (const o of outputs) if (!isUri(o.uri) && isAbsolute(o.uri) && (await stat(o.uri).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${o.uri}`, { hint: 'use --force to overwrite, or -o another path' });
+        }
+        jobs.push({ input, outputs });
+      }
+
+      if (flags.dryRun) {
+        const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+        const commands: string[][] = [];
+        for (const j of jobs) {
+          if (isUri(j.input) && !/^https?:/.test(j.input)) throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
+          const r = await encode({ ffmpeg, input: j.input, outputs: j.outputs.map((o) => ({ preset: o.preset, path: o.uri })), force: true, dryRun: true });
+          commands.push(...r.commands);
+        }
+        if (ctx.global.json) printJson({ commands });
+        else for (const c of commands) process.stdout.write(c.map(shellQuote).join(' ') + '\n');
+        return 0;
+      }
+
+      let client = await findRunning(loaded, flags.api);
+      if (!client) {
+        if (flags.api) throw new NommerError('API_UNREACHABLE', `no feederd answers at ${flags.api}`);
+        const d = await startDaemon(loaded);
+        if (!ctx.global.quiet) process.stderr.write(`started feederd in the background (pid ${d.pid}, ${d.url}); stop it with \`nommer feederd stop\`\n`);
+        client = await findRunning(loaded);
+        if (!client) throw new NommerError('API_UNREACHABLE', 'feederd started but does not answer');
+      }
+      const created: PublicJob[] = [];
+      for (const [i, j] of jobs.entries()) {
+        const r = await client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
+          input: j.input,
+          outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+          set: flags.set,
+          priority: flags.priority,
+          notifyUrl: flags.notify,
+          idempotencyKey: flags.idempotencyKey ? (jobs.length > 1 ? `${flags.idempotencyKey}:${i}` : flags.idempotencyKey) : undefined,
+          force: Boolean(flags.force),
+          maxAttempts: flags.maxAttempts,
+        });
+        created.push(r.job);
+      }
+      if (flags.detach) {
+        if (ctx.global.json) printJson({ jobs: created });
+        else for (const j of created) process.stdout.write(`${j.id}  ${j.state}  ${j.input}\n`);
+        return 0;
+      }
+      const lines = new ProgressLines(process.stderr);
+      const lastState = new Map<string, string>();
+      const ac = new AbortController();
+      const onSig = () => { lines.line('stopped following; the jobs keep running (see `nommer status`)'); ac.abort(); };
+      process.once('SIGINT', onSig);
+      try {
+        const finals = await followJobs(client, created.map((j) => j.id), ({ job }) => {
+          if (ctx.global.json) return;
+          const key = `${job.state}/${job.phase ?? ''}`;
+          if (lastState.get(job.id) !== key) {
+            lastState.set(job.id, key);
+            if (!ctx.global.quiet) lines.line(`${job.id}  ${job.state}${job.phase ? ` (${job.phase})` : ''}${job.worker && job.state === 'running' ? ` on ${job.worker}` : ''}`);
+          }
+          if (job.state === 'running' && job.phase === 'encoding' && !ctx.global.quiet) {
+            lines.progress(job.id, { fraction: job.progress, fps: job.fps ?? undefined, speed: job.speed ?? undefined, etaSeconds: job.eta ?? undefined });
+          }
+        }, ac.signal);
+        if (ac.signal.aborted) return 1;
+        const results = created.map((j) => finals.get(j.id) ?? j);
+        if (ctx.global.json) printJson({ jobs: results });
+        else {
+          for (const j of results) {
+            if (j.state === 'succeeded') for (const o of j.outputs) process.stdout.write(`${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})\n`);
+            else lines.line(`${j.id}  ${j.state}${j.error ? `: ${j.error.code}: ${j.error.message}` : ''}`);
+          }
+        }
+        return results.every((j) => j.state === 'succeeded') ? 0 : 1;
+      } finally {
+        process.off('SIGINT', onSig);
+      }
+    }));
+}

@@ -1,0 +1,246 @@
+// feederd's JSON API (fastify), versioned under /v1: create, list, get, cancel and retry jobs, a
+// server-sent event stream per job, health, and the fleet/queue summary. Bodies are validated;
+// errors are JSON {error: {code, message, retriable}}. A token, when set, is required on every
+// route but health (constant-time comparison).
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { resolve as resolvePath, isAbsolute } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { NommerError, asNommerError } from '../errors.js';
+import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
+import { resolveOutputs } from '../jobspec.js';
+import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
+
+export interface ApiDeps {
+  store: Store;
+  version: string;
+  backend: string;
+  token?: string;
+  bodyLimitBytes: number;
+  userPresets: Record<string, Record<string, unknown>>;
+  defaultPreset: string;
+  maxAttempts: number;
+  /** Queue depth and fleet, for the summary. */
+  summary: () => Promise<{ queue: { waiting: number; inFlight: number }; fleet: Array<{ id: string; state: string; busy?: boolean }> }>;
+  /** After a job is created or retried, so the dispatcher sends it at once. */
+  onWork: () => void;
+  /** After a job is canceled, so workers are told. */
+  onCancel: (jobId: string) => Promise<void>;
+  /** Before a job is retried: forget its cancel marker. */
+  onRetry: (jobId: string) => Promise<void>;
+}
+
+/** What clients see of a job (the same shape in the API, `status --json` and SSE). */
+export function publicJob(j: Job | JobDetail) {
+  return {
+    id: j.id,
+    state: j.state,
+    phase: j.phase,
+    progress: j.progress,
+    fps: j.fps,
+    speed: j.speed,
+    eta: j.eta,
+    attempt: j.attempt,
+    maxAttempts: j.maxAttempts,
+    priority: j.priority,
+    input: j.input,
+    outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri, ...(o.bytes !== undefined ? { bytes: o.bytes } : {}) })),
+    worker: j.worker,
+    error: j.error,
+    notifyUrl: j.notifyUrl,
+    createdAt: new Date(j.createdAt).toISOString(),
+    startedAt: j.startedAt ? new Date(j.startedAt).toISOString() : null,
+    finishedAt: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
+  };
+}
+export type PublicJob = ReturnType<typeof publicJob>;
+
+export function publicEvent(e: JobEvent) {
+  return { id: e.id, at: new Date(e.at).toISOString(), type: e.type, state: e.state, phase: e.phase, attempt: e.attempt, message: e.message, data: e.data };
+}
+
+const createBody = z.strictObject({
+  input: z.string().min(1).max(4096),
+  outputs: z.array(z.strictObject({ preset: z.string().min(1).max(64).optional(), uri: z.string().min(1).max(4096).optional() })).max(16).default([]),
+  set: z.array(z.string().max(200)).max(50).default([]),
+  priority: z.number().int().min(-1000).max(1000).default(0),
+  notifyUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+  force: z.boolean().default(false),
+  maxAttempts: z.number().int().min(1).max(20).optional(),
+});
+export type CreateJobBody = z.input<typeof createBody>;
+
+const listQuery = z.object({
+  state: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+function httpStatusFor(e: NommerError): number {
+  switch (e.code) {
+    case 'JOB_NOT_FOUND': return 404;
+    case 'UNAUTHORIZED': return 401;
+    case 'JOB_STATE': return 409;
+    case 'INTERNAL': return 500;
+    default: return 400;
+  }
+}
+
+function tokenMatches(expected: string, header: string | undefined): boolean {
+  const given = header?.startsWith('Bearer ') ? header.slice(7) : '';
+  // Hash both sides so the comparison is constant-time regardless of length.
+  const a = createHash('sha256').update(expected).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b) && given.length > 0;
+}
+
+function validation(err: z.ZodError, what: string): NommerError {
+  return new NommerError('USAGE', `invalid ${what}: ${err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+}
+
+export function buildApi(d: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: d.bodyLimitBytes, forceCloseConnections: true });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err.statusCode && err.statusCode < 500 && !(err instanceof NommerError)) {
+      // fastify's own: body too large, bad JSON, wrong content type.
+      return reply.status(err.statusCode).send({ error: { code: err.statusCode === 413 ? 'BODY_TOO_LARGE' : 'USAGE', message: err.message, retriable: false } });
+    }
+    const e = asNommerError(err);
+    void reply.status(httpStatusFor(e)).send({ error: { ...e.toInfo(), ...(e.hint ? { hint: e.hint } : {}) } });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }));
+
+  if (d.token) {
+    const token = d.token;
+    app.addHook('onRequest', async (req: FastifyRequest) => {
+      if (req.url === '/v1/health') return;
+      if (!tokenMatches(token, req.headers.authorization)) throw new NommerError('UNAUTHORIZED', 'missing or wrong API token', { hint: 'send Authorization: Bearer <token> (NOMMER_TOKEN)' });
+    });
+  }
+
+  const mustGet = (id: string): JobDetail => {
+    const j = d.store.getJob(id);
+    if (!j) throw new NommerError('JOB_NOT_FOUND', `no job ${id}`, { hint: 'list jobs with `nommer status`' });
+    return j;
+  };
+
+  app.get('/v1/health', async () => ({ ok: true, version: d.version, backend: d.backend }));
+
+  app.post('/v1/jobs', async (req, reply) => {
+    const r = createBody.safeParse(req.body ?? {});
+    if (!r.success) throw validation(r.error, 'job');
+    const b = r.data;
+    const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(b.input);
+    if (!isUri && !isAbsolute(b.input)) throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${b.input}"`, { hint: 'the CLI resolves relative paths for you' });
+    const outputs = resolveOutputs({
+      input: b.input,
+      presets: b.outputs.map((o) => o.preset ?? d.defaultPreset),
+      outputs: b.outputs.map((o) => o.uri ?? ''),
+      sets: b.set,
+      userPresets: d.userPresets,
+      defaultPreset: d.defaultPreset,
+    }).map((o) => ({ preset: o.preset as unknown as Record<string, unknown> & { name: string }, uri: /^[a-z][a-z0-9+.-]*:\/\//i.test(o.uri) ? o.uri : resolvePath(o.uri) }));
+    const { job, created } = d.store.createJob({
+      input: b.input,
+      outputs,
+      priority: b.priority,
+      maxAttempts: b.maxAttempts ?? d.maxAttempts,
+      notifyUrl: b.notifyUrl ?? null,
+      idempotencyKey: b.idempotencyKey ?? null,
+      options: { force: b.force },
+    });
+    if (created) d.onWork();
+    return reply.status(created ? 201 : 200).send({ job: publicJob(job), created });
+  });
+
+  app.get('/v1/jobs', async (req) => {
+    const r = listQuery.safeParse(req.query);
+    if (!r.success) throw validation(r.error, 'query');
+    let state: JobState[] | undefined;
+    if (r.data.state) {
+      state = r.data.state.split(',') as JobState[];
+      const bad = state.filter((s) => !(JOB_STATES as readonly string[]).includes(s));
+      if (bad.length) throw new NommerError('USAGE', `unknown state "${bad[0]}"`, { hint: `states: ${JOB_STATES.join(', ')}` });
+    }
+    const page = d.store.listJobs({ state, limit: r.data.limit, cursor: r.data.cursor ?? null });
+    return { jobs: page.jobs.map(publicJob), nextCursor: page.nextCursor };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
+    const j = mustGet(req.params.id);
+    return { job: publicJob(j), tasks: j.tasks.map((t) => ({ id: t.id, type: t.type, state: t.state, phase: t.phase, attempt: t.attempt, progress: t.progress, worker: t.worker, error: t.error })), events: d.store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent) };
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
+    const j = mustGet(req.params.id);
+    if (FINAL_STATES.has(j.state)) throw new NommerError('JOB_STATE', `job ${j.id} is already ${j.state}`, { hint: j.state === 'canceled' ? undefined : 'nothing to cancel' });
+    const change = d.store.cancelJob(j.id, { reason: 'canceled by request' });
+    await d.onCancel(j.id);
+    return { job: publicJob(change.job) };
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
+    const j = mustGet(req.params.id);
+    if (j.state !== 'failed' && j.state !== 'canceled') throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
+    await d.onRetry(j.id);
+    const change = d.store.retryJob(j.id);
+    d.onWork();
+    return { job: publicJob(change.job) };
+  });
+
+  app.get('/v1/summary', async () => {
+    const s = await d.summary();
+    return { jobs: d.store.summarizeJobs(), queue: s.queue, fleet: s.fleet };
+  });
+
+  // Server-sent events: the job's history so far (after Last-Event-ID), then live changes, then
+  // `end` when the job is final. Progress ticks are sent as they come (the store emits them).
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => {
+    const j = mustGet(req.params.id);
+    const res = reply.raw;
+    reply.hijack();
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const send = (type: string, data: unknown, id?: number | null) => {
+      res.write(`${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const lastId = Number(req.headers['last-event-id'] ?? 0) || 0;
+    let ended = false;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      unsubscribe();
+      clearInterval(ping);
+      res.end();
+    };
+    // Subscribe before reading history so nothing falls between the two.
+    const buffered: Array<{ job: Job; event: JobEvent }> = [];
+    let live = false;
+    const unsubscribe = d.store.subscribe((c) => {
+      if (c.jobId !== j.id || ended) return;
+      if (!live) { buffered.push(c); return; }
+      emit(c.job, c.event);
+    });
+    let lastSent = lastId;
+    const emit = (job: Job, event: JobEvent) => {
+      if (event.id !== null && event.id <= lastSent) return;
+      if (event.id !== null) lastSent = event.id;
+      send('job', { job: publicJob(job), event: publicEvent(event) }, event.id);
+      if (FINAL_STATES.has(job.state) && event.id !== null) { send('end', { job: publicJob(job) }); finish(); }
+    };
+    for (const e of d.store.listJobEvents(j.id, { afterId: lastId, limit: 1000 })) {
+      if (e.id !== null) lastSent = Math.max(lastSent, e.id);
+      send('job', { job: publicJob(j), event: publicEvent(e) }, e.id);
+    }
+    const now = d.store.getJob(j.id)!;
+    send('snapshot', { job: publicJob(now) });
+    live = true;
+    for (const c of buffered) emit(c.job, c.event);
+    if (FINAL_STATES.has(now.state) && !ended) { send('end', { job: publicJob(now) }); finish(); }
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.raw.on('close', finish);
+  });
+
+  return app;
+}

@@ -1,0 +1,140 @@
+// feederd: the orchestrator process. Owns the job store, serves the API, dispatches tasks to the
+// queue and applies workers' status events, keeps the local worker pool alive, sends webhooks.
+// On SIGTERM it stops taking requests, lets workers finish (or release) their tasks, applies
+// their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
+import { openPorts } from '../backends.js';
+import type { LoadedConfig } from '../config.js';
+import { defaultWorkers } from '../config.js';
+import { NommerError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { dataPaths, packageVersion } from '../paths.js';
+import { ProcessFleet } from '../adapters/local/process-fleet.js';
+import { buildApi } from './api.js';
+import { Dispatcher } from './dispatcher.js';
+import { Notifier } from './notifier.js';
+import { openStore } from './store/index.js';
+import { sleep } from '../sleep.js';
+
+export interface FeederdOptions {
+  host?: string;
+  port?: number;
+  workers?: number;
+  /** Seconds workers get to finish their task on shutdown before they release it. */
+  shutdownGraceSeconds?: number;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export function nommerBin(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'nommer');
+}
+
+export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}): Promise<number> {
+  const { config, home } = loaded;
+  const host = opts.host ?? config.api.host;
+  const port = opts.port ?? config.api.port;
+  const token = config.api.token;
+  if (!LOOPBACK.test(host) && !token) {
+    throw new NommerError('CONFIG_INVALID', `refusing to listen on ${host} without an API token`, { hint: 'set NOMMER_TOKEN (16+ characters) or api.token, or listen on 127.0.0.1' });
+  }
+  const paths = dataPaths(home);
+  mkdirSync(home, { recursive: true });
+  const log = createLogger('nommer-feederd');
+  const store = openStore(paths.db);
+  const ports = await openPorts(config, home, store.db);
+  const stop = new AbortController();
+  const stopSupervising = new AbortController();
+  const dispatcher = new Dispatcher(store, ports.queue, ports.status, log);
+  const notifier = new Notifier({ secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts }, log);
+  const detach = notifier.attach(store);
+
+  // Local fleet: `nommer worker` children, replaced when they die (with a backoff if they keep dying).
+  const wanted = ports.backend === 'local' ? opts.workers ?? config.local.workers ?? defaultWorkers() : 0;
+  const recentExits: number[] = [];
+  const fleet = new ProcessFleet({
+    command: [process.execPath, nommerBin(), ...(loaded.filepath ? ['--config', loaded.filepath] : []), 'worker', '--backend', 'local', '--parent-pid', String(process.pid), '--shutdown-grace', String(opts.shutdownGraceSeconds ?? 20)],
+    env: { NOMMER_HOME: home },
+    logFile: paths.workerLog,
+    onExit: (id, code, signal) => {
+      if (!stopSupervising.signal.aborted) { log.warn({ worker: id, code, signal }, 'worker exited; replacing it'); recentExits.push(Date.now()); }
+    },
+  });
+  const supervise = async () => {
+    const signal = stopSupervising.signal;
+    while (!signal.aborted) {
+      const now = Date.now();
+      while (recentExits.length && now - recentExits[0]! > 60_000) recentExits.shift();
+      const have = (await fleet.list()).filter((w) => w.state !== 'stopping').length;
+      // More than 5 deaths a minute: something is wrong with every worker; don't spin.
+      if (have < wanted && recentExits.length <= 5) await fleet.launch(wanted - have);
+      await sleep(1000, signal);
+    }
+  };
+
+  const app = buildApi({
+    store,
+    version: packageVersion(),
+    backend: ports.backend,
+    token,
+    bodyLimitBytes: config.api.bodyLimitBytes,
+    userPresets: config.presets,
+    defaultPreset: config.defaultPreset,
+    maxAttempts: config.jobs.maxAttempts,
+    summary: async () => ({
+      queue: await ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
+      fleet: (await fleet.list()).map((w) => ({ id: w.id, state: w.state })),
+    }),
+    onWork: () => dispatcher.poke(),
+    onCancel: (jobId) => ports.control.cancel(jobId),
+    onRetry: (jobId) => ports.control.clear(jobId),
+  });
+  let address: string;
+  try {
+    address = await app.listen({ host, port });
+  } catch (err) {
+    store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new NommerError('USAGE', `port ${port} on ${host} is in use`, { hint: 'is feederd already running? (`nommer status`), or pick another --port' });
+    throw err;
+  }
+  const url = address;
+  writeFileSync(paths.api, JSON.stringify({ url, pid: process.pid, ...(token ? { token } : {}) }) + '\n', { mode: 0o600 });
+  chmodSync(paths.api, 0o600);
+  writeFileSync(paths.pid, `${process.pid}\n`);
+  log.info({ url, backend: ports.backend, workers: wanted, home }, 'feederd started');
+
+  let signals = 0;
+  const done = new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      signals++;
+      if (signals === 1) { log.info({ signal: sig }, 'shutting down'); resolve(); }
+      else { log.warn({ signal: sig }, 'second signal: releasing tasks now'); void fleet.stopAll(0); }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+  const loops = Promise.all([dispatcher.run(stop.signal), supervise()]);
+  await done;
+  // Order matters: stop new work, let workers finish or release (their events still apply), then stop the loops.
+  await app.close();
+  const shutdownMs = ((opts.shutdownGraceSeconds ?? 20) + 10) * 1000;
+  // The supervisor must not replace the workers we are stopping.
+  stopSupervising.abort();
+  await fleet.stopAll(shutdownMs);
+  // Apply whatever the workers said last.
+  for (let i = 0; i < 20; i++) if ((await dispatcher.consumeOnce(0)) === 0) break;
+  stop.abort();
+  await loops;
+  await notifier.drain(3000);
+  detach();
+  ports.close();
+  store.close();
+  rmSync(paths.api, { force: true });
+  rmSync(paths.pid, { force: true });
+  log.info('feederd stopped');
+  return 0;
+}

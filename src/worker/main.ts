@@ -1,0 +1,75 @@
+// `nommer worker`: sets up the ports for the configured backend and runs the worker loop(s) until
+// idle, --once, or SIGTERM (finish or release the current task; a second SIGTERM aborts it).
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openPorts } from '../backends.js';
+import type { LoadedConfig } from '../config.js';
+import { locateFfmpeg } from '../ffmpeg/locate.js';
+import { createLogger } from '../log.js';
+import { dataPaths } from '../paths.js';
+import { Worker } from './worker.js';
+
+export interface WorkerMainOptions {
+  id?: string;
+  once?: boolean;
+  idleExitSeconds?: number;
+  concurrency?: number;
+  /** Seconds to let the current task finish after SIGTERM before it is released. */
+  shutdownGraceSeconds?: number;
+  /** Stop (after the current task) when this process is gone: feederd died without stopping us. */
+  parentPid?: number;
+}
+
+export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): Promise<number> {
+  const { config, home } = loaded;
+  const id = opts.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+  const log = createLogger('nommer-worker').child({ worker: id });
+  const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+  const ports = await openPorts(config, home);
+  const stop = new AbortController();
+  const hard = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal: sig }, 'stopping: finishing the current task (signal again to release it now)');
+      stop.abort();
+      const grace = opts.shutdownGraceSeconds;
+      if (grace !== undefined) setTimeout(() => hard.abort(), grace * 1000).unref();
+    } else {
+      log.warn({ signal: sig }, 'releasing the current task now');
+      hard.abort();
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const parentWatch = opts.parentPid ? setInterval(() => {
+    try { process.kill(opts.parentPid!, 0); } catch { if (!stop.signal.aborted) { log.warn({ parent: opts.parentPid }, 'feederd is gone: stopping after the current task'); stop.abort(); } }
+  }, 2000) : undefined;
+  parentWatch?.unref();
+  log.info({ backend: ports.backend, ffmpeg: ffmpeg.ffmpeg }, 'worker started');
+  try {
+    const n = Math.max(1, opts.concurrency ?? 1);
+    const loops = Array.from({ length: n }, (_, i) => new Worker({
+      id: n > 1 ? `${id}/${i}` : id,
+      queue: ports.queue,
+      status: ports.status,
+      control: ports.control,
+      storage: ports.storage,
+      ffmpeg,
+      workDir: join(dataPaths(home).work, id.replace(/[^A-Za-z0-9_.-]/g, '_')),
+      log,
+      leaseSeconds: config.jobs.leaseSeconds,
+      maxDeliveries: config.jobs.maxAttempts + 1,
+    }).run({ once: opts.once, idleExitSeconds: opts.idleExitSeconds, signal: stop.signal, hardSignal: hard.signal }));
+    const reasons = await Promise.all(loops);
+    log.info({ reasons }, 'worker stopped');
+    return 0;
+  } finally {
+    if (parentWatch) clearInterval(parentWatch);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    ports.close();
+  }
+}
