@@ -6,7 +6,7 @@ import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { sqsClient } from '../src/adapters/aws/clients.js';
 import { resolveQueueUrls, type QueueUrls } from '../src/adapters/aws/queues.js';
 import { setupAws } from '../src/adapters/aws/setup.js';
-import { REJECT_REASON_ATTRIBUTE, SqsJobQueue } from '../src/adapters/aws/sqs-queue.js';
+import { REJECT_REASON_ATTRIBUTE, SqsJobQueue, VERSION_ATTRIBUTE } from '../src/adapters/aws/sqs-queue.js';
 import { SqsStatusChannel } from '../src/adapters/aws/sqs-status.js';
 import { NommerError } from '../src/errors.js';
 import { MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../src/messages.js';
@@ -112,6 +112,7 @@ describe('SQS job queue (moto)', () => {
     assert.equal(dead.Messages?.length, 1);
     assert.deepEqual(JSON.parse(dead.Messages![0]!.Body!), task(4));
     assert.equal(dead.Messages![0]!.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue, 'outputs.0.uri: Required');
+    assert.equal(dead.Messages![0]!.MessageAttributes?.[VERSION_ATTRIBUTE]?.StringValue, String(MESSAGE_VERSION), 'sender attributes kept');
     assert.deepEqual(await queue.depth(), { waiting: 0, inFlight: 0 });
   });
 
@@ -144,6 +145,17 @@ describe('SQS job queue (moto)', () => {
   it('a queue that does not exist is QUEUE_FAILED with the hint to run setup', async () => {
     await assert.rejects(resolveQueueUrls(sqs(), 'missing'), (err: NommerError) =>
       err instanceof NommerError && err.code === 'QUEUE_FAILED' && !err.retriable && /nommer setup aws/.test(err.hint ?? ''));
+  });
+
+  it('clients find the endpoint in AWS_ENDPOINT_URL_SQS when no endpoint is configured', async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_SQS;
+    process.env.AWS_ENDPOINT_URL_SQS = moto.endpoint;
+    try {
+      const fromEnv = new SqsJobQueue({ client: sqsClient({ maxAttempts: 1 }), queueUrl: urls.jobs, dlqUrl: urls.dlq });
+      assert.deepEqual(await fromEnv.depth(), { waiting: 0, inFlight: 0 });
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SQS; else process.env.AWS_ENDPOINT_URL_SQS = saved;
+    }
   });
 
   it('status events are published and received in batches, and acked events are gone', async () => {

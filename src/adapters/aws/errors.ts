@@ -103,7 +103,7 @@ export function wrapAwsError(err: unknown, ctx: AwsCallContext): NommerError {
     return new NommerError(denied, message, { cause: err, hint: 'the AWS credentials are wrong or expired: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile, and the clock' });
   }
   if (DENIED.has(name) || status === 403) {
-    return new NommerError(denied, message, { cause: err, hint: `the IAM policy must allow ${iamAction}${ctx.resource ? ` on ${redactSecrets(ctx.resource)}` : ''} (see \`nommer setup aws --policies\`)` });
+    return new NommerError(denied, message, { cause: err, hint: `the IAM policy must allow ${iamAction}${ctx.resource ? ` on ${redactSecrets(ctx.resource)}` : ''}` });
   }
   if (QUEUE_MISSING.has(name)) {
     return new NommerError('QUEUE_FAILED', `${what}: the queue does not exist`, { cause: err, hint: 'run `nommer setup aws`' });

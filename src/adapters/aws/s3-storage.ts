@@ -165,8 +165,9 @@ export class S3Storage implements Storage {
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       // HEAD can't say whether the bucket or the key is missing; either way the object isn't there.
+      // (Without s3:ListBucket, S3 answers 403 for a missing key: hence both actions in the hint.)
       if (status === 404) return false;
-      throw wrapAwsError(err, { service: 's3', operation: 'HeadObject', resource: uri, iamAction: 's3:GetObject (and s3:ListBucket, or a missing object answers 403)' });
+      throw wrapAwsError(err, { service: 's3', operation: 'HeadObject', resource: uri, iamAction: 's3:GetObject and s3:ListBucket' });
     }
   }
 
