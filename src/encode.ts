@@ -39,6 +39,11 @@ export interface EncodeRequest {
   dryRun?: boolean;
   /** Now, for progress ETA; tests pass their own clock. */
   now?: () => number;
+  /**
+   * Names the temporary files (default: random). A worker passes its task id, so a later
+   * delivery of a task whose worker was killed reuses, and so removes, the partial file.
+   */
+  tempTag?: string;
 }
 
 export interface EncodeResult {
@@ -71,8 +76,8 @@ async function checkDestinations(input: string, outputs: EncodeOutput[], force: 
 }
 
 /** Temporary name beside the destination, so the final rename is atomic (same file system). */
-function tempNameFor(path: string): string {
-  return join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(4).toString('hex')}.nommer-part`);
+function tempNameFor(path: string, tag: string): string {
+  return join(dirname(resolve(path)), `.${basename(path)}.${tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.nommer-part`);
 }
 
 export async function encode(req: EncodeRequest): Promise<EncodeResult> {
@@ -83,8 +88,10 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
   await checkDestinations(req.input, req.outputs, force);
   const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
   const passlogDir = await mkdtemp(join(tmpdir(), 'nommer-pass-'));
-  const temps = req.outputs.map((o) => tempNameFor(o.path));
+  const tag = req.tempTag ?? randomBytes(4).toString('hex');
+  const temps = req.outputs.map((o) => tempNameFor(o.path, tag));
   try {
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
     const compiled = compileJob({
       input: ffmpegInputArg(req.input),
       probe,

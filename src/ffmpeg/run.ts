@@ -2,6 +2,7 @@
 // -progress on stdout, reports progress blocks, cancels cleanly (SIGTERM, then SIGKILL) and turns
 // failures into typed errors carrying the useful tail of stderr.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { NommerError } from '../errors.js';
 import { ProgressParser, type FfmpegProgressBlock } from './progress.js';
 import { stderrTail } from './probe.js';
@@ -31,10 +32,24 @@ export function classifyFfmpegFailure(stderr: string, exitCode: number | null, s
   return new NommerError('FFMPEG_FAILED', `ffmpeg failed (exit ${exitCode}): ${last}`, { detail: tail });
 }
 
+/**
+ * On Linux, ffmpeg is started through util-linux's `setpriv --pdeathsig KILL` (it execs ffmpeg,
+ * same pid) so that a worker killed with SIGKILL does not leave ffmpeg running on: ffmpeg ignores
+ * SIGPIPE and would encode on with nobody reading its progress. Elsewhere ffmpeg runs directly.
+ */
+let wrapper: string[] | undefined;
+function deathSignalWrapper(): string[] {
+  if (wrapper) return wrapper;
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+  wrapper = process.platform === 'linux' && setpriv && !process.env.NOMMER_NO_PDEATHSIG ? [setpriv, '--pdeathsig', 'KILL', '--'] : [];
+  return wrapper;
+}
+
 export function runFfmpeg(ffmpeg: string, args: string[], opts: RunOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new NommerError('CANCELED', 'canceled'));
-    const child = spawn(ffmpeg, [...RUNNER_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = [...deathSignalWrapper(), ffmpeg];
+    const child = spawn(cmd!, [...pre, ...RUNNER_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let canceled = false;
     let killTimer: NodeJS.Timeout | undefined;

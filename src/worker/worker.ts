@@ -164,6 +164,7 @@ export class Worker {
         input,
         outputs: outputs.map((o) => ({ preset: o.preset, path: o.path })),
         force: task.force,
+        tempTag: task.taskId,
         signal: abort.signal,
         onProgress: (p: Progress) => {
           const now = Date.now();

@@ -1,0 +1,155 @@
+// feederd on the embedded default, end to end: real feederd process, real SQLite, real worker
+// processes, real ffmpeg.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeClip, probe, tempDir } from './helpers/media.js';
+import { nommer } from './helpers/cli.js';
+import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import type { PublicJob } from '../src/orchestrator/api.js';
+
+const running: RunningFeederd[] = [];
+const dirs: Array<{ cleanup(): void }> = [];
+after(async () => {
+  for (const f of running) await f.kill().catch(() => undefined);
+  for (const d of dirs) d.cleanup();
+});
+
+function partials(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.includes('.nommer-part'));
+}
+
+async function create(f: RunningFeederd, body: Record<string, unknown>): Promise<PublicJob> {
+  return (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', body)).job;
+}
+
+test('nommer submit with no feederd running starts one, encodes, and status lists the job succeeded', async () => {
+  const d = tempDir(); dirs.push(d);
+  const clip = makeClip(join(d.path, 'clip.mov'), { seconds: 1 });
+  const env = { NOMMER_HOME: join(d.path, 'home'), NOMMER_PORT: '0' };
+  try {
+    const r = await nommer(['submit', clip, '--preset', 'webm'], { env, cwd: d.path });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /started feederd in the background/);
+    const out = join(d.path, 'clip.webm');
+    assert.ok(existsSync(out));
+    assert.deepEqual(probe(out).streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
+    const s = await nommer(['status', '--json'], { env, cwd: d.path });
+    assert.equal(s.code, 0, s.stderr);
+    const data = JSON.parse(s.stdout) as { jobs: PublicJob[] };
+    assert.equal(data.jobs.length, 1);
+    assert.equal(data.jobs[0]!.state, 'succeeded');
+    assert.equal(data.jobs[0]!.outputs[0]!.uri, out);
+    const again = await nommer(['submit', clip], { env, cwd: d.path });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /output exists: .*clip\.webm/);
+  } finally {
+    await nommer(['feederd', 'stop'], { env, cwd: d.path });
+  }
+});
+
+test('several jobs at once, one with several outputs from one run, and a bad input failing with its code', async () => {
+  const d = tempDir(); dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 2 }); running.push(f);
+  const a = makeClip(join(d.path, 'a.mp4'), { seconds: 1 });
+  const b = makeClip(join(d.path, 'b.mp4'), { seconds: 1, audioChannels: 0 });
+  const bad = join(d.path, 'notes.mov');
+  writeFileSync(bad, 'not a video\n'.repeat(100));
+  const j1 = await create(f, { input: a, outputs: [{ preset: 'webm' }, { preset: 'poster' }, { preset: 'opus' }] });
+  const j2 = await create(f, { input: b, outputs: [{ preset: 'webm-vp8' }] });
+  const j3 = await create(f, { input: bad, outputs: [{ preset: 'webm' }] });
+  const [r1, r2, r3] = await Promise.all([j1, j2, j3].map((j) => waitForJob(f.client, j.id, isFinal)));
+  assert.equal(r1!.state, 'succeeded');
+  assert.deepEqual(r1!.outputs.map((o) => o.uri), [join(d.path, 'a.webm'), join(d.path, 'a.webp'), join(d.path, 'a.opus')]);
+  for (const o of r1!.outputs) assert.ok((o.bytes ?? 0) > 0);
+  assert.equal(probe(join(d.path, 'a.opus')).streams[0]!.codec_name, 'opus');
+  assert.equal(probe(join(d.path, 'a.webp')).streams[0]!.codec_name, 'webp');
+  assert.equal(r2!.state, 'succeeded');
+  assert.deepEqual(probe(join(d.path, 'b.webm')).streams.map((s) => s.codec_name), ['vp8']);
+  assert.equal(r3!.state, 'failed');
+  assert.equal(r3!.error!.code, 'INPUT_UNDECODABLE');
+  assert.equal(r3!.attempt, 1, 'a permanent error is not retried');
+  assert.deepEqual(partials(d.path), []);
+  await f.stop();
+});
+
+test('cancel mid-encode stops ffmpeg and leaves no partial file', async () => {
+  const d = tempDir(); dirs.push(d);
+  const f = await startFeederd(d.path); running.push(f);
+  const clip = makeClip(join(d.path, 'long.mp4'), { seconds: 20, width: 640, height: 360 });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
+  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.02);
+  assert.ok(partials(d.path).length > 0, 'ffmpeg is writing its temporary file');
+  await f.client.request('POST', `/v1/jobs/${j.id}/cancel`);
+  const deadline = Date.now() + 15_000;
+  while ((partials(d.path).length || pidsMatching(`${d.path}/.long.webm`).length) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(partials(d.path), [], 'no partial output');
+  assert.equal(existsSync(join(d.path, 'long.webm')), false);
+  assert.deepEqual(pidsMatching(`${d.path}/.long.webm`), [], 'ffmpeg stopped');
+  assert.equal((await waitForJob(f.client, j.id, isFinal)).state, 'canceled');
+  await f.stop();
+});
+
+test('a worker killed with SIGKILL mid-encode loses its lease; the job is retried and succeeds, with no orphan ffmpeg', async () => {
+  const d = tempDir(); dirs.push(d);
+  const f = await startFeederd(d.path); running.push(f);
+  const clip = makeClip(join(d.path, 'k.mp4'), { seconds: 12, width: 640, height: 360 });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
+  const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.05);
+  const workerPids = pidsMatching(`--id ${busy.worker}`);
+  assert.equal(workerPids.length, 1, `one process for worker ${busy.worker}`);
+  process.kill(workerPids[0]!, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(pidsMatching(`${d.path}/.k.webm`), [], 'the killed worker\'s ffmpeg died with it');
+  const done = await waitForJob(f.client, j.id, isFinal, 120_000);
+  assert.equal(done.state, 'succeeded');
+  assert.notEqual(done.worker, busy.worker, 'another worker finished it');
+  const detail = await f.client.request<{ events: Array<{ type: string }> }>('GET', `/v1/jobs/${j.id}`);
+  assert.ok(detail.events.some((e) => e.type === 'restarted'), 'the history shows the restart');
+  const p = probe(join(d.path, 'k.webm'), true);
+  const frames = Number(p.streams.find((s) => s.codec_type === 'video')!.nb_read_frames);
+  assert.ok(Math.abs(frames - 300) <= 1, `all 300 frames, got ${frames}`);
+  assert.deepEqual(partials(d.path), []);
+  await f.stop();
+});
+
+test('feederd killed with SIGKILL and restarted loses no job', async () => {
+  const d = tempDir(); dirs.push(d);
+  let f = await startFeederd(d.path); running.push(f);
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const clip = makeClip(join(d.path, `r${i}.mp4`), { seconds: 2 });
+    ids.push((await create(f, { input: clip, outputs: [{ preset: 'webm' }] })).id);
+  }
+  await waitForJob(f.client, ids[0]!, (x) => x.state === 'running');
+  await f.kill();
+  f = await startFeederd(d.path, { workers: 2 }); running.push(f);
+  for (const id of ids) assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded', `job ${id}`);
+  const list = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs');
+  assert.equal(list.jobs.length, 3);
+  assert.deepEqual(partials(d.path), []);
+  await f.stop();
+});
+
+test('API: idempotency key, validation errors, unknown job, list filter', async () => {
+  const d = tempDir(); dirs.push(d);
+  const f = await startFeederd(d.path); running.push(f);
+  const clip = makeClip(join(d.path, 'i.mp4'), { seconds: 1 });
+  const a = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', { input: clip, idempotencyKey: 'k1' });
+  const b = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', { input: clip, idempotencyKey: 'k1' });
+  assert.equal(a.created, true);
+  assert.equal(b.created, false);
+  assert.equal(a.job.id, b.job.id);
+  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: 'relative.mov' }), /absolute path/);
+  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'nope' }] }), /unknown preset "nope"/);
+  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: clip, set: ['video.crf=30 -f lavfi'] }), (e: Error & { code?: string }) => e.code === 'OVERRIDE_INVALID');
+  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: clip, extra: 1 }), /invalid job/);
+  await assert.rejects(f.client.request('GET', '/v1/jobs/j_nope'), (e: Error & { code?: string }) => e.code === 'JOB_NOT_FOUND');
+  await waitForJob(f.client, a.job.id, isFinal);
+  const ok = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=succeeded');
+  assert.deepEqual(ok.jobs.map((j) => j.id), [a.job.id]);
+  const none = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=failed');
+  assert.equal(none.jobs.length, 0);
+  await f.stop();
+});

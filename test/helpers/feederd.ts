@@ -1,0 +1,69 @@
+// Starts a real feederd (child process, real SQLite, real workers) in a temp data dir.
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiClient } from '../../src/client/api-client.js';
+import type { PublicJob } from '../../src/orchestrator/api.js';
+import { NOMMER_BIN } from './cli.js';
+
+export interface RunningFeederd {
+  home: string;
+  dir: string;
+  proc: ChildProcess;
+  client: ApiClient;
+  env: NodeJS.ProcessEnv;
+  /** Graceful stop (SIGTERM) and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL feederd only (its workers notice and stop after their task). */
+  kill(): Promise<void>;
+}
+
+export function writeConfig(dir: string, config: Record<string, unknown>): void {
+  writeFileSync(join(dir, 'nommer.config.json'), JSON.stringify(config));
+}
+
+export async function startFeederd(dir: string, opts: { workers?: number; config?: Record<string, unknown>; extraArgs?: string[] } = {}): Promise<RunningFeederd> {
+  const home = join(dir, 'home');
+  writeConfig(dir, { jobs: { leaseSeconds: 3, maxAttempts: 3 }, ...opts.config });
+  const env = { ...process.env, NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' };
+  // A feederd killed with SIGKILL leaves its address behind; wait for the new one's.
+  rmSync(join(home, 'feederd.json'), { force: true });
+  const proc = spawn(process.execPath, [NOMMER_BIN, 'feederd', '--port', '0', '--workers', String(opts.workers ?? 1), '--shutdown-grace', '2', ...(opts.extraArgs ?? [])], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.setEncoding('utf8').on('data', (c) => { stderr += c; });
+  const apiFile = join(home, 'feederd.json');
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(apiFile)) {
+    if (proc.exitCode !== null) throw new Error(`feederd exited: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`feederd did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const { url } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url: string };
+  const client = new ApiClient({ url });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    home, dir, proc, client, env,
+    async stop() { if (proc.exitCode === null) { proc.kill('SIGTERM'); await exited; } },
+    async kill() { proc.kill('SIGKILL'); await exited; },
+  };
+}
+
+export async function waitForJob(client: ApiClient, id: string, pred: (j: PublicJob) => boolean, timeoutMs = 60_000): Promise<PublicJob> {
+  const deadline = Date.now() + timeoutMs;
+  let last: PublicJob | undefined;
+  while (Date.now() < deadline) {
+    last = (await client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for job ${id}; last: ${JSON.stringify(last)}`);
+}
+
+export const isFinal = (j: PublicJob) => ['succeeded', 'failed', 'canceled'].includes(j.state);
+
+/** Pids of processes whose command line contains `needle` (pgrep -f). */
+export function pidsMatching(needle: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', '--', needle], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
+  } catch { return []; }
+}
