@@ -52,7 +52,13 @@ function killAllOnExit(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // A test file that crashes must not leave servers behind holding ports.
-  process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+  const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
+  process.on('exit', killAll);
+  // 'exit' does not run when the test runner stops this process with a signal (a timeout,
+  // Ctrl-C): kill the servers, then die of the same signal as we would have.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+  }
 }
 
 export async function startMoto(opts: MotoOptions = {}): Promise<Moto> {
