@@ -107,7 +107,9 @@ async function ensureBucket(s3: S3Client, bucket: string, dryRun: boolean): Prom
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 403) {
-      throw new NommerError('STORAGE_DENIED', `bucket ${bucket} exists but this account cannot use it`, { cause: err, hint: 'it may belong to another account (bucket names are global): choose another aws.bucket, or allow s3:ListBucket' });
+      // A HEAD answer has no body, so 403 can't tell "someone else's bucket" from "your
+      // credentials or policy are wrong": name every cause.
+      throw new NommerError('STORAGE_DENIED', `bucket ${bucket}: access denied (HTTP 403)`, { cause: err, hint: 'the bucket may belong to another account (names are global: choose another aws.bucket), or these credentials are wrong or lack s3:ListBucket on it' });
     }
     if (status !== 404) throw wrapAwsError(err, { service: 's3', operation: 'HeadBucket', resource, iamAction: 's3:ListBucket' });
   }
