@@ -32,6 +32,27 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_created ON jobs (created_at DESC, id DESC);
 CREATE INDEX jobs_by_state_created ON jobs (state, created_at DESC, id DESC);
 
+-- Jobs per state, kept by triggers, so the summary costs the same with 100 or 10 million jobs.
+CREATE TABLE job_counts (
+  state  TEXT PRIMARY KEY,
+  n      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO job_counts (state, n) VALUES ('queued', 0), ('running', 0), ('succeeded', 0), ('failed', 0), ('canceled', 0);
+
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+  UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+  UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+
+CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state BEGIN
+  UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+  UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+
 -- What a worker leases. An ordinary job has one 'encode' task; a chunked job has
 -- probe -> chunk x N -> assemble, wired by `deps` (task ids that must succeed first).
 CREATE TABLE tasks (

@@ -4,15 +4,17 @@ import type { Db } from '../../adapters/local/db.js';
 import { NommerError } from '../../errors.js';
 import { cancelJob as decide } from '../../jobs/state.js';
 import { loadForChange } from './loadForChange.js';
+import { immediate } from './rows.js';
 import { saveOutcome } from './saveOutcome.js';
 import type { JobChange } from './types.js';
 
 export function cancelJob(db: Db, jobId: string, opts: { reason?: string; now?: number } = {}): JobChange {
-  const now = opts.now ?? Date.now();
-  return db.transaction(() => {
-    const { job, tasks } = loadForChange(db, jobId);
-    const out = decide(job, tasks, { now, reason: opts.reason });
-    if (!out.applied) throw new NommerError('JOB_STATE', out.detail);
-    return saveOutcome(db, jobId, out, now);
-  }).immediate();
+  return immediate(db, cancelJobTx)(db, jobId, opts.reason, opts.now ?? Date.now());
+}
+
+function cancelJobTx(db: Db, jobId: string, reason: string | undefined, now: number): JobChange {
+  const { job, tasks } = loadForChange(db, jobId);
+  const out = decide(job, tasks, { now, reason });
+  if (!out.applied) throw new NommerError('JOB_STATE', out.detail);
+  return saveOutcome(db, jobId, out, now);
 }

@@ -4,15 +4,17 @@ import type { Db } from '../../adapters/local/db.js';
 import { NommerError, type ErrorInfo } from '../../errors.js';
 import { failJob as decide } from '../../jobs/state.js';
 import { loadForChange } from './loadForChange.js';
+import { immediate } from './rows.js';
 import { saveOutcome } from './saveOutcome.js';
 import type { JobChange } from './types.js';
 
 export function failJob(db: Db, jobId: string, error: ErrorInfo, opts: { now?: number } = {}): JobChange {
-  const now = opts.now ?? Date.now();
-  return db.transaction(() => {
-    const { job, tasks } = loadForChange(db, jobId);
-    const out = decide(job, tasks, error, { now });
-    if (!out.applied) throw new NommerError('JOB_STATE', out.detail);
-    return saveOutcome(db, jobId, out, now);
-  }).immediate();
+  return immediate(db, failJobTx)(db, jobId, error, opts.now ?? Date.now());
+}
+
+function failJobTx(db: Db, jobId: string, error: ErrorInfo, now: number): JobChange {
+  const { job, tasks } = loadForChange(db, jobId);
+  const out = decide(job, tasks, error, { now });
+  if (!out.applied) throw new NommerError('JOB_STATE', out.detail);
+  return saveOutcome(db, jobId, out, now);
 }

@@ -23,9 +23,22 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+// Random bytes drawn 4 KiB at a time: one small randomBytes call costs more than the insert it names.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
+function take(n: number): Buffer {
+  if (poolAt + n > pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  poolAt += n;
+  return pool.subarray(poolAt - n, poolAt);
+}
+
 function encodeRandom(nBytes: number): string {
   // 5 bits per character: 10 bytes = 80 bits = 16 characters.
-  const bytes = randomBytes(nBytes);
+  const bytes = take(nBytes);
   let bits = 0, value = 0, out = '';
   for (const b of bytes) {
     value = (value << 8) | b;

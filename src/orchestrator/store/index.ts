@@ -6,7 +6,7 @@ import type { ErrorInfo } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
 import { applyStatusEvent, type StatusResult } from './applyStatusEvent.js';
 import { cancelJob } from './cancelJob.js';
-import { createJob } from './createJob.js';
+import { createJob, type Created } from './createJob.js';
 import { failJob } from './failJob.js';
 import { getJob } from './getJob.js';
 import { listDispatchableTasks, type Dispatchable } from './listDispatchableTasks.js';
@@ -22,6 +22,7 @@ import type { JobChange, JobDetail, JobEvent, JobPage, JobSummary, ListJobsOptio
 export type * from './types.js';
 export type { StatusResult } from './applyStatusEvent.js';
 export type { Dispatchable } from './listDispatchableTasks.js';
+export type { Created } from './createJob.js';
 export {
   applyStatusEvent, cancelJob, createJob, failJob, getJob, listDispatchableTasks, listJobEvents, listJobs,
   listSilentTasks, markTaskDispatched, requeueTask, retryJob, summarizeJobs,
@@ -45,9 +46,9 @@ export class Store {
     return () => { this.listeners.delete(listener); };
   }
 
-  createJob(req: NewJob, now?: number): { job: JobDetail; created: boolean } {
+  createJob(req: NewJob, now?: number): Created {
     const r = createJob(this.db, req, now);
-    if (r.created) this.emit({ job: r.job, tasks: r.job.tasks, events: [], dispatch: [] }, 'created');
+    if (r.created) this.emit({ job: r.job, tasks: r.job.tasks, events: r.events, dispatch: [] });
     return r;
   }
 
@@ -80,10 +81,9 @@ export class Store {
     this.db.close();
   }
 
-  private emit<C extends JobChange>(change: C, createdType?: 'created'): C {
+  private emit<C extends JobChange>(change: C): C {
     const { job } = change;
     let events = change.events;
-    if (createdType) events = this.listJobEvents(job.id, { limit: 1 });
     // Only numbers moved (progress, fps): subscribers still want them; history does not.
     if (events.length === 0) {
       events = [{ id: null, jobId: job.id, taskId: change.tasks[0]?.id ?? null, at: job.updatedAt, type: 'progress', state: job.state, phase: job.phase, attempt: job.attempt, message: `${Math.round(job.progress * 100)}%`, data: { progress: job.progress, fps: job.fps, speed: job.speed, eta: job.eta } }];

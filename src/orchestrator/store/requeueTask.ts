@@ -6,14 +6,16 @@ import type { Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import { requeueTask as decide } from '../../jobs/state.js';
 import { loadForChange } from './loadForChange.js';
+import { immediate } from './rows.js';
 import { saveOutcome } from './saveOutcome.js';
 import type { JobChange } from './types.js';
 
 export function requeueTask(db: Db, jobId: string, taskId: string, opts: { error?: ErrorInfo; now?: number } = {}): JobChange | null {
-  const now = opts.now ?? Date.now();
-  return db.transaction(() => {
-    const { job, tasks } = loadForChange(db, jobId);
-    const out = decide(job, tasks, taskId, { now, error: opts.error });
-    return out.applied ? saveOutcome(db, jobId, out, now) : null;
-  }).immediate();
+  return immediate(db, requeueTaskTx)(db, jobId, taskId, opts.error, opts.now ?? Date.now());
+}
+
+function requeueTaskTx(db: Db, jobId: string, taskId: string, error: ErrorInfo | undefined, now: number): JobChange | null {
+  const { job, tasks } = loadForChange(db, jobId);
+  const out = decide(job, tasks, taskId, { now, error });
+  return out.applied ? saveOutcome(db, jobId, out, now) : null;
 }

@@ -19,6 +19,22 @@ export function sql(db: Db, text: string): Statement {
   return s;
 }
 
+// Likewise the transaction wrappers: better-sqlite3 builds four closures per db.transaction().
+const txCache = new WeakMap<Db, Map<Function, (...args: never[]) => unknown>>();
+
+/**
+ * `fn` run as one BEGIN IMMEDIATE transaction (a savepoint when already inside one). IMMEDIATE
+ * takes the write lock before reading, so a read-decide-write never fails half-way with
+ * SQLITE_BUSY when another process wrote in between. `fn` must be a module-level function.
+ */
+export function immediate<A extends unknown[], R>(db: Db, fn: (...args: A) => R): (...args: A) => R {
+  let fns = txCache.get(db);
+  if (!fns) txCache.set(db, (fns = new Map()));
+  let run = fns.get(fn);
+  if (!run) fns.set(fn, (run = db.transaction(fn).immediate as (...args: never[]) => unknown));
+  return run as unknown as (...args: A) => R;
+}
+
 export interface JobRow {
   id: string; created_at: number; updated_at: number; started_at: number | null; finished_at: number | null;
   state: JobState; phase: Phase | null; attempt: number; max_attempts: number; priority: number;

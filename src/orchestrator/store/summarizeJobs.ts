@@ -5,8 +5,8 @@ import { sql } from './rows.js';
 import type { JobSummary } from './types.js';
 
 export function summarizeJobs(db: Db): JobSummary {
-  // The planner counts on the (state, created_at, id) index, which is far smaller than the table.
-  const rows = sql(db, 'SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>;
+  // Read from the trigger-maintained counts (migrations/0001): counting rows would grow with history.
+  const rows = sql(db, 'SELECT state, n FROM job_counts').all() as Array<{ state: JobState; n: number }>;
   const byState = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
   let total = 0;
   for (const r of rows) {
