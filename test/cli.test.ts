@@ -1,0 +1,101 @@
+// The CLI as a user meets it: real binary, real ffmpeg. Bad input gets one clear line and the
+// documented exit code (1 failed, 2 usage/config), never a stack trace.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeClip, probe, tempDir } from './helpers/media.js';
+import { nommerSync } from './helpers/cli.js';
+
+const d = tempDir();
+after(() => d.cleanup());
+const env = { NOMMER_HOME: join(d.path, 'home') };
+const clip = makeClip(join(d.path, 'clip.mov'), { seconds: 1 });
+
+function noStack(stderr: string) {
+  assert.doesNotMatch(stderr, /\n\s+at .+\(.*:\d+:\d+\)/, 'no stack trace');
+}
+
+test('nommer encode makes clip.webm beside the input, and prints it', () => {
+  const r = nommerSync(['encode', clip], { env, cwd: d.path });
+  assert.equal(r.code, 0, r.stderr);
+  const out = join(d.path, 'clip.webm');
+  assert.match(r.stdout, /clip\.webm\s+\(webm, [\d.]+ KiB\)/);
+  const p = probe(out);
+  assert.match(p.format.format_name, /webm/);
+  assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
+  assert.deepEqual(readdirSync(d.path).filter((n) => n.includes('nommer-part')), []);
+});
+
+test('encode --json reports outputs; --dry-run --json prints argv arrays and writes nothing', () => {
+  const r = nommerSync(['encode', clip, '-p', 'opus', '-o', join(d.path, 'a.opus'), '--json'], { env, cwd: d.path });
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { outputs: Array<{ preset: string; path: string; bytes: number }> };
+  assert.equal(j.outputs[0]!.preset, 'opus');
+  assert.ok(j.outputs[0]!.bytes > 0);
+  const dry = nommerSync(['encode', clip, '-p', 'av1', '-o', join(d.path, 'dry.webm'), '--dry-run', '--json'], { env, cwd: d.path });
+  assert.equal(dry.code, 0, dry.stderr);
+  const cmds = (JSON.parse(dry.stdout) as { commands: string[][] }).commands;
+  assert.equal(cmds.length, 1);
+  assert.match(cmds[0]![0]!, /ffmpeg$/);
+  assert.ok(cmds[0]!.includes(join(d.path, 'dry.webm')));
+  assert.equal(existsSync(join(d.path, 'dry.webm')), false);
+});
+
+test('presets --json lists every built-in preset; presets NAME shows one', () => {
+  const r = nommerSync(['presets', '--json'], { env, cwd: d.path });
+  assert.equal(r.code, 0, r.stderr);
+  const names = (JSON.parse(r.stdout) as Array<{ name: string }>).map((p) => p.name).sort();
+  assert.deepEqual(names, ['av1', 'ogg', 'opus', 'poster', 'webm', 'webm-2pass', 'webm-vp8']);
+  const one = nommerSync(['presets', 'webm', '--json'], { env, cwd: d.path });
+  assert.equal((JSON.parse(one.stdout) as { container: string }).container, 'webm');
+});
+
+test('doctor names the ffmpeg it found and its encoders', () => {
+  const r = nommerSync(['doctor', '--json'], { env, cwd: d.path });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { ffmpeg: { path: string; source: string; encoders: string[] }; presets: Array<{ runnable: boolean }> };
+  assert.ok(rep.ffmpeg.path);
+  assert.ok(['path', 'ffmpeg-static', 'env', 'config'].includes(rep.ffmpeg.source));
+  assert.ok(rep.ffmpeg.encoders.includes('libvpx-vp9'));
+  const bad = nommerSync(['doctor'], { env: { ...env, NOMMER_FFMPEG: '/nonexistent/ffmpeg' }, cwd: d.path });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /ffmpeg:\s+NOT FOUND/);
+});
+
+const cases: Array<{ name: string; args: string[]; code: number; pattern: RegExp; setup?: () => void; cwd?: string }> = [
+  { name: 'missing file', args: ['encode', 'nope.mov'], code: 1, pattern: /input not found: nope\.mov \[INPUT_NOT_FOUND\]/ },
+  { name: 'a text file renamed .mov', args: ['encode', 'notes.mov'], code: 1, pattern: /cannot decode .*notes\.mov.*\[INPUT_UNDECODABLE\]/, setup: () => writeFileSync(join(d.path, 'notes.mov'), 'hello\n'.repeat(100)) },
+  { name: 'unknown preset', args: ['encode', 'clip.mov', '-p', 'mp4'], code: 2, pattern: /unknown preset "mp4"/ },
+  { name: 'bad --set value', args: ['encode', 'clip.mov', '--set', 'video.crf=abc'], code: 2, pattern: /video\.crf must be/ },
+  { name: 'bad --set key', args: ['encode', 'clip.mov', '--set', 'video.nope=1'], code: 2, pattern: /video\.nope/ },
+  { name: '--set that tries to inject options', args: ['encode', 'clip.mov', '--set', 'audio.bitrate=96k -f lavfi'], code: 2, pattern: /audio\.bitrate/ },
+  { name: 'unknown flag', args: ['encode', 'clip.mov', '--bogus'], code: 2, pattern: /unknown option '--bogus'/ },
+  { name: 'bad number', args: ['status', '--limit', 'ten'], code: 2, pattern: /--limit must be a whole number/ },
+  { name: 'broken config', args: ['presets'], code: 2, pattern: /cannot read config/, cwd: 'broken' },
+  { name: 'invalid config value', args: ['presets'], code: 2, pattern: /aws\.ec2\.maxInstances must be a whole number ≥ 0, got "ten"/, cwd: 'invalid' },
+];
+
+for (const c of cases) {
+  test(`bad input: ${c.name} -> one clear line, exit ${c.code}`, () => {
+    c.setup?.();
+    let cwd = d.path;
+    if (c.cwd === 'broken') { cwd = tempDir().path; writeFileSync(join(cwd, 'nommer.config.json'), '{ "backend": '); }
+    if (c.cwd === 'invalid') { cwd = tempDir().path; writeFileSync(join(cwd, '.nommerrc.json'), JSON.stringify({ aws: { ec2: { maxInstances: 'ten' } } })); }
+    const r = nommerSync(c.args, { env, cwd });
+    assert.equal(r.code, c.code, `stderr: ${r.stderr}`);
+    assert.match(r.stderr, c.pattern);
+    noStack(r.stderr);
+    assert.equal(existsSync(join(d.path, 'clip.webm.partial')), false);
+  });
+}
+
+test('--help teaches: examples on the program and on encode', () => {
+  const r = nommerSync(['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Examples:/);
+  assert.match(r.stdout, /submit/);
+  const e = nommerSync(['encode', '--help']);
+  assert.match(e.stdout, /--set <key=value>/);
+  assert.match(nommerSync(['--version']).stdout, /^\d+\.\d+\.\d+/);
+});
