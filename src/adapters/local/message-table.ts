@@ -39,7 +39,7 @@ export class MessageTable {
       // as an SQS redrive policy does, so a message that kills its workers cannot loop forever.
       sweep: db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
         SELECT queue, id, body, priority, sent_at, receive_count,
-          'received ' || receive_count || ' times without an ack (max ' || @max || ')', @now
+          'received ' || receive_count || ' times without an ack (max ' || CAST(@max AS INTEGER) || ')', @now
         FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count >= @max`),
       sweepDelete: db.prepare('DELETE FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count >= @max'),
       claim: db.prepare(`UPDATE queue_messages SET visible_at = @until, lease_token = @token, receive_count = receive_count + 1
