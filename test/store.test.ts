@@ -103,9 +103,10 @@ describe('creating and reading jobs', () => {
     assert.equal(store.db.prepare('SELECT count(*) FROM jobs WHERE idempotency_key = ?').pluck().get('k-1'), 1);
   });
 
-  test('the same idempotency key for a different request is a usage error', () => {
-    store.createJob(req({ idempotencyKey: 'k-2' }));
-    expectCode(() => store.createJob(req({ idempotencyKey: 'k-2', input: 'file:///other.mp4' })), 'USAGE');
+  test('a job can be found by its idempotency key before creating another', () => {
+    const a = store.createJob(req({ idempotencyKey: 'k-2' }));
+    assert.equal(store.findByIdempotencyKey('k-2')?.id, a.job.id);
+    assert.equal(store.findByIdempotencyKey('k-unused'), null);
   });
 
   test('jobs without outputs, with bad attempts or a cyclic task graph are refused', () => {

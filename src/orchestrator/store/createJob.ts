@@ -1,10 +1,11 @@
 // createJob: store a new job and its tasks (queued, or waiting on their deps), in one transaction.
-// With an idempotency key, a repeated request gets the job the first one made.
+// With an idempotency key, a repeated request gets the job the first one made (created: false).
 import type { Db } from '../../adapters/local/db.js';
 import { NommerError } from '../../errors.js';
 import { checkTaskGraph, initialTaskState } from '../../jobs/state.js';
 import { newJobId, taskId } from './ids.js';
-import { immediate, jobFromRow, readTasks, sql, type JobRow } from './rows.js';
+import { findByIdempotencyKey } from './findByIdempotencyKey.js';
+import { immediate, readTasks, sql } from './rows.js';
 import { insertEvent } from './saveOutcome.js';
 import type { Job, JobDetail, JobEvent, NewJob, NewTask, Task } from './types.js';
 
@@ -27,16 +28,10 @@ export function createJob(db: Db, req: NewJob, now: number = Date.now()): Create
 function createJobTx(db: Db, req: NewJob, now: number): Created {
   const tasks = req.tasks ?? DEFAULT_TASKS;
   if (req.idempotencyKey) {
-    const row = sql(db, 'SELECT * FROM jobs WHERE idempotency_key = ?').get(req.idempotencyKey) as JobRow | undefined;
-    if (row) {
-      const existing = jobFromRow(row);
-      // The same key with a different request is a client bug; answering with the old job
-      // would silently drop the new one.
-      if (existing.input !== req.input || JSON.stringify(existing.outputs.map((o) => ({ preset: o.preset, uri: o.uri }))) !== JSON.stringify(req.outputs.map((o) => ({ preset: o.preset, uri: o.uri })))) {
-        throw new NommerError('USAGE', `idempotency key ${JSON.stringify(req.idempotencyKey)} was already used for job ${existing.id} with a different input or outputs`, { hint: 'use a new key for a new job' });
-      }
-      return { job: { ...existing, tasks: readTasks(db, existing.id) }, created: false, events: [] };
-    }
+    // The first job made with this key wins. Whether a repeat asked for the same thing is for the
+    // caller to judge (the API may have rewritten input and outputs, e.g. staged uploads).
+    const existing = findByIdempotencyKey(db, req.idempotencyKey);
+    if (existing) return { job: { ...existing, tasks: readTasks(db, existing.id) }, created: false, events: [] };
   }
   const id = newJobId(now);
   const maxAttempts = req.maxAttempts ?? 3;

@@ -8,6 +8,7 @@ import { applyStatusEvent, type StatusResult } from './applyStatusEvent.js';
 import { cancelJob } from './cancelJob.js';
 import { createJob, type Created } from './createJob.js';
 import { failJob } from './failJob.js';
+import { findByIdempotencyKey } from './findByIdempotencyKey.js';
 import { getJob } from './getJob.js';
 import { listDispatchableTasks, type Dispatchable } from './listDispatchableTasks.js';
 import { listJobEvents } from './listJobEvents.js';
@@ -17,14 +18,14 @@ import { markTaskDispatched } from './markTaskDispatched.js';
 import { requeueTask } from './requeueTask.js';
 import { retryJob } from './retryJob.js';
 import { summarizeJobs } from './summarizeJobs.js';
-import type { JobChange, JobDetail, JobEvent, JobPage, JobSummary, ListJobsOptions, NewJob, StoreChange } from './types.js';
+import type { Job, JobChange, JobDetail, JobEvent, JobPage, JobSummary, ListJobsOptions, NewJob, StoreChange } from './types.js';
 
 export type * from './types.js';
 export type { StatusResult } from './applyStatusEvent.js';
 export type { Dispatchable } from './listDispatchableTasks.js';
 export type { Created } from './createJob.js';
 export {
-  applyStatusEvent, cancelJob, createJob, failJob, getJob, listDispatchableTasks, listJobEvents, listJobs,
+  applyStatusEvent, cancelJob, createJob, failJob, findByIdempotencyKey, getJob, listDispatchableTasks, listJobEvents, listJobs,
   listSilentTasks, markTaskDispatched, requeueTask, retryJob, summarizeJobs,
 };
 
@@ -53,6 +54,7 @@ export class Store {
   }
 
   getJob(jobId: string): JobDetail | null { return getJob(this.db, jobId); }
+  findByIdempotencyKey(key: string): Job | null { return findByIdempotencyKey(this.db, key); }
   listJobs(opts?: ListJobsOptions): JobPage { return listJobs(this.db, opts); }
   summarizeJobs(): JobSummary { return summarizeJobs(this.db); }
   listJobEvents(jobId: string, opts?: { afterId?: number; limit?: number }): JobEvent[] { return listJobEvents(this.db, jobId, opts); }
