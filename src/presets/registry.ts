@@ -108,7 +108,8 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
     const srcLayer = layer === 'user' && users.has(name) ? 'user' : 'builtin';
     if (!src) {
       if (chain.length === 0) throw unknown(name);
-      throw new NommerError('PRESET_INVALID', `preset "${chain[chain.length - 1]}" extends unknown preset "${name}"`, { hint: `known: ${names().join(', ')}` });
+      const child = chain[chain.length - 1]!.split(':')[1];
+      throw new NommerError('PRESET_INVALID', `preset "${child}" extends unknown preset "${name}"`, { hint: `known: ${names().join(', ')}` });
     }
     const key = `${srcLayer}:${name}`;
     if (chain.includes(key)) {
@@ -117,8 +118,9 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
     }
     const { extends: parent, name: _n, ...own } = src.file;
     if (!parent) return { fields: own as Record<string, unknown>, origin: src.origin };
-    // A user preset that extends its own name builds on the built-in it replaces.
-    const parentLayer = srcLayer === 'user' && parent !== name ? 'user' : 'builtin';
+    // Parents are looked up with the user's presets first (a user's "webm" is the webm every
+    // preset builds on), except that a user preset extending its own name builds on the built-in.
+    const parentLayer = srcLayer === 'user' && parent === name ? 'builtin' : 'user';
     const base = merged(parent, parentLayer, [...chain, key]);
     const fields = deepMerge(base.fields, own as Record<string, unknown>);
     if (own.description === undefined) fields.description = `like ${parent}: ${String(base.fields.description ?? '')}`.slice(0, 300);
