@@ -1,0 +1,49 @@
+// Builds the EC2 fleet from config: the one place the fleet's aws adapter is chosen (loaded on
+// demand, so the local backend never loads the EC2 SDK). Used by feederd and `nommer fleet`.
+import type { Config } from '../config.js';
+import type { Ec2FleetLog, EC2Fleet } from '../adapters/aws/ec2-fleet.js';
+import type { AutoscalerConfig } from '../orchestrator/autoscaler.js';
+import { renderUserDataFor } from './user-data.js';
+
+export interface OpenEc2FleetOptions {
+  /** feederd's version: installed on the workers and written in their nommer:version tag. */
+  version: string;
+  log?: Ec2FleetLog;
+}
+
+export async function openEc2Fleet(config: Config, opts: OpenEc2FleetOptions): Promise<{ fleet: EC2Fleet; close(): void }> {
+  const { ec2Client } = await import('../adapters/aws/clients.js');
+  const { EC2Fleet } = await import('../adapters/aws/ec2-fleet.js');
+  const aws = config.aws;
+  const e = aws.ec2;
+  const client = ec2Client({ region: aws.region, endpoint: aws.endpoint });
+  // Rendered now, so a broken template or config fails at start, not at the first launch.
+  const script = renderUserDataFor(config, opts.version);
+  const fleet = new EC2Fleet({
+    client,
+    cluster: aws.queuePrefix,
+    ami: e.ami,
+    instanceTypes: e.instanceTypes,
+    subnetId: e.subnetId,
+    securityGroupIds: e.securityGroupIds,
+    instanceProfile: e.instanceProfile,
+    keyName: e.keyName,
+    spot: e.spot,
+    userData: () => script,
+    version: opts.version,
+    log: opts.log,
+  });
+  return { fleet, close: () => client.destroy() };
+}
+
+/** The autoscaler's settings from aws.ec2. */
+export function autoscalerConfig(config: Config): AutoscalerConfig {
+  const e = config.aws.ec2;
+  return {
+    minInstances: e.minInstances,
+    maxInstances: e.maxInstances,
+    slotsPerInstance: e.slotsPerInstance,
+    cooldownSeconds: e.cooldownSeconds,
+    bootSeconds: e.bootSeconds,
+  };
+}

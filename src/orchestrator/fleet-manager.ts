@@ -1,0 +1,191 @@
+// FleetManager: feederd's autoscaling loop. Every tick it reads the queue depth and the fleet,
+// asks the pure autoscaler (`decide`) what to do, launches or terminates, and remembers the last
+// scale-up so launches the cloud API does not list yet are not launched twice. A failed fleet or
+// queue call (throttling, an outage, a permission problem) never ends the loop: it backs off
+// with the autoscaler's backoff helpers and tries again later.
+//
+// It owns no state that a restart would lose: on start it simply lists the fleet, so instances a
+// previous feederd launched (tagged with this cluster) are adopted as they are.
+//
+// Time, randomness and sleeping are injected so tests drive it tick by tick.
+import { asNommerError } from '../errors.js';
+import type { Fleet, WorkerNode } from '../ports/fleet.js';
+import type { JobQueue } from '../ports/queue.js';
+import { sleep as realSleep } from '../sleep.js';
+import {
+  afterFleetCall, assertAutoscalerConfig, decide, DEFAULT_BACKOFF,
+  type AutoscalerConfig, type BackoffPolicy, type BackoffState, type InstanceView, type ScaleDecision,
+} from './autoscaler.js';
+
+export interface FleetManagerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface FleetManagerOptions {
+  fleet: Fleet;
+  queue: Pick<JobQueue, 'depth'>;
+  config: AutoscalerConfig;
+  /** Seconds between ticks (default 15). */
+  tickSeconds?: number;
+  /**
+   * Tasks running per worker node id, when the orchestrator knows (e.g. from the job store's
+   * running tasks; worker ids `i-abc/0`, `i-abc/1` count for node `i-abc`). Without it, the
+   * queue's in-flight count is spread over the oldest running nodes, and only booting nodes are
+   * ever terminated (an estimate must never pick a busy worker to kill).
+   */
+  busySlots?: () => Map<string, number> | Promise<Map<string, number>>;
+  backoff?: BackoffPolicy;
+  /** ms since the epoch (default Date.now). */
+  now?: () => number;
+  /** In [0, 1) (default Math.random); the backoff's jitter. */
+  random?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  log?: FleetManagerLog;
+}
+
+export interface TickResult {
+  decision?: ScaleDecision;
+  launched: string[];
+  terminated: string[];
+  /** The error that made this tick back off. */
+  error?: { code: string; message: string };
+  /** ms since the epoch, when backing off. */
+  backoffUntil?: number;
+}
+
+/** Node ids from worker ids: `i-abc/1` (one loop of a multi-slot worker) belongs to `i-abc`. */
+export function busyByNode(byWorker: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [worker, n] of byWorker) {
+    const node = worker.replace(/\/\d+$/, '');
+    out.set(node, (out.get(node) ?? 0) + n);
+  }
+  return out;
+}
+
+/**
+ * The autoscaler's view of the fleet. A node the cloud lists as running but that was launched
+ * less than a boot time ago and runs nothing is still booting as far as jobs go (the user-data is
+ * installing), which is what the autoscaler means by booting.
+ */
+export function instanceViews(nodes: WorkerNode[], opts: { now: number; bootSeconds: number; slots: number; inFlight: number; busy?: Map<string, number> }): InstanceView[] {
+  const live = nodes.filter((n) => n.state !== 'terminated');
+  let busy = opts.busy;
+  if (!busy) {
+    // Spread the in-flight count over running nodes, oldest first (they took work first).
+    busy = new Map();
+    let left = Math.max(0, opts.inFlight);
+    for (const n of [...live].filter((n) => n.state === 'running').sort((a, b) => a.launchedAt - b.launchedAt)) {
+      const take = Math.min(opts.slots, left);
+      if (take > 0) busy.set(n.id, take);
+      left -= take;
+    }
+  }
+  return live.map((n) => {
+    const busySlots = busy.get(n.id) ?? 0;
+    const young = opts.now - n.launchedAt < opts.bootSeconds * 1000;
+    const state = n.state === 'running' && young && busySlots === 0 ? 'booting' : n.state;
+    return { id: n.id, state, launchedAt: n.launchedAt, busySlots };
+  });
+}
+
+export class FleetManager {
+  private readonly o: FleetManagerOptions;
+  private backoffState: BackoffState = { failures: 0 };
+  private lastScaleUp?: { at: number; count: number };
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+
+  constructor(opts: FleetManagerOptions) {
+    assertAutoscalerConfig(opts.config);
+    this.o = opts;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.sleep = opts.sleep ?? realSleep;
+  }
+
+  /** The last launch that succeeded (what decide() needs to count unlisted launches). */
+  get lastLaunch(): { at: number; count: number } | undefined {
+    return this.lastScaleUp ? { ...this.lastScaleUp } : undefined;
+  }
+
+  get backoff(): Readonly<BackoffState> {
+    return { ...this.backoffState };
+  }
+
+  /** Lists the fleet once and logs what it adopts: instances left by a previous feederd. */
+  async reconcile(): Promise<WorkerNode[]> {
+    const nodes = (await this.o.fleet.list()).filter((n) => n.state !== 'terminated');
+    this.o.log?.info({ instances: nodes.map((n) => ({ id: n.id, state: n.state })) }, `fleet: adopted ${nodes.length} existing instance(s)`);
+    return nodes;
+  }
+
+  /** One round: observe, decide, act. Never throws; failures start or extend the backoff. */
+  async tick(): Promise<TickResult> {
+    const now = this.now();
+    const result: TickResult = { launched: [], terminated: [] };
+    const until = this.backoffState.backoffUntil;
+    if (until !== undefined && now < until) {
+      // Not even a Describe: a throttled account needs fewer calls, not the same number.
+      return { ...result, backoffUntil: until };
+    }
+    try {
+      const [depth, nodes, busyRaw] = await Promise.all([
+        this.o.queue.depth(),
+        this.o.fleet.list(),
+        this.o.busySlots ? this.o.busySlots() : Promise.resolve(undefined),
+      ]);
+      const busy = busyRaw ? busyByNode(busyRaw) : undefined;
+      const cfg = this.o.config;
+      const instances = instanceViews(nodes, { now, bootSeconds: cfg.bootSeconds, slots: cfg.slotsPerInstance, inFlight: depth.inFlight, busy });
+      const decision = decide({ now, queue: depth, instances, config: cfg, lastScaleUp: this.lastScaleUp });
+      result.decision = decision;
+
+      let terminate = decision.terminate;
+      if (!busy) {
+        // Busy slots were estimated: only booting nodes are certainly idle.
+        const bootingIds = new Set(instances.filter((i) => i.state === 'booting').map((i) => i.id));
+        const kept = terminate.filter((id) => !bootingIds.has(id));
+        if (kept.length > 0) this.o.log?.info({ ids: kept }, 'fleet: not terminating running instances whose work is unknown; their idle exit will end them');
+        terminate = terminate.filter((id) => bootingIds.has(id));
+      }
+      if (decision.launch > 0 || terminate.length > 0) this.o.log?.info({ launch: decision.launch, terminate }, `fleet: ${decision.reason}`);
+
+      if (terminate.length > 0) {
+        await this.o.fleet.terminate(terminate);
+        result.terminated = terminate;
+      }
+      if (decision.launch > 0) {
+        const launched = await this.o.fleet.launch(decision.launch);
+        result.launched = launched.map((n) => n.id);
+        if (launched.length > 0) this.lastScaleUp = { at: now, count: launched.length };
+      }
+      this.backoffState = afterFleetCall(this.backoffState, true, now, this.random(), this.o.backoff ?? DEFAULT_BACKOFF);
+    } catch (err) {
+      const e = asNommerError(err);
+      this.backoffState = afterFleetCall(this.backoffState, false, now, this.random(), this.o.backoff ?? DEFAULT_BACKOFF);
+      result.error = { code: e.code, message: e.message };
+      result.backoffUntil = this.backoffState.backoffUntil;
+      const seconds = Math.round(((this.backoffState.backoffUntil ?? now) - now) / 1000);
+      this.o.log?.warn({ code: e.code, err: e.message, failures: this.backoffState.failures, backoffSeconds: seconds }, 'fleet: call failed; backing off');
+    }
+    return result;
+  }
+
+  /** Reconcile, then tick every tickSeconds until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    try {
+      await this.reconcile();
+    } catch (err) {
+      const e = asNommerError(err);
+      this.o.log?.warn({ code: e.code, err: e.message }, 'fleet: could not list existing instances; the first tick will retry');
+    }
+    const tickMs = (this.o.tickSeconds ?? 15) * 1000;
+    while (!signal.aborted) {
+      await this.tick();
+      await this.sleep(tickMs, signal);
+    }
+  }
+}
