@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Config } from './config.js';
 import { NommerError } from './errors.js';
+import { awsSettingsOf } from './aws-settings.js';
 import { dataPaths } from './paths.js';
 import type { ControlChannel } from './ports/control.js';
 import type { JobQueue } from './ports/queue.js';
@@ -45,7 +46,7 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
   const { SqsStatusChannel } = await import('./adapters/aws/sqs-status.js');
   const { S3Storage } = await import('./adapters/aws/s3-storage.js');
   const { S3Control } = await import('./adapters/aws/s3-control.js');
-  const clients = awsClients({ region: aws.region, endpoint: aws.endpoint, forcePathStyle: aws.forcePathStyle });
+  const clients = awsClients(awsSettingsOf(config));
   const urls = await resolveQueueUrls(clients.sqs, aws.queuePrefix);
   return {
     backend: 'aws',

@@ -41,7 +41,6 @@ const awsSchema = z.strictObject({
   forcePathStyle: bool().default(false),
   sse: z.enum(['AES256', 'aws:kms'], { error: 'must be "AES256" or "aws:kms"' }).optional(),
   kmsKeyId: str().optional(),
-  maxReceiveCount: posInt().default(3),
   ec2: ec2Schema,
 }).prefault({});
 

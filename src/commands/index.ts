@@ -5,6 +5,7 @@ import { registerDoctor } from './doctor.js';
 import { registerEncode } from './encode.js';
 import { registerFeederd } from './feederd.js';
 import { registerPresets } from './presets.js';
+import { registerSetup } from './setup.js';
 import { registerStatus } from './status.js';
 import { registerSubmit } from './submit.js';
 import { registerWorker } from './worker.js';
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerCancelRetry(program);
   registerPresets(program);
   registerDoctor(program);
+  registerSetup(program);
   registerFeederd(program);
   registerWorker(program);
 }

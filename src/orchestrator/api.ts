@@ -10,6 +10,7 @@ import { NommerError, asNommerError } from '../errors.js';
 import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
+import type { Staging } from './staging.js';
 
 export interface ApiDeps {
   store: Store;
@@ -28,6 +29,8 @@ export interface ApiDeps {
   onCancel: (jobId: string) => Promise<void>;
   /** Before a job is retried: forget its cancel marker. */
   onRetry: (jobId: string) => Promise<void>;
+  /** aws backend: move local inputs/outputs through the bucket (see staging.ts). */
+  stage?: Staging['stage'];
 }
 
 /** What clients see of a job (the same shape in the API, `status --json` and SSE). */
@@ -142,14 +145,19 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       userPresets: d.userPresets,
       defaultPreset: d.defaultPreset,
     }).map((o) => ({ preset: o.preset as unknown as Record<string, unknown> & { name: string }, uri: /^[a-z][a-z0-9+.-]*:\/\//i.test(o.uri) ? o.uri : resolvePath(o.uri) }));
+    if (b.idempotencyKey) {
+      const existing = d.store.findByIdempotencyKey(b.idempotencyKey);
+      if (existing) return reply.status(200).send({ job: publicJob(existing), created: false });
+    }
+    const staged = d.stage ? await d.stage(b.input, outputs) : undefined;
     const { job, created } = d.store.createJob({
-      input: b.input,
-      outputs,
+      input: staged?.input ?? b.input,
+      outputs: staged?.outputs ?? outputs,
       priority: b.priority,
       maxAttempts: b.maxAttempts ?? d.maxAttempts,
       notifyUrl: b.notifyUrl ?? null,
       idempotencyKey: b.idempotencyKey ?? null,
-      options: { force: b.force },
+      options: { force: b.force, ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: b.input } : {}) },
     });
     if (created) d.onWork();
     return reply.status(created ? 201 : 200).send({ job: publicJob(job), created });

@@ -17,6 +17,8 @@ import { Dispatcher } from './dispatcher.js';
 import { Notifier } from './notifier.js';
 import { openStore } from './store/index.js';
 import { sleep } from '../sleep.js';
+import { Staging, type Delivery } from './staging.js';
+import { requireBucket } from '../aws-settings.js';
 
 export interface FeederdOptions {
   host?: string;
@@ -50,6 +52,21 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const dispatcher = new Dispatcher(store, ports.queue, ports.status, log);
   const notifier = new Notifier({ secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts }, log);
   const detach = notifier.attach(store);
+
+  // aws: local inputs/outputs travel through the bucket's staging prefix.
+  let staging: Staging | undefined;
+  let stopDelivery = () => {};
+  if (ports.backend === 'aws') {
+    staging = new Staging(ports.storage, requireBucket(config), config.aws.stagingPrefix, log);
+    const deliverer = staging;
+    stopDelivery = store.subscribe((c) => {
+      const o = c.job.options as { deliver?: Delivery[]; cleanup?: string[] };
+      if (c.event.type !== 'succeeded' || !o.deliver?.length) return;
+      deliverer.deliver(o.deliver, o.cleanup ?? [])
+        .then(() => log.info({ job: c.jobId, files: o.deliver!.map((x) => x.to) }, 'outputs delivered'))
+        .catch((err) => log.error({ job: c.jobId, err: String(err) }, 'delivering outputs failed; they stay in the bucket'));
+    });
+  }
 
   // Local fleet: `nommer worker` children, replaced when they die (with a backoff if they keep dying).
   const wanted = ports.backend === 'local' ? opts.workers ?? config.local.workers ?? defaultWorkers() : 0;
@@ -90,6 +107,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     onWork: () => dispatcher.poke(),
     onCancel: (jobId) => ports.control.cancel(jobId),
     onRetry: (jobId) => ports.control.clear(jobId),
+    stage: staging ? (input, outputs) => staging!.stage(input, outputs) : undefined,
   });
   let address: string;
   try {
@@ -131,6 +149,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   await loops;
   await notifier.drain(3000);
   detach();
+  stopDelivery();
   ports.close();
   store.close();
   rmSync(paths.api, { force: true });

@@ -22,10 +22,10 @@ export function writeConfig(dir: string, config: Record<string, unknown>): void 
   writeFileSync(join(dir, 'nommer.config.json'), JSON.stringify(config));
 }
 
-export async function startFeederd(dir: string, opts: { workers?: number; config?: Record<string, unknown>; extraArgs?: string[] } = {}): Promise<RunningFeederd> {
+export async function startFeederd(dir: string, opts: { workers?: number; config?: Record<string, unknown>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningFeederd> {
   const home = join(dir, 'home');
   writeConfig(dir, { jobs: { leaseSeconds: 3, maxAttempts: 3 }, ...opts.config });
-  const env = { ...process.env, NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' };
+  const env = { ...process.env, ...opts.env, NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' };
   // A feederd killed with SIGKILL leaves its address behind; wait for the new one's.
   rmSync(join(home, 'feederd.json'), { force: true });
   const proc = spawn(process.execPath, [NOMMER_BIN, 'feederd', '--port', '0', '--workers', String(opts.workers ?? 1), '--shutdown-grace', '2', ...(opts.extraArgs ?? [])], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });

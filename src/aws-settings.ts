@@ -1,0 +1,19 @@
+// The AWS settings nommer derives from its config, in one place: client settings, queue
+// redrive count (so a worker sees a task's last delivery before SQS moves it aside).
+import type { Config } from './config.js';
+import { NommerError } from './errors.js';
+
+export function awsSettingsOf(config: Config) {
+  return { region: config.aws.region, endpoint: config.aws.endpoint, forcePathStyle: config.aws.forcePathStyle };
+}
+
+/** Deliveries before SQS dead-letters a task: one more than the worker's own limit, which is
+ * jobs.maxAttempts + 1, so the worker fails the task with WORKER_LOST itself and says why. */
+export function redriveCountOf(config: Config): number {
+  return config.jobs.maxAttempts + 2;
+}
+
+export function requireBucket(config: Config): string {
+  if (!config.aws.bucket) throw new NommerError('CONFIG_INVALID', 'aws.bucket is not set', { hint: 'set it in nommer.config.json ("aws": {"bucket": "..."}) or NOMMER_AWS_BUCKET' });
+  return config.aws.bucket;
+}

@@ -1,0 +1,36 @@
+// `nommer setup aws`: create (or check) the bucket and queues, print the IAM policies.
+import type { Command } from 'commander';
+import { action } from '../cli/context.js';
+import { printJson } from '../cli/output.js';
+import { awsSettingsOf, redriveCountOf, requireBucket } from '../aws-settings.js';
+
+export function registerSetup(program: Command): void {
+  const setup = program.command('setup').summary('prepare a backend (aws: bucket, queues, IAM policies)');
+  setup
+    .command('aws')
+    .description(`Create the S3 bucket and the SQS queues (<prefix>-jobs with a dead-letter queue,
+<prefix>-status, <prefix>-dlq) if they are missing, or check them; safe to run again (the second
+run changes nothing). Prints the least-privilege IAM policies for feederd and for workers.`)
+    .option('-n, --dry-run', 'say what would be done; change nothing')
+    .option('--policies-only', 'only print the IAM policies')
+    .addHelpText('after', `
+Examples:
+  $ nommer setup aws --dry-run
+  $ NOMMER_AWS_BUCKET=my-encodes nommer setup aws --json`)
+    .action(action(async (ctx, flags: { dryRun?: boolean; policiesOnly?: boolean }) => {
+      const { config } = await ctx.config();
+      const bucket = requireBucket(config);
+      const settings = awsSettingsOf(config);
+      const { setupAws, iamPolicies } = await import('../adapters/aws/setup.js');
+      const policies = iamPolicies(settings, { bucket, queuePrefix: config.aws.queuePrefix, stagingPrefix: config.aws.stagingPrefix, clusterTag: { key: 'nommer:cluster', value: config.aws.queuePrefix } });
+      if (flags.policiesOnly) { printJson(policies); return 0; }
+      const report = await setupAws(settings, { bucket, queuePrefix: config.aws.queuePrefix, dryRun: flags.dryRun, maxReceiveCount: redriveCountOf(config) });
+      if (ctx.global.json) { printJson({ ...report, policies }); return 0; }
+      for (const i of report.items) {
+        process.stdout.write(`${i.action.padEnd(12)} ${i.kind} ${i.name}${i.changes?.length ? `  (${i.changes.join('; ')})` : ''}\n`);
+        for (const n of i.notes ?? []) process.stdout.write(`             note: ${n}\n`);
+      }
+      process.stdout.write(`\nIAM policy for feederd:\n${JSON.stringify(policies.orchestrator, null, 2)}\n\nIAM policy for workers (instance profile):\n${JSON.stringify(policies.worker, null, 2)}\n`);
+      return 0;
+    }));
+}

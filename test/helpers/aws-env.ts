@@ -1,0 +1,39 @@
+// An aws-backend setup on moto for end-to-end tests: bucket and queues created with
+// `setupAws`, a config file pointing nommer at the server, and real `nommer worker` processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { setupAws } from '../../src/adapters/aws/setup.js';
+import { startMoto, type Moto } from './moto.js';
+import { NOMMER_BIN } from './cli.js';
+
+export interface AwsEnv {
+  moto: Moto;
+  bucket: string;
+  prefix: string;
+  config: Record<string, unknown>;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function startAwsEnv(opts: { maxAttempts?: number; leaseSeconds?: number } = {}): Promise<AwsEnv> {
+  const moto = await startMoto();
+  const bucket = 'nommer-test';
+  const prefix = `t${Date.now().toString(36)}`;
+  const maxAttempts = opts.maxAttempts ?? 3;
+  await setupAws({ endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' }, { bucket, queuePrefix: prefix, maxReceiveCount: maxAttempts + 2 });
+  const config = {
+    backend: 'aws',
+    jobs: { leaseSeconds: opts.leaseSeconds ?? 2, maxAttempts },
+    aws: { bucket, queuePrefix: prefix, endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' },
+  };
+  const env = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+  return { moto, bucket, prefix, config, env };
+}
+
+/** A real `nommer worker --backend aws` in `dir` (which holds the config file). */
+export function startAwsWorker(dir: string, env: NodeJS.ProcessEnv, id: string, extra: string[] = []): ChildProcess {
+  return spawn(process.execPath, [NOMMER_BIN, 'worker', '--backend', 'aws', '--id', id, ...extra], {
+    cwd: dir,
+    env: { ...process.env, ...env, NOMMER_HOME: join(dir, 'home'), NOMMER_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
