@@ -4,8 +4,10 @@ import { action, intOption } from '../cli/context.js';
 import { formatBytes, formatDuration, printJson } from '../cli/output.js';
 import { requireFeederd } from '../client/connect.js';
 import type { PublicJob } from '../orchestrator/api.js';
+import { chooseOutputMode } from '../tui/output-mode.js';
+import { watchJobsView } from '../tui/watch-jobs.js';
 
-interface Flags { state?: string; limit: number; api?: string; cursor?: string }
+interface Flags { state?: string; limit: number; api?: string; cursor?: string; watch?: boolean }
 
 function age(iso: string | null, now = Date.now()): string {
   return iso ? formatDuration((now - Date.parse(iso)) / 1000) : '-';
@@ -32,14 +34,21 @@ export function registerStatus(program: Command): void {
     .option('--state <states>', 'only these states (comma-separated): queued,running,succeeded,failed,canceled')
     .option('-n, --limit <n>', 'how many jobs', intOption('--limit', 1, 1000), 20)
     .option('--cursor <c>', 'next page (from --json nextCursor)')
+    .option('-w, --watch', 'keep showing them, live (q quits; c cancels the selected job); see below')
     .option('--api <url>', 'feederd address')
     .addHelpText('after', `
+With --watch: on a terminal a live view (↑/↓ select, c cancel, q quit), refreshed every second;
+otherwise a plain line per change (progress every few seconds) until interrupted, or with --json
+one JSON object per line: {"job": …} per change and {"summary": …} when the queue or fleet changes.
+
 Examples:
   $ nommer status
+  $ nommer status --watch
   $ nommer status --state failed --json
   $ nommer status j_01HZX...`)
     .action(action(async (ctx, id: string | undefined, flags: Flags) => {
       const client = await requireFeederd(await ctx.config(), flags.api);
+      if (flags.watch) return watchJobsView({ client, mode: chooseOutputMode(ctx.global), id, state: flags.state, limit: flags.limit });
       if (id) {
         const d = await client.request<{ job: PublicJob; tasks: unknown[]; events: Array<{ at: string; type: string; message: string }> }>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
         if (ctx.global.json) { printJson(d); return 0; }

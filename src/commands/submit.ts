@@ -3,15 +3,15 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, collect, intOption } from '../cli/context.js';
-import { formatBytes, printJson, shellQuote } from '../cli/output.js';
-import { ProgressLines } from '../cli/progress-lines.js';
+import { printJson, shellQuote } from '../cli/output.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
-import { followJobs } from '../client/follow.js';
 import { encode } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { PublicJob } from '../orchestrator/api.js';
+import { followJobsView } from '../tui/follow-jobs.js';
+import { chooseOutputMode } from '../tui/output-mode.js';
 
 interface Flags {
   preset: string[]; output: string[]; set: string[]; notify?: string; priority?: number; idempotencyKey?: string;
@@ -27,7 +27,13 @@ export function registerSubmit(program: Command): void {
     .description(`Queue one job per input with feederd (started in the background if none runs) and follow
 them to the end. Outputs default to the input's folder with the preset's extension; an existing
 output is an error unless --force; the input is never overwritten. Exit code 0 only if every job
-succeeded.`)
+succeeded.
+
+On a terminal the jobs show in a live view: ↑/↓ select a job, c cancels it (after y), q or
+Ctrl-C stops following (the jobs keep running). Otherwise (pipe, CI, TERM=dumb) progress is plain
+lines on stderr and each output path on stdout. With --json (and no --detach) stdout is JSON
+lines: {"job": …, "event": …} per change (progress at most once a second per job), and last
+{"jobs": [...]} with every job's final state.`)
     .argument('<input...>', 'files (or http(s):// / s3:// URIs with the aws backend)')
     .option('-p, --preset <name>', 'preset; repeat for several outputs per input (default: webm)', collect, [])
     .option('-o, --output <dest>', 'destination for the preset in the same position (one input only)', collect, [])
@@ -44,7 +50,9 @@ succeeded.`)
 Examples:
   $ nommer submit talk.mov                         # talk.webm, follows progress
   $ nommer submit *.mov -p webm -p poster --detach
+  $ nommer submit a.mov b.mov c.mov                # one view for all three
   $ nommer submit talk.mov --json --detach         # {"jobs": [{"id": ..., "state": "queued", ...}]}
+  $ nommer submit talk.mov --json | tail -n1       # {"jobs": [{"id": ..., "state": "succeeded", ...}]}
   $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]]}`)
     .action(action(async (ctx, inputs: string[], flags: Flags) => {
       const loaded = await ctx.config();
@@ -105,35 +113,6 @@ Examples:
         else for (const j of created) process.stdout.write(`${j.id}  ${j.state}  ${j.input}\n`);
         return 0;
       }
-      const lines = new ProgressLines(process.stderr);
-      const lastState = new Map<string, string>();
-      const ac = new AbortController();
-      const onSig = () => { lines.line('stopped following; the jobs keep running (see `nommer status`)'); ac.abort(); };
-      process.once('SIGINT', onSig);
-      try {
-        const finals = await followJobs(client, created.map((j) => j.id), ({ job }) => {
-          if (ctx.global.json) return;
-          const key = `${job.state}/${job.phase ?? ''}`;
-          if (lastState.get(job.id) !== key) {
-            lastState.set(job.id, key);
-            if (!ctx.global.quiet) lines.line(`${job.id}  ${job.state}${job.phase ? ` (${job.phase})` : ''}${job.worker && job.state === 'running' ? ` on ${job.worker}` : ''}`);
-          }
-          if (job.state === 'running' && job.phase === 'encoding' && !ctx.global.quiet) {
-            lines.progress(job.id, { fraction: job.progress, fps: job.fps ?? undefined, speed: job.speed ?? undefined, etaSeconds: job.eta ?? undefined });
-          }
-        }, ac.signal);
-        if (ac.signal.aborted) return 1;
-        const results = created.map((j) => finals.get(j.id) ?? j);
-        if (ctx.global.json) printJson({ jobs: results });
-        else {
-          for (const j of results) {
-            if (j.state === 'succeeded') for (const o of j.outputs) process.stdout.write(`${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})\n`);
-            else lines.line(`${j.id}  ${j.state}${j.error ? `: ${j.error.code}: ${j.error.message}` : ''}`);
-          }
-        }
-        return results.every((j) => j.state === 'succeeded') ? 0 : 1;
-      } finally {
-        process.off('SIGINT', onSig);
-      }
+      return followJobsView({ client, jobs: created, mode: chooseOutputMode(ctx.global) });
     }));
 }
