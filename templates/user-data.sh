@@ -128,8 +128,10 @@ s3_get() {
   rest=${uri#s3://}
   bucket=${rest%%/*}
   key=${rest#*/}
-  if [ -n "$NOMMER_AWS_ENDPOINT" ]; then
-    url="${NOMMER_AWS_ENDPOINT%/}/$bucket/$key"
+  local endpoint=${NOMMER_AWS_ENDPOINT:-${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}}
+  if [ -n "$endpoint" ]; then
+    # An emulator: path-style addressing.
+    url="${endpoint%/}/$bucket/$key"
   else
     url="https://$bucket.s3.$NOMMER_REGION.amazonaws.com/$key"
   fi

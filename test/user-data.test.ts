@@ -1,0 +1,202 @@
+// The EC2 user-data script: rendered from templates/user-data.sh with shell-safe values and a
+// worker config that carries no secrets; valid bash that shellcheck accepts; and, run for real in
+// its test mode (installs and power-off stubbed, the checkout's bin/nommer as the nommer), it
+// fetches the release from the bucket with signed curl, writes the worker's config, starts
+// `nommer worker --backend aws` against moto's SQS, lets it idle out, and reaches power-off.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../src/adapters/aws/clients.js';
+import { setupAws } from '../src/adapters/aws/setup.js';
+import { parseConfig, type Config } from '../src/config.js';
+import { releaseKey, releaseUri } from '../src/fleet/release.js';
+import { loadUserDataTemplate, renderUserData, renderUserDataFor, userDataParams, USER_DATA_MAX_BYTES } from '../src/fleet/user-data.js';
+import { packageRoot, packageVersion } from '../src/paths.js';
+import { startMoto, type Moto } from './helpers/moto.js';
+
+const VERSION = packageVersion();
+
+function awsConfig(over: Record<string, unknown> = {}, aws: Record<string, unknown> = {}): Config {
+  return parseConfig({
+    backend: 'aws',
+    api: { token: 'api-token-0123456789abcdef' },
+    webhooks: { secret: 'webhook-secret-0123456789' },
+    ffmpeg: { path: '/opt/feederd-only/ffmpeg' },
+    aws: { bucket: 'nommer-ud-test', queuePrefix: 'udt', region: 'us-east-1', ec2: { idleExitSeconds: 45, slotsPerInstance: 2 }, ...aws },
+    ...over,
+  });
+}
+
+/** The JSON the script writes as the worker's config, read back out of the heredoc. */
+function embeddedConfig(script: string): unknown {
+  const m = /<<'NOMMER_CONFIG_JSON'\n(.*)\nNOMMER_CONFIG_JSON\n/.exec(script);
+  assert.ok(m, 'config heredoc present');
+  return JSON.parse(m[1]!);
+}
+
+describe('user-data rendering', () => {
+  it('fills every placeholder with feederd\'s version, the release URI and the ec2 settings', () => {
+    const script = renderUserDataFor(awsConfig(), VERSION);
+    assert.doesNotMatch(script, /\{\{[A-Z0-9_]+\}\}/);
+    assert.match(script, new RegExp(`^NOMMER_VERSION=${VERSION.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(script, new RegExp(`^NOMMER_PACKAGE_URI=s3://nommer-ud-test/${releaseKey(VERSION).replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(script, /^IDLE_EXIT_SECONDS=45$/m);
+    assert.match(script, /^CONCURRENCY=2$/m);
+    assert.match(script, /^NOMMER_REGION=us-east-1$/m);
+    assert.match(script, /^NOMMER_AWS_ENDPOINT=''$/m);
+    assert.match(script, /worker --backend aws --idle-exit "\$IDLE_EXIT_SECONDS"/);
+    assert.match(script, /shutdown -h now/);
+  });
+
+  it('gives the worker a config it accepts, without the API token, webhook secret or local paths', () => {
+    const script = renderUserDataFor(awsConfig(), VERSION);
+    const cfg = embeddedConfig(script);
+    const parsed = parseConfig(cfg, 'worker config');
+    assert.equal(parsed.backend, 'aws');
+    assert.equal(parsed.aws.bucket, 'nommer-ud-test');
+    assert.equal(parsed.aws.queuePrefix, 'udt');
+    for (const secret of ['api-token-0123456789abcdef', 'webhook-secret-0123456789', '/opt/feederd-only']) assert.ok(!script.includes(secret), `${secret} leaked`);
+    // No credentials either: the instance profile provides them.
+    assert.doesNotMatch(script.replace(/\$\{?AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)/g, ''), /AWS_ACCESS_KEY_ID=|AKIA|ASIA/);
+  });
+
+  it('quotes values and refuses ones that could start a new line of code', () => {
+    const params = userDataParams(awsConfig(), VERSION);
+    const quoted = renderUserData(loadUserDataTemplate(), { ...params, endpoint: "http://x/'$(id)" });
+    assert.match(quoted, /^NOMMER_AWS_ENDPOINT='http:\/\/x\/'\\''\$\(id\)'$/m);
+    assert.throws(() => renderUserData(loadUserDataTemplate(), { ...params, region: 'us-east-1\nreboot' }), /control character/);
+    assert.throws(() => renderUserData('{{NOPE}}', params), /unknown placeholders: NOPE/);
+    assert.throws(() => renderUserData('x'.repeat(USER_DATA_MAX_BYTES + 1), params), /EC2 accepts at most/);
+  });
+
+  it('needs a bucket to install nommer from', () => {
+    assert.throws(() => renderUserDataFor(parseConfig({ backend: 'aws' }), VERSION), /aws\.bucket/);
+  });
+
+  it('is valid bash', () => {
+    const r = spawnSync('bash', ['-n'], { input: renderUserDataFor(awsConfig(), VERSION), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('passes shellcheck', (t) => {
+    if (spawnSync('shellcheck', ['--version']).error) { t.skip('shellcheck is not installed (apt-get install shellcheck)'); return; }
+    const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '-'], { input: renderUserDataFor(awsConfig(), VERSION), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+});
+
+describe('user-data run in test mode (moto)', () => {
+  let moto: Moto;
+  let dir: string;
+  const tarball = Buffer.from('not really a tarball: test mode fetches it but does not install it\n');
+
+  before(async () => { moto = await startMoto(); });
+  after(async () => { await moto?.stop(); });
+  beforeEach(async () => {
+    await moto.reset();
+    dir = mkdtempSync(join(tmpdir(), 'nommer-userdata-'));
+  });
+
+  const config = () => awsConfig({}, { endpoint: moto.endpoint, forcePathStyle: true, ec2: { idleExitSeconds: 2 } });
+
+  async function prepareCluster(): Promise<void> {
+    const settings = { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 };
+    await setupAws(settings, { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
+    await s3Client(settings).send(new PutObjectCommand({ Bucket: 'nommer-ud-test', Key: releaseKey(VERSION), Body: tarball }));
+  }
+
+  /** Runs the rendered script the way cloud-init would, plus the test switches. */
+  function runScript(extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+    const scriptPath = join(dir, 'user-data.sh');
+    writeFileSync(scriptPath, renderUserDataFor(config(), VERSION), { mode: 0o755 });
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      NOMMER_USERDATA_TEST: '1',
+      NOMMER_USERDATA_ROOT: join(dir, 'root'),
+      NOMMER_USERDATA_SHUTDOWN_MARKER: join(dir, 'powered-off'),
+      NOMMER_BIN: join(packageRoot(), 'bin', 'nommer'),
+      NOMMER_INSTANCE_ID: 'i-0userdatatest',
+      // Stand-ins for the instance role (the script itself carries none).
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      ...extraEnv,
+    };
+    return new Promise((resolve, reject) => {
+      const child = spawn('bash', [scriptPath], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`user-data did not finish in 60 s:\n${stderr}`)); }, 60_000);
+      child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+    });
+  }
+
+  it('fetches the release, starts a worker that idles out after --idle-exit 2, then powers off', async () => {
+    await prepareCluster();
+    const t0 = Date.now();
+    const { code, stderr } = await runScript();
+    const elapsed = Date.now() - t0;
+    assert.equal(code, 0, stderr);
+    // The release was fetched from the bucket by curl with SigV4.
+    assert.deepEqual(readFileSync(join(dir, 'root/var/tmp/nommer-bootstrap', `media-nommer-${VERSION}.tgz`)), tarball);
+    // The worker's config is the one rendered, and the worker accepted it.
+    const written = JSON.parse(readFileSync(join(dir, 'root/etc/nommer/nommer.config.json'), 'utf8'));
+    assert.equal(written.aws.queuePrefix, 'udt');
+    assert.match(stderr, /starting worker i-0userdatatest: .*worker --backend aws --idle-exit 2 --concurrency 1 --id i-0userdatatest/);
+    // The worker's own JSON log: it started on the aws backend and stopped because it was idle.
+    const logs = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; backend?: string; reasons?: string[]; worker?: string });
+    assert.ok(logs.some((l) => l.msg === 'worker started' && l.backend === 'aws' && l.worker === 'i-0userdatatest'), stderr);
+    assert.ok(logs.some((l) => l.msg === 'worker stopped' && l.reasons?.every((r) => r === 'idle')), stderr);
+    assert.match(stderr, /worker exited with 0/);
+    assert.equal(readFileSync(join(dir, 'powered-off'), 'utf8'), 'shutdown -h now (worker exit 0)\n');
+    assert.ok(elapsed >= 2000, `idled for at least 2 s (took ${elapsed} ms)`);
+    assert.match(stderr, /test mode: skipping the Node, ffmpeg and npm installs/);
+  });
+
+  it('a bootstrap that fails (no release in the bucket) powers off too, instead of idling at a cost', async () => {
+    await setupAws({ endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 }, { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
+    const { code, stderr } = await runScript();
+    assert.notEqual(code, 0);
+    assert.match(readFileSync(join(dir, 'powered-off'), 'utf8'), /^shutdown -h now \(worker exit [1-9]\d*\)\n$/);
+    assert.match(stderr, new RegExp(`fetching nommer ${VERSION.replace(/\./g, '\\.')} from ${releaseUri('nommer-ud-test', VERSION).replace(/[./]/g, '\\$&')}`));
+    assert.doesNotMatch(stderr, /starting worker/);
+  });
+
+  it('install-only mode (AMI baking) prepares everything and neither runs a worker nor powers off', async () => {
+    await prepareCluster();
+    const { code, stderr } = await runScript({ NOMMER_USERDATA_INSTALL_ONLY: '1' });
+    assert.equal(code, 0, stderr);
+    assert.ok(existsSync(join(dir, 'root/etc/nommer/nommer.config.json')));
+    assert.ok(!existsSync(join(dir, 'powered-off')));
+    assert.doesNotMatch(stderr, /starting worker/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+// `nommer fleet user-data` through the real CLI program in a child process (registering the
+// command itself if src/commands/index.ts does not yet).
+describe('nommer fleet user-data', () => {
+  it('prints the same script feederd renders', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nommer-fleetcmd-'));
+    const raw = { backend: 'aws', aws: { bucket: 'nommer-ud-test', queuePrefix: 'udt', region: 'us-east-1' } };
+    const cfgFile = join(dir, 'nommer.config.json');
+    writeFileSync(cfgFile, JSON.stringify(raw));
+    const dist = join(packageRoot(), 'dist', 'src');
+    const cli = `
+      const { buildProgram } = await import(${JSON.stringify(join(dist, 'cli.js'))});
+      const { registerFleet } = await import(${JSON.stringify(join(dist, 'commands', 'fleet.js'))});
+      const program = buildProgram();
+      if (!program.commands.some((c) => c.name() === 'fleet')) registerFleet(program);
+      await program.parseAsync(process.argv.slice(1), { from: 'user' });`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', cli, '--', '--config', cfgFile, 'fleet', 'user-data'], { encoding: 'utf8', env: { ...process.env, NOMMER_HOME: dir } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, renderUserDataFor(parseConfig(raw), VERSION));
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
