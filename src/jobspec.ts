@@ -41,7 +41,7 @@ export function resolveOutputs(spec: JobSpecInput): OutputSpec[] {
   }
   const taken = new Set<string>();
   return names.map((name, i) => {
-    const preset = applyOverrides(getPreset(name, spec.userPresets), spec.sets);
+    const preset = spec.sets.length ? applyOverrides(getPreset(name, spec.userPresets), spec.sets) : getPreset(name, spec.userPresets);
     const given = spec.outputs[i];
     const uri = given ? (isUri(given) ? given : resolve(given)) : defaultOutputFor(spec.input, preset, taken);
     taken.add(uri);

@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { action, intOption } from '../cli/context.js';
 import { printJson } from '../cli/output.js';
 import { startDaemon, stopDaemon } from '../client/daemon.js';
-import { runFeederd } from '../orchestrator/feederd.js';
 
 interface Flags { daemon?: boolean; port?: number; host?: string; workers?: number; shutdownGrace?: number }
 
@@ -18,7 +17,7 @@ detaches, writing feederd.pid, feederd.log and feederd.json (its address) in the
     .option('-d, --daemon', 'run in the background')
     .option('--port <n>', 'API port (0 = any free port)', intOption('--port', 0, 65535))
     .option('--host <addr>', 'API address (default 127.0.0.1; others need a token)')
-    .option('-w, --workers <n>', 'local worker processes (default: cores / 2)', intOption('--workers', 1, 256))
+    .option('-w, --workers <n>', 'local worker processes (default: cores / 2; 0 = none, for self-managed workers)', intOption('--workers', 0, 256))
     .option('--shutdown-grace <s>', 'seconds workers get to finish on shutdown before releasing', intOption('--shutdown-grace', 0, 3600))
     .addHelpText('after', `
 Examples:
@@ -31,13 +30,15 @@ Examples:
         const args: string[] = [];
         if (flags.port !== undefined) args.push('--port', String(flags.port));
         if (flags.host) args.push('--host', flags.host);
-        if (flags.workers) args.push('--workers', String(flags.workers));
+        if (flags.workers !== undefined) args.push('--workers', String(flags.workers));
         if (flags.shutdownGrace !== undefined) args.push('--shutdown-grace', String(flags.shutdownGrace));
         const d = await startDaemon(loaded, args);
         if (ctx.global.json) printJson(d);
         else process.stdout.write(`feederd running (pid ${d.pid}) at ${d.url}; log: ${d.logFile}\n`);
         return 0;
       }
+      // Loaded only here: the orchestrator (fastify, SQLite) is not every command's start-up cost.
+      const { runFeederd } = await import('../orchestrator/feederd.js');
       return runFeederd(loaded, { host: flags.host, port: flags.port, workers: flags.workers, shutdownGraceSeconds: flags.shutdownGrace });
     }));
 

@@ -2,7 +2,7 @@
 // EC2 user-data starts in the cloud).
 import type { Command } from 'commander';
 import { action, intOption } from '../cli/context.js';
-import { runWorker } from '../worker/main.js';
+import { NommerError } from '../errors.js';
 
 interface Flags { backend?: 'local' | 'aws'; once?: boolean; idleExit?: number; concurrency?: number; id?: string; parentPid?: number; shutdownGrace?: number }
 
@@ -23,9 +23,10 @@ SIGTERM releases it back to the queue).`)
     .action(action(async (ctx, flags: Flags) => {
       const loaded = await ctx.config();
       if (flags.backend) {
-        if (flags.backend !== 'local' && flags.backend !== 'aws') throw new (await import('../errors.js')).NommerError('USAGE', `--backend must be local or aws, got "${flags.backend}"`);
+        if (flags.backend !== 'local' && flags.backend !== 'aws') throw new NommerError('USAGE', `--backend must be local or aws, got "${flags.backend}"`);
         loaded.config.backend = flags.backend;
       }
+      const { runWorker } = await import('../worker/main.js');
       return runWorker(loaded, { id: flags.id, once: flags.once, idleExitSeconds: flags.idleExit, concurrency: flags.concurrency, parentPid: flags.parentPid, shutdownGraceSeconds: flags.shutdownGrace });
     }));
 }

@@ -29,6 +29,9 @@ export class Dispatcher {
         this.store.markTaskDispatched(d.message.taskId, d.message.attempt);
         sent++;
       }
+      // The local queue answers synchronously: without a turn of the event loop, a large
+      // backlog (a restart with 100,000 queued jobs) would keep the API from answering.
+      await new Promise((r) => setImmediate(r));
     }
     return sent;
   }
@@ -55,8 +58,15 @@ export class Dispatcher {
     return batch.length;
   }
 
-  /** Ask the dispatch loop to look at the outbox now (after a create or retry). */
-  poke(): void { this.wake?.(); }
+  /**
+   * Ask the dispatch loop to look at the outbox soon (after a create or retry). Pokes within a
+   * few milliseconds are coalesced, so a burst of submissions is sent in batches.
+   */
+  poke(): void {
+    if (this.poked) return;
+    this.poked = setTimeout(() => { this.poked = undefined; this.wake?.(); }, 5);
+  }
+  private poked?: NodeJS.Timeout;
 
   /** Run both loops until the signal aborts. */
   async run(signal: AbortSignal): Promise<void> {

@@ -140,14 +140,24 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
   return { names, getPreset, listPresets: () => names().map(getPreset) };
 }
 
+// One registry per config `presets` object: feederd resolves presets on every submission, and
+// reading and validating the preset files each time cost more than the rest of a request.
+const registries = new WeakMap<object, PresetRegistry>();
+const NO_USER_PRESETS = {};
+function registryFor(user: Record<string, unknown>): PresetRegistry {
+  let r = registries.get(user);
+  if (!r) { r = createRegistry(user); registries.set(user, r); }
+  return r;
+}
+
 /** All presets, resolved, sorted by name. */
-export function listPresets(user: Record<string, unknown> = {}): ResolvedPreset[] {
-  return createRegistry(user).listPresets();
+export function listPresets(user: Record<string, unknown> = NO_USER_PRESETS): ResolvedPreset[] {
+  return registryFor(user).listPresets();
 }
 
 /** One preset, resolved; PRESET_UNKNOWN names the known ones. */
-export function getPreset(name: string, user: Record<string, unknown> = {}): ResolvedPreset {
-  return createRegistry(user).getPreset(name);
+export function getPreset(name: string, user: Record<string, unknown> = NO_USER_PRESETS): ResolvedPreset {
+  return registryFor(user).getPreset(name);
 }
 
 /** Validate a preset that arrived resolved (e.g. in a task message): a worker trusts no input. */
