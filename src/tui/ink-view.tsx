@@ -26,7 +26,7 @@ export interface InkView { close(): Promise<void> }
 
 function Keys({ onKey, children }: { onKey: (input: string, key: Key) => void; children: ReactNode }) {
   const { isRawModeSupported } = useStdin();
-  useInput(onKey, { isActive: isRawModeSupported });
+  useInput(onKey, { isActive: Boolean(isRawModeSupported) }); // stdin.isTTY may be undefined
   return <>{children}</>;
 }
 
@@ -65,7 +65,8 @@ export function startInkView(store: ViewStore, o: InkViewOptions): InkView {
   });
   const tick = setInterval(() => {
     const s = store.get();
-    if (!timer && s.order.some((id) => s.rows[id]!.job.state === 'running')) draw();
+    // Only when nothing else redrew lately: progress events (about one a second) move the clock too.
+    if (!timer && now() - last >= (o.tickMs ?? 1000) - 50 && s.order.some((id) => s.rows[id]!.job.state === 'running')) draw();
   }, o.tickMs ?? 1000);
   tick.unref();
   return {

@@ -44,6 +44,9 @@ export async function openSession(o: SessionOptions): Promise<Session> {
   const stdout = o.stdout ?? process.stdout;
   const stderr = o.stderr ?? process.stderr;
   if (o.mode === 'tui') {
+    // React's development build costs several times the CPU per redraw and is for React's own
+    // warnings; a user's terminal gets the production build (read when React first loads).
+    process.env.NODE_ENV ??= 'production';
     const { startInkView } = await import('./ink-view.js');
     const view = startInkView(store, { onAction: act, stdout: stdout as NodeJS.WriteStream });
     closeView = () => view.close();
