@@ -20,6 +20,8 @@
 #   NOMMER_INSTANCE_ID=ID         the worker id, instead of asking the metadata service
 set -euo pipefail
 umask 022
+# cloud-init may run user-data without HOME; npm needs one for its cache.
+export HOME=${HOME:-/root}
 
 # ---- rendered by feederd -------------------------------------------------------------------
 NOMMER_VERSION={{NOMMER_VERSION}}

@@ -17,6 +17,7 @@ import { ec2Client } from '../src/adapters/aws/clients.js';
 import { CLUSTER_TAG, EC2Fleet, ROLE_TAG, type Ec2FleetOptions } from '../src/adapters/aws/ec2-fleet.js';
 import { parseConfig } from '../src/config.js';
 import { NommerError } from '../src/errors.js';
+import { fleetReport } from '../src/fleet/report.js';
 import { renderUserDataFor } from '../src/fleet/user-data.js';
 import { FleetManager } from '../src/orchestrator/fleet-manager.js';
 import { startMoto, type Moto } from './helpers/moto.js';
@@ -182,6 +183,19 @@ describe('EC2Fleet (moto)', () => {
     const r = await second.tick();
     assert.equal(r.launched.length, 0, r.decision?.reason);
     assert.equal((await fleet2.list()).length, 2);
+  });
+
+  it('`nommer fleet` reports the live workers with state, age and cost from the configured prices', async () => {
+    const launched = await fleetWith(raw).launch(2);
+    await fleetWith(raw).terminate([launched[1]!.id]);
+    const cfg = parseConfig({ backend: 'aws', aws: { bucket: 'nommer-ec2-test', queuePrefix: 'ec2t', endpoint: moto.endpoint, ec2: { ami: 'ami-0123456789abcdef0', prices: { 'c7a.xlarge': 0.36 } } } });
+    const at = launched[0]!.launchedAt + 600_000;
+    const report = await fleetReport(cfg, '0.1.0', () => at);
+    assert.equal(report.cluster, 'ec2t');
+    assert.deepEqual(report.instances.map((i) => [i.id, i.ec2State, i.instanceType, i.spot, i.ageSeconds]), [[launched[0]!.id, 'running', 'c7a.xlarge', true, 600]]);
+    assert.ok(Math.abs(report.totalUsd - 0.06) < 1e-9);
+    assert.equal(report.upperBound, true);
+    await assert.rejects(fleetReport(parseConfig({}), '0.1.0'), /only the aws backend/);
   });
 
   it('throttling (faked RequestLimitExceeded) makes the manager back off, then it launches', async () => {

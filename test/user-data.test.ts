@@ -9,11 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/adapters/aws/clients.js';
 import { setupAws } from '../src/adapters/aws/setup.js';
 import { parseConfig, type Config } from '../src/config.js';
-import { releaseKey, releaseUri } from '../src/fleet/release.js';
+import { S3Storage } from '../src/adapters/aws/s3-storage.js';
+import { publishRelease, releaseKey, releaseUri } from '../src/fleet/release.js';
 import { loadUserDataTemplate, renderUserData, renderUserDataFor, userDataParams, USER_DATA_MAX_BYTES } from '../src/fleet/user-data.js';
 import { packageRoot, packageVersion } from '../src/paths.js';
 import { startMoto, type Moto } from './helpers/moto.js';
@@ -92,7 +92,6 @@ describe('user-data rendering', () => {
 describe('user-data run in test mode (moto)', () => {
   let moto: Moto;
   let dir: string;
-  const tarball = Buffer.from('not really a tarball: test mode fetches it but does not install it\n');
 
   before(async () => { moto = await startMoto(); });
   after(async () => { await moto?.stop(); });
@@ -106,7 +105,8 @@ describe('user-data run in test mode (moto)', () => {
   async function prepareCluster(): Promise<void> {
     const settings = { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 };
     await setupAws(settings, { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
-    await s3Client(settings).send(new PutObjectCommand({ Bucket: 'nommer-ud-test', Key: releaseKey(VERSION), Body: tarball }));
+    // What `nommer setup aws` publishes: `npm pack` of this checkout, at the release key.
+    await publishRelease(new S3Storage({ client: s3Client(settings) }), 'nommer-ud-test', VERSION);
   }
 
   /** Runs the rendered script the way cloud-init would, plus the test switches. */
@@ -144,7 +144,12 @@ describe('user-data run in test mode (moto)', () => {
     const elapsed = Date.now() - t0;
     assert.equal(code, 0, stderr);
     // The release was fetched from the bucket by curl with SigV4.
-    assert.deepEqual(readFileSync(join(dir, 'root/var/tmp/nommer-bootstrap', `media-nommer-${VERSION}.tgz`)), tarball);
+    const fetched = join(dir, 'root/var/tmp/nommer-bootstrap', `media-nommer-${VERSION}.tgz`);
+    const listing = spawnSync('tar', ['-tzf', fetched], { encoding: 'utf8' });
+    assert.equal(listing.status, 0, listing.stderr);
+    for (const f of ['package/package.json', 'package/bin/nommer', 'package/templates/user-data.sh', 'package/dist/src/cli.js']) assert.ok(listing.stdout.split('\n').includes(f), `${f} in the release`);
+    const pj = spawnSync('tar', ['-xzOf', fetched, 'package/package.json'], { encoding: 'utf8' });
+    assert.equal(JSON.parse(pj.stdout).version, VERSION);
     // The worker's config is the one rendered, and the worker accepted it.
     const written = JSON.parse(readFileSync(join(dir, 'root/etc/nommer/nommer.config.json'), 'utf8'));
     assert.equal(written.aws.queuePrefix, 'udt');
