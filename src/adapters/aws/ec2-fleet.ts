@@ -115,7 +115,7 @@ export class EC2Fleet implements Fleet {
   async launch(count: number): Promise<Ec2Instance[]> {
     if (!Number.isInteger(count) || count < 0) throw new NommerError('INTERNAL', `launch count must be a whole number, got ${count}`);
     if (count === 0) return [];
-    if (!this.o.ami) throw new NommerError('CONFIG_INVALID', 'no AMI to launch workers from', { hint: 'set aws.ec2.ami (a stock Debian/Ubuntu AMI works: the user-data installs the rest)' });
+    if (!this.o.ami) throw new NommerError('CONFIG_INVALID', 'no AMI to launch workers from: aws.ec2.ami is not set', { hint: 'set aws.ec2.ami (a stock Debian/Ubuntu AMI works: the user-data installs the rest)' });
     const userData = Buffer.from(this.o.userData(), 'utf8').toString('base64');
     const launched: Ec2Instance[] = [];
     let lastCapacityError: unknown;
