@@ -4,6 +4,7 @@ import { registerCancelRetry } from './cancel.js';
 import { registerDoctor } from './doctor.js';
 import { registerEncode } from './encode.js';
 import { registerFeederd } from './feederd.js';
+import { registerFleet } from './fleet.js';
 import { registerPresets } from './presets.js';
 import { registerSetup } from './setup.js';
 import { registerStatus } from './status.js';
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerSetup(program);
   registerFeederd(program);
   registerWorker(program);
+  registerFleet(program);
 }

@@ -5,6 +5,7 @@ import { openDatabase, type Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
 import { applyStatusEvent, type StatusResult } from './applyStatusEvent.js';
+import { busyByWorker as busyByWorkerQuery } from './busyByWorker.js';
 import { cancelJob } from './cancelJob.js';
 import { createJob, type Created } from './createJob.js';
 import { failJob } from './failJob.js';
@@ -28,6 +29,11 @@ export {
   applyStatusEvent, cancelJob, createJob, failJob, findByIdempotencyKey, getJob, listDispatchableTasks, listJobEvents, listJobs,
   listSilentTasks, markTaskDispatched, requeueTask, retryJob, summarizeJobs,
 };
+
+/** Running tasks per worker id (EC2 workers report their instance id as worker id). */
+export function busyByWorker(store: Store): Map<string, number> {
+  return busyByWorkerQuery(store.db);
+}
 
 /** Open (creating and migrating if needed) the store's database file. */
 export function openStore(path: string): Store {
