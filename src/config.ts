@@ -71,9 +71,14 @@ export const configSchema = z.strictObject({
     timeoutMs: posInt().default(5000),
     maxAttempts: posInt().default(6),
   }).prefault({}),
+  /** Long inputs as a graph of chunk encodes (one WebM VP9/AV1 output; see src/chunked). A job's
+   * own `chunked` (submit --chunked/--no-chunked) overrides `enabled` and the threshold. */
   chunking: z.strictObject({
     enabled: bool().default(false),
+    /** Inputs at least this long (seconds) are chunked. */
     thresholdSeconds: posInt().default(600),
+    /** Wanted chunk length (seconds); chunks are cut on source keyframes and the count is raised
+     * to fill the fleet, down to half this length. */
     chunkSeconds: posInt().default(60),
   }).prefault({}),
   aws: awsSchema,

@@ -11,6 +11,7 @@ import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import type { Staging } from './staging.js';
+import type { ChunkPlanner } from '../chunked/planner.js';
 
 export interface ApiDeps {
   store: Store;
@@ -31,6 +32,8 @@ export interface ApiDeps {
   onRetry: (jobId: string) => Promise<void>;
   /** aws backend: move local inputs/outputs through the bucket (see staging.ts). */
   stage?: Staging['stage'];
+  /** Plans a chunked job's tasks (probe -> chunks + audio -> assemble), or says why not. */
+  planChunks?: ChunkPlanner;
 }
 
 /** What clients see of a job (the same shape in the API, `status --json` and SSE). */
@@ -71,6 +74,8 @@ const createBody = z.strictObject({
   idempotencyKey: z.string().min(1).max(200).optional(),
   force: z.boolean().default(false),
   maxAttempts: z.number().int().min(1).max(20).optional(),
+  /** Split into chunks encoded in parallel (true), never (false), or as config says (absent). */
+  chunked: z.boolean().optional(),
 });
 export type CreateJobBody = z.input<typeof createBody>;
 
@@ -149,6 +154,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       const existing = d.store.findByIdempotencyKey(b.idempotencyKey);
       if (existing) return reply.status(200).send({ job: publicJob(existing), created: false });
     }
+    // Planned before staging: feederd reads the input where the user put it.
+    const chunking = d.planChunks ? await d.planChunks(b.input, outputs, b.chunked) : undefined;
     const staged = d.stage ? await d.stage(b.input, outputs) : undefined;
     const { job, created } = d.store.createJob({
       input: staged?.input ?? b.input,
@@ -157,7 +164,12 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       maxAttempts: b.maxAttempts ?? d.maxAttempts,
       notifyUrl: b.notifyUrl ?? null,
       idempotencyKey: b.idempotencyKey ?? null,
-      options: { force: b.force, ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: b.input } : {}) },
+      options: {
+        force: b.force,
+        ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: b.input } : {}),
+        ...(chunking ? { chunking: chunking.tasks ? { chunked: true, ...chunking.summary } : { chunked: false, reason: chunking.reason } } : {}),
+      },
+      ...(chunking?.tasks ? { tasks: chunking.tasks } : {}),
     });
     if (created) d.onWork();
     return reply.status(created ? 201 : 200).send({ job: publicJob(job), created });

@@ -19,6 +19,8 @@ import { openStore } from './store/index.js';
 import { sleep } from '../sleep.js';
 import { Staging, type Delivery } from './staging.js';
 import { requireBucket } from '../aws-settings.js';
+import { locateFfmpeg } from '../ffmpeg/locate.js';
+import { makeChunkPlanner } from '../chunked/planner.js';
 
 export interface FeederdOptions {
   host?: string;
@@ -108,6 +110,13 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     onCancel: (jobId) => ports.control.cancel(jobId),
     onRetry: (jobId) => ports.control.clear(jobId),
     stage: staging ? (input, outputs) => staging!.stage(input, outputs) : undefined,
+    planChunks: makeChunkPlanner({
+      ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
+      chunking: config.chunking,
+      workers: () => (ports.backend === 'aws' ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance) : Math.max(1, wanted)),
+      // Chunks go under the job's scratch prefix: the data dir locally, the staging prefix on S3.
+      scratchBase: ports.backend === 'aws' ? `s3://${requireBucket(config)}/${config.aws.stagingPrefix}chunks/` : `${join(home, 'chunks')}/`,
+    }),
   });
   let address: string;
   try {

@@ -1,4 +1,5 @@
-// One worker's loop: lease -> fetch -> encode -> store -> report -> ack. Heartbeats extend the
+// One worker's loop: lease -> fetch -> encode -> store -> report -> ack (a chunked job's `chunk`
+// and `assemble` tasks do their encode step in src/chunked). Heartbeats extend the
 // lease on a timer owned by the loop and check for cancellation. Errors are classified once (in
 // encode/storage), reported as a status event, and the task is acked: retry decisions belong to
 // the orchestrator. A worker that dies simply loses its lease; the task is delivered again.
@@ -17,6 +18,7 @@ import type { Storage } from '../ports/storage.js';
 import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
 import { sleep } from '../sleep.js';
 import { parseResolvedPreset } from '../presets/registry.js';
+import { runChunkedTask } from '../chunked/worker-task.js';
 
 export interface WorkerDeps {
   id: string;
@@ -148,40 +150,59 @@ export class Worker {
       return mkdtemp(join(this.d.workDir, `${task.jobId}-`));
     });
     let lastProgress = 0;
+    let cleanup: (() => Promise<void>) | undefined;
     const phase = (p: Phase) => publish({ type: 'phase', phase: p });
     try {
       await publish({ type: 'started' });
       if (await this.d.control.isCanceled(task.jobId)) throw new NommerError('CANCELED', 'canceled before start');
       await phase('downloading');
-      const input = await this.d.storage.fetch(task.input, scratch, { signal: abort.signal });
-      await phase('encoding');
-      const outputs = task.outputs.map((o, i) => {
-        const local = isLocalUri(o.uri);
-        return { uri: o.uri, local, path: local ? localPathOf(o.uri) : join(scratch, `out-${i}.${String((o.preset as { extension?: string }).extension ?? 'bin').replace(/^\./, '')}`), preset: parseResolvedPreset(o.preset) };
-      });
-      const result = await encode({
-        ffmpeg: this.d.ffmpeg,
-        input,
-        outputs: outputs.map((o) => ({ preset: o.preset, path: o.path })),
-        force: task.force,
-        tempTag: task.taskId,
-        signal: abort.signal,
-        onProgress: (p: Progress) => {
-          const now = Date.now();
-          if (now - lastProgress < (this.d.progressIntervalMs ?? 1000) && p.fraction < 1) return;
-          lastProgress = now;
-          void publish({ type: 'progress', progress: p });
-        },
-      });
-      const stored: Array<{ uri: string; bytes: number }> = [];
-      if (outputs.some((o) => !o.local)) await phase('uploading');
-      for (const [i, o] of outputs.entries()) {
-        if (o.local) stored.push({ uri: o.uri, bytes: result.outputs[i]!.bytes });
-        else stored.push(await this.d.storage.store(o.path, o.uri, { overwrite: task.force, signal: abort.signal }));
+      const onProgress = (p: Progress) => {
+        const now = Date.now();
+        if (now - lastProgress < (this.d.progressIntervalMs ?? 1000) && p.fraction < 1) return;
+        lastProgress = now;
+        void publish({ type: 'progress', progress: p });
+      };
+      let stored: Array<{ uri: string; bytes: number }>;
+      let result: Record<string, unknown> | undefined;
+      if (task.type === 'chunk' || task.type === 'assemble') {
+        // A chunked job's pieces: the input is fetched only when the piece needs it.
+        let fetched: Promise<string> | undefined;
+        const fetchInput = () => (fetched ??= this.d.storage.fetch(task.input, scratch, { signal: abort.signal }));
+        await phase('encoding');
+        const r = await runChunkedTask({
+          task, storage: this.d.storage, ffmpeg: this.d.ffmpeg, workDir: scratch, fetchInput, signal: abort.signal, onProgress,
+          onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
+        });
+        stored = r.outputs;
+        result = r.result;
+        cleanup = r.cleanup;
+      } else {
+        const input = await this.d.storage.fetch(task.input, scratch, { signal: abort.signal });
+        await phase('encoding');
+        const outputs = task.outputs.map((o, i) => {
+          const local = isLocalUri(o.uri);
+          return { uri: o.uri, local, path: local ? localPathOf(o.uri) : join(scratch, `out-${i}.${String((o.preset as { extension?: string }).extension ?? 'bin').replace(/^\./, '')}`), preset: parseResolvedPreset(o.preset) };
+        });
+        const encoded = await encode({
+          ffmpeg: this.d.ffmpeg,
+          input,
+          outputs: outputs.map((o) => ({ preset: o.preset, path: o.path })),
+          force: task.force,
+          tempTag: task.taskId,
+          signal: abort.signal,
+          onProgress,
+        });
+        stored = [];
+        if (outputs.some((o) => !o.local)) await phase('uploading');
+        for (const [i, o] of outputs.entries()) {
+          if (o.local) stored.push({ uri: o.uri, bytes: encoded.outputs[i]!.bytes });
+          else stored.push(await this.d.storage.store(o.path, o.uri, { overwrite: task.force, signal: abort.signal }));
+        }
       }
-      await publish({ type: 'succeeded', outputs: stored });
+      await publish({ type: 'succeeded', outputs: stored, ...(result ? { result } : {}) });
       await lease.ack();
       log.info({ outputs: stored.length }, 'task succeeded');
+      if (cleanup) await cleanup().catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
       return 'succeeded';
     } catch (err) {
       const e = asNommerError(err);

@@ -1,0 +1,158 @@
+// The last step of a chunked job: check every chunk against the manifest (present, checksum as
+// its task reported, exactly its frames), re-encode any that is missing, short or corrupt (never
+// drop one), then join them and mux the audio in ONE ffmpeg run:
+// - the concat demuxer with each chunk's exact duration gives exact seam timestamps;
+// - `-cues_to_front 1` in that same run puts the Cues first (a second remux pass shifted video
+//   7 ms against Opus and made seeks land a keyframe early; a pipe gets no Cues at all);
+// - `-itsoffset` carries the source's first-frame offset, which every joined chunk loses.
+// The output appears atomically (temp name + rename). Intermediates are removed by `cleanup`,
+// which the caller runs once the output is stored.
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { NommerError, asNommerError } from '../errors.js';
+import type { FfmpegInstall } from '../ffmpeg/locate.js';
+import { runFfmpeg } from '../ffmpeg/run.js';
+import type { Progress } from '../jobs/types.js';
+import type { Storage } from '../ports/storage.js';
+import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
+import { countVideoPackets, encodeAudioPiece, encodeVideoChunk, sha256File, type ChunkManifestEntry } from './encode-chunk.js';
+import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';
+
+export interface AssembleRequest {
+  ffmpeg: FfmpegInstall;
+  storage: Storage;
+  params: AssembleParams;
+  /** The job's output preset (to re-encode a chunk). */
+  preset: Record<string, unknown>;
+  /** The source as a local path or URL, fetched only if a piece must be re-encoded. */
+  input: () => Promise<string>;
+  /** Local destination of the joined file. */
+  dest: string;
+  force?: boolean;
+  /** Private scratch directory for fetched pieces. */
+  workDir: string;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  onSpawn?: (pid: number) => void;
+  /** Told about each re-encoded piece and why. */
+  onRepair?: (piece: string, why: string) => void;
+}
+
+export interface AssembleResult {
+  bytes: number;
+  frames: number;
+  /** Pieces re-encoded here, with why. */
+  repaired: Array<{ piece: string; why: string }>;
+  /** Remove the intermediates (after the output is safely stored). */
+  cleanup: () => Promise<void>;
+}
+
+/** A concat demuxer list: absolute paths, each chunk's exact duration (but the last's). */
+export function concatList(files: ReadonlyArray<{ path: string; duration: number | null }>): string {
+  const quote = (p: string) => `'${resolve(p).replace(/'/g, "'\\''")}'`;
+  return `ffconcat version 1.0\n${files.map((f) => `file ${quote(f.path)}\n${f.duration === null ? '' : `duration ${f.duration.toFixed(6)}\n`}`).join('')}`;
+}
+
+/** The one joining command (arguments after the binary; the runner adds its own flags). */
+export function joinArgs(o: { list: string; audio: string | null; videoOffset: number; out: string }): string[] {
+  return [
+    ...(o.videoOffset > 0 ? ['-itsoffset', o.videoOffset.toFixed(6)] : []),
+    '-f', 'concat', '-safe', '0', '-i', `file:${resolve(o.list)}`,
+    ...(o.audio ? ['-i', `file:${resolve(o.audio)}`] : []),
+    '-map', '0:v:0', ...(o.audio ? ['-map', '1:a:0'] : []),
+    '-c', 'copy', '-cues_to_front', '1', '-f', 'webm', o.out,
+  ];
+}
+
+async function tryFetch(storage: Storage, uri: string, dir: string, signal?: AbortSignal): Promise<string | null> {
+  try {
+    const p = await storage.fetch(uri, dir, { signal });
+    return (await stat(p).catch(() => undefined)) ? p : null;
+  } catch (err) {
+    const e = asNommerError(err);
+    if (e.code === 'CANCELED') throw e;
+    return null;
+  }
+}
+
+/** Why a fetched piece cannot be used, or null when it matches what its task reported. */
+async function checkPiece(r: AssembleRequest, uri: string, expectFrames: number | null): Promise<{ path: string | null; why: string | null }> {
+  const path = await tryFetch(r.storage, uri, r.workDir, r.signal);
+  if (!path) return { path: null, why: 'missing' };
+  const sideFile = await tryFetch(r.storage, manifestUri(uri), r.workDir, r.signal);
+  if (!sideFile) return { path, why: 'its manifest entry is missing' };
+  let entry: Partial<ChunkManifestEntry>;
+  try { entry = JSON.parse(await readFile(sideFile, 'utf8')) as Partial<ChunkManifestEntry>; } catch { return { path, why: 'its manifest entry is unreadable' }; }
+  if (entry.sha256 !== await sha256File(path)) return { path, why: 'checksum differs from what its task reported' };
+  if (expectFrames !== null) {
+    const frames = await countVideoPackets(r.ffmpeg.ffprobe, path, r.signal);
+    if (frames !== expectFrames) return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
+  }
+  return { path, why: null };
+}
+
+export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult> {
+  const p = r.params;
+  const dest = resolve(r.dest);
+  if (!r.force && (await stat(dest).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'submit with --force to overwrite' });
+  const repaired: AssembleResult['repaired'] = [];
+  let input: string | undefined;
+  const source = async () => (input ??= await r.input());
+  const total = p.manifest.length + (p.audio ? 1 : 0) + 2;
+  let done = 0;
+  const tick = () => r.onProgress?.({ fraction: Math.min(0.99, ++done / total) });
+
+  const chunks: Array<{ path: string; spec: VideoChunkParams }> = [];
+  for (const spec of p.manifest) {
+    const piece = `chunk ${spec.index}`;
+    let { path, why } = await checkPiece(r, spec.uri, spec.frames);
+    if (why) {
+      repaired.push({ piece, why });
+      r.onRepair?.(piece, why);
+      path = join(r.workDir, `repair-${spec.index}.webm`);
+      await encodeVideoChunk({ ffmpeg: r.ffmpeg, input: await source(), preset: r.preset, dest: path, chunk: spec, signal: r.signal, onSpawn: r.onSpawn });
+    }
+    chunks.push({ path: path!, spec });
+    tick();
+  }
+  let audio: string | null = null;
+  if (p.audio) {
+    const c = await checkPiece(r, p.audio.uri, null);
+    audio = c.path;
+    if (c.why) {
+      repaired.push({ piece: 'audio', why: c.why });
+      r.onRepair?.('audio', c.why);
+      audio = join(r.workDir, 'repair-audio.webm');
+      await encodeAudioPiece({ ffmpeg: r.ffmpeg, input: await source(), preset: r.preset, dest: audio, signal: r.signal, onSpawn: r.onSpawn });
+    }
+    tick();
+  }
+
+  const list = join(r.workDir, 'chunks.ffconcat');
+  await writeFile(list, concatList(chunks.map((c, i) => ({ path: c.path, duration: i === chunks.length - 1 ? null : c.spec.duration }))));
+  const temp = join(dirname(dest), `.${basename(dest)}.${randomBytes(4).toString('hex')}.nommer-part`);
+  try {
+    await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: temp }), { signal: r.signal, onSpawn: r.onSpawn });
+    tick();
+    const frames = await countVideoPackets(r.ffmpeg.ffprobe, temp, r.signal);
+    if (frames !== p.totalFrames) throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, { retriable: true });
+    const bytes = (await stat(temp)).size;
+    await rename(temp, dest);
+    r.onProgress?.({ fraction: 1, etaSeconds: 0 });
+    return { bytes, frames, repaired, cleanup: () => removeScratch(r.storage, p) };
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw asNommerError(err);
+  }
+}
+
+/** Remove a chunked job's intermediates: every piece and manifest entry, and a local scratch directory. */
+export async function removeScratch(storage: Storage, p: Pick<AssembleParams, 'manifest' | 'audio' | 'scratch'>): Promise<void> {
+  const uris = [...p.manifest.map((c) => c.uri), ...(p.audio ? [p.audio.uri] : [])];
+  for (const u of uris) {
+    await storage.remove(u).catch(() => undefined);
+    await storage.remove(manifestUri(u)).catch(() => undefined);
+  }
+  if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });
+}

@@ -1,0 +1,138 @@
+// Worker side of a chunked job, per piece: encode one video chunk (exactly its frames, proven
+// by counting them) or the whole audio once. Both compile the job's preset with the ordinary
+// compiler (video only, or audio only), so a chunk is encoded with the very settings of an
+// unchunked encode; the chunk's seek and frame selection are added around it.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NommerError } from '../errors.js';
+import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
+import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
+import { TaskProgress } from '../ffmpeg/progress.js';
+import { runFfmpeg } from '../ffmpeg/run.js';
+import type { Progress } from '../jobs/types.js';
+import { compileJob } from '../presets/compile.js';
+import { parseResolvedPreset } from '../presets/registry.js';
+import type { ResolvedPreset } from '../presets/schema.js';
+import type { VideoChunkParams } from './tasks.js';
+
+/** What a chunk task measured: the assembler checks the chunk it fetches against it. */
+export interface ChunkManifestEntry {
+  index: number;
+  frames: number;
+  bytes: number;
+  sha256: string;
+  /** True when the seek was not trusted and the chunk was decoded from the input's start. */
+  decodedFromStart?: boolean;
+}
+
+export interface PieceRequest {
+  ffmpeg: FfmpegInstall;
+  /** Local path or http(s) URL. */
+  input: string;
+  /** The job's output preset (the chunk takes its video, the audio piece its audio). */
+  preset: Record<string, unknown> | ResolvedPreset;
+  /** Local file to write (the caller stores it). */
+  dest: string;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  onSpawn?: (pid: number) => void;
+}
+
+/** Only chunkable presets reach here: one pass, so the compiler gives exactly one command. */
+async function compileOne(req: PieceRequest, only: 'video' | 'audio'): Promise<string[]> {
+  const full = parseResolvedPreset(req.preset);
+  const preset = parseResolvedPreset({ ...full, ...(only === 'video' ? { audio: null } : { video: null }) });
+  const probe = await probeInput(req.ffmpeg.ffprobe, req.input, { signal: req.signal });
+  const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
+  const compiled = compileJob({ input: ffmpegInputArg(req.input), probe, outputs: [{ preset, path: req.dest }], encoders: caps.encoders, passlogDir: tmpdir() });
+  if (compiled.commands.length !== 1) throw new NommerError('PRESET_INVALID', `preset "${full.name}" needs ${compiled.commands.length} ffmpeg runs; only one-pass presets can be chunked`);
+  return compiled.commands[0]!.args;
+}
+
+/**
+ * The chunk's command from the compiled one: keep source timestamps (-copyts), seek (without
+ * dropping anything: -noaccurate_seek) to a keyframe before the chunk, keep the frames whose
+ * timestamps fall in the chunk's window, and restart time at 0.
+ */
+export function chunkArgs(args: readonly string[], chunk: Pick<VideoChunkParams, 'seek' | 'selectStart' | 'selectEnd'>, opts: { fromStart?: boolean } = {}): string[] {
+  const out = [...args];
+  const i = out.indexOf('-i');
+  if (i < 0) throw new NommerError('INTERNAL', 'compiled command has no input');
+  const seek = !opts.fromStart && chunk.seek !== null ? ['-ss', chunk.seek.toFixed(6), '-noaccurate_seek'] : [];
+  out.splice(i, 0, '-copyts', ...seek);
+  const trim = `trim=start=${chunk.selectStart.toFixed(6)}${chunk.selectEnd === null ? '' : `:end=${chunk.selectEnd.toFixed(6)}`},setpts=PTS-STARTPTS`;
+  const vf = out.indexOf('-vf');
+  if (vf >= 0) out[vf + 1] = `${trim},${out[vf + 1]}`;
+  else {
+    const cv = out.indexOf('-c:v');
+    if (cv < 0) throw new NommerError('INTERNAL', 'compiled command has no video encoder');
+    out.splice(cv + 2, 0, '-vf', trim);
+  }
+  return out;
+}
+
+/** Video packets in a file (one per shown frame for VP9 and AV1 in WebM), counted without decoding. */
+export function countVideoPackets(ffprobe: string, path: string, signal?: AbortSignal): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile(ffprobe, ['-v', 'error', '-select_streams', 'V:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffmpegInputArg(path)], { signal }, (err, stdout) => {
+      if (err) return reject(new NommerError('INPUT_UNDECODABLE', `cannot read ${path}: ${err.message}`));
+      const n = Number(stdout.trim().split('\n')[0]);
+      resolve(Number.isFinite(n) ? n : 0);
+    });
+  });
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** Encode one video chunk into req.dest; fails unless it holds exactly chunk.frames frames. */
+export async function encodeVideoChunk(req: PieceRequest & { chunk: VideoChunkParams; now?: () => number }): Promise<ChunkManifestEntry> {
+  const now = req.now ?? Date.now;
+  const base = await compileOne(req, 'video');
+  const run = async (fromStart: boolean) => {
+    await rm(req.dest, { force: true });
+    const progress = new TaskProgress([1], req.chunk.duration, now());
+    await runFfmpeg(req.ffmpeg.ffmpeg, chunkArgs(base, req.chunk, { fromStart }), {
+      signal: req.signal, onSpawn: req.onSpawn, onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
+    });
+    return countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
+  };
+  let frames = await run(false);
+  let decodedFromStart = false;
+  if (frames !== req.chunk.frames && req.chunk.seek !== null) {
+    // The seek landed somewhere the timestamps did not line up: decode from the start (exact, slower).
+    frames = await run(true);
+    decodedFromStart = true;
+  }
+  if (frames !== req.chunk.frames) {
+    throw new NommerError('FFMPEG_FAILED', `chunk ${req.chunk.index} has ${frames} frames, expected ${req.chunk.frames} (frames ${req.chunk.startFrame}–${req.chunk.endFrame - 1})`, {
+      hint: 'the input\'s timestamps may be broken; submit it with chunking off',
+    });
+  }
+  const st = await stat(req.dest);
+  return { index: req.chunk.index, frames, bytes: st.size, sha256: await sha256File(req.dest), ...(decodedFromStart ? { decodedFromStart } : {}) };
+}
+
+/** Encode the whole audio once into req.dest (so no seam ever touches it). */
+export async function encodeAudioPiece(req: PieceRequest & { duration?: number; now?: () => number }): Promise<{ bytes: number; sha256: string }> {
+  const now = req.now ?? Date.now;
+  const args = await compileOne(req, 'audio');
+  await rm(req.dest, { force: true });
+  const progress = new TaskProgress([1], req.duration ?? 0, now());
+  await runFfmpeg(req.ffmpeg.ffmpeg, args, { signal: req.signal, onSpawn: req.onSpawn, onProgress: (b) => req.onProgress?.(progress.update(0, b, now())) });
+  const st = await stat(req.dest);
+  if (st.size === 0) throw new NommerError('FFMPEG_FAILED', 'ffmpeg wrote no audio');
+  return { bytes: st.size, sha256: await sha256File(req.dest) };
+}
+
+/** A private temporary directory (the caller removes it). */
+export function scratchDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}

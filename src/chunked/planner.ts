@@ -1,0 +1,71 @@
+// feederd's side of chunking, at job creation: decide whether a job is chunked and, if so, plan
+// its task graph (chunk-NNN ×N + audio -> assemble). Only what one ffmpeg pass makes into one
+// WebM (VP9 or AV1) is chunked; anything else, an input feederd cannot read, or one too short
+// to gain, is encoded as usual and the job's options say why.
+import { randomUUID } from 'node:crypto';
+import { isAbsolute } from 'node:path';
+import { asNommerError } from '../errors.js';
+import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
+import { planChunks } from './plan.js';
+import { probeTimeline } from './probe-frames.js';
+import { chunkedTasks, type PlannedTask } from './tasks.js';
+
+export interface ChunkingSettings {
+  enabled: boolean;
+  thresholdSeconds: number;
+  chunkSeconds: number;
+}
+
+export interface ChunkPlannerOptions {
+  /** ffprobe's path, looked up when first needed (feederd itself runs without ffmpeg). */
+  ffprobe: () => string;
+  chunking: ChunkingSettings;
+  /** Encode slots in the fleet, now (chunk counts fill whole waves of them). */
+  workers: () => number;
+  /** Where intermediates go: a directory path or an s3:// prefix, ending with '/'. */
+  scratchBase: string;
+}
+
+export type ChunkDecision =
+  | { tasks: PlannedTask[]; summary: { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' } }
+  | { tasks: null; reason: string };
+
+type OutputLike = { preset: Record<string, unknown> & { name: string }; uri: string };
+
+/** Why these outputs cannot be chunked, or null when they can. */
+export function unchunkableReason(outputs: readonly OutputLike[]): string | null {
+  if (outputs.length !== 1) return `a chunked job has exactly one output (this one has ${outputs.length})`;
+  const p = outputs[0]!.preset as { name: string; container?: unknown; video?: { codec?: unknown; passes?: unknown } | null };
+  if (p.container !== 'webm' || !p.video) return `preset "${p.name}" is not WebM video`;
+  if (p.video.codec !== 'vp9' && p.video.codec !== 'av1') return `preset "${p.name}" encodes ${String(p.video.codec)}; chunking is for VP9 and AV1`;
+  if (p.video.passes !== undefined && p.video.passes !== 1) return `preset "${p.name}" is two-pass; chunking is for one-pass presets`;
+  return null;
+}
+
+export function makeChunkPlanner(o: ChunkPlannerOptions) {
+  /** `chunked`: the job's own choice (true/false), or undefined to follow config and the threshold. */
+  return async (input: string, outputs: readonly OutputLike[], chunked: boolean | undefined): Promise<ChunkDecision> => {
+    if (chunked === false) return { tasks: null, reason: 'chunking turned off for this job' };
+    if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };
+    const why = unchunkableReason(outputs);
+    if (why) return { tasks: null, reason: why };
+    if (!isLocalUri(input) || !isAbsolute(localPathOf(input))) return { tasks: null, reason: 'feederd plans chunks from a local input; this one is remote' };
+    let src;
+    try {
+      src = await probeTimeline(o.ffprobe(), localPathOf(input));
+    } catch (err) {
+      // The ordinary encode reports a bad input with its proper error.
+      return { tasks: null, reason: `could not list the input's frames: ${asNommerError(err).message}` };
+    }
+    const plan = planChunks(src.timeline, { chunkSeconds: o.chunking.chunkSeconds, workers: o.workers() });
+    if (chunked === undefined && plan.duration < o.chunking.thresholdSeconds) return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
+    if (plan.chunks.length < 2) return { tasks: null, reason: 'too short to split into chunks' };
+    const preset = outputs[0]!.preset as { audio?: { optional?: boolean } | null };
+    if (preset.audio && preset.audio.optional === false && !src.hasAudio) return { tasks: null, reason: 'the preset needs audio and the input has none' };
+    const scratch = `${o.scratchBase}${randomUUID()}/`;
+    const tasks = chunkedTasks(plan, { scratch, audio: src.hasAudio && Boolean(preset.audio) });
+    return { tasks, summary: { chunks: plan.chunks.length, scratch, frames: plan.totalFrames, timeline: src.method } };
+  };
+}
+
+export type ChunkPlanner = ReturnType<typeof makeChunkPlanner>;
