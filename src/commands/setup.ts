@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { action } from '../cli/context.js';
 import { printJson } from '../cli/output.js';
 import { awsSettingsOf, redriveCountOf, requireBucket } from '../aws-settings.js';
+import { packageVersion } from '../paths.js';
 
 export function registerSetup(program: Command): void {
   const setup = program.command('setup').summary('prepare a backend (aws: bucket, queues, IAM policies)');
@@ -13,11 +14,13 @@ export function registerSetup(program: Command): void {
 run changes nothing). Prints the least-privilege IAM policies for feederd and for workers.`)
     .option('-n, --dry-run', 'say what would be done; change nothing')
     .option('--policies-only', 'only print the IAM policies')
+    .option('--no-release', 'do not upload this nommer version for EC2 workers (self-managed workers)')
     .addHelpText('after', `
 Examples:
   $ nommer setup aws --dry-run
   $ NOMMER_AWS_BUCKET=my-encodes nommer setup aws --json`)
-    .action(action(async (ctx, flags: { dryRun?: boolean; policiesOnly?: boolean }) => {
+    .action(action(async (ctx, flags: { dryRun?: boolean; policiesOnly?: boolean; release?: boolean; noRelease?: boolean }) => {
+      flags.noRelease = flags.release === false;
       const { config } = await ctx.config();
       const bucket = requireBucket(config);
       const settings = awsSettingsOf(config);
@@ -25,7 +28,16 @@ Examples:
       const policies = iamPolicies(settings, { bucket, queuePrefix: config.aws.queuePrefix, stagingPrefix: config.aws.stagingPrefix, clusterTag: { key: 'nommer:cluster', value: config.aws.queuePrefix } });
       if (flags.policiesOnly) { printJson(policies); return 0; }
       const report = await setupAws(settings, { bucket, queuePrefix: config.aws.queuePrefix, dryRun: flags.dryRun, maxReceiveCount: redriveCountOf(config) });
-      if (ctx.global.json) { printJson({ ...report, policies }); return 0; }
+      // EC2 workers install exactly this version from the bucket (same message version as feederd).
+      let release: string | undefined;
+      if (!flags.dryRun && !flags.noRelease) {
+        const { publishRelease } = await import('../fleet/release.js');
+        const { S3Storage } = await import('../adapters/aws/s3-storage.js');
+        const { s3Client } = await import('../adapters/aws/clients.js');
+        release = (await publishRelease(new S3Storage({ client: s3Client(settings) }), bucket, packageVersion())).uri;
+      }
+      if (ctx.global.json) { printJson({ ...report, release: release ?? null, policies }); return 0; }
+      if (release) process.stdout.write(`published    nommer ${packageVersion()} for EC2 workers: ${release}\n`);
       for (const i of report.items) {
         process.stdout.write(`${i.action.padEnd(12)} ${i.kind} ${i.name}${i.changes?.length ? `  (${i.changes.join('; ')})` : ''}\n`);
         for (const n of i.notes ?? []) process.stdout.write(`             note: ${n}\n`);
