@@ -1,0 +1,103 @@
+// Chunked jobs end to end on the local backend: a real feederd with two worker processes plans
+// the job at creation, the chunks run as ordinary tasks, the assembler joins them; a worker
+// killed mid-chunk costs that chunk alone another run, and the picture comes out the same.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from '../src/adapters/local/db.js';
+import { encode } from '../src/encode.js';
+import { locateFfmpeg } from '../src/ffmpeg/locate.js';
+import { getPreset } from '../src/presets/registry.js';
+import { applyOverrides } from '../src/presets/overrides.js';
+import type { PublicJob } from '../src/orchestrator/api.js';
+import { FFMPEG, decodesCleanly, makeClip, tempDir } from './helpers/media.js';
+import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { chunkedRun, runAll, segmentLayout, ssim, timing } from './helpers/chunked.js';
+
+const running: RunningFeederd[] = [];
+const dirs: Array<{ cleanup(): void }> = [];
+after(async () => {
+  for (const f of running) await f.kill().catch(() => undefined);
+  for (const d of dirs) d.cleanup();
+});
+
+const SET = ['video.speed=4', 'video.crf=32', 'video.bitrateScale=4'];
+const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
+
+interface Detail { job: PublicJob; tasks: Array<{ id: string; type: string; state: string; attempt: number; worker: string | null; progress: number }> }
+const detail = (f: RunningFeederd, id: string) => f.client.request<Detail>('GET', `/v1/jobs/${id}`);
+
+/** MD5 of the decoded video: the same picture, whatever the container's random ids. */
+function pictureMd5(path: string): string {
+  return execFileSync(FFMPEG, ['-v', 'error', '-i', path, '-map', '0:v', '-f', 'md5', '-'], { encoding: 'utf8' }).trim();
+}
+
+test('a long input is planned as chunks + audio -> assemble, runs as one job on two workers, and comes out whole', async () => {
+  const d = tempDir(); dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 2, config: CONFIG }); running.push(f);
+  const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 12 });
+  const short = makeClip(join(d.path, 'short.mp4'), { seconds: 2 });
+  const j = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }], set: SET })).job;
+  const s = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: short, outputs: [{ preset: 'webm' }], set: SET })).job;
+  const off = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm', uri: join(d.path, 'off.webm') }], set: SET, chunked: false })).job;
+  const done = await waitForJob(f.client, j.id, isFinal, 180_000);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  assert.equal(done.progress, 1);
+  const t = await detail(f, j.id);
+  const chunks = t.tasks.filter((x) => /\.chunk-\d+$/.test(x.id));
+  assert.equal(chunks.length, 4, 'three chunks of 4 s, raised to two full waves of two workers');
+  assert.deepEqual(t.tasks.map((x) => x.id.split('.').pop()).slice(-2), ['audio', 'assemble']);
+  assert.ok(t.tasks.every((x) => x.state === 'succeeded' && x.attempt === 1));
+  assert.equal(new Set(chunks.map((c) => c.worker)).size, 2, 'both workers encoded chunks');
+  const out = join(d.path, 'film.webm');
+  assert.equal(timing(out).frames, 300);
+  assert.ok(decodesCleanly(out).ok);
+  assert.ok(segmentLayout(out).indexOf('Cues') < segmentLayout(out).indexOf('Cluster'));
+  assert.deepEqual(readdirSync(join(f.home, 'chunks')), [], 'intermediates removed after assembly');
+  // Below the threshold, and with chunked: false, jobs are ordinary single-task encodes.
+  for (const id of [s.id, off.id]) {
+    assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded');
+    assert.deepEqual((await detail(f, id)).tasks.map((x) => x.type), ['encode']);
+  }
+  const sim = ssim(out, join(d.path, 'off.webm'));
+  assert.ok(sim.all >= 0.99, `SSIM ${sim.all} against the unchunked job`);
+  await f.stop();
+});
+
+test('a worker killed mid-chunk: that chunk alone runs again, and the picture is the same as an undisturbed chunked encode', async () => {
+  const d = tempDir(); dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 2, config: CONFIG }); running.push(f);
+  const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 16, width: 480, height: 270 });
+  const j = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }], set: SET })).job;
+  let victim: Detail['tasks'][number] | undefined;
+  const deadline = Date.now() + 60_000;
+  while (!victim && Date.now() < deadline) {
+    victim = (await detail(f, j.id)).tasks.find((x) => x.type === 'chunk' && x.state === 'running' && x.progress > 0.1 && x.worker);
+    if (!victim) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(victim, 'a chunk was seen encoding');
+  const pids = pidsMatching(`--id ${victim.worker}`);
+  assert.equal(pids.length, 1);
+  process.kill(pids[0]!, 'SIGKILL');
+  const done = await waitForJob(f.client, j.id, isFinal, 240_000);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  // Who started over, from the store's own history.
+  const db = openDatabase(join(f.home, 'nommer.db'));
+  const redone = db.prepare(`SELECT DISTINCT task_id FROM job_events WHERE job_id = ? AND type IN ('restarted', 'worker_lost', 'retrying')`).all(j.id) as Array<{ task_id: string }>;
+  db.close();
+  assert.deepEqual(redone.map((r) => r.task_id), [victim.id], 'only the killed chunk ran again');
+  const out = join(d.path, 'film.webm');
+  assert.equal(timing(out).frames, 400);
+  assert.ok(!existsSync(join(f.home, 'chunks')) || readdirSync(join(f.home, 'chunks')).length === 0);
+  await f.stop();
+  // The same job, chunked the same way in-process with nobody killed: the same picture.
+  const preset = applyOverrides(getPreset('webm', {}), SET) as unknown as Record<string, unknown> & { name: string };
+  const calm = join(d.path, 'calm.webm');
+  await runAll(await chunkedRun(clip, calm, preset, d.path, { chunkSeconds: 4, workers: 2 }), 2);
+  assert.equal(pictureMd5(out), pictureMd5(calm));
+  const whole = join(d.path, 'whole.webm');
+  await encode({ ffmpeg: locateFfmpeg(), input: clip, outputs: [{ preset: preset as never, path: whole }] });
+  assert.ok(ssim(out, whole).all >= 0.99);
+});
