@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeClip, tempDir } from './helpers/media.js';
 import { NOMMER_BIN, nommer } from './helpers/cli.js';
@@ -137,4 +137,14 @@ test('submit piped (no terminal): plain lines and output paths, no escape codes;
   assert.equal(last.jobs?.[0]?.state, 'succeeded');
   assert.equal(last.jobs![0]!.outputs[0]!.uri, join(d.path, 'short.opus'));
   assert.ok((last.jobs![0]!.outputs[0]!.bytes ?? 0) > 0);
+
+  // Several inputs follow in one run; one that cannot be decoded makes the exit code 1.
+  const bad = join(d.path, 'notes.mov');
+  writeFileSync(bad, 'not a video\n'.repeat(100));
+  const m = await nommer(['submit', clip, bad, '-p', 'poster', '--force'], { env, cwd: d.path });
+  assert.equal(m.code, 1, m.stderr);
+  assert.doesNotMatch(m.stdout + m.stderr, /\u001B/);
+  assert.match(m.stderr, /^j_\w+ {2}failed: INPUT_UNDECODABLE: /m);
+  assert.match(m.stderr, /^j_\w+ {2}succeeded$/m);
+  assert.equal(m.stdout.trim(), `${join(d.path, 'short.webp')}  (poster, ${m.stdout.match(/\(poster, (.+)\)/)?.[1]})`);
 });

@@ -15,7 +15,7 @@ export function registerEncode(program: Command): void {
   program
     .command('encode')
     .summary('encode one file now, in the foreground (no daemon)')
-    .description('Encode one input with one or more presets in a single ffmpeg run (decoded once).\nOutputs appear only when complete; on failure or Ctrl-C nothing partial is left.\nOn a terminal progress shows in a live view; q or Ctrl-C cancels the encode (no daemon runs it).\nOtherwise progress is plain lines on stderr; --json prints one object when done.')
+    .description('Encode one input with one or more presets in a single ffmpeg run (decoded once).\nOutputs appear only when complete; on failure or Ctrl-C nothing partial is left.')
     .argument('<input>', 'video or audio file (or an http(s) URL)')
     .option('-p, --preset <name>', 'preset to encode with; repeat for several outputs (default: webm)', collect, [])
     .option('-o, --output <path>', 'output path for the preset in the same position (default: beside the input)', collect, [])
@@ -23,6 +23,9 @@ export function registerEncode(program: Command): void {
     .option('-f, --force', 'overwrite outputs that exist')
     .option('-n, --dry-run', 'print the ffmpeg command(s) and run nothing')
     .addHelpText('after', `
+Progress: on a terminal a live view, where q or Ctrl-C cancels the encode (no daemon runs it);
+otherwise plain lines on stderr and each output on stdout; --json prints one object when done.
+
 Examples:
   $ nommer encode clip.mov                                  # clip.webm (VP9 + Opus)
   $ nommer encode clip.mov -p webm -p poster                # clip.webm and clip.webp, one decode

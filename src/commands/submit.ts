@@ -24,16 +24,9 @@ export function registerSubmit(program: Command): void {
   program
     .command('submit')
     .summary('queue encodes and follow their progress')
-    .description(`Queue one job per input with feederd (started in the background if none runs) and follow
-them to the end. Outputs default to the input's folder with the preset's extension; an existing
-output is an error unless --force; the input is never overwritten. Exit code 0 only if every job
-succeeded.
-
-On a terminal the jobs show in a live view: ↑/↓ select a job, c cancels it (after y), q or
-Ctrl-C stops following (the jobs keep running). Otherwise (pipe, CI, TERM=dumb) progress is plain
-lines on stderr and each output path on stdout. With --json (and no --detach) stdout is JSON
-lines: {"job": …, "event": …} per change (progress at most once a second per job), and last
-{"jobs": [...]} with every job's final state.`)
+    .description('Queue one job per input with feederd (started in the background if none runs) and follow '
+      + 'them to the end. Outputs default to the input\'s folder with the preset\'s extension; an existing '
+      + 'output is an error unless --force; the input is never overwritten. Exit code 0 only if every job succeeded.')
     .argument('<input...>', 'files (or http(s):// / s3:// URIs with the aws backend)')
     .option('-p, --preset <name>', 'preset; repeat for several outputs per input (default: webm)', collect, [])
     .option('-o, --output <dest>', 'destination for the preset in the same position (one input only)', collect, [])
@@ -47,6 +40,12 @@ lines: {"job": …, "event": …} per change (progress at most once a second per
     .option('-n, --dry-run', 'print the ffmpeg command(s) each job would run; queue nothing')
     .option('--api <url>', 'feederd address (default: the one recorded in the data dir, or NOMMER_API)')
     .addHelpText('after', `
+Following: on a terminal the jobs show in a live view — ↑/↓ select a job, c cancels it (after y),
+q or Ctrl-C stops following (the jobs keep running). Otherwise (pipe, CI, TERM=dumb) progress is
+plain lines on stderr and each output path on stdout. With --json (and no --detach) stdout is JSON
+lines: {"job": …, "event": …} per change (progress at most once a second per job), then last
+{"jobs": [...]} with every job's final state.
+
 Examples:
   $ nommer submit talk.mov                         # talk.webm, follows progress
   $ nommer submit *.mov -p webm -p poster --detach

@@ -2,7 +2,7 @@
 // with the queue and the fleet and what the keys do. It only renders the state it is given; the
 // reducer in model.ts owns every decision. Few nodes per row, so a redraw stays cheap.
 import { Box, Text } from 'ink';
-import { countByState, isFinal, type JobView, type Row, type ViewState } from './model.js';
+import { allFinal, countByState, isFinal, type JobView, type Row, type ViewState } from './model.js';
 import { bar, errorText, fleetText, inputName, outputText, percent, rates, stateLabel } from './format.js';
 
 const STATE_COLOR: Record<string, string> = {
@@ -71,12 +71,16 @@ function Header({ state }: { state: ViewState }) {
 
 function Footer({ state }: { state: ViewState }) {
   const lines: Array<{ text: string; color?: string }> = [];
-  if (state.summary && state.kind !== 'encode') lines.push({ text: fleetText(state.summary), color: 'gray' });
+  // Once the view ended the fleet line would be stale: it is left out of the last frame.
+  if (state.summary && state.kind !== 'encode' && !state.ended) lines.push({ text: fleetText(state.summary), color: 'gray' });
   if (state.notice) lines.push({ text: state.notice.text, color: state.notice.tone === 'error' ? 'red' : 'yellow' });
   if (state.confirm) {
     lines.push({ text: state.kind === 'encode' ? 'Cancel the encode? Nothing partial is kept. [y/N]' : `Cancel job ${state.confirm}? [y/N]`, color: 'yellow' });
   } else if (state.ended === 'quit') {
-    lines.push({ text: state.kind === 'encode' ? 'encode canceled' : state.kind === 'watch' ? 'stopped watching' : 'stopped following; the jobs keep running (see `nommer status`)', color: 'yellow' });
+    const text = state.kind === 'encode'
+      ? (allFinal(state) ? 'encode canceled' : 'canceling the encode…')
+      : state.kind === 'watch' ? 'stopped watching' : 'stopped following; the jobs keep running (see `nommer status`)';
+    lines.push({ text, color: 'yellow' });
   } else if (state.ended === 'done') {
     const ok = state.order.every((id) => state.rows[id]!.job.state === 'succeeded');
     const n = state.order.length;

@@ -55,7 +55,8 @@ export async function openEncodeView(o: EncodeViewOptions): Promise<EncodeView> 
     await session.close();
   };
   return {
-    onProgress: shows ? (p) => update({
+    // After a cancel, ffmpeg's last progress block (it ends the run) says nothing about the encode.
+    onProgress: shows ? (p) => store.get().ended ? undefined : update({
       phase: 'encoding', progress: p.fraction, fps: p.fps ?? null, speed: p.speed ?? null, eta: p.etaSeconds ?? null,
     }) : undefined,
     async succeeded(outputs) {
