@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
-import { JobsView, fit } from '../src/tui/JobsView.js';
+import { JobsView, fit, visibleJobs } from '../src/tui/JobsView.js';
 import { startInkView } from '../src/tui/ink-view.js';
 import { initialState, reduce, type Action, type JobView, type ViewKind, type ViewState } from '../src/tui/model.js';
 import { ViewStore } from '../src/tui/store.js';
@@ -108,6 +108,23 @@ test('the cancel confirmation, and what quitting says for each command', () => {
   assert.match(frame(state([{ type: 'job', job: running('a') }, { type: 'quit' }], 'watch')), /stopped watching/);
 });
 
+test('more jobs than the terminal has rows: a run of whole jobs around the selection, the rest counted', () => {
+  let s = state(Array.from({ length: 40 }, (_, i) => ({ type: 'job' as const, job: job(`j${String(i).padStart(2, '0')}`) })));
+  for (let i = 0; i < 15; i++) s = reduce(s, { type: 'select', delta: 1 });
+  const v = visibleJobs(s, 20);
+  assert.ok(v.ids.includes('j15'));
+  assert.equal(v.ids.length, 18);
+  assert.equal(v.above + v.ids.length + v.below, 40);
+  const r = render(<JobsView state={s} now={T0} height={25} />);
+  const f = r.lastFrame()!;
+  r.unmount();
+  assert.ok(f.split('\n').length <= 24, `${f.split('\n').length} lines`);
+  assert.match(f, /↑ \d+ more/);
+  assert.match(f, /↓ \d+ more/);
+  assert.match(f, /› j15\.mov/);
+  assert.deepEqual(visibleJobs(state([{ type: 'job', job: job('a') }]), 20), { ids: ['a'], above: 0, below: 0 });
+});
+
 test('fit pads short names and shortens long ones keeping both ends', () => {
   assert.equal(fit('a.mov', 8), 'a.mov   ');
   assert.equal(fit('a-very-long-recording-name.mov', 12), 'a-very…e.mov');
@@ -181,10 +198,14 @@ test('the live view coalesces a burst of updates into a few redraws', async () =
   const view = startInkView(store, { stdout: stdout as unknown as NodeJS.WriteStream, stdin: new FakeStdin() as unknown as NodeJS.ReadStream, debug: true, minFrameMs: 200, onAction: (a) => store.dispatch(a) });
   await tick(20);
   const before = stdout.frames.length;
+  const t0 = Date.now();
   for (let i = 1; i <= 100; i++) { store.dispatch({ type: 'job', job: running('a', { progress: i / 100 }) }); await tick(5); }
+  const took = Date.now() - t0;
   await tick(250);
   const redraws = stdout.frames.length - before;
-  assert.ok(redraws >= 1 && redraws <= 6, `100 updates over ~0.5-1 s drew ${redraws} frames`);
+  // At most one redraw per 200 ms (plus the trailing one), however slow the machine makes the burst.
+  assert.ok(redraws >= 1 && redraws <= Math.ceil(took / 200) + 2, `100 updates over ${took} ms drew ${redraws} frames`);
+  assert.ok(redraws < 50);
   assert.match(stdout.last, /100%|99%/);
   await view.close();
 });

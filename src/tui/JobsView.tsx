@@ -15,6 +15,8 @@ export interface JobsViewProps {
   now: number;
   /** Width of the progress bar in cells. */
   barWidth?: number;
+  /** Terminal rows: jobs beyond them are summed up as "… more" (default: no limit). */
+  height?: number;
 }
 
 function JobRow({ row, selected, now, barWidth, nameWidth, showId }: { row: Row; selected: boolean; now: number; barWidth: number; nameWidth: number; showId: boolean }) {
@@ -34,11 +36,7 @@ function JobRow({ row, selected, now, barWidth, nameWidth, showId }: { row: Row;
         <Text color="gray">{j.worker && j.state === 'running' ? `  ${j.worker}` : ''}{showId ? `  ${j.id}` : ''}</Text>
         {row.cancelRequested ? <Text color="yellow">  canceling…</Text> : ''}
       </Text>
-      <Outputs job={j} />
-      {j.state === 'failed' || (j.state === 'canceled' && j.error) ? (
-        <Text color="red" wrap="truncate-end">{`    ✗ ${errorText(j)}`}</Text>
-      ) : null}
-      {j.state === 'queued' && j.attempt > 1 && row.event ? <Text color="gray" wrap="truncate-end">{`    ${row.event}`}</Text> : null}
+      {detailLines(row).map((l, i) => <Text key={i} color={l.color} wrap="truncate-end">{l.text}</Text>)}
     </Box>
   );
 }
@@ -50,16 +48,34 @@ export function fit(text: string, width: number): string {
   return `${text.slice(0, head)}…${text.slice(text.length - (width - 1 - head))}`;
 }
 
-function Outputs({ job }: { job: JobView }) {
-  // Finished: where each output went and how big it is. Running: only when there are several, so
-  // a one-output job stays one line.
-  if (job.state === 'succeeded') {
-    return <>{job.outputs.map((o, i) => <Text key={i} color="green" wrap="truncate-end">{`    → ${outputText(o)}`}</Text>)}</>;
-  }
-  if (job.outputs.length > 1 && !isFinal(job)) {
-    return <>{job.outputs.map((o, i) => <Text key={i} color="gray" wrap="truncate-end">{`    ${i === job.outputs.length - 1 ? '└' : '├'} ${o.preset}: ${o.uri}`}</Text>)}</>;
-  }
-  return null;
+/**
+ * The lines under a job's row. Finished: where each output went and how big it is, or the error
+ * in red. Running: the outputs only when there are several, so a one-output job stays one line.
+ */
+export function detailLines(row: Row): Array<{ text: string; color?: string }> {
+  const j = row.job;
+  const out: Array<{ text: string; color?: string }> = [];
+  if (j.state === 'succeeded') for (const o of j.outputs) out.push({ text: `    → ${outputText(o)}`, color: 'green' });
+  else if (j.outputs.length > 1 && !isFinal(j)) j.outputs.forEach((o, i) => out.push({ text: `    ${i === j.outputs.length - 1 ? '└' : '├'} ${o.preset}: ${o.uri}`, color: 'gray' }));
+  if (j.state === 'failed' || (j.state === 'canceled' && j.error)) out.push({ text: `    ✗ ${errorText(j)}`, color: 'red' });
+  if (j.state === 'queued' && j.attempt > 1 && row.event) out.push({ text: `    ${row.event}`, color: 'gray' });
+  return out;
+}
+
+/**
+ * Which jobs fit in `height` lines: all when they do, else a run of whole jobs that holds the
+ * selected one (so the terminal never scrolls, which would make Ink clear it on every frame).
+ */
+export function visibleJobs(state: ViewState, height: number): { ids: string[]; above: number; below: number } {
+  const h = state.order.map((id) => 1 + detailLines(state.rows[id]!).length);
+  const total = h.reduce((a, b) => a + b, 0);
+  if (total <= height) return { ids: [...state.order], above: 0, below: 0 };
+  const budget = Math.max(1, height - 2); // room for the "… more" lines
+  const sel = Math.max(0, state.selected ? state.order.indexOf(state.selected) : 0);
+  let start = sel, end = sel + 1, used = h[sel]!;
+  while (end < h.length && used + h[end]! <= budget) used += h[end++]!;
+  while (start > 0 && used + h[start - 1]! <= budget) used += h[--start]!;
+  return { ids: state.order.slice(start, end), above: start, below: state.order.length - end };
 }
 
 function Header({ state }: { state: ViewState }) {
@@ -94,16 +110,20 @@ function Footer({ state }: { state: ViewState }) {
   return <>{lines.map((l, i) => <Text key={i} color={l.color} wrap="truncate-end">{l.text}</Text>)}</>;
 }
 
-export function JobsView({ state, now, barWidth = 24 }: JobsViewProps) {
+export function JobsView({ state, now, barWidth = 24, height = Infinity }: JobsViewProps) {
   const showId = state.kind !== 'encode';
   const nameWidth = Math.min(24, Math.max(8, ...state.order.map((id) => inputName(state.rows[id]!.job).length)));
+  // Header and footer take up to 4 lines, and one more stays free for the cursor.
+  const shown = visibleJobs(state, height - 5);
   return (
     <Box flexDirection="column">
       <Header state={state} />
       {state.order.length === 0 ? <Text color="gray">no jobs yet</Text> : null}
-      {state.order.map((id) => (
+      {shown.above ? <Text color="gray">{`  ↑ ${shown.above} more`}</Text> : null}
+      {shown.ids.map((id) => (
         <JobRow key={id} row={state.rows[id]!} selected={state.order.length > 1 && id === state.selected} now={now} barWidth={barWidth} nameWidth={nameWidth} showId={showId} />
       ))}
+      {shown.below ? <Text color="gray">{`  ↓ ${shown.below} more`}</Text> : null}
       <Footer state={state} />
     </Box>
   );

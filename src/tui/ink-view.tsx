@@ -47,7 +47,7 @@ export function startInkView(store: ViewStore, o: InkViewOptions): InkView {
   };
   const tree = () => (
     <Keys onKey={onKey}>
-      <JobsView state={store.get()} now={now()} barWidth={barWidthFor(stdout.columns)} />
+      <JobsView state={store.get()} now={now()} barWidth={barWidthFor(stdout.columns)} height={stdout.rows || undefined} />
     </Keys>
   );
   const instance = render(tree(), { stdout, stdin: o.stdin ?? process.stdin, exitOnCtrlC: false, patchConsole: false, maxFps: 10, debug: o.debug ?? false });
