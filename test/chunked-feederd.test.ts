@@ -74,7 +74,7 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   let victim: Detail['tasks'][number] | undefined;
   const deadline = Date.now() + 60_000;
   while (!victim && Date.now() < deadline) {
-    victim = (await detail(f, j.id)).tasks.find((x) => x.type === 'chunk' && x.state === 'running' && x.progress > 0.1 && x.worker);
+    victim = (await detail(f, j.id)).tasks.find((x) => x.type === 'chunk' && /\.chunk-\d+$/.test(x.id) && x.state === 'running' && x.progress > 0.1 && x.worker);
     if (!victim) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(victim, 'a chunk was seen encoding');

@@ -24,7 +24,8 @@ export function writeConfig(dir: string, config: Record<string, unknown>): void 
 
 export async function startFeederd(dir: string, opts: { workers?: number; config?: Record<string, unknown>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningFeederd> {
   const home = join(dir, 'home');
-  writeConfig(dir, { jobs: { leaseSeconds: 3, maxAttempts: 3 }, ...opts.config });
+  // A short lease keeps the kill tests quick; 4 s leaves room for a loaded machine's heartbeats.
+  writeConfig(dir, { jobs: { leaseSeconds: 4, maxAttempts: 3 }, ...opts.config });
   const env = { ...process.env, ...opts.env, NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' };
   // A feederd killed with SIGKILL leaves its address behind; wait for the new one's.
   rmSync(join(home, 'feederd.json'), { force: true });
