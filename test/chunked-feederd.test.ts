@@ -15,6 +15,7 @@ import type { PublicJob } from '../src/orchestrator/api.js';
 import { FFMPEG, decodesCleanly, makeClip, tempDir } from './helpers/media.js';
 import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { chunkedRun, runAll, segmentLayout, ssim, timing } from './helpers/chunked.js';
+import { nommer } from './helpers/cli.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -100,4 +101,21 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   const whole = join(d.path, 'whole.webm');
   await encode({ ffmpeg: locateFfmpeg(), input: clip, outputs: [{ preset: preset as never, path: whole }] });
   assert.ok(ssim(out, whole).all >= 0.99);
+});
+
+test('nommer submit --chunked / --no-chunked choose per job, whatever the config says', async () => {
+  const d = tempDir(); dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 0, config: { chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds: 2 } } }); running.push(f);
+  const clip = makeClip(join(d.path, 'c.mp4'), { seconds: 8 });
+  const submit = async (flag: string) => {
+    const r = await nommer(['submit', clip, flag, '--detach', '--json', '--force', '--api', f.client.endpoint.url], { cwd: d.path, env: f.env });
+    assert.equal(r.code, 0, r.stderr);
+    const id = (JSON.parse(r.stdout) as { jobs: PublicJob[] }).jobs[0]!.id;
+    return (await detail(f, id)).tasks.map((t) => t.id.split('.').pop()!);
+  };
+  const on = await submit('--chunked');
+  assert.ok(on.filter((k) => k.startsWith('chunk-')).length >= 2, `chunk tasks: ${on.join(',')}`);
+  assert.ok(on.includes('assemble'));
+  assert.deepEqual(await submit('--no-chunked'), ['encode']);
+  await f.stop();
 });

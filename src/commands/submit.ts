@@ -15,7 +15,7 @@ import { chooseOutputMode } from '../tui/output-mode.js';
 
 interface Flags {
   preset: string[]; output: string[]; set: string[]; notify?: string; priority?: number; idempotencyKey?: string;
-  detach?: boolean; force?: boolean; dryRun?: boolean; api?: string; maxAttempts?: number;
+  detach?: boolean; force?: boolean; dryRun?: boolean; api?: string; maxAttempts?: number; chunked?: boolean;
 }
 
 const isUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
@@ -36,6 +36,8 @@ export function registerSubmit(program: Command): void {
     .option('--idempotency-key <key>', 'submitting the same key again returns the existing job')
     .option('--max-attempts <n>', 'attempts before a retriable failure fails the job', intOption('--max-attempts', 1, 20))
     .option('-f, --force', 'overwrite outputs that exist')
+    .option('--chunked', 'split a long input at keyframes and encode the pieces on several workers at once')
+    .option('--no-chunked', 'never chunk this job (default: config chunking.enabled and thresholdSeconds)')
     .option('--detach', 'queue and return at once (print the job ids)')
     .option('-n, --dry-run', 'print the ffmpeg command(s) each job would run; queue nothing')
     .option('--api <url>', 'feederd address (default: the one recorded in the data dir, or NOMMER_API)')
@@ -104,6 +106,7 @@ Examples:
           idempotencyKey: flags.idempotencyKey ? (jobs.length > 1 ? `${flags.idempotencyKey}:${i}` : flags.idempotencyKey) : undefined,
           force: Boolean(flags.force),
           maxAttempts: flags.maxAttempts,
+          ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
         });
         created.push(r.job);
       }
