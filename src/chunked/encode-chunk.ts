@@ -5,12 +5,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
-import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
+import { countVideoPackets, ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { TaskProgress } from '../ffmpeg/progress.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { Progress } from '../jobs/types.js';
@@ -73,17 +72,6 @@ export function chunkArgs(args: readonly string[], chunk: Pick<VideoChunkParams,
     out.splice(cv + 2, 0, '-vf', trim);
   }
   return out;
-}
-
-/** Video packets in a file (one per shown frame for VP9 and AV1 in WebM), counted without decoding. */
-export function countVideoPackets(ffprobe: string, path: string, signal?: AbortSignal): Promise<number> {
-  return new Promise((resolve, reject) => {
-    execFile(ffprobe, ['-v', 'error', '-select_streams', 'V:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffmpegInputArg(path)], { signal }, (err, stdout) => {
-      if (err) return reject(new NommerError('INPUT_UNDECODABLE', `cannot read ${path}: ${err.message}`));
-      const n = Number(stdout.trim().split('\n')[0]);
-      resolve(Number.isFinite(n) ? n : 0);
-    });
-  });
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -3,9 +3,8 @@
 // decoding, seconds for a film); otherwise (AVI: packets carry decode order only, and decoding
 // keyframes alone gives wrong times when there are B-frames) by decoding every frame, which is
 // exact but costs a full decode.
-import { execFile } from 'node:child_process';
 import { NommerError } from '../errors.js';
-import { ffmpegInputArg, parseRate, stderrTail } from '../ffmpeg/probe.js';
+import { ffmpegInputArg, ffprobeText as ffprobe, parseRate } from '../ffmpeg/probe.js';
 import type { FrameTimeline } from './plan.js';
 
 export interface SourceTimeline {
@@ -13,17 +12,6 @@ export interface SourceTimeline {
   hasAudio: boolean;
   /** How the times were found. */
   method: 'packets' | 'frames';
-}
-
-function ffprobe(bin: string, args: string[], signal?: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(bin, ['-v', 'error', ...args], { maxBuffer: 1 << 30, signal }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new NommerError('FFMPEG_MISSING', `ffprobe not found at ${bin}`, { hint: 'install ffmpeg, or set NOMMER_FFPROBE' }));
-      if (err && err.name === 'AbortError') return reject(new NommerError('CANCELED', 'canceled while probing'));
-      if (err) return reject(new NommerError('INPUT_UNDECODABLE', `cannot list the frames of the input: ${stderrTail(stderr, 1) || err.message}`, { detail: stderrTail(stderr) }));
-      resolve(stdout);
-    });
-  });
 }
 
 /** `key=value|key=value` lines (ffprobe -of compact=p=0) as records. */

@@ -153,6 +153,12 @@ export async function checkLocalInput(path: string): Promise<void> {
   if (st.size === 0) throw new NommerError('INPUT_UNDECODABLE', `input is empty (0 bytes): ${path}`, { hint: 'the file is empty; check where it came from' });
 }
 
+/**
+ * Demuxers whose input names other files or URLs to open (a downloaded HLS playlist could make a
+ * worker encode any media file on its disk). nommer takes media files, not playlists.
+ */
+const REFERENCING_FORMATS = new Set(['hls', 'applehttp', 'concat', 'ffconcat', 'dash', 'webm_dash_manifest', 'imf', 'tee']);
+
 export async function probeInput(ffprobe: string, input: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ProbeInfo> {
   const remote = /^https?:\/\//i.test(input);
   if (!remote) await checkLocalInput(input);
@@ -166,6 +172,13 @@ export async function probeInput(ffprobe: string, input: string, opts: { signal?
   });
   let raw: RawProbe | undefined;
   try { raw = JSON.parse(stdout) as RawProbe; } catch { raw = undefined; }
+  const formats = (raw?.format?.format_name ?? '').split(',');
+  const playlist = formats.find((f) => REFERENCING_FORMATS.has(f));
+  if (playlist) {
+    throw new NommerError('INPUT_UNREADABLE', `input ${input} is a ${playlist} playlist or manifest, not a media file`, {
+      hint: 'playlists make ffmpeg open the files or URLs they name; give the media file itself',
+    });
+  }
   const info = raw ? toProbeInfo(raw) : undefined;
   if (code !== 0 || !info || (!info.video && !info.audio)) {
     const tail = stderrTail(stderr, 3);
@@ -175,4 +188,24 @@ export async function probeInput(ffprobe: string, input: string, opts: { signal?
     });
   }
   return info;
+}
+
+/** Runs ffprobe with `args` (after `-v error`) and gives its stdout; failures become typed errors. */
+export function ffprobeText(bin: string, args: string[], signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, ['-v', 'error', ...args], { maxBuffer: 1 << 30, signal }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new NommerError('FFMPEG_MISSING', `ffprobe not found at ${bin}`, { hint: 'install ffmpeg, or set NOMMER_FFPROBE' }));
+      if (err && err.name === 'AbortError') return reject(new NommerError('CANCELED', 'canceled while probing'));
+      if (err) return reject(new NommerError('INPUT_UNDECODABLE', `cannot list the frames of the input: ${stderrTail(stderr, 1) || err.message}`, { detail: stderrTail(stderr) }));
+      resolve(stdout);
+    });
+  });
+}
+
+/** Video packets in a file (one per shown frame for VP9 and AV1 in WebM), counted without decoding. */
+export async function countVideoPackets(ffprobe: string, path: string, signal?: AbortSignal): Promise<number> {
+  const out = await ffprobeText(ffprobe, ['-select_streams', 'V:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffmpegInputArg(path)], signal)
+    .catch((err: NommerError) => { throw err.code === 'INPUT_UNDECODABLE' ? new NommerError('INPUT_UNDECODABLE', `cannot read ${path}: ${err.message}`) : err; });
+  const n = Number(out.trim().split('\n')[0]);
+  return Number.isFinite(n) ? n : 0;
 }
