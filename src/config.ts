@@ -122,7 +122,9 @@ export function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string
       return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${where}${k}"`).join(', ')} (check the spelling; see README "Configuration")`;
     }
     const got = valueAt(input, i.path);
-    const gotText = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
+    // A rejected secret is still a secret: say what is wrong with it, never what it is.
+    const secret = /(^|\.)(token|secret|password|kmsKeyId)$/i.test(path);
+    const gotText = got === undefined ? '' : secret ? ` (value hidden, ${typeof got === 'string' ? `${got.length} characters` : typeof got})` : `, got ${JSON.stringify(got)}`;
     const msg = i.message.startsWith('must') ? i.message : `is invalid: ${i.message}`;
     return `${path || '(config)'} ${msg}${gotText}`;
   });

@@ -43,6 +43,11 @@ export function resolveOutputs(spec: JobSpecInput): OutputSpec[] {
   return names.map((name, i) => {
     const preset = spec.sets.length ? applyOverrides(getPreset(name, spec.userPresets), spec.sets) : getPreset(name, spec.userPresets);
     const given = spec.outputs[i];
+    if (given && isUri(given) && !/^(file|s3):\/\//i.test(given)) {
+      // Only file:// and s3:// can be written to; anything else (http, ftp...) would be taken for
+      // a relative path by the local storage and written into the worker's working directory.
+      throw new NommerError('USAGE', `cannot write an output to ${given}: destinations are local paths, file:// or s3:// URIs`, { hint: 'choose a local path or an s3:// URI with -o' });
+    }
     const uri = given ? (isUri(given) ? given : resolve(given)) : defaultOutputFor(spec.input, preset, taken);
     taken.add(uri);
     return { preset, uri };

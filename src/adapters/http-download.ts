@@ -2,7 +2,9 @@
 // stream to disk: streamed (never buffered whole in memory), to a temporary name renamed only
 // when complete, with byte progress, so a failed download leaves nothing that looks like input.
 import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { createWriteStream } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -23,6 +25,54 @@ export interface HttpDownloadOptions extends DownloadProgress {
   headersTimeoutMs?: number;
   /** Name of the file in destDir; default: the last segment of the URL's path. */
   fileName?: string;
+  /**
+   * Refuse loopback addresses too (127.0.0.0/8, ::1). Off by default: on the local backend the
+   * worker runs on the submitter's own machine. Link-local and unspecified addresses (cloud
+   * instance metadata at 169.254.169.254, fd00:ec2::254) are refused always.
+   */
+  denyLoopback?: boolean;
+}
+
+/**
+ * Where no media input lives, but credentials do: link-local (EC2/ECS/GCP/Azure metadata
+ * services), the unspecified address (0.0.0.0 reaches this host), and the EC2 IPv6 metadata
+ * address. IPv4-mapped IPv6 forms (::ffff:169.254.169.254) match the IPv4 rules.
+ */
+const ALWAYS_DENIED = new BlockList();
+ALWAYS_DENIED.addSubnet('169.254.0.0', 16, 'ipv4');
+ALWAYS_DENIED.addSubnet('0.0.0.0', 8, 'ipv4');
+ALWAYS_DENIED.addSubnet('fe80::', 10, 'ipv6');
+ALWAYS_DENIED.addAddress('::', 'ipv6');
+ALWAYS_DENIED.addAddress('fd00:ec2::254', 'ipv6');
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Why an address may not be downloaded from, or null when it may. */
+export function deniedAddress(address: string, opts: { denyLoopback?: boolean } = {}): string | null {
+  const family = isIP(address);
+  if (!family) return null;
+  const type = family === 6 ? 'ipv6' : 'ipv4';
+  if (ALWAYS_DENIED.check(address, type)) return 'a link-local or unspecified address (where cloud instance metadata and credentials live)';
+  if (opts.denyLoopback && LOOPBACK.check(address, type)) return 'a loopback address (this backend\'s workers do not download from their own machine)';
+  return null;
+}
+
+/**
+ * Check every address the URL's host resolves to. (fetch resolves the name again, so a DNS
+ * server that answers differently the second time is not caught here; the redirect hops are.)
+ */
+async function checkDestination(url: URL, opts: { denyLoopback?: boolean }): Promise<void> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  let addresses: string[];
+  if (isIP(host)) addresses = [host];
+  else {
+    try { addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address); } catch { return; /* fetch reports the DNS failure */ }
+  }
+  for (const a of addresses) {
+    const why = deniedAddress(a, opts);
+    if (why) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: refusing to download from ${a}, ${why}`, { hint: 'give a URL of a media file on another host' });
+  }
 }
 
 export function isHttpUri(uri: string): boolean {
@@ -115,12 +165,23 @@ function networkError(err: unknown, url: URL): NommerError {
 export async function downloadHttp(uri: string, destDir: string, opts: HttpDownloadOptions = {}): Promise<string> {
   let url: URL;
   try { url = new URL(uri); } catch { throw new NommerError('INPUT_NOT_FOUND', `not a valid URL: ${displayUrl(uri)}`); }
+  // fetch refuses URLs with user:password in them: send them as Basic auth instead, and only to
+  // the origin they were written for (not to wherever a redirect points).
+  let auth: { origin: string; header: string } | undefined;
+  if (url.username || url.password) {
+    const user = decodeURIComponent(url.username), pass = decodeURIComponent(url.password);
+    auth = { origin: url.origin, header: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+    url.username = '';
+    url.password = '';
+  }
   const maxRedirects = opts.maxRedirects ?? 5;
   const headersTimeoutMs = opts.headersTimeoutMs ?? 30_000;
 
   for (let redirects = 0; ; redirects++) {
     if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`);
     if (!/^https?:$/.test(url.protocol)) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: only http and https URLs can be downloaded`);
+    // Checked on every hop: a public URL may redirect to the metadata service.
+    await checkDestination(url, opts);
     // One controller per request: the headers timeout must not cut a long body transfer short.
     const controller = new AbortController();
     const onAbort = () => controller.abort(opts.signal?.reason);
@@ -130,7 +191,7 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
       let res: Response;
       try {
         // Redirects followed by hand: to count them against our limit and to re-check the scheme.
-        res = await fetch(url, { redirect: 'manual', signal: controller.signal });
+        res = await fetch(url, { redirect: 'manual', signal: controller.signal, headers: auth && url.origin === auth.origin ? { authorization: auth.header } : {} });
       } catch (err) {
         if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`, { cause: err });
         if (controller.signal.aborted) throw new NommerError('STORAGE_FAILED', `${displayUrl(url)}: no response within ${headersTimeoutMs} ms`, { retriable: true, cause: err });
@@ -145,6 +206,8 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
         if (!location) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: HTTP ${res.status} redirect without a Location`);
         if (redirects >= maxRedirects) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: more than ${maxRedirects} redirects`, { hint: 'check the URL; it may redirect in a loop' });
         url = new URL(location, url);
+        url.username = '';
+        url.password = '';
         continue;
       }
       if (res.status < 200 || res.status >= 300 || !res.body) {

@@ -41,8 +41,14 @@ export async function startDaemon(loaded: LoadedConfig, args: string[] = [], tim
     const c = await findRunning(loaded);
     if (c) return { pid: running, url: c.endpoint.url, logFile: paths.log };
   }
-  rmSync(paths.api, { force: true });
-  const fd = openSync(paths.log, 'a');
+  let fd: number;
+  try {
+    rmSync(paths.api, { force: true });
+    fd = openSync(paths.log, 'a');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    throw new NommerError('CONFIG_INVALID', `cannot start feederd: the data dir ${loaded.home} is not writable (${code || (err as Error).message})`, { hint: 'fix its permissions or mount, or point NOMMER_HOME at another directory' });
+  }
   const child = spawn(process.execPath, [BIN, ...(loaded.filepath ? ['--config', loaded.filepath] : []), 'feederd', ...args], {
     detached: true,
     stdio: ['ignore', fd, fd],

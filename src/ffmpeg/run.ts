@@ -21,14 +21,18 @@ const STDERR_KEEP = 64 * 1024;
 /** The flags the runner adds in front of every argument array. */
 export const RUNNER_FLAGS = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-progress', 'pipe:1'];
 
+/** stderr lines that mean the output file is incomplete even when ffmpeg exits 0. */
+const OUTPUT_WRITE_FAILED = /No space left on device|Disk quota exceeded|Error writing trailer|Error closing file/i;
+
 export function classifyFfmpegFailure(stderr: string, exitCode: number | null, signal: NodeJS.Signals | null): NommerError {
   const tail = stderrTail(stderr);
   const last = tail.split('\n').filter(Boolean).pop() ?? (signal ? `killed by ${signal}` : `exit code ${exitCode}`);
-  if (/No space left on device/i.test(stderr)) return new NommerError('DISK_FULL', 'no space left on the output device', { retriable: true, hint: 'free disk space, then retry', detail: tail });
+  if (/No space left on device|Disk quota exceeded/i.test(stderr)) return new NommerError('DISK_FULL', 'no space left on the output device', { retriable: true, hint: 'free disk space, then retry', detail: tail });
   if (/Unknown encoder|Encoder not found|encoder .* not found/i.test(stderr)) return new NommerError('ENCODER_MISSING', `ffmpeg lacks an encoder: ${last}`, { hint: 'run `nommer doctor` to see which encoders this ffmpeg has', detail: tail });
   if (/Permission denied|Read-only file system/i.test(stderr)) return new NommerError('OUTPUT_UNWRITABLE', `ffmpeg could not write: ${last}`, { hint: 'check the destination directory permissions', detail: tail });
   if (/Invalid data found when processing input|moov atom not found|could not find codec parameters|Error while decoding|End of file/i.test(stderr)) return new NommerError('INPUT_UNDECODABLE', `input could not be decoded: ${last}`, { hint: 'the file may be truncated or corrupt', detail: tail });
   if (signal) return new NommerError('FFMPEG_FAILED', `ffmpeg was killed by ${signal}`, { retriable: true, detail: tail });
+  if (exitCode === 0) return new NommerError('FFMPEG_FAILED', `ffmpeg could not finish writing its output: ${last}`, { retriable: true, hint: 'check the destination disk', detail: tail });
   return new NommerError('FFMPEG_FAILED', `ffmpeg failed (exit ${exitCode}): ${last}`, { detail: tail });
 }
 
@@ -76,7 +80,9 @@ export function runFfmpeg(ffmpeg: string, args: string[], opts: RunOptions = {})
       opts.signal?.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
       if (canceled) return reject(new NommerError('CANCELED', 'canceled'));
-      if (code === 0) return resolve();
+      // ffmpeg exits 0 when writing the trailer or closing the file fails (a full disk): the output
+      // is truncated, so that is a failure, whatever the exit code says.
+      if (code === 0 && !OUTPUT_WRITE_FAILED.test(stderr)) return resolve();
       reject(classifyFfmpegFailure(stderr, code, signal));
     });
   });

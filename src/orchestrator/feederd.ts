@@ -3,6 +3,7 @@
 // On SIGTERM it stops taking requests, lets workers finish (or release) their tasks, applies
 // their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import { openPorts } from '../backends.js';
@@ -78,6 +79,9 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     env: { NOMMER_HOME: home },
     logFile: paths.workerLog,
     onExit: (id, code, signal) => {
+      // A worker that died mid-task (SIGKILL, OOM) left its scratch dir behind (a partial
+      // download, an encode bound for S3); its id is never reused, so nobody else would remove it.
+      rm(join(paths.work, id.replace(/[^A-Za-z0-9_.-]/g, '_')), { recursive: true, force: true }).catch((err) => log.warn({ worker: id, err: String(err) }, 'removing a dead worker\'s scratch dir failed'));
       if (!stopSupervising.signal.aborted) { log.warn({ worker: id, code, signal }, 'worker exited; replacing it'); recentExits.push(Date.now()); }
     },
   });
@@ -138,7 +142,12 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     const onSignal = (sig: string) => {
       signals++;
       if (signals === 1) { log.info({ signal: sig }, 'shutting down'); resolve(); }
-      else { log.warn({ signal: sig }, 'second signal: releasing tasks now'); void fleet.stopAll(0); }
+      else {
+        // Workers take a second SIGTERM as "release now": give them a few seconds to report the
+        // release (so the job is queued again at once, not after its lease expires), then kill.
+        log.warn({ signal: sig }, 'second signal: releasing tasks now');
+        void fleet.stopAll(8000);
+      }
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

@@ -20,7 +20,12 @@ const MIGRATION_FILE = /^(\d{4})-[\w.-]+\.sql$/;
 
 /** Open (creating if needed) a database file: WAL, busy timeout, foreign keys, migrated. */
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
-  const db = new Database(path, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+  } catch (err) {
+    throw storeError(err, path);
+  }
   try {
     // busy_timeout first: switching to WAL takes a lock that a concurrent opener may hold.
     db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
@@ -36,8 +41,27 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     return db;
   } catch (err) {
     db.close();
-    throw err;
+    throw storeError(err, path);
   }
+}
+
+/**
+ * SQLite's own words for a data dir nommer cannot write ("unable to open database file",
+ * "attempt to write a readonly database") name neither the file nor the fix: say both.
+ */
+function storeError(err: unknown, path: string): unknown {
+  if (err instanceof NommerError) return err;
+  const code = String((err as { code?: unknown }).code ?? '');
+  if (/^SQLITE_(CANTOPEN|READONLY|PERM|AUTH)/.test(code) || ['EROFS', 'EACCES', 'EPERM'].includes(code)) {
+    return new NommerError('CONFIG_INVALID', `cannot open the job store ${path} for writing: ${(err as Error).message} (${code})`, {
+      hint: 'the data dir must be writable: fix its permissions or mount, or point NOMMER_HOME at another directory',
+      cause: err,
+    });
+  }
+  if (code === 'SQLITE_FULL') {
+    return new NommerError('DISK_FULL', `the job store ${path} cannot be written: ${(err as Error).message} (${code})`, { retriable: true, hint: 'free space on the data dir\'s disk', cause: err });
+  }
+  return err;
 }
 
 export interface Migration { id: number; name: string; sql: string }

@@ -12,8 +12,15 @@ export function isLocalUri(uri: string): boolean {
   return uri.startsWith('file://') || !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
 }
 
+/** The path of a plain path or a file:// URI. A file URL naming another host (file://host/x) or
+ * with an encoded slash is not a local file: USAGE, not an internal error. */
 export function localPathOf(uri: string): string {
-  return uri.startsWith('file://') ? fileURLToPath(uri) : uri;
+  if (!uri.startsWith('file://')) return uri;
+  try {
+    return fileURLToPath(uri);
+  } catch (err) {
+    throw new NommerError('USAGE', `not a local file URL: ${uri} (${(err as Error).message})`, { hint: 'write file:///absolute/path, or the plain path' });
+  }
 }
 
 export class FsStorage implements Storage {
@@ -30,6 +37,9 @@ export class FsStorage implements Storage {
   }
 
   async store(localFile: string, uri: string, opts: { overwrite?: boolean } = {}): Promise<StoreResult> {
+    // http(s) is an input scheme only: "storing" to it would write a relative path named
+    // `http:/host/...` into the worker's working directory.
+    if (!isLocalUri(uri)) throw new NommerError('USAGE', `cannot store an output to ${uri}: destinations are local paths, file:// or (aws backend) s3:// URIs`, { hint: 'choose a local path or an s3:// URI with -o' });
     const dest = localPathOf(uri);
     if (localFile === dest) return { uri, bytes: (await stat(dest)).size };
     if (!opts.overwrite && (await stat(dest).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'submit with --force to overwrite' });

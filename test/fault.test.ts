@@ -1,0 +1,304 @@
+// Fault injection on the local backend, with real processes, real SQLite and real ffmpeg: a
+// worker SIGKILLed while downloading and while encoding, feederd SIGKILLed mid-dispatch and
+// restarted, a full output disk (tmpfs), a read-only store, slow and dead webhook receivers, 200
+// concurrent submissions from several clients, and the shutdown paths (SIGTERM with a grace, a
+// second signal, `nommer feederd stop`, SIGTERM to one worker). Each scenario ends by checking
+// what a user relies on: every job succeeded or failed with a clear code, no partial outputs, no
+// lost jobs, no stuck leases, no orphan ffmpeg or worker processes.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { makeClip, probe, tempDir } from './helpers/media.js';
+import { nommer } from './helpers/cli.js';
+import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { dribbleServer, ffmpegPids, mountTmpfs, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
+import { ApiClient } from '../src/client/api-client.js';
+import type { PublicJob } from '../src/orchestrator/api.js';
+
+const running: RunningFeederd[] = [];
+const dirs: Array<{ cleanup(): void }> = [];
+const mounts: Array<{ unmount(): void }> = [];
+after(async () => {
+  for (const f of running) await f.kill().catch(() => undefined);
+  for (const m of mounts) m.unmount();
+  for (const d of dirs) d.cleanup();
+});
+
+function dir(): string {
+  const d = tempDir('nommer-fault-'); dirs.push(d);
+  return d.path;
+}
+
+async function create(f: RunningFeederd, body: Record<string, unknown>): Promise<PublicJob> {
+  return (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', body)).job;
+}
+
+/** The end state every scenario must reach. */
+async function assertClean(f: RunningFeederd, d: string, opts: { jobs?: number } = {}): Promise<void> {
+  // Workers report asynchronously: give the last events a moment to land.
+  await until(() => { const s = storeState(f.home); return s.runningTasks === 0 && s.leased === 0; }, 15_000, 'no running tasks and no leased messages');
+  const s = storeState(f.home);
+  const final = (s.byState.succeeded ?? 0) + (s.byState.failed ?? 0) + (s.byState.canceled ?? 0);
+  assert.equal(final, s.jobs, `every job is final: ${JSON.stringify(s.byState)}`);
+  if (opts.jobs !== undefined) assert.equal(s.jobs, opts.jobs, 'no job lost, none invented');
+  assert.equal(s.queued, 0, 'no task message left in the queue');
+  assert.equal(s.leased, 0, 'no stuck lease');
+  assert.deepEqual(partialFiles(d), [], 'no partial file anywhere (outputs, scratch)');
+  await until(() => ffmpegPids(d).length === 0, 10_000, 'no ffmpeg left');
+  const failed = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=failed&limit=1000');
+  for (const j of failed.jobs) assert.match(j.error?.code ?? '', /^[A-Z_]+$/, `failed job ${j.id} has a code`);
+}
+
+function workerPid(worker: string | null): number {
+  assert.ok(worker, 'the job has a worker');
+  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(`--id ${worker}`); } catch { return false; }
+  });
+  assert.equal(pids.length, 1, `one process for worker ${worker}`);
+  return pids[0]!;
+}
+
+test('a worker SIGKILLed mid-download: the download is cut, the task is delivered again and succeeds; no partial download is left', async () => {
+  const d = dir();
+  const clip = readFileSync(makeClip(join(d, 'src.mp4'), { seconds: 2 }));
+  // ~2 KiB every 150 ms: several seconds for the first try; later tries are served at once.
+  const srv = await dribbleServer({ 'remote clip.mp4': clip }, { chunk: 2048, tickMs: 150, fastAfter: 1 });
+  const f = await startFeederd(d, { workers: 2 }); running.push(f);
+  try {
+    const out = join(d, 'remote.webm');
+    const j = await create(f, { input: srv.url('remote clip.mp4'), outputs: [{ preset: 'webm', uri: out }] });
+    const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'downloading' && (srv.sent[0] ?? 0) > 4096, 30_000);
+    process.kill(workerPid(busy.worker), 'SIGKILL');
+    const done = await waitForJob(f.client, j.id, isFinal, 90_000);
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    assert.notEqual(done.worker, busy.worker);
+    assert.ok(srv.sent[0]! < clip.length, 'the first download was cut off');
+    assert.ok(srv.sent.length >= 2, 'the input was downloaded again');
+    assert.deepEqual(probe(out).streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
+    // feederd removes a dead worker's scratch dir (its partial download) when it exits.
+    await until(() => !existsSync(join(f.home, 'work', busy.worker!)), 10_000, 'the dead worker\'s scratch dir to go');
+    await assertClean(f, d, { jobs: 1 });
+  } finally {
+    await srv.close();
+  }
+  await f.stop();
+});
+
+test('a worker SIGKILLed mid-encode: its ffmpeg dies with it, another worker finishes the job, no partial output', async () => {
+  const d = dir();
+  const f = await startFeederd(d, { workers: 2 }); running.push(f);
+  const clip = makeClip(join(d, 'k.mp4'), { seconds: 4, width: 640, height: 360 });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }, { preset: 'opus' }] });
+  const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.02, 60_000);
+  process.kill(workerPid(busy.worker), 'SIGKILL');
+  await until(() => ffmpegPids(`${d}/.k.webm`).length === 0, 5000, 'the killed worker\'s ffmpeg to die (pdeathsig)');
+  const done = await waitForJob(f.client, j.id, isFinal, 120_000);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  const frames = Number(probe(join(d, 'k.webm'), true).streams.find((s) => s.codec_type === 'video')!.nb_read_frames);
+  assert.ok(Math.abs(frames - 100) <= 1, `all 100 frames, got ${frames}`);
+  assert.equal(probe(join(d, 'k.opus')).streams[0]!.codec_name, 'opus');
+  await assertClean(f, d, { jobs: 1 });
+  await f.stop();
+});
+
+test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exactly to the end; its orphaned workers stop', async () => {
+  const d = dir();
+  const clip = makeClip(join(d, 'p.mp4'), { seconds: 1, width: 160, height: 120 });
+  let f = await startFeederd(d, { workers: 1 }); running.push(f);
+  const oldPid = f.proc.pid!;
+  // 40 submissions at once: the dispatcher is sending them while feederd is killed.
+  const jobs = await Promise.all(Array.from({ length: 40 }, (_, i) => create(f, { input: clip, outputs: [{ preset: 'poster', uri: join(d, `p${i}.webp`) }] })));
+  await f.kill();
+  // The workers of the dead feederd notice (parent watch) and stop after their task.
+  await until(() => workersOf(oldPid).length === 0, 20_000, 'the dead feederd\'s workers to stop');
+  f = await startFeederd(d, { workers: 2 }); running.push(f);
+  for (const j of jobs) assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded', `job ${j.id}`);
+  for (let i = 0; i < 40; i++) assert.equal(probe(join(d, `p${i}.webp`)).streams[0]!.codec_name, 'webp');
+  const list = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?limit=1000');
+  assert.equal(list.jobs.length, 40);
+  await assertClean(f, d, { jobs: 40 });
+  await f.stop();
+});
+
+test('a full output disk: the job fails with DISK_FULL after its attempts, leaves nothing on the disk, and succeeds on retry once space is freed', async (t) => {
+  const d = dir();
+  const outDir = join(d, 'small');
+  const m = mountTmpfs(outDir, '512k');
+  if (!m) { t.skip('needs root to mount a tmpfs (CI runs as root)'); return; }
+  mounts.push(m);
+  // Leave 8 KiB free: a 3 s noise clip encodes to far more.
+  writeFileSync(join(outDir, 'filler'), Buffer.alloc(512 * 1024 - 8 * 1024));
+  const f = await startFeederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 } } }); running.push(f);
+  const clip = makeClip(join(d, 'noise.mp4'), { seconds: 3, width: 640, height: 360, source: 'noise' });
+  const out = join(outDir, 'noise.webm');
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm', uri: out }] });
+  const done = await waitForJob(f.client, j.id, isFinal, 120_000);
+  assert.equal(done.state, 'failed');
+  assert.equal(done.error!.code, 'DISK_FULL', JSON.stringify(done.error));
+  assert.equal(done.attempt, 2, 'DISK_FULL is retriable: both attempts were used');
+  assert.deepEqual(readdirSync(outDir), ['filler'], 'no partial output on the full disk');
+  await assertClean(f, d, { jobs: 1 });
+  rmSync(join(outDir, 'filler'));
+  await f.client.request('POST', `/v1/jobs/${j.id}/retry`);
+  const again = await waitForJob(f.client, j.id, isFinal, 120_000);
+  assert.equal(again.state, 'succeeded', JSON.stringify(again.error));
+  assert.deepEqual(readdirSync(outDir), ['noise.webm']);
+  await f.stop();
+});
+
+test('a read-only store: feederd refuses to start with one clear line; submit and status say what is wrong', async (t) => {
+  const d = dir();
+  const home = join(d, 'home');
+  const m = mountTmpfs(home, '16m');
+  if (!m) { t.skip('needs root to mount a tmpfs (CI runs as root)'); return; }
+  mounts.push(m);
+  const f = await startFeederd(d, { workers: 0 });
+  const clip = makeClip(join(d, 'ro.mp4'), { seconds: 1 });
+  await create(f, { input: clip, outputs: [{ preset: 'opus' }] });
+  await f.stop();
+  m.remount('ro');
+  const env = { NOMMER_HOME: home, NOMMER_PORT: '0' };
+  const fd = await nommer(['feederd', '--workers', '0'], { env, cwd: d, timeoutMs: 30_000 });
+  assert.equal(fd.code, 2, fd.stderr);
+  assert.match(fd.stderr, /cannot open the job store .*nommer\.db for writing/);
+  assert.match(fd.stderr, /data dir must be writable/);
+  assert.doesNotMatch(fd.stderr, /\n\s+at /, 'no stack trace');
+  const sub = await nommer(['submit', clip, '--detach'], { env, cwd: d, timeoutMs: 30_000 });
+  assert.equal(sub.code, 2, sub.stderr);
+  assert.match(sub.stderr, /data dir .* is not writable \(EROFS\)/);
+  const st = await nommer(['status'], { env, cwd: d, timeoutMs: 30_000 });
+  assert.equal(st.code, 1);
+  assert.match(st.stderr, /feederd is not running .*\[API_UNREACHABLE\]/);
+  m.remount('rw');
+});
+
+test('slow and dead webhook receivers never hold jobs up, and feederd still stops within its bound', async () => {
+  const d = dir();
+  let hung = 0;
+  const slow: Server = createServer((req) => { hung++; req.resume(); /* never answers */ });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const dead: Server = createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadPort = (dead.address() as { port: number }).port;
+  await new Promise<void>((r) => dead.close(() => r()));
+  try {
+    const f = await startFeederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 3 }, webhooks: { timeoutMs: 500, maxAttempts: 10 } } }); running.push(f);
+    const clip = makeClip(join(d, 'w.mp4'), { seconds: 1 });
+    const a = await create(f, { input: clip, outputs: [{ preset: 'opus', uri: join(d, 'a.opus') }], notifyUrl: `http://127.0.0.1:${(slow.address() as { port: number }).port}/hook` });
+    const b = await create(f, { input: clip, outputs: [{ preset: 'opus', uri: join(d, 'b.opus') }], notifyUrl: `http://127.0.0.1:${deadPort}/hook` });
+    const t0 = Date.now();
+    assert.equal((await waitForJob(f.client, a.id, isFinal, 60_000)).state, 'succeeded');
+    assert.equal((await waitForJob(f.client, b.id, isFinal, 60_000)).state, 'succeeded');
+    assert.ok(Date.now() - t0 < 30_000, 'jobs finished without waiting on the receivers');
+    assert.ok(hung > 0, 'the slow receiver was called');
+    // Deliveries are still retrying (10 attempts with backoff); shutdown must not wait for them all.
+    const s0 = Date.now();
+    await f.stop();
+    assert.ok(Date.now() - s0 < 15_000, `feederd stopped in ${Date.now() - s0} ms`);
+    assert.equal(f.proc.exitCode, 0);
+  } finally {
+    slow.closeAllConnections();
+    slow.close();
+  }
+});
+
+test('200 concurrent submissions from four clients: all accepted once, idempotency keys honoured, every job succeeds', async () => {
+  const d = dir();
+  const f = await startFeederd(d, { workers: 2 }); running.push(f);
+  const clip = makeClip(join(d, 'tiny.mp4'), { seconds: 0.5, width: 96, height: 64, audioChannels: 0 });
+  mkdirSync(join(d, 'out'));
+  const clients = Array.from({ length: 4 }, () => new ApiClient(f.client.endpoint));
+  // 180 distinct jobs, and 20 submissions sharing 4 idempotency keys across the clients.
+  const bodies = Array.from({ length: 200 }, (_, i) => i < 180
+    ? { input: clip, outputs: [{ preset: 'poster', uri: join(d, 'out', `j${i}.webp`) }] }
+    : { input: clip, outputs: [{ preset: 'poster', uri: join(d, 'out', `k${i % 4}.webp`) }], idempotencyKey: `key-${i % 4}` });
+  const t0 = Date.now();
+  const answers = await Promise.all(bodies.map((b, i) => clients[i % 4]!.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', b)));
+  const submitMs = Date.now() - t0;
+  const ids = new Set(answers.map((a) => a.job.id));
+  assert.equal(ids.size, 184, '180 jobs plus one per idempotency key');
+  assert.equal(answers.filter((a) => a.created).length, 184);
+  for (let k = 0; k < 4; k++) assert.equal(new Set(answers.slice(180).filter((_, i) => i % 4 === k).map((a) => a.job.id)).size, 1, `key-${k} made one job`);
+  for (const id of ids) assert.equal((await waitForJob(f.client, id, isFinal, 240_000)).state, 'succeeded', `job ${id}`);
+  assert.equal(readdirSync(join(d, 'out')).length, 184);
+  await assertClean(f, d, { jobs: 184 });
+  assert.ok(submitMs < 30_000, `200 submissions took ${submitMs} ms`);
+  await f.stop();
+});
+
+test('SIGTERM with no grace: the worker releases its task, feederd exits within its bound; after a restart the job finishes', async () => {
+  const d = dir();
+  let f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '0'] }); running.push(f);
+  const clip = makeClip(join(d, 'g.mp4'), { seconds: 4, width: 640, height: 360 });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
+  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.02, 60_000);
+  const pid = f.proc.pid!;
+  const t0 = Date.now();
+  await f.stop();
+  assert.ok(Date.now() - t0 < 15_000, `stopped in ${Date.now() - t0} ms`);
+  assert.equal(f.proc.exitCode, 0);
+  assert.deepEqual(workersOf(pid), [], 'its workers are gone');
+  await until(() => ffmpegPids(d).length === 0, 5000, 'ffmpeg to stop');
+  assert.deepEqual(partialFiles(d), []);
+  assert.equal(storeState(f.home).byState.queued, 1, 'the released job is queued again');
+  assert.equal(storeState(f.home).leased, 0);
+  f = await startFeederd(d, { workers: 1 }); running.push(f);
+  assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded');
+  await assertClean(f, d, { jobs: 1 });
+  await f.stop();
+});
+
+test('a second SIGTERM forces: work is released at once instead of waiting out a long grace', async () => {
+  const d = dir();
+  const f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '120'] }); running.push(f);
+  const clip = makeClip(join(d, 's.mp4'), { seconds: 4, width: 640, height: 360 });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm-2pass' }] });
+  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding', 60_000);
+  const t0 = Date.now();
+  f.proc.kill('SIGTERM');
+  await sleep(1000);
+  f.proc.kill('SIGTERM');
+  await f.stop();
+  assert.ok(Date.now() - t0 < 15_000, `stopped in ${Date.now() - t0} ms (grace was 120 s)`);
+  await until(() => ffmpegPids(d).length === 0, 5000, 'ffmpeg to stop');
+  assert.deepEqual(partialFiles(d), []);
+  const s = storeState(f.home);
+  assert.equal(s.byState.queued, 1, `the job was released, not left running: ${JSON.stringify(s.byState)}`);
+  assert.equal(s.leased, 0, 'no stuck lease');
+});
+
+test('`nommer feederd stop` returns only when feederd and its workers are gone', async () => {
+  const d = dir();
+  const f = await startFeederd(d, { workers: 1 }); running.push(f);
+  const clip = makeClip(join(d, 'n.mp4'), { seconds: 4, width: 640, height: 360 });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
+  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding', 60_000);
+  const pid = f.proc.pid!;
+  const r = await nommer(['feederd', 'stop'], { env: { NOMMER_HOME: f.home }, cwd: d, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`feederd \\(pid ${pid}\\) stopped`));
+  assert.throws(() => process.kill(pid, 0), 'feederd has exited when stop returns');
+  assert.deepEqual(workersOf(pid), []);
+  assert.equal(existsSync(join(f.home, 'feederd.pid')), false);
+  assert.deepEqual(partialFiles(d), []);
+  assert.equal(storeState(f.home).leased, 0);
+});
+
+test('SIGTERM to one worker: it finishes or releases within its grace and exits; feederd replaces it and the job succeeds', async () => {
+  const d = dir();
+  const f = await startFeederd(d, { workers: 1 }); running.push(f);
+  const clip = makeClip(join(d, 'w.mp4'), { seconds: 4, width: 640, height: 360 });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
+  const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'encoding', 60_000);
+  const pid = workerPid(busy.worker);
+  const t0 = Date.now();
+  process.kill(pid, 'SIGTERM');
+  await until(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 15_000, 'the worker to exit');
+  assert.ok(Date.now() - t0 < 15_000, 'within grace (2 s) plus reporting');
+  const done = await waitForJob(f.client, j.id, isFinal, 120_000);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  await assertClean(f, d, { jobs: 1 });
+  await f.stop();
+});
