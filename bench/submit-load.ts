@@ -62,7 +62,17 @@ try {
   const again = nommerSync(['feederd', '--daemon', '--workers', '0'], env);
   if (again.status !== 0) throw new Error(again.stderr);
   const { url: url2 } = JSON.parse(readFileSync(join(home, 'feederd.json'), 'utf8')) as { url: string };
-  await timeStatus(new ApiClient({ url: url2 }), `${total.toLocaleString()} jobs`);
+  const c2 = new ApiClient({ url: url2 });
+  // The jobs put straight into the store are still to be sent to the queue; time status once
+  // that backlog is dispatched, so the figure is the query's, not the dispatcher's.
+  const t2 = performance.now();
+  for (let i = 0; i < 600; i++) {
+    const s = await c2.request<{ queue: { waiting: number } }>('GET', '/v1/summary');
+    if (s.queue.waiting >= total) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  console.log(`(feederd dispatched the ${(total - jobs).toLocaleString()}-job backlog in ${fmt(performance.now() - t2)})`);
+  await timeStatus(c2, `${total.toLocaleString()} jobs`);
 } finally {
   nommerSync(['feederd', 'stop'], env);
   rmSync(dir, { recursive: true, force: true });
