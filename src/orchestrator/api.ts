@@ -142,6 +142,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     const b = r.data;
     const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(b.input);
     if (!isUri && !isAbsolute(b.input)) throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${b.input}"`, { hint: 'the CLI resolves relative paths for you' });
+    if (isUri && !/^(https?|s3|file):\/\//i.test(b.input)) throw new NommerError('USAGE', `input scheme not supported: ${b.input.split(':')[0]}`, { hint: 'give a file path, file://, http(s):// or s3:// (aws backend)' });
     const outputs = resolveOutputs({
       input: b.input,
       presets: b.outputs.map((o) => o.preset ?? d.defaultPreset),

@@ -24,10 +24,16 @@ export class Dispatcher {
     for (let round = 0; round < 100; round++) {
       const batch = this.store.listDispatchableTasks({ limit: 100 });
       if (batch.length === 0) break;
-      for (const d of batch) {
-        await this.queue.send(d.message);
-        this.store.markTaskDispatched(d.message.taskId, d.message.attempt);
-        sent++;
+      if (this.queue.sendBatch) {
+        await this.queue.sendBatch(batch.map((d) => ({ task: d.message, priority: d.priority })));
+        this.store.markTasksDispatched(batch.map((d) => ({ taskId: d.message.taskId, attempt: d.message.attempt })));
+        sent += batch.length;
+      } else {
+        for (const d of batch) {
+          await this.queue.send(d.message, { priority: d.priority });
+          this.store.markTaskDispatched(d.message.taskId, d.message.attempt);
+          sent++;
+        }
       }
       // The local queue answers synchronously: without a turn of the event loop, a large
       // backlog (a restart with 100,000 queued jobs) would keep the API from answering.

@@ -19,6 +19,10 @@ import { Notifier } from './notifier.js';
 import { openStore } from './store/index.js';
 import { sleep } from '../sleep.js';
 import { Staging, type Delivery } from './staging.js';
+import { attachChunkCleanup } from './chunk-cleanup.js';
+import { FleetManager } from './fleet-manager.js';
+import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
+import { busyByWorker } from './store/index.js';
 import { requireBucket } from '../aws-settings.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { makeChunkPlanner } from '../chunked/planner.js';
@@ -50,11 +54,21 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const log = createLogger('nommer-feederd');
   const store = openStore(paths.db);
   const ports = await openPorts(config, home, store.db);
+  // EC2 workers (aws backend, aws.ec2.maxInstances > 0): autoscaled; on start the manager adopts
+  // instances tagged nommer:cluster=<queuePrefix> left by a previous feederd.
+  const fleetLog = log.child({ part: 'fleet' });
+  const ec2 = ports.backend === 'aws' && config.aws.ec2.maxInstances > 0
+    ? await openEc2Fleet(config, { version: packageVersion(), log: fleetLog }) : undefined;
+  const fleetManager = ec2 && new FleetManager({
+    fleet: ec2.fleet, queue: ports.queue, config: autoscalerConfig(config), log: fleetLog,
+    busySlots: () => busyByWorker(store),
+  });
   const stop = new AbortController();
   const stopSupervising = new AbortController();
   const dispatcher = new Dispatcher(store, ports.queue, ports.status, log);
   const notifier = new Notifier({ secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts }, log);
   const detach = notifier.attach(store);
+  const detachChunkCleanup = attachChunkCleanup(store, ports.storage, log);
 
   // aws: local inputs/outputs travel through the bucket's staging prefix.
   let staging: Staging | undefined;
@@ -63,10 +77,12 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     staging = new Staging(ports.storage, requireBucket(config), config.aws.stagingPrefix, log);
     const deliverer = staging;
     stopDelivery = store.subscribe((c) => {
+      // On success: bring local outputs back and remove what was staged (the uploaded input
+      // too). A failed or canceled job keeps its staged input, so `nommer retry` can run it.
       const o = c.job.options as { deliver?: Delivery[]; cleanup?: string[] };
-      if (c.event.type !== 'succeeded' || !o.deliver?.length) return;
-      deliverer.deliver(o.deliver, o.cleanup ?? [])
-        .then(() => log.info({ job: c.jobId, files: o.deliver!.map((x) => x.to) }, 'outputs delivered'))
+      if (c.event.type !== 'succeeded' || !(o.deliver?.length || o.cleanup?.length)) return;
+      deliverer.deliver(o.deliver ?? [], o.cleanup ?? [])
+        .then(() => log.info({ job: c.jobId, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned'))
         .catch((err) => log.error({ job: c.jobId, err: String(err) }, 'delivering outputs failed; they stay in the bucket'));
     });
   }
@@ -108,7 +124,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     maxAttempts: config.jobs.maxAttempts,
     summary: async () => ({
       queue: await ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
-      fleet: (await fleet.list()).map((w) => ({ id: w.id, state: w.state })),
+      fleet: (ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list()).map((w) => ({ id: w.id, state: w.state })),
     }),
     onWork: () => dispatcher.poke(),
     onCancel: (jobId) => ports.control.cancel(jobId),
@@ -153,7 +169,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     process.on('SIGINT', onSignal);
   });
 
-  const loops = Promise.all([dispatcher.run(stop.signal), supervise()]);
+  const loops = Promise.all([dispatcher.run(stop.signal), supervise(), fleetManager?.run(stop.signal)]);
   await done;
   // Order matters: stop new work, let workers finish or release (their events still apply), then stop the loops.
   await app.close();
@@ -165,8 +181,11 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   for (let i = 0; i < 20; i++) if ((await dispatcher.consumeOnce(0)) === 0) break;
   stop.abort();
   await loops;
+  // EC2 workers are deliberately left running: they finish, idle out and power off by themselves.
+  ec2?.close();
   await notifier.drain(3000);
   detach();
+  detachChunkCleanup();
   stopDelivery();
   ports.close();
   store.close();

@@ -18,7 +18,10 @@ export interface Lease {
 }
 
 export interface JobQueue {
-  send(task: TaskMessage): Promise<void>;
+  /** Higher priority is received first where the queue supports it (local; SQS has no priorities). */
+  send(task: TaskMessage, opts?: { priority?: number }): Promise<void>;
+  /** Send several at once (one transaction locally); optional. */
+  sendBatch?(items: Array<{ task: TaskMessage; priority?: number }>): Promise<void>;
   /** Long-poll up to waitSeconds for one message; lease it for leaseSeconds. */
   receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null>;
   /** Messages waiting (approximate on SQS). */

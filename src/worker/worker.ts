@@ -180,6 +180,8 @@ export class Worker {
         const input = await this.d.storage.fetch(task.input, scratch, { signal: abort.signal });
         await phase('encoding');
         const outputs = task.outputs.map((o, i) => {
+          // Only destinations this backend's storage takes: an aws worker never writes its own disk.
+          if (!this.d.storage.handles(o.uri)) throw new NommerError('USAGE', `this worker cannot store to ${o.uri}`, { hint: 'use a destination of this backend (a local path for local, s3:// for aws)' });
           const local = isLocalUri(o.uri);
           return { uri: o.uri, local, path: local ? localPathOf(o.uri) : join(scratch, `out-${i}.${String((o.preset as { extension?: string }).extension ?? 'bin').replace(/^\./, '')}`), preset: parseResolvedPreset(o.preset) };
         });

@@ -53,7 +53,7 @@ export interface S3StorageOptions {
   /** Parts uploaded in parallel (default 4); memory use is about partSize × queueSize. */
   queueSize?: number;
   /** Options for http(s) inputs. */
-  http?: Pick<HttpDownloadOptions, 'maxRedirects' | 'headersTimeoutMs'>;
+  http?: Pick<HttpDownloadOptions, 'maxRedirects' | 'headersTimeoutMs' | 'denyLoopback'>;
 }
 
 export class S3Storage implements Storage {

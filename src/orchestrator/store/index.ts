@@ -82,6 +82,10 @@ export class Store {
 
   listDispatchableTasks(opts?: { limit?: number }): Dispatchable[] { return listDispatchableTasks(this.db, opts); }
   markTaskDispatched(taskId: string, attempt: number, now?: number): boolean { return markTaskDispatched(this.db, taskId, attempt, now); }
+  /** Several in one transaction (a dispatched batch). */
+  markTasksDispatched(sent: ReadonlyArray<{ taskId: string; attempt: number }>, now?: number): void {
+    this.db.transaction(() => { for (const t of sent) markTaskDispatched(this.db, t.taskId, t.attempt, now); })();
+  }
   listSilentTasks(before: number, opts?: { limit?: number }) { return listSilentTasks(this.db, before, opts); }
 
   close(): void {
