@@ -133,7 +133,7 @@ export interface SimParams {
 }
 
 // Fleet settings mirror the defaults of the `aws.ec2` config section (src/config.ts): one job
-// per instance, workers idle out after 120 s, 30 s cool-down; max sized so a burst fits.
+// per instance, workers idle out after 45 s (config's aws.ec2.idleExitSeconds default), 30 s cool-down; max sized so a burst fits.
 export const DEFAULT_PARAMS: SimParams = {
   seed: 1,
   slotsPerInstance: 1,
@@ -141,7 +141,7 @@ export const DEFAULT_PARAMS: SimParams = {
   maxInstances: 60,
   bootMinSeconds: 60,
   bootMaxSeconds: 90,
-  idleExitSeconds: 120,
+  idleExitSeconds: 45,
   tickSeconds: 10,
   cooldownSeconds: 30,
   listLagSeconds: 5,
