@@ -257,14 +257,25 @@ describe('state changes', () => {
     assert.equal(store.applyStatusEvent(ev(job.id, 2, 'progress', { progress: { fraction: 0.5 } })).applied, false);
   });
 
-  test('the outbox sends higher-priority jobs first and carries force and params', () => {
+  test('the outbox is oldest first and carries each job\'s priority (the queue orders by it), force and params', () => {
     const s = fresh();
     const low = s.createJob(req({ priority: 0 })).job;
     const high = s.createJob(req({ priority: 9, options: { force: true } })).job;
     const out = s.listDispatchableTasks();
-    assert.deepEqual(out.map((d) => d.message.jobId), [high.id, low.id]);
-    assert.equal(out[0]!.message.force, true);
-    assert.equal(out[1]!.message.force, false);
+    assert.deepEqual(out.map((d) => d.message.jobId), [low.id, high.id]);
+    assert.deepEqual(out.map((d) => d.priority), [0, 9]);
+    assert.equal(out[0]!.message.force, false);
+    assert.equal(out[1]!.message.force, true);
+    s.close();
+  });
+
+  test('the outbox query reads only unsent tasks (partial index), so a large sent backlog costs nothing', () => {
+    const s = fresh();
+    const plan = s.db.prepare(`EXPLAIN QUERY PLAN SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+      WHERE t.state = 'queued' AND t.dispatched_attempt < t.attempt ORDER BY t.created_at, t.id LIMIT 100`).all() as Array<{ detail: string }>;
+    const text = plan.map((p) => p.detail).join('; ');
+    assert.match(text, /USING INDEX tasks_outbox/, text);
+    assert.doesNotMatch(text, /TEMP B-TREE/, text);
     s.close();
   });
 

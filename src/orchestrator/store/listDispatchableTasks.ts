@@ -1,5 +1,7 @@
 // listDispatchableTasks: the outbox. Queued tasks whose current attempt has not been handed to
-// the queue yet, as ready-to-send task messages, highest job priority first.
+// the queue yet, as ready-to-send task messages, oldest first (the partial index of migration
+// 0004). Priority is carried with each message: the local queue hands out higher priorities
+// first; ordering the outbox by it would sort the whole backlog on every batch.
 import type { Db } from '../../adapters/local/db.js';
 import { MESSAGE_VERSION, type TaskMessage } from '../../messages.js';
 import { sql, type JobRow, type TaskRow } from './rows.js';
@@ -14,7 +16,7 @@ export function listDispatchableTasks(db: Db, opts: { limit?: number } = {}): Di
   const rows = sql(db, `SELECT t.id, t.job_id, t.type, t.attempt, t.params, j.input, j.outputs, j.options, j.priority
     FROM tasks t JOIN jobs j ON j.id = t.job_id
     WHERE t.state = 'queued' AND t.dispatched_attempt < t.attempt
-    ORDER BY j.priority DESC, t.created_at, t.id LIMIT ?`).all(limit) as Array<Pick<TaskRow, 'id' | 'job_id' | 'type' | 'attempt' | 'params'> & Pick<JobRow, 'input' | 'outputs' | 'options' | 'priority'>>;
+    ORDER BY t.created_at, t.id LIMIT ?`).all(limit) as Array<Pick<TaskRow, 'id' | 'job_id' | 'type' | 'attempt' | 'params'> & Pick<JobRow, 'input' | 'outputs' | 'options' | 'priority'>>;
   return rows.map((r) => {
     const options = JSON.parse(r.options) as { force?: unknown };
     const outputs = (JSON.parse(r.outputs) as TaskMessage['outputs']).map((o) => ({ preset: o.preset, uri: o.uri }));
