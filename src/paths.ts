@@ -17,6 +17,11 @@ export function packageRoot(): string {
   throw new Error('cannot find the media-nommer package root');
 }
 
+/** bin/nommer of this package: what feederd starts workers and the daemon with. */
+export function nommerBin(): string {
+  return join(packageRoot(), 'bin', 'nommer');
+}
+
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }

@@ -1,6 +1,6 @@
 // What every command gets: global flags and the loaded config, plus the wrapper that turns an
 // action's outcome into an exit code (0 ok, 1 failed, 2 usage/config) without stack traces.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config.js';
 import { reportError } from './output.js';
 
@@ -54,5 +54,4 @@ export function intOption(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) 
   };
 }
 
-import { InvalidArgumentError } from 'commander';
 class InvalidOption extends InvalidArgumentError {}

@@ -2,14 +2,11 @@
 // none runs, for `submit`). The daemon records its address in the data dir (feederd.json).
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { LoadedConfig } from '../config.js';
 import { NommerError } from '../errors.js';
-import { dataPaths } from '../paths.js';
+import { dataPaths, nommerBin } from '../paths.js';
 import { ApiClient, discoverApi } from './api-client.js';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'nommer');
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
@@ -49,7 +46,7 @@ export async function startDaemon(loaded: LoadedConfig, args: string[] = [], tim
     const code = (err as NodeJS.ErrnoException).code ?? '';
     throw new NommerError('CONFIG_INVALID', `cannot start feederd: the data dir ${loaded.home} is not writable (${code || (err as Error).message})`, { hint: 'fix its permissions or mount, or point NOMMER_HOME at another directory' });
   }
-  const child = spawn(process.execPath, [BIN, ...(loaded.filepath ? ['--config', loaded.filepath] : []), 'feederd', ...args], {
+  const child = spawn(process.execPath, [nommerBin(), ...(loaded.filepath ? ['--config', loaded.filepath] : []), 'feederd', ...args], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: { ...process.env, NOMMER_HOME: loaded.home },

@@ -4,14 +4,13 @@
 // their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 import { openPorts } from '../backends.js';
 import type { LoadedConfig } from '../config.js';
 import { defaultWorkers } from '../config.js';
 import { NommerError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { dataPaths, packageVersion } from '../paths.js';
+import { dataPaths, nommerBin, packageVersion } from '../paths.js';
 import { ProcessFleet } from '../adapters/local/process-fleet.js';
 import { buildApi } from './api.js';
 import { Dispatcher } from './dispatcher.js';
@@ -36,10 +35,6 @@ export interface FeederdOptions {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
-export function nommerBin(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'nommer');
-}
 
 export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}): Promise<number> {
   const { config, home } = loaded;
