@@ -5,14 +5,8 @@ import {
   allFinal, elapsedSeconds, exitCodeOf, fleetCounts, initialState, keyAction, reduce,
   type Action, type JobView, type ViewKind, type ViewState,
 } from '../src/tui/model.js';
+import { job } from './helpers/tui.js';
 
-function job(id: string, patch: Partial<JobView> = {}): JobView {
-  return {
-    id, state: 'queued', phase: null, progress: 0, fps: null, speed: null, eta: null, attempt: 1, maxAttempts: 3,
-    input: `/media/${id}.mov`, outputs: [{ preset: 'webm', uri: `/media/${id}.webm` }], worker: null, error: null,
-    startedAt: null, finishedAt: null, ...patch,
-  };
-}
 
 function run(actions: Action[], kind: ViewKind = 'submit'): ViewState {
   return actions.reduce(reduce, initialState(kind));

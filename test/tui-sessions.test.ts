@@ -7,14 +7,8 @@ import { NommerError } from '../src/errors.js';
 import { openEncodeView } from '../src/tui/encode-view.js';
 import { followJobsView } from '../src/tui/follow-jobs.js';
 import type { JobView } from '../src/tui/model.js';
+import { job } from './helpers/tui.js';
 
-function job(id: string, patch: Partial<JobView> = {}): JobView {
-  return {
-    id, state: 'queued', phase: null, progress: 0, fps: null, speed: null, eta: null, attempt: 1, maxAttempts: 3,
-    input: `/media/${id}.mov`, outputs: [{ preset: 'webm', uri: `/media/${id}.webm` }], worker: null, error: null,
-    startedAt: null, finishedAt: null, ...patch,
-  };
-}
 
 function sink() {
   let text = '';

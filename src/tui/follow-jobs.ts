@@ -8,7 +8,7 @@ import { outputText, plainStateLine } from './format.js';
 import { exitCodeOf, initialState, jobsOf, type SummaryView, type ViewState } from './model.js';
 import type { OutputMode } from './output-mode.js';
 import type { LineSink } from './plain.js';
-import { openSession } from './session.js';
+import { openApiSession } from './session.js';
 import { ViewStore } from './store.js';
 
 export interface FollowViewOptions {
@@ -39,14 +39,7 @@ export async function followJobsView(o: FollowViewOptions): Promise<number> {
   const store = new ViewStore(initialState('submit'));
   for (const j of o.jobs) store.dispatch({ type: 'job', job: j });
   const ac = new AbortController();
-  const session = await openSession({
-    mode: o.mode,
-    store,
-    stdout: o.stdout,
-    stderr: o.stderr,
-    cancel: async (id) => { await o.client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); },
-    onQuit: () => ac.abort(),
-  });
+  const session = await openApiSession({ mode: o.mode, store, stdout: o.stdout, stderr: o.stderr, client: o.client, quit: ac });
   const stopSummary = o.mode === 'tui' ? pollSummary(o.client, store, o.summaryEveryMs ?? 2000, ac.signal) : () => undefined;
   try {
     const finals = await followJobs(o.client, o.jobs.map((j) => j.id), (u) => store.dispatch({ type: 'job', job: u.job, event: u.event }), ac.signal);

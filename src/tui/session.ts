@@ -1,6 +1,7 @@
 // One showing of the view, whichever kind the output mode asks for: opens it over a store,
 // routes key actions to their effects (cancel a job, quit), treats SIGINT/SIGTERM like `q`, and
 // closes it leaving the last frame on screen.
+import type { ApiClient } from '../client/api-client.js';
 import { JsonLinesReporter } from './jsonl.js';
 import type { Action } from './model.js';
 import type { OutputMode } from './output-mode.js';
@@ -66,4 +67,14 @@ export async function openSession(o: SessionOptions): Promise<Session> {
       await closeView();
     },
   };
+}
+
+/** A session over feederd's jobs: `c` cancels through the API, quitting aborts `quit`. */
+export function openApiSession(o: Omit<SessionOptions, 'cancel' | 'onQuit'> & { client: ApiClient; quit: AbortController }): Promise<Session> {
+  const { client, quit, ...rest } = o;
+  return openSession({
+    ...rest,
+    cancel: async (id) => { await client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); },
+    onQuit: () => quit.abort(),
+  });
 }

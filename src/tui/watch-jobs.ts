@@ -6,7 +6,7 @@ import { sleep } from '../sleep.js';
 import { initialState, type SummaryView } from './model.js';
 import type { OutputMode } from './output-mode.js';
 import type { LineSink } from './plain.js';
-import { openSession } from './session.js';
+import { openApiSession } from './session.js';
 import { ViewStore } from './store.js';
 
 export interface WatchViewOptions {
@@ -32,14 +32,7 @@ export async function watchJobsView(o: WatchViewOptions): Promise<number> {
   // The first listing before the view opens, so a wrong id or an unreachable feederd is a
   // plain error, not a view.
   store.dispatch({ type: 'jobs', jobs: await list() });
-  const session = await openSession({
-    mode: o.mode,
-    store,
-    stdout: o.stdout,
-    stderr: o.stderr,
-    cancel: async (id) => { await o.client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); },
-    onQuit: () => ac.abort(),
-  });
+  const session = await openApiSession({ mode: o.mode, store, stdout: o.stdout, stderr: o.stderr, client: o.client, quit: ac });
   let failing = false;
   try {
     while (!ac.signal.aborted) {
