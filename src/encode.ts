@@ -1,11 +1,10 @@
 // One encode, start to finish, on local files: probe -> compile presets to ffmpeg runs -> run them
 // into temporary names beside the destinations -> rename into place only when all succeeded.
 // `nommer encode` calls this in the foreground; a worker calls it for each task it leases.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rename, rm, stat, access } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { NommerError, asNommerError } from './errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from './ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from './ffmpeg/probe.js';
@@ -15,6 +14,7 @@ import type { ProbeInfo } from './ffmpeg/types.js';
 import type { Progress } from './jobs/types.js';
 import { compileJob } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
+import { tempPathBeside } from './paths.js';
 
 export interface EncodeOutput {
   preset: ResolvedPreset;
@@ -75,10 +75,6 @@ async function checkDestinations(input: string, outputs: EncodeOutput[], force: 
   }
 }
 
-/** Temporary name beside the destination, so the final rename is atomic (same file system). */
-function tempNameFor(path: string, tag: string): string {
-  return join(dirname(resolve(path)), `.${basename(path)}.${tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.nommer-part`);
-}
 
 export async function encode(req: EncodeRequest): Promise<EncodeResult> {
   const now = req.now ?? Date.now;
@@ -88,8 +84,7 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
   await checkDestinations(req.input, req.outputs, force);
   const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
   const passlogDir = await mkdtemp(join(tmpdir(), 'nommer-pass-'));
-  const tag = req.tempTag ?? randomBytes(4).toString('hex');
-  const temps = req.outputs.map((o) => tempNameFor(o.path, tag));
+  const temps = req.outputs.map((o) => tempPathBeside(o.path, req.tempTag));
   try {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
     const compiled = compileJob({

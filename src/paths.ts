@@ -1,6 +1,7 @@
 // Where nommer's own files are (templates, migrations) and where its data goes (NOMMER_HOME).
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
@@ -38,4 +39,13 @@ export function dataPaths(home: string) {
     api: join(home, 'feederd.json'),
     work: join(home, 'work'),
   };
+}
+
+/**
+ * A hidden temporary name beside `path` (`.<name>.<tag>.nommer-part`): same directory, so the
+ * final rename is atomic. `tag` defaults to a random one; a worker passes its task id so a later
+ * delivery of the same task reuses (and so removes) a killed worker's partial file.
+ */
+export function tempPathBeside(path: string, tag: string = randomBytes(4).toString('hex')): string {
+  return join(dirname(resolve(path)), `.${basename(path)}.${tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.nommer-part`);
 }

@@ -7,9 +7,8 @@
 // - `-itsoffset` carries the source's first-frame offset, which every joined chunk loses.
 // The output appears atomically (temp name + rename). Intermediates are removed by `cleanup`,
 // which the caller runs once the output is stored.
-import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
@@ -19,6 +18,7 @@ import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
 import { encodeAudioPiece, encodeVideoChunk, sha256File, type ChunkManifestEntry } from './encode-chunk.js';
 import { countVideoPackets } from '../ffmpeg/probe.js';
 import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';
+import { tempPathBeside } from '../paths.js';
 
 export interface AssembleRequest {
   ffmpeg: FfmpegInstall;
@@ -132,7 +132,7 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
 
   const list = join(r.workDir, 'chunks.ffconcat');
   await writeFile(list, concatList(chunks.map((c, i) => ({ path: c.path, duration: i === chunks.length - 1 ? null : c.spec.duration }))));
-  const temp = join(dirname(dest), `.${basename(dest)}.${randomBytes(4).toString('hex')}.nommer-part`);
+  const temp = tempPathBeside(dest);
   try {
     await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: temp }), { signal: r.signal, onSpawn: r.onSpawn });
     tick();

@@ -1,12 +1,12 @@
 // Storage on the local file system: plain paths and file:// URIs; http(s) inputs are downloaded.
 // Local inputs are used in place (no copy); outputs are put in place by temp name + rename.
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NommerError, asNommerError } from '../../errors.js';
 import type { Storage, StoreResult } from '../../ports/storage.js';
 import { downloadHttp, isHttpUri } from '../http-download.js';
+import { tempPathBeside } from '../../paths.js';
 
 export function isLocalUri(uri: string): boolean {
   return uri.startsWith('file://') || !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
@@ -45,7 +45,7 @@ export class FsStorage implements Storage {
     if (!opts.overwrite && (await stat(dest).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'submit with --force to overwrite' });
     try {
       await mkdir(dirname(dest), { recursive: true });
-      const temp = join(dirname(dest), `.${basename(dest)}.${randomBytes(4).toString('hex')}.nommer-part`);
+      const temp = tempPathBeside(dest);
       try {
         // rename first (same file system: instant); across file systems, copy then rename.
         await rename(localFile, temp).catch(async (err: NodeJS.ErrnoException) => {
