@@ -2,6 +2,7 @@
 // each a fully resolved preset and a destination. Shared by `encode` and `submit`.
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { NommerError } from './errors.js';
+import { hasScheme } from './uri.js';
 import { applyOverrides } from './presets/overrides.js';
 import { getPreset } from './presets/registry.js';
 import type { ResolvedPreset } from './presets/schema.js';
@@ -21,12 +22,11 @@ export interface JobSpecInput {
   defaultPreset: string;
 }
 
-const isUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
 
 /** Default destination: beside the input, same stem, the preset's extension; never the input itself. */
 export function defaultOutputFor(input: string, preset: ResolvedPreset, taken: Set<string>): string {
-  const local = isUri(input) ? join(process.cwd(), basename(new URL(input).pathname) || 'output') : resolve(input);
-  const dir = isUri(input) ? process.cwd() : dirname(local);
+  const local = hasScheme(input) ? join(process.cwd(), basename(new URL(input).pathname) || 'output') : resolve(input);
+  const dir = hasScheme(input) ? process.cwd() : dirname(local);
   const stem = basename(local, extname(local));
   const ext = String(preset.extension).replace(/^\./, '');
   let candidate = join(dir, `${stem}.${ext}`);
@@ -43,12 +43,12 @@ export function resolveOutputs(spec: JobSpecInput): OutputSpec[] {
   return names.map((name, i) => {
     const preset = spec.sets.length ? applyOverrides(getPreset(name, spec.userPresets), spec.sets) : getPreset(name, spec.userPresets);
     const given = spec.outputs[i];
-    if (given && isUri(given) && !/^(file|s3):\/\//i.test(given)) {
+    if (given && hasScheme(given) && !/^(file|s3):\/\//i.test(given)) {
       // Only file:// and s3:// can be written to; anything else (http, ftp...) would be taken for
       // a relative path by the local storage and written into the worker's working directory.
       throw new NommerError('USAGE', `cannot write an output to ${given}: destinations are local paths, file:// or s3:// URIs`, { hint: 'choose a local path or an s3:// URI with -o' });
     }
-    const uri = given ? (isUri(given) ? given : resolve(given)) : defaultOutputFor(spec.input, preset, taken);
+    const uri = given ? (hasScheme(given) ? given : resolve(given)) : defaultOutputFor(spec.input, preset, taken);
     taken.add(uri);
     return { preset, uri };
   });

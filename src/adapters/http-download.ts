@@ -75,9 +75,6 @@ async function checkDestination(url: URL, opts: { denyLoopback?: boolean }): Pro
   }
 }
 
-export function isHttpUri(uri: string): boolean {
-  return /^https?:\/\//i.test(uri);
-}
 
 /** A URL fit for messages and logs: no user:password, no query (presigned URLs carry keys there). */
 export function displayUrl(url: string | URL): string {

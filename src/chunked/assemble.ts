@@ -14,7 +14,7 @@ import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { Progress } from '../jobs/types.js';
 import type { Storage } from '../ports/storage.js';
-import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
+import { isLocalUri, localPathOf } from '../uri.js';
 import { encodeAudioPiece, encodeVideoChunk, sha256File, type ChunkManifestEntry } from './encode-chunk.js';
 import { countVideoPackets } from '../ffmpeg/probe.js';
 import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';

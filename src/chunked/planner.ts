@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { asNommerError } from '../errors.js';
-import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
+import { isLocalUri, localPathOf } from '../uri.js';
 import { planChunks } from './plan.js';
 import { probeTimeline } from './probe-frames.js';
 import { chunkedTasks, type PlannedTask } from './tasks.js';

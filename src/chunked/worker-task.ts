@@ -9,7 +9,7 @@ import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Progress } from '../jobs/types.js';
 import type { TaskMessage } from '../messages.js';
 import type { Storage, StoreResult } from '../ports/storage.js';
-import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
+import { isLocalUri, localPathOf } from '../uri.js';
 import { assembleChunks } from './assemble.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
 import { assembleParams, chunkParams, manifestUri } from './tasks.js';

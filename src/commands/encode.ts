@@ -4,6 +4,7 @@ import { action, collect } from '../cli/context.js';
 import { printJson, shellQuote } from '../cli/output.js';
 import { encode } from '../encode.js';
 import { NommerError } from '../errors.js';
+import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
@@ -35,7 +36,7 @@ Examples:
       const { config } = await ctx.config();
       const outputs = resolveOutputs({ input, presets: flags.preset ?? [], outputs: flags.output ?? [], sets: flags.set ?? [], userPresets: config.presets, defaultPreset: config.defaultPreset });
       for (const o of outputs) {
-        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(o.uri)) throw new NommerError('USAGE', `encode writes local files only, got ${o.uri}`, { hint: 'use `nommer submit` for s3:// destinations' });
+        if (hasScheme(o.uri)) throw new NommerError('USAGE', `encode writes local files only, got ${o.uri}`, { hint: 'use `nommer submit` for s3:// destinations' });
       }
       const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
       const request = { ffmpeg, input, outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri })), force: flags.force };

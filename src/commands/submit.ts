@@ -7,6 +7,7 @@ import { printJson, shellQuote } from '../cli/output.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
 import { encode } from '../encode.js';
 import { NommerError } from '../errors.js';
+import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { PublicJob } from '../orchestrator/api.js';
@@ -18,7 +19,6 @@ interface Flags {
   detach?: boolean; force?: boolean; dryRun?: boolean; api?: string; maxAttempts?: number; chunked?: boolean;
 }
 
-const isUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
 
 export function registerSubmit(program: Command): void {
   program
@@ -61,15 +61,15 @@ Examples:
       if (flags.output.length && inputs.length > 1) throw new NommerError('USAGE', '-o works with one input only', { hint: 'outputs default to each input\'s folder' });
       const jobs = [];
       for (const raw of inputs) {
-        const input = isUri(raw) ? raw : resolve(raw);
-        if (!isUri(raw)) {
+        const input = hasScheme(raw) ? raw : resolve(raw);
+        if (!hasScheme(raw)) {
           const st = await stat(input).catch(() => undefined);
           if (!st) throw new NommerError('INPUT_NOT_FOUND', `input not found: ${raw}`, { hint: 'check the path' });
           if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file: ${raw}`);
         }
         const outputs = resolveOutputs({ input, presets: flags.preset, outputs: flags.output, sets: flags.set, userPresets: config.presets, defaultPreset: config.defaultPreset });
         if (!flags.force && !flags.dryRun) {
-          for (const o of outputs) if (!isUri(o.uri) && isAbsolute(o.uri) && (await stat(o.uri).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${o.uri}`, { hint: 'use --force to overwrite, or -o another path' });
+          for (const o of outputs) if (!hasScheme(o.uri) && isAbsolute(o.uri) && (await stat(o.uri).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${o.uri}`, { hint: 'use --force to overwrite, or -o another path' });
         }
         jobs.push({ input, outputs });
       }
@@ -78,7 +78,7 @@ Examples:
         const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
         const commands: string[][] = [];
         for (const j of jobs) {
-          if (isUri(j.input) && !/^https?:/.test(j.input)) throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
+          if (hasScheme(j.input) && !/^https?:/.test(j.input)) throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
           const r = await encode({ ffmpeg, input: j.input, outputs: j.outputs.map((o) => ({ preset: o.preset, path: o.uri })), force: true, dryRun: true });
           commands.push(...r.commands);
         }

@@ -3,12 +3,13 @@
 // errors are JSON {error: {code, message, retriable}}. A token, when set, is required on every
 // route but health (constant-time comparison).
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { resolve as resolvePath, isAbsolute } from 'node:path';
+import { isAbsolute } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { NommerError, asNommerError } from '../errors.js';
 import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
 import { resolveOutputs } from '../jobspec.js';
+import { absoluteUri, hasScheme } from '../uri.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import type { Staging } from './staging.js';
 import type { ChunkPlanner } from '../chunked/planner.js';
@@ -140,7 +141,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     const r = createBody.safeParse(req.body ?? {});
     if (!r.success) throw validation(r.error, 'job');
     const b = r.data;
-    const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(b.input);
+    const isUri = hasScheme(b.input);
     if (!isUri && !isAbsolute(b.input)) throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${b.input}"`, { hint: 'the CLI resolves relative paths for you' });
     if (isUri && !/^(https?|s3|file):\/\//i.test(b.input)) throw new NommerError('USAGE', `input scheme not supported: ${b.input.split(':')[0]}`, { hint: 'give a file path, file://, http(s):// or s3:// (aws backend)' });
     const outputs = resolveOutputs({
@@ -150,7 +151,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       sets: b.set,
       userPresets: d.userPresets,
       defaultPreset: d.defaultPreset,
-    }).map((o) => ({ preset: o.preset as unknown as Record<string, unknown> & { name: string }, uri: /^[a-z][a-z0-9+.-]*:\/\//i.test(o.uri) ? o.uri : resolvePath(o.uri) }));
+    }).map((o) => ({ preset: o.preset as unknown as Record<string, unknown> & { name: string }, uri: absoluteUri(o.uri) }));
     if (b.idempotencyKey) {
       const existing = d.store.findByIdempotencyKey(b.idempotencyKey);
       if (existing) return reply.status(200).send({ job: publicJob(existing), created: false });

@@ -6,7 +6,7 @@ import { rename, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Storage } from '../ports/storage.js';
 import type { Logger } from '../log.js';
-import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
+import { isLocalUri, localPathOf } from '../uri.js';
 
 export interface Delivery { from: string; to: string }
 

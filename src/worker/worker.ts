@@ -15,7 +15,7 @@ import type { ControlChannel } from '../ports/control.js';
 import type { JobQueue, Lease } from '../ports/queue.js';
 import type { StatusChannel } from '../ports/status.js';
 import type { Storage } from '../ports/storage.js';
-import { isLocalUri, localPathOf } from '../adapters/local/fs-storage.js';
+import { isLocalUri, localPathOf } from '../uri.js';
 import { sleep } from '../sleep.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { runChunkedTask } from '../chunked/worker-task.js';

@@ -11,17 +11,14 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { NommerError, asNommerError } from '../../errors.js';
 import type { Storage, StoreResult } from '../../ports/storage.js';
-import { downloadHttp, isHttpUri, safeFileName, streamToFile, type HttpDownloadOptions } from '../http-download.js';
+import { downloadHttp, safeFileName, streamToFile, type HttpDownloadOptions } from '../http-download.js';
+import { isHttpUri, isS3Uri } from '../../uri.js';
 import { awsCall, wrapAwsError, type AwsCallContext } from './errors.js';
 
 /** S3's minimum part size for every part but the last. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 
 export interface S3Location { bucket: string; key: string }
-
-export function isS3Uri(uri: string): boolean {
-  return /^s3:\/\//i.test(uri);
-}
 
 /** s3://bucket/key/with/slashes -> { bucket, key }; USAGE error when either part is missing. */
 export function parseS3Uri(uri: string): S3Location {

@@ -2,26 +2,11 @@
 // Local inputs are used in place (no copy); outputs are put in place by temp name + rename.
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NommerError, asNommerError } from '../../errors.js';
 import type { Storage, StoreResult } from '../../ports/storage.js';
-import { downloadHttp, isHttpUri } from '../http-download.js';
+import { downloadHttp } from '../http-download.js';
+import { isHttpUri, isLocalUri, localPathOf } from '../../uri.js';
 import { tempPathBeside } from '../../paths.js';
-
-export function isLocalUri(uri: string): boolean {
-  return uri.startsWith('file://') || !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
-}
-
-/** The path of a plain path or a file:// URI. A file URL naming another host (file://host/x) or
- * with an encoded slash is not a local file: USAGE, not an internal error. */
-export function localPathOf(uri: string): string {
-  if (!uri.startsWith('file://')) return uri;
-  try {
-    return fileURLToPath(uri);
-  } catch (err) {
-    throw new NommerError('USAGE', `not a local file URL: ${uri} (${(err as Error).message})`, { hint: 'write file:///absolute/path, or the plain path' });
-  }
-}
 
 export class FsStorage implements Storage {
   handles(uri: string): boolean {
