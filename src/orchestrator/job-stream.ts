@@ -1,0 +1,217 @@
+// Server-sent events of one job (GET /v1/jobs/:id/events): its history after Last-Event-ID, a
+// `snapshot`, then live changes, and `end` once the job is final. src/client/api-client.ts (the
+// CLI, the TUI) parses exactly this:
+//
+//   id: <event id>                  stored events only; progress ticks have none
+//   event: job | snapshot | end
+//   data: <one line of JSON>        job: {job, event}; snapshot and end: {job}
+//
+// and a `: ping` comment every 15 s so proxies keep the connection.
+//
+// Bounded. At most maxClients streams at once; the next one is answered 503 BUSY (retriable).
+// Backpressure: the store is the buffer, not memory. While the socket takes writes the stream is
+// live; once res.write returns false nothing more is queued for that client: progress ticks are
+// dropped (the next event carries the numbers), and stored events are read back from the store
+// after 'drain', from the last id sent (what a reconnect with Last-Event-ID would do). So history
+// and state changes reach every client that stays connected, and what Node holds per client is
+// one socket's high-water mark and a message. A client that falls further behind than
+// maxUnsentBytes is cut off; it reconnects with Last-Event-ID.
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FINAL_STATES } from '../jobs/types.js';
+import type { Job, JobEvent, Store } from './store/index.js';
+
+/** Concurrent event streams per feederd. */
+export const MAX_SSE_CLIENTS = 256;
+/** How far (bytes) a client may fall behind before it is cut off. */
+export const SSE_MAX_UNSENT_BYTES = 1024 * 1024;
+export const SSE_PING_MS = 15_000;
+/** Once the job is final, how long a client that does not read gets before its socket is closed. */
+export const SSE_END_GRACE_MS = 30_000;
+/** Stored events read per query while catching up. */
+const PAGE = 200;
+
+const HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+
+export interface JobStreamOptions {
+  /** The same store the API serves. */
+  store: Store;
+  /** How clients see a job and an event (api.ts's publicJob and publicEvent). */
+  publicJob: (j: Job) => unknown;
+  publicEvent: (e: JobEvent) => unknown;
+  maxClients?: number;
+  maxUnsentBytes?: number;
+  pingMs?: number;
+  endGraceMs?: number;
+}
+
+export interface JobStreamStats {
+  /** Open streams (a stream that has sent `end` counts until its socket is done). */
+  clients: number;
+  /** What Node holds unsent for them, summed (response and socket buffers). */
+  bufferedBytes: number;
+  /** Bytes of stored events they are behind by (to be read back from the store), summed. */
+  behindBytes: number;
+}
+
+interface OpenStream { res: ServerResponse; behind(): number }
+
+export class JobStreams {
+  readonly maxClients: number;
+  readonly maxUnsentBytes: number;
+  readonly pingMs: number;
+  readonly endGraceMs: number;
+  private readonly streams = new Set<OpenStream>();
+
+  constructor(private readonly o: JobStreamOptions) {
+    this.maxClients = o.maxClients ?? MAX_SSE_CLIENTS;
+    this.maxUnsentBytes = o.maxUnsentBytes ?? SSE_MAX_UNSENT_BYTES;
+    this.pingMs = o.pingMs ?? SSE_PING_MS;
+    this.endGraceMs = o.endGraceMs ?? SSE_END_GRACE_MS;
+  }
+
+  stats(): JobStreamStats {
+    let bufferedBytes = 0, behindBytes = 0;
+    for (const s of this.streams) { bufferedBytes += s.res.writableLength; behindBytes += s.behind(); }
+    return { clients: this.streams.size, bufferedBytes, behindBytes };
+  }
+
+  /** Serve the stream of `job` (the route has checked that it exists). */
+  handle(req: FastifyRequest, reply: FastifyReply, job: Job): void {
+    if (this.streams.size >= this.maxClients) {
+      void reply.status(503).header('retry-after', '5').send({ error: { code: 'BUSY', message: `feederd is serving its maximum of ${this.maxClients} event streams; try again shortly`, retriable: true } });
+      return;
+    }
+    const res = reply.raw;
+    reply.hijack();
+    res.writeHead(200, HEADERS);
+    // Node sends no body for HEAD: a stream would stay open with nothing to say.
+    if (req.method === 'HEAD') { res.end(); return; }
+    this.serve(res, job.id, lastEventId(req.headers['last-event-id']));
+  }
+
+  private serve(res: ServerResponse, jobId: string, afterId: number): void {
+    const { store, publicJob, publicEvent } = this.o;
+    const message = (type: string, data: unknown, id?: number | null) => `${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    const jobMessage = (j: Job, e: JobEvent) => message('job', { job: publicJob(j), event: publicEvent(e) }, e.id);
+
+    let lastSent = afterId;
+    /** Caught up with the store and the socket takes writes: changes are written as they come. */
+    let live = false;
+    let waitingDrain = false;
+    let snapshotSent = false;
+    /** `end` written or the client cut off: nothing more is sent. */
+    let done = false;
+    let closed = false;
+    /** Bytes of stored events that came while not live and are not written yet; from which id. */
+    let behind = 0;
+    let behindFrom = Infinity;
+    let grace: NodeJS.Timeout | undefined;
+
+    const write = (chunk: string): boolean => {
+      if (done) return false;
+      const ok = res.write(chunk);
+      if (!ok) {
+        live = false;
+        if (!waitingDrain) { waitingDrain = true; res.once('drain', onDrain); }
+      }
+      return ok;
+    };
+
+    // Until the store has no more after lastSent (then: snapshot once, `end` if final, live) or
+    // the socket is full (then again on 'drain').
+    const catchUp = (): void => {
+      while (!done) {
+        const page = store.listJobEvents(jobId, { afterId: lastSent, limit: PAGE });
+        if (page.length === 0) break;
+        const job = store.getJob(jobId);
+        if (!job) return cut();
+        for (const e of page) {
+          const chunk = jobMessage(job, e);
+          lastSent = e.id ?? lastSent;
+          if (e.id !== null && e.id >= behindFrom) behind = Math.max(0, behind - Buffer.byteLength(chunk));
+          if (!write(chunk)) {
+            if (FINAL_STATES.has(job.state)) armGrace();
+            return;
+          }
+        }
+      }
+      if (done) return;
+      const now = store.getJob(jobId);
+      if (!now) return cut();
+      if (!snapshotSent) { snapshotSent = true; write(message('snapshot', { job: publicJob(now) })); }
+      if (FINAL_STATES.has(now.state)) return end(now);
+      behind = 0;
+      behindFrom = Infinity;
+      live = !waitingDrain;
+    };
+
+    const onDrain = () => { waitingDrain = false; catchUp(); };
+
+    const unsubscribe = store.subscribe((c) => {
+      if (c.jobId !== jobId || done) return;
+      const e = c.event;
+      if (e.id !== null && e.id <= lastSent) return;
+      if (live) {
+        write(jobMessage(c.job, e));
+        if (e.id !== null) {
+          lastSent = e.id;
+          if (FINAL_STATES.has(c.job.state)) end(c.job);
+        }
+        return;
+      }
+      // Not live: a progress tick is dropped; a stored event waits in the store for catchUp.
+      if (e.id === null) return;
+      behindFrom = Math.min(behindFrom, e.id);
+      behind += Buffer.byteLength(jobMessage(c.job, e));
+      if (res.writableLength + behind > this.maxUnsentBytes) return cut();
+      // The job is over: a client that does not catch up soon is not coming back for it.
+      if (FINAL_STATES.has(c.job.state)) armGrace();
+    });
+
+    const ping = setInterval(() => { if (!waitingDrain) write(': ping\n\n'); }, this.pingMs);
+
+    const stop = () => { unsubscribe(); clearInterval(ping); };
+    const armGrace = () => { grace ??= setTimeout(() => res.destroy(), this.endGraceMs); };
+    const end = (j: Job) => {
+      if (done) return;
+      write(message('end', { job: publicJob(j) }));
+      done = true;
+      live = false;
+      stop();
+      res.end();
+      if (!res.writableFinished) armGrace();
+    };
+    const cut = () => {
+      if (closed) return;
+      done = true;
+      live = false;
+      stop();
+      res.destroy();
+    };
+    // Every way out (end flushed, client gone, cut, socket error) ends in 'close'.
+    const entry: OpenStream = { res, behind: () => behind };
+    const onClose = () => {
+      if (closed) return;
+      closed = true;
+      done = true;
+      live = false;
+      stop();
+      clearTimeout(grace);
+      res.removeListener('drain', onDrain);
+      this.streams.delete(entry);
+    };
+    this.streams.add(entry);
+    res.on('close', onClose);
+    res.on('error', () => { cut(); onClose(); });
+    if (res.destroyed) return onClose();
+
+    catchUp();
+  }
+}
+
+/** The Last-Event-ID header as an event id to resume after (0: from the start). */
+function lastEventId(header: string | string[] | undefined): number {
+  const n = Number(Array.isArray(header) ? header[0] : header ?? 0);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
