@@ -12,8 +12,10 @@ import { FsStorage } from '../src/adapters/local/fs-storage.js';
 import { chunkCount, planChunks, simulateWallTime } from '../src/chunked/plan.js';
 import { probeTimeline } from '../src/chunked/probe-frames.js';
 import { chunkedTasks } from '../src/chunked/tasks.js';
+import { standaloneContext } from '../src/worker/task-context.js';
 import { runChunkedTask } from '../src/chunked/worker-task.js';
 import { encode } from '../src/encode.js';
+import { localFileStorage } from '../src/backends.js';
 import { sha256File } from '../src/chunked/encode-chunk.js';
 import { countVideoPackets } from '../src/ffmpeg/probe.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
@@ -63,7 +65,7 @@ async function measure(presetName: string): Promise<Measured> {
   const preset = getPreset(presetName, {}) as unknown as Record<string, unknown> & { name: string };
   const whole = join(dir, `${presetName}-whole.webm`);
   let t = now();
-  await encode({ ffmpeg: ff, input: source, outputs: [{ preset: preset as never, path: whole }], force: true });
+  await encode({ ffmpeg: ff, storage: localFileStorage(), input: source, outputs: [{ preset: preset as never, path: whole }], force: true });
   const wholeTime = now() - t;
 
   const out = join(dir, `${presetName}-chunked.webm`);
@@ -78,7 +80,7 @@ async function measure(presetName: string): Promise<Measured> {
     const msg: TaskMessage = { v: MESSAGE_VERSION, kind: 'task', jobId: 'bench', taskId: `bench.${key}`, attempt: 1, type: task.type, input: source, outputs: [{ preset, uri: out }], force: true, params: task.params };
     const work = mkdtempSync(join(dir, 'w-'));
     const s = now();
-    const r = await runChunkedTask({ task: msg, storage, ffmpeg: ff, workDir: work, fetchInput: async () => source });
+    const r = await runChunkedTask(standaloneContext({ task: msg, storage, ffmpeg: ff, scratch: work }));
     return { r, seconds: now() - s };
   };
   // The queue's order: chunks first, then audio; WORKERS at a time; then the assembly.

@@ -1,5 +1,6 @@
 // The AWS settings nommer derives from its config, in one place: client settings, queue
 // redrive count (so a worker sees a task's last delivery before SQS moves it aside).
+import { queueDeadLetterLimit } from './jobs/deliveries.js';
 import type { Config } from './config.js';
 import { NommerError } from './errors.js';
 
@@ -9,8 +10,9 @@ export function awsSettingsOf(config: Config) {
 
 /** Deliveries before SQS dead-letters a task: one more than the worker's own limit, which is
  * jobs.maxAttempts + 1, so the worker fails the task with WORKER_LOST itself and says why. */
+/** The jobs queue's RedrivePolicy maxReceiveCount (see jobs/deliveries.ts). */
 export function redriveCountOf(config: Config): number {
-  return config.jobs.maxAttempts + 2;
+  return queueDeadLetterLimit(config.jobs.maxAttempts);
 }
 
 export function requireBucket(config: Config): string {

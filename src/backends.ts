@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { NommerError } from './errors.js';
 import { awsSettingsOf } from './aws-settings.js';
 import { dataPaths } from './paths.js';
+import { queueDeadLetterLimit } from './jobs/deliveries.js';
 import type { ControlChannel } from './ports/control.js';
 import type { JobQueue } from './ports/queue.js';
 import type { StatusChannel } from './ports/status.js';
@@ -31,7 +32,7 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
     const d = db ?? openDatabase(dataPaths(home).db);
     return {
       backend: 'local',
-      queue: new SqliteJobQueue(d, { maxReceives: config.jobs.maxAttempts + 2 }),
+      queue: new SqliteJobQueue(d, { maxReceives: queueDeadLetterLimit(config.jobs.maxAttempts) }),
       status: new SqliteStatusChannel(d),
       control: new SqliteControl(d),
       storage: new StorageRouter([new FsStorage()]),
@@ -51,7 +52,7 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
   return {
     backend: 'aws',
     queue: new SqsJobQueue({ client: clients.sqs, queueUrl: urls.jobs, dlqUrl: urls.dlq }),
-    status: new SqsStatusChannel({ client: clients.sqs, queueUrl: urls.status }),
+    status: new SqsStatusChannel({ client: clients.sqs, queueUrl: urls.status, dlqUrl: urls.dlq }),
     control: new S3Control(clients.s3, aws.bucket, aws.stagingPrefix),
     // No local files on the aws backend: feederd stages the user's files through S3, and a task
     // message must not make a worker read or write its own disk. http(s) inputs never reach
@@ -59,4 +60,9 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
     storage: new StorageRouter([new S3Storage({ client: clients.s3, sse: aws.sse, kmsKeyId: aws.kmsKeyId, http: { denyLoopback: true } })]),
     close: () => { clients.sqs.destroy(); clients.s3.destroy(); clients.ec2.destroy(); },
   };
+}
+
+/** Local files (and http(s) inputs): what `nommer encode` writes with, whatever the backend. */
+export function localFileStorage(): Storage {
+  return new StorageRouter([new FsStorage()]);
 }

@@ -1,10 +1,10 @@
 // One encode, start to finish, on local files: probe -> compile presets to ffmpeg runs -> run them
-// into temporary names beside the destinations -> rename into place only when all succeeded.
-// `nommer encode` calls this in the foreground; a worker calls it for each task it leases.
-import { mkdtemp, rename, rm, stat, access } from 'node:fs/promises';
-import { constants } from 'node:fs';
+// into paths the Storage port prepared (private temp names) -> commit all outputs or none.
+// `nommer encode` calls encode(); a worker calls encodeInto() with outputs it prepared itself, so
+// it can check its task is still current between the encode and the commit.
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from './errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from './ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from './ffmpeg/probe.js';
@@ -14,16 +14,19 @@ import type { ProbeInfo } from './ffmpeg/types.js';
 import type { Progress } from './jobs/types.js';
 import { compileJob } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
-import { tempPathBeside } from './paths.js';
+import { commitAll, discardAll, type PreparedOutput, type Storage } from './ports/storage.js';
+import { isHttpUri, isLocalUri, localPathOf } from './uri.js';
 
 export interface EncodeOutput {
   preset: ResolvedPreset;
-  /** Local destination path. */
+  /** Destination: a local path, or a URI the storage handles. */
   path: string;
 }
 
 export interface EncodeRequest {
   ffmpeg: FfmpegInstall;
+  /** Where outputs are prepared and committed (local files for `nommer encode`). */
+  storage: Storage;
   /** Local file path (or an http(s) URL ffmpeg reads directly). */
   input: string;
   outputs: EncodeOutput[];
@@ -39,11 +42,22 @@ export interface EncodeRequest {
   dryRun?: boolean;
   /** Now, for progress ETA; tests pass their own clock. */
   now?: () => number;
-  /**
-   * Names the temporary files (default: random). A worker passes its task id, so a later
-   * delivery of a task whose worker was killed reuses, and so removes, the partial file.
-   */
+  /** Names the temporary files (with a random part: two deliveries of a task never share one). */
   tempTag?: string;
+  /** Scratch dir for outputs that are not local files. */
+  scratchDir?: string;
+}
+
+export interface IntoOutput {
+  preset: ResolvedPreset;
+  /** Where ffmpeg writes (a prepared output's path). */
+  path: string;
+  /** The destination, shown in dry runs and checked against the input. */
+  dest: string;
+}
+
+export interface EncodeIntoRequest extends Omit<EncodeRequest, 'storage' | 'outputs' | 'force' | 'tempTag' | 'scratchDir'> {
+  outputs: IntoOutput[];
 }
 
 export interface EncodeResult {
@@ -53,51 +67,64 @@ export interface EncodeResult {
   commands: string[][];
 }
 
-function samePath(a: string, b: string): boolean {
-  return resolve(a) === resolve(b);
-}
-
-async function checkDestinations(input: string, outputs: EncodeOutput[], force: boolean): Promise<void> {
+/** The job's own rules for its outputs: never the input itself, never two outputs on one file. */
+export function checkOutputsOfJob(input: string, dests: readonly string[]): void {
   const seen = new Set<string>();
-  for (const o of outputs) {
-    const p = resolve(o.path);
-    if (!/^https?:\/\//i.test(input) && samePath(input, p)) throw new NommerError('OUTPUT_EXISTS', `output ${o.path} is the input itself`, { hint: 'choose another output path with -o' });
-    if (seen.has(p)) throw new NommerError('USAGE', `two outputs write to the same file: ${o.path}`, { hint: 'give each output its own -o path' });
-    seen.add(p);
-    const exists = await stat(p).then((s) => s, () => undefined);
-    if (exists?.isDirectory()) throw new NommerError('OUTPUT_UNWRITABLE', `output ${o.path} is a directory`, { hint: 'give a file path with -o' });
-    if (exists && !force) throw new NommerError('OUTPUT_EXISTS', `output exists: ${o.path}`, { hint: 'use --force to overwrite, or choose another path with -o' });
-    try {
-      await access(dirname(p), constants.W_OK);
-    } catch {
-      throw new NommerError('OUTPUT_UNWRITABLE', `cannot write to ${dirname(p)}`, { hint: 'the directory must exist and be writable' });
+  for (const d of dests) {
+    const key = isLocalUri(d) ? resolve(localPathOf(d)) : d;
+    if (!isHttpUri(input) && isLocalUri(input) && isLocalUri(d) && resolve(localPathOf(input)) === key) {
+      throw new NommerError('OUTPUT_EXISTS', `output ${d} is the input itself`, { hint: 'choose another output path with -o' });
     }
+    if (seen.has(key)) throw new NommerError('USAGE', `two outputs write to the same file: ${d}`, { hint: 'give each output its own -o path' });
+    seen.add(key);
   }
 }
 
-
+/** Probe, check, prepare every output, encode, and commit them all or none. */
 export async function encode(req: EncodeRequest): Promise<EncodeResult> {
-  const now = req.now ?? Date.now;
   const force = req.force ?? false;
+  checkOutputsOfJob(req.input, req.outputs.map((o) => o.path));
+  for (const o of req.outputs) await req.storage.checkOutput(o.path, { overwrite: force });
+  if (req.dryRun) {
+    return encodeInto({ ...req, outputs: req.outputs.map((o) => ({ preset: o.preset, path: o.path, dest: o.path })) });
+  }
+  const scratchDir = req.scratchDir ?? tmpdir();
+  const prepared: PreparedOutput[] = [];
+  try {
+    for (const o of req.outputs) prepared.push(await req.storage.prepareOutput(o.path, { overwrite: force, tag: req.tempTag, scratchDir }));
+    const r = await encodeInto({ ...req, outputs: req.outputs.map((o, i) => ({ preset: o.preset, path: prepared[i]!.path, dest: o.path })) });
+    const stored = await commitAll(prepared, { signal: req.signal });
+    req.onProgress?.({ fraction: 1, etaSeconds: 0 });
+    return { ...r, outputs: stored.map((s, i) => ({ path: isLocalUri(s.uri) ? resolve(localPathOf(s.uri)) : s.uri, bytes: r.outputs[i]!.bytes })) };
+  } catch (err) {
+    await discardAll(prepared);
+    throw asNommerError(err);
+  }
+}
+
+/**
+ * Probe and run ffmpeg into the given paths; nothing is committed. Each output must be non-empty.
+ * The caller owns the paths (discard them on failure).
+ */
+export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> {
+  const now = req.now ?? Date.now;
   const probe = await probeInput(req.ffmpeg.ffprobe, req.input, { signal: req.signal });
   req.onProbe?.(probe);
-  await checkDestinations(req.input, req.outputs, force);
   const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
   const passlogDir = await mkdtemp(join(tmpdir(), 'nommer-pass-'));
-  const temps = req.outputs.map((o) => tempPathBeside(o.path, req.tempTag));
+  const paths = req.outputs.map((o) => o.path);
   try {
-    await Promise.all(temps.map((t) => rm(t, { force: true })));
     const compiled = compileJob({
       input: ffmpegInputArg(req.input),
       probe,
-      outputs: req.outputs.map((o, i) => ({ preset: o.preset, path: temps[i]! })),
+      outputs: req.outputs.map((o) => ({ preset: o.preset, path: o.path })),
       encoders: caps.encoders,
       passlogDir,
     });
     const commands = compiled.commands.map((c) => [req.ffmpeg.ffmpeg, ...c.args]);
     const shown = commands.map((argv) => argv.map((a) => {
-      const i = temps.indexOf(a);
-      return i >= 0 ? resolve(req.outputs[i]!.path) : a;
+      const i = paths.indexOf(a);
+      return i >= 0 ? (isLocalUri(req.outputs[i]!.dest) ? resolve(localPathOf(req.outputs[i]!.dest)) : req.outputs[i]!.dest) : a;
     }));
     if (req.dryRun) return { probe, outputs: [], commands: shown };
     const progress = new TaskProgress(compiled.commands.map((c) => c.weight), probe.duration, now());
@@ -109,18 +136,15 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
       });
     }
     const outputs: Array<{ path: string; bytes: number }> = [];
-    for (const [i, o] of req.outputs.entries()) {
-      const st = await stat(temps[i]!).catch(() => undefined);
-      if (!st || st.size === 0) throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote no data for ${o.path}`, { hint: 'the input may have no stream this preset can use' });
-      outputs.push({ path: resolve(o.path), bytes: st.size });
+    for (const o of req.outputs) {
+      const st = await stat(o.path).catch(() => undefined);
+      if (!st || st.size === 0) throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote no data for ${o.dest}`, { hint: 'the input may have no stream this preset can use' });
+      outputs.push({ path: o.path, bytes: st.size });
     }
-    for (const [i, o] of req.outputs.entries()) await rename(temps[i]!, resolve(o.path));
-    req.onProgress?.({ fraction: 1, etaSeconds: 0 });
     return { probe, outputs, commands: shown };
   } catch (err) {
     throw asNommerError(err);
   } finally {
-    await Promise.all(temps.map((t) => rm(t, { force: true })));
     await rm(passlogDir, { recursive: true, force: true });
   }
 }

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'STORAGE_NOT_FOUND',
   'STORAGE_FAILED',
   'QUEUE_FAILED',
+  'LEASE_LOST',         // a queue lease ran out or was taken by another delivery: stop, write nothing
   'MESSAGE_INVALID',
   'MESSAGE_VERSION',
   'WORKER_LOST',

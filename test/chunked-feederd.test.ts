@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../src/adapters/local/db.js';
 import { encode } from '../src/encode.js';
+import { localFileStorage } from '../src/backends.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
@@ -99,7 +100,7 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   await runAll(await chunkedRun(clip, calm, preset, d.path, { chunkSeconds: 4, workers: 2 }), 2);
   assert.equal(pictureMd5(out), pictureMd5(calm));
   const whole = join(d.path, 'whole.webm');
-  await encode({ ffmpeg: locateFfmpeg(), input: clip, outputs: [{ preset: preset as never, path: whole }] });
+  await encode({ ffmpeg: locateFfmpeg(), storage: localFileStorage(), input: clip, outputs: [{ preset: preset as never, path: whole }] });
   assert.ok(ssim(out, whole).all >= 0.99);
 });
 

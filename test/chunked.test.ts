@@ -13,6 +13,7 @@ import { concatList, joinArgs } from '../src/chunked/assemble.js';
 import { unchunkableReason } from '../src/chunked/planner.js';
 import { timelineFrom, withTrailingTimes } from '../src/chunked/probe-frames.js';
 import { encode } from '../src/encode.js';
+import { localFileStorage } from '../src/backends.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
@@ -154,7 +155,7 @@ const fastWebm = () => applyOverrides(getPreset('webm', {}), ['video.speed=4', '
 async function compare(source: string, dir: string, opts: { chunkSeconds: number }) {
   const preset = fastWebm();
   const whole = join(dir, 'whole.webm');
-  await encode({ ffmpeg: ff, input: source, outputs: [{ preset: preset as never, path: whole }], force: true });
+  await encode({ ffmpeg: ff, storage: localFileStorage(), input: source, outputs: [{ preset: preset as never, path: whole }], force: true });
   const out = join(dir, 'chunked.webm');
   const r = await chunkedRun(source, out, preset, dir, { chunkSeconds: opts.chunkSeconds, workers: 2 });
   const done = await runAll(r, 2);

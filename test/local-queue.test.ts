@@ -65,8 +65,8 @@ describe('task queue leases', () => {
     const second = (await q.receive({ waitSeconds: 0, leaseSeconds: 30 }))!;
     assert.equal(second.receiveCount, 2);
     assert.equal(jobIdOf(second.body), 'j_1');
-    await assert.rejects(first.ack(), (e: unknown) => e instanceof NommerError && e.code === 'QUEUE_FAILED' && /leased again/.test(e.message));
-    await assert.rejects(first.extend(30), (e: unknown) => e instanceof NommerError && e.code === 'QUEUE_FAILED');
+    await assert.rejects(first.ack(), (e: unknown) => e instanceof NommerError && e.code === 'LEASE_LOST' && /leased again/.test(e.message));
+    await assert.rejects(first.extend(30), (e: unknown) => e instanceof NommerError && e.code === 'LEASE_LOST');
     await second.ack();
     assert.deepEqual(await q.depth(), { waiting: 0, inFlight: 0 });
   });

@@ -5,9 +5,9 @@
 // - `-cues_to_front 1` in that same run puts the Cues first (a second remux pass shifted video
 //   7 ms against Opus and made seeks land a keyframe early; a pipe gets no Cues at all);
 // - `-itsoffset` carries the source's first-frame offset, which every joined chunk loses.
-// The output appears atomically (temp name + rename). Intermediates are removed by `cleanup`,
-// which the caller runs once the output is stored.
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+// It writes to `dest`, a path the Storage port prepared; the caller commits it. Intermediates are
+// removed by `cleanup`, which the caller runs once the output is committed and reported.
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
@@ -18,7 +18,6 @@ import { isLocalUri, localPathOf } from '../uri.js';
 import { encodeAudioPiece, encodeVideoChunk, sha256File, type ChunkManifestEntry } from './encode-chunk.js';
 import { countVideoPackets } from '../ffmpeg/probe.js';
 import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';
-import { tempPathBeside } from '../paths.js';
 
 export interface AssembleRequest {
   ffmpeg: FfmpegInstall;
@@ -28,9 +27,8 @@ export interface AssembleRequest {
   preset: Record<string, unknown>;
   /** The source as a local path or URL, fetched only if a piece must be re-encoded. */
   input: () => Promise<string>;
-  /** Local destination of the joined file. */
+  /** Where the joined file is written (a prepared output's path). */
   dest: string;
-  force?: boolean;
   /** Private scratch directory for fetched pieces. */
   workDir: string;
   signal?: AbortSignal;
@@ -96,7 +94,6 @@ async function checkPiece(r: AssembleRequest, uri: string, expectFrames: number 
 export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult> {
   const p = r.params;
   const dest = resolve(r.dest);
-  if (!r.force && (await stat(dest).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'submit with --force to overwrite' });
   const repaired: AssembleResult['repaired'] = [];
   let input: string | undefined;
   const source = async () => (input ??= await r.input());
@@ -132,18 +129,15 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
 
   const list = join(r.workDir, 'chunks.ffconcat');
   await writeFile(list, concatList(chunks.map((c, i) => ({ path: c.path, duration: i === chunks.length - 1 ? null : c.spec.duration }))));
-  const temp = tempPathBeside(dest);
   try {
-    await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: temp }), { signal: r.signal, onSpawn: r.onSpawn });
+    await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: dest }), { signal: r.signal, onSpawn: r.onSpawn });
     tick();
-    const frames = await countVideoPackets(r.ffmpeg.ffprobe, temp, r.signal);
+    const frames = await countVideoPackets(r.ffmpeg.ffprobe, dest, r.signal);
     if (frames !== p.totalFrames) throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, { retriable: true });
-    const bytes = (await stat(temp)).size;
-    await rename(temp, dest);
+    const bytes = (await stat(dest)).size;
     r.onProgress?.({ fraction: 1, etaSeconds: 0 });
     return { bytes, frames, repaired, cleanup: () => removeScratch(r.storage, p) };
   } catch (err) {
-    await rm(temp, { force: true });
     throw asNommerError(err);
   }
 }

@@ -5,35 +5,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NommerError } from '../errors.js';
-import type { FfmpegInstall } from '../ffmpeg/locate.js';
-import type { Progress } from '../jobs/types.js';
 import type { TaskMessage } from '../messages.js';
-import type { Storage, StoreResult } from '../ports/storage.js';
-import { isLocalUri, localPathOf } from '../uri.js';
+import { commitAll, discardAll, type PreparedOutput } from '../ports/storage.js';
+import type { TaskContext, TaskRun } from '../worker/task-context.js';
 import { assembleChunks } from './assemble.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
 import { assembleParams, chunkParams, manifestUri } from './tasks.js';
-
-export interface ChunkedTaskContext {
-  task: TaskMessage;
-  storage: Storage;
-  ffmpeg: FfmpegInstall;
-  /** The task's private scratch directory. */
-  workDir: string;
-  /** Fetch the job's input (local inputs are used in place). */
-  fetchInput: () => Promise<string>;
-  signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
-  onSpawn?: (pid: number) => void;
-  onRepair?: (piece: string, why: string) => void;
-}
-
-export interface ChunkedTaskResult {
-  outputs: StoreResult[];
-  result: Record<string, unknown>;
-  /** Run after the task's success is reported (removes intermediates). */
-  cleanup?: () => Promise<void>;
-}
 
 function paramsOf<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, task: TaskMessage): T {
   const r = schema.safeParse(task.params ?? {});
@@ -41,22 +18,27 @@ function paramsOf<T>(schema: { safeParse(v: unknown): { success: true; data: T }
   return r.data;
 }
 
-async function storeWithManifest(ctx: ChunkedTaskContext, local: string, uri: string, entry: Record<string, unknown>): Promise<void> {
+async function storeWithManifest(ctx: TaskContext, local: string, uri: string, entry: Record<string, unknown>): Promise<void> {
   // The piece first, then the entry that vouches for it: an entry never names a piece not yet there.
+  await ctx.beforeCommit();
   await ctx.storage.store(local, uri, { overwrite: true, signal: ctx.signal });
   const side = `${local}.json`;
   await writeFile(side, JSON.stringify(entry));
   await ctx.storage.store(side, manifestUri(uri), { overwrite: true, signal: ctx.signal });
 }
 
-export async function runChunkedTask(ctx: ChunkedTaskContext): Promise<ChunkedTaskResult> {
+export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { result: Record<string, unknown> }> {
   const { task } = ctx;
   const preset = task.outputs[0]!.preset;
+  // A chunked job's pieces: the input is fetched only when the piece needs it.
+  let fetched: Promise<string> | undefined;
+  const fetchInput = () => (fetched ??= ctx.storage.fetch(task.input, ctx.scratch, { signal: ctx.signal }));
+  await ctx.phase('encoding');
   if (task.type === 'chunk') {
     const p = paramsOf(chunkParams, task);
-    const input = await ctx.fetchInput();
-    const local = join(ctx.workDir, p.kind === 'video' ? `chunk-${p.index}.webm` : 'audio.webm');
-    const common = { ffmpeg: ctx.ffmpeg, input, preset, dest: local, signal: ctx.signal, onProgress: ctx.onProgress, onSpawn: ctx.onSpawn };
+    const input = await fetchInput();
+    const local = join(ctx.scratch, p.kind === 'video' ? `chunk-${p.index}.webm` : 'audio.webm');
+    const common = { ffmpeg: ctx.ffmpeg, input, preset, dest: local, signal: ctx.signal, onProgress: ctx.onProgress };
     const entry: Record<string, unknown> = p.kind === 'video'
       ? { ...(await encodeVideoChunk({ ...common, chunk: p })) }
       : { kind: 'audio', ...(await encodeAudioPiece(common)) };
@@ -66,14 +48,21 @@ export async function runChunkedTask(ctx: ChunkedTaskContext): Promise<ChunkedTa
   if (task.type === 'assemble') {
     const p = paramsOf(assembleParams, task);
     const out = task.outputs[0]!;
-    const local = isLocalUri(out.uri);
-    const dest = local ? localPathOf(out.uri) : join(ctx.workDir, 'assembled.webm');
-    const r = await assembleChunks({
-      ffmpeg: ctx.ffmpeg, storage: ctx.storage, params: p, preset, input: ctx.fetchInput, dest, force: task.force || !local,
-      workDir: ctx.workDir, signal: ctx.signal, onProgress: ctx.onProgress, onSpawn: ctx.onSpawn, onRepair: ctx.onRepair,
-    });
-    const stored = local ? { uri: out.uri, bytes: r.bytes } : await ctx.storage.store(dest, out.uri, { overwrite: task.force, signal: ctx.signal });
-    return { outputs: [stored], result: { frames: r.frames, repaired: r.repaired }, cleanup: r.cleanup };
+    await ctx.storage.checkOutput(out.uri, { overwrite: task.force });
+    const prepared: PreparedOutput = await ctx.storage.prepareOutput(out.uri, { overwrite: task.force, tag: ctx.tag, scratchDir: ctx.scratch });
+    try {
+      const r = await assembleChunks({
+        ffmpeg: ctx.ffmpeg, storage: ctx.storage, params: p, preset, input: fetchInput, dest: prepared.path,
+        workDir: ctx.scratch, signal: ctx.signal, onProgress: ctx.onProgress, onRepair: ctx.onRepair,
+      });
+      await ctx.phase('uploading');
+      await ctx.beforeCommit();
+      const stored = await commitAll([prepared], { signal: ctx.signal });
+      return { outputs: stored, result: { frames: r.frames, repaired: r.repaired }, cleanup: r.cleanup };
+    } catch (err) {
+      await discardAll([prepared]);
+      throw err;
+    }
   }
   throw new NommerError('MESSAGE_INVALID', `a worker does not run ${task.type} tasks (feederd plans chunked jobs itself)`);
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action, collect } from '../cli/context.js';
 import { printJson, shellQuote } from '../cli/output.js';
+import { localFileStorage } from '../backends.js';
 import { encode } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
@@ -39,7 +40,7 @@ Examples:
         if (hasScheme(o.uri)) throw new NommerError('USAGE', `encode writes local files only, got ${o.uri}`, { hint: 'use `nommer submit` for s3:// destinations' });
       }
       const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
-      const request = { ffmpeg, input, outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri })), force: flags.force };
+      const request = { ffmpeg, storage: localFileStorage(), input, outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri })), force: flags.force };
       if (flags.dryRun) {
         const r = await encode({ ...request, dryRun: true });
         if (ctx.global.json) printJson({ commands: r.commands });

@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { action, collect, intOption } from '../cli/context.js';
 import { printJson, shellQuote } from '../cli/output.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
-import { encode } from '../encode.js';
+import { localFileStorage } from '../backends.js';
+import { encodeInto } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
@@ -60,6 +61,7 @@ Examples:
       const { config } = loaded;
       if (flags.output.length && inputs.length > 1) throw new NommerError('USAGE', '-o works with one input only', { hint: 'outputs default to each input\'s folder' });
       const jobs = [];
+      const files = localFileStorage();
       for (const raw of inputs) {
         const input = hasScheme(raw) ? raw : resolve(raw);
         if (!hasScheme(raw)) {
@@ -69,7 +71,8 @@ Examples:
         }
         const outputs = resolveOutputs({ input, presets: flags.preset, outputs: flags.output, sets: flags.set, userPresets: config.presets, defaultPreset: config.defaultPreset });
         if (!flags.force && !flags.dryRun) {
-          for (const o of outputs) if (!hasScheme(o.uri) && isAbsolute(o.uri) && (await stat(o.uri).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${o.uri}`, { hint: 'use --force to overwrite, or -o another path' });
+          // The same check the worker's storage makes; s3:// outputs are checked by feederd's.
+          for (const o of outputs) if (!hasScheme(o.uri) && isAbsolute(o.uri)) await files.checkOutput(o.uri, { overwrite: false });
         }
         jobs.push({ input, outputs });
       }
@@ -79,7 +82,7 @@ Examples:
         const commands: string[][] = [];
         for (const j of jobs) {
           if (hasScheme(j.input) && !/^https?:/.test(j.input)) throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
-          const r = await encode({ ffmpeg, input: j.input, outputs: j.outputs.map((o) => ({ preset: o.preset, path: o.uri })), force: true, dryRun: true });
+          const r = await encodeInto({ ffmpeg, input: j.input, outputs: j.outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })), dryRun: true });
           commands.push(...r.commands);
         }
         if (ctx.global.json) printJson({ commands });

@@ -298,16 +298,20 @@ export function failJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], error:
 }
 
 /**
- * Retry a failed or canceled job: every task that did not succeed gets a new attempt (and a fresh
- * budget of automatic retries); tasks that succeeded keep their results.
+ * Retry a failed or canceled job: every task that did not succeed, and every succeeded one in
+ * `rerun` (its result is gone), gets a new attempt and a fresh budget of automatic retries; other
+ * succeeded tasks keep their results. New attempts are all above the job's highest attempt so far,
+ * which is what a cancel or failure fenced: no worker on an old attempt can mistake them for its own.
  */
-export function retryJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], opts: { now: number }): Outcome {
+export function retryJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], opts: { now: number; rerun?: readonly string[] }): Outcome {
   if (job.state !== 'failed' && job.state !== 'canceled') return refuse('job-state', `job ${job.id} is ${job.state}; only failed or canceled jobs can be retried`);
-  const succeeded = new Set(tasks.filter((t) => t.state === 'succeeded').map((t) => t.id));
+  const rerun = new Set(opts.rerun ?? []);
+  const keeps = (t: TaskSnapshot) => t.state === 'succeeded' && !rerun.has(t.id);
+  const succeeded = new Set(tasks.filter(keeps).map((t) => t.id));
+  const attempt = Math.max(job.attempt, ...tasks.map((t) => t.attempt)) + 1;
   const changed: TaskSnapshot[] = [];
   for (const t of tasks) {
-    if (t.state === 'succeeded') continue;
-    const attempt = t.attempt + 1;
+    if (keeps(t)) continue;
     const state: TaskState = t.deps.every((d) => succeeded.has(d)) ? 'queued' : 'waiting';
     changed.push({ ...t, state, attempt, maxAttempt: attempt + job.maxAttempts - 1, seqApplied: -1, phase: null, progress: 0, worker: null, startedAt: null, finishedAt: null, heartbeatAt: null, error: null, result: null });
   }

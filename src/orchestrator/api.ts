@@ -13,6 +13,7 @@ import { absoluteUri, hasScheme } from '../uri.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import type { Staging } from './staging.js';
 import type { ChunkPlanner } from '../chunked/planner.js';
+import { JobStreams } from './job-stream.js';
 
 export interface ApiDeps {
   store: Store;
@@ -27,14 +28,18 @@ export interface ApiDeps {
   summary: () => Promise<{ queue: { waiting: number; inFlight: number }; fleet: Array<{ id: string; state: string; busy?: boolean }> }>;
   /** After a job is created or retried, so the dispatcher sends it at once. */
   onWork: () => void;
-  /** After a job is canceled, so workers are told. */
-  onCancel: (jobId: string) => Promise<void>;
-  /** Before a job is retried: forget its cancel marker. */
-  onRetry: (jobId: string) => Promise<void>;
+  /**
+   * Before a failed or canceled job is retried: the succeeded tasks whose results are gone (a
+   * chunked job's pieces removed by cleanup), to be run again. (Workers learn of cancels from the
+   * fences the store's changes raise: see fencing.ts.)
+   */
+  tasksToRerun?: (jobId: string) => Promise<string[]>;
   /** aws backend: move local inputs/outputs through the bucket (see staging.ts). */
   stage?: Staging['stage'];
   /** Plans a chunked job's tasks (probe -> chunks + audio -> assemble), or says why not. */
   planChunks?: ChunkPlanner;
+  /** The jobs' event streams (limits, counts; see job-stream.ts). Default: one with its defaults. */
+  jobStreams?: JobStreams;
 }
 
 /** What clients see of a job (the same shape in the API, `status --json` and SSE). */
@@ -199,15 +204,14 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     const j = mustGet(req.params.id);
     if (FINAL_STATES.has(j.state)) throw new NommerError('JOB_STATE', `job ${j.id} is already ${j.state}`, { hint: j.state === 'canceled' ? undefined : 'nothing to cancel' });
     const change = d.store.cancelJob(j.id, { reason: 'canceled by request' });
-    await d.onCancel(j.id);
     return { job: publicJob(change.job) };
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
     const j = mustGet(req.params.id);
     if (j.state !== 'failed' && j.state !== 'canceled') throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
-    await d.onRetry(j.id);
-    const change = d.store.retryJob(j.id);
+    const rerun = d.tasksToRerun ? await d.tasksToRerun(j.id) : [];
+    const change = d.store.retryJob(j.id, { rerun });
     d.onWork();
     return { job: publicJob(change.job) };
   });
@@ -217,52 +221,10 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     return { jobs: d.store.summarizeJobs(), queue: s.queue, fleet: s.fleet };
   });
 
-  // Server-sent events: the job's history so far (after Last-Event-ID), then live changes, then
-  // `end` when the job is final. Progress ticks are sent as they come (the store emits them).
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => {
-    const j = mustGet(req.params.id);
-    const res = reply.raw;
-    reply.hijack();
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const send = (type: string, data: unknown, id?: number | null) => {
-      res.write(`${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const lastId = Number(req.headers['last-event-id'] ?? 0) || 0;
-    let ended = false;
-    const finish = () => {
-      if (ended) return;
-      ended = true;
-      unsubscribe();
-      clearInterval(ping);
-      res.end();
-    };
-    // Subscribe before reading history so nothing falls between the two.
-    const buffered: Array<{ job: Job; event: JobEvent }> = [];
-    let live = false;
-    const unsubscribe = d.store.subscribe((c) => {
-      if (c.jobId !== j.id || ended) return;
-      if (!live) { buffered.push(c); return; }
-      emit(c.job, c.event);
-    });
-    let lastSent = lastId;
-    const emit = (job: Job, event: JobEvent) => {
-      if (event.id !== null && event.id <= lastSent) return;
-      if (event.id !== null) lastSent = event.id;
-      send('job', { job: publicJob(job), event: publicEvent(event) }, event.id);
-      if (FINAL_STATES.has(job.state) && event.id !== null) { send('end', { job: publicJob(job) }); finish(); }
-    };
-    for (const e of d.store.listJobEvents(j.id, { afterId: lastId, limit: 1000 })) {
-      if (e.id !== null) lastSent = Math.max(lastSent, e.id);
-      send('job', { job: publicJob(j), event: publicEvent(e) }, e.id);
-    }
-    const now = d.store.getJob(j.id)!;
-    send('snapshot', { job: publicJob(now) });
-    live = true;
-    for (const c of buffered) emit(c.job, c.event);
-    if (FINAL_STATES.has(now.state) && !ended) { send('end', { job: publicJob(now) }); finish(); }
-    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-    req.raw.on('close', finish);
-  });
+  // Server-sent events of a job (job-stream.ts): history after Last-Event-ID, a snapshot, live
+  // changes, then `end` when the job is final.
+  const jobStreams = d.jobStreams ?? new JobStreams({ store: d.store, publicJob, publicEvent });
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => { jobStreams.handle(req, reply, mustGet(req.params.id)); });
 
   return app;
 }

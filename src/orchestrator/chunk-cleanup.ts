@@ -1,20 +1,58 @@
-// A chunked job that fails or is canceled leaves no intermediates behind: its chunk pieces and
-// manifests are removed from scratch (a successful assembly removes them itself). A retry
-// re-encodes what it needs; the assemble step never drops a missing chunk.
+// A chunked job's intermediates (chunk pieces and their manifest entries under the job's
+// scratch prefix): removed when the job fails or is canceled (a successful assembly removes them
+// itself), and removed again a little later, once every worker still on one of its tasks has had
+// time to see its fence (a piece whose upload had already begun lands after the first sweep).
+// A retry re-queues the chunks whose pieces are gone, so the fleet encodes them in parallel again
+// instead of the assemble task repairing them one by one.
 import { removeScratch } from '../chunked/assemble.js';
-import type { AssembleParams } from '../chunked/tasks.js';
+import { chunkParams, manifestUri, type AssembleParams } from '../chunked/tasks.js';
 import type { Logger } from '../log.js';
 import type { Storage } from '../ports/storage.js';
 import type { Store } from './store/index.js';
 
-export function attachChunkCleanup(store: Store, storage: Storage, log: Logger): () => void {
-  return store.subscribe((c) => {
-    if (c.event.type !== 'failed' && c.event.type !== 'canceled') return;
-    if (!(c.job.options as { chunking?: { chunked?: boolean } }).chunking?.chunked) return;
-    const assemble = store.getJob(c.jobId)?.tasks.find((t) => t.type === 'assemble');
+export interface ChunkCleanupOptions {
+  /** The second sweep, after the first (ms): a few heartbeats, so fenced workers have stopped. */
+  resweepMs: number;
+}
+
+export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, opts: ChunkCleanupOptions): () => void {
+  const timers = new Set<NodeJS.Timeout>();
+  const sweep = (jobId: string, again: boolean) => {
+    const job = store.getJob(jobId);
+    // Retried meanwhile: its pieces are the new attempt's now.
+    if (!job || (job.state !== 'failed' && job.state !== 'canceled')) return;
+    const assemble = job.tasks.find((t) => t.type === 'assemble');
     if (!assemble?.params) return;
     removeScratch(storage, assemble.params as unknown as AssembleParams)
-      .then(() => log.info({ job: c.jobId }, 'chunk intermediates removed'))
-      .catch((err) => log.warn({ job: c.jobId, err: String(err) }, 'could not remove chunk intermediates'));
+      .then(() => log.info({ job: jobId, again }, 'chunk intermediates removed'))
+      .catch((err) => log.warn({ job: jobId, err: String(err) }, 'could not remove chunk intermediates'));
+  };
+  const unsubscribe = store.subscribe((c) => {
+    if (c.event.type !== 'failed' && c.event.type !== 'canceled') return;
+    if (!(c.job.options as { chunking?: { chunked?: boolean } }).chunking?.chunked) return;
+    sweep(c.jobId, false);
+    const t = setTimeout(() => { timers.delete(t); sweep(c.jobId, true); }, opts.resweepMs);
+    t.unref();
+    timers.add(t);
   });
+  return () => {
+    unsubscribe();
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+  };
+}
+
+/** Succeeded chunk tasks of a job whose piece or manifest entry is no longer in storage. */
+export async function chunksToRerun(store: Store, storage: Storage, jobId: string): Promise<string[]> {
+  const job = store.getJob(jobId);
+  if (!job) return [];
+  const gone: string[] = [];
+  for (const t of job.tasks) {
+    if (t.type !== 'chunk' || t.state !== 'succeeded') continue;
+    const p = chunkParams.safeParse(t.params ?? {});
+    if (!p.success) { gone.push(t.id); continue; }
+    const there = await Promise.all([storage.exists(p.data.uri), storage.exists(manifestUri(p.data.uri))]).catch(() => [false, false]);
+    if (!there.every(Boolean)) gone.push(t.id);
+  }
+  return gone;
 }

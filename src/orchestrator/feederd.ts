@@ -12,13 +12,17 @@ import { NommerError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { dataPaths, nommerBin, packageVersion } from '../paths.js';
 import { ProcessFleet } from '../adapters/local/process-fleet.js';
+import { removeTempsOf } from '../adapters/local/fs-storage.js';
 import { buildApi } from './api.js';
-import { Dispatcher } from './dispatcher.js';
+import { Outbox } from './outbox.js';
+import { StatusApplier } from './status-applier.js';
 import { Notifier } from './notifier.js';
 import { openStore } from './store/index.js';
 import { sleep } from '../sleep.js';
 import { Staging, type Delivery } from './staging.js';
-import { attachChunkCleanup } from './chunk-cleanup.js';
+import { attachChunkCleanup, chunksToRerun } from './chunk-cleanup.js';
+import { attachFencing } from './fencing.js';
+import { Watchdog, silenceLimitMs } from './watchdog.js';
 import { FleetManager } from './fleet-manager.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { busyByWorker } from './store/index.js';
@@ -60,10 +64,13 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   });
   const stop = new AbortController();
   const stopSupervising = new AbortController();
-  const dispatcher = new Dispatcher(store, ports.queue, ports.status, log);
+  const outbox = new Outbox(store, ports.queue, log);
+  const statusApplier = new StatusApplier(store, ports.status, log);
+  const watchdog = new Watchdog(store, ports.queue, log.child({ part: 'watchdog' }), { silenceMs: silenceLimitMs(config.jobs.leaseSeconds), intervalMs: 2000 });
   const notifier = new Notifier({ secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts }, log);
   const detach = notifier.attach(store);
-  const detachChunkCleanup = attachChunkCleanup(store, ports.storage, log);
+  const detachChunkCleanup = attachChunkCleanup(store, ports.storage, log, { resweepMs: config.jobs.leaseSeconds * 3000 });
+  const detachFencing = attachFencing(store, ports.control, log.child({ part: 'fencing' }));
 
   // aws: local inputs/outputs travel through the bucket's staging prefix.
   let staging: Staging | undefined;
@@ -93,6 +100,12 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       // A worker that died mid-task (SIGKILL, OOM) left its scratch dir behind (a partial
       // download, an encode bound for S3); its id is never reused, so nobody else would remove it.
       rm(join(paths.work, id.replace(/[^A-Za-z0-9_.-]/g, '_')), { recursive: true, force: true }).catch((err) => log.warn({ worker: id, err: String(err) }, 'removing a dead worker\'s scratch dir failed'));
+      // ...and the temp outputs it was writing beside their destinations (tagged with its id).
+      try {
+        for (const uri of store.outputsOfWorker(id)) void removeTempsOf(uri, id);
+      } catch (err) {
+        log.warn({ worker: id, err: String(err) }, 'could not list a dead worker\'s outputs');
+      }
       if (!stopSupervising.signal.aborted) { log.warn({ worker: id, code, signal }, 'worker exited; replacing it'); recentExits.push(Date.now()); }
     },
   });
@@ -121,9 +134,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       queue: await ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
       fleet: (ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list()).map((w) => ({ id: w.id, state: w.state })),
     }),
-    onWork: () => dispatcher.poke(),
-    onCancel: (jobId) => ports.control.cancel(jobId),
-    onRetry: (jobId) => ports.control.clear(jobId),
+    onWork: () => outbox.poke(),
+    tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
     stage: staging ? (input, outputs) => staging!.stage(input, outputs) : undefined,
     planChunks: makeChunkPlanner({
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
@@ -164,7 +176,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     process.on('SIGINT', onSignal);
   });
 
-  const loops = Promise.all([dispatcher.run(stop.signal), supervise(), fleetManager?.run(stop.signal)]);
+  const loops = Promise.all([outbox.run(stop.signal), statusApplier.run(stop.signal), watchdog.run(stop.signal), supervise(), fleetManager?.run(stop.signal)]);
   await done;
   // Order matters: stop new work, let workers finish or release (their events still apply), then stop the loops.
   await app.close();
@@ -173,7 +185,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   stopSupervising.abort();
   await fleet.stopAll(shutdownMs);
   // Apply whatever the workers said last.
-  for (let i = 0; i < 20; i++) if ((await dispatcher.consumeOnce(0)) === 0) break;
+  for (let i = 0; i < 20; i++) if ((await statusApplier.consumeOnce(0)) === 0) break;
   stop.abort();
   await loops;
   // EC2 workers are deliberately left running: they finish, idle out and power off by themselves.
@@ -181,6 +193,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   await notifier.drain(3000);
   detach();
   detachChunkCleanup();
+  detachFencing();
   stopDelivery();
   ports.close();
   store.close();

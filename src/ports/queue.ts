@@ -5,16 +5,25 @@ import type { TaskMessage } from '../messages.js';
 export interface Lease {
   /** The message body, parsed from JSON when it is JSON, else the raw string; validate it. */
   readonly body: unknown;
-  /** How many times this message has been received (1 on first delivery). */
+  /** Deliveries of this message so far, this one included (1 on first delivery); never reused. */
   readonly receiveCount: number;
+  /** Earlier deliveries that ended without an ack or a release (their worker vanished). */
+  readonly unfinished: number;
   /** Keep the lease for `seconds` more from now (heartbeat). */
   extend(seconds: number): Promise<void>;
   /** Done: remove the message for good. */
   ack(): Promise<void>;
-  /** Give it back: visible again after `delaySeconds` (default 0). */
+  /** Give it back on purpose: visible again after `delaySeconds` (default 0); not an unfinished delivery. */
   release(delaySeconds?: number): Promise<void>;
   /** Move it aside (dead-letter) with a reason: for malformed messages. */
   reject(reason: string): Promise<void>;
+}
+
+export interface DeadLetter {
+  /** Parsed like Lease.body. */
+  readonly body: unknown;
+  readonly reason: string;
+  remove(): Promise<void>;
 }
 
 export interface JobQueue {
@@ -24,6 +33,11 @@ export interface JobQueue {
   sendBatch?(items: Array<{ task: TaskMessage; priority?: number }>): Promise<void>;
   /** Long-poll up to waitSeconds for one message; lease it for leaseSeconds. */
   receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null>;
+  /**
+   * Take up to `max` dead-lettered messages for the orchestrator to apply (feederd's watchdog);
+   * each is gone for good once `remove()` is called.
+   */
+  takeDeadLetters?(max: number): Promise<DeadLetter[]>;
   /** Messages waiting (approximate on SQS). */
   depth(): Promise<{ waiting: number; inFlight: number }>;
 }

@@ -9,6 +9,7 @@ import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { createLogger } from '../log.js';
 import { dataPaths } from '../paths.js';
 import { Worker } from './worker.js';
+import { workerDeliveryLimit } from '../jobs/deliveries.js';
 
 export interface WorkerMainOptions {
   id?: string;
@@ -61,7 +62,7 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
       workDir: join(dataPaths(home).work, id.replace(/[^A-Za-z0-9_.-]/g, '_')),
       log,
       leaseSeconds: config.jobs.leaseSeconds,
-      maxDeliveries: config.jobs.maxAttempts + 1,
+      maxDeliveries: workerDeliveryLimit(config.jobs.maxAttempts),
     }).run({ once: opts.once, idleExitSeconds: opts.idleExitSeconds, signal: stop.signal, hardSignal: hard.signal }));
     const reasons = await Promise.all(loops);
     log.info({ reasons }, 'worker stopped');

@@ -1,24 +1,26 @@
-// One worker's loop: lease -> fetch -> encode -> store -> report -> ack (a chunked job's `chunk`
-// and `assemble` tasks do their encode step in src/chunked). Heartbeats extend the
-// lease on a timer owned by the loop and check for cancellation. Errors are classified once (in
-// encode/storage), reported as a status event, and the task is acked: retry decisions belong to
-// the orchestrator. A worker that dies simply loses its lease; the task is delivered again.
+// One worker's loop: lease -> fetch -> encode -> commit -> report -> ack. runTask reads as
+// try { started -> run -> succeeded -> ack } catch { outcome } finally { stop timers, clean up },
+// with its parts named: the lease watcher (heartbeat, fence, why it stopped), the task reporter
+// (numbered events, retried terminal events), and the task runners (worker/encode-task.ts,
+// chunked/worker-task.ts). Retry decisions belong to the orchestrator. A worker acts only on a
+// current attempt, writes only its own temp files, and acks only after its terminal event is
+// published; a worker that dies simply loses its lease and the task is delivered again.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
-import { encode } from '../encode.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
-import type { Progress, Phase } from '../jobs/types.js';
 import type { Logger } from '../log.js';
-import { parseMessage, taskMessage, MESSAGE_VERSION, SEQ_PER_DELIVERY, type StatusEvent, type TaskMessage } from '../messages.js';
+import { parseMessage, taskMessage, MESSAGE_VERSION, type TaskMessage } from '../messages.js';
 import type { ControlChannel } from '../ports/control.js';
 import type { JobQueue, Lease } from '../ports/queue.js';
 import type { StatusChannel } from '../ports/status.js';
 import type { Storage } from '../ports/storage.js';
-import { isLocalUri, localPathOf } from '../uri.js';
 import { sleep } from '../sleep.js';
-import { parseResolvedPreset } from '../presets/registry.js';
 import { runChunkedTask } from '../chunked/worker-task.js';
+import { runEncodeTask } from './encode-task.js';
+import { LeaseWatcher } from './lease-watcher.js';
+import { TaskReporter } from './task-reporter.js';
+import type { TaskContext, TaskRun } from './task-context.js';
 
 export interface WorkerDeps {
   id: string;
@@ -31,12 +33,14 @@ export interface WorkerDeps {
   workDir: string;
   log: Logger;
   leaseSeconds: number;
-  /** Deliveries after which a task that never finished is failed as WORKER_LOST. */
+  /** Unfinished deliveries after which a task is failed as WORKER_LOST (jobs/deliveries.ts). */
   maxDeliveries: number;
   /** How often to check for cancel (ms); the lease is extended every leaseSeconds/3. */
   controlIntervalMs?: number;
   /** Minimum gap between progress events (ms). */
   progressIntervalMs?: number;
+  /** Waits between tries of a terminal status event (ms); default TERMINAL_BACKOFF_MS. */
+  terminalBackoffMs?: readonly number[];
 }
 
 export interface RunOptions {
@@ -55,7 +59,7 @@ export type TaskOutcome = 'succeeded' | 'failed' | 'released' | 'rejected' | 're
 
 export class Worker {
   private busy = false;
-  constructor(private readonly d: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {}
 
   get isBusy(): boolean { return this.busy; }
 
@@ -66,11 +70,11 @@ export class Worker {
     while (!opts.signal?.aborted) {
       let lease: Lease | null;
       try {
-        lease = await this.d.queue.receive({ waitSeconds: wait, leaseSeconds: this.d.leaseSeconds, signal: opts.signal });
+        lease = await this.deps.queue.receive({ waitSeconds: wait, leaseSeconds: this.deps.leaseSeconds, signal: opts.signal });
       } catch (err) {
         if (opts.signal?.aborted) break;
         const e = asNommerError(err);
-        this.d.log.warn({ code: e.code, err: e.message }, 'receive failed; backing off');
+        this.deps.log.warn({ code: e.code, err: e.message }, 'receive failed; backing off');
         await sleep(1000, opts.signal);
         continue;
       }
@@ -91,12 +95,12 @@ export class Worker {
     if (!parsed.ok) {
       if (parsed.version !== undefined && parsed.version !== MESSAGE_VERSION && typeof parsed.version === 'number') {
         // A newer (or older) nommer sent it: leave it for a worker that speaks that version.
-        this.d.log.warn({ version: parsed.version, reason: parsed.reason }, 'message of a version this worker does not know: returned untouched');
+        this.deps.log.warn({ version: parsed.version, reason: parsed.reason }, 'message of a version this worker does not know: returned untouched');
         await lease.release(5).catch(() => undefined);
         return 'returned';
       }
-      this.d.log.error({ reason: parsed.reason }, 'malformed task message moved to the dead-letter queue');
-      await lease.reject(`malformed task message: ${parsed.reason}`).catch((err) => this.d.log.error({ err: String(err) }, 'reject failed'));
+      this.deps.log.error({ reason: parsed.reason }, 'malformed task message moved to the dead-letter queue');
+      await lease.reject(`malformed task message: ${parsed.reason}`).catch((err) => this.deps.log.error({ err: String(err) }, 'reject failed'));
       return 'rejected';
     }
     this.busy = true;
@@ -108,127 +112,110 @@ export class Worker {
   }
 
   private async runTask(task: TaskMessage, lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
-    const log = this.d.log.child({ job: task.jobId, task: task.taskId, attempt: task.attempt, delivery: lease.receiveCount });
-    let n = 0;
-    const seqBase = lease.receiveCount * SEQ_PER_DELIVERY;
-    const publish = async (ev: Omit<StatusEvent, 'v' | 'kind' | 'jobId' | 'taskId' | 'attempt' | 'seq' | 'worker' | 'at'>) => {
-      const event: StatusEvent = { v: MESSAGE_VERSION, kind: 'status', jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, seq: seqBase + n++, worker: this.d.id, at: Date.now(), ...ev };
-      try { await this.d.status.publish(event); } catch (err) { log.warn({ err: asNommerError(err).message, type: ev.type }, 'status publish failed'); }
-    };
+    const { deps } = this;
+    const log = deps.log.child({ job: task.jobId, task: task.taskId, attempt: task.attempt, delivery: lease.receiveCount });
+    const reporter = new TaskReporter({
+      task, worker: deps.id, delivery: lease.receiveCount, status: deps.status, log,
+      progressIntervalMs: deps.progressIntervalMs ?? 1000, keepaliveMs: deps.leaseSeconds * 1000, terminalBackoffMs: deps.terminalBackoffMs,
+    });
+    const watcher = new LeaseWatcher({ task, lease, control: deps.control, leaseSeconds: deps.leaseSeconds, intervalMs: deps.controlIntervalMs ?? 1000, hardSignal, log });
 
-    if (lease.receiveCount > this.d.maxDeliveries) {
-      log.error('task was delivered too many times without finishing: failing it');
-      await publish({ type: 'failed', error: new NommerError('WORKER_LOST', `the task was started ${lease.receiveCount - 1} times and never finished (workers were lost or crashed)`, { hint: 'check the worker logs; `nommer retry` runs it again' }).toInfo() });
-      await lease.reject('too many deliveries').catch(() => lease.ack());
-      return 'failed';
+    // A canceled or superseded attempt: nothing to run and nothing to say.
+    if (await watcher.isVoid().catch(() => false)) {
+      log.info('attempt is void (canceled or superseded): dropped unrun');
+      await lease.ack().catch(() => undefined);
+      return 'canceled';
     }
 
-    const abort = new AbortController();
-    let canceled = false;
-    let leaseLost = false;
-    const onHard = () => abort.abort();
-    hardSignal?.addEventListener('abort', onHard, { once: true });
-    const extendEvery = Math.max(1000, (this.d.leaseSeconds * 1000) / 3);
-    let lastExtend = Date.now();
-    const timer = setInterval(() => {
-      void (async () => {
-        try {
-          if (await this.d.control.isCanceled(task.jobId)) { canceled = true; abort.abort(); return; }
-          if (Date.now() - lastExtend >= extendEvery) {
-            lastExtend = Date.now();
-            await lease.extend(this.d.leaseSeconds);
-          }
-        } catch (err) {
-          log.warn({ err: asNommerError(err).message }, 'heartbeat failed');
-          if (asNommerError(err).code === 'QUEUE_FAILED' && /lease|not found|receipt/i.test(String((err as Error).message))) { leaseLost = true; abort.abort(); }
-        }
-      })();
-    }, this.d.controlIntervalMs ?? 1000);
-
-    const scratch = await mkdtemp(join(this.d.workDir, `${task.jobId}-`)).catch(async () => {
-      await mkdir(this.d.workDir, { recursive: true });
-      return mkdtemp(join(this.d.workDir, `${task.jobId}-`));
-    });
-    let lastProgress = 0;
-    let cleanup: (() => Promise<void>) | undefined;
-    const phase = (p: Phase) => publish({ type: 'phase', phase: p });
+    if (lease.unfinished >= deps.maxDeliveries) {
+      log.error('task was delivered too many times without finishing: failing it');
+      const error = new NommerError('WORKER_LOST', `the task was started ${lease.unfinished} times and never finished (workers were lost or crashed)`, { hint: 'check the worker logs; `nommer retry` runs it again' });
+      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log);
+    }
+    let scratch: string | undefined;
+    let run: TaskRun | undefined;
+    watcher.start();
     try {
-      await publish({ type: 'started' });
-      if (await this.d.control.isCanceled(task.jobId)) throw new NommerError('CANCELED', 'canceled before start');
-      await phase('downloading');
-      const onProgress = (p: Progress) => {
-        const now = Date.now();
-        if (now - lastProgress < (this.d.progressIntervalMs ?? 1000) && p.fraction < 1) return;
-        lastProgress = now;
-        void publish({ type: 'progress', progress: p });
+      scratch = await this.makeScratch(task);
+      await reporter.event({ type: 'started' });
+      reporter.startKeepalive();
+      await reporter.phase('downloading');
+      const ctx: TaskContext = {
+        task, storage: deps.storage, ffmpeg: deps.ffmpeg, scratch, tag: `${deps.id}.${task.attempt}.${lease.receiveCount}`,
+        signal: watcher.signal, onProgress: reporter.onProgress, phase: (p) => reporter.phase(p),
+        beforeCommit: () => watcher.assertCurrent(),
+        onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
       };
-      let stored: Array<{ uri: string; bytes: number }>;
-      let result: Record<string, unknown> | undefined;
-      if (task.type === 'chunk' || task.type === 'assemble') {
-        // A chunked job's pieces: the input is fetched only when the piece needs it.
-        let fetched: Promise<string> | undefined;
-        const fetchInput = () => (fetched ??= this.d.storage.fetch(task.input, scratch, { signal: abort.signal }));
-        await phase('encoding');
-        const r = await runChunkedTask({
-          task, storage: this.d.storage, ffmpeg: this.d.ffmpeg, workDir: scratch, fetchInput, signal: abort.signal, onProgress,
-          onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
-        });
-        stored = r.outputs;
-        result = r.result;
-        cleanup = r.cleanup;
-      } else {
-        const input = await this.d.storage.fetch(task.input, scratch, { signal: abort.signal });
-        await phase('encoding');
-        const outputs = task.outputs.map((o, i) => {
-          // Only destinations this backend's storage takes: an aws worker never writes its own disk.
-          if (!this.d.storage.handles(o.uri)) throw new NommerError('USAGE', `this worker cannot store to ${o.uri}`, { hint: 'use a destination of this backend (a local path for local, s3:// for aws)' });
-          const local = isLocalUri(o.uri);
-          return { uri: o.uri, local, path: local ? localPathOf(o.uri) : join(scratch, `out-${i}.${String((o.preset as { extension?: string }).extension ?? 'bin').replace(/^\./, '')}`), preset: parseResolvedPreset(o.preset) };
-        });
-        const encoded = await encode({
-          ffmpeg: this.d.ffmpeg,
-          input,
-          outputs: outputs.map((o) => ({ preset: o.preset, path: o.path })),
-          force: task.force,
-          tempTag: task.taskId,
-          signal: abort.signal,
-          onProgress,
-        });
-        stored = [];
-        if (outputs.some((o) => !o.local)) await phase('uploading');
-        for (const [i, o] of outputs.entries()) {
-          if (o.local) stored.push({ uri: o.uri, bytes: encoded.outputs[i]!.bytes });
-          else stored.push(await this.d.storage.store(o.path, o.uri, { overwrite: task.force, signal: abort.signal }));
-        }
+      run = task.type === 'chunk' || task.type === 'assemble' ? await runChunkedTask(ctx) : await runEncodeTask(ctx);
+      const outcome = await this.settle(lease, reporter, { type: 'succeeded', outputs: run.outputs, ...(run.result ? { result: run.result } : {}) }, 'succeeded', log);
+      if (outcome === 'succeeded') {
+        log.info({ outputs: run.outputs.length }, 'task succeeded');
+        await run.cleanup?.().catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
       }
-      await publish({ type: 'succeeded', outputs: stored, ...(result ? { result } : {}) });
-      await lease.ack();
-      log.info({ outputs: stored.length }, 'task succeeded');
-      if (cleanup) await cleanup().catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
-      return 'succeeded';
+      return outcome;
     } catch (err) {
-      const e = asNommerError(err);
-      if (canceled) {
+      return this.outcome(asNommerError(err), watcher, lease, reporter, log);
+    } finally {
+      watcher.stop();
+      reporter.stop();
+      if (scratch) await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Why the task ended, said to the orchestrator, and the lease settled to match. */
+  private async outcome(e: NommerError, watcher: LeaseWatcher, lease: Lease, reporter: TaskReporter, log: Logger): Promise<TaskOutcome> {
+    switch (watcher.reason) {
+      case 'canceled':
         log.info('canceled by the orchestrator');
-        await publish({ type: 'failed', error: new NommerError('CANCELED', 'canceled').toInfo() });
+        // The store refuses it (the attempt is void); it is said so the history shows where it ended.
+        await reporter.event({ type: 'failed', error: new NommerError('CANCELED', 'canceled').toInfo() });
         await lease.ack().catch(() => undefined);
         return 'canceled';
-      }
-      if (leaseLost || (hardSignal?.aborted && e.code === 'CANCELED')) {
-        log.warn({ leaseLost }, 'task released unfinished');
-        await publish({ type: 'released' });
-        if (!leaseLost) await lease.release(0).catch(() => undefined);
+      case 'lease-lost':
+        // Another delivery may hold the task now: say so, and leave its lease alone.
+        log.warn('lease lost: task left unfinished');
+        await reporter.event({ type: 'released' });
         return 'released';
-      }
-      log.warn({ code: e.code, err: e.message, retriable: e.retriable }, 'task failed');
-      await publish({ type: 'failed', error: e.toInfo() });
-      await lease.ack().catch(() => undefined);
-      return 'failed';
-    } finally {
-      clearInterval(timer);
-      hardSignal?.removeEventListener('abort', onHard);
-      await rm(scratch, { recursive: true, force: true });
+      case 'hard-stop':
+        log.warn('task released unfinished (stopping now)');
+        await reporter.terminal({ type: 'released' });
+        await lease.release(0).catch(() => undefined);
+        return 'released';
+      default:
+        log.warn({ code: e.code, err: e.message, retriable: e.retriable }, 'task failed');
+        return this.settle(lease, reporter, { type: 'failed', error: e.toInfo() }, 'failed', log);
+    }
+  }
+
+  /**
+   * Publish a terminal event, then settle the lease: ack once the event is out;
+   * when it cannot be published, give the lease back so the task is delivered again, not lost.
+   */
+  private async settle(lease: Lease, reporter: TaskReporter, ev: Parameters<TaskReporter['terminal']>[0], outcome: TaskOutcome, log: Logger): Promise<TaskOutcome> {
+    if (!(await reporter.terminal(ev))) {
+      log.error({ type: ev.type }, 'could not report the task\'s end: giving the lease back');
+      await lease.release(0).catch(() => undefined);
+      return 'released';
+    }
+    // A lost lease here is harmless: the event is out, and a redelivery of a settled attempt is
+    // refused by the store and fenced or fails OUTPUT_EXISTS without touching the output.
+    await lease.ack().catch((err) => log.warn({ err: asNommerError(err).message }, 'ack failed'));
+    return outcome;
+  }
+
+  /** A private scratch dir for this delivery. A worker that cannot make one fails retriably. */
+  private async makeScratch(task: TaskMessage): Promise<string> {
+    const prefix = join(this.deps.workDir, `${task.jobId}-`);
+    try {
+      return await mkdtemp(prefix).catch(async () => {
+        await mkdir(this.deps.workDir, { recursive: true });
+        return mkdtemp(prefix);
+      });
+    } catch (err) {
+      const e = asNommerError(err);
+      throw new NommerError(e.code === 'DISK_FULL' ? 'DISK_FULL' : 'STORAGE_FAILED', `worker ${this.deps.id} cannot create its scratch dir in ${this.deps.workDir}: ${e.message}`, {
+        retriable: true, cause: err, hint: 'free space or fix permissions of the worker\'s data dir; another worker can take the task',
+      });
     }
   }
 }
-

@@ -9,6 +9,7 @@ import { locateFfmpeg } from '../../src/ffmpeg/locate.js';
 import { planChunks } from '../../src/chunked/plan.js';
 import { probeTimeline } from '../../src/chunked/probe-frames.js';
 import { chunkedTasks } from '../../src/chunked/tasks.js';
+import { standaloneContext } from '../../src/worker/task-context.js';
 import { runChunkedTask } from '../../src/chunked/worker-task.js';
 import { MESSAGE_VERSION, type TaskMessage } from '../../src/messages.js';
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -106,7 +107,7 @@ export async function chunkedRun(input: string, output: string, preset: Record<s
   const run = (key: string) => {
     const work = mkdtempSync(join(dir, 'work-'));
     mkdirSync(work, { recursive: true });
-    return runChunkedTask({ task: message(key), storage, ffmpeg: ff, workDir: work, fetchInput: async () => input });
+    return runChunkedTask(standaloneContext({ task: message(key), storage, ffmpeg: ff, scratch: work }));
   };
   return { plan, tasks, scratch, message, run };
 }

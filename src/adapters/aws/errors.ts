@@ -109,7 +109,7 @@ export function wrapAwsError(err: unknown, ctx: AwsCallContext): NommerError {
     return new NommerError('QUEUE_FAILED', `${what}: the queue does not exist`, { cause: err, hint: 'run `nommer setup aws`' });
   }
   if (LEASE_LOST.has(name)) {
-    return new NommerError('QUEUE_FAILED', `${what}: the lease was lost (its visibility timeout ran out)`, { cause: err, hint: 'another worker may now hold the task; extend leases more often than the lease length' });
+    return new NommerError('LEASE_LOST', `${what}: the lease was lost (its visibility timeout ran out)`, { cause: err, hint: 'another worker may now hold the task; extend leases more often than the lease length' });
   }
   if (ctx.service === 's3' && (NOT_FOUND.has(name) || status === 404)) {
     const detail = name === 'NoSuchBucket' ? 'the bucket does not exist' : name === 'NoSuchUpload' ? 'the multipart upload no longer exists' : 'no such object';

@@ -1,8 +1,13 @@
 // Storage on S3 for s3://bucket/key, plus http(s):// inputs. Downloads stream to disk; uploads go
 // through lib-storage's Upload (multipart above one part, parts in parallel) and are only visible
-// once complete, so a failed or canceled store leaves no object and no parts behind.
+// once complete, so a failed or canceled store leaves no object and no parts behind. An output is
+// written to a scratch file private to the delivery and committed by that upload; without
+// overwrite the upload is conditional (If-None-Match: *), so it never replaces an object that
+// appeared meanwhile.
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client,
@@ -10,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NommerError, asNommerError } from '../../errors.js';
-import type { Storage, StoreResult } from '../../ports/storage.js';
+import type { Committed, PreparedOutput, PrepareOptions, Storage, StoreResult } from '../../ports/storage.js';
 import { downloadHttp, safeFileName, streamToFile, type HttpDownloadOptions } from '../http-download.js';
 import { isHttpUri, isS3Uri } from '../../uri.js';
 import { awsCall, wrapAwsError, type AwsCallContext } from './errors.js';
@@ -99,8 +104,7 @@ export class S3Storage implements Storage {
     let size: number;
     try { size = (await stat(localFile)).size; } catch (err) { throw asNommerError(err); }
 
-    // S3 has no "create only" for multipart uploads on every provider we test against, so this is
-    // a check-then-write: two writers racing on one key can still both succeed (last one wins).
+    // The early check gives the plain message; the conditional write below closes the race.
     if (!opts.overwrite && await this.exists(uri)) {
       throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'pass --force to replace it' });
     }
@@ -119,6 +123,7 @@ export class S3Storage implements Storage {
         Body: body,
         ContentLength: size,
         ContentType: contentTypeFor(key),
+        ...(opts.overwrite ? {} : { IfNoneMatch: '*' }),
         ...(this.opts.sse ? { ServerSideEncryption: this.opts.sse as ServerSideEncryption } : {}),
         ...(this.opts.kmsKeyId ? { SSEKMSKeyId: this.opts.kmsKeyId } : {}),
       },
@@ -129,6 +134,10 @@ export class S3Storage implements Storage {
       await upload.done();
     } catch (err) {
       await this.cleanUpAfterAbort(upload, bucket, key, err);
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || (err as { name?: string }).name === 'PreconditionFailed') {
+        throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'an object appeared there while encoding; pass --force to replace it' });
+      }
       throw wrapAwsError(err, { service: 's3', operation: 'PutObject', resource: uri });
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -152,6 +161,37 @@ export class S3Storage implements Storage {
       // Already aborted by lib-storage (NoSuchUpload), or unreachable: the bucket's lifecycle rule
       // (AbortIncompleteMultipartUpload, set by `nommer setup aws`) is the backstop.
     }
+  }
+
+  async checkOutput(uri: string, opts: { overwrite: boolean }): Promise<void> {
+    if (!isS3Uri(uri)) throw new NommerError('USAGE', `cannot write an output to ${uri}: the aws backend writes s3:// URIs`, { hint: 'choose an s3:// URI with -o (feederd stages local paths for you)' });
+    parseS3Uri(uri);
+    if (!opts.overwrite && await this.exists(uri)) throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'pass --force to replace it' });
+  }
+
+  async prepareOutput(uri: string, opts: PrepareOptions): Promise<PreparedOutput> {
+    const { key } = parseS3Uri(uri);
+    const unique = `${opts.tag ? `${opts.tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.` : ''}${randomBytes(4).toString('hex')}`;
+    const path = join(opts.scratchDir, `out-${unique}-${safeFileName(key)}`);
+    let committed = false;
+    return {
+      uri,
+      path,
+      commit: async (c = {}): Promise<Committed> => {
+        const existed = opts.overwrite ? await this.exists(uri) : false;
+        const r = await this.store(path, uri, { overwrite: opts.overwrite, signal: c.signal });
+        committed = true;
+        await rm(path, { force: true });
+        return {
+          ...r,
+          // S3 cannot bring back an object it replaced (without versioning): undo removes only
+          // what this commit created.
+          undo: async () => { if (!existed) await this.remove(uri); },
+          finish: async () => {},
+        };
+      },
+      discard: async () => { if (!committed) await rm(path, { force: true }); },
+    };
   }
 
   async exists(uri: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { NommerError } from '../../errors.js';
 import type { TaskMessage } from '../../messages.js';
-import type { JobQueue, Lease } from '../../ports/queue.js';
+import type { DeadLetter, JobQueue, Lease } from '../../ports/queue.js';
 import { awsCall, isAbortError, wrapAwsError } from './errors.js';
 
 /** SQS's hard limit for body plus message attributes. */
@@ -21,6 +21,11 @@ const MAX_REASON_CHARS = 1024;
 
 export const VERSION_ATTRIBUTE = 'nommer-version';
 export const REJECT_REASON_ATTRIBUTE = 'nommer-reject-reason';
+/** Carried by a released message's copy: deliveries before it, and how many were given back. */
+export const DELIVERIES_ATTRIBUTE = 'nommer-deliveries';
+export const RELEASED_ATTRIBUTE = 'nommer-released';
+/** SQS's longest message delay. */
+const MAX_DELAY_SECONDS = 900;
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)));
 
@@ -101,6 +106,23 @@ export class SqsJobQueue implements JobQueue {
     return new SqsLease(this.client, this.queueUrl, this.dlqUrl, message);
   }
 
+  /** Dead letters from the DLQ (each hidden for a minute while it is applied, then deleted). */
+  async takeDeadLetters(max: number): Promise<DeadLetter[]> {
+    const out = await awsCall({ service: 'sqs', operation: 'ReceiveMessage', resource: this.dlqUrl },
+      () => this.client.send(new ReceiveMessageCommand({
+        QueueUrl: this.dlqUrl, MaxNumberOfMessages: clamp(max, 1, 10), WaitTimeSeconds: 0, VisibilityTimeout: 60,
+        MessageAttributeNames: ['All'],
+      })));
+    return (out.Messages ?? []).filter((m) => m.ReceiptHandle).map((m) => ({
+      body: decodeBody(m.Body),
+      reason: m.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue ?? 'received too many times without an ack (redrive policy)',
+      remove: async () => {
+        await awsCall({ service: 'sqs', operation: 'DeleteMessage', resource: this.dlqUrl },
+          () => this.client.send(new DeleteMessageCommand({ QueueUrl: this.dlqUrl, ReceiptHandle: m.ReceiptHandle! })));
+      },
+    }));
+  }
+
   async depth(): Promise<{ waiting: number; inFlight: number }> {
     const out = await awsCall({ service: 'sqs', operation: 'GetQueueAttributes', resource: this.queueUrl },
       () => this.client.send(new GetQueueAttributesCommand({
@@ -116,6 +138,8 @@ export class SqsJobQueue implements JobQueue {
 class SqsLease implements Lease {
   readonly body: unknown;
   readonly receiveCount: number;
+  readonly unfinished: number;
+  private readonly released: number;
   /** After ack or reject the receipt handle is dead; a heartbeat racing the ack must not fail. */
   private settled = false;
 
@@ -126,7 +150,11 @@ class SqsLease implements Lease {
     private readonly message: Message,
   ) {
     this.body = decodeBody(message.Body);
-    this.receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1;
+    const carried = (name: string) => Math.max(0, Number(message.MessageAttributes?.[name]?.StringValue ?? 0) || 0);
+    // A released message is a fresh copy (see release): its receive count starts again at 1.
+    this.receiveCount = carried(DELIVERIES_ATTRIBUTE) + (Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1);
+    this.released = carried(RELEASED_ATTRIBUTE);
+    this.unfinished = Math.max(0, this.receiveCount - 1 - this.released);
   }
 
   private get receiptHandle(): string {
@@ -144,9 +172,24 @@ class SqsLease implements Lease {
     this.settled = true;
   }
 
+  /**
+   * Given back on purpose: SQS cannot lower a receive count, so the message is sent again as a
+   * copy that carries its counts, then the old one is deleted. Its RedrivePolicy therefore counts
+   * only deliveries that vanished since the last release (see jobs/deliveries.ts).
+   */
   async release(delaySeconds = 0): Promise<void> {
     if (this.settled) return;
-    await this.changeVisibility(clamp(delaySeconds, 0, MAX_VISIBILITY_SECONDS));
+    const attrs: Record<string, MessageAttributeValue> = { ...(this.message.MessageAttributes ?? {}) };
+    attrs[DELIVERIES_ATTRIBUTE] = { DataType: 'Number', StringValue: String(this.receiveCount) };
+    attrs[RELEASED_ATTRIBUTE] = { DataType: 'Number', StringValue: String(this.released + 1) };
+    await awsCall({ service: 'sqs', operation: 'SendMessage', resource: this.queueUrl },
+      () => this.client.send(new SendMessageCommand({
+        QueueUrl: this.queueUrl, MessageBody: this.message.Body ?? '', MessageAttributes: attrs,
+        DelaySeconds: clamp(delaySeconds, 0, MAX_DELAY_SECONDS),
+      })));
+    // If the delete fails the old copy comes back too: a duplicate delivery, which the worker's
+    // fencing and private temp names make harmless.
+    await this.delete().catch(() => undefined);
     this.settled = true;
   }
 

@@ -1,9 +1,14 @@
 // Storage on the local file system: plain paths and file:// URIs; http(s) inputs are downloaded.
-// Local inputs are used in place (no copy); outputs are put in place by temp name + rename.
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// Local inputs are used in place (no copy). An output is written to a hidden temp name beside its
+// destination, unique to the delivery, and committed by a no-replace link (or, with overwrite, a
+// rename that keeps the old file as a backup until every output of the task is in place).
+// Temp names older than a day that nobody commits are swept when an output is prepared beside them.
+import { randomBytes } from 'node:crypto';
+import { access, copyFile, link, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../../errors.js';
-import type { Storage, StoreResult } from '../../ports/storage.js';
+import { commitAll, type Committed, type PreparedOutput, type PrepareOptions, type Storage, type StoreResult } from '../../ports/storage.js';
 import { downloadHttp } from '../http-download.js';
 import { isHttpUri, isLocalUri, localPathOf } from '../../uri.js';
 import { tempPathBeside } from '../../paths.js';
@@ -21,31 +26,61 @@ export class FsStorage implements Storage {
     return path;
   }
 
+  /** Moves localFile into place (a rename on one file system, else a copy), never half-visible. */
   async store(localFile: string, uri: string, opts: { overwrite?: boolean } = {}): Promise<StoreResult> {
-    // http(s) is an input scheme only: "storing" to it would write a relative path named
-    // `http:/host/...` into the worker's working directory.
-    if (!isLocalUri(uri)) throw new NommerError('USAGE', `cannot store an output to ${uri}: destinations are local paths, file:// or (aws backend) s3:// URIs`, { hint: 'choose a local path or an s3:// URI with -o' });
-    const dest = localPathOf(uri);
-    if (localFile === dest) return { uri, bytes: (await stat(dest)).size };
-    if (!opts.overwrite && (await stat(dest).catch(() => undefined))) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'submit with --force to overwrite' });
+    const dest = resolve(localDestination(uri));
+    if (resolve(localFile) === dest) return { uri, bytes: (await stat(dest)).size };
+    const overwrite = opts.overwrite ?? false;
+    await this.checkOutput(uri, { overwrite });
+    const out = await this.prepareOutput(uri, { overwrite, scratchDir: dirname(dest) });
+    try {
+      await rename(localFile, out.path).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV') throw err;
+        await copyFile(localFile, out.path);
+      });
+      return (await commitAll([out]))[0]!;
+    } catch (err) {
+      await out.discard();
+      throw asNommerError(err);
+    }
+  }
+
+  async checkOutput(uri: string, opts: { overwrite: boolean }): Promise<void> {
+    const dest = resolve(localDestination(uri));
+    const st = await stat(dest).catch(() => undefined);
+    if (st?.isDirectory()) throw new NommerError('OUTPUT_UNWRITABLE', `output ${dest} is a directory`, { hint: 'give a file path with -o' });
+    if (st && !opts.overwrite) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'use --force to overwrite, or choose another path with -o' });
+    // The nearest existing ancestor must be writable (missing directories are created).
+    let dir = dirname(dest);
+    while (!(await stat(dir).catch(() => undefined)) && dirname(dir) !== dir) dir = dirname(dir);
+    try {
+      await access(dir, constants.W_OK);
+    } catch {
+      throw new NommerError('OUTPUT_UNWRITABLE', `cannot write to ${dir}`, { hint: 'the directory must be writable' });
+    }
+  }
+
+  async prepareOutput(uri: string, opts: PrepareOptions): Promise<PreparedOutput> {
+    const dest = resolve(localDestination(uri));
     try {
       await mkdir(dirname(dest), { recursive: true });
-      const temp = tempPathBeside(dest);
-      try {
-        // rename first (same file system: instant); across file systems, copy then rename.
-        await rename(localFile, temp).catch(async (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EXDEV') throw err;
-          await copyFile(localFile, temp);
-        });
-        await rename(temp, dest);
-      } catch (err) {
-        await rm(temp, { force: true });
-        throw err;
-      }
-      return { uri, bytes: (await stat(dest)).size };
     } catch (err) {
       throw asNommerError(err);
     }
+    await sweepStaleTemps(dest);
+    const unique = `${opts.tag ? `${opts.tag}.` : ''}${randomBytes(4).toString('hex')}`;
+    const path = tempPathBeside(dest, unique);
+    let committed = false;
+    return {
+      uri,
+      path,
+      commit: async () => {
+        const c = await commitLocal(path, dest, uri, opts.overwrite);
+        committed = true;
+        return c;
+      },
+      discard: async () => { if (!committed) await rm(path, { force: true }); },
+    };
   }
 
   async exists(uri: string): Promise<boolean> {
@@ -54,6 +89,90 @@ export class FsStorage implements Storage {
 
   async remove(uri: string): Promise<void> {
     await rm(localPathOf(uri), { force: true });
+  }
+}
+
+/** The local path of an output URI; http(s) is an input scheme only. */
+function localDestination(uri: string): string {
+  if (!isLocalUri(uri)) {
+    throw new NommerError('USAGE', `cannot write an output to ${uri}: destinations are local paths, file:// or (aws backend) s3:// URIs`, { hint: 'choose a local path or an s3:// URI with -o' });
+  }
+  return localPathOf(uri);
+}
+
+/**
+ * Remove the temp files that deliveries tagged `tagPrefix…` left beside a local output: feederd
+ * calls it for a local worker that died (its id starts every tag it wrote), since ids are never
+ * reused and nobody else would.
+ */
+export async function removeTempsOf(uri: string, tagPrefix: string): Promise<void> {
+  if (!isLocalUri(uri)) return;
+  const dest = resolve(localPathOf(uri));
+  const dir = dirname(dest);
+  const start = `.${basename(dest)}.${tagPrefix.replace(/[^A-Za-z0-9_.-]/g, '_')}.`;
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (n.startsWith(start) && n.endsWith('.nommer-part')) await rm(join(dir, n), { force: true }).catch(() => undefined);
+  }
+}
+
+/** Temp files nobody committed (a worker killed mid-write) are removed after this long. */
+export const STALE_TEMP_MS = 24 * 3600 * 1000;
+
+async function sweepStaleTemps(dest: string, now = Date.now()): Promise<void> {
+  const dir = dirname(dest);
+  const prefix = `.${basename(dest)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !/\.nommer-(part|old)$/.test(n)) continue;
+    const p = join(dir, n);
+    const st = await stat(p).catch(() => undefined);
+    if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Put temp at dest. Without overwrite: link(2) fails with EEXIST when dest appeared meanwhile,
+ * so nothing is ever replaced (file systems without hard links fall back to check + rename).
+ * With overwrite: the old file is kept as a hidden backup until finish(), so undo() restores it.
+ */
+async function commitLocal(temp: string, dest: string, uri: string, overwrite: boolean): Promise<Committed> {
+  const st = await stat(temp).catch(() => undefined);
+  if (!st) throw new NommerError('FFMPEG_FAILED', `no output was written for ${dest}`, { retriable: true });
+  const bytes = st.size;
+  try {
+    if (!overwrite) {
+      try {
+        await link(temp, dest);
+        await unlink(temp);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'a file appeared there while encoding; submit with --force to overwrite' });
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+        if (await stat(dest).catch(() => undefined)) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'submit with --force to overwrite' });
+        await rename(temp, dest);
+      }
+      const ino = (await stat(dest)).ino;
+      return {
+        uri, bytes,
+        // Only the file we put there: if someone replaced it since, it is theirs.
+        undo: async () => { if ((await stat(dest).catch(() => undefined))?.ino === ino) await rm(dest, { force: true }); },
+        finish: async () => {},
+      };
+    }
+    const backup = tempPathBeside(dest, `${randomBytes(4).toString('hex')}.old`).replace(/\.nommer-part$/, '.nommer-old');
+    const hadOld = await link(dest, backup).then(() => true, (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    });
+    await rename(temp, dest);
+    return {
+      uri, bytes,
+      undo: async () => { if (hadOld) await rename(backup, dest); else await rm(dest, { force: true }); },
+      finish: async () => { if (hadOld) await rm(backup, { force: true }); },
+    };
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw asNommerError(err);
   }
 }
 
@@ -68,6 +187,8 @@ export class StorageRouter implements Storage {
   handles(uri: string): boolean { return this.adapters.some((s) => s.handles(uri)); }
   fetch(uri: string, destDir: string, opts?: Parameters<Storage['fetch']>[2]) { return this.pick(uri).fetch(uri, destDir, opts); }
   store(localFile: string, uri: string, opts?: Parameters<Storage['store']>[2]) { return this.pick(uri).store(localFile, uri, opts); }
+  checkOutput(uri: string, opts: { overwrite: boolean }) { return this.pick(uri).checkOutput(uri, opts); }
+  prepareOutput(uri: string, opts: PrepareOptions) { return this.pick(uri).prepareOutput(uri, opts); }
   exists(uri: string) { return this.pick(uri).exists(uri); }
   remove(uri: string) { return this.pick(uri).remove(uri); }
 }

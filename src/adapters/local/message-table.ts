@@ -15,6 +15,8 @@ export interface MessageRow {
   visible_at: number;
   lease_token: string | null;
   receive_count: number;
+  /** Deliveries given back on purpose (migration 0005). */
+  released_count: number;
 }
 
 export interface DeadLetterRow {
@@ -39,9 +41,9 @@ export class MessageTable {
       // as an SQS redrive policy does, so a message that kills its workers cannot loop forever.
       sweep: db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
         SELECT queue, id, body, priority, sent_at, receive_count,
-          'received ' || receive_count || ' times without an ack (max ' || CAST(@max AS INTEGER) || ')', @now
-        FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count >= @max`),
-      sweepDelete: db.prepare('DELETE FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count >= @max'),
+          'received ' || (receive_count - released_count) || ' times without an ack (max ' || CAST(@max AS INTEGER) || ')', @now
+        FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count - released_count >= @max`),
+      sweepDelete: db.prepare('DELETE FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count - released_count >= @max'),
       claim: db.prepare(`UPDATE queue_messages SET visible_at = @until, lease_token = @token, receive_count = receive_count + 1
         WHERE id IN (SELECT id FROM queue_messages WHERE queue = @queue AND visible_at <= @now ORDER BY priority DESC, id LIMIT @n)
         RETURNING *`),
@@ -49,7 +51,8 @@ export class MessageTable {
       ack: db.prepare('DELETE FROM queue_messages WHERE id = @id AND lease_token = @token'),
       ackAny: db.prepare('DELETE FROM queue_messages WHERE id = @id'),
       exists: db.prepare('SELECT lease_token FROM queue_messages WHERE id = ?'),
-      release: db.prepare('UPDATE queue_messages SET visible_at = @until, lease_token = NULL WHERE id = @id AND lease_token = @token'),
+      release: db.prepare(`UPDATE queue_messages SET visible_at = @until, lease_token = NULL, released_count = released_count + 1
+        WHERE id = @id AND lease_token = @token`),
       bury: db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
         SELECT queue, id, body, priority, sent_at, receive_count, @reason, @now FROM queue_messages WHERE id = @id AND lease_token = @token`),
       buryDelete: db.prepare('DELETE FROM queue_messages WHERE id = @id AND lease_token = @token'),
@@ -115,6 +118,11 @@ export class MessageTable {
 
   deadLetters(limit = 100): DeadLetterRow[] {
     return this.s.dead.all(this.queue, limit) as DeadLetterRow[];
+  }
+
+  /** Remove one dead letter (applied by the orchestrator). */
+  removeDeadLetter(id: number): void {
+    this.db.prepare('DELETE FROM queue_dead_letters WHERE id = ? AND queue = ?').run(id, this.queue);
   }
 }
 

@@ -7,7 +7,7 @@
 // defaulting to the constructor's `defaultPriority` (0). Higher goes first; ties go oldest first.
 import { NommerError } from '../../errors.js';
 import type { TaskMessage } from '../../messages.js';
-import type { JobQueue, Lease } from '../../ports/queue.js';
+import type { DeadLetter, JobQueue, Lease } from '../../ports/queue.js';
 import type { Db } from './db.js';
 import { MessageTable, parseBody, pause, type DeadLetterRow } from './message-table.js';
 import { asQueueError } from './queue-errors.js';
@@ -73,7 +73,7 @@ export class SqliteJobQueue implements JobQueue {
       if (opts.signal?.aborted) return null;
       let row;
       try { row = this.table.claim(1, leaseMs, this.maxReceives)[0]; } catch (err) { throw asQueueError(err, 'receive a task'); }
-      if (row) return this.lease(row.id, row.lease_token!, row.body, row.receive_count);
+      if (row) return this.lease(row.id, row.lease_token!, row.body, row.receive_count, row.released_count);
       const left = deadline - Date.now();
       if (left <= 0) return null;
       await pause(Math.min(this.pollMs, left), opts.signal);
@@ -89,12 +89,25 @@ export class SqliteJobQueue implements JobQueue {
     return this.table.deadLetters(limit);
   }
 
-  private lease(id: number, token: string, body: string, receiveCount: number): Lease {
+  async takeDeadLetters(max: number): Promise<DeadLetter[]> {
+    let rows: DeadLetterRow[];
+    try { rows = this.table.deadLetters(Math.max(1, Math.trunc(max))); } catch (err) { throw asQueueError(err, 'read dead letters'); }
+    return rows.map((r) => ({
+      body: parseBody(r.body),
+      reason: r.reason,
+      remove: async () => {
+        try { this.table.removeDeadLetter(r.id); } catch (err) { throw asQueueError(err, 'remove a dead letter'); }
+      },
+    }));
+  }
+
+  private lease(id: number, token: string, body: string, receiveCount: number, released: number): Lease {
     const table = this.table;
-    const lost = (what: string) => new NommerError('QUEUE_FAILED', `cannot ${what} message ${id}: the lease expired and it was leased again`, { hint: 'extend the lease more often than it expires' });
+    const lost = (what: string) => new NommerError('LEASE_LOST', `cannot ${what} message ${id}: the lease expired and it was leased again`, { hint: 'extend the lease more often than it expires' });
     return {
       body: parseBody(body),
       receiveCount,
+      unfinished: receiveCount - 1 - released,
       async extend(seconds: number) {
         let ok;
         try { ok = table.extend(id, token, seconds * 1000); } catch (err) { throw asQueueError(err, 'extend a lease'); }

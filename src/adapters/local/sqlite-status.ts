@@ -1,11 +1,13 @@
 // StatusChannel on a table of the local SQLite database (worker -> orchestrator). At-least-once:
 // a received event stays hidden for visibilitySeconds and comes back unless acked, so an
-// orchestrator that dies mid-batch sees it again and applies it idempotently.
+// orchestrator that dies mid-batch sees it again and applies it idempotently. Each delivery
+// counts (receive_count), so the consumer can tell a poison event from a first try; release and
+// deadLetter act on this delivery's lease, ack deletes by id (see below).
 import { NommerError } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
 import type { ReceivedStatus, StatusChannel } from '../../ports/status.js';
 import type { Db } from './db.js';
-import { MessageTable, parseBody, pause } from './message-table.js';
+import { MessageTable, parseBody, pause, type DeadLetterRow, type MessageRow } from './message-table.js';
 import { asQueueError } from './queue-errors.js';
 
 export interface SqliteStatusOptions {
@@ -41,19 +43,11 @@ export class SqliteStatusChannel implements StatusChannel {
     const deadline = Date.now() + Math.max(0, opts.waitSeconds) * 1000;
     for (;;) {
       if (opts.signal?.aborted) return [];
+      // No maxReceives sweep here: whether an event that keeps coming back is poison is the
+      // consumer's call (it knows whether applying it threw), made with receiveCount.
       let rows;
       try { rows = this.table.claim(max, this.visibilityMs, null); } catch (err) { throw asQueueError(err, 'receive status events'); }
-      if (rows.length) {
-        const table = this.table;
-        return rows.map((r) => ({
-          body: parseBody(r.body),
-          // Deleting by id alone: if the event was redelivered meanwhile, applying it twice is
-          // harmless (idempotent on task, attempt, seq), and it is done either way.
-          async ack() {
-            try { table.ack(r.id, null); } catch (err) { throw asQueueError(err, 'ack a status event'); }
-          },
-        }));
-      }
+      if (rows.length) return rows.map((r) => this.received(r));
       const left = deadline - Date.now();
       if (left <= 0) return [];
       await pause(Math.min(this.pollMs, left), opts.signal);
@@ -62,5 +56,42 @@ export class SqliteStatusChannel implements StatusChannel {
 
   async depth(): Promise<{ waiting: number; inFlight: number }> {
     try { return this.table.depth(); } catch (err) { throw asQueueError(err, 'count status events'); }
+  }
+
+  /** Dead-lettered events, oldest first (for `doctor` and tests). */
+  deadLetters(limit = 100): DeadLetterRow[] {
+    return this.table.deadLetters(limit);
+  }
+
+  private received(r: MessageRow): ReceivedStatus {
+    const table = this.table;
+    const token = r.lease_token!;
+    return {
+      body: parseBody(r.body),
+      receiveCount: r.receive_count,
+      // Deleting by id alone: if the event was redelivered meanwhile, applying it twice is
+      // harmless (idempotent on task, attempt, seq), and it is done either way.
+      async ack() {
+        try { table.ack(r.id, null); } catch (err) { throw asQueueError(err, 'ack a status event'); }
+      },
+      // By lease: once the lease ran out the event is visible (or in a newer delivery's hands)
+      // already, and there is nothing of ours left to give back.
+      async release(delaySeconds = 0) {
+        try { table.release(r.id, token, delaySeconds * 1000); } catch (err) {
+          throw asQueueError(err, 'release a status event');
+        }
+      },
+      async deadLetter(reason: string) {
+        let moved;
+        try { moved = table.deadLetter(r.id, token, reason); } catch (err) {
+          throw asQueueError(err, 'dead-letter a status event');
+        }
+        // Not silently: the event will be received again and judged again, with a higher count.
+        if (!moved) {
+          throw new NommerError('QUEUE_FAILED',
+            `cannot dead-letter status event ${r.id}: its lease ran out and it was received again (or acked)`);
+        }
+      },
+    };
   }
 }

@@ -16,6 +16,7 @@ import { listJobEvents } from './listJobEvents.js';
 import { listJobs } from './listJobs.js';
 import { listSilentTasks } from './listSilentTasks.js';
 import { markTaskDispatched } from './markTaskDispatched.js';
+import { outputsOfWorker } from './outputsOfWorker.js';
 import { requeueTask } from './requeueTask.js';
 import { retryJob } from './retryJob.js';
 import { summarizeJobs } from './summarizeJobs.js';
@@ -72,7 +73,7 @@ export class Store {
   }
 
   cancelJob(jobId: string, opts?: { reason?: string; now?: number }): JobChange { return this.emit(cancelJob(this.db, jobId, opts)); }
-  retryJob(jobId: string, opts?: { now?: number }): JobChange { return this.emit(retryJob(this.db, jobId, opts)); }
+  retryJob(jobId: string, opts?: { now?: number; rerun?: readonly string[] }): JobChange { return this.emit(retryJob(this.db, jobId, opts)); }
   failJob(jobId: string, error: ErrorInfo, opts?: { now?: number }): JobChange { return this.emit(failJob(this.db, jobId, error, opts)); }
 
   requeueTask(jobId: string, taskId: string, opts?: { error?: ErrorInfo; now?: number }): JobChange | null {
@@ -87,6 +88,7 @@ export class Store {
     this.db.transaction(() => { for (const t of sent) markTaskDispatched(this.db, t.taskId, t.attempt, now); })();
   }
   listSilentTasks(before: number, opts?: { limit?: number }) { return listSilentTasks(this.db, before, opts); }
+  outputsOfWorker(worker: string): string[] { return outputsOfWorker(this.db, worker); }
 
   close(): void {
     this.listeners.clear();

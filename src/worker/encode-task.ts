@@ -1,0 +1,39 @@
+// An `encode` task: fetch the input, prepare every output through the Storage port (a private
+// temp name beside a local destination, a scratch file bound for S3), run the one ffmpeg job,
+// check the attempt is still current, then commit all outputs or none.
+import { NommerError } from '../errors.js';
+import { encodeInto, checkOutputsOfJob } from '../encode.js';
+import { parseResolvedPreset } from '../presets/registry.js';
+import { commitAll, discardAll, type PreparedOutput } from '../ports/storage.js';
+import type { TaskContext, TaskRun } from './task-context.js';
+
+export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
+  const { task, storage } = ctx;
+  for (const o of task.outputs) {
+    // Only destinations this backend's storage takes: an aws worker never writes its own disk.
+    if (!storage.handles(o.uri)) throw new NommerError('USAGE', `this worker cannot store to ${o.uri}`, { hint: 'use a destination of this backend (a local path for local, s3:// for aws)' });
+  }
+  checkOutputsOfJob(task.input, task.outputs.map((o) => o.uri));
+  const input = await storage.fetch(task.input, ctx.scratch, { signal: ctx.signal });
+  await ctx.phase('encoding');
+  const prepared: PreparedOutput[] = [];
+  try {
+    for (const o of task.outputs) {
+      await storage.checkOutput(o.uri, { overwrite: task.force });
+      prepared.push(await storage.prepareOutput(o.uri, { overwrite: task.force, tag: ctx.tag, scratchDir: ctx.scratch }));
+    }
+    await encodeInto({
+      ffmpeg: ctx.ffmpeg,
+      input,
+      outputs: task.outputs.map((o, i) => ({ preset: parseResolvedPreset(o.preset), path: prepared[i]!.path, dest: o.uri })),
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    });
+    await ctx.phase('uploading');
+    await ctx.beforeCommit();
+    return { outputs: await commitAll(prepared, { signal: ctx.signal }) };
+  } catch (err) {
+    await discardAll(prepared);
+    throw err;
+  }
+}

@@ -1,0 +1,38 @@
+// What a task runner (worker/encode-task.ts, chunked/worker-task.ts) gets from the worker loop,
+// and what it gives back. The loop owns the lease, the status events and the scratch dir.
+import type { FfmpegInstall } from '../ffmpeg/locate.js';
+import type { Phase, Progress } from '../jobs/types.js';
+import type { TaskMessage } from '../messages.js';
+import type { Storage, StoreResult } from '../ports/storage.js';
+
+export interface TaskContext {
+  task: TaskMessage;
+  storage: Storage;
+  ffmpeg: FfmpegInstall;
+  /** The delivery's private scratch directory (removed by the loop). */
+  scratch: string;
+  /** Names this delivery in temp names. */
+  tag: string;
+  /** Aborts when the task must stop (canceled, lease lost, hard stop). */
+  signal: AbortSignal;
+  onProgress: (p: Progress) => void;
+  phase: (p: Phase) => Promise<void>;
+  /** Throws CANCELED when the attempt is no longer current: call right before committing. */
+  beforeCommit: () => Promise<void>;
+  onRepair?: (piece: string, why: string) => void;
+}
+
+export interface TaskRun {
+  outputs: StoreResult[];
+  result?: Record<string, unknown>;
+  /** Run after the task's success is reported (removes intermediates). */
+  cleanup?: () => Promise<void>;
+}
+
+/** A context for running one task outside the worker loop (benchmarks, tests): no lease, no events. */
+export function standaloneContext(c: Pick<TaskContext, 'task' | 'storage' | 'ffmpeg' | 'scratch'> & Partial<TaskContext>): TaskContext {
+  return {
+    tag: c.task.taskId, signal: new AbortController().signal, onProgress: () => {}, phase: async () => {},
+    beforeCommit: async () => {}, ...c,
+  };
+}
