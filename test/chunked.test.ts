@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { existsSync, copyFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { chunkCount, planChunks, simulateWallTime, type FrameTimeline } from '../src/chunked/plan.js';
+import { MAX_CHUNKS, chunkCount, planChunks, simulateWallTime, type FrameTimeline } from '../src/chunked/plan.js';
+import { encodeMessage, SQS_MAX_MESSAGE_BYTES } from '../src/adapters/aws/sqs-queue.js';
+import { MESSAGE_VERSION } from '../src/messages.js';
 import { assembleParams, chunkParams, chunkedTasks, manifestUri } from '../src/chunked/tasks.js';
 import { chunkArgs, sha256File } from '../src/chunked/encode-chunk.js';
 import { concatList, joinArgs } from '../src/chunked/assemble.js';
@@ -238,4 +240,25 @@ test('assembly re-encodes a missing chunk and a short one instead of dropping th
   assert.ok(ssim(out, src).min > 0.5);
   await done.cleanup?.();
   assert.deepEqual(readdirSync(join(d.path, 'chunks')), []);
+});
+
+test('a very long input is split into at most MAX_CHUNKS chunks, so its assemble task still fits in one SQS message', async () => {
+  // 3 hours at 25 fps with a keyframe every 2 s, 10 s chunks: 1080 wanted; an assemble message
+  // of 930 entries already passed SQS's 256 KiB and stopped all dispatch.
+  const n = 3 * 3600 * 25;
+  const times = Array.from({ length: n }, (_, i) => i / 25);
+  const keyframes = Array.from({ length: n / 50 }, (_, i) => i * 50);
+  const plan = planChunks({ times, keyframes, fps: 25 } as unknown as FrameTimeline, { chunkSeconds: 10, workers: 64 });
+  assert.equal(plan.chunks.length, MAX_CHUNKS);
+  assert.equal(plan.chunks.reduce((s, c) => s + c.frames, 0), n, 'every frame in exactly one chunk');
+  const tasks = chunkedTasks(plan, { scratch: 's3://a-bucket-with-a-long-name/nommer-staging/chunks/0f8fad5b-d9cb-469f-a165-70867728950e/', audio: true });
+  const assemble = tasks.at(-1)!;
+  const message = {
+    v: MESSAGE_VERSION, kind: 'task' as const, jobId: 'j_01kxxxxxxxxxxxxxxxxxxxxxxxxx', taskId: 'j_01kxxxxxxxxxxxxxxxxxxxxxxxxx.assemble', attempt: 1,
+    type: 'assemble' as const, input: 's3://a-bucket-with-a-long-name/nommer-staging/inputs/some long input name.mov',
+    outputs: [{ preset: getPreset('webm') as unknown as Record<string, unknown> & { name: string }, uri: 's3://a-bucket-with-a-long-name/out/some long input name.webm' }],
+    force: false, params: assemble.params,
+  };
+  const encoded = encodeMessage(message, 'the assemble task');
+  assert.ok(Buffer.byteLength(encoded.MessageBody) < SQS_MAX_MESSAGE_BYTES * 0.75, `${Buffer.byteLength(encoded.MessageBody)} bytes`);
 });

@@ -63,6 +63,14 @@ export interface ChunkPlan {
  * How many chunks: about duration / chunkSeconds, raised to fill the fleet (every slot busy) and
  * rounded up to whole waves, as long as chunks stay at least half the wanted length.
  */
+/**
+ * Most chunks one job is split into. The assemble task carries every chunk's entry, and a task
+ * message must fit SQS's 256 KiB: at about 930 chunks it did not, and dispatch stopped. 500 keeps
+ * it near half that (a test checks), and is more parallelism than any fleet nommer scales to.
+ * Longer inputs get longer chunks.
+ */
+export const MAX_CHUNKS = 500;
+
 export function chunkCount(duration: number, chunkSeconds: number, workers = 1): number {
   if (!(duration > 0) || !(chunkSeconds > 0)) return 1;
   const minLen = chunkSeconds / 2;
@@ -73,7 +81,7 @@ export function chunkCount(duration: number, chunkSeconds: number, workers = 1):
     const waves = Math.ceil(n / w) * w;
     n = Math.max(n, Math.min(waves, most));
   }
-  return Math.min(n, most);
+  return Math.min(n, most, MAX_CHUNKS);
 }
 
 /** Keyframe index (into keyframes) whose time is closest to t, among those strictly after `after`. */

@@ -262,7 +262,10 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orche
     Version: '2012-10-17',
     Statement: [
       { Sid: 'SendJobs', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: queue(names.jobs) },
-      { Sid: 'ReadStatus', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], Resource: queue(names.status) },
+      // ChangeMessageVisibility: an event that could not be applied is released for redelivery.
+      { Sid: 'ReadStatus', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], Resource: queue(names.status) },
+      // Poison status events are dead-lettered; dead-lettered task messages are applied and removed (watchdog).
+      { Sid: 'DeadLetters', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'], Resource: queue(names.dlq) },
       { Sid: 'QueueDepths', Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [queue(names.jobs), queue(names.status), queue(names.dlq)] },
       { Sid: 'StageInputs', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], Resource: `${bucketArn}/${staging}*` },
       // Without ListBucket a HEAD on a missing key answers 403 instead of 404.
@@ -288,7 +291,8 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orche
   const worker: PolicyDocument = {
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'LeaseJobs', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl'], Resource: queue(names.jobs) },
+      // SendMessage: a lease given back on purpose is re-sent as a copy (see SqsLease.release).
+      { Sid: 'LeaseJobs', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.jobs) },
       { Sid: 'ReportStatus', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.status) },
       { Sid: 'RejectToDlq', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.dlq) },
       { Sid: 'ReadInputsWriteOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${bucketArn}/*` },
