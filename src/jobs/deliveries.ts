@@ -17,3 +17,9 @@ export function workerDeliveryLimit(maxAttempts: number): number {
 export function queueDeadLetterLimit(maxAttempts: number): number {
   return workerDeliveryLimit(maxAttempts) + 1;
 }
+
+// On SQS a release cannot be told from a loss (a receive count only grows, and workers may not
+// send to the jobs queue), so there the worker does not judge (Lease.unfinished is undefined): a
+// message released or lost queueDeadLetterLimit times is dead-lettered, and feederd's watchdog
+// gives the task a new attempt, or fails it as WORKER_LOST when none are left. On SQS, releases
+// therefore cost an attempt per queueDeadLetterLimit of them, never the job at once.

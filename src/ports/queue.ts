@@ -7,8 +7,11 @@ export interface Lease {
   readonly body: unknown;
   /** Deliveries of this message so far, this one included (1 on first delivery); never reused. */
   readonly receiveCount: number;
-  /** Earlier deliveries that ended without an ack or a release (their worker vanished). */
-  readonly unfinished: number;
+  /**
+   * Earlier deliveries that ended without an ack or a release (their worker vanished); undefined
+   * where the queue cannot tell (SQS: its RedrivePolicy and feederd's watchdog decide instead).
+   */
+  readonly unfinished: number | undefined;
   /** Keep the lease for `seconds` more from now (heartbeat). */
   extend(seconds: number): Promise<void>;
   /** Done: remove the message for good. */

@@ -291,8 +291,7 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orche
   const worker: PolicyDocument = {
     Version: '2012-10-17',
     Statement: [
-      // SendMessage: a lease given back on purpose is re-sent as a copy (see SqsLease.release).
-      { Sid: 'LeaseJobs', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.jobs) },
+      { Sid: 'LeaseJobs', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl'], Resource: queue(names.jobs) },
       { Sid: 'ReportStatus', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.status) },
       { Sid: 'RejectToDlq', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.dlq) },
       { Sid: 'ReadInputsWriteOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${bucketArn}/*` },

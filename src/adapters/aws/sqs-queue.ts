@@ -21,11 +21,6 @@ const MAX_REASON_CHARS = 1024;
 
 export const VERSION_ATTRIBUTE = 'nommer-version';
 export const REJECT_REASON_ATTRIBUTE = 'nommer-reject-reason';
-/** Carried by a released message's copy: deliveries before it, and how many were given back. */
-export const DELIVERIES_ATTRIBUTE = 'nommer-deliveries';
-export const RELEASED_ATTRIBUTE = 'nommer-released';
-/** SQS's longest message delay. */
-const MAX_DELAY_SECONDS = 900;
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(n)));
 
@@ -138,8 +133,8 @@ export class SqsJobQueue implements JobQueue {
 class SqsLease implements Lease {
   readonly body: unknown;
   readonly receiveCount: number;
-  readonly unfinished: number;
-  private readonly released: number;
+  /** SQS cannot tell a release from a lost delivery. */
+  readonly unfinished = undefined;
   /** After ack or reject the receipt handle is dead; a heartbeat racing the ack must not fail. */
   private settled = false;
 
@@ -150,11 +145,7 @@ class SqsLease implements Lease {
     private readonly message: Message,
   ) {
     this.body = decodeBody(message.Body);
-    const carried = (name: string) => Math.max(0, Number(message.MessageAttributes?.[name]?.StringValue ?? 0) || 0);
-    // A released message is a fresh copy (see release): its receive count starts again at 1.
-    this.receiveCount = carried(DELIVERIES_ATTRIBUTE) + (Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1);
-    this.released = carried(RELEASED_ATTRIBUTE);
-    this.unfinished = Math.max(0, this.receiveCount - 1 - this.released);
+    this.receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1;
   }
 
   private get receiptHandle(): string {
@@ -173,23 +164,13 @@ class SqsLease implements Lease {
   }
 
   /**
-   * Given back on purpose: SQS cannot lower a receive count, so the message is sent again as a
-   * copy that carries its counts, then the old one is deleted. Its RedrivePolicy therefore counts
-   * only deliveries that vanished since the last release (see jobs/deliveries.ts).
+   * Given back on purpose: visible again after the delay. SQS cannot lower a receive count and
+   * workers may not send to the jobs queue (least privilege), so on SQS a release still counts
+   * toward the RedrivePolicy; `unfinished` is therefore unknown here (see jobs/deliveries.ts).
    */
   async release(delaySeconds = 0): Promise<void> {
     if (this.settled) return;
-    const attrs: Record<string, MessageAttributeValue> = { ...(this.message.MessageAttributes ?? {}) };
-    attrs[DELIVERIES_ATTRIBUTE] = { DataType: 'Number', StringValue: String(this.receiveCount) };
-    attrs[RELEASED_ATTRIBUTE] = { DataType: 'Number', StringValue: String(this.released + 1) };
-    await awsCall({ service: 'sqs', operation: 'SendMessage', resource: this.queueUrl },
-      () => this.client.send(new SendMessageCommand({
-        QueueUrl: this.queueUrl, MessageBody: this.message.Body ?? '', MessageAttributes: attrs,
-        DelaySeconds: clamp(delaySeconds, 0, MAX_DELAY_SECONDS),
-      })));
-    // If the delete fails the old copy comes back too: a duplicate delivery, which the worker's
-    // fencing and private temp names make harmless.
-    await this.delete().catch(() => undefined);
+    await this.changeVisibility(clamp(delaySeconds, 0, MAX_VISIBILITY_SECONDS));
     this.settled = true;
   }
 
