@@ -41,6 +41,11 @@ export function dataPaths(home: string) {
   };
 }
 
+/** A worker's private scratch dir under the data dir (its id made safe as a file name). */
+export function workerScratchDir(home: string, workerId: string): string {
+  return join(dataPaths(home).work, workerId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+}
+
 /**
  * A hidden temporary name beside `path` (`.<name>.<tag>.nommer-part`): same directory, so the
  * final rename is atomic. `tag` defaults to a random one; a worker passes its task id so a later

@@ -3,22 +3,19 @@
 // On SIGTERM it stops taking requests, lets workers finish (or release) their tasks, applies
 // their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openPorts } from '../backends.js';
 import type { LoadedConfig } from '../config.js';
 import { defaultWorkers } from '../config.js';
 import { NommerError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { dataPaths, nommerBin, packageVersion } from '../paths.js';
-import { ProcessFleet } from '../adapters/local/process-fleet.js';
-import { removeTempsOf } from '../adapters/local/fs-storage.js';
+import { dataPaths, packageVersion } from '../paths.js';
+import { LocalFleet } from './local-fleet.js';
 import { buildApi } from './api.js';
 import { Outbox } from './outbox.js';
 import { StatusApplier } from './status-applier.js';
 import { Notifier } from './notifier.js';
 import { openStore } from './store/index.js';
-import { sleep } from '../sleep.js';
 import { Staging, type Delivery } from './staging.js';
 import { attachChunkCleanup, chunksToRerun } from './chunk-cleanup.js';
 import { attachFencing } from './fencing.js';
@@ -39,6 +36,8 @@ export interface FeederdOptions {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+/** On shutdown, batches of workers' last status events applied at most (each batch up to 50). */
+const STATUS_DRAIN_ROUNDS = 20;
 
 export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}): Promise<number> {
   const { config, home } = loaded;
@@ -63,7 +62,6 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     busySlots: () => busyByWorker(store),
   });
   const stop = new AbortController();
-  const stopSupervising = new AbortController();
   const outbox = new Outbox(store, ports.queue, log);
   const statusApplier = new StatusApplier(store, ports.status, log);
   const watchdog = new Watchdog(store, ports.queue, log.child({ part: 'watchdog' }), { silenceMs: silenceLimitMs(config.jobs.leaseSeconds), intervalMs: 2000 });
@@ -89,37 +87,12 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     });
   }
 
-  // Local fleet: `nommer worker` children, replaced when they die (with a backoff if they keep dying).
+  // Local fleet: `nommer worker` children (none on the aws backend).
   const wanted = ports.backend === 'local' ? opts.workers ?? config.local.workers ?? defaultWorkers() : 0;
-  const recentExits: number[] = [];
-  const fleet = new ProcessFleet({
-    command: [process.execPath, nommerBin(), ...(loaded.filepath ? ['--config', loaded.filepath] : []), 'worker', '--backend', 'local', '--parent-pid', String(process.pid), '--shutdown-grace', String(opts.shutdownGraceSeconds ?? 20)],
-    env: { NOMMER_HOME: home },
-    logFile: paths.workerLog,
-    onExit: (id, code, signal) => {
-      // A worker that died mid-task (SIGKILL, OOM) left its scratch dir behind (a partial
-      // download, an encode bound for S3); its id is never reused, so nobody else would remove it.
-      rm(join(paths.work, id.replace(/[^A-Za-z0-9_.-]/g, '_')), { recursive: true, force: true }).catch((err) => log.warn({ worker: id, err: String(err) }, 'removing a dead worker\'s scratch dir failed'));
-      // ...and the temp outputs it was writing beside their destinations (tagged with its id).
-      try {
-        for (const uri of store.outputsOfWorker(id)) void removeTempsOf(uri, id);
-      } catch (err) {
-        log.warn({ worker: id, err: String(err) }, 'could not list a dead worker\'s outputs');
-      }
-      if (!stopSupervising.signal.aborted) { log.warn({ worker: id, code, signal }, 'worker exited; replacing it'); recentExits.push(Date.now()); }
-    },
+  const fleet = new LocalFleet({
+    home, wanted, configFile: loaded.filepath, shutdownGraceSeconds: opts.shutdownGraceSeconds ?? 20,
+    workerLog: paths.workerLog, outputsOf: (id) => store.outputsOfWorker(id), log,
   });
-  const supervise = async () => {
-    const signal = stopSupervising.signal;
-    while (!signal.aborted) {
-      const now = Date.now();
-      while (recentExits.length && now - recentExits[0]! > 60_000) recentExits.shift();
-      const have = (await fleet.list()).filter((w) => w.state !== 'stopping').length;
-      // More than 5 deaths a minute: something is wrong with every worker; don't spin.
-      if (have < wanted && recentExits.length <= 5) await fleet.launch(wanted - have);
-      await sleep(1000, signal);
-    }
-  };
 
   const app = buildApi({
     store,
@@ -169,23 +142,22 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
         // Workers take a second SIGTERM as "release now": give them a few seconds to report the
         // release (so the job is queued again at once, not after its lease expires), then kill.
         log.warn({ signal: sig }, 'second signal: releasing tasks now');
-        void fleet.stopAll(8000);
+        void fleet.releaseNow();
       }
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
 
-  const loops = Promise.all([outbox.run(stop.signal), statusApplier.run(stop.signal), watchdog.run(stop.signal), supervise(), fleetManager?.run(stop.signal)]);
+  const loops = Promise.all([outbox.run(stop.signal), statusApplier.run(stop.signal), watchdog.run(stop.signal), fleet.run(stop.signal), fleetManager?.run(stop.signal)]);
   await done;
   // Order matters: stop new work, let workers finish or release (their events still apply), then stop the loops.
   await app.close();
   const shutdownMs = ((opts.shutdownGraceSeconds ?? 20) + 10) * 1000;
-  // The supervisor must not replace the workers we are stopping.
-  stopSupervising.abort();
-  await fleet.stopAll(shutdownMs);
+  // The supervisor must not replace the workers we are stopping (stop() sees to that).
+  await fleet.stop(shutdownMs);
   // Apply whatever the workers said last.
-  for (let i = 0; i < 20; i++) if ((await statusApplier.consumeOnce(0)) === 0) break;
+  for (let i = 0; i < STATUS_DRAIN_ROUNDS; i++) if ((await statusApplier.consumeOnce(0)) === 0) break;
   stop.abort();
   await loops;
   // EC2 workers are deliberately left running: they finish, idle out and power off by themselves.

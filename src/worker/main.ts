@@ -1,13 +1,12 @@
 // `nommer worker`: sets up the ports for the configured backend and runs the worker loop(s) until
 // idle, --once, or SIGTERM (finish or release the current task; a second SIGTERM aborts it).
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openPorts } from '../backends.js';
 import type { LoadedConfig } from '../config.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { createLogger } from '../log.js';
-import { dataPaths } from '../paths.js';
+import { workerScratchDir } from '../paths.js';
 import { Worker } from './worker.js';
 import { workerDeliveryLimit } from '../jobs/deliveries.js';
 
@@ -59,7 +58,7 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
       control: ports.control,
       storage: ports.storage,
       ffmpeg,
-      workDir: join(dataPaths(home).work, id.replace(/[^A-Za-z0-9_.-]/g, '_')),
+      workDir: workerScratchDir(home, id),
       log,
       leaseSeconds: config.jobs.leaseSeconds,
       maxDeliveries: workerDeliveryLimit(config.jobs.maxAttempts),
