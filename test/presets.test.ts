@@ -7,30 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { NommerError } from '../src/errors.js';
-import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from '../src/ffmpeg/types.js';
+import type { AudioStreamInfo, ProbeInfo } from '../src/ffmpeg/types.js';
 import { audioKbps, chooseEncoder, compileJob, fpsFactor, ladderRate, outputSize, requiredEncoders, tileColumns } from '../src/presets/compile.js';
 import { applyOverrides } from '../src/presets/overrides.js';
 import { builtinPresetsDir, createRegistry, getPreset, listPresets } from '../src/presets/registry.js';
 import type { ResolvedPreset } from '../src/presets/schema.js';
+import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 
-const ALL_ENCODERS = new Set(['libvpx-vp9', 'libvpx', 'libsvtav1', 'libaom-av1', 'libtheora', 'libwebp', 'libopus', 'libvorbis']);
 const BUILTINS = ['av1', 'ogg', 'opus', 'poster', 'webm', 'webm-2pass', 'webm-vp8'];
 
-function video(o: Partial<VideoStreamInfo> = {}): VideoStreamInfo {
-  const width = o.width ?? 1920, height = o.height ?? 1080;
-  return {
-    index: 0, codec: 'h264', width, height, displayWidth: width, displayHeight: height, rotation: 0,
-    fps: 30, rFrameRate: '30/1', avgFrameRate: '30/1', vfr: false, interlaced: false, pixFmt: 'yuv420p', bitDepth: 8,
-    startTime: 0, attachedPic: false, ...o,
-  };
-}
-function audio(o: Partial<AudioStreamInfo> = {}): AudioStreamInfo {
-  return { index: 1, codec: 'aac', channels: 2, channelLayout: 'stereo', sampleRate: 48000, startTime: 0, ...o };
-}
-function probeOf(v: VideoStreamInfo | undefined, a: AudioStreamInfo | undefined, duration = 10): ProbeInfo {
-  return { format: 'mov,mp4,m4a,3gp,3g2,mj2', duration, sizeBytes: 1000, video: v, audio: a };
-}
-function compile(presets: Array<ResolvedPreset | string>, probe: ProbeInfo, encoders: Set<string> = ALL_ENCODERS) {
+function compile(presets: Array<ResolvedPreset | string>, probe: ProbeInfo, encoders: ReadonlySet<string> = ALL_ENCODERS) {
   return compileJob({
     input: 'file:/in/clip.mp4',
     probe,
