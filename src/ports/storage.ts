@@ -58,16 +58,43 @@ export interface Storage {
  * are undone (newest first) before the error is thrown. Uncommitted ones are discarded.
  */
 export async function commitAll(outputs: readonly PreparedOutput[], opts: { signal?: AbortSignal } = {}): Promise<StoreResult[]> {
+  const set = await commitAllUndoable(outputs, opts);
+  await set.finish();
+  return set.results;
+}
+
+/** Outputs in place, with the way back kept until the caller knows whether they stand. */
+export interface CommittedSet {
+  readonly results: StoreResult[];
+  /** Take them all back, newest first (the task's end could not be reported). Throws the first failure after trying all. */
+  undo(): Promise<void>;
+  /** They stand: forget the way back (never throws). */
+  finish(): Promise<void>;
+}
+
+/**
+ * commitAll that keeps the way back: a worker commits, then reports, and takes the outputs back
+ * when the report cannot get through (the delivery that runs the task again must find the
+ * destinations as they were, or it fails OUTPUT_EXISTS on the task's own output).
+ */
+export async function commitAllUndoable(outputs: readonly PreparedOutput[], opts: { signal?: AbortSignal } = {}): Promise<CommittedSet> {
   const done: Committed[] = [];
   try {
     for (const o of outputs) done.push(await o.commit(opts));
   } catch (err) {
-    for (const c of done.reverse()) await c.undo().catch(() => undefined);
+    for (const c of [...done].reverse()) await c.undo().catch(() => undefined);
     await Promise.all(outputs.map((o) => o.discard().catch(() => undefined)));
     throw err;
   }
-  await Promise.all(done.map((c) => c.finish().catch(() => undefined)));
-  return done.map((c) => ({ uri: c.uri, bytes: c.bytes }));
+  return {
+    results: done.map((c) => ({ uri: c.uri, bytes: c.bytes })),
+    undo: async () => {
+      let first: unknown;
+      for (const c of [...done].reverse()) await c.undo().catch((err) => { first ??= err; });
+      if (first !== undefined) throw first;
+    },
+    finish: async () => { await Promise.all(done.map((c) => c.finish().catch(() => undefined))); },
+  };
 }
 
 /** Discard every prepared output (on failure or cancel); never throws. */

@@ -1,10 +1,11 @@
 // An `encode` task: fetch the input, prepare every output through the Storage port (a private
 // temp name beside a local destination, a scratch file bound for S3), run the one ffmpeg job,
-// check the attempt is still current, then commit all outputs or none.
+// check the attempt is still current, then commit all outputs or none (undoable until the
+// worker loop has reported the task's end).
 import { NommerError } from '../errors.js';
 import { encodeInto, checkOutputsOfJob } from '../encode.js';
 import { parseResolvedPreset } from '../presets/registry.js';
-import { commitAll, discardAll, type PreparedOutput } from '../ports/storage.js';
+import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
 import type { TaskContext, TaskRun } from './task-context.js';
 
 export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
@@ -31,7 +32,8 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
     });
     await ctx.phase('uploading');
     await ctx.beforeCommit();
-    return { outputs: await commitAll(prepared, { signal: ctx.signal }) };
+    const committed = await commitAllUndoable(prepared, { signal: ctx.signal });
+    return { outputs: committed.results, committed };
   } catch (err) {
     await discardAll(prepared);
     throw err;

@@ -3,7 +3,8 @@
 // - 'lease-lost': the queue says the lease is no longer ours (it ran out and was delivered again);
 // - 'hard-stop' : the worker is shutting down now (second signal, or the grace ran out).
 // It extends the lease every third of its length and checks the fence on every tick. The task
-// checks `assertCurrent()` right before it commits outputs, so a void attempt writes nothing.
+// checks `assertCurrent()` right before it commits outputs (the fence, and the lease by extending
+// it), so a void attempt, or a delivery whose lease another one took over, writes nothing.
 import { NommerError, asNommerError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TaskMessage } from '../messages.js';
@@ -50,10 +51,29 @@ export class LeaseWatcher {
     return (await control.fencedUpTo(task.jobId, task.taskId)) >= task.attempt;
   }
 
-  /** Throws CANCELED when the task must stop (fenced now, or stopped for any reason before). */
+  /**
+   * Throws CANCELED when the task must stop: fenced now, the lease is no longer ours (it ran out
+   * and another delivery holds the task: that one commits, not this), or stopped for any reason
+   * before. Called right before outputs are committed; the lease is extended here, so it cannot
+   * run out between this check and the commit.
+   */
   async assertCurrent(): Promise<void> {
     if (!this.why && await this.isVoid()) this.stopTask('canceled');
+    if (!this.why) await this.extendNow();
     if (this.why) throw new NommerError('CANCELED', `task stopped: ${this.why}`);
+  }
+
+  /** Extend the lease now; a lost lease stops the task, any other failure is only logged. */
+  private async extendNow(): Promise<void> {
+    try {
+      await this.deps.lease.extend(this.deps.leaseSeconds);
+      this.lastExtend = Date.now();
+    } catch (err) {
+      const e = asNommerError(err);
+      if (e.code === 'LEASE_LOST') { this.stopTask('lease-lost'); return; }
+      // A queue that is briefly unreachable has not given the task to anyone else.
+      this.deps.log.warn({ code: e.code, err: e.message }, 'extending the lease before commit failed');
+    }
   }
 
   stop(): void {

@@ -3,7 +3,7 @@
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Phase, Progress } from '../jobs/types.js';
 import type { TaskMessage } from '../messages.js';
-import type { Storage, StoreResult } from '../ports/storage.js';
+import type { CommittedSet, Storage, StoreResult } from '../ports/storage.js';
 
 export interface TaskContext {
   task: TaskMessage;
@@ -24,6 +24,11 @@ export interface TaskContext {
 
 export interface TaskRun {
   outputs: StoreResult[];
+  /**
+   * Outputs committed with the way back kept: the loop finishes them once the task's end is
+   * reported, or undoes them when it cannot be (the task is then delivered again).
+   */
+  committed?: Pick<CommittedSet, 'undo' | 'finish'>;
   result?: Record<string, unknown>;
   /** Run after the task's success is reported (removes intermediates). */
   cleanup?: () => Promise<void>;

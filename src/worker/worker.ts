@@ -147,8 +147,11 @@ export class Worker {
         onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
       };
       run = task.type === 'chunk' || task.type === 'assemble' ? await runChunkedTask(ctx) : await runEncodeTask(ctx);
-      const outcome = await this.settle(lease, reporter, { type: 'succeeded', outputs: run.outputs, ...(run.result ? { result: run.result } : {}) }, 'succeeded', log);
+      const committed = run.committed;
+      const outcome = await this.settle(lease, reporter, { type: 'succeeded', outputs: run.outputs, ...(run.result ? { result: run.result } : {}) }, 'succeeded', log,
+        committed && (() => committed.undo()));
       if (outcome === 'succeeded') {
+        await committed?.finish();
         log.info({ outputs: run.outputs.length }, 'task succeeded');
         await run.cleanup?.().catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
       }
@@ -189,11 +192,16 @@ export class Worker {
 
   /**
    * Publish a terminal event, then settle the lease: ack once the event is out;
-   * when it cannot be published, give the lease back so the task is delivered again, not lost.
+   * when it cannot be published, give the lease back so the task is delivered again, not lost —
+   * after `takeBack` has undone what this delivery committed, so the next one finds the
+   * destinations as they were (not its own output in the way, as OUTPUT_EXISTS).
    */
-  private async settle(lease: Lease, reporter: TaskReporter, ev: Parameters<TaskReporter['terminal']>[0], outcome: TaskOutcome, log: Logger): Promise<TaskOutcome> {
+  private async settle(lease: Lease, reporter: TaskReporter, ev: Parameters<TaskReporter['terminal']>[0], outcome: TaskOutcome, log: Logger, takeBack?: () => Promise<void>): Promise<TaskOutcome> {
     if (!(await reporter.terminal(ev))) {
       log.error({ type: ev.type }, 'could not report the task\'s end: giving the lease back');
+      if (takeBack) {
+        await takeBack().catch((err) => log.error({ err: asNommerError(err).message }, 'could not take back the outputs of the unreported task; its next delivery may find them in the way'));
+      }
       await lease.release(0).catch(() => undefined);
       return 'released';
     }
