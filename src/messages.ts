@@ -13,6 +13,11 @@ const errorInfo = z.object({ code: z.string(), message: z.string(), retriable: z
 
 /** A preset fully resolved (extends and overrides applied) travels in the task, so workers need no config. */
 const resolvedPreset = z.record(z.string(), z.unknown()).and(z.object({ name: z.string() }));
+/**
+ * A resolved preset as it crosses processes (job record, task message): opaque here, validated
+ * into a ResolvedPreset where it is used (presets/registry.ts parseResolvedPreset).
+ */
+export type WirePreset = z.infer<typeof resolvedPreset>;
 
 export const taskOutput = z.object({
   preset: resolvedPreset,

@@ -122,7 +122,8 @@ test('feederd killed with SIGKILL and restarted loses no job', async () => {
     const clip = makeClip(join(d.path, `r${i}.mp4`), { seconds: 2 });
     ids.push((await create(f, { input: clip, outputs: [{ preset: 'webm' }] })).id);
   }
-  await waitForJob(f.client, ids[0]!, (x) => x.state === 'running');
+  // Kill once work has begun (the first job may even be done already: that must not matter).
+  await waitForJob(f.client, ids[0]!, (x) => x.state !== 'queued');
   await f.kill();
   f = await startFeederd(d.path, { workers: 2 }); running.push(f);
   for (const id of ids) assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded', `job ${id}`);

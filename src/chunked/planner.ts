@@ -2,6 +2,7 @@
 // its task graph (chunk-NNN ×N + audio -> assemble). Only what one ffmpeg pass makes into one
 // WebM (VP9 or AV1) is chunked; anything else, an input feederd cannot read, or one too short
 // to gain, is encoded as usual and the job's options say why.
+import type { WirePreset } from '../messages.js';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { asNommerError } from '../errors.js';
@@ -30,7 +31,7 @@ export type ChunkDecision =
   | { tasks: PlannedTask[]; summary: { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' } }
   | { tasks: null; reason: string };
 
-type OutputLike = { preset: Record<string, unknown> & { name: string }; uri: string };
+type OutputLike = { preset: WirePreset; uri: string };
 
 /** Why these outputs cannot be chunked, or null when they can. */
 export function unchunkableReason(outputs: readonly OutputLike[]): string | null {

@@ -11,6 +11,7 @@ import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { resolveOutputs } from '../jobspec.js';
+import { parseResolvedPreset } from '../presets/registry.js';
 import type { PublicJob } from '../orchestrator/api.js';
 import { followJobsView } from '../tui/follow-jobs.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
@@ -78,11 +79,22 @@ Examples:
       }
 
       if (flags.dryRun) {
+        // feederd resolves presets (orchestrator/create-job.ts): a running one is asked, so the
+        // commands shown are the ones it will run; with none running, the same resolution with
+        // the config it would be started with.
+        const running = await findRunning(loaded, flags.api);
         const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
         const commands: string[][] = [];
         for (const j of jobs) {
           if (hasScheme(j.input) && !/^https?:/.test(j.input)) throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
-          const r = await encodeInto({ ffmpeg, input: j.input, outputs: j.outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })), dryRun: true });
+          let outputs = j.outputs.map((o) => ({ preset: o.preset, uri: o.uri }));
+          if (running) {
+            const r = await running.request<{ outputs: Array<{ preset: unknown; uri: string }> }>('POST', '/v1/jobs', {
+              input: j.input, outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })), set: flags.set, dryRun: true,
+            });
+            outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
+          }
+          const r = await encodeInto({ ffmpeg, input: j.input, outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })), dryRun: true });
           commands.push(...r.commands);
         }
         if (ctx.global.json) printJson({ commands });

@@ -7,7 +7,7 @@
 // the attempt and the last applied sequence number, so a status event is applied at most once:
 // events from another attempt, or with seq <= the last applied, change nothing.
 import type { ErrorInfo } from '../errors.js';
-import type { StatusEvent, TaskMessage } from '../messages.js';
+import type { StatusEvent, TaskMessage, WirePreset } from '../messages.js';
 import { FINAL_STATES, type JobState, type Phase } from './types.js';
 
 export const TASK_STATES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -39,7 +39,7 @@ export function isLegalJobTransition(from: JobState, to: JobState): boolean {
 }
 
 export interface JobOutput {
-  preset: Record<string, unknown> & { name: string };
+  preset: WirePreset;
   uri: string;
   /** Size once uploaded, from the worker's `succeeded` event. */
   bytes?: number;

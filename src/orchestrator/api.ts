@@ -1,43 +1,31 @@
-// feederd's JSON API (fastify), versioned under /v1: create, list, get, cancel and retry jobs, a
-// server-sent event stream per job, health, and the fleet/queue summary. Bodies are validated;
+// feederd's JSON API (fastify), versioned under /v1: create (create-job.ts), list, get, cancel and
+// retry jobs, a server-sent event stream per job (job-stream.ts), health, and the fleet/queue
+// summary. This file is transport: routes, status codes, auth. Bodies are validated;
 // errors are JSON {error: {code, message, retriable}}. A token, when set, is required on every
 // route but health (constant-time comparison).
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { isAbsolute } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { NommerError, asNommerError } from '../errors.js';
 import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
-import { resolveOutputs } from '../jobspec.js';
-import { absoluteUri, hasScheme } from '../uri.js';
+import { createJobFrom, validation, type JobCreatorDeps } from './create-job.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
-import type { Staging } from './staging.js';
-import type { ChunkPlanner } from '../chunked/planner.js';
 import { JobStreams } from './job-stream.js';
 
-export interface ApiDeps {
+export interface ApiDeps extends JobCreatorDeps {
   store: Store;
   version: string;
   backend: string;
   token?: string;
   bodyLimitBytes: number;
-  userPresets: Record<string, Record<string, unknown>>;
-  defaultPreset: string;
-  maxAttempts: number;
   /** Queue depth and fleet, for the summary. */
   summary: () => Promise<{ queue: { waiting: number; inFlight: number }; fleet: Array<{ id: string; state: string; busy?: boolean }> }>;
-  /** After a job is created or retried, so the dispatcher sends it at once. */
-  onWork: () => void;
   /**
    * Before a failed or canceled job is retried: the succeeded tasks whose results are gone (a
    * chunked job's pieces removed by cleanup), to be run again. (Workers learn of cancels from the
    * fences the store's changes raise: see fencing.ts.)
    */
   tasksToRerun?: (jobId: string) => Promise<string[]>;
-  /** aws backend: move local inputs/outputs through the bucket (see staging.ts). */
-  stage?: Staging['stage'];
-  /** Plans a chunked job's tasks (probe -> chunks + audio -> assemble), or says why not. */
-  planChunks?: ChunkPlanner;
   /** The jobs' event streams (limits, counts; see job-stream.ts). Default: one with its defaults. */
   jobStreams?: JobStreams;
 }
@@ -71,20 +59,6 @@ export function publicEvent(e: JobEvent) {
   return { id: e.id, at: new Date(e.at).toISOString(), type: e.type, state: e.state, phase: e.phase, attempt: e.attempt, message: e.message, data: e.data };
 }
 
-const createBody = z.strictObject({
-  input: z.string().min(1).max(4096),
-  outputs: z.array(z.strictObject({ preset: z.string().min(1).max(64).optional(), uri: z.string().min(1).max(4096).optional() })).max(16).default([]),
-  set: z.array(z.string().max(200)).max(50).default([]),
-  priority: z.number().int().min(-1000).max(1000).default(0),
-  notifyUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
-  idempotencyKey: z.string().min(1).max(200).optional(),
-  force: z.boolean().default(false),
-  maxAttempts: z.number().int().min(1).max(20).optional(),
-  /** Split into chunks encoded in parallel (true), never (false), or as config says (absent). */
-  chunked: z.boolean().optional(),
-});
-export type CreateJobBody = z.input<typeof createBody>;
-
 const listQuery = z.object({
   state: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -107,10 +81,6 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
   const a = createHash('sha256').update(expected).digest();
   const b = createHash('sha256').update(given).digest();
   return timingSafeEqual(a, b) && given.length > 0;
-}
-
-function validation(err: z.ZodError, what: string): NommerError {
-  return new NommerError('USAGE', `invalid ${what}: ${err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
 }
 
 export function buildApi(d: ApiDeps): FastifyInstance {
@@ -143,43 +113,9 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   app.get('/v1/health', async () => ({ ok: true, version: d.version, backend: d.backend }));
 
   app.post('/v1/jobs', async (req, reply) => {
-    const r = createBody.safeParse(req.body ?? {});
-    if (!r.success) throw validation(r.error, 'job');
-    const b = r.data;
-    const isUri = hasScheme(b.input);
-    if (!isUri && !isAbsolute(b.input)) throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${b.input}"`, { hint: 'the CLI resolves relative paths for you' });
-    if (isUri && !/^(https?|s3|file):\/\//i.test(b.input)) throw new NommerError('USAGE', `input scheme not supported: ${b.input.split(':')[0]}`, { hint: 'give a file path, file://, http(s):// or s3:// (aws backend)' });
-    const outputs = resolveOutputs({
-      input: b.input,
-      presets: b.outputs.map((o) => o.preset ?? d.defaultPreset),
-      outputs: b.outputs.map((o) => o.uri ?? ''),
-      sets: b.set,
-      userPresets: d.userPresets,
-      defaultPreset: d.defaultPreset,
-    }).map((o) => ({ preset: o.preset as unknown as Record<string, unknown> & { name: string }, uri: absoluteUri(o.uri) }));
-    if (b.idempotencyKey) {
-      const existing = d.store.findByIdempotencyKey(b.idempotencyKey);
-      if (existing) return reply.status(200).send({ job: publicJob(existing), created: false });
-    }
-    // Planned before staging: feederd reads the input where the user put it.
-    const chunking = d.planChunks ? await d.planChunks(b.input, outputs, b.chunked) : undefined;
-    const staged = d.stage ? await d.stage(b.input, outputs) : undefined;
-    const { job, created } = d.store.createJob({
-      input: staged?.input ?? b.input,
-      outputs: staged?.outputs ?? outputs,
-      priority: b.priority,
-      maxAttempts: b.maxAttempts ?? d.maxAttempts,
-      notifyUrl: b.notifyUrl ?? null,
-      idempotencyKey: b.idempotencyKey ?? null,
-      options: {
-        force: b.force,
-        ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: b.input } : {}),
-        ...(chunking ? { chunking: chunking.tasks ? { chunked: true, ...chunking.summary } : { chunked: false, reason: chunking.reason } } : {}),
-      },
-      ...(chunking?.tasks ? { tasks: chunking.tasks } : {}),
-    });
-    if (created) d.onWork();
-    return reply.status(created ? 201 : 200).send({ job: publicJob(job), created });
+    const r = await createJobFrom(d, req.body);
+    if (r.dryRun) return reply.status(200).send({ dryRun: true, input: r.input, outputs: r.outputs });
+    return reply.status(r.created ? 201 : 200).send({ job: publicJob(r.job), created: r.created });
   });
 
   app.get('/v1/jobs', async (req) => {

@@ -29,7 +29,7 @@ export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, 
   };
   const unsubscribe = store.subscribe((c) => {
     if (c.event.type !== 'failed' && c.event.type !== 'canceled') return;
-    if (!(c.job.options as { chunking?: { chunked?: boolean } }).chunking?.chunked) return;
+    if (!c.job.options.chunking?.chunked) return;
     sweep(c.jobId, false);
     const t = setTimeout(() => { timers.delete(t); sweep(c.jobId, true); }, opts.resweepMs);
     t.unref();

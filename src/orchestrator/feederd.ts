@@ -16,7 +16,7 @@ import { Outbox } from './outbox.js';
 import { StatusApplier } from './status-applier.js';
 import { Notifier } from './notifier.js';
 import { openStore } from './store/index.js';
-import { Staging, type Delivery } from './staging.js';
+import { Staging } from './staging.js';
 import { attachChunkCleanup, chunksToRerun } from './chunk-cleanup.js';
 import { attachFencing } from './fencing.js';
 import { Watchdog, silenceLimitMs } from './watchdog.js';
@@ -79,7 +79,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     stopDelivery = store.subscribe((c) => {
       // On success: bring local outputs back and remove what was staged (the uploaded input
       // too). A failed or canceled job keeps its staged input, so `nommer retry` can run it.
-      const o = c.job.options as { deliver?: Delivery[]; cleanup?: string[] };
+      const o = c.job.options;
       if (c.event.type !== 'succeeded' || !(o.deliver?.length || o.cleanup?.length)) return;
       deliverer.deliver(o.deliver ?? [], o.cleanup ?? [])
         .then(() => log.info({ job: c.jobId, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned'))

@@ -1,6 +1,7 @@
 // Staging for the aws backend: workers cannot read the user's disk, so feederd uploads a local
 // input to the bucket's staging prefix before queuing the job, points local destinations at
 // staging keys, and downloads those back to the asked paths when the job succeeds.
+import type { WirePreset } from '../messages.js';
 import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
@@ -8,11 +9,12 @@ import type { Storage } from '../ports/storage.js';
 import type { Logger } from '../log.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 
-export interface Delivery { from: string; to: string }
+export type { Delivery } from './store/job-options.js';
+import type { Delivery } from './store/job-options.js';
 
 export interface StagedJob {
   input: string;
-  outputs: Array<{ preset: Record<string, unknown> & { name: string }; uri: string }>;
+  outputs: Array<{ preset: WirePreset; uri: string }>;
   deliver: Delivery[];
   /** Staged objects to remove once delivered (the uploaded input). */
   cleanup: string[];

@@ -1,5 +1,6 @@
 // createJob: store a new job and its tasks (queued, or waiting on their deps), in one transaction.
 // With an idempotency key, a repeated request gets the job the first one made (created: false).
+import { jobOptions } from './job-options.js';
 import type { Db } from '../../adapters/local/db.js';
 import { NommerError } from '../../errors.js';
 import { checkTaskGraph, initialTaskState } from '../../jobs/state.js';
@@ -39,7 +40,7 @@ function createJobTx(db: Db, req: NewJob, now: number): Created {
     id, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, state: 'queued', phase: null, attempt: 1, maxAttempts,
     priority: req.priority ?? 0, progress: 0, fps: null, speed: null, eta: null, input: req.input,
     outputs: req.outputs.map((o) => ({ preset: o.preset, uri: o.uri })), notifyUrl: req.notifyUrl ?? null,
-    idempotencyKey: req.idempotencyKey ?? null, worker: null, error: null, options: req.options ?? {},
+    idempotencyKey: req.idempotencyKey ?? null, worker: null, error: null, options: jobOptions.parse(req.options ?? {}),
   };
   sql(db, `INSERT INTO jobs (id, created_at, updated_at, state, attempt, max_attempts, priority, progress, input, outputs,
       notify_url, idempotency_key, options)

@@ -2,6 +2,7 @@
 // the queue yet, as ready-to-send task messages, oldest first (the partial index of migration
 // 0004). Priority is carried with each message: the local queue hands out higher priorities
 // first; ordering the outbox by it would sort the whole backlog on every batch.
+import { parseJobOptions } from './job-options.js';
 import type { Db } from '../../adapters/local/db.js';
 import { MESSAGE_VERSION, type TaskMessage } from '../../messages.js';
 import { sql, type JobRow, type TaskRow } from './rows.js';
@@ -18,11 +19,11 @@ export function listDispatchableTasks(db: Db, opts: { limit?: number } = {}): Di
     WHERE t.state = 'queued' AND t.dispatched_attempt < t.attempt
     ORDER BY t.created_at, t.id LIMIT ?`).all(limit) as Array<Pick<TaskRow, 'id' | 'job_id' | 'type' | 'attempt' | 'params'> & Pick<JobRow, 'input' | 'outputs' | 'options' | 'priority'>>;
   return rows.map((r) => {
-    const options = JSON.parse(r.options) as { force?: unknown };
+    const options = parseJobOptions(r.options);
     const outputs = (JSON.parse(r.outputs) as TaskMessage['outputs']).map((o) => ({ preset: o.preset, uri: o.uri }));
     const message: TaskMessage = {
       v: MESSAGE_VERSION, kind: 'task', jobId: r.job_id, taskId: r.id, attempt: r.attempt, type: r.type,
-      input: r.input, outputs, force: options.force === true,
+      input: r.input, outputs, force: options.force,
       ...(r.params === null ? {} : { params: JSON.parse(r.params) as Record<string, unknown> }),
     };
     return { message, priority: r.priority };

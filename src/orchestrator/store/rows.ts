@@ -6,6 +6,7 @@ import type { ErrorInfo } from '../../errors.js';
 import type { JobState, Phase } from '../../jobs/types.js';
 import type { JobEventType, TaskState, TaskType } from '../../jobs/state.js';
 import type { Job, JobEvent, Task } from './types.js';
+import { parseJobOptions } from './job-options.js';
 
 // Preparing a statement costs more than running a small one; keep them per connection.
 const cache = new WeakMap<Db, Map<string, Statement>>();
@@ -65,7 +66,7 @@ export function jobFromRow(r: JobRow): Job {
     state: r.state, phase: r.phase, attempt: r.attempt, maxAttempts: r.max_attempts, priority: r.priority,
     progress: r.progress, fps: r.fps, speed: r.speed, eta: r.eta, input: r.input, outputs: JSON.parse(r.outputs),
     notifyUrl: r.notify_url, idempotencyKey: r.idempotency_key, worker: r.worker,
-    error: errorFrom(r.error_code, r.error_message, r.error_retriable), options: JSON.parse(r.options),
+    error: errorFrom(r.error_code, r.error_message, r.error_retriable), options: parseJobOptions(r.options),
   };
 }
 

@@ -1,5 +1,6 @@
 // The job store's vocabulary: jobs and tasks as the rest of the orchestrator sees them, the
 // event history, and what each state change returns (so callers can notify webhooks and SSE).
+import type { JobOptions, JobOptionsInput } from './job-options.js';
 import type { JobState } from '../../jobs/types.js';
 import type { JobEventType, JobOutput, JobSnapshot, TaskSnapshot, TaskType } from '../../jobs/state.js';
 
@@ -10,8 +11,8 @@ export interface Job extends JobSnapshot {
   input: string;
   notifyUrl: string | null;
   idempotencyKey: string | null;
-  /** Free-form job options (e.g. `force`). */
-  options: Record<string, unknown>;
+  /** What the orchestrator decided at creation (job-options.ts). */
+  options: JobOptions;
 }
 
 export interface Task extends TaskSnapshot {
@@ -61,7 +62,7 @@ export interface NewJob {
   notifyUrl?: string | null;
   /** A second create with the same key returns the first job instead of making another. */
   idempotencyKey?: string | null;
-  options?: Record<string, unknown>;
+  options?: JobOptionsInput;
   /** Default: one `encode` task keyed `encode`. */
   tasks?: NewTask[];
 }

@@ -1,0 +1,104 @@
+// Creating a job, the use case: validate the request, resolve its presets, honour its idempotency
+// key, plan chunks, stage files on aws, store it, and wake the outbox. api.ts only carries it
+// over HTTP.
+//
+// Who resolves presets: feederd, here, with its own config — the job runs with what it says.
+// `submit --dry-run` asks a running feederd for this same resolution (`dryRun: true`), so the
+// commands it prints are the ones that will run; with no feederd running, the CLI resolves with
+// the config file it would start feederd with (commands/submit.ts).
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { NommerError } from '../errors.js';
+import { resolveOutputs } from '../jobspec.js';
+import type { WirePreset } from '../messages.js';
+import { toWirePreset } from '../presets/registry.js';
+import { absoluteUri, hasScheme } from '../uri.js';
+import type { ChunkPlanner } from '../chunked/planner.js';
+import type { Staging } from './staging.js';
+import type { Job, Store } from './store/index.js';
+
+export const createJobBody = z.strictObject({
+  input: z.string().min(1).max(4096),
+  outputs: z.array(z.strictObject({ preset: z.string().min(1).max(64).optional(), uri: z.string().min(1).max(4096).optional() })).max(16).default([]),
+  set: z.array(z.string().max(200)).max(50).default([]),
+  priority: z.number().int().min(-1000).max(1000).default(0),
+  notifyUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+  force: z.boolean().default(false),
+  maxAttempts: z.number().int().min(1).max(20).optional(),
+  /** Split into chunks encoded in parallel (true), never (false), or as config says (absent). */
+  chunked: z.boolean().optional(),
+  /** Resolve and answer the outputs (presets as they would run); create nothing. */
+  dryRun: z.boolean().default(false),
+});
+export type CreateJobBody = z.input<typeof createJobBody>;
+
+export interface JobCreatorDeps {
+  store: Store;
+  userPresets: Record<string, Record<string, unknown>>;
+  defaultPreset: string;
+  maxAttempts: number;
+  /** After a job is created, so the outbox sends it at once. */
+  onWork: () => void;
+  /** aws backend: move local inputs/outputs through the bucket (see staging.ts). */
+  stage?: Staging['stage'];
+  /** Plans a chunked job's tasks (chunks + audio -> assemble), or says why not. */
+  planChunks?: ChunkPlanner;
+}
+
+export interface ResolvedOutput { preset: WirePreset; uri: string }
+
+export type CreateJobResult =
+  | { dryRun: false; job: Job; created: boolean }
+  | { dryRun: true; input: string; outputs: ResolvedOutput[] };
+
+/** A request that does not fit its schema, as one USAGE error naming every problem. */
+export function validation(err: z.ZodError, what: string): NommerError {
+  return new NommerError('USAGE', `invalid ${what}: ${err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+}
+
+export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise<CreateJobResult> {
+  const r = createJobBody.safeParse(raw ?? {});
+  if (!r.success) throw validation(r.error, 'job');
+  const body = r.data;
+  const isUri = hasScheme(body.input);
+  if (!isUri && !isAbsolute(body.input)) {
+    throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${body.input}"`, { hint: 'the CLI resolves relative paths for you' });
+  }
+  if (isUri && !/^(https?|s3|file):\/\//i.test(body.input)) {
+    throw new NommerError('USAGE', `input scheme not supported: ${body.input.split(':')[0]}`, { hint: 'give a file path, file://, http(s):// or s3:// (aws backend)' });
+  }
+  const outputs: ResolvedOutput[] = resolveOutputs({
+    input: body.input,
+    presets: body.outputs.map((o) => o.preset ?? deps.defaultPreset),
+    outputs: body.outputs.map((o) => o.uri ?? ''),
+    sets: body.set,
+    userPresets: deps.userPresets,
+    defaultPreset: deps.defaultPreset,
+  }).map((o) => ({ preset: toWirePreset(o.preset), uri: absoluteUri(o.uri) }));
+  if (body.dryRun) return { dryRun: true, input: body.input, outputs };
+
+  if (body.idempotencyKey) {
+    const existing = deps.store.findByIdempotencyKey(body.idempotencyKey);
+    if (existing) return { dryRun: false, job: existing, created: false };
+  }
+  // Planned before staging: feederd reads the input where the user put it.
+  const chunking = deps.planChunks ? await deps.planChunks(body.input, outputs, body.chunked) : undefined;
+  const staged = deps.stage ? await deps.stage(body.input, outputs) : undefined;
+  const { job, created } = deps.store.createJob({
+    input: staged?.input ?? body.input,
+    outputs: staged?.outputs ?? outputs,
+    priority: body.priority,
+    maxAttempts: body.maxAttempts ?? deps.maxAttempts,
+    notifyUrl: body.notifyUrl ?? null,
+    idempotencyKey: body.idempotencyKey ?? null,
+    options: {
+      force: body.force,
+      ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: body.input } : {}),
+      ...(chunking ? { chunking: chunking.tasks ? { chunked: true as const, ...chunking.summary } : { chunked: false as const, reason: chunking.reason } } : {}),
+    },
+    ...(chunking?.tasks ? { tasks: chunking.tasks } : {}),
+  });
+  if (created) deps.onWork();
+  return { dryRun: false, job, created };
+}

@@ -1,0 +1,37 @@
+// A job's options column: what the orchestrator decided at creation besides input and outputs
+// (overwrite, staged deliveries on aws, the chunking decision). Parsed once, where rows are read
+// (rows.ts), so no caller reads it through a cast; an unknown key from a newer nommer is kept.
+import { z } from 'zod';
+
+export const delivery = z.object({ from: z.string(), to: z.string() });
+export type Delivery = z.infer<typeof delivery>;
+
+export const chunkingDecision = z.union([
+  z.object({
+    chunked: z.literal(true), chunks: z.number().int().positive(), scratch: z.string(), frames: z.number().int().nonnegative(),
+    timeline: z.enum(['packets', 'frames']),
+  }),
+  z.object({ chunked: z.literal(false), reason: z.string() }),
+]);
+export type ChunkingDecision = z.infer<typeof chunkingDecision>;
+
+export const jobOptions = z.looseObject({
+  /** Overwrite existing outputs. */
+  force: z.boolean().default(false),
+  /** aws: local outputs to bring back from the staging prefix once the job succeeds. */
+  deliver: z.array(delivery).optional(),
+  /** aws: staged objects to remove once delivered (the uploaded input). */
+  cleanup: z.array(z.string()).optional(),
+  /** aws: the input as the user gave it, before staging. */
+  source: z.string().optional(),
+  chunking: chunkingDecision.optional(),
+});
+export type JobOptions = z.infer<typeof jobOptions>;
+export type JobOptionsInput = z.input<typeof jobOptions>;
+
+/** The stored JSON as options; a row written by an older nommer with fewer keys parses too. */
+export function parseJobOptions(json: string): JobOptions {
+  const r = jobOptions.safeParse(JSON.parse(json));
+  // A column nommer wrote but cannot read back is a bug, not user input: keep what is certain.
+  return r.success ? r.data : { force: false };
+}
