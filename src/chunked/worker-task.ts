@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NommerError } from '../errors.js';
 import type { TaskMessage } from '../messages.js';
-import { commitAll, discardAll, type PreparedOutput } from '../ports/storage.js';
+import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
 import type { TaskContext, TaskRun } from '../worker/task-context.js';
 import { assembleChunks } from './assemble.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
@@ -57,8 +57,9 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
       });
       await ctx.phase('uploading');
       await ctx.beforeCommit();
-      const stored = await commitAll([prepared], { signal: ctx.signal });
-      return { outputs: stored, result: { frames: r.frames, repaired: r.repaired }, cleanup: r.cleanup };
+      // Undoable until the worker loop has reported the task's end (see worker.ts settle).
+      const committed = await commitAllUndoable([prepared], { signal: ctx.signal });
+      return { outputs: committed.results, committed, result: { frames: r.frames, repaired: r.repaired }, cleanup: r.cleanup };
     } catch (err) {
       await discardAll([prepared]);
       throw err;
