@@ -222,6 +222,15 @@ describe('duplicates, reordering and stale attempts', () => {
     assert.equal(r.job.progress, 0.6);
   });
 
+  test('an earlier delivery\'s success after a later delivery started is still the task\'s success', () => {
+    // Delivery 1 (seq 1e6…) committed its output; delivery 2 (seq 2e6…) had taken over the lease.
+    const r = run([ev(1_000_000, 'started'), ev(2_000_000, 'started', { worker: 'w2' }), ev(1_000_003, 'succeeded', { outputs: [{ uri: '/o.webm', bytes: 9 }] }),
+      ev(2_000_004, 'failed', { worker: 'w2', error: { code: 'OUTPUT_EXISTS', message: 'output exists: /o.webm', retriable: false } })]);
+    applied(r.outcomes[2]!);
+    assert.equal(r.job.state, 'succeeded');
+    refused(r.outcomes[3]!, 'job-final');
+  });
+
   test('an event overtaking `started` starts the task; the late `started` is then a duplicate', () => {
     const r = run([ev(1, 'phase', { phase: 'encoding' }), ev(0, 'started')]);
     const o = applied(r.outcomes[0]!);

@@ -144,12 +144,16 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
   if (!task) return refuse('task-unknown', `job ${job.id} has no task ${ev.taskId}`);
   if (FINAL_STATES.has(job.state)) return refuse('job-final', `job ${job.id} is already ${job.state}`);
   if (ev.attempt !== task.attempt) return refuse('stale-attempt', `event from attempt ${ev.attempt}; task ${task.id} is on attempt ${task.attempt}`);
-  if (ev.seq <= task.seqApplied) return refuse('duplicate', `seq ${ev.seq} <= ${task.seqApplied} already applied`);
+  // An earlier delivery of this attempt that succeeded (it committed before a later delivery took
+  // over) is a success whatever its seq: dropping it would leave the later delivery's
+  // OUTPUT_EXISTS, on the task's own output, to fail the job.
+  const lateSuccess = ev.type === 'succeeded' && task.state === 'running';
+  if (ev.seq <= task.seqApplied && !lateSuccess) return refuse('duplicate', `seq ${ev.seq} <= ${task.seqApplied} already applied`);
   if (task.state !== 'queued' && task.state !== 'running') return refuse('task-state', `task ${task.id} is ${task.state}`);
 
   const events: JobEventDraft[] = [];
   const dispatch: string[] = [];
-  let t: TaskSnapshot = { ...task, seqApplied: ev.seq, heartbeatAt: now };
+  let t: TaskSnapshot = { ...task, seqApplied: Math.max(ev.seq, task.seqApplied), heartbeatAt: now };
   const changed = new Map<string, TaskSnapshot>();
   let jobOverrides: Partial<JobSnapshot> = {};
   let failure: ErrorInfo | null = null;
