@@ -4,15 +4,14 @@
 // at 8d8b7a1 (before commands were built whole); a difference here is a behaviour change to
 // justify, not a snapshot to refresh. No ffmpeg runs here.
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
-import { chunkArgs } from '../src/chunked/encode-chunk.js';
+import { videoChunkCommand } from '../src/chunked/encode-chunk.js';
 import type { VideoChunkParams } from '../src/chunked/tasks.js';
 import { NommerError } from '../src/errors.js';
 import type { ProbeInfo } from '../src/ffmpeg/types.js';
 import { compileJob } from '../src/presets/compile.js';
 import { applyOverrides } from '../src/presets/overrides.js';
-import { getPreset, parseResolvedPreset } from '../src/presets/registry.js';
+import { getPreset } from '../src/presets/registry.js';
 import type { ResolvedPreset } from '../src/presets/schema.js';
 import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 
@@ -91,10 +90,8 @@ const CHUNKS: Record<string, ChunkCase> = {
 
 /** A chunk's command as the chunk encoder builds it: the job's preset, video only, into the chunk file. */
 function chunkCommand(c: ChunkCase): string[] {
-  const full = typeof c.preset === 'string' ? getPreset(c.preset) : c.preset;
-  const preset = parseResolvedPreset({ ...full, audio: null });
-  const compiled = compileJob({ input: c.input ?? 'file:/in/clip.mp4', probe: SOURCES[c.source]!, outputs: [{ preset, path: '/scratch/chunk-001.webm' }], encoders: c.encoders ?? ALL_ENCODERS, passlogDir: tmpdir() });
-  return chunkArgs(compiled.commands[0]!.args, c.chunk, { fromStart: c.fromStart });
+  const src = { input: c.input ?? 'file:/in/clip.mp4', probe: SOURCES[c.source]!, preset: typeof c.preset === 'string' ? getPreset(c.preset) : c.preset, dest: '/scratch/chunk-001.webm', encoders: c.encoders ?? ALL_ENCODERS };
+  return videoChunkCommand(src, c.chunk, { fromStart: c.fromStart });
 }
 
 describe('pinned ffmpeg commands', () => {

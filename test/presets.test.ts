@@ -534,6 +534,28 @@ describe('commands', () => {
     assert.deepEqual(args.slice(-3), ['-f', 'webp', '/out/o0']);
   });
 
+  it('input options go just before -i in every command, after a still\'s own seek', () => {
+    const out = compileJob({ input: 'file:/in.mp4', inputOptions: ['-copyts', '-itsoffset', '0.5'], probe: src, outputs: ['poster', 'webm', 'webm-2pass'].map((n, i) => ({ preset: getPreset(n), path: `/o${i}` })), encoders: ALL_ENCODERS, passlogDir: '/p' });
+    const heads = out.commands.map((c) => c.args.slice(0, c.args.indexOf('-i') + 2));
+    assert.deepEqual(heads, [
+      ['-ss', '2.000', '-copyts', '-itsoffset', '0.5', '-i', 'file:/in.mp4'],
+      ...Array(3).fill(['-copyts', '-itsoffset', '0.5', '-i', 'file:/in.mp4']),
+    ]);
+  });
+
+  it('a video filter prefix runs ahead of each video output\'s own filters, in both passes, and never touches audio', () => {
+    const big = probeOf(video({ width: 3840, height: 2160 }), audio(), 20);
+    const out = compileJob({ input: 'file:/in.mp4', videoFilterPrefix: ['trim=start=1', 'setpts=PTS-STARTPTS'], probe: big, outputs: ['webm-2pass', 'opus'].map((n, i) => ({ preset: getPreset(n), path: `/o${i}` })), encoders: ALL_ENCODERS, passlogDir: '/p' });
+    const vf = out.commands.map((c) => c.args.flatMap((a, i) => (a === '-vf' ? [c.args[i + 1]] : [])));
+    // opus (one pass) first, then webm-2pass pass 1 and pass 2.
+    assert.deepEqual(vf, [[], ['trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1'], ['trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1']]);
+    assert.equal(opt(out.commands[0]!.args, '-af'), 'aformat=sample_rates=48000:channel_layouts=stereo');
+    assert.equal(out.outputs[0]!.video!.filters, 'trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1');
+    // A source at the output size has no filters of its own: the prefix alone becomes its -vf, after -c:v.
+    const atSize = compileJob({ input: 'file:/in.mp4', videoFilterPrefix: ['trim=start=1'], probe: src, outputs: [{ preset: getPreset('av1'), path: '/o' }], encoders: ALL_ENCODERS, passlogDir: '/p' }).commands[0]!.args;
+    assert.deepEqual(atSize.slice(4, 8), ['-c:v', 'libsvtav1', '-vf', 'trim=start=1']);
+  });
+
   it('relative output paths cannot be read as options or protocols', () => {
     const out = compileJob({ input: 'file:/in.mp4', probe: src, outputs: [{ preset: getPreset('webm'), path: '-y.webm' }], encoders: ALL_ENCODERS, passlogDir: '/p' });
     assert.equal(out.commands[0]!.args.at(-1), 'file:-y.webm');

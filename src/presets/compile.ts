@@ -8,8 +8,13 @@
 //   ffmpeg autorotates, so sizes come from displayWidth/displayHeight and nothing rotates twice.
 // - All one-pass outputs share one command (the input is decoded once); a two-pass output gets
 //   its own pass-1 and pass-2 commands; a still gets a command that seeks before decoding.
-// The runner adds -hide_banner -nostdin -progress; outputs go to temp paths, so no -y here and
-// every output names its muxer with -f.
+// An argv is a value: every command is put together whole from named parts (the input's
+// options and -i, then per output its video, audio, pass and sink parts) and nothing edits it
+// afterwards. A caller that reads the input its own way says so in the job instead: input
+// options before -i and video filters ahead of the preset's (chunked/encode-chunk.ts gives a
+// chunk's -copyts, seek and trim that way). The runner (ffmpeg/run.ts) puts its own flags
+// (-hide_banner -nostdin -progress) in front; outputs go to temp paths, so no -y here and every
+// output names its muxer with -f.
 import { isAbsolute } from 'node:path';
 import { NommerError } from '../errors.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
@@ -181,6 +186,12 @@ export interface CompiledCommand {
 export interface CompileJobInput {
   /** As ffmpeg should read it (a `file:` URL or an http(s) URL). */
   input: string;
+  /** Options for reading the input, placed just before its -i in every command (after a still's
+   * own -ss), e.g. -copyts, -ss … -noaccurate_seek, -itsoffset. */
+  inputOptions?: readonly string[];
+  /** Video filters run ahead of each output's own (deinterlace, scale), e.g. a trim and setpts
+   * that select a window of frames; every video output gets them. */
+  videoFilterPrefix?: readonly string[];
   probe: ProbeInfo;
   outputs: Array<{ preset: ResolvedPreset; path: string }>;
   encoders: ReadonlySet<string>;
@@ -218,13 +229,15 @@ function outputTarget(path: string): string {
   return isAbsolute(path) ? path : `file:${path}`;
 }
 
+/** One output's video: its options for the only (or second) pass and, for a two-pass output,
+ * for the first pass, which differs only in speed. Both are built whole by the same builder. */
 interface VideoPlan { args: string[]; firstPassArgs?: string[]; info: CompiledVideo }
 
-function planVideo(preset: ResolvedPreset, v: VideoSettings, src: VideoStreamInfo, encoder: string, threads: number | undefined): VideoPlan {
+function planVideo(preset: ResolvedPreset, v: VideoSettings, src: VideoStreamInfo, encoder: string, threads: number | undefined, filterPrefix: readonly string[]): VideoPlan {
   const { width, height } = outputSize(src, v.maxWidth, v.maxHeight);
   const codedW = src.rotation === 90 || src.rotation === 270 ? src.height : src.width;
   const codedH = src.rotation === 90 || src.rotation === 270 ? src.width : src.height;
-  const filters: string[] = [];
+  const filters: string[] = [...filterPrefix];
   if (src.interlaced) filters.push(`${v.deinterlace}=mode=send_frame:parity=auto:deint=all`);
   if (width !== codedW || height !== codedH) filters.push(`scale=${width}:${height}`, 'setsar=1');
   const highDepth = v.highBitDepth && src.bitDepth > 8 && (v.codec === 'vp9' || v.codec === 'av1');
@@ -237,73 +250,81 @@ function planVideo(preset: ResolvedPreset, v: VideoSettings, src: VideoStreamInf
   const speed = v.speed ?? tuning?.speed;
   const info: CompiledVideo = { encoder, codec: v.codec, width, height, pixFmt, filters: filters.join(','), keyframeFrames, deinterlaced: src.interlaced, rate, crf, speed };
 
-  const args: string[] = ['-c:v', encoder];
-  if (filters.length) args.push('-vf', filters.join(','));
-  args.push('-pix_fmt', pixFmt);
+  const videoArgs = (speed: number | undefined): string[] => [
+    '-c:v', encoder,
+    ...(filters.length ? ['-vf', filters.join(',')] : []),
+    '-pix_fmt', pixFmt,
+    ...encoderOptions(preset, v, info, { encoder, width, keyframeFrames, rate, crf, speed }),
+    ...(threads && encoder !== 'libwebp' ? ['-threads', String(threads)] : []),
+    ...(v.codec !== 'webp' && v.codec !== 'theora' ? colorArgs(src) : []),
+    ...timestampArgs(v, src, fps),
+  ];
+  // Two-pass is libvpx only (the schema says so): the first pass runs at its own -speed/-cpu-used.
+  return { args: videoArgs(speed), firstPassArgs: v.passes === 2 ? videoArgs(v.firstPassSpeed) : undefined, info };
+}
+
+/** The encoder's own options: rate control, speed and keyframes. Records q (and a still's lack
+ * of keyframes) in info. */
+function encoderOptions(preset: ResolvedPreset, v: VideoSettings, info: CompiledVideo, o: { encoder: string; width: number; keyframeFrames: number; rate: Rate | undefined; crf: number | undefined; speed: number | undefined }): string[] {
+  const { encoder, width, keyframeFrames, rate, crf, speed } = o;
   const need = (what: string) => new NommerError('PRESET_INVALID', `preset "${preset.name}" gives no ${what} for ${v.codec}`, { hint: 'add it to the preset' });
   switch (encoder) {
     case 'libvpx-vp9':
     case 'libvpx': {
       if (!rate) throw need('bitrate ladder');
       if (crf === undefined) throw need('crf');
-      args.push('-crf', String(crf), '-b:v', `${rate.targetKbps}k`, '-minrate', `${rate.minKbps}k`, '-maxrate', `${rate.maxKbps}k`, '-quality', 'good');
-      args.push(encoder === 'libvpx-vp9' ? '-speed' : '-cpu-used', String(speed ?? (encoder === 'libvpx-vp9' ? 2 : 1)));
-      if (encoder === 'libvpx-vp9') args.push('-row-mt', '1', '-tile-columns', String(tileColumns(width)));
-      args.push('-auto-alt-ref', '1', '-lag-in-frames', String(v.lagInFrames), '-g', String(keyframeFrames));
-      break;
+      const vp9 = encoder === 'libvpx-vp9';
+      return [
+        '-crf', String(crf), '-b:v', `${rate.targetKbps}k`, '-minrate', `${rate.minKbps}k`, '-maxrate', `${rate.maxKbps}k`, '-quality', 'good',
+        vp9 ? '-speed' : '-cpu-used', String(speed ?? (vp9 ? 2 : 1)),
+        ...(vp9 ? ['-row-mt', '1', '-tile-columns', String(tileColumns(width))] : []),
+        '-auto-alt-ref', '1', '-lag-in-frames', String(v.lagInFrames), '-g', String(keyframeFrames),
+      ];
     }
     case 'libsvtav1': {
       if (!rate) throw need('bitrate ladder');
       // SVT-AV1 in ffmpeg 5.1 takes -b:v only as VBR, which drops the quality target; its
       // capped CRF (crf + mbr, SVT-AV1 ≥ 1.4) is the constrained-quality mode we want.
-      args.push('-crf', String(crf ?? 35), '-preset', String(speed ?? 8), '-svtav1-params', `keyint=${keyframeFrames}:mbr=${rate.maxKbps}`);
-      break;
+      return ['-crf', String(crf ?? 35), '-preset', String(speed ?? 8), '-svtav1-params', `keyint=${keyframeFrames}:mbr=${rate.maxKbps}`];
     }
     case 'libaom-av1': {
       if (!rate) throw need('bitrate ladder');
       // libaom with -crf and -b:v is constrained quality: -b:v caps the average.
-      args.push('-crf', String(crf ?? 34), '-b:v', `${rate.maxKbps}k`, '-usage', 'good', '-cpu-used', String(speed ?? 6), '-row-mt', '1', '-tiles', `${2 ** tileColumns(width)}x1`, '-g', String(keyframeFrames));
-      break;
+      return ['-crf', String(crf ?? 34), '-b:v', `${rate.maxKbps}k`, '-usage', 'good', '-cpu-used', String(speed ?? 6), '-row-mt', '1', '-tiles', `${2 ** tileColumns(width)}x1`, '-g', String(keyframeFrames)];
     }
     case 'libtheora': {
       // libtheora takes a quality or a bitrate, not both; quality mode has no ceiling (26 Mb/s
       // on a noisy 360p clip at q 7), so without an explicit q it runs as ABR at the ladder's
       // target, which leaves headroom under the ceiling for its overshoot (~17% on 2 s of noise).
-      if (v.q !== undefined) args.push('-q:v', String(v.q));
-      else if (rate) args.push('-b:v', `${rate.targetKbps}k`);
+      let quality: string[];
+      if (v.q !== undefined) quality = ['-q:v', String(v.q)];
+      else if (rate) quality = ['-b:v', `${rate.targetKbps}k`];
       else throw need('bitrate ladder or q');
-      args.push('-g', String(keyframeFrames));
       info.q = v.q;
-      break;
+      return [...quality, '-g', String(keyframeFrames)];
     }
     case 'libwebp': {
       const q = v.q ?? 80;
-      args.push('-quality', String(q), '-compression_level', String(Math.min(6, speed ?? 4)), '-frames:v', '1');
       info.q = q;
       info.keyframeFrames = undefined;
-      break;
+      return ['-quality', String(q), '-compression_level', String(Math.min(6, speed ?? 4)), '-frames:v', '1'];
     }
     default:
       throw new NommerError('INTERNAL', `no argument builder for encoder ${encoder}`);
   }
-  if (threads && encoder !== 'libwebp') args.push('-threads', String(threads));
-  if (v.codec !== 'webp' && v.codec !== 'theora') args.push(...colorArgs(src));
-  if (src.vfr && v.codec !== 'webp') {
-    if (v.codec === 'theora') {
-      // Theora's header has one frame rate: resample VFR to the average rate.
-      const r = /^\d+\/\d+$/.test(src.avgFrameRate) && !src.avgFrameRate.endsWith('/0') ? src.avgFrameRate : fps.toFixed(3);
-      args.push('-fps_mode', 'cfr', '-r', r);
-    } else {
-      // Keep the source timestamps; a frame-count GOP cannot bound time on VFR, so force
-      // keyframes by time as well.
-      args.push('-fps_mode', 'passthrough', '-force_key_frames', `expr:gte(t,n_forced*${v.keyframeSeconds})`);
-    }
+}
+
+/** Frame timing: CFR sources need nothing; VFR keeps its timestamps, except in Theora. */
+function timestampArgs(v: VideoSettings, src: VideoStreamInfo, fps: number): string[] {
+  if (!src.vfr || v.codec === 'webp') return [];
+  if (v.codec === 'theora') {
+    // Theora's header has one frame rate: resample VFR to the average rate.
+    const r = /^\d+\/\d+$/.test(src.avgFrameRate) && !src.avgFrameRate.endsWith('/0') ? src.avgFrameRate : fps.toFixed(3);
+    return ['-fps_mode', 'cfr', '-r', r];
   }
-  let firstPassArgs: string[] | undefined;
-  if (v.passes === 2) {
-    firstPassArgs = args.map((a, i) => (i > 0 && (args[i - 1] === '-speed' || args[i - 1] === '-cpu-used') ? String(v.firstPassSpeed) : a));
-  }
-  return { args, firstPassArgs, info };
+  // Keep the source timestamps; a frame-count GOP cannot bound time on VFR, so force
+  // keyframes by time as well.
+  return ['-fps_mode', 'passthrough', '-force_key_frames', `expr:gte(t,n_forced*${v.keyframeSeconds})`];
 }
 
 function planAudio(a: AudioSettings, src: AudioStreamInfo, encoder: string): { args: string[]; info: CompiledAudio } {
@@ -311,21 +332,26 @@ function planAudio(a: AudioSettings, src: AudioStreamInfo, encoder: string): { a
   const layout = LAYOUTS[channels]!;
   const kbps = audioKbps(a, channels);
   const aformat = [a.sampleRate ? `sample_rates=${a.sampleRate}` : '', `channel_layouts=${layout}`].filter(Boolean).join(':');
-  const args = ['-c:a', encoder, '-af', `aformat=${aformat}`, '-b:a', `${kbps}k`];
-  if (encoder === 'libopus') {
-    args.push('-vbr', 'on');
+  const args = [
+    '-c:a', encoder, '-af', `aformat=${aformat}`, '-b:a', `${kbps}k`,
     // Opus needs the Vorbis channel mapping (family 1) for more than two channels.
-    if (channels > 2) args.push('-mapping_family', '1');
-  }
+    ...(encoder === 'libopus' ? ['-vbr', 'on', ...(channels > 2 ? ['-mapping_family', '1'] : [])] : []),
+  ];
   return { args, info: { encoder, codec: a.codec, channels, layout, bitrateKbps: kbps, sampleRate: a.sampleRate } };
 }
 
+/** One output as named parts of an argv; compileJob puts the parts of each command together. */
 interface OutputPlan {
   out: CompiledOutput;
   preset: ResolvedPreset;
-  /** Arguments after the input: maps, codecs, -f, path. */
-  args: string[];
-  firstPassArgs?: string[];
+  /** -map and options of the video stream ([] without video), for the only or second pass. */
+  video: string[];
+  /** The same for the first pass of a two-pass output. */
+  firstPassVideo?: string[];
+  /** -map and options of the audio stream, or []. */
+  audio: string[];
+  /** -f muxer and the output path: the last arguments of this output. */
+  sink: string[];
   still?: { at: number };
   weight: number;
 }
@@ -347,52 +373,59 @@ function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string):
     });
   }
   const out: CompiledOutput = { path, preset: preset.name, container: preset.container, muxer: MUXERS[preset.container] };
-  const args: string[] = [];
-  let firstPassArgs: string[] | undefined;
-  let videoArgs: string[] = [];
+  let video: string[] = [];
+  let firstPassVideo: string[] | undefined;
   if (useVideo) {
-    const v = planVideo(preset, preset.video!, srcVideo!, encoderFor(preset, preset.video!.codec, job.encoders), job.threads);
+    const v = planVideo(preset, preset.video!, srcVideo!, encoderFor(preset, preset.video!.codec, job.encoders), job.threads, job.videoFilterPrefix ?? []);
     out.video = v.info;
-    videoArgs = ['-map', `0:${srcVideo!.index}`, ...v.args];
-    if (v.firstPassArgs) firstPassArgs = ['-map', `0:${srcVideo!.index}`, ...v.firstPassArgs];
+    const map = ['-map', `0:${srcVideo!.index}`];
+    video = [...map, ...v.args];
+    if (v.firstPassArgs) firstPassVideo = [...map, ...v.firstPassArgs];
   }
-  args.push(...videoArgs);
+  let audio: string[] = [];
   if (useAudio) {
     const a = planAudio(preset.audio!, srcAudio!, encoderFor(preset, preset.audio!.codec, job.encoders));
     out.audio = a.info;
-    args.push('-map', `0:${srcAudio!.index}`, ...a.args);
+    audio = ['-map', `0:${srcAudio!.index}`, ...a.args];
   }
-  args.push('-f', out.muxer, outputTarget(path));
+  const sink = ['-f', out.muxer, outputTarget(path)];
   const still = preset.video?.codec === 'webp' ? { at: Math.max(0, probe.duration * preset.video.stillAt) } : undefined;
   const weight = still ? 0.05 : useVideo ? 1 : 0.1;
-  return { out, preset, args, firstPassArgs, still, weight };
+  return { out, preset, video, firstPassVideo, audio, sink, still, weight };
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+const NULL_SINK = process.platform === 'win32' ? 'NUL' : '/dev/null';
 
-/** Compile a job's outputs into the ffmpeg runs that make them, in order. */
+/** The two runs of a two-pass output, sharing one statistics log: pass 1 analyses the video
+ * alone (no audio, null muxer), pass 2 encodes everything into the output. */
+function twoPassCommands(input: readonly string[], p: OutputPlan, firstPassVideo: readonly string[], passlog: string): CompiledCommand[] {
+  const pass = (n: 1 | 2) => ['-pass', String(n), '-passlogfile', passlog];
+  return [
+    { args: [...input, ...firstPassVideo, ...pass(1), '-an', '-f', 'null', NULL_SINK], weight: 0.4, label: `${p.preset.name} pass 1/2` },
+    { args: [...input, ...p.video, ...p.audio, ...pass(2), ...p.sink], weight: 1, label: `${p.preset.name} pass 2/2` },
+  ];
+}
+
+/** Compile a job's outputs into the ffmpeg runs that make them, in order: stills, then every
+ * one-pass output in one run, then each two-pass output's two runs. */
 export function compileJob(job: CompileJobInput): CompiledJob {
   if (job.outputs.length === 0) throw new NommerError('USAGE', 'a job needs at least one output');
   const plans = job.outputs.map((o) => planOutput(job, parseResolvedPreset(o.preset), o.path));
-  const input = ['-i', job.input];
+  const input = (seek: string[] = []) => [...seek, ...(job.inputOptions ?? []), '-i', job.input];
   const commands: CompiledCommand[] = [];
-  const nullSink = process.platform === 'win32' ? 'NUL' : '/dev/null';
 
   for (const p of plans.filter((p) => p.still)) {
     // Seeking before -i decodes only from the nearest keyframe, and is frame-accurate when transcoding.
-    commands.push({ args: ['-ss', p.still!.at.toFixed(3), ...input, ...p.args], weight: p.weight, label: `${p.preset.name} (still at ${p.still!.at.toFixed(1)} s)` });
+    const at = p.still!.at;
+    commands.push({ args: [...input(['-ss', at.toFixed(3)]), ...p.video, ...p.audio, ...p.sink], weight: p.weight, label: `${p.preset.name} (still at ${at.toFixed(1)} s)` });
   }
-  const onePass = plans.filter((p) => !p.still && !p.firstPassArgs);
+  const onePass = plans.filter((p) => !p.still && !p.firstPassVideo);
   if (onePass.length > 0) {
-    commands.push({ args: [...input, ...onePass.flatMap((p) => p.args)], weight: round(onePass.reduce((s, p) => s + p.weight, 0)), label: onePass.map((p) => p.preset.name).join(' + ') });
+    commands.push({ args: [...input(), ...onePass.flatMap((p) => [...p.video, ...p.audio, ...p.sink])], weight: round(onePass.reduce((s, p) => s + p.weight, 0)), label: onePass.map((p) => p.preset.name).join(' + ') });
   }
   for (const [n, p] of plans.entries()) {
-    if (!p.firstPassArgs) continue;
-    const passlog = `${job.passlogDir}/${n}`;
-    commands.push({ args: [...input, ...p.firstPassArgs, '-pass', '1', '-passlogfile', passlog, '-an', '-f', 'null', nullSink], weight: 0.4, label: `${p.preset.name} pass 1/2` });
-    const second = [...p.args];
-    second.splice(second.length - 3, 0, '-pass', '2', '-passlogfile', passlog);
-    commands.push({ args: [...input, ...second], weight: 1, label: `${p.preset.name} pass 2/2` });
+    if (p.firstPassVideo) commands.push(...twoPassCommands(input(), p, p.firstPassVideo, `${job.passlogDir}/${n}`));
   }
   return { commands, outputs: plans.map((p) => p.out) };
 }
