@@ -2,7 +2,7 @@
 // queue and applies workers' status events, keeps the local worker pool alive, sends webhooks.
 // On SIGTERM it stops taking requests, lets workers finish (or release) their tasks, applies
 // their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPorts } from '../backends.js';
 import type { LoadedConfig } from '../config.js';
@@ -128,8 +128,11 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     throw err;
   }
   const url = address;
-  writeFileSync(paths.api, JSON.stringify({ url, pid: process.pid, ...(token ? { token } : {}) }) + '\n', { mode: 0o600 });
-  chmodSync(paths.api, 0o600);
+  // Written beside and renamed into place: a client polling for the file never reads it half-written.
+  const apiTemp = `${paths.api}.${process.pid}.tmp`;
+  writeFileSync(apiTemp, JSON.stringify({ url, pid: process.pid, ...(token ? { token } : {}) }) + '\n', { mode: 0o600 });
+  chmodSync(apiTemp, 0o600);
+  renameSync(apiTemp, paths.api);
   writeFileSync(paths.pid, `${process.pid}\n`);
   log.info({ url, backend: ports.backend, workers: wanted, home }, 'feederd started');
 
