@@ -30,7 +30,7 @@ export const taskMessage = z.object({
   jobId: z.string().min(1),
   taskId: z.string().min(1),
   attempt: z.number().int().positive(),
-  type: z.enum(['encode', 'probe', 'chunk', 'assemble']),
+  type: z.enum(['encode', 'chunk', 'assemble']),
   input: z.string().min(1),
   outputs: z.array(taskOutput).min(1),
   /** Overwrite existing outputs. */
@@ -67,10 +67,16 @@ export const statusEvent = z.object({
   }).optional(),
   outputs: z.array(z.object({ uri: z.string(), bytes: z.number().int().nonnegative() })).optional(),
   error: errorInfo.optional(),
-  /** Task-specific results (e.g. a probe's chunk plan, a chunk's manifest entry). */
+  /** Task-specific results (e.g. a chunk's manifest entry, an assembly's repaired pieces). */
   result: z.record(z.string(), z.unknown()).optional(),
 });
 export type StatusEvent = z.infer<typeof statusEvent>;
+
+/** A queue message's body as the ports promise it: parsed JSON when it is JSON, else the raw text. */
+export function decodeBody(body: string | undefined): unknown {
+  if (body === undefined) return '';
+  try { return JSON.parse(body); } catch { return body; }
+}
 
 /** Parse a message body; says why when it is not a valid message of a version we know. */
 export function parseMessage<T extends z.ZodTypeAny>(schema: T, body: unknown): { ok: true; value: z.infer<T> } | { ok: false; reason: string; version?: unknown } {

@@ -10,7 +10,8 @@ import { MAX_CHUNKS, chunkCount, planChunks, simulateWallTime, type FrameTimelin
 import { encodeMessage, SQS_MAX_MESSAGE_BYTES } from '../src/adapters/aws/sqs-queue.js';
 import { MESSAGE_VERSION } from '../src/messages.js';
 import { assembleParams, chunkParams, chunkedTasks, manifestUri } from '../src/chunked/tasks.js';
-import { chunkArgs, sha256File } from '../src/chunked/encode-chunk.js';
+import { chunkFilters, chunkInputOptions, sha256File, videoChunkCommand } from '../src/chunked/encode-chunk.js';
+import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 import { concatList, joinArgs } from '../src/chunked/assemble.js';
 import { unchunkableReason } from '../src/chunked/planner.js';
 import { timelineFrom, withTrailingTimes } from '../src/chunked/probe-frames.js';
@@ -113,13 +114,17 @@ test('the task graph: chunks and audio first, assemble after all of them, weight
 });
 
 test('chunk arguments: keep timestamps, seek without dropping, select the window before the preset\'s filters', () => {
-  const compiled = ['-i', 'file:/in.avi', '-map', '0:0', '-c:v', 'libvpx-vp9', '-vf', 'scale=640:360,setsar=1', '-pix_fmt', 'yuv420p', '-f', 'webm', '/out.webm'];
-  const a = chunkArgs(compiled, { seek: 3.98, selectStart: 5.98, selectEnd: 9.98 });
+  const window = { seek: 3.98, selectStart: 5.98, selectEnd: 9.98 };
+  assert.deepEqual(chunkInputOptions(window), ['-copyts', '-ss', '3.980000', '-noaccurate_seek']);
+  assert.deepEqual(chunkInputOptions(window, { fromStart: true }), ['-copyts']);
+  assert.deepEqual(chunkInputOptions({ seek: null }), ['-copyts']);
+  assert.deepEqual(chunkFilters({ selectStart: 0, selectEnd: null }), ['trim=start=0.000000', 'setpts=PTS-STARTPTS']);
+  const src = { input: 'file:/in.avi', probe: probeOf(video({ width: 3840, height: 2160 }), audio()), preset: getPreset('webm'), dest: '/out.webm', encoders: ALL_ENCODERS };
+  const a = videoChunkCommand(src, window);
   assert.deepEqual(a.slice(0, 6), ['-copyts', '-ss', '3.980000', '-noaccurate_seek', '-i', 'file:/in.avi']);
-  assert.equal(a[a.indexOf('-vf') + 1], 'trim=start=5.980000:end=9.980000,setpts=PTS-STARTPTS,scale=640:360,setsar=1');
-  const b = chunkArgs(['-i', 'x', '-c:v', 'libsvtav1', '-f', 'webm', 'o'], { seek: null, selectStart: 0, selectEnd: null });
-  assert.deepEqual(b, ['-copyts', '-i', 'x', '-c:v', 'libsvtav1', '-vf', 'trim=start=0.000000,setpts=PTS-STARTPTS', '-f', 'webm', 'o']);
-  assert.deepEqual(chunkArgs(compiled, { seek: 3.98, selectStart: 1, selectEnd: 2 }, { fromStart: true }).slice(0, 3), ['-copyts', '-i', 'file:/in.avi']);
+  assert.equal(a[a.indexOf('-vf') + 1], 'trim=start=5.980000:end=9.980000,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1');
+  assert.ok(!a.includes('-c:a'), 'a chunk is video only');
+  assert.deepEqual(videoChunkCommand(src, window, { fromStart: true }).slice(0, 3), ['-copyts', '-i', 'file:/in.avi']);
 });
 
 test('the join is one command: concat with exact durations, the offset carried, Cues to the front', () => {

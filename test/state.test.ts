@@ -368,9 +368,9 @@ describe('operations', () => {
   });
 });
 
-describe('a chunked job (probe -> chunks -> assemble)', () => {
+describe('a job graph (a first task -> chunks -> assemble)', () => {
   const graph = () => [
-    task({ id: 'j1.probe', type: 'probe', weight: 1 }),
+    task({ id: 'j1.probe', type: 'chunk', weight: 1 }),
     task({ id: 'j1.c1', type: 'chunk', state: 'waiting', deps: ['j1.probe'], weight: 4 }),
     task({ id: 'j1.c2', type: 'chunk', state: 'waiting', deps: ['j1.probe'], weight: 4 }),
     task({ id: 'j1.asm', type: 'assemble', state: 'waiting', deps: ['j1.c1', 'j1.c2'], weight: 1 }),

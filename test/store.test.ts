@@ -118,7 +118,7 @@ describe('creating and reading jobs', () => {
 
   test('a chunked job stores its graph: the probe is queued, the rest wait', () => {
     const { job } = store.createJob(req({ tasks: [
-      { key: 'probe', type: 'probe' },
+      { key: 'probe', type: 'chunk' },
       { key: 'chunk-1', type: 'chunk', deps: ['probe'], params: { from: 0, to: 10 }, weight: 5 },
       { key: 'chunk-2', type: 'chunk', deps: ['probe'], params: { from: 10, to: 20 }, weight: 5 },
       { key: 'assemble', type: 'assemble', deps: ['chunk-1', 'chunk-2'] },

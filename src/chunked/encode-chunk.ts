@@ -6,7 +6,7 @@
 // command whole (presets/compile.ts owns everything else in it).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NommerError } from '../errors.js';
@@ -100,26 +100,6 @@ async function pieceSource(req: PieceRequest): Promise<PieceSource> {
   return { input: ffmpegInputArg(req.input), probe, preset: req.preset, dest: req.dest, encoders: caps.encoders };
 }
 
-/**
- * @deprecated nommer builds a chunk's command whole with videoChunkCommand. This patches a
- * hand-written argv by position and is kept only while test/chunked.test.ts calls it.
- */
-export function chunkArgs(args: readonly string[], chunk: ChunkWindow, opts: { fromStart?: boolean } = {}): string[] {
-  const out = [...args];
-  const i = out.indexOf('-i');
-  if (i < 0) throw new NommerError('INTERNAL', 'compiled command has no input');
-  out.splice(i, 0, ...chunkInputOptions(chunk, opts));
-  const trim = chunkFilters(chunk).join(',');
-  const vf = out.indexOf('-vf');
-  if (vf >= 0) out[vf + 1] = `${trim},${out[vf + 1]}`;
-  else {
-    const cv = out.indexOf('-c:v');
-    if (cv < 0) throw new NommerError('INTERNAL', 'compiled command has no video encoder');
-    out.splice(cv + 2, 0, '-vf', trim);
-  }
-  return out;
-}
-
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path)) h.update(c as Buffer);
@@ -167,7 +147,3 @@ export async function encodeAudioPiece(req: PieceRequest & { duration?: number; 
   return { bytes: st.size, sha256: await sha256File(req.dest) };
 }
 
-/** A private temporary directory (the caller removes it). */
-export function scratchDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}

@@ -3,7 +3,7 @@
 // to record. Pure: no I/O and no clock (time is a parameter), so the store only reads a
 // snapshot, calls one of these, and writes what comes back, in one transaction.
 //
-// A job is a small graph of tasks (one 'encode' task, or probe -> chunks -> assemble). Tasks carry
+// A job is a small graph of tasks (one 'encode' task, or chunks + audio -> assemble). Tasks carry
 // the attempt and the last applied sequence number, so a status event is applied at most once:
 // events from another attempt, or with seq <= the last applied, change nothing.
 import type { ErrorInfo } from '../errors.js';

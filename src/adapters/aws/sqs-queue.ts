@@ -7,7 +7,7 @@ import {
   SendMessageCommand, type Message, type MessageAttributeValue, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NommerError } from '../../errors.js';
-import type { TaskMessage } from '../../messages.js';
+import { decodeBody, type TaskMessage } from '../../messages.js';
 import type { DeadLetter, JobQueue, Lease } from '../../ports/queue.js';
 import { awsCall, isAbortError, wrapAwsError } from './errors.js';
 
@@ -42,11 +42,7 @@ export function encodeMessage(message: { v: number }, what: string): { MessageBo
   return { MessageBody, MessageAttributes };
 }
 
-/** The body parsed from JSON when it is JSON, else the raw string (the consumer validates it). */
-export function decodeBody(body: string | undefined): unknown {
-  if (body === undefined) return '';
-  try { return JSON.parse(body); } catch { return body; }
-}
+export { decodeBody };
 
 export interface SqsJobQueueOptions {
   client: SQSClient;

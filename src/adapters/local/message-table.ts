@@ -125,22 +125,3 @@ export class MessageTable {
     this.db.prepare('DELETE FROM queue_dead_letters WHERE id = ? AND queue = ?').run(id, this.queue);
   }
 }
-
-/** Sleep up to ms, returning early when the signal aborts. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** A message body as the ports promise it: parsed JSON when it is JSON, else the raw text. */
-export function parseBody(body: string): unknown {
-  try { return JSON.parse(body); } catch { return body; }
-}

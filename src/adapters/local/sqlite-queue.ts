@@ -9,7 +9,9 @@ import { NommerError } from '../../errors.js';
 import type { TaskMessage } from '../../messages.js';
 import type { DeadLetter, JobQueue, Lease } from '../../ports/queue.js';
 import type { Db } from './db.js';
-import { MessageTable, parseBody, pause, type DeadLetterRow } from './message-table.js';
+import { MessageTable, type DeadLetterRow } from './message-table.js';
+import { decodeBody } from '../../messages.js';
+import { sleep } from '../../sleep.js';
 import { asQueueError } from './queue-errors.js';
 
 export interface SqliteQueueOptions {
@@ -76,7 +78,7 @@ export class SqliteJobQueue implements JobQueue {
       if (row) return this.lease(row.id, row.lease_token!, row.body, row.receive_count, row.released_count);
       const left = deadline - Date.now();
       if (left <= 0) return null;
-      await pause(Math.min(this.pollMs, left), opts.signal);
+      await sleep(Math.min(this.pollMs, left), opts.signal);
     }
   }
 
@@ -93,7 +95,7 @@ export class SqliteJobQueue implements JobQueue {
     let rows: DeadLetterRow[];
     try { rows = this.table.deadLetters(Math.max(1, Math.trunc(max))); } catch (err) { throw asQueueError(err, 'read dead letters'); }
     return rows.map((r) => ({
-      body: parseBody(r.body),
+      body: decodeBody(r.body),
       reason: r.reason,
       remove: async () => {
         try { this.table.removeDeadLetter(r.id); } catch (err) { throw asQueueError(err, 'remove a dead letter'); }
@@ -105,7 +107,7 @@ export class SqliteJobQueue implements JobQueue {
     const table = this.table;
     const lost = (what: string) => new NommerError('LEASE_LOST', `cannot ${what} message ${id}: the lease expired and it was leased again`, { hint: 'extend the lease more often than it expires' });
     return {
-      body: parseBody(body),
+      body: decodeBody(body),
       receiveCount,
       unfinished: receiveCount - 1 - released,
       async extend(seconds: number) {

@@ -7,7 +7,9 @@ import { NommerError } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
 import type { ReceivedStatus, StatusChannel } from '../../ports/status.js';
 import type { Db } from './db.js';
-import { MessageTable, parseBody, pause, type DeadLetterRow, type MessageRow } from './message-table.js';
+import { MessageTable, type DeadLetterRow, type MessageRow } from './message-table.js';
+import { decodeBody } from '../../messages.js';
+import { sleep } from '../../sleep.js';
 import { asQueueError } from './queue-errors.js';
 
 export interface SqliteStatusOptions {
@@ -50,7 +52,7 @@ export class SqliteStatusChannel implements StatusChannel {
       if (rows.length) return rows.map((r) => this.received(r));
       const left = deadline - Date.now();
       if (left <= 0) return [];
-      await pause(Math.min(this.pollMs, left), opts.signal);
+      await sleep(Math.min(this.pollMs, left), opts.signal);
     }
   }
 
@@ -67,7 +69,7 @@ export class SqliteStatusChannel implements StatusChannel {
     const table = this.table;
     const token = r.lease_token!;
     return {
-      body: parseBody(r.body),
+      body: decodeBody(r.body),
       receiveCount: r.receive_count,
       // Deleting by id alone: if the event was redelivered meanwhile, applying it twice is
       // harmless (idempotent on task, attempt, seq), and it is done either way.
