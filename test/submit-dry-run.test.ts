@@ -1,4 +1,4 @@
-// `submit --dry-run` shows what will run: presets are resolved by feederd (create-job.ts), so a
+// `submit --dry-run` shows what will run: presets are resolved by feederd (orchestrator/submit-job.ts), so a
 // running feederd is asked, and its config wins over the CLI's own.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
-import { JobsView, fit, visibleJobs } from '../src/tui/JobsView.js';
+import { JobsView, fit, visibleJobs } from '../src/tui/jobs-view.js';
 import { startInkView } from '../src/tui/ink-view.js';
 import { initialState, reduce, type Action, type JobView, type ViewKind, type ViewState } from '../src/tui/model.js';
 import { ViewStore } from '../src/tui/store.js';

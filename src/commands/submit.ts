@@ -79,7 +79,7 @@ Examples:
       }
 
       if (flags.dryRun) {
-        // feederd resolves presets (orchestrator/create-job.ts): a running one is asked, so the
+        // feederd resolves presets (orchestrator/submit-job.ts): a running one is asked, so the
         // commands shown are the ones it will run; with none running, the same resolution with
         // the config it would be started with.
         const running = await findRunning(loaded, flags.api);

@@ -1,4 +1,4 @@
-// feederd's JSON API (fastify), versioned under /v1: create (create-job.ts), list, get, cancel and
+// feederd's JSON API (fastify), versioned under /v1: create (submit-job.ts), list, get, cancel and
 // retry jobs, a server-sent event stream per job (job-stream.ts), health, and the fleet/queue
 // summary. This file is transport: routes, status codes, auth. Bodies are validated;
 // errors are JSON {error: {code, message, retriable}}. A token, when set, is required on every
@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { NommerError, asNommerError } from '../errors.js';
 import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
-import { createJobFrom, validation, type JobCreatorDeps } from './create-job.js';
+import { createJobFrom, validation, type JobCreatorDeps } from './submit-job.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import { JobStreams } from './job-stream.js';
 

@@ -4,7 +4,7 @@
 // that never show it never load React or Ink.
 import type { ReactNode } from 'react';
 import { render, useInput, useStdin, type Key } from 'ink';
-import { JobsView } from './JobsView.js';
+import { JobsView } from './jobs-view.js';
 import { keyAction, type Action } from './model.js';
 import type { ViewStore } from './store.js';
 

@@ -4,28 +4,28 @@
 import { openDatabase, type Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
-import { applyStatusEvent, type StatusResult } from './applyStatusEvent.js';
-import { busyByWorker as busyByWorkerQuery } from './busyByWorker.js';
-import { cancelJob } from './cancelJob.js';
-import { createJob, type Created } from './createJob.js';
-import { failJob } from './failJob.js';
-import { findByIdempotencyKey } from './findByIdempotencyKey.js';
-import { getJob } from './getJob.js';
-import { listDispatchableTasks, type Dispatchable } from './listDispatchableTasks.js';
-import { listJobEvents } from './listJobEvents.js';
-import { listJobs } from './listJobs.js';
-import { listSilentTasks } from './listSilentTasks.js';
-import { markTaskDispatched } from './markTaskDispatched.js';
-import { outputsOfWorker } from './outputsOfWorker.js';
-import { requeueTask } from './requeueTask.js';
-import { retryJob } from './retryJob.js';
-import { summarizeJobs } from './summarizeJobs.js';
+import { applyStatusEvent, type StatusResult } from './apply-status-event.js';
+import { busyByWorker as busyByWorkerQuery } from './busy-by-worker.js';
+import { cancelJob } from './cancel-job.js';
+import { createJob, type Created } from './create-job.js';
+import { failJob } from './fail-job.js';
+import { findByIdempotencyKey } from './find-by-idempotency-key.js';
+import { getJob } from './get-job.js';
+import { listDispatchableTasks, type Dispatchable } from './list-dispatchable-tasks.js';
+import { listJobEvents } from './list-job-events.js';
+import { listJobs } from './list-jobs.js';
+import { listSilentTasks } from './list-silent-tasks.js';
+import { markTaskDispatched } from './mark-task-dispatched.js';
+import { outputsOfWorker } from './outputs-of-worker.js';
+import { requeueTask } from './requeue-task.js';
+import { retryJob } from './retry-job.js';
+import { summarizeJobs } from './summarize-jobs.js';
 import type { Job, JobChange, JobDetail, JobEvent, JobPage, JobSummary, ListJobsOptions, NewJob, StoreChange } from './types.js';
 
 export type * from './types.js';
-export type { StatusResult } from './applyStatusEvent.js';
-export type { Dispatchable } from './listDispatchableTasks.js';
-export type { Created } from './createJob.js';
+export type { StatusResult } from './apply-status-event.js';
+export type { Dispatchable } from './list-dispatchable-tasks.js';
+export type { Created } from './create-job.js';
 export {
   applyStatusEvent, cancelJob, createJob, failJob, findByIdempotencyKey, getJob, listDispatchableTasks, listJobEvents, listJobs,
   listSilentTasks, markTaskDispatched, requeueTask, retryJob, summarizeJobs,

@@ -4,7 +4,7 @@ import type { Db } from '../../adapters/local/db.js';
 import type { StatusEvent } from '../../messages.js';
 import { applyStatus, type RefusalReason } from '../../jobs/state.js';
 import { immediate, readJob, readTasks } from './rows.js';
-import { saveOutcome } from './saveOutcome.js';
+import { saveOutcome } from './save-outcome.js';
 import type { Job, JobChange } from './types.js';
 
 export type StatusResult =

@@ -5,9 +5,9 @@
 import type { Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import { requeueTask as decide } from '../../jobs/state.js';
-import { loadForChange } from './loadForChange.js';
+import { loadForChange } from './load-for-change.js';
 import { immediate } from './rows.js';
-import { saveOutcome } from './saveOutcome.js';
+import { saveOutcome } from './save-outcome.js';
 import type { JobChange } from './types.js';
 
 export function requeueTask(db: Db, jobId: string, taskId: string, opts: { error?: ErrorInfo; now?: number } = {}): JobChange | null {

@@ -3,9 +3,9 @@
 import type { Db } from '../../adapters/local/db.js';
 import { NommerError, type ErrorInfo } from '../../errors.js';
 import { failJob as decide } from '../../jobs/state.js';
-import { loadForChange } from './loadForChange.js';
+import { loadForChange } from './load-for-change.js';
 import { immediate } from './rows.js';
-import { saveOutcome } from './saveOutcome.js';
+import { saveOutcome } from './save-outcome.js';
 import type { JobChange } from './types.js';
 
 export function failJob(db: Db, jobId: string, error: ErrorInfo, opts: { now?: number } = {}): JobChange {

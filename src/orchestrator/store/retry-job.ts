@@ -4,9 +4,9 @@
 import type { Db } from '../../adapters/local/db.js';
 import { NommerError } from '../../errors.js';
 import { retryJob as decide } from '../../jobs/state.js';
-import { loadForChange } from './loadForChange.js';
+import { loadForChange } from './load-for-change.js';
 import { immediate } from './rows.js';
-import { saveOutcome } from './saveOutcome.js';
+import { saveOutcome } from './save-outcome.js';
 import type { JobChange } from './types.js';
 
 export function retryJob(db: Db, jobId: string, opts: { now?: number; rerun?: readonly string[] } = {}): JobChange {

@@ -5,9 +5,9 @@ import type { Db } from '../../adapters/local/db.js';
 import { NommerError } from '../../errors.js';
 import { checkTaskGraph, initialTaskState } from '../../jobs/state.js';
 import { newJobId, taskId } from './ids.js';
-import { findByIdempotencyKey } from './findByIdempotencyKey.js';
+import { findByIdempotencyKey } from './find-by-idempotency-key.js';
 import { immediate, readTasks, sql } from './rows.js';
-import { insertEvent } from './saveOutcome.js';
+import { insertEvent } from './save-outcome.js';
 import type { Job, JobDetail, JobEvent, NewJob, NewTask, Task } from './types.js';
 
 const TASK_KEY = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
