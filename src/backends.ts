@@ -29,14 +29,14 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
   if (config.backend === 'local') {
     mkdirSync(home, { recursive: true });
     const own = !db;
-    const d = db ?? openDatabase(dataPaths(home).db);
+    const database = db ?? openDatabase(dataPaths(home).db);
     return {
       backend: 'local',
-      queue: new SqliteJobQueue(d, { maxReceives: queueDeadLetterLimit(config.jobs.maxAttempts) }),
-      status: new SqliteStatusChannel(d),
-      control: new SqliteControl(d),
+      queue: new SqliteJobQueue(database, { maxReceives: queueDeadLetterLimit(config.jobs.maxAttempts) }),
+      status: new SqliteStatusChannel(database),
+      control: new SqliteControl(database),
       storage: new StorageRouter([new FsStorage()]),
-      close: () => { if (own) d.close(); },
+      close: () => { if (own) database.close(); },
     };
   }
   const aws = config.aws;

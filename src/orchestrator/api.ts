@@ -83,8 +83,8 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
   return timingSafeEqual(a, b) && given.length > 0;
 }
 
-export function buildApi(d: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: d.bodyLimitBytes, forceCloseConnections: true });
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes, forceCloseConnections: true });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err.statusCode && err.statusCode < 500 && !(err instanceof NommerError)) {
@@ -96,8 +96,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }));
 
-  if (d.token) {
-    const token = d.token;
+  if (deps.token) {
+    const token = deps.token;
     app.addHook('onRequest', async (req: FastifyRequest) => {
       if (req.url === '/v1/health') return;
       if (!tokenMatches(token, req.headers.authorization)) throw new NommerError('UNAUTHORIZED', 'missing or wrong API token', { hint: 'send Authorization: Bearer <token> (NOMMER_TOKEN)' });
@@ -105,15 +105,15 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   }
 
   const mustGet = (id: string): JobDetail => {
-    const j = d.store.getJob(id);
+    const j = deps.store.getJob(id);
     if (!j) throw new NommerError('JOB_NOT_FOUND', `no job ${id}`, { hint: 'list jobs with `nommer status`' });
     return j;
   };
 
-  app.get('/v1/health', async () => ({ ok: true, version: d.version, backend: d.backend }));
+  app.get('/v1/health', async () => ({ ok: true, version: deps.version, backend: deps.backend }));
 
   app.post('/v1/jobs', async (req, reply) => {
-    const r = await createJobFrom(d, req.body);
+    const r = await createJobFrom(deps, req.body);
     if (r.dryRun) return reply.status(200).send({ dryRun: true, input: r.input, outputs: r.outputs });
     return reply.status(r.created ? 201 : 200).send({ job: publicJob(r.job), created: r.created });
   });
@@ -127,39 +127,39 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       const bad = state.filter((s) => !(JOB_STATES as readonly string[]).includes(s));
       if (bad.length) throw new NommerError('USAGE', `unknown state "${bad[0]}"`, { hint: `states: ${JOB_STATES.join(', ')}` });
     }
-    const page = d.store.listJobs({ state, limit: r.data.limit, cursor: r.data.cursor ?? null });
+    const page = deps.store.listJobs({ state, limit: r.data.limit, cursor: r.data.cursor ?? null });
     return { jobs: page.jobs.map(publicJob), nextCursor: page.nextCursor };
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
     const j = mustGet(req.params.id);
-    return { job: publicJob(j), tasks: j.tasks.map((t) => ({ id: t.id, type: t.type, state: t.state, phase: t.phase, attempt: t.attempt, progress: t.progress, worker: t.worker, error: t.error })), events: d.store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent) };
+    return { job: publicJob(j), tasks: j.tasks.map((t) => ({ id: t.id, type: t.type, state: t.state, phase: t.phase, attempt: t.attempt, progress: t.progress, worker: t.worker, error: t.error })), events: deps.store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent) };
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
     const j = mustGet(req.params.id);
     if (FINAL_STATES.has(j.state)) throw new NommerError('JOB_STATE', `job ${j.id} is already ${j.state}`, { hint: j.state === 'canceled' ? undefined : 'nothing to cancel' });
-    const change = d.store.cancelJob(j.id, { reason: 'canceled by request' });
+    const change = deps.store.cancelJob(j.id, { reason: 'canceled by request' });
     return { job: publicJob(change.job) };
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
     const j = mustGet(req.params.id);
     if (j.state !== 'failed' && j.state !== 'canceled') throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
-    const rerun = d.tasksToRerun ? await d.tasksToRerun(j.id) : [];
-    const change = d.store.retryJob(j.id, { rerun });
-    d.onWork();
+    const rerun = deps.tasksToRerun ? await deps.tasksToRerun(j.id) : [];
+    const change = deps.store.retryJob(j.id, { rerun });
+    deps.onWork();
     return { job: publicJob(change.job) };
   });
 
   app.get('/v1/summary', async () => {
-    const s = await d.summary();
-    return { jobs: d.store.summarizeJobs(), queue: s.queue, fleet: s.fleet };
+    const s = await deps.summary();
+    return { jobs: deps.store.summarizeJobs(), queue: s.queue, fleet: s.fleet };
   });
 
   // Server-sent events of a job (job-stream.ts): history after Last-Event-ID, a snapshot, live
   // changes, then `end` when the job is final.
-  const jobStreams = d.jobStreams ?? new JobStreams({ store: d.store, publicJob, publicEvent });
+  const jobStreams = deps.jobStreams ?? new JobStreams({ store: deps.store, publicJob, publicEvent });
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => { jobStreams.handle(req, reply, mustGet(req.params.id)); });
 
   return app;
