@@ -16,7 +16,7 @@ import {
 import { ec2Client } from '../src/adapters/aws/clients.js';
 import { CLUSTER_TAG, EC2Fleet, ROLE_TAG, type Ec2FleetOptions } from '../src/adapters/aws/ec2-fleet.js';
 import { parseConfig } from '../src/config.js';
-import { NommerError } from '../src/errors.js';
+import type { NommerError } from '../src/errors.js';
 import { fleetReport } from '../src/fleet/report.js';
 import { renderUserDataFor } from '../src/fleet/user-data.js';
 import { FleetManager } from '../src/orchestrator/fleet-manager.js';

@@ -156,7 +156,7 @@ test('URL policy: cloud-metadata and unspecified addresses are refused (directly
   assert.ok(deniedAddress('127.0.0.1', { denyLoopback: true }));
   assert.ok(deniedAddress('::ffff:127.0.0.1', { denyLoopback: true }));
   // A loopback server that redirects to the metadata service.
-  const redirector: Server = createServer((req, res) => { res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }); res.end(); });
+  const redirector: Server = createServer((_req, res) => { res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }); res.end(); });
   await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
   const port = (redirector.address() as { port: number }).port;
   try {

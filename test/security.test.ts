@@ -118,7 +118,7 @@ test('no secret in logs, error messages or job records: API token, webhook secre
   const receiver = createServer((req, res) => { req.resume(); req.on('end', () => res.end('ok')); });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
-  const files = createServer((req, res) => { res.statusCode = 404; res.end(); });
+  const files = createServer((_req, res) => { res.statusCode = 404; res.end(); });
   await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
   const filePort = (files.address() as { port: number }).port;
   const f = await feederdWithLog(d, ['--workers', '1'], { NOMMER_TOKEN: TOKEN, NOMMER_WEBHOOK_SECRET: WEBHOOK_SECRET, AWS_SECRET_ACCESS_KEY: AWS_SECRET, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE' }); running.push(f);
@@ -181,7 +181,7 @@ test('webhook signatures: README\'s verification code accepts a real delivery an
     for (const g of got) {
       assert.match(g.header, /^t=\d+,v1=[0-9a-f]{64}$/);
       assert.equal(verify(g.header, g.body, WEBHOOK_SECRET), true, 'a genuine delivery verifies');
-      assert.equal(verify(g.header, g.body.replace('"succeeded"', '"failed"').replace('"running"', '"failed"').replace('"queued"', '"failed"') + ' ', WEBHOOK_SECRET), false, 'a changed body does not');
+      assert.equal(verify(g.header, `${g.body.replace('"succeeded"', '"failed"').replace('"running"', '"failed"').replace('"queued"', '"failed"')} `, WEBHOOK_SECRET), false, 'a changed body does not');
       assert.equal(verify(g.header, g.body, 'another-secret-of-length'), false, 'another secret does not');
       assert.doesNotMatch(g.body, new RegExp(WEBHOOK_SECRET), 'the secret is not in the payload');
     }

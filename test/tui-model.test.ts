@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   allFinal, elapsedSeconds, exitCodeOf, fleetCounts, initialState, keyAction, reduce,
-  type Action, type JobView, type ViewKind, type ViewState,
+  type Action, type ViewKind, type ViewState,
 } from '../src/tui/model.js';
 import { job } from './helpers/tui.js';
 

@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
 import { countVideoPackets, ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';

@@ -16,7 +16,7 @@ export interface CommandContext {
   config(): Promise<LoadedConfig>;
 }
 
-export type Action<A extends unknown[]> = (ctx: CommandContext, ...args: A) => Promise<number | void>;
+export type Action<A extends unknown[]> = (ctx: CommandContext, ...args: A) => Promise<number | undefined>;
 
 /** Wraps an action: errors become one clear line and an exit code. */
 export function action<A extends unknown[]>(fn: Action<A>): (...args: unknown[]) => Promise<void> {

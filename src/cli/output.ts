@@ -4,7 +4,7 @@ import { NommerError, asNommerError, exitCodeFor } from '../errors.js';
 export interface OutputOptions { json?: boolean; quiet?: boolean }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Prints an error the way a person (or a script with --json) wants it; returns the exit code. */
@@ -17,7 +17,7 @@ export function reportError(err: unknown, opts: OutputOptions = {}): number {
   if (e.hint) lines.push(`  hint: ${e.hint}`);
   if (e.detail && process.env.NOMMER_DEBUG) lines.push(e.detail.replace(/^/gm, '  | '));
   if (e.code === 'INTERNAL' && process.env.NOMMER_DEBUG && e.cause instanceof Error) lines.push(String(e.cause.stack));
-  process.stderr.write(lines.join('\n') + '\n');
+  process.stderr.write(`${lines.join('\n')}\n`);
   return exitCodeFor(e);
 }
 
@@ -43,5 +43,5 @@ export function formatDuration(seconds: number | undefined): string {
 
 /** For display only (nothing is ever run through a shell): POSIX single-quoting. */
 export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_\/.:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

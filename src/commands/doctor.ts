@@ -25,7 +25,7 @@ export function registerDoctor(program: Command): void {
       out.push(`backend:   ${r.config.backend}`);
       out.push(`data dir:  ${r.dataDir}`);
       if (r.aws) out.push(`aws:       region ${r.aws.region ?? '(from AWS env/profile)'}, bucket ${r.aws.bucket ?? '(not set)'}, queues ${r.aws.queuePrefix}-*, max instances ${r.aws.maxInstances}${r.aws.endpoint ? `, endpoint ${r.aws.endpoint}` : ''}`);
-      process.stdout.write(out.join('\n') + '\n');
+      process.stdout.write(`${out.join('\n')}\n`);
       return r.ok ? 0 : 1;
     }));
 }

@@ -44,7 +44,7 @@ Examples:
       if (flags.dryRun) {
         const r = await encode({ ...request, dryRun: true });
         if (ctx.global.json) printJson({ commands: r.commands });
-        else for (const c of r.commands) process.stdout.write(c.map(shellQuote).join(' ') + '\n');
+        else for (const c of r.commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
         return 0;
       }
       const ac = new AbortController();

@@ -21,7 +21,7 @@ export function formatFleet(r: FleetReport): string {
   const lines = rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   lines.push(`${r.instances.length} worker(s) in cluster ${r.cluster}; cost so far ${money(r.totalUsd, r.upperBound)}${r.upperBound ? ' (spot at most the on-demand price)' : ''}`);
   if (r.unpriced.length > 0) lines.push(`no price for ${r.unpriced.join(', ')}: add them to aws.ec2.prices ($/hour)`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function registerFleet(program: Command): void {

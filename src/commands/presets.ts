@@ -19,7 +19,7 @@ Examples:
       if (name) {
         const p = getPreset(name, config.presets);
         if (ctx.global.json) printJson(p);
-        else process.stdout.write(JSON.stringify(p, null, 2) + '\n');
+        else process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
         return 0;
       }
       const all = listPresets(config.presets);

@@ -65,7 +65,7 @@ Examples:
           'events:',
           ...d.events.map((e) => `  ${e.at}  ${e.type.padEnd(10)} ${e.message}`),
         ];
-        process.stdout.write(out.join('\n') + '\n');
+        process.stdout.write(`${out.join('\n')}\n`);
         return 0;
       }
       const q = new URLSearchParams({ limit: String(flags.limit) });
@@ -84,7 +84,7 @@ Examples:
       out.push(`jobs: ${summary.jobs.total} (${Object.entries(by).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(', ') || 'none'})`);
       out.push(`queue: ${summary.queue.waiting} waiting, ${summary.queue.inFlight} in flight   workers: ${summary.fleet.length}${summary.fleet.length ? ` (${summary.fleet.map((w) => w.state).join(', ')})` : ''}`);
       if (page.nextCursor) out.push(`more: nommer status --cursor ${page.nextCursor}`);
-      process.stdout.write(out.join('\n') + '\n');
+      process.stdout.write(`${out.join('\n')}\n`);
       return 0;
     }));
 }

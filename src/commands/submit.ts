@@ -98,7 +98,7 @@ Examples:
           commands.push(...r.commands);
         }
         if (ctx.global.json) printJson({ commands });
-        else for (const c of commands) process.stdout.write(c.map(shellQuote).join(' ') + '\n');
+        else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
         return 0;
       }
 

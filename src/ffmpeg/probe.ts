@@ -79,7 +79,7 @@ export function toProbeInfo(raw: RawProbe): ProbeInfo {
     ?? undefined;
   const as = streams.find((s) => s.codec_type === 'audio');
   let video: VideoStreamInfo | undefined;
-  if (vs && vs.width && vs.height) {
+  if (vs?.width && vs.height) {
     const rotation = rotationOf(vs);
     const sar = parseRate(vs.sample_aspect_ratio?.replace(':', '/')) || 1;
     let dw = Math.round(vs.width * (sar > 0 ? sar : 1));

@@ -74,7 +74,7 @@ export function loadUserDataTemplate(path = userDataTemplatePath()): string {
 
 /** POSIX single quotes, except for text that needs none (keeps the script readable). */
 function shellWord(s: string): string {
-  return /^[A-Za-z0-9_\/.:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Fill the template. Throws if a value could break out of its line or a placeholder is left. */

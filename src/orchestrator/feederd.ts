@@ -130,7 +130,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const url = address;
   // Written beside and renamed into place: a client polling for the file never reads it half-written.
   const apiTemp = `${paths.api}.${process.pid}.tmp`;
-  writeFileSync(apiTemp, JSON.stringify({ url, pid: process.pid, ...(token ? { token } : {}) }) + '\n', { mode: 0o600 });
+  writeFileSync(apiTemp, `${JSON.stringify({ url, pid: process.pid, ...(token ? { token } : {}) })}\n`, { mode: 0o600 });
   chmodSync(apiTemp, 0o600);
   renameSync(apiTemp, paths.api);
   writeFileSync(paths.pid, `${process.pid}\n`);

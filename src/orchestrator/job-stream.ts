@@ -125,7 +125,7 @@ export class JobStreams {
         const page = store.listJobEvents(jobId, { afterId: lastSent, limit: PAGE });
         if (page.length === 0) break;
         const job = store.getJob(jobId);
-        if (!job) return cut();
+        if (!job) { cut(); return; }
         for (const e of page) {
           const chunk = jobMessage(job, e);
           lastSent = e.id ?? lastSent;
@@ -138,9 +138,9 @@ export class JobStreams {
       }
       if (done) return;
       const now = store.getJob(jobId);
-      if (!now) return cut();
+      if (!now) { cut(); return; }
       if (!snapshotSent) { snapshotSent = true; write(message('snapshot', { job: publicJob(now) })); }
-      if (FINAL_STATES.has(now.state)) return end(now);
+      if (FINAL_STATES.has(now.state)) { end(now); return; }
       behind = 0;
       behindFrom = Infinity;
       live = !waitingDrain;
@@ -204,7 +204,7 @@ export class JobStreams {
     this.streams.add(entry);
     res.on('close', onClose);
     res.on('error', () => { cut(); onClose(); });
-    if (res.destroyed) return onClose();
+    if (res.destroyed) { onClose(); return; }
 
     catchUp();
   }

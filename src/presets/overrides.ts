@@ -91,7 +91,7 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     if (!target) throw invalid(`preset "${preset.name}" has no ${sec}, so "${key}" cannot be set`, `its settings are ${SECTIONS.filter((s) => out[s]).map(validKeys).join(', ')}`);
     const value = coerce(schema, text);
     const checked = value === undefined ? undefined : schema.safeParse(value);
-    if (!checked || !checked.success) {
+    if (!checked?.success) {
       throw invalid(`${key} must be ${describeField(schema)}, got "${text}"`, checked && !checked.success ? checked.error.issues.map((i) => i.message).join('; ') : `e.g. ${key}=${example(schema)}`);
     }
     target[field] = checked.data;

@@ -61,7 +61,7 @@ export async function openEncodeView(o: EncodeViewOptions): Promise<EncodeView> 
     }) : undefined,
     async succeeded(outputs) {
       await finish({ state: 'succeeded', progress: 1, outputs: o.outputs.map((x, i) => ({ ...x, uri: outputs[i]?.path ?? x.uri, bytes: outputs[i]?.bytes })) });
-      if (o.mode === 'plain' || o.mode === 'quiet') for (const x of store.get().rows[ENCODE_ROW_ID]!.job.outputs) (o.stdout ?? process.stdout).write(outputText(x) + '\n');
+      if (o.mode === 'plain' || o.mode === 'quiet') for (const x of store.get().rows[ENCODE_ROW_ID]!.job.outputs) (o.stdout ?? process.stdout).write(`${outputText(x)}\n`);
     },
     async failed(err) {
       const e = asNommerError(err);

@@ -60,13 +60,13 @@ export async function followJobsView(o: FollowViewOptions): Promise<number> {
  */
 function printResults(mode: OutputMode, s: ViewState, stdout: LineSink, stderr: LineSink): void {
   if (mode === 'tui') return;
-  if (mode === 'json') { stdout.write(JSON.stringify({ jobs: jobsOf(s) }) + '\n'); return; }
+  if (mode === 'json') { stdout.write(`${JSON.stringify({ jobs: jobsOf(s) })}\n`); return; }
   if (s.ended === 'quit') {
     stderr.write('stopped following; the jobs keep running (see `nommer status`)\n');
     return;
   }
   for (const j of jobsOf(s)) {
-    if (j.state === 'succeeded') for (const o of j.outputs) stdout.write(outputText(o) + '\n');
-    else if (mode === 'quiet') stderr.write(plainStateLine(j) + '\n');
+    if (j.state === 'succeeded') for (const o of j.outputs) stdout.write(`${outputText(o)}\n`);
+    else if (mode === 'quiet') stderr.write(`${plainStateLine(j)}\n`);
   }
 }

@@ -2,7 +2,7 @@
 // with the queue and the fleet and what the keys do. It only renders the state it is given; the
 // reducer in model.ts owns every decision. Few nodes per row, so a redraw stays cheap.
 import { Box, Text } from 'ink';
-import { allFinal, countByState, isFinal, type JobView, type Row, type ViewState } from './model.js';
+import { allFinal, countByState, isFinal, type Row, type ViewState } from './model.js';
 import { bar, errorText, fleetText, inputName, outputText, percent, rates, stateLabel } from './format.js';
 
 const STATE_COLOR: Record<string, string> = {
@@ -56,7 +56,7 @@ export function detailLines(row: Row): Array<{ text: string; color?: string }> {
   const j = row.job;
   const out: Array<{ text: string; color?: string }> = [];
   if (j.state === 'succeeded') for (const o of j.outputs) out.push({ text: `    → ${outputText(o)}`, color: 'green' });
-  else if (j.outputs.length > 1 && !isFinal(j)) j.outputs.forEach((o, i) => out.push({ text: `    ${i === j.outputs.length - 1 ? '└' : '├'} ${o.preset}: ${o.uri}`, color: 'gray' }));
+  else if (j.outputs.length > 1 && !isFinal(j)) for (const [i, o] of j.outputs.entries()) out.push({ text: `    ${i === j.outputs.length - 1 ? '└' : '├'} ${o.preset}: ${o.uri}`, color: 'gray' });
   if (j.state === 'failed' || (j.state === 'canceled' && j.error)) out.push({ text: `    ✗ ${errorText(j)}`, color: 'red' });
   if (j.state === 'queued' && j.attempt > 1 && row.event) out.push({ text: `    ${row.event}`, color: 'gray' });
   return out;

@@ -21,7 +21,7 @@ export class JsonLinesReporter {
   show(s: ViewState, a: Action): void {
     if (a.type === 'summary') {
       const text = JSON.stringify({ summary: a.summary });
-      if (text !== this.lastSummary) { this.lastSummary = text; this.out.write(text + '\n'); }
+      if (text !== this.lastSummary) { this.lastSummary = text; this.out.write(`${text}\n`); }
       return;
     }
     const jobs = a.type === 'job' ? [a.job] : a.type === 'jobs' ? a.jobs : [];
@@ -35,7 +35,7 @@ export class JsonLinesReporter {
       this.stateKey.set(j.id, key);
       this.lastAt.set(j.id, t);
       const event = a.type === 'job' && a.event && a.event.type !== 'progress' ? a.event : undefined;
-      this.out.write(JSON.stringify(event ? { job: j, event } : { job: j }) + '\n');
+      this.out.write(`${JSON.stringify(event ? { job: j, event } : { job: j })}\n`);
     }
   }
 }

@@ -101,7 +101,7 @@ export function reduce(s: ViewState, a: Action): ViewState {
     case 'select': {
       if (!s.order.length || s.confirm) return s;
       const i = s.selected ? s.order.indexOf(s.selected) : -1;
-      const next = Math.min(s.order.length - 1, Math.max(0, (i < 0 ? 0 : i) + a.delta));
+      const next = Math.min(s.order.length - 1, Math.max(0, Math.max(i, 0) + a.delta));
       const id = s.order[next]!;
       return id === s.selected ? s : { ...s, selected: id };
     }

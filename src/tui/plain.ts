@@ -27,20 +27,20 @@ export class PlainReporter {
       const key = `${j.state}/${j.phase ?? ''}/${j.worker ?? ''}/${j.attempt}`;
       if (this.stateKey.get(id) !== key) {
         this.stateKey.set(id, key);
-        this.out.write(plainStateLine(j) + '\n');
+        this.out.write(`${plainStateLine(j)}\n`);
       }
       if (j.state === 'running' && j.phase === 'encoding' && !isFinal(j)) {
         const t = this.now();
         if (t - (this.lastProgress.get(id) ?? -Infinity) >= this.intervalMs) {
           this.lastProgress.set(id, t);
-          this.out.write(plainProgressLine(j) + '\n');
+          this.out.write(`${plainProgressLine(j)}\n`);
         }
       }
     }
     const notice = s.notice?.text ?? null;
     if (notice !== this.lastNotice) {
       this.lastNotice = notice;
-      if (notice) this.out.write(notice + '\n');
+      if (notice) this.out.write(`${notice}\n`);
     }
   }
 }

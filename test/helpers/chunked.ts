@@ -34,7 +34,7 @@ function vint(buf: Buffer, at: number, keepMarker: boolean): { value: number; le
 
 /** Top-level element ids inside the Segment, in file order ('Cues', 'Cluster', ...). */
 export function segmentLayout(path: string): string[] {
-  const NAMES: Record<number, string> = { 0x114d9b74: 'SeekHead', 0x1549a966: 'Info', 0x1654ae6b: 'Tracks', 0x1c53bb6b: 'Cues', 0x1f43b675: 'Cluster', 0x1254c367: 'Tags', 0xec: 'Void', 0x1941a469: 'Attachments', 0x1043a770: 'Chapters' };
+  const NAMES: Record<number, string> = { 290298740: 'SeekHead', 357149030: 'Info', 374648427: 'Tracks', 475249515: 'Cues', 524531317: 'Cluster', 307544935: 'Tags', 236: 'Void', 423732329: 'Attachments', 272869232: 'Chapters' };
   const fd = openSync(path, 'r');
   const size = fstatSync(fd).size;
   const read = (at: number, n: number) => { const b = Buffer.alloc(n); readSync(fd, b, 0, n, at); return b; };

@@ -28,7 +28,7 @@ export interface S3Location { bucket: string; key: string }
 /** s3://bucket/key/with/slashes -> { bucket, key }; USAGE error when either part is missing. */
 export function parseS3Uri(uri: string): S3Location {
   const m = /^s3:\/\/([^/]+)\/(.+)$/i.exec(uri);
-  if (!m || !m[2] || m[2].endsWith('/')) {
+  if (!m?.[2] || m[2].endsWith('/')) {
     throw new NommerError('USAGE', `not an S3 object URI: ${uri}`, { hint: 'write s3://bucket/path/to/file.webm' });
   }
   return { bucket: m[1]!, key: m[2] };

@@ -2,7 +2,7 @@
 // (created_at, id) walks an index from the cursor, so page 500 costs what page 1 costs.
 import type { Db } from '../../adapters/local/db.js';
 import { NommerError } from '../../errors.js';
-import { JOB_STATES, type JobState } from '../../jobs/types.js';
+import { JOB_STATES, } from '../../jobs/types.js';
 import { jobFromRow, sql, type JobRow } from './rows.js';
 import type { Job, JobPage, ListJobsOptions } from './types.js';
 

@@ -21,7 +21,7 @@ export function sql(db: Db, text: string): Statement {
 }
 
 // Likewise the transaction wrappers: better-sqlite3 builds four closures per db.transaction().
-const txCache = new WeakMap<Db, Map<Function, (...args: never[]) => unknown>>();
+const txCache = new WeakMap<Db, Map<(...args: never[]) => unknown, (...args: never[]) => unknown>>();
 
 /**
  * `fn` run as one BEGIN IMMEDIATE transaction (a savepoint when already inside one). IMMEDIATE
