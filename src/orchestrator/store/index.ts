@@ -26,6 +26,7 @@ export type * from './types.js';
 export type { StatusResult } from './apply-status-event.js';
 export type { Dispatchable } from './list-dispatchable-tasks.js';
 export type { Created } from './create-job.js';
+export { pruneJobs, type PruneBatch, type PruneCounts, type PruneOptions } from './prune-jobs.js';
 export {
   applyStatusEvent, cancelJob, createJob, failJob, findByIdempotencyKey, getJob, listDispatchableTasks, listJobEvents, listJobs,
   listSilentTasks, markTaskDispatched, requeueTask, retryJob, summarizeJobs,
