@@ -1,9 +1,8 @@
 // The one place that picks adapters for the configured backend. Everything else sees ports.
-import { mkdirSync } from 'node:fs';
 import type { Config } from './config.js';
 import { NommerError } from './errors.js';
 import { awsSettingsOf } from './aws-settings.js';
-import { dataPaths } from './paths.js';
+import { dataPaths, ensureDataDir } from './paths.js';
 import { queueDeadLetterLimit } from './jobs/deliveries.js';
 import type { ControlChannel } from './ports/control.js';
 import type { JobQueue } from './ports/queue.js';
@@ -27,7 +26,7 @@ export interface Ports {
 /** Ports for a process of this backend. Local ones share the data dir's database file. */
 export async function openPorts(config: Config, home: string, db?: Db): Promise<Ports> {
   if (config.backend === 'local') {
-    mkdirSync(home, { recursive: true });
+    ensureDataDir(home);
     const own = !db;
     const database = db ?? openDatabase(dataPaths(home).db);
     return {

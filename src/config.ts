@@ -44,6 +44,8 @@ const awsSchema = z.strictObject({
   ec2: ec2Schema,
 }).prefault({});
 
+const retentionDays = (error = 'must be a whole number of days from 1 to 36500 (how long finished jobs are kept)') => z.number({ error }).int({ error }).min(1, { error }).max(36500, { error });
+
 export const configSchema = z.strictObject({
   backend: z.enum(['local', 'aws'], { error: 'must be "local" or "aws"' }).default('local'),
   /** Data directory: database, logs, pid file. */
@@ -56,6 +58,8 @@ export const configSchema = z.strictObject({
     host: str().default('127.0.0.1'),
     port: z.number({ error: 'must be a port number' }).int().min(0).max(65535, { error: 'must be a port number 0–65535' }).default(7474),
     token: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+    /** Host names, besides the listen address and loopback's, that clients may use for the API. */
+    allowedHosts: z.array(str()).default([]),
     bodyLimitBytes: posInt().default(1 << 20),
   }).prefault({}),
   local: z.strictObject({
@@ -80,6 +84,11 @@ export const configSchema = z.strictObject({
     /** Wanted chunk length (seconds); chunks are cut on source keyframes and the count is raised
      * to fill the fleet, down to half this length. */
     chunkSeconds: posInt().default(60),
+  }).prefault({}),
+  /** How long finished jobs (with their tasks and events) and dead letters are kept: feederd
+   * prunes older ones at start and daily; `nommer prune` on demand. */
+  retention: z.strictObject({
+    days: retentionDays().default(30),
   }).prefault({}),
   aws: awsSchema,
 });

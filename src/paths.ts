@@ -1,5 +1,5 @@
 // Where nommer's own files are (templates, migrations) and where its data goes (NOMMER_HOME).
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,20 @@ export function dataPaths(home: string) {
     api: join(home, 'feederd.json'),
     work: join(home, 'work'),
   };
+}
+
+/**
+ * The data dir, made if missing, private to its owner (0700): it holds every job's paths, URLs
+ * and webhook targets, and the API token. Files in it are made 0600 (privateFile).
+ */
+export function ensureDataDir(home: string): void {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  try { chmodSync(home, 0o700); } catch { /* not ours to change (a shared mount): its owner decides */ }
+}
+
+/** Make an existing file of the data dir readable by its owner only (0600). */
+export function privateFile(path: string): void {
+  try { chmodSync(path, 0o600); } catch { /* missing, or not ours */ }
 }
 
 /** A worker's private scratch dir under the data dir (its id made safe as a file name). */

@@ -10,8 +10,10 @@ export async function discoverApi(home: string, override?: string, token?: strin
   const url = override ?? process.env.NOMMER_API;
   if (url) return { url: url.replace(/\/+$/, ''), token: token ?? process.env.NOMMER_TOKEN };
   try {
-    const rec = JSON.parse(await readFile(dataPaths(home).api, 'utf8')) as ApiEndpoint;
-    return { ...rec, token: token ?? process.env.NOMMER_TOKEN ?? rec.token };
+    const rec = JSON.parse(await readFile(dataPaths(home).api, 'utf8')) as Partial<ApiEndpoint>;
+    // A stopped feederd leaves its token (kept for the next run) but no address.
+    if (!rec.url) return null;
+    return { url: rec.url, token: token ?? process.env.NOMMER_TOKEN ?? rec.token };
   } catch {
     return null;
   }

@@ -1,10 +1,10 @@
 // Starting and stopping feederd as a background daemon, and connecting to it (starting it when
 // none runs, for `submit`). The daemon records its address in the data dir (feederd.json).
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import type { LoadedConfig } from '../config.js';
 import { NommerError } from '../errors.js';
-import { dataPaths, nommerBin } from '../paths.js';
+import { dataPaths, ensureDataDir, nommerBin, privateFile } from '../paths.js';
 import { ApiClient, discoverApi } from './api-client.js';
 
 
@@ -27,12 +27,16 @@ export async function findRunning(loaded: LoadedConfig, apiOverride?: string): P
   try { await client.health(); return new ApiClient(ep); } catch { return apiOverride || process.env.NOMMER_API ? new ApiClient(ep) : null; }
 }
 
+async function recordedPid(home: string): Promise<number | null> {
+  try { return (JSON.parse(readFileSync(dataPaths(home).api, 'utf8')) as { pid?: number }).pid ?? null; } catch { return null; }
+}
+
 export interface DaemonStart { pid: number; url: string; logFile: string }
 
 /** Start feederd detached, wait (bounded) until its API answers. */
 export async function startDaemon(loaded: LoadedConfig, args: string[] = [], timeoutMs = 20_000): Promise<DaemonStart> {
   const paths = dataPaths(loaded.home);
-  mkdirSync(loaded.home, { recursive: true });
+  ensureDataDir(loaded.home);
   const running = readPid(loaded.home);
   if (running) {
     const c = await findRunning(loaded);
@@ -40,8 +44,8 @@ export async function startDaemon(loaded: LoadedConfig, args: string[] = [], tim
   }
   let fd: number;
   try {
-    rmSync(paths.api, { force: true });
-    fd = openSync(paths.log, 'a');
+    fd = openSync(paths.log, 'a', 0o600);
+    privateFile(paths.log);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     throw new NommerError('CONFIG_INVALID', `cannot start feederd: the data dir ${loaded.home} is not writable (${code || (err as Error).message})`, { hint: 'fix its permissions or mount, or point NOMMER_HOME at another directory' });
@@ -61,8 +65,9 @@ export async function startDaemon(loaded: LoadedConfig, args: string[] = [], tim
       const tail = readFileSync(paths.log, 'utf8').trim().split('\n').slice(-3).join('\n');
       throw new NommerError('API_UNREACHABLE', `feederd exited at start (code ${exited})`, { hint: `see ${paths.log}`, detail: tail });
     }
+    // feederd.json keeps the token between runs; the new feederd's answer is the one with its pid.
     const c = await findRunning(loaded);
-    if (c) return { pid: child.pid!, url: c.endpoint.url, logFile: paths.log };
+    if (c && (await recordedPid(loaded.home)) === child.pid) return { pid: child.pid!, url: c.endpoint.url, logFile: paths.log };
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new NommerError('API_UNREACHABLE', `feederd did not answer within ${timeoutMs / 1000} s`, { hint: `see ${paths.log}` });

@@ -1,22 +1,25 @@
 // feederd's JSON API (fastify), versioned under /v1: create (submit-job.ts), list, get, cancel and
 // retry jobs, a server-sent event stream per job (job-stream.ts), health, and the fleet/queue
 // summary. This file is transport: routes, status codes, auth. Bodies are validated;
-// errors are JSON {error: {code, message, retriable}}. A token, when set, is required on every
-// route but health (constant-time comparison).
-import { timingSafeEqual, createHash } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+// errors are JSON {error: {code, message, retriable}}. Who may call it: api-guard.ts (token,
+// Host, Origin, JSON bodies).
+import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NommerError, asNommerError } from '../errors.js';
 import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
 import { createJobFrom, validation, type JobCreatorDeps } from './submit-job.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import { JobStreams } from './job-stream.js';
+import { installGuard } from './api-guard.js';
 
 export interface ApiDeps extends JobCreatorDeps {
   store: Store;
   version: string;
   backend: string;
+  /** Bearer token for every route but health (feederd always sets one; see api-guard.ts). */
   token?: string;
+  /** Host names besides loopback's that name this API. */
+  hosts?: string[];
   bodyLimitBytes: number;
   /** Queue depth and fleet, for the summary. */
   summary: () => Promise<{ queue: { waiting: number; inFlight: number }; fleet: Array<{ id: string; state: string; busy?: boolean }> }>;
@@ -75,13 +78,6 @@ function httpStatusFor(e: NommerError): number {
   }
 }
 
-function tokenMatches(expected: string, header: string | undefined): boolean {
-  const given = header?.startsWith('Bearer ') ? header.slice(7) : '';
-  // Hash both sides so the comparison is constant-time regardless of length.
-  const a = createHash('sha256').update(expected).digest();
-  const b = createHash('sha256').update(given).digest();
-  return timingSafeEqual(a, b) && given.length > 0;
-}
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes, forceCloseConnections: true });
@@ -96,13 +92,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }));
 
-  if (deps.token) {
-    const token = deps.token;
-    app.addHook('onRequest', async (req: FastifyRequest) => {
-      if (req.url === '/v1/health') return;
-      if (!tokenMatches(token, req.headers.authorization)) throw new NommerError('UNAUTHORIZED', 'missing or wrong API token', { hint: 'send Authorization: Bearer <token> (NOMMER_TOKEN)' });
-    });
-  }
+  installGuard(app, { token: deps.token, hosts: deps.hosts ?? [] }, () => {
+    const addr = app.server.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
+  });
 
   const mustGet = (id: string): JobDetail => {
     const j = deps.store.getJob(id);

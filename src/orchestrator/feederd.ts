@@ -2,14 +2,15 @@
 // queue and applies workers' status events, keeps the local worker pool alive, sends webhooks.
 // On SIGTERM it stops taking requests, lets workers finish (or release) their tasks, applies
 // their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPorts } from '../backends.js';
 import type { LoadedConfig } from '../config.js';
 import { defaultWorkers } from '../config.js';
 import { NommerError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { dataPaths, packageVersion } from '../paths.js';
+import { dataPaths, ensureDataDir, packageVersion } from '../paths.js';
+import { newApiToken } from './api-guard.js';
 import { LocalFleet } from './local-fleet.js';
 import { buildApi } from './api.js';
 import { Outbox } from './outbox.js';
@@ -26,6 +27,7 @@ import { busyByWorker } from './store/index.js';
 import { requireBucket } from '../aws-settings.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { makeChunkPlanner } from '../chunked/planner.js';
+import { Retention } from './retention.js';
 
 export interface FeederdOptions {
   host?: string;
@@ -39,16 +41,28 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 /** On shutdown, batches of workers' last status events applied at most (each batch up to 50). */
 const STATUS_DRAIN_ROUNDS = 20;
 
+/** The generated token a previous run kept in feederd.json, if any. */
+function keptToken(apiFile: string): string | undefined {
+  try {
+    const t = (JSON.parse(readFileSync(apiFile, 'utf8')) as { token?: unknown }).token;
+    return typeof t === 'string' && t.length >= 32 ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}): Promise<number> {
   const { config, home } = loaded;
   const host = opts.host ?? config.api.host;
   const port = opts.port ?? config.api.port;
-  const token = config.api.token;
-  if (!LOOPBACK.test(host) && !token) {
+  if (!LOOPBACK.test(host) && !config.api.token) {
     throw new NommerError('CONFIG_INVALID', `refusing to listen on ${host} without an API token`, { hint: 'set NOMMER_TOKEN (16+ characters) or api.token, or listen on 127.0.0.1' });
   }
   const paths = dataPaths(home);
-  mkdirSync(home, { recursive: true });
+  ensureDataDir(home);
+  // Every request but health needs a token: the configured one, or one made at first start and
+  // kept in feederd.json (0600) for the CLI and the next start.
+  const token = config.api.token ?? keptToken(paths.api) ?? newApiToken();
   const log = createLogger('nommer-feederd');
   const store = openStore(paths.db);
   const ports = await openPorts(config, home, store.db);
@@ -99,6 +113,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     version: packageVersion(),
     backend: ports.backend,
     token,
+    hosts: [host, ...config.api.allowedHosts],
     bodyLimitBytes: config.api.bodyLimitBytes,
     userPresets: config.presets,
     defaultPreset: config.defaultPreset,
@@ -130,7 +145,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const url = address;
   // Written beside and renamed into place: a client polling for the file never reads it half-written.
   const apiTemp = `${paths.api}.${process.pid}.tmp`;
-  writeFileSync(apiTemp, `${JSON.stringify({ url, pid: process.pid, ...(token ? { token } : {}) })}\n`, { mode: 0o600 });
+  writeFileSync(apiTemp, `${JSON.stringify({ url, pid: process.pid, token })}\n`, { mode: 0o600 });
   chmodSync(apiTemp, 0o600);
   renameSync(apiTemp, paths.api);
   writeFileSync(paths.pid, `${process.pid}\n`);
@@ -152,7 +167,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     process.on('SIGINT', onSignal);
   });
 
-  const loops = Promise.all([outbox.run(stop.signal), statusApplier.run(stop.signal), watchdog.run(stop.signal), fleet.run(stop.signal), fleetManager?.run(stop.signal)]);
+  const loops = Promise.all([outbox.run(stop.signal), statusApplier.run(stop.signal), watchdog.run(stop.signal), fleet.run(stop.signal), fleetManager?.run(stop.signal),
+    new Retention(store.db, log.child({ part: 'retention' }), { days: config.retention.days }).run(stop.signal)]);
   await done;
   // Order matters: stop new work, let workers finish or release (their events still apply), then stop the loops.
   await app.close();
@@ -172,7 +188,9 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   stopDelivery();
   ports.close();
   store.close();
-  rmSync(paths.api, { force: true });
+  // The token stays for the next start and for clients; the address goes with us.
+  writeFileSync(apiTemp, `${JSON.stringify({ token })}\n`, { mode: 0o600 });
+  renameSync(apiTemp, paths.api);
   rmSync(paths.pid, { force: true });
   log.info('feederd stopped');
   return 0;

@@ -18,6 +18,15 @@ export interface RunningFeederd {
   kill(): Promise<void>;
 }
 
+/** The url in feederd's address file, or undefined while it is missing or not fully written. */
+function readApiUrl(apiFile: string): string | undefined {
+  if (!existsSync(apiFile)) return undefined;
+  try {
+    const { url } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url?: unknown };
+    return typeof url === 'string' ? url : undefined;
+  } catch { return undefined; }
+}
+
 export function writeConfig(dir: string, config: Record<string, unknown>): void {
   writeFileSync(join(dir, 'nommer.config.json'), JSON.stringify(config));
 }
@@ -34,13 +43,16 @@ export async function startFeederd(dir: string, opts: { workers?: number; config
   proc.stderr!.setEncoding('utf8').on('data', (c) => { stderr += c; });
   const apiFile = join(home, 'feederd.json');
   const deadline = Date.now() + 20_000;
-  while (!existsSync(apiFile)) {
+  // feederd writes the file in place: it can exist and still be empty or half written.
+  let url: string | undefined;
+  while ((url = readApiUrl(apiFile)) === undefined) {
     if (proc.exitCode !== null) throw new Error(`feederd exited: ${stderr}`);
     if (Date.now() > deadline) throw new Error(`feederd did not start: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const { url } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url: string };
-  const client = new ApiClient({ url });
+  // Every request but health needs the token feederd keeps beside its address.
+  const { token } = JSON.parse(readFileSync(apiFile, 'utf8')) as { token?: string };
+  const client = new ApiClient({ url, token });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return {
     home, dir, proc, client, env,
@@ -49,15 +61,26 @@ export async function startFeederd(dir: string, opts: { workers?: number; config
   };
 }
 
-export async function waitForJob(client: ApiClient, id: string, pred: (j: PublicJob) => boolean, timeoutMs = 60_000): Promise<PublicJob> {
+/**
+ * Poll job `id` until `pred` holds for it. A final job (succeeded, failed, canceled) never changes
+ * by itself, so when the job is final and `pred` does not hold, this fails at once with the job in
+ * the message instead of waiting out the timeout. A caller that expects a final job to change
+ * under it (something else retries it while we wait) passes `{ finalIsFatal: false }`. After a
+ * retry request of your own, call this once that request has returned: the job is queued again by
+ * then.
+ */
+export async function waitForJob(client: ApiClient, id: string, pred: (j: PublicJob) => boolean, timeoutMs = 60_000, opts: { finalIsFatal?: boolean } = {}): Promise<PublicJob> {
   const deadline = Date.now() + timeoutMs;
   let last: PublicJob | undefined;
   while (Date.now() < deadline) {
     last = (await client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
     if (pred(last)) return last;
+    if (isFinal(last) && opts.finalIsFatal !== false) {
+      throw new Error(`job ${id} is ${last.state} (final, so it will not change) and what the test waits for does not hold for it: ${JSON.stringify(last)}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for job ${id}; last: ${JSON.stringify(last)}`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for job ${id}; last: ${JSON.stringify(last)}`);
 }
 
 export const isFinal = (j: PublicJob) => ['succeeded', 'failed', 'canceled'].includes(j.state);

@@ -2,7 +2,7 @@
 // status tables) and brings its schema up to date from the numbered files in `migrations/`.
 // This is the one module that imports better-sqlite3 at run time; others import its types only.
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NommerError } from '../../errors.js';
@@ -30,6 +30,11 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     // busy_timeout first: switching to WAL takes a lock that a concurrent opener may hold.
     db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
     if (!opts.readonly) {
+      // Every job's paths, URLs and webhook targets are in it: its owner's only. SQLite gives
+      // the -wal and -shm files the main file's mode.
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+        try { chmodSync(f, 0o600); } catch { /* not there yet, or not ours */ }
+      }
       // WAL lets workers (other processes) read and write while feederd holds its connection.
       db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the

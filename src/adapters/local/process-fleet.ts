@@ -29,7 +29,7 @@ export class ProcessFleet implements Fleet {
     const started: WorkerNode[] = [];
     for (let i = 0; i < count; i++) {
       const id = `w${process.pid}-${++this.n}`;
-      const fd = this.opts.logFile ? openSync(this.opts.logFile, 'a') : undefined;
+      const fd = this.opts.logFile ? openSync(this.opts.logFile, 'a', 0o600) : undefined;
       const [cmd, ...args] = this.opts.command;
       const proc = spawn(cmd!, [...args, '--id', id], {
         env: { ...process.env, ...this.opts.env },

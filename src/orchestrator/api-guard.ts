@@ -1,0 +1,78 @@
+// Who may talk to feederd's API. Every request but GET /v1/health needs the bearer token (feederd
+// always has one: configured, or made at first start and kept in the data dir's feederd.json,
+// mode 0600). Before that, a request must name this API in `Host` (the listen address, localhost,
+// 127.0.0.1 or [::1], with the port — so a DNS-rebinding page, whose Host is its own name, is
+// refused), an `Origin`, when sent, must be the API's own, and a POST body must be JSON (a
+// cross-site "simple" POST is text/plain or a form). Checked in that order, each a 4xx with the
+// usual JSON error body.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface GuardOptions {
+  /** Bearer token; without one the API is open (tests that build it alone). */
+  token?: string;
+  /** Host names besides loopback's that name this API (the listen address, api.allowedHosts). */
+  hosts: readonly string[];
+}
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/** A fresh API token: 32 random bytes, URL-safe. */
+export function newApiToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function tokenMatches(expected: string, header: string | undefined): boolean {
+  const given = header?.startsWith('Bearer ') ? header.slice(7) : '';
+  // Hash both sides so the comparison is constant-time regardless of length.
+  const a = createHash('sha256').update(expected).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b) && given.length > 0;
+}
+
+/** `host[:port]` split, lower case; IPv6 literals keep their brackets. */
+function splitHost(value: string): { name: string; port: string | null } {
+  const v = value.trim().toLowerCase();
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(v);
+  return m ? { name: m[1]!, port: m[2] ?? null } : { name: v, port: null };
+}
+
+function refuse(reply: FastifyReply, status: number, code: string, message: string, hint: string): FastifyReply {
+  return reply.status(status).send({ error: { code, message, retriable: false, hint } });
+}
+
+export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () => number): void {
+  const names = new Set([...LOOPBACK_NAMES, ...opts.hosts.map((h) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h).toLowerCase())]);
+  const ours = (hostPort: string): boolean => {
+    const { name, port: p } = splitHost(hostPort);
+    return names.has(name) && (p ?? '80') === String(port());
+  };
+  // Only JSON bodies: fastify would otherwise parse text/plain too.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const host = req.headers.host ?? '';
+    if (!ours(host)) {
+      return refuse(reply, 421, 'HOST_REFUSED', `this API does not answer to Host "${host}"`, 'connect to 127.0.0.1 or localhost with the API port, or add the name to api.allowedHosts');
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let ok = false;
+      try {
+        const u = new URL(origin);
+        ok = u.protocol === 'http:' && ours(u.host);
+      } catch { /* not a URL: refused below */ }
+      if (!ok) return refuse(reply, 403, 'ORIGIN_REFUSED', `requests from ${origin} are not allowed`, 'the API serves no other web origin');
+    }
+    if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' || req.method === 'DELETE') {
+      const type = req.headers['content-type'];
+      const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+      if ((type !== undefined || hasBody) && !/^application\/json\s*(;|$)/i.test(type ?? '')) {
+        return refuse(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', `request bodies must be application/json, not ${type ?? 'untyped'}`, 'send Content-Type: application/json');
+      }
+    }
+    if (opts.token && req.url !== '/v1/health' && !tokenMatches(opts.token, req.headers.authorization)) {
+      return refuse(reply, 401, 'UNAUTHORIZED', 'missing or wrong API token', 'send Authorization: Bearer <token>; the CLI reads it from the data dir\'s feederd.json (or NOMMER_TOKEN)');
+    }
+    return undefined;
+  });
+}
