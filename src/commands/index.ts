@@ -6,6 +6,7 @@ import { registerEncode } from './encode.js';
 import { registerFeederd } from './feederd.js';
 import { registerFleet } from './fleet.js';
 import { registerPresets } from './presets.js';
+import { registerPrune } from './prune.js';
 import { registerSetup } from './setup.js';
 import { registerStatus } from './status.js';
 import { registerSubmit } from './submit.js';
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerEncode(program);
   registerStatus(program);
   registerCancelRetry(program);
+  registerPrune(program);
   registerPresets(program);
   registerDoctor(program);
   registerSetup(program);
