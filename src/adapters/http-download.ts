@@ -2,14 +2,15 @@
 // stream to disk: streamed (never buffered whole in memory), to a temporary name renamed only
 // when complete, with byte progress, so a failed download leaves nothing that looks like input.
 import { randomUUID } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { createWriteStream } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
 import { rename, unlink } from 'node:fs/promises';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { Agent, buildConnector, fetch, type Response } from 'undici';
 import { NommerError, asNommerError } from '../errors.js';
 
 export interface DownloadProgress {
@@ -18,7 +19,31 @@ export interface DownloadProgress {
   onBytes?: (done: number, total?: number) => void;
 }
 
-export interface HttpDownloadOptions extends DownloadProgress {
+/**
+ * Which addresses a download may connect to. Link-local, unspecified and cloud-metadata
+ * addresses (169.254.169.254, fd00:ec2::254, in IPv4 and every IPv6 form that embeds an IPv4)
+ * are refused always; the rest is per backend.
+ */
+export interface AddressPolicy {
+  /**
+   * Refuse loopback addresses too (127.0.0.0/8, ::1, and their IPv6 forms). Off by default: on the
+   * local backend the worker runs on the submitter's own machine.
+   */
+  denyLoopback?: boolean;
+  /**
+   * Refuse private-network addresses too (10/8, 172.16/12, 192.168/16, 100.64/10 and their IPv6
+   * forms, fc00::/7, fec0::/10). Off by default (a local worker may read from a NAS on the LAN);
+   * meant for the aws backend, where those ranges are the VPC and whatever it peers with.
+   */
+  denyPrivate?: boolean;
+  /** With denyPrivate: CIDRs ('10.20.0.0/16', 'fd12::/48') or addresses that are allowed after all. */
+  allowPrivate?: readonly string[];
+}
+
+/** Every address a name resolves to (like dns.lookup with all: true). */
+export type ResolveHost = (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
+
+export interface HttpDownloadOptions extends DownloadProgress, AddressPolicy {
   /** Redirects followed before giving up (default 5). */
   maxRedirects?: number;
   /** How long to wait for the response headers of each request, ms (default 30 s). */
@@ -26,55 +51,173 @@ export interface HttpDownloadOptions extends DownloadProgress {
   /** Name of the file in destDir; default: the last segment of the URL's path. */
   fileName?: string;
   /**
-   * Refuse loopback addresses too (127.0.0.0/8, ::1). Off by default: on the local backend the
-   * worker runs on the submitter's own machine. Link-local and unspecified addresses (cloud
-   * instance metadata at 169.254.169.254, fd00:ec2::254) are refused always.
+   * The name resolution each connection makes (default: the system resolver, dns.lookup). Its
+   * answers are checked against the policy inside the connection's own lookup, so what is
+   * checked is what is connected to. Injectable for tests.
    */
-  denyLoopback?: boolean;
+  lookup?: ResolveHost;
+}
+
+/** IPv6 prefixes (length 96) whose last 32 bits are an IPv4 address that routes somewhere. */
+const EMBED_96 = [
+  '::ffff:', // IPv4-mapped, ::ffff:0:0/96 (BlockList also maps these onto IPv4 rules itself)
+  '::ffff:0:', // IPv4-translated (SIIT), ::ffff:0:0:0/96
+  '::', // IPv4-compatible (deprecated), ::/96
+  '64:ff9b::', // NAT64 well-known prefix, 64:ff9b::/96 (RFC 6052)
+];
+
+/** `address/prefix` of an IPv4 subnet, and the same subnet in every IPv6 form that embeds it. */
+function addV4(list: BlockList, address: string, prefix: number): void {
+  list.addSubnet(address, prefix, 'ipv4');
+  for (const p of EMBED_96) list.addSubnet(`${p}${address}`, 96 + prefix, 'ipv6');
+  // 6to4, 2002::/16: the IPv4 address of the relay is bits 16-47. (isIP has checked the dotted quad.)
+  const [a, b, c, d] = address.split('.').map(Number);
+  const hex = (hi: number, lo: number) => ((hi << 8) | lo).toString(16);
+  list.addSubnet(`2002:${hex(a, b)}:${hex(c, d)}::`, 16 + prefix, 'ipv6');
+}
+
+/** Parse 'a.b.c.d/n', 'x::/n' or a bare address; null when it is neither. */
+export function parseCidr(cidr: string): { address: string; prefix: number; family: 4 | 6 } | null {
+  const slash = cidr.indexOf('/');
+  const address = (slash < 0 ? cidr : cidr.slice(0, slash)).trim();
+  const family = isIP(address);
+  // A zone (fe80::1%eth0) names an interface, not a range.
+  if ((family !== 4 && family !== 6) || address.includes('%')) return null;
+  const max = family === 4 ? 32 : 128;
+  const text = slash < 0 ? String(max) : cidr.slice(slash + 1).trim();
+  const prefix = Number(text);
+  if (!/^\d{1,3}$/.test(text) || prefix > max) return null;
+  return { address, prefix, family };
+}
+
+function blockList(v4: ReadonlyArray<readonly [string, number]>, v6: ReadonlyArray<readonly [string, number]>): BlockList {
+  const list = new BlockList();
+  for (const [a, n] of v4) addV4(list, a, n);
+  for (const [a, n] of v6) list.addSubnet(a, n, 'ipv6');
+  return list;
 }
 
 /**
  * Where no media input lives, but credentials do: link-local (EC2/ECS/GCP/Azure metadata
- * services), the unspecified address (0.0.0.0 reaches this host), and the EC2 IPv6 metadata
- * address. IPv4-mapped IPv6 forms (::ffff:169.254.169.254) match the IPv4 rules.
+ * services at 169.254.169.254 and 169.254.170.2), "this network" and the unspecified address
+ * (0.0.0.0 and :: reach this host), and the EC2 IPv6 metadata range. 64:ff9b:1::/48 is the
+ * local-use NAT64 prefix (RFC 8215): where in it the IPv4 address sits depends on the prefix
+ * length the network chose, so it cannot be checked and is refused whole.
  */
-const ALWAYS_DENIED = new BlockList();
-ALWAYS_DENIED.addSubnet('169.254.0.0', 16, 'ipv4');
-ALWAYS_DENIED.addSubnet('0.0.0.0', 8, 'ipv4');
-ALWAYS_DENIED.addSubnet('fe80::', 10, 'ipv6');
-ALWAYS_DENIED.addAddress('::', 'ipv6');
-ALWAYS_DENIED.addAddress('fd00:ec2::254', 'ipv6');
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
+const ALWAYS_DENIED = blockList(
+  [['169.254.0.0', 16], ['0.0.0.0', 8]],
+  [['fe80::', 10], ['::', 128], ['fd00:ec2::', 32], ['64:ff9b:1::', 48]],
+);
+const LOOPBACK = blockList([['127.0.0.0', 8]], [['::1', 128]]);
+const PRIVATE = blockList(
+  [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['100.64.0.0', 10]],
+  [['fc00::', 7], ['fec0::', 10]],
+);
 
-/** Why an address may not be downloaded from, or null when it may. */
-export function deniedAddress(address: string, opts: { denyLoopback?: boolean } = {}): string | null {
-  const family = isIP(address);
-  if (!family) return null;
-  const type = family === 6 ? 'ipv6' : 'ipv4';
-  if (ALWAYS_DENIED.check(address, type)) return 'a link-local or unspecified address (where cloud instance metadata and credentials live)';
-  if (opts.denyLoopback && LOOPBACK.check(address, type)) return 'a loopback address (this backend\'s workers do not download from their own machine)';
-  return null;
+const WHY_ALWAYS = 'a link-local, unspecified or instance-metadata address (where cloud instance metadata and credentials live)';
+const WHY_LOOPBACK = 'a loopback address (this backend\'s workers do not download from their own machine)';
+const WHY_PRIVATE = 'a private-network address (this backend\'s workers do not download from private ranges unless allowed)';
+const WHY_NOT_IP = 'not an IP address';
+
+/** A policy made into one check; throws CONFIG_INVALID for an allowPrivate entry that is no CIDR. */
+function compilePolicy(policy: AddressPolicy): (address: string) => string | null {
+  let allowed: BlockList | undefined;
+  if (policy.denyPrivate && policy.allowPrivate?.length) {
+    const v4: [string, number][] = [], v6: [string, number][] = [];
+    for (const entry of policy.allowPrivate) {
+      const c = parseCidr(entry);
+      if (!c) throw new NommerError('CONFIG_INVALID', `allowPrivate: ${JSON.stringify(entry)} is not an address or CIDR`, { hint: 'write ranges like 10.20.0.0/16 or fd12:3456::/48' });
+      (c.family === 4 ? v4 : v6).push([c.address, c.prefix]);
+    }
+    allowed = blockList(v4, v6);
+  }
+  return (address) => {
+    // A zone (fe80::1%eth0) names an interface, not an address: the address is what counts.
+    const zone = address.indexOf('%');
+    const bare = zone < 0 ? address : address.slice(0, zone);
+    const family = isIP(bare);
+    if (!family) return WHY_NOT_IP;
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    // Loopback first: ::1 is also ::0.0.0.1, an IPv4-compatible form of 0.0.0.0/8.
+    if (LOOPBACK.check(bare, type)) return policy.denyLoopback ? WHY_LOOPBACK : null;
+    if (ALWAYS_DENIED.check(bare, type)) return WHY_ALWAYS;
+    if (policy.denyPrivate && PRIVATE.check(bare, type) && !allowed?.check(bare, type)) return WHY_PRIVATE;
+    return null;
+  };
+}
+
+/** Why an address may not be downloaded from, or null when it may (also null for a name, which is no address). */
+export function deniedAddress(address: string, opts: AddressPolicy = {}): string | null {
+  if (!isIP(address.split('%')[0]!)) return null;
+  return compilePolicy(opts)(address);
+}
+
+/** A connection refused by the address policy (the cause inside fetch's "fetch failed"). */
+export class DeniedAddressError extends Error {
+  readonly code = 'ERR_NOMMER_DENIED_ADDRESS';
+  constructor(readonly host: string, readonly address: string, readonly reason: string) {
+    super(`refusing to connect to ${address}${host === address ? '' : ` (for ${host})`}, ${reason}`);
+    this.name = 'DeniedAddressError';
+  }
+}
+
+const systemResolve: ResolveHost = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+
+/**
+ * A net/tls `lookup` that resolves once and checks every answer before the socket may connect:
+ * the answer that passed the policy is the one connected to (no second resolution for a DNS
+ * server to answer differently). One denied answer fails the connection, even with others fine.
+ */
+export function guardedLookup(check: (address: string) => string | null, resolve: ResolveHost = systemResolve): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+    const answer = async () => {
+      const all = await resolve(hostname);
+      for (const a of all) {
+        const why = check(a.address);
+        if (why) throw new DeniedAddressError(hostname, a.address, why);
+      }
+      const wanted = family === 4 || family === 6 ? all.filter((a) => a.family === family) : all;
+      if (wanted.length === 0) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
+      return wanted.map((a) => ({ address: a.address, family: a.family }));
+    };
+    answer().then(
+      (list) => (options.all ? callback(null, list) : callback(null, list[0]!.address, list[0]!.family)),
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
+  };
 }
 
 /**
- * Check every address the URL's host resolves to. (fetch resolves the name again, so a DNS
- * server that answers differently the second time is not caught here; the redirect hops are.)
+ * An undici Agent that connects only where the policy allows: names through guardedLookup, IP
+ * literals (which net.connect does not look up) checked before the socket is made. Close it
+ * when done.
  */
-async function checkDestination(url: URL, opts: { denyLoopback?: boolean }): Promise<void> {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  let addresses: string[];
-  if (isIP(host)) addresses = [host];
-  else {
-    try { addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address); } catch { return; /* fetch reports the DNS failure */ }
-  }
-  for (const a of addresses) {
-    const why = deniedAddress(a, opts);
-    if (why) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: refusing to download from ${a}, ${why}`, { hint: 'give a URL of a media file on another host' });
-  }
+export function guardedAgent(policy: AddressPolicy & { lookup?: ResolveHost } = {}): Agent {
+  const check = compilePolicy(policy);
+  const connector = buildConnector({ lookup: guardedLookup(check, policy.lookup) });
+  return new Agent({
+    connect: (options, callback) => {
+      if (isIP(options.hostname)) {
+        const why = check(options.hostname);
+        if (why) return callback(new DeniedAddressError(options.hostname, options.hostname, why), null);
+      }
+      return connector(options, callback);
+    },
+  });
 }
 
+/** The policy's refusal somewhere in an error's causes. */
+function deniedCause(err: unknown): DeniedAddressError | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof DeniedAddressError) return e;
+  }
+  return undefined;
+}
+
+function deniedError(url: URL, denied: { address: string; reason: string }, cause?: unknown): NommerError {
+  return new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: refusing to download from ${denied.address}, ${denied.reason}`, { hint: 'give a URL of a media file on another host', cause });
+}
 
 /** A URL fit for messages and logs: no user:password, no query (presigned URLs carry keys there). */
 export function displayUrl(url: string | URL): string {
@@ -173,12 +316,27 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
   }
   const maxRedirects = opts.maxRedirects ?? 5;
   const headersTimeoutMs = opts.headersTimeoutMs ?? 30_000;
+  // Every connection of this download (each redirect hop to a new origin makes one) resolves
+  // and checks its address inside the Agent: a public URL may redirect to the metadata service,
+  // and a name may resolve to it the second time it is asked.
+  const agent = guardedAgent(opts);
+  try {
+    return await follow(url, destDir, opts, { agent, auth, maxRedirects, headersTimeoutMs });
+  } finally {
+    await agent.destroy().catch(() => { /* already closed */ });
+  }
+}
 
+async function follow(
+  start: URL,
+  destDir: string,
+  opts: HttpDownloadOptions,
+  { agent, auth, maxRedirects, headersTimeoutMs }: { agent: Agent; auth?: { origin: string; header: string }; maxRedirects: number; headersTimeoutMs: number },
+): Promise<string> {
+  let url = start;
   for (let redirects = 0; ; redirects++) {
     if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`);
     if (!/^https?:$/.test(url.protocol)) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: only http and https URLs can be downloaded`);
-    // Checked on every hop: a public URL may redirect to the metadata service.
-    await checkDestination(url, opts);
     // One controller per request: the headers timeout must not cut a long body transfer short.
     const controller = new AbortController();
     const onAbort = () => controller.abort(opts.signal?.reason);
@@ -188,9 +346,11 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
       let res: Response;
       try {
         // Redirects followed by hand: to count them against our limit and to re-check the scheme.
-        res = await fetch(url, { redirect: 'manual', signal: controller.signal, headers: auth && url.origin === auth.origin ? { authorization: auth.header } : {} });
+        res = await fetch(url, { dispatcher: agent, redirect: 'manual', signal: controller.signal, headers: auth && url.origin === auth.origin ? { authorization: auth.header } : {} });
       } catch (err) {
         if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`, { cause: err });
+        const denied = deniedCause(err);
+        if (denied) throw deniedError(url, denied, err);
         if (controller.signal.aborted) throw new NommerError('STORAGE_FAILED', `${displayUrl(url)}: no response within ${headersTimeoutMs} ms`, { retriable: true, cause: err });
         throw networkError(err, url);
       } finally {
