@@ -14,7 +14,7 @@
 // the same schedule (the same actions in the same order on the same kinds of targets).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { PublicJob } from '../src/orchestrator/api.js';
@@ -28,7 +28,11 @@ const SEED = process.env.NOMMER_CHAOS_SEED ? Number(process.env.NOMMER_CHAOS_SEE
 const feederds: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
 after(async () => {
+  // A failed run leaves feederd up: stop it (its workers stop with it), and let the workers of
+  // the feederds the chaos killed finish, so nothing of this test runs on after it.
+  for (const f of feederds) if (f.proc.exitCode === null && f.proc.signalCode === null) await Promise.race([f.stop(), sleep(15_000)]).catch(() => undefined);
   for (const f of feederds) await f.kill().catch(() => undefined);
+  await until(() => feederds.every((f) => workersOf(f.proc.pid!).length === 0), 30_000, 'every worker of this test to exit').catch(() => undefined);
   // NOMMER_CHAOS_KEEP=1 keeps the data dir (store, workers.log) to look at after a failure.
   if (!process.env.NOMMER_CHAOS_KEEP) for (const d of dirs) d.cleanup();
 });
@@ -235,8 +239,12 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
       const spec = jobs.find((x) => x.id === j.id)!;
       // A cancel that lands after the worker committed the output, before feederd applied its
       // success, leaves the job canceled with its whole output in place; every retry then fails.
-      assert.ok(!(j.error?.code === 'OUTPUT_EXISTS' && canceledByTest.has(j.id)),
-        `job ${j.id} (${spec.spec.name}) was canceled by the test and its retry fails OUTPUT_EXISTS on its own output (${spec.out}): the canceled attempt committed it before the cancel reached its worker`);
+      if (j.error?.code === 'OUTPUT_EXISTS' && canceledByTest.has(j.id)) {
+        const events = (await f.client.request<{ events: Array<{ type: string; at: string }> }>('GET', `/v1/jobs/${j.id}`)).events;
+        const canceledAt = events.filter((e) => e.type === 'canceled').map((e) => Date.parse(e.at));
+        const written = existsSync(spec.out) ? statSync(spec.out).mtimeMs : NaN;
+        assert.fail(`job ${j.id} (${spec.spec.name}) was canceled by the test and its retry fails OUTPUT_EXISTS on its own output (${spec.out}, last written ${Math.round(written)}; canceled at ${canceledAt.join(', ')}): the canceled attempt committed it before the cancel reached its worker (see test/cancel-race.test.ts)`);
+      }
       assert.ok(n < 3, `job ${j.id} (${spec.spec.name}) still ${j.state} after ${n} retries: ${JSON.stringify(j.error)}`);
       if (j.state === 'canceled') assert.ok(canceledByTest.has(j.id), `job ${j.id} was canceled, but not by the test`);
       retries.set(j.id, n + 1);

@@ -20,14 +20,18 @@ import { openDatabase } from '../src/adapters/local/db.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
-import { ffmpegPids, partialFiles, sleep, storeState, until } from './helpers/faults.js';
+import { ffmpegPids, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
 const frozen = new Set<number>();
 after(async () => {
   for (const pid of frozen) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  // A failed test leaves feederd up: stop it (its workers stop with it), and let the workers of a
+  // feederd a test killed finish, so nothing of this file runs on after it.
+  for (const f of running) if (f.proc.exitCode === null && f.proc.signalCode === null) await Promise.race([f.stop(), sleep(15_000)]).catch(() => undefined);
   for (const f of running) await f.kill().catch(() => undefined);
+  await until(() => running.every((f) => workersOf(f.proc.pid!).length === 0), 30_000, 'every worker of this file to exit').catch(() => undefined);
   for (const d of dirs) d.cleanup();
 });
 
