@@ -55,8 +55,8 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
     control: new S3Control(clients.s3, aws.bucket, aws.stagingPrefix),
     // No local files on the aws backend: feederd stages the user's files through S3, and a task
     // message must not make a worker read or write its own disk. http(s) inputs never reach
-    // loopback (or link-local/metadata) addresses from a worker.
-    storage: new StorageRouter([new S3Storage({ client: clients.s3, sse: aws.sse, kmsKeyId: aws.kmsKeyId, http: { denyLoopback: true } })]),
+    // loopback, link-local/metadata or (unless aws.allowPrivateInputs) private addresses from a worker.
+    storage: new StorageRouter([new S3Storage({ client: clients.s3, sse: aws.sse, kmsKeyId: aws.kmsKeyId, http: { denyLoopback: true, denyPrivate: true, allowPrivate: aws.allowPrivateInputs } })]),
     close: () => { clients.sqs.destroy(); clients.s3.destroy(); clients.ec2.destroy(); },
   };
 }

@@ -1,6 +1,7 @@
 // Loads and validates nommer's configuration: a config file found by cosmiconfig from the working
 // directory up (nommer.config.{json,yaml,js,mjs,ts}, .nommerrc*, or a "nommer" key in
 // package.json), then environment overrides. Every problem is reported with its path in the file.
+import { isIP } from 'node:net';
 import { cosmiconfig } from 'cosmiconfig';
 import { cpus, homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +33,16 @@ const ec2Schema = z.strictObject({
   prices: z.record(z.string(), z.number({ error: 'must be a price in $/hour' }).nonnegative()).default({}),
 }).prefault({});
 
+/** An address, or address/prefix with a prefix that fits its family. */
+function isCidr(s: string): boolean {
+  const [addr = '', prefix, ...rest] = s.split('/');
+  const family = isIP(addr);
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  const n = Number(prefix);
+  return /^\d+$/.test(prefix) && n <= (family === 4 ? 32 : 128);
+}
+
 const awsSchema = z.strictObject({
   region: str().optional(),
   endpoint: z.url({ error: 'must be a URL like http://127.0.0.1:5000' }).optional(),
@@ -41,6 +52,8 @@ const awsSchema = z.strictObject({
   forcePathStyle: bool().default(false),
   sse: z.enum(['AES256', 'aws:kms'], { error: 'must be "AES256" or "aws:kms"' }).optional(),
   kmsKeyId: str().optional(),
+  /** Private ranges (CIDRs) aws workers may download http(s) inputs from; none by default. */
+  allowPrivateInputs: z.array(z.string().refine(isCidr, { error: 'must be a CIDR like 10.20.0.0/16 or an address' })).default([]),
   ec2: ec2Schema,
 }).prefault({});
 

@@ -170,8 +170,9 @@ test('URL policy: cloud-metadata and unspecified addresses are refused (directly
       assert.match(j.error!.message, /refusing to download from/);
       assert.equal(j.attempt, 1, 'not retried');
     }
-    // Loopback on the local backend: allowed (the worker runs on the submitter's machine); feederd's own API is not media.
-    const own = await runJob({ input: `${f.client.endpoint.url}/v1/summary`, outputs: [{ preset: 'opus', uri: join(d.path, 'api.opus') }] });
+    // Loopback on the local backend: allowed (the worker runs on the submitter's machine); feederd's
+    // own API (its health route, the one that needs no token) is not media.
+    const own = await runJob({ input: `${f.client.endpoint.url}/v1/health`, outputs: [{ preset: 'opus', uri: join(d.path, 'api.opus') }] });
     assert.equal(own.state, 'failed');
     assert.equal(own.error!.code, 'INPUT_UNDECODABLE');
     assert.deepEqual(readdirSync(scratch), []);
@@ -201,8 +202,9 @@ test('file:// tricks and unknown schemes: a remote-host file URL and ftp:// are 
 
 test('malformed and oversized API bodies get a JSON error with a code; feederd stays healthy', async () => {
   const url = `${f.client.endpoint.url}/v1/jobs`;
+  const auth = { authorization: `Bearer ${f.client.endpoint.token}` };
   const post = async (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
-    const res = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) });
+    const res = await fetch(url, { method: 'POST', headers: { ...auth, ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) });
     const text = await res.text();
     return { status: res.status, body: JSON.parse(text) as { error?: { code: string; message: string } } };
   };
@@ -210,7 +212,7 @@ test('malformed and oversized API bodies get a JSON error with a code; feederd s
   assert.equal(big.status, 413);
   assert.equal(big.body.error!.code, 'BODY_TOO_LARGE');
   // A chunked body with no length is cut off too: a 413, or the connection closed mid-upload.
-  const chunked = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Blob([Buffer.alloc(200 * 1024, 0x20)]).stream(), duplex: 'half' } as RequestInit)
+  const chunked = await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: new Blob([Buffer.alloc(200 * 1024, 0x20)]).stream(), duplex: 'half' } as RequestInit)
     .then(async (r) => { await r.arrayBuffer(); return r.status; }, (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message);
   assert.ok(chunked === 413 || /ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed/.test(String(chunked)), `chunked: ${chunked}`);
   const cases: Array<[string, string | Buffer, Record<string, string>?]> = [
@@ -235,7 +237,7 @@ test('malformed and oversized API bodies get a JSON error with a code; feederd s
   }
   assert.equal(({} as Record<string, unknown>).admin, undefined);
   for (const path of ['/v1/jobs?limit=abc', '/v1/jobs?limit=100000', '/v1/jobs?state=running;drop', '/v1/jobs/..%2F..%2Fetc%2Fpasswd', '/v1/nope']) {
-    const res = await fetch(f.client.endpoint.url + path);
+    const res = await fetch(f.client.endpoint.url + path, { headers: auth });
     assert.ok(res.status === 400 || res.status === 404, `${path}: ${res.status}`);
     assert.match(((await res.json()) as { error: { code: string } }).error.code, /^[A-Z_]+$/);
   }

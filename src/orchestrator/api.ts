@@ -11,6 +11,7 @@ import { createJobFrom, validation, type JobCreatorDeps } from './submit-job.js'
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import { JobStreams } from './job-stream.js';
 import { installGuard } from './api-guard.js';
+import { redactDeep, redactText, redactUrl } from '../redact.js';
 
 export interface ApiDeps extends JobCreatorDeps {
   store: Store;
@@ -46,11 +47,11 @@ export function publicJob(j: Job | JobDetail) {
     attempt: j.attempt,
     maxAttempts: j.maxAttempts,
     priority: j.priority,
-    input: j.input,
-    outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri, ...(o.bytes !== undefined ? { bytes: o.bytes } : {}) })),
+    input: redactUrl(j.input),
+    outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: redactUrl(o.uri), ...(o.bytes !== undefined ? { bytes: o.bytes } : {}) })),
     worker: j.worker,
-    error: j.error,
-    notifyUrl: j.notifyUrl,
+    error: j.error ? { ...j.error, message: redactText(j.error.message) } : null,
+    notifyUrl: j.notifyUrl === null ? null : redactUrl(j.notifyUrl),
     createdAt: new Date(j.createdAt).toISOString(),
     startedAt: j.startedAt ? new Date(j.startedAt).toISOString() : null,
     finishedAt: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
@@ -59,7 +60,7 @@ export function publicJob(j: Job | JobDetail) {
 export type PublicJob = ReturnType<typeof publicJob>;
 
 export function publicEvent(e: JobEvent) {
-  return { id: e.id, at: new Date(e.at).toISOString(), type: e.type, state: e.state, phase: e.phase, attempt: e.attempt, message: e.message, data: e.data };
+  return { id: e.id, at: new Date(e.at).toISOString(), type: e.type, state: e.state, phase: e.phase, attempt: e.attempt, message: redactText(e.message), data: e.data === null ? null : redactDeep(e.data) };
 }
 
 const listQuery = z.object({

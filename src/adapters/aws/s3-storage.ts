@@ -55,7 +55,7 @@ export interface S3StorageOptions {
   /** Parts uploaded in parallel (default 4); memory use is about partSize × queueSize. */
   queueSize?: number;
   /** Options for http(s) inputs. */
-  http?: Pick<HttpDownloadOptions, 'maxRedirects' | 'headersTimeoutMs' | 'denyLoopback'>;
+  http?: Pick<HttpDownloadOptions, 'maxRedirects' | 'headersTimeoutMs' | 'denyLoopback' | 'denyPrivate' | 'allowPrivate'>;
 }
 
 export class S3Storage implements Storage {
