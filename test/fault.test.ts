@@ -7,13 +7,13 @@
 // lost jobs, no stuck leases, no orphan ffmpeg or worker processes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { dribbleServer, ffmpegPids, mountTmpfs, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
+import { commandLine, dribbleServer, encoderPids, ffmpegPids, mountTmpfs, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
 import { ApiClient } from '../src/client/api-client.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 
@@ -49,6 +49,42 @@ async function assertClean(f: RunningFeederd, d: string, opts: { jobs?: number }
   await until(() => ffmpegPids(d).length === 0, 10_000, 'no ffmpeg left');
   const failed = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=failed&limit=1000');
   for (const j of failed.jobs) assert.match(j.error?.code ?? '', /^[A-Z_]+$/, `failed job ${j.id} has a code`);
+}
+
+/**
+ * The input of the tests that act mid-encode: long enough that its webm encode runs for seconds
+ * even on a fast machine (so the test acts while ffmpeg is surely still running), small enough
+ * to stay cheap when the job is encoded again after the fault. 750 frames of 160x120 take about
+ * 4-6 s of CPU for the webm preset on a 2-core Xeon VM (about 10 s for webm-2pass). Made once
+ * per file and copied into each test's directory (the needles below are that directory).
+ */
+const LONG_CLIP = { seconds: 30, width: 160, height: 120 };
+const LONG_CLIP_FRAMES = LONG_CLIP.seconds * 25;
+let longClipMade: string | undefined;
+function longClip(d: string, name: string): string {
+  if (!longClipMade) longClipMade = makeClip(join(dir(), 'long.mp4'), LONG_CLIP);
+  const path = join(d, name);
+  copyFileSync(longClipMade, path);
+  return path;
+}
+
+interface Encoding { job: PublicJob; ffmpeg: number; workerPid: number; workerId: string }
+
+/**
+ * Wait until job `id` is mid-encode BY CONSTRUCTION rather than by timing: an ffmpeg whose command
+ * line mentions `needle` (the output's hidden temp name, or the input for a two-pass preset)
+ * runs, and the job is not final (waitForJob fails at once if it is). Returns that ffmpeg and
+ * the worker running it (its parent process).
+ */
+async function waitForEncoder(f: RunningFeederd, id: string, needle: string): Promise<Encoding> {
+  let ffmpeg: number | undefined;
+  const job = await waitForJob(f.client, id, () => (ffmpeg = encoderPids(needle)[0]) !== undefined, 60_000);
+  const worker = parentPid(ffmpeg!);
+  const cmd = worker === undefined ? undefined : commandLine(worker);
+  const workerId = cmd?.match(/ --id (\S+)/)?.[1];
+  assert.ok(worker && workerId && cmd?.includes(`--parent-pid ${f.proc.pid} `),
+    `ffmpeg ${ffmpeg} for ${needle} is run by one of this feederd's workers (parent ${worker}: ${cmd}); gone already? then the clip is too short for this machine`);
+  return { job, ffmpeg: ffmpeg!, workerPid: worker, workerId };
 }
 
 function workerPid(worker: string | null): number {
@@ -89,15 +125,17 @@ test('a worker SIGKILLed mid-download: the download is cut, the task is delivere
 test('a worker SIGKILLed mid-encode: its ffmpeg dies with it, another worker finishes the job, no partial output', async () => {
   const d = dir();
   const f = await startFeederd(d, { workers: 2 }); running.push(f);
-  const clip = makeClip(join(d, 'k.mp4'), { seconds: 4, width: 640, height: 360 });
+  const clip = longClip(d, 'k.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }, { preset: 'opus' }] });
-  const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.02, 60_000);
-  process.kill(workerPid(busy.worker), 'SIGKILL');
+  const busy = await waitForEncoder(f, j.id, `${d}/.k.webm.`);
+  process.kill(busy.workerPid, 'SIGKILL');
   await until(() => ffmpegPids(`${d}/.k.webm`).length === 0, 5000, 'the killed worker\'s ffmpeg to die (pdeathsig)');
-  const done = await waitForJob(f.client, j.id, isFinal, 120_000);
+  // The whole clip is encoded again: on a machine loaded to ~10 on 2 cores that took ~60 s.
+  const done = await waitForJob(f.client, j.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  assert.notEqual(done.worker, busy.workerId, 'the other worker finished it');
   const frames = Number(probe(join(d, 'k.webm'), true).streams.find((s) => s.codec_type === 'video')!.nb_read_frames);
-  assert.ok(Math.abs(frames - 100) <= 1, `all 100 frames, got ${frames}`);
+  assert.ok(Math.abs(frames - LONG_CLIP_FRAMES) <= 1, `all ${LONG_CLIP_FRAMES} frames, got ${frames}`);
   assert.equal(probe(join(d, 'k.opus')).streams[0]!.codec_name, 'opus');
   await assertClean(f, d, { jobs: 1 });
   await f.stop();
@@ -128,10 +166,11 @@ test('a full output disk: the job fails with DISK_FULL after its attempts, leave
   const m = mountTmpfs(outDir, '512k');
   if (!m) { t.skip('needs root to mount a tmpfs (CI runs as root)'); return; }
   mounts.push(m);
-  // Leave 8 KiB free: a 3 s noise clip encodes to far more.
+  // Leave 8 KiB free: a 3 s noise clip encodes to far more (about 100 KB at 160x120, which still
+  // fits the empty disk on retry; 640x360 noise cost 15 s of CPU per attempt here, 160x120 1.5 s).
   writeFileSync(join(outDir, 'filler'), Buffer.alloc(512 * 1024 - 8 * 1024));
   const f = await startFeederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 } } }); running.push(f);
-  const clip = makeClip(join(d, 'noise.mp4'), { seconds: 3, width: 640, height: 360, source: 'noise' });
+  const clip = makeClip(join(d, 'noise.mp4'), { seconds: 3, width: 160, height: 120, source: 'noise' });
   const out = join(outDir, 'noise.webm');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm', uri: out }] });
   const done = await waitForJob(f.client, j.id, isFinal, 120_000);
@@ -231,9 +270,9 @@ test('200 concurrent submissions from four clients: all accepted once, idempoten
 test('SIGTERM with no grace: the worker releases its task, feederd exits within its bound; after a restart the job finishes', async () => {
   const d = dir();
   let f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '0'] }); running.push(f);
-  const clip = makeClip(join(d, 'g.mp4'), { seconds: 4, width: 640, height: 360 });
+  const clip = longClip(d, 'g.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
-  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.02, 60_000);
+  await waitForEncoder(f, j.id, `${d}/.g.webm.`);
   const pid = f.proc.pid!;
   const t0 = Date.now();
   await f.stop();
@@ -245,7 +284,7 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
   assert.equal(storeState(f.home).byState.queued, 1, 'the released job is queued again');
   assert.equal(storeState(f.home).leased, 0);
   f = await startFeederd(d, { workers: 1 }); running.push(f);
-  assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded');
+  assert.equal((await waitForJob(f.client, j.id, isFinal, 240_000)).state, 'succeeded');
   await assertClean(f, d, { jobs: 1 });
   await f.stop();
 });
@@ -253,9 +292,10 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
 test('a second SIGTERM forces: work is released at once instead of waiting out a long grace', async () => {
   const d = dir();
   const f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '120'] }); running.push(f);
-  const clip = makeClip(join(d, 's.mp4'), { seconds: 4, width: 640, height: 360 });
+  const clip = longClip(d, 's.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm-2pass' }] });
-  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding', 60_000);
+  // Pass 1 writes no file, so look for the input in ffmpeg's arguments (ffprobe does not count).
+  await waitForEncoder(f, j.id, clip);
   const t0 = Date.now();
   f.proc.kill('SIGTERM');
   await sleep(1000);
@@ -272,9 +312,9 @@ test('a second SIGTERM forces: work is released at once instead of waiting out a
 test('`nommer feederd stop` returns only when feederd and its workers are gone', async () => {
   const d = dir();
   const f = await startFeederd(d, { workers: 1 }); running.push(f);
-  const clip = makeClip(join(d, 'n.mp4'), { seconds: 4, width: 640, height: 360 });
+  const clip = longClip(d, 'n.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
-  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding', 60_000);
+  await waitForEncoder(f, j.id, `${d}/.n.webm.`);
   const pid = f.proc.pid!;
   const r = await nommer(['feederd', 'stop'], { env: { NOMMER_HOME: f.home }, cwd: d, timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
@@ -289,15 +329,14 @@ test('`nommer feederd stop` returns only when feederd and its workers are gone',
 test('SIGTERM to one worker: it finishes or releases within its grace and exits; feederd replaces it and the job succeeds', async () => {
   const d = dir();
   const f = await startFeederd(d, { workers: 1 }); running.push(f);
-  const clip = makeClip(join(d, 'w.mp4'), { seconds: 4, width: 640, height: 360 });
+  const clip = longClip(d, 'w.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
-  const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'encoding', 60_000);
-  const pid = workerPid(busy.worker);
+  const pid = (await waitForEncoder(f, j.id, `${d}/.w.webm.`)).workerPid;
   const t0 = Date.now();
   process.kill(pid, 'SIGTERM');
   await until(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 15_000, 'the worker to exit');
   assert.ok(Date.now() - t0 < 15_000, 'within grace (2 s) plus reporting');
-  const done = await waitForJob(f.client, j.id, isFinal, 120_000);
+  const done = await waitForJob(f.client, j.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   await assertClean(f, d, { jobs: 1 });
   await f.stop();

@@ -72,6 +72,34 @@ export function ffmpegPids(needle: string): number[] {
   });
 }
 
+/**
+ * Running ffmpeg encoders (not ffprobe) whose command line mentions `needle`: the output's hidden
+ * temp name (`<dir>/.<name>.`) or the input path. Only processes that already exec'd ffmpeg count,
+ * not the `setpriv` wrapper before it: once ffmpeg runs, its parent-death signal is armed.
+ */
+export function encoderPids(needle: string): number[] {
+  return pidsMatching(needle).filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return /(^|\/)ffmpeg$/.test(argv[0] ?? '') && argv.some((a) => a.includes(needle));
+    } catch { return false; }
+  });
+}
+
+/** The parent of `pid` (field 4 of /proc/<pid>/stat), or undefined once `pid` is gone. */
+export function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch { return undefined; }
+}
+
+/** The command line of `pid` joined with spaces, or undefined once it is gone. */
+export function commandLine(pid: number): string | undefined {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { return undefined; }
+}
+
 /** `nommer worker` processes started by the feederd with this pid. */
 export function workersOf(feederdPid: number): number[] {
   return pidsMatching(`--parent-pid ${feederdPid} `);
