@@ -4,7 +4,9 @@
 // time to see its fence (a piece whose upload had already begun lands after the first sweep).
 // A retry re-queues the chunks whose pieces are gone, so the fleet encodes them in parallel again
 // instead of the assemble task repairing them one by one.
+import { stat } from 'node:fs/promises';
 import { removeScratch } from '../chunked/assemble.js';
+import { isLocalUri, localPathOf } from '../uri.js';
 import { chunkParams, manifestUri, type AssembleParams } from '../chunked/tasks.js';
 import type { Logger } from '../log.js';
 import type { Storage } from '../ports/storage.js';
@@ -40,6 +42,42 @@ export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, 
     for (const t of timers) clearTimeout(t);
     timers.clear();
   };
+}
+
+/** Finished-and-failed jobs looked at by the sweep at start: pages of this many... */
+const START_SWEEP_PAGE = 500;
+/** ...at most this many pages (the newest first: an older leftover is the retention's to go). */
+const START_SWEEP_PAGES = 20;
+
+/**
+ * The sweeps above live in memory: a feederd killed between a chunked job's end and its sweep
+ * would leave the pieces forever. At start, every failed or canceled chunked job whose scratch
+ * still holds a piece is swept again (one existence check per job).
+ */
+export async function sweepChunkLeftovers(store: Store, storage: Storage, log: Logger): Promise<number> {
+  let swept = 0;
+  let cursor: string | null = null;
+  for (let page = 0; page < START_SWEEP_PAGES; page++) {
+    const p = store.listJobs({ state: ['failed', 'canceled'], limit: START_SWEEP_PAGE, cursor });
+    for (const j of p.jobs) {
+      if (!j.options.chunking?.chunked) continue;
+      const assemble = store.getJob(j.id)?.tasks.find((t) => t.type === 'assemble');
+      const params = assemble?.params as unknown as AssembleParams | undefined;
+      if (!params) continue;
+      const pieces = [...params.manifest.map((c) => c.uri), ...(params.audio ? [params.audio.uri] : [])];
+      const left = await Promise.all(pieces.map((u) => storage.exists(u).catch(() => false)));
+      if (!left.some(Boolean) && !(await localScratchLeft(params.scratch))) continue;
+      await removeScratch(storage, params).then(() => { swept++; }, (err) => log.warn({ job: j.id, err: String(err) }, 'could not remove chunk intermediates'));
+    }
+    if (!p.nextCursor) break;
+    cursor = p.nextCursor;
+  }
+  if (swept) log.info({ jobs: swept }, 'chunk intermediates left by an earlier feederd removed');
+  return swept;
+}
+
+async function localScratchLeft(scratch: string): Promise<boolean> {
+  return isLocalUri(scratch) && Boolean(await stat(localPathOf(scratch)).catch(() => undefined));
 }
 
 /** Succeeded chunk tasks of a job whose piece or manifest entry is no longer in storage. */

@@ -18,9 +18,10 @@ import { StatusApplier } from './status-applier.js';
 import { Notifier } from './notifier.js';
 import { openStore } from './store/index.js';
 import { Staging } from './staging.js';
-import { attachChunkCleanup, chunksToRerun } from './chunk-cleanup.js';
+import { attachChunkCleanup, chunksToRerun, sweepChunkLeftovers } from './chunk-cleanup.js';
 import { attachFencing } from './fencing.js';
 import { Watchdog, silenceLimitMs } from './watchdog.js';
+import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { busyByWorker } from './store/index.js';
@@ -77,7 +78,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   });
   const stop = new AbortController();
   const outbox = new Outbox(store, ports.queue, log);
-  const statusApplier = new StatusApplier(store, ports.status, log);
+  const statusApplier = new StatusApplier(store, ports.status, log, { onRefused: takeBackLateWork(store, ports.storage, log.child({ part: 'late-work' })) });
   const watchdog = new Watchdog(store, ports.queue, log.child({ part: 'watchdog' }), { silenceMs: silenceLimitMs(config.jobs.leaseSeconds), intervalMs: 2000 });
   const notifier = new Notifier({ secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts }, log);
   const detach = notifier.attach(store);
@@ -167,6 +168,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     process.on('SIGINT', onSignal);
   });
 
+  // Leftovers of chunked jobs that ended while an earlier feederd was dying (in the background).
+  void sweepChunkLeftovers(store, ports.storage, log).catch((err) => log.warn({ err: String(err) }, 'sweeping chunk leftovers failed'));
   const loops = Promise.all([outbox.run(stop.signal), statusApplier.run(stop.signal), watchdog.run(stop.signal), fleet.run(stop.signal), fleetManager?.run(stop.signal),
     new Retention(store.db, log.child({ part: 'retention' }), { days: config.retention.days }).run(stop.signal)]);
   await done;

@@ -5,9 +5,9 @@
 // MAX_APPLY_ATTEMPTS times -> dead letter (poison). Nothing is acked that was not applied.
 import { asNommerError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parseMessage, statusEvent } from '../messages.js';
+import { parseMessage, statusEvent, type StatusEvent } from '../messages.js';
 import type { ReceivedStatus, StatusChannel } from '../ports/status.js';
-import type { Store } from './store/index.js';
+import type { Job, Store } from './store/index.js';
 import { sleep } from '../sleep.js';
 
 /** Receives of one event whose apply threw before it is dead-lettered as poison. */
@@ -24,6 +24,8 @@ export interface StatusApplierOptions {
    * out the busy timeout) instead of being spent in a few milliseconds.
    */
   retryDelaySeconds?: (receiveCount: number) => number;
+  /** Told about every event the store refused, with why (late-outputs.ts takes back late work). */
+  onRefused?: (ev: StatusEvent, refusal: { reason: string; job: Job | null }) => void;
 }
 
 export type Settled = 'applied' | 'refused' | 'malformed' | 'retry' | 'poison' | 'unsettled';
@@ -31,6 +33,7 @@ export type Settled = 'applied' | 'refused' | 'malformed' | 'retry' | 'poison' |
 export class StatusApplier {
   private readonly maxAttempts: number;
   private readonly retryDelay: (receiveCount: number) => number;
+  private readonly onRefused?: StatusApplierOptions['onRefused'];
 
   constructor(
     private readonly store: Store,
@@ -40,6 +43,7 @@ export class StatusApplier {
   ) {
     this.maxAttempts = opts.maxAttempts ?? MAX_APPLY_ATTEMPTS;
     this.retryDelay = opts.retryDelaySeconds ?? ((n) => Math.min(60, 2 ** Math.max(0, n - 1)));
+    this.onRefused = opts.onRefused;
   }
 
   /**
@@ -69,7 +73,12 @@ export class StatusApplier {
       applied = r.applied;
       // A refusal is the store's deliberate answer (duplicate, stale attempt, unknown job):
       // delivering the event again would get the same answer.
-      if (!r.applied) this.log.debug({ ...about, reason: r.reason }, 'status event changed nothing');
+      if (!r.applied) {
+        this.log.debug({ ...about, reason: r.reason }, 'status event changed nothing');
+        try { this.onRefused?.(ev, { reason: r.reason, job: r.job }); } catch (err) {
+          this.log.warn({ ...about, err: asNommerError(err).message }, 'handling a refused event failed');
+        }
+      }
     } catch (err) {
       const e = asNommerError(err);
       if (m.receiveCount >= this.maxAttempts) {
