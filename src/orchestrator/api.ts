@@ -30,6 +30,8 @@ export interface ApiDeps extends JobCreatorDeps {
    * fences the store's changes raise: see fencing.ts.)
    */
   tasksToRerun?: (jobId: string) => Promise<string[]>;
+  /** Before any retry: apply the status events already waiting (status-applier.ts drain). */
+  beforeRetry?: () => Promise<void>;
   /** The jobs' event streams (limits, counts; see job-stream.ts). Default: one with its defaults. */
   jobStreams?: JobStreams;
 }
@@ -140,6 +142,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
     const j = mustGet(req.params.id);
     if (j.state !== 'failed' && j.state !== 'canceled') throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
+    // What workers said about the old attempt first (a late success's outputs are taken back).
+    await deps.beforeRetry?.();
     const rerun = deps.tasksToRerun ? await deps.tasksToRerun(j.id) : [];
     const change = deps.store.retryJob(j.id, { rerun });
     deps.onWork();

@@ -125,6 +125,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     }),
     onWork: () => outbox.poke(),
     tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
+    beforeRetry: () => statusApplier.drain(),
     stage: staging ? (input, outputs) => staging!.stage(input, outputs) : undefined,
     planChunks: makeChunkPlanner({
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,

@@ -15,21 +15,21 @@ import type { Storage } from '../ports/storage.js';
 import type { Job, Store } from './store/index.js';
 
 export function takeBackLateWork(store: Store, storage: Storage, log: Logger) {
-  return (ev: StatusEvent, refusal: { reason: string; job: Job | null }): void => {
+  return async (ev: StatusEvent, refusal: { reason: string; job: Job | null }): Promise<void> => {
     const job = refusal.job;
     if (ev.type !== 'succeeded' || !job || (job.state !== 'canceled' && job.state !== 'failed')) return;
     const task = store.getJob(job.id)?.tasks.find((t) => t.id === ev.taskId);
     if (task?.type === 'chunk') {
       const assemble = store.getJob(job.id)?.tasks.find((t) => t.type === 'assemble');
       if (!assemble?.params) return;
-      removeScratch(storage, assemble.params as unknown as AssembleParams)
+      await removeScratch(storage, assemble.params as unknown as AssembleParams)
         .then(() => log.info({ job: job.id, task: ev.taskId }, 'a chunk finished after its job ended: intermediates removed again'))
         .catch((err) => log.warn({ job: job.id, err: String(err) }, 'could not remove a late chunk\'s intermediates'));
       return;
     }
     if (job.options.force) return;
     for (const o of ev.outputs ?? []) {
-      storage.remove(o.uri)
+      await storage.remove(o.uri)
         .then(() => log.warn({ job: job.id, uri: o.uri, state: job.state }, 'output committed after its job ended: removed'))
         .catch((err) => log.warn({ job: job.id, uri: o.uri, err: String(err) }, 'could not remove an output committed after its job ended'));
     }

@@ -25,7 +25,7 @@ export interface StatusApplierOptions {
    */
   retryDelaySeconds?: (receiveCount: number) => number;
   /** Told about every event the store refused, with why (late-outputs.ts takes back late work). */
-  onRefused?: (ev: StatusEvent, refusal: { reason: string; job: Job | null }) => void;
+  onRefused?: (ev: StatusEvent, refusal: { reason: string; job: Job | null }) => void | Promise<void>;
 }
 
 export type Settled = 'applied' | 'refused' | 'malformed' | 'retry' | 'poison' | 'unsettled';
@@ -57,6 +57,14 @@ export class StatusApplier {
     return batch.length;
   }
 
+  /**
+   * Apply every event already waiting (a few batches at most): before a retry, so what a worker
+   * said about the old attempt (a late success whose outputs must be taken back) is heard first.
+   */
+  async drain(rounds = 5): Promise<void> {
+    for (let i = 0; i < rounds; i++) if ((await this.consumeOnce(0)) === 0) return;
+  }
+
   /** Apply one received event and ack, release or dead-letter it. Never throws. */
   async settle(m: ReceivedStatus): Promise<Settled> {
     const parsed = parseMessage(statusEvent, m.body);
@@ -68,6 +76,7 @@ export class StatusApplier {
     const about = { job: ev.jobId, task: ev.taskId, attempt: ev.attempt, seq: ev.seq, type: ev.type,
       receives: m.receiveCount };
     let applied: boolean;
+    let refusal: { reason: string; job: Job | null } | undefined;
     try {
       const r = this.store.applyStatusEvent(ev);
       applied = r.applied;
@@ -75,9 +84,7 @@ export class StatusApplier {
       // delivering the event again would get the same answer.
       if (!r.applied) {
         this.log.debug({ ...about, reason: r.reason }, 'status event changed nothing');
-        try { this.onRefused?.(ev, { reason: r.reason, job: r.job }); } catch (err) {
-          this.log.warn({ ...about, err: asNommerError(err).message }, 'handling a refused event failed');
-        }
+        refusal = { reason: r.reason, job: r.job };
       }
     } catch (err) {
       const e = asNommerError(err);
@@ -91,6 +98,11 @@ export class StatusApplier {
       this.log.warn({ ...about, code: e.code, err: e.message, retryInSeconds: delay },
         'status event not applied; it will be delivered again');
       return this.finish(m, 'retry', () => m.release(delay));
+    }
+    if (refusal && this.onRefused) {
+      try { await this.onRefused(ev, refusal); } catch (err) {
+        this.log.warn({ ...about, err: asNommerError(err).message }, 'handling a refused event failed');
+      }
     }
     return this.finish(m, applied ? 'applied' : 'refused', () => m.ack());
   }
