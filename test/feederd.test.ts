@@ -3,11 +3,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { nommer } from './helpers/cli.js';
 import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
+import { encoderPids, parentPid } from './helpers/faults.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -74,12 +75,30 @@ test('several jobs at once, one with several outputs from one run, and a bad inp
   await f.stop();
 });
 
+/**
+ * Wait until an ffmpeg whose command line has `needle` (a temp name's prefix) runs for job `id`
+ * and has created that file — failing at once if the job ends first; its pid.
+ */
+async function encoding(f: RunningFeederd, id: string, needle: string): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  const [dir, prefix] = [dirname(needle), basename(needle)];
+  for (;;) {
+    const pid = encoderPids(needle)[0];
+    if (pid !== undefined && readdirSync(dir).some((n) => n.startsWith(prefix))) return pid;
+    const j = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
+    assert.ok(!isFinal(j), `job ${id} ended before its encode was seen: ${JSON.stringify(j)}`);
+    assert.ok(Date.now() < deadline, `no ffmpeg for ${needle} within 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test('cancel mid-encode stops ffmpeg and leaves no partial file', async () => {
   const d = tempDir(); dirs.push(d);
   const f = await startFeederd(d.path); running.push(f);
   const clip = makeClip(join(d.path, 'long.mp4'), { seconds: 20, width: 640, height: 360 });
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
-  await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.02);
+  // Mid-encode by construction: an ffmpeg is writing the job's temp file right now.
+  await encoding(f, j.id, `${d.path}/.long.webm.`);
   assert.ok(partials(d.path).length > 0, 'ffmpeg is writing its temporary file');
   await f.client.request('POST', `/v1/jobs/${j.id}/cancel`);
   const deadline = Date.now() + 15_000;
@@ -96,10 +115,12 @@ test('a worker killed with SIGKILL mid-encode loses its lease; the job is retrie
   const f = await startFeederd(d.path); running.push(f);
   const clip = makeClip(join(d.path, 'k.mp4'), { seconds: 12, width: 640, height: 360 });
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
-  const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'encoding' && x.progress > 0.05);
-  const workerPids = pidsMatching(`--id ${busy.worker}`);
-  assert.equal(workerPids.length, 1, `one process for worker ${busy.worker}`);
-  process.kill(workerPids[0]!, 'SIGKILL');
+  const ffmpeg = await encoding(f, j.id, `${d.path}/.k.webm.`);
+  const busy = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${j.id}`)).job;
+  // The worker is the encoding ffmpeg's parent (setpriv execs ffmpeg in its place).
+  const workerPid = parentPid(ffmpeg)!;
+  assert.ok(pidsMatching(`--id ${busy.worker}`).includes(workerPid), `ffmpeg ${ffmpeg} belongs to worker ${busy.worker}`);
+  process.kill(workerPid, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 1500));
   assert.deepEqual(pidsMatching(`${d.path}/.k.webm`), [], 'the killed worker\'s ffmpeg died with it');
   const done = await waitForJob(f.client, j.id, isFinal, 120_000);
