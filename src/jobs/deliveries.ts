@@ -19,7 +19,7 @@ export function queueDeadLetterLimit(maxAttempts: number): number {
 }
 
 // On SQS a release cannot be told from a loss (a receive count only grows, and workers may not
-// send to the jobs queue), so there the worker does not judge (Lease.unfinished is undefined): a
-// message released or lost queueDeadLetterLimit times is dead-lettered, and feederd's watchdog
-// gives the task a new attempt, or fails it as WORKER_LOST when none are left. On SQS, releases
-// therefore cost an attempt per queueDeadLetterLimit of them, never the job at once.
+// send to the jobs queue), so there every earlier delivery counts. Releases happen when a worker
+// shuts down: locally that is every feederd restart (workers are its children), which is why the
+// local queue keeps them apart; EC2 workers live on through feederd restarts, so on aws only an
+// instance stopped mid-task (spot, scale-in) spends a delivery.

@@ -8,10 +8,10 @@ export interface Lease {
   /** Deliveries of this message so far, this one included (1 on first delivery); never reused. */
   readonly receiveCount: number;
   /**
-   * Earlier deliveries that ended without an ack or a release (their worker vanished); undefined
-   * where the queue cannot tell (SQS: its RedrivePolicy and feederd's watchdog decide instead).
+   * Earlier deliveries that ended without an ack (their worker vanished). Locally a release is not
+   * one; SQS cannot tell them apart and counts every earlier delivery (jobs/deliveries.ts).
    */
-  readonly unfinished: number | undefined;
+  readonly unfinished: number;
   /** Keep the lease for `seconds` more from now (heartbeat). */
   extend(seconds: number): Promise<void>;
   /** Done: remove the message for good. */

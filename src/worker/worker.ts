@@ -127,7 +127,7 @@ export class Worker {
       return 'canceled';
     }
 
-    if (lease.unfinished !== undefined && lease.unfinished >= deps.maxDeliveries) {
+    if (lease.unfinished >= deps.maxDeliveries) {
       log.error('task was delivered too many times without finishing: failing it');
       const error = new NommerError('WORKER_LOST', `the task was started ${lease.unfinished} times and never finished (workers were lost or crashed)`, { hint: 'check the worker logs; `nommer retry` runs it again' });
       return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log);

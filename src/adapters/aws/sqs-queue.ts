@@ -129,8 +129,8 @@ export class SqsJobQueue implements JobQueue {
 class SqsLease implements Lease {
   readonly body: unknown;
   readonly receiveCount: number;
-  /** SQS cannot tell a release from a lost delivery. */
-  readonly unfinished = undefined;
+  /** SQS cannot tell a release from a lost delivery: every earlier one counts (jobs/deliveries.ts). */
+  readonly unfinished: number;
   /** After ack or reject the receipt handle is dead; a heartbeat racing the ack must not fail. */
   private settled = false;
 
@@ -142,6 +142,7 @@ class SqsLease implements Lease {
   ) {
     this.body = decodeBody(message.Body);
     this.receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 1) || 1;
+    this.unfinished = this.receiveCount - 1;
   }
 
   private get receiptHandle(): string {
@@ -162,7 +163,7 @@ class SqsLease implements Lease {
   /**
    * Given back on purpose: visible again after the delay. SQS cannot lower a receive count and
    * workers may not send to the jobs queue (least privilege), so on SQS a release still counts
-   * toward the RedrivePolicy; `unfinished` is therefore unknown here (see jobs/deliveries.ts).
+   * toward the RedrivePolicy and toward `unfinished` (see jobs/deliveries.ts).
    */
   async release(delaySeconds = 0): Promise<void> {
     if (this.settled) return;
