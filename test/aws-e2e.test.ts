@@ -9,6 +9,7 @@ import { SendMessageCommand, ReceiveMessageCommand, GetQueueUrlCommand } from '@
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { encoderPids, until } from './helpers/faults.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { s3Client, sqsClient } from '../src/adapters/aws/clients.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
@@ -68,7 +69,9 @@ test('a worker killed mid-job: the message becomes visible again and another wor
   const w1 = worker(t, dir, 'aws-k1');
   const clip = makeClip(join(dir, 'long.mp4'), { seconds: 10, width: 640, height: 360 });
   const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }] });
-  await waitForJob(f.client, job.id, (j) => j.phase === 'encoding' && j.progress > 0.05, 60_000);
+  // Mid-encode by construction: w1's ffmpeg is running (its scratch dir is named for it).
+  await until(async () => encoderPids('/work/aws-k1/').length > 0 || isFinal((await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${job.id}`)).job), 60_000, 'w1 to be encoding');
+  assert.ok(encoderPids('/work/aws-k1/').length > 0, 'w1 is encoding (the job did not end first)');
   w1.kill('SIGKILL');
   worker(t, dir, 'aws-k2');
   const done = await waitForJob(f.client, job.id, isFinal, 120_000);

@@ -4,7 +4,8 @@
 //   reported for `silenceMs` — workers report at least every lease length, even while a long
 //   download says nothing else (worker/task-reporter.ts), so silence means lost;
 // - applies dead-lettered task messages (a message that killed every worker it reached) as
-//   WORKER_LOST for the attempt they carry, then removes them.
+//   WORKER_LOST for the attempt they carry, then removes them; the others (a task the worker
+//   already failed, a malformed message) stay in the dead letters as evidence.
 // The old attempt of a requeued task is fenced (fencing.ts), so a worker that was only slow, not
 // lost, stops and writes nothing.
 import { asNommerError } from '../errors.js';
@@ -32,6 +33,8 @@ export function silenceLimitMs(leaseSeconds: number): number {
 
 export class Watchdog {
   private readonly startedAt: number;
+  /** Dead letters are read on from here (locally; SQS has no order). */
+  private lastDeadLetter?: string;
 
   constructor(
     private readonly store: Store,
@@ -58,7 +61,8 @@ export class Watchdog {
       if (r) { changed++; this.log.warn({ job: t.jobId, task: t.taskId, worker: t.worker, silentFor }, 'silent worker: task requeued or failed'); }
     }
     if (this.queue.takeDeadLetters) {
-      for (const dead of await this.queue.takeDeadLetters(50)) {
+      for (const dead of await this.queue.takeDeadLetters(50, { after: this.lastDeadLetter })) {
+        this.lastDeadLetter = dead.key;
         const m = parseMessage(taskMessage, dead.body);
         if (m.ok) {
           const task = this.store.getJob(m.value.jobId)?.tasks.find((x) => x.id === m.value.taskId);
@@ -68,12 +72,14 @@ export class Watchdog {
               error: { code: 'WORKER_LOST', message: `the task's message was dead-lettered: ${dead.reason}`, retriable: true },
               now,
             });
-            if (r) { changed++; this.log.warn({ job: m.value.jobId, task: m.value.taskId, reason: dead.reason }, 'dead-lettered task applied as WORKER_LOST'); }
+            if (r) {
+              changed++;
+              this.log.warn({ job: m.value.jobId, task: m.value.taskId, reason: dead.reason }, 'dead-lettered task applied as WORKER_LOST');
+              await dead.remove();
+            }
           }
-        } else {
-          this.log.warn({ reason: dead.reason, why: m.reason }, 'removed a dead-lettered message that is not a task');
         }
-        await dead.remove();
+        // Anything else (a settled task's message, a malformed one) stays as evidence.
       }
     }
     return changed;

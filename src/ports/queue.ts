@@ -23,6 +23,8 @@ export interface Lease {
 }
 
 export interface DeadLetter {
+  /** Names it among the queue's dead letters (locally increasing, so a reader can page on). */
+  readonly key: string;
   /** Parsed like Lease.body. */
   readonly body: unknown;
   readonly reason: string;
@@ -37,10 +39,11 @@ export interface JobQueue {
   /** Long-poll up to waitSeconds for one message; lease it for leaseSeconds. */
   receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null>;
   /**
-   * Take up to `max` dead-lettered messages for the orchestrator to apply (feederd's watchdog);
-   * each is gone for good once `remove()` is called.
+   * Up to `max` dead-lettered messages for the orchestrator to apply (feederd's watchdog), after
+   * the one keyed `after` where the queue keeps an order (locally); each is gone once removed.
+   * Those not removed stay as evidence (`nommer prune` removes old ones).
    */
-  takeDeadLetters?(max: number): Promise<DeadLetter[]>;
+  takeDeadLetters?(max: number, opts?: { after?: string }): Promise<DeadLetter[]>;
   /** Messages waiting (approximate on SQS). */
   depth(): Promise<{ waiting: number; inFlight: number }>;
 }

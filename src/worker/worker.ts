@@ -130,7 +130,8 @@ export class Worker {
     if (lease.unfinished >= deps.maxDeliveries) {
       log.error('task was delivered too many times without finishing: failing it');
       const error = new NommerError('WORKER_LOST', `the task was started ${lease.unfinished} times and never finished (workers were lost or crashed)`, { hint: 'check the worker logs; `nommer retry` runs it again' });
-      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log);
+      // Said, then moved to the dead letters: the message that kept killing workers stays as evidence.
+      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log, undefined, () => lease.reject('too many deliveries'));
     }
     let scratch: string | undefined;
     let run: TaskRun | undefined;
@@ -196,7 +197,7 @@ export class Worker {
    * after `takeBack` has undone what this delivery committed, so the next one finds the
    * destinations as they were (not its own output in the way, as OUTPUT_EXISTS).
    */
-  private async settle(lease: Lease, reporter: TaskReporter, ev: Parameters<TaskReporter['terminal']>[0], outcome: TaskOutcome, log: Logger, takeBack?: () => Promise<void>): Promise<TaskOutcome> {
+  private async settle(lease: Lease, reporter: TaskReporter, ev: Parameters<TaskReporter['terminal']>[0], outcome: TaskOutcome, log: Logger, takeBack?: () => Promise<void>, settleWith: () => Promise<void> = () => lease.ack()): Promise<TaskOutcome> {
     if (!(await reporter.terminal(ev))) {
       log.error({ type: ev.type }, 'could not report the task\'s end: giving the lease back');
       if (takeBack) {
@@ -207,7 +208,7 @@ export class Worker {
     }
     // A lost lease here is harmless: the event is out, and a redelivery of a settled attempt is
     // refused by the store and fenced or fails OUTPUT_EXISTS without touching the output.
-    await lease.ack().catch((err) => log.warn({ err: asNommerError(err).message }, 'ack failed'));
+    await settleWith().catch((err) => log.warn({ err: asNommerError(err).message }, 'settling the lease failed'));
     return outcome;
   }
 

@@ -97,7 +97,7 @@ export class SqsJobQueue implements JobQueue {
     return new SqsLease(this.client, this.queueUrl, this.dlqUrl, message);
   }
 
-  /** Dead letters from the DLQ (each hidden for a minute while it is applied, then deleted). */
+  /** Dead letters from the DLQ, in no order (each hidden for a minute once read; deleted once applied). */
   async takeDeadLetters(max: number): Promise<DeadLetter[]> {
     const out = await awsCall({ service: 'sqs', operation: 'ReceiveMessage', resource: this.dlqUrl },
       () => this.client.send(new ReceiveMessageCommand({
@@ -105,6 +105,7 @@ export class SqsJobQueue implements JobQueue {
         MessageAttributeNames: ['All'],
       })));
     return (out.Messages ?? []).filter((m) => m.ReceiptHandle).map((m) => ({
+      key: m.MessageId ?? '',
       body: decodeBody(m.Body),
       reason: m.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue ?? 'received too many times without an ack (redrive policy)',
       remove: async () => {

@@ -120,6 +120,11 @@ export class MessageTable {
     return this.s.dead.all(this.queue, limit) as DeadLetterRow[];
   }
 
+  /** Dead letters of this queue with an id above `afterId`, oldest first. */
+  deadLettersAfter(afterId: number, limit: number): DeadLetterRow[] {
+    return this.db.prepare('SELECT * FROM queue_dead_letters WHERE queue = ? AND id > ? ORDER BY id LIMIT ?').all(this.queue, afterId, limit) as DeadLetterRow[];
+  }
+
   /** Remove one dead letter (applied by the orchestrator). */
   removeDeadLetter(id: number): void {
     this.db.prepare('DELETE FROM queue_dead_letters WHERE id = ? AND queue = ?').run(id, this.queue);

@@ -91,10 +91,11 @@ export class SqliteJobQueue implements JobQueue {
     return this.table.deadLetters(limit);
   }
 
-  async takeDeadLetters(max: number): Promise<DeadLetter[]> {
+  async takeDeadLetters(max: number, opts: { after?: string } = {}): Promise<DeadLetter[]> {
     let rows: DeadLetterRow[];
-    try { rows = this.table.deadLetters(Math.max(1, Math.trunc(max))); } catch (err) { throw asQueueError(err, 'read dead letters'); }
+    try { rows = this.table.deadLettersAfter(Number(opts.after ?? 0) || 0, Math.max(1, Math.trunc(max))); } catch (err) { throw asQueueError(err, 'read dead letters'); }
     return rows.map((r) => ({
+      key: String(r.id),
       body: decodeBody(r.body),
       reason: r.reason,
       remove: async () => {
