@@ -34,7 +34,8 @@ const params: SimParams = {
   maxInstances: Number(arg('--max') ?? DEFAULT_PARAMS.maxInstances),
 };
 
-const fmtS = (s: number) => (s < 120 ? `${s.toFixed(0)} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(2)} h`);
+const fmtS = (s: number) =>
+  s < 120 ? `${s.toFixed(0)} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(2)} h`;
 
 function row(cols: string[], widths: number[]): string {
   return cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -44,19 +45,45 @@ function table(tr: Trace, results: SimResult[], bound: SimResult, floor: number)
   const work = tr.jobs.reduce((s, j) => s + j.duration, 0);
   console.log(`\n## ${tr.name}: ${tr.description} — ${tr.jobs.length} jobs, ${(work / 3600).toFixed(1)} h of encoding`);
   const widths = [20, 11, 9, 9, 9, 10, 9, 5];
-  console.log(row(['policy', 'instance-h', 'vs bound', 'p50 wait', 'p95 wait', 'makespan', 'launches', 'peak'], widths));
+  console.log(
+    row(['policy', 'instance-h', 'vs bound', 'p50 wait', 'p95 wait', 'makespan', 'launches', 'peak'], widths),
+  );
   const line = (r: SimResult) =>
     console.log(
       row(
-        [r.policy, r.instanceHours.toFixed(2), `${((r.instanceSeconds / bound.instanceSeconds - 1) * 100).toFixed(1).replace(/^(?!-)/, '+')}%`, fmtS(r.p50Wait), fmtS(r.p95Wait), fmtS(r.makespan), String(r.launches), String(r.peakInstances)],
+        [
+          r.policy,
+          r.instanceHours.toFixed(2),
+          `${((r.instanceSeconds / bound.instanceSeconds - 1) * 100).toFixed(1).replace(/^(?!-)/, '+')}%`,
+          fmtS(r.p50Wait),
+          fmtS(r.p95Wait),
+          fmtS(r.makespan),
+          String(r.launches),
+          String(r.peakInstances),
+        ],
         widths,
       ),
     );
   for (const r of results) line(r);
   line(bound);
-  console.log(row(['floor (any policy)', (floor / 3600).toFixed(2), `${((floor / bound.instanceSeconds - 1) * 100).toFixed(1)}%`, '-', '-', '-', '-', '-'], widths));
+  console.log(
+    row(
+      [
+        'floor (any policy)',
+        (floor / 3600).toFixed(2),
+        `${((floor / bound.instanceSeconds - 1) * 100).toFixed(1)}%`,
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+      ],
+      widths,
+    ),
+  );
   for (const r of results) {
-    if (r.jobsDone !== tr.jobs.length) console.log(`!! ${r.policy}: only ${r.jobsDone}/${tr.jobs.length} jobs finished`);
+    if (r.jobsDone !== tr.jobs.length)
+      console.log(`!! ${r.policy}: only ${r.jobsDone}/${tr.jobs.length} jobs finished`);
     if (r.busyTerminations > 0) console.log(`!! ${r.policy}: terminated ${r.busyTerminations} busy instances`);
     if (r.throttledCalls > 0) console.log(`   ${r.policy}: ${r.throttledCalls} launch calls throttled (backed off)`);
   }
@@ -71,7 +98,9 @@ console.log(
 console.log(
   `encode durations: log-normal, median ${DEFAULT_DURATIONS.medianSeconds} s, sigma ${DEFAULT_DURATIONS.sigma}, clipped to ${DEFAULT_DURATIONS.minSeconds}-${DEFAULT_DURATIONS.maxSeconds} s (mean ≈ ${meanDuration(DEFAULT_DURATIONS).toFixed(0)} s, given to nommer as expectedJobSeconds)`,
 );
-console.log('clairvoyant bound: knows every arrival and duration, boots ahead so no job waits below max, packs jobs fluidly (ceil(running/slots) instances), fastest boot billed per launch, keeps an instance through gaps ≤ a boot.');
+console.log(
+  'clairvoyant bound: knows every arrival and duration, boots ahead so no job waits below max, packs jobs fluidly (ceil(running/slots) instances), fastest boot billed per launch, keeps an instance through gaps ≤ a boot.',
+);
 console.log('floor: bootMin + Σ durations / slots — no policy can bill less, whatever its waits.');
 
 const traces = [steadyTrace(seed), burstyTrace(seed + 1), bigBatchTrace(seed + 2), trickleTrace(seed + 3)];
@@ -84,14 +113,24 @@ for (const tr of traces) {
   if (tr.name === 'bursty') {
     const meanBoot = (params.bootMinSeconds + params.bootMaxSeconds) / 2;
     const ratio = nommer.instanceSeconds / bound.instanceSeconds;
-    burstyOk = { hours: ratio <= 1.15, wait: nommer.p95Wait <= meanBoot + 30, ratio, p95: nommer.p95Wait, target: meanBoot + 30 };
+    burstyOk = {
+      hours: ratio <= 1.15,
+      wait: nommer.p95Wait <= meanBoot + 30,
+      ratio,
+      p95: nommer.p95Wait,
+      target: meanBoot + 30,
+    };
   }
 }
 
 if (burstyOk) {
   console.log('\n## targets (bursty trace, nommer policy)');
-  console.log(`instance-hours within 15% of the clairvoyant bound: ${burstyOk.hours ? 'MET' : 'NOT MET'} (${((burstyOk.ratio - 1) * 100).toFixed(1)}% above)`);
-  console.log(`p95 queue wait ≤ boot time + 30 s (mean boot ${((params.bootMinSeconds + params.bootMaxSeconds) / 2).toFixed(0)} s + 30 = ${burstyOk.target.toFixed(0)} s): ${burstyOk.wait ? 'MET' : 'NOT MET'} (p95 ${burstyOk.p95.toFixed(0)} s)`);
+  console.log(
+    `instance-hours within 15% of the clairvoyant bound: ${burstyOk.hours ? 'MET' : 'NOT MET'} (${((burstyOk.ratio - 1) * 100).toFixed(1)}% above)`,
+  );
+  console.log(
+    `p95 queue wait ≤ boot time + 30 s (mean boot ${((params.bootMinSeconds + params.bootMaxSeconds) / 2).toFixed(0)} s + 30 = ${burstyOk.target.toFixed(0)} s): ${burstyOk.wait ? 'MET' : 'NOT MET'} (p95 ${burstyOk.p95.toFixed(0)} s)`,
+  );
 }
 
 // What the autoscaler does not control moves the bursty result most: how many jobs share an
@@ -99,7 +138,9 @@ if (burstyOk) {
 // long workers idle before exiting. Same burst trace, same total slots (60), nommer policy.
 {
   const tr = traces[1]!;
-  console.log('\n## bursty sensitivity: slots per instance × worker idle exit (max = 60 slots / slots), nommer vs its clairvoyant bound');
+  console.log(
+    '\n## bursty sensitivity: slots per instance × worker idle exit (max = 60 slots / slots), nommer vs its clairvoyant bound',
+  );
   const widths = [8, 10, 11, 12, 9];
   console.log(row(['slots', 'idle exit', 'instance-h', 'vs bound', 'p95 wait'], widths));
   for (const slots of [1, 2, 4]) {
@@ -107,9 +148,22 @@ if (burstyOk) {
       const p: SimParams = { ...params, slotsPerInstance: slots, maxInstances: 60 / slots, idleExitSeconds: idle };
       const r = simulate(tr, 'nommer', p);
       const b = clairvoyant(tr, p);
-      console.log(row([String(slots), `${idle} s`, r.instanceHours.toFixed(2), `+${((r.instanceSeconds / b.instanceSeconds - 1) * 100).toFixed(1)}%`, fmtS(r.p95Wait)], widths));
+      console.log(
+        row(
+          [
+            String(slots),
+            `${idle} s`,
+            r.instanceHours.toFixed(2),
+            `+${((r.instanceSeconds / b.instanceSeconds - 1) * 100).toFixed(1)}%`,
+            fmtS(r.p95Wait),
+          ],
+          widths,
+        ),
+      );
     }
   }
   const throttled = simulate(tr, 'nommer', { ...params, throttleRate: 0.2 });
-  console.log(`\nbursty with 20% of launch calls throttled: ${throttled.jobsDone}/${tr.jobs.length} jobs done, ${throttled.throttledCalls} throttled calls, instance-h ${throttled.instanceHours.toFixed(2)}, p95 wait ${fmtS(throttled.p95Wait)}`);
+  console.log(
+    `\nbursty with 20% of launch calls throttled: ${throttled.jobsDone}/${tr.jobs.length} jobs done, ${throttled.throttledCalls} throttled calls, instance-h ${throttled.instanceHours.toFixed(2)}, p95 wait ${fmtS(throttled.p95Wait)}`,
+  );
 }

@@ -24,7 +24,10 @@ import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { MESSAGE_VERSION, type TaskMessage } from '../src/messages.js';
 import { getPreset } from '../src/presets/registry.js';
 
-const arg = (name: string, dflt: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1]! : dflt; };
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+};
 const SECONDS = Number(arg('--seconds', '20'));
 const [W, H] = arg('--size', '640x360').split('x').map(Number) as [number, number];
 const WORKERS = Number(arg('--workers', '2'));
@@ -34,16 +37,69 @@ const dir = mkdtempSync(join(tmpdir(), 'nommer-bench-chunked-'));
 const now = () => performance.now() / 1000;
 
 function ssim(a: string, b: string): number {
-  const r = spawnSync(ff.ffmpeg, ['-hide_banner', '-nostats', '-i', a, '-i', b, '-lavfi', '[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim', '-f', 'null', '-'], { encoding: 'utf8' });
+  const r = spawnSync(
+    ff.ffmpeg,
+    [
+      '-hide_banner',
+      '-nostats',
+      '-i',
+      a,
+      '-i',
+      b,
+      '-lavfi',
+      '[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim',
+      '-f',
+      'null',
+      '-',
+    ],
+    { encoding: 'utf8' },
+  );
   return Number(/All:([0-9.]+)/.exec(r.stderr)?.[1]);
 }
 
 const source = join(dir, 'source.mp4');
-const made = spawnSync(ff.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${W}x${H}:rate=25`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-  '-t', String(SECONDS), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '50', '-c:a', 'aac', source]);
+const made = spawnSync(ff.ffmpeg, [
+  '-v',
+  'error',
+  '-y',
+  '-f',
+  'lavfi',
+  '-i',
+  `testsrc2=size=${W}x${H}:rate=25`,
+  '-f',
+  'lavfi',
+  '-i',
+  'sine=frequency=440:sample_rate=48000',
+  '-t',
+  String(SECONDS),
+  '-c:v',
+  'libx264',
+  '-preset',
+  'ultrafast',
+  '-pix_fmt',
+  'yuv420p',
+  '-g',
+  '50',
+  '-c:a',
+  'aac',
+  source,
+]);
 if (made.status !== 0) throw new Error(String(made.stderr));
 
-interface Measured { codec: string; whole: number; chunked: number; chunks: number; chunkTimes: number[]; audio: number; assemble: number; probe: number; ssim: number; size: number; bytesPerSecond: number; copyPerSecond: number }
+interface Measured {
+  codec: string;
+  whole: number;
+  chunked: number;
+  chunks: number;
+  chunkTimes: number[];
+  audio: number;
+  assemble: number;
+  probe: number;
+  ssim: number;
+  size: number;
+  bytesPerSecond: number;
+  copyPerSecond: number;
+}
 
 /** A spawn that does nothing: the fixed cost of each ffmpeg/ffprobe process here. */
 function spawnCost(): number {
@@ -65,7 +121,13 @@ async function measure(presetName: string): Promise<Measured> {
   const preset = getPreset(presetName, {}) as unknown as Record<string, unknown> & { name: string };
   const whole = join(dir, `${presetName}-whole.webm`);
   let t = now();
-  await encode({ ffmpeg: ff, storage: localFileStorage(), input: source, outputs: [{ preset: preset as never, path: whole }], force: true });
+  await encode({
+    ffmpeg: ff,
+    storage: localFileStorage(),
+    input: source,
+    outputs: [{ preset: preset as never, path: whole }],
+    force: true,
+  });
   const wholeTime = now() - t;
 
   const out = join(dir, `${presetName}-chunked.webm`);
@@ -77,7 +139,18 @@ async function measure(presetName: string): Promise<Measured> {
   const storage = new FsStorage();
   const run = async (key: string) => {
     const task = tasks.find((x) => x.key === key)!;
-    const msg: TaskMessage = { v: MESSAGE_VERSION, kind: 'task', jobId: 'bench', taskId: `bench.${key}`, attempt: 1, type: task.type, input: source, outputs: [{ preset, uri: out }], force: true, params: task.params };
+    const msg: TaskMessage = {
+      v: MESSAGE_VERSION,
+      kind: 'task',
+      jobId: 'bench',
+      taskId: `bench.${key}`,
+      attempt: 1,
+      type: task.type,
+      input: source,
+      outputs: [{ preset, uri: out }],
+      force: true,
+      params: task.params,
+    };
     const work = mkdtempSync(join(dir, 'w-'));
     const s = now();
     const r = await runChunkedTask(standaloneContext({ task: msg, storage, ffmpeg: ff, scratch: work }));
@@ -87,17 +160,30 @@ async function measure(presetName: string): Promise<Measured> {
   const keys = tasks.filter((x) => x.type === 'chunk').map((x) => x.key);
   const times = new Map<string, number>();
   let next = 0;
-  await Promise.all(Array.from({ length: WORKERS }, async () => {
-    while (next < keys.length) { const k = keys[next++]!; times.set(k, (await run(k)).seconds); }
-  }));
+  await Promise.all(
+    Array.from({ length: WORKERS }, async () => {
+      while (next < keys.length) {
+        const k = keys[next++]!;
+        times.set(k, (await run(k)).seconds);
+      }
+    }),
+  );
   const asm = await run('assemble');
   await asm.r.cleanup?.();
   const chunkedTime = now() - t;
   return {
-    codec: presetName, whole: wholeTime, chunked: chunkedTime, chunks: plan.chunks.length,
-    chunkTimes: keys.filter((k) => k !== 'audio').map((k) => times.get(k)!), audio: times.get('audio') ?? 0, assemble: asm.seconds, probe,
-    ssim: ssim(out, whole), size: statSync(out).size / statSync(whole).size,
-    bytesPerSecond: statSync(out).size / SECONDS, copyPerSecond: await copyCost(out),
+    codec: presetName,
+    whole: wholeTime,
+    chunked: chunkedTime,
+    chunks: plan.chunks.length,
+    chunkTimes: keys.filter((k) => k !== 'audio').map((k) => times.get(k)!),
+    audio: times.get('audio') ?? 0,
+    assemble: asm.seconds,
+    probe,
+    ssim: ssim(out, whole),
+    size: statSync(out).size / statSync(whole).size,
+    bytesPerSecond: statSync(out).size / SECONDS,
+    copyPerSecond: await copyCost(out),
   };
 }
 
@@ -112,13 +198,17 @@ const startup = await (async () => {
   spawnSync(ff.ffmpeg, ['-v', 'error', '-ss', '2', '-i', source, '-t', '2', '-map', '0:v', '-f', 'null', '-']);
   return now() - t;
 })();
-console.log(`# chunked vs unchunked on this machine: ${SECONDS} s of ${W}x${H} testsrc2 @25 fps + stereo, ${WORKERS} workers, ~${CHUNK} s chunks`);
+console.log(
+  `# chunked vs unchunked on this machine: ${SECONDS} s of ${W}x${H} testsrc2 @25 fps + stereo, ${WORKERS} workers, ~${CHUNK} s chunks`,
+);
 const results: Measured[] = [];
 for (const p of ['webm', 'av1']) {
   const m = await measure(p);
   results.push(m);
-  console.log(`${p.padEnd(5)} unchunked ${f2(m.whole)} s | chunked ${f2(m.chunked)} s (${m.chunks} chunks; plan ${f2(m.probe)} s, chunks ${m.chunkTimes.map(f2).join('/')} s, audio ${f2(m.audio)} s, assemble ${f2(m.assemble)} s)`
-    + ` | speed-up ${f2(m.whole / m.chunked)}× | SSIM vs unchunked ${m.ssim.toFixed(4)} | size ${f2(m.size)}×`);
+  console.log(
+    `${p.padEnd(5)} unchunked ${f2(m.whole)} s | chunked ${f2(m.chunked)} s (${m.chunks} chunks; plan ${f2(m.probe)} s, chunks ${m.chunkTimes.map(f2).join('/')} s, audio ${f2(m.audio)} s, assemble ${f2(m.assemble)} s)` +
+      ` | speed-up ${f2(m.whole / m.chunked)}× | SSIM vs unchunked ${m.ssim.toFixed(4)} | size ${f2(m.size)}×`,
+  );
 }
 
 // ---- simulation: a 10-minute input on N workers, each a machine of its own ------------------
@@ -149,6 +239,8 @@ for (const m of results) {
     console.log(`${m.codec.padEnd(5)} chunk ${String(chunkSeconds).padStart(2)} s | ${row.join(' | ')}`);
   }
   const serial = plan + assemble;
-  console.log(`${m.codec.padEnd(5)} serial: plan ${f2(plan)} s + assemble ${f2(assemble)} s of ${f2(whole)} s unchunked -> at most ${f2(whole / serial)}× with unlimited workers; audio task ${f2(audio)} s; per-chunk start-up ${f2(perChunk)} s`);
+  console.log(
+    `${m.codec.padEnd(5)} serial: plan ${f2(plan)} s + assemble ${f2(assemble)} s of ${f2(whole)} s unchunked -> at most ${f2(whole / serial)}× with unlimited workers; audio task ${f2(audio)} s; per-chunk start-up ${f2(perChunk)} s`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

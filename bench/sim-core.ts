@@ -6,7 +6,13 @@
 //
 // Time in the simulator is seconds from t = 0; the autoscaler sees it as ms (now × 1000).
 
-import { afterFleetCall, decide, type AutoscalerConfig, type BackoffState, type InstanceView } from '../src/orchestrator/autoscaler.js';
+import {
+  afterFleetCall,
+  decide,
+  type AutoscalerConfig,
+  type BackoffState,
+  type InstanceView,
+} from '../src/orchestrator/autoscaler.js';
 
 // ---- randomness ----
 
@@ -71,7 +77,10 @@ function trace(name: string, description: string, arrivals: number[], rng: () =>
   return { name, description, jobs };
 }
 
-export function steadyTrace(seed: number, opts: { everySeconds?: number; hours?: number; durations?: DurationModel } = {}): Trace {
+export function steadyTrace(
+  seed: number,
+  opts: { everySeconds?: number; hours?: number; durations?: DurationModel } = {},
+): Trace {
   const rng = mulberry32(seed);
   const every = opts.everySeconds ?? 45;
   const hours = opts.hours ?? 4;
@@ -80,7 +89,16 @@ export function steadyTrace(seed: number, opts: { everySeconds?: number; hours?:
   return trace('steady', `a job every ${every} s for ${hours} h`, arrivals, rng, opts.durations ?? DEFAULT_DURATIONS);
 }
 
-export function burstyTrace(seed: number, opts: { bursts?: number; jobsPerBurst?: number; spreadSeconds?: number; gapMinutes?: number; durations?: DurationModel } = {}): Trace {
+export function burstyTrace(
+  seed: number,
+  opts: {
+    bursts?: number;
+    jobsPerBurst?: number;
+    spreadSeconds?: number;
+    gapMinutes?: number;
+    durations?: DurationModel;
+  } = {},
+): Trace {
   const rng = mulberry32(seed);
   const bursts = opts.bursts ?? 6;
   const n = opts.jobsPerBurst ?? 40;
@@ -88,23 +106,44 @@ export function burstyTrace(seed: number, opts: { bursts?: number; jobsPerBurst?
   const gap = opts.gapMinutes ?? 90;
   const arrivals: number[] = [];
   for (let b = 0; b < bursts; b++) for (let j = 0; j < n; j++) arrivals.push(b * gap * 60 + rng() * spread);
-  return trace('bursty', `${bursts} bursts of ${n} jobs (each within ${spread} s), one every ${gap} min`, arrivals, rng, opts.durations ?? DEFAULT_DURATIONS);
+  return trace(
+    'bursty',
+    `${bursts} bursts of ${n} jobs (each within ${spread} s), one every ${gap} min`,
+    arrivals,
+    rng,
+    opts.durations ?? DEFAULT_DURATIONS,
+  );
 }
 
 export function bigBatchTrace(seed: number, opts: { jobs?: number; durations?: DurationModel } = {}): Trace {
   const rng = mulberry32(seed);
   const n = opts.jobs ?? 1000;
-  return trace('big batch', `${n} jobs at t = 0`, new Array<number>(n).fill(0), rng, opts.durations ?? DEFAULT_DURATIONS);
+  return trace(
+    'big batch',
+    `${n} jobs at t = 0`,
+    new Array<number>(n).fill(0),
+    rng,
+    opts.durations ?? DEFAULT_DURATIONS,
+  );
 }
 
-export function trickleTrace(seed: number, opts: { everyMinutes?: number; hours?: number; durations?: DurationModel } = {}): Trace {
+export function trickleTrace(
+  seed: number,
+  opts: { everyMinutes?: number; hours?: number; durations?: DurationModel } = {},
+): Trace {
   const rng = mulberry32(seed);
   const every = (opts.everyMinutes ?? 15) * 60;
   const hours = opts.hours ?? 8;
   const arrivals: number[] = [];
   // ~every 15 min: uniform in [0.5, 1.5] × the mean gap
   for (let t = 0; t < hours * 3600; t += every * (0.5 + rng())) arrivals.push(t);
-  return trace('trickle', `a job every ~${every / 60} min (± 50%) for ${hours} h`, arrivals, rng, opts.durations ?? DEFAULT_DURATIONS);
+  return trace(
+    'trickle',
+    `a job every ~${every / 60} min (± 50%) for ${hours} h`,
+    arrivals,
+    rng,
+    opts.durations ?? DEFAULT_DURATIONS,
+  );
 }
 
 // ---- simulation ----
@@ -313,7 +352,13 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
   const launch = (t: number, n: number) => {
     for (let k = 0; k < n; k++) {
       const boot = params.bootMinSeconds + rng() * (params.bootMaxSeconds - params.bootMinSeconds);
-      const inst: SimInstance = { id: `i-${instances.length}`, launchedAt: t, bootDone: t + boot, state: 'booting', busy: 0 };
+      const inst: SimInstance = {
+        id: `i-${instances.length}`,
+        launchedAt: t,
+        bootDone: t + boot,
+        state: 'booting',
+        busy: 0,
+      };
       instances.push(inst);
       at({ t: t + boot, kind: 'boot', inst });
     }
@@ -333,7 +378,10 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
     if (policy === 'naive') {
       // Same list lag and throttling as nommer, and the same in-flight accounting for launches the
       // listing does not show yet, so the comparison is about the sizing rule only.
-      const recent = lastScaleUp && t - lastScaleUp.at < params.cooldownSeconds ? Math.max(0, lastScaleUp.count - listed.filter((i) => i.launchedAt >= lastScaleUp!.at).length) : 0;
+      const recent =
+        lastScaleUp && t - lastScaleUp.at < params.cooldownSeconds
+          ? Math.max(0, lastScaleUp.count - listed.filter((i) => i.launchedAt >= lastScaleUp!.at).length)
+          : 0;
       if (backoff.backoffUntil !== undefined && t * 1000 < backoff.backoffUntil) return;
       const n = naiveLaunches(waiting, inFlight, listed.length + recent, params.maxInstances);
       if (n > 0) callLaunch(t, n);
@@ -400,14 +448,19 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
       case 'tick':
         tick(t);
         // Keep ticking while work remains, or while the floor would need restoring.
-        if (done < total || params.minInstances > 0 && t < lastFinish + params.idleExitSeconds) at({ t: t + params.tickSeconds, kind: 'tick' });
+        if (done < total || (params.minInstances > 0 && t < lastFinish + params.idleExitSeconds))
+          at({ t: t + params.tickSeconds, kind: 'tick' });
         break;
     }
   }
   // With a floor, instances idle out after the last tick; bill them to their idle exit.
-  for (const i of instances) if (i.state !== 'terminated') terminate(Math.max(i.bootDone, lastFinish) + params.idleExitSeconds, i);
+  for (const i of instances)
+    if (i.state !== 'terminated') terminate(Math.max(i.bootDone, lastFinish) + params.idleExitSeconds, i);
 
-  const instanceSeconds = instances.reduce((s, i) => s + Math.max(params.billingMinimumSeconds, Math.ceil(i.endedAt! - i.launchedAt)), 0);
+  const instanceSeconds = instances.reduce(
+    (s, i) => s + Math.max(params.billingMinimumSeconds, Math.ceil(i.endedAt! - i.launchedAt)),
+    0,
+  );
   return {
     policy,
     instanceSeconds,

@@ -11,7 +11,10 @@ import { openStore } from '../src/orchestrator/store/index.js';
 import { getPreset } from '../src/presets/registry.js';
 import { NOMMER_BIN, fmt, median, nommerSync, percentile, run } from './util.js';
 
-const arg = (name: string, def: number) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : def; };
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
 const jobs = arg('--jobs', 10_000);
 const total = arg('--total', 100_000);
 
@@ -28,7 +31,9 @@ async function timeStatus(client: ApiClient, label: string) {
   const cli: number[] = [];
   for (let i = 0; i < 5; i++) cli.push((await run(process.execPath, [NOMMER_BIN, 'status'], env)).ms);
   const node = (await run(process.execPath, ['-e', '0'])).ms;
-  console.log(`${label}: status API (list 20 + summary) median ${fmt(median(api))}, p95 ${fmt(percentile(api, 95))};  \`nommer status\` CLI wall median ${fmt(median(cli))} (of which starting node itself: ${fmt(node)})`);
+  console.log(
+    `${label}: status API (list 20 + summary) median ${fmt(median(api))}, p95 ${fmt(percentile(api, 95))};  \`nommer status\` CLI wall median ${fmt(median(cli))} (of which starting node itself: ${fmt(node)})`,
+  );
 }
 try {
   const input = join(dir, 'in.mov');
@@ -40,23 +45,33 @@ try {
   const t0 = performance.now();
   let next = 0;
   const lat: number[] = [];
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next < jobs) {
-      const i = next++;
-      const s = performance.now();
-      await client.request('POST', '/v1/jobs', { input, outputs: [{ preset: 'webm', uri: join(dir, `out-${i}.webm`) }] });
-      lat.push(performance.now() - s);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < jobs) {
+        const i = next++;
+        const s = performance.now();
+        await client.request('POST', '/v1/jobs', {
+          input,
+          outputs: [{ preset: 'webm', uri: join(dir, `out-${i}.webm`) }],
+        });
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
   const took = performance.now() - t0;
-  console.log(`${jobs} submissions through the API: ${fmt(took)} (${(jobs / (took / 1000)).toFixed(0)}/s; per request median ${fmt(median(lat))}, p95 ${fmt(percentile(lat, 95))})  (target < 10 s)`);
+  console.log(
+    `${jobs} submissions through the API: ${fmt(took)} (${(jobs / (took / 1000)).toFixed(0)}/s; per request median ${fmt(median(lat))}, p95 ${fmt(percentile(lat, 95))})  (target < 10 s)`,
+  );
   await timeStatus(client, `${jobs.toLocaleString()} jobs`);
   // Fill up to `total` straight through the store (the API path was measured above).
   nommerSync(['feederd', 'stop'], env);
   const store = openStore(join(home, 'nommer.db'));
   const preset = getPreset('webm') as unknown as Record<string, unknown> & { name: string };
   const t1 = performance.now();
-  store.db.transaction(() => { for (let i = jobs; i < total; i++) store.createJob({ input, outputs: [{ preset, uri: join(dir, `out-${i}.webm`) }] }); })();
+  store.db.transaction(() => {
+    for (let i = jobs; i < total; i++)
+      store.createJob({ input, outputs: [{ preset, uri: join(dir, `out-${i}.webm`) }] });
+  })();
   console.log(`(filled the store to ${total.toLocaleString()} jobs directly in ${fmt(performance.now() - t1)})`);
   store.close();
   const again = nommerSync(['feederd', '--daemon', '--workers', '0'], env);
@@ -71,7 +86,9 @@ try {
     if (s.queue.waiting >= total) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  console.log(`(feederd dispatched the ${(total - jobs).toLocaleString()}-job backlog in ${fmt(performance.now() - t2)})`);
+  console.log(
+    `(feederd dispatched the ${(total - jobs).toLocaleString()}-job backlog in ${fmt(performance.now() - t2)})`,
+  );
   await timeStatus(c2, `${total.toLocaleString()} jobs`);
 } finally {
   nommerSync(['feederd', 'stop'], env);

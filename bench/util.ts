@@ -5,13 +5,23 @@ import { fileURLToPath } from 'node:url';
 
 export const NOMMER_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'nommer');
 
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (c) => { stdout += c; });
-    child.stderr.on('data', (c) => { stderr += c; });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
     child.on('close', (code) => resolve({ code, ms: performance.now() - t0, stdout, stderr }));
   });
 }

@@ -16,6 +16,9 @@ export function redriveCountOf(config: Config): number {
 }
 
 export function requireBucket(config: Config): string {
-  if (!config.aws.bucket) throw new NommerError('CONFIG_INVALID', 'aws.bucket is not set', { hint: 'set it in nommer.config.json ("aws": {"bucket": "..."}) or NOMMER_AWS_BUCKET' });
+  if (!config.aws.bucket)
+    throw new NommerError('CONFIG_INVALID', 'aws.bucket is not set', {
+      hint: 'set it in nommer.config.json ("aws": {"bucket": "..."}) or NOMMER_AWS_BUCKET',
+    });
   return config.aws.bucket;
 }

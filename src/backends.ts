@@ -35,11 +35,16 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
       status: new SqliteStatusChannel(database),
       control: new SqliteControl(database),
       storage: new StorageRouter([new FsStorage()]),
-      close: () => { if (own) database.close(); },
+      close: () => {
+        if (own) database.close();
+      },
     };
   }
   const aws = config.aws;
-  if (!aws.bucket) throw new NommerError('CONFIG_INVALID', 'the aws backend needs aws.bucket', { hint: 'set it in nommer.config.json or NOMMER_AWS_BUCKET, then run `nommer setup aws`' });
+  if (!aws.bucket)
+    throw new NommerError('CONFIG_INVALID', 'the aws backend needs aws.bucket', {
+      hint: 'set it in nommer.config.json or NOMMER_AWS_BUCKET, then run `nommer setup aws`',
+    });
   const { awsClients } = await import('./adapters/aws/clients.js');
   const { resolveQueueUrls } = await import('./adapters/aws/queues.js');
   const { SqsJobQueue } = await import('./adapters/aws/sqs-queue.js');
@@ -52,12 +57,23 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
     backend: 'aws',
     queue: new SqsJobQueue({ client: clients.sqs, queueUrl: urls.jobs, dlqUrl: urls.dlq }),
     status: new SqsStatusChannel({ client: clients.sqs, queueUrl: urls.status, dlqUrl: urls.dlq }),
-    control: new S3Control(clients.s3, aws.bucket, aws.stagingPrefix),
+    control: new S3Control(clients.s3, aws.bucket, aws.controlPrefix),
     // No local files on the aws backend: feederd stages the user's files through S3, and a task
     // message must not make a worker read or write its own disk. http(s) inputs never reach
     // loopback, link-local/metadata or (unless aws.allowPrivateInputs) private addresses from a worker.
-    storage: new StorageRouter([new S3Storage({ client: clients.s3, sse: aws.sse, kmsKeyId: aws.kmsKeyId, http: { denyLoopback: true, denyPrivate: true, allowPrivate: aws.allowPrivateInputs } })]),
-    close: () => { clients.sqs.destroy(); clients.s3.destroy(); clients.ec2.destroy(); },
+    storage: new StorageRouter([
+      new S3Storage({
+        client: clients.s3,
+        sse: aws.sse,
+        kmsKeyId: aws.kmsKeyId,
+        http: { denyLoopback: true, denyPrivate: true, allowPrivate: aws.allowPrivateInputs },
+      }),
+    ]),
+    close: () => {
+      clients.sqs.destroy();
+      clients.s3.destroy();
+      clients.ec2.destroy();
+    },
   };
 }
 

@@ -7,7 +7,9 @@ import { registerCommands } from './commands/index.js';
 export function buildProgram(): Command {
   const program = new Command('nommer');
   program
-    .description('Encode video and audio to royalty-free formats (WebM VP9/VP8/AV1 + Opus/Vorbis, Ogg Theora, Opus, WebP)\non this machine, or on EC2 workers that nommer starts and stops itself.')
+    .description(
+      'Encode video and audio to royalty-free formats (WebM VP9/VP8/AV1 + Opus/Vorbis, Ogg Theora, Opus, WebP)\non this machine, or on EC2 workers that nommer starts and stops itself.',
+    )
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--json', 'machine-readable output (JSON) for scripts')
     .option('-q, --quiet', 'print only results and errors')
@@ -16,7 +18,9 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ nommer encode talk.mov                       # talk.webm (VP9 + Opus) beside it
   $ nommer encode talk.mov --preset av1 --preset poster
@@ -25,7 +29,8 @@ Examples:
   $ nommer presets                               # what each preset makes
   $ nommer doctor                                # which ffmpeg, which encoders
 
-Environment: NOMMER_HOME (data dir), NOMMER_FFMPEG, NOMMER_API, NOMMER_TOKEN. See README.`);
+Environment: NOMMER_HOME (data dir), NOMMER_FFMPEG, NOMMER_API, NOMMER_TOKEN. See README.`,
+    );
   registerCommands(program);
   return program;
 }
@@ -36,7 +41,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return 0;
       return 2;
     }
     throw err;

@@ -8,30 +8,40 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { NommerError } from './errors.js';
 
-const posInt = (what = 'a positive integer') => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).positive({ error: `must be ${what}` });
-const nonNegInt = () => z.number({ error: 'must be a whole number ≥ 0' }).int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' });
+const posInt = (what = 'a positive integer') =>
+  z
+    .number({ error: `must be ${what}` })
+    .int({ error: `must be ${what}` })
+    .positive({ error: `must be ${what}` });
+const nonNegInt = () =>
+  z
+    .number({ error: 'must be a whole number ≥ 0' })
+    .int({ error: 'must be a whole number ≥ 0' })
+    .min(0, { error: 'must be a whole number ≥ 0' });
 const str = () => z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 const bool = () => z.boolean({ error: 'must be true or false' });
 
-const ec2Schema = z.strictObject({
-  maxInstances: nonNegInt().default(0),
-  minInstances: nonNegInt().default(0),
-  instanceTypes: z.array(str(), { error: 'must be a list of instance types' }).min(1).default(['c7a.xlarge']),
-  ami: str().optional(),
-  subnetId: str().optional(),
-  securityGroupIds: z.array(str()).optional(),
-  instanceProfile: str().optional(),
-  keyName: str().optional(),
-  spot: bool().default(true),
-  slotsPerInstance: posInt().default(1),
-  // 45 s: the autoscaler simulation (bench/autoscaler-sim) put bursty-load cost within 15% of
-  // the clairvoyant bound at 45 s and 27% above it at 120 s, with the same waits.
-  idleExitSeconds: posInt().default(45),
-  bootSeconds: posInt().default(90),
-  cooldownSeconds: nonNegInt().default(30),
-  /** On-demand $/hour by instance type, for cost estimates. */
-  prices: z.record(z.string(), z.number({ error: 'must be a price in $/hour' }).nonnegative()).default({}),
-}).prefault({});
+const ec2Schema = z
+  .strictObject({
+    maxInstances: nonNegInt().default(0),
+    minInstances: nonNegInt().default(0),
+    instanceTypes: z.array(str(), { error: 'must be a list of instance types' }).min(1).default(['c7a.xlarge']),
+    ami: str().optional(),
+    subnetId: str().optional(),
+    securityGroupIds: z.array(str()).optional(),
+    instanceProfile: str().optional(),
+    keyName: str().optional(),
+    spot: bool().default(true),
+    slotsPerInstance: posInt().default(1),
+    // 45 s: the autoscaler simulation (bench/autoscaler-sim) put bursty-load cost within 15% of
+    // the clairvoyant bound at 45 s and 27% above it at 120 s, with the same waits.
+    idleExitSeconds: posInt().default(45),
+    bootSeconds: posInt().default(90),
+    cooldownSeconds: nonNegInt().default(30),
+    /** On-demand $/hour by instance type, for cost estimates. */
+    prices: z.record(z.string(), z.number({ error: 'must be a price in $/hour' }).nonnegative()).default({}),
+  })
+  .prefault({});
 
 /** An address, or address/prefix with a prefix that fits its family. */
 function isCidr(s: string): boolean {
@@ -43,21 +53,31 @@ function isCidr(s: string): boolean {
   return /^\d+$/.test(prefix) && n <= (family === 4 ? 32 : 128);
 }
 
-const awsSchema = z.strictObject({
-  region: str().optional(),
-  endpoint: z.url({ error: 'must be a URL like http://127.0.0.1:5000' }).optional(),
-  bucket: str().optional(),
-  queuePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, { error: 'must be 1–60 letters, digits, - or _' }).default('nommer'),
-  stagingPrefix: z.string().default('nommer-staging/'),
-  forcePathStyle: bool().default(false),
-  sse: z.enum(['AES256', 'aws:kms'], { error: 'must be "AES256" or "aws:kms"' }).optional(),
-  kmsKeyId: str().optional(),
-  /** Private ranges (CIDRs) aws workers may download http(s) inputs from; none by default. */
-  allowPrivateInputs: z.array(z.string().refine(isCidr, { error: 'must be a CIDR like 10.20.0.0/16 or an address' })).default([]),
-  ec2: ec2Schema,
-}).prefault({});
+const awsSchema = z
+  .strictObject({
+    region: str().optional(),
+    endpoint: z.url({ error: 'must be a URL like http://127.0.0.1:5000' }).optional(),
+    bucket: str().optional(),
+    queuePrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,60}$/, { error: 'must be 1–60 letters, digits, - or _' })
+      .default('nommer'),
+    stagingPrefix: z.string().default('nommer-staging/'),
+    /** Where feederd keeps the fences workers read (one small object per job; never a destination). */
+    controlPrefix: z.string().default('nommer-control/'),
+    forcePathStyle: bool().default(false),
+    sse: z.enum(['AES256', 'aws:kms'], { error: 'must be "AES256" or "aws:kms"' }).optional(),
+    kmsKeyId: str().optional(),
+    /** Private ranges (CIDRs) aws workers may download http(s) inputs from; none by default. */
+    allowPrivateInputs: z
+      .array(z.string().refine(isCidr, { error: 'must be a CIDR like 10.20.0.0/16 or an address' }))
+      .default([]),
+    ec2: ec2Schema,
+  })
+  .prefault({});
 
-const retentionDays = (error = 'must be a whole number of days from 1 to 36500 (how long finished jobs are kept)') => z.number({ error }).int({ error }).min(1, { error }).max(36500, { error });
+const retentionDays = (error = 'must be a whole number of days from 1 to 36500 (how long finished jobs are kept)') =>
+  z.number({ error }).int({ error }).min(1, { error }).max(36500, { error });
 
 export const configSchema = z.strictObject({
   backend: z.enum(['local', 'aws'], { error: 'must be "local" or "aws"' }).default('local'),
@@ -67,42 +87,59 @@ export const configSchema = z.strictObject({
   /** User presets: name -> preset object (may `extends` a built-in). */
   presets: z.record(z.string(), z.record(z.string(), z.unknown(), { error: 'must be a preset object' })).default({}),
   defaultPreset: str().default('webm'),
-  api: z.strictObject({
-    host: str().default('127.0.0.1'),
-    port: z.number({ error: 'must be a port number' }).int().min(0).max(65535, { error: 'must be a port number 0–65535' }).default(7474),
-    token: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
-    /** Host names, besides the listen address and loopback's, that clients may use for the API. */
-    allowedHosts: z.array(str()).default([]),
-    bodyLimitBytes: posInt().default(1 << 20),
-  }).prefault({}),
-  local: z.strictObject({
-    /** Worker processes; default: one per two cores (each ffmpeg uses several threads), at least 1. */
-    workers: posInt().optional(),
-  }).prefault({}),
-  jobs: z.strictObject({
-    maxAttempts: posInt().default(3),
-    leaseSeconds: posInt().default(30),
-  }).prefault({}),
-  webhooks: z.strictObject({
-    secret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
-    timeoutMs: posInt().default(5000),
-    maxAttempts: posInt().default(6),
-  }).prefault({}),
+  api: z
+    .strictObject({
+      host: str().default('127.0.0.1'),
+      port: z
+        .number({ error: 'must be a port number' })
+        .int()
+        .min(0)
+        .max(65535, { error: 'must be a port number 0–65535' })
+        .default(7474),
+      token: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+      /** Host names, besides the listen address and loopback's, that clients may use for the API. */
+      allowedHosts: z.array(str()).default([]),
+      bodyLimitBytes: posInt().default(1 << 20),
+    })
+    .prefault({}),
+  local: z
+    .strictObject({
+      /** Worker processes; default: one per two cores (each ffmpeg uses several threads), at least 1. */
+      workers: posInt().optional(),
+    })
+    .prefault({}),
+  jobs: z
+    .strictObject({
+      maxAttempts: posInt().default(3),
+      leaseSeconds: posInt().default(30),
+    })
+    .prefault({}),
+  webhooks: z
+    .strictObject({
+      secret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+      timeoutMs: posInt().default(5000),
+      maxAttempts: posInt().default(6),
+    })
+    .prefault({}),
   /** Long inputs as a graph of chunk encodes (one WebM VP9/AV1 output; see src/chunked). A job's
    * own `chunked` (submit --chunked/--no-chunked) overrides `enabled` and the threshold. */
-  chunking: z.strictObject({
-    enabled: bool().default(false),
-    /** Inputs at least this long (seconds) are chunked. */
-    thresholdSeconds: posInt().default(600),
-    /** Wanted chunk length (seconds); chunks are cut on source keyframes and the count is raised
-     * to fill the fleet, down to half this length. */
-    chunkSeconds: posInt().default(60),
-  }).prefault({}),
+  chunking: z
+    .strictObject({
+      enabled: bool().default(false),
+      /** Inputs at least this long (seconds) are chunked. */
+      thresholdSeconds: posInt().default(600),
+      /** Wanted chunk length (seconds); chunks are cut on source keyframes and the count is raised
+       * to fill the fleet, down to half this length. */
+      chunkSeconds: posInt().default(60),
+    })
+    .prefault({}),
   /** How long finished jobs (with their tasks and events) and dead letters are kept: feederd
    * prunes older ones at start and daily; `nommer prune` on demand. */
-  retention: z.strictObject({
-    days: retentionDays().default(30),
-  }).prefault({}),
+  retention: z
+    .strictObject({
+      days: retentionDays().default(30),
+    })
+    .prefault({}),
   aws: awsSchema,
 });
 
@@ -146,14 +183,22 @@ export function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string
     const got = valueAt(input, i.path);
     // A rejected secret is still a secret: say what is wrong with it, never what it is.
     const secret = /(^|\.)(token|secret|password|kmsKeyId)$/i.test(path);
-    const gotText = got === undefined ? '' : secret ? ` (value hidden, ${typeof got === 'string' ? `${got.length} characters` : typeof got})` : `, got ${JSON.stringify(got)}`;
+    const gotText =
+      got === undefined
+        ? ''
+        : secret
+          ? ` (value hidden, ${typeof got === 'string' ? `${got.length} characters` : typeof got})`
+          : `, got ${JSON.stringify(got)}`;
     const msg = i.message.startsWith('must') ? i.message : `is invalid: ${i.message}`;
     return `${path || '(config)'} ${msg}${gotText}`;
   });
 }
 
 /** Environment overrides, applied over the file. */
-function envOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): { raw: Record<string, unknown>; problems: string[] } {
+function envOverrides(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): { raw: Record<string, unknown>; problems: string[] } {
   const out: Record<string, unknown> = structuredClone(raw);
   const problems: string[] = [];
   const set = (path: string[], v: unknown) => {
@@ -183,16 +228,29 @@ function envOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): { r
   if (env.NOMMER_AWS_BUCKET) set(['aws', 'bucket'], env.NOMMER_AWS_BUCKET);
   if (env.NOMMER_AWS_QUEUE_PREFIX) set(['aws', 'queuePrefix'], env.NOMMER_AWS_QUEUE_PREFIX);
   if (env.NOMMER_AWS_REGION) set(['aws', 'region'], env.NOMMER_AWS_REGION);
-  if (env.NOMMER_AWS_FORCE_PATH_STYLE) set(['aws', 'forcePathStyle'], /^(1|true|yes)$/i.test(env.NOMMER_AWS_FORCE_PATH_STYLE));
+  if (env.NOMMER_AWS_FORCE_PATH_STYLE)
+    set(['aws', 'forcePathStyle'], /^(1|true|yes)$/i.test(env.NOMMER_AWS_FORCE_PATH_STYLE));
   int('NOMMER_AWS_MAX_INSTANCES', ['aws', 'ec2', 'maxInstances']);
   return { raw: out, problems };
 }
 
 const SEARCH_PLACES = [
   'package.json',
-  'nommer.config.json', 'nommer.config.yaml', 'nommer.config.yml',
-  'nommer.config.js', 'nommer.config.mjs', 'nommer.config.cjs', 'nommer.config.ts',
-  '.nommerrc', '.nommerrc.json', '.nommerrc.yaml', '.nommerrc.yml', '.nommerrc.js', '.nommerrc.mjs', '.nommerrc.cjs', '.nommerrc.ts',
+  'nommer.config.json',
+  'nommer.config.yaml',
+  'nommer.config.yml',
+  'nommer.config.js',
+  'nommer.config.mjs',
+  'nommer.config.cjs',
+  'nommer.config.ts',
+  '.nommerrc',
+  '.nommerrc.json',
+  '.nommerrc.yaml',
+  '.nommerrc.yml',
+  '.nommerrc.js',
+  '.nommerrc.mjs',
+  '.nommerrc.cjs',
+  '.nommerrc.ts',
 ];
 
 /** Validates a raw config object (already merged with env); throws CONFIG_INVALID listing every problem. */
@@ -205,7 +263,9 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   return r.data;
 }
 
-export async function loadConfig(opts: { cwd?: string; file?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LoadedConfig> {
+export async function loadConfig(
+  opts: { cwd?: string; file?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<LoadedConfig> {
   const env = opts.env ?? process.env;
   const explorer = cosmiconfig('nommer', { searchPlaces: SEARCH_PLACES, searchStrategy: 'global' });
   let found: { config: unknown; filepath: string } | null = null;
@@ -215,11 +275,16 @@ export async function loadConfig(opts: { cwd?: string; file?: string; env?: Node
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new NommerError('CONFIG_INVALID', `config file not found: ${opts.file}`);
     const where = e.message.split('\n')[0];
-    throw new NommerError('CONFIG_INVALID', `cannot read config: ${where}`, { hint: 'fix the syntax error, or move the file away' });
+    throw new NommerError('CONFIG_INVALID', `cannot read config: ${where}`, {
+      hint: 'fix the syntax error, or move the file away',
+    });
   }
   const raw = (found?.config ?? {}) as unknown;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new NommerError('CONFIG_INVALID', `${found?.filepath ?? 'config'} must contain an object, got ${JSON.stringify(raw)}`);
+    throw new NommerError(
+      'CONFIG_INVALID',
+      `${found?.filepath ?? 'config'} must contain an object, got ${JSON.stringify(raw)}`,
+    );
   }
   const { raw: merged, problems } = envOverrides(raw as Record<string, unknown>, env);
   if (problems.length) throw new NommerError('CONFIG_INVALID', `environment is invalid:\n  ${problems.join('\n  ')}`);

@@ -6,11 +6,28 @@ import { ffmpegCapabilities, locateFfmpeg } from './ffmpeg/locate.js';
 import { listPresets } from './presets/registry.js';
 import { requiredEncoders } from './presets/compile.js';
 
-const INTERESTING = ['libvpx', 'libvpx-vp9', 'libsvtav1', 'libaom-av1', 'librav1e', 'libtheora', 'libvorbis', 'libopus', 'libwebp'];
+const INTERESTING = [
+  'libvpx',
+  'libvpx-vp9',
+  'libsvtav1',
+  'libaom-av1',
+  'librav1e',
+  'libtheora',
+  'libvorbis',
+  'libopus',
+  'libwebp',
+];
 
 export interface DoctorReport {
   ok: boolean;
-  ffmpeg: { path?: string; ffprobe?: string; source?: string; version?: string; encoders: string[]; error?: { code: string; message: string } };
+  ffmpeg: {
+    path?: string;
+    ffprobe?: string;
+    source?: string;
+    version?: string;
+    encoders: string[];
+    error?: { code: string; message: string };
+  };
   presets: Array<{ name: string; runnable: boolean; missing?: string }>;
   config: { file: string | null; backend: string };
   dataDir: string;
@@ -31,7 +48,13 @@ export async function doctorReport(loaded: LoadedConfig): Promise<DoctorReport> 
     const found = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
     const caps = await ffmpegCapabilities(found.ffmpeg);
     encoders = caps.encoders;
-    report.ffmpeg = { path: found.ffmpeg, ffprobe: found.ffprobe, source: found.source, version: caps.version, encoders: INTERESTING.filter((e) => encoders.has(e)) };
+    report.ffmpeg = {
+      path: found.ffmpeg,
+      ffprobe: found.ffprobe,
+      source: found.source,
+      version: caps.version,
+      encoders: INTERESTING.filter((e) => encoders.has(e)),
+    };
   } catch (err) {
     const e = asNommerError(err);
     report.ok = false;
@@ -39,7 +62,11 @@ export async function doctorReport(loaded: LoadedConfig): Promise<DoctorReport> 
   }
   for (const p of listPresets(config.presets)) {
     const missing = requiredEncoders(p).filter((need) => !need.anyOf.some((e) => encoders.has(e)));
-    report.presets.push(missing.length ? { name: p.name, runnable: false, missing: missing.map((need) => need.anyOf.join(' or ')).join(', ') } : { name: p.name, runnable: true });
+    report.presets.push(
+      missing.length
+        ? { name: p.name, runnable: false, missing: missing.map((need) => need.anyOf.join(' or ')).join(', ') }
+        : { name: p.name, runnable: true },
+    );
   }
   if (config.backend === 'aws' || config.aws.bucket) {
     report.aws = {

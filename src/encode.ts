@@ -56,7 +56,8 @@ export interface IntoOutput {
   dest: string;
 }
 
-export interface EncodeIntoRequest extends Omit<EncodeRequest, 'storage' | 'outputs' | 'force' | 'tempTag' | 'scratchDir'> {
+export interface EncodeIntoRequest
+  extends Omit<EncodeRequest, 'storage' | 'outputs' | 'force' | 'tempTag' | 'scratchDir'> {
   outputs: IntoOutput[];
 }
 
@@ -73,9 +74,14 @@ export function checkOutputsOfJob(input: string, dests: readonly string[]): void
   for (const d of dests) {
     const key = isLocalUri(d) ? resolve(localPathOf(d)) : d;
     if (!isHttpUri(input) && isLocalUri(input) && isLocalUri(d) && resolve(localPathOf(input)) === key) {
-      throw new NommerError('OUTPUT_EXISTS', `output ${d} is the input itself`, { hint: 'choose another output path with -o' });
+      throw new NommerError('OUTPUT_EXISTS', `output ${d} is the input itself`, {
+        hint: 'choose another output path with -o',
+      });
     }
-    if (seen.has(key)) throw new NommerError('USAGE', `two outputs write to the same file: ${d}`, { hint: 'give each output its own -o path' });
+    if (seen.has(key))
+      throw new NommerError('USAGE', `two outputs write to the same file: ${d}`, {
+        hint: 'give each output its own -o path',
+      });
     seen.add(key);
   }
 }
@@ -83,7 +89,10 @@ export function checkOutputsOfJob(input: string, dests: readonly string[]): void
 /** Probe, check, prepare every output, encode, and commit them all or none. */
 export async function encode(req: EncodeRequest): Promise<EncodeResult> {
   const force = req.force ?? false;
-  checkOutputsOfJob(req.input, req.outputs.map((o) => o.path));
+  checkOutputsOfJob(
+    req.input,
+    req.outputs.map((o) => o.path),
+  );
   for (const o of req.outputs) await req.storage.checkOutput(o.path, { overwrite: force });
   if (req.dryRun) {
     return encodeInto({ ...req, outputs: req.outputs.map((o) => ({ preset: o.preset, path: o.path, dest: o.path })) });
@@ -91,11 +100,21 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
   const scratchDir = req.scratchDir ?? tmpdir();
   const prepared: PreparedOutput[] = [];
   try {
-    for (const o of req.outputs) prepared.push(await req.storage.prepareOutput(o.path, { overwrite: force, tag: req.tempTag, scratchDir }));
-    const r = await encodeInto({ ...req, outputs: req.outputs.map((o, i) => ({ preset: o.preset, path: prepared[i]!.path, dest: o.path })) });
+    for (const o of req.outputs)
+      prepared.push(await req.storage.prepareOutput(o.path, { overwrite: force, tag: req.tempTag, scratchDir }));
+    const r = await encodeInto({
+      ...req,
+      outputs: req.outputs.map((o, i) => ({ preset: o.preset, path: prepared[i]!.path, dest: o.path })),
+    });
     const stored = await commitAll(prepared, { signal: req.signal });
     req.onProgress?.({ fraction: 1, etaSeconds: 0 });
-    return { ...r, outputs: stored.map((s, i) => ({ path: isLocalUri(s.uri) ? resolve(localPathOf(s.uri)) : s.uri, bytes: r.outputs[i]!.bytes })) };
+    return {
+      ...r,
+      outputs: stored.map((s, i) => ({
+        path: isLocalUri(s.uri) ? resolve(localPathOf(s.uri)) : s.uri,
+        bytes: r.outputs[i]!.bytes,
+      })),
+    };
   } catch (err) {
     await discardAll(prepared);
     throw asNommerError(err);
@@ -122,12 +141,22 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       passlogDir,
     });
     const commands = compiled.commands.map((c) => [req.ffmpeg.ffmpeg, ...c.args]);
-    const shown = commands.map((argv) => argv.map((a) => {
-      const i = paths.indexOf(a);
-      return i >= 0 ? (isLocalUri(req.outputs[i]!.dest) ? resolve(localPathOf(req.outputs[i]!.dest)) : req.outputs[i]!.dest) : a;
-    }));
+    const shown = commands.map((argv) =>
+      argv.map((a) => {
+        const i = paths.indexOf(a);
+        return i >= 0
+          ? isLocalUri(req.outputs[i]!.dest)
+            ? resolve(localPathOf(req.outputs[i]!.dest))
+            : req.outputs[i]!.dest
+          : a;
+      }),
+    );
     if (req.dryRun) return { probe, outputs: [], commands: shown };
-    const progress = new TaskProgress(compiled.commands.map((c) => c.weight), probe.duration, now());
+    const progress = new TaskProgress(
+      compiled.commands.map((c) => c.weight),
+      probe.duration,
+      now(),
+    );
     for (const [i, c] of compiled.commands.entries()) {
       await runFfmpeg(req.ffmpeg.ffmpeg, c.args, {
         signal: req.signal,
@@ -138,7 +167,10 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
     const outputs: Array<{ path: string; bytes: number }> = [];
     for (const o of req.outputs) {
       const st = await stat(o.path).catch(() => undefined);
-      if (!st || st.size === 0) throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote no data for ${o.dest}`, { hint: 'the input may have no stream this preset can use' });
+      if (!st || st.size === 0)
+        throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote no data for ${o.dest}`, {
+          hint: 'the input may have no stream this preset can use',
+        });
       outputs.push({ path: o.path, bytes: st.size });
     }
     return { probe, outputs, commands: shown };

@@ -3,12 +3,12 @@
 // act on, and whether a retry can help. Callers never re-guess.
 
 export const ERROR_CODES = [
-  'USAGE',              // bad flags or arguments (exit 2)
-  'CONFIG_INVALID',     // config file or env is wrong (exit 2)
+  'USAGE', // bad flags or arguments (exit 2)
+  'CONFIG_INVALID', // config file or env is wrong (exit 2)
   'INPUT_NOT_FOUND',
-  'INPUT_UNREADABLE',   // a directory, FIFO, permission denied
-  'INPUT_UNDECODABLE',  // not media, truncated, corrupt
-  'INPUT_NO_STREAMS',   // nothing the preset can use (e.g. video preset on audio-only input)
+  'INPUT_UNREADABLE', // a directory, FIFO, permission denied
+  'INPUT_UNDECODABLE', // not media, truncated, corrupt
+  'INPUT_NO_STREAMS', // nothing the preset can use (e.g. video preset on audio-only input)
   'PRESET_UNKNOWN',
   'PRESET_INVALID',
   'OVERRIDE_INVALID',
@@ -22,13 +22,13 @@ export const ERROR_CODES = [
   'STORAGE_NOT_FOUND',
   'STORAGE_FAILED',
   'QUEUE_FAILED',
-  'LEASE_LOST',         // a queue lease ran out or was taken by another delivery: stop, write nothing
+  'LEASE_LOST', // a queue lease ran out or was taken by another delivery: stop, write nothing
   'MESSAGE_INVALID',
   'MESSAGE_VERSION',
   'WORKER_LOST',
   'CANCELED',
   'JOB_NOT_FOUND',
-  'JOB_STATE',          // an operation that the job's state does not allow
+  'JOB_STATE', // an operation that the job's state does not allow
   'API_UNREACHABLE',
   'API_ERROR',
   'UNAUTHORIZED',
@@ -52,7 +52,11 @@ export class NommerError extends Error {
   /** Extra lines for detail views (e.g. the useful tail of ffmpeg's stderr). */
   readonly detail?: string;
 
-  constructor(code: ErrorCode, message: string, opts: { retriable?: boolean; hint?: string; detail?: string; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retriable?: boolean; hint?: string; detail?: string; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'NommerError';
     this.code = code;
@@ -69,7 +73,15 @@ export class NommerError extends Error {
 
 /** Exit code for an error at the CLI: 2 for usage/config mistakes, 1 for everything else. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof NommerError && (err.code === 'USAGE' || err.code === 'CONFIG_INVALID' || err.code === 'PRESET_UNKNOWN' || err.code === 'OVERRIDE_INVALID' || err.code === 'PRESET_INVALID')) return 2;
+  if (
+    err instanceof NommerError &&
+    (err.code === 'USAGE' ||
+      err.code === 'CONFIG_INVALID' ||
+      err.code === 'PRESET_UNKNOWN' ||
+      err.code === 'OVERRIDE_INVALID' ||
+      err.code === 'PRESET_INVALID')
+  )
+    return 2;
   return 1;
 }
 
@@ -77,8 +89,17 @@ export function exitCodeFor(err: unknown): number {
 export function asNommerError(err: unknown): NommerError {
   if (err instanceof NommerError) return err;
   const e = err as NodeJS.ErrnoException;
-  if (e && e.code === 'ENOSPC') return new NommerError('DISK_FULL', `no space left on device${e.path ? ` writing ${e.path}` : ''}`, { retriable: true, cause: err, hint: 'free disk space, then retry the job' });
-  if (e && (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS')) return new NommerError('OUTPUT_UNWRITABLE', `cannot write${e.path ? ` ${e.path}` : ''}: ${e.code}`, { cause: err, hint: 'check the destination directory permissions' });
+  if (e && e.code === 'ENOSPC')
+    return new NommerError('DISK_FULL', `no space left on device${e.path ? ` writing ${e.path}` : ''}`, {
+      retriable: true,
+      cause: err,
+      hint: 'free disk space, then retry the job',
+    });
+  if (e && (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'))
+    return new NommerError('OUTPUT_UNWRITABLE', `cannot write${e.path ? ` ${e.path}` : ''}: ${e.code}`, {
+      cause: err,
+      hint: 'check the destination directory permissions',
+    });
   const message = err instanceof Error ? err.message : String(err);
   return new NommerError('INTERNAL', message, { cause: err });
 }

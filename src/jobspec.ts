@@ -22,7 +22,6 @@ export interface JobSpecInput {
   defaultPreset: string;
 }
 
-
 /** Default destination: beside the input, same stem, the preset's extension; never the input itself. */
 export function defaultOutputFor(input: string, preset: ResolvedPreset, taken: Set<string>): string {
   const local = hasScheme(input) ? join(process.cwd(), basename(new URL(input).pathname) || 'output') : resolve(input);
@@ -37,16 +36,24 @@ export function defaultOutputFor(input: string, preset: ResolvedPreset, taken: S
 export function resolveOutputs(spec: JobSpecInput): OutputSpec[] {
   const names = spec.presets.length ? spec.presets : [spec.defaultPreset];
   if (spec.outputs.length > names.length) {
-    throw new NommerError('USAGE', `${spec.outputs.length} outputs (-o) for ${names.length} preset(s)`, { hint: 'give one --preset per -o, in the same order' });
+    throw new NommerError('USAGE', `${spec.outputs.length} outputs (-o) for ${names.length} preset(s)`, {
+      hint: 'give one --preset per -o, in the same order',
+    });
   }
   const taken = new Set<string>();
   return names.map((name, i) => {
-    const preset = spec.sets.length ? applyOverrides(getPreset(name, spec.userPresets), spec.sets) : getPreset(name, spec.userPresets);
+    const preset = spec.sets.length
+      ? applyOverrides(getPreset(name, spec.userPresets), spec.sets)
+      : getPreset(name, spec.userPresets);
     const given = spec.outputs[i];
     if (given && hasScheme(given) && !/^(file|s3):\/\//i.test(given)) {
       // Only file:// and s3:// can be written to; anything else (http, ftp...) would be taken for
       // a relative path by the local storage and written into the worker's working directory.
-      throw new NommerError('USAGE', `cannot write an output to ${given}: destinations are local paths, file:// or s3:// URIs`, { hint: 'choose a local path or an s3:// URI with -o' });
+      throw new NommerError(
+        'USAGE',
+        `cannot write an output to ${given}: destinations are local paths, file:// or s3:// URIs`,
+        { hint: 'choose a local path or an s3:// URI with -o' },
+      );
     }
     const uri = given ? (hasScheme(given) ? given : resolve(given)) : defaultOutputFor(spec.input, preset, taken);
     taken.add(uri);

@@ -8,5 +8,16 @@ export type { Logger };
 export function createLogger(name: string, opts: { level?: string; destination?: number | string } = {}): Logger {
   const level = opts.level ?? process.env.NOMMER_LOG_LEVEL ?? 'info';
   const dest = pino.destination({ dest: opts.destination ?? 2, sync: true });
-  return pino({ name, level, base: { pid: process.pid }, redact: { paths: ['token', '*.token', 'secret', '*.secret', 'headers.authorization', '*.headers.authorization'], censor: '[redacted]' } }, dest);
+  return pino(
+    {
+      name,
+      level,
+      base: { pid: process.pid },
+      redact: {
+        paths: ['token', '*.token', 'secret', '*.secret', 'headers.authorization', '*.headers.authorization'],
+        censor: '[redacted]',
+      },
+    },
+    dest,
+  );
 }

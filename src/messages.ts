@@ -58,13 +58,15 @@ export const statusEvent = z.object({
   at: z.number(),
   type: z.enum(['started', 'phase', 'progress', 'succeeded', 'failed', 'released']),
   phase: z.enum(PHASES).optional(),
-  progress: z.object({
-    fraction: z.number().min(0).max(1),
-    fps: z.number().optional(),
-    speed: z.number().optional(),
-    etaSeconds: z.number().optional(),
-    outTimeSeconds: z.number().optional(),
-  }).optional(),
+  progress: z
+    .object({
+      fraction: z.number().min(0).max(1),
+      fps: z.number().optional(),
+      speed: z.number().optional(),
+      etaSeconds: z.number().optional(),
+      outTimeSeconds: z.number().optional(),
+    })
+    .optional(),
   outputs: z.array(z.object({ uri: z.string(), bytes: z.number().int().nonnegative() })).optional(),
   error: errorInfo.optional(),
   /** Task-specific results (e.g. a chunk's manifest entry, an assembly's repaired pieces). */
@@ -75,18 +77,35 @@ export type StatusEvent = z.infer<typeof statusEvent>;
 /** A queue message's body as the ports promise it: parsed JSON when it is JSON, else the raw text. */
 export function decodeBody(body: string | undefined): unknown {
   if (body === undefined) return '';
-  try { return JSON.parse(body); } catch { return body; }
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
 }
 
 /** Parse a message body; says why when it is not a valid message of a version we know. */
-export function parseMessage<T extends z.ZodTypeAny>(schema: T, body: unknown): { ok: true; value: z.infer<T> } | { ok: false; reason: string; version?: unknown } {
+export function parseMessage<T extends z.ZodTypeAny>(
+  schema: T,
+  body: unknown,
+): { ok: true; value: z.infer<T> } | { ok: false; reason: string; version?: unknown } {
   let value = body;
   if (typeof body === 'string') {
-    try { value = JSON.parse(body); } catch { return { ok: false, reason: 'not JSON' }; }
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return { ok: false, reason: 'not JSON' };
+    }
   }
   const version = (value as { v?: unknown } | null)?.v;
-  if (version !== MESSAGE_VERSION) return { ok: false, reason: `unknown message version ${JSON.stringify(version)} (this nommer speaks v${MESSAGE_VERSION})`, version };
+  if (version !== MESSAGE_VERSION)
+    return {
+      ok: false,
+      reason: `unknown message version ${JSON.stringify(version)} (this nommer speaks v${MESSAGE_VERSION})`,
+      version,
+    };
   const r = schema.safeParse(value);
-  if (!r.success) return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  if (!r.success)
+    return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
   return { ok: true, value: r.data };
 }

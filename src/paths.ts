@@ -12,7 +12,8 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'media-nommer') return (root = dir);
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'media-nommer')
+      return (root = dir);
     dir = dirname(dir);
   }
   throw new Error('cannot find the media-nommer package root');
@@ -47,12 +48,20 @@ export function dataPaths(home: string) {
  */
 export function ensureDataDir(home: string): void {
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  try { chmodSync(home, 0o700); } catch { /* not ours to change (a shared mount): its owner decides */ }
+  try {
+    chmodSync(home, 0o700);
+  } catch {
+    /* not ours to change (a shared mount): its owner decides */
+  }
 }
 
 /** Make an existing file of the data dir readable by its owner only (0600). */
 export function privateFile(path: string): void {
-  try { chmodSync(path, 0o600); } catch { /* missing, or not ours */ }
+  try {
+    chmodSync(path, 0o600);
+  } catch {
+    /* missing, or not ours */
+  }
 }
 
 /** A worker's private scratch dir under the data dir (its id made safe as a file name). */

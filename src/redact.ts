@@ -9,15 +9,49 @@ export const REDACTED_QUERY = 'redacted';
 
 // Parameter names compared lower-cased with '-', '_' and '.' removed (X-Amz-Signature → xamzsignature).
 const CREDENTIAL_NAMES = new Set([
-  'sig', 'signature', 'token', 'key', 'apikey', 'auth', 'authorization', 'pass', 'passwd', 'pwd', 'password',
-  'secret', 'policy', 'keypairid', 'credential', 'credentials', 'session', 'sessionid', 'accesskey', 'code',
-  'jwt', 'bearer',
+  'sig',
+  'signature',
+  'token',
+  'key',
+  'apikey',
+  'auth',
+  'authorization',
+  'pass',
+  'passwd',
+  'pwd',
+  'password',
+  'secret',
+  'policy',
+  'keypairid',
+  'credential',
+  'credentials',
+  'session',
+  'sessionid',
+  'accesskey',
+  'code',
+  'jwt',
+  'bearer',
 ]);
-const CREDENTIAL_PARTS = ['signature', 'token', 'secret', 'password', 'passwd', 'credential', 'apikey', 'accesskey', 'privatekey', 'auth'];
+const CREDENTIAL_PARTS = [
+  'signature',
+  'token',
+  'secret',
+  'password',
+  'passwd',
+  'credential',
+  'apikey',
+  'accesskey',
+  'privatekey',
+  'auth',
+];
 
 function credentialLike(name: string): boolean {
   let n: string;
-  try { n = decodeURIComponent(name); } catch { n = name; }
+  try {
+    n = decodeURIComponent(name);
+  } catch {
+    n = name;
+  }
   n = n.toLowerCase().replace(/[-_.\s]/g, '');
   return CREDENTIAL_NAMES.has(n) || CREDENTIAL_PARTS.some((p) => n.includes(p));
 }

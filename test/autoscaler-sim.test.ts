@@ -32,7 +32,10 @@ for (const tr of traces) {
       assert.equal(r.waits.length, tr.jobs.length);
       assert.ok(r.peakInstances <= small.maxInstances, `peak ${r.peakInstances} > max ${small.maxInstances}`);
       assert.equal(r.busyTerminations, 0);
-      assert.ok(r.instanceSeconds >= floorSeconds(tr, small), `${r.instanceSeconds} < floor ${floorSeconds(tr, small)}`);
+      assert.ok(
+        r.instanceSeconds >= floorSeconds(tr, small),
+        `${r.instanceSeconds} < floor ${floorSeconds(tr, small)}`,
+      );
       assert.ok(r.waits.every((w) => w >= 0));
     });
   }

@@ -16,7 +16,13 @@ import {
 const NOW = 1_700_000_000_000;
 const S = 1000;
 
-const config: AutoscalerConfig = { minInstances: 0, maxInstances: 10, slotsPerInstance: 2, cooldownSeconds: 30, bootSeconds: 90 };
+const config: AutoscalerConfig = {
+  minInstances: 0,
+  maxInstances: 10,
+  slotsPerInstance: 2,
+  cooldownSeconds: 30,
+  bootSeconds: 90,
+};
 
 function input(over: Partial<AutoscalerInput> = {}): AutoscalerInput {
   return { now: NOW, queue: { waiting: 0, inFlight: 0 }, instances: [], config, ...over };
@@ -24,7 +30,14 @@ function input(over: Partial<AutoscalerInput> = {}): AutoscalerInput {
 
 let n = 0;
 function running(busySlots: number, over: Partial<InstanceView> = {}): InstanceView {
-  return { id: `i-run-${n++}`, state: 'running', launchedAt: NOW - 600 * S, busySlots, idleSince: busySlots === 0 ? NOW - 10 * S : undefined, ...over };
+  return {
+    id: `i-run-${n++}`,
+    state: 'running',
+    launchedAt: NOW - 600 * S,
+    busySlots,
+    idleSince: busySlots === 0 ? NOW - 10 * S : undefined,
+    ...over,
+  };
 }
 function booting(ageSeconds = 20, over: Partial<InstanceView> = {}): InstanceView {
   return { id: `i-boot-${n++}`, state: 'booting', launchedAt: NOW - ageSeconds * S, busySlots: 0, ...over };
@@ -58,7 +71,12 @@ describe('autoscaler decide', () => {
   });
 
   test('launches stop at maxInstances, counting booting and running instances', () => {
-    const d = decide(input({ queue: { waiting: 100, inFlight: 8 }, instances: [running(2), running(2), running(2), running(2), booting(), booting()] }));
+    const d = decide(
+      input({
+        queue: { waiting: 100, inFlight: 8 },
+        instances: [running(2), running(2), running(2), running(2), booting(), booting()],
+      }),
+    );
     assert.equal(d.launch, 4);
     assert.match(d.reason, /max 10 reached/);
   });
@@ -75,33 +93,82 @@ describe('autoscaler decide', () => {
     assert.equal(first.launch, 3);
     // Next tick: the three now appear as booting (EC2's launch time may lag our clock a little).
     const three = () => [booting(0), booting(0), booting(0, { launchedAt: NOW + 2 * S })];
-    const second = decide(input({ now: NOW + 10 * S, queue: { waiting: 6, inFlight: 0 }, instances: three(), lastScaleUp: { at: NOW, count: 3 } }));
+    const second = decide(
+      input({
+        now: NOW + 10 * S,
+        queue: { waiting: 6, inFlight: 0 },
+        instances: three(),
+        lastScaleUp: { at: NOW, count: 3 },
+      }),
+    );
     assert.equal(second.launch, 0, second.reason);
     // More work arrives: only the difference is launched.
-    const third = decide(input({ now: NOW + 20 * S, queue: { waiting: 9, inFlight: 0 }, instances: three(), lastScaleUp: { at: NOW, count: 3 } }));
+    const third = decide(
+      input({
+        now: NOW + 20 * S,
+        queue: { waiting: 9, inFlight: 0 },
+        instances: three(),
+        lastScaleUp: { at: NOW, count: 3 },
+      }),
+    );
     assert.equal(third.launch, 2, third.reason);
     // A listed launch time a second before ours (clock skew) is still recognised as that launch.
-    const skewed = decide(input({ now: NOW + 10 * S, queue: { waiting: 9, inFlight: 0 }, instances: [booting(1), booting(1), booting(1)], lastScaleUp: { at: NOW, count: 3 } }));
+    const skewed = decide(
+      input({
+        now: NOW + 10 * S,
+        queue: { waiting: 9, inFlight: 0 },
+        instances: [booting(1), booting(1), booting(1)],
+        lastScaleUp: { at: NOW, count: 3 },
+      }),
+    );
     assert.equal(skewed.launch, 2, skewed.reason);
   });
 
   test('within the cool-down, launched instances the API does not list yet count as booting', () => {
-    const d = decide(input({ now: NOW + 5 * S, queue: { waiting: 6, inFlight: 0 }, instances: [], lastScaleUp: { at: NOW, count: 3 } }));
+    const d = decide(
+      input({
+        now: NOW + 5 * S,
+        queue: { waiting: 6, inFlight: 0 },
+        instances: [],
+        lastScaleUp: { at: NOW, count: 3 },
+      }),
+    );
     assert.equal(d.launch, 0, d.reason);
     assert.match(d.reason, /3 launched, not listed yet/);
     // One of them shows up: still no double launch.
-    const d2 = decide(input({ now: NOW + 8 * S, queue: { waiting: 6, inFlight: 0 }, instances: [booting(0)], lastScaleUp: { at: NOW, count: 3 } }));
+    const d2 = decide(
+      input({
+        now: NOW + 8 * S,
+        queue: { waiting: 6, inFlight: 0 },
+        instances: [booting(0)],
+        lastScaleUp: { at: NOW, count: 3 },
+      }),
+    );
     assert.equal(d2.launch, 0, d2.reason);
   });
 
   test('after the cool-down, a launch that never showed up is no longer assumed', () => {
-    const d = decide(input({ now: NOW + 31 * S, queue: { waiting: 6, inFlight: 0 }, instances: [], lastScaleUp: { at: NOW, count: 3 } }));
+    const d = decide(
+      input({
+        now: NOW + 31 * S,
+        queue: { waiting: 6, inFlight: 0 },
+        instances: [],
+        lastScaleUp: { at: NOW, count: 3 },
+      }),
+    );
     assert.equal(d.launch, 3);
   });
 
   test('unlisted launches count toward max too', () => {
     const nine = Array.from({ length: 7 }, () => running(2));
-    const d = decide(input({ now: NOW + 5 * S, queue: { waiting: 50, inFlight: 14 }, instances: nine, lastScaleUp: { at: NOW, count: 2 } }));
+    const d = decide(
+      input({
+        now: NOW + 5 * S,
+        queue: { waiting: 50, inFlight: 14 },
+        instances: nine,
+        lastScaleUp: { at: NOW, count: 2 },
+      }),
+    );
     assert.equal(d.launch, 1, d.reason);
   });
 
@@ -120,7 +187,10 @@ describe('autoscaler decide', () => {
     assert.equal(decide(input({ config: cfg, instances: [running(0)] })).launch, 1);
     assert.equal(decide(input({ config: cfg, instances: [running(0), booting()] })).launch, 0);
     // Stopping instances are leaving and do not hold the floor.
-    assert.equal(decide(input({ config: cfg, instances: [running(0), { ...running(0), state: 'stopping' }] })).launch, 1);
+    assert.equal(
+      decide(input({ config: cfg, instances: [running(0), { ...running(0), state: 'stopping' }] })).launch,
+      1,
+    );
   });
 
   test('terminated instances in the listing are ignored', () => {
@@ -158,7 +228,9 @@ describe('autoscaler decide', () => {
 
   test('never terminates an instance that is running a job, even above max', () => {
     const busy = Array.from({ length: 6 }, () => running(1));
-    const d = decide(input({ config: { ...config, maxInstances: 3 }, queue: { waiting: 0, inFlight: 6 }, instances: busy }));
+    const d = decide(
+      input({ config: { ...config, maxInstances: 3 }, queue: { waiting: 0, inFlight: 6 }, instances: busy }),
+    );
     assert.deepEqual(d.terminate, []);
     assert.equal(d.launch, 0);
     assert.match(d.reason, /3 busy left to finish/);
@@ -170,11 +242,23 @@ describe('autoscaler decide', () => {
     const idleOld = running(0, { idleSince: NOW - 100 * S });
     const idleNew = running(0, { idleSince: NOW - 5 * S });
     const boot = booting(30);
-    const d = decide(input({ config: { ...config, maxInstances: 2 }, queue: { waiting: 0, inFlight: 3 }, instances: [busyA, busyB, idleNew, idleOld, boot] }));
+    const d = decide(
+      input({
+        config: { ...config, maxInstances: 2 },
+        queue: { waiting: 0, inFlight: 3 },
+        instances: [busyA, busyB, idleNew, idleOld, boot],
+      }),
+    );
     assert.deepEqual(d.terminate, [boot.id, idleOld.id, idleNew.id]);
     assert.equal(d.launch, 0);
     // Only as many as the excess: max 4 trims one, the booting instance.
-    const d2 = decide(input({ config: { ...config, maxInstances: 4 }, queue: { waiting: 0, inFlight: 3 }, instances: [busyA, busyB, idleNew, idleOld, boot] }));
+    const d2 = decide(
+      input({
+        config: { ...config, maxInstances: 4 },
+        queue: { waiting: 0, inFlight: 3 },
+        instances: [busyA, busyB, idleNew, idleOld, boot],
+      }),
+    );
     assert.deepEqual(d2.terminate, [boot.id]);
   });
 
@@ -191,8 +275,14 @@ describe('autoscaler config', () => {
     assert.equal(problems.length, 2);
     assert.match(problems.join('\n'), /slotsPerInstance/);
     assert.match(problems.join('\n'), /maxInstances/);
-    assert.match(configProblems({ ...config, minInstances: 11 })[0]!, /minInstances \(11\) must not exceed maxInstances \(10\)/);
-    assert.throws(() => assertAutoscalerConfig({ ...config, bootSeconds: -1 }), (e: Error & { code?: string }) => e.code === 'CONFIG_INVALID' && /bootSeconds/.test(e.message));
+    assert.match(
+      configProblems({ ...config, minInstances: 11 })[0]!,
+      /minInstances \(11\) must not exceed maxInstances \(10\)/,
+    );
+    assert.throws(
+      () => assertAutoscalerConfig({ ...config, bootSeconds: -1 }),
+      (e: Error & { code?: string }) => e.code === 'CONFIG_INVALID' && /bootSeconds/.test(e.message),
+    );
   });
 });
 
@@ -211,7 +301,10 @@ describe('backoff after fleet API throttling', () => {
     assert.deepEqual(s, { failures: 1, backoffUntil: NOW + 1 * S });
     s = afterFleetCall(s, false, NOW + 1 * S, 0);
     assert.deepEqual(s, { failures: 2, backoffUntil: NOW + 1 * S + 2 * S });
-    assert.equal(decide(input({ now: NOW + 2 * S, queue: { waiting: 5, inFlight: 0 }, backoffUntil: s.backoffUntil })).launch, 0);
+    assert.equal(
+      decide(input({ now: NOW + 2 * S, queue: { waiting: 5, inFlight: 0 }, backoffUntil: s.backoffUntil })).launch,
+      0,
+    );
     s = afterFleetCall(s, true, NOW + 3 * S, 0.7);
     assert.deepEqual(s, { failures: 0 });
   });

@@ -19,7 +19,9 @@ const procs: ChildProcess[] = [];
 const feeders: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
 
-before(async () => { aws = await startAwsEnv({ maxAttempts: 1 }); });
+before(async () => {
+  aws = await startAwsEnv({ maxAttempts: 1 });
+});
 after(async () => {
   for (const p of procs) p.kill('SIGKILL');
   for (const f of feeders) await f.kill().catch(() => undefined);
@@ -31,13 +33,17 @@ after(async () => {
 function worker(t: { after(fn: () => void): void }, dir: string, id: string, extra: string[] = []): ChildProcess {
   const w = startAwsWorker(dir, aws.env, id, extra);
   procs.push(w);
-  t.after(() => { w.kill('SIGKILL'); });
+  t.after(() => {
+    w.kill('SIGKILL');
+  });
   return w;
 }
 
 async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 1, config: aws.config, env: aws.env }); feeders.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 1, config: aws.config, env: aws.env });
+  feeders.push(f);
   return { dir: d.path, f };
 }
 
@@ -46,7 +52,10 @@ test('a local file submitted to the aws backend is staged in S3, encoded by a wo
   worker(t, dir, 'aws-w1');
   const clip = makeClip(join(dir, 'talk.mp4'), { seconds: 2 });
   const s3out = `s3://${aws.bucket}/results/talk.webp`;
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }, { preset: 'poster', uri: s3out }] });
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'webm' }, { preset: 'poster', uri: s3out }],
+  });
   assert.match(job.input, /^s3:\/\/nommer-test\/nommer-staging\/inputs\//, 'input staged in the bucket');
   const done = await waitForJob(f.client, job.id, isFinal, 90_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
@@ -54,13 +63,23 @@ test('a local file submitted to the aws backend is staged in S3, encoded by a wo
   // local destination: downloaded back by feederd after success
   const local = join(dir, 'talk.webm');
   for (let i = 0; i < 100 && !existsSync(local); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(probe(local).streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
+  assert.deepEqual(
+    probe(local)
+      .streams.map((s) => s.codec_name)
+      .sort(),
+    ['opus', 'vp9'],
+  );
   // s3 destination: in the bucket
-  const storage = new S3Storage({ client: s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }) });
+  const storage = new S3Storage({
+    client: s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
+  });
   assert.equal(await storage.exists(s3out), true);
   const got = await storage.fetch(s3out, dir);
   assert.equal(probe(got).streams[0]!.codec_name, 'webp');
-  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.part')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('.part')),
+    [],
+  );
   await f.stop();
 });
 
@@ -68,9 +87,18 @@ test('a worker killed mid-job: the message becomes visible again and another wor
   const { dir, f } = await setup();
   const w1 = worker(t, dir, 'aws-k1');
   const clip = makeClip(join(dir, 'long.mp4'), { seconds: 10, width: 640, height: 360 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }] });
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'webm' }],
+  });
   // Mid-encode by construction: w1's ffmpeg is running (its scratch dir is named for it).
-  await until(async () => encoderPids('/work/aws-k1/').length > 0 || isFinal((await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${job.id}`)).job), 60_000, 'w1 to be encoding');
+  await until(
+    async () =>
+      encoderPids('/work/aws-k1/').length > 0 ||
+      isFinal((await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${job.id}`)).job),
+    60_000,
+    'w1 to be encoding',
+  );
   assert.ok(encoderPids('/work/aws-k1/').length > 0, 'w1 is encoding (the job did not end first)');
   w1.kill('SIGKILL');
   worker(t, dir, 'aws-k2');
@@ -88,27 +116,49 @@ test('a worker killed mid-job: the message becomes visible again and another wor
 test('a poison task that kills every worker ends in the DLQ and the job fails with WORKER_LOST', async (t) => {
   const { dir, f } = await setup();
   const clip = makeClip(join(dir, 'p.mp4'), { seconds: 10, width: 640, height: 360 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }] });
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'webm' }],
+  });
   // maxAttempts 1: deliveries 1 and 2 are worked on (and their workers die); the 3rd is failed by the worker.
   for (let i = 0; i < 3; i++) {
     const w = worker(t, dir, `aws-p${i}`);
-    const j = await waitForJob(f.client, job.id, (x) => isFinal(x) || (x.worker === `aws-p${i}` && x.state === 'running'), 60_000);
+    const j = await waitForJob(
+      f.client,
+      job.id,
+      (x) => isFinal(x) || (x.worker === `aws-p${i}` && x.state === 'running'),
+      60_000,
+    );
     if (isFinal(j)) break;
-    if (i < 2) { await waitForJob(f.client, job.id, (x) => x.phase === 'encoding' || isFinal(x), 60_000); w.kill('SIGKILL'); }
+    if (i < 2) {
+      await waitForJob(f.client, job.id, (x) => x.phase === 'encoding' || isFinal(x), 60_000);
+      w.kill('SIGKILL');
+    }
   }
   const done = await waitForJob(f.client, job.id, isFinal, 60_000);
   assert.equal(done.state, 'failed');
   assert.equal(done.error!.code, 'WORKER_LOST');
   const sqs = sqsClient({ endpoint: aws.moto.endpoint, region: 'us-east-1' });
   const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${aws.prefix}-dlq` }))).QueueUrl!;
-  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+  const got = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: dlq,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+      MessageAttributeNames: ['All'],
+    }),
+  );
   const bodies = (got.Messages ?? []).map((m) => JSON.parse(m.Body!) as { jobId?: string });
-  assert.ok(bodies.some((b) => b.jobId === job.id), 'the task message is in the DLQ');
+  assert.ok(
+    bodies.some((b) => b.jobId === job.id),
+    'the task message is in the DLQ',
+  );
   await f.stop();
 });
 
 test('a malformed message is moved to the DLQ with a reason and the worker keeps going', async (t) => {
-  const d = tempDir(); dirs.push(d);
+  const d = tempDir();
+  dirs.push(d);
   const { writeConfig } = await import('./helpers/feederd.js');
   writeConfig(d.path, aws.config);
   const sqs = sqsClient({ endpoint: aws.moto.endpoint, region: 'us-east-1' });
@@ -118,7 +168,14 @@ test('a malformed message is moved to the DLQ with a reason and the worker keeps
   const w = worker(t, d.path, 'aws-m1', ['--idle-exit', '3']);
   const code = await new Promise<number | null>((r) => w.once('exit', (c) => r(c)));
   assert.equal(code, 0, 'the worker idled out normally');
-  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+  const got = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: dlq,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+      MessageAttributeNames: ['All'],
+    }),
+  );
   const m = (got.Messages ?? []).find((x) => x.Body?.includes('"jobId":42'));
   assert.ok(m, 'malformed message in the DLQ');
   assert.match(m!.MessageAttributes?.['nommer-reject-reason']?.StringValue ?? '', /malformed task message/);

@@ -16,8 +16,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function task(n: number): TaskMessage {
   return {
-    v: MESSAGE_VERSION, kind: 'task', jobId: `job-${n}`, taskId: `task-${n}`, attempt: 1, type: 'encode',
-    input: 's3://in/clip.mp4', outputs: [{ preset: { name: 'webm' }, uri: 's3://out/clip.webm' }], force: false,
+    v: MESSAGE_VERSION,
+    kind: 'task',
+    jobId: `job-${n}`,
+    taskId: `task-${n}`,
+    attempt: 1,
+    type: 'encode',
+    input: 's3://in/clip.mp4',
+    outputs: [{ preset: { name: 'webm' }, uri: 's3://out/clip.webm' }],
+    force: false,
   };
 }
 
@@ -27,8 +34,12 @@ describe('SQS job queue (moto)', () => {
   let urls: QueueUrls;
   let queue: SqsJobQueue;
 
-  before(async () => { moto = await startMoto(); });
-  after(async () => { await moto?.stop(); });
+  before(async () => {
+    moto = await startMoto();
+  });
+  after(async () => {
+    await moto?.stop();
+  });
   beforeEach(async () => {
     await moto.reset();
     const settings = { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 };
@@ -108,11 +119,20 @@ describe('SQS job queue (moto)', () => {
     assert.ok(lease);
     await lease.reject('outputs.0.uri: Required');
     await lease.extend(10); // a heartbeat racing the reject is harmless
-    const dead = await sqs().send(new ReceiveMessageCommand({ QueueUrl: urls.dlq, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+    const dead = await sqs().send(
+      new ReceiveMessageCommand({ QueueUrl: urls.dlq, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
+    );
     assert.equal(dead.Messages?.length, 1);
     assert.deepEqual(JSON.parse(dead.Messages![0]!.Body!), task(4));
-    assert.equal(dead.Messages![0]!.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue, 'outputs.0.uri: Required');
-    assert.equal(dead.Messages![0]!.MessageAttributes?.[VERSION_ATTRIBUTE]?.StringValue, String(MESSAGE_VERSION), 'sender attributes kept');
+    assert.equal(
+      dead.Messages![0]!.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue,
+      'outputs.0.uri: Required',
+    );
+    assert.equal(
+      dead.Messages![0]!.MessageAttributes?.[VERSION_ATTRIBUTE]?.StringValue,
+      String(MESSAGE_VERSION),
+      'sender attributes kept',
+    );
     assert.deepEqual(await queue.depth(), { waiting: 0, inFlight: 0 });
   });
 
@@ -139,12 +159,21 @@ describe('SQS job queue (moto)', () => {
 
   it('a task larger than SQS allows is refused before sending, with MESSAGE_INVALID', async () => {
     const big = { ...task(6), params: { blob: 'x'.repeat(300_000) } };
-    await assert.rejects(queue.send(big), (err: NommerError) => err.code === 'MESSAGE_INVALID' && /262144/.test(err.message));
+    await assert.rejects(
+      queue.send(big),
+      (err: NommerError) => err.code === 'MESSAGE_INVALID' && /262144/.test(err.message),
+    );
   });
 
   it('a queue that does not exist is QUEUE_FAILED with the hint to run setup', async () => {
-    await assert.rejects(resolveQueueUrls(sqs(), 'missing'), (err: NommerError) =>
-      err instanceof NommerError && err.code === 'QUEUE_FAILED' && !err.retriable && /nommer setup aws/.test(err.hint ?? ''));
+    await assert.rejects(
+      resolveQueueUrls(sqs(), 'missing'),
+      (err: NommerError) =>
+        err instanceof NommerError &&
+        err.code === 'QUEUE_FAILED' &&
+        !err.retriable &&
+        /nommer setup aws/.test(err.hint ?? ''),
+    );
   });
 
   it('clients find the endpoint in AWS_ENDPOINT_URL_SQS when no endpoint is configured', async () => {
@@ -154,14 +183,23 @@ describe('SQS job queue (moto)', () => {
       const fromEnv = new SqsJobQueue({ client: sqsClient({ maxAttempts: 1 }), queueUrl: urls.jobs, dlqUrl: urls.dlq });
       assert.deepEqual(await fromEnv.depth(), { waiting: 0, inFlight: 0 });
     } finally {
-      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SQS; else process.env.AWS_ENDPOINT_URL_SQS = saved;
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SQS;
+      else process.env.AWS_ENDPOINT_URL_SQS = saved;
     }
   });
 
   it('status events are published and received in batches, and acked events are gone', async () => {
     const channel = new SqsStatusChannel({ client: sqs(), queueUrl: urls.status, visibilitySeconds: 1 });
     const events: StatusEvent[] = Array.from({ length: 12 }, (_, i) => ({
-      v: MESSAGE_VERSION, kind: 'status', jobId: 'job-7', taskId: 'task-7', attempt: 1, seq: i, worker: 'w1', at: Date.now(), type: 'progress',
+      v: MESSAGE_VERSION,
+      kind: 'status',
+      jobId: 'job-7',
+      taskId: 'task-7',
+      attempt: 1,
+      seq: i,
+      worker: 'w1',
+      at: Date.now(),
+      type: 'progress',
       progress: { fraction: i / 12 },
     }));
     for (const e of events) await channel.publish(e);

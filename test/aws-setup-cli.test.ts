@@ -10,15 +10,35 @@ import { tempDir } from './helpers/media.js';
 
 let moto: Moto;
 const d = tempDir();
-before(async () => { moto = await startMoto(); });
-after(async () => { await moto?.stop(); d.cleanup(); });
+before(async () => {
+  moto = await startMoto();
+});
+after(async () => {
+  await moto?.stop();
+  d.cleanup();
+});
 
-const env = () => ({ NOMMER_HOME: join(d.path, 'home'), AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' });
+const env = () => ({
+  NOMMER_HOME: join(d.path, 'home'),
+  AWS_ACCESS_KEY_ID: 'testing',
+  AWS_SECRET_ACCESS_KEY: 'testing',
+  AWS_REGION: 'us-east-1',
+});
 function config(prefix: string, bucket = 'setup-cli') {
-  writeFileSync(join(d.path, 'nommer.config.json'), JSON.stringify({ backend: 'aws', aws: { bucket, queuePrefix: prefix, endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' } }));
+  writeFileSync(
+    join(d.path, 'nommer.config.json'),
+    JSON.stringify({
+      backend: 'aws',
+      aws: { bucket, queuePrefix: prefix, endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' },
+    }),
+  );
 }
 
-interface Report { items: Array<{ kind: string; name: string; action: string }>; release: string | null; policies: { orchestrator: unknown; worker: unknown } }
+interface Report {
+  items: Array<{ kind: string; name: string; action: string }>;
+  release: string | null;
+  policies: { orchestrator: unknown; worker: unknown };
+}
 
 test('setup aws run twice: the second run changes nothing', async () => {
   config('cli1');
@@ -28,12 +48,18 @@ test('setup aws run twice: the second run changes nothing', async () => {
   const first = await nommer(['setup', 'aws', '--json'], { env: env(), cwd: d.path });
   assert.equal(first.code, 0, first.stderr);
   const r1 = JSON.parse(first.stdout) as Report;
-  assert.deepEqual(r1.items.map((i) => i.action), ['created', 'created', 'created', 'created']);
+  assert.deepEqual(
+    r1.items.map((i) => i.action),
+    ['created', 'created', 'created', 'created'],
+  );
   assert.match(r1.release ?? '', /^s3:\/\/setup-cli\/nommer-releases\/media-nommer-\d+\.\d+\.\d+\.tgz$/);
   const second = await nommer(['setup', 'aws', '--json', '--no-release'], { env: env(), cwd: d.path });
   assert.equal(second.code, 0, second.stderr);
   const r2 = JSON.parse(second.stdout) as Report;
-  assert.ok(r2.items.every((i) => i.action === 'exists'), JSON.stringify(r2.items));
+  assert.ok(
+    r2.items.every((i) => i.action === 'exists'),
+    JSON.stringify(r2.items),
+  );
   assert.equal(r2.release, null);
   const text = await nommer(['setup', 'aws', '--no-release'], { env: env(), cwd: d.path });
   assert.match(text.stdout, /IAM policy for workers/);

@@ -15,19 +15,34 @@ describe('setupAws (moto)', () => {
   let settings: AwsSettings;
   const options = { bucket: 'nommer-setup-test', queuePrefix: 'st' };
 
-  before(async () => { moto = await startMoto(); settings = { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 }; });
-  after(async () => { await moto?.stop(); });
-  beforeEach(async () => { await moto.reset(); });
+  before(async () => {
+    moto = await startMoto();
+    settings = { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 };
+  });
+  after(async () => {
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+  });
 
   const queueAttributes = async (url: string) =>
-    (await sqsClient(settings).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes!;
+    (await sqsClient(settings).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))
+      .Attributes!;
 
   it('the first run creates the bucket and three queues wired to the DLQ', async () => {
     const report = await setupAws(settings, { ...options, maxReceiveCount: 4 });
-    assert.deepEqual(actions(report), { 'nommer-setup-test': 'created', 'st-dlq': 'created', 'st-jobs': 'created', 'st-status': 'created' });
+    assert.deepEqual(actions(report), {
+      'nommer-setup-test': 'created',
+      'st-dlq': 'created',
+      'st-jobs': 'created',
+      'st-status': 'created',
+    });
     assert.ok(report.queueUrls);
     await s3Client(settings).send(new HeadBucketCommand({ Bucket: options.bucket }));
-    const lifecycle = await s3Client(settings).send(new GetBucketLifecycleConfigurationCommand({ Bucket: options.bucket }));
+    const lifecycle = await s3Client(settings).send(
+      new GetBucketLifecycleConfigurationCommand({ Bucket: options.bucket }),
+    );
     assert.equal(lifecycle.Rules?.[0]?.AbortIncompleteMultipartUpload?.DaysAfterInitiation, 1);
 
     const jobs = await queueAttributes(report.queueUrls.jobs);
@@ -45,8 +60,20 @@ describe('setupAws (moto)', () => {
   function recordingClients(sent: string[]) {
     const s3 = s3Client(settings);
     const sqs = sqsClient(settings);
-    s3.middlewareStack.add((next, context) => (args) => { sent.push(context.commandName!); return next(args); }, { step: 'initialize', name: 'recordCommands' });
-    sqs.middlewareStack.add((next, context) => (args) => { sent.push(context.commandName!); return next(args); }, { step: 'initialize', name: 'recordCommands' });
+    s3.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(context.commandName!);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    sqs.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(context.commandName!);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
     return { s3, sqs };
   }
   const WRITES = /^(Create|Put|Set|Delete|Tag)/;
@@ -59,7 +86,11 @@ describe('setupAws (moto)', () => {
     assert.ok(second.items.every((i) => !i.changes));
     assert.deepEqual(second.queueUrls, first.queueUrls);
     assert.ok(sent.length > 0);
-    assert.deepEqual(sent.filter((c) => WRITES.test(c)), [], `only reads: ${sent.join(', ')}`);
+    assert.deepEqual(
+      sent.filter((c) => WRITES.test(c)),
+      [],
+      `only reads: ${sent.join(', ')}`,
+    );
     assert.equal((await sqsClient(settings).send(new ListQueuesCommand({}))).QueueUrls?.length, 3);
   });
 
@@ -67,7 +98,10 @@ describe('setupAws (moto)', () => {
     const sent: string[] = [];
     const report = await setupAws(settings, { ...options, dryRun: true, clients: recordingClients(sent) });
     assert.equal(report.dryRun, true);
-    assert.deepEqual(sent.filter((c) => WRITES.test(c)), []);
+    assert.deepEqual(
+      sent.filter((c) => WRITES.test(c)),
+      [],
+    );
     assert.deepEqual(new Set(report.items.map((i) => i.action)), new Set(['would-create']));
     assert.equal(report.queueUrls, undefined);
     assert.equal((await s3Client(settings).send(new ListBucketsCommand({}))).Buckets?.length ?? 0, 0);
@@ -76,9 +110,16 @@ describe('setupAws (moto)', () => {
 
   it('a queue whose settings drifted is reported, left alone by a dry run, and put back by a real run', async () => {
     const first = await setupAws(settings, options);
-    await sqsClient(settings).send(new SetQueueAttributesCommand({ QueueUrl: first.queueUrls!.status, Attributes: { VisibilityTimeout: '5' } }));
+    await sqsClient(settings).send(
+      new SetQueueAttributesCommand({ QueueUrl: first.queueUrls!.status, Attributes: { VisibilityTimeout: '5' } }),
+    );
     const dry = await setupAws(settings, { ...options, dryRun: true, maxReceiveCount: 5 });
-    assert.deepEqual(actions(dry), { 'nommer-setup-test': 'exists', 'st-dlq': 'exists', 'st-jobs': 'would-update', 'st-status': 'would-update' });
+    assert.deepEqual(actions(dry), {
+      'nommer-setup-test': 'exists',
+      'st-dlq': 'exists',
+      'st-jobs': 'would-update',
+      'st-status': 'would-update',
+    });
     assert.deepEqual(dry.items.find((i) => i.name === 'st-status')?.changes, ['VisibilityTimeout: 5 -> 60']);
     assert.equal((await queueAttributes(first.queueUrls!.status)).VisibilityTimeout, '5', 'dry run changed nothing');
 
@@ -86,7 +127,10 @@ describe('setupAws (moto)', () => {
     assert.equal(actions(fixed)['st-status'], 'updated');
     assert.match(fixed.items.find((i) => i.name === 'st-jobs')!.changes!.join(), /RedrivePolicy/);
     assert.equal(Number(JSON.parse((await queueAttributes(first.queueUrls!.jobs)).RedrivePolicy!).maxReceiveCount), 5);
-    assert.deepEqual(new Set((await setupAws(settings, { ...options, maxReceiveCount: 5 })).items.map((i) => i.action)), new Set(['exists']));
+    assert.deepEqual(
+      new Set((await setupAws(settings, { ...options, maxReceiveCount: 5 })).items.map((i) => i.action)),
+      new Set(['exists']),
+    );
   });
 
   it('bad options are refused before any call', async () => {
@@ -96,7 +140,10 @@ describe('setupAws (moto)', () => {
 });
 
 describe('iamPolicies', () => {
-  const { orchestrator, worker } = iamPolicies({ region: 'eu-west-1' }, { bucket: 'media', queuePrefix: 'nm', accountId: '123456789012' });
+  const { orchestrator, worker } = iamPolicies(
+    { region: 'eu-west-1' },
+    { bucket: 'media', queuePrefix: 'nm', accountId: '123456789012' },
+  );
   const allows = (doc: PolicyDocument, action: string, resource: string) =>
     doc.Statement.some((s) => s.Action.includes(action) && [s.Resource].flat().includes(resource));
   const q = (name: string) => `arn:aws:sqs:eu-west-1:123456789012:${name}`;
@@ -110,8 +157,14 @@ describe('iamPolicies', () => {
       assert.equal(new Set(sids).size, sids.length, 'unique Sids');
       for (const s of parsed.Statement) {
         assert.equal(s.Effect, 'Allow');
-        assert.ok(s.Action.every((a) => /^(sqs|s3|ec2|iam):[A-Za-z]+$/.test(a)), s.Action.join());
-        assert.ok([s.Resource].flat().every((r) => r === '*' || r.startsWith('arn:aws:')), String(s.Resource));
+        assert.ok(
+          s.Action.every((a) => /^(sqs|s3|ec2|iam):[A-Za-z]+$/.test(a)),
+          s.Action.join(),
+        );
+        assert.ok(
+          [s.Resource].flat().every((r) => r === '*' || r.startsWith('arn:aws:')),
+          String(s.Resource),
+        );
       }
     }
   });
@@ -123,8 +176,17 @@ describe('iamPolicies', () => {
     assert.ok(allows(orchestrator, 'sqs:GetQueueAttributes', q('nm-jobs')));
     assert.ok(allows(orchestrator, 's3:PutObject', 'arn:aws:s3:::media/nommer-staging/*'));
     assert.ok(allows(orchestrator, 's3:GetObject', 'arn:aws:s3:::media/nommer-staging/*'));
-    for (const a of ['ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:DescribeInstances', 'ec2:CreateTags', 'iam:PassRole']) {
-      assert.ok(orchestrator.Statement.some((s) => s.Action.includes(a)), a);
+    for (const a of [
+      'ec2:RunInstances',
+      'ec2:TerminateInstances',
+      'ec2:DescribeInstances',
+      'ec2:CreateTags',
+      'iam:PassRole',
+    ]) {
+      assert.ok(
+        orchestrator.Statement.some((s) => s.Action.includes(a)),
+        a,
+      );
     }
     assert.ok(allows(orchestrator, 'iam:PassRole', 'arn:aws:iam::123456789012:role/nm-worker'));
     // Least privilege: the orchestrator never takes jobs off the queue or reports status.
@@ -133,18 +195,28 @@ describe('iamPolicies', () => {
   });
 
   it('a worker leases jobs, reports status, rejects to the DLQ and reads/writes the bucket, and nothing else', () => {
-    for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) assert.ok(allows(worker, a, q('nm-jobs')), a);
+    for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'])
+      assert.ok(allows(worker, a, q('nm-jobs')), a);
     assert.ok(allows(worker, 'sqs:SendMessage', q('nm-status')));
     assert.ok(allows(worker, 'sqs:SendMessage', q('nm-dlq')));
     assert.ok(allows(worker, 's3:GetObject', 'arn:aws:s3:::media/*'));
     assert.ok(allows(worker, 's3:PutObject', 'arn:aws:s3:::media/*'));
     assert.ok(!allows(worker, 'sqs:SendMessage', q('nm-jobs')), 'workers do not enqueue jobs');
-    assert.ok(worker.Statement.every((s) => s.Action.every((a) => !a.startsWith('ec2:') && !a.startsWith('iam:'))), 'no fleet or IAM rights');
-    assert.ok(worker.Statement.every((s) => s.Resource !== '*'), 'every worker right is scoped to a resource');
+    assert.ok(
+      worker.Statement.every((s) => s.Action.every((a) => !a.startsWith('ec2:') && !a.startsWith('iam:'))),
+      'no fleet or IAM rights',
+    );
+    assert.ok(
+      worker.Statement.every((s) => s.Resource !== '*'),
+      'every worker right is scoped to a resource',
+    );
   });
 
-  it('terminating can be limited to the cluster\'s tagged instances', () => {
-    const scoped = iamPolicies({ region: 'eu-west-1' }, { bucket: 'media', queuePrefix: 'nm', clusterTag: { key: 'nommer:cluster', value: 'nm' } });
+  it("terminating can be limited to the cluster's tagged instances", () => {
+    const scoped = iamPolicies(
+      { region: 'eu-west-1' },
+      { bucket: 'media', queuePrefix: 'nm', clusterTag: { key: 'nommer:cluster', value: 'nm' } },
+    );
     const stop = scoped.orchestrator.Statement.find((s) => s.Action.includes('ec2:TerminateInstances'))!;
     assert.deepEqual(stop.Condition, { StringEquals: { 'aws:ResourceTag/nommer:cluster': 'nm' } });
   });

@@ -37,15 +37,22 @@ async function settle(f: RunningFeederd, id: string, timeoutMs: number): Promise
 }
 
 test('a cancel that overtakes the success of a committed output: the retried job succeeds (today: OUTPUT_EXISTS on its own output)', async () => {
-  const t = tempDir('nommer-cancel-race-'); dirs.push(t);
+  const t = tempDir('nommer-cancel-race-');
+  dirs.push(t);
   const d = t.path;
   mkdirSync(join(d, 'out'));
-  const f = await startFeederd(d, { workers: 1 }); running.push(f);
+  const f = await startFeederd(d, { workers: 1 });
+  running.push(f);
   const clip = makeClip(join(d, 'a.mp4'), { seconds: 2 });
   let hit: { job: PublicJob; out: string } | undefined;
   for (let i = 0; i < 5 && !hit; i++) {
     const out = join(d, 'out', `a${i}.opus`);
-    const job = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'opus', uri: out }] })).job;
+    const job = (
+      await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+        input: clip,
+        outputs: [{ preset: 'opus', uri: out }],
+      })
+    ).job;
     const deadline = Date.now() + 30_000;
     while (!existsSync(out)) {
       assert.ok(Date.now() < deadline, `job ${job.id}'s output never appeared`);
@@ -60,15 +67,35 @@ test('a cancel that overtakes the success of a committed output: the retried job
       assert.equal((await settle(f, job.id, 10_000)).state, 'succeeded');
     }
   }
-  if (!hit) { console.log('# every cancel came after the success was applied; the window was not hit'); await f.stop(); return; }
+  if (!hit) {
+    console.log('# every cancel came after the success was applied; the window was not hit');
+    await f.stop();
+    return;
+  }
   const canceled = await settle(f, hit.job.id, 10_000);
   assert.equal(canceled.state, 'canceled');
-  await until(() => { const s = storeState(f.home); return s.runningTasks === 0 && s.leased === 0; }, 10_000, 'the worker to settle its delivery');
-  console.log(`# canceled job ${hit.job.id}: its output ${existsSync(hit.out) ? 'is in place (committed before the cancel reached the worker)' : 'was taken back'}`);
+  await until(
+    () => {
+      const s = storeState(f.home);
+      return s.runningTasks === 0 && s.leased === 0;
+    },
+    10_000,
+    'the worker to settle its delivery',
+  );
+  console.log(
+    `# canceled job ${hit.job.id}: its output ${existsSync(hit.out) ? 'is in place (committed before the cancel reached the worker)' : 'was taken back'}`,
+  );
 
   await f.client.request('POST', `/v1/jobs/${hit.job.id}/retry`);
   const again = await settle(f, hit.job.id, 60_000);
-  assert.equal(again.state, 'succeeded', `the retry of a job canceled after its output was committed: ${JSON.stringify(again.error)}`);
-  assert.deepEqual(probe(hit.out).streams.map((s) => s.codec_name), ['opus']);
+  assert.equal(
+    again.state,
+    'succeeded',
+    `the retry of a job canceled after its output was committed: ${JSON.stringify(again.error)}`,
+  );
+  assert.deepEqual(
+    probe(hit.out).streams.map((s) => s.codec_name),
+    ['opus'],
+  );
   await f.stop();
 });

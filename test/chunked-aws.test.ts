@@ -18,7 +18,9 @@ let aws: AwsEnv;
 const procs: ChildProcess[] = [];
 const feeders: RunningFeederd[] = [];
 const d = tempDir();
-before(async () => { aws = await startAwsEnv({ leaseSeconds: 4 }); });
+before(async () => {
+  aws = await startAwsEnv({ leaseSeconds: 4 });
+});
 after(async () => {
   for (const p of procs) p.kill('SIGKILL');
   for (const f of feeders) await f.kill().catch(() => undefined);
@@ -29,11 +31,20 @@ after(async () => {
 test('a chunked job on the aws backend: chunks in S3 under the staging prefix, assembled, delivered, cleaned up', async () => {
   // Workers are started by the test (aws.ec2.maxInstances 0: feederd launches no instances).
   const config = { ...aws.config, chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
-  const f = await startFeederd(d.path, { workers: 0, config, env: aws.env }); feeders.push(f);
+  const f = await startFeederd(d.path, { workers: 0, config, env: aws.env });
+  feeders.push(f);
   for (const id of ['aws-c1', 'aws-c2']) procs.push(startAwsWorker(d.path, aws.env, id));
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 10 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }], set: ['video.speed=4'], chunked: true });
-  const detail = await f.client.request<{ tasks: Array<{ id: string; type: string; worker: string | null }> }>('GET', `/v1/jobs/${job.id}`);
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'webm' }],
+    set: ['video.speed=4'],
+    chunked: true,
+  });
+  const detail = await f.client.request<{ tasks: Array<{ id: string; type: string; worker: string | null }> }>(
+    'GET',
+    `/v1/jobs/${job.id}`,
+  );
   const chunkTasks = detail.tasks.filter((t) => /\.chunk-\d+$/.test(t.id));
   assert.ok(chunkTasks.length >= 2, `planned ${chunkTasks.length} chunks`);
   const done = await waitForJob(f.client, job.id, isFinal, 240_000);
@@ -43,13 +54,20 @@ test('a chunked job on the aws backend: chunks in S3 under the staging prefix, a
   assert.equal(timing(out).frames, 250);
   assert.ok(decodesCleanly(out).ok);
   assert.ok(segmentLayout(out).indexOf('Cues') < segmentLayout(out).indexOf('Cluster'), 'Cues in front');
-  const after = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>('GET', `/v1/jobs/${job.id}`);
-  assert.ok(after.tasks.filter((t) => /\.chunk-\d+$/.test(t.id)).every((t) => t.worker === 'aws-c1' || t.worker === 'aws-c2'));
+  const after = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>(
+    'GET',
+    `/v1/jobs/${job.id}`,
+  );
+  assert.ok(
+    after.tasks.filter((t) => /\.chunk-\d+$/.test(t.id)).every((t) => t.worker === 'aws-c1' || t.worker === 'aws-c2'),
+  );
   // Intermediates (chunks, manifests) and the staged input/output are gone from the bucket.
   const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
   let left: string[] = [];
   for (let i = 0; i < 50; i++) {
-    left = ((await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: 'nommer-staging/' }))).Contents ?? []).map((o) => o.Key!);
+    left = (
+      (await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: 'nommer-staging/' }))).Contents ?? []
+    ).map((o) => o.Key!);
     if (left.length === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -26,12 +26,24 @@ const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
 const frozen = new Set<number>();
 after(async () => {
-  for (const pid of frozen) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const pid of frozen) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   // A failed test leaves feederd up: stop it (its workers stop with it), and let the workers of a
   // feederd a test killed finish, so nothing of this file runs on after it.
-  for (const f of running) if (f.proc.exitCode === null && f.proc.signalCode === null) await Promise.race([f.stop(), sleep(15_000)]).catch(() => undefined);
+  for (const f of running)
+    if (f.proc.exitCode === null && f.proc.signalCode === null)
+      await Promise.race([f.stop(), sleep(15_000)]).catch(() => undefined);
   for (const f of running) await f.kill().catch(() => undefined);
-  await until(() => running.every((f) => workersOf(f.proc.pid!).length === 0), 30_000, 'every worker of this file to exit').catch(() => undefined);
+  await until(
+    () => running.every((f) => workersOf(f.proc.pid!).length === 0),
+    30_000,
+    'every worker of this file to exit',
+  ).catch(() => undefined);
   for (const d of dirs) d.cleanup();
 });
 
@@ -41,12 +53,30 @@ const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4
 const CLIP = { seconds: 16, width: 320, height: 240 };
 const FRAMES = CLIP.seconds * 25;
 
-interface TaskView { id: string; type: string; state: string; attempt: number; worker: string | null; progress: number; error: { code: string } | null }
-interface Detail { job: PublicJob; tasks: TaskView[]; events: Array<{ type: string; attempt: number; data?: Record<string, unknown> }> }
+interface TaskView {
+  id: string;
+  type: string;
+  state: string;
+  attempt: number;
+  worker: string | null;
+  progress: number;
+  error: { code: string } | null;
+}
+interface Detail {
+  job: PublicJob;
+  tasks: TaskView[];
+  events: Array<{ type: string; attempt: number; data?: Record<string, unknown> }>;
+}
 const detail = (f: RunningFeederd, id: string) => f.client.request<Detail>('GET', `/v1/jobs/${id}`);
 const isFinalState = (s: string) => s === 'succeeded' || s === 'failed' || s === 'canceled';
 
-async function pollJob(f: RunningFeederd, id: string, pred: (d: Detail) => boolean, timeoutMs: number, what: string): Promise<Detail> {
+async function pollJob(
+  f: RunningFeederd,
+  id: string,
+  pred: (d: Detail) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<Detail> {
   const deadline = Date.now() + timeoutMs;
   let last: Detail | undefined;
   while (Date.now() < deadline) {
@@ -54,11 +84,17 @@ async function pollJob(f: RunningFeederd, id: string, pred: (d: Detail) => boole
     if (pred(last)) return last;
     await sleep(100);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last?.job)} ${JSON.stringify(last?.tasks)}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last?.job)} ${JSON.stringify(last?.tasks)}`,
+  );
 }
 
 function argvOf(pid: number): string[] | undefined {
-  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { return undefined; }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
 }
 
 /** ffmpeg encoders (exec'd already, not the setpriv wrapper, not ffprobe) reading `input`. */
@@ -74,34 +110,78 @@ function procState(pid: number): string | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 const parentOf = (pid: number): number | undefined => {
-  try { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]); } catch { return undefined; }
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
 };
-const alive = (pid: number) => { const s = procState(pid); return s !== undefined && s !== 'Z'; };
+const alive = (pid: number) => {
+  const s = procState(pid);
+  return s !== undefined && s !== 'Z';
+};
 
 /** The assemble task's params (scratch prefix) and, once it ran, its result, from the store. */
-function assembleRow(home: string, jobId: string): { scratch: string; result: { frames?: number; repaired?: unknown[] } | null } {
+function assembleRow(
+  home: string,
+  jobId: string,
+): { scratch: string; result: { frames?: number; repaired?: unknown[] } | null } {
   const db = openDatabase(join(home, 'nommer.db'), { readonly: true });
   try {
-    const r = db.prepare("SELECT params, result FROM tasks WHERE job_id = ? AND type = 'assemble'").get(jobId) as { params: string; result: string | null };
-    return { scratch: (JSON.parse(r.params) as { scratch: string }).scratch, result: r.result ? JSON.parse(r.result) : null };
-  } finally { db.close(); }
+    const r = db.prepare("SELECT params, result FROM tasks WHERE job_id = ? AND type = 'assemble'").get(jobId) as {
+      params: string;
+      result: string | null;
+    };
+    return {
+      scratch: (JSON.parse(r.params) as { scratch: string }).scratch,
+      result: r.result ? JSON.parse(r.result) : null,
+    };
+  } finally {
+    db.close();
+  }
 }
 
 /** Tasks started (by a worker's first event) after the job's last retry, from the store's history. */
 function startsAfterRetry(home: string, jobId: string): string[] {
   const db = openDatabase(join(home, 'nommer.db'), { readonly: true });
   try {
-    return (db.prepare(`SELECT task_id FROM job_events WHERE job_id = ? AND type IN ('started', 'task_started')
-      AND id > (SELECT max(id) FROM job_events WHERE job_id = ? AND type = 'retried')`).all(jobId, jobId) as Array<{ task_id: string }>).map((r) => r.task_id);
-  } finally { db.close(); }
+    return (
+      db
+        .prepare(`SELECT task_id FROM job_events WHERE job_id = ? AND type IN ('started', 'task_started')
+      AND id > (SELECT max(id) FROM job_events WHERE job_id = ? AND type = 'retried')`)
+        .all(jobId, jobId) as Array<{ task_id: string }>
+    ).map((r) => r.task_id);
+  } finally {
+    db.close();
+  }
 }
 
-const filesIn = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
+const filesIn = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
 
-interface Failed { f: RunningFeederd; d: string; home: string; clip: string; original: string; job: PublicJob; failed: Detail; scratch: string; frozenPid: number | null; frozenTask: TaskView | null }
+interface Failed {
+  f: RunningFeederd;
+  d: string;
+  home: string;
+  clip: string;
+  original: string;
+  job: PublicJob;
+  failed: Detail;
+  scratch: string;
+  frozenPid: number | null;
+  frozenTask: TaskView | null;
+}
 
 /**
  * Start a two-worker feederd, submit a chunked job, wait until `before` chunk tasks succeeded,
@@ -109,20 +189,37 @@ interface Failed { f: RunningFeederd; d: string; home: string; clip: string; ori
  * Resolves once the job is failed. The original input is kept at `original`.
  */
 async function failMidEncode(opts: { before: number; freeze: boolean }): Promise<Failed> {
-  const t = tempDir('nommer-chunk-fault-'); dirs.push(t);
+  const t = tempDir('nommer-chunk-fault-');
+  dirs.push(t);
   const d = t.path;
-  const f = await startFeederd(d, { workers: 2, config: CONFIG }); running.push(f);
+  const f = await startFeederd(d, { workers: 2, config: CONFIG });
+  running.push(f);
   const clip = makeClip(join(d, 'film.mp4'), CLIP);
   const original = join(d, 'film.original.mp4');
   copyFileSync(clip, original);
-  const job = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }], set: SET, chunked: true })).job;
+  const job = (
+    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: clip,
+      outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }],
+      set: SET,
+      chunked: true,
+    })
+  ).job;
   const { scratch } = assembleRow(f.home, job.id);
   assert.ok(scratch.startsWith(join(f.home, 'chunks')), `scratch ${scratch} is under the data dir's chunks/`);
   const first = await detail(f, job.id);
   assert.equal(first.tasks.filter((x) => x.type === 'chunk').length, 5, 'four video chunks and the audio');
 
   if (opts.before > 0) {
-    await pollJob(f, job.id, (x) => x.tasks.filter((k) => k.type === 'chunk' && k.state === 'succeeded').length >= opts.before || isFinalState(x.job.state), 120_000, `${opts.before} chunks to succeed`);
+    await pollJob(
+      f,
+      job.id,
+      (x) =>
+        x.tasks.filter((k) => k.type === 'chunk' && k.state === 'succeeded').length >= opts.before ||
+        isFinalState(x.job.state),
+      120_000,
+      `${opts.before} chunks to succeed`,
+    );
   }
   let frozenPid: number | null = null;
   let frozenTask: TaskView | null = null;
@@ -132,26 +229,52 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
     while (frozenPid === null) {
       assert.ok(Date.now() < deadline, 'no chunk ffmpeg seen within 60 s');
       for (const pid of encodersOf(clip)) {
-        try { process.kill(pid, 'SIGSTOP'); } catch { continue; }
+        try {
+          process.kill(pid, 'SIGSTOP');
+        } catch {
+          continue;
+        }
         frozen.add(pid);
         await until(() => procState(pid) !== 'R', 2000, `ffmpeg ${pid} to stop`);
-        if (procState(pid) === 'T') { frozenPid = pid; break; }
+        if (procState(pid) === 'T') {
+          frozenPid = pid;
+          break;
+        }
         // It finished between the look and the signal: try the next one.
         frozen.delete(pid);
       }
       if (frozenPid === null) await sleep(20);
     }
     // Which task it encodes: the running chunk task of the worker that is its parent.
-    const worker = argvOf(parentOf(frozenPid)!)?.join(' ').match(/ --id (\S+)/)?.[1];
+    const worker = argvOf(parentOf(frozenPid)!)
+      ?.join(' ')
+      .match(/ --id (\S+)/)?.[1];
     assert.ok(worker, 'the frozen ffmpeg belongs to a worker');
-    const seen = await pollJob(f, job.id, (x) => x.tasks.some((k) => k.type === 'chunk' && k.state === 'running' && k.worker === worker), 10_000, `the frozen ffmpeg's task on ${worker}`);
+    const seen = await pollJob(
+      f,
+      job.id,
+      (x) => x.tasks.some((k) => k.type === 'chunk' && k.state === 'running' && k.worker === worker),
+      10_000,
+      `the frozen ffmpeg's task on ${worker}`,
+    );
     frozenTask = seen.tasks.find((k) => k.type === 'chunk' && k.state === 'running' && k.worker === worker)!;
   }
   // Garbage, put in place atomically: what already runs reads the old file.
   writeFileSync(join(d, 'garbage.tmp'), randomBytes(256 * 1024));
   renameSync(join(d, 'garbage.tmp'), clip);
   const failed = await pollJob(f, job.id, (x) => isFinalState(x.job.state), 120_000, 'the job to fail');
-  return { f, d, home: f.home, clip, original, job, failed, scratch: scratch.replace(/\/$/, ''), frozenPid, frozenTask };
+  return {
+    f,
+    d,
+    home: f.home,
+    clip,
+    original,
+    job,
+    failed,
+    scratch: scratch.replace(/\/$/, ''),
+    frozenPid,
+    frozenTask,
+  };
 }
 
 test('a chunk that fails for good while another is mid-encode: the job fails with its code, every other chunk stops, no piece lands, nothing partial', async () => {
@@ -163,7 +286,11 @@ test('a chunk that fails for good while another is mid-encode: the job fails wit
   assert.match(failed.job.error!.message, /film\.mp4|decode/);
   // The frozen chunk was mid-encode when the job failed: it is canceled, not succeeded.
   const frozenNow = failed.tasks.find((k) => k.id === s.frozenTask!.id)!;
-  assert.equal(frozenNow.state, 'canceled', `the frozen chunk was stopped by the failure: ${JSON.stringify(frozenNow)}`);
+  assert.equal(
+    frozenNow.state,
+    'canceled',
+    `the frozen chunk was stopped by the failure: ${JSON.stringify(frozenNow)}`,
+  );
   assert.ok(alive(s.frozenPid!), 'its ffmpeg was still there (frozen) when the job failed');
   const failures = failed.tasks.filter((k) => k.state === 'failed');
   assert.equal(failures.length, 1, `one task failed, the rest were canceled: ${JSON.stringify(failed.tasks)}`);
@@ -180,12 +307,19 @@ test('a chunk that fails for good while another is mid-encode: the job fails wit
   try {
     // The worker of the frozen chunk sees the fence within a heartbeat and kills its ffmpeg
     // (SIGTERM waits on a stopped process; the runner's SIGKILL follows after 3 s).
-    await until(() => !alive(s.frozenPid!), 15_000, 'the frozen chunk\'s ffmpeg to be killed by its worker');
+    await until(() => !alive(s.frozenPid!), 15_000, "the frozen chunk's ffmpeg to be killed by its worker");
     frozen.delete(s.frozenPid!);
     await until(() => ffmpegPids(d).length === 0, 10_000, 'no ffmpeg or ffprobe left for the job');
     const stoppedMs = Date.now() - failedAt;
-    await until(() => emptied, 10_000, 'the failure\'s sweep to empty the scratch dir');
-    await until(() => { const st = storeState(f.home); return st.runningTasks === 0 && st.leased === 0; }, 15_000, 'no running task and no leased message');
+    await until(() => emptied, 10_000, "the failure's sweep to empty the scratch dir");
+    await until(
+      () => {
+        const st = storeState(f.home);
+        return st.runningTasks === 0 && st.leased === 0;
+      },
+      15_000,
+      'no running task and no leased message',
+    );
     // Past the second sweep (3 leases after the failure), so a late piece would have had its chance.
     const resweep = failedAt + 3 * 4000 + 1000;
     while (Date.now() < resweep) await sleep(100);
@@ -217,7 +351,14 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
   assert.ok(doneBefore.length >= 2, `at least two chunks had succeeded: ${JSON.stringify(failed.tasks)}`);
   // Settle: every fenced chunk stopped, the sweep removed every piece.
   await until(() => ffmpegPids(d).length === 0, 15_000, 'no ffmpeg left');
-  await until(() => { const st = storeState(f.home); return st.runningTasks === 0 && st.leased === 0; }, 15_000, 'no running task and no leased message');
+  await until(
+    () => {
+      const st = storeState(f.home);
+      return st.runningTasks === 0 && st.leased === 0;
+    },
+    15_000,
+    'no running task and no leased message',
+  );
   await until(() => filesIn(s.scratch).length === 0, 10_000, 'the sweep to remove the pieces');
   renameSync(s.original, s.clip);
 
@@ -228,21 +369,32 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
   const requeued = await detail(f, s.job.id);
   for (const k of doneBefore) {
     const now = requeued.tasks.find((x) => x.id === k.id)!;
-    assert.notEqual(now.state, 'succeeded', `chunk ${k.id} (piece removed) is queued again, not kept as succeeded: ${JSON.stringify(now)}`);
+    assert.notEqual(
+      now.state,
+      'succeeded',
+      `chunk ${k.id} (piece removed) is queued again, not kept as succeeded: ${JSON.stringify(now)}`,
+    );
   }
   const done = await pollJob(f, s.job.id, (x) => isFinalState(x.job.state), 180_000, 'the retried job to finish');
   assert.equal(done.job.state, 'succeeded', JSON.stringify(done.job.error));
   const chunks = done.tasks.filter((k) => k.type === 'chunk');
   for (const k of chunks) {
     assert.equal(k.state, 'succeeded');
-    assert.ok(k.attempt > attemptOf.get(k.id)!, `chunk task ${k.id} ran again (attempt ${attemptOf.get(k.id)} -> ${k.attempt})`);
+    assert.ok(
+      k.attempt > attemptOf.get(k.id)!,
+      `chunk task ${k.id} ran again (attempt ${attemptOf.get(k.id)} -> ${k.attempt})`,
+    );
     assert.ok(k.worker, `chunk task ${k.id} says which worker ran it`);
   }
   // The retry's chunk tasks were started by workers as chunk tasks, in parallel on both workers.
   // (The API's events do not name their task: read the store's history.)
   const startedAfter = new Set(startsAfterRetry(f.home, s.job.id));
   for (const k of doneBefore) assert.ok(startedAfter.has(k.id), `chunk ${k.id} was started again after the retry`);
-  assert.equal(new Set(chunks.map((k) => k.worker)).size, 2, `both workers encoded chunks after the retry: ${JSON.stringify(chunks.map((k) => k.worker))}`);
+  assert.equal(
+    new Set(chunks.map((k) => k.worker)).size,
+    2,
+    `both workers encoded chunks after the retry: ${JSON.stringify(chunks.map((k) => k.worker))}`,
+  );
   const asm = assembleRow(f.home, s.job.id);
   assert.ok(asm.result, 'the assemble task reported a result');
   assert.deepEqual(asm.result!.repaired, [], `the assembler repaired nothing: ${JSON.stringify(asm.result)}`);
@@ -254,30 +406,57 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
   assert.equal(p.streams.find((x) => x.codec_type === 'audio')?.codec_name, 'opus');
   assert.ok(Math.abs(Number(p.format.duration) - CLIP.seconds) < 0.2, `duration ${p.format.duration}`);
   assert.ok(decodesCleanly(out).ok);
-  await until(() => filesIn(join(s.home, 'chunks')).length === 0, 10_000, 'the intermediates to be removed after assembly');
+  await until(
+    () => filesIn(join(s.home, 'chunks')).length === 0,
+    10_000,
+    'the intermediates to be removed after assembly',
+  );
   assert.deepEqual(partialFiles(d), []);
   await f.stop();
 });
 
-test('feederd SIGKILLed right after a chunked job is canceled: once it is restarted, the job\'s intermediates are removed', async () => {
-  const t = tempDir('nommer-chunk-fault-'); dirs.push(t);
+test("feederd SIGKILLed right after a chunked job is canceled: once it is restarted, the job's intermediates are removed", async () => {
+  const t = tempDir('nommer-chunk-fault-');
+  dirs.push(t);
   const d = t.path;
-  let f = await startFeederd(d, { workers: 2, config: CONFIG }); running.push(f);
+  let f = await startFeederd(d, { workers: 2, config: CONFIG });
+  running.push(f);
   const clip = makeClip(join(d, 'film.mp4'), CLIP);
-  const job = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }], set: SET, chunked: true })).job;
+  const job = (
+    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: clip,
+      outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }],
+      set: SET,
+      chunked: true,
+    })
+  ).job;
   const { scratch } = assembleRow(f.home, job.id);
-  await pollJob(f, job.id, (x) => x.tasks.filter((k) => k.type === 'chunk' && k.state === 'succeeded').length >= 2 || isFinalState(x.job.state), 120_000, 'two chunks to succeed');
+  await pollJob(
+    f,
+    job.id,
+    (x) =>
+      x.tasks.filter((k) => k.type === 'chunk' && k.state === 'succeeded').length >= 2 || isFinalState(x.job.state),
+    120_000,
+    'two chunks to succeed',
+  );
   await f.client.request('POST', `/v1/jobs/${job.id}/cancel`);
   // Killed as soon as the cancel is answered: the sweep it started may not have run to the end.
   await f.kill();
   const leftAtKill = filesIn(scratch);
-  console.log(`# pieces in the scratch dir when feederd died: ${leftAtKill.length ? leftAtKill.join(', ') : 'none (its sweep was done)'}`);
-  f = await startFeederd(d, { workers: 2, config: CONFIG }); running.push(f);
+  console.log(
+    `# pieces in the scratch dir when feederd died: ${leftAtKill.length ? leftAtKill.join(', ') : 'none (its sweep was done)'}`,
+  );
+  f = await startFeederd(d, { workers: 2, config: CONFIG });
+  running.push(f);
   assert.equal((await detail(f, job.id)).job.state, 'canceled');
   // Within its resweep delay (3 leases) and then some.
   const deadline = Date.now() + 3 * 4000 + 8000;
   while (filesIn(scratch).length > 0 && Date.now() < deadline) await sleep(200);
-  assert.deepEqual(filesIn(scratch), [], `a canceled job's intermediates outlive a feederd restart: ${filesIn(scratch).join(', ')} in ${scratch}`);
+  assert.deepEqual(
+    filesIn(scratch),
+    [],
+    `a canceled job's intermediates outlive a feederd restart: ${filesIn(scratch).join(', ')} in ${scratch}`,
+  );
   await until(() => ffmpegPids(d).length === 0, 10_000, 'no ffmpeg left');
   assert.deepEqual(partialFiles(d), []);
   await f.stop();

@@ -28,22 +28,48 @@ after(async () => {
 const SET = ['video.speed=4', 'video.crf=32', 'video.bitrateScale=4'];
 const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
 
-interface Detail { job: PublicJob; tasks: Array<{ id: string; type: string; state: string; attempt: number; worker: string | null; progress: number }> }
+interface Detail {
+  job: PublicJob;
+  tasks: Array<{ id: string; type: string; state: string; attempt: number; worker: string | null; progress: number }>;
+}
 const detail = (f: RunningFeederd, id: string) => f.client.request<Detail>('GET', `/v1/jobs/${id}`);
 
 /** MD5 of the decoded video: the same picture, whatever the container's random ids. */
 function pictureMd5(path: string): string {
-  return execFileSync(FFMPEG, ['-v', 'error', '-i', path, '-map', '0:v', '-f', 'md5', '-'], { encoding: 'utf8' }).trim();
+  return execFileSync(FFMPEG, ['-v', 'error', '-i', path, '-map', '0:v', '-f', 'md5', '-'], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 test('a long input is planned as chunks + audio -> assemble, runs as one job on two workers, and comes out whole', async () => {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 2, config: CONFIG }); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 2, config: CONFIG });
+  running.push(f);
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 12 });
   const short = makeClip(join(d.path, 'short.mp4'), { seconds: 2 });
-  const j = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }], set: SET })).job;
-  const s = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: short, outputs: [{ preset: 'webm' }], set: SET })).job;
-  const off = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm', uri: join(d.path, 'off.webm') }], set: SET, chunked: false })).job;
+  const j = (
+    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: clip,
+      outputs: [{ preset: 'webm' }],
+      set: SET,
+    })
+  ).job;
+  const s = (
+    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: short,
+      outputs: [{ preset: 'webm' }],
+      set: SET,
+    })
+  ).job;
+  const off = (
+    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: clip,
+      outputs: [{ preset: 'webm', uri: join(d.path, 'off.webm') }],
+      set: SET,
+      chunked: false,
+    })
+  ).job;
   const done = await waitForJob(f.client, j.id, isFinal, 180_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   assert.equal(done.progress, 1);
@@ -61,7 +87,10 @@ test('a long input is planned as chunks + audio -> assemble, runs as one job on 
   // Below the threshold, and with chunked: false, jobs are ordinary single-task encodes.
   for (const id of [s.id, off.id]) {
     assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded');
-    assert.deepEqual((await detail(f, id)).tasks.map((x) => x.type), ['encode']);
+    assert.deepEqual(
+      (await detail(f, id)).tasks.map((x) => x.type),
+      ['encode'],
+    );
   }
   const sim = ssim(out, join(d.path, 'off.webm'));
   assert.ok(sim.all >= 0.99, `SSIM ${sim.all} against the unchunked job`);
@@ -69,14 +98,24 @@ test('a long input is planned as chunks + audio -> assemble, runs as one job on 
 });
 
 test('a worker killed mid-chunk: that chunk alone runs again, and the picture is the same as an undisturbed chunked encode', async () => {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 2, config: CONFIG }); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 2, config: CONFIG });
+  running.push(f);
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 16, width: 480, height: 270 });
-  const j = (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }], set: SET })).job;
+  const j = (
+    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: clip,
+      outputs: [{ preset: 'webm' }],
+      set: SET,
+    })
+  ).job;
   let victim: Detail['tasks'][number] | undefined;
   const deadline = Date.now() + 60_000;
   while (!victim && Date.now() < deadline) {
-    victim = (await detail(f, j.id)).tasks.find((x) => x.type === 'chunk' && /\.chunk-\d+$/.test(x.id) && x.state === 'running' && x.progress > 0.1 && x.worker);
+    victim = (await detail(f, j.id)).tasks.find(
+      (x) => x.type === 'chunk' && /\.chunk-\d+$/.test(x.id) && x.state === 'running' && x.progress > 0.1 && x.worker,
+    );
     if (!victim) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(victim, 'a chunk was seen encoding');
@@ -87,9 +126,17 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   // Who started over, from the store's own history.
   const db = openDatabase(join(f.home, 'nommer.db'));
-  const redone = db.prepare(`SELECT DISTINCT task_id FROM job_events WHERE job_id = ? AND type IN ('restarted', 'worker_lost', 'retrying')`).all(j.id) as Array<{ task_id: string }>;
+  const redone = db
+    .prepare(
+      `SELECT DISTINCT task_id FROM job_events WHERE job_id = ? AND type IN ('restarted', 'worker_lost', 'retrying')`,
+    )
+    .all(j.id) as Array<{ task_id: string }>;
   db.close();
-  assert.deepEqual(redone.map((r) => r.task_id), [victim.id], 'only the killed chunk ran again');
+  assert.deepEqual(
+    redone.map((r) => r.task_id),
+    [victim.id],
+    'only the killed chunk ran again',
+  );
   const out = join(d.path, 'film.webm');
   assert.equal(timing(out).frames, 400);
   assert.ok(!existsSync(join(f.home, 'chunks')) || readdirSync(join(f.home, 'chunks')).length === 0);
@@ -100,16 +147,29 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   await runAll(await chunkedRun(clip, calm, preset, d.path, { chunkSeconds: 4, workers: 2 }), 2);
   assert.equal(pictureMd5(out), pictureMd5(calm));
   const whole = join(d.path, 'whole.webm');
-  await encode({ ffmpeg: locateFfmpeg(), storage: localFileStorage(), input: clip, outputs: [{ preset: preset as never, path: whole }] });
+  await encode({
+    ffmpeg: locateFfmpeg(),
+    storage: localFileStorage(),
+    input: clip,
+    outputs: [{ preset: preset as never, path: whole }],
+  });
   assert.ok(ssim(out, whole).all >= 0.99);
 });
 
 test('nommer submit --chunked / --no-chunked choose per job, whatever the config says', async () => {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 0, config: { chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds: 2 } } }); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, {
+    workers: 0,
+    config: { chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds: 2 } },
+  });
+  running.push(f);
   const clip = makeClip(join(d.path, 'c.mp4'), { seconds: 8 });
   const submit = async (flag: string) => {
-    const r = await nommer(['submit', clip, flag, '--detach', '--json', '--force', '--api', f.client.endpoint.url], { cwd: d.path, env: f.env });
+    const r = await nommer(['submit', clip, flag, '--detach', '--json', '--force', '--api', f.client.endpoint.url], {
+      cwd: d.path,
+      env: f.env,
+    });
     assert.equal(r.code, 0, r.stderr);
     const id = (JSON.parse(r.stdout) as { jobs: PublicJob[] }).jobs[0]!.id;
     return (await detail(f, id)).tasks.map((t) => t.id.split('.').pop()!);

@@ -21,10 +21,21 @@ import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
 import { FFMPEG, makeClip, decodesCleanly, tempDir } from './helpers/media.js';
-import { chunkedRun, firstFrameTime, runAll, seekLanding, segmentLayout, ssim, timing, videoKeyframes } from './helpers/chunked.js';
+import {
+  chunkedRun,
+  firstFrameTime,
+  runAll,
+  seekLanding,
+  segmentLayout,
+  ssim,
+  timing,
+  videoKeyframes,
+} from './helpers/chunked.js';
 
 const dirs: Array<{ cleanup(): void }> = [];
-after(() => { for (const d of dirs) d.cleanup(); });
+after(() => {
+  for (const d of dirs) d.cleanup();
+});
 
 function cfr(seconds: number, fps: number, gopSeconds: number, start = 0): FrameTimeline {
   const n = Math.round(seconds * fps);
@@ -49,24 +60,38 @@ test('chunks start on source keyframes, partition the frames exactly, and select
   const plan = planChunks(tl, { chunkSeconds: 4 });
   assert.equal(plan.chunks.length, 5);
   assert.equal(plan.totalFrames, 500);
-  assert.equal(plan.chunks.reduce((s, c) => s + c.frames, 0), 500);
+  assert.equal(
+    plan.chunks.reduce((s, c) => s + c.frames, 0),
+    500,
+  );
   for (const [i, c] of plan.chunks.entries()) {
     assert.ok(tl.keyframes.includes(c.startFrame), `chunk ${i} starts on a keyframe`);
     assert.equal(c.startFrame, i === 0 ? 0 : plan.chunks[i - 1]!.endFrame, 'contiguous');
     assert.ok(Math.abs(c.selectStart - (c.startTime - 0.02)) < 1e-9, 'half a frame before its first frame');
-    if (c.selectEnd !== null) assert.ok(Math.abs(c.selectEnd - (c.endTime! - 0.02)) < 1e-9, 'half a frame before the next chunk\'s first frame');
+    if (c.selectEnd !== null)
+      assert.ok(Math.abs(c.selectEnd - (c.endTime! - 0.02)) < 1e-9, "half a frame before the next chunk's first frame");
   }
-  assert.deepEqual(plan.chunks.map((c) => c.startFrame), [0, 100, 200, 300, 400]);
+  assert.deepEqual(
+    plan.chunks.map((c) => c.startFrame),
+    [0, 100, 200, 300, 400],
+  );
   assert.equal(plan.chunks[4]!.selectEnd, null, 'the last chunk runs to the end');
   assert.ok(Math.abs(plan.chunks.reduce((s, c) => s + c.duration, 0) - 20) < 1e-6, 'durations add up to the source');
   // Seek to the keyframe (2 s) before the chunk's own, half a frame early; the first decodes from the start.
-  assert.deepEqual(plan.chunks.map((c) => c.seek), [null, 1.98, 5.98, 9.98, 13.98]);
+  assert.deepEqual(
+    plan.chunks.map((c) => c.seek),
+    [null, 1.98, 5.98, 9.98, 13.98],
+  );
 });
 
 test('boundaries move to the nearest keyframe when the ideal cut is between two', () => {
   const tl = cfr(10, 25, 3); // keyframes at 0, 3, 6, 9 s
   const plan = planChunks(tl, { chunkSeconds: 5 });
-  assert.deepEqual(plan.chunks.map((c) => c.startTime), [0, 6], 'the 5 s cut moves to the 6 s keyframe');
+  assert.deepEqual(
+    plan.chunks.map((c) => c.startTime),
+    [0, 6],
+    'the 5 s cut moves to the 6 s keyframe',
+  );
 });
 
 test('a source whose first frame is late keeps the offset, and seeks count from the container start', () => {
@@ -74,7 +99,9 @@ test('a source whose first frame is late keeps the offset, and seeks count from 
   const plan = planChunks(tl, { chunkSeconds: 2 });
   assert.equal(plan.videoOffset, 0.48);
   assert.equal(plan.chunks[0]!.selectStart, 0.46);
-  assert.ok(plan.chunks[2]!.seek! > 0 && Math.abs(plan.chunks[2]!.seek! - (plan.chunks[2]!.startTime - 1 - 0.02)) < 1e-9);
+  assert.ok(
+    plan.chunks[2]!.seek! > 0 && Math.abs(plan.chunks[2]!.seek! - (plan.chunks[2]!.startTime - 1 - 0.02)) < 1e-9,
+  );
   const shifted = planChunks({ ...tl, formatStart: 0.4 }, { chunkSeconds: 2 });
   assert.ok(Math.abs(shifted.videoOffset - 0.08) < 1e-9);
   assert.ok(Math.abs(shifted.chunks[2]!.seek! - (plan.chunks[2]!.seek! - 0.4)) < 1e-9);
@@ -86,49 +113,108 @@ test('variable frame rate: margins come from the neighbouring frame gaps', () =>
   const c1 = plan.chunks[1]!;
   assert.equal(c1.startFrame, 4);
   assert.ok(Math.abs(c1.selectStart - (1.0 - 0.005)) < 1e-9, 'half the 10 ms gap after it');
-  assert.equal(plan.chunks.reduce((s, c) => s + c.frames, 0), times.length);
+  assert.equal(
+    plan.chunks.reduce((s, c) => s + c.frames, 0),
+    times.length,
+  );
 });
 
 test('timelines come out in presentation order, and repeated timestamps are refused', () => {
-  const tl = timelineFrom([{ time: 0, key: true }, { time: 0.12, key: false }, { time: 0.04, key: false }, { time: 0.08, key: true }]);
+  const tl = timelineFrom([
+    { time: 0, key: true },
+    { time: 0.12, key: false },
+    { time: 0.04, key: false },
+    { time: 0.08, key: true },
+  ]);
   assert.deepEqual(tl, { times: [0, 0.04, 0.08, 0.12], keyframes: [0, 2] });
-  assert.equal(timelineFrom([{ time: 0, key: true }, { time: 0, key: false }]), null);
+  assert.equal(
+    timelineFrom([
+      { time: 0, key: true },
+      { time: 0, key: false },
+    ]),
+    null,
+  );
   // An AVI's last decoded frames come without a timestamp: they follow at the frame rate.
-  assert.deepEqual(withTrailingTimes([{ time: 1, key: true }, { time: 1.04, key: false }, { time: NaN, key: true }], 25), [{ time: 1, key: true }, { time: 1.04, key: false }, { time: 1.08, key: false }]);
-  assert.equal(withTrailingTimes([{ time: 1, key: true }, { time: NaN, key: false }, { time: 1.08, key: false }], 25), null);
+  assert.deepEqual(
+    withTrailingTimes(
+      [
+        { time: 1, key: true },
+        { time: 1.04, key: false },
+        { time: NaN, key: true },
+      ],
+      25,
+    ),
+    [
+      { time: 1, key: true },
+      { time: 1.04, key: false },
+      { time: 1.08, key: false },
+    ],
+  );
+  assert.equal(
+    withTrailingTimes(
+      [
+        { time: 1, key: true },
+        { time: NaN, key: false },
+        { time: 1.08, key: false },
+      ],
+      25,
+    ),
+    null,
+  );
 });
 
 test('the task graph: chunks and audio first, assemble after all of them, weights adding up to one', () => {
   const plan = planChunks(cfr(20, 25, 2), { chunkSeconds: 4 });
   const tasks = chunkedTasks(plan, { scratch: '/data/chunks/abc/', audio: true });
-  assert.deepEqual(tasks.map((t) => t.key), ['chunk-000', 'chunk-001', 'chunk-002', 'chunk-003', 'chunk-004', 'audio', 'assemble']);
+  assert.deepEqual(
+    tasks.map((t) => t.key),
+    ['chunk-000', 'chunk-001', 'chunk-002', 'chunk-003', 'chunk-004', 'audio', 'assemble'],
+  );
   const asm = tasks.at(-1)!;
-  assert.deepEqual(asm.deps, tasks.slice(0, -1).map((t) => t.key));
+  assert.deepEqual(
+    asm.deps,
+    tasks.slice(0, -1).map((t) => t.key),
+  );
   assert.ok(Math.abs(tasks.reduce((s, t) => s + t.weight, 0) - 1) < 0.001);
   for (const t of tasks.slice(0, -1)) assert.ok(chunkParams.safeParse(t.params).success);
   const p = assembleParams.parse(asm.params);
   assert.equal(p.manifest[1]!.uri, '/data/chunks/abc/chunk-001.webm');
   assert.equal(manifestUri(p.manifest[1]!.uri), '/data/chunks/abc/chunk-001.webm.json');
   assert.equal(p.audio!.uri, '/data/chunks/abc/audio.webm');
-  assert.equal(chunkedTasks(plan, { scratch: 's3://b/p/chunks/x/', audio: false }).some((t) => t.key === 'audio'), false);
+  assert.equal(
+    chunkedTasks(plan, { scratch: 's3://b/p/chunks/x/', audio: false }).some((t) => t.key === 'audio'),
+    false,
+  );
 });
 
-test('chunk arguments: keep timestamps, seek without dropping, select the window before the preset\'s filters', () => {
+test("chunk arguments: keep timestamps, seek without dropping, select the window before the preset's filters", () => {
   const window = { seek: 3.98, selectStart: 5.98, selectEnd: 9.98 };
   assert.deepEqual(chunkInputOptions(window), ['-copyts', '-ss', '3.980000', '-noaccurate_seek']);
   assert.deepEqual(chunkInputOptions(window, { fromStart: true }), ['-copyts']);
   assert.deepEqual(chunkInputOptions({ seek: null }), ['-copyts']);
   assert.deepEqual(chunkFilters({ selectStart: 0, selectEnd: null }), ['trim=start=0.000000', 'setpts=PTS-STARTPTS']);
-  const src = { input: 'file:/in.avi', probe: probeOf(video({ width: 3840, height: 2160 }), audio()), preset: getPreset('webm'), dest: '/out.webm', encoders: ALL_ENCODERS };
+  const src = {
+    input: 'file:/in.avi',
+    probe: probeOf(video({ width: 3840, height: 2160 }), audio()),
+    preset: getPreset('webm'),
+    dest: '/out.webm',
+    encoders: ALL_ENCODERS,
+  };
   const a = videoChunkCommand(src, window);
   assert.deepEqual(a.slice(0, 6), ['-copyts', '-ss', '3.980000', '-noaccurate_seek', '-i', 'file:/in.avi']);
-  assert.equal(a[a.indexOf('-vf') + 1], 'trim=start=5.980000:end=9.980000,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1');
+  assert.equal(
+    a[a.indexOf('-vf') + 1],
+    'trim=start=5.980000:end=9.980000,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1',
+  );
   assert.ok(!a.includes('-c:a'), 'a chunk is video only');
   assert.deepEqual(videoChunkCommand(src, window, { fromStart: true }).slice(0, 3), ['-copyts', '-i', 'file:/in.avi']);
 });
 
 test('the join is one command: concat with exact durations, the offset carried, Cues to the front', () => {
-  const list = concatList([{ path: '/s/c0.webm', duration: 4 }, { path: "/s/it's.webm", duration: null }]);
+  const list = concatList([
+    { path: '/s/c0.webm', duration: 4 },
+    { path: "/s/it's.webm", duration: null },
+  ]);
   assert.equal(list, "ffconcat version 1.0\nfile '/s/c0.webm'\nduration 4.000000\nfile '/s/it'\\''s.webm'\n");
   const args = joinArgs({ list: '/s/l', audio: '/s/a.webm', videoOffset: 0.48, out: '/o.webm' });
   assert.deepEqual(args.slice(0, 2), ['-itsoffset', '0.480000']);
@@ -137,7 +223,10 @@ test('the join is one command: concat with exact durations, the offset carried, 
 });
 
 test('only one one-pass WebM VP9/AV1 output is chunked', () => {
-  const out = (name: string) => ({ preset: getPreset(name, {}) as unknown as Record<string, unknown> & { name: string }, uri: '/o' });
+  const out = (name: string) => ({
+    preset: getPreset(name, {}) as unknown as Record<string, unknown> & { name: string },
+    uri: '/o',
+  });
   assert.equal(unchunkableReason([out('webm')]), null);
   assert.equal(unchunkableReason([out('av1')]), null);
   assert.match(unchunkableReason([out('webm-2pass')])!, /two-pass/);
@@ -157,12 +246,22 @@ const ff = locateFfmpeg();
 // Faster than the preset (speed 4), and quality-bound rather than capped by the 240p ladder's
 // 218 kb/s: testsrc2 at that cap gives SSIM 0.985 against its own source, and two unchunked
 // encodes that differ only in GOP length score 0.988 against each other.
-const fastWebm = () => applyOverrides(getPreset('webm', {}), ['video.speed=4', 'video.crf=32', 'video.bitrateScale=4']) as unknown as Record<string, unknown> & { name: string };
+const fastWebm = () =>
+  applyOverrides(getPreset('webm', {}), ['video.speed=4', 'video.crf=32', 'video.bitrateScale=4']) as unknown as Record<
+    string,
+    unknown
+  > & { name: string };
 
 async function compare(source: string, dir: string, opts: { chunkSeconds: number }) {
   const preset = fastWebm();
   const whole = join(dir, 'whole.webm');
-  await encode({ ffmpeg: ff, storage: localFileStorage(), input: source, outputs: [{ preset: preset as never, path: whole }], force: true });
+  await encode({
+    ffmpeg: ff,
+    storage: localFileStorage(),
+    input: source,
+    outputs: [{ preset: preset as never, path: whole }],
+    force: true,
+  });
   const out = join(dir, 'chunked.webm');
   const r = await chunkedRun(source, out, preset, dir, { chunkSeconds: opts.chunkSeconds, workers: 2 });
   const done = await runAll(r, 2);
@@ -170,17 +269,25 @@ async function compare(source: string, dir: string, opts: { chunkSeconds: number
 }
 
 function assertLikeWhole(c: Awaited<ReturnType<typeof compare>>, sourceFrames: number, fps: number) {
-  const t = timing(c.out), w = timing(c.whole);
+  const t = timing(c.out),
+    w = timing(c.whole);
   assert.equal(t.frames, sourceFrames, 'every source frame, once');
   assert.ok(Math.abs(t.duration - w.duration) <= 1 / fps + 1e-6, `duration ${t.duration} vs unchunked ${w.duration}`);
   const clean = decodesCleanly(c.out);
   assert.ok(clean.ok, clean.errors);
   const layout = segmentLayout(c.out);
-  assert.ok(layout.indexOf('Cues') >= 0 && layout.indexOf('Cues') < layout.indexOf('Cluster'), `Cues before the first Cluster: ${layout.slice(0, 6).join(',')}`);
+  assert.ok(
+    layout.indexOf('Cues') >= 0 && layout.indexOf('Cues') < layout.indexOf('Cluster'),
+    `Cues before the first Cluster: ${layout.slice(0, 6).join(',')}`,
+  );
   // Seek to a keyframe at a seam and to one inside a chunk: both land exactly there.
   const keys = videoKeyframes(c.out);
-  const seam = Math.round((c.plan.chunks[1]!.startTime - c.plan.chunks[0]!.startTime + c.plan.videoOffset) * 1000) / 1000;
-  assert.ok(keys.some((k) => Math.abs(k - seam) < 0.0015), `a keyframe at the seam (${seam}) in ${keys.join(',')}`);
+  const seam =
+    Math.round((c.plan.chunks[1]!.startTime - c.plan.chunks[0]!.startTime + c.plan.videoOffset) * 1000) / 1000;
+  assert.ok(
+    keys.some((k) => Math.abs(k - seam) < 0.0015),
+    `a keyframe at the seam (${seam}) in ${keys.join(',')}`,
+  );
   for (const k of [seam, keys[keys.length - 1]!]) {
     const land = seekLanding(c.out, k);
     assert.ok(land.key && Math.abs(land.pts - k) < 0.0015, `seek to ${k} landed on ${JSON.stringify(land)}`);
@@ -188,7 +295,7 @@ function assertLikeWhole(c: Awaited<ReturnType<typeof compare>>, sourceFrames: n
   const s = ssim(c.out, c.whole);
   assert.equal(s.frames, sourceFrames);
   assert.ok(s.all >= 0.99, `SSIM ${s.all} against the unchunked encode`);
-  const sizeRatio = (statSize(c.out)) / statSize(c.whole);
+  const sizeRatio = statSize(c.out) / statSize(c.whole);
   assert.ok(Math.abs(sizeRatio - 1) <= 0.05, `size ratio ${sizeRatio.toFixed(3)}`);
   assert.equal(existsSync(c.scratch), false, 'intermediates removed');
   return { t, w, s, sizeRatio };
@@ -197,18 +304,29 @@ function assertLikeWhole(c: Awaited<ReturnType<typeof compare>>, sourceFrames: n
 const statSize = (p: string) => statSync(p).size;
 
 test('an MP4 encoded in chunks matches the unchunked encode: frames, duration, sync, Cues, seeks, SSIM, size', async () => {
-  const d = tempDir(); dirs.push(d);
+  const d = tempDir();
+  dirs.push(d);
   const src = makeClip(join(d.path, 'src.mp4'), { seconds: 16, fps: 25 });
   const c = await compare(src, d.path, { chunkSeconds: 4 });
   assert.equal(c.plan.chunks.length, 4);
   const m = assertLikeWhole(c, 400, 25);
-  assert.ok(Math.abs((m.t.video - (m.t.audio ?? 0)) - (m.w.video - (m.w.audio ?? 0))) <= 0.008, `A/V offset ${m.t.video - m.t.audio!} vs unchunked ${m.w.video - m.w.audio!}`);
-  console.log(`# mp4: SSIM ${m.s.all.toFixed(4)} (lowest frame ${m.s.min.toFixed(4)}), size ${m.sizeRatio.toFixed(3)}× unchunked`);
+  assert.ok(
+    Math.abs(m.t.video - (m.t.audio ?? 0) - (m.w.video - (m.w.audio ?? 0))) <= 0.008,
+    `A/V offset ${m.t.video - m.t.audio!} vs unchunked ${m.w.video - m.w.audio!}`,
+  );
+  console.log(
+    `# mp4: SSIM ${m.s.all.toFixed(4)} (lowest frame ${m.s.min.toFixed(4)}), size ${m.sizeRatio.toFixed(3)}× unchunked`,
+  );
 });
 
 test('an AVI with B-frames whose first frame is at 0.48 s keeps its A/V offset and every frame', async () => {
-  const d = tempDir(); dirs.push(d);
-  const src = makeClip(join(d.path, 'src.avi'), { seconds: 16, fps: 25, extra: ['-g', '50', '-output_ts_offset', '0.48'] });
+  const d = tempDir();
+  dirs.push(d);
+  const src = makeClip(join(d.path, 'src.avi'), {
+    seconds: 16,
+    fps: 25,
+    extra: ['-g', '50', '-output_ts_offset', '0.48'],
+  });
   const offset = firstFrameTime(src);
   assert.ok(offset > 0.4, `the source's first frame is late (${offset})`);
   const c = await compare(src, d.path, { chunkSeconds: 4 });
@@ -219,12 +337,18 @@ test('an AVI with B-frames whose first frame is at 0.48 s keeps its A/V offset a
   const sourceAv = offset;
   const av = m.t.video - (m.t.audio! + 0.007);
   assert.ok(Math.abs(av - sourceAv) <= 0.002, `A/V offset ${av} vs the source's ${sourceAv}`);
-  assert.ok(Math.abs((m.t.video - m.t.audio!) - (m.w.video - m.w.audio!)) <= 0.008, 'within Opus pre-skip of the unchunked encode');
-  console.log(`# avi: SSIM ${m.s.all.toFixed(4)} (lowest frame ${m.s.min.toFixed(4)}), size ${m.sizeRatio.toFixed(3)}×, video starts ${m.t.video} (unchunked ${m.w.video}, source ${offset})`);
+  assert.ok(
+    Math.abs(m.t.video - m.t.audio! - (m.w.video - m.w.audio!)) <= 0.008,
+    'within Opus pre-skip of the unchunked encode',
+  );
+  console.log(
+    `# avi: SSIM ${m.s.all.toFixed(4)} (lowest frame ${m.s.min.toFixed(4)}), size ${m.sizeRatio.toFixed(3)}×, video starts ${m.t.video} (unchunked ${m.w.video}, source ${offset})`,
+  );
 });
 
 test('assembly re-encodes a missing chunk and a short one instead of dropping them', async () => {
-  const d = tempDir(); dirs.push(d);
+  const d = tempDir();
+  dirs.push(d);
   const src = makeClip(join(d.path, 'src.mp4'), { seconds: 8, fps: 25 });
   const out = join(d.path, 'out.webm');
   const r = await chunkedRun(src, out, fastWebm(), d.path, { chunkSeconds: 2, workers: 1 });
@@ -235,10 +359,16 @@ test('assembly re-encodes a missing chunk and a short one instead of dropping th
   const short = join(d.path, 'short.webm');
   execFileSync(FFMPEG, ['-v', 'error', '-i', c2!.uri, '-frames:v', '30', '-c', 'copy', short]);
   copyFileSync(short, c2!.uri);
-  writeFileSync(manifestUri(c2!.uri), JSON.stringify({ index: 2, frames: c2!.frames, sha256: await sha256File(c2!.uri) }));
+  writeFileSync(
+    manifestUri(c2!.uri),
+    JSON.stringify({ index: 2, frames: c2!.frames, sha256: await sha256File(c2!.uri) }),
+  );
   const done = await r.run('assemble');
-  const repaired = (done.result.repaired as Array<{ piece: string; why: string }>);
-  assert.deepEqual(repaired.map((x) => x.piece), ['chunk 1', 'chunk 2']);
+  const repaired = done.result.repaired as Array<{ piece: string; why: string }>;
+  assert.deepEqual(
+    repaired.map((x) => x.piece),
+    ['chunk 1', 'chunk 2'],
+  );
   assert.equal(repaired[0]!.why, 'missing');
   assert.match(repaired[1]!.why, /^short: 30 frames, expected 50/);
   assert.equal(timing(out).frames, 200);
@@ -255,15 +385,36 @@ test('a very long input is split into at most MAX_CHUNKS chunks, so its assemble
   const keyframes = Array.from({ length: n / 50 }, (_, i) => i * 50);
   const plan = planChunks({ times, keyframes, fps: 25 } as unknown as FrameTimeline, { chunkSeconds: 10, workers: 64 });
   assert.equal(plan.chunks.length, MAX_CHUNKS);
-  assert.equal(plan.chunks.reduce((s, c) => s + c.frames, 0), n, 'every frame in exactly one chunk');
-  const tasks = chunkedTasks(plan, { scratch: 's3://a-bucket-with-a-long-name/nommer-staging/chunks/0f8fad5b-d9cb-469f-a165-70867728950e/', audio: true });
+  assert.equal(
+    plan.chunks.reduce((s, c) => s + c.frames, 0),
+    n,
+    'every frame in exactly one chunk',
+  );
+  const tasks = chunkedTasks(plan, {
+    scratch: 's3://a-bucket-with-a-long-name/nommer-staging/chunks/0f8fad5b-d9cb-469f-a165-70867728950e/',
+    audio: true,
+  });
   const assemble = tasks.at(-1)!;
   const message = {
-    v: MESSAGE_VERSION, kind: 'task' as const, jobId: 'j_01kxxxxxxxxxxxxxxxxxxxxxxxxx', taskId: 'j_01kxxxxxxxxxxxxxxxxxxxxxxxxx.assemble', attempt: 1,
-    type: 'assemble' as const, input: 's3://a-bucket-with-a-long-name/nommer-staging/inputs/some long input name.mov',
-    outputs: [{ preset: getPreset('webm') as unknown as Record<string, unknown> & { name: string }, uri: 's3://a-bucket-with-a-long-name/out/some long input name.webm' }],
-    force: false, params: assemble.params,
+    v: MESSAGE_VERSION,
+    kind: 'task' as const,
+    jobId: 'j_01kxxxxxxxxxxxxxxxxxxxxxxxxx',
+    taskId: 'j_01kxxxxxxxxxxxxxxxxxxxxxxxxx.assemble',
+    attempt: 1,
+    type: 'assemble' as const,
+    input: 's3://a-bucket-with-a-long-name/nommer-staging/inputs/some long input name.mov',
+    outputs: [
+      {
+        preset: getPreset('webm') as unknown as Record<string, unknown> & { name: string },
+        uri: 's3://a-bucket-with-a-long-name/out/some long input name.webm',
+      },
+    ],
+    force: false,
+    params: assemble.params,
   };
   const encoded = encodeMessage(message, 'the assemble task');
-  assert.ok(Buffer.byteLength(encoded.MessageBody) < SQS_MAX_MESSAGE_BYTES * 0.75, `${Buffer.byteLength(encoded.MessageBody)} bytes`);
+  assert.ok(
+    Buffer.byteLength(encoded.MessageBody) < SQS_MAX_MESSAGE_BYTES * 0.75,
+    `${Buffer.byteLength(encoded.MessageBody)} bytes`,
+  );
 });

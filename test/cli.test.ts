@@ -24,7 +24,10 @@ test('nommer encode makes clip.webm beside the input, and prints it', () => {
   const p = probe(out);
   assert.match(p.format.format_name, /webm/);
   assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
-  assert.deepEqual(readdirSync(d.path).filter((n) => n.includes('nommer-part')), []);
+  assert.deepEqual(
+    readdirSync(d.path).filter((n) => n.includes('nommer-part')),
+    [],
+  );
 });
 
 test('encode --json reports outputs; --dry-run --json prints argv arrays and writes nothing', () => {
@@ -33,7 +36,10 @@ test('encode --json reports outputs; --dry-run --json prints argv arrays and wri
   const j = JSON.parse(r.stdout) as { outputs: Array<{ preset: string; path: string; bytes: number }> };
   assert.equal(j.outputs[0]!.preset, 'opus');
   assert.ok(j.outputs[0]!.bytes > 0);
-  const dry = nommerSync(['encode', clip, '-p', 'av1', '-o', join(d.path, 'dry.webm'), '--dry-run', '--json'], { env, cwd: d.path });
+  const dry = nommerSync(['encode', clip, '-p', 'av1', '-o', join(d.path, 'dry.webm'), '--dry-run', '--json'], {
+    env,
+    cwd: d.path,
+  });
   assert.equal(dry.code, 0, dry.stderr);
   const cmds = (JSON.parse(dry.stdout) as { commands: string[][] }).commands;
   assert.equal(cmds.length, 1);
@@ -54,7 +60,10 @@ test('presets --json lists every built-in preset; presets NAME shows one', () =>
 test('doctor names the ffmpeg it found and its encoders', () => {
   const r = nommerSync(['doctor', '--json'], { env, cwd: d.path });
   assert.equal(r.code, 0, r.stderr);
-  const rep = JSON.parse(r.stdout) as { ffmpeg: { path: string; source: string; encoders: string[] }; presets: Array<{ runnable: boolean }> };
+  const rep = JSON.parse(r.stdout) as {
+    ffmpeg: { path: string; source: string; encoders: string[] };
+    presets: Array<{ runnable: boolean }>;
+  };
   assert.ok(rep.ffmpeg.path);
   assert.ok(['path', 'ffmpeg-static', 'env', 'config'].includes(rep.ffmpeg.source));
   assert.ok(rep.ffmpeg.encoders.includes('libvpx-vp9'));
@@ -63,25 +72,59 @@ test('doctor names the ffmpeg it found and its encoders', () => {
   assert.match(bad.stdout, /ffmpeg:\s+NOT FOUND/);
 });
 
-const cases: Array<{ name: string; args: string[]; code: number; pattern: RegExp; setup?: () => void; cwd?: string }> = [
-  { name: 'missing file', args: ['encode', 'nope.mov'], code: 1, pattern: /input not found: nope\.mov \[INPUT_NOT_FOUND\]/ },
-  { name: 'a text file renamed .mov', args: ['encode', 'notes.mov'], code: 1, pattern: /cannot decode .*notes\.mov.*\[INPUT_UNDECODABLE\]/, setup: () => writeFileSync(join(d.path, 'notes.mov'), 'hello\n'.repeat(100)) },
-  { name: 'unknown preset', args: ['encode', 'clip.mov', '-p', 'mp4'], code: 2, pattern: /unknown preset "mp4"/ },
-  { name: 'bad --set value', args: ['encode', 'clip.mov', '--set', 'video.crf=abc'], code: 2, pattern: /video\.crf must be/ },
-  { name: 'bad --set key', args: ['encode', 'clip.mov', '--set', 'video.nope=1'], code: 2, pattern: /video\.nope/ },
-  { name: '--set that tries to inject options', args: ['encode', 'clip.mov', '--set', 'audio.bitrate=96k -f lavfi'], code: 2, pattern: /audio\.bitrate/ },
-  { name: 'unknown flag', args: ['encode', 'clip.mov', '--bogus'], code: 2, pattern: /unknown option '--bogus'/ },
-  { name: 'bad number', args: ['status', '--limit', 'ten'], code: 2, pattern: /--limit must be a whole number/ },
-  { name: 'broken config', args: ['presets'], code: 2, pattern: /cannot read config/, cwd: 'broken' },
-  { name: 'invalid config value', args: ['presets'], code: 2, pattern: /aws\.ec2\.maxInstances must be a whole number ≥ 0, got "ten"/, cwd: 'invalid' },
-];
+const cases: Array<{ name: string; args: string[]; code: number; pattern: RegExp; setup?: () => void; cwd?: string }> =
+  [
+    {
+      name: 'missing file',
+      args: ['encode', 'nope.mov'],
+      code: 1,
+      pattern: /input not found: nope\.mov \[INPUT_NOT_FOUND\]/,
+    },
+    {
+      name: 'a text file renamed .mov',
+      args: ['encode', 'notes.mov'],
+      code: 1,
+      pattern: /cannot decode .*notes\.mov.*\[INPUT_UNDECODABLE\]/,
+      setup: () => writeFileSync(join(d.path, 'notes.mov'), 'hello\n'.repeat(100)),
+    },
+    { name: 'unknown preset', args: ['encode', 'clip.mov', '-p', 'mp4'], code: 2, pattern: /unknown preset "mp4"/ },
+    {
+      name: 'bad --set value',
+      args: ['encode', 'clip.mov', '--set', 'video.crf=abc'],
+      code: 2,
+      pattern: /video\.crf must be/,
+    },
+    { name: 'bad --set key', args: ['encode', 'clip.mov', '--set', 'video.nope=1'], code: 2, pattern: /video\.nope/ },
+    {
+      name: '--set that tries to inject options',
+      args: ['encode', 'clip.mov', '--set', 'audio.bitrate=96k -f lavfi'],
+      code: 2,
+      pattern: /audio\.bitrate/,
+    },
+    { name: 'unknown flag', args: ['encode', 'clip.mov', '--bogus'], code: 2, pattern: /unknown option '--bogus'/ },
+    { name: 'bad number', args: ['status', '--limit', 'ten'], code: 2, pattern: /--limit must be a whole number/ },
+    { name: 'broken config', args: ['presets'], code: 2, pattern: /cannot read config/, cwd: 'broken' },
+    {
+      name: 'invalid config value',
+      args: ['presets'],
+      code: 2,
+      pattern: /aws\.ec2\.maxInstances must be a whole number ≥ 0, got "ten"/,
+      cwd: 'invalid',
+    },
+  ];
 
 for (const c of cases) {
   test(`bad input: ${c.name} -> one clear line, exit ${c.code}`, () => {
     c.setup?.();
     let cwd = d.path;
-    if (c.cwd === 'broken') { cwd = tempDir().path; writeFileSync(join(cwd, 'nommer.config.json'), '{ "backend": '); }
-    if (c.cwd === 'invalid') { cwd = tempDir().path; writeFileSync(join(cwd, '.nommerrc.json'), JSON.stringify({ aws: { ec2: { maxInstances: 'ten' } } })); }
+    if (c.cwd === 'broken') {
+      cwd = tempDir().path;
+      writeFileSync(join(cwd, 'nommer.config.json'), '{ "backend": ');
+    }
+    if (c.cwd === 'invalid') {
+      cwd = tempDir().path;
+      writeFileSync(join(cwd, '.nommerrc.json'), JSON.stringify({ aws: { ec2: { maxInstances: 'ten' } } }));
+    }
     const r = nommerSync(c.args, { env, cwd });
     assert.equal(r.code, c.code, `stderr: ${r.stderr}`);
     assert.match(r.stderr, c.pattern);

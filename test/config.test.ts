@@ -44,7 +44,9 @@ test('config is found from a subdirectory up, and env overrides it', async () =>
     assert.equal(loaded.config.defaultPreset, 'av1');
     assert.equal(loaded.config.local.workers, 2);
     assert.equal(loaded.home, join(d.path, 'home'));
-  } finally { d.cleanup(); }
+  } finally {
+    d.cleanup();
+  }
 });
 
 test('yaml config and package.json "nommer" key are read', async () => {
@@ -59,14 +61,24 @@ test('yaml config and package.json "nommer" key are read', async () => {
     loaded = await loadConfig({ cwd: d2.path, env: {} });
     assert.equal(loaded.config.defaultPreset, 'opus');
     d2.cleanup();
-  } finally { d.cleanup(); }
+  } finally {
+    d.cleanup();
+  }
 });
 
 test('a broken config file is a CONFIG_INVALID error, not a stack trace', async () => {
   const d = tempDir();
   try {
     writeFileSync(join(d.path, 'nommer.config.json'), '{ "backend": ');
-    await assert.rejects(loadConfig({ cwd: d.path, env: {} }), (e: unknown) => e instanceof NommerError && e.code === 'CONFIG_INVALID' && /cannot read config/.test(e.message));
-    await assert.rejects(loadConfig({ cwd: d.path, env: { NOMMER_WORKERS: 'many' } }), /NOMMER_WORKERS must be an integer, got "many"|cannot read config/);
-  } finally { d.cleanup(); }
+    await assert.rejects(
+      loadConfig({ cwd: d.path, env: {} }),
+      (e: unknown) => e instanceof NommerError && e.code === 'CONFIG_INVALID' && /cannot read config/.test(e.message),
+    );
+    await assert.rejects(
+      loadConfig({ cwd: d.path, env: { NOMMER_WORKERS: 'many' } }),
+      /NOMMER_WORKERS must be an integer, got "many"|cannot read config/,
+    );
+  } finally {
+    d.cleanup();
+  }
 });

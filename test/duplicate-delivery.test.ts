@@ -39,9 +39,18 @@ async function settle(f: RunningFeederd, id: string, timeoutMs: number): Promise
 function queuedMessages(home: string): Array<{ body: string; priority: number; type: string; taskId: string }> {
   const db = new Database(join(home, 'nommer.db'), { readonly: true });
   try {
-    return (db.prepare("SELECT body, priority FROM queue_messages WHERE queue = 'tasks' ORDER BY id").all() as Array<{ body: string; priority: number }>)
-      .map((r) => { const m = JSON.parse(r.body) as { type: string; taskId: string }; return { ...r, type: m.type, taskId: m.taskId }; });
-  } finally { db.close(); }
+    return (
+      db.prepare("SELECT body, priority FROM queue_messages WHERE queue = 'tasks' ORDER BY id").all() as Array<{
+        body: string;
+        priority: number;
+      }>
+    ).map((r) => {
+      const m = JSON.parse(r.body) as { type: string; taskId: string };
+      return { ...r, type: m.type, taskId: m.taskId };
+    });
+  } finally {
+    db.close();
+  }
 }
 
 /** Send `body` to the tasks queue again, as a second send by the outbox would. */
@@ -49,13 +58,24 @@ function sendAgain(home: string, m: { body: string; priority: number }): void {
   const db = new Database(join(home, 'nommer.db'), { timeout: 10_000 });
   try {
     const now = Date.now();
-    db.prepare("INSERT INTO queue_messages (queue, body, priority, sent_at, visible_at) VALUES ('tasks', ?, ?, ?, ?)").run(m.body, m.priority, now, now);
-  } finally { db.close(); }
+    db.prepare(
+      "INSERT INTO queue_messages (queue, body, priority, sent_at, visible_at) VALUES ('tasks', ?, ?, ?, ?)",
+    ).run(m.body, m.priority, now, now);
+  } finally {
+    db.close();
+  }
 }
 
 /** Until the duplicate was taken and settled (the queue is empty, no task runs, no ffmpeg). */
 async function duplicateConsumed(f: RunningFeederd, d: string): Promise<void> {
-  await until(() => { const s = storeState(f.home); return s.queued === 0 && s.runningTasks === 0; }, 30_000, 'the duplicate to be received and acked');
+  await until(
+    () => {
+      const s = storeState(f.home);
+      return s.queued === 0 && s.runningTasks === 0;
+    },
+    30_000,
+    'the duplicate to be received and acked',
+  );
   await until(() => ffmpegPids(d).length === 0, 10_000, 'no ffmpeg left');
 }
 
@@ -63,48 +83,75 @@ async function duplicateConsumed(f: RunningFeederd, d: string): Promise<void> {
  * Jobs are created while feederd has no workers, so their first messages can be read from the
  * queue; then feederd is restarted with two workers on the same data dir to run them.
  */
-async function withMessages(d: string, submit: (f: RunningFeederd) => Promise<void>): Promise<{ f: RunningFeederd; messages: ReturnType<typeof queuedMessages> }> {
-  const idle = await startFeederd(d, { workers: 0, config: CONFIG }); running.push(idle);
+async function withMessages(
+  d: string,
+  submit: (f: RunningFeederd) => Promise<void>,
+): Promise<{ f: RunningFeederd; messages: ReturnType<typeof queuedMessages> }> {
+  const idle = await startFeederd(d, { workers: 0, config: CONFIG });
+  running.push(idle);
   await submit(idle);
   await until(() => queuedMessages(idle.home).length > 0, 10_000, 'the tasks to be sent');
   await sleep(300);
   const messages = queuedMessages(idle.home);
   await idle.stop();
-  const f = await startFeederd(d, { workers: 2, config: CONFIG }); running.push(f);
+  const f = await startFeederd(d, { workers: 2, config: CONFIG });
+  running.push(f);
   return { f, messages };
 }
 
 test('a chunk task delivered again after its chunked job succeeded writes no piece into the removed scratch', async () => {
-  const t = tempDir('nommer-dup-'); dirs.push(t);
+  const t = tempDir('nommer-dup-');
+  dirs.push(t);
   const d = t.path;
   const clip = makeClip(join(d, 'c.mp4'), { seconds: 4, width: 320, height: 240, extra: ['-g', '25'] });
   let job!: PublicJob;
   const { f, messages } = await withMessages(d, async (idle) => {
-    job = (await idle.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm', uri: join(d, 'c.webm') }], chunked: true })).job;
+    job = (
+      await idle.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+        input: clip,
+        outputs: [{ preset: 'webm', uri: join(d, 'c.webm') }],
+        chunked: true,
+      })
+    ).job;
   });
   const chunk = messages.find((m) => m.type === 'chunk' && /\.chunk-\d+$/.test(m.taskId));
   assert.ok(chunk, `a chunk task message was queued: ${messages.map((m) => m.type).join(',')}`);
   assert.equal((await settle(f, job.id, 120_000)).state, 'succeeded');
   const chunks = join(f.home, 'chunks');
-  await until(() => !existsSync(chunks) || readdirSync(chunks).length === 0, 10_000, 'the assembler to remove the intermediates');
+  await until(
+    () => !existsSync(chunks) || readdirSync(chunks).length === 0,
+    10_000,
+    'the assembler to remove the intermediates',
+  );
 
   sendAgain(f.home, chunk);
   await duplicateConsumed(f, d);
   const left = existsSync(chunks) ? readdirSync(chunks, { recursive: true }) : [];
-  assert.deepEqual(left, [], `the duplicate of ${chunk.taskId} wrote into the finished job's scratch: ${JSON.stringify(left)}`);
+  assert.deepEqual(
+    left,
+    [],
+    `the duplicate of ${chunk.taskId} wrote into the finished job's scratch: ${JSON.stringify(left)}`,
+  );
   assert.deepEqual(partialFiles(d), []);
   assert.equal((await settle(f, job.id, 1000)).state, 'succeeded', 'the job is still succeeded');
   await f.stop();
 });
 
 test('an encode task of a force job delivered again after it succeeded does not rewrite the output', async () => {
-  const t = tempDir('nommer-dup-'); dirs.push(t);
+  const t = tempDir('nommer-dup-');
+  dirs.push(t);
   const d = t.path;
   const clip = makeClip(join(d, 'a.mp4'), { seconds: 1, width: 160, height: 120 });
   const out = join(d, 'a.opus');
   let job!: PublicJob;
   const { f, messages } = await withMessages(d, async (idle) => {
-    job = (await idle.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'opus', uri: out }], force: true })).job;
+    job = (
+      await idle.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+        input: clip,
+        outputs: [{ preset: 'opus', uri: out }],
+        force: true,
+      })
+    ).job;
   });
   const encode = messages.find((m) => m.type === 'encode');
   assert.ok(encode, 'the encode task message was queued');

@@ -10,8 +10,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
-  DescribeInstanceAttributeCommand, DescribeInstancesCommand, EC2ServiceException, RunInstancesCommand,
-  type EC2Client, type RunInstancesCommandInput,
+  DescribeInstanceAttributeCommand,
+  DescribeInstancesCommand,
+  EC2ServiceException,
+  RunInstancesCommand,
+  type EC2Client,
+  type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import { ec2Client } from '../src/adapters/aws/clients.js';
 import { CLUSTER_TAG, EC2Fleet, ROLE_TAG, type Ec2FleetOptions } from '../src/adapters/aws/ec2-fleet.js';
@@ -22,7 +26,19 @@ import { renderUserDataFor } from '../src/fleet/user-data.js';
 import { FleetManager } from '../src/orchestrator/fleet-manager.js';
 import { startMoto, type Moto } from './helpers/moto.js';
 
-const config = parseConfig({ backend: 'aws', aws: { bucket: 'nommer-ec2-test', queuePrefix: 'ec2t', ec2: { maxInstances: 4, ami: 'ami-0123456789abcdef0', instanceTypes: ['c7a.xlarge', 'm7a.xlarge'], idleExitSeconds: 45 } } });
+const config = parseConfig({
+  backend: 'aws',
+  aws: {
+    bucket: 'nommer-ec2-test',
+    queuePrefix: 'ec2t',
+    ec2: {
+      maxInstances: 4,
+      ami: 'ami-0123456789abcdef0',
+      instanceTypes: ['c7a.xlarge', 'm7a.xlarge'],
+      idleExitSeconds: 45,
+    },
+  },
+});
 const script = renderUserDataFor(config, '0.1.0');
 
 /** moto needs the instance profile to exist. No IAM client is installed, and moto routes an
@@ -32,49 +48,92 @@ async function createInstanceProfile(endpoint: string, name: string): Promise<vo
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: 'AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0',
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0',
     },
-    body: new URLSearchParams({ Action: 'CreateInstanceProfile', InstanceProfileName: name, Version: '2010-05-08' }).toString(),
+    body: new URLSearchParams({
+      Action: 'CreateInstanceProfile',
+      InstanceProfileName: name,
+      Version: '2010-05-08',
+    }).toString(),
   });
   const text = await res.text();
-  assert.ok(res.ok && text.includes('<CreateInstanceProfileResponse'), `CreateInstanceProfile: HTTP ${res.status} ${text.slice(0, 200)}`);
+  assert.ok(
+    res.ok && text.includes('<CreateInstanceProfileResponse'),
+    `CreateInstanceProfile: HTTP ${res.status} ${text.slice(0, 200)}`,
+  );
 }
 
-interface Sent { command: string; input: Record<string, unknown> }
+interface Sent {
+  command: string;
+  input: Record<string, unknown>;
+}
 
-const firstRun = (sent: Sent[]) => sent.find((s) => s.command === 'RunInstancesCommand')!.input as unknown as RunInstancesCommandInput;
+const firstRun = (sent: Sent[]) =>
+  sent.find((s) => s.command === 'RunInstancesCommand')!.input as unknown as RunInstancesCommandInput;
 
 /**
  * An EC2 client that records every command and can answer one with a faked service error
  * (before the request is sent), the way EC2 would answer it.
  */
-function edgeClient(endpoint: string, sent: Sent[], fail?: (command: string, input: Record<string, unknown>) => string | undefined): EC2Client {
+function edgeClient(
+  endpoint: string,
+  sent: Sent[],
+  fail?: (command: string, input: Record<string, unknown>) => string | undefined,
+): EC2Client {
   const client = ec2Client({ endpoint, maxAttempts: 1 });
-  client.middlewareStack.add((next, context) => async (args) => {
-    const input = args.input as Record<string, unknown>;
-    sent.push({ command: context.commandName!, input });
-    const name = fail?.(context.commandName!, input);
-    if (name) {
-      throw new EC2ServiceException({ name, $fault: name === 'RequestLimitExceeded' ? 'client' : 'server', $metadata: { httpStatusCode: name === 'RequestLimitExceeded' ? 503 : 500 }, message: `faked: ${name}` });
-    }
-    return next(args);
-  }, { step: 'initialize', name: 'fakeEc2Edge' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      sent.push({ command: context.commandName!, input });
+      const name = fail?.(context.commandName!, input);
+      if (name) {
+        throw new EC2ServiceException({
+          name,
+          $fault: name === 'RequestLimitExceeded' ? 'client' : 'server',
+          $metadata: { httpStatusCode: name === 'RequestLimitExceeded' ? 503 : 500 },
+          message: `faked: ${name}`,
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'fakeEc2Edge' },
+  );
   return client;
 }
 
 describe('EC2Fleet (moto)', () => {
   let moto: Moto;
   let raw: EC2Client;
-  before(async () => { moto = await startMoto(); raw = ec2Client({ endpoint: moto.endpoint, maxAttempts: 1 }); });
-  after(async () => { raw?.destroy(); await moto?.stop(); });
-  beforeEach(async () => { await moto.reset(); await createInstanceProfile(moto.endpoint, 'nommer-worker'); });
-
-  const fleetWith = (client: EC2Client, over: Partial<Ec2FleetOptions> = {}) => new EC2Fleet({
-    client, cluster: 'ec2t', ami: config.aws.ec2.ami, instanceTypes: config.aws.ec2.instanceTypes, spot: true,
-    instanceProfile: 'nommer-worker', subnetId: undefined, userData: () => script, version: '0.1.0', ...over,
+  before(async () => {
+    moto = await startMoto();
+    raw = ec2Client({ endpoint: moto.endpoint, maxAttempts: 1 });
+  });
+  after(async () => {
+    raw?.destroy();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    await createInstanceProfile(moto.endpoint, 'nommer-worker');
   });
 
-  const describeOne = async (id: string) => (await raw.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+  const fleetWith = (client: EC2Client, over: Partial<Ec2FleetOptions> = {}) =>
+    new EC2Fleet({
+      client,
+      cluster: 'ec2t',
+      ami: config.aws.ec2.ami,
+      instanceTypes: config.aws.ec2.instanceTypes,
+      spot: true,
+      instanceProfile: 'nommer-worker',
+      subnetId: undefined,
+      userData: () => script,
+      version: '0.1.0',
+      ...over,
+    });
+
+  const describeOne = async (id: string) =>
+    (await raw.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
 
   it('launches workers that boot the rendered user-data, tagged, IMDSv2-only, terminating on shutdown, with the role', async () => {
     const sent: Sent[] = [];
@@ -85,7 +144,9 @@ describe('EC2Fleet (moto)', () => {
     for (const node of launched) {
       const attr = await raw.send(new DescribeInstanceAttributeCommand({ InstanceId: node.id, Attribute: 'userData' }));
       assert.equal(Buffer.from(attr.UserData!.Value!, 'base64').toString('utf8'), script);
-      const shutdown = await raw.send(new DescribeInstanceAttributeCommand({ InstanceId: node.id, Attribute: 'instanceInitiatedShutdownBehavior' }));
+      const shutdown = await raw.send(
+        new DescribeInstanceAttributeCommand({ InstanceId: node.id, Attribute: 'instanceInitiatedShutdownBehavior' }),
+      );
       assert.equal(shutdown.InstanceInitiatedShutdownBehavior?.Value, 'terminate');
       const inst = await describeOne(node.id);
       const tags = Object.fromEntries((inst.Tags ?? []).map((t) => [t.Key, t.Value]));
@@ -107,7 +168,10 @@ describe('EC2Fleet (moto)', () => {
     const sent: Sent[] = [];
     const spot = await fleetWith(edgeClient(moto.endpoint, sent)).launch(1);
     const run = firstRun(sent);
-    assert.deepEqual(run.InstanceMarketOptions, { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } });
+    assert.deepEqual(run.InstanceMarketOptions, {
+      MarketType: 'spot',
+      SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+    });
     assert.equal(run.InstanceType, 'c7a.xlarge');
     assert.equal((await describeOne(spot[0]!.id)).InstanceLifecycle, 'spot');
     assert.equal(spot[0]!.spot, true);
@@ -129,7 +193,9 @@ describe('EC2Fleet (moto)', () => {
     });
     const launched = await fleetWith(client).launch(2);
     assert.equal(launched.length, 2);
-    const tries = sent.filter((s) => s.command === 'RunInstancesCommand').map((s) => `${s.input.InstanceMarketOptions ? 'spot' : 'on-demand'} ${String(s.input.InstanceType)}`);
+    const tries = sent
+      .filter((s) => s.command === 'RunInstancesCommand')
+      .map((s) => `${s.input.InstanceMarketOptions ? 'spot' : 'on-demand'} ${String(s.input.InstanceType)}`);
     assert.deepEqual(tries.slice(0, 3), ['spot c7a.xlarge', 'spot m7a.xlarge', 'on-demand c7a.xlarge']);
     for (const n of launched) {
       assert.equal(n.spot, false);
@@ -138,7 +204,9 @@ describe('EC2Fleet (moto)', () => {
   });
 
   it('no capacity anywhere is a retriable FLEET_FAILED naming what was tried', async () => {
-    const client = edgeClient(moto.endpoint, [], (cmd) => (cmd === 'RunInstancesCommand' ? 'InsufficientInstanceCapacity' : undefined));
+    const client = edgeClient(moto.endpoint, [], (cmd) =>
+      cmd === 'RunInstancesCommand' ? 'InsufficientInstanceCapacity' : undefined,
+    );
     await assert.rejects(fleetWith(client).launch(1), (err: NommerError) => {
       assert.equal(err.code, 'FLEET_FAILED');
       assert.equal(err.retriable, true);
@@ -150,20 +218,30 @@ describe('EC2Fleet (moto)', () => {
 
   it('a permission or throttling error is not a capacity problem: it ends the launch at once', async () => {
     const sent: Sent[] = [];
-    const client = edgeClient(moto.endpoint, sent, (cmd) => (cmd === 'RunInstancesCommand' ? 'RequestLimitExceeded' : undefined));
-    await assert.rejects(fleetWith(client).launch(1), (err: NommerError) => err.code === 'FLEET_FAILED' && err.retriable && /RequestLimitExceeded/.test(err.message));
+    const client = edgeClient(moto.endpoint, sent, (cmd) =>
+      cmd === 'RunInstancesCommand' ? 'RequestLimitExceeded' : undefined,
+    );
+    await assert.rejects(
+      fleetWith(client).launch(1),
+      (err: NommerError) => err.code === 'FLEET_FAILED' && err.retriable && /RequestLimitExceeded/.test(err.message),
+    );
     assert.equal(sent.filter((s) => s.command === 'RunInstancesCommand').length, 1);
   });
 
-  it('lists only this cluster\'s live workers, and terminate leaves other clusters and strangers alone', async () => {
+  it("lists only this cluster's live workers, and terminate leaves other clusters and strangers alone", async () => {
     const ours = await fleetWith(raw).launch(2);
     const theirs = await fleetWith(raw, { cluster: 'other' }).launch(1);
-    const untagged = (await raw.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1 }))).Instances![0]!.InstanceId!;
+    const untagged = (
+      await raw.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1 }))
+    ).Instances![0]!.InstanceId!;
     const fleet = fleetWith(raw);
     assert.deepEqual((await fleet.list()).map((n) => n.id).sort(), ours.map((n) => n.id).sort());
 
     await fleet.terminate([ours[0]!.id, theirs[0]!.id, untagged]);
-    assert.deepEqual((await fleet.list()).map((n) => n.id), [ours[1]!.id]);
+    assert.deepEqual(
+      (await fleet.list()).map((n) => n.id),
+      [ours[1]!.id],
+    );
     assert.equal((await describeOne(theirs[0]!.id)).State?.Name, 'running');
     assert.equal((await describeOne(untagged)).State?.Name, 'running');
     const all = await fleet.list({ includeTerminated: true });
@@ -188,11 +266,22 @@ describe('EC2Fleet (moto)', () => {
   it('`nommer fleet` reports the live workers with state, age and cost from the configured prices', async () => {
     const launched = await fleetWith(raw).launch(2);
     await fleetWith(raw).terminate([launched[1]!.id]);
-    const cfg = parseConfig({ backend: 'aws', aws: { bucket: 'nommer-ec2-test', queuePrefix: 'ec2t', endpoint: moto.endpoint, ec2: { ami: 'ami-0123456789abcdef0', prices: { 'c7a.xlarge': 0.36 } } } });
+    const cfg = parseConfig({
+      backend: 'aws',
+      aws: {
+        bucket: 'nommer-ec2-test',
+        queuePrefix: 'ec2t',
+        endpoint: moto.endpoint,
+        ec2: { ami: 'ami-0123456789abcdef0', prices: { 'c7a.xlarge': 0.36 } },
+      },
+    });
     const at = launched[0]!.launchedAt + 600_000;
     const report = await fleetReport(cfg, '0.1.0', () => at);
     assert.equal(report.cluster, 'ec2t');
-    assert.deepEqual(report.instances.map((i) => [i.id, i.ec2State, i.instanceType, i.spot, i.ageSeconds]), [[launched[0]!.id, 'running', 'c7a.xlarge', true, 600]]);
+    assert.deepEqual(
+      report.instances.map((i) => [i.id, i.ec2State, i.instanceType, i.spot, i.ageSeconds]),
+      [[launched[0]!.id, 'running', 'c7a.xlarge', true, 600]],
+    );
     assert.ok(Math.abs(report.totalUsd - 0.06) < 1e-9);
     assert.equal(report.upperBound, true);
     await assert.rejects(fleetReport(parseConfig({}), '0.1.0'), /only the aws backend/);
@@ -201,10 +290,15 @@ describe('EC2Fleet (moto)', () => {
   it('throttling (faked RequestLimitExceeded) makes the manager back off, then it launches', async () => {
     const sent: Sent[] = [];
     let throttle = true;
-    const client = edgeClient(moto.endpoint, sent, (cmd) => (throttle && cmd === 'DescribeInstancesCommand' ? 'RequestLimitExceeded' : undefined));
+    const client = edgeClient(moto.endpoint, sent, (cmd) =>
+      throttle && cmd === 'DescribeInstancesCommand' ? 'RequestLimitExceeded' : undefined,
+    );
     let now = 1_800_000_000_000;
     const mgr = new FleetManager({
-      fleet: fleetWith(client), queue: { depth: async () => ({ waiting: 1, inFlight: 0 }) }, now: () => now, random: () => 0,
+      fleet: fleetWith(client),
+      queue: { depth: async () => ({ waiting: 1, inFlight: 0 }) },
+      now: () => now,
+      random: () => 0,
       config: { minInstances: 0, maxInstances: 4, slotsPerInstance: 1, cooldownSeconds: 30, bootSeconds: 90 },
     });
     const r1 = await mgr.tick();

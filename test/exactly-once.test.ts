@@ -49,7 +49,9 @@ const POSTER = getPreset('poster') as unknown as { name: string };
 const TERMINAL = new Set(['succeeded', 'failed', 'released']);
 
 let clip: string;
-before(() => { clip = makeClip(join(root.path, 'in.mp4'), { seconds: 1, width: 160, height: 120, audioChannels: 2 }); });
+before(() => {
+  clip = makeClip(join(root.path, 'in.mp4'), { seconds: 1, width: 160, height: 120, audioChannels: 2 });
+});
 
 // ---------------------------------------------------------------------------------------------
 // Small tools
@@ -65,7 +67,9 @@ async function waitFor(pred: () => boolean | Promise<boolean>, what: string, bou
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -77,7 +81,11 @@ const liveTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'T
 
 function assertWholeOpus(path: string): void {
   const p = probe(path);
-  assert.deepEqual(p.streams.map((s) => s.codec_name), ['opus'], path);
+  assert.deepEqual(
+    p.streams.map((s) => s.codec_name),
+    ['opus'],
+    path,
+  );
   assert.ok(Math.abs(Number(p.format.duration) - 1) < 0.15, `${path} lasts ${p.format.duration} s, not ~1 s`);
   const d = decodesCleanly(path);
   assert.ok(d.ok, `${path} does not decode cleanly: ${d.errors}`);
@@ -92,8 +100,14 @@ function assertWholePoster(path: string): void {
 
 /** Nothing in the job's history says OUTPUT_EXISTS (the retried attempt was not blocked by an earlier one's file). */
 function assertNoOutputExists(store: Store, id: string): void {
-  const hits = store.listJobEvents(id).filter((e) => /OUTPUT_EXISTS/.test(e.message) || JSON.stringify(e.data ?? {}).includes('OUTPUT_EXISTS'));
-  assert.deepEqual(hits.map((e) => e.message), [], `job ${id}`);
+  const hits = store
+    .listJobEvents(id)
+    .filter((e) => /OUTPUT_EXISTS/.test(e.message) || JSON.stringify(e.data ?? {}).includes('OUTPUT_EXISTS'));
+  assert.deepEqual(
+    hits.map((e) => e.message),
+    [],
+    `job ${id}`,
+  );
 }
 
 const taskOf = (lease: Lease) => lease.body as TaskMessage;
@@ -101,43 +115,79 @@ const taskOf = (lease: Lease) => lease.body as TaskMessage;
 /** A lease that records when it is acked, released or rejected. */
 function recorded(lease: Lease, trail: string[]): Lease {
   return {
-    body: lease.body, receiveCount: lease.receiveCount, unfinished: lease.unfinished,
+    body: lease.body,
+    receiveCount: lease.receiveCount,
+    unfinished: lease.unfinished,
     extend: (s) => lease.extend(s),
-    ack: async () => { await lease.ack(); trail.push('ack'); },
-    release: async (d) => { await lease.release(d); trail.push('release'); },
-    reject: async (r) => { await lease.reject(r); trail.push('reject'); },
+    ack: async () => {
+      await lease.ack();
+      trail.push('ack');
+    },
+    release: async (d) => {
+      await lease.release(d);
+      trail.push('release');
+    },
+    reject: async (r) => {
+      await lease.reject(r);
+      trail.push('reject');
+    },
   };
 }
 
 /** The real status channel, with a hook that runs before each publish (it may throw, or hold the worker). */
 class HookedStatus implements StatusChannel {
-  constructor(private readonly real: StatusChannel, private readonly hook: (ev: StatusEvent) => void | Promise<void>, private readonly published?: (ev: StatusEvent) => void) {}
+  constructor(
+    private readonly real: StatusChannel,
+    private readonly hook: (ev: StatusEvent) => void | Promise<void>,
+    private readonly published?: (ev: StatusEvent) => void,
+  ) {}
   async publish(ev: StatusEvent): Promise<void> {
     await this.hook(ev);
     await this.real.publish(ev);
     this.published?.(ev);
   }
-  receive(opts: { max: number; waitSeconds: number; signal?: AbortSignal }): Promise<ReceivedStatus[]> { return this.real.receive(opts); }
+  receive(opts: { max: number; waitSeconds: number; signal?: AbortSignal }): Promise<ReceivedStatus[]> {
+    return this.real.receive(opts);
+  }
 }
 
 /** The real storage, with hooks after an output is prepared and right before each commit. */
 class HookedStorage implements Storage {
-  constructor(private readonly real: Storage, private readonly hooks: {
-    afterPrepare?: (p: PreparedOutput, opts: PrepareOptions) => void | Promise<void>;
-    beforeCommit?: (p: PreparedOutput) => void | Promise<void>;
-  }) {}
-  handles(uri: string) { return this.real.handles(uri); }
-  fetch(uri: string, destDir: string, opts?: Parameters<Storage['fetch']>[2]) { return this.real.fetch(uri, destDir, opts); }
-  store(localFile: string, uri: string, opts?: Parameters<Storage['store']>[2]) { return this.real.store(localFile, uri, opts); }
-  checkOutput(uri: string, opts: { overwrite: boolean }) { return this.real.checkOutput(uri, opts); }
-  exists(uri: string) { return this.real.exists(uri); }
-  remove(uri: string) { return this.real.remove(uri); }
+  constructor(
+    private readonly real: Storage,
+    private readonly hooks: {
+      afterPrepare?: (p: PreparedOutput, opts: PrepareOptions) => void | Promise<void>;
+      beforeCommit?: (p: PreparedOutput) => void | Promise<void>;
+    },
+  ) {}
+  handles(uri: string) {
+    return this.real.handles(uri);
+  }
+  fetch(uri: string, destDir: string, opts?: Parameters<Storage['fetch']>[2]) {
+    return this.real.fetch(uri, destDir, opts);
+  }
+  store(localFile: string, uri: string, opts?: Parameters<Storage['store']>[2]) {
+    return this.real.store(localFile, uri, opts);
+  }
+  checkOutput(uri: string, opts: { overwrite: boolean }) {
+    return this.real.checkOutput(uri, opts);
+  }
+  exists(uri: string) {
+    return this.real.exists(uri);
+  }
+  remove(uri: string) {
+    return this.real.remove(uri);
+  }
   async prepareOutput(uri: string, opts: PrepareOptions): Promise<PreparedOutput> {
     const p = await this.real.prepareOutput(uri, opts);
     await this.hooks.afterPrepare?.(p, opts);
     return {
-      uri: p.uri, path: p.path,
-      commit: async (o) => { await this.hooks.beforeCommit?.(p); return p.commit(o); },
+      uri: p.uri,
+      path: p.path,
+      commit: async (o) => {
+        await this.hooks.beforeCommit?.(p);
+        return p.commit(o);
+      },
       discard: () => p.discard(),
     };
   }
@@ -185,13 +235,31 @@ function backend() {
   // The outbox is one loop in feederd: sends never overlap.
   let sending: Promise<unknown> = Promise.resolve();
   return {
-    dir, out, store, queue, control, outbox, applier, w,
+    dir,
+    out,
+    store,
+    queue,
+    control,
+    outbox,
+    applier,
+    w,
     worker(over: Partial<WorkerDeps> = {}): Worker {
       const id = over.id ?? `w${++workers}`;
       return new Worker({
-        id, queue: w.queue, status: w.status, control: w.control, storage: w.storage, ffmpeg,
-        workDir: join(dir, 'work', id), log, leaseSeconds: 30, maxDeliveries: workerDeliveryLimit(MAX_ATTEMPTS),
-        controlIntervalMs: 25, progressIntervalMs: 50, terminalBackoffMs: [5, 10, 20], ...over,
+        id,
+        queue: w.queue,
+        status: w.status,
+        control: w.control,
+        storage: w.storage,
+        ffmpeg,
+        workDir: join(dir, 'work', id),
+        log,
+        leaseSeconds: 30,
+        maxDeliveries: workerDeliveryLimit(MAX_ATTEMPTS),
+        controlIntervalMs: 25,
+        progressIntervalMs: 50,
+        terminalBackoffMs: [5, 10, 20],
+        ...over,
       });
     },
     submit(outputs: Array<{ preset: { name: string }; uri: string }>): string {
@@ -207,7 +275,9 @@ function backend() {
       for (let i = 0; i < 200; i++) if ((await applier.consumeOnce(0)) === 0) return;
       throw new Error('status events kept coming');
     },
-    job(id: string): JobDetail { return store.getJob(id)!; },
+    job(id: string): JobDetail {
+      return store.getJob(id)!;
+    },
     async receive(leaseSeconds = 30): Promise<Lease> {
       const l = await w.queue.receive({ waitSeconds: 10, leaseSeconds });
       assert.ok(l, 'a task message was in the queue');
@@ -227,7 +297,7 @@ test('cancel then retry a queued job: the attempt-1 message still in the queue w
   b.store.cancelJob(id, { reason: 'by the user' });
   b.store.retryJob(id);
   assert.equal(await b.dispatch(), 1);
-  assert.deepEqual(await b.queue.depth(), { waiting: 2, inFlight: 0 }, 'both attempts\' messages are in the queue');
+  assert.deepEqual(await b.queue.depth(), { waiting: 2, inFlight: 0 }, "both attempts' messages are in the queue");
 
   const w = b.worker();
   const first = await b.receive();
@@ -258,7 +328,10 @@ test('random cancel + retry over a batch of 8 jobs with 2 workers: every job suc
   const kinds: Plan[] = ['untouched', 'while-queued', 'before-encode', 'before-commit'];
   // Every kind at least once, the rest at random, in a random order.
   const plans: Plan[] = [...kinds, ...Array.from({ length: 4 }, () => kinds[Math.floor(rand() * kinds.length)]!)];
-  for (let i = plans.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [plans[i], plans[j]] = [plans[j]!, plans[i]!]; }
+  for (let i = plans.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [plans[i], plans[j]] = [plans[j]!, plans[i]!];
+  }
   const retryFirst = plans.map(() => rand() < 0.5);
   const outs = plans.map((_, i) => join(b.out, `j${i}.opus`));
   const ids = outs.map((uri) => b.submit([{ preset: OPUS, uri }]));
@@ -283,9 +356,19 @@ test('random cancel + retry over a batch of 8 jobs with 2 workers: every job suc
       const i = planOf.get(id)!;
       b.store.cancelJob(id, { reason: `test: ${plans[i]}` });
       await waitFor(async () => (await b.control.fencedUpTo(id, `${id}.encode`)) >= 1, `the fence of ${id}`);
-      if (retryFirst[i]) { b.store.retryJob(id); await b.dispatch(); go(); }
-      else { go(); b.store.retryJob(id); await b.dispatch(); }
-    } catch (err) { errors.push(err); go(); }
+      if (retryFirst[i]) {
+        b.store.retryJob(id);
+        await b.dispatch();
+        go();
+      } else {
+        go();
+        b.store.retryJob(id);
+        await b.dispatch();
+      }
+    } catch (err) {
+      errors.push(err);
+      go();
+    }
   };
   const status = new HookedStatus(b.w.status, (ev) => {
     const i = planOf.get(ev.jobId)!;
@@ -301,7 +384,10 @@ test('random cancel + retry over a batch of 8 jobs with 2 workers: every job suc
   const loops = [b.worker({ status }), b.worker({ status })].map((w) => w.run({ signal: stop.signal, waitSeconds: 1 }));
   const applying = b.applier.run(stop.signal);
   try {
-    await waitFor(() => errors.length > 0 || ids.every((id) => b.job(id).state === 'succeeded' || b.job(id).state === 'failed'), `every job final; ${why}`);
+    await waitFor(
+      () => errors.length > 0 || ids.every((id) => b.job(id).state === 'succeeded' || b.job(id).state === 'failed'),
+      `every job final; ${why}`,
+    );
   } finally {
     stop.abort();
     await Promise.all([...loops, applying]);
@@ -323,7 +409,7 @@ test('random cancel + retry over a batch of 8 jobs with 2 workers: every job suc
 // ---------------------------------------------------------------------------------------------
 // 2. Two deliveries of one task at once
 
-test('two deliveries of one task at once (its lease lapsed): neither deletes the other\'s temp file, the job succeeds, the output is whole, no temp is left', async () => {
+test("two deliveries of one task at once (its lease lapsed): neither deletes the other's temp file, the job succeeds, the output is whole, no temp is left", async () => {
   // Which delivery reaches its commit first: the stale one (the natural order: it started
   // first), or the one that took over.
   for (const first of ['stale', 'current'] as const) {
@@ -341,9 +427,13 @@ test('two deliveries of one task at once (its lease lapsed): neither deletes the
     // Each worker is held once its ffmpeg has written its temp file, before it commits.
     const at = { stale: deferred<string>(), current: deferred<string>() };
     const go = { stale: deferred(), current: deferred() };
-    const holdAtUpload = (who: 'stale' | 'current') => new HookedStatus(b.w.status, (ev) => {
-      if (ev.type === 'phase' && ev.phase === 'uploading') { at[who].resolve(ev.worker); return go[who].promise; }
-    });
+    const holdAtUpload = (who: 'stale' | 'current') =>
+      new HookedStatus(b.w.status, (ev) => {
+        if (ev.type === 'phase' && ev.phase === 'uploading') {
+          at[who].resolve(ev.worker);
+          return go[who].promise;
+        }
+      });
     const running = {
       stale: b.worker({ id: 'w-stale', status: holdAtUpload('stale') }).handle(stale),
       current: b.worker({ id: 'w-current', status: holdAtUpload('current') }).handle(current),
@@ -382,12 +472,20 @@ test('a terminal status event lost a few times is retried; the job succeeds and 
   await b.dispatch();
   const trail: string[] = [];
   let failures = 2;
-  const status = new HookedStatus(b.w.status, (ev) => {
-    if (!TERMINAL.has(ev.type) || failures === 0) return;
-    failures--;
-    trail.push(`lost ${ev.type}`);
-    throw new NommerError('QUEUE_FAILED', 'could not publish a status event: database is locked', { retriable: true });
-  }, (ev) => { if (TERMINAL.has(ev.type)) trail.push(`published ${ev.type}`); });
+  const status = new HookedStatus(
+    b.w.status,
+    (ev) => {
+      if (!TERMINAL.has(ev.type) || failures === 0) return;
+      failures--;
+      trail.push(`lost ${ev.type}`);
+      throw new NommerError('QUEUE_FAILED', 'could not publish a status event: database is locked', {
+        retriable: true,
+      });
+    },
+    (ev) => {
+      if (TERMINAL.has(ev.type)) trail.push(`published ${ev.type}`);
+    },
+  );
   const lease = recorded(await b.receive(), trail);
   assert.equal(await b.worker({ status }).handle(lease), 'succeeded');
   assert.deepEqual(trail, ['lost succeeded', 'lost succeeded', 'published succeeded', 'ack']);
@@ -489,7 +587,9 @@ test('a task released by a hard stop more often than any delivery limit, then ru
   for (let i = 1; i <= releases; i++) {
     // The worker is told to stop now (a second SIGTERM) once it starts encoding.
     const hard = new AbortController();
-    const status = new HookedStatus(b.w.status, (ev) => { if (ev.type === 'phase' && ev.phase === 'encoding') hard.abort(); });
+    const status = new HookedStatus(b.w.status, (ev) => {
+      if (ev.type === 'phase' && ev.phase === 'encoding') hard.abort();
+    });
     const lease = await b.receive();
     assert.equal(lease.receiveCount, i);
     assert.equal(await b.worker({ status }).handle(lease, hard.signal), 'released', `delivery ${i}`);
@@ -504,7 +604,13 @@ test('a task released by a hard stop more often than any delivery limit, then ru
   const job = b.job(id);
   assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
   assert.equal(job.attempt, 1);
-  assert.deepEqual(b.store.listJobEvents(id).filter((e) => /WORKER_LOST/.test(e.message)).map((e) => e.message), []);
+  assert.deepEqual(
+    b.store
+      .listJobEvents(id)
+      .filter((e) => /WORKER_LOST/.test(e.message))
+      .map((e) => e.message),
+    [],
+  );
   assert.equal(b.store.listJobEvents(id).filter((e) => e.type === 'released').length, releases);
   assert.deepEqual(b.queue.deadLetters(), []);
   assertWholeOpus(out);
@@ -518,10 +624,13 @@ test('two outputs whose second commit fails: neither is left in place (the first
   const b = backend();
   const audio = join(b.out, 'm.opus');
   const poster = join(b.out, 'm.webp');
-  const id = b.submit([{ preset: OPUS, uri: audio }, { preset: POSTER, uri: poster }]);
+  const id = b.submit([
+    { preset: OPUS, uri: audio },
+    { preset: POSTER, uri: poster },
+  ]);
   await b.dispatch();
   // Someone writes the second destination right before its commit (after the first is in place).
-  const obstacle = 'someone else\'s poster\n';
+  const obstacle = "someone else's poster\n";
   let obstruct = true;
   const committing: string[] = [];
   const storage = new HookedStorage(b.w.storage, {
@@ -564,7 +673,11 @@ test('without force, a file that appears at a destination while the job encodes 
   await b.dispatch();
   const theirs = 'written by someone else while nommer encoded\n';
   // The destination was free when the worker checked it; the file appears once it is encoding.
-  const storage = new HookedStorage(b.w.storage, { afterPrepare: (p) => { if (p.uri === out) writeFileSync(out, theirs); } });
+  const storage = new HookedStorage(b.w.storage, {
+    afterPrepare: (p) => {
+      if (p.uri === out) writeFileSync(out, theirs);
+    },
+  });
   assert.equal(await b.worker({ storage }).handle(await b.receive()), 'failed');
   assert.equal(readFileSync(out, 'utf8'), theirs);
   assert.deepEqual(partials(b.out), []);

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { makeClip, probe, tempDir } from './helpers/media.js';
-import { isFinal, pidsMatching, startFeederd, waitForJob, writeConfig, type RunningFeederd } from './helpers/feederd.js';
+import {
+  isFinal,
+  pidsMatching,
+  startFeederd,
+  waitForJob,
+  writeConfig,
+  type RunningFeederd,
+} from './helpers/feederd.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { ffmpegPids, partialFiles, slowProxy, until } from './helpers/faults.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
@@ -20,7 +27,9 @@ let aws: AwsEnv;
 const procs: ChildProcess[] = [];
 const feeders: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
-before(async () => { aws = await startAwsEnv({ maxAttempts: 2, leaseSeconds: 2 }); });
+before(async () => {
+  aws = await startAwsEnv({ maxAttempts: 2, leaseSeconds: 2 });
+});
 after(async () => {
   for (const p of procs) p.kill('SIGKILL');
   for (const f of feeders) await f.kill().catch(() => undefined);
@@ -35,33 +44,53 @@ const stages = [
 
 for (const stage of stages) {
   test(`aws: a worker SIGKILLed while ${stage.phase}: the message comes back, another worker finishes, nothing half-made is left`, async (t) => {
-    const d = tempDir('nommer-fault-aws-'); dirs.push(d);
+    const d = tempDir('nommer-fault-aws-');
+    dirs.push(d);
     const proxy = await slowProxy(aws.moto.endpoint, stage.slow, 5000);
     t.after(() => proxy.close());
-    const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env }); feeders.push(f);
+    const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+    feeders.push(f);
     // Workers live in their own directory, reaching S3 and SQS through the slow proxy.
     const wdir = join(d.path, 'workers');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(wdir);
-    writeConfig(wdir, { ...aws.config, aws: { ...(aws.config.aws as Record<string, unknown>), endpoint: proxy.endpoint } });
-    const id1 = `${stage.phase}-k1`, id2 = `${stage.phase}-k2`;
-    const w1 = startAwsWorker(wdir, aws.env, id1); procs.push(w1);
+    writeConfig(wdir, {
+      ...aws.config,
+      aws: { ...(aws.config.aws as Record<string, unknown>), endpoint: proxy.endpoint },
+    });
+    const id1 = `${stage.phase}-k1`,
+      id2 = `${stage.phase}-k2`;
+    const w1 = startAwsWorker(wdir, aws.env, id1);
+    procs.push(w1);
     const clip = makeClip(join(d.path, 'up.mp4'), { seconds: 2 });
-    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }] });
+    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: clip,
+      outputs: [{ preset: 'webm' }],
+    });
     await waitForJob(f.client, job.id, (j) => j.phase === stage.phase && proxy.slowed > 0, 60_000);
     w1.kill('SIGKILL');
     await until(() => w1.exitCode !== null || w1.signalCode !== null, 5000, 'the worker to die');
-    const w2 = startAwsWorker(wdir, aws.env, id2); procs.push(w2);
+    const w2 = startAwsWorker(wdir, aws.env, id2);
+    procs.push(w2);
     const done = await waitForJob(f.client, job.id, isFinal, 120_000);
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
     assert.equal(done.worker, id2);
     const local = join(d.path, 'up.webm');
     await until(() => existsSync(local), 10_000, 'the output to be delivered');
-    assert.deepEqual(probe(local).streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
+    assert.deepEqual(
+      probe(local)
+        .streams.map((s) => s.codec_name)
+        .sort(),
+      ['opus', 'vp9'],
+    );
     const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
     const mpu = await s3.send(new ListMultipartUploadsCommand({ Bucket: aws.bucket }));
     assert.deepEqual(mpu.Uploads ?? [], [], 'no multipart upload left open');
-    assert.deepEqual(partialFiles(d.path).filter((p) => !p.includes(`/work/${id1}/`)), [], 'no partial file (beyond the killed worker\'s own scratch)');
+    assert.deepEqual(
+      partialFiles(d.path).filter((p) => !p.includes(`/work/${id1}/`)),
+      [],
+      "no partial file (beyond the killed worker's own scratch)",
+    );
     assert.deepEqual(pidsMatching(`--id ${id1}`), []);
     await until(() => ffmpegPids(wdir).length === 0, 5000, 'no ffmpeg left');
     w2.kill('SIGTERM');

@@ -13,7 +13,19 @@ import { join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { commandLine, dribbleServer, encoderPids, ffmpegPids, mountTmpfs, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
+import {
+  commandLine,
+  dribbleServer,
+  encoderPids,
+  ffmpegPids,
+  mountTmpfs,
+  parentPid,
+  partialFiles,
+  sleep,
+  storeState,
+  until,
+  workersOf,
+} from './helpers/faults.js';
 import { ApiClient } from '../src/client/api-client.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 
@@ -27,7 +39,8 @@ after(async () => {
 });
 
 function dir(): string {
-  const d = tempDir('nommer-fault-'); dirs.push(d);
+  const d = tempDir('nommer-fault-');
+  dirs.push(d);
   return d.path;
 }
 
@@ -38,7 +51,14 @@ async function create(f: RunningFeederd, body: Record<string, unknown>): Promise
 /** The end state every scenario must reach. */
 async function assertClean(f: RunningFeederd, d: string, opts: { jobs?: number } = {}): Promise<void> {
   // Workers report asynchronously: give the last events a moment to land.
-  await until(() => { const s = storeState(f.home); return s.runningTasks === 0 && s.leased === 0; }, 15_000, 'no running tasks and no leased messages');
+  await until(
+    () => {
+      const s = storeState(f.home);
+      return s.runningTasks === 0 && s.leased === 0;
+    },
+    15_000,
+    'no running tasks and no leased messages',
+  );
   const s = storeState(f.home);
   const final = (s.byState.succeeded ?? 0) + (s.byState.failed ?? 0) + (s.byState.canceled ?? 0);
   assert.equal(final, s.jobs, `every job is final: ${JSON.stringify(s.byState)}`);
@@ -68,7 +88,12 @@ function longClip(d: string, name: string): string {
   return path;
 }
 
-interface Encoding { job: PublicJob; ffmpeg: number; workerPid: number; workerId: string }
+interface Encoding {
+  job: PublicJob;
+  ffmpeg: number;
+  workerPid: number;
+  workerId: string;
+}
 
 /**
  * Wait until job `id` is mid-encode BY CONSTRUCTION rather than by timing: an ffmpeg whose command
@@ -82,16 +107,25 @@ async function waitForEncoder(f: RunningFeederd, id: string, needle: string): Pr
   const worker = parentPid(ffmpeg!);
   const cmd = worker === undefined ? undefined : commandLine(worker);
   const workerId = cmd?.match(/ --id (\S+)/)?.[1];
-  assert.ok(worker && workerId && cmd?.includes(`--parent-pid ${f.proc.pid} `),
-    `ffmpeg ${ffmpeg} for ${needle} is run by one of this feederd's workers (parent ${worker}: ${cmd}); gone already? then the clip is too short for this machine`);
+  assert.ok(
+    worker && workerId && cmd?.includes(`--parent-pid ${f.proc.pid} `),
+    `ffmpeg ${ffmpeg} for ${needle} is run by one of this feederd's workers (parent ${worker}: ${cmd}); gone already? then the clip is too short for this machine`,
+  );
   return { job, ffmpeg: ffmpeg!, workerPid: worker, workerId };
 }
 
 function workerPid(worker: string | null): number {
   assert.ok(worker, 'the job has a worker');
-  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(`--id ${worker}`); } catch { return false; }
-  });
+  const pids = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(`--id ${worker}`);
+      } catch {
+        return false;
+      }
+    });
   assert.equal(pids.length, 1, `one process for worker ${worker}`);
   return pids[0]!;
 }
@@ -101,20 +135,31 @@ test('a worker SIGKILLed mid-download: the download is cut, the task is delivere
   const clip = readFileSync(makeClip(join(d, 'src.mp4'), { seconds: 2 }));
   // ~2 KiB every 150 ms: several seconds for the first try; later tries are served at once.
   const srv = await dribbleServer({ 'remote clip.mp4': clip }, { chunk: 2048, tickMs: 150, fastAfter: 1 });
-  const f = await startFeederd(d, { workers: 2 }); running.push(f);
+  const f = await startFeederd(d, { workers: 2 });
+  running.push(f);
   try {
     const out = join(d, 'remote.webm');
     const j = await create(f, { input: srv.url('remote clip.mp4'), outputs: [{ preset: 'webm', uri: out }] });
-    const busy = await waitForJob(f.client, j.id, (x) => x.phase === 'downloading' && (srv.sent[0] ?? 0) > 4096, 30_000);
+    const busy = await waitForJob(
+      f.client,
+      j.id,
+      (x) => x.phase === 'downloading' && (srv.sent[0] ?? 0) > 4096,
+      30_000,
+    );
     process.kill(workerPid(busy.worker), 'SIGKILL');
     const done = await waitForJob(f.client, j.id, isFinal, 90_000);
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
     assert.notEqual(done.worker, busy.worker);
     assert.ok(srv.sent[0]! < clip.length, 'the first download was cut off');
     assert.ok(srv.sent.length >= 2, 'the input was downloaded again');
-    assert.deepEqual(probe(out).streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
+    assert.deepEqual(
+      probe(out)
+        .streams.map((s) => s.codec_name)
+        .sort(),
+      ['opus', 'vp9'],
+    );
     // feederd removes a dead worker's scratch dir (its partial download) when it exits.
-    await until(() => !existsSync(join(f.home, 'work', busy.worker!)), 10_000, 'the dead worker\'s scratch dir to go');
+    await until(() => !existsSync(join(f.home, 'work', busy.worker!)), 10_000, "the dead worker's scratch dir to go");
     await assertClean(f, d, { jobs: 1 });
   } finally {
     await srv.close();
@@ -124,12 +169,13 @@ test('a worker SIGKILLed mid-download: the download is cut, the task is delivere
 
 test('a worker SIGKILLed mid-encode: its ffmpeg dies with it, another worker finishes the job, no partial output', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 2 }); running.push(f);
+  const f = await startFeederd(d, { workers: 2 });
+  running.push(f);
   const clip = longClip(d, 'k.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }, { preset: 'opus' }] });
   const busy = await waitForEncoder(f, j.id, `${d}/.k.webm.`);
   process.kill(busy.workerPid, 'SIGKILL');
-  await until(() => ffmpegPids(`${d}/.k.webm`).length === 0, 5000, 'the killed worker\'s ffmpeg to die (pdeathsig)');
+  await until(() => ffmpegPids(`${d}/.k.webm`).length === 0, 5000, "the killed worker's ffmpeg to die (pdeathsig)");
   // The whole clip is encoded again: on a machine loaded to ~10 on 2 cores that took ~60 s.
   const done = await waitForJob(f.client, j.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
@@ -144,15 +190,22 @@ test('a worker SIGKILLed mid-encode: its ffmpeg dies with it, another worker fin
 test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exactly to the end; its orphaned workers stop', async () => {
   const d = dir();
   const clip = makeClip(join(d, 'p.mp4'), { seconds: 1, width: 160, height: 120 });
-  let f = await startFeederd(d, { workers: 1 }); running.push(f);
+  let f = await startFeederd(d, { workers: 1 });
+  running.push(f);
   const oldPid = f.proc.pid!;
   // 40 submissions at once: the dispatcher is sending them while feederd is killed.
-  const jobs = await Promise.all(Array.from({ length: 40 }, (_, i) => create(f, { input: clip, outputs: [{ preset: 'poster', uri: join(d, `p${i}.webp`) }] })));
+  const jobs = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      create(f, { input: clip, outputs: [{ preset: 'poster', uri: join(d, `p${i}.webp`) }] }),
+    ),
+  );
   await f.kill();
   // The workers of the dead feederd notice (parent watch) and stop after their task.
-  await until(() => workersOf(oldPid).length === 0, 20_000, 'the dead feederd\'s workers to stop');
-  f = await startFeederd(d, { workers: 2 }); running.push(f);
-  for (const j of jobs) assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded', `job ${j.id}`);
+  await until(() => workersOf(oldPid).length === 0, 20_000, "the dead feederd's workers to stop");
+  f = await startFeederd(d, { workers: 2 });
+  running.push(f);
+  for (const j of jobs)
+    assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded', `job ${j.id}`);
   for (let i = 0; i < 40; i++) assert.equal(probe(join(d, `p${i}.webp`)).streams[0]!.codec_name, 'webp');
   const list = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?limit=1000');
   assert.equal(list.jobs.length, 40);
@@ -164,12 +217,16 @@ test('a full output disk: the job fails with DISK_FULL after its attempts, leave
   const d = dir();
   const outDir = join(d, 'small');
   const m = mountTmpfs(outDir, '512k');
-  if (!m) { t.skip('needs root to mount a tmpfs (CI runs as root)'); return; }
+  if (!m) {
+    t.skip('needs root to mount a tmpfs (CI runs as root)');
+    return;
+  }
   mounts.push(m);
   // Leave 8 KiB free: a 3 s noise clip encodes to far more (about 100 KB at 160x120, which still
   // fits the empty disk on retry; 640x360 noise cost 15 s of CPU per attempt here, 160x120 1.5 s).
   writeFileSync(join(outDir, 'filler'), Buffer.alloc(512 * 1024 - 8 * 1024));
-  const f = await startFeederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 } } }); running.push(f);
+  const f = await startFeederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 } } });
+  running.push(f);
   const clip = makeClip(join(d, 'noise.mp4'), { seconds: 3, width: 160, height: 120, source: 'noise' });
   const out = join(outDir, 'noise.webm');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm', uri: out }] });
@@ -191,7 +248,10 @@ test('a read-only store: feederd refuses to start with one clear line; submit an
   const d = dir();
   const home = join(d, 'home');
   const m = mountTmpfs(home, '16m');
-  if (!m) { t.skip('needs root to mount a tmpfs (CI runs as root)'); return; }
+  if (!m) {
+    t.skip('needs root to mount a tmpfs (CI runs as root)');
+    return;
+  }
   mounts.push(m);
   const f = await startFeederd(d, { workers: 0 });
   const clip = makeClip(join(d, 'ro.mp4'), { seconds: 1 });
@@ -216,17 +276,32 @@ test('a read-only store: feederd refuses to start with one clear line; submit an
 test('slow and dead webhook receivers never hold jobs up, and feederd still stops within its bound', async () => {
   const d = dir();
   let hung = 0;
-  const slow: Server = createServer((req) => { hung++; req.resume(); /* never answers */ });
+  const slow: Server = createServer((req) => {
+    hung++;
+    req.resume(); /* never answers */
+  });
   await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
   const dead: Server = createServer();
   await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
   const deadPort = (dead.address() as { port: number }).port;
   await new Promise<void>((r) => dead.close(() => r()));
   try {
-    const f = await startFeederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 3 }, webhooks: { timeoutMs: 500, maxAttempts: 10 } } }); running.push(f);
+    const f = await startFeederd(d, {
+      workers: 1,
+      config: { jobs: { leaseSeconds: 3, maxAttempts: 3 }, webhooks: { timeoutMs: 500, maxAttempts: 10 } },
+    });
+    running.push(f);
     const clip = makeClip(join(d, 'w.mp4'), { seconds: 1 });
-    const a = await create(f, { input: clip, outputs: [{ preset: 'opus', uri: join(d, 'a.opus') }], notifyUrl: `http://127.0.0.1:${(slow.address() as { port: number }).port}/hook` });
-    const b = await create(f, { input: clip, outputs: [{ preset: 'opus', uri: join(d, 'b.opus') }], notifyUrl: `http://127.0.0.1:${deadPort}/hook` });
+    const a = await create(f, {
+      input: clip,
+      outputs: [{ preset: 'opus', uri: join(d, 'a.opus') }],
+      notifyUrl: `http://127.0.0.1:${(slow.address() as { port: number }).port}/hook`,
+    });
+    const b = await create(f, {
+      input: clip,
+      outputs: [{ preset: 'opus', uri: join(d, 'b.opus') }],
+      notifyUrl: `http://127.0.0.1:${deadPort}/hook`,
+    });
     const t0 = Date.now();
     assert.equal((await waitForJob(f.client, a.id, isFinal, 60_000)).state, 'succeeded');
     assert.equal((await waitForJob(f.client, b.id, isFinal, 60_000)).state, 'succeeded');
@@ -245,22 +320,42 @@ test('slow and dead webhook receivers never hold jobs up, and feederd still stop
 
 test('200 concurrent submissions from four clients: all accepted once, idempotency keys honoured, every job succeeds', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 2 }); running.push(f);
+  const f = await startFeederd(d, { workers: 2 });
+  running.push(f);
   const clip = makeClip(join(d, 'tiny.mp4'), { seconds: 0.5, width: 96, height: 64, audioChannels: 0 });
   mkdirSync(join(d, 'out'));
   const clients = Array.from({ length: 4 }, () => new ApiClient(f.client.endpoint));
   // 180 distinct jobs, and 20 submissions sharing 4 idempotency keys across the clients.
-  const bodies = Array.from({ length: 200 }, (_, i) => i < 180
-    ? { input: clip, outputs: [{ preset: 'poster', uri: join(d, 'out', `j${i}.webp`) }] }
-    : { input: clip, outputs: [{ preset: 'poster', uri: join(d, 'out', `k${i % 4}.webp`) }], idempotencyKey: `key-${i % 4}` });
+  const bodies = Array.from({ length: 200 }, (_, i) =>
+    i < 180
+      ? { input: clip, outputs: [{ preset: 'poster', uri: join(d, 'out', `j${i}.webp`) }] }
+      : {
+          input: clip,
+          outputs: [{ preset: 'poster', uri: join(d, 'out', `k${i % 4}.webp`) }],
+          idempotencyKey: `key-${i % 4}`,
+        },
+  );
   const t0 = Date.now();
-  const answers = await Promise.all(bodies.map((b, i) => clients[i % 4]!.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', b)));
+  const answers = await Promise.all(
+    bodies.map((b, i) => clients[i % 4]!.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', b)),
+  );
   const submitMs = Date.now() - t0;
   const ids = new Set(answers.map((a) => a.job.id));
   assert.equal(ids.size, 184, '180 jobs plus one per idempotency key');
   assert.equal(answers.filter((a) => a.created).length, 184);
-  for (let k = 0; k < 4; k++) assert.equal(new Set(answers.slice(180).filter((_, i) => i % 4 === k).map((a) => a.job.id)).size, 1, `key-${k} made one job`);
-  for (const id of ids) assert.equal((await waitForJob(f.client, id, isFinal, 240_000)).state, 'succeeded', `job ${id}`);
+  for (let k = 0; k < 4; k++)
+    assert.equal(
+      new Set(
+        answers
+          .slice(180)
+          .filter((_, i) => i % 4 === k)
+          .map((a) => a.job.id),
+      ).size,
+      1,
+      `key-${k} made one job`,
+    );
+  for (const id of ids)
+    assert.equal((await waitForJob(f.client, id, isFinal, 240_000)).state, 'succeeded', `job ${id}`);
   assert.equal(readdirSync(join(d, 'out')).length, 184);
   await assertClean(f, d, { jobs: 184 });
   assert.ok(submitMs < 30_000, `200 submissions took ${submitMs} ms`);
@@ -269,7 +364,8 @@ test('200 concurrent submissions from four clients: all accepted once, idempoten
 
 test('SIGTERM with no grace: the worker releases its task, feederd exits within its bound; after a restart the job finishes', async () => {
   const d = dir();
-  let f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '0'] }); running.push(f);
+  let f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '0'] });
+  running.push(f);
   const clip = longClip(d, 'g.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   await waitForEncoder(f, j.id, `${d}/.g.webm.`);
@@ -283,7 +379,8 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
   assert.deepEqual(partialFiles(d), []);
   assert.equal(storeState(f.home).byState.queued, 1, 'the released job is queued again');
   assert.equal(storeState(f.home).leased, 0);
-  f = await startFeederd(d, { workers: 1 }); running.push(f);
+  f = await startFeederd(d, { workers: 1 });
+  running.push(f);
   assert.equal((await waitForJob(f.client, j.id, isFinal, 240_000)).state, 'succeeded');
   await assertClean(f, d, { jobs: 1 });
   await f.stop();
@@ -291,7 +388,8 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
 
 test('a second SIGTERM forces: work is released at once instead of waiting out a long grace', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '120'] }); running.push(f);
+  const f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '120'] });
+  running.push(f);
   const clip = longClip(d, 's.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm-2pass' }] });
   // Pass 1 writes no file, so look for the input in ffmpeg's arguments (ffprobe does not count).
@@ -311,7 +409,8 @@ test('a second SIGTERM forces: work is released at once instead of waiting out a
 
 test('`nommer feederd stop` returns only when feederd and its workers are gone', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 1 }); running.push(f);
+  const f = await startFeederd(d, { workers: 1 });
+  running.push(f);
   const clip = longClip(d, 'n.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   await waitForEncoder(f, j.id, `${d}/.n.webm.`);
@@ -328,13 +427,25 @@ test('`nommer feederd stop` returns only when feederd and its workers are gone',
 
 test('SIGTERM to one worker: it finishes or releases within its grace and exits; feederd replaces it and the job succeeds', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 1 }); running.push(f);
+  const f = await startFeederd(d, { workers: 1 });
+  running.push(f);
   const clip = longClip(d, 'w.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   const pid = (await waitForEncoder(f, j.id, `${d}/.w.webm.`)).workerPid;
   const t0 = Date.now();
   process.kill(pid, 'SIGTERM');
-  await until(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 15_000, 'the worker to exit');
+  await until(
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    15_000,
+    'the worker to exit',
+  );
   assert.ok(Date.now() - t0 < 15_000, 'within grace (2 s) plus reporting');
   const done = await waitForJob(f.client, j.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));

@@ -26,7 +26,8 @@ async function create(f: RunningFeederd, body: Record<string, unknown>): Promise
 }
 
 test('nommer submit with no feederd running starts one, encodes, and status lists the job succeeded', async () => {
-  const d = tempDir(); dirs.push(d);
+  const d = tempDir();
+  dirs.push(d);
   const clip = makeClip(join(d.path, 'clip.mov'), { seconds: 1 });
   const env = { NOMMER_HOME: join(d.path, 'home'), NOMMER_PORT: '0' };
   try {
@@ -35,7 +36,12 @@ test('nommer submit with no feederd running starts one, encodes, and status list
     assert.match(r.stderr, /started feederd in the background/);
     const out = join(d.path, 'clip.webm');
     assert.ok(existsSync(out));
-    assert.deepEqual(probe(out).streams.map((s) => s.codec_name).sort(), ['opus', 'vp9']);
+    assert.deepEqual(
+      probe(out)
+        .streams.map((s) => s.codec_name)
+        .sort(),
+      ['opus', 'vp9'],
+    );
     const s = await nommer(['status', '--json'], { env, cwd: d.path });
     assert.equal(s.code, 0, s.stderr);
     const data = JSON.parse(s.stdout) as { jobs: PublicJob[] };
@@ -51,8 +57,10 @@ test('nommer submit with no feederd running starts one, encodes, and status list
 });
 
 test('several jobs at once, one with several outputs from one run, and a bad input failing with its code', async () => {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 2 }); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 2 });
+  running.push(f);
   const a = makeClip(join(d.path, 'a.mp4'), { seconds: 1 });
   const b = makeClip(join(d.path, 'b.mp4'), { seconds: 1, audioChannels: 0 });
   const bad = join(d.path, 'notes.mov');
@@ -62,12 +70,18 @@ test('several jobs at once, one with several outputs from one run, and a bad inp
   const j3 = await create(f, { input: bad, outputs: [{ preset: 'webm' }] });
   const [r1, r2, r3] = await Promise.all([j1, j2, j3].map((j) => waitForJob(f.client, j.id, isFinal)));
   assert.equal(r1!.state, 'succeeded');
-  assert.deepEqual(r1!.outputs.map((o) => o.uri), [join(d.path, 'a.webm'), join(d.path, 'a.webp'), join(d.path, 'a.opus')]);
+  assert.deepEqual(
+    r1!.outputs.map((o) => o.uri),
+    [join(d.path, 'a.webm'), join(d.path, 'a.webp'), join(d.path, 'a.opus')],
+  );
   for (const o of r1!.outputs) assert.ok((o.bytes ?? 0) > 0);
   assert.equal(probe(join(d.path, 'a.opus')).streams[0]!.codec_name, 'opus');
   assert.equal(probe(join(d.path, 'a.webp')).streams[0]!.codec_name, 'webp');
   assert.equal(r2!.state, 'succeeded');
-  assert.deepEqual(probe(join(d.path, 'b.webm')).streams.map((s) => s.codec_name), ['vp8']);
+  assert.deepEqual(
+    probe(join(d.path, 'b.webm')).streams.map((s) => s.codec_name),
+    ['vp8'],
+  );
   assert.equal(r3!.state, 'failed');
   assert.equal(r3!.error!.code, 'INPUT_UNDECODABLE');
   assert.equal(r3!.attempt, 1, 'a permanent error is not retried');
@@ -93,8 +107,10 @@ async function encoding(f: RunningFeederd, id: string, needle: string): Promise<
 }
 
 test('cancel mid-encode stops ffmpeg and leaves no partial file', async () => {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path);
+  running.push(f);
   const clip = makeClip(join(d.path, 'long.mp4'), { seconds: 20, width: 640, height: 360 });
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   // Mid-encode by construction: an ffmpeg is writing the job's temp file right now.
@@ -102,7 +118,8 @@ test('cancel mid-encode stops ffmpeg and leaves no partial file', async () => {
   assert.ok(partials(d.path).length > 0, 'ffmpeg is writing its temporary file');
   await f.client.request('POST', `/v1/jobs/${j.id}/cancel`);
   const deadline = Date.now() + 15_000;
-  while ((partials(d.path).length || pidsMatching(`${d.path}/.long.webm`).length) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ((partials(d.path).length || pidsMatching(`${d.path}/.long.webm`).length) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(partials(d.path), [], 'no partial output');
   assert.equal(existsSync(join(d.path, 'long.webm')), false);
   assert.deepEqual(pidsMatching(`${d.path}/.long.webm`), [], 'ffmpeg stopped');
@@ -111,23 +128,31 @@ test('cancel mid-encode stops ffmpeg and leaves no partial file', async () => {
 });
 
 test('a worker killed with SIGKILL mid-encode loses its lease; the job is retried and succeeds, with no orphan ffmpeg', async () => {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path);
+  running.push(f);
   const clip = makeClip(join(d.path, 'k.mp4'), { seconds: 12, width: 640, height: 360 });
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   const ffmpeg = await encoding(f, j.id, `${d.path}/.k.webm.`);
   const busy = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${j.id}`)).job;
   // The worker is the encoding ffmpeg's parent (setpriv execs ffmpeg in its place).
   const workerPid = parentPid(ffmpeg)!;
-  assert.ok(pidsMatching(`--id ${busy.worker}`).includes(workerPid), `ffmpeg ${ffmpeg} belongs to worker ${busy.worker}`);
+  assert.ok(
+    pidsMatching(`--id ${busy.worker}`).includes(workerPid),
+    `ffmpeg ${ffmpeg} belongs to worker ${busy.worker}`,
+  );
   process.kill(workerPid, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 1500));
-  assert.deepEqual(pidsMatching(`${d.path}/.k.webm`), [], 'the killed worker\'s ffmpeg died with it');
+  assert.deepEqual(pidsMatching(`${d.path}/.k.webm`), [], "the killed worker's ffmpeg died with it");
   const done = await waitForJob(f.client, j.id, isFinal, 120_000);
   assert.equal(done.state, 'succeeded');
   assert.notEqual(done.worker, busy.worker, 'another worker finished it');
   const detail = await f.client.request<{ events: Array<{ type: string }> }>('GET', `/v1/jobs/${j.id}`);
-  assert.ok(detail.events.some((e) => e.type === 'restarted'), 'the history shows the restart');
+  assert.ok(
+    detail.events.some((e) => e.type === 'restarted'),
+    'the history shows the restart',
+  );
   const p = probe(join(d.path, 'k.webm'), true);
   const frames = Number(p.streams.find((s) => s.codec_type === 'video')!.nb_read_frames);
   assert.ok(Math.abs(frames - 300) <= 1, `all 300 frames, got ${frames}`);
@@ -136,8 +161,10 @@ test('a worker killed with SIGKILL mid-encode loses its lease; the job is retrie
 });
 
 test('feederd killed with SIGKILL and restarted loses no job', async () => {
-  const d = tempDir(); dirs.push(d);
-  let f = await startFeederd(d.path); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  let f = await startFeederd(d.path);
+  running.push(f);
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
     const clip = makeClip(join(d.path, `r${i}.mp4`), { seconds: 2 });
@@ -146,8 +173,10 @@ test('feederd killed with SIGKILL and restarted loses no job', async () => {
   // Kill once work has begun (the first job may even be done already: that must not matter).
   await waitForJob(f.client, ids[0]!, (x) => x.state !== 'queued');
   await f.kill();
-  f = await startFeederd(d.path, { workers: 2 }); running.push(f);
-  for (const id of ids) assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded', `job ${id}`);
+  f = await startFeederd(d.path, { workers: 2 });
+  running.push(f);
+  for (const id of ids)
+    assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded', `job ${id}`);
   const list = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs');
   assert.equal(list.jobs.length, 3);
   assert.deepEqual(partials(d.path), []);
@@ -155,22 +184,42 @@ test('feederd killed with SIGKILL and restarted loses no job', async () => {
 });
 
 test('API: idempotency key, validation errors, unknown job, list filter', async () => {
-  const d = tempDir(); dirs.push(d);
-  const f = await startFeederd(d.path); running.push(f);
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path);
+  running.push(f);
   const clip = makeClip(join(d.path, 'i.mp4'), { seconds: 1 });
-  const a = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', { input: clip, idempotencyKey: 'k1' });
-  const b = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', { input: clip, idempotencyKey: 'k1' });
+  const a = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
+    input: clip,
+    idempotencyKey: 'k1',
+  });
+  const b = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
+    input: clip,
+    idempotencyKey: 'k1',
+  });
   assert.equal(a.created, true);
   assert.equal(b.created, false);
   assert.equal(a.job.id, b.job.id);
   await assert.rejects(f.client.request('POST', '/v1/jobs', { input: 'relative.mov' }), /absolute path/);
-  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'nope' }] }), /unknown preset "nope"/);
-  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: clip, set: ['video.crf=30 -f lavfi'] }), (e: Error & { code?: string }) => e.code === 'OVERRIDE_INVALID');
+  await assert.rejects(
+    f.client.request('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'nope' }] }),
+    /unknown preset "nope"/,
+  );
+  await assert.rejects(
+    f.client.request('POST', '/v1/jobs', { input: clip, set: ['video.crf=30 -f lavfi'] }),
+    (e: Error & { code?: string }) => e.code === 'OVERRIDE_INVALID',
+  );
   await assert.rejects(f.client.request('POST', '/v1/jobs', { input: clip, extra: 1 }), /invalid job/);
-  await assert.rejects(f.client.request('GET', '/v1/jobs/j_nope'), (e: Error & { code?: string }) => e.code === 'JOB_NOT_FOUND');
+  await assert.rejects(
+    f.client.request('GET', '/v1/jobs/j_nope'),
+    (e: Error & { code?: string }) => e.code === 'JOB_NOT_FOUND',
+  );
   await waitForJob(f.client, a.job.id, isFinal);
   const ok = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=succeeded');
-  assert.deepEqual(ok.jobs.map((j) => j.id), [a.job.id]);
+  assert.deepEqual(
+    ok.jobs.map((j) => j.id),
+    [a.job.id],
+  );
   const none = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=failed');
   assert.equal(none.jobs.length, 0);
   await f.stop();

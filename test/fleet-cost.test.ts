@@ -7,7 +7,15 @@ import { formatFleet } from '../src/commands/fleet.js';
 import type { WorkerNode } from '../src/ports/fleet.js';
 
 const NOW = 1_700_000_000_000;
-const node = (over: Partial<WorkerNode>): WorkerNode => ({ id: 'i-1', state: 'running', launchedAt: NOW - 3600_000, kind: 'ec2', instanceType: 'c7a.xlarge', spot: false, ...over });
+const node = (over: Partial<WorkerNode>): WorkerNode => ({
+  id: 'i-1',
+  state: 'running',
+  launchedAt: NOW - 3600_000,
+  kind: 'ec2',
+  instanceType: 'c7a.xlarge',
+  spot: false,
+  ...over,
+});
 
 describe('fleet cost', () => {
   test('an hour of an on-demand instance costs its hourly price', () => {
@@ -23,7 +31,11 @@ describe('fleet cost', () => {
   });
 
   test('spot is an upper bound; unknown types are listed, not guessed', () => {
-    const f = fleetCost([node({ spot: true }), node({ id: 'i-2', instanceType: 'm7g.large' })], { 'c7a.xlarge': 1 }, NOW);
+    const f = fleetCost(
+      [node({ spot: true }), node({ id: 'i-2', instanceType: 'm7g.large' })],
+      { 'c7a.xlarge': 1 },
+      NOW,
+    );
     assert.equal(f.totalUsd, 1);
     assert.equal(f.upperBound, true);
     assert.deepEqual(f.unpriced, ['m7g.large']);
@@ -31,13 +43,25 @@ describe('fleet cost', () => {
   });
 
   test('the table shows state, age and cost, and says what to add to the config', () => {
-    const f = fleetCost([node({ spot: true }), node({ id: 'i-2', instanceType: 'm7g.large' })], { 'c7a.xlarge': 1 }, NOW);
-    const text = formatFleet({ ...f, cluster: 'nommer', at: NOW, instances: f.instances.map((i) => ({ ...i, ec2State: 'running' })) });
+    const f = fleetCost(
+      [node({ spot: true }), node({ id: 'i-2', instanceType: 'm7g.large' })],
+      { 'c7a.xlarge': 1 },
+      NOW,
+    );
+    const text = formatFleet({
+      ...f,
+      cluster: 'nommer',
+      at: NOW,
+      instances: f.instances.map((i) => ({ ...i, ec2State: 'running' })),
+    });
     assert.match(text, /^INSTANCE\s+TYPE\s+MARKET\s+STATE\s+AGE\s+COST$/m);
     assert.match(text, /^i-1\s+c7a\.xlarge\s+spot\s+running\s+1:00:00\s+≤\$1\.0000$/m);
     assert.match(text, /^i-2\s+m7g\.large\s+on-demand\s+running\s+1:00:00\s+\?$/m);
     assert.match(text, /2 worker\(s\) in cluster nommer; cost so far ≤\$1\.0000/);
     assert.match(text, /no price for m7g\.large: add them to aws\.ec2\.prices/);
-    assert.equal(formatFleet({ ...fleetCost([], {}, NOW), cluster: 'x', at: NOW, instances: [] }), 'no workers in cluster x\n');
+    assert.equal(
+      formatFleet({ ...fleetCost([], {}, NOW), cluster: 'x', at: NOW, instances: [] }),
+      'no workers in cluster x\n',
+    );
   });
 });

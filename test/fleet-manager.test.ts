@@ -11,7 +11,13 @@ import type { Fleet, WorkerNode } from '../src/ports/fleet.js';
 
 const T0 = 1_700_000_000_000;
 const S = 1000;
-const config: AutoscalerConfig = { minInstances: 0, maxInstances: 5, slotsPerInstance: 1, cooldownSeconds: 30, bootSeconds: 60 };
+const config: AutoscalerConfig = {
+  minInstances: 0,
+  maxInstances: 5,
+  slotsPerInstance: 1,
+  cooldownSeconds: 30,
+  bootSeconds: 60,
+};
 
 class FakeFleet implements Fleet {
   nodes: WorkerNode[] = [];
@@ -20,18 +26,41 @@ class FakeFleet implements Fleet {
   calls: string[] = [];
   failNext: Error[] = [];
   private n = 0;
-  constructor(private readonly clock: { now: number }, private readonly listLag = false) {}
-  private maybeFail() { const e = this.failNext.shift(); if (e) throw e; }
-  async list() { this.calls.push('list'); this.maybeFail(); return this.nodes.map((x) => ({ ...x })); }
+  constructor(
+    private readonly clock: { now: number },
+    private readonly listLag = false,
+  ) {}
+  private maybeFail() {
+    const e = this.failNext.shift();
+    if (e) throw e;
+  }
+  async list() {
+    this.calls.push('list');
+    this.maybeFail();
+    return this.nodes.map((x) => ({ ...x }));
+  }
   async launch(count: number) {
     this.calls.push(`launch ${count}`);
     this.maybeFail();
-    const made = Array.from({ length: count }, () => ({ id: `i-${++this.n}`, state: 'booting' as const, launchedAt: this.clock.now, kind: 'ec2' as const }));
-    if (this.listLag) this.hidden.push(...made); else this.nodes.push(...made);
+    const made = Array.from({ length: count }, () => ({
+      id: `i-${++this.n}`,
+      state: 'booting' as const,
+      launchedAt: this.clock.now,
+      kind: 'ec2' as const,
+    }));
+    if (this.listLag) this.hidden.push(...made);
+    else this.nodes.push(...made);
     return made;
   }
-  async terminate(ids: string[]) { this.calls.push(`terminate ${ids.join(',')}`); this.maybeFail(); this.nodes = this.nodes.filter((x) => !ids.includes(x.id)); }
-  reveal() { this.nodes.push(...this.hidden); this.hidden = []; }
+  async terminate(ids: string[]) {
+    this.calls.push(`terminate ${ids.join(',')}`);
+    this.maybeFail();
+    this.nodes = this.nodes.filter((x) => !ids.includes(x.id));
+  }
+  reveal() {
+    this.nodes.push(...this.hidden);
+    this.hidden = [];
+  }
 }
 
 function setup(opts: { listLag?: boolean; waiting?: number; inFlight?: number } = {}) {
@@ -40,7 +69,12 @@ function setup(opts: { listLag?: boolean; waiting?: number; inFlight?: number } 
   const queue = { waiting: opts.waiting ?? 0, inFlight: opts.inFlight ?? 0, fail: undefined as Error | undefined };
   const mgr = new FleetManager({
     fleet,
-    queue: { depth: async () => { if (queue.fail) throw queue.fail; return { waiting: queue.waiting, inFlight: queue.inFlight }; } },
+    queue: {
+      depth: async () => {
+        if (queue.fail) throw queue.fail;
+        return { waiting: queue.waiting, inFlight: queue.inFlight };
+      },
+    },
     config,
     now: () => clock.now,
     random: () => 0.5,
@@ -48,7 +82,10 @@ function setup(opts: { listLag?: boolean; waiting?: number; inFlight?: number } 
   return { clock, fleet, queue, mgr };
 }
 
-const throttled = () => new NommerError('FLEET_FAILED', 'ec2 RunInstances: RequestLimitExceeded: Request limit exceeded.', { retriable: true });
+const throttled = () =>
+  new NommerError('FLEET_FAILED', 'ec2 RunInstances: RequestLimitExceeded: Request limit exceeded.', {
+    retriable: true,
+  });
 
 describe('FleetManager', () => {
   test('a backlog launches enough instances once, and records the scale-up', async () => {
@@ -69,7 +106,10 @@ describe('FleetManager', () => {
     fleet.reveal();
     clock.now += 10 * S;
     assert.equal((await mgr.tick()).launched.length, 0);
-    assert.deepEqual(fleet.calls.filter((c) => c.startsWith('launch')), ['launch 2']);
+    assert.deepEqual(
+      fleet.calls.filter((c) => c.startsWith('launch')),
+      ['launch 2'],
+    );
   });
 
   test('instances left by a previous feederd are adopted: a restart with them running launches nothing', async () => {
@@ -79,7 +119,10 @@ describe('FleetManager', () => {
       { id: 'i-old2', state: 'running', launchedAt: T0 - 600 * S, kind: 'ec2' },
     ];
     const adopted = await mgr.reconcile();
-    assert.deepEqual(adopted.map((n) => n.id), ['i-old1', 'i-old2']);
+    assert.deepEqual(
+      adopted.map((n) => n.id),
+      ['i-old1', 'i-old2'],
+    );
     const r = await mgr.tick();
     assert.equal(r.launched.length, 0, r.decision?.reason);
   });
@@ -128,7 +171,12 @@ describe('FleetManager', () => {
 
   test('with busy slots unknown, an idle-looking running instance above max is left to its idle exit', async () => {
     const { fleet, mgr } = setup({ waiting: 0, inFlight: 0 });
-    fleet.nodes = Array.from({ length: 7 }, (_, i) => ({ id: `i-r${i}`, state: 'running' as const, launchedAt: T0 - 600 * S, kind: 'ec2' as const }));
+    fleet.nodes = Array.from({ length: 7 }, (_, i) => ({
+      id: `i-r${i}`,
+      state: 'running' as const,
+      launchedAt: T0 - 600 * S,
+      kind: 'ec2' as const,
+    }));
     const r = await mgr.tick();
     assert.ok(r.decision!.terminate.length === 2, r.decision!.reason);
     assert.deepEqual(r.terminated, []);
@@ -138,9 +186,27 @@ describe('FleetManager', () => {
   test('with busy slots known, idle instances above max are terminated and busy ones kept', async () => {
     const clock = { now: T0 };
     const fleet = new FakeFleet(clock);
-    fleet.nodes = Array.from({ length: 7 }, (_, i) => ({ id: `i-r${i}`, state: 'running' as const, launchedAt: T0 - 600 * S, kind: 'ec2' as const }));
-    const busy = new Map([['i-r0/0', 1], ['i-r1', 1], ['i-r2/0', 1], ['i-r3', 1], ['i-r4', 1]]);
-    const mgr = new FleetManager({ fleet, queue: { depth: async () => ({ waiting: 0, inFlight: 5 }) }, config, now: () => clock.now, random: () => 0.5, busySlots: () => busy });
+    fleet.nodes = Array.from({ length: 7 }, (_, i) => ({
+      id: `i-r${i}`,
+      state: 'running' as const,
+      launchedAt: T0 - 600 * S,
+      kind: 'ec2' as const,
+    }));
+    const busy = new Map([
+      ['i-r0/0', 1],
+      ['i-r1', 1],
+      ['i-r2/0', 1],
+      ['i-r3', 1],
+      ['i-r4', 1],
+    ]);
+    const mgr = new FleetManager({
+      fleet,
+      queue: { depth: async () => ({ waiting: 0, inFlight: 5 }) },
+      config,
+      now: () => clock.now,
+      random: () => 0.5,
+      busySlots: () => busy,
+    });
     const r = await mgr.tick();
     assert.deepEqual(new Set(r.terminated), new Set(['i-r5', 'i-r6']));
   });
@@ -159,9 +225,21 @@ describe('FleetManager', () => {
     let ticks = 0;
     const slept: number[] = [];
     const mgr = new FleetManager({
-      fleet, config, tickSeconds: 7, now: () => clock.now,
-      queue: { depth: async () => { ticks++; return { waiting: 0, inFlight: 0 }; } },
-      sleep: async (ms) => { slept.push(ms); clock.now += ms; if (ticks >= 3) stop.abort(); },
+      fleet,
+      config,
+      tickSeconds: 7,
+      now: () => clock.now,
+      queue: {
+        depth: async () => {
+          ticks++;
+          return { waiting: 0, inFlight: 0 };
+        },
+      },
+      sleep: async (ms) => {
+        slept.push(ms);
+        clock.now += ms;
+        if (ticks >= 3) stop.abort();
+      },
     });
     await mgr.run(stop.signal);
     assert.equal(ticks, 3);
@@ -170,21 +248,50 @@ describe('FleetManager', () => {
   });
 
   test('an invalid autoscaler config is refused at construction, naming the option', () => {
-    assert.throws(() => new FleetManager({ fleet: new FakeFleet({ now: 0 }), queue: { depth: async () => ({ waiting: 0, inFlight: 0 }) }, config: { ...config, minInstances: 9 } }), /minInstances \(9\) must not exceed maxInstances/);
+    assert.throws(
+      () =>
+        new FleetManager({
+          fleet: new FakeFleet({ now: 0 }),
+          queue: { depth: async () => ({ waiting: 0, inFlight: 0 }) },
+          config: { ...config, minInstances: 9 },
+        }),
+      /minInstances \(9\) must not exceed maxInstances/,
+    );
   });
 });
 
 describe('instanceViews', () => {
   test('a running instance younger than a boot time with nothing to do still counts as booting', () => {
-    const views = instanceViews([
-      { id: 'young', state: 'running', launchedAt: T0 - 10 * S, kind: 'ec2' },
-      { id: 'old', state: 'running', launchedAt: T0 - 600 * S, kind: 'ec2' },
-      { id: 'gone', state: 'terminated', launchedAt: T0 - 600 * S, kind: 'ec2' },
-    ], { now: T0, bootSeconds: 60, slots: 2, inFlight: 2 });
-    assert.deepEqual(views.map((v) => [v.id, v.state, v.busySlots]), [['young', 'booting', 0], ['old', 'running', 2]]);
+    const views = instanceViews(
+      [
+        { id: 'young', state: 'running', launchedAt: T0 - 10 * S, kind: 'ec2' },
+        { id: 'old', state: 'running', launchedAt: T0 - 600 * S, kind: 'ec2' },
+        { id: 'gone', state: 'terminated', launchedAt: T0 - 600 * S, kind: 'ec2' },
+      ],
+      { now: T0, bootSeconds: 60, slots: 2, inFlight: 2 },
+    );
+    assert.deepEqual(
+      views.map((v) => [v.id, v.state, v.busySlots]),
+      [
+        ['young', 'booting', 0],
+        ['old', 'running', 2],
+      ],
+    );
   });
 
   test('worker ids of a multi-slot worker add up on their node', () => {
-    assert.deepEqual(busyByNode(new Map([['i-a/0', 1], ['i-a/1', 1], ['i-b', 1]])), new Map([['i-a', 2], ['i-b', 1]]));
+    assert.deepEqual(
+      busyByNode(
+        new Map([
+          ['i-a/0', 1],
+          ['i-a/1', 1],
+          ['i-b', 1],
+        ]),
+      ),
+      new Map([
+        ['i-a', 2],
+        ['i-b', 1],
+      ]),
+    );
   });
 });

@@ -13,23 +13,58 @@ import { FleetManager } from '../src/orchestrator/fleet-manager.js';
 
 describe('fleet wiring', () => {
   test('aws.ec2 gives the autoscaler a valid config and a pino logger is accepted', () => {
-    const config = parseConfig({ backend: 'aws', aws: { bucket: 'b', ec2: { maxInstances: 8, minInstances: 1, slotsPerInstance: 2 } } });
+    const config = parseConfig({
+      backend: 'aws',
+      aws: { bucket: 'b', ec2: { maxInstances: 8, minInstances: 1, slotsPerInstance: 2 } },
+    });
     const auto = autoscalerConfig(config);
     assert.deepEqual(configProblems(auto), []);
-    assert.deepEqual(auto, { minInstances: 1, maxInstances: 8, slotsPerInstance: 2, cooldownSeconds: 30, bootSeconds: 90 });
+    assert.deepEqual(auto, {
+      minInstances: 1,
+      maxInstances: 8,
+      slotsPerInstance: 2,
+      cooldownSeconds: 30,
+      bootSeconds: 90,
+    });
     const log = createLogger('test', { level: 'silent' }).child({ part: 'fleet' });
-    const fleet = new EC2Fleet({ client: ec2Client({ region: 'us-east-1' }), cluster: 'nommer', instanceTypes: ['c7a.xlarge'], spot: true, userData: () => '#!/bin/bash\n', log });
-    assert.ok(new FleetManager({ fleet, queue: { depth: async () => ({ waiting: 0, inFlight: 0 }) }, config: auto, log }));
+    const fleet = new EC2Fleet({
+      client: ec2Client({ region: 'us-east-1' }),
+      cluster: 'nommer',
+      instanceTypes: ['c7a.xlarge'],
+      spot: true,
+      userData: () => '#!/bin/bash\n',
+      log,
+    });
+    assert.ok(
+      new FleetManager({ fleet, queue: { depth: async () => ({ waiting: 0, inFlight: 0 }) }, config: auto, log }),
+    );
   });
 
   test('launching without an AMI is a config error naming aws.ec2.ami', async () => {
-    const fleet = new EC2Fleet({ client: ec2Client({ region: 'us-east-1' }), cluster: 'nommer', instanceTypes: ['c7a.xlarge'], spot: false, userData: () => '' });
+    const fleet = new EC2Fleet({
+      client: ec2Client({ region: 'us-east-1' }),
+      cluster: 'nommer',
+      instanceTypes: ['c7a.xlarge'],
+      spot: false,
+      userData: () => '',
+    });
     await assert.rejects(fleet.launch(1), /aws\.ec2\.ami/);
     assert.deepEqual(await fleet.launch(0), []);
   });
 
   test('spot tries every type before on-demand', () => {
-    const fleet = new EC2Fleet({ client: ec2Client({ region: 'us-east-1' }), cluster: 'nommer', instanceTypes: ['a', 'b'], spot: true, userData: () => '' });
-    assert.deepEqual(fleet.launchOptions(), [{ spot: true, instanceType: 'a' }, { spot: true, instanceType: 'b' }, { spot: false, instanceType: 'a' }, { spot: false, instanceType: 'b' }]);
+    const fleet = new EC2Fleet({
+      client: ec2Client({ region: 'us-east-1' }),
+      cluster: 'nommer',
+      instanceTypes: ['a', 'b'],
+      spot: true,
+      userData: () => '',
+    });
+    assert.deepEqual(fleet.launchOptions(), [
+      { spot: true, instanceType: 'a' },
+      { spot: true, instanceType: 'b' },
+      { spot: false, instanceType: 'a' },
+      { spot: false, instanceType: 'b' },
+    ]);
   });
 });

@@ -6,7 +6,17 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, ftruncateSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  ftruncateSync,
+  statSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
@@ -21,9 +31,16 @@ let f: RunningFeederd;
 let clip: string;
 before(async () => {
   clip = makeClip(join(d.path, 'clip.mp4'), { seconds: 1, width: 160, height: 120 });
-  f = await startFeederd(d.path, { workers: 2, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 }, api: { bodyLimitBytes: 64 * 1024 } } });
+  f = await startFeederd(d.path, {
+    workers: 2,
+    config: { jobs: { leaseSeconds: 3, maxAttempts: 2 }, api: { bodyLimitBytes: 64 * 1024 } },
+  });
 });
-after(async () => { await f?.stop().catch(() => undefined); await f?.kill().catch(() => undefined); d.cleanup(); });
+after(async () => {
+  await f?.stop().catch(() => undefined);
+  await f?.kill().catch(() => undefined);
+  d.cleanup();
+});
 
 async function submit(body: Record<string, unknown>): Promise<PublicJob> {
   return (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', body)).job;
@@ -73,7 +90,10 @@ test('nommer encode takes the same names from argv (a leading dash after --), wr
   mkdirSync(dir);
   for (const n of ['$(touch PWNED).mp4', '-y.mp4', 'a "b" \'c\'.mp4']) {
     writeFileSync(join(dir, n), readFileSync(clip));
-    const r = nommerSync(['encode', '-p', 'opus', '--', n], { cwd: dir, env: { NOMMER_HOME: join(d.path, 'home-argv') } });
+    const r = nommerSync(['encode', '-p', 'opus', '--', n], {
+      cwd: dir,
+      env: { NOMMER_HOME: join(d.path, 'home-argv') },
+    });
     assert.equal(r.code, 0, `${n}: ${r.stderr}`);
     assert.equal(probe(join(dir, n.replace(/\.mp4$/, '.opus'))).streams[0]!.codec_name, 'opus');
   }
@@ -87,10 +107,17 @@ test('a non-UTF-8 file name cannot be named through argv or JSON: a clear INPUT_
   const raw = Buffer.concat([Buffer.from(`${dir}/c`), Buffer.from([0xff, 0xfe]), Buffer.from('.mp4')]);
   writeFileSync(raw, readFileSync(clip));
   // Node decodes argv as UTF-8, so the bytes arrive as U+FFFD: the path cannot be found.
-  const r = spawnSync('/bin/sh', ['-c', 'exec "$0" "$1" encode -p opus "$(printf \'c\\377\\376.mp4\')"', process.execPath, NOMMER_BIN], { cwd: dir, encoding: 'utf8', env: { ...process.env, NOMMER_HOME: join(d.path, 'home-argv') } });
+  const r = spawnSync(
+    '/bin/sh',
+    ['-c', 'exec "$0" "$1" encode -p opus "$(printf \'c\\377\\376.mp4\')"', process.execPath, NOMMER_BIN],
+    { cwd: dir, encoding: 'utf8', env: { ...process.env, NOMMER_HOME: join(d.path, 'home-argv') } },
+  );
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /input not found: .*\[INPUT_NOT_FOUND\]/);
-  const j = await runJob({ input: `${dir}/c\udcff\udcfe.mp4`, outputs: [{ preset: 'opus', uri: join(dir, 'o.opus') }] });
+  const j = await runJob({
+    input: `${dir}/c\udcff\udcfe.mp4`,
+    outputs: [{ preset: 'opus', uri: join(dir, 'o.opus') }],
+  });
   assert.equal(j.state, 'failed');
   assert.equal(j.error!.code, 'INPUT_NOT_FOUND');
   assert.equal(readdirSync(dir).length, 1, 'only the input is there');
@@ -122,7 +149,9 @@ test('broken and strange inputs fail with a clear code and leave no output: trun
     ['list.m3u8', /^INPUT_UNREADABLE$/],
   ];
   const t0 = Date.now();
-  const jobs = await Promise.all(cases.map(([n]) => submit({ input: join(dir, n), outputs: [{ preset: 'webm', uri: join(dir, `${n}.webm`) }] })));
+  const jobs = await Promise.all(
+    cases.map(([n]) => submit({ input: join(dir, n), outputs: [{ preset: 'webm', uri: join(dir, `${n}.webm`) }] })),
+  );
   for (const [i, j] of jobs.entries()) {
     const done = await waitForJob(f.client, j.id, isFinal, 60_000);
     assert.equal(done.state, 'failed', cases[i]![0]);
@@ -130,7 +159,11 @@ test('broken and strange inputs fail with a clear code and leave no output: trun
     assert.equal(done.attempt, 1, 'a permanent error is not retried');
   }
   assert.ok(Date.now() - t0 < 60_000, 'nothing hangs (FIFO) or reads 1 TiB');
-  assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.webm')), [], 'no output');
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.endsWith('.webm')),
+    [],
+    'no output',
+  );
   assert.deepEqual(partialFiles(dir), []);
   assert.ok(statSync(join(dir, 'pipe.mp4')).isFIFO());
 });
@@ -138,7 +171,10 @@ test('broken and strange inputs fail with a clear code and leave no output: trun
 test('a remote input whose server declares a huge size and hangs up: STORAGE_FAILED, retried, no partial download', async () => {
   const srv = await dribbleServer({ 'liar.mp4': Buffer.alloc(10_000, 1) }, { chunk: 10_000, declaredLength: 10 ** 12 });
   try {
-    const j = await runJob({ input: srv.url('liar.mp4'), outputs: [{ preset: 'opus', uri: join(d.path, 'liar.opus') }] });
+    const j = await runJob({
+      input: srv.url('liar.mp4'),
+      outputs: [{ preset: 'opus', uri: join(d.path, 'liar.opus') }],
+    });
     assert.equal(j.state, 'failed');
     assert.equal(j.error!.code, 'STORAGE_FAILED', JSON.stringify(j.error));
     assert.equal(j.attempt, 2, 'a network failure is retried');
@@ -151,19 +187,40 @@ test('a remote input whose server declares a huge size and hangs up: STORAGE_FAI
 
 test('URL policy: cloud-metadata and unspecified addresses are refused (directly, IPv4-mapped, by redirect); loopback is allowed on the local backend', async () => {
   // Unit level: the address rules.
-  for (const a of ['169.254.169.254', '169.254.170.2', '0.0.0.0', '::', 'fe80::1', 'fd00:ec2::254', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe']) assert.ok(deniedAddress(a), a);
+  for (const a of [
+    '169.254.169.254',
+    '169.254.170.2',
+    '0.0.0.0',
+    '::',
+    'fe80::1',
+    'fd00:ec2::254',
+    '::ffff:169.254.169.254',
+    '::ffff:a9fe:a9fe',
+  ])
+    assert.ok(deniedAddress(a), a);
   for (const a of ['127.0.0.1', '::1', '10.0.0.1', '93.184.216.34']) assert.equal(deniedAddress(a), null, a);
   assert.ok(deniedAddress('127.0.0.1', { denyLoopback: true }));
   assert.ok(deniedAddress('::ffff:127.0.0.1', { denyLoopback: true }));
   // A loopback server that redirects to the metadata service.
-  const redirector: Server = createServer((_req, res) => { res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }); res.end(); });
+  const redirector: Server = createServer((_req, res) => {
+    res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' });
+    res.end();
+  });
   await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
   const port = (redirector.address() as { port: number }).port;
   try {
     const scratch = join(d.path, 'dl');
     mkdirSync(scratch);
-    await assert.rejects(downloadHttp(`http://127.0.0.1:${port}/x.mp4`, scratch, { denyLoopback: true }), (e: Error & { code?: string }) => e.code === 'INPUT_UNREADABLE' && /loopback/.test(e.message));
-    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[::ffff:169.254.169.254]/x', `http://0.0.0.0:${f.client.endpoint.url.split(':').pop()}/v1/summary`, `http://127.0.0.1:${port}/redirect.mp4`]) {
+    await assert.rejects(
+      downloadHttp(`http://127.0.0.1:${port}/x.mp4`, scratch, { denyLoopback: true }),
+      (e: Error & { code?: string }) => e.code === 'INPUT_UNREADABLE' && /loopback/.test(e.message),
+    );
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::ffff:169.254.169.254]/x',
+      `http://0.0.0.0:${f.client.endpoint.url.split(':').pop()}/v1/summary`,
+      `http://127.0.0.1:${port}/redirect.mp4`,
+    ]) {
       const j = await runJob({ input: url, outputs: [{ preset: 'opus', uri: join(d.path, 'meta.opus') }] });
       assert.equal(j.state, 'failed', url);
       assert.equal(j.error!.code, 'INPUT_UNREADABLE', `${url}: ${JSON.stringify(j.error)}`);
@@ -172,7 +229,10 @@ test('URL policy: cloud-metadata and unspecified addresses are refused (directly
     }
     // Loopback on the local backend: allowed (the worker runs on the submitter's machine); feederd's
     // own API (its health route, the one that needs no token) is not media.
-    const own = await runJob({ input: `${f.client.endpoint.url}/v1/health`, outputs: [{ preset: 'opus', uri: join(d.path, 'api.opus') }] });
+    const own = await runJob({
+      input: `${f.client.endpoint.url}/v1/health`,
+      outputs: [{ preset: 'opus', uri: join(d.path, 'api.opus') }],
+    });
     assert.equal(own.state, 'failed');
     assert.equal(own.error!.code, 'INPUT_UNDECODABLE');
     assert.deepEqual(readdirSync(scratch), []);
@@ -184,16 +244,30 @@ test('URL policy: cloud-metadata and unspecified addresses are refused (directly
 
 test('file:// tricks and unknown schemes: a remote-host file URL and ftp:// are refused with USAGE; outputs to http(s)/ftp are refused before a job exists', async () => {
   for (const input of ['file://evil.example/etc/passwd', 'file:///tmp/%2Fetc/passwd']) {
-    const r = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input, outputs: [{ preset: 'opus', uri: join(d.path, 'f.opus') }] })
-      .then((x) => waitForJob(f.client, x.job.id, isFinal, 60_000), (e: Error & { code?: string }) => ({ state: 'refused', error: { code: e.code, message: e.message } }));
+    const r = await f.client
+      .request<{ job: PublicJob }>('POST', '/v1/jobs', {
+        input,
+        outputs: [{ preset: 'opus', uri: join(d.path, 'f.opus') }],
+      })
+      .then(
+        (x) => waitForJob(f.client, x.job.id, isFinal, 60_000),
+        (e: Error & { code?: string }) => ({ state: 'refused', error: { code: e.code, message: e.message } }),
+      );
     assert.equal(r.error?.code, 'USAGE', `${input}: ${JSON.stringify(r)}`);
     assert.match(r.error!.message, /not a local file URL/);
   }
   const before = storeState(f.home).jobs;
   // An unknown input scheme is refused at submission: no job exists for it.
-  await assert.rejects(submit({ input: 'ftp://127.0.0.1/x.mp4', outputs: [{ preset: 'opus', uri: join(d.path, 'ftp.opus') }] }), (e: Error & { code?: string }) => e.code === 'USAGE' && /input scheme not supported: ftp/.test(e.message));
+  await assert.rejects(
+    submit({ input: 'ftp://127.0.0.1/x.mp4', outputs: [{ preset: 'opus', uri: join(d.path, 'ftp.opus') }] }),
+    (e: Error & { code?: string }) => e.code === 'USAGE' && /input scheme not supported: ftp/.test(e.message),
+  );
   for (const uri of ['http://127.0.0.1:9/out.webm', 'https://example.com/out.webm', 'ftp://host/out.webm']) {
-    await assert.rejects(submit({ input: clip, outputs: [{ preset: 'webm', uri }] }), (e: Error & { code?: string }) => e.code === 'USAGE' && /cannot write an output to/.test(e.message), uri);
+    await assert.rejects(
+      submit({ input: clip, outputs: [{ preset: 'webm', uri }] }),
+      (e: Error & { code?: string }) => e.code === 'USAGE' && /cannot write an output to/.test(e.message),
+      uri,
+    );
   }
   assert.equal(storeState(f.home).jobs, before, 'no job was created');
   assert.equal(existsSync(join(d.path, 'http:')), false, 'nothing written under a relative "http:" directory');
@@ -203,8 +277,15 @@ test('file:// tricks and unknown schemes: a remote-host file URL and ftp:// are 
 test('malformed and oversized API bodies get a JSON error with a code; feederd stays healthy', async () => {
   const url = `${f.client.endpoint.url}/v1/jobs`;
   const auth = { authorization: `Bearer ${f.client.endpoint.token}` };
-  const post = async (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
-    const res = await fetch(url, { method: 'POST', headers: { ...auth, ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+  const post = async (
+    body: string | Buffer,
+    headers: Record<string, string> = { 'content-type': 'application/json' },
+  ) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { ...auth, ...headers },
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+    });
     const text = await res.text();
     return { status: res.status, body: JSON.parse(text) as { error?: { code: string; message: string } } };
   };
@@ -212,9 +293,22 @@ test('malformed and oversized API bodies get a JSON error with a code; feederd s
   assert.equal(big.status, 413);
   assert.equal(big.body.error!.code, 'BODY_TOO_LARGE');
   // A chunked body with no length is cut off too: a 413, or the connection closed mid-upload.
-  const chunked = await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: new Blob([Buffer.alloc(200 * 1024, 0x20)]).stream(), duplex: 'half' } as RequestInit)
-    .then(async (r) => { await r.arrayBuffer(); return r.status; }, (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message);
-  assert.ok(chunked === 413 || /ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed/.test(String(chunked)), `chunked: ${chunked}`);
+  const chunked = await fetch(url, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: new Blob([Buffer.alloc(200 * 1024, 0x20)]).stream(),
+    duplex: 'half',
+  } as RequestInit).then(
+    async (r) => {
+      await r.arrayBuffer();
+      return r.status;
+    },
+    (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
+  );
+  assert.ok(
+    chunked === 413 || /ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed/.test(String(chunked)),
+    `chunked: ${chunked}`,
+  );
   const cases: Array<[string, string | Buffer, Record<string, string>?]> = [
     ['bad JSON', '{"input": '],
     ['not an object', '[1,2,3]'],
@@ -222,7 +316,10 @@ test('malformed and oversized API bodies get a JSON error with a code; feederd s
     ['prototype pollution', `{"input": ${JSON.stringify(clip)}, "__proto__": {"admin": true}}`],
     ['constructor pollution', `{"input": ${JSON.stringify(clip)}, "constructor": {"prototype": {"admin": true}}}`],
     ['unknown key', `{"input": ${JSON.stringify(clip)}, "ffmpegArgs": ["-f", "lavfi"]}`],
-    ['too many outputs', JSON.stringify({ input: clip, outputs: Array.from({ length: 17 }, () => ({ preset: 'opus' })) })],
+    [
+      'too many outputs',
+      JSON.stringify({ input: clip, outputs: Array.from({ length: 17 }, () => ({ preset: 'opus' })) }),
+    ],
     ['an input too long', JSON.stringify({ input: `/${'a'.repeat(5000)}` })],
     ['a relative input', JSON.stringify({ input: '../../etc/passwd' })],
     ['a wrong type', JSON.stringify({ input: clip, priority: '1; DROP TABLE jobs' })],
@@ -236,7 +333,13 @@ test('malformed and oversized API bodies get a JSON error with a code; feederd s
     assert.match(r.body.error?.code ?? '', /^[A-Z_]+$/, `${name}: ${JSON.stringify(r.body)}`);
   }
   assert.equal(({} as Record<string, unknown>).admin, undefined);
-  for (const path of ['/v1/jobs?limit=abc', '/v1/jobs?limit=100000', '/v1/jobs?state=running;drop', '/v1/jobs/..%2F..%2Fetc%2Fpasswd', '/v1/nope']) {
+  for (const path of [
+    '/v1/jobs?limit=abc',
+    '/v1/jobs?limit=100000',
+    '/v1/jobs?state=running;drop',
+    '/v1/jobs/..%2F..%2Fetc%2Fpasswd',
+    '/v1/nope',
+  ]) {
     const res = await fetch(f.client.endpoint.url + path, { headers: auth });
     assert.ok(res.status === 400 || res.status === 404, `${path}: ${res.status}`);
     assert.match(((await res.json()) as { error: { code: string } }).error.code, /^[A-Z_]+$/);
@@ -262,9 +365,15 @@ test('--set values that try to inject ffmpeg options are refused before any job 
     'extraArgs=-f lavfi',
   ];
   for (const s of sets) {
-    await assert.rejects(submit({ input: clip, outputs: [{ preset: 'webm', uri: join(d.path, 'set.webm') }], set: [s] }),
-      (e: Error & { code?: string }) => ['OVERRIDE_INVALID', 'USAGE'].includes(e.code ?? ''), JSON.stringify(s));
-    const cli = nommerSync(['encode', clip, '-o', join(d.path, 'set-cli.webm'), '--set', s, '--dry-run'], { cwd: d.path, env: { NOMMER_HOME: join(d.path, 'home-argv') } });
+    await assert.rejects(
+      submit({ input: clip, outputs: [{ preset: 'webm', uri: join(d.path, 'set.webm') }], set: [s] }),
+      (e: Error & { code?: string }) => ['OVERRIDE_INVALID', 'USAGE'].includes(e.code ?? ''),
+      JSON.stringify(s),
+    );
+    const cli = nommerSync(['encode', clip, '-o', join(d.path, 'set-cli.webm'), '--set', s, '--dry-run'], {
+      cwd: d.path,
+      env: { NOMMER_HOME: join(d.path, 'home-argv') },
+    });
     assert.equal(cli.code, 2, `${JSON.stringify(s)}: ${cli.stdout}${cli.stderr}`);
   }
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -279,12 +388,18 @@ test('nothing in nommer spawns through a shell', () => {
   const walk = (dir: string) => {
     for (const n of readdirSync(dir)) {
       const p = join(dir, n);
-      if (statSync(p).isDirectory()) { walk(p); continue; }
+      if (statSync(p).isDirectory()) {
+        walk(p);
+        continue;
+      }
       if (!/\.tsx?$/.test(n)) continue;
       const text = readFileSync(p, 'utf8');
-      const shellImports = /import\s*\{[^}]*\b(exec|execSync)\b[^}]*\}\s*from\s*['"](node:)?child_process['"]/.test(text);
+      const shellImports = /import\s*\{[^}]*\b(exec|execSync)\b[^}]*\}\s*from\s*['"](node:)?child_process['"]/.test(
+        text,
+      );
       const shellOption = /shell:\s*(true|['"])/.test(text);
-      const shellBinary = /\b(spawn|spawnSync|execFile|execFileSync)\(\s*['"](\/bin\/|\/usr\/bin\/)?(ba|z|da)?sh['"]/.test(text);
+      const shellBinary =
+        /\b(spawn|spawnSync|execFile|execFileSync)\(\s*['"](\/bin\/|\/usr\/bin\/)?(ba|z|da)?sh['"]/.test(text);
       if (shellImports || shellOption || shellBinary) offenders.push(p);
     }
   };
@@ -293,7 +408,14 @@ test('nothing in nommer spawns through a shell', () => {
 });
 
 test('the hostile-input jobs left no lease, no running task and no partial file', async () => {
-  await until(() => { const s = storeState(f.home); return s.runningTasks === 0 && s.leased === 0 && s.queued === 0; }, 20_000, 'a quiet store');
+  await until(
+    () => {
+      const s = storeState(f.home);
+      return s.runningTasks === 0 && s.leased === 0 && s.queued === 0;
+    },
+    20_000,
+    'a quiet store',
+  );
   const s = storeState(f.home);
   assert.equal((s.byState.succeeded ?? 0) + (s.byState.failed ?? 0), s.jobs, JSON.stringify(s.byState));
   assert.deepEqual(partialFiles(d.path), []);

@@ -9,7 +9,8 @@ const FORMAT = /^j_[0-9a-hjkmnp-tv-z]{26}$/;
 const T = Date.UTC(2030, 0, 1);
 
 function assertIncreasing(ids: string[]): void {
-  for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `id ${i} (${ids[i]}) sorts after id ${i - 1} (${ids[i - 1]})`);
+  for (let i = 1; i < ids.length; i++)
+    assert.ok(ids[i - 1]! < ids[i]!, `id ${i} (${ids[i]}) sorts after id ${i - 1} (${ids[i - 1]})`);
 }
 
 test('ids keep their format: j_ + 10 characters of time + 16 random, Crockford base32', () => {
@@ -25,7 +26,10 @@ test('10,000 ids made in a tight loop are strictly increasing (many share a mill
   for (const id of ids) assert.match(id, FORMAT);
   assertIncreasing(ids);
   assert.equal(new Set(ids).size, ids.length);
-  assert.ok(new Set(ids.map((id) => id.slice(2, 12))).size < ids.length, 'some ids shared a millisecond (the case under test)');
+  assert.ok(
+    new Set(ids.map((id) => id.slice(2, 12))).size < ids.length,
+    'some ids shared a millisecond (the case under test)',
+  );
 });
 
 test('the same `now` again: the next id adds one to the random part and keeps the time', () => {
@@ -39,10 +43,11 @@ test('the same `now` again: the next id adds one to the random part and keeps th
   assert.equal(a.slice(0, 12), b.slice(0, 12));
   const A = '0123456789abcdefghjkmnpqrstvwxyz';
   const value = (s: string) => [...s.slice(12)].reduce((n, c) => n * 32n + BigInt(A.indexOf(c)), 0n);
-  for (let i = 1; i < ids.length; i++) assert.equal(value(ids[i]!) - value(ids[i - 1]!), 1n, `id ${i} is id ${i - 1} plus one`);
+  for (let i = 1; i < ids.length; i++)
+    assert.equal(value(ids[i]!) - value(ids[i - 1]!), 1n, `id ${i} is id ${i - 1} plus one`);
 });
 
-test('a clock that goes back by 1 ms still gives a larger id (the last id\'s time, plus one)', () => {
+test("a clock that goes back by 1 ms still gives a larger id (the last id's time, plus one)", () => {
   const next = jobIdFactory();
   const a = next(T);
   const b = next(T - 1);

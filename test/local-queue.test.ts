@@ -29,12 +29,25 @@ function freshDb(): { db: Db; path: string } {
 /** A clock the test moves by hand, for lease deadlines. */
 function clock(start = 1_000_000) {
   let t = start;
-  return { now: () => t, advance: (ms: number) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 const task = (i: number, over: Partial<TaskMessage> = {}): TaskMessage => ({
-  v: 1, kind: 'task', jobId: `j_${i}`, taskId: `j_${i}.encode`, attempt: 1, type: 'encode',
-  input: `file:///in/${i}.mp4`, outputs: [{ preset: { name: 'vp9' }, uri: `file:///out/${i}.webm` }], force: false, ...over,
+  v: 1,
+  kind: 'task',
+  jobId: `j_${i}`,
+  taskId: `j_${i}.encode`,
+  attempt: 1,
+  type: 'encode',
+  input: `file:///in/${i}.mp4`,
+  outputs: [{ preset: { name: 'vp9' }, uri: `file:///out/${i}.webm` }],
+  force: false,
+  ...over,
 });
 const jobIdOf = (body: unknown) => (body as TaskMessage).jobId;
 
@@ -65,7 +78,10 @@ describe('task queue leases', () => {
     const second = (await q.receive({ waitSeconds: 0, leaseSeconds: 30 }))!;
     assert.equal(second.receiveCount, 2);
     assert.equal(jobIdOf(second.body), 'j_1');
-    await assert.rejects(first.ack(), (e: unknown) => e instanceof NommerError && e.code === 'LEASE_LOST' && /leased again/.test(e.message));
+    await assert.rejects(
+      first.ack(),
+      (e: unknown) => e instanceof NommerError && e.code === 'LEASE_LOST' && /leased again/.test(e.message),
+    );
     await assert.rejects(first.extend(30), (e: unknown) => e instanceof NommerError && e.code === 'LEASE_LOST');
     await second.ack();
     assert.deepEqual(await q.depth(), { waiting: 0, inFlight: 0 });
@@ -163,7 +179,9 @@ describe('task queue leases', () => {
 
   test('a body that is not JSON arrives as the raw text, for the worker to reject', async () => {
     const { db } = freshDb();
-    db.prepare("INSERT INTO queue_messages (queue, body, priority, sent_at, visible_at) VALUES ('tasks', 'not json', 0, 0, 0)").run();
+    db.prepare(
+      "INSERT INTO queue_messages (queue, body, priority, sent_at, visible_at) VALUES ('tasks', 'not json', 0, 0, 0)",
+    ).run();
     const q = new SqliteJobQueue(db);
     assert.equal((await q.receive({ waitSeconds: 0, leaseSeconds: 30 }))!.body, 'not json');
   });
@@ -184,7 +202,9 @@ describe('waiting for a task', () => {
     const producer = openDatabase(path);
     opened.push(producer);
     const q = new SqliteJobQueue(db, { pollMs: 50 });
-    setTimeout(() => { void new SqliteJobQueue(producer).send(task(7)); }, 150);
+    setTimeout(() => {
+      void new SqliteJobQueue(producer).send(task(7));
+    }, 150);
     const t0 = Date.now();
     const lease = await q.receive({ waitSeconds: 5, leaseSeconds: 30 });
     assert.equal(jobIdOf(lease!.body), 'j_7');
@@ -210,19 +230,24 @@ describe('competing consumers', () => {
     const producer = new SqliteJobQueue(db);
     for (let i = 0; i < 200; i++) await producer.send(task(i));
     const got: string[][] = [[], []];
-    await Promise.all([new SqliteJobQueue(db, { pollMs: 10 }), new SqliteJobQueue(other, { pollMs: 10 })].map(async (q, k) => {
-      for (let i = 0; i < 1000; i++) {
-        const l = await q.receive({ waitSeconds: 0, leaseSeconds: 60 });
-        if (!l) break;
-        got[k]!.push(jobIdOf(l.body));
-        if (i % 2) await l.ack(); // some acked, some left leased: neither may come back
-        await new Promise((r) => setImmediate(r));
-      }
-    }));
+    await Promise.all(
+      [new SqliteJobQueue(db, { pollMs: 10 }), new SqliteJobQueue(other, { pollMs: 10 })].map(async (q, k) => {
+        for (let i = 0; i < 1000; i++) {
+          const l = await q.receive({ waitSeconds: 0, leaseSeconds: 60 });
+          if (!l) break;
+          got[k]!.push(jobIdOf(l.body));
+          if (i % 2) await l.ack(); // some acked, some left leased: neither may come back
+          await new Promise((r) => setImmediate(r));
+        }
+      }),
+    );
     const all = [...got[0]!, ...got[1]!];
     assert.equal(all.length, 200);
     assert.equal(new Set(all).size, 200);
-    assert.ok(got[0]!.length > 0 && got[1]!.length > 0, `both consumers got work: ${got[0]!.length} / ${got[1]!.length}`);
+    assert.ok(
+      got[0]!.length > 0 && got[1]!.length > 0,
+      `both consumers got work: ${got[0]!.length} / ${got[1]!.length}`,
+    );
   });
 
   test('four processes draining one queue file each get distinct tasks, and all of them', async () => {
@@ -244,13 +269,28 @@ describe('competing consumers', () => {
         await l.ack();
       }
       process.stdout.write(JSON.stringify(ids));`;
-    const outs = await Promise.all(Array.from({ length: 4 }, () => new Promise<string[]>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '', err = '';
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`child exited ${code}: ${err}`))));
-    })));
+    const outs = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<string[]>((resolve, reject) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
+            let out = '',
+              err = '';
+            child.stdout.on('data', (d: Buffer) => {
+              out += d.toString();
+            });
+            child.stderr.on('data', (d: Buffer) => {
+              err += d.toString();
+            });
+            child.on('close', (code) =>
+              code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`child exited ${code}: ${err}`)),
+            );
+          }),
+      ),
+    );
     const all = outs.flat();
     console.log(`four processes took ${outs.map((o) => o.length).join(' / ')} of ${N} tasks`);
     assert.equal(all.length, N);
@@ -260,17 +300,34 @@ describe('competing consumers', () => {
 });
 
 describe('status channel', () => {
-  const status = (seq: number): StatusEvent => ({ v: 1, kind: 'status', jobId: 'j_1', taskId: 'j_1.encode', attempt: 1, seq, worker: 'w1', at: 0, type: 'progress', progress: { fraction: seq / 10 } });
+  const status = (seq: number): StatusEvent => ({
+    v: 1,
+    kind: 'status',
+    jobId: 'j_1',
+    taskId: 'j_1.encode',
+    attempt: 1,
+    seq,
+    worker: 'w1',
+    at: 0,
+    type: 'progress',
+    progress: { fraction: seq / 10 },
+  });
 
   test('events arrive in publish order, up to max at a time, and acked ones are gone', async () => {
     const { db } = freshDb();
     const ch = new SqliteStatusChannel(db);
     for (let i = 0; i < 5; i++) await ch.publish(status(i));
     const first = await ch.receive({ max: 3, waitSeconds: 0 });
-    assert.deepEqual(first.map((r) => (r.body as StatusEvent).seq), [0, 1, 2]);
+    assert.deepEqual(
+      first.map((r) => (r.body as StatusEvent).seq),
+      [0, 1, 2],
+    );
     for (const r of first) await r.ack();
     const rest = await ch.receive({ max: 10, waitSeconds: 0 });
-    assert.deepEqual(rest.map((r) => (r.body as StatusEvent).seq), [3, 4]);
+    assert.deepEqual(
+      rest.map((r) => (r.body as StatusEvent).seq),
+      [3, 4],
+    );
     for (const r of rest) await r.ack();
     assert.deepEqual(await ch.receive({ max: 10, waitSeconds: 0 }), []);
   });
@@ -287,7 +344,10 @@ describe('status channel', () => {
     assert.deepEqual(await ch.receive({ max: 10, waitSeconds: 0 }), [], 'hidden while being handled');
     c.advance(31_000);
     const again = await ch.receive({ max: 10, waitSeconds: 0 });
-    assert.deepEqual(again.map((r) => (r.body as StatusEvent).seq), [1]);
+    assert.deepEqual(
+      again.map((r) => (r.body as StatusEvent).seq),
+      [1],
+    );
   });
 
   test('the task queue and the status channel in one file do not see each other', async () => {

@@ -26,7 +26,12 @@ const dir = tempDir('nommer-outbox-aws-');
 
 class FaultyStore extends Store {
   calls = new Map<string, number>();
-  constructor(db: Db, private readonly fault: (ev: StatusEvent, call: number) => Error | undefined) { super(db); }
+  constructor(
+    db: Db,
+    private readonly fault: (ev: StatusEvent, call: number) => Error | undefined,
+  ) {
+    super(db);
+  }
   override applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
     const key = `${ev.jobId}#${ev.seq}`;
     const call = (this.calls.get(key) ?? 0) + 1;
@@ -38,8 +43,16 @@ class FaultyStore extends Store {
 }
 
 const started = (jobId: string, seq = 1): StatusEvent => ({
-  v: MESSAGE_VERSION, kind: 'status', jobId, taskId: `${jobId}.encode`, attempt: 1, seq, worker: 'w1', at: Date.now(),
-  type: 'started', phase: 'downloading',
+  v: MESSAGE_VERSION,
+  kind: 'status',
+  jobId,
+  taskId: `${jobId}.encode`,
+  attempt: 1,
+  seq,
+  worker: 'w1',
+  at: Date.now(),
+  type: 'started',
+  phase: 'downloading',
 });
 
 describe('outbox and status applier on SQS (moto)', () => {
@@ -49,7 +62,9 @@ describe('outbox and status applier on SQS (moto)', () => {
   const dbs: Db[] = [];
   let n = 0;
 
-  before(async () => { moto = await startMoto(); });
+  before(async () => {
+    moto = await startMoto();
+  });
   after(async () => {
     await moto?.stop();
     for (const db of dbs) if (db.open) db.close();
@@ -57,7 +72,10 @@ describe('outbox and status applier on SQS (moto)', () => {
   });
   beforeEach(async () => {
     await moto.reset();
-    await setupAws({ endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 }, { bucket: 'nommer-outbox-test', queuePrefix: 'ob' });
+    await setupAws(
+      { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 },
+      { bucket: 'nommer-outbox-test', queuePrefix: 'ob' },
+    );
     urls = await resolveQueueUrls(sqs(), 'ob');
   });
 
@@ -66,21 +84,38 @@ describe('outbox and status applier on SQS (moto)', () => {
     dbs.push(db);
     return new FaultyStore(db, fault);
   }
-  const job = (s: Store, over: { params?: Record<string, unknown> } = {}) => s.createJob({
-    input: 's3://in/clip.mp4', outputs: [{ preset: { name: 'opus' }, uri: 's3://out/clip.opus' }],
-    ...(over.params ? { tasks: [{ key: 'encode', type: 'encode', params: over.params }] } : {}),
-  }).job.id;
+  const job = (s: Store, over: { params?: Record<string, unknown> } = {}) =>
+    s.createJob({
+      input: 's3://in/clip.mp4',
+      outputs: [{ preset: { name: 'opus' }, uri: 's3://out/clip.opus' }],
+      ...(over.params ? { tasks: [{ key: 'encode', type: 'encode', params: over.params }] } : {}),
+    }).job.id;
   // Visibility far beyond the test's rounds: an event can only come back early through release().
-  const channel = () => new SqsStatusChannel({ client: sqs(), queueUrl: urls.status, dlqUrl: urls.dlq, visibilitySeconds: 60 });
+  const channel = () =>
+    new SqsStatusChannel({ client: sqs(), queueUrl: urls.status, dlqUrl: urls.dlq, visibilitySeconds: 60 });
   const visible = async (url: string) => {
-    const out = await sqs().send(new GetQueueAttributesCommand({
-      QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }));
-    return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    const out = await sqs().send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
+      Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+    );
   };
-  const deadLetters = async () => (await sqs().send(new ReceiveMessageCommand({
-    QueueUrl: urls.dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'],
-  }))).Messages ?? [];
+  const deadLetters = async () =>
+    (
+      await sqs().send(
+        new ReceiveMessageCommand({
+          QueueUrl: urls.dlq,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageAttributeNames: ['All'],
+        }),
+      )
+    ).Messages ?? [];
 
   it('a task message over 256 KiB fails its job with MESSAGE_INVALID; the job submitted after it is sent', async () => {
     const s = store();
@@ -115,7 +150,9 @@ describe('outbox and status applier on SQS (moto)', () => {
 
   it('an event whose apply throws is not deleted: it is delivered again and applied once the fault is gone', async () => {
     const K = 2;
-    const s = store((_ev, call) => (call <= K ? Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }) : undefined));
+    const s = store((_ev, call) =>
+      call <= K ? Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }) : undefined,
+    );
     const id = job(s);
     const ch = channel();
     await ch.publish(started(id));
@@ -136,7 +173,8 @@ describe('outbox and status applier on SQS (moto)', () => {
     await ch.publish(poison);
     await ch.publish(started(other));
     const applier = new StatusApplier(s, ch, log, { retryDelaySeconds: () => 0 });
-    for (let round = 0; round < 20 && (s.calls.get(`${poisoned}#7`) ?? 0) < MAX_APPLY_ATTEMPTS; round++) await applier.consumeOnce(1);
+    for (let round = 0; round < 20 && (s.calls.get(`${poisoned}#7`) ?? 0) < MAX_APPLY_ATTEMPTS; round++)
+      await applier.consumeOnce(1);
     assert.equal(s.getJob(other)!.state, 'running', 'the event behind the poison was applied');
     assert.equal(s.calls.get(`${poisoned}#7`), MAX_APPLY_ATTEMPTS);
     const dead = await deadLetters();
@@ -144,7 +182,11 @@ describe('outbox and status applier on SQS (moto)', () => {
     assert.deepEqual(JSON.parse(dead[0]!.Body!), poison);
     const reason = dead[0]!.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue ?? '';
     assert.match(reason, new RegExp(`not applied after ${MAX_APPLY_ATTEMPTS} receives.*a bug`));
-    assert.equal(dead[0]!.MessageAttributes?.[VERSION_ATTRIBUTE]?.StringValue, String(MESSAGE_VERSION), 'the sender\'s attributes are kept');
+    assert.equal(
+      dead[0]!.MessageAttributes?.[VERSION_ATTRIBUTE]?.StringValue,
+      String(MESSAGE_VERSION),
+      "the sender's attributes are kept",
+    );
     assert.equal(await visible(urls.status), 0);
     assert.equal(s.getJob(poisoned)!.state, 'queued');
   });

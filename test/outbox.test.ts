@@ -31,7 +31,10 @@ const log = createLogger('test', { level: 'silent' });
 /** The real local queue, refusing what `refuse` says (all-or-nothing for a batch, as the real one is). */
 class RefusingQueue implements JobQueue {
   sends = 0;
-  constructor(readonly real: SqliteJobQueue, private readonly refuse: (task: TaskMessage) => Error | undefined) {}
+  constructor(
+    readonly real: SqliteJobQueue,
+    private readonly refuse: (task: TaskMessage) => Error | undefined,
+  ) {}
   async send(task: TaskMessage, opts?: { priority?: number }): Promise<void> {
     this.sends++;
     const err = this.refuse(task);
@@ -45,8 +48,12 @@ class RefusingQueue implements JobQueue {
     }
     return this.real.sendBatch(items);
   }
-  receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null> { return this.real.receive(opts); }
-  depth() { return this.real.depth(); }
+  receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null> {
+    return this.real.receive(opts);
+  }
+  depth() {
+    return this.real.depth();
+  }
 }
 
 const tooLarge = (task: TaskMessage) =>
@@ -62,17 +69,30 @@ function fresh(): { home: string; store: Store; queue: SqliteJobQueue } {
 }
 
 let clip: string;
-before(() => { clip = makeClip(join(dir.path, 'in.mp4'), { seconds: 1, audioChannels: 2 }); });
+before(() => {
+  clip = makeClip(join(dir.path, 'in.mp4'), { seconds: 1, audioChannels: 2 });
+});
 
-const submit = (store: Store, name: string) => store.createJob({
-  input: clip, outputs: [{ preset: getPreset('opus') as unknown as { name: string }, uri: `file://${join(dir.path, `${name}-${n}.opus`)}` }],
-}).job.id;
+const submit = (store: Store, name: string) =>
+  store.createJob({
+    input: clip,
+    outputs: [
+      {
+        preset: getPreset('opus') as unknown as { name: string },
+        uri: `file://${join(dir.path, `${name}-${n}.opus`)}`,
+      },
+    ],
+  }).job.id;
 
 /** Task messages waiting in the real queue, by job id (each leased and released untouched). */
 async function queuedJobs(queue: SqliteJobQueue): Promise<string[]> {
   const ids: string[] = [];
   const leases: Lease[] = [];
-  for (let l = await queue.receive({ waitSeconds: 0, leaseSeconds: 30 }); l; l = await queue.receive({ waitSeconds: 0, leaseSeconds: 30 })) {
+  for (
+    let l = await queue.receive({ waitSeconds: 0, leaseSeconds: 30 });
+    l;
+    l = await queue.receive({ waitSeconds: 0, leaseSeconds: 30 })
+  ) {
     leases.push(l);
     ids.push((l.body as TaskMessage).jobId);
   }
@@ -99,8 +119,11 @@ describe('outbox (local)', () => {
     assert.equal(await outbox.dispatchOnce(), 0, 'the refused task is not tried again');
 
     // A real worker process takes the good job off the same database and encodes it.
-    const r = await nommer(['worker', '--once', '--backend', 'local', '--id', 'w-outbox'],
-      { env: { NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' }, cwd: dir.path, timeoutMs: 120_000 });
+    const r = await nommer(['worker', '--once', '--backend', 'local', '--id', 'w-outbox'], {
+      env: { NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' },
+      cwd: dir.path,
+      timeoutMs: 120_000,
+    });
     assert.equal(r.code, 0, r.stderr);
     const applier = new StatusApplier(store, new SqliteStatusChannel(store.db), log);
     for (let i = 0; i < 50 && store.getJob(good)!.state !== 'succeeded'; i++) {
@@ -117,7 +140,10 @@ describe('outbox (local)', () => {
     const bad = ids[2]!;
     const q = new RefusingQueue(queue, (t) => (t.jobId === bad ? tooLarge(t) : undefined));
     assert.equal(await new Outbox(store, q, log).dispatchOnce(), 4);
-    assert.deepEqual(ids.map((id) => store.getJob(id)!.state), ['queued', 'queued', 'failed', 'queued', 'queued']);
+    assert.deepEqual(
+      ids.map((id) => store.getJob(id)!.state),
+      ['queued', 'queued', 'failed', 'queued', 'queued'],
+    );
     assert.deepEqual((await queuedJobs(queue)).sort(), ids.filter((id) => id !== bad).sort());
   });
 
@@ -125,11 +151,17 @@ describe('outbox (local)', () => {
     const { store, queue } = fresh();
     const ids = Array.from({ length: 3 }, (_, i) => submit(store, `t${i}`));
     let outage = true;
-    const busy = () => new NommerError('QUEUE_FAILED', 'could not send tasks in the local database: database is locked', { retriable: true });
+    const busy = () =>
+      new NommerError('QUEUE_FAILED', 'could not send tasks in the local database: database is locked', {
+        retriable: true,
+      });
     const q = new RefusingQueue(queue, () => (outage ? busy() : undefined));
     const outbox = new Outbox(store, q, log);
     await assert.rejects(outbox.dispatchOnce(), (e: unknown) => e instanceof NommerError && e.retriable);
-    assert.deepEqual(ids.map((id) => store.getJob(id)!.state), ['queued', 'queued', 'queued']);
+    assert.deepEqual(
+      ids.map((id) => store.getJob(id)!.state),
+      ['queued', 'queued', 'queued'],
+    );
     assert.equal(store.listDispatchableTasks().length, 3);
     outage = false;
     assert.equal(await outbox.dispatchOnce(), 3);
@@ -142,11 +174,17 @@ describe('outbox (local)', () => {
     const denied = () => new NommerError('QUEUE_FAILED', 'sqs SendMessage nm-jobs: AccessDenied');
     const q = new RefusingQueue(queue, () => denied());
     await assert.rejects(new Outbox(store, q, log).dispatchOnce(), /AccessDenied/);
-    assert.deepEqual(ids.map((id) => store.getJob(id)!.state), ['queued', 'queued', 'queued']);
+    assert.deepEqual(
+      ids.map((id) => store.getJob(id)!.state),
+      ['queued', 'queued', 'queued'],
+    );
     // One task refused that way while the others go through: that one is the message's fault.
     const q2 = new RefusingQueue(queue, (t) => (t.jobId === ids[0] ? denied() : undefined));
     assert.equal(await new Outbox(store, q2, log).dispatchOnce(), 2);
-    assert.deepEqual(ids.map((id) => store.getJob(id)!.state), ['failed', 'queued', 'queued']);
+    assert.deepEqual(
+      ids.map((id) => store.getJob(id)!.state),
+      ['failed', 'queued', 'queued'],
+    );
     assert.equal(store.getJob(ids[0]!)!.error?.code, 'QUEUE_FAILED');
   });
 

@@ -12,7 +12,16 @@ import { compileJob, type CompiledJob } from '../src/presets/compile.js';
 import { getPreset } from '../src/presets/registry.js';
 import { decodesCleanly, FFMPEG, keyframeTimes, makeClip, probe, tempDir, type Probed } from './helpers/media.js';
 
-const ENCODERS = new Set(['libvpx-vp9', 'libvpx', 'libsvtav1', 'libaom-av1', 'libtheora', 'libwebp', 'libopus', 'libvorbis']);
+const ENCODERS = new Set([
+  'libvpx-vp9',
+  'libvpx',
+  'libsvtav1',
+  'libaom-av1',
+  'libtheora',
+  'libwebp',
+  'libopus',
+  'libvorbis',
+]);
 const dir = tempDir('nommer-presets-');
 after(() => dir.cleanup());
 
@@ -55,7 +64,10 @@ describe('every preset on a 2 s 320x240 clip with 5.1 audio', () => {
   });
 
   it('decodes the input once for all one-pass outputs', () => {
-    assert.deepEqual(job.commands.map((c) => c.label), ['poster (still at 0.2 s)', 'webm + webm-vp8 + av1 + ogg + opus', 'webm-2pass pass 1/2', 'webm-2pass pass 2/2']);
+    assert.deepEqual(
+      job.commands.map((c) => c.label),
+      ['poster (still at 0.2 s)', 'webm + webm-vp8 + av1 + ogg + opus', 'webm-2pass pass 1/2', 'webm-2pass pass 2/2'],
+    );
     assert.equal(job.commands[1]!.args.filter((a) => a === '-i').length, 1);
   });
 
@@ -83,18 +95,25 @@ describe('every preset on a 2 s 320x240 clip with 5.1 audio', () => {
 
   it('durations and frame counts are within one frame of the source', () => {
     const s = probe(src, true);
-    const srcFrames = frames(s), srcDuration = Number(s.format.duration);
+    const srcFrames = frames(s),
+      srcDuration = Number(s.format.duration);
     for (const [i, name] of names.entries()) {
       if (name === 'poster') continue;
       const p = probe(job.paths[i]!, true);
-      assert.ok(Math.abs(Number(p.format.duration) - srcDuration) <= 1 / 25, `${name}: duration ${p.format.duration} vs ${srcDuration}`);
-      if (stream(p, 'video')) assert.ok(Math.abs(frames(p) - srcFrames) <= 1, `${name}: ${frames(p)} frames vs ${srcFrames}`);
+      assert.ok(
+        Math.abs(Number(p.format.duration) - srcDuration) <= 1 / 25,
+        `${name}: duration ${p.format.duration} vs ${srcDuration}`,
+      );
+      if (stream(p, 'video'))
+        assert.ok(Math.abs(frames(p) - srcFrames) <= 1, `${name}: ${frames(p)} frames vs ${srcFrames}`);
     }
   });
 
   it('5.1 audio stays 5.1; Opus at 48 kHz', () => {
     for (const [i, name] of names.entries()) {
-      const a = stream(probe(job.paths[i]!), 'audio') as (Probed['streams'][number] & { channel_layout?: string; sample_rate?: string }) | undefined;
+      const a = stream(probe(job.paths[i]!), 'audio') as
+        | (Probed['streams'][number] & { channel_layout?: string; sample_rate?: string })
+        | undefined;
       if (!a) continue;
       assert.equal(a.channels, 6, name);
       assert.equal(a.channel_layout, '5.1', name);
@@ -118,7 +137,8 @@ describe('encodes of special inputs', () => {
       const times = [...keyframeTimes(path), 8];
       assert.equal(times[0], 0);
       assert.ok(times.length >= 3, `${path}: keyframes at ${times.join(', ')}`);
-      for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! <= 5, `${path}: keyframes at ${times.join(', ')}`);
+      for (let i = 1; i < times.length; i++)
+        assert.ok(times[i]! - times[i - 1]! <= 5, `${path}: keyframes at ${times.join(', ')}`);
     }
   });
 
@@ -127,7 +147,10 @@ describe('encodes of special inputs', () => {
     const job = encode(src, ['opus'], 'voice');
     const p = probe(job.paths[0]!);
     assert.equal(p.format.format_name, 'ogg');
-    assert.deepEqual(p.streams.map((s) => [s.codec_type, s.codec_name, s.channels]), [['audio', 'opus', 1]]);
+    assert.deepEqual(
+      p.streams.map((s) => [s.codec_type, s.codec_name, s.channels]),
+      [['audio', 'opus', 1]],
+    );
     assert.ok(Math.abs(Number(p.format.duration) - 2) < 0.05);
     assert.throws(() => encode(src, ['webm']), { code: 'INPUT_NO_STREAMS' });
   });
@@ -136,13 +159,30 @@ describe('encodes of special inputs', () => {
     const src = makeClip(join(dir.path, 'silent.mp4'), { audioChannels: 0, seconds: 1 });
     const job = encode(src, ['webm'], 'silent');
     const p = probe(job.paths[0]!);
-    assert.deepEqual(p.streams.map((s) => s.codec_name), ['vp9']);
+    assert.deepEqual(
+      p.streams.map((s) => s.codec_name),
+      ['vp9'],
+    );
     assert.ok(decodesCleanly(job.paths[0]!).ok);
   });
 
   it('an odd-sized input (321x241) gives even output dimensions', () => {
     const src = join(dir.path, 'odd.mp4');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=321x241:rate=25', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv444p', src]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=321x241:rate=25',
+      '-t',
+      '1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv444p',
+      src,
+    ]);
     assert.equal(probeInfo(src).video!.width, 321);
     const job = encode(src, ['webm', 'poster'], 'odd');
     for (const path of job.paths) {
@@ -163,18 +203,55 @@ describe('encodes of special inputs', () => {
     for (const path of job.paths) {
       const v = stream(probe(path), 'video')!;
       assert.deepEqual([v.width, v.height], [240, 320], path);
-      assert.ok(!(v.side_data_list ?? []).some((d) => 'rotation' in d && d.rotation !== 0), `${path} is not rotated twice`);
+      assert.ok(
+        !(v.side_data_list ?? []).some((d) => 'rotation' in d && d.rotation !== 0),
+        `${path} is not rotated twice`,
+      );
     }
     // Same picture as the source shown upright (ffmpeg autorotates the source here): a wrong
     // turn (270° instead of 90°) would not match.
-    const psnr = ffmpeg(['-v', 'info', '-i', job.paths[0]!, '-i', src, '-lavfi', '[0:v][1:v]psnr', '-frames:v', '1', '-f', 'null', '-']);
+    const psnr = ffmpeg([
+      '-v',
+      'info',
+      '-i',
+      job.paths[0]!,
+      '-i',
+      src,
+      '-lavfi',
+      '[0:v][1:v]psnr',
+      '-frames:v',
+      '1',
+      '-f',
+      'null',
+      '-',
+    ]);
     const avg = Number(/PSNR .*average:([\d.]+|inf)/.exec(psnr)?.[1]);
     assert.ok(avg > 25, `PSNR against the upright source: ${avg} dB`);
   });
 
   it('an interlaced input is deinterlaced and keeps its frame rate', () => {
     const src = join(dir.path, 'interlaced.mp4');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-flags', '+ildct+ilme', '-x264opts', 'tff=1', '-field_order', 'tt', src]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=25',
+      '-t',
+      '1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-flags',
+      '+ildct+ilme',
+      '-x264opts',
+      'tff=1',
+      '-field_order',
+      'tt',
+      src,
+    ]);
     assert.ok(probeInfo(src).video!.interlaced, 'source is flagged interlaced');
     const job = encode(src, ['webm'], 'interlaced');
     assert.match(job.commands[0]!.args.join(' '), /-vf bwdif=mode=send_frame/);
@@ -186,15 +263,41 @@ describe('encodes of special inputs', () => {
   it('a variable frame rate input keeps its frames and timestamps', () => {
     const src = join(dir.path, 'vfr.mp4');
     // 25 fps for 1 s, then every other frame: 25 + 13 frames over 2 s.
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '2',
-      '-vf', "select='lt(n\\,25)+not(mod(n\\,2))'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src]);
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=25',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000',
+      '-t',
+      '2',
+      '-vf',
+      "select='lt(n\\,25)+not(mod(n\\,2))'",
+      '-fps_mode',
+      'vfr',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      src,
+    ]);
     const info = probeInfo(src);
     assert.ok(info.video!.vfr, `source is VFR: r=${info.video!.rFrameRate} avg=${info.video!.avgFrameRate}`);
     const s = probe(src, true);
     const job = encode(src, ['webm'], 'vfr');
     const p = probe(job.paths[0]!, true);
     assert.ok(Math.abs(frames(p) - frames(s)) <= 1, `${frames(p)} frames vs ${frames(s)}`);
-    assert.ok(Math.abs(Number(p.format.duration) - Number(s.format.duration)) <= 0.04 + 0.02, `${p.format.duration} vs ${s.format.duration}`);
+    assert.ok(
+      Math.abs(Number(p.format.duration) - Number(s.format.duration)) <= 0.04 + 0.02,
+      `${p.format.duration} vs ${s.format.duration}`,
+    );
     assert.ok(decodesCleanly(job.paths[0]!).ok);
   });
 });
@@ -204,11 +307,17 @@ describe('bitrate ceiling on a noisy clip (320x240, 8 s)', () => {
   before(() => {
     src = makeClip(join(dir.path, 'noise.mp4'), { source: 'noise', seconds: 8, audioChannels: 0 });
   });
-  const kbps = (path: string) => statSync(path).size * 8 / Number(probe(path).format.duration) / 1000;
+  const kbps = (path: string) => (statSync(path).size * 8) / Number(probe(path).format.duration) / 1000;
   /** Video kbit/s after the first second: the steady state of one-pass rate control. */
   function steadyKbps(path: string): number {
-    const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,size', '-of', 'csv=p=0', path], { encoding: 'utf8' });
-    let bytes = 0, first = Infinity, last = 0;
+    const r = spawnSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,size', '-of', 'csv=p=0', path],
+      { encoding: 'utf8' },
+    );
+    let bytes = 0,
+      first = Infinity,
+      last = 0;
     for (const line of r.stdout.trim().split('\n')) {
       const [t, size] = line.split(',').map(Number);
       if (t! < 1) continue;
@@ -216,7 +325,7 @@ describe('bitrate ceiling on a noisy clip (320x240, 8 s)', () => {
       first = Math.min(first, t!);
       last = Math.max(last, t!);
     }
-    return bytes * 8 / (last - first + 1 / 25) / 1000;
+    return (bytes * 8) / (last - first + 1 / 25) / 1000;
   }
 
   it('two-pass VP9 stays under the ceiling over the whole file', () => {
@@ -231,7 +340,8 @@ describe('bitrate ceiling on a noisy clip (320x240, 8 s)', () => {
   it('one-pass VP9 holds the ceiling once past the first keyframe, and the file stays near it', () => {
     const job = encode(src, ['webm'], 'noise');
     const ceiling = job.outputs[0]!.video!.rate!.maxKbps;
-    const got = kbps(job.paths[0]!), steady = steadyKbps(job.paths[0]!);
+    const got = kbps(job.paths[0]!),
+      steady = steadyKbps(job.paths[0]!);
     console.log(`webm on noise: ${got.toFixed(0)} kb/s overall, ${steady.toFixed(0)} after 1 s, ceiling ${ceiling}`);
     assert.ok(steady <= ceiling, `steady ${steady} kb/s > ${ceiling}`);
     // One-pass rate control cannot know the first keyframe's cost; bare CRF here is ~50× the ceiling.

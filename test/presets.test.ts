@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { NommerError } from '../src/errors.js';
 import type { AudioStreamInfo, ProbeInfo } from '../src/ffmpeg/types.js';
-import { audioKbps, chooseEncoder, compileJob, fpsFactor, ladderRate, outputSize, requiredEncoders, tileColumns } from '../src/presets/compile.js';
+import {
+  audioKbps,
+  chooseEncoder,
+  compileJob,
+  fpsFactor,
+  ladderRate,
+  outputSize,
+  requiredEncoders,
+  tileColumns,
+} from '../src/presets/compile.js';
 import { applyOverrides } from '../src/presets/overrides.js';
 import { builtinPresetsDir, createRegistry, getPreset, listPresets } from '../src/presets/registry.js';
 import type { ResolvedPreset } from '../src/presets/schema.js';
@@ -16,7 +25,11 @@ import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 
 const BUILTINS = ['av1', 'ogg', 'opus', 'poster', 'webm', 'webm-2pass', 'webm-vp8'];
 
-function compile(presets: Array<ResolvedPreset | string>, probe: ProbeInfo, encoders: ReadonlySet<string> = ALL_ENCODERS) {
+function compile(
+  presets: Array<ResolvedPreset | string>,
+  probe: ProbeInfo,
+  encoders: ReadonlySet<string> = ALL_ENCODERS,
+) {
   return compileJob({
     input: 'file:/in/clip.mp4',
     probe,
@@ -52,19 +65,24 @@ function error(fn: () => unknown): NommerError {
 describe('preset registry', () => {
   it('finds templates/presets from the compiled module and lists the seven built-ins', () => {
     assert.match(builtinPresetsDir(), /templates[/\\]presets$/);
-    assert.deepEqual(listPresets().map((p) => p.name), BUILTINS);
+    assert.deepEqual(
+      listPresets().map((p) => p.name),
+      BUILTINS,
+    );
   });
 
   it('every built-in resolves to a complete preset whose container can carry its codecs', () => {
     for (const p of listPresets()) {
       assert.ok(p.description.length > 10, p.name);
-      if (p.video && p.video.codec !== 'webp') assert.ok(p.video.ladder && p.video.ladder.length > 0, `${p.name} has a ladder`);
+      if (p.video && p.video.codec !== 'webp')
+        assert.ok(p.video.ladder && p.video.ladder.length > 0, `${p.name} has a ladder`);
       for (const r of requiredEncoders(p)) assert.ok(chooseEncoder(r.codec, ALL_ENCODERS), `${p.name} ${r.codec}`);
     }
   });
 
   it('webm-2pass extends webm: two passes, and everything else inherited', () => {
-    const webm = getPreset('webm'), two = getPreset('webm-2pass');
+    const webm = getPreset('webm'),
+      two = getPreset('webm-2pass');
     assert.equal(two.video!.passes, 2);
     assert.equal(two.video!.firstPassSpeed, 4);
     assert.deepEqual(two.video!.ladder, webm.video!.ladder);
@@ -82,7 +100,14 @@ describe('preset registry', () => {
   });
 
   it('a user preset extends a built-in with a deep merge: only what it says changes', () => {
-    const reg = createRegistry({ small: { extends: 'webm', description: 'small', video: { maxWidth: 640, maxHeight: 360 }, audio: { bitrate: '96k' } } });
+    const reg = createRegistry({
+      small: {
+        extends: 'webm',
+        description: 'small',
+        video: { maxWidth: 640, maxHeight: 360 },
+        audio: { bitrate: '96k' },
+      },
+    });
     const p = reg.getPreset('small');
     assert.equal(p.name, 'small');
     assert.equal(p.video!.maxWidth, 640);
@@ -116,7 +141,11 @@ describe('preset registry', () => {
     assert.match(key.hint!, /config presets\.a/);
     const range = error(() => createRegistry({ a: { extends: 'webm', video: { crf: 99 } } }).getPreset('a'));
     assert.equal(range.code, 'PRESET_INVALID');
-    const mismatch = error(() => createRegistry({ a: { extends: 'webm', audio: { codec: 'vorbis' }, container: 'opus', video: null } }).getPreset('a'));
+    const mismatch = error(() =>
+      createRegistry({ a: { extends: 'webm', audio: { codec: 'vorbis' }, container: 'opus', video: null } }).getPreset(
+        'a',
+      ),
+    );
     assert.equal(mismatch.code, 'PRESET_INVALID');
     assert.match(mismatch.message, /opus cannot carry vorbis/);
   });
@@ -139,7 +168,14 @@ describe('preset registry', () => {
 
 describe('overrides', () => {
   it('coerce strings to the field types and reach the ffmpeg arguments', () => {
-    const p = applyOverrides(getPreset('webm'), ['video.crf=30', 'audio.bitrate=96k', 'video.keyframeSeconds=2.5', 'video.highBitDepth=true', 'video.deinterlace=yadif', 'video.passes=2']);
+    const p = applyOverrides(getPreset('webm'), [
+      'video.crf=30',
+      'audio.bitrate=96k',
+      'video.keyframeSeconds=2.5',
+      'video.highBitDepth=true',
+      'video.deinterlace=yadif',
+      'video.passes=2',
+    ]);
     assert.equal(p.video!.crf, 30);
     assert.equal(p.video!.keyframeSeconds, 2.5);
     assert.equal(p.video!.highBitDepth, true);
@@ -159,18 +195,30 @@ describe('overrides', () => {
     assert.ok(!args.includes('0:1'));
   });
 
-  it('an unknown key is OVERRIDE_INVALID naming it and listing the section\'s keys', () => {
+  it("an unknown key is OVERRIDE_INVALID naming it and listing the section's keys", () => {
     const e = error(() => applyOverrides(getPreset('webm'), ['video.crff=30']));
     assert.equal(e.code, 'OVERRIDE_INVALID');
     assert.match(e.message, /unknown override key "video\.crff"/);
     assert.match(e.hint!, /video\.crf, /);
     assert.match(e.hint!, /video\.maxWidth/);
     assert.doesNotMatch(e.hint!, /audio\./);
-    assert.equal(code(() => applyOverrides(getPreset('webm'), ['format.x=1'])), 'OVERRIDE_INVALID');
-    assert.equal(code(() => applyOverrides(getPreset('webm'), ['video.crf'])), 'OVERRIDE_INVALID');
-    assert.equal(code(() => applyOverrides(getPreset('webm'), ['video.ladder.0=1'])), 'OVERRIDE_INVALID');
+    assert.equal(
+      code(() => applyOverrides(getPreset('webm'), ['format.x=1'])),
+      'OVERRIDE_INVALID',
+    );
+    assert.equal(
+      code(() => applyOverrides(getPreset('webm'), ['video.crf'])),
+      'OVERRIDE_INVALID',
+    );
+    assert.equal(
+      code(() => applyOverrides(getPreset('webm'), ['video.ladder.0=1'])),
+      'OVERRIDE_INVALID',
+    );
     // The codec is what a preset is, not a setting.
-    assert.equal(code(() => applyOverrides(getPreset('webm'), ['video.codec=vp8'])), 'OVERRIDE_INVALID');
+    assert.equal(
+      code(() => applyOverrides(getPreset('webm'), ['video.codec=vp8'])),
+      'OVERRIDE_INVALID',
+    );
     const none = error(() => applyOverrides(getPreset('opus'), ['video.crf=30']));
     assert.match(none.message, /has no video/);
   });
@@ -217,22 +265,41 @@ describe('overrides', () => {
       'video.crf= 30',
     ];
     for (const a of attempts) {
-      assert.equal(code(() => applyOverrides(getPreset('webm'), [a])), 'OVERRIDE_INVALID', a);
+      assert.equal(
+        code(() => applyOverrides(getPreset('webm'), [a])),
+        'OVERRIDE_INVALID',
+        a,
+      );
     }
   });
 });
 
 describe('geometry', () => {
   it('fits the displayed size into the box, only ever down, with even dimensions', () => {
-    assert.deepEqual(outputSize({ displayWidth: 1920, displayHeight: 1080 }, 1920, 1080), { width: 1920, height: 1080 });
-    assert.deepEqual(outputSize({ displayWidth: 3840, displayHeight: 2160 }, 1920, 1080), { width: 1920, height: 1080 });
-    assert.deepEqual(outputSize({ displayWidth: 4000, displayHeight: 3000 }, 1920, 1080), { width: 1440, height: 1080 });
+    assert.deepEqual(outputSize({ displayWidth: 1920, displayHeight: 1080 }, 1920, 1080), {
+      width: 1920,
+      height: 1080,
+    });
+    assert.deepEqual(outputSize({ displayWidth: 3840, displayHeight: 2160 }, 1920, 1080), {
+      width: 1920,
+      height: 1080,
+    });
+    assert.deepEqual(outputSize({ displayWidth: 4000, displayHeight: 3000 }, 1920, 1080), {
+      width: 1440,
+      height: 1080,
+    });
     assert.deepEqual(outputSize({ displayWidth: 2560, displayHeight: 800 }, 1920, 1080), { width: 1920, height: 600 });
     assert.deepEqual(outputSize({ displayWidth: 160, displayHeight: 120 }, 1920, 1080), { width: 160, height: 120 });
     assert.deepEqual(outputSize({ displayWidth: 321, displayHeight: 241 }, 1920, 1080), { width: 320, height: 240 });
     // The box turns with the picture: a portrait phone video keeps its 1080x1920.
-    assert.deepEqual(outputSize({ displayWidth: 1080, displayHeight: 1920 }, 1920, 1080), { width: 1080, height: 1920 });
-    assert.deepEqual(outputSize({ displayWidth: 2160, displayHeight: 3840 }, 1920, 1080), { width: 1080, height: 1920 });
+    assert.deepEqual(outputSize({ displayWidth: 1080, displayHeight: 1920 }, 1920, 1080), {
+      width: 1080,
+      height: 1920,
+    });
+    assert.deepEqual(outputSize({ displayWidth: 2160, displayHeight: 3840 }, 1920, 1080), {
+      width: 1080,
+      height: 1920,
+    });
   });
 
   it('odd sizes are scaled to even dimensions even when no fit is needed', () => {
@@ -247,7 +314,10 @@ describe('geometry', () => {
   });
 
   it('anamorphic sources become square pixels at their displayed size', () => {
-    const out = compile(['webm'], probeOf(video({ width: 720, height: 576, displayWidth: 768, displayHeight: 576 }), audio()));
+    const out = compile(
+      ['webm'],
+      probeOf(video({ width: 720, height: 576, displayWidth: 768, displayHeight: 576 }), audio()),
+    );
     assert.equal(opt(out.commands[0]!.args, '-vf'), 'scale=768:576,setsar=1');
   });
 
@@ -266,16 +336,26 @@ describe('geometry', () => {
     assert.equal(opt(compile(['webm'], probeOf(big, audio())).commands[0]!.args, '-vf'), 'scale=1080:1920,setsar=1');
   });
 
-  it('deinterlaces only what the probe says is interlaced, with the preset\'s filter', () => {
-    const inter = compile(['webm', 'poster'], probeOf(video({ width: 1920, height: 1080, interlaced: true, fieldOrder: 'tt' }), audio()));
-    for (const c of inter.commands) assert.equal(opt(c.args, '-vf'), 'bwdif=mode=send_frame:parity=auto:deint=all', c.label);
+  it("deinterlaces only what the probe says is interlaced, with the preset's filter", () => {
+    const inter = compile(
+      ['webm', 'poster'],
+      probeOf(video({ width: 1920, height: 1080, interlaced: true, fieldOrder: 'tt' }), audio()),
+    );
+    for (const c of inter.commands)
+      assert.equal(opt(c.args, '-vf'), 'bwdif=mode=send_frame:parity=auto:deint=all', c.label);
     const yadif = applyOverrides(getPreset('webm'), ['video.deinterlace=yadif']);
-    assert.match(opt(compile([yadif], probeOf(video({ interlaced: true, width: 720, height: 576 }), audio())).commands[0]!.args, '-vf')!, /^yadif=mode=send_frame/);
+    assert.match(
+      opt(
+        compile([yadif], probeOf(video({ interlaced: true, width: 720, height: 576 }), audio())).commands[0]!.args,
+        '-vf',
+      )!,
+      /^yadif=mode=send_frame/,
+    );
     const prog = compile(['webm', 'ogg', 'poster'], probeOf(video({ interlaced: false }), audio()));
     for (const c of prog.commands) assert.ok(!c.args.some((a) => /bwdif|yadif/.test(a)), c.label);
   });
 
-  it('libvpx tile columns follow the width as in Google\'s VOD settings', () => {
+  it("libvpx tile columns follow the width as in Google's VOD settings", () => {
     assert.deepEqual([320, 640, 1280, 1920, 2560, 3840].map(tileColumns), [0, 1, 2, 2, 3, 3]);
   });
 });
@@ -283,7 +363,7 @@ describe('geometry', () => {
 describe('rate control', () => {
   const vp9 = getPreset('webm').video!;
 
-  it('a size on a rung gets that rung: Google\'s VP9 VOD numbers at 30 fps', () => {
+  it("a size on a rung gets that rung: Google's VP9 VOD numbers at 30 fps", () => {
     assert.deepEqual(ladderRate(vp9, 1280, 720, 30), { crf: 32, targetKbps: 1024, minKbps: 512, maxKbps: 1485 });
     assert.deepEqual(ladderRate(vp9, 1920, 1080, 29.97), { crf: 31, targetKbps: 1800, minKbps: 900, maxKbps: 2610 });
     assert.deepEqual(ladderRate(vp9, 640, 360, 25), { crf: 36, targetKbps: 276, minKbps: 138, maxKbps: 400 });
@@ -295,19 +375,33 @@ describe('rate control', () => {
     assert.deepEqual(ladderRate(vp9, 1920, 1080, 60), { crf: 31, targetKbps: 2700, minKbps: 1350, maxKbps: 3915 });
     assert.equal(fpsFactor(30, vp9.fpsScale), 1);
     assert.equal(fpsFactor(45, vp9.fpsScale), 1.25);
-    assert.equal(fpsFactor(50, vp9.fpsScale), 1 + 0.5 * 20 / 30);
+    assert.equal(fpsFactor(50, vp9.fpsScale), 1 + (0.5 * 20) / 30);
     assert.equal(fpsFactor(120, vp9.fpsScale), 3);
     assert.equal(fpsFactor(15, vp9.fpsScale), 1);
   });
 
   it('sizes between rungs are interpolated by pixel count; beyond the ends, proportional', () => {
     // 960x540 = 518400 px, between 640x480 (307200) and 1280x720 (921600): t = 0.34375.
-    assert.deepEqual(ladderRate(vp9, 960, 540, 30), { crf: 33, targetKbps: Math.round(750 + 274 * 0.34375), minKbps: Math.round(375 + 137 * 0.34375), maxKbps: Math.round(1088 + 397 * 0.34375) });
+    assert.deepEqual(ladderRate(vp9, 960, 540, 30), {
+      crf: 33,
+      targetKbps: Math.round(750 + 274 * 0.34375),
+      minKbps: Math.round(375 + 137 * 0.34375),
+      maxKbps: Math.round(1088 + 397 * 0.34375),
+    });
     assert.deepEqual(ladderRate(vp9, 160, 120, 30), { crf: 37, targetKbps: 38, minKbps: 19, maxKbps: 55 });
     assert.equal(ladderRate(vp9, 7680, 4320, 30)!.maxKbps, 17400 * 4);
     // Monotonic in size.
     let last = 0;
-    for (const [w, h] of [[320, 240], [426, 240], [640, 360], [854, 480], [1280, 720], [1920, 1080], [2560, 1440], [3840, 2160]] as const) {
+    for (const [w, h] of [
+      [320, 240],
+      [426, 240],
+      [640, 360],
+      [854, 480],
+      [1280, 720],
+      [1920, 1080],
+      [2560, 1440],
+      [3840, 2160],
+    ] as const) {
       const r = ladderRate(vp9, w, h, 30)!;
       assert.ok(r.maxKbps > last, `${w}x${h}`);
       last = r.maxKbps;
@@ -316,13 +410,27 @@ describe('rate control', () => {
 
   it('the VP9 command carries constrained quality: crf with target, min and max rates', () => {
     const args = compile(['webm'], probeOf(video({ width: 1280, height: 720 }), audio())).commands[0]!.args;
-    for (const [flag, value] of [['-c:v', 'libvpx-vp9'], ['-crf', '32'], ['-b:v', '1024k'], ['-minrate', '512k'], ['-maxrate', '1485k'], ['-quality', 'good'], ['-speed', '2'], ['-row-mt', '1'], ['-tile-columns', '2'], ['-auto-alt-ref', '1'], ['-lag-in-frames', '25'], ['-g', '120'], ['-pix_fmt', 'yuv420p']]) {
+    for (const [flag, value] of [
+      ['-c:v', 'libvpx-vp9'],
+      ['-crf', '32'],
+      ['-b:v', '1024k'],
+      ['-minrate', '512k'],
+      ['-maxrate', '1485k'],
+      ['-quality', 'good'],
+      ['-speed', '2'],
+      ['-row-mt', '1'],
+      ['-tile-columns', '2'],
+      ['-auto-alt-ref', '1'],
+      ['-lag-in-frames', '25'],
+      ['-g', '120'],
+      ['-pix_fmt', 'yuv420p'],
+    ]) {
       assert.equal(opt(args, flag!), value, flag);
     }
     assert.ok(!args.includes('-r'), 'keeps the source frame rate');
   });
 
-  it('the keyframe interval is the preset\'s seconds in frames of the source rate', () => {
+  it("the keyframe interval is the preset's seconds in frames of the source rate", () => {
     const g = (fps: number) => opt(compile(['webm'], probeOf(video({ fps }), audio())).commands[0]!.args, '-g');
     assert.equal(g(25), '100');
     assert.equal(g(30000 / 1001), '119');
@@ -363,13 +471,17 @@ describe('rate control', () => {
   });
 
   it('colour metadata known to the probe is carried over; unknown values are not', () => {
-    const src = probeOf(video({ colorPrimaries: 'bt2020', colorTransfer: 'smpte2084', colorSpace: 'bt2020nc', colorRange: 'tv' }), audio());
+    const src = probeOf(
+      video({ colorPrimaries: 'bt2020', colorTransfer: 'smpte2084', colorSpace: 'bt2020nc', colorRange: 'tv' }),
+      audio(),
+    );
     const args = compile(['webm'], src).commands[0]!.args;
     assert.equal(opt(args, '-color_primaries'), 'bt2020');
     assert.equal(opt(args, '-color_trc'), 'smpte2084');
     assert.equal(opt(args, '-colorspace'), 'bt2020nc');
     assert.equal(opt(args, '-color_range'), 'tv');
-    const unknown = compile(['webm'], probeOf(video({ colorPrimaries: 'unknown', colorSpace: '-vf x' }), audio())).commands[0]!.args;
+    const unknown = compile(['webm'], probeOf(video({ colorPrimaries: 'unknown', colorSpace: '-vf x' }), audio()))
+      .commands[0]!.args;
     assert.ok(!unknown.includes('-color_primaries'));
     assert.ok(!unknown.includes('-colorspace'));
     const jpeg = compile(['webm'], probeOf(video({ pixFmt: 'yuvj420p', colorRange: 'pc' }), audio())).commands[0]!.args;
@@ -393,7 +505,10 @@ describe('rate control', () => {
 describe('audio', () => {
   const opus = getPreset('opus').audio!;
   it('bitrate by channel count from the preset table, interpolated in between', () => {
-    assert.deepEqual([1, 2, 4, 6, 8].map((n) => audioKbps(opus, n)), [64, 128, 192, 256, 320]);
+    assert.deepEqual(
+      [1, 2, 4, 6, 8].map((n) => audioKbps(opus, n)),
+      [64, 128, 192, 256, 320],
+    );
     assert.equal(audioKbps(getPreset('ogg').audio!, 2), 160);
     assert.equal(audioKbps({ ...opus, bitrate: '96k' }, 6), 96);
     assert.equal(audioKbps({ ...opus, channelBitrates: undefined }, 3), 192);
@@ -436,7 +551,10 @@ describe('encoders', () => {
       { stream: 'video', codec: 'av1', anyOf: ['libsvtav1', 'libaom-av1'] },
       { stream: 'audio', codec: 'opus', anyOf: ['libopus'] },
     ]);
-    assert.deepEqual(requiredEncoders(getPreset('poster')).map((r) => r.anyOf), [['libwebp']]);
+    assert.deepEqual(
+      requiredEncoders(getPreset('poster')).map((r) => r.anyOf),
+      [['libwebp']],
+    );
   });
 
   it('a missing encoder is ENCODER_MISSING saying what to install', () => {
@@ -452,7 +570,7 @@ describe('encoders', () => {
 });
 
 describe('streams', () => {
-  it('maps the probe\'s stream indexes explicitly, so cover art and data streams are not picked', () => {
+  it("maps the probe's stream indexes explicitly, so cover art and data streams are not picked", () => {
     const args = compile(['webm'], probeOf(video({ index: 2 }), audio({ index: 5 }))).commands[0]!.args;
     const maps = args.flatMap((a, i) => (a === '-map' ? [args[i + 1]] : []));
     assert.deepEqual(maps, ['0:2', '0:5']);
@@ -462,9 +580,15 @@ describe('streams', () => {
     const e = error(() => compile(['webm'], probeOf(undefined, audio())));
     assert.equal(e.code, 'INPUT_NO_STREAMS');
     assert.match(e.hint!, /opus/);
-    assert.equal(code(() => compile(['poster'], probeOf(undefined, audio()))), 'INPUT_NO_STREAMS');
+    assert.equal(
+      code(() => compile(['poster'], probeOf(undefined, audio()))),
+      'INPUT_NO_STREAMS',
+    );
     // Cover art is not video.
-    assert.equal(code(() => compile(['webm'], probeOf(video({ attachedPic: true }), audio()))), 'INPUT_NO_STREAMS');
+    assert.equal(
+      code(() => compile(['webm'], probeOf(video({ attachedPic: true }), audio()))),
+      'INPUT_NO_STREAMS',
+    );
     // Unless the preset says video is optional.
     const opt2 = applyOverrides(getPreset('webm'), ['video.optional=true']);
     const out = compile([opt2], probeOf(undefined, audio()));
@@ -473,7 +597,10 @@ describe('streams', () => {
   });
 
   it('an audio preset on an input without audio is INPUT_NO_STREAMS; a video preset just has no audio', () => {
-    assert.equal(code(() => compile(['opus'], probeOf(video(), undefined))), 'INPUT_NO_STREAMS');
+    assert.equal(
+      code(() => compile(['opus'], probeOf(video(), undefined))),
+      'INPUT_NO_STREAMS',
+    );
     const out = compile(['webm'], probeOf(video(), undefined));
     const args = out.commands[0]!.args;
     assert.ok(!args.includes('-c:a'));
@@ -497,15 +624,28 @@ describe('commands', () => {
     assert.deepEqual(muxers, ['webm /out/o0', 'opus /out/o1', 'webm /out/o2', 'ogg /out/o3', 'webm /out/o4']);
     assert.ok(!args.includes('-y') && !args.includes('-progress'));
     assert.equal(out.commands[0]!.weight, 4.1);
-    assert.deepEqual(out.outputs.map((o) => [o.preset, o.container, o.video?.encoder, o.audio?.encoder]), [
-      ['webm', 'webm', 'libvpx-vp9', 'libopus'], ['opus', 'opus', undefined, 'libopus'], ['webm-vp8', 'webm', 'libvpx', 'libvorbis'],
-      ['ogg', 'ogg', 'libtheora', 'libvorbis'], ['av1', 'webm', 'libsvtav1', 'libopus'],
-    ]);
+    assert.deepEqual(
+      out.outputs.map((o) => [o.preset, o.container, o.video?.encoder, o.audio?.encoder]),
+      [
+        ['webm', 'webm', 'libvpx-vp9', 'libopus'],
+        ['opus', 'opus', undefined, 'libopus'],
+        ['webm-vp8', 'webm', 'libvpx', 'libvorbis'],
+        ['ogg', 'ogg', 'libtheora', 'libvorbis'],
+        ['av1', 'webm', 'libsvtav1', 'libopus'],
+      ],
+    );
   });
 
   it('a two-pass output gets a pass-1 command (no audio, null muxer) and a pass-2 command sharing its log', () => {
     const out = compile(['webm', 'webm-2pass'], src);
-    assert.deepEqual(out.commands.map((c) => [c.label, c.weight]), [['webm', 1], ['webm-2pass pass 1/2', 0.4], ['webm-2pass pass 2/2', 1]]);
+    assert.deepEqual(
+      out.commands.map((c) => [c.label, c.weight]),
+      [
+        ['webm', 1],
+        ['webm-2pass pass 1/2', 0.4],
+        ['webm-2pass pass 2/2', 1],
+      ],
+    );
     const [, p1, p2] = out.commands.map((c) => c.args);
     assert.equal(opt(p1!, '-pass'), '1');
     assert.equal(opt(p1!, '-passlogfile'), '/tmp/passlog/1');
@@ -534,8 +674,15 @@ describe('commands', () => {
     assert.deepEqual(args.slice(-3), ['-f', 'webp', '/out/o0']);
   });
 
-  it('input options go just before -i in every command, after a still\'s own seek', () => {
-    const out = compileJob({ input: 'file:/in.mp4', inputOptions: ['-copyts', '-itsoffset', '0.5'], probe: src, outputs: ['poster', 'webm', 'webm-2pass'].map((n, i) => ({ preset: getPreset(n), path: `/o${i}` })), encoders: ALL_ENCODERS, passlogDir: '/p' });
+  it("input options go just before -i in every command, after a still's own seek", () => {
+    const out = compileJob({
+      input: 'file:/in.mp4',
+      inputOptions: ['-copyts', '-itsoffset', '0.5'],
+      probe: src,
+      outputs: ['poster', 'webm', 'webm-2pass'].map((n, i) => ({ preset: getPreset(n), path: `/o${i}` })),
+      encoders: ALL_ENCODERS,
+      passlogDir: '/p',
+    });
     const heads = out.commands.map((c) => c.args.slice(0, c.args.indexOf('-i') + 2));
     assert.deepEqual(heads, [
       ['-ss', '2.000', '-copyts', '-itsoffset', '0.5', '-i', 'file:/in.mp4'],
@@ -543,31 +690,68 @@ describe('commands', () => {
     ]);
   });
 
-  it('a video filter prefix runs ahead of each video output\'s own filters, in both passes, and never touches audio', () => {
+  it("a video filter prefix runs ahead of each video output's own filters, in both passes, and never touches audio", () => {
     const big = probeOf(video({ width: 3840, height: 2160 }), audio(), 20);
-    const out = compileJob({ input: 'file:/in.mp4', videoFilterPrefix: ['trim=start=1', 'setpts=PTS-STARTPTS'], probe: big, outputs: ['webm-2pass', 'opus'].map((n, i) => ({ preset: getPreset(n), path: `/o${i}` })), encoders: ALL_ENCODERS, passlogDir: '/p' });
+    const out = compileJob({
+      input: 'file:/in.mp4',
+      videoFilterPrefix: ['trim=start=1', 'setpts=PTS-STARTPTS'],
+      probe: big,
+      outputs: ['webm-2pass', 'opus'].map((n, i) => ({ preset: getPreset(n), path: `/o${i}` })),
+      encoders: ALL_ENCODERS,
+      passlogDir: '/p',
+    });
     const vf = out.commands.map((c) => c.args.flatMap((a, i) => (a === '-vf' ? [c.args[i + 1]] : [])));
     // opus (one pass) first, then webm-2pass pass 1 and pass 2.
-    assert.deepEqual(vf, [[], ['trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1'], ['trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1']]);
+    assert.deepEqual(vf, [
+      [],
+      ['trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1'],
+      ['trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1'],
+    ]);
     assert.equal(opt(out.commands[0]!.args, '-af'), 'aformat=sample_rates=48000:channel_layouts=stereo');
     assert.equal(out.outputs[0]!.video!.filters, 'trim=start=1,setpts=PTS-STARTPTS,scale=1920:1080,setsar=1');
     // A source at the output size has no filters of its own: the prefix alone becomes its -vf, after -c:v.
-    const atSize = compileJob({ input: 'file:/in.mp4', videoFilterPrefix: ['trim=start=1'], probe: src, outputs: [{ preset: getPreset('av1'), path: '/o' }], encoders: ALL_ENCODERS, passlogDir: '/p' }).commands[0]!.args;
+    const atSize = compileJob({
+      input: 'file:/in.mp4',
+      videoFilterPrefix: ['trim=start=1'],
+      probe: src,
+      outputs: [{ preset: getPreset('av1'), path: '/o' }],
+      encoders: ALL_ENCODERS,
+      passlogDir: '/p',
+    }).commands[0]!.args;
     assert.deepEqual(atSize.slice(4, 8), ['-c:v', 'libsvtav1', '-vf', 'trim=start=1']);
   });
 
   it('relative output paths cannot be read as options or protocols', () => {
-    const out = compileJob({ input: 'file:/in.mp4', probe: src, outputs: [{ preset: getPreset('webm'), path: '-y.webm' }], encoders: ALL_ENCODERS, passlogDir: '/p' });
+    const out = compileJob({
+      input: 'file:/in.mp4',
+      probe: src,
+      outputs: [{ preset: getPreset('webm'), path: '-y.webm' }],
+      encoders: ALL_ENCODERS,
+      passlogDir: '/p',
+    });
     assert.equal(out.commands[0]!.args.at(-1), 'file:-y.webm');
   });
 
   it('threads, when given, go to each video encoder', () => {
-    const out = compileJob({ input: 'file:/in.mp4', probe: src, outputs: [{ preset: getPreset('webm'), path: '/o.webm' }], encoders: ALL_ENCODERS, passlogDir: '/p', threads: 2 });
+    const out = compileJob({
+      input: 'file:/in.mp4',
+      probe: src,
+      outputs: [{ preset: getPreset('webm'), path: '/o.webm' }],
+      encoders: ALL_ENCODERS,
+      passlogDir: '/p',
+      threads: 2,
+    });
     assert.equal(opt(out.commands[0]!.args, '-threads'), '2');
   });
 
   it('a preset that arrives broken (e.g. in a task message) is PRESET_INVALID, not a bad command', () => {
-    const broken = { ...getPreset('webm'), video: { ...getPreset('webm').video!, crf: '30 -f lavfi' } } as unknown as ResolvedPreset;
-    assert.equal(code(() => compile([broken], src)), 'PRESET_INVALID');
+    const broken = {
+      ...getPreset('webm'),
+      video: { ...getPreset('webm').video!, crf: '30 -f lavfi' },
+    } as unknown as ResolvedPreset;
+    assert.equal(
+      code(() => compile([broken], src)),
+      'PRESET_INVALID',
+    );
   });
 });

@@ -8,22 +8,50 @@ import { NommerError } from '../src/errors.js';
 import { FFPROBE, makeClip, tempDir } from './helpers/media.js';
 
 test('rotation from the display matrix is clockwise degrees and swaps the display size', () => {
-  const info = toProbeInfo({ format: { format_name: 'mov', duration: '2.0' }, streams: [
-    { index: 0, codec_type: 'video', codec_name: 'h264', width: 320, height: 240, r_frame_rate: '30/1', avg_frame_rate: '30/1', side_data_list: [{ side_data_type: 'Display Matrix', rotation: -90 }] },
-  ] });
+  const info = toProbeInfo({
+    format: { format_name: 'mov', duration: '2.0' },
+    streams: [
+      {
+        index: 0,
+        codec_type: 'video',
+        codec_name: 'h264',
+        width: 320,
+        height: 240,
+        r_frame_rate: '30/1',
+        avg_frame_rate: '30/1',
+        side_data_list: [{ side_data_type: 'Display Matrix', rotation: -90 }],
+      },
+    ],
+  });
   assert.equal(info.video!.rotation, 90);
   assert.equal(info.video!.displayWidth, 240);
   assert.equal(info.video!.displayHeight, 320);
 });
 
 test('cover art is not the video stream; vfr and interlacing are detected', () => {
-  const info = toProbeInfo({ format: { format_name: 'mp3' }, streams: [
-    { index: 0, codec_type: 'audio', codec_name: 'mp3', channels: 2, sample_rate: '44100' },
-    { index: 1, codec_type: 'video', codec_name: 'mjpeg', width: 500, height: 500, disposition: { attached_pic: 1 } },
-  ] });
+  const info = toProbeInfo({
+    format: { format_name: 'mp3' },
+    streams: [
+      { index: 0, codec_type: 'audio', codec_name: 'mp3', channels: 2, sample_rate: '44100' },
+      { index: 1, codec_type: 'video', codec_name: 'mjpeg', width: 500, height: 500, disposition: { attached_pic: 1 } },
+    ],
+  });
   assert.equal(info.video, undefined);
   assert.equal(info.audio!.channels, 2);
-  const v = toProbeInfo({ format: {}, streams: [{ index: 0, codec_type: 'video', width: 720, height: 576, r_frame_rate: '50/1', avg_frame_rate: '25/1', field_order: 'tt' }] }).video!;
+  const v = toProbeInfo({
+    format: {},
+    streams: [
+      {
+        index: 0,
+        codec_type: 'video',
+        width: 720,
+        height: 576,
+        r_frame_rate: '50/1',
+        avg_frame_rate: '25/1',
+        field_order: 'tt',
+      },
+    ],
+  }).video!;
   assert.equal(v.vfr, true);
   assert.equal(v.interlaced, true);
   assert.equal(v.fps, 25);
@@ -46,13 +74,27 @@ test('probing real clips and bad inputs', async () => {
     await assert.rejects(missing, (e: unknown) => e instanceof NommerError && e.code === 'INPUT_NOT_FOUND');
     const text = join(d.path, 'notes.mov');
     writeFileSync(text, 'this is not a movie\n'.repeat(50));
-    await assert.rejects(probeInput(FFPROBE, text), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNDECODABLE');
+    await assert.rejects(
+      probeInput(FFPROBE, text),
+      (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNDECODABLE',
+    );
     const empty = join(d.path, 'empty.mp4');
     writeFileSync(empty, '');
-    await assert.rejects(probeInput(FFPROBE, empty), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNDECODABLE' && /empty/.test(e.message));
-    await assert.rejects(probeInput(FFPROBE, d.path), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNREADABLE' && /directory/.test(e.message));
+    await assert.rejects(
+      probeInput(FFPROBE, empty),
+      (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNDECODABLE' && /empty/.test(e.message),
+    );
+    await assert.rejects(
+      probeInput(FFPROBE, d.path),
+      (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNREADABLE' && /directory/.test(e.message),
+    );
     const fifo = join(d.path, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    await assert.rejects(probeInput(FFPROBE, fifo), (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNREADABLE' && /FIFO/.test(e.message));
-  } finally { d.cleanup(); }
+    await assert.rejects(
+      probeInput(FFPROBE, fifo),
+      (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNREADABLE' && /FIFO/.test(e.message),
+    );
+  } finally {
+    d.cleanup();
+  }
 });

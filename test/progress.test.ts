@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProgressParser, TaskProgress, type FfmpegProgressBlock } from '../src/ffmpeg/progress.js';
 
-const block = (us: number, extra = '') => `frame=10\nfps=24.5\nbitrate=100kbits/s\ntotal_size=1000\nout_time_us=${us}\nout_time_ms=${us}\nout_time=00:00:01.000000\n${extra}speed=2.4x\nprogress=continue\n`;
+const block = (us: number, extra = '') =>
+  `frame=10\nfps=24.5\nbitrate=100kbits/s\ntotal_size=1000\nout_time_us=${us}\nout_time_ms=${us}\nout_time=00:00:01.000000\n${extra}speed=2.4x\nprogress=continue\n`;
 
 test('parser emits one block per progress= line, reading out_time_us as microseconds', () => {
   const got: FfmpegProgressBlock[] = [];

@@ -32,20 +32,56 @@ const req = (over: Partial<NewJob> = {}): NewJob => ({
 });
 
 function ev(jobId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return { v: 1, kind: 'status', jobId, taskId: `${jobId}.encode`, attempt: 1, seq, worker: 'w1', at: Date.now(), type, ...over };
+  return {
+    v: 1,
+    kind: 'status',
+    jobId,
+    taskId: `${jobId}.encode`,
+    attempt: 1,
+    seq,
+    worker: 'w1',
+    at: Date.now(),
+    type,
+    ...over,
+  };
 }
 
 /** A job in `state`, created at `created` and (when final) finished at `finished`. Returns its id. */
-function job(store: Store, state: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled', created: number, finished = created + 1000): string {
-  const { job: j } = store.createJob(req({ tasks: [{ key: 'encode', type: 'encode' }, { key: 'extra', type: 'encode' }] }), created);
+function job(
+  store: Store,
+  state: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled',
+  created: number,
+  finished = created + 1000,
+): string {
+  const { job: j } = store.createJob(
+    req({
+      tasks: [
+        { key: 'encode', type: 'encode' },
+        { key: 'extra', type: 'encode' },
+      ],
+    }),
+    created,
+  );
   if (state === 'queued') return j.id;
-  if (state === 'canceled') { store.cancelJob(j.id, { now: finished }); return j.id; }
-  if (state === 'failed') { store.failJob(j.id, { code: 'INTERNAL', message: 'boom', retriable: false }, { now: finished }); return j.id; }
+  if (state === 'canceled') {
+    store.cancelJob(j.id, { now: finished });
+    return j.id;
+  }
+  if (state === 'failed') {
+    store.failJob(j.id, { code: 'INTERNAL', message: 'boom', retriable: false }, { now: finished });
+    return j.id;
+  }
   store.applyStatusEvent(ev(j.id, 0, 'started'), created + 10);
   if (state === 'running') return j.id;
-  store.applyStatusEvent(ev(j.id, 1, 'succeeded', { outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }] }), finished - 1);
+  store.applyStatusEvent(
+    ev(j.id, 1, 'succeeded', { outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }] }),
+    finished - 1,
+  );
   store.applyStatusEvent(ev(j.id, 0, 'started', { taskId: `${j.id}.extra` }), finished - 1);
-  store.applyStatusEvent(ev(j.id, 1, 'succeeded', { taskId: `${j.id}.extra`, outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }] }), finished);
+  store.applyStatusEvent(
+    ev(j.id, 1, 'succeeded', { taskId: `${j.id}.extra`, outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }] }),
+    finished,
+  );
   return j.id;
 }
 
@@ -59,11 +95,20 @@ interface World {
 
 /** Jobs in every state on both sides of the cutoff, fences, dead letters. */
 function populate(store: Store): World {
-  const gone = [job(store, 'succeeded', OLD), job(store, 'failed', OLD), job(store, 'canceled', OLD), job(store, 'succeeded', OLD - DAY)];
+  const gone = [
+    job(store, 'succeeded', OLD),
+    job(store, 'failed', OLD),
+    job(store, 'canceled', OLD),
+    job(store, 'succeeded', OLD - DAY),
+  ];
   const kept = [
-    job(store, 'queued', OLD), job(store, 'running', OLD),
-    job(store, 'succeeded', RECENT), job(store, 'failed', RECENT), job(store, 'canceled', RECENT),
-    job(store, 'queued', RECENT), job(store, 'running', RECENT),
+    job(store, 'queued', OLD),
+    job(store, 'running', OLD),
+    job(store, 'succeeded', RECENT),
+    job(store, 'failed', RECENT),
+    job(store, 'canceled', RECENT),
+    job(store, 'queued', RECENT),
+    job(store, 'running', RECENT),
     // Created long ago, finished only yesterday: kept by its finish time.
     job(store, 'succeeded', OLD, RECENT),
   ];
@@ -73,7 +118,8 @@ function populate(store: Store): World {
   fence.run(kept[1], `${kept[1]}.encode`, 1, OLD); // a running job's (old): stays
   fence.run('j_gone_long_ago', '', 3, OLD); // orphans: their jobs no longer exist
   fence.run('j_gone_yesterday', 't_x', 1, RECENT);
-  const dead = store.db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
+  const dead =
+    store.db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
     VALUES ('tasks', ?, '{}', 0, ?, 5, 'too many deliveries', ?)`);
   dead.run(1, OLD, OLD);
   dead.run(2, OLD - DAY, OLD - DAY);
@@ -81,7 +127,11 @@ function populate(store: Store): World {
   return { store, gone, kept };
 }
 
-const count = (store: Store, sql: string, ...args: unknown[]) => store.db.prepare(sql).pluck().get(...args) as number;
+const count = (store: Store, sql: string, ...args: unknown[]) =>
+  store.db
+    .prepare(sql)
+    .pluck()
+    .get(...args) as number;
 const jobIds = (store: Store) => (store.db.prepare('SELECT id FROM jobs ORDER BY id').pluck().all() as string[]).sort();
 const rowsOf = (store: Store, table: 'tasks' | 'job_events' | 'control_fences', ids: string[]) =>
   ids.reduce((sum, id) => sum + count(store, `SELECT count(*) FROM ${table} WHERE job_id = ?`, id), 0);
@@ -99,7 +149,11 @@ describe('parseDuration', () => {
 
   test('anything else is a usage error naming the forms', () => {
     for (const bad of ['', '30', 'd', '30x', '-1d', '0d', '1y', 'thirty days', '1e3d', '99999999d']) {
-      assert.throws(() => parseDuration(bad), (e: Error & { code?: string }) => e.code === 'USAGE' && /12h, 7d or 30d/.test(e.message), bad);
+      assert.throws(
+        () => parseDuration(bad),
+        (e: Error & { code?: string }) => e.code === 'USAGE' && /12h, 7d or 30d/.test(e.message),
+        bad,
+      );
     }
   });
 });
@@ -107,11 +161,19 @@ describe('parseDuration', () => {
 describe('pruneJobs', () => {
   test('a dry run counts what would go and deletes nothing', () => {
     const w = populate(fresh());
-    const before = { jobs: jobIds(w.store), tasks: count(w.store, 'SELECT count(*) FROM tasks'), events: count(w.store, 'SELECT count(*) FROM job_events') };
+    const before = {
+      jobs: jobIds(w.store),
+      tasks: count(w.store, 'SELECT count(*) FROM tasks'),
+      events: count(w.store, 'SELECT count(*) FROM job_events'),
+    };
     const r = pruneJobs(w.store.db, CUTOFF, { dryRun: true });
     assert.deepEqual(r, {
-      jobs: 4, tasks: rowsOf(w.store, 'tasks', w.gone), events: rowsOf(w.store, 'job_events', w.gone),
-      deadLetters: 2, fences: 3, more: false,
+      jobs: 4,
+      tasks: rowsOf(w.store, 'tasks', w.gone),
+      events: rowsOf(w.store, 'job_events', w.gone),
+      deadLetters: 2,
+      fences: 3,
+      more: false,
     });
     assert.equal(r.tasks, 8);
     assert.ok(r.events >= 8, `events: ${r.events}`);
@@ -138,17 +200,29 @@ describe('pruneJobs', () => {
     assert.equal(rowsOf(w.store, 'control_fences', w.gone), 0);
     assert.equal(rowsOf(w.store, 'tasks', w.kept), keptTasks, 'kept jobs keep every task');
     assert.equal(rowsOf(w.store, 'job_events', w.kept), keptEvents, 'and every event');
-    assert.deepEqual(w.store.db.prepare('SELECT job_id FROM control_fences ORDER BY job_id').pluck().all(), [w.kept[1], w.kept[4]].sort());
+    assert.deepEqual(
+      w.store.db.prepare('SELECT job_id FROM control_fences ORDER BY job_id').pluck().all(),
+      [w.kept[1], w.kept[4]].sort(),
+    );
     assert.deepEqual(w.store.db.prepare('SELECT message_id FROM queue_dead_letters').pluck().all(), [3]);
     // The per-state counts (kept by triggers) still agree with the rows.
     const summary = w.store.summarizeJobs();
     assert.equal(summary.total, w.kept.length);
-    for (const [state, k] of Object.entries(summary.byState)) assert.equal(k, count(w.store, 'SELECT count(*) FROM jobs WHERE state = ?', state), state);
+    for (const [state, k] of Object.entries(summary.byState))
+      assert.equal(k, count(w.store, 'SELECT count(*) FROM jobs WHERE state = ?', state), state);
     // Queued and running jobs still work as before.
     assert.equal(w.store.getJob(w.kept[1]!)?.state, 'running');
     assert.equal(w.store.getJob(w.kept[0]!)?.state, 'queued');
     // Again: nothing left to do.
-    assert.deepEqual(await pruneStore(w.store.db, { before: CUTOFF }), { before: CUTOFF, dryRun: false, jobs: 0, tasks: 0, events: 0, deadLetters: 0, fences: 0 });
+    assert.deepEqual(await pruneStore(w.store.db, { before: CUTOFF }), {
+      before: CUTOFF,
+      dryRun: false,
+      jobs: 0,
+      tasks: 0,
+      events: 0,
+      deadLetters: 0,
+      fences: 0,
+    });
     w.store.close();
   });
 
@@ -165,8 +239,10 @@ describe('pruneJobs', () => {
 
   test('the jobs are found through the (state, created_at) index', () => {
     const store = fresh();
-    const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled')
-      AND created_at < @before AND coalesce(finished_at, updated_at) < @before LIMIT 500`).all({ before: CUTOFF }) as Array<{ detail: string }>;
+    const plan = store.db
+      .prepare(`EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled')
+      AND created_at < @before AND coalesce(finished_at, updated_at) < @before LIMIT 500`)
+      .all({ before: CUTOFF }) as Array<{ detail: string }>;
     assert.match(plan.map((p) => p.detail).join('\n'), /jobs_by_state_created/);
     store.close();
   });
@@ -178,7 +254,8 @@ describe('feederd retention loop', () => {
     const stop = new AbortController();
     const retention = new Retention(w.store.db, log, { days: 30, checkpointEveryMs: 20 });
     const running = retention.run(stop.signal);
-    for (let i = 0; i < 200 && jobIds(w.store).length !== w.kept.length; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && jobIds(w.store).length !== w.kept.length; i++)
+      await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(jobIds(w.store), [...w.kept].sort());
     await new Promise((r) => setTimeout(r, 60)); // a few checkpoints
     stop.abort();
@@ -194,7 +271,8 @@ describe('nommer prune', () => {
   mkdirSync(home, { recursive: true });
   mkdirSync(cwd, { recursive: true });
   const env = { NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'silent' };
-  const run = (args: string[], more: { cwd?: string } = {}) => nommer(args, { env, cwd: more.cwd ?? cwd, timeoutMs: 30_000 });
+  const run = (args: string[], more: { cwd?: string } = {}) =>
+    nommer(args, { env, cwd: more.cwd ?? cwd, timeoutMs: 30_000 });
 
   test('with no job store yet: nothing to prune, nothing created', async () => {
     const r = await run(['prune']);
@@ -217,7 +295,10 @@ describe('nommer prune', () => {
 
     const human = await run(['prune', '--dry-run', '--older-than', '30d']);
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /would delete 4 jobs \(8 tasks, \d+ events\), 2 dead letters, 3 stale fences older than 30d/);
+    assert.match(
+      human.stdout,
+      /would delete 4 jobs \(8 tasks, \d+ events\), 2 dead letters, 3 stale fences older than 30d/,
+    );
     assert.match(human.stdout, /WAL: .*\d+ bytes.*not checkpointed/);
     assert.deepEqual(jobIds(w.store), all);
 
@@ -236,7 +317,12 @@ describe('nommer prune', () => {
     assert.equal(short.code, 0, short.stderr);
     assert.match(short.stdout, /^deleted 4 jobs \(8 tasks, \d+ events\), 1 dead letter, 1 stale fence older than 12h/);
     assert.match(short.stdout, /WAL: .* before the checkpoint, 0 B after/);
-    assert.deepEqual(w.store.db.prepare('SELECT state FROM jobs ORDER BY state').pluck().all(), ['queued', 'queued', 'running', 'running']);
+    assert.deepEqual(w.store.db.prepare('SELECT state FROM jobs ORDER BY state').pluck().all(), [
+      'queued',
+      'queued',
+      'running',
+      'running',
+    ]);
     w.store.close();
   });
 
@@ -265,7 +351,11 @@ describe('nommer prune', () => {
     for (const bad of ['30', '5x', '0d', 'forever']) {
       const r = await run(['prune', '--older-than', bad]);
       assert.equal(r.code, 2, `${bad}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`"${bad}" is not a duration: use a number and a unit, e\\.g\\. 12h, 7d or 30d`), bad);
+      assert.match(
+        r.stderr,
+        new RegExp(`"${bad}" is not a duration: use a number and a unit, e\\.g\\. 12h, 7d or 30d`),
+        bad,
+      );
     }
   });
 

@@ -15,41 +15,79 @@ import type { StatusEvent } from '../src/messages.js';
 
 const dir = tempDir('nommer-sse-');
 let store: Store;
-before(() => { store = openStore(join(dir.path, 'sse.db')); });
-after(() => { store.close(); dir.cleanup(); });
+before(() => {
+  store = openStore(join(dir.path, 'sse.db'));
+});
+after(() => {
+  store.close();
+  dir.cleanup();
+});
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-const newJob = (over: Partial<NewJob> = {}): Job => store.createJob({
-  input: 'file:///media/in.mp4',
-  outputs: [{ preset: { name: 'webm-vp9', container: 'webm' }, uri: 'file:///media/out.webm' }],
-  ...over,
-}).job;
+const newJob = (over: Partial<NewJob> = {}): Job =>
+  store.createJob({
+    input: 'file:///media/in.mp4',
+    outputs: [{ preset: { name: 'webm-vp9', container: 'webm' }, uri: 'file:///media/out.webm' }],
+    ...over,
+  }).job;
 
 let seq = 0;
 function status(job: Job, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): void {
-  const r = store.applyStatusEvent({ v: 1, kind: 'status', jobId: job.id, taskId: `${job.id}.encode`, attempt: 1, seq: ++seq, worker: 'w1', at: Date.now(), type, ...over });
+  const r = store.applyStatusEvent({
+    v: 1,
+    kind: 'status',
+    jobId: job.id,
+    taskId: `${job.id}.encode`,
+    attempt: 1,
+    seq: ++seq,
+    worker: 'w1',
+    at: Date.now(),
+    type,
+    ...over,
+  });
   assert.ok(r.applied, JSON.stringify(r));
 }
 
 const storedIds = (job: Job): number[] => store.listJobEvents(job.id, { limit: 10_000 }).map((e) => e.id!);
 
-interface Api { app: FastifyInstance; port: number; streams?: JobStreams; close(): Promise<void> }
+interface Api {
+  app: FastifyInstance;
+  port: number;
+  streams?: JobStreams;
+  close(): Promise<void>;
+}
 
 const apis = new Set<Api>();
 async function startApi(streamOpts?: Omit<JobStreamOptions, 'store' | 'publicJob' | 'publicEvent'>): Promise<Api> {
   const streams = streamOpts ? new JobStreams({ store, publicJob, publicEvent, ...streamOpts }) : undefined;
   // Cast: the API's hooks for cancel and retry are changing; these streams need none of them.
   const app = buildApi({
-    store, version: 'test', backend: 'local', bodyLimitBytes: 1 << 20, userPresets: {}, defaultPreset: 'webm-vp9', maxAttempts: 3,
+    store,
+    version: 'test',
+    backend: 'local',
+    bodyLimitBytes: 1 << 20,
+    userPresets: {},
+    defaultPreset: 'webm-vp9',
+    maxAttempts: 3,
     summary: async () => ({ queue: { waiting: 0, inFlight: 0 }, fleet: [] }),
-    onWork: () => undefined, onCancel: async () => undefined, onRetry: async () => undefined,
+    onWork: () => undefined,
+    onCancel: async () => undefined,
+    onRetry: async () => undefined,
     ...(streams ? { jobStreams: streams } : {}),
   } as ApiDeps);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
-  const api: Api = { app, port, streams, close: async () => { apis.delete(api); await app.close(); } };
+  const api: Api = {
+    app,
+    port,
+    streams,
+    close: async () => {
+      apis.delete(api);
+      await app.close();
+    },
+  };
   apis.add(api);
   return api;
 }
@@ -63,7 +101,11 @@ async function waitFor(cond: () => boolean, what: string, ms = 30_000): Promise<
   }
 }
 
-interface Msg { id: number | null; event: string; data: { job: PublicJob; event?: { type: string; state: string; id: number } } }
+interface Msg {
+  id: number | null;
+  event: string;
+  data: { job: PublicJob; event?: { type: string; state: string; id: number } };
+}
 
 /** A raw SSE reader over node:http: what the CLI's client and browsers' EventSource see. */
 class SseClient {
@@ -81,41 +123,79 @@ class SseClient {
   private readonly req;
 
   constructor(port: number, path: string, headers: Record<string, string> = {}, paused = false) {
-    this.req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, headers: { accept: 'text/event-stream', ...headers } }, (res) => {
-      this.res = res;
-      this.status = res.statusCode ?? 0;
-      this.headers = res.headers;
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => this.feed(c));
-      if (paused) res.pause();
-      res.on('end', () => { this.ended = true; });
-      res.on('close', () => { this.closed = true; });
-      res.on('error', () => { this.closed = true; });
+    this.req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'GET',
+        agent: false,
+        headers: { accept: 'text/event-stream', ...headers },
+      },
+      (res) => {
+        this.res = res;
+        this.status = res.statusCode ?? 0;
+        this.headers = res.headers;
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => this.feed(c));
+        if (paused) res.pause();
+        res.on('end', () => {
+          this.ended = true;
+        });
+        res.on('close', () => {
+          this.closed = true;
+        });
+        res.on('error', () => {
+          this.closed = true;
+        });
+      },
+    );
+    this.req.on('error', () => {
+      this.closed = true;
     });
-    this.req.on('error', () => { this.closed = true; });
     this.req.end();
   }
 
-  static async open(port: number, path: string, headers: Record<string, string> = {}, paused = false): Promise<SseClient> {
+  static async open(
+    port: number,
+    path: string,
+    headers: Record<string, string> = {},
+    paused = false,
+  ): Promise<SseClient> {
     const c = new SseClient(port, path, headers, paused);
     await waitFor(() => c.status !== 0 || c.closed, `a response to ${path}`);
     return c;
   }
 
-  get ids(): number[] { return this.messages.filter((m) => m.id !== null).map((m) => m.id!); }
-  get types(): string[] { return this.messages.map((m) => (m.event === 'job' ? `job:${m.data.event!.type}` : m.event)); }
-  has(event: string): boolean { return this.messages.some((m) => m.event === event); }
-  resume(): void { this.res!.resume(); }
-  destroy(): void { this.req.destroy(); }
+  get ids(): number[] {
+    return this.messages.filter((m) => m.id !== null).map((m) => m.id!);
+  }
+  get types(): string[] {
+    return this.messages.map((m) => (m.event === 'job' ? `job:${m.data.event!.type}` : m.event));
+  }
+  has(event: string): boolean {
+    return this.messages.some((m) => m.event === event);
+  }
+  resume(): void {
+    this.res!.resume();
+  }
+  destroy(): void {
+    this.req.destroy();
+  }
 
   private feed(chunk: string): void {
-    if (this.status !== 200) { this.body += chunk; return; }
+    if (this.status !== 200) {
+      this.body += chunk;
+      return;
+    }
     this.buf += chunk;
     let sep: number;
     while ((sep = this.buf.indexOf('\n\n')) >= 0) {
       const raw = this.buf.slice(0, sep);
       this.buf = this.buf.slice(sep + 2);
-      let id: number | null = null, event = 'message', data = '';
+      let id: number | null = null,
+        event = 'message',
+        data = '';
       for (const line of raw.split('\n')) {
         if (line === ': ping') this.pings++;
         else if (line.startsWith('id: ')) id = Number(line.slice(4));
@@ -171,7 +251,15 @@ test('a live job: its changes as they happen, progress ticks without ids, then `
     status(job, 'succeeded', { outputs: [{ uri: 'file:///media/out.webm', bytes: 123 }] });
     await waitFor(() => c.ended, 'the end of the stream');
 
-    assert.deepEqual(c.types, ['job:created', 'snapshot', 'job:started', 'job:progress', 'job:phase', 'job:succeeded', 'end']);
+    assert.deepEqual(c.types, [
+      'job:created',
+      'snapshot',
+      'job:started',
+      'job:progress',
+      'job:phase',
+      'job:succeeded',
+      'end',
+    ]);
     const tick = c.messages[3]!;
     assert.equal(tick.id, null, 'progress ticks are not stored and have no id');
     assert.equal(tick.data.job.progress, 0.5);
@@ -193,7 +281,10 @@ test('the CLI client follows a stream to `end` (same wire format)', async () => 
     await client.events(job.id, (type, data) => {
       seen.push(type);
       // Drive the job once the client is caught up, so every change comes live.
-      if (type === 'snapshot') { status(job, 'started'); status(job, 'failed', { error: { code: 'FFMPEG_FAILED', message: 'boom', retriable: false } }); }
+      if (type === 'snapshot') {
+        status(job, 'started');
+        status(job, 'failed', { error: { code: 'FFMPEG_FAILED', message: 'boom', retriable: false } });
+      }
       if (type === 'end') final = (data as { job: PublicJob }).job;
     });
     assert.deepEqual(seen, ['job', 'snapshot', 'job', 'job', 'end']);
@@ -259,7 +350,13 @@ test('at most maxClients streams: the next gets 503 BUSY (retriable), a slot fre
     const c = await SseClient.open(api.port, eventsPath(job));
     assert.equal(c.status, 503);
     await waitFor(() => c.ended, 'the 503 body');
-    assert.deepEqual(JSON.parse(c.body), { error: { code: 'BUSY', message: 'feederd is serving its maximum of 2 event streams; try again shortly', retriable: true } });
+    assert.deepEqual(JSON.parse(c.body), {
+      error: {
+        code: 'BUSY',
+        message: 'feederd is serving its maximum of 2 event streams; try again shortly',
+        retriable: true,
+      },
+    });
     assert.equal(c.headers['retry-after'], '5');
     assert.equal(api.streams!.stats().clients, 2);
 
@@ -284,7 +381,10 @@ test('a client that never reads: feederd buffers a bounded amount, other clients
   try {
     // The largest job the API accepts (16 outputs, 4 KiB URIs): about 64 KiB per message, so the
     // kernel's socket buffers fill after some megabytes, whatever their size on this machine.
-    const outputs = Array.from({ length: 16 }, (_, i) => ({ preset: { name: 'webm-vp9', container: 'webm' }, uri: `file:///media/${String(i).padStart(2, '0')}-${'x'.repeat(4000)}.webm` }));
+    const outputs = Array.from({ length: 16 }, (_, i) => ({
+      preset: { name: 'webm-vp9', container: 'webm' },
+      uri: `file:///media/${String(i).padStart(2, '0')}-${'x'.repeat(4000)}.webm`,
+    }));
     const job = newJob({ outputs });
     status(job, 'started', { phase: 'encoding' });
     const fast = await SseClient.open(api.port, eventsPath(job));
@@ -310,7 +410,11 @@ test('a client that never reads: feederd buffers a bounded amount, other clients
       assert.ok(s.bufferedBytes <= 2 * (64 * 1024 + 2 * messageBytes), `feederd holds ${s.bufferedBytes} bytes unsent`);
       assert.ok(s.behindBytes <= maxUnsentBytes + messageBytes, `behind by ${s.behindBytes} bytes`);
     }
-    assert.equal(streams.stats().clients, 1, `the slow client was cut off (after ${steps} changes; held at most ${maxBuffered} bytes)`);
+    assert.equal(
+      streams.stats().clients,
+      1,
+      `the slow client was cut off (after ${steps} changes; held at most ${maxBuffered} bytes)`,
+    );
     assert.deepEqual(fast.ids, storedIds(job), 'the fast client got every stored event, in order');
 
     // The slow client reads what reached its socket, then finds it closed without `end`...
@@ -337,7 +441,10 @@ test('a client that reads slowly gets everything: history and changes wait in th
   const api = await startApi({ maxUnsentBytes: 64 * 1024 * 1024 });
   const streams = api.streams!;
   try {
-    const outputs = Array.from({ length: 16 }, (_, i) => ({ preset: { name: 'webm-vp9', container: 'webm' }, uri: `file:///media/${i}-${'y'.repeat(4000)}.webm` }));
+    const outputs = Array.from({ length: 16 }, (_, i) => ({
+      preset: { name: 'webm-vp9', container: 'webm' },
+      uri: `file:///media/${i}-${'y'.repeat(4000)}.webm`,
+    }));
     const job = newJob({ outputs });
     status(job, 'started', { phase: 'encoding' });
     // A history of megabytes, more than one page of it (pages are 200 events).
@@ -357,7 +464,10 @@ test('a client that reads slowly gets everything: history and changes wait in th
       status(job, 'phase', { phase: i % 2 ? 'encoding' : 'uploading' });
       status(job, 'progress', { progress: { fraction: i / 100 } });
     }
-    assert.ok(streams.stats().bufferedBytes <= 64 * 1024 + 2 * 80_000, `feederd holds ${streams.stats().bufferedBytes} bytes`);
+    assert.ok(
+      streams.stats().bufferedBytes <= 64 * 1024 + 2 * 80_000,
+      `feederd holds ${streams.stats().bufferedBytes} bytes`,
+    );
     store.cancelJob(job.id);
     c.resume();
     await waitFor(() => c.ended, 'the end');
@@ -373,7 +483,10 @@ test('a client that never reads the stream of a finished job is let go after the
   const api = await startApi({ endGraceMs: 50 });
   const streams = api.streams!;
   try {
-    const outputs = Array.from({ length: 16 }, (_, i) => ({ preset: { name: 'webm-vp9', container: 'webm' }, uri: `file:///media/${i}-${'z'.repeat(4000)}.webm` }));
+    const outputs = Array.from({ length: 16 }, (_, i) => ({
+      preset: { name: 'webm-vp9', container: 'webm' },
+      uri: `file:///media/${i}-${'z'.repeat(4000)}.webm`,
+    }));
     const job = newJob({ outputs });
     status(job, 'started', { phase: 'encoding' });
     for (let i = 0; i < 300; i++) status(job, 'phase', { phase: i % 2 ? 'encoding' : 'uploading' });
@@ -404,5 +517,9 @@ test('pings keep an idle stream alive; its timer goes with it', async () => {
 test('nothing is left running: no timers once the streams and the API are gone', async () => {
   for (const a of [...apis]) await a.close();
   // Sockets close on the next turns of the loop; a leaked ping or grace timer would stay forever.
-  await waitFor(() => !process.getActiveResourcesInfo().includes('Timeout'), `no timers left (${process.getActiveResourcesInfo().join(', ')})`, 10_000);
+  await waitFor(
+    () => !process.getActiveResourcesInfo().includes('Timeout'),
+    `no timers left (${process.getActiveResourcesInfo().join(', ')})`,
+    10_000,
+  );
 });

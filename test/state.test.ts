@@ -3,8 +3,18 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  applyStatus, cancelJob, checkTaskGraph, failJob, isLegalJobTransition, LEGAL_JOB_TRANSITIONS, requeueTask, retryJob,
-  type Applied, type JobSnapshot, type Outcome, type TaskSnapshot,
+  applyStatus,
+  cancelJob,
+  checkTaskGraph,
+  failJob,
+  isLegalJobTransition,
+  LEGAL_JOB_TRANSITIONS,
+  requeueTask,
+  retryJob,
+  type Applied,
+  type JobSnapshot,
+  type Outcome,
+  type TaskSnapshot,
 } from '../src/jobs/state.js';
 import { JOB_STATES, type JobState } from '../src/jobs/types.js';
 import type { StatusEvent } from '../src/messages.js';
@@ -13,21 +23,62 @@ const NOW = 1_700_000_000_000;
 
 function job(over: Partial<JobSnapshot> = {}): JobSnapshot {
   return {
-    id: 'j1', state: 'queued', phase: null, attempt: 1, maxAttempts: 3, progress: 0, fps: null, speed: null, eta: null,
-    worker: null, startedAt: null, finishedAt: null, error: null,
-    outputs: [{ preset: { name: 'vp9' }, uri: 'file:///out/a.webm' }, { preset: { name: 'opus' }, uri: 'file:///out/a.opus' }], ...over,
+    id: 'j1',
+    state: 'queued',
+    phase: null,
+    attempt: 1,
+    maxAttempts: 3,
+    progress: 0,
+    fps: null,
+    speed: null,
+    eta: null,
+    worker: null,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    outputs: [
+      { preset: { name: 'vp9' }, uri: 'file:///out/a.webm' },
+      { preset: { name: 'opus' }, uri: 'file:///out/a.opus' },
+    ],
+    ...over,
   };
 }
 
 function task(over: Partial<TaskSnapshot> = {}): TaskSnapshot {
   return {
-    id: 'j1.encode', type: 'encode', state: 'queued', phase: null, attempt: 1, maxAttempt: 3, seqApplied: -1, deps: [],
-    progress: 0, weight: 1, worker: null, startedAt: null, finishedAt: null, heartbeatAt: null, error: null, result: null, ...over,
+    id: 'j1.encode',
+    type: 'encode',
+    state: 'queued',
+    phase: null,
+    attempt: 1,
+    maxAttempt: 3,
+    seqApplied: -1,
+    deps: [],
+    progress: 0,
+    weight: 1,
+    worker: null,
+    startedAt: null,
+    finishedAt: null,
+    heartbeatAt: null,
+    error: null,
+    result: null,
+    ...over,
   };
 }
 
 function ev(seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return { v: 1, kind: 'status', jobId: 'j1', taskId: 'j1.encode', attempt: 1, seq, worker: 'w1', at: NOW, type, ...over };
+  return {
+    v: 1,
+    kind: 'status',
+    jobId: 'j1',
+    taskId: 'j1.encode',
+    attempt: 1,
+    seq,
+    worker: 'w1',
+    at: NOW,
+    type,
+    ...over,
+  };
 }
 
 function applied(o: Outcome): Applied {
@@ -41,7 +92,11 @@ function refused(o: Outcome, reason: string): void {
 }
 
 /** Feed events one by one into an ordinary single-task job, the way the store does. */
-function run(events: StatusEvent[], j = job(), ts = [task()]): { job: JobSnapshot; tasks: TaskSnapshot[]; outcomes: Outcome[] } {
+function run(
+  events: StatusEvent[],
+  j = job(),
+  ts = [task()],
+): { job: JobSnapshot; tasks: TaskSnapshot[]; outcomes: Outcome[] } {
   const outcomes: Outcome[] = [];
   for (const e of events) {
     const o = applyStatus(j, ts, e, { now: NOW + e.seq });
@@ -68,8 +123,16 @@ describe('legal transitions table', () => {
   test('lists exactly the transitions of the design', () => {
     const pairs = new Set(LEGAL_JOB_TRANSITIONS.map(([a, b]) => `${a}->${b}`));
     assert.deepEqual([...pairs].sort(), [
-      'canceled->queued', 'failed->queued', 'queued->canceled', 'queued->failed', 'queued->running',
-      'running->canceled', 'running->failed', 'running->queued', 'running->running', 'running->succeeded',
+      'canceled->queued',
+      'failed->queued',
+      'queued->canceled',
+      'queued->failed',
+      'queued->running',
+      'running->canceled',
+      'running->failed',
+      'running->queued',
+      'running->running',
+      'running->succeeded',
     ]);
   });
 
@@ -91,9 +154,20 @@ describe('legal transitions table', () => {
         for (const retriable of [true, false]) {
           const j = job({ state });
           const t = task({ state: taskState as TaskSnapshot['state'], seqApplied: state === 'queued' ? -1 : 0 });
-          const o = applyStatus(j, [t], ev(5, type, { phase: 'encoding', progress: { fraction: 0.5 }, error: { code: 'FFMPEG_FAILED', message: 'x', retriable } }), { now: NOW });
+          const o = applyStatus(
+            j,
+            [t],
+            ev(5, type, {
+              phase: 'encoding',
+              progress: { fraction: 0.5 },
+              error: { code: 'FFMPEG_FAILED', message: 'x', retriable },
+            }),
+            { now: NOW },
+          );
           if (o.applied && o.job.state !== state) {
-            const legal = isLegalJobTransition(state, o.job.state) || (state === 'queued' && isLegalJobTransition('running', o.job.state));
+            const legal =
+              isLegalJobTransition(state, o.job.state) ||
+              (state === 'queued' && isLegalJobTransition('running', o.job.state));
             assert.ok(legal, `${state} + ${type} -> ${o.job.state}`);
           }
           if (['succeeded', 'failed', 'canceled'].includes(state)) refused(o, 'job-final');
@@ -113,7 +187,10 @@ describe('status events on an ordinary job', () => {
     assert.equal(o.tasks[0]!.state, 'running');
     assert.equal(o.tasks[0]!.seqApplied, 0);
     assert.equal(o.tasks[0]!.heartbeatAt, NOW);
-    assert.deepEqual(o.events.map((e) => e.type), ['started']);
+    assert.deepEqual(
+      o.events.map((e) => e.type),
+      ['started'],
+    );
     assert.deepEqual(o.dispatch, []);
   });
 
@@ -121,34 +198,61 @@ describe('status events on an ordinary job', () => {
     const { job: j, outcomes } = running();
     assert.equal(j.state, 'running');
     assert.equal(j.phase, 'encoding');
-    assert.deepEqual(applied(outcomes[1]!).events.map((e) => [e.type, e.phase]), [['phase', 'encoding']]);
+    assert.deepEqual(
+      applied(outcomes[1]!).events.map((e) => [e.type, e.phase]),
+      [['phase', 'encoding']],
+    );
   });
 
   test('progress: numbers move, no history line', () => {
-    const r = run([ev(0, 'started'), ev(1, 'progress', { phase: 'encoding', progress: { fraction: 0.25, fps: 48, speed: 1.9, etaSeconds: 30 } })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(1, 'progress', { phase: 'encoding', progress: { fraction: 0.25, fps: 48, speed: 1.9, etaSeconds: 30 } }),
+    ]);
     assert.equal(r.job.progress, 0.25);
     assert.equal(r.job.fps, 48);
     assert.equal(r.job.speed, 1.9);
     assert.equal(r.job.eta, 30);
-    assert.deepEqual(applied(r.outcomes[1]!).events.map((e) => e.type), ['phase']);
+    assert.deepEqual(
+      applied(r.outcomes[1]!).events.map((e) => e.type),
+      ['phase'],
+    );
     const more = applied(applyStatus(r.job, r.tasks, ev(2, 'progress', { progress: { fraction: 0.5 } }), { now: NOW }));
     assert.equal(more.job.progress, 0.5);
     assert.deepEqual(more.events, []);
   });
 
   test('succeeded: running -> succeeded with the output sizes and progress 1', () => {
-    const r = run([ev(0, 'started'), ev(1, 'progress', { progress: { fraction: 0.9 } }), ev(2, 'succeeded', { outputs: [{ uri: 'file:///out/a.webm', bytes: 1000 }, { uri: 'file:///out/a.opus', bytes: 50 }] })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(1, 'progress', { progress: { fraction: 0.9 } }),
+      ev(2, 'succeeded', {
+        outputs: [
+          { uri: 'file:///out/a.webm', bytes: 1000 },
+          { uri: 'file:///out/a.opus', bytes: 50 },
+        ],
+      }),
+    ]);
     assert.equal(r.job.state, 'succeeded');
     assert.equal(r.job.progress, 1);
     assert.equal(r.job.phase, null);
     assert.equal(r.job.finishedAt, NOW + 2);
-    assert.deepEqual(r.job.outputs.map((o) => o.bytes), [1000, 50]);
+    assert.deepEqual(
+      r.job.outputs.map((o) => o.bytes),
+      [1000, 50],
+    );
     assert.equal(r.tasks[0]!.state, 'succeeded');
-    assert.deepEqual(applied(r.outcomes[2]!).events.map((e) => e.type), ['succeeded']);
+    assert.deepEqual(
+      applied(r.outcomes[2]!).events.map((e) => e.type),
+      ['succeeded'],
+    );
   });
 
   test('a retriable failure with attempts left: running -> queued on a new attempt, dispatched again', () => {
-    const r = run([ev(0, 'started'), ev(1, 'failed', { error: { code: 'STORAGE_FAILED', message: 'S3 503', retriable: true } })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(1, 'failed', { error: { code: 'STORAGE_FAILED', message: 'S3 503', retriable: true } }),
+    ]);
     assert.equal(r.job.state, 'queued');
     assert.equal(r.job.attempt, 2);
     assert.equal(r.job.error, null);
@@ -156,12 +260,22 @@ describe('status events on an ordinary job', () => {
     assert.deepEqual([t.state, t.attempt, t.seqApplied, t.progress, t.worker], ['queued', 2, -1, 0, null]);
     const o = applied(r.outcomes[1]!);
     assert.deepEqual(o.dispatch, ['j1.encode']);
-    assert.deepEqual(o.events.map((e) => e.type), ['retrying']);
+    assert.deepEqual(
+      o.events.map((e) => e.type),
+      ['retrying'],
+    );
     assert.match(o.events[0]!.message, /STORAGE_FAILED.*attempt 2 of 3/);
   });
 
   test('a retriable failure on the last attempt: running -> failed', () => {
-    const r = run([ev(0, 'started', { attempt: 3 }), ev(1, 'failed', { attempt: 3, error: { code: 'STORAGE_FAILED', message: 'S3 503', retriable: true } })], job({ attempt: 3 }), [task({ attempt: 3 })]);
+    const r = run(
+      [
+        ev(0, 'started', { attempt: 3 }),
+        ev(1, 'failed', { attempt: 3, error: { code: 'STORAGE_FAILED', message: 'S3 503', retriable: true } }),
+      ],
+      job({ attempt: 3 }),
+      [task({ attempt: 3 })],
+    );
     assert.equal(r.job.state, 'failed');
     assert.deepEqual(r.job.error, { code: 'STORAGE_FAILED', message: 'S3 503', retriable: true });
     assert.equal(r.job.finishedAt, NOW + 1);
@@ -169,11 +283,17 @@ describe('status events on an ordinary job', () => {
   });
 
   test('a permanent failure on the first attempt: running -> failed at once', () => {
-    const r = run([ev(0, 'started'), ev(1, 'failed', { error: { code: 'INPUT_UNDECODABLE', message: 'moov atom not found', retriable: false } })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(1, 'failed', { error: { code: 'INPUT_UNDECODABLE', message: 'moov atom not found', retriable: false } }),
+    ]);
     assert.equal(r.job.state, 'failed');
     assert.equal(r.job.error?.code, 'INPUT_UNDECODABLE');
     assert.equal(r.tasks[0]!.state, 'failed');
-    assert.deepEqual(applied(r.outcomes[1]!).events.map((e) => e.type), ['failed']);
+    assert.deepEqual(
+      applied(r.outcomes[1]!).events.map((e) => e.type),
+      ['failed'],
+    );
   });
 
   test('a failure without an error is a permanent INTERNAL failure, not a silent one', () => {
@@ -199,7 +319,10 @@ describe('status events on an ordinary job', () => {
   test('released on a task that never started changes nothing but the seq', () => {
     const o = applied(applyStatus(job(), [task()], ev(0, 'released'), { now: NOW }));
     assert.equal(o.job.state, 'queued');
-    assert.deepEqual(o.events.map((e) => e.type), ['released']);
+    assert.deepEqual(
+      o.events.map((e) => e.type),
+      ['released'],
+    );
   });
 });
 
@@ -217,15 +340,26 @@ describe('duplicates, reordering and stale attempts', () => {
   });
 
   test('an older progress after a newer one is dropped, so progress never goes backwards', () => {
-    const r = run([ev(0, 'started'), ev(3, 'progress', { progress: { fraction: 0.6 } }), ev(2, 'progress', { progress: { fraction: 0.3 } })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(3, 'progress', { progress: { fraction: 0.6 } }),
+      ev(2, 'progress', { progress: { fraction: 0.3 } }),
+    ]);
     refused(r.outcomes[2]!, 'duplicate');
     assert.equal(r.job.progress, 0.6);
   });
 
-  test('an earlier delivery\'s success after a later delivery started is still the task\'s success', () => {
+  test("an earlier delivery's success after a later delivery started is still the task's success", () => {
     // Delivery 1 (seq 1e6…) committed its output; delivery 2 (seq 2e6…) had taken over the lease.
-    const r = run([ev(1_000_000, 'started'), ev(2_000_000, 'started', { worker: 'w2' }), ev(1_000_003, 'succeeded', { outputs: [{ uri: '/o.webm', bytes: 9 }] }),
-      ev(2_000_004, 'failed', { worker: 'w2', error: { code: 'OUTPUT_EXISTS', message: 'output exists: /o.webm', retriable: false } })]);
+    const r = run([
+      ev(1_000_000, 'started'),
+      ev(2_000_000, 'started', { worker: 'w2' }),
+      ev(1_000_003, 'succeeded', { outputs: [{ uri: '/o.webm', bytes: 9 }] }),
+      ev(2_000_004, 'failed', {
+        worker: 'w2',
+        error: { code: 'OUTPUT_EXISTS', message: 'output exists: /o.webm', retriable: false },
+      }),
+    ]);
     applied(r.outcomes[2]!);
     assert.equal(r.job.state, 'succeeded');
     refused(r.outcomes[3]!, 'job-final');
@@ -236,7 +370,10 @@ describe('duplicates, reordering and stale attempts', () => {
     const o = applied(r.outcomes[0]!);
     assert.equal(o.job.state, 'running');
     assert.equal(o.job.phase, 'encoding');
-    assert.deepEqual(o.events.map((e) => e.type), ['started']);
+    assert.deepEqual(
+      o.events.map((e) => e.type),
+      ['started'],
+    );
     refused(r.outcomes[1]!, 'duplicate');
   });
 
@@ -244,11 +381,18 @@ describe('duplicates, reordering and stale attempts', () => {
     const o = applied(applyStatus(job(), [task()], ev(9, 'succeeded'), { now: NOW }));
     assert.equal(o.job.state, 'succeeded');
     assert.equal(o.job.startedAt, NOW);
-    assert.deepEqual(o.events.map((e) => e.type), ['started', 'succeeded']);
+    assert.deepEqual(
+      o.events.map((e) => e.type),
+      ['started', 'succeeded'],
+    );
   });
 
   test('events of an earlier attempt change nothing after a retry', () => {
-    const r = run([ev(0, 'started'), ev(1, 'failed', { error: { code: 'WORKER_LOST', message: 'gone', retriable: true } }), ev(2, 'progress', { progress: { fraction: 0.9 } })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(1, 'failed', { error: { code: 'WORKER_LOST', message: 'gone', retriable: true } }),
+      ev(2, 'progress', { progress: { fraction: 0.9 } }),
+    ]);
     refused(r.outcomes[2]!, 'stale-attempt');
     assert.equal(r.job.state, 'queued');
     const late = applyStatus(r.job, r.tasks, ev(7, 'succeeded', { attempt: 1 }), { now: NOW });
@@ -260,9 +404,17 @@ describe('duplicates, reordering and stale attempts', () => {
   });
 
   test('a redelivered message outranks the lost worker: takeover is recorded, the lost worker is ignored', () => {
-    const r = run([ev(0, 'started'), ev(1, 'progress', { phase: 'encoding', progress: { fraction: 0.7 } }), ev(1_000_000, 'started', { worker: 'w2' }), ev(2, 'progress', { progress: { fraction: 0.8 } })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(1, 'progress', { phase: 'encoding', progress: { fraction: 0.7 } }),
+      ev(1_000_000, 'started', { worker: 'w2' }),
+      ev(2, 'progress', { progress: { fraction: 0.8 } }),
+    ]);
     const takeover = applied(r.outcomes[2]!);
-    assert.deepEqual(takeover.events.map((e) => e.type), ['restarted']);
+    assert.deepEqual(
+      takeover.events.map((e) => e.type),
+      ['restarted'],
+    );
     assert.match(takeover.events[0]!.message, /w2 took over from w1/);
     assert.equal(takeover.job.progress, 0);
     assert.equal(takeover.job.worker, 'w2');
@@ -293,8 +445,14 @@ describe('operations', () => {
     const o = applied(cancelJob(job(), [task()], { now: NOW, reason: 'user asked' }));
     assert.equal(o.job.state, 'canceled');
     assert.equal(o.job.finishedAt, NOW);
-    assert.deepEqual(o.tasks.map((t) => t.state), ['canceled']);
-    assert.deepEqual(o.events.map((e) => [e.type, e.message]), [['canceled', 'canceled: user asked']]);
+    assert.deepEqual(
+      o.tasks.map((t) => t.state),
+      ['canceled'],
+    );
+    assert.deepEqual(
+      o.events.map((e) => [e.type, e.message]),
+      [['canceled', 'canceled: user asked']],
+    );
   });
 
   test('cancel: running -> canceled', () => {
@@ -305,11 +463,15 @@ describe('operations', () => {
   });
 
   test('cancel of a finished job is refused', () => {
-    for (const state of ['succeeded', 'failed', 'canceled'] as const) refused(cancelJob(job({ state }), [task({ state: 'succeeded' })], { now: NOW }), 'job-state');
+    for (const state of ['succeeded', 'failed', 'canceled'] as const)
+      refused(cancelJob(job({ state }), [task({ state: 'succeeded' })], { now: NOW }), 'job-state');
   });
 
   test('retry: failed -> queued on a new attempt with a fresh budget, error cleared', () => {
-    const r = run([ev(0, 'started'), ev(1, 'failed', { error: { code: 'INPUT_NOT_FOUND', message: 'no such file', retriable: false } })]);
+    const r = run([
+      ev(0, 'started'),
+      ev(1, 'failed', { error: { code: 'INPUT_NOT_FOUND', message: 'no such file', retriable: false } }),
+    ]);
     const o = applied(retryJob(r.job, r.tasks, { now: NOW }));
     assert.equal(o.job.state, 'queued');
     assert.equal(o.job.attempt, 2);
@@ -318,7 +480,10 @@ describe('operations', () => {
     const t = o.tasks[0]!;
     assert.deepEqual([t.state, t.attempt, t.maxAttempt, t.seqApplied], ['queued', 2, 4, -1]);
     assert.deepEqual(o.dispatch, ['j1.encode']);
-    assert.deepEqual(o.events.map((e) => e.type), ['retried']);
+    assert.deepEqual(
+      o.events.map((e) => e.type),
+      ['retried'],
+    );
   });
 
   test('retry: canceled -> queued', () => {
@@ -329,7 +494,8 @@ describe('operations', () => {
   });
 
   test('retry of a queued, running or succeeded job is refused', () => {
-    for (const state of ['queued', 'running', 'succeeded'] as const) refused(retryJob(job({ state }), [task()], { now: NOW }), 'job-state');
+    for (const state of ['queued', 'running', 'succeeded'] as const)
+      refused(retryJob(job({ state }), [task()], { now: NOW }), 'job-state');
   });
 
   test('worker lost: running -> queued on a new attempt', () => {
@@ -338,7 +504,10 @@ describe('operations', () => {
     assert.equal(o.job.state, 'queued');
     assert.equal(o.tasks[0]!.attempt, 2);
     assert.deepEqual(o.dispatch, ['j1.encode']);
-    assert.deepEqual(o.events.map((e) => e.type), ['worker_lost']);
+    assert.deepEqual(
+      o.events.map((e) => e.type),
+      ['worker_lost'],
+    );
     assert.match(o.events[0]!.message, /WORKER_LOST: worker w1 stopped reporting/);
   });
 
@@ -351,8 +520,19 @@ describe('operations', () => {
   });
 
   test('worker lost is refused for finished jobs and tasks', () => {
-    refused(requeueTask(job({ state: 'succeeded' }), [task({ state: 'succeeded' })], 'j1.encode', { now: NOW }), 'job-final');
-    refused(requeueTask(job({ state: 'running' }), [task({ state: 'succeeded' }), task({ id: 'j1.b', state: 'running' })], 'j1.encode', { now: NOW }), 'task-state');
+    refused(
+      requeueTask(job({ state: 'succeeded' }), [task({ state: 'succeeded' })], 'j1.encode', { now: NOW }),
+      'job-final',
+    );
+    refused(
+      requeueTask(
+        job({ state: 'running' }),
+        [task({ state: 'succeeded' }), task({ id: 'j1.b', state: 'running' })],
+        'j1.encode',
+        { now: NOW },
+      ),
+      'task-state',
+    );
     refused(requeueTask(job(), [task()], 'j1.zzz', { now: NOW }), 'task-unknown');
   });
 
@@ -363,7 +543,10 @@ describe('operations', () => {
     const o = applied(failJob(r.job, r.tasks, err, { now: NOW }));
     assert.equal(o.job.state, 'failed');
     assert.deepEqual(o.job.error, err);
-    assert.deepEqual(o.tasks.map((t) => t.state), ['canceled']);
+    assert.deepEqual(
+      o.tasks.map((t) => t.state),
+      ['canceled'],
+    );
     refused(failJob(o.job, o.tasks, err, { now: NOW }), 'job-state');
   });
 });
@@ -375,20 +558,31 @@ describe('a job graph (a first task -> chunks -> assemble)', () => {
     task({ id: 'j1.c2', type: 'chunk', state: 'waiting', deps: ['j1.probe'], weight: 4 }),
     task({ id: 'j1.asm', type: 'assemble', state: 'waiting', deps: ['j1.c1', 'j1.c2'], weight: 1 }),
   ];
-  const on = (taskId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}) => ev(seq, type, { taskId, ...over });
+  const on = (taskId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}) =>
+    ev(seq, type, { taskId, ...over });
 
   test('a probe that succeeds makes the chunks ready; progress is the weighted sum; all done -> succeeded', () => {
-    let r = run([on('j1.probe', 0, 'started'), on('j1.probe', 1, 'succeeded', { result: { chunks: 2 } })], job(), graph());
+    let r = run(
+      [on('j1.probe', 0, 'started'), on('j1.probe', 1, 'succeeded', { result: { chunks: 2 } })],
+      job(),
+      graph(),
+    );
     const probeDone = applied(r.outcomes[1]!);
     assert.deepEqual(probeDone.dispatch.sort(), ['j1.c1', 'j1.c2']);
-    assert.deepEqual(probeDone.events.map((e) => e.type), ['task_succeeded']);
+    assert.deepEqual(
+      probeDone.events.map((e) => e.type),
+      ['task_succeeded'],
+    );
     assert.equal(r.job.state, 'running');
     assert.equal(r.job.progress, 0.1);
     assert.deepEqual(r.tasks.find((t) => t.id === 'j1.probe')!.result, { chunks: 2 });
 
     r = run([on('j1.c1', 0, 'progress', { progress: { fraction: 0.5 } })], r.job, r.tasks);
     assert.equal(r.job.progress, (1 + 4 * 0.5) / 10);
-    assert.deepEqual(applied(r.outcomes[0]!).events.map((e) => e.type), ['task_started']);
+    assert.deepEqual(
+      applied(r.outcomes[0]!).events.map((e) => e.type),
+      ['task_started'],
+    );
 
     r = run([on('j1.c1', 1, 'succeeded'), on('j1.c2', 0, 'succeeded')], r.job, r.tasks);
     assert.deepEqual(applied(r.outcomes[1]!).dispatch, ['j1.asm']);
@@ -399,24 +593,57 @@ describe('a job graph (a first task -> chunks -> assemble)', () => {
   });
 
   test('a chunk that fails retriably is retried alone while the job keeps running', () => {
-    let r = run([on('j1.probe', 0, 'succeeded'), on('j1.c1', 0, 'succeeded'), on('j1.c2', 0, 'failed', { error: { code: 'DISK_FULL', message: 'full', retriable: true } })], job(), graph());
+    let r = run(
+      [
+        on('j1.probe', 0, 'succeeded'),
+        on('j1.c1', 0, 'succeeded'),
+        on('j1.c2', 0, 'failed', { error: { code: 'DISK_FULL', message: 'full', retriable: true } }),
+      ],
+      job(),
+      graph(),
+    );
     assert.equal(r.job.state, 'running');
     assert.equal(r.tasks.find((t) => t.id === 'j1.c2')!.attempt, 2);
     assert.equal(r.tasks.find((t) => t.id === 'j1.c1')!.state, 'succeeded');
-    r = run([on('j1.c2', 0, 'failed', { attempt: 2, error: { code: 'FFMPEG_FAILED', message: 'bad', retriable: false } })], r.job, r.tasks);
+    r = run(
+      [on('j1.c2', 0, 'failed', { attempt: 2, error: { code: 'FFMPEG_FAILED', message: 'bad', retriable: false } })],
+      r.job,
+      r.tasks,
+    );
     assert.equal(r.job.state, 'failed');
     assert.equal(r.tasks.find((t) => t.id === 'j1.asm')!.state, 'canceled');
     // A retry keeps what succeeded and redoes the rest.
     const o = applied(retryJob(r.job, r.tasks, { now: NOW }));
-    assert.deepEqual(o.tasks.map((t) => [t.id, t.state]).sort(), [['j1.asm', 'waiting'], ['j1.c2', 'queued']]);
+    assert.deepEqual(o.tasks.map((t) => [t.id, t.state]).sort(), [
+      ['j1.asm', 'waiting'],
+      ['j1.c2', 'queued'],
+    ]);
     assert.deepEqual(o.dispatch, ['j1.c2']);
   });
 
   test('the task graph is checked: unknown deps, duplicate ids and cycles are named', () => {
-    assert.equal(checkTaskGraph([{ id: 'a', deps: [] }, { id: 'b', deps: ['a'] }]), null);
+    assert.equal(
+      checkTaskGraph([
+        { id: 'a', deps: [] },
+        { id: 'b', deps: ['a'] },
+      ]),
+      null,
+    );
     assert.match(checkTaskGraph([{ id: 'a', deps: ['x'] }])!, /depends on x/);
-    assert.match(checkTaskGraph([{ id: 'a', deps: [] }, { id: 'a', deps: [] }])!, /twice/);
-    assert.match(checkTaskGraph([{ id: 'a', deps: ['b'] }, { id: 'b', deps: ['a'] }])!, /cycle/);
+    assert.match(
+      checkTaskGraph([
+        { id: 'a', deps: [] },
+        { id: 'a', deps: [] },
+      ])!,
+      /twice/,
+    );
+    assert.match(
+      checkTaskGraph([
+        { id: 'a', deps: ['b'] },
+        { id: 'b', deps: ['a'] },
+      ])!,
+      /cycle/,
+    );
     assert.match(checkTaskGraph([])!, /at least one task/);
   });
 });

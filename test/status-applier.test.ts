@@ -26,7 +26,12 @@ let n = 0;
 /** A real store whose applyStatusEvent throws for the events `fault` picks (while it says so). */
 class FaultyStore extends Store {
   calls = new Map<string, number>();
-  constructor(db: Db, private readonly fault: (ev: StatusEvent, call: number) => Error | undefined) { super(db); }
+  constructor(
+    db: Db,
+    private readonly fault: (ev: StatusEvent, call: number) => Error | undefined,
+  ) {
+    super(db);
+  }
   override applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
     const key = `${ev.jobId}#${ev.seq}`;
     const call = (this.calls.get(key) ?? 0) + 1;
@@ -51,13 +56,23 @@ function fresh(fault: Fault, channelOpts: ConstructorParameters<typeof SqliteSta
   return { store, channel: new SqliteStatusChannel(db, channelOpts), worker: new SqliteStatusChannel(workerDb) };
 }
 
-const job = (store: Store): string => store.createJob({
-  input: 'file:///media/in.mp4', outputs: [{ preset: { name: 'opus' }, uri: 'file:///media/out.opus' }],
-} satisfies NewJob).job.id;
+const job = (store: Store): string =>
+  store.createJob({
+    input: 'file:///media/in.mp4',
+    outputs: [{ preset: { name: 'opus' }, uri: 'file:///media/out.opus' }],
+  } satisfies NewJob).job.id;
 
 const started = (jobId: string, seq = 1): StatusEvent => ({
-  v: MESSAGE_VERSION, kind: 'status', jobId, taskId: `${jobId}.encode`, attempt: 1, seq, worker: 'w1', at: Date.now(),
-  type: 'started', phase: 'downloading',
+  v: MESSAGE_VERSION,
+  kind: 'status',
+  jobId,
+  taskId: `${jobId}.encode`,
+  attempt: 1,
+  seq,
+  worker: 'w1',
+  at: Date.now(),
+  type: 'started',
+  phase: 'downloading',
 });
 
 /** consumeOnce until `done`, at most `max` rounds: bounded by rounds, not by time. */
@@ -109,7 +124,9 @@ describe('status applier (local)', () => {
   });
 
   test(`a poison event goes to the dead letters after ${MAX_APPLY_ATTEMPTS} receives, and the events behind it are applied`, async () => {
-    const { store, channel, worker } = fresh((ev) => (ev.seq === 7 ? new Error('a bug that throws for this event every time') : undefined));
+    const { store, channel, worker } = fresh((ev) =>
+      ev.seq === 7 ? new Error('a bug that throws for this event every time') : undefined,
+    );
     const applier = new StatusApplier(store, channel, log, { retryDelaySeconds: () => 0 });
     const poisoned = job(store);
     const other = job(store);

@@ -23,7 +23,18 @@ const req = (over: Partial<NewJob> = {}): NewJob => ({
 });
 
 function ev(jobId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return { v: 1, kind: 'status', jobId, taskId: `${jobId}.encode`, attempt: 1, seq, worker: 'w1', at: Date.now(), type, ...over };
+  return {
+    v: 1,
+    kind: 'status',
+    jobId,
+    taskId: `${jobId}.encode`,
+    attempt: 1,
+    seq,
+    worker: 'w1',
+    at: Date.now(),
+    type,
+    ...over,
+  };
 }
 
 function expectCode(fn: () => unknown, code: string): void {
@@ -36,7 +47,10 @@ describe('opening the database', () => {
     const a = openDatabase(path);
     assert.deepEqual(migrate(a).applied, []);
     const names = a.prepare('SELECT name FROM nommer_migrations ORDER BY id').pluck().all();
-    assert.deepEqual(names, loadMigrations().map((m) => m.name));
+    assert.deepEqual(
+      names,
+      loadMigrations().map((m) => m.name),
+    );
     assert.equal(a.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(a.pragma('foreign_keys', { simple: true }), 1);
     a.close();
@@ -50,12 +64,22 @@ describe('opening the database', () => {
     const script = `const { openDatabase } = await import(${JSON.stringify(dbModule)});
       await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));
       openDatabase(${JSON.stringify(path)}).close();`;
-    const exits = await Promise.all(Array.from({ length: 6 }, () => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      child.on('close', (code) => resolve({ code, stderr }));
-    })));
+    const exits = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<{ code: number | null; stderr: string }>((resolve) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+              stdio: ['ignore', 'ignore', 'pipe'],
+            });
+            let stderr = '';
+            child.stderr.on('data', (d: Buffer) => {
+              stderr += d.toString();
+            });
+            child.on('close', (code) => resolve({ code, stderr }));
+          }),
+      ),
+    );
     for (const e of exits) assert.equal(e.code, 0, e.stderr);
     const check = openDatabase(path);
     assert.equal(check.prepare('SELECT count(*) FROM nommer_migrations').pluck().get(), loadMigrations().length);
@@ -73,21 +97,31 @@ describe('opening the database', () => {
 
 describe('creating and reading jobs', () => {
   let store: Store;
-  before(() => { store = fresh(); });
+  before(() => {
+    store = fresh();
+  });
   after(() => store.close());
 
   test('a new job is queued with one encode task and a created event', () => {
-    const { job, created } = store.createJob(req({ priority: 5, notifyUrl: 'https://example.test/hook', options: { force: true } }));
+    const { job, created } = store.createJob(
+      req({ priority: 5, notifyUrl: 'https://example.test/hook', options: { force: true } }),
+    );
     assert.equal(created, true);
     assert.match(job.id, /^j_[0-9a-z]{26}$/);
     assert.equal(job.state, 'queued');
     assert.equal(job.attempt, 1);
     assert.equal(job.maxAttempts, 3);
-    assert.deepEqual(job.tasks.map((t) => [t.id, t.type, t.state, t.attempt]), [[`${job.id}.encode`, 'encode', 'queued', 1]]);
+    assert.deepEqual(
+      job.tasks.map((t) => [t.id, t.type, t.state, t.attempt]),
+      [[`${job.id}.encode`, 'encode', 'queued', 1]],
+    );
     const got = store.getJob(job.id)!;
     assert.deepEqual(got, job);
     assert.deepEqual(got.options, { force: true });
-    assert.deepEqual(store.listJobEvents(job.id).map((e) => [e.type, e.state]), [['created', 'queued']]);
+    assert.deepEqual(
+      store.listJobEvents(job.id).map((e) => [e.type, e.state]),
+      [['created', 'queued']],
+    );
   });
 
   test('getJob of an unknown id is null', () => {
@@ -112,18 +146,41 @@ describe('creating and reading jobs', () => {
   test('jobs without outputs, with bad attempts or a cyclic task graph are refused', () => {
     expectCode(() => store.createJob(req({ outputs: [] })), 'USAGE');
     expectCode(() => store.createJob(req({ maxAttempts: 0 })), 'USAGE');
-    expectCode(() => store.createJob(req({ tasks: [{ key: 'a', type: 'chunk', deps: ['b'] }, { key: 'b', type: 'chunk', deps: ['a'] }] })), 'USAGE');
+    expectCode(
+      () =>
+        store.createJob(
+          req({
+            tasks: [
+              { key: 'a', type: 'chunk', deps: ['b'] },
+              { key: 'b', type: 'chunk', deps: ['a'] },
+            ],
+          }),
+        ),
+      'USAGE',
+    );
     expectCode(() => store.createJob(req({ tasks: [{ key: 'bad key', type: 'encode' }] })), 'USAGE');
   });
 
   test('a chunked job stores its graph: the probe is queued, the rest wait', () => {
-    const { job } = store.createJob(req({ tasks: [
-      { key: 'probe', type: 'chunk' },
-      { key: 'chunk-1', type: 'chunk', deps: ['probe'], params: { from: 0, to: 10 }, weight: 5 },
-      { key: 'chunk-2', type: 'chunk', deps: ['probe'], params: { from: 10, to: 20 }, weight: 5 },
-      { key: 'assemble', type: 'assemble', deps: ['chunk-1', 'chunk-2'] },
-    ] }));
-    assert.deepEqual(job.tasks.map((t) => [t.id.slice(job.id.length + 1), t.state, t.weight]), [['probe', 'queued', 1], ['chunk-1', 'waiting', 5], ['chunk-2', 'waiting', 5], ['assemble', 'waiting', 1]]);
+    const { job } = store.createJob(
+      req({
+        tasks: [
+          { key: 'probe', type: 'chunk' },
+          { key: 'chunk-1', type: 'chunk', deps: ['probe'], params: { from: 0, to: 10 }, weight: 5 },
+          { key: 'chunk-2', type: 'chunk', deps: ['probe'], params: { from: 10, to: 20 }, weight: 5 },
+          { key: 'assemble', type: 'assemble', deps: ['chunk-1', 'chunk-2'] },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      job.tasks.map((t) => [t.id.slice(job.id.length + 1), t.state, t.weight]),
+      [
+        ['probe', 'queued', 1],
+        ['chunk-1', 'waiting', 5],
+        ['chunk-2', 'waiting', 5],
+        ['assemble', 'waiting', 1],
+      ],
+    );
     assert.deepEqual(job.tasks[3]!.deps, [`${job.id}.chunk-1`, `${job.id}.chunk-2`]);
     assert.deepEqual(job.tasks[1]!.params, { from: 0, to: 10 });
     const r = store.applyStatusEvent(ev(job.id, 0, 'succeeded', { taskId: `${job.id}.probe`, result: { chunks: 2 } }));
@@ -162,7 +219,13 @@ describe('listing', () => {
   });
 
   test('by state, and by several states', () => {
-    assert.deepEqual(store.listJobs({ state: 'canceled' }).jobs.map((j) => j.id).sort(), ids.slice(0, 5).sort());
+    assert.deepEqual(
+      store
+        .listJobs({ state: 'canceled' })
+        .jobs.map((j) => j.id)
+        .sort(),
+      ids.slice(0, 5).sort(),
+    );
     assert.equal(store.listJobs({ state: 'queued', limit: 100 }).jobs.length, 20);
     const both = store.listJobs({ state: ['canceled', 'queued'], limit: 22 });
     assert.equal(both.jobs.length, 22);
@@ -172,7 +235,11 @@ describe('listing', () => {
     assert.equal(rest.nextCursor, null);
     // Merged pages keep the global order.
     const all = [...both.jobs, ...rest.jobs];
-    for (let i = 1; i < all.length; i++) assert.ok(all[i - 1]!.createdAt > all[i]!.createdAt || (all[i - 1]!.createdAt === all[i]!.createdAt && all[i - 1]!.id > all[i]!.id));
+    for (let i = 1; i < all.length; i++)
+      assert.ok(
+        all[i - 1]!.createdAt > all[i]!.createdAt ||
+          (all[i - 1]!.createdAt === all[i]!.createdAt && all[i - 1]!.id > all[i]!.id),
+      );
   });
 
   test('a made-up cursor or state is a usage error', () => {
@@ -181,7 +248,10 @@ describe('listing', () => {
   });
 
   test('the summary counts jobs by state', () => {
-    assert.deepEqual(store.summarizeJobs(), { total: 25, byState: { queued: 20, running: 0, succeeded: 0, failed: 0, canceled: 5 } });
+    assert.deepEqual(store.summarizeJobs(), {
+      total: 25,
+      byState: { queued: 20, running: 0, succeeded: 0, failed: 0, canceled: 5 },
+    });
   });
 });
 
@@ -192,7 +262,9 @@ describe('state changes', () => {
     store = fresh();
     store.subscribe((c) => changes.push(c));
     // A listener that throws must not stop the others or undo the change.
-    store.subscribe(() => { throw new Error('buggy listener'); });
+    store.subscribe(() => {
+      throw new Error('buggy listener');
+    });
   });
   after(() => store.close());
 
@@ -200,12 +272,19 @@ describe('state changes', () => {
     const { job } = store.createJob(req());
     changes.length = 0;
     assert.ok(store.applyStatusEvent(ev(job.id, 0, 'started')).applied);
-    const p = store.applyStatusEvent(ev(job.id, 1, 'progress', { phase: 'encoding', progress: { fraction: 0.4, fps: 60, speed: 2.5, etaSeconds: 12 } }));
+    const p = store.applyStatusEvent(
+      ev(job.id, 1, 'progress', {
+        phase: 'encoding',
+        progress: { fraction: 0.4, fps: 60, speed: 2.5, etaSeconds: 12 },
+      }),
+    );
     assert.ok(p.applied);
     assert.equal(p.job.progress, 0.4);
     assert.ok(store.applyStatusEvent(ev(job.id, 2, 'progress', { progress: { fraction: 0.8 } })).applied);
     assert.ok(store.applyStatusEvent(ev(job.id, 3, 'phase', { phase: 'uploading' })).applied);
-    const done = store.applyStatusEvent(ev(job.id, 4, 'succeeded', { outputs: [{ uri: 'file:///media/out.webm', bytes: 4242 }] }));
+    const done = store.applyStatusEvent(
+      ev(job.id, 4, 'succeeded', { outputs: [{ uri: 'file:///media/out.webm', bytes: 4242 }] }),
+    );
     assert.ok(done.applied);
     const got = store.getJob(job.id)!;
     assert.equal(got.state, 'succeeded');
@@ -213,12 +292,21 @@ describe('state changes', () => {
     assert.equal(got.outputs[0]!.bytes, 4242);
     assert.equal(got.worker, 'w1');
     assert.ok(got.startedAt! <= got.finishedAt!);
-    assert.deepEqual(store.listJobEvents(job.id).map((e) => [e.type, e.state, e.phase]), [
-      ['created', 'queued', null], ['started', 'running', 'downloading'], ['phase', 'running', 'encoding'],
-      ['phase', 'running', 'uploading'], ['succeeded', 'succeeded', null],
-    ]);
+    assert.deepEqual(
+      store.listJobEvents(job.id).map((e) => [e.type, e.state, e.phase]),
+      [
+        ['created', 'queued', null],
+        ['started', 'running', 'downloading'],
+        ['phase', 'running', 'encoding'],
+        ['phase', 'running', 'uploading'],
+        ['succeeded', 'succeeded', null],
+      ],
+    );
     // Subscribers saw every stored event plus the progress tick nobody stores.
-    assert.deepEqual(changes.map((c) => c.event.type), ['started', 'phase', 'progress', 'phase', 'succeeded']);
+    assert.deepEqual(
+      changes.map((c) => c.event.type),
+      ['started', 'phase', 'progress', 'phase', 'succeeded'],
+    );
     assert.equal(changes[2]!.event.id, null);
     assert.equal(changes[2]!.job.progress, 0.8);
   });
@@ -244,10 +332,15 @@ describe('state changes', () => {
     assert.ok(taskMessage.safeParse(first.message).success);
     assert.equal(store.markTaskDispatched(first.message.taskId, 1), true);
     assert.equal(store.markTaskDispatched(first.message.taskId, 1), false);
-    assert.equal(store.listDispatchableTasks().some((d) => d.message.jobId === job.id), false);
+    assert.equal(
+      store.listDispatchableTasks().some((d) => d.message.jobId === job.id),
+      false,
+    );
 
     store.applyStatusEvent(ev(job.id, 0, 'started'));
-    const r = store.applyStatusEvent(ev(job.id, 1, 'failed', { error: { code: 'STORAGE_FAILED', message: 'upload timed out', retriable: true } }));
+    const r = store.applyStatusEvent(
+      ev(job.id, 1, 'failed', { error: { code: 'STORAGE_FAILED', message: 'upload timed out', retriable: true } }),
+    );
     assert.ok(r.applied);
     assert.deepEqual(r.dispatch, [`${job.id}.encode`]);
     assert.equal(r.job.state, 'queued');
@@ -257,13 +350,19 @@ describe('state changes', () => {
     assert.equal(store.applyStatusEvent(ev(job.id, 2, 'progress', { progress: { fraction: 0.5 } })).applied, false);
   });
 
-  test('the outbox is oldest first and carries each job\'s priority (the queue orders by it), force and params', () => {
+  test("the outbox is oldest first and carries each job's priority (the queue orders by it), force and params", () => {
     const s = fresh();
     const low = s.createJob(req({ priority: 0 })).job;
     const high = s.createJob(req({ priority: 9, options: { force: true } })).job;
     const out = s.listDispatchableTasks();
-    assert.deepEqual(out.map((d) => d.message.jobId), [low.id, high.id]);
-    assert.deepEqual(out.map((d) => d.priority), [0, 9]);
+    assert.deepEqual(
+      out.map((d) => d.message.jobId),
+      [low.id, high.id],
+    );
+    assert.deepEqual(
+      out.map((d) => d.priority),
+      [0, 9],
+    );
     assert.equal(out[0]!.message.force, false);
     assert.equal(out[1]!.message.force, true);
     s.close();
@@ -271,8 +370,10 @@ describe('state changes', () => {
 
   test('the outbox query reads only unsent tasks (partial index), so a large sent backlog costs nothing', () => {
     const s = fresh();
-    const plan = s.db.prepare(`EXPLAIN QUERY PLAN SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
-      WHERE t.state = 'queued' AND t.dispatched_attempt < t.attempt ORDER BY t.created_at, t.id LIMIT 100`).all() as Array<{ detail: string }>;
+    const plan = s.db
+      .prepare(`EXPLAIN QUERY PLAN SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+      WHERE t.state = 'queued' AND t.dispatched_attempt < t.attempt ORDER BY t.created_at, t.id LIMIT 100`)
+      .all() as Array<{ detail: string }>;
     const text = plan.map((p) => p.detail).join('; ');
     assert.match(text, /USING INDEX tasks_outbox/, text);
     assert.doesNotMatch(text, /TEMP B-TREE/, text);
@@ -286,7 +387,10 @@ describe('state changes', () => {
     assert.equal(c.tasks[0]!.state, 'canceled');
     expectCode(() => store.cancelJob(job.id), 'JOB_STATE');
     expectCode(() => store.cancelJob('j_missing'), 'JOB_NOT_FOUND');
-    assert.equal(store.listDispatchableTasks().some((d) => d.message.jobId === job.id), false);
+    assert.equal(
+      store.listDispatchableTasks().some((d) => d.message.jobId === job.id),
+      false,
+    );
     // A worker that had it already is ignored.
     assert.equal(store.applyStatusEvent(ev(job.id, 0, 'started')).applied, false);
   });
@@ -300,14 +404,20 @@ describe('state changes', () => {
     assert.equal(r.job.finishedAt, null);
     assert.deepEqual(r.dispatch, [`${job.id}.encode`]);
     expectCode(() => store.retryJob(job.id), 'JOB_STATE');
-    assert.deepEqual(store.listJobEvents(job.id).map((e) => e.type), ['created', 'canceled', 'retried']);
+    assert.deepEqual(
+      store.listJobEvents(job.id).map((e) => e.type),
+      ['created', 'canceled', 'retried'],
+    );
   });
 
   test('worker lost: the task gets another attempt, then the job fails with WORKER_LOST when none are left', () => {
     const { job } = store.createJob(req({ maxAttempts: 2 }));
     const t = `${job.id}.encode`;
     store.applyStatusEvent(ev(job.id, 0, 'started'), 10_000);
-    assert.deepEqual(store.listSilentTasks(20_000).filter((s) => s.jobId === job.id), [{ jobId: job.id, taskId: t, worker: 'w1', heartbeatAt: 10_000 }]);
+    assert.deepEqual(
+      store.listSilentTasks(20_000).filter((s) => s.jobId === job.id),
+      [{ jobId: job.id, taskId: t, worker: 'w1', heartbeatAt: 10_000 }],
+    );
     const lost = store.requeueTask(job.id, t)!;
     assert.equal(lost.job.state, 'queued');
     assert.equal(lost.job.attempt, 2);
@@ -317,14 +427,25 @@ describe('state changes', () => {
     assert.equal(dead.job.state, 'failed');
     assert.equal(dead.job.error?.code, 'WORKER_LOST');
     assert.equal(store.requeueTask(job.id, t), null, 'a finished job has no lost worker');
-    assert.deepEqual(store.listJobEvents(job.id).map((e) => e.type), ['created', 'started', 'worker_lost', 'started', 'failed']);
+    assert.deepEqual(
+      store.listJobEvents(job.id).map((e) => e.type),
+      ['created', 'started', 'worker_lost', 'started', 'failed'],
+    );
   });
 
   test('fail: the orchestrator fails a queued job; the error is kept and reads back', () => {
     const { job } = store.createJob(req());
-    const r = store.failJob(job.id, { code: 'MESSAGE_INVALID', message: 'the worker could not read the task', retriable: false });
+    const r = store.failJob(job.id, {
+      code: 'MESSAGE_INVALID',
+      message: 'the worker could not read the task',
+      retriable: false,
+    });
     assert.equal(r.job.state, 'failed');
-    assert.deepEqual(store.getJob(job.id)!.error, { code: 'MESSAGE_INVALID', message: 'the worker could not read the task', retriable: false });
+    assert.deepEqual(store.getJob(job.id)!.error, {
+      code: 'MESSAGE_INVALID',
+      message: 'the worker could not read the task',
+      retriable: false,
+    });
     expectCode(() => store.failJob(job.id, { code: 'INTERNAL', message: 'x', retriable: false }), 'JOB_STATE');
   });
 });
@@ -362,12 +483,24 @@ describe('100,000 jobs', () => {
     const deeper = store.listJobs({ limit: 20, cursor: deep.nextCursor });
     const deepMs = performance.now() - t0;
 
-    console.log(`100k: insert ${insertMs.toFixed(0)} ms; listJobs(20) ${listMs.toFixed(2)} ms; by state ${byStateMs.toFixed(2)} ms; page 4,551 ${deepMs.toFixed(2)} ms; summary ${summaryMs.toFixed(2)} ms`);
+    console.log(
+      `100k: insert ${insertMs.toFixed(0)} ms; listJobs(20) ${listMs.toFixed(2)} ms; by state ${byStateMs.toFixed(2)} ms; page 4,551 ${deepMs.toFixed(2)} ms; summary ${summaryMs.toFixed(2)} ms`,
+    );
 
-    assert.deepEqual(page.jobs.map((j) => j.id), ids.slice(-20).reverse());
+    assert.deepEqual(
+      page.jobs.map((j) => j.id),
+      ids.slice(-20).reverse(),
+    );
     assert.equal(summary.total, N);
     // The trigger-kept counts agree with counting the rows.
-    const counted = Object.fromEntries((store.db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]));
+    const counted = Object.fromEntries(
+      (
+        store.db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as Array<{
+          state: string;
+          n: number;
+        }>
+      ).map((r) => [r.state, r.n]),
+    );
     for (const [state, count] of Object.entries(summary.byState)) assert.equal(count, counted[state] ?? 0, state);
     // Job i*7 for i < 2000 canceled; job i*11+1 started unless it was canceled (none: 11i+1 = 7k has solutions!).
     const canceled = new Set(Array.from({ length: 2_000 }, (_, i) => i * 7));
@@ -375,15 +508,26 @@ describe('100,000 jobs', () => {
     assert.equal(summary.byState.canceled, 2_000);
     assert.equal(summary.byState.running, startedIdx.length);
     assert.equal(summary.byState.queued, N - 2_000 - startedIdx.length);
-    assert.deepEqual(running.jobs.map((j) => j.id), startedIdx.slice(-20).reverse().map((i) => ids[i]));
-    assert.deepEqual(deeper.jobs.map((j) => j.id), ids.slice(N - 91_020, N - 91_000).reverse());
+    assert.deepEqual(
+      running.jobs.map((j) => j.id),
+      startedIdx
+        .slice(-20)
+        .reverse()
+        .map((i) => ids[i]),
+    );
+    assert.deepEqual(
+      deeper.jobs.map((j) => j.id),
+      ids.slice(N - 91_020, N - 91_000).reverse(),
+    );
 
     // The plans walk indexes; none sorts the table.
     for (const sqlText of [
       'SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT 21',
       "SELECT * FROM jobs WHERE state = 'queued' AND (created_at, id) < (1, 'x') ORDER BY created_at DESC, id DESC LIMIT 21",
     ]) {
-      const plan = (store.db.prepare(`EXPLAIN QUERY PLAN ${sqlText}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      const plan = (store.db.prepare(`EXPLAIN QUERY PLAN ${sqlText}`).all() as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join('; ');
       assert.doesNotMatch(plan, /TEMP B-TREE|SCAN jobs(?! USING)/, `${sqlText}: ${plan}`);
     }
     store.close();

@@ -29,15 +29,48 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * still be read.
  */
 function startInTmux(session: string, args: string[]): void {
-  const unset = Object.keys(process.env).filter((k) => k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_')).flatMap((k) => ['-u', k]);
-  const cmd = ['env', ...unset, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'TERM=xterm-256color', process.execPath, NOMMER_BIN, ...args].map(q).join(' ');
-  execFileSync('tmux', ['-L', socket, 'new-session', '-d', '-s', session, '-x', '120', '-y', '30', '-c', d.path, `${cmd}; echo "EXIT=$?"; sleep 600`]);
+  const unset = Object.keys(process.env)
+    .filter((k) => k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_'))
+    .flatMap((k) => ['-u', k]);
+  const cmd = [
+    'env',
+    ...unset,
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    'TERM=xterm-256color',
+    process.execPath,
+    NOMMER_BIN,
+    ...args,
+  ]
+    .map(q)
+    .join(' ');
+  execFileSync('tmux', [
+    '-L',
+    socket,
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    '120',
+    '-y',
+    '30',
+    '-c',
+    d.path,
+    `${cmd}; echo "EXIT=$?"; sleep 600`,
+  ]);
 }
 
-const screen = (session: string) => execFileSync('tmux', ['-L', socket, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
-const keys = (session: string, ...k: string[]) => execFileSync('tmux', ['-L', socket, 'send-keys', '-t', session, ...k]);
+const screen = (session: string) =>
+  execFileSync('tmux', ['-L', socket, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+const keys = (session: string, ...k: string[]) =>
+  execFileSync('tmux', ['-L', socket, 'send-keys', '-t', session, ...k]);
 
-async function waitForScreen(session: string, ok: (s: string) => boolean, what: string, timeoutMs = 120_000): Promise<string> {
+async function waitForScreen(
+  session: string,
+  ok: (s: string) => boolean,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let s = '';
   while (Date.now() < deadline) {
@@ -51,9 +84,17 @@ async function waitForScreen(session: string, ok: (s: string) => boolean, what: 
 
 /** The nommer process the pane runs (the pane's shell's child). */
 function nommerPid(session: string): number {
-  const shell = execFileSync('tmux', ['-L', socket, 'list-panes', '-t', session, '-F', '#{pane_pid}'], { encoding: 'utf8' }).trim();
+  const shell = execFileSync('tmux', ['-L', socket, 'list-panes', '-t', session, '-F', '#{pane_pid}'], {
+    encoding: 'utf8',
+  }).trim();
   const children = readFileSync(`/proc/${shell}/task/${shell}/children`, 'utf8').trim().split(/\s+/).map(Number);
-  const pid = children.find((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('nommer'); } catch { return false; } });
+  const pid = children.find((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('nommer');
+    } catch {
+      return false;
+    }
+  });
   assert.ok(pid, 'the nommer process runs');
   return pid;
 }
@@ -66,17 +107,26 @@ function cpuOf(pid: number): { cpu: number; alive: number } | undefined {
     const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     // utime, stime and starttime are fields 14, 15 and 22 of stat (the split starts at field 3).
     return { cpu: (Number(f[11]) + Number(f[12])) / TICK, alive: uptime - Number(f[19]) / TICK };
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 const percentLine = (s: string) => s.split('\n').find((l) => /encoding/.test(l) && /\b([1-9]|[1-9]\d)%/.test(l));
 
-test('submit on a terminal: a live view while ffmpeg runs, the output and its size at the end, exit 0; the view costs under 5% of a core', { skip: hasTmux ? false : 'tmux is not installed' }, async (t) => {
+test('submit on a terminal: a live view while ffmpeg runs, the output and its size at the end, exit 0; the view costs under 5% of a core', {
+  skip: hasTmux ? false : 'tmux is not installed',
+}, async (t) => {
   const clip = makeClip(join(d.path, 'clip.mov'), { seconds: 10, width: 640, height: 360, fps: 30 });
   startInTmux('submit', ['submit', clip]);
-  const mid = await waitForScreen('submit', (s) => Boolean(percentLine(s)), 'a percent between 1 and 99 while encoding');
+  const mid = await waitForScreen(
+    'submit',
+    (s) => Boolean(percentLine(s)),
+    'a percent between 1 and 99 while encoding',
+  );
   const pid = nommerPid('submit');
-  const t1 = Date.now(), c1 = cpuOf(pid)!.cpu;
+  const t1 = Date.now(),
+    c1 = cpuOf(pid)!.cpu;
   const line = percentLine(mid)!;
   assert.match(line, /clip\.mov/);
   assert.match(line, /█/, `a progress bar: ${line}`);
@@ -89,12 +139,22 @@ test('submit on a terminal: a live view while ffmpeg runs, the output and its si
   assert.doesNotMatch(mid, /\u001B/, 'the terminal interprets the escape codes');
 
   // Sample CPU until the process ends; the last sample before it exits is the total.
-  let t2 = t1, c2 = c1, alive = 0;
-  const end = await waitForScreen('submit', (s) => {
-    const c = cpuOf(pid);
-    if (c !== undefined) { t2 = Date.now(); c2 = c.cpu; alive = c.alive; }
-    return /EXIT=\d+/.test(s);
-  }, 'EXIT=');
+  let t2 = t1,
+    c2 = c1,
+    alive = 0;
+  const end = await waitForScreen(
+    'submit',
+    (s) => {
+      const c = cpuOf(pid);
+      if (c !== undefined) {
+        t2 = Date.now();
+        c2 = c.cpu;
+        alive = c.alive;
+      }
+      return /EXIT=\d+/.test(s);
+    },
+    'EXIT=',
+  );
   assert.match(end, /EXIT=0/);
   assert.match(end, /clip\.mov .*succeeded .*100%/);
   assert.match(end, /→ .*clip\.webm {2}\(webm, \d+(\.\d)? (KiB|MiB)\)/);
@@ -102,14 +162,22 @@ test('submit on a terminal: a live view while ffmpeg runs, the output and its si
   assert.equal(end.match(/clip\.mov .*succeeded/g)?.length, 1, 'the final frame replaced the live ones');
 
   const following = (c2 - c1) / ((t2 - t1) / 1000);
-  t.diagnostic(`view CPU while following: ${(following * 100).toFixed(2)}% of one core over ${((t2 - t1) / 1000).toFixed(1)} s (${(c2 - c1).toFixed(2)} CPU s); whole process incl. start-up: ${c2.toFixed(2)} CPU s over ${alive.toFixed(1)} s = ${((c2 / alive) * 100).toFixed(1)}%`);
+  t.diagnostic(
+    `view CPU while following: ${(following * 100).toFixed(2)}% of one core over ${((t2 - t1) / 1000).toFixed(1)} s (${(c2 - c1).toFixed(2)} CPU s); whole process incl. start-up: ${c2.toFixed(2)} CPU s over ${alive.toFixed(1)} s = ${((c2 / alive) * 100).toFixed(1)}%`,
+  );
   assert.ok(t2 - t1 > 3000, 'measured over several seconds of encoding');
   assert.ok(following < 0.05, `the view used ${(following * 100).toFixed(1)}% of a core while following`);
 });
 
-test('status --watch on a terminal shows the finished job and the fleet; q quits with exit 0', { skip: hasTmux ? false : 'tmux is not installed' }, async () => {
+test('status --watch on a terminal shows the finished job and the fleet; q quits with exit 0', {
+  skip: hasTmux ? false : 'tmux is not installed',
+}, async () => {
   startInTmux('watch', ['status', '--watch']);
-  const s = await waitForScreen('watch', (x) => /clip\.mov .*succeeded/.test(x) && /workers:/.test(x), 'the succeeded job and the fleet');
+  const s = await waitForScreen(
+    'watch',
+    (x) => /clip\.mov .*succeeded/.test(x) && /workers:/.test(x),
+    'the succeeded job and the fleet',
+  );
   assert.match(s, /watching 1 job: 1 succeeded/);
   keys('watch', 'q');
   const end = await waitForScreen('watch', (x) => /EXIT=\d+/.test(x), 'EXIT=');
@@ -125,14 +193,32 @@ test('submit piped (no terminal): plain lines and output paths, no escape codes;
   assert.match(r.stderr, /^j_\w+ {2}queued$/m);
   assert.match(r.stderr, /^j_\w+ {2}running \(encoding\) on \S+$/m);
   assert.match(r.stderr, /^j_\w+ {2}succeeded$/m);
-  assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.replace(/ {2}\(.*/, '')), [join(d.path, 'short.webm'), join(d.path, 'short.webp')]);
+  assert.deepEqual(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/ {2}\(.*/, '')),
+    [join(d.path, 'short.webm'), join(d.path, 'short.webp')],
+  );
 
   const j = await nommer(['submit', clip, '-p', 'opus', '--json'], { env, cwd: d.path });
   assert.equal(j.code, 0, j.stderr);
   assert.doesNotMatch(j.stdout + j.stderr, /\u001B/);
-  const lines = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as { job?: { state: string }; jobs?: Array<{ state: string; outputs: Array<{ uri: string; bytes?: number }> }> });
+  const lines = j.stdout
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          job?: { state: string };
+          jobs?: Array<{ state: string; outputs: Array<{ uri: string; bytes?: number }> }>;
+        },
+    );
   assert.ok(lines.length >= 3, j.stdout);
-  assert.ok(lines.slice(0, -1).every((l) => l.job), 'one {"job": …} line per update');
+  assert.ok(
+    lines.slice(0, -1).every((l) => l.job),
+    'one {"job": …} line per update',
+  );
   const last = lines.at(-1)!;
   assert.equal(last.jobs?.[0]?.state, 'succeeded');
   assert.equal(last.jobs![0]!.outputs[0]!.uri, join(d.path, 'short.opus'));

@@ -2,11 +2,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  allFinal, elapsedSeconds, exitCodeOf, fleetCounts, initialState, keyAction, reduce,
-  type Action, type ViewKind, type ViewState,
+  allFinal,
+  elapsedSeconds,
+  exitCodeOf,
+  fleetCounts,
+  initialState,
+  keyAction,
+  reduce,
+  type Action,
+  type ViewKind,
+  type ViewState,
 } from '../src/tui/model.js';
 import { job } from './helpers/tui.js';
-
 
 function run(actions: Action[], kind: ViewKind = 'submit'): ViewState {
   return actions.reduce(reduce, initialState(kind));
@@ -16,7 +23,11 @@ test('job updates make one row per job, in the order first seen, and later updat
   const s = run([
     { type: 'job', job: job('a') },
     { type: 'job', job: job('b') },
-    { type: 'job', job: job('a', { state: 'running', phase: 'encoding', progress: 0.4, worker: 'w1' }), event: { type: 'progress', message: '' } },
+    {
+      type: 'job',
+      job: job('a', { state: 'running', phase: 'encoding', progress: 0.4, worker: 'w1' }),
+      event: { type: 'progress', message: '' },
+    },
   ]);
   assert.deepEqual(s.order, ['a', 'b']);
   assert.equal(s.rows.a!.job.progress, 0.4);
@@ -26,7 +37,11 @@ test('job updates make one row per job, in the order first seen, and later updat
 
 test('the last history event is kept for the row, progress ticks do not replace it', () => {
   const s = run([
-    { type: 'job', job: job('a', { state: 'queued', attempt: 2 }), event: { type: 'restarted', message: 'worker lost' } },
+    {
+      type: 'job',
+      job: job('a', { state: 'queued', attempt: 2 }),
+      event: { type: 'restarted', message: 'worker lost' },
+    },
     { type: 'job', job: job('a', { state: 'queued', attempt: 2 }), event: { type: 'progress', message: 'tick' } },
   ]);
   assert.equal(s.rows.a!.event, 'restarted: worker lost');
@@ -44,15 +59,23 @@ test('a listing replaces the rows in its order and keeps the selection when the 
 });
 
 test('arrow keys move the selection within the rows and stop at the ends', () => {
-  let s = run([{ type: 'job', job: job('a') }, { type: 'job', job: job('b') }, { type: 'job', job: job('c') }]);
-  const press = (input: string, key = {}) => { const a = keyAction(s, input, key); if (a) s = reduce(s, a); };
+  let s = run([
+    { type: 'job', job: job('a') },
+    { type: 'job', job: job('b') },
+    { type: 'job', job: job('c') },
+  ]);
+  const press = (input: string, key = {}) => {
+    const a = keyAction(s, input, key);
+    if (a) s = reduce(s, a);
+  };
   press('', { downArrow: true });
   press('', { downArrow: true });
   press('', { downArrow: true });
   assert.equal(s.selected, 'c');
   press('', { upArrow: true });
   assert.equal(s.selected, 'b');
-  press('k'); press('k');
+  press('k');
+  press('k');
   assert.equal(s.selected, 'a');
 });
 
@@ -82,7 +105,11 @@ test('canceling a finished job says there is nothing to cancel and asks nothing'
 });
 
 test('a cancel the API refuses is shown as an error notice', () => {
-  let s = run([{ type: 'job', job: job('a', { state: 'running' }) }, { type: 'cancel-request' }, { type: 'cancel-confirm' }]);
+  let s = run([
+    { type: 'job', job: job('a', { state: 'running' }) },
+    { type: 'cancel-request' },
+    { type: 'cancel-confirm' },
+  ]);
   s = reduce(s, { type: 'cancel-failed', id: 'a', message: 'job a is already succeeded' });
   assert.equal(s.notice!.tone, 'error');
   assert.equal(s.rows.a!.cancelRequested, false);
@@ -99,10 +126,16 @@ test('q and Ctrl-C quit; after the view ended keys do nothing', () => {
 });
 
 test('exit code is 0 only when every job succeeded', () => {
-  const ok = run([{ type: 'job', job: job('a', { state: 'succeeded' }) }, { type: 'job', job: job('b', { state: 'succeeded' }) }]);
+  const ok = run([
+    { type: 'job', job: job('a', { state: 'succeeded' }) },
+    { type: 'job', job: job('b', { state: 'succeeded' }) },
+  ]);
   assert.equal(allFinal(ok), true);
   assert.equal(exitCodeOf(ok), 0);
-  const one = reduce(ok, { type: 'job', job: job('b', { state: 'failed', error: { code: 'INPUT_UNDECODABLE', message: 'no' } }) });
+  const one = reduce(ok, {
+    type: 'job',
+    job: job('b', { state: 'failed', error: { code: 'INPUT_UNDECODABLE', message: 'no' } }),
+  });
   assert.equal(exitCodeOf(one), 1);
   const running = reduce(ok, { type: 'job', job: job('c', { state: 'running' }) });
   assert.equal(allFinal(running), false);
@@ -111,9 +144,32 @@ test('exit code is 0 only when every job succeeded', () => {
 });
 
 test('fleet counts: booting from the fleet, busy from the tasks in flight unless workers say', () => {
-  assert.deepEqual(fleetCounts({ queue: { waiting: 3, inFlight: 1 }, fleet: [{ id: 'w1', state: 'running' }, { id: 'w2', state: 'running' }, { id: 'w3', state: 'booting' }] }), { busy: 1, idle: 1, booting: 1 });
-  assert.deepEqual(fleetCounts({ queue: { waiting: 0, inFlight: 5 }, fleet: [{ id: 'w1', state: 'running' }] }), { busy: 1, idle: 0, booting: 0 });
-  assert.deepEqual(fleetCounts({ queue: { waiting: 0, inFlight: 0 }, fleet: [{ id: 'w1', state: 'running', busy: true }, { id: 'w2', state: 'running', busy: false }] }), { busy: 1, idle: 1, booting: 0 });
+  assert.deepEqual(
+    fleetCounts({
+      queue: { waiting: 3, inFlight: 1 },
+      fleet: [
+        { id: 'w1', state: 'running' },
+        { id: 'w2', state: 'running' },
+        { id: 'w3', state: 'booting' },
+      ],
+    }),
+    { busy: 1, idle: 1, booting: 1 },
+  );
+  assert.deepEqual(fleetCounts({ queue: { waiting: 0, inFlight: 5 }, fleet: [{ id: 'w1', state: 'running' }] }), {
+    busy: 1,
+    idle: 0,
+    booting: 0,
+  });
+  assert.deepEqual(
+    fleetCounts({
+      queue: { waiting: 0, inFlight: 0 },
+      fleet: [
+        { id: 'w1', state: 'running', busy: true },
+        { id: 'w2', state: 'running', busy: false },
+      ],
+    }),
+    { busy: 1, idle: 1, booting: 0 },
+  );
   assert.deepEqual(fleetCounts({ queue: { waiting: -1, inFlight: -1 }, fleet: [] }), { busy: 0, idle: 0, booting: 0 });
 });
 
@@ -121,7 +177,17 @@ test('elapsed runs to now while running and to the finish once final', () => {
   const t0 = Date.parse('2025-01-01T00:00:00Z');
   assert.equal(elapsedSeconds(job('a'), t0), undefined);
   assert.equal(elapsedSeconds(job('a', { state: 'running', startedAt: new Date(t0).toISOString() }), t0 + 12_000), 12);
-  assert.equal(elapsedSeconds(job('a', { state: 'succeeded', startedAt: new Date(t0).toISOString(), finishedAt: new Date(t0 + 5000).toISOString() }), t0 + 60_000), 5);
+  assert.equal(
+    elapsedSeconds(
+      job('a', {
+        state: 'succeeded',
+        startedAt: new Date(t0).toISOString(),
+        finishedAt: new Date(t0 + 5000).toISOString(),
+      }),
+      t0 + 60_000,
+    ),
+    5,
+  );
 });
 
 test('the reducer never mutates the state it is given', () => {

@@ -9,10 +9,14 @@ import { PlainReporter } from '../src/tui/plain.js';
 import { ViewStore } from '../src/tui/store.js';
 import { job } from './helpers/tui.js';
 
-
 function sink() {
   const lines: string[] = [];
-  return { lines, write: (t: string) => { lines.push(...t.split('\n').filter(Boolean)); } };
+  return {
+    lines,
+    write: (t: string) => {
+      lines.push(...t.split('\n').filter(Boolean));
+    },
+  };
 }
 
 test('Ink only on a real terminal; plain for pipes, TERM=dumb and CI; JSON and quiet as asked', () => {
@@ -35,12 +39,19 @@ test('plain lines: one per change of state, phase or worker, progress at most ev
   const store = new ViewStore(initialState('submit'));
   const r = new PlainReporter(out, 5000, () => now);
   store.subscribe(r.listener);
-  const enc = (progress: number) => job('a', { state: 'running', phase: 'encoding', worker: 'w1', progress, fps: 120, speed: 2.4, eta: 10 });
+  const enc = (progress: number) =>
+    job('a', { state: 'running', phase: 'encoding', worker: 'w1', progress, fps: 120, speed: 2.4, eta: 10 });
   store.dispatch({ type: 'job', job: job('a') });
   store.dispatch({ type: 'job', job: job('a', { state: 'running', phase: 'downloading', worker: 'w1' }) });
-  for (let i = 0; i <= 20; i++) { now = i * 500; store.dispatch({ type: 'job', job: enc(i / 20) }); }
+  for (let i = 0; i <= 20; i++) {
+    now = i * 500;
+    store.dispatch({ type: 'job', job: enc(i / 20) });
+  }
   store.dispatch({ type: 'job', job: job('a', { state: 'succeeded', progress: 1, worker: 'w1' }) });
-  store.dispatch({ type: 'job', job: job('b', { state: 'failed', error: { code: 'INPUT_NOT_FOUND', message: 'no such file' } }) });
+  store.dispatch({
+    type: 'job',
+    job: job('b', { state: 'failed', error: { code: 'INPUT_NOT_FOUND', message: 'no such file' } }),
+  });
   assert.deepEqual(out.lines, [
     'a  queued',
     'a  running (downloading) on w1',
@@ -69,15 +80,27 @@ test('JSON lines: one object per line, each state change, progress at most once 
   const store = new ViewStore(initialState('submit'));
   store.subscribe(new JsonLinesReporter(out, 1000, () => now).listener);
   store.dispatch({ type: 'job', job: job('a'), event: { type: 'created', message: 'queued' } });
-  for (let i = 0; i < 10; i++) { now = i * 250; store.dispatch({ type: 'job', job: job('a', { state: 'running', phase: 'encoding', progress: i / 10 }), event: { type: 'progress', message: '' } }); }
+  for (let i = 0; i < 10; i++) {
+    now = i * 250;
+    store.dispatch({
+      type: 'job',
+      job: job('a', { state: 'running', phase: 'encoding', progress: i / 10 }),
+      event: { type: 'progress', message: '' },
+    });
+  }
   const summary = { queue: { waiting: 0, inFlight: 1 }, fleet: [{ id: 'w1', state: 'running' }] };
   store.dispatch({ type: 'summary', summary });
   store.dispatch({ type: 'summary', summary: { ...summary } });
-  store.dispatch({ type: 'job', job: job('a', { state: 'succeeded', progress: 1 }), event: { type: 'succeeded', message: 'done' } });
+  store.dispatch({
+    type: 'job',
+    job: job('a', { state: 'succeeded', progress: 1 }),
+    event: { type: 'succeeded', message: 'done' },
+  });
   const objs = out.lines.map((l) => JSON.parse(l) as { job?: JobView; event?: { type: string }; summary?: unknown });
-  assert.deepEqual(objs.map((o) => o.job ? `${o.job.state}:${o.job.progress}` : 'summary'), [
-    'queued:0', 'running:0', 'running:0.4', 'running:0.8', 'summary', 'succeeded:1',
-  ]);
+  assert.deepEqual(
+    objs.map((o) => (o.job ? `${o.job.state}:${o.job.progress}` : 'summary')),
+    ['queued:0', 'running:0', 'running:0.4', 'running:0.8', 'summary', 'succeeded:1'],
+  );
   assert.equal(objs[0]!.event!.type, 'created');
   assert.equal(objs[1]!.event, undefined, 'progress ticks carry no event');
   assert.equal(objs.at(-1)!.event!.type, 'succeeded');

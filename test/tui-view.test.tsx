@@ -14,16 +14,37 @@ const T0 = Date.parse('2025-06-01T12:00:00Z');
 
 function job(id: string, patch: Partial<JobView> = {}): JobView {
   return {
-    id, state: 'queued', phase: null, progress: 0, fps: null, speed: null, eta: null, attempt: 1, maxAttempts: 3,
-    input: `/media/${id}.mov`, outputs: [{ preset: 'webm', uri: `/media/${id}.webm` }], worker: null, error: null,
-    startedAt: null, finishedAt: null, ...patch,
+    id,
+    state: 'queued',
+    phase: null,
+    progress: 0,
+    fps: null,
+    speed: null,
+    eta: null,
+    attempt: 1,
+    maxAttempts: 3,
+    input: `/media/${id}.mov`,
+    outputs: [{ preset: 'webm', uri: `/media/${id}.webm` }],
+    worker: null,
+    error: null,
+    startedAt: null,
+    finishedAt: null,
+    ...patch,
   };
 }
 
-const running = (id: string, patch: Partial<JobView> = {}) => job(id, {
-  state: 'running', phase: 'encoding', progress: 0.42, fps: 118.4, speed: 2.44, eta: 65, worker: 'w7-1',
-  startedAt: new Date(T0).toISOString(), ...patch,
-});
+const running = (id: string, patch: Partial<JobView> = {}) =>
+  job(id, {
+    state: 'running',
+    phase: 'encoding',
+    progress: 0.42,
+    fps: 118.4,
+    speed: 2.44,
+    eta: 65,
+    worker: 'w7-1',
+    startedAt: new Date(T0).toISOString(),
+    ...patch,
+  });
 
 function state(actions: Action[], kind: ViewKind = 'submit'): ViewState {
   return actions.reduce(reduce, initialState(kind));
@@ -52,19 +73,45 @@ test('a running job shows its state, a block progress bar, percent, fps, speed, 
 });
 
 test('the footer shows the queue and the fleet as busy / idle / booting', () => {
-  const f = frame(state([
-    { type: 'job', job: running('a') },
-    { type: 'summary', summary: { queue: { waiting: 4, inFlight: 1 }, fleet: [{ id: 'w1', state: 'running' }, { id: 'w2', state: 'running' }, { id: 'w3', state: 'booting' }] } },
-  ]));
+  const f = frame(
+    state([
+      { type: 'job', job: running('a') },
+      {
+        type: 'summary',
+        summary: {
+          queue: { waiting: 4, inFlight: 1 },
+          fleet: [
+            { id: 'w1', state: 'running' },
+            { id: 'w2', state: 'running' },
+            { id: 'w3', state: 'booting' },
+          ],
+        },
+      },
+    ]),
+  );
   assert.match(f, /queue: 4 waiting, 1 in flight/);
   assert.match(f, /workers: 1 busy, 1 idle, 1 booting/);
 });
 
 test('a finished job shows 100% and each output with its size', () => {
-  const f = frame(state([
-    { type: 'job', job: job('done', { state: 'succeeded', progress: 1, startedAt: new Date(T0).toISOString(), finishedAt: new Date(T0 + 9000).toISOString(), outputs: [{ preset: 'webm', uri: '/out/done.webm', bytes: 411_000 }, { preset: 'poster', uri: '/out/done.webp', bytes: 20_480 }] }) },
-    { type: 'done' },
-  ]));
+  const f = frame(
+    state([
+      {
+        type: 'job',
+        job: job('done', {
+          state: 'succeeded',
+          progress: 1,
+          startedAt: new Date(T0).toISOString(),
+          finishedAt: new Date(T0 + 9000).toISOString(),
+          outputs: [
+            { preset: 'webm', uri: '/out/done.webm', bytes: 411_000 },
+            { preset: 'poster', uri: '/out/done.webp', bytes: 20_480 },
+          ],
+        }),
+      },
+      { type: 'done' },
+    ]),
+  );
   assert.match(f, /succeeded/);
   assert.match(f, /100%/);
   assert.ok(f.includes(bar(1, 20)));
@@ -75,10 +122,18 @@ test('a finished job shows 100% and each output with its size', () => {
 });
 
 test('a failed job shows its error code and one-line message', () => {
-  const f = frame(state([
-    { type: 'job', job: job('bad', { state: 'failed', error: { code: 'INPUT_UNDECODABLE', message: 'ffmpeg cannot decode /media/bad.mov\nmore detail' } }) },
-    { type: 'done' },
-  ]));
+  const f = frame(
+    state([
+      {
+        type: 'job',
+        job: job('bad', {
+          state: 'failed',
+          error: { code: 'INPUT_UNDECODABLE', message: 'ffmpeg cannot decode /media/bad.mov\nmore detail' },
+        }),
+      },
+      { type: 'done' },
+    ]),
+  );
   assert.match(f, /failed/);
   assert.match(f, /✗ INPUT_UNDECODABLE: ffmpeg cannot decode \/media\/bad\.mov$/m);
   assert.doesNotMatch(f, /more detail/);
@@ -86,14 +141,30 @@ test('a failed job shows its error code and one-line message', () => {
 });
 
 test('several jobs: one row each, the selected one marked, outputs listed for a multi-output job', () => {
-  const f = frame(state([
-    { type: 'job', job: running('a', { outputs: [{ preset: 'webm', uri: '/o/a.webm' }, { preset: 'poster', uri: '/o/a.webp' }] }) },
-    { type: 'job', job: job('b') },
-    { type: 'select', delta: 1 },
-  ]));
+  const f = frame(
+    state([
+      {
+        type: 'job',
+        job: running('a', {
+          outputs: [
+            { preset: 'webm', uri: '/o/a.webm' },
+            { preset: 'poster', uri: '/o/a.webp' },
+          ],
+        }),
+      },
+      { type: 'job', job: job('b') },
+      { type: 'select', delta: 1 },
+    ]),
+  );
   const lines = f.split('\n');
-  assert.ok(lines.some((l) => /^ {2}a\.mov .*encoding/.test(l)), f);
-  assert.ok(lines.some((l) => /^› b\.mov .*queued/.test(l)), f);
+  assert.ok(
+    lines.some((l) => /^ {2}a\.mov .*encoding/.test(l)),
+    f,
+  );
+  assert.ok(
+    lines.some((l) => /^› b\.mov .*queued/.test(l)),
+    f,
+  );
   assert.match(f, /├ webm: \/o\/a\.webm/);
   assert.match(f, /└ poster: \/o\/a\.webp/);
   assert.match(f, /following 2 jobs: 1 running, 1 queued/);
@@ -109,7 +180,9 @@ test('the cancel confirmation, and what quitting says for each command', () => {
 });
 
 test('more jobs than the terminal has rows: a run of whole jobs around the selection, the rest counted', () => {
-  let s = state(Array.from({ length: 40 }, (_, i) => ({ type: 'job' as const, job: job(`j${String(i).padStart(2, '0')}`) })));
+  let s = state(
+    Array.from({ length: 40 }, (_, i) => ({ type: 'job' as const, job: job(`j${String(i).padStart(2, '0')}`) })),
+  );
   for (let i = 0; i < 15; i++) s = reduce(s, { type: 'select', delta: 1 });
   const v = visibleJobs(s, 20);
   assert.ok(v.ids.includes('j15'));
@@ -138,17 +211,35 @@ class FakeStdout extends EventEmitter {
   columns = 120;
   rows = 30;
   isTTY = true;
-  write = (s: string) => { this.frames.push(s); return true; };
+  write = (s: string) => {
+    this.frames.push(s);
+    return true;
+  };
   /** The last frame with text in it (Ink also writes bare cursor codes). */
-  get last(): string { return [...this.frames].reverse().find((f) => /\w/.test(f.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, ''))) ?? ''; }
+  get last(): string {
+    return [...this.frames].reverse().find((f) => /\w/.test(f.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, ''))) ?? '';
+  }
 }
 
 class FakeStdin extends EventEmitter {
   isTTY = true;
   private data: string | null = null;
-  write(s: string) { this.data = s; this.emit('readable'); this.emit('data', s); }
-  read() { const d = this.data; this.data = null; return d; }
-  setEncoding() {} setRawMode() {} resume() {} pause() {} ref() {} unref() {}
+  write(s: string) {
+    this.data = s;
+    this.emit('readable');
+    this.emit('data', s);
+  }
+  read() {
+    const d = this.data;
+    this.data = null;
+    return d;
+  }
+  setEncoding() {}
+  setRawMode() {}
+  resume() {}
+  pause() {}
+  ref() {}
+  unref() {}
 }
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -162,7 +253,9 @@ test('the live view answers keys: arrows select, c then y asks to cancel the sel
   const canceled: string[] = [];
   let quit = false;
   const view = startInkView(store, {
-    stdout: stdout as unknown as NodeJS.WriteStream, stdin: stdin as unknown as NodeJS.ReadStream, debug: true,
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    debug: true,
     onAction: (a) => {
       const c = store.get().confirm;
       store.dispatch(a);
@@ -195,11 +288,20 @@ test('the live view coalesces a burst of updates into a few redraws', async () =
   const store = new ViewStore(initialState('submit'));
   store.dispatch({ type: 'job', job: running('a', { progress: 0 }) });
   const stdout = new FakeStdout();
-  const view = startInkView(store, { stdout: stdout as unknown as NodeJS.WriteStream, stdin: new FakeStdin() as unknown as NodeJS.ReadStream, debug: true, minFrameMs: 200, onAction: (a) => store.dispatch(a) });
+  const view = startInkView(store, {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdin: new FakeStdin() as unknown as NodeJS.ReadStream,
+    debug: true,
+    minFrameMs: 200,
+    onAction: (a) => store.dispatch(a),
+  });
   await tick(20);
   const before = stdout.frames.length;
   const t0 = Date.now();
-  for (let i = 1; i <= 100; i++) { store.dispatch({ type: 'job', job: running('a', { progress: i / 100 }) }); await tick(5); }
+  for (let i = 1; i <= 100; i++) {
+    store.dispatch({ type: 'job', job: running('a', { progress: i / 100 }) });
+    await tick(5);
+  }
   const took = Date.now() - t0;
   await tick(250);
   const redraws = stdout.frames.length - before;

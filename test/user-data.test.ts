@@ -14,7 +14,13 @@ import { setupAws } from '../src/adapters/aws/setup.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { publishRelease, releaseKey, releaseUri } from '../src/fleet/release.js';
-import { loadUserDataTemplate, renderUserData, renderUserDataFor, userDataParams, USER_DATA_MAX_BYTES } from '../src/fleet/user-data.js';
+import {
+  loadUserDataTemplate,
+  renderUserData,
+  renderUserDataFor,
+  userDataParams,
+  USER_DATA_MAX_BYTES,
+} from '../src/fleet/user-data.js';
 import { packageRoot, packageVersion } from '../src/paths.js';
 import { startMoto, type Moto } from './helpers/moto.js';
 
@@ -26,7 +32,13 @@ function awsConfig(over: Record<string, unknown> = {}, aws: Record<string, unkno
     api: { token: 'api-token-0123456789abcdef' },
     webhooks: { secret: 'webhook-secret-0123456789' },
     ffmpeg: { path: '/opt/feederd-only/ffmpeg' },
-    aws: { bucket: 'nommer-ud-test', queuePrefix: 'udt', region: 'us-east-1', ec2: { idleExitSeconds: 45, slotsPerInstance: 2 }, ...aws },
+    aws: {
+      bucket: 'nommer-ud-test',
+      queuePrefix: 'udt',
+      region: 'us-east-1',
+      ec2: { idleExitSeconds: 45, slotsPerInstance: 2 },
+      ...aws,
+    },
     ...over,
   });
 }
@@ -39,11 +51,14 @@ function embeddedConfig(script: string): unknown {
 }
 
 describe('user-data rendering', () => {
-  it('fills every placeholder with feederd\'s version, the release URI and the ec2 settings', () => {
+  it("fills every placeholder with feederd's version, the release URI and the ec2 settings", () => {
     const script = renderUserDataFor(awsConfig(), VERSION);
     assert.doesNotMatch(script, /\{\{[A-Z0-9_]+\}\}/);
     assert.match(script, new RegExp(`^NOMMER_VERSION=${VERSION.replace(/\./g, '\\.')}$`, 'm'));
-    assert.match(script, new RegExp(`^NOMMER_PACKAGE_URI=s3://nommer-ud-test/${releaseKey(VERSION).replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(
+      script,
+      new RegExp(`^NOMMER_PACKAGE_URI=s3://nommer-ud-test/${releaseKey(VERSION).replace(/\./g, '\\.')}$`, 'm'),
+    );
     assert.match(script, /^IDLE_EXIT_SECONDS=45$/m);
     assert.match(script, /^CONCURRENCY=2$/m);
     assert.match(script, /^NOMMER_REGION=us-east-1$/m);
@@ -59,16 +74,23 @@ describe('user-data rendering', () => {
     assert.equal(parsed.backend, 'aws');
     assert.equal(parsed.aws.bucket, 'nommer-ud-test');
     assert.equal(parsed.aws.queuePrefix, 'udt');
-    for (const secret of ['api-token-0123456789abcdef', 'webhook-secret-0123456789', '/opt/feederd-only']) assert.ok(!script.includes(secret), `${secret} leaked`);
+    for (const secret of ['api-token-0123456789abcdef', 'webhook-secret-0123456789', '/opt/feederd-only'])
+      assert.ok(!script.includes(secret), `${secret} leaked`);
     // No credentials either: the instance profile provides them.
-    assert.doesNotMatch(script.replace(/\$\{?AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)/g, ''), /AWS_ACCESS_KEY_ID=|AKIA|ASIA/);
+    assert.doesNotMatch(
+      script.replace(/\$\{?AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)/g, ''),
+      /AWS_ACCESS_KEY_ID=|AKIA|ASIA/,
+    );
   });
 
   it('quotes values and refuses ones that could start a new line of code', () => {
     const params = userDataParams(awsConfig(), VERSION);
     const quoted = renderUserData(loadUserDataTemplate(), { ...params, endpoint: "http://x/'$(id)" });
     assert.match(quoted, /^NOMMER_AWS_ENDPOINT='http:\/\/x\/'\\''\$\(id\)'$/m);
-    assert.throws(() => renderUserData(loadUserDataTemplate(), { ...params, region: 'us-east-1\nreboot' }), /control character/);
+    assert.throws(
+      () => renderUserData(loadUserDataTemplate(), { ...params, region: 'us-east-1\nreboot' }),
+      /control character/,
+    );
     assert.throws(() => renderUserData('{{NOPE}}', params), /unknown placeholders: NOPE/);
     assert.throws(() => renderUserData('x'.repeat(USER_DATA_MAX_BYTES + 1), params), /EC2 accepts at most/);
   });
@@ -83,8 +105,14 @@ describe('user-data rendering', () => {
   });
 
   it('passes shellcheck', (t) => {
-    if (spawnSync('shellcheck', ['--version']).error) { t.skip('shellcheck is not installed (apt-get install shellcheck)'); return; }
-    const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '-'], { input: renderUserDataFor(awsConfig(), VERSION), encoding: 'utf8' });
+    if (spawnSync('shellcheck', ['--version']).error) {
+      t.skip('shellcheck is not installed (apt-get install shellcheck)');
+      return;
+    }
+    const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '-'], {
+      input: renderUserDataFor(awsConfig(), VERSION),
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 });
@@ -93,8 +121,12 @@ describe('user-data run in test mode (moto)', () => {
   let moto: Moto;
   let dir: string;
 
-  before(async () => { moto = await startMoto(); });
-  after(async () => { await moto?.stop(); });
+  before(async () => {
+    moto = await startMoto();
+  });
+  after(async () => {
+    await moto?.stop();
+  });
   beforeEach(async () => {
     await moto.reset();
     dir = mkdtempSync(join(tmpdir(), 'nommer-userdata-'));
@@ -131,9 +163,17 @@ describe('user-data run in test mode (moto)', () => {
     return new Promise((resolve, reject) => {
       const child = spawn('bash', [scriptPath], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`user-data did not finish in 60 s:\n${stderr}`)); }, 60_000);
-      child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+      child.stderr.setEncoding('utf8').on('data', (c: string) => {
+        stderr += c;
+      });
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`user-data did not finish in 60 s:\n${stderr}`));
+      }, 60_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr });
+      });
     });
   }
 
@@ -147,17 +187,35 @@ describe('user-data run in test mode (moto)', () => {
     const fetched = join(dir, 'root/var/tmp/nommer-bootstrap', `media-nommer-${VERSION}.tgz`);
     const listing = spawnSync('tar', ['-tzf', fetched], { encoding: 'utf8' });
     assert.equal(listing.status, 0, listing.stderr);
-    for (const f of ['package/package.json', 'package/bin/nommer', 'package/templates/user-data.sh', 'package/dist/src/cli.js']) assert.ok(listing.stdout.split('\n').includes(f), `${f} in the release`);
+    for (const f of [
+      'package/package.json',
+      'package/bin/nommer',
+      'package/templates/user-data.sh',
+      'package/dist/src/cli.js',
+    ])
+      assert.ok(listing.stdout.split('\n').includes(f), `${f} in the release`);
     const pj = spawnSync('tar', ['-xzOf', fetched, 'package/package.json'], { encoding: 'utf8' });
     assert.equal(JSON.parse(pj.stdout).version, VERSION);
     // The worker's config is the one rendered, and the worker accepted it.
     const written = JSON.parse(readFileSync(join(dir, 'root/etc/nommer/nommer.config.json'), 'utf8'));
     assert.equal(written.aws.queuePrefix, 'udt');
-    assert.match(stderr, /starting worker i-0userdatatest: .*worker --backend aws --idle-exit 2 --concurrency 1 --id i-0userdatatest/);
+    assert.match(
+      stderr,
+      /starting worker i-0userdatatest: .*worker --backend aws --idle-exit 2 --concurrency 1 --id i-0userdatatest/,
+    );
     // The worker's own JSON log: it started on the aws backend and stopped because it was idle.
-    const logs = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; backend?: string; reasons?: string[]; worker?: string });
-    assert.ok(logs.some((l) => l.msg === 'worker started' && l.backend === 'aws' && l.worker === 'i-0userdatatest'), stderr);
-    assert.ok(logs.some((l) => l.msg === 'worker stopped' && l.reasons?.every((r) => r === 'idle')), stderr);
+    const logs = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg?: string; backend?: string; reasons?: string[]; worker?: string });
+    assert.ok(
+      logs.some((l) => l.msg === 'worker started' && l.backend === 'aws' && l.worker === 'i-0userdatatest'),
+      stderr,
+    );
+    assert.ok(
+      logs.some((l) => l.msg === 'worker stopped' && l.reasons?.every((r) => r === 'idle')),
+      stderr,
+    );
     assert.match(stderr, /worker exited with 0/);
     assert.equal(readFileSync(join(dir, 'powered-off'), 'utf8'), 'shutdown -h now (worker exit 0)\n');
     assert.ok(elapsed >= 2000, `idled for at least 2 s (took ${elapsed} ms)`);
@@ -165,11 +223,19 @@ describe('user-data run in test mode (moto)', () => {
   });
 
   it('a bootstrap that fails (no release in the bucket) powers off too, instead of idling at a cost', async () => {
-    await setupAws({ endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 }, { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
+    await setupAws(
+      { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 },
+      { bucket: 'nommer-ud-test', queuePrefix: 'udt' },
+    );
     const { code, stderr } = await runScript();
     assert.notEqual(code, 0);
     assert.match(readFileSync(join(dir, 'powered-off'), 'utf8'), /^shutdown -h now \(worker exit [1-9]\d*\)\n$/);
-    assert.match(stderr, new RegExp(`fetching nommer ${VERSION.replace(/\./g, '\\.')} from ${releaseUri('nommer-ud-test', VERSION).replace(/[./]/g, '\\$&')}`));
+    assert.match(
+      stderr,
+      new RegExp(
+        `fetching nommer ${VERSION.replace(/\./g, '\\.')} from ${releaseUri('nommer-ud-test', VERSION).replace(/[./]/g, '\\$&')}`,
+      ),
+    );
     assert.doesNotMatch(stderr, /starting worker/);
   });
 
@@ -199,7 +265,11 @@ describe('nommer fleet user-data', () => {
       const program = buildProgram();
       if (!program.commands.some((c) => c.name() === 'fleet')) registerFleet(program);
       await program.parseAsync(process.argv.slice(1), { from: 'user' });`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', cli, '--', '--config', cfgFile, 'fleet', 'user-data'], { encoding: 'utf8', env: { ...process.env, NOMMER_HOME: dir } });
+    const r = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', cli, '--', '--config', cfgFile, 'fleet', 'user-data'],
+      { encoding: 'utf8', env: { ...process.env, NOMMER_HOME: dir } },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, renderUserDataFor(parseConfig(raw), VERSION));
     rmSync(dir, { recursive: true, force: true });

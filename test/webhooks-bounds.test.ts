@@ -16,7 +16,10 @@ import type { Logger } from '../src/log.js';
 
 const dir = tempDir('nommer-webhooks-');
 const cleanups: Array<() => unknown> = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); dir.cleanup(); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  dir.cleanup();
+});
 
 let n = 0;
 function freshStore(): Store {
@@ -25,16 +28,34 @@ function freshStore(): Store {
   return store;
 }
 
-interface Logged { level: string; obj: Record<string, unknown>; msg: string }
+interface Logged {
+  level: string;
+  obj: Record<string, unknown>;
+  msg: string;
+}
 function captureLog(): { log: Logger; lines: Logged[] } {
   const lines: Logged[] = [];
-  const at = (level: string) => (obj: Record<string, unknown>, msg: string) => { lines.push({ level, obj, msg }); };
-  const log = { warn: at('warn'), info: at('info'), error: at('error'), debug: at('debug'), trace: at('trace'), fatal: at('fatal') } as Record<string, unknown>;
+  const at = (level: string) => (obj: Record<string, unknown>, msg: string) => {
+    lines.push({ level, obj, msg });
+  };
+  const log = {
+    warn: at('warn'),
+    info: at('info'),
+    error: at('error'),
+    debug: at('debug'),
+    trace: at('trace'),
+    fatal: at('fatal'),
+  } as Record<string, unknown>;
   log.child = () => log;
   return { log: log as unknown as Logger, lines };
 }
 
-interface Hit { jobId: string; event: string; body: string; headers: IncomingMessage['headers'] }
+interface Hit {
+  jobId: string;
+  event: string;
+  body: string;
+  headers: IncomingMessage['headers'];
+}
 interface Receiver {
   server: Server;
   url: string;
@@ -53,25 +74,38 @@ async function receiver(answer?: (hit: Hit, res: ServerResponse, r: Receiver) =>
   r.server = createServer((req, res) => {
     r.active++;
     r.maxActive = Math.max(r.maxActive, r.active);
-    res.on('close', () => { r.active--; });
+    res.on('close', () => {
+      r.active--;
+    });
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (c: string) => { body += c; });
+    req.on('data', (c: string) => {
+      body += c;
+    });
     req.on('end', () => {
       const j = JSON.parse(body) as { event: string; job: { id: string } };
       const hit = { jobId: j.job.id, event: j.event, body, headers: req.headers };
       r.hits.push(hit);
-      if (answer) answer(hit, res, r); else res.end('ok');
+      if (answer) answer(hit, res, r);
+      else res.end('ok');
     });
   });
   r.server.on('connection', (socket) => {
     r.open++;
     r.maxOpen = Math.max(r.maxOpen, r.open);
-    socket.on('close', () => { r.open--; });
+    socket.on('close', () => {
+      r.open--;
+    });
   });
   await new Promise<void>((ok) => r.server.listen(0, '127.0.0.1', ok));
   r.url = `http://127.0.0.1:${(r.server.address() as { port: number }).port}/hook`;
-  cleanups.push(() => new Promise<void>((ok) => { r.server.closeAllConnections(); r.server.close(() => ok()); }));
+  cleanups.push(
+    () =>
+      new Promise<void>((ok) => {
+        r.server.closeAllConnections();
+        r.server.close(() => ok());
+      }),
+  );
   return r;
 }
 
@@ -92,14 +126,28 @@ const job = (notifyUrl: string, over: Partial<NewJob> = {}): NewJob => ({
 });
 
 function ev(jobId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return { v: 1, kind: 'status', jobId, taskId: `${jobId}.encode`, attempt: 1, seq, worker: 'w1', at: Date.now(), type, ...over };
+  return {
+    v: 1,
+    kind: 'status',
+    jobId,
+    taskId: `${jobId}.encode`,
+    attempt: 1,
+    seq,
+    worker: 'w1',
+    at: Date.now(),
+    type,
+    ...over,
+  };
 }
 
 function notifier(store: Store, opts: Partial<NotifierOptions> = {}): { notifier: Notifier; lines: Logged[] } {
   const { log, lines } = captureLog();
   const nf = new Notifier({ timeoutMs: 10_000, maxAttempts: 3, baseDelayMs: 5, ...opts }, log);
   const detach = nf.attach(store);
-  cleanups.push(async () => { detach(); await nf.drain(0); });
+  cleanups.push(async () => {
+    detach();
+    await nf.drain(0);
+  });
   return { notifier: nf, lines };
 }
 
@@ -118,7 +166,9 @@ const EVENTS = ['created', 'started', 'phase', 'succeeded'];
 function runJob(store: Store, id: string): void {
   assert.ok(store.applyStatusEvent(ev(id, 0, 'started')).applied);
   assert.ok(store.applyStatusEvent(ev(id, 1, 'phase', { phase: 'uploading' })).applied);
-  assert.ok(store.applyStatusEvent(ev(id, 2, 'succeeded', { outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }] })).applied);
+  assert.ok(
+    store.applyStatusEvent(ev(id, 2, 'succeeded', { outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }] })).applied,
+  );
 }
 
 function eventsOf(r: Receiver, jobId: string): string[] {
@@ -127,23 +177,37 @@ function eventsOf(r: Receiver, jobId: string): string[] {
 
 test('200 jobs to one slow receiver: never more than the per-host limit of sockets, every job in order', async () => {
   // Slow: each answer waits a little, so requests pile up behind the limit.
-  const r = await receiver((_hit, res) => { setTimeout(() => res.end('ok'), 5); });
+  const r = await receiver((_hit, res) => {
+    setTimeout(() => res.end('ok'), 5);
+  });
   const store = freshStore();
   notifier(store);
   const ids: string[] = [];
   for (let i = 0; i < 200; i++) ids.push(store.createJob(job(r.url)).job.id);
   for (const id of ids) runJob(store, id);
-  await waitFor(() => r.hits.length >= ids.length * EVENTS.length, `${ids.length * EVENTS.length} deliveries (got ${r.hits.length})`, 60_000);
+  await waitFor(
+    () => r.hits.length >= ids.length * EVENTS.length,
+    `${ids.length * EVENTS.length} deliveries (got ${r.hits.length})`,
+    60_000,
+  );
   assert.equal(r.hits.length, ids.length * EVENTS.length, 'each event once');
-  assert.ok(r.maxOpen <= DEFAULT_PER_HOST_CONCURRENCY, `at most ${DEFAULT_PER_HOST_CONCURRENCY} sockets at once, saw ${r.maxOpen}`);
-  assert.ok(r.maxActive <= DEFAULT_PER_HOST_CONCURRENCY, `at most ${DEFAULT_PER_HOST_CONCURRENCY} requests at once, saw ${r.maxActive}`);
+  assert.ok(
+    r.maxOpen <= DEFAULT_PER_HOST_CONCURRENCY,
+    `at most ${DEFAULT_PER_HOST_CONCURRENCY} sockets at once, saw ${r.maxOpen}`,
+  );
+  assert.ok(
+    r.maxActive <= DEFAULT_PER_HOST_CONCURRENCY,
+    `at most ${DEFAULT_PER_HOST_CONCURRENCY} requests at once, saw ${r.maxActive}`,
+  );
   assert.ok(r.maxActive > 1, 'different jobs were delivered in parallel');
   for (const id of ids) assert.deepEqual(eventsOf(r, id), EVENTS, `job ${id} in order`);
 });
 
 test('a per-host limit is per receiver: another host is not held up by a stuck one', async () => {
   const held: ServerResponse[] = [];
-  const stuck = await receiver((_hit, res) => { held.push(res); });
+  const stuck = await receiver((_hit, res) => {
+    held.push(res);
+  });
   const fine = await receiver();
   const store = freshStore();
   notifier(store, { perHostConcurrency: 2 });
@@ -162,7 +226,10 @@ test("a job's later events wait for the earlier one, even when it is answered la
   let first: ServerResponse | undefined;
   let failedOnce = false;
   const r = await receiver((hit, res) => {
-    if (hit.event === 'created' && hit.jobId === slowId && !first && !failedOnce) { first = res; return; }
+    if (hit.event === 'created' && hit.jobId === slowId && !first && !failedOnce) {
+      first = res;
+      return;
+    }
     res.end('ok');
   });
   const store = freshStore();
@@ -189,25 +256,37 @@ test('no payload carries URL credentials or presigned query strings', async () =
   const store = freshStore();
   notifier(store, { secret: 'a-webhook-secret-of-some-length' });
   const input = 'https://user:secret@host.example/x.mp4?X-Amz-Signature=abc';
-  const presignedOut = 'https://bucket.s3.example/out.webm?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDcred&X-Amz-Signature=outsig';
+  const presignedOut =
+    'https://bucket.s3.example/out.webm?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDcred&X-Amz-Signature=outsig';
   const hook = r.url.replace('http://', 'http://hookuser:hookpass@');
-  const { job: j } = store.createJob(job(hook, {
-    input,
-    outputs: [
-      { preset: { name: 'webm-vp9', container: 'webm' }, uri: presignedOut },
-      { preset: { name: 'opus', container: 'ogg' }, uri: 's3://bucket/out.opus' },
-    ],
-  }));
+  const { job: j } = store.createJob(
+    job(hook, {
+      input,
+      outputs: [
+        { preset: { name: 'webm-vp9', container: 'webm' }, uri: presignedOut },
+        { preset: { name: 'opus', container: 'ogg' }, uri: 's3://bucket/out.opus' },
+      ],
+    }),
+  );
   store.applyStatusEvent(ev(j.id, 0, 'started'));
-  store.applyStatusEvent(ev(j.id, 1, 'failed', { error: { code: 'INPUT_UNREADABLE', message: `could not read ${input}: 403`, retriable: false } }));
+  store.applyStatusEvent(
+    ev(j.id, 1, 'failed', {
+      error: { code: 'INPUT_UNREADABLE', message: `could not read ${input}: 403`, retriable: false },
+    }),
+  );
   await waitFor(() => r.hits.some((h) => h.event === 'failed'), 'the final event');
   const secrets = ['secret', 'abc', 'user:', 'AKIDcred', 'outsig', 'hookpass', 'hookuser'];
   for (const h of r.hits) {
     for (const s of secrets) assert.ok(!h.body.includes(s), `"${s}" in the ${h.event} payload: ${h.body}`);
   }
-  const last = JSON.parse(r.hits.find((h) => h.event === 'failed')!.body) as { job: { input: string; outputs: Array<{ uri: string }>; error: { message: string } } };
+  const last = JSON.parse(r.hits.find((h) => h.event === 'failed')!.body) as {
+    job: { input: string; outputs: Array<{ uri: string }>; error: { message: string } };
+  };
   assert.equal(last.job.input, 'https://host.example/x.mp4?redacted');
-  assert.deepEqual(last.job.outputs.map((o) => o.uri), ['https://bucket.s3.example/out.webm?redacted', 's3://bucket/out.opus']);
+  assert.deepEqual(
+    last.job.outputs.map((o) => o.uri),
+    ['https://bucket.s3.example/out.webm?redacted', 's3://bucket/out.opus'],
+  );
   assert.equal(last.job.error.message, 'could not read https://host.example/x.mp4?redacted: 403');
   // The notify URL's own credentials go only to that receiver, as Basic auth, never in the body.
   assert.equal(r.hits[0]!.headers.authorization, `Basic ${Buffer.from('hookuser:hookpass').toString('base64')}`);
@@ -225,21 +304,35 @@ test('redactUrl: userinfo and credential-bearing queries go, the rest stays', ()
   assert.equal(redactUrl('s3://bucket/key.mp4'), 's3://bucket/key.mp4');
   assert.equal(redactUrl('/media/in.mp4'), '/media/in.mp4');
   assert.equal(redactUrl('file:///media/in.mp4'), 'file:///media/in.mp4');
-  assert.equal(redactText('GET "https://a:b@h/x?token=1" failed, see http://h/y?q=1'), 'GET "https://h/x?redacted" failed, see http://h/y?q=1');
+  assert.equal(
+    redactText('GET "https://a:b@h/x?token=1" failed, see http://h/y?q=1'),
+    'GET "https://h/x?redacted" failed, see http://h/y?q=1',
+  );
 });
 
 test('the queue is bounded: the oldest non-final events are dropped first, each logged with its job', async () => {
   const held: ServerResponse[] = [];
-  const r = await receiver((_hit, res) => { held.push(res); });
+  const r = await receiver((_hit, res) => {
+    held.push(res);
+  });
   const store = freshStore();
   const { lines } = notifier(store, { perHostConcurrency: 1, maxQueued: 12 });
   const ids = Array.from({ length: 10 }, () => store.createJob(job(r.url)).job.id);
   await waitFor(() => held.length === 1, 'the first request is on the wire');
-  for (const id of ids) store.applyStatusEvent(ev(id, 0, 'failed', { error: { code: 'X', message: 'no', retriable: false } }));
+  for (const id of ids)
+    store.applyStatusEvent(ev(id, 0, 'failed', { error: { code: 'X', message: 'no', retriable: false } }));
   // 30 events (created, started, failed per job), room for 12: 18 non-final ones go, no final one.
   const drops = lines.filter((l) => l.level === 'warn' && l.msg.startsWith('webhook dropped'));
   assert.equal(drops.length, 30 - 12);
-  assert.ok(drops.every((l) => l.obj.final === false && ['created', 'started'].includes(l.obj.event as string) && ids.includes(l.obj.job as string)), JSON.stringify(drops));
+  assert.ok(
+    drops.every(
+      (l) =>
+        l.obj.final === false &&
+        ['created', 'started'].includes(l.obj.event as string) &&
+        ids.includes(l.obj.job as string),
+    ),
+    JSON.stringify(drops),
+  );
   await answerUntil(held, () => ids.every((id) => eventsOf(r, id).includes('failed')), 'every final event');
   for (const id of ids) assert.equal(eventsOf(r, id).at(-1), 'failed', `job ${id}'s final event arrived, last`);
   assert.equal(r.hits.length, 12);
@@ -247,7 +340,9 @@ test('the queue is bounded: the oldest non-final events are dropped first, each 
 
 test('when only final events are queued, dropping one is a warning naming the job', async () => {
   const held: ServerResponse[] = [];
-  const r = await receiver((_hit, res) => { held.push(res); });
+  const r = await receiver((_hit, res) => {
+    held.push(res);
+  });
   const store = freshStore();
   const { lines } = notifier(store, { perHostConcurrency: 1, maxQueued: 2 });
   // One 'created' on the wire, the others dropped for room; then only final (canceled) events come.
@@ -262,7 +357,9 @@ test('when only final events are queued, dropping one is a warning naming the jo
 
 test('drain returns within its bound with deliveries pending, and names the jobs whose final event was not sent', async () => {
   const held: ServerResponse[] = [];
-  const r = await receiver((_hit, res) => { held.push(res); });
+  const r = await receiver((_hit, res) => {
+    held.push(res);
+  });
   const store = freshStore();
   const { notifier: nf, lines } = notifier(store);
   const ids = Array.from({ length: 20 }, () => store.createJob(job(r.url)).job.id);
@@ -271,13 +368,17 @@ test('drain returns within its bound with deliveries pending, and names the jobs
   const bound = 200;
   const t0 = Date.now();
   let returned = false;
-  const drained = nf.drain(bound).then(() => { returned = true; });
+  const drained = nf.drain(bound).then(() => {
+    returned = true;
+  });
   // Bounded wait: far beyond the bound, so only a drain that hangs fails.
   await waitFor(() => returned, 'drain to return', bound + 5_000);
   await drained;
   assert.ok(Date.now() - t0 < bound + 5_000);
   assert.deepEqual(nf.stats(), { queued: 0, sending: 0 });
-  const notSent = lines.filter((l) => l.msg.startsWith('webhook not delivered: shutting down (a final event)')).map((l) => l.obj.job);
+  const notSent = lines
+    .filter((l) => l.msg.startsWith('webhook not delivered: shutting down (a final event)'))
+    .map((l) => l.obj.job);
   assert.deepEqual(new Set(notSent), new Set(ids), 'each job whose final event was not delivered is named');
   // Nothing more goes out after drain: the held requests were aborted, no retries follow.
   await waitFor(() => r.active === 0, 'the aborted requests to close');

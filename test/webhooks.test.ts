@@ -13,7 +13,10 @@ import type { PublicJob } from '../src/orchestrator/api.js';
 const secret = 'a-webhook-secret-of-some-length';
 const running: RunningFeederd[] = [];
 const d = tempDir();
-after(async () => { for (const f of running) await f.kill().catch(() => undefined); d.cleanup(); });
+after(async () => {
+  for (const f of running) await f.kill().catch(() => undefined);
+  d.cleanup();
+});
 
 /** What the README tells receivers to do. */
 function verify(header: string, rawBody: string, key: string, toleranceSeconds = 300): boolean {
@@ -35,28 +38,48 @@ test('state changes are POSTed, signed, and retried after a receiver error', asy
   let calls = 0;
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       calls++;
       // The first delivery fails: nommer must retry it.
-      if (calls === 1) { res.statusCode = 503; return res.end(); }
+      if (calls === 1) {
+        res.statusCode = 503;
+        return res.end();
+      }
       const j = JSON.parse(body) as { event: string; job: { state: string } };
-      received.push({ event: j.event, state: j.job.state, valid: verify(String(req.headers[SIGNATURE_HEADER]), body, secret) });
+      received.push({
+        event: j.event,
+        state: j.job.state,
+        valid: verify(String(req.headers[SIGNATURE_HEADER]), body, secret),
+      });
       res.end('ok');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   try {
-    const f = await startFeederd(d.path, { config: { webhooks: { secret } } }); running.push(f);
+    const f = await startFeederd(d.path, { config: { webhooks: { secret } } });
+    running.push(f);
     const clip = makeClip(join(d.path, 'w.mp4'), { seconds: 1 });
-    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, notifyUrl: `http://127.0.0.1:${port}/hook` });
+    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      input: clip,
+      notifyUrl: `http://127.0.0.1:${port}/hook`,
+    });
     assert.equal((await waitForJob(f.client, job.id, isFinal)).state, 'succeeded');
     const deadline = Date.now() + 15_000;
-    while (!received.some((r) => r.event === 'succeeded') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.ok(received.some((r) => r.event === 'succeeded' && r.state === 'succeeded'), JSON.stringify(received));
+    while (!received.some((r) => r.event === 'succeeded') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(
+      received.some((r) => r.event === 'succeeded' && r.state === 'succeeded'),
+      JSON.stringify(received),
+    );
     assert.ok(received.length >= 2, 'several state changes were sent');
-    assert.ok(received.every((r) => r.valid), 'every delivery carries a valid signature');
+    assert.ok(
+      received.every((r) => r.valid),
+      'every delivery carries a valid signature',
+    );
     assert.ok(calls > received.length, 'the failed delivery was retried');
     await f.stop();
   } finally {
@@ -65,12 +88,19 @@ test('state changes are POSTed, signed, and retried after a receiver error', asy
 });
 
 test('the event stream (SSE) replays history and ends when the job is final', async () => {
-  const f = await startFeederd(d.path); running.push(f);
+  const f = await startFeederd(d.path);
+  running.push(f);
   const clip = makeClip(join(d.path, 's.mp4'), { seconds: 1 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'opus' }] });
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'opus' }],
+  });
   const types: string[] = [];
   let last: PublicJob | undefined;
-  await f.client.events(job.id, (type, data) => { types.push(type); last = (data as { job: PublicJob }).job; });
+  await f.client.events(job.id, (type, data) => {
+    types.push(type);
+    last = (data as { job: PublicJob }).job;
+  });
   assert.equal(types[types.length - 1], 'end');
   assert.equal(last!.state, 'succeeded');
   assert.ok(types.includes('job'));

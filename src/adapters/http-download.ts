@@ -90,7 +90,10 @@ export function parseCidr(cidr: string): { address: string; prefix: number; fami
   return { address, prefix, family };
 }
 
-function blockList(v4: ReadonlyArray<readonly [string, number]>, v6: ReadonlyArray<readonly [string, number]>): BlockList {
+function blockList(
+  v4: ReadonlyArray<readonly [string, number]>,
+  v6: ReadonlyArray<readonly [string, number]>,
+): BlockList {
   const list = new BlockList();
   for (const [a, n] of v4) addV4(list, a, n);
   for (const [a, n] of v6) list.addSubnet(a, n, 'ipv6');
@@ -105,28 +108,50 @@ function blockList(v4: ReadonlyArray<readonly [string, number]>, v6: ReadonlyArr
  * length the network chose, so it cannot be checked and is refused whole.
  */
 const ALWAYS_DENIED = blockList(
-  [['169.254.0.0', 16], ['0.0.0.0', 8]],
-  [['fe80::', 10], ['::', 128], ['fd00:ec2::', 32], ['64:ff9b:1::', 48]],
+  [
+    ['169.254.0.0', 16],
+    ['0.0.0.0', 8],
+  ],
+  [
+    ['fe80::', 10],
+    ['::', 128],
+    ['fd00:ec2::', 32],
+    ['64:ff9b:1::', 48],
+  ],
 );
 const LOOPBACK = blockList([['127.0.0.0', 8]], [['::1', 128]]);
 const PRIVATE = blockList(
-  [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['100.64.0.0', 10]],
-  [['fc00::', 7], ['fec0::', 10]],
+  [
+    ['10.0.0.0', 8],
+    ['172.16.0.0', 12],
+    ['192.168.0.0', 16],
+    ['100.64.0.0', 10],
+  ],
+  [
+    ['fc00::', 7],
+    ['fec0::', 10],
+  ],
 );
 
-const WHY_ALWAYS = 'a link-local, unspecified or instance-metadata address (where cloud instance metadata and credentials live)';
-const WHY_LOOPBACK = 'a loopback address (this backend\'s workers do not download from their own machine)';
-const WHY_PRIVATE = 'a private-network address (this backend\'s workers do not download from private ranges unless allowed)';
+const WHY_ALWAYS =
+  'a link-local, unspecified or instance-metadata address (where cloud instance metadata and credentials live)';
+const WHY_LOOPBACK = "a loopback address (this backend's workers do not download from their own machine)";
+const WHY_PRIVATE =
+  "a private-network address (this backend's workers do not download from private ranges unless allowed)";
 const WHY_NOT_IP = 'not an IP address';
 
 /** A policy made into one check; throws CONFIG_INVALID for an allowPrivate entry that is no CIDR. */
 function compilePolicy(policy: AddressPolicy): (address: string) => string | null {
   let allowed: BlockList | undefined;
   if (policy.denyPrivate && policy.allowPrivate?.length) {
-    const v4: [string, number][] = [], v6: [string, number][] = [];
+    const v4: [string, number][] = [],
+      v6: [string, number][] = [];
     for (const entry of policy.allowPrivate) {
       const c = parseCidr(entry);
-      if (!c) throw new NommerError('CONFIG_INVALID', `allowPrivate: ${JSON.stringify(entry)} is not an address or CIDR`, { hint: 'write ranges like 10.20.0.0/16 or fd12:3456::/48' });
+      if (!c)
+        throw new NommerError('CONFIG_INVALID', `allowPrivate: ${JSON.stringify(entry)} is not an address or CIDR`, {
+          hint: 'write ranges like 10.20.0.0/16 or fd12:3456::/48',
+        });
       (c.family === 4 ? v4 : v6).push([c.address, c.prefix]);
     }
     allowed = blockList(v4, v6);
@@ -155,7 +180,11 @@ export function deniedAddress(address: string, opts: AddressPolicy = {}): string
 /** A connection refused by the address policy (the cause inside fetch's "fetch failed"). */
 export class DeniedAddressError extends Error {
   readonly code = 'ERR_NOMMER_DENIED_ADDRESS';
-  constructor(readonly host: string, readonly address: string, readonly reason: string) {
+  constructor(
+    readonly host: string,
+    readonly address: string,
+    readonly reason: string,
+  ) {
     super(`refusing to connect to ${address}${host === address ? '' : ` (for ${host})`}, ${reason}`);
     this.name = 'DeniedAddressError';
   }
@@ -168,7 +197,10 @@ const systemResolve: ResolveHost = (hostname) => dnsLookup(hostname, { all: true
  * the answer that passed the policy is the one connected to (no second resolution for a DNS
  * server to answer differently). One denied answer fails the connection, even with others fine.
  */
-export function guardedLookup(check: (address: string) => string | null, resolve: ResolveHost = systemResolve): LookupFunction {
+export function guardedLookup(
+  check: (address: string) => string | null,
+  resolve: ResolveHost = systemResolve,
+): LookupFunction {
   return (hostname, options, callback) => {
     const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
     const answer = async () => {
@@ -178,7 +210,8 @@ export function guardedLookup(check: (address: string) => string | null, resolve
         if (why) throw new DeniedAddressError(hostname, a.address, why);
       }
       const wanted = family === 4 || family === 6 ? all.filter((a) => a.family === family) : all;
-      if (wanted.length === 0) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
+      if (wanted.length === 0)
+        throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
       return wanted.map((a) => ({ address: a.address, family: a.family }));
     };
     answer().then(
@@ -216,7 +249,11 @@ function deniedCause(err: unknown): DeniedAddressError | undefined {
 }
 
 function deniedError(url: URL, denied: { address: string; reason: string }, cause?: unknown): NommerError {
-  return new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: refusing to download from ${denied.address}, ${denied.reason}`, { hint: 'give a URL of a media file on another host', cause });
+  return new NommerError(
+    'INPUT_UNREADABLE',
+    `${displayUrl(url)}: refusing to download from ${denied.address}, ${denied.reason}`,
+    { hint: 'give a URL of a media file on another host', cause },
+  );
 }
 
 /** A URL fit for messages and logs: no user:password, no query (presigned URLs carry keys there). */
@@ -232,14 +269,32 @@ export function displayUrl(url: string | URL): string {
 /** A safe local file name from the last segment of a URL path or an object key. */
 export function safeFileName(pathLike: string, fallback = 'input'): string {
   let last = pathLike.split('/').filter(Boolean).pop() ?? '';
-  try { last = decodeURIComponent(last); } catch { /* keep it encoded */ }
+  try {
+    last = decodeURIComponent(last);
+  } catch {
+    /* keep it encoded */
+  }
   // No separators, control characters or leading dots: the name must stay inside destDir.
-  const cleaned = last.replace(/[\\/\x00-\x1f]/g, '_').replace(/^\.+/, '').slice(-200);
+  const cleaned = last
+    .replace(/[\\/\x00-\x1f]/g, '_')
+    .replace(/^\.+/, '')
+    .slice(-200);
   return cleaned || fallback;
 }
 
 /** Errors of the local disk (as opposed to the network side of a download). */
-const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOENT', 'ENOTDIR', 'EMFILE', 'ENFILE']);
+const DISK_ERRORS = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'EISDIR',
+  'ENOENT',
+  'ENOTDIR',
+  'EMFILE',
+  'ENFILE',
+]);
 
 /**
  * Write `source` to `destDir/fileName` via a temporary name, reporting bytes. Disk errors become
@@ -266,17 +321,25 @@ export async function streamToFile(
   try {
     await pipeline(source, counter, createWriteStream(tempPath, { flags: 'wx' }), { signal: opts.signal });
     if (opts.total !== undefined && bytes !== opts.total) {
-      throw opts.sourceError(Object.assign(new Error(`connection closed after ${bytes} of ${opts.total} bytes`), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      throw opts.sourceError(
+        Object.assign(new Error(`connection closed after ${bytes} of ${opts.total} bytes`), {
+          code: 'ERR_STREAM_PREMATURE_CLOSE',
+        }),
+      );
     }
     await rename(tempPath, finalPath);
   } catch (err) {
-    await unlink(tempPath).catch(() => { /* never created, or already gone */ });
+    await unlink(tempPath).catch(() => {
+      /* never created, or already gone */
+    });
     if (err instanceof NommerError) throw err;
     if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${fileName} canceled`, { cause: err });
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (DISK_ERRORS.has(code)) {
-      if (code === 'EDQUOT') throw new NommerError('DISK_FULL', `disk quota exceeded writing ${finalPath}`, { retriable: true, cause: err });
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw new NommerError('OUTPUT_UNWRITABLE', `download directory ${destDir} does not exist`, { cause: err });
+      if (code === 'EDQUOT')
+        throw new NommerError('DISK_FULL', `disk quota exceeded writing ${finalPath}`, { retriable: true, cause: err });
+      if (code === 'ENOENT' || code === 'ENOTDIR')
+        throw new NommerError('OUTPUT_UNWRITABLE', `download directory ${destDir} does not exist`, { cause: err });
       throw asNommerError(err);
     }
     throw opts.sourceError(err);
@@ -286,11 +349,15 @@ export async function streamToFile(
 
 function statusError(status: number, url: URL): NommerError {
   const where = displayUrl(url);
-  if (status === 404 || status === 410) return new NommerError('INPUT_NOT_FOUND', `${where}: HTTP ${status}, no such file`);
+  if (status === 404 || status === 410)
+    return new NommerError('INPUT_NOT_FOUND', `${where}: HTTP ${status}, no such file`);
   // Timeouts and rate limits are the server's state, not the URL's: a later attempt can succeed.
-  if (status === 408 || status === 429) return new NommerError('STORAGE_FAILED', `${where}: HTTP ${status}`, { retriable: true });
-  if (status >= 500) return new NommerError('STORAGE_FAILED', `${where}: HTTP ${status} from the server`, { retriable: true });
-  const hint = status === 401 || status === 403 ? 'the URL needs credentials, or a presigned URL has expired' : undefined;
+  if (status === 408 || status === 429)
+    return new NommerError('STORAGE_FAILED', `${where}: HTTP ${status}`, { retriable: true });
+  if (status >= 500)
+    return new NommerError('STORAGE_FAILED', `${where}: HTTP ${status} from the server`, { retriable: true });
+  const hint =
+    status === 401 || status === 403 ? 'the URL needs credentials, or a presigned URL has expired' : undefined;
   return new NommerError('INPUT_UNREADABLE', `${where}: HTTP ${status}`, { hint });
 }
 
@@ -298,18 +365,26 @@ function networkError(err: unknown, url: URL): NommerError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = (err as NodeJS.ErrnoException).code ?? cause?.code;
   const reason = code ?? cause?.message ?? (err as Error).message ?? String(err);
-  return new NommerError('STORAGE_FAILED', `${displayUrl(url)}: download failed (${reason})`, { retriable: true, cause: err });
+  return new NommerError('STORAGE_FAILED', `${displayUrl(url)}: download failed (${reason})`, {
+    retriable: true,
+    cause: err,
+  });
 }
 
 /** Download an http(s) URL into destDir; resolves the local path. */
 export async function downloadHttp(uri: string, destDir: string, opts: HttpDownloadOptions = {}): Promise<string> {
   let url: URL;
-  try { url = new URL(uri); } catch { throw new NommerError('INPUT_NOT_FOUND', `not a valid URL: ${displayUrl(uri)}`); }
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new NommerError('INPUT_NOT_FOUND', `not a valid URL: ${displayUrl(uri)}`);
+  }
   // fetch refuses URLs with user:password in them: send them as Basic auth instead, and only to
   // the origin they were written for (not to wherever a redirect points).
   let auth: { origin: string; header: string } | undefined;
   if (url.username || url.password) {
-    const user = decodeURIComponent(url.username), pass = decodeURIComponent(url.password);
+    const user = decodeURIComponent(url.username),
+      pass = decodeURIComponent(url.password);
     auth = { origin: url.origin, header: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
     url.username = '';
     url.password = '';
@@ -323,7 +398,9 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
   try {
     return await follow(url, destDir, opts, { agent, auth, maxRedirects, headersTimeoutMs });
   } finally {
-    await agent.destroy().catch(() => { /* already closed */ });
+    await agent.destroy().catch(() => {
+      /* already closed */
+    });
   }
 }
 
@@ -331,12 +408,18 @@ async function follow(
   start: URL,
   destDir: string,
   opts: HttpDownloadOptions,
-  { agent, auth, maxRedirects, headersTimeoutMs }: { agent: Agent; auth?: { origin: string; header: string }; maxRedirects: number; headersTimeoutMs: number },
+  {
+    agent,
+    auth,
+    maxRedirects,
+    headersTimeoutMs,
+  }: { agent: Agent; auth?: { origin: string; header: string }; maxRedirects: number; headersTimeoutMs: number },
 ): Promise<string> {
   let url = start;
   for (let redirects = 0; ; redirects++) {
     if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`);
-    if (!/^https?:$/.test(url.protocol)) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: only http and https URLs can be downloaded`);
+    if (!/^https?:$/.test(url.protocol))
+      throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: only http and https URLs can be downloaded`);
     // One controller per request: the headers timeout must not cut a long body transfer short.
     const controller = new AbortController();
     const onAbort = () => controller.abort(opts.signal?.reason);
@@ -346,12 +429,22 @@ async function follow(
       let res: Response;
       try {
         // Redirects followed by hand: to count them against our limit and to re-check the scheme.
-        res = await fetch(url, { dispatcher: agent, redirect: 'manual', signal: controller.signal, headers: auth && url.origin === auth.origin ? { authorization: auth.header } : {} });
+        res = await fetch(url, {
+          dispatcher: agent,
+          redirect: 'manual',
+          signal: controller.signal,
+          headers: auth && url.origin === auth.origin ? { authorization: auth.header } : {},
+        });
       } catch (err) {
-        if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`, { cause: err });
+        if (opts.signal?.aborted)
+          throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`, { cause: err });
         const denied = deniedCause(err);
         if (denied) throw deniedError(url, denied, err);
-        if (controller.signal.aborted) throw new NommerError('STORAGE_FAILED', `${displayUrl(url)}: no response within ${headersTimeoutMs} ms`, { retriable: true, cause: err });
+        if (controller.signal.aborted)
+          throw new NommerError('STORAGE_FAILED', `${displayUrl(url)}: no response within ${headersTimeoutMs} ms`, {
+            retriable: true,
+            cause: err,
+          });
         throw networkError(err, url);
       } finally {
         clearTimeout(timer);
@@ -360,8 +453,15 @@ async function follow(
       if (res.status >= 300 && res.status < 400 && res.status !== 304) {
         await res.body?.cancel().catch(() => {});
         const location = res.headers.get('location');
-        if (!location) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: HTTP ${res.status} redirect without a Location`);
-        if (redirects >= maxRedirects) throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: more than ${maxRedirects} redirects`, { hint: 'check the URL; it may redirect in a loop' });
+        if (!location)
+          throw new NommerError(
+            'INPUT_UNREADABLE',
+            `${displayUrl(url)}: HTTP ${res.status} redirect without a Location`,
+          );
+        if (redirects >= maxRedirects)
+          throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: more than ${maxRedirects} redirects`, {
+            hint: 'check the URL; it may redirect in a loop',
+          });
         url = new URL(location, url);
         url.username = '';
         url.password = '';
@@ -377,12 +477,17 @@ async function follow(
       const total = length !== null && !res.headers.get('content-encoding') ? Number(length) : undefined;
       const fileName = opts.fileName ?? safeFileName(url.pathname);
       const finalUrl = url;
-      const { path } = await streamToFile(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), destDir, fileName, {
-        signal: controller.signal,
-        onBytes: opts.onBytes,
-        total: Number.isFinite(total) ? total : undefined,
-        sourceError: (err) => networkError(err, finalUrl),
-      });
+      const { path } = await streamToFile(
+        Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>),
+        destDir,
+        fileName,
+        {
+          signal: controller.signal,
+          onBytes: opts.onBytes,
+          total: Number.isFinite(total) ? total : undefined,
+          sourceError: (err) => networkError(err, finalUrl),
+        },
+      );
       return path;
     } finally {
       clearTimeout(timer);

@@ -57,10 +57,23 @@ export function concatList(files: ReadonlyArray<{ path: string; duration: number
 export function joinArgs(o: { list: string; audio: string | null; videoOffset: number; out: string }): string[] {
   return [
     ...(o.videoOffset > 0 ? ['-itsoffset', o.videoOffset.toFixed(6)] : []),
-    '-f', 'concat', '-safe', '0', '-i', `file:${resolve(o.list)}`,
+    '-f',
+    'concat',
+    '-safe',
+    '0',
+    '-i',
+    `file:${resolve(o.list)}`,
     ...(o.audio ? ['-i', `file:${resolve(o.audio)}`] : []),
-    '-map', '0:v:0', ...(o.audio ? ['-map', '1:a:0'] : []),
-    '-c', 'copy', '-cues_to_front', '1', '-f', 'webm', o.out,
+    '-map',
+    '0:v:0',
+    ...(o.audio ? ['-map', '1:a:0'] : []),
+    '-c',
+    'copy',
+    '-cues_to_front',
+    '1',
+    '-f',
+    'webm',
+    o.out,
   ];
 }
 
@@ -76,17 +89,26 @@ async function tryFetch(storage: Storage, uri: string, dir: string, signal?: Abo
 }
 
 /** Why a fetched piece cannot be used, or null when it matches what its task reported. */
-async function checkPiece(r: AssembleRequest, uri: string, expectFrames: number | null): Promise<{ path: string | null; why: string | null }> {
+async function checkPiece(
+  r: AssembleRequest,
+  uri: string,
+  expectFrames: number | null,
+): Promise<{ path: string | null; why: string | null }> {
   const path = await tryFetch(r.storage, uri, r.workDir, r.signal);
   if (!path) return { path: null, why: 'missing' };
   const sideFile = await tryFetch(r.storage, manifestUri(uri), r.workDir, r.signal);
   if (!sideFile) return { path, why: 'its manifest entry is missing' };
   let entry: Partial<ChunkManifestEntry>;
-  try { entry = JSON.parse(await readFile(sideFile, 'utf8')) as Partial<ChunkManifestEntry>; } catch { return { path, why: 'its manifest entry is unreadable' }; }
-  if (entry.sha256 !== await sha256File(path)) return { path, why: 'checksum differs from what its task reported' };
+  try {
+    entry = JSON.parse(await readFile(sideFile, 'utf8')) as Partial<ChunkManifestEntry>;
+  } catch {
+    return { path, why: 'its manifest entry is unreadable' };
+  }
+  if (entry.sha256 !== (await sha256File(path))) return { path, why: 'checksum differs from what its task reported' };
   if (expectFrames !== null) {
     const frames = await countVideoPackets(r.ffmpeg.ffprobe, path, r.signal);
-    if (frames !== expectFrames) return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
+    if (frames !== expectFrames)
+      return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
   }
   return { path, why: null };
 }
@@ -109,7 +131,15 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
       repaired.push({ piece, why });
       r.onRepair?.(piece, why);
       path = join(r.workDir, `repair-${spec.index}.webm`);
-      await encodeVideoChunk({ ffmpeg: r.ffmpeg, input: await source(), preset: r.preset, dest: path, chunk: spec, signal: r.signal, onSpawn: r.onSpawn });
+      await encodeVideoChunk({
+        ffmpeg: r.ffmpeg,
+        input: await source(),
+        preset: r.preset,
+        dest: path,
+        chunk: spec,
+        signal: r.signal,
+        onSpawn: r.onSpawn,
+      });
     }
     chunks.push({ path: path!, spec });
     tick();
@@ -122,18 +152,34 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
       repaired.push({ piece: 'audio', why: c.why });
       r.onRepair?.('audio', c.why);
       audio = join(r.workDir, 'repair-audio.webm');
-      await encodeAudioPiece({ ffmpeg: r.ffmpeg, input: await source(), preset: r.preset, dest: audio, signal: r.signal, onSpawn: r.onSpawn });
+      await encodeAudioPiece({
+        ffmpeg: r.ffmpeg,
+        input: await source(),
+        preset: r.preset,
+        dest: audio,
+        signal: r.signal,
+        onSpawn: r.onSpawn,
+      });
     }
     tick();
   }
 
   const list = join(r.workDir, 'chunks.ffconcat');
-  await writeFile(list, concatList(chunks.map((c, i) => ({ path: c.path, duration: i === chunks.length - 1 ? null : c.spec.duration }))));
+  await writeFile(
+    list,
+    concatList(chunks.map((c, i) => ({ path: c.path, duration: i === chunks.length - 1 ? null : c.spec.duration }))),
+  );
   try {
-    await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: dest }), { signal: r.signal, onSpawn: r.onSpawn });
+    await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: dest }), {
+      signal: r.signal,
+      onSpawn: r.onSpawn,
+    });
     tick();
     const frames = await countVideoPackets(r.ffmpeg.ffprobe, dest, r.signal);
-    if (frames !== p.totalFrames) throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, { retriable: true });
+    if (frames !== p.totalFrames)
+      throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, {
+        retriable: true,
+      });
     const bytes = (await stat(dest)).size;
     r.onProgress?.({ fraction: 1, etaSeconds: 0 });
     return { bytes, frames, repaired, cleanup: () => removeScratch(r.storage, p) };
@@ -143,7 +189,10 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
 }
 
 /** Remove a chunked job's intermediates: every piece and manifest entry, and a local scratch directory. */
-export async function removeScratch(storage: Storage, p: Pick<AssembleParams, 'manifest' | 'audio' | 'scratch'>): Promise<void> {
+export async function removeScratch(
+  storage: Storage,
+  p: Pick<AssembleParams, 'manifest' | 'audio' | 'scratch'>,
+): Promise<void> {
   const uris = [...p.manifest.map((c) => c.uri), ...(p.audio ? [p.audio.uri] : [])];
   for (const u of uris) {
     await storage.remove(u).catch(() => undefined);

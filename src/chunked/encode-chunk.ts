@@ -68,24 +68,46 @@ export function chunkInputOptions(chunk: Pick<VideoChunkParams, 'seek'>, opts: {
 /** A chunk's frames, ahead of the preset's filters: those whose timestamps fall in the chunk's
  * window, with time restarted at 0. */
 export function chunkFilters(chunk: Pick<VideoChunkParams, 'selectStart' | 'selectEnd'>): string[] {
-  return [`trim=start=${chunk.selectStart.toFixed(6)}${chunk.selectEnd === null ? '' : `:end=${chunk.selectEnd.toFixed(6)}`}`, 'setpts=PTS-STARTPTS'];
+  return [
+    `trim=start=${chunk.selectStart.toFixed(6)}${chunk.selectEnd === null ? '' : `:end=${chunk.selectEnd.toFixed(6)}`}`,
+    'setpts=PTS-STARTPTS',
+  ];
 }
 
 /** The one command of a piece: the preset reduced to its video or its audio, compiled with the
  * piece's own input options and filters. Only chunkable presets reach here: one pass. */
-function compilePiece(src: PieceSource, only: 'video' | 'audio', extra: { inputOptions?: string[]; videoFilterPrefix?: string[] } = {}): string[] {
+function compilePiece(
+  src: PieceSource,
+  only: 'video' | 'audio',
+  extra: { inputOptions?: string[]; videoFilterPrefix?: string[] } = {},
+): string[] {
   const full = parseResolvedPreset(src.preset);
   const preset = parseResolvedPreset({ ...full, ...(only === 'video' ? { audio: null } : { video: null }) });
-  const compiled = compileJob({ input: src.input, ...extra, probe: src.probe, outputs: [{ preset, path: src.dest }], encoders: src.encoders, passlogDir: tmpdir() });
-  if (compiled.commands.length !== 1) throw new NommerError('PRESET_INVALID', `preset "${full.name}" needs ${compiled.commands.length} ffmpeg runs; only one-pass presets can be chunked`);
-  if (only === 'video' && !compiled.outputs[0]!.video) throw new NommerError('INTERNAL', 'compiled command has no video encoder');
+  const compiled = compileJob({
+    input: src.input,
+    ...extra,
+    probe: src.probe,
+    outputs: [{ preset, path: src.dest }],
+    encoders: src.encoders,
+    passlogDir: tmpdir(),
+  });
+  if (compiled.commands.length !== 1)
+    throw new NommerError(
+      'PRESET_INVALID',
+      `preset "${full.name}" needs ${compiled.commands.length} ffmpeg runs; only one-pass presets can be chunked`,
+    );
+  if (only === 'video' && !compiled.outputs[0]!.video)
+    throw new NommerError('INTERNAL', 'compiled command has no video encoder');
   return compiled.commands[0]!.args;
 }
 
 /** A video chunk's command: the preset's video, reading from the chunk's seek and keeping only
  * the chunk's frames. Pure. */
 export function videoChunkCommand(src: PieceSource, chunk: ChunkWindow, opts: { fromStart?: boolean } = {}): string[] {
-  return compilePiece(src, 'video', { inputOptions: chunkInputOptions(chunk, opts), videoFilterPrefix: chunkFilters(chunk) });
+  return compilePiece(src, 'video', {
+    inputOptions: chunkInputOptions(chunk, opts),
+    videoFilterPrefix: chunkFilters(chunk),
+  });
 }
 
 /** The audio piece's command: the preset's audio over the whole input. Pure. */
@@ -106,7 +128,9 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Encode one video chunk into req.dest; fails unless it holds exactly chunk.frames frames. */
-export async function encodeVideoChunk(req: PieceRequest & { chunk: VideoChunkParams; now?: () => number }): Promise<ChunkManifestEntry> {
+export async function encodeVideoChunk(
+  req: PieceRequest & { chunk: VideoChunkParams; now?: () => number },
+): Promise<ChunkManifestEntry> {
   const now = req.now ?? Date.now;
   const src = await pieceSource(req);
   const run = async (fromStart: boolean) => {
@@ -114,7 +138,9 @@ export async function encodeVideoChunk(req: PieceRequest & { chunk: VideoChunkPa
     await rm(req.dest, { force: true });
     const progress = new TaskProgress([1], req.chunk.duration, now());
     await runFfmpeg(req.ffmpeg.ffmpeg, args, {
-      signal: req.signal, onSpawn: req.onSpawn, onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
+      signal: req.signal,
+      onSpawn: req.onSpawn,
+      onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
     });
     return countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
   };
@@ -126,23 +152,38 @@ export async function encodeVideoChunk(req: PieceRequest & { chunk: VideoChunkPa
     decodedFromStart = true;
   }
   if (frames !== req.chunk.frames) {
-    throw new NommerError('FFMPEG_FAILED', `chunk ${req.chunk.index} has ${frames} frames, expected ${req.chunk.frames} (frames ${req.chunk.startFrame}–${req.chunk.endFrame - 1})`, {
-      hint: 'the input\'s timestamps may be broken; submit it with chunking off',
-    });
+    throw new NommerError(
+      'FFMPEG_FAILED',
+      `chunk ${req.chunk.index} has ${frames} frames, expected ${req.chunk.frames} (frames ${req.chunk.startFrame}–${req.chunk.endFrame - 1})`,
+      {
+        hint: "the input's timestamps may be broken; submit it with chunking off",
+      },
+    );
   }
   const st = await stat(req.dest);
-  return { index: req.chunk.index, frames, bytes: st.size, sha256: await sha256File(req.dest), ...(decodedFromStart ? { decodedFromStart } : {}) };
+  return {
+    index: req.chunk.index,
+    frames,
+    bytes: st.size,
+    sha256: await sha256File(req.dest),
+    ...(decodedFromStart ? { decodedFromStart } : {}),
+  };
 }
 
 /** Encode the whole audio once into req.dest (so no seam ever touches it). */
-export async function encodeAudioPiece(req: PieceRequest & { duration?: number; now?: () => number }): Promise<{ bytes: number; sha256: string }> {
+export async function encodeAudioPiece(
+  req: PieceRequest & { duration?: number; now?: () => number },
+): Promise<{ bytes: number; sha256: string }> {
   const now = req.now ?? Date.now;
   const args = audioPieceCommand(await pieceSource(req));
   await rm(req.dest, { force: true });
   const progress = new TaskProgress([1], req.duration ?? 0, now());
-  await runFfmpeg(req.ffmpeg.ffmpeg, args, { signal: req.signal, onSpawn: req.onSpawn, onProgress: (b) => req.onProgress?.(progress.update(0, b, now())) });
+  await runFfmpeg(req.ffmpeg.ffmpeg, args, {
+    signal: req.signal,
+    onSpawn: req.onSpawn,
+    onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
+  });
   const st = await stat(req.dest);
   if (st.size === 0) throw new NommerError('FFMPEG_FAILED', 'ffmpeg wrote no audio');
   return { bytes: st.size, sha256: await sha256File(req.dest) };
 }
-

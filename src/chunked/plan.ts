@@ -90,15 +90,19 @@ function nearestKeyframe(tl: FrameTimeline, t: number, afterPos: number): number
   let bestGap = Infinity;
   for (let k = afterPos + 1; k < tl.keyframes.length; k++) {
     const gap = Math.abs(tl.times[tl.keyframes[k]!]! - t);
-    if (gap < bestGap) { best = k; bestGap = gap; }
-    else if (tl.times[tl.keyframes[k]!]! > t) break;
+    if (gap < bestGap) {
+      best = k;
+      bestGap = gap;
+    } else if (tl.times[tl.keyframes[k]!]! > t) break;
   }
   return best;
 }
 
 /** Half the shortest gap between frame i and its neighbours: a margin no timestamp rounding crosses. */
 function halfGap(times: readonly number[], i: number, fps: number): number {
-  const gaps = [times[i]! - (times[i - 1] ?? -Infinity), (times[i + 1] ?? Infinity) - times[i]!].filter((g) => g > 0 && Number.isFinite(g));
+  const gaps = [times[i]! - (times[i - 1] ?? -Infinity), (times[i + 1] ?? Infinity) - times[i]!].filter(
+    (g) => g > 0 && Number.isFinite(g),
+  );
   const g = gaps.length ? Math.min(...gaps) : 1 / (fps > 0 ? fps : 25);
   return g / 2;
 }
@@ -109,7 +113,8 @@ const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan {
   const n = tl.times.length;
   if (n === 0) throw new Error('planChunks: the input has no video frames');
-  for (let i = 1; i < n; i++) if (!(tl.times[i]! > tl.times[i - 1]!)) throw new Error(`planChunks: frame times must increase (frame ${i})`);
+  for (let i = 1; i < n; i++)
+    if (!(tl.times[i]! > tl.times[i - 1]!)) throw new Error(`planChunks: frame times must increase (frame ${i})`);
   const frameDur = 1 / (tl.fps > 0 ? tl.fps : 25);
   const first = tl.times[0]!;
   const duration = tl.times[n - 1]! + frameDur - first;
@@ -137,7 +142,10 @@ export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan
     // Seek to the keyframe one before the chunk's own, so the frames we keep are decoded in
     // steady state; a chunk starting at the first or second keyframe decodes from the start.
     const seekKey = cuts[index]! >= 2 ? keys[cuts[index]! - 1]! : null;
-    const seek = seekKey === null ? null : round6(Math.max(0, tl.times[seekKey]! - tl.formatStart - halfGap(tl.times, seekKey, tl.fps)));
+    const seek =
+      seekKey === null
+        ? null
+        : round6(Math.max(0, tl.times[seekKey]! - tl.formatStart - halfGap(tl.times, seekKey, tl.fps)));
     return {
       index,
       startFrame,
@@ -151,7 +159,12 @@ export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan
       seek: seek === 0 ? null : seek,
     };
   });
-  return { chunks, totalFrames: n, videoOffset: round6(Math.max(0, first - tl.formatStart)), duration: round6(duration) };
+  return {
+    chunks,
+    totalFrames: n,
+    videoOffset: round6(Math.max(0, first - tl.formatStart)),
+    duration: round6(duration),
+  };
 }
 
 /**
@@ -159,7 +172,11 @@ export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan
  * fixed start-up cost per chunk (fetch, seek, encoder warm-up) and a serial tail (audio left to
  * finish + assembly). Chunks go to the next free slot in order (what a FIFO queue does).
  */
-export function simulateWallTime(chunkSeconds: readonly number[], workers: number, opts: { perChunkOverhead?: number; serialTail?: number } = {}): number {
+export function simulateWallTime(
+  chunkSeconds: readonly number[],
+  workers: number,
+  opts: { perChunkOverhead?: number; serialTail?: number } = {},
+): number {
   const slots = new Array<number>(Math.max(1, workers)).fill(0);
   for (const c of chunkSeconds) {
     let i = 0;

@@ -28,7 +28,10 @@ export interface ChunkPlannerOptions {
 }
 
 export type ChunkDecision =
-  | { tasks: PlannedTask[]; summary: { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' } }
+  | {
+      tasks: PlannedTask[];
+      summary: { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' };
+    }
   | { tasks: null; reason: string };
 
 type OutputLike = { preset: WirePreset; uri: string };
@@ -36,21 +39,32 @@ type OutputLike = { preset: WirePreset; uri: string };
 /** Why these outputs cannot be chunked, or null when they can. */
 export function unchunkableReason(outputs: readonly OutputLike[]): string | null {
   if (outputs.length !== 1) return `a chunked job has exactly one output (this one has ${outputs.length})`;
-  const p = outputs[0]!.preset as { name: string; container?: unknown; video?: { codec?: unknown; passes?: unknown } | null };
+  const p = outputs[0]!.preset as {
+    name: string;
+    container?: unknown;
+    video?: { codec?: unknown; passes?: unknown } | null;
+  };
   if (p.container !== 'webm' || !p.video) return `preset "${p.name}" is not WebM video`;
-  if (p.video.codec !== 'vp9' && p.video.codec !== 'av1') return `preset "${p.name}" encodes ${String(p.video.codec)}; chunking is for VP9 and AV1`;
-  if (p.video.passes !== undefined && p.video.passes !== 1) return `preset "${p.name}" is two-pass; chunking is for one-pass presets`;
+  if (p.video.codec !== 'vp9' && p.video.codec !== 'av1')
+    return `preset "${p.name}" encodes ${String(p.video.codec)}; chunking is for VP9 and AV1`;
+  if (p.video.passes !== undefined && p.video.passes !== 1)
+    return `preset "${p.name}" is two-pass; chunking is for one-pass presets`;
   return null;
 }
 
 export function makeChunkPlanner(o: ChunkPlannerOptions) {
   /** `chunked`: the job's own choice (true/false), or undefined to follow config and the threshold. */
-  return async (input: string, outputs: readonly OutputLike[], chunked: boolean | undefined): Promise<ChunkDecision> => {
+  return async (
+    input: string,
+    outputs: readonly OutputLike[],
+    chunked: boolean | undefined,
+  ): Promise<ChunkDecision> => {
     if (chunked === false) return { tasks: null, reason: 'chunking turned off for this job' };
     if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };
     const why = unchunkableReason(outputs);
     if (why) return { tasks: null, reason: why };
-    if (!isLocalUri(input) || !isAbsolute(localPathOf(input))) return { tasks: null, reason: 'feederd plans chunks from a local input; this one is remote' };
+    if (!isLocalUri(input) || !isAbsolute(localPathOf(input)))
+      return { tasks: null, reason: 'feederd plans chunks from a local input; this one is remote' };
     let src;
     try {
       src = await probeTimeline(o.ffprobe(), localPathOf(input));
@@ -59,10 +73,12 @@ export function makeChunkPlanner(o: ChunkPlannerOptions) {
       return { tasks: null, reason: `could not list the input's frames: ${asNommerError(err).message}` };
     }
     const plan = planChunks(src.timeline, { chunkSeconds: o.chunking.chunkSeconds, workers: o.workers() });
-    if (chunked === undefined && plan.duration < o.chunking.thresholdSeconds) return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
+    if (chunked === undefined && plan.duration < o.chunking.thresholdSeconds)
+      return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
     if (plan.chunks.length < 2) return { tasks: null, reason: 'too short to split into chunks' };
     const preset = outputs[0]!.preset as { audio?: { optional?: boolean } | null };
-    if (preset.audio && preset.audio.optional === false && !src.hasAudio) return { tasks: null, reason: 'the preset needs audio and the input has none' };
+    if (preset.audio && preset.audio.optional === false && !src.hasAudio)
+      return { tasks: null, reason: 'the preset needs audio and the input has none' };
     const scratch = `${o.scratchBase}${randomUUID()}/`;
     const tasks = chunkedTasks(plan, { scratch, audio: src.hasAudio && Boolean(preset.audio) });
     return { tasks, summary: { chunks: plan.chunks.length, scratch, frames: plan.totalFrames, timeline: src.method } };

@@ -62,16 +62,38 @@ export function chunkKey(index: number): string {
  * Tasks for a plan. `scratch` ends with '/' (a directory path or an s3:// prefix). Weights: the
  * video chunks share 90% of the job's progress by frame count; audio and assembly 5% each.
  */
-export function chunkedTasks(plan: ChunkPlan, opts: { scratch: string; audio: boolean; extension?: string }): PlannedTask[] {
+export function chunkedTasks(
+  plan: ChunkPlan,
+  opts: { scratch: string; audio: boolean; extension?: string },
+): PlannedTask[] {
   const ext = opts.extension ?? 'webm';
   const video: VideoChunkParams[] = plan.chunks.map((c) => ({
-    kind: 'video', index: c.index, startFrame: c.startFrame, endFrame: c.endFrame, frames: c.frames, duration: c.duration,
-    selectStart: c.selectStart, selectEnd: c.selectEnd, seek: c.seek, uri: `${opts.scratch}${chunkKey(c.index)}.${ext}`,
+    kind: 'video',
+    index: c.index,
+    startFrame: c.startFrame,
+    endFrame: c.endFrame,
+    frames: c.frames,
+    duration: c.duration,
+    selectStart: c.selectStart,
+    selectEnd: c.selectEnd,
+    seek: c.seek,
+    uri: `${opts.scratch}${chunkKey(c.index)}.${ext}`,
   }));
   const audio: AudioChunkParams | null = opts.audio ? { kind: 'audio', uri: `${opts.scratch}audio.${ext}` } : null;
-  const tasks: PlannedTask[] = video.map((p) => ({ key: chunkKey(p.index), type: 'chunk', params: p, weight: round4((0.9 * p.frames) / plan.totalFrames) || 0.0001 }));
+  const tasks: PlannedTask[] = video.map((p) => ({
+    key: chunkKey(p.index),
+    type: 'chunk',
+    params: p,
+    weight: round4((0.9 * p.frames) / plan.totalFrames) || 0.0001,
+  }));
   if (audio) tasks.push({ key: 'audio', type: 'chunk', params: audio, weight: 0.05 });
-  const assemble: AssembleParams = { manifest: video, audio, videoOffset: plan.videoOffset, totalFrames: plan.totalFrames, scratch: opts.scratch };
+  const assemble: AssembleParams = {
+    manifest: video,
+    audio,
+    videoOffset: plan.videoOffset,
+    totalFrames: plan.totalFrames,
+    scratch: opts.scratch,
+  };
   tasks.push({ key: 'assemble', type: 'assemble', deps: tasks.map((t) => t.key), params: assemble, weight: 0.05 });
   return tasks;
 }

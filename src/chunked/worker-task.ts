@@ -12,13 +12,22 @@ import { assembleChunks } from './assemble.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
 import { assembleParams, chunkParams, manifestUri } from './tasks.js';
 
-function paramsOf<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, task: TaskMessage): T {
+function paramsOf<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } },
+  task: TaskMessage,
+): T {
   const r = schema.safeParse(task.params ?? {});
-  if (!r.success) throw new NommerError('MESSAGE_INVALID', `${task.type} task ${task.taskId} has invalid params: ${r.error.message}`);
+  if (!r.success)
+    throw new NommerError('MESSAGE_INVALID', `${task.type} task ${task.taskId} has invalid params: ${r.error.message}`);
   return r.data;
 }
 
-async function storeWithManifest(ctx: TaskContext, local: string, uri: string, entry: Record<string, unknown>): Promise<void> {
+async function storeWithManifest(
+  ctx: TaskContext,
+  local: string,
+  uri: string,
+  entry: Record<string, unknown>,
+): Promise<void> {
   // The piece first, then the entry that vouches for it: an entry never names a piece not yet there.
   await ctx.beforeCommit();
   await ctx.storage.store(local, uri, { overwrite: true, signal: ctx.signal });
@@ -39,9 +48,10 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
     const input = await fetchInput();
     const local = join(ctx.scratch, p.kind === 'video' ? `chunk-${p.index}.webm` : 'audio.webm');
     const common = { ffmpeg: ctx.ffmpeg, input, preset, dest: local, signal: ctx.signal, onProgress: ctx.onProgress };
-    const entry: Record<string, unknown> = p.kind === 'video'
-      ? { ...(await encodeVideoChunk({ ...common, chunk: p })) }
-      : { kind: 'audio', ...(await encodeAudioPiece(common)) };
+    const entry: Record<string, unknown> =
+      p.kind === 'video'
+        ? { ...(await encodeVideoChunk({ ...common, chunk: p })) }
+        : { kind: 'audio', ...(await encodeAudioPiece(common)) };
     await storeWithManifest(ctx, local, p.uri, entry);
     return { outputs: [], result: entry };
   }
@@ -49,21 +59,41 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
     const p = paramsOf(assembleParams, task);
     const out = task.outputs[0]!;
     await ctx.storage.checkOutput(out.uri, { overwrite: task.force });
-    const prepared: PreparedOutput = await ctx.storage.prepareOutput(out.uri, { overwrite: task.force, tag: ctx.tag, scratchDir: ctx.scratch });
+    const prepared: PreparedOutput = await ctx.storage.prepareOutput(out.uri, {
+      overwrite: task.force,
+      tag: ctx.tag,
+      scratchDir: ctx.scratch,
+    });
     try {
       const r = await assembleChunks({
-        ffmpeg: ctx.ffmpeg, storage: ctx.storage, params: p, preset, input: fetchInput, dest: prepared.path,
-        workDir: ctx.scratch, signal: ctx.signal, onProgress: ctx.onProgress, onRepair: ctx.onRepair,
+        ffmpeg: ctx.ffmpeg,
+        storage: ctx.storage,
+        params: p,
+        preset,
+        input: fetchInput,
+        dest: prepared.path,
+        workDir: ctx.scratch,
+        signal: ctx.signal,
+        onProgress: ctx.onProgress,
+        onRepair: ctx.onRepair,
       });
       await ctx.phase('uploading');
       await ctx.beforeCommit();
       // Undoable until the worker loop has reported the task's end (see worker.ts settle).
       const committed = await commitAllUndoable([prepared], { signal: ctx.signal });
-      return { outputs: committed.results, committed, result: { frames: r.frames, repaired: r.repaired }, cleanup: r.cleanup };
+      return {
+        outputs: committed.results,
+        committed,
+        result: { frames: r.frames, repaired: r.repaired },
+        cleanup: r.cleanup,
+      };
     } catch (err) {
       await discardAll([prepared]);
       throw err;
     }
   }
-  throw new NommerError('MESSAGE_INVALID', `a worker does not run ${task.type} tasks (feederd plans chunked jobs itself)`);
+  throw new NommerError(
+    'MESSAGE_INVALID',
+    `a worker does not run ${task.type} tasks (feederd plans chunked jobs itself)`,
+  );
 }

@@ -1,7 +1,10 @@
 // Human and JSON output for the CLI: errors as one clear line (plus a hint), JSON for scripts.
 import { NommerError, asNommerError, exitCodeFor } from '../errors.js';
 
-export interface OutputOptions { json?: boolean; quiet?: boolean }
+export interface OutputOptions {
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -11,7 +14,9 @@ export function printJson(value: unknown): void {
 export function reportError(err: unknown, opts: OutputOptions = {}): number {
   const e = asNommerError(err);
   if (opts.json) {
-    printJson({ error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.hint ? { hint: e.hint } : {}) } });
+    printJson({
+      error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.hint ? { hint: e.hint } : {}) },
+    });
   }
   const lines = [`nommer: ${e.message}${e.code === 'USAGE' || e.code === 'CONFIG_INVALID' ? '' : ` [${e.code}]`}`];
   if (e.hint) lines.push(`  hint: ${e.hint}`);
@@ -30,14 +35,19 @@ export function formatBytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
 }
 
 export function formatDuration(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '--:--';
   const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
   return h ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
 }
 

@@ -4,11 +4,22 @@ import { readFile } from 'node:fs/promises';
 import { NommerError } from '../errors.js';
 import { dataPaths } from '../paths.js';
 
-export interface ApiEndpoint { url: string; token?: string; pid?: number }
+export interface ApiEndpoint {
+  url: string;
+  token?: string;
+  pid?: number;
+}
 
 export async function discoverApi(home: string, override?: string, token?: string): Promise<ApiEndpoint | null> {
-  const url = override ?? process.env.NOMMER_API;
-  if (url) return { url: url.replace(/\/+$/, ''), token: token ?? process.env.NOMMER_TOKEN };
+  const url = (override ?? process.env.NOMMER_API)?.replace(/\/+$/, '');
+  if (url) {
+    // The data dir's feederd at that address: its kept token, unless one is given.
+    const rec = await readFile(dataPaths(home).api, 'utf8').then(
+      (t) => JSON.parse(t) as Partial<ApiEndpoint>,
+      () => undefined,
+    );
+    return { url, token: token ?? process.env.NOMMER_TOKEN ?? (rec?.url === url ? rec.token : undefined) };
+  }
   try {
     const rec = JSON.parse(await readFile(dataPaths(home).api, 'utf8')) as Partial<ApiEndpoint>;
     // A stopped feederd leaves its token (kept for the next run) but no address.
@@ -20,7 +31,10 @@ export async function discoverApi(home: string, override?: string, token?: strin
 }
 
 export class ApiClient {
-  constructor(readonly endpoint: ApiEndpoint, private readonly timeoutMs = 30_000) {}
+  constructor(
+    readonly endpoint: ApiEndpoint,
+    private readonly timeoutMs = 30_000,
+  ) {}
 
   private headers(json: boolean): Record<string, string> {
     const h: Record<string, string> = {};
@@ -39,20 +53,35 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new NommerError('API_UNREACHABLE', `cannot reach feederd at ${this.endpoint.url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`, { retriable: true, hint: 'start it with `nommer feederd --daemon`, or check --api / NOMMER_API' });
+      throw new NommerError(
+        'API_UNREACHABLE',
+        `cannot reach feederd at ${this.endpoint.url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+        { retriable: true, hint: 'start it with `nommer feederd --daemon`, or check --api / NOMMER_API' },
+      );
     }
     const text = await res.text();
     let data: unknown;
-    try { data = text ? JSON.parse(text) : undefined; } catch { data = undefined; }
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined;
+    }
     if (!res.ok) {
-      const e = (data as { error?: { code?: string; message?: string; retriable?: boolean; hint?: string } } | undefined)?.error;
+      const e = (
+        data as { error?: { code?: string; message?: string; retriable?: boolean; hint?: string } } | undefined
+      )?.error;
       const code = (e?.code ?? (res.status === 401 ? 'UNAUTHORIZED' : 'API_ERROR')) as never;
-      throw new NommerError(code, e?.message ?? `feederd answered HTTP ${res.status}`, { retriable: e?.retriable ?? false, hint: e?.hint ?? (res.status === 401 ? 'set NOMMER_TOKEN to feederd\'s token' : undefined) });
+      throw new NommerError(code, e?.message ?? `feederd answered HTTP ${res.status}`, {
+        retriable: e?.retriable ?? false,
+        hint: e?.hint ?? (res.status === 401 ? "set NOMMER_TOKEN to feederd's token" : undefined),
+      });
     }
     return data as T;
   }
 
-  health() { return this.request<{ ok: boolean; version: string; backend: string }>('GET', '/v1/health'); }
+  health() {
+    return this.request<{ ok: boolean; version: string; backend: string }>('GET', '/v1/health');
+  }
 
   /**
    * Server-sent events of a job: calls onEvent for each until the stream ends or the signal aborts.
@@ -63,7 +92,11 @@ export class ApiClient {
     for (let tries = 0; tries < 20 && !signal?.aborted; tries++) {
       try {
         const res = await fetch(`${this.endpoint.url}/v1/jobs/${encodeURIComponent(jobId)}/events`, {
-          headers: { ...this.headers(false), accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+          headers: {
+            ...this.headers(false),
+            accept: 'text/event-stream',
+            ...(lastId ? { 'last-event-id': lastId } : {}),
+          },
           signal,
         });
         if (!res.ok || !res.body) throw new NommerError('API_ERROR', `event stream: HTTP ${res.status}`);
@@ -75,7 +108,9 @@ export class ApiClient {
           while ((sep = buf.indexOf('\n\n')) >= 0) {
             const raw = buf.slice(0, sep);
             buf = buf.slice(sep + 2);
-            let type = 'message', data = '', id: string | undefined;
+            let type = 'message',
+              data = '',
+              id: string | undefined;
             for (const line of raw.split('\n')) {
               if (line.startsWith('event:')) type = line.slice(6).trim();
               else if (line.startsWith('data:')) data += line.slice(5).trim();

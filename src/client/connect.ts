@@ -7,6 +7,9 @@ import { findRunning } from './daemon.js';
 
 export async function requireFeederd(loaded: LoadedConfig, api?: string): Promise<ApiClient> {
   const c = await findRunning(loaded, api);
-  if (!c) throw new NommerError('API_UNREACHABLE', `feederd is not running for data dir ${loaded.home}`, { hint: 'start it with `nommer feederd --daemon` (`nommer submit` starts it for you)' });
+  if (!c)
+    throw new NommerError('API_UNREACHABLE', `feederd is not running for data dir ${loaded.home}`, {
+      hint: 'start it with `nommer feederd --daemon` (`nommer submit` starts it for you)',
+    });
   return c;
 }

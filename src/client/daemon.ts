@@ -7,16 +7,22 @@ import { NommerError } from '../errors.js';
 import { dataPaths, ensureDataDir, nommerBin, privateFile } from '../paths.js';
 import { ApiClient, discoverApi } from './api-client.js';
 
-
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function readPid(home: string): number | null {
   try {
     const pid = Number(readFileSync(dataPaths(home).pid, 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /** A client for the running feederd, or null when none answers. */
@@ -24,14 +30,27 @@ export async function findRunning(loaded: LoadedConfig, apiOverride?: string): P
   const ep = await discoverApi(loaded.home, apiOverride, loaded.config.api.token);
   if (!ep) return null;
   const client = new ApiClient(ep, 5000);
-  try { await client.health(); return new ApiClient(ep); } catch { return apiOverride || process.env.NOMMER_API ? new ApiClient(ep) : null; }
+  try {
+    await client.health();
+    return new ApiClient(ep);
+  } catch {
+    return apiOverride || process.env.NOMMER_API ? new ApiClient(ep) : null;
+  }
 }
 
 async function recordedPid(home: string): Promise<number | null> {
-  try { return (JSON.parse(readFileSync(dataPaths(home).api, 'utf8')) as { pid?: number }).pid ?? null; } catch { return null; }
+  try {
+    return (JSON.parse(readFileSync(dataPaths(home).api, 'utf8')) as { pid?: number }).pid ?? null;
+  } catch {
+    return null;
+  }
 }
 
-export interface DaemonStart { pid: number; url: string; logFile: string }
+export interface DaemonStart {
+  pid: number;
+  url: string;
+  logFile: string;
+}
 
 /** Start feederd detached, wait (bounded) until its API answers. */
 export async function startDaemon(loaded: LoadedConfig, args: string[] = [], timeoutMs = 20_000): Promise<DaemonStart> {
@@ -48,41 +67,70 @@ export async function startDaemon(loaded: LoadedConfig, args: string[] = [], tim
     privateFile(paths.log);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    throw new NommerError('CONFIG_INVALID', `cannot start feederd: the data dir ${loaded.home} is not writable (${code || (err as Error).message})`, { hint: 'fix its permissions or mount, or point NOMMER_HOME at another directory' });
+    throw new NommerError(
+      'CONFIG_INVALID',
+      `cannot start feederd: the data dir ${loaded.home} is not writable (${code || (err as Error).message})`,
+      { hint: 'fix its permissions or mount, or point NOMMER_HOME at another directory' },
+    );
   }
-  const child = spawn(process.execPath, [nommerBin(), ...(loaded.filepath ? ['--config', loaded.filepath] : []), 'feederd', ...args], {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, NOMMER_HOME: loaded.home },
-  });
+  const child = spawn(
+    process.execPath,
+    [nommerBin(), ...(loaded.filepath ? ['--config', loaded.filepath] : []), 'feederd', ...args],
+    {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, NOMMER_HOME: loaded.home },
+    },
+  );
   closeSync(fd);
   let exited: number | null = null;
-  child.on('exit', (code) => { exited = code ?? 1; });
+  child.on('exit', (code) => {
+    exited = code ?? 1;
+  });
   child.unref();
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited !== null) {
       const tail = readFileSync(paths.log, 'utf8').trim().split('\n').slice(-3).join('\n');
-      throw new NommerError('API_UNREACHABLE', `feederd exited at start (code ${exited})`, { hint: `see ${paths.log}`, detail: tail });
+      throw new NommerError('API_UNREACHABLE', `feederd exited at start (code ${exited})`, {
+        hint: `see ${paths.log}`,
+        detail: tail,
+      });
     }
     // feederd.json keeps the token between runs; the new feederd's answer is the one with its pid.
     const c = await findRunning(loaded);
-    if (c && (await recordedPid(loaded.home)) === child.pid) return { pid: child.pid!, url: c.endpoint.url, logFile: paths.log };
+    if (c && (await recordedPid(loaded.home)) === child.pid)
+      return { pid: child.pid!, url: c.endpoint.url, logFile: paths.log };
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new NommerError('API_UNREACHABLE', `feederd did not answer within ${timeoutMs / 1000} s`, { hint: `see ${paths.log}` });
+  throw new NommerError('API_UNREACHABLE', `feederd did not answer within ${timeoutMs / 1000} s`, {
+    hint: `see ${paths.log}`,
+  });
 }
 
 /** SIGTERM the daemon and wait for it to exit (it finishes or re-queues in-flight work). */
-export async function stopDaemon(home: string, timeoutMs = 60_000, force = false): Promise<{ pid: number | null; stopped: boolean }> {
+export async function stopDaemon(
+  home: string,
+  timeoutMs = 60_000,
+  force = false,
+): Promise<{ pid: number | null; stopped: boolean }> {
   const pid = readPid(home);
   if (!pid) return { pid: null, stopped: false };
   process.kill(pid, 'SIGTERM');
-  if (force) setTimeout(() => { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }, 200);
+  if (force)
+    setTimeout(() => {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }, 200);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!alive(pid)) return { pid, stopped: true };
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new NommerError('INTERNAL', `feederd (pid ${pid}) did not stop within ${timeoutMs / 1000} s`, { hint: 'run `nommer feederd stop --force` to make it release work at once' });
+  throw new NommerError('INTERNAL', `feederd (pid ${pid}) did not stop within ${timeoutMs / 1000} s`, {
+    hint: 'run `nommer feederd stop --force` to make it release work at once',
+  });
 }

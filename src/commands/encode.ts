@@ -11,20 +11,40 @@ import { resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 
-interface EncodeFlags { preset?: string[]; output?: string[]; set?: string[]; force?: boolean; dryRun?: boolean }
+interface EncodeFlags {
+  preset?: string[];
+  output?: string[];
+  set?: string[];
+  force?: boolean;
+  dryRun?: boolean;
+}
 
 export function registerEncode(program: Command): void {
   program
     .command('encode')
     .summary('encode one file now, in the foreground (no daemon)')
-    .description('Encode one input with one or more presets in a single ffmpeg run (decoded once).\nOutputs appear only when complete; on failure or Ctrl-C nothing partial is left.')
+    .description(
+      'Encode one input with one or more presets in a single ffmpeg run (decoded once).\nOutputs appear only when complete; on failure or Ctrl-C nothing partial is left.',
+    )
     .argument('<input>', 'video or audio file (or an http(s) URL)')
     .option('-p, --preset <name>', 'preset to encode with; repeat for several outputs (default: webm)', collect, [])
-    .option('-o, --output <path>', 'output path for the preset in the same position (default: beside the input)', collect, [])
-    .option('-s, --set <key=value>', 'override a preset setting, e.g. video.crf=30 (see `nommer presets NAME`)', collect, [])
+    .option(
+      '-o, --output <path>',
+      'output path for the preset in the same position (default: beside the input)',
+      collect,
+      [],
+    )
+    .option(
+      '-s, --set <key=value>',
+      'override a preset setting, e.g. video.crf=30 (see `nommer presets NAME`)',
+      collect,
+      [],
+    )
     .option('-f, --force', 'overwrite outputs that exist')
     .option('-n, --dry-run', 'print the ffmpeg command(s) and run nothing')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Progress: on a terminal a live view, where q or Ctrl-C cancels the encode (no daemon runs it);
 otherwise plain lines on stderr and each output on stdout; --json prints one object when done.
 
@@ -32,33 +52,61 @@ Examples:
   $ nommer encode clip.mov                                  # clip.webm (VP9 + Opus)
   $ nommer encode clip.mov -p webm -p poster                # clip.webm and clip.webp, one decode
   $ nommer encode clip.mov -p av1 -o out/clip-av1.webm --set video.crf=30
-  $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}`)
-    .action(action(async (ctx, input: string, flags: EncodeFlags) => {
-      const { config } = await ctx.config();
-      const outputs = resolveOutputs({ input, presets: flags.preset ?? [], outputs: flags.output ?? [], sets: flags.set ?? [], userPresets: config.presets, defaultPreset: config.defaultPreset });
-      for (const o of outputs) {
-        if (hasScheme(o.uri)) throw new NommerError('USAGE', `encode writes local files only, got ${o.uri}`, { hint: 'use `nommer submit` for s3:// destinations' });
-      }
-      const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
-      const request = { ffmpeg, storage: localFileStorage(), input, outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri })), force: flags.force };
-      if (flags.dryRun) {
-        const r = await encode({ ...request, dryRun: true });
-        if (ctx.global.json) printJson({ commands: r.commands });
-        else for (const c of r.commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+  $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}`,
+    )
+    .action(
+      action(async (ctx, input: string, flags: EncodeFlags) => {
+        const { config } = await ctx.config();
+        const outputs = resolveOutputs({
+          input,
+          presets: flags.preset ?? [],
+          outputs: flags.output ?? [],
+          sets: flags.set ?? [],
+          userPresets: config.presets,
+          defaultPreset: config.defaultPreset,
+        });
+        for (const o of outputs) {
+          if (hasScheme(o.uri))
+            throw new NommerError('USAGE', `encode writes local files only, got ${o.uri}`, {
+              hint: 'use `nommer submit` for s3:// destinations',
+            });
+        }
+        const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+        const request = {
+          ffmpeg,
+          storage: localFileStorage(),
+          input,
+          outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri })),
+          force: flags.force,
+        };
+        if (flags.dryRun) {
+          const r = await encode({ ...request, dryRun: true });
+          if (ctx.global.json) printJson({ commands: r.commands });
+          else for (const c of r.commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+          return 0;
+        }
+        const ac = new AbortController();
+        const view = await openEncodeView({
+          mode: chooseOutputMode(ctx.global),
+          input,
+          outputs: outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+          cancel: () => ac.abort(),
+        });
+        let result;
+        try {
+          result = await encode({ ...request, signal: ac.signal, onProgress: view.onProgress });
+        } catch (err) {
+          await view.failed(err);
+          throw err;
+        }
+        await view.succeeded(result.outputs);
+        if (ctx.global.json)
+          printJson({
+            input,
+            duration: result.probe.duration,
+            outputs: result.outputs.map((o, i) => ({ preset: outputs[i]!.preset.name, path: o.path, bytes: o.bytes })),
+          });
         return 0;
-      }
-      const ac = new AbortController();
-      const view = await openEncodeView({ mode: chooseOutputMode(ctx.global), input, outputs: outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })), cancel: () => ac.abort() });
-      let result;
-      try {
-        result = await encode({ ...request, signal: ac.signal, onProgress: view.onProgress });
-      } catch (err) {
-        await view.failed(err);
-        throw err;
-      }
-      await view.succeeded(result.outputs);
-      if (ctx.global.json) printJson({ input, duration: result.probe.duration, outputs: result.outputs.map((o, i) => ({ preset: outputs[i]!.preset.name, path: o.path, bytes: o.bytes })) });
-      return 0;
-    }));
+      }),
+    );
 }
-

@@ -15,34 +15,63 @@ run changes nothing). Prints the least-privilege IAM policies for feederd and fo
     .option('-n, --dry-run', 'say what would be done; change nothing')
     .option('--policies-only', 'only print the IAM policies')
     .option('--no-release', 'do not upload this nommer version for EC2 workers (self-managed workers)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ nommer setup aws --dry-run
-  $ NOMMER_AWS_BUCKET=my-encodes nommer setup aws --json`)
-    .action(action(async (ctx, flags: { dryRun?: boolean; policiesOnly?: boolean; release?: boolean; noRelease?: boolean }) => {
-      flags.noRelease = flags.release === false;
-      const { config } = await ctx.config();
-      const bucket = requireBucket(config);
-      const settings = awsSettingsOf(config);
-      const { setupAws, iamPolicies } = await import('../adapters/aws/setup.js');
-      const policies = iamPolicies(settings, { bucket, queuePrefix: config.aws.queuePrefix, stagingPrefix: config.aws.stagingPrefix, clusterTag: { key: 'nommer:cluster', value: config.aws.queuePrefix } });
-      if (flags.policiesOnly) { printJson(policies); return 0; }
-      const report = await setupAws(settings, { bucket, queuePrefix: config.aws.queuePrefix, dryRun: flags.dryRun, maxReceiveCount: redriveCountOf(config) });
-      // EC2 workers install exactly this version from the bucket (same message version as feederd).
-      let release: string | undefined;
-      if (!flags.dryRun && !flags.noRelease) {
-        const { publishRelease } = await import('../fleet/release.js');
-        const { S3Storage } = await import('../adapters/aws/s3-storage.js');
-        const { s3Client } = await import('../adapters/aws/clients.js');
-        release = (await publishRelease(new S3Storage({ client: s3Client(settings) }), bucket, packageVersion())).uri;
-      }
-      if (ctx.global.json) { printJson({ ...report, release: release ?? null, policies }); return 0; }
-      if (release) process.stdout.write(`published    nommer ${packageVersion()} for EC2 workers: ${release}\n`);
-      for (const i of report.items) {
-        process.stdout.write(`${i.action.padEnd(12)} ${i.kind} ${i.name}${i.changes?.length ? `  (${i.changes.join('; ')})` : ''}\n`);
-        for (const n of i.notes ?? []) process.stdout.write(`             note: ${n}\n`);
-      }
-      process.stdout.write(`\nIAM policy for feederd:\n${JSON.stringify(policies.orchestrator, null, 2)}\n\nIAM policy for workers (instance profile):\n${JSON.stringify(policies.worker, null, 2)}\n`);
-      return 0;
-    }));
+  $ NOMMER_AWS_BUCKET=my-encodes nommer setup aws --json`,
+    )
+    .action(
+      action(
+        async (ctx, flags: { dryRun?: boolean; policiesOnly?: boolean; release?: boolean; noRelease?: boolean }) => {
+          flags.noRelease = flags.release === false;
+          const { config } = await ctx.config();
+          const bucket = requireBucket(config);
+          const settings = awsSettingsOf(config);
+          const { setupAws, iamPolicies } = await import('../adapters/aws/setup.js');
+          const policies = iamPolicies(settings, {
+            bucket,
+            queuePrefix: config.aws.queuePrefix,
+            stagingPrefix: config.aws.stagingPrefix,
+            controlPrefix: config.aws.controlPrefix,
+            clusterTag: { key: 'nommer:cluster', value: config.aws.queuePrefix },
+          });
+          if (flags.policiesOnly) {
+            printJson(policies);
+            return 0;
+          }
+          const report = await setupAws(settings, {
+            bucket,
+            queuePrefix: config.aws.queuePrefix,
+            dryRun: flags.dryRun,
+            maxReceiveCount: redriveCountOf(config),
+          });
+          // EC2 workers install exactly this version from the bucket (same message version as feederd).
+          let release: string | undefined;
+          if (!flags.dryRun && !flags.noRelease) {
+            const { publishRelease } = await import('../fleet/release.js');
+            const { S3Storage } = await import('../adapters/aws/s3-storage.js');
+            const { s3Client } = await import('../adapters/aws/clients.js');
+            release = (await publishRelease(new S3Storage({ client: s3Client(settings) }), bucket, packageVersion()))
+              .uri;
+          }
+          if (ctx.global.json) {
+            printJson({ ...report, release: release ?? null, policies });
+            return 0;
+          }
+          if (release) process.stdout.write(`published    nommer ${packageVersion()} for EC2 workers: ${release}\n`);
+          for (const i of report.items) {
+            process.stdout.write(
+              `${i.action.padEnd(12)} ${i.kind} ${i.name}${i.changes?.length ? `  (${i.changes.join('; ')})` : ''}\n`,
+            );
+            for (const n of i.notes ?? []) process.stdout.write(`             note: ${n}\n`);
+          }
+          process.stdout.write(
+            `\nIAM policy for feederd:\n${JSON.stringify(policies.orchestrator, null, 2)}\n\nIAM policy for workers (instance profile):\n${JSON.stringify(policies.worker, null, 2)}\n`,
+          );
+          return 0;
+        },
+      ),
+    );
 }

@@ -7,36 +7,60 @@ import type { PublicJob } from '../orchestrator/api.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { watchJobsView } from '../tui/watch-jobs.js';
 
-interface Flags { state?: string; limit: number; api?: string; cursor?: string; watch?: boolean }
+interface Flags {
+  state?: string;
+  limit: number;
+  api?: string;
+  cursor?: string;
+  watch?: boolean;
+}
 
 function age(iso: string | null, now = Date.now()): string {
   return iso ? formatDuration((now - Date.parse(iso)) / 1000) : '-';
 }
 
 function row(j: PublicJob): string[] {
-  const took = j.startedAt ? formatDuration(((j.finishedAt ? Date.parse(j.finishedAt) : Date.now()) - Date.parse(j.startedAt)) / 1000) : '-';
+  const took = j.startedAt
+    ? formatDuration(((j.finishedAt ? Date.parse(j.finishedAt) : Date.now()) - Date.parse(j.startedAt)) / 1000)
+    : '-';
   const progress = j.state === 'running' ? `${Math.round(j.progress * 100)}%` : j.state === 'succeeded' ? '100%' : '';
-  const state = j.state === 'running' && j.phase ? `running:${j.phase}` : j.state === 'failed' && j.error ? `failed:${j.error.code}` : j.state;
+  const state =
+    j.state === 'running' && j.phase
+      ? `running:${j.phase}`
+      : j.state === 'failed' && j.error
+        ? `failed:${j.error.code}`
+        : j.state;
   return [j.id, state, progress, j.outputs.map((o) => o.preset).join(','), j.input, age(j.createdAt), took];
 }
 
 function table(rows: string[][]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
     .summary('jobs, queue and workers at a glance; one job in detail')
-    .description('Without an ID: recent jobs (newest first) and the queue/fleet summary.\nWith an ID: the job in full, with its event history.')
+    .description(
+      'Without an ID: recent jobs (newest first) and the queue/fleet summary.\nWith an ID: the job in full, with its event history.',
+    )
     .argument('[id]', 'a job id')
     .option('--state <states>', 'only these states (comma-separated): queued,running,succeeded,failed,canceled')
     .option('-n, --limit <n>', 'how many jobs', intOption('--limit', 1, 1000), 20)
     .option('--cursor <c>', 'next page (from --json nextCursor)')
     .option('-w, --watch', 'keep showing them, live (q quits; c cancels the selected job); see below')
     .option('--api <url>', 'feederd address')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 With --watch: on a terminal a live view (↑/↓ select, c cancel, q quit), refreshed every second;
 otherwise a plain line per change (progress every few seconds) until interrupted, or with --json
 one JSON object per line: {"job": …} per change and {"summary": …} when the queue or fleet changes.
@@ -45,46 +69,85 @@ Examples:
   $ nommer status
   $ nommer status --watch
   $ nommer status --state failed --json
-  $ nommer status j_01HZX...`)
-    .action(action(async (ctx, id: string | undefined, flags: Flags) => {
-      const client = await requireFeederd(await ctx.config(), flags.api);
-      if (flags.watch) return watchJobsView({ client, mode: chooseOutputMode(ctx.global), id, state: flags.state, limit: flags.limit });
-      if (id) {
-        const d = await client.request<{ job: PublicJob; tasks: unknown[]; events: Array<{ at: string; type: string; message: string }> }>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
-        if (ctx.global.json) { printJson(d); return 0; }
-        const j = d.job;
-        const out = [
-          `job       ${j.id}`,
-          `state     ${j.state}${j.phase ? ` (${j.phase})` : ''}${j.state === 'running' ? ` ${Math.round(j.progress * 100)}%` : ''}  attempt ${j.attempt}/${j.maxAttempts}`,
-          `input     ${j.input}`,
-          ...j.outputs.map((o, i) => `${i === 0 ? 'outputs' : '       '}   ${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})`),
-          `created   ${j.createdAt}`,
-          ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
-          ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
-          ...(j.error ? [`error     ${j.error.code}: ${j.error.message}${j.error.retriable ? ' (retriable)' : ''}`] : []),
-          'events:',
-          ...d.events.map((e) => `  ${e.at}  ${e.type.padEnd(10)} ${e.message}`),
-        ];
+  $ nommer status j_01HZX...`,
+    )
+    .action(
+      action(async (ctx, id: string | undefined, flags: Flags) => {
+        const client = await requireFeederd(await ctx.config(), flags.api);
+        if (flags.watch)
+          return watchJobsView({
+            client,
+            mode: chooseOutputMode(ctx.global),
+            id,
+            state: flags.state,
+            limit: flags.limit,
+          });
+        if (id) {
+          const d = await client.request<{
+            job: PublicJob;
+            tasks: unknown[];
+            events: Array<{ at: string; type: string; message: string }>;
+          }>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+          if (ctx.global.json) {
+            printJson(d);
+            return 0;
+          }
+          const j = d.job;
+          const out = [
+            `job       ${j.id}`,
+            `state     ${j.state}${j.phase ? ` (${j.phase})` : ''}${j.state === 'running' ? ` ${Math.round(j.progress * 100)}%` : ''}  attempt ${j.attempt}/${j.maxAttempts}`,
+            `input     ${j.input}`,
+            ...j.outputs.map(
+              (o, i) =>
+                `${i === 0 ? 'outputs' : '       '}   ${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})`,
+            ),
+            `created   ${j.createdAt}`,
+            ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
+            ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
+            ...(j.error
+              ? [`error     ${j.error.code}: ${j.error.message}${j.error.retriable ? ' (retriable)' : ''}`]
+              : []),
+            'events:',
+            ...d.events.map((e) => `  ${e.at}  ${e.type.padEnd(10)} ${e.message}`),
+          ];
+          process.stdout.write(`${out.join('\n')}\n`);
+          return 0;
+        }
+        const q = new URLSearchParams({ limit: String(flags.limit) });
+        if (flags.state) q.set('state', flags.state);
+        if (flags.cursor) q.set('cursor', flags.cursor);
+        const [page, summary] = await Promise.all([
+          client.request<{ jobs: PublicJob[]; nextCursor: string | null }>('GET', `/v1/jobs?${q}`),
+          client.request<{
+            jobs: { total: number; byState: Record<string, number> };
+            queue: { waiting: number; inFlight: number };
+            fleet: Array<{ id: string; state: string }>;
+          }>('GET', '/v1/summary'),
+        ]);
+        if (ctx.global.json) {
+          printJson({ jobs: page.jobs, nextCursor: page.nextCursor, summary });
+          return 0;
+        }
+        const out: string[] = [];
+        if (page.jobs.length)
+          out.push(table([['ID', 'STATE', 'PROGRESS', 'PRESETS', 'INPUT', 'AGE', 'TOOK'], ...page.jobs.map(row)]));
+        else out.push('no jobs yet: try `nommer submit FILE`');
+        const by = summary.jobs.byState;
+        out.push('');
+        out.push(
+          `jobs: ${summary.jobs.total} (${
+            Object.entries(by)
+              .filter(([, n]) => n)
+              .map(([s, n]) => `${n} ${s}`)
+              .join(', ') || 'none'
+          })`,
+        );
+        out.push(
+          `queue: ${summary.queue.waiting} waiting, ${summary.queue.inFlight} in flight   workers: ${summary.fleet.length}${summary.fleet.length ? ` (${summary.fleet.map((w) => w.state).join(', ')})` : ''}`,
+        );
+        if (page.nextCursor) out.push(`more: nommer status --cursor ${page.nextCursor}`);
         process.stdout.write(`${out.join('\n')}\n`);
         return 0;
-      }
-      const q = new URLSearchParams({ limit: String(flags.limit) });
-      if (flags.state) q.set('state', flags.state);
-      if (flags.cursor) q.set('cursor', flags.cursor);
-      const [page, summary] = await Promise.all([
-        client.request<{ jobs: PublicJob[]; nextCursor: string | null }>('GET', `/v1/jobs?${q}`),
-        client.request<{ jobs: { total: number; byState: Record<string, number> }; queue: { waiting: number; inFlight: number }; fleet: Array<{ id: string; state: string }> }>('GET', '/v1/summary'),
-      ]);
-      if (ctx.global.json) { printJson({ jobs: page.jobs, nextCursor: page.nextCursor, summary }); return 0; }
-      const out: string[] = [];
-      if (page.jobs.length) out.push(table([['ID', 'STATE', 'PROGRESS', 'PRESETS', 'INPUT', 'AGE', 'TOOK'], ...page.jobs.map(row)]));
-      else out.push('no jobs yet: try `nommer submit FILE`');
-      const by = summary.jobs.byState;
-      out.push('');
-      out.push(`jobs: ${summary.jobs.total} (${Object.entries(by).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(', ') || 'none'})`);
-      out.push(`queue: ${summary.queue.waiting} waiting, ${summary.queue.inFlight} in flight   workers: ${summary.fleet.length}${summary.fleet.length ? ` (${summary.fleet.map((w) => w.state).join(', ')})` : ''}`);
-      if (page.nextCursor) out.push(`more: nommer status --cursor ${page.nextCursor}`);
-      process.stdout.write(`${out.join('\n')}\n`);
-      return 0;
-    }));
+      }),
+    );
 }

@@ -17,18 +17,29 @@ import { followJobsView } from '../tui/follow-jobs.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 
 interface Flags {
-  preset: string[]; output: string[]; set: string[]; notify?: string; priority?: number; idempotencyKey?: string;
-  detach?: boolean; force?: boolean; dryRun?: boolean; api?: string; maxAttempts?: number; chunked?: boolean;
+  preset: string[];
+  output: string[];
+  set: string[];
+  notify?: string;
+  priority?: number;
+  idempotencyKey?: string;
+  detach?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  api?: string;
+  maxAttempts?: number;
+  chunked?: boolean;
 }
-
 
 export function registerSubmit(program: Command): void {
   program
     .command('submit')
     .summary('queue encodes and follow their progress')
-    .description('Queue one job per input with feederd (started in the background if none runs) and follow '
-      + 'them to the end. Outputs default to the input\'s folder with the preset\'s extension; an existing '
-      + 'output is an error unless --force; the input is never overwritten. Exit code 0 only if every job succeeded.')
+    .description(
+      'Queue one job per input with feederd (started in the background if none runs) and follow ' +
+        "them to the end. Outputs default to the input's folder with the preset's extension; an existing " +
+        'output is an error unless --force; the input is never overwritten. Exit code 0 only if every job succeeded.',
+    )
     .argument('<input...>', 'files (or http(s):// / s3:// URIs with the aws backend)')
     .option('-p, --preset <name>', 'preset; repeat for several outputs per input (default: webm)', collect, [])
     .option('-o, --output <dest>', 'destination for the preset in the same position (one input only)', collect, [])
@@ -36,14 +47,20 @@ export function registerSubmit(program: Command): void {
     .option('--notify <url>', 'POST each state change of the job to this URL (webhook)')
     .option('--priority <n>', 'higher runs first (-1000..1000)', intOption('--priority', -1000, 1000))
     .option('--idempotency-key <key>', 'submitting the same key again returns the existing job')
-    .option('--max-attempts <n>', 'attempts before a retriable failure fails the job', intOption('--max-attempts', 1, 20))
+    .option(
+      '--max-attempts <n>',
+      'attempts before a retriable failure fails the job',
+      intOption('--max-attempts', 1, 20),
+    )
     .option('-f, --force', 'overwrite outputs that exist')
     .option('--chunked', 'split a long input at keyframes and encode the pieces on several workers at once')
     .option('--no-chunked', 'never chunk this job (default: config chunking.enabled and thresholdSeconds)')
     .option('--detach', 'queue and return at once (print the job ids)')
     .option('-n, --dry-run', 'print the ffmpeg command(s) each job would run; queue nothing')
     .option('--api <url>', 'feederd address (default: the one recorded in the data dir, or NOMMER_API)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Following: on a terminal the jobs show in a live view — ↑/↓ select a job, c cancels it (after y),
 q or Ctrl-C stops following (the jobs keep running). Otherwise (pipe, CI, TERM=dumb) progress is
 plain lines on stderr and each output path on stdout. With --json (and no --detach) stdout is JSON
@@ -56,80 +73,114 @@ Examples:
   $ nommer submit a.mov b.mov c.mov                # one view for all three
   $ nommer submit talk.mov --json --detach         # {"jobs": [{"id": ..., "state": "queued", ...}]}
   $ nommer submit talk.mov --json | tail -n1       # {"jobs": [{"id": ..., "state": "succeeded", ...}]}
-  $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]]}`)
-    .action(action(async (ctx, inputs: string[], flags: Flags) => {
-      const loaded = await ctx.config();
-      const { config } = loaded;
-      if (flags.output.length && inputs.length > 1) throw new NommerError('USAGE', '-o works with one input only', { hint: 'outputs default to each input\'s folder' });
-      const jobs = [];
-      const files = localFileStorage();
-      for (const raw of inputs) {
-        const input = hasScheme(raw) ? raw : resolve(raw);
-        if (!hasScheme(raw)) {
-          const st = await stat(input).catch(() => undefined);
-          if (!st) throw new NommerError('INPUT_NOT_FOUND', `input not found: ${raw}`, { hint: 'check the path' });
-          if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file: ${raw}`);
-        }
-        const outputs = resolveOutputs({ input, presets: flags.preset, outputs: flags.output, sets: flags.set, userPresets: config.presets, defaultPreset: config.defaultPreset });
-        if (!flags.force && !flags.dryRun) {
-          // The same check the worker's storage makes; s3:// outputs are checked by feederd's.
-          for (const o of outputs) if (!hasScheme(o.uri) && isAbsolute(o.uri)) await files.checkOutput(o.uri, { overwrite: false });
-        }
-        jobs.push({ input, outputs });
-      }
-
-      if (flags.dryRun) {
-        // feederd resolves presets (orchestrator/submit-job.ts): a running one is asked, so the
-        // commands shown are the ones it will run; with none running, the same resolution with
-        // the config it would be started with.
-        const running = await findRunning(loaded, flags.api);
-        const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
-        const commands: string[][] = [];
-        for (const j of jobs) {
-          if (hasScheme(j.input) && !/^https?:/.test(j.input)) throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
-          let outputs = j.outputs.map((o) => ({ preset: o.preset, uri: o.uri }));
-          if (running) {
-            const r = await running.request<{ outputs: Array<{ preset: unknown; uri: string }> }>('POST', '/v1/jobs', {
-              input: j.input, outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })), set: flags.set, dryRun: true,
-            });
-            outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
+  $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]]}`,
+    )
+    .action(
+      action(async (ctx, inputs: string[], flags: Flags) => {
+        const loaded = await ctx.config();
+        const { config } = loaded;
+        if (flags.output.length && inputs.length > 1)
+          throw new NommerError('USAGE', '-o works with one input only', {
+            hint: "outputs default to each input's folder",
+          });
+        const jobs = [];
+        const files = localFileStorage();
+        for (const raw of inputs) {
+          const input = hasScheme(raw) ? raw : resolve(raw);
+          if (!hasScheme(raw)) {
+            const st = await stat(input).catch(() => undefined);
+            if (!st) throw new NommerError('INPUT_NOT_FOUND', `input not found: ${raw}`, { hint: 'check the path' });
+            if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file: ${raw}`);
           }
-          const r = await encodeInto({ ffmpeg, input: j.input, outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })), dryRun: true });
-          commands.push(...r.commands);
+          const outputs = resolveOutputs({
+            input,
+            presets: flags.preset,
+            outputs: flags.output,
+            sets: flags.set,
+            userPresets: config.presets,
+            defaultPreset: config.defaultPreset,
+          });
+          if (!flags.force && !flags.dryRun) {
+            // The same check the worker's storage makes; s3:// outputs are checked by feederd's.
+            for (const o of outputs)
+              if (!hasScheme(o.uri) && isAbsolute(o.uri)) await files.checkOutput(o.uri, { overwrite: false });
+          }
+          jobs.push({ input, outputs });
         }
-        if (ctx.global.json) printJson({ commands });
-        else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
-        return 0;
-      }
 
-      let client = await findRunning(loaded, flags.api);
-      if (!client) {
-        if (flags.api) throw new NommerError('API_UNREACHABLE', `no feederd answers at ${flags.api}`);
-        const d = await startDaemon(loaded);
-        if (!ctx.global.quiet) process.stderr.write(`started feederd in the background (pid ${d.pid}, ${d.url}); stop it with \`nommer feederd stop\`\n`);
-        client = await findRunning(loaded);
-        if (!client) throw new NommerError('API_UNREACHABLE', 'feederd started but does not answer');
-      }
-      const created: PublicJob[] = [];
-      for (const [i, j] of jobs.entries()) {
-        const r = await client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
-          input: j.input,
-          outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-          set: flags.set,
-          priority: flags.priority,
-          notifyUrl: flags.notify,
-          idempotencyKey: flags.idempotencyKey ? (jobs.length > 1 ? `${flags.idempotencyKey}:${i}` : flags.idempotencyKey) : undefined,
-          force: Boolean(flags.force),
-          maxAttempts: flags.maxAttempts,
-          ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
-        });
-        created.push(r.job);
-      }
-      if (flags.detach) {
-        if (ctx.global.json) printJson({ jobs: created });
-        else for (const j of created) process.stdout.write(`${j.id}  ${j.state}  ${j.input}\n`);
-        return 0;
-      }
-      return followJobsView({ client, jobs: created, mode: chooseOutputMode(ctx.global) });
-    }));
+        if (flags.dryRun) {
+          // feederd resolves presets (orchestrator/submit-job.ts): a running one is asked, so the
+          // commands shown are the ones it will run; with none running, the same resolution with
+          // the config it would be started with.
+          const running = await findRunning(loaded, flags.api);
+          const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+          const commands: string[][] = [];
+          for (const j of jobs) {
+            if (hasScheme(j.input) && !/^https?:/.test(j.input))
+              throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
+            let outputs = j.outputs.map((o) => ({ preset: o.preset, uri: o.uri }));
+            if (running) {
+              const r = await running.request<{ outputs: Array<{ preset: unknown; uri: string }> }>(
+                'POST',
+                '/v1/jobs',
+                {
+                  input: j.input,
+                  outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+                  set: flags.set,
+                  dryRun: true,
+                },
+              );
+              outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
+            }
+            const r = await encodeInto({
+              ffmpeg,
+              input: j.input,
+              outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })),
+              dryRun: true,
+            });
+            commands.push(...r.commands);
+          }
+          if (ctx.global.json) printJson({ commands });
+          else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+          return 0;
+        }
+
+        let client = await findRunning(loaded, flags.api);
+        if (!client) {
+          if (flags.api) throw new NommerError('API_UNREACHABLE', `no feederd answers at ${flags.api}`);
+          const d = await startDaemon(loaded);
+          if (!ctx.global.quiet)
+            process.stderr.write(
+              `started feederd in the background (pid ${d.pid}, ${d.url}); stop it with \`nommer feederd stop\`\n`,
+            );
+          client = await findRunning(loaded);
+          if (!client) throw new NommerError('API_UNREACHABLE', 'feederd started but does not answer');
+        }
+        const created: PublicJob[] = [];
+        for (const [i, j] of jobs.entries()) {
+          const r = await client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
+            input: j.input,
+            outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+            set: flags.set,
+            priority: flags.priority,
+            notifyUrl: flags.notify,
+            idempotencyKey: flags.idempotencyKey
+              ? jobs.length > 1
+                ? `${flags.idempotencyKey}:${i}`
+                : flags.idempotencyKey
+              : undefined,
+            force: Boolean(flags.force),
+            maxAttempts: flags.maxAttempts,
+            ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
+          });
+          created.push(r.job);
+        }
+        if (flags.detach) {
+          if (ctx.global.json) printJson({ jobs: created });
+          else for (const j of created) process.stdout.write(`${j.id}  ${j.state}  ${j.input}\n`);
+          return 0;
+        }
+        return followJobsView({ client, jobs: created, mode: chooseOutputMode(ctx.global) });
+      }),
+    );
 }

@@ -19,7 +19,12 @@ export interface FfmpegInstall {
 }
 
 function isExecutable(p: string): boolean {
-  try { accessSync(p, constants.X_OK); return true; } catch { return false; }
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function onPath(name: string): string | undefined {
@@ -49,14 +54,23 @@ function ffmpegStaticPath(): string | undefined {
   }
 }
 
-const MISSING_HINT = 'install one (Debian/Ubuntu: `sudo apt-get install -y ffmpeg`), or point NOMMER_FFMPEG at a binary';
+const MISSING_HINT =
+  'install one (Debian/Ubuntu: `sudo apt-get install -y ffmpeg`), or point NOMMER_FFMPEG at a binary';
 
 export function locateFfmpeg(opts: { ffmpeg?: string; ffprobe?: string } = {}): FfmpegInstall {
   const probeOverride = opts.ffprobe ?? process.env.NOMMER_FFPROBE;
   const pick = (ffmpeg: string, source: FfmpegSource): FfmpegInstall => {
-    if (!isExecutable(ffmpeg)) throw new NommerError('FFMPEG_MISSING', `ffmpeg from ${source === 'config' ? 'config (ffmpeg.path)' : source === 'env' ? 'NOMMER_FFMPEG' : source} is not an executable file: ${ffmpeg}`, { hint: MISSING_HINT });
+    if (!isExecutable(ffmpeg))
+      throw new NommerError(
+        'FFMPEG_MISSING',
+        `ffmpeg from ${source === 'config' ? 'config (ffmpeg.path)' : source === 'env' ? 'NOMMER_FFMPEG' : source} is not an executable file: ${ffmpeg}`,
+        { hint: MISSING_HINT },
+      );
     const ffprobe = ffprobeFor(ffmpeg, probeOverride);
-    if (!ffprobe) throw new NommerError('FFMPEG_MISSING', `found ffmpeg (${ffmpeg}) but no ffprobe beside it or on PATH`, { hint: 'install ffprobe (Debian: part of the ffmpeg package) or set NOMMER_FFPROBE' });
+    if (!ffprobe)
+      throw new NommerError('FFMPEG_MISSING', `found ffmpeg (${ffmpeg}) but no ffprobe beside it or on PATH`, {
+        hint: 'install ffprobe (Debian: part of the ffmpeg package) or set NOMMER_FFPROBE',
+      });
     return { ffmpeg, ffprobe, source };
   };
   if (opts.ffmpeg) return pick(opts.ffmpeg, 'config');
@@ -65,7 +79,9 @@ export function locateFfmpeg(opts: { ffmpeg?: string; ffprobe?: string } = {}): 
   if (bundled && ffprobeFor(bundled, probeOverride)) return pick(bundled, 'ffmpeg-static');
   const system = onPath('ffmpeg');
   if (system) return pick(system, 'path');
-  throw new NommerError('FFMPEG_MISSING', 'no ffmpeg found (checked NOMMER_FFMPEG, ffmpeg-static, PATH)', { hint: MISSING_HINT });
+  throw new NommerError('FFMPEG_MISSING', 'no ffmpeg found (checked NOMMER_FFMPEG, ffmpeg-static, PATH)', {
+    hint: MISSING_HINT,
+  });
 }
 
 export interface FfmpegCapabilities {
@@ -84,7 +100,10 @@ export function ffmpegCapabilities(ffmpeg: string): Promise<FfmpegCapabilities> 
         execFileAsync(ffmpeg, ['-hide_banner', '-version'], { maxBuffer: 4 << 20 }),
         execFileAsync(ffmpeg, ['-hide_banner', '-encoders'], { maxBuffer: 4 << 20 }),
       ]);
-      const version = (ver.stdout.split('\n')[0] ?? '').replace(/^ffmpeg version\s+/, '').split(' Copyright')[0]!.trim();
+      const version = (ver.stdout.split('\n')[0] ?? '')
+        .replace(/^ffmpeg version\s+/, '')
+        .split(' Copyright')[0]!
+        .trim();
       const encoders = new Set<string>();
       for (const line of enc.stdout.split('\n')) {
         const m = /^\s*[VAS][.A-Z]{5}\s+(\S+)/.exec(line);

@@ -62,7 +62,7 @@ function rotationOf(s: RawStream): number {
   const side = s.side_data_list?.find((d) => typeof d.rotation === 'number');
   // Display-matrix rotation is counter-clockwise; the rotate tag (older muxers) is clockwise.
   const deg = side ? -(side.rotation as number) : Number(s.tags?.rotate ?? 0);
-  const r = ((Math.round(deg / 90) * 90) % 360 + 360) % 360;
+  const r = (((Math.round(deg / 90) * 90) % 360) + 360) % 360;
   return r;
 }
 
@@ -75,8 +75,7 @@ function bitDepth(s: RawStream): number {
 
 export function toProbeInfo(raw: RawProbe): ProbeInfo {
   const streams = raw.streams ?? [];
-  const vs = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic)
-    ?? undefined;
+  const vs = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic) ?? undefined;
   const as = streams.find((s) => s.codec_type === 'audio');
   let video: VideoStreamInfo | undefined;
   if (vs?.width && vs.height) {
@@ -136,7 +135,12 @@ export function toProbeInfo(raw: RawProbe): ProbeInfo {
 
 /** Useful last lines of an ffmpeg/ffprobe stderr: drop banners and blank lines, keep the tail. */
 export function stderrTail(stderr: string, lines = 6): string {
-  return stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l && !/^\s*(built with|configuration:|lib\w+\s+\d)/.test(l)).slice(-lines).join('\n');
+  return stderr
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l && !/^\s*(built with|configuration:|lib\w+\s+\d)/.test(l))
+    .slice(-lines)
+    .join('\n');
 }
 
 export async function checkLocalInput(path: string): Promise<void> {
@@ -145,47 +149,94 @@ export async function checkLocalInput(path: string): Promise<void> {
     st = await stat(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NommerError('INPUT_NOT_FOUND', `input not found: ${path}`, { hint: 'check the path' });
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new NommerError('INPUT_NOT_FOUND', `input not found: ${path}`, { hint: 'check the path' });
     throw new NommerError('INPUT_UNREADABLE', `cannot read input ${path}: ${code}`, { hint: 'check its permissions' });
   }
-  if (st.isDirectory()) throw new NommerError('INPUT_UNREADABLE', `input is a directory, not a media file: ${path}`, { hint: 'give a file' });
-  if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file (FIFO, socket or device): ${path}`, { hint: 'copy it to a file first' });
-  if (st.size === 0) throw new NommerError('INPUT_UNDECODABLE', `input is empty (0 bytes): ${path}`, { hint: 'the file is empty; check where it came from' });
+  if (st.isDirectory())
+    throw new NommerError('INPUT_UNREADABLE', `input is a directory, not a media file: ${path}`, {
+      hint: 'give a file',
+    });
+  if (!st.isFile())
+    throw new NommerError('INPUT_UNREADABLE', `input is not a regular file (FIFO, socket or device): ${path}`, {
+      hint: 'copy it to a file first',
+    });
+  if (st.size === 0)
+    throw new NommerError('INPUT_UNDECODABLE', `input is empty (0 bytes): ${path}`, {
+      hint: 'the file is empty; check where it came from',
+    });
 }
 
 /**
  * Demuxers whose input names other files or URLs to open (a downloaded HLS playlist could make a
  * worker encode any media file on its disk). nommer takes media files, not playlists.
  */
-const REFERENCING_FORMATS = new Set(['hls', 'applehttp', 'concat', 'ffconcat', 'dash', 'webm_dash_manifest', 'imf', 'tee']);
+const REFERENCING_FORMATS = new Set([
+  'hls',
+  'applehttp',
+  'concat',
+  'ffconcat',
+  'dash',
+  'webm_dash_manifest',
+  'imf',
+  'tee',
+]);
 
-export async function probeInput(ffprobe: string, input: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ProbeInfo> {
+export async function probeInput(
+  ffprobe: string,
+  input: string,
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<ProbeInfo> {
   const remote = /^https?:\/\//i.test(input);
   if (!remote) await checkLocalInput(input);
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegInputArg(input)];
-  const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolvePromise, reject) => {
-    execFile(ffprobe, args, { maxBuffer: 16 << 20, timeout: opts.timeoutMs ?? 60_000, signal: opts.signal }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new NommerError('FFMPEG_MISSING', `ffprobe not found at ${ffprobe}`, { hint: 'install ffmpeg, or set NOMMER_FFPROBE' }));
-      if (err && err.name === 'AbortError') return reject(new NommerError('CANCELED', 'canceled while probing'));
-      resolvePromise({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 });
-    });
-  });
+  const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
+    (resolvePromise, reject) => {
+      execFile(
+        ffprobe,
+        args,
+        { maxBuffer: 16 << 20, timeout: opts.timeoutMs ?? 60_000, signal: opts.signal },
+        (err, stdout, stderr) => {
+          if (err && (err as NodeJS.ErrnoException).code === 'ENOENT')
+            return reject(
+              new NommerError('FFMPEG_MISSING', `ffprobe not found at ${ffprobe}`, {
+                hint: 'install ffmpeg, or set NOMMER_FFPROBE',
+              }),
+            );
+          if (err && err.name === 'AbortError') return reject(new NommerError('CANCELED', 'canceled while probing'));
+          resolvePromise({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 });
+        },
+      );
+    },
+  );
   let raw: RawProbe | undefined;
-  try { raw = JSON.parse(stdout) as RawProbe; } catch { raw = undefined; }
+  try {
+    raw = JSON.parse(stdout) as RawProbe;
+  } catch {
+    raw = undefined;
+  }
   const formats = (raw?.format?.format_name ?? '').split(',');
   const playlist = formats.find((f) => REFERENCING_FORMATS.has(f));
   if (playlist) {
-    throw new NommerError('INPUT_UNREADABLE', `input ${input} is a ${playlist} playlist or manifest, not a media file`, {
-      hint: 'playlists make ffmpeg open the files or URLs they name; give the media file itself',
-    });
+    throw new NommerError(
+      'INPUT_UNREADABLE',
+      `input ${input} is a ${playlist} playlist or manifest, not a media file`,
+      {
+        hint: 'playlists make ffmpeg open the files or URLs they name; give the media file itself',
+      },
+    );
   }
   const info = raw ? toProbeInfo(raw) : undefined;
   if (code !== 0 || !info || (!info.video && !info.audio)) {
     const tail = stderrTail(stderr, 3);
-    throw new NommerError('INPUT_UNDECODABLE', `cannot decode ${input}: ${tail ? tail.split('\n').pop() : 'no audio or video stream found'}`, {
-      hint: 'is it a media file? ffprobe could not read it',
-      detail: tail,
-    });
+    throw new NommerError(
+      'INPUT_UNDECODABLE',
+      `cannot decode ${input}: ${tail ? tail.split('\n').pop() : 'no audio or video stream found'}`,
+      {
+        hint: 'is it a media file? ffprobe could not read it',
+        detail: tail,
+      },
+    );
   }
   return info;
 }
@@ -194,9 +245,21 @@ export async function probeInput(ffprobe: string, input: string, opts: { signal?
 export function ffprobeText(bin: string, args: string[], signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(bin, ['-v', 'error', ...args], { maxBuffer: 1 << 30, signal }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new NommerError('FFMPEG_MISSING', `ffprobe not found at ${bin}`, { hint: 'install ffmpeg, or set NOMMER_FFPROBE' }));
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT')
+        return reject(
+          new NommerError('FFMPEG_MISSING', `ffprobe not found at ${bin}`, {
+            hint: 'install ffmpeg, or set NOMMER_FFPROBE',
+          }),
+        );
       if (err && err.name === 'AbortError') return reject(new NommerError('CANCELED', 'canceled while probing'));
-      if (err) return reject(new NommerError('INPUT_UNDECODABLE', `cannot list the frames of the input: ${stderrTail(stderr, 1) || err.message}`, { detail: stderrTail(stderr) }));
+      if (err)
+        return reject(
+          new NommerError(
+            'INPUT_UNDECODABLE',
+            `cannot list the frames of the input: ${stderrTail(stderr, 1) || err.message}`,
+            { detail: stderrTail(stderr) },
+          ),
+        );
       resolve(stdout);
     });
   });
@@ -204,8 +267,24 @@ export function ffprobeText(bin: string, args: string[], signal?: AbortSignal): 
 
 /** Video packets in a file (one per shown frame for VP9 and AV1 in WebM), counted without decoding. */
 export async function countVideoPackets(ffprobe: string, path: string, signal?: AbortSignal): Promise<number> {
-  const out = await ffprobeText(ffprobe, ['-select_streams', 'V:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffmpegInputArg(path)], signal)
-    .catch((err: NommerError) => { throw err.code === 'INPUT_UNDECODABLE' ? new NommerError('INPUT_UNDECODABLE', `cannot read ${path}: ${err.message}`) : err; });
+  const out = await ffprobeText(
+    ffprobe,
+    [
+      '-select_streams',
+      'V:0',
+      '-count_packets',
+      '-show_entries',
+      'stream=nb_read_packets',
+      '-of',
+      'csv=p=0',
+      ffmpegInputArg(path),
+    ],
+    signal,
+  ).catch((err: NommerError) => {
+    throw err.code === 'INPUT_UNDECODABLE'
+      ? new NommerError('INPUT_UNDECODABLE', `cannot read ${path}: ${err.message}`)
+      : err;
+  });
   const n = Number(out.trim().split('\n')[0]);
   return Number.isFinite(n) ? n : 0;
 }

@@ -65,7 +65,11 @@ export class TaskProgress {
   private readonly total: number;
   private doneWeight = 0;
   private current = 0;
-  constructor(private readonly weights: number[], private readonly durationSeconds: number, private readonly startedAt: number) {
+  constructor(
+    private readonly weights: number[],
+    private readonly durationSeconds: number,
+    private readonly startedAt: number,
+  ) {
     this.total = weights.reduce((a, b) => a + b, 0) || 1;
   }
 
@@ -77,10 +81,16 @@ export class TaskProgress {
     }
     let runFraction = 0;
     if (b.end) runFraction = 1;
-    else if (this.durationSeconds > 0 && b.outTimeSeconds !== undefined) runFraction = Math.min(1, Math.max(0, b.outTimeSeconds / this.durationSeconds));
+    else if (this.durationSeconds > 0 && b.outTimeSeconds !== undefined)
+      runFraction = Math.min(1, Math.max(0, b.outTimeSeconds / this.durationSeconds));
     const fraction = Math.min(1, (this.doneWeight + (this.weights[i] ?? 0) * runFraction) / this.total);
     const elapsed = (now - this.startedAt) / 1000;
-    const etaSeconds = fraction >= 0.01 && fraction < 1 && elapsed > 0.5 ? Math.round((elapsed * (1 - fraction)) / fraction) : fraction >= 1 ? 0 : undefined;
+    const etaSeconds =
+      fraction >= 0.01 && fraction < 1 && elapsed > 0.5
+        ? Math.round((elapsed * (1 - fraction)) / fraction)
+        : fraction >= 1
+          ? 0
+          : undefined;
     return { fraction, fps: b.fps, speed: b.speed, etaSeconds, outTimeSeconds: b.outTimeSeconds };
   }
 }

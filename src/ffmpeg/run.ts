@@ -24,15 +24,46 @@ export const RUNNER_FLAGS = ['-hide_banner', '-nostdin', '-nostats', '-loglevel'
 /** stderr lines that mean the output file is incomplete even when ffmpeg exits 0. */
 const OUTPUT_WRITE_FAILED = /No space left on device|Disk quota exceeded|Error writing trailer|Error closing file/i;
 
-export function classifyFfmpegFailure(stderr: string, exitCode: number | null, signal: NodeJS.Signals | null): NommerError {
+export function classifyFfmpegFailure(
+  stderr: string,
+  exitCode: number | null,
+  signal: NodeJS.Signals | null,
+): NommerError {
   const tail = stderrTail(stderr);
   const last = tail.split('\n').filter(Boolean).pop() ?? (signal ? `killed by ${signal}` : `exit code ${exitCode}`);
-  if (/No space left on device|Disk quota exceeded/i.test(stderr)) return new NommerError('DISK_FULL', 'no space left on the output device', { retriable: true, hint: 'free disk space, then retry', detail: tail });
-  if (/Unknown encoder|Encoder not found|encoder .* not found/i.test(stderr)) return new NommerError('ENCODER_MISSING', `ffmpeg lacks an encoder: ${last}`, { hint: 'run `nommer doctor` to see which encoders this ffmpeg has', detail: tail });
-  if (/Permission denied|Read-only file system/i.test(stderr)) return new NommerError('OUTPUT_UNWRITABLE', `ffmpeg could not write: ${last}`, { hint: 'check the destination directory permissions', detail: tail });
-  if (/Invalid data found when processing input|moov atom not found|could not find codec parameters|Error while decoding|End of file/i.test(stderr)) return new NommerError('INPUT_UNDECODABLE', `input could not be decoded: ${last}`, { hint: 'the file may be truncated or corrupt', detail: tail });
-  if (signal) return new NommerError('FFMPEG_FAILED', `ffmpeg was killed by ${signal}`, { retriable: true, detail: tail });
-  if (exitCode === 0) return new NommerError('FFMPEG_FAILED', `ffmpeg could not finish writing its output: ${last}`, { retriable: true, hint: 'check the destination disk', detail: tail });
+  if (/No space left on device|Disk quota exceeded/i.test(stderr))
+    return new NommerError('DISK_FULL', 'no space left on the output device', {
+      retriable: true,
+      hint: 'free disk space, then retry',
+      detail: tail,
+    });
+  if (/Unknown encoder|Encoder not found|encoder .* not found/i.test(stderr))
+    return new NommerError('ENCODER_MISSING', `ffmpeg lacks an encoder: ${last}`, {
+      hint: 'run `nommer doctor` to see which encoders this ffmpeg has',
+      detail: tail,
+    });
+  if (/Permission denied|Read-only file system/i.test(stderr))
+    return new NommerError('OUTPUT_UNWRITABLE', `ffmpeg could not write: ${last}`, {
+      hint: 'check the destination directory permissions',
+      detail: tail,
+    });
+  if (
+    /Invalid data found when processing input|moov atom not found|could not find codec parameters|Error while decoding|End of file/i.test(
+      stderr,
+    )
+  )
+    return new NommerError('INPUT_UNDECODABLE', `input could not be decoded: ${last}`, {
+      hint: 'the file may be truncated or corrupt',
+      detail: tail,
+    });
+  if (signal)
+    return new NommerError('FFMPEG_FAILED', `ffmpeg was killed by ${signal}`, { retriable: true, detail: tail });
+  if (exitCode === 0)
+    return new NommerError('FFMPEG_FAILED', `ffmpeg could not finish writing its output: ${last}`, {
+      retriable: true,
+      hint: 'check the destination disk',
+      detail: tail,
+    });
   return new NommerError('FFMPEG_FAILED', `ffmpeg failed (exit ${exitCode}): ${last}`, { detail: tail });
 }
 
@@ -45,7 +76,10 @@ let wrapper: string[] | undefined;
 function deathSignalWrapper(): string[] {
   if (wrapper) return wrapper;
   const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-  wrapper = process.platform === 'linux' && setpriv && !process.env.NOMMER_NO_PDEATHSIG ? [setpriv, '--pdeathsig', 'KILL', '--'] : [];
+  wrapper =
+    process.platform === 'linux' && setpriv && !process.env.NOMMER_NO_PDEATHSIG
+      ? [setpriv, '--pdeathsig', 'KILL', '--']
+      : [];
   return wrapper;
 }
 
@@ -70,10 +104,17 @@ export function runFfmpeg(ffmpeg: string, args: string[], opts: RunOptions = {})
       killTimer.unref();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('spawn', () => { if (child.pid) opts.onSpawn?.(child.pid); });
+    child.on('spawn', () => {
+      if (child.pid) opts.onSpawn?.(child.pid);
+    });
     child.on('error', (err: NodeJS.ErrnoException) => {
       opts.signal?.removeEventListener('abort', onAbort);
-      if (err.code === 'ENOENT') reject(new NommerError('FFMPEG_MISSING', `ffmpeg not found at ${ffmpeg}`, { hint: 'install ffmpeg or set NOMMER_FFMPEG' }));
+      if (err.code === 'ENOENT')
+        reject(
+          new NommerError('FFMPEG_MISSING', `ffmpeg not found at ${ffmpeg}`, {
+            hint: 'install ffmpeg or set NOMMER_FFMPEG',
+          }),
+        );
       else reject(new NommerError('FFMPEG_FAILED', `could not start ffmpeg: ${err.message}`, { retriable: true }));
     });
     child.on('close', (code, signal) => {

@@ -47,7 +47,9 @@ export function instanceCost(node: WorkerNode, prices: Record<string, number>, n
 
 export function fleetCost(nodes: WorkerNode[], prices: Record<string, number>, now: number): FleetCost {
   const instances = nodes.map((n) => instanceCost(n, prices, now));
-  const unpriced = [...new Set(instances.filter((i) => i.costUsd === null).map((i) => i.instanceType ?? 'unknown'))].sort();
+  const unpriced = [
+    ...new Set(instances.filter((i) => i.costUsd === null).map((i) => i.instanceType ?? 'unknown')),
+  ].sort();
   return {
     instances,
     totalUsd: instances.reduce((s, i) => s + (i.costUsd ?? 0), 0),

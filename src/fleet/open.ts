@@ -11,7 +11,10 @@ export interface OpenEc2FleetOptions {
   log?: Ec2FleetLog;
 }
 
-export async function openEc2Fleet(config: Config, opts: OpenEc2FleetOptions): Promise<{ fleet: EC2Fleet; close(): void }> {
+export async function openEc2Fleet(
+  config: Config,
+  opts: OpenEc2FleetOptions,
+): Promise<{ fleet: EC2Fleet; close(): void }> {
   const { ec2Client } = await import('../adapters/aws/clients.js');
   const { EC2Fleet } = await import('../adapters/aws/ec2-fleet.js');
   const aws = config.aws;

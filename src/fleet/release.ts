@@ -35,7 +35,10 @@ export async function packRelease(root = packageRoot()): Promise<{ file: string;
     await execFileAsync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    throw new NommerError('INTERNAL', `npm pack failed in ${root}: ${(err as Error).message.split('\n')[0]}`, { cause: err, hint: 'is npm on PATH?' });
+    throw new NommerError('INTERNAL', `npm pack failed in ${root}: ${(err as Error).message.split('\n')[0]}`, {
+      cause: err,
+      hint: 'is npm on PATH?',
+    });
   }
   const tgz = (await readdir(dir)).filter((f) => f.endsWith('.tgz'));
   if (tgz.length !== 1) throw new NommerError('INTERNAL', `npm pack made ${tgz.length} tarballs in ${dir}`);

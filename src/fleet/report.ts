@@ -14,7 +14,9 @@ export interface FleetReport extends FleetCost {
 
 export async function fleetReport(config: Config, version: string, now: () => number = Date.now): Promise<FleetReport> {
   if (config.backend !== 'aws') {
-    throw new NommerError('USAGE', 'the fleet is EC2 instances, which only the aws backend has', { hint: 'on the local backend the workers are feederd\'s child processes: see `nommer status`' });
+    throw new NommerError('USAGE', 'the fleet is EC2 instances, which only the aws backend has', {
+      hint: "on the local backend the workers are feederd's child processes: see `nommer status`",
+    });
   }
   const { fleet, close } = await openEc2Fleet(config, { version });
   try {
@@ -26,7 +28,11 @@ export async function fleetReport(config: Config, version: string, now: () => nu
       ...cost,
       cluster: config.aws.queuePrefix,
       at,
-      instances: cost.instances.map((c) => ({ ...c, ec2State: byId.get(c.id)!.ec2State, version: byId.get(c.id)!.version })),
+      instances: cost.instances.map((c) => ({
+        ...c,
+        ec2State: byId.get(c.id)!.ec2State,
+        version: byId.get(c.id)!.version,
+      })),
     };
   } finally {
     close();

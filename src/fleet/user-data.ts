@@ -44,14 +44,20 @@ export function workerConfig(config: Config): Record<string, unknown> {
   if (aws.endpoint) awsPart.endpoint = aws.endpoint;
   if (aws.sse) awsPart.sse = aws.sse;
   if (aws.kmsKeyId) awsPart.kmsKeyId = aws.kmsKeyId;
-  return { backend: 'aws', aws: awsPart, jobs: { maxAttempts: config.jobs.maxAttempts, leaseSeconds: config.jobs.leaseSeconds } };
+  return {
+    backend: 'aws',
+    aws: awsPart,
+    jobs: { maxAttempts: config.jobs.maxAttempts, leaseSeconds: config.jobs.leaseSeconds },
+  };
 }
 
 /** The parameters feederd renders with: its own version, its bucket, its ec2 settings. */
 export function userDataParams(config: Config, version: string): UserDataParams {
   const aws = config.aws;
   if (!aws.bucket) {
-    throw new NommerError('CONFIG_INVALID', 'EC2 workers need aws.bucket (nommer is installed on them from it)', { hint: 'set aws.bucket, then run `nommer setup aws`' });
+    throw new NommerError('CONFIG_INVALID', 'EC2 workers need aws.bucket (nommer is installed on them from it)', {
+      hint: 'set aws.bucket, then run `nommer setup aws`',
+    });
   }
   return {
     version,
@@ -91,23 +97,41 @@ export function renderUserData(template: string, p: UserDataParams): string {
   };
   for (const [name, value] of Object.entries(scalars)) {
     // Placeholders also appear in comments, where a newline would start a line of code.
-    if (/[\u0000-\u001f\u007f]/.test(value)) throw new NommerError('CONFIG_INVALID', `user-data value ${name} contains a control character: ${JSON.stringify(value)}`);
+    if (/[\u0000-\u001f\u007f]/.test(value))
+      throw new NommerError(
+        'CONFIG_INVALID',
+        `user-data value ${name} contains a control character: ${JSON.stringify(value)}`,
+      );
   }
-  if (!Number.isInteger(p.idleExitSeconds) || p.idleExitSeconds < 1) throw new NommerError('CONFIG_INVALID', `idle exit must be a whole number of seconds ≥ 1, got ${p.idleExitSeconds}`);
-  if (!Number.isInteger(p.concurrency) || p.concurrency < 1) throw new NommerError('CONFIG_INVALID', `concurrency must be a whole number ≥ 1, got ${p.concurrency}`);
-  if (!p.packageUri.startsWith('s3://')) throw new NommerError('CONFIG_INVALID', `the nommer package must be an s3:// URI, got ${p.packageUri}`);
+  if (!Number.isInteger(p.idleExitSeconds) || p.idleExitSeconds < 1)
+    throw new NommerError(
+      'CONFIG_INVALID',
+      `idle exit must be a whole number of seconds ≥ 1, got ${p.idleExitSeconds}`,
+    );
+  if (!Number.isInteger(p.concurrency) || p.concurrency < 1)
+    throw new NommerError('CONFIG_INVALID', `concurrency must be a whole number ≥ 1, got ${p.concurrency}`);
+  if (!p.packageUri.startsWith('s3://'))
+    throw new NommerError('CONFIG_INVALID', `the nommer package must be an s3:// URI, got ${p.packageUri}`);
 
   const unknown = new Set<string>();
   const out = template.replace(/\{\{([A-Z0-9_]+)\}\}/g, (_, name: string) => {
     // JSON on one line inside a quoted heredoc: nothing in it is expanded, and it cannot end the heredoc.
     if (name === 'WORKER_CONFIG_JSON') return json;
     const v = scalars[name];
-    if (v === undefined) { unknown.add(name); return `{{${name}}}`; }
+    if (v === undefined) {
+      unknown.add(name);
+      return `{{${name}}}`;
+    }
     return v === '' ? "''" : shellWord(v);
   });
-  if (unknown.size > 0) throw new NommerError('INTERNAL', `user-data template has unknown placeholders: ${[...unknown].join(', ')}`);
+  if (unknown.size > 0)
+    throw new NommerError('INTERNAL', `user-data template has unknown placeholders: ${[...unknown].join(', ')}`);
   const bytes = Buffer.byteLength(out);
-  if (bytes > USER_DATA_MAX_BYTES) throw new NommerError('CONFIG_INVALID', `rendered user-data is ${bytes} bytes; EC2 accepts at most ${USER_DATA_MAX_BYTES}`);
+  if (bytes > USER_DATA_MAX_BYTES)
+    throw new NommerError(
+      'CONFIG_INVALID',
+      `rendered user-data is ${bytes} bytes; EC2 accepts at most ${USER_DATA_MAX_BYTES}`,
+    );
   return out;
 }
 

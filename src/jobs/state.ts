@@ -87,8 +87,20 @@ export interface TaskSnapshot {
 }
 
 export const JOB_EVENT_TYPES = [
-  'created', 'started', 'phase', 'progress', 'restarted', 'task_started', 'task_succeeded',
-  'succeeded', 'released', 'retrying', 'worker_lost', 'failed', 'canceled', 'retried',
+  'created',
+  'started',
+  'phase',
+  'progress',
+  'restarted',
+  'task_started',
+  'task_succeeded',
+  'succeeded',
+  'released',
+  'retrying',
+  'worker_lost',
+  'failed',
+  'canceled',
+  'retried',
 ] as const;
 /** `progress` is never stored; it is what subscribers see when only numbers moved. */
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
@@ -115,13 +127,13 @@ export interface Applied {
 }
 
 export type RefusalReason =
-  | 'job-mismatch'   // the event names another job
-  | 'task-unknown'   // no such task in this job
-  | 'job-final'      // the job already succeeded, failed or was canceled
-  | 'stale-attempt'  // the event belongs to an attempt that is not the task's current one
-  | 'duplicate'      // seq <= the last applied seq: a redelivery or a reordered older event
-  | 'task-state'     // the task's state does not allow it (e.g. progress for a finished task)
-  | 'job-state';     // the job's state does not allow the operation (cancel a finished job)
+  | 'job-mismatch' // the event names another job
+  | 'task-unknown' // no such task in this job
+  | 'job-final' // the job already succeeded, failed or was canceled
+  | 'stale-attempt' // the event belongs to an attempt that is not the task's current one
+  | 'duplicate' // seq <= the last applied seq: a redelivery or a reordered older event
+  | 'task-state' // the task's state does not allow it (e.g. progress for a finished task)
+  | 'job-state'; // the job's state does not allow the operation (cancel a finished job)
 
 export interface Refused {
   applied: false;
@@ -137,19 +149,27 @@ const refuse = (reason: RefusalReason, detail: string): Refused => ({ applied: f
 // Worker status events
 
 /** Apply one status event. Refused (with why) when it must change nothing. */
-export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev: StatusEvent, opts: { now: number }): Outcome {
+export function applyStatus(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  ev: StatusEvent,
+  opts: { now: number },
+): Outcome {
   const { now } = opts;
   if (ev.jobId !== job.id) return refuse('job-mismatch', `event for job ${ev.jobId} applied to job ${job.id}`);
   const task = tasks.find((t) => t.id === ev.taskId);
   if (!task) return refuse('task-unknown', `job ${job.id} has no task ${ev.taskId}`);
   if (FINAL_STATES.has(job.state)) return refuse('job-final', `job ${job.id} is already ${job.state}`);
-  if (ev.attempt !== task.attempt) return refuse('stale-attempt', `event from attempt ${ev.attempt}; task ${task.id} is on attempt ${task.attempt}`);
+  if (ev.attempt !== task.attempt)
+    return refuse('stale-attempt', `event from attempt ${ev.attempt}; task ${task.id} is on attempt ${task.attempt}`);
   // An earlier delivery of this attempt that succeeded (it committed before a later delivery took
   // over) is a success whatever its seq: dropping it would leave the later delivery's
   // OUTPUT_EXISTS, on the task's own output, to fail the job.
   const lateSuccess = ev.type === 'succeeded' && task.state === 'running';
-  if (ev.seq <= task.seqApplied && !lateSuccess) return refuse('duplicate', `seq ${ev.seq} <= ${task.seqApplied} already applied`);
-  if (task.state !== 'queued' && task.state !== 'running') return refuse('task-state', `task ${task.id} is ${task.state}`);
+  if (ev.seq <= task.seqApplied && !lateSuccess)
+    return refuse('duplicate', `seq ${ev.seq} <= ${task.seqApplied} already applied`);
+  if (task.state !== 'queued' && task.state !== 'running')
+    return refuse('task-state', `task ${task.id} is ${task.state}`);
 
   const events: JobEventDraft[] = [];
   const dispatch: string[] = [];
@@ -162,7 +182,15 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
   // late (reordered) or lost, and dropping the later event would leave the job stuck.
   const implicitStart = t.state === 'queued' && ev.type !== 'released';
   if (implicitStart) {
-    t = { ...t, state: 'running', phase: ev.phase ?? 'downloading', progress: 0, worker: ev.worker, startedAt: now, error: null };
+    t = {
+      ...t,
+      state: 'running',
+      phase: ev.phase ?? 'downloading',
+      progress: 0,
+      worker: ev.worker,
+      startedAt: now,
+      error: null,
+    };
   }
 
   switch (ev.type) {
@@ -172,7 +200,18 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
         // (perhaps to another worker). The task starts over.
         const from = t.worker;
         t = { ...t, phase: ev.phase ?? 'downloading', progress: 0, worker: ev.worker, startedAt: now };
-        events.push({ type: 'restarted', taskId: t.id, state: 'running', phase: t.phase, attempt: t.attempt, message: from && from !== ev.worker ? `worker ${ev.worker} took over from ${from}` : `worker ${ev.worker} restarted the task`, data: { worker: ev.worker, previousWorker: from } });
+        events.push({
+          type: 'restarted',
+          taskId: t.id,
+          state: 'running',
+          phase: t.phase,
+          attempt: t.attempt,
+          message:
+            from && from !== ev.worker
+              ? `worker ${ev.worker} took over from ${from}`
+              : `worker ${ev.worker} restarted the task`,
+          data: { worker: ev.worker, previousWorker: from },
+        });
       }
       break;
     case 'phase':
@@ -181,11 +220,29 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
       t = { ...t, phase: ev.phase ?? t.phase, worker: ev.worker };
       break;
     case 'progress':
-      t = { ...t, phase: ev.phase ?? t.phase, worker: ev.worker, progress: clamp01(ev.progress?.fraction ?? t.progress) };
-      if (ev.progress) jobOverrides = { fps: ev.progress.fps ?? null, speed: ev.progress.speed ?? null, eta: ev.progress.etaSeconds ?? null };
+      t = {
+        ...t,
+        phase: ev.phase ?? t.phase,
+        worker: ev.worker,
+        progress: clamp01(ev.progress?.fraction ?? t.progress),
+      };
+      if (ev.progress)
+        jobOverrides = {
+          fps: ev.progress.fps ?? null,
+          speed: ev.progress.speed ?? null,
+          eta: ev.progress.etaSeconds ?? null,
+        };
       break;
     case 'succeeded': {
-      t = { ...t, state: 'succeeded', phase: null, progress: 1, worker: ev.worker, finishedAt: now, result: ev.result ?? null };
+      t = {
+        ...t,
+        state: 'succeeded',
+        phase: null,
+        progress: 1,
+        worker: ev.worker,
+        finishedAt: now,
+        result: ev.result ?? null,
+      };
       changed.set(t.id, t);
       for (const ready of readyDependents([...tasks.map((x) => changed.get(x.id) ?? x)], t.id)) {
         changed.set(ready.id, ready);
@@ -195,7 +252,11 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
       break;
     }
     case 'failed': {
-      failure = ev.error ?? { code: 'INTERNAL', message: `worker ${ev.worker} reported a failure without saying why`, retriable: false };
+      failure = ev.error ?? {
+        code: 'INTERNAL',
+        message: `worker ${ev.worker} reported a failure without saying why`,
+        retriable: false,
+      };
       const r = failTask(t, failure, now);
       t = r.task;
       if (r.retry) dispatch.push(t.id);
@@ -211,7 +272,11 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
 
   const allTasks = tasks.map((x) => changed.get(x.id) ?? x);
   // After an implicit start the job was (for an instant) running: aggregate from there.
-  let next = aggregate({ ...job, ...(implicitStart ? { state: 'running' as const } : {}), ...jobOverrides }, allTasks, now);
+  let next = aggregate(
+    { ...job, ...(implicitStart ? { state: 'running' as const } : {}), ...jobOverrides },
+    allTasks,
+    now,
+  );
   if (next.state === 'failed') {
     next = { ...next, error: failure };
     for (const c of cancelRest(allTasks, now)) changed.set(c.id, c);
@@ -226,29 +291,93 @@ export function applyStatus(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev
   // History: the job-level change when there is one, else the task-level one.
   if (implicitStart) {
     const startedMessage = `worker ${ev.worker} started the ${t.type} task (attempt ${t.attempt})`;
-    events.unshift(job.state === 'queued'
-      ? { type: 'started', taskId: t.id, state: 'running', phase: ev.phase ?? 'downloading', attempt: t.attempt, message: startedMessage, data: { worker: ev.worker } }
-      : { type: 'task_started', taskId: t.id, state: 'running', phase: ev.phase ?? 'downloading', attempt: t.attempt, message: startedMessage, data: { worker: ev.worker } });
+    events.unshift(
+      job.state === 'queued'
+        ? {
+            type: 'started',
+            taskId: t.id,
+            state: 'running',
+            phase: ev.phase ?? 'downloading',
+            attempt: t.attempt,
+            message: startedMessage,
+            data: { worker: ev.worker },
+          }
+        : {
+            type: 'task_started',
+            taskId: t.id,
+            state: 'running',
+            phase: ev.phase ?? 'downloading',
+            attempt: t.attempt,
+            message: startedMessage,
+            data: { worker: ev.worker },
+          },
+    );
   }
-  events.push(...transitionEvents(implicitStart ? { ...job, state: 'running', phase: ev.phase ?? 'downloading' } : job, next, t, ev, failure));
+  events.push(
+    ...transitionEvents(
+      implicitStart ? { ...job, state: 'running', phase: ev.phase ?? 'downloading' } : job,
+      next,
+      t,
+      ev,
+      failure,
+    ),
+  );
   return { applied: true, job: next, tasks: [...changed.values()], events, dispatch };
 }
 
 /** Job-level history for a status event, from how the job and the task moved. */
-function transitionEvents(before: JobSnapshot, after: JobSnapshot, t: TaskSnapshot, ev: StatusEvent, failure: ErrorInfo | null): JobEventDraft[] {
+function transitionEvents(
+  before: JobSnapshot,
+  after: JobSnapshot,
+  t: TaskSnapshot,
+  ev: StatusEvent,
+  failure: ErrorInfo | null,
+): JobEventDraft[] {
   const base = { taskId: t.id, state: after.state, phase: after.phase, attempt: after.attempt };
   switch (ev.type) {
     case 'succeeded':
-      if (after.state === 'succeeded') return [{ ...base, type: 'succeeded', message: `succeeded on ${ev.worker}`, data: { worker: ev.worker, outputs: ev.outputs ?? [] } }];
-      return [{ ...base, type: 'task_succeeded', message: `${t.type} task succeeded on ${ev.worker}`, data: { worker: ev.worker } }];
+      if (after.state === 'succeeded')
+        return [
+          {
+            ...base,
+            type: 'succeeded',
+            message: `succeeded on ${ev.worker}`,
+            data: { worker: ev.worker, outputs: ev.outputs ?? [] },
+          },
+        ];
+      return [
+        {
+          ...base,
+          type: 'task_succeeded',
+          message: `${t.type} task succeeded on ${ev.worker}`,
+          data: { worker: ev.worker },
+        },
+      ];
     case 'failed':
-      if (after.state === 'failed') return [{ ...base, type: 'failed', message: `${failure!.code}: ${failure!.message}`, data: { error: failure, worker: ev.worker } }];
-      return [{ ...base, type: 'retrying', message: `${failure!.code}: ${failure!.message} — retrying (attempt ${t.attempt} of ${t.maxAttempt})`, data: { error: failure, worker: ev.worker } }];
+      if (after.state === 'failed')
+        return [
+          {
+            ...base,
+            type: 'failed',
+            message: `${failure!.code}: ${failure!.message}`,
+            data: { error: failure, worker: ev.worker },
+          },
+        ];
+      return [
+        {
+          ...base,
+          type: 'retrying',
+          message: `${failure!.code}: ${failure!.message} — retrying (attempt ${t.attempt} of ${t.maxAttempt})`,
+          data: { error: failure, worker: ev.worker },
+        },
+      ];
     case 'started':
       // `started` / `restarted` already carry the phase.
       return [];
     case 'released':
-      return [{ ...base, type: 'released', message: `worker ${ev.worker} gave the task back`, data: { worker: ev.worker } }];
+      return [
+        { ...base, type: 'released', message: `worker ${ev.worker} gave the task back`, data: { worker: ev.worker } },
+      ];
     default:
       // Phase changes are worth a line in the history; progress ticks are not.
       if (after.state === 'running' && after.phase && after.phase !== before.phase && before.state === 'running') {
@@ -262,12 +391,22 @@ function transitionEvents(before: JobSnapshot, after: JobSnapshot, t: TaskSnapsh
 // Operations the orchestrator or a person starts
 
 /** Worker lost (it stopped reporting, or its message was dead-lettered): another attempt, or fail. */
-export function requeueTask(job: JobSnapshot, tasks: readonly TaskSnapshot[], taskId: string, opts: { now: number; error?: ErrorInfo }): Outcome {
+export function requeueTask(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  taskId: string,
+  opts: { now: number; error?: ErrorInfo },
+): Outcome {
   const task = tasks.find((t) => t.id === taskId);
   if (!task) return refuse('task-unknown', `job ${job.id} has no task ${taskId}`);
   if (FINAL_STATES.has(job.state)) return refuse('job-final', `job ${job.id} is already ${job.state}`);
-  if (task.state !== 'running' && task.state !== 'queued') return refuse('task-state', `task ${task.id} is ${task.state}; only a queued or running task can be lost`);
-  const error = opts.error ?? { code: 'WORKER_LOST', message: task.worker ? `worker ${task.worker} stopped reporting` : 'no worker reported on the task', retriable: true };
+  if (task.state !== 'running' && task.state !== 'queued')
+    return refuse('task-state', `task ${task.id} is ${task.state}; only a queued or running task can be lost`);
+  const error = opts.error ?? {
+    code: 'WORKER_LOST',
+    message: task.worker ? `worker ${task.worker} stopped reporting` : 'no worker reported on the task',
+    retriable: true,
+  };
   const r = failTask(task, error, opts.now);
   const allTasks = tasks.map((x) => (x.id === task.id ? r.task : x));
   let next = aggregate(job, allTasks, opts.now);
@@ -277,27 +416,98 @@ export function requeueTask(job: JobSnapshot, tasks: readonly TaskSnapshot[], ta
     changed.push(...cancelRest(allTasks, opts.now));
   }
   const type = r.retry ? 'worker_lost' : 'failed';
-  const message = r.retry ? `${error.code}: ${error.message} — retrying (attempt ${r.task.attempt} of ${r.task.maxAttempt})` : `${error.code}: ${error.message} (no attempts left)`;
-  return { applied: true, job: next, tasks: changed, events: [{ type, taskId: task.id, state: next.state, phase: next.phase, attempt: next.attempt, message, data: { error, worker: task.worker } }], dispatch: r.retry ? [task.id] : [] };
+  const message = r.retry
+    ? `${error.code}: ${error.message} — retrying (attempt ${r.task.attempt} of ${r.task.maxAttempt})`
+    : `${error.code}: ${error.message} (no attempts left)`;
+  return {
+    applied: true,
+    job: next,
+    tasks: changed,
+    events: [
+      {
+        type,
+        taskId: task.id,
+        state: next.state,
+        phase: next.phase,
+        attempt: next.attempt,
+        message,
+        data: { error, worker: task.worker },
+      },
+    ],
+    dispatch: r.retry ? [task.id] : [],
+  };
 }
 
 /** Cancel a queued or running job; its unfinished tasks are canceled with it. */
-export function cancelJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], opts: { now: number; reason?: string }): Outcome {
-  if (FINAL_STATES.has(job.state)) return refuse('job-state', `job ${job.id} is already ${job.state}; only queued or running jobs can be canceled`);
-  const next: JobSnapshot = { ...job, state: 'canceled', phase: null, fps: null, speed: null, eta: null, finishedAt: opts.now, error: null };
+export function cancelJob(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  opts: { now: number; reason?: string },
+): Outcome {
+  if (FINAL_STATES.has(job.state))
+    return refuse('job-state', `job ${job.id} is already ${job.state}; only queued or running jobs can be canceled`);
+  const next: JobSnapshot = {
+    ...job,
+    state: 'canceled',
+    phase: null,
+    fps: null,
+    speed: null,
+    eta: null,
+    finishedAt: opts.now,
+    error: null,
+  };
   return {
-    applied: true, job: next, tasks: cancelRest(tasks, opts.now), dispatch: [],
-    events: [{ type: 'canceled', taskId: null, state: 'canceled', phase: null, attempt: job.attempt, message: opts.reason ? `canceled: ${opts.reason}` : 'canceled' }],
+    applied: true,
+    job: next,
+    tasks: cancelRest(tasks, opts.now),
+    dispatch: [],
+    events: [
+      {
+        type: 'canceled',
+        taskId: null,
+        state: 'canceled',
+        phase: null,
+        attempt: job.attempt,
+        message: opts.reason ? `canceled: ${opts.reason}` : 'canceled',
+      },
+    ],
   };
 }
 
 /** Fail a job from the orchestrator's side (e.g. a task message could not be sent or was rejected). */
-export function failJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], error: ErrorInfo, opts: { now: number }): Outcome {
+export function failJob(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  error: ErrorInfo,
+  opts: { now: number },
+): Outcome {
   if (FINAL_STATES.has(job.state)) return refuse('job-state', `job ${job.id} is already ${job.state}`);
-  const next: JobSnapshot = { ...job, state: 'failed', phase: null, fps: null, speed: null, eta: null, finishedAt: opts.now, error };
+  const next: JobSnapshot = {
+    ...job,
+    state: 'failed',
+    phase: null,
+    fps: null,
+    speed: null,
+    eta: null,
+    finishedAt: opts.now,
+    error,
+  };
   return {
-    applied: true, job: next, tasks: cancelRest(tasks, opts.now), dispatch: [],
-    events: [{ type: 'failed', taskId: null, state: 'failed', phase: null, attempt: job.attempt, message: `${error.code}: ${error.message}`, data: { error } }],
+    applied: true,
+    job: next,
+    tasks: cancelRest(tasks, opts.now),
+    dispatch: [],
+    events: [
+      {
+        type: 'failed',
+        taskId: null,
+        state: 'failed',
+        phase: null,
+        attempt: job.attempt,
+        message: `${error.code}: ${error.message}`,
+        data: { error },
+      },
+    ],
   };
 }
 
@@ -307,8 +517,13 @@ export function failJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], error:
  * succeeded tasks keep their results. New attempts are all above the job's highest attempt so far,
  * which is what a cancel or failure fenced: no worker on an old attempt can mistake them for its own.
  */
-export function retryJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], opts: { now: number; rerun?: readonly string[] }): Outcome {
-  if (job.state !== 'failed' && job.state !== 'canceled') return refuse('job-state', `job ${job.id} is ${job.state}; only failed or canceled jobs can be retried`);
+export function retryJob(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  opts: { now: number; rerun?: readonly string[] },
+): Outcome {
+  if (job.state !== 'failed' && job.state !== 'canceled')
+    return refuse('job-state', `job ${job.id} is ${job.state}; only failed or canceled jobs can be retried`);
   const rerun = new Set(opts.rerun ?? []);
   const keeps = (t: TaskSnapshot) => t.state === 'succeeded' && !rerun.has(t.id);
   const succeeded = new Set(tasks.filter(keeps).map((t) => t.id));
@@ -317,13 +532,44 @@ export function retryJob(job: JobSnapshot, tasks: readonly TaskSnapshot[], opts:
   for (const t of tasks) {
     if (keeps(t)) continue;
     const state: TaskState = t.deps.every((d) => succeeded.has(d)) ? 'queued' : 'waiting';
-    changed.push({ ...t, state, attempt, maxAttempt: attempt + job.maxAttempts - 1, seqApplied: -1, phase: null, progress: 0, worker: null, startedAt: null, finishedAt: null, heartbeatAt: null, error: null, result: null });
+    changed.push({
+      ...t,
+      state,
+      attempt,
+      maxAttempt: attempt + job.maxAttempts - 1,
+      seqApplied: -1,
+      phase: null,
+      progress: 0,
+      worker: null,
+      startedAt: null,
+      finishedAt: null,
+      heartbeatAt: null,
+      error: null,
+      result: null,
+    });
   }
   const allTasks = tasks.map((x) => changed.find((c) => c.id === x.id) ?? x);
-  const next = aggregate({ ...job, state: 'queued', startedAt: null, finishedAt: null, error: null, worker: null }, allTasks, opts.now);
+  const next = aggregate(
+    { ...job, state: 'queued', startedAt: null, finishedAt: null, error: null, worker: null },
+    allTasks,
+    opts.now,
+  );
   return {
-    applied: true, job: next, tasks: changed, dispatch: changed.filter((t) => t.state === 'queued').map((t) => t.id),
-    events: [{ type: 'retried', taskId: null, state: next.state, phase: null, attempt: next.attempt, message: `retried (attempt ${next.attempt})`, data: { previousState: job.state, previousError: job.error } }],
+    applied: true,
+    job: next,
+    tasks: changed,
+    dispatch: changed.filter((t) => t.state === 'queued').map((t) => t.id),
+    events: [
+      {
+        type: 'retried',
+        taskId: null,
+        state: next.state,
+        phase: null,
+        attempt: next.attempt,
+        message: `retried (attempt ${next.attempt})`,
+        data: { previousState: job.state, previousError: job.error },
+      },
+    ],
   };
 }
 
@@ -346,7 +592,8 @@ export function checkTaskGraph(tasks: ReadonlyArray<{ id: string; deps: readonly
     if (ids.has(t.id)) return `task id ${t.id} appears twice`;
     ids.add(t.id);
   }
-  for (const t of tasks) for (const d of t.deps) if (!ids.has(d)) return `task ${t.id} depends on ${d}, which is not a task of the job`;
+  for (const t of tasks)
+    for (const d of t.deps) if (!ids.has(d)) return `task ${t.id} depends on ${d}, which is not a task of the job`;
   // Kahn's algorithm: whatever cannot be ordered is on a cycle.
   const indegree = new Map(tasks.map((t) => [t.id, t.deps.length]));
   const ready = tasks.filter((t) => t.deps.length === 0).map((t) => t.id);
@@ -367,14 +614,30 @@ export function checkTaskGraph(tasks: ReadonlyArray<{ id: string; deps: readonly
 /** A task failed: another attempt when the error is retriable and attempts remain, else failed. */
 function failTask(t: TaskSnapshot, error: ErrorInfo, now: number): { task: TaskSnapshot; retry: boolean } {
   if (error.retriable && t.attempt < t.maxAttempt) {
-    return { retry: true, task: { ...t, state: 'queued', attempt: t.attempt + 1, seqApplied: -1, phase: null, progress: 0, worker: null, startedAt: null, heartbeatAt: null, error } };
+    return {
+      retry: true,
+      task: {
+        ...t,
+        state: 'queued',
+        attempt: t.attempt + 1,
+        seqApplied: -1,
+        phase: null,
+        progress: 0,
+        worker: null,
+        startedAt: null,
+        heartbeatAt: null,
+        error,
+      },
+    };
   }
   return { retry: false, task: { ...t, state: 'failed', phase: null, finishedAt: now, error } };
 }
 
 /** Unfinished tasks, canceled. */
 function cancelRest(tasks: readonly TaskSnapshot[], now: number): TaskSnapshot[] {
-  return tasks.filter((t) => !FINAL_TASK_STATES.has(t.state)).map((t) => ({ ...t, state: 'canceled' as const, phase: null, finishedAt: now }));
+  return tasks
+    .filter((t) => !FINAL_TASK_STATES.has(t.state))
+    .map((t) => ({ ...t, state: 'canceled' as const, phase: null, finishedAt: now }));
 }
 
 /** Waiting tasks whose dependencies have all succeeded now that `doneId` has. */
@@ -400,7 +663,10 @@ export function aggregate(job: JobSnapshot, tasks: readonly TaskSnapshot[], now:
   else state = 'queued';
 
   const totalWeight = tasks.reduce((s, t) => s + t.weight, 0);
-  const progress = totalWeight > 0 ? clamp01(tasks.reduce((s, t) => s + t.weight * (t.state === 'succeeded' ? 1 : t.progress), 0) / totalWeight) : 0;
+  const progress =
+    totalWeight > 0
+      ? clamp01(tasks.reduce((s, t) => s + t.weight * (t.state === 'succeeded' ? 1 : t.progress), 0) / totalWeight)
+      : 0;
   const final = FINAL_STATES.has(state);
   const lead = running[running.length - 1];
   return {
@@ -419,7 +685,10 @@ export function aggregate(job: JobSnapshot, tasks: readonly TaskSnapshot[], now:
   };
 }
 
-function withBytes(outputs: readonly JobOutput[], reported: ReadonlyArray<{ uri: string; bytes: number }>): JobOutput[] {
+function withBytes(
+  outputs: readonly JobOutput[],
+  reported: ReadonlyArray<{ uri: string; bytes: number }>,
+): JobOutput[] {
   const bytes = new Map(reported.map((o) => [o.uri, o.bytes]));
   return outputs.map((o) => (bytes.has(o.uri) ? { ...o, bytes: bytes.get(o.uri)! } : o));
 }

@@ -42,7 +42,10 @@ function refuse(reply: FastifyReply, status: number, code: string, message: stri
 }
 
 export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () => number): void {
-  const names = new Set([...LOOPBACK_NAMES, ...opts.hosts.map((h) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h).toLowerCase())]);
+  const names = new Set([
+    ...LOOPBACK_NAMES,
+    ...opts.hosts.map((h) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h).toLowerCase()),
+  ]);
   const ours = (hostPort: string): boolean => {
     const { name, port: p } = splitHost(hostPort);
     return names.has(name) && (p ?? '80') === String(port());
@@ -52,7 +55,13 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const host = req.headers.host ?? '';
     if (!ours(host)) {
-      return refuse(reply, 421, 'HOST_REFUSED', `this API does not answer to Host "${host}"`, 'connect to 127.0.0.1 or localhost with the API port, or add the name to api.allowedHosts');
+      return refuse(
+        reply,
+        421,
+        'HOST_REFUSED',
+        `this API does not answer to Host "${host}"`,
+        'connect to 127.0.0.1 or localhost with the API port, or add the name to api.allowedHosts',
+      );
     }
     const origin = req.headers.origin;
     if (origin !== undefined) {
@@ -60,18 +69,39 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () 
       try {
         const u = new URL(origin);
         ok = u.protocol === 'http:' && ours(u.host);
-      } catch { /* not a URL: refused below */ }
-      if (!ok) return refuse(reply, 403, 'ORIGIN_REFUSED', `requests from ${origin} are not allowed`, 'the API serves no other web origin');
+      } catch {
+        /* not a URL: refused below */
+      }
+      if (!ok)
+        return refuse(
+          reply,
+          403,
+          'ORIGIN_REFUSED',
+          `requests from ${origin} are not allowed`,
+          'the API serves no other web origin',
+        );
     }
     if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' || req.method === 'DELETE') {
       const type = req.headers['content-type'];
       const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
       if ((type !== undefined || hasBody) && !/^application\/json\s*(;|$)/i.test(type ?? '')) {
-        return refuse(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', `request bodies must be application/json, not ${type ?? 'untyped'}`, 'send Content-Type: application/json');
+        return refuse(
+          reply,
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          `request bodies must be application/json, not ${type ?? 'untyped'}`,
+          'send Content-Type: application/json',
+        );
       }
     }
     if (opts.token && req.url !== '/v1/health' && !tokenMatches(opts.token, req.headers.authorization)) {
-      return refuse(reply, 401, 'UNAUTHORIZED', 'missing or wrong API token', 'send Authorization: Bearer <token>; the CLI reads it from the data dir\'s feederd.json (or NOMMER_TOKEN)');
+      return refuse(
+        reply,
+        401,
+        'UNAUTHORIZED',
+        'missing or wrong API token',
+        "send Authorization: Bearer <token>; the CLI reads it from the data dir's feederd.json (or NOMMER_TOKEN)",
+      );
     }
     return undefined;
   });

@@ -23,7 +23,10 @@ export interface ApiDeps extends JobCreatorDeps {
   hosts?: string[];
   bodyLimitBytes: number;
   /** Queue depth and fleet, for the summary. */
-  summary: () => Promise<{ queue: { waiting: number; inFlight: number }; fleet: Array<{ id: string; state: string; busy?: boolean }> }>;
+  summary: () => Promise<{
+    queue: { waiting: number; inFlight: number };
+    fleet: Array<{ id: string; state: string; busy?: boolean }>;
+  }>;
   /**
    * Before a failed or canceled job is retried: the succeeded tasks whose results are gone (a
    * chunked job's pieces removed by cleanup), to be run again. (Workers learn of cancels from the
@@ -50,7 +53,11 @@ export function publicJob(j: Job | JobDetail) {
     maxAttempts: j.maxAttempts,
     priority: j.priority,
     input: redactUrl(j.input),
-    outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: redactUrl(o.uri), ...(o.bytes !== undefined ? { bytes: o.bytes } : {}) })),
+    outputs: j.outputs.map((o) => ({
+      preset: o.preset.name,
+      uri: redactUrl(o.uri),
+      ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
+    })),
     worker: j.worker,
     error: j.error ? { ...j.error, message: redactText(j.error.message) } : null,
     notifyUrl: j.notifyUrl === null ? null : redactUrl(j.notifyUrl),
@@ -62,7 +69,16 @@ export function publicJob(j: Job | JobDetail) {
 export type PublicJob = ReturnType<typeof publicJob>;
 
 export function publicEvent(e: JobEvent) {
-  return { id: e.id, at: new Date(e.at).toISOString(), type: e.type, state: e.state, phase: e.phase, attempt: e.attempt, message: redactText(e.message), data: e.data === null ? null : redactDeep(e.data) };
+  return {
+    id: e.id,
+    at: new Date(e.at).toISOString(),
+    type: e.type,
+    state: e.state,
+    phase: e.phase,
+    attempt: e.attempt,
+    message: redactText(e.message),
+    data: e.data === null ? null : redactDeep(e.data),
+  };
 }
 
 const listQuery = z.object({
@@ -73,14 +89,18 @@ const listQuery = z.object({
 
 function httpStatusFor(e: NommerError): number {
   switch (e.code) {
-    case 'JOB_NOT_FOUND': return 404;
-    case 'UNAUTHORIZED': return 401;
-    case 'JOB_STATE': return 409;
-    case 'INTERNAL': return 500;
-    default: return 400;
+    case 'JOB_NOT_FOUND':
+      return 404;
+    case 'UNAUTHORIZED':
+      return 401;
+    case 'JOB_STATE':
+      return 409;
+    case 'INTERNAL':
+      return 500;
+    default:
+      return 400;
   }
 }
-
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes, forceCloseConnections: true });
@@ -88,12 +108,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err.statusCode && err.statusCode < 500 && !(err instanceof NommerError)) {
       // fastify's own: body too large, bad JSON, wrong content type.
-      return reply.status(err.statusCode).send({ error: { code: err.statusCode === 413 ? 'BODY_TOO_LARGE' : 'USAGE', message: err.message, retriable: false } });
+      return reply.status(err.statusCode).send({
+        error: { code: err.statusCode === 413 ? 'BODY_TOO_LARGE' : 'USAGE', message: err.message, retriable: false },
+      });
     }
     const e = asNommerError(err);
     void reply.status(httpStatusFor(e)).send({ error: { ...e.toInfo(), ...(e.hint ? { hint: e.hint } : {}) } });
   });
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }));
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .status(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }),
+  );
 
   installGuard(app, { token: deps.token, hosts: deps.hosts ?? [] }, () => {
     const addr = app.server.address();
@@ -121,7 +147,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (r.data.state) {
       state = r.data.state.split(',') as JobState[];
       const bad = state.filter((s) => !(JOB_STATES as readonly string[]).includes(s));
-      if (bad.length) throw new NommerError('USAGE', `unknown state "${bad[0]}"`, { hint: `states: ${JOB_STATES.join(', ')}` });
+      if (bad.length)
+        throw new NommerError('USAGE', `unknown state "${bad[0]}"`, { hint: `states: ${JOB_STATES.join(', ')}` });
     }
     const page = deps.store.listJobs({ state, limit: r.data.limit, cursor: r.data.cursor ?? null });
     return { jobs: page.jobs.map(publicJob), nextCursor: page.nextCursor };
@@ -129,19 +156,36 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
     const j = mustGet(req.params.id);
-    return { job: publicJob(j), tasks: j.tasks.map((t) => ({ id: t.id, type: t.type, state: t.state, phase: t.phase, attempt: t.attempt, progress: t.progress, worker: t.worker, error: t.error })), events: deps.store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent) };
+    return {
+      job: publicJob(j),
+      tasks: j.tasks.map((t) => ({
+        id: t.id,
+        type: t.type,
+        state: t.state,
+        phase: t.phase,
+        attempt: t.attempt,
+        progress: t.progress,
+        worker: t.worker,
+        error: t.error,
+      })),
+      events: deps.store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent),
+    };
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
     const j = mustGet(req.params.id);
-    if (FINAL_STATES.has(j.state)) throw new NommerError('JOB_STATE', `job ${j.id} is already ${j.state}`, { hint: j.state === 'canceled' ? undefined : 'nothing to cancel' });
+    if (FINAL_STATES.has(j.state))
+      throw new NommerError('JOB_STATE', `job ${j.id} is already ${j.state}`, {
+        hint: j.state === 'canceled' ? undefined : 'nothing to cancel',
+      });
     const change = deps.store.cancelJob(j.id, { reason: 'canceled by request' });
     return { job: publicJob(change.job) };
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
     const j = mustGet(req.params.id);
-    if (j.state !== 'failed' && j.state !== 'canceled') throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
+    if (j.state !== 'failed' && j.state !== 'canceled')
+      throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
     // What workers said about the old attempt first (a late success's outputs are taken back).
     await deps.beforeRetry?.();
     const rerun = deps.tasksToRerun ? await deps.tasksToRerun(j.id) : [];
@@ -158,7 +202,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Server-sent events of a job (job-stream.ts): history after Last-Event-ID, a snapshot, live
   // changes, then `end` when the job is final.
   const jobStreams = deps.jobStreams ?? new JobStreams({ store: deps.store, publicJob, publicEvent });
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => { jobStreams.handle(req, reply, mustGet(req.params.id)); });
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => {
+    jobStreams.handle(req, reply, mustGet(req.params.id));
+  });
 
   return app;
 }

@@ -83,12 +83,14 @@ export function configProblems(config: AutoscalerConfig): string[] {
   const intAtLeast = (name: keyof AutoscalerConfig, min: number) => {
     const v = config[name];
     if (v === undefined) return;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) problems.push(`${name} must be an integer ≥ ${min} (got ${String(v)})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      problems.push(`${name} must be an integer ≥ ${min} (got ${String(v)})`);
   };
   const numAtLeast = (name: keyof AutoscalerConfig, min: number, strict: boolean) => {
     const v = config[name];
     if (v === undefined) return;
-    if (typeof v !== 'number' || !Number.isFinite(v) || (strict ? v <= min : v < min)) problems.push(`${name} must be a number ${strict ? '>' : '≥'} ${min} (got ${String(v)})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || (strict ? v <= min : v < min))
+      problems.push(`${name} must be a number ${strict ? '>' : '≥'} ${min} (got ${String(v)})`);
   };
   intAtLeast('minInstances', 0);
   intAtLeast('maxInstances', 0);
@@ -107,7 +109,9 @@ export function configProblems(config: AutoscalerConfig): string[] {
 export function assertAutoscalerConfig(config: AutoscalerConfig): void {
   const problems = configProblems(config);
   if (problems.length > 0) {
-    throw new NommerError('CONFIG_INVALID', `autoscaler config: ${problems.join('; ')}`, { hint: 'fix the fleet section of the nommer config' });
+    throw new NommerError('CONFIG_INVALID', `autoscaler config: ${problems.join('; ')}`, {
+      hint: 'fix the fleet section of the nommer config',
+    });
   }
 }
 
@@ -120,7 +124,11 @@ export function decide(input: AutoscalerInput): ScaleDecision {
 
   if (input.backoffUntil !== undefined && now < input.backoffUntil) {
     const s = Math.ceil((input.backoffUntil - now) / 1000);
-    return { launch: 0, terminate: [], reason: `backing off after a fleet API failure: no launch or terminate for ${s} s more` };
+    return {
+      launch: 0,
+      terminate: [],
+      reason: `backing off after a fleet API failure: no launch or terminate for ${s} s more`,
+    };
   }
 
   const live = input.instances.filter((i) => i.state !== 'terminated');
@@ -156,7 +164,9 @@ export function decide(input: AutoscalerInput): ScaleDecision {
     for (const i of [...idleBooting, ...idleRunning].slice(0, excess)) trimmed.add(i.id);
     terminate.push(...trimmed);
     const left = excess - trimmed.size;
-    notes.push(`${excess} above max ${config.maxInstances}: terminating ${trimmed.size} idle${left > 0 ? `, ${left} busy left to finish` : ''}`);
+    notes.push(
+      `${excess} above max ${config.maxInstances}: terminating ${trimmed.size} idle${left > 0 ? `, ${left} busy left to finish` : ''}`,
+    );
   }
 
   const keptBooting = booting.filter((i) => !trimmed.has(i.id));
@@ -225,7 +235,13 @@ export interface BackoffState {
 }
 
 /** The backoff state after a fleet API call: success resets it, a failure pushes backoffUntil out. */
-export function afterFleetCall(state: BackoffState, ok: boolean, now: number, random: number, policy: BackoffPolicy = DEFAULT_BACKOFF): BackoffState {
+export function afterFleetCall(
+  state: BackoffState,
+  ok: boolean,
+  now: number,
+  random: number,
+  policy: BackoffPolicy = DEFAULT_BACKOFF,
+): BackoffState {
   if (ok) return { failures: 0 };
   const failures = state.failures + 1;
   return { failures, backoffUntil: now + Math.round(backoffSeconds(failures, random, policy) * 1000) };

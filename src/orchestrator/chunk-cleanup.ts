@@ -33,7 +33,10 @@ export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, 
     if (c.event.type !== 'failed' && c.event.type !== 'canceled') return;
     if (!c.job.options.chunking?.chunked) return;
     sweep(c.jobId, false);
-    const t = setTimeout(() => { timers.delete(t); sweep(c.jobId, true); }, opts.resweepMs);
+    const t = setTimeout(() => {
+      timers.delete(t);
+      sweep(c.jobId, true);
+    }, opts.resweepMs);
     t.unref();
     timers.add(t);
   });
@@ -67,7 +70,12 @@ export async function sweepChunkLeftovers(store: Store, storage: Storage, log: L
       const pieces = [...params.manifest.map((c) => c.uri), ...(params.audio ? [params.audio.uri] : [])];
       const left = await Promise.all(pieces.map((u) => storage.exists(u).catch(() => false)));
       if (!left.some(Boolean) && !(await localScratchLeft(params.scratch))) continue;
-      await removeScratch(storage, params).then(() => { swept++; }, (err) => log.warn({ job: j.id, err: String(err) }, 'could not remove chunk intermediates'));
+      await removeScratch(storage, params).then(
+        () => {
+          swept++;
+        },
+        (err) => log.warn({ job: j.id, err: String(err) }, 'could not remove chunk intermediates'),
+      );
     }
     if (!p.nextCursor) break;
     cursor = p.nextCursor;
@@ -88,8 +96,14 @@ export async function chunksToRerun(store: Store, storage: Storage, jobId: strin
   for (const t of job.tasks) {
     if (t.type !== 'chunk' || t.state !== 'succeeded') continue;
     const p = chunkParams.safeParse(t.params ?? {});
-    if (!p.success) { gone.push(t.id); continue; }
-    const there = await Promise.all([storage.exists(p.data.uri), storage.exists(manifestUri(p.data.uri))]).catch(() => [false, false]);
+    if (!p.success) {
+      gone.push(t.id);
+      continue;
+    }
+    const there = await Promise.all([storage.exists(p.data.uri), storage.exists(manifestUri(p.data.uri))]).catch(() => [
+      false,
+      false,
+    ]);
     if (!there.every(Boolean)) gone.push(t.id);
   }
   return gone;

@@ -57,7 +57,9 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const host = opts.host ?? config.api.host;
   const port = opts.port ?? config.api.port;
   if (!LOOPBACK.test(host) && !config.api.token) {
-    throw new NommerError('CONFIG_INVALID', `refusing to listen on ${host} without an API token`, { hint: 'set NOMMER_TOKEN (16+ characters) or api.token, or listen on 127.0.0.1' });
+    throw new NommerError('CONFIG_INVALID', `refusing to listen on ${host} without an API token`, {
+      hint: 'set NOMMER_TOKEN (16+ characters) or api.token, or listen on 127.0.0.1',
+    });
   }
   const paths = dataPaths(home);
   ensureDataDir(home);
@@ -70,19 +72,36 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   // EC2 workers (aws backend, aws.ec2.maxInstances > 0): autoscaled; on start the manager adopts
   // instances tagged nommer:cluster=<queuePrefix> left by a previous feederd.
   const fleetLog = log.child({ part: 'fleet' });
-  const ec2 = ports.backend === 'aws' && config.aws.ec2.maxInstances > 0
-    ? await openEc2Fleet(config, { version: packageVersion(), log: fleetLog }) : undefined;
-  const fleetManager = ec2 && new FleetManager({
-    fleet: ec2.fleet, queue: ports.queue, config: autoscalerConfig(config), log: fleetLog,
-    busySlots: () => busyByWorker(store),
-  });
+  const ec2 =
+    ports.backend === 'aws' && config.aws.ec2.maxInstances > 0
+      ? await openEc2Fleet(config, { version: packageVersion(), log: fleetLog })
+      : undefined;
+  const fleetManager =
+    ec2 &&
+    new FleetManager({
+      fleet: ec2.fleet,
+      queue: ports.queue,
+      config: autoscalerConfig(config),
+      log: fleetLog,
+      busySlots: () => busyByWorker(store),
+    });
   const stop = new AbortController();
   const outbox = new Outbox(store, ports.queue, log);
-  const statusApplier = new StatusApplier(store, ports.status, log, { onRefused: takeBackLateWork(store, ports.storage, log.child({ part: 'late-work' })) });
-  const watchdog = new Watchdog(store, ports.queue, log.child({ part: 'watchdog' }), { silenceMs: silenceLimitMs(config.jobs.leaseSeconds), intervalMs: 2000 });
-  const notifier = new Notifier({ secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts }, log);
+  const statusApplier = new StatusApplier(store, ports.status, log, {
+    onRefused: takeBackLateWork(store, ports.storage, log.child({ part: 'late-work' })),
+  });
+  const watchdog = new Watchdog(store, ports.queue, log.child({ part: 'watchdog' }), {
+    silenceMs: silenceLimitMs(config.jobs.leaseSeconds),
+    intervalMs: 2000,
+  });
+  const notifier = new Notifier(
+    { secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts },
+    log,
+  );
   const detach = notifier.attach(store);
-  const detachChunkCleanup = attachChunkCleanup(store, ports.storage, log, { resweepMs: config.jobs.leaseSeconds * 3000 });
+  const detachChunkCleanup = attachChunkCleanup(store, ports.storage, log, {
+    resweepMs: config.jobs.leaseSeconds * 3000,
+  });
   const detachFencing = attachFencing(store, ports.control, log.child({ part: 'fencing' }));
 
   // aws: local inputs/outputs travel through the bucket's staging prefix.
@@ -96,17 +115,27 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       // too). A failed or canceled job keeps its staged input, so `nommer retry` can run it.
       const o = c.job.options;
       if (c.event.type !== 'succeeded' || !(o.deliver?.length || o.cleanup?.length)) return;
-      deliverer.deliver(o.deliver ?? [], o.cleanup ?? [])
-        .then(() => log.info({ job: c.jobId, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned'))
-        .catch((err) => log.error({ job: c.jobId, err: String(err) }, 'delivering outputs failed; they stay in the bucket'));
+      deliverer
+        .deliver(o.deliver ?? [], o.cleanup ?? [])
+        .then(() =>
+          log.info({ job: c.jobId, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned'),
+        )
+        .catch((err) =>
+          log.error({ job: c.jobId, err: String(err) }, 'delivering outputs failed; they stay in the bucket'),
+        );
     });
   }
 
   // Local fleet: `nommer worker` children (none on the aws backend).
-  const wanted = ports.backend === 'local' ? opts.workers ?? config.local.workers ?? defaultWorkers() : 0;
+  const wanted = ports.backend === 'local' ? (opts.workers ?? config.local.workers ?? defaultWorkers()) : 0;
   const fleet = new LocalFleet({
-    home, wanted, configFile: loaded.filepath, shutdownGraceSeconds: opts.shutdownGraceSeconds ?? 20,
-    workerLog: paths.workerLog, outputsOf: (id) => store.outputsOfWorker(id), log,
+    home,
+    wanted,
+    configFile: loaded.filepath,
+    shutdownGraceSeconds: opts.shutdownGraceSeconds ?? 20,
+    workerLog: paths.workerLog,
+    outputsOf: (id) => store.outputsOfWorker(id),
+    log,
   });
 
   const app = buildApi({
@@ -121,7 +150,10 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     maxAttempts: config.jobs.maxAttempts,
     summary: async () => ({
       queue: await ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
-      fleet: (ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list()).map((w) => ({ id: w.id, state: w.state })),
+      fleet: (ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list()).map((w) => ({
+        id: w.id,
+        state: w.state,
+      })),
     }),
     onWork: () => outbox.poke(),
     tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
@@ -130,9 +162,15 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     planChunks: makeChunkPlanner({
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       chunking: config.chunking,
-      workers: () => (ports.backend === 'aws' ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance) : Math.max(1, wanted)),
+      workers: () =>
+        ports.backend === 'aws'
+          ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
+          : Math.max(1, wanted),
       // Chunks go under the job's scratch prefix: the data dir locally, the staging prefix on S3.
-      scratchBase: ports.backend === 'aws' ? `s3://${requireBucket(config)}/${config.aws.stagingPrefix}chunks/` : `${join(home, 'chunks')}/`,
+      scratchBase:
+        ports.backend === 'aws'
+          ? `s3://${requireBucket(config)}/${config.aws.stagingPrefix}chunks/`
+          : `${join(home, 'chunks')}/`,
     }),
   });
   let address: string;
@@ -141,7 +179,10 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new NommerError('USAGE', `port ${port} on ${host} is in use`, { hint: 'is feederd already running? (`nommer status`), or pick another --port' });
+    if (code === 'EADDRINUSE')
+      throw new NommerError('USAGE', `port ${port} on ${host} is in use`, {
+        hint: 'is feederd already running? (`nommer status`), or pick another --port',
+      });
     throw err;
   }
   const url = address;
@@ -157,8 +198,10 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const done = new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
       signals++;
-      if (signals === 1) { log.info({ signal: sig }, 'shutting down'); resolve(); }
-      else {
+      if (signals === 1) {
+        log.info({ signal: sig }, 'shutting down');
+        resolve();
+      } else {
         // Workers take a second SIGTERM as "release now": give them a few seconds to report the
         // release (so the job is queued again at once, not after its lease expires), then kill.
         log.warn({ signal: sig }, 'second signal: releasing tasks now');
@@ -170,9 +213,17 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   });
 
   // Leftovers of chunked jobs that ended while an earlier feederd was dying (in the background).
-  void sweepChunkLeftovers(store, ports.storage, log).catch((err) => log.warn({ err: String(err) }, 'sweeping chunk leftovers failed'));
-  const loops = Promise.all([outbox.run(stop.signal), statusApplier.run(stop.signal), watchdog.run(stop.signal), fleet.run(stop.signal), fleetManager?.run(stop.signal),
-    new Retention(store.db, log.child({ part: 'retention' }), { days: config.retention.days }).run(stop.signal)]);
+  void sweepChunkLeftovers(store, ports.storage, log).catch((err) =>
+    log.warn({ err: String(err) }, 'sweeping chunk leftovers failed'),
+  );
+  const loops = Promise.all([
+    outbox.run(stop.signal),
+    statusApplier.run(stop.signal),
+    watchdog.run(stop.signal),
+    fleet.run(stop.signal),
+    fleetManager?.run(stop.signal),
+    new Retention(store.db, log.child({ part: 'retention' }), { days: config.retention.days }).run(stop.signal),
+  ]);
   await done;
   // Order matters: stop new work, let workers finish or release (their events still apply), then stop the loops.
   await app.close();

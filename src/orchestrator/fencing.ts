@@ -24,7 +24,9 @@ export function attachFencing(store: Store, control: ControlChannel, log: Logger
     // Nothing pending: write now (the local channel's write then lands before the API answers).
     const next = before ? before.then(() => write(control, jobId, f, log)) : write(control, jobId, f, log);
     pending.set(jobId, next);
-    void next.finally(() => { if (pending.get(jobId) === next) pending.delete(jobId); });
+    void next.finally(() => {
+      if (pending.get(jobId) === next) pending.delete(jobId);
+    });
   };
   return store.subscribe((c) => {
     const e = c.event;
@@ -39,14 +41,22 @@ export function attachFencing(store: Store, control: ControlChannel, log: Logger
   });
 }
 
-async function write(control: ControlChannel, jobId: string, f: { upTo: number; taskId?: string }, log: Logger): Promise<void> {
+async function write(
+  control: ControlChannel,
+  jobId: string,
+  f: { upTo: number; taskId?: string },
+  log: Logger,
+): Promise<void> {
   for (let i = 1; ; i++) {
     try {
       await control.fence(jobId, f.upTo, f.taskId);
       return;
     } catch (err) {
       if (i >= TRIES) {
-        log.error({ job: jobId, ...f, err: asNommerError(err).message }, 'could not fence a void attempt; its worker may still write');
+        log.error(
+          { job: jobId, ...f, err: asNommerError(err).message },
+          'could not fence a void attempt; its worker may still write',
+        );
         return;
       }
       await sleep(500 * i);

@@ -13,8 +13,15 @@ import type { Fleet, WorkerNode } from '../ports/fleet.js';
 import type { JobQueue } from '../ports/queue.js';
 import { sleep as realSleep } from '../sleep.js';
 import {
-  afterFleetCall, assertAutoscalerConfig, decide, DEFAULT_BACKOFF,
-  type AutoscalerConfig, type BackoffPolicy, type BackoffState, type InstanceView, type ScaleDecision,
+  afterFleetCall,
+  assertAutoscalerConfig,
+  decide,
+  DEFAULT_BACKOFF,
+  type AutoscalerConfig,
+  type BackoffPolicy,
+  type BackoffState,
+  type InstanceView,
+  type ScaleDecision,
 } from './autoscaler.js';
 
 export interface FleetManagerLog {
@@ -69,7 +76,10 @@ export function busyByNode(byWorker: Map<string, number>): Map<string, number> {
  * less than a boot time ago and runs nothing is still booting as far as jobs go (the user-data is
  * installing), which is what the autoscaler means by booting.
  */
-export function instanceViews(nodes: WorkerNode[], opts: { now: number; bootSeconds: number; slots: number; inFlight: number; busy?: Map<string, number> }): InstanceView[] {
+export function instanceViews(
+  nodes: WorkerNode[],
+  opts: { now: number; bootSeconds: number; slots: number; inFlight: number; busy?: Map<string, number> },
+): InstanceView[] {
   const live = nodes.filter((n) => n.state !== 'terminated');
   let busy = opts.busy;
   if (!busy) {
@@ -118,7 +128,10 @@ export class FleetManager {
   /** Lists the fleet once and logs what it adopts: instances left by a previous feederd. */
   async reconcile(): Promise<WorkerNode[]> {
     const nodes = (await this.o.fleet.list()).filter((n) => n.state !== 'terminated');
-    this.o.log?.info({ instances: nodes.map((n) => ({ id: n.id, state: n.state })) }, `fleet: adopted ${nodes.length} existing instance(s)`);
+    this.o.log?.info(
+      { instances: nodes.map((n) => ({ id: n.id, state: n.state })) },
+      `fleet: adopted ${nodes.length} existing instance(s)`,
+    );
     return nodes;
   }
 
@@ -139,7 +152,13 @@ export class FleetManager {
       ]);
       const busy = busyRaw ? busyByNode(busyRaw) : undefined;
       const cfg = this.o.config;
-      const instances = instanceViews(nodes, { now, bootSeconds: cfg.bootSeconds, slots: cfg.slotsPerInstance, inFlight: depth.inFlight, busy });
+      const instances = instanceViews(nodes, {
+        now,
+        bootSeconds: cfg.bootSeconds,
+        slots: cfg.slotsPerInstance,
+        inFlight: depth.inFlight,
+        busy,
+      });
       const decision = decide({ now, queue: depth, instances, config: cfg, lastScaleUp: this.lastScaleUp });
       result.decision = decision;
 
@@ -148,10 +167,15 @@ export class FleetManager {
         // Busy slots were estimated: only booting nodes are certainly idle.
         const bootingIds = new Set(instances.filter((i) => i.state === 'booting').map((i) => i.id));
         const kept = terminate.filter((id) => !bootingIds.has(id));
-        if (kept.length > 0) this.o.log?.info({ ids: kept }, 'fleet: not terminating running instances whose work is unknown; their idle exit will end them');
+        if (kept.length > 0)
+          this.o.log?.info(
+            { ids: kept },
+            'fleet: not terminating running instances whose work is unknown; their idle exit will end them',
+          );
         terminate = terminate.filter((id) => bootingIds.has(id));
       }
-      if (decision.launch > 0 || terminate.length > 0) this.o.log?.info({ launch: decision.launch, terminate }, `fleet: ${decision.reason}`);
+      if (decision.launch > 0 || terminate.length > 0)
+        this.o.log?.info({ launch: decision.launch, terminate }, `fleet: ${decision.reason}`);
 
       if (terminate.length > 0) {
         await this.o.fleet.terminate(terminate);
@@ -162,14 +186,29 @@ export class FleetManager {
         result.launched = launched.map((n) => n.id);
         if (launched.length > 0) this.lastScaleUp = { at: now, count: launched.length };
       }
-      this.backoffState = afterFleetCall(this.backoffState, true, now, this.random(), this.o.backoff ?? DEFAULT_BACKOFF);
+      this.backoffState = afterFleetCall(
+        this.backoffState,
+        true,
+        now,
+        this.random(),
+        this.o.backoff ?? DEFAULT_BACKOFF,
+      );
     } catch (err) {
       const e = asNommerError(err);
-      this.backoffState = afterFleetCall(this.backoffState, false, now, this.random(), this.o.backoff ?? DEFAULT_BACKOFF);
+      this.backoffState = afterFleetCall(
+        this.backoffState,
+        false,
+        now,
+        this.random(),
+        this.o.backoff ?? DEFAULT_BACKOFF,
+      );
       result.error = { code: e.code, message: e.message };
       result.backoffUntil = this.backoffState.backoffUntil;
       const seconds = Math.round(((this.backoffState.backoffUntil ?? now) - now) / 1000);
-      this.o.log?.warn({ code: e.code, err: e.message, failures: this.backoffState.failures, backoffSeconds: seconds }, 'fleet: call failed; backing off');
+      this.o.log?.warn(
+        { code: e.code, err: e.message, failures: this.backoffState.failures, backoffSeconds: seconds },
+        'fleet: call failed; backing off',
+      );
     }
     return result;
   }
@@ -180,7 +219,10 @@ export class FleetManager {
       await this.reconcile();
     } catch (err) {
       const e = asNommerError(err);
-      this.o.log?.warn({ code: e.code, err: e.message }, 'fleet: could not list existing instances; the first tick will retry');
+      this.o.log?.warn(
+        { code: e.code, err: e.message },
+        'fleet: could not list existing instances; the first tick will retry',
+      );
     }
     const tickMs = (this.o.tickSeconds ?? 15) * 1000;
     while (!signal.aborted) {

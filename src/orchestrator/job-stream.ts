@@ -31,7 +31,12 @@ export const SSE_END_GRACE_MS = 30_000;
 /** Stored events read per query while catching up. */
 const PAGE = 200;
 
-const HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+const HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
 
 export interface JobStreamOptions {
   /** The same store the API serves. */
@@ -54,7 +59,10 @@ export interface JobStreamStats {
   behindBytes: number;
 }
 
-interface OpenStream { res: ServerResponse; behind(): number }
+interface OpenStream {
+  res: ServerResponse;
+  behind(): number;
+}
 
 export class JobStreams {
   readonly maxClients: number;
@@ -71,28 +79,45 @@ export class JobStreams {
   }
 
   stats(): JobStreamStats {
-    let bufferedBytes = 0, behindBytes = 0;
-    for (const s of this.streams) { bufferedBytes += s.res.writableLength; behindBytes += s.behind(); }
+    let bufferedBytes = 0,
+      behindBytes = 0;
+    for (const s of this.streams) {
+      bufferedBytes += s.res.writableLength;
+      behindBytes += s.behind();
+    }
     return { clients: this.streams.size, bufferedBytes, behindBytes };
   }
 
   /** Serve the stream of `job` (the route has checked that it exists). */
   handle(req: FastifyRequest, reply: FastifyReply, job: Job): void {
     if (this.streams.size >= this.maxClients) {
-      void reply.status(503).header('retry-after', '5').send({ error: { code: 'BUSY', message: `feederd is serving its maximum of ${this.maxClients} event streams; try again shortly`, retriable: true } });
+      void reply
+        .status(503)
+        .header('retry-after', '5')
+        .send({
+          error: {
+            code: 'BUSY',
+            message: `feederd is serving its maximum of ${this.maxClients} event streams; try again shortly`,
+            retriable: true,
+          },
+        });
       return;
     }
     const res = reply.raw;
     reply.hijack();
     res.writeHead(200, HEADERS);
     // Node sends no body for HEAD: a stream would stay open with nothing to say.
-    if (req.method === 'HEAD') { res.end(); return; }
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     this.serve(res, job.id, lastEventId(req.headers['last-event-id']));
   }
 
   private serve(res: ServerResponse, jobId: string, afterId: number): void {
     const { store, publicJob, publicEvent } = this.o;
-    const message = (type: string, data: unknown, id?: number | null) => `${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    const message = (type: string, data: unknown, id?: number | null) =>
+      `${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
     const jobMessage = (j: Job, e: JobEvent) => message('job', { job: publicJob(j), event: publicEvent(e) }, e.id);
 
     let lastSent = afterId;
@@ -113,7 +138,10 @@ export class JobStreams {
       const ok = res.write(chunk);
       if (!ok) {
         live = false;
-        if (!waitingDrain) { waitingDrain = true; res.once('drain', onDrain); }
+        if (!waitingDrain) {
+          waitingDrain = true;
+          res.once('drain', onDrain);
+        }
       }
       return ok;
     };
@@ -125,7 +153,10 @@ export class JobStreams {
         const page = store.listJobEvents(jobId, { afterId: lastSent, limit: PAGE });
         if (page.length === 0) break;
         const job = store.getJob(jobId);
-        if (!job) { cut(); return; }
+        if (!job) {
+          cut();
+          return;
+        }
         for (const e of page) {
           const chunk = jobMessage(job, e);
           lastSent = e.id ?? lastSent;
@@ -138,15 +169,27 @@ export class JobStreams {
       }
       if (done) return;
       const now = store.getJob(jobId);
-      if (!now) { cut(); return; }
-      if (!snapshotSent) { snapshotSent = true; write(message('snapshot', { job: publicJob(now) })); }
-      if (FINAL_STATES.has(now.state)) { end(now); return; }
+      if (!now) {
+        cut();
+        return;
+      }
+      if (!snapshotSent) {
+        snapshotSent = true;
+        write(message('snapshot', { job: publicJob(now) }));
+      }
+      if (FINAL_STATES.has(now.state)) {
+        end(now);
+        return;
+      }
       behind = 0;
       behindFrom = Infinity;
       live = !waitingDrain;
     };
 
-    const onDrain = () => { waitingDrain = false; catchUp(); };
+    const onDrain = () => {
+      waitingDrain = false;
+      catchUp();
+    };
 
     const unsubscribe = store.subscribe((c) => {
       if (c.jobId !== jobId || done) return;
@@ -169,10 +212,17 @@ export class JobStreams {
       if (FINAL_STATES.has(c.job.state)) armGrace();
     });
 
-    const ping = setInterval(() => { if (!waitingDrain) write(': ping\n\n'); }, this.pingMs);
+    const ping = setInterval(() => {
+      if (!waitingDrain) write(': ping\n\n');
+    }, this.pingMs);
 
-    const stop = () => { unsubscribe(); clearInterval(ping); };
-    const armGrace = () => { grace ??= setTimeout(() => res.destroy(), this.endGraceMs); };
+    const stop = () => {
+      unsubscribe();
+      clearInterval(ping);
+    };
+    const armGrace = () => {
+      grace ??= setTimeout(() => res.destroy(), this.endGraceMs);
+    };
     const end = (j: Job) => {
       if (done) return;
       write(message('end', { job: publicJob(j) }));
@@ -203,8 +253,14 @@ export class JobStreams {
     };
     this.streams.add(entry);
     res.on('close', onClose);
-    res.on('error', () => { cut(); onClose(); });
-    if (res.destroyed) { onClose(); return; }
+    res.on('error', () => {
+      cut();
+      onClose();
+    });
+    if (res.destroyed) {
+      onClose();
+      return;
+    }
 
     catchUp();
   }
@@ -212,6 +268,6 @@ export class JobStreams {
 
 /** The Last-Event-ID header as an event id to resume after (0: from the start). */
 function lastEventId(header: string | string[] | undefined): number {
-  const n = Number(Array.isArray(header) ? header[0] : header ?? 0);
+  const n = Number(Array.isArray(header) ? header[0] : (header ?? 0));
   return Number.isFinite(n) && n > 0 ? n : 0;
 }

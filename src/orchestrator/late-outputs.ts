@@ -23,15 +23,28 @@ export function takeBackLateWork(store: Store, storage: Storage, log: Logger) {
       const assemble = store.getJob(job.id)?.tasks.find((t) => t.type === 'assemble');
       if (!assemble?.params) return;
       await removeScratch(storage, assemble.params as unknown as AssembleParams)
-        .then(() => log.info({ job: job.id, task: ev.taskId }, 'a chunk finished after its job ended: intermediates removed again'))
-        .catch((err) => log.warn({ job: job.id, err: String(err) }, 'could not remove a late chunk\'s intermediates'));
+        .then(() =>
+          log.info(
+            { job: job.id, task: ev.taskId },
+            'a chunk finished after its job ended: intermediates removed again',
+          ),
+        )
+        .catch((err) => log.warn({ job: job.id, err: String(err) }, "could not remove a late chunk's intermediates"));
       return;
     }
     if (job.options.force) return;
     for (const o of ev.outputs ?? []) {
-      await storage.remove(o.uri)
-        .then(() => log.warn({ job: job.id, uri: o.uri, state: job.state }, 'output committed after its job ended: removed'))
-        .catch((err) => log.warn({ job: job.id, uri: o.uri, err: String(err) }, 'could not remove an output committed after its job ended'));
+      await storage
+        .remove(o.uri)
+        .then(() =>
+          log.warn({ job: job.id, uri: o.uri, state: job.state }, 'output committed after its job ended: removed'),
+        )
+        .catch((err) =>
+          log.warn(
+            { job: job.id, uri: o.uri, err: String(err) },
+            'could not remove an output committed after its job ended',
+          ),
+        );
     }
   };
 }

@@ -41,8 +41,16 @@ export class LocalFleet {
   constructor(private readonly opts: LocalFleetOptions) {
     this.fleet = new ProcessFleet({
       command: [
-        process.execPath, nommerBin(), ...(opts.configFile ? ['--config', opts.configFile] : []), 'worker', '--backend', 'local',
-        '--parent-pid', String(process.pid), '--shutdown-grace', String(opts.shutdownGraceSeconds),
+        process.execPath,
+        nommerBin(),
+        ...(opts.configFile ? ['--config', opts.configFile] : []),
+        'worker',
+        '--backend',
+        'local',
+        '--parent-pid',
+        String(process.pid),
+        '--shutdown-grace',
+        String(opts.shutdownGraceSeconds),
       ],
       env: { NOMMER_HOME: opts.home },
       logFile: opts.workerLog,
@@ -50,7 +58,9 @@ export class LocalFleet {
     });
   }
 
-  list(): Promise<WorkerNode[]> { return this.fleet.list(); }
+  list(): Promise<WorkerNode[]> {
+    return this.fleet.list();
+  }
 
   /** Keep `wanted` workers alive until stop() (or the signal). */
   async run(signal: AbortSignal): Promise<void> {
@@ -59,7 +69,8 @@ export class LocalFleet {
       const now = Date.now();
       while (this.deaths.length && now - this.deaths[0]! > DEATH_WINDOW_MS) this.deaths.shift();
       const have = (await this.fleet.list()).filter((w) => w.state !== 'stopping').length;
-      if (have < this.opts.wanted && this.deaths.length <= MAX_DEATHS_PER_WINDOW) await this.fleet.launch(this.opts.wanted - have);
+      if (have < this.opts.wanted && this.deaths.length <= MAX_DEATHS_PER_WINDOW)
+        await this.fleet.launch(this.opts.wanted - have);
       await sleep(SUPERVISE_EVERY_MS, stopped);
     }
   }
@@ -81,12 +92,13 @@ export class LocalFleet {
     // A worker that died mid-task (SIGKILL, OOM) left its scratch dir behind (a partial download,
     // an encode bound for S3) and temp outputs tagged with its id; ids are never reused, so
     // nobody else would remove them.
-    rm(workerScratchDir(this.opts.home, id), { recursive: true, force: true })
-      .catch((err) => log.warn({ worker: id, err: String(err) }, 'removing a dead worker\'s scratch dir failed'));
+    rm(workerScratchDir(this.opts.home, id), { recursive: true, force: true }).catch((err) =>
+      log.warn({ worker: id, err: String(err) }, "removing a dead worker's scratch dir failed"),
+    );
     try {
       for (const uri of this.opts.outputsOf(id)) void removeTempsOf(uri, id);
     } catch (err) {
-      log.warn({ worker: id, err: String(err) }, 'could not list a dead worker\'s outputs');
+      log.warn({ worker: id, err: String(err) }, "could not list a dead worker's outputs");
     }
     if (!this.stopSupervising.signal.aborted) {
       log.warn({ worker: id, code, signal }, 'worker exited; replacing it');

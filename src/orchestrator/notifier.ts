@@ -79,14 +79,26 @@ class Limiter {
   private readonly waiters = new Set<() => void>();
   constructor(private readonly limit: number) {}
 
-  get idle(): boolean { return this.active === 0 && this.waiters.size === 0; }
+  get idle(): boolean {
+    return this.active === 0 && this.waiters.size === 0;
+  }
 
   acquire(signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return Promise.resolve(false);
-    if (this.active < this.limit && this.waiters.size === 0) { this.active++; return Promise.resolve(true); }
+    if (this.active < this.limit && this.waiters.size === 0) {
+      this.active++;
+      return Promise.resolve(true);
+    }
     return new Promise((resolve) => {
-      const grant = () => { signal.removeEventListener('abort', giveUp); this.active++; resolve(true); };
-      const giveUp = () => { this.waiters.delete(grant); resolve(false); };
+      const grant = () => {
+        signal.removeEventListener('abort', giveUp);
+        this.active++;
+        resolve(true);
+      };
+      const giveUp = () => {
+        this.waiters.delete(grant);
+        resolve(false);
+      };
       this.waiters.add(grant);
       signal.addEventListener('abort', giveUp, { once: true });
     });
@@ -95,7 +107,10 @@ class Limiter {
   release(): void {
     this.active--;
     const next = this.waiters.values().next();
-    if (!next.done) { this.waiters.delete(next.value); next.value(); }
+    if (!next.done) {
+      this.waiters.delete(next.value);
+      next.value();
+    }
   }
 }
 
@@ -103,7 +118,11 @@ class Limiter {
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const done = () => { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); };
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
     const t = setTimeout(done, ms);
     t.unref();
     signal.addEventListener('abort', done, { once: true });
@@ -115,21 +134,31 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  * MAX_RESPONSE_BYTES, so the keep-alive socket goes back to the agent). Rejects on network errors
  * and on `signal` (timeout, drop, stop), which destroys the socket.
  */
-function send(url: URL, agent: http.Agent, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<number> {
+function send(
+  url: URL,
+  agent: http.Agent,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? https.request : http.request;
-    const req = request(url, { method: 'POST', agent, signal, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      const status = res.statusCode ?? 0;
-      let seen = 0;
-      res.on('data', (chunk: Buffer) => {
-        seen += chunk.length;
-        if (seen > MAX_RESPONSE_BYTES) res.destroy();
-      });
-      res.on('end', () => resolve(status));
-      // Cut off (too long, timed out, aborted): the status already came.
-      res.on('close', () => resolve(status));
-      res.on('error', () => resolve(status));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, signal, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        let seen = 0;
+        res.on('data', (chunk: Buffer) => {
+          seen += chunk.length;
+          if (seen > MAX_RESPONSE_BYTES) res.destroy();
+        });
+        res.on('end', () => resolve(status));
+        // Cut off (too long, timed out, aborted): the status already came.
+        res.on('close', () => resolve(status));
+        res.on('error', () => resolve(status));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -150,13 +179,21 @@ export class Notifier {
   private readonly maxQueued: number;
   private stopped = false;
 
-  constructor(private readonly opts: NotifierOptions, private readonly log: Logger) {
+  constructor(
+    private readonly opts: NotifierOptions,
+    private readonly log: Logger,
+  ) {
     this.perHost = Math.max(1, opts.perHostConcurrency ?? DEFAULT_PER_HOST_CONCURRENCY);
     this.all = new Limiter(Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
     this.maxQueued = Math.max(1, opts.maxQueued ?? DEFAULT_MAX_QUEUED);
     // maxSockets counts a host's sockets in use; an idle one is reused before a new one is made,
     // and closed after IDLE_SOCKET_MS (below Node servers' 5 s keep-alive, so we close first).
-    const agentOpts = { keepAlive: true, maxSockets: this.perHost, maxFreeSockets: this.perHost, timeout: IDLE_SOCKET_MS };
+    const agentOpts = {
+      keepAlive: true,
+      maxSockets: this.perHost,
+      maxFreeSockets: this.perHost,
+      timeout: IDLE_SOCKET_MS,
+    };
     this.agents = { http: new http.Agent(agentOpts), https: new https.Agent(agentOpts) };
   }
 
@@ -181,9 +218,13 @@ export class Notifier {
     let target: URL;
     try {
       target = new URL(c.job.notifyUrl);
-      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`unsupported scheme ${target.protocol}`);
+      if (target.protocol !== 'http:' && target.protocol !== 'https:')
+        throw new Error(`unsupported scheme ${target.protocol}`);
     } catch (err) {
-      this.log.warn({ job: c.job.id, event: c.event.type, err: (err as Error).message }, 'webhook not sent: bad notify URL');
+      this.log.warn(
+        { job: c.job.id, event: c.event.type, err: (err as Error).message },
+        'webhook not sent: bad notify URL',
+      );
       return;
     }
     let authorization: string | undefined;
@@ -197,19 +238,39 @@ export class Notifier {
     const payload = redactDeep({
       event: c.event.type,
       at: new Date(c.event.at).toISOString(),
-      job: { id: c.job.id, state: c.job.state, phase: c.job.phase, attempt: c.job.attempt, progress: c.job.progress, input: c.job.input, outputs: c.job.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri, bytes: o.bytes })), error: c.job.error },
+      job: {
+        id: c.job.id,
+        state: c.job.state,
+        phase: c.job.phase,
+        attempt: c.job.attempt,
+        progress: c.job.progress,
+        input: c.job.input,
+        outputs: c.job.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri, bytes: o.bytes })),
+        error: c.job.error,
+      },
       message: c.event.message,
     });
     this.enqueue({
-      jobId: c.job.id, event: c.event.type, final, url: target.href, host: target.host, authorization,
-      body: JSON.stringify(payload), started: false, sending: false, ctl: new AbortController(),
+      jobId: c.job.id,
+      event: c.event.type,
+      final,
+      url: target.href,
+      host: target.host,
+      authorization,
+      body: JSON.stringify(payload),
+      started: false,
+      sending: false,
+      ctl: new AbortController(),
     });
   }
 
   private enqueue(d: Delivery): void {
     (d.final ? this.queuedFinal : this.queuedNonFinal).add(d);
     let q = this.jobs.get(d.jobId);
-    if (!q) { q = []; this.jobs.set(d.jobId, q); }
+    if (!q) {
+      q = [];
+      this.jobs.set(d.jobId, q);
+    }
     q.push(d);
     while (this.queuedNonFinal.size + this.queuedFinal.size > this.maxQueued) {
       const victim = this.oldestDroppable(this.queuedNonFinal) ?? this.oldestDroppable(this.queuedFinal);
@@ -226,7 +287,12 @@ export class Notifier {
   }
 
   private drop(d: Delivery): void {
-    this.log.warn({ job: d.jobId, event: d.event, final: d.final, limit: this.maxQueued }, d.final ? 'webhook dropped: too many queued deliveries (a final event)' : 'webhook dropped: too many queued deliveries');
+    this.log.warn(
+      { job: d.jobId, event: d.event, final: d.final, limit: this.maxQueued },
+      d.final
+        ? 'webhook dropped: too many queued deliveries (a final event)'
+        : 'webhook dropped: too many queued deliveries',
+    );
     this.forget(d);
     d.ctl.abort();
     if (d.started) return; // its loop sees the abort and moves on
@@ -269,14 +335,21 @@ export class Notifier {
       if (outcome !== 'retry') return;
       if (attempt < this.opts.maxAttempts) await pause(base * 2 ** (attempt - 1), d.ctl.signal);
     }
-    if (!d.ctl.signal.aborted) this.log.warn({ job: d.jobId, event: d.event, attempts: this.opts.maxAttempts }, 'webhook not delivered; giving up');
+    if (!d.ctl.signal.aborted)
+      this.log.warn(
+        { job: d.jobId, event: d.event, attempts: this.opts.maxAttempts },
+        'webhook not delivered; giving up',
+      );
   }
 
   /** One POST, inside the receiver's and the global limit. */
   private async attempt(d: Delivery, attempt: number): Promise<'done' | 'retry' | 'aborted'> {
     const signal = d.ctl.signal;
     let host = this.hosts.get(d.host);
-    if (!host) { host = new Limiter(this.perHost); this.hosts.set(d.host, host); }
+    if (!host) {
+      host = new Limiter(this.perHost);
+      this.hosts.set(d.host, host);
+    }
     const hostLimiter = host;
     try {
       if (!(await hostLimiter.acquire(signal))) return 'aborted';
@@ -298,16 +371,26 @@ export class Notifier {
   private async post(d: Delivery, attempt: number): Promise<'done' | 'retry' | 'aborted'> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'nommer-webhook' };
     if (d.authorization) headers.authorization = d.authorization;
-    if (this.opts.secret) headers[SIGNATURE_HEADER] = signPayload(this.opts.secret, d.body, Math.floor(Date.now() / 1000));
+    if (this.opts.secret)
+      headers[SIGNATURE_HEADER] = signPayload(this.opts.secret, d.body, Math.floor(Date.now() / 1000));
     // One signal for the timeout (the answer's body included) and for drop/stop.
     const req = new AbortController();
-    const timer = setTimeout(() => req.abort(new DOMException('webhook timed out', 'TimeoutError')), this.opts.timeoutMs);
+    const timer = setTimeout(
+      () => req.abort(new DOMException('webhook timed out', 'TimeoutError')),
+      this.opts.timeoutMs,
+    );
     const onAbort = () => req.abort(d.ctl.signal.reason);
     d.ctl.signal.addEventListener('abort', onAbort, { once: true });
     d.sending = true;
     try {
       const url = new URL(d.url);
-      const status = await send(url, url.protocol === 'https:' ? this.agents.https : this.agents.http, headers, d.body, req.signal);
+      const status = await send(
+        url,
+        url.protocol === 'https:' ? this.agents.https : this.agents.http,
+        headers,
+        d.body,
+        req.signal,
+      );
       if (status >= 200 && status < 300) return 'done';
       // 4xx other than 408/429: the receiver said no; retrying will not change its mind.
       // (3xx too: redirects are not followed.)
@@ -335,14 +418,27 @@ export class Notifier {
    */
   async drain(timeoutMs: number): Promise<void> {
     let timedOut = false;
-    const bound = new Promise<void>((resolve) => setTimeout(() => { timedOut = true; resolve(); }, timeoutMs).unref());
+    const bound = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        timedOut = true;
+        resolve();
+      }, timeoutMs).unref(),
+    );
     // Events may keep coming while we wait (new jobs' loops start as old ones end).
     while (this.loops.size > 0 && !timedOut) await Promise.race([Promise.allSettled([...this.loops.values()]), bound]);
     this.stopped = true;
     const left = [...this.queuedNonFinal, ...this.queuedFinal];
-    for (const d of this.queuedFinal) this.log.warn({ job: d.jobId, event: d.event }, 'webhook not delivered: shutting down (a final event)');
-    if (left.length > 0) this.log.warn({ undelivered: left.length, final: this.queuedFinal.size }, 'webhooks not delivered: shutting down');
-    for (const d of left) { this.forget(d); d.ctl.abort(); }
+    for (const d of this.queuedFinal)
+      this.log.warn({ job: d.jobId, event: d.event }, 'webhook not delivered: shutting down (a final event)');
+    if (left.length > 0)
+      this.log.warn(
+        { undelivered: left.length, final: this.queuedFinal.size },
+        'webhooks not delivered: shutting down',
+      );
+    for (const d of left) {
+      this.forget(d);
+      d.ctl.abort();
+    }
     this.jobs.clear();
     this.agents.http.destroy();
     this.agents.https.destroy();

@@ -60,8 +60,10 @@ export class Outbox {
         if (e.retriable) throw e;
         // The local batch is all-or-nothing: one bad message refuses the lot. Sending one by
         // one finds it, and the rest go out.
-        this.log.warn({ code: e.code, err: e.message, tasks: batch.length },
-          'sending a batch failed; sending its tasks one by one');
+        this.log.warn(
+          { code: e.code, err: e.message, tasks: batch.length },
+          'sending a batch failed; sending its tasks one by one',
+        );
         return this.sendEach(batch);
       }
       this.store.markTasksDispatched(batch.map((d) => ({ taskId: d.message.taskId, attempt: d.message.attempt })));
@@ -89,8 +91,17 @@ export class Outbox {
         await this.queue.send(d.message, { priority: d.priority });
       } catch (err) {
         const e = asNommerError(err);
-        if (isMessageFault(e)) { if (this.failJob(d, e)) { failed++; failedJobs.add(d.message.jobId); } continue; }
-        if (e.retriable) { stop = e; break; }
+        if (isMessageFault(e)) {
+          if (this.failJob(d, e)) {
+            failed++;
+            failedJobs.add(d.message.jobId);
+          }
+          continue;
+        }
+        if (e.retriable) {
+          stop = e;
+          break;
+        }
         suspects.push({ d, e });
         continue;
       }
@@ -115,13 +126,18 @@ export class Outbox {
     try {
       const message = `task ${taskId} could not be sent to the queue: ${e.toInfo().message}`;
       this.store.failJob(jobId, { code: e.code, message, retriable: false });
-      this.log.error({ job: jobId, task: taskId, attempt, code: e.code, err: e.message }, 'task cannot be sent: job failed');
+      this.log.error(
+        { job: jobId, task: taskId, attempt, code: e.code, err: e.message },
+        'task cannot be sent: job failed',
+      );
       return true;
     } catch (err) {
       // E.g. canceled meanwhile (JOB_STATE): its tasks are no longer dispatchable either.
       const f = asNommerError(err);
-      this.log.warn({ job: jobId, task: taskId, code: f.code, err: f.message, sendCode: e.code },
-        'task cannot be sent, and failing its job did not work');
+      this.log.warn(
+        { job: jobId, task: taskId, code: f.code, err: f.message, sendCode: e.code },
+        'task cannot be sent, and failing its job did not work',
+      );
       return false;
     }
   }
@@ -132,7 +148,10 @@ export class Outbox {
    */
   poke(): void {
     if (this.poked) return;
-    this.poked = setTimeout(() => { this.poked = undefined; this.wake?.(); }, 5);
+    this.poked = setTimeout(() => {
+      this.poked = undefined;
+      this.wake?.();
+    }, 5);
   }
 
   /** Dispatch until the signal aborts. After a failed round, back off (pokes do not cut it short). */
@@ -147,7 +166,10 @@ export class Outbox {
         backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs ? backoffMs * 2 : IDLE_MS);
         this.log.error({ code: e.code, err: e.message, retryInMs: backoffMs }, 'dispatch failed; will retry');
       }
-      if (backoffMs) { await sleep(backoffMs, signal); continue; }
+      if (backoffMs) {
+        await sleep(backoffMs, signal);
+        continue;
+      }
       const nap = wakeableSleep(IDLE_MS, signal);
       this.wake = nap.wake;
       await nap.promise;

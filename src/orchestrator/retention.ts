@@ -19,7 +19,10 @@ export function parseDuration(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$/i.exec(text);
   const ms = m ? Number(m[1]) * UNITS[m[2]!.toLowerCase()]! : Number.NaN;
   if (!m || !(ms > 0) || ms > 100 * 365 * DAY_MS) {
-    throw new NommerError('USAGE', `"${text}" is not a duration: use a number and a unit, e.g. 12h, 7d or 30d (s, m, h, d, w; more than 0, at most 100 years)`);
+    throw new NommerError(
+      'USAGE',
+      `"${text}" is not a duration: use a number and a unit, e.g. 12h, 7d or 30d (s, m, h, d, w; more than 0, at most 100 years)`,
+    );
   }
   return Math.round(ms);
 }
@@ -34,8 +37,19 @@ export interface PruneTotals extends PruneCounts {
  * Prune in batches (one transaction each, a turn of the event loop between them, so an API in
  * the same process keeps answering). Stops early, with what it did so far, when `signal` aborts.
  */
-export async function pruneStore(db: Db, opts: { before: number; dryRun?: boolean; batchSize?: number; signal?: AbortSignal }): Promise<PruneTotals> {
-  const totals: PruneTotals = { before: opts.before, dryRun: opts.dryRun ?? false, jobs: 0, tasks: 0, events: 0, deadLetters: 0, fences: 0 };
+export async function pruneStore(
+  db: Db,
+  opts: { before: number; dryRun?: boolean; batchSize?: number; signal?: AbortSignal },
+): Promise<PruneTotals> {
+  const totals: PruneTotals = {
+    before: opts.before,
+    dryRun: opts.dryRun ?? false,
+    jobs: 0,
+    tasks: 0,
+    events: 0,
+    deadLetters: 0,
+    fences: 0,
+  };
   for (;;) {
     const b = pruneJobs(db, opts.before, { limit: opts.batchSize, dryRun: opts.dryRun });
     totals.jobs += b.jobs;
@@ -81,10 +95,26 @@ export interface PruneReport extends PruneTotals {
  * `nommer prune`: prune the store file at `dbPath`, then checkpoint the WAL (TRUNCATE: it is
  * copied into the database and reset to zero bytes, unless a reader holds an older snapshot).
  */
-export async function pruneFile(dbPath: string, opts: { before: number; dryRun?: boolean; batchSize?: number }): Promise<PruneReport> {
+export async function pruneFile(
+  dbPath: string,
+  opts: { before: number; dryRun?: boolean; batchSize?: number },
+): Promise<PruneReport> {
   const dryRun = opts.dryRun ?? false;
   if (!existsSync(dbPath)) {
-    return { db: dbPath, exists: false, before: opts.before, dryRun, jobs: 0, tasks: 0, events: 0, deadLetters: 0, fences: 0, walBytes: 0, walBytesAfter: 0, checkpoint: null };
+    return {
+      db: dbPath,
+      exists: false,
+      before: opts.before,
+      dryRun,
+      jobs: 0,
+      tasks: 0,
+      events: 0,
+      deadLetters: 0,
+      fences: 0,
+      walBytes: 0,
+      walBytesAfter: 0,
+      checkpoint: null,
+    };
   }
   const db = openDatabase(dbPath);
   try {
@@ -116,13 +146,30 @@ export class Retention {
     private readonly opts: RetentionOptions,
   ) {}
 
-  private now(): number { return (this.opts.now ?? Date.now)(); }
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
 
   async pruneOnce(signal?: AbortSignal): Promise<PruneTotals> {
     const started = this.now();
-    const r = await pruneStore(this.db, { before: started - this.opts.days * DAY_MS, batchSize: this.opts.batchSize, signal });
+    const r = await pruneStore(this.db, {
+      before: started - this.opts.days * DAY_MS,
+      batchSize: this.opts.batchSize,
+      signal,
+    });
     if (r.jobs || r.deadLetters || r.fences) {
-      this.log.info({ jobs: r.jobs, tasks: r.tasks, events: r.events, deadLetters: r.deadLetters, fences: r.fences, days: this.opts.days, ms: this.now() - started }, 'pruned old jobs');
+      this.log.info(
+        {
+          jobs: r.jobs,
+          tasks: r.tasks,
+          events: r.events,
+          deadLetters: r.deadLetters,
+          fences: r.fences,
+          days: this.opts.days,
+          ms: this.now() - started,
+        },
+        'pruned old jobs',
+      );
     }
     return r;
   }
@@ -140,13 +187,21 @@ export class Retention {
     let nextCheckpoint = this.now() + checkpointEvery;
     while (!signal.aborted) {
       if (this.now() >= nextPrune) {
-        try { await this.pruneOnce(signal); } catch (err) { this.log.error({ err: asNommerError(err).message }, 'pruning old jobs failed'); }
+        try {
+          await this.pruneOnce(signal);
+        } catch (err) {
+          this.log.error({ err: asNommerError(err).message }, 'pruning old jobs failed');
+        }
         nextPrune = this.now() + pruneEvery;
         nextCheckpoint = Math.min(nextCheckpoint, this.now()); // what pruning wrote, checkpointed now
       }
       if (signal.aborted) break;
       if (this.now() >= nextCheckpoint) {
-        try { this.checkpointOnce(); } catch (err) { this.log.warn({ err: asNommerError(err).message }, 'wal checkpoint failed'); }
+        try {
+          this.checkpointOnce();
+        } catch (err) {
+          this.log.warn({ err: asNommerError(err).message }, 'wal checkpoint failed');
+        }
         nextCheckpoint = this.now() + checkpointEvery;
       }
       await sleep(Math.max(0, Math.min(nextPrune, nextCheckpoint) - this.now()), signal);

@@ -21,7 +21,12 @@ export interface StagedJob {
 }
 
 export class Staging {
-  constructor(private readonly storage: Storage, private readonly bucket: string, private readonly prefix: string, private readonly log: Logger) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly bucket: string,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {}
 
   private key(kind: string, id: string, name: string): string {
     return `s3://${this.bucket}/${this.prefix}${kind}/${id}/${name}`;
@@ -37,7 +42,10 @@ export class Staging {
       out.cleanup.push(out.input);
     }
     for (const [i, o] of outputs.entries()) {
-      if (!isLocalUri(o.uri)) { out.outputs.push(o); continue; }
+      if (!isLocalUri(o.uri)) {
+        out.outputs.push(o);
+        continue;
+      }
       const staged = this.key('outputs', id, `${i}-${basename(localPathOf(o.uri))}`);
       out.outputs.push({ ...o, uri: staged });
       out.deliver.push({ from: staged, to: localPathOf(o.uri) });
@@ -50,8 +58,13 @@ export class Staging {
   async deliver(deliveries: Delivery[], cleanup: string[]): Promise<void> {
     for (const d of deliveries) {
       const got = await this.storage.fetch(d.from, dirname(d.to));
-      if (got !== d.to) await rename(got, d.to).catch(async (err) => { await rm(got, { force: true }); throw err; });
+      if (got !== d.to)
+        await rename(got, d.to).catch(async (err) => {
+          await rm(got, { force: true });
+          throw err;
+        });
     }
-    for (const uri of cleanup) await this.storage.remove(uri).catch((err) => this.log.warn({ uri, err: String(err) }, 'staging cleanup failed'));
+    for (const uri of cleanup)
+      await this.storage.remove(uri).catch((err) => this.log.warn({ uri, err: String(err) }, 'staging cleanup failed'));
   }
 }

@@ -73,8 +73,14 @@ export class StatusApplier {
       return this.finish(m, 'malformed', () => m.deadLetter(`malformed status event: ${parsed.reason}`));
     }
     const ev = parsed.value;
-    const about = { job: ev.jobId, task: ev.taskId, attempt: ev.attempt, seq: ev.seq, type: ev.type,
-      receives: m.receiveCount };
+    const about = {
+      job: ev.jobId,
+      task: ev.taskId,
+      attempt: ev.attempt,
+      seq: ev.seq,
+      type: ev.type,
+      receives: m.receiveCount,
+    };
     let applied: boolean;
     let refusal: { reason: string; job: Job | null } | undefined;
     try {
@@ -89,18 +95,24 @@ export class StatusApplier {
     } catch (err) {
       const e = asNommerError(err);
       if (m.receiveCount >= this.maxAttempts) {
-        this.log.error({ ...about, code: e.code, err: e.message },
-          'status event kept failing to apply: moved to the dead letters');
+        this.log.error(
+          { ...about, code: e.code, err: e.message },
+          'status event kept failing to apply: moved to the dead letters',
+        );
         const reason = `not applied after ${m.receiveCount} receives (max ${this.maxAttempts}): ${e.code}: ${e.message}`;
         return this.finish(m, 'poison', () => m.deadLetter(reason));
       }
       const delay = this.retryDelay(m.receiveCount);
-      this.log.warn({ ...about, code: e.code, err: e.message, retryInSeconds: delay },
-        'status event not applied; it will be delivered again');
+      this.log.warn(
+        { ...about, code: e.code, err: e.message, retryInSeconds: delay },
+        'status event not applied; it will be delivered again',
+      );
       return this.finish(m, 'retry', () => m.release(delay));
     }
     if (refusal && this.onRefused) {
-      try { await this.onRefused(ev, refusal); } catch (err) {
+      try {
+        await this.onRefused(ev, refusal);
+      } catch (err) {
         this.log.warn({ ...about, err: asNommerError(err).message }, 'handling a refused event failed');
       }
     }
@@ -115,8 +127,10 @@ export class StatusApplier {
       // The event stays where it is and comes back after its visibility timeout: at worst it is
       // applied twice (idempotent) or judged again.
       const e = asNommerError(err);
-      this.log.warn({ outcome, receives: m.receiveCount, code: e.code, err: e.message },
-        'could not settle a status event; it will be delivered again');
+      this.log.warn(
+        { outcome, receives: m.receiveCount, code: e.code, err: e.message },
+        'could not settle a status event; it will be delivered again',
+      );
       return 'unsettled';
     }
   }
@@ -124,7 +138,9 @@ export class StatusApplier {
   /** Apply events until the signal aborts; a failed receive backs off and tries again. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      try { await this.consumeOnce(1, signal); } catch (err) {
+      try {
+        await this.consumeOnce(1, signal);
+      } catch (err) {
         if (signal.aborted) break;
         this.log.error({ err: asNommerError(err).message }, 'status receive failed; backing off');
         await sleep(1000, signal);

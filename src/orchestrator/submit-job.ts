@@ -19,10 +19,18 @@ import type { Job, Store } from './store/index.js';
 
 export const createJobBody = z.strictObject({
   input: z.string().min(1).max(4096),
-  outputs: z.array(z.strictObject({ preset: z.string().min(1).max(64).optional(), uri: z.string().min(1).max(4096).optional() })).max(16).default([]),
+  outputs: z
+    .array(
+      z.strictObject({ preset: z.string().min(1).max(64).optional(), uri: z.string().min(1).max(4096).optional() }),
+    )
+    .max(16)
+    .default([]),
   set: z.array(z.string().max(200)).max(50).default([]),
   priority: z.number().int().min(-1000).max(1000).default(0),
-  notifyUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  notifyUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .optional(),
   idempotencyKey: z.string().min(1).max(200).optional(),
   force: z.boolean().default(false),
   maxAttempts: z.number().int().min(1).max(20).optional(),
@@ -46,7 +54,10 @@ export interface JobCreatorDeps {
   planChunks?: ChunkPlanner;
 }
 
-export interface ResolvedOutput { preset: WirePreset; uri: string }
+export interface ResolvedOutput {
+  preset: WirePreset;
+  uri: string;
+}
 
 export type CreateJobResult =
   | { dryRun: false; job: Job; created: boolean }
@@ -54,7 +65,10 @@ export type CreateJobResult =
 
 /** A request that does not fit its schema, as one USAGE error naming every problem. */
 export function validation(err: z.ZodError, what: string): NommerError {
-  return new NommerError('USAGE', `invalid ${what}: ${err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  return new NommerError(
+    'USAGE',
+    `invalid ${what}: ${err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
+  );
 }
 
 export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise<CreateJobResult> {
@@ -63,10 +77,14 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   const body = r.data;
   const isUri = hasScheme(body.input);
   if (!isUri && !isAbsolute(body.input)) {
-    throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${body.input}"`, { hint: 'the CLI resolves relative paths for you' });
+    throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${body.input}"`, {
+      hint: 'the CLI resolves relative paths for you',
+    });
   }
   if (isUri && !/^(https?|s3|file):\/\//i.test(body.input)) {
-    throw new NommerError('USAGE', `input scheme not supported: ${body.input.split(':')[0]}`, { hint: 'give a file path, file://, http(s):// or s3:// (aws backend)' });
+    throw new NommerError('USAGE', `input scheme not supported: ${body.input.split(':')[0]}`, {
+      hint: 'give a file path, file://, http(s):// or s3:// (aws backend)',
+    });
   }
   const outputs: ResolvedOutput[] = resolveOutputs({
     input: body.input,
@@ -95,7 +113,13 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     options: {
       force: body.force,
       ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: body.input } : {}),
-      ...(chunking ? { chunking: chunking.tasks ? { chunked: true as const, ...chunking.summary } : { chunked: false as const, reason: chunking.reason } } : {}),
+      ...(chunking
+        ? {
+            chunking: chunking.tasks
+              ? { chunked: true as const, ...chunking.summary }
+              : { chunked: false as const, reason: chunking.reason },
+          }
+        : {}),
     },
     ...(chunking?.tasks ? { tasks: chunking.tasks } : {}),
   });

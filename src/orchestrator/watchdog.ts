@@ -55,10 +55,20 @@ export class Watchdog {
     for (const t of listening ? this.store.listSilentTasks(now - this.opts.silenceMs) : []) {
       const silentFor = Math.round((now - t.heartbeatAt) / 1000);
       const r = this.store.requeueTask(t.jobId, t.taskId, {
-        error: { code: 'WORKER_LOST', message: `${t.worker ? `worker ${t.worker}` : 'its worker'} said nothing for ${silentFor} s`, retriable: true },
+        error: {
+          code: 'WORKER_LOST',
+          message: `${t.worker ? `worker ${t.worker}` : 'its worker'} said nothing for ${silentFor} s`,
+          retriable: true,
+        },
         now,
       });
-      if (r) { changed++; this.log.warn({ job: t.jobId, task: t.taskId, worker: t.worker, silentFor }, 'silent worker: task requeued or failed'); }
+      if (r) {
+        changed++;
+        this.log.warn(
+          { job: t.jobId, task: t.taskId, worker: t.worker, silentFor },
+          'silent worker: task requeued or failed',
+        );
+      }
     }
     if (this.queue.takeDeadLetters) {
       for (const dead of await this.queue.takeDeadLetters(50, { after: this.lastDeadLetter })) {
@@ -69,12 +79,19 @@ export class Watchdog {
           // Only the attempt the message carries: a later one is alive and well.
           if (task && task.attempt === m.value.attempt && (task.state === 'queued' || task.state === 'running')) {
             const r = this.store.requeueTask(m.value.jobId, m.value.taskId, {
-              error: { code: 'WORKER_LOST', message: `the task's message was dead-lettered: ${dead.reason}`, retriable: true },
+              error: {
+                code: 'WORKER_LOST',
+                message: `the task's message was dead-lettered: ${dead.reason}`,
+                retriable: true,
+              },
               now,
             });
             if (r) {
               changed++;
-              this.log.warn({ job: m.value.jobId, task: m.value.taskId, reason: dead.reason }, 'dead-lettered task applied as WORKER_LOST');
+              this.log.warn(
+                { job: m.value.jobId, task: m.value.taskId, reason: dead.reason },
+                'dead-lettered task applied as WORKER_LOST',
+              );
               await dead.remove();
             }
           }
@@ -87,7 +104,11 @@ export class Watchdog {
 
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      try { await this.checkOnce(); } catch (err) { this.log.error({ err: asNommerError(err).message }, 'watchdog round failed'); }
+      try {
+        await this.checkOnce();
+      } catch (err) {
+        this.log.error({ err: asNommerError(err).message }, 'watchdog round failed');
+      }
       await sleep(this.opts.intervalMs, signal);
     }
   }

@@ -8,7 +8,10 @@
 // file, and whether an output "exists" is decided in one place (checkOutput) for the CLI's early
 // check and the worker alike.
 
-export interface StoreResult { uri: string; bytes: number }
+export interface StoreResult {
+  uri: string;
+  bytes: number;
+}
 
 /** An output that is in place, with a way back for an all-or-none commit of several. */
 export interface Committed extends StoreResult {
@@ -43,7 +46,11 @@ export interface Storage {
    * Make the input available as a local file. Local files are returned in place (no copy);
    * remote ones are downloaded into destDir. onBytes reports download progress.
    */
-  fetch(uri: string, destDir: string, opts?: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void }): Promise<string>;
+  fetch(
+    uri: string,
+    destDir: string,
+    opts?: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void },
+  ): Promise<string>;
   /** Copy a finished local file to uri atomically (staging an input, a release, a manifest entry). */
   store(localFile: string, uri: string, opts?: { overwrite?: boolean; signal?: AbortSignal }): Promise<StoreResult>;
   /** Throws OUTPUT_EXISTS / OUTPUT_UNWRITABLE / USAGE when uri cannot take an output now. */
@@ -57,7 +64,10 @@ export interface Storage {
  * Commit several outputs all or none: in order, and when one fails, the ones already in place
  * are undone (newest first) before the error is thrown. Uncommitted ones are discarded.
  */
-export async function commitAll(outputs: readonly PreparedOutput[], opts: { signal?: AbortSignal } = {}): Promise<StoreResult[]> {
+export async function commitAll(
+  outputs: readonly PreparedOutput[],
+  opts: { signal?: AbortSignal } = {},
+): Promise<StoreResult[]> {
   const set = await commitAllUndoable(outputs, opts);
   await set.finish();
   return set.results;
@@ -77,7 +87,10 @@ export interface CommittedSet {
  * when the report cannot get through (the delivery that runs the task again must find the
  * destinations as they were, or it fails OUTPUT_EXISTS on the task's own output).
  */
-export async function commitAllUndoable(outputs: readonly PreparedOutput[], opts: { signal?: AbortSignal } = {}): Promise<CommittedSet> {
+export async function commitAllUndoable(
+  outputs: readonly PreparedOutput[],
+  opts: { signal?: AbortSignal } = {},
+): Promise<CommittedSet> {
   const done: Committed[] = [];
   try {
     for (const o of outputs) done.push(await o.commit(opts));
@@ -90,10 +103,15 @@ export async function commitAllUndoable(outputs: readonly PreparedOutput[], opts
     results: done.map((c) => ({ uri: c.uri, bytes: c.bytes })),
     undo: async () => {
       let first: unknown;
-      for (const c of [...done].reverse()) await c.undo().catch((err) => { first ??= err; });
+      for (const c of [...done].reverse())
+        await c.undo().catch((err) => {
+          first ??= err;
+        });
       if (first !== undefined) throw first;
     },
-    finish: async () => { await Promise.all(done.map((c) => c.finish().catch(() => undefined))); },
+    finish: async () => {
+      await Promise.all(done.map((c) => c.finish().catch(() => undefined)));
+    },
   };
 }
 

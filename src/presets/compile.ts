@@ -19,7 +19,15 @@ import { isAbsolute } from 'node:path';
 import { NommerError } from '../errors.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
 import { parseResolvedPreset } from './registry.js';
-import { bitrateKbps, type AudioCodec, type AudioSettings, type Container, type ResolvedPreset, type VideoCodec, type VideoSettings } from './schema.js';
+import {
+  bitrateKbps,
+  type AudioCodec,
+  type AudioSettings,
+  type Container,
+  type ResolvedPreset,
+  type VideoCodec,
+  type VideoSettings,
+} from './schema.js';
 
 /** Encoders that make each codec, in order of preference. ffmpeg's native opus/vorbis encoders
  * are experimental and left out. */
@@ -34,7 +42,13 @@ export const CODEC_ENCODERS: Record<VideoCodec | AudioCodec, readonly string[]> 
 };
 
 const CODEC_NAMES: Record<VideoCodec | AudioCodec, string> = {
-  vp9: 'a VP9', vp8: 'a VP8', av1: 'an AV1', theora: 'a Theora', webp: 'a WebP', opus: 'an Opus', vorbis: 'a Vorbis',
+  vp9: 'a VP9',
+  vp8: 'a VP8',
+  av1: 'an AV1',
+  theora: 'a Theora',
+  webp: 'a WebP',
+  opus: 'an Opus',
+  vorbis: 'a Vorbis',
 };
 
 const MUXERS: Record<Container, string> = { webm: 'webm', ogg: 'ogg', opus: 'opus', webp: 'webp' };
@@ -45,7 +59,9 @@ export function chooseEncoder(codec: VideoCodec | AudioCodec, encoders: Readonly
 }
 
 /** What a preset needs from ffmpeg: per stream, any one of these encoders. */
-export function requiredEncoders(preset: ResolvedPreset): Array<{ stream: 'video' | 'audio'; codec: VideoCodec | AudioCodec; anyOf: readonly string[] }> {
+export function requiredEncoders(
+  preset: ResolvedPreset,
+): Array<{ stream: 'video' | 'audio'; codec: VideoCodec | AudioCodec; anyOf: readonly string[] }> {
   const out: Array<{ stream: 'video' | 'audio'; codec: VideoCodec | AudioCodec; anyOf: readonly string[] }> = [];
   if (preset.video) out.push({ stream: 'video', codec: preset.video.codec, anyOf: CODEC_ENCODERS[preset.video.codec] });
   if (preset.audio) out.push({ stream: 'audio', codec: preset.audio.codec, anyOf: CODEC_ENCODERS[preset.audio.codec] });
@@ -56,18 +72,28 @@ function encoderFor(preset: ResolvedPreset, codec: VideoCodec | AudioCodec, enco
   const enc = chooseEncoder(codec, encoders);
   if (enc) return enc;
   const anyOf = CODEC_ENCODERS[codec];
-  throw new NommerError('ENCODER_MISSING', `preset "${preset.name}" needs ${CODEC_NAMES[codec]} encoder (${anyOf.join(' or ')}) and this ffmpeg has none`, {
-    hint: `install an ffmpeg built with ${anyOf[0]}, or set NOMMER_FFMPEG to one`,
-  });
+  throw new NommerError(
+    'ENCODER_MISSING',
+    `preset "${preset.name}" needs ${CODEC_NAMES[codec]} encoder (${anyOf.join(' or ')}) and this ffmpeg has none`,
+    {
+      hint: `install an ffmpeg built with ${anyOf[0]}, or set NOMMER_FFMPEG to one`,
+    },
+  );
 }
 
 // ---- geometry --------------------------------------------------------------------------------
 
 /** Output size: the displayed size fitted (down only) into the preset's box turned to the
  * picture's orientation, then made even (4:2:0 needs it). */
-export function outputSize(v: Pick<VideoStreamInfo, 'displayWidth' | 'displayHeight'>, maxWidth: number, maxHeight: number): { width: number; height: number } {
-  const dw = Math.max(1, v.displayWidth), dh = Math.max(1, v.displayHeight);
-  const boxLong = Math.max(maxWidth, maxHeight), boxShort = Math.min(maxWidth, maxHeight);
+export function outputSize(
+  v: Pick<VideoStreamInfo, 'displayWidth' | 'displayHeight'>,
+  maxWidth: number,
+  maxHeight: number,
+): { width: number; height: number } {
+  const dw = Math.max(1, v.displayWidth),
+    dh = Math.max(1, v.displayHeight);
+  const boxLong = Math.max(maxWidth, maxHeight),
+    boxShort = Math.min(maxWidth, maxHeight);
   const ratio = Math.min(1, boxLong / Math.max(dw, dh), boxShort / Math.min(dw, dh));
   const even = (n: number) => Math.max(2, Math.floor(n / 2) * 2);
   return { width: even(Math.round(dw * ratio)), height: even(Math.round(dh * ratio)) };
@@ -80,24 +106,32 @@ export function tileColumns(width: number): number {
 
 // ---- rate control ----------------------------------------------------------------------------
 
-export interface Rate { crf?: number; targetKbps: number; minKbps: number; maxKbps: number }
+export interface Rate {
+  crf?: number;
+  targetKbps: number;
+  minKbps: number;
+  maxKbps: number;
+}
 
 /** Ladder factor for a frame rate: ×1 up to the reference, ×highFactor at highFps, linear in
  * between, proportional above. */
 export function fpsFactor(fps: number, s: VideoSettings['fpsScale']): number {
   if (!(fps > s.referenceFps)) return 1;
-  if (fps <= s.highFps) return 1 + (s.highFactor - 1) * (fps - s.referenceFps) / (s.highFps - s.referenceFps);
-  return s.highFactor * fps / s.highFps;
+  if (fps <= s.highFps) return 1 + ((s.highFactor - 1) * (fps - s.referenceFps)) / (s.highFps - s.referenceFps);
+  return (s.highFactor * fps) / s.highFps;
 }
 
 /** Rate control for an output of width × height at fps, from the preset's ladder: interpolated by
  * pixel count between rungs, proportional beyond the ends, times fps factor and bitrateScale. */
 export function ladderRate(v: VideoSettings, width: number, height: number, fps: number): Rate | undefined {
   if (!v.ladder || v.ladder.length === 0) return undefined;
-  const rungs = [...v.ladder].map((r) => ({ ...r, px: r.width * r.height, minKbps: r.minKbps ?? r.targetKbps / 2 })).sort((a, b) => a.px - b.px);
+  const rungs = [...v.ladder]
+    .map((r) => ({ ...r, px: r.width * r.height, minKbps: r.minKbps ?? r.targetKbps / 2 }))
+    .sort((a, b) => a.px - b.px);
   const px = width * height;
   let target: number, min: number, max: number, crf: number | undefined;
-  const lo = rungs[0]!, hi = rungs[rungs.length - 1]!;
+  const lo = rungs[0]!,
+    hi = rungs[rungs.length - 1]!;
   if (px <= lo.px || rungs.length === 1) {
     const k = px / lo.px;
     [target, min, max, crf] = [lo.targetKbps * k, lo.minKbps * k, lo.maxKbps * k, lo.crf];
@@ -107,7 +141,8 @@ export function ladderRate(v: VideoSettings, width: number, height: number, fps:
     [target, min, max, crf] = [hi.targetKbps * k, hi.minKbps * k, hi.maxKbps * k, hi.crf];
   } else {
     const i = rungs.findIndex((r) => r.px >= px);
-    const a = rungs[i - 1]!, b = rungs[i]!;
+    const a = rungs[i - 1]!,
+      b = rungs[i]!;
     const t = (px - a.px) / (b.px - a.px);
     const lerp = (x: number, y: number) => x + (y - x) * t;
     target = lerp(a.targetKbps, b.targetKbps);
@@ -124,16 +159,20 @@ export function ladderRate(v: VideoSettings, width: number, height: number, fps:
  * table interpolated between listed counts and proportional beyond them, else 64k a channel. */
 export function audioKbps(a: AudioSettings, channels: number): number {
   if (a.bitrate) return bitrateKbps(a.bitrate);
-  const table = Object.entries(a.channelBitrates ?? {}).map(([n, b]) => [Number(n), bitrateKbps(b)] as const).sort((x, y) => x[0] - y[0]);
+  const table = Object.entries(a.channelBitrates ?? {})
+    .map(([n, b]) => [Number(n), bitrateKbps(b)] as const)
+    .sort((x, y) => x[0] - y[0]);
   if (table.length === 0) return 64 * channels;
   const exact = table.find(([n]) => n === channels);
   if (exact) return exact[1];
-  const first = table[0]!, last = table[table.length - 1]!;
-  if (channels < first[0]) return Math.round(first[1] * channels / first[0]);
-  if (channels > last[0]) return Math.round(last[1] * channels / last[0]);
+  const first = table[0]!,
+    last = table[table.length - 1]!;
+  if (channels < first[0]) return Math.round((first[1] * channels) / first[0]);
+  if (channels > last[0]) return Math.round((last[1] * channels) / last[0]);
   const i = table.findIndex(([n]) => n > channels);
-  const [n0, b0] = table[i - 1]!, [n1, b1] = table[i]!;
-  return Math.round(b0 + (b1 - b0) * (channels - n0) / (n1 - n0));
+  const [n0, b0] = table[i - 1]!,
+    [n1, b1] = table[i]!;
+  return Math.round(b0 + ((b1 - b0) * (channels - n0)) / (n1 - n0));
 }
 
 /** Channel layouts Opus (mapping family 1) and Vorbis define, by channel count. */
@@ -231,9 +270,20 @@ function outputTarget(path: string): string {
 
 /** One output's video: its options for the only (or second) pass and, for a two-pass output,
  * for the first pass, which differs only in speed. Both are built whole by the same builder. */
-interface VideoPlan { args: string[]; firstPassArgs?: string[]; info: CompiledVideo }
+interface VideoPlan {
+  args: string[];
+  firstPassArgs?: string[];
+  info: CompiledVideo;
+}
 
-function planVideo(preset: ResolvedPreset, v: VideoSettings, src: VideoStreamInfo, encoder: string, threads: number | undefined, filterPrefix: readonly string[]): VideoPlan {
+function planVideo(
+  preset: ResolvedPreset,
+  v: VideoSettings,
+  src: VideoStreamInfo,
+  encoder: string,
+  threads: number | undefined,
+  filterPrefix: readonly string[],
+): VideoPlan {
   const { width, height } = outputSize(src, v.maxWidth, v.maxHeight);
   const codedW = src.rotation === 90 || src.rotation === 270 ? src.height : src.width;
   const codedH = src.rotation === 90 || src.rotation === 270 ? src.width : src.height;
@@ -248,12 +298,26 @@ function planVideo(preset: ResolvedPreset, v: VideoSettings, src: VideoStreamInf
   const tuning = v.tuning?.[encoder];
   const crf = v.crf ?? tuning?.crf ?? rate?.crf;
   const speed = v.speed ?? tuning?.speed;
-  const info: CompiledVideo = { encoder, codec: v.codec, width, height, pixFmt, filters: filters.join(','), keyframeFrames, deinterlaced: src.interlaced, rate, crf, speed };
+  const info: CompiledVideo = {
+    encoder,
+    codec: v.codec,
+    width,
+    height,
+    pixFmt,
+    filters: filters.join(','),
+    keyframeFrames,
+    deinterlaced: src.interlaced,
+    rate,
+    crf,
+    speed,
+  };
 
   const videoArgs = (speed: number | undefined): string[] => [
-    '-c:v', encoder,
+    '-c:v',
+    encoder,
     ...(filters.length ? ['-vf', filters.join(',')] : []),
-    '-pix_fmt', pixFmt,
+    '-pix_fmt',
+    pixFmt,
     ...encoderOptions(preset, v, info, { encoder, width, keyframeFrames, rate, crf, speed }),
     ...(threads && encoder !== 'libwebp' ? ['-threads', String(threads)] : []),
     ...(v.codec !== 'webp' && v.codec !== 'theora' ? colorArgs(src) : []),
@@ -265,9 +329,24 @@ function planVideo(preset: ResolvedPreset, v: VideoSettings, src: VideoStreamInf
 
 /** The encoder's own options: rate control, speed and keyframes. Records q (and a still's lack
  * of keyframes) in info. */
-function encoderOptions(preset: ResolvedPreset, v: VideoSettings, info: CompiledVideo, o: { encoder: string; width: number; keyframeFrames: number; rate: Rate | undefined; crf: number | undefined; speed: number | undefined }): string[] {
+function encoderOptions(
+  preset: ResolvedPreset,
+  v: VideoSettings,
+  info: CompiledVideo,
+  o: {
+    encoder: string;
+    width: number;
+    keyframeFrames: number;
+    rate: Rate | undefined;
+    crf: number | undefined;
+    speed: number | undefined;
+  },
+): string[] {
   const { encoder, width, keyframeFrames, rate, crf, speed } = o;
-  const need = (what: string) => new NommerError('PRESET_INVALID', `preset "${preset.name}" gives no ${what} for ${v.codec}`, { hint: 'add it to the preset' });
+  const need = (what: string) =>
+    new NommerError('PRESET_INVALID', `preset "${preset.name}" gives no ${what} for ${v.codec}`, {
+      hint: 'add it to the preset',
+    });
   switch (encoder) {
     case 'libvpx-vp9':
     case 'libvpx': {
@@ -275,22 +354,59 @@ function encoderOptions(preset: ResolvedPreset, v: VideoSettings, info: Compiled
       if (crf === undefined) throw need('crf');
       const vp9 = encoder === 'libvpx-vp9';
       return [
-        '-crf', String(crf), '-b:v', `${rate.targetKbps}k`, '-minrate', `${rate.minKbps}k`, '-maxrate', `${rate.maxKbps}k`, '-quality', 'good',
-        vp9 ? '-speed' : '-cpu-used', String(speed ?? (vp9 ? 2 : 1)),
+        '-crf',
+        String(crf),
+        '-b:v',
+        `${rate.targetKbps}k`,
+        '-minrate',
+        `${rate.minKbps}k`,
+        '-maxrate',
+        `${rate.maxKbps}k`,
+        '-quality',
+        'good',
+        vp9 ? '-speed' : '-cpu-used',
+        String(speed ?? (vp9 ? 2 : 1)),
         ...(vp9 ? ['-row-mt', '1', '-tile-columns', String(tileColumns(width))] : []),
-        '-auto-alt-ref', '1', '-lag-in-frames', String(v.lagInFrames), '-g', String(keyframeFrames),
+        '-auto-alt-ref',
+        '1',
+        '-lag-in-frames',
+        String(v.lagInFrames),
+        '-g',
+        String(keyframeFrames),
       ];
     }
     case 'libsvtav1': {
       if (!rate) throw need('bitrate ladder');
       // SVT-AV1 in ffmpeg 5.1 takes -b:v only as VBR, which drops the quality target; its
       // capped CRF (crf + mbr, SVT-AV1 ≥ 1.4) is the constrained-quality mode we want.
-      return ['-crf', String(crf ?? 35), '-preset', String(speed ?? 8), '-svtav1-params', `keyint=${keyframeFrames}:mbr=${rate.maxKbps}`];
+      return [
+        '-crf',
+        String(crf ?? 35),
+        '-preset',
+        String(speed ?? 8),
+        '-svtav1-params',
+        `keyint=${keyframeFrames}:mbr=${rate.maxKbps}`,
+      ];
     }
     case 'libaom-av1': {
       if (!rate) throw need('bitrate ladder');
       // libaom with -crf and -b:v is constrained quality: -b:v caps the average.
-      return ['-crf', String(crf ?? 34), '-b:v', `${rate.maxKbps}k`, '-usage', 'good', '-cpu-used', String(speed ?? 6), '-row-mt', '1', '-tiles', `${2 ** tileColumns(width)}x1`, '-g', String(keyframeFrames)];
+      return [
+        '-crf',
+        String(crf ?? 34),
+        '-b:v',
+        `${rate.maxKbps}k`,
+        '-usage',
+        'good',
+        '-cpu-used',
+        String(speed ?? 6),
+        '-row-mt',
+        '1',
+        '-tiles',
+        `${2 ** tileColumns(width)}x1`,
+        '-g',
+        String(keyframeFrames),
+      ];
     }
     case 'libtheora': {
       // libtheora takes a quality or a bitrate, not both; quality mode has no ceiling (26 Mb/s
@@ -319,7 +435,8 @@ function timestampArgs(v: VideoSettings, src: VideoStreamInfo, fps: number): str
   if (!src.vfr || v.codec === 'webp') return [];
   if (v.codec === 'theora') {
     // Theora's header has one frame rate: resample VFR to the average rate.
-    const r = /^\d+\/\d+$/.test(src.avgFrameRate) && !src.avgFrameRate.endsWith('/0') ? src.avgFrameRate : fps.toFixed(3);
+    const r =
+      /^\d+\/\d+$/.test(src.avgFrameRate) && !src.avgFrameRate.endsWith('/0') ? src.avgFrameRate : fps.toFixed(3);
     return ['-fps_mode', 'cfr', '-r', r];
   }
   // Keep the source timestamps; a frame-count GOP cannot bound time on VFR, so force
@@ -331,9 +448,16 @@ function planAudio(a: AudioSettings, src: AudioStreamInfo, encoder: string): { a
   const channels = Math.max(1, Math.min(src.channels, a.maxChannels, LAYOUTS.length - 1));
   const layout = LAYOUTS[channels]!;
   const kbps = audioKbps(a, channels);
-  const aformat = [a.sampleRate ? `sample_rates=${a.sampleRate}` : '', `channel_layouts=${layout}`].filter(Boolean).join(':');
+  const aformat = [a.sampleRate ? `sample_rates=${a.sampleRate}` : '', `channel_layouts=${layout}`]
+    .filter(Boolean)
+    .join(':');
   const args = [
-    '-c:a', encoder, '-af', `aformat=${aformat}`, '-b:a', `${kbps}k`,
+    '-c:a',
+    encoder,
+    '-af',
+    `aformat=${aformat}`,
+    '-b:a',
+    `${kbps}k`,
     // Opus needs the Vorbis channel mapping (family 1) for more than two channels.
     ...(encoder === 'libopus' ? ['-vbr', 'on', ...(channels > 2 ? ['-mapping_family', '1'] : [])] : []),
   ];
@@ -363,20 +487,36 @@ function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string):
   const useVideo = Boolean(preset.video && srcVideo);
   const useAudio = Boolean(preset.audio && srcAudio);
   if (preset.video && !srcVideo && !(preset.video.optional && useAudio)) {
-    throw new NommerError('INPUT_NO_STREAMS', `preset "${preset.name}" needs a video stream and the input has none${srcAudio ? ' (it is audio only)' : ''}`, {
-      hint: srcAudio ? 'use the opus preset for audio-only inputs' : 'check the input is a video',
-    });
+    throw new NommerError(
+      'INPUT_NO_STREAMS',
+      `preset "${preset.name}" needs a video stream and the input has none${srcAudio ? ' (it is audio only)' : ''}`,
+      {
+        hint: srcAudio ? 'use the opus preset for audio-only inputs' : 'check the input is a video',
+      },
+    );
   }
   if (preset.audio && !srcAudio && !(preset.audio.optional && useVideo)) {
     throw new NommerError('INPUT_NO_STREAMS', `preset "${preset.name}" needs an audio stream and the input has none`, {
       hint: srcVideo ? 'choose a video preset such as webm' : 'check the input has audio',
     });
   }
-  const out: CompiledOutput = { path, preset: preset.name, container: preset.container, muxer: MUXERS[preset.container] };
+  const out: CompiledOutput = {
+    path,
+    preset: preset.name,
+    container: preset.container,
+    muxer: MUXERS[preset.container],
+  };
   let video: string[] = [];
   let firstPassVideo: string[] | undefined;
   if (useVideo) {
-    const v = planVideo(preset, preset.video!, srcVideo!, encoderFor(preset, preset.video!.codec, job.encoders), job.threads, job.videoFilterPrefix ?? []);
+    const v = planVideo(
+      preset,
+      preset.video!,
+      srcVideo!,
+      encoderFor(preset, preset.video!.codec, job.encoders),
+      job.threads,
+      job.videoFilterPrefix ?? [],
+    );
     out.video = v.info;
     const map = ['-map', `0:${srcVideo!.index}`];
     video = [...map, ...v.args];
@@ -399,10 +539,19 @@ const NULL_SINK = process.platform === 'win32' ? 'NUL' : '/dev/null';
 
 /** The two runs of a two-pass output, sharing one statistics log: pass 1 analyses the video
  * alone (no audio, null muxer), pass 2 encodes everything into the output. */
-function twoPassCommands(input: readonly string[], p: OutputPlan, firstPassVideo: readonly string[], passlog: string): CompiledCommand[] {
+function twoPassCommands(
+  input: readonly string[],
+  p: OutputPlan,
+  firstPassVideo: readonly string[],
+  passlog: string,
+): CompiledCommand[] {
   const pass = (n: 1 | 2) => ['-pass', String(n), '-passlogfile', passlog];
   return [
-    { args: [...input, ...firstPassVideo, ...pass(1), '-an', '-f', 'null', NULL_SINK], weight: 0.4, label: `${p.preset.name} pass 1/2` },
+    {
+      args: [...input, ...firstPassVideo, ...pass(1), '-an', '-f', 'null', NULL_SINK],
+      weight: 0.4,
+      label: `${p.preset.name} pass 1/2`,
+    },
     { args: [...input, ...p.video, ...p.audio, ...pass(2), ...p.sink], weight: 1, label: `${p.preset.name} pass 2/2` },
   ];
 }
@@ -418,11 +567,19 @@ export function compileJob(job: CompileJobInput): CompiledJob {
   for (const p of plans.filter((p) => p.still)) {
     // Seeking before -i decodes only from the nearest keyframe, and is frame-accurate when transcoding.
     const at = p.still!.at;
-    commands.push({ args: [...input(['-ss', at.toFixed(3)]), ...p.video, ...p.audio, ...p.sink], weight: p.weight, label: `${p.preset.name} (still at ${at.toFixed(1)} s)` });
+    commands.push({
+      args: [...input(['-ss', at.toFixed(3)]), ...p.video, ...p.audio, ...p.sink],
+      weight: p.weight,
+      label: `${p.preset.name} (still at ${at.toFixed(1)} s)`,
+    });
   }
   const onePass = plans.filter((p) => !p.still && !p.firstPassVideo);
   if (onePass.length > 0) {
-    commands.push({ args: [...input(), ...onePass.flatMap((p) => [...p.video, ...p.audio, ...p.sink])], weight: round(onePass.reduce((s, p) => s + p.weight, 0)), label: onePass.map((p) => p.preset.name).join(' + ') });
+    commands.push({
+      args: [...input(), ...onePass.flatMap((p) => [...p.video, ...p.audio, ...p.sink])],
+      weight: round(onePass.reduce((s, p) => s + p.weight, 0)),
+      label: onePass.map((p) => p.preset.name).join(' + '),
+    });
   }
   for (const [n, p] of plans.entries()) {
     if (p.firstPassVideo) commands.push(...twoPassCommands(input(), p, p.firstPassVideo, `${job.passlogDir}/${n}`));

@@ -11,7 +11,8 @@ const SECTIONS = Object.keys(OVERRIDABLE) as Section[];
 
 function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
-  while (cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodNullable) cur = cur.def.innerType as z.ZodType;
+  while (cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodNullable)
+    cur = cur.def.innerType as z.ZodType;
   return cur;
 }
 
@@ -30,7 +31,8 @@ export function describeField(schema: z.ZodType): string {
   const s = unwrap(schema);
   if (s instanceof z.ZodNumber) {
     const whole = s.isInt ? 'a whole number' : 'a number';
-    const lo = s.minValue, hi = s.maxValue;
+    const lo = s.minValue,
+      hi = s.maxValue;
     const finite = (n: number | null) => n !== null && Number.isFinite(n) && Math.abs(n) < Number.MAX_SAFE_INTEGER;
     if (finite(lo) && finite(hi)) return `${whole} from ${lo} to ${hi}`;
     if (finite(lo)) return `${whole} ≥ ${lo}`;
@@ -51,7 +53,10 @@ const NUMBER_RE = /^\d+(\.\d+)?$/;
 function coerce(schema: z.ZodType, text: string): unknown {
   const s = unwrap(schema);
   if (s instanceof z.ZodNumber) return NUMBER_RE.test(text) ? Number(text) : undefined;
-  if (s instanceof z.ZodBoolean) return ({ true: true, false: false, yes: true, no: false, on: true, off: false } as Record<string, boolean>)[text.toLowerCase()];
+  if (s instanceof z.ZodBoolean)
+    return ({ true: true, false: false, yes: true, no: false, on: true, off: false } as Record<string, boolean>)[
+      text.toLowerCase()
+    ];
   const lits = literals(s);
   if (lits) return lits.find((l) => String(l) === text);
   if (s instanceof z.ZodEnum || s instanceof z.ZodString) return text;
@@ -63,7 +68,9 @@ function invalid(message: string, hint: string): NommerError {
 }
 
 function validKeys(section: Section): string {
-  return Object.keys(OVERRIDABLE[section]).map((k) => `${section}.${k}`).join(', ');
+  return Object.keys(OVERRIDABLE[section])
+    .map((k) => `${section}.${k}`)
+    .join(', ');
 }
 
 /** The preset with `key=value` overrides applied, validated as a whole; OVERRIDE_INVALID names the
@@ -72,38 +79,68 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
   const out = structuredClone(preset) as Record<string, unknown>;
   for (const item of overrides) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw invalid(`override "${item}" is not key=value`, `e.g. video.crf=30 or audio.bitrate=96k; keys: ${SECTIONS.map(validKeys).join(', ')}`);
+    if (eq <= 0)
+      throw invalid(
+        `override "${item}" is not key=value`,
+        `e.g. video.crf=30 or audio.bitrate=96k; keys: ${SECTIONS.map(validKeys).join(', ')}`,
+      );
     const key = item.slice(0, eq).trim();
     const text = item.slice(eq + 1);
     const [section, field, ...rest] = key.split('.');
     if (!SECTIONS.includes(section as Section) || rest.length > 0) {
-      throw invalid(`unknown override key "${key}"`, `keys are ${SECTIONS.map((s) => `${s}.<setting>`).join(' or ')}, or ${SECTIONS.map((s) => `${s}=none`).join(' / ')}`);
+      throw invalid(
+        `unknown override key "${key}"`,
+        `keys are ${SECTIONS.map((s) => `${s}.<setting>`).join(' or ')}, or ${SECTIONS.map((s) => `${s}=none`).join(' / ')}`,
+      );
     }
     const sec = section as Section;
     if (field === undefined) {
-      if (text !== 'none') throw invalid(`"${key}" takes only "none" (drop the ${sec} stream), got "${text}"`, `to change a setting use ${sec}.<setting>=value; keys: ${validKeys(sec)}`);
+      if (text !== 'none')
+        throw invalid(
+          `"${key}" takes only "none" (drop the ${sec} stream), got "${text}"`,
+          `to change a setting use ${sec}.<setting>=value; keys: ${validKeys(sec)}`,
+        );
       out[sec] = null;
       continue;
     }
     const schema = OVERRIDABLE[sec][field];
-    if (!Object.hasOwn(OVERRIDABLE[sec], field) || !schema) throw invalid(`unknown override key "${key}"`, `valid ${sec} keys: ${validKeys(sec)}`);
+    if (!Object.hasOwn(OVERRIDABLE[sec], field) || !schema)
+      throw invalid(`unknown override key "${key}"`, `valid ${sec} keys: ${validKeys(sec)}`);
     const target = out[sec] as Record<string, unknown> | null;
-    if (!target) throw invalid(`preset "${preset.name}" has no ${sec}, so "${key}" cannot be set`, `its settings are ${SECTIONS.filter((s) => out[s]).map(validKeys).join(', ')}`);
+    if (!target)
+      throw invalid(
+        `preset "${preset.name}" has no ${sec}, so "${key}" cannot be set`,
+        `its settings are ${SECTIONS.filter((s) => out[s])
+          .map(validKeys)
+          .join(', ')}`,
+      );
     const value = coerce(schema, text);
     const checked = value === undefined ? undefined : schema.safeParse(value);
     if (!checked?.success) {
-      throw invalid(`${key} must be ${describeField(schema)}, got "${text}"`, checked && !checked.success ? checked.error.issues.map((i) => i.message).join('; ') : `e.g. ${key}=${example(schema)}`);
+      throw invalid(
+        `${key} must be ${describeField(schema)}, got "${text}"`,
+        checked && !checked.success
+          ? checked.error.issues.map((i) => i.message).join('; ')
+          : `e.g. ${key}=${example(schema)}`,
+      );
     }
     target[field] = checked.data;
   }
   const r = resolvedPresetSchema.safeParse(out);
-  if (!r.success) throw invalid(`overrides make preset "${preset.name}" invalid: ${describeIssues(r.error)}`, `overrides given: ${overrides.join(' ')}`);
+  if (!r.success)
+    throw invalid(
+      `overrides make preset "${preset.name}" invalid: ${describeIssues(r.error)}`,
+      `overrides given: ${overrides.join(' ')}`,
+    );
   return r.data;
 }
 
 function example(schema: z.ZodType): string {
   const s = unwrap(schema);
-  if (s instanceof z.ZodNumber) return String(s.minValue !== null && Number.isFinite(s.minValue) ? Math.max(s.minValue, Math.min(30, s.maxValue ?? 30)) : 30);
+  if (s instanceof z.ZodNumber)
+    return String(
+      s.minValue !== null && Number.isFinite(s.minValue) ? Math.max(s.minValue, Math.min(30, s.maxValue ?? 30)) : 30,
+    );
   if (s instanceof z.ZodBoolean) return 'true';
   if (s instanceof z.ZodEnum) return String((s.options as string[])[0]);
   const lits = literals(s);

@@ -6,7 +6,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NommerError } from '../errors.js';
-import { describeIssues, presetFileSchema, resolvedPresetSchema, type PresetFile, type ResolvedPreset } from './schema.js';
+import {
+  describeIssues,
+  presetFileSchema,
+  resolvedPresetSchema,
+  type PresetFile,
+  type ResolvedPreset,
+} from './schema.js';
 
 /** templates/presets of the package: found by walking up from this module (dist/src/presets when
  * compiled, src/presets under a TS runner) to the first directory that has it. */
@@ -16,7 +22,10 @@ export function builtinPresetsDir(from: string = import.meta.url): string {
     const candidate = join(dir, 'templates', 'presets');
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new NommerError('INTERNAL', `cannot find templates/presets above ${dirname(fileURLToPath(from))}`, { hint: 'the package is incomplete; reinstall media-nommer' });
+    if (parent === dir)
+      throw new NommerError('INTERNAL', `cannot find templates/presets above ${dirname(fileURLToPath(from))}`, {
+        hint: 'the package is incomplete; reinstall media-nommer',
+      });
     dir = parent;
   }
 }
@@ -29,9 +38,14 @@ interface Source {
 
 function parseFile(name: string, raw: unknown, origin: string): Source {
   const r = presetFileSchema.safeParse(raw);
-  if (!r.success) throw new NommerError('PRESET_INVALID', `preset "${name}" is invalid: ${describeIssues(r.error)}`, { hint: `fix it in ${origin}` });
+  if (!r.success)
+    throw new NommerError('PRESET_INVALID', `preset "${name}" is invalid: ${describeIssues(r.error)}`, {
+      hint: `fix it in ${origin}`,
+    });
   if (r.data.name !== undefined && r.data.name !== name) {
-    throw new NommerError('PRESET_INVALID', `preset "${name}" says its name is "${r.data.name}"`, { hint: `make them agree in ${origin}` });
+    throw new NommerError('PRESET_INVALID', `preset "${name}" says its name is "${r.data.name}"`, {
+      hint: `make them agree in ${origin}`,
+    });
   }
   return { origin, file: r.data };
 }
@@ -42,14 +56,18 @@ function loadBuiltins(dir: string): Map<string, Source> {
   const cached = builtinCache.get(dir);
   if (cached) return cached;
   const out = new Map<string, Source>();
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const name = f.slice(0, -'.json'.length);
     const origin = join(dir, f);
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(origin, 'utf8'));
     } catch (err) {
-      throw new NommerError('PRESET_INVALID', `preset file ${origin} is not valid JSON: ${(err as Error).message}`, { hint: 'fix the file' });
+      throw new NommerError('PRESET_INVALID', `preset file ${origin} is not valid JSON: ${(err as Error).message}`, {
+        hint: 'fix the file',
+      });
     }
     out.set(name, parseFile(name, raw, origin));
   }
@@ -63,7 +81,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Objects merge key by key; arrays and scalars replace; null replaces a section (video/audio)
  * and unsets a field inside one, so the default applies again. */
-export function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>, depth = 0): Record<string, unknown> {
+export function deepMerge(
+  base: Record<string, unknown>,
+  patch: Record<string, unknown>,
+  depth = 0,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue;
@@ -92,7 +114,10 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
   const builtins = loadBuiltins(opts.dir ?? builtinPresetsDir());
   const users = new Map<string, Source>();
   for (const [name, raw] of Object.entries(user)) {
-    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw new NommerError('PRESET_INVALID', `preset name "${name}" is not allowed`, { hint: 'use lower-case letters, digits, ".", "_" or "-" in config presets' });
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
+      throw new NommerError('PRESET_INVALID', `preset name "${name}" is not allowed`, {
+        hint: 'use lower-case letters, digits, ".", "_" or "-" in config presets',
+      });
     users.set(name, parseFile(name, raw, `config presets.${name}`));
   }
   const resolved = new Map<string, ResolvedPreset>();
@@ -100,22 +125,32 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
   const names = () => [...new Set([...builtins.keys(), ...users.keys()])].sort();
 
   function unknown(name: string): NommerError {
-    return new NommerError('PRESET_UNKNOWN', `unknown preset "${name}"`, { hint: `run \`nommer presets\` to list them; known: ${names().join(', ')}` });
+    return new NommerError('PRESET_UNKNOWN', `unknown preset "${name}"`, {
+      hint: `run \`nommer presets\` to list them; known: ${names().join(', ')}`,
+    });
   }
 
   /** Merged, unvalidated fields of `name` in a layer ('user' sees users then builtins). */
-  function merged(name: string, layer: 'user' | 'builtin', chain: string[]): { fields: Record<string, unknown>; origin: string } {
+  function merged(
+    name: string,
+    layer: 'user' | 'builtin',
+    chain: string[],
+  ): { fields: Record<string, unknown>; origin: string } {
     const src = (layer === 'user' ? users.get(name) : undefined) ?? builtins.get(name);
     const srcLayer = layer === 'user' && users.has(name) ? 'user' : 'builtin';
     if (!src) {
       if (chain.length === 0) throw unknown(name);
       const child = chain[chain.length - 1]!.split(':')[1];
-      throw new NommerError('PRESET_INVALID', `preset "${child}" extends unknown preset "${name}"`, { hint: `known: ${names().join(', ')}` });
+      throw new NommerError('PRESET_INVALID', `preset "${child}" extends unknown preset "${name}"`, {
+        hint: `known: ${names().join(', ')}`,
+      });
     }
     const key = `${srcLayer}:${name}`;
     if (chain.includes(key)) {
       const path = [...chain, key].map((k) => k.split(':')[1]).join(' -> ');
-      throw new NommerError('PRESET_INVALID', `presets extend each other in a cycle: ${path}`, { hint: `fix "extends" in ${src.origin}` });
+      throw new NommerError('PRESET_INVALID', `presets extend each other in a cycle: ${path}`, {
+        hint: `fix "extends" in ${src.origin}`,
+      });
     }
     const { extends: parent, name: _n, ...own } = src.file;
     if (!parent) return { fields: own as Record<string, unknown>, origin: src.origin };
@@ -124,7 +159,8 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
     const parentLayer = srcLayer === 'user' && parent === name ? 'builtin' : 'user';
     const base = merged(parent, parentLayer, [...chain, key]);
     const fields = deepMerge(base.fields, own as Record<string, unknown>);
-    if (own.description === undefined) fields.description = `like ${parent}: ${String(base.fields.description ?? '')}`.slice(0, 300);
+    if (own.description === undefined)
+      fields.description = `like ${parent}: ${String(base.fields.description ?? '')}`.slice(0, 300);
     return { fields, origin: src.origin };
   }
 
@@ -133,7 +169,10 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
     if (hit) return structuredClone(hit);
     const { fields, origin } = merged(name, 'user', []);
     const r = resolvedPresetSchema.safeParse({ ...fields, name });
-    if (!r.success) throw new NommerError('PRESET_INVALID', `preset "${name}" is invalid: ${describeIssues(r.error)}`, { hint: `fix it in ${origin}` });
+    if (!r.success)
+      throw new NommerError('PRESET_INVALID', `preset "${name}" is invalid: ${describeIssues(r.error)}`, {
+        hint: `fix it in ${origin}`,
+      });
     resolved.set(name, r.data);
     return structuredClone(r.data);
   }
@@ -147,7 +186,10 @@ const registries = new WeakMap<object, PresetRegistry>();
 const NO_USER_PRESETS = {};
 function registryFor(user: Record<string, unknown>): PresetRegistry {
   let r = registries.get(user);
-  if (!r) { r = createRegistry(user); registries.set(user, r); }
+  if (!r) {
+    r = createRegistry(user);
+    registries.set(user, r);
+  }
   return r;
 }
 
@@ -170,6 +212,11 @@ export function toWirePreset(p: ResolvedPreset): WirePreset {
 export function parseResolvedPreset(raw: unknown): ResolvedPreset {
   const r = resolvedPresetSchema.safeParse(raw);
   const name = (raw as { name?: unknown } | null)?.name;
-  if (!r.success) throw new NommerError('PRESET_INVALID', `preset ${typeof name === 'string' ? `"${name}" ` : ''}is invalid: ${describeIssues(r.error)}`, { hint: 'the task carries a preset this nommer cannot read; check both run the same version' });
+  if (!r.success)
+    throw new NommerError(
+      'PRESET_INVALID',
+      `preset ${typeof name === 'string' ? `"${name}" ` : ''}is invalid: ${describeIssues(r.error)}`,
+      { hint: 'the task carries a preset this nommer cannot read; check both run the same version' },
+    );
   return r.data;
 }

@@ -18,7 +18,9 @@ export function bitrateKbps(s: string): number {
 }
 
 export const PRESET_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const presetName = z.string().regex(PRESET_NAME_RE, { error: 'must be lower-case letters, digits, ".", "_" or "-" (at most 64)' });
+const presetName = z
+  .string()
+  .regex(PRESET_NAME_RE, { error: 'must be lower-case letters, digits, ".", "_" or "-" (at most 64)' });
 
 export const CONTAINERS = ['webm', 'ogg', 'opus', 'webp'] as const;
 export const VIDEO_CODECS = ['vp9', 'vp8', 'av1', 'theora', 'webp'] as const;
@@ -106,7 +108,18 @@ const audioShape = {
   /** Downmix inputs with more channels than this. */
   maxChannels: z.number().int().min(1).max(8).default(8),
   /** Output sample rate; unset keeps the source's (the encoder may still pick the nearest it supports). */
-  sampleRate: z.union([z.literal(8000), z.literal(12000), z.literal(16000), z.literal(22050), z.literal(24000), z.literal(32000), z.literal(44100), z.literal(48000)]).optional(),
+  sampleRate: z
+    .union([
+      z.literal(8000),
+      z.literal(12000),
+      z.literal(16000),
+      z.literal(22050),
+      z.literal(24000),
+      z.literal(32000),
+      z.literal(44100),
+      z.literal(48000),
+    ])
+    .optional(),
   /** When false, an input without audio is an error (INPUT_NO_STREAMS) instead of a silent output. */
   optional: z.boolean().default(true),
 };
@@ -151,40 +164,87 @@ export const presetFileSchema = z.strictObject({
   extends: presetName.optional(),
   container: presetCommon.container.optional(),
   extension: presetCommon.extension.optional(),
-  video: z.strictObject(withoutDefaults({ ...videoShape, ...videoObjects })).partial().nullable().optional(),
-  audio: z.strictObject(withoutDefaults({ ...audioShape, ...audioObjects })).partial().nullable().optional(),
+  video: z
+    .strictObject(withoutDefaults({ ...videoShape, ...videoObjects }))
+    .partial()
+    .nullable()
+    .optional(),
+  audio: z
+    .strictObject(withoutDefaults({ ...audioShape, ...audioObjects }))
+    .partial()
+    .nullable()
+    .optional(),
 });
 export type PresetFile = z.infer<typeof presetFileSchema>;
 
 /** A preset with `extends` resolved, defaults filled and checked across fields: what the compiler reads. */
-export const resolvedPresetSchema = z.strictObject({
-  ...presetCommon,
-  video: videoSchema.nullable(),
-  audio: audioSchema.nullable(),
-}).superRefine((p, ctx) => {
-  const allowed = CONTAINER_CODECS[p.container];
-  if (!p.video && !p.audio) ctx.addIssue({ code: 'custom', message: 'a preset needs video, audio or both', path: ['video'] });
-  if (p.video && !allowed.video.includes(p.video.codec)) {
-    ctx.addIssue({ code: 'custom', message: `${p.container} cannot carry ${p.video.codec} video${allowed.video.length ? ` (it takes ${allowed.video.join(', ')})` : ' (audio only)'}`, path: ['video', 'codec'] });
-  }
-  if (p.audio && !allowed.audio.includes(p.audio.codec)) {
-    ctx.addIssue({ code: 'custom', message: `${p.container} cannot carry ${p.audio.codec} audio${allowed.audio.length ? ` (it takes ${allowed.audio.join(', ')})` : ' (no audio)'}`, path: ['audio', 'codec'] });
-  }
-  const v = p.video;
-  if (v) {
-    const needsLadder = v.codec !== 'webp' && !(v.codec === 'theora' && v.q !== undefined);
-    if (needsLadder && !v.ladder) ctx.addIssue({ code: 'custom', message: `${v.codec} needs a bitrate ladder (a quality target alone has no ceiling)`, path: ['video', 'ladder'] });
-    if (v.codec === 'theora' && v.q !== undefined && v.q > 10) ctx.addIssue({ code: 'custom', message: 'theora quality q is 0-10', path: ['video', 'q'] });
-    if (v.codec === 'vp8' && v.crf !== undefined && v.crf < 4) ctx.addIssue({ code: 'custom', message: 'vp8 crf is 4-63', path: ['video', 'crf'] });
-    if (v.codec === 'webp' && v.passes !== 1) ctx.addIssue({ code: 'custom', message: 'a still has one pass', path: ['video', 'passes'] });
-    if (v.passes === 2 && v.codec !== 'vp9' && v.codec !== 'vp8') ctx.addIssue({ code: 'custom', message: `two-pass is supported for vp9 and vp8, not ${v.codec}`, path: ['video', 'passes'] });
-    for (const [i, r] of (v.ladder ?? []).entries()) {
-      if (r.minKbps !== undefined && r.minKbps > r.targetKbps) ctx.addIssue({ code: 'custom', message: 'minKbps is above targetKbps', path: ['video', 'ladder', i, 'minKbps'] });
-      if (r.maxKbps < r.targetKbps) ctx.addIssue({ code: 'custom', message: 'maxKbps is below targetKbps', path: ['video', 'ladder', i, 'maxKbps'] });
+export const resolvedPresetSchema = z
+  .strictObject({
+    ...presetCommon,
+    video: videoSchema.nullable(),
+    audio: audioSchema.nullable(),
+  })
+  .superRefine((p, ctx) => {
+    const allowed = CONTAINER_CODECS[p.container];
+    if (!p.video && !p.audio)
+      ctx.addIssue({ code: 'custom', message: 'a preset needs video, audio or both', path: ['video'] });
+    if (p.video && !allowed.video.includes(p.video.codec)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${p.container} cannot carry ${p.video.codec} video${allowed.video.length ? ` (it takes ${allowed.video.join(', ')})` : ' (audio only)'}`,
+        path: ['video', 'codec'],
+      });
     }
-    if (v.fpsScale.highFps <= v.fpsScale.referenceFps) ctx.addIssue({ code: 'custom', message: 'fpsScale.highFps must be above referenceFps', path: ['video', 'fpsScale'] });
-  }
-});
+    if (p.audio && !allowed.audio.includes(p.audio.codec)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${p.container} cannot carry ${p.audio.codec} audio${allowed.audio.length ? ` (it takes ${allowed.audio.join(', ')})` : ' (no audio)'}`,
+        path: ['audio', 'codec'],
+      });
+    }
+    const v = p.video;
+    if (v) {
+      const needsLadder = v.codec !== 'webp' && !(v.codec === 'theora' && v.q !== undefined);
+      if (needsLadder && !v.ladder)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${v.codec} needs a bitrate ladder (a quality target alone has no ceiling)`,
+          path: ['video', 'ladder'],
+        });
+      if (v.codec === 'theora' && v.q !== undefined && v.q > 10)
+        ctx.addIssue({ code: 'custom', message: 'theora quality q is 0-10', path: ['video', 'q'] });
+      if (v.codec === 'vp8' && v.crf !== undefined && v.crf < 4)
+        ctx.addIssue({ code: 'custom', message: 'vp8 crf is 4-63', path: ['video', 'crf'] });
+      if (v.codec === 'webp' && v.passes !== 1)
+        ctx.addIssue({ code: 'custom', message: 'a still has one pass', path: ['video', 'passes'] });
+      if (v.passes === 2 && v.codec !== 'vp9' && v.codec !== 'vp8')
+        ctx.addIssue({
+          code: 'custom',
+          message: `two-pass is supported for vp9 and vp8, not ${v.codec}`,
+          path: ['video', 'passes'],
+        });
+      for (const [i, r] of (v.ladder ?? []).entries()) {
+        if (r.minKbps !== undefined && r.minKbps > r.targetKbps)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'minKbps is above targetKbps',
+            path: ['video', 'ladder', i, 'minKbps'],
+          });
+        if (r.maxKbps < r.targetKbps)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'maxKbps is below targetKbps',
+            path: ['video', 'ladder', i, 'maxKbps'],
+          });
+      }
+      if (v.fpsScale.highFps <= v.fpsScale.referenceFps)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'fpsScale.highFps must be above referenceFps',
+          path: ['video', 'fpsScale'],
+        });
+    }
+  });
 
 export type ResolvedPreset = z.infer<typeof resolvedPresetSchema>;
 export type VideoSettings = z.infer<typeof videoSchema>;

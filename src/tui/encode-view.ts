@@ -35,17 +35,35 @@ export const ENCODE_ROW_ID = 'encode';
 export async function openEncodeView(o: EncodeViewOptions): Promise<EncodeView> {
   const now = o.now ?? Date.now;
   let job: JobView = {
-    id: ENCODE_ROW_ID, state: 'running', phase: null, progress: 0, fps: null, speed: null, eta: null,
-    attempt: 1, maxAttempts: 1, input: o.input, outputs: o.outputs, worker: null, error: null,
-    startedAt: new Date(now()).toISOString(), finishedAt: null,
+    id: ENCODE_ROW_ID,
+    state: 'running',
+    phase: null,
+    progress: 0,
+    fps: null,
+    speed: null,
+    eta: null,
+    attempt: 1,
+    maxAttempts: 1,
+    input: o.input,
+    outputs: o.outputs,
+    worker: null,
+    error: null,
+    startedAt: new Date(now()).toISOString(),
+    finishedAt: null,
   };
   const store = new ViewStore(initialState('encode'));
-  const update = (patch: Partial<JobView>) => { job = { ...job, ...patch }; store.dispatch({ type: 'job', job }); };
+  const update = (patch: Partial<JobView>) => {
+    job = { ...job, ...patch };
+    store.dispatch({ type: 'job', job });
+  };
   update({});
   const shows = o.mode === 'tui' || o.mode === 'plain';
   // With --json or --quiet nothing is drawn, but the session still turns SIGINT into a clean cancel.
   const session: Session = await openSession({
-    mode: shows ? o.mode : 'quiet', store, stdout: o.stdout, stderr: o.stderr,
+    mode: shows ? o.mode : 'quiet',
+    store,
+    stdout: o.stdout,
+    stderr: o.stderr,
     cancel: async () => o.cancel(),
     onQuit: o.cancel,
   });
@@ -56,16 +74,34 @@ export async function openEncodeView(o: EncodeViewOptions): Promise<EncodeView> 
   };
   return {
     // After a cancel, ffmpeg's last progress block (it ends the run) says nothing about the encode.
-    onProgress: shows ? (p) => store.get().ended ? undefined : update({
-      phase: 'encoding', progress: p.fraction, fps: p.fps ?? null, speed: p.speed ?? null, eta: p.etaSeconds ?? null,
-    }) : undefined,
+    onProgress: shows
+      ? (p) =>
+          store.get().ended
+            ? undefined
+            : update({
+                phase: 'encoding',
+                progress: p.fraction,
+                fps: p.fps ?? null,
+                speed: p.speed ?? null,
+                eta: p.etaSeconds ?? null,
+              })
+      : undefined,
     async succeeded(outputs) {
-      await finish({ state: 'succeeded', progress: 1, outputs: o.outputs.map((x, i) => ({ ...x, uri: outputs[i]?.path ?? x.uri, bytes: outputs[i]?.bytes })) });
-      if (o.mode === 'plain' || o.mode === 'quiet') for (const x of store.get().rows[ENCODE_ROW_ID]!.job.outputs) (o.stdout ?? process.stdout).write(`${outputText(x)}\n`);
+      await finish({
+        state: 'succeeded',
+        progress: 1,
+        outputs: o.outputs.map((x, i) => ({ ...x, uri: outputs[i]?.path ?? x.uri, bytes: outputs[i]?.bytes })),
+      });
+      if (o.mode === 'plain' || o.mode === 'quiet')
+        for (const x of store.get().rows[ENCODE_ROW_ID]!.job.outputs)
+          (o.stdout ?? process.stdout).write(`${outputText(x)}\n`);
     },
     async failed(err) {
       const e = asNommerError(err);
-      await finish({ state: e.code === 'CANCELED' ? 'canceled' : 'failed', error: e.code === 'CANCELED' ? null : { code: e.code, message: e.message } });
+      await finish({
+        state: e.code === 'CANCELED' ? 'canceled' : 'failed',
+        error: e.code === 'CANCELED' ? null : { code: e.code, message: e.message },
+      });
     },
   };
 }

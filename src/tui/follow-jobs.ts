@@ -28,21 +28,39 @@ export function pollSummary(client: ApiClient, store: ViewStore, everyMs: number
     try {
       const s = await client.request<SummaryView>('GET', '/v1/summary');
       if (!stopped) store.dispatch({ type: 'summary', summary: { queue: s.queue, fleet: s.fleet } });
-    } catch { /* feederd busy or gone: the event streams say what matters */ }
+    } catch {
+      /* feederd busy or gone: the event streams say what matters */
+    }
     if (!stopped && !signal.aborted) timer = setTimeout(once, everyMs);
   };
   void once();
-  return () => { stopped = true; clearTimeout(timer); };
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 export async function followJobsView(o: FollowViewOptions): Promise<number> {
   const store = new ViewStore(initialState('submit'));
   for (const j of o.jobs) store.dispatch({ type: 'job', job: j });
   const ac = new AbortController();
-  const session = await openApiSession({ mode: o.mode, store, stdout: o.stdout, stderr: o.stderr, client: o.client, quit: ac });
-  const stopSummary = o.mode === 'tui' ? pollSummary(o.client, store, o.summaryEveryMs ?? 2000, ac.signal) : () => undefined;
+  const session = await openApiSession({
+    mode: o.mode,
+    store,
+    stdout: o.stdout,
+    stderr: o.stderr,
+    client: o.client,
+    quit: ac,
+  });
+  const stopSummary =
+    o.mode === 'tui' ? pollSummary(o.client, store, o.summaryEveryMs ?? 2000, ac.signal) : () => undefined;
   try {
-    const finals = await followJobs(o.client, o.jobs.map((j) => j.id), (u) => store.dispatch({ type: 'job', job: u.job, event: u.event }), ac.signal);
+    const finals = await followJobs(
+      o.client,
+      o.jobs.map((j) => j.id),
+      (u) => store.dispatch({ type: 'job', job: u.job, event: u.event }),
+      ac.signal,
+    );
     for (const j of finals.values()) store.dispatch({ type: 'job', job: j });
     if (!ac.signal.aborted) store.dispatch({ type: 'done' });
   } finally {
@@ -60,7 +78,10 @@ export async function followJobsView(o: FollowViewOptions): Promise<number> {
  */
 function printResults(mode: OutputMode, s: ViewState, stdout: LineSink, stderr: LineSink): void {
   if (mode === 'tui') return;
-  if (mode === 'json') { stdout.write(`${JSON.stringify({ jobs: jobsOf(s) })}\n`); return; }
+  if (mode === 'json') {
+    stdout.write(`${JSON.stringify({ jobs: jobsOf(s) })}\n`);
+    return;
+  }
   if (s.ended === 'quit') {
     stderr.write('stopped following; the jobs keep running (see `nommer status`)\n');
     return;

@@ -22,7 +22,9 @@ export interface InkViewOptions {
   debug?: boolean;
 }
 
-export interface InkView { close(): Promise<void> }
+export interface InkView {
+  close(): Promise<void>;
+}
 
 function Keys({ onKey, children }: { onKey: (input: string, key: Key) => void; children: ReactNode }) {
   const { isRawModeSupported } = useStdin();
@@ -47,14 +49,29 @@ export function startInkView(store: ViewStore, o: InkViewOptions): InkView {
   };
   const tree = () => (
     <Keys onKey={onKey}>
-      <JobsView state={store.get()} now={now()} barWidth={barWidthFor(stdout.columns)} height={stdout.rows || undefined} />
+      <JobsView
+        state={store.get()}
+        now={now()}
+        barWidth={barWidthFor(stdout.columns)}
+        height={stdout.rows || undefined}
+      />
     </Keys>
   );
-  const instance = render(tree(), { stdout, stdin: o.stdin ?? process.stdin, exitOnCtrlC: false, patchConsole: false, maxFps: 10, debug: o.debug ?? false });
+  const instance = render(tree(), {
+    stdout,
+    stdin: o.stdin ?? process.stdin,
+    exitOnCtrlC: false,
+    patchConsole: false,
+    maxFps: 10,
+    debug: o.debug ?? false,
+  });
   let last = now();
   let timer: NodeJS.Timeout | undefined;
   const draw = () => {
-    if (timer) { clearTimeout(timer); timer = undefined; }
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     last = now();
     instance.rerender(tree());
   };
@@ -66,7 +83,8 @@ export function startInkView(store: ViewStore, o: InkViewOptions): InkView {
   const tick = setInterval(() => {
     const s = store.get();
     // Only when nothing else redrew lately: progress events (about one a second) move the clock too.
-    if (!timer && now() - last >= (o.tickMs ?? 1000) - 50 && s.order.some((id) => s.rows[id]!.job.state === 'running')) draw();
+    if (!timer && now() - last >= (o.tickMs ?? 1000) - 50 && s.order.some((id) => s.rows[id]!.job.state === 'running'))
+      draw();
   }, o.tickMs ?? 1000);
   tick.unref();
   return {

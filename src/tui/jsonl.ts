@@ -21,7 +21,10 @@ export class JsonLinesReporter {
   show(s: ViewState, a: Action): void {
     if (a.type === 'summary') {
       const text = JSON.stringify({ summary: a.summary });
-      if (text !== this.lastSummary) { this.lastSummary = text; this.out.write(`${text}\n`); }
+      if (text !== this.lastSummary) {
+        this.lastSummary = text;
+        this.out.write(`${text}\n`);
+      }
       return;
     }
     const jobs = a.type === 'job' ? [a.job] : a.type === 'jobs' ? a.jobs : [];

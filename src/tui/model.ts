@@ -77,7 +77,7 @@ export function reduce(s: ViewState, a: Action): ViewState {
       const prev = s.rows[a.job.id];
       const row: Row = {
         job: a.job,
-        event: a.event && a.event.type !== 'progress' ? `${a.event.type}: ${a.event.message}` : prev?.event ?? null,
+        event: a.event && a.event.type !== 'progress' ? `${a.event.type}: ${a.event.message}` : (prev?.event ?? null),
         cancelRequested: (prev?.cancelRequested ?? false) && !isFinal(a.job),
       };
       const order = prev ? s.order : [...s.order, a.job.id];
@@ -89,10 +89,14 @@ export function reduce(s: ViewState, a: Action): ViewState {
       const rows: Record<string, Row> = {};
       for (const j of a.jobs) {
         const prev = s.rows[j.id];
-        rows[j.id] = { job: j, event: prev?.event ?? null, cancelRequested: (prev?.cancelRequested ?? false) && !isFinal(j) };
+        rows[j.id] = {
+          job: j,
+          event: prev?.event ?? null,
+          cancelRequested: (prev?.cancelRequested ?? false) && !isFinal(j),
+        };
       }
       const order = a.jobs.map((j) => j.id);
-      const selected = s.selected && rows[s.selected] ? s.selected : order[0] ?? null;
+      const selected = s.selected && rows[s.selected] ? s.selected : (order[0] ?? null);
       const confirm = s.confirm && rows[s.confirm] && !isFinal(rows[s.confirm]!.job) ? s.confirm : null;
       return { ...s, order, rows, selected, confirm };
     }
@@ -108,7 +112,11 @@ export function reduce(s: ViewState, a: Action): ViewState {
     case 'cancel-request': {
       const row = s.selected ? s.rows[s.selected] : undefined;
       if (!row) return s;
-      if (isFinal(row.job)) return { ...s, notice: { text: `${label(s, row.job)} is already ${row.job.state}: nothing to cancel`, tone: 'info' } };
+      if (isFinal(row.job))
+        return {
+          ...s,
+          notice: { text: `${label(s, row.job)} is already ${row.job.state}: nothing to cancel`, tone: 'info' },
+        };
       if (row.cancelRequested) return s;
       return { ...s, confirm: row.job.id, notice: null };
     }
@@ -143,7 +151,13 @@ function label(s: ViewState, j: JobView): string {
 }
 
 /** The keys a view understands (a subset of Ink's Key). */
-export interface KeyPress { upArrow?: boolean; downArrow?: boolean; escape?: boolean; return?: boolean; ctrl?: boolean }
+export interface KeyPress {
+  upArrow?: boolean;
+  downArrow?: boolean;
+  escape?: boolean;
+  return?: boolean;
+  ctrl?: boolean;
+}
 
 /** Maps a key press to an action, or null when the key means nothing now. */
 export function keyAction(s: ViewState, input: string, key: KeyPress): Action | null {
@@ -161,7 +175,8 @@ export function keyAction(s: ViewState, input: string, key: KeyPress): Action | 
   return null;
 }
 
-export const allFinal = (s: ViewState): boolean => s.order.length > 0 && s.order.every((id) => isFinal(s.rows[id]!.job));
+export const allFinal = (s: ViewState): boolean =>
+  s.order.length > 0 && s.order.every((id) => isFinal(s.rows[id]!.job));
 
 /** 0 only when there is at least one job and every one succeeded. */
 export const exitCodeOf = (s: ViewState): number =>
@@ -171,7 +186,10 @@ export const jobsOf = (s: ViewState): JobView[] => s.order.map((id) => s.rows[id
 
 export function countByState(s: ViewState): Partial<Record<JobState, number>> {
   const out: Partial<Record<JobState, number>> = {};
-  for (const id of s.order) { const st = s.rows[id]!.job.state; out[st] = (out[st] ?? 0) + 1; }
+  for (const id of s.order) {
+    const st = s.rows[id]!.job.state;
+    out[st] = (out[st] ?? 0) + 1;
+  }
   return out;
 }
 

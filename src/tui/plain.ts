@@ -5,7 +5,9 @@ import { isFinal, type ViewState } from './model.js';
 import { plainProgressLine, plainStateLine } from './format.js';
 import type { Listener } from './store.js';
 
-export interface LineSink { write(text: string): unknown }
+export interface LineSink {
+  write(text: string): unknown;
+}
 
 export class PlainReporter {
   private readonly stateKey = new Map<string, string>();

@@ -34,7 +34,9 @@ export async function openSession(o: SessionOptions): Promise<Session> {
     const confirming = store.get().confirm;
     store.dispatch(a);
     if (a.type === 'cancel-confirm' && confirming) {
-      o.cancel(confirming).catch((err: Error) => store.dispatch({ type: 'cancel-failed', id: confirming, message: err.message }));
+      o.cancel(confirming).catch((err: Error) =>
+        store.dispatch({ type: 'cancel-failed', id: confirming, message: err.message }),
+      );
     }
     if (a.type === 'quit') o.onQuit();
   };
@@ -70,11 +72,15 @@ export async function openSession(o: SessionOptions): Promise<Session> {
 }
 
 /** A session over feederd's jobs: `c` cancels through the API, quitting aborts `quit`. */
-export function openApiSession(o: Omit<SessionOptions, 'cancel' | 'onQuit'> & { client: ApiClient; quit: AbortController }): Promise<Session> {
+export function openApiSession(
+  o: Omit<SessionOptions, 'cancel' | 'onQuit'> & { client: ApiClient; quit: AbortController },
+): Promise<Session> {
   const { client, quit, ...rest } = o;
   return openSession({
     ...rest,
-    cancel: async (id) => { await client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); },
+    cancel: async (id) => {
+      await client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+    },
     onQuit: () => quit.abort(),
   });
 }

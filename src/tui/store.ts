@@ -8,7 +8,9 @@ export class ViewStore {
   private readonly listeners = new Set<Listener>();
   constructor(private state: ViewState) {}
 
-  get(): ViewState { return this.state; }
+  get(): ViewState {
+    return this.state;
+  }
 
   dispatch(action: Action): void {
     const prev = this.state;
@@ -20,6 +22,8 @@ export class ViewStore {
 
   subscribe(l: Listener): () => void {
     this.listeners.add(l);
-    return () => { this.listeners.delete(l); };
+    return () => {
+      this.listeners.delete(l);
+    };
   }
 }

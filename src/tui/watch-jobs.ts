@@ -26,13 +26,21 @@ export async function watchJobsView(o: WatchViewOptions): Promise<number> {
   const ac = new AbortController();
   const q = new URLSearchParams({ limit: String(o.limit ?? 20) });
   if (o.state) q.set('state', o.state);
-  const list = async (): Promise<PublicJob[]> => o.id
-    ? [(await o.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${encodeURIComponent(o.id)}`)).job]
-    : (await o.client.request<{ jobs: PublicJob[] }>('GET', `/v1/jobs?${q}`)).jobs;
+  const list = async (): Promise<PublicJob[]> =>
+    o.id
+      ? [(await o.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${encodeURIComponent(o.id)}`)).job]
+      : (await o.client.request<{ jobs: PublicJob[] }>('GET', `/v1/jobs?${q}`)).jobs;
   // The first listing before the view opens, so a wrong id or an unreachable feederd is a
   // plain error, not a view.
   store.dispatch({ type: 'jobs', jobs: await list() });
-  const session = await openApiSession({ mode: o.mode, store, stdout: o.stdout, stderr: o.stderr, client: o.client, quit: ac });
+  const session = await openApiSession({
+    mode: o.mode,
+    store,
+    stdout: o.stdout,
+    stderr: o.stderr,
+    client: o.client,
+    quit: ac,
+  });
   let failing = false;
   try {
     while (!ac.signal.aborted) {
@@ -41,9 +49,15 @@ export async function watchJobsView(o: WatchViewOptions): Promise<number> {
         if (ac.signal.aborted) break;
         store.dispatch({ type: 'jobs', jobs });
         store.dispatch({ type: 'summary', summary: { queue: summary.queue, fleet: summary.fleet } });
-        if (failing) { failing = false; store.dispatch({ type: 'notice', text: 'feederd answers again' }); }
+        if (failing) {
+          failing = false;
+          store.dispatch({ type: 'notice', text: 'feederd answers again' });
+        }
       } catch (err) {
-        if (!failing) { failing = true; store.dispatch({ type: 'notice', text: (err as Error).message, tone: 'error' }); }
+        if (!failing) {
+          failing = true;
+          store.dispatch({ type: 'notice', text: (err as Error).message, tone: 'error' });
+        }
       }
       await sleep(o.everyMs ?? 1000, ac.signal);
     }

@@ -12,21 +12,33 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
   const { task, storage } = ctx;
   for (const o of task.outputs) {
     // Only destinations this backend's storage takes: an aws worker never writes its own disk.
-    if (!storage.handles(o.uri)) throw new NommerError('USAGE', `this worker cannot store to ${o.uri}`, { hint: 'use a destination of this backend (a local path for local, s3:// for aws)' });
+    if (!storage.handles(o.uri))
+      throw new NommerError('USAGE', `this worker cannot store to ${o.uri}`, {
+        hint: 'use a destination of this backend (a local path for local, s3:// for aws)',
+      });
   }
-  checkOutputsOfJob(task.input, task.outputs.map((o) => o.uri));
+  checkOutputsOfJob(
+    task.input,
+    task.outputs.map((o) => o.uri),
+  );
   const input = await storage.fetch(task.input, ctx.scratch, { signal: ctx.signal });
   await ctx.phase('encoding');
   const prepared: PreparedOutput[] = [];
   try {
     for (const o of task.outputs) {
       await storage.checkOutput(o.uri, { overwrite: task.force });
-      prepared.push(await storage.prepareOutput(o.uri, { overwrite: task.force, tag: ctx.tag, scratchDir: ctx.scratch }));
+      prepared.push(
+        await storage.prepareOutput(o.uri, { overwrite: task.force, tag: ctx.tag, scratchDir: ctx.scratch }),
+      );
     }
     await encodeInto({
       ffmpeg: ctx.ffmpeg,
       input,
-      outputs: task.outputs.map((o, i) => ({ preset: parseResolvedPreset(o.preset), path: prepared[i]!.path, dest: o.uri })),
+      outputs: task.outputs.map((o, i) => ({
+        preset: parseResolvedPreset(o.preset),
+        path: prepared[i]!.path,
+        dest: o.uri,
+      })),
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     });

@@ -35,8 +35,12 @@ export class LeaseWatcher {
   constructor(private readonly deps: LeaseWatcherDeps) {}
 
   /** Aborts when the task must stop; `reason` says why. */
-  get signal(): AbortSignal { return this.abort.signal; }
-  get reason(): StopReason | null { return this.why; }
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+  get reason(): StopReason | null {
+    return this.why;
+  }
 
   start(): void {
     const { hardSignal } = this.deps;
@@ -58,7 +62,7 @@ export class LeaseWatcher {
    * run out between this check and the commit.
    */
   async assertCurrent(): Promise<void> {
-    if (!this.why && await this.isVoid()) this.stopTask('canceled');
+    if (!this.why && (await this.isVoid())) this.stopTask('canceled');
     if (!this.why) await this.extendNow();
     if (this.why) throw new NommerError('CANCELED', `task stopped: ${this.why}`);
   }
@@ -70,7 +74,10 @@ export class LeaseWatcher {
       this.lastExtend = Date.now();
     } catch (err) {
       const e = asNommerError(err);
-      if (e.code === 'LEASE_LOST') { this.stopTask('lease-lost'); return; }
+      if (e.code === 'LEASE_LOST') {
+        this.stopTask('lease-lost');
+        return;
+      }
       // A queue that is briefly unreachable has not given the task to anyone else.
       this.deps.log.warn({ code: e.code, err: e.message }, 'extending the lease before commit failed');
     }
@@ -92,7 +99,10 @@ export class LeaseWatcher {
     if (this.ticking || this.why) return;
     this.ticking = true;
     try {
-      if (await this.isVoid()) { this.stopTask('canceled'); return; }
+      if (await this.isVoid()) {
+        this.stopTask('canceled');
+        return;
+      }
       const every = Math.max(1000, (this.deps.leaseSeconds * 1000) / 3);
       if (Date.now() - this.lastExtend >= every) {
         await this.deps.lease.extend(this.deps.leaseSeconds);
@@ -100,7 +110,10 @@ export class LeaseWatcher {
       }
     } catch (err) {
       const e = asNommerError(err);
-      if (e.code === 'LEASE_LOST') { this.stopTask('lease-lost'); return; }
+      if (e.code === 'LEASE_LOST') {
+        this.stopTask('lease-lost');
+        return;
+      }
       this.deps.log.warn({ code: e.code, err: e.message }, 'heartbeat failed');
     } finally {
       this.ticking = false;

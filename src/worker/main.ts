@@ -44,25 +44,36 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const parentWatch = opts.parentPid ? setInterval(() => {
-    try { process.kill(opts.parentPid!, 0); } catch { if (!stop.signal.aborted) { log.warn({ parent: opts.parentPid }, 'feederd is gone: stopping after the current task'); stop.abort(); } }
-  }, 2000) : undefined;
+  const parentWatch = opts.parentPid
+    ? setInterval(() => {
+        try {
+          process.kill(opts.parentPid!, 0);
+        } catch {
+          if (!stop.signal.aborted) {
+            log.warn({ parent: opts.parentPid }, 'feederd is gone: stopping after the current task');
+            stop.abort();
+          }
+        }
+      }, 2000)
+    : undefined;
   parentWatch?.unref();
   log.info({ backend: ports.backend, ffmpeg: ffmpeg.ffmpeg }, 'worker started');
   try {
     const n = Math.max(1, opts.concurrency ?? 1);
-    const loops = Array.from({ length: n }, (_, i) => new Worker({
-      id: n > 1 ? `${id}/${i}` : id,
-      queue: ports.queue,
-      status: ports.status,
-      control: ports.control,
-      storage: ports.storage,
-      ffmpeg,
-      workDir: workerScratchDir(home, id),
-      log,
-      leaseSeconds: config.jobs.leaseSeconds,
-      maxDeliveries: workerDeliveryLimit(config.jobs.maxAttempts),
-    }).run({ once: opts.once, idleExitSeconds: opts.idleExitSeconds, signal: stop.signal, hardSignal: hard.signal }));
+    const loops = Array.from({ length: n }, (_, i) =>
+      new Worker({
+        id: n > 1 ? `${id}/${i}` : id,
+        queue: ports.queue,
+        status: ports.status,
+        control: ports.control,
+        storage: ports.storage,
+        ffmpeg,
+        workDir: workerScratchDir(home, id),
+        log,
+        leaseSeconds: config.jobs.leaseSeconds,
+        maxDeliveries: workerDeliveryLimit(config.jobs.maxAttempts),
+      }).run({ once: opts.once, idleExitSeconds: opts.idleExitSeconds, signal: stop.signal, hardSignal: hard.signal }),
+    );
     const reasons = await Promise.all(loops);
     log.info({ reasons }, 'worker stopped');
     return 0;

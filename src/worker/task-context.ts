@@ -35,9 +35,15 @@ export interface TaskRun {
 }
 
 /** A context for running one task outside the worker loop (benchmarks, tests): no lease, no events. */
-export function standaloneContext(c: Pick<TaskContext, 'task' | 'storage' | 'ffmpeg' | 'scratch'> & Partial<TaskContext>): TaskContext {
+export function standaloneContext(
+  c: Pick<TaskContext, 'task' | 'storage' | 'ffmpeg' | 'scratch'> & Partial<TaskContext>,
+): TaskContext {
   return {
-    tag: c.task.taskId, signal: new AbortController().signal, onProgress: () => {}, phase: async () => {},
-    beforeCommit: async () => {}, ...c,
+    tag: c.task.taskId,
+    signal: new AbortController().signal,
+    onProgress: () => {},
+    phase: async () => {},
+    beforeCommit: async () => {},
+    ...c,
   };
 }

@@ -42,8 +42,15 @@ export class TaskReporter {
   private make(ev: ReportedEvent): StatusEvent {
     const { task } = this.deps;
     return {
-      v: MESSAGE_VERSION, kind: 'status', jobId: task.jobId, taskId: task.taskId, attempt: task.attempt,
-      seq: this.deps.delivery * SEQ_PER_DELIVERY + this.n++, worker: this.deps.worker, at: Date.now(), ...ev,
+      v: MESSAGE_VERSION,
+      kind: 'status',
+      jobId: task.jobId,
+      taskId: task.taskId,
+      attempt: task.attempt,
+      seq: this.deps.delivery * SEQ_PER_DELIVERY + this.n++,
+      worker: this.deps.worker,
+      at: Date.now(),
+      ...ev,
     };
   }
 
@@ -73,7 +80,8 @@ export class TaskReporter {
   startKeepalive(): void {
     const every = Math.max(250, Math.floor(this.deps.keepaliveMs / 2));
     this.keepalive = setInterval(() => {
-      if (Date.now() - this.lastSentAt >= this.deps.keepaliveMs) void this.event({ type: 'progress', progress: this.progress });
+      if (Date.now() - this.lastSentAt >= this.deps.keepaliveMs)
+        void this.event({ type: 'progress', progress: this.progress });
     }, every);
     this.keepalive.unref();
   }
@@ -92,7 +100,10 @@ export class TaskReporter {
         return true;
       } catch (err) {
         const last = i >= waits.length || signal?.aborted;
-        this.deps.log.warn({ err: asNommerError(err).message, type: ev.type, try: i + 1 }, last ? 'terminal status publish failed; giving up' : 'terminal status publish failed; retrying');
+        this.deps.log.warn(
+          { err: asNommerError(err).message, type: ev.type, try: i + 1 },
+          last ? 'terminal status publish failed; giving up' : 'terminal status publish failed; retrying',
+        );
         if (last) return false;
         await sleep(waits[i]!, signal);
       }

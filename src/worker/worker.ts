@@ -61,7 +61,9 @@ export class Worker {
   private busy = false;
   constructor(private readonly deps: WorkerDeps) {}
 
-  get isBusy(): boolean { return this.busy; }
+  get isBusy(): boolean {
+    return this.busy;
+  }
 
   /** The loop. Resolves with the reason it stopped. */
   async run(opts: RunOptions = {}): Promise<'idle' | 'once' | 'stopped'> {
@@ -70,7 +72,11 @@ export class Worker {
     while (!opts.signal?.aborted) {
       let lease: Lease | null;
       try {
-        lease = await this.deps.queue.receive({ waitSeconds: wait, leaseSeconds: this.deps.leaseSeconds, signal: opts.signal });
+        lease = await this.deps.queue.receive({
+          waitSeconds: wait,
+          leaseSeconds: this.deps.leaseSeconds,
+          signal: opts.signal,
+        });
       } catch (err) {
         if (opts.signal?.aborted) break;
         const e = asNommerError(err);
@@ -79,7 +85,8 @@ export class Worker {
         continue;
       }
       if (!lease) {
-        if (opts.idleExitSeconds !== undefined && (Date.now() - idleSince) / 1000 >= opts.idleExitSeconds) return 'idle';
+        if (opts.idleExitSeconds !== undefined && (Date.now() - idleSince) / 1000 >= opts.idleExitSeconds)
+          return 'idle';
         continue;
       }
       await this.handle(lease, opts.hardSignal);
@@ -95,12 +102,17 @@ export class Worker {
     if (!parsed.ok) {
       if (parsed.version !== undefined && parsed.version !== MESSAGE_VERSION && typeof parsed.version === 'number') {
         // A newer (or older) nommer sent it: leave it for a worker that speaks that version.
-        this.deps.log.warn({ version: parsed.version, reason: parsed.reason }, 'message of a version this worker does not know: returned untouched');
+        this.deps.log.warn(
+          { version: parsed.version, reason: parsed.reason },
+          'message of a version this worker does not know: returned untouched',
+        );
         await lease.release(5).catch(() => undefined);
         return 'returned';
       }
       this.deps.log.error({ reason: parsed.reason }, 'malformed task message moved to the dead-letter queue');
-      await lease.reject(`malformed task message: ${parsed.reason}`).catch((err) => this.deps.log.error({ err: String(err) }, 'reject failed'));
+      await lease
+        .reject(`malformed task message: ${parsed.reason}`)
+        .catch((err) => this.deps.log.error({ err: String(err) }, 'reject failed'));
       return 'rejected';
     }
     this.busy = true;
@@ -113,12 +125,31 @@ export class Worker {
 
   private async runTask(task: TaskMessage, lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
     const { deps } = this;
-    const log = deps.log.child({ job: task.jobId, task: task.taskId, attempt: task.attempt, delivery: lease.receiveCount });
-    const reporter = new TaskReporter({
-      task, worker: deps.id, delivery: lease.receiveCount, status: deps.status, log,
-      progressIntervalMs: deps.progressIntervalMs ?? 1000, keepaliveMs: deps.leaseSeconds * 1000, terminalBackoffMs: deps.terminalBackoffMs,
+    const log = deps.log.child({
+      job: task.jobId,
+      task: task.taskId,
+      attempt: task.attempt,
+      delivery: lease.receiveCount,
     });
-    const watcher = new LeaseWatcher({ task, lease, control: deps.control, leaseSeconds: deps.leaseSeconds, intervalMs: deps.controlIntervalMs ?? 1000, hardSignal, log });
+    const reporter = new TaskReporter({
+      task,
+      worker: deps.id,
+      delivery: lease.receiveCount,
+      status: deps.status,
+      log,
+      progressIntervalMs: deps.progressIntervalMs ?? 1000,
+      keepaliveMs: deps.leaseSeconds * 1000,
+      terminalBackoffMs: deps.terminalBackoffMs,
+    });
+    const watcher = new LeaseWatcher({
+      task,
+      lease,
+      control: deps.control,
+      leaseSeconds: deps.leaseSeconds,
+      intervalMs: deps.controlIntervalMs ?? 1000,
+      hardSignal,
+      log,
+    });
 
     // A canceled or superseded attempt: nothing to run and nothing to say.
     if (await watcher.isVoid().catch(() => false)) {
@@ -129,9 +160,15 @@ export class Worker {
 
     if (lease.unfinished >= deps.maxDeliveries) {
       log.error('task was delivered too many times without finishing: failing it');
-      const error = new NommerError('WORKER_LOST', `the task was started ${lease.unfinished} times and never finished (workers were lost or crashed)`, { hint: 'check the worker logs; `nommer retry` runs it again' });
+      const error = new NommerError(
+        'WORKER_LOST',
+        `the task was started ${lease.unfinished} times and never finished (workers were lost or crashed)`,
+        { hint: 'check the worker logs; `nommer retry` runs it again' },
+      );
       // Said, then moved to the dead letters: the message that kept killing workers stays as evidence.
-      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log, undefined, () => lease.reject('too many deliveries'));
+      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log, undefined, () =>
+        lease.reject('too many deliveries'),
+      );
     }
     let scratch: string | undefined;
     let run: TaskRun | undefined;
@@ -142,19 +179,33 @@ export class Worker {
       reporter.startKeepalive();
       await reporter.phase('downloading');
       const ctx: TaskContext = {
-        task, storage: deps.storage, ffmpeg: deps.ffmpeg, scratch, tag: `${deps.id}.${task.attempt}.${lease.receiveCount}`,
-        signal: watcher.signal, onProgress: reporter.onProgress, phase: (p) => reporter.phase(p),
+        task,
+        storage: deps.storage,
+        ffmpeg: deps.ffmpeg,
+        scratch,
+        tag: `${deps.id}.${task.attempt}.${lease.receiveCount}`,
+        signal: watcher.signal,
+        onProgress: reporter.onProgress,
+        phase: (p) => reporter.phase(p),
         beforeCommit: () => watcher.assertCurrent(),
         onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
       };
       run = task.type === 'chunk' || task.type === 'assemble' ? await runChunkedTask(ctx) : await runEncodeTask(ctx);
       const committed = run.committed;
-      const outcome = await this.settle(lease, reporter, { type: 'succeeded', outputs: run.outputs, ...(run.result ? { result: run.result } : {}) }, 'succeeded', log,
-        committed && (() => committed.undo()));
+      const outcome = await this.settle(
+        lease,
+        reporter,
+        { type: 'succeeded', outputs: run.outputs, ...(run.result ? { result: run.result } : {}) },
+        'succeeded',
+        log,
+        committed && (() => committed.undo()),
+      );
       if (outcome === 'succeeded') {
         await committed?.finish();
         log.info({ outputs: run.outputs.length }, 'task succeeded');
-        await run.cleanup?.().catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
+        await run
+          .cleanup?.()
+          .catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
       }
       return outcome;
     } catch (err) {
@@ -167,7 +218,13 @@ export class Worker {
   }
 
   /** Why the task ended, said to the orchestrator, and the lease settled to match. */
-  private async outcome(e: NommerError, watcher: LeaseWatcher, lease: Lease, reporter: TaskReporter, log: Logger): Promise<TaskOutcome> {
+  private async outcome(
+    e: NommerError,
+    watcher: LeaseWatcher,
+    lease: Lease,
+    reporter: TaskReporter,
+    log: Logger,
+  ): Promise<TaskOutcome> {
     switch (watcher.reason) {
       case 'canceled':
         log.info('canceled by the orchestrator');
@@ -197,11 +254,24 @@ export class Worker {
    * after `takeBack` has undone what this delivery committed, so the next one finds the
    * destinations as they were (not its own output in the way, as OUTPUT_EXISTS).
    */
-  private async settle(lease: Lease, reporter: TaskReporter, ev: Parameters<TaskReporter['terminal']>[0], outcome: TaskOutcome, log: Logger, takeBack?: () => Promise<void>, settleWith: () => Promise<void> = () => lease.ack()): Promise<TaskOutcome> {
+  private async settle(
+    lease: Lease,
+    reporter: TaskReporter,
+    ev: Parameters<TaskReporter['terminal']>[0],
+    outcome: TaskOutcome,
+    log: Logger,
+    takeBack?: () => Promise<void>,
+    settleWith: () => Promise<void> = () => lease.ack(),
+  ): Promise<TaskOutcome> {
     if (!(await reporter.terminal(ev))) {
-      log.error({ type: ev.type }, 'could not report the task\'s end: giving the lease back');
+      log.error({ type: ev.type }, "could not report the task's end: giving the lease back");
       if (takeBack) {
-        await takeBack().catch((err) => log.error({ err: asNommerError(err).message }, 'could not take back the outputs of the unreported task; its next delivery may find them in the way'));
+        await takeBack().catch((err) =>
+          log.error(
+            { err: asNommerError(err).message },
+            'could not take back the outputs of the unreported task; its next delivery may find them in the way',
+          ),
+        );
       }
       await lease.release(0).catch(() => undefined);
       return 'released';
@@ -222,9 +292,15 @@ export class Worker {
       });
     } catch (err) {
       const e = asNommerError(err);
-      throw new NommerError(e.code === 'DISK_FULL' ? 'DISK_FULL' : 'STORAGE_FAILED', `worker ${this.deps.id} cannot create its scratch dir in ${this.deps.workDir}: ${e.message}`, {
-        retriable: true, cause: err, hint: 'free space or fix permissions of the worker\'s data dir; another worker can take the task',
-      });
+      throw new NommerError(
+        e.code === 'DISK_FULL' ? 'DISK_FULL' : 'STORAGE_FAILED',
+        `worker ${this.deps.id} cannot create its scratch dir in ${this.deps.workDir}: ${e.message}`,
+        {
+          retriable: true,
+          cause: err,
+          hint: "free space or fix permissions of the worker's data dir; another worker can take the task",
+        },
+      );
     }
   }
 }

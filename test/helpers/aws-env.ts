@@ -19,13 +19,21 @@ export async function startAwsEnv(opts: { maxAttempts?: number; leaseSeconds?: n
   const bucket = 'nommer-test';
   const prefix = `t${Date.now().toString(36)}`;
   const maxAttempts = opts.maxAttempts ?? 3;
-  await setupAws({ endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' }, { bucket, queuePrefix: prefix, maxReceiveCount: maxAttempts + 2 });
+  await setupAws(
+    { endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' },
+    { bucket, queuePrefix: prefix, maxReceiveCount: maxAttempts + 2 },
+  );
   const config = {
     backend: 'aws',
     jobs: { leaseSeconds: opts.leaseSeconds ?? 2, maxAttempts },
     aws: { bucket, queuePrefix: prefix, endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' },
   };
-  const env = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+  const env = {
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
   return { moto, bucket, prefix, config, env };
 }
 

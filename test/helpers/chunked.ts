@@ -17,9 +17,32 @@ import { join } from 'node:path';
 
 /** Mean and lowest per-frame SSIM of a against b, frames paired by number (WebM's 1 ms timestamps mispair them otherwise). */
 export function ssim(a: string, b: string): { all: number; min: number; frames: number } {
-  const r = spawnSync(FFMPEG, ['-hide_banner', '-nostats', '-i', a, '-i', b, '-lavfi', '[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim=stats_file=-', '-f', 'null', '-'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(
+    FFMPEG,
+    [
+      '-hide_banner',
+      '-nostats',
+      '-i',
+      a,
+      '-i',
+      b,
+      '-lavfi',
+      '[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim=stats_file=-',
+      '-f',
+      'null',
+      '-',
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 28 },
+  );
   const per = [...r.stdout.matchAll(/All:([0-9.]+)/g)].map((m) => Number(m[1]));
-  const all = Number(/All:([0-9.]+)/.exec(r.stderr.split('\n').filter((l) => l.includes('SSIM')).pop() ?? '')?.[1]);
+  const all = Number(
+    /All:([0-9.]+)/.exec(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.includes('SSIM'))
+        .pop() ?? '',
+    )?.[1],
+  );
   return { all, min: Math.min(...per), frames: per.length };
 }
 
@@ -34,52 +57,135 @@ function vint(buf: Buffer, at: number, keepMarker: boolean): { value: number; le
 
 /** Top-level element ids inside the Segment, in file order ('Cues', 'Cluster', ...). */
 export function segmentLayout(path: string): string[] {
-  const NAMES: Record<number, string> = { 290298740: 'SeekHead', 357149030: 'Info', 374648427: 'Tracks', 475249515: 'Cues', 524531317: 'Cluster', 307544935: 'Tags', 236: 'Void', 423732329: 'Attachments', 272869232: 'Chapters' };
+  const NAMES: Record<number, string> = {
+    290298740: 'SeekHead',
+    357149030: 'Info',
+    374648427: 'Tracks',
+    475249515: 'Cues',
+    524531317: 'Cluster',
+    307544935: 'Tags',
+    236: 'Void',
+    423732329: 'Attachments',
+    272869232: 'Chapters',
+  };
   const fd = openSync(path, 'r');
   const size = fstatSync(fd).size;
-  const read = (at: number, n: number) => { const b = Buffer.alloc(n); readSync(fd, b, 0, n, at); return b; };
+  const read = (at: number, n: number) => {
+    const b = Buffer.alloc(n);
+    readSync(fd, b, 0, n, at);
+    return b;
+  };
   const out: string[] = [];
   try {
     let at = 0;
     const head = read(0, 16);
-    const hid = vint(head, 0, true); const hsz = vint(head, hid.len, false);
+    const hid = vint(head, 0, true);
+    const hsz = vint(head, hid.len, false);
     at = hid.len + hsz.len + hsz.value;
     const seg = read(at, 16);
-    const sid = vint(seg, 0, true); const ssz = vint(seg, sid.len, false);
+    const sid = vint(seg, 0, true);
+    const ssz = vint(seg, sid.len, false);
     at += sid.len + ssz.len;
     while (at < size - 2) {
       const b = read(at, 16);
-      const id = vint(b, 0, true); const sz = vint(b, id.len, false);
+      const id = vint(b, 0, true);
+      const sz = vint(b, id.len, false);
       out.push(NAMES[id.value] ?? `0x${id.value.toString(16)}`);
       at += id.len + sz.len + sz.value;
     }
-  } finally { closeSync(fd); }
+  } finally {
+    closeSync(fd);
+  }
   return out;
 }
 
 /** The first video packet ffprobe reads after seeking to t (seconds): where a player lands. */
 export function seekLanding(path: string, t: number): { pts: number; key: boolean } {
-  const out = execFileSync(FFPROBE, ['-v', 'error', '-read_intervals', `${t}%+#1`, '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const out = execFileSync(
+    FFPROBE,
+    [
+      '-v',
+      'error',
+      '-read_intervals',
+      `${t}%+#1`,
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time,flags',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   const [pts, flags] = out.trim().split('\n')[0]!.split(',');
   return { pts: Number(pts), key: (flags ?? '').includes('K') };
 }
 
 export function videoKeyframes(path: string): number[] {
-  const out = execFileSync(FFPROBE, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path], { encoding: 'utf8' });
-  return out.trim().split('\n').map((l) => l.split(',')).filter(([, f]) => (f ?? '').includes('K')).map(([p]) => Number(p));
+  const out = execFileSync(
+    FFPROBE,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path],
+    { encoding: 'utf8' },
+  );
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => l.split(','))
+    .filter(([, f]) => (f ?? '').includes('K'))
+    .map(([p]) => Number(p));
 }
 
 /** Stream start times (s) and counted video frames, format duration. */
 export function timing(path: string): { video: number; audio: number | null; frames: number; duration: number } {
-  const j = JSON.parse(execFileSync(FFPROBE, ['-v', 'error', '-count_packets', '-print_format', 'json', '-show_entries', 'stream=codec_type,start_time,nb_read_packets:format=duration', path], { encoding: 'utf8' })) as { streams: Array<{ codec_type: string; start_time: string; nb_read_packets: string }>; format: { duration: string } };
+  const j = JSON.parse(
+    execFileSync(
+      FFPROBE,
+      [
+        '-v',
+        'error',
+        '-count_packets',
+        '-print_format',
+        'json',
+        '-show_entries',
+        'stream=codec_type,start_time,nb_read_packets:format=duration',
+        path,
+      ],
+      { encoding: 'utf8' },
+    ),
+  ) as {
+    streams: Array<{ codec_type: string; start_time: string; nb_read_packets: string }>;
+    format: { duration: string };
+  };
   const v = j.streams.find((s) => s.codec_type === 'video')!;
   const a = j.streams.find((s) => s.codec_type === 'audio');
-  return { video: Number(v.start_time), audio: a ? Number(a.start_time) : null, frames: Number(v.nb_read_packets), duration: Number(j.format.duration) };
+  return {
+    video: Number(v.start_time),
+    audio: a ? Number(a.start_time) : null,
+    frames: Number(v.nb_read_packets),
+    duration: Number(j.format.duration),
+  };
 }
 
 /** Time of the first decoded video frame of a source (AVI start offsets are only visible decoded). */
 export function firstFrameTime(path: string): number {
-  const out = execFileSync(FFPROBE, ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#10', '-show_entries', 'frame=best_effort_timestamp_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const out = execFileSync(
+    FFPROBE,
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-read_intervals',
+      '%+#10',
+      '-show_entries',
+      'frame=best_effort_timestamp_time',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   return Math.min(...out.trim().split('\n').map(Number).filter(Number.isFinite));
 }
 
@@ -93,7 +199,13 @@ export interface ChunkedRun {
 }
 
 /** Plan a chunked job for `input` -> `output` and give a way to run its tasks in-process. */
-export async function chunkedRun(input: string, output: string, preset: Record<string, unknown> & { name: string }, dir: string, opts: { chunkSeconds: number; workers: number }): Promise<ChunkedRun> {
+export async function chunkedRun(
+  input: string,
+  output: string,
+  preset: Record<string, unknown> & { name: string },
+  dir: string,
+  opts: { chunkSeconds: number; workers: number },
+): Promise<ChunkedRun> {
   const ff = locateFfmpeg();
   const src = await probeTimeline(ff.ffprobe, input);
   const plan = planChunks(src.timeline, opts);
@@ -102,7 +214,18 @@ export async function chunkedRun(input: string, output: string, preset: Record<s
   const storage = new FsStorage();
   const message = (key: string): TaskMessage => {
     const t = tasks.find((x) => x.key === key)!;
-    return { v: MESSAGE_VERSION, kind: 'task', jobId: 'j_test', taskId: `j_test.${key}`, attempt: 1, type: t.type, input, outputs: [{ preset, uri: output }], force: true, params: t.params };
+    return {
+      v: MESSAGE_VERSION,
+      kind: 'task',
+      jobId: 'j_test',
+      taskId: `j_test.${key}`,
+      attempt: 1,
+      type: t.type,
+      input,
+      outputs: [{ preset, uri: output }],
+      force: true,
+      params: t.params,
+    };
   };
   const run = (key: string) => {
     const work = mkdtempSync(join(dir, 'work-'));
@@ -116,9 +239,11 @@ export async function chunkedRun(input: string, output: string, preset: Record<s
 export async function runAll(r: ChunkedRun, parallel: number): Promise<Awaited<ReturnType<typeof runChunkedTask>>> {
   const keys = r.tasks.filter((t) => t.type === 'chunk').map((t) => t.key);
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < keys.length) await r.run(keys[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < keys.length) await r.run(keys[next++]!);
+    }),
+  );
   const done = await r.run('assemble');
   await done.cleanup?.();
   return done;

@@ -36,11 +36,22 @@ export function storeState(home: string): StoreState {
   const db = openDatabase(join(home, 'nommer.db'), { readonly: true });
   try {
     const byState: Record<string, number> = {};
-    for (const r of db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: string; n: number }>) byState[r.state] = r.n;
+    for (const r of db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as Array<{
+      state: string;
+      n: number;
+    }>)
+      byState[r.state] = r.n;
     const jobs = Object.values(byState).reduce((a, b) => a + b, 0);
-    const runningTasks = (db.prepare("SELECT count(*) AS n FROM tasks WHERE state = 'running'").get() as { n: number }).n;
-    const q = db.prepare("SELECT count(*) AS n, coalesce(sum(lease_token IS NOT NULL AND visible_at > ?), 0) AS leased FROM queue_messages WHERE queue = 'tasks'").get(Date.now()) as { n: number; leased: number };
-    const deadLetters = (db.prepare("SELECT count(*) AS n FROM queue_dead_letters WHERE queue = 'tasks'").get() as { n: number }).n;
+    const runningTasks = (db.prepare("SELECT count(*) AS n FROM tasks WHERE state = 'running'").get() as { n: number })
+      .n;
+    const q = db
+      .prepare(
+        "SELECT count(*) AS n, coalesce(sum(lease_token IS NOT NULL AND visible_at > ?), 0) AS leased FROM queue_messages WHERE queue = 'tasks'",
+      )
+      .get(Date.now()) as { n: number; leased: number };
+    const deadLetters = (
+      db.prepare("SELECT count(*) AS n FROM queue_dead_letters WHERE queue = 'tasks'").get() as { n: number }
+    ).n;
     return { jobs, byState, runningTasks, queued: q.n, leased: q.leased, deadLetters };
   } finally {
     db.close();
@@ -52,11 +63,19 @@ export function partialFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     let names: string[];
-    try { names = readdirSync(d); } catch { return; }
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
     for (const n of names) {
       const p = join(d, n);
       let st;
-      try { st = statSync(p); } catch { continue; }
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
       if (st.isDirectory()) walk(p);
       else if (/\.nommer-part$|\.part$/.test(n)) out.push(p);
     }
@@ -68,7 +87,11 @@ export function partialFiles(dir: string): string[] {
 /** ffmpeg/ffprobe processes whose command line mentions `needle` (a test's temp dir). */
 export function ffmpegPids(needle: string): number[] {
   return pidsMatching(needle).filter((pid) => {
-    try { return /(^|\/)(ffmpeg|ffprobe|setpriv)$/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? ''); } catch { return false; }
+    try {
+      return /(^|\/)(ffmpeg|ffprobe|setpriv)$/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '');
+    } catch {
+      return false;
+    }
   });
 }
 
@@ -82,7 +105,9 @@ export function encoderPids(needle: string): number[] {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       return /(^|\/)ffmpeg$/.test(argv[0] ?? '') && argv.some((a) => a.includes(needle));
-    } catch { return false; }
+    } catch {
+      return false;
+    }
   });
 }
 
@@ -92,12 +117,18 @@ export function parentPid(pid: number): number | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** The command line of `pid` joined with spaces, or undefined once it is gone. */
 export function commandLine(pid: number): string | undefined {
-  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { return undefined; }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
 }
 
 /** `nommer worker` processes started by the feederd with this pid. */
@@ -118,35 +149,54 @@ export interface DribbleServer {
  * Serves `files` (name -> bytes) slowly: `chunk` bytes every `tickMs`, so a test can kill the
  * downloader mid-transfer. `declaredLength` overrides Content-Length (a lying server).
  */
-export async function dribbleServer(files: Record<string, Buffer>, opts: { chunk?: number; tickMs?: number; declaredLength?: number; fastAfter?: number } = {}): Promise<DribbleServer> {
+export async function dribbleServer(
+  files: Record<string, Buffer>,
+  opts: { chunk?: number; tickMs?: number; declaredLength?: number; fastAfter?: number } = {},
+): Promise<DribbleServer> {
   const state: DribbleServer = { url: () => '', sent: [], aborted: 0, close: async () => {} };
   let requests = 0;
   const server: Server = createServer((req: IncomingMessage, res) => {
     const body = files[decodeURIComponent((req.url ?? '/').slice(1))];
-    if (!body) { res.statusCode = 404; res.end(); return; }
+    if (!body) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
     const n = requests++;
     state.sent[n] = 0;
     // After `fastAfter` requests, serve at full speed (the retry of a killed download).
     const fast = opts.fastAfter !== undefined && n >= opts.fastAfter;
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(opts.declaredLength ?? body.length) });
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(opts.declaredLength ?? body.length),
+    });
     let at = 0;
-    const chunk = fast ? body.length : opts.chunk ?? 4096;
+    const chunk = fast ? body.length : (opts.chunk ?? 4096);
     const tick = () => {
       if (res.destroyed) return;
       const part = body.subarray(at, at + chunk);
       at += part.length;
       state.sent[n]! += part.length;
-      if (at >= body.length) { res.end(part); return; }
+      if (at >= body.length) {
+        res.end(part);
+        return;
+      }
       res.write(part);
-      setTimeout(tick, fast ? 0 : opts.tickMs ?? 100);
+      setTimeout(tick, fast ? 0 : (opts.tickMs ?? 100));
     };
-    res.on('close', () => { if (at < body.length) state.aborted++; });
+    res.on('close', () => {
+      if (at < body.length) state.aborted++;
+    });
     tick();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   state.url = (name) => `http://127.0.0.1:${port}/${encodeURIComponent(name)}`;
-  state.close = () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  state.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return state;
 }
 
@@ -161,32 +211,51 @@ export interface SlowProxy {
  * An HTTP proxy in front of moto that holds back requests matching `slow` for `delayMs` before
  * forwarding them (stands for a slow network to S3, so a test can kill a worker mid-upload).
  */
-export async function slowProxy(target: string, slow: (method: string, url: string) => boolean, delayMs: number): Promise<SlowProxy> {
+export async function slowProxy(
+  target: string,
+  slow: (method: string, url: string) => boolean,
+  delayMs: number,
+): Promise<SlowProxy> {
   const t = new URL(target);
   const state: SlowProxy = { endpoint: '', slowed: 0, close: async () => {} };
   const server = createServer((req, res) => {
     // A client that dies while held back must not have its request completed for it.
     let gone = false;
-    res.on('close', () => { gone = true; });
+    res.on('close', () => {
+      gone = true;
+    });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const matched = slow(req.method ?? 'GET', req.url ?? '/');
       if (matched) state.slowed++;
-      setTimeout(() => {
-        if (gone || res.destroyed) return;
-        const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        });
-        up.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
-        up.end(Buffer.concat(chunks));
-      }, matched ? delayMs : 0);
+      setTimeout(
+        () => {
+          if (gone || res.destroyed) return;
+          const up = httpRequest(
+            { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
+            (r) => {
+              res.writeHead(r.statusCode ?? 502, r.headers);
+              r.pipe(res);
+            },
+          );
+          up.on('error', () => {
+            if (!res.headersSent) res.writeHead(502);
+            res.end();
+          });
+          up.end(Buffer.concat(chunks));
+        },
+        matched ? delayMs : 0,
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   state.endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  state.close = () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  state.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return state;
 }
 
@@ -199,7 +268,15 @@ export function mountTmpfs(dir: string, size: string): { unmount(): void; remoun
     return null;
   }
   return {
-    unmount: () => { try { execFileSync('umount', ['-l', dir], { stdio: 'ignore' }); } catch { /* already gone */ } },
-    remount: (o: string) => { execFileSync('mount', ['-o', `remount,${o}`, dir], { stdio: 'ignore' }); },
+    unmount: () => {
+      try {
+        execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    },
+    remount: (o: string) => {
+      execFileSync('mount', ['-o', `remount,${o}`, dir], { stdio: 'ignore' });
+    },
   };
 }

@@ -24,23 +24,44 @@ function readApiUrl(apiFile: string): string | undefined {
   try {
     const { url } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url?: unknown };
     return typeof url === 'string' ? url : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 export function writeConfig(dir: string, config: Record<string, unknown>): void {
   writeFileSync(join(dir, 'nommer.config.json'), JSON.stringify(config));
 }
 
-export async function startFeederd(dir: string, opts: { workers?: number; config?: Record<string, unknown>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningFeederd> {
+export async function startFeederd(
+  dir: string,
+  opts: { workers?: number; config?: Record<string, unknown>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningFeederd> {
   const home = join(dir, 'home');
   // A short lease keeps the kill tests quick; 4 s leaves room for a loaded machine's heartbeats.
   writeConfig(dir, { jobs: { leaseSeconds: 4, maxAttempts: 3 }, ...opts.config });
   const env = { ...process.env, ...opts.env, NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' };
   // A feederd killed with SIGKILL leaves its address behind; wait for the new one's.
   rmSync(join(home, 'feederd.json'), { force: true });
-  const proc = spawn(process.execPath, [NOMMER_BIN, 'feederd', '--port', '0', '--workers', String(opts.workers ?? 1), '--shutdown-grace', '2', ...(opts.extraArgs ?? [])], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      NOMMER_BIN,
+      'feederd',
+      '--port',
+      '0',
+      '--workers',
+      String(opts.workers ?? 1),
+      '--shutdown-grace',
+      '2',
+      ...(opts.extraArgs ?? []),
+    ],
+    { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (c) => { stderr += c; });
+  proc.stderr!.setEncoding('utf8').on('data', (c) => {
+    stderr += c;
+  });
   const apiFile = join(home, 'feederd.json');
   const deadline = Date.now() + 20_000;
   // feederd writes the file in place: it can exist and still be empty or half written.
@@ -55,9 +76,21 @@ export async function startFeederd(dir: string, opts: { workers?: number; config
   const client = new ApiClient({ url, token });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return {
-    home, dir, proc, client, env,
-    async stop() { if (proc.exitCode === null) { proc.kill('SIGTERM'); await exited; } },
-    async kill() { proc.kill('SIGKILL'); await exited; },
+    home,
+    dir,
+    proc,
+    client,
+    env,
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await exited;
+      }
+    },
+    async kill() {
+      proc.kill('SIGKILL');
+      await exited;
+    },
   };
 }
 
@@ -69,14 +102,22 @@ export async function startFeederd(dir: string, opts: { workers?: number; config
  * retry request of your own, call this once that request has returned: the job is queued again by
  * then.
  */
-export async function waitForJob(client: ApiClient, id: string, pred: (j: PublicJob) => boolean, timeoutMs = 60_000, opts: { finalIsFatal?: boolean } = {}): Promise<PublicJob> {
+export async function waitForJob(
+  client: ApiClient,
+  id: string,
+  pred: (j: PublicJob) => boolean,
+  timeoutMs = 60_000,
+  opts: { finalIsFatal?: boolean } = {},
+): Promise<PublicJob> {
   const deadline = Date.now() + timeoutMs;
   let last: PublicJob | undefined;
   while (Date.now() < deadline) {
     last = (await client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
     if (pred(last)) return last;
     if (isFinal(last) && opts.finalIsFatal !== false) {
-      throw new Error(`job ${id} is ${last.state} (final, so it will not change) and what the test waits for does not hold for it: ${JSON.stringify(last)}`);
+      throw new Error(
+        `job ${id} is ${last.state} (final, so it will not change) and what the test waits for does not hold for it: ${JSON.stringify(last)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -88,6 +129,12 @@ export const isFinal = (j: PublicJob) => ['succeeded', 'failed', 'canceled'].inc
 /** Pids of processes whose command line contains `needle` (pgrep -f). */
 export function pidsMatching(needle: string): number[] {
   try {
-    return execFileSync('pgrep', ['-f', '--', needle], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
-  } catch { return []; }
+    return execFileSync('pgrep', ['-f', '--', needle], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .filter((p) => p !== process.pid);
+  } catch {
+    return [];
+  }
 }

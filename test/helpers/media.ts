@@ -33,12 +33,15 @@ export interface ClipOptions {
 /** Generate a clip at `path` (container from its extension). H.264/AAC for mp4/mov, MPEG-4 part 2/MP3 for avi. */
 export function makeClip(path: string, o: ClipOptions = {}): string {
   const seconds = o.seconds ?? 2;
-  const w = o.width ?? 320, h = o.height ?? 240, fps = o.fps ?? 25;
+  const w = o.width ?? 320,
+    h = o.height ?? 240,
+    fps = o.fps ?? 25;
   const args = ['-hide_banner', '-loglevel', 'error', '-y'];
   if (!o.noVideo) {
-    const src = o.source === 'noise'
-      ? `testsrc2=size=${w}x${h}:rate=${fps},noise=alls=60:allf=t+u`
-      : `testsrc2=size=${w}x${h}:rate=${fps}`;
+    const src =
+      o.source === 'noise'
+        ? `testsrc2=size=${w}x${h}:rate=${fps},noise=alls=60:allf=t+u`
+        : `testsrc2=size=${w}x${h}:rate=${fps}`;
     args.push('-f', 'lavfi', '-i', src);
   }
   const ch = o.audioChannels ?? 2;
@@ -61,11 +64,24 @@ export function makeClip(path: string, o: ClipOptions = {}): string {
 }
 
 export interface ProbedStream {
-  index: number; codec_type: string; codec_name: string; width?: number; height?: number;
-  channels?: number; r_frame_rate?: string; avg_frame_rate?: string; nb_read_frames?: string;
-  duration?: string; pix_fmt?: string; side_data_list?: Array<Record<string, unknown>>; tags?: Record<string, string>;
+  index: number;
+  codec_type: string;
+  codec_name: string;
+  width?: number;
+  height?: number;
+  channels?: number;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  nb_read_frames?: string;
+  duration?: string;
+  pix_fmt?: string;
+  side_data_list?: Array<Record<string, unknown>>;
+  tags?: Record<string, string>;
 }
-export interface Probed { format: { format_name: string; duration?: string; bit_rate?: string; size?: string }; streams: ProbedStream[] }
+export interface Probed {
+  format: { format_name: string; duration?: string; bit_rate?: string; size?: string };
+  streams: ProbedStream[];
+}
 
 /** ffprobe -show_format -show_streams; with countFrames, decodes to count frames exactly. */
 export function probe(path: string, countFrames = false): Probed {
@@ -76,8 +92,28 @@ export function probe(path: string, countFrames = false): Probed {
 
 /** Presentation times (seconds) of video keyframes. */
 export function keyframeTimes(path: string): number[] {
-  const out = execFileSync(FFPROBE, ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
-  return out.split('\n').map((s) => s.trim()).filter(Boolean).map(Number);
+  const out = execFileSync(
+    FFPROBE,
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-skip_frame',
+      'nokey',
+      '-show_entries',
+      'frame=pts_time',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
+  return out
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
 }
 
 /** True when ffmpeg decodes the whole file without an error line. */

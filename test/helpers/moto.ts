@@ -52,12 +52,17 @@ function killAllOnExit(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // A test file that crashes must not leave servers behind holding ports.
-  const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
+  const killAll = () => {
+    for (const child of running) child.kill('SIGKILL');
+  };
   process.on('exit', killAll);
   // 'exit' does not run when the test runner stops this process with a signal (a timeout,
   // Ctrl-C): kill the servers, then die of the same signal as we would have.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
   }
 }
 
@@ -86,11 +91,21 @@ async function startOnce(port: number, opts: MotoOptions): Promise<Moto> {
   running.add(child);
   let stderrTail = '';
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => { stderrTail = (stderrTail + chunk).slice(-4000); });
+  child.stderr!.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-4000);
+  });
   let exited: { code: number | null; error?: NodeJS.ErrnoException } | undefined;
   const exitedPromise = new Promise<void>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => { exited = { code: null, error }; running.delete(child); resolve(); });
-    child.once('exit', (code) => { exited ??= { code }; running.delete(child); resolve(); });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      exited = { code: null, error };
+      running.delete(child);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      exited ??= { code };
+      running.delete(child);
+      resolve();
+    });
   });
 
   const stop = async (): Promise<void> => {
@@ -105,16 +120,22 @@ async function startOnce(port: number, opts: MotoOptions): Promise<Moto> {
   for (;;) {
     if (exited) {
       if (exited.error?.code === 'ENOENT') throw new Error("moto_server not found: pip install 'moto[server]'");
-      throw new Error(`moto_server exited (code ${exited.code}) before answering on ${endpoint}: ${stderrTail.trim().slice(-500)}`);
+      throw new Error(
+        `moto_server exited (code ${exited.code}) before answering on ${endpoint}: ${stderrTail.trim().slice(-500)}`,
+      );
     }
     try {
       const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
       if (res.ok) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`moto_server did not answer on ${endpoint} within ${opts.startTimeoutMs ?? 20_000} ms: ${stderrTail.trim().slice(-500)}`);
+      throw new Error(
+        `moto_server did not answer on ${endpoint} within ${opts.startTimeoutMs ?? 20_000} ms: ${stderrTail.trim().slice(-500)}`,
+      );
     }
     await sleep(100);
   }

@@ -3,11 +3,26 @@
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from '../../src/ffmpeg/types.js';
 
 export function video(o: Partial<VideoStreamInfo> = {}): VideoStreamInfo {
-  const width = o.width ?? 1920, height = o.height ?? 1080;
+  const width = o.width ?? 1920,
+    height = o.height ?? 1080;
   return {
-    index: 0, codec: 'h264', width, height, displayWidth: width, displayHeight: height, rotation: 0,
-    fps: 30, rFrameRate: '30/1', avgFrameRate: '30/1', vfr: false, interlaced: false, pixFmt: 'yuv420p', bitDepth: 8,
-    startTime: 0, attachedPic: false, ...o,
+    index: 0,
+    codec: 'h264',
+    width,
+    height,
+    displayWidth: width,
+    displayHeight: height,
+    rotation: 0,
+    fps: 30,
+    rFrameRate: '30/1',
+    avgFrameRate: '30/1',
+    vfr: false,
+    interlaced: false,
+    pixFmt: 'yuv420p',
+    bitDepth: 8,
+    startTime: 0,
+    attachedPic: false,
+    ...o,
   };
 }
 
@@ -20,4 +35,13 @@ export function probeOf(v: VideoStreamInfo | undefined, a: AudioStreamInfo | und
 }
 
 /** Every encoder the compiler knows. */
-export const ALL_ENCODERS: ReadonlySet<string> = new Set(['libvpx-vp9', 'libvpx', 'libsvtav1', 'libaom-av1', 'libtheora', 'libwebp', 'libopus', 'libvorbis']);
+export const ALL_ENCODERS: ReadonlySet<string> = new Set([
+  'libvpx-vp9',
+  'libvpx',
+  'libsvtav1',
+  'libaom-av1',
+  'libtheora',
+  'libwebp',
+  'libopus',
+  'libvorbis',
+]);

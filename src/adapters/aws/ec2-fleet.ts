@@ -10,8 +10,14 @@
 // backoff handles it. Each RunInstances asks for "1 to n" so a partial answer is kept.
 import { randomUUID } from 'node:crypto';
 import {
-  DescribeInstancesCommand, RunInstancesCommand, TerminateInstancesCommand,
-  type EC2Client, type Filter, type Instance, type RunInstancesCommandInput, type _InstanceType,
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type EC2Client,
+  type Filter,
+  type Instance,
+  type RunInstancesCommandInput,
+  type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { NommerError } from '../../errors.js';
 import type { Fleet, WorkerNode, WorkerNodeState } from '../../ports/fleet.js';
@@ -24,10 +30,17 @@ export const WORKER_ROLE = 'worker';
 
 /** Answers that mean "not this market/type now", not "something is wrong": try the next option. */
 const CAPACITY_ERRORS = new Set([
-  'InsufficientInstanceCapacity', 'InsufficientCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity',
-  'SpotMaxPriceTooLow', 'MaxSpotInstanceCountExceeded', 'InsufficientFreeAddressesInSubnet',
+  'InsufficientInstanceCapacity',
+  'InsufficientCapacity',
+  'InsufficientHostCapacity',
+  'InsufficientReservedInstanceCapacity',
+  'SpotMaxPriceTooLow',
+  'MaxSpotInstanceCountExceeded',
+  'InsufficientFreeAddressesInSubnet',
   // The type is not offered in this subnet's zone, or the account's limit for this kind is reached.
-  'Unsupported', 'InstanceLimitExceeded', 'VcpuLimitExceeded',
+  'Unsupported',
+  'InstanceLimitExceeded',
+  'VcpuLimitExceeded',
 ]);
 
 export function isCapacityError(err: unknown): boolean {
@@ -62,7 +75,10 @@ export interface Ec2FleetOptions {
 }
 
 /** One way to launch: a market and an instance type. */
-export interface LaunchOption { spot: boolean; instanceType: string }
+export interface LaunchOption {
+  spot: boolean;
+  instanceType: string;
+}
 
 export interface Ec2Instance extends WorkerNode {
   kind: 'ec2';
@@ -78,11 +94,15 @@ const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down
 
 export function nodeState(ec2State: string | undefined): WorkerNodeState {
   switch (ec2State) {
-    case 'pending': return 'booting';
-    case 'running': return 'running';
-    case 'terminated': return 'terminated';
+    case 'pending':
+      return 'booting';
+    case 'running':
+      return 'running';
+    case 'terminated':
+      return 'terminated';
     // shutting-down, stopping, stopped: on the way out (a stopped one still counts toward max).
-    default: return 'stopping';
+    default:
+      return 'stopping';
   }
 }
 
@@ -90,8 +110,10 @@ export class EC2Fleet implements Fleet {
   private readonly o: Ec2FleetOptions;
 
   constructor(opts: Ec2FleetOptions) {
-    if (!/^[A-Za-z0-9_-]{1,60}$/.test(opts.cluster)) throw new NommerError('CONFIG_INVALID', `cluster name "${opts.cluster}" must be 1–60 letters, digits, - or _`);
-    if (opts.instanceTypes.length === 0) throw new NommerError('CONFIG_INVALID', 'aws.ec2.instanceTypes must name at least one instance type');
+    if (!/^[A-Za-z0-9_-]{1,60}$/.test(opts.cluster))
+      throw new NommerError('CONFIG_INVALID', `cluster name "${opts.cluster}" must be 1–60 letters, digits, - or _`);
+    if (opts.instanceTypes.length === 0)
+      throw new NommerError('CONFIG_INVALID', 'aws.ec2.instanceTypes must name at least one instance type');
     this.o = opts;
   }
 
@@ -113,9 +135,13 @@ export class EC2Fleet implements Fleet {
   }
 
   async launch(count: number): Promise<Ec2Instance[]> {
-    if (!Number.isInteger(count) || count < 0) throw new NommerError('INTERNAL', `launch count must be a whole number, got ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new NommerError('INTERNAL', `launch count must be a whole number, got ${count}`);
     if (count === 0) return [];
-    if (!this.o.ami) throw new NommerError('CONFIG_INVALID', 'no AMI to launch workers from: aws.ec2.ami is not set', { hint: 'set aws.ec2.ami (a stock Debian/Ubuntu AMI works: the user-data installs the rest)' });
+    if (!this.o.ami)
+      throw new NommerError('CONFIG_INVALID', 'no AMI to launch workers from: aws.ec2.ami is not set', {
+        hint: 'set aws.ec2.ami (a stock Debian/Ubuntu AMI works: the user-data installs the rest)',
+      });
     const userData = Buffer.from(this.o.userData(), 'utf8').toString('base64');
     const launched: Ec2Instance[] = [];
     let lastCapacityError: unknown;
@@ -128,12 +154,18 @@ export class EC2Fleet implements Fleet {
         } catch (err) {
           if (isCapacityError(err)) {
             lastCapacityError = err;
-            this.o.log?.warn({ instanceType: option.instanceType, spot: option.spot, error: (err as Error).name }, 'no capacity; trying the next option');
+            this.o.log?.warn(
+              { instanceType: option.instanceType, spot: option.spot, error: (err as Error).name },
+              'no capacity; trying the next option',
+            );
             break;
           }
           if (launched.length > 0) {
             // Keep what we have: the caller records it; the next attempt will meet the error again.
-            this.o.log?.warn({ launched: launched.length, wanted: count, error: wrapAwsError(err, this.ctx('RunInstances')).message }, 'launch stopped early');
+            this.o.log?.warn(
+              { launched: launched.length, wanted: count, error: wrapAwsError(err, this.ctx('RunInstances')).message },
+              'launch stopped early',
+            );
             return launched;
           }
           throw wrapAwsError(err, this.ctx('RunInstances'));
@@ -144,9 +176,15 @@ export class EC2Fleet implements Fleet {
       if (launched.length >= count) break;
     }
     if (launched.length === 0 && lastCapacityError) {
-      const tried = this.launchOptions().map((o) => `${o.spot ? 'spot' : 'on-demand'} ${o.instanceType}`).join(', ');
+      const tried = this.launchOptions()
+        .map((o) => `${o.spot ? 'spot' : 'on-demand'} ${o.instanceType}`)
+        .join(', ');
       const e = wrapAwsError(lastCapacityError, this.ctx('RunInstances'));
-      throw new NommerError('FLEET_FAILED', `no capacity for any launch option (${tried}): ${e.message}`, { cause: lastCapacityError, retriable: true, hint: 'add instance types to aws.ec2.instanceTypes, or another subnet/zone' });
+      throw new NommerError('FLEET_FAILED', `no capacity for any launch option (${tried}): ${e.message}`, {
+        cause: lastCapacityError,
+        retriable: true,
+        hint: 'add instance types to aws.ec2.instanceTypes, or another subnet/zone',
+      });
     }
     if (launched.length > 0) this.o.log?.info({ ids: launched.map((i) => i.id), wanted: count }, 'launched workers');
     return launched;
@@ -166,11 +204,14 @@ export class EC2Fleet implements Fleet {
       for (const inst of found) if (inst.state !== 'terminated') ours.add(inst.id);
     }
     const skipped = ids.filter((id) => !ours.has(id));
-    if (skipped.length > 0) this.o.log?.warn({ ids: skipped, cluster: this.o.cluster }, 'not terminating: not a live worker of this cluster');
+    if (skipped.length > 0)
+      this.o.log?.warn({ ids: skipped, cluster: this.o.cluster }, 'not terminating: not a live worker of this cluster');
     const todo = [...ours];
     for (let i = 0; i < todo.length; i += 1000) {
       const batch = todo.slice(i, i + 1000);
-      await awsCall(this.ctx('TerminateInstances', batch.join(',')), () => this.o.client.send(new TerminateInstancesCommand({ InstanceIds: batch })));
+      await awsCall(this.ctx('TerminateInstances', batch.join(',')), () =>
+        this.o.client.send(new TerminateInstancesCommand({ InstanceIds: batch })),
+      );
     }
     if (todo.length > 0) this.o.log?.info({ ids: todo }, 'terminated workers');
   }
@@ -195,16 +236,32 @@ export class EC2Fleet implements Fleet {
       UserData: userDataBase64,
       InstanceInitiatedShutdownBehavior: 'terminate',
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
-      TagSpecifications: [{ ResourceType: 'instance', Tags: tags }, { ResourceType: 'volume', Tags: tags }],
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: tags },
+        { ResourceType: 'volume', Tags: tags },
+      ],
       // An SDK retry after a lost response must not launch a second batch.
       ClientToken: randomUUID(),
       ...(o.subnetId ? { SubnetId: o.subnetId } : {}),
       ...(o.securityGroupIds?.length ? { SecurityGroupIds: o.securityGroupIds } : {}),
       ...(o.keyName ? { KeyName: o.keyName } : {}),
-      ...(o.instanceProfile ? { IamInstanceProfile: o.instanceProfile.startsWith('arn:') ? { Arn: o.instanceProfile } : { Name: o.instanceProfile } } : {}),
+      ...(o.instanceProfile
+        ? {
+            IamInstanceProfile: o.instanceProfile.startsWith('arn:')
+              ? { Arn: o.instanceProfile }
+              : { Name: o.instanceProfile },
+          }
+        : {}),
       // One-time spot at up to the on-demand price (no MaxPrice: AWS's recommendation); an
       // interrupted worker loses its lease and the task is delivered again.
-      ...(option.spot ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } } } : {}),
+      ...(option.spot
+        ? {
+            InstanceMarketOptions: {
+              MarketType: 'spot',
+              SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+            },
+          }
+        : {}),
     };
     const out = await o.client.send(new RunInstancesCommand(input));
     return (out.Instances ?? []).map((i) => toInstance(i, option.spot));
@@ -214,7 +271,9 @@ export class EC2Fleet implements Fleet {
     const result: Ec2Instance[] = [];
     let token: string | undefined;
     do {
-      const out = await awsCall(this.ctx('DescribeInstances'), () => this.o.client.send(new DescribeInstancesCommand({ Filters: filters, NextToken: token, MaxResults: 1000 })));
+      const out = await awsCall(this.ctx('DescribeInstances'), () =>
+        this.o.client.send(new DescribeInstancesCommand({ Filters: filters, NextToken: token, MaxResults: 1000 })),
+      );
       for (const r of out.Reservations ?? []) for (const i of r.Instances ?? []) result.push(toInstance(i));
       token = out.NextToken;
     } while (token);

@@ -18,31 +18,74 @@ export interface AwsCallContext {
 
 /** Errors for which the user's credentials themselves are wrong, not their permissions. */
 const BAD_CREDENTIALS = new Set([
-  'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidClientTokenId', 'UnrecognizedClientException',
-  'ExpiredToken', 'ExpiredTokenException', 'AuthFailure', 'InvalidToken', 'TokenRefreshRequired',
-  'IncompleteSignature', 'MissingAuthenticationToken', 'InvalidSecurity',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'AuthFailure',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
+  'InvalidSecurity',
 ]);
 
-const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'Forbidden', 'AllAccessDisabled']);
+const DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'Forbidden',
+  'AllAccessDisabled',
+]);
 
 const NOT_FOUND = new Set(['NoSuchBucket', 'NoSuchKey', 'NotFound', 'NoSuchUpload']);
 
 const QUEUE_MISSING = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
 
 /** A receipt handle that no longer holds the message: the lease ran out (or was already settled). */
-const LEASE_LOST = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'AWS.SimpleQueueService.MessageNotInflight']);
+const LEASE_LOST = new Set([
+  'ReceiptHandleIsInvalid',
+  'MessageNotInflight',
+  'AWS.SimpleQueueService.MessageNotInflight',
+]);
 
 const THROTTLED = new Set([
-  'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException',
-  'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown', 'ProvisionedThroughputExceededException',
-  'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'ServiceUnavailable', 'InsufficientInstanceCapacity',
-  'KMS.ThrottlingException', 'QueueDeletedRecently', 'AWS.SimpleQueueService.QueueDeletedRecently',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'SlowDown',
+  'ProvisionedThroughputExceededException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'InsufficientInstanceCapacity',
+  'KMS.ThrottlingException',
+  'QueueDeletedRecently',
+  'AWS.SimpleQueueService.QueueDeletedRecently',
 ]);
 
 /** Node/undici socket errors and SDK timeouts: the request may never have reached AWS. */
 const NETWORK = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
-  'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'TimeoutError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'TimeoutError',
   'NetworkingError',
 ]);
 
@@ -86,7 +129,7 @@ export function wrapAwsError(err: unknown, ctx: AwsCallContext): NommerError {
   const name = errorName(e);
   const status = e.$metadata?.httpStatusCode;
   // HEAD responses have no body, so the SDK's message is a useless "UnknownError".
-  const raw = e.message && e.message !== 'UnknownError' ? redactSecrets(e.message) : (status ? `HTTP ${status}` : name);
+  const raw = e.message && e.message !== 'UnknownError' ? redactSecrets(e.message) : status ? `HTTP ${status}` : name;
   const message = `${what}: ${name}${raw && raw !== name ? `: ${raw}` : ''}`;
   const failed = FAILED_CODE[ctx.service];
   const denied: ErrorCode = ctx.service === 's3' ? 'STORAGE_DENIED' : failed;
@@ -94,29 +137,60 @@ export function wrapAwsError(err: unknown, ctx: AwsCallContext): NommerError {
 
   // The SDK could not find credentials or a region: a setup problem, not a service answer.
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(e.message ?? '')) {
-    return new NommerError(denied, `${what}: no AWS credentials found`, { cause: err, hint: 'set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on an instance with a role' });
+    return new NommerError(denied, `${what}: no AWS credentials found`, {
+      cause: err,
+      hint: 'set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on an instance with a role',
+    });
   }
   if (/region is missing/i.test(e.message ?? '')) {
-    return new NommerError('CONFIG_INVALID', `${what}: no AWS region configured`, { cause: err, hint: 'set AWS_REGION or aws.region in the nommer config' });
+    return new NommerError('CONFIG_INVALID', `${what}: no AWS region configured`, {
+      cause: err,
+      hint: 'set AWS_REGION or aws.region in the nommer config',
+    });
   }
   if (BAD_CREDENTIALS.has(name)) {
-    return new NommerError(denied, message, { cause: err, hint: 'the AWS credentials are wrong or expired: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile, and the clock' });
+    return new NommerError(denied, message, {
+      cause: err,
+      hint: 'the AWS credentials are wrong or expired: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile, and the clock',
+    });
   }
   if (DENIED.has(name) || status === 403) {
-    return new NommerError(denied, message, { cause: err, hint: `the IAM policy must allow ${iamAction}${ctx.resource ? ` on ${redactSecrets(ctx.resource)}` : ''}` });
+    return new NommerError(denied, message, {
+      cause: err,
+      hint: `the IAM policy must allow ${iamAction}${ctx.resource ? ` on ${redactSecrets(ctx.resource)}` : ''}`,
+    });
   }
   if (QUEUE_MISSING.has(name)) {
-    return new NommerError('QUEUE_FAILED', `${what}: the queue does not exist`, { cause: err, hint: 'run `nommer setup aws`' });
+    return new NommerError('QUEUE_FAILED', `${what}: the queue does not exist`, {
+      cause: err,
+      hint: 'run `nommer setup aws`',
+    });
   }
   if (LEASE_LOST.has(name)) {
-    return new NommerError('LEASE_LOST', `${what}: the lease was lost (its visibility timeout ran out)`, { cause: err, hint: 'another worker may now hold the task; extend leases more often than the lease length' });
+    return new NommerError('LEASE_LOST', `${what}: the lease was lost (its visibility timeout ran out)`, {
+      cause: err,
+      hint: 'another worker may now hold the task; extend leases more often than the lease length',
+    });
   }
   if (ctx.service === 's3' && (NOT_FOUND.has(name) || status === 404)) {
-    const detail = name === 'NoSuchBucket' ? 'the bucket does not exist' : name === 'NoSuchUpload' ? 'the multipart upload no longer exists' : 'no such object';
-    return new NommerError('STORAGE_NOT_FOUND', `${what}: ${detail}`, { cause: err, hint: name === 'NoSuchBucket' ? 'check the bucket name, or run `nommer setup aws`' : undefined });
+    const detail =
+      name === 'NoSuchBucket'
+        ? 'the bucket does not exist'
+        : name === 'NoSuchUpload'
+          ? 'the multipart upload no longer exists'
+          : 'no such object';
+    return new NommerError('STORAGE_NOT_FOUND', `${what}: ${detail}`, {
+      cause: err,
+      hint: name === 'NoSuchBucket' ? 'check the bucket name, or run `nommer setup aws`' : undefined,
+    });
   }
-  const retriable = THROTTLED.has(name) || NETWORK.has(name) || NETWORK.has(e.code ?? '') || !!e.$retryable
-    || e.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429));
+  const retriable =
+    THROTTLED.has(name) ||
+    NETWORK.has(name) ||
+    NETWORK.has(e.code ?? '') ||
+    !!e.$retryable ||
+    e.$fault === 'server' ||
+    (status !== undefined && (status >= 500 || status === 429));
   return new NommerError(failed, message, { cause: err, retriable });
 }
 

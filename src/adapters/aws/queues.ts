@@ -19,7 +19,9 @@ export type QueueUrls = QueueNames;
 export async function resolveQueueUrls(client: SQSClient, prefix: string): Promise<QueueUrls> {
   const names = queueNames(prefix);
   const url = async (name: string): Promise<string> => {
-    const out = await awsCall({ service: 'sqs', operation: 'GetQueueUrl', resource: name }, () => client.send(new GetQueueUrlCommand({ QueueName: name })));
+    const out = await awsCall({ service: 'sqs', operation: 'GetQueueUrl', resource: name }, () =>
+      client.send(new GetQueueUrlCommand({ QueueName: name })),
+    );
     return out.QueueUrl!;
   };
   const [jobs, status, dlq] = await Promise.all([url(names.jobs), url(names.status), url(names.dlq)]);

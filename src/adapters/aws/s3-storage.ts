@@ -10,7 +10,11 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client,
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  type S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -23,7 +27,10 @@ import { awsCall, wrapAwsError, type AwsCallContext } from './errors.js';
 /** S3's minimum part size for every part but the last. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 
-export interface S3Location { bucket: string; key: string }
+export interface S3Location {
+  bucket: string;
+  key: string;
+}
 
 /** s3://bucket/key/with/slashes -> { bucket, key }; USAGE error when either part is missing. */
 export function parseS3Uri(uri: string): S3Location {
@@ -35,8 +42,16 @@ export function parseS3Uri(uri: string): S3Location {
 }
 
 const CONTENT_TYPES: Record<string, string> = {
-  webm: 'video/webm', mkv: 'video/x-matroska', ogg: 'application/ogg', ogv: 'video/ogg', oga: 'audio/ogg',
-  opus: 'audio/ogg', webp: 'image/webp', json: 'application/json', mp4: 'video/mp4', m4a: 'audio/mp4',
+  webm: 'video/webm',
+  mkv: 'video/x-matroska',
+  ogg: 'application/ogg',
+  ogv: 'video/ogg',
+  oga: 'audio/ogg',
+  opus: 'audio/ogg',
+  webp: 'image/webp',
+  json: 'application/json',
+  mp4: 'video/mp4',
+  m4a: 'audio/mp4',
 };
 
 function contentTypeFor(key: string): string {
@@ -55,7 +70,10 @@ export interface S3StorageOptions {
   /** Parts uploaded in parallel (default 4); memory use is about partSize × queueSize. */
   queueSize?: number;
   /** Options for http(s) inputs. */
-  http?: Pick<HttpDownloadOptions, 'maxRedirects' | 'headersTimeoutMs' | 'denyLoopback' | 'denyPrivate' | 'allowPrivate'>;
+  http?: Pick<
+    HttpDownloadOptions,
+    'maxRedirects' | 'headersTimeoutMs' | 'denyLoopback' | 'denyPrivate' | 'allowPrivate'
+  >;
 }
 
 export class S3Storage implements Storage {
@@ -65,10 +83,13 @@ export class S3Storage implements Storage {
 
   constructor(opts: S3StorageOptions) {
     if (opts.partSizeBytes !== undefined && opts.partSizeBytes < MIN_PART_BYTES) {
-      throw new NommerError('CONFIG_INVALID', `S3 part size ${opts.partSizeBytes} is below S3's minimum of ${MIN_PART_BYTES} bytes (5 MiB)`);
+      throw new NommerError(
+        'CONFIG_INVALID',
+        `S3 part size ${opts.partSizeBytes} is below S3's minimum of ${MIN_PART_BYTES} bytes (5 MiB)`,
+      );
     }
     if (opts.kmsKeyId && opts.sse !== 'aws:kms') {
-      throw new NommerError('CONFIG_INVALID', 'kmsKeyId is set but sse is not \'aws:kms\'');
+      throw new NommerError('CONFIG_INVALID', "kmsKeyId is set but sse is not 'aws:kms'");
     }
     this.client = opts.client;
     this.opts = opts;
@@ -79,12 +100,19 @@ export class S3Storage implements Storage {
     return isS3Uri(uri) || isHttpUri(uri);
   }
 
-  async fetch(uri: string, destDir: string, opts: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void } = {}): Promise<string> {
+  async fetch(
+    uri: string,
+    destDir: string,
+    opts: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void } = {},
+  ): Promise<string> {
     if (isHttpUri(uri)) return downloadHttp(uri, destDir, { ...this.opts.http, ...opts });
     const { bucket, key } = parseS3Uri(uri);
     const ctx: AwsCallContext = { service: 's3', operation: 'GetObject', resource: uri };
-    const out = await awsCall(ctx, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal }));
-    if (!out.Body) throw new NommerError('STORAGE_FAILED', `s3 GetObject ${uri}: empty response body`, { retriable: true });
+    const out = await awsCall(ctx, () =>
+      this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal }),
+    );
+    if (!out.Body)
+      throw new NommerError('STORAGE_FAILED', `s3 GetObject ${uri}: empty response body`, { retriable: true });
     const { path } = await streamToFile(out.Body as Readable, destDir, safeFileName(key), {
       signal: opts.signal,
       onBytes: opts.onBytes,
@@ -92,20 +120,30 @@ export class S3Storage implements Storage {
       // A body cut off mid-transfer: the object is fine, the connection was not.
       sourceError: (err) => {
         const wrapped = wrapAwsError(err, ctx);
-        return wrapped.code === 'STORAGE_FAILED' ? new NommerError('STORAGE_FAILED', wrapped.message, { retriable: true, cause: err }) : wrapped;
+        return wrapped.code === 'STORAGE_FAILED'
+          ? new NommerError('STORAGE_FAILED', wrapped.message, { retriable: true, cause: err })
+          : wrapped;
       },
     });
     return path;
   }
 
-  async store(localFile: string, uri: string, opts: { overwrite?: boolean; signal?: AbortSignal } = {}): Promise<StoreResult> {
+  async store(
+    localFile: string,
+    uri: string,
+    opts: { overwrite?: boolean; signal?: AbortSignal } = {},
+  ): Promise<StoreResult> {
     if (!isS3Uri(uri)) throw new NommerError('USAGE', `cannot store to ${uri}: the aws backend stores to s3:// URIs`);
     const { bucket, key } = parseS3Uri(uri);
     let size: number;
-    try { size = (await stat(localFile)).size; } catch (err) { throw asNommerError(err); }
+    try {
+      size = (await stat(localFile)).size;
+    } catch (err) {
+      throw asNommerError(err);
+    }
 
     // The early check gives the plain message; the conditional write below closes the race.
-    if (!opts.overwrite && await this.exists(uri)) {
+    if (!opts.overwrite && (await this.exists(uri))) {
       throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'pass --force to replace it' });
     }
     if (opts.signal?.aborted) throw new NommerError('CANCELED', `upload to ${uri} canceled`);
@@ -128,7 +166,9 @@ export class S3Storage implements Storage {
         ...(this.opts.kmsKeyId ? { SSEKMSKeyId: this.opts.kmsKeyId } : {}),
       },
     });
-    const onAbort = () => { void upload.abort(); };
+    const onAbort = () => {
+      void upload.abort();
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await upload.done();
@@ -136,7 +176,9 @@ export class S3Storage implements Storage {
       await this.cleanUpAfterAbort(upload, bucket, key, err);
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 412 || (err as { name?: string }).name === 'PreconditionFailed') {
-        throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'an object appeared there while encoding; pass --force to replace it' });
+        throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, {
+          hint: 'an object appeared there while encoding; pass --force to replace it',
+        });
       }
       throw wrapAwsError(err, { service: 's3', operation: 'PutObject', resource: uri });
     } finally {
@@ -164,9 +206,13 @@ export class S3Storage implements Storage {
   }
 
   async checkOutput(uri: string, opts: { overwrite: boolean }): Promise<void> {
-    if (!isS3Uri(uri)) throw new NommerError('USAGE', `cannot write an output to ${uri}: the aws backend writes s3:// URIs`, { hint: 'choose an s3:// URI with -o (feederd stages local paths for you)' });
+    if (!isS3Uri(uri))
+      throw new NommerError('USAGE', `cannot write an output to ${uri}: the aws backend writes s3:// URIs`, {
+        hint: 'choose an s3:// URI with -o (feederd stages local paths for you)',
+      });
     parseS3Uri(uri);
-    if (!opts.overwrite && await this.exists(uri)) throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'pass --force to replace it' });
+    if (!opts.overwrite && (await this.exists(uri)))
+      throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, { hint: 'pass --force to replace it' });
   }
 
   async prepareOutput(uri: string, opts: PrepareOptions): Promise<PreparedOutput> {
@@ -186,11 +232,15 @@ export class S3Storage implements Storage {
           ...r,
           // S3 cannot bring back an object it replaced (without versioning): undo removes only
           // what this commit created.
-          undo: async () => { if (!existed) await this.remove(uri); },
+          undo: async () => {
+            if (!existed) await this.remove(uri);
+          },
           finish: async () => {},
         };
       },
-      discard: async () => { if (!committed) await rm(path, { force: true }); },
+      discard: async () => {
+        if (!committed) await rm(path, { force: true });
+      },
     };
   }
 
@@ -204,14 +254,20 @@ export class S3Storage implements Storage {
       // HEAD can't say whether the bucket or the key is missing; either way the object isn't there.
       // (Without s3:ListBucket, S3 answers 403 for a missing key: hence both actions in the hint.)
       if (status === 404) return false;
-      throw wrapAwsError(err, { service: 's3', operation: 'HeadObject', resource: uri, iamAction: 's3:GetObject and s3:ListBucket' });
+      throw wrapAwsError(err, {
+        service: 's3',
+        operation: 'HeadObject',
+        resource: uri,
+        iamAction: 's3:GetObject and s3:ListBucket',
+      });
     }
   }
 
   async remove(uri: string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
     // Deleting a missing key succeeds on S3, which is what we want: remove is idempotent.
-    await awsCall({ service: 's3', operation: 'DeleteObject', resource: uri },
-      () => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    await awsCall({ service: 's3', operation: 'DeleteObject', resource: uri }, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
+    );
   }
 }

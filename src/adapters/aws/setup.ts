@@ -2,11 +2,20 @@
 // run finds everything and changes nothing; a queue whose settings drifted is put back; a dry run
 // only reads. Also writes the two least-privilege IAM policies (orchestrator, worker).
 import {
-  CreateBucketCommand, GetBucketLifecycleConfigurationCommand, HeadBucketCommand, PutBucketLifecycleConfigurationCommand,
-  PutPublicAccessBlockCommand, type BucketLocationConstraint, type S3Client,
+  CreateBucketCommand,
+  GetBucketLifecycleConfigurationCommand,
+  HeadBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutPublicAccessBlockCommand,
+  type BucketLocationConstraint,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NommerError } from '../../errors.js';
 import { s3Client, sqsClient, type AwsSettings } from './clients.js';
@@ -59,7 +68,8 @@ export async function setupAws(settings: AwsSettings, opts: SetupOptions): Promi
   if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
     throw new NommerError('CONFIG_INVALID', `maxReceiveCount must be a whole number 1–1000, got ${maxReceiveCount}`);
   }
-  if (!opts.bucket) throw new NommerError('CONFIG_INVALID', 'no bucket given', { hint: 'set aws.bucket in the config' });
+  if (!opts.bucket)
+    throw new NommerError('CONFIG_INVALID', 'no bucket given', { hint: 'set aws.bucket in the config' });
   if (!/^[A-Za-z0-9_-]{1,70}$/.test(opts.queuePrefix)) {
     throw new NommerError('CONFIG_INVALID', `queue prefix "${opts.queuePrefix}" must be 1–70 letters, digits, - or _`);
   }
@@ -70,32 +80,48 @@ export async function setupAws(settings: AwsSettings, opts: SetupOptions): Promi
 
   const items: SetupItem[] = [await ensureBucket(s3, opts.bucket, dryRun)];
 
-  const dlq = await ensureQueue(sqs, names.dlq, () => ({
-    MaximumMessageSize: MAX_MESSAGE_SIZE,
-    MessageRetentionPeriod: RETENTION_SECONDS,
-  }), dryRun);
+  const dlq = await ensureQueue(
+    sqs,
+    names.dlq,
+    () => ({
+      MaximumMessageSize: MAX_MESSAGE_SIZE,
+      MessageRetentionPeriod: RETENTION_SECONDS,
+    }),
+    dryRun,
+  );
   items.push(dlq.item);
 
-  const jobs = await ensureQueue(sqs, names.jobs, (ownArn) => ({
-    MaximumMessageSize: MAX_MESSAGE_SIZE,
-    MessageRetentionPeriod: RETENTION_SECONDS,
-    VisibilityTimeout: String(opts.jobsVisibilitySeconds ?? 120),
-    RedrivePolicy: JSON.stringify({
-      // In a dry run the DLQ may not exist yet: its ARN is the jobs queue's with the other name.
-      deadLetterTargetArn: dlq.arn ?? ownArn?.replace(/[^:]+$/, names.dlq) ?? `(arn of ${names.dlq})`,
-      maxReceiveCount,
+  const jobs = await ensureQueue(
+    sqs,
+    names.jobs,
+    (ownArn) => ({
+      MaximumMessageSize: MAX_MESSAGE_SIZE,
+      MessageRetentionPeriod: RETENTION_SECONDS,
+      VisibilityTimeout: String(opts.jobsVisibilitySeconds ?? 120),
+      RedrivePolicy: JSON.stringify({
+        // In a dry run the DLQ may not exist yet: its ARN is the jobs queue's with the other name.
+        deadLetterTargetArn: dlq.arn ?? ownArn?.replace(/[^:]+$/, names.dlq) ?? `(arn of ${names.dlq})`,
+        maxReceiveCount,
+      }),
     }),
-  }), dryRun);
+    dryRun,
+  );
   items.push(jobs.item);
 
-  const status = await ensureQueue(sqs, names.status, () => ({
-    MaximumMessageSize: MAX_MESSAGE_SIZE,
-    MessageRetentionPeriod: RETENTION_SECONDS,
-    VisibilityTimeout: '60',
-  }), dryRun);
+  const status = await ensureQueue(
+    sqs,
+    names.status,
+    () => ({
+      MaximumMessageSize: MAX_MESSAGE_SIZE,
+      MessageRetentionPeriod: RETENTION_SECONDS,
+      VisibilityTimeout: '60',
+    }),
+    dryRun,
+  );
   items.push(status.item);
 
-  const queueUrls = jobs.url && status.url && dlq.url ? { jobs: jobs.url, status: status.url, dlq: dlq.url } : undefined;
+  const queueUrls =
+    jobs.url && status.url && dlq.url ? { jobs: jobs.url, status: status.url, dlq: dlq.url } : undefined;
   return { dryRun, items, queueUrls };
 }
 
@@ -109,38 +135,84 @@ async function ensureBucket(s3: S3Client, bucket: string, dryRun: boolean): Prom
     if (status === 403) {
       // A HEAD answer has no body, so 403 can't tell "someone else's bucket" from "your
       // credentials or policy are wrong": name every cause.
-      throw new NommerError('STORAGE_DENIED', `bucket ${bucket}: access denied (HTTP 403)`, { cause: err, hint: 'the bucket may belong to another account (names are global: choose another aws.bucket), or these credentials are wrong or lack s3:ListBucket on it' });
+      throw new NommerError('STORAGE_DENIED', `bucket ${bucket}: access denied (HTTP 403)`, {
+        cause: err,
+        hint: 'the bucket may belong to another account (names are global: choose another aws.bucket), or these credentials are wrong or lack s3:ListBucket on it',
+      });
     }
-    if (status !== 404) throw wrapAwsError(err, { service: 's3', operation: 'HeadBucket', resource, iamAction: 's3:ListBucket' });
+    if (status !== 404)
+      throw wrapAwsError(err, { service: 's3', operation: 'HeadBucket', resource, iamAction: 's3:ListBucket' });
   }
   if (dryRun) return { kind: 'bucket', name: bucket, action: 'would-create' };
 
   const region = await s3.config.region();
   try {
-    await s3.send(new CreateBucketCommand({
-      Bucket: bucket,
-      // us-east-1 is the one region that rejects its own name as a location constraint.
-      ...(region && region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}),
-    }));
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        // us-east-1 is the one region that rejects its own name as a location constraint.
+        ...(region && region !== 'us-east-1'
+          ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }
+          : {}),
+      }),
+    );
   } catch (err) {
     const name = (err as { name?: string }).name;
     if (name === 'BucketAlreadyOwnedByYou') return { kind: 'bucket', name: bucket, action: 'exists' };
-    if (name === 'BucketAlreadyExists') throw new NommerError('CONFIG_INVALID', `bucket name ${bucket} is taken by another account`, { cause: err, hint: 'bucket names are global: choose another aws.bucket' });
+    if (name === 'BucketAlreadyExists')
+      throw new NommerError('CONFIG_INVALID', `bucket name ${bucket} is taken by another account`, {
+        cause: err,
+        hint: 'bucket names are global: choose another aws.bucket',
+      });
     throw wrapAwsError(err, { service: 's3', operation: 'CreateBucket', resource });
   }
   // Only on a bucket we created: PutBucketLifecycleConfiguration replaces all of a bucket's
   // rules, and an existing bucket's rules are its owner's business.
-  await awsCall({ service: 's3', operation: 'PutPublicAccessBlock', resource, iamAction: 's3:PutBucketPublicAccessBlock' }, () => s3.send(new PutPublicAccessBlockCommand({
-    Bucket: bucket,
-    PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
-  })));
-  await awsCall({ service: 's3', operation: 'PutBucketLifecycleConfiguration', resource, iamAction: 's3:PutLifecycleConfiguration' }, () => s3.send(new PutBucketLifecycleConfigurationCommand({
-    Bucket: bucket,
-    LifecycleConfiguration: {
-      Rules: [{ ID: 'nommer-abort-incomplete-uploads', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_UPLOADS_AFTER_DAYS } }],
+  await awsCall(
+    { service: 's3', operation: 'PutPublicAccessBlock', resource, iamAction: 's3:PutBucketPublicAccessBlock' },
+    () =>
+      s3.send(
+        new PutPublicAccessBlockCommand({
+          Bucket: bucket,
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            IgnorePublicAcls: true,
+            BlockPublicPolicy: true,
+            RestrictPublicBuckets: true,
+          },
+        }),
+      ),
+  );
+  await awsCall(
+    {
+      service: 's3',
+      operation: 'PutBucketLifecycleConfiguration',
+      resource,
+      iamAction: 's3:PutLifecycleConfiguration',
     },
-  })));
-  return { kind: 'bucket', name: bucket, action: 'created', notes: [`incomplete multipart uploads are aborted after ${ABORT_UPLOADS_AFTER_DAYS} day`] };
+    () =>
+      s3.send(
+        new PutBucketLifecycleConfigurationCommand({
+          Bucket: bucket,
+          LifecycleConfiguration: {
+            Rules: [
+              {
+                ID: 'nommer-abort-incomplete-uploads',
+                Status: 'Enabled',
+                Filter: { Prefix: '' },
+                AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_UPLOADS_AFTER_DAYS },
+              },
+            ],
+          },
+        }),
+      ),
+  );
+  return {
+    kind: 'bucket',
+    name: bucket,
+    action: 'created',
+    notes: [`incomplete multipart uploads are aborted after ${ABORT_UPLOADS_AFTER_DAYS} day`],
+  };
 }
 
 /** Advice (never a change) for an existing bucket without an abort-incomplete-uploads rule. */
@@ -151,7 +223,9 @@ async function lifecycleNotes(s3: S3Client, bucket: string): Promise<string[] | 
   } catch {
     // NoSuchLifecycleConfiguration, or no permission to read it: give the same advice.
   }
-  return ['no lifecycle rule aborts incomplete multipart uploads; consider adding one so parts left by killed workers are cleaned up'];
+  return [
+    'no lifecycle rule aborts incomplete multipart uploads; consider adding one so parts left by killed workers are cleaned up',
+  ];
 }
 
 interface EnsuredQueue {
@@ -177,7 +251,12 @@ function sameAttribute(name: string, actual: string | undefined, wanted: string)
   return actual === wanted;
 }
 
-async function ensureQueue(sqs: SQSClient, name: string, wanted: (ownArn?: string) => Attributes, dryRun: boolean): Promise<EnsuredQueue> {
+async function ensureQueue(
+  sqs: SQSClient,
+  name: string,
+  wanted: (ownArn?: string) => Attributes,
+  dryRun: boolean,
+): Promise<EnsuredQueue> {
   const ctx = (operation: string) => ({ service: 'sqs' as const, operation, resource: name });
   let url: string | undefined;
   try {
@@ -188,13 +267,20 @@ async function ensureQueue(sqs: SQSClient, name: string, wanted: (ownArn?: strin
 
   if (!url) {
     if (dryRun) return { item: { kind: 'queue', name, action: 'would-create' } };
-    const created = await awsCall(ctx('CreateQueue'), () => sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: wanted() })));
+    const created = await awsCall(ctx('CreateQueue'), () =>
+      sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: wanted() })),
+    );
     url = created.QueueUrl!;
     const arn = await queueArn(sqs, url, name);
     return { item: { kind: 'queue', name, action: 'created', url }, url, arn };
   }
 
-  const current = (await awsCall(ctx('GetQueueAttributes'), () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))).Attributes as Attributes | undefined ?? {};
+  const current =
+    ((
+      await awsCall(ctx('GetQueueAttributes'), () =>
+        sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
+      )
+    ).Attributes as Attributes | undefined) ?? {};
   const desired = wanted(current.QueueArn);
   const changed: Attributes = {};
   const changes: string[] = [];
@@ -205,14 +291,18 @@ async function ensureQueue(sqs: SQSClient, name: string, wanted: (ownArn?: strin
     }
   }
   if (changes.length === 0) return { item: { kind: 'queue', name, action: 'exists', url }, url, arn: current.QueueArn };
-  if (dryRun) return { item: { kind: 'queue', name, action: 'would-update', url, changes }, url, arn: current.QueueArn };
-  await awsCall(ctx('SetQueueAttributes'), () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: changed })));
+  if (dryRun)
+    return { item: { kind: 'queue', name, action: 'would-update', url, changes }, url, arn: current.QueueArn };
+  await awsCall(ctx('SetQueueAttributes'), () =>
+    sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: changed })),
+  );
   return { item: { kind: 'queue', name, action: 'updated', url, changes }, url, arn: current.QueueArn };
 }
 
 async function queueArn(sqs: SQSClient, url: string, name: string): Promise<string> {
-  const out = await awsCall({ service: 'sqs', operation: 'GetQueueAttributes', resource: name },
-    () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })));
+  const out = await awsCall({ service: 'sqs', operation: 'GetQueueAttributes', resource: name }, () =>
+    sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })),
+  );
   return out.Attributes!.QueueArn!;
 }
 
@@ -240,6 +330,8 @@ export interface PolicyOptions {
   partition?: string;
   /** Where the orchestrator stages local inputs in the bucket (default `nommer-staging/`). */
   stagingPrefix?: string;
+  /** Where the orchestrator keeps the fences workers read (default `nommer-control/`). */
+  controlPrefix?: string;
   /** The role the workers' instance profile carries, which the orchestrator passes to EC2
    * (default `<queuePrefix>-worker`). */
   workerRoleName?: string;
@@ -248,7 +340,10 @@ export interface PolicyOptions {
 }
 
 /** Two least-privilege policies: what feederd needs, and what an EC2 worker needs. */
-export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orchestrator: PolicyDocument; worker: PolicyDocument } {
+export function iamPolicies(
+  settings: AwsSettings,
+  opts: PolicyOptions,
+): { orchestrator: PolicyDocument; worker: PolicyDocument } {
   const partition = opts.partition ?? 'aws';
   const region = settings.region ?? process.env.AWS_REGION ?? '*';
   const account = opts.accountId ?? '*';
@@ -256,6 +351,7 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orche
   const queue = (name: string) => `arn:${partition}:sqs:${region}:${account}:${name}`;
   const bucketArn = `arn:${partition}:s3:::${opts.bucket}`;
   const staging = opts.stagingPrefix ?? 'nommer-staging/';
+  const control = opts.controlPrefix ?? 'nommer-control/';
   const role = `arn:${partition}:iam::${account}:role/${opts.workerRoleName ?? `${opts.queuePrefix}-worker`}`;
 
   const orchestrator: PolicyDocument = {
@@ -263,26 +359,70 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orche
     Statement: [
       { Sid: 'SendJobs', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: queue(names.jobs) },
       // ChangeMessageVisibility: an event that could not be applied is released for redelivery.
-      { Sid: 'ReadStatus', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], Resource: queue(names.status) },
+      {
+        Sid: 'ReadStatus',
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+        Resource: queue(names.status),
+      },
       // Poison status events are dead-lettered; dead-lettered task messages are applied and removed (watchdog).
-      { Sid: 'DeadLetters', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'], Resource: queue(names.dlq) },
-      { Sid: 'QueueDepths', Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Resource: [queue(names.jobs), queue(names.status), queue(names.dlq)] },
-      { Sid: 'StageInputs', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], Resource: `${bucketArn}/${staging}*` },
+      {
+        Sid: 'DeadLetters',
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'],
+        Resource: queue(names.dlq),
+      },
+      {
+        Sid: 'QueueDepths',
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+        Resource: [queue(names.jobs), queue(names.status), queue(names.dlq)],
+      },
+      {
+        Sid: 'StageInputs',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+        Resource: `${bucketArn}/${staging}*`,
+      },
       // Without ListBucket a HEAD on a missing key answers 403 instead of 404.
-      { Sid: 'ListStaging', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn, Condition: { StringLike: { 's3:prefix': [`${staging}*`] } } },
+      {
+        Sid: 'ListStaging',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: bucketArn,
+        Condition: { StringLike: { 's3:prefix': [`${staging}*`, `${control}*`] } },
+      },
+      // Fences: feederd raises them (read, raise, write one object per job); workers only read.
+      {
+        Sid: 'WriteFences',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject'],
+        Resource: `${bucketArn}/${control}*`,
+      },
       { Sid: 'LaunchWorkers', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: '*' },
       {
-        Sid: 'TagOnLaunch', Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: `arn:${partition}:ec2:${region}:${account}:*/*`,
+        Sid: 'TagOnLaunch',
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags'],
+        Resource: `arn:${partition}:ec2:${region}:${account}:*/*`,
         Condition: { StringEquals: { 'ec2:CreateAction': ['RunInstances'] } },
       },
       {
-        Sid: 'StopWorkers', Effect: 'Allow', Action: ['ec2:TerminateInstances'], Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
-        ...(opts.clusterTag ? { Condition: { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } } } : {}),
+        Sid: 'StopWorkers',
+        Effect: 'Allow',
+        Action: ['ec2:TerminateInstances'],
+        Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
+        ...(opts.clusterTag
+          ? { Condition: { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } } }
+          : {}),
       },
       // Describe calls cannot be scoped to resources.
       { Sid: 'ListWorkers', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
       {
-        Sid: 'PassWorkerRole', Effect: 'Allow', Action: ['iam:PassRole'], Resource: role,
+        Sid: 'PassWorkerRole',
+        Effect: 'Allow',
+        Action: ['iam:PassRole'],
+        Resource: role,
         Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
       },
     ],
@@ -291,10 +431,30 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): { orche
   const worker: PolicyDocument = {
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'LeaseJobs', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl'], Resource: queue(names.jobs) },
-      { Sid: 'ReportStatus', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.status) },
-      { Sid: 'RejectToDlq', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: queue(names.dlq) },
-      { Sid: 'ReadInputsWriteOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${bucketArn}/*` },
+      {
+        Sid: 'LeaseJobs',
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl'],
+        Resource: queue(names.jobs),
+      },
+      {
+        Sid: 'ReportStatus',
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'],
+        Resource: queue(names.status),
+      },
+      {
+        Sid: 'RejectToDlq',
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'],
+        Resource: queue(names.dlq),
+      },
+      {
+        Sid: 'ReadInputsWriteOutputs',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+        Resource: `${bucketArn}/*`,
+      },
       // Lets the overwrite check see "no such object" (404) rather than a 403.
       { Sid: 'SeeMissingObjects', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn },
     ],

@@ -3,8 +3,14 @@
 // and reject moves a message nobody can process to the dead-letter queue with the reason.
 // Messages a worker keeps failing on reach the same DLQ by the queue's RedrivePolicy.
 import {
-  ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand,
-  SendMessageCommand, type Message, type MessageAttributeValue, type SQSClient,
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NommerError } from '../../errors.js';
 import { decodeBody, type TaskMessage } from '../../messages.js';
@@ -26,18 +32,26 @@ const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, M
 
 function attributeBytes(attrs: Record<string, MessageAttributeValue>): number {
   let n = 0;
-  for (const [k, v] of Object.entries(attrs)) n += Buffer.byteLength(k) + Buffer.byteLength(v.DataType ?? '') + Buffer.byteLength(v.StringValue ?? '');
+  for (const [k, v] of Object.entries(attrs))
+    n += Buffer.byteLength(k) + Buffer.byteLength(v.DataType ?? '') + Buffer.byteLength(v.StringValue ?? '');
   return n;
 }
 
 /** JSON body plus the version attribute (lets a consumer route by version without parsing). */
-export function encodeMessage(message: { v: number }, what: string): { MessageBody: string; MessageAttributes: Record<string, MessageAttributeValue> } {
+export function encodeMessage(
+  message: { v: number },
+  what: string,
+): { MessageBody: string; MessageAttributes: Record<string, MessageAttributeValue> } {
   const MessageBody = JSON.stringify(message);
   const MessageAttributes = { [VERSION_ATTRIBUTE]: { DataType: 'Number', StringValue: String(message.v) } };
   const bytes = Buffer.byteLength(MessageBody) + attributeBytes(MessageAttributes);
   // Checked here because SQS's own error for this is a vague InvalidParameterValue.
   if (bytes > SQS_MAX_MESSAGE_BYTES) {
-    throw new NommerError('MESSAGE_INVALID', `${what} is ${bytes} bytes; SQS accepts at most ${SQS_MAX_MESSAGE_BYTES}`, { hint: 'put large parameters (chunk manifests, presets) in storage and pass their URI' });
+    throw new NommerError(
+      'MESSAGE_INVALID',
+      `${what} is ${bytes} bytes; SQS accepts at most ${SQS_MAX_MESSAGE_BYTES}`,
+      { hint: 'put large parameters (chunk manifests, presets) in storage and pass their URI' },
+    );
   }
   return { MessageBody, MessageAttributes };
 }
@@ -67,8 +81,9 @@ export class SqsJobQueue implements JobQueue {
 
   async send(task: TaskMessage): Promise<void> {
     const encoded = encodeMessage(task, `task ${task.taskId}`);
-    await awsCall({ service: 'sqs', operation: 'SendMessage', resource: this.queueUrl },
-      () => this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, ...encoded })));
+    await awsCall({ service: 'sqs', operation: 'SendMessage', resource: this.queueUrl }, () =>
+      this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, ...encoded })),
+    );
   }
 
   /** Resolves null when nothing arrived within the wait, or when `signal` aborted the poll. */
@@ -76,15 +91,18 @@ export class SqsJobQueue implements JobQueue {
     if (opts.signal?.aborted) return null;
     let messages: Message[] | undefined;
     try {
-      const out = await this.client.send(new ReceiveMessageCommand({
-        QueueUrl: this.queueUrl,
-        MaxNumberOfMessages: 1,
-        WaitTimeSeconds: clamp(opts.waitSeconds, 0, MAX_WAIT_SECONDS),
-        VisibilityTimeout: clamp(opts.leaseSeconds, 0, MAX_VISIBILITY_SECONDS),
-        // Neither is returned unless asked for by name.
-        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-        MessageAttributeNames: ['All'],
-      }), { abortSignal: opts.signal });
+      const out = await this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.queueUrl,
+          MaxNumberOfMessages: 1,
+          WaitTimeSeconds: clamp(opts.waitSeconds, 0, MAX_WAIT_SECONDS),
+          VisibilityTimeout: clamp(opts.leaseSeconds, 0, MAX_VISIBILITY_SECONDS),
+          // Neither is returned unless asked for by name.
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: opts.signal },
+      );
       messages = out.Messages;
     } catch (err) {
       // Stopping a worker mid-poll is normal; a message SQS handed out just before the abort
@@ -99,31 +117,52 @@ export class SqsJobQueue implements JobQueue {
 
   /** Dead letters from the DLQ, in no order (each hidden for a minute once read; deleted once applied). */
   async takeDeadLetters(max: number): Promise<DeadLetter[]> {
-    const out = await awsCall({ service: 'sqs', operation: 'ReceiveMessage', resource: this.dlqUrl },
-      () => this.client.send(new ReceiveMessageCommand({
-        QueueUrl: this.dlqUrl, MaxNumberOfMessages: clamp(max, 1, 10), WaitTimeSeconds: 0, VisibilityTimeout: 60,
-        MessageAttributeNames: ['All'],
-      })));
-    return (out.Messages ?? []).filter((m) => m.ReceiptHandle).map((m) => ({
-      key: m.MessageId ?? '',
-      body: decodeBody(m.Body),
-      reason: m.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue ?? 'received too many times without an ack (redrive policy)',
-      remove: async () => {
-        await awsCall({ service: 'sqs', operation: 'DeleteMessage', resource: this.dlqUrl },
-          () => this.client.send(new DeleteMessageCommand({ QueueUrl: this.dlqUrl, ReceiptHandle: m.ReceiptHandle! })));
-      },
-    }));
+    const out = await awsCall({ service: 'sqs', operation: 'ReceiveMessage', resource: this.dlqUrl }, () =>
+      this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.dlqUrl,
+          MaxNumberOfMessages: clamp(max, 1, 10),
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 60,
+          MessageAttributeNames: ['All'],
+        }),
+      ),
+    );
+    return (out.Messages ?? [])
+      .filter((m) => m.ReceiptHandle)
+      .map((m) => ({
+        key: m.MessageId ?? '',
+        body: decodeBody(m.Body),
+        reason:
+          m.MessageAttributes?.[REJECT_REASON_ATTRIBUTE]?.StringValue ??
+          'received too many times without an ack (redrive policy)',
+        remove: async () => {
+          await awsCall({ service: 'sqs', operation: 'DeleteMessage', resource: this.dlqUrl }, () =>
+            this.client.send(new DeleteMessageCommand({ QueueUrl: this.dlqUrl, ReceiptHandle: m.ReceiptHandle! })),
+          );
+        },
+      }));
   }
 
   async depth(): Promise<{ waiting: number; inFlight: number }> {
-    const out = await awsCall({ service: 'sqs', operation: 'GetQueueAttributes', resource: this.queueUrl },
-      () => this.client.send(new GetQueueAttributesCommand({
-        QueueUrl: this.queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed', 'ApproximateNumberOfMessagesNotVisible'],
-      })));
+    const out = await awsCall({ service: 'sqs', operation: 'GetQueueAttributes', resource: this.queueUrl }, () =>
+      this.client.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: this.queueUrl,
+          AttributeNames: [
+            'ApproximateNumberOfMessages',
+            'ApproximateNumberOfMessagesDelayed',
+            'ApproximateNumberOfMessagesNotVisible',
+          ],
+        }),
+      ),
+    );
     const n = (k: string) => Number(out.Attributes?.[k as keyof typeof out.Attributes] ?? 0) || 0;
     // Delayed messages are work that will need a worker soon: count them as waiting.
-    return { waiting: n('ApproximateNumberOfMessages') + n('ApproximateNumberOfMessagesDelayed'), inFlight: n('ApproximateNumberOfMessagesNotVisible') };
+    return {
+      waiting: n('ApproximateNumberOfMessages') + n('ApproximateNumberOfMessagesDelayed'),
+      inFlight: n('ApproximateNumberOfMessagesNotVisible'),
+    };
   }
 }
 
@@ -176,22 +215,40 @@ class SqsLease implements Lease {
     if (this.settled) return;
     // Keep the sender's attributes (the version) so the DLQ copy can be inspected or replayed as is.
     const attrs: Record<string, MessageAttributeValue> = { ...(this.message.MessageAttributes ?? {}) };
-    attrs[REJECT_REASON_ATTRIBUTE] = { DataType: 'String', StringValue: reason.slice(0, MAX_REASON_CHARS) || 'rejected' };
+    attrs[REJECT_REASON_ATTRIBUTE] = {
+      DataType: 'String',
+      StringValue: reason.slice(0, MAX_REASON_CHARS) || 'rejected',
+    };
     // Copy first, then delete: if the delete fails the message comes back and is rejected again
     // (a duplicate in the DLQ), which beats losing it.
-    await awsCall({ service: 'sqs', operation: 'SendMessage', resource: this.dlqUrl },
-      () => this.client.send(new SendMessageCommand({ QueueUrl: this.dlqUrl, MessageBody: this.message.Body ?? '', MessageAttributes: attrs })));
+    await awsCall({ service: 'sqs', operation: 'SendMessage', resource: this.dlqUrl }, () =>
+      this.client.send(
+        new SendMessageCommand({
+          QueueUrl: this.dlqUrl,
+          MessageBody: this.message.Body ?? '',
+          MessageAttributes: attrs,
+        }),
+      ),
+    );
     await this.delete();
     this.settled = true;
   }
 
   private async delete(): Promise<void> {
-    await awsCall({ service: 'sqs', operation: 'DeleteMessage', resource: this.queueUrl },
-      () => this.client.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: this.receiptHandle })));
+    await awsCall({ service: 'sqs', operation: 'DeleteMessage', resource: this.queueUrl }, () =>
+      this.client.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: this.receiptHandle })),
+    );
   }
 
   private async changeVisibility(seconds: number): Promise<void> {
-    await awsCall({ service: 'sqs', operation: 'ChangeMessageVisibility', resource: this.queueUrl },
-      () => this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: this.receiptHandle, VisibilityTimeout: seconds })));
+    await awsCall({ service: 'sqs', operation: 'ChangeMessageVisibility', resource: this.queueUrl }, () =>
+      this.client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.queueUrl,
+          ReceiptHandle: this.receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      ),
+    );
   }
 }

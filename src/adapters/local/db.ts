@@ -33,7 +33,11 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
       // Every job's paths, URLs and webhook targets are in it: its owner's only. SQLite gives
       // the -wal and -shm files the main file's mode.
       for (const f of [path, `${path}-wal`, `${path}-shm`]) {
-        try { chmodSync(f, 0o600); } catch { /* not there yet, or not ours */ }
+        try {
+          chmodSync(f, 0o600);
+        } catch {
+          /* not there yet, or not ours */
+        }
       }
       // WAL lets workers (other processes) read and write while feederd holds its connection.
       db.pragma('journal_mode = WAL');
@@ -58,18 +62,30 @@ function storeError(err: unknown, path: string): unknown {
   if (err instanceof NommerError) return err;
   const code = String((err as { code?: unknown }).code ?? '');
   if (/^SQLITE_(CANTOPEN|READONLY|PERM|AUTH)/.test(code) || ['EROFS', 'EACCES', 'EPERM'].includes(code)) {
-    return new NommerError('CONFIG_INVALID', `cannot open the job store ${path} for writing: ${(err as Error).message} (${code})`, {
-      hint: 'the data dir must be writable: fix its permissions or mount, or point NOMMER_HOME at another directory',
-      cause: err,
-    });
+    return new NommerError(
+      'CONFIG_INVALID',
+      `cannot open the job store ${path} for writing: ${(err as Error).message} (${code})`,
+      {
+        hint: 'the data dir must be writable: fix its permissions or mount, or point NOMMER_HOME at another directory',
+        cause: err,
+      },
+    );
   }
   if (code === 'SQLITE_FULL') {
-    return new NommerError('DISK_FULL', `the job store ${path} cannot be written: ${(err as Error).message} (${code})`, { retriable: true, hint: 'free space on the data dir\'s disk', cause: err });
+    return new NommerError(
+      'DISK_FULL',
+      `the job store ${path} cannot be written: ${(err as Error).message} (${code})`,
+      { retriable: true, hint: "free space on the data dir's disk", cause: err },
+    );
   }
   return err;
 }
 
-export interface Migration { id: number; name: string; sql: string }
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
 
 /** The numbered migrations shipped with this package, in order. */
 export function loadMigrations(dir = findMigrationsDir()): Migration[] {
@@ -80,7 +96,8 @@ export function loadMigrations(dir = findMigrationsDir()): Migration[] {
     out.push({ id: Number(m[1]), name, sql: readFileSync(join(dir, name), 'utf8') });
   }
   for (let i = 1; i < out.length; i++) {
-    if (out[i]!.id === out[i - 1]!.id) throw new NommerError('INTERNAL', `two migrations numbered ${out[i]!.id}: ${out[i - 1]!.name}, ${out[i]!.name}`);
+    if (out[i]!.id === out[i - 1]!.id)
+      throw new NommerError('INTERNAL', `two migrations numbered ${out[i]!.id}: ${out[i - 1]!.name}, ${out[i]!.name}`);
   }
   return out;
 }
@@ -92,12 +109,18 @@ export function loadMigrations(dir = findMigrationsDir()): Migration[] {
 export function migrate(db: Db, migrations: Migration[] = loadMigrations()): { applied: string[] } {
   const applied: string[] = [];
   const run = db.transaction(() => {
-    db.exec('CREATE TABLE IF NOT EXISTS nommer_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const done = new Set((db.prepare('SELECT id FROM nommer_migrations').pluck().all() as number[]));
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS nommer_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const done = new Set(db.prepare('SELECT id FROM nommer_migrations').pluck().all() as number[]);
     const newest = Math.max(0, ...done);
     const known = migrations.length ? migrations[migrations.length - 1]!.id : 0;
     if (newest > known) {
-      throw new NommerError('CONFIG_INVALID', `the database has schema migration ${newest}, newer than this nommer knows (${known})`, { hint: 'upgrade nommer, or point it at another database file' });
+      throw new NommerError(
+        'CONFIG_INVALID',
+        `the database has schema migration ${newest}, newer than this nommer knows (${known})`,
+        { hint: 'upgrade nommer, or point it at another database file' },
+      );
     }
     const record = db.prepare('INSERT INTO nommer_migrations (id, name, applied_at) VALUES (?, ?, ?)');
     for (const m of migrations) {
@@ -122,7 +145,10 @@ export function findMigrationsDir(from = dirname(fileURLToPath(import.meta.url))
     const candidate = join(dir, 'migrations');
     if (existsSync(candidate) && statSync(candidate).isDirectory()) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new NommerError('INTERNAL', `cannot find nommer's migrations/ directory above ${from}`, { hint: 'the package is incomplete; reinstall media-nommer' });
+    if (parent === dir)
+      throw new NommerError('INTERNAL', `cannot find nommer's migrations/ directory above ${from}`, {
+        hint: 'the package is incomplete; reinstall media-nommer',
+      });
     dir = parent;
   }
 }

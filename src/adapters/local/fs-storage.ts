@@ -8,7 +8,14 @@ import { access, copyFile, link, mkdir, readdir, rename, rm, stat, unlink } from
 import { constants } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../../errors.js';
-import { commitAll, type Committed, type PreparedOutput, type PrepareOptions, type Storage, type StoreResult } from '../../ports/storage.js';
+import {
+  commitAll,
+  type Committed,
+  type PreparedOutput,
+  type PrepareOptions,
+  type Storage,
+  type StoreResult,
+} from '../../ports/storage.js';
 import { downloadHttp } from '../http-download.js';
 import { isHttpUri, isLocalUri, localPathOf } from '../../uri.js';
 import { tempPathBeside } from '../../paths.js';
@@ -18,11 +25,18 @@ export class FsStorage implements Storage {
     return isLocalUri(uri) || isHttpUri(uri);
   }
 
-  async fetch(uri: string, destDir: string, opts: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void } = {}): Promise<string> {
+  async fetch(
+    uri: string,
+    destDir: string,
+    opts: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void } = {},
+  ): Promise<string> {
     if (isHttpUri(uri)) return downloadHttp(uri, destDir, opts);
     const path = localPathOf(uri);
     const st = await stat(path).catch(() => undefined);
-    if (!st) throw new NommerError('INPUT_NOT_FOUND', `input not found: ${path}`, { hint: 'check the path; the worker reads it from this machine' });
+    if (!st)
+      throw new NommerError('INPUT_NOT_FOUND', `input not found: ${path}`, {
+        hint: 'check the path; the worker reads it from this machine',
+      });
     return path;
   }
 
@@ -48,8 +62,12 @@ export class FsStorage implements Storage {
   async checkOutput(uri: string, opts: { overwrite: boolean }): Promise<void> {
     const dest = resolve(localDestination(uri));
     const st = await stat(dest).catch(() => undefined);
-    if (st?.isDirectory()) throw new NommerError('OUTPUT_UNWRITABLE', `output ${dest} is a directory`, { hint: 'give a file path with -o' });
-    if (st && !opts.overwrite) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'use --force to overwrite, or choose another path with -o' });
+    if (st?.isDirectory())
+      throw new NommerError('OUTPUT_UNWRITABLE', `output ${dest} is a directory`, { hint: 'give a file path with -o' });
+    if (st && !opts.overwrite)
+      throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, {
+        hint: 'use --force to overwrite, or choose another path with -o',
+      });
     // The nearest existing ancestor must be writable (missing directories are created).
     let dir = dirname(dest);
     while (!(await stat(dir).catch(() => undefined)) && dirname(dir) !== dir) dir = dirname(dir);
@@ -79,7 +97,9 @@ export class FsStorage implements Storage {
         committed = true;
         return c;
       },
-      discard: async () => { if (!committed) await rm(path, { force: true }); },
+      discard: async () => {
+        if (!committed) await rm(path, { force: true });
+      },
     };
   }
 
@@ -95,7 +115,11 @@ export class FsStorage implements Storage {
 /** The local path of an output URI; http(s) is an input scheme only. */
 function localDestination(uri: string): string {
   if (!isLocalUri(uri)) {
-    throw new NommerError('USAGE', `cannot write an output to ${uri}: destinations are local paths, file:// or (aws backend) s3:// URIs`, { hint: 'choose a local path or an s3:// URI with -o' });
+    throw new NommerError(
+      'USAGE',
+      `cannot write an output to ${uri}: destinations are local paths, file:// or (aws backend) s3:// URIs`,
+      { hint: 'choose a local path or an s3:// URI with -o' },
+    );
   }
   return localPathOf(uri);
 }
@@ -111,7 +135,8 @@ export async function removeTempsOf(uri: string, tagPrefix: string): Promise<voi
   const dir = dirname(dest);
   const start = `.${basename(dest)}.${tagPrefix.replace(/[^A-Za-z0-9_.-]/g, '_')}.`;
   for (const n of await readdir(dir).catch(() => [] as string[])) {
-    if (n.startsWith(start) && n.endsWith('.nommer-part')) await rm(join(dir, n), { force: true }).catch(() => undefined);
+    if (n.startsWith(start) && n.endsWith('.nommer-part'))
+      await rm(join(dir, n), { force: true }).catch(() => undefined);
   }
 }
 
@@ -146,29 +171,50 @@ async function commitLocal(temp: string, dest: string, uri: string, overwrite: b
         await unlink(temp);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'a file appeared there while encoding; submit with --force to overwrite' });
+        if (code === 'EEXIST')
+          throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, {
+            hint: 'a file appeared there while encoding; submit with --force to overwrite',
+          });
         if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
-        if (await stat(dest).catch(() => undefined)) throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, { hint: 'submit with --force to overwrite' });
+        if (await stat(dest).catch(() => undefined))
+          throw new NommerError('OUTPUT_EXISTS', `output exists: ${dest}`, {
+            hint: 'submit with --force to overwrite',
+          });
         await rename(temp, dest);
       }
       const ino = (await stat(dest)).ino;
       return {
-        uri, bytes,
+        uri,
+        bytes,
         // Only the file we put there: if someone replaced it since, it is theirs.
-        undo: async () => { if ((await stat(dest).catch(() => undefined))?.ino === ino) await rm(dest, { force: true }); },
+        undo: async () => {
+          if ((await stat(dest).catch(() => undefined))?.ino === ino) await rm(dest, { force: true });
+        },
         finish: async () => {},
       };
     }
-    const backup = tempPathBeside(dest, `${randomBytes(4).toString('hex')}.old`).replace(/\.nommer-part$/, '.nommer-old');
-    const hadOld = await link(dest, backup).then(() => true, (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    });
+    const backup = tempPathBeside(dest, `${randomBytes(4).toString('hex')}.old`).replace(
+      /\.nommer-part$/,
+      '.nommer-old',
+    );
+    const hadOld = await link(dest, backup).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
     await rename(temp, dest);
     return {
-      uri, bytes,
-      undo: async () => { if (hadOld) await rename(backup, dest); else await rm(dest, { force: true }); },
-      finish: async () => { if (hadOld) await rm(backup, { force: true }); },
+      uri,
+      bytes,
+      undo: async () => {
+        if (hadOld) await rename(backup, dest);
+        else await rm(dest, { force: true });
+      },
+      finish: async () => {
+        if (hadOld) await rm(backup, { force: true });
+      },
     };
   } catch (err) {
     await rm(temp, { force: true });
@@ -181,14 +227,31 @@ export class StorageRouter implements Storage {
   constructor(private readonly adapters: Storage[]) {}
   private pick(uri: string): Storage {
     const a = this.adapters.find((s) => s.handles(uri));
-    if (!a) throw new NommerError('USAGE', `no storage for ${uri}`, { hint: 'use a local path, http(s):// or (with the aws backend) s3://' });
+    if (!a)
+      throw new NommerError('USAGE', `no storage for ${uri}`, {
+        hint: 'use a local path, http(s):// or (with the aws backend) s3://',
+      });
     return a;
   }
-  handles(uri: string): boolean { return this.adapters.some((s) => s.handles(uri)); }
-  fetch(uri: string, destDir: string, opts?: Parameters<Storage['fetch']>[2]) { return this.pick(uri).fetch(uri, destDir, opts); }
-  store(localFile: string, uri: string, opts?: Parameters<Storage['store']>[2]) { return this.pick(uri).store(localFile, uri, opts); }
-  checkOutput(uri: string, opts: { overwrite: boolean }) { return this.pick(uri).checkOutput(uri, opts); }
-  prepareOutput(uri: string, opts: PrepareOptions) { return this.pick(uri).prepareOutput(uri, opts); }
-  exists(uri: string) { return this.pick(uri).exists(uri); }
-  remove(uri: string) { return this.pick(uri).remove(uri); }
+  handles(uri: string): boolean {
+    return this.adapters.some((s) => s.handles(uri));
+  }
+  fetch(uri: string, destDir: string, opts?: Parameters<Storage['fetch']>[2]) {
+    return this.pick(uri).fetch(uri, destDir, opts);
+  }
+  store(localFile: string, uri: string, opts?: Parameters<Storage['store']>[2]) {
+    return this.pick(uri).store(localFile, uri, opts);
+  }
+  checkOutput(uri: string, opts: { overwrite: boolean }) {
+    return this.pick(uri).checkOutput(uri, opts);
+  }
+  prepareOutput(uri: string, opts: PrepareOptions) {
+    return this.pick(uri).prepareOutput(uri, opts);
+  }
+  exists(uri: string) {
+    return this.pick(uri).exists(uri);
+  }
+  remove(uri: string) {
+    return this.pick(uri).remove(uri);
+  }
 }

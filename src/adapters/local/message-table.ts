@@ -32,26 +32,52 @@ export interface DeadLetterRow {
 }
 
 export class MessageTable {
-  private readonly s: Record<'send' | 'sweep' | 'sweepDelete' | 'claim' | 'extend' | 'ack' | 'ackAny' | 'exists' | 'release' | 'bury' | 'buryDelete' | 'depth' | 'dead', Statement>;
+  private readonly s: Record<
+    | 'send'
+    | 'sweep'
+    | 'sweepDelete'
+    | 'claim'
+    | 'extend'
+    | 'ack'
+    | 'ackAny'
+    | 'exists'
+    | 'release'
+    | 'bury'
+    | 'buryDelete'
+    | 'depth'
+    | 'dead',
+    Statement
+  >;
 
-  constructor(private readonly db: Db, readonly queue: string, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly db: Db,
+    readonly queue: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.s = {
-      send: db.prepare('INSERT INTO queue_messages (queue, body, priority, sent_at, visible_at) VALUES (@queue, @body, @priority, @now, @visibleAt)'),
+      send: db.prepare(
+        'INSERT INTO queue_messages (queue, body, priority, sent_at, visible_at) VALUES (@queue, @body, @priority, @now, @visibleAt)',
+      ),
       // Messages received too often without an ack go to the dead letters before the next claim,
       // as an SQS redrive policy does, so a message that kills its workers cannot loop forever.
-      sweep: db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
+      sweep:
+        db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
         SELECT queue, id, body, priority, sent_at, receive_count,
           'received ' || (receive_count - released_count) || ' times without an ack (max ' || CAST(@max AS INTEGER) || ')', @now
         FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count - released_count >= @max`),
-      sweepDelete: db.prepare('DELETE FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count - released_count >= @max'),
-      claim: db.prepare(`UPDATE queue_messages SET visible_at = @until, lease_token = @token, receive_count = receive_count + 1
+      sweepDelete: db.prepare(
+        'DELETE FROM queue_messages WHERE queue = @queue AND visible_at <= @now AND receive_count - released_count >= @max',
+      ),
+      claim:
+        db.prepare(`UPDATE queue_messages SET visible_at = @until, lease_token = @token, receive_count = receive_count + 1
         WHERE id IN (SELECT id FROM queue_messages WHERE queue = @queue AND visible_at <= @now ORDER BY priority DESC, id LIMIT @n)
         RETURNING *`),
       extend: db.prepare('UPDATE queue_messages SET visible_at = @until WHERE id = @id AND lease_token = @token'),
       ack: db.prepare('DELETE FROM queue_messages WHERE id = @id AND lease_token = @token'),
       ackAny: db.prepare('DELETE FROM queue_messages WHERE id = @id'),
       exists: db.prepare('SELECT lease_token FROM queue_messages WHERE id = ?'),
-      release: db.prepare(`UPDATE queue_messages SET visible_at = @until, lease_token = NULL, released_count = released_count + 1
+      release:
+        db.prepare(`UPDATE queue_messages SET visible_at = @until, lease_token = NULL, released_count = released_count + 1
         WHERE id = @id AND lease_token = @token`),
       bury: db.prepare(`INSERT INTO queue_dead_letters (queue, message_id, body, priority, sent_at, receive_count, reason, dead_at)
         SELECT queue, id, body, priority, sent_at, receive_count, @reason, @now FROM queue_messages WHERE id = @id AND lease_token = @token`),
@@ -77,7 +103,13 @@ export class MessageTable {
         this.s.sweep.run({ queue: this.queue, now, max: maxReceives });
         this.s.sweepDelete.run({ queue: this.queue, now, max: maxReceives });
       }
-      const rows = this.s.claim.all({ queue: this.queue, now, until: now + leaseMs, token: randomUUID(), n }) as MessageRow[];
+      const rows = this.s.claim.all({
+        queue: this.queue,
+        now,
+        until: now + leaseMs,
+        token: randomUUID(),
+        n,
+      }) as MessageRow[];
       // RETURNING does not promise an order.
       return rows.sort((a, b) => b.priority - a.priority || a.id - b.id);
     });
@@ -122,7 +154,9 @@ export class MessageTable {
 
   /** Dead letters of this queue with an id above `afterId`, oldest first. */
   deadLettersAfter(afterId: number, limit: number): DeadLetterRow[] {
-    return this.db.prepare('SELECT * FROM queue_dead_letters WHERE queue = ? AND id > ? ORDER BY id LIMIT ?').all(this.queue, afterId, limit) as DeadLetterRow[];
+    return this.db
+      .prepare('SELECT * FROM queue_dead_letters WHERE queue = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(this.queue, afterId, limit) as DeadLetterRow[];
   }
 
   /** Remove one dead letter (applied by the orchestrator). */

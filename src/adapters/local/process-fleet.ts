@@ -14,7 +14,10 @@ export interface ProcessFleetOptions {
   onExit?: (id: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
-interface Child { node: WorkerNode; proc: ChildProcess }
+interface Child {
+  node: WorkerNode;
+  proc: ChildProcess;
+}
 
 export class ProcessFleet implements Fleet {
   private readonly children = new Map<string, Child>();
@@ -65,7 +68,12 @@ export class ProcessFleet implements Fleet {
   async stopAll(graceMs: number): Promise<void> {
     const procs = [...this.children.values()].map((c) => c.proc);
     await this.terminate([...this.children.keys()]);
-    const exited = Promise.all(procs.map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())))));
+    const exited = Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r()))),
+      ),
+    );
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
     if ((await Promise.race([exited, timer])) === 'timeout') for (const p of procs) p.kill('SIGKILL');
     await exited;

@@ -7,5 +7,9 @@ export function asQueueError(err: unknown, doing: string): NommerError {
   // Another process held the write lock past busy_timeout: trying again later can work.
   const busy = typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
   const message = err instanceof Error ? err.message : String(err);
-  return new NommerError('QUEUE_FAILED', `could not ${doing} in the local database: ${message}`, { retriable: busy, cause: err, hint: busy ? 'the database is busy; it will be retried' : undefined });
+  return new NommerError('QUEUE_FAILED', `could not ${doing} in the local database: ${message}`, {
+    retriable: busy,
+    cause: err,
+    hint: busy ? 'the database is busy; it will be retried' : undefined,
+  });
 }

@@ -41,7 +41,11 @@ export class SqliteJobQueue implements JobQueue {
 
   constructor(db: Db, opts: SqliteQueueOptions = {}) {
     const maxReceives = opts.maxReceives === undefined ? 5 : opts.maxReceives;
-    if (maxReceives !== null && (!Number.isInteger(maxReceives) || maxReceives < 1)) throw new NommerError('CONFIG_INVALID', `queue maxReceives must be a whole number >= 1 or null, not ${maxReceives}`);
+    if (maxReceives !== null && (!Number.isInteger(maxReceives) || maxReceives < 1))
+      throw new NommerError(
+        'CONFIG_INVALID',
+        `queue maxReceives must be a whole number >= 1 or null, not ${maxReceives}`,
+      );
     const pollMs = opts.pollMs ?? 150;
     if (!(pollMs > 0)) throw new NommerError('CONFIG_INVALID', `queue pollMs must be > 0, not ${pollMs}`);
     this.table = new MessageTable(db, opts.queue ?? 'tasks', opts.now);
@@ -53,17 +57,26 @@ export class SqliteJobQueue implements JobQueue {
 
   async send(task: TaskMessage, opts: SendOptions = {}): Promise<void> {
     try {
-      this.table.send(JSON.stringify(task), Math.trunc(opts.priority ?? this.defaultPriority), (opts.delaySeconds ?? 0) * 1000);
-    } catch (err) { throw asQueueError(err, 'send a task'); }
+      this.table.send(
+        JSON.stringify(task),
+        Math.trunc(opts.priority ?? this.defaultPriority),
+        (opts.delaySeconds ?? 0) * 1000,
+      );
+    } catch (err) {
+      throw asQueueError(err, 'send a task');
+    }
   }
 
   /** All in one transaction: a burst of submissions costs one commit, not one per task. */
   async sendBatch(items: Array<{ task: TaskMessage; priority?: number }>): Promise<void> {
     try {
       this.db.transaction(() => {
-        for (const { task, priority } of items) this.table.send(JSON.stringify(task), Math.trunc(priority ?? this.defaultPriority), 0);
+        for (const { task, priority } of items)
+          this.table.send(JSON.stringify(task), Math.trunc(priority ?? this.defaultPriority), 0);
       })();
-    } catch (err) { throw asQueueError(err, 'send tasks'); }
+    } catch (err) {
+      throw asQueueError(err, 'send tasks');
+    }
   }
 
   /** Resolves null when nothing arrived within waitSeconds or the signal aborted. */
@@ -74,7 +87,11 @@ export class SqliteJobQueue implements JobQueue {
     for (;;) {
       if (opts.signal?.aborted) return null;
       let row;
-      try { row = this.table.claim(1, leaseMs, this.maxReceives)[0]; } catch (err) { throw asQueueError(err, 'receive a task'); }
+      try {
+        row = this.table.claim(1, leaseMs, this.maxReceives)[0];
+      } catch (err) {
+        throw asQueueError(err, 'receive a task');
+      }
       if (row) return this.lease(row.id, row.lease_token!, row.body, row.receive_count, row.released_count);
       const left = deadline - Date.now();
       if (left <= 0) return null;
@@ -83,7 +100,11 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async depth(): Promise<{ waiting: number; inFlight: number }> {
-    try { return this.table.depth(); } catch (err) { throw asQueueError(err, 'count the queue'); }
+    try {
+      return this.table.depth();
+    } catch (err) {
+      throw asQueueError(err, 'count the queue');
+    }
   }
 
   /** Dead-lettered messages of this queue, oldest first (for `doctor` and tests). */
@@ -93,43 +114,70 @@ export class SqliteJobQueue implements JobQueue {
 
   async takeDeadLetters(max: number, opts: { after?: string } = {}): Promise<DeadLetter[]> {
     let rows: DeadLetterRow[];
-    try { rows = this.table.deadLettersAfter(Number(opts.after ?? 0) || 0, Math.max(1, Math.trunc(max))); } catch (err) { throw asQueueError(err, 'read dead letters'); }
+    try {
+      rows = this.table.deadLettersAfter(Number(opts.after ?? 0) || 0, Math.max(1, Math.trunc(max)));
+    } catch (err) {
+      throw asQueueError(err, 'read dead letters');
+    }
     return rows.map((r) => ({
       key: String(r.id),
       body: decodeBody(r.body),
       reason: r.reason,
       remove: async () => {
-        try { this.table.removeDeadLetter(r.id); } catch (err) { throw asQueueError(err, 'remove a dead letter'); }
+        try {
+          this.table.removeDeadLetter(r.id);
+        } catch (err) {
+          throw asQueueError(err, 'remove a dead letter');
+        }
       },
     }));
   }
 
   private lease(id: number, token: string, body: string, receiveCount: number, released: number): Lease {
     const table = this.table;
-    const lost = (what: string) => new NommerError('LEASE_LOST', `cannot ${what} message ${id}: the lease expired and it was leased again`, { hint: 'extend the lease more often than it expires' });
+    const lost = (what: string) =>
+      new NommerError('LEASE_LOST', `cannot ${what} message ${id}: the lease expired and it was leased again`, {
+        hint: 'extend the lease more often than it expires',
+      });
     return {
       body: decodeBody(body),
       receiveCount,
       unfinished: receiveCount - 1 - released,
       async extend(seconds: number) {
         let ok;
-        try { ok = table.extend(id, token, seconds * 1000); } catch (err) { throw asQueueError(err, 'extend a lease'); }
+        try {
+          ok = table.extend(id, token, seconds * 1000);
+        } catch (err) {
+          throw asQueueError(err, 'extend a lease');
+        }
         if (!ok) throw lost('extend');
       },
       async ack() {
         let r;
-        try { r = table.ack(id, token); } catch (err) { throw asQueueError(err, 'ack a message'); }
+        try {
+          r = table.ack(id, token);
+        } catch (err) {
+          throw asQueueError(err, 'ack a message');
+        }
         // 'gone' is a second ack of the same lease: done already, nothing to report.
         if (r === 'taken') throw lost('ack');
       },
       async release(delaySeconds = 0) {
         let ok;
-        try { ok = table.release(id, token, delaySeconds * 1000); } catch (err) { throw asQueueError(err, 'release a message'); }
+        try {
+          ok = table.release(id, token, delaySeconds * 1000);
+        } catch (err) {
+          throw asQueueError(err, 'release a message');
+        }
         if (!ok) throw lost('release');
       },
       async reject(reason: string) {
         let ok;
-        try { ok = table.deadLetter(id, token, reason); } catch (err) { throw asQueueError(err, 'dead-letter a message'); }
+        try {
+          ok = table.deadLetter(id, token, reason);
+        } catch (err) {
+          throw asQueueError(err, 'dead-letter a message');
+        }
         if (!ok) throw lost('reject');
       },
     };

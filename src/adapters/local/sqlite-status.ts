@@ -29,14 +29,19 @@ export class SqliteStatusChannel implements StatusChannel {
 
   constructor(db: Db, opts: SqliteStatusOptions = {}) {
     this.visibilityMs = (opts.visibilitySeconds ?? 30) * 1000;
-    if (!(this.visibilityMs > 0)) throw new NommerError('CONFIG_INVALID', `status visibilitySeconds must be > 0, not ${opts.visibilitySeconds}`);
+    if (!(this.visibilityMs > 0))
+      throw new NommerError('CONFIG_INVALID', `status visibilitySeconds must be > 0, not ${opts.visibilitySeconds}`);
     this.pollMs = opts.pollMs ?? 150;
     if (!(this.pollMs > 0)) throw new NommerError('CONFIG_INVALID', `status pollMs must be > 0, not ${opts.pollMs}`);
     this.table = new MessageTable(db, opts.queue ?? 'status', opts.now);
   }
 
   async publish(event: StatusEvent): Promise<void> {
-    try { this.table.send(JSON.stringify(event), 0, 0); } catch (err) { throw asQueueError(err, 'publish a status event'); }
+    try {
+      this.table.send(JSON.stringify(event), 0, 0);
+    } catch (err) {
+      throw asQueueError(err, 'publish a status event');
+    }
   }
 
   /** Up to `max` events in the order they were published; [] after waitSeconds or on abort. */
@@ -48,7 +53,11 @@ export class SqliteStatusChannel implements StatusChannel {
       // No maxReceives sweep here: whether an event that keeps coming back is poison is the
       // consumer's call (it knows whether applying it threw), made with receiveCount.
       let rows;
-      try { rows = this.table.claim(max, this.visibilityMs, null); } catch (err) { throw asQueueError(err, 'receive status events'); }
+      try {
+        rows = this.table.claim(max, this.visibilityMs, null);
+      } catch (err) {
+        throw asQueueError(err, 'receive status events');
+      }
       if (rows.length) return rows.map((r) => this.received(r));
       const left = deadline - Date.now();
       if (left <= 0) return [];
@@ -57,7 +66,11 @@ export class SqliteStatusChannel implements StatusChannel {
   }
 
   async depth(): Promise<{ waiting: number; inFlight: number }> {
-    try { return this.table.depth(); } catch (err) { throw asQueueError(err, 'count status events'); }
+    try {
+      return this.table.depth();
+    } catch (err) {
+      throw asQueueError(err, 'count status events');
+    }
   }
 
   /** Dead-lettered events, oldest first (for `doctor` and tests). */
@@ -74,24 +87,34 @@ export class SqliteStatusChannel implements StatusChannel {
       // Deleting by id alone: if the event was redelivered meanwhile, applying it twice is
       // harmless (idempotent on task, attempt, seq), and it is done either way.
       async ack() {
-        try { table.ack(r.id, null); } catch (err) { throw asQueueError(err, 'ack a status event'); }
+        try {
+          table.ack(r.id, null);
+        } catch (err) {
+          throw asQueueError(err, 'ack a status event');
+        }
       },
       // By lease: once the lease ran out the event is visible (or in a newer delivery's hands)
       // already, and there is nothing of ours left to give back.
       async release(delaySeconds = 0) {
-        try { table.release(r.id, token, delaySeconds * 1000); } catch (err) {
+        try {
+          table.release(r.id, token, delaySeconds * 1000);
+        } catch (err) {
           throw asQueueError(err, 'release a status event');
         }
       },
       async deadLetter(reason: string) {
         let moved;
-        try { moved = table.deadLetter(r.id, token, reason); } catch (err) {
+        try {
+          moved = table.deadLetter(r.id, token, reason);
+        } catch (err) {
           throw asQueueError(err, 'dead-letter a status event');
         }
         // Not silently: the event will be received again and judged again, with a higher count.
         if (!moved) {
-          throw new NommerError('QUEUE_FAILED',
-            `cannot dead-letter status event ${r.id}: its lease ran out and it was received again (or acked)`);
+          throw new NommerError(
+            'QUEUE_FAILED',
+            `cannot dead-letter status event ${r.id}: its lease ran out and it was received again (or acked)`,
+          );
         }
       },
     };

@@ -37,30 +37,104 @@ function createJobTx(db: Db, req: NewJob, now: number): Created {
   const id = newJobId(now);
   const maxAttempts = req.maxAttempts ?? 3;
   const job: Job = {
-    id, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, state: 'queued', phase: null, attempt: 1, maxAttempts,
-    priority: req.priority ?? 0, progress: 0, fps: null, speed: null, eta: null, input: req.input,
-    outputs: req.outputs.map((o) => ({ preset: o.preset, uri: o.uri })), notifyUrl: req.notifyUrl ?? null,
-    idempotencyKey: req.idempotencyKey ?? null, worker: null, error: null, options: jobOptions.parse(req.options ?? {}),
+    id,
+    createdAt: now,
+    updatedAt: now,
+    startedAt: null,
+    finishedAt: null,
+    state: 'queued',
+    phase: null,
+    attempt: 1,
+    maxAttempts,
+    priority: req.priority ?? 0,
+    progress: 0,
+    fps: null,
+    speed: null,
+    eta: null,
+    input: req.input,
+    outputs: req.outputs.map((o) => ({ preset: o.preset, uri: o.uri })),
+    notifyUrl: req.notifyUrl ?? null,
+    idempotencyKey: req.idempotencyKey ?? null,
+    worker: null,
+    error: null,
+    options: jobOptions.parse(req.options ?? {}),
   };
-  sql(db, `INSERT INTO jobs (id, created_at, updated_at, state, attempt, max_attempts, priority, progress, input, outputs,
+  sql(
+    db,
+    `INSERT INTO jobs (id, created_at, updated_at, state, attempt, max_attempts, priority, progress, input, outputs,
       notify_url, idempotency_key, options)
-    VALUES (?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?, ?, ?, ?)`).run(
-    id, now, now, maxAttempts, job.priority, job.input, JSON.stringify(job.outputs), job.notifyUrl, job.idempotencyKey, JSON.stringify(job.options));
-  const insertTask = sql(db, `INSERT INTO tasks (id, job_id, type, state, attempt, max_attempt, deps, params, weight, created_at, updated_at)
-    VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`);
+    VALUES (?, ?, ?, 'queued', 1, ?, ?, 0, ?, ?, ?, ?, ?)`,
+  ).run(
+    id,
+    now,
+    now,
+    maxAttempts,
+    job.priority,
+    job.input,
+    JSON.stringify(job.outputs),
+    job.notifyUrl,
+    job.idempotencyKey,
+    JSON.stringify(job.options),
+  );
+  const insertTask = sql(
+    db,
+    `INSERT INTO tasks (id, job_id, type, state, attempt, max_attempt, deps, params, weight, created_at, updated_at)
+    VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
+  );
   const rows: Task[] = [];
   for (const t of tasks) {
     const task: Task = {
-      id: taskId(id, t.key), jobId: id, type: t.type, state: 'queued', phase: null, attempt: 1, maxAttempt: maxAttempts, seqApplied: -1,
-      deps: (t.deps ?? []).map((d) => taskId(id, d)), params: t.params ?? null, result: null, progress: 0, weight: t.weight ?? 1,
-      worker: null, dispatchedAttempt: 0, heartbeatAt: null, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, error: null,
+      id: taskId(id, t.key),
+      jobId: id,
+      type: t.type,
+      state: 'queued',
+      phase: null,
+      attempt: 1,
+      maxAttempt: maxAttempts,
+      seqApplied: -1,
+      deps: (t.deps ?? []).map((d) => taskId(id, d)),
+      params: t.params ?? null,
+      result: null,
+      progress: 0,
+      weight: t.weight ?? 1,
+      worker: null,
+      dispatchedAttempt: 0,
+      heartbeatAt: null,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      finishedAt: null,
+      error: null,
     };
     task.state = initialTaskState(task.deps);
-    insertTask.run(task.id, id, task.type, task.state, maxAttempts, JSON.stringify(task.deps),
-      task.params === null ? null : JSON.stringify(task.params), task.weight, now, now);
+    insertTask.run(
+      task.id,
+      id,
+      task.type,
+      task.state,
+      maxAttempts,
+      JSON.stringify(task.deps),
+      task.params === null ? null : JSON.stringify(task.params),
+      task.weight,
+      now,
+      now,
+    );
     rows.push(task);
   }
-  const event = insertEvent(db, id, { type: 'created', taskId: null, state: 'queued', phase: null, attempt: 1, message: `created with ${req.outputs.length} output${req.outputs.length === 1 ? '' : 's'}`, data: { input: req.input, outputs: req.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })) } }, now);
+  const event = insertEvent(
+    db,
+    id,
+    {
+      type: 'created',
+      taskId: null,
+      state: 'queued',
+      phase: null,
+      attempt: 1,
+      message: `created with ${req.outputs.length} output${req.outputs.length === 1 ? '' : 's'}`,
+      data: { input: req.input, outputs: req.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })) },
+    },
+    now,
+  );
   // Built from what was inserted rather than read back: creating is the hot path of a bulk submit.
   return { job: { ...job, tasks: rows }, created: true, events: [event] };
 }
@@ -73,8 +147,10 @@ function validate(req: NewJob): void {
     if (!o || typeof o.uri !== 'string' || !o.uri) throw bad('an output has no uri');
     if (!o.preset || typeof o.preset.name !== 'string') throw bad(`output ${o.uri} has no resolved preset`);
   }
-  if (req.maxAttempts !== undefined && (!Number.isInteger(req.maxAttempts) || req.maxAttempts < 1)) throw bad(`maxAttempts must be a whole number >= 1, not ${req.maxAttempts}`);
-  if (req.priority !== undefined && !Number.isInteger(req.priority)) throw bad(`priority must be a whole number, not ${req.priority}`);
+  if (req.maxAttempts !== undefined && (!Number.isInteger(req.maxAttempts) || req.maxAttempts < 1))
+    throw bad(`maxAttempts must be a whole number >= 1, not ${req.maxAttempts}`);
+  if (req.priority !== undefined && !Number.isInteger(req.priority))
+    throw bad(`priority must be a whole number, not ${req.priority}`);
   if (req.tasks) {
     for (const t of req.tasks) {
       if (!TASK_KEY.test(t.key)) throw bad(`task key ${JSON.stringify(t.key)} must be letters, digits and '-'`);

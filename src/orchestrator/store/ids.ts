@@ -86,7 +86,9 @@ function take(n: number): Buffer {
 function encodeRandom(nBytes: number): string {
   // 5 bits per character: 10 bytes = 80 bits = 16 characters.
   const bytes = take(nBytes);
-  let bits = 0, value = 0, out = '';
+  let bits = 0,
+    value = 0,
+    out = '';
   for (const b of bytes) {
     value = (value << 8) | b;
     bits += 8;

@@ -20,7 +20,17 @@ import { outputsOfWorker } from './outputs-of-worker.js';
 import { requeueTask } from './requeue-task.js';
 import { retryJob } from './retry-job.js';
 import { summarizeJobs } from './summarize-jobs.js';
-import type { Job, JobChange, JobDetail, JobEvent, JobPage, JobSummary, ListJobsOptions, NewJob, StoreChange } from './types.js';
+import type {
+  Job,
+  JobChange,
+  JobDetail,
+  JobEvent,
+  JobPage,
+  JobSummary,
+  ListJobsOptions,
+  NewJob,
+  StoreChange,
+} from './types.js';
 
 export type * from './types.js';
 export type { StatusResult } from './apply-status-event.js';
@@ -28,8 +38,20 @@ export type { Dispatchable } from './list-dispatchable-tasks.js';
 export type { Created } from './create-job.js';
 export { pruneJobs, type PruneBatch, type PruneCounts, type PruneOptions } from './prune-jobs.js';
 export {
-  applyStatusEvent, cancelJob, createJob, failJob, findByIdempotencyKey, getJob, listDispatchableTasks, listJobEvents, listJobs,
-  listSilentTasks, markTaskDispatched, requeueTask, retryJob, summarizeJobs,
+  applyStatusEvent,
+  cancelJob,
+  createJob,
+  failJob,
+  findByIdempotencyKey,
+  getJob,
+  listDispatchableTasks,
+  listJobEvents,
+  listJobs,
+  listSilentTasks,
+  markTaskDispatched,
+  requeueTask,
+  retryJob,
+  summarizeJobs,
 };
 
 /** Running tasks per worker id (EC2 workers report their instance id as worker id). */
@@ -52,7 +74,9 @@ export class Store {
   /** Called after each committed change, once per event (a `progress` tick when only numbers moved). Returns unsubscribe. */
   subscribe(listener: (change: StoreChange) => void): () => void {
     this.listeners.add(listener);
-    return () => { this.listeners.delete(listener); };
+    return () => {
+      this.listeners.delete(listener);
+    };
   }
 
   createJob(req: NewJob, now?: number): Created {
@@ -61,11 +85,21 @@ export class Store {
     return r;
   }
 
-  getJob(jobId: string): JobDetail | null { return getJob(this.db, jobId); }
-  findByIdempotencyKey(key: string): Job | null { return findByIdempotencyKey(this.db, key); }
-  listJobs(opts?: ListJobsOptions): JobPage { return listJobs(this.db, opts); }
-  summarizeJobs(): JobSummary { return summarizeJobs(this.db); }
-  listJobEvents(jobId: string, opts?: { afterId?: number; limit?: number }): JobEvent[] { return listJobEvents(this.db, jobId, opts); }
+  getJob(jobId: string): JobDetail | null {
+    return getJob(this.db, jobId);
+  }
+  findByIdempotencyKey(key: string): Job | null {
+    return findByIdempotencyKey(this.db, key);
+  }
+  listJobs(opts?: ListJobsOptions): JobPage {
+    return listJobs(this.db, opts);
+  }
+  summarizeJobs(): JobSummary {
+    return summarizeJobs(this.db);
+  }
+  listJobEvents(jobId: string, opts?: { afterId?: number; limit?: number }): JobEvent[] {
+    return listJobEvents(this.db, jobId, opts);
+  }
 
   applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
     const r = applyStatusEvent(this.db, ev, now);
@@ -73,23 +107,39 @@ export class Store {
     return r;
   }
 
-  cancelJob(jobId: string, opts?: { reason?: string; now?: number }): JobChange { return this.emit(cancelJob(this.db, jobId, opts)); }
-  retryJob(jobId: string, opts?: { now?: number; rerun?: readonly string[] }): JobChange { return this.emit(retryJob(this.db, jobId, opts)); }
-  failJob(jobId: string, error: ErrorInfo, opts?: { now?: number }): JobChange { return this.emit(failJob(this.db, jobId, error, opts)); }
+  cancelJob(jobId: string, opts?: { reason?: string; now?: number }): JobChange {
+    return this.emit(cancelJob(this.db, jobId, opts));
+  }
+  retryJob(jobId: string, opts?: { now?: number; rerun?: readonly string[] }): JobChange {
+    return this.emit(retryJob(this.db, jobId, opts));
+  }
+  failJob(jobId: string, error: ErrorInfo, opts?: { now?: number }): JobChange {
+    return this.emit(failJob(this.db, jobId, error, opts));
+  }
 
   requeueTask(jobId: string, taskId: string, opts?: { error?: ErrorInfo; now?: number }): JobChange | null {
     const r = requeueTask(this.db, jobId, taskId, opts);
     return r ? this.emit(r) : null;
   }
 
-  listDispatchableTasks(opts?: { limit?: number }): Dispatchable[] { return listDispatchableTasks(this.db, opts); }
-  markTaskDispatched(taskId: string, attempt: number, now?: number): boolean { return markTaskDispatched(this.db, taskId, attempt, now); }
+  listDispatchableTasks(opts?: { limit?: number }): Dispatchable[] {
+    return listDispatchableTasks(this.db, opts);
+  }
+  markTaskDispatched(taskId: string, attempt: number, now?: number): boolean {
+    return markTaskDispatched(this.db, taskId, attempt, now);
+  }
   /** Several in one transaction (a dispatched batch). */
   markTasksDispatched(sent: ReadonlyArray<{ taskId: string; attempt: number }>, now?: number): void {
-    this.db.transaction(() => { for (const t of sent) markTaskDispatched(this.db, t.taskId, t.attempt, now); })();
+    this.db.transaction(() => {
+      for (const t of sent) markTaskDispatched(this.db, t.taskId, t.attempt, now);
+    })();
   }
-  listSilentTasks(before: number, opts?: { limit?: number }) { return listSilentTasks(this.db, before, opts); }
-  outputsOfWorker(worker: string): string[] { return outputsOfWorker(this.db, worker); }
+  listSilentTasks(before: number, opts?: { limit?: number }) {
+    return listSilentTasks(this.db, before, opts);
+  }
+  outputsOfWorker(worker: string): string[] {
+    return outputsOfWorker(this.db, worker);
+  }
 
   close(): void {
     this.listeners.clear();
@@ -101,11 +151,28 @@ export class Store {
     let events = change.events;
     // Only numbers moved (progress, fps): subscribers still want them; history does not.
     if (events.length === 0) {
-      events = [{ id: null, jobId: job.id, taskId: change.tasks[0]?.id ?? null, at: job.updatedAt, type: 'progress', state: job.state, phase: job.phase, attempt: job.attempt, message: `${Math.round(job.progress * 100)}%`, data: { progress: job.progress, fps: job.fps, speed: job.speed, eta: job.eta } }];
+      events = [
+        {
+          id: null,
+          jobId: job.id,
+          taskId: change.tasks[0]?.id ?? null,
+          at: job.updatedAt,
+          type: 'progress',
+          state: job.state,
+          phase: job.phase,
+          attempt: job.attempt,
+          message: `${Math.round(job.progress * 100)}%`,
+          data: { progress: job.progress, fps: job.fps, speed: job.speed, eta: job.eta },
+        },
+      ];
     }
     for (const event of events) {
       for (const listener of [...this.listeners]) {
-        try { listener({ jobId: job.id, job, event }); } catch { /* the listener's own bug; the change stands */ }
+        try {
+          listener({ jobId: job.id, job, event });
+        } catch {
+          /* the listener's own bug; the change stands */
+        }
       }
     }
     return change;

@@ -8,7 +8,10 @@ export type Delivery = z.infer<typeof delivery>;
 
 export const chunkingDecision = z.union([
   z.object({
-    chunked: z.literal(true), chunks: z.number().int().positive(), scratch: z.string(), frames: z.number().int().nonnegative(),
+    chunked: z.literal(true),
+    chunks: z.number().int().positive(),
+    scratch: z.string(),
+    frames: z.number().int().nonnegative(),
     timeline: z.enum(['packets', 'frames']),
   }),
   z.object({ chunked: z.literal(false), reason: z.string() }),

@@ -14,16 +14,29 @@ export interface Dispatchable {
 
 export function listDispatchableTasks(db: Db, opts: { limit?: number } = {}): Dispatchable[] {
   const limit = Math.min(Math.max(1, Math.trunc(opts.limit ?? 100)), 1000);
-  const rows = sql(db, `SELECT t.id, t.job_id, t.type, t.attempt, t.params, j.input, j.outputs, j.options, j.priority
+  const rows = sql(
+    db,
+    `SELECT t.id, t.job_id, t.type, t.attempt, t.params, j.input, j.outputs, j.options, j.priority
     FROM tasks t JOIN jobs j ON j.id = t.job_id
     WHERE t.state = 'queued' AND t.dispatched_attempt < t.attempt
-    ORDER BY t.created_at, t.id LIMIT ?`).all(limit) as Array<Pick<TaskRow, 'id' | 'job_id' | 'type' | 'attempt' | 'params'> & Pick<JobRow, 'input' | 'outputs' | 'options' | 'priority'>>;
+    ORDER BY t.created_at, t.id LIMIT ?`,
+  ).all(limit) as Array<
+    Pick<TaskRow, 'id' | 'job_id' | 'type' | 'attempt' | 'params'> &
+      Pick<JobRow, 'input' | 'outputs' | 'options' | 'priority'>
+  >;
   return rows.map((r) => {
     const options = parseJobOptions(r.options);
     const outputs = (JSON.parse(r.outputs) as TaskMessage['outputs']).map((o) => ({ preset: o.preset, uri: o.uri }));
     const message: TaskMessage = {
-      v: MESSAGE_VERSION, kind: 'task', jobId: r.job_id, taskId: r.id, attempt: r.attempt, type: r.type,
-      input: r.input, outputs, force: options.force,
+      v: MESSAGE_VERSION,
+      kind: 'task',
+      jobId: r.job_id,
+      taskId: r.id,
+      attempt: r.attempt,
+      type: r.type,
+      input: r.input,
+      outputs,
+      force: options.force,
       ...(r.params === null ? {} : { params: JSON.parse(r.params) as Record<string, unknown> }),
     };
     return { message, priority: r.priority };

@@ -4,8 +4,11 @@ import type { Db } from '../../adapters/local/db.js';
 import { sql } from './rows.js';
 
 export function outputsOfWorker(db: Db, worker: string): string[] {
-  const rows = sql(db, `SELECT DISTINCT j.outputs AS outputs FROM tasks t JOIN jobs j ON j.id = t.job_id
-    WHERE t.state = 'running' AND (t.worker = ? OR t.worker LIKE ? || '/%')`).all(worker, worker) as Array<{ outputs: string }>;
+  const rows = sql(
+    db,
+    `SELECT DISTINCT j.outputs AS outputs FROM tasks t JOIN jobs j ON j.id = t.job_id
+    WHERE t.state = 'running' AND (t.worker = ? OR t.worker LIKE ? || '/%')`,
+  ).all(worker, worker) as Array<{ outputs: string }>;
   const uris = new Set<string>();
   for (const r of rows) for (const o of JSON.parse(r.outputs) as Array<{ uri: string }>) uris.add(o.uri);
   return [...uris];

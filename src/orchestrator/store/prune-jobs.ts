@@ -54,10 +54,16 @@ function pruneBatchTx(db: Db, before: number, limit: number): PruneBatch {
     out.fences += fences.run(id).changes;
     out.jobs += jobs.run(id).changes;
   }
-  out.deadLetters = sql(db, `DELETE FROM queue_dead_letters WHERE id IN
-    (SELECT id FROM queue_dead_letters WHERE dead_at < @before LIMIT @limit)`).run({ before, limit }).changes;
-  const orphans = sql(db, `DELETE FROM control_fences WHERE (job_id, task_id) IN
-    (SELECT f.job_id, f.task_id FROM control_fences f WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.job_id) LIMIT @limit)`).run({ limit }).changes;
+  out.deadLetters = sql(
+    db,
+    `DELETE FROM queue_dead_letters WHERE id IN
+    (SELECT id FROM queue_dead_letters WHERE dead_at < @before LIMIT @limit)`,
+  ).run({ before, limit }).changes;
+  const orphans = sql(
+    db,
+    `DELETE FROM control_fences WHERE (job_id, task_id) IN
+    (SELECT f.job_id, f.task_id FROM control_fences f WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.job_id) LIMIT @limit)`,
+  ).run({ limit }).changes;
   out.fences += orphans;
   out.more = ids.length === limit || out.deadLetters === limit || orphans === limit;
   return out;
@@ -66,11 +72,22 @@ function pruneBatchTx(db: Db, before: number, limit: number): PruneBatch {
 function countPrunable(db: Db, before: number): PruneCounts {
   const read = db.transaction(() => {
     const jobs = sql(db, `SELECT count(*) FROM jobs WHERE ${PRUNABLE}`).pluck().get({ before }) as number;
-    const tasks = sql(db, `SELECT count(*) FROM tasks WHERE job_id IN (SELECT id FROM jobs WHERE ${PRUNABLE})`).pluck().get({ before }) as number;
-    const events = sql(db, `SELECT count(*) FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE ${PRUNABLE})`).pluck().get({ before }) as number;
-    const deadLetters = sql(db, 'SELECT count(*) FROM queue_dead_letters WHERE dead_at < ?').pluck().get(before) as number;
-    const fences = sql(db, `SELECT count(*) FROM control_fences f WHERE f.job_id IN (SELECT id FROM jobs WHERE ${PRUNABLE})
-      OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.job_id)`).pluck().get({ before }) as number;
+    const tasks = sql(db, `SELECT count(*) FROM tasks WHERE job_id IN (SELECT id FROM jobs WHERE ${PRUNABLE})`)
+      .pluck()
+      .get({ before }) as number;
+    const events = sql(db, `SELECT count(*) FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE ${PRUNABLE})`)
+      .pluck()
+      .get({ before }) as number;
+    const deadLetters = sql(db, 'SELECT count(*) FROM queue_dead_letters WHERE dead_at < ?')
+      .pluck()
+      .get(before) as number;
+    const fences = sql(
+      db,
+      `SELECT count(*) FROM control_fences f WHERE f.job_id IN (SELECT id FROM jobs WHERE ${PRUNABLE})
+      OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.job_id)`,
+    )
+      .pluck()
+      .get({ before }) as number;
     return { jobs, tasks, events, deadLetters, fences };
   });
   // One snapshot: the counts agree with each other even while feederd writes.

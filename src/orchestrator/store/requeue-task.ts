@@ -10,11 +10,22 @@ import { immediate } from './rows.js';
 import { saveOutcome } from './save-outcome.js';
 import type { JobChange } from './types.js';
 
-export function requeueTask(db: Db, jobId: string, taskId: string, opts: { error?: ErrorInfo; now?: number } = {}): JobChange | null {
+export function requeueTask(
+  db: Db,
+  jobId: string,
+  taskId: string,
+  opts: { error?: ErrorInfo; now?: number } = {},
+): JobChange | null {
   return immediate(db, requeueTaskTx)(db, jobId, taskId, opts.error, opts.now ?? Date.now());
 }
 
-function requeueTaskTx(db: Db, jobId: string, taskId: string, error: ErrorInfo | undefined, now: number): JobChange | null {
+function requeueTaskTx(
+  db: Db,
+  jobId: string,
+  taskId: string,
+  error: ErrorInfo | undefined,
+  now: number,
+): JobChange | null {
   const { job, tasks } = loadForChange(db, jobId);
   const out = decide(job, tasks, taskId, { now, error });
   return out.applied ? saveOutcome(db, jobId, out, now) : null;

@@ -16,6 +16,7 @@ export function retryJob(db: Db, jobId: string, opts: { now?: number; rerun?: re
 function retryJobTx(db: Db, jobId: string, now: number, rerun: readonly string[]): JobChange {
   const { job, tasks } = loadForChange(db, jobId);
   const out = decide(job, tasks, { now, rerun });
-  if (!out.applied) throw new NommerError('JOB_STATE', out.detail, { hint: 'only failed or canceled jobs can be retried' });
+  if (!out.applied)
+    throw new NommerError('JOB_STATE', out.detail, { hint: 'only failed or canceled jobs can be retried' });
   return saveOutcome(db, jobId, out, now);
 }

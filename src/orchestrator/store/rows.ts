@@ -37,23 +37,68 @@ export function immediate<A extends unknown[], R>(db: Db, fn: (...args: A) => R)
 }
 
 export interface JobRow {
-  id: string; created_at: number; updated_at: number; started_at: number | null; finished_at: number | null;
-  state: JobState; phase: Phase | null; attempt: number; max_attempts: number; priority: number;
-  progress: number; fps: number | null; speed: number | null; eta: number | null;
-  input: string; outputs: string; notify_url: string | null; idempotency_key: string | null; worker: string | null;
-  error_code: string | null; error_message: string | null; error_retriable: number | null; options: string;
+  id: string;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  state: JobState;
+  phase: Phase | null;
+  attempt: number;
+  max_attempts: number;
+  priority: number;
+  progress: number;
+  fps: number | null;
+  speed: number | null;
+  eta: number | null;
+  input: string;
+  outputs: string;
+  notify_url: string | null;
+  idempotency_key: string | null;
+  worker: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_retriable: number | null;
+  options: string;
 }
 
 export interface TaskRow {
-  id: string; job_id: string; type: TaskType; state: TaskState; phase: Phase | null; attempt: number; max_attempt: number;
-  seq_applied: number; deps: string; params: string | null; result: string | null; progress: number; weight: number;
-  worker: string | null; dispatched_attempt: number; heartbeat_at: number | null; created_at: number; updated_at: number;
-  started_at: number | null; finished_at: number | null; error_code: string | null; error_message: string | null; error_retriable: number | null;
+  id: string;
+  job_id: string;
+  type: TaskType;
+  state: TaskState;
+  phase: Phase | null;
+  attempt: number;
+  max_attempt: number;
+  seq_applied: number;
+  deps: string;
+  params: string | null;
+  result: string | null;
+  progress: number;
+  weight: number;
+  worker: string | null;
+  dispatched_attempt: number;
+  heartbeat_at: number | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_retriable: number | null;
 }
 
 export interface EventRow {
-  id: number; job_id: string; task_id: string | null; at: number; type: JobEventType; state: JobState;
-  phase: string | null; attempt: number; message: string; data: string | null;
+  id: number;
+  job_id: string;
+  task_id: string | null;
+  at: number;
+  type: JobEventType;
+  state: JobState;
+  phase: string | null;
+  attempt: number;
+  message: string;
+  data: string | null;
 }
 
 function errorFrom(code: string | null, message: string | null, retriable: number | null): ErrorInfo | null {
@@ -62,28 +107,68 @@ function errorFrom(code: string | null, message: string | null, retriable: numbe
 
 export function jobFromRow(r: JobRow): Job {
   return {
-    id: r.id, createdAt: r.created_at, updatedAt: r.updated_at, startedAt: r.started_at, finishedAt: r.finished_at,
-    state: r.state, phase: r.phase, attempt: r.attempt, maxAttempts: r.max_attempts, priority: r.priority,
-    progress: r.progress, fps: r.fps, speed: r.speed, eta: r.eta, input: r.input, outputs: JSON.parse(r.outputs),
-    notifyUrl: r.notify_url, idempotencyKey: r.idempotency_key, worker: r.worker,
-    error: errorFrom(r.error_code, r.error_message, r.error_retriable), options: parseJobOptions(r.options),
+    id: r.id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    state: r.state,
+    phase: r.phase,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    priority: r.priority,
+    progress: r.progress,
+    fps: r.fps,
+    speed: r.speed,
+    eta: r.eta,
+    input: r.input,
+    outputs: JSON.parse(r.outputs),
+    notifyUrl: r.notify_url,
+    idempotencyKey: r.idempotency_key,
+    worker: r.worker,
+    error: errorFrom(r.error_code, r.error_message, r.error_retriable),
+    options: parseJobOptions(r.options),
   };
 }
 
 export function taskFromRow(r: TaskRow): Task {
   return {
-    id: r.id, jobId: r.job_id, type: r.type, state: r.state, phase: r.phase, attempt: r.attempt, maxAttempt: r.max_attempt,
-    seqApplied: r.seq_applied, deps: JSON.parse(r.deps), params: r.params === null ? null : JSON.parse(r.params),
-    result: r.result === null ? null : JSON.parse(r.result), progress: r.progress, weight: r.weight, worker: r.worker,
-    dispatchedAttempt: r.dispatched_attempt, heartbeatAt: r.heartbeat_at, createdAt: r.created_at, updatedAt: r.updated_at,
-    startedAt: r.started_at, finishedAt: r.finished_at, error: errorFrom(r.error_code, r.error_message, r.error_retriable),
+    id: r.id,
+    jobId: r.job_id,
+    type: r.type,
+    state: r.state,
+    phase: r.phase,
+    attempt: r.attempt,
+    maxAttempt: r.max_attempt,
+    seqApplied: r.seq_applied,
+    deps: JSON.parse(r.deps),
+    params: r.params === null ? null : JSON.parse(r.params),
+    result: r.result === null ? null : JSON.parse(r.result),
+    progress: r.progress,
+    weight: r.weight,
+    worker: r.worker,
+    dispatchedAttempt: r.dispatched_attempt,
+    heartbeatAt: r.heartbeat_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: errorFrom(r.error_code, r.error_message, r.error_retriable),
   };
 }
 
 export function eventFromRow(r: EventRow): JobEvent {
   return {
-    id: r.id, jobId: r.job_id, taskId: r.task_id, at: r.at, type: r.type, state: r.state, phase: r.phase,
-    attempt: r.attempt, message: r.message, data: r.data === null ? null : JSON.parse(r.data),
+    id: r.id,
+    jobId: r.job_id,
+    taskId: r.task_id,
+    at: r.at,
+    type: r.type,
+    state: r.state,
+    phase: r.phase,
+    attempt: r.attempt,
+    message: r.message,
+    data: r.data === null ? null : JSON.parse(r.data),
   };
 }
 

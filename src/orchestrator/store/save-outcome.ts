@@ -10,23 +10,53 @@ import { NommerError } from '../../errors.js';
 export function saveOutcome(db: Db, jobId: string, out: Applied, now: number): JobChange {
   const j = out.job;
   const err = errorColumns(j.error);
-  sql(db, `UPDATE jobs SET updated_at = @now, started_at = @startedAt, finished_at = @finishedAt, state = @state,
+  sql(
+    db,
+    `UPDATE jobs SET updated_at = @now, started_at = @startedAt, finished_at = @finishedAt, state = @state,
       phase = @phase, attempt = @attempt, progress = @progress, fps = @fps, speed = @speed, eta = @eta,
       outputs = @outputs, worker = @worker, error_code = @code, error_message = @message, error_retriable = @retriable
-    WHERE id = @id`).run({
-    now, id: jobId, startedAt: j.startedAt, finishedAt: j.finishedAt, state: j.state, phase: j.phase, attempt: j.attempt,
-    progress: j.progress, fps: j.fps, speed: j.speed, eta: j.eta, outputs: JSON.stringify(j.outputs), worker: j.worker, ...err,
+    WHERE id = @id`,
+  ).run({
+    now,
+    id: jobId,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    state: j.state,
+    phase: j.phase,
+    attempt: j.attempt,
+    progress: j.progress,
+    fps: j.fps,
+    speed: j.speed,
+    eta: j.eta,
+    outputs: JSON.stringify(j.outputs),
+    worker: j.worker,
+    ...err,
   });
-  const updateTask = sql(db, `UPDATE tasks SET updated_at = @now, state = @state, phase = @phase, attempt = @attempt,
+  const updateTask = sql(
+    db,
+    `UPDATE tasks SET updated_at = @now, state = @state, phase = @phase, attempt = @attempt,
       max_attempt = @maxAttempt, seq_applied = @seqApplied, result = @result, progress = @progress, worker = @worker,
       heartbeat_at = @heartbeatAt, started_at = @startedAt, finished_at = @finishedAt,
       error_code = @code, error_message = @message, error_retriable = @retriable
-    WHERE id = @id AND job_id = @jobId`);
+    WHERE id = @id AND job_id = @jobId`,
+  );
   for (const t of out.tasks) {
     updateTask.run({
-      now, id: t.id, jobId, state: t.state, phase: t.phase, attempt: t.attempt, maxAttempt: t.maxAttempt, seqApplied: t.seqApplied,
-      result: t.result === null ? null : JSON.stringify(t.result), progress: t.progress, worker: t.worker,
-      heartbeatAt: t.heartbeatAt, startedAt: t.startedAt, finishedAt: t.finishedAt, ...errorColumns(t.error),
+      now,
+      id: t.id,
+      jobId,
+      state: t.state,
+      phase: t.phase,
+      attempt: t.attempt,
+      maxAttempt: t.maxAttempt,
+      seqApplied: t.seqApplied,
+      result: t.result === null ? null : JSON.stringify(t.result),
+      progress: t.progress,
+      worker: t.worker,
+      heartbeatAt: t.heartbeatAt,
+      startedAt: t.startedAt,
+      finishedAt: t.finishedAt,
+      ...errorColumns(t.error),
     });
   }
   const events = out.events.map((e) => insertEvent(db, jobId, e, now));
@@ -38,11 +68,37 @@ export function saveOutcome(db: Db, jobId: string, out: Applied, now: number): J
 
 export function insertEvent(db: Db, jobId: string, e: JobEventDraft, now: number): JobEvent {
   const data = e.data === undefined ? null : e.data;
-  const r = sql(db, `INSERT INTO job_events (job_id, task_id, at, type, state, phase, attempt, message, data)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(jobId, e.taskId, now, e.type, e.state, e.phase, e.attempt, e.message, data === null ? null : JSON.stringify(data));
-  return { id: Number(r.lastInsertRowid), jobId, taskId: e.taskId, at: now, type: e.type, state: e.state, phase: e.phase, attempt: e.attempt, message: e.message, data };
+  const r = sql(
+    db,
+    `INSERT INTO job_events (job_id, task_id, at, type, state, phase, attempt, message, data)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    jobId,
+    e.taskId,
+    now,
+    e.type,
+    e.state,
+    e.phase,
+    e.attempt,
+    e.message,
+    data === null ? null : JSON.stringify(data),
+  );
+  return {
+    id: Number(r.lastInsertRowid),
+    jobId,
+    taskId: e.taskId,
+    at: now,
+    type: e.type,
+    state: e.state,
+    phase: e.phase,
+    attempt: e.attempt,
+    message: e.message,
+    data,
+  };
 }
 
 function errorColumns(e: ErrorInfo | null): { code: string | null; message: string | null; retriable: number | null } {
-  return e ? { code: e.code, message: e.message, retriable: e.retriable ? 1 : 0 } : { code: null, message: null, retriable: null };
+  return e
+    ? { code: e.code, message: e.message, retriable: e.retriable ? 1 : 0 }
+    : { code: null, message: null, retriable: null };
 }
