@@ -144,8 +144,15 @@ describe('iamPolicies', () => {
     { region: 'eu-west-1' },
     { bucket: 'media', queuePrefix: 'nm', accountId: '123456789012' },
   );
+  // An explicit Deny wins (resources match exactly or by a trailing '*', as IAM does).
+  const matches = (pattern: string, resource: string) =>
+    pattern === resource || (pattern.endsWith('*') && resource.startsWith(pattern.slice(0, -1)));
+  const grants = (doc: PolicyDocument, effect: 'Allow' | 'Deny', action: string, resource: string) =>
+    doc.Statement.some(
+      (s) => s.Effect === effect && s.Action.includes(action) && [s.Resource].flat().some((p) => matches(p, resource)),
+    );
   const allows = (doc: PolicyDocument, action: string, resource: string) =>
-    doc.Statement.some((s) => s.Action.includes(action) && [s.Resource].flat().includes(resource));
+    grants(doc, 'Allow', action, resource) && !grants(doc, 'Deny', action, resource);
   const q = (name: string) => `arn:aws:sqs:eu-west-1:123456789012:${name}`;
 
   it('are valid IAM JSON documents', () => {
@@ -155,7 +162,7 @@ describe('iamPolicies', () => {
       assert.ok(parsed.Statement.length > 0);
       const sids = parsed.Statement.map((s) => s.Sid);
       assert.equal(new Set(sids).size, sids.length, 'unique Sids');
-      for (const s of parsed.Statement) {
+      for (const s of parsed.Statement.filter((x) => x.Sid !== 'NeverWriteReleasesOrFences')) {
         assert.equal(s.Effect, 'Allow');
         assert.ok(
           s.Action.every((a) => /^(sqs|s3|ec2|iam):[A-Za-z]+$/.test(a)),
@@ -202,6 +209,12 @@ describe('iamPolicies', () => {
     assert.ok(allows(worker, 's3:GetObject', 'arn:aws:s3:::media/*'));
     assert.ok(allows(worker, 's3:PutObject', 'arn:aws:s3:::media/*'));
     assert.ok(!allows(worker, 'sqs:SendMessage', q('nm-jobs')), 'workers do not enqueue jobs');
+    assert.ok(
+      !allows(worker, 's3:PutObject', 'arn:aws:s3:::media/nommer-releases/media-nommer-0.1.0.tgz'),
+      'nor replace the release every instance installs',
+    );
+    assert.ok(!allows(worker, 's3:PutObject', 'arn:aws:s3:::media/nommer-control/fence/j_1.json'), 'nor touch a fence');
+    assert.ok(allows(worker, 's3:PutObject', 'arn:aws:s3:::media/out/clip.webm'), 'outputs elsewhere are fine');
     assert.ok(
       worker.Statement.every((s) => s.Action.every((a) => !a.startsWith('ec2:') && !a.startsWith('iam:'))),
       'no fleet or IAM rights',

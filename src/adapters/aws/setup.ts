@@ -1,6 +1,7 @@
 // `nommer setup aws`: creates, or checks, the bucket and the three queues, idempotently. A second
 // run finds everything and changes nothing; a queue whose settings drifted is put back; a dry run
 // only reads. Also writes the two least-privilege IAM policies (orchestrator, worker).
+import { RELEASE_PREFIX } from '../../fleet/release.js';
 import {
   CreateBucketCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -310,7 +311,7 @@ async function queueArn(sqs: SQSClient, url: string, name: string): Promise<stri
 
 export interface PolicyStatement {
   Sid: string;
-  Effect: 'Allow';
+  Effect: 'Allow' | 'Deny';
   Action: string[];
   Resource: string | string[];
   Condition?: Record<string, Record<string, string | string[]>>;
@@ -457,6 +458,14 @@ export function iamPolicies(
       },
       // Lets the overwrite check see "no such object" (404) rather than a 403.
       { Sid: 'SeeMissingObjects', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn },
+      // Every new instance installs the release tarball as root, and every worker obeys the fences:
+      // a job (or an ffmpeg exploited by a hostile input) must not be able to replace either.
+      {
+        Sid: 'NeverWriteReleasesOrFences',
+        Effect: 'Deny',
+        Action: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        Resource: [`${bucketArn}/${RELEASE_PREFIX}*`, `${bucketArn}/${control}*`],
+      },
     ],
   };
   return { orchestrator, worker };
