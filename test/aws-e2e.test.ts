@@ -180,3 +180,26 @@ test('a malformed message is moved to the DLQ with a reason and the worker keeps
   assert.ok(m, 'malformed message in the DLQ');
   assert.match(m!.MessageAttributes?.['nommer-reject-reason']?.StringValue ?? '', /malformed task message/);
 });
+
+test('no job may write where nommer keeps its own things: the release every instance installs, fences, staging', async () => {
+  const { dir, f } = await setup();
+  const clip = makeClip(join(dir, 'r.mp4'), { seconds: 1, width: 160, height: 120 });
+  for (const key of [
+    'nommer-releases/media-nommer-0.1.0.tgz',
+    'nommer-control/fence/j_x.json',
+    'nommer-staging/inputs/x.webm',
+  ]) {
+    await assert.rejects(
+      f.client.request('POST', '/v1/jobs', {
+        input: clip,
+        outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/${key}` }],
+        force: true,
+      }),
+      (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
+      key,
+    );
+  }
+  const list = await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs');
+  assert.equal(list.jobs.length, 0, 'no job was created');
+  await f.stop();
+});

@@ -2,6 +2,7 @@
 // queue and applies workers' status events, keeps the local worker pool alive, sends webhooks.
 // On SIGTERM it stops taking requests, lets workers finish (or release) their tasks, applies
 // their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
+import { RELEASE_PREFIX } from '../fleet/release.js';
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPorts } from '../backends.js';
@@ -159,6 +160,12 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
     beforeRetry: () => statusApplier.drain(),
     stage: staging ? (input, outputs) => staging!.stage(input, outputs) : undefined,
+    reservedPrefixes:
+      ports.backend === 'aws'
+        ? [config.aws.stagingPrefix, config.aws.controlPrefix, RELEASE_PREFIX].map(
+            (p) => `s3://${requireBucket(config)}/${p}`,
+          )
+        : [],
     planChunks: makeChunkPlanner({
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       chunking: config.chunking,

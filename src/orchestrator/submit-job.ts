@@ -52,6 +52,8 @@ export interface JobCreatorDeps {
   stage?: Staging['stage'];
   /** Plans a chunked job's tasks (chunks + audio -> assemble), or says why not. */
   planChunks?: ChunkPlanner;
+  /** URI prefixes no output may be under (aws: the bucket's staging, control and release prefixes). */
+  reservedPrefixes?: string[];
 }
 
 export interface ResolvedOutput {
@@ -94,6 +96,18 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     userPresets: deps.userPresets,
     defaultPreset: deps.defaultPreset,
   }).map((o) => ({ preset: toWirePreset(o.preset), uri: absoluteUri(o.uri) }));
+  for (const o of outputs) {
+    const reserved = (deps.reservedPrefixes ?? []).find((p) => o.uri.startsWith(p));
+    if (reserved) {
+      throw new NommerError(
+        'USAGE',
+        `${o.uri} is under ${reserved}, which nommer keeps for itself (staging, fences, releases)`,
+        {
+          hint: 'choose another prefix of the bucket for outputs',
+        },
+      );
+    }
+  }
   if (body.dryRun) return { dryRun: true, input: body.input, outputs };
 
   if (body.idempotencyKey) {
