@@ -138,6 +138,11 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     outputsOf: (id) => store.outputsOfWorker(id),
     log,
   });
+  const stopTempSweep = store.subscribe((c) => {
+    if (ports.backend !== 'local') return;
+    if (c.event.type !== 'succeeded' && c.event.type !== 'failed' && c.event.type !== 'canceled') return;
+    void fleet.sweepEndedJob(c.job.outputs.map((o) => o.uri));
+  });
 
   const app = buildApi({
     store,
@@ -247,6 +252,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   detach();
   detachChunkCleanup();
   detachFencing();
+  stopTempSweep();
   stopDelivery();
   ports.close();
   store.close();

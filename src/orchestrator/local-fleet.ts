@@ -4,7 +4,8 @@
 // and stops them all on shutdown, or at once when asked to release their tasks now.
 import { rm } from 'node:fs/promises';
 import { ProcessFleet } from '../adapters/local/process-fleet.js';
-import { removeTempsOf } from '../adapters/local/fs-storage.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { removeTempsOf, removeTempsOfDead } from '../adapters/local/fs-storage.js';
 import type { Logger } from '../log.js';
 import { nommerBin, workerScratchDir } from '../paths.js';
 import type { WorkerNode } from '../ports/fleet.js';
@@ -87,6 +88,22 @@ export class LocalFleet {
     return this.fleet.stopAll(RELEASE_NOW_KILL_MS);
   }
 
+  /**
+   * When a job ends, temp files beside its outputs left by a local worker that is gone — one of
+   * an earlier feederd, killed with it, whose onExit no one ran — are removed. A worker counts as
+   * alive while a process runs with its `--id` (Linux /proc; elsewhere nothing is removed).
+   */
+  async sweepEndedJob(outputs: readonly string[]): Promise<void> {
+    const live = liveWorkerIds();
+    if (!live) return;
+    // Local worker ids are w<feederd pid>-<n>; anything else in a tag is not ours to judge.
+    const dead = (id: string) => /^w\d+-\d+$/.test(id) && !live.has(id);
+    for (const uri of outputs) {
+      const n = await removeTempsOfDead(uri, dead).catch(() => 0);
+      if (n) this.opts.log.info({ uri, removed: n }, 'temp outputs of workers that are gone removed');
+    }
+  }
+
   private onExit(id: string, code: number | null, signal: NodeJS.Signals | null): void {
     const { log } = this.opts;
     // A worker that died mid-task (SIGKILL, OOM) left its scratch dir behind (a partial download,
@@ -105,4 +122,26 @@ export class LocalFleet {
       this.deaths.push(Date.now());
     }
   }
+}
+
+/** Worker ids (`--id X`) of the `nommer worker` processes running on this machine, or null off Linux. */
+function liveWorkerIds(): Set<string> | null {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return null;
+  }
+  const ids = new Set<string>();
+  for (const pid of pids) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const i = argv.indexOf('--id');
+    if (i >= 0 && argv.includes('worker') && argv[i + 1]) ids.add(argv[i + 1]!);
+  }
+  return ids;
 }

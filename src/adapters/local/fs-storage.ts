@@ -140,6 +140,28 @@ export async function removeTempsOf(uri: string, tagPrefix: string): Promise<voi
   }
 }
 
+/**
+ * Remove the temp files beside a local output whose tag's first part (the worker id that wrote
+ * it) `isDead` says is gone — for a job that ended while a worker of an earlier feederd, killed
+ * with it, had been writing there. Returns how many went.
+ */
+export async function removeTempsOfDead(uri: string, isDead: (workerId: string) => boolean): Promise<number> {
+  if (!isLocalUri(uri)) return 0;
+  const dest = resolve(localPathOf(uri));
+  const dir = dirname(dest);
+  const start = `.${basename(dest)}.`;
+  let n = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(start) || !name.endsWith('.nommer-part')) continue;
+    const worker = name.slice(start.length).split('.')[0] ?? '';
+    if (worker && isDead(worker)) {
+      await rm(join(dir, name), { force: true }).catch(() => undefined);
+      n++;
+    }
+  }
+  return n;
+}
+
 /** Temp files nobody committed (a worker killed mid-write) are removed after this long. */
 export const STALE_TEMP_MS = 24 * 3600 * 1000;
 
