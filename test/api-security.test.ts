@@ -178,7 +178,7 @@ test('without a configured token feederd makes one at first start, keeps it (060
 async function startFeederdKeeping(dir: string, token: string): Promise<RunningFeederd> {
   const f = await startFeederd(dir, { workers: 0 });
   await f.stop();
-  writeFileSync(join(f.home, 'feederd.json'), `${JSON.stringify({ token })}\n`, { mode: 0o600 });
+  writeFileSync(join(f.home, 'feederd.json'), `${JSON.stringify({ token, generated: true })}\n`, { mode: 0o600 });
   const proc = spawn(process.execPath, [NOMMER_BIN, 'feederd', '--port', '0', '--workers', '0'], {
     cwd: dir,
     env: { ...process.env, NOMMER_HOME: f.home, NOMMER_LOG_LEVEL: 'warn' },

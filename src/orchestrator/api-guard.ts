@@ -13,6 +13,12 @@ export interface GuardOptions {
   token?: string;
   /** Host names besides loopback's that name this API (the listen address, api.allowedHosts). */
   hosts: readonly string[];
+  /**
+   * Check Host (default true). Off when feederd listens beyond loopback (a token is then required
+   * by config): clients reach it by names and ports (proxies, forwards) it cannot know, and a
+   * rebinding page has no token.
+   */
+  checkHost?: boolean;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -54,7 +60,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () 
   app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const host = req.headers.host ?? '';
-    if (!ours(host)) {
+    if (opts.checkHost !== false && !ours(host)) {
       return refuse(
         reply,
         421,
@@ -68,7 +74,10 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () 
       let ok = false;
       try {
         const u = new URL(origin);
-        ok = u.protocol === 'http:' && ours(u.host);
+        ok =
+          opts.checkHost === false
+            ? u.host.toLowerCase() === host.toLowerCase()
+            : u.protocol === 'http:' && ours(u.host);
       } catch {
         /* not a URL: refused below */
       }

@@ -21,6 +21,8 @@ export interface ApiDeps extends JobCreatorDeps {
   token?: string;
   /** Host names besides loopback's that name this API. */
   hosts?: string[];
+  /** Check the Host header (api-guard.ts); feederd turns it off when listening beyond loopback. */
+  checkHost?: boolean;
   bodyLimitBytes: number;
   /** Queue depth and fleet, for the summary. */
   summary: () => Promise<{
@@ -121,7 +123,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }),
   );
 
-  installGuard(app, { token: deps.token, hosts: deps.hosts ?? [] }, () => {
+  installGuard(app, { token: deps.token, hosts: deps.hosts ?? [], checkHost: deps.checkHost }, () => {
     const addr = app.server.address();
     return typeof addr === 'object' && addr ? addr.port : 0;
   });

@@ -50,12 +50,12 @@ export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, 
 /** Finished-and-failed jobs looked at by the sweep at start: pages of this many... */
 const START_SWEEP_PAGE = 500;
 /** ...at most this many pages (the newest first: an older leftover is the retention's to go). */
-const START_SWEEP_PAGES = 20;
+const START_SWEEP_PAGES = 4;
 
 /**
  * The sweeps above live in memory: a feederd killed between a chunked job's end and its sweep
  * would leave the pieces forever. At start, every failed or canceled chunked job whose scratch
- * still holds a piece is swept again (one existence check per job).
+ * still holds its last piece is swept again (one existence check per job, the newest 2000 jobs).
  */
 export async function sweepChunkLeftovers(store: Store, storage: Storage, log: Logger): Promise<number> {
   let swept = 0;
@@ -67,9 +67,13 @@ export async function sweepChunkLeftovers(store: Store, storage: Storage, log: L
       const assemble = store.getJob(j.id)?.tasks.find((t) => t.type === 'assemble');
       const params = assemble?.params as unknown as AssembleParams | undefined;
       if (!params) continue;
-      const pieces = [...params.manifest.map((c) => c.uri), ...(params.audio ? [params.audio.uri] : [])];
-      const left = await Promise.all(pieces.map((u) => storage.exists(u).catch(() => false)));
-      if (!left.some(Boolean) && !(await localScratchLeft(params.scratch))) continue;
+      // removeScratch goes in order, so the last piece is there whenever a sweep did not finish.
+      const last = params.audio?.uri ?? params.manifest.at(-1)!.uri;
+      const left = await storage.exists(last).catch(() => false);
+      if (!left && !(await localScratchLeft(params.scratch))) continue;
+      // Retried meanwhile: its pieces are the new attempt's now.
+      const now = store.getJob(j.id)?.state;
+      if (now !== 'failed' && now !== 'canceled') continue;
       await removeScratch(storage, params).then(
         () => {
           swept++;

@@ -43,11 +43,11 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 /** On shutdown, batches of workers' last status events applied at most (each batch up to 50). */
 const STATUS_DRAIN_ROUNDS = 20;
 
-/** The generated token a previous run kept in feederd.json, if any. */
+/** The token a previous run made and kept in feederd.json, if any (never a configured one). */
 function keptToken(apiFile: string): string | undefined {
   try {
-    const t = (JSON.parse(readFileSync(apiFile, 'utf8')) as { token?: unknown }).token;
-    return typeof t === 'string' && t.length >= 32 ? t : undefined;
+    const rec = JSON.parse(readFileSync(apiFile, 'utf8')) as { token?: unknown; generated?: unknown };
+    return rec.generated === true && typeof rec.token === 'string' && rec.token.length >= 32 ? rec.token : undefined;
   } catch {
     return undefined;
   }
@@ -66,6 +66,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   ensureDataDir(home);
   // Every request but health needs a token: the configured one, or one made at first start and
   // kept in feederd.json (0600) for the CLI and the next start.
+  // A configured token is never kept: removing it from config revokes it.
+  const generated = !config.api.token;
   const token = config.api.token ?? keptToken(paths.api) ?? newApiToken();
   const log = createLogger('nommer-feederd');
   const store = openStore(paths.db);
@@ -150,6 +152,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     backend: ports.backend,
     token,
     hosts: [host, ...config.api.allowedHosts],
+    checkHost: LOOPBACK.test(host),
     bodyLimitBytes: config.api.bodyLimitBytes,
     userPresets: config.presets,
     defaultPreset: config.defaultPreset,
@@ -200,7 +203,9 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const url = address;
   // Written beside and renamed into place: a client polling for the file never reads it half-written.
   const apiTemp = `${paths.api}.${process.pid}.tmp`;
-  writeFileSync(apiTemp, `${JSON.stringify({ url, pid: process.pid, token })}\n`, { mode: 0o600 });
+  writeFileSync(apiTemp, `${JSON.stringify({ url, pid: process.pid, token, ...(generated ? { generated } : {}) })}\n`, {
+    mode: 0o600,
+  });
   chmodSync(apiTemp, 0o600);
   renameSync(apiTemp, paths.api);
   writeFileSync(paths.pid, `${process.pid}\n`);
@@ -257,7 +262,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   ports.close();
   store.close();
   // The token stays for the next start and for clients; the address goes with us.
-  writeFileSync(apiTemp, `${JSON.stringify({ token })}\n`, { mode: 0o600 });
+  writeFileSync(apiTemp, `${JSON.stringify(generated ? { token, generated } : {})}\n`, { mode: 0o600 });
   renameSync(apiTemp, paths.api);
   rmSync(paths.pid, { force: true });
   log.info('feederd stopped');

@@ -97,7 +97,9 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     defaultPreset: deps.defaultPreset,
   }).map((o) => ({ preset: toWirePreset(o.preset), uri: absoluteUri(o.uri) }));
   for (const o of outputs) {
-    const reserved = (deps.reservedPrefixes ?? []).find((p) => o.uri.startsWith(p));
+    // The scheme is case-blind (S3:// is s3://); keys are not.
+    const uri = o.uri.replace(/^[a-z][a-z0-9+.-]*:/i, (m) => m.toLowerCase());
+    const reserved = (deps.reservedPrefixes ?? []).find((p) => uri.startsWith(p));
     if (reserved) {
       throw new NommerError(
         'USAGE',

@@ -99,22 +99,27 @@ export class LeaseWatcher {
     if (this.ticking || this.why) return;
     this.ticking = true;
     try {
-      if (await this.isVoid()) {
-        this.stopTask('canceled');
-        return;
-      }
+      // The lease first, and on its own: a fence that cannot be read must not let it lapse.
       const every = Math.max(1000, (this.deps.leaseSeconds * 1000) / 3);
       if (Date.now() - this.lastExtend >= every) {
-        await this.deps.lease.extend(this.deps.leaseSeconds);
-        this.lastExtend = Date.now();
+        try {
+          await this.deps.lease.extend(this.deps.leaseSeconds);
+          this.lastExtend = Date.now();
+        } catch (err) {
+          const e = asNommerError(err);
+          if (e.code === 'LEASE_LOST') {
+            this.stopTask('lease-lost');
+            return;
+          }
+          this.deps.log.warn({ code: e.code, err: e.message }, 'extending the lease failed');
+        }
       }
-    } catch (err) {
-      const e = asNommerError(err);
-      if (e.code === 'LEASE_LOST') {
-        this.stopTask('lease-lost');
-        return;
+      try {
+        if (await this.isVoid()) this.stopTask('canceled');
+      } catch (err) {
+        const e = asNommerError(err);
+        this.deps.log.warn({ code: e.code, err: e.message }, 'reading the fence failed');
       }
-      this.deps.log.warn({ code: e.code, err: e.message }, 'heartbeat failed');
     } finally {
       this.ticking = false;
     }

@@ -382,9 +382,11 @@ export function iamPolicies(
       {
         Sid: 'StageInputs',
         Effect: 'Allow',
-        Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+        Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
         Resource: `${bucketArn}/${staging}*`,
       },
+      // Taking back an output committed after its job was canceled or failed (late-outputs.ts).
+      { Sid: 'TakeBackLateOutputs', Effect: 'Allow', Action: ['s3:DeleteObject'], Resource: `${bucketArn}/*` },
       // Without ListBucket a HEAD on a missing key answers 403 instead of 404.
       {
         Sid: 'ListStaging',
@@ -453,7 +455,9 @@ export function iamPolicies(
       {
         Sid: 'ReadInputsWriteOutputs',
         Effect: 'Allow',
-        Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+        // DeleteObject: an upload is undone when the task's success cannot be reported, and chunk
+        // pieces are removed after assembly.
+        Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
         Resource: `${bucketArn}/*`,
       },
       // Lets the overwrite check see "no such object" (404) rather than a 403.
