@@ -12,6 +12,7 @@
 // for the killed worker's replacement), every wait is bounded, and nothing that decides pass or
 // fail depends on how fast the machine is. The seed is printed; NOMMER_CHAOS_SEED=<n> replays
 // the same schedule (the same actions in the same order on the same kinds of targets).
+import { mulberry32 } from '../bench/sim-core.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, mkdirSync, statSync } from 'node:fs';
@@ -45,17 +46,8 @@ after(async () => {
   if (!process.env.NOMMER_CHAOS_KEEP) for (const d of dirs) d.cleanup();
 });
 
-/** mulberry32: a small seeded PRNG, so a schedule can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, shared with the benchmarks), so a run can be replayed. */
+const prng = mulberry32;
 
 const argvOf = (pid: number): string[] | undefined => {
   try {

@@ -5,6 +5,7 @@
 // from wrappers around real ports (a status channel that throws, storage that puts a file in the
 // way); interleavings are made by construction (a worker held on a promise the test resolves),
 // and the tests wait for conditions, never for time.
+import { mulberry32 } from '../bench/sim-core.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -193,17 +194,8 @@ class HookedStorage implements Storage {
   }
 }
 
-/** A seeded PRNG (mulberry32), so a failing random run can be replayed with NOMMER_TEST_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, shared with the benchmarks), so a run can be replayed. */
+const prng = mulberry32;
 
 // ---------------------------------------------------------------------------------------------
 // One local backend: feederd's side on the store's connection, the workers' on their own.

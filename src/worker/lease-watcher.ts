@@ -79,7 +79,7 @@ export class LeaseWatcher {
         return;
       }
       // A queue that is briefly unreachable has not given the task to anyone else.
-      this.deps.log.warn({ code: e.code, err: e.message }, 'extending the lease before commit failed');
+      this.deps.log.warn({ code: e.code, err: e.message }, 'extending the lease failed');
     }
   }
 
@@ -102,17 +102,8 @@ export class LeaseWatcher {
       // The lease first, and on its own: a fence that cannot be read must not let it lapse.
       const every = Math.max(1000, (this.deps.leaseSeconds * 1000) / 3);
       if (Date.now() - this.lastExtend >= every) {
-        try {
-          await this.deps.lease.extend(this.deps.leaseSeconds);
-          this.lastExtend = Date.now();
-        } catch (err) {
-          const e = asNommerError(err);
-          if (e.code === 'LEASE_LOST') {
-            this.stopTask('lease-lost');
-            return;
-          }
-          this.deps.log.warn({ code: e.code, err: e.message }, 'extending the lease failed');
-        }
+        await this.extendNow();
+        if (this.why) return;
       }
       try {
         if (await this.isVoid()) this.stopTask('canceled');
