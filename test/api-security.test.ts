@@ -8,9 +8,7 @@ import { request } from 'node:http';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeClip, tempDir } from './helpers/media.js';
-import { spawn } from 'node:child_process';
-import { NOMMER_BIN, nommer } from './helpers/cli.js';
-import { ApiClient } from '../src/client/api-client.js';
+import { nommer } from './helpers/cli.js';
 import { startFeederd, type RunningFeederd } from './helpers/feederd.js';
 
 const running: RunningFeederd[] = [];
@@ -169,48 +167,7 @@ test('without a configured token feederd makes one at first start, keeps it (060
   const kept = JSON.parse(readFileSync(join(f.home, 'feederd.json'), 'utf8')) as { token?: string; url?: string };
   assert.equal(kept.token, token, 'kept for the next start');
   assert.equal(kept.url, undefined, 'no address while stopped');
-  f = await startFeederdKeeping(d.path, kept.token!);
+  f = await startFeederd(d.path, { workers: 0, keepToken: true });
   running.push(f);
   assert.equal(f.client.endpoint.token, token, 'the same token after a restart');
 });
-
-/** Start feederd on a data dir whose feederd.json holds `token` (the shared helper removes the file first). */
-async function startFeederdKeeping(dir: string, token: string): Promise<RunningFeederd> {
-  const f = await startFeederd(dir, { workers: 0 });
-  await f.stop();
-  writeFileSync(join(f.home, 'feederd.json'), `${JSON.stringify({ token, generated: true })}\n`, { mode: 0o600 });
-  const proc = spawn(process.execPath, [NOMMER_BIN, 'feederd', '--port', '0', '--workers', '0'], {
-    cwd: dir,
-    env: { ...process.env, NOMMER_HOME: f.home, NOMMER_LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 20_000;
-  let rec: { url?: string; token?: string } = {};
-  while (!rec.url) {
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('feederd did not start');
-    await new Promise((r) => setTimeout(r, 100));
-    try {
-      rec = JSON.parse(readFileSync(join(f.home, 'feederd.json'), 'utf8')) as typeof rec;
-    } catch {
-      rec = {};
-    }
-  }
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return {
-    home: f.home,
-    dir,
-    proc,
-    env: f.env,
-    client: new ApiClient({ url: rec.url, token: rec.token }),
-    async stop() {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await exited;
-      }
-    },
-    async kill() {
-      proc.kill('SIGKILL');
-      await exited;
-    },
-  };
-}

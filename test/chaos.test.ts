@@ -22,7 +22,7 @@ import type { PublicJob } from '../src/orchestrator/api.js';
 import { NommerError } from '../src/errors.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
-import { ffmpegPids, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
+import { ffmpegPids, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
 
 const SEED = process.env.NOMMER_CHAOS_SEED
   ? Number(process.env.NOMMER_CHAOS_SEED) >>> 0
@@ -56,14 +56,6 @@ const argvOf = (pid: number): string[] | undefined => {
     return undefined;
   }
 };
-const parentOf = (pid: number): number | undefined => {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-};
 const gone = (pid: number): boolean => {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -79,7 +71,7 @@ function encoders(dir: string): Array<{ ffmpeg: number; worker: number; workerId
   for (const pid of pidsMatching(dir)) {
     const argv = argvOf(pid);
     if (!argv || !/(^|\/)ffmpeg$/.test(argv[0] ?? '')) continue;
-    const worker = parentOf(pid);
+    const worker = parentPid(pid);
     const wargv = worker === undefined ? undefined : argvOf(worker);
     const i = wargv?.indexOf('--id') ?? -1;
     if (!wargv || i < 0) continue;

@@ -20,7 +20,7 @@ import { openDatabase } from '../src/adapters/local/db.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
-import { ffmpegPids, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
+import { ffmpegPids, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -114,14 +114,6 @@ function procState(pid: number): string | undefined {
     return undefined;
   }
 }
-const parentOf = (pid: number): number | undefined => {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-};
 const alive = (pid: number) => {
   const s = procState(pid);
   return s !== undefined && s !== 'Z';
@@ -246,7 +238,7 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
       if (frozenPid === null) await sleep(20);
     }
     // Which task it encodes: the running chunk task of the worker that is its parent.
-    const worker = argvOf(parentOf(frozenPid)!)
+    const worker = argvOf(parentPid(frozenPid)!)
       ?.join(' ')
       .match(/ --id (\S+)/)?.[1];
     assert.ok(worker, 'the frozen ffmpeg belongs to a worker');

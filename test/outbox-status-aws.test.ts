@@ -3,6 +3,7 @@
 // count, an event whose apply throws is released for redelivery and applied once the fault is
 // gone, a poison or malformed event lands in the DLQ with its reason, and the events behind it
 // are applied. The store is a real SQLite file; faults come from a store whose apply throws.
+import { FaultyStore } from './helpers/faulty-store.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { SqsStatusChannel } from '../src/adapters/aws/sqs-status.js';
 import { openDatabase, type Db } from '../src/adapters/local/db.js';
 import { createLogger } from '../src/log.js';
 import { MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../src/messages.js';
-import { Store, type StatusResult } from '../src/orchestrator/store/index.js';
+import type { Store } from '../src/orchestrator/store/index.js';
 import { Outbox } from '../src/orchestrator/outbox.js';
 import { MAX_APPLY_ATTEMPTS, StatusApplier } from '../src/orchestrator/status-applier.js';
 import { tempDir } from './helpers/media.js';
@@ -23,24 +24,6 @@ import { startMoto, type Moto } from './helpers/moto.js';
 
 const log = createLogger('test', { level: 'silent' });
 const dir = tempDir('nommer-outbox-aws-');
-
-class FaultyStore extends Store {
-  calls = new Map<string, number>();
-  constructor(
-    db: Db,
-    private readonly fault: (ev: StatusEvent, call: number) => Error | undefined,
-  ) {
-    super(db);
-  }
-  override applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
-    const key = `${ev.jobId}#${ev.seq}`;
-    const call = (this.calls.get(key) ?? 0) + 1;
-    this.calls.set(key, call);
-    const err = this.fault(ev, call);
-    if (err) throw err;
-    return super.applyStatusEvent(ev, now);
-  }
-}
 
 const started = (jobId: string, seq = 1): StatusEvent => ({
   v: MESSAGE_VERSION,

@@ -3,6 +3,7 @@
 // dead-lettered after MAX_APPLY_ATTEMPTS receives; a malformed one is dead-lettered at once; and
 // none of them holds back the events behind it. Faults come from a store whose applyStatusEvent
 // throws, never from a mocked channel.
+import { FaultyStore } from './helpers/faulty-store.js';
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { openDatabase, type Db } from '../src/adapters/local/db.js';
 import { SqliteStatusChannel } from '../src/adapters/local/sqlite-status.js';
 import { createLogger } from '../src/log.js';
 import { MESSAGE_VERSION, type StatusEvent } from '../src/messages.js';
-import { Store, type NewJob, type StatusResult } from '../src/orchestrator/store/index.js';
+import type { Store, NewJob } from '../src/orchestrator/store/index.js';
 import { MAX_APPLY_ATTEMPTS, StatusApplier } from '../src/orchestrator/status-applier.js';
 
 const dir = tempDir('nommer-status-applier-');
@@ -22,25 +23,6 @@ after(() => {
 });
 const log = createLogger('test', { level: 'silent' });
 let n = 0;
-
-/** A real store whose applyStatusEvent throws for the events `fault` picks (while it says so). */
-class FaultyStore extends Store {
-  calls = new Map<string, number>();
-  constructor(
-    db: Db,
-    private readonly fault: (ev: StatusEvent, call: number) => Error | undefined,
-  ) {
-    super(db);
-  }
-  override applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
-    const key = `${ev.jobId}#${ev.seq}`;
-    const call = (this.calls.get(key) ?? 0) + 1;
-    this.calls.set(key, call);
-    const err = this.fault(ev, call);
-    if (err) throw err;
-    return super.applyStatusEvent(ev, now);
-  }
-}
 
 /** What better-sqlite3 throws when another process holds the write lock past busy_timeout. */
 const sqliteBusy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });

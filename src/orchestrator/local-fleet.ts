@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { ProcessFleet } from '../adapters/local/process-fleet.js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { removeTempsOf, removeTempsOfDead } from '../adapters/local/fs-storage.js';
+import { removeTempsOfWorkers } from '../adapters/local/fs-storage.js';
 import type { Logger } from '../log.js';
 import { nommerBin, workerScratchDir } from '../paths.js';
 import type { WorkerNode } from '../ports/fleet.js';
@@ -99,7 +99,7 @@ export class LocalFleet {
     // Local worker ids are w<feederd pid>-<n>; anything else in a tag is not ours to judge.
     const dead = (id: string) => /^w\d+-\d+$/.test(id) && !live.has(id);
     for (const uri of outputs) {
-      const n = await removeTempsOfDead(uri, dead).catch(() => 0);
+      const n = await removeTempsOfWorkers(uri, dead).catch(() => 0);
       if (n) this.opts.log.info({ uri, removed: n }, 'temp outputs of workers that are gone removed');
     }
   }
@@ -113,7 +113,7 @@ export class LocalFleet {
       log.warn({ worker: id, err: String(err) }, "removing a dead worker's scratch dir failed"),
     );
     try {
-      for (const uri of this.opts.outputsOf(id)) void removeTempsOf(uri, id);
+      for (const uri of this.opts.outputsOf(id)) void removeTempsOfWorkers(uri, (w) => w === id);
     } catch (err) {
       log.warn({ worker: id, err: String(err) }, "could not list a dead worker's outputs");
     }

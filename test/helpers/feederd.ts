@@ -35,14 +35,28 @@ export function writeConfig(dir: string, config: Record<string, unknown>): void 
 
 export async function startFeederd(
   dir: string,
-  opts: { workers?: number; config?: Record<string, unknown>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    workers?: number;
+    config?: Record<string, unknown>;
+    extraArgs?: string[];
+    env?: NodeJS.ProcessEnv;
+    /** Keep the token a stopped feederd left in feederd.json (default: start from none). */
+    keepToken?: boolean;
+  } = {},
 ): Promise<RunningFeederd> {
   const home = join(dir, 'home');
   // A short lease keeps the kill tests quick; 4 s leaves room for a loaded machine's heartbeats.
   writeConfig(dir, { jobs: { leaseSeconds: 4, maxAttempts: 3 }, ...opts.config });
   const env = { ...process.env, ...opts.env, NOMMER_HOME: home, NOMMER_LOG_LEVEL: 'warn' };
   // A feederd killed with SIGKILL leaves its address behind; wait for the new one's.
-  rmSync(join(home, 'feederd.json'), { force: true });
+  const apiRecord = join(home, 'feederd.json');
+  const kept =
+    opts.keepToken && existsSync(apiRecord)
+      ? (JSON.parse(readFileSync(apiRecord, 'utf8')) as { token?: string; generated?: boolean })
+      : undefined;
+  rmSync(apiRecord, { force: true });
+  if (kept?.token)
+    writeFileSync(apiRecord, `${JSON.stringify({ token: kept.token, generated: kept.generated })}\n`, { mode: 0o600 });
   const proc = spawn(
     process.execPath,
     [

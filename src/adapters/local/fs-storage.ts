@@ -125,27 +125,11 @@ function localDestination(uri: string): string {
 }
 
 /**
- * Remove the temp files that deliveries tagged `tagPrefix…` left beside a local output: feederd
- * calls it for a local worker that died (its id starts every tag it wrote), since ids are never
- * reused and nobody else would.
+ * Remove the temp files beside a local output written by workers `gone` says are gone (a tag's
+ * first part is the worker id that wrote it; ids are never reused, so nobody else would remove
+ * them). Returns how many went.
  */
-export async function removeTempsOf(uri: string, tagPrefix: string): Promise<void> {
-  if (!isLocalUri(uri)) return;
-  const dest = resolve(localPathOf(uri));
-  const dir = dirname(dest);
-  const start = `.${basename(dest)}.${tagPrefix.replace(/[^A-Za-z0-9_.-]/g, '_')}.`;
-  for (const n of await readdir(dir).catch(() => [] as string[])) {
-    if (n.startsWith(start) && n.endsWith('.nommer-part'))
-      await rm(join(dir, n), { force: true }).catch(() => undefined);
-  }
-}
-
-/**
- * Remove the temp files beside a local output whose tag's first part (the worker id that wrote
- * it) `isDead` says is gone — for a job that ended while a worker of an earlier feederd, killed
- * with it, had been writing there. Returns how many went.
- */
-export async function removeTempsOfDead(uri: string, isDead: (workerId: string) => boolean): Promise<number> {
+export async function removeTempsOfWorkers(uri: string, gone: (workerId: string) => boolean): Promise<number> {
   if (!isLocalUri(uri)) return 0;
   const dest = resolve(localPathOf(uri));
   const dir = dirname(dest);
@@ -154,7 +138,7 @@ export async function removeTempsOfDead(uri: string, isDead: (workerId: string) 
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.startsWith(start) || !name.endsWith('.nommer-part')) continue;
     const worker = name.slice(start.length).split('.')[0] ?? '';
-    if (worker && isDead(worker)) {
+    if (worker && gone(worker)) {
       await rm(join(dir, name), { force: true }).catch(() => undefined);
       n++;
     }
