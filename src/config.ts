@@ -40,6 +40,14 @@ const ec2Schema = z
     cooldownSeconds: nonNegInt().default(30),
     /** On-demand $/hour by instance type, for cost estimates. */
     prices: z.record(z.string(), z.number({ error: 'must be a price in $/hour' }).nonnegative()).default({}),
+    /** SHA-256 of the release tarball workers install, when `nommer setup aws` ran on another
+     * machine (it prints it); otherwise the pin that setup kept in the data dir is used. */
+    releaseSha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, {
+        error: 'must be a SHA-256 in hex (64 characters), as `nommer setup aws` prints it',
+      })
+      .optional(),
   })
   .prefault({});
 
@@ -71,6 +79,13 @@ const awsSchema = z
     /** Private ranges (CIDRs) aws workers may download http(s) inputs from; none by default. */
     allowPrivateInputs: z
       .array(z.string().refine(isCidr, { error: 'must be a CIDR like 10.20.0.0/16 or an address' }))
+      .default([]),
+    /** Where in S3 jobs may read inputs and write outputs, as s3://bucket/prefix; empty: anywhere
+     * in aws.bucket. nommer's staging, control and release prefixes are never allowed. */
+    allowedPrefixes: z
+      .array(
+        z.string().regex(/^s3:\/\/[^/\s]+\/?[^\s]*$/, { error: 'must be an S3 location like s3://bucket/prefix/' }),
+      )
       .default([]),
     ec2: ec2Schema,
   })
