@@ -26,6 +26,7 @@ export HOME=${HOME:-/root}
 # ---- rendered by feederd -------------------------------------------------------------------
 NOMMER_VERSION={{NOMMER_VERSION}}
 NOMMER_PACKAGE_URI={{NOMMER_PACKAGE_URI}}
+NOMMER_PACKAGE_SHA256={{NOMMER_PACKAGE_SHA256}}
 NOMMER_REGION={{AWS_REGION}}
 NOMMER_AWS_ENDPOINT={{AWS_ENDPOINT}}
 IDLE_EXIT_SECONDS={{IDLE_EXIT_SECONDS}}
@@ -167,6 +168,15 @@ install_nommer() {
   tarball="$DOWNLOADS/$(basename "$NOMMER_PACKAGE_URI")"
   log "fetching nommer $NOMMER_VERSION from $NOMMER_PACKAGE_URI"
   s3_get "$NOMMER_PACKAGE_URI" "$tarball"
+  # The bucket is not trusted with what runs as root here: only the tarball feederd pinned installs.
+  local got
+  got=$(sha256sum "$tarball" | cut -d ' ' -f 1)
+  if [ "$got" != "$NOMMER_PACKAGE_SHA256" ]; then
+    log "refusing $NOMMER_PACKAGE_URI: its SHA-256 is $got, not the pinned $NOMMER_PACKAGE_SHA256"
+    rm -f "$tarball"
+    return 1
+  fi
+  log "release SHA-256 matches the pin ($got)"
   if [ "$TEST_MODE" = 1 ]; then
     log "test mode: fetched $(wc -c <"$tarball") bytes; not installing"
     return

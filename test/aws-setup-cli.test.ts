@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startMoto, type Moto } from './helpers/moto.js';
 import { nommer } from './helpers/cli.js';
 import { tempDir } from './helpers/media.js';
@@ -37,6 +37,7 @@ function config(prefix: string, bucket = 'setup-cli') {
 interface Report {
   items: Array<{ kind: string; name: string; action: string }>;
   release: string | null;
+  releaseSha256: string | null;
   policies: { orchestrator: unknown; worker: unknown };
 }
 
@@ -53,6 +54,13 @@ test('setup aws run twice: the second run changes nothing', async () => {
     ['created', 'created', 'created', 'created'],
   );
   assert.match(r1.release ?? '', /^s3:\/\/setup-cli\/nommer-releases\/media-nommer-\d+\.\d+\.\d+\.tgz$/);
+  // The published tarball's SHA-256 is pinned in the data dir, and the user-data carries it.
+  assert.match(r1.releaseSha256 ?? '', /^[0-9a-f]{64}$/);
+  const pins = JSON.parse(readFileSync(join(d.path, 'home', 'releases.json'), 'utf8'));
+  assert.equal(pins.releases[r1.release!].sha256, r1.releaseSha256);
+  const ud = await nommer(['fleet', 'user-data'], { env: env(), cwd: d.path });
+  assert.equal(ud.code, 0, ud.stderr);
+  assert.match(ud.stdout, new RegExp(`^NOMMER_PACKAGE_SHA256=${r1.releaseSha256}$`, 'm'));
   const second = await nommer(['setup', 'aws', '--json', '--no-release'], { env: env(), cwd: d.path });
   assert.equal(second.code, 0, second.stderr);
   const r2 = JSON.parse(second.stdout) as Report;
@@ -63,6 +71,7 @@ test('setup aws run twice: the second run changes nothing', async () => {
   assert.equal(r2.release, null);
   const text = await nommer(['setup', 'aws', '--no-release'], { env: env(), cwd: d.path });
   assert.match(text.stdout, /IAM policy for workers/);
+  assert.match(text.stdout, /IAM policy for running `nommer setup aws`/);
 });
 
 test('a worker pointed at queues that do not exist says to run setup, exit 1', async () => {

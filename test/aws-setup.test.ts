@@ -2,10 +2,22 @@
 // and changes nothing, a dry run only reads, drift is repaired; and the IAM policies are sane.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { GetBucketLifecycleConfigurationCommand, HeadBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetBucketLifecycleConfigurationCommand,
+  HeadBucketCommand,
+  ListBucketsCommand,
+  PutBucketLifecycleConfigurationCommand,
+} from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ListQueuesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { s3Client, sqsClient, type AwsSettings } from '../src/adapters/aws/clients.js';
-import { iamPolicies, setupAws, type PolicyDocument, type SetupReport } from '../src/adapters/aws/setup.js';
+import {
+  iamPolicies,
+  setupAws,
+  STAGING_EXPIRE_DAYS,
+  type PolicyDocument,
+  type SetupReport,
+} from '../src/adapters/aws/setup.js';
 import { startMoto, type Moto } from './helpers/moto.js';
 
 const actions = (r: SetupReport) => Object.fromEntries(r.items.map((i) => [i.name, i.action]));
@@ -44,6 +56,10 @@ describe('setupAws (moto)', () => {
       new GetBucketLifecycleConfigurationCommand({ Bucket: options.bucket }),
     );
     assert.equal(lifecycle.Rules?.[0]?.AbortIncompleteMultipartUpload?.DaysAfterInitiation, 1);
+    const staging = lifecycle.Rules?.find((r) => r.ID === 'nommer-expire-staging');
+    assert.equal(staging?.Filter?.Prefix, 'nommer-staging/');
+    assert.equal(staging?.Expiration?.Days, STAGING_EXPIRE_DAYS);
+    assert.ok(STAGING_EXPIRE_DAYS > 14, 'staged inputs outlive a job waiting the 14 days SQS keeps it');
 
     const jobs = await queueAttributes(report.queueUrls.jobs);
     const dlq = await queueAttributes(report.queueUrls.dlq);
@@ -133,6 +149,47 @@ describe('setupAws (moto)', () => {
     );
   });
 
+  it("an existing bucket gets nommer's missing lifecycle rules added beside its owner's, once", async () => {
+    const s3 = s3Client(settings);
+    await s3.send(new CreateBucketCommand({ Bucket: options.bucket }));
+    const ownersRule = {
+      ID: 'owners-logs',
+      Status: 'Enabled' as const,
+      Filter: { Prefix: 'logs/' },
+      Expiration: { Days: 3 },
+    };
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: options.bucket,
+        LifecycleConfiguration: { Rules: [ownersRule] },
+      }),
+    );
+    const dry = await setupAws(settings, { ...options, dryRun: true, stagingPrefix: 'stage/' });
+    assert.equal(actions(dry)['nommer-setup-test'], 'would-update');
+    assert.equal(
+      (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: options.bucket }))).Rules?.length,
+      1,
+      'a dry run changes no rule',
+    );
+    const report = await setupAws(settings, { ...options, stagingPrefix: 'stage/' });
+    const bucket = report.items.find((i) => i.kind === 'bucket')!;
+    assert.equal(bucket.action, 'updated');
+    assert.deepEqual(bucket.changes, [
+      'lifecycle: abort incomplete multipart uploads after 1 day',
+      `lifecycle: expire stage/ after ${STAGING_EXPIRE_DAYS} days`,
+    ]);
+    const rules = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: options.bucket }))).Rules ?? [];
+    assert.deepEqual(rules.map((r) => r.ID).sort(), [
+      'nommer-abort-incomplete-uploads',
+      'nommer-expire-staging',
+      'owners-logs',
+    ]);
+    assert.equal(rules.find((r) => r.ID === 'owners-logs')?.Expiration?.Days, 3, "the owner's rule is kept as it was");
+    assert.equal(rules.find((r) => r.ID === 'nommer-expire-staging')?.Filter?.Prefix, 'stage/');
+    const again = await setupAws(settings, { ...options, stagingPrefix: 'stage/' });
+    assert.equal(actions(again)['nommer-setup-test'], 'exists');
+  });
+
   it('bad options are refused before any call', async () => {
     await assert.rejects(setupAws(settings, { ...options, maxReceiveCount: 0 }), { code: 'CONFIG_INVALID' });
     await assert.rejects(setupAws(settings, { ...options, queuePrefix: 'has space' }), { code: 'CONFIG_INVALID' });
@@ -156,7 +213,11 @@ describe('iamPolicies', () => {
   const q = (name: string) => `arn:aws:sqs:eu-west-1:123456789012:${name}`;
 
   it('are valid IAM JSON documents', () => {
-    for (const doc of [orchestrator, worker]) {
+    for (const doc of [
+      orchestrator,
+      worker,
+      iamPolicies({ region: 'eu-west-1' }, { bucket: 'media', queuePrefix: 'nm' }).setup,
+    ]) {
       const parsed = JSON.parse(JSON.stringify(doc)) as PolicyDocument;
       assert.equal(parsed.Version, '2012-10-17');
       assert.ok(parsed.Statement.length > 0);

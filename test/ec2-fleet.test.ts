@@ -39,7 +39,7 @@ const config = parseConfig({
     },
   },
 });
-const script = renderUserDataFor(config, '0.1.0');
+const script = renderUserDataFor(config, '0.1.0', 'ab'.repeat(32));
 
 /** moto needs the instance profile to exist. No IAM client is installed, and moto routes an
  * unsigned query by the service named in the Authorization header's scope (it checks no signature). */

@@ -5,7 +5,7 @@
 // `nommer worker --backend aws` against moto's SQS, lets it idle out, and reaches power-off.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -13,7 +13,8 @@ import { s3Client } from '../src/adapters/aws/clients.js';
 import { setupAws } from '../src/adapters/aws/setup.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
-import { publishRelease, releaseKey, releaseUri } from '../src/fleet/release.js';
+import type { NommerError } from '../src/errors.js';
+import { pinnedReleaseSha256, pinRelease, publishRelease, releaseKey, releaseUri } from '../src/fleet/release.js';
 import {
   loadUserDataTemplate,
   renderUserData,
@@ -25,6 +26,8 @@ import { packageRoot, packageVersion } from '../src/paths.js';
 import { startMoto, type Moto } from './helpers/moto.js';
 
 const VERSION = packageVersion();
+/** A pin for rendering tests that never fetch (the run tests pin what they publish). */
+const PIN = 'c0ffee'.repeat(10) + 'c0ffee'.slice(0, 4);
 
 function awsConfig(over: Record<string, unknown> = {}, aws: Record<string, unknown> = {}): Config {
   return parseConfig({
@@ -52,13 +55,14 @@ function embeddedConfig(script: string): unknown {
 
 describe('user-data rendering', () => {
   it("fills every placeholder with feederd's version, the release URI and the ec2 settings", () => {
-    const script = renderUserDataFor(awsConfig(), VERSION);
+    const script = renderUserDataFor(awsConfig(), VERSION, PIN);
     assert.doesNotMatch(script, /\{\{[A-Z0-9_]+\}\}/);
     assert.match(script, new RegExp(`^NOMMER_VERSION=${VERSION.replace(/\./g, '\\.')}$`, 'm'));
     assert.match(
       script,
       new RegExp(`^NOMMER_PACKAGE_URI=s3://nommer-ud-test/${releaseKey(VERSION).replace(/\./g, '\\.')}$`, 'm'),
     );
+    assert.match(script, new RegExp(`^NOMMER_PACKAGE_SHA256=${PIN}$`, 'm'));
     assert.match(script, /^IDLE_EXIT_SECONDS=45$/m);
     assert.match(script, /^CONCURRENCY=2$/m);
     assert.match(script, /^NOMMER_REGION=us-east-1$/m);
@@ -68,7 +72,7 @@ describe('user-data rendering', () => {
   });
 
   it('gives the worker a config it accepts, without the API token, webhook secret or local paths', () => {
-    const script = renderUserDataFor(awsConfig(), VERSION);
+    const script = renderUserDataFor(awsConfig(), VERSION, PIN);
     const cfg = embeddedConfig(script);
     const parsed = parseConfig(cfg, 'worker config');
     assert.equal(parsed.backend, 'aws');
@@ -84,23 +88,51 @@ describe('user-data rendering', () => {
   });
 
   it('quotes values and refuses ones that could start a new line of code', () => {
-    const params = userDataParams(awsConfig(), VERSION);
+    const params = userDataParams(awsConfig(), VERSION, PIN);
     const quoted = renderUserData(loadUserDataTemplate(), { ...params, endpoint: "http://x/'$(id)" });
     assert.match(quoted, /^NOMMER_AWS_ENDPOINT='http:\/\/x\/'\\''\$\(id\)'$/m);
     assert.throws(
       () => renderUserData(loadUserDataTemplate(), { ...params, region: 'us-east-1\nreboot' }),
       /control character/,
     );
+    assert.throws(() => renderUserData(loadUserDataTemplate(), { ...params, packageSha256: '' }), /SHA-256/);
     assert.throws(() => renderUserData('{{NOPE}}', params), /unknown placeholders: NOPE/);
     assert.throws(() => renderUserData('x'.repeat(USER_DATA_MAX_BYTES + 1), params), /EC2 accepts at most/);
   });
 
+  it("pins the release: aws.ec2.releaseSha256, else the data dir's pin from `nommer setup aws`, else a config error that says how", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'nommer-pin-'));
+    try {
+      assert.throws(
+        () => pinnedReleaseSha256(awsConfig(), home, VERSION),
+        (err: NommerError) =>
+          err.code === 'CONFIG_INVALID' &&
+          /no SHA-256 is pinned/.test(err.message) &&
+          /nommer setup aws/.test(err.hint ?? ''),
+      );
+      const sha = 'ab'.repeat(32);
+      await pinRelease(home, { uri: releaseUri('nommer-ud-test', VERSION), bytes: 1, version: VERSION, sha256: sha });
+      assert.equal(pinnedReleaseSha256(awsConfig(), home, VERSION), sha);
+      assert.equal((statSync(join(home, 'releases.json')).mode & 0o777).toString(8), '600');
+      // A pin is for one release URI: another bucket's release is not pinned by it.
+      assert.throws(() => pinnedReleaseSha256(awsConfig({}, { bucket: 'other-bucket' }), home, VERSION), /no SHA-256/);
+      const over = 'CD'.repeat(32);
+      assert.equal(
+        pinnedReleaseSha256(awsConfig({}, { ec2: { releaseSha256: over } }), home, VERSION),
+        over.toLowerCase(),
+      );
+      assert.throws(() => awsConfig({}, { ec2: { releaseSha256: 'abc' } }), /releaseSha256.*SHA-256 in hex/s);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it('needs a bucket to install nommer from', () => {
-    assert.throws(() => renderUserDataFor(parseConfig({ backend: 'aws' }), VERSION), /aws\.bucket/);
+    assert.throws(() => renderUserDataFor(parseConfig({ backend: 'aws' }), VERSION, PIN), /aws\.bucket/);
   });
 
   it('is valid bash', () => {
-    const r = spawnSync('bash', ['-n'], { input: renderUserDataFor(awsConfig(), VERSION), encoding: 'utf8' });
+    const r = spawnSync('bash', ['-n'], { input: renderUserDataFor(awsConfig(), VERSION, PIN), encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   });
 
@@ -110,7 +142,7 @@ describe('user-data rendering', () => {
       return;
     }
     const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '-'], {
-      input: renderUserDataFor(awsConfig(), VERSION),
+      input: renderUserDataFor(awsConfig(), VERSION, PIN),
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -129,22 +161,26 @@ describe('user-data run in test mode (moto)', () => {
   });
   beforeEach(async () => {
     await moto.reset();
+    pinned = PIN;
     dir = mkdtempSync(join(tmpdir(), 'nommer-userdata-'));
   });
 
   const config = () => awsConfig({}, { endpoint: moto.endpoint, forcePathStyle: true, ec2: { idleExitSeconds: 2 } });
 
+  const settings = () => ({ endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 });
+  /** The SHA-256 `nommer setup aws` pinned for what it published (PIN when nothing was). */
+  let pinned = PIN;
+
   async function prepareCluster(): Promise<void> {
-    const settings = { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 };
-    await setupAws(settings, { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
+    await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
     // What `nommer setup aws` publishes: `npm pack` of this checkout, at the release key.
-    await publishRelease(new S3Storage({ client: s3Client(settings) }), 'nommer-ud-test', VERSION);
+    pinned = (await publishRelease(new S3Storage({ client: s3Client(settings()) }), 'nommer-ud-test', VERSION)).sha256;
   }
 
   /** Runs the rendered script the way cloud-init would, plus the test switches. */
   function runScript(extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
     const scriptPath = join(dir, 'user-data.sh');
-    writeFileSync(scriptPath, renderUserDataFor(config(), VERSION), { mode: 0o755 });
+    writeFileSync(scriptPath, renderUserDataFor(config(), VERSION, pinned), { mode: 0o755 });
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: dir,
@@ -220,13 +256,30 @@ describe('user-data run in test mode (moto)', () => {
     assert.equal(readFileSync(join(dir, 'powered-off'), 'utf8'), 'shutdown -h now (worker exit 0)\n');
     assert.ok(elapsed >= 2000, `idled for at least 2 s (took ${elapsed} ms)`);
     assert.match(stderr, /test mode: skipping the Node, ffmpeg and npm installs/);
+    assert.match(stderr, new RegExp(`release SHA-256 matches the pin \\(${pinned}\\)`));
+  });
+
+  it('refuses a release in the bucket that is not the pinned one (replaced after setup), and powers off', async () => {
+    await prepareCluster();
+    // Someone with write access to the bucket replaces the tarball every new instance installs as root.
+    const evil = join(dir, 'evil.tgz');
+    writeFileSync(evil, 'not the release feederd pinned');
+    await new S3Storage({ client: s3Client(settings()) }).store(evil, releaseUri('nommer-ud-test', VERSION), {
+      overwrite: true,
+    });
+    const { code, stderr } = await runScript();
+    assert.notEqual(code, 0);
+    assert.match(stderr, new RegExp(`refusing .*: its SHA-256 is [0-9a-f]{64}, not the pinned ${pinned}`));
+    assert.doesNotMatch(stderr, /starting worker/);
+    assert.ok(
+      !existsSync(join(dir, 'root/var/tmp/nommer-bootstrap', `media-nommer-${VERSION}.tgz`)),
+      'tarball removed',
+    );
+    assert.match(readFileSync(join(dir, 'powered-off'), 'utf8'), /^shutdown -h now \(worker exit [1-9]\d*\)\n$/);
   });
 
   it('a bootstrap that fails (no release in the bucket) powers off too, instead of idling at a cost', async () => {
-    await setupAws(
-      { endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 },
-      { bucket: 'nommer-ud-test', queuePrefix: 'udt' },
-    );
+    await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
     const { code, stderr } = await runScript();
     assert.notEqual(code, 0);
     assert.match(readFileSync(join(dir, 'powered-off'), 'utf8'), /^shutdown -h now \(worker exit [1-9]\d*\)\n$/);
@@ -255,7 +308,10 @@ describe('user-data run in test mode (moto)', () => {
 describe('nommer fleet user-data', () => {
   it('prints the same script feederd renders', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nommer-fleetcmd-'));
-    const raw = { backend: 'aws', aws: { bucket: 'nommer-ud-test', queuePrefix: 'udt', region: 'us-east-1' } };
+    const raw = {
+      backend: 'aws',
+      aws: { bucket: 'nommer-ud-test', queuePrefix: 'udt', region: 'us-east-1', ec2: { releaseSha256: PIN } },
+    };
     const cfgFile = join(dir, 'nommer.config.json');
     writeFileSync(cfgFile, JSON.stringify(raw));
     const dist = join(packageRoot(), 'dist', 'src');
@@ -271,7 +327,18 @@ describe('nommer fleet user-data', () => {
       { encoding: 'utf8', env: { ...process.env, NOMMER_HOME: dir } },
     );
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, renderUserDataFor(parseConfig(raw), VERSION));
+    assert.equal(r.stdout, renderUserDataFor(parseConfig(raw), VERSION, PIN));
+    // Without a pin it says how to get one, and prints no script.
+    writeFileSync(cfgFile, JSON.stringify({ ...raw, aws: { ...raw.aws, ec2: {} } }));
+    const unpinned = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', cli, '--', '--config', cfgFile, 'fleet', 'user-data'],
+      { encoding: 'utf8', env: { ...process.env, NOMMER_HOME: dir } },
+    );
+    assert.notEqual(unpinned.status, 0);
+    assert.equal(unpinned.stdout, '');
+    assert.match(unpinned.stderr, /no SHA-256 is pinned[\s\S]*nommer setup aws/);
+    assert.doesNotMatch(unpinned.stderr, /\n\s+at /, 'no stack trace');
     rmSync(dir, { recursive: true, force: true });
   });
 });

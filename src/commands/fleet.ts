@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { action } from '../cli/context.js';
 import { formatDuration, printJson } from '../cli/output.js';
 import { fleetReport, type FleetReport } from '../fleet/report.js';
+import { pinnedReleaseSha256 } from '../fleet/release.js';
 import { renderUserDataFor } from '../fleet/user-data.js';
 import { packageVersion } from '../paths.js';
 
@@ -60,11 +61,14 @@ the on-demand price). Workers end themselves after aws.ec2.idleExitSeconds witho
     .command('user-data')
     .description(`Print the user-data script EC2 workers boot with, rendered from this config: it installs
 Node, ffmpeg and this exact nommer version (from the bucket), runs \`nommer worker\` until idle, then
-powers the instance off. Run it on a builder instance with NOMMER_USERDATA_INSTALL_ONLY=1 to bake an AMI.`)
+powers the instance off. It installs only the tarball whose SHA-256 \`nommer setup aws\` pinned (in the
+data dir, or aws.ec2.releaseSha256). Run it on a builder instance with NOMMER_USERDATA_INSTALL_ONLY=1 to
+bake an AMI.`)
     .action(
       action(async (ctx) => {
-        const { config } = await ctx.config();
-        process.stdout.write(renderUserDataFor(config, packageVersion()));
+        const { config, home } = await ctx.config();
+        const version = packageVersion();
+        process.stdout.write(renderUserDataFor(config, version, pinnedReleaseSha256(config, home, version)));
         return 0;
       }),
     );

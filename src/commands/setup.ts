@@ -11,7 +11,10 @@ export function registerSetup(program: Command): void {
     .command('aws')
     .description(`Create the S3 bucket and the SQS queues (<prefix>-jobs with a dead-letter queue,
 <prefix>-status, <prefix>-dlq) if they are missing, or check them; safe to run again (the second
-run changes nothing). Prints the least-privilege IAM policies for feederd and for workers.`)
+run changes nothing), with lifecycle rules that abort incomplete uploads and expire the staging
+prefix. Publishes this nommer version for EC2 workers and pins its SHA-256 in the data dir (workers
+install nothing else). Prints the least-privilege IAM policies: for running this setup, for feederd
+and for workers.`)
     .option('-n, --dry-run', 'say what would be done; change nothing')
     .option('--policies-only', 'only print the IAM policies')
     .option('--no-release', 'do not upload this nommer version for EC2 workers (self-managed workers)')
@@ -26,7 +29,7 @@ Examples:
       action(
         async (ctx, flags: { dryRun?: boolean; policiesOnly?: boolean; release?: boolean; noRelease?: boolean }) => {
           flags.noRelease = flags.release === false;
-          const { config } = await ctx.config();
+          const { config, home } = await ctx.config();
           const bucket = requireBucket(config);
           const settings = awsSettingsOf(config);
           const { setupAws, iamPolicies } = await import('../adapters/aws/setup.js');
@@ -46,21 +49,31 @@ Examples:
             queuePrefix: config.aws.queuePrefix,
             dryRun: flags.dryRun,
             maxReceiveCount: redriveCountOf(config),
+            stagingPrefix: config.aws.stagingPrefix,
           });
-          // EC2 workers install exactly this version from the bucket (same message version as feederd).
-          let release: string | undefined;
+          // EC2 workers install exactly this version from the bucket (same message version as
+          // feederd), and only the tarball whose SHA-256 is pinned here.
+          let release: { uri: string; sha256: string } | undefined;
           if (!flags.dryRun && !flags.noRelease) {
-            const { publishRelease } = await import('../fleet/release.js');
+            const { publishRelease, pinRelease } = await import('../fleet/release.js');
             const { S3Storage } = await import('../adapters/aws/s3-storage.js');
             const { s3Client } = await import('../adapters/aws/clients.js');
-            release = (await publishRelease(new S3Storage({ client: s3Client(settings) }), bucket, packageVersion()))
-              .uri;
+            const published = await publishRelease(
+              new S3Storage({ client: s3Client(settings) }),
+              bucket,
+              packageVersion(),
+            );
+            await pinRelease(home, published);
+            release = { uri: published.uri, sha256: published.sha256 };
           }
           if (ctx.global.json) {
-            printJson({ ...report, release: release ?? null, policies });
+            printJson({ ...report, release: release?.uri ?? null, releaseSha256: release?.sha256 ?? null, policies });
             return 0;
           }
-          if (release) process.stdout.write(`published    nommer ${packageVersion()} for EC2 workers: ${release}\n`);
+          if (release)
+            process.stdout.write(
+              `published    nommer ${packageVersion()} for EC2 workers: ${release.uri}\n             sha256 ${release.sha256} (pinned in this data dir; for a feederd elsewhere set aws.ec2.releaseSha256)\n`,
+            );
           for (const i of report.items) {
             process.stdout.write(
               `${i.action.padEnd(12)} ${i.kind} ${i.name}${i.changes?.length ? `  (${i.changes.join('; ')})` : ''}\n`,
@@ -68,7 +81,7 @@ Examples:
             for (const n of i.notes ?? []) process.stdout.write(`             note: ${n}\n`);
           }
           process.stdout.write(
-            `\nIAM policy for feederd:\n${JSON.stringify(policies.orchestrator, null, 2)}\n\nIAM policy for workers (instance profile):\n${JSON.stringify(policies.worker, null, 2)}\n`,
+            `\nIAM policy for running \`nommer setup aws\`:\n${JSON.stringify(policies.setup, null, 2)}\n\nIAM policy for feederd:\n${JSON.stringify(policies.orchestrator, null, 2)}\n\nIAM policy for workers (instance profile):\n${JSON.stringify(policies.worker, null, 2)}\n`,
           );
           return 0;
         },

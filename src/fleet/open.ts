@@ -3,11 +3,16 @@
 import type { Config } from '../config.js';
 import type { Ec2FleetLog, EC2Fleet } from '../adapters/aws/ec2-fleet.js';
 import type { AutoscalerConfig } from '../orchestrator/autoscaler.js';
+import { NommerError } from '../errors.js';
+import { pinnedReleaseSha256 } from './release.js';
 import { renderUserDataFor } from './user-data.js';
 
 export interface OpenEc2FleetOptions {
   /** feederd's version: installed on the workers and written in their nommer:version tag. */
   version: string;
+  /** The data dir whose release pin the user-data carries. Without it the fleet can list and
+   * stop instances but not launch them (`nommer fleet`'s report). */
+  home?: string;
   log?: Ec2FleetLog;
 }
 
@@ -20,8 +25,12 @@ export async function openEc2Fleet(
   const aws = config.aws;
   const e = aws.ec2;
   const client = ec2Client({ region: aws.region, endpoint: aws.endpoint });
-  // Rendered now, so a broken template or config fails at start, not at the first launch.
-  const script = renderUserDataFor(config, opts.version);
+  // Rendered now, so a broken template, config or missing pin fails at start, not at the first launch.
+  const home = opts.home;
+  const script =
+    home === undefined
+      ? undefined
+      : renderUserDataFor(config, opts.version, pinnedReleaseSha256(config, home, opts.version));
   const fleet = new EC2Fleet({
     client,
     cluster: aws.queuePrefix,
@@ -32,7 +41,11 @@ export async function openEc2Fleet(
     instanceProfile: e.instanceProfile,
     keyName: e.keyName,
     spot: e.spot,
-    userData: () => script,
+    userData: () => {
+      if (script === undefined)
+        throw new NommerError('INTERNAL', 'this EC2 fleet was opened without a data dir: it cannot launch');
+      return script;
+    },
     version: opts.version,
     log: opts.log,
   });

@@ -3,10 +3,13 @@
 // user-data script fetches with the instance role. Same version on both sides means both speak
 // the same message version.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Config } from '../config.js';
 import { NommerError } from '../errors.js';
 import type { Storage, StoreResult } from '../ports/storage.js';
 import { packageRoot } from '../paths.js';
@@ -45,12 +48,80 @@ export async function packRelease(root = packageRoot()): Promise<{ file: string;
   return { file: join(dir, tgz[0]!), dir };
 }
 
+export interface PublishedRelease extends StoreResult {
+  version: string;
+  /** Hex SHA-256 of the tarball: the user-data installs nothing else. */
+  sha256: string;
+}
+
 /** Pack this version and put it where workers fetch it (overwrites: the same version is the same code). */
-export async function publishRelease(storage: Storage, bucket: string, version: string): Promise<StoreResult> {
+export async function publishRelease(storage: Storage, bucket: string, version: string): Promise<PublishedRelease> {
   const { file, dir } = await packRelease();
   try {
-    return await storage.store(file, releaseUri(bucket, version), { overwrite: true });
+    const sha256 = await sha256File(file);
+    const stored = await storage.store(file, releaseUri(bucket, version), { overwrite: true });
+    return { ...stored, version, sha256 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+// ---- the pin -----------------------------------------------------------------------------------
+// What `nommer setup aws` published is pinned on the machine that published it, outside the
+// bucket: whoever can write the bucket (a worker, a job) cannot also change what instances accept.
+
+interface PinFile {
+  /** release URI -> its pin */
+  releases: Record<string, { version: string; sha256: string; publishedAt: string }>;
+}
+
+export function releasePinsPath(home: string): string {
+  return join(home, 'releases.json');
+}
+
+function readPins(home: string): PinFile {
+  try {
+    const raw = JSON.parse(readFileSync(releasePinsPath(home), 'utf8')) as Partial<PinFile>;
+    return { releases: raw.releases && typeof raw.releases === 'object' ? raw.releases : {} };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { releases: {} };
+    throw new NommerError('CONFIG_INVALID', `cannot read ${releasePinsPath(home)}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'remove it and run `nommer setup aws` again to publish and pin the release',
+    });
+  }
+}
+
+/** Keep the published release's SHA-256 in the data dir (0600, written whole). */
+export async function pinRelease(home: string, release: PublishedRelease, now = new Date()): Promise<void> {
+  const pins = readPins(home);
+  pins.releases[release.uri] = { version: release.version, sha256: release.sha256, publishedAt: now.toISOString() };
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const path = releasePinsPath(home);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+/**
+ * The SHA-256 EC2 workers must find in this version's release: aws.ec2.releaseSha256 when set,
+ * else the pin `nommer setup aws` kept in this data dir. Neither: a config error saying how to get one.
+ */
+export function pinnedReleaseSha256(config: Config, home: string, version: string): string {
+  if (config.aws.ec2.releaseSha256) return config.aws.ec2.releaseSha256.toLowerCase();
+  const bucket = config.aws.bucket;
+  if (!bucket)
+    throw new NommerError('CONFIG_INVALID', 'EC2 workers need aws.bucket (nommer is installed on them from it)');
+  const uri = releaseUri(bucket, version);
+  const pin = readPins(home).releases[uri];
+  if (pin && /^[0-9a-f]{64}$/.test(pin.sha256)) return pin.sha256;
+  throw new NommerError('CONFIG_INVALID', `no SHA-256 is pinned for nommer ${version}'s release ${uri}`, {
+    hint: 'run `nommer setup aws` with this data dir (it publishes the release and pins it), or set aws.ec2.releaseSha256 to the SHA-256 that `nommer setup aws` printed',
+  });
 }

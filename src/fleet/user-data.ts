@@ -20,6 +20,8 @@ export interface UserDataParams {
   version: string;
   /** s3:// URI of that version's package tarball. */
   packageUri: string;
+  /** Hex SHA-256 the tarball must have: the script installs nothing else. */
+  packageSha256: string;
   /** Region for the SDK and the download; empty: the instance's own (from the metadata service). */
   region: string;
   /** An AWS-API endpoint (emulators only); empty for AWS. */
@@ -51,8 +53,9 @@ export function workerConfig(config: Config): Record<string, unknown> {
   };
 }
 
-/** The parameters feederd renders with: its own version, its bucket, its ec2 settings. */
-export function userDataParams(config: Config, version: string): UserDataParams {
+/** The parameters feederd renders with: its own version, its bucket, its ec2 settings, and the
+ * release's pinned SHA-256 (see pinnedReleaseSha256). */
+export function userDataParams(config: Config, version: string, packageSha256: string): UserDataParams {
   const aws = config.aws;
   if (!aws.bucket) {
     throw new NommerError('CONFIG_INVALID', 'EC2 workers need aws.bucket (nommer is installed on them from it)', {
@@ -62,6 +65,7 @@ export function userDataParams(config: Config, version: string): UserDataParams 
   return {
     version,
     packageUri: releaseUri(aws.bucket, version),
+    packageSha256,
     region: aws.region ?? '',
     endpoint: aws.endpoint ?? '',
     idleExitSeconds: aws.ec2.idleExitSeconds,
@@ -89,6 +93,7 @@ export function renderUserData(template: string, p: UserDataParams): string {
   const scalars: Record<string, string> = {
     NOMMER_VERSION: p.version,
     NOMMER_PACKAGE_URI: p.packageUri,
+    NOMMER_PACKAGE_SHA256: p.packageSha256,
     AWS_REGION: p.region,
     AWS_ENDPOINT: p.endpoint,
     IDLE_EXIT_SECONDS: String(p.idleExitSeconds),
@@ -110,6 +115,8 @@ export function renderUserData(template: string, p: UserDataParams): string {
     );
   if (!Number.isInteger(p.concurrency) || p.concurrency < 1)
     throw new NommerError('CONFIG_INVALID', `concurrency must be a whole number ≥ 1, got ${p.concurrency}`);
+  if (!/^[0-9a-f]{64}$/.test(p.packageSha256))
+    throw new NommerError('CONFIG_INVALID', `the release's SHA-256 must be 64 hex digits, got ${p.packageSha256}`);
   if (!p.packageUri.startsWith('s3://'))
     throw new NommerError('CONFIG_INVALID', `the nommer package must be an s3:// URI, got ${p.packageUri}`);
 
@@ -136,6 +143,11 @@ export function renderUserData(template: string, p: UserDataParams): string {
 }
 
 /** The script for this config and version, from the installed template. */
-export function renderUserDataFor(config: Config, version: string, templatePath?: string): string {
-  return renderUserData(loadUserDataTemplate(templatePath), userDataParams(config, version));
+export function renderUserDataFor(
+  config: Config,
+  version: string,
+  packageSha256: string,
+  templatePath?: string,
+): string {
+  return renderUserData(loadUserDataTemplate(templatePath), userDataParams(config, version, packageSha256));
 }

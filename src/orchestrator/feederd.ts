@@ -77,7 +77,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const fleetLog = log.child({ part: 'fleet' });
   const ec2 =
     ports.backend === 'aws' && config.aws.ec2.maxInstances > 0
-      ? await openEc2Fleet(config, { version: packageVersion(), log: fleetLog })
+      ? await openEc2Fleet(config, { version: packageVersion(), home, log: fleetLog })
       : undefined;
   const fleetManager =
     ec2 &&

@@ -8,6 +8,7 @@ import {
   HeadBucketCommand,
   PutBucketLifecycleConfigurationCommand,
   PutPublicAccessBlockCommand,
+  type LifecycleRule,
   type BucketLocationConstraint,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -32,6 +33,9 @@ export interface SetupOptions {
   maxReceiveCount?: number;
   /** Default lease of the jobs queue, s (default 120). Workers set their own per receive. */
   jobsVisibilitySeconds?: number;
+  /** Where feederd stages local inputs and outputs (default `nommer-staging/`): expired by a
+   * lifecycle rule after STAGING_EXPIRE_DAYS, so what a crash leaves there stops costing. */
+  stagingPrefix?: string;
   /** Clients to use instead of building them from settings (tests, shared clients). */
   clients?: { s3?: S3Client; sqs?: SQSClient };
 }
@@ -63,6 +67,11 @@ const MAX_MESSAGE_SIZE = '262144';
 const RETENTION_SECONDS = '1209600';
 /** Incomplete multipart uploads (a worker killed mid-upload) cost money until aborted. */
 const ABORT_UPLOADS_AFTER_DAYS = 1;
+/** Staged inputs and outputs are removed when their job ends; a crash can leave some behind.
+ * One day more than the queues keep a message, so a job still waiting never loses its input. */
+export const STAGING_EXPIRE_DAYS = 15;
+const ABORT_RULE_ID = 'nommer-abort-incomplete-uploads';
+const STAGING_RULE_ID = 'nommer-expire-staging';
 
 export async function setupAws(settings: AwsSettings, opts: SetupOptions): Promise<SetupReport> {
   const maxReceiveCount = opts.maxReceiveCount ?? 3;
@@ -79,7 +88,7 @@ export async function setupAws(settings: AwsSettings, opts: SetupOptions): Promi
   const dryRun = !!opts.dryRun;
   const names = queueNames(opts.queuePrefix);
 
-  const items: SetupItem[] = [await ensureBucket(s3, opts.bucket, dryRun)];
+  const items: SetupItem[] = [await ensureBucket(s3, opts.bucket, opts.stagingPrefix ?? 'nommer-staging/', dryRun)];
 
   const dlq = await ensureQueue(
     sqs,
@@ -126,11 +135,11 @@ export async function setupAws(settings: AwsSettings, opts: SetupOptions): Promi
   return { dryRun, items, queueUrls };
 }
 
-async function ensureBucket(s3: S3Client, bucket: string, dryRun: boolean): Promise<SetupItem> {
+async function ensureBucket(s3: S3Client, bucket: string, stagingPrefix: string, dryRun: boolean): Promise<SetupItem> {
   const resource = `s3://${bucket}`;
+  let exists = true;
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-    return { kind: 'bucket', name: bucket, action: 'exists', notes: await lifecycleNotes(s3, bucket) };
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 403) {
@@ -143,9 +152,40 @@ async function ensureBucket(s3: S3Client, bucket: string, dryRun: boolean): Prom
     }
     if (status !== 404)
       throw wrapAwsError(err, { service: 's3', operation: 'HeadBucket', resource, iamAction: 's3:ListBucket' });
+    exists = false;
   }
-  if (dryRun) return { kind: 'bucket', name: bucket, action: 'would-create' };
+  if (!exists) {
+    if (dryRun) return { kind: 'bucket', name: bucket, action: 'would-create' };
+    await createBucket(s3, bucket, resource);
+    await awsCall(
+      { service: 's3', operation: 'PutPublicAccessBlock', resource, iamAction: 's3:PutBucketPublicAccessBlock' },
+      () =>
+        s3.send(
+          new PutPublicAccessBlockCommand({
+            Bucket: bucket,
+            PublicAccessBlockConfiguration: {
+              BlockPublicAcls: true,
+              IgnorePublicAcls: true,
+              BlockPublicPolicy: true,
+              RestrictPublicBuckets: true,
+            },
+          }),
+        ),
+    );
+  }
+  const lifecycle = await ensureLifecycle(s3, bucket, resource, stagingPrefix, exists, dryRun);
+  if (!exists) return { kind: 'bucket', name: bucket, action: 'created', notes: lifecycle.notes };
+  if (lifecycle.changes.length === 0) return { kind: 'bucket', name: bucket, action: 'exists', notes: lifecycle.notes };
+  return {
+    kind: 'bucket',
+    name: bucket,
+    action: dryRun ? 'would-update' : 'updated',
+    changes: lifecycle.changes,
+    notes: lifecycle.notes,
+  };
+}
 
+async function createBucket(s3: S3Client, bucket: string, resource: string): Promise<void> {
   const region = await s3.config.region();
   try {
     await s3.send(
@@ -159,7 +199,7 @@ async function ensureBucket(s3: S3Client, bucket: string, dryRun: boolean): Prom
     );
   } catch (err) {
     const name = (err as { name?: string }).name;
-    if (name === 'BucketAlreadyOwnedByYou') return { kind: 'bucket', name: bucket, action: 'exists' };
+    if (name === 'BucketAlreadyOwnedByYou') return;
     if (name === 'BucketAlreadyExists')
       throw new NommerError('CONFIG_INVALID', `bucket name ${bucket} is taken by another account`, {
         cause: err,
@@ -167,66 +207,81 @@ async function ensureBucket(s3: S3Client, bucket: string, dryRun: boolean): Prom
       });
     throw wrapAwsError(err, { service: 's3', operation: 'CreateBucket', resource });
   }
-  // Only on a bucket we created: PutBucketLifecycleConfiguration replaces all of a bucket's
-  // rules, and an existing bucket's rules are its owner's business.
-  await awsCall(
-    { service: 's3', operation: 'PutPublicAccessBlock', resource, iamAction: 's3:PutBucketPublicAccessBlock' },
-    () =>
-      s3.send(
-        new PutPublicAccessBlockCommand({
-          Bucket: bucket,
-          PublicAccessBlockConfiguration: {
-            BlockPublicAcls: true,
-            IgnorePublicAcls: true,
-            BlockPublicPolicy: true,
-            RestrictPublicBuckets: true,
-          },
-        }),
-      ),
-  );
-  await awsCall(
-    {
-      service: 's3',
-      operation: 'PutBucketLifecycleConfiguration',
-      resource,
-      iamAction: 's3:PutLifecycleConfiguration',
-    },
-    () =>
-      s3.send(
-        new PutBucketLifecycleConfigurationCommand({
-          Bucket: bucket,
-          LifecycleConfiguration: {
-            Rules: [
-              {
-                ID: 'nommer-abort-incomplete-uploads',
-                Status: 'Enabled',
-                Filter: { Prefix: '' },
-                AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_UPLOADS_AFTER_DAYS },
-              },
-            ],
-          },
-        }),
-      ),
-  );
-  return {
-    kind: 'bucket',
-    name: bucket,
-    action: 'created',
-    notes: [`incomplete multipart uploads are aborted after ${ABORT_UPLOADS_AFTER_DAYS} day`],
-  };
 }
 
-/** Advice (never a change) for an existing bucket without an abort-incomplete-uploads rule. */
-async function lifecycleNotes(s3: S3Client, bucket: string): Promise<string[] | undefined> {
-  try {
-    const out = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
-    if (out.Rules?.some((r) => r.Status === 'Enabled' && r.AbortIncompleteMultipartUpload)) return undefined;
-  } catch {
-    // NoSuchLifecycleConfiguration, or no permission to read it: give the same advice.
-  }
+/** nommer's two lifecycle rules: abort incomplete uploads, expire the staging prefix. */
+function nommerRules(stagingPrefix: string): LifecycleRule[] {
   return [
-    'no lifecycle rule aborts incomplete multipart uploads; consider adding one so parts left by killed workers are cleaned up',
+    {
+      ID: ABORT_RULE_ID,
+      Status: 'Enabled',
+      Filter: { Prefix: '' },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_UPLOADS_AFTER_DAYS },
+    },
+    {
+      ID: STAGING_RULE_ID,
+      Status: 'Enabled',
+      Filter: { Prefix: stagingPrefix },
+      Expiration: { Days: STAGING_EXPIRE_DAYS },
+    },
   ];
+}
+
+/**
+ * Adds nommer's lifecycle rules the bucket lacks (by rule id), keeping every rule it has:
+ * PutBucketLifecycleConfiguration replaces the whole set, so the owner's rules are read first
+ * and written back unchanged. A bucket whose rules can't be read is left alone, with a note.
+ */
+async function ensureLifecycle(
+  s3: S3Client,
+  bucket: string,
+  resource: string,
+  stagingPrefix: string,
+  existed: boolean,
+  dryRun: boolean,
+): Promise<{ changes: string[]; notes?: string[] }> {
+  let current: LifecycleRule[] = [];
+  if (existed) {
+    try {
+      current = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }))).Rules ?? [];
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name !== 'NoSuchLifecycleConfiguration') {
+        return {
+          changes: [],
+          notes: [
+            `could not read the bucket's lifecycle rules (${name ?? 'error'}); add rules that abort incomplete multipart uploads after ${ABORT_UPLOADS_AFTER_DAYS} day and expire ${stagingPrefix} after ${STAGING_EXPIRE_DAYS} days`,
+          ],
+        };
+      }
+    }
+  }
+  const have = new Set(current.map((r) => r.ID));
+  const missing = nommerRules(stagingPrefix).filter((r) => !have.has(r.ID));
+  const changes = missing.map((r) =>
+    r.ID === ABORT_RULE_ID
+      ? `lifecycle: abort incomplete multipart uploads after ${ABORT_UPLOADS_AFTER_DAYS} day`
+      : `lifecycle: expire ${stagingPrefix} after ${STAGING_EXPIRE_DAYS} days`,
+  );
+  if (missing.length > 0 && !dryRun) {
+    await awsCall(
+      {
+        service: 's3',
+        operation: 'PutBucketLifecycleConfiguration',
+        resource,
+        iamAction: 's3:PutLifecycleConfiguration',
+      },
+      () =>
+        s3.send(
+          new PutBucketLifecycleConfigurationCommand({
+            Bucket: bucket,
+            LifecycleConfiguration: { Rules: [...current, ...missing] },
+          }),
+        ),
+    );
+  }
+  // A new bucket's rules are part of "created", not changes to report.
+  return existed ? { changes } : { changes: [], notes: changes.map((c) => c.replace(/^lifecycle: /, '')) };
 }
 
 interface EnsuredQueue {
@@ -340,11 +395,17 @@ export interface PolicyOptions {
   clusterTag?: { key: string; value: string };
 }
 
-/** Two least-privilege policies: what feederd needs, and what an EC2 worker needs. */
-export function iamPolicies(
-  settings: AwsSettings,
-  opts: PolicyOptions,
-): { orchestrator: PolicyDocument; worker: PolicyDocument } {
+export interface IamPolicies {
+  /** For whoever runs `nommer setup aws` (an administrator, once per cluster and release). */
+  setup: PolicyDocument;
+  /** For feederd. */
+  orchestrator: PolicyDocument;
+  /** For the EC2 workers' instance profile. */
+  worker: PolicyDocument;
+}
+
+/** Three least-privilege policies: what `nommer setup aws` needs, what feederd needs, and what an EC2 worker needs. */
+export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPolicies {
   const partition = opts.partition ?? 'aws';
   const region = settings.region ?? process.env.AWS_REGION ?? '*';
   const account = opts.accountId ?? '*';
@@ -472,5 +533,37 @@ export function iamPolicies(
       },
     ],
   };
-  return { orchestrator, worker };
+  const allQueues = [queue(names.jobs), queue(names.status), queue(names.dlq)];
+  const setup: PolicyDocument = {
+    Version: '2012-10-17',
+    Statement: [
+      // HeadBucket is s3:ListBucket; the rest make a new bucket private and add the lifecycle rules.
+      {
+        Sid: 'EnsureBucket',
+        Effect: 'Allow',
+        Action: [
+          's3:CreateBucket',
+          's3:ListBucket',
+          's3:PutBucketPublicAccessBlock',
+          's3:GetLifecycleConfiguration',
+          's3:PutLifecycleConfiguration',
+        ],
+        Resource: bucketArn,
+      },
+      {
+        Sid: 'EnsureQueues',
+        Effect: 'Allow',
+        Action: ['sqs:CreateQueue', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes'],
+        Resource: allQueues,
+      },
+      // The package EC2 workers install; nobody else may write there (see the worker's Deny).
+      {
+        Sid: 'PublishRelease',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+        Resource: `${bucketArn}/${RELEASE_PREFIX}*`,
+      },
+    ],
+  };
+  return { setup, orchestrator, worker };
 }
