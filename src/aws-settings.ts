@@ -22,3 +22,15 @@ export function requireBucket(config: Config): string {
     });
   return config.aws.bucket;
 }
+
+/** The bucket's prefixes nommer keeps for itself, as s3:// URIs: staged media, fences, releases. */
+export function reservedS3Prefixes(config: Config, releasePrefix: string): string[] {
+  const bucket = requireBucket(config);
+  return [config.aws.stagingPrefix, config.aws.controlPrefix, releasePrefix].map((p) => `s3://${bucket}/${p}`);
+}
+
+/** Where jobs may read and write in S3: aws.allowedPrefixes, or anywhere in aws.bucket. */
+export function allowedS3Prefixes(config: Config): string[] {
+  if (config.aws.allowedPrefixes.length > 0) return config.aws.allowedPrefixes;
+  return [`s3://${requireBucket(config)}/`];
+}

@@ -199,7 +199,59 @@ test('no job may write where nommer keeps its own things: the release every inst
       key,
     );
   }
+  // Nor read there: staged media belongs to other jobs.
+  await assert.rejects(
+    f.client.request('POST', '/v1/jobs', {
+      input: `s3://${aws.bucket}/nommer-staging/inputs/0b7c/other-users.mov`,
+      outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/out/x.webm` }],
+    }),
+    (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
+  );
+  // Outside the allowed locations (by default: this bucket), and keys with dot segments.
+  for (const [input, uri, pattern] of [
+    [clip, 's3://someone-elses-bucket/x.webm', /outside the S3 locations jobs may use: s3:\/\/nommer-test\//],
+    [
+      's3://someone-elses-bucket/in.mov',
+      `s3://${aws.bucket}/out/x.webm`,
+      /input s3:\/\/someone-elses-bucket\/in\.mov is outside/,
+    ],
+    [clip, `s3://${aws.bucket}/out/../nommer-releases/x.tgz`, /"\." or "\.\." segments/],
+  ] as const) {
+    await assert.rejects(
+      f.client.request('POST', '/v1/jobs', { input, outputs: [{ preset: 'webm', uri }], dryRun: true }),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'USAGE' && pattern.test(e.message),
+      uri,
+    );
+  }
   const list = await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs');
   assert.equal(list.jobs.length, 0, 'no job was created');
+  await f.stop();
+});
+
+test('aws.allowedPrefixes: jobs read and write only under the configured locations', async () => {
+  const d = tempDir();
+  dirs.push(d);
+  const config = {
+    ...aws.config,
+    aws: { ...(aws.config.aws as object), allowedPrefixes: [`s3://${aws.bucket}/media/`] },
+  };
+  const f = await startFeederd(d.path, { workers: 0, config, env: aws.env });
+  feeders.push(f);
+  const ok = await f.client.request<{ dryRun: boolean; outputs: Array<{ uri: string }> }>('POST', '/v1/jobs', {
+    input: `s3://${aws.bucket}/media/in/talk.mov`,
+    outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/media/out/talk.webm` }],
+    dryRun: true,
+  });
+  assert.equal(ok.outputs[0]!.uri, `s3://${aws.bucket}/media/out/talk.webm`);
+  for (const [input, uri] of [
+    [`s3://${aws.bucket}/media/in/talk.mov`, `s3://${aws.bucket}/results/talk.webm`],
+    [`s3://${aws.bucket}/private/talk.mov`, `s3://${aws.bucket}/media/out/talk.webm`],
+  ]) {
+    await assert.rejects(
+      f.client.request('POST', '/v1/jobs', { input, outputs: [{ preset: 'webm', uri }], dryRun: true }),
+      (e: Error & { code?: string; hint?: string }) =>
+        e.code === 'USAGE' && /outside the S3 locations jobs may use: s3:\/\/nommer-test\/media\//.test(e.message),
+    );
+  }
   await f.stop();
 });

@@ -294,4 +294,42 @@ describe('iamPolicies', () => {
     const stop = scoped.orchestrator.Statement.find((s) => s.Action.includes('ec2:TerminateInstances'))!;
     assert.deepEqual(stop.Condition, { StringEquals: { 'aws:ResourceTag/nommer:cluster': 'nm' } });
   });
+
+  it('with aws.allowedPrefixes, workers read and write only there (plus staging, fences and release to read)', () => {
+    const scoped = iamPolicies(
+      { region: 'eu-west-1' },
+      { bucket: 'media', queuePrefix: 'nm', allowedPrefixes: ['s3://media/videos/', 's3://archive/in/'] },
+    );
+    const w = scoped.worker;
+    for (const a of ['s3:GetObject', 's3:PutObject']) {
+      assert.ok(allows(w, a, 'arn:aws:s3:::media/videos/clip.webm'), a);
+      assert.ok(allows(w, a, 'arn:aws:s3:::archive/in/clip.mov'), a);
+      assert.ok(allows(w, a, 'arn:aws:s3:::media/nommer-staging/chunks/j/0.webm'), `${a} staging`);
+      assert.ok(!allows(w, a, 'arn:aws:s3:::media/private/salaries.csv'), `${a} elsewhere in the bucket`);
+    }
+    assert.ok(allows(w, 's3:GetObject', 'arn:aws:s3:::media/nommer-control/fence/j_1.json'));
+    assert.ok(allows(w, 's3:GetObject', 'arn:aws:s3:::media/nommer-releases/media-nommer-0.1.0.tgz'));
+    assert.ok(!allows(w, 's3:PutObject', 'arn:aws:s3:::media/nommer-control/fence/j_1.json'));
+    assert.ok(allows(w, 's3:ListBucket', 'arn:aws:s3:::archive'));
+    assert.ok(allows(scoped.orchestrator, 's3:DeleteObject', 'arn:aws:s3:::media/videos/late.webm'));
+    assert.ok(!allows(scoped.orchestrator, 's3:DeleteObject', 'arn:aws:s3:::media/private/salaries.csv'));
+    assert.throws(
+      () => iamPolicies({}, { bucket: 'media', queuePrefix: 'nm', allowedPrefixes: ['media/videos'] }),
+      /not an S3 location/,
+    );
+  });
+
+  it('setup may create the bucket and queues and publish the release, and nothing of the cluster at work', () => {
+    const { setup } = iamPolicies(
+      { region: 'eu-west-1' },
+      { bucket: 'media', queuePrefix: 'nm', accountId: '123456789012' },
+    );
+    assert.ok(allows(setup, 's3:CreateBucket', 'arn:aws:s3:::media'));
+    assert.ok(allows(setup, 's3:PutLifecycleConfiguration', 'arn:aws:s3:::media'));
+    assert.ok(allows(setup, 'sqs:CreateQueue', q('nm-jobs')));
+    assert.ok(allows(setup, 's3:PutObject', 'arn:aws:s3:::media/nommer-releases/media-nommer-0.1.0.tgz'));
+    assert.ok(!allows(setup, 's3:PutObject', 'arn:aws:s3:::media/out/x.webm'));
+    assert.ok(!allows(setup, 'sqs:ReceiveMessage', q('nm-jobs')));
+    assert.ok(setup.Statement.every((s) => s.Resource !== '*'));
+  });
 });

@@ -39,6 +39,7 @@ Examples:
             stagingPrefix: config.aws.stagingPrefix,
             controlPrefix: config.aws.controlPrefix,
             clusterTag: { key: 'nommer:cluster', value: config.aws.queuePrefix },
+            allowedPrefixes: config.aws.allowedPrefixes,
           });
           if (flags.policiesOnly) {
             printJson(policies);

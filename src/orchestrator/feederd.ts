@@ -26,7 +26,7 @@ import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { busyByWorker } from './store/index.js';
-import { requireBucket } from '../aws-settings.js';
+import { allowedS3Prefixes, requireBucket, reservedS3Prefixes } from '../aws-settings.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { makeChunkPlanner } from '../chunked/planner.js';
 import { Retention } from './retention.js';
@@ -168,12 +168,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
     beforeRetry: () => statusApplier.drain(),
     stage: staging ? (input, outputs) => staging!.stage(input, outputs) : undefined,
-    reservedPrefixes:
-      ports.backend === 'aws'
-        ? [config.aws.stagingPrefix, config.aws.controlPrefix, RELEASE_PREFIX].map(
-            (p) => `s3://${requireBucket(config)}/${p}`,
-          )
-        : [],
+    reservedPrefixes: ports.backend === 'aws' ? reservedS3Prefixes(config, RELEASE_PREFIX) : [],
+    allowedS3Prefixes: ports.backend === 'aws' ? allowedS3Prefixes(config) : undefined,
     planChunks: makeChunkPlanner({
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       chunking: config.chunking,

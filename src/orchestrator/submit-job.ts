@@ -52,8 +52,10 @@ export interface JobCreatorDeps {
   stage?: Staging['stage'];
   /** Plans a chunked job's tasks (chunks + audio -> assemble), or says why not. */
   planChunks?: ChunkPlanner;
-  /** URI prefixes no output may be under (aws: the bucket's staging, control and release prefixes). */
+  /** URI prefixes no input or output may be under (aws: the bucket's staging, control and release prefixes). */
   reservedPrefixes?: string[];
+  /** aws: the S3 locations inputs and outputs must be under (aws.allowedPrefixes, or the bucket). */
+  allowedS3Prefixes?: string[];
 }
 
 export interface ResolvedOutput {
@@ -96,20 +98,8 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     userPresets: deps.userPresets,
     defaultPreset: deps.defaultPreset,
   }).map((o) => ({ preset: toWirePreset(o.preset), uri: absoluteUri(o.uri) }));
-  for (const o of outputs) {
-    // The scheme is case-blind (S3:// is s3://); keys are not.
-    const uri = o.uri.replace(/^[a-z][a-z0-9+.-]*:/i, (m) => m.toLowerCase());
-    const reserved = (deps.reservedPrefixes ?? []).find((p) => uri.startsWith(p));
-    if (reserved) {
-      throw new NommerError(
-        'USAGE',
-        `${o.uri} is under ${reserved}, which nommer keeps for itself (staging, fences, releases)`,
-        {
-          hint: 'choose another prefix of the bucket for outputs',
-        },
-      );
-    }
-  }
+  checkS3Location(deps, body.input, 'input');
+  for (const o of outputs) checkS3Location(deps, o.uri, 'output');
   if (body.dryRun) return { dryRun: true, input: body.input, outputs };
 
   if (body.idempotencyKey) {
@@ -141,4 +131,34 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   });
   if (created) deps.onWork();
   return { dryRun: false, job, created };
+}
+
+/**
+ * An S3 input or output must be under an allowed prefix and never under one nommer keeps for
+ * itself: staged media of other jobs, the fences workers obey, the release instances install.
+ */
+function checkS3Location(deps: JobCreatorDeps, raw: string, what: 'input' | 'output'): void {
+  // The scheme is case-blind (S3:// is s3://); keys are not.
+  const uri = raw.replace(/^[a-z][a-z0-9+.-]*:/i, (m) => m.toLowerCase());
+  if (!uri.startsWith('s3://')) return;
+  const key = uri.slice('s3://'.length).split('/').slice(1);
+  if (key.some((seg) => seg === '.' || seg === '..')) {
+    throw new NommerError('USAGE', `${raw}: an S3 key with "." or ".." segments is refused`, {
+      hint: 'write the key as it is stored, without dot segments',
+    });
+  }
+  const reserved = (deps.reservedPrefixes ?? []).find((p) => uri.startsWith(p));
+  if (reserved) {
+    throw new NommerError(
+      'USAGE',
+      `${raw} is under ${reserved}, which nommer keeps for itself (staging, fences, releases)`,
+      { hint: `choose another prefix of the bucket for ${what}s` },
+    );
+  }
+  const allowed = deps.allowedS3Prefixes;
+  if (allowed && !allowed.some((p) => uri.startsWith(p))) {
+    throw new NommerError('USAGE', `${what} ${raw} is outside the S3 locations jobs may use: ${allowed.join(', ')}`, {
+      hint: 'use a location under one of them, or add it to aws.allowedPrefixes (and to the IAM policies `nommer setup aws` prints)',
+    });
+  }
 }

@@ -393,6 +393,8 @@ export interface PolicyOptions {
   workerRoleName?: string;
   /** When set, the orchestrator may only terminate instances carrying this tag. */
   clusterTag?: { key: string; value: string };
+  /** aws.allowedPrefixes (s3://bucket/prefix): where jobs read and write. Default: the whole bucket. */
+  allowedPrefixes?: string[];
 }
 
 export interface IamPolicies {
@@ -415,6 +417,14 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
   const staging = opts.stagingPrefix ?? 'nommer-staging/';
   const control = opts.controlPrefix ?? 'nommer-control/';
   const role = `arn:${partition}:iam::${account}:role/${opts.workerRoleName ?? `${opts.queuePrefix}-worker`}`;
+  // Where job inputs and outputs may be: object ARNs (a trailing * as IAM matches keys), and their buckets.
+  const allowed = (opts.allowedPrefixes ?? []).map((uri) => {
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+    if (!m) throw new NommerError('CONFIG_INVALID', `aws.allowedPrefixes: not an S3 location: ${uri}`);
+    return { bucket: `arn:${partition}:s3:::${m[1]}`, objects: `arn:${partition}:s3:::${m[1]}/${m[2]}*` };
+  });
+  const jobObjects = allowed.length > 0 ? [...new Set(allowed.map((a) => a.objects))] : [`${bucketArn}/*`];
+  const jobBuckets = [...new Set([bucketArn, ...allowed.map((a) => a.bucket)])];
 
   const orchestrator: PolicyDocument = {
     Version: '2012-10-17',
@@ -447,7 +457,7 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
         Resource: `${bucketArn}/${staging}*`,
       },
       // Taking back an output committed after its job was canceled or failed (late-outputs.ts).
-      { Sid: 'TakeBackLateOutputs', Effect: 'Allow', Action: ['s3:DeleteObject'], Resource: `${bucketArn}/*` },
+      { Sid: 'TakeBackLateOutputs', Effect: 'Allow', Action: ['s3:DeleteObject'], Resource: jobObjects },
       // Without ListBucket a HEAD on a missing key answers 403 instead of 404.
       {
         Sid: 'ListStaging',
@@ -519,10 +529,26 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
         // DeleteObject: an upload is undone when the task's success cannot be reported, and chunk
         // pieces are removed after assembly.
         Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
-        Resource: `${bucketArn}/*`,
+        Resource: allowed.length > 0 ? [...jobObjects, `${bucketArn}/${staging}*`] : jobObjects,
       },
+      // With allowedPrefixes, what a worker reads beyond them: the fences it obeys and the release it boots.
+      ...(allowed.length > 0
+        ? [
+            {
+              Sid: 'ReadFencesAndRelease',
+              Effect: 'Allow' as const,
+              Action: ['s3:GetObject'],
+              Resource: [`${bucketArn}/${control}*`, `${bucketArn}/${RELEASE_PREFIX}*`],
+            },
+          ]
+        : []),
       // Lets the overwrite check see "no such object" (404) rather than a 403.
-      { Sid: 'SeeMissingObjects', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn },
+      {
+        Sid: 'SeeMissingObjects',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: jobBuckets.length === 1 ? jobBuckets[0]! : jobBuckets,
+      },
       // Every new instance installs the release tarball as root, and every worker obeys the fences:
       // a job (or an ffmpeg exploited by a hostile input) must not be able to replace either.
       {
