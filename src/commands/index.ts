@@ -1,6 +1,7 @@
 // Every command, registered on the program in the order `--help` shows them.
 import type { Command } from 'commander';
 import { registerCancelRetry } from './cancel.js';
+import { registerDashboard } from './dashboard.js';
 import { registerDoctor } from './doctor.js';
 import { registerEncode } from './encode.js';
 import { registerFeederd } from './feederd.js';
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerSubmit(program);
   registerEncode(program);
   registerStatus(program);
+  registerDashboard(program);
   registerCancelRetry(program);
   registerPrune(program);
   registerPresets(program);

@@ -1,11 +1,69 @@
 // `nommer status [ID]`: jobs present and past, fleet and queue at a glance; one job in detail.
+// With no feederd running it reads the data dir's store directly, read-only (client/offline.ts):
+// past jobs are always visible.
 import type { Command } from 'commander';
 import { action, intOption } from '../cli/context.js';
 import { formatBytes, formatDuration, printJson } from '../cli/output.js';
 import { requireFeederd } from '../client/connect.js';
+import { findRunning } from '../client/daemon.js';
 import type { PublicJob } from '../orchestrator/api.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { watchJobsView } from '../tui/watch-jobs.js';
+import { NommerError } from '../errors.js';
+
+interface Detail {
+  job: PublicJob;
+  tasks: unknown[];
+  events: Array<{ at: string; type: string; message: string }>;
+}
+
+interface Summary {
+  jobs: { total: number; byState: Record<string, number> };
+  queue?: { waiting: number; inFlight: number };
+  fleet?: Array<{ id: string; state: string }>;
+}
+
+function detailLines(d: Detail): string[] {
+  const j = d.job;
+  return [
+    `job       ${j.id}`,
+    `state     ${j.state}${j.phase ? ` (${j.phase})` : ''}${j.state === 'running' ? ` ${Math.round(j.progress * 100)}%` : ''}  attempt ${j.attempt}/${j.maxAttempts}`,
+    `input     ${j.input}`,
+    ...j.outputs.map(
+      (o, i) =>
+        `${i === 0 ? 'outputs' : '       '}   ${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})`,
+    ),
+    `created   ${j.createdAt}`,
+    ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
+    ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
+    ...(j.error ? [`error     ${j.error.code}: ${j.error.message}${j.error.retriable ? ' (retriable)' : ''}`] : []),
+    'events:',
+    ...d.events.map((e) => `  ${e.at}  ${e.type.padEnd(10)} ${e.message}`),
+  ];
+}
+
+function listLines(page: { jobs: PublicJob[]; nextCursor: string | null }, summary: Summary): string[] {
+  const out: string[] = [];
+  if (page.jobs.length)
+    out.push(table([['ID', 'STATE', 'PROGRESS', 'PRESETS', 'INPUT', 'AGE', 'TOOK'], ...page.jobs.map(row)]));
+  else out.push('no jobs yet: try `nommer submit FILE`');
+  const by = summary.jobs.byState;
+  out.push('');
+  out.push(
+    `jobs: ${summary.jobs.total} (${
+      Object.entries(by)
+        .filter(([, n]) => n)
+        .map(([s, n]) => `${n} ${s}`)
+        .join(', ') || 'none'
+    })`,
+  );
+  if (summary.queue && summary.fleet)
+    out.push(
+      `queue: ${summary.queue.waiting} waiting, ${summary.queue.inFlight} in flight   workers: ${summary.fleet.length}${summary.fleet.length ? ` (${summary.fleet.map((w) => w.state).join(', ')})` : ''}`,
+    );
+  else out.push('feederd is not running (jobs read from the store): start it with `nommer feederd --daemon`');
+  return out;
+}
 
 interface Flags {
   state?: string;
@@ -50,7 +108,7 @@ export function registerStatus(program: Command): void {
     .command('status')
     .summary('jobs, queue and workers at a glance; one job in detail')
     .description(
-      'Without an ID: recent jobs (newest first) and the queue/fleet summary.\nWith an ID: the job in full, with its event history.',
+      "Without an ID: recent jobs (newest first) and the queue/fleet summary.\nWith an ID: the job in full, with its event history.\nWith no feederd running, jobs are read from the data dir's store (read-only).",
     )
     .argument('[id]', 'a job id')
     .option('--state <states>', 'only these states (comma-separated): queued,running,succeeded,failed,canceled')
@@ -73,7 +131,10 @@ Examples:
     )
     .action(
       action(async (ctx, id: string | undefined, flags: Flags) => {
-        const client = await requireFeederd(await ctx.config(), flags.api);
+        const loaded = await ctx.config();
+        const running = flags.api || flags.watch ? null : await findRunning(loaded);
+        if (!running && !flags.api && !flags.watch) return offlineStatus(loaded.home, id, flags, !!ctx.global.json);
+        const client = running ?? (await requireFeederd(loaded, flags.api));
         if (flags.watch)
           return watchJobsView({
             client,
@@ -83,34 +144,9 @@ Examples:
             limit: flags.limit,
           });
         if (id) {
-          const d = await client.request<{
-            job: PublicJob;
-            tasks: unknown[];
-            events: Array<{ at: string; type: string; message: string }>;
-          }>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
-          if (ctx.global.json) {
-            printJson(d);
-            return 0;
-          }
-          const j = d.job;
-          const out = [
-            `job       ${j.id}`,
-            `state     ${j.state}${j.phase ? ` (${j.phase})` : ''}${j.state === 'running' ? ` ${Math.round(j.progress * 100)}%` : ''}  attempt ${j.attempt}/${j.maxAttempts}`,
-            `input     ${j.input}`,
-            ...j.outputs.map(
-              (o, i) =>
-                `${i === 0 ? 'outputs' : '       '}   ${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})`,
-            ),
-            `created   ${j.createdAt}`,
-            ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
-            ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
-            ...(j.error
-              ? [`error     ${j.error.code}: ${j.error.message}${j.error.retriable ? ' (retriable)' : ''}`]
-              : []),
-            'events:',
-            ...d.events.map((e) => `  ${e.at}  ${e.type.padEnd(10)} ${e.message}`),
-          ];
-          process.stdout.write(`${out.join('\n')}\n`);
+          const d = await client.request<Detail>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+          if (ctx.global.json) printJson(d);
+          else process.stdout.write(`${detailLines(d).join('\n')}\n`);
           return 0;
         }
         const q = new URLSearchParams({ limit: String(flags.limit) });
@@ -118,36 +154,60 @@ Examples:
         if (flags.cursor) q.set('cursor', flags.cursor);
         const [page, summary] = await Promise.all([
           client.request<{ jobs: PublicJob[]; nextCursor: string | null }>('GET', `/v1/jobs?${q}`),
-          client.request<{
-            jobs: { total: number; byState: Record<string, number> };
-            queue: { waiting: number; inFlight: number };
-            fleet: Array<{ id: string; state: string }>;
-          }>('GET', '/v1/summary'),
+          client.request<Required<Summary>>('GET', '/v1/summary'),
         ]);
         if (ctx.global.json) {
           printJson({ jobs: page.jobs, nextCursor: page.nextCursor, summary });
           return 0;
         }
-        const out: string[] = [];
-        if (page.jobs.length)
-          out.push(table([['ID', 'STATE', 'PROGRESS', 'PRESETS', 'INPUT', 'AGE', 'TOOK'], ...page.jobs.map(row)]));
-        else out.push('no jobs yet: try `nommer submit FILE`');
-        const by = summary.jobs.byState;
-        out.push('');
-        out.push(
-          `jobs: ${summary.jobs.total} (${
-            Object.entries(by)
-              .filter(([, n]) => n)
-              .map(([s, n]) => `${n} ${s}`)
-              .join(', ') || 'none'
-          })`,
-        );
-        out.push(
-          `queue: ${summary.queue.waiting} waiting, ${summary.queue.inFlight} in flight   workers: ${summary.fleet.length}${summary.fleet.length ? ` (${summary.fleet.map((w) => w.state).join(', ')})` : ''}`,
-        );
+        const out = listLines(page, summary);
         if (page.nextCursor) out.push(`more: nommer status --cursor ${page.nextCursor}`);
         process.stdout.write(`${out.join('\n')}\n`);
         return 0;
       }),
     );
+}
+
+/** No feederd: the store, read-only (`summary.offline` in --json; no queue or fleet to tell). */
+async function offlineStatus(home: string, id: string | undefined, flags: Flags, json: boolean): Promise<number> {
+  const { OfflineJobs } = await import('../client/offline.js');
+  let jobs: ReturnType<typeof OfflineJobs.open>;
+  try {
+    jobs = OfflineJobs.open(home);
+    jobs?.summary();
+  } catch (err) {
+    // A store that cannot be read here (a read-only mount of a WAL database): say what would help.
+    throw new NommerError(
+      'API_UNREACHABLE',
+      `feederd is not running for data dir ${home}, and its job store cannot be read without it (${(err as Error).message})`,
+      { hint: 'start it with `nommer feederd --daemon` (`nommer submit` starts it for you)' },
+    );
+  }
+  try {
+    if (id) {
+      if (!jobs)
+        throw new NommerError('JOB_NOT_FOUND', `no job ${id}: data dir ${home} has no jobs`, {
+          hint: 'is NOMMER_HOME the data dir you submitted from?',
+        });
+      const d = jobs.get(id);
+      if (json) printJson(d);
+      else process.stdout.write(`${detailLines(d).join('\n')}\n`);
+      return 0;
+    }
+    const page = jobs?.list(flags) ?? { jobs: [], nextCursor: null };
+    const summary = {
+      ...(jobs?.summary() ?? { jobs: { total: 0, byState: {} } }),
+      offline: true,
+    };
+    if (json) {
+      printJson({ jobs: page.jobs, nextCursor: page.nextCursor, summary });
+      return 0;
+    }
+    const out = listLines(page, summary);
+    if (page.nextCursor) out.push(`more: nommer status --cursor ${page.nextCursor}`);
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  } finally {
+    jobs?.close();
+  }
 }

@@ -5,8 +5,16 @@
 // refused), an `Origin`, when sent, must be the API's own, and a POST body must be JSON (a
 // cross-site "simple" POST is text/plain or a form). Checked in that order, each a 4xx with the
 // usual JSON error body.
+//
+// The dashboard's browser sends no bearer token: it holds a session cookie (sessions.ts; HttpOnly,
+// SameSite=Strict) that stands for the token. A request that rests on the cookie alone and
+// changes state must also carry an Origin (browsers send it on every fetch POST; ours only, as
+// above) and a JSON body, so a cross-site form or a cookie replayed without a page cannot act.
+// Open without either: health, the login exchange and the page's static assets (no data in them);
+// the page itself answers 401 with a line saying how to log in.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { readCookie, sessionCookieName, type DashboardSessions } from './sessions.js';
 
 export interface GuardOptions {
   /** Bearer token; without one the API is open (tests that build it alone). */
@@ -19,7 +27,20 @@ export interface GuardOptions {
    * rebinding page has no token.
    */
   checkHost?: boolean;
+  /** Dashboard sessions: a valid session cookie stands for the token. */
+  sessions?: DashboardSessions;
 }
+
+/** Routes anyone may call: health, the login-code exchange, the page's static files. */
+export function isOpenPath(path: string): boolean {
+  return path === '/v1/health' || path === '/login' || path.startsWith('/assets/');
+}
+
+const LOGIN_HELP =
+  '<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width">' +
+  '<title>nommer: log in</title><body style="font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em">' +
+  '<h1>Not logged in</h1><p>Run <code>nommer dashboard</code> on the machine that runs feederd: it opens this ' +
+  'page with a one-time login link (<code>nommer dashboard --print</code> prints the link instead).</p>';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -103,15 +124,30 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () 
         );
       }
     }
-    if (opts.token && req.url !== '/v1/health' && !tokenMatches(opts.token, req.headers.authorization)) {
+    const path = req.url.split('?')[0]!;
+    if (!opts.token || isOpenPath(path) || tokenMatches(opts.token, req.headers.authorization)) return undefined;
+    const session = opts.sessions && readCookie(req.headers.cookie, sessionCookieName(port()));
+    if (session && opts.sessions!.valid(session)) {
+      const changes = req.method !== 'GET' && req.method !== 'HEAD';
+      const json = /^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '');
+      if (!changes || (origin !== undefined && json)) return undefined;
       return refuse(
         reply,
-        401,
-        'UNAUTHORIZED',
-        'missing or wrong API token',
-        "send Authorization: Bearer <token>; the CLI reads it from the data dir's feederd.json (or NOMMER_TOKEN)",
+        403,
+        'CSRF_REFUSED',
+        'a request signed in by the dashboard cookie that changes something needs an Origin and a JSON body',
+        'send it from the dashboard page (fetch with Content-Type: application/json), or use the API token',
       );
     }
-    return undefined;
+    if (!path.startsWith('/v1/')) {
+      return reply.status(401).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(LOGIN_HELP);
+    }
+    return refuse(
+      reply,
+      401,
+      'UNAUTHORIZED',
+      'missing or wrong API token',
+      "send Authorization: Bearer <token>; the CLI reads it from the data dir's feederd.json (or NOMMER_TOKEN)",
+    );
   });
 }

@@ -2,7 +2,8 @@
 // retry jobs, a server-sent event stream per job (job-stream.ts), health, and the fleet/queue
 // summary. This file is transport: routes, status codes, auth. Bodies are validated;
 // errors are JSON {error: {code, message, retriable}}. Who may call it: api-guard.ts (token,
-// Host, Origin, JSON bodies).
+// Host, Origin, JSON bodies, the dashboard's session cookie). The dashboard's page and login
+// routes: dashboard-routes.ts; every job's event stream (GET /v1/events) is the page's.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NommerError, asNommerError } from '../errors.js';
@@ -12,6 +13,9 @@ import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import { JobStreams } from './job-stream.js';
 import { installGuard } from './api-guard.js';
 import { redactDeep, redactText, redactUrl } from '../redact.js';
+import { listPresets } from '../presets/registry.js';
+import { registerDashboard } from './dashboard-routes.js';
+import type { DashboardSessions } from './sessions.js';
 
 export interface ApiDeps extends JobCreatorDeps {
   store: Store;
@@ -27,7 +31,15 @@ export interface ApiDeps extends JobCreatorDeps {
   /** Queue depth and fleet, for the summary. */
   summary: () => Promise<{
     queue: { waiting: number; inFlight: number };
-    fleet: Array<{ id: string; state: string; busy?: boolean }>;
+    fleet: Array<{
+      id: string;
+      state: string;
+      busy?: boolean;
+      kind?: string;
+      instanceType?: string;
+      spot?: boolean;
+      launchedAt?: string;
+    }>;
   }>;
   /**
    * Before a failed or canceled job is retried: the succeeded tasks whose results are gone (a
@@ -39,6 +51,17 @@ export interface ApiDeps extends JobCreatorDeps {
   beforeRetry?: () => Promise<void>;
   /** The jobs' event streams (limits, counts; see job-stream.ts). Default: one with its defaults. */
   jobStreams?: JobStreams;
+  /** Dashboard logins: with them feederd serves the dashboard (dashboard-routes.ts). */
+  sessions?: DashboardSessions;
+}
+
+/** What a worker reports about an output beyond its size, passed on when present (quality, cost). */
+function outputExtras(o: object): { quality?: unknown; cost?: unknown } {
+  const x = o as { quality?: unknown; cost?: unknown };
+  return {
+    ...(x.quality !== undefined && x.quality !== null ? { quality: x.quality } : {}),
+    ...(x.cost !== undefined && x.cost !== null ? { cost: x.cost } : {}),
+  };
 }
 
 /** What clients see of a job (the same shape in the API, `status --json` and SSE). */
@@ -59,6 +82,7 @@ export function publicJob(j: Job | JobDetail) {
       preset: o.preset.name,
       uri: redactUrl(o.uri),
       ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
+      ...outputExtras(o),
     })),
     worker: j.worker,
     error: j.error ? { ...j.error, message: redactText(j.error.message) } : null,
@@ -81,6 +105,34 @@ export function publicEvent(e: JobEvent) {
     message: redactText(e.message),
     data: e.data === null ? null : redactDeep(e.data),
   };
+}
+
+/** A job in full: with its tasks and its event history (GET /v1/jobs/:id, `status ID`). */
+export function publicJobDetail(store: Store, j: JobDetail) {
+  return {
+    job: publicJob(j),
+    tasks: j.tasks.map((t) => ({
+      id: t.id,
+      type: t.type,
+      state: t.state,
+      phase: t.phase,
+      attempt: t.attempt,
+      progress: t.progress,
+      worker: t.worker,
+      error: t.error,
+    })),
+    events: store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent),
+  };
+}
+
+/** A `state` query (comma-separated) checked against the job states. */
+export function parseStates(value: string | undefined): JobState[] | undefined {
+  if (!value) return undefined;
+  const state = value.split(',') as JobState[];
+  const bad = state.filter((s) => !(JOB_STATES as readonly string[]).includes(s));
+  if (bad.length)
+    throw new NommerError('USAGE', `unknown state "${bad[0]}"`, { hint: `states: ${JOB_STATES.join(', ')}` });
+  return state;
 }
 
 const listQuery = z.object({
@@ -123,10 +175,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }),
   );
 
-  installGuard(app, { token: deps.token, hosts: deps.hosts ?? [], checkHost: deps.checkHost }, () => {
+  const port = () => {
     const addr = app.server.address();
     return typeof addr === 'object' && addr ? addr.port : 0;
-  });
+  };
+  installGuard(
+    app,
+    { token: deps.token, hosts: deps.hosts ?? [], checkHost: deps.checkHost, sessions: deps.sessions },
+    port,
+  );
+  if (deps.sessions) registerDashboard(app, deps.sessions, port);
 
   const mustGet = (id: string): JobDetail => {
     const j = deps.store.getJob(id);
@@ -145,34 +203,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/v1/jobs', async (req) => {
     const r = listQuery.safeParse(req.query);
     if (!r.success) throw validation(r.error, 'query');
-    let state: JobState[] | undefined;
-    if (r.data.state) {
-      state = r.data.state.split(',') as JobState[];
-      const bad = state.filter((s) => !(JOB_STATES as readonly string[]).includes(s));
-      if (bad.length)
-        throw new NommerError('USAGE', `unknown state "${bad[0]}"`, { hint: `states: ${JOB_STATES.join(', ')}` });
-    }
+    const state = parseStates(r.data.state);
     const page = deps.store.listJobs({ state, limit: r.data.limit, cursor: r.data.cursor ?? null });
     return { jobs: page.jobs.map(publicJob), nextCursor: page.nextCursor };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
-    const j = mustGet(req.params.id);
-    return {
-      job: publicJob(j),
-      tasks: j.tasks.map((t) => ({
-        id: t.id,
-        type: t.type,
-        state: t.state,
-        phase: t.phase,
-        attempt: t.attempt,
-        progress: t.progress,
-        worker: t.worker,
-        error: t.error,
-      })),
-      events: deps.store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent),
-    };
-  });
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) =>
+    publicJobDetail(deps.store, mustGet(req.params.id)),
+  );
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
     const j = mustGet(req.params.id);
@@ -196,6 +234,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return { job: publicJob(change.job) };
   });
 
+  // The presets a job may name, with their own descriptions (the dashboard's picker).
+  app.get('/v1/presets', async () => ({
+    defaultPreset: deps.defaultPreset,
+    presets: listPresets(deps.userPresets).map((p) => ({
+      name: p.name,
+      description: p.description ?? '',
+      extension: p.extension,
+    })),
+  }));
+
   app.get('/v1/summary', async () => {
     const s = await deps.summary();
     return { jobs: deps.store.summarizeJobs(), queue: s.queue, fleet: s.fleet };
@@ -206,6 +254,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const jobStreams = deps.jobStreams ?? new JobStreams({ store: deps.store, publicJob, publicEvent });
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => {
     jobStreams.handle(req, reply, mustGet(req.params.id));
+  });
+  // Every job's changes, after a snapshot of the newest (the dashboard's list).
+  app.get('/v1/events', (req, reply) => {
+    const r = z.object({ limit: listQuery.shape.limit }).safeParse(req.query);
+    if (!r.success) throw validation(r.error, 'query');
+    jobStreams.handleAll(req, reply, r.data.limit);
   });
 
   return app;

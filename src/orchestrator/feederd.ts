@@ -12,6 +12,7 @@ import { NommerError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { dataPaths, ensureDataDir, packageVersion } from '../paths.js';
 import { newApiToken } from './api-guard.js';
+import { DashboardSessions } from './sessions.js';
 import { LocalFleet } from './local-fleet.js';
 import { buildApi } from './api.js';
 import { Outbox } from './outbox.js';
@@ -50,6 +51,18 @@ function keptToken(apiFile: string): string | undefined {
     return rec.generated === true && typeof rec.token === 'string' && rec.token.length >= 32 ? rec.token : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether a nommer feederd answers health at host:port (another data dir's: ours is not running). */
+async function feederdAt(host: string, port: number): Promise<boolean> {
+  const name = host.includes(':') ? `[${host}]` : host;
+  try {
+    const res = await fetch(`http://${name}:${port}/v1/health`, { signal: AbortSignal.timeout(2000) });
+    const body = (await res.json()) as { ok?: unknown; version?: unknown };
+    return res.ok && body.ok === true && typeof body.version === 'string';
+  } catch {
+    return false;
   }
 }
 
@@ -146,6 +159,18 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     void fleet.sweepEndedJob(c.job.outputs.map((o) => o.uri));
   });
 
+  const fleetSummary = async () => {
+    const busy = busyByWorker(store);
+    return (ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list()).map((w) => ({
+      id: w.id,
+      state: w.state,
+      busy: (busy.get(w.id) ?? 0) > 0,
+      kind: w.kind,
+      launchedAt: new Date(w.launchedAt).toISOString(),
+      ...(w.instanceType ? { instanceType: w.instanceType } : {}),
+      ...(w.spot !== undefined ? { spot: w.spot } : {}),
+    }));
+  };
   const app = buildApi({
     store,
     version: packageVersion(),
@@ -159,11 +184,9 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     maxAttempts: config.jobs.maxAttempts,
     summary: async () => ({
       queue: await ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
-      fleet: (ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list()).map((w) => ({
-        id: w.id,
-        state: w.state,
-      })),
+      fleet: await fleetSummary(),
     }),
+    sessions: new DashboardSessions(),
     onWork: () => outbox.poke(),
     tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
     beforeRetry: () => statusApplier.drain(),
@@ -188,13 +211,27 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   try {
     address = await app.listen({ host, port });
   } catch (err) {
-    store.close();
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      throw new NommerError('USAGE', `port ${port} on ${host} is in use`, {
-        hint: 'is feederd already running? (`nommer status`), or pick another --port',
+    // The default port held by another data dir's feederd: this one takes a free port (its
+    // feederd.json says which; the CLI finds it there). A port asked for is not second-guessed.
+    const another = code === 'EADDRINUSE' && opts.port === undefined && (await feederdAt(host, port));
+    if (another) {
+      address = await app.listen({ host, port: 0 }).catch((e) => {
+        store.close();
+        throw e;
       });
-    throw err;
+      log.warn(
+        { port, url: address },
+        'the default port is taken by another feederd (another data dir): listening on a free port',
+      );
+    } else {
+      store.close();
+      if (code === 'EADDRINUSE')
+        throw new NommerError('USAGE', `port ${port} on ${host} is in use`, {
+          hint: 'is feederd already running? (`nommer status`), or pick another --port',
+        });
+      throw err;
+    }
   }
   const url = address;
   // Written beside and renamed into place: a client polling for the file never reads it half-written.

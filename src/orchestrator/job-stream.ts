@@ -16,6 +16,14 @@
 // and state changes reach every client that stays connected, and what Node holds per client is
 // one socket's high-water mark and a message. A client that falls further behind than
 // maxUnsentBytes is cut off; it reconnects with Last-Event-ID.
+//
+// GET /v1/events is every job's stream, for the dashboard's list (one connection, where a stream
+// per job would soon meet the browser's six connections per origin): a `snapshot` {jobs} of the
+// newest jobs, then a `job` {job, event} per change of any job, new ones included. Nothing is
+// read back from history: the snapshot is taken after subscribing, in the same tick, so no change
+// falls between them. Its backpressure coalesces: while the socket is full only each job's latest
+// change is kept (one per job, so memory is bounded by the jobs that changed, at most
+// maxPendingJobs before the client is cut off and reconnects to a fresh snapshot).
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FINAL_STATES } from '../jobs/types.js';
@@ -46,6 +54,9 @@ export interface JobStreamOptions {
   publicEvent: (e: JobEvent) => unknown;
   maxClients?: number;
   maxUnsentBytes?: number;
+  /** Every job's stream: jobs with a change not yet written before the client is cut off. */
+  maxPendingJobs?: number;
+
   pingMs?: number;
   endGraceMs?: number;
 }
@@ -90,6 +101,18 @@ export class JobStreams {
 
   /** Serve the stream of `job` (the route has checked that it exists). */
   handle(req: FastifyRequest, reply: FastifyReply, job: Job): void {
+    const res = this.open(req, reply);
+    if (res) this.serve(res, job.id, lastEventId(req.headers['last-event-id']));
+  }
+
+  /** Serve every job's stream: a snapshot of the newest `limit` jobs, then each change. */
+  handleAll(req: FastifyRequest, reply: FastifyReply, limit: number): void {
+    const res = this.open(req, reply);
+    if (res) this.serveAll(res, limit);
+  }
+
+  /** The response to stream on, with its headers sent; null when answered already (busy, HEAD). */
+  private open(req: FastifyRequest, reply: FastifyReply): ServerResponse | null {
     if (this.streams.size >= this.maxClients) {
       void reply
         .status(503)
@@ -101,7 +124,7 @@ export class JobStreams {
             retriable: true,
           },
         });
-      return;
+      return null;
     }
     const res = reply.raw;
     reply.hijack();
@@ -109,9 +132,69 @@ export class JobStreams {
     // Node sends no body for HEAD: a stream would stay open with nothing to say.
     if (req.method === 'HEAD') {
       res.end();
+      return null;
+    }
+    return res;
+  }
+
+  private serveAll(res: ServerResponse, limit: number): void {
+    const { store, publicJob, publicEvent } = this.o;
+    const maxPending = this.o.maxPendingJobs ?? 10_000;
+    const message = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    const change = (j: Job, e: JobEvent) => message('job', { job: publicJob(j), event: publicEvent(e) });
+    /** Jobs whose latest change waits for 'drain' (insertion order: the order they changed in). */
+    const pending = new Map<string, string>();
+    let full = false;
+    let closed = false;
+    const write = (chunk: string): void => {
+      if (closed) return;
+      if (!res.write(chunk) && !full) {
+        full = true;
+        res.once('drain', onDrain);
+      }
+    };
+    const onDrain = () => {
+      full = false;
+      for (const [id, chunk] of pending) {
+        pending.delete(id);
+        write(chunk);
+        if (full) return;
+      }
+    };
+    const unsubscribe = store.subscribe((c) => {
+      if (closed) return;
+      if (!full) {
+        write(change(c.job, c.event));
+        return;
+      }
+      pending.delete(c.jobId);
+      pending.set(c.jobId, change(c.job, c.event));
+      if (pending.size > maxPending) res.destroy();
+    });
+    const ping = setInterval(() => {
+      if (!full) write(': ping\n\n');
+    }, this.pingMs);
+    const entry: OpenStream = { res, behind: () => [...pending.values()].reduce((n, c) => n + c.length, 0) };
+    const onClose = () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      clearInterval(ping);
+      res.removeListener('drain', onDrain);
+      pending.clear();
+      this.streams.delete(entry);
+    };
+    this.streams.add(entry);
+    res.on('close', onClose);
+    res.on('error', () => {
+      res.destroy();
+      onClose();
+    });
+    if (res.destroyed) {
+      onClose();
       return;
     }
-    this.serve(res, job.id, lastEventId(req.headers['last-event-id']));
+    write(message('snapshot', { jobs: store.listJobs({ limit, cursor: null }).jobs.map(publicJob) }));
   }
 
   private serve(res: ServerResponse, jobId: string, afterId: number): void {
