@@ -259,7 +259,45 @@ test('on a phone-sized screen the list fits its width; the page script is small'
   } finally {
     await d.context.close();
   }
-  // README's screenshot, when asked for: the list as a desktop shows it.
-  const target = process.env.NOMMER_DASHBOARD_SCREENSHOT;
-  if (target) copyFileSync(join(shots, 'list.png'), target);
+});
+
+test('the list at a glance: a failed job with its error, one running, one queued behind it', async () => {
+  const failed = await create({ input: join(dir.path, 'missing.mov'), outputs: [{ preset: 'webm' }] });
+  await waitForJob(f.client, failed.id, (j) => j.state === 'failed');
+  // The one worker is held on a running download, so the next job waits: queued by construction.
+  const gate = gatedInput(clip);
+  await new Promise((r) => gate.server.once('listening', r));
+  const running = await create({
+    input: gate.url(),
+    outputs: [{ preset: 'webm-vp8', uri: join(dir.path, 'held.webm') }],
+  });
+  await gate.held;
+  const queued = await create({ input: clip, outputs: [{ preset: 'webm', uri: join(dir.path, 'next.webm') }] });
+  const d = await openDashboard(browser, f.client, { viewport: { width: 1000, height: 760 } });
+  try {
+    const { page } = d;
+    await page.locator(row(running.id, 'running')).waitFor();
+    await page.locator(row(queued.id, 'queued')).waitFor();
+    const bad = page.locator(row(failed.id, 'failed'));
+    assert.match(await bad.locator('.error-line').innerText(), /^INPUT_NOT_FOUND: /);
+    assert.equal(await bad.locator('button[data-act="retry"]').count(), 1);
+    assert.equal(await page.locator(`${row(running.id)} button[data-act="cancel"]`).count(), 1);
+    assert.match(await page.locator('.fleet').innerText(), /1 worker\s*\(1 busy\)/);
+    await page.screenshot({ path: join(shots, 'overview.png') });
+    // README's screenshot, when asked for (NOMMER_DASHBOARD_SCREENSHOT=docs/dashboard.png).
+    const target = process.env.NOMMER_DASHBOARD_SCREENSHOT;
+    if (target) copyFileSync(join(shots, 'overview.png'), target);
+    // The failed job's page: its error and the hint.
+    await bad.locator('a.name').click();
+    assert.match(await page.locator('.error-box').innerText(), /INPUT_NOT_FOUND/);
+    await page.screenshot({ path: join(shots, 'failed-job.png'), fullPage: true });
+    assert.deepEqual(d.errors, []);
+  } finally {
+    await d.context.close();
+    await f.client.request('POST', `/v1/jobs/${running.id}/cancel`).catch(() => undefined);
+    gate.drop();
+    gate.server.closeAllConnections();
+    gate.server.close();
+  }
+  await waitForJob(f.client, queued.id, (j) => j.state === 'succeeded');
 });

@@ -296,7 +296,7 @@ function jobRow(j) {
         j.attempt > 1 ? ` · attempt ${j.attempt}/${j.maxAttempts}` : ''
       }${cost ? ` · ${cost}` : ''}</span>
     </div>
-    ${j.state === 'running' || j.state === 'queued' ? progressBar(j) : ''}
+    ${j.state === 'running' ? progressBar(j) : ''}
     ${j.state === 'succeeded' ? outputsView(j, false) : ''}
     ${j.error ? html`<div class="error-line">${j.error.code}: ${j.error.message}</div>` : ''}
     ${actions(j)}

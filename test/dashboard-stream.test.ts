@@ -1,0 +1,118 @@
+// The dashboard's parts below the page: login codes and sessions (sessions.ts, time as a
+// parameter), and every job's event stream (GET /v1/events) against a real store and the real API
+// on a loopback port: a snapshot of the newest jobs, then each change of any job, new ones too.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { tempDir } from './helpers/media.js';
+import { buildApi, type ApiDeps, type PublicJob } from '../src/orchestrator/api.js';
+import { openStore, type NewJob } from '../src/orchestrator/store/index.js';
+import { DashboardSessions, readCookie, sessionCookieName } from '../src/orchestrator/sessions.js';
+
+test('a login code opens one session, once, within its time; sessions expire and end', () => {
+  const s = new DashboardSessions({ codeMs: 1000, sessionMs: 5000 });
+  const { code, expiresAt } = s.issueCode(0);
+  assert.equal(expiresAt, 1000);
+  assert.equal(s.redeem('not-a-code', 10), null);
+  const opened = s.redeem(code, 500);
+  assert.ok(opened);
+  assert.equal(s.redeem(code, 600), null, 'a code works once');
+  assert.equal(s.valid(opened.session, 5499), true);
+  assert.equal(s.valid(opened.session, 5501), false, 'a session expires');
+  const late = s.issueCode(0);
+  assert.equal(s.redeem(late.code, 1001), null, 'a stale code opens nothing');
+  const again = s.redeem(s.issueCode(10_000).code, 10_000)!;
+  s.end(again.session);
+  assert.equal(s.valid(again.session, 10_001), false, 'logout ends it');
+  assert.equal(s.valid(undefined), false);
+  // Bounded: the oldest of many waiting codes are dropped.
+  const first = s.issueCode(20_000);
+  for (let i = 0; i < 100; i++) s.issueCode(20_000);
+  assert.equal(s.redeem(first.code, 20_001), null);
+});
+
+test('the session cookie is named for the port and read from a Cookie header', () => {
+  assert.equal(sessionCookieName(7474), 'nommer_session_7474');
+  const h = 'a=1; nommer_session_7474=abc-_1; nommer_session_7475=other';
+  assert.equal(readCookie(h, 'nommer_session_7474'), 'abc-_1');
+  assert.equal(readCookie(h, 'nommer_session_7476'), undefined);
+  assert.equal(readCookie(undefined, 'x'), undefined);
+});
+
+test('every job stream: a snapshot of the newest jobs, then changes of any job, new ones included', async () => {
+  const dir = tempDir('nommer-dash-stream-');
+  const store = openStore(join(dir.path, 's.db'));
+  const newJob = (name: string) =>
+    store.createJob({
+      input: `file:///media/${name}.mp4`,
+      outputs: [{ preset: { name: 'webm', container: 'webm' }, uri: `file:///media/${name}.webm` }],
+    } as NewJob).job;
+  const app = buildApi({
+    store,
+    version: 'test',
+    backend: 'local',
+    bodyLimitBytes: 1 << 20,
+    userPresets: {},
+    defaultPreset: 'webm',
+    maxAttempts: 3,
+    summary: async () => ({ queue: { waiting: 0, inFlight: 0 }, fleet: [] }),
+    onWork: () => undefined,
+  } as ApiDeps);
+  after(async () => {
+    await app.close();
+    store.close();
+    dir.cleanup();
+  });
+  const old = [newJob('a'), newJob('b'), newJob('c')];
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+
+  const messages: Array<{ event: string; data: { jobs?: PublicJob[]; job?: PublicJob; event?: { type: string } } }> =
+    [];
+  let buf = '';
+  const req = request({ host: '127.0.0.1', port, path: '/v1/events?limit=2', agent: false }, (res) => {
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /text\/event-stream/);
+    res.setEncoding('utf8').on('data', (c: string) => {
+      buf += c;
+      let sep: number;
+      while ((sep = buf.indexOf('\n\n')) >= 0) {
+        const raw = buf.slice(0, sep);
+        buf = buf.slice(sep + 2);
+        const event = /^event: (.*)$/m.exec(raw)?.[1];
+        const data = /^data: (.*)$/m.exec(raw)?.[1];
+        if (event && data) messages.push({ event, data: JSON.parse(data) });
+      }
+    });
+  });
+  req.end();
+  const waitFor = async (n: number) => {
+    const deadline = Date.now() + 30_000;
+    while (messages.length < n) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(messages)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  try {
+    await waitFor(1);
+    assert.equal(messages[0]!.event, 'snapshot');
+    assert.deepEqual(
+      messages[0]!.data.jobs!.map((j) => j.id),
+      [old[2]!.id, old[1]!.id],
+      'the newest two, newest first',
+    );
+    const fresh = newJob('d');
+    store.cancelJob(old[0]!.id, { reason: 'test' });
+    await waitFor(3);
+    assert.deepEqual(
+      messages.slice(1).map((m) => [m.event, m.data.job!.id, m.data.event!.type, m.data.job!.state]),
+      [
+        ['job', fresh.id, 'created', 'queued'],
+        ['job', old[0]!.id, 'canceled', 'canceled'],
+      ],
+    );
+  } finally {
+    req.destroy();
+  }
+});
