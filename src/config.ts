@@ -148,6 +148,13 @@ export const configSchema = z.strictObject({
       chunkSeconds: posInt().default(60),
     })
     .prefault({}),
+  /** Quality of video outputs (see src/quality): SSIM/PSNR against the source, measured by
+   * `encode` and `submit` unless this is false or `--no-quality` is given. */
+  quality: z
+    .strictObject({
+      measure: bool().default(true),
+    })
+    .prefault({}),
   /** How long finished jobs (with their tasks and events) and dead letters are kept: feederd
    * prunes older ones at start and daily; `nommer prune` on demand. */
   retention: z
