@@ -88,6 +88,12 @@ test('without the login cookie the page and the API refuse; a login link works o
     });
     assert.equal(elsewhere.status(), 403);
     assert.equal((await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs')).jobs.length, 0, 'nothing was made');
+    // Log out: the page says so, and the session is over on feederd, not only in this browser.
+    await page.locator('#live.on').waitFor();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.locator('h1', { hasText: 'Not logged in' }).waitFor();
+    await context.addCookies([{ name: cookie.name, value: cookie.value, url: f.client.endpoint.url }]);
+    assert.equal((await api.get(`${f.client.endpoint.url}/v1/jobs`)).status(), 401);
   } finally {
     await context.close();
   }

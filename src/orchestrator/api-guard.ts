@@ -33,7 +33,7 @@ export interface GuardOptions {
 
 /** Routes anyone may call: health, the login-code exchange, the page's static files. */
 export function isOpenPath(path: string): boolean {
-  return path === '/v1/health' || path === '/login' || path.startsWith('/assets/');
+  return path === '/v1/health' || path === '/login' || /^\/assets\/[a-z]+\.(js|css)$/.test(path);
 }
 
 const LOGIN_HELP =

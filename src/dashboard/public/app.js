@@ -467,6 +467,7 @@ function paint() {
     fleet.innerHTML = '';
     live.textContent = 'logged out';
     live.className = 'live off';
+    document.getElementById('logout').hidden = true;
     stream?.close();
     return;
   }
@@ -542,6 +543,12 @@ document.addEventListener('submit', async (ev) => {
     button.disabled = false;
     render(true);
   }
+});
+
+document.getElementById('logout').addEventListener('click', async () => {
+  await api('POST', '/v1/dashboard/logout').catch(() => undefined);
+  state.loggedOut = true;
+  render(true);
 });
 
 window.addEventListener('hashchange', onRoute);
