@@ -19,7 +19,7 @@ import { Outbox } from './outbox.js';
 import { StatusApplier } from './status-applier.js';
 import { Notifier } from './notifier.js';
 import { openStore } from './store/index.js';
-import { Staging } from './staging.js';
+import { attachDelivery, Staging } from './staging.js';
 import { attachChunkCleanup, chunksToRerun, sweepChunkLeftovers } from './chunk-cleanup.js';
 import { attachFencing } from './fencing.js';
 import { Watchdog, silenceLimitMs } from './watchdog.js';
@@ -120,26 +120,15 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   });
   const detachFencing = attachFencing(store, ports.control, log.child({ part: 'fencing' }));
 
-  // aws: local inputs/outputs travel through the bucket's staging prefix.
+  // aws: local inputs/outputs travel through the bucket's staging prefix; deliveries a previous
+  // feederd left pending are finished now.
   let staging: Staging | undefined;
   let stopDelivery = () => {};
   if (ports.backend === 'aws') {
     staging = new Staging(ports.storage, requireBucket(config), config.aws.stagingPrefix, log);
-    const deliverer = staging;
-    stopDelivery = store.subscribe((c) => {
-      // On success: bring local outputs back and remove what was staged (the uploaded input
-      // too). A failed or canceled job keeps its staged input, so `nommer retry` can run it.
-      const o = c.job.options;
-      if (c.event.type !== 'succeeded' || !(o.deliver?.length || o.cleanup?.length)) return;
-      deliverer
-        .deliver(o.deliver ?? [], o.cleanup ?? [])
-        .then(() =>
-          log.info({ job: c.jobId, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned'),
-        )
-        .catch((err) =>
-          log.error({ job: c.jobId, err: String(err) }, 'delivering outputs failed; they stay in the bucket'),
-        );
-    });
+    const delivery = attachDelivery(store, staging, log.child({ part: 'delivery' }));
+    delivery.start();
+    stopDelivery = () => delivery.stop();
   }
 
   // Local fleet: `nommer worker` children (none on the aws backend).
@@ -190,7 +179,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     onWork: () => outbox.poke(),
     tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
     beforeRetry: () => statusApplier.drain(),
-    stage: staging ? (input, outputs) => staging!.stage(input, outputs) : undefined,
+    stage: staging ? (input, outputs, opts) => staging!.stage(input, outputs, opts) : undefined,
     reservedPrefixes: ports.backend === 'aws' ? reservedS3Prefixes(config, RELEASE_PREFIX) : [],
     allowedS3Prefixes: ports.backend === 'aws' ? allowedS3Prefixes(config) : undefined,
     planChunks: makeChunkPlanner({

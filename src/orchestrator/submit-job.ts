@@ -108,7 +108,7 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   }
   // Planned before staging: feederd reads the input where the user put it.
   const chunking = deps.planChunks ? await deps.planChunks(body.input, outputs, body.chunked) : undefined;
-  const staged = deps.stage ? await deps.stage(body.input, outputs) : undefined;
+  const staged = deps.stage ? await deps.stage(body.input, outputs, { overwrite: body.force }) : undefined;
   const { job, created } = deps.store.createJob({
     input: staged?.input ?? body.input,
     outputs: staged?.outputs ?? outputs,

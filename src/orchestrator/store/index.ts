@@ -8,6 +8,7 @@ import { applyStatusEvent, type StatusResult } from './apply-status-event.js';
 import { busyByWorker as busyByWorkerQuery } from './busy-by-worker.js';
 import { cancelJob } from './cancel-job.js';
 import { createJob, type Created } from './create-job.js';
+import { deliveryOf, pendingDeliveries, recordDelivery, type DeliveryRecord } from './deliveries.js';
 import { failJob } from './fail-job.js';
 import { findByIdempotencyKey } from './find-by-idempotency-key.js';
 import { getJob } from './get-job.js';
@@ -36,6 +37,7 @@ export type * from './types.js';
 export type { StatusResult } from './apply-status-event.js';
 export type { Dispatchable } from './list-dispatchable-tasks.js';
 export type { Created } from './create-job.js';
+export type { DeliveryRecord } from './deliveries.js';
 export { pruneJobs, type PruneBatch, type PruneCounts, type PruneOptions } from './prune-jobs.js';
 export {
   applyStatusEvent,
@@ -139,6 +141,16 @@ export class Store {
   }
   outputsOfWorker(worker: string): string[] {
     return outputsOfWorker(this.db, worker);
+  }
+  /** aws: succeeded jobs whose staged outputs are not delivered yet (deliveries.ts). */
+  pendingDeliveries(opts?: { limit?: number }): Job[] {
+    return pendingDeliveries(this.db, opts);
+  }
+  recordDelivery(jobId: string, error: string | null, now?: number): void {
+    recordDelivery(this.db, jobId, error, now);
+  }
+  deliveryOf(jobId: string): DeliveryRecord | null {
+    return deliveryOf(this.db, jobId);
   }
 
   close(): void {

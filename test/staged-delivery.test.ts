@@ -1,0 +1,179 @@
+// Staged delivery on the aws backend (moto): a local output comes back from the staging prefix
+// without clobbering anything. An existing destination is refused at submission unless --force;
+// a file that appears at the destination while the job runs is kept, and so is the staged output;
+// the download never lands on a guessable sibling name; and a feederd that stopped between a
+// job's success and its delivery finishes the delivery when it starts again.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { S3Storage } from '../src/adapters/aws/s3-storage.js';
+import { s3Client } from '../src/adapters/aws/clients.js';
+import type { PublicJob } from '../src/orchestrator/api.js';
+import { openStore } from '../src/orchestrator/store/index.js';
+import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { makeClip, probe, tempDir } from './helpers/media.js';
+
+let aws: AwsEnv;
+const procs: ChildProcess[] = [];
+const feeders: RunningFeederd[] = [];
+const dirs: Array<{ cleanup(): void }> = [];
+
+before(async () => {
+  aws = await startAwsEnv({ maxAttempts: 1 });
+});
+after(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  for (const f of feeders) await f.kill().catch(() => undefined);
+  await aws?.moto.stop();
+  for (const d of dirs) d.cleanup();
+});
+
+function storage(): S3Storage {
+  return new S3Storage({
+    client: s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
+  });
+}
+
+async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+  feeders.push(f);
+  return { dir: d.path, f };
+}
+
+function worker(t: { after(fn: () => void): void }, dir: string, id: string): void {
+  const w = startAwsWorker(dir, aws.env, id);
+  procs.push(w);
+  t.after(() => {
+    w.kill('SIGKILL');
+  });
+}
+
+/** Delivery runs just after the success: poll the destination (bounded). */
+async function delivered(path: string, isDone: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !isDone(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(isDone(), `delivery to ${path}`);
+}
+
+/** The delivery's recorded outcome, read from feederd's store while it runs (WAL: readers don't block it). */
+async function outcomeOf(home: string, jobId: string): Promise<{ error: string | null }> {
+  const store = openStore(join(home, 'nommer.db'));
+  try {
+    for (let i = 0; i < 300; i++) {
+      const rec = store.deliveryOf(jobId);
+      if (rec) return rec;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`no delivery outcome recorded for ${jobId}`);
+  } finally {
+    store.close();
+  }
+}
+
+const isWebm = (path: string) => existsSync(path) && readFileSync(path).subarray(0, 4).toString('hex') === '1a45dfa3';
+
+test('an existing local destination is refused at submission (nothing uploaded) unless --force, which replaces it', async (t) => {
+  const { dir, f } = await setup();
+  const clip = makeClip(join(dir, 'talk.mp4'), { seconds: 1, width: 160, height: 120 });
+  const dest = join(dir, 'talk.webm');
+  writeFileSync(dest, 'the user’s own file');
+  await assert.rejects(
+    f.client.request('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }] }),
+    (e: Error & { code?: string; hint?: string }) =>
+      e.code === 'OUTPUT_EXISTS' && e.message.includes(dest) && /--force/.test(e.hint ?? ''),
+  );
+  assert.equal(readFileSync(dest, 'utf8'), 'the user’s own file');
+  assert.equal((await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs')).jobs.length, 0);
+  // A bystander file with the name the old delivery downloaded to (`<i>-<name>` beside it).
+  const sibling = join(dir, '0-talk.webm');
+  writeFileSync(sibling, 'a bystander');
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'webm' }],
+    force: true,
+  });
+  worker(t, dir, 'sd-w1');
+  assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
+  await delivered(dest, () => isWebm(dest));
+  assert.deepEqual(
+    probe(dest)
+      .streams.map((s) => s.codec_name)
+      .sort(),
+    ['opus', 'vp9'],
+  );
+  assert.equal(readFileSync(sibling, 'utf8'), 'a bystander', 'the sibling name is untouched');
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.startsWith('.')),
+    [],
+    'no temp file or delivery directory left',
+  );
+  await f.stop();
+});
+
+test('a file that appears at the destination while the job runs is kept, and so is the staged output', async (t) => {
+  const { dir, f } = await setup();
+  const clip = makeClip(join(dir, 'race.mp4'), { seconds: 1, width: 160, height: 120 });
+  const dest = join(dir, 'race.webm');
+  // No worker yet: the job waits, and the user writes the destination meanwhile.
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'webm' }],
+  });
+  writeFileSync(dest, 'written while the job waited');
+  worker(t, dir, 'sd-w2');
+  assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
+  const rec = await outcomeOf(f.home, job.id);
+  await f.stop();
+  const store = openStore(join(f.home, 'nommer.db'));
+  try {
+    assert.match(
+      rec.error ?? '',
+      /^OUTPUT_EXISTS: .*race\.webm.*; the outputs stay in s3:\/\/nommer-test\/nommer-staging\/outputs\//,
+    );
+    const from = store.getJob(job.id)!.options.deliver![0]!.from;
+    assert.equal(await storage().exists(from), true, 'the staged output is kept');
+  } finally {
+    store.close();
+  }
+  assert.equal(readFileSync(dest, 'utf8'), 'written while the job waited');
+});
+
+test('a feederd that stopped between the success and the delivery delivers when it starts again', async (t) => {
+  const { dir, f } = await setup();
+  const clip = makeClip(join(dir, 'late.mp4'), { seconds: 1, width: 160, height: 120 });
+  const dest = join(dir, 'late.webm');
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip,
+    outputs: [{ preset: 'webm' }],
+  });
+  worker(t, dir, 'sd-w3');
+  assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
+  await delivered(dest, () => isWebm(dest));
+  assert.equal((await outcomeOf(f.home, job.id)).error, null);
+  await f.stop();
+  // Put back the state such a stop leaves: the success applied, no delivery recorded, the staged
+  // objects still in the bucket, nothing at the destination.
+  const store = openStore(join(f.home, 'nommer.db'));
+  const { deliver, cleanup } = store.getJob(job.id)!.options;
+  store.db.prepare('DELETE FROM job_deliveries WHERE job_id = ?').run(job.id);
+  store.close();
+  await storage().store(dest, deliver![0]!.from, { overwrite: true });
+  rmSync(dest);
+  assert.equal(await storage().exists(cleanup![0]!), false, 'the staged input was cleaned the first time');
+
+  const again = await startFeederd(dir, { workers: 0, config: aws.config, env: aws.env, keepToken: true });
+  feeders.push(again);
+  await delivered(dest, () => isWebm(dest));
+  for (let i = 0; i < 100 && (await storage().exists(deliver![0]!.from)); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await storage().exists(deliver![0]!.from), false, 'staging cleaned after the delivery');
+  await again.stop();
+  const after = openStore(join(again.home, 'nommer.db'));
+  assert.deepEqual(after.deliveryOf(job.id)?.error, null);
+  assert.deepEqual(after.pendingDeliveries(), []);
+  after.close();
+});
