@@ -9,6 +9,7 @@ import { tempDir } from './helpers/media.js';
 import { buildApi, type ApiDeps, type PublicJob } from '../src/orchestrator/api.js';
 import { openStore, type NewJob } from '../src/orchestrator/store/index.js';
 import { DashboardSessions, readCookie, sessionCookieName } from '../src/orchestrator/sessions.js';
+import { summarizeFleet } from '../src/orchestrator/fleet-summary.js';
 
 test('a login code opens one session, once, within its time; sessions expire and end', () => {
   const s = new DashboardSessions({ codeMs: 1000, sessionMs: 5000 });
@@ -115,4 +116,36 @@ test('every job stream: a snapshot of the newest jobs, then changes of any job, 
   } finally {
     req.destroy();
   }
+});
+
+test("the fleet at a glance: each worker's kind, type, age and busy; an EC2 fleet's spend so far", () => {
+  const at = Date.parse('2026-12-01T10:00:00Z');
+  const local = summarizeFleet(
+    [{ id: 'w1', state: 'running', launchedAt: at, kind: 'process' }],
+    new Map([['w1', 1]]),
+    undefined,
+    at + 60_000,
+  );
+  assert.deepEqual(local, {
+    fleet: [{ id: 'w1', state: 'running', busy: true, kind: 'process', launchedAt: '2026-12-01T10:00:00.000Z' }],
+  });
+  const ec2 = summarizeFleet(
+    [
+      { id: 'i-1', state: 'running', launchedAt: at, kind: 'ec2', instanceType: 'c7a.large', spot: false },
+      { id: 'i-2', state: 'booting', launchedAt: at, kind: 'ec2', instanceType: 'x9.huge', spot: true },
+    ],
+    new Map(),
+    { 'c7a.large': 0.36 },
+    at + 3600_000,
+  );
+  assert.deepEqual(
+    ec2.fleet.map((w) => [w.id, w.busy, w.instanceType, w.spot]),
+    [
+      ['i-1', false, 'c7a.large', false],
+      ['i-2', false, 'x9.huge', true],
+    ],
+  );
+  assert.ok(ec2.spend);
+  assert.ok(Math.abs(ec2.spend.usd - 0.36) < 1e-9, String(ec2.spend.usd));
+  assert.deepEqual(ec2.spend.unpriced, ['x9.huge']);
 });

@@ -40,6 +40,8 @@ export interface ApiDeps extends JobCreatorDeps {
       spot?: boolean;
       launchedAt?: string;
     }>;
+    /** EC2 fleets: what the instances have cost so far (an estimate from aws.ec2.prices). */
+    spend?: { usd: number; upperBound: boolean; unpriced: string[] };
   }>;
   /**
    * Before a failed or canceled job is retried: the succeeded tasks whose results are gone (a
@@ -55,13 +57,17 @@ export interface ApiDeps extends JobCreatorDeps {
   sessions?: DashboardSessions;
 }
 
+/** An output's quality and cost as the job record types them (absent ones: unknown). */
+type OutputExtras<O> = (O extends { quality?: infer Q } ? { quality?: Q } : object) &
+  (O extends { cost?: infer C } ? { cost?: C } : object);
+
 /** What a worker reports about an output beyond its size, passed on when present (quality, cost). */
-function outputExtras(o: object): { quality?: unknown; cost?: unknown } {
+function outputExtras<O extends object>(o: O): OutputExtras<O> {
   const x = o as { quality?: unknown; cost?: unknown };
   return {
     ...(x.quality !== undefined && x.quality !== null ? { quality: x.quality } : {}),
     ...(x.cost !== undefined && x.cost !== null ? { cost: x.cost } : {}),
-  };
+  } as OutputExtras<O>;
 }
 
 /** What clients see of a job (the same shape in the API, `status --json` and SSE). */
@@ -246,7 +252,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/v1/summary', async () => {
     const s = await deps.summary();
-    return { jobs: deps.store.summarizeJobs(), queue: s.queue, fleet: s.fleet };
+    return { jobs: deps.store.summarizeJobs(), queue: s.queue, fleet: s.fleet, ...(s.spend ? { spend: s.spend } : {}) };
   });
 
   // Server-sent events of a job (job-stream.ts): history after Last-Event-ID, a snapshot, live

@@ -13,6 +13,7 @@ import { createLogger } from '../log.js';
 import { dataPaths, ensureDataDir, packageVersion } from '../paths.js';
 import { newApiToken } from './api-guard.js';
 import { DashboardSessions } from './sessions.js';
+import { summarizeFleet } from './fleet-summary.js';
 import { LocalFleet } from './local-fleet.js';
 import { buildApi } from './api.js';
 import { Outbox } from './outbox.js';
@@ -148,18 +149,6 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     void fleet.sweepEndedJob(c.job.outputs.map((o) => o.uri));
   });
 
-  const fleetSummary = async () => {
-    const busy = busyByWorker(store);
-    return (ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list()).map((w) => ({
-      id: w.id,
-      state: w.state,
-      busy: (busy.get(w.id) ?? 0) > 0,
-      kind: w.kind,
-      launchedAt: new Date(w.launchedAt).toISOString(),
-      ...(w.instanceType ? { instanceType: w.instanceType } : {}),
-      ...(w.spot !== undefined ? { spot: w.spot } : {}),
-    }));
-  };
   const app = buildApi({
     store,
     version: packageVersion(),
@@ -173,7 +162,11 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     maxAttempts: config.jobs.maxAttempts,
     summary: async () => ({
       queue: await ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
-      fleet: await fleetSummary(),
+      ...summarizeFleet(
+        ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list(),
+        busyByWorker(store),
+        ec2 ? config.aws.ec2.prices : undefined,
+      ),
     }),
     sessions: new DashboardSessions(),
     onWork: () => outbox.poke(),

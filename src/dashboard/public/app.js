@@ -431,7 +431,11 @@ function fleetView() {
     <div class="stat"><b>${q.inFlight >= 0 ? q.inFlight : '?'}</b> in flight</div>
     <div class="stat"><b>${by.running ?? 0}</b> running</div>
     <div class="stat"><b>${by.failed ?? 0}</b> failed</div>
-    ${money(s.spend) ? html`<div class="stat"><b>${money(s.spend)}</b> spent</div>` : ''}
+    ${
+      s.spend
+        ? html`<div class="stat" title="estimated from aws.ec2.prices${s.spend.unpriced?.length ? `; no price for ${s.spend.unpriced.join(', ')}` : ''}"><b>${s.spend.upperBound ? '≤ ' : ''}${money(s.spend)}</b> fleet cost so far</div>`
+        : ''
+    }
     <details class="workers"><summary><b>${workers.length}</b> worker${workers.length === 1 ? '' : 's'}
       (${workers.filter((w) => w.busy).length} busy)</summary>
       <ul>${workers.map(
