@@ -40,6 +40,8 @@ const ec2Schema = z
     cooldownSeconds: nonNegInt().default(30),
     /** On-demand $/hour by instance type, for cost estimates. */
     prices: z.record(z.string(), z.number({ error: 'must be a price in $/hour' }).nonnegative()).default({}),
+    /** The fleet never costs more than this, $/hour at on-demand prices: the autoscaler launches no further. */
+    maxHourlySpend: z.number({ error: 'must be a price in $/hour' }).positive({ error: 'must be > 0' }).optional(),
     /** SHA-256 of the release tarball workers install, when `nommer setup aws` ran on another
      * machine (it prints it); otherwise the pin that setup kept in the data dir is used. */
     releaseSha256: z
@@ -121,6 +123,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Worker processes; default: one per two cores (each ffmpeg uses several threads), at least 1. */
       workers: posInt().optional(),
+      /** $ per hour of one local worker slot (electricity, a rented box); 0: worker-seconds only. */
+      costPerHour: z.number({ error: 'must be a price in $/hour' }).nonnegative().default(0),
     })
     .prefault({}),
   jobs: z
