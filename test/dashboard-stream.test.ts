@@ -3,10 +3,12 @@
 // on a loopback port: a snapshot of the newest jobs, then each change of any job, new ones too.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { tempDir } from './helpers/media.js';
-import { buildApi, type ApiDeps, type PublicJob } from '../src/orchestrator/api.js';
+import { buildApi, publicEvent, publicJob, type ApiDeps, type PublicJob } from '../src/orchestrator/api.js';
+import { JobStreams } from '../src/orchestrator/job-stream.js';
+import type { StatusEvent } from '../src/messages.js';
 import { openStore, type NewJob } from '../src/orchestrator/store/index.js';
 import { DashboardSessions, readCookie, sessionCookieName } from '../src/orchestrator/sessions.js';
 import { summarizeFleet } from '../src/orchestrator/fleet-summary.js';
@@ -148,4 +150,146 @@ test("the fleet at a glance: each worker's kind, type, age and busy; an EC2 flee
   assert.ok(ec2.spend);
   assert.ok(Math.abs(ec2.spend.usd - 0.36) < 1e-9, String(ec2.spend.usd));
   assert.deepEqual(ec2.spend.unpriced, ['x9.huge']);
+});
+
+test('every job stream under backpressure: one pending change per job, the latest sent when the client reads; cut past its bound', async () => {
+  const dir = tempDir('nommer-dash-bp-');
+  const store = openStore(join(dir.path, 's.db'));
+  const streams = new JobStreams({ store, publicJob, publicEvent });
+  const tight = new JobStreams({ store, publicJob, publicEvent, maxPendingJobs: 5 });
+  const apis = [streams, tight].map((jobStreams) =>
+    buildApi({
+      store,
+      version: 'test',
+      backend: 'local',
+      bodyLimitBytes: 1 << 20,
+      userPresets: {},
+      defaultPreset: 'webm',
+      maxAttempts: 3,
+      summary: async () => ({ queue: { waiting: 0, inFlight: 0 }, fleet: [] }),
+      onWork: () => undefined,
+      jobStreams,
+    } as ApiDeps),
+  );
+  const ports: number[] = [];
+  for (const app of apis) {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    ports.push((app.server.address() as { port: number }).port);
+  }
+  after(async () => {
+    for (const app of apis) await app.close();
+    store.close();
+    dir.cleanup();
+  });
+  // ~70 KB a message: a few hundred fill any loopback socket's buffers.
+  const long = 'x'.repeat(4000);
+  let n = 0;
+  const bigJob = () =>
+    store.createJob({
+      input: `file:///media/${long}/${++n}.mp4`,
+      outputs: Array.from({ length: 16 }, (_, i) => ({
+        preset: { name: 'webm', container: 'webm' },
+        uri: `file:///out/${long}/${n}-${i}.webm`,
+      })),
+    } as NewJob).job;
+  const fillUntil = async (done: () => boolean, what: string) => {
+    for (let i = 0; i < 3000 && !done(); i++) {
+      bigJob();
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(done(), `never ${what}`);
+  };
+
+  // A client that has stopped reading.
+  const got: Array<{ id: string; progress: number; event: string }> = [];
+  let buf = '';
+  let paused: IncomingMessage | undefined;
+  const req = request({ host: '127.0.0.1', port: ports[0], path: '/v1/events?limit=1', agent: false }, (res) => {
+    paused = res;
+    res.pause();
+    res.setEncoding('utf8').on('data', (c: string) => {
+      buf += c;
+      let sep: number;
+      while ((sep = buf.indexOf('\n\n')) >= 0) {
+        const raw = buf.slice(0, sep);
+        buf = buf.slice(sep + 2);
+        const data = /^data: (.*)$/m.exec(raw)?.[1];
+        if (/^event: job$/m.test(raw) && data) {
+          const m = JSON.parse(data) as { job: PublicJob; event: { type: string } };
+          got.push({ id: m.job.id, progress: m.job.progress, event: m.event.type });
+        }
+      }
+    });
+  });
+  req.end();
+  try {
+    while (!paused) await new Promise((r) => setTimeout(r, 5));
+    await fillUntil(() => streams.stats().behindBytes > 0, 'filled the socket');
+    // While full, one job changes 40 times: it holds one pending change, not 40.
+    const j = bigJob();
+    // Pending now: at least j's own `created` (~70 KB); 41 more changes of j must not add another.
+    const before = streams.stats().behindBytes;
+    let seq = 0;
+    const status = (type: 'started' | 'progress', fraction = 0) =>
+      assert.ok(
+        store.applyStatusEvent({
+          v: 1,
+          kind: 'status',
+          jobId: j.id,
+          taskId: `${j.id}.encode`,
+          attempt: 1,
+          seq: ++seq,
+          worker: 'w1',
+          at: Date.now(),
+          type,
+          ...(type === 'progress' ? { progress: { fraction } } : {}),
+        } as StatusEvent).applied,
+      );
+    status('started');
+    for (let i = 1; i <= 40; i++) status('progress', i / 40);
+    const grown = streams.stats().behindBytes - before;
+    assert.ok(grown < before, `41 changes of one job added ${grown} bytes to the ${before} pending`);
+    // Reading again: that job arrives once, as it is now.
+    paused!.resume();
+    const deadline = Date.now() + 30_000;
+    while (!got.some((g) => g.id === j.id)) {
+      assert.ok(Date.now() < deadline, 'the pending change never came');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      got.filter((g) => g.id === j.id),
+      [{ id: j.id, progress: 1, event: 'progress' }],
+    );
+    assert.equal(streams.stats().behindBytes, 0);
+  } finally {
+    req.destroy();
+  }
+
+  // Past maxPendingJobs the client is cut (it reconnects to a fresh snapshot).
+  let closed = false;
+  let res2: IncomingMessage | undefined;
+  const req2 = request({ host: '127.0.0.1', port: ports[1], path: '/v1/events?limit=1', agent: false }, (res) => {
+    res2 = res;
+    res.pause();
+    res.on('close', () => {
+      closed = true;
+    });
+    res.on('error', () => {
+      closed = true;
+    });
+  });
+  req2.on('error', () => {
+    closed = true;
+  });
+  req2.end();
+  while (tight.stats().clients === 0) await new Promise((r) => setTimeout(r, 5));
+  await fillUntil(() => tight.stats().clients === 0, 'cut the client');
+  // What it was sent before the cut it may still read; then its connection is over.
+  res2!.resume();
+  const deadline = Date.now() + 30_000;
+  while (!closed) {
+    assert.ok(Date.now() < deadline, 'the client was not disconnected');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 });
