@@ -229,6 +229,16 @@ function onRoute() {
     state.detailId = null;
     state.detail = null;
   }
+  // The stream's snapshot holds the newest jobs; a filter also fetches older ones in that state.
+  if (r.name === 'list' && r.state) {
+    api('GET', `/v1/jobs?state=${encodeURIComponent(r.state)}&limit=${LIST_LIMIT}`).then(
+      (page) => {
+        for (const j of page.jobs) if (!state.jobs.has(j.id)) state.jobs.set(j.id, j);
+        render();
+      },
+      () => undefined,
+    );
+  }
   if (r.name === 'new' && !state.presets) {
     api('GET', '/v1/presets').then(
       (p) => {
