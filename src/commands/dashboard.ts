@@ -15,10 +15,12 @@ export function registerDashboard(program: Command): void {
   program
     .command('dashboard')
     .summary('open the dashboard in the browser (jobs live, submit, cancel, retry)')
-    .description(`Open feederd's dashboard (served on its API port) in the browser, logged in by a one-time
-link: the link works once, within a minute, and leaves an HttpOnly cookie for that browser (until
-feederd restarts, or 12 hours). Starts feederd in the background when none runs. With --print, or
-where there is no browser (CI set, no DISPLAY), the link is printed instead.`)
+    .description(
+      "Open feederd's dashboard (served on its API port) in the browser, logged in by a one-time link: " +
+        'the link works once, within a minute, and leaves an HttpOnly cookie for that browser (until feederd ' +
+        'restarts, or 12 hours). Starts feederd in the background when none runs. With --print, or where ' +
+        'there is no browser (CI set, no DISPLAY), the link is printed instead.',
+    )
     .option('--print', 'print the login link instead of opening a browser')
     .option('--api <url>', 'feederd address')
     .addHelpText(
