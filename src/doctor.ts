@@ -1,5 +1,6 @@
 // What `nommer doctor` reports: the ffmpeg found and from where, its encoders, which presets it
-// can run, the config file and data dir in use, and AWS settings when configured.
+// can run, which quality metrics it can measure, the config file and data dir in use, and AWS
+// settings when configured.
 import type { LoadedConfig } from './config.js';
 import { asNommerError } from './errors.js';
 import { ffmpegCapabilities, locateFfmpeg } from './ffmpeg/locate.js';
@@ -28,6 +29,9 @@ export interface DoctorReport {
     encoders: string[];
     error?: { code: string; message: string };
   };
+  /** Quality metrics this ffmpeg can measure (ssim, psnr; vmaf only with libvmaf), and whether
+   * measuring is on (config quality.measure). */
+  quality: { metrics: string[]; missing: string[]; measure: boolean };
   presets: Array<{ name: string; runnable: boolean; missing?: string }>;
   config: { file: string | null; backend: string };
   dataDir: string;
@@ -39,6 +43,7 @@ export async function doctorReport(loaded: LoadedConfig): Promise<DoctorReport> 
   const report: DoctorReport = {
     ok: true,
     ffmpeg: { encoders: [] },
+    quality: { metrics: [], missing: ['ssim', 'psnr', 'vmaf'], measure: config.quality.measure },
     presets: [],
     config: { file: loaded.filepath ?? null, backend: config.backend },
     dataDir: loaded.home,
@@ -55,6 +60,13 @@ export async function doctorReport(loaded: LoadedConfig): Promise<DoctorReport> 
       version: caps.version,
       encoders: INTERESTING.filter((e) => encoders.has(e)),
     };
+    const metrics = {
+      ssim: caps.filters.has('ssim'),
+      psnr: caps.filters.has('psnr'),
+      vmaf: caps.filters.has('libvmaf'),
+    };
+    report.quality.metrics = Object.entries(metrics).flatMap(([m, ok]) => (ok ? [m] : []));
+    report.quality.missing = Object.entries(metrics).flatMap(([m, ok]) => (ok ? [] : [m]));
   } catch (err) {
     const e = asNommerError(err);
     report.ok = false;

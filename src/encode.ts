@@ -2,6 +2,9 @@
 // into paths the Storage port prepared (private temp names) -> commit all outputs or none.
 // `nommer encode` calls encode(); a worker calls encodeInto() with outputs it prepared itself, so
 // it can check its task is still current between the encode and the commit.
+// Quality: every moving-video output is measured against its source after the encode
+// (quality/encode-quality.ts); an output whose preset has a quality target gets its CRF from a
+// search on samples first, and is verified (and corrected) after (quality/run-search.ts).
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +18,11 @@ import type { Progress } from './jobs/types.js';
 import { compileJob } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
 import { commitAll, discardAll, type PreparedOutput, type Storage } from './ports/storage.js';
+import { parseResolvedPreset } from './presets/registry.js';
+import { averageKbps, measureOutput, sampleEncoder, targetOf, whyNotMeasured } from './quality/encode-quality.js';
+import { measureQuality } from './quality/measure.js';
+import { searchOnSamples, verifyFinal, type SamplesSearch } from './quality/run-search.js';
+import type { OutputQuality, QualityTarget } from './quality/types.js';
 import { isHttpUri, isLocalUri, localPathOf } from './uri.js';
 
 export interface EncodeOutput {
@@ -63,7 +71,8 @@ export interface EncodeIntoRequest
 
 export interface EncodeResult {
   probe: ProbeInfo;
-  outputs: Array<{ path: string; bytes: number }>;
+  /** `quality` for every output with video: its scores, or why it was not measured. */
+  outputs: Array<{ path: string; bytes: number; quality?: OutputQuality }>;
   /** The ffmpeg argument arrays, ffmpeg binary first, as they ran (with final paths). */
   commands: string[][];
 }
@@ -113,6 +122,7 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
       outputs: stored.map((s, i) => ({
         path: isLocalUri(s.uri) ? resolve(localPathOf(s.uri)) : s.uri,
         bytes: r.outputs[i]!.bytes,
+        ...(r.outputs[i]!.quality ? { quality: r.outputs[i]!.quality } : {}),
       })),
     };
   } catch (err) {
@@ -132,26 +142,68 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
   const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
   const passlogDir = await mkdtemp(join(tmpdir(), 'nommer-pass-'));
   const paths = req.outputs.map((o) => o.path);
-  try {
-    const compiled = compileJob({
-      input: ffmpegInputArg(req.input),
+  const input = ffmpegInputArg(req.input);
+  const presets = req.outputs.map((o) => parseResolvedPreset(o.preset));
+  const compile = (crfs: ReadonlyArray<number | undefined>, only?: number) =>
+    compileJob({
+      input,
       probe,
-      outputs: req.outputs.map((o) => ({ preset: o.preset, path: o.path })),
+      outputs: req.outputs
+        .map((o, i) => ({ preset: presets[i]!, path: o.path, crf: crfs[i] }))
+        .filter((_, i) => only === undefined || i === only),
       encoders: caps.encoders,
       passlogDir,
     });
-    const commands = compiled.commands.map((c) => [req.ffmpeg.ffmpeg, ...c.args]);
-    const shown = commands.map((argv) =>
-      argv.map((a) => {
-        const i = paths.indexOf(a);
-        return i >= 0
-          ? isLocalUri(req.outputs[i]!.dest)
-            ? resolve(localPathOf(req.outputs[i]!.dest))
-            : req.outputs[i]!.dest
-          : a;
-      }),
-    );
-    if (req.dryRun) return { probe, outputs: [], commands: shown };
+  const show = (argv: string[]) =>
+    argv.map((a) => {
+      const i = paths.indexOf(a);
+      return i >= 0
+        ? isLocalUri(req.outputs[i]!.dest)
+          ? resolve(localPathOf(req.outputs[i]!.dest))
+          : req.outputs[i]!.dest
+        : a;
+    });
+  try {
+    const plain = compile([]);
+    const targets: Array<QualityTarget | undefined> = [];
+    for (const p of presets) targets.push(await targetOf(p, req.ffmpeg.ffmpeg));
+    // A dry run shows the preset's own CRF: in target mode the CRF is searched when it runs.
+    if (req.dryRun)
+      return { probe, outputs: [], commands: plain.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])) };
+
+    const searches: Array<{ s: SamplesSearch; run: Parameters<typeof verifyFinal>[0] } | undefined> = [];
+    for (const [i, target] of targets.entries()) {
+      if (!target) continue;
+      const enc = sampleEncoder({
+        ffmpeg: req.ffmpeg.ffmpeg,
+        input,
+        duration: probe.duration,
+        probe,
+        preset: presets[i]!,
+        encoders: caps.encoders,
+        target,
+        workDir: passlogDir,
+        signal: req.signal,
+        onSpawn: req.onSpawn,
+      });
+      const start = plain.outputs[i]!.video?.crf ?? 32;
+      const s = await searchOnSamples({ target, start, samples: enc.samples, capKbps: null, probe: enc.probe, now });
+      const capKbps = compile([...Array(i).fill(undefined), s.crf], i).outputs[0]!.video?.capKbps ?? null;
+      searches[i] = {
+        s,
+        run: {
+          target,
+          start,
+          samples: enc.samples,
+          capKbps,
+          now,
+          encodeFinal: (crf) => encodeOneAgain(i, crf),
+        },
+      };
+    }
+    const crfs = searches.map((x) => x?.s.crf);
+    const compiled = compile(crfs);
+    const commands = compiled.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args]));
     const progress = new TaskProgress(
       compiled.commands.map((c) => c.weight),
       probe.duration,
@@ -164,16 +216,63 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         onProgress: (b) => req.onProgress?.(progress.update(i, b, now())),
       });
     }
-    const outputs: Array<{ path: string; bytes: number }> = [];
-    for (const o of req.outputs) {
+    const measure = (i: number, video: NonNullable<(typeof compiled.outputs)[number]['video']>) =>
+      measureQuality({
+        ffmpeg: req.ffmpeg.ffmpeg,
+        distorted: req.outputs[i]!.path,
+        reference: input,
+        referenceStream: probe.video!.index,
+        referenceFilters: video.filters,
+        width: video.width,
+        height: video.height,
+        pixFmt: video.pixFmt,
+        signal: req.signal,
+      });
+    // A correction re-encodes only the output that missed, into its own path.
+    async function encodeOneAgain(i: number, crf: number) {
+      const one = compile([...Array(i).fill(undefined), crf], i);
+      await rm(req.outputs[i]!.path, { force: true });
+      for (const c of one.commands)
+        await runFfmpeg(req.ffmpeg.ffmpeg, c.args, { signal: req.signal, onSpawn: req.onSpawn });
+      commands.push(...one.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])));
+      const quality = await measure(i, one.outputs[0]!.video!);
+      return { quality, kbps: await averageKbps(req.outputs[i]!.path, probe.duration) };
+    }
+
+    const outputs: EncodeResult['outputs'] = [];
+    for (const [i, o] of req.outputs.entries()) {
       const st = await stat(o.path).catch(() => undefined);
       if (!st || st.size === 0)
         throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote no data for ${o.dest}`, {
           hint: 'the input may have no stream this preset can use',
         });
-      outputs.push({ path: o.path, bytes: st.size });
+      const video = compiled.outputs[i]!.video;
+      let quality: OutputQuality | undefined;
+      const search = searches[i];
+      if (search) {
+        const first = await measure(i, video!);
+        const r = await verifyFinal(search.run, search.s, {
+          quality: first,
+          kbps: await averageKbps(o.path, probe.duration),
+        });
+        quality = { ...r.final.quality, search: r.record };
+      } else if (presets[i]!.video) {
+        const why = whyNotMeasured(presets[i]!, probe, video);
+        quality = why
+          ? { skipped: why }
+          : await measureOutput({
+              ffmpeg: req.ffmpeg.ffmpeg,
+              input,
+              probe,
+              video: video!,
+              path: o.path,
+              signal: req.signal,
+            });
+      }
+      const size = (await stat(o.path)).size;
+      outputs.push({ path: o.path, bytes: size, ...(quality ? { quality } : {}) });
     }
-    return { probe, outputs, commands: shown };
+    return { probe, outputs, commands };
   } catch (err) {
     throw asNommerError(err);
   } finally {

@@ -5,6 +5,7 @@ import { NommerError } from './errors.js';
 import { hasScheme } from './uri.js';
 import { applyOverrides } from './presets/overrides.js';
 import { getPreset } from './presets/registry.js';
+import { formatTarget, parseTarget } from './quality/types.js';
 import type { ResolvedPreset } from './presets/schema.js';
 
 export interface OutputSpec {
@@ -59,4 +60,22 @@ export function resolveOutputs(spec: JobSpecInput): OutputSpec[] {
     taken.add(uri);
     return { preset, uri };
   });
+}
+
+/**
+ * The preset overrides that say what a user asked of quality: `--target ssim=0.985` (checked
+ * here, so a typo is a USAGE error before anything runs), `--no-quality`, and config's
+ * quality.measure. They travel with the job as overrides, so a worker needs nothing else.
+ */
+export function qualitySets(o: { target?: string; measure?: boolean; configMeasure?: boolean }): string[] {
+  const sets: string[] = [];
+  if (o.target !== undefined) {
+    if (o.measure === false)
+      throw new NommerError('USAGE', '--target needs measuring: it cannot go with --no-quality', {
+        hint: 'drop --no-quality to aim at a quality target',
+      });
+    // Measuring on even where config turns it off: a target cannot be checked without it.
+    sets.push(`quality.target=${formatTarget(parseTarget(o.target))}`, 'quality.measure=true');
+  } else if (o.measure === false || o.configMeasure === false) sets.push('quality.measure=false');
+  return sets;
 }

@@ -7,6 +7,10 @@
 // - `-itsoffset` carries the source's first-frame offset, which every joined chunk loses.
 // It writes to `dest`, a path the Storage port prepared; the caller commits it. Intermediates are
 // removed by `cleanup`, which the caller runs once the output is committed and reported.
+// Quality: the joined file is measured against the whole source (the output's own filters, frames
+// by number), and carries the chunks' CRF searches (from their manifest entries) when it had a
+// target; each chunk was verified and corrected on its worker, so only chunks that missed were
+// ever re-encoded.
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
@@ -18,6 +22,17 @@ import { isLocalUri, localPathOf } from '../uri.js';
 import { encodeAudioPiece, encodeVideoChunk, sha256File, type ChunkManifestEntry } from './encode-chunk.js';
 import { countVideoPackets } from '../ffmpeg/probe.js';
 import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';
+import { pieceSource, wholeVideo } from './encode-chunk.js';
+import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
+import { parseResolvedPreset } from '../presets/registry.js';
+import {
+  formatTarget,
+  inWindow,
+  parseTarget,
+  type ChunkedSearchRecord,
+  type OutputQuality,
+  type SearchRecord,
+} from '../quality/types.js';
 
 export interface AssembleRequest {
   ffmpeg: FfmpegInstall;
@@ -43,6 +58,8 @@ export interface AssembleResult {
   frames: number;
   /** Pieces re-encoded here, with why. */
   repaired: Array<{ piece: string; why: string }>;
+  /** The joined output's scores (and its chunks' searches under a target); absent for no video. */
+  quality?: OutputQuality;
   /** Remove the intermediates (after the output is safely stored). */
   cleanup: () => Promise<void>;
 }
@@ -93,7 +110,7 @@ async function checkPiece(
   r: AssembleRequest,
   uri: string,
   expectFrames: number | null,
-): Promise<{ path: string | null; why: string | null }> {
+): Promise<{ path: string | null; why: string | null; entry?: Partial<ChunkManifestEntry> }> {
   const path = await tryFetch(r.storage, uri, r.workDir, r.signal);
   if (!path) return { path: null, why: 'missing' };
   const sideFile = await tryFetch(r.storage, manifestUri(uri), r.workDir, r.signal);
@@ -110,7 +127,7 @@ async function checkPiece(
     if (frames !== expectFrames)
       return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
   }
-  return { path, why: null };
+  return { path, why: null, entry };
 }
 
 export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult> {
@@ -123,15 +140,15 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
   let done = 0;
   const tick = () => r.onProgress?.({ fraction: Math.min(0.99, ++done / total) });
 
-  const chunks: Array<{ path: string; spec: VideoChunkParams }> = [];
+  const chunks: Array<{ path: string; spec: VideoChunkParams; entry?: Partial<ChunkManifestEntry> }> = [];
   for (const spec of p.manifest) {
     const piece = `chunk ${spec.index}`;
-    let { path, why } = await checkPiece(r, spec.uri, spec.frames);
+    let { path, why, entry } = await checkPiece(r, spec.uri, spec.frames);
     if (why) {
       repaired.push({ piece, why });
       r.onRepair?.(piece, why);
       path = join(r.workDir, `repair-${spec.index}.webm`);
-      await encodeVideoChunk({
+      entry = await encodeVideoChunk({
         ffmpeg: r.ffmpeg,
         input: await source(),
         preset: r.preset,
@@ -141,7 +158,7 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
         onSpawn: r.onSpawn,
       });
     }
-    chunks.push({ path: path!, spec });
+    chunks.push({ path: path!, spec, entry });
     tick();
   }
   let audio: string | null = null;
@@ -180,12 +197,52 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
       throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, {
         retriable: true,
       });
+    const quality = await joinedQuality(r, dest, source, chunks);
+    tick();
     const bytes = (await stat(dest)).size;
     r.onProgress?.({ fraction: 1, etaSeconds: 0 });
-    return { bytes, frames, repaired, cleanup: () => removeScratch(r.storage, p) };
+    return { bytes, frames, repaired, ...(quality ? { quality } : {}), cleanup: () => removeScratch(r.storage, p) };
   } catch (err) {
     throw asNommerError(err);
   }
+}
+
+/** The joined output measured against the whole source, with its chunks' searches. */
+async function joinedQuality(
+  r: AssembleRequest,
+  dest: string,
+  source: () => Promise<string>,
+  chunks: ReadonlyArray<{ spec: VideoChunkParams; entry?: Partial<ChunkManifestEntry> }>,
+): Promise<OutputQuality | undefined> {
+  const preset = parseResolvedPreset(r.preset);
+  if (!preset.video) return undefined;
+  const src = await pieceSource({ ffmpeg: r.ffmpeg, input: await source(), preset, dest, signal: r.signal });
+  const video = wholeVideo(src);
+  const why = whyNotMeasured(preset, src.probe, video);
+  if (why) return { skipped: why };
+  const measured = await measureOutput({
+    ffmpeg: r.ffmpeg.ffmpeg,
+    input: src.input,
+    probe: src.probe,
+    video,
+    path: dest,
+    signal: r.signal,
+  });
+  const text = preset.quality?.target;
+  if (!text) return measured;
+  const target = parseTarget(text);
+  const records = chunks.map((c) => ({
+    index: c.spec.index,
+    ...((c.entry?.quality?.search ?? {}) as SearchRecord),
+  }));
+  const score = measured[target.metric];
+  const search: ChunkedSearchRecord = {
+    target: formatTarget(target),
+    chunks: records,
+    seconds: Math.round(records.reduce((s, c) => s + (c.seconds ?? 0), 0) * 1000) / 1000,
+    reached: score !== undefined && inWindow(target, score),
+  };
+  return { ...measured, search };
 }
 
 /** Remove a chunked job's intermediates: every piece and manifest entry, and a local scratch directory. */

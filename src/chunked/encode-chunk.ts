@@ -4,10 +4,14 @@
 // unchunked encode. This file owns what makes a chunk a chunk, its input options (-copyts, the
 // seek) and its frame selection (trim, setpts); it hands them to the compiler, which builds the
 // command whole (presets/compile.ts owns everything else in it).
+// Quality, per chunk and on the worker that encodes it: with a target, the chunk's CRF is searched
+// on the chunk (samples of it when it is long), and the chunk measured against its own frames of
+// the source, verified and corrected, before it is stored.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
 import { countVideoPackets, ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
@@ -19,6 +23,10 @@ import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { VideoChunkParams } from './tasks.js';
+import { averageKbps, sampleEncoder, targetOf } from '../quality/encode-quality.js';
+import { measureQuality } from '../quality/measure.js';
+import { reachTarget } from '../quality/run-search.js';
+import type { OutputQuality } from '../quality/types.js';
 
 /** What a chunk task measured: the assembler checks the chunk it fetches against it. */
 export interface ChunkManifestEntry {
@@ -28,6 +36,8 @@ export interface ChunkManifestEntry {
   sha256: string;
   /** True when the seek was not trusted and the chunk was decoded from the input's start. */
   decodedFromStart?: boolean;
+  /** The chunk's scores against its frames of the source, and its CRF search under a target. */
+  quality?: OutputQuality;
 }
 
 export interface PieceRequest {
@@ -79,15 +89,24 @@ export function chunkFilters(chunk: Pick<VideoChunkParams, 'selectStart' | 'sele
 function compilePiece(
   src: PieceSource,
   only: 'video' | 'audio',
-  extra: { inputOptions?: string[]; videoFilterPrefix?: string[] } = {},
+  extra: { inputOptions?: string[]; videoFilterPrefix?: string[]; crf?: number } = {},
 ): string[] {
+  return compilePieceJob(src, only, extra).commands[0]!.args;
+}
+
+function compilePieceJob(
+  src: PieceSource,
+  only: 'video' | 'audio',
+  extra: { inputOptions?: string[]; videoFilterPrefix?: string[]; crf?: number } = {},
+): ReturnType<typeof compileJob> {
   const full = parseResolvedPreset(src.preset);
   const preset = parseResolvedPreset({ ...full, ...(only === 'video' ? { audio: null } : { video: null }) });
+  const { crf, ...reading } = extra;
   const compiled = compileJob({
     input: src.input,
-    ...extra,
+    ...reading,
     probe: src.probe,
-    outputs: [{ preset, path: src.dest }],
+    outputs: [{ preset, path: src.dest, crf }],
     encoders: src.encoders,
     passlogDir: tmpdir(),
   });
@@ -98,15 +117,25 @@ function compilePiece(
     );
   if (only === 'video' && !compiled.outputs[0]!.video)
     throw new NommerError('INTERNAL', 'compiled command has no video encoder');
-  return compiled.commands[0]!.args;
+  return compiled;
+}
+
+/** What the output's video is, compiled for the whole source (the assembler measures with it). */
+export function wholeVideo(src: PieceSource): NonNullable<ReturnType<typeof compileJob>['outputs'][number]['video']> {
+  return compilePieceJob(src, 'video').outputs[0]!.video!;
 }
 
 /** A video chunk's command: the preset's video, reading from the chunk's seek and keeping only
  * the chunk's frames. Pure. */
-export function videoChunkCommand(src: PieceSource, chunk: ChunkWindow, opts: { fromStart?: boolean } = {}): string[] {
+export function videoChunkCommand(
+  src: PieceSource,
+  chunk: ChunkWindow,
+  opts: { fromStart?: boolean; crf?: number } = {},
+): string[] {
   return compilePiece(src, 'video', {
     inputOptions: chunkInputOptions(chunk, opts),
     videoFilterPrefix: chunkFilters(chunk),
+    crf: opts.crf,
   });
 }
 
@@ -115,7 +144,7 @@ export function audioPieceCommand(src: PieceSource): string[] {
   return compilePiece(src, 'audio');
 }
 
-async function pieceSource(req: PieceRequest): Promise<PieceSource> {
+export async function pieceSource(req: PieceRequest): Promise<PieceSource> {
   const probe = await probeInput(req.ffmpeg.ffprobe, req.input, { signal: req.signal });
   const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
   return { input: ffmpegInputArg(req.input), probe, preset: req.preset, dest: req.dest, encoders: caps.encoders };
@@ -133,8 +162,11 @@ export async function encodeVideoChunk(
 ): Promise<ChunkManifestEntry> {
   const now = req.now ?? Date.now;
   const src = await pieceSource(req);
-  const run = async (fromStart: boolean) => {
-    const args = videoChunkCommand(src, req.chunk, { fromStart });
+  const preset = parseResolvedPreset(src.preset);
+  const target = await targetOf(preset, req.ffmpeg.ffmpeg);
+  let decodedFromStart = false;
+  const run = async (fromStart: boolean, crf: number | undefined) => {
+    const args = videoChunkCommand(src, req.chunk, { fromStart, crf });
     await rm(req.dest, { force: true });
     const progress = new TaskProgress([1], req.chunk.duration, now());
     await runFfmpeg(req.ffmpeg.ffmpeg, args, {
@@ -144,21 +176,82 @@ export async function encodeVideoChunk(
     });
     return countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
   };
-  let frames = await run(false);
-  let decodedFromStart = false;
-  if (frames !== req.chunk.frames && req.chunk.seek !== null) {
-    // The seek landed somewhere the timestamps did not line up: decode from the start (exact, slower).
-    frames = await run(true);
-    decodedFromStart = true;
-  }
-  if (frames !== req.chunk.frames) {
-    throw new NommerError(
-      'FFMPEG_FAILED',
-      `chunk ${req.chunk.index} has ${frames} frames, expected ${req.chunk.frames} (frames ${req.chunk.startFrame}–${req.chunk.endFrame - 1})`,
-      {
-        hint: "the input's timestamps may be broken; submit it with chunking off",
+  /** Encode the chunk (from its seek, else from the start) and prove its frame count. */
+  const encodeExact = async (crf: number | undefined) => {
+    let frames = await run(decodedFromStart, crf);
+    if (frames !== req.chunk.frames && req.chunk.seek !== null && !decodedFromStart) {
+      // The seek landed somewhere the timestamps did not line up: decode from the start (exact, slower).
+      decodedFromStart = true;
+      frames = await run(true, crf);
+    }
+    if (frames !== req.chunk.frames) {
+      throw new NommerError(
+        'FFMPEG_FAILED',
+        `chunk ${req.chunk.index} has ${frames} frames, expected ${req.chunk.frames} (frames ${req.chunk.startFrame}–${req.chunk.endFrame - 1})`,
+        {
+          hint: "the input's timestamps may be broken; submit it with chunking off",
+        },
+      );
+    }
+    return frames;
+  };
+  const compiledVideo = (crf?: number) =>
+    compilePieceJob(src, 'video', {
+      inputOptions: chunkInputOptions(req.chunk, { fromStart: decodedFromStart }),
+      videoFilterPrefix: chunkFilters(req.chunk),
+      crf,
+    }).outputs[0]!.video!;
+  const measureChunk = (crf?: number) =>
+    measureQuality({
+      ffmpeg: req.ffmpeg.ffmpeg,
+      distorted: req.dest,
+      reference: src.input,
+      referenceStream: src.probe.video!.index,
+      referenceInputOptions: chunkInputOptions(req.chunk, { fromStart: decodedFromStart }),
+      referenceFilters: compiledVideo(crf).filters,
+      width: compiledVideo(crf).width,
+      height: compiledVideo(crf).height,
+      pixFmt: compiledVideo(crf).pixFmt,
+      signal: req.signal,
+      onSpawn: req.onSpawn,
+    });
+
+  let frames: number;
+  let quality: OutputQuality | undefined;
+  if (target) {
+    const workDir = dirname(req.dest);
+    const enc = sampleEncoder({
+      ffmpeg: req.ffmpeg.ffmpeg,
+      input: src.input,
+      inputOptions: chunkInputOptions(req.chunk),
+      videoFilterPrefix: chunkFilters(req.chunk),
+      duration: req.chunk.duration,
+      probe: src.probe,
+      preset,
+      encoders: src.encoders,
+      target,
+      workDir,
+      signal: req.signal,
+      onSpawn: req.onSpawn,
+    });
+    frames = 0;
+    const { record, final } = await reachTarget({
+      target,
+      start: compiledVideo().crf ?? 32,
+      samples: enc.samples,
+      capKbps: compiledVideo(0).capKbps ?? null,
+      probe: enc.probe,
+      now,
+      encodeFinal: async (crf) => {
+        frames = await encodeExact(crf);
+        return { quality: await measureChunk(crf), kbps: await averageKbps(req.dest, req.chunk.duration) };
       },
-    );
+    });
+    quality = { ...final.quality, search: record };
+  } else {
+    // Without a target only the joined output is measured (by the assembler): a chunk's own
+    // scores would cost a measurement per chunk that nobody reads.
+    frames = await encodeExact(undefined);
   }
   const st = await stat(req.dest);
   return {
@@ -167,6 +260,7 @@ export async function encodeVideoChunk(
     bytes: st.size,
     sha256: await sha256File(req.dest),
     ...(decodedFromStart ? { decodedFromStart } : {}),
+    ...(quality ? { quality } : {}),
   };
 }
 

@@ -84,7 +84,12 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
       return {
         outputs: committed.results,
         committed,
-        result: { frames: r.frames, repaired: r.repaired },
+        result: {
+          frames: r.frames,
+          repaired: r.repaired,
+          // The joined output's quality, for the job record (see jobs/state.ts).
+          ...(r.quality ? { quality: [{ uri: out.uri, quality: r.quality }] } : {}),
+        },
         cleanup: r.cleanup,
       };
     } catch (err) {

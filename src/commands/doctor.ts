@@ -9,7 +9,7 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .summary('check ffmpeg, encoders, presets and config')
     .description(
-      'Report the ffmpeg nommer uses (path, version, where it was found), the encoders it has,\nwhich presets it can run, the config file and data directory in use, and AWS settings if any.\nExits 1 when no usable ffmpeg is found.',
+      'Report the ffmpeg nommer uses (path, version, where it was found), the encoders it has,\nthe quality metrics it can measure (ssim, psnr; vmaf with libvmaf), which presets it can run, the config file and data directory in use, and AWS settings if any.\nExits 1 when no usable ffmpeg is found.',
     )
     .action(
       action(async (ctx) => {
@@ -24,6 +24,12 @@ export function registerDoctor(program: Command): void {
           out.push(`ffmpeg:    ${r.ffmpeg.path} (${r.ffmpeg.source}, version ${r.ffmpeg.version})`);
           out.push(`ffprobe:   ${r.ffmpeg.ffprobe}`);
           out.push(`encoders:  ${r.ffmpeg.encoders.join(' ') || '(none of the ones nommer uses)'}`);
+          const missing = r.quality.missing.length
+            ? `; not ${r.quality.missing.join(', ')}${r.quality.missing.includes('vmaf') ? ' (vmaf needs an ffmpeg built with libvmaf)' : ''}`
+            : '';
+          out.push(
+            `quality:   ${r.quality.metrics.join(' ') || '(no metric filters)'}${missing}; measuring ${r.quality.measure ? 'on' : 'off (config quality.measure)'}`,
+          );
         }
         out.push('presets:');
         for (const p of r.presets)

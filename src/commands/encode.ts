@@ -7,7 +7,7 @@ import { encode } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
-import { resolveOutputs } from '../jobspec.js';
+import { qualitySets, resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 
@@ -17,6 +17,8 @@ interface EncodeFlags {
   set?: string[];
   force?: boolean;
   dryRun?: boolean;
+  target?: string;
+  quality?: boolean;
 }
 
 export function registerEncode(program: Command): void {
@@ -41,17 +43,26 @@ export function registerEncode(program: Command): void {
       [],
     )
     .option('-f, --force', 'overwrite outputs that exist')
+    .option(
+      '-t, --target <metric=value>',
+      'search the CRF that reaches this quality, e.g. ssim=0.985 or psnr=40 (VP8/VP9/AV1)',
+    )
+    .option('--no-quality', 'do not measure SSIM/PSNR of the outputs (default: config quality.measure)')
     .option('-n, --dry-run', 'print the ffmpeg command(s) and run nothing')
     .addHelpText(
       'after',
       `
 Progress: on a terminal a live view, where q or Ctrl-C cancels the encode (no daemon runs it);
 otherwise plain lines on stderr and each output on stdout; --json prints one object when done.
+Quality: every video output is measured against the input (SSIM, PSNR; VMAF where ffmpeg has
+libvmaf) and reported; --target searches the CRF on samples of the input, encodes, checks the
+file lands within -0.003/+0.006 SSIM of the target (and corrects it if not).
 
 Examples:
   $ nommer encode clip.mov                                  # clip.webm (VP9 + Opus)
   $ nommer encode clip.mov -p webm -p poster                # clip.webm and clip.webp, one decode
   $ nommer encode clip.mov -p av1 -o out/clip-av1.webm --set video.crf=30
+  $ nommer encode clip.mov --target ssim=0.98 --json       # outputs[0].quality.search.crf
   $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}`,
     )
     .action(
@@ -61,7 +72,10 @@ Examples:
           input,
           presets: flags.preset ?? [],
           outputs: flags.output ?? [],
-          sets: flags.set ?? [],
+          sets: [
+            ...(flags.set ?? []),
+            ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
+          ],
           userPresets: config.presets,
           defaultPreset: config.defaultPreset,
         });
@@ -104,7 +118,12 @@ Examples:
           printJson({
             input,
             duration: result.probe.duration,
-            outputs: result.outputs.map((o, i) => ({ preset: outputs[i]!.preset.name, path: o.path, bytes: o.bytes })),
+            outputs: result.outputs.map((o, i) => ({
+              preset: outputs[i]!.preset.name,
+              path: o.path,
+              bytes: o.bytes,
+              ...(o.quality ? { quality: o.quality } : {}),
+            })),
           });
         return 0;
       }),

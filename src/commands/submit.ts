@@ -10,7 +10,7 @@ import { encodeInto } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
-import { resolveOutputs } from '../jobspec.js';
+import { qualitySets, resolveOutputs } from '../jobspec.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { PublicJob } from '../orchestrator/api.js';
 import { followJobsView } from '../tui/follow-jobs.js';
@@ -29,6 +29,8 @@ interface Flags {
   api?: string;
   maxAttempts?: number;
   chunked?: boolean;
+  target?: string;
+  quality?: boolean;
 }
 
 export function registerSubmit(program: Command): void {
@@ -55,6 +57,11 @@ export function registerSubmit(program: Command): void {
     .option('-f, --force', 'overwrite outputs that exist')
     .option('--chunked', 'split a long input at keyframes and encode the pieces on several workers at once')
     .option('--no-chunked', 'never chunk this job (default: config chunking.enabled and thresholdSeconds)')
+    .option(
+      '-t, --target <metric=value>',
+      'search the CRF that reaches this quality, e.g. ssim=0.985 (chunked jobs: per chunk, on the workers)',
+    )
+    .option('--no-quality', 'do not measure SSIM/PSNR of the outputs (default: config quality.measure)')
     .option('--detach', 'queue and return at once (print the job ids)')
     .option('-n, --dry-run', 'print the ffmpeg command(s) each job would run; queue nothing')
     .option('--api <url>', 'feederd address (default: the one recorded in the data dir, or NOMMER_API)')
@@ -73,6 +80,7 @@ Examples:
   $ nommer submit a.mov b.mov c.mov                # one view for all three
   $ nommer submit talk.mov --json --detach         # {"jobs": [{"id": ..., "state": "queued", ...}]}
   $ nommer submit talk.mov --json | tail -n1       # {"jobs": [{"id": ..., "state": "succeeded", ...}]}
+  $ nommer submit talk.mov --target ssim=0.985     # CRF searched; job.outputs[0].quality says how
   $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]]}`,
     )
     .action(
@@ -85,6 +93,11 @@ Examples:
           });
         const jobs = [];
         const files = localFileStorage();
+        // Quality flags travel as preset overrides, like --set.
+        const sets = [
+          ...flags.set,
+          ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
+        ];
         for (const raw of inputs) {
           const input = hasScheme(raw) ? raw : resolve(raw);
           if (!hasScheme(raw)) {
@@ -96,7 +109,7 @@ Examples:
             input,
             presets: flags.preset,
             outputs: flags.output,
-            sets: flags.set,
+            sets,
             userPresets: config.presets,
             defaultPreset: config.defaultPreset,
           });
@@ -126,7 +139,7 @@ Examples:
                 {
                   input: j.input,
                   outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-                  set: flags.set,
+                  set: sets,
                   dryRun: true,
                 },
               );
@@ -161,7 +174,7 @@ Examples:
           const r = await client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
             input: j.input,
             outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-            set: flags.set,
+            set: sets,
             priority: flags.priority,
             notifyUrl: flags.notify,
             idempotencyKey: flags.idempotencyKey

@@ -87,18 +87,21 @@ export function locateFfmpeg(opts: { ffmpeg?: string; ffprobe?: string } = {}): 
 export interface FfmpegCapabilities {
   version: string;
   encoders: Set<string>;
+  /** Filter names (`ssim`, `psnr`, `libvmaf` when built with it). */
+  filters: Set<string>;
 }
 
 const capsCache = new Map<string, Promise<FfmpegCapabilities>>();
 
-/** Version line and encoder names of a binary (cached per path). */
+/** Version line, encoder and filter names of a binary (cached per path). */
 export function ffmpegCapabilities(ffmpeg: string): Promise<FfmpegCapabilities> {
   let p = capsCache.get(ffmpeg);
   if (!p) {
     p = (async () => {
-      const [ver, enc] = await Promise.all([
+      const [ver, enc, fil] = await Promise.all([
         execFileAsync(ffmpeg, ['-hide_banner', '-version'], { maxBuffer: 4 << 20 }),
         execFileAsync(ffmpeg, ['-hide_banner', '-encoders'], { maxBuffer: 4 << 20 }),
+        execFileAsync(ffmpeg, ['-hide_banner', '-filters'], { maxBuffer: 4 << 20 }),
       ]);
       const version = (ver.stdout.split('\n')[0] ?? '')
         .replace(/^ffmpeg version\s+/, '')
@@ -109,7 +112,12 @@ export function ffmpegCapabilities(ffmpeg: string): Promise<FfmpegCapabilities> 
         const m = /^\s*[VAS][.A-Z]{5}\s+(\S+)/.exec(line);
         if (m && m[1] !== '=') encoders.add(m[1]!);
       }
-      return { version, encoders };
+      const filters = new Set<string>();
+      for (const line of fil.stdout.split('\n')) {
+        const m = /^\s*[.TSC]{3}\s+(\S+)\s+\S+->\S+/.exec(line);
+        if (m) filters.add(m[1]!);
+      }
+      return { version, encoders, filters };
     })();
     p.catch(() => capsCache.delete(ffmpeg));
     capsCache.set(ffmpeg, p);

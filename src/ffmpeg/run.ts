@@ -14,6 +14,8 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** Grace time between SIGTERM and SIGKILL on cancel. */
   killGraceMs?: number;
+  /** ffmpeg's log level instead of `error` (the quality runner reads the metric filters' `info` summaries). */
+  logLevel?: 'error' | 'info';
 }
 
 const STDERR_KEEP = 64 * 1024;
@@ -83,11 +85,13 @@ function deathSignalWrapper(): string[] {
   return wrapper;
 }
 
-export function runFfmpeg(ffmpeg: string, args: string[], opts: RunOptions = {}): Promise<void> {
+/** Runs ffmpeg; resolves with the tail of its stderr (what it logged at the log level asked for). */
+export function runFfmpeg(ffmpeg: string, args: string[], opts: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new NommerError('CANCELED', 'canceled'));
     const [cmd, ...pre] = [...deathSignalWrapper(), ffmpeg];
-    const child = spawn(cmd!, [...pre, ...RUNNER_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const flags = opts.logLevel ? RUNNER_FLAGS.map((f) => (f === 'error' ? opts.logLevel! : f)) : RUNNER_FLAGS;
+    const child = spawn(cmd!, [...pre, ...flags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let canceled = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -123,7 +127,7 @@ export function runFfmpeg(ffmpeg: string, args: string[], opts: RunOptions = {})
       if (canceled) return reject(new NommerError('CANCELED', 'canceled'));
       // ffmpeg exits 0 when writing the trailer or closing the file fails (a full disk): the output
       // is truncated, so that is a failure, whatever the exit code says.
-      if (code === 0 && !OUTPUT_WRITE_FAILED.test(stderr)) return resolve();
+      if (code === 0 && !OUTPUT_WRITE_FAILED.test(stderr)) return resolve(stderr);
       reject(classifyFfmpegFailure(stderr, code, signal));
     });
   });

@@ -8,6 +8,7 @@
 // events from another attempt, or with seq <= the last applied, change nothing.
 import type { ErrorInfo } from '../errors.js';
 import type { StatusEvent, TaskMessage, WirePreset } from '../messages.js';
+import { qualityOfResult, type OutputQuality } from '../quality/types.js';
 import { FINAL_STATES, type JobState, type Phase } from './types.js';
 
 export const TASK_STATES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -43,6 +44,8 @@ export interface JobOutput {
   uri: string;
   /** Size once uploaded, from the worker's `succeeded` event. */
   bytes?: number;
+  /** SSIM/PSNR against the source (and the CRF search of a target), from the task's result. */
+  quality?: OutputQuality;
 }
 
 export interface JobSnapshot {
@@ -248,7 +251,8 @@ export function applyStatus(
         changed.set(ready.id, ready);
         dispatch.push(ready.id);
       }
-      if (ev.outputs?.length) jobOverrides = { outputs: withBytes(job.outputs, ev.outputs) };
+      if (ev.outputs?.length)
+        jobOverrides = { outputs: withQuality(withBytes(job.outputs, ev.outputs), qualityOfResult(ev.result)) };
       break;
     }
     case 'failed': {
@@ -691,6 +695,15 @@ function withBytes(
 ): JobOutput[] {
   const bytes = new Map(reported.map((o) => [o.uri, o.bytes]));
   return outputs.map((o) => (bytes.has(o.uri) ? { ...o, bytes: bytes.get(o.uri)! } : o));
+}
+
+/** Each output's quality as the task that made it reported it (by URI). */
+function withQuality(
+  outputs: readonly JobOutput[],
+  reported: ReadonlyArray<{ uri: string; quality: OutputQuality }>,
+): JobOutput[] {
+  const q = new Map(reported.map((o) => [o.uri, o.quality]));
+  return outputs.map((o) => (q.has(o.uri) ? { ...o, quality: q.get(o.uri)! } : o));
 }
 
 function clamp01(x: number): number {

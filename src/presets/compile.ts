@@ -8,6 +8,9 @@
 //   ffmpeg autorotates, so sizes come from displayWidth/displayHeight and nothing rotates twice.
 // - All one-pass outputs share one command (the input is decoded once); a two-pass output gets
 //   its own pass-1 and pass-2 commands; a still gets a command that seeks before decoding.
+// - Target mode (a CRF chosen by the quality search, quality/run-search.ts): the CRF rules; the
+//   ladder's ceiling would defeat the target, so it is kept only as a safety cap TARGET_CAP_FACTOR
+//   times higher (the search record says when an output came near it), and no floor.
 // An argv is a value: every command is put together whole from named parts (the input's
 // options and -i, then per output its video, audio, pass and sink parts) and nothing edits it
 // afterwards. A caller that reads the input its own way says so in the job instead: input
@@ -194,6 +197,8 @@ export interface CompiledVideo {
   speed?: number;
   keyframeFrames?: number;
   deinterlaced: boolean;
+  /** Target mode: the safety cap (kbit/s) the chosen CRF runs under. */
+  capKbps?: number;
 }
 
 export interface CompiledAudio {
@@ -232,7 +237,8 @@ export interface CompileJobInput {
    * that select a window of frames; every video output gets them. */
   videoFilterPrefix?: readonly string[];
   probe: ProbeInfo;
-  outputs: Array<{ preset: ResolvedPreset; path: string }>;
+  /** `crf`: target mode at this CRF (chosen by the quality search), see TARGET_CAP_FACTOR. */
+  outputs: Array<{ preset: ResolvedPreset; path: string; crf?: number }>;
   encoders: ReadonlySet<string>;
   /** Directory for two-pass statistics files. */
   passlogDir: string;
@@ -276,6 +282,9 @@ interface VideoPlan {
   info: CompiledVideo;
 }
 
+/** In target mode the ladder's ceiling, times this, is only a safety cap. */
+export const TARGET_CAP_FACTOR = 8;
+
 function planVideo(
   preset: ResolvedPreset,
   v: VideoSettings,
@@ -283,6 +292,7 @@ function planVideo(
   encoder: string,
   threads: number | undefined,
   filterPrefix: readonly string[],
+  targetCrf?: number,
 ): VideoPlan {
   const { width, height } = outputSize(src, v.maxWidth, v.maxHeight);
   const codedW = src.rotation === 90 || src.rotation === 270 ? src.height : src.width;
@@ -296,8 +306,9 @@ function planVideo(
   const keyframeFrames = Math.max(1, Math.floor(fps * v.keyframeSeconds));
   const rate = ladderRate(v, width, height, fps);
   const tuning = v.tuning?.[encoder];
-  const crf = v.crf ?? tuning?.crf ?? rate?.crf;
+  const crf = targetCrf ?? v.crf ?? tuning?.crf ?? rate?.crf;
   const speed = v.speed ?? tuning?.speed;
+  const capKbps = targetCrf !== undefined && rate ? Math.round(rate.maxKbps * TARGET_CAP_FACTOR) : undefined;
   const info: CompiledVideo = {
     encoder,
     codec: v.codec,
@@ -310,6 +321,7 @@ function planVideo(
     rate,
     crf,
     speed,
+    ...(capKbps !== undefined ? { capKbps } : {}),
   };
 
   const videoArgs = (speed: number | undefined): string[] => [
@@ -318,7 +330,7 @@ function planVideo(
     ...(filters.length ? ['-vf', filters.join(',')] : []),
     '-pix_fmt',
     pixFmt,
-    ...encoderOptions(preset, v, info, { encoder, width, keyframeFrames, rate, crf, speed }),
+    ...encoderOptions(preset, v, info, { encoder, width, keyframeFrames, rate, crf, speed, capKbps }),
     ...(threads && encoder !== 'libwebp' ? ['-threads', String(threads)] : []),
     ...(v.codec !== 'webp' && v.codec !== 'theora' ? colorArgs(src) : []),
     ...timestampArgs(v, src, fps),
@@ -340,9 +352,11 @@ function encoderOptions(
     rate: Rate | undefined;
     crf: number | undefined;
     speed: number | undefined;
+    /** Target mode: the CRF rules under this cap, with no floor. */
+    capKbps?: number;
   },
 ): string[] {
-  const { encoder, width, keyframeFrames, rate, crf, speed } = o;
+  const { encoder, width, keyframeFrames, rate, crf, speed, capKbps } = o;
   const need = (what: string) =>
     new NommerError('PRESET_INVALID', `preset "${preset.name}" gives no ${what} for ${v.codec}`, {
       hint: 'add it to the preset',
@@ -353,15 +367,14 @@ function encoderOptions(
       if (!rate) throw need('bitrate ladder');
       if (crf === undefined) throw need('crf');
       const vp9 = encoder === 'libvpx-vp9';
+      const rateArgs =
+        capKbps !== undefined
+          ? ['-b:v', `${capKbps}k`]
+          : ['-b:v', `${rate.targetKbps}k`, '-minrate', `${rate.minKbps}k`, '-maxrate', `${rate.maxKbps}k`];
       return [
         '-crf',
         String(crf),
-        '-b:v',
-        `${rate.targetKbps}k`,
-        '-minrate',
-        `${rate.minKbps}k`,
-        '-maxrate',
-        `${rate.maxKbps}k`,
+        ...rateArgs,
         '-quality',
         'good',
         vp9 ? '-speed' : '-cpu-used',
@@ -385,7 +398,7 @@ function encoderOptions(
         '-preset',
         String(speed ?? 8),
         '-svtav1-params',
-        `keyint=${keyframeFrames}:mbr=${rate.maxKbps}`,
+        `keyint=${keyframeFrames}:mbr=${capKbps ?? rate.maxKbps}`,
       ];
     }
     case 'libaom-av1': {
@@ -395,7 +408,7 @@ function encoderOptions(
         '-crf',
         String(crf ?? 34),
         '-b:v',
-        `${rate.maxKbps}k`,
+        `${capKbps ?? rate.maxKbps}k`,
         '-usage',
         'good',
         '-cpu-used',
@@ -480,7 +493,7 @@ interface OutputPlan {
   weight: number;
 }
 
-function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string): OutputPlan {
+function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string, targetCrf?: number): OutputPlan {
   const { probe } = job;
   const srcVideo = probe.video && !probe.video.attachedPic ? probe.video : undefined;
   const srcAudio = probe.audio;
@@ -516,6 +529,7 @@ function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string):
       encoderFor(preset, preset.video!.codec, job.encoders),
       job.threads,
       job.videoFilterPrefix ?? [],
+      targetCrf,
     );
     out.video = v.info;
     const map = ['-map', `0:${srcVideo!.index}`];
@@ -560,7 +574,7 @@ function twoPassCommands(
  * one-pass output in one run, then each two-pass output's two runs. */
 export function compileJob(job: CompileJobInput): CompiledJob {
   if (job.outputs.length === 0) throw new NommerError('USAGE', 'a job needs at least one output');
-  const plans = job.outputs.map((o) => planOutput(job, parseResolvedPreset(o.preset), o.path));
+  const plans = job.outputs.map((o) => planOutput(job, parseResolvedPreset(o.preset), o.path, o.crf));
   const input = (seek: string[] = []) => [...seek, ...(job.inputOptions ?? []), '-i', job.input];
   const commands: CompiledCommand[] = [];
 

@@ -42,6 +42,8 @@ export function describeField(schema: z.ZodType): string {
   if (s instanceof z.ZodEnum) return `one of: ${(s.options as string[]).join(', ')}`;
   const lits = literals(s);
   if (lits) return `one of: ${lits.join(', ')}`;
+  if (s instanceof z.ZodString && s === unwrap(OVERRIDABLE.quality.target!))
+    return 'metric=value, e.g. ssim=0.985 or psnr=40';
   if (s instanceof z.ZodString) return 'a bitrate like 96k, 1.5M or 64000';
   return 'a value of the right type';
 }
@@ -94,6 +96,8 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
       );
     }
     const sec = section as Section;
+    // A preset need not say anything about quality: the section exists as soon as it is set.
+    if (sec === 'quality' && !out.quality) out.quality = {};
     if (field === undefined) {
       if (text !== 'none')
         throw invalid(

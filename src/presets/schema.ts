@@ -128,14 +128,33 @@ const audioObjects = {
   channelBitrates: z.record(z.string().regex(/^[1-8]$/), bitrate).optional(),
 };
 
+/** A quality target as text: `ssim=0.985`, `psnr=40`, `vmaf=93` (quality/types.ts parses it). */
+export const QUALITY_TARGET_RE = /^(ssim|psnr|vmaf)[=:]\d+(\.\d+)?$/;
+const qualityShape = {
+  /** Measure SSIM/PSNR of the output against its source (default: on). */
+  measure: z.boolean().optional(),
+  /** Search the CRF that reaches this score (vp8, vp9, av1), e.g. ssim=0.985. */
+  target: z
+    .string()
+    .regex(QUALITY_TARGET_RE, { error: 'must be metric=value, e.g. ssim=0.985, psnr=40 or vmaf=93' })
+    .optional(),
+};
+
 export const videoSchema = z.strictObject({ ...videoShape, ...videoObjects });
+export const qualitySchema = z.strictObject(qualityShape);
+export type QualitySettings = z.infer<typeof qualitySchema>;
 export const audioSchema = z.strictObject({ ...audioShape, ...audioObjects });
 
 /** The scalar fields an override may set, per section, with their schemas. */
-export const OVERRIDABLE: { video: Record<string, z.ZodType>; audio: Record<string, z.ZodType> } = {
+export const OVERRIDABLE: {
+  video: Record<string, z.ZodType>;
+  audio: Record<string, z.ZodType>;
+  quality: Record<string, z.ZodType>;
+} = {
   // The codec is what a preset is; changing it is choosing another preset.
   video: Object.fromEntries(Object.entries(videoShape).filter(([k]) => k !== 'codec')),
   audio: Object.fromEntries(Object.entries(audioShape).filter(([k]) => k !== 'codec')),
+  quality: qualityShape,
 };
 
 const presetCommon = {
@@ -174,6 +193,7 @@ export const presetFileSchema = z.strictObject({
     .partial()
     .nullable()
     .optional(),
+  quality: z.strictObject(withoutDefaults(qualityShape)).partial().nullable().optional(),
 });
 export type PresetFile = z.infer<typeof presetFileSchema>;
 
@@ -183,6 +203,8 @@ export const resolvedPresetSchema = z
     ...presetCommon,
     video: videoSchema.nullable(),
     audio: audioSchema.nullable(),
+    /** Absent: measured, no target. */
+    quality: qualitySchema.nullish(),
   })
   .superRefine((p, ctx) => {
     const allowed = CONTAINER_CODECS[p.container];

@@ -4,7 +4,7 @@
 import { asNommerError } from '../errors.js';
 import type { Progress } from '../jobs/types.js';
 import { outputText } from './format.js';
-import { initialState, type JobView } from './model.js';
+import { initialState, type JobView, type QualityView } from './model.js';
 import type { OutputMode } from './output-mode.js';
 import type { LineSink } from './plain.js';
 import { openSession, type Session } from './session.js';
@@ -25,7 +25,7 @@ export interface EncodeView {
   /** Pass to encode() as onProgress; undefined when nothing shows progress (--json, --quiet). */
   onProgress?: (p: Progress) => void;
   /** Closes the view; in plain and quiet mode prints each output on stdout (--json: the command does). */
-  succeeded(outputs: Array<{ path: string; bytes: number }>): Promise<void>;
+  succeeded(outputs: Array<{ path: string; bytes: number; quality?: QualityView }>): Promise<void>;
   /** Closes the view showing the error (the command then reports it as usual). */
   failed(err: unknown): Promise<void>;
 }
@@ -90,7 +90,12 @@ export async function openEncodeView(o: EncodeViewOptions): Promise<EncodeView> 
       await finish({
         state: 'succeeded',
         progress: 1,
-        outputs: o.outputs.map((x, i) => ({ ...x, uri: outputs[i]?.path ?? x.uri, bytes: outputs[i]?.bytes })),
+        outputs: o.outputs.map((x, i) => ({
+          ...x,
+          uri: outputs[i]?.path ?? x.uri,
+          bytes: outputs[i]?.bytes,
+          ...(outputs[i]?.quality ? { quality: outputs[i]!.quality } : {}),
+        })),
       });
       if (o.mode === 'plain' || o.mode === 'quiet')
         for (const x of store.get().rows[ENCODE_ROW_ID]!.job.outputs)

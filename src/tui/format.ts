@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import { formatBytes, formatDuration } from '../cli/output.js';
 import { progressText } from '../cli/progress-lines.js';
-import { elapsedSeconds, fleetCounts, isFinal, type JobView, type SummaryView } from './model.js';
+import { elapsedSeconds, fleetCounts, isFinal, type JobView, type QualityView, type SummaryView } from './model.js';
 
 const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 
@@ -45,7 +45,23 @@ export function inputName(j: JobView): string {
 }
 
 export function outputText(o: JobView['outputs'][number]): string {
-  return `${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})`;
+  const q = o.quality && typeof o.quality === 'object' ? qualityText(o.quality as QualityView) : '';
+  return `${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})${q ? `  ${q}` : ''}`;
+}
+
+/** `SSIM 0.9803 · PSNR 38.21 dB · crf 44 for ssim=0.98`; a missed target says so. */
+export function qualityText(q: QualityView): string {
+  const parts: string[] = [];
+  const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  if (num(q.ssim)) parts.push(`SSIM ${q.ssim.toFixed(4)}`);
+  if (num(q.psnr)) parts.push(`PSNR ${q.psnr.toFixed(2)} dB`);
+  if (num(q.vmaf)) parts.push(`VMAF ${q.vmaf.toFixed(1)}`);
+  const s = q.search;
+  if (s?.target) {
+    const how = Array.isArray(s.chunks) ? `per-chunk CRF (${s.chunks.length} chunks)` : `crf ${s.crf}`;
+    parts.push(`${how} for ${s.target}${s.reached === false ? ` — MISSED${s.note ? `: ${s.note}` : ''}` : ''}`);
+  }
+  return parts.join(' · ');
 }
 
 export function errorText(j: JobView): string {

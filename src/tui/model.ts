@@ -15,11 +15,21 @@ export interface JobView {
   attempt: number;
   maxAttempts: number;
   input: string;
-  outputs: Array<{ preset: string; uri: string; bytes?: number }>;
+  /** `quality` as the job record has it (QualityView; unknown because the API passes it on as is). */
+  outputs: Array<{ preset: string; uri: string; bytes?: number; quality?: unknown }>;
   worker: string | null;
   error: { code: string; message: string; retriable?: boolean } | null;
   startedAt: string | null;
   finishedAt: string | null;
+}
+
+/** What a view shows of an output's quality (job.outputs[i].quality). */
+export interface QualityView {
+  ssim?: number;
+  psnr?: number;
+  vmaf?: number;
+  skipped?: string;
+  search?: { target?: string; crf?: number; reached?: boolean; note?: string; chunks?: unknown[] };
 }
 
 /** Queue depth and fleet, as GET /v1/summary gives them. */

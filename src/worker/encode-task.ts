@@ -1,7 +1,8 @@
 // An `encode` task: fetch the input, prepare every output through the Storage port (a private
 // temp name beside a local destination, a scratch file bound for S3), run the one ffmpeg job,
 // check the attempt is still current, then commit all outputs or none (undoable until the
-// worker loop has reported the task's end).
+// worker loop has reported the task's end). Outputs' quality (encode.ts measures them) goes
+// back in the task's result.
 import { NommerError } from '../errors.js';
 import { encodeInto, checkOutputsOfJob } from '../encode.js';
 import { parseResolvedPreset } from '../presets/registry.js';
@@ -31,7 +32,7 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
         await storage.prepareOutput(o.uri, { overwrite: task.force, tag: ctx.tag, scratchDir: ctx.scratch }),
       );
     }
-    await encodeInto({
+    const r = await encodeInto({
       ffmpeg: ctx.ffmpeg,
       input,
       outputs: task.outputs.map((o, i) => ({
@@ -45,7 +46,12 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
     await ctx.phase('uploading');
     await ctx.beforeCommit();
     const committed = await commitAllUndoable(prepared, { signal: ctx.signal });
-    return { outputs: committed.results, committed };
+    // Each output's quality travels in the result (the status event's outputs carry sizes only).
+    const quality = task.outputs.flatMap((o, i) => {
+      const q = r.outputs[i]?.quality;
+      return q ? [{ uri: o.uri, quality: q }] : [];
+    });
+    return { outputs: committed.results, committed, ...(quality.length ? { result: { quality } } : {}) };
   } catch (err) {
     await discardAll(prepared);
     throw err;

@@ -1,0 +1,174 @@
+// Quality for the encodes nommer runs: which outputs are measured (every moving-video output,
+// unless its preset says `quality.measure: false`), measuring one against its source with the
+// filters it was encoded with, and encoding a preset's samples at a CRF for the search. Used by
+// encode.ts (whole files) and chunked/encode-chunk.ts (chunks).
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { asNommerError, NommerError } from '../errors.js';
+import { runFfmpeg } from '../ffmpeg/run.js';
+import type { ProbeInfo } from '../ffmpeg/types.js';
+import { compileJob, type CompiledVideo } from '../presets/compile.js';
+import type { ResolvedPreset } from '../presets/schema.js';
+import { availableMetrics, measureQuality } from './measure.js';
+import { sampleFilters, sampleWindows } from './search.js';
+import { parseTarget, type OutputQuality, type QualityTarget } from './types.js';
+
+/** Codecs a target can steer (they have a CRF). */
+const TARGETABLE = new Set(['vp8', 'vp9', 'av1']);
+
+/** Why an output is not measured, or null when it is. */
+export function whyNotMeasured(
+  preset: ResolvedPreset,
+  probe: ProbeInfo,
+  video: CompiledVideo | undefined,
+): string | null {
+  if (!preset.video || !video) return 'no video';
+  if (preset.video.codec === 'webp') return 'a still';
+  if (preset.quality?.measure === false) return 'measuring is off (quality.measure=false)';
+  // Theora resamples VFR to the average rate, so frames no longer pair by number.
+  if (preset.video.codec === 'theora' && probe.video?.vfr) return 'variable frame rate resampled for Theora';
+  return null;
+}
+
+/** The preset's quality target, checked against what this ffmpeg and codec can do. */
+export async function targetOf(preset: ResolvedPreset, ffmpeg: string): Promise<QualityTarget | undefined> {
+  const text = preset.quality?.target;
+  if (!text) return undefined;
+  const target = parseTarget(text);
+  // A still or an audio output beside the video has nothing to aim (`-p webm -p poster --target`).
+  if (!preset.video || preset.video.codec === 'webp') return undefined;
+  if (!TARGETABLE.has(preset.video.codec))
+    throw new NommerError(
+      'USAGE',
+      `preset "${preset.name}" cannot aim at ${text}: Theora has no CRF (VP8, VP9 and AV1 do)`,
+      {
+        hint: 'use a webm or av1 preset for --target',
+      },
+    );
+  if (preset.quality?.measure === false)
+    throw new NommerError('USAGE', 'a quality target needs measuring: it cannot go with --no-quality', {
+      hint: 'drop --no-quality (or quality.measure=false) to use --target',
+    });
+  const metrics = await availableMetrics(ffmpeg);
+  if (!metrics[target.metric])
+    throw new NommerError('USAGE', `this ffmpeg cannot measure ${target.metric}`, {
+      hint:
+        target.metric === 'vmaf'
+          ? 'vmaf needs an ffmpeg built with libvmaf (`nommer doctor` lists the metrics); use ssim= or psnr='
+          : 'run `nommer doctor` to see which metrics this ffmpeg has',
+    });
+  return target;
+}
+
+export interface MeasureOutputRequest {
+  ffmpeg: string;
+  /** The source as ffmpeg reads it. */
+  input: string;
+  inputOptions?: readonly string[];
+  probe: ProbeInfo;
+  video: CompiledVideo;
+  path: string;
+  signal?: AbortSignal;
+}
+
+/** Measure an output; a failure to measure is recorded (skipped), never fails the encode. */
+export async function measureOutput(r: MeasureOutputRequest): Promise<OutputQuality> {
+  try {
+    const m = await measureQuality({
+      ffmpeg: r.ffmpeg,
+      distorted: r.path,
+      reference: r.input,
+      referenceStream: r.probe.video!.index,
+      referenceInputOptions: r.inputOptions,
+      referenceFilters: r.video.filters,
+      width: r.video.width,
+      height: r.video.height,
+      pixFmt: r.video.pixFmt,
+      signal: r.signal,
+    });
+    return m;
+  } catch (err) {
+    const e = asNommerError(err);
+    if (e.code === 'CANCELED') throw e;
+    return { skipped: `measuring failed: ${e.message}` };
+  }
+}
+
+export interface SampleEncoder {
+  /** Samples per probe: how many, and the seconds they cover. */
+  samples: { count: number; seconds: number };
+  /** Encode the samples at `crf` and return the score in the target's metric. */
+  probe: (crf: number) => Promise<number>;
+}
+
+/**
+ * Probes of the search for one output: the preset's video alone over the samples (the whole
+ * input, or chunk, when it is short), at a CRF, measured like the final output.
+ */
+export function sampleEncoder(o: {
+  ffmpeg: string;
+  input: string;
+  inputOptions?: string[];
+  videoFilterPrefix?: string[];
+  /** Seconds of the input (or chunk) the samples spread over. */
+  duration: number;
+  probe: ProbeInfo;
+  preset: ResolvedPreset;
+  encoders: ReadonlySet<string>;
+  target: QualityTarget;
+  workDir: string;
+  signal?: AbortSignal;
+  onSpawn?: (pid: number) => void;
+}): SampleEncoder {
+  const windows = sampleWindows(o.duration);
+  const fps = o.probe.video?.fps ?? 30;
+  const videoOnly: ResolvedPreset = { ...o.preset, audio: null };
+  let n = 0;
+  return {
+    samples: {
+      count: Math.max(1, windows.length),
+      seconds: windows.length ? round3(windows.reduce((s, w) => s + (w.end - w.start), 0)) : round3(o.duration),
+    },
+    probe: async (crf) => {
+      const path = join(o.workDir, `probe-${n++}-crf${crf}.webm`);
+      const compiled = compileJob({
+        input: o.input,
+        inputOptions: o.inputOptions,
+        videoFilterPrefix: [...(o.videoFilterPrefix ?? []), ...sampleFilters(windows, fps)],
+        probe: o.probe,
+        outputs: [{ preset: videoOnly, path, crf }],
+        encoders: o.encoders,
+        passlogDir: o.workDir,
+      });
+      try {
+        for (const c of compiled.commands) await runFfmpeg(o.ffmpeg, c.args, { signal: o.signal, onSpawn: o.onSpawn });
+        const m = await measureQuality({
+          ffmpeg: o.ffmpeg,
+          distorted: path,
+          reference: o.input,
+          referenceStream: o.probe.video!.index,
+          referenceInputOptions: o.inputOptions,
+          referenceFilters: compiled.outputs[0]!.video!.filters,
+          width: compiled.outputs[0]!.video!.width,
+          height: compiled.outputs[0]!.video!.height,
+          pixFmt: compiled.outputs[0]!.video!.pixFmt,
+          signal: o.signal,
+          onSpawn: o.onSpawn,
+        });
+        const score = m[o.target.metric];
+        if (score === undefined) throw new NommerError('INTERNAL', `no ${o.target.metric} measured`);
+        return score;
+      } finally {
+        await rm(path, { force: true });
+      }
+    },
+  };
+}
+
+/** Average bitrate of a file over a duration, kbit/s. */
+export async function averageKbps(path: string, seconds: number): Promise<number> {
+  const st = await stat(path);
+  return seconds > 0 ? Math.round((st.size * 8) / seconds / 10) / 100 : 0;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,0 +1,283 @@
+// Issue 14: every video output reports SSIM/PSNR (equal to a fresh measurement), and a quality
+// target lands in its window — VP9 and AV1, whole-file and chunked (in-process and on feederd's
+// workers) — on two generated clips of very different complexity: a flat test pattern and a
+// noisy zooming fractal. Clips are tiny (160x120, 12 fps, 3 s) so the searches stay cheap.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { encode } from '../src/encode.js';
+import { localFileStorage } from '../src/backends.js';
+import { locateFfmpeg } from '../src/ffmpeg/locate.js';
+import { getPreset } from '../src/presets/registry.js';
+import { applyOverrides } from '../src/presets/overrides.js';
+import { measureGraph, parseScores } from '../src/quality/measure.js';
+import { aimOf, correctedCrf, nextStep, sampleFilters, sampleWindows } from '../src/quality/search.js';
+import {
+  inWindow,
+  parseTarget,
+  type ChunkedSearchRecord,
+  type OutputQuality,
+  type SearchRecord,
+} from '../src/quality/types.js';
+import { qualitySets } from '../src/jobspec.js';
+import { qualityText } from '../src/tui/format.js';
+import { FFMPEG, tempDir } from './helpers/media.js';
+import { chunkedRun, runAll, ssim } from './helpers/chunked.js';
+import { nommer } from './helpers/cli.js';
+import { startFeederd, waitForJob, isFinal } from './helpers/feederd.js';
+
+const dirs: Array<{ cleanup(): void }> = [];
+after(() => {
+  for (const d of dirs) d.cleanup();
+});
+const work = tempDir('nommer-quality-');
+dirs.push(work);
+
+/** A lossless clip (keyframe every second, so it can be chunked), optionally with a tone. */
+function clip(name: string, source: string, audio = false): string {
+  const path = join(work.path, name);
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source];
+  if (audio) args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000');
+  args.push('-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', '-g', '12');
+  if (audio) args.push('-c:a', 'aac');
+  args.push(path);
+  const r = spawnSync(FFMPEG, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`clip ${name}: ${r.stderr}`);
+  return path;
+}
+const FLAT = clip('flat.mkv', 'testsrc2=size=160x120:rate=12', true);
+const NOISY = clip('noisy.mkv', 'mandelbrot=size=160x120:rate=12,noise=alls=5:allf=t');
+const ff = locateFfmpeg();
+
+function presetWith(name: string, target?: string) {
+  return target ? applyOverrides(getPreset(name), qualitySets({ target })) : getPreset(name);
+}
+
+function assertLands(score: number, x: number, what: string): void {
+  assert.ok(score >= x - 0.003 && score <= x + 0.006, `${what}: SSIM ${score} is outside [${x - 0.003}, ${x + 0.006}]`);
+}
+
+// ---- pure parts ---------------------------------------------------------------------------
+
+test('a target is metric=value in range; anything else is a USAGE error that shows an example', () => {
+  assert.deepEqual(parseTarget('ssim=0.985'), { metric: 'ssim', value: 0.985 });
+  assert.deepEqual(parseTarget('PSNR:40'), { metric: 'psnr', value: 40 });
+  for (const bad of ['ssim', 'ssim=1.5', 'vmf=90', 'ssim=-1', 'psnr=0.9'])
+    assert.throws(
+      () => parseTarget(bad),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'USAGE' && /e\.g\./.test(e.hint ?? ''),
+      bad,
+    );
+  assert.throws(() => qualitySets({ target: 'ssim=0.98', measure: false }), /cannot go with --no-quality/);
+  assert.deepEqual(qualitySets({ configMeasure: false }), ['quality.measure=false']);
+  assert.deepEqual(qualitySets({ target: 'ssim=0.98', configMeasure: false }), [
+    'quality.target=ssim=0.98',
+    'quality.measure=true',
+  ]);
+});
+
+test('the search interpolates to the highest CRF that reaches the aim, and says when a target is out of reach', () => {
+  const target = { metric: 'ssim' as const, value: 0.95 };
+  // A codec whose SSIM falls smoothly with CRF (1 - ssim doubles every 10 steps).
+  const curve = (crf: number) => 1 - 0.001 * 2 ** (crf / 10);
+  const tried: Array<{ crf: number; score: number }> = [];
+  for (let i = 0; i < 10; i++) {
+    const step = nextStep(target, tried, 30);
+    if ('done' in step) {
+      assert.equal(step.note, undefined);
+      assert.ok(curve(step.done) >= target.value, 'the settled CRF reaches the target');
+      assert.ok(inWindow(target, curve(step.done)));
+      assert.ok(tried.length <= 4, `interpolation needs few probes, took ${tried.length}`);
+      break;
+    }
+    tried.push({ crf: step.next, score: curve(step.next) });
+    assert.ok(i < 9, 'the search settles');
+  }
+  const unreachable = (crf: number) => 0.9 - crf * 0.001;
+  const t2: Array<{ crf: number; score: number }> = [];
+  let last = nextStep(target, t2, 30);
+  while ('next' in last) {
+    t2.push({ crf: last.next, score: unreachable(last.next) });
+    last = nextStep(target, t2, 30);
+  }
+  assert.match(last.note ?? '', /out of reach/);
+  // A final file that scores below its samples moves the CRF down.
+  const samples = [
+    { crf: 40, score: 0.96 },
+    { crf: 45, score: 0.951 },
+  ];
+  const next = correctedCrf(target, samples, [{ crf: 45, score: 0.944 }]);
+  assert.ok(next !== undefined && next < 45, `corrected to ${next}`);
+  assert.ok(aimOf(target) > target.value);
+});
+
+test('samples grow with the input, a short input is its own sample, and both sides of a measurement pair frames by number at the output size', () => {
+  assert.deepEqual(sampleWindows(5), []);
+  assert.equal(sampleWindows(30).length, 2);
+  assert.ok(sampleWindows(600).length > sampleWindows(60).length);
+  for (const w of sampleWindows(120)) assert.ok(w.start >= 0 && w.end <= 120 && w.end > w.start);
+  assert.match(sampleFilters(sampleWindows(30), 25)[0]!, /^select=between\(t\\,/);
+  const g = measureGraph(
+    { referenceStream: 0, referenceFilters: 'scale=80:60,setsar=1', width: 80, height: 60, pixFmt: 'yuv420p' },
+    false,
+  );
+  assert.equal(g.match(/settb=1\/30,setpts=N/g)?.length, 2);
+  assert.match(g, /\[1:0\]scale=80:60,setsar=1,scale=80:60,format=yuv420p/);
+  assert.match(g, /\[d0\]\[r0\]ssim;\[d1\]\[r1\]psnr$/);
+  assert.deepEqual(
+    parseScores(
+      '[Parsed_ssim_7 @ 0x1] SSIM Y:0.99 (20.0) U:0.98 (17) V:0.98 (17) All:0.987654 (19.1)\n[Parsed_psnr_8 @ 0x2] PSNR y:40 u:41 v:41 average:40.500000 min:39 max:42\n',
+    ),
+    { ssim: 0.987654, psnr: 40.5 },
+  );
+  assert.equal(qualityText({ ssim: 0.98, psnr: 38.2 }), 'SSIM 0.9800 · PSNR 38.20 dB');
+});
+
+// ---- measurement on every output ----------------------------------------------------------
+
+test('every video output reports SSIM and PSNR equal to a fresh measurement, on flat and noisy clips (and --no-quality skips it)', async () => {
+  // The CLI path (encode --json) on the flat clip with audio, the library on the noisy one.
+  const flatOut = join(work.path, 'flat-plain.webm');
+  const r = await nommer(['encode', FLAT, '-o', flatOut, '--json', '-f']);
+  assert.equal(r.code, 0, r.stderr);
+  const flatQ = (JSON.parse(r.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
+  const noisyOut = join(work.path, 'noisy-plain.webm');
+  const lib = await encode({
+    ffmpeg: ff,
+    storage: localFileStorage(),
+    input: NOISY,
+    outputs: [{ preset: getPreset('webm'), path: noisyOut }],
+    force: true,
+  });
+  const noisyQ = lib.outputs[0]!.quality!;
+  for (const [q, out, src] of [
+    [flatQ, flatOut, FLAT],
+    [noisyQ, noisyOut, NOISY],
+  ] as const) {
+    const fresh = ssim(out, src);
+    assert.equal(fresh.frames, 36);
+    assert.ok(Math.abs(q.ssim! - fresh.all) <= 0.002, `reported ${q.ssim}, measured ${fresh.all}`);
+    assert.ok(q.psnr! > 20 && q.psnr! < 60, `psnr ${q.psnr}`);
+  }
+  assert.ok(Math.abs(flatQ.ssim! - noisyQ.ssim!) > 0.005, `the clips differ: ${flatQ.ssim} vs ${noisyQ.ssim}`);
+
+  const off = await nommer(['encode', FLAT, '-o', flatOut, '--json', '-f', '--no-quality', '-p', 'webm']);
+  assert.equal(off.code, 0, off.stderr);
+  const offQ = (JSON.parse(off.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
+  assert.equal(offQ.ssim, undefined);
+  assert.match(offQ.skipped ?? '', /off/);
+  const badTarget = await nommer(['encode', FLAT, '-o', flatOut, '-f', '--target', 'ssim=two']);
+  assert.equal(badTarget.code, 2);
+  assert.match(badTarget.stderr, /--target takes metric=value/);
+});
+
+// ---- targets, whole file ------------------------------------------------------------------
+
+for (const [preset, x, input, label] of [
+  ['webm', 0.95, NOISY, 'noisy'],
+  ['webm', 0.98, NOISY, 'noisy'],
+  ['av1', 0.95, FLAT, 'flat'],
+  ['av1', 0.98, FLAT, 'flat'],
+] as const) {
+  test(`--target ssim=${x} with ${preset} lands in its window on the ${label} clip, whole file, and records its search`, async () => {
+    const out = join(work.path, `${label}-${preset}-${x}.webm`);
+    const r = await encode({
+      ffmpeg: ff,
+      storage: localFileStorage(),
+      input,
+      outputs: [{ preset: presetWith(preset, `ssim=${x}`), path: out }],
+      force: true,
+    });
+    const q = r.outputs[0]!.quality!;
+    const s = q.search as SearchRecord;
+    assertLands(q.ssim!, x, 'reported');
+    const fresh = ssim(out, input).all;
+    assertLands(fresh, x, 'measured again');
+    assert.ok(Math.abs(fresh - q.ssim!) <= 0.002);
+    assert.equal(s.target, `ssim=${x}`);
+    assert.equal(s.reached, true);
+    assert.ok(Number.isInteger(s.crf) && s.crf >= 0 && s.crf <= 63);
+    assert.ok(s.tried.some((p) => p.on === 'samples') && s.tried.some((p) => p.on === 'final' && p.crf === s.crf));
+    assert.equal(s.samples.count, 1, 'a 3 s input is its own sample');
+    assert.ok(Math.abs(s.samples.seconds - 3) < 0.1);
+    assert.ok(s.capKbps !== null && s.capKbps > 0 && s.capBound === false);
+    assert.ok(s.seconds > 0);
+  });
+}
+
+// ---- targets, chunked (the workers' own code, in-process) ---------------------------------
+
+for (const [preset, x, input, label] of [
+  ['webm', 0.98, FLAT, 'flat'],
+  ['av1', 0.95, NOISY, 'noisy'],
+  ['av1', 0.98, NOISY, 'noisy'],
+] as const) {
+  test(`--target ssim=${x} with ${preset}, chunked: each chunk searched on its worker, the joined file lands in the window (${label} clip)`, async () => {
+    const dir = tempDir('nommer-quality-chunked-');
+    dirs.push(dir);
+    const out = join(dir.path, 'out.webm');
+    const p = presetWith(preset, `ssim=${x}`);
+    const r = await chunkedRun(input, out, p as never, dir.path, { chunkSeconds: 1, workers: 2 });
+    assert.ok(r.plan.chunks.length >= 2, `${r.plan.chunks.length} chunks`);
+    const done = await runAll(r, 2);
+    const q = (done.result!.quality as Array<{ uri: string; quality: OutputQuality }>)[0]!.quality;
+    const s = q.search as ChunkedSearchRecord;
+    assertLands(q.ssim!, x, 'reported');
+    const fresh = ssim(out, input);
+    assert.equal(fresh.frames, 36);
+    assertLands(fresh.all, x, 'measured again');
+    assert.ok(Math.abs(fresh.all - q.ssim!) <= 0.002);
+    assert.equal(s.chunks.length, r.plan.chunks.length);
+    for (const c of s.chunks) {
+      assert.equal(c.reached, true, `chunk ${c.index}: ${JSON.stringify(c)}`);
+      assert.ok(c.tried.length >= 1 && Number.isInteger(c.crf));
+    }
+    assert.equal(s.reached, true);
+  });
+}
+
+// ---- on the fleet: feederd, its workers, the job record ----------------------------------
+
+test('on feederd: a chunked job with a target searches per chunk on the workers, and status shows job.outputs[i].quality', async () => {
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 2, config: { chunking: { chunkSeconds: 1 } } });
+  try {
+    const env = { ...f.env };
+    const chunkedOut = join(d.path, 'chunked.webm');
+    const plainOut = join(d.path, 'plain.webm');
+    const a = await nommer(
+      ['submit', NOISY, '-o', chunkedOut, '--chunked', '--target', 'ssim=0.95', '--detach', '--json'],
+      { env, cwd: d.path },
+    );
+    assert.equal(a.code, 0, a.stderr);
+    const b = await nommer(['submit', FLAT, '-o', plainOut, '--no-chunked', '--detach', '--json'], {
+      env,
+      cwd: d.path,
+    });
+    assert.equal(b.code, 0, b.stderr);
+    const ids = [a, b].map((x) => (JSON.parse(x.stdout) as { jobs: Array<{ id: string }> }).jobs[0]!.id);
+    for (const id of ids) {
+      const j = await waitForJob(f.client, id, isFinal, 120_000);
+      assert.equal(j.state, 'succeeded', JSON.stringify(j.error));
+    }
+    const st = await nommer(['status', ids[0]!, '--json'], { env, cwd: d.path });
+    assert.equal(st.code, 0, st.stderr);
+    const job = (JSON.parse(st.stdout) as { job: { outputs: Array<{ quality: OutputQuality }> } }).job;
+    const q = job.outputs[0]!.quality;
+    assertLands(q.ssim!, 0.95, 'chunked on the fleet');
+    assertLands(ssim(chunkedOut, NOISY).all, 0.95, 'chunked on the fleet, measured again');
+    const s = q.search as ChunkedSearchRecord;
+    // A chunk may be out of reach (the fractal's first second is so plain that even CRF 63
+    // scores above 0.956): the record must say so rather than call it reached.
+    assert.ok(s.chunks.length >= 2, JSON.stringify(s));
+    for (const c of s.chunks) assert.ok(c.reached || /^out of reach/.test(c.note ?? ''), JSON.stringify(c));
+    assert.equal(s.reached, true);
+    const plain = (await waitForJob(f.client, ids[1]!, isFinal)).outputs[0]!.quality as OutputQuality;
+    assert.ok(Math.abs(plain.ssim! - ssim(plainOut, FLAT).all) <= 0.002);
+    assert.equal(plain.search, undefined);
+  } finally {
+    await f.stop();
+  }
+});
