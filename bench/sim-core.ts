@@ -169,6 +169,10 @@ export interface SimParams {
   billingMinimumSeconds: number;
   /** The encode-length estimate the nommer policy is given (feederd's running mean). */
   expectedJobSeconds: number;
+  /** $/hour of one instance (for the spend cap and the cost figures). */
+  hourlyPrice?: number;
+  /** aws.ec2.maxHourlySpend: the nommer policy never launches past it. */
+  maxHourlySpend?: number;
 }
 
 // Fleet settings mirror the defaults of the `aws.ec2` config section (src/config.ts): one job
@@ -205,6 +209,10 @@ export interface SimResult {
   /** Times the policy asked to terminate an instance that was running a job (must stay 0). */
   busyTerminations: number;
   throttledCalls: number;
+  /** The most instances alive at once times hourlyPrice ($/h; 0 without a price). */
+  peakHourlySpend: number;
+  /** Ticks at which the spend cap held back launches the backlog wanted. */
+  spendHeldTicks: number;
 }
 
 interface SimInstance {
@@ -312,7 +320,10 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
     cooldownSeconds: params.cooldownSeconds,
     bootSeconds: (params.bootMinSeconds + params.bootMaxSeconds) / 2,
     expectedJobSeconds: params.expectedJobSeconds,
+    ...(params.hourlyPrice !== undefined ? { hourlyPrice: params.hourlyPrice } : {}),
+    ...(params.maxHourlySpend !== undefined ? { maxHourlySpend: params.maxHourlySpend } : {}),
   };
+  let spendHeldTicks = 0;
 
   for (const job of tr.jobs) at({ t: job.arrival, kind: 'arrive', job });
   const firstArrival = tr.jobs.length > 0 ? Math.min(...tr.jobs.map((j) => j.arrival)) : 0;
@@ -408,6 +419,7 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
       if (inst.busy > 0) busyTerminations++;
       terminate(t, inst);
     }
+    if (d.heldBy === 'maxHourlySpend') spendHeldTicks++;
     if (d.launch > 0) callLaunch(t, d.launch);
   };
 
@@ -474,6 +486,8 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
     peakInstances: peak,
     busyTerminations,
     throttledCalls,
+    peakHourlySpend: peak * (params.hourlyPrice ?? 0),
+    spendHeldTicks,
   };
 }
 
@@ -576,5 +590,7 @@ export function clairvoyant(tr: Trace, params: SimParams = DEFAULT_PARAMS): SimR
     peakInstances: maxN,
     busyTerminations: 0,
     throttledCalls: 0,
+    peakHourlySpend: maxN * (params.hourlyPrice ?? 0),
+    spendHeldTicks: 0,
   };
 }

@@ -75,3 +75,18 @@ test('the PRNG stays in [0, 1) and percentiles use nearest rank', () => {
   assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], 95), 19);
   assert.equal(percentile([], 95), 0);
 });
+
+test('with aws.ec2.maxHourlySpend the fleet never costs more per hour than the cap on the bursty trace, and every job still runs', () => {
+  const tr = burstyTrace(11, { bursts: 3, jobsPerBurst: 15, gapMinutes: 30 });
+  const price = 0.20528;
+  const free = simulate(tr, 'nommer', { ...small, hourlyPrice: price });
+  const cap = 0.7; // 3 instances at $0.205/h
+  const r = simulate(tr, 'nommer', { ...small, hourlyPrice: price, maxHourlySpend: cap });
+  assert.equal(r.jobsDone, tr.jobs.length);
+  assert.ok(r.peakHourlySpend <= cap, `peak $${r.peakHourlySpend}/h > cap $${cap}/h`);
+  assert.equal(r.peakInstances, 3);
+  assert.ok(free.peakInstances > 3, 'without the cap the burst takes more instances (the cap is doing the work)');
+  assert.ok(r.spendHeldTicks > 0, 'the decisions said the cap held the queue back');
+  // The cap costs waiting, never money: the wait it adds is what the bench reports.
+  assert.ok(r.waits.reduce((a, b) => a + b, 0) >= free.waits.reduce((a, b) => a + b, 0));
+});

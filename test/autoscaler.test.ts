@@ -309,3 +309,40 @@ describe('backoff after fleet API throttling', () => {
     assert.deepEqual(s, { failures: 0 });
   });
 });
+
+describe('the spend cap (aws.ec2.maxHourlySpend)', () => {
+  const capped: AutoscalerConfig = { ...config, hourlyPrice: 0.2, maxHourlySpend: 1 };
+
+  test('launches stop where the spend cap is, below maxInstances, and the decision says the cap held the queue', () => {
+    const d = decide(
+      input({ config: capped, queue: { waiting: 100, inFlight: 4 }, instances: [running(2), running(2)] }),
+    );
+    assert.equal(d.launch, 3, d.reason); // $1/h at $0.20/h = 5 instances; 2 exist
+    assert.equal(d.heldBy, 'maxHourlySpend');
+    assert.match(d.reason, /spend cap \$1\/h = 5 instances at \$0\.2\/h reached/);
+  });
+
+  test('under the cap, maxInstances still holds, and nothing held when the backlog fits', () => {
+    const roomy: AutoscalerConfig = { ...config, hourlyPrice: 0.2, maxHourlySpend: 100 };
+    const d = decide(input({ config: roomy, queue: { waiting: 100, inFlight: 0 } }));
+    assert.equal(d.launch, 10);
+    assert.equal(d.heldBy, 'maxInstances');
+    const fits = decide(input({ config: capped, queue: { waiting: 2, inFlight: 0 } }));
+    assert.equal(fits.launch, 1);
+    assert.equal(fits.heldBy, undefined);
+  });
+
+  test('a cap lowered below the fleet trims idle instances, never busy ones', () => {
+    const fleet = [running(2), running(0), running(0), running(2), running(0), running(0), running(0)];
+    const d = decide(input({ config: capped, queue: { waiting: 0, inFlight: 4 }, instances: fleet }));
+    assert.equal(d.launch, 0);
+    assert.equal(d.terminate.length, 2);
+    for (const id of d.terminate) assert.equal(fleet.find((i) => i.id === id)!.busySlots, 0);
+  });
+
+  test('a cap without a price is a config problem', () => {
+    assert.deepEqual(configProblems({ ...config, maxHourlySpend: 1 }), [
+      'maxHourlySpend needs the instance price: set aws.ec2.prices for the instance types',
+    ]);
+  });
+});

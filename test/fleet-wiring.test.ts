@@ -25,7 +25,33 @@ describe('fleet wiring', () => {
       slotsPerInstance: 2,
       cooldownSeconds: 30,
       bootSeconds: 90,
+      // c7a.xlarge, the default type, from the built-in price table.
+      hourlyPrice: 0.20528,
     });
+    // The spend cap is priced at the dearest type; a type without a price makes it a config error.
+    const capped = autoscalerConfig(
+      parseConfig({
+        backend: 'aws',
+        aws: {
+          bucket: 'b',
+          ec2: {
+            maxInstances: 8,
+            instanceTypes: ['c7a.xlarge', 'x9.odd'],
+            prices: { 'x9.odd': 0.5 },
+            maxHourlySpend: 2,
+          },
+        },
+      }),
+    );
+    assert.equal(capped.hourlyPrice, 0.5);
+    assert.equal(capped.maxHourlySpend, 2);
+    assert.throws(
+      () =>
+        autoscalerConfig(
+          parseConfig({ backend: 'aws', aws: { bucket: 'b', ec2: { instanceTypes: ['x9.odd'], maxHourlySpend: 2 } } }),
+        ),
+      /maxHourlySpend needs a price for every instance type; none for x9\.odd/,
+    );
     const log = createLogger('test', { level: 'silent' }).child({ part: 'fleet' });
     const fleet = new EC2Fleet({
       client: ec2Client({ region: 'us-east-1' }),

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Ec2FleetLog, EC2Fleet } from '../adapters/aws/ec2-fleet.js';
 import type { AutoscalerConfig } from '../orchestrator/autoscaler.js';
 import { NommerError } from '../errors.js';
+import { dearestPrice, ec2Price } from './prices.js';
 import { pinnedReleaseSha256 } from './release.js';
 import { renderUserDataFor } from './user-data.js';
 
@@ -52,14 +53,25 @@ export async function openEc2Fleet(
   return { fleet, close: () => client.destroy() };
 }
 
-/** The autoscaler's settings from aws.ec2. */
+/** The autoscaler's settings from aws.ec2. The spend cap is priced at the dearest type that may launch. */
 export function autoscalerConfig(config: Config): AutoscalerConfig {
   const e = config.aws.ec2;
+  const hourlyPrice = dearestPrice(e.instanceTypes, e.prices);
+  if (e.maxHourlySpend !== undefined && hourlyPrice === undefined) {
+    const unpriced = e.instanceTypes.filter((t) => !ec2Price(t, e.prices));
+    throw new NommerError(
+      'CONFIG_INVALID',
+      `aws.ec2.maxHourlySpend needs a price for every instance type; none for ${unpriced.join(', ')}`,
+      { hint: `add them to aws.ec2.prices ($/hour), e.g. {"${unpriced[0]}": 0.2}` },
+    );
+  }
   return {
     minInstances: e.minInstances,
     maxInstances: e.maxInstances,
     slotsPerInstance: e.slotsPerInstance,
     cooldownSeconds: e.cooldownSeconds,
     bootSeconds: e.bootSeconds,
+    ...(hourlyPrice !== undefined ? { hourlyPrice } : {}),
+    ...(e.maxHourlySpend !== undefined ? { maxHourlySpend: e.maxHourlySpend } : {}),
   };
 }

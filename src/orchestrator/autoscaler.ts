@@ -52,6 +52,18 @@ export interface AutoscalerConfig {
   expectedJobSeconds?: number;
   /** A booting instance older than this is presumed stuck and replaced; default 3 × bootSeconds. */
   stuckBootSeconds?: number;
+  /** $/hour of one instance (the dearest type that may be launched, on-demand: an upper bound). */
+  hourlyPrice?: number;
+  /** The fleet never costs more than this per hour (aws.ec2.maxHourlySpend); needs hourlyPrice. */
+  maxHourlySpend?: number;
+}
+
+/** How many instances the spend cap allows (Infinity without a cap). */
+export function instancesWithinSpend(config: AutoscalerConfig): number {
+  if (config.maxHourlySpend === undefined) return Number.POSITIVE_INFINITY;
+  if (!config.hourlyPrice) return Number.POSITIVE_INFINITY;
+  // A hair of tolerance so that, say, 0.3 / 0.1 allows 3 and not 2.
+  return Math.floor(config.maxHourlySpend / config.hourlyPrice + 1e-9);
 }
 
 export interface AutoscalerInput {
@@ -73,6 +85,8 @@ export interface AutoscalerInput {
 export interface ScaleDecision {
   launch: number;
   terminate: string[];
+  /** Set when fewer were launched than the backlog wanted: which limit held the queue back. */
+  heldBy?: 'maxInstances' | 'maxHourlySpend';
   /** One line a person can read in the daemon's log. */
   reason: string;
 }
@@ -99,6 +113,10 @@ export function configProblems(config: AutoscalerConfig): string[] {
   numAtLeast('bootSeconds', 0, false);
   numAtLeast('expectedJobSeconds', 0, true);
   numAtLeast('stuckBootSeconds', 0, true);
+  numAtLeast('hourlyPrice', 0, false);
+  numAtLeast('maxHourlySpend', 0, false);
+  if (config.maxHourlySpend !== undefined && !config.hourlyPrice)
+    problems.push('maxHourlySpend needs the instance price: set aws.ec2.prices for the instance types');
   if (problems.length === 0 && config.minInstances > config.maxInstances) {
     problems.push(`minInstances (${config.minInstances}) must not exceed maxInstances (${config.maxInstances})`);
   }
@@ -121,6 +139,14 @@ const LAUNCH_TIME_SKEW_MS = 5000;
 export function decide(input: AutoscalerInput): ScaleDecision {
   const { now, queue, config } = input;
   const slots = config.slotsPerInstance;
+  // The ceiling is the lower of maxInstances and what maxHourlySpend pays for.
+  const bySpend = instancesWithinSpend(config);
+  const ceiling = Math.min(config.maxInstances, bySpend);
+  const ceilingName = bySpend < config.maxInstances ? 'maxHourlySpend' : 'maxInstances';
+  const ceilingText =
+    ceilingName === 'maxHourlySpend'
+      ? `spend cap $${config.maxHourlySpend}/h = ${bySpend} instances at $${config.hourlyPrice}/h`
+      : `max ${config.maxInstances}`;
 
   if (input.backoffUntil !== undefined && now < input.backoffUntil) {
     const s = Math.ceil((input.backoffUntil - now) / 1000);
@@ -154,7 +180,7 @@ export function decide(input: AutoscalerInput): ScaleDecision {
   if (stuck.length > 0) notes.push(`${stuck.length} stuck booting > ${Math.round(stuckMs / 1000)} s`);
   // Stopping instances are already leaving: they count toward max for launches (they still
   // exist), but trimming them would overshoot.
-  const excess = booting.length + running.length + unlisted - config.maxInstances;
+  const excess = booting.length + running.length + unlisted - ceiling;
   const trimmed = new Set<string>();
   if (excess > 0) {
     const idleBooting = booting.filter((i) => i.busySlots === 0).sort((a, b) => b.launchedAt - a.launchedAt);
@@ -165,14 +191,14 @@ export function decide(input: AutoscalerInput): ScaleDecision {
     terminate.push(...trimmed);
     const left = excess - trimmed.size;
     notes.push(
-      `${excess} above max ${config.maxInstances}: terminating ${trimmed.size} idle${left > 0 ? `, ${left} busy left to finish` : ''}`,
+      `${excess} above ${ceilingText}: terminating ${trimmed.size} idle${left > 0 ? `, ${left} busy left to finish` : ''}`,
     );
   }
 
   const keptBooting = booting.filter((i) => !trimmed.has(i.id));
   const keptRunning = running.filter((i) => !trimmed.has(i.id));
   const exist = keptBooting.length + keptRunning.length + stopping.length + unlisted;
-  const room = Math.max(0, config.maxInstances - exist);
+  const room = Math.max(0, ceiling - exist);
 
   // Floor: stopping instances are on their way out and do not count toward it.
   const floorNeed = Math.max(0, config.minInstances - (keptBooting.length + keptRunning.length + unlisted));
@@ -199,11 +225,12 @@ export function decide(input: AutoscalerInput): ScaleDecision {
   ];
   if (drains > 0) parts.push(`~${drains} slots free within boot`);
   let verdict: string;
+  const heldBy = launch < want ? ceilingName : undefined;
   if (want === 0) verdict = 'no launch';
-  else if (launch < want) verdict = `launch ${launch} of ${want} wanted (max ${config.maxInstances} reached)`;
+  else if (launch < want) verdict = `launch ${launch} of ${want} wanted (${ceilingText} reached)`;
   else verdict = `launch ${launch}${floorNeed >= backlogNeed ? ` (floor ${config.minInstances})` : ''}`;
   if (notes.length > 0) verdict += `; ${notes.join('; ')}`;
-  return { launch, terminate, reason: `${parts.join(', ')} -> ${verdict}` };
+  return { launch, terminate, ...(heldBy ? { heldBy } : {}), reason: `${parts.join(', ')} -> ${verdict}` };
 }
 
 // ---- backoff when the fleet API throttles or fails ----

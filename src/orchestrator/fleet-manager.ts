@@ -104,6 +104,7 @@ export class FleetManager {
   private readonly o: FleetManagerOptions;
   private backoffState: BackoffState = { failures: 0 };
   private lastScaleUp?: { at: number; count: number };
+  private lastHeld?: { by: 'maxInstances' | 'maxHourlySpend'; reason: string };
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -119,6 +120,11 @@ export class FleetManager {
   /** The last launch that succeeded (what decide() needs to count unlisted launches). */
   get lastLaunch(): { at: number; count: number } | undefined {
     return this.lastScaleUp ? { ...this.lastScaleUp } : undefined;
+  }
+
+  /** When the last round launched fewer than the backlog wanted: the limit that held it, and why. */
+  get heldBack(): { by: 'maxInstances' | 'maxHourlySpend'; reason: string } | undefined {
+    return this.lastHeld ? { ...this.lastHeld } : undefined;
   }
 
   get backoff(): Readonly<BackoffState> {
@@ -161,6 +167,7 @@ export class FleetManager {
       });
       const decision = decide({ now, queue: depth, instances, config: cfg, lastScaleUp: this.lastScaleUp });
       result.decision = decision;
+      this.lastHeld = decision.heldBy ? { by: decision.heldBy, reason: decision.reason } : undefined;
 
       let terminate = decision.terminate;
       if (!busy) {
