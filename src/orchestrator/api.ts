@@ -61,6 +61,12 @@ export interface ApiDeps extends JobCreatorDeps {
 type OutputExtras<O> = (O extends { quality?: infer Q } ? { quality?: Q } : object) &
   (O extends { cost?: infer C } ? { cost?: C } : object);
 
+/** A job's cost as its record types it, when it has one. */
+function jobCost<J extends object>(j: J): J extends { cost?: infer C } ? { cost?: C } : object {
+  const c = (j as { cost?: unknown }).cost;
+  return (c !== undefined && c !== null ? { cost: c } : {}) as J extends { cost?: infer C } ? { cost?: C } : object;
+}
+
 /** What a worker reports about an output beyond its size, passed on when present (quality, cost). */
 function outputExtras<O extends object>(o: O): OutputExtras<O> {
   const x = o as { quality?: unknown; cost?: unknown };
@@ -96,6 +102,8 @@ export function publicJob(j: Job | JobDetail) {
     createdAt: new Date(j.createdAt).toISOString(),
     startedAt: j.startedAt ? new Date(j.startedAt).toISOString() : null,
     finishedAt: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
+    // What the job cost, once the job record carries it (issue 15).
+    ...jobCost(j),
   };
 }
 export type PublicJob = ReturnType<typeof publicJob>;

@@ -76,7 +76,14 @@ const baseName = (uri) => {
 };
 function money(c) {
   if (c === null || c === undefined) return '';
-  const usd = typeof c === 'number' ? c : (c.usd ?? c.dollars ?? c.total);
+  const usd =
+    typeof c === 'number'
+      ? c
+      : (c.usd ??
+        c.totalUsd ??
+        c.costUsd ??
+        c.dollars ??
+        (typeof c.nanodollars === 'number' ? c.nanodollars / 1e9 : undefined));
   return typeof usd === 'number' ? `$${usd.toFixed(usd < 1 ? 4 : 2)}` : '';
 }
 function quality(q) {
