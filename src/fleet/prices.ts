@@ -1,4 +1,5 @@
 // What compute costs: a built-in table of EC2 on-demand list prices for the instance types
+import type { Config } from '../config.js';
 // nommer users pick for encoding, dated and overridable (aws.ec2.prices wins), and the
 // reference prices of hosted transcoders that `nommer status` compares a job's cost with.
 
@@ -86,3 +87,28 @@ export const REFERENCE_PRICES: ReferencePrice[] = [
     recorded: '2026-12-01',
   },
 ];
+
+/** What one worker slot costs per hour for a new job's record, and why (see store/job-cost.ts). */
+export function slotPricing(
+  config: Config,
+  backend: 'local' | 'aws' = config.backend,
+): { usdPerSlotHour: number; basis: string } | undefined {
+  if (backend === 'local') {
+    const p = config.local.costPerHour;
+    return {
+      usdPerSlotHour: p,
+      basis: p > 0 ? `local.costPerHour: $${p}/h per local worker slot` : 'local.costPerHour is 0: worker-seconds only',
+    };
+  }
+  const e = config.aws.ec2;
+  const priced = e.instanceTypes
+    .map((t) => ({ t, p: ec2Price(t, e.prices) }))
+    .filter((x): x is { t: string; p: InstancePrice } => x.p !== undefined)
+    .sort((a, b) => b.p.usd - a.p.usd);
+  const top = priced[0];
+  if (!top) return undefined;
+  return {
+    usdPerSlotHour: top.p.usd / e.slotsPerInstance,
+    basis: `${top.t} on demand at $${top.p.usd}/h over ${e.slotsPerInstance} slot(s) (${top.p.basis}); slot time only, an upper bound for spot`,
+  };
+}

@@ -27,6 +27,7 @@ import { Watchdog, silenceLimitMs } from './watchdog.js';
 import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
+import { slotPricing } from '../fleet/prices.js';
 import { busyByWorker } from './store/index.js';
 import { allowedS3Prefixes, requireBucket, reservedS3Prefixes } from '../aws-settings.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
@@ -175,6 +176,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     stage: staging ? (input, outputs, opts) => staging!.stage(input, outputs, opts) : undefined,
     reservedPrefixes: ports.backend === 'aws' ? reservedS3Prefixes(config, RELEASE_PREFIX) : [],
     allowedS3Prefixes: ports.backend === 'aws' ? allowedS3Prefixes(config) : undefined,
+    pricing: slotPricing(config, ports.backend),
     planChunks: makeChunkPlanner({
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       chunking: config.chunking,

@@ -56,6 +56,8 @@ export interface JobCreatorDeps {
   reservedPrefixes?: string[];
   /** aws: the S3 locations inputs and outputs must be under (aws.allowedPrefixes, or the bucket). */
   allowedS3Prefixes?: string[];
+  /** What a worker slot costs now, kept in the job so its record can price its worker-seconds. */
+  pricing?: { usdPerSlotHour: number; basis: string };
 }
 
 export interface ResolvedOutput {
@@ -118,6 +120,7 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     idempotencyKey: body.idempotencyKey ?? null,
     options: {
       force: body.force,
+      ...(deps.pricing ? { pricing: deps.pricing } : {}),
       ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: body.input } : {}),
       ...(chunking
         ? {

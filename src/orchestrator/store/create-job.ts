@@ -1,5 +1,6 @@
 // createJob: store a new job and its tasks (queued, or waiting on their deps), in one transaction.
 // With an idempotency key, a repeated request gets the job the first one made (created: false).
+import { jobCostOf } from './job-cost.js';
 import { jobOptions } from './job-options.js';
 import type { Db } from '../../adapters/local/db.js';
 import { NommerError } from '../../errors.js';
@@ -36,6 +37,7 @@ function createJobTx(db: Db, req: NewJob, now: number): Created {
   }
   const id = newJobId(now);
   const maxAttempts = req.maxAttempts ?? 3;
+  const options = jobOptions.parse(req.options ?? {});
   const job: Job = {
     id,
     createdAt: now,
@@ -57,7 +59,9 @@ function createJobTx(db: Db, req: NewJob, now: number): Created {
     idempotencyKey: req.idempotencyKey ?? null,
     worker: null,
     error: null,
-    options: jobOptions.parse(req.options ?? {}),
+    options,
+    workerMs: 0,
+    cost: jobCostOf(0, options),
   };
   sql(
     db,

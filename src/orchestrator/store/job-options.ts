@@ -28,6 +28,8 @@ export const jobOptions = z.looseObject({
   /** aws: the input as the user gave it, before staging. */
   source: z.string().optional(),
   chunking: chunkingDecision.optional(),
+  /** What a worker slot cost when the job was made ($/hour), and where that price came from. */
+  pricing: z.object({ usdPerSlotHour: z.number().nonnegative(), basis: z.string() }).optional(),
 });
 export type JobOptions = z.infer<typeof jobOptions>;
 export type JobOptionsInput = z.input<typeof jobOptions>;

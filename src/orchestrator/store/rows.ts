@@ -6,6 +6,7 @@ import type { ErrorInfo } from '../../errors.js';
 import type { JobState, Phase } from '../../jobs/types.js';
 import type { JobEventType, TaskState, TaskType } from '../../jobs/state.js';
 import type { Job, JobEvent, Task } from './types.js';
+import { jobCostOf } from './job-cost.js';
 import { parseJobOptions } from './job-options.js';
 
 // Preparing a statement costs more than running a small one; keep them per connection.
@@ -60,6 +61,8 @@ export interface JobRow {
   error_message: string | null;
   error_retriable: number | null;
   options: string;
+  /** Absent on a row read before migration 0007 ran (never, in practice). */
+  worker_ms?: number;
 }
 
 export interface TaskRow {
@@ -106,6 +109,7 @@ function errorFrom(code: string | null, message: string | null, retriable: numbe
 }
 
 export function jobFromRow(r: JobRow): Job {
+  const options = parseJobOptions(r.options);
   return {
     id: r.id,
     createdAt: r.created_at,
@@ -127,7 +131,9 @@ export function jobFromRow(r: JobRow): Job {
     idempotencyKey: r.idempotency_key,
     worker: r.worker,
     error: errorFrom(r.error_code, r.error_message, r.error_retriable),
-    options: parseJobOptions(r.options),
+    options,
+    workerMs: r.worker_ms ?? 0,
+    cost: jobCostOf(r.worker_ms ?? 0, options),
   };
 }
 

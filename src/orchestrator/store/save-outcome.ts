@@ -9,6 +9,18 @@ import { NommerError } from '../../errors.js';
 
 export function saveOutcome(db: Db, jobId: string, out: Applied, now: number): JobChange {
   const j = out.job;
+  // Slot time: an attempt that was running and is no longer (ended, or replaced by a new
+  // attempt) held its worker from its start until now.
+  const before = new Map(
+    (
+      sql(db, 'SELECT id, state, attempt, started_at FROM tasks WHERE job_id = ?').all(jobId) as Array<{
+        id: string;
+        state: string;
+        attempt: number;
+        started_at: number | null;
+      }>
+    ).map((r) => [r.id, r]),
+  );
   const err = errorColumns(j.error);
   sql(
     db,
@@ -37,11 +49,14 @@ export function saveOutcome(db: Db, jobId: string, out: Applied, now: number): J
     `UPDATE tasks SET updated_at = @now, state = @state, phase = @phase, attempt = @attempt,
       max_attempt = @maxAttempt, seq_applied = @seqApplied, result = @result, progress = @progress, worker = @worker,
       heartbeat_at = @heartbeatAt, started_at = @startedAt, finished_at = @finishedAt,
-      error_code = @code, error_message = @message, error_retriable = @retriable
+      error_code = @code, error_message = @message, error_retriable = @retriable, held_ms = held_ms + @held
     WHERE id = @id AND job_id = @jobId`,
   );
   for (const t of out.tasks) {
+    const prev = before.get(t.id);
+    const ended = prev?.state === 'running' && (t.state !== 'running' || t.attempt !== prev.attempt);
     updateTask.run({
+      held: ended && prev.started_at !== null ? Math.max(0, now - prev.started_at) : 0,
       now,
       id: t.id,
       jobId,
@@ -59,6 +74,12 @@ export function saveOutcome(db: Db, jobId: string, out: Applied, now: number): J
       ...errorColumns(t.error),
     });
   }
+  sql(
+    db,
+    'UPDATE jobs SET worker_ms = (SELECT coalesce(sum(held_ms), 0) FROM tasks WHERE job_id = @id) WHERE id = @id',
+  ).run({
+    id: jobId,
+  });
   const events = out.events.map((e) => insertEvent(db, jobId, e, now));
   const job = readJob(db, jobId);
   if (!job) throw new NommerError('INTERNAL', `job ${jobId} vanished inside its own transaction`);

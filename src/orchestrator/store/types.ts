@@ -1,5 +1,6 @@
 // The job store's vocabulary: jobs and tasks as the rest of the orchestrator sees them, the
 // event history, and what each state change returns (so callers can notify webhooks and SSE).
+import type { JobCost } from './job-cost.js';
 import type { JobOptions, JobOptionsInput } from './job-options.js';
 import type { JobState } from '../../jobs/types.js';
 import type { JobEventType, JobOutput, JobSnapshot, TaskSnapshot, TaskType } from '../../jobs/state.js';
@@ -13,6 +14,10 @@ export interface Job extends JobSnapshot {
   idempotencyKey: string | null;
   /** What the orchestrator decided at creation (job-options.ts). */
   options: JobOptions;
+  /** Time its tasks held worker slots, retries included (ms). */
+  workerMs: number;
+  /** What it cost so far (job-cost.ts). */
+  cost: JobCost;
 }
 
 export interface Task extends TaskSnapshot {
