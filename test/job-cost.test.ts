@@ -38,7 +38,10 @@ test('every attempt adds the time it held its slot: a released attempt, then a r
     assert.ok(store.applyStatusEvent(ev(job.id, attempt, 1001, 'started', T0 + 10_000), T0 + 10_000).applied);
     assert.ok(
       store.applyStatusEvent(
-        { ...ev(job.id, attempt, 1002, 'succeeded', T0 + 13_500), outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }] },
+        {
+          ...ev(job.id, attempt, 1002, 'succeeded', T0 + 13_500),
+          outputs: [{ uri: 'file:///media/out.webm', bytes: 1 }],
+        },
         T0 + 13_500,
       ).applied,
     );
