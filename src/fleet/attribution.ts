@@ -85,7 +85,7 @@ export function attributeCosts(instances: BilledInstance[], uses: SlotUse[], min
       bill,
       ids.map((j) => perJob.get(j)!),
     );
-    ids.forEach((j, k) => nanos.set(j, nanos.get(j)! + shares[k]!));
+    for (const [k, j] of ids.entries()) nanos.set(j, nanos.get(j)! + shares[k]!);
   }
   if (orphan > 0) {
     const ids = [...jobMs.keys()];
@@ -93,7 +93,7 @@ export function attributeCosts(instances: BilledInstance[], uses: SlotUse[], min
       orphan,
       ids.map((j) => jobMs.get(j)!),
     );
-    ids.forEach((j, k) => nanos.set(j, nanos.get(j)! + shares[k]!));
+    for (const [k, j] of ids.entries()) nanos.set(j, nanos.get(j)! + shares[k]!);
   }
   const jobs = [...jobMs.keys()].map((jobId) => ({
     jobId,
