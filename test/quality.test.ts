@@ -206,6 +206,35 @@ for (const [preset, x, input, label] of [
   });
 }
 
+test('a longer input is searched on samples cut from it, and the final file is verified (and corrected) to land in the window', async () => {
+  const long = join(work.path, 'long.mkv');
+  const r0 = spawnSync(
+    FFMPEG,
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=12', '-t', '10'],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', long],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r0.status, 0, r0.stderr);
+  const out = join(work.path, 'long.webm');
+  const r = await encode({
+    ffmpeg: ff,
+    storage: localFileStorage(),
+    input: long,
+    outputs: [{ preset: presetWith('webm', 'ssim=0.97'), path: out }],
+    force: true,
+  });
+  const q = r.outputs[0]!.quality!;
+  const s = q.search as SearchRecord;
+  assert.deepEqual(s.samples, { count: 2, seconds: 3 });
+  assertLands(q.ssim!, 0.97, 'reported');
+  assertLands(ssim(out, long).all, 0.97, 'measured again');
+  assert.equal(s.reached, true, JSON.stringify(s));
+  assert.equal(s.tried.filter((p) => p.on === 'final').length, s.corrections + 1);
+  assert.ok(s.corrections <= 2);
+});
+
 // ---- targets, chunked (the workers' own code, in-process) ---------------------------------
 
 for (const [preset, x, input, label] of [

@@ -103,7 +103,9 @@ export interface SampleEncoder {
 
 /**
  * Probes of the search for one output: the preset's video alone over the samples (the whole
- * input, or chunk, when it is short), at a CRF, measured like the final output.
+ * input, or chunk, when it is short), at a CRF, measured like the final output. Samples of a long
+ * input are cut once into a lossless clip (FFV1), so each probe encodes and measures only them
+ * instead of decoding the whole input twice.
  */
 export function sampleEncoder(o: {
   ffmpeg: string;
@@ -123,6 +125,48 @@ export function sampleEncoder(o: {
   const windows = sampleWindows(o.duration);
   const fps = o.probe.video?.fps ?? 30;
   const videoOnly: ResolvedPreset = { ...o.preset, audio: null };
+  const run = (args: string[]) => runFfmpeg(o.ffmpeg, args, { signal: o.signal, onSpawn: o.onSpawn });
+  /** What the probes read: the input itself, or the samples cut from it once. */
+  let source: Promise<{ input: string; inputOptions?: string[]; prefix: string[]; probe: ProbeInfo }> | undefined;
+  const sourceOf = () =>
+    (source ??= (async () => {
+      if (windows.length === 0)
+        return { input: o.input, inputOptions: o.inputOptions, prefix: o.videoFilterPrefix ?? [], probe: o.probe };
+      const path = join(o.workDir, 'samples.mkv');
+      const v = o.probe.video!;
+      await run([
+        ...(o.inputOptions ?? []),
+        '-i',
+        o.input,
+        '-map',
+        `0:${v.index}`,
+        '-vf',
+        [...(o.videoFilterPrefix ?? []), ...sampleFilters(windows, fps)].join(','),
+        '-fps_mode',
+        'passthrough',
+        '-c:v',
+        'ffv1',
+        '-an',
+        '-f',
+        'matroska',
+        path,
+      ]);
+      // The cut clip is decoded and autorotated already: one stream, upright, constant rate.
+      const probe: ProbeInfo = {
+        ...o.probe,
+        video: {
+          ...v,
+          index: 0,
+          rotation: 0,
+          width: v.displayWidth,
+          height: v.displayHeight,
+          vfr: false,
+          startTime: 0,
+        },
+        audio: undefined,
+      };
+      return { input: `file:${path}`, prefix: [], probe };
+    })());
   let n = 0;
   return {
     samples: {
@@ -130,28 +174,30 @@ export function sampleEncoder(o: {
       seconds: windows.length ? round3(windows.reduce((s, w) => s + (w.end - w.start), 0)) : round3(o.duration),
     },
     probe: async (crf) => {
+      const src = await sourceOf();
       const path = join(o.workDir, `probe-${n++}-crf${crf}.webm`);
       const compiled = compileJob({
-        input: o.input,
-        inputOptions: o.inputOptions,
-        videoFilterPrefix: [...(o.videoFilterPrefix ?? []), ...sampleFilters(windows, fps)],
-        probe: o.probe,
+        input: src.input,
+        inputOptions: src.inputOptions,
+        videoFilterPrefix: src.prefix,
+        probe: src.probe,
         outputs: [{ preset: videoOnly, path, crf }],
         encoders: o.encoders,
         passlogDir: o.workDir,
       });
+      const video = compiled.outputs[0]!.video!;
       try {
-        for (const c of compiled.commands) await runFfmpeg(o.ffmpeg, c.args, { signal: o.signal, onSpawn: o.onSpawn });
+        for (const c of compiled.commands) await run(c.args);
         const m = await measureQuality({
           ffmpeg: o.ffmpeg,
           distorted: path,
-          reference: o.input,
-          referenceStream: o.probe.video!.index,
-          referenceInputOptions: o.inputOptions,
-          referenceFilters: compiled.outputs[0]!.video!.filters,
-          width: compiled.outputs[0]!.video!.width,
-          height: compiled.outputs[0]!.video!.height,
-          pixFmt: compiled.outputs[0]!.video!.pixFmt,
+          reference: src.input,
+          referenceStream: src.probe.video!.index,
+          referenceInputOptions: src.inputOptions,
+          referenceFilters: video.filters,
+          width: video.width,
+          height: video.height,
+          pixFmt: video.pixFmt,
           signal: o.signal,
           onSpawn: o.onSpawn,
         });
