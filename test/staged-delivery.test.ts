@@ -106,6 +106,9 @@ test('an existing local destination is refused at submission (nothing uploaded) 
     ['opus', 'vp9'],
   );
   assert.equal(readFileSync(sibling, 'utf8'), 'a bystander', 'the sibling name is untouched');
+  await outcomeOf(f.home, job.id);
+  const detail = await f.client.request<{ delivery?: { state: string; to: string[] } }>('GET', `/v1/jobs/${job.id}`);
+  assert.deepEqual(detail.delivery, { ...detail.delivery, state: 'delivered', to: [dest] });
   assert.deepEqual(
     readdirSync(dir).filter((n) => n.startsWith('.')),
     [],
@@ -127,6 +130,9 @@ test('a file that appears at the destination while the job runs is kept, and so 
   worker(t, dir, 'sd-w2');
   assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
   const rec = await outcomeOf(f.home, job.id);
+  const detail = await f.client.request<{ delivery?: { state: string; error?: string } }>('GET', `/v1/jobs/${job.id}`);
+  assert.equal(detail.delivery?.state, 'failed');
+  assert.match(detail.delivery?.error ?? '', /^OUTPUT_EXISTS: .*the outputs stay in s3:/);
   await f.stop();
   const store = openStore(join(f.home, 'nommer.db'));
   try {

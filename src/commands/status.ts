@@ -15,12 +15,20 @@ interface Detail {
   job: PublicJob;
   tasks: unknown[];
   events: Array<{ at: string; type: string; message: string }>;
+  delivery?: { state: string; to: string[]; at?: string; error?: string };
 }
 
 interface Summary {
   jobs: { total: number; byState: Record<string, number> };
   queue?: { waiting: number; inFlight: number };
   fleet?: Array<{ id: string; state: string }>;
+  heldBack?: { by: string; reason: string };
+}
+
+/** `12.3 worker-s, $0.0012 (basis)`; the dollars only when there is a price. */
+function costLine(c: { workerSeconds: number; usd: number | null; basis: string }): string {
+  const usd = c.usd === null ? '' : `, $${c.usd < 0.01 ? c.usd.toFixed(6) : c.usd.toFixed(4)}`;
+  return `cost      ${c.workerSeconds.toFixed(1)} worker-s${usd}  (${c.basis})`;
 }
 
 function detailLines(d: Detail): string[] {
@@ -37,6 +45,12 @@ function detailLines(d: Detail): string[] {
     ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
     ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
     ...(j.error ? [`error     ${j.error.code}: ${j.error.message}${j.error.retriable ? ' (retriable)' : ''}`] : []),
+    ...(j.cost ? [costLine(j.cost)] : []),
+    ...(d.delivery
+      ? [
+          `delivery  ${d.delivery.state}${d.delivery.state === 'failed' ? `: ${d.delivery.error}` : ` to ${d.delivery.to.join(', ')}`}`,
+        ]
+      : []),
     'events:',
     ...d.events.map((e) => `  ${e.at}  ${e.type.padEnd(10)} ${e.message}`),
   ];
@@ -62,6 +76,10 @@ function listLines(page: { jobs: PublicJob[]; nextCursor: string | null }, summa
       `queue: ${summary.queue.waiting} waiting, ${summary.queue.inFlight} in flight   workers: ${summary.fleet.length}${summary.fleet.length ? ` (${summary.fleet.map((w) => w.state).join(', ')})` : ''}`,
     );
   else out.push('feederd is not running (jobs read from the store): start it with `nommer feederd --daemon`');
+  if (summary.heldBack)
+    out.push(
+      `fleet held back by ${summary.heldBack.by === 'maxHourlySpend' ? 'the spend cap (aws.ec2.maxHourlySpend)' : 'aws.ec2.maxInstances'}: ${summary.heldBack.reason}`,
+    );
   return out;
 }
 

@@ -136,6 +136,25 @@ export function publicJobDetail(store: Store, j: JobDetail) {
       error: t.error,
     })),
     events: store.listJobEvents(j.id, { limit: 1000 }).map(publicEvent),
+    ...deliveryOf(store, j),
+  };
+}
+
+/**
+ * aws: where a job's local outputs are on their way back from the staging prefix (staging.ts):
+ * waiting for the job, pending, delivered, or failed with the reason (the outputs kept in the bucket).
+ */
+function deliveryOf(store: Store, j: JobDetail) {
+  if (!j.options.deliver?.length) return {};
+  const rec = store.deliveryOf(j.id);
+  const state = rec ? (rec.error ? 'failed' : 'delivered') : j.state === 'succeeded' ? 'pending' : 'waiting';
+  return {
+    delivery: {
+      state,
+      to: j.options.deliver.map((d) => d.to),
+      ...(rec ? { at: new Date(rec.at).toISOString() } : {}),
+      ...(rec?.error ? { error: redactText(rec.error) } : {}),
+    },
   };
 }
 

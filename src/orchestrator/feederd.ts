@@ -168,6 +168,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
         busyByWorker(store),
         ec2 ? config.aws.ec2.prices : undefined,
       ),
+      // The autoscaler launched fewer than the backlog wanted: which limit held the queue back.
+      ...(fleetManager?.heldBack ? { heldBack: fleetManager.heldBack } : {}),
     }),
     sessions: new DashboardSessions(),
     onWork: () => outbox.poke(),
