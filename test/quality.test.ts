@@ -167,6 +167,16 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement, on 
   const offQ = (JSON.parse(off.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
   assert.equal(offQ.ssim, undefined);
   assert.match(offQ.skipped ?? '', /off/);
+  // Piped, the final line of each output says its scores.
+  const plain = await nommer(['encode', NOISY, '-o', noisyOut, '-f']);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /noisy-plain\.webm {2}\(webm, [^)]+\) {2}SSIM 0\.\d{4} · PSNR \d+\.\d{2} dB\n/);
+  const doctor = await nommer(['doctor', '--json']);
+  const metrics = (JSON.parse(doctor.stdout) as { quality: { metrics: string[]; missing: string[] } }).quality;
+  assert.ok(metrics.metrics.includes('ssim') && metrics.metrics.includes('psnr'));
+  const hasVmaf = spawnSync(FFMPEG, ['-hide_banner', '-filters'], { encoding: 'utf8' }).stdout.includes(' libvmaf ');
+  assert.equal(metrics.metrics.includes('vmaf'), hasVmaf);
+  assert.equal(metrics.missing.includes('vmaf'), !hasVmaf);
   const badTarget = await nommer(['encode', FLAT, '-o', flatOut, '-f', '--target', 'ssim=two']);
   assert.equal(badTarget.code, 2);
   assert.match(badTarget.stderr, /--target takes metric=value/);
