@@ -2,10 +2,11 @@
 // documented exit code (1 failed, 2 usage/config), never a stack trace.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
-import { nommerSync } from './helpers/cli.js';
+import { NOMMER_BIN, nommerSync } from './helpers/cli.js';
 
 const d = tempDir();
 after(() => d.cleanup());
@@ -141,4 +142,11 @@ test('--help teaches: examples on the program and on encode', () => {
   const e = nommerSync(['encode', '--help']);
   assert.match(e.stdout, /--set <key=value>/);
   assert.match(nommerSync(['--version']).stdout, /^\d+\.\d+\.\d+/);
+});
+
+test('a reader that closes the pipe early (`nommer --help | head -1`) ends nommer quietly, exit 0', () => {
+  const script = '"$0" "$1" --help | head -c 10 >/dev/null; echo "nommer exit ${PIPESTATUS[0]}" >&2';
+  const r = spawnSync('bash', ['-c', script, process.execPath, NOMMER_BIN], { encoding: 'utf8' });
+  assert.match(r.stderr, /nommer exit 0/);
+  assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /, r.stderr);
 });
