@@ -216,6 +216,21 @@ for (const [preset, x, input, label] of [
   });
 }
 
+test('--target psnr=X lands within 0.3 dB below to 0.6 dB above it', async () => {
+  const out = join(work.path, 'flat-psnr.webm');
+  const r = await encode({
+    ffmpeg: ff,
+    storage: localFileStorage(),
+    input: FLAT,
+    outputs: [{ preset: presetWith('webm', 'psnr=36'), path: out }],
+    force: true,
+  });
+  const q = r.outputs[0]!.quality!;
+  assert.ok(q.psnr! >= 35.7 && q.psnr! <= 36.6, `PSNR ${q.psnr}`);
+  assert.equal((q.search as SearchRecord).target, 'psnr=36');
+  assert.equal((q.search as SearchRecord).reached, true);
+});
+
 test('a longer input is searched on samples cut from it, and the final file is verified (and corrected) to land in the window', async () => {
   const long = join(work.path, 'long.mkv');
   const r0 = spawnSync(
