@@ -131,6 +131,9 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
   }
 }
 
+/** Share of an encode's progress that a CRF search takes (it encodes about as much as the output). */
+const SEARCH_SHARE = 0.3;
+
 /**
  * Probe and run ffmpeg into the given paths; nothing is committed. Each output must be non-empty.
  * The caller owns the paths (discard them on failure).
@@ -187,7 +190,21 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         onSpawn: req.onSpawn,
       });
       const start = plain.outputs[i]!.video?.crf ?? 32;
-      const s = await searchOnSamples({ target, start, samples: enc.samples, capKbps: null, probe: enc.probe, now });
+      // The search shows as the first SEARCH_SHARE of the progress, a step per probe.
+      let probes = 0;
+      const probeSamples = async (crf: number) => {
+        const score = await enc.probe(crf);
+        req.onProgress?.({ fraction: SEARCH_SHARE * Math.min(1, ++probes / 4) });
+        return score;
+      };
+      const s = await searchOnSamples({
+        target,
+        start,
+        samples: enc.samples,
+        capKbps: null,
+        probe: probeSamples,
+        now,
+      });
       const capKbps = compile([...Array(i).fill(undefined), s.crf], i).outputs[0]!.video?.capKbps ?? null;
       searches[i] = {
         s,
@@ -202,6 +219,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       };
     }
     const crfs = searches.map((x) => x?.s.crf);
+    const share = searches.some(Boolean) ? SEARCH_SHARE : 0;
     const compiled = compile(crfs);
     const commands = compiled.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args]));
     const progress = new TaskProgress(
@@ -213,7 +231,10 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       await runFfmpeg(req.ffmpeg.ffmpeg, c.args, {
         signal: req.signal,
         onSpawn: req.onSpawn,
-        onProgress: (b) => req.onProgress?.(progress.update(i, b, now())),
+        onProgress: (b) => {
+          const p = progress.update(i, b, now());
+          req.onProgress?.(share ? { ...p, fraction: share + (1 - share) * p.fraction } : p);
+        },
       });
     }
     const measure = (i: number, video: NonNullable<(typeof compiled.outputs)[number]['video']>) =>
