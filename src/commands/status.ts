@@ -3,10 +3,11 @@
 // past jobs are always visible.
 import type { Command } from 'commander';
 import { action, intOption } from '../cli/context.js';
-import { formatBytes, formatDuration, printJson } from '../cli/output.js';
+import { formatDuration, printJson } from '../cli/output.js';
 import { requireFeederd } from '../client/connect.js';
 import { findRunning } from '../client/daemon.js';
 import type { PublicJob } from '../orchestrator/api.js';
+import { outputText } from '../tui/format.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { watchJobsView } from '../tui/watch-jobs.js';
 import { NommerError } from '../errors.js';
@@ -39,7 +40,7 @@ function detailLines(d: Detail): string[] {
     `input     ${j.input}`,
     ...j.outputs.map(
       (o, i) =>
-        `${i === 0 ? 'outputs' : '       '}   ${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})`,
+        `${i === 0 ? 'outputs' : '       '}   ${outputText(o)}`,
     ),
     `created   ${j.createdAt}`,
     ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
