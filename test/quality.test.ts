@@ -13,6 +13,7 @@ import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
 import { measureGraph, parseScores } from '../src/quality/measure.js';
 import { aimOf, correctedCrf, nextStep, sampleFilters, sampleWindows } from '../src/quality/search.js';
+import { reachTarget } from '../src/quality/run-search.js';
 import {
   inWindow,
   parseTarget,
@@ -110,6 +111,40 @@ test('the search interpolates to the highest CRF that reaches the aim, and says 
   const next = correctedCrf(target, samples, [{ crf: 45, score: 0.944 }]);
   assert.ok(next !== undefined && next < 45, `corrected to ${next}`);
   assert.ok(aimOf(target) > target.value);
+});
+
+test('a target out of reach is said in the record, with the safety cap when it bound, and a missed final file is corrected', async () => {
+  const target = { metric: 'ssim' as const, value: 0.98 };
+  // Held by the cap: every CRF gives the same 0.9 at the cap's bitrate.
+  const capped = await reachTarget({
+    target,
+    start: 35,
+    samples: { count: 1, seconds: 3 },
+    capKbps: 100,
+    probe: async () => 0.9,
+    encodeFinal: async () => ({ quality: { ssim: 0.9, psnr: 30 }, kbps: 99 }),
+  });
+  assert.equal(capped.record.reached, false);
+  assert.match(capped.record.note ?? '', /out of reach.*safety bitrate cap \(100 kbit\/s\) bound/);
+  assert.equal(capped.record.capBound, true);
+  // Samples say CRF 40 reaches 0.98; the final file at 40 scores lower, so it is corrected down.
+  const curve = (crf: number) => 1 - 0.0005 * 2 ** (crf / 10);
+  const finals: number[] = [];
+  const corrected = await reachTarget({
+    target,
+    start: 30,
+    samples: { count: 2, seconds: 3 },
+    capKbps: null,
+    probe: async (crf) => curve(crf),
+    encodeFinal: async (crf) => {
+      finals.push(crf);
+      return { quality: { ssim: curve(crf) - 0.006, psnr: 40 }, kbps: 50 };
+    },
+  });
+  assert.ok(corrected.record.corrections >= 1, JSON.stringify(corrected.record));
+  assert.equal(corrected.record.reached, true, JSON.stringify(corrected.record));
+  assert.ok(inWindow(target, corrected.final.quality.ssim));
+  assert.equal(finals.at(-1), corrected.record.crf, 'the file left on disk is the one the record names');
 });
 
 test('samples grow with the input, a short input is its own sample, and both sides of a measurement pair frames by number at the output size', () => {
