@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'API_ERROR',
   'UNAUTHORIZED',
   'FLEET_FAILED',
+  'BUDGET_EXCEEDED', // a job's estimate or cost passed its --max-cost
   'INTERNAL',
 ] as const;
 

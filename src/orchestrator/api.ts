@@ -182,6 +182,8 @@ function httpStatusFor(e: NommerError): number {
       return 401;
     case 'JOB_STATE':
       return 409;
+    case 'BUDGET_EXCEEDED':
+      return 402;
     case 'INTERNAL':
       return 500;
     default:
@@ -229,7 +231,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.post('/v1/jobs', async (req, reply) => {
     const r = await createJobFrom(deps, req.body);
-    if (r.dryRun) return reply.status(200).send({ dryRun: true, input: r.input, outputs: r.outputs });
+    if (r.dryRun)
+      return reply.status(200).send({ dryRun: true, input: r.input, outputs: r.outputs, estimate: r.estimate });
     return reply.status(r.created ? 201 : 200).send({ job: publicJob(r.job), created: r.created });
   });
 

@@ -28,6 +28,8 @@ import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { slotPricing } from '../fleet/prices.js';
+import { BudgetWatch } from './budget-watch.js';
+import { makeEstimator } from './estimator.js';
 import { busyByWorker } from './store/index.js';
 import { allowedS3Prefixes, requireBucket, reservedS3Prefixes } from '../aws-settings.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
@@ -150,6 +152,10 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     void fleet.sweepEndedJob(c.job.outputs.map((o) => o.uri));
   });
 
+  // What a slot costs, kept in each new job; budgets are watched while jobs run.
+  const pricing = slotPricing(config, ports.backend);
+  const budgets = new BudgetWatch(store, log.child({ part: 'budget' }));
+  budgets.start();
   const app = buildApi({
     store,
     version: packageVersion(),
@@ -178,7 +184,16 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     stage: staging ? (input, outputs, opts) => staging!.stage(input, outputs, opts) : undefined,
     reservedPrefixes: ports.backend === 'aws' ? reservedS3Prefixes(config, RELEASE_PREFIX) : [],
     allowedS3Prefixes: ports.backend === 'aws' ? allowedS3Prefixes(config) : undefined,
-    pricing: slotPricing(config, ports.backend),
+    pricing,
+    estimate: makeEstimator({
+      store,
+      ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
+      usdPerSlotHour: () => pricing?.usdPerSlotHour,
+      slots: () =>
+        ports.backend === 'aws'
+          ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
+          : Math.max(1, wanted),
+    }),
     planChunks: makeChunkPlanner({
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       chunking: config.chunking,
@@ -278,6 +293,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   detachFencing();
   stopTempSweep();
   stopDelivery();
+  budgets.stop();
   ports.close();
   store.close();
   // The token stays for the next start and for clients; the address goes with us.

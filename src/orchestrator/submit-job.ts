@@ -14,6 +14,7 @@ import type { WirePreset } from '../messages.js';
 import { toWirePreset } from '../presets/registry.js';
 import { absoluteUri, hasScheme } from '../uri.js';
 import type { ChunkPlanner } from '../chunked/planner.js';
+import type { Estimate, MediaInfo } from '../cost/estimate.js';
 import type { Staging } from './staging.js';
 import type { Job, Store } from './store/index.js';
 
@@ -38,6 +39,8 @@ export const createJobBody = z.strictObject({
   chunked: z.boolean().optional(),
   /** Resolve and answer the outputs (presets as they would run); create nothing. */
   dryRun: z.boolean().default(false),
+  /** The most this job may cost ($): refused when the estimate is above it, stopped when its cost passes it. */
+  maxCostUsd: z.number().positive().max(1_000_000).optional(),
 });
 export type CreateJobBody = z.input<typeof createJobBody>;
 
@@ -58,7 +61,11 @@ export interface JobCreatorDeps {
   allowedS3Prefixes?: string[];
   /** What a worker slot costs now, kept in the job so its record can price its worker-seconds. */
   pricing?: { usdPerSlotHour: number; basis: string };
+  /** What the job will take and cost (cost/estimate.ts); undefined when the input cannot be probed here. */
+  estimate?: (input: string, outputs: ResolvedOutput[], chunks: number | undefined) => Promise<JobEstimate | undefined>;
 }
+
+export type JobEstimate = Estimate & { media: MediaInfo };
 
 export interface ResolvedOutput {
   preset: WirePreset;
@@ -67,7 +74,7 @@ export interface ResolvedOutput {
 
 export type CreateJobResult =
   | { dryRun: false; job: Job; created: boolean }
-  | { dryRun: true; input: string; outputs: ResolvedOutput[] };
+  | { dryRun: true; input: string; outputs: ResolvedOutput[]; estimate: Estimate | null };
 
 /** A request that does not fit its schema, as one USAGE error naming every problem. */
 export function validation(err: z.ZodError, what: string): NommerError {
@@ -102,7 +109,10 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   }).map((o) => ({ preset: toWirePreset(o.preset), uri: absoluteUri(o.uri) }));
   checkS3Location(deps, body.input, 'input');
   for (const o of outputs) checkS3Location(deps, o.uri, 'output');
-  if (body.dryRun) return { dryRun: true, input: body.input, outputs };
+  if (body.dryRun) {
+    const estimate = deps.estimate ? await deps.estimate(body.input, outputs, undefined) : undefined;
+    return { dryRun: true, input: body.input, outputs, estimate: estimate ? publicEstimate(estimate) : null };
+  }
 
   if (body.idempotencyKey) {
     const existing = deps.store.findByIdempotencyKey(body.idempotencyKey);
@@ -110,6 +120,18 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   }
   // Planned before staging: feederd reads the input where the user put it.
   const chunking = deps.planChunks ? await deps.planChunks(body.input, outputs, body.chunked) : undefined;
+  // With a limit, the job must be expected to fit it before anything is staged or queued.
+  const estimate =
+    body.maxCostUsd !== undefined && deps.estimate
+      ? await deps.estimate(body.input, outputs, chunking?.tasks ? chunking.summary.chunks : undefined)
+      : undefined;
+  if (body.maxCostUsd !== undefined && estimate && estimate.usd !== null && estimate.usd > body.maxCostUsd) {
+    throw new NommerError(
+      'BUDGET_EXCEEDED',
+      `this job is estimated at $${estimate.usd.toFixed(4)} (${estimate.workerSeconds} worker-seconds), above its limit of $${body.maxCostUsd}`,
+      { hint: `raise --max-cost, or choose a cheaper preset; estimate from ${estimate.basis}` },
+    );
+  }
   const staged = deps.stage ? await deps.stage(body.input, outputs, { overwrite: body.force }) : undefined;
   const { job, created } = deps.store.createJob({
     input: staged?.input ?? body.input,
@@ -121,6 +143,8 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     options: {
       force: body.force,
       ...(deps.pricing ? { pricing: deps.pricing } : {}),
+      ...(body.maxCostUsd !== undefined ? { maxCostUsd: body.maxCostUsd } : {}),
+      ...(estimate ? { media: estimate.media, estimate: publicEstimate(estimate) } : {}),
       ...(staged ? { deliver: staged.deliver, cleanup: staged.cleanup, source: body.input } : {}),
       ...(chunking
         ? {
@@ -164,4 +188,8 @@ function checkS3Location(deps: JobCreatorDeps, raw: string, what: 'input' | 'out
       hint: 'use a location under one of them, or add it to aws.allowedPrefixes (and to the IAM policies `nommer setup aws` prints)',
     });
   }
+}
+
+function publicEstimate(e: JobEstimate): Estimate {
+  return { seconds: e.seconds, workerSeconds: e.workerSeconds, usd: e.usd, basis: e.basis };
 }

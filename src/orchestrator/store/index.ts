@@ -18,6 +18,7 @@ import { listJobs } from './list-jobs.js';
 import { listSilentTasks } from './list-silent-tasks.js';
 import { markTaskDispatched } from './mark-task-dispatched.js';
 import { outputsOfWorker } from './outputs-of-worker.js';
+import { pastSpeeds } from './past-speeds.js';
 import { requeueTask } from './requeue-task.js';
 import { retryJob } from './retry-job.js';
 import { summarizeJobs } from './summarize-jobs.js';
@@ -141,6 +142,10 @@ export class Store {
   }
   outputsOfWorker(worker: string): string[] {
     return outputsOfWorker(this.db, worker);
+  }
+  /** Past jobs' media length and slot time, for estimates (past-speeds.ts). */
+  pastSpeeds(opts?: { limit?: number }) {
+    return pastSpeeds(this.db, opts);
   }
   /** aws: succeeded jobs whose staged outputs are not delivered yet (deliveries.ts). */
   pendingDeliveries(opts?: { limit?: number }): Job[] {

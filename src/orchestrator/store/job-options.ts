@@ -30,6 +30,14 @@ export const jobOptions = z.looseObject({
   chunking: chunkingDecision.optional(),
   /** What a worker slot cost when the job was made ($/hour), and where that price came from. */
   pricing: z.object({ usdPerSlotHour: z.number().nonnegative(), basis: z.string() }).optional(),
+  /** The most the job may cost ($); past it the job is stopped (budget-watch.ts). */
+  maxCostUsd: z.number().positive().optional(),
+  /** The input as probed at submission (length, video height): the estimate's history. */
+  media: z.object({ seconds: z.number().nonnegative(), height: z.number().int().nullable() }).optional(),
+  /** What the job was expected to take and cost when it was made. */
+  estimate: z
+    .object({ seconds: z.number(), workerSeconds: z.number(), usd: z.number().nullable(), basis: z.string() })
+    .optional(),
 });
 export type JobOptions = z.infer<typeof jobOptions>;
 export type JobOptionsInput = z.input<typeof jobOptions>;
