@@ -1,9 +1,15 @@
 // `nommer submit`: queue encodes with feederd (starting it when none runs) and follow them.
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { action, collect, intOption } from '../cli/context.js';
-import { printJson, shellQuote } from '../cli/output.js';
+import { formatDuration, printJson, shellQuote } from '../cli/output.js';
+import type { Config } from '../config.js';
+import { estimateJob } from '../cost/estimate.js';
+import { probeInput } from '../ffmpeg/probe.js';
+import { slotPricing } from '../fleet/prices.js';
+import type { WirePreset } from '../messages.js';
+import { presetFamily } from '../orchestrator/estimator.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
 import { localFileStorage } from '../backends.js';
 import { encodeInto } from '../encode.js';
@@ -11,7 +17,7 @@ import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { qualitySets, resolveOutputs } from '../jobspec.js';
-import { parseResolvedPreset } from '../presets/registry.js';
+import { parseResolvedPreset, toWirePreset } from '../presets/registry.js';
 import type { PublicJob } from '../orchestrator/api.js';
 import { followJobsView } from '../tui/follow-jobs.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
@@ -31,6 +37,48 @@ interface Flags {
   chunked?: boolean;
   target?: string;
   quality?: boolean;
+  maxCost?: number;
+}
+
+/** --max-cost: dollars, > 0. */
+function dollars(value: string): number {
+  const n = Number(value.replace(/^\$/, ''));
+  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000)
+    throw new InvalidArgumentError(`--max-cost must be an amount in dollars above 0, like 0.50, got "${value}"`);
+  return n;
+}
+
+interface EstimateView {
+  seconds: number;
+  workerSeconds: number;
+  usd: number | null;
+  basis: string;
+}
+
+/** Without feederd: the estimate from the default table (no history) with the config's slot price. */
+async function localEstimate(
+  config: Config,
+  ffprobe: string,
+  input: string,
+  outputs: Array<{ preset: WirePreset }>,
+): Promise<EstimateView | null> {
+  if (hasScheme(input)) return null;
+  const info = await probeInput(ffprobe, input);
+  if (!(info.duration > 0)) return null;
+  const e = estimateJob({
+    media: { seconds: info.duration, height: info.video?.height ?? null },
+    outputs: outputs.map((o) => ({ preset: o.preset.name, family: presetFamily(o.preset) })),
+    history: [],
+    usdPerSlotHour: slotPricing(config)?.usdPerSlotHour ?? null,
+    parallelism: 1,
+  });
+  return { ...e, basis: `${e.basis}; feederd not running, so no history` };
+}
+
+function estimateLine(input: string, e: EstimateView | null): string {
+  if (!e) return `# ${input}: no estimate (the input is not a local file this machine can probe)`;
+  const usd = e.usd === null ? 'no price' : `$${e.usd < 0.01 ? e.usd.toFixed(6) : e.usd.toFixed(4)}`;
+  return `# ${input}: about ${formatDuration(e.seconds)} (${e.workerSeconds} worker-seconds), ${usd} — ${e.basis}`;
 }
 
 export function registerSubmit(program: Command): void {
@@ -62,6 +110,11 @@ export function registerSubmit(program: Command): void {
       'search the CRF that reaches this quality, e.g. ssim=0.985 (chunked jobs: per chunk, on the workers)',
     )
     .option('--no-quality', 'do not measure SSIM/PSNR of the outputs (default: config quality.measure)')
+    .option(
+      '--max-cost <usd>',
+      'the most each job may cost, in dollars: refused when its estimate is above, stopped if its cost passes it',
+      dollars,
+    )
     .option('--detach', 'queue and return at once (print the job ids)')
     .option('-n, --dry-run', 'print the ffmpeg command(s) each job would run; queue nothing')
     .option('--api <url>', 'feederd address (default: the one recorded in the data dir, or NOMMER_API)')
@@ -81,7 +134,8 @@ Examples:
   $ nommer submit talk.mov --json --detach         # {"jobs": [{"id": ..., "state": "queued", ...}]}
   $ nommer submit talk.mov --json | tail -n1       # {"jobs": [{"id": ..., "state": "succeeded", ...}]}
   $ nommer submit talk.mov --target ssim=0.985     # CRF searched; job.outputs[0].quality says how
-  $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]]}`,
+  $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]], "jobs": [{"input", "estimate"}]}
+  $ nommer submit talk.mov --max-cost 0.25         # BUDGET_EXCEEDED (exit 1) if estimated above $0.25`,
     )
     .action(
       action(async (ctx, inputs: string[], flags: Flags) => {
@@ -128,23 +182,33 @@ Examples:
           const running = await findRunning(loaded, flags.api);
           const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
           const commands: string[][] = [];
+          const estimates: Array<{ input: string; estimate: EstimateView | null }> = [];
           for (const j of jobs) {
             if (hasScheme(j.input) && !/^https?:/.test(j.input))
               throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
             let outputs = j.outputs.map((o) => ({ preset: o.preset, uri: o.uri }));
+            let estimate: EstimateView | null;
             if (running) {
-              const r = await running.request<{ outputs: Array<{ preset: unknown; uri: string }> }>(
-                'POST',
-                '/v1/jobs',
-                {
-                  input: j.input,
-                  outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-                  set: sets,
-                  dryRun: true,
-                },
-              );
+              const r = await running.request<{
+                outputs: Array<{ preset: unknown; uri: string }>;
+                estimate?: EstimateView | null;
+              }>('POST', '/v1/jobs', {
+                input: j.input,
+                outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+                set: sets,
+                dryRun: true,
+              });
               outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
+              estimate = r.estimate ?? null;
+            } else {
+              estimate = await localEstimate(
+                config,
+                ffmpeg.ffprobe,
+                j.input,
+                outputs.map((o) => ({ preset: toWirePreset(o.preset) })),
+              );
             }
+            estimates.push({ input: j.input, estimate });
             const r = await encodeInto({
               ffmpeg,
               input: j.input,
@@ -153,8 +217,11 @@ Examples:
             });
             commands.push(...r.commands);
           }
-          if (ctx.global.json) printJson({ commands });
-          else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+          if (ctx.global.json) printJson({ commands, jobs: estimates });
+          else {
+            for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+            for (const e of estimates) process.stdout.write(`${estimateLine(e.input, e.estimate)}\n`);
+          }
           return 0;
         }
 
@@ -185,6 +252,7 @@ Examples:
             force: Boolean(flags.force),
             maxAttempts: flags.maxAttempts,
             ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
+            ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
           });
           created.push(r.job);
         }
