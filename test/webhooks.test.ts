@@ -34,7 +34,7 @@ test('signature format: t=<seconds>,v1=<hex hmac of "t.body">', () => {
 });
 
 test('state changes are POSTed, signed, and retried after a receiver error', async () => {
-  const received: Array<{ event: string; state: string; valid: boolean }> = [];
+  const received: Array<{ event: string; state: string; valid: boolean; ssim?: number; workerSeconds?: number }> = [];
   let calls = 0;
   const server = createServer((req, res) => {
     let body = '';
@@ -48,11 +48,16 @@ test('state changes are POSTed, signed, and retried after a receiver error', asy
         res.statusCode = 503;
         return res.end();
       }
-      const j = JSON.parse(body) as { event: string; job: { state: string } };
+      const j = JSON.parse(body) as {
+        event: string;
+        job: { state: string; outputs: Array<{ quality?: { ssim?: number } }>; cost?: { workerSeconds: number } };
+      };
       received.push({
         event: j.event,
         state: j.job.state,
         valid: verify(String(req.headers[SIGNATURE_HEADER]), body, secret),
+        ssim: j.job.outputs[0]?.quality?.ssim,
+        workerSeconds: j.job.cost?.workerSeconds,
       });
       res.end('ok');
     });
@@ -76,6 +81,10 @@ test('state changes are POSTed, signed, and retried after a receiver error', asy
       JSON.stringify(received),
     );
     assert.ok(received.length >= 2, 'several state changes were sent');
+    // The final payload says how good the output is and what the job took.
+    const fin = received.find((r) => r.event === 'succeeded')!;
+    assert.ok(typeof fin.ssim === 'number' && fin.ssim > 0.5 && fin.ssim <= 1, `ssim ${fin.ssim}`);
+    assert.ok(typeof fin.workerSeconds === 'number' && fin.workerSeconds > 0, `workerSeconds ${fin.workerSeconds}`);
     assert.ok(
       received.every((r) => r.valid),
       'every delivery carries a valid signature',

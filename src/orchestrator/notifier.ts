@@ -245,8 +245,14 @@ export class Notifier {
         attempt: c.job.attempt,
         progress: c.job.progress,
         input: c.job.input,
-        outputs: c.job.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri, bytes: o.bytes })),
+        outputs: c.job.outputs.map((o) => ({
+          preset: o.preset.name,
+          uri: o.uri,
+          bytes: o.bytes,
+          ...(o.quality ? { quality: o.quality } : {}),
+        })),
         error: c.job.error,
+        cost: c.job.cost,
       },
       message: c.event.message,
     });
