@@ -60,7 +60,11 @@ test('every attempt adds the time it held its slot: a released attempt, then a r
 });
 
 test('a local job at local.costPerHour records worker-seconds close to its run time, and the matching dollars', async () => {
-  const f = await startFeederd(d.path, { workers: 1, config: { local: { costPerHour: 36 } } });
+  // quality.measure off in feederd's own config: a job posted to the API is not measured either.
+  const f = await startFeederd(d.path, {
+    workers: 1,
+    config: { local: { costPerHour: 36 }, quality: { measure: false } },
+  });
   try {
     const clip = makeClip(join(d.path, 'c.mp4'), { seconds: 2, width: 160, height: 120 });
     const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
@@ -79,6 +83,9 @@ test('a local job at local.costPerHour records worker-seconds close to its run t
     );
     assert.equal(cost.usd, Math.round(cost.workerSeconds * 0.01 * 1e6) / 1e6, '$36/h is $0.01 a second');
     assert.match(cost.basis, /local\.costPerHour: \$36\/h per local worker slot/);
+    const quality = (done.outputs[0] as { quality?: { ssim?: number; skipped?: string } }).quality;
+    assert.equal(quality?.ssim, undefined, 'not measured');
+    assert.match(quality?.skipped ?? '', /./, 'the record says why not');
   } finally {
     await f.stop();
   }

@@ -185,6 +185,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     reservedPrefixes: ports.backend === 'aws' ? reservedS3Prefixes(config, RELEASE_PREFIX) : [],
     allowedS3Prefixes: ports.backend === 'aws' ? allowedS3Prefixes(config) : undefined,
     pricing,
+    qualityMeasure: config.quality.measure,
     estimate: makeEstimator({
       store,
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,

@@ -59,6 +59,8 @@ export interface JobCreatorDeps {
   reservedPrefixes?: string[];
   /** aws: the S3 locations inputs and outputs must be under (aws.allowedPrefixes, or the bucket). */
   allowedS3Prefixes?: string[];
+  /** Config quality.measure: false turns measuring off for jobs that neither ask for it nor aim at a target. */
+  qualityMeasure?: boolean;
   /** What a worker slot costs now, kept in the job so its record can price its worker-seconds. */
   pricing?: { usdPerSlotHour: number; basis: string };
   /** What the job will take and cost (cost/estimate.ts); undefined when the input cannot be probed here. */
@@ -106,7 +108,7 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     sets: body.set,
     userPresets: deps.userPresets,
     defaultPreset: deps.defaultPreset,
-  }).map((o) => ({ preset: toWirePreset(o.preset), uri: absoluteUri(o.uri) }));
+  }).map((o) => ({ preset: withMeasureDefault(toWirePreset(o.preset), deps.qualityMeasure), uri: absoluteUri(o.uri) }));
   checkS3Location(deps, body.input, 'input');
   for (const o of outputs) checkS3Location(deps, o.uri, 'output');
   if (body.dryRun) {
@@ -192,4 +194,12 @@ function checkS3Location(deps: JobCreatorDeps, raw: string, what: 'input' | 'out
 
 function publicEstimate(e: JobEstimate): Estimate {
   return { seconds: e.seconds, workerSeconds: e.workerSeconds, usd: e.usd, basis: e.basis };
+}
+
+/** feederd's quality.measure for a preset that says nothing of measuring and has no target. */
+function withMeasureDefault(p: WirePreset, measure: boolean | undefined): WirePreset {
+  if (measure !== false) return p;
+  const q = (p.quality ?? null) as { measure?: boolean; target?: string } | null;
+  if (q?.target !== undefined || q?.measure !== undefined) return p;
+  return { ...p, quality: { ...(q ?? {}), measure: false } };
 }
