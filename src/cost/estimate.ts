@@ -31,13 +31,13 @@ export interface Estimate {
 /**
  * Slot-seconds per media second at 360p by codec family: `node dist/bench/speed-table.js` on a
  * 2-core machine (2026-12-01, Debian ffmpeg 5.1, nommer's presets at their defaults, each encode
- * alone; other work was running on the machine, so these err on the dear side). Other heights
+ * alone, on a quiet machine). Other heights
  * scale with the pixel count. Past jobs replace them as soon as there are three of a kind.
  */
 export const DEFAULT_SPEED = {
   recorded: '2026-12-01',
   reference: 'bench/speed-table, 2-core machine, 360p',
-  slotSecondsPerMediaSecond: { vp9: 2.137, av1: 0.703, vp8: 1.013, theora: 0.414, webp: 0.07, audio: 0.08 } as Record<
+  slotSecondsPerMediaSecond: { vp9: 0.652, av1: 0.633, vp8: 0.414, theora: 0.43, webp: 0.065, audio: 0.072 } as Record<
     string,
     number
   >,
