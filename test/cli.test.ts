@@ -145,6 +145,7 @@ test('--help teaches: examples on the program and on encode', () => {
 });
 
 test('a reader that closes the pipe early (`nommer --help | head -1`) ends nommer quietly, exit 0', () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bash expands it, not JavaScript
   const script = '"$0" "$1" --help | head -c 10 >/dev/null; echo "nommer exit ${PIPESTATUS[0]}" >&2';
   const r = spawnSync('bash', ['-c', script, process.execPath, NOMMER_BIN], { encoding: 'utf8' });
   assert.match(r.stderr, /nommer exit 0/);

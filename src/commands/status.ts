@@ -38,10 +38,7 @@ function detailLines(d: Detail): string[] {
     `job       ${j.id}`,
     `state     ${j.state}${j.phase ? ` (${j.phase})` : ''}${j.state === 'running' ? ` ${Math.round(j.progress * 100)}%` : ''}  attempt ${j.attempt}/${j.maxAttempts}`,
     `input     ${j.input}`,
-    ...j.outputs.map(
-      (o, i) =>
-        `${i === 0 ? 'outputs' : '       '}   ${outputText(o)}`,
-    ),
+    ...j.outputs.map((o, i) => `${i === 0 ? 'outputs' : '       '}   ${outputText(o)}`),
     `created   ${j.createdAt}`,
     ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
     ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
