@@ -31,6 +31,8 @@ export function reservedS3Prefixes(config: Config, releasePrefix: string): strin
 
 /** Where jobs may read and write in S3: aws.allowedPrefixes, or anywhere in aws.bucket. */
 export function allowedS3Prefixes(config: Config): string[] {
-  if (config.aws.allowedPrefixes.length > 0) return config.aws.allowedPrefixes;
+  // `s3://media` is the bucket media, not every bucket whose name starts with "media".
+  if (config.aws.allowedPrefixes.length > 0)
+    return config.aws.allowedPrefixes.map((p) => (/^s3:\/\/[^/]+$/.test(p) ? `${p}/` : p));
   return [`s3://${requireBucket(config)}/`];
 }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DEFAULT_SPEED, estimateJob, heightClass } from '../src/cost/estimate.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
+import { openStore } from '../src/orchestrator/store/index.js';
+import { createJobFrom } from '../src/orchestrator/submit-job.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
 
@@ -100,8 +102,35 @@ test('a running job whose cost passes its limit is stopped with BUDGET_EXCEEDED'
     assert.equal(done.state, 'failed');
     assert.equal(done.error?.code, 'BUDGET_EXCEEDED');
     assert.match(done.error?.message ?? '', /past its limit of \$0\.02/);
+    // A retry would pass the same limit at once: refused, with what to do instead.
+    await assert.rejects(
+      f.client.request('POST', `/v1/jobs/${job.id}/retry`, {}),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'JOB_STATE' && /higher --max-cost/.test(e.hint ?? ''),
+    );
   } finally {
     release();
     server.close();
+  }
+});
+
+test('a cost limit without a price for worker time is refused, not ignored', async () => {
+  const store = openStore(join(d.path, 'no-price.db'));
+  try {
+    await assert.rejects(
+      createJobFrom(
+        {
+          store,
+          userPresets: {},
+          defaultPreset: 'webm',
+          maxAttempts: 1,
+          onWork: () => {},
+          pricing: { usdPerSlotHour: 0, basis: 'local.costPerHour is 0' },
+        },
+        { input: clip, outputs: [{ preset: 'webm' }], maxCostUsd: 1 },
+      ),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'USAGE' && /local\.costPerHour/.test(e.hint ?? ''),
+    );
+  } finally {
+    store.close();
   }
 });

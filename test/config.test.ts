@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../src/config.js';
+import { allowedS3Prefixes } from '../src/aws-settings.js';
 import { NommerError } from '../src/errors.js';
 import { tempDir } from './helpers/media.js';
 
@@ -81,4 +82,16 @@ test('a broken config file is a CONFIG_INVALID error, not a stack trace', async 
   } finally {
     d.cleanup();
   }
+});
+
+test('aws.allowedPrefixes: a bare bucket means that bucket, not every bucket whose name starts so; empty means aws.bucket', () => {
+  const of = (aws: Record<string, unknown>) =>
+    allowedS3Prefixes(parseConfig({ backend: 'aws', aws: { bucket: 'media', ...aws } }));
+  assert.deepEqual(of({}), ['s3://media/']);
+  assert.deepEqual(of({ allowedPrefixes: ['s3://media', 's3://archive/in/', 's3://logs/2026-'] }), [
+    's3://media/',
+    's3://archive/in/',
+    's3://logs/2026-',
+  ]);
+  assert.throws(() => of({ allowedPrefixes: ['media/videos'] }), /allowedPrefixes.*S3 location/s);
 });

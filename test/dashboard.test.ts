@@ -88,6 +88,12 @@ test('without the login cookie the page and the API refuse; a login link works o
     });
     assert.equal(elsewhere.status(), 403);
     assert.equal((await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs')).jobs.length, 0, 'nothing was made');
+    // A session cannot mint new logins for itself: that takes the token.
+    const mint = await api.post(`${f.client.endpoint.url}/v1/dashboard/login-codes`, {
+      data: {},
+      headers: { origin: f.client.endpoint.url },
+    });
+    assert.equal(mint.status(), 403);
     // Log out: the page says so, and the session is over on feederd, not only in this browser.
     await page.locator('#live.on').waitFor();
     await page.getByRole('button', { name: 'Log out' }).click();

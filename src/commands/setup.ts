@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../cli/context.js';
 import { printJson } from '../cli/output.js';
-import { awsSettingsOf, redriveCountOf, requireBucket } from '../aws-settings.js';
+import { allowedS3Prefixes, awsSettingsOf, redriveCountOf, requireBucket } from '../aws-settings.js';
 import { packageVersion } from '../paths.js';
 
 export function registerSetup(program: Command): void {
@@ -39,7 +39,7 @@ Examples:
             stagingPrefix: config.aws.stagingPrefix,
             controlPrefix: config.aws.controlPrefix,
             clusterTag: { key: 'nommer:cluster', value: config.aws.queuePrefix },
-            allowedPrefixes: config.aws.allowedPrefixes,
+            allowedPrefixes: config.aws.allowedPrefixes.length > 0 ? allowedS3Prefixes(config) : [],
           });
           if (flags.policiesOnly) {
             printJson(policies);

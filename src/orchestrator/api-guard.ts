@@ -128,6 +128,15 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions, port: () 
     if (!opts.token || isOpenPath(path) || tokenMatches(opts.token, req.headers.authorization)) return undefined;
     const session = opts.sessions && readCookie(req.headers.cookie, sessionCookieName(port()));
     if (session && opts.sessions!.valid(session)) {
+      // A session must not outlive itself by minting new logins: that takes the token.
+      if (path === '/v1/dashboard/login-codes')
+        return refuse(
+          reply,
+          403,
+          'UNAUTHORIZED',
+          'login codes are made with the API token, not with a dashboard session',
+          'run `nommer dashboard` (it uses the token) for a new login link',
+        );
       const changes = req.method !== 'GET' && req.method !== 'HEAD';
       const json = /^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '');
       if (!changes || (origin !== undefined && json)) return undefined;

@@ -262,6 +262,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const j = mustGet(req.params.id);
     if (j.state !== 'failed' && j.state !== 'canceled')
       throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
+    // Its cost so far stays with it: run again, it would pass the same limit at once.
+    if (j.error?.code === 'BUDGET_EXCEEDED')
+      throw new NommerError('JOB_STATE', `job ${j.id} was stopped at its cost limit; a retry would pass it again`, {
+        hint: 'submit it again with a higher --max-cost',
+      });
     // What workers said about the old attempt first (a late success's outputs are taken back).
     await deps.beforeRetry?.();
     const rerun = deps.tasksToRerun ? await deps.tasksToRerun(j.id) : [];

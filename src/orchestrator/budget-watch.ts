@@ -5,14 +5,18 @@ import type { Logger } from '../log.js';
 import { sql } from './store/rows.js';
 import type { Store } from './store/index.js';
 
-/** Running jobs with a limit, and their slot time so far (ms) at `now`. */
+/**
+ * Running jobs with a limit past it. A running attempt counts up to its last sign of life (its
+ * latest event), not to now: after feederd was down, a task whose worker finished meanwhile is
+ * not billed for the outage.
+ */
 function overBudget(store: Store, now: number): Array<{ id: string; limit: number; usd: number }> {
   const rows = sql(
     store.db,
     `SELECT j.id, json_extract(j.options, '$.maxCostUsd') AS max_usd,
       json_extract(j.options, '$.pricing.usdPerSlotHour') AS per_hour,
-      j.worker_ms + (SELECT coalesce(sum(max(0, @now - t.started_at)), 0) FROM tasks t
-        WHERE t.job_id = j.id AND t.state = 'running' AND t.started_at IS NOT NULL) AS held_ms
+      j.worker_ms + (SELECT coalesce(sum(max(0, min(@now, coalesce(t.heartbeat_at, t.started_at)) - t.started_at)), 0)
+        FROM tasks t WHERE t.job_id = j.id AND t.state = 'running' AND t.started_at IS NOT NULL) AS held_ms
     FROM jobs j WHERE j.state = 'running' AND json_extract(j.options, '$.maxCostUsd') IS NOT NULL`,
   ).all({ now }) as Array<{ id: string; max_usd: number; per_hour: number | null; held_ms: number }>;
   return rows
@@ -50,12 +54,16 @@ export class BudgetWatch {
     return failed;
   }
 
+  private stopped = false;
+
   start(): void {
+    if (this.stopped || this.timer) return;
     this.timer = setInterval(() => this.check(), this.intervalMs);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
   }
 }

@@ -29,7 +29,10 @@ export function makeEstimator(o: {
     chunks: number | undefined,
   ): Promise<(Estimate & { media: MediaInfo }) | undefined> => {
     if (!isLocalUri(input)) return undefined;
-    const info = await probeInput(o.ffprobe(), localPathOf(input));
+    // An input feederd cannot probe (no ffprobe here, an odd file) has no estimate; the job is
+    // still checked by its worker, and a budget still stops it while it runs.
+    const info = await probeInput(o.ffprobe(), localPathOf(input)).catch(() => undefined);
+    if (!info) return undefined;
     if (!(info.duration > 0)) return undefined;
     const media: MediaInfo = { seconds: info.duration, height: info.video?.height ?? null };
     const e = estimateJob({

@@ -127,7 +127,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   // aws: local inputs/outputs travel through the bucket's staging prefix; deliveries a previous
   // feederd left pending are finished now.
   let staging: Staging | undefined;
-  let stopDelivery = () => {};
+  let stopDelivery = async () => {};
   if (ports.backend === 'aws') {
     staging = new Staging(ports.storage, requireBucket(config), config.aws.stagingPrefix, log);
     const delivery = attachDelivery(store, staging, log.child({ part: 'delivery' }));
@@ -155,7 +155,6 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   // What a slot costs, kept in each new job; budgets are watched while jobs run.
   const pricing = slotPricing(config, ports.backend);
   const budgets = new BudgetWatch(store, log.child({ part: 'budget' }));
-  budgets.start();
   const app = buildApi({
     store,
     version: packageVersion(),
@@ -264,6 +263,12 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     process.on('SIGINT', onSignal);
   });
 
+  // Budgets are watched once the events that waited for this feederd are applied: a job that
+  // finished while feederd was down is not judged on its last heartbeat.
+  void statusApplier
+    .drain()
+    .catch((err) => log.warn({ err: String(err) }, 'applying waiting status events failed'))
+    .finally(() => budgets.start());
   // Leftovers of chunked jobs that ended while an earlier feederd was dying (in the background).
   void sweepChunkLeftovers(store, ports.storage, log).catch((err) =>
     log.warn({ err: String(err) }, 'sweeping chunk leftovers failed'),
@@ -293,7 +298,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   detachChunkCleanup();
   detachFencing();
   stopTempSweep();
-  stopDelivery();
+  await stopDelivery();
   budgets.stop();
   ports.close();
   store.close();

@@ -129,28 +129,40 @@ const DELIVERY_ATTEMPTS = 3;
  * Delivers each job's staged outputs when it succeeds, and at start the ones a previous feederd
  * left pending; records each outcome in the store. One delivery per job at a time.
  */
-export function attachDelivery(store: Store, staging: Staging, log: Logger): { start(): void; stop(): void } {
-  const running = new Set<string>();
+export function attachDelivery(
+  store: Store,
+  staging: Staging,
+  log: Logger,
+): { start(): void; stop(timeoutMs?: number): Promise<void> } {
+  const running = new Map<string, Promise<void>>();
+  const abort = new AbortController();
   let stopped = false;
+  /** An outcome written after feederd began to close its store is left for the next start. */
+  const record = (jobId: string, error: string | null) => {
+    try {
+      store.recordDelivery(jobId, error);
+    } catch (err) {
+      log.warn({ job: jobId, err: String(err) }, 'could not record the delivery; the next start delivers again');
+    }
+  };
   const deliverJob = (job: Job): void => {
     const o = job.options;
     if (stopped || running.has(job.id) || !(o.deliver?.length || o.cleanup?.length)) return;
-    running.add(job.id);
-    void (async () => {
+    const run = (async () => {
       // A passing fault (the network, S3 throttling) is tried again a few times, then left
       // pending for the next start; anything else is recorded, with where the outputs are.
       for (let attempt = 1; ; attempt++) {
         try {
           await staging.deliver(o.deliver ?? [], o.cleanup ?? [], { overwrite: o.force });
-          store.recordDelivery(job.id, null);
+          record(job.id, null);
           log.info({ job: job.id, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned');
           return;
         } catch (err) {
           const e = asNommerError(err);
           const where = (o.deliver ?? []).map((x) => x.from).join(', ');
-          const message = `${e.code}: ${e.message}${where ? `; the outputs stay in ${where}` : ''}`;
+          const message = `${e.code}: ${e.message}${where ? `; the outputs stay in ${where} (the staging prefix expires after 15 days)` : ''}`;
           if (e.retriable && attempt < DELIVERY_ATTEMPTS && !stopped) {
-            await sleep(1000 * 2 ** attempt);
+            await sleep(1000 * 2 ** attempt, abort.signal);
             continue;
           }
           if (e.retriable) {
@@ -160,12 +172,13 @@ export function attachDelivery(store: Store, staging: Staging, log: Logger): { s
             );
             return;
           }
-          store.recordDelivery(job.id, message);
+          record(job.id, message);
           log.error({ job: job.id, err: message }, 'delivering outputs failed');
           return;
         }
       }
     })().finally(() => running.delete(job.id));
+    running.set(job.id, run);
   };
   // On success: bring local outputs back and remove what was staged (the uploaded input too).
   // A failed or canceled job keeps its staged input, so `nommer retry` can run it.
@@ -176,9 +189,12 @@ export function attachDelivery(store: Store, staging: Staging, log: Logger): { s
     start() {
       for (const job of store.pendingDeliveries({ limit: 1000 })) deliverJob(job);
     },
-    stop() {
+    /** No new deliveries; waits (bounded) for the ones under way, so none outlives the store. */
+    async stop(timeoutMs = 10_000) {
       stopped = true;
       unsubscribe();
+      abort.abort();
+      await Promise.race([Promise.allSettled([...running.values()]), sleep(timeoutMs)]);
     },
   };
 }

@@ -122,6 +122,11 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   }
   // Planned before staging: feederd reads the input where the user put it.
   const chunking = deps.planChunks ? await deps.planChunks(body.input, outputs, body.chunked) : undefined;
+  if (body.maxCostUsd !== undefined && !(deps.pricing && deps.pricing.usdPerSlotHour > 0)) {
+    throw new NommerError('USAGE', 'a cost limit needs a price for worker time, and none is set', {
+      hint: 'set local.costPerHour ($/hour of a local worker slot), or aws.ec2.prices for the instance types',
+    });
+  }
   // With a limit, the job must be expected to fit it before anything is staged or queued.
   const estimate =
     body.maxCostUsd !== undefined && deps.estimate

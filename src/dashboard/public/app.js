@@ -72,7 +72,13 @@ function duration(s) {
 const ago = (iso) => (iso ? `${duration((Date.now() - Date.parse(iso)) / 1000)} ago` : '');
 const baseName = (uri) => {
   const clean = String(uri).split(/[?#]/)[0];
-  return decodeURIComponent(clean.replace(/\/+$/, '').split('/').pop() || clean);
+  const name = clean.replace(/\/+$/, '').split('/').pop() || clean;
+  // A plain path may hold a literal '%' ("50% off.mov"): only decode what decodes.
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
 };
 function money(c) {
   if (c === null || c === undefined) return '';

@@ -21,5 +21,5 @@ function applyStatusEventTx(db: Db, ev: StatusEvent, now: number): StatusResult 
   if (!job) return { applied: false, reason: 'job-unknown', detail: `no job ${ev.jobId}`, job: null };
   const out = applyStatus(job, readTasks(db, ev.jobId), ev, { now });
   if (!out.applied) return { applied: false, reason: out.reason, detail: out.detail, job };
-  return { applied: true, ...saveOutcome(db, ev.jobId, out, now) };
+  return { applied: true, ...saveOutcome(db, ev.jobId, out, now, { endAt: ev.at }) };
 }

@@ -7,17 +7,25 @@ import { readJob, readTasks, sql } from './rows.js';
 import type { JobChange, JobEvent } from './types.js';
 import { NommerError } from '../../errors.js';
 
-export function saveOutcome(db: Db, jobId: string, out: Applied, now: number): JobChange {
+export function saveOutcome(
+  db: Db,
+  jobId: string,
+  out: Applied,
+  now: number,
+  /** When the change happened on the worker (a status event's time), if it came from one. */
+  opts: { endAt?: number } = {},
+): JobChange {
   const j = out.job;
   // Slot time: an attempt that was running and is no longer (ended, or replaced by a new
   // attempt) held its worker from its start until now.
   const before = new Map(
     (
-      sql(db, 'SELECT id, state, attempt, started_at FROM tasks WHERE job_id = ?').all(jobId) as Array<{
+      sql(db, 'SELECT id, state, attempt, started_at, heartbeat_at FROM tasks WHERE job_id = ?').all(jobId) as Array<{
         id: string;
         state: string;
         attempt: number;
         started_at: number | null;
+        heartbeat_at: number | null;
       }>
     ).map((r) => [r.id, r]),
   );
@@ -56,7 +64,7 @@ export function saveOutcome(db: Db, jobId: string, out: Applied, now: number): J
     const prev = before.get(t.id);
     const ended = prev?.state === 'running' && (t.state !== 'running' || t.attempt !== prev.attempt);
     updateTask.run({
-      held: ended && prev.started_at !== null ? Math.max(0, now - prev.started_at) : 0,
+      held: ended && prev.started_at !== null ? Math.max(0, endOf(prev, now, opts.endAt) - prev.started_at) : 0,
       now,
       id: t.id,
       jobId,
@@ -122,4 +130,15 @@ function errorColumns(e: ErrorInfo | null): { code: string | null; message: stri
   return e
     ? { code: e.code, message: e.message, retriable: e.retriable ? 1 : 0 }
     : { code: null, message: null, retriable: null };
+}
+
+/**
+ * When an attempt ended: feederd's clock, or, for an end a worker reported, the worker's time
+ * kept between the attempt's last event and now (a report that waited out a feederd outage is
+ * not billed for the outage; a skewed worker clock cannot move it outside what feederd saw).
+ */
+function endOf(prev: { started_at: number | null; heartbeat_at: number | null }, now: number, endAt?: number): number {
+  if (endAt === undefined) return now;
+  const floor = prev.heartbeat_at ?? prev.started_at ?? now;
+  return Math.min(now, Math.max(endAt, floor));
 }
