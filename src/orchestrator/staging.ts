@@ -194,7 +194,10 @@ export function attachDelivery(
       stopped = true;
       unsubscribe();
       abort.abort();
-      await Promise.race([Promise.allSettled([...running.values()]), sleep(timeoutMs)]);
+      // The bound's timer is cleared when the deliveries end first, so it never holds the process.
+      const bound = new AbortController();
+      await Promise.race([Promise.allSettled([...running.values()]), sleep(timeoutMs, bound.signal)]);
+      bound.abort();
     },
   };
 }
