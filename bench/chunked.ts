@@ -16,7 +16,7 @@ import { standaloneContext } from '../src/worker/task-context.js';
 import { runChunkedTask } from '../src/chunked/worker-task.js';
 import { encode } from '../src/encode.js';
 import { localFileStorage } from '../src/backends.js';
-import { sha256File } from '../src/chunked/encode-chunk.js';
+import { sha256File } from '../src/hash.js';
 import { countVideoPackets } from '../src/ffmpeg/probe.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import { ffmpegCapabilities } from '../src/ffmpeg/locate.js';

@@ -10,7 +10,8 @@ import { MAX_CHUNKS, chunkCount, planChunks, simulateWallTime, type FrameTimelin
 import { encodeMessage, SQS_MAX_MESSAGE_BYTES } from '../src/adapters/aws/sqs-queue.js';
 import { MESSAGE_VERSION } from '../src/messages.js';
 import { assembleParams, chunkParams, chunkedTasks, manifestUri } from '../src/chunked/tasks.js';
-import { chunkFilters, chunkInputOptions, sha256File, videoChunkCommand } from '../src/chunked/encode-chunk.js';
+import { chunkFilters, chunkInputOptions, videoChunkCommand } from '../src/chunked/encode-chunk.js';
+import { sha256File } from '../src/hash.js';
 import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 import { concatList, joinArgs } from '../src/chunked/assemble.js';
 import { unchunkableReason } from '../src/chunked/planner.js';

@@ -7,8 +7,7 @@
 // Quality, per chunk and on the worker that encodes it: with a target, the chunk's CRF is searched
 // on the chunk (samples of it when it is long), and the chunk measured against its own frames of
 // the source, verified and corrected, before it is stored.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { sha256File } from '../hash.js';
 import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
@@ -148,12 +147,6 @@ export async function pieceSource(req: PieceRequest): Promise<PieceSource> {
   const probe = await probeInput(req.ffmpeg.ffprobe, req.input, { signal: req.signal });
   const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
   return { input: ffmpegInputArg(req.input), probe, preset: req.preset, dest: req.dest, encoders: caps.encoders };
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest('hex');
 }
 
 /** Encode one video chunk into req.dest; fails unless it holds exactly chunk.frames frames. */

@@ -3,14 +3,14 @@
 // user-data script fetches with the instance role. Same version on both sides means both speak
 // the same message version.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../config.js';
 import { NommerError } from '../errors.js';
+import { sha256File } from '../hash.js';
 import type { Storage, StoreResult } from '../ports/storage.js';
 import { packageRoot } from '../paths.js';
 
@@ -64,12 +64,6 @@ export async function publishRelease(storage: Storage, bucket: string, version: 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 // ---- the pin -----------------------------------------------------------------------------------

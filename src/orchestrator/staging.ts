@@ -7,12 +7,11 @@
 // staged object too, so nothing is lost). Each download goes to a private directory beside its
 // destination, then into place with the local adapter's no-replace commit, all outputs or none.
 // What is pending is in the store (deliveries.ts): a restarted feederd finishes it.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FsStorage } from '../adapters/local/fs-storage.js';
 import { asNommerError } from '../errors.js';
+import { sha256File } from '../hash.js';
 import type { Logger } from '../log.js';
 import type { WirePreset } from '../messages.js';
 import { commitAll, type PreparedOutput, type Storage } from '../ports/storage.js';
@@ -113,14 +112,8 @@ export class Staging {
 async function sameBytes(file: string, dest: string): Promise<boolean> {
   const [a, b] = await Promise.all([stat(file), stat(dest).catch(() => undefined)]);
   if (!b?.isFile() || a.size !== b.size) return false;
-  const [ha, hb] = await Promise.all([sha256(file), sha256(dest)]);
+  const [ha, hb] = await Promise.all([sha256File(file), sha256File(dest)]);
   return ha === hb;
-}
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 const DELIVERY_ATTEMPTS = 3;
