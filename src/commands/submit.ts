@@ -4,12 +4,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { action, collect, intOption } from '../cli/context.js';
 import { formatDuration, printJson, shellQuote } from '../cli/output.js';
-import type { Config } from '../config.js';
-import { estimateJob } from '../cost/estimate.js';
-import { probeInput } from '../ffmpeg/probe.js';
 import { slotPricing } from '../fleet/prices.js';
-import type { WirePreset } from '../messages.js';
-import { presetFamily } from '../orchestrator/estimator.js';
+import { makeEstimator } from '../orchestrator/estimator.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
 import { localFileStorage } from '../backends.js';
 import { encodeInto } from '../encode.js';
@@ -53,26 +49,6 @@ interface EstimateView {
   workerSeconds: number;
   usd: number | null;
   basis: string;
-}
-
-/** Without feederd: the estimate from the default table (no history) with the config's slot price. */
-async function localEstimate(
-  config: Config,
-  ffprobe: string,
-  input: string,
-  outputs: Array<{ preset: WirePreset }>,
-): Promise<EstimateView | null> {
-  if (hasScheme(input)) return null;
-  const info = await probeInput(ffprobe, input);
-  if (!(info.duration > 0)) return null;
-  const e = estimateJob({
-    media: { seconds: info.duration, height: info.video?.height ?? null },
-    outputs: outputs.map((o) => ({ preset: o.preset.name, family: presetFamily(o.preset) })),
-    history: [],
-    usdPerSlotHour: slotPricing(config)?.usdPerSlotHour ?? null,
-    parallelism: 1,
-  });
-  return { ...e, basis: `${e.basis}; feederd not running, so no history` };
 }
 
 function estimateLine(input: string, e: EstimateView | null): string {
@@ -201,12 +177,25 @@ Examples:
               outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
               estimate = r.estimate ?? null;
             } else {
-              estimate = await localEstimate(
-                config,
-                ffmpeg.ffprobe,
+              // Without feederd: the default table (no history) at the config's slot price.
+              const e = await makeEstimator({
+                history: () => [],
+                ffprobe: () => ffmpeg.ffprobe,
+                usdPerSlotHour: () => slotPricing(config)?.usdPerSlotHour,
+                slots: () => 1,
+              })(
                 j.input,
                 outputs.map((o) => ({ preset: toWirePreset(o.preset) })),
+                undefined,
               );
+              estimate = e
+                ? {
+                    seconds: e.seconds,
+                    workerSeconds: e.workerSeconds,
+                    usd: e.usd,
+                    basis: `${e.basis}; feederd not running, so no history`,
+                  }
+                : null;
             }
             estimates.push({ input: j.input, estimate });
             const r = await encodeInto({

@@ -2,12 +2,11 @@
 // height, takes the speeds of past jobs from the store, the slot price and the slots that can
 // share the job. Remote inputs are not probed here: no estimate (the budget still stops the job
 // if its cost passes the limit while it runs).
-import type { Estimate, MediaInfo } from '../cost/estimate.js';
+import type { Estimate, MediaInfo, PastJob } from '../cost/estimate.js';
 import { estimateJob } from '../cost/estimate.js';
 import { probeInput } from '../ffmpeg/probe.js';
 import type { WirePreset } from '../messages.js';
 import { isLocalUri, localPathOf } from '../uri.js';
-import type { Store } from './store/index.js';
 
 /** The codec family the default speed table knows a preset by. */
 export function presetFamily(p: WirePreset): string {
@@ -16,7 +15,8 @@ export function presetFamily(p: WirePreset): string {
 }
 
 export function makeEstimator(o: {
-  store: Store;
+  /** Past jobs' speeds (feederd: its store; the CLI without feederd: none). */
+  history: () => PastJob[];
   ffprobe: () => string;
   /** $/hour of one slot; undefined: no price. */
   usdPerSlotHour: () => number | undefined;
@@ -38,7 +38,7 @@ export function makeEstimator(o: {
     const e = estimateJob({
       media,
       outputs: outputs.map((x) => ({ preset: x.preset.name, family: presetFamily(x.preset) })),
-      history: o.store.pastSpeeds(),
+      history: o.history(),
       usdPerSlotHour: o.usdPerSlotHour() ?? null,
       parallelism: chunks ? Math.min(chunks, o.slots()) : 1,
     });

@@ -186,7 +186,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     pricing,
     qualityMeasure: config.quality.measure,
     estimate: makeEstimator({
-      store,
+      history: () => store.pastSpeeds(),
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       usdPerSlotHour: () => pricing?.usdPerSlotHour,
       slots: () =>
