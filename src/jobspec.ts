@@ -28,6 +28,8 @@ export function defaultOutputFor(input: string, preset: ResolvedPreset, taken: S
   const local = hasScheme(input) ? join(process.cwd(), basename(new URL(input).pathname) || 'output') : resolve(input);
   const dir = hasScheme(input) ? process.cwd() : dirname(local);
   const stem = basename(local, extname(local));
+  // A package is a directory: <input name>-<preset>/ beside the input.
+  if (preset.container === 'cmaf') return join(dir, `${stem}-${preset.name}`);
   const ext = String(preset.extension).replace(/^\./, '');
   let candidate = join(dir, `${stem}.${ext}`);
   if (candidate === local || taken.has(candidate)) candidate = join(dir, `${stem}.${preset.name}.${ext}`);

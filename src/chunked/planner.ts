@@ -5,7 +5,10 @@
 import type { WirePreset } from '../messages.js';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
-import { asNommerError } from '../errors.js';
+import { NommerError, asNommerError } from '../errors.js';
+import { isPackagePreset } from '../abr/ladder.js';
+import { packageTasks } from '../abr/tasks.js';
+import { parseResolvedPreset } from '../presets/registry.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { planChunks } from './plan.js';
 import { probeTimeline } from './probe-frames.js';
@@ -30,7 +33,9 @@ export interface ChunkPlannerOptions {
 export type ChunkDecision =
   | {
       tasks: PlannedTask[];
-      summary: { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' };
+      summary:
+        | { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' }
+        | { package: true; rungs: number; scratch: string };
     }
   | { tasks: null; reason: string };
 
@@ -59,6 +64,9 @@ export function makeChunkPlanner(o: ChunkPlannerOptions) {
     outputs: readonly OutputLike[],
     chunked: boolean | undefined,
   ): Promise<ChunkDecision> => {
+    // A package is always a graph of tasks (a rendition per rung), whatever chunking says.
+    const pkg = packagePlan(outputs, o.scratchBase);
+    if (pkg) return pkg;
     if (chunked === false) return { tasks: null, reason: 'chunking turned off for this job' };
     if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };
     const why = unchunkableReason(outputs);
@@ -86,3 +94,19 @@ export function makeChunkPlanner(o: ChunkPlannerOptions) {
 }
 
 export type ChunkPlanner = ReturnType<typeof makeChunkPlanner>;
+
+/** The tasks of an adaptive-streaming package, or null when the job makes none. */
+function packagePlan(outputs: readonly OutputLike[], scratchBase: string): ChunkDecision | null {
+  const pkg = outputs.find((x) => isPackagePreset(x.preset));
+  if (!pkg) return null;
+  if (outputs.length !== 1)
+    throw new NommerError(
+      'USAGE',
+      `preset "${pkg.preset.name}" makes an adaptive-streaming package, which is a job of its own (this one has ${outputs.length} outputs)`,
+      { hint: 'submit the package alone, and the other presets as another job' },
+    );
+  const preset = parseResolvedPreset(pkg.preset);
+  const scratch = `${scratchBase}${randomUUID()}/`;
+  const tasks = packageTasks(preset, { scratch });
+  return { tasks, summary: { package: true, rungs: preset.abr!.rungs.length, scratch } };
+}

@@ -4,6 +4,7 @@
 // muxes the audio. Intermediates live under a scratch prefix (a directory, or an S3 prefix).
 import { z } from 'zod';
 import type { ChunkPlan } from './plan.js';
+import { abrAudioParams, extrasParams, renditionParams } from '../abr/tasks.js';
 
 export const videoChunkParams = z.object({
   kind: z.literal('video'),
@@ -26,7 +27,14 @@ export const audioChunkParams = z.object({
 });
 export type AudioChunkParams = z.infer<typeof audioChunkParams>;
 
-export const chunkParams = z.discriminatedUnion('kind', [videoChunkParams, audioChunkParams]);
+/** Any piece task: a chunked job's video chunk or audio, or a package's rendition, audio or extras (src/abr/tasks.ts). */
+export const chunkParams = z.discriminatedUnion('kind', [
+  videoChunkParams,
+  audioChunkParams,
+  renditionParams,
+  abrAudioParams,
+  extrasParams,
+]);
 export type ChunkParams = z.infer<typeof chunkParams>;
 
 export const assembleParams = z.object({

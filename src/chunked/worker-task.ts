@@ -11,6 +11,8 @@ import type { TaskContext, TaskRun } from '../worker/task-context.js';
 import { assembleChunks } from './assemble.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
 import { assembleParams, chunkParams, manifestUri } from './tasks.js';
+import { packageParams } from '../abr/tasks.js';
+import { runAbrPiece, runPackageTask } from '../abr/worker-task.js';
 
 function paramsOf<T>(
   schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } },
@@ -45,6 +47,7 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
   await ctx.phase('encoding');
   if (task.type === 'chunk') {
     const p = paramsOf(chunkParams, task);
+    if (p.kind !== 'video' && p.kind !== 'audio') return runAbrPiece(ctx, p, fetchInput);
     const input = await fetchInput();
     const local = join(ctx.scratch, p.kind === 'video' ? `chunk-${p.index}.webm` : 'audio.webm');
     const common = { ffmpeg: ctx.ffmpeg, input, preset, dest: local, signal: ctx.signal, onProgress: ctx.onProgress };
@@ -55,6 +58,8 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
     await storeWithManifest(ctx, local, p.uri, entry);
     return { outputs: [], result: entry };
   }
+  if (task.type === 'assemble' && (task.params as { kind?: unknown } | undefined)?.kind === 'package')
+    return runPackageTask(ctx, paramsOf(packageParams, task), fetchInput);
   if (task.type === 'assemble') {
     const p = paramsOf(assembleParams, task);
     const out = task.outputs[0]!;

@@ -1,4 +1,5 @@
 // `nommer encode`: one encode in the foreground, no daemon; the same function a worker runs.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, collect } from '../cli/context.js';
 import { printJson, shellQuote } from '../cli/output.js';
@@ -10,6 +11,11 @@ import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { qualitySets, resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
+import { isPackagePreset } from '../abr/ladder.js';
+import { encodePackage, packageCommands } from '../abr/run-local.js';
+import type { ResolvedPreset } from '../presets/schema.js';
+import type { FfmpegInstall } from '../ffmpeg/locate.js';
+import type { CommandContext } from '../cli/context.js';
 
 interface EncodeFlags {
   preset?: string[];
@@ -63,7 +69,8 @@ Examples:
   $ nommer encode clip.mov -p webm -p poster                # clip.webm and clip.webp, one decode
   $ nommer encode clip.mov -p av1 -o out/clip-av1.webm --set video.crf=30
   $ nommer encode clip.mov --target ssim=0.98 --json       # outputs[0].quality.search.crf
-  $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}`,
+  $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}
+  $ nommer encode clip.mov -p abr                           # clip-abr/: manifest.mpd + master.m3u8`,
     )
     .action(
       action(async (ctx, input: string, flags: EncodeFlags) => {
@@ -86,6 +93,16 @@ Examples:
             });
         }
         const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+        const pkg = outputs.find((o) => isPackagePreset(o.preset));
+        if (pkg) {
+          if (outputs.length !== 1)
+            throw new NommerError(
+              'USAGE',
+              `preset "${pkg.preset.name}" makes an adaptive-streaming package, which is encoded on its own`,
+              { hint: 'run the package and the other presets as two encodes' },
+            );
+          return encodePackageCommand(ctx, { ffmpeg, input, preset: pkg.preset, dir: pkg.uri, flags });
+        }
         const request = {
           ffmpeg,
           storage: localFileStorage(),
@@ -128,4 +145,49 @@ Examples:
         return 0;
       }),
     );
+}
+
+/** `encode -p abr`: the package's tasks, one after another, into a directory. */
+async function encodePackageCommand(
+  ctx: CommandContext,
+  o: { ffmpeg: FfmpegInstall; input: string; preset: ResolvedPreset; dir: string; flags: EncodeFlags },
+): Promise<number> {
+  const input = hasScheme(o.input) ? o.input : resolve(o.input);
+  if (o.flags.dryRun) {
+    const commands = await packageCommands({ ffmpeg: o.ffmpeg, input, preset: o.preset, dir: o.dir });
+    if (ctx.global.json) printJson({ commands });
+    else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+    return 0;
+  }
+  const ac = new AbortController();
+  const view = await openEncodeView({
+    mode: chooseOutputMode(ctx.global),
+    input: o.input,
+    outputs: [{ preset: o.preset.name, uri: o.dir }],
+    cancel: () => ac.abort(),
+  });
+  let result;
+  try {
+    result = await encodePackage({
+      ffmpeg: o.ffmpeg,
+      storage: localFileStorage(),
+      input,
+      preset: o.preset,
+      dir: o.dir,
+      force: o.flags.force,
+      signal: ac.signal,
+      onProgress: view.onProgress,
+    });
+  } catch (err) {
+    await view.failed(err);
+    throw err;
+  }
+  await view.succeeded([{ path: result.dir, bytes: result.bytes }]);
+  if (ctx.global.json)
+    printJson({
+      input: o.input,
+      duration: result.package.duration,
+      outputs: [{ preset: o.preset.name, path: result.dir, bytes: result.bytes, package: result.package }],
+    });
+  return 0;
 }

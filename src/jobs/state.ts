@@ -9,6 +9,7 @@
 import type { ErrorInfo } from '../errors.js';
 import type { StatusEvent, TaskMessage, WirePreset } from '../messages.js';
 import { qualityOfResult, type OutputQuality } from '../quality/types.js';
+import { packageOfResult, type PackageInfo } from '../abr/types.js';
 import { FINAL_STATES, type JobState, type Phase } from './types.js';
 
 export const TASK_STATES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -46,6 +47,8 @@ export interface JobOutput {
   bytes?: number;
   /** SSIM/PSNR against the source (and the CRF search of a target), from the task's result. */
   quality?: OutputQuality;
+  /** An adaptive-streaming package's renditions, manifests and extras (src/abr/types.ts). */
+  package?: PackageInfo;
 }
 
 export interface JobSnapshot {
@@ -252,7 +255,13 @@ export function applyStatus(
         dispatch.push(ready.id);
       }
       if (ev.outputs?.length)
-        jobOverrides = { outputs: withQuality(withBytes(job.outputs, ev.outputs), qualityOfResult(ev.result)) };
+        jobOverrides = {
+          outputs: withPackage(
+            withQuality(withBytes(job.outputs, ev.outputs), qualityOfResult(ev.result)),
+            ev.outputs,
+            packageOfResult(ev.result),
+          ),
+        };
       break;
     }
     case 'failed': {
@@ -704,6 +713,16 @@ function withQuality(
 ): JobOutput[] {
   const q = new Map(reported.map((o) => [o.uri, o.quality]));
   return outputs.map((o) => (q.has(o.uri) ? { ...o, quality: q.get(o.uri)! } : o));
+}
+
+/** A package task's one output gets the package it reports. */
+function withPackage(
+  outputs: JobOutput[],
+  reported: ReadonlyArray<{ uri: string }>,
+  pkg: PackageInfo | undefined,
+): JobOutput[] {
+  if (!pkg || reported.length !== 1) return outputs;
+  return outputs.map((o) => (o.uri === reported[0]!.uri ? { ...o, package: pkg } : o));
 }
 
 function clamp01(x: number): number {

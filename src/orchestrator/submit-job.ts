@@ -130,7 +130,11 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   // With a limit, the job must be expected to fit it before anything is staged or queued.
   const estimate =
     body.maxCostUsd !== undefined && deps.estimate
-      ? await deps.estimate(body.input, outputs, chunking?.tasks ? chunking.summary.chunks : undefined)
+      ? await deps.estimate(
+          body.input,
+          outputs,
+          chunking?.tasks && 'chunks' in chunking.summary ? chunking.summary.chunks : undefined,
+        )
       : undefined;
   if (body.maxCostUsd !== undefined && estimate && estimate.usd !== null && estimate.usd > body.maxCostUsd) {
     throw new NommerError(

@@ -54,7 +54,8 @@ const CODEC_NAMES: Record<VideoCodec | AudioCodec, string> = {
   vorbis: 'a Vorbis',
 };
 
-const MUXERS: Record<Container, string> = { webm: 'webm', ogg: 'ogg', opus: 'opus', webp: 'webp' };
+// A cmaf package is never compiled whole: its renditions are WebM (src/abr/ladder.ts), packaged after.
+const MUXERS: Record<Container, string> = { webm: 'webm', ogg: 'ogg', opus: 'opus', webp: 'webp', cmaf: 'webm' };
 
 /** The first encoder of `codec` this ffmpeg has, or undefined. */
 export function chooseEncoder(codec: VideoCodec | AudioCodec, encoders: ReadonlySet<string>): string | undefined {
@@ -386,6 +387,7 @@ function encoderOptions(
         String(v.lagInFrames),
         '-g',
         String(keyframeFrames),
+        ...(v.fixedGop ? ['-keyint_min', String(keyframeFrames)] : []),
       ];
     }
     case 'libsvtav1': {
@@ -398,7 +400,7 @@ function encoderOptions(
         '-preset',
         String(speed ?? 8),
         '-svtav1-params',
-        `keyint=${keyframeFrames}:mbr=${capKbps ?? rate.maxKbps}`,
+        `keyint=${keyframeFrames}:mbr=${capKbps ?? rate.maxKbps}${v.fixedGop ? ':scd=0' : ''}`,
       ];
     }
     case 'libaom-av1': {
@@ -419,6 +421,7 @@ function encoderOptions(
         `${2 ** tileColumns(width)}x1`,
         '-g',
         String(keyframeFrames),
+        ...(v.fixedGop ? ['-keyint_min', String(keyframeFrames)] : []),
       ];
     }
     case 'libtheora': {
@@ -574,7 +577,12 @@ function twoPassCommands(
  * one-pass output in one run, then each two-pass output's two runs. */
 export function compileJob(job: CompileJobInput): CompiledJob {
   if (job.outputs.length === 0) throw new NommerError('USAGE', 'a job needs at least one output');
-  const plans = job.outputs.map((o) => planOutput(job, parseResolvedPreset(o.preset), o.path, o.crf));
+  const plans = job.outputs.map((o) => {
+    const preset = parseResolvedPreset(o.preset);
+    if (preset.container === 'cmaf')
+      throw new NommerError('INTERNAL', `preset "${preset.name}" is a package; its renditions are compiled one by one`);
+    return planOutput(job, preset, o.path, o.crf);
+  });
   const input = (seek: string[] = []) => [...seek, ...(job.inputOptions ?? []), '-i', job.input];
   const commands: CompiledCommand[] = [];
 

@@ -22,7 +22,9 @@ const presetName = z
   .string()
   .regex(PRESET_NAME_RE, { error: 'must be lower-case letters, digits, ".", "_" or "-" (at most 64)' });
 
-export const CONTAINERS = ['webm', 'ogg', 'opus', 'webp'] as const;
+/** `cmaf`: an adaptive-streaming package (a directory of CMAF segments with DASH and HLS
+ * manifests, see src/abr/), not one file. */
+export const CONTAINERS = ['webm', 'ogg', 'opus', 'webp', 'cmaf'] as const;
 export const VIDEO_CODECS = ['vp9', 'vp8', 'av1', 'theora', 'webp'] as const;
 export const AUDIO_CODECS = ['opus', 'vorbis'] as const;
 export type Container = (typeof CONTAINERS)[number];
@@ -35,6 +37,7 @@ export const CONTAINER_CODECS: Record<Container, { video: readonly VideoCodec[];
   ogg: { video: ['theora'], audio: ['vorbis', 'opus'] },
   opus: { video: [], audio: ['opus'] },
   webp: { video: ['webp'], audio: [] },
+  cmaf: { video: ['vp9', 'av1'], audio: ['opus'] },
 };
 
 /** One rung of a bitrate ladder: the rate control for an output of this size at the reference
@@ -83,7 +86,10 @@ const videoShape = {
   maxWidth: z.number().int().min(16).max(16384).default(1920),
   maxHeight: z.number().int().min(16).max(16384).default(1080),
   /** Longest time between keyframes: bounds seeking cost. */
-  keyframeSeconds: z.number().min(0.5).max(5).default(4),
+  keyframeSeconds: z.number().min(0.5).max(10).default(4),
+  /** Keyframes at exactly every keyframeSeconds and nowhere else (no scene-cut keyframes): what
+   * aligned segments of an adaptive ladder need. */
+  fixedGop: z.boolean().default(false),
   /** Keep 10-bit sources 10-bit (yuv420p10le) when the codec can; otherwise 8-bit yuv420p. */
   highBitDepth: z.boolean().default(false),
   /** Deinterlacer, used only when the probe says the source is interlaced. */
@@ -140,7 +146,27 @@ const qualityShape = {
     .optional(),
 };
 
+/** An adaptive-streaming package (container cmaf): its ladder of renditions and extras. */
+const abrShape = {
+  /** Segment length; every rendition has a keyframe at every segment start. */
+  segmentSeconds: z.number().min(1).max(10).default(4),
+  /** Seek thumbnails: one tile every this many seconds (0: none). */
+  thumbnailSeconds: z.number().min(0).max(60).default(2),
+  thumbnailWidth: z.number().int().min(32).max(640).default(160),
+  /** A poster image (poster.webp). */
+  poster: z.boolean().default(true),
+  /** Text subtitle streams of the source become WebVTT tracks. */
+  subtitles: z.boolean().default(true),
+};
+const abrObjects = {
+  /** The rungs, as the picture's shorter side in pixels ("240p", "720p"...): the renditions are
+   * those no taller than the source, and always at least the smallest. */
+  rungs: z.array(z.number().int().min(16).max(4320)).min(1).max(12),
+};
+
 export const videoSchema = z.strictObject({ ...videoShape, ...videoObjects });
+export const abrSchema = z.strictObject({ ...abrShape, ...abrObjects });
+export type AbrSettings = z.infer<typeof abrSchema>;
 export const qualitySchema = z.strictObject(qualityShape);
 export type QualitySettings = z.infer<typeof qualitySchema>;
 export const audioSchema = z.strictObject({ ...audioShape, ...audioObjects });
@@ -150,11 +176,13 @@ export const OVERRIDABLE: {
   video: Record<string, z.ZodType>;
   audio: Record<string, z.ZodType>;
   quality: Record<string, z.ZodType>;
+  abr: Record<string, z.ZodType>;
 } = {
   // The codec is what a preset is; changing it is choosing another preset.
   video: Object.fromEntries(Object.entries(videoShape).filter(([k]) => k !== 'codec')),
   audio: Object.fromEntries(Object.entries(audioShape).filter(([k]) => k !== 'codec')),
   quality: qualityShape,
+  abr: abrShape,
 };
 
 const presetCommon = {
@@ -194,6 +222,11 @@ export const presetFileSchema = z.strictObject({
     .nullable()
     .optional(),
   quality: z.strictObject(withoutDefaults(qualityShape)).partial().nullable().optional(),
+  abr: z
+    .strictObject(withoutDefaults({ ...abrShape, ...abrObjects }))
+    .partial()
+    .nullable()
+    .optional(),
 });
 export type PresetFile = z.infer<typeof presetFileSchema>;
 
@@ -205,6 +238,8 @@ export const resolvedPresetSchema = z
     audio: audioSchema.nullable(),
     /** Absent: measured, no target. */
     quality: qualitySchema.nullish(),
+    /** Only for container cmaf (which needs it). */
+    abr: abrSchema.nullish(),
   })
   .superRefine((p, ctx) => {
     const allowed = CONTAINER_CODECS[p.container];
@@ -223,6 +258,17 @@ export const resolvedPresetSchema = z
         message: `${p.container} cannot carry ${p.audio.codec} audio${allowed.audio.length ? ` (it takes ${allowed.audio.join(', ')})` : ' (no audio)'}`,
         path: ['audio', 'codec'],
       });
+    }
+    if (p.container === 'cmaf') {
+      if (!p.abr)
+        ctx.addIssue({ code: 'custom', message: 'a cmaf package needs an abr section (its rungs)', path: ['abr'] });
+      if (!p.video) ctx.addIssue({ code: 'custom', message: 'a cmaf package needs video', path: ['video'] });
+      if (p.video && p.video.passes !== 1)
+        ctx.addIssue({ code: 'custom', message: 'a cmaf package is encoded in one pass', path: ['video', 'passes'] });
+      if (p.abr && [...p.abr.rungs].sort((a, b) => a - b).some((r, i, a) => i > 0 && r === a[i - 1]))
+        ctx.addIssue({ code: 'custom', message: 'abr.rungs has the same rung twice', path: ['abr', 'rungs'] });
+    } else if (p.abr) {
+      ctx.addIssue({ code: 'custom', message: 'abr settings are only for container cmaf', path: ['abr'] });
     }
     const v = p.video;
     if (v) {

@@ -52,6 +52,12 @@ const CONTENT_TYPES: Record<string, string> = {
   json: 'application/json',
   mp4: 'video/mp4',
   m4a: 'audio/mp4',
+  // An adaptive-streaming package (src/abr/): manifests, CMAF segments, subtitles, thumbnails.
+  mpd: 'application/dash+xml',
+  m3u8: 'application/vnd.apple.mpegurl',
+  m4s: 'video/iso.segment',
+  vtt: 'text/vtt',
+  jpg: 'image/jpeg',
 };
 
 function contentTypeFor(key: string): string {

@@ -15,6 +15,13 @@ export const chunkingDecision = z.union([
     timeline: z.enum(['packets', 'frames']),
   }),
   z.object({ chunked: z.literal(false), reason: z.string() }),
+  /** An adaptive-streaming package: a task per rung, audio, extras, then packaging (src/abr/tasks.ts). */
+  z.object({
+    chunked: z.literal(true),
+    package: z.literal(true),
+    rungs: z.number().int().positive(),
+    scratch: z.string(),
+  }),
 ]);
 export type ChunkingDecision = z.infer<typeof chunkingDecision>;
 

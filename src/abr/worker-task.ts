@@ -1,0 +1,505 @@
+// What a worker does with the tasks of an adaptive-streaming package (see tasks.ts): encode one
+// rendition, the audio, or the extras into the job's scratch prefix, each with a manifest entry
+// that vouches for it; or package them. Packaging checks every piece against its entry and
+// re-encodes any that is missing or corrupt (never drops one), muxes them all in ONE ffmpeg run of
+// the dash muxer (CMAF segments, manifest.mpd, and master.m3u8 over the same segments, stream
+// copy), lists the subtitles in both manifests, and commits the package's files all or none:
+// segments first and the manifests last, so a manifest never names a segment not yet there.
+import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NommerError, asNommerError } from '../errors.js';
+import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
+import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
+import { TaskProgress } from '../ffmpeg/progress.js';
+import { runFfmpeg } from '../ffmpeg/run.js';
+import type { ProbeInfo } from '../ffmpeg/types.js';
+import { sha256File } from '../hash.js';
+import type { Progress } from '../jobs/types.js';
+import { commitAllUndoable, discardAll, type PreparedOutput, type Storage } from '../ports/storage.js';
+import { compileJob } from '../presets/compile.js';
+import { parseResolvedPreset } from '../presets/registry.js';
+import type { ResolvedPreset } from '../presets/schema.js';
+import { isLocalUri, localPathOf } from '../uri.js';
+import type { TaskContext, TaskRun } from '../worker/task-context.js';
+import { addSubtitlesToDash, addSubtitlesToHls, extractSubtitles, makeThumbnails, probeSubtitles } from './extras.js';
+import { abrOf, audioPreset, renditionPreset, rungApplies, rungName } from './ladder.js';
+import {
+  extrasFileUri,
+  type AbrAudioParams,
+  type ExtrasParams,
+  type PackageParams,
+  type RenditionParams,
+} from './tasks.js';
+import type { PackageInfo, RenditionInfo } from './types.js';
+
+export const DASH_MANIFEST = 'manifest.mpd';
+export const HLS_MANIFEST = 'master.m3u8';
+
+type Entry = Record<string, unknown>;
+
+interface PieceEnv {
+  ffmpeg: FfmpegInstall;
+  /** The source, as a local path or URL, fetched when first needed. */
+  input: () => Promise<string>;
+  preset: ResolvedPreset;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+async function probeSource(env: PieceEnv): Promise<{ input: string; probe: ProbeInfo }> {
+  const input = await env.input();
+  const probe = await probeInput(env.ffmpeg.ffprobe, input, { signal: env.signal });
+  return { input, probe };
+}
+
+/** Run one compiled ffmpeg command with progress over `duration` seconds of media. */
+async function runOne(env: PieceEnv, args: string[], duration: number): Promise<void> {
+  const progress = new TaskProgress([1], duration, Date.now());
+  await runFfmpeg(env.ffmpeg.ffmpeg, args, {
+    signal: env.signal,
+    onProgress: (b) => env.onProgress?.(progress.update(0, b, Date.now())),
+  });
+}
+
+/** Encode one rung into `dest`; an entry that says `skipped` when the rung is taller than the source. */
+export async function encodeRendition(env: PieceEnv, rung: number, dest: string): Promise<Entry> {
+  const { input, probe } = await probeSource(env);
+  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  if (!v)
+    throw new NommerError(
+      'INPUT_NO_STREAMS',
+      `preset "${env.preset.name}" makes a video package and the input has no video`,
+      {
+        hint: 'use the opus preset for audio-only inputs',
+      },
+    );
+  if (!rungApplies(env.preset, v, rung))
+    return {
+      kind: 'rendition',
+      rung,
+      skipped: true,
+      why: `the source is ${v.displayWidth}x${v.displayHeight}: a ${rungName(rung)} rendition would upscale it`,
+    };
+  const caps = await ffmpegCapabilities(env.ffmpeg.ffmpeg);
+  const compiled = compileJob({
+    input: ffmpegInputArg(input),
+    probe,
+    outputs: [{ preset: renditionPreset(env.preset, rung), path: dest }],
+    encoders: caps.encoders,
+    passlogDir: tmpdir(),
+  });
+  const video = compiled.outputs[0]!.video!;
+  await rm(dest, { force: true });
+  await runOne(env, compiled.commands[0]!.args, probe.duration);
+  const st = await stat(dest);
+  if (st.size === 0) throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote an empty ${rungName(rung)} rendition`);
+  return {
+    kind: 'rendition',
+    rung,
+    width: video.width,
+    height: video.height,
+    codec: video.codec,
+    encoder: video.encoder,
+    ...(video.crf !== undefined ? { crf: video.crf } : {}),
+    ...(video.rate ? { maxKbps: video.rate.maxKbps } : {}),
+    keyframeFrames: video.keyframeFrames,
+    duration: probe.duration,
+    bytes: st.size,
+    sha256: await sha256File(dest),
+  };
+}
+
+/** Encode the audio once into `dest`; an entry that says `none` when there is no audio to package. */
+export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<Entry> {
+  const { input, probe } = await probeSource(env);
+  if (!probe.audio || !env.preset.audio) return { kind: 'abr-audio', none: true };
+  const caps = await ffmpegCapabilities(env.ffmpeg.ffmpeg);
+  const compiled = compileJob({
+    input: ffmpegInputArg(input),
+    probe,
+    outputs: [{ preset: audioPreset(env.preset), path: dest }],
+    encoders: caps.encoders,
+    passlogDir: tmpdir(),
+  });
+  await rm(dest, { force: true });
+  await runOne(env, compiled.commands[0]!.args, probe.duration);
+  const st = await stat(dest);
+  if (st.size === 0) throw new NommerError('FFMPEG_FAILED', 'ffmpeg wrote no audio');
+  const a = compiled.outputs[0]!.audio!;
+  return {
+    kind: 'abr-audio',
+    codec: a.codec,
+    channels: a.channels,
+    kbps: a.bitrateKbps,
+    bytes: st.size,
+    sha256: await sha256File(dest),
+  };
+}
+
+/** Make the extras (poster, seek thumbnails, WebVTT subtitles) in `dir`; the index lists them. */
+export async function makeExtras(env: PieceEnv, dir: string): Promise<Entry> {
+  const abr = abrOf(env.preset);
+  const { input, probe } = await probeSource(env);
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  let subtitles: unknown[] = [];
+  let skipped: unknown[] = [];
+  if (abr.subtitles) {
+    const streams = await probeSubtitles(env.ffmpeg.ffprobe, input, env.signal);
+    if (streams.length) {
+      const r = await extractSubtitles({ ffmpeg: env.ffmpeg, input, dir, streams, signal: env.signal });
+      subtitles = r.tracks;
+      skipped = r.skipped;
+      files.push(...r.tracks.map((t) => t.file));
+    }
+  }
+  let poster: string | null = null;
+  let thumbnails: Entry | null = null;
+  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  if (v && (abr.poster || abr.thumbnailSeconds > 0)) {
+    const t = await makeThumbnails({
+      ffmpeg: env.ffmpeg,
+      input,
+      duration: probe.duration,
+      displayWidth: v.displayWidth,
+      displayHeight: v.displayHeight,
+      dir,
+      everySeconds: abr.thumbnailSeconds > 0 ? abr.thumbnailSeconds : Math.max(1, probe.duration),
+      tileWidth: abr.thumbnailWidth,
+      signal: env.signal,
+    });
+    if (abr.poster) {
+      poster = t.poster;
+      files.push(t.poster);
+    } else await rm(join(dir, t.poster), { force: true });
+    if (abr.thumbnailSeconds > 0) {
+      thumbnails = { vtt: t.vtt, sprites: t.sprites, tile: t.tile, count: t.count };
+      files.push(t.vtt, ...t.sprites);
+    } else for (const f of [t.vtt, ...t.sprites]) await rm(join(dir, f), { force: true });
+  }
+  const sums: Record<string, string> = {};
+  for (const f of files) sums[f] = await sha256File(join(dir, f));
+  return { kind: 'extras', files, sha256: sums, subtitles, skippedSubtitles: skipped, poster, thumbnails };
+}
+
+/** Store a piece, then the entry that vouches for it (an entry never names a piece not yet there). */
+async function storePiece(ctx: TaskContext, local: string | null, uri: string, entry: Entry): Promise<void> {
+  await ctx.beforeCommit();
+  if (local) await ctx.storage.store(local, uri, { overwrite: true, signal: ctx.signal });
+  const side = join(ctx.scratch, `entry-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(side, JSON.stringify(entry));
+  await ctx.storage.store(side, `${uri}.json`, { overwrite: true, signal: ctx.signal });
+}
+
+function envOf(ctx: TaskContext, preset: ResolvedPreset, input: () => Promise<string>): PieceEnv {
+  return { ffmpeg: ctx.ffmpeg, input, preset, signal: ctx.signal, onProgress: ctx.onProgress };
+}
+
+export type AbrPieceParams = RenditionParams | AbrAudioParams | ExtrasParams;
+
+/** A rendition, audio or extras task. */
+export async function runAbrPiece(
+  ctx: TaskContext,
+  p: AbrPieceParams,
+  input: () => Promise<string>,
+): Promise<TaskRun & { result: Entry }> {
+  const preset = parseResolvedPreset(ctx.task.outputs[0]!.preset);
+  const env = envOf(ctx, preset, input);
+  if (p.kind === 'rendition') {
+    const local = join(ctx.scratch, `rendition-${rungName(p.rung)}.webm`);
+    const entry = await encodeRendition(env, p.rung, local);
+    await storePiece(ctx, entry.skipped ? null : local, p.uri, entry);
+    return { outputs: [], result: entry };
+  }
+  if (p.kind === 'abr-audio') {
+    const local = join(ctx.scratch, 'audio.webm');
+    const entry = await encodePackageAudio(env, local);
+    await storePiece(ctx, entry.none ? null : local, p.uri, entry);
+    return { outputs: [], result: entry };
+  }
+  const dir = join(ctx.scratch, 'extras');
+  const entry = await makeExtras(env, dir);
+  await ctx.beforeCommit();
+  for (const f of entry.files as string[])
+    await ctx.storage.store(join(dir, f), extrasFileUri(p.uri, f), { overwrite: true, signal: ctx.signal });
+  await storePiece(ctx, null, p.uri, entry);
+  return { outputs: [], result: { kind: 'extras', files: (entry.files as string[]).length } };
+}
+
+// ---- packaging -------------------------------------------------------------------------------
+
+async function tryFetch(storage: Storage, uri: string, dir: string, signal?: AbortSignal): Promise<string | null> {
+  try {
+    const p = await storage.fetch(uri, dir, { signal });
+    return (await stat(p).catch(() => undefined)) ? p : null;
+  } catch (err) {
+    const e = asNommerError(err);
+    if (e.code === 'CANCELED') throw e;
+    return null;
+  }
+}
+
+async function readEntry(storage: Storage, uri: string, dir: string, signal?: AbortSignal): Promise<Entry | null> {
+  const side = await tryFetch(storage, `${uri}.json`, dir, signal);
+  if (!side) return null;
+  try {
+    return JSON.parse(await readFile(side, 'utf8')) as Entry;
+  } catch {
+    return null;
+  }
+}
+
+/** A piece as its entry vouches for it, or why it cannot be used. */
+async function loadPiece(
+  storage: Storage,
+  uri: string,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<{ entry: Entry; path: string | null } | { why: string }> {
+  const entry = await readEntry(storage, uri, dir, signal);
+  if (!entry) return { why: 'its manifest entry is missing or unreadable' };
+  if (entry.skipped || entry.none) return { entry, path: null };
+  const path = await tryFetch(storage, uri, dir, signal);
+  if (!path) return { why: 'missing' };
+  if (entry.sha256 !== (await sha256File(path))) return { why: 'checksum differs from what its task reported' };
+  return { entry, path };
+}
+
+/** Child of a package directory: a local path, or a key under an s3:// prefix. */
+export function packageFileUri(dir: string, name: string): string {
+  if (isLocalUri(dir)) return join(localPathOf(dir), name);
+  return `${dir.replace(/\/+$/, '')}/${name}`;
+}
+
+/** The one packaging command: every rendition's video and the audio, copied into CMAF segments
+ * with a DASH manifest and HLS playlists over the same segments. */
+export function packageArgs(o: {
+  renditions: readonly string[];
+  audio: string | null;
+  segmentSeconds: number;
+  outDir: string;
+}): string[] {
+  const inputs = [...o.renditions, ...(o.audio ? [o.audio] : [])].flatMap((f) => ['-i', `file:${f}`]);
+  const maps = o.renditions.flatMap((_, i) => ['-map', `${i}:v:0`]);
+  const audioMap = o.audio ? ['-map', `${o.renditions.length}:a:0`] : [];
+  return [
+    ...inputs,
+    ...maps,
+    ...audioMap,
+    '-c',
+    'copy',
+    '-map_metadata',
+    '-1',
+    '-f',
+    'dash',
+    '-dash_segment_type',
+    'mp4',
+    '-seg_duration',
+    String(o.segmentSeconds),
+    '-use_template',
+    '1',
+    '-use_timeline',
+    '1',
+    '-hls_playlist',
+    '1',
+    '-adaptation_sets',
+    o.audio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v',
+    join(o.outDir, DASH_MANIFEST),
+  ];
+}
+
+/** Manifests last: a player that finds one finds every segment it names. */
+function commitOrder(files: string[]): string[] {
+  const rank = (f: string) =>
+    f === DASH_MANIFEST || f === HLS_MANIFEST ? 2 : f.endsWith('.m3u8') || f.endsWith('.mpd') ? 1 : 0;
+  return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+export async function runPackageTask(
+  ctx: TaskContext,
+  p: PackageParams,
+  input: () => Promise<string>,
+): Promise<TaskRun & { result: Entry }> {
+  const { task } = ctx;
+  const out = task.outputs[0]!;
+  const preset = parseResolvedPreset(out.preset);
+  const abr = abrOf(preset);
+  const env = envOf(ctx, preset, input);
+  const manifestUri = packageFileUri(out.uri, DASH_MANIFEST);
+  await ctx.storage.checkOutput(manifestUri, { overwrite: task.force });
+  const work = join(ctx.scratch, 'pieces');
+  const outDir = join(ctx.scratch, 'package');
+  await mkdir(work, { recursive: true });
+  await mkdir(outDir, { recursive: true });
+
+  // The pieces, each checked; any that cannot be used is made again here.
+  const renditions: Array<{ path: string; entry: Entry }> = [];
+  for (const r of p.manifest) {
+    let got = await loadPiece(ctx.storage, r.uri, work, ctx.signal);
+    if ('why' in got) {
+      ctx.onRepair?.(`rendition ${rungName(r.rung)}`, got.why);
+      const local = join(work, `again-${rungName(r.rung)}.webm`);
+      const entry = await encodeRendition(env, r.rung, local);
+      got = { entry, path: entry.skipped ? null : local };
+    }
+    if (got.path) renditions.push({ path: got.path, entry: got.entry });
+  }
+  if (renditions.length === 0)
+    throw new NommerError('INTERNAL', 'the package has no rendition (every rung was skipped)');
+  let audio = await loadPiece(ctx.storage, p.audio.uri, work, ctx.signal);
+  if ('why' in audio) {
+    ctx.onRepair?.('audio', audio.why);
+    const local = join(work, 'again-audio.webm');
+    const entry = await encodePackageAudio(env, local);
+    audio = { entry, path: entry.none ? null : local };
+  }
+  let extras: Entry;
+  let extrasDir = join(work, 'extras');
+  const extrasEntry = await readEntry(ctx.storage, p.extras.uri, work, ctx.signal);
+  const fetchedExtras = extrasEntry ? await fetchExtras(ctx, p.extras.uri, extrasEntry, extrasDir) : false;
+  if (extrasEntry && fetchedExtras) extras = extrasEntry;
+  else {
+    ctx.onRepair?.('extras', extrasEntry ? 'a file of it is missing or corrupt' : 'its manifest entry is missing');
+    extrasDir = join(work, 'extras-again');
+    extras = await makeExtras(env, extrasDir);
+  }
+
+  await ctx.phase('encoding');
+  const duration = Math.max(...renditions.map((r) => Number(r.entry.duration) || 0));
+  await runFfmpeg(
+    ctx.ffmpeg.ffmpeg,
+    packageArgs({
+      renditions: renditions.map((r) => r.path),
+      audio: audio.path,
+      segmentSeconds: abr.segmentSeconds,
+      outDir,
+    }),
+    { signal: ctx.signal },
+  );
+
+  // Subtitles: ffmpeg's dash muxer carries none, so both manifests get them listed here.
+  const tracks = (extras.subtitles ?? []) as Parameters<typeof addSubtitlesToDash>[1];
+  for (const f of extras.files as string[]) await copyFile(join(extrasDir, f), join(outDir, f));
+  if (tracks.length) {
+    const mpd = await readFile(join(outDir, DASH_MANIFEST), 'utf8');
+    await writeFile(join(outDir, DASH_MANIFEST), addSubtitlesToDash(mpd, tracks));
+    const master = await readFile(join(outDir, HLS_MANIFEST), 'utf8');
+    const hls = addSubtitlesToHls(master, tracks, duration);
+    await writeFile(join(outDir, HLS_MANIFEST), hls.master);
+    for (const pl of hls.playlists) await writeFile(join(outDir, pl.name), pl.text);
+  }
+
+  const files = commitOrder(await readdir(outDir));
+  const info = await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration);
+  await ctx.phase('uploading');
+  await ctx.beforeCommit();
+  const prepared: PreparedOutput[] = [];
+  const madeDir = isLocalUri(out.uri) ? await makeLocalDir(localPathOf(out.uri)) : false;
+  try {
+    for (const f of files) {
+      const po = await ctx.storage.prepareOutput(packageFileUri(out.uri, f), {
+        overwrite: task.force,
+        tag: ctx.tag,
+        scratchDir: ctx.scratch,
+      });
+      prepared.push(po);
+      await copyFile(join(outDir, f), po.path);
+    }
+    const committed = await commitAllUndoable(prepared, { signal: ctx.signal });
+    const bytes = committed.results.reduce((s, r) => s + r.bytes, 0);
+    return {
+      outputs: [{ uri: out.uri, bytes }],
+      committed,
+      result: { package: info },
+      cleanup: () => removePackageScratch(ctx.storage, p),
+    };
+  } catch (err) {
+    await discardAll(prepared);
+    if (madeDir) await rmdir(localPathOf(out.uri)).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Make the package's local directory; true when it did not exist (so a failure removes it). */
+async function makeLocalDir(dir: string): Promise<boolean> {
+  const had = await stat(dir).catch(() => undefined);
+  if (had && !had.isDirectory())
+    throw new NommerError('OUTPUT_EXISTS', `${dir} exists and is not a directory; a package is a directory`, {
+      hint: 'choose another -o for the package',
+    });
+  await mkdir(dir, { recursive: true });
+  return !had;
+}
+
+async function fetchExtras(ctx: TaskContext, uri: string, entry: Entry, dir: string): Promise<boolean> {
+  await mkdir(dir, { recursive: true });
+  const sums = (entry.sha256 ?? {}) as Record<string, string>;
+  for (const f of (entry.files ?? []) as string[]) {
+    const got = await tryFetch(ctx.storage, extrasFileUri(uri, f), join(dir, 'fetch'), ctx.signal);
+    if (!got || sums[f] !== (await sha256File(got))) return false;
+    await copyFile(got, join(dir, f));
+  }
+  return true;
+}
+
+async function describe(
+  dir: string,
+  files: string[],
+  renditions: Array<{ path: string; entry: Entry }>,
+  audio: Entry,
+  extras: Entry,
+  segmentSeconds: number,
+  duration: number,
+): Promise<PackageInfo> {
+  const list: RenditionInfo[] = [];
+  for (const [i, r] of renditions.entries()) {
+    // Stream i's segments (the dash muxer names them by stream), so the figure is what a player downloads.
+    const own = files.filter((f) => f === `init-stream${i}.m4s` || f.startsWith(`chunk-stream${i}-`));
+    let bytes = 0;
+    for (const f of own) bytes += (await stat(join(dir, f))).size;
+    list.push({
+      rung: Number(r.entry.rung),
+      width: Number(r.entry.width),
+      height: Number(r.entry.height),
+      codec: String(r.entry.codec),
+      bytes,
+      kbps: duration > 0 ? Math.round((bytes * 8) / duration / 1000) : 0,
+    });
+  }
+  const thumbs = extras.thumbnails as { vtt: string } | null;
+  return {
+    dash: DASH_MANIFEST,
+    hls: HLS_MANIFEST,
+    segmentSeconds,
+    duration,
+    renditions: list,
+    audio: audio.none
+      ? null
+      : { codec: String(audio.codec), channels: Number(audio.channels), kbps: Number(audio.kbps) },
+    subtitles: ((extras.subtitles ?? []) as Array<{ file: string; language: string; label: string }>).map((t) => ({
+      file: t.file,
+      language: t.language,
+      label: t.label,
+    })),
+    poster: (extras.poster as string | null) ?? null,
+    thumbnails: thumbs?.vtt ?? null,
+    files: files.length,
+  };
+}
+
+/** Remove a package's pieces from scratch (after it is committed, or when its job ends otherwise). */
+export async function removePackageScratch(storage: Storage, p: PackageParams): Promise<void> {
+  const uris = [...p.manifest.map((r) => r.uri), p.audio.uri];
+  for (const u of uris) {
+    await storage.remove(u).catch(() => undefined);
+    await storage.remove(`${u}.json`).catch(() => undefined);
+  }
+  const dir = join(tmpdir(), `nommer-extras-${Math.random().toString(36).slice(2)}`);
+  const entry = await readEntry(storage, p.extras.uri, dir).catch(() => null);
+  for (const f of (entry?.files ?? []) as string[])
+    await storage.remove(extrasFileUri(p.extras.uri, f)).catch(() => undefined);
+  await storage.remove(`${p.extras.uri}.json`).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+  if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });
+}
