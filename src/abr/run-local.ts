@@ -19,7 +19,7 @@ import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { compileJob } from '../presets/compile.js';
 import { NommerError } from '../errors.js';
 import { abrOf, audioPreset, planLadder, renditionPreset, rungName } from './ladder.js';
-import { packageArgs } from './worker-task.js';
+import { displayAspect, packageArgs } from './worker-task.js';
 
 export interface LocalPackageRequest {
   ffmpeg: FfmpegInstall;
@@ -111,7 +111,13 @@ export async function packageCommands(o: {
   const audio = probe.audio && o.preset.audio ? 'audio.webm' : null;
   if (audio) commands.push(compile(audioPreset(o.preset), audio));
   commands.push(
-    packageArgs({ renditions: pieces, audio, segmentSeconds: abrOf(o.preset).segmentSeconds, outDir: o.dir }),
+    packageArgs({
+      renditions: pieces,
+      audio,
+      segmentSeconds: abrOf(o.preset).segmentSeconds,
+      outDir: o.dir,
+      aspect: displayAspect(ladder),
+    }),
   );
   return commands;
 }

@@ -279,9 +279,12 @@ export function packageArgs(o: {
   audio: string | null;
   segmentSeconds: number;
   outDir: string;
+  /** The ladder's one display aspect (see displayAspect), or null to keep the streams' own. */
+  aspect: string | null;
 }): string[] {
   const inputs = [...o.renditions, ...(o.audio ? [o.audio] : [])].flatMap((f) => ['-i', `file:${f}`]);
   const maps = o.renditions.flatMap((_, i) => ['-map', `${i}:v:0`]);
+  const aspect = o.aspect ? o.renditions.flatMap((_, i) => [`-aspect:v:${i}`, o.aspect!]) : [];
   const audioMap = o.audio ? ['-map', `${o.renditions.length}:a:0`] : [];
   return [
     ...inputs,
@@ -289,6 +292,7 @@ export function packageArgs(o: {
     ...audioMap,
     '-c',
     'copy',
+    ...aspect,
     '-map_metadata',
     '-1',
     '-f',
@@ -307,6 +311,20 @@ export function packageArgs(o: {
     o.audio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v',
     join(o.outDir, DASH_MANIFEST),
   ];
+}
+
+/**
+ * The display aspect every rendition is labelled with: the largest one's own, reduced. ffmpeg's
+ * dash muxer demands one exact display aspect per adaptation set, and even sizes rarely have it
+ * (240 lines of a 16:9 picture are 426.67 wide): the smaller renditions then carry a pixel aspect
+ * a fraction of a percent from square (426x240 gets 640:639), where ffmpeg's `-s` gave 160:213.
+ */
+export function displayAspect(sizes: ReadonlyArray<{ width: number; height: number }>): string | null {
+  if (sizes.length === 0) return null;
+  const top = sizes.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const g = gcd(top.width, top.height);
+  return `${top.width / g}:${top.height / g}`;
 }
 
 /** Manifests last: a player that finds one finds every segment it names. */
@@ -374,6 +392,7 @@ export async function runPackageTask(
       audio: audio.path,
       segmentSeconds: abr.segmentSeconds,
       outDir,
+      aspect: displayAspect(renditions.map((r) => ({ width: Number(r.entry.width), height: Number(r.entry.height) }))),
     }),
     { signal: ctx.signal },
   );

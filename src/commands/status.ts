@@ -7,7 +7,7 @@ import { formatDuration, printJson } from '../cli/output.js';
 import { requireFeederd } from '../client/connect.js';
 import { findRunning } from '../client/daemon.js';
 import type { PublicJob } from '../orchestrator/api.js';
-import { outputText } from '../tui/format.js';
+import { outputText, packageLines } from '../tui/format.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { watchJobsView } from '../tui/watch-jobs.js';
 import { NommerError } from '../errors.js';
@@ -38,7 +38,10 @@ function detailLines(d: Detail): string[] {
     `job       ${j.id}`,
     `state     ${j.state}${j.phase ? ` (${j.phase})` : ''}${j.state === 'running' ? ` ${Math.round(j.progress * 100)}%` : ''}  attempt ${j.attempt}/${j.maxAttempts}`,
     `input     ${j.input}`,
-    ...j.outputs.map((o, i) => `${i === 0 ? 'outputs' : '       '}   ${outputText(o)}`),
+    ...j.outputs.flatMap((o, i) => [
+      `${i === 0 ? 'outputs' : '       '}   ${outputText(o)}`,
+      ...packageLines(o).map((l) => `            ${l}`),
+    ]),
     `created   ${j.createdAt}`,
     ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),
     ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),

@@ -59,7 +59,8 @@ export interface ApiDeps extends JobCreatorDeps {
 
 /** An output's quality and cost as the job record types them (absent ones: unknown). */
 type OutputExtras<O> = (O extends { quality?: infer Q } ? { quality?: Q } : object) &
-  (O extends { cost?: infer C } ? { cost?: C } : object);
+  (O extends { cost?: infer C } ? { cost?: C } : object) &
+  (O extends { package?: infer P } ? { package?: P } : object);
 
 /** A job's cost as its record types it, when it has one. */
 function jobCost<J extends object>(j: J): J extends { cost?: infer C } ? { cost?: C } : object {
@@ -69,9 +70,10 @@ function jobCost<J extends object>(j: J): J extends { cost?: infer C } ? { cost?
 
 /** What a worker reports about an output beyond its size, passed on when present (quality, cost). */
 function outputExtras<O extends object>(o: O): OutputExtras<O> {
-  const x = o as { quality?: unknown; cost?: unknown };
+  const x = o as { quality?: unknown; cost?: unknown; package?: unknown };
   return {
     ...(x.quality !== undefined && x.quality !== null ? { quality: x.quality } : {}),
+    ...(x.package !== undefined && x.package !== null ? { package: x.package } : {}),
     ...(x.cost !== undefined && x.cost !== null ? { cost: x.cost } : {}),
   } as OutputExtras<O>;
 }

@@ -250,6 +250,7 @@ export class Notifier {
           uri: o.uri,
           bytes: o.bytes,
           ...(o.quality ? { quality: o.quality } : {}),
+          ...(o.package ? { package: o.package } : {}),
         })),
         error: c.job.error,
         cost: c.job.cost,

@@ -12,6 +12,7 @@ import { NommerError } from '../errors.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { WirePreset } from '../messages.js';
 import { toWirePreset } from '../presets/registry.js';
+import { isPackagePreset } from '../abr/ladder.js';
 import { absoluteUri, hasScheme } from '../uri.js';
 import type { ChunkPlanner } from '../chunked/planner.js';
 import type { Estimate, MediaInfo } from '../cost/estimate.js';
@@ -109,6 +110,11 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     userPresets: deps.userPresets,
     defaultPreset: deps.defaultPreset,
   }).map((o) => ({ preset: withMeasureDefault(toWirePreset(o.preset), deps.qualityMeasure), uri: absoluteUri(o.uri) }));
+  const pkg = outputs.find((o) => isPackagePreset(o.preset));
+  if (pkg && deps.stage && !pkg.uri.startsWith('s3://'))
+    throw new NommerError('USAGE', `on the aws backend, a package (preset "${pkg.preset.name}") is written to S3`, {
+      hint: 'give -o s3://bucket/prefix/ for the package directory',
+    });
   checkS3Location(deps, body.input, 'input');
   for (const o of outputs) checkS3Location(deps, o.uri, 'output');
   if (body.dryRun) {

@@ -1,8 +1,9 @@
 // The words and numbers a progress view shows of a job, as text: shared by the Ink view and the
 // plain-line fallback so both say the same facts the same way.
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { formatBytes, formatDuration } from '../cli/output.js';
 import { progressText } from '../cli/progress-lines.js';
+import { packageOfResult } from '../abr/types.js';
 import { elapsedSeconds, fleetCounts, isFinal, type JobView, type QualityView, type SummaryView } from './model.js';
 
 const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -47,6 +48,27 @@ export function inputName(j: JobView): string {
 export function outputText(o: JobView['outputs'][number]): string {
   const q = o.quality && typeof o.quality === 'object' ? qualityText(o.quality as QualityView) : '';
   return `${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})${q ? `  ${q}` : ''}`;
+}
+
+/** An adaptive-streaming package's lines: its manifests, then a line per rendition (and audio,
+ * subtitles). Empty for any other output. */
+export function packageLines(o: JobView['outputs'][number]): string[] {
+  const p = packageOfResult({ package: o.package });
+  if (!p) return [];
+  const at = (f: string) => (o.uri.startsWith('s3://') ? `${o.uri.replace(/\/+$/, '')}/${f}` : join(o.uri, f));
+  return [
+    `DASH ${at(p.dash)}`,
+    `HLS  ${at(p.hls)}`,
+    ...p.renditions.map(
+      (r) =>
+        `${`${r.rung}p`.padEnd(6)} ${`${r.width}x${r.height}`.padEnd(10)} ${`${r.kbps} kb/s`.padEnd(11)} ${r.codec}  ${formatBytes(r.bytes)}`,
+    ),
+    ...(p.audio
+      ? [`audio  ${p.audio.codec} ${p.audio.channels} ch, ${p.audio.kbps} kb/s`]
+      : ['audio  none (the source has none)']),
+    ...(p.subtitles.length ? [`subtitles  ${p.subtitles.map((t) => `${t.language} (${t.file})`).join(', ')}`] : []),
+    ...(p.thumbnails ? [`thumbnails ${p.thumbnails}${p.poster ? `, poster ${p.poster}` : ''}`] : []),
+  ];
 }
 
 /** `SSIM 0.9803 · PSNR 38.21 dB · crf 44 for ssim=0.98`; a missed target says so. */

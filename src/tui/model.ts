@@ -16,7 +16,7 @@ export interface JobView {
   maxAttempts: number;
   input: string;
   /** `quality` as the job record has it (QualityView; unknown because the API passes it on as is). */
-  outputs: Array<{ preset: string; uri: string; bytes?: number; quality?: unknown }>;
+  outputs: Array<{ preset: string; uri: string; bytes?: number; quality?: unknown; package?: unknown }>;
   worker: string | null;
   error: { code: string; message: string; retriable?: boolean } | null;
   startedAt: string | null;

