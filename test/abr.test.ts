@@ -13,6 +13,7 @@ import { getPreset } from '../src/presets/registry.js';
 import { compileJob } from '../src/presets/compile.js';
 import { checkPackage, FAST_ABR, makeAbrClips, type AbrClip } from './helpers/abr.js';
 import { nommer, nommerSync } from './helpers/cli.js';
+import { playInBrowser, servePackage } from './helpers/player.js';
 import { startFeederd, waitForJob } from './helpers/feederd.js';
 import { tempDir } from './helpers/media.js';
 import { probeOf, video } from './helpers/probe-info.js';
@@ -126,6 +127,29 @@ describe('packages, end to end', () => {
       const sizes = checkPackage(dir, clip, tmp.path);
       assert.equal(out.outputs[0]!.package.renditions.length, sizes.length);
       assert.ok(sizes.length >= 2, `${name}: at least two renditions to switch between`);
+      // Both manifests play in a real browser player: several seconds, a switch on request, no error.
+      const served = await servePackage(dir);
+      try {
+        for (const manifest of ['manifest.mpd', 'master.m3u8']) {
+          const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 3 });
+          const what = `${name} ${manifest}: ${JSON.stringify(rep)}`;
+          assert.deepEqual(rep.errors, [], what);
+          assert.ok(rep.loaded && rep.playedSeconds >= 3, what);
+          assert.equal(rep.variants.length, sizes.length, what);
+          assert.ok(rep.switchedTo && rep.activeAfterSwitch?.id === rep.switchedTo.id, what);
+          assert.ok(
+            rep.variants.every((v) => (v.audioCodec === null) === !clip.audio),
+            what,
+          );
+          if (clip.subtitle)
+            assert.ok(
+              rep.textTracks.some((t) => t.language === 'en'),
+              what,
+            );
+        }
+      } finally {
+        await served.close();
+      }
     });
   }
 

@@ -409,6 +409,14 @@ export async function runPackageTask(
     for (const pl of hls.playlists) await writeFile(join(outDir, pl.name), pl.text);
   }
 
+  // ffmpeg dates every HLS media playlist (EXT-X-PROGRAM-DATE-TIME); a VOD title needs no dates,
+  // and a player that sees them on video but not on subtitles warns of A/V sync: drop them.
+  for (const f of await readdir(outDir))
+    if (/^media_\d+\.m3u8$/.test(f)) {
+      const text = await readFile(join(outDir, f), 'utf8');
+      await writeFile(join(outDir, f), text.replace(/^#EXT-X-PROGRAM-DATE-TIME:.*\r?\n/gm, ''));
+    }
+
   const files = commitOrder(await readdir(outDir));
   const info = await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration);
   await ctx.phase('uploading');
