@@ -7,6 +7,7 @@ import { cpus, homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { NommerError } from './errors.js';
+import { REFERENCE_PRICES } from './fleet/prices.js';
 
 const posInt = (what = 'a positive integer') =>
   z
@@ -164,6 +165,22 @@ export const configSchema = z.strictObject({
   retention: z
     .strictObject({
       days: retentionDays().default(30),
+    })
+    .prefault({}),
+  /** What hosted transcoders charge per output minute, for `nommer status ID` to compare a job with. */
+  cost: z
+    .strictObject({
+      referencePrices: z
+        .array(
+          z.strictObject({
+            name: str(),
+            sd: z.number({ error: 'must be $ per output minute' }).nonnegative(),
+            hd: z.number({ error: 'must be $ per output minute' }).nonnegative(),
+            source: str(),
+            recorded: str(),
+          }),
+        )
+        .default(() => REFERENCE_PRICES.map((r) => ({ ...r }))),
     })
     .prefault({}),
   aws: awsSchema,

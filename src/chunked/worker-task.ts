@@ -4,6 +4,7 @@
 // status; this owns the pieces.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { measureOutputMedia } from '../cost/output-media.js';
 import { NommerError } from '../errors.js';
 import type { TaskMessage } from '../messages.js';
 import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
@@ -82,6 +83,7 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
         onProgress: ctx.onProgress,
         onRepair: ctx.onRepair,
       });
+      const media = await measureOutputMedia(ctx.ffmpeg.ffprobe, [{ uri: out.uri, path: prepared.path }], ctx.signal);
       await ctx.phase('uploading');
       await ctx.beforeCommit();
       // Undoable until the worker loop has reported the task's end (see worker.ts settle).
@@ -94,6 +96,7 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
           repaired: r.repaired,
           // The joined output's quality, for the job record (see jobs/state.ts).
           ...(r.quality ? { quality: [{ uri: out.uri, quality: r.quality }] } : {}),
+          ...(media.length ? { media } : {}),
         },
         cleanup: r.cleanup,
       };

@@ -11,6 +11,8 @@ import { outputText, packageLines } from '../tui/format.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { watchJobsView } from '../tui/watch-jobs.js';
 import { NommerError } from '../errors.js';
+import { compareCost, comparisonLines, type CostComparison } from '../cost/compare.js';
+import type { ReferencePrice } from '../fleet/prices.js';
 
 interface Detail {
   job: PublicJob;
@@ -32,8 +34,22 @@ function costLine(c: { workerSeconds: number; usd: number | null; basis: string 
   return `cost      ${c.workerSeconds.toFixed(1)} worker-s${usd}  (${c.basis})`;
 }
 
-function detailLines(d: Detail): string[] {
+/** The job's cost next to hosted transcoders' list prices (cost.referencePrices); null until it has output minutes and dollars. */
+function comparisonOf(d: Detail, references: readonly ReferencePrice[]): CostComparison | null {
+  return d.job.cost ? compareCost(d.job.cost, references) : null;
+}
+
+/** `status ID --json`: the job's detail, plus `costComparison` (null when there is nothing to compare yet). */
+function detailJson(
+  d: Detail,
+  references: readonly ReferencePrice[],
+): Detail & { costComparison: CostComparison | null } {
+  return { ...d, costComparison: comparisonOf(d, references) };
+}
+
+function detailLines(d: Detail, references: readonly ReferencePrice[]): string[] {
   const j = d.job;
+  const comparison = comparisonOf(d, references);
   return [
     `job       ${j.id}`,
     `state     ${j.state}${j.phase ? ` (${j.phase})` : ''}${j.state === 'running' ? ` ${Math.round(j.progress * 100)}%` : ''}  attempt ${j.attempt}/${j.maxAttempts}`,
@@ -47,6 +63,7 @@ function detailLines(d: Detail): string[] {
     ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
     ...(j.error ? [`error     ${j.error.code}: ${j.error.message}${j.error.retriable ? ' (retriable)' : ''}`] : []),
     ...(j.cost ? [costLine(j.cost)] : []),
+    ...(comparison ? comparisonLines(comparison) : []),
     ...(d.delivery
       ? [
           `delivery  ${d.delivery.state}${d.delivery.state === 'failed' ? `: ${d.delivery.error}` : ` to ${d.delivery.to.join(', ')}`}`,
@@ -142,6 +159,11 @@ With --watch: on a terminal a live view (↑/↓ select, c cancel, q quit), refr
 otherwise a plain line per change (progress every few seconds) until interrupted, or with --json
 one JSON object per line: {"job": …} per change and {"summary": …} when the queue or fleet changes.
 
+With an ID, a job with measured outputs shows its cost per output minute next to hosted
+transcoders' list prices for the same minutes (SD below 720 lines, HD from 720), with their
+source and date; update them in config under cost.referencePrices. --json has it as
+costComparison.
+
 Examples:
   $ nommer status
   $ nommer status --watch
@@ -152,7 +174,9 @@ Examples:
       action(async (ctx, id: string | undefined, flags: Flags) => {
         const loaded = await ctx.config();
         const running = flags.api || flags.watch ? null : await findRunning(loaded);
-        if (!running && !flags.api && !flags.watch) return offlineStatus(loaded.home, id, flags, !!ctx.global.json);
+        const refs = loaded.config.cost.referencePrices;
+        if (!running && !flags.api && !flags.watch)
+          return offlineStatus(loaded.home, id, flags, !!ctx.global.json, refs);
         const client = running ?? (await requireFeederd(loaded, flags.api));
         if (flags.watch)
           return watchJobsView({
@@ -164,8 +188,8 @@ Examples:
           });
         if (id) {
           const d = await client.request<Detail>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
-          if (ctx.global.json) printJson(d);
-          else process.stdout.write(`${detailLines(d).join('\n')}\n`);
+          if (ctx.global.json) printJson(detailJson(d, refs));
+          else process.stdout.write(`${detailLines(d, refs).join('\n')}\n`);
           return 0;
         }
         const q = new URLSearchParams({ limit: String(flags.limit) });
@@ -188,7 +212,13 @@ Examples:
 }
 
 /** No feederd: the store, read-only (`summary.offline` in --json; no queue or fleet to tell). */
-async function offlineStatus(home: string, id: string | undefined, flags: Flags, json: boolean): Promise<number> {
+async function offlineStatus(
+  home: string,
+  id: string | undefined,
+  flags: Flags,
+  json: boolean,
+  refs: readonly ReferencePrice[],
+): Promise<number> {
   const { OfflineJobs } = await import('../client/offline.js');
   let jobs: ReturnType<typeof OfflineJobs.open>;
   try {
@@ -209,8 +239,8 @@ async function offlineStatus(home: string, id: string | undefined, flags: Flags,
           hint: 'is NOMMER_HOME the data dir you submitted from?',
         });
       const d = jobs.get(id);
-      if (json) printJson(d);
-      else process.stdout.write(`${detailLines(d).join('\n')}\n`);
+      if (json) printJson(detailJson(d, refs));
+      else process.stdout.write(`${detailLines(d, refs).join('\n')}\n`);
       return 0;
     }
     const page = jobs?.list(flags) ?? { jobs: [], nextCursor: null };

@@ -4,6 +4,7 @@
 // worker loop has reported the task's end). Outputs' quality (encode.ts measures them) goes
 // back in the task's result.
 import { NommerError } from '../errors.js';
+import { measureOutputMedia } from '../cost/output-media.js';
 import { encodeInto, checkOutputsOfJob } from '../encode.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
@@ -43,6 +44,12 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     });
+    // Each output's length and height, for the job's cost per output minute (cost/output-media.ts).
+    const media = await measureOutputMedia(
+      ctx.ffmpeg.ffprobe,
+      task.outputs.map((o, i) => ({ uri: o.uri, path: prepared[i]!.path })),
+      ctx.signal,
+    );
     await ctx.phase('uploading');
     await ctx.beforeCommit();
     const committed = await commitAllUndoable(prepared, { signal: ctx.signal });
@@ -51,7 +58,8 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
       const q = r.outputs[i]?.quality;
       return q ? [{ uri: o.uri, quality: q }] : [];
     });
-    return { outputs: committed.results, committed, ...(quality.length ? { result: { quality } } : {}) };
+    const result = { ...(quality.length ? { quality } : {}), ...(media.length ? { media } : {}) };
+    return { outputs: committed.results, committed, ...(Object.keys(result).length ? { result } : {}) };
   } catch (err) {
     await discardAll(prepared);
     throw err;

@@ -1,26 +1,64 @@
 // A job's cost as its record shows it: the worker-seconds its tasks held slots (retries
 // included) priced at what a slot cost when the job was made (options.pricing). On aws that is
-// the on-demand list price per slot of the dearest launchable type, an upper bound that does not
-// yet include the job's share of boot and idle time (see fleet/attribution.ts).
+// the on-demand list price per slot of the dearest launchable type, an upper bound, until the
+// instances the job ran on are settled (store/instance-ledger.ts): from then on the job pays its
+// exact share of their bills, boot and idle tail included (fleet/attribution.ts). Per output
+// minute once the worker has measured the outputs (cost/output-media.ts).
+import { outputMinutes, type OutputMedia } from '../../cost/output-media.js';
+import { NANO } from '../../fleet/attribution.js';
 import type { JobOptions } from './job-options.js';
 
 export interface JobCost {
   workerSeconds: number;
   /** null when no price is known. */
   usd: number | null;
-  /** $ per minute of output; null until output durations are recorded. */
+  /** $ per minute of output; null until the outputs' lengths are known (or without a price). */
   perOutputMinute: number | null;
+  /** Minutes of output, all outputs summed; null until the worker has measured them. */
+  outputMinutes: number | null;
+  /** Of those, minutes at 720 lines or more (what hosted transcoders bill as HD). */
+  hdOutputMinutes: number | null;
   /** Where the price came from. */
   basis: string;
 }
 
-export function jobCostOf(workerMs: number, options: JobOptions): JobCost {
-  const workerSeconds = Math.round(workerMs) / 1000;
+/** What the store knows besides slot time (migration 0008); all absent on an older row. */
+export interface CostFacts {
+  media?: readonly OutputMedia[] | null;
+  /** Slot time on instances already settled, and the job's shares of their bills. */
+  settledMs?: number;
+  settledNano?: number;
+}
+
+/** The job's cost in nanodollars, or null when part of it has no price. Exact: Σ over jobs = Σ settled bills. */
+export function jobNanoUsd(workerMs: number, options: JobOptions, facts: CostFacts = {}): number | null {
+  const settledMs = facts.settledMs ?? 0;
+  const settledNano = facts.settledNano ?? 0;
+  const open = Math.max(0, Math.round(workerMs) - settledMs);
   const p = options.pricing;
+  if (!p) return open === 0 && settledMs > 0 ? settledNano : null;
+  return Math.round((open * p.usdPerSlotHour * NANO) / 3_600_000) + settledNano;
+}
+
+export function jobCostOf(workerMs: number, options: JobOptions, facts: CostFacts = {}): JobCost {
+  const workerSeconds = Math.round(workerMs) / 1000;
+  const nano = jobNanoUsd(workerMs, options, facts);
+  const usd = nano === null ? null : nano / NANO;
+  const m = facts.media && facts.media.length > 0 ? outputMinutes(facts.media) : null;
+  const settled = (facts.settledMs ?? 0) > 0;
+  const basis = options.pricing
+    ? options.pricing.basis
+    : settled
+      ? 'the bills of the instances it ran on'
+      : 'no price known when the job was made';
   return {
     workerSeconds,
-    usd: p ? Math.round(((workerSeconds * p.usdPerSlotHour) / 3600) * 1e6) / 1e6 : null,
-    perOutputMinute: null,
-    basis: p ? p.basis : 'no price known when the job was made',
+    usd,
+    perOutputMinute: usd !== null && m && m.minutes > 0 ? usd / m.minutes : null,
+    outputMinutes: m ? m.minutes : null,
+    hdOutputMinutes: m ? m.hdMinutes : null,
+    basis: settled
+      ? `${basis}; ${facts.settledMs === Math.round(workerMs) ? 'all' : 'part'} of its slot time settled at the instances' real bills, boot and idle shared pro rata`
+      : basis,
   };
 }

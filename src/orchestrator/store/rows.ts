@@ -6,7 +6,9 @@ import type { ErrorInfo } from '../../errors.js';
 import type { JobState, Phase } from '../../jobs/types.js';
 import type { JobEventType, TaskState, TaskType } from '../../jobs/state.js';
 import type { Job, JobEvent, Task } from './types.js';
-import { jobCostOf } from './job-cost.js';
+import { z } from 'zod';
+import { outputMedia } from '../../cost/output-media.js';
+import { type CostFacts, jobCostOf } from './job-cost.js';
 import { parseJobOptions } from './job-options.js';
 
 // Preparing a statement costs more than running a small one; keep them per connection.
@@ -63,6 +65,10 @@ export interface JobRow {
   options: string;
   /** Absent on a row read before migration 0007 ran (never, in practice). */
   worker_ms?: number;
+  /** Migration 0008 (job-cost.ts). */
+  output_media?: string | null;
+  settled_ms?: number;
+  settled_nano?: number;
 }
 
 export interface TaskRow {
@@ -133,7 +139,17 @@ export function jobFromRow(r: JobRow): Job {
     error: errorFrom(r.error_code, r.error_message, r.error_retriable),
     options,
     workerMs: r.worker_ms ?? 0,
-    cost: jobCostOf(r.worker_ms ?? 0, options),
+    cost: jobCostOf(r.worker_ms ?? 0, options, costFactsOf(r)),
+  };
+}
+
+/** What a job row knows about its cost besides slot time. */
+export function costFactsOf(r: JobRow): CostFacts {
+  const media = r.output_media ? z.array(outputMedia).safeParse(JSON.parse(r.output_media)) : undefined;
+  return {
+    media: media?.success ? media.data : null,
+    settledMs: r.settled_ms ?? 0,
+    settledNano: r.settled_nano ?? 0,
   };
 }
 

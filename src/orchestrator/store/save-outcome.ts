@@ -3,6 +3,7 @@
 import type { Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import type { Applied, JobEventDraft } from '../../jobs/state.js';
+import { recordOutputMedia } from './output-media.js';
 import { readJob, readTasks, sql } from './rows.js';
 import type { JobChange, JobEvent } from './types.js';
 import { NommerError } from '../../errors.js';
@@ -82,6 +83,8 @@ export function saveOutcome(
       ...errorColumns(t.error),
     });
   }
+  if (out.tasks.some((t) => t.state === 'succeeded' && before.get(t.id)?.state !== 'succeeded'))
+    recordOutputMedia(db, jobId);
   sql(
     db,
     'UPDATE jobs SET worker_ms = (SELECT coalesce(sum(held_ms), 0) FROM tasks WHERE job_id = @id) WHERE id = @id',

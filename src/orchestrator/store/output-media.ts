@@ -1,0 +1,18 @@
+// A job's outputs as measured (cost/output-media.ts): gathered from its succeeded tasks' results
+// into jobs.output_media whenever a task succeeds. Runs inside saveOutcome's transaction.
+import type { Db } from '../../adapters/local/db.js';
+import { mediaOfResult, type OutputMedia } from '../../cost/output-media.js';
+import { sql } from './rows.js';
+
+export function recordOutputMedia(db: Db, jobId: string): void {
+  const results = sql(db, "SELECT result FROM tasks WHERE job_id = ? AND state = 'succeeded' ORDER BY rowid")
+    .pluck()
+    .all(jobId) as Array<string | null>;
+  const byUri = new Map<string, OutputMedia>();
+  for (const r of results) {
+    if (r === null) continue;
+    for (const m of mediaOfResult(JSON.parse(r))) byUri.set(m.uri, m);
+  }
+  if (byUri.size === 0) return;
+  sql(db, 'UPDATE jobs SET output_media = ? WHERE id = ?').run(JSON.stringify([...byUri.values()]), jobId);
+}
