@@ -112,3 +112,17 @@ export function slotPricing(
     basis: `${top.t} on demand at $${top.p.usd}/h over ${e.slotsPerInstance} slot(s) (${top.p.basis}); slot time only, an upper bound for spot`,
   };
 }
+
+/**
+ * What an instance the ledger records costs per hour: its type's on-demand price; a spot
+ * instance at that too, an upper bound (what it really paid is the spot price, at most that).
+ */
+export function instancePrice(
+  node: { instanceType?: string; spot?: boolean },
+  configured: Record<string, number>,
+): InstancePrice | undefined {
+  if (!node.instanceType) return undefined;
+  const p = ec2Price(node.instanceType, configured);
+  if (!p) return undefined;
+  return node.spot ? { usd: p.usd, basis: `spot, at most the on-demand ${p.basis}` } : p;
+}

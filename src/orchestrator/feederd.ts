@@ -26,6 +26,8 @@ import { attachFencing } from './fencing.js';
 import { Watchdog, silenceLimitMs } from './watchdog.js';
 import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
+import { instancePrice } from '../fleet/prices.js';
+import { InstanceLedger } from './store/instance-ledger.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { slotPricing } from '../fleet/prices.js';
 import { BudgetWatch } from './budget-watch.js';
@@ -104,6 +106,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       config: autoscalerConfig(config),
       log: fleetLog,
       busySlots: () => busyByWorker(store),
+      ledger: new InstanceLedger(store.db, (n) => instancePrice(n, config.aws.ec2.prices)),
     });
   const stop = new AbortController();
   const outbox = new Outbox(store, ports.queue, log);

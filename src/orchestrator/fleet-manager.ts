@@ -29,6 +29,16 @@ export interface FleetManagerLog {
   warn(obj: object, msg: string): void;
 }
 
+/**
+ * Where the fleet manager writes what it sees of each instance (store/instance-ledger.ts), so
+ * instance bills can be split over the jobs they ran. Its failures are logged, never fatal.
+ */
+export interface FleetLedger {
+  launched(nodes: readonly WorkerNode[], now: number): void;
+  observed(nodes: readonly WorkerNode[], now: number): unknown;
+  terminated(ids: readonly string[], now: number): void;
+}
+
 export interface FleetManagerOptions {
   fleet: Fleet;
   queue: Pick<JobQueue, 'depth'>;
@@ -49,6 +59,8 @@ export interface FleetManagerOptions {
   random?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   log?: FleetManagerLog;
+  /** The instance ledger: launches, sightings and ends, for cost attribution. */
+  ledger?: FleetLedger;
 }
 
 export interface TickResult {
@@ -133,7 +145,9 @@ export class FleetManager {
 
   /** Lists the fleet once and logs what it adopts: instances left by a previous feederd. */
   async reconcile(): Promise<WorkerNode[]> {
-    const nodes = (await this.o.fleet.list()).filter((n) => n.state !== 'terminated');
+    const listed = await this.o.fleet.list();
+    this.toLedger((l) => l.observed(listed, this.now()));
+    const nodes = listed.filter((n) => n.state !== 'terminated');
     this.o.log?.info(
       { instances: nodes.map((n) => ({ id: n.id, state: n.state })) },
       `fleet: adopted ${nodes.length} existing instance(s)`,
@@ -156,6 +170,7 @@ export class FleetManager {
         this.o.fleet.list(),
         this.o.busySlots ? this.o.busySlots() : Promise.resolve(undefined),
       ]);
+      this.toLedger((l) => l.observed(nodes, now));
       const busy = busyRaw ? busyByNode(busyRaw) : undefined;
       const cfg = this.o.config;
       const instances = instanceViews(nodes, {
@@ -187,10 +202,12 @@ export class FleetManager {
       if (terminate.length > 0) {
         await this.o.fleet.terminate(terminate);
         result.terminated = terminate;
+        this.toLedger((l) => l.terminated(terminate, now));
       }
       if (decision.launch > 0) {
         const launched = await this.o.fleet.launch(decision.launch);
         result.launched = launched.map((n) => n.id);
+        this.toLedger((l) => l.launched(launched, now));
         if (launched.length > 0) this.lastScaleUp = { at: now, count: launched.length };
       }
       this.backoffState = afterFleetCall(
@@ -218,6 +235,15 @@ export class FleetManager {
       );
     }
     return result;
+  }
+
+  private toLedger(write: (l: FleetLedger) => void): void {
+    if (!this.o.ledger) return;
+    try {
+      write(this.o.ledger);
+    } catch (err) {
+      this.o.log?.warn({ err: (err as Error).message }, 'fleet: could not update the instance ledger');
+    }
   }
 
   /** Reconcile, then tick every tickSeconds until the signal aborts. */

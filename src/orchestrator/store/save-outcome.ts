@@ -3,6 +3,7 @@
 import type { Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import type { Applied, JobEventDraft } from '../../jobs/state.js';
+import { recordInstanceUse } from './instance-ledger.js';
 import { recordOutputMedia } from './output-media.js';
 import { readJob, readTasks, sql } from './rows.js';
 import type { JobChange, JobEvent } from './types.js';
@@ -21,12 +22,15 @@ export function saveOutcome(
   // attempt) held its worker from its start until now.
   const before = new Map(
     (
-      sql(db, 'SELECT id, state, attempt, started_at, heartbeat_at FROM tasks WHERE job_id = ?').all(jobId) as Array<{
+      sql(db, 'SELECT id, state, attempt, started_at, heartbeat_at, worker FROM tasks WHERE job_id = ?').all(
+        jobId,
+      ) as Array<{
         id: string;
         state: string;
         attempt: number;
         started_at: number | null;
         heartbeat_at: number | null;
+        worker: string | null;
       }>
     ).map((r) => [r.id, r]),
   );
@@ -64,8 +68,11 @@ export function saveOutcome(
   for (const t of out.tasks) {
     const prev = before.get(t.id);
     const ended = prev?.state === 'running' && (t.state !== 'running' || t.attempt !== prev.attempt);
+    const held = ended && prev.started_at !== null ? Math.max(0, endOf(prev, now, opts.endAt) - prev.started_at) : 0;
+    // The instance it ran on pays for it when its bill is split (instance-ledger.ts).
+    if (held > 0 && prev?.worker) recordInstanceUse(db, prev.worker, jobId, prev.started_at!, held);
     updateTask.run({
-      held: ended && prev.started_at !== null ? Math.max(0, endOf(prev, now, opts.endAt) - prev.started_at) : 0,
+      held,
       now,
       id: t.id,
       jobId,
