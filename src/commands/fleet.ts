@@ -6,7 +6,21 @@ import { formatDuration, printJson } from '../cli/output.js';
 import { fleetReport, type FleetReport } from '../fleet/report.js';
 import { pinnedReleaseSha256 } from '../fleet/release.js';
 import { renderUserDataFor } from '../fleet/user-data.js';
-import { packageVersion } from '../paths.js';
+import { dataPaths, packageVersion } from '../paths.js';
+import { existsSync } from 'node:fs';
+import { openDatabase } from '../adapters/local/db.js';
+import { formatSpend, spendSummary, type Spend } from '../cost/spend.js';
+
+/** Spend so far from the data dir's store, read-only (feederd may be running); zero without one. */
+export function readSpend(home: string, now = Date.now()): Spend {
+  const path = dataPaths(home).db;
+  const db = existsSync(path) ? openDatabase(path, { readonly: true }) : openDatabase(':memory:');
+  try {
+    return spendSummary(db, now);
+  } finally {
+    db.close();
+  }
+}
 
 function money(usd: number | null, upperBound: boolean): string {
   if (usd === null) return '?';
@@ -43,16 +57,41 @@ export function formatFleet(r: FleetReport): string {
 export function registerFleet(program: Command): void {
   const cmd = program
     .command('fleet')
-    .summary('list the EC2 workers and what they cost so far')
+    .summary('list the EC2 workers, what they cost so far, and the spend today and this month')
     .description(`List this cluster's EC2 workers (tagged nommer:cluster=<aws.queuePrefix>): state, age and
 the estimated cost so far, from aws.ec2.prices ($/hour by instance type; spot is shown as at most
-the on-demand price). Workers end themselves after aws.ec2.idleExitSeconds without work.`)
+the on-demand price). Workers end themselves after aws.ec2.idleExitSeconds without work.
+
+Then the spend so far today and this month (UTC), from the data dir's job store: the jobs'
+recorded costs (a job counts on the day it finished), and the bills of the EC2 instances
+feederd launched (its instance ledger: boot and idle included; an instance counts on the day it
+ended, a live one up to now). With ledger instances the total is their bills, else the jobs'
+costs. On the local backend there is no EC2 list, only the spend (local.costPerHour prices it).`)
+    .addHelpText(
+      'after',
+      `
+--json: the fleet report (aws) and "spend": {today, month}, each {from, usd, basis,
+jobs: {count, workerSeconds, usd, unpriced}, instances: {count, usd, unattributedUsd, live, unpriced}}.
+
+Examples:
+  $ nommer fleet
+  $ nommer fleet --json | jq .spend.month.usd`,
+    )
     .action(
       action(async (ctx) => {
-        const { config } = await ctx.config();
+        const { config, home } = await ctx.config();
+        const spend = readSpend(home);
+        if (config.backend !== 'aws') {
+          if (ctx.global.json) printJson({ spend });
+          else
+            process.stdout.write(
+              `no EC2 fleet on the local backend: the workers are feederd's child processes (see \`nommer status\`)\n\n${formatSpend(spend).join('\n')}\n`,
+            );
+          return 0;
+        }
         const report = await fleetReport(config, packageVersion());
-        if (ctx.global.json) printJson(report);
-        else process.stdout.write(formatFleet(report));
+        if (ctx.global.json) printJson({ ...report, spend });
+        else process.stdout.write(`${formatFleet(report)}\n${formatSpend(spend).join('\n')}\n`);
         return 0;
       }),
     );
