@@ -20,7 +20,7 @@ export interface OpenEc2FleetOptions {
 export async function openEc2Fleet(
   config: Config,
   opts: OpenEc2FleetOptions,
-): Promise<{ fleet: EC2Fleet; close(): void }> {
+): Promise<{ fleet: EC2Fleet; client: import('@aws-sdk/client-ec2').EC2Client; close(): void }> {
   const { ec2Client } = await import('../adapters/aws/clients.js');
   const { EC2Fleet } = await import('../adapters/aws/ec2-fleet.js');
   const aws = config.aws;
@@ -50,7 +50,7 @@ export async function openEc2Fleet(
     version: opts.version,
     log: opts.log,
   });
-  return { fleet, close: () => client.destroy() };
+  return { fleet, client, close: () => client.destroy() };
 }
 
 /** The autoscaler's settings from aws.ec2. The spend cap is priced at the dearest type that may launch. */

@@ -26,7 +26,7 @@ import { attachFencing } from './fencing.js';
 import { Watchdog, silenceLimitMs } from './watchdog.js';
 import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
-import { instancePrice } from '../fleet/prices.js';
+import { spotAwarePrice } from '../fleet/spot-prices.js';
 import { InstanceLedger } from './store/instance-ledger.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { slotPricing } from '../fleet/prices.js';
@@ -106,7 +106,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       config: autoscalerConfig(config),
       log: fleetLog,
       busySlots: () => busyByWorker(store),
-      ledger: new InstanceLedger(store.db, (n) => instancePrice(n, config.aws.ec2.prices)),
+      ledger: new InstanceLedger(store.db, spotAwarePrice(config, ec2.client, fleetLog)),
     });
   const stop = new AbortController();
   const outbox = new Outbox(store, ports.queue, log);

@@ -169,6 +169,8 @@ export class InstanceLedger {
   }
 
   private insert(n: WorkerNode, now: number): void {
+    if (sql(this.db, 'SELECT 1 FROM instances WHERE id = ?').get(n.id)) return;
+    // Priced once, when first recorded: the price in force at its launch.
     const p = this.priceOf(n);
     sql(
       this.db,

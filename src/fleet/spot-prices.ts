@@ -1,0 +1,131 @@
+// What a spot instance really costs: the newest price EC2's DescribeSpotPriceHistory gives for
+// its type (Linux/UNIX), per availability zone. The ledger (store/instance-ledger.ts) records a
+// spot instance at its type's spot price when the book has one, else at the on-demand price (an
+// upper bound). A worker node does not say its zone, so the dearest zone's price is taken: still
+// an upper bound, and a close one (zones differ by cents an hour).
+//
+// The book refreshes itself in the background when asked for a price it holds for longer than
+// maxAgeMs (10 minutes by default): the first instances after a start may be priced on demand.
+// Types only at load: the local backend, which imports this through feederd, never loads the EC2 SDK.
+import type { EC2Client, SpotPrice } from '@aws-sdk/client-ec2';
+import type { WorkerNode } from '../ports/fleet.js';
+import { type InstancePrice, instancePrice } from './prices.js';
+
+export interface SpotQuote {
+  /** $/hour */
+  usd: number;
+  az: string;
+  /** ISO time EC2 set this price. */
+  at: string;
+}
+
+/** The newest quote per (type, zone) of a DescribeSpotPriceHistory answer; rows without a price, type or zone are skipped. */
+export function newestSpotQuotes(rows: readonly SpotPrice[]): Map<string, SpotQuote[]> {
+  const best = new Map<string, SpotQuote>(); // `${type} ${az}`
+  for (const r of rows) {
+    const usd = Number(r.SpotPrice);
+    if (!r.InstanceType || !r.AvailabilityZone || !Number.isFinite(usd) || usd < 0) continue;
+    const at = r.Timestamp instanceof Date ? r.Timestamp.toISOString() : new Date(r.Timestamp ?? 0).toISOString();
+    const key = `${r.InstanceType} ${r.AvailabilityZone}`;
+    const had = best.get(key);
+    if (!had || had.at < at) best.set(key, { usd, az: r.AvailabilityZone, at });
+  }
+  const byType = new Map<string, SpotQuote[]>();
+  for (const [key, q] of best) {
+    const type = key.split(' ')[0]!;
+    byType.set(type, [...(byType.get(type) ?? []), q]);
+  }
+  return byType;
+}
+
+export interface SpotBookLog {
+  warn(obj: object, msg: string): void;
+}
+
+export class SpotPriceBook {
+  private quotes = new Map<string, SpotQuote[]>();
+  private fetchedAt = Number.NEGATIVE_INFINITY;
+  private pending?: Promise<void>;
+
+  constructor(
+    private readonly client: Pick<EC2Client, 'send'>,
+    private readonly types: readonly string[],
+    private readonly opts: { maxAgeMs?: number; now?: () => number; log?: SpotBookLog } = {},
+  ) {}
+
+  /** One DescribeSpotPriceHistory for every type (StartTime now: the price in force for each zone). */
+  async refresh(): Promise<void> {
+    const { DescribeSpotPriceHistoryCommand } = await import('@aws-sdk/client-ec2');
+    const now = this.opts.now?.() ?? Date.now();
+    const rows: SpotPrice[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(
+        new DescribeSpotPriceHistoryCommand({
+          InstanceTypes: [...this.types] as never,
+          ProductDescriptions: ['Linux/UNIX'],
+          StartTime: new Date(now),
+          NextToken: token,
+        }),
+      );
+      rows.push(...(r.SpotPriceHistory ?? []));
+      token = r.NextToken || undefined;
+    } while (token);
+    this.quotes = newestSpotQuotes(rows);
+    this.fetchedAt = now;
+  }
+
+  /** The dearest zone's current spot price for `type`, or undefined when the book has none (it then refreshes, in the background). */
+  price(type: string): InstancePrice | undefined {
+    const now = this.opts.now?.() ?? Date.now();
+    if (now - this.fetchedAt > (this.opts.maxAgeMs ?? 600_000) && !this.pending)
+      this.pending = this.refresh()
+        .catch((err: Error) => {
+          // Not again before maxAgeMs: a denied or throttled call is not retried per instance.
+          this.fetchedAt = now;
+          this.opts.log?.warn(
+            { err: err.message },
+            'spot prices: DescribeSpotPriceHistory failed; spot priced on demand',
+          );
+        })
+        .finally(() => {
+          this.pending = undefined;
+        });
+    const qs = this.quotes.get(type);
+    if (!qs || qs.length === 0) return undefined;
+    const top = qs.reduce((a, b) => (b.usd > a.usd ? b : a));
+    return {
+      usd: top.usd,
+      basis: `spot: DescribeSpotPriceHistory ${type} Linux/UNIX, dearest of ${qs.length} zone(s) (${top.az}, set ${top.at})`,
+    };
+  }
+
+  /** Settles the refresh in flight, if any (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.pending;
+  }
+}
+
+/** The ledger's price for a node: a spot instance at the book's spot price when known, else its on-demand price. */
+export function ledgerPrice(
+  node: WorkerNode,
+  configured: Record<string, number>,
+  book?: SpotPriceBook,
+): InstancePrice | undefined {
+  if (node.spot && node.instanceType && book) {
+    const p = book.price(node.instanceType);
+    if (p) return p;
+  }
+  return instancePrice(node, configured);
+}
+
+/** feederd's ledger prices: with aws.ec2.spot, a spot price book over aws.ec2.instanceTypes. */
+export function spotAwarePrice(
+  config: { aws: { ec2: { spot: boolean; instanceTypes: string[]; prices: Record<string, number> } } },
+  client: Pick<EC2Client, 'send'>,
+  log?: SpotBookLog,
+): (node: WorkerNode) => InstancePrice | undefined {
+  const e = config.aws.ec2;
+  const book = e.spot && e.instanceTypes.length > 0 ? new SpotPriceBook(client, e.instanceTypes, { log }) : undefined;
+  return (node) => ledgerPrice(node, e.prices, book);
+}
