@@ -5,7 +5,7 @@
 // the dash muxer (CMAF segments, manifest.mpd, and master.m3u8 over the same segments, stream
 // copy), lists the subtitles in both manifests, and commits the package's files all or none:
 // segments first and the manifests last, so a manifest never names a segment not yet there.
-import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
@@ -522,7 +522,7 @@ export async function removePackageScratch(storage: Storage, p: PackageParams): 
     await storage.remove(u).catch(() => undefined);
     await storage.remove(`${u}.json`).catch(() => undefined);
   }
-  const dir = join(tmpdir(), `nommer-extras-${Math.random().toString(36).slice(2)}`);
+  const dir = await mkdtemp(join(tmpdir(), 'nommer-extras-'));
   const entry = await readEntry(storage, p.extras.uri, dir).catch(() => null);
   for (const f of (entry?.files ?? []) as string[])
     await storage.remove(extrasFileUri(p.extras.uri, f)).catch(() => undefined);

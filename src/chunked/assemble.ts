@@ -23,6 +23,8 @@ import { sha256File } from '../hash.js';
 import { encodeAudioPiece, encodeVideoChunk, type ChunkManifestEntry } from './encode-chunk.js';
 import { countVideoPackets } from '../ffmpeg/probe.js';
 import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';
+import { packageParams } from '../abr/tasks.js';
+import { removePackageScratch } from '../abr/worker-task.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
 import { parseResolvedPreset } from '../presets/registry.js';
@@ -251,6 +253,9 @@ export async function removeScratch(
   storage: Storage,
   p: Pick<AssembleParams, 'manifest' | 'audio' | 'scratch'>,
 ): Promise<void> {
+  // A package's pieces include its extras, listed in their own entry.
+  const pkg = packageParams.safeParse(p);
+  if (pkg.success) return removePackageScratch(storage, pkg.data);
   const uris = [...p.manifest.map((c) => c.uri), ...(p.audio ? [p.audio.uri] : [])];
   for (const u of uris) {
     await storage.remove(u).catch(() => undefined);

@@ -1,0 +1,87 @@
+// An adaptive-streaming package on the aws backend (moto): the input staged to S3, the rungs,
+// audio and extras encoded by two aws workers as separate tasks, the package written under the
+// output prefix with each object's Content-Type, and the pieces removed from the staging prefix.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { s3Client } from '../src/adapters/aws/clients.js';
+import type { PublicJob } from '../src/orchestrator/api.js';
+import { FAST_ABR, makeAbrClips } from './helpers/abr.js';
+import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { tempDir } from './helpers/media.js';
+
+let aws: AwsEnv;
+const procs: ChildProcess[] = [];
+const feeders: RunningFeederd[] = [];
+const d = tempDir();
+before(async () => {
+  aws = await startAwsEnv({ leaseSeconds: 4 });
+});
+after(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  for (const f of feeders) await f.kill().catch(() => undefined);
+  await aws?.moto.stop();
+  d.cleanup();
+});
+
+test('a package on S3: every file under the prefix with its Content-Type, staging left empty', async () => {
+  const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+  feeders.push(f);
+  for (const id of ['aws-a1', 'aws-a2']) procs.push(startAwsWorker(d.path, aws.env, id));
+  const clip = makeAbrClips(d.path).find((c) => c.name === 'subbed')!;
+  const prefix = 'videos/talk/';
+  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    input: clip.path,
+    outputs: [{ preset: 'abr', uri: `s3://${aws.bucket}/${prefix}` }],
+    set: FAST_ABR,
+  });
+  const done = await waitForJob(f.client, job.id, isFinal, 240_000);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  const detail = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>(
+    'GET',
+    `/v1/jobs/${job.id}`,
+  );
+  const workers = new Set(detail.tasks.map((t) => t.worker));
+  assert.ok(workers.has('aws-a1') && workers.has('aws-a2'), `both workers took tasks: ${[...workers].join(', ')}`);
+
+  const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
+  const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: prefix }))).Contents ?? []).map(
+    (o) => o.Key!,
+  );
+  const type = async (key: string) =>
+    (await s3.send(new HeadObjectCommand({ Bucket: aws.bucket, Key: key }))).ContentType;
+  assert.equal(await type(`${prefix}manifest.mpd`), 'application/dash+xml');
+  assert.equal(await type(`${prefix}master.m3u8`), 'application/vnd.apple.mpegurl');
+  const expected: Array<[RegExp, string]> = [
+    [/\.m4s$/, 'video/iso.segment'],
+    [/\.m3u8$/, 'application/vnd.apple.mpegurl'],
+    [/\.vtt$/, 'text/vtt'],
+    [/\.webp$/, 'image/webp'],
+  ];
+  for (const [re, ct] of expected) {
+    const some = keys.filter((k) => re.test(k));
+    assert.ok(some.length > 0, `some ${re} in ${keys.join(', ')}`);
+    for (const k of some) assert.equal(await type(k), ct, k);
+  }
+  assert.ok(
+    keys.some((k) => /subtitles-0-en\.vtt$/.test(k)),
+    'the subtitle track',
+  );
+  const out = done.outputs[0] as { package?: { renditions: Array<{ height: number }> } };
+  assert.deepEqual(
+    out.package?.renditions.map((r) => r.height),
+    [240, 360],
+  );
+  let left: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    left = (
+      (await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: 'nommer-staging/' }))).Contents ?? []
+    ).map((o) => o.Key!);
+    if (left.length === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(left, [], 'nothing left under the staging prefix');
+  await f.stop();
+});
