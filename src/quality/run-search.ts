@@ -37,6 +37,8 @@ export interface SamplesSearch {
   tried: SearchProbe[];
   note?: string;
   outOfReach: boolean;
+  /** The samples' predicted score at `crf` when it was not probed (search.ts's nextStep). */
+  predicted?: number;
   /** When the search ended (now()). */
   at: number;
   started: number;
@@ -54,6 +56,7 @@ export async function searchOnSamples(r: Omit<TargetRun, 'encodeFinal'>): Promis
         crf: step.done,
         tried,
         ...(step.note ? { note: step.note } : {}),
+        ...(step.predicted !== undefined ? { predicted: round6(step.predicted) } : {}),
         outOfReach: step.outOfReach ?? false,
         at: now(),
         started,
@@ -126,6 +129,7 @@ export async function verifyFinal(
       ...(note ? { note } : {}),
       samples: r.samples,
       tried,
+      ...(s.predicted !== undefined ? { predicted: s.predicted } : {}),
       corrections,
       capKbps: r.capKbps,
       capBound,
@@ -142,3 +146,4 @@ export async function reachTarget(r: TargetRun): Promise<{ record: SearchRecord;
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;

@@ -58,18 +58,39 @@ function linear(metric: Metric, score: number): number {
 }
 
 /** Typical change of the linear scale per CRF step (negative: quality falls as CRF rises). */
-const TYPICAL_SLOPE: Record<Metric, number> = { ssim: -0.03, psnr: -0.4, vmaf: -1.2 };
+const TYPICAL_SLOPE: Record<Metric, number> = { ssim: -0.02, psnr: -0.4, vmaf: -1.2 };
 
 /** The score the search aims at: a quarter into the window above the target. */
 export function aimOf(t: QualityTarget): number {
   return t.value + TARGET_WINDOW[t.metric].above / 4;
 }
 
-export type SearchStep = { next: number } | { done: number; note?: string; outOfReach?: boolean };
+export type SearchStep =
+  | { next: number }
+  | {
+      done: number;
+      note?: string;
+      outOfReach?: boolean;
+      /**
+       * Set when the CRF settled on was not probed: the score the probes' curve predicts for it
+       * (the final output is measured and corrected anyway, so one probe fewer).
+       */
+      predicted?: number;
+    };
+
+/**
+ * How near the aim (in target windows: 0.009 for SSIM) the nearest probe must score for the
+ * search to settle on the CRF the probes' curve predicts, without probing it: past the probes
+ * on a measured slope, or between two probes that bracket the aim. The tuning (bench/quality.ts,
+ * curves of flat and noisy samples for VP9 and AV1) is in the README's quality section.
+ */
+export const TRUST = { extrapolate: 0.67, bracket: 1.5 };
 
 /**
  * From the probes so far, the next CRF to try, or the CRF to settle on: the highest CRF whose
- * score reaches the aim, once the CRF above it is known to fall short (or the range ends).
+ * score reaches the aim, once the CRF above it is known to fall short (or the range ends), or
+ * a probe already close to it, or, from two probes, the CRF their curve puts at the aim when it
+ * lies between them or a few steps past them (`predicted`: not probed, the final file is).
  */
 export function nextStep(
   target: QualityTarget,
@@ -106,12 +127,16 @@ export function nextStep(
     return { done: bad!.crf, note: `no CRF tried reached the target in ${tried.length} probes` };
   }
   const y = linear(target.metric, aim);
+  const width = TARGET_WINDOW[target.metric].below + TARGET_WINDOW[target.metric].above;
   let guess: number;
+  /** Whether the curve of the probes is trusted at `guess` without a probe there. */
+  let trusted = false;
   if (good && bad) {
     const [ya, yb] = [linear(target.metric, good.score), linear(target.metric, bad.score)];
     const t = ya === yb ? 0.5 : (ya - y) / (ya - yb);
     guess = Math.round(good.crf + t * (bad.crf - good.crf));
     guess = Math.min(bad.crf - 1, Math.max(good.crf + 1, guess));
+    trusted = Math.min(good.score - aim, aim - bad.score) <= TRUST.bracket * width;
   } else {
     const side = (good ?? bad)!;
     const pts = tried.map((p) => ({ crf: p.crf, y: linear(target.metric, p.score) })).sort((a, b) => a.crf - b.crf);
@@ -126,8 +151,16 @@ export function nextStep(
     // Always move past the probe on the side it is on.
     if (good && guess <= good.crf) guess = good.crf + 1;
     if (bad && guess >= bad.crf) guess = bad.crf - 1;
+    // A measured slope (probes at least 4 apart) is trusted a little past them, inside the range.
+    trusted =
+      slope === measured &&
+      b.crf - a.crf >= 4 &&
+      Math.abs(aim - side.score) <= TRUST.extrapolate * width &&
+      guess > range.min &&
+      guess < range.max;
   }
   guess = clamp(guess, range);
+  if (trusted && !known.has(guess)) return { done: guess, predicted: scoreAt(target.metric, tried, guess) };
   while (known.has(guess)) {
     // Already tried (rounding): step toward the unexplored side.
     guess += good ? 1 : -1;
@@ -136,9 +169,32 @@ export function nextStep(
   return { next: guess };
 }
 
+const fromLinear = (metric: Metric, y: number) => (metric === 'ssim' ? 1 - 10 ** -y : y);
+
+/**
+ * The score the probes' curve gives at `crf`: the probe there, else the line on the linear scale
+ * through the two probes around it (or the two nearest, past the probes' ends); with one probe,
+ * a typical slope.
+ */
+export function scoreAt(metric: Metric, probes: readonly Pick<SearchProbe, 'crf' | 'score'>[], crf: number): number {
+  const at = probes.find((p) => p.crf === crf);
+  if (at) return at.score;
+  const pts = probes
+    .map((p) => ({ crf: p.crf, y: linear(metric, p.score) }))
+    .sort((a, b) => a.crf - b.crf)
+    .filter((p, i, all) => i === 0 || p.crf !== all[i - 1]!.crf);
+  if (pts.length === 0) return Number.NaN;
+  if (pts.length === 1) return fromLinear(metric, pts[0]!.y + TYPICAL_SLOPE[metric] * (crf - pts[0]!.crf));
+  let i = pts.findIndex((p) => p.crf > crf);
+  if (i <= 0) i = i === 0 ? 1 : pts.length - 1;
+  const [a, b] = [pts[i - 1]!, pts[i]!];
+  return fromLinear(metric, a.y + ((b.y - a.y) * (crf - a.crf)) / (b.crf - a.crf));
+}
+
 /**
  * After the final output missed the window: the CRF to re-encode at. The samples' curve is
- * shifted by what the final file measured against what its samples did at the same CRF.
+ * shifted by what the final file measured against what its samples did (or, not probed there,
+ * would do by their curve) at the same CRF.
  */
 export function correctedCrf(
   target: QualityTarget,
@@ -148,12 +204,13 @@ export function correctedCrf(
 ): number | undefined {
   const last = finals[finals.length - 1];
   if (!last) return undefined;
-  const at = samples.find((p) => p.crf === last.crf);
-  const shift = at ? linear(target.metric, last.score) - linear(target.metric, at.score) : 0;
-  const fromLinear = (metric: Metric, y: number) => (metric === 'ssim' ? 1 - 10 ** -y : y);
+  const at = samples.length ? scoreAt(target.metric, samples, last.crf) : undefined;
+  const shift =
+    at !== undefined && Number.isFinite(at) ? linear(target.metric, last.score) - linear(target.metric, at) : 0;
   const shifted = samples
     .filter((p) => !finals.some((f) => f.crf === p.crf))
     .map((p) => ({ crf: p.crf, score: fromLinear(target.metric, linear(target.metric, p.score) + shift) }));
+  // A correction settled on a predicted CRF is fine: it is encoded and measured as the final.
   const step = nextStep(target, [...shifted, ...finals], last.crf, range);
   const crf = 'next' in step ? step.next : step.done;
   return finals.some((f) => f.crf === crf) ? undefined : crf;

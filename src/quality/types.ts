@@ -88,6 +88,11 @@ export interface SearchRecord {
   /** Samples the search encoded: how many, and the seconds of input they cover in all. */
   samples: { count: number; seconds: number };
   tried: SearchProbe[];
+  /**
+   * When the search settled on a CRF it did not probe (the probes' curve put it at the aim):
+   * the score that curve predicted there. The final output's own score is `score`.
+   */
+  predicted?: number;
   /** Re-encodes of the final output after it missed the window. */
   corrections: number;
   /** The safety bitrate cap (kbit/s) the CRF ran under, and whether the output came near it. */
