@@ -2,10 +2,22 @@
 // there) only when the curve is trusted, a correction reads the samples' curve at an unprobed
 // CRF, probes measure their target's metric alone, and the samples of a whole local file are
 // cut by seeking to each window (the same pictures a `select` over the whole file gives).
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { aimOf, correctedCrf, nextStep, scoreAt } from '../src/quality/search.js';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { locateFfmpeg, ffmpegCapabilities } from '../src/ffmpeg/locate.js';
+import { probeInput } from '../src/ffmpeg/probe.js';
+import { getPreset } from '../src/presets/registry.js';
+import { cutArgs, intermediateCodec, sampleEncoder } from '../src/quality/encode-quality.js';
+import { measureGraph } from '../src/quality/measure.js';
+import { aimOf, correctedCrf, nextStep, sampleWindows, scoreAt } from '../src/quality/search.js';
 import { inWindow } from '../src/quality/types.js';
+import { FFMPEG, FFPROBE, tempDir } from './helpers/media.js';
+
+const work = tempDir('nommer-quality-search-');
+after(() => work.cleanup());
 const target = { metric: 'ssim' as const, value: 0.95 };
 /** A curve exactly linear on the search's scale: 1 - SSIM doubles every 10 CRF steps. */
 const curve = (crf: number) => 1 - 0.001 * 2 ** (crf / 10);
@@ -80,4 +92,119 @@ test("the samples' curve is read between and past its probes, and a correction s
   assert.ok(next !== undefined && next < 56 && next >= 52, `corrected to ${next}`);
   // Had the final scored as its samples predicted, a correction would have nowhere to go but its own CRF.
   assert.equal(correctedCrf(target, probes, [{ crf: 56, score: curve(56) }]), undefined);
+});
+
+test('a probe measures its target metric alone; the full measurement keeps SSIM and PSNR', () => {
+  const r = { referenceStream: 0, referenceFilters: '', width: 80, height: 60, pixFmt: 'yuv420p' };
+  assert.equal(
+    measureGraph(r, false, 'ssim'),
+    '[0:v:0]settb=1/30,setpts=N,format=yuv420p[d0];[1:0]scale=80:60,format=yuv420p,settb=1/30,setpts=N[r0];[d0][r0]ssim',
+  );
+  assert.match(measureGraph(r, false, 'psnr'), /\[d0\]\[r0\]psnr$/);
+  assert.match(measureGraph(r, false), /split=2\[d0\]\[d1\].*\[d0\]\[r0\]ssim;\[d1\]\[r1\]psnr$/);
+});
+
+test('the samples of a whole local file are cut by seeking to each window; a chunk or a remote input is read through select', async () => {
+  const ff = locateFfmpeg();
+  const src = join(work.path, 'long.mkv');
+  const r = spawnSync(
+    FFMPEG,
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=12', '-t', '20'],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', '-g', '60', src],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const probe = await probeInput(ff.ffprobe, src);
+  const windows = sampleWindows(probe.duration);
+  assert.equal(windows.length, 2);
+  const input = `file:${src}`;
+  const seek = cutArgs({ input, probe }, windows, 12);
+  assert.equal(seek.filter((a) => a === '-ss').length, 2);
+  assert.equal(seek.filter((a) => a === '-i').length, 2);
+  assert.match(seek[seek.indexOf('-filter_complex') + 1]!, /concat=n=2:v=1:a=0/);
+  for (const other of [
+    cutArgs({ input, probe, inputOptions: ['-copyts'], videoFilterPrefix: ['trim=start=1'] }, windows, 12),
+    cutArgs({ input: 'https://example.com/a.mp4', probe }, windows, 12),
+  ]) {
+    assert.equal(other.filter((a) => a === '-i').length, 1);
+    assert.match(other[other.indexOf('-vf') + 1]!, /select=between/);
+  }
+  assert.deepEqual(intermediateCodec({ pixFmt: 'yuv420p', interlaced: false }), ['-c:v', 'utvideo']);
+  assert.deepEqual(intermediateCodec({ pixFmt: 'yuv420p10le', interlaced: false }), ['-c:v', 'ffv1']);
+  assert.deepEqual(intermediateCodec({ pixFmt: 'yuv420p', interlaced: true }), ['-c:v', 'ffv1']);
+
+  // The seeked cut holds the same pictures as the select over the whole file: 18 frames per
+  // 1.5 s window at 12 fps, and the first window's frames equal the select's frame for frame.
+  const cut = (args: string[], name: string) => {
+    const out = join(work.path, name);
+    const c = spawnSync(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', ...args, '-c:v', 'ffv1', out], {
+      encoding: 'utf8',
+    });
+    assert.equal(c.status, 0, c.stderr);
+    return out;
+  };
+  const bySeek = cut(seek, 'seek.mkv');
+  const bySelect = cut(cutArgs({ input, probe, videoFilterPrefix: ['null'] }, windows, 12), 'select.mkv');
+  const frames = (p: string) =>
+    Number(
+      spawnSync(
+        FFPROBE,
+        [
+          '-v',
+          'error',
+          '-count_frames',
+          '-select_streams',
+          'v:0',
+          '-show_entries',
+          'stream=nb_read_frames',
+          '-of',
+          'csv=p=0',
+          p,
+        ],
+        { encoding: 'utf8' },
+      ).stdout.trim(),
+    );
+  assert.equal(frames(bySeek), 36);
+  const firstWindow = spawnSync(
+    FFMPEG,
+    [
+      ...['-hide_banner', '-nostats', '-i', bySeek, '-i', bySelect, '-lavfi'],
+      '[0:v]trim=end_frame=18,setpts=N[a];[1:v]trim=end_frame=18,setpts=N[b];[a][b]psnr',
+      ...['-f', 'null', '-'],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.match(firstWindow.stderr, /PSNR .*average:inf/, 'the first window holds the same pictures');
+  // Not a test that cannot fail: one frame off and they differ.
+  const shifted = spawnSync(
+    FFMPEG,
+    [
+      ...['-hide_banner', '-nostats', '-i', bySeek, '-i', bySelect, '-lavfi'],
+      '[0:v]trim=end_frame=18,setpts=N[a];[1:v]trim=start_frame=1:end_frame=19,setpts=N[b];[a][b]psnr',
+      ...['-f', 'null', '-'],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.doesNotMatch(shifted.stderr, /average:inf/);
+
+  // A probe on them scores what measuring the probe in full does.
+  const caps = await ffmpegCapabilities(ff.ffmpeg);
+  const dir = join(work.path, 'probe');
+  spawnSync('mkdir', ['-p', dir]);
+  const enc = sampleEncoder({
+    ffmpeg: ff.ffmpeg,
+    input,
+    duration: probe.duration,
+    probe,
+    preset: getPreset('webm'),
+    encoders: caps.encoders,
+    target,
+    workDir: dir,
+  });
+  const score = await enc.probe(40);
+  assert.ok(score > 0.8 && score < 1, `score ${score}`);
+  assert.deepEqual(readdirSync(dir), ['samples.mkv'], 'a probe removes its encode');
+  assert.equal(frames(join(dir, 'samples.mkv')), 36);
 });

@@ -10,7 +10,7 @@
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
-import type { Quality } from './types.js';
+import type { Metric, Quality } from './types.js';
 
 export interface MeasureRequest {
   ffmpeg: string;
@@ -38,28 +38,34 @@ export async function availableMetrics(ffmpeg: string): Promise<{ ssim: boolean;
   return { ssim: filters.has('ssim'), psnr: filters.has('psnr'), vmaf: filters.has('libvmaf') };
 }
 
-/** The filtergraph of one measurement (pure). */
+const FILTER: Record<Metric, string> = { ssim: 'ssim', psnr: 'psnr', vmaf: 'libvmaf' };
+
+/**
+ * The filtergraph of one measurement (pure): SSIM and PSNR (and VMAF with `vmaf`), or only the
+ * metric `only` (a search's probe needs its target's metric alone: one filter, no split).
+ */
 export function measureGraph(
   r: Pick<MeasureRequest, 'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt'>,
   vmaf: boolean,
+  only?: Metric,
 ): string {
-  const n = vmaf ? 3 : 2;
+  const metrics: Metric[] = only ? [only] : ['ssim', 'psnr', ...(vmaf ? (['vmaf'] as const) : [])];
+  const n = metrics.length;
   const byNumber = 'settb=1/30,setpts=N';
   const labels = (p: string) => Array.from({ length: n }, (_, i) => `[${p}${i}]`).join('');
   const ref = [r.referenceFilters, `scale=${r.width}:${r.height}`, `format=${r.pixFmt}`, byNumber]
     .filter(Boolean)
     .join(',');
+  const fan = (p: string) => (n > 1 ? `,split=${n}${labels(p)}` : `[${p}0]`);
   return [
-    `[0:v:0]${byNumber},format=${r.pixFmt},split=${n}${labels('d')}`,
-    `[1:${r.referenceStream}]${ref},split=${n}${labels('r')}`,
-    '[d0][r0]ssim',
-    '[d1][r1]psnr',
-    ...(vmaf ? ['[d2][r2]libvmaf'] : []),
+    `[0:v:0]${byNumber},format=${r.pixFmt}${fan('d')}`,
+    `[1:${r.referenceStream}]${ref}${fan('r')}`,
+    ...metrics.map((m, i) => `[d${i}][r${i}]${FILTER[m]}`),
   ].join(';');
 }
 
 /** ffmpeg's argv for a measurement (after the runner's own flags; pure). */
-export function measureArgs(r: MeasureRequest, vmaf: boolean): string[] {
+export function measureArgs(r: MeasureRequest, vmaf: boolean, only?: Metric): string[] {
   return [
     '-i',
     r.distorted.startsWith('/') ? r.distorted : `file:${r.distorted}`,
@@ -67,7 +73,7 @@ export function measureArgs(r: MeasureRequest, vmaf: boolean): string[] {
     '-i',
     r.reference,
     '-filter_complex',
-    measureGraph(r, vmaf),
+    measureGraph(r, vmaf, only),
     '-f',
     'null',
     '-',
@@ -106,6 +112,24 @@ export async function measureQuality(r: MeasureRequest): Promise<Quality & { sec
     ...(s.vmaf !== undefined ? { vmaf: round(s.vmaf, 3) } : {}),
     seconds: round((Date.now() - started) / 1000, 3),
   };
+}
+
+/**
+ * One metric alone (a search's probe): one filter instead of all, and no summary of the others.
+ * The score is the same the full measurement reports for that metric.
+ */
+export async function measureScore(r: MeasureRequest, metric: Metric): Promise<number> {
+  const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, false, metric), {
+    signal: r.signal,
+    onSpawn: r.onSpawn,
+    logLevel: 'info',
+  });
+  const score = parseScores(stderr)[metric];
+  if (score === undefined || !Number.isFinite(score))
+    throw new NommerError('FFMPEG_FAILED', `ffmpeg measured no ${metric} for the samples`, {
+      hint: 'the samples may have no video frames',
+    });
+  return score;
 }
 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
