@@ -102,7 +102,7 @@ for (const c of clips) {
       target.seconds.toFixed(2),
       `${(target.seconds / off.seconds).toFixed(2)}x`,
       s.seconds.toFixed(2),
-      `${s.tried.filter((p) => p.on === 'samples').length} on ${s.samples.count}x samples (${s.samples.seconds} s)${s.corrections ? ` +${s.corrections} corr.` : ''}`,
+      `${s.tried.filter((p) => p.on === 'samples').length}${s.predicted !== undefined ? '+pred.' : ''} on ${s.samples.count}x samples (${s.samples.seconds} s)${s.corrections ? ` +${s.corrections} corr.` : ''}`,
       `${plainCrf}→${s.crf}`,
       `${target.quality.ssim!.toFixed(4)}${s.reached ? '' : ' MISSED'}`,
       `${((target.bytes / on.bytes) * 100).toFixed(0)}%`,
@@ -116,4 +116,5 @@ console.log(
   '\n"x plain": target mode total (search + final encode + verification + measuring) over the plain preset without measuring.',
 );
 console.log('"size vs plain": target mode output size over the plain output, both at (about) the same SSIM.');
+console.log('"+pred.": the search settled on a CRF its probes predicted, not probed itself (the final file is measured).');
 rmSync(dir, { recursive: true, force: true });
