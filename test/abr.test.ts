@@ -4,18 +4,19 @@
 // segment start in every rendition, one Opus rendition (none without audio), WebVTT subtitles
 // listed in both manifests, thumbnails pointing at sprites that exist.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { planLadder, renditionPreset } from '../src/abr/ladder.js';
 import { packageTasks } from '../src/abr/tasks.js';
 import { getPreset } from '../src/presets/registry.js';
 import { compileJob } from '../src/presets/compile.js';
+import { planChunks } from '../src/chunked/plan.js';
 import { checkPackage, FAST_ABR, makeAbrClips, type AbrClip } from './helpers/abr.js';
 import { nommer, nommerSync } from './helpers/cli.js';
 import { playInBrowser, servePackage } from './helpers/player.js';
 import { startFeederd, waitForJob } from './helpers/feederd.js';
-import { tempDir } from './helpers/media.js';
+import { makeClip, probe, tempDir } from './helpers/media.js';
 import { probeOf, video } from './helpers/probe-info.js';
 
 const abr = getPreset('abr');
@@ -92,6 +93,20 @@ describe('the ladder, per title', () => {
       tasks.slice(0, -1).map((t) => t.key),
     );
     assert.ok(Math.abs(tasks.reduce((s, t) => s + t.weight, 0) - 1) < 0.01);
+  });
+  test('chunks of a ladder are cut only on its GOP, each decoding from a source keyframe before it', () => {
+    const times = Array.from({ length: 300 }, (_, i) => i / 25);
+    const keyframes = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 37 === 0);
+    const plan = planChunks({ times, keyframes, formatStart: 0, fps: 25 }, { chunkSeconds: 3, cutEvery: 50 });
+    assert.ok(plan.chunks.length >= 3);
+    for (const c of plan.chunks) {
+      assert.equal(c.startFrame % 50, 0, `chunk ${c.index} starts at frame ${c.startFrame}`);
+      if (c.seek !== null) assert.ok(c.seek < c.startTime, 'seeks to before its first frame');
+    }
+    assert.equal(
+      plan.chunks.reduce((n, c) => n + c.frames, 0),
+      300,
+    );
   });
   test('presets that are not packages refuse abr settings, and a package needs its rungs', () => {
     const r = nommerSyncJson(['presets', 'abr-av1', '--json']);
@@ -196,6 +211,63 @@ describe('packages, end to end', () => {
         [240, 360],
       );
       assert.match(readFileSync(join(dir, 'master.m3u8'), 'utf8'), /RESOLUTION=320x240/);
+    } finally {
+      await f.stop();
+      d.cleanup();
+    }
+  });
+
+  test('a long input: every rung chunked on the ladder GOP across the workers, joined, segments still aligned', async () => {
+    const clip: AbrClip = {
+      name: 'long',
+      path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 12, width: 480, height: 360, fps: 24 }),
+      width: 480,
+      height: 360,
+      audio: true,
+    };
+    const d = tempDir('nommer-abr-chunked-');
+    const f = await startFeederd(d.path, {
+      workers: 2,
+      config: { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } },
+    });
+    try {
+      const dir = join(d.path, 'long-abr');
+      const { job } = await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
+        input: clip.path,
+        outputs: [{ preset: 'abr', uri: dir }],
+        set: FAST_ABR,
+      });
+      const detail = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>(
+        'GET',
+        `/v1/jobs/${job.id}`,
+      );
+      const chunkTasks = detail.tasks.filter((t) => /rendition-\d+p-chunk-\d+$/.test(t.id));
+      assert.ok(chunkTasks.length >= 4, `chunks of both rungs: ${detail.tasks.map((t) => t.id).join(', ')}`);
+      assert.ok(
+        !detail.tasks.some((t) => /rendition-(480|720|1080)p/.test(t.id)),
+        'no task for rungs above the source',
+      );
+      await waitForJob(f.client, job.id, (j) => j.state === 'succeeded', 240_000);
+      checkPackage(dir, clip, d.path);
+      // Every rendition holds every frame of the source, once.
+      for (const i of [0, 1]) {
+        const files = readdirSync(dir)
+          .filter((x) => x.startsWith(`chunk-stream${i}-`))
+          .sort();
+        const whole = join(d.path, `whole-${i}.mp4`);
+        writeFileSync(
+          whole,
+          Buffer.concat([
+            readFileSync(join(dir, `init-stream${i}.m4s`)),
+            ...files.map((x) => readFileSync(join(dir, x))),
+          ]),
+        );
+        assert.equal(
+          Number(probe(whole, true).streams.find((x) => x.codec_type === 'video')?.nb_read_frames),
+          288,
+          `stream ${i}`,
+        );
+      }
     } finally {
       await f.stop();
       d.cleanup();

@@ -7,7 +7,8 @@
 // say so, so the graph never depends on a probe. Pieces live under the job's scratch prefix, like
 // a chunked job's (the same cleanup removes them).
 import { z } from 'zod';
-import type { PlannedTask } from '../chunked/tasks.js';
+import type { ChunkPlan } from '../chunked/plan.js';
+import { audioChunkParams, chunkKey, videoChunkParams, type PlannedTask } from '../chunked/tasks.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { abrOf, rungName } from './ladder.js';
 
@@ -18,6 +19,14 @@ export const renditionParams = z.object({
   uri: z.string().min(1),
 });
 export type RenditionParams = z.infer<typeof renditionParams>;
+
+/** One chunk of one rung (inputs over the chunking threshold): a chunked job's video chunk,
+ * encoded with the rung's preset; its frames start on a segment boundary. */
+export const renditionChunkParams = videoChunkParams.omit({ kind: true }).extend({
+  kind: z.literal('rendition-chunk'),
+  rung: z.number().int().positive(),
+});
+export type RenditionChunkParams = z.infer<typeof renditionChunkParams>;
 
 export const abrAudioParams = z.object({
   kind: z.literal('abr-audio'),
@@ -36,12 +45,26 @@ export const packageParams = z.object({
   kind: z.literal('package'),
   /** Every rendition piece, smallest rung first (named `manifest` as a chunked job's pieces are,
    * so the same cleanup finds them). */
-  manifest: z.array(renditionParams).min(1),
+  manifest: z.array(z.union([renditionParams, renditionChunkParams])).min(1),
   audio: abrAudioParams,
   extras: extrasParams,
   scratch: z.string().min(1),
+  /** Chunked renditions: the source's first-frame offset and frame count (see chunked/plan.ts). */
+  videoOffset: z.number().nonnegative().optional(),
+  totalFrames: z.number().int().positive().optional(),
 });
 export type PackageParams = z.infer<typeof packageParams>;
+
+/** Any piece task: a chunked job's video chunk or audio, or a package's rendition (whole or a
+ * chunk of it), audio or extras. */
+export const pieceParams = z.discriminatedUnion('kind', [
+  videoChunkParams,
+  audioChunkParams,
+  renditionParams,
+  renditionChunkParams,
+  abrAudioParams,
+  extrasParams,
+]);
 
 /** Where an extras file is stored, beside its index. */
 export function extrasFileUri(indexUri: string, name: string): string {
@@ -52,10 +75,19 @@ export function extrasFileUri(indexUri: string, name: string): string {
  * Tasks for a package. `scratch` ends with '/'. Weights: renditions share 88% of the job's
  * progress by pixel count (about what they cost), audio 2%, extras 4%, packaging 6%.
  */
-export function packageTasks(preset: ResolvedPreset, opts: { scratch: string }): PlannedTask[] {
-  const rungs = [...abrOf(preset).rungs].sort((a, b) => a - b);
+export function packageTasks(
+  preset: ResolvedPreset,
+  opts: {
+    scratch: string;
+    /** Chunk every rung (a long input): its rungs (those the source gets) and the chunk plan, cut
+     * on the ladder's GOP. */
+    chunked?: { rungs: readonly number[]; plan: ChunkPlan };
+  },
+): PlannedTask[] {
+  const rungs = opts.chunked ? [...opts.chunked.rungs] : [...abrOf(preset).rungs].sort((a, b) => a - b);
   const pixels = (r: number) => r * r;
   const all = rungs.reduce((s, r) => s + pixels(r), 0);
+  if (opts.chunked) return chunkedPackageTasks(rungs, opts.chunked.plan, opts.scratch, pixels, all);
   const manifest: RenditionParams[] = rungs.map((rung) => ({
     kind: 'rendition',
     rung,
@@ -72,6 +104,51 @@ export function packageTasks(preset: ResolvedPreset, opts: { scratch: string }):
   tasks.push({ key: 'audio', type: 'chunk', params: audio, weight: 0.02 });
   tasks.push({ key: 'extras', type: 'chunk', params: extras, weight: 0.04 });
   const pack: PackageParams = { kind: 'package', manifest, audio, extras, scratch: opts.scratch };
+  tasks.push({ key: 'package', type: 'assemble', deps: tasks.map((t) => t.key), params: pack, weight: 0.06 });
+  return tasks;
+}
+
+function chunkedPackageTasks(
+  rungs: number[],
+  plan: ChunkPlan,
+  scratch: string,
+  pixels: (r: number) => number,
+  all: number,
+): PlannedTask[] {
+  const manifest: RenditionChunkParams[] = rungs.flatMap((rung) =>
+    plan.chunks.map((c) => ({
+      kind: 'rendition-chunk' as const,
+      rung,
+      index: c.index,
+      startFrame: c.startFrame,
+      endFrame: c.endFrame,
+      frames: c.frames,
+      duration: c.duration,
+      selectStart: c.selectStart,
+      selectEnd: c.selectEnd,
+      seek: c.seek,
+      uri: `${scratch}${rungName(rung)}/${chunkKey(c.index)}.webm`,
+    })),
+  );
+  const audio: AbrAudioParams = { kind: 'abr-audio', uri: `${scratch}audio.webm` };
+  const extras: ExtrasParams = { kind: 'extras', uri: `${scratch}extras.json` };
+  const tasks: PlannedTask[] = manifest.map((p) => ({
+    key: `rendition-${rungName(p.rung)}-${chunkKey(p.index)}`,
+    type: 'chunk',
+    params: p,
+    weight: round4((0.88 * pixels(p.rung) * p.frames) / (all * plan.totalFrames)) || 0.0001,
+  }));
+  tasks.push({ key: 'audio', type: 'chunk', params: audio, weight: 0.02 });
+  tasks.push({ key: 'extras', type: 'chunk', params: extras, weight: 0.04 });
+  const pack: PackageParams = {
+    kind: 'package',
+    manifest,
+    audio,
+    extras,
+    scratch,
+    videoOffset: plan.videoOffset,
+    totalFrames: plan.totalFrames,
+  };
   tasks.push({ key: 'package', type: 'assemble', deps: tasks.map((t) => t.key), params: pack, weight: 0.06 });
   return tasks;
 }

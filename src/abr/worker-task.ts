@@ -29,9 +29,12 @@ import {
   type AbrAudioParams,
   type ExtrasParams,
   type PackageParams,
+  type RenditionChunkParams,
   type RenditionParams,
 } from './tasks.js';
 import type { PackageInfo, RenditionInfo } from './types.js';
+import { assembleChunks } from '../chunked/assemble.js';
+import { encodeVideoChunk } from '../chunked/encode-chunk.js';
 
 export const DASH_MANIFEST = 'manifest.mpd';
 export const HLS_MANIFEST = 'master.m3u8';
@@ -196,7 +199,7 @@ function envOf(ctx: TaskContext, preset: ResolvedPreset, input: () => Promise<st
   return { ffmpeg: ctx.ffmpeg, input, preset, signal: ctx.signal, onProgress: ctx.onProgress };
 }
 
-export type AbrPieceParams = RenditionParams | AbrAudioParams | ExtrasParams;
+export type AbrPieceParams = RenditionParams | RenditionChunkParams | AbrAudioParams | ExtrasParams;
 
 /** A rendition, audio or extras task. */
 export async function runAbrPiece(
@@ -211,6 +214,22 @@ export async function runAbrPiece(
     const entry = await encodeRendition(env, p.rung, local);
     await storePiece(ctx, entry.skipped ? null : local, p.uri, entry);
     return { outputs: [], result: entry };
+  }
+  if (p.kind === 'rendition-chunk') {
+    // A chunked job's video chunk with the rung's preset (exact frames, proven by counting them);
+    // the planner only makes chunks of rungs the source gets.
+    const local = join(ctx.scratch, `${rungName(p.rung)}-chunk-${p.index}.webm`);
+    const entry = await encodeVideoChunk({
+      ffmpeg: ctx.ffmpeg,
+      input: await input(),
+      preset: renditionPreset(preset, p.rung),
+      dest: local,
+      chunk: { ...p, kind: 'video' },
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    });
+    await storePiece(ctx, local, p.uri, { ...entry });
+    return { outputs: [], result: { ...entry } };
   }
   if (p.kind === 'abr-audio') {
     const local = join(ctx.scratch, 'audio.webm');
@@ -353,7 +372,45 @@ export async function runPackageTask(
 
   // The pieces, each checked; any that cannot be used is made again here.
   const renditions: Array<{ path: string; entry: Entry }> = [];
+  const chunked = p.manifest.filter((r): r is RenditionChunkParams => r.kind === 'rendition-chunk');
+  for (const rung of [...new Set(chunked.map((c) => c.rung))]) {
+    // A chunked rung: its chunks checked (and any bad one re-encoded) and joined, as any chunked job's.
+    const path = join(work, `joined-${rungName(rung)}.webm`);
+    const own = chunked.filter((c) => c.rung === rung).map((c) => ({ ...c, kind: 'video' as const }));
+    await mkdir(join(work, rungName(rung)), { recursive: true });
+    const r = await assembleChunks({
+      ffmpeg: ctx.ffmpeg,
+      storage: ctx.storage,
+      params: {
+        manifest: own,
+        audio: null,
+        videoOffset: p.videoOffset ?? 0,
+        totalFrames: p.totalFrames ?? own.reduce((n, c) => n + c.frames, 0),
+        scratch: p.scratch,
+      },
+      preset: renditionPreset(preset, rung),
+      input,
+      dest: path,
+      workDir: join(work, rungName(rung)),
+      signal: ctx.signal,
+      onRepair: (piece, why) => ctx.onRepair?.(`${rungName(rung)} ${piece}`, why),
+    });
+    const probe = await probeInput(ctx.ffmpeg.ffprobe, path, { signal: ctx.signal });
+    renditions.push({
+      path,
+      entry: {
+        rung,
+        width: probe.video?.width,
+        height: probe.video?.height,
+        codec: preset.video!.codec,
+        duration: probe.duration,
+        bytes: r.bytes,
+        chunks: own.length,
+      },
+    });
+  }
   for (const r of p.manifest) {
+    if (r.kind !== 'rendition') continue;
     let got = await loadPiece(ctx.storage, r.uri, work, ctx.signal);
     if ('why' in got) {
       ctx.onRepair?.(`rendition ${rungName(r.rung)}`, got.why);

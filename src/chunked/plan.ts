@@ -29,6 +29,12 @@ export interface ChunkPlanOptions {
   chunkSeconds: number;
   /** Encode slots in the fleet: the plan prefers a chunk count that fills every wave. */
   workers?: number;
+  /**
+   * Cut only at frames that are multiples of this (a ladder's fixed GOP: every chunk then starts
+   * on a segment boundary), instead of at the source's keyframes. A chunk still decodes from the
+   * source keyframe before the one at or before its first frame.
+   */
+  cutEvery?: number;
 }
 
 export interface ChunkSpec {
@@ -123,16 +129,39 @@ export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan
   const timeline: FrameTimeline = { ...tl, keyframes: keys };
   const wanted = chunkCount(duration, opts.chunkSeconds, opts.workers);
 
-  // Boundaries: the keyframe nearest each ideal cut, strictly increasing.
-  const cuts: number[] = [0];
-  let pos = 0;
-  for (let c = 1; c < wanted; c++) {
-    const k = nearestKeyframe(timeline, first + (duration * c) / wanted, pos);
-    if (k < 0) break;
-    cuts.push(k);
-    pos = k;
+  // Boundaries: the allowed cut nearest each ideal one (a keyframe, or a multiple of cutEvery),
+  // strictly increasing. `seekFrom[i]` indexes into keys: the keyframe at or before boundary i.
+  let boundaries: number[];
+  let seekFrom: number[];
+  if (opts.cutEvery !== undefined && opts.cutEvery >= 1) {
+    const every = Math.floor(opts.cutEvery);
+    const cand: FrameTimeline = { ...tl, keyframes: Array.from({ length: Math.ceil(n / every) }, (_, i) => i * every) };
+    const cutIdx: number[] = [0];
+    let at = 0;
+    for (let c = 1; c < wanted; c++) {
+      const k = nearestKeyframe(cand, first + (duration * c) / wanted, at);
+      if (k < 0) break;
+      cutIdx.push(k);
+      at = k;
+    }
+    boundaries = cutIdx.map((k) => cand.keyframes[k]!);
+    seekFrom = boundaries.map((f) => {
+      let k = 0;
+      while (k + 1 < keys.length && keys[k + 1]! <= f) k++;
+      return k;
+    });
+  } else {
+    const cuts: number[] = [0];
+    let pos = 0;
+    for (let c = 1; c < wanted; c++) {
+      const k = nearestKeyframe(timeline, first + (duration * c) / wanted, pos);
+      if (k < 0) break;
+      cuts.push(k);
+      pos = k;
+    }
+    boundaries = cuts.map((k) => keys[k]!);
+    seekFrom = cuts;
   }
-  const boundaries = cuts.map((k) => keys[k]!);
 
   const chunks: ChunkSpec[] = boundaries.map((startFrame, index) => {
     const last = index === boundaries.length - 1;
@@ -141,7 +170,7 @@ export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan
     const endTime = last ? null : tl.times[endFrame]!;
     // Seek to the keyframe one before the chunk's own, so the frames we keep are decoded in
     // steady state; a chunk starting at the first or second keyframe decodes from the start.
-    const seekKey = cuts[index]! >= 2 ? keys[cuts[index]! - 1]! : null;
+    const seekKey = seekFrom[index]! >= 2 ? keys[seekFrom[index]! - 1]! : null;
     const seek =
       seekKey === null
         ? null

@@ -6,7 +6,8 @@ import type { WirePreset } from '../messages.js';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
-import { isPackagePreset } from '../abr/ladder.js';
+import { isPackagePreset, planLadder } from '../abr/ladder.js';
+import { probeInput } from '../ffmpeg/probe.js';
 import { packageTasks } from '../abr/tasks.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { isLocalUri, localPathOf } from '../uri.js';
@@ -35,7 +36,7 @@ export type ChunkDecision =
       tasks: PlannedTask[];
       summary:
         | { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' }
-        | { package: true; rungs: number; scratch: string };
+        | { package: true; rungs: number; scratch: string; chunks?: number };
     }
   | { tasks: null; reason: string };
 
@@ -64,8 +65,8 @@ export function makeChunkPlanner(o: ChunkPlannerOptions) {
     outputs: readonly OutputLike[],
     chunked: boolean | undefined,
   ): Promise<ChunkDecision> => {
-    // A package is always a graph of tasks (a rendition per rung), whatever chunking says.
-    const pkg = packagePlan(outputs, o.scratchBase);
+    // A package is always a graph of tasks (a rendition per rung), chunked or not.
+    const pkg = await packagePlan(o, input, outputs, chunked);
     if (pkg) return pkg;
     if (chunked === false) return { tasks: null, reason: 'chunking turned off for this job' };
     if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };
@@ -95,8 +96,15 @@ export function makeChunkPlanner(o: ChunkPlannerOptions) {
 
 export type ChunkPlanner = ReturnType<typeof makeChunkPlanner>;
 
-/** The tasks of an adaptive-streaming package, or null when the job makes none. */
-function packagePlan(outputs: readonly OutputLike[], scratchBase: string): ChunkDecision | null {
+/** The tasks of an adaptive-streaming package, or null when the job makes none. A long local
+ * input gets every rung it has chunked, cut on the ladder's GOP, so the fleet encodes the chunks
+ * of all rungs at once; otherwise a task per rung. */
+async function packagePlan(
+  o: ChunkPlannerOptions,
+  input: string,
+  outputs: readonly OutputLike[],
+  chunked: boolean | undefined,
+): Promise<ChunkDecision | null> {
   const pkg = outputs.find((x) => isPackagePreset(x.preset));
   if (!pkg) return null;
   if (outputs.length !== 1)
@@ -106,7 +114,34 @@ function packagePlan(outputs: readonly OutputLike[], scratchBase: string): Chunk
       { hint: 'submit the package alone, and the other presets as another job' },
     );
   const preset = parseResolvedPreset(pkg.preset);
-  const scratch = `${scratchBase}${randomUUID()}/`;
-  const tasks = packageTasks(preset, { scratch });
-  return { tasks, summary: { package: true, rungs: preset.abr!.rungs.length, scratch } };
+  const scratch = `${o.scratchBase}${randomUUID()}/`;
+  const whole = (): ChunkDecision => ({
+    tasks: packageTasks(preset, { scratch }),
+    summary: { package: true, rungs: preset.abr!.rungs.length, scratch },
+  });
+  const wanted = chunked === true || (chunked === undefined && o.chunking.enabled);
+  if (!wanted || !isLocalUri(input) || !isAbsolute(localPathOf(input))) return whole();
+  try {
+    const info = await probeInput(o.ffprobe(), localPathOf(input));
+    const v = info.video && !info.video.attachedPic ? info.video : undefined;
+    if (!v || v.vfr) return whole();
+    const src = await probeTimeline(o.ffprobe(), localPathOf(input));
+    const gop = Math.max(
+      1,
+      Math.floor((v.fps > 0 && Number.isFinite(v.fps) ? v.fps : 30) * preset.abr!.segmentSeconds),
+    );
+    const plan = planChunks(src.timeline, {
+      chunkSeconds: Math.max(o.chunking.chunkSeconds, preset.abr!.segmentSeconds),
+      workers: o.workers(),
+      cutEvery: gop,
+    });
+    if ((chunked === undefined && plan.duration < o.chunking.thresholdSeconds) || plan.chunks.length < 2)
+      return whole();
+    const rungs = planLadder(preset, v).map((r) => r.rung);
+    const tasks = packageTasks(preset, { scratch, chunked: { rungs, plan } });
+    return { tasks, summary: { package: true, rungs: rungs.length, scratch, chunks: plan.chunks.length } };
+  } catch {
+    // The workers report an unreadable input with its proper error.
+    return whole();
+  }
 }

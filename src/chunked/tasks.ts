@@ -4,7 +4,6 @@
 // muxes the audio. Intermediates live under a scratch prefix (a directory, or an S3 prefix).
 import { z } from 'zod';
 import type { ChunkPlan } from './plan.js';
-import { abrAudioParams, extrasParams, renditionParams } from '../abr/tasks.js';
 
 export const videoChunkParams = z.object({
   kind: z.literal('video'),
@@ -27,14 +26,8 @@ export const audioChunkParams = z.object({
 });
 export type AudioChunkParams = z.infer<typeof audioChunkParams>;
 
-/** Any piece task: a chunked job's video chunk or audio, or a package's rendition, audio or extras (src/abr/tasks.ts). */
-export const chunkParams = z.discriminatedUnion('kind', [
-  videoChunkParams,
-  audioChunkParams,
-  renditionParams,
-  abrAudioParams,
-  extrasParams,
-]);
+/** A chunked job's pieces (a package's pieces too: abr/tasks.ts pieceParams). */
+export const chunkParams = z.discriminatedUnion('kind', [videoChunkParams, audioChunkParams]);
 export type ChunkParams = z.infer<typeof chunkParams>;
 
 export const assembleParams = z.object({

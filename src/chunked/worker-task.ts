@@ -11,8 +11,8 @@ import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/sto
 import type { TaskContext, TaskRun } from '../worker/task-context.js';
 import { assembleChunks } from './assemble.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
-import { assembleParams, chunkParams, manifestUri } from './tasks.js';
-import { packageParams } from '../abr/tasks.js';
+import { assembleParams, manifestUri } from './tasks.js';
+import { packageParams, pieceParams } from '../abr/tasks.js';
 import { runAbrPiece, runPackageTask } from '../abr/worker-task.js';
 
 function paramsOf<T>(
@@ -47,7 +47,7 @@ export async function runChunkedTask(ctx: TaskContext): Promise<TaskRun & { resu
   const fetchInput = () => (fetched ??= ctx.storage.fetch(task.input, ctx.scratch, { signal: ctx.signal }));
   await ctx.phase('encoding');
   if (task.type === 'chunk') {
-    const p = paramsOf(chunkParams, task);
+    const p = paramsOf(pieceParams, task);
     if (p.kind !== 'video' && p.kind !== 'audio') return runAbrPiece(ctx, p, fetchInput);
     const input = await fetchInput();
     const local = join(ctx.scratch, p.kind === 'video' ? `chunk-${p.index}.webm` : 'audio.webm');

@@ -7,7 +7,8 @@
 import { stat } from 'node:fs/promises';
 import { removeScratch } from '../chunked/assemble.js';
 import { isLocalUri, localPathOf } from '../uri.js';
-import { chunkParams, manifestUri, type AssembleParams } from '../chunked/tasks.js';
+import { manifestUri, type AssembleParams } from '../chunked/tasks.js';
+import { pieceParams } from '../abr/tasks.js';
 import type { Logger } from '../log.js';
 import type { Storage } from '../ports/storage.js';
 import type { Store } from './store/index.js';
@@ -99,7 +100,7 @@ export async function chunksToRerun(store: Store, storage: Storage, jobId: strin
   const gone: string[] = [];
   for (const t of job.tasks) {
     if (t.type !== 'chunk' || t.state !== 'succeeded') continue;
-    const p = chunkParams.safeParse(t.params ?? {});
+    const p = pieceParams.safeParse(t.params ?? {});
     if (!p.success) {
       gone.push(t.id);
       continue;

@@ -21,6 +21,8 @@ export const chunkingDecision = z.union([
     package: z.literal(true),
     rungs: z.number().int().positive(),
     scratch: z.string(),
+    /** Chunks per rung, when the rungs are chunked. */
+    chunks: z.number().int().positive().optional(),
   }),
 ]);
 export type ChunkingDecision = z.infer<typeof chunkingDecision>;
