@@ -1,4 +1,6 @@
 // `nommer submit`: queue encodes with feederd (starting it when none runs) and follow them.
+import { isPackagePreset } from '../abr/ladder.js';
+import { packageCommands } from '../abr/run-local.js';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -198,13 +200,17 @@ Examples:
                 : null;
             }
             estimates.push({ input: j.input, estimate });
-            const r = await encodeInto({
-              ffmpeg,
-              input: j.input,
-              outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })),
-              dryRun: true,
-            });
-            commands.push(...r.commands);
+            const pkg = outputs.find((o) => isPackagePreset(o.preset));
+            if (pkg) commands.push(...(await packageCommands({ ffmpeg, input: j.input, preset: pkg.preset, dir: pkg.uri })));
+            else {
+              const r = await encodeInto({
+                ffmpeg,
+                input: j.input,
+                outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })),
+                dryRun: true,
+              });
+              commands.push(...r.commands);
+            }
           }
           if (ctx.global.json) printJson({ commands, jobs: estimates });
           else {
