@@ -35,15 +35,24 @@ export interface LocalPackageRequest {
 }
 
 export async function encodePackage(
-  req: LocalPackageRequest,
+  req: LocalPackageRequest & {
+    /** Tasks run at once (default 1: one after another); the package always runs last. */
+    lanes?: number;
+    /** Told each task's wall time as it ends (benchmarks). */
+    onTask?: (key: string, ms: number) => void;
+  },
 ): Promise<{ dir: string; bytes: number; package: PackageInfo }> {
   const scratch = await mkdtemp(join(tmpdir(), 'nommer-abr-'));
   try {
     const tasks = packageTasks(req.preset, { scratch: `${join(scratch, 'pieces')}/` });
     const total = tasks.reduce((s, t) => s + t.weight, 0);
-    let done = 0;
-    let last: Awaited<ReturnType<typeof runChunkedTask>> | undefined;
-    for (const t of tasks) {
+    const share = new Map<string, number>();
+    const report = (p?: Progress) =>
+      req.onProgress?.({
+        fraction: Math.min(1, [...share.values()].reduce((a, b) => a + b, 0) / total),
+        ...(p ? { fps: p.fps, speed: p.speed } : {}),
+      });
+    const runOne = async (t: (typeof tasks)[number]) => {
       const task: TaskMessage = {
         v: MESSAGE_VERSION,
         kind: 'task',
@@ -57,24 +66,41 @@ export async function encodePackage(
         params: t.params,
       };
       const work = await mkdtemp(join(scratch, `${t.key}-`));
-      const weight = t.weight;
       const ctx = standaloneContext({
         task,
         storage: req.storage,
         ffmpeg: req.ffmpeg,
         scratch: work,
         ...(req.signal ? { signal: req.signal } : {}),
-        onProgress: (p) =>
-          req.onProgress?.({ fraction: Math.min(1, (done + weight * p.fraction) / total), fps: p.fps, speed: p.speed }),
+        onProgress: (p) => {
+          share.set(t.key, t.weight * p.fraction);
+          report(p);
+        },
       });
-      last = await runChunkedTask(ctx);
-      await last.committed?.finish();
-      await last.cleanup?.();
-      done += weight;
-      req.onProgress?.({ fraction: Math.min(1, done / total) });
-    }
-    const pkg = packageOfResult(last?.result);
-    if (!last || !pkg) throw new Error('packaging reported no package');
+      const t0 = performance.now();
+      const r = await runChunkedTask(ctx);
+      await r.committed?.finish();
+      await r.cleanup?.();
+      req.onTask?.(t.key, performance.now() - t0);
+      share.set(t.key, t.weight);
+      report();
+      return r;
+    };
+    // Every task but the package (which needs them all), `lanes` at a time in order, as a fleet's queue.
+    const pieces = tasks.filter((t) => !t.deps?.length);
+    let next = 0;
+    const lane = async () => {
+      try {
+        while (next < pieces.length) await runOne(pieces[next++]!);
+      } catch (err) {
+        next = pieces.length; // the other lanes start nothing more
+        throw err;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, req.lanes ?? 1) }, lane));
+    const last = await runOne(tasks.find((t) => t.deps?.length)!);
+    const pkg = packageOfResult(last.result);
+    if (!pkg) throw new Error('packaging reported no package');
     return { dir: req.dir, bytes: last.outputs[0]?.bytes ?? 0, package: pkg };
   } finally {
     await rm(scratch, { recursive: true, force: true });

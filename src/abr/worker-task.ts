@@ -33,6 +33,7 @@ import {
   type RenditionParams,
 } from './tasks.js';
 import type { PackageInfo, RenditionInfo } from './types.js';
+import { ratesOf, segmentsOf, vodPlaylist, withBandwidths, type SegmentRates } from './hls.js';
 import { assembleChunks } from '../chunked/assemble.js';
 import { encodeVideoChunk } from '../chunked/encode-chunk.js';
 
@@ -466,13 +467,21 @@ export async function runPackageTask(
     for (const pl of hls.playlists) await writeFile(join(outDir, pl.name), pl.text);
   }
 
-  // ffmpeg dates every HLS media playlist (EXT-X-PROGRAM-DATE-TIME); a VOD title needs no dates,
-  // and a player that sees them on video but not on subtitles warns of A/V sync: drop them.
+  // HLS as the spec says it (hls.ts): VOD media playlists, each variant's peak bandwidth.
+  const rates = new Map<string, SegmentRates>();
   for (const f of await readdir(outDir))
     if (/^media_\d+\.m3u8$/.test(f)) {
-      const text = await readFile(join(outDir, f), 'utf8');
-      await writeFile(join(outDir, f), text.replace(/^#EXT-X-PROGRAM-DATE-TIME:.*\r?\n/gm, ''));
+      const text = vodPlaylist(await readFile(join(outDir, f), 'utf8'));
+      await writeFile(join(outDir, f), text);
+      const sizes = new Map<string, number>();
+      for (const seg of segmentsOf(text)) sizes.set(seg.file, (await stat(join(outDir, seg.file))).size);
+      rates.set(
+        f,
+        ratesOf(text, (x) => sizes.get(x) ?? 0),
+      );
     }
+  const masterPath = join(outDir, HLS_MANIFEST);
+  await writeFile(masterPath, withBandwidths(await readFile(masterPath, 'utf8'), rates));
 
   const files = commitOrder(await readdir(outDir));
   const info = await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration);

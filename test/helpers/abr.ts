@@ -173,6 +173,26 @@ export function checkPackage(dir: string, clip: AbrClip, tmp: string): Array<{ w
     'MPD lists every rendition',
   );
   assert.equal([...master.matchAll(/#EXT-X-STREAM-INF/g)].length, sizes.length, 'HLS master lists every rendition');
+  // HLS: every variant's BANDWIDTH is at least what it plays on average (its video and the audio).
+  const audioUri = /TYPE=AUDIO[^\n]*URI="([^"]+)"/.exec(master)?.[1];
+  const avgOf = (pl: string) => {
+    const text = readFileSync(join(dir, pl), 'utf8');
+    assert.match(text, /#EXT-X-PLAYLIST-TYPE:VOD/, pl);
+    assert.doesNotMatch(text, /PROGRAM-DATE-TIME/, pl);
+    const durs = [...text.matchAll(/#EXTINF:([0-9.]+),\s*\n(\S+)/g)];
+    const bits = durs.reduce((n, m) => n + readFileSync(join(dir, m[2]!)).length * 8, 0);
+    return bits / durs.reduce((n, m) => n + Number(m[1]), 0);
+  };
+  const audioAvg = audioUri ? avgOf(audioUri) : 0;
+  for (const m of master.matchAll(/#EXT-X-STREAM-INF:([^\n]*)\n+(\S+)/g)) {
+    const bw = Number(/\bBANDWIDTH=(\d+)/.exec(m[1]!)?.[1]);
+    const avg = Number(/AVERAGE-BANDWIDTH=(\d+)/.exec(m[1]!)?.[1]);
+    const plays = avgOf(m[2]!) + audioAvg;
+    assert.ok(
+      avg >= plays * 0.999 && bw >= avg,
+      `${m[2]}: BANDWIDTH ${bw}, AVERAGE ${avg}, plays ${Math.round(plays)} b/s`,
+    );
+  }
   if (clip.subtitle) {
     const vtt = files.filter((f) => f.endsWith('.vtt') && f !== 'thumbnails.vtt');
     assert.equal(vtt.length, 1, `one subtitle file (${files.join(', ')})`);
