@@ -4,7 +4,9 @@
 // segment start in every rendition, one Opus rendition (none without audio), WebVTT subtitles
 // listed in both manifests, thumbnails pointing at sprites that exist.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { planLadder, renditionPreset } from '../src/abr/ladder.js';
@@ -269,6 +271,56 @@ describe('packages, end to end', () => {
         );
       }
     } finally {
+      await f.stop();
+      d.cleanup();
+    }
+  });
+
+  test('cancel and retry: a package caught running is canceled (no package, no pieces left), then retried to success', async () => {
+    const clip = clips.find((c) => c.name === 'silent')!;
+    // Running by construction: the first fetch of the input is held until the test drops it.
+    let held: ServerResponse | undefined;
+    let gotHeld!: () => void;
+    const isHeld = new Promise<void>((r) => {
+      gotHeld = r;
+    });
+    const server = createServer((_req, res) => {
+      if (!held) {
+        held = res;
+        gotHeld();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(clip.path).size });
+      res.end(readFileSync(clip.path));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const d = tempDir('nommer-abr-cancel-');
+    const f = await startFeederd(d.path, { workers: 2 });
+    try {
+      const dir = join(d.path, 'held-abr');
+      const { job } = await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
+        input: `http://127.0.0.1:${(server.address() as AddressInfo).port}/held.mp4`,
+        outputs: [{ preset: 'abr', uri: dir }],
+        set: FAST_ABR,
+      });
+      await isHeld;
+      await waitForJob(f.client, job.id, (j) => j.state === 'running');
+      await f.client.request('POST', `/v1/jobs/${job.id}/cancel`, {});
+      await waitForJob(f.client, job.id, (j) => j.state === 'canceled', 60_000, { finalIsFatal: false });
+      held?.socket?.destroy();
+      const chunks = join(d.path, 'home', 'chunks');
+      for (let i = 0; i < 100 && existsSync(chunks) && readdirSync(chunks).length > 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(existsSync(chunks) ? readdirSync(chunks) : [], [], 'the pieces are removed');
+      assert.ok(!existsSync(join(dir, 'manifest.mpd')), 'a canceled package leaves no manifest');
+      await f.client.request('POST', `/v1/jobs/${job.id}/retry`, {});
+      const done = await waitForJob(f.client, job.id, (j) => j.state === 'succeeded', 240_000);
+      assert.equal(done.attempt, 2);
+      checkPackage(dir, clip, d.path);
+    } finally {
+      held?.socket?.destroy();
+      server.closeAllConnections();
+      server.close();
       await f.stop();
       d.cleanup();
     }
