@@ -71,6 +71,20 @@ export const statusEvent = z.object({
   error: errorInfo.optional(),
   /** Task-specific results (e.g. a chunk's manifest entry, an assembly's repaired pieces). */
   result: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The EC2 instance the worker runs on (worker/instance-type.ts), so feederd prices its slot
+   * time at that type's price. Optional: older workers, and workers that cannot tell, omit it.
+   */
+  instance: z
+    .object({
+      type: z
+        .string()
+        .max(64)
+        .regex(/^[a-z0-9][a-z0-9-]*\.[a-z0-9-]+$/),
+      /** Absent when the worker does not know its market. */
+      spot: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type StatusEvent = z.infer<typeof statusEvent>;
 

@@ -119,13 +119,49 @@ export function ledgerPrice(
   return instancePrice(node, configured);
 }
 
-/** feederd's ledger prices: with aws.ec2.spot, a spot price book over aws.ec2.instanceTypes. */
-export function spotAwarePrice(
-  config: { aws: { ec2: { spot: boolean; instanceTypes: string[]; prices: Record<string, number> } } },
+type Ec2PriceConfig = {
+  aws: { ec2: { spot: boolean; instanceTypes: string[]; prices: Record<string, number>; slotsPerInstance: number } };
+};
+
+/** With aws.ec2.spot, a spot price book over aws.ec2.instanceTypes (shared by the ledger and the slot pricer). */
+export function spotBookFor(
+  config: Ec2PriceConfig,
   client: Pick<EC2Client, 'send'>,
   log?: SpotBookLog,
-): (node: WorkerNode) => InstancePrice | undefined {
+): SpotPriceBook | undefined {
   const e = config.aws.ec2;
-  const book = e.spot && e.instanceTypes.length > 0 ? new SpotPriceBook(client, e.instanceTypes, { log }) : undefined;
-  return (node) => ledgerPrice(node, e.prices, book);
+  return e.spot && e.instanceTypes.length > 0 ? new SpotPriceBook(client, e.instanceTypes, { log }) : undefined;
+}
+
+/** feederd's ledger prices: a spot instance at the book's price when it has one, else on demand. */
+export function spotAwarePrice(
+  config: Ec2PriceConfig,
+  book: SpotPriceBook | undefined,
+): (node: WorkerNode) => InstancePrice | undefined {
+  return (node) => ledgerPrice(node, config.aws.ec2.prices, book);
+}
+
+/**
+ * What one slot of a worker costs by the instance type it says it runs on (its status events'
+ * `instance`): that type's price (spot from the book, when it is spot and the book has one; else
+ * aws.ec2.prices or the built-in table) over aws.ec2.slotsPerInstance. Undefined for a type with
+ * no price: its slot time keeps the job's slot price.
+ */
+export function workerSlotPrice(
+  config: Ec2PriceConfig,
+  book: SpotPriceBook | undefined,
+): (instance: { type: string; spot: boolean }) => { usdPerSlotHour: number; basis: string } | undefined {
+  const e = config.aws.ec2;
+  return ({ type, spot }) => {
+    const p = ledgerPrice(
+      { id: type, state: 'running', launchedAt: 0, kind: 'ec2', instanceType: type, spot },
+      e.prices,
+      book,
+    );
+    if (!p) return undefined;
+    return {
+      usdPerSlotHour: p.usd / e.slotsPerInstance,
+      basis: `${type} (the worker's own type)${spot ? ' spot' : ' on demand'} at $${p.usd}/h over ${e.slotsPerInstance} slot(s) (${p.basis})`,
+    };
+  };
 }

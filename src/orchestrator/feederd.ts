@@ -26,7 +26,7 @@ import { attachFencing } from './fencing.js';
 import { Watchdog, silenceLimitMs } from './watchdog.js';
 import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
-import { spotAwarePrice } from '../fleet/spot-prices.js';
+import { spotAwarePrice, spotBookFor, workerSlotPrice } from '../fleet/spot-prices.js';
 import { InstanceLedger } from './store/instance-ledger.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { slotPricing } from '../fleet/prices.js';
@@ -98,6 +98,9 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     ports.backend === 'aws' && config.aws.ec2.maxInstances > 0
       ? await openEc2Fleet(config, { version: packageVersion(), home, log: fleetLog })
       : undefined;
+  // One spot book for the ledger and for pricing the slot time of workers that say their type.
+  const spotBook = ec2 ? spotBookFor(config, ec2.client, fleetLog) : undefined;
+  if (ports.backend === 'aws') store.slotPriceOf = workerSlotPrice(config, spotBook);
   const fleetManager =
     ec2 &&
     new FleetManager({
@@ -106,7 +109,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       config: autoscalerConfig(config),
       log: fleetLog,
       busySlots: () => busyByWorker(store),
-      ledger: new InstanceLedger(store.db, spotAwarePrice(config, ec2.client, fleetLog)),
+      ledger: new InstanceLedger(store.db, spotAwarePrice(config, spotBook)),
     });
   const stop = new AbortController();
   const outbox = new Outbox(store, ports.queue, log);

@@ -9,6 +9,7 @@ import { createLogger } from '../log.js';
 import { workerScratchDir } from '../paths.js';
 import { Worker } from './worker.js';
 import { workerDeliveryLimit } from '../jobs/deliveries.js';
+import { discoverInstance } from './instance-type.js';
 
 export interface WorkerMainOptions {
   id?: string;
@@ -26,6 +27,8 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
   const id = opts.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const log = createLogger('nommer-worker').child({ worker: id });
   const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+  // Before the ports: a malformed NOMMER_INSTANCE_TYPE stops the worker before it takes work.
+  const instance = await discoverInstance({ backend: config.backend });
   const ports = await openPorts(config, home);
   const stop = new AbortController();
   const hard = new AbortController();
@@ -57,7 +60,10 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
       }, 2000)
     : undefined;
   parentWatch?.unref();
-  log.info({ backend: ports.backend, ffmpeg: ffmpeg.ffmpeg }, 'worker started');
+  log.info(
+    { backend: ports.backend, ffmpeg: ffmpeg.ffmpeg, instanceType: instance?.type, instanceFrom: instance?.source },
+    'worker started',
+  );
   try {
     const n = Math.max(1, opts.concurrency ?? 1);
     const loops = Array.from({ length: n }, (_, i) =>
@@ -72,6 +78,9 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
         log,
         leaseSeconds: config.jobs.leaseSeconds,
         maxDeliveries: workerDeliveryLimit(config.jobs.maxAttempts),
+        ...(instance
+          ? { instance: { type: instance.type, ...(instance.spot !== undefined ? { spot: instance.spot } : {}) } }
+          : {}),
       }).run({ once: opts.once, idleExitSeconds: opts.idleExitSeconds, signal: stop.signal, hardSignal: hard.signal }),
     );
     const reasons = await Promise.all(loops);

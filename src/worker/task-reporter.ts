@@ -10,7 +10,10 @@ import { MESSAGE_VERSION, SEQ_PER_DELIVERY, type StatusEvent, type TaskMessage }
 import type { StatusChannel } from '../ports/status.js';
 import { sleep } from '../sleep.js';
 
-export type ReportedEvent = Omit<StatusEvent, 'v' | 'kind' | 'jobId' | 'taskId' | 'attempt' | 'seq' | 'worker' | 'at'>;
+export type ReportedEvent = Omit<
+  StatusEvent,
+  'v' | 'kind' | 'jobId' | 'taskId' | 'attempt' | 'seq' | 'worker' | 'at' | 'instance'
+>;
 
 export interface TaskReporterDeps {
   task: TaskMessage;
@@ -25,6 +28,8 @@ export interface TaskReporterDeps {
   keepaliveMs: number;
   /** Waits between tries of a terminal event (ms); its length is the number of retries. */
   terminalBackoffMs?: readonly number[];
+  /** The instance this worker runs on, said with every event (feederd prices slot time by it). */
+  instance?: StatusEvent['instance'];
 }
 
 /** About half a minute of retries: longer than a blip, shorter than a lease a watchdog gives up on. */
@@ -51,6 +56,7 @@ export class TaskReporter {
       worker: this.deps.worker,
       at: Date.now(),
       ...ev,
+      ...(this.deps.instance ? { instance: this.deps.instance } : {}),
     };
   }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Logger } from '../log.js';
-import { parseMessage, taskMessage, MESSAGE_VERSION, type TaskMessage } from '../messages.js';
+import { parseMessage, taskMessage, MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../messages.js';
 import type { ControlChannel } from '../ports/control.js';
 import type { JobQueue, Lease } from '../ports/queue.js';
 import type { StatusChannel } from '../ports/status.js';
@@ -41,6 +41,8 @@ export interface WorkerDeps {
   progressIntervalMs?: number;
   /** Waits between tries of a terminal status event (ms); default TERMINAL_BACKOFF_MS. */
   terminalBackoffMs?: readonly number[];
+  /** The EC2 instance it runs on, if known (worker/instance-type.ts): told with every status event. */
+  instance?: StatusEvent['instance'];
 }
 
 export interface RunOptions {
@@ -140,6 +142,7 @@ export class Worker {
       progressIntervalMs: deps.progressIntervalMs ?? 1000,
       keepaliveMs: deps.leaseSeconds * 1000,
       terminalBackoffMs: deps.terminalBackoffMs,
+      instance: deps.instance,
     });
     const watcher = new LeaseWatcher({
       task,

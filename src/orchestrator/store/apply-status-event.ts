@@ -3,23 +3,51 @@
 import type { Db } from '../../adapters/local/db.js';
 import type { StatusEvent } from '../../messages.js';
 import { applyStatus, type RefusalReason } from '../../jobs/state.js';
-import { immediate, readJob, readTasks } from './rows.js';
-import { saveOutcome } from './save-outcome.js';
+import { instanceOfWorker } from './instance-ledger.js';
+import { immediate, readJob, readTasks, sql } from './rows.js';
+import { saveOutcome, type SlotPrice } from './save-outcome.js';
 import type { Job, JobChange } from './types.js';
 
 export type StatusResult =
   | ({ applied: true } & JobChange)
   | { applied: false; reason: RefusalReason | 'job-unknown'; detail: string; job: Job | null };
 
-export function applyStatusEvent(db: Db, ev: StatusEvent, now: number = Date.now()): StatusResult {
-  return immediate(db, applyStatusEventTx)(db, ev, now);
+/** $/hour of one slot of an instance of this type (spot or on demand), and why; undefined: no price. */
+export type SlotPriceOf = (instance: { type: string; spot: boolean }) => SlotPrice | undefined;
+
+export function applyStatusEvent(
+  db: Db,
+  ev: StatusEvent,
+  now: number = Date.now(),
+  slotPriceOf?: SlotPriceOf,
+): StatusResult {
+  return immediate(db, applyStatusEventTx)(db, ev, now, slotPriceOf);
 }
 
-function applyStatusEventTx(db: Db, ev: StatusEvent, now: number): StatusResult {
+/**
+ * What a slot of the worker that sent `ev` costs: priced by the instance type it says it runs on.
+ * Its market is what it says, else what the instance ledger recorded at launch, else on demand.
+ */
+function priceOfSender(db: Db, ev: StatusEvent, slotPriceOf?: SlotPriceOf): SlotPrice | null {
+  if (!ev.instance || !slotPriceOf) return null;
+  const ledgerSpot = sql(db, 'SELECT spot FROM instances WHERE id = ?').pluck().get(instanceOfWorker(ev.worker)) as
+    | number
+    | undefined;
+  const spot = ev.instance.spot ?? ledgerSpot === 1;
+  return slotPriceOf({ type: ev.instance.type, spot }) ?? null;
+}
+
+function applyStatusEventTx(db: Db, ev: StatusEvent, now: number, slotPriceOf?: SlotPriceOf): StatusResult {
   const job = readJob(db, ev.jobId);
   // An event for a job this store never had (or deleted) is acked and dropped by the caller.
   if (!job) return { applied: false, reason: 'job-unknown', detail: `no job ${ev.jobId}`, job: null };
   const out = applyStatus(job, readTasks(db, ev.jobId), ev, { now });
   if (!out.applied) return { applied: false, reason: out.reason, detail: out.detail, job };
-  return { applied: true, ...saveOutcome(db, ev.jobId, out, now, { endAt: ev.at }) };
+  return {
+    applied: true,
+    ...saveOutcome(db, ev.jobId, out, now, {
+      endAt: ev.at,
+      sender: { taskId: ev.taskId, attempt: ev.attempt, price: priceOfSender(db, ev, slotPriceOf) },
+    }),
+  };
 }

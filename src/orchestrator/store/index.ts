@@ -4,7 +4,7 @@
 import { openDatabase, type Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
-import { applyStatusEvent, type StatusResult } from './apply-status-event.js';
+import { applyStatusEvent, type SlotPriceOf, type StatusResult } from './apply-status-event.js';
 import { busyByWorker as busyByWorkerQuery } from './busy-by-worker.js';
 import { cancelJob } from './cancel-job.js';
 import { createJob, type Created } from './create-job.js';
@@ -72,6 +72,12 @@ export class Store {
   // from hearing about a change that has already committed.
   private readonly listeners = new Set<(change: StoreChange) => void>();
 
+  /**
+   * Prices a worker's own instance type (its status events' `instance`) per slot-hour; feederd
+   * sets it on the aws backend. Unset, or undefined for a type: the job's slot price applies.
+   */
+  slotPriceOf?: SlotPriceOf;
+
   constructor(readonly db: Db) {}
 
   /** Called after each committed change, once per event (a `progress` tick when only numbers moved). Returns unsubscribe. */
@@ -105,7 +111,7 @@ export class Store {
   }
 
   applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
-    const r = applyStatusEvent(this.db, ev, now);
+    const r = applyStatusEvent(this.db, ev, now, this.slotPriceOf);
     if (r.applied) this.emit(r);
     return r;
   }

@@ -24,13 +24,31 @@ export function instanceOfWorker(worker: string): string {
 }
 
 /** An attempt's slot time, to the instance it ran on (inside saveOutcome's transaction). */
-export function recordInstanceUse(db: Db, worker: string, jobId: string, startedAt: number, heldMs: number): void {
+export function recordInstanceUse(
+  db: Db,
+  worker: string,
+  jobId: string,
+  startedAt: number,
+  heldMs: number,
+  /** The part priced at the worker's own instance type (save-outcome.ts), taken back when settled. */
+  typed?: { ms: number; nano: number },
+): void {
   sql(
     db,
-    `INSERT INTO instance_use (instance_id, job_id, held_ms, first_at, last_at) VALUES (@i, @j, @ms, @start, @end)
+    `INSERT INTO instance_use (instance_id, job_id, held_ms, first_at, last_at, typed_ms, typed_nano)
+    VALUES (@i, @j, @ms, @start, @end, @tms, @tnano)
     ON CONFLICT (instance_id, job_id) DO UPDATE SET held_ms = held_ms + excluded.held_ms,
-      first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)`,
-  ).run({ i: instanceOfWorker(worker), j: jobId, ms: Math.round(heldMs), start: startedAt, end: startedAt + heldMs });
+      first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at),
+      typed_ms = typed_ms + excluded.typed_ms, typed_nano = typed_nano + excluded.typed_nano`,
+  ).run({
+    i: instanceOfWorker(worker),
+    j: jobId,
+    ms: Math.round(heldMs),
+    start: startedAt,
+    end: startedAt + heldMs,
+    tms: Math.round(typed?.ms ?? 0),
+    tnano: typed?.nano ?? 0,
+  });
 }
 
 export interface InstanceRecord {
@@ -200,9 +218,10 @@ export class InstanceLedger {
       return undefined;
     }
     const inst = { id: r.id, launchedAt: r.launched_at, endedAt: r.ended_at!, pricePerHour: r.price_per_hour };
-    const uses = sql(this.db, 'SELECT job_id, held_ms FROM instance_use WHERE instance_id = ? AND held_ms > 0').all(
-      r.id,
-    ) as Array<{ job_id: string; held_ms: number }>;
+    const uses = sql(
+      this.db,
+      'SELECT job_id, held_ms, typed_ms, typed_nano FROM instance_use WHERE instance_id = ? AND held_ms > 0',
+    ).all(r.id) as Array<{ job_id: string; held_ms: number; typed_ms: number; typed_nano: number }>;
     const secs = billedSeconds(inst, this.minimumSeconds);
     const shares = new Map<string, number>();
     let bill: number;
@@ -215,7 +234,14 @@ export class InstanceLedger {
       bill = a.totalNanoUsd;
       for (const j of a.jobs) shares.set(j.jobId, j.nanoUsd);
       const held = new Map(uses.map((u) => [u.job_id, u.held_ms]));
+      const typed = new Map(uses.map((u) => [u.job_id, u]));
       for (const [jobId, nano] of shares) {
+        // What was priced at the worker's own type is paid by the bill now, not twice.
+        const t = typed.get(jobId)!;
+        sql(
+          this.db,
+          'UPDATE jobs SET typed_ms = max(0, typed_ms - ?), typed_nano = max(0, typed_nano - ?) WHERE id = ?',
+        ).run(t.typed_ms, t.typed_nano, jobId);
         sql(this.db, 'UPDATE instance_use SET share_nano = ? WHERE instance_id = ? AND job_id = ?').run(
           nano,
           r.id,

@@ -1,7 +1,8 @@
 // A job's cost as its record shows it: the worker-seconds its tasks held slots (retries
 // included) priced at what a slot cost when the job was made (options.pricing). On aws that is
-// the on-demand list price per slot of the dearest launchable type, an upper bound, until the
-// instances the job ran on are settled (store/instance-ledger.ts): from then on the job pays its
+// the on-demand list price per slot of the dearest launchable type, an upper bound, except for
+// the slot time of workers that said their own instance type (worker/instance-type.ts): that is
+// priced at their type's price (migration 0009); and all of it until the instances the job ran on are settled (store/instance-ledger.ts): from then on the job pays its
 // exact share of their bills, boot and idle tail included (fleet/attribution.ts). Per output
 // minute once the worker has measured the outputs (cost/output-media.ts).
 import { outputMinutes, type OutputMedia } from '../../cost/output-media.js';
@@ -28,16 +29,22 @@ export interface CostFacts {
   /** Slot time on instances already settled, and the job's shares of their bills. */
   settledMs?: number;
   settledNano?: number;
+  /** Unsettled slot time priced at the workers' own instance types, its cost, and those prices. */
+  typedMs?: number;
+  typedNano?: number;
+  typedBasis?: readonly string[];
 }
 
 /** The job's cost in nanodollars, or null when part of it has no price. Exact: Σ over jobs = Σ settled bills. */
 export function jobNanoUsd(workerMs: number, options: JobOptions, facts: CostFacts = {}): number | null {
   const settledMs = facts.settledMs ?? 0;
   const settledNano = facts.settledNano ?? 0;
-  const open = Math.max(0, Math.round(workerMs) - settledMs);
+  const typedMs = facts.typedMs ?? 0;
+  const known = settledNano + (facts.typedNano ?? 0);
+  const open = Math.max(0, Math.round(workerMs) - settledMs - typedMs);
   const p = options.pricing;
-  if (!p) return open === 0 && settledMs > 0 ? settledNano : null;
-  return Math.round((open * p.usdPerSlotHour * NANO) / 3_600_000) + settledNano;
+  if (!p) return open === 0 && settledMs + typedMs > 0 ? known : null;
+  return Math.round((open * p.usdPerSlotHour * NANO) / 3_600_000) + known;
 }
 
 export function jobCostOf(workerMs: number, options: JobOptions, facts: CostFacts = {}): JobCost {
@@ -46,11 +53,22 @@ export function jobCostOf(workerMs: number, options: JobOptions, facts: CostFact
   const usd = nano === null ? null : nano / NANO;
   const m = facts.media && facts.media.length > 0 ? outputMinutes(facts.media) : null;
   const settled = (facts.settledMs ?? 0) > 0;
-  const basis = options.pricing
+  const typedMs = facts.typedMs ?? 0;
+  const open = Math.max(0, Math.round(workerMs) - (facts.settledMs ?? 0) - typedMs);
+  const slotBasis = options.pricing
     ? options.pricing.basis
     : settled
       ? 'the bills of the instances it ran on'
       : 'no price known when the job was made';
+  const typedBasis =
+    typedMs > 0
+      ? `${typedMs / 1000} s priced at the workers' own instance types (${(facts.typedBasis ?? []).join('; ') || 'their type prices'})`
+      : undefined;
+  const basis = typedBasis
+    ? open > 0 && options.pricing
+      ? `${typedBasis}; the other ${open / 1000} s at ${options.pricing.basis}`
+      : typedBasis
+    : slotBasis;
   return {
     workerSeconds,
     usd,

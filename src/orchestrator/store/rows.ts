@@ -69,6 +69,10 @@ export interface JobRow {
   output_media?: string | null;
   settled_ms?: number;
   settled_nano?: number;
+  /** Migration 0009. */
+  typed_ms?: number;
+  typed_nano?: number;
+  typed_basis?: string | null;
 }
 
 export interface TaskRow {
@@ -150,6 +154,9 @@ export function costFactsOf(r: JobRow): CostFacts {
     media: media?.success ? media.data : null,
     settledMs: r.settled_ms ?? 0,
     settledNano: r.settled_nano ?? 0,
+    typedMs: r.typed_ms ?? 0,
+    typedNano: r.typed_nano ?? 0,
+    typedBasis: r.typed_basis ? (JSON.parse(r.typed_basis) as string[]) : [],
   };
 }
 

@@ -8,29 +8,46 @@ import { recordOutputMedia } from './output-media.js';
 import { readJob, readTasks, sql } from './rows.js';
 import type { JobChange, JobEvent } from './types.js';
 import { NommerError } from '../../errors.js';
+import { NANO } from '../../fleet/attribution.js';
+
+/** $/hour of one worker slot, and where that price came from. */
+export interface SlotPrice {
+  usdPerSlotHour: number;
+  basis: string;
+}
 
 export function saveOutcome(
   db: Db,
   jobId: string,
   out: Applied,
   now: number,
-  /** When the change happened on the worker (a status event's time), if it came from one. */
-  opts: { endAt?: number } = {},
+  opts: {
+    /** When the change happened on the worker (a status event's time), if it came from one. */
+    endAt?: number;
+    /**
+     * The worker that sent the event and what its slot costs (null: it said no instance type, or
+     * the type has no price): kept on the task while that attempt runs, to price its slot time.
+     */
+    sender?: { taskId: string; attempt: number; price: SlotPrice | null };
+  } = {},
 ): JobChange {
   const j = out.job;
   // Slot time: an attempt that was running and is no longer (ended, or replaced by a new
   // attempt) held its worker from its start until now.
   const before = new Map(
     (
-      sql(db, 'SELECT id, state, attempt, started_at, heartbeat_at, worker FROM tasks WHERE job_id = ?').all(
-        jobId,
-      ) as Array<{
+      sql(
+        db,
+        'SELECT id, state, attempt, started_at, heartbeat_at, worker, slot_price, price_basis FROM tasks WHERE job_id = ?',
+      ).all(jobId) as Array<{
         id: string;
         state: string;
         attempt: number;
         started_at: number | null;
         heartbeat_at: number | null;
         worker: string | null;
+        slot_price: number | null;
+        price_basis: string | null;
       }>
     ).map((r) => [r.id, r]),
   );
@@ -69,8 +86,12 @@ export function saveOutcome(
     const prev = before.get(t.id);
     const ended = prev?.state === 'running' && (t.state !== 'running' || t.attempt !== prev.attempt);
     const held = ended && prev.started_at !== null ? Math.max(0, endOf(prev, now, opts.endAt) - prev.started_at) : 0;
+    // Priced at the worker's own instance type when it said one (until its instance is settled).
+    const typed =
+      held > 0 && prev?.slot_price != null ? { ms: held, nano: slotNano(held, prev.slot_price) } : undefined;
+    if (typed) addTyped(db, jobId, typed, prev!.price_basis ?? '');
     // The instance it ran on pays for it when its bill is split (instance-ledger.ts).
-    if (held > 0 && prev?.worker) recordInstanceUse(db, prev.worker, jobId, prev.started_at!, held);
+    if (held > 0 && prev?.worker) recordInstanceUse(db, prev.worker, jobId, prev.started_at!, held, typed);
     updateTask.run({
       held,
       now,
@@ -90,6 +111,20 @@ export function saveOutcome(
       ...errorColumns(t.error),
     });
   }
+  // The price of the sender's slot, for the attempt it runs (an event of an older attempt changed nothing).
+  const sender = opts.sender;
+  if (sender)
+    sql(
+      db,
+      `UPDATE tasks SET slot_price = @price, price_basis = @basis
+      WHERE id = @id AND job_id = @jobId AND attempt = @attempt AND state = 'running'`,
+    ).run({
+      id: sender.taskId,
+      jobId,
+      attempt: sender.attempt,
+      price: sender.price?.usdPerSlotHour ?? null,
+      basis: sender.price?.basis ?? null,
+    });
   if (out.tasks.some((t) => t.state === 'succeeded' && before.get(t.id)?.state !== 'succeeded'))
     recordOutputMedia(db, jobId);
   sql(
@@ -103,6 +138,24 @@ export function saveOutcome(
   if (!job) throw new NommerError('INTERNAL', `job ${jobId} vanished inside its own transaction`);
   const changedIds = new Set(out.tasks.map((t) => t.id));
   return { job, tasks: readTasks(db, jobId).filter((t) => changedIds.has(t.id)), events, dispatch: out.dispatch };
+}
+
+/** Nanodollars of `ms` of slot time at $/hour (whole nanodollars, as job-cost.ts prices). */
+export function slotNano(ms: number, usdPerSlotHour: number): number {
+  return Math.round((Math.round(ms) * usdPerSlotHour * NANO) / 3_600_000);
+}
+
+/** Most prices a job's basis lists (a job ran on at most a few types). */
+const MAX_BASES = 8;
+
+function addTyped(db: Db, jobId: string, typed: { ms: number; nano: number }, basis: string): void {
+  const had = sql(db, 'SELECT typed_basis FROM jobs WHERE id = ?').pluck().get(jobId) as string | null;
+  const bases: string[] = had ? JSON.parse(had) : [];
+  if (basis && !bases.includes(basis) && bases.length < MAX_BASES) bases.push(basis);
+  sql(
+    db,
+    'UPDATE jobs SET typed_ms = typed_ms + @ms, typed_nano = typed_nano + @nano, typed_basis = @bases WHERE id = @id',
+  ).run({ id: jobId, ms: Math.round(typed.ms), nano: typed.nano, bases: JSON.stringify(bases) });
 }
 
 export function insertEvent(db: Db, jobId: string, e: JobEventDraft, now: number): JobEvent {
