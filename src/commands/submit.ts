@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { action, collect, intOption } from '../cli/context.js';
 import { formatDuration, printJson, shellQuote } from '../cli/output.js';
+import { defaultWorkers } from '../config.js';
 import { slotPricing } from '../fleet/prices.js';
 import { makeEstimator } from '../orchestrator/estimator.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
@@ -175,20 +176,26 @@ Examples:
                 outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
                 set: sets,
                 dryRun: true,
+                ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
               });
               outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
               estimate = r.estimate ?? null;
             } else {
-              // Without feederd: the default table (no history) at the config's slot price.
+              // Without feederd: the default table (no history) at the config's slot price, on
+              // the slots the feederd it would start would have (as feederd.ts counts them).
               const e = await makeEstimator({
                 history: () => [],
                 ffprobe: () => ffmpeg.ffprobe,
                 usdPerSlotHour: () => slotPricing(config)?.usdPerSlotHour,
-                slots: () => 1,
+                slots: () =>
+                  config.backend === 'aws'
+                    ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
+                    : Math.max(1, config.local.workers ?? defaultWorkers()),
+                chunking: () => config.chunking,
               })(
                 j.input,
-                outputs.map((o) => ({ preset: toWirePreset(o.preset) })),
-                undefined,
+                outputs.map((o) => ({ preset: toWirePreset(o.preset), uri: o.uri })),
+                flags.chunked !== undefined ? { chunked: flags.chunked } : {},
               );
               estimate = e
                 ? {
@@ -201,7 +208,8 @@ Examples:
             }
             estimates.push({ input: j.input, estimate });
             const pkg = outputs.find((o) => isPackagePreset(o.preset));
-            if (pkg) commands.push(...(await packageCommands({ ffmpeg, input: j.input, preset: pkg.preset, dir: pkg.uri })));
+            if (pkg)
+              commands.push(...(await packageCommands({ ffmpeg, input: j.input, preset: pkg.preset, dir: pkg.uri })));
             else {
               const r = await encodeInto({
                 ffmpeg,

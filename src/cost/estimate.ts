@@ -1,8 +1,11 @@
 // What a job will cost before it runs: its media length times the slot-seconds one media second
 // takes with that preset at that height, from past jobs of the same preset and height class
-// (their median), or a default table before there is history; divided over the slots that can
-// work on it at once (its chunks, the fleet's slots) for the wall time, and priced per slot
-// second for the dollars. Pure: the history and the prices come in.
+// (their median), or a default table before there is history; priced per slot second for the
+// dollars. The wall time follows the job's plan (WorkPlan): a chunked job's chunks and audio, or
+// a package's renditions, audio and extras, go to the fleet's slots in waves (chunked/plan.ts
+// simulateWallTime), then the assembly or packaging runs alone; the slot-seconds do not shrink.
+// Pure: the history, the plan and the prices come in.
+import { simulateWallTime } from '../chunked/plan.js';
 
 export interface MediaInfo {
   /** Length in seconds. */
@@ -65,13 +68,33 @@ export function presetKey(presets: string[]): string {
   return presets.join('+');
 }
 
-/** Slot-seconds per media second of a default-table output. */
-function defaultRate(family: string, height: number | null): number {
+/** Slot-seconds per media second of a default-table output, by pixel count (16:9 when the width is not known). */
+function defaultRate(family: string, height: number | null, width?: number): number {
   const base = DEFAULT_SPEED.slotSecondsPerMediaSecond[family] ?? DEFAULT_SPEED.slotSecondsPerMediaSecond.vp9!;
   if (height === null || family === 'audio') return base;
-  // By pixel count, 16:9 assumed.
-  return (base * height * height) / (360 * 360);
+  const w = width ?? (height * 16) / 9;
+  return (base * height * w) / (360 * 640);
 }
+
+const slotsText = (n: number) => (n === 1 ? '1 slot' : `${n} slots`);
+
+/**
+ * How the job's work is cut into tasks, as feederd will plan it (orchestrator/estimator.ts
+ * decides): one task; chunks of the video plus the audio once, then an assembly; or an
+ * adaptive-streaming package, a rendition per rung plus audio and extras, then the packaging.
+ */
+export type WorkPlan =
+  | { kind: 'single'; why?: string }
+  | { kind: 'chunked'; chunks: number; audio: boolean }
+  | { kind: 'package'; renditions: Array<{ rung: number; width: number; height: number }>; audio: boolean };
+
+/**
+ * Rough costs of the parts of a split job besides encoding, in slot-seconds: a task's start-up
+ * (fetch, probe, spawn, the GOP decoded before a chunk) and the copy-only tail (assembly,
+ * packaging) per media second. Assumptions of the model, not measurements: past jobs of a kind
+ * rescale the whole plan to what such jobs really took.
+ */
+export const SPLIT_MODEL = { taskStartSeconds: 1, tailStartSeconds: 1, tailPerMediaSecond: 0.02 };
 
 export function estimateJob(o: {
   media: MediaInfo;
@@ -79,30 +102,79 @@ export function estimateJob(o: {
   history: PastJob[];
   /** $/hour of one slot; null: no price. */
   usdPerSlotHour: number | null;
-  /** Slots that can work on this job at once (its chunks on the fleet's slots); 1 without chunking. */
-  parallelism: number;
+  /** Worker slots that can run this job's tasks at once (the fleet's); default 1. */
+  slots?: number;
+  /** Default: one task. */
+  plan?: WorkPlan;
+  /** Older callers: the work shared evenly by this many slots, with no plan. */
+  parallelism?: number;
 }): Estimate {
   const key = presetKey(o.outputs.map((x) => x.preset));
   const cls = heightClass(o.media.height);
   const same = o.history.filter(
     (h) => h.preset === key && heightClass(h.height) === cls && h.mediaSeconds > 0 && h.workerSeconds > 0,
   );
-  let rate: number;
+  const plan: WorkPlan = o.plan ?? { kind: 'single' };
+  const secs = o.media.seconds;
+  const slots = Math.max(1, Math.floor(o.slots ?? 1));
+  const audioRate = DEFAULT_SPEED.slotSecondsPerMediaSecond.audio!;
+  const start = SPLIT_MODEL.taskStartSeconds;
+  const tail = SPLIT_MODEL.tailStartSeconds + SPLIT_MODEL.tailPerMediaSecond * secs;
+  // The plan's tasks at default-table speeds (slot-seconds each), and its serial tail.
+  let tasks: number[];
+  let serial = 0;
+  let shape: string;
+  if (plan.kind === 'chunked') {
+    const whole = o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0) * secs;
+    const audio = plan.audio ? audioRate * secs : 0;
+    const video = Math.max(whole - audio, whole / 2);
+    tasks = Array.from({ length: plan.chunks }, () => video / plan.chunks + start);
+    // The audio task's id sorts before the chunks': it is dispatched first.
+    if (plan.audio) tasks.unshift(audio + start);
+    serial = tail;
+    shape = `${plan.chunks} chunks on ${slotsText(slots)}${plan.audio ? ' with the audio beside them' : ''}, then assembly`;
+  } else if (plan.kind === 'package') {
+    const family = o.outputs[0]?.family ?? 'vp9';
+    tasks = plan.renditions.map(
+      (r) => defaultRate(family, Math.min(r.width, r.height), Math.max(r.width, r.height)) * secs + start,
+    );
+    if (plan.audio) tasks.push(audioRate * secs + start);
+    // Poster and seek thumbnails: one ffmpeg run over the input, about what a poster preset takes.
+    tasks.push(DEFAULT_SPEED.slotSecondsPerMediaSecond.webp! * secs + start);
+    serial = tail;
+    const names = plan.renditions.map((r) => `${Math.min(r.width, r.height)}p`).join(', ');
+    shape = `package of ${plan.renditions.length} rendition(s) (${names})${plan.audio ? ' + audio' : ''} + extras on ${slotsText(slots)}, then packaging`;
+  } else if (o.plan === undefined && o.parallelism !== undefined && o.parallelism > 1) {
+    const p = Math.floor(o.parallelism);
+    const whole = o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0) * secs;
+    tasks = Array.from({ length: p }, () => whole / p);
+    shape = `shared evenly by ${p} slots`;
+  } else {
+    tasks = [o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0) * secs];
+    shape = `one task on one slot${plan.why ? ` (not chunked: ${plan.why})` : ''}`;
+  }
+  const modeled = tasks.reduce((a, b) => a + b, 0) + serial;
+  // Past jobs of the kind say how much work it really is; the plan says how it spreads.
+  let k = 1;
   let basis: string;
   if (same.length >= 3) {
-    rate = median(same.map((h) => h.workerSeconds / h.mediaSeconds));
+    const rate = median(same.map((h) => h.workerSeconds / h.mediaSeconds));
+    if (modeled > 0) k = (rate * secs) / modeled;
     basis = `${key} at ${cls}: median speed of ${same.length} past jobs`;
   } else {
-    rate = o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0);
     basis = `${key} at ${cls}: default speed table (${DEFAULT_SPEED.reference}, ${DEFAULT_SPEED.recorded}); ${same.length} past job(s), 3 needed`;
   }
-  const work = rate * o.media.seconds;
-  const parallel = Math.max(1, Math.floor(o.parallelism));
+  const work = modeled * k;
+  const wall = simulateWallTime(
+    tasks.map((t) => t * k),
+    o.plan === undefined && o.parallelism !== undefined ? Math.max(1, Math.floor(o.parallelism)) : slots,
+    { serialTail: serial * k },
+  );
   const workerSeconds = Math.round(work * 10) / 10;
   return {
-    seconds: Math.round((work / parallel) * 10) / 10,
+    seconds: Math.round(wall * 10) / 10,
     workerSeconds,
     usd: o.usdPerSlotHour === null ? null : Math.round(((workerSeconds * o.usdPerSlotHour) / 3600) * 1e6) / 1e6,
-    basis,
+    basis: `${basis}; ${shape}`,
   };
 }

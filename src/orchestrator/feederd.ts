@@ -195,6 +195,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       history: () => store.pastSpeeds(),
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       usdPerSlotHour: () => pricing?.usdPerSlotHour,
+      chunking: () => config.chunking,
       slots: () =>
         ports.backend === 'aws'
           ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)

@@ -65,7 +65,11 @@ export interface JobCreatorDeps {
   /** What a worker slot costs now, kept in the job so its record can price its worker-seconds. */
   pricing?: { usdPerSlotHour: number; basis: string };
   /** What the job will take and cost (cost/estimate.ts); undefined when the input cannot be probed here. */
-  estimate?: (input: string, outputs: ResolvedOutput[], chunks: number | undefined) => Promise<JobEstimate | undefined>;
+  estimate?: (
+    input: string,
+    outputs: ResolvedOutput[],
+    request: { chunks?: number; chunked?: boolean; why?: string },
+  ) => Promise<JobEstimate | undefined>;
 }
 
 export type JobEstimate = Estimate & { media: MediaInfo };
@@ -118,7 +122,8 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   checkS3Location(deps, body.input, 'input');
   for (const o of outputs) checkS3Location(deps, o.uri, 'output');
   if (body.dryRun) {
-    const estimate = deps.estimate ? await deps.estimate(body.input, outputs, undefined) : undefined;
+    // Planned as the job would be (chunks, a package's renditions) on the fleet's slots.
+    const estimate = deps.estimate ? await deps.estimate(body.input, outputs, { chunked: body.chunked }) : undefined;
     return { dryRun: true, input: body.input, outputs, estimate: estimate ? publicEstimate(estimate) : null };
   }
 
@@ -136,11 +141,17 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   // With a limit, the job must be expected to fit it before anything is staged or queued.
   const estimate =
     body.maxCostUsd !== undefined && deps.estimate
-      ? await deps.estimate(
-          body.input,
-          outputs,
-          chunking?.tasks && 'chunks' in chunking.summary ? chunking.summary.chunks : undefined,
-        )
+      ? await deps.estimate(body.input, outputs, {
+          chunked: body.chunked,
+          // What the planner decided: its chunk count, or one piece (a package plans its own).
+          ...(chunking?.tasks
+            ? 'chunks' in chunking.summary
+              ? { chunks: chunking.summary.chunks }
+              : {}
+            : chunking
+              ? { chunks: 1, why: chunking.reason }
+              : {}),
+        })
       : undefined;
   if (body.maxCostUsd !== undefined && estimate && estimate.usd !== null && estimate.usd > body.maxCostUsd) {
     throw new NommerError(
