@@ -504,7 +504,17 @@ export async function runPackageTask(
     return {
       outputs: [{ uri: out.uri, bytes }],
       committed,
-      result: { package: info },
+      result: {
+        package: info,
+        // For the cost per output minute (cost/output-media.ts): the package's length at its top rendition's height.
+        media: [
+          {
+            uri: out.uri,
+            seconds: duration,
+            height: Math.max(...renditions.map((r) => Number(r.entry.height) || 0)) || null,
+          },
+        ],
+      },
       cleanup: () => removePackageScratch(ctx.storage, p),
     };
   } catch (err) {
