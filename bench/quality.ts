@@ -116,5 +116,7 @@ console.log(
   '\n"x plain": target mode total (search + final encode + verification + measuring) over the plain preset without measuring.',
 );
 console.log('"size vs plain": target mode output size over the plain output, both at (about) the same SSIM.');
-console.log('"+pred.": the search settled on a CRF its probes predicted, not probed itself (the final file is measured).');
+console.log(
+  '"+pred.": the search settled on a CRF its probes predicted, not probed itself (the final file is measured).',
+);
 rmSync(dir, { recursive: true, force: true });
