@@ -2,7 +2,9 @@
 // wall time against the sum of single encodes of its rungs (each measured alone), and the ladder
 // on 2 workers against 1; then what N workers of their own would take, simulated from the task
 // times measured alone (each rung a task, audio and extras tasks, packaging last).
-// Run: node dist/bench/abr.js [--seconds 12] [--size 1280x720] [--speed 4]
+// Then the same ladder with its rungs chunked (as feederd plans a long input), timed per task
+// alone, and N workers simulated from that.
+// Run: node dist/bench/abr.js [--seconds 12] [--size 1280x720] [--speed 4] [--chunk 4]
 // Each "worker" here is a lane of the same 2-core machine, as a local feederd runs them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -24,6 +26,7 @@ const arg = (name: string, dflt: string) => {
 const SECONDS = Number(arg('--seconds', '12'));
 const [W, H] = arg('--size', '1280x720').split('x').map(Number) as [number, number];
 const SPEED = arg('--speed', '4');
+const CHUNK = Number(arg('--chunk', '4'));
 const ff = locateFfmpeg();
 const dir = mkdtempSync(join(tmpdir(), 'nommer-bench-abr-'));
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -123,7 +126,32 @@ try {
     const w = simulateWallTime(pieces, n, { serialTail: tail });
     console.log(`  ${String(n).padStart(2)} workers: ${w.toFixed(2)} s  (${(base / w).toFixed(2)}x)`);
   }
-  console.log('  the top rung is the longest task: more workers than rungs gain nothing unless the rungs are chunked');
+  console.log('  (the top rung is the longest task: more workers than rungs gain little unless the rungs are chunked)');
+
+  // 4. The rungs chunked (as feederd does an input over chunking.thresholdSeconds), 1 worker, each task timed alone.
+  const chunkTimes = new Map<string, number>();
+  const tc = performance.now();
+  await encodePackage({
+    ffmpeg: ff,
+    storage: localFileStorage(),
+    input: source,
+    preset,
+    dir: join(dir, 'pkg-chunked'),
+    chunkSeconds: CHUNK,
+    onTask: (k, ms) => chunkTimes.set(k, ms),
+  });
+  const chunkedMs = performance.now() - tc;
+  const cPieces = [...chunkTimes.entries()].filter(([k]) => k !== 'package').map(([, ms]) => ms / 1000);
+  const cTail = (chunkTimes.get('package') ?? 0) / 1000;
+  console.log('');
+  console.log(
+    `chunked rungs (~${CHUNK} s chunks, ${cPieces.length - 2} chunk tasks), 1 worker: ${s(chunkedMs)} (${(chunkedMs / one.ms).toFixed(2)}x the unchunked ladder; joining and packaging ${s(cTail * 1000)})`,
+  );
+  const cBase = simulateWallTime(cPieces, 1, { serialTail: cTail });
+  for (const n of [1, 2, 4, 8, 16]) {
+    const w = simulateWallTime(cPieces, n, { serialTail: cTail });
+    console.log(`  ${String(n).padStart(2)} workers: ${w.toFixed(2)} s  (${(cBase / w).toFixed(2)}x)`);
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

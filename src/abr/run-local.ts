@@ -13,6 +13,7 @@ import type { ResolvedPreset } from '../presets/schema.js';
 import { standaloneContext } from '../worker/task-context.js';
 import { runChunkedTask } from '../chunked/worker-task.js';
 import { packageTasks } from './tasks.js';
+import { makeChunkPlanner } from '../chunked/planner.js';
 import { packageOfResult, type PackageInfo } from './types.js';
 import { ffmpegCapabilities } from '../ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
@@ -38,13 +39,25 @@ export async function encodePackage(
   req: LocalPackageRequest & {
     /** Tasks run at once (default 1: one after another); the package always runs last. */
     lanes?: number;
+    /** Chunk every rung into pieces of about this many seconds, as feederd does a long input. */
+    chunkSeconds?: number;
     /** Told each task's wall time as it ends (benchmarks). */
     onTask?: (key: string, ms: number) => void;
   },
 ): Promise<{ dir: string; bytes: number; package: PackageInfo }> {
   const scratch = await mkdtemp(join(tmpdir(), 'nommer-abr-'));
   try {
-    const tasks = packageTasks(req.preset, { scratch: `${join(scratch, 'pieces')}/` });
+    const scratchBase = `${join(scratch, 'pieces')}/`;
+    // Chunked rungs, as feederd plans them for a long input (benchmarks); else a task per rung.
+    const planned = req.chunkSeconds
+      ? await makeChunkPlanner({
+          ffprobe: () => req.ffmpeg.ffprobe,
+          chunking: { enabled: true, thresholdSeconds: 0, chunkSeconds: req.chunkSeconds },
+          workers: () => Math.max(1, req.lanes ?? 1),
+          scratchBase,
+        })(req.input, [{ preset: toWirePreset(req.preset), uri: req.dir }], true)
+      : null;
+    const tasks = planned?.tasks ?? packageTasks(req.preset, { scratch: scratchBase });
     const total = tasks.reduce((s, t) => s + t.weight, 0);
     const share = new Map<string, number>();
     const report = (p?: Progress) =>
