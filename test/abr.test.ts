@@ -4,7 +4,13 @@
 // segment start in every rendition, one Opus rendition (none without audio), WebVTT subtitles
 // listed in both manifests, thumbnails pointing at sprites that exist.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { FsStorage } from '../src/adapters/local/fs-storage.js';
+import { createLogger } from '../src/log.js';
+import type { StatusEvent } from '../src/messages.js';
+import { takeBackLateWork } from '../src/orchestrator/late-outputs.js';
+import { openStore } from '../src/orchestrator/store/index.js';
+import { toWirePreset } from '../src/presets/registry.js';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -322,6 +328,51 @@ describe('packages, end to end', () => {
       server.closeAllConnections();
       server.close();
       await f.stop();
+      d.cleanup();
+    }
+  });
+
+  test('a package committed after its job was canceled is taken back, file by file', async () => {
+    const d = tempDir('nommer-abr-late-');
+    const store = openStore(join(d.path, 'store.db'));
+    try {
+      const dir = join(d.path, 'late-abr');
+      mkdirSync(dir);
+      const files = ['init-stream0.m4s', 'chunk-stream0-00001.m4s', 'manifest.mpd', 'master.m3u8'];
+      for (const f of files) writeFileSync(join(dir, f), 'x');
+      writeFileSync(join(dir, 'mine.txt'), 'the user put this here');
+      const { job } = store.createJob({
+        input: '/media/in.mp4',
+        outputs: [{ preset: toWirePreset(abr), uri: dir }],
+        tasks: packageTasks(abr, { scratch: `${join(d.path, 'scratch')}/` }),
+      });
+      store.cancelJob(job.id);
+      const canceled = store.getJob(job.id)!;
+      const pack = canceled.tasks.find((t) => t.type === 'assemble')!;
+      const late: StatusEvent = {
+        v: 1,
+        kind: 'status',
+        jobId: job.id,
+        taskId: pack.id,
+        attempt: 1,
+        seq: 9,
+        worker: 'w1',
+        at: Date.now(),
+        type: 'succeeded',
+        outputs: [{ uri: dir, bytes: 4 }],
+        result: { packageFiles: [...files, '../escape'] },
+      };
+      await takeBackLateWork(
+        store,
+        new FsStorage(),
+        createLogger('test', { level: 'silent' }),
+      )(late, {
+        reason: 'canceled',
+        job: canceled,
+      });
+      assert.deepEqual(readdirSync(dir), ['mine.txt'], 'the package is gone, what else was there is kept');
+    } finally {
+      store.close();
       d.cleanup();
     }
   });

@@ -506,6 +506,8 @@ export async function runPackageTask(
       committed,
       result: {
         package: info,
+        // What was committed, by name: a package that lands after its job ended is taken back file by file.
+        packageFiles: files,
         // For the cost per output minute (cost/output-media.ts): the package's length at its top rendition's height.
         media: [
           {
@@ -605,4 +607,10 @@ export async function removePackageScratch(storage: Storage, p: PackageParams): 
   await storage.remove(`${p.extras.uri}.json`).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
   if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });
+}
+
+/** Remove a package's files (and its local directory when nothing else is in it). */
+export async function removePackage(storage: Storage, dir: string, files: readonly string[]): Promise<void> {
+  for (const f of files) await storage.remove(packageFileUri(dir, f)).catch(() => undefined);
+  if (isLocalUri(dir)) await rmdir(localPathOf(dir)).catch(() => undefined);
 }

@@ -8,6 +8,7 @@
 //   with `force`, a retry replaces them anyway and nothing of the user's is left to keep;
 // - a chunk's success: its piece went into a scratch dir that cleanup already swept: sweep again.
 import { removeScratch } from '../chunked/assemble.js';
+import { removePackage } from '../abr/worker-task.js';
 import type { AssembleParams } from '../chunked/tasks.js';
 import type { Logger } from '../log.js';
 import type { StatusEvent } from '../messages.js';
@@ -33,6 +34,22 @@ export function takeBackLateWork(store: Store, storage: Storage, log: Logger) {
       return;
     }
     if (job.options.force) return;
+    // A package is a directory: its files are named in the result.
+    const files = (ev.result as { packageFiles?: unknown } | undefined)?.packageFiles;
+    if (Array.isArray(files) && ev.outputs?.length === 1) {
+      const names = files.filter((f): f is string => typeof f === 'string' && !f.includes('/') && !f.startsWith('.'));
+      await removePackage(storage, ev.outputs[0]!.uri, names)
+        .then(() =>
+          log.warn(
+            { job: job.id, uri: ev.outputs![0]!.uri, state: job.state },
+            'package committed after its job ended: removed',
+          ),
+        )
+        .catch((err) =>
+          log.warn({ job: job.id, err: String(err) }, 'could not remove a package committed after its job ended'),
+        );
+      return;
+    }
     for (const o of ev.outputs ?? []) {
       await storage
         .remove(o.uri)
