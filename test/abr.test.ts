@@ -137,6 +137,17 @@ describe('packages, end to end', () => {
   });
   after(() => tmp.cleanup());
 
+  for (const name of ['ntsc', 'offset']) {
+    test(`encode -p abr on the ${name} clip: segments of the asked length, the audio starting with the video`, async () => {
+      const clip = clips.find((c) => c.name === name)!;
+      const r = await nommer(['encode', clip.path, '-p', 'abr', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'], {
+        timeoutMs: 300_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      checkPackage((JSON.parse(r.stdout) as { outputs: Array<{ path: string }> }).outputs[0]!.path, clip, tmp.path);
+    });
+  }
+
   for (const name of ['4x3', 'odd16x9', 'silent', 'subbed']) {
     test(`encode -p abr on the ${name} clip makes a package that passes every check`, async () => {
       const clip = clips.find((c) => c.name === name)!;

@@ -699,3 +699,28 @@ export async function makeThumbnails(req: ThumbnailsRequest): Promise<Thumbnails
   await writeFile(join(dir, 'thumbnails.vtt'), thumbnailsVtt(cues));
   return { poster: 'poster.webp', vtt: 'thumbnails.vtt', sprites, tile, count };
 }
+
+/**
+ * Move every cue of a WebVTT file by `seconds` (negative: earlier); cues that end before 0 are
+ * dropped and starts before 0 clamped. Cue text is untouched.
+ */
+export function shiftVtt(vtt: string, seconds: number): string {
+  const parse = (t: string) => {
+    const m = /^(?:(\d+):)?(\d{2}):(\d{2})\.(\d{3})$/.exec(t)!;
+    return Number(m[1] ?? 0) * 3600 + Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) / 1000;
+  };
+  const blocks = vtt.replace(/\r\n/g, '\n').split(/\n\n+/);
+  const out: string[] = [];
+  for (const b of blocks) {
+    const m = /^((?:\d+:)?\d{2}:\d{2}\.\d{3}) --> ((?:\d+:)?\d{2}:\d{2}\.\d{3})(.*)$/m.exec(b);
+    if (!m) {
+      out.push(b);
+      continue;
+    }
+    const start = parse(m[1]!) + seconds;
+    const end = parse(m[2]!) + seconds;
+    if (end <= 0) continue;
+    out.push(b.replace(m[0], `${formatVttTime(Math.max(0, start))} --> ${formatVttTime(end)}${m[3]}`));
+  }
+  return out.join('\n\n');
+}

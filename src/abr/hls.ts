@@ -32,13 +32,32 @@ export function segmentsOf(playlist: string): Array<{ file: string; seconds: num
   return out;
 }
 
+/**
+ * Peak and average bit rate of a media playlist's segments. The peak is HLS's: the highest rate
+ * over any run of consecutive segments lasting 0.5 to 1.5 times the target duration (a lone short
+ * last segment, one keyframe in 0.04 s, is not a peak: it made BANDWIDTH five times the average).
+ */
 export function ratesOf(playlist: string, sizeOf: (file: string) => number): SegmentRates {
   const segs = segmentsOf(playlist).filter((s) => s.seconds > 0);
   if (segs.length === 0) return { peak: 0, average: 0 };
   const bits = segs.map((s) => sizeOf(s.file) * 8);
-  const peak = Math.max(...segs.map((s, i) => bits[i]! / s.seconds));
-  const average = bits.reduce((a, b) => a + b, 0) / segs.reduce((a, s) => a + s.seconds, 0);
-  return { peak: Math.ceil(peak), average: Math.ceil(average) };
+  const total = segs.reduce((a, s) => a + s.seconds, 0);
+  const average = bits.reduce((a, b) => a + b, 0) / total;
+  const target =
+    Number(/^#EXT-X-TARGETDURATION:(\d+(?:\.\d+)?)/m.exec(playlist)?.[1]) || Math.max(...segs.map((s) => s.seconds));
+  let peak = 0;
+  for (let i = 0; i < segs.length; i++) {
+    let secs = 0;
+    let b = 0;
+    for (let j = i; j < segs.length; j++) {
+      secs += segs[j]!.seconds;
+      b += bits[j]!;
+      if (secs > 1.5 * target + 1e-6) break;
+      if (secs >= 0.5 * target - 1e-6) peak = Math.max(peak, b / secs);
+    }
+  }
+  // A title shorter than half a target duration has no such run: its average is its peak.
+  return { peak: Math.ceil(Math.max(peak, average)), average: Math.ceil(average) };
 }
 
 /** A VOD media playlist: typed VOD, without program dates. */

@@ -22,7 +22,14 @@ import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import type { TaskContext, TaskRun } from '../worker/task-context.js';
-import { addSubtitlesToDash, addSubtitlesToHls, extractSubtitles, makeThumbnails, probeSubtitles } from './extras.js';
+import {
+  addSubtitlesToDash,
+  addSubtitlesToHls,
+  extractSubtitles,
+  makeThumbnails,
+  probeSubtitles,
+  shiftVtt,
+} from './extras.js';
 import { abrOf, audioPreset, renditionPreset, rungApplies, rungName } from './ladder.js';
 import {
   extrasFileUri,
@@ -114,6 +121,30 @@ export async function encodeRendition(env: PieceEnv, rung: number, dest: string)
   };
 }
 
+/**
+ * The package's time origin is its first video frame: the renditions start there (the packaging
+ * run zeroes each input), so the audio must too — its lead over the video trimmed, its lag padded
+ * with silence. Without this an MPEG-TS source whose audio starts 1 s before its video played the
+ * video 1 s early. Empty when they start together (or there is no video).
+ */
+export function audioAlignment(probe: ProbeInfo): string[] {
+  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  if (!v || !probe.audio) return [];
+  const lag = probe.audio.startTime - v.startTime;
+  if (Math.abs(lag) < 0.001) return [];
+  return lag < 0
+    ? ['asetpts=PTS-STARTPTS', `atrim=start=${(-lag).toFixed(6)}`, 'asetpts=PTS-STARTPTS']
+    : ['asetpts=PTS-STARTPTS', `adelay=delays=${Math.round(lag * 1000)}:all=1`];
+}
+
+/** How far the first video frame is past the source's start (subtitles are timed from the start). */
+export function videoLead(probe: ProbeInfo): number {
+  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  if (!v) return 0;
+  const start = Math.min(v.startTime, probe.audio?.startTime ?? v.startTime);
+  return Math.max(0, v.startTime - start);
+}
+
 /** Encode the audio once into `dest`; an entry that says `none` when there is no audio to package. */
 export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<Entry> {
   const { input, probe } = await probeSource(env);
@@ -122,6 +153,7 @@ export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<E
   const compiled = compileJob({
     input: ffmpegInputArg(input),
     probe,
+    audioFilterPrefix: audioAlignment(probe),
     outputs: [{ preset: audioPreset(env.preset), path: dest }],
     encoders: caps.encoders,
     passlogDir: tmpdir(),
@@ -153,6 +185,13 @@ export async function makeExtras(env: PieceEnv, dir: string): Promise<Entry> {
     const streams = await probeSubtitles(env.ffmpeg.ffprobe, input, env.signal);
     if (streams.length) {
       const r = await extractSubtitles({ ffmpeg: env.ffmpeg, input, dir, streams, signal: env.signal });
+      // Timed from the package's origin, the first video frame.
+      const lead = videoLead(probe);
+      if (lead > 0)
+        for (const t of r.tracks) {
+          const path = join(dir, t.file);
+          await writeFile(path, shiftVtt(await readFile(path, 'utf8'), -lead));
+        }
       subtitles = r.tracks;
       skipped = r.skipped;
       files.push(...r.tracks.map((t) => t.file));

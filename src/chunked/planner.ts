@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import { isPackagePreset, planLadder } from '../abr/ladder.js';
 import { probeInput } from '../ffmpeg/probe.js';
+import { gopFrames } from '../presets/compile.js';
 import { packageTasks } from '../abr/tasks.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { isLocalUri, localPathOf } from '../uri.js';
@@ -126,10 +127,7 @@ async function packagePlan(
     const v = info.video && !info.video.attachedPic ? info.video : undefined;
     if (!v || v.vfr) return whole();
     const src = await probeTimeline(o.ffprobe(), localPathOf(input));
-    const gop = Math.max(
-      1,
-      Math.floor((v.fps > 0 && Number.isFinite(v.fps) ? v.fps : 30) * preset.abr!.segmentSeconds),
-    );
+    const gop = gopFrames(v.fps, preset.abr!.segmentSeconds);
     const plan = planChunks(src.timeline, {
       chunkSeconds: Math.max(o.chunking.chunkSeconds, preset.abr!.segmentSeconds),
       workers: o.workers(),

@@ -103,6 +103,16 @@ export function outputSize(
   return { width: even(Math.round(dw * ratio)), height: even(Math.round(dh * ratio)) };
 }
 
+/**
+ * Frames in a fixed GOP of at least `seconds` (an adaptive ladder's segment): rounded UP, since
+ * ffmpeg's dash muxer starts a segment only at a keyframe at least seg_duration after the last
+ * one — at 29.97 fps a 119-frame GOP (3.97 s) made every segment two GOPs, 7.94 s.
+ */
+export function gopFrames(fps: number, seconds: number): number {
+  const rate = fps > 0 && Number.isFinite(fps) ? fps : 30;
+  return Math.max(1, Math.ceil(rate * seconds - 1e-9));
+}
+
 /** libvpx tile columns (log2): one per 256 px of width at most, as Google's VOD settings. */
 export function tileColumns(width: number): number {
   return Math.max(0, Math.min(6, Math.floor(Math.log2(Math.max(1, width / 256)))));
@@ -237,6 +247,9 @@ export interface CompileJobInput {
   /** Video filters run ahead of each output's own (deinterlace, scale), e.g. a trim and setpts
    * that select a window of frames; every video output gets them. */
   videoFilterPrefix?: readonly string[];
+  /** Audio filters run ahead of each output's own (aformat), e.g. a package's trim or delay that
+   * starts the audio at the first video frame. */
+  audioFilterPrefix?: readonly string[];
   probe: ProbeInfo;
   /** `crf`: target mode at this CRF (chosen by the quality search), see TARGET_CAP_FACTOR. */
   outputs: Array<{ preset: ResolvedPreset; path: string; crf?: number }>;
@@ -304,7 +317,9 @@ function planVideo(
   const highDepth = v.highBitDepth && src.bitDepth > 8 && (v.codec === 'vp9' || v.codec === 'av1');
   const pixFmt = highDepth ? 'yuv420p10le' : 'yuv420p';
   const fps = src.fps > 0 && Number.isFinite(src.fps) ? src.fps : 30;
-  const keyframeFrames = Math.max(1, Math.floor(fps * v.keyframeSeconds));
+  const keyframeFrames = v.fixedGop
+    ? gopFrames(fps, v.keyframeSeconds)
+    : Math.max(1, Math.floor(fps * v.keyframeSeconds));
   const rate = ladderRate(v, width, height, fps);
   const tuning = v.tuning?.[encoder];
   const crf = targetCrf ?? v.crf ?? tuning?.crf ?? rate?.crf;
@@ -460,7 +475,12 @@ function timestampArgs(v: VideoSettings, src: VideoStreamInfo, fps: number): str
   return ['-fps_mode', 'passthrough', '-force_key_frames', `expr:gte(t,n_forced*${v.keyframeSeconds})`];
 }
 
-function planAudio(a: AudioSettings, src: AudioStreamInfo, encoder: string): { args: string[]; info: CompiledAudio } {
+function planAudio(
+  a: AudioSettings,
+  src: AudioStreamInfo,
+  encoder: string,
+  filterPrefix: readonly string[] = [],
+): { args: string[]; info: CompiledAudio } {
   const channels = Math.max(1, Math.min(src.channels, a.maxChannels, LAYOUTS.length - 1));
   const layout = LAYOUTS[channels]!;
   const kbps = audioKbps(a, channels);
@@ -471,7 +491,7 @@ function planAudio(a: AudioSettings, src: AudioStreamInfo, encoder: string): { a
     '-c:a',
     encoder,
     '-af',
-    `aformat=${aformat}`,
+    [...filterPrefix, `aformat=${aformat}`].join(','),
     '-b:a',
     `${kbps}k`,
     // Opus needs the Vorbis channel mapping (family 1) for more than two channels.
@@ -541,7 +561,12 @@ function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string, 
   }
   let audio: string[] = [];
   if (useAudio) {
-    const a = planAudio(preset.audio!, srcAudio!, encoderFor(preset, preset.audio!.codec, job.encoders));
+    const a = planAudio(
+      preset.audio!,
+      srcAudio!,
+      encoderFor(preset, preset.audio!.codec, job.encoders),
+      job.audioFilterPrefix,
+    );
     out.audio = a.info;
     audio = ['-map', `0:${srcAudio!.index}`, ...a.args];
   }

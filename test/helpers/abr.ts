@@ -51,6 +51,66 @@ export function makeAbrClips(dir: string): AbrClip[] {
       audio: false,
     },
   ];
+  clips.push({
+    name: 'ntsc',
+    path: ffmpegClip(join(dir, 'ntsc.mp4'), [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=480x360:rate=30000/1001',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=sample_rate=48000',
+      '-t',
+      '6',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+    ]),
+    width: 480,
+    height: 360,
+    audio: true,
+  });
+  // An MPEG-TS whose audio starts 1 s before its video (both end together), as broadcast captures do.
+  const av = makeClip(join(dir, 'late-video.mp4'), { seconds: 6, width: 480, height: 360, fps: 24, audioChannels: 0 });
+  const offset = join(dir, 'offset.ts');
+  const ts = spawnSync(
+    FFMPEG,
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-itsoffset',
+      '1',
+      '-i',
+      av,
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000:duration=7',
+      '-map',
+      '0:v',
+      '-map',
+      '1:a',
+      '-c:v',
+      'copy',
+      '-c:a',
+      'aac',
+      '-f',
+      'mpegts',
+      offset,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (ts.status !== 0) throw new Error(`making the offset clip failed: ${ts.stderr}`);
+  clips.push({ name: 'offset', path: offset, width: 480, height: 360, audio: true });
   const base = makeClip(join(dir, 'subbed-base.mp4'), { seconds: 6, width: 640, height: 360, fps: 24 });
   const subbed = join(dir, 'subbed.mp4');
   const r = spawnSync(
@@ -81,6 +141,12 @@ export function makeAbrClips(dir: string): AbrClip[] {
   if (r.status !== 0) throw new Error(`muxing the subtitle failed: ${r.stderr}`);
   clips.push({ name: 'subbed', path: subbed, width: 640, height: 360, audio: true, subtitle: 'Hello from nommer' });
   return clips;
+}
+
+function ffmpegClip(path: string, args: string[]): string {
+  const r = spawnSync(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', ...args, path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`making ${path} failed: ${r.stderr}`);
+  return path;
 }
 
 /** Settings that keep a test package quick: 2 s segments, fast VP9. */
@@ -114,7 +180,12 @@ export function representations(
 }
 
 /** Everything the issue says a package must be; returns the video renditions' sizes. */
-export function checkPackage(dir: string, clip: AbrClip, tmp: string): Array<{ width: number; height: number }> {
+export function checkPackage(
+  dir: string,
+  clip: AbrClip,
+  tmp: string,
+  segmentSeconds = 2,
+): Array<{ width: number; height: number }> {
   for (const f of ['manifest.mpd', 'master.m3u8']) assert.ok(existsSync(join(dir, f)), `${f} in ${dir}`);
   const files = readdirSync(dir);
   const mpd = readFileSync(join(dir, 'manifest.mpd'), 'utf8');
@@ -192,6 +263,26 @@ export function checkPackage(dir: string, clip: AbrClip, tmp: string): Array<{ w
       avg >= plays * 0.999 && bw >= avg,
       `${m[2]}: BANDWIDTH ${bw}, AVERAGE ${avg}, plays ${Math.round(plays)} b/s`,
     );
+  }
+  // Segments: every one but the last is one segment long (within a frame), the same in every
+  // rendition; the audio lasts as long as the video (it starts at the first video frame).
+  const lengths = (pl: string) =>
+    [...readFileSync(join(dir, pl), 'utf8').matchAll(/#EXTINF:([0-9.]+),/g)].map((m) => Number(m[1]));
+  const variants = [...master.matchAll(/#EXT-X-STREAM-INF:[^\n]*\n+(\S+)/g)].map((m) => lengths(m[1]!));
+  for (const v of variants) {
+    for (const x of v.slice(0, -1))
+      assert.ok(Math.abs(x - segmentSeconds) < 0.05, `segments of ${segmentSeconds} s: ${v.join(', ')}`);
+    assert.deepEqual(v, variants[0], 'every rendition has the same segments');
+  }
+  const videoSeconds = variants[0]!.reduce((a, b) => a + b, 0);
+  if (audioUri) {
+    const audioSeconds = lengths(audioUri).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(audioSeconds - videoSeconds) < 0.1, `audio ${audioSeconds} s against video ${videoSeconds} s`);
+  }
+  for (const m of master.matchAll(/#EXT-X-STREAM-INF:([^\n]*)/g)) {
+    const bw = Number(/\bBANDWIDTH=(\d+)/.exec(m[1]!)?.[1]);
+    const avg = Number(/AVERAGE-BANDWIDTH=(\d+)/.exec(m[1]!)?.[1]);
+    assert.ok(bw <= 2 * avg, `peak ${bw} within twice the average ${avg} on this uniform clip`);
   }
   if (clip.subtitle) {
     const vtt = files.filter((f) => f.endsWith('.vtt') && f !== 'thumbnails.vtt');
