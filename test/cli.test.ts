@@ -53,7 +53,7 @@ test('presets --json lists every built-in preset; presets NAME shows one', () =>
   const r = nommerSync(['presets', '--json'], { env, cwd: d.path });
   assert.equal(r.code, 0, r.stderr);
   const names = (JSON.parse(r.stdout) as Array<{ name: string }>).map((p) => p.name).sort();
-  assert.deepEqual(names, ['av1', 'ogg', 'opus', 'poster', 'webm', 'webm-2pass', 'webm-vp8']);
+  assert.deepEqual(names, ['abr', 'abr-av1', 'av1', 'ogg', 'opus', 'poster', 'webm', 'webm-2pass', 'webm-vp8']);
   const one = nommerSync(['presets', 'webm', '--json'], { env, cwd: d.path });
   assert.equal((JSON.parse(one.stdout) as { container: string }).container, 'webm');
 });

@@ -23,7 +23,7 @@ import { builtinPresetsDir, createRegistry, getPreset, listPresets } from '../sr
 import type { ResolvedPreset } from '../src/presets/schema.js';
 import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 
-const BUILTINS = ['av1', 'ogg', 'opus', 'poster', 'webm', 'webm-2pass', 'webm-vp8'];
+const BUILTINS = ['abr', 'abr-av1', 'av1', 'ogg', 'opus', 'poster', 'webm', 'webm-2pass', 'webm-vp8'];
 
 function compile(
   presets: Array<ResolvedPreset | string>,
@@ -63,7 +63,7 @@ function error(fn: () => unknown): NommerError {
 }
 
 describe('preset registry', () => {
-  it('finds templates/presets from the compiled module and lists the seven built-ins', () => {
+  it('finds templates/presets from the compiled module and lists the nine built-ins', () => {
     assert.match(builtinPresetsDir(), /templates[/\\]presets$/);
     assert.deepEqual(
       listPresets().map((p) => p.name),
@@ -233,7 +233,7 @@ describe('overrides', () => {
       ['video.passes=3', /one of: 1, 2/],
       ['audio.bitrate=loud', /a bitrate like 96k/],
       ['audio.sampleRate=44000', /one of: 8000/],
-      ['video.keyframeSeconds=10', /from 0\.5 to 5/],
+      ['video.keyframeSeconds=11', /from 0\.5 to 10/],
     ];
     for (const [o, re] of cases) {
       const e = error(() => applyOverrides(getPreset('webm'), [o]));
