@@ -1,5 +1,5 @@
 // An adaptive-streaming package on the aws backend (moto): the input staged to S3, the rungs,
-// audio and extras encoded by two aws workers as separate tasks, the package written under the
+// audio and extras encoded by aws workers as separate tasks, the package written under the
 // output prefix with each object's Content-Type, and the pieces removed from the staging prefix.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -43,8 +43,11 @@ test('a package on S3: every file under the prefix with its Content-Type, stagin
     'GET',
     `/v1/jobs/${job.id}`,
   );
-  const workers = new Set(detail.tasks.map((t) => t.worker));
-  assert.ok(workers.has('aws-a1') && workers.has('aws-a2'), `both workers took tasks: ${[...workers].join(', ')}`);
+  // Which worker takes which task depends on timing; that every task ran on an aws worker does not.
+  assert.ok(
+    detail.tasks.every((t) => t.worker === 'aws-a1' || t.worker === 'aws-a2'),
+    detail.tasks.map((t) => `${t.id}: ${t.worker}`).join(', '),
+  );
 
   const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
   const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: prefix }))).Contents ?? []).map(

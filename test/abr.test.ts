@@ -18,6 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import { planLadder, renditionPreset } from '../src/abr/ladder.js';
 import { packageTasks } from '../src/abr/tasks.js';
 import { getPreset } from '../src/presets/registry.js';
+import { applyOverrides } from '../src/presets/overrides.js';
 import { compileJob } from '../src/presets/compile.js';
 import { planChunks } from '../src/chunked/plan.js';
 import { checkPackage, FAST_ABR, makeAbrClips, type AbrClip } from './helpers/abr.js';
@@ -119,6 +120,9 @@ describe('the ladder, per title', () => {
   test('presets that are not packages refuse abr settings, and a package needs its rungs', () => {
     const r = nommerSyncJson(['presets', 'abr-av1', '--json']);
     assert.equal(r.container, 'cmaf');
+    assert.throws(() => applyOverrides(getPreset('webm'), ['abr.segmentSeconds=2']), /has no abr/);
+    assert.throws(() => applyOverrides(abr, ['abr=none']), /needs an abr section/);
+    assert.equal(applyOverrides(abr, ['abr.segmentSeconds=6']).abr?.segmentSeconds, 6);
   });
 });
 
@@ -213,8 +217,16 @@ describe('packages, end to end', () => {
       assert.equal(sub.code, 0, sub.stderr);
       const id = (JSON.parse(sub.stdout) as { jobs: Array<{ id: string }> }).jobs[0]!.id;
       const job = await waitForJob(f.client, id, (j) => j.state === 'succeeded', 240_000);
-      const tasks = (job as unknown as { tasks?: Array<{ key: string; state: string; worker: string | null }> }).tasks;
-      if (tasks) assert.equal(tasks.length, 8);
+      const detail = await f.client.request<{ tasks: Array<{ id: string; state: string }> }>('GET', `/v1/jobs/${id}`);
+      // The source is 480x360: its rungs, the audio, the extras and the package.
+      assert.deepEqual(detail.tasks.map((t) => t.id.slice(t.id.lastIndexOf('.') + 1)).sort(), [
+        'audio',
+        'extras',
+        'package',
+        'rendition-240p',
+        'rendition-360p',
+      ]);
+      assert.ok(detail.tasks.every((t) => t.state === 'succeeded'));
       checkPackage(dir, clip, d.path);
       const st = await nommer(['status', id], { env: f.env });
       assert.equal(st.code, 0, st.stderr);

@@ -79,12 +79,15 @@ export function packageTasks(
   preset: ResolvedPreset,
   opts: {
     scratch: string;
+    /** The rungs the source gets, when feederd could probe it (else every rung: those above the
+     * source then do nothing but say so). */
+    rungs?: readonly number[];
     /** Chunk every rung (a long input): its rungs (those the source gets) and the chunk plan, cut
      * on the ladder's GOP. */
     chunked?: { rungs: readonly number[]; plan: ChunkPlan };
   },
 ): PlannedTask[] {
-  const rungs = opts.chunked ? [...opts.chunked.rungs] : [...abrOf(preset).rungs].sort((a, b) => a - b);
+  const rungs = [...(opts.chunked?.rungs ?? opts.rungs ?? abrOf(preset).rungs)].sort((a, b) => a - b);
   const pixels = (r: number) => r * r;
   const all = rungs.reduce((s, r) => s + pixels(r), 0);
   if (opts.chunked) return chunkedPackageTasks(rungs, opts.chunked.plan, opts.scratch, pixels, all);

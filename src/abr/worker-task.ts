@@ -496,7 +496,7 @@ export async function runPackageTask(
 
   // Subtitles: ffmpeg's dash muxer carries none, so both manifests get them listed here.
   const tracks = (extras.subtitles ?? []) as Parameters<typeof addSubtitlesToDash>[1];
-  for (const f of extras.files as string[]) await copyFile(join(extrasDir, f), join(outDir, f));
+  for (const f of extrasFiles(extras)) await copyFile(join(extrasDir, f), join(outDir, f));
   if (tracks.length) {
     const mpd = await readFile(join(outDir, DASH_MANIFEST), 'utf8');
     await writeFile(join(outDir, DASH_MANIFEST), addSubtitlesToDash(mpd, tracks));
@@ -576,10 +576,19 @@ async function makeLocalDir(dir: string): Promise<boolean> {
   return !had;
 }
 
+/** An extras entry's file names: plain names only (the entry is read back from scratch storage). */
+function extrasFiles(entry: Entry): string[] {
+  const files = Array.isArray(entry.files) ? entry.files : [];
+  return files.filter((f): f is string => typeof f === 'string' && SAFE_NAME.test(f));
+}
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 async function fetchExtras(ctx: TaskContext, uri: string, entry: Entry, dir: string): Promise<boolean> {
   await mkdir(dir, { recursive: true });
   const sums = (entry.sha256 ?? {}) as Record<string, string>;
-  for (const f of (entry.files ?? []) as string[]) {
+  const files = extrasFiles(entry);
+  if (files.length !== (Array.isArray(entry.files) ? entry.files.length : 0)) return false;
+  for (const f of files) {
     const got = await tryFetch(ctx.storage, extrasFileUri(uri, f), join(dir, 'fetch'), ctx.signal);
     if (!got || sums[f] !== (await sha256File(got))) return false;
     await copyFile(got, join(dir, f));
@@ -641,8 +650,7 @@ export async function removePackageScratch(storage: Storage, p: PackageParams): 
   }
   const dir = await mkdtemp(join(tmpdir(), 'nommer-extras-'));
   const entry = await readEntry(storage, p.extras.uri, dir).catch(() => null);
-  for (const f of (entry?.files ?? []) as string[])
-    await storage.remove(extrasFileUri(p.extras.uri, f)).catch(() => undefined);
+  for (const f of extrasFiles(entry ?? {})) await storage.remove(extrasFileUri(p.extras.uri, f)).catch(() => undefined);
   await storage.remove(`${p.extras.uri}.json`).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
   if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import { isPackagePreset, planLadder } from '../abr/ladder.js';
 import { probeInput } from '../ffmpeg/probe.js';
+import type { ProbeInfo } from '../ffmpeg/types.js';
 import { gopFrames } from '../presets/compile.js';
 import { packageTasks } from '../abr/tasks.js';
 import { parseResolvedPreset } from '../presets/registry.js';
@@ -116,16 +117,31 @@ async function packagePlan(
     );
   const preset = parseResolvedPreset(pkg.preset);
   const scratch = `${o.scratchBase}${randomUUID()}/`;
-  const whole = (): ChunkDecision => ({
-    tasks: packageTasks(preset, { scratch }),
-    summary: { package: true, rungs: preset.abr!.rungs.length, scratch },
+  const whole = (rungs?: number[]): ChunkDecision => ({
+    tasks: packageTasks(preset, { scratch, ...(rungs ? { rungs } : {}) }),
+    summary: { package: true, rungs: rungs?.length ?? preset.abr!.rungs.length, scratch },
   });
-  const wanted = chunked === true || (chunked === undefined && o.chunking.enabled);
-  if (!wanted || !isLocalUri(input) || !isAbsolute(localPathOf(input))) return whole();
+  // Remote inputs are probed by the workers (a rung task above the source does nothing).
+  if (!isLocalUri(input) || !isAbsolute(localPathOf(input))) return whole();
+  let info: ProbeInfo;
   try {
-    const info = await probeInput(o.ffprobe(), localPathOf(input));
-    const v = info.video && !info.video.attachedPic ? info.video : undefined;
-    if (!v || v.vfr) return whole();
+    info = await probeInput(o.ffprobe(), localPathOf(input));
+  } catch {
+    return whole(); // the workers report an unreadable input with its proper error
+  }
+  const v = info.video && !info.video.attachedPic ? info.video : undefined;
+  if (!v)
+    throw new NommerError(
+      'INPUT_NO_STREAMS',
+      `preset "${preset.name}" makes a video package and the input has no video`,
+      {
+        hint: 'use the opus preset for audio-only inputs',
+      },
+    );
+  const rungs = planLadder(preset, v).map((r) => r.rung);
+  const wanted = chunked === true || (chunked === undefined && o.chunking.enabled);
+  if (!wanted || v.vfr) return whole(rungs);
+  try {
     const src = await probeTimeline(o.ffprobe(), localPathOf(input));
     const gop = gopFrames(v.fps, preset.abr!.segmentSeconds);
     const plan = planChunks(src.timeline, {
@@ -134,12 +150,10 @@ async function packagePlan(
       cutEvery: gop,
     });
     if ((chunked === undefined && plan.duration < o.chunking.thresholdSeconds) || plan.chunks.length < 2)
-      return whole();
-    const rungs = planLadder(preset, v).map((r) => r.rung);
+      return whole(rungs);
     const tasks = packageTasks(preset, { scratch, chunked: { rungs, plan } });
     return { tasks, summary: { package: true, rungs: rungs.length, scratch, chunks: plan.chunks.length } };
   } catch {
-    // The workers report an unreadable input with its proper error.
-    return whole();
+    return whole(rungs); // frames could not be listed: a task per rung
   }
 }

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { removeScratch } from '../chunked/assemble.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { manifestUri, type AssembleParams } from '../chunked/tasks.js';
-import { pieceParams } from '../abr/tasks.js';
+import { packageParams, pieceParams } from '../abr/tasks.js';
 import type { Logger } from '../log.js';
 import type { Storage } from '../ports/storage.js';
 import type { Store } from './store/index.js';
@@ -69,7 +69,9 @@ export async function sweepChunkLeftovers(store: Store, storage: Storage, log: L
       const params = assemble?.params as unknown as AssembleParams | undefined;
       if (!params) continue;
       // removeScratch goes in order, so the last piece is there whenever a sweep did not finish.
-      const last = params.audio?.uri ?? params.manifest.at(-1)!.uri;
+      const pkg = packageParams.safeParse(params);
+      // removeScratch goes in order: a package's last is its extras' entry.
+      const last = pkg.success ? `${pkg.data.extras.uri}.json` : (params.audio?.uri ?? params.manifest.at(-1)!.uri);
       const left = await storage.exists(last).catch(() => false);
       if (!left && !(await localScratchLeft(params.scratch))) continue;
       // Retried meanwhile: its pieces are the new attempt's now.
@@ -105,10 +107,14 @@ export async function chunksToRerun(store: Store, storage: Storage, jobId: strin
       gone.push(t.id);
       continue;
     }
-    const there = await Promise.all([storage.exists(p.data.uri), storage.exists(manifestUri(p.data.uri))]).catch(() => [
-      false,
-      false,
-    ]);
+    // A package's rendition, audio and extras may be an entry alone (a rung above the source, no
+    // audio; the extras' files sit beside it), and its packaging re-makes a piece gone missing: the
+    // entry is what must be there.
+    const entryOnly = p.data.kind === 'rendition' || p.data.kind === 'abr-audio' || p.data.kind === 'extras';
+    const there = await Promise.all([
+      entryOnly ? true : storage.exists(p.data.uri),
+      storage.exists(manifestUri(p.data.uri)),
+    ]).catch(() => [false, false]);
     if (!there.every(Boolean)) gone.push(t.id);
   }
   return gone;
