@@ -201,7 +201,13 @@ describe('packages, end to end', () => {
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /exists/);
     assert.deepEqual(readdirSync(dir).sort(), before);
-    assert.equal((await nommer([...args, '--force'], { timeoutMs: 300_000 })).code, 0);
+    // --force with 3 s segments: fewer segments; those of the old package it lacks are removed.
+    const forced = await nommer([...args, '-s', 'abr.segmentSeconds=3', '--force'], { timeoutMs: 300_000 });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.ok(before.includes('chunk-stream0-00003.m4s'), before.join(', '));
+    const index = JSON.parse(readFileSync(join(dir, 'nommer-package.json'), 'utf8')) as { files: string[] };
+    assert.deepEqual(readdirSync(dir).sort(), [...index.files, 'nommer-package.json'].sort());
+    assert.ok(!readdirSync(dir).includes('chunk-stream0-00003.m4s'), 'the old third segment is gone');
   });
 
   test('feederd: a task per rung on the workers, the package in place, status lists the renditions', async () => {

@@ -386,10 +386,32 @@ export function displayAspect(sizes: ReadonlyArray<{ width: number; height: numb
   return `${top.width / g}:${top.height / g}`;
 }
 
+/** The package index, beside the manifests. */
+export const PACKAGE_INDEX = 'nommer-package.json';
+
+/** The files of the package already at `dir` (from its index), or none. */
+async function previousPackage(storage: Storage, dir: string, work: string, signal?: AbortSignal): Promise<string[]> {
+  await mkdir(join(work, 'previous'), { recursive: true });
+  const got = await tryFetch(storage, packageFileUri(dir, PACKAGE_INDEX), join(work, 'previous'), signal);
+  if (!got) return [];
+  try {
+    const files = (JSON.parse(await readFile(got, 'utf8')) as { files?: unknown }).files;
+    return Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string' && SAFE_NAME.test(f)) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Manifests last: a player that finds one finds every segment it names. */
 function commitOrder(files: string[]): string[] {
   const rank = (f: string) =>
-    f === DASH_MANIFEST || f === HLS_MANIFEST ? 2 : f.endsWith('.m3u8') || f.endsWith('.mpd') ? 1 : 0;
+    f === PACKAGE_INDEX
+      ? 3
+      : f === DASH_MANIFEST || f === HLS_MANIFEST
+        ? 2
+        : f.endsWith('.m3u8') || f.endsWith('.mpd')
+          ? 1
+          : 0;
   return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
@@ -522,8 +544,16 @@ export async function runPackageTask(
   const masterPath = join(outDir, HLS_MANIFEST);
   await writeFile(masterPath, withBandwidths(await readFile(masterPath, 'utf8'), rates));
 
+  // The package's own index: what it holds, so a --force over it can remove what it no longer has.
+  const own = (await readdir(outDir)).filter((f) => f !== PACKAGE_INDEX);
+  await writeFile(
+    join(outDir, PACKAGE_INDEX),
+    `${JSON.stringify({ madeBy: 'nommer', preset: preset.name, segmentSeconds: abr.segmentSeconds, files: own.sort() }, null, 2)}\n`,
+  );
   const files = commitOrder(await readdir(outDir));
   const info = await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration);
+  const previous = task.force ? await previousPackage(ctx.storage, out.uri, work, ctx.signal) : [];
+  const stale = previous.filter((f) => !files.includes(f));
   await ctx.phase('uploading');
   await ctx.beforeCommit();
   const prepared: PreparedOutput[] = [];
@@ -556,7 +586,11 @@ export async function runPackageTask(
           },
         ],
       },
-      cleanup: () => removePackageScratch(ctx.storage, p),
+      cleanup: async () => {
+        // Files of the package this one replaced that it does not have (segments past its end, rungs it lacks).
+        for (const f of stale) await ctx.storage.remove(packageFileUri(out.uri, f)).catch(() => undefined);
+        await removePackageScratch(ctx.storage, p);
+      },
     };
   } catch (err) {
     await discardAll(prepared);
