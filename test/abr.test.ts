@@ -191,6 +191,20 @@ describe('packages, end to end', () => {
     });
   }
 
+  test('a file in the way of one segment: the package is committed all or none (none), what was there is kept', async () => {
+    const clip = clips.find((c) => c.name === 'silent')!;
+    const dir = join(tmp.path, 'in-the-way-abr');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'chunk-stream1-00002.m4s'), 'the user put this here');
+    const r = await nommer(['encode', clip.path, '-p', 'abr', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])], {
+      timeoutMs: 300_000,
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /exists/);
+    assert.deepEqual(readdirSync(dir), ['chunk-stream1-00002.m4s']);
+    assert.equal(readFileSync(join(dir, 'chunk-stream1-00002.m4s'), 'utf8'), 'the user put this here');
+  });
+
   test('an existing package is refused unless --force; nothing half-written is left', async () => {
     const clip = clips.find((c) => c.name === 'silent')!;
     const dir = join(tmp.path, 'again-abr');

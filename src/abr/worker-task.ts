@@ -16,7 +16,13 @@ import { runFfmpeg } from '../ffmpeg/run.js';
 import type { ProbeInfo } from '../ffmpeg/types.js';
 import { sha256File } from '../hash.js';
 import type { Progress } from '../jobs/types.js';
-import { commitAllUndoable, discardAll, type PreparedOutput, type Storage } from '../ports/storage.js';
+import {
+  commitAllUndoable,
+  discardAll,
+  type CommittedSet,
+  type PreparedOutput,
+  type Storage,
+} from '../ports/storage.js';
 import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
@@ -402,17 +408,82 @@ async function previousPackage(storage: Storage, dir: string, work: string, sign
   }
 }
 
+/** Files of a package prepared and committed at once (a 2-hour title is ~10k objects on S3). */
+const COMMIT_LANES = 8;
+
+/** Run `fn` over `items`, `lanes` at a time; the first failure stops new starts and is thrown. */
+async function inLanes<T>(items: readonly T[], lanes: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lane = async () => {
+    while (!failed && next < items.length) {
+      const x = items[next++]!;
+      try {
+        await fn(x);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw bad.reason;
+}
+
+/** The commit order in groups: segments (any order among them), then media playlists, then the
+ * manifests, then the index. */
+function commitGroups(files: readonly string[]): string[][] {
+  const groups = new Map<number, string[]>();
+  for (const f of commitOrder([...files])) {
+    const r = commitRank(f);
+    groups.set(r, [...(groups.get(r) ?? []), f]);
+  }
+  return [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g);
+}
+
+/**
+ * Commit the groups in order, each group's files several at a time, all or none: on a failure
+ * everything already in place is taken back. The way back is kept for the worker loop (its undo
+ * if the task's end cannot be reported).
+ */
+async function commitPackage(groups: PreparedOutput[][], signal?: AbortSignal): Promise<CommittedSet> {
+  const sets: CommittedSet[] = [];
+  try {
+    for (const g of groups)
+      await inLanes(g, COMMIT_LANES, async (po) => {
+        sets.push(await commitAllUndoable([po], { signal }));
+      });
+  } catch (err) {
+    for (const c of [...sets].reverse()) await c.undo().catch(() => undefined);
+    await discardAll(groups.flat());
+    throw err;
+  }
+  return {
+    results: sets.flatMap((c) => c.results),
+    undo: async () => {
+      let first: unknown;
+      for (const c of [...sets].reverse())
+        await c.undo().catch((e) => {
+          first ??= e;
+        });
+      if (first !== undefined) throw first;
+    },
+    finish: async () => {
+      await Promise.all(sets.map((c) => c.finish()));
+    },
+  };
+}
+
+function commitRank(f: string): number {
+  if (f === PACKAGE_INDEX) return 3;
+  if (f === DASH_MANIFEST || f === HLS_MANIFEST) return 2;
+  return f.endsWith('.m3u8') || f.endsWith('.mpd') ? 1 : 0;
+}
+
 /** Manifests last: a player that finds one finds every segment it names. */
 function commitOrder(files: string[]): string[] {
-  const rank = (f: string) =>
-    f === PACKAGE_INDEX
-      ? 3
-      : f === DASH_MANIFEST || f === HLS_MANIFEST
-        ? 2
-        : f.endsWith('.m3u8') || f.endsWith('.mpd')
-          ? 1
-          : 0;
-  return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return [...files].sort((a, b) => commitRank(a) - commitRank(b) || a.localeCompare(b));
 }
 
 export async function runPackageTask(
@@ -559,16 +630,21 @@ export async function runPackageTask(
   const prepared: PreparedOutput[] = [];
   const madeDir = isLocalUri(out.uri) ? await makeLocalDir(localPathOf(out.uri)) : false;
   try {
-    for (const f of files) {
+    const byName = new Map<string, PreparedOutput>();
+    await inLanes(files, COMMIT_LANES, async (f) => {
       const po = await ctx.storage.prepareOutput(packageFileUri(out.uri, f), {
         overwrite: task.force,
         tag: ctx.tag,
         scratchDir: ctx.scratch,
       });
       prepared.push(po);
+      byName.set(f, po);
       await copyFile(join(outDir, f), po.path);
-    }
-    const committed = await commitAllUndoable(prepared, { signal: ctx.signal });
+    });
+    const committed = await commitPackage(
+      commitGroups(files).map((g) => g.map((f) => byName.get(f)!)),
+      ctx.signal,
+    );
     const bytes = committed.results.reduce((s, r) => s + r.bytes, 0);
     return {
       outputs: [{ uri: out.uri, bytes }],
