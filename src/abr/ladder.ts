@@ -11,7 +11,7 @@
 //   across renditions, so a player switches at any segment boundary.
 // - Rate control is the preset's constrained quality: the ladder's CRF and ceiling for that size
 //   and frame rate (compile.ts ladderRate scales the bitrates for high frame rates).
-import type { VideoStreamInfo } from '../ffmpeg/types.js';
+import type { ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
 import { outputSize } from '../presets/compile.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { NommerError } from '../errors.js';
@@ -34,6 +34,25 @@ export function abrOf(preset: ResolvedPreset): NonNullable<ResolvedPreset['abr']
   if (preset.container !== 'cmaf' || !preset.abr || !preset.video)
     throw new NommerError('PRESET_INVALID', `preset "${preset.name}" is not an adaptive-streaming package`);
   return preset.abr;
+}
+
+/** The source's picture (not cover art), if any. */
+export function mainVideo(probe: ProbeInfo): VideoStreamInfo | undefined {
+  return probe.video && !probe.video.attachedPic ? probe.video : undefined;
+}
+
+/** The picture a package is made of; a source without one is refused. */
+export function packageVideo(probe: ProbeInfo, preset: Pick<ResolvedPreset, 'name'>): VideoStreamInfo {
+  const v = mainVideo(probe);
+  if (!v)
+    throw new NommerError(
+      'INPUT_NO_STREAMS',
+      `preset "${preset.name}" makes a video package and the input has no video`,
+      {
+        hint: 'use the opus preset for audio-only inputs',
+      },
+    );
+  return v;
 }
 
 /** The size of a rung's rendition of this source (never larger than the source). */

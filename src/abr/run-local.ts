@@ -18,8 +18,7 @@ import { packageOfResult, type PackageInfo } from './types.js';
 import { ffmpegCapabilities } from '../ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { compileJob } from '../presets/compile.js';
-import { NommerError } from '../errors.js';
-import { abrOf, audioPreset, planLadder, renditionPreset, rungName } from './ladder.js';
+import { abrOf, audioPreset, packageVideo, planLadder, renditionPreset, rungName } from './ladder.js';
 import { displayAspect, packageArgs } from './worker-task.js';
 
 export interface LocalPackageRequest {
@@ -129,12 +128,7 @@ export async function packageCommands(o: {
   dir: string;
 }): Promise<string[][]> {
   const probe = await probeInput(o.ffmpeg.ffprobe, o.input);
-  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
-  if (!v)
-    throw new NommerError(
-      'INPUT_NO_STREAMS',
-      `preset "${o.preset.name}" makes a video package and the input has no video`,
-    );
+  const v = packageVideo(probe, o.preset);
   const caps = await ffmpegCapabilities(o.ffmpeg.ffmpeg);
   const compile = (preset: ResolvedPreset, path: string) =>
     compileJob({

@@ -8,7 +8,7 @@
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NommerError, asNommerError } from '../errors.js';
+import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { TaskProgress } from '../ffmpeg/progress.js';
@@ -36,7 +36,7 @@ import {
   probeSubtitles,
   shiftVtt,
 } from './extras.js';
-import { abrOf, audioPreset, renditionPreset, rungApplies, rungName } from './ladder.js';
+import { abrOf, audioPreset, mainVideo, packageVideo, renditionPreset, rungApplies, rungName } from './ladder.js';
 import {
   extrasFileUri,
   type AbrAudioParams,
@@ -47,7 +47,7 @@ import {
 } from './tasks.js';
 import type { PackageInfo, RenditionInfo } from './types.js';
 import { ratesOf, segmentsOf, vodPlaylist, withBandwidths, type SegmentRates } from './hls.js';
-import { assembleChunks } from '../chunked/assemble.js';
+import { assembleChunks, tryFetch } from '../chunked/assemble.js';
 import { encodeVideoChunk } from '../chunked/encode-chunk.js';
 
 export const DASH_MANIFEST = 'manifest.mpd';
@@ -82,15 +82,7 @@ async function runOne(env: PieceEnv, args: string[], duration: number): Promise<
 /** Encode one rung into `dest`; an entry that says `skipped` when the rung is taller than the source. */
 export async function encodeRendition(env: PieceEnv, rung: number, dest: string): Promise<Entry> {
   const { input, probe } = await probeSource(env);
-  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
-  if (!v)
-    throw new NommerError(
-      'INPUT_NO_STREAMS',
-      `preset "${env.preset.name}" makes a video package and the input has no video`,
-      {
-        hint: 'use the opus preset for audio-only inputs',
-      },
-    );
+  const v = packageVideo(probe, env.preset);
   if (!rungApplies(env.preset, v, rung))
     return {
       kind: 'rendition',
@@ -134,7 +126,7 @@ export async function encodeRendition(env: PieceEnv, rung: number, dest: string)
  * video 1 s early. Empty when they start together (or there is no video).
  */
 export function audioAlignment(probe: ProbeInfo): string[] {
-  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  const v = mainVideo(probe);
   if (!v || !probe.audio) return [];
   const lag = probe.audio.startTime - v.startTime;
   if (Math.abs(lag) < 0.001) return [];
@@ -145,7 +137,7 @@ export function audioAlignment(probe: ProbeInfo): string[] {
 
 /** How far the first video frame is past the source's start (subtitles are timed from the start). */
 export function videoLead(probe: ProbeInfo): number {
-  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  const v = mainVideo(probe);
   if (!v) return 0;
   const start = Math.min(v.startTime, probe.audio?.startTime ?? v.startTime);
   return Math.max(0, v.startTime - start);
@@ -205,7 +197,7 @@ export async function makeExtras(env: PieceEnv, dir: string): Promise<Entry> {
   }
   let poster: string | null = null;
   let thumbnails: Entry | null = null;
-  const v = probe.video && !probe.video.attachedPic ? probe.video : undefined;
+  const v = mainVideo(probe);
   if (v && (abr.poster || abr.thumbnailSeconds > 0)) {
     const t = await makeThumbnails({
       ffmpeg: env.ffmpeg,
@@ -293,17 +285,6 @@ export async function runAbrPiece(
 }
 
 // ---- packaging -------------------------------------------------------------------------------
-
-async function tryFetch(storage: Storage, uri: string, dir: string, signal?: AbortSignal): Promise<string | null> {
-  try {
-    const p = await storage.fetch(uri, dir, { signal });
-    return (await stat(p).catch(() => undefined)) ? p : null;
-  } catch (err) {
-    const e = asNommerError(err);
-    if (e.code === 'CANCELED') throw e;
-    return null;
-  }
-}
 
 async function readEntry(storage: Storage, uri: string, dir: string, signal?: AbortSignal): Promise<Entry | null> {
   const side = await tryFetch(storage, `${uri}.json`, dir, signal);

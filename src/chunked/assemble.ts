@@ -97,7 +97,13 @@ export function joinArgs(o: { list: string; audio: string | null; videoOffset: n
   ];
 }
 
-async function tryFetch(storage: Storage, uri: string, dir: string, signal?: AbortSignal): Promise<string | null> {
+/** A piece fetched into dir, or null when it is not there (a cancel still throws). */
+export async function tryFetch(
+  storage: Storage,
+  uri: string,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<string | null> {
   try {
     const p = await storage.fetch(uri, dir, { signal });
     return (await stat(p).catch(() => undefined)) ? p : null;

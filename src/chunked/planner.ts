@@ -6,7 +6,7 @@ import type { WirePreset } from '../messages.js';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
-import { isPackagePreset, planLadder } from '../abr/ladder.js';
+import { isPackagePreset, packageVideo, planLadder } from '../abr/ladder.js';
 import { probeInput } from '../ffmpeg/probe.js';
 import type { ProbeInfo } from '../ffmpeg/types.js';
 import { gopFrames } from '../presets/compile.js';
@@ -129,15 +129,7 @@ async function packagePlan(
   } catch {
     return whole(); // the workers report an unreadable input with its proper error
   }
-  const v = info.video && !info.video.attachedPic ? info.video : undefined;
-  if (!v)
-    throw new NommerError(
-      'INPUT_NO_STREAMS',
-      `preset "${preset.name}" makes a video package and the input has no video`,
-      {
-        hint: 'use the opus preset for audio-only inputs',
-      },
-    );
+  const v = packageVideo(info, preset);
   const rungs = planLadder(preset, v).map((r) => r.rung);
   const wanted = chunked === true || (chunked === undefined && o.chunking.enabled);
   if (!wanted || v.vfr) return whole(rungs);
