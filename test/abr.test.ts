@@ -141,6 +141,39 @@ describe('packages, end to end', () => {
   });
   after(() => tmp.cleanup());
 
+  test('abr-av1: an AV1 + Opus package passes every check and plays over DASH and HLS', async () => {
+    const clip = clips.find((c) => c.name === '4x3')!;
+    const dir = join(tmp.path, 'av1-abr');
+    const r = await nommer(
+      ['encode', clip.path, '-p', 'abr-av1', '-o', dir, '-s', 'abr.segmentSeconds=2', '-s', 'video.speed=12', '--json'],
+      {
+        timeoutMs: 300_000,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const sizes = checkPackage(dir, clip, tmp.path);
+    assert.ok(sizes.length >= 2);
+    assert.match(readFileSync(join(dir, 'manifest.mpd'), 'utf8'), /codecs="av01\./);
+    const served = await servePackage(dir);
+    try {
+      for (const manifest of ['manifest.mpd', 'master.m3u8']) {
+        const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 3 });
+        const what = `av1 ${manifest}: ${JSON.stringify(rep)}`;
+        assert.deepEqual(rep.errors, [], what);
+        assert.ok(
+          rep.loaded && rep.playedSeconds >= 3 && rep.switchedTo && rep.activeAfterSwitch?.id === rep.switchedTo.id,
+          what,
+        );
+        assert.ok(
+          rep.variants.every((v) => v.videoCodec?.startsWith('av01')),
+          what,
+        );
+      }
+    } finally {
+      await served.close();
+    }
+  });
+
   for (const name of ['ntsc', 'offset']) {
     test(`encode -p abr on the ${name} clip: segments of the asked length, the audio starting with the video`, async () => {
       const clip = clips.find((c) => c.name === name)!;
