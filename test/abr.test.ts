@@ -23,7 +23,8 @@ import { compileJob } from '../src/presets/compile.js';
 import { planChunks } from '../src/chunked/plan.js';
 import { checkPackage, FAST_ABR, makeAbrClips, type AbrClip } from './helpers/abr.js';
 import { nommer, nommerSync } from './helpers/cli.js';
-import { playInBrowser, servePackage } from './helpers/player.js';
+import type { Browser } from 'playwright-core';
+import { launchPlayerBrowser, playInBrowser, servePackage } from './helpers/player.js';
 import { startFeederd, waitForJob } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { probeOf, video } from './helpers/probe-info.js';
@@ -136,10 +137,15 @@ function nommerSyncJson(args: string[]): Record<string, unknown> {
 describe('packages, end to end', () => {
   const tmp = tempDir('nommer-abr-');
   let clips: AbrClip[];
-  before(() => {
+  let browser: Browser;
+  before(async () => {
     clips = makeAbrClips(tmp.path);
+    browser = await launchPlayerBrowser();
   });
-  after(() => tmp.cleanup());
+  after(async () => {
+    await browser?.close();
+    tmp.cleanup();
+  });
 
   test('abr-av1: an AV1 + Opus package passes every check and plays over DASH and HLS', async () => {
     const clip = clips.find((c) => c.name === '4x3')!;
@@ -157,11 +163,11 @@ describe('packages, end to end', () => {
     const served = await servePackage(dir);
     try {
       for (const manifest of ['manifest.mpd', 'master.m3u8']) {
-        const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 3 });
+        const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser });
         const what = `av1 ${manifest}: ${JSON.stringify(rep)}`;
         assert.deepEqual(rep.errors, [], what);
         assert.ok(
-          rep.loaded && rep.playedSeconds >= 3 && rep.switchedTo && rep.activeAfterSwitch?.id === rep.switchedTo.id,
+          rep.loaded && rep.playedSeconds >= 2 && rep.switchedTo && rep.activeAfterSwitch?.id === rep.switchedTo.id,
           what,
         );
         assert.ok(
@@ -174,8 +180,8 @@ describe('packages, end to end', () => {
     }
   });
 
-  for (const name of ['ntsc', 'offset']) {
-    test(`encode -p abr on the ${name} clip: segments of the asked length, the audio starting with the video`, async () => {
+  for (const name of ['offset']) {
+    test(`encode -p abr on an MPEG-TS at 29.97 fps with its audio 1 s ahead: segments of the asked length, the audio starting with the video`, async () => {
       const clip = clips.find((c) => c.name === name)!;
       const r = await nommer(['encode', clip.path, '-p', 'abr', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'], {
         timeoutMs: 300_000,
@@ -202,10 +208,10 @@ describe('packages, end to end', () => {
       const served = await servePackage(dir);
       try {
         for (const manifest of ['manifest.mpd', 'master.m3u8']) {
-          const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 3 });
+          const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser });
           const what = `${name} ${manifest}: ${JSON.stringify(rep)}`;
           assert.deepEqual(rep.errors, [], what);
-          assert.ok(rep.loaded && rep.playedSeconds >= 3, what);
+          assert.ok(rep.loaded && rep.playedSeconds >= 2, what);
           assert.equal(rep.variants.length, sizes.length, what);
           assert.ok(rep.switchedTo && rep.activeAfterSwitch?.id === rep.switchedTo.id, what);
           assert.ok(
@@ -248,13 +254,13 @@ describe('packages, end to end', () => {
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /exists/);
     assert.deepEqual(readdirSync(dir).sort(), before);
-    // --force with 3 s segments: fewer segments; those of the old package it lacks are removed.
-    const forced = await nommer([...args, '-s', 'abr.segmentSeconds=3', '--force'], { timeoutMs: 300_000 });
+    // --force with 4 s segments: one segment; the old package's second ones are removed.
+    const forced = await nommer([...args, '-s', 'abr.segmentSeconds=4', '--force'], { timeoutMs: 300_000 });
     assert.equal(forced.code, 0, forced.stderr);
-    assert.ok(before.includes('chunk-stream0-00003.m4s'), before.join(', '));
+    assert.ok(before.includes('chunk-stream0-00002.m4s'), before.join(', '));
     const index = JSON.parse(readFileSync(join(dir, 'nommer-package.json'), 'utf8')) as { files: string[] };
     assert.deepEqual(readdirSync(dir).sort(), [...index.files, 'nommer-package.json'].sort());
-    assert.ok(!readdirSync(dir).includes('chunk-stream0-00003.m4s'), 'the old third segment is gone');
+    assert.ok(!readdirSync(dir).includes('chunk-stream0-00002.m4s'), 'the old second segment is gone');
   });
 
   test('feederd: a task per rung on the workers, the package in place, status lists the renditions', async () => {
@@ -304,7 +310,7 @@ describe('packages, end to end', () => {
   test('a long input: every rung chunked on the ladder GOP across the workers, joined, segments still aligned', async () => {
     const clip: AbrClip = {
       name: 'long',
-      path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 12, width: 480, height: 360, fps: 24 }),
+      path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 8, width: 480, height: 360, fps: 24 }),
       width: 480,
       height: 360,
       audio: true,
@@ -348,7 +354,7 @@ describe('packages, end to end', () => {
         );
         assert.equal(
           Number(probe(whole, true).streams.find((x) => x.codec_type === 'video')?.nb_read_frames),
-          288,
+          192,
           `stream ${i}`,
         );
       }

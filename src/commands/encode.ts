@@ -13,6 +13,7 @@ import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { isPackagePreset } from '../abr/ladder.js';
 import { encodePackage, packageCommands } from '../abr/run-local.js';
+import { DASH_MANIFEST, packageFileUri } from '../abr/worker-task.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { CommandContext } from '../cli/context.js';
@@ -159,6 +160,9 @@ async function encodePackageCommand(
     else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
     return 0;
   }
+  // An existing package is refused before anything is encoded (the package step checks again).
+  const storage = localFileStorage();
+  await storage.checkOutput(packageFileUri(o.dir, DASH_MANIFEST), { overwrite: Boolean(o.flags.force) });
   const ac = new AbortController();
   const view = await openEncodeView({
     mode: chooseOutputMode(ctx.global),
@@ -170,7 +174,7 @@ async function encodePackageCommand(
   try {
     result = await encodePackage({
       ffmpeg: o.ffmpeg,
-      storage: localFileStorage(),
+      storage,
       input,
       preset: o.preset,
       dir: o.dir,

@@ -25,7 +25,7 @@ export function makeAbrClips(dir: string): AbrClip[] {
   const clips: AbrClip[] = [
     {
       name: '4x3',
-      path: makeClip(join(dir, '4x3.mp4'), { seconds: 6, width: 480, height: 360, fps: 24 }),
+      path: makeClip(join(dir, '4x3.mp4'), { seconds: 4, width: 480, height: 360, fps: 24 }),
       width: 480,
       height: 360,
       audio: true,
@@ -33,7 +33,7 @@ export function makeAbrClips(dir: string): AbrClip[] {
     {
       name: 'odd16x9',
       path: makeClip(join(dir, 'odd16x9.mp4'), {
-        seconds: 6,
+        seconds: 4,
         width: 640,
         height: 361,
         fps: 24,
@@ -45,73 +45,24 @@ export function makeAbrClips(dir: string): AbrClip[] {
     },
     {
       name: 'silent',
-      path: makeClip(join(dir, 'silent.mp4'), { seconds: 6, width: 640, height: 360, fps: 24, audioChannels: 0 }),
+      path: makeClip(join(dir, 'silent.mp4'), { seconds: 4, width: 640, height: 360, fps: 24, audioChannels: 0 }),
       width: 640,
       height: 360,
       audio: false,
     },
   ];
-  clips.push({
-    name: 'ntsc',
-    path: ffmpegClip(join(dir, 'ntsc.mp4'), [
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=480x360:rate=30000/1001',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=sample_rate=48000',
-      '-t',
-      '6',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-    ]),
-    width: 480,
-    height: 360,
-    audio: true,
-  });
-  // An MPEG-TS whose audio starts 1 s before its video (both end together), as broadcast captures do.
-  const av = makeClip(join(dir, 'late-video.mp4'), { seconds: 6, width: 480, height: 360, fps: 24, audioChannels: 0 });
-  const offset = join(dir, 'offset.ts');
-  const ts = spawnSync(
-    FFMPEG,
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-y',
-      '-itsoffset',
-      '1',
-      '-i',
-      av,
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=48000:duration=7',
-      '-map',
-      '0:v',
-      '-map',
-      '1:a',
-      '-c:v',
-      'copy',
-      '-c:a',
-      'aac',
-      '-f',
-      'mpegts',
-      offset,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (ts.status !== 0) throw new Error(`making the offset clip failed: ${ts.stderr}`);
+  // An MPEG-TS at 30000/1001 fps whose audio starts 1 s before its video (both end together), as
+  // broadcast captures are: a GOP that must round up, and an offset the package must keep in sync.
+  const video = ffmpegClip(join(dir, 'ntsc-video.mp4'), [
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=480x360:rate=30000/1001', '-t', '4'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
+  ]);
+  const offset = ffmpegClip(join(dir, 'offset.ts'), [
+    ...['-itsoffset', '1', '-i', video, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=5'],
+    ...['-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-f', 'mpegts'],
+  ]);
   clips.push({ name: 'offset', path: offset, width: 480, height: 360, audio: true });
-  const base = makeClip(join(dir, 'subbed-base.mp4'), { seconds: 6, width: 640, height: 360, fps: 24 });
+  const base = makeClip(join(dir, 'subbed-base.mp4'), { seconds: 4, width: 640, height: 360, fps: 24 });
   const subbed = join(dir, 'subbed.mp4');
   const r = spawnSync(
     FFMPEG,

@@ -205,6 +205,8 @@ export interface PlayReport {
 }
 
 export interface PlayOptions {
+  /** A browser to play in (from launchPlayerBrowser); each play gets its own context in it. Default: one of its own. */
+  browser?: import('playwright-core').Browser;
   /** Manifest URL on a servePackage server (the player page is opened on the same origin). */
   url: string;
   /** Media seconds to play before switching (default 3). */
@@ -403,18 +405,17 @@ export async function playInBrowser(o: PlayOptions): Promise<PlayReport> {
     elapsedMs: 0,
   };
   const outside: string[] = []; // page and console errors, gathered by playwright
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
-    timeout: timeoutMs, // launching has its own bound: on a busy machine it alone can take 15 s
-  });
+  // A browser of the caller's (shared by a file's plays: a launch is a second or more) or its own.
+  const own = o.browser ? undefined : await launchPlayerBrowser(timeoutMs);
+  const browser = o.browser ?? own!;
+  const context = await browser.newContext();
   const started = Date.now();
   const deadline = started + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   let timer: NodeJS.Timeout | undefined;
   let page: import('playwright-core').Page | undefined;
   try {
-    page = await browser.newPage();
+    page = await context.newPage();
     const p = page;
     // A wait in the page stops at once on a shaka or video error; these stop the run at once on
     // what the page cannot see (an uncaught exception, a crash), and at the deadline.
@@ -473,6 +474,16 @@ export async function playInBrowser(o: PlayOptions): Promise<PlayReport> {
       ]);
       report.errors.unshift(...inPage, ...outside);
     }
-    await browser.close();
+    await context.close().catch(() => undefined);
+    await own?.close();
   }
+}
+
+/** Chromium as the player needs it (autoplay without a gesture), for sharing across plays. */
+export function launchPlayerBrowser(timeoutMs = 60_000): Promise<import('playwright-core').Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+    timeout: timeoutMs, // launching has its own bound: on a busy machine it alone can take 15 s
+  });
 }
