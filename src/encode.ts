@@ -19,7 +19,15 @@ import { compileJob } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
 import { commitAll, discardAll, type PreparedOutput, type Storage } from './ports/storage.js';
 import { parseResolvedPreset } from './presets/registry.js';
-import { averageKbps, measureOutput, sampleEncoder, targetOf, whyNotMeasured } from './quality/encode-quality.js';
+import {
+  averageKbps,
+  measureOutput,
+  sampleEncoder,
+  takeProbe,
+  targetOf,
+  whyNotMeasured,
+  type SampleEncoder,
+} from './quality/encode-quality.js';
 import { measureQuality } from './quality/measure.js';
 import { searchOnSamples, verifyFinal, type SamplesSearch } from './quality/run-search.js';
 import type { OutputQuality, QualityTarget } from './quality/types.js';
@@ -175,6 +183,8 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       return { probe, outputs: [], commands: plain.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])) };
 
     const searches: Array<{ s: SamplesSearch; run: Parameters<typeof verifyFinal>[0] } | undefined> = [];
+    // Their kept probe encodes live in passlogDir, removed with it.
+    const encoders: Array<SampleEncoder | undefined> = [];
     for (const [i, target] of targets.entries()) {
       if (!target) continue;
       const enc = sampleEncoder({
@@ -189,6 +199,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         signal: req.signal,
         onSpawn: req.onSpawn,
       });
+      encoders[i] = enc;
       const start = plain.outputs[i]!.video?.crf ?? 32;
       // The search shows as the first SEARCH_SHARE of the progress, a step per probe.
       let probes = 0;
@@ -227,7 +238,25 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       probe.duration,
       now(),
     );
-    for (const [i, c] of compiled.commands.entries()) {
+    /**
+     * A lone output of a short input, its own sample, whose search settled on a probed CRF: the
+     * probe ran this very command (video only, no other output sharing it), so take its file and
+     * its measurement instead of encoding and measuring the same again.
+     */
+    const fromProbe = async (i: number, crf: number, argv: readonly (readonly string[])[]) => {
+      const enc = encoders[i];
+      if (!enc || req.outputs.length !== 1) return undefined;
+      return takeProbe(enc, crf, argv, req.outputs[i]!.path);
+    };
+    const taken =
+      crfs[0] !== undefined
+        ? await fromProbe(
+            0,
+            crfs[0],
+            compiled.commands.map((c) => c.args),
+          )
+        : undefined;
+    for (const [i, c] of taken ? [] : compiled.commands.entries()) {
       await runFfmpeg(req.ffmpeg.ffmpeg, c.args, {
         signal: req.signal,
         onSpawn: req.onSpawn,
@@ -253,10 +282,16 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
     async function encodeOneAgain(i: number, crf: number) {
       const one = compile([...Array(i).fill(undefined), crf], i);
       await rm(req.outputs[i]!.path, { force: true });
-      for (const c of one.commands)
-        await runFfmpeg(req.ffmpeg.ffmpeg, c.args, { signal: req.signal, onSpawn: req.onSpawn });
+      const again = await fromProbe(
+        i,
+        crf,
+        one.commands.map((c) => c.args),
+      );
+      if (!again)
+        for (const c of one.commands)
+          await runFfmpeg(req.ffmpeg.ffmpeg, c.args, { signal: req.signal, onSpawn: req.onSpawn });
       commands.push(...one.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])));
-      const quality = await measure(i, one.outputs[0]!.video!);
+      const quality = again ?? (await measure(i, one.outputs[0]!.video!));
       return { quality, kbps: await averageKbps(req.outputs[i]!.path, probe.duration) };
     }
 
@@ -271,7 +306,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       let quality: OutputQuality | undefined;
       const search = searches[i];
       if (search) {
-        const first = await measure(i, video!);
+        const first = i === 0 && taken ? taken : await measure(i, video!);
         const r = await verifyFinal(search.run, search.s, {
           quality: first,
           kbps: await averageKbps(o.path, probe.duration),

@@ -5,13 +5,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { locateFfmpeg, ffmpegCapabilities } from '../src/ffmpeg/locate.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import { getPreset } from '../src/presets/registry.js';
-import { cutArgs, intermediateCodec, sampleEncoder } from '../src/quality/encode-quality.js';
-import { measureGraph } from '../src/quality/measure.js';
+import { compileJob } from '../src/presets/compile.js';
+import { cutArgs, intermediateCodec, sameCommands, sampleEncoder, takeProbe } from '../src/quality/encode-quality.js';
+import { measureGraph, measureQuality } from '../src/quality/measure.js';
 import { aimOf, correctedCrf, nextStep, sampleWindows, scoreAt } from '../src/quality/search.js';
 import { inWindow } from '../src/quality/types.js';
 import { FFMPEG, FFPROBE, tempDir } from './helpers/media.js';
@@ -207,4 +208,94 @@ test('the samples of a whole local file are cut by seeking to each window; a chu
   assert.ok(score > 0.8 && score < 1, `score ${score}`);
   assert.deepEqual(readdirSync(dir), ['samples.mkv'], 'a probe removes its encode');
   assert.equal(frames(join(dir, 'samples.mkv')), 36);
+});
+
+test('a short input is its own sample: the final encode at a probed CRF takes that probe (same command, same file, its full measurement), and nothing else', async () => {
+  const ff = locateFfmpeg();
+  const src = join(work.path, 'short.mkv');
+  const r = spawnSync(
+    FFMPEG,
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'mandelbrot=size=160x120:rate=12'],
+      ...['-vf', 'noise=alls=5:allf=t', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0'],
+      ...['-pix_fmt', 'yuv420p', src],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const probe = await probeInput(ff.ffprobe, src);
+  assert.equal(sampleWindows(probe.duration).length, 0);
+  const caps = await ffmpegCapabilities(ff.ffmpeg);
+  const dir = join(work.path, 'own');
+  spawnSync('mkdir', ['-p', dir]);
+  const input = `file:${src}`;
+  const preset = getPreset('av1');
+  const enc = sampleEncoder({
+    ffmpeg: ff.ffmpeg,
+    input,
+    duration: probe.duration,
+    probe,
+    preset,
+    encoders: caps.encoders,
+    target,
+    workDir: dir,
+  });
+  const score = await enc.probe(40);
+  await enc.probe(44);
+  assert.equal(readdirSync(dir).length, 2, 'both probe encodes kept');
+  const dest = join(dir, 'final.webm');
+  const final = (crf: number, p = preset) =>
+    compileJob({ input, probe, outputs: [{ preset: p, path: dest, crf }], encoders: caps.encoders, passlogDir: dir });
+  const f40 = final(40);
+  // Not the same command (another CRF, or the preset's audio next to the video): not taken.
+  assert.equal(await takeProbe(enc, 41, [final(41).commands[0]!.args], dest), undefined);
+  assert.ok(!sameCommands([['-i', 'a', 'x.webm']], 'x.webm', [['-i', 'b', dest]], dest));
+  assert.ok(!existsSync(dest));
+  const q = await takeProbe(
+    enc,
+    40,
+    f40.commands.map((c) => c.args),
+    dest,
+  );
+  assert.ok(q, 'taken');
+  assert.equal(q.ssim, score, 'the full measurement scores what the probe returned');
+  assert.ok(existsSync(dest));
+  const v = f40.outputs[0]!.video!;
+  const fresh = await measureQuality({
+    ffmpeg: ff.ffmpeg,
+    distorted: dest,
+    reference: input,
+    referenceStream: probe.video!.index,
+    referenceFilters: v.filters,
+    width: v.width,
+    height: v.height,
+    pixFmt: v.pixFmt,
+  });
+  assert.equal(fresh.ssim, q.ssim);
+  assert.equal(fresh.psnr, q.psnr);
+  // The file is what the final command writes: a fresh encode scores the same.
+  const again = join(dir, 'again.webm');
+  const run = spawnSync(
+    FFMPEG,
+    ['-hide_banner', '-loglevel', 'error', '-y', ...f40.commands[0]!.args.map((a) => (a === dest ? again : a))],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  const againQ = await measureQuality({
+    ffmpeg: ff.ffmpeg,
+    distorted: again,
+    reference: input,
+    referenceStream: probe.video!.index,
+    referenceFilters: v.filters,
+    width: v.width,
+    height: v.height,
+    pixFmt: v.pixFmt,
+  });
+  assert.ok(Math.abs(againQ.ssim - q.ssim) < 0.002, `${againQ.ssim} vs ${q.ssim}`);
+  // Taken once: a second take of 40 finds nothing; dispose removes the probe nobody took.
+  assert.equal(await takeProbe(enc, 40, [f40.commands[0]!.args], dest), undefined);
+  await enc.dispose();
+  assert.deepEqual(readdirSync(dir).sort(), ['again.webm', 'final.webm']);
 });

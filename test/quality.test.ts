@@ -224,19 +224,33 @@ for (const [preset, x, input, label] of [
   ['webm', 0.98, NOISY, 'noisy'],
   ['av1', 0.95, FLAT, 'flat'],
   ['av1', 0.98, FLAT, 'flat'],
+  // Settles on its second probe (CRF 29): the final takes that probe's encode.
+  ['av1', 0.98, NOISY, 'noisy'],
 ] as const) {
   test(`--target ssim=${x} with ${preset} lands in its window on the ${label} clip, whole file, and records its search`, async () => {
     const out = join(work.path, `${label}-${preset}-${x}.webm`);
+    let spawns = 0;
     const r = await encode({
       ffmpeg: ff,
       storage: localFileStorage(),
       input,
       outputs: [{ preset: presetWith(preset, `ssim=${x}`), path: out }],
       force: true,
+      onSpawn: () => spawns++,
     });
     const q = r.outputs[0]!.quality!;
     const s = q.search as SearchRecord;
     assertLands(q.ssim!, x, 'reported');
+    // The input is its own sample: a final at a probed CRF takes the probe's encode and scores
+    // (the noisy clip has no audio, so the probe ran the final's command; the flat one has a tone).
+    const probes = s.tried.filter((p) => p.on === 'samples');
+    if (s.corrections === 0) {
+      const taken = input === NOISY && probes.some((p) => p.crf === s.crf);
+      // A probe is an encode and a measurement; the final an encode (its measurement reports no pid).
+      assert.equal(spawns, 2 * probes.length + (taken ? 0 : 1), `${spawns} ffmpeg runs, taken: ${taken}`);
+      if (taken) assert.equal(q.ssim, probes.find((p) => p.crf === s.crf)!.score);
+      if (preset === 'av1' && input === NOISY) assert.ok(taken, `a case that takes its probe: ${JSON.stringify(s)}`);
+    }
     const fresh = ssim(out, input).all;
     assertLands(fresh, x, 'measured again');
     assert.ok(Math.abs(fresh - q.ssim!) <= 0.002);

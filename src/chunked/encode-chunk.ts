@@ -22,7 +22,7 @@ import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { VideoChunkParams } from './tasks.js';
-import { averageKbps, sampleEncoder, targetOf } from '../quality/encode-quality.js';
+import { averageKbps, sampleEncoder, takeProbe, targetOf } from '../quality/encode-quality.js';
 import { measureQuality } from '../quality/measure.js';
 import { reachTarget } from '../quality/run-search.js';
 import type { OutputQuality } from '../quality/types.js';
@@ -228,19 +228,38 @@ export async function encodeVideoChunk(
       onSpawn: req.onSpawn,
     });
     frames = 0;
-    const { record, final } = await reachTarget({
-      target,
-      start: compiledVideo().crf ?? 32,
-      samples: enc.samples,
-      capKbps: compiledVideo(0).capKbps ?? null,
-      probe: enc.probe,
-      now,
-      encodeFinal: async (crf) => {
-        frames = await encodeExact(crf);
-        return { quality: await measureChunk(crf), kbps: await averageKbps(req.dest, req.chunk.duration) };
-      },
-    });
-    quality = { ...final.quality, search: record };
+    /** A short chunk is its own sample: the probe at this CRF ran the final's command, take it. */
+    const fromProbe = async (crf: number) => {
+      if (decodedFromStart) return undefined;
+      const args = videoChunkCommand(src, req.chunk, { fromStart: false, crf });
+      await rm(req.dest, { force: true });
+      const q = await takeProbe(enc, crf, [args], req.dest);
+      if (!q) return undefined;
+      const n = await countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
+      // Not the chunk's frames: encodeExact finds out why (it decodes from the start if need be).
+      if (n !== req.chunk.frames) return undefined;
+      frames = n;
+      return q;
+    };
+    try {
+      const { record, final } = await reachTarget({
+        target,
+        start: compiledVideo().crf ?? 32,
+        samples: enc.samples,
+        capKbps: compiledVideo(0).capKbps ?? null,
+        probe: enc.probe,
+        now,
+        encodeFinal: async (crf) => {
+          const taken = await fromProbe(crf);
+          if (taken) return { quality: taken, kbps: await averageKbps(req.dest, req.chunk.duration) };
+          frames = await encodeExact(crf);
+          return { quality: await measureChunk(crf), kbps: await averageKbps(req.dest, req.chunk.duration) };
+        },
+      });
+      quality = { ...final.quality, search: record };
+    } finally {
+      await enc.dispose();
+    }
   } else {
     // Without a target only the joined output is measured (by the assembler): a chunk's own
     // scores would cost a measurement per chunk that nobody reads.

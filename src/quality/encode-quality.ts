@@ -2,7 +2,7 @@
 // unless its preset says `quality.measure: false`), measuring one against its source with the
 // filters it was encoded with, and encoding a preset's samples at a CRF for the search. Used by
 // encode.ts (whole files) and chunked/encode-chunk.ts (chunks).
-import { rm, stat } from 'node:fs/promises';
+import { copyFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asNommerError, NommerError } from '../errors.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
@@ -11,7 +11,7 @@ import { compileJob, type CompiledVideo } from '../presets/compile.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { availableMetrics, measureQuality, measureScore } from './measure.js';
 import { type SampleWindow, sampleFilters, sampleWindows } from './search.js';
-import { parseTarget, type OutputQuality, type QualityTarget } from './types.js';
+import { parseTarget, type OutputQuality, type Quality, type QualityTarget } from './types.js';
 
 /** Codecs a target can steer (they have a CRF). */
 const TARGETABLE = new Set(['vp8', 'vp9', 'av1']);
@@ -99,13 +99,32 @@ export interface SampleEncoder {
   samples: { count: number; seconds: number };
   /** Encode the samples at `crf` and return the score in the target's metric. */
   probe: (crf: number) => Promise<number>;
+  /**
+   * When the input (or chunk) is its own sample: the probe's encode at `crf`, kept with the
+   * commands that wrote it and its full measurement, for the final encode at that CRF to take
+   * (see takeProbe) instead of encoding and measuring the same again. Taking it hands the file
+   * over (the encoder forgets it).
+   */
+  take: (crf: number) => KeptProbe | undefined;
+  /** Remove the kept probe encodes nobody took. */
+  dispose: () => Promise<void>;
+}
+
+/** A probe's encode of the whole input (or chunk), kept. */
+export interface KeptProbe {
+  path: string;
+  /** The ffmpeg argument arrays that wrote it (without the runner's flags). */
+  commands: string[][];
+  quality: Quality & { seconds: number };
 }
 
 /**
  * Probes of the search for one output: the preset's video alone over the samples (the whole
  * input, or chunk, when it is short), at a CRF, measured like the final output. Samples of a long
- * input are cut once into a lossless clip (FFV1), so each probe encodes and measures only them
- * instead of decoding the whole input twice.
+ * input are cut once into a lossless clip (Ut Video or FFV1), so each probe encodes and measures
+ * only them instead of decoding the whole input twice. A probe of a short input, its own sample,
+ * is measured in full (SSIM and PSNR: one filter more) and its encode kept, since the final
+ * encode at a probed CRF would run the very same command.
  */
 export function sampleEncoder(o: {
   ffmpeg: string;
@@ -152,7 +171,18 @@ export function sampleEncoder(o: {
       return { input: `file:${path}`, prefix: [], probe };
     })());
   let n = 0;
+  const kept = new Map<number, KeptProbe>();
   return {
+    take: (crf) => {
+      const k = kept.get(crf);
+      kept.delete(crf);
+      return k;
+    },
+    dispose: async () => {
+      const paths = [...kept.values()].map((k) => k.path);
+      kept.clear();
+      for (const p of paths) await rm(p, { force: true });
+    },
     samples: {
       count: Math.max(1, windows.length),
       seconds: windows.length ? round3(windows.reduce((s, w) => s + (w.end - w.start), 0)) : round3(o.duration),
@@ -170,27 +200,34 @@ export function sampleEncoder(o: {
         passlogDir: o.workDir,
       });
       const video = compiled.outputs[0]!.video!;
+      const m = {
+        ffmpeg: o.ffmpeg,
+        distorted: path,
+        reference: src.input,
+        referenceStream: src.probe.video!.index,
+        referenceInputOptions: src.inputOptions,
+        referenceFilters: video.filters,
+        width: video.width,
+        height: video.height,
+        pixFmt: video.pixFmt,
+        signal: o.signal,
+        onSpawn: o.onSpawn,
+      };
+      let keep = false;
       try {
         for (const c of compiled.commands) await run(c.args);
         // The target's metric alone: the same score the full measurement reports for it.
-        return await measureScore(
-          {
-            ffmpeg: o.ffmpeg,
-            distorted: path,
-            reference: src.input,
-            referenceStream: src.probe.video!.index,
-            referenceInputOptions: src.inputOptions,
-            referenceFilters: video.filters,
-            width: video.width,
-            height: video.height,
-            pixFmt: video.pixFmt,
-            signal: o.signal,
-            onSpawn: o.onSpawn,
-          },
-          o.target.metric,
-        );
+        if (windows.length) return await measureScore(m, o.target.metric);
+        const quality = await measureQuality(m);
+        const score = quality[o.target.metric];
+        if (score === undefined) return await measureScore(m, o.target.metric);
+        const old = kept.get(crf);
+        if (old) await rm(old.path, { force: true });
+        kept.set(crf, { path, commands: compiled.commands.map((c) => c.args), quality });
+        keep = true;
+        return score;
       } finally {
-        await rm(path, { force: true });
+        if (!keep) await rm(path, { force: true });
       }
     },
   };
@@ -241,6 +278,46 @@ export function cutArgs(
   const pieces = windows.map((_, i) => `[${i}:${v.index}]setpts=PTS-STARTPTS[s${i}]`);
   const joined = `${windows.map((_, i) => `[s${i}]`).join('')}concat=n=${windows.length}:v=1:a=0,setpts=N/(${rate.toFixed(6)}*TB)[v]`;
   return [...inputs, '-filter_complex', [...pieces, joined].join(';'), '-map', '[v]', '-fps_mode', 'passthrough'];
+}
+
+/**
+ * The final encode at `crf` taken from the probe that ran its very command (the input is its own
+ * sample): when the kept probe's commands equal `commands` but for the output path, its file is
+ * moved to `dest` and its measurement returned; otherwise undefined (and the kept file removed).
+ */
+export async function takeProbe(
+  enc: Pick<SampleEncoder, 'take'>,
+  crf: number,
+  commands: readonly (readonly string[])[],
+  dest: string,
+): Promise<(Quality & { seconds: number }) | undefined> {
+  const k = enc.take(crf);
+  if (!k) return undefined;
+  if (!sameCommands(k.commands, k.path, commands, dest)) {
+    await rm(k.path, { force: true });
+    return undefined;
+  }
+  try {
+    await rename(k.path, dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await copyFile(k.path, dest);
+    await rm(k.path, { force: true });
+  }
+  return k.quality;
+}
+
+/** Whether two runs are the same commands, `path` in the first standing for `dest` in the second (pure). */
+export function sameCommands(
+  a: readonly (readonly string[])[],
+  path: string,
+  b: readonly (readonly string[])[],
+  dest: string,
+): boolean {
+  return (
+    a.length === b.length &&
+    a.every((args, i) => args.length === b[i]!.length && args.every((x, j) => (x === path ? dest : x) === b[i]![j]))
+  );
 }
 
 /** Average bitrate of a file over a duration, kbit/s. */
