@@ -21,14 +21,17 @@ import { commitAll, discardAll, type PreparedOutput, type Storage } from './port
 import { parseResolvedPreset } from './presets/registry.js';
 import {
   averageKbps,
+  measureAgainstSource,
   measureOutput,
+  rawReference,
   sampleEncoder,
   takeProbe,
   targetOf,
   whyNotMeasured,
+  withReferences,
+  type RawReference,
   type SampleEncoder,
 } from './quality/encode-quality.js';
-import { measureQuality } from './quality/measure.js';
 import { searchOnSamples, verifyFinal, type SamplesSearch } from './quality/run-search.js';
 import type { OutputQuality, QualityTarget } from './quality/types.js';
 import { isHttpUri, isLocalUri, localPathOf } from './uri.js';
@@ -256,8 +259,27 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
             compiled.commands.map((c) => c.args),
           )
         : undefined;
+    // Each output to be measured gets its source frames written beside it by its own encode
+    // (when small enough), so measuring it decodes only the output, not the source again.
+    const frames = probe.duration * (probe.video?.fps ?? 0);
+    const referenceOf = (i: number, video: (typeof compiled.outputs)[number]['video'], n: number) =>
+      video && probe.video && (searches[i] || (presets[i]!.video && !whyNotMeasured(presets[i]!, probe, video)))
+        ? rawReference({
+            dir: passlogDir,
+            name: `reference-${i}-${n}.nut`,
+            video,
+            referenceStream: probe.video.index,
+            frames,
+          })
+        : Promise.resolve(undefined);
+    const refs: Array<RawReference | undefined> = [];
+    if (!taken) for (const [i, o] of compiled.outputs.entries()) refs[i] = await referenceOf(i, o.video, 0);
+    const runArgs = withReferences(
+      compiled.commands,
+      req.outputs.map((o, i) => ({ outputPath: o.path, ref: refs[i] })),
+    );
     for (const [i, c] of taken ? [] : compiled.commands.entries()) {
-      await runFfmpeg(req.ffmpeg.ffmpeg, c.args, {
+      await runFfmpeg(req.ffmpeg.ffmpeg, runArgs[i]!, {
         signal: req.signal,
         onSpawn: req.onSpawn,
         onProgress: (b) => {
@@ -266,18 +288,21 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         },
       });
     }
-    const measure = (i: number, video: NonNullable<(typeof compiled.outputs)[number]['video']>) =>
-      measureQuality({
+    const measure = (
+      i: number,
+      video: NonNullable<(typeof compiled.outputs)[number]['video']>,
+      ref: RawReference | undefined,
+    ) =>
+      measureAgainstSource({
         ffmpeg: req.ffmpeg.ffmpeg,
-        distorted: req.outputs[i]!.path,
-        reference: input,
-        referenceStream: probe.video!.index,
-        referenceFilters: video.filters,
-        width: video.width,
-        height: video.height,
-        pixFmt: video.pixFmt,
+        path: req.outputs[i]!.path,
+        input,
+        probe,
+        video,
+        rawReference: ref?.path,
         signal: req.signal,
       });
+    let reruns = 0;
     // A correction re-encodes only the output that missed, into its own path.
     async function encodeOneAgain(i: number, crf: number) {
       const one = compile([...Array(i).fill(undefined), crf], i);
@@ -287,11 +312,12 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         crf,
         one.commands.map((c) => c.args),
       );
+      const ref = again ? undefined : await referenceOf(i, one.outputs[0]!.video, ++reruns);
       if (!again)
-        for (const c of one.commands)
-          await runFfmpeg(req.ffmpeg.ffmpeg, c.args, { signal: req.signal, onSpawn: req.onSpawn });
+        for (const args of withReferences(one.commands, [{ outputPath: req.outputs[i]!.path, ref }]))
+          await runFfmpeg(req.ffmpeg.ffmpeg, args, { signal: req.signal, onSpawn: req.onSpawn });
       commands.push(...one.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])));
-      const quality = again ?? (await measure(i, one.outputs[0]!.video!));
+      const quality = again ?? (await measure(i, one.outputs[0]!.video!, ref));
       return { quality, kbps: await averageKbps(req.outputs[i]!.path, probe.duration) };
     }
 
@@ -306,7 +332,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       let quality: OutputQuality | undefined;
       const search = searches[i];
       if (search) {
-        const first = i === 0 && taken ? taken : await measure(i, video!);
+        const first = i === 0 && taken ? taken : await measure(i, video!, refs[i]);
         const r = await verifyFinal(search.run, search.s, {
           quality: first,
           kbps: await averageKbps(o.path, probe.duration),
@@ -322,6 +348,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
               probe,
               video: video!,
               path: o.path,
+              rawReference: refs[i]?.path,
               signal: req.signal,
             });
       }

@@ -11,7 +11,17 @@ import { locateFfmpeg, ffmpegCapabilities } from '../src/ffmpeg/locate.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import { getPreset } from '../src/presets/registry.js';
 import { compileJob } from '../src/presets/compile.js';
-import { cutArgs, intermediateCodec, sameCommands, sampleEncoder, takeProbe } from '../src/quality/encode-quality.js';
+import {
+  cutArgs,
+  intermediateCodec,
+  measureAgainstSource,
+  RAW_REFERENCE_MAX_BYTES,
+  rawReference,
+  sameCommands,
+  sampleEncoder,
+  takeProbe,
+  withReferences,
+} from '../src/quality/encode-quality.js';
 import { measureGraph, measureQuality } from '../src/quality/measure.js';
 import { aimOf, correctedCrf, nextStep, sampleWindows, scoreAt } from '../src/quality/search.js';
 import { inWindow } from '../src/quality/types.js';
@@ -298,4 +308,110 @@ test('a short input is its own sample: the final encode at a probed CRF takes th
   assert.equal(await takeProbe(enc, 40, [f40.commands[0]!.args], dest), undefined);
   await enc.dispose();
   assert.deepEqual(readdirSync(dir).sort(), ['again.webm', 'final.webm']);
+});
+
+test('an encode writes its source frames beside its output (raw, as the measurement compares them): the same frames, the same scores as measuring against the source, and one frame off is not', async () => {
+  const ff = locateFfmpeg();
+  const src = join(work.path, 'raw-src.mkv');
+  const r = spawnSync(
+    FFMPEG,
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'mandelbrot=size=176x100:rate=12'],
+      ...['-vf', 'noise=alls=5:allf=t', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0'],
+      ...['-pix_fmt', 'yuv420p', src],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const probe = await probeInput(ff.ffprobe, src);
+  const caps = await ffmpegCapabilities(ff.ffmpeg);
+  const dir = join(work.path, 'raw');
+  spawnSync('mkdir', ['-p', dir]);
+  const input = `file:${src}`;
+  const out = join(dir, 'out.webm');
+  // A scaling preset: the reference carries the output's filters and size.
+  const preset = { ...getPreset('webm'), video: { ...getPreset('webm').video!, maxWidth: 128, maxHeight: 72 } };
+  const job = compileJob({ input, probe, outputs: [{ preset, path: out }], encoders: caps.encoders, passlogDir: dir });
+  const video = job.outputs[0]!.video!;
+  assert.ok(video.width < 176, `scaled to ${video.width}`);
+  const frames = probe.duration * probe.video!.fps!;
+  const ref = await rawReference({ dir, name: 'ref.nut', video, referenceStream: probe.video!.index, frames });
+  assert.ok(ref);
+  const [args] = withReferences(job.commands, [{ outputPath: out, ref }]);
+  assert.deepEqual(
+    args!.slice(0, job.commands[0]!.args.length),
+    job.commands[0]!.args,
+    'the encode as compiled, then the reference',
+  );
+  assert.equal(args!.at(-1), ref.path);
+  const run = spawnSync(FFMPEG, ['-hide_banner', '-loglevel', 'error', ...args!], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const count = (p: string) =>
+    spawnSync(
+      FFPROBE,
+      [
+        '-v',
+        'error',
+        '-count_frames',
+        '-select_streams',
+        'v:0',
+        '-show_entries',
+        'stream=nb_read_frames,width',
+        '-of',
+        'csv=p=0',
+        p,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    ).stdout.trim();
+  assert.equal(
+    count(ref.path),
+    `${video.width},${count(out).split(',')[1]}`,
+    'as many frames as the output, at its size',
+  );
+  const m = { ffmpeg: ff.ffmpeg, path: out, input, probe, video };
+  const fromSource = await measureAgainstSource(m);
+  const fromRaw = await measureAgainstSource({ ...m, rawReference: ref.path });
+  assert.ok(Math.abs(fromRaw.ssim - fromSource.ssim) <= 0.0005 && Math.abs(fromRaw.psnr - fromSource.psnr) <= 0.05);
+  assert.equal(fromRaw.ssim, fromSource.ssim);
+  assert.ok(!existsSync(ref.path), 'the reference is removed once measured');
+  // Not a comparison that cannot fail: the reference one frame off scores differently.
+  const chain = ref.args[ref.args.indexOf('-vf') + 1]!;
+  const off = join(dir, 'off.nut');
+  const sh = spawnSync(
+    FFMPEG,
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-i',
+      src,
+      '-vf',
+      `${chain},trim=start_frame=1,setpts=N`,
+      '-c:v',
+      'rawvideo',
+      '-f',
+      'nut',
+      off,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(sh.status, 0, sh.stderr);
+  const fromOff = await measureAgainstSource({ ...m, rawReference: off });
+  assert.ok(Math.abs(fromOff.ssim - fromSource.ssim) > 0.0005, `${fromOff.ssim} vs ${fromSource.ssim}`);
+  // A format it would not keep exactly, or more bytes than the cap: no reference (the source is decoded).
+  assert.equal(
+    await rawReference({ dir, name: 'x.nut', video: { ...video, pixFmt: 'yuvj420p' }, referenceStream: 0, frames }),
+    undefined,
+  );
+  const tooMany = RAW_REFERENCE_MAX_BYTES / (video.width * video.height);
+  assert.equal(await rawReference({ dir, name: 'x.nut', video, referenceStream: 0, frames: tooMany }), undefined);
+  // Two passes: the reference goes with pass 2, the command that writes the output.
+  const two = withReferences(
+    [{ args: ['-pass', '1', '-f', 'null', '-'] }, { args: ['-pass', '2', out] }],
+    [{ outputPath: out, ref }],
+  );
+  assert.deepEqual(two[0], ['-pass', '1', '-f', 'null', '-']);
+  assert.deepEqual(two[1]!.slice(3), ref.args);
 });

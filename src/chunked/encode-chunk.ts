@@ -10,7 +10,7 @@
 import { sha256File } from '../hash.js';
 import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
 import { countVideoPackets, ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
@@ -22,8 +22,15 @@ import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { VideoChunkParams } from './tasks.js';
-import { averageKbps, sampleEncoder, takeProbe, targetOf } from '../quality/encode-quality.js';
-import { measureQuality } from '../quality/measure.js';
+import {
+  averageKbps,
+  measureAgainstSource,
+  rawReference,
+  sampleEncoder,
+  takeProbe,
+  targetOf,
+  type RawReference,
+} from '../quality/encode-quality.js';
 import { reachTarget } from '../quality/run-search.js';
 import type { OutputQuality } from '../quality/types.js';
 
@@ -158,9 +165,10 @@ export async function encodeVideoChunk(
   const preset = parseResolvedPreset(src.preset);
   const target = await targetOf(preset, req.ffmpeg.ffmpeg);
   let decodedFromStart = false;
-  const run = async (fromStart: boolean, crf: number | undefined) => {
-    const args = videoChunkCommand(src, req.chunk, { fromStart, crf });
+  const run = async (fromStart: boolean, crf: number | undefined, ref: RawReference | undefined) => {
+    const args = [...videoChunkCommand(src, req.chunk, { fromStart, crf }), ...(ref?.args ?? [])];
     await rm(req.dest, { force: true });
+    if (ref) await rm(ref.path, { force: true });
     const progress = new TaskProgress([1], req.chunk.duration, now());
     await runFfmpeg(req.ffmpeg.ffmpeg, args, {
       signal: req.signal,
@@ -170,12 +178,12 @@ export async function encodeVideoChunk(
     return countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
   };
   /** Encode the chunk (from its seek, else from the start) and prove its frame count. */
-  const encodeExact = async (crf: number | undefined) => {
-    let frames = await run(decodedFromStart, crf);
+  const encodeExact = async (crf: number | undefined, ref?: RawReference) => {
+    let frames = await run(decodedFromStart, crf, ref);
     if (frames !== req.chunk.frames && req.chunk.seek !== null && !decodedFromStart) {
       // The seek landed somewhere the timestamps did not line up: decode from the start (exact, slower).
       decodedFromStart = true;
-      frames = await run(true, crf);
+      frames = await run(true, crf, ref);
     }
     if (frames !== req.chunk.frames) {
       throw new NommerError(
@@ -194,17 +202,16 @@ export async function encodeVideoChunk(
       videoFilterPrefix: chunkFilters(req.chunk),
       crf,
     }).outputs[0]!.video!;
-  const measureChunk = (crf?: number) =>
-    measureQuality({
+  /** Measure the chunk against its frames of the source (or the raw reference its encode wrote of them). */
+  const measureChunk = (crf: number | undefined, raw?: string) =>
+    measureAgainstSource({
       ffmpeg: req.ffmpeg.ffmpeg,
-      distorted: req.dest,
-      reference: src.input,
-      referenceStream: src.probe.video!.index,
-      referenceInputOptions: chunkInputOptions(req.chunk, { fromStart: decodedFromStart }),
-      referenceFilters: compiledVideo(crf).filters,
-      width: compiledVideo(crf).width,
-      height: compiledVideo(crf).height,
-      pixFmt: compiledVideo(crf).pixFmt,
+      path: req.dest,
+      input: src.input,
+      inputOptions: chunkInputOptions(req.chunk, { fromStart: decodedFromStart }),
+      probe: src.probe,
+      video: compiledVideo(crf),
+      rawReference: raw,
       signal: req.signal,
       onSpawn: req.onSpawn,
     });
@@ -252,8 +259,23 @@ export async function encodeVideoChunk(
         encodeFinal: async (crf) => {
           const taken = await fromProbe(crf);
           if (taken) return { quality: taken, kbps: await averageKbps(req.dest, req.chunk.duration) };
-          frames = await encodeExact(crf);
-          return { quality: await measureChunk(crf), kbps: await averageKbps(req.dest, req.chunk.duration) };
+          // The encode writes the chunk's source frames beside it, so measuring decodes only the chunk.
+          const ref = await rawReference({
+            dir: dirname(req.dest),
+            name: `${basename(req.dest)}.reference.nut`,
+            video: compiledVideo(crf),
+            referenceStream: src.probe.video!.index,
+            frames: req.chunk.frames,
+          });
+          try {
+            frames = await encodeExact(crf, ref);
+            return {
+              quality: await measureChunk(crf, ref?.path),
+              kbps: await averageKbps(req.dest, req.chunk.duration),
+            };
+          } finally {
+            if (ref) await rm(ref.path, { force: true });
+          }
         },
       });
       quality = { ...final.quality, search: record };

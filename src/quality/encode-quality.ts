@@ -2,14 +2,14 @@
 // unless its preset says `quality.measure: false`), measuring one against its source with the
 // filters it was encoded with, and encoding a preset's samples at a CRF for the search. Used by
 // encode.ts (whole files) and chunked/encode-chunk.ts (chunks).
-import { copyFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asNommerError, NommerError } from '../errors.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
 import { compileJob, type CompiledVideo } from '../presets/compile.js';
 import type { ResolvedPreset } from '../presets/schema.js';
-import { availableMetrics, measureQuality, measureScore } from './measure.js';
+import { availableMetrics, measureQuality, measureScore, rawFrameBytes, referenceOutputArgs } from './measure.js';
 import { type SampleWindow, sampleFilters, sampleWindows } from './search.js';
 import { parseTarget, type OutputQuality, type Quality, type QualityTarget } from './types.js';
 
@@ -68,30 +68,120 @@ export interface MeasureOutputRequest {
   probe: ProbeInfo;
   video: CompiledVideo;
   path: string;
+  /** The raw reference the encode wrote beside it (rawReference), read instead of the source; removed after. */
+  rawReference?: string;
   signal?: AbortSignal;
+  onSpawn?: (pid: number) => void;
+}
+
+/**
+ * Measure an output against its source (or the raw reference of it its encode wrote, the same
+ * frames: the source is not decoded again; on any failure with it, against the source).
+ */
+export async function measureAgainstSource(r: MeasureOutputRequest): Promise<Quality & { seconds: number }> {
+  const source = {
+    ffmpeg: r.ffmpeg,
+    distorted: r.path,
+    reference: r.input,
+    referenceStream: r.probe.video!.index,
+    referenceInputOptions: r.inputOptions,
+    referenceFilters: r.video.filters,
+    width: r.video.width,
+    height: r.video.height,
+    pixFmt: r.video.pixFmt,
+    signal: r.signal,
+    onSpawn: r.onSpawn,
+  };
+  if (!r.rawReference) return measureQuality(source);
+  try {
+    return await measureQuality({
+      ...source,
+      reference: `file:${r.rawReference}`,
+      referenceStream: 0,
+      referenceInputOptions: undefined,
+      // Filtered, scaled and numbered already: the measurement's own chain leaves the frames as they are.
+      referenceFilters: '',
+    });
+  } catch (err) {
+    if (asNommerError(err).code === 'CANCELED') throw err;
+    return measureQuality(source);
+  } finally {
+    await rm(r.rawReference, { force: true });
+  }
 }
 
 /** Measure an output; a failure to measure is recorded (skipped), never fails the encode. */
 export async function measureOutput(r: MeasureOutputRequest): Promise<OutputQuality> {
   try {
-    const m = await measureQuality({
-      ffmpeg: r.ffmpeg,
-      distorted: r.path,
-      reference: r.input,
-      referenceStream: r.probe.video!.index,
-      referenceInputOptions: r.inputOptions,
-      referenceFilters: r.video.filters,
-      width: r.video.width,
-      height: r.video.height,
-      pixFmt: r.video.pixFmt,
-      signal: r.signal,
-    });
-    return m;
+    return await measureAgainstSource(r);
   } catch (err) {
     const e = asNommerError(err);
     if (e.code === 'CANCELED') throw e;
     return { skipped: `measuring failed: ${e.message}` };
   }
+}
+
+/** Largest raw reference written beside an encode (and never more than a quarter of the free space there). */
+export const RAW_REFERENCE_MAX_BYTES = 1024 ** 3;
+
+export interface RawReference {
+  path: string;
+  /** The extra output to append to the command that writes the output (referenceOutputArgs). */
+  args: string[];
+}
+
+/**
+ * The raw reference of one output, when it is small enough to write beside the encode: its
+ * source frames as the measurement compares them, uncompressed (see referenceOutputArgs), so
+ * the measurement decodes only the output. Undefined for a pixel format it would not keep
+ * exactly, or too many bytes (frames × size, with a margin) for the cap or the free space.
+ */
+export async function rawReference(o: {
+  dir: string;
+  name: string;
+  video: Pick<CompiledVideo, 'filters' | 'width' | 'height' | 'pixFmt'>;
+  referenceStream: number;
+  /** About how many frames the output has (duration × frame rate). */
+  frames: number;
+}): Promise<RawReference | undefined> {
+  const per = rawFrameBytes(o.video.pixFmt, o.video.width, o.video.height);
+  if (per === undefined || !(o.frames > 0) || !Number.isFinite(o.frames)) return undefined;
+  const bytes = per * Math.ceil(o.frames * 1.05 + 2);
+  if (bytes > RAW_REFERENCE_MAX_BYTES) return undefined;
+  const fs = await statfs(o.dir).catch(() => undefined);
+  if (!fs || bytes > (fs.bavail * fs.bsize) / 4) return undefined;
+  const path = join(o.dir, o.name);
+  await rm(path, { force: true });
+  return {
+    path,
+    args: referenceOutputArgs(
+      {
+        referenceStream: o.referenceStream,
+        referenceFilters: o.video.filters,
+        width: o.video.width,
+        height: o.video.height,
+        pixFmt: o.video.pixFmt,
+      },
+      path,
+    ),
+  };
+}
+
+/** `commands` with each raw reference appended to the command that writes its output (the last naming its path; pure). */
+export function withReferences(
+  commands: readonly { args: readonly string[] }[],
+  refs: readonly { outputPath: string; ref: RawReference | undefined }[],
+): string[][] {
+  const out = commands.map((c) => [...c.args]);
+  for (const { outputPath, ref } of refs) {
+    if (!ref) continue;
+    let at = -1;
+    out.forEach((args, i) => {
+      if (args.includes(outputPath)) at = i;
+    });
+    if (at >= 0) out[at]!.push(...ref.args);
+  }
+  return out;
 }
 
 export interface SampleEncoder {

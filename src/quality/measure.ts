@@ -51,17 +51,55 @@ export function measureGraph(
 ): string {
   const metrics: Metric[] = only ? [only] : ['ssim', 'psnr', ...(vmaf ? (['vmaf'] as const) : [])];
   const n = metrics.length;
-  const byNumber = 'settb=1/30,setpts=N';
   const labels = (p: string) => Array.from({ length: n }, (_, i) => `[${p}${i}]`).join('');
-  const ref = [r.referenceFilters, `scale=${r.width}:${r.height}`, `format=${r.pixFmt}`, byNumber]
-    .filter(Boolean)
-    .join(',');
+  const ref = referenceChain(r);
   const fan = (p: string) => (n > 1 ? `,split=${n}${labels(p)}` : `[${p}0]`);
   return [
-    `[0:v:0]${byNumber},format=${r.pixFmt}${fan('d')}`,
+    `[0:v:0]${BY_NUMBER},format=${r.pixFmt}${fan('d')}`,
     `[1:${r.referenceStream}]${ref}${fan('r')}`,
     ...metrics.map((m, i) => `[d${i}][r${i}]${FILTER[m]}`),
   ].join(';');
+}
+
+const BY_NUMBER = 'settb=1/30,setpts=N';
+
+/** What the source goes through to be compared: the output's filters, its size and format, frames by number (pure). */
+export function referenceChain(r: Pick<MeasureRequest, 'referenceFilters' | 'width' | 'height' | 'pixFmt'>): string {
+  return [r.referenceFilters, `scale=${r.width}:${r.height}`, `format=${r.pixFmt}`, BY_NUMBER]
+    .filter(Boolean)
+    .join(',');
+}
+
+/** Pixel formats the raw reference keeps exactly through NUT (a full-range `yuvj` one reads back as limited). */
+const RAW_FORMATS: Record<string, number> = {
+  yuv420p: 1.5,
+  yuv422p: 2,
+  yuv444p: 3,
+  yuv420p10le: 3,
+  yuv422p10le: 4,
+  yuv444p10le: 6,
+};
+
+/** Bytes per frame of the raw reference in `pixFmt`, or undefined when it is not kept (pure). */
+export function rawFrameBytes(pixFmt: string, width: number, height: number): number | undefined {
+  const k = RAW_FORMATS[pixFmt];
+  return k === undefined ? undefined : Math.ceil(width * height * k);
+}
+
+/**
+ * The extra output an encode command gets to write its source, as the measurement compares it
+ * (referenceChain), uncompressed into `path` (pure): the encode decodes the source anyway, so the
+ * measurement reads these frames instead of decoding the source a second time. Every frame the
+ * chain gives is written (passthrough), numbered as the measurement numbers them.
+ */
+export function referenceOutputArgs(
+  r: Pick<MeasureRequest, 'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt'>,
+  path: string,
+): string[] {
+  return [
+    ...['-map', `0:${r.referenceStream}`, '-vf', referenceChain(r), '-fps_mode', 'passthrough'],
+    ...['-c:v', 'rawvideo', '-f', 'nut', path.startsWith('/') ? path : `file:${path}`],
+  ];
 }
 
 /** ffmpeg's argv for a measurement (after the runner's own flags; pure). */
