@@ -239,7 +239,6 @@ export async function encodeVideoChunk(
     const fromProbe = async (crf: number) => {
       if (decodedFromStart) return undefined;
       const args = videoChunkCommand(src, req.chunk, { fromStart: false, crf });
-      await rm(req.dest, { force: true });
       const q = await takeProbe(enc, crf, [args], req.dest);
       if (!q) return undefined;
       const n = await countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
