@@ -2,12 +2,14 @@
 // very different complexity (a flat test pattern, a noisy zooming fractal), for VP9 (webm) and
 // AV1 (av1):
 // - measuring: the plain preset with quality.measure=false against the same with measuring on
-//   (the one ffmpeg run that decodes output and source and computes SSIM and PSNR);
+//   (the encode writes the source frames as compared beside the output, when small enough, and
+//   one ffmpeg run decodes the output and computes SSIM and PSNR against them);
 // - target mode: `--target ssim=X` with X the plain preset's own SSIM, so the sizes compare at
 //   equal SSIM; its total time (search on samples, final encode, verification) against the
-//   plain preset's (the goal: at most 1.5x).
+//   plain preset's (the goal: at most 1.5x), in wall time and in the ffmpeg runs' CPU time
+//   (steadier on a shared machine). `--seconds 6` makes the inputs their own samples.
 // Run: node dist/bench/quality.js [--seconds 30] [--size 320x180] [--fps 24]
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +44,23 @@ function clip(name: string, source: string): string {
   return path;
 }
 
+/**
+ * CPU seconds of this process's finished children (ffmpeg runs), from /proc/self/stat (cutime +
+ * cstime, in clock ticks of 1/100 s); NaN elsewhere. On a shared machine this varies much less
+ * than wall time.
+ */
+function childCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function timed(input: string, preset: string, sets: string[], out: string) {
+  const cpu0 = childCpuSeconds();
   const t0 = performance.now();
   const r = await encode({
     ffmpeg: ff,
@@ -53,6 +71,7 @@ async function timed(input: string, preset: string, sets: string[], out: string)
   });
   return {
     seconds: (performance.now() - t0) / 1000,
+    cpu: childCpuSeconds() - cpu0,
     bytes: statSync(out).size,
     quality: r.outputs[0]!.quality as OutputQuality,
   };
@@ -74,6 +93,8 @@ const rows: string[][] = [
     'target',
     'target s',
     'x plain',
+    'CPU s plain/+measure/target',
+    'CPU x plain',
     'search s',
     'probes',
     'crf plain→target',
@@ -101,6 +122,8 @@ for (const c of clips) {
       `ssim=${x}`,
       target.seconds.toFixed(2),
       `${(target.seconds / off.seconds).toFixed(2)}x`,
+      `${off.cpu.toFixed(1)}/${on.cpu.toFixed(1)}/${target.cpu.toFixed(1)}`,
+      `${(target.cpu / off.cpu).toFixed(2)}x`,
       s.seconds.toFixed(2),
       `${s.tried.filter((p) => p.on === 'samples').length}${s.predicted !== undefined ? '+pred.' : ''} on ${s.samples.count}x samples (${s.samples.seconds} s)${s.corrections ? ` +${s.corrections} corr.` : ''}`,
       `${plainCrf}→${s.crf}`,
@@ -114,6 +137,9 @@ const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))
 for (const r of rows) console.log(r.map((v, i) => v.padEnd(widths[i]!)).join('  '));
 console.log(
   '\n"x plain": target mode total (search + final encode + verification + measuring) over the plain preset without measuring.',
+);
+console.log(
+  '"CPU": CPU seconds of the ffmpeg runs (user + system) of the plain preset without measuring, with it, and target mode; "CPU x plain": target over plain.',
 );
 console.log('"size vs plain": target mode output size over the plain output, both at (about) the same SSIM.');
 console.log(
