@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/adapters/aws/clients.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
-import { FAST_ABR, makeAbrClips } from './helpers/abr.js';
+import { FAST_ABR, makeAbrClips, SMALL_ABR_PRESETS } from './helpers/abr.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { tempDir } from './helpers/media.js';
@@ -27,14 +27,18 @@ after(async () => {
 });
 
 test('a package on S3: every file under the prefix with its Content-Type, staging left empty', async () => {
-  const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+  const f = await startFeederd(d.path, {
+    workers: 0,
+    config: { ...aws.config, presets: SMALL_ABR_PRESETS },
+    env: aws.env,
+  });
   feeders.push(f);
   for (const id of ['aws-a1', 'aws-a2']) procs.push(startAwsWorker(d.path, aws.env, id));
   const clip = makeAbrClips(d.path).find((c) => c.name === 'subbed')!;
   const prefix = 'videos/talk/';
   const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
     input: clip.path,
-    outputs: [{ preset: 'abr', uri: `s3://${aws.bucket}/${prefix}` }],
+    outputs: [{ preset: 'abr-small', uri: `s3://${aws.bucket}/${prefix}` }],
     set: FAST_ABR,
   });
   const done = await waitForJob(f.client, job.id, isFinal, 240_000);
@@ -75,7 +79,7 @@ test('a package on S3: every file under the prefix with its Content-Type, stagin
   const out = done.outputs[0] as { package?: { renditions: Array<{ height: number }> } };
   assert.deepEqual(
     out.package?.renditions.map((r) => r.height),
-    [240, 360],
+    [144, 240],
   );
   let left: string[] = [];
   for (let i = 0; i < 50; i++) {

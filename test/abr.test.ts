@@ -21,7 +21,14 @@ import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
 import { compileJob } from '../src/presets/compile.js';
 import { planChunks } from '../src/chunked/plan.js';
-import { checkPackage, FAST_ABR, makeAbrClips, type AbrClip } from './helpers/abr.js';
+import {
+  checkPackage,
+  FAST_ABR,
+  makeAbrClips,
+  SMALL_ABR_PRESETS,
+  writeAbrConfig,
+  type AbrClip,
+} from './helpers/abr.js';
 import { nommer, nommerSync } from './helpers/cli.js';
 import type { Browser } from 'playwright-core';
 import { launchPlayerBrowser, playInBrowser, servePackage } from './helpers/player.js';
@@ -140,6 +147,7 @@ describe('packages, end to end', () => {
   let browser: Browser;
   before(async () => {
     clips = makeAbrClips(tmp.path);
+    writeAbrConfig(tmp.path);
     browser = await launchPlayerBrowser();
   });
   after(async () => {
@@ -151,10 +159,20 @@ describe('packages, end to end', () => {
     const clip = clips.find((c) => c.name === '4x3')!;
     const dir = join(tmp.path, 'av1-abr');
     const r = await nommer(
-      ['encode', clip.path, '-p', 'abr-av1', '-o', dir, '-s', 'abr.segmentSeconds=2', '-s', 'video.speed=12', '--json'],
-      {
-        timeoutMs: 300_000,
-      },
+      [
+        'encode',
+        clip.path,
+        '-p',
+        'abr-av1-small',
+        '-o',
+        dir,
+        '-s',
+        'abr.segmentSeconds=2',
+        '-s',
+        'video.speed=12',
+        '--json',
+      ],
+      { timeoutMs: 300_000, cwd: tmp.path },
     );
     assert.equal(r.code, 0, r.stderr);
     const sizes = checkPackage(dir, clip, tmp.path);
@@ -183,9 +201,13 @@ describe('packages, end to end', () => {
   for (const name of ['offset']) {
     test(`encode -p abr on an MPEG-TS at 29.97 fps with its audio 1 s ahead: segments of the asked length, the audio starting with the video`, async () => {
       const clip = clips.find((c) => c.name === name)!;
-      const r = await nommer(['encode', clip.path, '-p', 'abr', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'], {
-        timeoutMs: 300_000,
-      });
+      const r = await nommer(
+        ['encode', clip.path, '-p', 'abr-small', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'],
+        {
+          cwd: tmp.path,
+          timeoutMs: 300_000,
+        },
+      );
       assert.equal(r.code, 0, r.stderr);
       checkPackage((JSON.parse(r.stdout) as { outputs: Array<{ path: string }> }).outputs[0]!.path, clip, tmp.path);
     });
@@ -194,13 +216,17 @@ describe('packages, end to end', () => {
   for (const name of ['4x3', 'odd16x9', 'silent', 'subbed']) {
     test(`encode -p abr on the ${name} clip makes a package that passes every check`, async () => {
       const clip = clips.find((c) => c.name === name)!;
-      const r = await nommer(['encode', clip.path, '-p', 'abr', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'], {
-        timeoutMs: 300_000,
-      });
+      const r = await nommer(
+        ['encode', clip.path, '-p', 'abr-small', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'],
+        {
+          cwd: tmp.path,
+          timeoutMs: 300_000,
+        },
+      );
       assert.equal(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { outputs: Array<{ path: string; package: { renditions: unknown[] } }> };
       const dir = out.outputs[0]!.path;
-      assert.equal(dir, clip.path.replace(/\.mp4$/, '-abr'), 'default: <input name>-abr/ beside the input');
+      assert.equal(dir, clip.path.replace(/\.mp4$/, '-abr-small'), 'default: <input name>-<preset>/ beside the input');
       const sizes = checkPackage(dir, clip, tmp.path);
       assert.equal(out.outputs[0]!.package.renditions.length, sizes.length);
       assert.ok(sizes.length >= 2, `${name}: at least two renditions to switch between`);
@@ -235,7 +261,8 @@ describe('packages, end to end', () => {
     const dir = join(tmp.path, 'in-the-way-abr');
     mkdirSync(dir);
     writeFileSync(join(dir, 'chunk-stream1-00002.m4s'), 'the user put this here');
-    const r = await nommer(['encode', clip.path, '-p', 'abr', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])], {
+    const r = await nommer(['encode', clip.path, '-p', 'abr-small', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])], {
+      cwd: tmp.path,
       timeoutMs: 300_000,
     });
     assert.notEqual(r.code, 0);
@@ -247,15 +274,18 @@ describe('packages, end to end', () => {
   test('an existing package is refused unless --force; nothing half-written is left', async () => {
     const clip = clips.find((c) => c.name === 'silent')!;
     const dir = join(tmp.path, 'again-abr');
-    const args = ['encode', clip.path, '-p', 'abr', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])];
-    assert.equal((await nommer(args, { timeoutMs: 300_000 })).code, 0);
+    const args = ['encode', clip.path, '-p', 'abr-small', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])];
+    assert.equal((await nommer(args, { timeoutMs: 300_000, cwd: tmp.path })).code, 0);
     const before = readdirSync(dir).sort();
-    const again = await nommer(args, { timeoutMs: 300_000 });
+    const again = await nommer(args, { timeoutMs: 300_000, cwd: tmp.path });
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /exists/);
     assert.deepEqual(readdirSync(dir).sort(), before);
     // --force with 4 s segments: one segment; the old package's second ones are removed.
-    const forced = await nommer([...args, '-s', 'abr.segmentSeconds=4', '--force'], { timeoutMs: 300_000 });
+    const forced = await nommer([...args, '-s', 'abr.segmentSeconds=4', '--force'], {
+      timeoutMs: 300_000,
+      cwd: tmp.path,
+    });
     assert.equal(forced.code, 0, forced.stderr);
     assert.ok(before.includes('chunk-stream0-00002.m4s'), before.join(', '));
     const index = JSON.parse(readFileSync(join(dir, 'nommer-package.json'), 'utf8')) as { files: string[] };
@@ -264,7 +294,14 @@ describe('packages, end to end', () => {
   });
 
   test('feederd: a task per rung on the workers, the package in place, status lists the renditions', async () => {
-    const clip = clips.find((c) => c.name === '4x3')!;
+    // The built-in preset's own rungs: a 480x360 source gets 240p and 360p.
+    const clip: AbrClip = {
+      name: 'feed',
+      path: makeClip(join(tmp.path, 'feed.mp4'), { seconds: 4, width: 480, height: 360, fps: 24 }),
+      width: 480,
+      height: 360,
+      audio: true,
+    };
     const d = tempDir('nommer-abr-feederd-');
     const f = await startFeederd(d.path, { workers: 2 });
     try {
@@ -310,21 +347,21 @@ describe('packages, end to end', () => {
   test('a long input: every rung chunked on the ladder GOP across the workers, joined, segments still aligned', async () => {
     const clip: AbrClip = {
       name: 'long',
-      path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 8, width: 480, height: 360, fps: 24 }),
-      width: 480,
-      height: 360,
+      path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 8, width: 320, height: 240, fps: 24 }),
+      width: 320,
+      height: 240,
       audio: true,
     };
     const d = tempDir('nommer-abr-chunked-');
     const f = await startFeederd(d.path, {
       workers: 2,
-      config: { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } },
+      config: { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 }, presets: SMALL_ABR_PRESETS },
     });
     try {
       const dir = join(d.path, 'long-abr');
       const { job } = await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
         input: clip.path,
-        outputs: [{ preset: 'abr', uri: dir }],
+        outputs: [{ preset: 'abr-small', uri: dir }],
         set: FAST_ABR,
       });
       const detail = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>(
@@ -383,12 +420,12 @@ describe('packages, end to end', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const d = tempDir('nommer-abr-cancel-');
-    const f = await startFeederd(d.path, { workers: 2 });
+    const f = await startFeederd(d.path, { workers: 2, config: { presets: SMALL_ABR_PRESETS } });
     try {
       const dir = join(d.path, 'held-abr');
       const { job } = await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
         input: `http://127.0.0.1:${(server.address() as AddressInfo).port}/held.mp4`,
-        outputs: [{ preset: 'abr', uri: dir }],
+        outputs: [{ preset: 'abr-small', uri: dir }],
         set: FAST_ABR,
       });
       await isHeld;

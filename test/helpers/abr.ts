@@ -25,44 +25,44 @@ export function makeAbrClips(dir: string): AbrClip[] {
   const clips: AbrClip[] = [
     {
       name: '4x3',
-      path: makeClip(join(dir, '4x3.mp4'), { seconds: 4, width: 480, height: 360, fps: 24 }),
-      width: 480,
-      height: 360,
+      path: makeClip(join(dir, '4x3.mp4'), { seconds: 4, width: 320, height: 240, fps: 24 }),
+      width: 320,
+      height: 240,
       audio: true,
     },
     {
       name: 'odd16x9',
       path: makeClip(join(dir, 'odd16x9.mp4'), {
         seconds: 4,
-        width: 640,
-        height: 361,
+        width: 428,
+        height: 241,
         fps: 24,
         extra: ['-pix_fmt', 'yuv444p'],
       }),
-      width: 640,
-      height: 361,
+      width: 428,
+      height: 241,
       audio: true,
     },
     {
       name: 'silent',
-      path: makeClip(join(dir, 'silent.mp4'), { seconds: 4, width: 640, height: 360, fps: 24, audioChannels: 0 }),
-      width: 640,
-      height: 360,
+      path: makeClip(join(dir, 'silent.mp4'), { seconds: 4, width: 426, height: 240, fps: 24, audioChannels: 0 }),
+      width: 426,
+      height: 240,
       audio: false,
     },
   ];
   // An MPEG-TS at 30000/1001 fps whose audio starts 1 s before its video (both end together), as
   // broadcast captures are: a GOP that must round up, and an offset the package must keep in sync.
   const video = ffmpegClip(join(dir, 'ntsc-video.mp4'), [
-    ...['-f', 'lavfi', '-i', 'testsrc2=size=480x360:rate=30000/1001', '-t', '4'],
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30000/1001', '-t', '4'],
     ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
   ]);
   const offset = ffmpegClip(join(dir, 'offset.ts'), [
     ...['-itsoffset', '1', '-i', video, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=5'],
     ...['-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-f', 'mpegts'],
   ]);
-  clips.push({ name: 'offset', path: offset, width: 480, height: 360, audio: true });
-  const base = makeClip(join(dir, 'subbed-base.mp4'), { seconds: 4, width: 640, height: 360, fps: 24 });
+  clips.push({ name: 'offset', path: offset, width: 320, height: 240, audio: true });
+  const base = makeClip(join(dir, 'subbed-base.mp4'), { seconds: 4, width: 426, height: 240, fps: 24 });
   const subbed = join(dir, 'subbed.mp4');
   const r = spawnSync(
     FFMPEG,
@@ -90,7 +90,7 @@ export function makeAbrClips(dir: string): AbrClip[] {
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`muxing the subtitle failed: ${r.stderr}`);
-  clips.push({ name: 'subbed', path: subbed, width: 640, height: 360, audio: true, subtitle: 'Hello from nommer' });
+  clips.push({ name: 'subbed', path: subbed, width: 426, height: 240, audio: true, subtitle: 'Hello from nommer' });
   return clips;
 }
 
@@ -98,6 +98,20 @@ function ffmpegClip(path: string, args: string[]): string {
   const r = spawnSync(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', ...args, path], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`making ${path} failed: ${r.stderr}`);
   return path;
+}
+
+/**
+ * The built-in packages with two small rungs (144 and 240 lines): test clips stay tiny and still
+ * get two renditions to switch between. Written where the CLI looks for config (`writeAbrConfig`)
+ * or given to feederd.
+ */
+export const SMALL_ABR_PRESETS = {
+  'abr-small': { extends: 'abr', abr: { rungs: [144, 240] } },
+  'abr-av1-small': { extends: 'abr-av1', abr: { rungs: [144, 240] } },
+};
+
+export function writeAbrConfig(dir: string): void {
+  writeFileSync(join(dir, 'nommer.config.json'), JSON.stringify({ presets: SMALL_ABR_PRESETS }));
 }
 
 /** Settings that keep a test package quick: 2 s segments, fast VP9. */
