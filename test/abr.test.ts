@@ -180,8 +180,14 @@ describe('packages, end to end', () => {
     assert.match(readFileSync(join(dir, 'manifest.mpd'), 'utf8'), /codecs="av01\./);
     const served = await servePackage(dir);
     try {
-      for (const manifest of ['manifest.mpd', 'master.m3u8']) {
-        const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser });
+      // Both manifests at once, each in its own context of the shared browser (playback waits in real time).
+      const plays = await Promise.all(
+        ['manifest.mpd', 'master.m3u8'].map(async (manifest) => ({
+          manifest,
+          rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser }),
+        })),
+      );
+      for (const { manifest, rep } of plays) {
         const what = `av1 ${manifest}: ${JSON.stringify(rep)}`;
         assert.deepEqual(rep.errors, [], what);
         assert.ok(
@@ -233,8 +239,14 @@ describe('packages, end to end', () => {
       // Both manifests play in a real browser player: several seconds, a switch on request, no error.
       const served = await servePackage(dir);
       try {
-        for (const manifest of ['manifest.mpd', 'master.m3u8']) {
-          const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser });
+        // Both manifests at once, each in its own context of the shared browser (playback waits in real time).
+        const plays = await Promise.all(
+          ['manifest.mpd', 'master.m3u8'].map(async (manifest) => ({
+            manifest,
+            rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser }),
+          })),
+        );
+        for (const { manifest, rep } of plays) {
           const what = `${name} ${manifest}: ${JSON.stringify(rep)}`;
           assert.deepEqual(rep.errors, [], what);
           assert.ok(rep.loaded && rep.playedSeconds >= 2, what);
