@@ -131,6 +131,10 @@ describe('the ladder, per title', () => {
     assert.throws(() => applyOverrides(getPreset('webm'), ['abr.segmentSeconds=2']), /has no abr/);
     assert.throws(() => applyOverrides(abr, ['abr=none']), /needs an abr section/);
     assert.equal(applyOverrides(abr, ['abr.segmentSeconds=6']).abr?.segmentSeconds, 6);
+    // A quality target is refused for a package, not dropped.
+    const t = nommerSync(['encode', '/nonexistent.mp4', '-p', 'abr', '--target', 'ssim=0.98']);
+    assert.equal(t.code, 2, t.stderr);
+    assert.match(t.stderr, /takes no quality target/);
   });
 });
 

@@ -36,6 +36,17 @@ export function abrOf(preset: ResolvedPreset): NonNullable<ResolvedPreset['abr']
   return preset.abr;
 }
 
+/** A package has no quality target yet (its renditions run the ladder's constrained quality):
+ * one asked for is refused, not silently dropped. */
+export function refuseTarget(preset: ResolvedPreset): void {
+  if (preset.quality?.target)
+    throw new NommerError(
+      'USAGE',
+      `preset "${preset.name}" makes an adaptive-streaming package, which takes no quality target (${preset.quality.target})`,
+      { hint: 'drop --target (each rung runs the ladder constrained quality), or encode single files with a target' },
+    );
+}
+
 /** The source's picture (not cover art), if any. */
 export function mainVideo(probe: ProbeInfo): VideoStreamInfo | undefined {
   return probe.video && !probe.video.attachedPic ? probe.video : undefined;

@@ -6,7 +6,7 @@ import type { WirePreset } from '../messages.js';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
-import { isPackagePreset, packageVideo, planLadder } from '../abr/ladder.js';
+import { isPackagePreset, packageVideo, planLadder, refuseTarget } from '../abr/ladder.js';
 import { probeInput } from '../ffmpeg/probe.js';
 import type { ProbeInfo } from '../ffmpeg/types.js';
 import { gopFrames } from '../presets/compile.js';
@@ -116,6 +116,7 @@ async function packagePlan(
       { hint: 'submit the package alone, and the other presets as another job' },
     );
   const preset = parseResolvedPreset(pkg.preset);
+  refuseTarget(preset);
   const scratch = `${o.scratchBase}${randomUUID()}/`;
   const whole = (rungs?: number[]): ChunkDecision => ({
     tasks: packageTasks(preset, { scratch, ...(rungs ? { rungs } : {}) }),

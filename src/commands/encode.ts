@@ -11,7 +11,7 @@ import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { qualitySets, resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
-import { isPackagePreset } from '../abr/ladder.js';
+import { isPackagePreset, refuseTarget } from '../abr/ladder.js';
 import { encodePackage, packageCommands } from '../abr/run-local.js';
 import { DASH_MANIFEST, packageFileUri } from '../abr/worker-task.js';
 import type { ResolvedPreset } from '../presets/schema.js';
@@ -153,6 +153,7 @@ async function encodePackageCommand(
   ctx: CommandContext,
   o: { ffmpeg: FfmpegInstall; input: string; preset: ResolvedPreset; dir: string; flags: EncodeFlags },
 ): Promise<number> {
+  refuseTarget(o.preset);
   const input = hasScheme(o.input) ? o.input : resolve(o.input);
   if (o.flags.dryRun) {
     const commands = await packageCommands({ ffmpeg: o.ffmpeg, input, preset: o.preset, dir: o.dir });
