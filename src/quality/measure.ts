@@ -6,7 +6,10 @@
 // - frames are paired by number (settb + setpts=N on both sides): WebM's 1 ms timestamps
 //   would otherwise pair frames that are not the same picture;
 // - SSIM is the filter's "All", PSNR its "average" (from the mean MSE), read from the summaries
-//   the filters log at info level.
+//   the filters log at info level. At that level ffmpeg also prints every input's metadata, so
+//   a summary counts only as a whole line from a filter of this run, named with a fresh random
+//   tag (`ssim@<tag>`): a title or a tag name that reads like a summary cannot set a score.
+import { randomBytes } from 'node:crypto';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
@@ -40,14 +43,21 @@ export async function availableMetrics(ffmpeg: string): Promise<{ ssim: boolean;
 
 const FILTER: Record<Metric, string> = { ssim: 'ssim', psnr: 'psnr', vmaf: 'libvmaf' };
 
+/** A fresh name for the metric filters of one run, which no input can know in advance. */
+export function measureTag(): string {
+  return `m${randomBytes(8).toString('hex')}`;
+}
+
 /**
  * The filtergraph of one measurement (pure): SSIM and PSNR (and VMAF with `vmaf`), or only the
- * metric `only` (a search's probe needs its target's metric alone: one filter, no split).
+ * metric `only` (a search's probe needs its target's metric alone: one filter, no split). With
+ * `tag`, each metric filter is named `<filter>@<tag>`, the name its log lines start with.
  */
 export function measureGraph(
   r: Pick<MeasureRequest, 'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt'>,
   vmaf: boolean,
   only?: Metric,
+  tag?: string,
 ): string {
   const metrics: Metric[] = only ? [only] : ['ssim', 'psnr', ...(vmaf ? (['vmaf'] as const) : [])];
   const n = metrics.length;
@@ -57,7 +67,7 @@ export function measureGraph(
   return [
     `[0:v:0]${BY_NUMBER},format=${r.pixFmt}${fan('d')}`,
     `[1:${r.referenceStream}]${ref}${fan('r')}`,
-    ...metrics.map((m, i) => `[d${i}][r${i}]${FILTER[m]}`),
+    ...metrics.map((m, i) => `[d${i}][r${i}]${FILTER[m]}${tag ? `@${tag}` : ''}`),
   ].join(';');
 }
 
@@ -103,7 +113,7 @@ export function referenceOutputArgs(
 }
 
 /** ffmpeg's argv for a measurement (after the runner's own flags; pure). */
-export function measureArgs(r: MeasureRequest, vmaf: boolean, only?: Metric): string[] {
+export function measureArgs(r: MeasureRequest, vmaf: boolean, only?: Metric, tag?: string): string[] {
   return [
     '-i',
     r.distorted.startsWith('/') ? r.distorted : `file:${r.distorted}`,
@@ -111,18 +121,33 @@ export function measureArgs(r: MeasureRequest, vmaf: boolean, only?: Metric): st
     '-i',
     r.reference,
     '-filter_complex',
-    measureGraph(r, vmaf, only),
+    measureGraph(r, vmaf, only, tag),
     '-f',
     'null',
     '-',
   ];
 }
 
-/** The scores in a measurement's stderr (pure); undefined for a metric it does not report. */
-export function parseScores(stderr: string): Partial<Quality> {
-  const ssim = /\] SSIM .*All:([0-9.]+)/.exec(stderr)?.[1];
-  const psnr = /\] PSNR .*average:([0-9.]+|inf)/.exec(stderr)?.[1];
-  const vmaf = /VMAF score[:=]\s*([0-9.]+)/.exec(stderr)?.[1];
+/**
+ * The last whole line of `stderr` logged by the metric filter `filter` (named with `tag`, or
+ * ffmpeg's default `Parsed_<filter>_N` without one) that starts with `text`, and its first
+ * group of `value` (pure). The filters log their summaries when the graph closes, after every
+ * metadata dump.
+ */
+function filterLine(stderr: string, filter: string, tag: string | undefined, text: string, value: string) {
+  const name = tag ? `${filter}@${tag}` : `Parsed_${filter}_\\d+`;
+  const line = new RegExp(`^\\[${name} @ [^\\]\\n]+\\] ${text}[^\\n]*?${value}`, 'gm');
+  return [...stderr.matchAll(line)].at(-1)?.[1];
+}
+
+/**
+ * The scores in a measurement's stderr (pure), from the metric filters' own summary lines only
+ * (see measureTag); undefined for a metric it does not report.
+ */
+export function parseScores(stderr: string, tag?: string): Partial<Quality> {
+  const ssim = filterLine(stderr, 'ssim', tag, 'SSIM ', 'All:([0-9.]+)');
+  const psnr = filterLine(stderr, 'psnr', tag, 'PSNR ', 'average:([0-9.]+|inf)');
+  const vmaf = filterLine(stderr, 'libvmaf', tag, 'VMAF score', '[:=]\\s*([0-9.]+)');
   const out: Partial<Quality> = {};
   if (ssim !== undefined) out.ssim = Number(ssim);
   if (psnr !== undefined) out.psnr = psnr === 'inf' ? 100 : Math.min(100, Number(psnr));
@@ -134,12 +159,13 @@ export function parseScores(stderr: string): Partial<Quality> {
 export async function measureQuality(r: MeasureRequest): Promise<Quality & { seconds: number }> {
   const started = Date.now();
   const { vmaf } = await availableMetrics(r.ffmpeg);
-  const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, vmaf), {
+  const tag = measureTag();
+  const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, vmaf, undefined, tag), {
     signal: r.signal,
     onSpawn: r.onSpawn,
     logLevel: 'info',
   });
-  const s = parseScores(stderr);
+  const s = parseScores(stderr, tag);
   if (s.ssim === undefined || s.psnr === undefined || !Number.isFinite(s.ssim) || !Number.isFinite(s.psnr))
     throw new NommerError('FFMPEG_FAILED', 'ffmpeg measured no SSIM/PSNR for the output', {
       hint: 'the output may have no video frames; run with --no-quality to skip measuring',
@@ -157,12 +183,13 @@ export async function measureQuality(r: MeasureRequest): Promise<Quality & { sec
  * The score is the same the full measurement reports for that metric.
  */
 export async function measureScore(r: MeasureRequest, metric: Metric): Promise<number> {
-  const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, false, metric), {
+  const tag = measureTag();
+  const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, false, metric, tag), {
     signal: r.signal,
     onSpawn: r.onSpawn,
     logLevel: 'info',
   });
-  const score = parseScores(stderr)[metric];
+  const score = parseScores(stderr, tag)[metric];
   if (score === undefined || !Number.isFinite(score))
     throw new NommerError('FFMPEG_FAILED', `ffmpeg measured no ${metric} for the samples`, {
       hint: 'the samples may have no video frames',
