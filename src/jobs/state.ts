@@ -8,8 +8,7 @@
 // events from another attempt, or with seq <= the last applied, change nothing.
 import type { ErrorInfo } from '../errors.js';
 import type { StatusEvent, TaskMessage, WirePreset } from '../messages.js';
-import { qualityOfResult, type OutputQuality } from '../quality/types.js';
-import { packageOfResult, type PackageInfo } from '../abr/types.js';
+import { type OutputQuality, type PackageInfo, packageOfResult, qualityOfResult } from './outputs.js';
 import { FINAL_STATES, type JobState, type Phase } from './types.js';
 
 export const TASK_STATES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -47,7 +46,7 @@ export interface JobOutput {
   bytes?: number;
   /** SSIM/PSNR against the source (and the CRF search of a target), from the task's result. */
   quality?: OutputQuality;
-  /** An adaptive-streaming package's renditions, manifests and extras (src/abr/types.ts). */
+  /** An adaptive-streaming package's renditions, manifests and extras (jobs/outputs.ts). */
   package?: PackageInfo;
 }
 

@@ -1,0 +1,126 @@
+// What a job's record says about each of its outputs besides its URI and size: its quality
+// (scores, and the CRF search of a target) and, for an adaptive-streaming package, the package's
+// renditions, manifests and extras; and reading them from a task's result. These are the job
+// record's own fields, so they live with the job model: the state machine fills them in without
+// importing the features (quality/, abr/) that produce them, and those re-export them.
+import { z } from 'zod';
+
+/** Scores of one output against its source, frames paired by number, at the output's size. */
+export interface Quality {
+  /** ffmpeg's `ssim` filter, "All" (0..1). */
+  ssim: number;
+  /** ffmpeg's `psnr` filter, "average" (dB); 100 when the pictures are identical. */
+  psnr: number;
+  /** libvmaf's score (0..100), where the ffmpeg has libvmaf. */
+  vmaf?: number;
+}
+
+/** One encode tried during a search (on the samples, or the final file). */
+export interface SearchProbe {
+  crf: number;
+  score: number;
+  /** Where it was measured: the samples, or the final output (a correction follows a miss). */
+  on: 'samples' | 'final';
+}
+
+/** What a CRF search did for one output (or one chunk). */
+export interface SearchRecord {
+  target: string;
+  /** The CRF of the output as stored. */
+  crf: number;
+  /** The final output's score in the target's metric. */
+  score: number;
+  /** True when the final output landed in the target's window. */
+  reached: boolean;
+  /** Why it did not (a target out of the encoder's reach says so here). */
+  note?: string;
+  /** Samples the search encoded: how many, and the seconds of input they cover in all. */
+  samples: { count: number; seconds: number };
+  tried: SearchProbe[];
+  /**
+   * When the search settled on a CRF it did not probe (the probes' curve put it at the aim):
+   * the score that curve predicted there. The final output's own score is `score`.
+   */
+  predicted?: number;
+  /** Re-encodes of the final output after it missed the window. */
+  corrections: number;
+  /** The safety bitrate cap (kbit/s) the CRF ran under, and whether the output came near it. */
+  capKbps: number | null;
+  capBound: boolean;
+  /** Wall time of the search, probes and corrections included (not the final encode). */
+  seconds: number;
+}
+
+/** A chunked output's search: one record per chunk, searched on the workers. */
+export interface ChunkedSearchRecord {
+  target: string;
+  chunks: Array<SearchRecord & { index: number }>;
+  /** Sum of the chunks' search times (they ran in parallel). */
+  seconds: number;
+  reached: boolean;
+}
+
+/** What a job output's record says about quality (job.outputs[i].quality). */
+export interface OutputQuality extends Partial<Quality> {
+  /** Why nothing was measured (a still, measuring turned off, a failure to measure). */
+  skipped?: string;
+  /** Wall time of the measurement, seconds. */
+  seconds?: number;
+  search?: SearchRecord | ChunkedSearchRecord;
+}
+
+const finite = z.number().refine(Number.isFinite);
+export const outputQualitySchema = z.looseObject({
+  ssim: finite.optional(),
+  psnr: finite.optional(),
+  vmaf: finite.optional(),
+  skipped: z.string().optional(),
+  seconds: finite.optional(),
+  search: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** A task result's `quality` list: one entry per output URI. */
+export const reportedQualitySchema = z.array(z.object({ uri: z.string(), quality: outputQualitySchema }));
+export type ReportedQuality = Array<{ uri: string; quality: OutputQuality }>;
+
+/** The quality entries of a task result (invalid or absent ones are none). */
+export function qualityOfResult(result: Record<string, unknown> | undefined | null): ReportedQuality {
+  const r = reportedQualitySchema.safeParse(result?.quality);
+  return r.success ? (r.data as ReportedQuality) : [];
+}
+
+// ---- packages -------------------------------------------------------------------------------
+
+export const renditionInfo = z.object({
+  rung: z.number(),
+  width: z.number(),
+  height: z.number(),
+  codec: z.string(),
+  /** Bytes of its segments (init included): what a player downloads at this rung. */
+  bytes: z.number(),
+  /** Average bitrate over the title. */
+  kbps: z.number(),
+});
+export type RenditionInfo = z.infer<typeof renditionInfo>;
+
+export const packageInfo = z.object({
+  /** File names in the package directory. */
+  dash: z.string(),
+  hls: z.string(),
+  segmentSeconds: z.number(),
+  duration: z.number(),
+  renditions: z.array(renditionInfo),
+  audio: z.object({ codec: z.string(), channels: z.number(), kbps: z.number() }).nullable(),
+  subtitles: z.array(z.object({ file: z.string(), language: z.string(), label: z.string() })),
+  poster: z.string().nullable(),
+  thumbnails: z.string().nullable(),
+  /** How many files the package holds. */
+  files: z.number(),
+});
+export type PackageInfo = z.infer<typeof packageInfo>;
+
+/** The package a task's result reports, or undefined. */
+export function packageOfResult(result: Record<string, unknown> | null | undefined): PackageInfo | undefined {
+  const r = packageInfo.safeParse(result?.package);
+  return r.success ? r.data : undefined;
+}
