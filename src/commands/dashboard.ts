@@ -1,9 +1,10 @@
 // `nommer dashboard [--print]`: log in to the dashboard feederd serves, in the browser.
+import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { action } from '../cli/context.js';
 import { printJson } from '../cli/output.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
-import { dashboardLoginLink, noBrowserReason, openInBrowser } from '../client/dashboard.js';
+import { dashboardLoginLink, noBrowserReason, openInBrowser, writeLoginPage } from '../client/dashboard.js';
 import { NommerError } from '../errors.js';
 
 interface Flags {
@@ -16,7 +17,8 @@ export function registerDashboard(program: Command): void {
     .command('dashboard')
     .summary('open the dashboard in the browser (jobs live, submit, cancel, retry)')
     .description(
-      "Open feederd's dashboard (served on its API port) in the browser, logged in by a one-time link: " +
+      "Open feederd's dashboard (served on its API port) in the browser, logged in by a one-time link " +
+        '(handed to the browser through a page in the data dir that only you can read, never on a command line): ' +
         'the link works once, within a minute, and leaves an HttpOnly cookie for that browser (until feederd ' +
         'restarts, or 12 hours). Starts feederd in the background when none runs. With --print, or where ' +
         'there is no browser (CI set, no DISPLAY), the link is printed instead.',
@@ -44,9 +46,14 @@ Examples:
         }
         const link = await dashboardLoginLink(client);
         const why = flags.print ? 'asked to print' : noBrowserReason();
-        const opened = why === null && (await openInBrowser(link.url));
+        const page = why === null ? writeLoginPage(loaded.home, link) : undefined;
+        const opened = page !== undefined && (await openInBrowser(page));
+        if (page && !opened) rmSync(page, { force: true });
         if (ctx.global.json) {
-          printJson({ url: link.url, expiresAt: link.expiresAt, opened });
+          // Once opened, the link is in the browser alone: not printed, where a log could keep it.
+          printJson(
+            opened ? { page, expiresAt: link.expiresAt, opened } : { url: link.url, expiresAt: link.expiresAt, opened },
+          );
           return 0;
         }
         if (opened) {

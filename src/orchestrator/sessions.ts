@@ -1,5 +1,6 @@
 // Dashboard logins: one-time login codes and the browser sessions they open. `nommer dashboard`
-// asks feederd (with the API token) for a code and opens /login?code=…; feederd trades the code,
+// asks feederd (with the API token) for a code and opens /login?code=… (through a private page, not
+// the opener's argv: client/dashboard.ts); feederd trades the code,
 // once and within a minute, for a session id in an HttpOnly SameSite=Strict cookie. So the
 // long-lived token never appears in a URL, a browser history or a screen share; a code seen there
 // is spent or stale. Sessions live in feederd's memory: a restart logs every browser out
