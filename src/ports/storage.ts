@@ -31,6 +31,19 @@ export interface PreparedOutput {
   discard(): Promise<void>;
 }
 
+/** What a stored file is now, to tell it from a file that replaced it (late-outputs.ts). */
+export interface FileIdentity {
+  bytes: number;
+  /** Last modified, ms since the epoch (to the second on S3). */
+  modifiedMs: number;
+  /** Locally the inode and device; on S3 the ETag. */
+  tag: string;
+}
+
+export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.tag === b.tag && a.bytes === b.bytes && a.modifiedMs === b.modifiedMs;
+}
+
 export interface PrepareOptions {
   overwrite: boolean;
   /** Names this delivery in the temp name (logs, sweeping); made unique by the adapter. */
@@ -58,6 +71,10 @@ export interface Storage {
   prepareOutput(uri: string, opts: PrepareOptions): Promise<PreparedOutput>;
   exists(uri: string): Promise<boolean>;
   remove(uri: string): Promise<void>;
+  /** The file at uri as it is now, or null when there is none. */
+  identify?(uri: string): Promise<FileIdentity | null>;
+  /** Remove uri only while it is still the file `expected` names; false (kept) when it is not. */
+  removeIfSame?(uri: string, expected: FileIdentity): Promise<boolean>;
 }
 
 /**

@@ -19,7 +19,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NommerError, asNommerError } from '../../errors.js';
-import type { Committed, PreparedOutput, PrepareOptions, Storage, StoreResult } from '../../ports/storage.js';
+import type {
+  Committed,
+  FileIdentity,
+  PreparedOutput,
+  PrepareOptions,
+  Storage,
+  StoreResult,
+} from '../../ports/storage.js';
 import { downloadHttp, safeFileName, streamToFile, type HttpDownloadOptions } from '../http-download.js';
 import { isHttpUri, isS3Uri } from '../../uri.js';
 import { awsCall, wrapAwsError, type AwsCallContext } from './errors.js';
@@ -276,4 +283,34 @@ export class S3Storage implements Storage {
       this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
     );
   }
+
+  async identify(uri: string): Promise<FileIdentity | null> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const h = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      if (!h.ETag) return null;
+      // Without a date it cannot be shown older than anything: as if modified just now.
+      return { bytes: h.ContentLength ?? 0, modifiedMs: h.LastModified?.getTime() ?? Date.now(), tag: h.ETag };
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return null;
+      throw wrapAwsError(err, { service: 's3', operation: 'HeadObject', resource: uri, iamAction: 's3:GetObject' });
+    }
+  }
+
+  /** A conditional delete: S3 itself compares the ETag, so nothing can slip in between. */
+  async removeIfSame(uri: string, expected: FileIdentity): Promise<boolean> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: expected.tag }));
+      return true;
+    } catch (err) {
+      const status = httpStatusOf(err);
+      if (status === 412 || status === 404) return false;
+      throw wrapAwsError(err, { service: 's3', operation: 'DeleteObject', resource: uri });
+    }
+  }
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }

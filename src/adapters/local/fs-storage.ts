@@ -5,12 +5,14 @@
 // Temp names older than a day that nobody commits are swept when an output is prepared beside them.
 import { randomBytes } from 'node:crypto';
 import { access, copyFile, link, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../../errors.js';
 import {
   commitAll,
+  sameFile,
   type Committed,
+  type FileIdentity,
   type PreparedOutput,
   type PrepareOptions,
   type Storage,
@@ -110,6 +112,24 @@ export class FsStorage implements Storage {
   async remove(uri: string): Promise<void> {
     await rm(localPathOf(uri), { force: true });
   }
+
+  async identify(uri: string): Promise<FileIdentity | null> {
+    const st = await stat(localPathOf(uri)).catch(() => undefined);
+    return st?.isFile() ? identityOf(st) : null;
+  }
+
+  /** Compared just before the unlink, as a worker's own undo does (a window of microseconds). */
+  async removeIfSame(uri: string, expected: FileIdentity): Promise<boolean> {
+    const now = await this.identify(uri);
+    if (!now || !sameFile(now, expected)) return false;
+    await rm(localPathOf(uri), { force: true });
+    return true;
+  }
+}
+
+/** inode and device name the file; size and mtime tell a reused inode from the one we saw. */
+function identityOf(st: Stats): FileIdentity {
+  return { bytes: st.size, modifiedMs: st.mtimeMs, tag: `${st.dev}:${st.ino}` };
 }
 
 /** The local path of an output URI; http(s) is an input scheme only. */
@@ -259,5 +279,13 @@ export class StorageRouter implements Storage {
   }
   remove(uri: string) {
     return this.pick(uri).remove(uri);
+  }
+  async identify(uri: string) {
+    const a = this.pick(uri);
+    return a.identify ? a.identify(uri) : null;
+  }
+  async removeIfSame(uri: string, expected: FileIdentity) {
+    const a = this.pick(uri);
+    return a.removeIfSame ? a.removeIfSame(uri, expected) : false;
   }
 }
