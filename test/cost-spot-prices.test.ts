@@ -1,11 +1,13 @@
 // Spot prices from EC2's DescribeSpotPriceHistory, against moto_server with the real SDK client
 // (moto answers fixed data: $0.00001 in every us-east-1 zone, dated 2006-01-02), and the
-// parsing on a recorded answer's shape (SDK types) with several zones and an older quote.
+// parsing on a recorded answer's shape (SDK types) with several zones and an older quote. The
+// SDK call is the aws adapter's (adapters/aws/ec2-spot-prices.ts); the book only sees the port.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { SpotPrice } from '@aws-sdk/client-ec2';
 import { ec2Client } from '../src/adapters/aws/clients.js';
+import { Ec2SpotPrices, spotQuotesOf } from '../src/adapters/aws/ec2-spot-prices.js';
 import { BUILT_IN_EC2_PRICES } from '../src/fleet/prices.js';
 import { ledgerPrice, newestSpotQuotes, SpotPriceBook } from '../src/fleet/spot-prices.js';
 import { openStore } from '../src/orchestrator/store/index.js';
@@ -56,7 +58,7 @@ test('the newest quote per zone wins; the dearest zone prices a node whose zone 
       Timestamp: new Date('2026-12-01T09:00:00Z'),
     },
   ];
-  const q = newestSpotQuotes(rows);
+  const q = newestSpotQuotes(spotQuotesOf(rows));
   assert.deepEqual(
     q
       .get('c7a.large')!
@@ -74,7 +76,7 @@ test('the newest quote per zone wins; the dearest zone prices a node whose zone 
 test('against moto: the book reads DescribeSpotPriceHistory, and the ledger records a spot instance at the spot price', async () => {
   const client = ec2Client({ region: 'us-east-1', endpoint: moto.endpoint });
   try {
-    const book = new SpotPriceBook(client, ['c7a.large', 'c7i.large']);
+    const book = new SpotPriceBook(new Ec2SpotPrices(client), ['c7a.large', 'c7i.large']);
     assert.equal(book.price('c7a.large'), undefined, 'nothing yet: the first ask starts a refresh');
     await book.settled();
     const p = book.price('c7a.large')!;
@@ -118,23 +120,28 @@ test('against moto: the book reads DescribeSpotPriceHistory, and the ledger reco
   }
 });
 
-test('a failing DescribeSpotPriceHistory is logged and spot stays priced on demand', async () => {
-  const warned: string[] = [];
+test('a failing DescribeSpotPriceHistory is logged (wrapped by the adapter) and spot stays priced on demand', async () => {
+  const warned: Array<{ obj: object; msg: string }> = [];
   let calls = 0;
   const book = new SpotPriceBook(
-    {
+    new Ec2SpotPrices({
       send: async () => {
         calls++;
         throw Object.assign(new Error('not authorized'), { name: 'UnauthorizedOperation' });
       },
-    } as never,
+    }),
     ['c7a.large'],
-    { log: { warn: (_o, m) => warned.push(m) } },
+    { log: { warn: (obj, msg) => warned.push({ obj, msg }) } },
   );
   assert.equal(book.price('c7a.large'), undefined);
   await book.settled();
   assert.equal(book.price('c7a.large'), undefined);
   await book.settled();
   assert.equal(calls, 1, 'a failed refresh is not retried at the next ask (only after maxAgeMs)');
-  assert.deepEqual(warned, ['spot prices: DescribeSpotPriceHistory failed; spot priced on demand']);
+  assert.deepEqual(warned, [
+    {
+      obj: { err: 'ec2 DescribeSpotPriceHistory c7a.large: UnauthorizedOperation: not authorized' },
+      msg: 'spot prices: DescribeSpotPriceHistory failed; spot priced on demand',
+    },
+  ]);
 });

@@ -3,6 +3,7 @@
 import type { Config } from '../config.js';
 import type { Ec2FleetLog, EC2Fleet } from '../adapters/aws/ec2-fleet.js';
 import type { AutoscalerConfig } from '../orchestrator/autoscaler.js';
+import type { SpotPrices } from '../ports/fleet.js';
 import { NommerError } from '../errors.js';
 import { dearestPrice, ec2Price } from './prices.js';
 import { pinnedReleaseSha256 } from './release.js';
@@ -20,9 +21,10 @@ export interface OpenEc2FleetOptions {
 export async function openEc2Fleet(
   config: Config,
   opts: OpenEc2FleetOptions,
-): Promise<{ fleet: EC2Fleet; client: import('@aws-sdk/client-ec2').EC2Client; close(): void }> {
+): Promise<{ fleet: EC2Fleet; spotPrices: SpotPrices; close(): void }> {
   const { ec2Client } = await import('../adapters/aws/clients.js');
   const { EC2Fleet } = await import('../adapters/aws/ec2-fleet.js');
+  const { Ec2SpotPrices } = await import('../adapters/aws/ec2-spot-prices.js');
   const aws = config.aws;
   const e = aws.ec2;
   const client = ec2Client({ region: aws.region, endpoint: aws.endpoint });
@@ -50,7 +52,7 @@ export async function openEc2Fleet(
     version: opts.version,
     log: opts.log,
   });
-  return { fleet, client, close: () => client.destroy() };
+  return { fleet, spotPrices: new Ec2SpotPrices(client), close: () => client.destroy() };
 }
 
 /** The autoscaler's settings from aws.ec2. The spend cap is priced at the dearest type that may launch. */

@@ -6,35 +6,19 @@
 //
 // The book refreshes itself in the background when asked for a price it holds for longer than
 // maxAgeMs (10 minutes by default): the first instances after a start may be priced on demand.
-// Types only at load: the local backend, which imports this through feederd, never loads the EC2 SDK.
-import type { EC2Client, SpotPrice } from '@aws-sdk/client-ec2';
-import type { WorkerNode } from '../ports/fleet.js';
+import type { SpotPrices, SpotQuote, WorkerNode } from '../ports/fleet.js';
 import { type InstancePrice, instancePrice } from './prices.js';
 
-export interface SpotQuote {
-  /** $/hour */
-  usd: number;
-  az: string;
-  /** ISO time EC2 set this price. */
-  at: string;
-}
-
-/** The newest quote per (type, zone) of a DescribeSpotPriceHistory answer; rows without a price, type or zone are skipped. */
-export function newestSpotQuotes(rows: readonly SpotPrice[]): Map<string, SpotQuote[]> {
+/** The newest quote per (type, zone), by type: a zone's older quotes are no longer in force. */
+export function newestSpotQuotes(quotes: readonly SpotQuote[]): Map<string, SpotQuote[]> {
   const best = new Map<string, SpotQuote>(); // `${type} ${az}`
-  for (const r of rows) {
-    const usd = Number(r.SpotPrice);
-    if (!r.InstanceType || !r.AvailabilityZone || !Number.isFinite(usd) || usd < 0) continue;
-    const at = r.Timestamp instanceof Date ? r.Timestamp.toISOString() : new Date(r.Timestamp ?? 0).toISOString();
-    const key = `${r.InstanceType} ${r.AvailabilityZone}`;
+  for (const q of quotes) {
+    const key = `${q.type} ${q.az}`;
     const had = best.get(key);
-    if (!had || had.at < at) best.set(key, { usd, az: r.AvailabilityZone, at });
+    if (!had || had.at < q.at) best.set(key, q);
   }
   const byType = new Map<string, SpotQuote[]>();
-  for (const [key, q] of best) {
-    const type = key.split(' ')[0]!;
-    byType.set(type, [...(byType.get(type) ?? []), q]);
-  }
+  for (const q of best.values()) byType.set(q.type, [...(byType.get(q.type) ?? []), q]);
   return byType;
 }
 
@@ -48,30 +32,15 @@ export class SpotPriceBook {
   private pending?: Promise<void>;
 
   constructor(
-    private readonly client: Pick<EC2Client, 'send'>,
+    private readonly source: SpotPrices,
     private readonly types: readonly string[],
     private readonly opts: { maxAgeMs?: number; now?: () => number; log?: SpotBookLog } = {},
   ) {}
 
-  /** One DescribeSpotPriceHistory for every type (StartTime now: the price in force for each zone). */
+  /** Every type's quotes at once (the aws adapter asks DescribeSpotPriceHistory in one call). */
   async refresh(): Promise<void> {
-    const { DescribeSpotPriceHistoryCommand } = await import('@aws-sdk/client-ec2');
     const now = this.opts.now?.() ?? Date.now();
-    const rows: SpotPrice[] = [];
-    let token: string | undefined;
-    do {
-      const r = await this.client.send(
-        new DescribeSpotPriceHistoryCommand({
-          InstanceTypes: [...this.types] as never,
-          ProductDescriptions: ['Linux/UNIX'],
-          StartTime: new Date(now),
-          NextToken: token,
-        }),
-      );
-      rows.push(...(r.SpotPriceHistory ?? []));
-      token = r.NextToken || undefined;
-    } while (token);
-    this.quotes = newestSpotQuotes(rows);
+    this.quotes = newestSpotQuotes(await this.source.spotQuotes(this.types, now));
     this.fetchedAt = now;
   }
 
@@ -124,13 +93,9 @@ type Ec2PriceConfig = {
 };
 
 /** With aws.ec2.spot, a spot price book over aws.ec2.instanceTypes (shared by the ledger and the slot pricer). */
-export function spotBookFor(
-  config: Ec2PriceConfig,
-  client: Pick<EC2Client, 'send'>,
-  log?: SpotBookLog,
-): SpotPriceBook | undefined {
+export function spotBookFor(config: Ec2PriceConfig, source: SpotPrices, log?: SpotBookLog): SpotPriceBook | undefined {
   const e = config.aws.ec2;
-  return e.spot && e.instanceTypes.length > 0 ? new SpotPriceBook(client, e.instanceTypes, { log }) : undefined;
+  return e.spot && e.instanceTypes.length > 0 ? new SpotPriceBook(source, e.instanceTypes, { log }) : undefined;
 }
 
 /** feederd's ledger prices: a spot instance at the book's price when it has one, else on demand. */

@@ -99,7 +99,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       ? await openEc2Fleet(config, { version: packageVersion(), home, log: fleetLog })
       : undefined;
   // One spot book for the ledger and for pricing the slot time of workers that say their type.
-  const spotBook = ec2 ? spotBookFor(config, ec2.client, fleetLog) : undefined;
+  const spotBook = ec2 ? spotBookFor(config, ec2.spotPrices, fleetLog) : undefined;
   if (ports.backend === 'aws') store.slotPriceOf = workerSlotPrice(config, spotBook);
   const fleetManager =
     ec2 &&

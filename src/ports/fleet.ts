@@ -17,3 +17,19 @@ export interface Fleet {
   launch(count: number): Promise<WorkerNode[]>;
   terminate(ids: string[]): Promise<void>;
 }
+
+/** A spot price the cloud set for an instance type in one availability zone. */
+export interface SpotQuote {
+  type: string;
+  az: string;
+  /** $/hour */
+  usd: number;
+  /** ISO time the price was set. */
+  at: string;
+}
+
+/** Port: the spot prices of some instance types (aws: EC2's DescribeSpotPriceHistory). */
+export interface SpotPrices {
+  /** The quotes in force at `now` (ms since the epoch), any number per type and zone. */
+  spotQuotes(types: readonly string[], now: number): Promise<SpotQuote[]>;
+}
