@@ -8,9 +8,7 @@
 // ended in (a live one: now, billed up to now, EC2's 60 s minimum included).
 import type { Db } from '../adapters/local/db.js';
 import { billedSeconds, NANO } from '../fleet/attribution.js';
-import { jobNanoUsd } from '../orchestrator/store/job-cost.js';
-import { parseJobOptions } from '../orchestrator/store/job-options.js';
-import { costFactsOf, type JobRow } from '../orchestrator/store/rows.js';
+import { instanceBillsSince, jobCostsSince } from '../orchestrator/store/spend-rows.js';
 
 export interface PeriodSpend {
   /** ISO time the period starts (UTC). */
@@ -54,49 +52,26 @@ export function periodStarts(now: number): { day: number; month: number } {
   };
 }
 
-interface LedgerRow {
-  id: string;
-  price_per_hour: number | null;
-  launched_at: number;
-  ended_at: number | null;
-  billed_nano: number | null;
-  unattributed_nano: number | null;
-}
-
-function hasTable(db: Db, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}
-
 export function spendSummary(db: Db, now: number = Date.now()): Spend {
   const starts = periodStarts(now);
-  const jobRows = db
-    .prepare('SELECT * FROM jobs WHERE coalesce(finished_at, ?) >= ?')
-    .all(now, starts.month) as JobRow[];
-  const jobs = jobRows.map((r) => ({
-    at: r.finished_at ?? now,
-    ms: r.worker_ms ?? 0,
-    nano: jobNanoUsd(r.worker_ms ?? 0, parseJobOptions(r.options), costFactsOf(r)),
+  const jobs = jobCostsSince(db, starts.month, now).map((r) => ({
+    at: r.finishedAt ?? now,
+    ms: r.workerMs,
+    nano: r.nanoUsd,
   }));
-  const ledger = hasTable(db, 'instances')
-    ? (db
-        .prepare(
-          'SELECT id, price_per_hour, launched_at, ended_at, billed_nano, unattributed_nano FROM instances WHERE coalesce(ended_at, ?) >= ?',
-        )
-        .all(now, starts.month) as LedgerRow[])
-    : [];
-  const instances = ledger.map((r) => {
-    const end = r.ended_at ?? now;
+  const instances = instanceBillsSince(db, starts.month, now).map((r) => {
+    const end = r.endedAt ?? now;
     const bill =
-      r.billed_nano ??
-      (r.price_per_hour === null
+      r.billedNano ??
+      (r.pricePerHour === null
         ? null
         : Math.round(
-            (billedSeconds({ id: r.id, launchedAt: r.launched_at, endedAt: end, pricePerHour: 0 }) *
-              r.price_per_hour *
+            (billedSeconds({ id: r.id, launchedAt: r.launchedAt, endedAt: end, pricePerHour: 0 }) *
+              r.pricePerHour *
               NANO) /
               3600,
           ));
-    return { at: end, live: r.ended_at === null, bill, unattributed: r.unattributed_nano ?? 0 };
+    return { at: end, live: r.endedAt === null, bill, unattributed: r.unattributedNano ?? 0 };
   });
   const period = (from: number): PeriodSpend => {
     const js = jobs.filter((j) => j.at >= from);
