@@ -12,7 +12,6 @@ import { NOMMER_BIN, nommer } from './helpers/cli.js';
 const d = tempDir('nommer-tui-');
 const socket = `nommer-tui-${process.pid}`;
 const env = { NOMMER_HOME: join(d.path, 'home'), NOMMER_PORT: '0' };
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 after(async () => {
   spawnSync('tmux', ['-L', socket, 'kill-server']);
@@ -114,9 +113,8 @@ function cpuOf(pid: number): { cpu: number; alive: number } | undefined {
 
 const percentLine = (s: string) => s.split('\n').find((l) => /encoding/.test(l) && /\b([1-9]|[1-9]\d)%/.test(l));
 
-test('submit on a terminal: a live view while ffmpeg runs, the output and its size at the end, exit 0 (and what the view cost, as a diagnostic)', {
-  skip: hasTmux ? false : 'tmux is not installed',
-}, async (t) => {
+// tmux is one of the tools `npm test` makes sure of before any test runs (scripts/test-prepare.sh).
+test('submit on a terminal: a live view while ffmpeg runs, the output and its size at the end, exit 0 (and what the view cost, as a diagnostic)', async (t) => {
   const clip = makeClip(join(d.path, 'clip.mov'), { seconds: 10, width: 640, height: 360, fps: 30 });
   startInTmux('submit', ['submit', clip]);
   const mid = await waitForScreen(
@@ -170,9 +168,7 @@ test('submit on a terminal: a live view while ffmpeg runs, the output and its si
   assert.ok(t2 - t1 > 0, 'sampled while encoding');
 });
 
-test('status --watch on a terminal shows the finished job and the fleet; q quits with exit 0', {
-  skip: hasTmux ? false : 'tmux is not installed',
-}, async () => {
+test('status --watch on a terminal shows the finished job and the fleet; q quits with exit 0', async () => {
   startInTmux('watch', ['status', '--watch']);
   const s = await waitForScreen(
     'watch',
