@@ -23,29 +23,25 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, ListQueuesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { iamPolicies, type PolicyDocument } from '../src/adapters/aws/setup.js';
+import { iamPolicies } from '../src/adapters/aws/setup.js';
 import { RELEASE_PREFIX } from '../src/fleet/release.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { NOMMER_BIN, nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, writeConfig, type RunningFeederd } from './helpers/feederd.js';
 import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
 import { startMoto, type Moto } from './helpers/moto.js';
+import { iamUsers, UNCHECKED_PER_USER, type Creds } from './helpers/iam.js';
 import { spawn } from 'node:child_process';
 
 const BUCKET = 'nommer-iam';
 const PREFIX = 'iam';
 const REGION = 'us-east-1';
 /** Requests made before enforcement starts: 3 users x (CreateUser, PutUserPolicy, CreateAccessKey). */
-const UNCHECKED_REQUESTS = 9;
+const UNCHECKED_REQUESTS = 3 * UNCHECKED_PER_USER;
 
 type Role = 'setup' | 'orchestrator' | 'worker';
-interface Creds {
-  AWS_ACCESS_KEY_ID: string;
-  AWS_SECRET_ACCESS_KEY: string;
-}
 
 let moto: Moto;
 const creds = {} as Record<Role, Creds>;
@@ -59,28 +55,6 @@ const config = {
   chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 },
   aws: { bucket: BUCKET, queuePrefix: PREFIX, region: REGION, forcePathStyle: true, endpoint: '' },
 };
-
-/** The printed policy, plus moto's own names for the same grants (see the header). */
-function forMoto(doc: PolicyDocument): PolicyDocument {
-  const alias: Record<string, string> = {
-    's3:ListBucket': 's3:HeadBucket',
-    's3:PutBucketPublicAccessBlock': 's3:PutPublicAccessBlock',
-  };
-  const statements = doc.Statement.map((s) => ({
-    ...s,
-    Action: [...s.Action, ...s.Action.flatMap((a) => (alias[a] ? [alias[a]] : []))],
-  }));
-  const byName = [
-    ...new Set(
-      doc.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) =>
-        s.Action.filter((a) => a === 'sqs:CreateQueue' || a === 'sqs:GetQueueUrl'),
-      ),
-    ),
-  ];
-  if (byName.length > 0)
-    statements.push({ Sid: 'MotoChecksQueueNamesAgainstStar', Effect: 'Allow', Action: byName, Resource: '*' });
-  return { ...doc, Statement: statements };
-}
 
 const env = (role: Role) => ({ ...creds[role], AWS_REGION: REGION, AWS_EC2_METADATA_DISABLED: 'true' });
 const clientConfig = (role: Role) => ({
@@ -98,21 +72,7 @@ before(async () => {
     { region: REGION },
     { bucket: BUCKET, queuePrefix: PREFIX, clusterTag: { key: 'nommer:cluster', value: PREFIX } },
   );
-  const iam = new IAMClient({ endpoint: moto.endpoint, region: REGION, maxAttempts: 1 });
-  for (const role of ['setup', 'orchestrator', 'worker'] as const) {
-    const UserName = `nommer-${role}`;
-    await iam.send(new CreateUserCommand({ UserName }));
-    await iam.send(
-      new PutUserPolicyCommand({
-        UserName,
-        PolicyName: `nommer-${role}`,
-        PolicyDocument: JSON.stringify(forMoto(printed[role])),
-      }),
-    );
-    const key = (await iam.send(new CreateAccessKeyCommand({ UserName }))).AccessKey!;
-    creds[role] = { AWS_ACCESS_KEY_ID: key.AccessKeyId!, AWS_SECRET_ACCESS_KEY: key.SecretAccessKey! };
-  }
-  iam.destroy();
+  Object.assign(creds, await iamUsers(moto.endpoint, REGION, printed));
   writeConfig(d.path, config);
 });
 
