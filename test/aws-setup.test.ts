@@ -223,7 +223,7 @@ describe('iamPolicies', () => {
       assert.ok(parsed.Statement.length > 0);
       const sids = parsed.Statement.map((s) => s.Sid);
       assert.equal(new Set(sids).size, sids.length, 'unique Sids');
-      for (const s of parsed.Statement.filter((x) => x.Sid !== 'NeverWriteReleasesOrFences')) {
+      for (const s of parsed.Statement.filter((x) => !x.Sid.startsWith('Never'))) {
         assert.equal(s.Effect, 'Allow');
         assert.ok(
           s.Action.every((a) => /^(sqs|s3|ec2|iam):[A-Za-z]+$/.test(a)),
@@ -313,6 +313,10 @@ describe('iamPolicies', () => {
     assert.ok(allows(w, 's3:ListBucket', 'arn:aws:s3:::archive'));
     assert.ok(allows(scoped.orchestrator, 's3:DeleteObject', 'arn:aws:s3:::media/videos/late.webm'));
     assert.ok(!allows(scoped.orchestrator, 's3:DeleteObject', 'arn:aws:s3:::media/private/salaries.csv'));
+    for (const key of ['nommer-releases/media-nommer-0.1.0.tgz', 'nommer-control/fence/j_1.json']) {
+      assert.ok(!allows(orchestrator, 's3:DeleteObject', `arn:aws:s3:::media/${key}`), `feederd never deletes ${key}`);
+      assert.ok(allows(orchestrator, 's3:DeleteObject', 'arn:aws:s3:::media/out/late.webm'));
+    }
     assert.throws(
       () => iamPolicies({}, { bucket: 'media', queuePrefix: 'nm', allowedPrefixes: ['media/videos'] }),
       /not an S3 location/,

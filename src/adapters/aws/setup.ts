@@ -456,8 +456,21 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
         Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
         Resource: `${bucketArn}/${staging}*`,
       },
-      // Taking back an output committed after its job was canceled or failed (late-outputs.ts).
-      { Sid: 'TakeBackLateOutputs', Effect: 'Allow', Action: ['s3:DeleteObject'], Resource: jobObjects },
+      // Taking back an output committed after its job was canceled or failed (late-outputs.ts):
+      // GetObject reads a package's index and the identity (HEAD) of what is removed.
+      {
+        Sid: 'TakeBackLateOutputs',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:DeleteObject'],
+        Resource: jobObjects,
+      },
+      // Whatever feederd is made to remove, never the release every instance installs or a fence.
+      {
+        Sid: 'NeverDeleteReleasesOrFences',
+        Effect: 'Deny',
+        Action: ['s3:DeleteObject'],
+        Resource: [`${bucketArn}/${RELEASE_PREFIX}*`, `${bucketArn}/${control}*`],
+      },
       // Without ListBucket a HEAD on a missing key answers 403 instead of 404.
       {
         Sid: 'ListStaging',
