@@ -299,7 +299,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         input,
         probe,
         video,
-        rawReference: ref?.path,
+        rawReference: ref,
         signal: req.signal,
       });
     let reruns = 0;
@@ -348,7 +348,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
               probe,
               video: video!,
               path: o.path,
-              rawReference: refs[i]?.path,
+              rawReference: refs[i],
               signal: req.signal,
             });
       }

@@ -372,7 +372,7 @@ test('an encode writes its source frames beside its output (raw, as the measurem
   );
   const m = { ffmpeg: ff.ffmpeg, path: out, input, probe, video };
   const fromSource = await measureAgainstSource(m);
-  const fromRaw = await measureAgainstSource({ ...m, rawReference: ref.path });
+  const fromRaw = await measureAgainstSource({ ...m, rawReference: ref });
   assert.ok(Math.abs(fromRaw.ssim - fromSource.ssim) <= 0.0005 && Math.abs(fromRaw.psnr - fromSource.psnr) <= 0.05);
   assert.equal(fromRaw.ssim, fromSource.ssim);
   assert.ok(!existsSync(ref.path), 'the reference is removed once measured');
@@ -398,7 +398,7 @@ test('an encode writes its source frames beside its output (raw, as the measurem
     { encoding: 'utf8' },
   );
   assert.equal(sh.status, 0, sh.stderr);
-  const fromOff = await measureAgainstSource({ ...m, rawReference: off });
+  const fromOff = await measureAgainstSource({ ...m, rawReference: { ...ref, path: off } });
   assert.ok(Math.abs(fromOff.ssim - fromSource.ssim) > 0.0005, `${fromOff.ssim} vs ${fromSource.ssim}`);
   // A format it would not keep exactly, or more bytes than the cap: no reference (the source is decoded).
   assert.equal(

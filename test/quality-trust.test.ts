@@ -5,14 +5,15 @@
 //   written beside an encode grow past what was planned.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { measureQuality, measureScore } from '../src/quality/measure.js';
 import type { OutputQuality, SearchRecord } from '../src/quality/types.js';
-import { FFMPEG, tempDir } from './helpers/media.js';
-import { nommer } from './helpers/cli.js';
+import { FFMPEG, FFPROBE, tempDir } from './helpers/media.js';
+import { NOMMER_BIN } from './helpers/cli.js';
+import { ssim } from './helpers/chunked.js';
 
 const work = tempDir('nommer-quality-trust-');
 after(() => work.cleanup());
@@ -55,9 +56,27 @@ const FORGED_LINE = '[Parsed_ssim_0 @ 0x1] SSIM Y:0 All:0.200000 (0)';
   assert.ok(dump.split('\n').includes(FORGED_LINE), `ffmpeg prints the forged line at the start of a line:\n${dump}`);
 }
 
-async function encodeJson(input: string, out: string, extra: string[] = []): Promise<OutputQuality> {
-  const r = await nommer(['encode', input, '-o', out, '--json', '-f', ...extra]);
-  assert.equal(r.code, 0, r.stderr);
+/**
+ * `nommer encode --json` of one output, its quality; with `maxFileBytes`, under a limit on the
+ * size of any file it writes (RLIMIT_FSIZE, through util-linux's prlimit).
+ */
+async function encodeJson(
+  input: string,
+  out: string,
+  extra: string[] = [],
+  maxFileBytes?: number,
+): Promise<OutputQuality> {
+  const argv = [process.execPath, NOMMER_BIN, 'encode', input, '-o', out, '--json', '-f', ...extra];
+  const limited = maxFileBytes ? ['prlimit', `--fsize=${maxFileBytes}`, ...argv] : argv;
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(limited[0]!, limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
   return (JSON.parse(r.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
 }
 
@@ -98,4 +117,32 @@ test('a title tag that reads like a score does not steer --target: the same prob
     e.tried.map((p) => [p.crf, p.score]),
     g.tried.map((p) => [p.crf, p.score]),
   );
+});
+
+test('a file that claims 1 s but holds 30 s: the raw reference stays within its planned bound, and the output is measured against the source', async () => {
+  const lying = join(work.path, 'lying.mkv');
+  ffmpeg([
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=12', '-t', '30'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', lying],
+  ]);
+  // The segment's Duration (EBML ID 0x4489, an 8-byte float of milliseconds) set to 1 s.
+  const bytes = readFileSync(lying);
+  const at = bytes.indexOf(Buffer.from([0x44, 0x89, 0x88]));
+  assert.equal(bytes.readDoubleBE(at + 3), 30000, 'the Duration element is where expected');
+  bytes.writeDoubleBE(1000, at + 3);
+  writeFileSync(lying, bytes);
+  const probe = (entries: string, extra: string[] = []) =>
+    spawnSync(FFPROBE, ['-v', 'error', ...extra, '-show_entries', entries, '-of', 'csv=p=0', lying], {
+      encoding: 'utf8',
+    }).stdout.trim();
+  assert.equal(Number(probe('format=duration')), 1);
+  assert.equal(probe('stream=nb_read_frames', ['-count_frames', '-select_streams', 'v:0']), '360');
+  // Planned: 12 frames (15 with the margin) of 160x120 yuv420p, 28,800 bytes each, about 0.4 MB;
+  // all 360 frames would be 10.4 MB. No file of the encode may pass 4 MB.
+  const out = join(work.path, 'lying.webm');
+  const q = await encodeJson(lying, out, [], 4_000_000);
+  // The reference, cut at its bound, is not used: the output is measured against the source.
+  const fresh = ssim(out, lying);
+  assert.equal(fresh.frames, 360);
+  assert.ok(q.ssim !== undefined && Math.abs(q.ssim - fresh.all) <= 0.002, `${q.ssim} vs ${fresh.all}`);
 });

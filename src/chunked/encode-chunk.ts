@@ -203,7 +203,7 @@ export async function encodeVideoChunk(
       crf,
     }).outputs[0]!.video!;
   /** Measure the chunk against its frames of the source (or the raw reference its encode wrote of them). */
-  const measureChunk = (crf: number | undefined, raw?: string) =>
+  const measureChunk = (crf: number | undefined, raw?: RawReference) =>
     measureAgainstSource({
       ffmpeg: req.ffmpeg.ffmpeg,
       path: req.dest,
@@ -269,7 +269,7 @@ export async function encodeVideoChunk(
           try {
             frames = await encodeExact(crf, ref);
             return {
-              quality: await measureChunk(crf, ref?.path),
+              quality: await measureChunk(crf, ref),
               kbps: await averageKbps(req.dest, req.chunk.duration),
             };
           } finally {

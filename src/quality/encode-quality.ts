@@ -69,14 +69,15 @@ export interface MeasureOutputRequest {
   video: CompiledVideo;
   path: string;
   /** The raw reference the encode wrote beside it (rawReference), read instead of the source; removed after. */
-  rawReference?: string;
+  rawReference?: RawReference;
   signal?: AbortSignal;
   onSpawn?: (pid: number) => void;
 }
 
 /**
  * Measure an output against its source (or the raw reference of it its encode wrote, the same
- * frames: the source is not decoded again; on any failure with it, against the source).
+ * frames: the source is not decoded again; against the source when that reference was cut at
+ * its bound, or on any failure with it).
  */
 export async function measureAgainstSource(r: MeasureOutputRequest): Promise<Quality & { seconds: number }> {
   const source = {
@@ -92,22 +93,35 @@ export async function measureAgainstSource(r: MeasureOutputRequest): Promise<Qua
     signal: r.signal,
     onSpawn: r.onSpawn,
   };
-  if (!r.rawReference) return measureQuality(source);
+  const ref = r.rawReference;
+  if (!ref) return measureQuality(source);
   try {
-    return await measureQuality({
-      ...source,
-      reference: `file:${r.rawReference}`,
-      referenceStream: 0,
-      referenceInputOptions: undefined,
-      // Filtered, scaled and numbered already: the measurement's own chain leaves the frames as they are.
-      referenceFilters: '',
-    });
+    if (!(await referenceCut(ref)))
+      return await measureQuality({
+        ...source,
+        reference: `file:${ref.path}`,
+        referenceStream: 0,
+        referenceInputOptions: undefined,
+        // Filtered, scaled and numbered already: the measurement's own chain leaves the frames as they are.
+        referenceFilters: '',
+      });
   } catch (err) {
     if (asNommerError(err).code === 'CANCELED') throw err;
-    return measureQuality(source);
   } finally {
-    await rm(r.rawReference, { force: true });
+    await rm(ref.path, { force: true });
   }
+  return measureQuality(source);
+}
+
+/**
+ * Whether the raw reference stopped at its bound (`-frames:v maxFrames`): the source has more
+ * frames than planned (its container claims less than it holds), so the reference misses some.
+ * Each frame takes `frameBytes` in the file, so fewer than `maxFrames` frames fill less than
+ * `maxFrames × frameBytes`; a file that size or more has reached the bound (or is not there).
+ */
+export async function referenceCut(ref: Pick<RawReference, 'path' | 'maxFrames' | 'frameBytes'>): Promise<boolean> {
+  const st = await stat(ref.path).catch(() => undefined);
+  return !st || st.size >= ref.maxFrames * ref.frameBytes;
 }
 
 /** Measure an output; a failure to measure is recorded (skipped), never fails the encode. */
@@ -128,6 +142,10 @@ export interface RawReference {
   path: string;
   /** The extra output to append to the command that writes the output (referenceOutputArgs). */
   args: string[];
+  /** The most frames it is written with: the planned frames with a margin. */
+  maxFrames: number;
+  /** Bytes of one raw frame in it. */
+  frameBytes: number;
 }
 
 /**
@@ -135,6 +153,8 @@ export interface RawReference {
  * source frames as the measurement compares them, uncompressed (see referenceOutputArgs), so
  * the measurement decodes only the output. Undefined for a pixel format it would not keep
  * exactly, or too many bytes (frames × size, with a margin) for the cap or the free space.
+ * The frames are planned, not known (a container's duration can lie), so the reference is
+ * written with that margin as its bound, and one that reaches it is not used (referenceCut).
  */
 export async function rawReference(o: {
   dir: string;
@@ -146,7 +166,8 @@ export async function rawReference(o: {
 }): Promise<RawReference | undefined> {
   const per = rawFrameBytes(o.video.pixFmt, o.video.width, o.video.height);
   if (per === undefined || !(o.frames > 0) || !Number.isFinite(o.frames)) return undefined;
-  const bytes = per * Math.ceil(o.frames * 1.05 + 2);
+  const maxFrames = Math.ceil(o.frames * 1.05 + 2);
+  const bytes = per * maxFrames;
   if (bytes > RAW_REFERENCE_MAX_BYTES) return undefined;
   const fs = await statfs(o.dir).catch(() => undefined);
   if (!fs || bytes > (fs.bavail * fs.bsize) / 4) return undefined;
@@ -154,6 +175,8 @@ export async function rawReference(o: {
   await rm(path, { force: true });
   return {
     path,
+    maxFrames,
+    frameBytes: per,
     args: referenceOutputArgs(
       {
         referenceStream: o.referenceStream,
@@ -163,6 +186,7 @@ export async function rawReference(o: {
         pixFmt: o.video.pixFmt,
       },
       path,
+      maxFrames,
     ),
   };
 }

@@ -99,15 +99,19 @@ export function rawFrameBytes(pixFmt: string, width: number, height: number): nu
 /**
  * The extra output an encode command gets to write its source, as the measurement compares it
  * (referenceChain), uncompressed into `path` (pure): the encode decodes the source anyway, so the
- * measurement reads these frames instead of decoding the source a second time. Every frame the
- * chain gives is written (passthrough), numbered as the measurement numbers them.
+ * measurement reads these frames instead of decoding the source a second time. The chain's
+ * frames are written as they come (passthrough), numbered as the measurement numbers them, but
+ * never more than `maxFrames`: the plan comes from the container's claimed duration, and a
+ * file that claims a second but holds an hour must not fill the disk with raw frames.
  */
 export function referenceOutputArgs(
   r: Pick<MeasureRequest, 'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt'>,
   path: string,
+  maxFrames: number,
 ): string[] {
   return [
     ...['-map', `0:${r.referenceStream}`, '-vf', referenceChain(r), '-fps_mode', 'passthrough'],
+    ...['-frames:v', String(maxFrames)],
     ...['-c:v', 'rawvideo', '-f', 'nut', path.startsWith('/') ? path : `file:${path}`],
   ];
 }
