@@ -259,7 +259,27 @@ export async function probeSubtitles(
 
 /** `subtitles-<n>-<lang>.vtt`; n counts the package's tracks from 0. */
 export function subtitleFileName(n: number, language: string): string {
-  return `subtitles-${n}-${bcp47Language(language)}.vtt`;
+  return `subtitles-${n}-${fileLanguage(language)}.vtt`;
+}
+
+/** RFC 5646 asks every implementation to take tags of 35 characters: longer ones are cut to fit. */
+const FILE_LANGUAGE_MAX = 35;
+
+/**
+ * The language as a file name carries it: a tag may have any number of subtags, and a file name
+ * of hundreds of characters fails the whole package (ENAMETOOLONG). The leading subtags (language,
+ * script, region) are kept while they fit, without a dangling singleton; the name is for people,
+ * and the manifests carry the track's language (n alone keeps names apart).
+ */
+function fileLanguage(language: string): string {
+  const subtags = bcp47Language(language).split('-');
+  const kept: string[] = [];
+  for (const sub of subtags) {
+    if ([...kept, sub].join('-').length > FILE_LANGUAGE_MAX) break;
+    kept.push(sub);
+  }
+  while (kept.length > 1 && kept[kept.length - 1]!.length === 1) kept.pop();
+  return kept.join('-') || 'und';
 }
 
 // What WebVTT cue text may hold as markup: its own tags, timestamps and character references.
