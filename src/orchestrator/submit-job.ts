@@ -202,7 +202,10 @@ function checkS3Location(deps: JobCreatorDeps, raw: string, what: 'input' | 'out
       hint: 'write the key as it is stored, without dot segments',
     });
   }
-  const reserved = (deps.reservedPrefixes ?? []).find((p) => uri.startsWith(p));
+  // Prefixes as path segments, whatever their slash: a package written to `s3://b/nommer-staging`
+  // puts its files under `nommer-staging/`, and `nommer-stagingX/` is not staging.
+  const asDir = (u: string) => (u.endsWith('/') ? u : `${u}/`);
+  const reserved = (deps.reservedPrefixes ?? []).find((p) => asDir(uri).startsWith(asDir(p)));
   if (reserved) {
     throw new NommerError(
       'USAGE',
