@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'FFMPEG_FAILED',
   'OUTPUT_EXISTS',
   'OUTPUT_UNWRITABLE',
+  'DELIVERY_FAILED', // aws: the outputs were made but could not be brought to their local paths
   'DISK_FULL',
   'STORAGE_DENIED',
   'STORAGE_NOT_FOUND',

@@ -2,7 +2,7 @@
 // they share besides the ports: a worker on another machine needs nothing else to do a task,
 // and the orchestrator learns everything from status events. Validated on receipt.
 import { z } from 'zod';
-import { PHASES } from './jobs/types.js';
+import { TASK_PHASES } from './jobs/types.js';
 
 export const MESSAGE_VERSION = 1;
 
@@ -57,7 +57,7 @@ export const statusEvent = z.object({
   /** Milliseconds since the epoch, from the worker's clock. */
   at: z.number(),
   type: z.enum(['started', 'phase', 'progress', 'succeeded', 'failed', 'released']),
-  phase: z.enum(PHASES).optional(),
+  phase: z.enum(TASK_PHASES).optional(),
   progress: z
     .object({
       fraction: z.number().min(0).max(1),

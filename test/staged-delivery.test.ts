@@ -128,17 +128,20 @@ test('a file that appears at the destination while the job runs is kept, and so 
   });
   writeFileSync(dest, 'written while the job waited');
   worker(t, dir, 'sd-w2');
-  assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
+  // The delivery is part of the job's end: the job fails DELIVERY_FAILED.
+  const ended = await waitForJob(f.client, job.id, isFinal, 90_000);
+  assert.equal(ended.state, 'failed');
+  assert.equal(ended.error?.code, 'DELIVERY_FAILED');
   const rec = await outcomeOf(f.home, job.id);
   const detail = await f.client.request<{ delivery?: { state: string; error?: string } }>('GET', `/v1/jobs/${job.id}`);
   assert.equal(detail.delivery?.state, 'failed');
-  assert.match(detail.delivery?.error ?? '', /^OUTPUT_EXISTS: .*the outputs stay in s3:/);
+  assert.match(detail.delivery?.error ?? '', /^DELIVERY_FAILED: OUTPUT_EXISTS: .*the outputs stay in s3:/);
   await f.stop();
   const store = openStore(join(f.home, 'nommer.db'));
   try {
     assert.match(
       rec.error ?? '',
-      /^OUTPUT_EXISTS: .*race\.webm.*; the outputs stay in s3:\/\/nommer-test\/nommer-staging\/outputs\//,
+      /^DELIVERY_FAILED: OUTPUT_EXISTS: .*race\.webm.*; the outputs stay in s3:\/\/nommer-test\/nommer-staging\/outputs\//,
     );
     const from = store.getJob(job.id)!.options.deliver![0]!.from;
     assert.equal(await storage().exists(from), true, 'the staged output is kept');
@@ -157,15 +160,17 @@ test('a feederd that stopped between the success and the delivery delivers when 
     outputs: [{ preset: 'webm' }],
   });
   worker(t, dir, 'sd-w3');
-  assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
+  const ended = await waitForJob(f.client, job.id, isFinal, 90_000);
+  assert.equal(ended.state, 'succeeded', JSON.stringify(ended.error));
   await delivered(dest, () => isWebm(dest));
   assert.equal((await outcomeOf(f.home, job.id)).error, null);
   await f.stop();
-  // Put back the state such a stop leaves: the success applied, no delivery recorded, the staged
-  // objects still in the bucket, nothing at the destination.
+  // Put back the state such a stop leaves: the tasks done, the job waiting in `delivering`, no
+  // delivery recorded, the staged objects still in the bucket, nothing at the destination.
   const store = openStore(join(f.home, 'nommer.db'));
   const { deliver, cleanup } = store.getJob(job.id)!.options;
   store.db.prepare('DELETE FROM job_deliveries WHERE job_id = ?').run(job.id);
+  store.db.prepare("UPDATE jobs SET state = 'running', delivering = 1, finished_at = NULL WHERE id = ?").run(job.id);
   store.close();
   await storage().store(dest, deliver![0]!.from, { overwrite: true });
   rmSync(dest);
@@ -180,6 +185,7 @@ test('a feederd that stopped between the success and the delivery delivers when 
   await again.stop();
   const after = openStore(join(again.home, 'nommer.db'));
   assert.deepEqual(after.deliveryOf(job.id)?.error, null);
+  assert.equal(after.getJob(job.id)?.state, 'succeeded');
   assert.deepEqual(after.pendingDeliveries(), []);
   after.close();
 });

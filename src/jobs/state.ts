@@ -524,6 +524,55 @@ export function failJob(
 }
 
 /**
+ * aws staged outputs: a job whose tasks are all done is not over until its outputs are at the
+ * local paths asked for. The success is held as `running` in phase `delivering` (the last task's
+ * success is told as task_succeeded); endDelivery ends it. Any other outcome is returned as is.
+ */
+export function holdForDelivery(out: Applied): Applied {
+  if (out.job.state !== 'succeeded') return out;
+  const held = { state: 'running' as const, phase: 'delivering' as const };
+  return {
+    ...out,
+    job: { ...out.job, ...held, finishedAt: null },
+    events: out.events.map((e) =>
+      e.type === 'succeeded'
+        ? { ...e, ...held, type: 'task_succeeded', message: `${e.message}; delivering the outputs` }
+        : { ...e, ...held },
+    ),
+  };
+}
+
+/** The end of a held job's delivery: succeeded, or failed with DELIVERY_FAILED. */
+export function endDelivery(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  error: ErrorInfo | null,
+  opts: { now: number },
+): Outcome {
+  if (job.state !== 'running' || job.phase !== 'delivering' || tasks.some((t) => t.state !== 'succeeded'))
+    return refuse('job-state', `job ${job.id} is ${job.state}${job.phase ? ` (${job.phase})` : ''}, not delivering`);
+  const state = error ? ('failed' as const) : ('succeeded' as const);
+  const next: JobSnapshot = { ...job, state, phase: null, finishedAt: opts.now, error };
+  return {
+    applied: true,
+    job: next,
+    tasks: [],
+    dispatch: [],
+    events: [
+      {
+        type: state,
+        taskId: null,
+        state,
+        phase: null,
+        attempt: job.attempt,
+        message: error ? `${error.code}: ${error.message}` : 'succeeded; the outputs are delivered',
+        data: error ? { error } : { outputs: job.outputs.map((o) => ({ uri: o.uri, bytes: o.bytes ?? 0 })) },
+      },
+    ],
+  };
+}
+
+/**
  * Retry a failed or canceled job: every task that did not succeed, and every succeeded one in
  * `rerun` (its result is gone), gets a new attempt and a fresh budget of automatic retries; other
  * succeeded tasks keep their results. New attempts are all above the job's highest attempt so far,

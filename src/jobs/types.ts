@@ -5,7 +5,11 @@ export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled
 export type JobState = (typeof JOB_STATES)[number];
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'canceled']);
 
-export const PHASES = ['downloading', 'encoding', 'uploading'] as const;
+/** What a worker reports of a task. */
+export const TASK_PHASES = ['downloading', 'encoding', 'uploading'] as const;
+export type TaskPhase = (typeof TASK_PHASES)[number];
+/** A job's, plus `delivering` (aws): its tasks are done and feederd brings staged outputs to their local paths. */
+export const PHASES = [...TASK_PHASES, 'delivering'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Progress of one encode, as parsed from ffmpeg's -progress output. */

@@ -94,7 +94,8 @@ export function publicJob(j: Job | JobDetail) {
     input: redactUrl(j.input),
     outputs: j.outputs.map((o) => ({
       preset: o.preset.name,
-      uri: redactUrl(o.uri),
+      // aws: a local output is staged in the bucket; clients see the path it is delivered to.
+      uri: redactUrl(j.options.deliver?.find((d) => d.from === o.uri)?.to ?? o.uri),
       ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
       ...outputExtras(o),
     })),
@@ -149,7 +150,8 @@ export function publicJobDetail(store: Store, j: JobDetail) {
 function deliveryOf(store: Store, j: JobDetail) {
   if (!j.options.deliver?.length) return {};
   const rec = store.deliveryOf(j.id);
-  const state = rec ? (rec.error ? 'failed' : 'delivered') : j.state === 'succeeded' ? 'pending' : 'waiting';
+  const due = j.state === 'succeeded' || j.phase === 'delivering';
+  const state = rec ? (rec.error ? 'failed' : 'delivered') : due ? 'pending' : 'waiting';
   return {
     delivery: {
       state,

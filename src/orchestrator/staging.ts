@@ -7,14 +7,20 @@
 // staged object too, so nothing is lost). Each download goes to a private directory beside its
 // destination, then into place with the local adapter's no-replace commit, all outputs or none.
 // What is pending is in the store (deliveries.ts): a restarted feederd finishes it.
-import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FsStorage } from '../adapters/local/fs-storage.js';
-import { asNommerError } from '../errors.js';
+import { asNommerError, type ErrorInfo } from '../errors.js';
 import { sha256File } from '../hash.js';
 import type { Logger } from '../log.js';
 import type { WirePreset } from '../messages.js';
-import { commitAll, type PreparedOutput, type Storage } from '../ports/storage.js';
+import {
+  commitAllUndoable,
+  discardAll,
+  type CommittedSet,
+  type PreparedOutput,
+  type Storage,
+} from '../ports/storage.js';
 import { sleep } from '../sleep.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import type { Job, Store } from './store/index.js';
@@ -71,22 +77,25 @@ export class Staging {
   }
 
   /**
-   * Download staged outputs to their local destinations, all or none, then remove what was
-   * staged. A destination that already holds exactly the staged bytes counts as delivered (a
-   * delivery cut short by a restart after its commit). Throws, keeping the staged objects, when
-   * one cannot be delivered.
+   * Download staged outputs to their local destinations (their directories created), all or
+   * none, and keep the way back until the job's end is recorded: the caller finishes the set, or
+   * undoes it when the job ended otherwise (canceled meanwhile). A destination that already holds
+   * exactly the staged bytes counts as delivered (a delivery cut short by a restart after its
+   * commit). Throws, nothing left at the destinations, when one cannot be delivered.
    */
-  async deliver(deliveries: Delivery[], cleanup: string[], opts: { overwrite: boolean }): Promise<void> {
+  async deliver(deliveries: Delivery[], opts: { overwrite: boolean; signal?: AbortSignal }): Promise<CommittedSet> {
     const prepared: PreparedOutput[] = [];
     const scratch: string[] = [];
     try {
       for (const d of deliveries) {
         // A directory only this delivery knows: the download's own name meets no one's file.
-        const dir = await mkdtemp(join(dirname(d.to), '.nommer-delivery-')).catch((err) => {
-          throw asNommerError(err);
-        });
+        const dir = await mkdir(dirname(d.to), { recursive: true })
+          .then(() => mkdtemp(join(dirname(d.to), '.nommer-delivery-')))
+          .catch((err) => {
+            throw asNommerError(err);
+          });
         scratch.push(dir);
-        const got = await this.storage.fetch(d.from, dir);
+        const got = await this.storage.fetch(d.from, dir, { signal: opts.signal });
         if (await sameBytes(got, d.to)) continue;
         const out = await this.local.prepareOutput(d.to, {
           overwrite: opts.overwrite,
@@ -96,14 +105,18 @@ export class Staging {
         prepared.push(out);
         await rename(got, out.path);
       }
-      await commitAll(prepared);
+      return await commitAllUndoable(prepared, { signal: opts.signal });
     } catch (err) {
-      for (const p of prepared) await p.discard();
+      await discardAll(prepared);
       throw err;
     } finally {
       for (const dir of scratch) await rm(dir, { recursive: true, force: true });
     }
-    for (const uri of cleanup)
+  }
+
+  /** Remove what was staged for a job once it is delivered (best effort: the lifecycle rule is the backstop). */
+  async cleanup(uris: readonly string[]): Promise<void> {
+    for (const uri of uris)
       await this.storage.remove(uri).catch((err) => this.log.warn({ uri, err: String(err) }, 'staging cleanup failed'));
   }
 }
@@ -116,67 +129,88 @@ async function sameBytes(file: string, dest: string): Promise<boolean> {
   return ha === hb;
 }
 
-const DELIVERY_ATTEMPTS = 3;
+/** Tries of a delivery that fails for a passing reason (the network, S3 throttling): 1+2+4+8 s apart. */
+const DELIVERY_ATTEMPTS = 5;
 
 /**
- * Delivers each job's staged outputs when it succeeds, and at start the ones a previous feederd
- * left pending; records each outcome in the store. One delivery per job at a time.
+ * Delivers each job's staged outputs when its tasks are done (the job waits in phase
+ * `delivering`), and at start the ones a previous feederd left pending; the delivery's outcome
+ * ends the job: succeeded, or failed DELIVERY_FAILED with where the outputs stay (retrying the
+ * job delivers again). One delivery per job at a time; a cancel stops it and takes back what it
+ * put in place.
  */
 export function attachDelivery(
   store: Store,
   staging: Staging,
   log: Logger,
 ): { start(): void; stop(timeoutMs?: number): Promise<void> } {
-  const running = new Map<string, Promise<void>>();
+  const running = new Map<string, { done: Promise<void>; abort: AbortController }>();
   const abort = new AbortController();
   let stopped = false;
   /** An outcome written after feederd began to close its store is left for the next start. */
-  const record = (jobId: string, error: string | null) => {
+  const end = (jobId: string, error: ErrorInfo | null): 'stands' | 'refused' | 'unrecorded' => {
     try {
-      store.recordDelivery(jobId, error);
+      return store.endDelivery(jobId, error).outcome === 'refused' ? 'refused' : 'stands';
     } catch (err) {
       log.warn({ job: jobId, err: String(err) }, 'could not record the delivery; the next start delivers again');
+      return 'unrecorded';
     }
+  };
+  const deliverOnce = async (job: Job, signal: AbortSignal): Promise<void> => {
+    const o = job.options;
+    const set = await staging.deliver(o.deliver ?? [], { overwrite: o.force, signal });
+    if (end(job.id, null) === 'refused') {
+      // The job ended meanwhile (canceled): what it did not finish leaves nothing behind.
+      await set.undo().catch((err) => log.warn({ job: job.id, err: String(err) }, 'could not take a delivery back'));
+      log.info({ job: job.id }, 'the job ended during its delivery: delivered files taken back');
+      return;
+    }
+    await set.finish();
+    await staging.cleanup(o.cleanup ?? []);
+    log.info({ job: job.id, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned');
+  };
+  const failure = (job: Job, err: unknown): ErrorInfo => {
+    const e = asNommerError(err);
+    const where = (job.options.deliver ?? []).map((x) => x.from).join(', ');
+    const kept = where
+      ? `; the outputs stay in ${where} (the staging prefix expires after 15 days; \`nommer retry ${job.id}\` delivers again)`
+      : '';
+    return { code: 'DELIVERY_FAILED', message: `${e.code}: ${e.message}${kept}`, retriable: e.retriable };
   };
   const deliverJob = (job: Job): void => {
     const o = job.options;
     if (stopped || running.has(job.id) || !(o.deliver?.length || o.cleanup?.length)) return;
-    const run = (async () => {
-      // A passing fault (the network, S3 throttling) is tried again a few times, then left
-      // pending for the next start; anything else is recorded, with where the outputs are.
+    const ac = new AbortController();
+    const signal = AbortSignal.any([ac.signal, abort.signal]);
+    const done = (async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          await staging.deliver(o.deliver ?? [], o.cleanup ?? [], { overwrite: o.force });
-          record(job.id, null);
-          log.info({ job: job.id, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned');
-          return;
+          return await deliverOnce(job, signal);
         } catch (err) {
-          const e = asNommerError(err);
-          const where = (o.deliver ?? []).map((x) => x.from).join(', ');
-          const message = `${e.code}: ${e.message}${where ? `; the outputs stay in ${where} (the staging prefix expires after 15 days)` : ''}`;
-          if (e.retriable && attempt < DELIVERY_ATTEMPTS && !stopped) {
-            await sleep(1000 * 2 ** attempt, abort.signal);
+          // feederd stopping leaves it pending for the next start; a cancel has ended the job.
+          if (signal.aborted) return;
+          const info = failure(job, err);
+          if (info.retriable && attempt < DELIVERY_ATTEMPTS) {
+            log.warn({ job: job.id, err: info.message, attempt }, 'delivering outputs failed; trying again');
+            await sleep(1000 * 2 ** (attempt - 1), signal);
+            if (signal.aborted) return;
             continue;
           }
-          if (e.retriable) {
-            log.warn(
-              { job: job.id, err: message },
-              'delivering outputs failed; feederd tries again when it next starts',
-            );
-            return;
-          }
-          record(job.id, message);
-          log.error({ job: job.id, err: message }, 'delivering outputs failed');
+          end(job.id, info);
+          log.error({ job: job.id, err: info.message }, 'delivering outputs failed');
           return;
         }
       }
     })().finally(() => running.delete(job.id));
-    running.set(job.id, run);
+    running.set(job.id, { done, abort: ac });
   };
-  // On success: bring local outputs back and remove what was staged (the uploaded input too).
-  // A failed or canceled job keeps its staged input, so `nommer retry` can run it.
+  // A job whose tasks are done waits in `delivering`; one with only staged objects to clean (the
+  // uploaded input) has succeeded. A failed or canceled job keeps its staged input, so
+  // `nommer retry` can run it.
   const unsubscribe = store.subscribe((c) => {
-    if (c.event.type === 'succeeded') deliverJob(c.job);
+    if (c.event.type === 'canceled') running.get(c.jobId)?.abort.abort();
+    else if (c.job.state === 'running' && c.job.phase === 'delivering') deliverJob(c.job);
+    else if (c.event.type === 'succeeded' && !c.job.options.deliver?.length) deliverJob(c.job);
   });
   return {
     start() {
@@ -189,7 +223,10 @@ export function attachDelivery(
       abort.abort();
       // The bound's timer is cleared when the deliveries end first, so it never holds the process.
       const bound = new AbortController();
-      await Promise.race([Promise.allSettled([...running.values()]), sleep(timeoutMs, bound.signal)]);
+      await Promise.race([
+        Promise.allSettled([...running.values()].map((r) => r.done)),
+        sleep(timeoutMs, bound.signal),
+      ]);
       bound.abort();
     },
   };

@@ -1,7 +1,7 @@
 // What a task runner (worker/encode-task.ts, chunked/worker-task.ts) gets from the worker loop,
 // and what it gives back. The loop owns the lease, the status events and the scratch dir.
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
-import type { Phase, Progress } from '../jobs/types.js';
+import type { Progress, TaskPhase } from '../jobs/types.js';
 import type { TaskMessage } from '../messages.js';
 import type { CommittedSet, Storage, StoreResult } from '../ports/storage.js';
 
@@ -16,7 +16,7 @@ export interface TaskContext {
   /** Aborts when the task must stop (canceled, lease lost, hard stop). */
   signal: AbortSignal;
   onProgress: (p: Progress) => void;
-  phase: (p: Phase) => Promise<void>;
+  phase: (p: TaskPhase) => Promise<void>;
   /** Throws CANCELED when the attempt is no longer current: call right before committing. */
   beforeCommit: () => Promise<void>;
   onRepair?: (piece: string, why: string) => void;

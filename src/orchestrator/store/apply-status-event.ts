@@ -2,7 +2,8 @@
 // what changed so the caller can notify webhooks and subscribers, or why nothing did.
 import type { Db } from '../../adapters/local/db.js';
 import type { StatusEvent } from '../../messages.js';
-import { applyStatus, type RefusalReason } from '../../jobs/state.js';
+import { applyStatus, holdForDelivery, type RefusalReason } from '../../jobs/state.js';
+import { awaitsDelivery } from './end-delivery.js';
 import { instanceOfWorker } from './instance-ledger.js';
 import { immediate, readJob, readTasks, sql } from './rows.js';
 import { saveOutcome, type SlotPrice } from './save-outcome.js';
@@ -41,8 +42,9 @@ function applyStatusEventTx(db: Db, ev: StatusEvent, now: number, slotPriceOf?: 
   const job = readJob(db, ev.jobId);
   // An event for a job this store never had (or deleted) is acked and dropped by the caller.
   if (!job) return { applied: false, reason: 'job-unknown', detail: `no job ${ev.jobId}`, job: null };
-  const out = applyStatus(job, readTasks(db, ev.jobId), ev, { now });
-  if (!out.applied) return { applied: false, reason: out.reason, detail: out.detail, job };
+  const decided = applyStatus(job, readTasks(db, ev.jobId), ev, { now });
+  if (!decided.applied) return { applied: false, reason: decided.reason, detail: decided.detail, job };
+  const out = awaitsDelivery(job) ? holdForDelivery(decided) : decided;
   return {
     applied: true,
     ...saveOutcome(db, ev.jobId, out, now, {

@@ -12,16 +12,20 @@ export interface DeliveryRecord {
   error: string | null;
 }
 
-/** Succeeded jobs with staged outputs or objects to clean whose delivery has no outcome yet, oldest first. */
+/**
+ * Jobs whose delivery has no outcome yet, oldest first: held in phase `delivering`, or succeeded
+ * with staged objects to clean (or from before deliveries were part of a job's end).
+ */
 export function pendingDeliveries(db: Db, opts: { limit?: number } = {}): Job[] {
   const rows = sql(
     db,
     `SELECT j.* FROM jobs j
-    WHERE j.state = 'succeeded'
-      AND (coalesce(json_array_length(j.options, '$.deliver'), 0) > 0
-        OR coalesce(json_array_length(j.options, '$.cleanup'), 0) > 0)
-      AND NOT EXISTS (SELECT 1 FROM job_deliveries d WHERE d.job_id = j.id)
-    ORDER BY j.finished_at, j.id LIMIT ?`,
+    WHERE (j.state = 'running' AND j.delivering = 1)
+      OR (j.state = 'succeeded'
+        AND (coalesce(json_array_length(j.options, '$.deliver'), 0) > 0
+          OR coalesce(json_array_length(j.options, '$.cleanup'), 0) > 0)
+        AND NOT EXISTS (SELECT 1 FROM job_deliveries d WHERE d.job_id = j.id))
+    ORDER BY j.updated_at, j.id LIMIT ?`,
   ).all(opts.limit ?? 100) as JobRow[];
   return rows.map(jobFromRow);
 }

@@ -9,6 +9,7 @@ import { busyByWorker as busyByWorkerQuery } from './busy-by-worker.js';
 import { cancelJob } from './cancel-job.js';
 import { createJob, type Created } from './create-job.js';
 import { deliveryOf, pendingDeliveries, recordDelivery, type DeliveryRecord } from './deliveries.js';
+import { endDelivery, type DeliveryEnd } from './end-delivery.js';
 import { failJob } from './fail-job.js';
 import { findByIdempotencyKey } from './find-by-idempotency-key.js';
 import { getJob } from './get-job.js';
@@ -162,6 +163,12 @@ export class Store {
   }
   deliveryOf(jobId: string): DeliveryRecord | null {
     return deliveryOf(this.db, jobId);
+  }
+  /** A delivery's outcome: ends a job held in phase `delivering` (end-delivery.ts). */
+  endDelivery(jobId: string, error: ErrorInfo | null, now?: number): DeliveryEnd {
+    const r = endDelivery(this.db, jobId, error, now);
+    if (r.outcome === 'ended') this.emit(r.change);
+    return r;
   }
 
   close(): void {

@@ -47,6 +47,8 @@ export interface JobRow {
   finished_at: number | null;
   state: JobState;
   phase: Phase | null;
+  /** 1 while the job's outputs are delivered (its phase is then `delivering`: migration 0010). */
+  delivering?: number;
   attempt: number;
   max_attempts: number;
   priority: number;
@@ -127,7 +129,7 @@ export function jobFromRow(r: JobRow): Job {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     state: r.state,
-    phase: r.phase,
+    phase: r.delivering ? 'delivering' : r.phase,
     attempt: r.attempt,
     maxAttempts: r.max_attempts,
     priority: r.priority,

@@ -55,7 +55,7 @@ export function saveOutcome(
   sql(
     db,
     `UPDATE jobs SET updated_at = @now, started_at = @startedAt, finished_at = @finishedAt, state = @state,
-      phase = @phase, attempt = @attempt, progress = @progress, fps = @fps, speed = @speed, eta = @eta,
+      phase = @phase, delivering = @delivering, attempt = @attempt, progress = @progress, fps = @fps, speed = @speed, eta = @eta,
       outputs = @outputs, worker = @worker, error_code = @code, error_message = @message, error_retriable = @retriable
     WHERE id = @id`,
   ).run({
@@ -64,7 +64,9 @@ export function saveOutcome(
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
     state: j.state,
-    phase: j.phase,
+    // `delivering` has its own column (migration 0010).
+    phase: j.phase === 'delivering' ? null : j.phase,
+    delivering: j.phase === 'delivering' ? 1 : 0,
     attempt: j.attempt,
     progress: j.progress,
     fps: j.fps,

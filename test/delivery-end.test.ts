@@ -1,0 +1,113 @@
+// aws staged delivery is part of the job's end (issue 23, item 2), through the CLI on moto:
+// `nommer submit -o` returns once the file is at the path asked for (a new directory included)
+// and prints that path; when the delivery fails for good the job fails DELIVERY_FAILED (status,
+// --json), submit exits 1 and the staged copy is kept.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { S3Storage } from '../src/adapters/aws/s3-storage.js';
+import { s3Client } from '../src/adapters/aws/clients.js';
+import type { PublicJob } from '../src/orchestrator/api.js';
+import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { nommer } from './helpers/cli.js';
+import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { makeClip, tempDir } from './helpers/media.js';
+
+let aws: AwsEnv;
+const procs: ChildProcess[] = [];
+const feeders: RunningFeederd[] = [];
+const dirs: Array<{ cleanup(): void }> = [];
+
+before(async () => {
+  aws = await startAwsEnv({ maxAttempts: 1 });
+});
+after(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  for (const f of feeders) await f.kill().catch(() => undefined);
+  await aws?.moto.stop();
+  for (const d of dirs) d.cleanup();
+});
+
+async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
+  const d = tempDir();
+  dirs.push(d);
+  const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+  feeders.push(f);
+  return { dir: d.path, f };
+}
+
+function worker(dir: string, id: string): void {
+  procs.push(startAwsWorker(dir, aws.env, id));
+}
+
+const isWebm = (path: string) => existsSync(path) && readFileSync(path).subarray(0, 4).toString('hex') === '1a45dfa3';
+
+test('submit -o into a new directory returns once the file is there, and prints that path', async () => {
+  const { dir, f } = await setup();
+  const clip = makeClip(join(dir, 'in.mp4'), { seconds: 1, width: 160, height: 120 });
+  const dest = join(dir, 'newdir', 'sub', 'out.webm');
+  worker(dir, 'de-w1');
+  const r = await nommer(['submit', clip, '-o', dest, '--no-quality', '--api', f.client.endpoint.url], {
+    cwd: dir,
+    env: f.env,
+  });
+  // Checked the moment submit exits: no polling, the file is there or the test fails.
+  assert.ok(isWebm(dest), `${dest} is delivered when submit exits (stderr: ${r.stderr})`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^${dest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'm'));
+  assert.doesNotMatch(r.stdout, /s3:\/\//, 'the staging URI is not what the user asked for');
+  const { jobs } = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs');
+  assert.equal(jobs[0]!.state, 'succeeded');
+  assert.equal(jobs[0]!.outputs[0]!.uri, dest);
+  await f.stop();
+});
+
+test('a delivery that fails for good fails the job DELIVERY_FAILED: submit exits 1, status says so, the staged copy stays', async () => {
+  const { dir, f } = await setup();
+  const clip = makeClip(join(dir, 'race.mp4'), { seconds: 1, width: 160, height: 120 });
+  const dest = join(dir, 'race.webm');
+  // No worker yet: the job waits queued while the user writes the destination.
+  const submit = nommer(['submit', clip, '-o', dest, '--no-quality', '--json', '--api', f.client.endpoint.url], {
+    cwd: dir,
+    env: f.env,
+  });
+  let queued: PublicJob | undefined;
+  for (let i = 0; i < 600 && !queued; i++) {
+    queued = (await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs')).jobs[0];
+    if (!queued) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(queued, 'submit created the job');
+  writeFileSync(dest, 'written while the job waited');
+  worker(dir, 'de-w2');
+  const r = await submit;
+  assert.equal(r.code, 1, `submit exits 1 (stdout: ${r.stdout}, stderr: ${r.stderr})`);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { jobs: PublicJob[] };
+  assert.equal(last.jobs[0]!.state, 'failed');
+  assert.equal(last.jobs[0]!.error?.code, 'DELIVERY_FAILED');
+  assert.match(last.jobs[0]!.error?.message ?? '', /^OUTPUT_EXISTS: .*race\.webm.*the outputs stay in s3:\/\//);
+  assert.equal(readFileSync(dest, 'utf8'), 'written while the job waited');
+
+  const st = await nommer(['status', queued.id, '--api', f.client.endpoint.url], { cwd: dir, env: f.env });
+  assert.match(st.stdout, /failed/);
+  assert.match(st.stdout, /DELIVERY_FAILED/);
+  const detail = JSON.parse(
+    (await nommer(['status', queued.id, '--json', '--api', f.client.endpoint.url], { cwd: dir, env: f.env })).stdout,
+  ) as { job: PublicJob; delivery?: { state: string } };
+  assert.equal(detail.job.error?.code, 'DELIVERY_FAILED');
+  assert.equal(detail.delivery?.state, 'failed');
+  const s3 = new S3Storage({
+    client: s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
+  });
+  const staged = /the outputs stay in (s3:\/\/\S+?)[ ;]/.exec(last.jobs[0]!.error!.message)?.[1];
+  assert.ok(staged && (await s3.exists(staged)), `the staged copy is kept: ${staged}`);
+
+  // Once the way is clear, `nommer retry` delivers again from the kept copy.
+  rmSync(dest);
+  const again = await nommer(['retry', queued.id, '--api', f.client.endpoint.url], { cwd: dir, env: f.env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((await waitForJob(f.client, queued.id, isFinal, 60_000)).state, 'succeeded');
+  assert.ok(isWebm(dest), 'delivered after the retry');
+  await f.stop();
+});
