@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { NommerError } from '../../errors.js';
 
 export type Db = Database.Database;
+/** A prepared statement (the store caches them): its type from here, so only adapters name better-sqlite3. */
+export type Statement = Database.Statement;
 
 export interface OpenOptions {
   /** Milliseconds a connection waits for another's write lock before SQLITE_BUSY (default 5000). */

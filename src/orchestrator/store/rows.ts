@@ -1,7 +1,6 @@
 // Rows <-> objects for the job store, the statement cache, and reading a job with its tasks.
 // Every JSON column is written and read here and nowhere else.
-import type { Db } from '../../adapters/local/db.js';
-import type { Statement } from 'better-sqlite3';
+import type { Db, Statement } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import type { JobState, Phase } from '../../jobs/types.js';
 import type { JobEventType, TaskState, TaskType } from '../../jobs/state.js';
