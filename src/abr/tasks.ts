@@ -12,6 +12,11 @@ import { audioChunkParams, chunkKey, videoChunkParams, type PlannedTask } from '
 import type { ResolvedPreset } from '../presets/schema.js';
 import { abrOf, rungName } from './ladder.js';
 
+/** A package's manifests and its index, beside its segments. */
+export const DASH_MANIFEST = 'manifest.mpd';
+export const HLS_MANIFEST = 'master.m3u8';
+export const PACKAGE_INDEX = 'nommer-package.json';
+
 export const renditionParams = z.object({
   kind: z.literal('rendition'),
   rung: z.number().int().positive(),

@@ -5,7 +5,7 @@
 // the dash muxer (CMAF segments, manifest.mpd, and master.m3u8 over the same segments, stream
 // copy), lists the subtitles in both manifests, and commits the package's files all or none:
 // segments first and the manifests last, so a manifest never names a segment not yet there.
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NommerError } from '../errors.js';
@@ -38,6 +38,9 @@ import {
 } from './extras.js';
 import { abrOf, audioPreset, mainVideo, packageVideo, renditionPreset, rungApplies, rungName } from './ladder.js';
 import {
+  DASH_MANIFEST,
+  HLS_MANIFEST,
+  PACKAGE_INDEX,
   extrasFileUri,
   type AbrAudioParams,
   type ExtrasParams,
@@ -49,9 +52,9 @@ import type { PackageInfo, RenditionInfo } from './types.js';
 import { ratesOf, segmentsOf, vodPlaylist, withBandwidths, type SegmentRates } from './hls.js';
 import { assembleChunks, tryFetch } from '../chunked/assemble.js';
 import { encodeVideoChunk } from '../chunked/encode-chunk.js';
+import { extrasFiles, packageFileUri, plainNames, removePackageScratch } from '../scratch.js';
 
-export const DASH_MANIFEST = 'manifest.mpd';
-export const HLS_MANIFEST = 'master.m3u8';
+export { DASH_MANIFEST, HLS_MANIFEST, PACKAGE_INDEX } from './tasks.js';
 
 type Entry = Record<string, unknown>;
 
@@ -312,12 +315,6 @@ async function loadPiece(
   return { entry, path };
 }
 
-/** Child of a package directory: a local path, or a key under an s3:// prefix. */
-export function packageFileUri(dir: string, name: string): string {
-  if (isLocalUri(dir)) return join(localPathOf(dir), name);
-  return `${dir.replace(/\/+$/, '')}/${name}`;
-}
-
 /** The one packaging command: every rendition's video and the audio, copied into CMAF segments
  * with a DASH manifest and HLS playlists over the same segments. */
 export function packageArgs(o: {
@@ -373,9 +370,6 @@ export function displayAspect(sizes: ReadonlyArray<{ width: number; height: numb
   return `${top.width / g}:${top.height / g}`;
 }
 
-/** The package index, beside the manifests. */
-export const PACKAGE_INDEX = 'nommer-package.json';
-
 /** The files of the package already at `dir` (from its index), or none. */
 async function previousPackage(storage: Storage, dir: string, work: string, signal?: AbortSignal): Promise<string[]> {
   await mkdir(join(work, 'previous'), { recursive: true });
@@ -383,7 +377,7 @@ async function previousPackage(storage: Storage, dir: string, work: string, sign
   if (!got) return [];
   try {
     const files = (JSON.parse(await readFile(got, 'utf8')) as { files?: unknown }).files;
-    return Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string' && SAFE_NAME.test(f)) : [];
+    return plainNames(files);
   } catch {
     return [];
   }
@@ -667,13 +661,6 @@ async function makeLocalDir(dir: string): Promise<boolean> {
   return !had;
 }
 
-/** An extras entry's file names: plain names only (the entry is read back from scratch storage). */
-function extrasFiles(entry: Entry): string[] {
-  const files = Array.isArray(entry.files) ? entry.files : [];
-  return files.filter((f): f is string => typeof f === 'string' && SAFE_NAME.test(f));
-}
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 async function fetchExtras(ctx: TaskContext, uri: string, entry: Entry, dir: string): Promise<boolean> {
   await mkdir(dir, { recursive: true });
   const sums = (entry.sha256 ?? {}) as Record<string, string>;
@@ -730,25 +717,4 @@ async function describe(
     thumbnails: thumbs?.vtt ?? null,
     files: files.length,
   };
-}
-
-/** Remove a package's pieces from scratch (after it is committed, or when its job ends otherwise). */
-export async function removePackageScratch(storage: Storage, p: PackageParams): Promise<void> {
-  const uris = [...p.manifest.map((r) => r.uri), p.audio.uri];
-  for (const u of uris) {
-    await storage.remove(u).catch(() => undefined);
-    await storage.remove(`${u}.json`).catch(() => undefined);
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'nommer-extras-'));
-  const entry = await readEntry(storage, p.extras.uri, dir).catch(() => null);
-  for (const f of extrasFiles(entry ?? {})) await storage.remove(extrasFileUri(p.extras.uri, f)).catch(() => undefined);
-  await storage.remove(`${p.extras.uri}.json`).catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
-  if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });
-}
-
-/** Remove a package's files (and its local directory when nothing else is in it). */
-export async function removePackage(storage: Storage, dir: string, files: readonly string[]): Promise<void> {
-  for (const f of files) await storage.remove(packageFileUri(dir, f)).catch(() => undefined);
-  if (isLocalUri(dir)) await rmdir(localPathOf(dir)).catch(() => undefined);
 }

@@ -11,20 +11,18 @@
 // by number), and carries the chunks' CRF searches (from their manifest entries) when it had a
 // target; each chunk was verified and corrected on its worker, so only chunks that missed were
 // ever re-encoded.
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { Progress } from '../jobs/types.js';
 import type { Storage } from '../ports/storage.js';
-import { isLocalUri, localPathOf } from '../uri.js';
 import { sha256File } from '../hash.js';
 import { encodeAudioPiece, encodeVideoChunk, type ChunkManifestEntry } from './encode-chunk.js';
 import { countVideoPackets } from '../ffmpeg/probe.js';
 import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';
-import { packageParams } from '../abr/tasks.js';
-import { removePackageScratch } from '../abr/worker-task.js';
+import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
 import { parseResolvedPreset } from '../presets/registry.js';
@@ -252,20 +250,4 @@ async function joinedQuality(
     reached: score !== undefined && inWindow(target, score),
   };
   return { ...measured, search };
-}
-
-/** Remove a chunked job's intermediates: every piece and manifest entry, and a local scratch directory. */
-export async function removeScratch(
-  storage: Storage,
-  p: Pick<AssembleParams, 'manifest' | 'audio' | 'scratch'>,
-): Promise<void> {
-  // A package's pieces include its extras, listed in their own entry.
-  const pkg = packageParams.safeParse(p);
-  if (pkg.success) return removePackageScratch(storage, pkg.data);
-  const uris = [...p.manifest.map((c) => c.uri), ...(p.audio ? [p.audio.uri] : [])];
-  for (const u of uris) {
-    await storage.remove(u).catch(() => undefined);
-    await storage.remove(manifestUri(u)).catch(() => undefined);
-  }
-  if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });
 }

@@ -5,7 +5,7 @@
 // A retry re-queues the chunks whose pieces are gone, so the fleet encodes them in parallel again
 // instead of the assemble task repairing them one by one.
 import { stat } from 'node:fs/promises';
-import { removeScratch } from '../chunked/assemble.js';
+import { removeScratch } from '../scratch.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { manifestUri, type AssembleParams } from '../chunked/tasks.js';
 import { packageParams, pieceParams } from '../abr/tasks.js';

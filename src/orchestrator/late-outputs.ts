@@ -20,15 +20,8 @@ import { mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { removeScratch } from '../chunked/assemble.js';
-import {
-  DASH_MANIFEST,
-  HLS_MANIFEST,
-  PACKAGE_INDEX,
-  packageFileUri,
-  removePackageScratch,
-} from '../abr/worker-task.js';
-import { packageParams } from '../abr/tasks.js';
+import { DASH_MANIFEST, HLS_MANIFEST, PACKAGE_INDEX, packageParams } from '../abr/tasks.js';
+import { packageFileUri, removePackageScratch, removeScratch } from '../scratch.js';
 import { assembleParams } from '../chunked/tasks.js';
 import type { Logger } from '../log.js';
 import type { StatusEvent } from '../messages.js';
