@@ -275,11 +275,33 @@ export function safeFileName(pathLike: string, fallback = 'input'): string {
     /* keep it encoded */
   }
   // No separators, control characters or leading dots: the name must stay inside destDir.
-  const cleaned = last
-    .replace(/[\\/\x00-\x1f]/g, '_')
-    .replace(/^\.+/, '')
-    .slice(-200);
-  return cleaned || fallback;
+  const cleaned = last.replace(/[\\/\x00-\x1f]/g, '_').replace(/^\.+/, '');
+  return boundName(cleaned, NAME_MAX_BYTES) || fallback;
+}
+
+/**
+ * File systems bound a name in bytes (255 on most), and a name here gets a temp prefix and suffix
+ * (`.<name>.<8 hex>.part`, `out-<id>-<name>`): 150 UTF-8 bytes leaves room for them.
+ */
+const NAME_MAX_BYTES = 150;
+
+/**
+ * `name` cut to at most `max` UTF-8 bytes, between characters (never inside one), keeping its
+ * extension (what ffmpeg and people read the kind of file from): 80 CJK characters are 240 bytes.
+ */
+export function boundName(name: string, max: number): string {
+  const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+  if (bytes(name) <= max) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && bytes(name.slice(dot)) <= 16 ? name.slice(dot) : '';
+  let out = '';
+  let room = max - bytes(ext);
+  for (const ch of name.slice(0, name.length - ext.length)) {
+    room -= bytes(ch);
+    if (room < 0) break;
+    out += ch;
+  }
+  return out + ext;
 }
 
 /** Errors of the local disk (as opposed to the network side of a download). */
