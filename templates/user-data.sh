@@ -42,6 +42,7 @@ CONFIG_FILE="$CONFIG_DIR/nommer.config.json"
 DATA_DIR="$ROOT/var/lib/nommer"
 DOWNLOADS="$ROOT/var/tmp/nommer-bootstrap"
 NODE_DIR="$ROOT/opt/node"
+APP_DIR="$ROOT/opt/nommer"
 WORKER_USER=nommer
 IMDS=http://169.254.169.254
 
@@ -177,11 +178,23 @@ install_nommer() {
     return 1
   fi
   log "release SHA-256 matches the pin ($got)"
+  # The pin covers the dependencies too: the release carries npm-shrinkwrap.json (each package's
+  # exact version and sha512), and `npm ci` installs exactly that or fails. Nothing is resolved
+  # from a version range at boot, as npm install --global of the tarball would.
+  local app="$APP_DIR/$NOMMER_VERSION"
+  rm -rf "$app"
+  mkdir -p "$app"
+  tar -xzf "$tarball" -C "$app" --strip-components=1 --no-same-owner
+  if [ ! -f "$app/npm-shrinkwrap.json" ]; then
+    log "refusing $NOMMER_PACKAGE_URI: it has no npm-shrinkwrap.json, so its dependencies would not be pinned"
+    return 1
+  fi
   if [ "$TEST_MODE" = 1 ]; then
-    log "test mode: fetched $(wc -c <"$tarball") bytes; not installing"
+    log "test mode: fetched $(wc -c <"$tarball") bytes, unpacked with its npm-shrinkwrap.json; not installing"
     return
   fi
-  npm install --global --omit=dev --no-fund --no-audit --loglevel=error "$tarball"
+  (cd "$app" && npm ci --omit=dev --no-fund --no-audit --loglevel=error)
+  ln -sfn "$app/bin/nommer" "$(npm prefix --global)/bin/nommer"
   if [ "$(installed_nommer_version)" != "$NOMMER_VERSION" ]; then
     log "installed nommer reports '$(installed_nommer_version)', expected $NOMMER_VERSION"
     return 1

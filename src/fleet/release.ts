@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { z } from 'zod';
 import type { Config } from '../config.js';
 import { NommerError } from '../errors.js';
 import { sha256File } from '../hash.js';
@@ -28,14 +29,27 @@ export function releaseUri(bucket: string, version: string): string {
   return `s3://${bucket}/${releaseKey(version)}`;
 }
 
+/** The lockfile a release carries: every dependency's exact version and sha512 (see packRelease). */
+export const RELEASE_LOCKFILE = 'npm-shrinkwrap.json';
+
+const PackReport = z.array(z.object({ files: z.array(z.object({ path: z.string() })) }));
+
 /**
  * `npm pack` of this installation into a fresh temp dir (scripts skipped: dist/ is already
- * built). Returns the tarball's path; the caller removes `dir` when done.
+ * built). Returns the tarball's path; the caller removes `dir` when done. The tarball must carry
+ * npm-shrinkwrap.json: user-data installs with `npm ci` from it, so the SHA-256 pin of the tarball
+ * covers every dependency too (exact versions, sha512 each), not only nommer's own code.
  */
 export async function packRelease(root = packageRoot()): Promise<{ file: string; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'nommer-pack-'));
+  let report: z.infer<typeof PackReport>;
   try {
-    await execFileAsync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root });
+    const { stdout } = await execFileAsync(
+      'npm',
+      ['pack', '--ignore-scripts', '--silent', '--json', '--pack-destination', dir],
+      { cwd: root, maxBuffer: 64 << 20 },
+    );
+    report = PackReport.parse(JSON.parse(stdout));
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw new NommerError('INTERNAL', `npm pack failed in ${root}: ${(err as Error).message.split('\n')[0]}`, {
@@ -45,6 +59,12 @@ export async function packRelease(root = packageRoot()): Promise<{ file: string;
   }
   const tgz = (await readdir(dir)).filter((f) => f.endsWith('.tgz'));
   if (tgz.length !== 1) throw new NommerError('INTERNAL', `npm pack made ${tgz.length} tarballs in ${dir}`);
+  if (!report.some((r) => r.files.some((f) => f.path === RELEASE_LOCKFILE))) {
+    await rm(dir, { recursive: true, force: true });
+    throw new NommerError('INTERNAL', `the release packed from ${root} has no ${RELEASE_LOCKFILE}`, {
+      hint: 'instances would resolve its dependencies from version ranges at boot; install nommer from its published package, or run setup from a checkout (it has the file)',
+    });
+  }
   return { file: join(dir, tgz[0]!), dir };
 }
 
