@@ -15,7 +15,7 @@ export interface StoreResult {
 
 /** An output that is in place, with a way back for an all-or-none commit of several. */
 export interface Committed extends StoreResult {
-  /** Put back what was there before (or remove the new file). Best effort on S3. */
+  /** Put back what was there before (or remove the new file): locally a kept hard link, on S3 a kept copy. */
   undo(): Promise<void>;
   /** Forget the way back (remove any backup kept for undo). */
   finish(): Promise<void>;

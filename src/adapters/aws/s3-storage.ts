@@ -3,7 +3,8 @@
 // once complete, so a failed or canceled store leaves no object and no parts behind. An output is
 // written to a scratch file private to the delivery and committed by that upload; without
 // overwrite the upload is conditional (If-None-Match: *), so it never replaces an object that
-// appeared meanwhile.
+// appeared meanwhile; with overwrite the object replaced is first copied aside, so an all-or-none
+// commit of several (a package, a multi-output job) that fails midway puts it back.
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -33,6 +35,8 @@ import { awsCall, wrapAwsError, type AwsCallContext } from './errors.js';
 
 /** S3's minimum part size for every part but the last. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** The most CopyObject copies in one request. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 export interface S3Location {
   bucket: string;
@@ -237,24 +241,79 @@ export class S3Storage implements Storage {
       uri,
       path,
       commit: async (c = {}): Promise<Committed> => {
-        const existed = opts.overwrite ? await this.exists(uri) : false;
-        const r = await this.store(path, uri, { overwrite: opts.overwrite, signal: c.signal });
+        // With overwrite, the object replaced is copied aside first, so undo can put it back.
+        const backup = opts.overwrite ? await this.keepAside(uri, unique) : null;
+        let r: StoreResult;
+        try {
+          r = await this.store(path, uri, { overwrite: opts.overwrite, signal: c.signal });
+        } catch (err) {
+          if (backup) await this.remove(backup).catch(() => undefined);
+          throw err;
+        }
         committed = true;
         await rm(path, { force: true });
         return {
           ...r,
-          // S3 cannot bring back an object it replaced (without versioning): undo removes only
-          // what this commit created.
           undo: async () => {
-            if (!existed) await this.remove(uri);
+            if (!backup) return this.remove(uri);
+            await this.copy(backup, uri);
+            await this.remove(backup);
           },
-          finish: async () => {},
+          finish: async () => {
+            if (backup) await this.remove(backup);
+          },
         };
       },
       discard: async () => {
         if (!committed) await rm(path, { force: true });
       },
     };
+  }
+
+  /**
+   * Copy the object at uri (if any) to a hidden key beside it, `.<name>.<unique>.nommer-old`;
+   * returns that key's URI, or null when there is nothing to keep. Objects above S3's one-request
+   * copy limit (5 GiB) are not kept aside: replacing one cannot be undone.
+   */
+  private async keepAside(uri: string, unique: string): Promise<string | null> {
+    const size = await this.sizeOf(uri);
+    if (size === undefined || size > MAX_COPY_BYTES) return null;
+    const { bucket, key } = parseS3Uri(uri);
+    const cut = key.lastIndexOf('/') + 1;
+    const backup = `s3://${bucket}/${key.slice(0, cut)}.${key.slice(cut)}.${unique}.nommer-old`;
+    await this.copy(uri, backup);
+    return backup;
+  }
+
+  /** Server-side copy of one object (same bucket or another), its content type and encryption kept. */
+  private async copy(from: string, to: string): Promise<void> {
+    const src = parseS3Uri(from);
+    const dst = parseS3Uri(to);
+    const source = `${src.bucket}/${src.key.split('/').map(encodeURIComponent).join('/')}`;
+    await awsCall({ service: 's3', operation: 'CopyObject', resource: to }, () =>
+      this.client.send(
+        new CopyObjectCommand({
+          Bucket: dst.bucket,
+          Key: dst.key,
+          CopySource: source,
+          ...(this.opts.sse ? { ServerSideEncryption: this.opts.sse as ServerSideEncryption } : {}),
+          ...(this.opts.kmsKeyId ? { SSEKMSKeyId: this.opts.kmsKeyId } : {}),
+        }),
+      ),
+    );
+  }
+
+  /** The object's size, or undefined when there is none. */
+  private async sizeOf(uri: string): Promise<number | undefined> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return head.ContentLength ?? 0;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return undefined;
+      throw wrapAwsError(err, { service: 's3', operation: 'HeadObject', resource: uri, iamAction: 's3:GetObject' });
+    }
   }
 
   async exists(uri: string): Promise<boolean> {
