@@ -10,6 +10,7 @@ import { dataPaths, packageVersion } from '../paths.js';
 import { existsSync } from 'node:fs';
 import { openDatabase } from '../adapters/local/db.js';
 import { formatSpend, spendSummary, type Spend } from '../cost/spend.js';
+import { formatUsd } from '../cost/money.js';
 
 /** Spend so far from the data dir's store, read-only (feederd may be running); zero without one. */
 export function readSpend(home: string, now = Date.now()): Spend {
@@ -24,7 +25,7 @@ export function readSpend(home: string, now = Date.now()): Spend {
 
 function money(usd: number | null, upperBound: boolean): string {
   if (usd === null) return '?';
-  return `${upperBound ? '≤' : ''}$${usd.toFixed(usd < 10 ? 4 : 2)}`;
+  return `${upperBound ? '≤' : ''}${formatUsd(usd)}`;
 }
 
 export function formatFleet(r: FleetReport): string {
@@ -59,8 +60,8 @@ export function registerFleet(program: Command): void {
     .command('fleet')
     .summary('list the EC2 workers, what they cost so far, and the spend today and this month')
     .description(`List this cluster's EC2 workers (tagged nommer:cluster=<aws.queuePrefix>): state, age and
-the estimated cost so far, from aws.ec2.prices ($/hour by instance type; spot is shown as at most
-the on-demand price). Workers end themselves after aws.ec2.idleExitSeconds without work.
+the estimated cost so far, from aws.ec2.prices or the built-in price table ($/hour by instance
+type; spot is shown as at most the on-demand price). Workers end themselves after aws.ec2.idleExitSeconds without work.
 
 Then the spend so far today and this month (UTC), from the data dir's job store: the jobs'
 recorded costs (a job counts on the day it finished), and the bills of the EC2 instances

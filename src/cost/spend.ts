@@ -7,7 +7,7 @@
 // A job counts in the period it finished in (a running one: now); an instance in the period it
 // ended in (a live one: now, billed up to now, EC2's 60 s minimum included).
 import type { Db } from '../adapters/local/db.js';
-import { billedSeconds, NANO } from '../fleet/attribution.js';
+import { bill, formatUsd as money, usdOf } from './money.js';
 import { instanceBillsSince, jobCostsSince } from '../orchestrator/store/spend-rows.js';
 
 export interface PeriodSpend {
@@ -61,17 +61,9 @@ export function spendSummary(db: Db, now: number = Date.now()): Spend {
   }));
   const instances = instanceBillsSince(db, starts.month, now).map((r) => {
     const end = r.endedAt ?? now;
-    const bill =
-      r.billedNano ??
-      (r.pricePerHour === null
-        ? null
-        : Math.round(
-            (billedSeconds({ id: r.id, launchedAt: r.launchedAt, endedAt: end, pricePerHour: 0 }) *
-              r.pricePerHour *
-              NANO) /
-              3600,
-          ));
-    return { at: end, live: r.endedAt === null, bill, unattributed: r.unattributedNano ?? 0 };
+    // A settled instance's bill is the ledger's; a live one's is the same bill, up to now.
+    const nano = r.billedNano ?? (r.pricePerHour === null ? null : bill(r, end, r.pricePerHour).nanoUsd);
+    return { at: end, live: r.endedAt === null, bill: nano, unattributed: r.unattributedNano ?? 0 };
   });
   const period = (from: number): PeriodSpend => {
     const js = jobs.filter((j) => j.at >= from);
@@ -84,17 +76,17 @@ export function spendSummary(db: Db, now: number = Date.now()): Spend {
       jobs: {
         count: js.length,
         workerSeconds: js.reduce((s, j) => s + j.ms, 0) / 1000,
-        usd: jobNano / NANO,
+        usd: usdOf(jobNano),
         unpriced: js.filter((j) => j.nano === null).length,
       },
       instances: {
         count: is.length,
-        usd: instNano / NANO,
-        unattributedUsd: is.reduce((s, i) => s + i.unattributed, 0) / NANO,
+        usd: usdOf(instNano),
+        unattributedUsd: usdOf(is.reduce((s, i) => s + i.unattributed, 0)),
         live: is.filter((i) => i.live).length,
         unpriced: is.filter((i) => i.bill === null).length,
       },
-      usd: (basis === 'instances' ? instNano : jobNano) / NANO,
+      usd: usdOf(basis === 'instances' ? instNano : jobNano),
       basis,
     };
   };
@@ -103,7 +95,6 @@ export function spendSummary(db: Db, now: number = Date.now()): Spend {
 
 /** The spend lines `nommer fleet` prints. */
 export function formatSpend(s: Spend): string[] {
-  const money = (usd: number) => `$${usd < 10 ? usd.toFixed(4) : usd.toFixed(2)}`;
   const col = (p: PeriodSpend) => [
     `${money(p.usd)}`,
     `${money(p.jobs.usd)} (${p.jobs.count} job${p.jobs.count === 1 ? '' : 's'}, ${p.jobs.workerSeconds.toFixed(1)} worker-s)`,

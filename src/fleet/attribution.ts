@@ -3,9 +3,11 @@
 // half-empty slots are all paid by the work that caused them. An instance that ran nothing (it
 // booted for a backlog others drained) is split over every job of the period the same way. The
 // split is in whole nanodollars with largest remainders, so the job costs add up exactly to the
-// fleet's bill: Σ jobs = Σ instances = Σ billed seconds × price. Pure.
+// fleet's bill: Σ jobs = Σ instances = Σ billed seconds × price. The bills, the rounding and the
+// split are cost/money.ts's. Pure.
+import { bill, billedSeconds, NANO, splitExactly, usdOf } from '../cost/money.js';
 
-export const NANO = 1e9;
+export { billedSeconds, NANO, splitExactly };
 
 export interface BilledInstance {
   id: string;
@@ -40,23 +42,6 @@ export interface Attribution {
   totalNanoUsd: number;
 }
 
-/** EC2 bills Linux per second with a 60 s minimum. */
-export function billedSeconds(i: BilledInstance, minimumSeconds = 60): number {
-  return Math.max(minimumSeconds, Math.ceil(Math.max(0, i.endedAt - i.launchedAt) / 1000));
-}
-
-/** Split `total` (an integer) over `weights` in proportion, exactly: largest remainders. */
-export function splitExactly(total: number, weights: number[]): number[] {
-  const sum = weights.reduce((a, b) => a + b, 0);
-  if (sum <= 0 || weights.length === 0) return weights.map(() => 0);
-  const raw = weights.map((w) => (total * w) / sum);
-  const out = raw.map(Math.floor);
-  let left = total - out.reduce((a, b) => a + b, 0);
-  const order = raw.map((r, i) => ({ i, frac: r - Math.floor(r) })).sort((a, b) => b.frac - a.frac || a.i - b.i);
-  for (let k = 0; left > 0 && k < order.length; k++, left--) out[order[k]!.i]!++;
-  return out;
-}
-
 export function attributeCosts(instances: BilledInstance[], uses: SlotUse[], minimumSeconds = 60): Attribution {
   const held = new Map<string, Map<string, number>>(); // instance -> job -> ms
   const jobMs = new Map<string, number>();
@@ -71,18 +56,17 @@ export function attributeCosts(instances: BilledInstance[], uses: SlotUse[], min
   const out: Attribution['instances'] = [];
   let orphan = 0;
   for (const inst of instances) {
-    const secs = billedSeconds(inst, minimumSeconds);
-    const bill = Math.round((secs * inst.pricePerHour * NANO) / 3600);
+    const { billedSeconds: secs, nanoUsd } = bill(inst, inst.endedAt, inst.pricePerHour, minimumSeconds);
     const perJob = held.get(inst.id);
     const usedMs = perJob ? [...perJob.values()].reduce((a, b) => a + b, 0) : 0;
-    out.push({ id: inst.id, billedSeconds: secs, nanoUsd: bill, idleSeconds: Math.max(0, secs - usedMs / 1000) });
+    out.push({ id: inst.id, billedSeconds: secs, nanoUsd, idleSeconds: Math.max(0, secs - usedMs / 1000) });
     if (!perJob || usedMs === 0) {
-      orphan += bill;
+      orphan += nanoUsd;
       continue;
     }
     const ids = [...perJob.keys()];
     const shares = splitExactly(
-      bill,
+      nanoUsd,
       ids.map((j) => perJob.get(j)!),
     );
     for (const [k, j] of ids.entries()) nanos.set(j, nanos.get(j)! + shares[k]!);
@@ -99,7 +83,7 @@ export function attributeCosts(instances: BilledInstance[], uses: SlotUse[], min
     jobId,
     workerSeconds: jobMs.get(jobId)! / 1000,
     nanoUsd: nanos.get(jobId)!,
-    usd: nanos.get(jobId)! / NANO,
+    usd: usdOf(nanos.get(jobId)!),
   }));
   return { jobs, instances: out, totalNanoUsd: out.reduce((s, i) => s + i.nanoUsd, 0) };
 }

@@ -1,8 +1,9 @@
 // `nommer fleet`'s data: this cluster's EC2 workers, their state and age, and what they have cost
-// so far (estimated from aws.ec2.prices).
+// so far (estimated from aws.ec2.prices or the built-in price table, as the instance ledger prices them).
 import type { Config } from '../config.js';
 import { NommerError } from '../errors.js';
 import { fleetCost, type FleetCost } from './cost.js';
+import { spotAwarePrice } from './spot-prices.js';
 import { openEc2Fleet } from './open.js';
 
 export interface FleetReport extends FleetCost {
@@ -22,7 +23,8 @@ export async function fleetReport(config: Config, version: string, now: () => nu
   try {
     const nodes = await fleet.list();
     const at = now();
-    const cost = fleetCost(nodes, config.aws.ec2.prices, at);
+    // The ledger's price lookup, without a spot book here: spot at the on-demand price, its bound.
+    const cost = fleetCost(nodes, spotAwarePrice(config, undefined), at);
     const byId = new Map(nodes.map((n) => [n.id, n]));
     return {
       ...cost,

@@ -1,6 +1,7 @@
 // Budgets while jobs run: a job submitted with a cost limit (--max-cost) is failed with
 // BUDGET_EXCEEDED as soon as its cost so far (finished attempts plus the running ones' time, at
 // the job's slot price) passes the limit. Failing raises the job's fence, so its workers stop.
+import { nanoUsdOfMs, usdOf } from '../cost/money.js';
 import type { Logger } from '../log.js';
 import { sql } from './store/rows.js';
 import type { Store } from './store/index.js';
@@ -21,7 +22,7 @@ function overBudget(store: Store, now: number): Array<{ id: string; limit: numbe
   ).all({ now }) as Array<{ id: string; max_usd: number; per_hour: number | null; held_ms: number }>;
   return rows
     .filter((r) => r.per_hour !== null)
-    .map((r) => ({ id: r.id, limit: r.max_usd, usd: (r.held_ms / 3_600_000) * r.per_hour! }))
+    .map((r) => ({ id: r.id, limit: r.max_usd, usd: usdOf(nanoUsdOfMs(r.held_ms, r.per_hour!)) }))
     .filter((r) => r.usd > r.limit);
 }
 

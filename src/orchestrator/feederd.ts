@@ -177,7 +177,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       ...summarizeFleet(
         ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list(),
         busyByWorker(store),
-        ec2 ? config.aws.ec2.prices : undefined,
+        ec2 ? spotAwarePrice(config, spotBook) : undefined,
       ),
       // The autoscaler launched fewer than the backlog wanted: which limit held the queue back.
       ...(fleetManager?.heldBack ? { heldBack: fleetManager.heldBack } : {}),

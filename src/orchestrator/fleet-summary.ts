@@ -1,7 +1,7 @@
 // The fleet as /v1/summary (the dashboard, `nommer status`) shows it: each worker with its kind,
 // type, age and whether it is busy, and for EC2 what the instances have cost so far (estimated
-// from aws.ec2.prices by fleet/cost.ts). Pure: the nodes, the busy counts and the time come in.
-import { fleetCost } from '../fleet/cost.js';
+// by fleet/cost.ts at the instance ledger's prices). Pure: the nodes, the busy counts and the time come in.
+import { fleetCost, type Prices } from '../fleet/cost.js';
 import type { WorkerNode } from '../ports/fleet.js';
 
 export interface FleetSummary {
@@ -21,8 +21,8 @@ export interface FleetSummary {
 export function summarizeFleet(
   nodes: WorkerNode[],
   busy: Map<string, number>,
-  /** aws.ec2.prices for an EC2 fleet; none for local workers (they cost no dollars). */
-  prices?: Record<string, number>,
+  /** An EC2 fleet's prices (feederd's spot-aware lookup); none for local workers (they cost no dollars). */
+  prices?: Prices,
   now = Date.now(),
 ): FleetSummary {
   const fleet = nodes.map((w) => ({

@@ -6,7 +6,7 @@
 // exact share of their bills, boot and idle tail included (fleet/attribution.ts). Per output
 // minute once the worker has measured the outputs (cost/output-media.ts).
 import { outputMinutes, type OutputMedia } from '../../cost/output-media.js';
-import { NANO } from '../../fleet/attribution.js';
+import { nanoUsdOfMs, usdOf } from '../../cost/money.js';
 import type { JobOptions } from './job-options.js';
 
 export interface JobCost {
@@ -44,13 +44,13 @@ export function jobNanoUsd(workerMs: number, options: JobOptions, facts: CostFac
   const open = Math.max(0, Math.round(workerMs) - settledMs - typedMs);
   const p = options.pricing;
   if (!p) return open === 0 && settledMs + typedMs > 0 ? known : null;
-  return Math.round((open * p.usdPerSlotHour * NANO) / 3_600_000) + known;
+  return nanoUsdOfMs(open, p.usdPerSlotHour) + known;
 }
 
 export function jobCostOf(workerMs: number, options: JobOptions, facts: CostFacts = {}): JobCost {
   const workerSeconds = Math.round(workerMs) / 1000;
   const nano = jobNanoUsd(workerMs, options, facts);
-  const usd = nano === null ? null : nano / NANO;
+  const usd = nano === null ? null : usdOf(nano);
   const m = facts.media && facts.media.length > 0 ? outputMinutes(facts.media) : null;
   const settled = (facts.settledMs ?? 0) > 0;
   const typedMs = facts.typedMs ?? 0;

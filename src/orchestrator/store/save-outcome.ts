@@ -8,7 +8,7 @@ import { recordOutputMedia } from './output-media.js';
 import { readJob, readTasks, sql } from './rows.js';
 import type { JobChange, JobEvent } from './types.js';
 import { NommerError } from '../../errors.js';
-import { NANO } from '../../fleet/attribution.js';
+import { nanoUsdOfMs } from '../../cost/money.js';
 
 /** $/hour of one worker slot, and where that price came from. */
 export interface SlotPrice {
@@ -90,7 +90,7 @@ export function saveOutcome(
     const held = ended && prev.started_at !== null ? Math.max(0, endOf(prev, now, opts.endAt) - prev.started_at) : 0;
     // Priced at the worker's own instance type when it said one (until its instance is settled).
     const typed =
-      held > 0 && prev?.slot_price != null ? { ms: held, nano: slotNano(held, prev.slot_price) } : undefined;
+      held > 0 && prev?.slot_price != null ? { ms: held, nano: nanoUsdOfMs(held, prev.slot_price) } : undefined;
     if (typed) addTyped(db, jobId, typed, prev!.price_basis ?? '');
     // The instance it ran on pays for it when its bill is split (instance-ledger.ts).
     if (held > 0 && prev?.worker) recordInstanceUse(db, prev.worker, jobId, prev.started_at!, held, typed);
@@ -140,11 +140,6 @@ export function saveOutcome(
   if (!job) throw new NommerError('INTERNAL', `job ${jobId} vanished inside its own transaction`);
   const changedIds = new Set(out.tasks.map((t) => t.id));
   return { job, tasks: readTasks(db, jobId).filter((t) => changedIds.has(t.id)), events, dispatch: out.dispatch };
-}
-
-/** Nanodollars of `ms` of slot time at $/hour (whole nanodollars, as job-cost.ts prices). */
-export function slotNano(ms: number, usdPerSlotHour: number): number {
-  return Math.round((Math.round(ms) * usdPerSlotHour * NANO) / 3_600_000);
 }
 
 /** Most prices a job's basis lists (a job ran on at most a few types). */
