@@ -5,7 +5,7 @@
 // `nommer worker --backend aws` against moto's SQS, lets it idle out, and reaches power-off.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -14,7 +14,15 @@ import { setupAws } from '../src/adapters/aws/setup.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import type { NommerError } from '../src/errors.js';
-import { pinnedReleaseSha256, pinRelease, publishRelease, releaseKey, releaseUri } from '../src/fleet/release.js';
+import {
+  packRelease,
+  pinnedReleaseSha256,
+  pinRelease,
+  publishRelease,
+  releaseKey,
+  releaseUri,
+} from '../src/fleet/release.js';
+import { sha256File } from '../src/hash.js';
 import {
   loadUserDataTemplate,
   renderUserData,
@@ -273,6 +281,32 @@ describe('user-data run in test mode (moto)', () => {
       !existsSync(join(dir, 'root/var/tmp/nommer-bootstrap', `media-nommer-${VERSION}.tgz`)),
       'tarball removed',
     );
+    assert.match(readFileSync(join(dir, 'powered-off'), 'utf8'), /^shutdown -h now \(worker exit [1-9]\d*\)\n$/);
+  });
+
+  it('refuses a pinned release without npm-shrinkwrap.json (its dependencies would not be pinned)', async () => {
+    await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
+    // This version's release less its lockfile, pinned as it is: the SHA-256 check passes.
+    const { file, dir: packDir } = await packRelease();
+    const unpinned = join(dir, 'unpinned.tgz');
+    try {
+      const tree = join(dir, 'tree');
+      mkdirSync(tree);
+      assert.equal(spawnSync('tar', ['-xzf', file, '-C', tree]).status, 0);
+      rmSync(join(tree, 'package', 'npm-shrinkwrap.json'));
+      assert.equal(spawnSync('tar', ['-czf', unpinned, '-C', tree, 'package']).status, 0);
+    } finally {
+      rmSync(packDir, { recursive: true, force: true });
+    }
+    pinned = await sha256File(unpinned);
+    await new S3Storage({ client: s3Client(settings()) }).store(unpinned, releaseUri('nommer-ud-test', VERSION), {
+      overwrite: true,
+    });
+    const { code, stderr } = await runScript();
+    assert.notEqual(code, 0);
+    assert.match(stderr, /release SHA-256 matches the pin/);
+    assert.match(stderr, /refusing .*: it has no npm-shrinkwrap\.json, so its dependencies would not be pinned/);
+    assert.doesNotMatch(stderr, /starting worker/);
     assert.match(readFileSync(join(dir, 'powered-off'), 'utf8'), /^shutdown -h now \(worker exit [1-9]\d*\)\n$/);
   });
 
