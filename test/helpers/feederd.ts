@@ -77,7 +77,9 @@ export async function startFeederd(
     stderr += c;
   });
   const apiFile = join(home, 'feederd.json');
-  const deadline = Date.now() + 20_000;
+  // It fails at once when feederd exits; the deadline only catches a hang (a feederd on a machine
+  // loaded to 15 on 2 cores took over 20 s to start).
+  const deadline = Date.now() + 120_000;
   // feederd writes the file in place: it can exist and still be empty or half written.
   let url: string | undefined;
   while ((url = readApiUrl(apiFile)) === undefined) {
