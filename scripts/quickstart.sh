@@ -16,9 +16,12 @@ took() { say "  ... $1 ($((SECONDS - step_start)) s)"; }
 command -v node >/dev/null || { echo "quickstart: Node.js 20 or newer is needed: https://nodejs.org (or: apt-get install nodejs npm)" >&2; exit 1; }
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "quickstart: Node.js 20 or newer is needed (found $(node --version))" >&2; exit 1; }
 
-# npm ci installs exactly the lockfile's versions (and starts from a clean node_modules).
-if [ -f package-lock.json ]; then
-  step "installing nommer's dependencies from package-lock.json (npm ci; builds better-sqlite3 and nommer itself)"
+# npm ci installs exactly the lockfile's versions (and starts from a clean node_modules). nommer's
+# lockfile is npm-shrinkwrap.json, so that the release tarball carries it too (fleet/release.ts).
+lockfile=""
+for f in npm-shrinkwrap.json package-lock.json; do [ -f "$f" ] && { lockfile=$f; break; }; done
+if [ -n "$lockfile" ]; then
+  step "installing nommer's dependencies from $lockfile (npm ci; builds better-sqlite3 and nommer itself)"
   npm ci --no-audit --no-fund
 else
   step "installing nommer's dependencies (npm install; builds better-sqlite3 and nommer itself)"
