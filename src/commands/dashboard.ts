@@ -58,7 +58,11 @@ Examples:
         }
         if (opened) {
           if (!ctx.global.quiet)
-            process.stderr.write(`opened the dashboard in your browser (${client.endpoint.url})\n`);
+            process.stderr.write(
+              `opened the dashboard in your browser (${client.endpoint.url}) through ${page}\n` +
+                // A sandboxed browser (a snap) may not read files under hidden directories.
+                'a browser that cannot read that file: `nommer dashboard --print` prints the link\n',
+            );
         } else {
           process.stdout.write(`${link.url}\n`);
           if (!ctx.global.quiet)
