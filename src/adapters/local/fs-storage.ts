@@ -145,25 +145,35 @@ function localDestination(uri: string): string {
 }
 
 /**
- * Remove the temp files beside a local output written by workers `gone` says are gone (a tag's
- * first part is the worker id that wrote it; ids are never reused, so nobody else would remove
- * them). Returns how many went.
+ * Remove the temp files of a local output written by workers `gone` says are gone (a tag's first
+ * part is the worker id that wrote it; ids are never reused, so nobody else would remove them):
+ * beside a file output, or inside a package's directory (its URI), where every package file's
+ * temp is. Returns how many went.
  */
 export async function removeTempsOfWorkers(uri: string, gone: (workerId: string) => boolean): Promise<number> {
   if (!isLocalUri(uri)) return 0;
   const dest = resolve(localPathOf(uri));
-  const dir = dirname(dest);
-  const start = `.${basename(dest)}.`;
+  const inside = (await stat(dest).catch(() => undefined))?.isDirectory() ?? false;
+  const dir = inside ? dest : dirname(dest);
+  const start = inside ? '.' : `.${basename(dest)}.`;
   let n = 0;
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.startsWith(start) || !name.endsWith('.nommer-part')) continue;
-    const worker = name.slice(start.length).split('.')[0] ?? '';
+    const worker = inside ? workerOfPackageTemp(name) : (name.slice(start.length).split('.')[0] ?? '');
     if (worker && gone(worker)) {
       await rm(join(dir, name), { force: true }).catch(() => undefined);
       n++;
     }
   }
   return n;
+}
+
+/**
+ * The worker id in a package file's temp name, `.<file>.<worker>.<attempt>.<delivery>.<random>.nommer-part`
+ * (the file's own name has dots, so it is read from the end); '' for any other name.
+ */
+function workerOfPackageTemp(name: string): string {
+  return /\.([^.]+)\.\d+\.\d+\.[0-9a-f]{8}\.nommer-part$/.exec(name)?.[1] ?? '';
 }
 
 /** Temp files nobody committed (a worker killed mid-write) are removed after this long. */
