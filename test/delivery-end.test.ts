@@ -3,13 +3,17 @@
 // and prints that path; when the delivery fails for good the job fails DELIVERY_FAILED (status,
 // --json), submit exits 1 and the staged copy is kept.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
+import { createLogger } from '../src/log.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
+import { attachDelivery, Staging } from '../src/orchestrator/staging.js';
+import { openStore } from '../src/orchestrator/store/index.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
@@ -110,4 +114,68 @@ test('a delivery that fails for good fails the job DELIVERY_FAILED: submit exits
   assert.equal((await waitForJob(f.client, queued.id, isFinal, 60_000)).state, 'succeeded');
   assert.ok(isWebm(dest), 'delivered after the retry');
   await f.stop();
+});
+
+test('a delivery that fails for a passing reason (S3 throttling) is tried again, and the job succeeds', async () => {
+  const d = tempDir();
+  dirs.push(d);
+  const store = openStore(join(d.path, 'nommer.db'));
+  const client = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1', maxAttempts: 1 });
+  // The first download of the staged output is throttled, as S3 does under load.
+  let throttled = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'GetObjectCommand' && throttled++ === 0)
+        throw Object.assign(new Error('Please reduce your request rate.'), {
+          name: 'SlowDown',
+          $metadata: { httpStatusCode: 503 },
+        });
+      return next(args);
+    },
+    { step: 'initialize', name: 'testThrottleOnce' },
+  );
+  const s3 = new S3Storage({ client });
+  const staged = `s3://${aws.bucket}/nommer-staging/outputs/retry-test/0-out.webm`;
+  const made = join(d.path, 'made.webm');
+  writeFileSync(made, randomBytes(50_000));
+  await s3.store(made, staged, { overwrite: true });
+  const dest = join(d.path, 'deep', 'out.webm');
+  const log = createLogger('test', { level: 'silent' });
+  const delivery = attachDelivery(store, new Staging(s3, aws.bucket, 'nommer-staging/', log), log);
+  delivery.start();
+  try {
+    const { job } = store.createJob({
+      input: 'file:///in.mp4',
+      outputs: [{ preset: { name: 'webm', container: 'webm' }, uri: staged }],
+      options: { deliver: [{ from: staged, to: dest }], cleanup: [staged] },
+    });
+    const ev = (seq: number, type: 'started' | 'succeeded') =>
+      store.applyStatusEvent({
+        v: 1,
+        kind: 'status',
+        jobId: job.id,
+        taskId: `${job.id}.encode`,
+        attempt: 1,
+        seq,
+        worker: 'w1',
+        at: Date.now(),
+        type,
+        ...(type === 'succeeded' ? { outputs: [{ uri: staged, bytes: 1 }] } : {}),
+      });
+    ev(1, 'started');
+    ev(2, 'succeeded');
+    assert.equal(store.getJob(job.id)?.phase, 'delivering', 'the job waits for its delivery');
+    let now = store.getJob(job.id)!;
+    for (let i = 0; i < 200 && now.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      now = store.getJob(job.id)!;
+    }
+    assert.equal(now.state, 'succeeded', JSON.stringify(now.error));
+    assert.ok(throttled >= 2, 'the download was tried again');
+    assert.deepEqual(readFileSync(dest), readFileSync(made));
+    assert.equal(await s3.exists(staged), false, 'staging cleaned once delivered');
+  } finally {
+    await delivery.stop();
+    store.close();
+  }
 });
