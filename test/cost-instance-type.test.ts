@@ -188,30 +188,43 @@ test('feederd prices each task at the instance type its worker reports (env, IMD
   imds = await fakeImds({ type: 'c6i.xlarge', lifeCycle: 'on-demand' });
   const clip = makeClip(join(d.path, 'clip.mp4'), { seconds: 1, width: 160, height: 120 });
 
-  const runOn = async (id: string, env: NodeJS.ProcessEnv): Promise<CostedJob> => {
-    const w = startAwsWorker(d.path, { ...aws.env, ...env }, id, ['--once']);
-    procs.push(w);
-    const { job } = await f!.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
-      input: clip,
-      outputs: [{ preset: 'webm', uri: join(d.path, `${id}.webm`) }],
-      set: ['video.speed=8'],
-    });
-    const done = (await waitForJob(f!.client, job.id, isFinal, 90_000)) as CostedJob;
-    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
-    assert.equal(done.worker, id);
-    w.kill('SIGKILL');
-    return done;
+  // Three workers at once, one task each (--once): which worker takes which job does not matter,
+  // each job is checked against the worker that ran it. (One after another cost three worker
+  // start-ups and queue polls in a row.)
+  const workers: Record<string, NodeJS.ProcessEnv> = {
+    'w-env': { NOMMER_INSTANCE_TYPE: 'c7a.large' },
+    // IMDS on: the helper's AWS_EC2_METADATA_DISABLED=true is lifted for this worker only.
+    'w-imds': { AWS_EC2_METADATA_DISABLED: 'false', NOMMER_IMDS_ENDPOINT: imds.url },
+    'w-old': {},
+  };
+  for (const [id, env] of Object.entries(workers))
+    procs.push(startAwsWorker(d.path, { ...aws.env, ...env }, id, ['--once']));
+  const jobs = await Promise.all(
+    Object.keys(workers).map(async (_, i) => {
+      const { job } = await f!.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+        input: clip,
+        outputs: [{ preset: 'webm', uri: join(d.path, `j${i}.webm`) }],
+        set: ['video.speed=8'],
+      });
+      return job;
+    }),
+  );
+  const done = await Promise.all(jobs.map((j) => waitForJob(f!.client, j.id, isFinal, 90_000) as Promise<CostedJob>));
+  for (const j of done) assert.equal(j.state, 'succeeded', JSON.stringify(j.error));
+  const ranBy = (id: string): CostedJob => {
+    const j = done.filter((x) => x.worker === id);
+    assert.equal(j.length, 1, `${id} ran one job: ${done.map((x) => x.worker).join(', ')}`);
+    return j[0]!;
   };
 
-  const byEnv = await runOn('w-env', { NOMMER_INSTANCE_TYPE: 'c7a.large' });
+  const byEnv = ranBy('w-env');
   assert.ok(byEnv.cost.workerSeconds > 0);
   assert.equal(byEnv.cost.usd, charged(byEnv.cost.workerSeconds, PRICES['c7a.large'] / SLOTS));
   assert.match(byEnv.cost.basis, /c7a\.large \(the worker's own type\) on demand at \$0\.072\/h over 2 slot/);
   assert.match(byEnv.cost.basis, /aws\.ec2\.prices\["c7a\.large"\]/);
   assert.doesNotMatch(byEnv.cost.basis, /c7a\.2xlarge/, 'no slot time left at the dearest type');
 
-  // IMDS on: the helper's AWS_EC2_METADATA_DISABLED=true is lifted for this worker only.
-  const byImds = await runOn('w-imds', { AWS_EC2_METADATA_DISABLED: 'false', NOMMER_IMDS_ENDPOINT: imds.url });
+  const byImds = ranBy('w-imds');
   assert.ok(
     imds.requests.some((r) => r.path === '/latest/meta-data/instance-type'),
     'the worker asked IMDS',
@@ -221,7 +234,7 @@ test('feederd prices each task at the instance type its worker reports (env, IMD
   assert.match(byImds.cost.basis, /c6i\.xlarge \(the worker's own type\) on demand at \$0\.17\/h .*built in/);
 
   // A worker that says nothing: the job's slot price, the dearest launchable type (as before).
-  const silent = await runOn('w-old', {});
+  const silent = ranBy('w-old');
   assert.equal(silent.cost.usd, charged(silent.cost.workerSeconds, PRICES['c7a.2xlarge'] / SLOTS));
   assert.match(silent.cost.basis, /^c7a\.2xlarge on demand at \$0\.5\/h over 2 slot/);
   assert.doesNotMatch(silent.cost.basis, /own type/);
