@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../src/client/api-client.js';
 import { setupAws } from '../src/adapters/aws/setup.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 import { startMoto } from '../test/helpers/moto.js';
 import { NOMMER_BIN, fmt, median, percentile, run } from './util.js';
 
@@ -70,14 +69,14 @@ try {
   const lat: number[] = [];
   for (let i = 0; i <= jobs; i++) {
     const t0 = performance.now();
-    const { job } = await client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    const { job } = await client.createJob({
       input: clip,
       outputs: [{ preset: 'opus', uri: `s3://bench/out/${i}.opus` }],
     });
     const posted = performance.now();
     let started = 0;
-    await client.events(job.id, (_type, data) => {
-      const j = (data as { job: PublicJob }).job;
+    await client.events(job.id, (m) => {
+      const j = m.data.job;
       if (!started && j.phase === 'encoding') started = performance.now();
     });
     if (i > 0) lat.push(started - posted); // the first job warms up the worker's SDK clients

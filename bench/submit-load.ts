@@ -25,7 +25,7 @@ async function timeStatus(client: ApiClient, label: string) {
   const api: number[] = [];
   for (let i = 0; i < 50; i++) {
     const t0 = performance.now();
-    await Promise.all([client.request('GET', '/v1/jobs?limit=20'), client.request('GET', '/v1/summary')]);
+    await Promise.all([client.listJobs({ limit: 20 }), client.summary()]);
     api.push(performance.now() - t0);
   }
   const cli: number[] = [];
@@ -50,7 +50,7 @@ try {
       while (next < jobs) {
         const i = next++;
         const s = performance.now();
-        await client.request('POST', '/v1/jobs', {
+        await client.createJob({
           input,
           outputs: [{ preset: 'webm', uri: join(dir, `out-${i}.webm`) }],
         });
@@ -82,7 +82,7 @@ try {
   // that backlog is dispatched, so the figure is the query's, not the dispatcher's.
   const t2 = performance.now();
   for (let i = 0; i < 600; i++) {
-    const s = await c2.request<{ queue: { waiting: number } }>('GET', '/v1/summary');
+    const s = await c2.summary();
     if (s.queue.waiting >= total) break;
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -6,7 +6,6 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/adapters/aws/clients.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 import { FAST_ABR, makeAbrClips, SMALL_ABR_PRESETS } from './helpers/abr.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
@@ -36,17 +35,14 @@ test('a package on S3: every file under the prefix with its Content-Type, stagin
   for (const id of ['aws-a1', 'aws-a2']) procs.push(startAwsWorker(d.path, aws.env, id));
   const clip = makeAbrClips(d.path).find((c) => c.name === 'subbed')!;
   const prefix = 'videos/talk/';
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip.path,
     outputs: [{ preset: 'abr-small', uri: `s3://${aws.bucket}/${prefix}` }],
     set: FAST_ABR,
   });
   const done = await waitForJob(f.client, job.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
-  const detail = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>(
-    'GET',
-    `/v1/jobs/${job.id}`,
-  );
+  const detail = await f.client.getJob(job.id);
   // Which worker takes which task depends on timing; that every task ran on an aws worker does not.
   assert.ok(
     detail.tasks.every((t) => t.worker === 'aws-a1' || t.worker === 'aws-a2'),

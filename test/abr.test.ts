@@ -329,7 +329,7 @@ describe('packages, end to end', () => {
       assert.equal(sub.code, 0, sub.stderr);
       const id = (JSON.parse(sub.stdout) as { jobs: Array<{ id: string }> }).jobs[0]!.id;
       const job = await waitForJob(f.client, id, (j) => j.state === 'succeeded', 240_000);
-      const detail = await f.client.request<{ tasks: Array<{ id: string; state: string }> }>('GET', `/v1/jobs/${id}`);
+      const detail = await f.client.getJob(id);
       // The source is 480x360: its rungs, the audio, the extras and the package.
       assert.deepEqual(detail.tasks.map((t) => t.id.slice(t.id.lastIndexOf('.') + 1)).sort(), [
         'audio',
@@ -375,15 +375,12 @@ describe('packages, end to end', () => {
     });
     try {
       const dir = join(d.path, 'long-abr');
-      const { job } = await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
+      const { job } = await f.client.createJob({
         input: clip.path,
         outputs: [{ preset: 'abr-small', uri: dir }],
         set: FAST_ABR,
       });
-      const detail = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>(
-        'GET',
-        `/v1/jobs/${job.id}`,
-      );
+      const detail = await f.client.getJob(job.id);
       const chunkTasks = detail.tasks.filter((t) => /rendition-\d+p-chunk-\d+$/.test(t.id));
       assert.ok(chunkTasks.length >= 4, `chunks of both rungs: ${detail.tasks.map((t) => t.id).join(', ')}`);
       assert.ok(
@@ -439,14 +436,14 @@ describe('packages, end to end', () => {
     const f = await startFeederd(d.path, { workers: 2, config: { presets: SMALL_ABR_PRESETS } });
     try {
       const dir = join(d.path, 'held-abr');
-      const { job } = await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
+      const { job } = await f.client.createJob({
         input: `http://127.0.0.1:${(server.address() as AddressInfo).port}/held.mp4`,
         outputs: [{ preset: 'abr-small', uri: dir }],
         set: FAST_ABR,
       });
       await isHeld;
       await waitForJob(f.client, job.id, (j) => j.state === 'running');
-      await f.client.request('POST', `/v1/jobs/${job.id}/cancel`, {});
+      await f.client.cancelJob(job.id);
       await waitForJob(f.client, job.id, (j) => j.state === 'canceled', 60_000, { finalIsFatal: false });
       held?.socket?.destroy();
       const chunks = join(d.path, 'home', 'chunks');
@@ -454,7 +451,7 @@ describe('packages, end to end', () => {
         await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(existsSync(chunks) ? readdirSync(chunks) : [], [], 'the pieces are removed');
       assert.ok(!existsSync(join(dir, 'manifest.mpd')), 'a canceled package leaves no manifest');
-      await f.client.request('POST', `/v1/jobs/${job.id}/retry`, {});
+      await f.client.retryJob(job.id);
       const done = await waitForJob(f.client, job.id, (j) => j.state === 'succeeded', 240_000);
       assert.equal(done.attempt, 2);
       checkPackage(dir, clip, d.path);

@@ -89,7 +89,7 @@ test('DNS rebinding: a request whose Host is a foreign name gets a 4xx and the t
     421,
     'the port must be ours too',
   );
-  const list = await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs');
+  const list = await f.client.listJobs();
   assert.equal(list.jobs.length, 0, 'no job was created');
   assert.equal(readFileSync(victim, 'utf8'), "the user's own file");
   // localhost and [::1] name this API as well as 127.0.0.1.
@@ -104,7 +104,7 @@ test('a foreign Origin is refused; a cross-site "simple" POST (text/plain) to ca
   running.push(f);
   const clip = makeClip(join(d.path, 'c.mp4'), { seconds: 1, width: 160, height: 120 });
   const job = (
-    await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'poster' }],
     })
@@ -128,7 +128,7 @@ test('a foreign Origin is refused; a cross-site "simple" POST (text/plain) to ca
     `input=${encodeURIComponent(clip)}`,
   );
   assert.equal(form.status, 415, form.body);
-  const still = await f.client.request<{ job: { state: string } }>('GET', `/v1/jobs/${job.id}`);
+  const still = await f.client.getJob(job.id);
   assert.equal(still.job.state, 'queued');
   // Its own origin is fine (the dashboard will be served from it).
   assert.equal(

@@ -17,7 +17,6 @@ import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { encoderPids, until } from './helpers/faults.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { s3Client, sqsClient } from '../src/adapters/aws/clients.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 
 let aws: AwsEnv;
 const procs: ChildProcess[] = [];
@@ -57,7 +56,7 @@ test('a local file submitted to the aws backend is staged in S3, encoded by a wo
   worker(t, dir, 'aws-w1');
   const clip = makeClip(join(dir, 'talk.mp4'), { seconds: 2 });
   const s3out = `s3://${aws.bucket}/results/talk.webp`;
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }, { preset: 'poster', uri: s3out }],
   });
@@ -92,15 +91,13 @@ test('a worker killed mid-job: the message becomes visible again and another wor
   const { dir, f } = await setup();
   const w1 = worker(t, dir, 'aws-k1');
   const clip = makeClip(join(dir, 'long.mp4'), { seconds: 10, width: 640, height: 360 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
   });
   // Mid-encode by construction: w1's ffmpeg is running (its scratch dir is named for it).
   await until(
-    async () =>
-      encoderPids('/work/aws-k1/').length > 0 ||
-      isFinal((await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${job.id}`)).job),
+    async () => encoderPids('/work/aws-k1/').length > 0 || isFinal((await f.client.getJob(job.id)).job),
     60_000,
     'w1 to be encoding',
   );
@@ -121,7 +118,7 @@ test('a worker killed mid-job: the message becomes visible again and another wor
 test('a poison task that kills every worker ends in the DLQ and the job fails with WORKER_LOST', async (t) => {
   const { dir, f } = await setup();
   const clip = makeClip(join(dir, 'p.mp4'), { seconds: 10, width: 640, height: 360 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
   });
@@ -204,7 +201,7 @@ test('no job may write where nommer keeps its own things: the release every inst
     'nommer-staging/inputs/x.webm',
   ]) {
     await assert.rejects(
-      f.client.request('POST', '/v1/jobs', {
+      f.client.createJob({
         input: clip,
         outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/${key}` }],
         force: true,
@@ -215,7 +212,7 @@ test('no job may write where nommer keeps its own things: the release every inst
   }
   // Nor read there: staged media belongs to other jobs.
   await assert.rejects(
-    f.client.request('POST', '/v1/jobs', {
+    f.client.createJob({
       input: `s3://${aws.bucket}/nommer-staging/inputs/0b7c/other-users.mov`,
       outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/out/x.webm` }],
     }),
@@ -232,12 +229,12 @@ test('no job may write where nommer keeps its own things: the release every inst
     [clip, `s3://${aws.bucket}/out/../nommer-releases/x.tgz`, /"\." or "\.\." segments/],
   ] as const) {
     await assert.rejects(
-      f.client.request('POST', '/v1/jobs', { input, outputs: [{ preset: 'webm', uri }], dryRun: true }),
+      f.client.dryRun({ input, outputs: [{ preset: 'webm', uri }] }),
       (e: Error & { code?: string; hint?: string }) => e.code === 'USAGE' && pattern.test(e.message),
       uri,
     );
   }
-  const list = await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs');
+  const list = await f.client.listJobs();
   assert.equal(list.jobs.length, 0, 'no job was created');
   await f.stop();
 });
@@ -251,10 +248,9 @@ test('aws.allowedPrefixes: jobs read and write only under the configured locatio
   };
   const f = await startFeederd(d.path, { workers: 0, config, env: aws.env });
   feeders.push(f);
-  const ok = await f.client.request<{ dryRun: boolean; outputs: Array<{ uri: string }> }>('POST', '/v1/jobs', {
+  const ok = await f.client.dryRun({
     input: `s3://${aws.bucket}/media/in/talk.mov`,
     outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/media/out/talk.webm` }],
-    dryRun: true,
   });
   assert.equal(ok.outputs[0]!.uri, `s3://${aws.bucket}/media/out/talk.webm`);
   for (const [input, uri] of [
@@ -262,7 +258,7 @@ test('aws.allowedPrefixes: jobs read and write only under the configured locatio
     [`s3://${aws.bucket}/private/talk.mov`, `s3://${aws.bucket}/media/out/talk.webm`],
   ]) {
     await assert.rejects(
-      f.client.request('POST', '/v1/jobs', { input, outputs: [{ preset: 'webm', uri }], dryRun: true }),
+      f.client.dryRun({ input, outputs: [{ preset: 'webm', uri }] }),
       (e: Error & { code?: string; hint?: string }) =>
         e.code === 'USAGE' && /outside the S3 locations jobs may use: s3:\/\/nommer-test\/media\//.test(e.message),
     );

@@ -27,7 +27,6 @@ import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client }
 import { GetQueueUrlCommand, ListQueuesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { iamPolicies } from '../src/adapters/aws/setup.js';
 import { RELEASE_PREFIX } from '../src/fleet/release.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 import { NOMMER_BIN, nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, writeConfig, type RunningFeederd } from './helpers/feederd.js';
 import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
@@ -165,14 +164,14 @@ test('feederd and workers under their policies: a staged job canceled, retried a
   const clip = makeClip(join(d.path, 'talk.mp4'), { seconds: 2 });
   const s3out = `s3://${BUCKET}/results/talk.webp`;
   // No worker yet: the job waits in the queue, and is canceled there (a fence in the control prefix).
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }, { preset: 'poster', uri: s3out }],
   });
   assert.match(job.input, /^s3:\/\/nommer-iam\/nommer-staging\/inputs\//, 'input staged under the orchestrator policy');
-  await f.client.request('POST', `/v1/jobs/${job.id}/cancel`, {});
+  await f.client.cancelJob(job.id);
   assert.equal((await waitForJob(f.client, job.id, isFinal, 30_000)).state, 'canceled');
-  await f.client.request('POST', `/v1/jobs/${job.id}/retry`, {});
+  await f.client.retryJob(job.id);
   worker('iam-w1');
   worker('iam-w2');
   const done = await waitForJob(f.client, job.id, isFinal, 120_000);
@@ -195,7 +194,7 @@ test('feederd and workers under their policies: a staged job canceled, retried a
 
   const film = makeClip(join(d.path, 'film.mp4'), { seconds: 10 });
   const chunked = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: film,
       outputs: [{ preset: 'webm' }],
       set: ['video.speed=4'],

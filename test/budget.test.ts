@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DEFAULT_SPEED, estimateJob, heightClass } from '../src/cost/estimate.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 import { openStore } from '../src/orchestrator/store/index.js';
 import { createJobFrom } from '../src/orchestrator/submit-job.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
@@ -55,25 +54,24 @@ test('the estimate: the default table scaled by pixels before there is history, 
 });
 
 test('dryRun answers the estimate; an estimate above --max-cost is refused with BUDGET_EXCEEDED and queues nothing', async () => {
-  const dry = await f.client.request<{
-    estimate: { seconds: number; workerSeconds: number; usd: number; basis: string };
-  }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }], dryRun: true });
-  assert.ok(dry.estimate.workerSeconds > 0);
-  assert.equal(dry.estimate.usd, Math.round(dry.estimate.workerSeconds * 0.01 * 1e6) / 1e6);
+  const { estimate } = await f.client.dryRun({ input: clip, outputs: [{ preset: 'webm' }] });
+  assert.ok(estimate && estimate.usd !== null, 'a local clip at a set price has an estimate in dollars');
+  assert.ok(estimate.workerSeconds > 0);
+  assert.equal(estimate.usd, Math.round(estimate.workerSeconds * 0.01 * 1e6) / 1e6);
   await assert.rejects(
-    f.client.request('POST', '/v1/jobs', {
+    f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm', uri: join(d.path, 'too-dear.webm') }],
-      maxCostUsd: dry.estimate.usd / 2,
+      maxCostUsd: estimate.usd / 2,
     }),
     (e: Error & { code?: string; hint?: string }) =>
       e.code === 'BUDGET_EXCEEDED' &&
       /estimated at \$[\d.]+ .*above its limit/.test(e.message) &&
       /--max-cost/.test(e.hint ?? ''),
   );
-  assert.equal((await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs')).jobs.length, 0);
+  assert.equal((await f.client.listJobs()).jobs.length, 0);
   // Within budget it runs, and its cost stays within the limit.
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm', uri: join(d.path, 'fits.webm') }],
     maxCostUsd: 1000,
@@ -93,7 +91,7 @@ test('a running job whose cost passes its limit is stopped with BUDGET_EXCEEDED'
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/held.mp4`;
-    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    const { job } = await f.client.createJob({
       input: url,
       outputs: [{ preset: 'webm', uri: join(d.path, 'held.webm') }],
       maxCostUsd: 0.02, // two worker-seconds at $0.01
@@ -104,7 +102,7 @@ test('a running job whose cost passes its limit is stopped with BUDGET_EXCEEDED'
     assert.match(done.error?.message ?? '', /past its limit of \$0\.02/);
     // A retry would pass the same limit at once: refused, with what to do instead.
     await assert.rejects(
-      f.client.request('POST', `/v1/jobs/${job.id}/retry`, {}),
+      f.client.retryJob(job.id),
       (e: Error & { code?: string; hint?: string }) => e.code === 'JOB_STATE' && /higher --max-cost/.test(e.hint ?? ''),
     );
   } finally {

@@ -29,7 +29,7 @@ const final = (s: string) => s === 'succeeded' || s === 'failed' || s === 'cance
 async function settle(f: RunningFeederd, id: string, timeoutMs: number): Promise<PublicJob> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const j = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
+    const j = (await f.client.getJob(id)).job;
     if (final(j.state)) return j;
     assert.ok(Date.now() < deadline, `job ${id} not final after ${timeoutMs} ms: ${JSON.stringify(j)}`);
     await sleep(100);
@@ -48,7 +48,7 @@ test('a cancel that overtakes the success of a committed output: the retried job
   for (let i = 0; i < 5 && !hit; i++) {
     const out = join(d, 'out', `a${i}.opus`);
     const job = (
-      await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      await f.client.createJob({
         input: clip,
         outputs: [{ preset: 'opus', uri: out }],
       })
@@ -59,7 +59,7 @@ test('a cancel that overtakes the success of a committed output: the retried job
       await sleep(2);
     }
     try {
-      await f.client.request('POST', `/v1/jobs/${job.id}/cancel`);
+      await f.client.cancelJob(job.id);
       hit = { job, out };
     } catch (err) {
       // The success was applied first: not the window; the next job tries again.
@@ -86,7 +86,7 @@ test('a cancel that overtakes the success of a committed output: the retried job
     `# canceled job ${hit.job.id}: its output ${existsSync(hit.out) ? 'is in place (committed before the cancel reached the worker)' : 'was taken back'}`,
   );
 
-  await f.client.request('POST', `/v1/jobs/${hit.job.id}/retry`);
+  await f.client.retryJob(hit.job.id);
   const again = await settle(f, hit.job.id, 60_000);
   assert.equal(
     again.state,

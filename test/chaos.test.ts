@@ -18,7 +18,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { PublicJob } from '../src/orchestrator/api.js';
 import { NommerError } from '../src/errors.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
@@ -147,14 +146,14 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
   const jobs: Array<{ spec: Spec; id: string; out: string }> = [];
   const submit = async (spec: Spec) => {
     const out = join(d, 'out', `${spec.name}.${ext[spec.preset]}`);
-    const r = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    const r = await f.client.createJob({
       input: clips[spec.clip],
       outputs: [{ preset: spec.preset, uri: out }],
       ...(spec.chunked ? { chunked: true } : {}),
     });
     jobs.push({ spec, id: r.job.id, out });
   };
-  const listJobs = async () => (await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?limit=1000')).jobs;
+  const listJobs = async () => (await f.client.listJobs({ limit: 1000 })).jobs;
 
   // The schedule: every kind of fault at least once, in a seeded order.
   const actions: Action[] = [
@@ -179,7 +178,7 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
   const deferredRetry: string[] = [];
   const retry = async (id: string, why: string) => {
     try {
-      await f.client.request('POST', `/v1/jobs/${id}/retry`);
+      await f.client.retryJob(id);
       log(`retried ${id} (${why})`);
       return true;
     } catch (err) {
@@ -252,7 +251,7 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
           break;
         }
         try {
-          await f.client.request('POST', `/v1/jobs/${victim.id}/cancel`);
+          await f.client.cancelJob(victim.id);
         } catch (err) {
           if (err instanceof NommerError && err.code === 'JOB_STATE') {
             log(`cancel of ${victim.id}: it finished first`);
@@ -314,9 +313,7 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
       // A cancel that lands after the worker committed the output, before feederd applied its
       // success, leaves the job canceled with its whole output in place; every retry then fails.
       if (j.error?.code === 'OUTPUT_EXISTS' && canceledByTest.has(j.id)) {
-        const events = (
-          await f.client.request<{ events: Array<{ type: string; at: string }> }>('GET', `/v1/jobs/${j.id}`)
-        ).events;
+        const events = (await f.client.getJob(j.id)).events;
         const canceledAt = events.filter((e) => e.type === 'canceled').map((e) => Date.parse(e.at));
         const written = existsSync(spec.out) ? statSync(spec.out).mtimeMs : NaN;
         assert.fail(

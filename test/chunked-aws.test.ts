@@ -12,7 +12,6 @@ import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helper
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { segmentLayout, timing } from './helpers/chunked.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 
 let aws: AwsEnv;
 const procs: ChildProcess[] = [];
@@ -35,16 +34,13 @@ test('a chunked job on the aws backend: chunks in S3 under the staging prefix, a
   feeders.push(f);
   for (const id of ['aws-c1', 'aws-c2']) procs.push(startAwsWorker(d.path, aws.env, id));
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 10 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
     set: ['video.speed=4'],
     chunked: true,
   });
-  const detail = await f.client.request<{ tasks: Array<{ id: string; type: string; worker: string | null }> }>(
-    'GET',
-    `/v1/jobs/${job.id}`,
-  );
+  const detail = await f.client.getJob(job.id);
   const chunkTasks = detail.tasks.filter((t) => /\.chunk-\d+$/.test(t.id));
   assert.ok(chunkTasks.length >= 2, `planned ${chunkTasks.length} chunks`);
   const done = await waitForJob(f.client, job.id, isFinal, 240_000);
@@ -54,10 +50,7 @@ test('a chunked job on the aws backend: chunks in S3 under the staging prefix, a
   assert.equal(timing(out).frames, 250);
   assert.ok(decodesCleanly(out).ok);
   assert.ok(segmentLayout(out).indexOf('Cues') < segmentLayout(out).indexOf('Cluster'), 'Cues in front');
-  const after = await f.client.request<{ tasks: Array<{ id: string; worker: string | null }> }>(
-    'GET',
-    `/v1/jobs/${job.id}`,
-  );
+  const after = await f.client.getJob(job.id);
   assert.ok(
     after.tasks.filter((t) => /\.chunk-\d+$/.test(t.id)).every((t) => t.worker === 'aws-c1' || t.worker === 'aws-c2'),
   );

@@ -65,9 +65,9 @@ interface TaskView {
 interface Detail {
   job: PublicJob;
   tasks: TaskView[];
-  events: Array<{ type: string; attempt: number; data?: Record<string, unknown> }>;
+  events: Array<{ type: string; attempt: number; data: Record<string, unknown> | null }>;
 }
-const detail = (f: RunningFeederd, id: string) => f.client.request<Detail>('GET', `/v1/jobs/${id}`);
+const detail = (f: RunningFeederd, id: string) => f.client.getJob(id);
 const isFinalState = (s: string) => s === 'succeeded' || s === 'failed' || s === 'canceled';
 
 async function pollJob(
@@ -190,7 +190,7 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
   const original = join(d, 'film.original.mp4');
   copyFileSync(clip, original);
   const job = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }],
       set: SET,
@@ -356,7 +356,7 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
 
   const before = await detail(f, s.job.id);
   const attemptOf = new Map(before.tasks.map((k) => [k.id, k.attempt]));
-  const r = await f.client.request<{ job: PublicJob }>('POST', `/v1/jobs/${s.job.id}/retry`);
+  const r = await f.client.retryJob(s.job.id);
   assert.equal(r.job.state, 'queued');
   const requeued = await detail(f, s.job.id);
   for (const k of doneBefore) {
@@ -415,7 +415,7 @@ test("feederd SIGKILLed right after a chunked job is canceled: once it is restar
   running.push(f);
   const clip = makeClip(join(d, 'film.mp4'), CLIP);
   const job = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }],
       set: SET,
@@ -431,7 +431,7 @@ test("feederd SIGKILLed right after a chunked job is canceled: once it is restar
     120_000,
     'two chunks to succeed',
   );
-  await f.client.request('POST', `/v1/jobs/${job.id}/cancel`);
+  await f.client.cancelJob(job.id);
   // Killed as soon as the cancel is answered: the sweep it started may not have run to the end.
   await f.kill();
   const leftAtKill = filesIn(scratch);

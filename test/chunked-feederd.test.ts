@@ -32,7 +32,7 @@ interface Detail {
   job: PublicJob;
   tasks: Array<{ id: string; type: string; state: string; attempt: number; worker: string | null; progress: number }>;
 }
-const detail = (f: RunningFeederd, id: string) => f.client.request<Detail>('GET', `/v1/jobs/${id}`);
+const detail = (f: RunningFeederd, id: string) => f.client.getJob(id);
 
 /** MD5 of the decoded video: the same picture, whatever the container's random ids. */
 function pictureMd5(path: string): string {
@@ -49,21 +49,21 @@ test('a long input is planned as chunks + audio -> assemble, runs as one job on 
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 12 });
   const short = makeClip(join(d.path, 'short.mp4'), { seconds: 2 });
   const j = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm' }],
       set: SET,
     })
   ).job;
   const s = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: short,
       outputs: [{ preset: 'webm' }],
       set: SET,
     })
   ).job;
   const off = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm', uri: join(d.path, 'off.webm') }],
       set: SET,
@@ -104,7 +104,7 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   running.push(f);
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 16, width: 480, height: 270 });
   const j = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm' }],
       set: SET,

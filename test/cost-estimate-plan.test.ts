@@ -145,13 +145,11 @@ test("a running feederd plans the dry run's estimate with its fleet and the job'
   mkdirSync(join(d.path, 'f'), { recursive: true });
   f = await startFeederd(join(d.path, 'f'), { workers: 0, config: { chunking: { ...CHUNKING, enabled: false } } });
   const clip = makeClip(join(d.path, 'f', 'talk.mp4'), { seconds: 8, width: 160, height: 120 });
-  const ask = (extra: object) =>
-    f!.client.request<{ estimate: Est }>('POST', '/v1/jobs', {
-      input: clip,
-      outputs: [{ preset: 'webm' }],
-      dryRun: true,
-      ...extra,
-    });
+  const ask = async (extra: object) => {
+    const { estimate } = await f!.client.dryRun({ input: clip, outputs: [{ preset: 'webm' }], ...extra });
+    assert.ok(estimate, 'a local clip has an estimate');
+    return { estimate };
+  };
   assert.match((await ask({})).estimate.basis, /one task on one slot \(not chunked: chunking is off in config\)/);
   const chunked = (await ask({ chunked: true })).estimate;
   assert.match(chunked.basis, /; 2 chunks on 1 slot/);

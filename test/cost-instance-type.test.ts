@@ -201,7 +201,7 @@ test('feederd prices each task at the instance type its worker reports (env, IMD
     procs.push(startAwsWorker(d.path, { ...aws.env, ...env }, id, ['--once']));
   const jobs = await Promise.all(
     Object.keys(workers).map(async (_, i) => {
-      const { job } = await f!.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      const { job } = await f!.client.createJob({
         input: clip,
         outputs: [{ preset: 'webm', uri: join(d.path, `j${i}.webm`) }],
         set: ['video.speed=8'],

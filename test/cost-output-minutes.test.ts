@@ -24,14 +24,14 @@ test('a chunked job records the assembled output minutes and its $ per output mi
     },
   });
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 8, width: 160, height: 120 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
     set: ['video.speed=8', 'video.crf=40'],
   });
   const done = await waitForJob(f.client, job.id, isFinal, 180_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
-  const detail = await f.client.request<{ tasks: Array<{ type: string }> }>('GET', `/v1/jobs/${job.id}`);
+  const detail = await f.client.getJob(job.id);
   assert.ok(
     detail.tasks.some((t) => t.type === 'assemble'),
     'it ran chunked',

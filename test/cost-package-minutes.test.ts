@@ -25,7 +25,7 @@ test("a package job's output minutes are the package's length, and its $ per out
   f = await startFeederd(d.path, { workers: 2, config: { local: { costPerHour: 36 }, quality: { measure: false } } });
   const clip = makeClip(join(d.path, 'wide.mp4'), { seconds: 3, width: 640, height: 360 });
   const dir = join(d.path, 'pkg');
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'abr', uri: dir }],
     set: FAST_ABR,

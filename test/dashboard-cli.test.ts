@@ -59,9 +59,7 @@ test('nommer status with feederd stopped lists past jobs from the store, read-on
   const d = dir();
   const f = await startFeederd(d, { workers: 1 });
   const clip = makeClip(join(d, 'a.mp4'), { seconds: 1, width: 160, height: 120 });
-  const job = (
-    await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'opus' }] })
-  ).job;
+  const job = (await f.client.createJob({ input: clip, outputs: [{ preset: 'opus' }] })).job;
   await waitForJob(f.client, job.id, (j) => j.state === 'succeeded');
   await f.stop();
   const db = join(f.home, 'nommer.db');

@@ -15,7 +15,7 @@ import { makeClip, probe, tempDir } from './helpers/media.js';
 import { startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { nommer } from './helpers/cli.js';
 import { launchBrowser, openDashboard, testOutputDir } from './helpers/browser.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
+import type { CreateJobBody, PublicJob } from '../src/api/contract.js';
 
 const dir = tempDir('nommer-dashboard-');
 const shots = testOutputDir('dashboard');
@@ -33,8 +33,7 @@ after(async () => {
   dir.cleanup();
 });
 
-const create = async (body: Record<string, unknown>) =>
-  (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', body)).job;
+const create = async (body: CreateJobBody) => (await f.client.createJob(body)).job;
 const row = (id: string, state?: string) => `li.job[data-job-id="${id}"]${state ? `[data-state="${state}"]` : ''}`;
 
 test('without the login cookie the page and the API refuse; a login link works once', async () => {
@@ -62,7 +61,7 @@ test('without the login cookie the page and the API refuse; a login link works o
     assert.equal((await api.get(`${f.client.endpoint.url}/v1/jobs`)).status(), 401);
 
     // A link logs in once; the same link again is refused.
-    const link = (await f.client.request<{ path: string }>('POST', '/v1/dashboard/login-codes', {})).path;
+    const link = (await f.client.loginCode()).path;
     assert.equal((await page.goto(f.client.endpoint.url + link))?.status(), 200);
     await page.waitForURL(`${f.client.endpoint.url}/`);
     assert.equal((await api.get(`${f.client.endpoint.url}/v1/jobs`)).status(), 200);
@@ -87,7 +86,7 @@ test('without the login cookie the page and the API refuse; a login link works o
       headers: { origin: 'http://evil.example' },
     });
     assert.equal(elsewhere.status(), 403);
-    assert.equal((await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs')).jobs.length, 0, 'nothing was made');
+    assert.equal((await f.client.listJobs()).jobs.length, 0, 'nothing was made');
     // A session cannot mint new logins for itself: that takes the token.
     const mint = await api.post(`${f.client.endpoint.url}/v1/dashboard/login-codes`, {
       data: {},
@@ -166,7 +165,7 @@ test('a job submitted through the form runs and succeeds; its page shows tasks, 
     assert.ok(existsSync(out), 'the output is where the form said');
     assert.equal(probe(out).streams[0]!.codec_name, 'opus');
     const id = decodeURIComponent(page.url().split('#/jobs/')[1]!);
-    const job = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
+    const job = (await f.client.getJob(id)).job;
     assert.equal(job.state, 'succeeded');
     assert.equal(job.outputs[0]!.uri, out);
     // Tasks and the event history, drawn as they came.
@@ -306,7 +305,7 @@ test('the list at a glance: a failed job with its error, one running, one queued
     assert.deepEqual(d.errors, []);
   } finally {
     await d.context.close();
-    await f.client.request('POST', `/v1/jobs/${running.id}/cancel`).catch(() => undefined);
+    await f.client.cancelJob(running.id).catch(() => undefined);
     gate.drop();
     gate.server.closeAllConnections();
     gate.server.close();

@@ -62,7 +62,7 @@ test('submit -o into a new directory returns once the file is there, and prints 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^${dest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'm'));
   assert.doesNotMatch(r.stdout, /s3:\/\//, 'the staging URI is not what the user asked for');
-  const { jobs } = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs');
+  const { jobs } = await f.client.listJobs();
   assert.equal(jobs[0]!.state, 'succeeded');
   assert.equal(jobs[0]!.outputs[0]!.uri, dest);
   await f.stop();
@@ -79,7 +79,7 @@ test('a delivery that fails for good fails the job DELIVERY_FAILED: submit exits
   });
   let queued: PublicJob | undefined;
   for (let i = 0; i < 600 && !queued; i++) {
-    queued = (await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs')).jobs[0];
+    queued = (await f.client.listJobs()).jobs[0];
     if (!queued) await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(queued, 'submit created the job');

@@ -62,7 +62,7 @@ test('a local worker killed while it holds a package task: feederd sweeps its te
   const f = await startFeederd(d.path, { workers: 1, config: { presets: SMALL_ABR_PRESETS } });
   try {
     const pkg = join(d.path, 'title');
-    const { job } = await f.client.request<{ job: { id: string } }>('POST', '/v1/jobs', {
+    const { job } = await f.client.createJob({
       input: `http://127.0.0.1:${(server.address() as AddressInfo).port}/held.mp4`,
       outputs: [{ preset: 'abr-small', uri: pkg }],
     });
@@ -81,7 +81,7 @@ test('a local worker killed while it holds a package task: feederd sweeps its te
       [],
       'the dead worker’s temps are swept',
     );
-    await f.client.request('POST', `/v1/jobs/${job.id}/cancel`, {});
+    await f.client.cancelJob(job.id);
   } finally {
     held?.socket?.destroy();
     server.closeAllConnections();

@@ -28,7 +28,7 @@ const CONFIG = { chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds
 async function settle(f: RunningFeederd, id: string, timeoutMs: number): Promise<PublicJob> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const j = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
+    const j = (await f.client.getJob(id)).job;
     if (['succeeded', 'failed', 'canceled'].includes(j.state)) return j;
     assert.ok(Date.now() < deadline, `job ${id} not final after ${timeoutMs} ms: ${JSON.stringify(j)}`);
     await sleep(100);
@@ -107,7 +107,7 @@ test('a chunk task delivered again after its chunked job succeeded writes no pie
   let job!: PublicJob;
   const { f, messages } = await withMessages(d, async (idle) => {
     job = (
-      await idle.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      await idle.client.createJob({
         input: clip,
         outputs: [{ preset: 'webm', uri: join(d, 'c.webm') }],
         chunked: true,
@@ -146,7 +146,7 @@ test('an encode task of a force job delivered again after it succeeded does not 
   let job!: PublicJob;
   const { f, messages } = await withMessages(d, async (idle) => {
     job = (
-      await idle.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      await idle.client.createJob({
         input: clip,
         outputs: [{ preset: 'opus', uri: out }],
         force: true,

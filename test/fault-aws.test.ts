@@ -21,7 +21,6 @@ import {
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { ffmpegPids, partialFiles, slowProxy, until } from './helpers/faults.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 
 let aws: AwsEnv;
 const procs: ChildProcess[] = [];
@@ -63,7 +62,7 @@ for (const stage of stages) {
     const w1 = startAwsWorker(wdir, aws.env, id1);
     procs.push(w1);
     const clip = makeClip(join(d.path, 'up.mp4'), { seconds: 2 });
-    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    const { job } = await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm' }],
     });

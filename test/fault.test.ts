@@ -29,7 +29,7 @@ import {
 import { ApiClient } from '../src/client/api-client.js';
 import { openDatabase } from '../src/adapters/local/db.js';
 import { taskMessage } from '../src/messages.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
+import type { CreateJobBody, PublicJob } from '../src/api/contract.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -46,8 +46,8 @@ function dir(): string {
   return d.path;
 }
 
-async function create(f: RunningFeederd, body: Record<string, unknown>): Promise<PublicJob> {
-  return (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', body)).job;
+async function create(f: RunningFeederd, body: CreateJobBody): Promise<PublicJob> {
+  return (await f.client.createJob(body)).job;
 }
 
 /** The end state every scenario must reach. */
@@ -69,7 +69,7 @@ async function assertClean(f: RunningFeederd, d: string, opts: { jobs?: number }
   assert.equal(s.leased, 0, 'no stuck lease');
   assert.deepEqual(partialFiles(d), [], 'no partial file anywhere (outputs, scratch)');
   await until(() => ffmpegPids(d).length === 0, 10_000, 'no ffmpeg left');
-  const failed = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=failed&limit=1000');
+  const failed = await f.client.listJobs({ state: 'failed', limit: 1000 });
   for (const j of failed.jobs) assert.match(j.error?.code ?? '', /^[A-Z_]+$/, `failed job ${j.id} has a code`);
 }
 
@@ -209,7 +209,7 @@ test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exa
   for (const j of jobs)
     assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded', `job ${j.id}`);
   for (let i = 0; i < 40; i++) assert.equal(probe(join(d, `p${i}.webp`)).streams[0]!.codec_name, 'webp');
-  const list = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?limit=1000');
+  const list = await f.client.listJobs({ limit: 1000 });
   assert.equal(list.jobs.length, 40);
   await assertClean(f, d, { jobs: 40 });
   await f.stop();
@@ -239,7 +239,7 @@ test('a full output disk: the job fails with DISK_FULL after its attempts, leave
   assert.deepEqual(readdirSync(outDir), ['filler'], 'no partial output on the full disk');
   await assertClean(f, d, { jobs: 1 });
   rmSync(join(outDir, 'filler'));
-  await f.client.request('POST', `/v1/jobs/${j.id}/retry`);
+  await f.client.retryJob(j.id);
   const again = await waitForJob(f.client, j.id, isFinal, 120_000);
   assert.equal(again.state, 'succeeded', JSON.stringify(again.error));
   assert.deepEqual(readdirSync(outDir), ['noise.webm']);
@@ -338,9 +338,7 @@ test('200 concurrent submissions from four clients: all accepted once, idempoten
     ...(i < 180 ? {} : { idempotencyKey: `key-${i % 4}` }),
   }));
   const t0 = Date.now();
-  const answers = await Promise.all(
-    bodies.map((b, i) => clients[i % 4]!.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', b)),
-  );
+  const answers = await Promise.all(bodies.map((b, i) => clients[i % 4]!.createJob(b)));
   t.diagnostic(`200 submissions took ${Date.now() - t0} ms`);
   const ids = new Set(answers.map((a) => a.job.id));
   assert.equal(ids.size, 184, '180 jobs plus one per idempotency key');
@@ -357,7 +355,7 @@ test('200 concurrent submissions from four clients: all accepted once, idempoten
       `key-${k} made one job`,
     );
   // Every job as its own request asked, read back from the API.
-  const listed = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?limit=1000');
+  const listed = await f.client.listJobs({ limit: 1000 });
   assert.equal(listed.jobs.length, 184);
   for (const [i, a] of answers.entries())
     assert.equal(a.job.outputs[0]!.uri, uri(i), `answer ${i} is the job it asked for`);

@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { nommer } from './helpers/cli.js';
 import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
+import type { CreateJobBody, PublicJob } from '../src/api/contract.js';
 import { encoderPids, parentPid } from './helpers/faults.js';
 
 const running: RunningFeederd[] = [];
@@ -21,8 +21,8 @@ function partials(dir: string): string[] {
   return readdirSync(dir).filter((n) => n.includes('.nommer-part'));
 }
 
-async function create(f: RunningFeederd, body: Record<string, unknown>): Promise<PublicJob> {
-  return (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', body)).job;
+async function create(f: RunningFeederd, body: CreateJobBody): Promise<PublicJob> {
+  return (await f.client.createJob(body)).job;
 }
 
 test('nommer submit with no feederd running starts one, encodes, and status lists the job succeeded', async () => {
@@ -99,7 +99,7 @@ async function encoding(f: RunningFeederd, id: string, needle: string): Promise<
   for (;;) {
     const pid = encoderPids(needle)[0];
     if (pid !== undefined && readdirSync(dir).some((n) => n.startsWith(prefix))) return pid;
-    const j = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
+    const j = (await f.client.getJob(id)).job;
     assert.ok(!isFinal(j), `job ${id} ended before its encode was seen: ${JSON.stringify(j)}`);
     assert.ok(Date.now() < deadline, `no ffmpeg for ${needle} within 60 s`);
     await new Promise((r) => setTimeout(r, 50));
@@ -116,7 +116,7 @@ test('cancel mid-encode stops ffmpeg and leaves no partial file', async () => {
   // Mid-encode by construction: an ffmpeg is writing the job's temp file right now.
   await encoding(f, j.id, `${d.path}/.long.webm.`);
   assert.ok(partials(d.path).length > 0, 'ffmpeg is writing its temporary file');
-  await f.client.request('POST', `/v1/jobs/${j.id}/cancel`);
+  await f.client.cancelJob(j.id);
   const deadline = Date.now() + 15_000;
   while ((partials(d.path).length || pidsMatching(`${d.path}/.long.webm`).length) && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 100));
@@ -135,7 +135,7 @@ test('a worker killed with SIGKILL mid-encode loses its lease; the job is retrie
   const clip = makeClip(join(d.path, 'k.mp4'), { seconds: 12, width: 640, height: 360 });
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   const ffmpeg = await encoding(f, j.id, `${d.path}/.k.webm.`);
-  const busy = (await f.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${j.id}`)).job;
+  const busy = (await f.client.getJob(j.id)).job;
   // The worker is the encoding ffmpeg's parent (setpriv execs ffmpeg in its place).
   const workerPid = parentPid(ffmpeg)!;
   assert.ok(
@@ -148,7 +148,7 @@ test('a worker killed with SIGKILL mid-encode loses its lease; the job is retrie
   const done = await waitForJob(f.client, j.id, isFinal, 120_000);
   assert.equal(done.state, 'succeeded');
   assert.notEqual(done.worker, busy.worker, 'another worker finished it');
-  const detail = await f.client.request<{ events: Array<{ type: string }> }>('GET', `/v1/jobs/${j.id}`);
+  const detail = await f.client.getJob(j.id);
   assert.ok(
     detail.events.some((e) => e.type === 'restarted'),
     'the history shows the restart',
@@ -177,7 +177,7 @@ test('feederd killed with SIGKILL and restarted loses no job', async () => {
   running.push(f);
   for (const id of ids)
     assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded', `job ${id}`);
-  const list = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs');
+  const list = await f.client.listJobs();
   assert.equal(list.jobs.length, 3);
   assert.deepEqual(partials(d.path), []);
   await f.stop();
@@ -189,38 +189,32 @@ test('API: idempotency key, validation errors, unknown job, list filter', async 
   const f = await startFeederd(d.path);
   running.push(f);
   const clip = makeClip(join(d.path, 'i.mp4'), { seconds: 1 });
-  const a = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
+  const a = await f.client.createJob({
     input: clip,
     idempotencyKey: 'k1',
   });
-  const b = await f.client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
+  const b = await f.client.createJob({
     input: clip,
     idempotencyKey: 'k1',
   });
   assert.equal(a.created, true);
   assert.equal(b.created, false);
   assert.equal(a.job.id, b.job.id);
-  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: 'relative.mov' }), /absolute path/);
+  await assert.rejects(f.client.createJob({ input: 'relative.mov' }), /absolute path/);
+  await assert.rejects(f.client.createJob({ input: clip, outputs: [{ preset: 'nope' }] }), /unknown preset "nope"/);
   await assert.rejects(
-    f.client.request('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'nope' }] }),
-    /unknown preset "nope"/,
-  );
-  await assert.rejects(
-    f.client.request('POST', '/v1/jobs', { input: clip, set: ['video.crf=30 -f lavfi'] }),
+    f.client.createJob({ input: clip, set: ['video.crf=30 -f lavfi'] }),
     (e: Error & { code?: string }) => e.code === 'OVERRIDE_INVALID',
   );
-  await assert.rejects(f.client.request('POST', '/v1/jobs', { input: clip, extra: 1 }), /invalid job/);
-  await assert.rejects(
-    f.client.request('GET', '/v1/jobs/j_nope'),
-    (e: Error & { code?: string }) => e.code === 'JOB_NOT_FOUND',
-  );
+  await assert.rejects(f.client.call('POST', '/v1/jobs', { input: clip, extra: 1 }), /invalid job/);
+  await assert.rejects(f.client.getJob('j_nope'), (e: Error & { code?: string }) => e.code === 'JOB_NOT_FOUND');
   await waitForJob(f.client, a.job.id, isFinal);
-  const ok = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=succeeded');
+  const ok = await f.client.listJobs({ state: 'succeeded' });
   assert.deepEqual(
     ok.jobs.map((j) => j.id),
     [a.job.id],
   );
-  const none = await f.client.request<{ jobs: PublicJob[] }>('GET', '/v1/jobs?state=failed');
+  const none = await f.client.listJobs({ state: 'failed' });
   assert.equal(none.jobs.length, 0);
   await f.stop();
 });

@@ -24,7 +24,7 @@ import { NOMMER_BIN, nommerSync } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { dribbleServer, partialFiles, storeState, until } from './helpers/faults.js';
 import { deniedAddress, downloadHttp } from '../src/adapters/http-download.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
+import type { CreateJobBody, PublicJob } from '../src/api/contract.js';
 
 const d = tempDir('nommer-hostile-');
 let f: RunningFeederd;
@@ -42,10 +42,10 @@ after(async () => {
   d.cleanup();
 });
 
-async function submit(body: Record<string, unknown>): Promise<PublicJob> {
-  return (await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', body)).job;
+async function submit(body: CreateJobBody): Promise<PublicJob> {
+  return (await f.client.createJob(body)).job;
 }
-async function runJob(body: Record<string, unknown>): Promise<PublicJob> {
+async function runJob(body: CreateJobBody): Promise<PublicJob> {
   const j = await submit(body);
   return waitForJob(f.client, j.id, isFinal, 90_000);
 }
@@ -245,7 +245,7 @@ test('URL policy: cloud-metadata and unspecified addresses are refused (directly
 test('file:// tricks and unknown schemes: a remote-host file URL and ftp:// are refused with USAGE; outputs to http(s)/ftp are refused before a job exists', async () => {
   for (const input of ['file://evil.example/etc/passwd', 'file:///tmp/%2Fetc/passwd']) {
     const r = await f.client
-      .request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      .createJob({
         input,
         outputs: [{ preset: 'opus', uri: join(d.path, 'f.opus') }],
       })

@@ -153,7 +153,7 @@ test('a local job at local.costPerHour records worker-seconds close to its run t
   let jobId = '';
   try {
     const clip = makeClip(join(d.path, 'c.mp4'), { seconds: 2, width: 160, height: 120 });
-    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    const { job } = await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm' }],
     });

@@ -17,7 +17,6 @@ import { isFinal, startFeederd, waitForJob, writeConfig, type RunningFeederd } f
 import { until } from './helpers/faults.js';
 import { ApiClient } from '../src/client/api-client.js';
 import { signPayload, SIGNATURE_HEADER } from '../src/orchestrator/notifier.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 
 const TOKEN = 'tok-7f3a9c0e51d24b8e9a6f';
 const WEBHOOK_SECRET = 'whsec-2b7d4e9f10a3c6e8';
@@ -205,14 +204,14 @@ test('no secret in logs, error messages or job records: API token, webhook secre
     const client = new ApiClient({ url: f.url, token: TOKEN });
     const clip = makeClip(join(d, 'ok.mp4'), { seconds: 1 });
     const ok = (
-      await client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      await client.createJob({
         input: clip,
         outputs: [{ preset: 'opus' }],
         notifyUrl: hook,
       })
     ).job;
     const remote = (
-      await client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+      await client.createJob({
         input: `http://alice:hunter2pass@127.0.0.1:${filePort}/missing.mp4?X-Amz-Signature=SIGSECRETvalue&X-Amz-Credential=AKIDEXAMPLE`,
         outputs: [{ preset: 'opus', uri: join(d, 'r.opus') }],
         notifyUrl: hook,
@@ -224,10 +223,7 @@ test('no secret in logs, error messages or job records: API token, webhook secre
     assert.equal(failed.error!.code, 'INPUT_NOT_FOUND');
     // The error a person reads names the file but not its credentials or signature.
     assert.doesNotMatch(failed.error!.message, /hunter2pass|SIGSECRETvalue|alice/);
-    const detail = await client.request<{ events: Array<{ message: string; data: unknown }> }>(
-      'GET',
-      `/v1/jobs/${remote.id}`,
-    );
+    const detail = await client.getJob(remote.id);
     // Event messages and errors are for people and logs: no credentials there (the job's own
     // input field, and its `created` record, hold the URL as submitted: the worker needs it).
     assert.doesNotMatch(
@@ -282,7 +278,7 @@ test("webhook signatures: README's verification code accepts a real delivery and
     const f = await startFeederd(d, { workers: 1, config: { webhooks: { secret: WEBHOOK_SECRET } } });
     running.push(f);
     const clip = makeClip(join(d, 'h.mp4'), { seconds: 1 });
-    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    const { job } = await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'opus' }],
       notifyUrl: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/h`,

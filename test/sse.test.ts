@@ -278,14 +278,14 @@ test('the CLI client follows a stream to `end` (same wire format)', async () => 
     const client = new ApiClient({ url: `http://127.0.0.1:${api.port}` });
     const seen: string[] = [];
     let final: PublicJob | undefined;
-    await client.events(job.id, (type, data) => {
-      seen.push(type);
+    await client.events(job.id, (m) => {
+      seen.push(m.type);
       // Drive the job once the client is caught up, so every change comes live.
-      if (type === 'snapshot') {
+      if (m.type === 'snapshot') {
         status(job, 'started');
         status(job, 'failed', { error: { code: 'FFMPEG_FAILED', message: 'boom', retriable: false } });
       }
-      if (type === 'end') final = (data as { job: PublicJob }).job;
+      if (m.type === 'end') final = m.data.job;
     });
     assert.deepEqual(seen, ['job', 'snapshot', 'job', 'job', 'end']);
     assert.equal(final?.state, 'failed');

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
-import type { PublicJob } from '../src/orchestrator/api.js';
 import { openStore } from '../src/orchestrator/store/index.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
@@ -82,16 +81,16 @@ test('an existing local destination is refused at submission (nothing uploaded) 
   const dest = join(dir, 'talk.webm');
   writeFileSync(dest, 'the user’s own file');
   await assert.rejects(
-    f.client.request('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'webm' }] }),
+    f.client.createJob({ input: clip, outputs: [{ preset: 'webm' }] }),
     (e: Error & { code?: string; hint?: string }) =>
       e.code === 'OUTPUT_EXISTS' && e.message.includes(dest) && /--force/.test(e.hint ?? ''),
   );
   assert.equal(readFileSync(dest, 'utf8'), 'the user’s own file');
-  assert.equal((await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs')).jobs.length, 0);
+  assert.equal((await f.client.listJobs()).jobs.length, 0);
   // A bystander file with the name the old delivery downloaded to (`<i>-<name>` beside it).
   const sibling = join(dir, '0-talk.webm');
   writeFileSync(sibling, 'a bystander');
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
     force: true,
@@ -107,7 +106,7 @@ test('an existing local destination is refused at submission (nothing uploaded) 
   );
   assert.equal(readFileSync(sibling, 'utf8'), 'a bystander', 'the sibling name is untouched');
   await outcomeOf(f.home, job.id);
-  const detail = await f.client.request<{ delivery?: { state: string; to: string[] } }>('GET', `/v1/jobs/${job.id}`);
+  const detail = await f.client.getJob(job.id);
   assert.deepEqual(detail.delivery, { ...detail.delivery, state: 'delivered', to: [dest] });
   assert.deepEqual(
     readdirSync(dir).filter((n) => n.startsWith('.')),
@@ -122,7 +121,7 @@ test('a file that appears at the destination while the job runs is kept, and so 
   const clip = makeClip(join(dir, 'race.mp4'), { seconds: 1, width: 160, height: 120 });
   const dest = join(dir, 'race.webm');
   // No worker yet: the job waits, and the user writes the destination meanwhile.
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
   });
@@ -133,7 +132,7 @@ test('a file that appears at the destination while the job runs is kept, and so 
   assert.equal(ended.state, 'failed');
   assert.equal(ended.error?.code, 'DELIVERY_FAILED');
   const rec = await outcomeOf(f.home, job.id);
-  const detail = await f.client.request<{ delivery?: { state: string; error?: string } }>('GET', `/v1/jobs/${job.id}`);
+  const detail = await f.client.getJob(job.id);
   assert.equal(detail.delivery?.state, 'failed');
   assert.match(detail.delivery?.error ?? '', /^DELIVERY_FAILED: OUTPUT_EXISTS: .*the outputs stay in s3:/);
   await f.stop();
@@ -155,7 +154,7 @@ test('a feederd that stopped between the success and the delivery delivers when 
   const { dir, f } = await setup();
   const clip = makeClip(join(dir, 'late.mp4'), { seconds: 1, width: 160, height: 120 });
   const dest = join(dir, 'late.webm');
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
   });

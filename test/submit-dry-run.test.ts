@@ -35,7 +35,7 @@ test("submit --dry-run prints the commands the running feederd will run, resolve
   assert.equal(r.code, 0, r.stderr);
   const argv = (JSON.parse(r.stdout) as { commands: string[][] }).commands.flat();
   assert.equal(argv[argv.indexOf('-crf') + 1], '41', "feederd's crf");
-  const list = await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs');
+  const list = await f.client.listJobs();
   assert.equal(list.jobs.length, 0, 'a dry run creates no job');
   // With no feederd running, the CLI resolves with the config it would start one with.
   await f.stop();

@@ -30,7 +30,7 @@ test('a package into a reserved prefix is refused with or without its trailing s
   for (const prefix of ['nommer-staging', 'nommer-control', 'nommer-releases']) {
     for (const uri of [`s3://${aws.bucket}/${prefix}`, `s3://${aws.bucket}/${prefix}/`]) {
       await assert.rejects(
-        f.client.request('POST', '/v1/jobs', { input: clip, outputs: [{ preset: 'abr', uri }], dryRun: true }),
+        f.client.dryRun({ input: clip, outputs: [{ preset: 'abr', uri }] }),
         (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
         uri,
       );
@@ -43,12 +43,8 @@ test('a package into a reserved prefix is refused with or without its trailing s
   assert.match(r.stderr, /^nommer: .* nommer keeps for itself/);
   // A prefix that only starts with the same letters is the user's own.
   const own = `s3://${aws.bucket}/nommer-staging-old`;
-  const ok = await f.client.request<{ dryRun: boolean; outputs: Array<{ uri: string }> }>('POST', '/v1/jobs', {
-    input: clip,
-    outputs: [{ preset: 'abr', uri: own }],
-    dryRun: true,
-  });
+  const ok = await f.client.dryRun({ input: clip, outputs: [{ preset: 'abr', uri: own }] });
   assert.equal(ok.dryRun, true);
-  const list = await f.client.request<{ jobs: unknown[] }>('GET', '/v1/jobs');
+  const list = await f.client.listJobs();
   assert.equal(list.jobs.length, 0, 'no job was created');
 });

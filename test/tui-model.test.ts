@@ -134,7 +134,7 @@ test('exit code is 0 only when every job succeeded', () => {
   assert.equal(exitCodeOf(ok), 0);
   const one = reduce(ok, {
     type: 'job',
-    job: job('b', { state: 'failed', error: { code: 'INPUT_UNDECODABLE', message: 'no' } }),
+    job: job('b', { state: 'failed', error: { code: 'INPUT_UNDECODABLE', message: 'no', retriable: false } }),
   });
   assert.equal(exitCodeOf(one), 1);
   const running = reduce(ok, { type: 'job', job: job('c', { state: 'running' }) });

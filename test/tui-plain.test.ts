@@ -50,7 +50,7 @@ test('plain lines: one per change of state, phase or worker, progress at most ev
   store.dispatch({ type: 'job', job: job('a', { state: 'succeeded', progress: 1, worker: 'w1' }) });
   store.dispatch({
     type: 'job',
-    job: job('b', { state: 'failed', error: { code: 'INPUT_NOT_FOUND', message: 'no such file' } }),
+    job: job('b', { state: 'failed', error: { code: 'INPUT_NOT_FOUND', message: 'no such file', retriable: false } }),
   });
   assert.deepEqual(out.lines, [
     'a  queued',

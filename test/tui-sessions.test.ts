@@ -29,16 +29,16 @@ function fakeClient(streams: Record<string, JobView[]>): ApiClient & { calls: st
   const calls: string[] = [];
   return {
     calls,
-    async events(id: string, onEvent: (type: string, data: unknown) => void) {
+    async events(id: string, onEvent: (m: { type: string; data: unknown }) => void) {
       const updates = streams[id]!;
       for (const j of updates) {
         await new Promise((r) => setTimeout(r, 1));
-        onEvent('job', { job: j, event: { type: j.state, message: '', at: '' } });
+        onEvent({ type: 'job', data: { job: j, event: { type: j.state, message: '', at: '' } } });
       }
-      onEvent('end', { job: updates.at(-1) });
+      onEvent({ type: 'end', data: { job: updates.at(-1) } });
     },
-    async request(method: string, path: string) {
-      calls.push(`${method} ${path}`);
+    async summary() {
+      calls.push('GET /v1/summary');
       return { queue: { waiting: 0, inFlight: 0 }, fleet: [] };
     },
   } as unknown as ApiClient & { calls: string[] };
@@ -70,7 +70,9 @@ test('submit follows several jobs in one view; exit 0 when all succeeded, output
 test("submit exits 1 when any job did not succeed; --json ends with every job's final state", async () => {
   const client = fakeClient({
     a: [succeeded('a')],
-    b: [job('b', { state: 'failed', error: { code: 'INPUT_UNDECODABLE', message: 'cannot decode' } })],
+    b: [
+      job('b', { state: 'failed', error: { code: 'INPUT_UNDECODABLE', message: 'cannot decode', retriable: false } }),
+    ],
   });
   const out = sink();
   const code = await followJobsView({
@@ -96,7 +98,7 @@ test("submit exits 1 when any job did not succeed; --json ends with every job's 
 test('quiet submit prints only the outputs, and what failed on stderr', async () => {
   const client = fakeClient({
     a: [succeeded('a')],
-    b: [job('b', { state: 'failed', error: { code: 'INPUT_NOT_FOUND', message: 'gone' } })],
+    b: [job('b', { state: 'failed', error: { code: 'INPUT_NOT_FOUND', message: 'gone', retriable: false } })],
   });
   const out = sink(),
     err = sink();

@@ -128,7 +128,11 @@ test('a failed job shows its error code and one-line message', () => {
         type: 'job',
         job: job('bad', {
           state: 'failed',
-          error: { code: 'INPUT_UNDECODABLE', message: 'ffmpeg cannot decode /media/bad.mov\nmore detail' },
+          error: {
+            code: 'INPUT_UNDECODABLE',
+            message: 'ffmpeg cannot decode /media/bad.mov\nmore detail',
+            retriable: false,
+          },
         }),
       },
       { type: 'done' },

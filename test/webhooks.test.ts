@@ -68,7 +68,7 @@ test('state changes are POSTed, signed, and retried after a receiver error', asy
     const f = await startFeederd(d.path, { config: { webhooks: { secret } } });
     running.push(f);
     const clip = makeClip(join(d.path, 'w.mp4'), { seconds: 1 });
-    const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+    const { job } = await f.client.createJob({
       input: clip,
       notifyUrl: `http://127.0.0.1:${port}/hook`,
     });
@@ -100,15 +100,15 @@ test('the event stream (SSE) replays history and ends when the job is final', as
   const f = await startFeederd(d.path);
   running.push(f);
   const clip = makeClip(join(d.path, 's.mp4'), { seconds: 1 });
-  const { job } = await f.client.request<{ job: PublicJob }>('POST', '/v1/jobs', {
+  const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'opus' }],
   });
   const types: string[] = [];
   let last: PublicJob | undefined;
-  await f.client.events(job.id, (type, data) => {
-    types.push(type);
-    last = (data as { job: PublicJob }).job;
+  await f.client.events(job.id, (m) => {
+    types.push(m.type);
+    last = m.data.job;
   });
   assert.equal(types[types.length - 1], 'end');
   assert.equal(last!.state, 'succeeded');

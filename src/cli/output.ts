@@ -30,26 +30,8 @@ export function usage(message: string, hint?: string): NommerError {
   return new NommerError('USAGE', message, { hint });
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
-}
-
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '--:--';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600),
-    m = Math.floor((s % 3600) / 60),
-    r = s % 60;
-  return h ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
-}
+// Sizes and durations read the same in the CLI, the TUI and the dashboard (api/format.ts).
+export { formatBytes, formatDuration } from '../api/format.js';
 
 /** For display only (nothing is ever run through a shell): POSIX single-quoting. */
 export function shellQuote(s: string): string {

@@ -1,8 +1,23 @@
 // The JSON API client the CLI commands use to talk to feederd. It finds feederd through the data
 // dir (feederd.json written at start: address and token), or NOMMER_API / --api.
 import { readFile } from 'node:fs/promises';
-import { NommerError } from '../errors.js';
+import { ERROR_CODES, NommerError, type ErrorCode } from '../errors.js';
 import { dataPaths } from '../paths.js';
+import type { z } from 'zod';
+import * as c from '../api/contract.js';
+import type {
+  Created,
+  CreateJobBody,
+  DryRunView,
+  Health,
+  JobAnswer,
+  JobDetailView,
+  JobPage,
+  JobStreamMessage,
+  LoginCode,
+  PresetList,
+  Summary,
+} from '../api/contract.js';
 
 export interface ApiEndpoint {
   url: string;
@@ -43,7 +58,11 @@ export class ApiClient {
     return h;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * One call, its answer as JSON (undefined when empty), or the error feederd answered as a
+   * NommerError. Untyped: the route methods below parse the answer with the contract's schema.
+   */
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
     let res: Response;
     try {
       res = await fetch(this.endpoint.url + path, {
@@ -66,28 +85,80 @@ export class ApiClient {
     } catch {
       data = undefined;
     }
-    if (!res.ok) {
-      const e = (
-        data as { error?: { code?: string; message?: string; retriable?: boolean; hint?: string } } | undefined
-      )?.error;
-      const code = (e?.code ?? (res.status === 401 ? 'UNAUTHORIZED' : 'API_ERROR')) as never;
-      throw new NommerError(code, e?.message ?? `feederd answered HTTP ${res.status}`, {
-        retriable: e?.retriable ?? false,
-        hint: e?.hint ?? (res.status === 401 ? "set NOMMER_TOKEN to feederd's token" : undefined),
-      });
-    }
-    return data as T;
+    if (!res.ok) throw answeredError(res.status, data);
+    return data;
   }
 
-  health() {
-    return this.request<{ ok: boolean; version: string; backend: string }>('GET', '/v1/health');
+  /** A call whose answer must fit `schema`; one that does not is an API_ERROR naming the route. */
+  private async get<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<z.output<S>> {
+    const r = schema.safeParse(await this.call(method, path, body));
+    if (r.success) return r.data;
+    const first = r.error.issues[0];
+    throw new NommerError(
+      'API_ERROR',
+      `feederd's answer to ${method} ${path.split('?')[0]} is not what this client expects: ${first ? `${first.path.join('.') || '(body)'}: ${first.message}` : 'invalid'}`,
+      { hint: 'feederd and this CLI may be different versions: restart feederd with this one' },
+    );
+  }
+
+  health(): Promise<Health> {
+    return this.get(c.health, 'GET', '/v1/health');
+  }
+
+  /** A new job, or the one its idempotency key already made. */
+  createJob(body: CreateJobBody): Promise<Created> {
+    return this.get(c.created, 'POST', '/v1/jobs', { ...body, dryRun: false });
+  }
+
+  /** The outputs as feederd would resolve them, and its estimate: nothing is created. */
+  dryRun(body: CreateJobBody): Promise<DryRunView> {
+    return this.get(c.dryRun, 'POST', '/v1/jobs', { ...body, dryRun: true });
+  }
+
+  listJobs(q: { state?: string | readonly string[]; limit?: number; cursor?: string | null } = {}): Promise<JobPage> {
+    const params = new URLSearchParams();
+    if (q.state?.length) params.set('state', [q.state].flat().join(','));
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    if (q.cursor) params.set('cursor', q.cursor);
+    const query = params.toString();
+    return this.get(c.jobPage, 'GET', `/v1/jobs${query ? `?${query}` : ''}`);
+  }
+
+  getJob(id: string): Promise<JobDetailView> {
+    return this.get(c.jobDetail, 'GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  cancelJob(id: string): Promise<JobAnswer> {
+    return this.get(c.jobAnswer, 'POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, {});
+  }
+
+  retryJob(id: string): Promise<JobAnswer> {
+    return this.get(c.jobAnswer, 'POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {});
+  }
+
+  presets(): Promise<PresetList> {
+    return this.get(c.presetList, 'GET', '/v1/presets');
+  }
+
+  summary(): Promise<Summary> {
+    return this.get(c.summary, 'GET', '/v1/summary');
+  }
+
+  /** A one-time dashboard login link (`nommer dashboard`). */
+  loginCode(): Promise<LoginCode> {
+    return this.get(c.loginCode, 'POST', '/v1/dashboard/login-codes', {});
   }
 
   /**
    * Server-sent events of a job: calls onEvent for each until the stream ends or the signal aborts.
    * Reconnects (with Last-Event-ID) if the connection drops, a bounded number of times.
    */
-  async events(jobId: string, onEvent: (type: string, data: unknown) => void, signal?: AbortSignal): Promise<void> {
+  async events(jobId: string, onEvent: (m: JobStreamMessage) => void, signal?: AbortSignal): Promise<void> {
     let lastId: string | undefined;
     for (let tries = 0; tries < 20 && !signal?.aborted; tries++) {
       try {
@@ -118,7 +189,8 @@ export class ApiClient {
             }
             if (id) lastId = id;
             if (!data) continue;
-            onEvent(type, JSON.parse(data));
+            const m = c.parseJobStreamMessage(type, JSON.parse(data));
+            if (m) onEvent(m);
             if (type === 'end') return;
           }
         }
@@ -131,3 +203,20 @@ export class ApiClient {
     }
   }
 }
+
+/** What feederd answered with an error status, as the NommerError it names. */
+function answeredError(status: number, data: unknown): NommerError {
+  const r = c.errorBody.safeParse(data);
+  const e = r.success ? r.data.error : undefined;
+  return new NommerError(
+    e && isErrorCode(e.code) ? e.code : status === 401 ? 'UNAUTHORIZED' : 'API_ERROR',
+    // A code this client does not know (a newer feederd's) stays in the message.
+    e ? (isErrorCode(e.code) ? e.message : `${e.code}: ${e.message}`) : `feederd answered HTTP ${status}`,
+    {
+      retriable: e?.retriable ?? false,
+      hint: e?.hint ?? (status === 401 ? "set NOMMER_TOKEN to feederd's token" : undefined),
+    },
+  );
+}
+
+const isErrorCode = (code: string): code is ErrorCode => (ERROR_CODES as readonly string[]).includes(code);

@@ -18,7 +18,7 @@ export interface LoginLink {
 }
 
 export async function dashboardLoginLink(client: ApiClient): Promise<LoginLink> {
-  const r = await client.request<{ path: string; expiresAt: string }>('POST', '/v1/dashboard/login-codes', {});
+  const r = await client.loginCode();
   return { url: client.endpoint.url + r.path, expiresAt: r.expiresAt };
 }
 

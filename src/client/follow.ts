@@ -1,12 +1,12 @@
 // Following jobs to the end through the API's event streams. The callback gets every update;
 // resolves with the final state of each job.
-import type { PublicJob } from '../orchestrator/api.js';
-import { FINAL_STATES, type JobState } from '../jobs/types.js';
+import type { PublicEvent, PublicJob } from '../api/contract.js';
+import { FINAL_STATES } from '../jobs/types.js';
 import type { ApiClient } from './api-client.js';
 
 export interface JobUpdate {
   job: PublicJob;
-  event?: { type: string; message: string; at: string };
+  event?: PublicEvent;
 }
 
 export async function followJobs(
@@ -21,15 +21,15 @@ export async function followJobs(
       let last: PublicJob | undefined;
       await client.events(
         id,
-        (type, data) => {
-          const d = data as { job: PublicJob; event?: JobUpdate['event'] };
-          last = d.job;
-          if (type === 'job' || type === 'snapshot') onUpdate({ job: d.job, event: d.event });
-          if (type === 'end') finals.set(id, d.job);
+        (m) => {
+          last = m.data.job;
+          if (m.type === 'job') onUpdate({ job: m.data.job, event: m.data.event });
+          else if (m.type === 'snapshot') onUpdate({ job: m.data.job });
+          else finals.set(id, m.data.job);
         },
         signal,
       );
-      if (!finals.has(id) && last && FINAL_STATES.has(last.state as JobState)) finals.set(id, last);
+      if (!finals.has(id) && last && FINAL_STATES.has(last.state)) finals.set(id, last);
     }),
   );
   return finals;

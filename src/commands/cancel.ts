@@ -3,12 +3,11 @@ import type { Command } from 'commander';
 import { action } from '../cli/context.js';
 import { printJson } from '../cli/output.js';
 import { requireFeederd } from '../client/connect.js';
-import type { PublicJob } from '../orchestrator/api.js';
 
 function jobAction(verb: 'cancel' | 'retry') {
   return action(async (ctx, id: string, flags: { api?: string }) => {
     const client = await requireFeederd(await ctx.config(), flags.api);
-    const r = await client.request<{ job: PublicJob }>('POST', `/v1/jobs/${encodeURIComponent(id)}/${verb}`);
+    const r = await (verb === 'cancel' ? client.cancelJob(id) : client.retryJob(id));
     if (ctx.global.json) printJson(r);
     else process.stdout.write(`${r.job.id}  ${r.job.state}\n`);
     return 0;

@@ -4,9 +4,10 @@
 import type { Command } from 'commander';
 import { action, intOption } from '../cli/context.js';
 import { formatDuration, printJson } from '../cli/output.js';
+import { formatUsd } from '../api/format.js';
 import { requireFeederd } from '../client/connect.js';
 import { findRunning } from '../client/daemon.js';
-import type { PublicJob } from '../orchestrator/api.js';
+import type { JobDetailView as Detail, JobPage, PublicJob, Summary as ApiSummary } from '../api/contract.js';
 import { outputText, packageLines } from '../tui/format.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { watchJobsView } from '../tui/watch-jobs.js';
@@ -14,23 +15,12 @@ import { NommerError } from '../errors.js';
 import { compareCost, comparisonLines, type CostComparison } from '../cost/compare.js';
 import type { ReferencePrice } from '../fleet/prices.js';
 
-interface Detail {
-  job: PublicJob;
-  tasks: unknown[];
-  events: Array<{ at: string; type: string; message: string }>;
-  delivery?: { state: string; to: string[]; at?: string; error?: string };
-}
-
-interface Summary {
-  jobs: { total: number; byState: Record<string, number> };
-  queue?: { waiting: number; inFlight: number };
-  fleet?: Array<{ id: string; state: string }>;
-  heldBack?: { by: string; reason: string };
-}
+/** feederd's summary; read from the store alone (no feederd), only the jobs'. */
+type Summary = Pick<ApiSummary, 'jobs'> & Partial<ApiSummary>;
 
 /** `12.3 worker-s, $0.0012 (basis)`; the dollars only when there is a price. */
 function costLine(c: { workerSeconds: number; usd: number | null; basis: string }): string {
-  const usd = c.usd === null ? '' : `, $${c.usd < 0.01 ? c.usd.toFixed(6) : c.usd.toFixed(4)}`;
+  const usd = c.usd === null ? '' : `, ${formatUsd(c.usd)}`;
   return `cost      ${c.workerSeconds.toFixed(1)} worker-s${usd}  (${c.basis})`;
 }
 
@@ -74,7 +64,7 @@ function detailLines(d: Detail, references: readonly ReferencePrice[]): string[]
   ];
 }
 
-function listLines(page: { jobs: PublicJob[]; nextCursor: string | null }, summary: Summary): string[] {
+function listLines(page: JobPage, summary: Summary): string[] {
   const out: string[] = [];
   if (page.jobs.length)
     out.push(table([['ID', 'STATE', 'PROGRESS', 'PRESETS', 'INPUT', 'AGE', 'TOOK'], ...page.jobs.map(row)]));
@@ -187,17 +177,14 @@ Examples:
             limit: flags.limit,
           });
         if (id) {
-          const d = await client.request<Detail>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+          const d = await client.getJob(id);
           if (ctx.global.json) printJson(detailJson(d, refs));
           else process.stdout.write(`${detailLines(d, refs).join('\n')}\n`);
           return 0;
         }
-        const q = new URLSearchParams({ limit: String(flags.limit) });
-        if (flags.state) q.set('state', flags.state);
-        if (flags.cursor) q.set('cursor', flags.cursor);
         const [page, summary] = await Promise.all([
-          client.request<{ jobs: PublicJob[]; nextCursor: string | null }>('GET', `/v1/jobs?${q}`),
-          client.request<Required<Summary>>('GET', '/v1/summary'),
+          client.listJobs({ limit: flags.limit, state: flags.state, cursor: flags.cursor }),
+          client.summary(),
         ]);
         if (ctx.global.json) {
           printJson({ jobs: page.jobs, nextCursor: page.nextCursor, summary });

@@ -17,7 +17,8 @@ import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { qualitySets, resolveOutputs } from '../jobspec.js';
 import { parseResolvedPreset, toWirePreset } from '../presets/registry.js';
-import type { PublicJob } from '../orchestrator/api.js';
+import type { CreateJobBody, EstimateView, PublicJob } from '../api/contract.js';
+import { formatUsd } from '../api/format.js';
 import { followJobsView } from '../tui/follow-jobs.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 
@@ -47,16 +48,9 @@ function dollars(value: string): number {
   return n;
 }
 
-interface EstimateView {
-  seconds: number;
-  workerSeconds: number;
-  usd: number | null;
-  basis: string;
-}
-
 function estimateLine(input: string, e: EstimateView | null): string {
   if (!e) return `# ${input}: no estimate (the input is not a local file this machine can probe)`;
-  const usd = e.usd === null ? 'no price' : `$${e.usd < 0.01 ? e.usd.toFixed(6) : e.usd.toFixed(4)}`;
+  const usd = e.usd === null ? 'no price' : formatUsd(e.usd);
   return `# ${input}: about ${formatDuration(e.seconds)} (${e.workerSeconds} worker-seconds), ${usd} — ${e.basis}`;
 }
 
@@ -124,7 +118,7 @@ Examples:
           throw new NommerError('USAGE', '-o works with one input only', {
             hint: "outputs default to each input's folder",
           });
-        const jobs = [];
+        const jobs: Array<{ input: string; outputs: ReturnType<typeof resolveOutputs> }> = [];
         const files = localFileStorage();
         // Quality flags travel as preset overrides, like --set.
         const sets = [
@@ -153,6 +147,23 @@ Examples:
           }
           jobs.push({ input, outputs });
         }
+        // What feederd is asked, the same for a dry run and for the jobs themselves.
+        const jobBody = (j: (typeof jobs)[number], i: number): CreateJobBody => ({
+          input: j.input,
+          outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+          set: sets,
+          priority: flags.priority,
+          notifyUrl: flags.notify,
+          idempotencyKey: flags.idempotencyKey
+            ? jobs.length > 1
+              ? `${flags.idempotencyKey}:${i}`
+              : flags.idempotencyKey
+            : undefined,
+          force: Boolean(flags.force),
+          maxAttempts: flags.maxAttempts,
+          ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
+          ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
+        });
 
         if (flags.dryRun) {
           // feederd resolves presets (orchestrator/submit-job.ts): a running one is asked, so the
@@ -162,24 +173,15 @@ Examples:
           const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
           const commands: string[][] = [];
           const estimates: Array<{ input: string; estimate: EstimateView | null }> = [];
-          for (const j of jobs) {
+          for (const [i, j] of jobs.entries()) {
             if (hasScheme(j.input) && !/^https?:/.test(j.input))
               throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
             let outputs = j.outputs.map((o) => ({ preset: o.preset, uri: o.uri }));
             let estimate: EstimateView | null;
             if (running) {
-              const r = await running.request<{
-                outputs: Array<{ preset: unknown; uri: string }>;
-                estimate?: EstimateView | null;
-              }>('POST', '/v1/jobs', {
-                input: j.input,
-                outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-                set: sets,
-                dryRun: true,
-                ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
-              });
+              const r = await running.dryRun(jobBody(j, i));
               outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
-              estimate = r.estimate ?? null;
+              estimate = r.estimate;
             } else {
               // Without feederd: the default table (no history) at the config's slot price, on
               // the slots the feederd it would start would have (as feederd.ts counts them).
@@ -241,22 +243,7 @@ Examples:
         }
         const created: PublicJob[] = [];
         for (const [i, j] of jobs.entries()) {
-          const r = await client.request<{ job: PublicJob; created: boolean }>('POST', '/v1/jobs', {
-            input: j.input,
-            outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-            set: sets,
-            priority: flags.priority,
-            notifyUrl: flags.notify,
-            idempotencyKey: flags.idempotencyKey
-              ? jobs.length > 1
-                ? `${flags.idempotencyKey}:${i}`
-                : flags.idempotencyKey
-              : undefined,
-            force: Boolean(flags.force),
-            maxAttempts: flags.maxAttempts,
-            ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
-            ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
-          });
+          const r = await client.createJob(jobBody(j, i));
           created.push(r.job);
         }
         if (flags.detach) {

@@ -5,9 +5,27 @@
 // Host, Origin, JSON bodies, the dashboard's session cookie). The dashboard's page and login
 // routes: dashboard-routes.ts; every job's event stream (GET /v1/events) is the page's.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { NommerError, asNommerError } from '../errors.js';
 import { JOB_STATES, FINAL_STATES, type JobState } from '../jobs/types.js';
+import type { JobOutput } from '../jobs/state.js';
+import {
+  eventsQuery,
+  listJobsQuery,
+  type Created,
+  type JobDetailView,
+  type PublicEvent,
+  type PublicJob,
+  type PublicOutput,
+  type Health,
+  type JobAnswer,
+  type JobPage,
+  type PresetList,
+  type Summary,
+  type DryRunView,
+} from '../api/contract.js';
+import { openApiDocument } from '../api/openapi.js';
+
+export type { PublicJob } from '../api/contract.js';
 import { createJobFrom, validation, type JobCreatorDeps } from './submit-job.js';
 import type { Job, JobDetail, JobEvent, Store } from './store/index.js';
 import { JobStreams } from './job-stream.js';
@@ -42,6 +60,8 @@ export interface ApiDeps extends JobCreatorDeps {
     }>;
     /** EC2 fleets: what the instances have cost so far (an estimate from aws.ec2.prices). */
     spend?: { usd: number; upperBound: boolean; unpriced: string[] };
+    /** The autoscaler launched fewer than the backlog wanted: which limit held the queue back. */
+    heldBack?: Summary['heldBack'];
   }>;
   /**
    * Before a failed or canceled job is retried: the succeeded tasks whose results are gone (a
@@ -57,29 +77,8 @@ export interface ApiDeps extends JobCreatorDeps {
   sessions?: DashboardSessions;
 }
 
-/** An output's quality and cost as the job record types them (absent ones: unknown). */
-type OutputExtras<O> = (O extends { quality?: infer Q } ? { quality?: Q } : object) &
-  (O extends { cost?: infer C } ? { cost?: C } : object) &
-  (O extends { package?: infer P } ? { package?: P } : object);
-
-/** A job's cost as its record types it, when it has one. */
-function jobCost<J extends object>(j: J): J extends { cost?: infer C } ? { cost?: C } : object {
-  const c = (j as { cost?: unknown }).cost;
-  return (c !== undefined && c !== null ? { cost: c } : {}) as J extends { cost?: infer C } ? { cost?: C } : object;
-}
-
-/** What a worker reports about an output beyond its size, passed on when present (quality, cost). */
-function outputExtras<O extends object>(o: O): OutputExtras<O> {
-  const x = o as { quality?: unknown; cost?: unknown; package?: unknown };
-  return {
-    ...(x.quality !== undefined && x.quality !== null ? { quality: x.quality } : {}),
-    ...(x.package !== undefined && x.package !== null ? { package: x.package } : {}),
-    ...(x.cost !== undefined && x.cost !== null ? { cost: x.cost } : {}),
-  } as OutputExtras<O>;
-}
-
 /** What clients see of a job (the same shape in the API, `status --json` and SSE). */
-export function publicJob(j: Job | JobDetail) {
+export function publicJob(j: Job | JobDetail): PublicJob {
   return {
     id: j.id,
     state: j.state,
@@ -92,13 +91,7 @@ export function publicJob(j: Job | JobDetail) {
     maxAttempts: j.maxAttempts,
     priority: j.priority,
     input: redactUrl(j.input),
-    outputs: j.outputs.map((o) => ({
-      preset: o.preset.name,
-      // aws: a local output is staged in the bucket; clients see the path it is delivered to.
-      uri: redactUrl(j.options.deliver?.find((d) => d.from === o.uri)?.to ?? o.uri),
-      ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
-      ...outputExtras(o),
-    })),
+    outputs: j.outputs.map((o) => publicOutput(o, j.options.deliver)),
     worker: j.worker,
     error: j.error ? { ...j.error, message: redactText(j.error.message) } : null,
     notifyUrl: j.notifyUrl === null ? null : redactUrl(j.notifyUrl),
@@ -106,12 +99,23 @@ export function publicJob(j: Job | JobDetail) {
     startedAt: j.startedAt ? new Date(j.startedAt).toISOString() : null,
     finishedAt: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
     // What the job cost, once the job record carries it (issue 15).
-    ...jobCost(j),
+    ...(j.cost ? { cost: j.cost } : {}),
   };
 }
-export type PublicJob = ReturnType<typeof publicJob>;
 
-export function publicEvent(e: JobEvent) {
+/** An output: its preset's name, and what the worker reported about it when it did. */
+function publicOutput(o: JobOutput, deliver: Job['options']['deliver']): PublicOutput {
+  return {
+    preset: o.preset.name,
+    // aws: a local output is staged in the bucket; clients see the path it is delivered to.
+    uri: redactUrl(deliver?.find((d) => d.from === o.uri)?.to ?? o.uri),
+    ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
+    ...(o.quality ? { quality: o.quality } : {}),
+    ...(o.package ? { package: o.package } : {}),
+  };
+}
+
+export function publicEvent(e: JobEvent): PublicEvent {
   return {
     id: e.id,
     at: new Date(e.at).toISOString(),
@@ -125,7 +129,7 @@ export function publicEvent(e: JobEvent) {
 }
 
 /** A job in full: with its tasks and its event history (GET /v1/jobs/:id, `status ID`). */
-export function publicJobDetail(store: Store, j: JobDetail) {
+export function publicJobDetail(store: Store, j: JobDetail): JobDetailView {
   return {
     job: publicJob(j),
     tasks: j.tasks.map((t) => ({
@@ -147,7 +151,7 @@ export function publicJobDetail(store: Store, j: JobDetail) {
  * aws: where a job's local outputs are on their way back from the staging prefix (staging.ts):
  * waiting for the job, pending, delivered, or failed with the reason (the outputs kept in the bucket).
  */
-function deliveryOf(store: Store, j: JobDetail) {
+function deliveryOf(store: Store, j: JobDetail): Pick<JobDetailView, 'delivery'> {
   if (!j.options.deliver?.length) return {};
   const rec = store.deliveryOf(j.id);
   const due = j.state === 'succeeded' || j.phase === 'delivering';
@@ -172,12 +176,6 @@ export function parseStates(value: string | undefined): JobState[] | undefined {
   return state;
 }
 
-const listQuery = z.object({
-  state: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().max(200).optional(),
-});
-
 function httpStatusFor(e: NommerError): number {
   switch (e.code) {
     case 'JOB_NOT_FOUND':
@@ -195,8 +193,26 @@ function httpStatusFor(e: NommerError): number {
   }
 }
 
+export interface RegisteredRoute {
+  method: string;
+  /** fastify's form: `/v1/jobs/:id`. */
+  url: string;
+}
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route an API built by buildApi serves (HEAD aside): what its OpenAPI document must list. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
+
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes, forceCloseConnections: true });
+  // Before any route: what is served, for the OpenAPI document's test.
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
+  });
+  registered.set(app, routes);
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err.statusCode && err.statusCode < 500 && !(err instanceof NommerError)) {
@@ -231,21 +247,26 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return j;
   };
 
-  app.get('/v1/health', async () => ({ ok: true, version: deps.version, backend: deps.backend }));
+  app.get('/v1/health', async () => ({ ok: true, version: deps.version, backend: deps.backend }) satisfies Health);
+  // The contract as OpenAPI 3.1 (api/openapi.ts), behind the token like the routes it describes.
+  let openapi: ReturnType<typeof openApiDocument> | undefined;
+  app.get('/v1/openapi.json', async () => (openapi ??= openApiDocument(deps.version)));
 
   app.post('/v1/jobs', async (req, reply) => {
     const r = await createJobFrom(deps, req.body);
     if (r.dryRun)
-      return reply.status(200).send({ dryRun: true, input: r.input, outputs: r.outputs, estimate: r.estimate });
-    return reply.status(r.created ? 201 : 200).send({ job: publicJob(r.job), created: r.created });
+      return reply
+        .status(200)
+        .send({ dryRun: true, input: r.input, outputs: r.outputs, estimate: r.estimate } satisfies DryRunView);
+    return reply.status(r.created ? 201 : 200).send({ job: publicJob(r.job), created: r.created } satisfies Created);
   });
 
   app.get('/v1/jobs', async (req) => {
-    const r = listQuery.safeParse(req.query);
+    const r = listJobsQuery.safeParse(req.query);
     if (!r.success) throw validation(r.error, 'query');
     const state = parseStates(r.data.state);
     const page = deps.store.listJobs({ state, limit: r.data.limit, cursor: r.data.cursor ?? null });
-    return { jobs: page.jobs.map(publicJob), nextCursor: page.nextCursor };
+    return { jobs: page.jobs.map(publicJob), nextCursor: page.nextCursor } satisfies JobPage;
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) =>
@@ -259,7 +280,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         hint: j.state === 'canceled' ? undefined : 'nothing to cancel',
       });
     const change = deps.store.cancelJob(j.id, { reason: 'canceled by request' });
-    return { job: publicJob(change.job) };
+    return { job: publicJob(change.job) } satisfies JobAnswer;
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
@@ -276,22 +297,32 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const rerun = deps.tasksToRerun ? await deps.tasksToRerun(j.id) : [];
     const change = deps.store.retryJob(j.id, { rerun });
     deps.onWork();
-    return { job: publicJob(change.job) };
+    return { job: publicJob(change.job) } satisfies JobAnswer;
   });
 
   // The presets a job may name, with their own descriptions (the dashboard's picker).
-  app.get('/v1/presets', async () => ({
-    defaultPreset: deps.defaultPreset,
-    presets: listPresets(deps.userPresets).map((p) => ({
-      name: p.name,
-      description: p.description ?? '',
-      extension: p.extension,
-    })),
-  }));
+  app.get(
+    '/v1/presets',
+    async () =>
+      ({
+        defaultPreset: deps.defaultPreset,
+        presets: listPresets(deps.userPresets).map((p) => ({
+          name: p.name,
+          description: p.description ?? '',
+          extension: p.extension,
+        })),
+      }) satisfies PresetList,
+  );
 
   app.get('/v1/summary', async () => {
     const s = await deps.summary();
-    return { jobs: deps.store.summarizeJobs(), queue: s.queue, fleet: s.fleet, ...(s.spend ? { spend: s.spend } : {}) };
+    return {
+      jobs: deps.store.summarizeJobs(),
+      queue: s.queue,
+      fleet: s.fleet,
+      ...(s.spend ? { spend: s.spend } : {}),
+      ...(s.heldBack ? { heldBack: s.heldBack } : {}),
+    } satisfies Summary;
   });
 
   // Server-sent events of a job (job-stream.ts): history after Last-Event-ID, a snapshot, live
@@ -302,7 +333,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   // Every job's changes, after a snapshot of the newest (the dashboard's list).
   app.get('/v1/events', (req, reply) => {
-    const r = z.object({ limit: listQuery.shape.limit }).safeParse(req.query);
+    const r = eventsQuery.safeParse(req.query);
     if (!r.success) throw validation(r.error, 'query');
     jobStreams.handleAll(req, reply, r.data.limit);
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { packageRoot } from '../paths.js';
 import { readCookie, sessionCookieName, type DashboardSessions } from './sessions.js';
+import type { LoginCode, Ok } from '../api/contract.js';
 
 const TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
@@ -85,12 +86,16 @@ export function registerDashboard(app: FastifyInstance, sessions: DashboardSessi
   // Asked by `nommer dashboard` with the API token: the code for a login link.
   app.post('/v1/dashboard/login-codes', async () => {
     const c = sessions.issueCode();
-    return { code: c.code, path: `/login?code=${c.code}`, expiresAt: new Date(c.expiresAt).toISOString() };
+    return {
+      code: c.code,
+      path: `/login?code=${c.code}`,
+      expiresAt: new Date(c.expiresAt).toISOString(),
+    } satisfies LoginCode;
   });
   app.post('/v1/dashboard/logout', async (req, reply) => {
     const name = sessionCookieName(port());
     sessions.end(readCookie(req.headers.cookie, name));
     void reply.header('set-cookie', `${name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
-    return { ok: true };
+    return { ok: true } satisfies Ok;
   });
 }

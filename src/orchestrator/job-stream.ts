@@ -28,6 +28,8 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FINAL_STATES } from '../jobs/types.js';
 import type { Job, JobEvent, Store } from './store/index.js';
+import type { z } from 'zod';
+import type { allJobsStreamEvents, jobStreamEvents, PublicEvent, PublicJob } from '../api/contract.js';
 
 /** Concurrent event streams per feederd. */
 export const MAX_SSE_CLIENTS = 256;
@@ -50,8 +52,8 @@ export interface JobStreamOptions {
   /** The same store the API serves. */
   store: Store;
   /** How clients see a job and an event (api.ts's publicJob and publicEvent). */
-  publicJob: (j: Job) => unknown;
-  publicEvent: (e: JobEvent) => unknown;
+  publicJob: (j: Job) => PublicJob;
+  publicEvent: (e: JobEvent) => PublicEvent;
   maxClients?: number;
   maxUnsentBytes?: number;
   /** Every job's stream: jobs with a change not yet written before the client is cut off. */
@@ -140,7 +142,7 @@ export class JobStreams {
   private serveAll(res: ServerResponse, limit: number): void {
     const { store, publicJob, publicEvent } = this.o;
     const maxPending = this.o.maxPendingJobs ?? 10_000;
-    const message = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    const message = sseWriter<typeof allJobsStreamEvents>();
     const change = (j: Job, e: JobEvent) => message('job', { job: publicJob(j), event: publicEvent(e) });
     /** Jobs whose latest change waits for 'drain' (insertion order: the order they changed in). */
     const pending = new Map<string, string>();
@@ -199,8 +201,7 @@ export class JobStreams {
 
   private serve(res: ServerResponse, jobId: string, afterId: number): void {
     const { store, publicJob, publicEvent } = this.o;
-    const message = (type: string, data: unknown, id?: number | null) =>
-      `${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    const message = sseWriter<typeof jobStreamEvents>();
     const jobMessage = (j: Job, e: JobEvent) => message('job', { job: publicJob(j), event: publicEvent(e) }, e.id);
 
     let lastSent = afterId;
@@ -347,6 +348,12 @@ export class JobStreams {
 
     catchUp();
   }
+}
+
+/** A stream's message writer: each event's data as the contract has it for that event (api/contract.ts). */
+function sseWriter<E extends Record<string, z.ZodType>>() {
+  return <K extends keyof E & string>(type: K, data: z.output<E[K]>, id?: number | null): string =>
+    `${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 /** The Last-Event-ID header as an event id to resume after (0: from the start). */

@@ -7,7 +7,8 @@
 // commands it prints are the ones that will run; with no feederd running, the CLI resolves with
 // the config file it would start feederd with (commands/submit.ts).
 import { isAbsolute } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { createJobBody } from '../api/contract.js';
 import { NommerError } from '../errors.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { WirePreset } from '../messages.js';
@@ -18,32 +19,6 @@ import type { ChunkPlanner } from '../chunked/planner.js';
 import type { Estimate, MediaInfo } from '../cost/estimate.js';
 import type { Staging } from './staging.js';
 import type { Job, Store } from './store/index.js';
-
-export const createJobBody = z.strictObject({
-  input: z.string().min(1).max(4096),
-  outputs: z
-    .array(
-      z.strictObject({ preset: z.string().min(1).max(64).optional(), uri: z.string().min(1).max(4096).optional() }),
-    )
-    .max(16)
-    .default([]),
-  set: z.array(z.string().max(200)).max(50).default([]),
-  priority: z.number().int().min(-1000).max(1000).default(0),
-  notifyUrl: z
-    .url({ protocol: /^https?$/ })
-    .max(2048)
-    .optional(),
-  idempotencyKey: z.string().min(1).max(200).optional(),
-  force: z.boolean().default(false),
-  maxAttempts: z.number().int().min(1).max(20).optional(),
-  /** Split into chunks encoded in parallel (true), never (false), or as config says (absent). */
-  chunked: z.boolean().optional(),
-  /** Resolve and answer the outputs (presets as they would run); create nothing. */
-  dryRun: z.boolean().default(false),
-  /** The most this job may cost ($): refused when the estimate is above it, stopped when its cost passes it. */
-  maxCostUsd: z.number().positive().max(1_000_000).optional(),
-});
-export type CreateJobBody = z.input<typeof createJobBody>;
 
 export interface JobCreatorDeps {
   store: Store;

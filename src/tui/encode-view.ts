@@ -4,7 +4,8 @@
 import { asNommerError } from '../errors.js';
 import type { Progress } from '../jobs/types.js';
 import { outputText } from './format.js';
-import { initialState, type JobView, type QualityView } from './model.js';
+import { initialState, type JobView } from './model.js';
+import type { OutputQuality } from '../quality/types.js';
 import type { OutputMode } from './output-mode.js';
 import type { LineSink } from './plain.js';
 import { openSession, type Session } from './session.js';
@@ -25,7 +26,7 @@ export interface EncodeView {
   /** Pass to encode() as onProgress; undefined when nothing shows progress (--json, --quiet). */
   onProgress?: (p: Progress) => void;
   /** Closes the view; in plain and quiet mode prints each output on stdout (--json: the command does). */
-  succeeded(outputs: Array<{ path: string; bytes: number; quality?: QualityView }>): Promise<void>;
+  succeeded(outputs: Array<{ path: string; bytes: number; quality?: OutputQuality }>): Promise<void>;
   /** Closes the view showing the error (the command then reports it as usual). */
   failed(err: unknown): Promise<void>;
 }
@@ -105,7 +106,7 @@ export async function openEncodeView(o: EncodeViewOptions): Promise<EncodeView> 
       const e = asNommerError(err);
       await finish({
         state: e.code === 'CANCELED' ? 'canceled' : 'failed',
-        error: e.code === 'CANCELED' ? null : { code: e.code, message: e.message },
+        error: e.code === 'CANCELED' ? null : { code: e.code, message: e.message, retriable: e.retriable },
       });
     },
   };

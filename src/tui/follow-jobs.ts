@@ -3,9 +3,9 @@
 // footer, then says how it went in the mode's own way. Returns the exit code.
 import type { ApiClient } from '../client/api-client.js';
 import { followJobs } from '../client/follow.js';
-import type { PublicJob } from '../orchestrator/api.js';
+import type { PublicJob } from '../api/contract.js';
 import { outputText, plainStateLine } from './format.js';
-import { exitCodeOf, initialState, jobsOf, type SummaryView, type ViewState } from './model.js';
+import { exitCodeOf, initialState, jobsOf, type ViewState } from './model.js';
 import type { OutputMode } from './output-mode.js';
 import type { LineSink } from './plain.js';
 import { openApiSession } from './session.js';
@@ -26,7 +26,7 @@ export function pollSummary(client: ApiClient, store: ViewStore, everyMs: number
   let stopped = false;
   const once = async () => {
     try {
-      const s = await client.request<SummaryView>('GET', '/v1/summary');
+      const s = await client.summary();
       if (!stopped) store.dispatch({ type: 'summary', summary: { queue: s.queue, fleet: s.fleet } });
     } catch {
       /* feederd busy or gone: the event streams say what matters */

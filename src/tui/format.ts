@@ -1,10 +1,11 @@
 // The words and numbers a progress view shows of a job, as text: shared by the Ink view and the
 // plain-line fallback so both say the same facts the same way.
 import { basename, join } from 'node:path';
-import { formatBytes, formatDuration } from '../cli/output.js';
+import { formatBytes, formatDuration, qualityText, stateLabel } from '../api/format.js';
 import { progressText } from '../cli/progress-lines.js';
-import { packageOfResult } from '../abr/types.js';
-import { elapsedSeconds, fleetCounts, isFinal, type JobView, type QualityView, type SummaryView } from './model.js';
+import { elapsedSeconds, fleetCounts, isFinal, type JobView, type SummaryView } from './model.js';
+
+export { qualityText, stateLabel };
 
 const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 
@@ -20,12 +21,6 @@ export function bar(fraction: number, width: number): string {
 /** Whole percent, rounded down so 100% means done. */
 export function percent(fraction: number): string {
   return `${Math.floor(Math.min(1, Math.max(0, fraction)) * 100)}%`;
-}
-
-export function stateLabel(j: JobView): string {
-  const attempt = j.attempt > 1 ? ` (attempt ${j.attempt}/${j.maxAttempts})` : '';
-  if (j.state === 'running') return `${j.phase ?? 'starting'}${attempt}`;
-  return j.state === 'queued' ? `queued${attempt}` : j.state;
 }
 
 /** fps, speed, elapsed and ETA of a running job; empty strings for what is unknown. */
@@ -46,14 +41,14 @@ export function inputName(j: JobView): string {
 }
 
 export function outputText(o: JobView['outputs'][number]): string {
-  const q = o.quality && typeof o.quality === 'object' ? qualityText(o.quality as QualityView) : '';
+  const q = o.quality ? qualityText(o.quality) : '';
   return `${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})${q ? `  ${q}` : ''}`;
 }
 
 /** An adaptive-streaming package's lines: its manifests, then a line per rendition (and audio,
  * subtitles). Empty for any other output. */
 export function packageLines(o: JobView['outputs'][number]): string[] {
-  const p = packageOfResult({ package: o.package });
+  const p = o.package;
   if (!p) return [];
   const at = (f: string) => (o.uri.startsWith('s3://') ? `${o.uri.replace(/\/+$/, '')}/${f}` : join(o.uri, f));
   return [
@@ -69,21 +64,6 @@ export function packageLines(o: JobView['outputs'][number]): string[] {
     ...(p.subtitles.length ? [`subtitles  ${p.subtitles.map((t) => `${t.language} (${t.file})`).join(', ')}`] : []),
     ...(p.thumbnails ? [`thumbnails ${p.thumbnails}${p.poster ? `, poster ${p.poster}` : ''}`] : []),
   ];
-}
-
-/** `SSIM 0.9803 · PSNR 38.21 dB · crf 44 for ssim=0.98`; a missed target says so. */
-export function qualityText(q: QualityView): string {
-  const parts: string[] = [];
-  const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-  if (num(q.ssim)) parts.push(`SSIM ${q.ssim.toFixed(4)}`);
-  if (num(q.psnr)) parts.push(`PSNR ${q.psnr.toFixed(2)} dB`);
-  if (num(q.vmaf)) parts.push(`VMAF ${q.vmaf.toFixed(1)}`);
-  const s = q.search;
-  if (s?.target) {
-    const how = Array.isArray(s.chunks) ? `per-chunk CRF (${s.chunks.length} chunks)` : `crf ${s.crf}`;
-    parts.push(`${how} for ${s.target}${s.reached === false ? ` — MISSED${s.note ? `: ${s.note}` : ''}` : ''}`);
-  }
-  return parts.join(' · ');
 }
 
 export function errorText(j: JobView): string {

@@ -2,41 +2,30 @@
 // job updates, fleet summaries and key presses to rows. No I/O and no clock of its own — the
 // views pass `now` when they need elapsed time — so it is unit-tested without a terminal.
 import { FINAL_STATES, type JobState } from '../jobs/types.js';
+import type { PublicJob, Summary } from '../api/contract.js';
 
-/** What a view needs of a job: a subset of the API's PublicJob (which is assignable to it). */
-export interface JobView {
-  id: string;
-  state: JobState;
-  phase: string | null;
-  progress: number;
-  fps: number | null;
-  speed: number | null;
-  eta: number | null;
-  attempt: number;
-  maxAttempts: number;
-  input: string;
-  /** `quality` as the job record has it (QualityView; unknown because the API passes it on as is). */
-  outputs: Array<{ preset: string; uri: string; bytes?: number; quality?: unknown; package?: unknown }>;
-  worker: string | null;
-  error: { code: string; message: string; retriable?: boolean } | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-/** What a view shows of an output's quality (job.outputs[i].quality). */
-export interface QualityView {
-  ssim?: number;
-  psnr?: number;
-  vmaf?: number;
-  skipped?: string;
-  search?: { target?: string; crf?: number; reached?: boolean; note?: string; chunks?: unknown[] };
-}
+/** What a view needs of a job: the API's job (api/contract.ts), less what no view shows. */
+export type JobView = Pick<
+  PublicJob,
+  | 'id'
+  | 'state'
+  | 'phase'
+  | 'progress'
+  | 'fps'
+  | 'speed'
+  | 'eta'
+  | 'attempt'
+  | 'maxAttempts'
+  | 'input'
+  | 'outputs'
+  | 'worker'
+  | 'error'
+  | 'startedAt'
+  | 'finishedAt'
+>;
 
 /** Queue depth and fleet, as GET /v1/summary gives them. */
-export interface SummaryView {
-  queue: { waiting: number; inFlight: number };
-  fleet: Array<{ id: string; state: string; busy?: boolean }>;
-}
+export type SummaryView = Pick<Summary, 'queue' | 'fleet'>;
 
 export interface Row {
   job: JobView;

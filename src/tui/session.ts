@@ -79,7 +79,7 @@ export function openApiSession(
   return openSession({
     ...rest,
     cancel: async (id) => {
-      await client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+      await client.cancelJob(id);
     },
     onQuit: () => quit.abort(),
   });

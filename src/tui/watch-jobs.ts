@@ -1,9 +1,9 @@
 // `nommer status --watch`: polls the job listing (or one job) and the queue/fleet summary every
 // `everyMs` and shows them in the same view as submit, until the user quits. Returns 0.
 import type { ApiClient } from '../client/api-client.js';
-import type { PublicJob } from '../orchestrator/api.js';
+import type { PublicJob } from '../api/contract.js';
 import { sleep } from '../sleep.js';
-import { initialState, type SummaryView } from './model.js';
+import { initialState } from './model.js';
 import type { OutputMode } from './output-mode.js';
 import type { LineSink } from './plain.js';
 import { openApiSession } from './session.js';
@@ -24,12 +24,10 @@ export interface WatchViewOptions {
 export async function watchJobsView(o: WatchViewOptions): Promise<number> {
   const store = new ViewStore(initialState('watch'));
   const ac = new AbortController();
-  const q = new URLSearchParams({ limit: String(o.limit ?? 20) });
-  if (o.state) q.set('state', o.state);
   const list = async (): Promise<PublicJob[]> =>
     o.id
-      ? [(await o.client.request<{ job: PublicJob }>('GET', `/v1/jobs/${encodeURIComponent(o.id)}`)).job]
-      : (await o.client.request<{ jobs: PublicJob[] }>('GET', `/v1/jobs?${q}`)).jobs;
+      ? [(await o.client.getJob(o.id)).job]
+      : (await o.client.listJobs({ limit: o.limit ?? 20, state: o.state })).jobs;
   // The first listing before the view opens, so a wrong id or an unreachable feederd is a
   // plain error, not a view.
   store.dispatch({ type: 'jobs', jobs: await list() });
@@ -45,7 +43,7 @@ export async function watchJobsView(o: WatchViewOptions): Promise<number> {
   try {
     while (!ac.signal.aborted) {
       try {
-        const [jobs, summary] = await Promise.all([list(), o.client.request<SummaryView>('GET', '/v1/summary')]);
+        const [jobs, summary] = await Promise.all([list(), o.client.summary()]);
         if (ac.signal.aborted) break;
         store.dispatch({ type: 'jobs', jobs });
         store.dispatch({ type: 'summary', summary: { queue: summary.queue, fleet: summary.fleet } });

@@ -128,7 +128,7 @@ export async function waitForJob(
   const deadline = Date.now() + timeoutMs;
   let last: PublicJob | undefined;
   while (Date.now() < deadline) {
-    last = (await client.request<{ job: PublicJob }>('GET', `/v1/jobs/${id}`)).job;
+    last = (await client.getJob(id)).job;
     if (pred(last)) return last;
     if (isFinal(last) && opts.finalIsFatal !== false) {
       throw new Error(

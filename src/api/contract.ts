@@ -1,0 +1,297 @@
+// feederd's HTTP contract, one schema per body, response and server-sent event of every /v1 route.
+// The server builds its answers as these types (orchestrator/api.ts, job-stream.ts,
+// dashboard-routes.ts); the CLI's client parses what comes back with them (client/api-client.ts);
+// the TUI and the dashboard read the same types; GET /v1/openapi.json is generated from them
+// (api/openapi.ts). Objects are not strict on the reading side: a field a newer feederd adds is
+// dropped by an older client, never an error.
+import { z } from 'zod';
+import { JOB_STATES, PHASES } from '../jobs/types.js';
+import { JOB_EVENT_TYPES, TASK_STATES } from '../jobs/state.js';
+import { packageInfo } from '../abr/types.js';
+import type { OutputQuality } from '../quality/types.js';
+
+// --- errors -------------------------------------------------------------------------------------
+
+export const errorInfo = z.object({
+  code: z.string(),
+  message: z.string(),
+  retriable: z.boolean(),
+  hint: z.string().optional(),
+});
+/** Every error answer: 4xx and 5xx. */
+export const errorBody = z.object({ error: errorInfo }).meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof errorBody>;
+
+// --- a job --------------------------------------------------------------------------------------
+
+const searchProbe = z.object({ crf: z.number(), score: z.number(), on: z.enum(['samples', 'final']) });
+const searchRecord = z.object({
+  target: z.string(),
+  crf: z.number(),
+  score: z.number(),
+  reached: z.boolean(),
+  note: z.string().optional(),
+  samples: z.object({ count: z.number(), seconds: z.number() }),
+  tried: z.array(searchProbe),
+  predicted: z.number().optional(),
+  corrections: z.number(),
+  capKbps: z.number().nullable(),
+  capBound: z.boolean(),
+  seconds: z.number(),
+});
+const chunkedSearchRecord = z.object({
+  target: z.string(),
+  chunks: z.array(searchRecord.extend({ index: z.number() })),
+  seconds: z.number(),
+  reached: z.boolean(),
+});
+/** An output's scores against its source, and for a target the CRF search (quality/types.ts). */
+export const outputQuality = z
+  .object({
+    ssim: z.number().optional(),
+    psnr: z.number().optional(),
+    vmaf: z.number().optional(),
+    skipped: z.string().optional(),
+    seconds: z.number().optional(),
+    // A chunked output's search first: its `chunks` tell it apart.
+    search: z.union([chunkedSearchRecord, searchRecord]).optional(),
+  })
+  .meta({ id: 'OutputQuality' });
+
+// The record's type and the contract's say the same (a build error when one changes alone).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const qualityMatches: Same<z.infer<typeof outputQuality>, OutputQuality> = true;
+void qualityMatches;
+
+export const publicOutput = z.object({
+  /** The preset's name. */
+  preset: z.string(),
+  uri: z.string(),
+  /** Size once uploaded. */
+  bytes: z.number().optional(),
+  quality: outputQuality.optional(),
+  /** An adaptive-streaming package's renditions, manifests and extras. */
+  package: packageInfo.meta({ id: 'PackageInfo' }).optional(),
+});
+export type PublicOutput = z.infer<typeof publicOutput>;
+
+export const jobCost = z
+  .object({
+    workerSeconds: z.number(),
+    usd: z.number().nullable(),
+    perOutputMinute: z.number().nullable(),
+    outputMinutes: z.number().nullable(),
+    hdOutputMinutes: z.number().nullable(),
+    basis: z.string(),
+  })
+  .meta({ id: 'JobCost' });
+export type JobCostView = z.infer<typeof jobCost>;
+
+const isoTime = z.string().describe('ISO 8601 time');
+
+/** What clients see of a job: the same shape in the API, `status --json`, SSE and webhooks. */
+export const publicJob = z
+  .object({
+    id: z.string(),
+    state: z.enum(JOB_STATES),
+    phase: z.enum(PHASES).nullable(),
+    progress: z.number(),
+    fps: z.number().nullable(),
+    speed: z.number().nullable(),
+    eta: z.number().nullable(),
+    attempt: z.number().int(),
+    maxAttempts: z.number().int(),
+    priority: z.number().int(),
+    input: z.string(),
+    outputs: z.array(publicOutput),
+    worker: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string(), retriable: z.boolean() }).nullable(),
+    notifyUrl: z.string().nullable(),
+    createdAt: isoTime,
+    startedAt: isoTime.nullable(),
+    finishedAt: isoTime.nullable(),
+    cost: jobCost.optional(),
+  })
+  .meta({ id: 'Job' });
+export type PublicJob = z.infer<typeof publicJob>;
+
+export const publicEvent = z
+  .object({
+    /** Stored events have an increasing id; progress ticks have null. */
+    id: z.number().int().nullable(),
+    at: isoTime,
+    type: z.enum(JOB_EVENT_TYPES),
+    state: z.enum(JOB_STATES),
+    phase: z.string().nullable(),
+    attempt: z.number().int(),
+    message: z.string(),
+    data: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'JobEvent' });
+export type PublicEvent = z.infer<typeof publicEvent>;
+
+export const publicTask = z.object({
+  id: z.string(),
+  type: z.string(),
+  state: z.enum(TASK_STATES),
+  phase: z.enum(PHASES).nullable(),
+  attempt: z.number().int(),
+  progress: z.number(),
+  worker: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string(), retriable: z.boolean() }).nullable(),
+});
+
+/** aws: where a job's local outputs are on their way back from the staging prefix. */
+export const jobDelivery = z.object({
+  state: z.enum(['waiting', 'pending', 'delivered', 'failed']),
+  to: z.array(z.string()),
+  at: isoTime.optional(),
+  error: z.string().optional(),
+});
+
+// --- route bodies and answers -------------------------------------------------------------------
+
+export const health = z.object({ ok: z.boolean(), version: z.string(), backend: z.string() });
+export type Health = z.infer<typeof health>;
+
+/** POST /v1/jobs. */
+export const createJobBody = z
+  .strictObject({
+    input: z.string().min(1).max(4096),
+    outputs: z
+      .array(
+        z.strictObject({ preset: z.string().min(1).max(64).optional(), uri: z.string().min(1).max(4096).optional() }),
+      )
+      .max(16)
+      .default([]),
+    set: z.array(z.string().max(200)).max(50).default([]),
+    priority: z.number().int().min(-1000).max(1000).default(0),
+    notifyUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
+    idempotencyKey: z.string().min(1).max(200).optional(),
+    force: z.boolean().default(false),
+    maxAttempts: z.number().int().min(1).max(20).optional(),
+    /** Split into chunks encoded in parallel (true), never (false), or as config says (absent). */
+    chunked: z.boolean().optional(),
+    /** Resolve and answer the outputs (presets as they would run); create nothing. */
+    dryRun: z.boolean().default(false),
+    /** The most this job may cost ($): refused when the estimate is above it, stopped when its cost passes it. */
+    maxCostUsd: z.number().positive().max(1_000_000).optional(),
+  })
+  .meta({ id: 'CreateJob' });
+/** What a client sends (defaults filled in by the server). */
+export type CreateJobBody = z.input<typeof createJobBody>;
+
+export const created = z.object({ job: publicJob, created: z.boolean() });
+export type Created = z.infer<typeof created>;
+
+export const estimate = z.object({
+  seconds: z.number(),
+  workerSeconds: z.number(),
+  usd: z.number().nullable(),
+  basis: z.string(),
+});
+export type EstimateView = z.infer<typeof estimate>;
+
+/** POST /v1/jobs with dryRun: the outputs as feederd resolved them, and what the job would take. */
+export const dryRun = z.object({
+  dryRun: z.literal(true),
+  input: z.string(),
+  outputs: z.array(
+    z.object({
+      /** The resolved preset as workers receive it (messages.ts; read with parseResolvedPreset). */
+      preset: z.looseObject({ name: z.string() }),
+      uri: z.string(),
+    }),
+  ),
+  estimate: estimate.nullable(),
+});
+export type DryRunView = z.infer<typeof dryRun>;
+
+export const listJobsQuery = z.object({
+  /** One or several states, comma-separated. */
+  state: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export const eventsQuery = z.object({ limit: listJobsQuery.shape.limit });
+
+export const jobPage = z.object({ jobs: z.array(publicJob), nextCursor: z.string().nullable() });
+export type JobPage = z.infer<typeof jobPage>;
+
+export const jobDetail = z.object({
+  job: publicJob,
+  tasks: z.array(publicTask),
+  events: z.array(publicEvent),
+  delivery: jobDelivery.optional(),
+});
+export type JobDetailView = z.infer<typeof jobDetail>;
+
+/** Cancel and retry answer the job as it is now. */
+export const jobAnswer = z.object({ job: publicJob });
+export type JobAnswer = z.infer<typeof jobAnswer>;
+
+export const presetList = z.object({
+  defaultPreset: z.string(),
+  presets: z.array(z.object({ name: z.string(), description: z.string(), extension: z.string() })),
+});
+export type PresetList = z.infer<typeof presetList>;
+
+export const fleetWorker = z.object({
+  id: z.string(),
+  state: z.string(),
+  busy: z.boolean().optional(),
+  kind: z.string().optional(),
+  instanceType: z.string().optional(),
+  spot: z.boolean().optional(),
+  launchedAt: isoTime.optional(),
+});
+
+export const summary = z
+  .object({
+    jobs: z.object({
+      total: z.number().int(),
+      byState: z.partialRecord(z.enum(JOB_STATES), z.number().int()),
+    }),
+    /** Queue depth; -1 when the queue cannot be asked. */
+    queue: z.object({ waiting: z.number(), inFlight: z.number() }),
+    fleet: z.array(fleetWorker),
+    /** EC2 fleets: what the instances have cost so far (an estimate from aws.ec2.prices). */
+    spend: z.object({ usd: z.number(), upperBound: z.boolean(), unpriced: z.array(z.string()) }).optional(),
+    /** The autoscaler launched fewer than the backlog wanted: which limit held the queue back. */
+    heldBack: z.object({ by: z.enum(['maxInstances', 'maxHourlySpend']), reason: z.string() }).optional(),
+  })
+  .meta({ id: 'Summary' });
+export type Summary = z.infer<typeof summary>;
+
+export const loginCode = z.object({ code: z.string(), path: z.string(), expiresAt: isoTime });
+export type LoginCode = z.infer<typeof loginCode>;
+export const ok = z.object({ ok: z.literal(true) });
+export type Ok = z.infer<typeof ok>;
+
+// --- server-sent events -------------------------------------------------------------------------
+
+/** `job`: a change of the job (or of any job, on GET /v1/events), with the event that made it. */
+export const jobChange = z.object({ job: publicJob, event: publicEvent });
+/** GET /v1/jobs/{id}/events: `snapshot` after the history, `end` once the job is final. */
+export const jobSnapshot = z.object({ job: publicJob });
+/** GET /v1/events: `snapshot` of the newest jobs first. */
+export const jobsSnapshot = z.object({ jobs: z.array(publicJob) });
+
+/** One job's stream, by event name. */
+export const jobStreamEvents = { job: jobChange, snapshot: jobSnapshot, end: jobSnapshot } as const;
+/** Every job's stream, by event name. */
+export const allJobsStreamEvents = { job: jobChange, snapshot: jobsSnapshot } as const;
+
+export type JobStreamMessage =
+  | { type: 'job'; data: z.infer<typeof jobChange> }
+  | { type: 'snapshot' | 'end'; data: z.infer<typeof jobSnapshot> };
+
+/** A message of one job's stream, parsed by its event name; null for a name this client does not know. */
+export function parseJobStreamMessage(type: string, data: unknown): JobStreamMessage | null {
+  if (type === 'job') return { type, data: jobChange.parse(data) };
+  if (type === 'snapshot' || type === 'end') return { type, data: jobSnapshot.parse(data) };
+  return null;
+}

@@ -1,0 +1,57 @@
+// How a job's numbers read, in the CLI, the TUI and the dashboard alike: sizes, durations, money,
+// quality and a job's state. The dashboard's page loads the compiled module as it is
+// (GET /assets/format.js, dashboard-routes.ts), so this file imports nothing at run time: only
+// types, which the build removes.
+import type { OutputQuality } from '../quality/types.js';
+import type { PublicJob } from './contract.js';
+
+/** `812 B`, `1.5 KiB`, `240 MiB`. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** `0:42`, `12:05`, `1:02:03`; `--:--` when unknown. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === undefined || seconds === null || !Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
+  return h ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
+}
+
+/** `$0.0123`; below a cent to six places (`$0.000412`), so a short job's cost does not read as 0. */
+export function formatUsd(usd: number): string {
+  return `$${usd < 0.01 ? usd.toFixed(6) : usd.toFixed(4)}`;
+}
+
+/** `SSIM 0.9803 · PSNR 38.21 dB · crf 44 for ssim=0.98`; a missed target says so. */
+export function qualityText(q: OutputQuality): string {
+  const parts: string[] = [];
+  const num = (x: number | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+  if (num(q.ssim)) parts.push(`SSIM ${q.ssim.toFixed(4)}`);
+  if (num(q.psnr)) parts.push(`PSNR ${q.psnr.toFixed(2)} dB`);
+  if (num(q.vmaf)) parts.push(`VMAF ${q.vmaf.toFixed(1)}`);
+  const s = q.search;
+  if (s?.target) {
+    const how = 'chunks' in s ? `per-chunk CRF (${s.chunks.length} chunks)` : `crf ${s.crf}`;
+    const note = 'note' in s && s.note ? `: ${s.note}` : '';
+    parts.push(`${how} for ${s.target}${s.reached === false ? ` — MISSED${note}` : ''}`);
+  }
+  return parts.join(' · ');
+}
+
+/** A job's state as one short label: a running job's phase, and the attempt after the first. */
+export function stateLabel(j: Pick<PublicJob, 'state' | 'phase' | 'attempt' | 'maxAttempts'>): string {
+  const attempt = j.attempt > 1 ? ` (attempt ${j.attempt}/${j.maxAttempts})` : '';
+  if (j.state === 'running') return `${j.phase ?? 'starting'}${attempt}`;
+  return j.state === 'queued' ? `queued${attempt}` : j.state;
+}
