@@ -193,7 +193,10 @@ install_nommer() {
     log "test mode: fetched $(wc -c <"$tarball") bytes, unpacked with its npm-shrinkwrap.json; not installing"
     return
   fi
-  (cd "$app" && npm ci --omit=dev --no-fund --no-audit --loglevel=error)
+  # --ignore-scripts: the release's own `prepare` (tsc) must not run: it ships compiled, without
+  # tsconfig.json or typescript. better-sqlite3 is the one dependency whose install step is needed.
+  (cd "$app" && npm ci --omit=dev --ignore-scripts --no-fund --no-audit --loglevel=error &&
+    npm rebuild better-sqlite3 --no-fund --no-audit --loglevel=error)
   ln -sfn "$app/bin/nommer" "$(npm prefix --global)/bin/nommer"
   if [ "$(installed_nommer_version)" != "$NOMMER_VERSION" ]; then
     log "installed nommer reports '$(installed_nommer_version)', expected $NOMMER_VERSION"

@@ -67,7 +67,10 @@ test('user-data installs the checked release with npm ci from its lockfile, neve
   const check = script.indexOf('sha256sum "$tarball"');
   const unpack = script.indexOf('tar -xzf "$tarball" -C "$app"');
   const refuse = script.indexOf('if [ ! -f "$app/npm-shrinkwrap.json" ]');
-  const ci = script.search(/\(cd "\$app" && npm ci --omit=dev\b/);
+  // No lifecycle scripts: the release's own `prepare` (tsc) would run, and the release has no
+  // tsconfig.json and no typescript, so every instance's install failed. Then better-sqlite3's alone.
+  const ci = script.search(/\(cd "\$app" && npm ci --omit=dev --ignore-scripts\b/);
+  assert.ok(script.indexOf('npm rebuild better-sqlite3') > ci, 'better-sqlite3 built after npm ci');
   assert.ok(
     check > 0 && check < unpack && unpack < refuse && refuse < ci,
     'checked, unpacked, lockfile required, then npm ci',
