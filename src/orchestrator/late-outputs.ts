@@ -46,7 +46,10 @@ export function takeBackLateWork(store: Store, storage: Storage, log: Logger) {
     // Retried meanwhile (its destinations are the new attempt's now), or never ended.
     if (!job || (job.state !== 'canceled' && job.state !== 'failed')) return;
     const task = job.tasks.find((t) => t.id === ev.taskId);
-    if (!task) return;
+    // A success that was applied is never late: this is the same event again (at-least-once), and
+    // the job ended after it for its own reason (its delivery failed, a cancel while delivering),
+    // keeping its outputs for `nommer retry`.
+    if (!task || task.state === 'succeeded') return;
     if (task.type === 'chunk') return sweepScratchAgain(storage, job, log);
     if (job.options.force) return;
     const late = new LateOutputs(store, storage, log, job, ev);
