@@ -159,7 +159,13 @@ export function attachDelivery(
   const deliverOnce = async (job: Job, signal: AbortSignal): Promise<void> => {
     const o = job.options;
     const set = await staging.deliver(o.deliver ?? [], { overwrite: o.force, signal });
-    if (end(job.id, null) === 'refused') {
+    const outcome = end(job.id, null);
+    if (outcome === 'unrecorded') {
+      // The staged copies stay: the next start delivers again, and finds these files in place.
+      await set.finish();
+      return;
+    }
+    if (outcome === 'refused') {
       // The job ended meanwhile (canceled): what it did not finish leaves nothing behind.
       await set.undo().catch((err) => log.warn({ job: job.id, err: String(err) }, 'could not take a delivery back'));
       log.info({ job: job.id }, 'the job ended during its delivery: delivered files taken back');

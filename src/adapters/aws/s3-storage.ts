@@ -242,7 +242,9 @@ export class S3Storage implements Storage {
       path,
       commit: async (c = {}): Promise<Committed> => {
         // With overwrite, the object replaced is copied aside first, so undo can put it back.
-        const backup = opts.overwrite ? await this.keepAside(uri, unique) : null;
+        const { backup, existed } = opts.overwrite
+          ? await this.keepAside(uri, unique)
+          : { backup: null, existed: false };
         let r: StoreResult;
         try {
           r = await this.store(path, uri, { overwrite: opts.overwrite, signal: c.signal });
@@ -255,7 +257,9 @@ export class S3Storage implements Storage {
         return {
           ...r,
           undo: async () => {
-            if (!backup) return this.remove(uri);
+            // An object too big to keep aside was replaced for good: the new one stays rather
+            // than leaving neither.
+            if (!backup) return existed ? undefined : this.remove(uri);
             await this.copy(backup, uri);
             await this.remove(backup);
           },
@@ -272,17 +276,19 @@ export class S3Storage implements Storage {
 
   /**
    * Copy the object at uri (if any) to a hidden key beside it, `.<name>.<unique>.nommer-old`;
-   * returns that key's URI, or null when there is nothing to keep. Objects above S3's one-request
-   * copy limit (5 GiB) are not kept aside: replacing one cannot be undone.
+   * returns that key's URI (null when there is nothing to keep) and whether an object was there.
+   * Objects above S3's one-request copy limit (5 GiB) are not kept aside: replacing one cannot be
+   * undone.
    */
-  private async keepAside(uri: string, unique: string): Promise<string | null> {
+  private async keepAside(uri: string, unique: string): Promise<{ backup: string | null; existed: boolean }> {
     const size = await this.sizeOf(uri);
-    if (size === undefined || size > MAX_COPY_BYTES) return null;
+    if (size === undefined) return { backup: null, existed: false };
+    if (size > MAX_COPY_BYTES) return { backup: null, existed: true };
     const { bucket, key } = parseS3Uri(uri);
     const cut = key.lastIndexOf('/') + 1;
     const backup = `s3://${bucket}/${key.slice(0, cut)}.${key.slice(cut)}.${unique}.nommer-old`;
     await this.copy(uri, backup);
-    return backup;
+    return { backup, existed: true };
   }
 
   /** Server-side copy of one object (same bucket or another), its content type and encryption kept. */
