@@ -44,8 +44,8 @@ install_debian() {
   t0=$SECONDS
   say "installing Debian packages: ${pkgs[*]} (apt-get update, then apt-get install)"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq || { say 'apt-get update failed'; return 0; }
-  $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null || say 'apt-get install failed'
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || { say 'apt-get update failed'; return 0; }
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null || say 'apt-get install failed'
   say "apt-get took $((SECONDS - t0)) s"
 }
 
