@@ -116,7 +116,9 @@ async function startOnce(port: number, opts: MotoOptions): Promise<Moto> {
     clearTimeout(killTimer);
   };
 
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
+  // A moto that exits fails at once (in the loop); the deadline only catches a hang (under a load of ~40
+  // on 2 cores moto took over 20 s to answer).
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 120_000);
   for (;;) {
     if (exited) {
       if (exited.error?.code === 'ENOENT') throw new Error("moto_server not found: pip install 'moto[server]'");
@@ -134,7 +136,7 @@ async function startOnce(port: number, opts: MotoOptions): Promise<Moto> {
     if (Date.now() > deadline) {
       await stop();
       throw new Error(
-        `moto_server did not answer on ${endpoint} within ${opts.startTimeoutMs ?? 20_000} ms: ${stderrTail.trim().slice(-500)}`,
+        `moto_server did not answer on ${endpoint} within ${opts.startTimeoutMs ?? 120_000} ms: ${stderrTail.trim().slice(-500)}`,
       );
     }
     await sleep(100);
