@@ -1,9 +1,10 @@
 // Tiny test clips generated with ffmpeg's lavfi sources (never committed), and ffprobe helpers
 // for asserting on outputs.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 
 export const FFMPEG = process.env.NOMMER_FFMPEG || 'ffmpeg';
 export const FFPROBE = process.env.NOMMER_FFPROBE || 'ffprobe';
@@ -57,9 +58,38 @@ export function makeClip(path: string, o: ClipOptions = {}): string {
   }
   if (ch > 0) args.push('-c:a', path.endsWith('.avi') ? 'libmp3lame' : 'aac');
   if (o.rotate) args.push('-metadata:s:v:0', `rotate=${o.rotate}`);
-  args.push(...(o.extra ?? []), path);
+  args.push(...(o.extra ?? []));
+  return fromCache(args, path) ?? runFfmpeg([...args, path], path);
+}
+
+function runFfmpeg(args: string[], path: string): string {
   const r = spawnSync(FFMPEG, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`makeClip failed: ${r.stderr}`);
+  return path;
+}
+
+/**
+ * `npm test` sets NOMMER_TEST_CLIPS to a folder it empties first: a clip asked for again in the
+ * same run (same ffmpeg arguments and container) is made once and copied, not encoded again.
+ * Without it, every clip is made afresh.
+ */
+const CLIP_CACHE = process.env.NOMMER_TEST_CLIPS ? resolve(process.env.NOMMER_TEST_CLIPS) : undefined;
+
+function fromCache(args: string[], path: string): string | undefined {
+  if (!CLIP_CACHE) return undefined;
+  const key = createHash('sha256')
+    .update(JSON.stringify([FFMPEG, extname(path), args]))
+    .digest('hex')
+    .slice(0, 24);
+  const cached = join(CLIP_CACHE, `${key}${extname(path)}`);
+  if (!existsSync(cached)) {
+    mkdirSync(CLIP_CACHE, { recursive: true });
+    // Test files run in parallel: each writes its own temp file and renames it into place whole.
+    const tmp = join(CLIP_CACHE, `${key}.${process.pid}.tmp${extname(path)}`);
+    runFfmpeg([...args, tmp], tmp);
+    renameSync(tmp, cached);
+  }
+  copyFileSync(cached, path);
   return path;
 }
 
