@@ -209,7 +209,8 @@ test('feederd prices each task at the instance type its worker reports (env, IMD
       return job;
     }),
   );
-  const done = await Promise.all(jobs.map((j) => waitForJob(f!.client, j.id, isFinal, 90_000) as Promise<CostedJob>));
+  // A hang guard only: waitForJob returns as soon as a job is final.
+  const done = await Promise.all(jobs.map((j) => waitForJob(f!.client, j.id, isFinal, 240_000) as Promise<CostedJob>));
   for (const j of done) assert.equal(j.state, 'succeeded', JSON.stringify(j.error));
   const ranBy = (id: string): CostedJob => {
     const j = done.filter((x) => x.worker === id);
