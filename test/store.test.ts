@@ -450,6 +450,61 @@ describe('state changes', () => {
   });
 });
 
+describe('JSON columns', () => {
+  let store: Store;
+  before(() => {
+    store = fresh();
+  });
+  after(() => store.close());
+
+  const invalid = (e: unknown): boolean =>
+    e instanceof NommerError && e.code === 'DATA_INVALID' && !!e.hint && !e.message.includes('\n');
+
+  test('outputs read back with their quality search and package; a newer key is kept', () => {
+    const { job } = store.createJob(req());
+    const search = {
+      target: 'ssim=0.98',
+      crf: 31,
+      score: 0.981,
+      reached: true,
+      samples: { count: 3, seconds: 6 },
+      tried: [{ crf: 31, score: 0.981, on: 'samples' }],
+      corrections: 0,
+      capKbps: null,
+      capBound: false,
+      seconds: 2.5,
+    };
+    const outputs = [{ ...job.outputs[0], quality: { ssim: 0.981, search }, fromNewer: 1 }];
+    store.db.prepare('UPDATE jobs SET outputs = ? WHERE id = ?').run(JSON.stringify(outputs), job.id);
+    assert.deepEqual(store.getJob(job.id)!.outputs, outputs);
+  });
+
+  test('a column that does not read back is DATA_INVALID, naming the row, with a hint', () => {
+    const corrupt = (sqlText: string, value: string): string => {
+      const { job } = store.createJob(req());
+      store.db.prepare(sqlText).run(value, job.id);
+      return job.id;
+    };
+    const badOutputs = corrupt('UPDATE jobs SET outputs = ? WHERE id = ?', '[{"uri": 1}]');
+    assert.throws(
+      () => store.getJob(badOutputs),
+      (e: unknown) => invalid(e) && String(e).includes(badOutputs),
+    );
+    assert.throws(() => store.listDispatchableTasks(), invalid);
+    store.db.prepare('DELETE FROM jobs WHERE id = ?').run(badOutputs);
+    const notJson = corrupt('UPDATE jobs SET typed_basis = ? WHERE id = ?', '[oops');
+    assert.throws(
+      () => store.getJob(notJson),
+      (e: unknown) => invalid(e) && String(e).includes('not JSON'),
+    );
+    const badParams = corrupt('UPDATE tasks SET params = ? WHERE job_id = ?', '"a string"');
+    assert.throws(() => store.getJob(badParams), invalid);
+    assert.throws(() => store.listDispatchableTasks(), invalid);
+    const badDeps = corrupt('UPDATE tasks SET deps = ? WHERE job_id = ?', '{"a": 1}');
+    assert.throws(() => store.getJob(badDeps), invalid);
+  });
+});
+
 describe('100,000 jobs', () => {
   test('listing a page and the summary stay correct (and fast) with 100,000 jobs', () => {
     const store = fresh();

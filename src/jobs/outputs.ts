@@ -70,14 +70,39 @@ export interface OutputQuality extends Partial<Quality> {
 }
 
 const finite = z.number().refine(Number.isFinite);
+
+// The search records as read back (a task's result, the job row): typed against the interfaces
+// above, so the schema and the type cannot drift apart and no reader casts.
+const searchRecordSchema = z.object({
+  target: z.string(),
+  crf: z.number(),
+  score: z.number(),
+  reached: z.boolean(),
+  note: z.string().optional(),
+  samples: z.object({ count: z.number(), seconds: z.number() }),
+  tried: z.array(z.object({ crf: z.number(), score: z.number(), on: z.enum(['samples', 'final']) })),
+  predicted: z.number().optional(),
+  corrections: z.number(),
+  capKbps: z.number().nullable(),
+  capBound: z.boolean(),
+  seconds: z.number(),
+}) satisfies z.ZodType<SearchRecord>;
+
+const chunkedSearchRecordSchema = z.object({
+  target: z.string(),
+  chunks: z.array(searchRecordSchema.extend({ index: z.number() })),
+  seconds: z.number(),
+  reached: z.boolean(),
+}) satisfies z.ZodType<ChunkedSearchRecord>;
+
 export const outputQualitySchema = z.looseObject({
   ssim: finite.optional(),
   psnr: finite.optional(),
   vmaf: finite.optional(),
   skipped: z.string().optional(),
   seconds: finite.optional(),
-  search: z.record(z.string(), z.unknown()).optional(),
-});
+  search: z.union([chunkedSearchRecordSchema, searchRecordSchema]).optional(),
+}) satisfies z.ZodType<OutputQuality>;
 
 /** A task result's `quality` list: one entry per output URI. */
 export const reportedQualitySchema = z.array(z.object({ uri: z.string(), quality: outputQualitySchema }));
@@ -86,7 +111,7 @@ export type ReportedQuality = Array<{ uri: string; quality: OutputQuality }>;
 /** The quality entries of a task result (invalid or absent ones are none). */
 export function qualityOfResult(result: Record<string, unknown> | undefined | null): ReportedQuality {
   const r = reportedQualitySchema.safeParse(result?.quality);
-  return r.success ? (r.data as ReportedQuality) : [];
+  return r.success ? r.data : [];
 }
 
 // ---- packages -------------------------------------------------------------------------------

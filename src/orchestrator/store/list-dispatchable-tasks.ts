@@ -5,7 +5,7 @@
 import { parseJobOptions } from './job-options.js';
 import type { Db } from '../../adapters/local/db.js';
 import { MESSAGE_VERSION, type TaskMessage } from '../../messages.js';
-import { sql, type JobRow, type TaskRow } from './rows.js';
+import { outputsOf, paramsOf, sql, type JobRow, type TaskRow } from './rows.js';
 
 export interface Dispatchable {
   message: TaskMessage;
@@ -26,7 +26,8 @@ export function listDispatchableTasks(db: Db, opts: { limit?: number } = {}): Di
   >;
   return rows.map((r) => {
     const options = parseJobOptions(r.options);
-    const outputs = (JSON.parse(r.outputs) as TaskMessage['outputs']).map((o) => ({ preset: o.preset, uri: o.uri }));
+    const outputs = outputsOf(r.outputs, r.job_id).map((o) => ({ preset: o.preset, uri: o.uri }));
+    const params = paramsOf(r.params, r.id);
     const message: TaskMessage = {
       v: MESSAGE_VERSION,
       kind: 'task',
@@ -37,7 +38,7 @@ export function listDispatchableTasks(db: Db, opts: { limit?: number } = {}): Di
       input: r.input,
       outputs,
       force: options.force,
-      ...(r.params === null ? {} : { params: JSON.parse(r.params) as Record<string, unknown> }),
+      ...(params === null ? {} : { params }),
     };
     return { message, priority: r.priority };
   });

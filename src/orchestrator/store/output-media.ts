@@ -2,17 +2,14 @@
 // into jobs.output_media whenever a task succeeds. Runs inside saveOutcome's transaction.
 import type { Db } from '../../adapters/local/db.js';
 import { mediaOfResult, type OutputMedia } from '../../cost/output-media.js';
-import { sql } from './rows.js';
+import { resultOf, sql } from './rows.js';
 
 export function recordOutputMedia(db: Db, jobId: string): void {
-  const results = sql(db, "SELECT result FROM tasks WHERE job_id = ? AND state = 'succeeded' ORDER BY rowid")
-    .pluck()
-    .all(jobId) as Array<string | null>;
+  const rows = sql(db, "SELECT id, result FROM tasks WHERE job_id = ? AND state = 'succeeded' ORDER BY rowid").all(
+    jobId,
+  ) as Array<{ id: string; result: string | null }>;
   const byUri = new Map<string, OutputMedia>();
-  for (const r of results) {
-    if (r === null) continue;
-    for (const m of mediaOfResult(JSON.parse(r))) byUri.set(m.uri, m);
-  }
+  for (const r of rows) for (const m of mediaOfResult(resultOf(r.result, r.id))) byUri.set(m.uri, m);
   if (byUri.size === 0) return;
   sql(db, 'UPDATE jobs SET output_media = ? WHERE id = ?').run(JSON.stringify([...byUri.values()]), jobId);
 }

@@ -1,12 +1,15 @@
 // Rows <-> objects for the job store, the statement cache, and reading a job with its tasks.
-// Every JSON column is written and read here and nowhere else.
+// Every JSON column is read here and nowhere else: each has a schema, parsed once as the row is
+// read, so no caller casts what a column holds.
 import type { Db, Statement } from '../../adapters/local/db.js';
-import type { ErrorInfo } from '../../errors.js';
+import { type ErrorInfo, NommerError } from '../../errors.js';
 import type { JobState, Phase } from '../../jobs/types.js';
-import type { JobEventType, TaskState, TaskType } from '../../jobs/state.js';
+import type { JobEventType, JobOutput, TaskState, TaskType } from '../../jobs/state.js';
 import type { Job, JobEvent, Task } from './types.js';
 import { z } from 'zod';
-import { outputMedia } from '../../cost/output-media.js';
+import { type OutputMedia, outputMedia } from '../../cost/output-media.js';
+import { outputQualitySchema, packageInfo } from '../../jobs/outputs.js';
+import { taskOutput } from '../../messages.js';
 import { type CostFacts, jobCostOf } from './job-cost.js';
 import { parseJobOptions } from './job-options.js';
 
@@ -115,6 +118,72 @@ export interface EventRow {
   data: string | null;
 }
 
+// ---- JSON columns ---------------------------------------------------------------------------
+
+/** jobs.outputs. Unknown keys (a newer nommer's) are kept, so writing the job back keeps them. */
+const outputsColumn = z.array(
+  z.looseObject({
+    preset: taskOutput.shape.preset,
+    uri: z.string(),
+    bytes: z.number().int().nonnegative().optional(),
+    quality: outputQualitySchema.optional(),
+    package: packageInfo.optional(),
+  }) satisfies z.ZodType<JobOutput>,
+);
+/** tasks.deps: keys of the tasks that must succeed first. */
+const depsColumn = z.array(z.string());
+/** tasks.params and tasks.result: an object; each task kind reads its own keys with its own schema. */
+const objectColumn = z.record(z.string(), z.unknown());
+/** jobs.typed_basis: where the prices of its typed slot time came from. */
+const typedBasisColumn = z.array(z.string());
+const outputMediaColumn = z.array(outputMedia);
+
+/**
+ * `json` as `schema` says. A column that does not read back was written by another nommer or
+ * edited by hand: a clear error naming the row, never a crash deeper in with a half-read job.
+ */
+function column<S extends z.ZodType>(schema: S, json: string, where: string): z.output<S> {
+  let why: string;
+  try {
+    const r = schema.safeParse(JSON.parse(json));
+    if (r.success) return r.data;
+    const issue = r.error.issues[0];
+    why = issue ? `${issue.path.join('.') || 'value'}: ${issue.message}` : 'does not match';
+  } catch {
+    why = 'not JSON';
+  }
+  throw new NommerError('DATA_INVALID', `the job store's ${where} does not read back (${why})`, {
+    hint: 'it was written by another nommer version or edited by hand: run the version that wrote it, or restore the data directory from a backup',
+  });
+}
+
+export function outputsOf(json: string, jobId: string): JobOutput[] {
+  return column(outputsColumn, json, `jobs.outputs of job ${jobId}`);
+}
+
+export function paramsOf(json: string | null, taskId: string): Record<string, unknown> | null {
+  return json === null ? null : column(objectColumn, json, `tasks.params of task ${taskId}`);
+}
+
+export function resultOf(json: string | null, taskId: string): Record<string, unknown> | null {
+  return json === null ? null : column(objectColumn, json, `tasks.result of task ${taskId}`);
+}
+
+export function typedBasisOf(json: string | null | undefined, jobId: string): string[] {
+  return json ? column(typedBasisColumn, json, `jobs.typed_basis of job ${jobId}`) : [];
+}
+
+/** Cost bookkeeping never fails a read: media that does not parse is unknown. */
+function outputMediaOf(json: string | null | undefined): OutputMedia[] | null {
+  if (!json) return null;
+  try {
+    const r = outputMediaColumn.safeParse(JSON.parse(json));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
 function errorFrom(code: string | null, message: string | null, retriable: number | null): ErrorInfo | null {
   return code === null ? null : { code, message: message ?? '', retriable: retriable === 1 };
 }
@@ -137,7 +206,7 @@ export function jobFromRow(r: JobRow): Job {
     speed: r.speed,
     eta: r.eta,
     input: r.input,
-    outputs: JSON.parse(r.outputs),
+    outputs: outputsOf(r.outputs, r.id),
     notifyUrl: r.notify_url,
     idempotencyKey: r.idempotency_key,
     worker: r.worker,
@@ -150,14 +219,13 @@ export function jobFromRow(r: JobRow): Job {
 
 /** What a job row knows about its cost besides slot time. */
 export function costFactsOf(r: JobRow): CostFacts {
-  const media = r.output_media ? z.array(outputMedia).safeParse(JSON.parse(r.output_media)) : undefined;
   return {
-    media: media?.success ? media.data : null,
+    media: outputMediaOf(r.output_media),
     settledMs: r.settled_ms ?? 0,
     settledNano: r.settled_nano ?? 0,
     typedMs: r.typed_ms ?? 0,
     typedNano: r.typed_nano ?? 0,
-    typedBasis: r.typed_basis ? (JSON.parse(r.typed_basis) as string[]) : [],
+    typedBasis: typedBasisOf(r.typed_basis, r.id),
   };
 }
 
@@ -171,9 +239,9 @@ export function taskFromRow(r: TaskRow): Task {
     attempt: r.attempt,
     maxAttempt: r.max_attempt,
     seqApplied: r.seq_applied,
-    deps: JSON.parse(r.deps),
-    params: r.params === null ? null : JSON.parse(r.params),
-    result: r.result === null ? null : JSON.parse(r.result),
+    deps: column(depsColumn, r.deps, `tasks.deps of task ${r.id}`),
+    params: paramsOf(r.params, r.id),
+    result: resultOf(r.result, r.id),
     progress: r.progress,
     weight: r.weight,
     worker: r.worker,
@@ -198,7 +266,7 @@ export function eventFromRow(r: EventRow): JobEvent {
     phase: r.phase,
     attempt: r.attempt,
     message: r.message,
-    data: r.data === null ? null : JSON.parse(r.data),
+    data: r.data === null ? null : column(objectColumn, r.data, `job_events.data of event ${r.id}`),
   };
 }
 

@@ -5,7 +5,7 @@ import type { ErrorInfo } from '../../errors.js';
 import type { Applied, JobEventDraft } from '../../jobs/state.js';
 import { recordInstanceUse } from './instance-ledger.js';
 import { recordOutputMedia } from './output-media.js';
-import { readJob, readTasks, sql } from './rows.js';
+import { readJob, readTasks, sql, typedBasisOf } from './rows.js';
 import type { JobChange, JobEvent } from './types.js';
 import { NommerError } from '../../errors.js';
 import { nanoUsdOfMs } from '../../cost/money.js';
@@ -147,7 +147,7 @@ const MAX_BASES = 8;
 
 function addTyped(db: Db, jobId: string, typed: { ms: number; nano: number }, basis: string): void {
   const had = sql(db, 'SELECT typed_basis FROM jobs WHERE id = ?').pluck().get(jobId) as string | null;
-  const bases: string[] = had ? JSON.parse(had) : [];
+  const bases = typedBasisOf(had, jobId);
   if (basis && !bases.includes(basis) && bases.length < MAX_BASES) bases.push(basis);
   sql(
     db,
