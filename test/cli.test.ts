@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { NOMMER_BIN, nommerSync } from './helpers/cli.js';
@@ -150,4 +150,15 @@ test('a reader that closes the pipe early (`nommer --help | head -1`) ends nomme
   const r = spawnSync('bash', ['-c', script, process.execPath, NOMMER_BIN], { encoding: 'utf8' });
   assert.match(r.stderr, /nommer exit 0/);
   assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /, r.stderr);
+});
+
+test('a feederd.json that does not read back is one clear line naming it, not a stack trace', () => {
+  const home = join(d.path, 'bad-endpoint-home');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'feederd.json'), '{"url": 42}\n');
+  const r = nommerSync(['status'], { env: { NOMMER_HOME: home }, cwd: d.path });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /feederd\.json does not read back \(url: .*\[DATA_INVALID\]/);
+  assert.match(r.stderr, /remove it/);
+  noStack(r.stderr);
 });

@@ -1,8 +1,8 @@
 // The JSON API client the CLI commands use to talk to feederd. It finds feederd through the data
 // dir (feederd.json written at start: address and token), or NOMMER_API / --api.
-import { readFile } from 'node:fs/promises';
 import { ERROR_CODES, NommerError, type ErrorCode } from '../errors.js';
 import { dataPaths } from '../paths.js';
+import { readEndpointFile, readEndpointFileOrNone } from './endpoint-file.js';
 import type { z } from 'zod';
 import * as c from '../api/contract.js';
 import type {
@@ -29,20 +29,13 @@ export async function discoverApi(home: string, override?: string, token?: strin
   const url = (override ?? process.env.NOMMER_API)?.replace(/\/+$/, '');
   if (url) {
     // The data dir's feederd at that address: its kept token, unless one is given.
-    const rec = await readFile(dataPaths(home).api, 'utf8').then(
-      (t) => JSON.parse(t) as Partial<ApiEndpoint>,
-      () => undefined,
-    );
+    const rec = readEndpointFileOrNone(dataPaths(home).api);
     return { url, token: token ?? process.env.NOMMER_TOKEN ?? (rec?.url === url ? rec.token : undefined) };
   }
-  try {
-    const rec = JSON.parse(await readFile(dataPaths(home).api, 'utf8')) as Partial<ApiEndpoint>;
-    // A stopped feederd leaves its token (kept for the next run) but no address.
-    if (!rec.url) return null;
-    return { url: rec.url, token: token ?? process.env.NOMMER_TOKEN ?? rec.token };
-  } catch {
-    return null;
-  }
+  const rec = readEndpointFile(dataPaths(home).api);
+  // A stopped feederd leaves its token (kept for the next run) but no address.
+  if (!rec?.url) return null;
+  return { url: rec.url, token: token ?? process.env.NOMMER_TOKEN ?? rec.token };
 }
 
 export class ApiClient {

@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../config.js';
 import { NommerError } from '../errors.js';
 import { dataPaths, ensureDataDir, nommerBin, privateFile } from '../paths.js';
 import { ApiClient, discoverApi } from './api-client.js';
+import { readEndpointFileOrNone } from './endpoint-file.js';
 
 function alive(pid: number): boolean {
   try {
@@ -38,12 +39,8 @@ export async function findRunning(loaded: LoadedConfig, apiOverride?: string): P
   }
 }
 
-async function recordedPid(home: string): Promise<number | null> {
-  try {
-    return (JSON.parse(readFileSync(dataPaths(home).api, 'utf8')) as { pid?: number }).pid ?? null;
-  } catch {
-    return null;
-  }
+function recordedPid(home: string): number | null {
+  return readEndpointFileOrNone(dataPaths(home).api)?.pid ?? null;
 }
 
 export interface DaemonStart {
@@ -99,7 +96,7 @@ export async function startDaemon(loaded: LoadedConfig, args: string[] = [], tim
     }
     // feederd.json keeps the token between runs; the new feederd's answer is the one with its pid.
     const c = await findRunning(loaded);
-    if (c && (await recordedPid(loaded.home)) === child.pid)
+    if (c && recordedPid(loaded.home) === child.pid)
       return { pid: child.pid!, url: c.endpoint.url, logFile: paths.log };
     await new Promise((r) => setTimeout(r, 150));
   }

@@ -3,7 +3,7 @@
 // On SIGTERM it stops taking requests, lets workers finish (or release) their tasks, applies
 // their last events, and exits; a second SIGTERM/SIGINT shortens the wait.
 import { RELEASE_PREFIX } from '../fleet/release.js';
-import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPorts } from '../backends.js';
 import type { LoadedConfig } from '../config.js';
@@ -11,6 +11,7 @@ import { defaultWorkers } from '../config.js';
 import { NommerError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { dataPaths, ensureDataDir, packageVersion } from '../paths.js';
+import { readEndpointFileOrNone, writeEndpointFile } from '../client/endpoint-file.js';
 import { newApiToken } from './api-guard.js';
 import { DashboardSessions } from './sessions.js';
 import { summarizeFleet } from './fleet-summary.js';
@@ -52,12 +53,9 @@ const STATUS_DRAIN_ROUNDS = 20;
 
 /** The token a previous run made and kept in feederd.json, if any (never a configured one). */
 function keptToken(apiFile: string): string | undefined {
-  try {
-    const rec = JSON.parse(readFileSync(apiFile, 'utf8')) as { token?: unknown; generated?: unknown };
-    return rec.generated === true && typeof rec.token === 'string' && rec.token.length >= 32 ? rec.token : undefined;
-  } catch {
-    return undefined;
-  }
+  // One that does not read back is none: this run writes a new one.
+  const rec = readEndpointFileOrNone(apiFile);
+  return rec?.generated && rec.token && rec.token.length >= 32 ? rec.token : undefined;
 }
 
 /** Whether a nommer feederd answers health at host:port (another data dir's: ours is not running). */
@@ -242,13 +240,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     }
   }
   const url = address;
-  // Written beside and renamed into place: a client polling for the file never reads it half-written.
-  const apiTemp = `${paths.api}.${process.pid}.tmp`;
-  writeFileSync(apiTemp, `${JSON.stringify({ url, pid: process.pid, token, ...(generated ? { generated } : {}) })}\n`, {
-    mode: 0o600,
-  });
-  chmodSync(apiTemp, 0o600);
-  renameSync(apiTemp, paths.api);
+  writeEndpointFile(paths.api, { url, pid: process.pid, token, ...(generated ? { generated } : {}) });
   writeFileSync(paths.pid, `${process.pid}\n`);
   log.info({ url, backend: ports.backend, workers: wanted, home }, 'feederd started');
 
@@ -310,8 +302,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   ports.close();
   store.close();
   // The token stays for the next start and for clients; the address goes with us.
-  writeFileSync(apiTemp, `${JSON.stringify(generated ? { token, generated } : {})}\n`, { mode: 0o600 });
-  renameSync(apiTemp, paths.api);
+  writeEndpointFile(paths.api, generated ? { token, generated } : {});
   rmSync(paths.pid, { force: true });
   log.info('feederd stopped');
   return 0;

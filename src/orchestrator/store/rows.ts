@@ -2,7 +2,7 @@
 // Every JSON column is read here and nowhere else: each has a schema, parsed once as the row is
 // read, so no caller casts what a column holds.
 import type { Db, Statement } from '../../adapters/local/db.js';
-import { type ErrorInfo, NommerError } from '../../errors.js';
+import type { ErrorInfo } from '../../errors.js';
 import type { JobState, Phase } from '../../jobs/types.js';
 import type { JobEventType, JobOutput, TaskState, TaskType } from '../../jobs/state.js';
 import type { Job, JobEvent, Task } from './types.js';
@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { type OutputMedia, outputMedia } from '../../cost/output-media.js';
 import { outputQualitySchema, packageInfo } from '../../jobs/outputs.js';
 import { taskOutput } from '../../messages.js';
+import { readBack } from '../../read-back.js';
 import { type CostFacts, jobCostOf } from './job-cost.js';
 import { parseJobOptions } from './job-options.js';
 
@@ -138,23 +139,11 @@ const objectColumn = z.record(z.string(), z.unknown());
 const typedBasisColumn = z.array(z.string());
 const outputMediaColumn = z.array(outputMedia);
 
-/**
- * `json` as `schema` says. A column that does not read back was written by another nommer or
- * edited by hand: a clear error naming the row, never a crash deeper in with a half-read job.
- */
+const HINT =
+  'it was written by another nommer version or edited by hand: run the version that wrote it, or restore the data directory from a backup';
+
 function column<S extends z.ZodType>(schema: S, json: string, where: string): z.output<S> {
-  let why: string;
-  try {
-    const r = schema.safeParse(JSON.parse(json));
-    if (r.success) return r.data;
-    const issue = r.error.issues[0];
-    why = issue ? `${issue.path.join('.') || 'value'}: ${issue.message}` : 'does not match';
-  } catch {
-    why = 'not JSON';
-  }
-  throw new NommerError('DATA_INVALID', `the job store's ${where} does not read back (${why})`, {
-    hint: 'it was written by another nommer version or edited by hand: run the version that wrote it, or restore the data directory from a backup',
-  });
+  return readBack(schema, json, `the job store's ${where}`, HINT);
 }
 
 export function outputsOf(json: string, jobId: string): JobOutput[] {
