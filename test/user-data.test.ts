@@ -135,6 +135,26 @@ describe('user-data rendering', () => {
     }
   });
 
+  it('a releases.json that does not read back is DATA_INVALID naming it, with how to pin again', () => {
+    const home = mkdtempSync(join(tmpdir(), 'nommer-pin-'));
+    try {
+      const uri = releaseUri('nommer-ud-test', VERSION);
+      for (const text of [
+        '{"releases": [',
+        JSON.stringify({ releases: { [uri]: { version: VERSION, sha256: 'x' } } }),
+      ]) {
+        writeFileSync(join(home, 'releases.json'), text);
+        assert.throws(
+          () => pinnedReleaseSha256(awsConfig(), home, VERSION),
+          (err: NommerError) =>
+            err.code === 'DATA_INVALID' && err.message.includes('releases.json') && /setup aws/.test(err.hint ?? ''),
+        );
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it('needs a bucket to install nommer from', () => {
     assert.throws(() => renderUserDataFor(parseConfig({ backend: 'aws' }), VERSION, PIN), /aws\.bucket/);
   });

@@ -14,6 +14,7 @@ import { NommerError } from '../errors.js';
 import { sha256File } from '../hash.js';
 import type { Storage, StoreResult } from '../ports/storage.js';
 import { packageRoot } from '../paths.js';
+import { readBack } from '../read-back.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -90,26 +91,32 @@ export async function publishRelease(storage: Storage, bucket: string, version: 
 // What `nommer setup aws` published is pinned on the machine that published it, outside the
 // bucket: whoever can write the bucket (a worker, a job) cannot also change what instances accept.
 
-interface PinFile {
+const pinFile = z.object({
   /** release URI -> its pin */
-  releases: Record<string, { version: string; sha256: string; publishedAt: string }>;
-}
+  releases: z.record(
+    z.string(),
+    z.object({ version: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), publishedAt: z.string() }),
+  ),
+});
+type PinFile = z.infer<typeof pinFile>;
 
 export function releasePinsPath(home: string): string {
   return join(home, 'releases.json');
 }
 
 function readPins(home: string): PinFile {
+  const path = releasePinsPath(home);
+  let text: string;
   try {
-    const raw = JSON.parse(readFileSync(releasePinsPath(home), 'utf8')) as Partial<PinFile>;
-    return { releases: raw.releases && typeof raw.releases === 'object' ? raw.releases : {} };
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { releases: {} };
-    throw new NommerError('CONFIG_INVALID', `cannot read ${releasePinsPath(home)}: ${(err as Error).message}`, {
+    throw new NommerError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`, {
       cause: err,
-      hint: 'remove it and run `nommer setup aws` again to publish and pin the release',
+      hint: 'check its permissions, or remove it and run `nommer setup aws` again to publish and pin the release',
     });
   }
+  return readBack(pinFile, text, path, 'remove it and run `nommer setup aws` again to publish and pin the release');
 }
 
 /** Keep the published release's SHA-256 in the data dir (0600, written whole). */
@@ -134,7 +141,7 @@ export function pinnedReleaseSha256(config: Config, home: string, version: strin
     throw new NommerError('CONFIG_INVALID', 'EC2 workers need aws.bucket (nommer is installed on them from it)');
   const uri = releaseUri(bucket, version);
   const pin = readPins(home).releases[uri];
-  if (pin && /^[0-9a-f]{64}$/.test(pin.sha256)) return pin.sha256;
+  if (pin) return pin.sha256;
   throw new NommerError('CONFIG_INVALID', `no SHA-256 is pinned for nommer ${version}'s release ${uri}`, {
     hint: 'run `nommer setup aws` with this data dir (it publishes the release and pins it), or set aws.ec2.releaseSha256 to the SHA-256 that `nommer setup aws` printed',
   });
