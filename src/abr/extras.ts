@@ -16,7 +16,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
-import { ffmpegInputArg, ffprobeText } from '../ffmpeg/probe.js';
+import { ffmpegInputArg, ffprobeOutput, ffprobeText } from '../ffmpeg/probe.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ export async function probeSubtitles(
   });
   let raw: { streams?: RawSubtitleStream[] };
   try {
-    raw = JSON.parse(out) as { streams?: RawSubtitleStream[] };
+    raw = ffprobeOutput.parse(JSON.parse(out));
   } catch {
     throw new NommerError('INPUT_UNDECODABLE', `ffprobe gave no stream list for ${input}`, {
       hint: 'is it a media file? ffprobe could not read it',

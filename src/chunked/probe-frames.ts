@@ -4,7 +4,13 @@
 // keyframes alone gives wrong times when there are B-frames) by decoding every frame, which is
 // exact but costs a full decode.
 import { NommerError } from '../errors.js';
-import { ffmpegInputArg, ffprobeText as ffprobe, parseRate } from '../ffmpeg/probe.js';
+import {
+  ffmpegInputArg,
+  ffprobeEntries,
+  ffprobeText as ffprobe,
+  parseFfprobeJson,
+  parseRate,
+} from '../ffmpeg/probe.js';
 import type { FrameTimeline } from './plan.js';
 
 export interface SourceTimeline {
@@ -65,7 +71,8 @@ export async function probeTimeline(
   opts: { signal?: AbortSignal } = {},
 ): Promise<SourceTimeline> {
   const arg = ffmpegInputArg(input);
-  const info = JSON.parse(
+  const info = parseFfprobeJson(
+    ffprobeEntries,
     await ffprobe(
       bin,
       [
@@ -77,20 +84,12 @@ export async function probeTimeline(
       ],
       opts.signal,
     ),
-  ) as {
-    format?: { start_time?: string };
-    streams?: Array<{
-      codec_type?: string;
-      avg_frame_rate?: string;
-      r_frame_rate?: string;
-      disposition?: { attached_pic?: number };
-    }>;
-  };
-  const streams = info.streams ?? [];
+  );
+  const streams = info?.streams ?? [];
   const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   if (!video) throw new NommerError('INPUT_NO_STREAMS', `${input} has no video stream to chunk`);
   const hasAudio = streams.some((s) => s.codec_type === 'audio');
-  const formatStart = Number.isFinite(num(info.format?.start_time)) ? num(info.format?.start_time) : 0;
+  const formatStart = Number.isFinite(num(info?.format?.start_time)) ? num(info?.format?.start_time) : 0;
 
   let method: SourceTimeline['method'] = 'packets';
   const packets = parseCompact(

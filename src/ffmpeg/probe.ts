@@ -3,38 +3,75 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { z } from 'zod';
 import { NommerError } from '../errors.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
 
-interface RawStream {
-  index: number;
-  codec_type?: string;
-  codec_name?: string;
-  width?: number;
-  height?: number;
-  sample_aspect_ratio?: string;
-  r_frame_rate?: string;
-  avg_frame_rate?: string;
-  nb_frames?: string;
-  field_order?: string;
-  pix_fmt?: string;
-  bits_per_raw_sample?: string;
-  color_range?: string;
-  color_space?: string;
-  color_transfer?: string;
-  color_primaries?: string;
-  start_time?: string;
-  channels?: number;
-  channel_layout?: string;
-  sample_rate?: string;
-  disposition?: { attached_pic?: number };
-  tags?: Record<string, string>;
-  side_data_list?: Array<{ side_data_type?: string; rotation?: number }>;
-}
+// ffprobe's JSON (-print_format json), the fields nommer reads. ffprobe leaves out what a stream
+// does not have, so all but a stream's index are optional; other fields are dropped.
+const disposition = z.object({
+  attached_pic: z.number().optional(),
+  default: z.number().optional(),
+  forced: z.number().optional(),
+});
 
-interface RawProbe {
-  format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string };
-  streams?: RawStream[];
+const streamFields = {
+  codec_type: z.string().optional(),
+  codec_name: z.string().optional(),
+  width: z.number().optional(),
+  height: z.number().optional(),
+  sample_aspect_ratio: z.string().optional(),
+  r_frame_rate: z.string().optional(),
+  avg_frame_rate: z.string().optional(),
+  nb_frames: z.string().optional(),
+  field_order: z.string().optional(),
+  pix_fmt: z.string().optional(),
+  bits_per_raw_sample: z.string().optional(),
+  color_range: z.string().optional(),
+  color_space: z.string().optional(),
+  color_transfer: z.string().optional(),
+  color_primaries: z.string().optional(),
+  start_time: z.string().optional(),
+  channels: z.number().optional(),
+  channel_layout: z.string().optional(),
+  sample_rate: z.string().optional(),
+  disposition: disposition.optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  side_data_list: z
+    .array(z.object({ side_data_type: z.string().optional(), rotation: z.number().optional() }))
+    .optional(),
+};
+
+const format = z.object({
+  format_name: z.string().optional(),
+  duration: z.string().optional(),
+  size: z.string().optional(),
+  bit_rate: z.string().optional(),
+  start_time: z.string().optional(),
+});
+
+/** `-show_format -show_streams` output: every stream has its index. */
+export const ffprobeOutput = z.object({
+  format: format.optional(),
+  streams: z.array(z.object({ index: z.number().int(), ...streamFields })).optional(),
+});
+export type FfprobeOutput = z.infer<typeof ffprobeOutput>;
+type RawStream = NonNullable<FfprobeOutput['streams']>[number];
+
+/** `-show_entries` output: only the entries asked for, so a stream's index may be absent too. */
+export const ffprobeEntries = z.object({
+  format: format.optional(),
+  streams: z.array(z.object({ index: z.number().int().optional(), ...streamFields })).optional(),
+});
+
+/** ffprobe's stdout as `schema`; undefined when it is not ffprobe's JSON (the caller says why). */
+export function parseFfprobeJson<T>(schema: z.ZodType<T>, stdout: string): T | undefined {
+  try {
+    const r = schema.safeParse(JSON.parse(stdout));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Local paths are given to ffmpeg as `file:` URLs of absolute paths, so names that start with
@@ -59,9 +96,9 @@ function num(s: string | undefined): number | undefined {
 }
 
 function rotationOf(s: RawStream): number {
-  const side = s.side_data_list?.find((d) => typeof d.rotation === 'number');
+  const rotation = s.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation;
   // Display-matrix rotation is counter-clockwise; the rotate tag (older muxers) is clockwise.
-  const deg = side ? -(side.rotation as number) : Number(s.tags?.rotate ?? 0);
+  const deg = rotation !== undefined ? -rotation : Number(s.tags?.rotate ?? 0);
   const r = (((Math.round(deg / 90) * 90) % 360) + 360) % 360;
   return r;
 }
@@ -73,7 +110,7 @@ function bitDepth(s: RawStream): number {
   return m ? Number(m[1]) : 8;
 }
 
-export function toProbeInfo(raw: RawProbe): ProbeInfo {
+export function toProbeInfo(raw: FfprobeOutput): ProbeInfo {
   const streams = raw.streams ?? [];
   const vs = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic) ?? undefined;
   const as = streams.find((s) => s.codec_type === 'audio');
@@ -209,12 +246,7 @@ export async function probeInput(
       );
     },
   );
-  let raw: RawProbe | undefined;
-  try {
-    raw = JSON.parse(stdout) as RawProbe;
-  } catch {
-    raw = undefined;
-  }
+  const raw = parseFfprobeJson(ffprobeOutput, stdout);
   const formats = (raw?.format?.format_name ?? '').split(',');
   const playlist = formats.find((f) => REFERENCING_FORMATS.has(f));
   if (playlist) {
