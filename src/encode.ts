@@ -14,6 +14,7 @@ import { ffmpegInputArg, probeInput } from './ffmpeg/probe.js';
 import { TaskProgress } from './ffmpeg/progress.js';
 import { runFfmpeg } from './ffmpeg/run.js';
 import type { ProbeInfo } from './ffmpeg/types.js';
+import { writeWebmHdr } from './ffmpeg/webm-hdr.js';
 import type { Progress } from './jobs/types.js';
 import { compileJob } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
@@ -352,6 +353,11 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
               signal: req.signal,
             });
       }
+      // A kept HDR source's static metadata goes into the WebM's Colour (ffmpeg 5.1 drops it).
+      const hdr = video?.hdr;
+      if (hdr?.mode === 'kept' && compiled.outputs[i]!.muxer === 'webm' && probe.video?.hdr)
+        await writeWebmHdr(o.path, probe.video.hdr);
+      if (hdr && quality) quality = { ...quality, hdr };
       const size = (await stat(o.path)).size;
       outputs.push({ path: o.path, bytes: size, ...(quality ? { quality } : {}) });
     }

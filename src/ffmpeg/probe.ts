@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { NommerError } from '../errors.js';
+import { firstFrameSideDataArgs, hdrOf, hdrTransfer } from './hdr.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
 
 // ffprobe's JSON (-print_format json), the fields nommer reads. ffprobe leaves out what a stream
@@ -269,6 +270,19 @@ export async function probeInput(
         detail: tail,
       },
     );
+  }
+  if (info.video && hdrTransfer(info.video.colorTransfer)) {
+    // HDR: the static metadata is often in the first frame only (HEVC SEI, AV1 OBUs).
+    const frame = await ffprobeText(
+      ffprobe,
+      firstFrameSideDataArgs(info.video.index, ffmpegInputArg(input)),
+      opts.signal,
+    ).catch((err: NommerError) => {
+      if (err.code === 'CANCELED') throw err;
+      return ''; // undecodable first frame: no static metadata found, the transfer still holds
+    });
+    const sideData = raw?.streams?.find((s) => s.index === info.video?.index)?.side_data_list;
+    info.video.hdr = hdrOf(info.video, sideData, frame);
   }
   return info;
 }

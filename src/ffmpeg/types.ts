@@ -30,6 +30,8 @@ export interface VideoStreamInfo {
   colorSpace?: string;
   colorTransfer?: string;
   colorPrimaries?: string;
+  /** Set when the transfer is PQ (HDR10) or HLG: what ffmpeg/hdr.ts found (see there). */
+  hdr?: HdrInfo;
   /** Seconds. */
   startTime: number;
   /** An attached picture (cover art), not real video. */
@@ -57,4 +59,45 @@ export interface ProbeInfo {
   video?: VideoStreamInfo;
   /** The main audio stream, if any. */
   audio?: AudioStreamInfo;
+}
+
+/** A mastering display (SMPTE ST 2086): CIE 1931 xy chromaticities and luminance in cd/m². */
+export interface MasteringDisplay {
+  red: [number, number];
+  green: [number, number];
+  blue: [number, number];
+  whitePoint: [number, number];
+  maxLuminance: number;
+  minLuminance: number;
+}
+
+/** Content light level (CTA-861.3), cd/m². */
+export interface ContentLight {
+  maxCll: number;
+  maxFall: number;
+}
+
+/** What an HDR source carries: its transfer, its static metadata, and the dynamic metadata
+ * nommer finds but does not carry (Dolby Vision, HDR10+). */
+export interface HdrInfo {
+  /** pq: SMPTE ST 2084 (HDR10); hlg: ARIB STD-B67. */
+  transfer: 'pq' | 'hlg';
+  masteringDisplay?: MasteringDisplay;
+  contentLight?: ContentLight;
+  /** Dynamic metadata present in the source and not carried into outputs, e.g. "Dolby Vision". */
+  notCarried: string[];
+}
+
+/** What an output keeps of its source's HDR (its record's `hdr`). */
+export interface OutputHdr {
+  /** The source's transfer. */
+  source: HdrInfo['transfer'];
+  /** kept: 10-bit HDR with the source's transfer; tonemapped: 8-bit BT.709 SDR. */
+  mode: 'kept' | 'tonemapped';
+  transfer: HdrInfo['transfer'] | 'bt709';
+  bitDepth: 8 | 10;
+  masteringDisplay: boolean;
+  contentLight: boolean;
+  /** Dynamic metadata of the source that the output does not carry. */
+  notCarried?: string[];
 }

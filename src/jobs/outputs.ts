@@ -4,6 +4,7 @@
 // record's own fields, so they live with the job model: the state machine fills them in without
 // importing the features (quality/, abr/) that produce them, and those re-export them.
 import { z } from 'zod';
+import type { OutputHdr } from '../ffmpeg/types.js';
 
 /** Scores of one output against its source, frames paired by number, at the output's size. */
 export interface Quality {
@@ -67,6 +68,8 @@ export interface OutputQuality extends Partial<Quality> {
   /** Wall time of the measurement, seconds. */
   seconds?: number;
   search?: SearchRecord | ChunkedSearchRecord;
+  /** An HDR source: what the output kept of it (ffmpeg/hdr.ts). */
+  hdr?: OutputHdr;
 }
 
 const finite = z.number().refine(Number.isFinite);

@@ -20,6 +20,7 @@
 // output names its muxer with -f.
 import { isAbsolute } from 'node:path';
 import { NommerError } from '../errors.js';
+import { carriesHdr, outputHdr, svtAv1HdrParams, tonemapFilters, type OutputHdr } from '../ffmpeg/hdr.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
 import { parseResolvedPreset } from './registry.js';
 import {
@@ -210,6 +211,9 @@ export interface CompiledVideo {
   deinterlaced: boolean;
   /** Target mode: the safety cap (kbit/s) the chosen CRF runs under. */
   capKbps?: number;
+  /** An HDR source: what this output keeps of it (ffmpeg/hdr.ts). A kept mastering display or
+   * content light in WebM is written into the container after the encode (ffmpeg/webm-hdr.ts). */
+  hdr?: OutputHdr;
 }
 
 export interface CompiledAudio {
@@ -269,7 +273,11 @@ export interface CompiledJob {
 const COLOR_VALUE = /^[a-z0-9][a-z0-9_.-]*$/;
 const UNKNOWN_COLOR = new Set(['unknown', 'unspecified', 'reserved']);
 
-function colorArgs(v: VideoStreamInfo): string[] {
+/** A tone-mapped output is BT.709 SDR, and says so. */
+const BT709_ARGS = ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'];
+
+function colorArgs(v: VideoStreamInfo, hdr: OutputHdr | undefined): string[] {
+  if (hdr?.mode === 'tonemapped') return BT709_ARGS;
   const args: string[] = [];
   const add = (flag: string, value: string | undefined) => {
     if (value && COLOR_VALUE.test(value) && !UNKNOWN_COLOR.has(value)) args.push(flag, value);
@@ -313,8 +321,13 @@ function planVideo(
   const codedH = src.rotation === 90 || src.rotation === 270 ? src.width : src.height;
   const filters: string[] = [...filterPrefix];
   if (src.interlaced) filters.push(`${v.deinterlace}=mode=send_frame:parity=auto:deint=all`);
+  // HDR is kept (10 bits) where the codec can and the preset wants it, else tone-mapped: an
+  // 8-bit picture tagged PQ bands, and one untagged shows washed out.
+  const hdr = src.hdr ? outputHdr(src.hdr, v.hdr === 'keep' && carriesHdr(v.codec) ? 'kept' : 'tonemapped') : undefined;
+  if (hdr?.mode === 'tonemapped') filters.push(...tonemapFilters(src, src.hdr!));
   if (width !== codedW || height !== codedH) filters.push(`scale=${width}:${height}`, 'setsar=1');
-  const highDepth = v.highBitDepth && src.bitDepth > 8 && (v.codec === 'vp9' || v.codec === 'av1');
+  const highDepth =
+    hdr?.mode === 'kept' || (v.highBitDepth && src.bitDepth > 8 && (v.codec === 'vp9' || v.codec === 'av1'));
   const pixFmt = highDepth ? 'yuv420p10le' : 'yuv420p';
   const fps = src.fps > 0 && Number.isFinite(src.fps) ? src.fps : 30;
   const keyframeFrames = v.fixedGop
@@ -338,7 +351,9 @@ function planVideo(
     crf,
     speed,
     ...(capKbps !== undefined ? { capKbps } : {}),
+    ...(hdr ? { hdr } : {}),
   };
+  const hdrParams = hdr?.mode === 'kept' ? svtAv1HdrParams(src.hdr!) : [];
 
   const videoArgs = (speed: number | undefined): string[] => [
     '-c:v',
@@ -346,9 +361,9 @@ function planVideo(
     ...(filters.length ? ['-vf', filters.join(',')] : []),
     '-pix_fmt',
     pixFmt,
-    ...encoderOptions(preset, v, info, { encoder, width, keyframeFrames, rate, crf, speed, capKbps }),
+    ...encoderOptions(preset, v, info, { encoder, width, keyframeFrames, rate, crf, speed, capKbps, hdrParams }),
     ...(threads && encoder !== 'libwebp' ? ['-threads', String(threads)] : []),
-    ...(v.codec !== 'webp' && v.codec !== 'theora' ? colorArgs(src) : []),
+    ...(v.codec !== 'webp' && v.codec !== 'theora' ? colorArgs(src, hdr) : []),
     ...timestampArgs(v, src, fps),
   ];
   // Two-pass is libvpx only (the schema says so): the first pass runs at its own -speed/-cpu-used.
@@ -370,6 +385,8 @@ function encoderOptions(
     speed: number | undefined;
     /** Target mode: the CRF rules under this cap, with no floor. */
     capKbps?: number;
+    /** SVT-AV1 parameters of a kept HDR source's static metadata. */
+    hdrParams?: readonly string[];
   },
 ): string[] {
   const { encoder, width, keyframeFrames, rate, crf, speed, capKbps } = o;
@@ -415,7 +432,12 @@ function encoderOptions(
         '-preset',
         String(speed ?? 8),
         '-svtav1-params',
-        `keyint=${keyframeFrames}:mbr=${capKbps ?? rate.maxKbps}${v.fixedGop ? ':scd=0' : ''}`,
+        [
+          `keyint=${keyframeFrames}`,
+          `mbr=${capKbps ?? rate.maxKbps}`,
+          ...(v.fixedGop ? ['scd=0'] : []),
+          ...(o.hdrParams ?? []),
+        ].join(':'),
       ];
     }
     case 'libaom-av1': {

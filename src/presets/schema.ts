@@ -92,6 +92,9 @@ const videoShape = {
   fixedGop: z.boolean().default(false),
   /** Keep 10-bit sources 10-bit (yuv420p10le) when the codec can; otherwise 8-bit yuv420p. */
   highBitDepth: z.boolean().default(false),
+  /** An HDR source (PQ or HLG): `keep` encodes it in 10 bits with its tags and static metadata
+   * (VP9 and AV1; codecs without 10 bits tone-map instead); `tonemap` makes 8-bit BT.709 SDR. */
+  hdr: z.enum(['keep', 'tonemap']).default('keep'),
   /** Deinterlacer, used only when the probe says the source is interlaced. */
   deinterlace: z.enum(['bwdif', 'yadif']).default('bwdif'),
   /** libvpx look-ahead (frames) for alt-ref frames. */
