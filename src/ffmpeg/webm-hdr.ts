@@ -222,7 +222,7 @@ async function readAt(fh: FileHandle, at: number, len: number): Promise<Buffer> 
 async function layout(fh: FileHandle, path: string): Promise<Layout> {
   const fileSize = (await fh.stat()).size;
   const ebml = readHead(await readAt(fh, 0, 16), 0);
-  if (!ebml || ebml.id !== 0x1a45dfa3 || ebml.size === UNKNOWN) throw bad(path, 'not an EBML file');
+  if (ebml?.id !== 0x1a45dfa3 || ebml.size === UNKNOWN) throw bad(path, 'not an EBML file');
   const segment = ebml.headLen + ebml.size;
   const segmentHead = readHead(await readAt(fh, segment, 16), 0);
   if (!segmentHead || segmentHead.id !== ID.Segment) throw bad(path, 'no Segment');
