@@ -11,8 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { localFileStorage } from '../src/backends.js';
 import { encode } from '../src/encode.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
+import { hdrOf, hdrWarning, outputHdr } from '../src/ffmpeg/hdr.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
-import type { MasteringDisplay, OutputHdr } from '../src/ffmpeg/types.js';
+import type { MasteringDisplay, OutputHdr, VideoStreamInfo } from '../src/ffmpeg/types.js';
 import { writeWebmHdr } from '../src/ffmpeg/webm-hdr.js';
 import { getPreset } from '../src/presets/registry.js';
 import type { ResolvedPreset } from '../src/presets/schema.js';
@@ -135,6 +136,19 @@ describe('HDR sources', () => {
     assert.deepEqual(hlg.video?.hdr, { transfer: 'hlg', notCarried: [] });
     const sdr = await probeInput(ff.ffprobe, makeClip(join(dir.path, 'sdr.mp4'), { seconds: 0.5 }));
     assert.equal(sdr.video?.hdr, undefined);
+  });
+
+  it('Dolby Vision and HDR10+ are found and named as not carried, in the record and the warning', () => {
+    const video = { colorTransfer: 'smpte2084' } as VideoStreamInfo;
+    const frames = JSON.stringify({
+      frames: [{ side_data_list: [{ side_data_type: 'HDR Dynamic Metadata SMPTE2094-40 (HDR10+)' }] }],
+    });
+    const hdr = hdrOf(video, [{ side_data_type: 'DOVI configuration record', dv_profile: 8 }], frames);
+    assert.deepEqual(hdr, { transfer: 'pq', notCarried: ['Dolby Vision', 'HDR10+'] });
+    const kept = outputHdr(hdr!, 'kept');
+    assert.deepEqual(kept.notCarried, ['Dolby Vision', 'HDR10+']);
+    assert.match(hdrWarning(kept)!, /Dolby Vision and HDR10\+ dynamic metadata is not carried/);
+    assert.equal(hdrOf({ colorTransfer: 'bt709' } as VideoStreamInfo, [], frames), undefined);
   });
 
   it('HDR10 -> webm: VP9 profile 2, 10-bit, PQ, BT.2020, and the mastering display and content light in the WebM', async () => {

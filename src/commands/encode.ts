@@ -8,6 +8,7 @@ import { encode } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
+import { hdrWarning } from '../ffmpeg/hdr.js';
 import { qualitySets, resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
@@ -133,6 +134,10 @@ Examples:
           throw err;
         }
         await view.succeeded(result.outputs);
+        for (const o of result.outputs) {
+          const w = o.quality?.hdr && hdrWarning(o.quality.hdr);
+          if (w) process.stderr.write(`nommer: ${o.path}: ${w}\n`);
+        }
         if (ctx.global.json)
           printJson({
             input,
