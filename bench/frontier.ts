@@ -8,11 +8,12 @@
 // the preset's CRF, and BD-rate (bench/bd-rate.ts, on SSIM-dB and on PSNR) against today's
 // default of webm (VP9) and of av1 (SVT-AV1). All ratios come from this one run.
 //   node dist/bench/frontier.js [--seconds 4] [--clips 3] [--vp9 0-5] [--svt 4-12] [--aom 4-8]
-//                               [--baseline-vp9 2] [--baseline-svt 8]
-import { spawnSync } from 'node:child_process';
+//                               [--baseline-vp9 2] [--baseline-svt 8] [--jobs 1]
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import type { ProbeInfo } from '../src/ffmpeg/types.js';
 import { compileJob } from '../src/presets/compile.js';
@@ -68,29 +69,41 @@ function ffmpeg(args: string[]): string {
   return r.stderr;
 }
 
+const exec = promisify(execFile);
+
 /** Runs ffmpeg under /usr/bin/time; returns its user+sys CPU-seconds (all its threads). */
-function cpuSeconds(args: string[], timeFile: string): number {
-  const r = spawnSync(
-    '/usr/bin/time',
-    ['-f', '%U %S', '-o', timeFile, 'ffmpeg', '-hide_banner', '-nostdin', '-v', 'error', '-y', ...args],
-    {
-      encoding: 'utf8',
-    },
-  );
-  if (r.status !== 0) throw new Error(`encode failed: ${args.join(' ')}\n${r.stderr.slice(-2000)}`);
+async function cpuSeconds(args: string[], timeFile: string): Promise<number> {
+  const ff = ['ffmpeg', '-hide_banner', '-nostdin', '-v', 'error', '-y', ...args];
+  await exec('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, ...ff], { maxBuffer: 64 << 20 });
   const [u, s] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return u! + s!;
 }
 
-function quality(encoded: string, reference: string): { ssim: number; psnr: number } {
-  const log = ffmpeg([
-    ...['-i', encoded, '-i', reference],
-    ...['-lavfi', '[0:v]split[a0][a1];[1:v]split[b0][b1];[a0][b0]ssim;[a1][b1]psnr', '-f', 'null', '-'],
-  ]);
+async function quality(encoded: string, reference: string): Promise<{ ssim: number; psnr: number }> {
+  const graph = '[0:v]split[a0][a1];[1:v]split[b0][b1];[a0][b0]ssim;[a1][b1]psnr';
+  const { stderr: log } = await exec(
+    'ffmpeg',
+    ['-hide_banner', '-nostdin', '-i', encoded, '-i', reference, '-lavfi', graph, '-f', 'null', '-'],
+    { maxBuffer: 64 << 20 },
+  );
   const ssim = Number(/SSIM .*All:([\d.]+)/.exec(log)?.[1]);
   const psnr = Number(/PSNR .*average:([\d.inf]+)/.exec(log)?.[1]);
   if (!Number.isFinite(ssim) || !Number.isFinite(psnr)) throw new Error(`no SSIM/PSNR in: ${log.slice(-500)}`);
   return { ssim, psnr };
+}
+
+/** Runs the tasks, `jobs` at a time (CPU-seconds do not depend on how many run at once). */
+async function pool<T>(tasks: Array<() => Promise<T>>, jobs: number): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      out[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  return out;
 }
 
 /** The preset compiler's argv for this setting at this CRF, video only. */
@@ -144,28 +157,35 @@ async function main() {
     console.log(
       `# CRF points: preset CRF ${CRF_OFFSETS.map((o) => (o > 0 ? `+${o}` : String(o))).join('/')}; CPU = encoder user+sys`,
     );
+    const jobs = Number(argValue('--jobs', '1'));
+    let n = 0;
+    /** One encode and its measurement, in files of its own. */
+    const point = (s: Setting, clip: (typeof clips)[number], crf: number) => async (): Promise<Point> => {
+      const id = n++;
+      const out = join(dir, `out${id}.${s.family === 'vp9' ? 'webm' : 'mkv'}`);
+      const cpuS = await cpuSeconds(argvFor(s, clip.probe, clip.path, out, crf), join(dir, `time${id}.txt`));
+      const kbps = (statSync(out).size * 8) / 1000 / seconds;
+      const q = await quality(out, clip.path);
+      rmSync(out);
+      process.stderr.write(
+        `${s.label} ${clip.name} crf ${crf}: ${cpuS.toFixed(1)} cpu-s ${kbps.toFixed(0)} kb/s SSIM ${q.ssim}\n`,
+      );
+      return { crf, cpuS, kbps, ssim: q.ssim, psnr: q.psnr, db: ssimDb(q.ssim) };
+    };
+    const tasks = settings.flatMap((s) =>
+      clips.flatMap((clip) => {
+        const mid = presetCrf(s, clip.probe, clip.path, join(dir, 'x.webm'));
+        return CRF_OFFSETS.map((off) => point(s, clip, mid + off));
+      }),
+    );
+    const points = await pool(tasks, jobs);
+    const per = CRF_OFFSETS.length * clips.length;
     const results = new Map<string, { setting: Setting; perClip: Point[][] }>();
-    for (const s of settings) {
-      const perClip: Point[][] = [];
-      for (const [ci, clip] of clips.entries()) {
-        const out = join(dir, `out.${s.family === 'vp9' ? 'webm' : 'mkv'}`);
-        const mid = presetCrf(s, clip.probe, clip.path, out);
-        const points: Point[] = [];
-        for (const off of CRF_OFFSETS) {
-          const crf = mid + off;
-          const args = argvFor(s, clip.probe, clip.path, out, crf);
-          const cpuS = cpuSeconds(args, join(dir, 'time.txt'));
-          const kbps = (statSync(out).size * 8) / 1000 / seconds;
-          const q = quality(out, clip.path);
-          points.push({ crf, cpuS, kbps, ssim: q.ssim, psnr: q.psnr, db: ssimDb(q.ssim) });
-        }
-        perClip.push(points);
-        process.stderr.write(
-          `${s.label} clip ${ci + 1}: ${points.map((p) => `crf ${p.crf} ${p.cpuS.toFixed(1)} cpu-s ${p.kbps.toFixed(0)} kb/s ${p.ssim.toFixed(4)}`).join(' | ')}\n`,
-        );
-      }
+    settings.forEach((s, i) => {
+      const mine = points.slice(i * per, (i + 1) * per);
+      const perClip = clips.map((_, c) => mine.slice(c * CRF_OFFSETS.length, (c + 1) * CRF_OFFSETS.length));
       results.set(s.label, { setting: s, perClip });
-    }
+    });
     report(results, seconds, `VP9 speed ${baseVp9}`, `SVT-AV1 preset ${baseSvt}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
