@@ -30,6 +30,7 @@ import {
   targetOf,
   whyNotMeasured,
   withReferences,
+  sampleEveryOf,
   type RawReference,
   type SampleEncoder,
 } from './quality/encode-quality.js';
@@ -263,6 +264,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
     // Each output to be measured gets its source frames written beside it by its own encode
     // (when small enough), so measuring it decodes only the output, not the source again.
     const frames = probe.duration * (probe.video?.fps ?? 0);
+    const everyOf = (i: number) => sampleEveryOf(presets[i]!, Boolean(searches[i]));
     const referenceOf = (i: number, video: (typeof compiled.outputs)[number]['video'], n: number) =>
       video && probe.video && (searches[i] || (presets[i]!.video && !whyNotMeasured(presets[i]!, probe, video)))
         ? rawReference({
@@ -271,6 +273,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
             video,
             referenceStream: probe.video.index,
             frames,
+            every: everyOf(i),
           })
         : Promise.resolve(undefined);
     const refs: Array<RawReference | undefined> = [];
@@ -301,6 +304,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         probe,
         video,
         rawReference: ref,
+        every: everyOf(i),
         signal: req.signal,
       });
     let reruns = 0;
@@ -350,6 +354,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
               video: video!,
               path: o.path,
               rawReference: refs[i],
+              every: everyOf(i),
               signal: req.signal,
             });
       }

@@ -174,7 +174,8 @@ test('samples grow with the input, a short input is its own sample, and both sid
 test('every video output reports SSIM and PSNR equal to a fresh measurement, on flat and noisy clips (and --no-quality skips it)', async () => {
   // The CLI path (encode --json) on the flat clip with audio, the library on the noisy one.
   const flatOut = join(work.path, 'flat-plain.webm');
-  const r = await nommer(['encode', FLAT, '-o', flatOut, '--json', '-f']);
+  // Every frame (quality.sampleEvery=1): the default samples (test/quality-sampling.test.ts).
+  const r = await nommer(['encode', FLAT, '-o', flatOut, '--json', '-f', '--set', 'quality.sampleEvery=1']);
   assert.equal(r.code, 0, r.stderr);
   const flatQ = (JSON.parse(r.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
   const noisyOut = join(work.path, 'noisy-plain.webm');
@@ -182,7 +183,7 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement, on 
     ffmpeg: ff,
     storage: localFileStorage(),
     input: NOISY,
-    outputs: [{ preset: getPreset('webm'), path: noisyOut }],
+    outputs: [{ preset: applyOverrides(getPreset('webm'), ['quality.sampleEvery=1']), path: noisyOut }],
     force: true,
   });
   const noisyQ = lib.outputs[0]!.quality!;
@@ -355,10 +356,13 @@ test('on feederd: a chunked job with a target searches per chunk on the workers,
       { env, cwd: d.path },
     );
     assert.equal(a.code, 0, a.stderr);
-    const b = await nommer(['submit', FLAT, '-o', plainOut, '--no-chunked', '--detach', '--json'], {
-      env,
-      cwd: d.path,
-    });
+    const b = await nommer(
+      ['submit', FLAT, '-o', plainOut, '--no-chunked', '--detach', '--json', '--set', 'quality.sampleEvery=1'],
+      {
+        env,
+        cwd: d.path,
+      },
+    );
     assert.equal(b.code, 0, b.stderr);
     const ids = [a, b].map((x) => (JSON.parse(x.stdout) as { jobs: Array<{ id: string }> }).jobs[0]!.id);
     for (const id of ids) {

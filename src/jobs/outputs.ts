@@ -70,7 +70,10 @@ export interface OutputQuality extends Partial<Quality> {
   search?: SearchRecord | ChunkedSearchRecord;
   /** An HDR source: what the output kept of it (ffmpeg/hdr.ts). */
   hdr?: OutputHdr;
+  /** Which frames the scores are over: all ('full') or every Nth (quality/encode-quality.ts). */
+  sampling?: Sampling;
 }
+export type Sampling = 'full' | { every: number };
 
 const finite = z.number().refine(Number.isFinite);
 
@@ -105,6 +108,7 @@ export const outputQualitySchema = z.looseObject({
   skipped: z.string().optional(),
   seconds: finite.optional(),
   search: z.union([chunkedSearchRecordSchema, searchRecordSchema]).optional(),
+  sampling: z.union([z.literal('full'), z.object({ every: z.number().int().min(2) })]).optional(),
 }) satisfies z.ZodType<OutputQuality>;
 
 /** A task result's `quality` list: one entry per output URI. */

@@ -142,6 +142,8 @@ export const QUALITY_TARGET_RE = /^(ssim|psnr|vmaf)[=:]\d+(\.\d+)?$/;
 const qualityShape = {
   /** Measure SSIM/PSNR of the output against its source (default: on). */
   measure: z.boolean().optional(),
+  /** Measure every Nth frame when no target is asked for (1: every frame, as a target always does). */
+  sampleEvery: z.number().int().min(1).max(1000).optional(),
   /** Search the CRF that reaches this score (vp8, vp9, av1), e.g. ssim=0.985. */
   target: z
     .string()

@@ -12,6 +12,20 @@ import type { ResolvedPreset } from '../presets/schema.js';
 import { availableMetrics, measureQuality, measureScore, rawFrameBytes, referenceOutputArgs } from './measure.js';
 import { type SampleWindow, sampleFilters, sampleWindows } from './search.js';
 import { parseTarget, type OutputQuality, type Quality, type QualityTarget } from './types.js';
+import type { Sampling } from '../jobs/outputs.js';
+
+/**
+ * Without a target, every this many frames are measured: the scores move little (neighbouring
+ * frames look alike) and the metrics cost an eleventh. Prime, so a keyframe interval (48, 96, 120
+ * frames...) never lines up with it: keyframes, which score higher, weigh as much as in the whole. A target measures every frame (its search
+ * steers on the score), and so does `quality.sampleEvery=1`.
+ */
+export const DEFAULT_SAMPLE_EVERY = 11;
+
+/** How many frames apart an output's measured frames are (1: all), for its preset and whether it has a target. */
+export function sampleEveryOf(preset: ResolvedPreset, target: boolean): number {
+  return target ? 1 : (preset.quality?.sampleEvery ?? DEFAULT_SAMPLE_EVERY);
+}
 
 /** Codecs a target can steer (they have a CRF). */
 const TARGETABLE = new Set(['vp8', 'vp9', 'av1']);
@@ -68,8 +82,10 @@ export interface MeasureOutputRequest {
   probe: ProbeInfo;
   video: CompiledVideo;
   path: string;
-  /** The raw reference the encode wrote beside it (rawReference), read instead of the source; removed after. */
+  /** The raw reference the encode wrote beside it (rawReference, with the same `every`), read instead of the source; removed after. */
   rawReference?: RawReference;
+  /** Measure every Nth frame only (sampleEvery); 1 or unset: all. */
+  every?: number;
   signal?: AbortSignal;
   onSpawn?: (pid: number) => void;
 }
@@ -79,7 +95,14 @@ export interface MeasureOutputRequest {
  * frames: the source is not decoded again; against the source when that reference was cut at
  * its bound, or on any failure with it).
  */
-export async function measureAgainstSource(r: MeasureOutputRequest): Promise<Quality & { seconds: number }> {
+export async function measureAgainstSource(
+  r: MeasureOutputRequest,
+): Promise<Quality & { seconds: number; sampling: Sampling }> {
+  const sampling: Sampling = r.every && r.every > 1 ? { every: r.every } : 'full';
+  return { ...(await measureFrames(r)), sampling };
+}
+
+async function measureFrames(r: MeasureOutputRequest): Promise<Quality & { seconds: number }> {
   const source = {
     ffmpeg: r.ffmpeg,
     distorted: r.path,
@@ -90,6 +113,7 @@ export async function measureAgainstSource(r: MeasureOutputRequest): Promise<Qua
     width: r.video.width,
     height: r.video.height,
     pixFmt: r.video.pixFmt,
+    every: r.every,
     signal: r.signal,
     onSpawn: r.onSpawn,
   };
@@ -102,8 +126,9 @@ export async function measureAgainstSource(r: MeasureOutputRequest): Promise<Qua
         reference: `file:${ref.path}`,
         referenceStream: 0,
         referenceInputOptions: undefined,
-        // Filtered, scaled and numbered already: the measurement's own chain leaves the frames as they are.
+        // Filtered, sampled, scaled and numbered already: the measurement's own chain leaves the frames as they are.
         referenceFilters: '',
+        referenceSampled: true,
       });
   } catch (err) {
     if (asNommerError(err).code === 'CANCELED') throw err;
@@ -163,10 +188,12 @@ export async function rawReference(o: {
   referenceStream: number;
   /** About how many frames the output has (duration × frame rate). */
   frames: number;
+  /** Keep every Nth frame only (the measurement's sampleEvery). */
+  every?: number;
 }): Promise<RawReference | undefined> {
   const per = rawFrameBytes(o.video.pixFmt, o.video.width, o.video.height);
   if (per === undefined || !(o.frames > 0) || !Number.isFinite(o.frames)) return undefined;
-  const maxFrames = Math.ceil(o.frames * 1.05 + 2);
+  const maxFrames = Math.ceil((o.frames / Math.max(1, o.every ?? 1)) * 1.05 + 2);
   const bytes = per * maxFrames;
   if (bytes > RAW_REFERENCE_MAX_BYTES) return undefined;
   const fs = await statfs(o.dir).catch(() => undefined);
@@ -184,6 +211,7 @@ export async function rawReference(o: {
         width: o.video.width,
         height: o.video.height,
         pixFmt: o.video.pixFmt,
+        every: o.every,
       },
       path,
       maxFrames,

@@ -31,6 +31,10 @@ export interface MeasureRequest {
   height: number;
   /** The output's pixel format (both sides are compared in it). */
   pixFmt: string;
+  /** Compare every Nth frame only (1 or unset: all); see sampleFilter. */
+  every?: number;
+  /** The reference holds the sampled frames already (a raw reference written sampled). */
+  referenceSampled?: boolean;
   signal?: AbortSignal;
   onSpawn?: (pid: number) => void;
 }
@@ -54,7 +58,10 @@ export function measureTag(): string {
  * `tag`, each metric filter is named `<filter>@<tag>`, the name its log lines start with.
  */
 export function measureGraph(
-  r: Pick<MeasureRequest, 'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt'>,
+  r: Pick<
+    MeasureRequest,
+    'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt' | 'every' | 'referenceSampled'
+  >,
   vmaf: boolean,
   only?: Metric,
   tag?: string,
@@ -62,10 +69,11 @@ export function measureGraph(
   const metrics: Metric[] = only ? [only] : ['ssim', 'psnr', ...(vmaf ? (['vmaf'] as const) : [])];
   const n = metrics.length;
   const labels = (p: string) => Array.from({ length: n }, (_, i) => `[${p}${i}]`).join('');
-  const ref = referenceChain(r);
+  const ref = referenceChain(r.referenceSampled ? { ...r, every: undefined } : r);
   const fan = (p: string) => (n > 1 ? `,split=${n}${labels(p)}` : `[${p}0]`);
+  const sample = sampleFilter(r.every);
   return [
-    `[0:v:0]${BY_NUMBER},format=${r.pixFmt}${fan('d')}`,
+    `[0:v:0]${sample ? `${sample},` : ''}${BY_NUMBER},format=${r.pixFmt}${fan('d')}`,
     `[1:${r.referenceStream}]${ref}${fan('r')}`,
     ...metrics.map((m, i) => `[d${i}][r${i}]${FILTER[m]}${tag ? `@${tag}` : ''}`),
   ].join(';');
@@ -73,9 +81,22 @@ export function measureGraph(
 
 const BY_NUMBER = 'settb=1/30,setpts=N';
 
+/**
+ * Every Nth frame from the middle of the first N (never frame 0, a keyframe that scores above the
+ * rest), or '' for all (pure). Both sides count the same frames
+ * (the output's, and the source's after the output's filters), so the kept ones still pair; the
+ * source's are dropped before they are scaled. The output is still decoded whole (its frames
+ * depend on each other); what sampling saves is the metrics and the reference's scaling.
+ */
+export function sampleFilter(every: number | undefined): string {
+  return every && every > 1 ? `select=eq(mod(n\\,${every})\\,${Math.floor(every / 2)})` : '';
+}
+
 /** What the source goes through to be compared: the output's filters, its size and format, frames by number (pure). */
-export function referenceChain(r: Pick<MeasureRequest, 'referenceFilters' | 'width' | 'height' | 'pixFmt'>): string {
-  return [r.referenceFilters, `scale=${r.width}:${r.height}`, `format=${r.pixFmt}`, BY_NUMBER]
+export function referenceChain(
+  r: Pick<MeasureRequest, 'referenceFilters' | 'width' | 'height' | 'pixFmt' | 'every'>,
+): string {
+  return [r.referenceFilters, sampleFilter(r.every), `scale=${r.width}:${r.height}`, `format=${r.pixFmt}`, BY_NUMBER]
     .filter(Boolean)
     .join(',');
 }
@@ -105,7 +126,7 @@ export function rawFrameBytes(pixFmt: string, width: number, height: number): nu
  * file that claims a second but holds an hour must not fill the disk with raw frames.
  */
 export function referenceOutputArgs(
-  r: Pick<MeasureRequest, 'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt'>,
+  r: Pick<MeasureRequest, 'referenceStream' | 'referenceFilters' | 'width' | 'height' | 'pixFmt' | 'every'>,
   path: string,
   maxFrames: number,
 ): string[] {

@@ -1,0 +1,61 @@
+// Issue 25: measuring by default compares every 10th frame (the record says `sampling:
+// {every: 10}`), and `quality.sampleEvery=1` measures every frame (`sampling: 'full'`, the
+// score of a fresh full measurement). A tiny noisy clip (160x120, 12 fps, 3 s).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { localFileStorage } from '../src/backends.js';
+import { encode } from '../src/encode.js';
+import { locateFfmpeg } from '../src/ffmpeg/locate.js';
+import { applyOverrides } from '../src/presets/overrides.js';
+import { getPreset } from '../src/presets/registry.js';
+import { DEFAULT_SAMPLE_EVERY } from '../src/quality/encode-quality.js';
+import { ssim } from './helpers/chunked.js';
+import { FFMPEG, tempDir } from './helpers/media.js';
+
+const work = tempDir('nommer-sampling-');
+after(() => work.cleanup());
+
+const input = join(work.path, 'noisy.mkv');
+const made = spawnSync(
+  FFMPEG,
+  [
+    ...[
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'mandelbrot=size=160x120:rate=12,noise=alls=5:allf=t',
+    ],
+    ...['-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', input],
+  ],
+  { encoding: 'utf8' },
+);
+if (made.status !== 0) throw new Error(made.stderr);
+
+test('the default measurement is sampled and says so; sampleEvery=1 measures every frame and says full', async () => {
+  const run = async (preset: ReturnType<typeof getPreset>, name: string) => {
+    const path = join(work.path, name);
+    const r = await encode({
+      ffmpeg: locateFfmpeg(),
+      storage: localFileStorage(),
+      input,
+      outputs: [{ preset, path }],
+      force: true,
+    });
+    return { q: r.outputs[0]!.quality!, path };
+  };
+  const sampled = await run(getPreset('webm'), 'sampled.webm');
+  assert.deepEqual(sampled.q.sampling, { every: DEFAULT_SAMPLE_EVERY });
+  const full = await run(applyOverrides(getPreset('webm'), ['quality.sampleEvery=1']), 'full.webm');
+  assert.equal(full.q.sampling, 'full');
+  const fresh = ssim(full.path, input);
+  assert.equal(fresh.frames, 36);
+  assert.ok(Math.abs(full.q.ssim! - fresh.all) <= 0.0005, `full: reported ${full.q.ssim}, measured ${fresh.all}`);
+  // The same encode (same argv): the sampled score is near the full one.
+  assert.ok(Math.abs(sampled.q.ssim! - fresh.all) <= 0.01, `sampled ${sampled.q.ssim}, full ${fresh.all}`);
+});
