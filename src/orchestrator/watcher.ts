@@ -50,8 +50,6 @@ export class Watcher {
       });
       total.created.push(...r.created);
       total.pending += r.pending;
-      // A folder removed and made again is another inode: its old inotify watch hears nothing.
-      if (r.error) this.unwatch(w.id);
       if (r.error !== w.error) {
         setWatchHealth(this.creator.store.db, w.id, r.error);
         if (r.error) this.log.warn({ watch: w.id, source: w.spec.source, error: r.error }, 'watch: source unusable');
