@@ -34,9 +34,8 @@ import { redactDeep, redactText, redactUrl } from '../redact.js';
 import { listPresets } from '../presets/registry.js';
 import { registerDashboard } from './dashboard-routes.js';
 import type { DashboardSessions } from './sessions.js';
-import { registerWatchRoutes, type WatchRouteDeps } from './watch-routes.js';
 
-export interface ApiDeps extends JobCreatorDeps, WatchRouteDeps {
+export interface ApiDeps extends JobCreatorDeps {
   store: Store;
   version: string;
   backend: string;
@@ -241,7 +240,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     port,
   );
   if (deps.sessions) registerDashboard(app, deps.sessions, port);
-  registerWatchRoutes(app, deps);
 
   const mustGet = (id: string): JobDetail => {
     const j = deps.store.getJob(id);
