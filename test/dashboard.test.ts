@@ -126,7 +126,7 @@ test('jobs submitted from the CLI appear on the open page and reach "succeeded" 
     assert.deepEqual(names.slice(0, 2), ['intro.mp4', 'talk.mp4']);
     const first = page.locator(row(ids[1]!));
     assert.match(await first.innerText(), /webm-vp8/);
-    assert.match(await first.locator('.outputs .size').innerText(), /\d+(\.\d)? KB/);
+    assert.match(await first.locator('.outputs .size').innerText(), /\d+(\.\d)? KiB/);
     // The filter shows only that state.
     await page.locator('a[data-filter="failed"]').click();
     await page.locator('.empty').waitFor();
@@ -260,7 +260,7 @@ test('on a phone-sized screen the list fits its width; the page script is small'
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
     await page.screenshot({ path: join(shots, 'phone.png'), fullPage: false });
     let gz = 0;
-    for (const name of ['app.js', 'style.css']) {
+    for (const name of ['app.js', 'format.js', 'style.css']) {
       const r = await d.context.request.get(`${f.client.endpoint.url}/assets/${name}`);
       assert.equal(r.status(), 200);
       gz += gzipSync(await r.body()).length;

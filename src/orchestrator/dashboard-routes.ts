@@ -5,6 +5,7 @@
 // talks to the same /v1 routes as the CLI.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { packageRoot } from '../paths.js';
 import { readCookie, sessionCookieName, type DashboardSessions } from './sessions.js';
@@ -13,6 +14,7 @@ import type { LoginCode, Ok } from '../api/contract.js';
 const TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'format.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 };
 
@@ -30,10 +32,17 @@ export function dashboardDir(): string {
   return join(packageRoot(), 'src', 'dashboard', 'public');
 }
 
+/** The page's files; its formatters are the CLI's, as the build compiled them (src/api/format.ts). */
+function assetPath(name: string): string {
+  return name === 'format.js'
+    ? fileURLToPath(new URL('../api/format.js', import.meta.url))
+    : join(dashboardDir(), name);
+}
+
 const cache = new Map<string, Buffer>();
 function asset(name: string): Buffer {
   let b = cache.get(name);
-  if (!b) cache.set(name, (b = readFileSync(join(dashboardDir(), name))));
+  if (!b) cache.set(name, (b = readFileSync(assetPath(name))));
   return b;
 }
 

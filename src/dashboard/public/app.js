@@ -1,10 +1,14 @@
-// nommer's dashboard: the page feederd serves at `/`. Plain JavaScript with no build step and no
-// library: views are functions from state to HTML (every value escaped by `html`), re-rendered at
-// most once a frame. State comes from the /v1 API the CLI uses: every job's event stream
-// (/v1/events: a snapshot, then each change) keeps the list live; a job's page reads its detail
-// (tasks, events) again when one of its stored events arrives. Auth is the session cookie that
-// /login set (HttpOnly: this script never sees it); a 401 means "log in with `nommer dashboard`".
+// nommer's dashboard: the page feederd serves at `/`. Plain JavaScript with no build step of its own
+// and no library. Its formatters are the CLI's (src/api/format.ts, compiled by the project's build,
+// served as /assets/format.js), so the page and the terminal say a job's numbers alike. Views are
+// functions from state to HTML (every value escaped by `html`), re-rendered at most once a frame.
+// State comes from the /v1 API the CLI uses: every job's event stream (/v1/events: a snapshot,
+// then each change) keeps the list live; a job's page reads its detail (tasks, events) again when
+// one of its stored events arrives. Auth is the session cookie that /login set (HttpOnly: this
+// script never sees it); a 401 means "log in with `nommer dashboard`".
 // Routes are hashes: #/ (jobs, ?state= filter), #/jobs/<id>, #/new.
+
+import { formatBytes, formatDuration, formatUsd, qualityText, stateLabel } from './format.js';
 
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
@@ -50,26 +54,7 @@ function html(strings, ...values) {
 
 // --- Formatting ----------------------------------------------------------------------------------
 
-function bytes(n) {
-  if (n === undefined || n === null) return '';
-  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < u.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${u[i]}`;
-}
-function duration(s) {
-  if (s === null || s === undefined || !Number.isFinite(s)) return '';
-  s = Math.max(0, Math.round(s));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
-}
-const ago = (iso) => (iso ? `${duration((Date.now() - Date.parse(iso)) / 1000)} ago` : '');
+const ago = (iso) => (iso ? `${formatDuration((Date.now() - Date.parse(iso)) / 1000)} ago` : '');
 const baseName = (uri) => {
   const clean = String(uri).split(/[?#]/)[0];
   const name = clean.replace(/\/+$/, '').split('/').pop() || clean;
@@ -80,27 +65,8 @@ const baseName = (uri) => {
     return name;
   }
 };
-function money(c) {
-  if (c === null || c === undefined) return '';
-  const usd =
-    typeof c === 'number'
-      ? c
-      : (c.usd ??
-        c.totalUsd ??
-        c.costUsd ??
-        c.dollars ??
-        (typeof c.nanodollars === 'number' ? c.nanodollars / 1e9 : undefined));
-  return typeof usd === 'number' ? `$${usd.toFixed(usd < 1 ? 4 : 2)}` : '';
-}
-function quality(q) {
-  if (!q || typeof q !== 'object') return '';
-  const parts = [];
-  if (typeof q.vmaf === 'number') parts.push(`VMAF ${q.vmaf.toFixed(1)}`);
-  if (typeof q.ssim === 'number') parts.push(`SSIM ${q.ssim.toFixed(3)}`);
-  if (typeof q.psnr === 'number') parts.push(`PSNR ${q.psnr.toFixed(1)} dB`);
-  return parts.join(' · ');
-}
-const stateLabel = (j) => (j.state === 'running' && j.phase ? `running · ${j.phase}` : j.state);
+/** A cost's dollars, when it has a price. */
+const money = (c) => (typeof c?.usd === 'number' ? formatUsd(c.usd) : '');
 
 // --- API -----------------------------------------------------------------------------------------
 
@@ -273,7 +239,7 @@ function progressBar(j) {
   if (j.state === 'running') {
     if (j.fps) facts.push(`${Math.round(j.fps)} fps`);
     if (j.speed) facts.push(`${j.speed.toFixed(2)}×`);
-    if (j.eta !== null && j.eta !== undefined) facts.push(`ETA ${duration(j.eta)}`);
+    if (j.eta !== null && j.eta !== undefined) facts.push(`ETA ${formatDuration(j.eta)}`);
   }
   // A <progress> element: the page's CSP allows no inline style to draw a bar with.
   return html`<div class="progress"><progress class="state-${j.state}" max="100" value="${pct}">${pct}%</progress>
@@ -287,9 +253,8 @@ function outputsView(j, full) {
       (o) => html`<li>
         <span class="preset">${o.preset}</span>
         <span class="uri" title="${o.uri}">${full ? o.uri : baseName(o.uri)}</span>
-        ${o.bytes !== undefined ? html`<span class="size">${bytes(o.bytes)}</span>` : ''}
-        ${o.quality ? html`<span class="quality">${quality(o.quality)}</span>` : ''}
-        ${o.cost !== undefined ? html`<span class="cost">${money(o.cost)}</span>` : ''}
+        ${o.bytes !== undefined ? html`<span class="size">${formatBytes(o.bytes)}</span>` : ''}
+        ${o.quality ? html`<span class="quality">${qualityText(o.quality)}</span>` : ''}
       </li>`,
     )}
   </ul>`;
@@ -305,7 +270,7 @@ function actions(j) {
 
 function jobRow(j) {
   const took = j.startedAt
-    ? duration(((j.finishedAt ? Date.parse(j.finishedAt) : Date.now()) - Date.parse(j.startedAt)) / 1000)
+    ? formatDuration(((j.finishedAt ? Date.parse(j.finishedAt) : Date.now()) - Date.parse(j.startedAt)) / 1000)
     : '';
   const cost = money(j.cost);
   return html`<li class="job" data-job-id="${j.id}" data-state="${j.state}">
@@ -465,7 +430,7 @@ function fleetView() {
         (w) =>
           html`<li data-worker="${w.id}"><code>${w.id}</code> ${w.kind === 'ec2' ? (w.instanceType ?? 'ec2') : 'local'}${
             w.spot ? ' spot' : ''
-          } · ${w.state}${w.busy ? ' · busy' : ' · idle'}${w.launchedAt ? ` · up ${duration((Date.now() - Date.parse(w.launchedAt)) / 1000)}` : ''}</li>`,
+          } · ${w.state}${w.busy ? ' · busy' : ' · idle'}${w.launchedAt ? ` · up ${formatDuration((Date.now() - Date.parse(w.launchedAt)) / 1000)}` : ''}</li>`,
       )}</ul></details>
     ${throughputPlot([...state.jobs.values()])}`;
 }
