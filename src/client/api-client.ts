@@ -3,7 +3,7 @@
 import { ERROR_CODES, NommerError, type ErrorCode } from '../errors.js';
 import { dataPaths } from '../paths.js';
 import { readEndpointFile, readEndpointFileOrNone } from './endpoint-file.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 import * as c from '../api/contract.js';
 import type {
   Created,
@@ -182,7 +182,7 @@ export class ApiClient {
             }
             if (id) lastId = id;
             if (!data) continue;
-            const m = c.parseJobStreamMessage(type, JSON.parse(data));
+            const m = parseStreamed(jobId, type, data);
             if (m) onEvent(m);
             if (type === 'end') return;
           }
@@ -194,6 +194,22 @@ export class ApiClient {
         await new Promise((r) => setTimeout(r, 500));
       }
     }
+  }
+}
+
+/** One event of a job's stream, or API_ERROR (not a dropped connection to retry) when it does not parse. */
+function parseStreamed(jobId: string, type: string, data: string): JobStreamMessage | null {
+  try {
+    return c.parseJobStreamMessage(type, JSON.parse(data));
+  } catch (err) {
+    const why = err instanceof z.ZodError ? (err.issues[0]?.message ?? 'invalid') : 'not JSON';
+    throw new NommerError(
+      'API_ERROR',
+      `feederd's '${type}' event for job ${jobId} is not what this client expects: ${why}`,
+      {
+        hint: 'feederd and this CLI may be different versions: restart feederd with this one',
+      },
+    );
   }
 }
 
