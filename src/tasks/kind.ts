@@ -1,0 +1,30 @@
+// What a task kind declares, in one place (see tasks/registry.ts for the table): its params
+// schema (tasks/params.ts, checked on receipt), the runner a worker calls, and the scratch it
+// leaves under its job's prefix, which feederd removes when the job fails or is canceled.
+// After Temporal's worker (activities looked up by name, the caller typed by the same interface).
+import type { Storage } from '../ports/storage.js';
+import type { TaskContext, TaskRun } from '../worker/task-context.js';
+import type { z } from 'zod';
+import type { ParamsOf, TaskKindName } from './params.js';
+
+export interface TaskKind<K extends TaskKindName> {
+  name: K;
+  /** What the task does (for errors and docs). */
+  summary: string;
+  /** Its params (TASK_PARAMS[name], which the message schema checks on receipt). */
+  params: z.ZodType<ParamsOf<K>>;
+  /**
+   * The worker's side. Runners are imported when first run, so feederd, which reads only the
+   * scratch layout of a kind, never loads the encoders.
+   */
+  run(ctx: TaskContext, params: ParamsOf<K>): Promise<TaskRun>;
+  /**
+   * The objects this task leaves in its job's scratch prefix (its piece; its entry beside it is
+   * implied, see src/pieces.ts). None for tasks that write the job's outputs.
+   */
+  scratchUris(params: ParamsOf<K>): string[];
+  /** Scratch that only the stored objects can tell (an extras entry lists its files). */
+  removeMore?(storage: Storage, params: ParamsOf<K>): Promise<void>;
+  /** The job's scratch prefix, for a kind that joins a job's pieces (its local directory is removed whole). */
+  scratchPrefix?(params: ParamsOf<K>): string;
+}
