@@ -200,7 +200,11 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
   const { scratch } = assembleRow(f.home, job.id);
   assert.ok(scratch.startsWith(join(f.home, 'chunks')), `scratch ${scratch} is under the data dir's chunks/`);
   const first = await detail(f, job.id);
-  assert.equal(first.tasks.filter((x) => x.type === 'chunk' || x.type === 'audio').length, 5, 'four video chunks and the audio');
+  assert.equal(
+    first.tasks.filter((x) => x.type === 'chunk' || x.type === 'audio').length,
+    5,
+    'four video chunks and the audio',
+  );
 
   if (opts.before > 0) {
     await pollJob(
@@ -245,11 +249,14 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
     const seen = await pollJob(
       f,
       job.id,
-      (x) => x.tasks.some((k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker),
+      (x) =>
+        x.tasks.some((k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker),
       10_000,
       `the frozen ffmpeg's task on ${worker}`,
     );
-    frozenTask = seen.tasks.find((k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker)!;
+    frozenTask = seen.tasks.find(
+      (k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker,
+    )!;
   }
   // Garbage, put in place atomically: what already runs reads the old file.
   writeFileSync(join(d, 'garbage.tmp'), randomBytes(256 * 1024));
