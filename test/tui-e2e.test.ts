@@ -111,7 +111,9 @@ function cpuOf(pid: number): { cpu: number; alive: number } | undefined {
   }
 }
 
-const percentLine = (s: string) => s.split('\n').find((l) => /encoding/.test(l) && /\b([1-9]|[1-9]\d)%/.test(l));
+// 10-89%: below 5% the 20-cell bar has no full cell yet and the ETA may still be unknown (--:--),
+// so a screen caught at 2% failed the bar's checks (seen once in a full run).
+const percentLine = (s: string) => s.split('\n').find((l) => /encoding/.test(l) && /\b[1-8]\d%/.test(l));
 
 // tmux is one of the tools `npm test` makes sure of before any test runs (scripts/test-prepare.sh).
 test('submit on a terminal: a live view while ffmpeg runs, the output and its size at the end, exit 0 (and what the view cost, as a diagnostic)', async (t) => {
@@ -120,7 +122,7 @@ test('submit on a terminal: a live view while ffmpeg runs, the output and its si
   const mid = await waitForScreen(
     'submit',
     (s) => Boolean(percentLine(s)),
-    'a percent between 1 and 99 while encoding',
+    'a percent between 10 and 89 while encoding',
   );
   const pid = nommerPid('submit');
   const t1 = Date.now(),
