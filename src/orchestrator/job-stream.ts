@@ -200,154 +200,205 @@ export class JobStreams {
   }
 
   private serve(res: ServerResponse, jobId: string, afterId: number): void {
-    const { store, publicJob, publicEvent } = this.o;
-    const message = sseWriter<typeof jobStreamEvents>();
-    const jobMessage = (j: Job, e: JobEvent) => message('job', { job: publicJob(j), event: publicEvent(e) }, e.id);
-
-    let lastSent = afterId;
-    /** Caught up with the store and the socket takes writes: changes are written as they come. */
-    let live = false;
-    let waitingDrain = false;
-    let snapshotSent = false;
-    /** `end` written or the client cut off: nothing more is sent. */
-    let done = false;
-    let closed = false;
-    /** Bytes of stored events that came while not live and are not written yet; from which id. */
-    let behind = 0;
-    let behindFrom = Infinity;
-    let grace: NodeJS.Timeout | undefined;
-
-    const write = (chunk: string): boolean => {
-      if (done) return false;
-      const ok = res.write(chunk);
-      if (!ok) {
-        live = false;
-        if (!waitingDrain) {
-          waitingDrain = true;
-          res.once('drain', onDrain);
-        }
-      }
-      return ok;
-    };
-
-    // Until the store has no more after lastSent (then: snapshot once, `end` if final, live) or
-    // the socket is full (then again on 'drain').
-    const catchUp = (): void => {
-      while (!done) {
-        const page = store.listJobEvents(jobId, { afterId: lastSent, limit: PAGE });
-        if (page.length === 0) break;
-        const job = store.getJob(jobId);
-        if (!job) {
-          cut();
-          return;
-        }
-        for (const e of page) {
-          const chunk = jobMessage(job, e);
-          lastSent = e.id ?? lastSent;
-          if (e.id !== null && e.id >= behindFrom) behind = Math.max(0, behind - Buffer.byteLength(chunk));
-          if (!write(chunk)) {
-            if (FINAL_STATES.has(job.state)) armGrace();
-            return;
-          }
-        }
-      }
-      if (done) return;
-      const now = store.getJob(jobId);
-      if (!now) {
-        cut();
-        return;
-      }
-      if (!snapshotSent) {
-        snapshotSent = true;
-        write(message('snapshot', { job: publicJob(now) }));
-      }
-      if (FINAL_STATES.has(now.state)) {
-        end(now);
-        return;
-      }
-      behind = 0;
-      behindFrom = Infinity;
-      live = !waitingDrain;
-    };
-
-    const onDrain = () => {
-      waitingDrain = false;
-      catchUp();
-    };
-
-    const unsubscribe = store.subscribe((c) => {
-      if (c.jobId !== jobId || done) return;
-      const e = c.event;
-      if (e.id !== null && e.id <= lastSent) return;
-      if (live) {
-        write(jobMessage(c.job, e));
-        if (e.id !== null) {
-          lastSent = e.id;
-          if (FINAL_STATES.has(c.job.state)) end(c.job);
-        }
-        return;
-      }
-      // Not live: a progress tick is dropped; a stored event waits in the store for catchUp.
-      if (e.id === null) return;
-      behindFrom = Math.min(behindFrom, e.id);
-      behind += Buffer.byteLength(jobMessage(c.job, e));
-      if (res.writableLength + behind > this.maxUnsentBytes) return cut();
-      // The job is over: a client that does not catch up soon is not coming back for it.
-      if (FINAL_STATES.has(c.job.state)) armGrace();
+    const stream = new OneJobStream(res, jobId, afterId, {
+      ...this.o,
+      maxUnsentBytes: this.maxUnsentBytes,
+      pingMs: this.pingMs,
+      endGraceMs: this.endGraceMs,
     });
-
-    const ping = setInterval(() => {
-      if (!waitingDrain) write(': ping\n\n');
-    }, this.pingMs);
-
-    const stop = () => {
-      unsubscribe();
-      clearInterval(ping);
-    };
-    const armGrace = () => {
-      grace ??= setTimeout(() => res.destroy(), this.endGraceMs);
-    };
-    const end = (j: Job) => {
-      if (done) return;
-      write(message('end', { job: publicJob(j) }));
-      done = true;
-      live = false;
-      stop();
-      res.end();
-      if (!res.writableFinished) armGrace();
-    };
-    const cut = () => {
-      if (closed) return;
-      done = true;
-      live = false;
-      stop();
-      res.destroy();
-    };
-    // Every way out (end flushed, client gone, cut, socket error) ends in 'close'.
-    const entry: OpenStream = { res, behind: () => behind };
-    const onClose = () => {
-      if (closed) return;
-      closed = true;
-      done = true;
-      live = false;
-      stop();
-      clearTimeout(grace);
-      res.removeListener('drain', onDrain);
-      this.streams.delete(entry);
-    };
+    const entry: OpenStream = { res, behind: () => stream.behindBytes() };
     this.streams.add(entry);
-    res.on('close', onClose);
-    res.on('error', () => {
-      cut();
-      onClose();
+    stream.start(() => this.streams.delete(entry));
+  }
+}
+
+type OneJobStreamOptions = Pick<JobStreamOptions, 'store' | 'publicJob' | 'publicEvent'> & {
+  maxUnsentBytes: number;
+  pingMs: number;
+  endGraceMs: number;
+};
+
+/** One client's stream of one job: history from the store, a snapshot, live changes, `end`. */
+class OneJobStream {
+  private readonly message = sseWriter<typeof jobStreamEvents>();
+  private lastSent: number;
+  /** Caught up with the store and the socket takes writes: changes are written as they come. */
+  private live = false;
+  private waitingDrain = false;
+  private snapshotSent = false;
+  /** `end` written or the client cut off: nothing more is sent. */
+  private done = false;
+  private closed = false;
+  /** Bytes of stored events that came while not live and are not written yet; from which id. */
+  private behind = 0;
+  private behindFrom = Number.POSITIVE_INFINITY;
+  private grace: NodeJS.Timeout | undefined;
+  private ping: NodeJS.Timeout | undefined;
+  private unsubscribe: () => void = () => {};
+  private onGone: () => void = () => {};
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly jobId: string,
+    afterId: number,
+    private readonly o: OneJobStreamOptions,
+  ) {
+    this.lastSent = afterId;
+  }
+
+  behindBytes(): number {
+    return this.behind;
+  }
+
+  /** Subscribe, ping, and write what the store has; `onGone` runs once when the socket closes. */
+  start(onGone: () => void): void {
+    this.onGone = onGone;
+    this.unsubscribe = this.o.store.subscribe((c) => {
+      if (c.jobId === this.jobId && !this.done) this.onChange(c.job, c.event);
     });
-    if (res.destroyed) {
-      onClose();
+    this.ping = setInterval(() => {
+      if (!this.waitingDrain) this.write(': ping\n\n');
+    }, this.o.pingMs);
+    // Every way out (end flushed, client gone, cut, socket error) ends in 'close'.
+    this.res.on('close', this.onClose);
+    this.res.on('error', () => {
+      this.cut();
+      this.onClose();
+    });
+    if (this.res.destroyed) {
+      this.onClose();
       return;
     }
-
-    catchUp();
+    this.catchUp();
   }
+
+  private jobMessage(j: Job, e: JobEvent): string {
+    return this.message('job', { job: this.o.publicJob(j), event: this.o.publicEvent(e) }, e.id);
+  }
+
+  private write(chunk: string): boolean {
+    if (this.done) return false;
+    const ok = this.res.write(chunk);
+    if (!ok) {
+      this.live = false;
+      if (!this.waitingDrain) {
+        this.waitingDrain = true;
+        this.res.once('drain', this.onDrain);
+      }
+    }
+    return ok;
+  }
+
+  private readonly onDrain = (): void => {
+    this.waitingDrain = false;
+    this.catchUp();
+  };
+
+  // Until the store has no more after lastSent (then: snapshot once, `end` if final, live) or
+  // the socket is full (then again on 'drain').
+  private catchUp(): void {
+    while (!this.done) {
+      const page = this.o.store.listJobEvents(this.jobId, { afterId: this.lastSent, limit: PAGE });
+      if (page.length === 0) break;
+      const job = this.o.store.getJob(this.jobId);
+      if (!job) {
+        this.cut();
+        return;
+      }
+      if (!this.writePage(job, page)) return;
+    }
+    if (this.done) return;
+    const now = this.o.store.getJob(this.jobId);
+    if (!now) {
+      this.cut();
+      return;
+    }
+    if (!this.snapshotSent) {
+      this.snapshotSent = true;
+      this.write(this.message('snapshot', { job: this.o.publicJob(now) }));
+    }
+    if (FINAL_STATES.has(now.state)) {
+      this.end(now);
+      return;
+    }
+    this.behind = 0;
+    this.behindFrom = Number.POSITIVE_INFINITY;
+    this.live = !this.waitingDrain;
+  }
+
+  /** Write stored events; false when the socket filled up (catchUp goes on after 'drain'). */
+  private writePage(job: Job, page: JobEvent[]): boolean {
+    for (const e of page) {
+      const chunk = this.jobMessage(job, e);
+      this.lastSent = e.id ?? this.lastSent;
+      if (e.id !== null && e.id >= this.behindFrom) this.behind = Math.max(0, this.behind - Buffer.byteLength(chunk));
+      if (!this.write(chunk)) {
+        if (FINAL_STATES.has(job.state)) this.armGrace();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private onChange(job: Job, e: JobEvent): void {
+    if (e.id !== null && e.id <= this.lastSent) return;
+    if (this.live) {
+      this.write(this.jobMessage(job, e));
+      if (e.id !== null) {
+        this.lastSent = e.id;
+        if (FINAL_STATES.has(job.state)) this.end(job);
+      }
+      return;
+    }
+    // Not live: a progress tick is dropped; a stored event waits in the store for catchUp.
+    if (e.id === null) return;
+    this.behindFrom = Math.min(this.behindFrom, e.id);
+    this.behind += Buffer.byteLength(this.jobMessage(job, e));
+    if (this.res.writableLength + this.behind > this.o.maxUnsentBytes) {
+      this.cut();
+      return;
+    }
+    // The job is over: a client that does not catch up soon is not coming back for it.
+    if (FINAL_STATES.has(job.state)) this.armGrace();
+  }
+
+  private stop(): void {
+    this.unsubscribe();
+    clearInterval(this.ping);
+  }
+
+  private armGrace(): void {
+    this.grace ??= setTimeout(() => this.res.destroy(), this.o.endGraceMs);
+  }
+
+  private end(j: Job): void {
+    if (this.done) return;
+    this.write(this.message('end', { job: this.o.publicJob(j) }));
+    this.done = true;
+    this.live = false;
+    this.stop();
+    this.res.end();
+    if (!this.res.writableFinished) this.armGrace();
+  }
+
+  private cut(): void {
+    if (this.closed) return;
+    this.done = true;
+    this.live = false;
+    this.stop();
+    this.res.destroy();
+  }
+
+  private readonly onClose = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.done = true;
+    this.live = false;
+    this.stop();
+    clearTimeout(this.grace);
+    this.res.removeListener('drain', this.onDrain);
+    this.onGone();
+  };
 }
 
 /** A stream's message writer: each event's data as the contract has it for that event (api/contract.ts). */
