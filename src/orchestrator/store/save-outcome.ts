@@ -16,42 +16,58 @@ export interface SlotPrice {
   basis: string;
 }
 
-export function saveOutcome(
-  db: Db,
-  jobId: string,
-  out: Applied,
-  now: number,
-  opts: {
-    /** When the change happened on the worker (a status event's time), if it came from one. */
-    endAt?: number;
-    /**
-     * The worker that sent the event and what its slot costs (null: it said no instance type, or
-     * the type has no price): kept on the task while that attempt runs, to price its slot time.
-     */
-    sender?: { taskId: string; attempt: number; price: SlotPrice | null };
-  } = {},
-): JobChange {
-  const j = out.job;
+interface TaskBefore {
+  id: string;
+  state: string;
+  attempt: number;
+  started_at: number | null;
+  heartbeat_at: number | null;
+  worker: string | null;
+  slot_price: number | null;
+  price_basis: string | null;
+}
+
+interface SaveOptions {
+  /** When the change happened on the worker (a status event's time), if it came from one. */
+  endAt?: number;
+  /**
+   * The worker that sent the event and what its slot costs (null: it said no instance type, or
+   * the type has no price): kept on the task while that attempt runs, to price its slot time.
+   */
+  sender?: { taskId: string; attempt: number; price: SlotPrice | null };
+}
+
+export function saveOutcome(db: Db, jobId: string, out: Applied, now: number, opts: SaveOptions = {}): JobChange {
   // Slot time: an attempt that was running and is no longer (ended, or replaced by a new
   // attempt) held its worker from its start until now.
-  const before = new Map(
-    (
-      sql(
-        db,
-        'SELECT id, state, attempt, started_at, heartbeat_at, worker, slot_price, price_basis FROM tasks WHERE job_id = ?',
-      ).all(jobId) as Array<{
-        id: string;
-        state: string;
-        attempt: number;
-        started_at: number | null;
-        heartbeat_at: number | null;
-        worker: string | null;
-        slot_price: number | null;
-        price_basis: string | null;
-      }>
-    ).map((r) => [r.id, r]),
-  );
-  const err = errorColumns(j.error);
+  const before = tasksBefore(db, jobId);
+  updateJobRow(db, jobId, out.job, now);
+  updateTasks(db, jobId, out.tasks, before, now, opts.endAt);
+  if (opts.sender) priceSender(db, jobId, opts.sender);
+  if (out.tasks.some((t) => t.state === 'succeeded' && before.get(t.id)?.state !== 'succeeded'))
+    recordOutputMedia(db, jobId);
+  sql(
+    db,
+    'UPDATE jobs SET worker_ms = (SELECT coalesce(sum(held_ms), 0) FROM tasks WHERE job_id = @id) WHERE id = @id',
+  ).run({
+    id: jobId,
+  });
+  const events = out.events.map((e) => insertEvent(db, jobId, e, now));
+  const job = readJob(db, jobId);
+  if (!job) throw new NommerError('INTERNAL', `job ${jobId} vanished inside its own transaction`);
+  const changedIds = new Set(out.tasks.map((t) => t.id));
+  return { job, tasks: readTasks(db, jobId).filter((t) => changedIds.has(t.id)), events, dispatch: out.dispatch };
+}
+
+function tasksBefore(db: Db, jobId: string): Map<string, TaskBefore> {
+  const rows = sql(
+    db,
+    'SELECT id, state, attempt, started_at, heartbeat_at, worker, slot_price, price_basis FROM tasks WHERE job_id = ?',
+  ).all(jobId) as TaskBefore[];
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+function updateJobRow(db: Db, jobId: string, j: Applied['job'], now: number): void {
   sql(
     db,
     `UPDATE jobs SET updated_at = @now, started_at = @startedAt, finished_at = @finishedAt, state = @state,
@@ -74,8 +90,19 @@ export function saveOutcome(
     eta: j.eta,
     outputs: JSON.stringify(j.outputs),
     worker: j.worker,
-    ...err,
+    ...errorColumns(j.error),
   });
+}
+
+/** Write the changed tasks, and charge the slot time of each attempt that ended to the job. */
+function updateTasks(
+  db: Db,
+  jobId: string,
+  tasks: Applied['tasks'],
+  before: Map<string, TaskBefore>,
+  now: number,
+  endAt: number | undefined,
+): void {
   const updateTask = sql(
     db,
     `UPDATE tasks SET updated_at = @now, state = @state, phase = @phase, attempt = @attempt,
@@ -84,16 +111,9 @@ export function saveOutcome(
       error_code = @code, error_message = @message, error_retriable = @retriable, held_ms = held_ms + @held
     WHERE id = @id AND job_id = @jobId`,
   );
-  for (const t of out.tasks) {
+  for (const t of tasks) {
     const prev = before.get(t.id);
-    const ended = prev?.state === 'running' && (t.state !== 'running' || t.attempt !== prev.attempt);
-    const held = ended && prev.started_at !== null ? Math.max(0, endOf(prev, now, opts.endAt) - prev.started_at) : 0;
-    // Priced at the worker's own instance type when it said one (until its instance is settled).
-    const typed =
-      held > 0 && prev?.slot_price != null ? { ms: held, nano: nanoUsdOfMs(held, prev.slot_price) } : undefined;
-    if (typed) addTyped(db, jobId, typed, prev!.price_basis ?? '');
-    // The instance it ran on pays for it when its bill is split (instance-ledger.ts).
-    if (held > 0 && prev?.worker) recordInstanceUse(db, prev.worker, jobId, prev.started_at!, held, typed);
+    const held = prev ? chargeEnded(db, jobId, prev, t, now, endAt) : 0;
     updateTask.run({
       held,
       now,
@@ -113,33 +133,42 @@ export function saveOutcome(
       ...errorColumns(t.error),
     });
   }
-  // The price of the sender's slot, for the attempt it runs (an event of an older attempt changed nothing).
-  const sender = opts.sender;
-  if (sender)
-    sql(
-      db,
-      `UPDATE tasks SET slot_price = @price, price_basis = @basis
-      WHERE id = @id AND job_id = @jobId AND attempt = @attempt AND state = 'running'`,
-    ).run({
-      id: sender.taskId,
-      jobId,
-      attempt: sender.attempt,
-      price: sender.price?.usdPerSlotHour ?? null,
-      basis: sender.price?.basis ?? null,
-    });
-  if (out.tasks.some((t) => t.state === 'succeeded' && before.get(t.id)?.state !== 'succeeded'))
-    recordOutputMedia(db, jobId);
+}
+
+/** The ms an attempt that ended held its slot (0 when none ended), priced and charged. */
+function chargeEnded(
+  db: Db,
+  jobId: string,
+  prev: TaskBefore,
+  t: { state: string; attempt: number },
+  now: number,
+  endAt: number | undefined,
+): number {
+  const ended = prev.state === 'running' && (t.state !== 'running' || t.attempt !== prev.attempt);
+  if (!ended || prev.started_at === null) return 0;
+  const held = Math.max(0, endOf(prev, now, endAt) - prev.started_at);
+  if (held === 0) return 0;
+  // Priced at the worker's own instance type when it said one (until its instance is settled).
+  const typed = prev.slot_price != null ? { ms: held, nano: nanoUsdOfMs(held, prev.slot_price) } : undefined;
+  if (typed) addTyped(db, jobId, typed, prev.price_basis ?? '');
+  // The instance it ran on pays for it when its bill is split (instance-ledger.ts).
+  if (prev.worker) recordInstanceUse(db, prev.worker, jobId, prev.started_at, held, typed);
+  return held;
+}
+
+/** The price of the sender's slot, for the attempt it runs (an event of an older attempt changed nothing). */
+function priceSender(db: Db, jobId: string, sender: NonNullable<SaveOptions['sender']>): void {
   sql(
     db,
-    'UPDATE jobs SET worker_ms = (SELECT coalesce(sum(held_ms), 0) FROM tasks WHERE job_id = @id) WHERE id = @id',
+    `UPDATE tasks SET slot_price = @price, price_basis = @basis
+      WHERE id = @id AND job_id = @jobId AND attempt = @attempt AND state = 'running'`,
   ).run({
-    id: jobId,
+    id: sender.taskId,
+    jobId,
+    attempt: sender.attempt,
+    price: sender.price?.usdPerSlotHour ?? null,
+    basis: sender.price?.basis ?? null,
   });
-  const events = out.events.map((e) => insertEvent(db, jobId, e, now));
-  const job = readJob(db, jobId);
-  if (!job) throw new NommerError('INTERNAL', `job ${jobId} vanished inside its own transaction`);
-  const changedIds = new Set(out.tasks.map((t) => t.id));
-  return { job, tasks: readTasks(db, jobId).filter((t) => changedIds.has(t.id)), events, dispatch: out.dispatch };
 }
 
 /** Most prices a job's basis lists (a job ran on at most a few types). */
