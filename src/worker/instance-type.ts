@@ -24,7 +24,7 @@ const TYPE = /^[a-z0-9][a-z0-9-]*\.[a-z0-9-]+$/;
 export async function discoverInstance(o: {
   backend: 'local' | 'aws';
   env?: NodeJS.ProcessEnv;
-  /** Per request, ms (default 1000). */
+  /** Per request, ms (default 1000 at the link-local address; 30 s for a NOMMER_IMDS_ENDPOINT stand-in). */
   timeoutMs?: number;
 }): Promise<InstanceIdentity | undefined> {
   // (Throws only for a malformed NOMMER_INSTANCE_TYPE.)
@@ -41,8 +41,11 @@ export async function discoverInstance(o: {
   if (env.AWS_EC2_METADATA_DISABLED?.trim().toLowerCase() === 'true') return undefined;
   // NOMMER_IMDS_ENDPOINT is for tests only: a local server standing in for IMDS. Real workers use
   // the link-local address.
-  const base = (env.NOMMER_IMDS_ENDPOINT?.trim() || IMDS).replace(/\/+$/, '');
-  const timeout = o.timeoutMs ?? 1000;
+  const standIn = env.NOMMER_IMDS_ENDPOINT?.trim();
+  const base = (standIn || IMDS).replace(/\/+$/, '');
+  // The short timeout is for a machine off EC2, where nothing answers; a stand-in does answer,
+  // and on a busy machine it may take more than a second to (a test must not depend on speed).
+  const timeout = o.timeoutMs ?? (standIn ? 30_000 : 1000);
   try {
     const tok = await fetch(`${base}/latest/api/token`, {
       method: 'PUT',
