@@ -28,13 +28,33 @@ export function createJob(db: Db, req: NewJob, now: number = Date.now()): Create
 }
 
 function createJobTx(db: Db, req: NewJob, now: number): Created {
-  const tasks = req.tasks ?? DEFAULT_TASKS;
   if (req.idempotencyKey) {
     // The first job made with this key wins. Whether a repeat asked for the same thing is for the
     // caller to judge (the API may have rewritten input and outputs, e.g. staged uploads).
     const existing = findByIdempotencyKey(db, req.idempotencyKey);
     if (existing) return { job: { ...existing, tasks: readTasks(db, existing.id) }, created: false, events: [] };
   }
+  const job = insertJob(db, req, now);
+  const rows = insertTasks(db, job, req.tasks ?? DEFAULT_TASKS, now);
+  const event = insertEvent(
+    db,
+    job.id,
+    {
+      type: 'created',
+      taskId: null,
+      state: 'queued',
+      phase: null,
+      attempt: 1,
+      message: `created with ${req.outputs.length} output${req.outputs.length === 1 ? '' : 's'}`,
+      data: { input: req.input, outputs: req.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })) },
+    },
+    now,
+  );
+  // Built from what was inserted rather than read back: creating is the hot path of a bulk submit.
+  return { job: { ...job, tasks: rows }, created: true, events: [event] };
+}
+
+function insertJob(db: Db, req: NewJob, now: number): Job {
   const id = newJobId(now);
   const maxAttempts = req.maxAttempts ?? 3;
   const options = jobOptions.parse(req.options ?? {});
@@ -80,23 +100,27 @@ function createJobTx(db: Db, req: NewJob, now: number): Created {
     job.idempotencyKey,
     JSON.stringify(job.options),
   );
+  return job;
+}
+
+function insertTasks(db: Db, job: Job, tasks: NewTask[], now: number): Task[] {
   const insertTask = sql(
     db,
     `INSERT INTO tasks (id, job_id, type, state, attempt, max_attempt, deps, params, weight, created_at, updated_at)
     VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
   );
-  const rows: Task[] = [];
-  for (const t of tasks) {
+  return tasks.map((t) => {
+    const deps = (t.deps ?? []).map((d) => taskId(job.id, d));
     const task: Task = {
-      id: taskId(id, t.key),
-      jobId: id,
+      id: taskId(job.id, t.key),
+      jobId: job.id,
       type: t.type,
-      state: 'queued',
+      state: initialTaskState(deps),
       phase: null,
       attempt: 1,
-      maxAttempt: maxAttempts,
+      maxAttempt: job.maxAttempts,
       seqApplied: -1,
-      deps: (t.deps ?? []).map((d) => taskId(id, d)),
+      deps,
       params: t.params ?? null,
       result: null,
       progress: 0,
@@ -110,37 +134,20 @@ function createJobTx(db: Db, req: NewJob, now: number): Created {
       finishedAt: null,
       error: null,
     };
-    task.state = initialTaskState(task.deps);
     insertTask.run(
       task.id,
-      id,
+      job.id,
       task.type,
       task.state,
-      maxAttempts,
+      job.maxAttempts,
       JSON.stringify(task.deps),
       task.params === null ? null : JSON.stringify(task.params),
       task.weight,
       now,
       now,
     );
-    rows.push(task);
-  }
-  const event = insertEvent(
-    db,
-    id,
-    {
-      type: 'created',
-      taskId: null,
-      state: 'queued',
-      phase: null,
-      attempt: 1,
-      message: `created with ${req.outputs.length} output${req.outputs.length === 1 ? '' : 's'}`,
-      data: { input: req.input, outputs: req.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })) },
-    },
-    now,
-  );
-  // Built from what was inserted rather than read back: creating is the hot path of a bulk submit.
-  return { job: { ...job, tasks: rows }, created: true, events: [event] };
+    return task;
+  });
 }
 
 function validate(req: NewJob): void {
