@@ -167,6 +167,14 @@ export const configSchema = z.strictObject({
       days: retentionDays().default(30),
     })
     .prefault({}),
+  /** Watch folders (`nommer watch`): how long a file must hold still to be whole, and how often
+   * every watched folder is listed again whatever inotify says (network shares send no events). */
+  watch: z
+    .strictObject({
+      settleSeconds: z.number({ error: 'must be seconds, 0.1 to 3600' }).min(0.1).max(3600).default(2),
+      rescanSeconds: z.number({ error: 'must be seconds, 0.5 to 86400' }).min(0.5).max(86_400).default(30),
+    })
+    .prefault({}),
   /** What hosted transcoders charge per output minute, for `nommer status ID` to compare a job with. */
   cost: z
     .strictObject({

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'WORKER_LOST',
   'CANCELED',
   'JOB_NOT_FOUND',
+  'WATCH_NOT_FOUND',
   'JOB_STATE', // an operation that the job's state does not allow
   'DATA_INVALID', // nommer's own data (a job row, feederd.json, release pins) does not read back as written
   'API_UNREACHABLE',

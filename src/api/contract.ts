@@ -271,6 +271,52 @@ export type LoginCode = z.infer<typeof loginCode>;
 export const ok = z.object({ ok: z.literal(true) });
 export type Ok = z.infer<typeof ok>;
 
+// --- watches (issue 28) ---------------------------------------------------------------------------
+
+/** POST /v1/watches: every whole file that arrives under `source` becomes a job with these outputs.
+ * The store keeps the request as checked (orchestrator/store/watch-rows.ts). */
+export const createWatchBody = z
+  .strictObject({
+    /** An absolute folder path, or (aws backend) s3://bucket/prefix/. */
+    source: z.string().min(1).max(4096),
+    presets: z.array(z.string().min(1).max(64)).min(1).max(16),
+    /** Where outputs go (a folder, or s3://bucket/prefix/), at each input's path relative to `source`. */
+    dest: z.string().min(1).max(4096),
+    set: z.array(z.string().max(200)).max(50).default([]),
+    recursive: z.boolean().default(false),
+    /** A glob on the file name (or on the relative path when it holds a `/`). */
+    pattern: z.string().min(1).max(200).optional(),
+  })
+  .meta({ id: 'CreateWatch' });
+/** What a client sends (defaults filled in by the server). */
+export type CreateWatchBody = z.input<typeof createWatchBody>;
+
+export const publicWatch = z
+  .object({
+    id: z.string(),
+    source: z.string(),
+    presets: z.array(z.string()),
+    dest: z.string(),
+    set: z.array(z.string()),
+    recursive: z.boolean(),
+    pattern: z.string().nullable(),
+    /** What feederd last found at the source: `error` with the reason (e.g. `folder missing`). */
+    state: z.enum(['ok', 'error']),
+    error: z.string().nullable(),
+    /** Files (or object versions) this watch has made jobs of. */
+    files: z.number().int(),
+    createdAt: isoTime,
+  })
+  .meta({ id: 'Watch' });
+export type PublicWatch = z.infer<typeof publicWatch>;
+
+/** POST /v1/watches (201) and DELETE /v1/watches/{id} (200): the watch. */
+export const watchAnswer = z.object({ watch: publicWatch });
+export type WatchAnswer = z.infer<typeof watchAnswer>;
+/** GET /v1/watches */
+export const watchList = z.object({ watches: z.array(publicWatch) });
+export type WatchList = z.infer<typeof watchList>;
+
 // --- server-sent events -------------------------------------------------------------------------
 
 /** `job`: a change of the job (or of any job, on GET /v1/events), with the event that made it. */

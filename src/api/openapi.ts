@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import * as c from './contract.js';
 
-type Method = 'get' | 'post';
+type Method = 'get' | 'post' | 'delete';
 
 export interface RouteDoc {
   method: Method;
@@ -92,6 +92,25 @@ export const ROUTES: readonly RouteDoc[] = [
     path: '/v1/summary',
     summary: 'Jobs by state, the queue and the fleet',
     responses: { 200: { description: 'the summary', schema: c.summary } },
+  },
+  {
+    method: 'post',
+    path: '/v1/watches',
+    summary: 'Watch a folder (or, aws backend, an S3 prefix): each file that arrives there, once whole, becomes a job',
+    body: c.createWatchBody,
+    responses: { 201: { description: 'the watch, checked and stored', schema: c.watchAnswer } },
+  },
+  {
+    method: 'get',
+    path: '/v1/watches',
+    summary: 'The watches, with what feederd last found at each source and how many files each took',
+    responses: { 200: { description: 'the watches', schema: c.watchList } },
+  },
+  {
+    method: 'delete',
+    path: '/v1/watches/{id}',
+    summary: 'Stop a watch (the jobs it made stay)',
+    responses: { 200: { description: 'the watch as it was', schema: c.watchAnswer } },
   },
   {
     method: 'get',

@@ -17,6 +17,9 @@ import type {
   LoginCode,
   PresetList,
   Summary,
+  CreateWatchBody,
+  WatchAnswer,
+  WatchList,
 } from '../api/contract.js';
 
 export interface ApiEndpoint {
@@ -145,6 +148,20 @@ export class ApiClient {
   /** A one-time dashboard login link (`nommer dashboard`). */
   loginCode(): Promise<LoginCode> {
     return this.get(c.loginCode, 'POST', '/v1/dashboard/login-codes', {});
+  }
+
+  /** A new watch, checked by feederd (the folder or prefix there, the presets known). */
+  addWatch(body: CreateWatchBody): Promise<WatchAnswer> {
+    return this.get(c.watchAnswer, 'POST', '/v1/watches', body);
+  }
+
+  listWatches(): Promise<WatchList> {
+    return this.get(c.watchList, 'GET', '/v1/watches');
+  }
+
+  /** The watch as it was; WATCH_NOT_FOUND when there is none by that id. */
+  removeWatch(id: string): Promise<WatchAnswer> {
+    return this.get(c.watchAnswer, 'DELETE', `/v1/watches/${encodeURIComponent(id)}`);
   }
 
   /**

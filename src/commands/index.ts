@@ -11,10 +11,12 @@ import { registerPrune } from './prune.js';
 import { registerSetup } from './setup.js';
 import { registerStatus } from './status.js';
 import { registerSubmit } from './submit.js';
+import { registerWatch } from './watch.js';
 import { registerWorker } from './worker.js';
 
 export function registerCommands(program: Command): void {
   registerSubmit(program);
+  registerWatch(program);
   registerEncode(program);
   registerStatus(program);
   registerDashboard(program);

@@ -34,8 +34,9 @@ import { redactDeep, redactText, redactUrl } from '../redact.js';
 import { listPresets } from '../presets/registry.js';
 import { registerDashboard } from './dashboard-routes.js';
 import type { DashboardSessions } from './sessions.js';
+import { registerWatchRoutes, type WatchRouteDeps } from './watch-routes.js';
 
-export interface ApiDeps extends JobCreatorDeps {
+export interface ApiDeps extends JobCreatorDeps, WatchRouteDeps {
   store: Store;
   version: string;
   backend: string;
@@ -179,6 +180,7 @@ export function parseStates(value: string | undefined): JobState[] | undefined {
 function httpStatusFor(e: NommerError): number {
   switch (e.code) {
     case 'JOB_NOT_FOUND':
+    case 'WATCH_NOT_FOUND':
       return 404;
     case 'UNAUTHORIZED':
       return 401;
@@ -240,6 +242,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     port,
   );
   if (deps.sessions) registerDashboard(app, deps.sessions, port);
+  registerWatchRoutes(app, deps);
 
   const mustGet = (id: string): JobDetail => {
     const j = deps.store.getJob(id);

@@ -16,7 +16,7 @@ import { newApiToken } from './api-guard.js';
 import { DashboardSessions } from './sessions.js';
 import { summarizeFleet } from './fleet-summary.js';
 import { LocalFleet } from './local-fleet.js';
-import { buildApi } from './api.js';
+import { type ApiDeps, buildApi } from './api.js';
 import { Outbox } from './outbox.js';
 import { StatusApplier } from './status-applier.js';
 import { Notifier } from './notifier.js';
@@ -38,6 +38,7 @@ import { allowedS3Prefixes, requireBucket, reservedS3Prefixes } from '../aws-set
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { makeChunkPlanner } from '../chunked/planner.js';
 import { Retention } from './retention.js';
+import { Watcher } from './watcher.js';
 
 export interface FeederdOptions {
   host?: string;
@@ -159,7 +160,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   // What a slot costs, kept in each new job; budgets are watched while jobs run.
   const pricing = slotPricing(config, ports.backend);
   const budgets = new BudgetWatch(store, log.child({ part: 'budget' }));
-  const app = buildApi({
+  const apiDeps: ApiDeps = {
     store,
     version: packageVersion(),
     backend: ports.backend,
@@ -212,6 +213,13 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
           ? `s3://${requireBucket(config)}/${config.aws.stagingPrefix}chunks/`
           : `${join(home, 'chunks')}/`,
     }),
+    onWatch: () => watcher.poke(),
+  };
+  const app = buildApi(apiDeps);
+  // Watch folders make their jobs through the same submit path as the API (watcher.ts).
+  const watcher = new Watcher(apiDeps, log.child({ part: 'watch' }), {
+    settleMs: config.watch.settleSeconds * 1000,
+    rescanMs: config.watch.rescanSeconds * 1000,
   });
   let address: string;
   try {
@@ -278,6 +286,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     watchdog.run(stop.signal),
     fleet.run(stop.signal),
     fleetManager?.run(stop.signal),
+    watcher.run(stop.signal),
     new Retention(store.db, log.child({ part: 'retention' }), { days: config.retention.days }).run(stop.signal),
   ]);
   await done;
