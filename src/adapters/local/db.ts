@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { NommerError } from '../../errors.js';
 
 export type Db = Database.Database;
@@ -104,9 +105,16 @@ export function loadMigrations(dir = findMigrationsDir()): Migration[] {
   return out;
 }
 
+const appliedRows = z.array(z.object({ id: z.number(), name: z.string() }));
+
 /**
  * Apply the migrations this database has not seen, in one IMMEDIATE transaction: when several
  * processes open a fresh file at once, one migrates and the others wait, then find nothing to do.
+ *
+ * Numbers need not be contiguous: work done side by side takes numbers apart (0012 may ship before
+ * 0011), and a migration that fills a gap later is applied then. That is safe because such
+ * migrations touch different tables; what is refused is a database holding a migration this
+ * nommer does not know, whatever its number (a newer or a parallel version wrote it).
  */
 export function migrate(db: Db, migrations: Migration[] = loadMigrations()): { applied: string[] } {
   const applied: string[] = [];
@@ -114,14 +122,16 @@ export function migrate(db: Db, migrations: Migration[] = loadMigrations()): { a
     db.exec(
       'CREATE TABLE IF NOT EXISTS nommer_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
     );
-    const done = new Set(db.prepare('SELECT id FROM nommer_migrations').pluck().all() as number[]);
-    const newest = Math.max(0, ...done);
-    const known = migrations.length ? migrations[migrations.length - 1]!.id : 0;
-    if (newest > known) {
+    const rows = appliedRows.parse(db.prepare('SELECT id, name FROM nommer_migrations ORDER BY id').all());
+    const done = new Set(rows.map((r) => r.id));
+    const known = new Map(migrations.map((m) => [m.id, m.name]));
+    // By name too: two versions that took the same number for different changes are told apart.
+    const unknown = rows.find((r) => known.get(r.id) !== r.name);
+    if (unknown) {
       throw new NommerError(
         'CONFIG_INVALID',
-        `the database has schema migration ${newest}, newer than this nommer knows (${known})`,
-        { hint: 'upgrade nommer, or point it at another database file' },
+        `the database has schema migration ${unknown.name}, which this nommer does not know (it knows up to ${Math.max(0, ...known.keys())})`,
+        { hint: 'run the nommer version that wrote it (or a newer one), or point it at another database file' },
       );
     }
     const record = db.prepare('INSERT INTO nommer_migrations (id, name, applied_at) VALUES (?, ?, ?)');
