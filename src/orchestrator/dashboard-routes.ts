@@ -53,7 +53,8 @@ function page(reply: FastifyReply, status: number, title: string, body: string):
     .type('text/html; charset=utf-8')
     .send(
       `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
-        `<title>nommer: ${title}</title><link rel="stylesheet" href="/assets/style.css">` +
+        // No icon to fetch: a browser would ask for /favicon.ico (a 404 the dashboard's page then logs).
+        `<title>nommer: ${title}</title><link rel="stylesheet" href="/assets/style.css"><link rel="icon" href="data:,">` +
         `<main class="notice"><h1>${title}</h1>${body}</main>`,
     );
 }

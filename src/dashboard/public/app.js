@@ -6,7 +6,8 @@
 // then each change) keeps the list live; a job's page reads its detail (tasks, events) again when
 // one of its stored events arrives. Auth is the session cookie that /login set (HttpOnly: this
 // script never sees it); a 401 means "log in with `nommer dashboard`".
-// Routes are hashes: #/ (jobs, ?state= filter), #/jobs/<id>, #/new.
+// Routes are hashes: #/ (jobs, ?state= filter), #/jobs/<id>, #/new, #/watches (read-only: what
+// `nommer watch list` shows, read again every few seconds while open).
 
 import { formatBytes, formatDuration, formatUsd, qualityText, stateLabel } from './format.js';
 
@@ -19,6 +20,8 @@ const state = {
   jobs: new Map(),
   summary: null,
   presets: null,
+  /** GET /v1/watches's list, while #/watches is open. */
+  watches: null,
   /** The open job's detail ({job, tasks, events}) and its id. */
   detail: null,
   detailId: null,
@@ -162,6 +165,15 @@ function loadSummarySoon() {
   }, 500);
 }
 
+async function loadWatches() {
+  try {
+    state.watches = (await api('GET', '/v1/watches')).watches;
+  } catch (e) {
+    state.watches = { error: e };
+  }
+  render();
+}
+
 const detailTimers = new Map();
 function loadDetailSoon(id) {
   if (detailTimers.has(id)) return;
@@ -192,6 +204,7 @@ function route() {
   const m = /^\/jobs\/([^/]+)$/.exec(path);
   if (m) return { name: 'job', id: decodeURIComponent(m[1]) };
   if (path === '/new') return { name: 'new' };
+  if (path === '/watches') return { name: 'watches' };
   return { name: 'list', state: params.get('state') || '' };
 }
 
@@ -218,6 +231,7 @@ function onRoute() {
       () => undefined,
     );
   }
+  if (r.name === 'watches') void loadWatches();
   if (r.name === 'new' && !state.presets) {
     api('GET', '/v1/presets').then(
       (p) => {
@@ -359,6 +373,26 @@ function jobView() {
   </article>`;
 }
 
+function watchesView() {
+  const ws = state.watches;
+  if (!ws) return html`<p class="muted">Loading…</p>`;
+  if (ws.error) return html`<p class="error-line">${ws.error.message}</p>`;
+  const intro = html`<h1>Watches</h1>
+    <p class="muted">Each file that arrives under a watched folder or S3 prefix becomes one job. Add and remove
+    watches with <code>nommer watch add|remove</code>.</p>`;
+  if (!ws.length)
+    return html`${intro}<p class="empty">No watches. Try <code>nommer watch add ~/incoming -p webm -o ~/encoded</code>.</p>`;
+  return html`${intro}<div class="scroll"><table class="watches" id="watches">
+    <thead><tr><th>Watch</th><th>Source</th><th>Presets → destination</th><th>State</th><th>Files</th></tr></thead>
+    <tbody>${ws.map(
+      (w) => html`<tr data-watch-id="${w.id}" data-state="${w.state}">
+        <td><code>${w.id}</code></td><td class="uri">${w.source}${w.recursive ? ' (recursive)' : ''}${w.pattern ? html` <small>${w.pattern}</small>` : ''}</td>
+        <td>${w.presets.join(', ')} → <span class="uri">${w.dest}</span></td>
+        <td>${w.state === 'ok' ? html`<span class="badge state-succeeded">ok</span>` : html`<span class="badge state-failed">error</span> ${w.error}`}</td>
+        <td>${w.files}</td></tr>`,
+    )}</tbody></table></div>`;
+}
+
 function newView() {
   const p = state.presets;
   const def = p?.defaultPreset;
@@ -478,7 +512,7 @@ function paint() {
     state.formDirty = false;
     return;
   }
-  view.innerHTML = (r.name === 'job' ? jobView() : listView(r)).toString();
+  view.innerHTML = (r.name === 'job' ? jobView() : r.name === 'watches' ? watchesView() : listView(r)).toString();
 }
 
 // --- Actions -------------------------------------------------------------------------------------
@@ -546,7 +580,10 @@ document.getElementById('logout').addEventListener('click', async () => {
 window.addEventListener('hashchange', onRoute);
 // Ages and ETAs move with the clock.
 setInterval(() => render(), 10_000);
-setInterval(() => void loadSummary(), 5_000);
+setInterval(() => {
+  void loadSummary();
+  if (route().name === 'watches') void loadWatches();
+}, 5_000);
 onRoute();
 void loadSummary();
 connect();
