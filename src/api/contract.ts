@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { JOB_STATES, PHASES } from '../jobs/types.js';
 import { JOB_EVENT_TYPES, TASK_STATES } from '../jobs/state.js';
 import { packageInfo } from '../abr/types.js';
-import type { OutputQuality } from '../quality/types.js';
+import { outputQualitySchema } from '../jobs/outputs.js';
 
 // --- errors -------------------------------------------------------------------------------------
 
@@ -24,44 +24,12 @@ export type ErrorBody = z.infer<typeof errorBody>;
 
 // --- a job --------------------------------------------------------------------------------------
 
-const searchProbe = z.object({ crf: z.number(), score: z.number(), on: z.enum(['samples', 'final']) });
-const searchRecord = z.object({
-  target: z.string(),
-  crf: z.number(),
-  score: z.number(),
-  reached: z.boolean(),
-  note: z.string().optional(),
-  samples: z.object({ count: z.number(), seconds: z.number() }),
-  tried: z.array(searchProbe),
-  predicted: z.number().optional(),
-  corrections: z.number(),
-  capKbps: z.number().nullable(),
-  capBound: z.boolean(),
-  seconds: z.number(),
-});
-const chunkedSearchRecord = z.object({
-  target: z.string(),
-  chunks: z.array(searchRecord.extend({ index: z.number() })),
-  seconds: z.number(),
-  reached: z.boolean(),
-});
-/** An output's scores against its source, and for a target the CRF search (quality/types.ts). */
-export const outputQuality = z
-  .object({
-    ssim: z.number().optional(),
-    psnr: z.number().optional(),
-    vmaf: z.number().optional(),
-    skipped: z.string().optional(),
-    seconds: z.number().optional(),
-    // A chunked output's search first: its `chunks` tell it apart.
-    search: z.union([chunkedSearchRecord, searchRecord]).optional(),
-  })
-  .meta({ id: 'OutputQuality' });
-
-// The record's type and the contract's say the same (a build error when one changes alone).
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const qualityMatches: Same<z.infer<typeof outputQuality>, OutputQuality> = true;
-void qualityMatches;
+/**
+ * An output's quality (its scores, the frames measured, the CRF search of a target, what it kept of
+ * HDR...) in the job record's own schema (jobs/outputs.ts): the contract carries every field the
+ * record has, and like the rest of the contract drops one a newer feederd adds.
+ */
+export const outputQuality = z.object(outputQualitySchema.shape).meta({ id: 'OutputQuality' });
 
 export const publicOutput = z.object({
   /** The preset's name. */

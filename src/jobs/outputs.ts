@@ -5,6 +5,7 @@
 // importing the features (quality/, abr/) that produce them, and those re-export them.
 import { z } from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
+import { outputHdrSchema } from './quality-record.js';
 
 /** Scores of one output against its source, frames paired by number, at the output's size. */
 export interface Quality {
@@ -107,7 +108,9 @@ export const outputQualitySchema = z.looseObject({
   vmaf: finite.optional(),
   skipped: z.string().optional(),
   seconds: finite.optional(),
+  // A chunked output's search first: its `chunks` tell it apart.
   search: z.union([chunkedSearchRecordSchema, searchRecordSchema]).optional(),
+  hdr: outputHdrSchema.optional(),
   sampling: z.union([z.literal('full'), z.object({ every: z.number().int().min(2) })]).optional(),
 }) satisfies z.ZodType<OutputQuality>;
 

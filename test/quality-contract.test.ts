@@ -1,0 +1,48 @@
+// The API contract carries the whole of an output's quality record: `status --json` (and the TUI
+// and dashboard, which read the same contract) lost quality.hdr and quality.sampling, because the
+// contract's schema listed neither and the client's parse dropped them. The contract now takes
+// the record's own schema (jobs/outputs.ts), so a field added to the record is in the contract.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { publicJob, type PublicJob } from '../src/api/contract.js';
+import type { OutputQuality } from '../src/quality/types.js';
+
+/** A finished job with one output of this quality, as feederd answers it. */
+function jobWith(quality: OutputQuality): PublicJob {
+  return {
+    id: 'j_1',
+    state: 'succeeded',
+    phase: null,
+    progress: 1,
+    fps: null,
+    speed: null,
+    eta: null,
+    attempt: 1,
+    maxAttempts: 3,
+    priority: 0,
+    input: '/in.mov',
+    outputs: [{ preset: 'webm', uri: '/out.webm', bytes: 10, quality }],
+    worker: null,
+    error: null,
+    notifyUrl: null,
+    createdAt: '2026-12-01T00:00:00.000Z',
+    startedAt: '2026-12-01T00:00:01.000Z',
+    finishedAt: '2026-12-01T00:00:02.000Z',
+  };
+}
+
+const HDR: OutputQuality['hdr'] = {
+  source: 'pq',
+  mode: 'kept',
+  transfer: 'pq',
+  bitDepth: 10,
+  masteringDisplay: true,
+  contentLight: true,
+  notCarried: ['Dolby Vision'],
+};
+
+test('a job read through the contract keeps every field of its outputs quality record (hdr, sampling)', () => {
+  const quality: OutputQuality = { ssim: 0.98, psnr: 40.1, seconds: 1.2, sampling: { every: 11 }, hdr: HDR };
+  const read = publicJob.parse(JSON.parse(JSON.stringify(jobWith(quality))));
+  assert.deepEqual(read.outputs[0]!.quality, quality);
+});
