@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { publicJob, type PublicJob } from '../src/api/contract.js';
+import { qualityText } from '../src/api/format.js';
 import type { OutputQuality } from '../src/quality/types.js';
 
 /** A finished job with one output of this quality, as feederd answers it. */
@@ -41,8 +42,23 @@ const HDR: OutputQuality['hdr'] = {
   notCarried: ['Dolby Vision'],
 };
 
-test('a job read through the contract keeps every field of its outputs quality record (hdr, sampling)', () => {
-  const quality: OutputQuality = { ssim: 0.98, psnr: 40.1, seconds: 1.2, sampling: { every: 11 }, hdr: HDR };
+const POOLED: OutputQuality['pooled'] = {
+  frames: 18,
+  ssim: { mean: 0.98, harmonic: 0.979, p1: 0.9, p5: 0.93, min: 0.89, worst: [{ frame: 5, time: 0.2, score: 0.89 }] },
+  psnr: { mean: 40.5, harmonic: 40.2, p1: 33, p5: 35, min: 32.5, worst: [{ frame: 5, time: 0.2, score: 32.5 }] },
+};
+
+test('a job read through the contract keeps every field of its outputs quality record (hdr, sampling, pooled)', () => {
+  const quality: OutputQuality = {
+    ssim: 0.98,
+    psnr: 40.1,
+    seconds: 1.2,
+    sampling: { every: 11, first: 5 },
+    hdr: HDR,
+    pooled: POOLED,
+  };
   const read = publicJob.parse(JSON.parse(JSON.stringify(jobWith(quality))));
   assert.deepEqual(read.outputs[0]!.quality, quality);
+  // What status, the TUI and the dashboard print of it: each mean with its 5th percentile.
+  assert.equal(qualityText(read.outputs[0]!.quality!), 'SSIM 0.9800 (p5 0.9300) · PSNR 40.10 dB (p5 35.00)');
 });

@@ -1,5 +1,5 @@
-// Issue 25: measuring by default compares every 10th frame (the record says `sampling:
-// {every: 10}`), and `quality.sampleEvery=1` measures every frame (`sampling: 'full'`, the
+// Issue 25: measuring by default compares every 11th frame (the record says `sampling:
+// {every: 11, first: 5}`), and `quality.sampleEvery=1` measures every frame (`sampling: 'full'`, the
 // score of a fresh full measurement). A tiny noisy clip (160x120, 12 fps, 3 s).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -50,7 +50,8 @@ test('the default measurement is sampled and says so; sampleEvery=1 measures eve
     return { q: r.outputs[0]!.quality!, path };
   };
   const sampled = await run(getPreset('webm'), 'sampled.webm');
-  assert.deepEqual(sampled.q.sampling, { every: DEFAULT_SAMPLE_EVERY });
+  // The frames measured: every 11th, from the 6th (0-based 5, never the first keyframe).
+  assert.deepEqual(sampled.q.sampling, { every: DEFAULT_SAMPLE_EVERY, first: Math.floor(DEFAULT_SAMPLE_EVERY / 2) });
   const full = await run(applyOverrides(getPreset('webm'), ['quality.sampleEvery=1']), 'full.webm');
   assert.equal(full.q.sampling, 'full');
   const fresh = ssim(full.path, input);

@@ -206,7 +206,10 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement, on 
   // Piped, the final line of each output says its scores.
   const plain = await nommer(['encode', NOISY, '-o', noisyOut, '-f']);
   assert.equal(plain.code, 0, plain.stderr);
-  assert.match(plain.stdout, /noisy-plain\.webm {2}\(webm, [^)]+\) {2}SSIM 0\.\d{4} · PSNR \d+\.\d{2} dB\n/);
+  assert.match(
+    plain.stdout,
+    /noisy-plain\.webm {2}\(webm, [^)]+\) {2}SSIM 0\.\d{4} \(p5 0\.\d{4}\) · PSNR \d+\.\d{2} dB \(p5 \d+\.\d{2}\)\n/,
+  );
   const doctor = await nommer(['doctor', '--json']);
   const metrics = (JSON.parse(doctor.stdout) as { quality: { metrics: string[]; missing: string[] } }).quality;
   assert.ok(metrics.metrics.includes('ssim') && metrics.metrics.includes('psnr'));

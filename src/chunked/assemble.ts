@@ -30,6 +30,7 @@ import {
   formatTarget,
   inWindow,
   parseTarget,
+  scoreOf,
   type ChunkedSearchRecord,
   type OutputQuality,
   type SearchRecord,
@@ -242,7 +243,7 @@ async function joinedQuality(
     index: c.spec.index,
     ...((c.entry?.quality?.search ?? {}) as SearchRecord),
   }));
-  const score = measured[target.metric];
+  const score = scoreOf(measured, target);
   const search: ChunkedSearchRecord = {
     target: formatTarget(target),
     chunks: records,

@@ -54,7 +54,7 @@ export function registerEncode(program: Command): void {
     .option('-f, --force', 'overwrite outputs that exist')
     .option(
       '-t, --target <metric=value>',
-      'search the CRF that reaches this quality, e.g. ssim=0.985 or psnr=40 (VP8/VP9/AV1)',
+      'search the CRF that reaches this quality, e.g. ssim=0.985, psnr=40 or a pooled figure ssim.p5=0.95 (VP8/VP9/AV1)',
     )
     .option('--no-quality', 'do not measure SSIM/PSNR of the outputs (default: config quality.measure)')
     .option('-n, --dry-run', 'print the ffmpeg command(s) and run nothing')

@@ -80,7 +80,7 @@ export function registerSubmit(program: Command): void {
     .option('--no-chunked', 'never chunk this job (default: config chunking.enabled and thresholdSeconds)')
     .option(
       '-t, --target <metric=value>',
-      'search the CRF that reaches this quality, e.g. ssim=0.985 (chunked jobs: per chunk, on the workers)',
+      'search the CRF that reaches this quality, e.g. ssim=0.985 or ssim.p5=0.95 (chunked jobs: per chunk, on the workers)',
     )
     .option('--no-quality', 'do not measure SSIM/PSNR of the outputs (default: config quality.measure)')
     .option(

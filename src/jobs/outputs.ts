@@ -5,7 +5,9 @@
 // importing the features (quality/, abr/) that produce them, and those re-export them.
 import { z } from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
-import { outputHdrSchema } from './quality-record.js';
+import { outputHdrSchema, type PooledQuality, pooledQualitySchema } from './quality-record.js';
+
+export { POOLS, type Pool, type PooledQuality, type PooledScores } from './quality-record.js';
 
 /** Scores of one output against its source, frames paired by number, at the output's size. */
 export interface Quality {
@@ -15,6 +17,8 @@ export interface Quality {
   psnr: number;
   /** libvmaf's score (0..100), where the ffmpeg has libvmaf. */
   vmaf?: number;
+  /** SSIM and PSNR pooled over the measured frames, from the filters' per-frame scores. */
+  pooled?: PooledQuality;
 }
 
 /** One encode tried during a search (on the samples, or the final file). */
@@ -74,7 +78,8 @@ export interface OutputQuality extends Partial<Quality> {
   /** Which frames the scores are over: all ('full') or every Nth (quality/encode-quality.ts). */
   sampling?: Sampling;
 }
-export type Sampling = 'full' | { every: number };
+/** Every `every`th frame of the output from frame `first` (0-based); `first` is absent in older records. */
+export type Sampling = 'full' | { every: number; first?: number };
 
 const finite = z.number().refine(Number.isFinite);
 
@@ -111,7 +116,10 @@ export const outputQualitySchema = z.looseObject({
   // A chunked output's search first: its `chunks` tell it apart.
   search: z.union([chunkedSearchRecordSchema, searchRecordSchema]).optional(),
   hdr: outputHdrSchema.optional(),
-  sampling: z.union([z.literal('full'), z.object({ every: z.number().int().min(2) })]).optional(),
+  sampling: z
+    .union([z.literal('full'), z.object({ every: z.number().int().min(2), first: z.number().int().min(0).optional() })])
+    .optional(),
+  pooled: pooledQualitySchema.optional(),
 }) satisfies z.ZodType<OutputQuality>;
 
 /** A task result's `quality` list: one entry per output URI. */

@@ -1,8 +1,37 @@
-// The parts of an output's quality record beyond its mean scores (jobs/outputs.ts): what it kept
-// of an HDR source. Schemas of the job record, so the core reads them without importing the
-// features that write them.
+// The parts of an output's quality record beyond its mean scores (jobs/outputs.ts): the scores
+// pooled over the measured frames (quality/pool.ts computes them), and what it kept of an HDR
+// source. Schemas of the job
+// record, so the core reads them without importing the features that write them.
 import { z } from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
+
+/** How per-frame scores pool into one figure: `ssim.p5` is the 5th percentile of the frames' SSIM. */
+export const POOLS = ['mean', 'harmonic', 'p1', 'p5', 'min'] as const;
+export type Pool = (typeof POOLS)[number];
+
+const worstFrame = z.object({
+  /** The frame's number in the output (0-based) and its time there (seconds). */
+  frame: z.number().int().min(0),
+  time: z.number(),
+  score: z.number(),
+});
+/** One metric over the measured frames; `worst` are the lowest frames of its worst moments. */
+const pooledScores = z.object({
+  mean: z.number(),
+  harmonic: z.number(),
+  p1: z.number(),
+  p5: z.number(),
+  min: z.number(),
+  worst: z.array(worstFrame),
+});
+export const pooledQualitySchema = z.object({
+  /** How many frames were measured (see the record's `sampling`). */
+  frames: z.number().int().min(1),
+  ssim: pooledScores,
+  psnr: pooledScores,
+});
+export type PooledQuality = z.infer<typeof pooledQualitySchema>;
+export type PooledScores = z.infer<typeof pooledScores>;
 
 export const outputHdrSchema = z.object({
   source: z.enum(['pq', 'hlg']),

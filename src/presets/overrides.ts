@@ -43,7 +43,7 @@ export function describeField(schema: z.ZodType): string {
   const lits = literals(s);
   if (lits) return `one of: ${lits.join(', ')}`;
   if (s instanceof z.ZodString && s === unwrap(OVERRIDABLE.quality.target!))
-    return 'metric=value, e.g. ssim=0.985 or psnr=40';
+    return 'metric=value, e.g. ssim=0.985, ssim.p5=0.95 or psnr=40';
   if (s instanceof z.ZodString) return 'a bitrate like 96k, 1.5M or 64000';
   return 'a value of the right type';
 }

@@ -4,6 +4,7 @@
 // across fields) that the compiler reads. Every value a preset can hold is typed — numbers,
 // enums, bitrate strings — so no preset or override can smuggle an ffmpeg option in.
 import { z } from 'zod';
+import { POOLS } from '../jobs/quality-record.js';
 
 /** A bitrate as ffmpeg takes it: digits with an optional k or M suffix ("96k", "1.5M", "64000"). */
 export const BITRATE_RE = /^\d+(\.\d+)?[kM]?$/;
@@ -137,8 +138,9 @@ const audioObjects = {
   channelBitrates: z.record(z.string().regex(/^[1-8]$/), bitrate).optional(),
 };
 
-/** A quality target as text: `ssim=0.985`, `psnr=40`, `vmaf=93` (quality/types.ts parses it). */
-export const QUALITY_TARGET_RE = /^(ssim|psnr|vmaf)[=:]\d+(\.\d+)?$/;
+/** A quality target as text: `ssim=0.985`, `psnr=40`, `vmaf=93`, or a pooled figure of the frames
+ * such as `ssim.p5=0.95` (quality/types.ts parses it). */
+export const QUALITY_TARGET_RE = new RegExp(`^(ssim|psnr|vmaf)(\\.(${POOLS.join('|')}))?[=:]\\d+(\\.\\d+)?$`);
 const qualityShape = {
   /** Measure SSIM/PSNR of the output against its source (default: on). */
   measure: z.boolean().optional(),
@@ -147,7 +149,7 @@ const qualityShape = {
   /** Search the CRF that reaches this score (vp8, vp9, av1), e.g. ssim=0.985. */
   target: z
     .string()
-    .regex(QUALITY_TARGET_RE, { error: 'must be metric=value, e.g. ssim=0.985, psnr=40 or vmaf=93' })
+    .regex(QUALITY_TARGET_RE, { error: 'must be metric=value, e.g. ssim=0.985, ssim.p5=0.95, psnr=40 or vmaf=93' })
     .optional(),
 };
 

@@ -9,9 +9,16 @@ import { runFfmpeg } from '../ffmpeg/run.js';
 import type { ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
 import { compileJob, type CompiledVideo } from '../presets/compile.js';
 import type { ResolvedPreset } from '../presets/schema.js';
-import { availableMetrics, measureQuality, measureScore, rawFrameBytes, referenceOutputArgs } from './measure.js';
+import {
+  availableMetrics,
+  measureQuality,
+  measureScore,
+  rawFrameBytes,
+  referenceOutputArgs,
+  sampledFrames,
+} from './measure.js';
 import { type SampleWindow, sampleFilters, sampleWindows } from './search.js';
-import { parseTarget, type OutputQuality, type Quality, type QualityTarget } from './types.js';
+import { parseTarget, scoreOf, type OutputQuality, type Quality, type QualityTarget } from './types.js';
 import type { Sampling } from '../jobs/outputs.js';
 
 /**
@@ -98,7 +105,8 @@ export interface MeasureOutputRequest {
 export async function measureAgainstSource(
   r: MeasureOutputRequest,
 ): Promise<Quality & { seconds: number; sampling: Sampling }> {
-  const sampling: Sampling = r.every && r.every > 1 ? { every: r.every } : 'full';
+  const at = sampledFrames(r.every);
+  const sampling: Sampling = at.every > 1 ? at : 'full';
   return { ...(await measureFrames(r)), sampling };
 }
 
@@ -113,6 +121,7 @@ async function measureFrames(r: MeasureOutputRequest): Promise<Quality & { secon
     width: r.video.width,
     height: r.video.height,
     pixFmt: r.video.pixFmt,
+    fps: r.probe.video!.fps,
     every: r.every,
     signal: r.signal,
     onSpawn: r.onSpawn,
@@ -352,6 +361,7 @@ export function sampleEncoder(o: {
         width: video.width,
         height: video.height,
         pixFmt: video.pixFmt,
+        fps: src.probe.video!.fps,
         signal: o.signal,
         onSpawn: o.onSpawn,
       };
@@ -359,10 +369,10 @@ export function sampleEncoder(o: {
       try {
         for (const c of compiled.commands) await run(c.args);
         // The target's metric alone: the same score the full measurement reports for it.
-        if (windows.length) return await measureScore(m, o.target.metric);
+        if (windows.length) return await measureScore(m, o.target.metric, o.target.pool);
         const quality = await measureQuality(m);
-        const score = quality[o.target.metric];
-        if (score === undefined) return await measureScore(m, o.target.metric);
+        const score = scoreOf(quality, o.target);
+        if (score === undefined) return await measureScore(m, o.target.metric, o.target.pool);
         const old = kept.get(crf);
         if (old) await rm(old.path, { force: true });
         kept.set(crf, { path, commands: compiled.commands.map((c) => c.args), quality });

@@ -9,11 +9,19 @@
 //   the filters log at info level. At that level ffmpeg also prints every input's metadata, so
 //   a summary counts only as a whole line from a filter of this run, named with a fresh random
 //   tag (`ssim@<tag>`): a title or a tag name that reads like a summary cannot set a score.
+// - the distribution (pool.ts) is from the filters' per-frame stats files, written into a private
+//   temp directory, never from the log: ffmpeg writes them, no input's text can.
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
-import type { Metric, Quality } from './types.js';
+import { DIGITS, type FrameNumbering, inOrder, parsePsnrLine, parseSsimLine, poolQuality, poolScores } from './pool.js';
+import type { Metric, Pool, Quality } from './types.js';
 
 export interface MeasureRequest {
   ffmpeg: string;
@@ -31,6 +39,8 @@ export interface MeasureRequest {
   height: number;
   /** The output's pixel format (both sides are compared in it). */
   pixFmt: string;
+  /** The output's frames per second, to time its worst frames (30 when unknown, as the compiler assumes). */
+  fps?: number;
   /** Compare every Nth frame only (1 or unset: all); see sampleFilter. */
   every?: number;
   /** The reference holds the sampled frames already (a raw reference written sampled). */
@@ -55,7 +65,8 @@ export function measureTag(): string {
 /**
  * The filtergraph of one measurement (pure): SSIM and PSNR (and VMAF with `vmaf`), or only the
  * metric `only` (a search's probe needs its target's metric alone: one filter, no split). With
- * `tag`, each metric filter is named `<filter>@<tag>`, the name its log lines start with.
+ * `tag`, each metric filter is named `<filter>@<tag>`, the name its log lines start with; with
+ * `stats`, SSIM and PSNR write their per-frame scores into those files.
  */
 export function measureGraph(
   r: Pick<
@@ -65,6 +76,7 @@ export function measureGraph(
   vmaf: boolean,
   only?: Metric,
   tag?: string,
+  stats?: StatsFiles,
 ): string {
   const metrics: Metric[] = only ? [only] : ['ssim', 'psnr', ...(vmaf ? (['vmaf'] as const) : [])];
   const n = metrics.length;
@@ -75,8 +87,24 @@ export function measureGraph(
   return [
     `[0:v:0]${sample ? `${sample},` : ''}${BY_NUMBER},format=${r.pixFmt}${fan('d')}`,
     `[1:${r.referenceStream}]${ref}${fan('r')}`,
-    ...metrics.map((m, i) => `[d${i}][r${i}]${FILTER[m]}${tag ? `@${tag}` : ''}`),
+    ...metrics.map((m, i) => {
+      const file = m === 'vmaf' ? undefined : stats?.[m];
+      return `[d${i}][r${i}]${FILTER[m]}${tag ? `@${tag}` : ''}${file ? `=stats_file=${filterPath(file)}` : ''}`;
+    }),
   ].join(';');
+}
+
+/** Where SSIM and PSNR write their per-frame scores. */
+export type StatsFiles = Partial<Record<'ssim' | 'psnr', string>>;
+
+/**
+ * A path as a filter option's value inside a filtergraph (pure): escaped for the option parser
+ * (`\`, `'`, `:`), then for the graph (`\`, `'`, `[`, `]`, `,`, `;`), so a temp directory
+ * named anyhow (TMPDIR) stays one value.
+ */
+export function filterPath(path: string): string {
+  const value = path.replace(/[\\':]/g, (c) => `\\${c}`);
+  return value.replace(/[\\'[\],;]/g, (c) => `\\${c}`);
 }
 
 const BY_NUMBER = 'settb=1/30,setpts=N';
@@ -89,7 +117,13 @@ const BY_NUMBER = 'settb=1/30,setpts=N';
  * depend on each other); what sampling saves is the metrics and the reference's scaling.
  */
 export function sampleFilter(every: number | undefined): string {
-  return every && every > 1 ? `select=eq(mod(n\\,${every})\\,${Math.floor(every / 2)})` : '';
+  const at = sampledFrames(every);
+  return at.every > 1 ? `select=eq(mod(n\\,${at.every})\\,${at.first})` : '';
+}
+
+/** Which frames sampleFilter keeps: every `every`th from `first` (0-based; every 1: all, pure). */
+export function sampledFrames(every: number | undefined): { first: number; every: number } {
+  return every && every > 1 ? { first: Math.floor(every / 2), every } : { first: 0, every: 1 };
 }
 
 /** What the source goes through to be compared: the output's filters, its size and format, frames by number (pure). */
@@ -138,7 +172,13 @@ export function referenceOutputArgs(
 }
 
 /** ffmpeg's argv for a measurement (after the runner's own flags; pure). */
-export function measureArgs(r: MeasureRequest, vmaf: boolean, only?: Metric, tag?: string): string[] {
+export function measureArgs(
+  r: MeasureRequest,
+  vmaf: boolean,
+  only?: Metric,
+  tag?: string,
+  stats?: StatsFiles,
+): string[] {
   return [
     '-i',
     r.distorted.startsWith('/') ? r.distorted : `file:${r.distorted}`,
@@ -146,7 +186,7 @@ export function measureArgs(r: MeasureRequest, vmaf: boolean, only?: Metric, tag
     '-i',
     r.reference,
     '-filter_complex',
-    measureGraph(r, vmaf, only, tag),
+    measureGraph(r, vmaf, only, tag, stats),
     '-f',
     'null',
     '-',
@@ -180,41 +220,97 @@ export function parseScores(stderr: string, tag?: string): Partial<Quality> {
   return out;
 }
 
-/** Measure one output against its source: SSIM and PSNR (and VMAF where available), one ffmpeg run. */
+/**
+ * Measure one output against its source: SSIM and PSNR (and VMAF where available), one ffmpeg run,
+ * with SSIM and PSNR pooled over the measured frames (`pooled`; absent when a stats file reads short).
+ */
 export async function measureQuality(r: MeasureRequest): Promise<Quality & { seconds: number }> {
   const started = Date.now();
   const { vmaf } = await availableMetrics(r.ffmpeg);
   const tag = measureTag();
-  const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, vmaf, undefined, tag), {
-    signal: r.signal,
-    onSpawn: r.onSpawn,
-    logLevel: 'info',
+  const { s, frames } = await withStatsFiles(async (stats) => {
+    const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, vmaf, undefined, tag, stats), {
+      signal: r.signal,
+      onSpawn: r.onSpawn,
+      logLevel: 'info',
+    });
+    return { s: parseScores(stderr, tag), frames: await readStats(stats) };
   });
-  const s = parseScores(stderr, tag);
   if (s.ssim === undefined || s.psnr === undefined || !Number.isFinite(s.ssim) || !Number.isFinite(s.psnr))
     throw new NommerError('FFMPEG_FAILED', 'ffmpeg measured no SSIM/PSNR for the output', {
       hint: 'the output may have no video frames; run with --no-quality to skip measuring',
     });
+  const pooled = poolQuality(frames.ssim, frames.psnr, numbering(r));
   return {
     ssim: round(s.ssim, 6),
     psnr: round(s.psnr, 3),
     ...(s.vmaf !== undefined ? { vmaf: round(s.vmaf, 3) } : {}),
+    ...(pooled ? { pooled } : {}),
     seconds: round((Date.now() - started) / 1000, 3),
   };
 }
 
+/** How the measured frames of `r` are numbered in the output (pure). */
+function numbering(r: Pick<MeasureRequest, 'every' | 'fps'>): FrameNumbering {
+  const fps = r.fps !== undefined && r.fps > 0 && Number.isFinite(r.fps) ? r.fps : 30;
+  return { ...sampledFrames(r.every), fps };
+}
+
+/** Run `f` with stats file paths in a fresh private directory, removed after. */
+async function withStatsFiles<T>(f: (stats: Required<StatsFiles>) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'nommer-frames-'));
+  try {
+    return await f({ ssim: join(dir, 'ssim.log'), psnr: join(dir, 'psnr.log') });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The per-frame scores of both stats files (an absent file reads as none). */
+async function readStats(stats: Required<StatsFiles>) {
+  return {
+    ssim: await readFrameScores(stats.ssim, parseSsimLine),
+    psnr: await readFrameScores(stats.psnr, parsePsnrLine),
+  };
+}
+
+/** A stats file's scores by frame count `n`, a line at a time (a long title's full measurement is many lines). */
+export async function readFrameScores(
+  path: string,
+  parse: (line: string) => [number, number] | undefined,
+): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  const stream = createReadStream(path, { encoding: 'utf8' });
+  const opened = new Promise<boolean>((resolve) => {
+    stream.once('open', () => resolve(true));
+    stream.once('error', () => resolve(false));
+  });
+  if (!(await opened)) return out;
+  for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+    const v = parse(line);
+    if (v) out.set(v[0], v[1]);
+  }
+  return out;
+}
+
 /**
  * One metric alone (a search's probe): one filter instead of all, and no summary of the others.
- * The score is the same the full measurement reports for that metric.
+ * The score is the same the full measurement reports for that metric: its average, or with
+ * `pool` that figure of its frames (from its stats file).
  */
-export async function measureScore(r: MeasureRequest, metric: Metric): Promise<number> {
+export async function measureScore(r: MeasureRequest, metric: Metric, pool?: Pool): Promise<number> {
   const tag = measureTag();
-  const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, false, metric, tag), {
-    signal: r.signal,
-    onSpawn: r.onSpawn,
-    logLevel: 'info',
+  const score = await withStatsFiles(async (stats) => {
+    const files = pool && metric !== 'vmaf' ? { [metric]: stats[metric] } : undefined;
+    const stderr = await runFfmpeg(r.ffmpeg, measureArgs(r, false, metric, tag, files), {
+      signal: r.signal,
+      onSpawn: r.onSpawn,
+      logLevel: 'info',
+    });
+    if (!files || metric === 'vmaf') return parseScores(stderr, tag)[metric];
+    const frames = inOrder(await readFrameScores(stats[metric], metric === 'ssim' ? parseSsimLine : parsePsnrLine));
+    return frames && poolScores(frames, numbering(r), DIGITS[metric])[pool!];
   });
-  const score = parseScores(stderr, tag)[metric];
   if (score === undefined || !Number.isFinite(score))
     throw new NommerError('FFMPEG_FAILED', `ffmpeg measured no ${metric} for the samples`, {
       hint: 'the samples may have no video frames',

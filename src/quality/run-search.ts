@@ -5,7 +5,7 @@
 // The result is the record the job keeps: CRF, probes, corrections, cap, time; a target out of
 // the encoder's reach is said in `note`, never silently missed.
 import type { Quality, QualityTarget, SearchProbe, SearchRecord } from './types.js';
-import { formatTarget, inWindow } from './types.js';
+import { formatTarget, inWindow, scoreOf } from './types.js';
 import { correctedCrf, MAX_CORRECTIONS, nextStep } from './search.js';
 
 export interface FinalEncode {
@@ -81,7 +81,7 @@ export async function verifyFinal(
   let final = first;
   let note = s.note;
   let lastFinalSeconds = (now() - s.at) / 1000;
-  const score = (f: FinalEncode) => f.quality[target.metric] ?? Number.NaN;
+  const score = (f: FinalEncode) => scoreOf(f.quality, target) ?? Number.NaN;
   tried.push({ crf, score: score(final), on: 'final' });
   let corrections = 0;
   while (!inWindow(target, score(final)) && corrections < MAX_CORRECTIONS && !s.outOfReach) {
