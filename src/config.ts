@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { NommerError } from './errors.js';
 import { REFERENCE_PRICES } from './fleet/prices.js';
+import { qualityGatesSchema } from './presets/schema.js';
 
 const posInt = (what = 'a positive integer') =>
   z
@@ -158,6 +159,9 @@ export const configSchema = z.strictObject({
   quality: z
     .strictObject({
       measure: bool().default(true),
+      /** Floors on the outputs' quality figures, e.g. { "ssim.p5": { "min": 0.93, "action": "fail" } }
+       * (presets/schema.ts qualityGatesSchema): every measured video output is checked against them. */
+      gates: qualityGatesSchema.default({}),
     })
     .prefault({}),
   /** How long finished jobs (with their tasks and events) and dead letters are kept: feederd

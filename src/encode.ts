@@ -34,6 +34,7 @@ import {
   type RawReference,
   type SampleEncoder,
 } from './quality/encode-quality.js';
+import { enforceGates } from './quality/gates.js';
 import { searchOnSamples, verifyFinal, type SamplesSearch } from './quality/run-search.js';
 import type { OutputQuality, QualityTarget } from './quality/types.js';
 import { isHttpUri, isLocalUri, localPathOf } from './uri.js';
@@ -363,6 +364,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       if (hdr?.mode === 'kept' && compiled.outputs[i]!.muxer === 'webm' && probe.video?.hdr)
         await writeWebmHdr(o.path, probe.video.hdr);
       if (hdr && quality) quality = { ...quality, hdr };
+      if (quality) quality = enforceGates(quality, presets[i]!.quality?.gates, `output ${o.dest}`);
       const size = (await stat(o.path)).size;
       outputs.push({ path: o.path, bytes: size, ...(quality ? { quality } : {}) });
     }

@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   'UNAUTHORIZED',
   'FLEET_FAILED',
   'BUDGET_EXCEEDED', // a job's estimate or cost passed its --max-cost
+  'QUALITY_GATE', // an output scored under a quality gate's floor whose action is fail
   'INTERNAL',
 ] as const;
 

@@ -6,7 +6,8 @@ import { hasScheme } from './uri.js';
 import { applyOverrides } from './presets/overrides.js';
 import { getPreset } from './presets/registry.js';
 import { formatTarget, parseTarget } from './quality/types.js';
-import type { ResolvedPreset } from './presets/schema.js';
+import type { QualityGates, ResolvedPreset } from './presets/schema.js';
+import { withGateDefaults } from './quality/gates.js';
 
 export interface OutputSpec {
   preset: ResolvedPreset;
@@ -21,6 +22,8 @@ export interface JobSpecInput {
   sets: string[];
   userPresets: Record<string, Record<string, unknown>>;
   defaultPreset: string;
+  /** Config's quality.gates, added to each measured video output's preset (quality/gates.ts). */
+  gates?: QualityGates;
 }
 
 /** Default destination: beside the input, same stem, the preset's extension; never the input itself. */
@@ -45,9 +48,12 @@ export function resolveOutputs(spec: JobSpecInput): OutputSpec[] {
   }
   const taken = new Set<string>();
   return names.map((name, i) => {
-    const preset = spec.sets.length
-      ? applyOverrides(getPreset(name, spec.userPresets), spec.sets)
-      : getPreset(name, spec.userPresets);
+    const preset = withGateDefaults(
+      spec.sets.length
+        ? applyOverrides(getPreset(name, spec.userPresets), spec.sets)
+        : getPreset(name, spec.userPresets),
+      spec.gates,
+    );
     const given = spec.outputs[i];
     if (given && hasScheme(given) && !/^(file|s3):\/\//i.test(given)) {
       // Only file:// and s3:// can be written to; anything else (http, ftp...) would be taken for

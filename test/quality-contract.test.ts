@@ -48,7 +48,7 @@ const POOLED: OutputQuality['pooled'] = {
   psnr: { mean: 40.5, harmonic: 40.2, p1: 33, p5: 35, min: 32.5, worst: [{ frame: 5, time: 0.2, score: 32.5 }] },
 };
 
-test('a job read through the contract keeps every field of its outputs quality record (hdr, sampling, pooled)', () => {
+test('a job read through the contract keeps every field of its outputs quality record (hdr, sampling, pooled, gates)', () => {
   const quality: OutputQuality = {
     ssim: 0.98,
     psnr: 40.1,
@@ -56,9 +56,13 @@ test('a job read through the contract keeps every field of its outputs quality r
     sampling: { every: 11, first: 5 },
     hdr: HDR,
     pooled: POOLED,
+    gates: [{ figure: 'ssim.p5', min: 0.95, action: 'flag', value: 0.93, result: 'flagged' }],
   };
   const read = publicJob.parse(JSON.parse(JSON.stringify(jobWith(quality))));
   assert.deepEqual(read.outputs[0]!.quality, quality);
-  // What status, the TUI and the dashboard print of it: each mean with its 5th percentile.
-  assert.equal(qualityText(read.outputs[0]!.quality!), 'SSIM 0.9800 (p5 0.9300) · PSNR 40.10 dB (p5 35.00)');
+  // What status, the TUI and the dashboard print of it: each mean with its 5th percentile, and a gate it fell under.
+  assert.equal(
+    qualityText(read.outputs[0]!.quality!),
+    'SSIM 0.9800 (p5 0.9300) · PSNR 40.10 dB (p5 35.00) · FLAGGED ssim.p5 0.93 < 0.95',
+  );
 });

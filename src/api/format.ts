@@ -35,7 +35,8 @@ export function formatUsd(usd: number): string {
 
 /**
  * `SSIM 0.9803 (p5 0.9512) · PSNR 38.21 dB (p5 33.10) · crf 44 for ssim=0.98`: each mean with the
- * 5th percentile of the frames where the record has it; a missed target says so.
+ * 5th percentile of the frames where the record has it; a missed target, and a gate the output
+ * fell under (kept, flagged), say so.
  */
 export function qualityText(q: OutputQuality): string {
   const parts: string[] = [];
@@ -50,6 +51,7 @@ export function qualityText(q: OutputQuality): string {
     const note = 'note' in s && s.note ? `: ${s.note}` : '';
     parts.push(`${how} for ${s.target}${s.reached === false ? ` — MISSED${note}` : ''}`);
   }
+  for (const g of q.gates ?? []) if (g.result === 'flagged') parts.push(`FLAGGED ${g.figure} ${g.value} < ${g.min}`);
   return parts.join(' · ');
 }
 

@@ -25,6 +25,7 @@ import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks
 import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
+import { enforceGates } from '../quality/gates.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import {
   formatTarget,
@@ -224,10 +225,11 @@ async function joinedQuality(
 ): Promise<OutputQuality | undefined> {
   const preset = parseResolvedPreset(r.preset);
   if (!preset.video) return undefined;
+  const gated = (q: OutputQuality) => enforceGates(q, preset.quality?.gates, `the output (${preset.name})`);
   const src = await pieceSource({ ffmpeg: r.ffmpeg, input: await source(), preset, dest, signal: r.signal });
   const video = wholeVideo(src);
   const why = whyNotMeasured(preset, src.probe, video);
-  if (why) return { skipped: why };
+  if (why) return gated({ skipped: why });
   const measured = await measureOutput({
     ffmpeg: r.ffmpeg.ffmpeg,
     input: src.input,
@@ -237,7 +239,7 @@ async function joinedQuality(
     signal: r.signal,
   });
   const text = preset.quality?.target;
-  if (!text) return measured;
+  if (!text) return gated(measured);
   const target = parseTarget(text);
   const records = chunks.map((c) => ({
     index: c.spec.index,
@@ -250,5 +252,5 @@ async function joinedQuality(
     seconds: Math.round(records.reduce((s, c) => s + (c.seconds ?? 0), 0) * 1000) / 1000,
     reached: score !== undefined && inWindow(target, score),
   };
-  return { ...measured, search };
+  return gated({ ...measured, search });
 }

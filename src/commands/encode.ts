@@ -88,6 +88,7 @@ Examples:
           ],
           userPresets: config.presets,
           defaultPreset: config.defaultPreset,
+          gates: config.quality.gates,
         });
         for (const o of outputs) {
           if (hasScheme(o.uri))

@@ -5,9 +5,15 @@
 // importing the features (quality/, abr/) that produce them, and those re-export them.
 import { z } from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
-import { outputHdrSchema, type PooledQuality, pooledQualitySchema } from './quality-record.js';
+import {
+  type GateResult,
+  gateResultSchema,
+  outputHdrSchema,
+  type PooledQuality,
+  pooledQualitySchema,
+} from './quality-record.js';
 
-export { POOLS, type Pool, type PooledQuality, type PooledScores } from './quality-record.js';
+export { type GateResult, POOLS, type Pool, type PooledQuality, type PooledScores } from './quality-record.js';
 
 /** Scores of one output against its source, frames paired by number, at the output's size. */
 export interface Quality {
@@ -77,6 +83,8 @@ export interface OutputQuality extends Partial<Quality> {
   hdr?: OutputHdr;
   /** Which frames the scores are over: all ('full') or every Nth (quality/encode-quality.ts). */
   sampling?: Sampling;
+  /** The output's quality gates (config or preset `quality.gates`) and how it fared. */
+  gates?: GateResult[];
 }
 /** Every `every`th frame of the output from frame `first` (0-based); `first` is absent in older records. */
 export type Sampling = 'full' | { every: number; first?: number };
@@ -120,6 +128,7 @@ export const outputQualitySchema = z.looseObject({
     .union([z.literal('full'), z.object({ every: z.number().int().min(2), first: z.number().int().min(0).optional() })])
     .optional(),
   pooled: pooledQualitySchema.optional(),
+  gates: z.array(gateResultSchema).optional(),
 }) satisfies z.ZodType<OutputQuality>;
 
 /** A task result's `quality` list: one entry per output URI. */

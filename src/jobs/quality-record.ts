@@ -1,6 +1,6 @@
 // The parts of an output's quality record beyond its mean scores (jobs/outputs.ts): the scores
-// pooled over the measured frames (quality/pool.ts computes them), and what it kept of an HDR
-// source. Schemas of the job
+// pooled over the measured frames (quality/pool.ts computes them), the quality gates it was
+// checked against (quality/gates.ts), and what it kept of an HDR source. Schemas of the job
 // record, so the core reads them without importing the features that write them.
 import { z } from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
@@ -32,6 +32,16 @@ export const pooledQualitySchema = z.object({
 });
 export type PooledQuality = z.infer<typeof pooledQualitySchema>;
 export type PooledScores = z.infer<typeof pooledScores>;
+
+/** One gate checked on an output: passed, flagged (kept, said), or not checkable (not measured). */
+export const gateResultSchema = z.object({
+  figure: z.string(),
+  min: z.number(),
+  action: z.enum(['fail', 'flag']),
+  value: z.number().nullable(),
+  result: z.enum(['passed', 'flagged', 'unchecked']),
+});
+export type GateResult = z.infer<typeof gateResultSchema>;
 
 export const outputHdrSchema = z.object({
   source: z.enum(['pq', 'hlg']),

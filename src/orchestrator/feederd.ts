@@ -190,6 +190,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     allowedS3Prefixes: ports.backend === 'aws' ? allowedS3Prefixes(config) : undefined,
     pricing,
     qualityMeasure: config.quality.measure,
+    qualityGates: config.quality.gates,
     estimate: makeEstimator({
       history: () => store.pastSpeeds(),
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,

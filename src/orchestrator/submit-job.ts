@@ -13,6 +13,7 @@ import { NommerError } from '../errors.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { WirePreset } from '../messages.js';
 import { toWirePreset } from '../presets/registry.js';
+import type { QualityGates } from '../presets/schema.js';
 import { isPackagePreset } from '../abr/ladder.js';
 import { absoluteUri, hasScheme } from '../uri.js';
 import type { ChunkPlanner } from '../chunked/planner.js';
@@ -37,6 +38,8 @@ export interface JobCreatorDeps {
   allowedS3Prefixes?: string[];
   /** Config quality.measure: false turns measuring off for jobs that neither ask for it nor aim at a target. */
   qualityMeasure?: boolean;
+  /** Config quality.gates: added to each measured video output's preset. */
+  qualityGates?: QualityGates;
   /** What a worker slot costs now, kept in the job so its record can price its worker-seconds. */
   pricing?: { usdPerSlotHour: number; basis: string };
   /** What the job will take and cost (cost/estimate.ts); undefined when the input cannot be probed here. */
@@ -88,6 +91,7 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
     sets: body.set,
     userPresets: deps.userPresets,
     defaultPreset: deps.defaultPreset,
+    gates: deps.qualityGates,
   }).map((o) => ({ preset: withMeasureDefault(toWirePreset(o.preset), deps.qualityMeasure), uri: absoluteUri(o.uri) }));
   const pkg = outputs.find((o) => isPackagePreset(o.preset));
   if (pkg && deps.stage && !pkg.uri.startsWith('s3://'))

@@ -153,6 +153,43 @@ const qualityShape = {
     .optional(),
 };
 
+/** A gate's figure: `ssim.p5` (a pooled figure of SSIM or PSNR), or `ssim`, `psnr`, `vmaf` (the average). */
+export const GATE_FIGURE_RE = new RegExp(`^((ssim|psnr|vmaf)|(ssim|psnr)\\.(${POOLS.join('|')}))$`);
+/** What a figure can be: SSIM 0..1, PSNR 0..100 dB, VMAF 0..100. */
+const FIGURE_MAX: Record<string, number> = { ssim: 1, psnr: 100, vmaf: 100 };
+
+/**
+ * Quality gates: a floor per figure (`{ "ssim.p5": { "min": 0.93, "action": "fail" } }`). Under a
+ * `fail` floor the output is not stored and its job fails; under a `flag` floor (the default) it
+ * is kept and its record says so (quality/gates.ts).
+ */
+export const qualityGatesSchema = z
+  .record(
+    z.string(),
+    z.strictObject({
+      min: z.number({ error: 'must be a number: the lowest score the figure may have' }),
+      action: z.enum(['fail', 'flag'], { error: 'must be "fail" or "flag"' }).default('flag'),
+    }),
+  )
+  .superRefine((gates, ctx) => {
+    for (const [figure, g] of Object.entries(gates)) {
+      // The key is checked here, not by the record's key schema: zod's message for a bad key names no figure.
+      if (!GATE_FIGURE_RE.test(figure)) {
+        const pools = POOLS.join(', ');
+        const message = `must be a figure: ssim, psnr, vmaf (their average) or ssim.<pool> / psnr.<pool>, a pool of ${pools}`;
+        ctx.addIssue({ code: 'custom', message, path: [figure] });
+        continue;
+      }
+      const max = FIGURE_MAX[figure.split('.')[0]!]!;
+      if (!(g.min >= 0 && g.min <= max))
+        ctx.addIssue({ code: 'custom', message: `must be from 0 to ${max} for ${figure}`, path: [figure, 'min'] });
+    }
+  });
+export type QualityGates = z.infer<typeof qualityGatesSchema>;
+const qualityObjects = {
+  gates: qualityGatesSchema.optional(),
+};
+
 /** An adaptive-streaming package (container cmaf): its ladder of renditions and extras. */
 const abrShape = {
   /** Segment length; every rendition has a keyframe at every segment start. */
@@ -174,7 +211,7 @@ const abrObjects = {
 export const videoSchema = z.strictObject({ ...videoShape, ...videoObjects });
 export const abrSchema = z.strictObject({ ...abrShape, ...abrObjects });
 export type AbrSettings = z.infer<typeof abrSchema>;
-export const qualitySchema = z.strictObject(qualityShape);
+export const qualitySchema = z.strictObject({ ...qualityShape, ...qualityObjects });
 export type QualitySettings = z.infer<typeof qualitySchema>;
 export const audioSchema = z.strictObject({ ...audioShape, ...audioObjects });
 
@@ -228,7 +265,11 @@ export const presetFileSchema = z.strictObject({
     .partial()
     .nullable()
     .optional(),
-  quality: z.strictObject(withoutDefaults(qualityShape)).partial().nullable().optional(),
+  quality: z
+    .strictObject(withoutDefaults({ ...qualityShape, ...qualityObjects }))
+    .partial()
+    .nullable()
+    .optional(),
   abr: z
     .strictObject(withoutDefaults({ ...abrShape, ...abrObjects }))
     .partial()

@@ -85,6 +85,7 @@ export function inWindow(t: QualityTarget, score: number): boolean {
 
 export {
   type ChunkedSearchRecord,
+  type GateResult,
   POOLS,
   type Pool,
   type PooledQuality,
