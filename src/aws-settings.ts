@@ -36,3 +36,10 @@ export function allowedS3Prefixes(config: Config): string[] {
     return config.aws.allowedPrefixes.map((p) => (/^s3:\/\/[^/]+$/.test(p) ? `${p}/` : p));
   return [`s3://${requireBucket(config)}/`];
 }
+
+/** The buckets jobs may use (aws.bucket and those of aws.allowedPrefixes): the ones a watch may
+ * watch, whose events the ingest queue takes. */
+export function jobBuckets(config: Config): string[] {
+  const named = allowedS3Prefixes(config).map((p) => p.slice('s3://'.length).split('/')[0]!);
+  return [...new Set([requireBucket(config), ...named])];
+}

@@ -8,6 +8,7 @@ import type { ControlChannel } from './ports/control.js';
 import type { JobQueue } from './ports/queue.js';
 import type { StatusChannel } from './ports/status.js';
 import type { Storage } from './ports/storage.js';
+import type { BucketEvents } from './ports/bucket-events.js';
 import { openDatabase, type Db } from './adapters/local/db.js';
 import { FsStorage, StorageRouter } from './adapters/local/fs-storage.js';
 import { SqliteControl } from './adapters/local/sqlite-control.js';
@@ -20,6 +21,8 @@ export interface Ports {
   status: StatusChannel;
   control: ControlChannel;
   storage: Storage;
+  /** aws: the buckets' created-events, for watched S3 prefixes (feederd only uses it). */
+  bucketEvents?: BucketEvents;
   close(): void;
 }
 
@@ -46,7 +49,8 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
       hint: 'set it in nommer.config.json or NOMMER_AWS_BUCKET, then run `nommer setup aws`',
     });
   const { awsClients } = await import('./adapters/aws/clients.js');
-  const { resolveQueueUrls } = await import('./adapters/aws/queues.js');
+  const { ingestQueueName, resolveQueueUrls } = await import('./adapters/aws/queues.js');
+  const { S3BucketEvents } = await import('./adapters/aws/bucket-events.js');
   const { SqsJobQueue } = await import('./adapters/aws/sqs-queue.js');
   const { SqsStatusChannel } = await import('./adapters/aws/sqs-status.js');
   const { S3Storage } = await import('./adapters/aws/s3-storage.js');
@@ -58,6 +62,7 @@ export async function openPorts(config: Config, home: string, db?: Db): Promise<
     queue: new SqsJobQueue({ client: clients.sqs, queueUrl: urls.jobs, dlqUrl: urls.dlq }),
     status: new SqsStatusChannel({ client: clients.sqs, queueUrl: urls.status, dlqUrl: urls.dlq }),
     control: new S3Control(clients.s3, aws.bucket, aws.controlPrefix),
+    bucketEvents: new S3BucketEvents({ s3: clients.s3, sqs: clients.sqs, queueName: ingestQueueName(aws.queuePrefix) }),
     // No local files on the aws backend: feederd stages the user's files through S3, and a task
     // message must not make a worker read or write its own disk. http(s) inputs never reach
     // loopback, link-local/metadata or (unless aws.allowPrivateInputs) private addresses from a worker.

@@ -172,7 +172,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /** Watch folders (`nommer watch`): how long a file must hold still to be whole, and how often
-   * every watched folder is listed again whatever inotify says (network shares send no events). */
+   * every watched folder is listed again whatever inotify says (network shares send no events);
+   * for S3 prefixes, how often their routes are checked (and the ingest queue's poll, up to 20 s). */
   watch: z
     .strictObject({
       settleSeconds: z.number({ error: 'must be seconds, 0.1 to 3600' }).min(0.1).max(3600).default(2),

@@ -51,7 +51,7 @@ test('setup aws run twice: the second run changes nothing', async () => {
   const r1 = JSON.parse(first.stdout) as Report;
   assert.deepEqual(
     r1.items.map((i) => i.action),
-    ['created', 'created', 'created', 'created'],
+    ['created', 'created', 'created', 'created', 'created'],
   );
   assert.match(r1.release ?? '', /^s3:\/\/setup-cli\/nommer-releases\/media-nommer-\d+\.\d+\.\d+\.tgz$/);
   // The published tarball's SHA-256 is pinned in the data dir, and the user-data carries it.

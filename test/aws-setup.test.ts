@@ -42,14 +42,18 @@ describe('setupAws (moto)', () => {
     (await sqsClient(settings).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))
       .Attributes!;
 
-  it('the first run creates the bucket and three queues wired to the DLQ', async () => {
+  it('the first run creates the bucket and four queues: jobs wired to the DLQ, and the ingest queue S3 may send to', async () => {
     const report = await setupAws(settings, { ...options, maxReceiveCount: 4 });
     assert.deepEqual(actions(report), {
       'nommer-setup-test': 'created',
       'st-dlq': 'created',
       'st-jobs': 'created',
       'st-status': 'created',
+      'st-ingest': 'created',
     });
+    const ingest = report.items.find((i) => i.name === 'st-ingest')!;
+    const policy = JSON.parse((await queueAttributes(ingest.url!)).Policy!);
+    assert.deepEqual(policy.Statement[0].Condition.ArnLike, { 'aws:SourceArn': ['arn:aws:s3:::nommer-setup-test'] });
     assert.ok(report.queueUrls);
     await s3Client(settings).send(new HeadBucketCommand({ Bucket: options.bucket }));
     const lifecycle = await s3Client(settings).send(
@@ -107,7 +111,7 @@ describe('setupAws (moto)', () => {
       [],
       `only reads: ${sent.join(', ')}`,
     );
-    assert.equal((await sqsClient(settings).send(new ListQueuesCommand({}))).QueueUrls?.length, 3);
+    assert.equal((await sqsClient(settings).send(new ListQueuesCommand({}))).QueueUrls?.length, 4);
   });
 
   it('a dry run reports what it would create and creates nothing', async () => {
@@ -135,6 +139,7 @@ describe('setupAws (moto)', () => {
       'st-dlq': 'exists',
       'st-jobs': 'would-update',
       'st-status': 'would-update',
+      'st-ingest': 'exists',
     });
     assert.deepEqual(dry.items.find((i) => i.name === 'st-status')?.changes, ['VisibilityTimeout: 5 -> 60']);
     assert.equal((await queueAttributes(first.queueUrls!.status)).VisibilityTimeout, '5', 'dry run changed nothing');
@@ -147,6 +152,14 @@ describe('setupAws (moto)', () => {
       new Set((await setupAws(settings, { ...options, maxReceiveCount: 5 })).items.map((i) => i.action)),
       new Set(['exists']),
     );
+    // Another bucket whose events the ingest queue must take (aws.allowedPrefixes): its policy is put right.
+    const more = await setupAws(settings, { ...options, maxReceiveCount: 5, eventBuckets: ['uploads'] });
+    assert.equal(actions(more)['st-ingest'], 'updated');
+    assert.match(more.items.find((i) => i.name === 'st-ingest')!.changes!.join(), /^Policy: /);
+    const ingestUrl = more.items.find((i) => i.name === 'st-ingest')!.url!;
+    assert.deepEqual(JSON.parse((await queueAttributes(ingestUrl)).Policy!).Statement[0].Condition.ArnLike, {
+      'aws:SourceArn': ['arn:aws:s3:::nommer-setup-test', 'arn:aws:s3:::uploads'],
+    });
   });
 
   it("an existing bucket gets nommer's missing lifecycle rules added beside its owner's, once", async () => {
@@ -257,6 +270,13 @@ describe('iamPolicies', () => {
       );
     }
     assert.ok(allows(orchestrator, 'iam:PassRole', 'arn:aws:iam::123456789012:role/nm-worker'));
+    // Watched S3 prefixes: routes in the bucket's notifications, events taken off the ingest queue.
+    assert.ok(allows(orchestrator, 's3:GetBucketNotification', 'arn:aws:s3:::media'));
+    assert.ok(allows(orchestrator, 's3:PutBucketNotification', 'arn:aws:s3:::media'));
+    for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'])
+      assert.ok(allows(orchestrator, a, q('nm-ingest')), a);
+    assert.ok(!allows(orchestrator, 'sqs:SendMessage', q('nm-ingest')), 'S3 sends the events, not feederd');
+    assert.ok(!allows(orchestrator, 'sqs:SetQueueAttributes', q('nm-ingest')), 'nor may it change who may send');
     // Least privilege: the orchestrator never takes jobs off the queue or reports status.
     assert.ok(!allows(orchestrator, 'sqs:ReceiveMessage', q('nm-jobs')));
     assert.ok(!allows(orchestrator, 'sqs:SendMessage', q('nm-status')));

@@ -177,7 +177,7 @@ function moveIn(d: string, folder: string, name: string): void {
   renameSync(makeClip(join(d, name), { seconds: 1 }), join(folder, name));
 }
 
-test('watch add refuses a missing folder (exit 2, with a hint); list shows a folder that goes missing; remove', async () => {
+test('watch add refuses a missing folder and, on the local backend, an S3 prefix (exit 2, with a hint); list shows a folder that goes missing; remove', async () => {
   const d = tempDir('nommer-watch-cli-');
   dirs.push(d);
   const source = join(d.path, 'in');
@@ -189,6 +189,10 @@ test('watch add refuses a missing folder (exit 2, with a hint); list shows a fol
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /folder missing: .*nope/);
   assert.match(missing.stderr, /create the folder/);
+  const s3 = await cli(['watch', 'add', 's3://media/in/', '-p', 'opus', '-o', 's3://media/out/']);
+  assert.equal(s3.code, 2, s3.stderr);
+  assert.match(s3.stderr, /needs the aws backend; this feederd runs the local one/);
+  assert.match(s3.stderr, /nommer setup aws/);
   const added = await cli(['watch', 'add', source, '-p', 'opus', '-o', join(d.path, 'out'), '--json']);
   assert.equal(added.code, 0, added.stderr);
   const { watch } = watchAnswer.parse(JSON.parse(added.stdout));

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../cli/context.js';
 import { printJson } from '../cli/output.js';
-import { allowedS3Prefixes, awsSettingsOf, redriveCountOf, requireBucket } from '../aws-settings.js';
+import { allowedS3Prefixes, awsSettingsOf, jobBuckets, redriveCountOf, requireBucket } from '../aws-settings.js';
 import { packageVersion } from '../paths.js';
 
 export function registerSetup(program: Command): void {
@@ -10,8 +10,8 @@ export function registerSetup(program: Command): void {
   setup
     .command('aws')
     .description(`Create the S3 bucket and the SQS queues (<prefix>-jobs with a dead-letter queue,
-<prefix>-status, <prefix>-dlq) if they are missing, or check them; safe to run again (the second
-run changes nothing), with lifecycle rules that abort incomplete uploads and expire the staging
+<prefix>-status, <prefix>-dlq, and <prefix>-ingest, where watched buckets send their new objects'
+events) if they are missing, or check them; safe to run again (the second run changes nothing), with lifecycle rules that abort incomplete uploads and expire the staging
 prefix. Publishes this nommer version for EC2 workers and pins its SHA-256 in the data dir (workers
 install nothing else). Prints the least-privilege IAM policies: for running this setup, for feederd
 and for workers.`)
@@ -51,6 +51,7 @@ Examples:
             dryRun: flags.dryRun,
             maxReceiveCount: redriveCountOf(config),
             stagingPrefix: config.aws.stagingPrefix,
+            eventBuckets: jobBuckets(config),
           });
           // EC2 workers install exactly this version from the bucket (same message version as
           // feederd), and only the tarball whose SHA-256 is pinned here.

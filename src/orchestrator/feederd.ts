@@ -39,6 +39,8 @@ import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { makeChunkPlanner } from '../tasks/planner.js';
 import { Retention } from './retention.js';
 import { Watcher } from './watcher.js';
+import { PrefixWatcher } from './prefix-watcher.js';
+import { EventRoutes } from './s3-watch.js';
 
 export interface FeederdOptions {
   host?: string;
@@ -160,6 +162,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   // What a slot costs, kept in each new job; budgets are watched while jobs run.
   const pricing = slotPricing(config, ports.backend);
   const budgets = new BudgetWatch(store, log.child({ part: 'budget' }));
+  // aws: watched S3 prefixes' routes in their buckets' notifications (s3-watch.ts).
+  const eventRoutes = ports.bucketEvents && new EventRoutes(ports.bucketEvents, store.db);
   const apiDeps: ApiDeps = {
     store,
     version: packageVersion(),
@@ -215,7 +219,11 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
           ? `s3://${requireBucket(config)}/${config.aws.stagingPrefix}chunks/`
           : `${join(home, 'chunks')}/`,
     }),
-    onWatch: () => watcher.poke(),
+    eventRoutes,
+    onWatch: () => {
+      watcher.poke();
+      prefixWatcher?.poke();
+    },
   };
   const app = buildApi(apiDeps);
   // Watch folders make their jobs through the same submit path as the API (watcher.ts).
@@ -223,6 +231,13 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     settleMs: config.watch.settleSeconds * 1000,
     rescanMs: config.watch.rescanSeconds * 1000,
   });
+  // aws: watched S3 prefixes, by their buckets' events on the ingest queue (prefix-watcher.ts).
+  const prefixWatcher =
+    eventRoutes &&
+    new PrefixWatcher(apiDeps, eventRoutes, log.child({ part: 'watch' }), {
+      checkMs: config.watch.rescanSeconds * 1000,
+      waitSeconds: Math.min(20, Math.max(1, Math.round(config.watch.rescanSeconds))),
+    });
   let address: string;
   try {
     address = await app.listen({ host, port });
@@ -289,6 +304,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     fleet.run(stop.signal),
     fleetManager?.run(stop.signal),
     watcher.run(stop.signal),
+    prefixWatcher?.run(stop.signal),
     new Retention(store.db, log.child({ part: 'retention' }), { days: config.retention.days }).run(stop.signal),
   ]);
   await done;

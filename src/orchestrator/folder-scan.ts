@@ -11,11 +11,9 @@ import { createHash } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Logger } from '../log.js';
-import { asNommerError } from '../errors.js';
-import { resolveOutputs } from '../jobspec.js';
-import { createJobFrom, type JobCreatorDeps } from './submit-job.js';
-import { hasWatchedContent, recordWatchedFile } from './store/record-watched-file.js';
-import { lastWatchedFile, type Watch, type WatchedFile } from './store/watch-rows.js';
+import type { JobCreatorDeps } from './submit-job.js';
+import { lastWatchedFile, type Watch } from './store/watch-rows.js';
+import { takeWatched, type WatchedItem } from './watch-jobs.js';
 
 /** Names a download or a copy in progress carries; such files (and dotfiles) never become jobs. */
 const TEMP_SUFFIXES = ['.part', '.partial', '.tmp', '.temp', '.crdownload', '.download', '.filepart', '~'];
@@ -187,65 +185,24 @@ export class FolderScanner {
     const now = this.now();
     if (!same(prev)) return { reading: { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, at: now } };
     if (now - prev!.at < this.deps.settleMs) return { reading: prev };
-    return this.take(w, rel, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }, known !== null);
+    return this.take(w, rel, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
   }
 
-  /** A whole file: a job unless this content at this path made one already (a touch, a restart). */
-  private async take(
-    w: Watch,
-    rel: string,
-    st: Omit<WatchedFile, 'path' | 'contentHash' | 'jobId'>,
-    replaces: boolean,
-  ): Promise<{ reading?: Reading; jobId?: string }> {
-    const { store } = this.deps.creator;
+  /** A whole file: its content hash, then a job unless that content at this path made one already. */
+  private async take(w: Watch, rel: string, stat: WatchedItem['stat']): Promise<{ reading?: Reading; jobId?: string }> {
     const input = join(w.spec.source, rel);
     let hash: string;
     try {
-      hash = await contentHash(input, st.size);
+      hash = await contentHash(input, stat.size);
     } catch (err) {
       this.deps.log.warn({ watch: w.id, file: input, err: String(err) }, 'watch: cannot read a file; will try again');
       return {};
     }
-    const record = (jobId: string | null) =>
-      recordWatchedFile(store.db, w.id, { path: rel, contentHash: hash, ...st, jobId }, this.now());
-    if (hasWatchedContent(store.db, w.id, rel, hash)) {
-      record(null);
-      return {};
-    }
-    try {
-      const r = await createJobFrom(this.deps.creator, this.jobRequest(w, rel, hash, replaces));
-      if (r.dryRun) return {};
-      record(r.job.id);
-      if (r.created) this.deps.log.info({ watch: w.id, file: input, job: r.job.id }, 'watch: job made');
-      return r.created ? { jobId: r.job.id } : {};
-    } catch (err) {
-      const e = asNommerError(err);
-      this.deps.log.warn({ watch: w.id, file: input, code: e.code, err: e.message }, 'watch: the file was refused');
-      // A refusal that a retry cannot change is kept, so the file is not offered again each pass.
-      if (!e.retriable) record(null);
-      return {};
-    }
-  }
-
-  /** The request `submit` would send for this file: outputs under dest, at its path relative to the folder. */
-  private jobRequest(w: Watch, rel: string, hash: string, replaces: boolean) {
-    const { creator } = this.deps;
-    const outputs = resolveOutputs({
-      input: join(w.spec.dest, rel),
-      presets: w.spec.presets,
-      outputs: [],
-      sets: w.spec.set,
-      userPresets: creator.userPresets,
-      defaultPreset: creator.defaultPreset,
+    const r = await takeWatched({ creator: this.deps.creator, log: this.deps.log, now: this.now }, w, {
+      rel,
+      identity: hash,
+      stat,
     });
-    const key = createHash('sha256').update(`${rel}\0${hash}`).digest('hex');
-    return {
-      input: join(w.spec.source, rel),
-      outputs: outputs.map((o, i) => ({ preset: w.spec.presets[i], uri: o.uri })),
-      set: w.spec.set,
-      // New content at a path already encoded replaces that path's outputs.
-      force: replaces,
-      idempotencyKey: `watch:${w.id}:${key}`,
-    };
+    return r.jobId ? { jobId: r.jobId } : {};
   }
 }

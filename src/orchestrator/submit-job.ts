@@ -171,7 +171,11 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
  * An S3 input or output must be under an allowed prefix and never under one nommer keeps for
  * itself: staged media of other jobs, the fences workers obey, the release instances install.
  */
-function checkS3Location(deps: JobCreatorDeps, raw: string, what: 'input' | 'output'): void {
+export function checkS3Location(
+  deps: Pick<JobCreatorDeps, 'reservedPrefixes' | 'allowedS3Prefixes'>,
+  raw: string,
+  what: 'input' | 'output',
+): void {
   // The scheme is case-blind (S3:// is s3://); keys are not.
   const uri = raw.replace(/^[a-z][a-z0-9+.-]*:/i, (m) => m.toLowerCase());
   if (!uri.startsWith('s3://')) return;

@@ -70,3 +70,19 @@ export async function iamUsers<R extends string>(
   }
   return creds;
 }
+
+/** The environment of a nommer process that runs as this user. */
+export function envOf(c: Creds, region: string): NodeJS.ProcessEnv {
+  return { ...c, AWS_REGION: region, AWS_EC2_METADATA_DISABLED: 'true' };
+}
+
+/** SDK client settings for this user on moto: one attempt, so a denial fails at once. */
+export function clientConfigOf(endpoint: string, region: string, c: Creds) {
+  return {
+    endpoint,
+    region,
+    forcePathStyle: true,
+    maxAttempts: 1,
+    credentials: { accessKeyId: c.AWS_ACCESS_KEY_ID, secretAccessKey: c.AWS_SECRET_ACCESS_KEY },
+  };
+}

@@ -15,6 +15,12 @@ export function queueNames(prefix: string): QueueNames {
 
 export type QueueUrls = QueueNames;
 
+/** The queue a watched bucket's created-events go to (`nommer watch add s3://…`): not one of the
+ * three every process resolves at start, so a setup made before watches existed still runs. */
+export function ingestQueueName(prefix: string): string {
+  return `${prefix}-ingest`;
+}
+
 /** Look up all three URLs; a missing queue is QUEUE_FAILED with the hint to run setup. */
 export async function resolveQueueUrls(client: SQSClient, prefix: string): Promise<QueueUrls> {
   const names = queueNames(prefix);

@@ -1,6 +1,7 @@
-// `nommer setup aws`: creates, or checks, the bucket and the three queues, idempotently. A second
-// run finds everything and changes nothing; a queue whose settings drifted is put back; a dry run
-// only reads. Also writes the two least-privilege IAM policies (orchestrator, worker).
+// `nommer setup aws`: creates, or checks, the bucket and the queues (jobs, status, dlq, and the
+// ingest queue watched buckets send their created-events to), idempotently. A second run finds
+// everything and changes nothing; a queue whose settings drifted is put back; a dry run only reads.
+// Also writes the least-privilege IAM policies (setup, orchestrator, worker).
 import { RELEASE_PREFIX } from '../../fleet/release.js';
 import {
   CreateBucketCommand,
@@ -22,7 +23,8 @@ import {
 import { NommerError } from '../../errors.js';
 import { s3Client, sqsClient, type AwsSettings } from './clients.js';
 import { awsCall, isQueueMissing, wrapAwsError } from './errors.js';
-import { queueNames, type QueueUrls } from './queues.js';
+import { ingestQueueName, queueNames, type QueueUrls } from './queues.js';
+import { isDeepStrictEqual } from 'node:util';
 
 export interface SetupOptions {
   bucket: string;
@@ -36,6 +38,9 @@ export interface SetupOptions {
   /** Where feederd stages local inputs and outputs (default `nommer-staging/`): expired by a
    * lifecycle rule after STAGING_EXPIRE_DAYS, so what a crash leaves there stops costing. */
   stagingPrefix?: string;
+  /** Buckets whose created-events the ingest queue takes (`nommer watch add s3://…`): the
+   * buckets of aws.allowedPrefixes, and `bucket` (default: `bucket` alone). */
+  eventBuckets?: string[];
   /** Clients to use instead of building them from settings (tests, shared clients). */
   clients?: { s3?: S3Client; sqs?: SQSClient };
 }
@@ -130,9 +135,31 @@ export async function setupAws(settings: AwsSettings, opts: SetupOptions): Promi
   );
   items.push(status.item);
 
+  items.push((await ensureIngestQueue(sqs, opts, dryRun)).item);
+
   const queueUrls =
     jobs.url && status.url && dlq.url ? { jobs: jobs.url, status: status.url, dlq: dlq.url } : undefined;
   return { dryRun, items, queueUrls };
+}
+
+/**
+ * The queue a watched bucket's ObjectCreated events go to (S3 sends them; the queue's policy
+ * lets it). Not dead-lettered: feederd settles every event itself, and the DLQ holds task
+ * messages only.
+ */
+function ensureIngestQueue(sqs: SQSClient, opts: SetupOptions, dryRun: boolean): Promise<EnsuredQueue> {
+  const eventBuckets = [...new Set([opts.bucket, ...(opts.eventBuckets ?? [])])];
+  return ensureQueue(
+    sqs,
+    ingestQueueName(opts.queuePrefix),
+    (ownArn) => ({
+      MaximumMessageSize: MAX_MESSAGE_SIZE,
+      MessageRetentionPeriod: RETENTION_SECONDS,
+      VisibilityTimeout: '60',
+      ...(ownArn ? { Policy: ingestQueuePolicy(ownArn, eventBuckets) } : {}),
+    }),
+    dryRun,
+  );
 }
 
 async function ensureBucket(s3: S3Client, bucket: string, stagingPrefix: string, dryRun: boolean): Promise<SetupItem> {
@@ -295,6 +322,13 @@ type Attributes = Record<string, string>;
 /** Equal as SQS means it: numbers as strings, RedrivePolicy as JSON whose count may be a string. */
 function sameAttribute(name: string, actual: string | undefined, wanted: string): boolean {
   if (actual === undefined) return false;
+  if (name === 'Policy') {
+    try {
+      return isDeepStrictEqual(JSON.parse(actual), JSON.parse(wanted));
+    } catch {
+      return false;
+    }
+  }
   if (name === 'RedrivePolicy') {
     try {
       const a = JSON.parse(actual) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
@@ -328,6 +362,13 @@ async function ensureQueue(
     );
     url = created.QueueUrl!;
     const arn = await queueArn(sqs, url, name);
+    // What names the queue's own ARN (a policy) is set once the ARN is known.
+    const first = wanted();
+    const later = Object.fromEntries(Object.entries(wanted(arn)).filter(([k]) => !(k in first)));
+    if (Object.keys(later).length > 0)
+      await awsCall(ctx('SetQueueAttributes'), () =>
+        sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: later })),
+      );
     return { item: { kind: 'queue', name, action: 'created', url }, url, arn };
   }
 
@@ -360,6 +401,30 @@ async function queueArn(sqs: SQSClient, url: string, name: string): Promise<stri
     sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })),
   );
   return out.Attributes!.QueueArn!;
+}
+
+/**
+ * The ingest queue's policy: S3 may send it the events of these buckets, when they belong to the
+ * queue's own account (a bucket name is global: another account's bucket of that name may not).
+ */
+export function ingestQueuePolicy(queueArn: string, buckets: string[]): string {
+  const [, partition, , , account] = queueArn.split(':');
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'WatchedBucketEvents',
+        Effect: 'Allow',
+        Principal: { Service: 's3.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: queueArn,
+        Condition: {
+          ArnLike: { 'aws:SourceArn': buckets.map((b) => `arn:${partition}:s3:::${b}`) },
+          StringEquals: { 'aws:SourceAccount': account },
+        },
+      },
+    ],
+  });
 }
 
 // ---- IAM policies ---------------------------------------------------------------------------
@@ -412,6 +477,7 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
   const region = settings.region ?? process.env.AWS_REGION ?? '*';
   const account = opts.accountId ?? '*';
   const names = queueNames(opts.queuePrefix);
+  const ingest = ingestQueueName(opts.queuePrefix);
   const queue = (name: string) => `arn:${partition}:sqs:${region}:${account}:${name}`;
   const bucketArn = `arn:${partition}:s3:::${opts.bucket}`;
   const staging = opts.stagingPrefix ?? 'nommer-staging/';
@@ -457,7 +523,8 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
         Resource: `${bucketArn}/${staging}*`,
       },
       // Taking back an output committed after its job was canceled or failed (late-outputs.ts):
-      // GetObject reads a package's index and the identity (HEAD) of what is removed.
+      // GetObject reads a package's index and the identity (HEAD) of what is removed. Also the
+      // identity (HEAD: version, ETag) of the object a watched prefix's event names.
       {
         Sid: 'TakeBackLateOutputs',
         Effect: 'Allow',
@@ -485,6 +552,21 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
         Effect: 'Allow',
         Action: ['s3:PutObject', 's3:GetObject'],
         Resource: `${bucketArn}/${control}*`,
+      },
+      // Watched S3 prefixes (`nommer watch add s3://…`): a route in the bucket's event
+      // notifications sends created-events to the ingest queue (the configuration is read and
+      // written back with the route added or removed), and feederd takes them off that queue.
+      {
+        Sid: 'RouteBucketEvents',
+        Effect: 'Allow',
+        Action: ['s3:GetBucketNotification', 's3:PutBucketNotification'],
+        Resource: jobBuckets.length === 1 ? jobBuckets[0]! : jobBuckets,
+      },
+      {
+        Sid: 'TakeBucketEvents',
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+        Resource: queue(ingest),
       },
       { Sid: 'LaunchWorkers', Effect: 'Allow', Action: ['ec2:RunInstances'], Resource: '*' },
       {
@@ -572,7 +654,7 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
       },
     ],
   };
-  const allQueues = [queue(names.jobs), queue(names.status), queue(names.dlq)];
+  const allQueues = [queue(names.jobs), queue(names.status), queue(names.dlq), queue(ingest)];
   const setup: PolicyDocument = {
     Version: '2012-10-17',
     Statement: [
