@@ -385,6 +385,30 @@ test('a feederd restart makes no duplicate: events repeated while it was down ma
   );
 });
 
+test('a route the bucket lost (its notifications overwritten) is made again by feederd', async () => {
+  const current = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET }));
+  const owners = current.QueueConfigurations!.filter((r) => r.Id === 'owners-route');
+  await s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: BUCKET,
+      NotificationConfiguration: { QueueConfigurations: owners },
+    }),
+  );
+  const deadline = Date.now() + 30_000;
+  let ids: string[] = [];
+  while (!ids.includes(`nommer-${watchId}`)) {
+    assert.equal(f!.proc.exitCode, null, 'feederd exited');
+    assert.ok(Date.now() < deadline, `the route was never made again: ${ids.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET }));
+    ids = (now.QueueConfigurations ?? []).map((r) => r.Id!);
+  }
+  assert.deepEqual(ids, ['owners-route', `nommer-${watchId}`]);
+  await upload('in/after-repair.m4a', readFileSync(join(d.path, 'later.m4a')));
+  await drained();
+  assert.equal((await jobs()).at(-1)!.input, `s3://${BUCKET}/in/after-repair.m4a`);
+});
+
 test('watch remove takes the route away and keeps the owner’s', async () => {
   const r = await cli(['watch', 'remove', watchId, '--json']);
   assert.equal(r.code, 0, r.stderr);
