@@ -16,6 +16,7 @@ import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } 
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { encoderPids, until } from './helpers/faults.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
+import { MESSAGE_VERSION } from '../src/messages.js';
 import { s3Client, sqsClient } from '../src/adapters/aws/clients.js';
 
 let aws: AwsEnv;
@@ -175,7 +176,11 @@ test('a malformed message is moved to the DLQ with a reason and the worker keeps
   const sqs = sqsClient({ endpoint: aws.moto.endpoint, region: 'us-east-1' });
   const jobsUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${aws.prefix}-jobs` }))).QueueUrl!;
   const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${aws.prefix}-dlq` }))).QueueUrl!;
-  await sqs.send(new SendMessageCommand({ QueueUrl: jobsUrl, MessageBody: '{"v":1,"kind":"task","jobId":42}' }));
+  // Of the version this worker speaks (a message of another version is returned untouched, for
+  // a worker that speaks it), but malformed: the worker rejects it to the DLQ.
+  await sqs.send(
+    new SendMessageCommand({ QueueUrl: jobsUrl, MessageBody: `{"v":${MESSAGE_VERSION},"kind":"task","jobId":42}` }),
+  );
   const w = worker(t, d.path, 'aws-m1', ['--idle-exit', '3']);
   const code = await new Promise<number | null>((r) => w.once('exit', (c) => r(c)));
   assert.equal(code, 0, 'the worker idled out normally');
