@@ -489,8 +489,8 @@ function paint() {
   const live = document.getElementById('live');
   const fleet = document.getElementById('fleet');
   if (state.loggedOut) {
-    view.innerHTML = loggedOutView().s;
-    fleet.innerHTML = '';
+    setHtml(view, loggedOutView().s);
+    setHtml(fleet, '');
     live.textContent = 'logged out';
     live.className = 'live off';
     document.getElementById('logout').hidden = true;
@@ -499,20 +499,32 @@ function paint() {
   }
   live.textContent = state.live ? 'live' : 'reconnecting…';
   live.className = `live ${state.live ? 'on' : 'off'}`;
-  fleet.innerHTML = fleetView().toString();
+  setHtml(fleet, fleetView().toString());
   const r = route();
   if (r.name === 'new') {
     // Keep what the user typed: the form is drawn once per visit (and again for its messages).
     const form = document.getElementById('submit-form');
     if (form && !state.formDirty) return;
     const kept = form ? Object.fromEntries(new FormData(form)) : null;
-    view.innerHTML = newView().s;
+    setHtml(view, newView().s);
     if (kept)
       for (const [k, v] of Object.entries(kept)) if (v !== '') document.querySelector(`[name="${k}"]`).value = v;
     state.formDirty = false;
     return;
   }
-  view.innerHTML = (r.name === 'job' ? jobView() : r.name === 'watches' ? watchesView() : listView(r)).toString();
+  setHtml(view, (r.name === 'job' ? jobView() : r.name === 'watches' ? watchesView() : listView(r)).toString());
+}
+
+/**
+ * Replace an element's content only when it changed: a repaint that changes nothing must not
+ * swap the links under a pointer (a click whose mousedown and mouseup land on different elements
+ * is no click on either).
+ */
+const painted = new WeakMap();
+function setHtml(el, markup) {
+  if (painted.get(el) === markup) return;
+  el.innerHTML = markup;
+  painted.set(el, markup);
 }
 
 // --- Actions -------------------------------------------------------------------------------------
