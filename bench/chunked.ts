@@ -13,7 +13,7 @@ import { chunkCount, planChunks, simulateWallTime } from '../src/chunked/plan.js
 import { probeTimeline } from '../src/chunked/probe-frames.js';
 import { chunkedTasks } from '../src/chunked/tasks.js';
 import { standaloneContext } from '../src/worker/task-context.js';
-import { runChunkedTask } from '../src/chunked/worker-task.js';
+import { runTask } from '../src/worker/runners.js';
 import { encode } from '../src/encode.js';
 import { localFileStorage } from '../src/backends.js';
 import { sha256File } from '../src/hash.js';
@@ -156,7 +156,7 @@ async function measure(presetName: string): Promise<Measured> {
     };
     const work = mkdtempSync(join(dir, 'w-'));
     const s = now();
-    const r = await runChunkedTask(standaloneContext({ task: msg, storage, ffmpeg: ff, scratch: work }));
+    const r = await runTask(standaloneContext({ task: msg, storage, ffmpeg: ff, scratch: work }));
     return { r, seconds: now() - s };
   };
   // The queue's order: chunks first, then audio; WORKERS at a time; then the assembly.

@@ -3,8 +3,16 @@
 // and the orchestrator learns everything from status events. Validated on receipt.
 import { z } from 'zod';
 import { TASK_PHASES } from './jobs/types.js';
+import { TASK_KINDS, TASK_PARAMS } from './tasks/params.js';
 
-export const MESSAGE_VERSION = 1;
+/**
+ * 2: a task's `type` is its kind (tasks/params.ts), no longer encode/chunk/assemble with the kind
+ * inside params. A v1 worker leaves v2 tasks alone (and the other way round). Status events kept
+ * their shape: both versions are read.
+ */
+export const MESSAGE_VERSION = 2;
+/** The versions of status events this nommer reads. */
+export const STATUS_VERSIONS: readonly number[] = [1, MESSAGE_VERSION];
 
 /** See StatusEvent.seq. */
 export const SEQ_PER_DELIVERY = 1_000_000;
@@ -24,25 +32,32 @@ export const taskOutput = z.object({
   uri: z.string().min(1),
 });
 
-export const taskMessage = z.object({
-  v: z.literal(MESSAGE_VERSION),
-  kind: z.literal('task'),
-  jobId: z.string().min(1),
-  taskId: z.string().min(1),
-  attempt: z.number().int().positive(),
-  type: z.enum(['encode', 'chunk', 'assemble']),
-  input: z.string().min(1),
-  outputs: z.array(taskOutput).min(1),
-  /** Overwrite existing outputs. */
-  force: z.boolean().default(false),
-  /** Type-specific parameters (chunk ranges, manifests); opaque to the queue. */
-  params: z.record(z.string(), z.unknown()).optional(),
-});
+export const taskMessage = z
+  .object({
+    v: z.literal(MESSAGE_VERSION),
+    kind: z.literal('task'),
+    jobId: z.string().min(1),
+    taskId: z.string().min(1),
+    attempt: z.number().int().positive(),
+    /** The task's kind: which runner a worker calls, and the schema its params must meet. */
+    type: z.enum(TASK_KINDS),
+    input: z.string().min(1),
+    outputs: z.array(taskOutput).min(1),
+    /** Overwrite existing outputs. */
+    force: z.boolean().default(false),
+    /** The kind's parameters (tasks/params.ts), checked on receipt against the kind's schema. */
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((m, ctx) => {
+    const r = TASK_PARAMS[m.type].safeParse(m.params ?? {});
+    if (!r.success)
+      for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: ['params', ...i.path] });
+  });
 export type TaskMessage = z.infer<typeof taskMessage>;
 export type TaskMessageInput = z.input<typeof taskMessage>;
 
 export const statusEvent = z.object({
-  v: z.literal(MESSAGE_VERSION),
+  v: z.union([z.literal(1), z.literal(MESSAGE_VERSION)]),
   kind: z.literal('status'),
   jobId: z.string().min(1),
   taskId: z.string().min(1),
@@ -102,6 +117,7 @@ export function decodeBody(body: string | undefined): unknown {
 export function parseMessage<T extends z.ZodTypeAny>(
   schema: T,
   body: unknown,
+  versions: readonly number[] = [MESSAGE_VERSION],
 ): { ok: true; value: z.infer<T> } | { ok: false; reason: string; version?: unknown } {
   let value = body;
   if (typeof body === 'string') {
@@ -112,7 +128,7 @@ export function parseMessage<T extends z.ZodTypeAny>(
     }
   }
   const version = (value as { v?: unknown } | null)?.v;
-  if (version !== MESSAGE_VERSION)
+  if (typeof version !== 'number' || !versions.includes(version))
     return {
       ok: false,
       reason: `unknown message version ${JSON.stringify(version)} (this nommer speaks v${MESSAGE_VERSION})`,

@@ -486,7 +486,7 @@ describe('packages, end to end', () => {
       });
       store.cancelJob(job.id);
       const canceled = store.getJob(job.id)!;
-      const pack = canceled.tasks.find((t) => t.type === 'assemble')!;
+      const pack = canceled.tasks.find((t) => t.type === 'package')!;
       const late: StatusEvent = {
         v: 1,
         kind: 'status',

@@ -200,7 +200,11 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
   const { scratch } = assembleRow(f.home, job.id);
   assert.ok(scratch.startsWith(join(f.home, 'chunks')), `scratch ${scratch} is under the data dir's chunks/`);
   const first = await detail(f, job.id);
-  assert.equal(first.tasks.filter((x) => x.type === 'chunk').length, 5, 'four video chunks and the audio');
+  assert.equal(
+    first.tasks.filter((x) => x.type === 'chunk' || x.type === 'audio').length,
+    5,
+    'four video chunks and the audio',
+  );
 
   if (opts.before > 0) {
     await pollJob(

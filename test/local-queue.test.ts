@@ -10,7 +10,7 @@ import { openDatabase, type Db } from '../src/adapters/local/db.js';
 import { SqliteJobQueue } from '../src/adapters/local/sqlite-queue.js';
 import { SqliteStatusChannel } from '../src/adapters/local/sqlite-status.js';
 import { NommerError } from '../src/errors.js';
-import type { StatusEvent, TaskMessage } from '../src/messages.js';
+import { MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../src/messages.js';
 
 const dir = tempDir('nommer-queue-');
 const opened: Db[] = [];
@@ -38,7 +38,7 @@ function clock(start = 1_000_000) {
 }
 
 const task = (i: number, over: Partial<TaskMessage> = {}): TaskMessage => ({
-  v: 1,
+  v: MESSAGE_VERSION,
   kind: 'task',
   jobId: `j_${i}`,
   taskId: `j_${i}.encode`,

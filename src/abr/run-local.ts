@@ -11,7 +11,8 @@ import type { Storage } from '../ports/storage.js';
 import { toWirePreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { standaloneContext } from '../worker/task-context.js';
-import { runChunkedTask } from '../chunked/worker-task.js';
+import { runTask } from '../worker/runners.js';
+import { storePlannedObjects } from '../tasks/plan-objects.js';
 import { packageTasks } from './tasks.js';
 import { makeChunkPlanner } from '../chunked/planner.js';
 import { packageOfResult, type PackageInfo } from './types.js';
@@ -54,9 +55,11 @@ export async function encodePackage(
           chunking: { enabled: true, thresholdSeconds: 0, chunkSeconds: req.chunkSeconds },
           workers: () => Math.max(1, req.lanes ?? 1),
           scratchBase,
+          storage: req.storage,
         })(req.input, [{ preset: toWirePreset(req.preset), uri: req.dir }], true)
       : null;
     const tasks = planned?.tasks ?? packageTasks(req.preset, { scratch: scratchBase });
+    if (!planned?.tasks) await storePlannedObjects(req.storage, tasks);
     const total = tasks.reduce((s, t) => s + t.weight, 0);
     const share = new Map<string, number>();
     const report = (p?: Progress) =>
@@ -90,7 +93,7 @@ export async function encodePackage(
         },
       });
       const t0 = performance.now();
-      const r = await runChunkedTask(ctx);
+      const r = await runTask(ctx);
       await r.committed?.finish();
       await r.cleanup?.();
       req.onTask?.(t.key, performance.now() - t0);

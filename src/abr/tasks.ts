@@ -8,7 +8,24 @@
 // a chunked job's (the same cleanup removes them).
 import { z } from 'zod';
 import type { ChunkPlan } from '../chunked/plan.js';
-import { audioChunkParams, chunkKey, videoChunkParams, type PlannedTask } from '../chunked/tasks.js';
+import { chunkKey, type PlannedObject, type PlannedTask } from '../chunked/tasks.js';
+import { sha256Text } from '../hash.js';
+import {
+  abrAudioParams,
+  audioChunkParams,
+  extrasParams,
+  renditionChunkParams,
+  renditionParams,
+  videoChunkParams,
+  type AbrAudioParams,
+  type ExtrasParams,
+  packagePieces,
+  type PackageParams,
+  type PackagePieces,
+  type StoredRef,
+  type RenditionChunkParams,
+  type RenditionParams,
+} from '../tasks/params.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { abrOf, rungName } from './ladder.js';
 
@@ -17,48 +34,18 @@ export const DASH_MANIFEST = 'manifest.mpd';
 export const HLS_MANIFEST = 'master.m3u8';
 export const PACKAGE_INDEX = 'nommer-package.json';
 
-export const renditionParams = z.object({
-  kind: z.literal('rendition'),
-  rung: z.number().int().positive(),
-  /** Where the encoded rendition goes (scratch); its manifest entry goes to `<uri>.json`. */
-  uri: z.string().min(1),
-});
-export type RenditionParams = z.infer<typeof renditionParams>;
-
-/** One chunk of one rung (inputs over the chunking threshold): a chunked job's video chunk,
- * encoded with the rung's preset; its frames start on a segment boundary. */
-export const renditionChunkParams = videoChunkParams.omit({ kind: true }).extend({
-  kind: z.literal('rendition-chunk'),
-  rung: z.number().int().positive(),
-});
-export type RenditionChunkParams = z.infer<typeof renditionChunkParams>;
-
-export const abrAudioParams = z.object({
-  kind: z.literal('abr-audio'),
-  uri: z.string().min(1),
-});
-export type AbrAudioParams = z.infer<typeof abrAudioParams>;
-
-export const extrasParams = z.object({
-  kind: z.literal('extras'),
-  /** The extras' index (a JSON list of the files stored beside it, under `<uri>.d/`). */
-  uri: z.string().min(1),
-});
-export type ExtrasParams = z.infer<typeof extrasParams>;
-
-export const packageParams = z.object({
-  kind: z.literal('package'),
-  /** Every rendition piece, smallest rung first (named `manifest` as a chunked job's pieces are,
-   * so the same cleanup finds them). */
-  manifest: z.array(z.union([renditionParams, renditionChunkParams])).min(1),
-  audio: abrAudioParams,
-  extras: extrasParams,
-  scratch: z.string().min(1),
-  /** Chunked renditions: the source's first-frame offset and frame count (see chunked/plan.ts). */
-  videoOffset: z.number().nonnegative().optional(),
-  totalFrames: z.number().int().positive().optional(),
-});
-export type PackageParams = z.infer<typeof packageParams>;
+export {
+  abrAudioParams,
+  extrasParams,
+  packageParams,
+  renditionChunkParams,
+  renditionParams,
+  type AbrAudioParams,
+  type ExtrasParams,
+  type PackageParams,
+  type RenditionChunkParams,
+  type RenditionParams,
+} from '../tasks/params.js';
 
 /** Any piece task: a chunked job's video chunk or audio, or a package's rendition (whole or a
  * chunk of it), audio or extras. */
@@ -105,15 +92,34 @@ export function packageTasks(
   const extras: ExtrasParams = { kind: 'extras', uri: `${opts.scratch}extras.json` };
   const tasks: PlannedTask[] = manifest.map((p) => ({
     key: `rendition-${rungName(p.rung)}`,
-    type: 'chunk',
+    type: 'rendition',
     params: p,
     weight: round4((0.88 * pixels(p.rung)) / all) || 0.0001,
   }));
-  tasks.push({ key: 'audio', type: 'chunk', params: audio, weight: 0.02 });
-  tasks.push({ key: 'extras', type: 'chunk', params: extras, weight: 0.04 });
-  const pack: PackageParams = { kind: 'package', manifest, audio, extras, scratch: opts.scratch };
-  tasks.push({ key: 'package', type: 'assemble', deps: tasks.map((t) => t.key), params: pack, weight: 0.06 });
+  tasks.push({ key: 'audio', type: 'package-audio', params: audio, weight: 0.02 });
+  tasks.push({ key: 'extras', type: 'extras', params: extras, weight: 0.04 });
+  const list = piecesObject(opts.scratch, manifest);
+  const pack: PackageParams = { kind: 'package', pieces: list.ref, audio, extras, scratch: opts.scratch };
+  tasks.push({
+    key: 'package',
+    type: 'package',
+    deps: tasks.map((t) => t.key),
+    params: pack,
+    weight: 0.06,
+    objects: [list.object],
+  });
   return tasks;
+}
+
+/** The package's piece list as an object to store under its scratch prefix, and its reference. */
+export function piecesObject(
+  scratch: string,
+  renditions: PackagePieces['renditions'],
+): { ref: StoredRef; object: PlannedObject } {
+  // Through its schema, so the text (and its SHA-256) depends on the pieces only, not on key order.
+  const text = `${JSON.stringify(packagePieces.parse({ renditions }))}\n`;
+  const uri = `${scratch}package-pieces.json`;
+  return { ref: { uri, sha256: sha256Text(text) }, object: { uri, text } };
 }
 
 function chunkedPackageTasks(
@@ -142,22 +148,30 @@ function chunkedPackageTasks(
   const extras: ExtrasParams = { kind: 'extras', uri: `${scratch}extras.json` };
   const tasks: PlannedTask[] = manifest.map((p) => ({
     key: `rendition-${rungName(p.rung)}-${chunkKey(p.index)}`,
-    type: 'chunk',
+    type: 'rendition-chunk',
     params: p,
     weight: round4((0.88 * pixels(p.rung) * p.frames) / (all * plan.totalFrames)) || 0.0001,
   }));
-  tasks.push({ key: 'audio', type: 'chunk', params: audio, weight: 0.02 });
-  tasks.push({ key: 'extras', type: 'chunk', params: extras, weight: 0.04 });
+  tasks.push({ key: 'audio', type: 'package-audio', params: audio, weight: 0.02 });
+  tasks.push({ key: 'extras', type: 'extras', params: extras, weight: 0.04 });
+  const list = piecesObject(scratch, manifest);
   const pack: PackageParams = {
     kind: 'package',
-    manifest,
+    pieces: list.ref,
     audio,
     extras,
     scratch,
     videoOffset: plan.videoOffset,
     totalFrames: plan.totalFrames,
   };
-  tasks.push({ key: 'package', type: 'assemble', deps: tasks.map((t) => t.key), params: pack, weight: 0.06 });
+  tasks.push({
+    key: 'package',
+    type: 'package',
+    deps: tasks.map((t) => t.key),
+    params: pack,
+    weight: 0.06,
+    objects: [list.object],
+  });
   return tasks;
 }
 

@@ -26,8 +26,9 @@ import {
 import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
+import { packagePieces, type PackagePieces } from '../tasks/params.js';
 import { isLocalUri, localPathOf } from '../uri.js';
-import type { TaskContext, TaskRun } from '../worker/task-context.js';
+import { lazyInput, type TaskContext, type TaskRun } from '../worker/task-context.js';
 import {
   addSubtitlesToDash,
   addSubtitlesToHls,
@@ -50,13 +51,22 @@ import {
 } from './tasks.js';
 import type { PackageInfo, RenditionInfo } from './types.js';
 import { ratesOf, segmentsOf, vodPlaylist, withBandwidths, type SegmentRates } from './hls.js';
-import { assembleChunks, tryFetch } from '../chunked/assemble.js';
-import { encodeVideoChunk } from '../chunked/encode-chunk.js';
-import { extrasFiles, packageFileUri, plainNames, removePackageScratch } from '../scratch.js';
+import { assembleChunks } from '../chunked/assemble.js';
+import { fetchPinned, fetchRecord, loadPiece, readEntry, storePiece, tryFetch } from '../pieces.js';
+import {
+  extrasEntry,
+  packageAudioEntry,
+  packageIndex,
+  renditionEntry,
+  type ExtrasEntry,
+  type PackageAudioEntry,
+  type PackageIndex,
+  type RenditionEntry,
+} from './entries.js';
+import { encodeVideoChunk, type ChunkManifestEntry } from '../chunked/encode-chunk.js';
+import { packageFileUri, removePackageScratch } from '../scratch.js';
 
 export { DASH_MANIFEST, HLS_MANIFEST, PACKAGE_INDEX } from './tasks.js';
-
-type Entry = Record<string, unknown>;
 
 interface PieceEnv {
   ffmpeg: FfmpegInstall;
@@ -83,7 +93,7 @@ async function runOne(env: PieceEnv, args: string[], duration: number): Promise<
 }
 
 /** Encode one rung into `dest`; an entry that says `skipped` when the rung is taller than the source. */
-export async function encodeRendition(env: PieceEnv, rung: number, dest: string): Promise<Entry> {
+export async function encodeRendition(env: PieceEnv, rung: number, dest: string): Promise<RenditionEntry> {
   const { input, probe } = await probeSource(env);
   const v = packageVideo(probe, env.preset);
   if (!rungApplies(env.preset, v, rung))
@@ -147,7 +157,7 @@ export function videoLead(probe: ProbeInfo): number {
 }
 
 /** Encode the audio once into `dest`; an entry that says `none` when there is no audio to package. */
-export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<Entry> {
+export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<PackageAudioEntry> {
   const { input, probe } = await probeSource(env);
   if (!probe.audio || !env.preset.audio) return { kind: 'abr-audio', none: true };
   const caps = await ffmpegCapabilities(env.ffmpeg.ffmpeg);
@@ -175,13 +185,13 @@ export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<E
 }
 
 /** Make the extras (poster, seek thumbnails, WebVTT subtitles) in `dir`; the index lists them. */
-export async function makeExtras(env: PieceEnv, dir: string): Promise<Entry> {
+export async function makeExtras(env: PieceEnv, dir: string): Promise<ExtrasEntry> {
   const abr = abrOf(env.preset);
   const { input, probe } = await probeSource(env);
   await mkdir(dir, { recursive: true });
   const files: string[] = [];
-  let subtitles: unknown[] = [];
-  let skipped: unknown[] = [];
+  let subtitles: ExtrasEntry['subtitles'] = [];
+  let skipped: ExtrasEntry['skippedSubtitles'] = [];
   if (abr.subtitles) {
     const streams = await probeSubtitles(env.ffmpeg.ffprobe, input, env.signal);
     if (streams.length) {
@@ -199,7 +209,7 @@ export async function makeExtras(env: PieceEnv, dir: string): Promise<Entry> {
     }
   }
   let poster: string | null = null;
-  let thumbnails: Entry | null = null;
+  let thumbnails: ExtrasEntry['thumbnails'] = null;
   const v = mainVideo(probe);
   if (v && (abr.poster || abr.thumbnailSeconds > 0)) {
     const t = await makeThumbnails({
@@ -227,93 +237,73 @@ export async function makeExtras(env: PieceEnv, dir: string): Promise<Entry> {
   return { kind: 'extras', files, sha256: sums, subtitles, skippedSubtitles: skipped, poster, thumbnails };
 }
 
-/** Store a piece, then the entry that vouches for it (an entry never names a piece not yet there). */
-async function storePiece(ctx: TaskContext, local: string | null, uri: string, entry: Entry): Promise<void> {
-  await ctx.beforeCommit();
-  if (local) await ctx.storage.store(local, uri, { overwrite: true, signal: ctx.signal });
-  const side = join(ctx.scratch, `entry-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(side, JSON.stringify(entry));
-  await ctx.storage.store(side, `${uri}.json`, { overwrite: true, signal: ctx.signal });
-}
-
-function envOf(ctx: TaskContext, preset: ResolvedPreset, input: () => Promise<string>): PieceEnv {
-  return { ffmpeg: ctx.ffmpeg, input, preset, signal: ctx.signal, onProgress: ctx.onProgress };
-}
-
-export type AbrPieceParams = RenditionParams | RenditionChunkParams | AbrAudioParams | ExtrasParams;
-
-/** A rendition, audio or extras task. */
-export async function runAbrPiece(
-  ctx: TaskContext,
-  p: AbrPieceParams,
-  input: () => Promise<string>,
-): Promise<TaskRun & { result: Entry }> {
+/** What a package's piece needs from its task: the preset, the input fetched when first needed. */
+async function envOf(ctx: TaskContext): Promise<PieceEnv> {
+  await ctx.phase('encoding');
   const preset = parseResolvedPreset(ctx.task.outputs[0]!.preset);
-  const env = envOf(ctx, preset, input);
-  if (p.kind === 'rendition') {
-    const local = join(ctx.scratch, `rendition-${rungName(p.rung)}.webm`);
-    const entry = await encodeRendition(env, p.rung, local);
-    await storePiece(ctx, entry.skipped ? null : local, p.uri, entry);
-    return { outputs: [], result: entry };
-  }
-  if (p.kind === 'rendition-chunk') {
-    // A chunked job's video chunk with the rung's preset (exact frames, proven by counting them);
-    // the planner only makes chunks of rungs the source gets.
-    const local = join(ctx.scratch, `${rungName(p.rung)}-chunk-${p.index}.webm`);
-    const entry = await encodeVideoChunk({
-      ffmpeg: ctx.ffmpeg,
-      input: await input(),
-      preset: renditionPreset(preset, p.rung),
-      dest: local,
-      chunk: { ...p, kind: 'video' },
-      signal: ctx.signal,
-      onProgress: ctx.onProgress,
-    });
-    await storePiece(ctx, local, p.uri, { ...entry });
-    return { outputs: [], result: { ...entry } };
-  }
-  if (p.kind === 'abr-audio') {
-    const local = join(ctx.scratch, 'audio.webm');
-    const entry = await encodePackageAudio(env, local);
-    await storePiece(ctx, entry.none ? null : local, p.uri, entry);
-    return { outputs: [], result: entry };
-  }
+  return { ffmpeg: ctx.ffmpeg, input: lazyInput(ctx), preset, signal: ctx.signal, onProgress: ctx.onProgress };
+}
+
+/** A rung encoded whole (or only an entry saying why not: a rung taller than the source). */
+export async function runRendition(
+  ctx: TaskContext,
+  p: RenditionParams,
+): Promise<TaskRun & { result: RenditionEntry }> {
+  const env = await envOf(ctx);
+  const local = join(ctx.scratch, `rendition-${rungName(p.rung)}.webm`);
+  const entry = await encodeRendition(env, p.rung, local);
+  await storePiece(ctx, entry.skipped ? null : local, p.uri, entry);
+  return { outputs: [], result: entry };
+}
+
+/** A chunked job's video chunk with the rung's preset (exact frames, proven by counting them);
+ * the planner only makes chunks of rungs the source gets. */
+export async function runRenditionChunk(
+  ctx: TaskContext,
+  p: RenditionChunkParams,
+): Promise<TaskRun & { result: ChunkManifestEntry }> {
+  const env = await envOf(ctx);
+  const local = join(ctx.scratch, `${rungName(p.rung)}-chunk-${p.index}.webm`);
+  const entry = await encodeVideoChunk({
+    ffmpeg: ctx.ffmpeg,
+    input: await env.input(),
+    preset: renditionPreset(env.preset, p.rung),
+    dest: local,
+    chunk: { ...p, kind: 'video' },
+    signal: ctx.signal,
+    onProgress: ctx.onProgress,
+  });
+  await storePiece(ctx, local, p.uri, entry);
+  return { outputs: [], result: entry };
+}
+
+export async function runPackageAudio(
+  ctx: TaskContext,
+  p: AbrAudioParams,
+): Promise<TaskRun & { result: PackageAudioEntry }> {
+  const env = await envOf(ctx);
+  const local = join(ctx.scratch, 'audio.webm');
+  const entry = await encodePackageAudio(env, local);
+  await storePiece(ctx, entry.none ? null : local, p.uri, entry);
+  return { outputs: [], result: entry };
+}
+
+/** The extras' files, stored beside their entry, then the entry. */
+export async function runExtras(
+  ctx: TaskContext,
+  p: ExtrasParams,
+): Promise<TaskRun & { result: { kind: 'extras'; files: number } }> {
+  const env = await envOf(ctx);
   const dir = join(ctx.scratch, 'extras');
   const entry = await makeExtras(env, dir);
   await ctx.beforeCommit();
-  for (const f of entry.files as string[])
+  for (const f of entry.files)
     await ctx.storage.store(join(dir, f), extrasFileUri(p.uri, f), { overwrite: true, signal: ctx.signal });
   await storePiece(ctx, null, p.uri, entry);
-  return { outputs: [], result: { kind: 'extras', files: (entry.files as string[]).length } };
+  return { outputs: [], result: { kind: 'extras', files: entry.files.length } };
 }
 
 // ---- packaging -------------------------------------------------------------------------------
-
-async function readEntry(storage: Storage, uri: string, dir: string, signal?: AbortSignal): Promise<Entry | null> {
-  const side = await tryFetch(storage, `${uri}.json`, dir, signal);
-  if (!side) return null;
-  try {
-    return JSON.parse(await readFile(side, 'utf8')) as Entry;
-  } catch {
-    return null;
-  }
-}
-
-/** A piece as its entry vouches for it, or why it cannot be used. */
-async function loadPiece(
-  storage: Storage,
-  uri: string,
-  dir: string,
-  signal?: AbortSignal,
-): Promise<{ entry: Entry; path: string | null } | { why: string }> {
-  const entry = await readEntry(storage, uri, dir, signal);
-  if (!entry) return { why: 'its manifest entry is missing or unreadable' };
-  if (entry.skipped || entry.none) return { entry, path: null };
-  const path = await tryFetch(storage, uri, dir, signal);
-  if (!path) return { why: 'missing' };
-  if (entry.sha256 !== (await sha256File(path))) return { why: 'checksum differs from what its task reported' };
-  return { entry, path };
-}
 
 /** The one packaging command: every rendition's video and the audio, copied into CMAF segments
  * with a DASH manifest and HLS playlists over the same segments. */
@@ -373,14 +363,14 @@ export function displayAspect(sizes: ReadonlyArray<{ width: number; height: numb
 /** The files of the package already at `dir` (from its index), or none. */
 async function previousPackage(storage: Storage, dir: string, work: string, signal?: AbortSignal): Promise<string[]> {
   await mkdir(join(work, 'previous'), { recursive: true });
-  const got = await tryFetch(storage, packageFileUri(dir, PACKAGE_INDEX), join(work, 'previous'), signal);
-  if (!got) return [];
-  try {
-    const files = (JSON.parse(await readFile(got, 'utf8')) as { files?: unknown }).files;
-    return plainNames(files);
-  } catch {
-    return [];
-  }
+  const index = await fetchRecord(
+    storage,
+    packageFileUri(dir, PACKAGE_INDEX),
+    packageIndex,
+    join(work, 'previous'),
+    signal,
+  );
+  return index?.files ?? [];
 }
 
 /** Files of a package prepared and committed at once (a 2-hour title is ~10k objects on S3). */
@@ -461,32 +451,34 @@ function commitOrder(files: string[]): string[] {
   return [...files].sort((a, b) => commitRank(a) - commitRank(b) || a.localeCompare(b));
 }
 
-export async function runPackageTask(
+/** A rendition's video, ready to package: its file and what packaging and the record need. */
+interface RungVideo {
+  path: string;
+  rung: number;
+  width: number;
+  height: number;
+  codec: string;
+  duration: number;
+}
+
+/** Every rung's video, each checked; any that cannot be used is made again here. */
+async function renditionsOf(
   ctx: TaskContext,
   p: PackageParams,
+  pieces: PackagePieces['renditions'],
+  preset: ResolvedPreset,
+  env: PieceEnv,
   input: () => Promise<string>,
-): Promise<TaskRun & { result: Entry }> {
-  const { task } = ctx;
-  const out = task.outputs[0]!;
-  const preset = parseResolvedPreset(out.preset);
-  const abr = abrOf(preset);
-  const env = envOf(ctx, preset, input);
-  const manifestUri = packageFileUri(out.uri, DASH_MANIFEST);
-  await ctx.storage.checkOutput(manifestUri, { overwrite: task.force });
-  const work = join(ctx.scratch, 'pieces');
-  const outDir = join(ctx.scratch, 'package');
-  await mkdir(work, { recursive: true });
-  await mkdir(outDir, { recursive: true });
-
-  // The pieces, each checked; any that cannot be used is made again here.
-  const renditions: Array<{ path: string; entry: Entry }> = [];
-  const chunked = p.manifest.filter((r): r is RenditionChunkParams => r.kind === 'rendition-chunk');
+  work: string,
+): Promise<RungVideo[]> {
+  const renditions: RungVideo[] = [];
+  const chunked = pieces.filter((r): r is RenditionChunkParams => r.kind === 'rendition-chunk');
   for (const rung of [...new Set(chunked.map((c) => c.rung))]) {
     // A chunked rung: its chunks checked (and any bad one re-encoded) and joined, as any chunked job's.
     const path = join(work, `joined-${rungName(rung)}.webm`);
     const own = chunked.filter((c) => c.rung === rung).map((c) => ({ ...c, kind: 'video' as const }));
     await mkdir(join(work, rungName(rung)), { recursive: true });
-    const r = await assembleChunks({
+    await assembleChunks({
       ffmpeg: ctx.ffmpeg,
       storage: ctx.storage,
       params: {
@@ -504,52 +496,93 @@ export async function runPackageTask(
       onRepair: (piece, why) => ctx.onRepair?.(`${rungName(rung)} ${piece}`, why),
     });
     const probe = await probeInput(ctx.ffmpeg.ffprobe, path, { signal: ctx.signal });
-    renditions.push({
-      path,
-      entry: {
-        rung,
-        width: probe.video?.width,
-        height: probe.video?.height,
-        codec: preset.video!.codec,
-        duration: probe.duration,
-        bytes: r.bytes,
-        chunks: own.length,
-      },
-    });
+    if (!probe.video) throw new NommerError('FFMPEG_FAILED', `the joined ${rungName(rung)} rendition has no video`);
+    const { width, height } = probe.video;
+    renditions.push({ path, rung, width, height, codec: preset.video!.codec, duration: probe.duration });
   }
-  for (const r of p.manifest) {
+  for (const r of pieces) {
     if (r.kind !== 'rendition') continue;
-    let got = await loadPiece(ctx.storage, r.uri, work, ctx.signal);
+    let got = await loadPiece(
+      ctx.storage,
+      r.uri,
+      renditionEntry,
+      work,
+      (e) => (e.skipped ? null : e.sha256),
+      ctx.signal,
+    );
     if ('why' in got) {
       ctx.onRepair?.(`rendition ${rungName(r.rung)}`, got.why);
       const local = join(work, `again-${rungName(r.rung)}.webm`);
       const entry = await encodeRendition(env, r.rung, local);
       got = { entry, path: entry.skipped ? null : local };
     }
-    if (got.path) renditions.push({ path: got.path, entry: got.entry });
+    const e = got.entry;
+    if (got.path && !e.skipped)
+      renditions.push({
+        path: got.path,
+        rung: e.rung,
+        width: e.width,
+        height: e.height,
+        codec: e.codec,
+        duration: e.duration,
+      });
   }
+  return renditions;
+}
+
+/** The extras, fetched and checked, or made again here. */
+async function extrasOf(
+  ctx: TaskContext,
+  p: PackageParams,
+  env: PieceEnv,
+  work: string,
+): Promise<{ extras: ExtrasEntry; extrasDir: string }> {
+  const extrasDir = join(work, 'extras');
+  const entry = await readEntry(ctx.storage, p.extras.uri, extrasEntry, work, ctx.signal);
+  if (entry && (await fetchExtras(ctx, p.extras.uri, entry, extrasDir))) return { extras: entry, extrasDir };
+  ctx.onRepair?.('extras', entry ? 'a file of it is missing or corrupt' : 'its manifest entry is missing');
+  const again = join(work, 'extras-again');
+  return { extras: await makeExtras(env, again), extrasDir: again };
+}
+
+export async function runPackageTask(
+  ctx: TaskContext,
+  p: PackageParams,
+): Promise<TaskRun & { result: Record<string, unknown> }> {
+  const { task } = ctx;
+  const out = task.outputs[0]!;
+  const env = await envOf(ctx);
+  const { preset, input } = env;
+  const abr = abrOf(preset);
+  const manifestUri = packageFileUri(out.uri, DASH_MANIFEST);
+  await ctx.storage.checkOutput(manifestUri, { overwrite: task.force });
+  const work = join(ctx.scratch, 'pieces');
+  const outDir = join(ctx.scratch, 'package');
+  await mkdir(work, { recursive: true });
+  await mkdir(outDir, { recursive: true });
+
+  const pieces = (await fetchPinned(ctx.storage, p.pieces, packagePieces, work, ctx.signal)).renditions;
+  const renditions = await renditionsOf(ctx, p, pieces, preset, env, input, work);
   if (renditions.length === 0)
     throw new NommerError('INTERNAL', 'the package has no rendition (every rung was skipped)');
-  let audio = await loadPiece(ctx.storage, p.audio.uri, work, ctx.signal);
+  let audio = await loadPiece(
+    ctx.storage,
+    p.audio.uri,
+    packageAudioEntry,
+    work,
+    (e) => (e.none ? null : e.sha256),
+    ctx.signal,
+  );
   if ('why' in audio) {
     ctx.onRepair?.('audio', audio.why);
     const local = join(work, 'again-audio.webm');
     const entry = await encodePackageAudio(env, local);
     audio = { entry, path: entry.none ? null : local };
   }
-  let extras: Entry;
-  let extrasDir = join(work, 'extras');
-  const extrasEntry = await readEntry(ctx.storage, p.extras.uri, work, ctx.signal);
-  const fetchedExtras = extrasEntry ? await fetchExtras(ctx, p.extras.uri, extrasEntry, extrasDir) : false;
-  if (extrasEntry && fetchedExtras) extras = extrasEntry;
-  else {
-    ctx.onRepair?.('extras', extrasEntry ? 'a file of it is missing or corrupt' : 'its manifest entry is missing');
-    extrasDir = join(work, 'extras-again');
-    extras = await makeExtras(env, extrasDir);
-  }
+  const { extras, extrasDir } = await extrasOf(ctx, p, env, work);
 
   await ctx.phase('encoding');
-  const duration = Math.max(...renditions.map((r) => Number(r.entry.duration) || 0));
+  const duration = Math.max(...renditions.map((r) => r.duration));
   await runFfmpeg(
     ctx.ffmpeg.ffmpeg,
     packageArgs({
@@ -557,14 +590,14 @@ export async function runPackageTask(
       audio: audio.path,
       segmentSeconds: abr.segmentSeconds,
       outDir,
-      aspect: displayAspect(renditions.map((r) => ({ width: Number(r.entry.width), height: Number(r.entry.height) }))),
+      aspect: displayAspect(renditions),
     }),
     { signal: ctx.signal },
   );
 
   // Subtitles: ffmpeg's dash muxer carries none, so both manifests get them listed here.
-  const tracks = (extras.subtitles ?? []) as Parameters<typeof addSubtitlesToDash>[1];
-  for (const f of extrasFiles(extras)) await copyFile(join(extrasDir, f), join(outDir, f));
+  const tracks = extras.subtitles;
+  for (const f of extras.files) await copyFile(join(extrasDir, f), join(outDir, f));
   if (tracks.length) {
     const mpd = await readFile(join(outDir, DASH_MANIFEST), 'utf8');
     await writeFile(join(outDir, DASH_MANIFEST), addSubtitlesToDash(mpd, tracks));
@@ -592,10 +625,14 @@ export async function runPackageTask(
 
   // The package's own index: what it holds, so a --force over it can remove what it no longer has.
   const own = (await readdir(outDir)).filter((f) => f !== PACKAGE_INDEX);
-  await writeFile(
-    join(outDir, PACKAGE_INDEX),
-    `${JSON.stringify({ madeBy: 'nommer', preset: preset.name, segmentSeconds: abr.segmentSeconds, files: own.sort() }, null, 2)}\n`,
-  );
+  const index: PackageIndex = {
+    madeBy: 'nommer',
+    preset: preset.name,
+    segmentSeconds: abr.segmentSeconds,
+    files: own.sort(),
+  };
+  await writeFile(join(outDir, PACKAGE_INDEX), `${JSON.stringify(index, null, 2)}\n`);
+  const indexSha256 = await sha256File(join(outDir, PACKAGE_INDEX));
   const files = commitOrder(await readdir(outDir));
   const info = await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration);
   const previous = task.force ? await previousPackage(ctx.storage, out.uri, work, ctx.signal) : [];
@@ -624,23 +661,11 @@ export async function runPackageTask(
     return {
       outputs: [{ uri: out.uri, bytes }],
       committed,
-      result: {
-        package: info,
-        // What was committed, by name: a package that lands after its job ended is taken back file by file.
-        packageFiles: files,
-        // For the cost per output minute (cost/output-media.ts): the package's length at its top rendition's height.
-        media: [
-          {
-            uri: out.uri,
-            seconds: duration,
-            height: Math.max(...renditions.map((r) => Number(r.entry.height) || 0)) || null,
-          },
-        ],
-      },
+      result: packageResult(out.uri, info, indexSha256, Math.max(...renditions.map((r) => r.height)) || null),
       cleanup: async () => {
         // Files of the package this one replaced that it does not have (segments past its end, rungs it lacks).
         for (const f of stale) await ctx.storage.remove(packageFileUri(out.uri, f)).catch(() => undefined);
-        await removePackageScratch(ctx.storage, p);
+        await removePackageScratch(ctx.storage, p, pieces);
       },
     };
   } catch (err) {
@@ -648,6 +673,22 @@ export async function runPackageTask(
     if (madeDir) await rmdir(localPathOf(out.uri)).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * What a package's success event carries: its record (bounded by its rungs and subtitle tracks),
+ * its index by reference, and its media. What it committed is listed in the package's own index,
+ * never here: a file list grows with the title (18,000 segments for 10 hours of 6 rungs at 2 s)
+ * and once made the event too large for SQS. A package that lands after its job ended is taken
+ * back file by file from that index.
+ */
+export function packageResult(uri: string, info: PackageInfo, indexSha256: string, height: number | null) {
+  return {
+    package: info,
+    packageIndex: { uri: packageFileUri(uri, PACKAGE_INDEX), sha256: indexSha256 },
+    // For the cost per output minute (cost/output-media.ts): the package's length at its top rendition's height.
+    media: [{ uri, seconds: info.duration, height }],
+  };
 }
 
 /** Make the package's local directory; true when it did not exist (so a failure removes it). */
@@ -661,14 +702,11 @@ async function makeLocalDir(dir: string): Promise<boolean> {
   return !had;
 }
 
-async function fetchExtras(ctx: TaskContext, uri: string, entry: Entry, dir: string): Promise<boolean> {
+async function fetchExtras(ctx: TaskContext, uri: string, entry: ExtrasEntry, dir: string): Promise<boolean> {
   await mkdir(dir, { recursive: true });
-  const sums = (entry.sha256 ?? {}) as Record<string, string>;
-  const files = extrasFiles(entry);
-  if (files.length !== (Array.isArray(entry.files) ? entry.files.length : 0)) return false;
-  for (const f of files) {
+  for (const f of entry.files) {
     const got = await tryFetch(ctx.storage, extrasFileUri(uri, f), join(dir, 'fetch'), ctx.signal);
-    if (!got || sums[f] !== (await sha256File(got))) return false;
+    if (!got || entry.sha256[f] !== (await sha256File(got))) return false;
     await copyFile(got, join(dir, f));
   }
   return true;
@@ -677,9 +715,9 @@ async function fetchExtras(ctx: TaskContext, uri: string, entry: Entry, dir: str
 async function describe(
   dir: string,
   files: string[],
-  renditions: Array<{ path: string; entry: Entry }>,
-  audio: Entry,
-  extras: Entry,
+  renditions: readonly RungVideo[],
+  audio: PackageAudioEntry,
+  extras: ExtrasEntry,
   segmentSeconds: number,
   duration: number,
 ): Promise<PackageInfo> {
@@ -690,31 +728,28 @@ async function describe(
     let bytes = 0;
     for (const f of own) bytes += (await stat(join(dir, f))).size;
     list.push({
-      rung: Number(r.entry.rung),
-      width: Number(r.entry.width),
-      height: Number(r.entry.height),
-      codec: String(r.entry.codec),
+      rung: r.rung,
+      width: r.width,
+      height: r.height,
+      codec: r.codec,
       bytes,
       kbps: duration > 0 ? Math.round((bytes * 8) / duration / 1000) : 0,
     });
   }
-  const thumbs = extras.thumbnails as { vtt: string } | null;
   return {
     dash: DASH_MANIFEST,
     hls: HLS_MANIFEST,
     segmentSeconds,
     duration,
     renditions: list,
-    audio: audio.none
-      ? null
-      : { codec: String(audio.codec), channels: Number(audio.channels), kbps: Number(audio.kbps) },
-    subtitles: ((extras.subtitles ?? []) as Array<{ file: string; language: string; label: string }>).map((t) => ({
+    audio: audio.none ? null : { codec: audio.codec, channels: audio.channels, kbps: audio.kbps },
+    subtitles: extras.subtitles.map((t) => ({
       file: t.file,
       language: t.language,
       label: t.label,
     })),
-    poster: (extras.poster as string | null) ?? null,
-    thumbnails: thumbs?.vtt ?? null,
+    poster: extras.poster,
+    thumbnails: extras.thumbnails?.vtt ?? null,
     files: files.length,
   };
 }

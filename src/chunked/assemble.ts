@@ -11,17 +11,24 @@
 // by number), and carries the chunks' CRF searches (from their manifest entries) when it had a
 // target; each chunk was verified and corrected on its worker, so only chunks that missed were
 // ever re-encoded.
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { Progress } from '../jobs/types.js';
 import type { Storage } from '../ports/storage.js';
-import { sha256File } from '../hash.js';
-import { encodeAudioPiece, encodeVideoChunk, type ChunkManifestEntry } from './encode-chunk.js';
+import {
+  audioPieceEntry,
+  encodeAudioPiece,
+  encodeVideoChunk,
+  videoChunkEntry,
+  type ChunkManifestEntry,
+} from './encode-chunk.js';
+import { loadPiece } from '../pieces.js';
+import type { z } from 'zod';
 import { countVideoPackets } from '../ffmpeg/probe.js';
-import { manifestUri, type AssembleParams, type VideoChunkParams } from './tasks.js';
+import type { AssembleParams, VideoChunkParams } from './tasks.js';
 import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
@@ -95,46 +102,23 @@ export function joinArgs(o: { list: string; audio: string | null; videoOffset: n
   ];
 }
 
-/** A piece fetched into dir, or null when it is not there (a cancel still throws). */
-export async function tryFetch(
-  storage: Storage,
-  uri: string,
-  dir: string,
-  signal?: AbortSignal,
-): Promise<string | null> {
-  try {
-    const p = await storage.fetch(uri, dir, { signal });
-    return (await stat(p).catch(() => undefined)) ? p : null;
-  } catch (err) {
-    const e = asNommerError(err);
-    if (e.code === 'CANCELED') throw e;
-    return null;
-  }
-}
-
 /** Why a fetched piece cannot be used, or null when it matches what its task reported. */
 async function checkPiece(
   r: AssembleRequest,
   uri: string,
   expectFrames: number | null,
-): Promise<{ path: string | null; why: string | null; entry?: Partial<ChunkManifestEntry> }> {
-  const path = await tryFetch(r.storage, uri, r.workDir, r.signal);
-  if (!path) return { path: null, why: 'missing' };
-  const sideFile = await tryFetch(r.storage, manifestUri(uri), r.workDir, r.signal);
-  if (!sideFile) return { path, why: 'its manifest entry is missing' };
-  let entry: Partial<ChunkManifestEntry>;
-  try {
-    entry = JSON.parse(await readFile(sideFile, 'utf8')) as Partial<ChunkManifestEntry>;
-  } catch {
-    return { path, why: 'its manifest entry is unreadable' };
+): Promise<{ path: string | null; why: string | null; entry?: ChunkEntry }> {
+  if (expectFrames === null) {
+    const audio = await loadPiece(r.storage, uri, audioPieceEntry, r.workDir, (e) => e.sha256, r.signal);
+    return 'why' in audio ? { path: null, why: audio.why } : { path: audio.path, why: null };
   }
-  if (entry.sha256 !== (await sha256File(path))) return { path, why: 'checksum differs from what its task reported' };
-  if (expectFrames !== null) {
-    const frames = await countVideoPackets(r.ffmpeg.ffprobe, path, r.signal);
-    if (frames !== expectFrames)
-      return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
-  }
-  return { path, why: null, entry };
+  const got = await loadPiece(r.storage, uri, videoChunkEntry, r.workDir, (e) => e.sha256, r.signal);
+  if ('why' in got) return { path: null, why: got.why };
+  const path = got.path!;
+  const frames = await countVideoPackets(r.ffmpeg.ffprobe, path, r.signal);
+  if (frames !== expectFrames)
+    return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
+  return { path, why: null, entry: got.entry };
 }
 
 export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult> {
@@ -147,7 +131,7 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
   let done = 0;
   const tick = () => r.onProgress?.({ fraction: Math.min(0.99, ++done / total) });
 
-  const chunks: Array<{ path: string; spec: VideoChunkParams; entry?: Partial<ChunkManifestEntry> }> = [];
+  const chunks: Array<{ path: string; spec: VideoChunkParams; entry?: ChunkEntry }> = [];
   for (const spec of p.manifest) {
     const piece = `chunk ${spec.index}`;
     let { path, why, entry } = await checkPiece(r, spec.uri, spec.frames);
@@ -219,7 +203,7 @@ async function joinedQuality(
   r: AssembleRequest,
   dest: string,
   source: () => Promise<string>,
-  chunks: ReadonlyArray<{ spec: VideoChunkParams; entry?: Partial<ChunkManifestEntry> }>,
+  chunks: ReadonlyArray<{ spec: VideoChunkParams; entry?: ChunkEntry }>,
 ): Promise<OutputQuality | undefined> {
   const preset = parseResolvedPreset(r.preset);
   if (!preset.video) return undefined;
@@ -251,3 +235,6 @@ async function joinedQuality(
   };
   return { ...measured, search };
 }
+
+/** A chunk's entry: as read back (a re-encoded chunk's is as written). */
+type ChunkEntry = z.infer<typeof videoChunkEntry> | ChunkManifestEntry;

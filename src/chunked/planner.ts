@@ -16,6 +16,8 @@ import { isLocalUri, localPathOf } from '../uri.js';
 import { planChunks } from './plan.js';
 import { probeTimeline } from './probe-frames.js';
 import { chunkedTasks, type PlannedTask } from './tasks.js';
+import type { Storage } from '../ports/storage.js';
+import { storePlannedObjects } from '../tasks/plan-objects.js';
 
 export interface ChunkingSettings {
   enabled: boolean;
@@ -31,6 +33,8 @@ export interface ChunkPlannerOptions {
   workers: () => number;
   /** Where intermediates go: a directory path or an s3:// prefix, ending with '/'. */
   scratchBase: string;
+  /** Where a plan's by-reference objects are stored (a package's piece list); needed to plan a package. */
+  storage?: Storage;
 }
 
 export type ChunkDecision =
@@ -69,6 +73,10 @@ export function makeChunkPlanner(o: ChunkPlannerOptions) {
   ): Promise<ChunkDecision> => {
     // A package is always a graph of tasks (a rendition per rung), chunked or not.
     const pkg = await packagePlan(o, input, outputs, chunked);
+    if (pkg?.tasks) {
+      if (!o.storage) throw new NommerError('INTERNAL', 'planning a package needs storage for its piece list');
+      await storePlannedObjects(o.storage, pkg.tasks);
+    }
     if (pkg) return pkg;
     if (chunked === false) return { tasks: null, reason: 'chunking turned off for this job' };
     if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };

@@ -4,56 +4,49 @@
 // muxes the audio. Intermediates live under a scratch prefix (a directory, or an S3 prefix).
 import { z } from 'zod';
 import type { ChunkPlan } from './plan.js';
+import {
+  audioChunkParams,
+  videoChunkParams,
+  type AssembleParams,
+  type AudioChunkParams,
+  type TaskKindName,
+  type VideoChunkParams,
+} from '../tasks/params.js';
+import { entryUri } from '../pieces.js';
 
-export const videoChunkParams = z.object({
-  kind: z.literal('video'),
-  index: z.number().int().nonnegative(),
-  startFrame: z.number().int().nonnegative(),
-  endFrame: z.number().int().positive(),
-  frames: z.number().int().positive(),
-  duration: z.number().positive(),
-  selectStart: z.number(),
-  selectEnd: z.number().nullable(),
-  seek: z.number().nonnegative().nullable(),
-  /** Where the encoded chunk goes (scratch); its manifest entry goes to `<uri>.json`. */
-  uri: z.string().min(1),
-});
-export type VideoChunkParams = z.infer<typeof videoChunkParams>;
-
-export const audioChunkParams = z.object({
-  kind: z.literal('audio'),
-  uri: z.string().min(1),
-});
-export type AudioChunkParams = z.infer<typeof audioChunkParams>;
+export {
+  assembleParams,
+  audioChunkParams,
+  videoChunkParams,
+  type AssembleParams,
+  type AudioChunkParams,
+  type VideoChunkParams,
+} from '../tasks/params.js';
 
 /** A chunked job's pieces (a package's pieces too: abr/tasks.ts pieceParams). */
 export const chunkParams = z.discriminatedUnion('kind', [videoChunkParams, audioChunkParams]);
 export type ChunkParams = z.infer<typeof chunkParams>;
 
-export const assembleParams = z.object({
-  /** Every video chunk, in order: what must be there, and how to re-encode one that is not. */
-  manifest: z.array(videoChunkParams).min(1),
-  audio: audioChunkParams.nullable(),
-  videoOffset: z.number().nonnegative(),
-  totalFrames: z.number().int().positive(),
-  /** The scratch prefix, removed after a successful assembly. */
-  scratch: z.string().min(1),
-});
-export type AssembleParams = z.infer<typeof assembleParams>;
-
 /** Shaped like the store's NewTask (kept here so the worker side never sees the store's types). */
 export interface PlannedTask {
   key: string;
-  type: 'chunk' | 'assemble';
+  /** The task's kind (tasks/params.ts): the message's `type`. */
+  type: TaskKindName;
   deps?: string[];
   params: Record<string, unknown>;
   weight: number;
+  /** Objects the task reads by reference (a list that grows with the title): stored under the
+   * job's scratch prefix before the job is created (tasks/plan-objects.ts). */
+  objects?: PlannedObject[];
+}
+
+export interface PlannedObject {
+  uri: string;
+  text: string;
 }
 
 /** Sidecar with what the chunk task measured (frames, checksum): the assembler checks it. */
-export function manifestUri(chunkUri: string): string {
-  return `${chunkUri}.json`;
-}
+export const manifestUri = entryUri;
 
 export function chunkKey(index: number): string {
   return `chunk-${String(index).padStart(3, '0')}`;
@@ -87,7 +80,7 @@ export function chunkedTasks(
     params: p,
     weight: round4((0.9 * p.frames) / plan.totalFrames) || 0.0001,
   }));
-  if (audio) tasks.push({ key: 'audio', type: 'chunk', params: audio, weight: 0.05 });
+  if (audio) tasks.push({ key: 'audio', type: 'audio', params: audio, weight: 0.05 });
   const assemble: AssembleParams = {
     manifest: video,
     audio,

@@ -5,10 +5,13 @@
 // A retry re-queues the chunks whose pieces are gone, so the fleet encodes them in parallel again
 // instead of the assemble task repairing them one by one.
 import { stat } from 'node:fs/promises';
-import { removeScratch } from '../scratch.js';
 import { isLocalUri, localPathOf } from '../uri.js';
-import { manifestUri, type AssembleParams } from '../chunked/tasks.js';
-import { packageParams, pieceParams } from '../abr/tasks.js';
+import { entryUri } from '../pieces.js';
+import { z } from 'zod';
+import { piecesObject } from '../abr/tasks.js';
+import { PIECE_KINDS, TASK_PARAMS, packageParams, renditionChunkParams, renditionParams } from '../tasks/params.js';
+import { storePlannedObjects } from '../tasks/plan-objects.js';
+import { lastScratchUri, removeJobScratch, scratchPrefixOf, type PlannedKind } from '../tasks/registry.js';
 import type { Logger } from '../log.js';
 import type { Storage } from '../ports/storage.js';
 import type { Store } from './store/index.js';
@@ -24,9 +27,8 @@ export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, 
     const job = store.getJob(jobId);
     // Retried meanwhile: its pieces are the new attempt's now.
     if (!job || (job.state !== 'failed' && job.state !== 'canceled')) return;
-    const assemble = job.tasks.find((t) => t.type === 'assemble');
-    if (!assemble?.params) return;
-    removeScratch(storage, assemble.params as unknown as AssembleParams)
+    if (!scratchPrefixOf(job.tasks)) return;
+    removeJobScratch(storage, job.tasks)
       .then(() => log.info({ job: jobId, again }, 'chunk intermediates removed'))
       .catch((err) => log.warn({ job: jobId, err: String(err) }, 'could not remove chunk intermediates'));
   };
@@ -65,19 +67,17 @@ export async function sweepChunkLeftovers(store: Store, storage: Storage, log: L
     const p = store.listJobs({ state: ['failed', 'canceled'], limit: START_SWEEP_PAGE, cursor });
     for (const j of p.jobs) {
       if (!j.options.chunking?.chunked) continue;
-      const assemble = store.getJob(j.id)?.tasks.find((t) => t.type === 'assemble');
-      const params = assemble?.params as unknown as AssembleParams | undefined;
-      if (!params) continue;
-      // removeScratch goes in order, so the last piece is there whenever a sweep did not finish.
-      const pkg = packageParams.safeParse(params);
-      // removeScratch goes in order: a package's last is its extras' entry.
-      const last = pkg.success ? `${pkg.data.extras.uri}.json` : (params.audio?.uri ?? params.manifest.at(-1)!.uri);
-      const left = await storage.exists(last).catch(() => false);
-      if (!left && !(await localScratchLeft(params.scratch))) continue;
+      const tasks = store.getJob(j.id)?.tasks ?? [];
+      const prefix = scratchPrefixOf(tasks);
+      if (!prefix) continue;
+      // removeJobScratch goes in order, so the last entry is there whenever a sweep did not finish.
+      const last = lastScratchUri(tasks);
+      const left = last !== null && (await storage.exists(last).catch(() => false));
+      if (!left && !(await localScratchLeft(prefix))) continue;
       // Retried meanwhile: its pieces are the new attempt's now.
       const now = store.getJob(j.id)?.state;
       if (now !== 'failed' && now !== 'canceled') continue;
-      await removeScratch(storage, params).then(
+      await removeJobScratch(storage, tasks).then(
         () => {
           swept++;
         },
@@ -95,27 +95,51 @@ async function localScratchLeft(scratch: string): Promise<boolean> {
   return isLocalUri(scratch) && Boolean(await stat(localPathOf(scratch)).catch(() => undefined));
 }
 
-/** Succeeded chunk tasks of a job whose piece or manifest entry is no longer in storage. */
+/** Succeeded piece tasks of a job whose piece or manifest entry is no longer in storage. */
 export async function chunksToRerun(store: Store, storage: Storage, jobId: string): Promise<string[]> {
   const job = store.getJob(jobId);
   if (!job) return [];
   const gone: string[] = [];
   for (const t of job.tasks) {
-    if (t.type !== 'chunk' || t.state !== 'succeeded') continue;
-    const p = pieceParams.safeParse(t.params ?? {});
-    if (!p.success) {
+    if (!PIECE_KINDS.has(t.type) || t.state !== 'succeeded') continue;
+    const p = TASK_PARAMS[t.type].safeParse(t.params ?? {});
+    if (!p.success || !('uri' in p.data)) {
       gone.push(t.id);
       continue;
     }
     // A package's rendition, audio and extras may be an entry alone (a rung above the source, no
     // audio; the extras' files sit beside it), and its packaging re-makes a piece gone missing: the
     // entry is what must be there.
-    const entryOnly = p.data.kind === 'rendition' || p.data.kind === 'abr-audio' || p.data.kind === 'extras';
+    const entryOnly = t.type === 'rendition' || t.type === 'package-audio' || t.type === 'extras';
     const there = await Promise.all([
       entryOnly ? true : storage.exists(p.data.uri),
-      storage.exists(manifestUri(p.data.uri)),
+      storage.exists(entryUri(p.data.uri)),
     ]).catch(() => [false, false]);
     if (!there.every(Boolean)) gone.push(t.id);
   }
+  await restorePieceLists(storage, job.tasks);
   return gone;
 }
+
+/**
+ * A package's piece list (read by reference by its packaging task) went with the sweep of its
+ * scratch: before a retry it is stored again, made from its rendition tasks' own params, the same
+ * text to the byte (its SHA-256 is checked against the one the package task names).
+ */
+async function restorePieceLists(storage: Storage, tasks: readonly PlannedKind[]): Promise<void> {
+  for (const t of tasks) {
+    if (t.type !== 'package') continue;
+    const p = packageParams.safeParse(t.params ?? {});
+    if (!p.success || (await storage.exists(p.data.pieces.uri).catch(() => false))) continue;
+    const renditions = tasks.flatMap((x) => {
+      const r = x.type === 'rendition' || x.type === 'rendition-chunk' ? renditionPiece.safeParse(x.params) : null;
+      return r?.success ? [r.data] : [];
+    });
+    if (!renditions.length) continue;
+    const again = piecesObject(p.data.scratch, renditions);
+    if (again.ref.sha256 === p.data.pieces.sha256 && again.ref.uri === p.data.pieces.uri)
+      await storePlannedObjects(storage, [{ objects: [again.object] }]);
+  }
+}
+
+const renditionPiece = z.union([renditionParams, renditionChunkParams]);

@@ -200,6 +200,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
           : Math.max(1, wanted),
     }),
     planChunks: makeChunkPlanner({
+      storage: ports.storage,
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       chunking: config.chunking,
       workers: () =>

@@ -7,7 +7,8 @@
 //   (`force` off, so the file did not exist before this job's no-replace commit); with `force`, a
 //   retry replaces them anyway and nothing of the user's is left to keep;
 // - a package: the files its index (under the job's own package URI) lists, then the index;
-// - a chunk's success: its piece went into a scratch dir that cleanup already swept: sweep again.
+// - a piece's success (a chunk, a rendition, ...): its piece went into a scratch dir that cleanup
+//   already swept: sweep again.
 //
 // feederd deletes with its own rights, and anyone who can send a status event can send a forged
 // one (the status channel does not say who wrote an event). So what is removed is named by the
@@ -20,9 +21,10 @@ import { mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DASH_MANIFEST, HLS_MANIFEST, PACKAGE_INDEX, packageParams } from '../abr/tasks.js';
-import { packageFileUri, removePackageScratch, removeScratch } from '../scratch.js';
-import { assembleParams } from '../chunked/tasks.js';
+import { DASH_MANIFEST, HLS_MANIFEST, PACKAGE_INDEX } from '../abr/tasks.js';
+import { packageFileUri } from '../scratch.js';
+import { PIECE_KINDS } from '../tasks/params.js';
+import { removeJobScratch } from '../tasks/registry.js';
 import type { Logger } from '../log.js';
 import type { StatusEvent } from '../messages.js';
 import type { FileIdentity, Storage } from '../ports/storage.js';
@@ -50,27 +52,19 @@ export function takeBackLateWork(store: Store, storage: Storage, log: Logger) {
     // the job ended after it for its own reason (its delivery failed, a cancel while delivering),
     // keeping its outputs for `nommer retry`.
     if (!task || task.state === 'succeeded') return;
-    if (task.type === 'chunk') return sweepScratchAgain(storage, job, log);
+    if (PIECE_KINDS.has(task.type)) return sweepScratchAgain(storage, job, log);
     if (job.options.force) return;
     const late = new LateOutputs(store, storage, log, job, ev);
-    if (packageParams.safeParse(task.params).success) await late.takeBackPackage();
+    if (task.type === 'package') await late.takeBackPackage();
     else await late.takeBackFiles();
   };
 }
 
-/** A late chunk's piece: the job's scratch, as its own assemble task's params name it. */
+/** A late piece (a chunk, a rendition, ...): the job's scratch, as its own tasks' params lay it out. */
 async function sweepScratchAgain(storage: Storage, job: JobDetail, log: Logger): Promise<void> {
-  const params = job.tasks.find((t) => t.type === 'assemble')?.params;
-  const pkg = packageParams.safeParse(params);
-  const plain = assembleParams.safeParse(params);
-  const sweep = pkg.success
-    ? removePackageScratch(storage, pkg.data)
-    : plain.success
-      ? removeScratch(storage, plain.data)
-      : null;
-  await sweep
-    ?.then(() => log.info({ job: job.id }, 'a chunk finished after its job ended: intermediates removed again'))
-    .catch((err) => log.warn({ job: job.id, err: String(err) }, "could not remove a late chunk's intermediates"));
+  await removeJobScratch(storage, job.tasks)
+    .then(() => log.info({ job: job.id }, 'a piece finished after its job ended: intermediates removed again'))
+    .catch((err) => log.warn({ job: job.id, err: String(err) }, "could not remove a late piece's intermediates"));
 }
 
 class LateOutputs {

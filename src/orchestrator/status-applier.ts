@@ -5,7 +5,7 @@
 // MAX_APPLY_ATTEMPTS times -> dead letter (poison). Nothing is acked that was not applied.
 import { asNommerError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parseMessage, statusEvent, type StatusEvent } from '../messages.js';
+import { STATUS_VERSIONS, parseMessage, statusEvent, type StatusEvent } from '../messages.js';
 import type { ReceivedStatus, StatusChannel } from '../ports/status.js';
 import type { Job, Store } from './store/index.js';
 import { sleep } from '../sleep.js';
@@ -67,7 +67,7 @@ export class StatusApplier {
 
   /** Apply one received event and ack, release or dead-letter it. Never throws. */
   async settle(m: ReceivedStatus): Promise<Settled> {
-    const parsed = parseMessage(statusEvent, m.body);
+    const parsed = parseMessage(statusEvent, m.body, STATUS_VERSIONS);
     if (!parsed.ok) {
       this.log.warn({ reason: parsed.reason }, 'malformed status event moved to the dead letters');
       return this.finish(m, 'malformed', () => m.deadLetter(`malformed status event: ${parsed.reason}`));

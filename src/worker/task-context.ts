@@ -1,4 +1,4 @@
-// What a task runner (worker/encode-task.ts, chunked/worker-task.ts) gets from the worker loop,
+// What a task runner (a kind's run, see tasks/registry.ts) gets from the worker loop,
 // and what it gives back. The loop owns the lease, the status events and the scratch dir.
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Progress, TaskPhase } from '../jobs/types.js';
@@ -46,4 +46,10 @@ export function standaloneContext(
     beforeCommit: async () => {},
     ...c,
   };
+}
+
+/** The task's input, fetched when first needed (a piece that is only an entry never needs it). */
+export function lazyInput(ctx: Pick<TaskContext, 'task' | 'storage' | 'scratch' | 'signal'>): () => Promise<string> {
+  let fetched: Promise<string> | undefined;
+  return () => (fetched ??= ctx.storage.fetch(ctx.task.input, ctx.scratch, { signal: ctx.signal }));
 }

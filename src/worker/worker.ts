@@ -1,10 +1,11 @@
 // One worker's loop: lease -> fetch -> encode -> commit -> report -> ack. runTask reads as
 // try { started -> run -> succeeded -> ack } catch { outcome } finally { stop timers, clean up },
 // with its parts named: the lease watcher (heartbeat, fence, why it stopped), the task reporter
-// (numbered events, retried terminal events), and the task runners (worker/encode-task.ts,
-// chunked/worker-task.ts). Retry decisions belong to the orchestrator. A worker acts only on a
-// current attempt, writes only its own temp files, and acks only after its terminal event is
-// published; a worker that dies simply loses its lease and the task is delivered again.
+// (numbered events, retried terminal events), and the task runners (one per task kind, looked up
+// by the message's type in tasks/registry.ts). Retry decisions belong to the orchestrator. A
+// worker acts only on a current attempt, writes only its own temp files, and acks only after its
+// terminal event is published; a worker that dies simply loses its lease and the task is
+// delivered again.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
@@ -16,8 +17,7 @@ import type { JobQueue, Lease } from '../ports/queue.js';
 import type { StatusChannel } from '../ports/status.js';
 import type { Storage } from '../ports/storage.js';
 import { sleep } from '../sleep.js';
-import { runChunkedTask } from '../chunked/worker-task.js';
-import { runEncodeTask } from './encode-task.js';
+import { runTask } from './runners.js';
 import { LeaseWatcher } from './lease-watcher.js';
 import { TaskReporter } from './task-reporter.js';
 import type { TaskContext, TaskRun } from './task-context.js';
@@ -193,7 +193,8 @@ export class Worker {
         beforeCommit: () => watcher.assertCurrent(),
         onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
       };
-      run = task.type === 'chunk' || task.type === 'assemble' ? await runChunkedTask(ctx) : await runEncodeTask(ctx);
+      // The kind's runner, by the message's type (tasks/registry.ts).
+      run = await runTask(ctx);
       const committed = run.committed;
       const outcome = await this.settle(
         lease,

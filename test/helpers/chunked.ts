@@ -10,7 +10,7 @@ import { planChunks } from '../../src/chunked/plan.js';
 import { probeTimeline } from '../../src/chunked/probe-frames.js';
 import { chunkedTasks } from '../../src/chunked/tasks.js';
 import { standaloneContext } from '../../src/worker/task-context.js';
-import { runChunkedTask } from '../../src/chunked/worker-task.js';
+import { runTask } from '../../src/worker/runners.js';
 import { MESSAGE_VERSION, type TaskMessage } from '../../src/messages.js';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -195,7 +195,7 @@ export interface ChunkedRun {
   scratch: string;
   message: (key: string) => TaskMessage;
   /** Run one task the way a worker does. */
-  run: (key: string) => ReturnType<typeof runChunkedTask>;
+  run: (key: string) => ReturnType<typeof runTask>;
 }
 
 /** Plan a chunked job for `input` -> `output` and give a way to run its tasks in-process. */
@@ -230,14 +230,14 @@ export async function chunkedRun(
   const run = (key: string) => {
     const work = mkdtempSync(join(dir, 'work-'));
     mkdirSync(work, { recursive: true });
-    return runChunkedTask(standaloneContext({ task: message(key), storage, ffmpeg: ff, scratch: work }));
+    return runTask(standaloneContext({ task: message(key), storage, ffmpeg: ff, scratch: work }));
   };
   return { plan, tasks, scratch, message, run };
 }
 
 /** Run all non-assemble tasks, `parallel` at a time, then assemble; returns the assemble result. */
-export async function runAll(r: ChunkedRun, parallel: number): Promise<Awaited<ReturnType<typeof runChunkedTask>>> {
-  const keys = r.tasks.filter((t) => t.type === 'chunk').map((t) => t.key);
+export async function runAll(r: ChunkedRun, parallel: number): Promise<Awaited<ReturnType<typeof runTask>>> {
+  const keys = r.tasks.filter((t) => t.type !== 'assemble').map((t) => t.key);
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {

@@ -1,0 +1,25 @@
+// What a task kind declares, in one place (see tasks/registry.ts for the table): its params
+// schema (tasks/params.ts, checked on receipt) and the scratch it leaves under its job's prefix,
+// which feederd removes when the job fails or is canceled. Its runner is the worker's (worker/runners.ts, one per kind, typed by the
+// same params): after Temporal, whose worker registers activities by name and whose callers are
+// typed by the interface alone, so feederd plans and cleans up without loading any encoder.
+import type { z } from 'zod';
+import type { Storage } from '../ports/storage.js';
+import type { ParamsOf, TaskKindName } from './params.js';
+
+export interface TaskKind<K extends TaskKindName> {
+  name: K;
+  /** What the task does (for errors and docs). */
+  summary: string;
+  /** Its params (TASK_PARAMS[name], which the message schema checks on receipt). */
+  params: z.ZodType<ParamsOf<K>>;
+  /**
+   * The objects this task leaves in its job's scratch prefix (its piece; its entry beside it is
+   * implied, see src/pieces.ts). None for tasks that write the job's outputs.
+   */
+  scratchUris(params: ParamsOf<K>): string[];
+  /** Scratch that only the stored objects can tell (an extras entry lists its files). */
+  removeMore?(storage: Storage, params: ParamsOf<K>): Promise<void>;
+  /** The job's scratch prefix, for a kind that joins a job's pieces (its local directory is removed whole). */
+  scratchPrefix?(params: ParamsOf<K>): string;
+}

@@ -1,0 +1,143 @@
+// Every task kind's name and params schema: what a task message carries, checked on receipt
+// (messages.ts). Pure data (zod only), so the message schema, feederd's planner and cleanup, and
+// the worker's registry (tasks/registry.ts) share it without importing any runner.
+import { z } from 'zod';
+
+export const videoChunkParams = z.object({
+  kind: z.literal('video'),
+  index: z.number().int().nonnegative(),
+  startFrame: z.number().int().nonnegative(),
+  endFrame: z.number().int().positive(),
+  frames: z.number().int().positive(),
+  duration: z.number().positive(),
+  selectStart: z.number(),
+  selectEnd: z.number().nullable(),
+  seek: z.number().nonnegative().nullable(),
+  /** Where the encoded chunk goes (scratch); its manifest entry goes to `<uri>.json`. */
+  uri: z.string().min(1),
+});
+export type VideoChunkParams = z.infer<typeof videoChunkParams>;
+
+export const audioChunkParams = z.object({
+  kind: z.literal('audio'),
+  uri: z.string().min(1),
+});
+export type AudioChunkParams = z.infer<typeof audioChunkParams>;
+
+export const assembleParams = z.object({
+  /** Every video chunk, in order: what must be there, and how to re-encode one that is not. */
+  manifest: z.array(videoChunkParams).min(1),
+  audio: audioChunkParams.nullable(),
+  videoOffset: z.number().nonnegative(),
+  totalFrames: z.number().int().positive(),
+  /** The scratch prefix, removed after a successful assembly. */
+  scratch: z.string().min(1),
+});
+export type AssembleParams = z.infer<typeof assembleParams>;
+
+export const renditionParams = z.object({
+  kind: z.literal('rendition'),
+  rung: z.number().int().positive(),
+  /** Where the encoded rendition goes (scratch); its manifest entry goes to `<uri>.json`. */
+  uri: z.string().min(1),
+});
+export type RenditionParams = z.infer<typeof renditionParams>;
+
+/** One chunk of one rung (inputs over the chunking threshold): a chunked job's video chunk,
+ * encoded with the rung's preset; its frames start on a segment boundary. */
+export const renditionChunkParams = videoChunkParams.omit({ kind: true }).extend({
+  kind: z.literal('rendition-chunk'),
+  rung: z.number().int().positive(),
+});
+export type RenditionChunkParams = z.infer<typeof renditionChunkParams>;
+
+export const abrAudioParams = z.object({
+  kind: z.literal('abr-audio'),
+  uri: z.string().min(1),
+});
+export type AbrAudioParams = z.infer<typeof abrAudioParams>;
+
+export const extrasParams = z.object({
+  kind: z.literal('extras'),
+  /** The extras' index (a JSON list of the files stored beside it, under `<uri>.d/`). */
+  uri: z.string().min(1),
+});
+export type ExtrasParams = z.infer<typeof extrasParams>;
+
+/** An object in storage, named by its URI and pinned by its SHA-256 (hex): what a message carries
+ * instead of anything that grows with the title. */
+export const storedRef = z.object({
+  uri: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type StoredRef = z.infer<typeof storedRef>;
+
+/** A package's rendition pieces, smallest rung first: a chunked package has one per chunk per
+ * rung (3000 for a 10-hour title of 6 rungs), so they travel in storage (PackageParams.pieces). */
+export const packagePieces = z.object({
+  renditions: z.array(z.union([renditionParams, renditionChunkParams])).min(1),
+});
+export type PackagePieces = z.infer<typeof packagePieces>;
+
+export const packageParams = z.object({
+  kind: z.literal('package'),
+  /** The package's rendition pieces (packagePieces), under the job's scratch prefix. */
+  pieces: storedRef,
+  audio: abrAudioParams,
+  extras: extrasParams,
+  scratch: z.string().min(1),
+  /** Chunked renditions: the source's first-frame offset and frame count (see chunked/plan.ts). */
+  videoOffset: z.number().nonnegative().optional(),
+  totalFrames: z.number().int().positive().optional(),
+});
+export type PackageParams = z.infer<typeof packageParams>;
+
+/** An encode task has no params of its own (its input and outputs are the message's). */
+export const encodeParams = z.object({});
+
+/** Each kind's params, by the kind's name (the task message's `type`). */
+export const TASK_PARAMS = {
+  encode: encodeParams,
+  /** A chunked job's video chunk. */
+  chunk: videoChunkParams,
+  /** A chunked job's audio, encoded whole once. */
+  audio: audioChunkParams,
+  /** A chunked job's join: chunks checked, joined, audio muxed. */
+  assemble: assembleParams,
+  /** A package's rung, encoded whole. */
+  rendition: renditionParams,
+  /** One chunk of a package's rung. */
+  'rendition-chunk': renditionChunkParams,
+  /** A package's audio. */
+  'package-audio': abrAudioParams,
+  /** A package's poster, thumbnails and subtitles. */
+  extras: extrasParams,
+  /** A package's packaging: pieces checked, muxed into CMAF with DASH and HLS manifests, committed. */
+  package: packageParams,
+} as const;
+
+export type TaskKindName = keyof typeof TASK_PARAMS;
+export const TASK_KINDS = [
+  'encode',
+  'chunk',
+  'audio',
+  'assemble',
+  'rendition',
+  'rendition-chunk',
+  'package-audio',
+  'extras',
+  'package',
+] as const satisfies readonly TaskKindName[];
+export type ParamsOf<K extends TaskKindName> = z.infer<(typeof TASK_PARAMS)[K]>;
+
+/** Kinds whose task leaves a piece (and its entry) in the job's scratch prefix for a later task. */
+export const PIECE_KINDS: ReadonlySet<TaskKindName> = new Set([
+  'chunk',
+  'audio',
+  'rendition',
+  'rendition-chunk',
+  'package-audio',
+  'extras',
+]);
+/** Kinds that join a job's pieces into its output (the job's scratch prefix is in their params). */
+export const JOIN_KINDS: ReadonlySet<TaskKindName> = new Set(['assemble', 'package']);
