@@ -249,11 +249,14 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
     const seen = await pollJob(
       f,
       job.id,
-      (x) => x.tasks.some((k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker),
+      (x) =>
+        x.tasks.some((k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker),
       10_000,
       `the frozen ffmpeg's task on ${worker}`,
     );
-    frozenTask = seen.tasks.find((k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker)!;
+    frozenTask = seen.tasks.find(
+      (k) => (k.type === 'chunk' || k.type === 'audio') && k.state === 'running' && k.worker === worker,
+    )!;
   }
   // Garbage, put in place atomically: what already runs reads the old file.
   writeFileSync(join(d, 'garbage.tmp'), randomBytes(256 * 1024));

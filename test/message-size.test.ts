@@ -26,8 +26,7 @@ function tenHourPlan() {
   const n = HOURS * 3600 * FPS;
   const times = Array.from({ length: n }, (_, i) => i / FPS);
   const keyframes = Array.from({ length: n / (2 * FPS) }, (_, i) => i * 2 * FPS);
-  // Only what the planner reads of a probed timeline (as test/chunked.test.ts does).
-  const timeline = { times, keyframes, fps: FPS } as unknown as FrameTimeline;
+  const timeline: FrameTimeline = { times, keyframes, formatStart: 0, fps: FPS };
   return planChunks(timeline, { chunkSeconds: 60, workers: 64, cutEvery: 2 * FPS });
 }
 
