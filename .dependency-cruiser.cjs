@@ -99,17 +99,8 @@ module.exports = {
       name: 'abr-and-chunked-apart',
       severity: 'error',
       comment:
-        'Features do not import each other: what packages (abr/) and chunked jobs share lives in one module both use (the piece protocol, the task-kind registry).',
-      from: {
-        path: '^src/(abr|chunked)/',
-        // Temporary exceptions, removed when the task-kind registry lands: today a package's tasks
-        // ride on chunked/'s (chunked/worker-task.ts routes them, abr/worker-task.ts uses the
-        // chunk encoder and the assembler, the planners and task lists share their types).
-        pathNot: [
-          '^src/abr/(run-local|tasks|worker-task)\\.ts$', // removed when the task-kind registry lands
-          '^src/chunked/(planner|worker-task)\\.ts$', // removed when the task-kind registry lands
-        ],
-      },
+        'Features do not import each other, not even by type: what packages (abr/) and chunked jobs (chunked/) share lives in a module both use (the piece protocol src/pieces.ts, the task kinds src/tasks/), and where a package uses what a chunked job does (a video chunk, the join), the worker\'s runner table (src/worker/runners.ts) puts them together.',
+      from: { path: '^src/(abr|chunked)/' },
       to: { path: '^src/(abr|chunked)/', pathNot: '^src/$1/' },
     },
     {

@@ -14,7 +14,7 @@ import { chunkFilters, chunkInputOptions, videoChunkCommand } from '../src/chunk
 import { sha256File } from '../src/hash.js';
 import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 import { concatList, joinArgs } from '../src/chunked/assemble.js';
-import { unchunkableReason } from '../src/chunked/planner.js';
+import { unchunkableReason } from '../src/tasks/planner.js';
 import { timelineFrom, withTrailingTimes } from '../src/chunked/probe-frames.js';
 import { encode } from '../src/encode.js';
 import { localFileStorage } from '../src/backends.js';

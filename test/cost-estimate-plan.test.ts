@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { planLadder } from '../src/abr/ladder.js';
-import { makeChunkPlanner } from '../src/chunked/planner.js';
+import { makeChunkPlanner } from '../src/tasks/planner.js';
 import { estimateJob, SPLIT_MODEL } from '../src/cost/estimate.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';

@@ -14,7 +14,7 @@ import { standaloneContext } from '../worker/task-context.js';
 import { runTask } from '../worker/runners.js';
 import { storePlannedObjects } from '../tasks/plan-objects.js';
 import { packageTasks } from './tasks.js';
-import { makeChunkPlanner } from '../chunked/planner.js';
+import { makeChunkPlanner } from '../tasks/planner.js';
 import { packageOfResult, type PackageInfo } from './types.js';
 import { ffmpegCapabilities } from '../ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';

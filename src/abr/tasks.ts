@@ -7,8 +7,7 @@
 // say so, so the graph never depends on a probe. Pieces live under the job's scratch prefix, like
 // a chunked job's (the same cleanup removes them).
 import { z } from 'zod';
-import type { ChunkPlan } from '../chunked/plan.js';
-import { chunkKey, type PlannedObject, type PlannedTask } from '../chunked/tasks.js';
+import { chunkKey, chunkRange, type PlannedChunks, type PlannedObject, type PlannedTask } from '../tasks/planned.js';
 import { sha256Text } from '../hash.js';
 import {
   abrAudioParams,
@@ -76,7 +75,7 @@ export function packageTasks(
     rungs?: readonly number[];
     /** Chunk every rung (a long input): its rungs (those the source gets) and the chunk plan, cut
      * on the ladder's GOP. */
-    chunked?: { rungs: readonly number[]; plan: ChunkPlan };
+    chunked?: { rungs: readonly number[]; plan: PlannedChunks };
   },
 ): PlannedTask[] {
   const rungs = [...(opts.chunked?.rungs ?? opts.rungs ?? abrOf(preset).rungs)].sort((a, b) => a - b);
@@ -124,7 +123,7 @@ export function piecesObject(
 
 function chunkedPackageTasks(
   rungs: number[],
-  plan: ChunkPlan,
+  plan: PlannedChunks,
   scratch: string,
   pixels: (r: number) => number,
   all: number,
@@ -133,14 +132,7 @@ function chunkedPackageTasks(
     plan.chunks.map((c) => ({
       kind: 'rendition-chunk' as const,
       rung,
-      index: c.index,
-      startFrame: c.startFrame,
-      endFrame: c.endFrame,
-      frames: c.frames,
-      duration: c.duration,
-      selectStart: c.selectStart,
-      selectEnd: c.selectEnd,
-      seek: c.seek,
+      ...chunkRange(c),
       uri: `${scratch}${rungName(rung)}/${chunkKey(c.index)}.webm`,
     })),
   );

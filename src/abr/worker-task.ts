@@ -26,7 +26,7 @@ import {
 import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
-import { packagePieces, type PackagePieces } from '../tasks/params.js';
+import { packagePieces, type AssembleParams, type PackagePieces } from '../tasks/params.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { lazyInput, type TaskContext, type TaskRun } from '../worker/task-context.js';
 import {
@@ -51,7 +51,6 @@ import {
 } from './tasks.js';
 import type { PackageInfo, RenditionInfo } from './types.js';
 import { ratesOf, segmentsOf, vodPlaylist, withBandwidths, type SegmentRates } from './hls.js';
-import { assembleChunks } from '../chunked/assemble.js';
 import { fetchPinned, fetchRecord, loadPiece, readEntry, storePiece, tryFetch } from '../pieces.js';
 import {
   extrasEntry,
@@ -63,7 +62,6 @@ import {
   type PackageIndex,
   type RenditionEntry,
 } from './entries.js';
-import { encodeVideoChunk, type ChunkManifestEntry } from '../chunked/encode-chunk.js';
 import { packageFileUri, removePackageScratch } from '../scratch.js';
 
 export { DASH_MANIFEST, HLS_MANIFEST, PACKAGE_INDEX } from './tasks.js';
@@ -256,26 +254,28 @@ export async function runRendition(
   return { outputs: [], result: entry };
 }
 
-/** A chunked job's video chunk with the rung's preset (exact frames, proven by counting them);
- * the planner only makes chunks of rungs the source gets. */
-export async function runRenditionChunk(
-  ctx: TaskContext,
-  p: RenditionChunkParams,
-): Promise<TaskRun & { result: ChunkManifestEntry }> {
-  const env = await envOf(ctx);
-  const local = join(ctx.scratch, `${rungName(p.rung)}-chunk-${p.index}.webm`);
-  const entry = await encodeVideoChunk({
-    ffmpeg: ctx.ffmpeg,
-    input: await env.input(),
-    preset: renditionPreset(env.preset, p.rung),
-    dest: local,
-    chunk: { ...p, kind: 'video' },
-    signal: ctx.signal,
-    onProgress: ctx.onProgress,
-  });
-  await storePiece(ctx, local, p.uri, entry);
-  return { outputs: [], result: entry };
+/** A package's rung as a preset of its own: what a chunk of that rung is encoded with (its runner
+ * is a chunked job's video chunk's: worker/runners.ts). */
+export function rungPreset(ctx: Pick<TaskContext, 'task'>, rung: number): ResolvedPreset {
+  return renditionPreset(parseResolvedPreset(ctx.task.outputs[0]!.preset), rung);
 }
+
+/**
+ * Joins a chunked rung's chunks into one rendition, each checked and a bad one re-encoded: a
+ * chunked job's assembler (chunked/assemble.ts), passed in by worker/runners.ts so that packages
+ * and chunked jobs do not import each other.
+ */
+export type JoinChunks = (r: {
+  ffmpeg: FfmpegInstall;
+  storage: Storage;
+  params: AssembleParams;
+  preset: ResolvedPreset;
+  input: () => Promise<string>;
+  dest: string;
+  workDir: string;
+  signal?: AbortSignal;
+  onRepair?: (piece: string, why: string) => void;
+}) => Promise<unknown>;
 
 export async function runPackageAudio(
   ctx: TaskContext,
@@ -464,6 +464,7 @@ interface RungVideo {
 /** Every rung's video, each checked; any that cannot be used is made again here. */
 async function renditionsOf(
   ctx: TaskContext,
+  joinChunks: JoinChunks,
   p: PackageParams,
   pieces: PackagePieces['renditions'],
   preset: ResolvedPreset,
@@ -478,7 +479,7 @@ async function renditionsOf(
     const path = join(work, `joined-${rungName(rung)}.webm`);
     const own = chunked.filter((c) => c.rung === rung).map((c) => ({ ...c, kind: 'video' as const }));
     await mkdir(join(work, rungName(rung)), { recursive: true });
-    await assembleChunks({
+    await joinChunks({
       ffmpeg: ctx.ffmpeg,
       storage: ctx.storage,
       params: {
@@ -548,6 +549,7 @@ async function extrasOf(
 export async function runPackageTask(
   ctx: TaskContext,
   p: PackageParams,
+  joinChunks: JoinChunks,
 ): Promise<TaskRun & { result: Record<string, unknown> }> {
   const { task } = ctx;
   const out = task.outputs[0]!;
@@ -562,7 +564,7 @@ export async function runPackageTask(
   await mkdir(outDir, { recursive: true });
 
   const pieces = (await fetchPinned(ctx.storage, p.pieces, packagePieces, work, ctx.signal)).renditions;
-  const renditions = await renditionsOf(ctx, p, pieces, preset, env, input, work);
+  const renditions = await renditionsOf(ctx, joinChunks, p, pieces, preset, env, input, work);
   if (renditions.length === 0)
     throw new NommerError('INTERNAL', 'the package has no rendition (every rung was skipped)');
   let audio = await loadPiece(

@@ -3,13 +3,12 @@
 // once, `assemble` (after all of them) checks every chunk against the manifest, joins them and
 // muxes the audio. Intermediates live under a scratch prefix (a directory, or an S3 prefix).
 import { z } from 'zod';
-import type { ChunkPlan } from './plan.js';
+import { chunkKey, chunkRange, type PlannedChunks, type PlannedTask } from '../tasks/planned.js';
 import {
   audioChunkParams,
   videoChunkParams,
   type AssembleParams,
   type AudioChunkParams,
-  type TaskKindName,
   type VideoChunkParams,
 } from '../tasks/params.js';
 import { entryUri } from '../pieces.js';
@@ -27,50 +26,21 @@ export {
 export const chunkParams = z.discriminatedUnion('kind', [videoChunkParams, audioChunkParams]);
 export type ChunkParams = z.infer<typeof chunkParams>;
 
-/** Shaped like the store's NewTask (kept here so the worker side never sees the store's types). */
-export interface PlannedTask {
-  key: string;
-  /** The task's kind (tasks/params.ts): the message's `type`. */
-  type: TaskKindName;
-  deps?: string[];
-  params: Record<string, unknown>;
-  weight: number;
-  /** Objects the task reads by reference (a list that grows with the title): stored under the
-   * job's scratch prefix before the job is created (tasks/plan-objects.ts). */
-  objects?: PlannedObject[];
-}
-
-export interface PlannedObject {
-  uri: string;
-  text: string;
-}
-
 /** Sidecar with what the chunk task measured (frames, checksum): the assembler checks it. */
 export const manifestUri = entryUri;
-
-export function chunkKey(index: number): string {
-  return `chunk-${String(index).padStart(3, '0')}`;
-}
 
 /**
  * Tasks for a plan. `scratch` ends with '/' (a directory path or an s3:// prefix). Weights: the
  * video chunks share 90% of the job's progress by frame count; audio and assembly 5% each.
  */
 export function chunkedTasks(
-  plan: ChunkPlan,
+  plan: PlannedChunks,
   opts: { scratch: string; audio: boolean; extension?: string },
 ): PlannedTask[] {
   const ext = opts.extension ?? 'webm';
   const video: VideoChunkParams[] = plan.chunks.map((c) => ({
     kind: 'video',
-    index: c.index,
-    startFrame: c.startFrame,
-    endFrame: c.endFrame,
-    frames: c.frames,
-    duration: c.duration,
-    selectStart: c.selectStart,
-    selectEnd: c.selectEnd,
-    seek: c.seek,
+    ...chunkRange(c),
     uri: `${opts.scratch}${chunkKey(c.index)}.${ext}`,
   }));
   const audio: AudioChunkParams | null = opts.audio ? { kind: 'audio', uri: `${opts.scratch}audio.${ext}` } : null;

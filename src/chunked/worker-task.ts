@@ -7,22 +7,29 @@ import { measureOutputMedia } from '../cost/output-media.js';
 import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
 import { lazyInput, type TaskContext, type TaskRun } from '../worker/task-context.js';
 import { assembleChunks } from './assemble.js';
-import { encodeAudioPiece, encodeVideoChunk, type AudioPieceEntry, type ChunkManifestEntry } from './encode-chunk.js';
+import {
+  encodeAudioPiece,
+  encodeVideoChunk,
+  type AudioPieceEntry,
+  type ChunkManifestEntry,
+  type PieceRequest,
+} from './encode-chunk.js';
 import { storePiece } from '../pieces.js';
 import type { AssembleParams, AudioChunkParams, VideoChunkParams } from './tasks.js';
 
-function pieceRequest(ctx: TaskContext, input: string, dest: string) {
-  const preset = ctx.task.outputs[0]!.preset;
+function pieceRequest(ctx: TaskContext, input: string, dest: string, preset: PieceRequest['preset']) {
   return { ffmpeg: ctx.ffmpeg, input, preset, dest, signal: ctx.signal, onProgress: ctx.onProgress };
 }
 
+/** A video chunk, of the job's preset or of the one given (a package's rung: worker/runners.ts). */
 export async function runVideoChunk(
   ctx: TaskContext,
   p: VideoChunkParams,
+  preset: PieceRequest['preset'] = ctx.task.outputs[0]!.preset,
 ): Promise<TaskRun & { result: ChunkManifestEntry }> {
   await ctx.phase('encoding');
   const local = join(ctx.scratch, `chunk-${p.index}.webm`);
-  const entry = await encodeVideoChunk({ ...pieceRequest(ctx, await lazyInput(ctx)(), local), chunk: p });
+  const entry = await encodeVideoChunk({ ...pieceRequest(ctx, await lazyInput(ctx)(), local, preset), chunk: p });
   await storePiece(ctx, local, p.uri, entry);
   return { outputs: [], result: entry };
 }
@@ -35,7 +42,7 @@ export async function runAudioPiece(
   const local = join(ctx.scratch, 'audio.webm');
   const entry: AudioPieceEntry = {
     kind: 'audio',
-    ...(await encodeAudioPiece(pieceRequest(ctx, await lazyInput(ctx)(), local))),
+    ...(await encodeAudioPiece(pieceRequest(ctx, await lazyInput(ctx)(), local, ctx.task.outputs[0]!.preset))),
   };
   await storePiece(ctx, local, p.uri, entry);
   return { outputs: [], result: entry };

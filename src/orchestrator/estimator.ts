@@ -6,7 +6,7 @@
 // while it runs).
 import { isPackagePreset, planLadder } from '../abr/ladder.js';
 import { chunkCount } from '../chunked/plan.js';
-import { type ChunkingSettings, unchunkableReason } from '../chunked/planner.js';
+import { type ChunkingSettings, unchunkableReason } from '../tasks/planner.js';
 import type { Estimate, MediaInfo, PastJob, WorkPlan } from '../cost/estimate.js';
 import { estimateJob } from '../cost/estimate.js';
 import { probeInput } from '../ffmpeg/probe.js';

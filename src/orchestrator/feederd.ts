@@ -36,7 +36,7 @@ import { makeEstimator } from './estimator.js';
 import { busyByWorker } from './store/index.js';
 import { allowedS3Prefixes, requireBucket, reservedS3Prefixes } from '../aws-settings.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
-import { makeChunkPlanner } from '../chunked/planner.js';
+import { makeChunkPlanner } from '../tasks/planner.js';
 import { Retention } from './retention.js';
 
 export interface FeederdOptions {

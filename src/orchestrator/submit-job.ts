@@ -15,7 +15,7 @@ import type { WirePreset } from '../messages.js';
 import { toWirePreset } from '../presets/registry.js';
 import { isPackagePreset } from '../abr/ladder.js';
 import { absoluteUri, hasScheme } from '../uri.js';
-import type { ChunkPlanner } from '../chunked/planner.js';
+import type { ChunkPlanner } from '../tasks/planner.js';
 import type { Estimate, MediaInfo } from '../cost/estimate.js';
 import type { Staging } from './staging.js';
 import type { Job, Store } from './store/index.js';

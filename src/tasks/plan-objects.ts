@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PlannedObject } from '../chunked/tasks.js';
+import type { PlannedObject } from './planned.js';
 import type { Storage } from '../ports/storage.js';
 
 export async function storePlannedObjects(

@@ -1,8 +1,10 @@
 // The worker's side of the task kinds (tasks/registry.ts): one runner per kind, looked up by the
-// message's type, each given its kind's params already parsed. The table is typed by the kinds'
+// message's type, each given its kind's params already parsed. Where packages (abr/) use what
+// chunked jobs (chunked/) do, the two meet here and nowhere else. The table is typed by the kinds'
 // names, so a kind without a runner (or a runner of the wrong params) does not compile; feederd
 // never loads this file (nor the encoders it imports).
-import { runExtras, runPackageAudio, runPackageTask, runRendition, runRenditionChunk } from '../abr/worker-task.js';
+import { rungPreset, runExtras, runPackageAudio, runPackageTask, runRendition } from '../abr/worker-task.js';
+import { assembleChunks } from '../chunked/assemble.js';
 import { runAssemble, runAudioPiece, runVideoChunk } from '../chunked/worker-task.js';
 import { NommerError } from '../errors.js';
 import type { ParamsOf, TaskKindName } from '../tasks/params.js';
@@ -18,10 +20,12 @@ export const RUNNERS: { [K in TaskKindName]: Runner<K> } = {
   audio: runAudioPiece,
   assemble: runAssemble,
   rendition: runRendition,
-  'rendition-chunk': runRenditionChunk,
+  // One chunk of a package's rung: a chunked job's video chunk, with the rung's preset.
+  'rendition-chunk': (ctx, p) => runVideoChunk(ctx, { ...p, kind: 'video' }, rungPreset(ctx, p.rung)),
   'package-audio': runPackageAudio,
   extras: runExtras,
-  package: runPackageTask,
+  // A package joins its chunked rungs as a chunked job joins its chunks.
+  package: (ctx, p) => runPackageTask(ctx, p, assembleChunks),
 };
 
 /** The kind's params, typed (they were checked on receipt: a failure here is a message the

@@ -13,11 +13,12 @@ import { gopFrames } from '../presets/compile.js';
 import { packageTasks } from '../abr/tasks.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { isLocalUri, localPathOf } from '../uri.js';
-import { planChunks } from './plan.js';
-import { probeTimeline } from './probe-frames.js';
-import { chunkedTasks, type PlannedTask } from './tasks.js';
+import { planChunks } from '../chunked/plan.js';
+import { probeTimeline } from '../chunked/probe-frames.js';
+import { chunkedTasks } from '../chunked/tasks.js';
+import type { PlannedTask } from './planned.js';
 import type { Storage } from '../ports/storage.js';
-import { storePlannedObjects } from '../tasks/plan-objects.js';
+import { storePlannedObjects } from './plan-objects.js';
 
 export interface ChunkingSettings {
   enabled: boolean;
