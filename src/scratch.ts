@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { removePieces } from './pieces.js';
 import type { Storage } from './ports/storage.js';
 import { extras as extrasKind } from './tasks/extras.js';
-import type { AssembleParams, PackageParams, PackagePieces } from './tasks/params.js';
+import type { JoinParams, PackageParams, PackagePieces } from './tasks/params.js';
 import { isLocalUri, localPathOf } from './uri.js';
 
 /** Child of a package directory: a local path, or a key under an s3:// prefix. */
@@ -40,7 +40,7 @@ export async function removePackage(storage: Storage, dir: string, files: readon
 /** Remove a chunked job's intermediates: every piece and manifest entry, and a local scratch directory. */
 export async function removeScratch(
   storage: Storage,
-  p: Pick<AssembleParams, 'manifest' | 'audio' | 'scratch'>,
+  p: Pick<JoinParams, 'manifest' | 'audio' | 'scratch'>,
 ): Promise<void> {
   await removePieces(storage, [...p.manifest.map((c) => c.uri), ...(p.audio ? [p.audio.uri] : [])]);
   if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });

@@ -5,11 +5,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, copyFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { MAX_CHUNKS, chunkCount, planChunks, simulateWallTime, type FrameTimeline } from '../src/chunked/plan.js';
 import { encodeMessage, SQS_MAX_MESSAGE_BYTES } from '../src/adapters/aws/sqs-queue.js';
 import { MESSAGE_VERSION } from '../src/messages.js';
-import { assembleParams, chunkParams, chunkedTasks, manifestUri } from '../src/chunked/tasks.js';
+import { assembleParams, chunkList, chunkParams, chunkedTasks, manifestUri } from '../src/chunked/tasks.js';
 import { chunkFilters, chunkInputOptions, videoChunkCommand } from '../src/chunked/encode-chunk.js';
 import { sha256File } from '../src/hash.js';
 import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
@@ -179,8 +180,14 @@ test('the task graph: chunks and audio first, assemble after all of them, weight
   assert.ok(Math.abs(tasks.reduce((s, t) => s + t.weight, 0) - 1) < 0.001);
   for (const t of tasks.slice(0, -1)) assert.ok(chunkParams.safeParse(t.params).success);
   const p = assembleParams.parse(asm.params);
-  assert.equal(p.manifest[1]!.uri, '/data/chunks/abc/chunk-001.webm');
-  assert.equal(manifestUri(p.manifest[1]!.uri), '/data/chunks/abc/chunk-001.webm.json');
+  // The chunk list travels by reference: stored under the scratch prefix, pinned by its SHA-256.
+  const [list] = asm.objects!;
+  assert.equal(p.chunks.uri, '/data/chunks/abc/chunk-list.json');
+  assert.equal(list!.uri, p.chunks.uri);
+  assert.equal(p.chunks.sha256, createHash('sha256').update(list!.text).digest('hex'));
+  const { manifest } = chunkList.parse(JSON.parse(list!.text));
+  assert.equal(manifest[1]!.uri, '/data/chunks/abc/chunk-001.webm');
+  assert.equal(manifestUri(manifest[1]!.uri), '/data/chunks/abc/chunk-001.webm.json');
   assert.equal(p.audio!.uri, '/data/chunks/abc/audio.webm');
   assert.equal(
     chunkedTasks(plan, { scratch: 's3://b/p/chunks/x/', audio: false }).some((t) => t.key === 'audio'),
@@ -354,7 +361,7 @@ test('assembly re-encodes a missing chunk and a short one instead of dropping th
   const out = join(d.path, 'out.webm');
   const r = await chunkedRun(src, out, fastWebm(), d.path, { chunkSeconds: 2, workers: 1 });
   for (const t of r.tasks.filter((x) => x.type !== 'assemble')) await r.run(t.key);
-  const [, c1, c2] = assembleParams.parse(r.tasks.at(-1)!.params).manifest;
+  const [, c1, c2] = chunkList.parse(JSON.parse(r.tasks.at(-1)!.objects![0]!.text)).manifest;
   // chunk 1 vanished; chunk 2 lost its last frames, and its manifest entry vouches for the short file.
   rmSync(c1!.uri);
   const short = join(d.path, 'short.webm');
@@ -384,7 +391,7 @@ test('a very long input is split into at most MAX_CHUNKS chunks, so its assemble
   const n = 3 * 3600 * 25;
   const times = Array.from({ length: n }, (_, i) => i / 25);
   const keyframes = Array.from({ length: n / 50 }, (_, i) => i * 50);
-  const plan = planChunks({ times, keyframes, fps: 25 } as unknown as FrameTimeline, { chunkSeconds: 10, workers: 64 });
+  const plan = planChunks({ times, keyframes, formatStart: 0, fps: 25 }, { chunkSeconds: 10, workers: 64 });
   assert.equal(plan.chunks.length, MAX_CHUNKS);
   assert.equal(
     plan.chunks.reduce((s, c) => s + c.frames, 0),

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { planLadder } from '../src/abr/ladder.js';
+import { localFileStorage } from '../src/backends.js';
 import { makeChunkPlanner } from '../src/tasks/planner.js';
 import { estimateJob, SPLIT_MODEL } from '../src/cost/estimate.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
@@ -63,6 +64,7 @@ test('a chunked job: the chunk count feederd would plan, in waves on the slots; 
     chunking: CHUNKING,
     workers: () => 4,
     scratchBase: `${d.path}/scratch/`,
+    storage: localFileStorage(),
   });
   const planned = await planner(
     clip,

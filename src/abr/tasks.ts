@@ -7,8 +7,14 @@
 // say so, so the graph never depends on a probe. Pieces live under the job's scratch prefix, like
 // a chunked job's (the same cleanup removes them).
 import { z } from 'zod';
-import { chunkKey, chunkRange, type PlannedChunks, type PlannedObject, type PlannedTask } from '../tasks/planned.js';
-import { sha256Text } from '../hash.js';
+import {
+  chunkKey,
+  chunkRange,
+  pinnedObject,
+  type PlannedChunks,
+  type PlannedObject,
+  type PlannedTask,
+} from '../tasks/planned.js';
 import {
   abrAudioParams,
   audioChunkParams,
@@ -115,10 +121,7 @@ export function piecesObject(
   scratch: string,
   renditions: PackagePieces['renditions'],
 ): { ref: StoredRef; object: PlannedObject } {
-  // Through its schema, so the text (and its SHA-256) depends on the pieces only, not on key order.
-  const text = `${JSON.stringify(packagePieces.parse({ renditions }))}\n`;
-  const uri = `${scratch}package-pieces.json`;
-  return { ref: { uri, sha256: sha256Text(text) }, object: { uri, text } };
+  return pinnedObject(`${scratch}package-pieces.json`, packagePieces, { renditions });
 }
 
 function chunkedPackageTasks(

@@ -26,7 +26,7 @@ import {
 import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
-import { packagePieces, type AssembleParams, type PackagePieces } from '../tasks/params.js';
+import { packagePieces, type JoinParams, type PackagePieces } from '../tasks/params.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { lazyInput, type TaskContext, type TaskRun } from '../worker/task-context.js';
 import {
@@ -268,7 +268,7 @@ export function rungPreset(ctx: Pick<TaskContext, 'task'>, rung: number): Resolv
 export type JoinChunks = (r: {
   ffmpeg: FfmpegInstall;
   storage: Storage;
-  params: AssembleParams;
+  params: JoinParams;
   preset: ResolvedPreset;
   input: () => Promise<string>;
   dest: string;

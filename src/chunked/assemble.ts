@@ -28,7 +28,7 @@ import {
 import { loadPiece } from '../pieces.js';
 import type { z } from 'zod';
 import { countVideoPackets } from '../ffmpeg/probe.js';
-import type { AssembleParams, VideoChunkParams } from './tasks.js';
+import type { JoinParams, VideoChunkParams } from './tasks.js';
 import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
@@ -45,7 +45,8 @@ import {
 export interface AssembleRequest {
   ffmpeg: FfmpegInstall;
   storage: Storage;
-  params: AssembleParams;
+  /** The chunks (and audio) to join: an assemble task's params with its chunk list fetched. */
+  params: JoinParams;
   /** The job's output preset (to re-encode a chunk). */
   preset: Record<string, unknown>;
   /** The source as a local path or URL, fetched only if a piece must be re-encoded. */

@@ -3,11 +3,21 @@
 // once, `assemble` (after all of them) checks every chunk against the manifest, joins them and
 // muxes the audio. Intermediates live under a scratch prefix (a directory, or an S3 prefix).
 import { z } from 'zod';
-import { chunkKey, chunkRange, type PlannedChunks, type PlannedTask } from '../tasks/planned.js';
+import {
+  chunkKey,
+  chunkRange,
+  pinnedObject,
+  type PlannedChunks,
+  type PlannedObject,
+  type PlannedTask,
+} from '../tasks/planned.js';
 import {
   audioChunkParams,
+  chunkList,
   videoChunkParams,
   type AssembleParams,
+  type ChunkList,
+  type StoredRef,
   type AudioChunkParams,
   type VideoChunkParams,
 } from '../tasks/params.js';
@@ -16,6 +26,9 @@ import { entryUri } from '../pieces.js';
 export {
   assembleParams,
   audioChunkParams,
+  chunkList,
+  type ChunkList,
+  type JoinParams,
   videoChunkParams,
   type AssembleParams,
   type AudioChunkParams,
@@ -51,15 +64,31 @@ export function chunkedTasks(
     weight: round4((0.9 * p.frames) / plan.totalFrames) || 0.0001,
   }));
   if (audio) tasks.push({ key: 'audio', type: 'audio', params: audio, weight: 0.05 });
+  const list = chunkListObject(opts.scratch, video);
   const assemble: AssembleParams = {
-    manifest: video,
+    chunks: list.ref,
     audio,
     videoOffset: plan.videoOffset,
     totalFrames: plan.totalFrames,
     scratch: opts.scratch,
   };
-  tasks.push({ key: 'assemble', type: 'assemble', deps: tasks.map((t) => t.key), params: assemble, weight: 0.05 });
+  tasks.push({
+    key: 'assemble',
+    type: 'assemble',
+    deps: tasks.map((t) => t.key),
+    params: assemble,
+    weight: 0.05,
+    objects: [list.object],
+  });
   return tasks;
+}
+
+/** The job's chunk list as an object to store under its scratch prefix, and its reference. */
+export function chunkListObject(
+  scratch: string,
+  manifest: ChunkList['manifest'],
+): { ref: StoredRef; object: PlannedObject } {
+  return pinnedObject(`${scratch}chunk-list.json`, chunkList, { manifest });
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;

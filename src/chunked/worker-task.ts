@@ -14,8 +14,8 @@ import {
   type ChunkManifestEntry,
   type PieceRequest,
 } from './encode-chunk.js';
-import { storePiece } from '../pieces.js';
-import type { AssembleParams, AudioChunkParams, VideoChunkParams } from './tasks.js';
+import { fetchPinned, storePiece } from '../pieces.js';
+import { chunkList, type AssembleParams, type AudioChunkParams, type VideoChunkParams } from './tasks.js';
 
 function pieceRequest(ctx: TaskContext, input: string, dest: string, preset: PieceRequest['preset']) {
   return { ffmpeg: ctx.ffmpeg, input, preset, dest, signal: ctx.signal, onProgress: ctx.onProgress };
@@ -59,10 +59,11 @@ export async function runAssemble(ctx: TaskContext, p: AssembleParams): Promise<
     scratchDir: ctx.scratch,
   });
   try {
+    const list = await fetchPinned(ctx.storage, p.chunks, chunkList, ctx.scratch, ctx.signal);
     const r = await assembleChunks({
       ffmpeg: ctx.ffmpeg,
       storage: ctx.storage,
-      params: p,
+      params: { ...p, manifest: list.manifest },
       preset: out.preset,
       input: lazyInput(ctx),
       dest: prepared.path,
@@ -86,7 +87,11 @@ export async function runAssemble(ctx: TaskContext, p: AssembleParams): Promise<
         ...(r.quality ? { quality: [{ uri: out.uri, quality: r.quality }] } : {}),
         ...(media.length ? { media } : {}),
       },
-      cleanup: r.cleanup,
+      // The pieces, then the list that named them.
+      cleanup: async () => {
+        await r.cleanup();
+        await ctx.storage.remove(p.chunks.uri).catch(() => undefined);
+      },
     };
   } catch (err) {
     await discardAll([prepared]);

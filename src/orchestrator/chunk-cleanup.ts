@@ -7,11 +7,8 @@
 import { stat } from 'node:fs/promises';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { entryUri } from '../pieces.js';
-import { z } from 'zod';
-import { piecesObject } from '../abr/tasks.js';
-import { PIECE_KINDS, TASK_PARAMS, packageParams, renditionChunkParams, renditionParams } from '../tasks/params.js';
-import { storePlannedObjects } from '../tasks/plan-objects.js';
-import { lastScratchUri, removeJobScratch, scratchPrefixOf, type PlannedKind } from '../tasks/registry.js';
+import { PIECE_KINDS, TASK_PARAMS } from '../tasks/params.js';
+import { lastScratchUri, removeJobScratch, restoreJobLists, scratchPrefixOf } from '../tasks/registry.js';
 import type { Logger } from '../log.js';
 import type { Storage } from '../ports/storage.js';
 import type { Store } from './store/index.js';
@@ -117,29 +114,6 @@ export async function chunksToRerun(store: Store, storage: Storage, jobId: strin
     ]).catch(() => [false, false]);
     if (!there.every(Boolean)) gone.push(t.id);
   }
-  await restorePieceLists(storage, job.tasks);
+  await restoreJobLists(storage, job.tasks);
   return gone;
 }
-
-/**
- * A package's piece list (read by reference by its packaging task) went with the sweep of its
- * scratch: before a retry it is stored again, made from its rendition tasks' own params, the same
- * text to the byte (its SHA-256 is checked against the one the package task names).
- */
-async function restorePieceLists(storage: Storage, tasks: readonly PlannedKind[]): Promise<void> {
-  for (const t of tasks) {
-    if (t.type !== 'package') continue;
-    const p = packageParams.safeParse(t.params ?? {});
-    if (!p.success || (await storage.exists(p.data.pieces.uri).catch(() => false))) continue;
-    const renditions = tasks.flatMap((x) => {
-      const r = x.type === 'rendition' || x.type === 'rendition-chunk' ? renditionPiece.safeParse(x.params) : null;
-      return r?.success ? [r.data] : [];
-    });
-    if (!renditions.length) continue;
-    const again = piecesObject(p.data.scratch, renditions);
-    if (again.ref.sha256 === p.data.pieces.sha256 && again.ref.uri === p.data.pieces.uri)
-      await storePlannedObjects(storage, [{ objects: [again.object] }]);
-  }
-}
-
-const renditionPiece = z.union([renditionParams, renditionChunkParams]);

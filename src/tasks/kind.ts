@@ -6,6 +6,13 @@
 import type { z } from 'zod';
 import type { Storage } from '../ports/storage.js';
 import type { ParamsOf, TaskKindName } from './params.js';
+import type { PlannedObject } from './planned.js';
+
+/** A task as the store keeps it: its kind and params (checked against the kind's schema where used). */
+export interface PlannedKind {
+  type: TaskKindName;
+  params?: Record<string, unknown> | null;
+}
 
 export interface TaskKind<K extends TaskKindName> {
   name: K;
@@ -22,4 +29,10 @@ export interface TaskKind<K extends TaskKindName> {
   removeMore?(storage: Storage, params: ParamsOf<K>): Promise<void>;
   /** The job's scratch prefix, for a kind that joins a job's pieces (its local directory is removed whole). */
   scratchPrefix?(params: ParamsOf<K>): string;
+  /**
+   * The list its params name by reference (a chunk list, a package's piece list), made again from
+   * its job's other tasks: it went with the scratch a failed job's cleanup swept, and a retry
+   * needs it back. Null when the job's tasks do not make the same list (its SHA-256 differs).
+   */
+  restoreList?(params: ParamsOf<K>, tasks: readonly PlannedKind[]): PlannedObject | null;
 }

@@ -1,7 +1,12 @@
 // `package`: a package's pieces checked (re-made if bad), muxed into CMAF segments with DASH and
-// HLS manifests, and committed all or none (abr/worker-task.ts).
+// HLS manifests, and committed all or none (abr/worker-task.ts). Its piece list travels by
+// reference.
+import { z } from 'zod';
+import { piecesObject } from '../abr/tasks.js';
 import type { TaskKind } from './kind.js';
-import { TASK_PARAMS } from './params.js';
+import { renditionChunkParams, renditionParams, TASK_PARAMS } from './params.js';
+
+const renditionPiece = z.union([renditionParams, renditionChunkParams]);
 
 export const packageKind: TaskKind<'package'> = {
   name: 'package',
@@ -13,4 +18,13 @@ export const packageKind: TaskKind<'package'> = {
     await storage.remove(p.pieces.uri).catch(() => undefined);
   },
   scratchPrefix: (p) => p.scratch,
+  restoreList: (p, tasks) => {
+    const renditions = tasks.flatMap((t) => {
+      const r = t.type === 'rendition' || t.type === 'rendition-chunk' ? renditionPiece.safeParse(t.params) : null;
+      return r?.success ? [r.data] : [];
+    });
+    if (!renditions.length) return null;
+    const again = piecesObject(p.scratch, renditions);
+    return again.ref.uri === p.pieces.uri && again.ref.sha256 === p.pieces.sha256 ? again.object : null;
+  },
 };

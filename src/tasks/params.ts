@@ -24,9 +24,23 @@ export const audioChunkParams = z.object({
 });
 export type AudioChunkParams = z.infer<typeof audioChunkParams>;
 
+/** An object in storage, named by its URI and pinned by its SHA-256 (hex): what a message carries
+ * instead of anything that grows with the title. */
+export const storedRef = z.object({
+  uri: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type StoredRef = z.infer<typeof storedRef>;
+
+/** A chunked job's video chunks, in order (600 for a 10-hour title at 60 s chunks): they travel
+ * in storage, named by AssembleParams.chunks. */
+export const chunkList = z.object({ manifest: z.array(videoChunkParams).min(1) });
+export type ChunkList = z.infer<typeof chunkList>;
+
 export const assembleParams = z.object({
-  /** Every video chunk, in order: what must be there, and how to re-encode one that is not. */
-  manifest: z.array(videoChunkParams).min(1),
+  /** Every video chunk, in order (a ChunkList under the job's scratch prefix): what must be
+   * there, and how to re-encode one that is not. */
+  chunks: storedRef,
   audio: audioChunkParams.nullable(),
   videoOffset: z.number().nonnegative(),
   totalFrames: z.number().int().positive(),
@@ -34,6 +48,10 @@ export const assembleParams = z.object({
   scratch: z.string().min(1),
 });
 export type AssembleParams = z.infer<typeof assembleParams>;
+
+/** What a join of video chunks reads: an assemble task's params with its chunk list in hand (a
+ * package's chunked rung is joined the same way). */
+export type JoinParams = Omit<AssembleParams, 'chunks'> & ChunkList;
 
 export const renditionParams = z.object({
   kind: z.literal('rendition'),
@@ -63,14 +81,6 @@ export const extrasParams = z.object({
   uri: z.string().min(1),
 });
 export type ExtrasParams = z.infer<typeof extrasParams>;
-
-/** An object in storage, named by its URI and pinned by its SHA-256 (hex): what a message carries
- * instead of anything that grows with the title. */
-export const storedRef = z.object({
-  uri: z.string().min(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-});
-export type StoredRef = z.infer<typeof storedRef>;
 
 /** A package's rendition pieces, smallest rung first: a chunked package has one per chunk per
  * rung (3000 for a 10-hour title of 6 rungs), so they travel in storage (PackageParams.pieces). */

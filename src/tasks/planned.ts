@@ -1,7 +1,9 @@
 // A job's plan as the planner hands it to the store: its tasks (kind, params, dependencies,
 // weight) and the objects they read by reference. Shared by every graph (chunked/tasks.ts,
 // abr/tasks.ts) and by feederd's planner (tasks/planner.ts); no I/O.
-import type { TaskKindName, VideoChunkParams } from './params.js';
+import type { z } from 'zod';
+import { sha256Text } from '../hash.js';
+import type { StoredRef, TaskKindName, VideoChunkParams } from './params.js';
 
 /** Shaped like the store's NewTask (kept here so the worker side never sees the store's types). */
 export interface PlannedTask {
@@ -44,6 +46,20 @@ export function chunkRange(c: ChunkRange): ChunkRange {
     selectEnd: c.selectEnd,
     seek: c.seek,
   };
+}
+
+/**
+ * A list a task reads by reference: the object to store at `uri` and the reference its params
+ * carry. Written through its schema, so the text (and its SHA-256) depends on the values only, not
+ * on key order: made again from the job's tasks (before a retry), it is the same to the byte.
+ */
+export function pinnedObject<S extends z.ZodType>(
+  uri: string,
+  schema: S,
+  value: z.input<S>,
+): { ref: StoredRef; object: PlannedObject } {
+  const text = `${JSON.stringify(schema.parse(value))}\n`;
+  return { ref: { uri, sha256: sha256Text(text) }, object: { uri, text } };
 }
 
 export function chunkKey(index: number): string {

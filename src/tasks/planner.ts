@@ -34,8 +34,8 @@ export interface ChunkPlannerOptions {
   workers: () => number;
   /** Where intermediates go: a directory path or an s3:// prefix, ending with '/'. */
   scratchBase: string;
-  /** Where a plan's by-reference objects are stored (a package's piece list); needed to plan a package. */
-  storage?: Storage;
+  /** Where a plan's by-reference objects are stored (a chunked job's chunk list, a package's piece list). */
+  storage: Storage;
 }
 
 export type ChunkDecision =
@@ -66,43 +66,51 @@ export function unchunkableReason(outputs: readonly OutputLike[]): string | null
 }
 
 export function makeChunkPlanner(o: ChunkPlannerOptions) {
-  /** `chunked`: the job's own choice (true/false), or undefined to follow config and the threshold. */
+  /** `chunked`: the job's own choice (true/false), or undefined to follow config and the threshold.
+   * The lists the planned tasks read by reference are stored before the plan is returned. */
   return async (
     input: string,
     outputs: readonly OutputLike[],
     chunked: boolean | undefined,
   ): Promise<ChunkDecision> => {
-    // A package is always a graph of tasks (a rendition per rung), chunked or not.
-    const pkg = await packagePlan(o, input, outputs, chunked);
-    if (pkg?.tasks) {
-      if (!o.storage) throw new NommerError('INTERNAL', 'planning a package needs storage for its piece list');
-      await storePlannedObjects(o.storage, pkg.tasks);
-    }
-    if (pkg) return pkg;
-    if (chunked === false) return { tasks: null, reason: 'chunking turned off for this job' };
-    if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };
-    const why = unchunkableReason(outputs);
-    if (why) return { tasks: null, reason: why };
-    if (!isLocalUri(input) || !isAbsolute(localPathOf(input)))
-      return { tasks: null, reason: 'feederd plans chunks from a local input; this one is remote' };
-    let src;
-    try {
-      src = await probeTimeline(o.ffprobe(), localPathOf(input));
-    } catch (err) {
-      // The ordinary encode reports a bad input with its proper error.
-      return { tasks: null, reason: `could not list the input's frames: ${asNommerError(err).message}` };
-    }
-    const plan = planChunks(src.timeline, { chunkSeconds: o.chunking.chunkSeconds, workers: o.workers() });
-    if (chunked === undefined && plan.duration < o.chunking.thresholdSeconds)
-      return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
-    if (plan.chunks.length < 2) return { tasks: null, reason: 'too short to split into chunks' };
-    const preset = outputs[0]!.preset as { audio?: { optional?: boolean } | null };
-    if (preset.audio && preset.audio.optional === false && !src.hasAudio)
-      return { tasks: null, reason: 'the preset needs audio and the input has none' };
-    const scratch = `${o.scratchBase}${randomUUID()}/`;
-    const tasks = chunkedTasks(plan, { scratch, audio: src.hasAudio && Boolean(preset.audio) });
-    return { tasks, summary: { chunks: plan.chunks.length, scratch, frames: plan.totalFrames, timeline: src.method } };
+    const decision = await decide(o, input, outputs, chunked);
+    if (decision.tasks) await storePlannedObjects(o.storage, decision.tasks);
+    return decision;
   };
+}
+
+async function decide(
+  o: ChunkPlannerOptions,
+  input: string,
+  outputs: readonly OutputLike[],
+  chunked: boolean | undefined,
+): Promise<ChunkDecision> {
+  // A package is always a graph of tasks (a rendition per rung), chunked or not.
+  const pkg = await packagePlan(o, input, outputs, chunked);
+  if (pkg) return pkg;
+  if (chunked === false) return { tasks: null, reason: 'chunking turned off for this job' };
+  if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };
+  const why = unchunkableReason(outputs);
+  if (why) return { tasks: null, reason: why };
+  if (!isLocalUri(input) || !isAbsolute(localPathOf(input)))
+    return { tasks: null, reason: 'feederd plans chunks from a local input; this one is remote' };
+  let src;
+  try {
+    src = await probeTimeline(o.ffprobe(), localPathOf(input));
+  } catch (err) {
+    // The ordinary encode reports a bad input with its proper error.
+    return { tasks: null, reason: `could not list the input's frames: ${asNommerError(err).message}` };
+  }
+  const plan = planChunks(src.timeline, { chunkSeconds: o.chunking.chunkSeconds, workers: o.workers() });
+  if (chunked === undefined && plan.duration < o.chunking.thresholdSeconds)
+    return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
+  if (plan.chunks.length < 2) return { tasks: null, reason: 'too short to split into chunks' };
+  const preset = outputs[0]!.preset as { audio?: { optional?: boolean } | null };
+  if (preset.audio && preset.audio.optional === false && !src.hasAudio)
+    return { tasks: null, reason: 'the preset needs audio and the input has none' };
+  const scratch = `${o.scratchBase}${randomUUID()}/`;
+  const tasks = chunkedTasks(plan, { scratch, audio: src.hasAudio && Boolean(preset.audio) });
+  return { tasks, summary: { chunks: plan.chunks.length, scratch, frames: plan.totalFrames, timeline: src.method } };
 }
 
 export type ChunkPlanner = ReturnType<typeof makeChunkPlanner>;

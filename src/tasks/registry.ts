@@ -11,7 +11,10 @@ import { audio } from './audio.js';
 import { chunk } from './chunk.js';
 import { encode } from './encode.js';
 import { extras } from './extras.js';
-import type { TaskKind } from './kind.js';
+import type { PlannedKind, TaskKind } from './kind.js';
+import type { PlannedObject } from './planned.js';
+import { storePlannedObjects } from './plan-objects.js';
+export type { PlannedKind } from './kind.js';
 import { packageAudio } from './package-audio.js';
 import { packageKind } from './package.js';
 import type { TaskKindName } from './params.js';
@@ -30,12 +33,6 @@ export const KINDS: { [K in TaskKindName]: TaskKind<K> } = {
   package: packageKind,
 };
 
-/** A task as the store keeps it: its kind and params. */
-export interface PlannedKind {
-  type: TaskKindName;
-  params?: Record<string, unknown> | null;
-}
-
 function scratchOf(t: PlannedKind) {
   return t.type in KINDS ? layoutOf(KINDS[t.type], t.params) : null;
 }
@@ -47,7 +44,21 @@ function layoutOf<K extends TaskKindName>(kind: TaskKind<K>, params: unknown) {
     uris: kind.scratchUris(r.data),
     more: kind.removeMore ? (s: Storage) => kind.removeMore!(s, r.data) : undefined,
     prefix: kind.scratchPrefix?.(r.data),
+    list: (tasks: readonly PlannedKind[]) => kind.restoreList?.(r.data, tasks) ?? null,
   };
+}
+
+/**
+ * Store again the lists a job's tasks read by reference that are no longer in storage (a failed
+ * job's cleanup swept them with its scratch), each made from the job's own tasks: before a retry.
+ */
+export async function restoreJobLists(storage: Storage, tasks: readonly PlannedKind[]): Promise<void> {
+  const lists: PlannedObject[] = [];
+  for (const t of tasks) {
+    const list = scratchOf(t)?.list(tasks);
+    if (list && !(await storage.exists(list.uri).catch(() => false))) lists.push(list);
+  }
+  await storePlannedObjects(storage, [{ objects: lists }]);
 }
 
 /**

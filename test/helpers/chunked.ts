@@ -11,6 +11,7 @@ import { probeTimeline } from '../../src/chunked/probe-frames.js';
 import { chunkedTasks } from '../../src/chunked/tasks.js';
 import { standaloneContext } from '../../src/worker/task-context.js';
 import { runTask } from '../../src/worker/runners.js';
+import { storePlannedObjects } from '../../src/tasks/plan-objects.js';
 import { MESSAGE_VERSION, type TaskMessage } from '../../src/messages.js';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -212,6 +213,8 @@ export async function chunkedRun(
   const scratch = `${join(dir, 'chunks', 'job')}/`;
   const tasks = chunkedTasks(plan, { scratch, audio: src.hasAudio });
   const storage = new FsStorage();
+  // As feederd's planner does: the lists its tasks read by reference, stored first.
+  await storePlannedObjects(storage, tasks);
   const message = (key: string): TaskMessage => {
     const t = tasks.find((x) => x.key === key)!;
     return {
