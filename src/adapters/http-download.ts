@@ -9,7 +9,6 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Agent, buildConnector, fetch, type Response } from 'undici';
 import { NommerError, asNommerError } from '../errors.js';
 
@@ -499,17 +498,12 @@ async function follow(
       const total = length !== null && !res.headers.get('content-encoding') ? Number(length) : undefined;
       const fileName = opts.fileName ?? safeFileName(url.pathname);
       const finalUrl = url;
-      const { path } = await streamToFile(
-        Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>),
-        destDir,
-        fileName,
-        {
-          signal: controller.signal,
-          onBytes: opts.onBytes,
-          total: Number.isFinite(total) ? total : undefined,
-          sourceError: (err) => networkError(err, finalUrl),
-        },
-      );
+      const { path } = await streamToFile(Readable.fromWeb(res.body), destDir, fileName, {
+        signal: controller.signal,
+        onBytes: opts.onBytes,
+        total: Number.isFinite(total) ? total : undefined,
+        sourceError: (err) => networkError(err, finalUrl),
+      });
       return path;
     } finally {
       clearTimeout(timer);

@@ -166,7 +166,7 @@ export class ApiClient {
         if (!res.ok || !res.body) throw new NommerError('API_ERROR', `event stream: HTTP ${res.status}`);
         const decoder = new TextDecoder();
         let buf = '';
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for await (const chunk of res.body) {
           buf += decoder.decode(chunk, { stream: true });
           let sep: number;
           while ((sep = buf.indexOf('\n\n')) >= 0) {

@@ -212,8 +212,9 @@ export class S3Storage implements Storage {
    */
   private async cleanUpAfterAbort(upload: Upload, bucket: string, key: string, err: unknown): Promise<void> {
     if ((err as { name?: string }).name !== 'AbortError') return;
-    const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
-    if (!uploadId) return;
+    // A private field, read as what it is: unknown until checked.
+    const uploadId: unknown = Reflect.get(upload, 'uploadId');
+    if (typeof uploadId !== 'string' || !uploadId) return;
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
     } catch {

@@ -39,7 +39,7 @@ export function immediate<A extends unknown[], R>(db: Db, fn: (...args: A) => R)
   if (!fns) txCache.set(db, (fns = new Map()));
   let run = fns.get(fn);
   if (!run) fns.set(fn, (run = db.transaction(fn).immediate as (...args: never[]) => unknown));
-  return run as unknown as (...args: A) => R;
+  return run as (...args: A) => R;
 }
 
 export interface JobRow {
