@@ -33,14 +33,7 @@ import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
 import { parseResolvedPreset } from '../presets/registry.js';
-import {
-  formatTarget,
-  inWindow,
-  parseTarget,
-  type ChunkedSearchRecord,
-  type OutputQuality,
-  type SearchRecord,
-} from '../quality/types.js';
+import { formatTarget, inWindow, parseTarget, type ChunkedSearchRecord, type OutputQuality } from '../quality/types.js';
 
 export interface AssembleRequest {
   ffmpeg: FfmpegInstall;
@@ -223,10 +216,11 @@ async function joinedQuality(
   const text = preset.quality?.target;
   if (!text) return measured;
   const target = parseTarget(text);
-  const records = chunks.map((c) => ({
-    index: c.spec.index,
-    ...((c.entry?.quality?.search ?? {}) as SearchRecord),
-  }));
+  // A chunk's own search (one without, as a repaired chunk may be, has none to give).
+  const records = chunks.flatMap((c) => {
+    const s = c.entry?.quality?.search;
+    return s && !('chunks' in s) ? [{ index: c.spec.index, ...s }] : [];
+  });
   const score = measured[target.metric];
   const search: ChunkedSearchRecord = {
     target: formatTarget(target),

@@ -38,6 +38,7 @@ import { allowedS3Prefixes, requireBucket, reservedS3Prefixes } from '../aws-set
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { makeChunkPlanner } from '../tasks/planner.js';
 import { Retention } from './retention.js';
+import { z } from 'zod';
 
 export interface FeederdOptions {
   host?: string;
@@ -63,8 +64,8 @@ async function feederdAt(host: string, port: number): Promise<boolean> {
   const name = host.includes(':') ? `[${host}]` : host;
   try {
     const res = await fetch(`http://${name}:${port}/v1/health`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { ok?: unknown; version?: unknown };
-    return res.ok && body.ok === true && typeof body.version === 'string';
+    const body = z.looseObject({ ok: z.literal(true), version: z.string() }).safeParse(await res.json());
+    return res.ok && body.success;
   } catch {
     return false;
   }

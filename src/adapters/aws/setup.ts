@@ -23,6 +23,7 @@ import { NommerError } from '../../errors.js';
 import { s3Client, sqsClient, type AwsSettings } from './clients.js';
 import { awsCall, isQueueMissing, wrapAwsError } from './errors.js';
 import { queueNames, type QueueUrls } from './queues.js';
+import { z } from 'zod';
 
 export interface SetupOptions {
   bucket: string;
@@ -292,13 +293,19 @@ interface EnsuredQueue {
 
 type Attributes = Record<string, string>;
 
+/** A queue's RedrivePolicy attribute (JSON; SQS gives the count back as a string). */
+const redrivePolicy = z.looseObject({
+  deadLetterTargetArn: z.string().optional(),
+  maxReceiveCount: z.union([z.number(), z.string()]).optional(),
+});
+
 /** Equal as SQS means it: numbers as strings, RedrivePolicy as JSON whose count may be a string. */
 function sameAttribute(name: string, actual: string | undefined, wanted: string): boolean {
   if (actual === undefined) return false;
   if (name === 'RedrivePolicy') {
     try {
-      const a = JSON.parse(actual) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
-      const w = JSON.parse(wanted) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+      const a = redrivePolicy.parse(JSON.parse(actual));
+      const w = redrivePolicy.parse(JSON.parse(wanted));
       return a.deadLetterTargetArn === w.deadLetterTargetArn && Number(a.maxReceiveCount) === Number(w.maxReceiveCount);
     } catch {
       return false;
