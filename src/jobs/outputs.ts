@@ -62,7 +62,8 @@ export interface ChunkedSearchRecord {
 }
 
 /** What a job output's record says about quality (job.outputs[i].quality). */
-export interface OutputQuality extends Partial<Quality> {
+// A type, not an interface: a task's result schema reads it as a record (tasks/results.ts).
+export type OutputQuality = Partial<Quality> & {
   /** Why nothing was measured (a still, measuring turned off, a failure to measure). */
   skipped?: string;
   /** Wall time of the measurement, seconds. */
@@ -72,7 +73,7 @@ export interface OutputQuality extends Partial<Quality> {
   hdr?: OutputHdr;
   /** Which frames the scores are over: all ('full') or every Nth (quality/encode-quality.ts). */
   sampling?: Sampling;
-}
+};
 export type Sampling = 'full' | { every: number };
 
 const finite = z.number().refine(Number.isFinite);
