@@ -1,6 +1,7 @@
 // `nommer setup aws`: creates, or checks, the bucket and the three queues, idempotently. A second
 // run finds everything and changes nothing; a queue whose settings drifted is put back; a dry run
 // only reads. Also writes the two least-privilege IAM policies (orchestrator, worker).
+import { DRAIN_TAG } from '../../fleet/drain.js';
 import { RELEASE_PREFIX } from '../../fleet/release.js';
 import {
   CreateBucketCommand,
@@ -502,6 +503,19 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
         ...(opts.clusterTag
           ? { Condition: { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } } }
           : {}),
+      },
+      // Scale-in by draining: only the drain tag, never another (not the cluster tag), on workers.
+      {
+        Sid: 'DrainWorkers',
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
+        Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
+        Condition: {
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [DRAIN_TAG] },
+          ...(opts.clusterTag
+            ? { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } }
+            : {}),
+        },
       },
       // Describe calls cannot be scoped to resources.
       { Sid: 'ListWorkers', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
