@@ -22,6 +22,7 @@ import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { VideoChunkParams } from './tasks.js';
+import { decodeChunk, decodeProblem } from './check-chunk.js';
 import {
   averageKbps,
   measureAgainstSource,
@@ -43,6 +44,8 @@ export const videoChunkEntry = z.object({
   frames: z.number().int().positive(),
   bytes: z.number().int().nonnegative().optional(),
   sha256: z.string(),
+  /** Frames its worker decoded from it without an error (check-chunk.ts). */
+  decoded: z.number().int().nonnegative().optional(),
   decodedFromStart: z.boolean().optional(),
   quality: outputQualitySchema.optional(),
 });
@@ -61,6 +64,8 @@ export type ChunkManifestEntry = {
   frames: number;
   bytes: number;
   sha256: string;
+  /** Frames the encoding worker decoded from it without an error (the checksum ties it to the bytes). */
+  decoded?: number;
   /** True when the seek was not trusted and the chunk was decoded from the input's start. */
   decodedFromStart?: boolean;
   /** The chunk's scores against its frames of the source, and its CRF search under a target. */
@@ -307,10 +312,15 @@ export async function encodeVideoChunk(
     // scores would cost a measurement per chunk that nobody reads.
     frames = await encodeExact(undefined);
   }
+  // A chunk that does not decode cleanly is never stored: the task fails, and runs again.
+  const undecodable = decodeProblem(await decodeChunk(req.ffmpeg.ffmpeg, req.dest, req.signal), frames);
+  if (undecodable)
+    throw new NommerError('FFMPEG_FAILED', `chunk ${req.chunk.index}: ${undecodable}`, { retriable: true });
   const st = await stat(req.dest);
   return {
     index: req.chunk.index,
     frames,
+    decoded: frames,
     bytes: st.size,
     sha256: await sha256File(req.dest),
     ...(decodedFromStart ? { decodedFromStart } : {}),
