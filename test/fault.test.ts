@@ -26,6 +26,7 @@ import {
   until,
   workersOf,
 } from './helpers/faults.js';
+import { pacedFfmpeg, type PacedFfmpeg } from './helpers/paced-ffmpeg.js';
 import { ApiClient } from '../src/client/api-client.js';
 import { openDatabase } from '../src/adapters/local/db.js';
 import { taskMessage } from '../src/messages.js';
@@ -74,13 +75,13 @@ async function assertClean(f: RunningFeederd, d: string, opts: { jobs?: number }
 }
 
 /**
- * The input of the tests that act mid-encode: long enough that its webm encode runs for seconds
- * even on a fast machine (so the test acts while ffmpeg is surely still running), small enough
- * to stay cheap when the job is encoded again after the fault. 750 frames of 160x120 take about
- * 4-6 s of CPU for the webm preset on a 2-core Xeon VM (about 10 s for webm-2pass). Made once
- * per file and copied into each test's directory (the needles below are that directory).
+ * The input of the tests that act mid-encode. Their feederd's ffmpeg is held to real time
+ * (helpers/paced-ffmpeg.ts) until the test has acted, so the first encode lasts 8 s on any
+ * machine, by construction, at next to no CPU; the test then releases it, and the encode after
+ * the fault runs at full speed (200 frames of 160x120). Made once per file and copied into each
+ * test's directory (the needles below are that directory).
  */
-const LONG_CLIP = { seconds: 30, width: 160, height: 120 };
+const LONG_CLIP = { seconds: 8, width: 160, height: 120 };
 const LONG_CLIP_FRAMES = LONG_CLIP.seconds * 25;
 let longClipMade: string | undefined;
 function longClip(d: string, name: string): string {
@@ -88,6 +89,17 @@ function longClip(d: string, name: string): string {
   const path = join(d, name);
   copyFileSync(longClipMade, path);
   return path;
+}
+
+/** A feederd for a test that acts mid-encode: its encodes are held to real time until `paced.release()`. */
+async function startHeld(
+  d: string,
+  opts: Parameters<typeof startFeederd>[1] = {},
+): Promise<{ f: RunningFeederd; paced: PacedFfmpeg }> {
+  const paced = pacedFfmpeg(d, { held: true });
+  const f = await startFeederd(d, { ...opts, env: { ...opts.env, ...paced.env } });
+  running.push(f);
+  return { f, paced };
 }
 
 interface Encoding {
@@ -111,7 +123,7 @@ async function waitForEncoder(f: RunningFeederd, id: string, needle: string): Pr
   const workerId = cmd?.match(/ --id (\S+)/)?.[1];
   assert.ok(
     worker && workerId && cmd?.includes(`--parent-pid ${f.proc.pid} `),
-    `ffmpeg ${ffmpeg} for ${needle} is run by one of this feederd's workers (parent ${worker}: ${cmd}); gone already? then the clip is too short for this machine`,
+    `ffmpeg ${ffmpeg} for ${needle} is run by one of this feederd's workers (parent ${worker}: ${cmd})`,
   );
   return { job, ffmpeg: ffmpeg!, workerPid: worker, workerId };
 }
@@ -171,14 +183,13 @@ test('a worker SIGKILLed mid-download: the download is cut, the task is delivere
 
 test('a worker SIGKILLed mid-encode: its ffmpeg dies with it, another worker finishes the job, no partial output', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 2 });
-  running.push(f);
+  const { f, paced } = await startHeld(d, { workers: 2 });
   const clip = longClip(d, 'k.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }, { preset: 'opus' }] });
   const busy = await waitForEncoder(f, j.id, `${d}/.k.webm.`);
+  paced.release();
   process.kill(busy.workerPid, 'SIGKILL');
   await until(() => ffmpegPids(`${d}/.k.webm`).length === 0, 5000, "the killed worker's ffmpeg to die (pdeathsig)");
-  // The whole clip is encoded again: on a machine loaded to ~10 on 2 cores that took ~60 s.
   const done = await waitForJob(f.client, j.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   assert.notEqual(done.worker, busy.workerId, 'the other worker finished it');
@@ -195,9 +206,11 @@ test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exa
   let f = await startFeederd(d, { workers: 1 });
   running.push(f);
   const oldPid = f.proc.pid!;
-  // 40 submissions at once: the dispatcher is sending them while feederd is killed.
+  // 16 submissions at once: the dispatcher is sending them while feederd is killed (it was 40;
+  // each poster job costs about 1 s of CPU, and 16 make the same point).
+  const JOBS = 16;
   const jobs = await Promise.all(
-    Array.from({ length: 40 }, (_, i) =>
+    Array.from({ length: JOBS }, (_, i) =>
       create(f, { input: clip, outputs: [{ preset: 'poster', uri: join(d, `p${i}.webp`) }] }),
     ),
   );
@@ -208,10 +221,10 @@ test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exa
   running.push(f);
   for (const j of jobs)
     assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded', `job ${j.id}`);
-  for (let i = 0; i < 40; i++) assert.equal(probe(join(d, `p${i}.webp`)).streams[0]!.codec_name, 'webp');
+  for (let i = 0; i < JOBS; i++) assert.equal(probe(join(d, `p${i}.webp`)).streams[0]!.codec_name, 'webp');
   const list = await f.client.listJobs({ limit: 1000 });
-  assert.equal(list.jobs.length, 40);
-  await assertClean(f, d, { jobs: 40 });
+  assert.equal(list.jobs.length, JOBS);
+  await assertClean(f, d, { jobs: JOBS });
   await f.stop();
 });
 
@@ -388,11 +401,12 @@ function queuedTasks(home: string): Array<{ jobId: string; outputs: string[] }> 
 
 test('SIGTERM with no grace: the worker releases its task, feederd exits within its bound; after a restart the job finishes', async () => {
   const d = dir();
-  let f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '0'] });
-  running.push(f);
+  const held = await startHeld(d, { workers: 1, extraArgs: ['--shutdown-grace', '0'] });
+  let f = held.f;
   const clip = longClip(d, 'g.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   await waitForEncoder(f, j.id, `${d}/.g.webm.`);
+  held.paced.release();
   const pid = f.proc.pid!;
   const t0 = Date.now();
   await f.stop();
@@ -403,7 +417,7 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
   assert.deepEqual(partialFiles(d), []);
   assert.equal(storeState(f.home).byState.queued, 1, 'the released job is queued again');
   assert.equal(storeState(f.home).leased, 0);
-  f = await startFeederd(d, { workers: 1 });
+  f = await startFeederd(d, { workers: 1, env: held.paced.env });
   running.push(f);
   assert.equal((await waitForJob(f.client, j.id, isFinal, 240_000)).state, 'succeeded');
   await assertClean(f, d, { jobs: 1 });
@@ -412,8 +426,7 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
 
 test('a second SIGTERM forces: work is released at once instead of waiting out a long grace', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 1, extraArgs: ['--shutdown-grace', '120'] });
-  running.push(f);
+  const { f } = await startHeld(d, { workers: 1, extraArgs: ['--shutdown-grace', '120'] });
   const clip = longClip(d, 's.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm-2pass' }] });
   // Pass 1 writes no file, so look for the input in ffmpeg's arguments (ffprobe does not count).
@@ -433,8 +446,7 @@ test('a second SIGTERM forces: work is released at once instead of waiting out a
 
 test('`nommer feederd stop` returns only when feederd and its workers are gone', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 1 });
-  running.push(f);
+  const { f } = await startHeld(d, { workers: 1 });
   const clip = longClip(d, 'n.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   await waitForEncoder(f, j.id, `${d}/.n.webm.`);
@@ -451,11 +463,12 @@ test('`nommer feederd stop` returns only when feederd and its workers are gone',
 
 test('SIGTERM to one worker: it finishes or releases within its grace and exits; feederd replaces it and the job succeeds', async () => {
   const d = dir();
-  const f = await startFeederd(d, { workers: 1 });
-  running.push(f);
+  const { f, paced } = await startHeld(d, { workers: 1 });
   const clip = longClip(d, 'w.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
   const pid = (await waitForEncoder(f, j.id, `${d}/.w.webm.`)).workerPid;
+  // Held, the encode cannot end within the worker's 2 s grace: it is released, and done again at full speed.
+  paced.release();
   const t0 = Date.now();
   process.kill(pid, 'SIGTERM');
   await until(
