@@ -119,7 +119,7 @@ export const FAST_ABR = ['abr.segmentSeconds=2', 'video.speed=8'];
 
 function probeJson(args: string[]): {
   streams?: Array<Record<string, unknown>>;
-  packets?: Array<{ flags: string; pts_time?: string }>;
+  packets?: Array<{ flags: string; pts_time?: string; pos?: string }>;
 } {
   const r = spawnSync(FFPROBE, ['-v', 'error', '-of', 'json', ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ffprobe ${args.join(' ')}: ${r.stderr}`);
@@ -162,7 +162,13 @@ export function checkPackage(
     const i = Number(/\d+/.exec(init)![0]);
     const chunks = files.filter((f) => f.startsWith(`chunk-stream${i}-`)).sort();
     assert.ok(chunks.length >= 2, `stream ${i} has ${chunks.length} segments`);
-    const info = probeJson(['-show_streams', join(dir, init)]).streams?.[0] ?? {};
+    // The stream as a player appends it (init, then every segment), probed once: its stream
+    // info, and where each of its packets starts in the file.
+    const parts = [init, ...chunks].map((f) => readFileSync(join(dir, f)));
+    const joined = join(tmp, `stream-${i}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.mp4`);
+    writeFileSync(joined, Buffer.concat(parts));
+    const probed = probeJson(['-show_entries', 'stream:packet=pos,flags', joined]);
+    const info = probed.streams?.[0] ?? {};
     if (info.codec_type === 'audio') {
       audioStreams++;
       assert.equal(info.codec_name, 'opus');
@@ -185,20 +191,16 @@ export function checkPackage(
     const sar = String(info.sample_aspect_ratio ?? '1:1');
     const [sn, sd] = sar.split(':').map(Number) as [number, number];
     assert.ok(sn === 0 || Math.abs(sn / sd - 1) < 0.005, `square pixels (SAR ${sar})`);
-    // Every segment starts on a keyframe: each (init + segment) decodes from its first packet.
-    for (const c of chunks) {
-      const joined = join(tmp, `seg-${i}-${c}.mp4`);
-      writeFileSync(joined, Buffer.concat([readFileSync(join(dir, init)), readFileSync(join(dir, c))]));
-      const first = probeJson([
-        '-select_streams',
-        'v:0',
-        '-show_entries',
-        'packet=flags',
-        '-read_intervals',
-        '%+#1',
-        joined,
-      ]).packets?.[0];
-      assert.ok(first?.flags.startsWith('K'), `${c} of stream ${i} starts on a keyframe (flags ${first?.flags})`);
+    // Every segment starts on a keyframe: the first packet at or after the segment's first byte
+    // (each segment is a moof and its mdat, so that packet is the segment's first sample) is one.
+    const packets = (probed.packets ?? []).map((p) => ({ pos: Number(p.pos), flags: p.flags }));
+    let at = parts[0]!.length;
+    for (const [k, c] of chunks.entries()) {
+      const end = at + parts[k + 1]!.length;
+      const first = packets.find((p) => p.pos >= at);
+      assert.ok(first && first.pos < end, `${c} of stream ${i} holds a packet`);
+      assert.ok(first.flags.startsWith('K'), `${c} of stream ${i} starts on a keyframe (flags ${first.flags})`);
+      at = end;
     }
   }
   assert.ok(sizes.length >= 1, 'at least one video rendition');
