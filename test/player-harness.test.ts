@@ -13,11 +13,20 @@ import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } f
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { FFMPEG, tempDir } from './helpers/media.js';
-import { playInBrowser, servePackage, type PlayReport, type ServedPackage } from './helpers/player.js';
+import type { Browser } from 'playwright-core';
+import {
+  launchPlayerBrowser,
+  playInBrowser,
+  servePackage,
+  type PlayReport,
+  type ServedPackage,
+} from './helpers/player.js';
 
 const tmp = tempDir('nommer-player-');
 const served: ServedPackage[] = [];
 let av: string; // two VP9 renditions (640x360, 320x180) + Opus
+// One Chromium for the file's plays (a launch costs seconds of CPU); each play has its own context.
+let browser: Browser;
 
 /** An 8 s package of two VP9 renditions (+ Opus unless audio is false), 2 s segments, keyframe every segment. */
 function makePackage(dir: string, o: { audio: boolean }): string {
@@ -50,7 +59,7 @@ function variantOf(from: string, name: string, change: (dir: string) => void): s
 async function play(dir: string, manifest: string, o: { timeoutMs?: number } = {}) {
   const s = await servePackage(dir);
   served.push(s);
-  const r = await playInBrowser({ url: s.url + manifest, timeoutMs: o.timeoutMs });
+  const r = await playInBrowser({ url: s.url + manifest, timeoutMs: o.timeoutMs, browser });
   return { r, ms: r.elapsedMs, requests: s.requests };
 }
 
@@ -67,10 +76,12 @@ function assertPlayedAndSwitched(r: PlayReport, what: string) {
   assert.equal(r.displayedAfterSwitch?.height, r.switchedTo.height, `${what}: the new rendition is on screen`);
 }
 
-before(() => {
+before(async () => {
   av = makePackage(join(tmp.path, 'av'), { audio: true });
+  browser = await launchPlayerBrowser();
 });
 after(async () => {
+  await browser?.close();
   await Promise.all(served.map((s) => s.close()));
   tmp.cleanup();
 });
