@@ -8,10 +8,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeClip, tempDir } from './helpers/media.js';
 import { NOMMER_BIN, nommer } from './helpers/cli.js';
+import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
 
 const d = tempDir('nommer-tui-');
 const socket = `nommer-tui-${process.pid}`;
-const env = { NOMMER_HOME: join(d.path, 'home'), NOMMER_PORT: '0' };
+// The feederd the first submit starts encodes with this ffmpeg: the live-view test holds it to
+// real time, so its encode lasts the clip's 8 s on any machine.
+const paced = pacedFfmpeg(d.path);
+const env = { NOMMER_HOME: join(d.path, 'home'), NOMMER_PORT: '0', ...paced.env };
 
 after(async () => {
   spawnSync('tmux', ['-L', socket, 'kill-server']);
@@ -117,13 +121,15 @@ const percentLine = (s: string) => s.split('\n').find((l) => /encoding/.test(l) 
 
 // tmux is one of the tools `npm test` makes sure of before any test runs (scripts/test-prepare.sh).
 test('submit on a terminal: a live view while ffmpeg runs, the output and its size at the end, exit 0 (and what the view cost, as a diagnostic)', async (t) => {
-  const clip = makeClip(join(d.path, 'clip.mov'), { seconds: 10, width: 640, height: 360, fps: 30 });
+  const clip = makeClip(join(d.path, 'clip.mov'), { seconds: 8, width: 160, height: 120, fps: 30 });
+  paced.hold();
   startInTmux('submit', ['submit', clip]);
   const mid = await waitForScreen(
     'submit',
     (s) => Boolean(percentLine(s)),
     'a percent between 10 and 89 while encoding',
   );
+  paced.release(); // the encodes of the later tests run at full speed
   const pid = nommerPid('submit');
   const t1 = Date.now(),
     c1 = cpuOf(pid)!.cpu;
