@@ -21,6 +21,7 @@ import type { PublicJob } from '../src/orchestrator/api.js';
 import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { ffmpegPids, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
+import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -50,7 +51,7 @@ after(async () => {
 const SET = ['video.speed=4', 'video.crf=32', 'video.bitrateScale=4'];
 // 16 s at 4 s a chunk, two workers: four video chunks (two full waves) + audio -> assemble.
 const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
-const CLIP = { seconds: 16, width: 320, height: 240 };
+const CLIP = { seconds: 16, width: 160, height: 120 };
 const FRAMES = CLIP.seconds * 25;
 
 interface TaskView {
@@ -178,13 +179,17 @@ interface Failed {
 /**
  * Start a two-worker feederd, submit a chunked job, wait until `before` chunk tasks succeeded,
  * then (when `freeze`) freeze the next chunk ffmpeg seen, and replace the input with garbage.
- * Resolves once the job is failed. The original input is kept at `original`.
+ * Resolves once the job is failed. The original input is kept at `original`. Until the garbage
+ * is in place every encode is held to real time (helpers/paced-ffmpeg.ts): a chunk's ffmpeg runs
+ * 4 s on any machine, so the one to freeze is not missed, and a task still to start (the audio,
+ * after the second wave of chunks) opens the garbage; what runs after that runs at full speed.
  */
 async function failMidEncode(opts: { before: number; freeze: boolean }): Promise<Failed> {
   const t = tempDir('nommer-chunk-fault-');
   dirs.push(t);
   const d = t.path;
-  const f = await startFeederd(d, { workers: 2, config: CONFIG });
+  const paced = pacedFfmpeg(d, { held: true });
+  const f = await startFeederd(d, { workers: 2, config: CONFIG, env: paced.env });
   running.push(f);
   const clip = makeClip(join(d, 'film.mp4'), CLIP);
   const original = join(d, 'film.original.mp4');
@@ -220,7 +225,7 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
   let frozenPid: number | null = null;
   let frozenTask: TaskView | null = null;
   if (opts.freeze) {
-    // A tight poll: a chunk's ffmpeg runs for a second or more, so it is not missed.
+    // A tight poll: a chunk's ffmpeg runs for 4 s (held), so it is not missed.
     const deadline = Date.now() + 60_000;
     while (frozenPid === null) {
       assert.ok(Date.now() < deadline, 'no chunk ffmpeg seen within 60 s');
@@ -261,6 +266,7 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
   // Garbage, put in place atomically: what already runs reads the old file.
   writeFileSync(join(d, 'garbage.tmp'), randomBytes(256 * 1024));
   renameSync(join(d, 'garbage.tmp'), clip);
+  paced.release();
   const failed = await pollJob(f, job.id, (x) => isFinalState(x.job.state), 120_000, 'the job to fail');
   return {
     f,
