@@ -98,7 +98,7 @@ test('a local file submitted to the aws backend is staged in S3, encoded by a wo
 test('a worker killed mid-job: the message becomes visible again and another worker completes it', async (t) => {
   const { dir, f } = await setup();
   // w1's encode is held to real time (8 s on any machine); w2's, after the release, runs at full speed.
-  const paced = pacedFfmpeg(dir, { held: true });
+  const paced = pacedFfmpeg({ held: true });
   const w1 = worker(t, dir, 'aws-k1', [], paced.env);
   const clip = makeClip(join(dir, 'long.mp4'), { seconds: 8, width: 160, height: 120 });
   const { job } = await f.client.createJob({
@@ -129,7 +129,7 @@ test('a worker killed mid-job: the message becomes visible again and another wor
 test('a poison task that kills every worker ends in the DLQ and the job fails with WORKER_LOST', async (t) => {
   const { dir, f } = await setup();
   // Every encode is held to real time: each worker is killed while its encode surely runs.
-  const paced = pacedFfmpeg(dir, { held: true });
+  const paced = pacedFfmpeg({ held: true });
   const clip = makeClip(join(dir, 'p.mp4'), { seconds: 8, width: 160, height: 120 });
   const { job } = await f.client.createJob({
     input: clip,

@@ -188,7 +188,7 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
   const t = tempDir('nommer-chunk-fault-');
   dirs.push(t);
   const d = t.path;
-  const paced = pacedFfmpeg(d, { held: true });
+  const paced = pacedFfmpeg({ held: true });
   const f = await startFeederd(d, { workers: 2, config: CONFIG, env: paced.env });
   running.push(f);
   const clip = makeClip(join(d, 'film.mp4'), CLIP);

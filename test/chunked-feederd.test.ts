@@ -104,7 +104,7 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   // Chunks are encoded at real time until the victim is killed (helpers/paced-ffmpeg.ts): a chunk
   // seen 10% done has over a second left on any machine. 8 s of 320x180 in 2 s chunks (the clip
   // is encoded three times: feederd, calm, whole; 160x90 fell below the SSIM bound).
-  const paced = pacedFfmpeg(d.path, { held: true });
+  const paced = pacedFfmpeg({ held: true });
   const config = { chunking: { ...CONFIG.chunking, chunkSeconds: 2 } };
   const f = await startFeederd(d.path, { workers: 2, config, env: paced.env });
   running.push(f);

@@ -96,7 +96,7 @@ async function startHeld(
   d: string,
   opts: Parameters<typeof startFeederd>[1] = {},
 ): Promise<{ f: RunningFeederd; paced: PacedFfmpeg }> {
-  const paced = pacedFfmpeg(d, { held: true });
+  const paced = pacedFfmpeg({ held: true });
   const f = await startFeederd(d, { ...opts, env: { ...opts.env, ...paced.env } });
   running.push(f);
   return { f, paced };

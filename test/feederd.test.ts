@@ -111,7 +111,7 @@ test('cancel mid-encode stops ffmpeg and leaves no partial file', async () => {
   const d = tempDir();
   dirs.push(d);
   // Held to real time: the encode of this 8 s clip lasts 8 s whatever the machine.
-  const paced = pacedFfmpeg(d.path, { held: true });
+  const paced = pacedFfmpeg({ held: true });
   const f = await startFeederd(d.path, { env: paced.env });
   running.push(f);
   const clip = makeClip(join(d.path, 'long.mp4'), { seconds: 8, width: 160, height: 120 });
@@ -134,7 +134,7 @@ test('a worker killed with SIGKILL mid-encode loses its lease; the job is retrie
   const d = tempDir();
   dirs.push(d);
   // The first encode is held to real time (8 s, whatever the machine); the retry runs at full speed.
-  const paced = pacedFfmpeg(d.path, { held: true });
+  const paced = pacedFfmpeg({ held: true });
   const f = await startFeederd(d.path, { env: paced.env });
   running.push(f);
   const clip = makeClip(join(d.path, 'k.mp4'), { seconds: 8, width: 160, height: 120 });

@@ -14,7 +14,7 @@ const d = tempDir('nommer-tui-');
 const socket = `nommer-tui-${process.pid}`;
 // The feederd the first submit starts encodes with this ffmpeg: the live-view test holds it to
 // real time, so its encode lasts the clip's 8 s on any machine.
-const paced = pacedFfmpeg(d.path);
+const paced = pacedFfmpeg();
 const env = { NOMMER_HOME: join(d.path, 'home'), NOMMER_PORT: '0', ...paced.env };
 
 after(async () => {

@@ -7,12 +7,15 @@
 // any machine, by construction, and costs next to no CPU while it waits. With the brake off the
 // same real ffmpeg runs unchanged, so the retry after the fault encodes the clip at full speed.
 //
-// It is a small bash script in the test's directory, given to feederd (and so its workers) as
+// It is a small bash script in a temp dir of its own, given to feederd (and so its workers) as
 // NOMMER_FFMPEG: it reads the brake file at each start, puts `-readrate <rate>` before every
 // `-i` while the file holds a rate, and execs the real ffmpeg in its own place (same pid, so the
-// worker's parent-death signal and the tests' /proc lookups see ffmpeg itself).
+// worker's parent-death signal and the tests' /proc lookups see ffmpeg itself). Not under the
+// test's directory: the tests look for that directory in command lines to find their ffmpegs, and
+// must not take the script, for the moment before its exec, for one.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { FFMPEG, FFPROBE } from './media.js';
 
@@ -32,10 +35,15 @@ function absolute(tool: string): string {
   return execFileSync('bash', ['-c', 'command -v "$1"', 'bash', tool], { encoding: 'utf8' }).trim();
 }
 
-/** Writes the wrapper under `dir` (held from the start when `held`, at 1x real time). */
-export function pacedFfmpeg(dir: string, opts: { held?: boolean } = {}): PacedFfmpeg {
-  const bin = join(dir, 'paced-ffmpeg');
-  mkdirSync(bin, { recursive: true });
+const made: string[] = [];
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** Writes a wrapper (held from the start when `held`, at 1x real time); removed when the test process exits. */
+export function pacedFfmpeg(opts: { held?: boolean } = {}): PacedFfmpeg {
+  const bin = mkdtempSync(join(tmpdir(), 'nommer-paced-ffmpeg-'));
+  made.push(bin);
   const brake = join(bin, 'brake');
   const wrapper = join(bin, 'ffmpeg');
   writeFileSync(
