@@ -127,7 +127,8 @@ export function parseMessage<T extends z.ZodTypeAny>(
       return { ok: false, reason: 'not JSON' };
     }
   }
-  const version = (value as { v?: unknown } | null)?.v;
+  // Only the version is read before the schema: which schema applies depends on it.
+  const version = z.looseObject({ v: z.unknown() }).safeParse(value).data?.v;
   if (typeof version !== 'number' || !versions.includes(version))
     return {
       ok: false,

@@ -3,8 +3,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 
 let root: string | undefined;
+
+/** What nommer reads of a package.json. */
+const packageJson = z.looseObject({ name: z.string(), version: z.string() });
 
 /** The package root: the nearest folder above this module with nommer's package.json. */
 export function packageRoot(): string {
@@ -12,7 +16,7 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'media-nommer')
+    if (existsSync(pj) && packageJson.safeParse(JSON.parse(readFileSync(pj, 'utf8'))).data?.name === 'media-nommer')
       return (root = dir);
     dir = dirname(dir);
   }
@@ -25,7 +29,7 @@ export function nommerBin(): string {
 }
 
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return packageJson.parse(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'))).version;
 }
 
 /** Files under the data directory. */

@@ -27,7 +27,7 @@ export interface Rendition {
 const UNBOUNDED = 16384;
 
 export function isPackagePreset(p: unknown): boolean {
-  return (p as { container?: unknown } | null)?.container === 'cmaf';
+  return typeof p === 'object' && p !== null && 'container' in p && p.container === 'cmaf';
 }
 
 export function abrOf(preset: ResolvedPreset): NonNullable<ResolvedPreset['abr']> {

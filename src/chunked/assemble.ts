@@ -41,7 +41,6 @@ import {
   scoreOf,
   type ChunkedSearchRecord,
   type OutputQuality,
-  type SearchRecord,
 } from '../quality/types.js';
 
 export interface AssembleRequest {
@@ -226,10 +225,11 @@ async function joinedQuality(
   const text = preset.quality?.target;
   if (!text) return gated(measured);
   const target = parseTarget(text);
-  const records = chunks.map((c) => ({
-    index: c.spec.index,
-    ...((c.entry?.quality?.search ?? {}) as SearchRecord),
-  }));
+  // A chunk's own search (one without, as a repaired chunk may be, has none to give).
+  const records = chunks.flatMap((c) => {
+    const s = c.entry?.quality?.search;
+    return s && !('chunks' in s) ? [{ index: c.spec.index, ...s }] : [];
+  });
   const score = scoreOf(measured, target);
   const search: ChunkedSearchRecord = {
     target: formatTarget(target),

@@ -17,8 +17,7 @@ import { isLocalUri, localPathOf } from '../uri.js';
 
 /** The codec family the default speed table knows a preset by. */
 export function presetFamily(p: WirePreset): string {
-  const codec = (p.video as { codec?: unknown } | null | undefined)?.codec;
-  return typeof codec === 'string' ? codec : 'audio';
+  return parseResolvedPreset(p).video?.codec ?? 'audio';
 }
 
 export interface EstimateRequest {
@@ -50,7 +49,8 @@ export function planWork(o: {
       audio: Boolean(o.info.audio && preset.audio),
     };
   }
-  const preset = o.outputs[0]?.preset as { audio?: { optional?: boolean } | null } | undefined;
+  const first = o.outputs[0];
+  const preset = first ? parseResolvedPreset(first.preset) : undefined;
   const audio = Boolean(o.info.audio && preset?.audio);
   const { chunks, chunked } = o.request;
   if (chunks !== undefined)

@@ -41,6 +41,7 @@ import { Retention } from './retention.js';
 import { Watcher } from './watcher.js';
 import { PrefixWatcher } from './prefix-watcher.js';
 import { EventRoutes } from './s3-watch.js';
+import { z } from 'zod';
 
 export interface FeederdOptions {
   host?: string;
@@ -66,8 +67,8 @@ async function feederdAt(host: string, port: number): Promise<boolean> {
   const name = host.includes(':') ? `[${host}]` : host;
   try {
     const res = await fetch(`http://${name}:${port}/v1/health`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { ok?: unknown; version?: unknown };
-    return res.ok && body.ok === true && typeof body.version === 'string';
+    const body = z.looseObject({ ok: z.literal(true), version: z.string() }).safeParse(await res.json());
+    return res.ok && body.success;
   } catch {
     return false;
   }

@@ -12,7 +12,7 @@ import { createJobBody } from '../api/contract.js';
 import { NommerError } from '../errors.js';
 import { resolveOutputs } from '../jobspec.js';
 import type { WirePreset } from '../messages.js';
-import { toWirePreset } from '../presets/registry.js';
+import { parseResolvedPreset, toWirePreset } from '../presets/registry.js';
 import type { QualityGates } from '../presets/schema.js';
 import { isPackagePreset } from '../abr/ladder.js';
 import { absoluteUri, hasScheme } from '../uri.js';
@@ -211,7 +211,7 @@ function publicEstimate(e: JobEstimate): Estimate {
 /** feederd's quality.measure for a preset that says nothing of measuring and has no target. */
 function withMeasureDefault(p: WirePreset, measure: boolean | undefined): WirePreset {
   if (measure !== false) return p;
-  const q = (p.quality ?? null) as { measure?: boolean; target?: string } | null;
+  const q = parseResolvedPreset(p).quality;
   if (q?.target !== undefined || q?.measure !== undefined) return p;
   return { ...p, quality: { ...(q ?? {}), measure: false } };
 }

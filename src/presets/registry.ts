@@ -5,6 +5,7 @@ import type { WirePreset } from '../messages.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { NommerError } from '../errors.js';
 import {
   describeIssues,
@@ -211,11 +212,11 @@ export function toWirePreset(p: ResolvedPreset): WirePreset {
 /** Validate a preset that arrived resolved (e.g. in a task message): a worker trusts no input. */
 export function parseResolvedPreset(raw: unknown): ResolvedPreset {
   const r = resolvedPresetSchema.safeParse(raw);
-  const name = (raw as { name?: unknown } | null)?.name;
+  const name = z.looseObject({ name: z.string() }).safeParse(raw).data?.name;
   if (!r.success)
     throw new NommerError(
       'PRESET_INVALID',
-      `preset ${typeof name === 'string' ? `"${name}" ` : ''}is invalid: ${describeIssues(r.error)}`,
+      `preset ${name !== undefined ? `"${name}" ` : ''}is invalid: ${describeIssues(r.error)}`,
       { hint: 'the task carries a preset this nommer cannot read; check both run the same version' },
     );
   return r.data;

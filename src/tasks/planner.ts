@@ -52,14 +52,10 @@ type OutputLike = { preset: WirePreset; uri: string };
 /** Why these outputs cannot be chunked, or null when they can. */
 export function unchunkableReason(outputs: readonly OutputLike[]): string | null {
   if (outputs.length !== 1) return `a chunked job has exactly one output (this one has ${outputs.length})`;
-  const p = outputs[0]!.preset as {
-    name: string;
-    container?: unknown;
-    video?: { codec?: unknown; passes?: unknown } | null;
-  };
+  const p = parseResolvedPreset(outputs[0]!.preset);
   if (p.container !== 'webm' || !p.video) return `preset "${p.name}" is not WebM video`;
   if (p.video.codec !== 'vp9' && p.video.codec !== 'av1')
-    return `preset "${p.name}" encodes ${String(p.video.codec)}; chunking is for VP9 and AV1`;
+    return `preset "${p.name}" encodes ${p.video.codec}; chunking is for VP9 and AV1`;
   if (p.video.passes !== undefined && p.video.passes !== 1)
     return `preset "${p.name}" is two-pass; chunking is for one-pass presets`;
   return null;
@@ -105,7 +101,7 @@ async function decide(
   if (chunked === undefined && plan.duration < o.chunking.thresholdSeconds)
     return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
   if (plan.chunks.length < 2) return { tasks: null, reason: 'too short to split into chunks' };
-  const preset = outputs[0]!.preset as { audio?: { optional?: boolean } | null };
+  const preset = parseResolvedPreset(outputs[0]!.preset);
   if (preset.audio && preset.audio.optional === false && !src.hasAudio)
     return { tasks: null, reason: 'the preset needs audio and the input has none' };
   const scratch = `${o.scratchBase}${randomUUID()}/`;

@@ -25,6 +25,7 @@ import { s3Client, sqsClient, type AwsSettings } from './clients.js';
 import { awsCall, isQueueMissing, wrapAwsError } from './errors.js';
 import { ingestQueueName, queueNames, type QueueUrls } from './queues.js';
 import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
 
 export interface SetupOptions {
   bucket: string;
@@ -319,6 +320,12 @@ interface EnsuredQueue {
 
 type Attributes = Record<string, string>;
 
+/** A queue's RedrivePolicy attribute (JSON; SQS gives the count back as a string). */
+const redrivePolicy = z.looseObject({
+  deadLetterTargetArn: z.string().optional(),
+  maxReceiveCount: z.union([z.number(), z.string()]).optional(),
+});
+
 /** Equal as SQS means it: numbers as strings, RedrivePolicy as JSON whose count may be a string. */
 function sameAttribute(name: string, actual: string | undefined, wanted: string): boolean {
   if (actual === undefined) return false;
@@ -331,8 +338,8 @@ function sameAttribute(name: string, actual: string | undefined, wanted: string)
   }
   if (name === 'RedrivePolicy') {
     try {
-      const a = JSON.parse(actual) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
-      const w = JSON.parse(wanted) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+      const a = redrivePolicy.parse(JSON.parse(actual));
+      const w = redrivePolicy.parse(JSON.parse(wanted));
       return a.deadLetterTargetArn === w.deadLetterTargetArn && Number(a.maxReceiveCount) === Number(w.maxReceiveCount);
     } catch {
       return false;
