@@ -17,13 +17,15 @@ import { SqliteStatusChannel } from '../src/adapters/local/sqlite-status.js';
 import { packageTasks } from '../src/abr/tasks.js';
 import { packageResult } from '../src/abr/worker-task.js';
 import type { PackageInfo } from '../src/abr/types.js';
-import type { ChunkManifestEntry } from '../src/chunked/encode-chunk.js';
+import type { ChunkManifestEntry } from '../src/chunked/entries.js';
 import { planChunks, type FrameTimeline } from '../src/chunked/plan.js';
 import { chunkedTasks } from '../src/chunked/tasks.js';
 import { MESSAGE_VERSION, statusEvent, taskMessage, type StatusEvent, type TaskMessage } from '../src/messages.js';
 import { getPreset, toWirePreset } from '../src/presets/registry.js';
 import { resolvedPresetSchema, type ResolvedPreset } from '../src/presets/schema.js';
+import type { TaskKindName } from '../src/tasks/params.js';
 import type { PlannedTask } from '../src/tasks/planned.js';
+import { TASK_RESULTS } from '../src/tasks/results.js';
 import { tempDir } from './helpers/media.js';
 
 const LIMIT = 16 * 1024;
@@ -78,8 +80,10 @@ const base: Pick<StatusEvent, 'v' | 'kind' | 'jobId' | 'attempt' | 'worker' | 'a
   at: 0,
 };
 
-/** A task's events as a worker sends them, its success with `result`. */
-function eventsOf(taskKey: string, succeeded: Partial<StatusEvent>): StatusEvent[] {
+/** A task's events as a worker sends them, its success with `result` (of its kind's schema). */
+function eventsOf(taskKey: string, kind: TaskKindName, succeeded: Partial<StatusEvent>): StatusEvent[] {
+  const r = TASK_RESULTS[kind].safeParse(succeeded.result);
+  assert.ok(r.success, `a ${kind} task's result: ${r.error?.message}`);
   const taskId = `${JOB}.${taskKey}`;
   const events: StatusEvent[] = [
     { ...base, taskId, seq: 1, type: 'started' },
@@ -190,12 +194,12 @@ test('a 10-hour chunked package of 6 rungs at 2 s segments: every task message a
     files: (duration / 2) * (RUNGS.length + 1) + 20,
   };
   const events = [
-    ...eventsOf('rendition-1080p-chunk-299', { result: chunkEntry(299) }),
-    ...eventsOf('audio', {
+    ...eventsOf('rendition-1080p-chunk-299', 'rendition-chunk', { result: chunkEntry(299) }),
+    ...eventsOf('audio', 'package-audio', {
       result: { kind: 'abr-audio', codec: 'opus', channels: 2, kbps: 128, bytes: 576_000_000, sha256: SHA },
     }),
-    ...eventsOf('extras', { result: { kind: 'extras', files: 1210 } }),
-    ...eventsOf('package', {
+    ...eventsOf('extras', 'extras', { result: { kind: 'extras', files: 1210 } }),
+    ...eventsOf('package', 'package', {
       outputs: [{ uri: out, bytes: 250_000_000_000 }],
       result: packageResult(out, info, SHA, 1080),
     }),
@@ -218,9 +222,9 @@ test('a 10-hour chunked job: its assemble task names its chunk list by reference
   assert.ok(listBytes > 5 * LIMIT, `the chunk list is ${listBytes} bytes, and stays out of the message`);
   const last = plan.chunks.length - 1;
   const events = [
-    ...eventsOf(`chunk-${last}`, { result: chunkEntry(last) }),
-    ...eventsOf('audio', { result: { kind: 'audio', bytes: 576_000_000, sha256: SHA } }),
-    ...eventsOf('assemble', {
+    ...eventsOf(`chunk-${last}`, 'chunk', { result: chunkEntry(last) }),
+    ...eventsOf('audio', 'audio', { result: { kind: 'audio', bytes: 576_000_000, sha256: SHA } }),
+    ...eventsOf('assemble', 'assemble', {
       outputs: [{ uri: out, bytes: 30_000_000_000 }],
       result: {
         frames: plan.totalFrames,

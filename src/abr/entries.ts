@@ -74,6 +74,9 @@ export const extrasEntry = z.object({
 });
 export type ExtrasEntry = z.infer<typeof extrasEntry>;
 
+/** What an extras task reports when it succeeds (its entry, with the file list, stays in storage). */
+export const extrasEntrySummary = z.object({ kind: z.literal('extras'), files: z.number().int().nonnegative() });
+
 /** The package index, beside the manifests: what the package holds (so a --force over it can
  * remove what it no longer has, and feederd can take a late package back file by file). */
 export const packageIndex = z.object({

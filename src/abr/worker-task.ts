@@ -550,7 +550,7 @@ export async function runPackageTask(
   ctx: TaskContext,
   p: PackageParams,
   joinChunks: JoinChunks,
-): Promise<TaskRun & { result: Record<string, unknown> }> {
+): Promise<TaskRun<ReturnType<typeof packageResult>>> {
   const { task } = ctx;
   const out = task.outputs[0]!;
   const env = await envOf(ctx);

@@ -18,13 +18,8 @@ import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { Progress } from '../jobs/types.js';
 import type { Storage } from '../ports/storage.js';
-import {
-  audioPieceEntry,
-  encodeAudioPiece,
-  encodeVideoChunk,
-  videoChunkEntry,
-  type ChunkManifestEntry,
-} from './encode-chunk.js';
+import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
+import { audioPieceEntry, videoChunkEntry, type ChunkManifestEntry } from './entries.js';
 import { loadPiece } from '../pieces.js';
 import type { z } from 'zod';
 import { countVideoPackets } from '../ffmpeg/probe.js';

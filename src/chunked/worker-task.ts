@@ -7,14 +7,10 @@ import { measureOutputMedia } from '../cost/output-media.js';
 import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
 import { lazyInput, type TaskContext, type TaskRun } from '../worker/task-context.js';
 import { assembleChunks } from './assemble.js';
-import {
-  encodeAudioPiece,
-  encodeVideoChunk,
-  type AudioPieceEntry,
-  type ChunkManifestEntry,
-  type PieceRequest,
-} from './encode-chunk.js';
+import { encodeAudioPiece, encodeVideoChunk, type PieceRequest } from './encode-chunk.js';
+import type { AudioPieceEntry, ChunkManifestEntry } from './entries.js';
 import { fetchPinned, storePiece } from '../pieces.js';
+import type { ResultOf } from '../tasks/results.js';
 import { chunkList, type AssembleParams, type AudioChunkParams, type VideoChunkParams } from './tasks.js';
 
 function pieceRequest(ctx: TaskContext, input: string, dest: string, preset: PieceRequest['preset']) {
@@ -48,7 +44,7 @@ export async function runAudioPiece(
   return { outputs: [], result: entry };
 }
 
-export async function runAssemble(ctx: TaskContext, p: AssembleParams): Promise<TaskRun> {
+export async function runAssemble(ctx: TaskContext, p: AssembleParams): Promise<TaskRun<ResultOf<'assemble'>>> {
   const { task } = ctx;
   await ctx.phase('encoding');
   const out = task.outputs[0]!;

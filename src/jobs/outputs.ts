@@ -73,7 +73,8 @@ export interface ChunkedSearchRecord {
 }
 
 /** What a job output's record says about quality (job.outputs[i].quality). */
-export interface OutputQuality extends Partial<Quality> {
+// A type, not an interface: a task's result schema reads it as a record (tasks/results.ts).
+export type OutputQuality = Partial<Quality> & {
   /** Why nothing was measured (a still, measuring turned off, a failure to measure). */
   skipped?: string;
   /** Wall time of the measurement, seconds. */
@@ -85,7 +86,7 @@ export interface OutputQuality extends Partial<Quality> {
   sampling?: Sampling;
   /** The output's quality gates (config or preset `quality.gates`) and how it fared. */
   gates?: GateResult[];
-}
+};
 /** Every `every`th frame of the output from frame `first` (0-based); `first` is absent in older records. */
 export type Sampling = 'full' | { every: number; first?: number };
 

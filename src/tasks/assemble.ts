@@ -3,11 +3,13 @@
 import { chunkListObject } from '../chunked/tasks.js';
 import type { TaskKind } from './kind.js';
 import { TASK_PARAMS, videoChunkParams } from './params.js';
+import { TASK_RESULTS } from './results.js';
 
 export const assemble: TaskKind<'assemble'> = {
   name: 'assemble',
   summary: "join a chunked job's checked chunks and audio into its output",
   params: TASK_PARAMS.assemble,
+  result: TASK_RESULTS.assemble,
   scratchUris: () => [],
   // Its chunk list (the chunks' own tasks name their pieces).
   removeMore: async (storage, p) => {

@@ -8,11 +8,13 @@ import { extrasFileUri } from '../abr/tasks.js';
 import { readEntry } from '../pieces.js';
 import type { TaskKind } from './kind.js';
 import { TASK_PARAMS } from './params.js';
+import { TASK_RESULTS } from './results.js';
 
 export const extras: TaskKind<'extras'> = {
   name: 'extras',
   summary: "make a package's poster, thumbnails and subtitles into the job's scratch",
   params: TASK_PARAMS.extras,
+  result: TASK_RESULTS.extras,
   scratchUris: (p) => [p.uri],
   // Its files are named in its entry: removed before the entry (scratchUris), which names them.
   removeMore: async (storage, p) => {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { piecesObject } from '../abr/tasks.js';
 import type { TaskKind } from './kind.js';
 import { renditionChunkParams, renditionParams, TASK_PARAMS } from './params.js';
+import { TASK_RESULTS } from './results.js';
 
 const renditionPiece = z.union([renditionParams, renditionChunkParams]);
 
@@ -12,6 +13,7 @@ export const packageKind: TaskKind<'package'> = {
   name: 'package',
   summary: "package a job's renditions, audio and extras into its output directory",
   params: TASK_PARAMS.package,
+  result: TASK_RESULTS.package,
   scratchUris: () => [],
   // Its piece list (the renditions' own tasks name their pieces).
   removeMore: async (storage, p) => {

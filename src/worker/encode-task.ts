@@ -9,8 +9,9 @@ import { encodeInto, checkOutputsOfJob } from '../encode.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
 import type { TaskContext, TaskRun } from './task-context.js';
+import type { ResultOf } from '../tasks/results.js';
 
-export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun> {
+export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun<ResultOf<'encode'>>> {
   const { task, storage } = ctx;
   for (const o of task.outputs) {
     // Only destinations this backend's storage takes: an aws worker never writes its own disk.

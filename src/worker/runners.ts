@@ -8,11 +8,13 @@ import { assembleChunks } from '../chunked/assemble.js';
 import { runAssemble, runAudioPiece, runVideoChunk } from '../chunked/worker-task.js';
 import { NommerError } from '../errors.js';
 import type { ParamsOf, TaskKindName } from '../tasks/params.js';
+import type { ResultOf } from '../tasks/results.js';
 import { KINDS } from '../tasks/registry.js';
 import { runEncodeTask } from './encode-task.js';
 import type { TaskContext, TaskRun } from './task-context.js';
 
-export type Runner<K extends TaskKindName> = (ctx: TaskContext, params: ParamsOf<K>) => Promise<TaskRun>;
+/** A kind's runner: its params in, its result (tasks/results.ts) out. */
+export type Runner<K extends TaskKindName> = (ctx: TaskContext, params: ParamsOf<K>) => Promise<TaskRun<ResultOf<K>>>;
 
 export const RUNNERS: { [K in TaskKindName]: Runner<K> } = {
   encode: (ctx) => runEncodeTask(ctx),

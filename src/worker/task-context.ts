@@ -22,14 +22,15 @@ export interface TaskContext {
   onRepair?: (piece: string, why: string) => void;
 }
 
-export interface TaskRun {
+/** What a runner gives back; `result` is its kind's (tasks/results.ts), sent in its `succeeded` event. */
+export interface TaskRun<R = Record<string, unknown>> {
   outputs: StoreResult[];
   /**
    * Outputs committed with the way back kept: the loop finishes them once the task's end is
    * reported, or undoes them when it cannot be (the task is then delivered again).
    */
   committed?: Pick<CommittedSet, 'undo' | 'finish'>;
-  result?: Record<string, unknown>;
+  result?: R;
   /** Run after the task's success is reported (removes intermediates). */
   cleanup?: () => Promise<void>;
 }
