@@ -4,7 +4,7 @@
 // (orchestrator/chunk-cleanup.ts, late-outputs.ts) loads this without the encoders; the worker's
 // tasks remove what they leave with the same functions. A whole job's scratch, whatever its kinds,
 // is removed through the kinds' layouts (tasks/registry.ts removeJobScratch).
-import { rm, rmdir } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removePieces } from './pieces.js';
 import type { Storage } from './ports/storage.js';
@@ -29,12 +29,6 @@ export async function removePackageScratch(
   await extrasKind.removeMore?.(storage, p.extras);
   await removePieces(storage, [p.extras.uri]);
   if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });
-}
-
-/** Remove a package's files (and its local directory when nothing else is in it). */
-export async function removePackage(storage: Storage, dir: string, files: readonly string[]): Promise<void> {
-  for (const f of files) await storage.remove(packageFileUri(dir, f)).catch(() => undefined);
-  if (isLocalUri(dir)) await rmdir(localPathOf(dir)).catch(() => undefined);
 }
 
 /** Remove a chunked job's intermediates: every piece and manifest entry, and a local scratch directory. */

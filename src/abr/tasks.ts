@@ -93,27 +93,47 @@ export function packageTasks(
     rung,
     uri: `${opts.scratch}rendition-${rungName(rung)}.webm`,
   }));
-  const audio: AbrAudioParams = { kind: 'abr-audio', uri: `${opts.scratch}audio.webm` };
-  const extras: ExtrasParams = { kind: 'extras', uri: `${opts.scratch}extras.json` };
   const tasks: PlannedTask[] = manifest.map((p) => ({
     key: `rendition-${rungName(p.rung)}`,
     type: 'rendition',
     params: p,
     weight: round4((0.88 * pixels(p.rung)) / all) || 0.0001,
   }));
-  tasks.push({ key: 'audio', type: 'package-audio', params: audio, weight: 0.02 });
-  tasks.push({ key: 'extras', type: 'extras', params: extras, weight: 0.04 });
-  const list = piecesObject(opts.scratch, manifest);
-  const pack: PackageParams = { kind: 'package', pieces: list.ref, audio, extras, scratch: opts.scratch };
-  tasks.push({
+  return withPackaging(tasks, opts.scratch, manifest);
+}
+
+/** The renditions' tasks, then the audio, the extras, and the packaging after all of them. */
+function withPackaging(
+  renditions: PlannedTask[],
+  scratch: string,
+  manifest: PackagePieces['renditions'],
+  chunked?: Pick<PlannedChunks, 'videoOffset' | 'totalFrames'>,
+): PlannedTask[] {
+  const audio: AbrAudioParams = { kind: 'abr-audio', uri: `${scratch}audio.webm` };
+  const extras: ExtrasParams = { kind: 'extras', uri: `${scratch}extras.json` };
+  const tasks = [
+    ...renditions,
+    { key: 'audio', type: 'package-audio', params: audio, weight: 0.02 },
+    { key: 'extras', type: 'extras', params: extras, weight: 0.04 },
+  ] satisfies PlannedTask[];
+  const list = piecesObject(scratch, manifest);
+  const pack: PackageParams = {
+    kind: 'package',
+    pieces: list.ref,
+    audio,
+    extras,
+    scratch,
+    ...(chunked ? { videoOffset: chunked.videoOffset, totalFrames: chunked.totalFrames } : {}),
+  };
+  const packaging: PlannedTask = {
     key: 'package',
     type: 'package',
     deps: tasks.map((t) => t.key),
     params: pack,
     weight: 0.06,
     objects: [list.object],
-  });
-  return tasks;
+  };
+  return [...tasks, packaging];
 }
 
 /** The package's piece list as an object to store under its scratch prefix, and its reference. */
@@ -139,35 +159,13 @@ function chunkedPackageTasks(
       uri: `${scratch}${rungName(rung)}/${chunkKey(c.index)}.webm`,
     })),
   );
-  const audio: AbrAudioParams = { kind: 'abr-audio', uri: `${scratch}audio.webm` };
-  const extras: ExtrasParams = { kind: 'extras', uri: `${scratch}extras.json` };
   const tasks: PlannedTask[] = manifest.map((p) => ({
     key: `rendition-${rungName(p.rung)}-${chunkKey(p.index)}`,
     type: 'rendition-chunk',
     params: p,
     weight: round4((0.88 * pixels(p.rung) * p.frames) / (all * plan.totalFrames)) || 0.0001,
   }));
-  tasks.push({ key: 'audio', type: 'package-audio', params: audio, weight: 0.02 });
-  tasks.push({ key: 'extras', type: 'extras', params: extras, weight: 0.04 });
-  const list = piecesObject(scratch, manifest);
-  const pack: PackageParams = {
-    kind: 'package',
-    pieces: list.ref,
-    audio,
-    extras,
-    scratch,
-    videoOffset: plan.videoOffset,
-    totalFrames: plan.totalFrames,
-  };
-  tasks.push({
-    key: 'package',
-    type: 'package',
-    deps: tasks.map((t) => t.key),
-    params: pack,
-    weight: 0.06,
-    objects: [list.object],
-  });
-  return tasks;
+  return withPackaging(tasks, scratch, manifest, plan);
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
