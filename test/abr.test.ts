@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { FsStorage } from '../src/adapters/local/fs-storage.js';
 import { createLogger } from '../src/log.js';
-import type { StatusEvent } from '../src/messages.js';
 import { takeBackLateWork } from '../src/orchestrator/late-outputs.js';
 import { openStore } from '../src/orchestrator/store/index.js';
 import { toWirePreset } from '../src/presets/registry.js';
@@ -35,6 +34,7 @@ import { launchPlayerBrowser, playInBrowser, servePackage } from './helpers/play
 import { startFeederd, waitForJob } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { probeOf, video } from './helpers/probe-info.js';
+import { statusEvent } from './helpers/store.js';
 
 const abr = getPreset('abr');
 
@@ -487,18 +487,7 @@ describe('packages, end to end', () => {
       store.cancelJob(job.id);
       const canceled = store.getJob(job.id)!;
       const pack = canceled.tasks.find((t) => t.type === 'package')!;
-      const late: StatusEvent = {
-        v: 1,
-        kind: 'status',
-        jobId: job.id,
-        taskId: pack.id,
-        attempt: 1,
-        seq: 9,
-        worker: 'w1',
-        at: Date.now(),
-        type: 'succeeded',
-        outputs: [{ uri: dir, bytes: 4 }],
-      };
+      const late = statusEvent(job.id, 9, 'succeeded', { taskId: pack.id, outputs: [{ uri: dir, bytes: 4 }] });
       await takeBackLateWork(
         store,
         new FsStorage(),

@@ -11,6 +11,7 @@ import { SqsStatusChannel } from '../src/adapters/aws/sqs-status.js';
 import { NommerError } from '../src/errors.js';
 import { MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../src/messages.js';
 import { startMoto, type Moto } from './helpers/moto.js';
+import { statusEvent } from './helpers/store.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -190,18 +191,9 @@ describe('SQS job queue (moto)', () => {
 
   it('status events are published and received in batches, and acked events are gone', async () => {
     const channel = new SqsStatusChannel({ client: sqs(), queueUrl: urls.status, visibilitySeconds: 1 });
-    const events: StatusEvent[] = Array.from({ length: 12 }, (_, i) => ({
-      v: MESSAGE_VERSION,
-      kind: 'status',
-      jobId: 'job-7',
-      taskId: 'task-7',
-      attempt: 1,
-      seq: i,
-      worker: 'w1',
-      at: Date.now(),
-      type: 'progress',
-      progress: { fraction: i / 12 },
-    }));
+    const events: StatusEvent[] = Array.from({ length: 12 }, (_, i) =>
+      statusEvent('job-7', i, 'progress', { taskId: 'task-7', progress: { fraction: i / 12 } }),
+    );
     for (const e of events) await channel.publish(e);
     const seen = new Set<number>();
     for (let round = 0; round < 10 && seen.size < 12; round++) {

@@ -23,6 +23,7 @@ import { discoverInstance } from '../src/worker/instance-type.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
+import { statusEvent } from './helpers/store.js';
 
 interface FakeImds {
   url: string;
@@ -270,18 +271,11 @@ test('typed slot time is paid once: priced by the type until its instance is set
     const ev = (job: string, worker: string, type: StatusEvent['type'], at: number, seq: number, typed: boolean) =>
       assert.ok(
         store.applyStatusEvent(
-          {
-            v: 1,
-            kind: 'status',
-            jobId: job,
-            taskId: `${job}.encode`,
-            attempt: 1,
-            seq: 1_000_000 + seq,
+          statusEvent(job, 1_000_000 + seq, type, {
             worker,
             at,
-            type,
             ...(typed ? { instance: { type: 'c7a.large' } } : {}),
-          },
+          }),
           at,
         ).applied,
       );

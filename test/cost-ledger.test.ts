@@ -16,6 +16,7 @@ import { jobNanoUsd } from '../src/orchestrator/store/job-cost.js';
 import { costFactsOf, type JobRow } from '../src/orchestrator/store/rows.js';
 import type { Fleet, WorkerNode } from '../src/ports/fleet.js';
 import { tempDir } from './helpers/media.js';
+import { statusEvent } from './helpers/store.js';
 
 const d = tempDir('nommer-ledger-');
 after(() => d.cleanup());
@@ -90,10 +91,7 @@ test('the ledger settles each ended instance over the jobs it ran, boot and idle
       const seq = (seqs.get(`${job}/${attempt}`) ?? attempt * 1_000_000) + 1;
       seqs.set(`${job}/${attempt}`, seq);
       clock.now = at;
-      const r = store.applyStatusEvent(
-        { v: 1, kind: 'status', jobId: job, taskId: `${job}.encode`, attempt, seq, worker, at, type },
-        at,
-      );
+      const r = store.applyStatusEvent(statusEvent(job, seq, type, { attempt, worker, at }), at);
       assert.ok(r.applied, `${type} of ${job} on ${worker}`);
     };
     const tickAt = async (at: number) => {

@@ -11,6 +11,7 @@ import { openStore, type Store } from '../src/orchestrator/store/index.js';
 import { InstanceLedger } from '../src/orchestrator/store/instance-ledger.js';
 import { nommer } from './helpers/cli.js';
 import { tempDir } from './helpers/media.js';
+import { statusEvent } from './helpers/store.js';
 
 const d = tempDir('nommer-spend-');
 after(() => d.cleanup());
@@ -28,17 +29,8 @@ function runJob(store: Store, worker: string, start: number, seconds: number | n
     },
     start,
   );
-  const ev = (seq: number, type: StatusEvent['type'], at: number): StatusEvent => ({
-    v: 1,
-    kind: 'status',
-    jobId: job.id,
-    taskId: `${job.id}.encode`,
-    attempt: 1,
-    seq,
-    worker,
-    at,
-    type,
-  });
+  const ev = (seq: number, type: StatusEvent['type'], at: number): StatusEvent =>
+    statusEvent(job.id, seq, type, { worker, at });
   assert.ok(store.applyStatusEvent(ev(1, 'started', start), start).applied);
   if (seconds !== null) {
     const end = start + seconds * S;

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { tempDir } from './helpers/media.js';
 import { buildApi, publicEvent, publicJob, type ApiDeps, type PublicJob } from '../src/orchestrator/api.js';
 import { JobStreams } from '../src/orchestrator/job-stream.js';
-import type { StatusEvent } from '../src/messages.js';
 import { openStore, type NewJob } from '../src/orchestrator/store/index.js';
 import { DashboardSessions, readCookie, sessionCookieName } from '../src/orchestrator/sessions.js';
 import { summarizeFleet } from '../src/orchestrator/fleet-summary.js';
+import { statusEvent } from './helpers/store.js';
 
 test('a login code opens one session, once, within its time; sessions expire and end', () => {
   const s = new DashboardSessions({ codeMs: 1000, sessionMs: 5000 });
@@ -232,18 +232,9 @@ test('every job stream under backpressure: one pending change per job, the lates
     let seq = 0;
     const status = (type: 'started' | 'progress', fraction = 0) =>
       assert.ok(
-        store.applyStatusEvent({
-          v: 1,
-          kind: 'status',
-          jobId: j.id,
-          taskId: `${j.id}.encode`,
-          attempt: 1,
-          seq: ++seq,
-          worker: 'w1',
-          at: Date.now(),
-          type,
-          ...(type === 'progress' ? { progress: { fraction } } : {}),
-        } as StatusEvent).applied,
+        store.applyStatusEvent(
+          statusEvent(j.id, ++seq, type, type === 'progress' ? { progress: { fraction: fraction ?? 0 } } : {}),
+        ).applied,
       );
     status('started');
     for (let i = 1; i <= 40; i++) status('progress', i / 40);

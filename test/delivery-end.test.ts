@@ -18,6 +18,7 @@ import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
+import { statusEvent } from './helpers/store.js';
 
 let aws: AwsEnv;
 const procs: ChildProcess[] = [];
@@ -150,18 +151,9 @@ test('a delivery that fails for a passing reason (S3 throttling) is tried again,
       options: { deliver: [{ from: staged, to: dest }], cleanup: [staged] },
     });
     const ev = (seq: number, type: 'started' | 'succeeded') =>
-      store.applyStatusEvent({
-        v: 1,
-        kind: 'status',
-        jobId: job.id,
-        taskId: `${job.id}.encode`,
-        attempt: 1,
-        seq,
-        worker: 'w1',
-        at: Date.now(),
-        type,
-        ...(type === 'succeeded' ? { outputs: [{ uri: staged, bytes: 1 }] } : {}),
-      });
+      store.applyStatusEvent(
+        statusEvent(job.id, seq, type, type === 'succeeded' ? { outputs: [{ uri: staged, bytes: 1 }] } : {}),
+      );
     ev(1, 'started');
     ev(2, 'succeeded');
     assert.equal(store.getJob(job.id)?.phase, 'delivering', 'the job waits for its delivery');

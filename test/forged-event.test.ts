@@ -40,6 +40,7 @@ import { getPreset, toWirePreset } from '../src/presets/registry.js';
 import { iamUsers, UNCHECKED_PER_USER, type Creds } from './helpers/iam.js';
 import { tempDir } from './helpers/media.js';
 import { startMoto, type Moto } from './helpers/moto.js';
+import { statusEvent } from './helpers/store.js';
 
 const log = createLogger('test', { level: 'silent' });
 const OPUS = toWirePreset(getPreset('opus'));
@@ -63,18 +64,7 @@ interface Rig {
 
 let seq = 0;
 function event(jobId: string, taskId: string, over: Partial<StatusEvent>): StatusEvent {
-  return {
-    v: 1,
-    kind: 'status',
-    jobId,
-    taskId,
-    attempt: 1,
-    seq: ++seq,
-    worker: 'w-forger',
-    at: Date.now(),
-    type: 'started',
-    ...over,
-  };
+  return statusEvent(jobId, ++seq, 'started', { taskId, worker: 'w-forger', ...over });
 }
 
 /** A job whose attempt 1 was handed out and started, then canceled: a success now is late. */

@@ -11,13 +11,14 @@ import { nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { localPathOf } from '../src/uri.js';
+import { statusEvent } from './helpers/store.js';
 
 const d = tempDir('nommer-cost-');
 after(() => d.cleanup());
 
 const T0 = 1_700_000_000_000;
 function ev(jobId: string, attempt: number, seq: number, type: StatusEvent['type'], at: number): StatusEvent {
-  return { v: 1, kind: 'status', jobId, taskId: `${jobId}.encode`, attempt, seq, worker: 'w1', at, type };
+  return statusEvent(jobId, seq, type, { attempt, at });
 }
 
 test('every attempt adds the time it held its slot: a released attempt, then a retry that succeeds', () => {

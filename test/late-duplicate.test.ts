@@ -15,6 +15,7 @@ import type { StatusEvent } from '../src/messages.js';
 import { takeBackLateWork } from '../src/orchestrator/late-outputs.js';
 import { openStore } from '../src/orchestrator/store/index.js';
 import { getPreset, toWirePreset } from '../src/presets/registry.js';
+import { statusEvent } from './helpers/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nommer-late-dup-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,18 +33,7 @@ for (const end of ['delivery fails', 'canceled while delivering'] as const) {
       const taskId = job.tasks[0]!.id;
       store.markTaskDispatched(taskId, 1);
       const ev = (seq: number, over: Partial<StatusEvent>): StatusEvent =>
-        ({
-          v: 1,
-          kind: 'status',
-          jobId: job.id,
-          taskId,
-          attempt: 1,
-          seq,
-          worker: 'w1',
-          at: Date.now(),
-          type: 'started',
-          ...over,
-        }) as StatusEvent;
+        statusEvent(job.id, seq, 'started', { taskId, ...over });
       assert.equal(store.applyStatusEvent(ev(1, {})).applied, true);
       writeFileSync(staged, 'the only copy');
       const succeeded = ev(2, { type: 'succeeded', outputs: [{ uri: staged, bytes: 13 }] } as Partial<StatusEvent>);

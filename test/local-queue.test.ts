@@ -11,6 +11,7 @@ import { SqliteJobQueue } from '../src/adapters/local/sqlite-queue.js';
 import { SqliteStatusChannel } from '../src/adapters/local/sqlite-status.js';
 import { NommerError } from '../src/errors.js';
 import { MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../src/messages.js';
+import { statusEvent } from './helpers/store.js';
 
 const dir = tempDir('nommer-queue-');
 const opened: Db[] = [];
@@ -300,18 +301,8 @@ describe('competing consumers', () => {
 });
 
 describe('status channel', () => {
-  const status = (seq: number): StatusEvent => ({
-    v: 1,
-    kind: 'status',
-    jobId: 'j_1',
-    taskId: 'j_1.encode',
-    attempt: 1,
-    seq,
-    worker: 'w1',
-    at: 0,
-    type: 'progress',
-    progress: { fraction: seq / 10 },
-  });
+  const status = (seq: number): StatusEvent =>
+    statusEvent('j_1', seq, 'progress', { at: 0, progress: { fraction: seq / 10 } });
 
   test('events arrive in publish order, up to max at a time, and acked ones are gone', async () => {
     const { db } = freshDb();

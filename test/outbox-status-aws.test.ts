@@ -21,22 +21,12 @@ import { Outbox } from '../src/orchestrator/outbox.js';
 import { MAX_APPLY_ATTEMPTS, StatusApplier } from '../src/orchestrator/status-applier.js';
 import { tempDir } from './helpers/media.js';
 import { startMoto, type Moto } from './helpers/moto.js';
+import { statusEvent } from './helpers/store.js';
 
 const log = createLogger('test', { level: 'silent' });
 const dir = tempDir('nommer-outbox-aws-');
 
-const started = (jobId: string, seq = 1): StatusEvent => ({
-  v: MESSAGE_VERSION,
-  kind: 'status',
-  jobId,
-  taskId: `${jobId}.encode`,
-  attempt: 1,
-  seq,
-  worker: 'w1',
-  at: Date.now(),
-  type: 'started',
-  phase: 'downloading',
-});
+const started = (jobId: string, seq = 1): StatusEvent => statusEvent(jobId, seq, 'started', { phase: 'downloading' });
 
 describe('outbox and status applier on SQS (moto)', () => {
   let moto: Moto;

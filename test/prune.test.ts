@@ -7,11 +7,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers/media.js';
 import { nommer } from './helpers/cli.js';
-import { openStore, pruneJobs, type NewJob, type Store } from '../src/orchestrator/store/index.js';
+import { openStore, pruneJobs, type Store } from '../src/orchestrator/store/index.js';
 import { parseDuration, pruneStore, Retention } from '../src/orchestrator/retention.js';
 import { createLogger } from '../src/log.js';
 import { dataPaths } from '../src/paths.js';
-import type { StatusEvent } from '../src/messages.js';
+import { plainJob as req, statusEvent as ev } from './helpers/store.js';
 
 const DAY = 86_400_000;
 const NOW = Date.now();
@@ -24,27 +24,6 @@ after(() => dir.cleanup());
 let n = 0;
 const fresh = (): Store => openStore(join(dir.path, `prune-${++n}.db`));
 const log = createLogger('test', { level: 'silent' });
-
-const req = (over: Partial<NewJob> = {}): NewJob => ({
-  input: 'file:///media/in.mp4',
-  outputs: [{ preset: { name: 'webm-vp9', container: 'webm' }, uri: 'file:///media/out.webm' }],
-  ...over,
-});
-
-function ev(jobId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return {
-    v: 1,
-    kind: 'status',
-    jobId,
-    taskId: `${jobId}.encode`,
-    attempt: 1,
-    seq,
-    worker: 'w1',
-    at: Date.now(),
-    type,
-    ...over,
-  };
-}
 
 /** A job in `state`, created at `created` and (when final) finished at `finished`. Returns its id. */
 function job(

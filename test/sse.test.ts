@@ -12,6 +12,7 @@ import { JobStreams, type JobStreamOptions } from '../src/orchestrator/job-strea
 import { openStore, type Job, type NewJob, type Store } from '../src/orchestrator/store/index.js';
 import { ApiClient } from '../src/client/api-client.js';
 import type { StatusEvent } from '../src/messages.js';
+import { statusEvent } from './helpers/store.js';
 
 const dir = tempDir('nommer-sse-');
 let store: Store;
@@ -35,18 +36,7 @@ const newJob = (over: Partial<NewJob> = {}): Job =>
 
 let seq = 0;
 function status(job: Job, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): void {
-  const r = store.applyStatusEvent({
-    v: 1,
-    kind: 'status',
-    jobId: job.id,
-    taskId: `${job.id}.encode`,
-    attempt: 1,
-    seq: ++seq,
-    worker: 'w1',
-    at: Date.now(),
-    type,
-    ...over,
-  });
+  const r = store.applyStatusEvent(statusEvent(job.id, ++seq, type, over));
   assert.ok(r.applied, JSON.stringify(r));
 }
 

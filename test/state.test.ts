@@ -18,6 +18,7 @@ import {
 } from '../src/jobs/state.js';
 import { JOB_STATES, type JobState } from '../src/jobs/types.js';
 import type { StatusEvent } from '../src/messages.js';
+import { statusEvent } from './helpers/store.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -67,18 +68,7 @@ function task(over: Partial<TaskSnapshot> = {}): TaskSnapshot {
 }
 
 function ev(seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return {
-    v: 1,
-    kind: 'status',
-    jobId: 'j1',
-    taskId: 'j1.encode',
-    attempt: 1,
-    seq,
-    worker: 'w1',
-    at: NOW,
-    type,
-    ...over,
-  };
+  return statusEvent('j1', seq, type, { at: NOW, ...over });
 }
 
 function applied(o: Outcome): Applied {

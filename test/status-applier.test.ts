@@ -14,6 +14,7 @@ import { createLogger } from '../src/log.js';
 import { MESSAGE_VERSION, type StatusEvent } from '../src/messages.js';
 import type { Store, NewJob } from '../src/orchestrator/store/index.js';
 import { MAX_APPLY_ATTEMPTS, StatusApplier } from '../src/orchestrator/status-applier.js';
+import { statusEvent } from './helpers/store.js';
 
 const dir = tempDir('nommer-status-applier-');
 const opened: Db[] = [];
@@ -44,18 +45,7 @@ const job = (store: Store): string =>
     outputs: [{ preset: { name: 'opus' }, uri: 'file:///media/out.opus' }],
   } satisfies NewJob).job.id;
 
-const started = (jobId: string, seq = 1): StatusEvent => ({
-  v: MESSAGE_VERSION,
-  kind: 'status',
-  jobId,
-  taskId: `${jobId}.encode`,
-  attempt: 1,
-  seq,
-  worker: 'w1',
-  at: Date.now(),
-  type: 'started',
-  phase: 'downloading',
-});
+const started = (jobId: string, seq = 1): StatusEvent => statusEvent(jobId, seq, 'started', { phase: 'downloading' });
 
 /** consumeOnce until `done`, at most `max` rounds: bounded by rounds, not by time. */
 async function consumeUntil(applier: StatusApplier, done: () => boolean, max = 20): Promise<number> {

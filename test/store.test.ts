@@ -7,35 +7,15 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tempDir } from './helpers/media.js';
 import { openDatabase, migrate, loadMigrations } from '../src/adapters/local/db.js';
-import { openStore, type Store, type StoreChange, type NewJob } from '../src/orchestrator/store/index.js';
+import { openStore, type Store, type StoreChange } from '../src/orchestrator/store/index.js';
 import { NommerError } from '../src/errors.js';
-import { taskMessage, type StatusEvent } from '../src/messages.js';
+import { taskMessage } from '../src/messages.js';
+import { plainJob as req, statusEvent as ev } from './helpers/store.js';
 
 const dir = tempDir('nommer-store-');
 after(() => dir.cleanup());
 let n = 0;
 const fresh = (): Store => openStore(join(dir.path, `store-${++n}.db`));
-
-const req = (over: Partial<NewJob> = {}): NewJob => ({
-  input: 'file:///media/in.mp4',
-  outputs: [{ preset: { name: 'webm-vp9', container: 'webm' }, uri: 'file:///media/out.webm' }],
-  ...over,
-});
-
-function ev(jobId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return {
-    v: 1,
-    kind: 'status',
-    jobId,
-    taskId: `${jobId}.encode`,
-    attempt: 1,
-    seq,
-    worker: 'w1',
-    at: Date.now(),
-    type,
-    ...over,
-  };
-}
 
 function expectCode(fn: () => unknown, code: string): void {
   assert.throws(fn, (e: unknown) => e instanceof NommerError && e.code === code);

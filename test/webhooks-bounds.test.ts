@@ -11,8 +11,8 @@ import { tempDir } from './helpers/media.js';
 import { openStore, type Store, type NewJob } from '../src/orchestrator/store/index.js';
 import { Notifier, DEFAULT_PER_HOST_CONCURRENCY, type NotifierOptions } from '../src/orchestrator/notifier.js';
 import { redactUrl, redactText } from '../src/redact.js';
-import type { StatusEvent } from '../src/messages.js';
 import type { Logger } from '../src/log.js';
+import { statusEvent as ev } from './helpers/store.js';
 
 const dir = tempDir('nommer-webhooks-');
 const cleanups: Array<() => unknown> = [];
@@ -124,21 +124,6 @@ const job = (notifyUrl: string, over: Partial<NewJob> = {}): NewJob => ({
   notifyUrl,
   ...over,
 });
-
-function ev(jobId: string, seq: number, type: StatusEvent['type'], over: Partial<StatusEvent> = {}): StatusEvent {
-  return {
-    v: 1,
-    kind: 'status',
-    jobId,
-    taskId: `${jobId}.encode`,
-    attempt: 1,
-    seq,
-    worker: 'w1',
-    at: Date.now(),
-    type,
-    ...over,
-  };
-}
 
 function notifier(store: Store, opts: Partial<NotifierOptions> = {}): { notifier: Notifier; lines: Logged[] } {
   const { log, lines } = captureLog();
