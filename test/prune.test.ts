@@ -1,17 +1,16 @@
 // Retention against real SQLite files: pruning removes exactly the final jobs finished before the
 // cutoff (with their tasks, events and fences), old dead letters and orphan fences, and nothing
 // queued, running or recent; a dry run deletes nothing; `nommer prune` end to end; feederd's loop.
-import { test, describe, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './helpers/media.js';
 import { nommer } from './helpers/cli.js';
 import { openStore, pruneJobs, type Store } from '../src/orchestrator/store/index.js';
 import { parseDuration, pruneStore, Retention } from '../src/orchestrator/retention.js';
 import { createLogger } from '../src/log.js';
 import { dataPaths } from '../src/paths.js';
-import { plainJob as req, statusEvent as ev } from './helpers/store.js';
+import { plainJob as req, statusEvent as ev, storeFactory } from './helpers/store.js';
 
 const DAY = 86_400_000;
 const NOW = Date.now();
@@ -19,10 +18,7 @@ const OLD = NOW - 40 * DAY;
 const RECENT = NOW - 1 * DAY;
 const CUTOFF = NOW - 30 * DAY;
 
-const dir = tempDir('nommer-prune-');
-after(() => dir.cleanup());
-let n = 0;
-const fresh = (): Store => openStore(join(dir.path, `prune-${++n}.db`));
+const { fresh, dir } = storeFactory('prune');
 const log = createLogger('test', { level: 'silent' });
 
 /** A job in `state`, created at `created` and (when final) finished at `finished`. Returns its id. */

@@ -5,17 +5,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { tempDir } from './helpers/media.js';
 import { openDatabase, migrate, loadMigrations } from '../src/adapters/local/db.js';
-import { openStore, type Store, type StoreChange } from '../src/orchestrator/store/index.js';
+import { type Store, type StoreChange } from '../src/orchestrator/store/index.js';
 import { NommerError } from '../src/errors.js';
 import { taskMessage } from '../src/messages.js';
-import { plainJob as req, statusEvent as ev } from './helpers/store.js';
+import { plainJob as req, statusEvent as ev, storeFactory } from './helpers/store.js';
 
-const dir = tempDir('nommer-store-');
-after(() => dir.cleanup());
-let n = 0;
-const fresh = (): Store => openStore(join(dir.path, `store-${++n}.db`));
+const { fresh, dir } = storeFactory('store');
 
 function expectCode(fn: () => unknown, code: string): void {
   assert.throws(fn, (e: unknown) => e instanceof NommerError && e.code === code);

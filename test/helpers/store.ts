@@ -11,11 +11,11 @@ import { tempDir } from './media.js';
  * A function that opens a new store file each call, all under one temp dir removed after the
  * file's tests. `prefix` names the dir and the files (a failing test's leftovers say whose they are).
  */
-export function storeFactory(prefix = 'store'): { fresh: () => Store; dir: string } {
+export function storeFactory(prefix = 'store'): { fresh: () => Store; dir: { path: string } } {
   const d = tempDir(`nommer-${prefix}-`);
   after(() => d.cleanup());
   let n = 0;
-  return { fresh: () => openStore(join(d.path, `${prefix}-${++n}.db`)), dir: d.path };
+  return { fresh: () => openStore(join(d.path, `${prefix}-${++n}.db`)), dir: { path: d.path } };
 }
 
 /** A one-output webm job from a local file; `over` changes any field. */
