@@ -171,6 +171,8 @@ export interface SimParams {
   expectedJobSeconds: number;
   /** $/hour of one instance (for the spend cap and the cost figures). */
   hourlyPrice?: number;
+  /** How long a worker takes to see that its instance was asked to drain (its poll of the instance's tags). */
+  drainNoticeSeconds: number;
   /** aws.ec2.maxHourlySpend: the nommer policy never launches past it. */
   maxHourlySpend?: number;
 }
@@ -191,9 +193,14 @@ export const DEFAULT_PARAMS: SimParams = {
   throttleRate: 0,
   billingMinimumSeconds: 60,
   expectedJobSeconds: meanDuration(DEFAULT_DURATIONS),
+  drainNoticeSeconds: 5,
 };
 
-export type PolicyName = 'nommer' | 'naive';
+/**
+ * nommer: the autoscaler with scale-in by draining; today: the same autoscaler without it (scale-in
+ * only by the workers' idle exit); naive: one instance per job up to max.
+ */
+export type PolicyName = 'nommer' | 'today' | 'naive';
 
 export interface SimResult {
   policy: string;
@@ -213,6 +220,8 @@ export interface SimResult {
   peakHourlySpend: number;
   /** Ticks at which the spend cap held back launches the backlog wanted. */
   spendHeldTicks: number;
+  /** Instances that ended drained (their worker saw the drain and left when idle). */
+  drained: number;
 }
 
 interface SimInstance {
@@ -221,6 +230,10 @@ interface SimInstance {
   bootDone: number;
   state: 'booting' | 'running' | 'terminated';
   busy: number;
+  /** Asked to drain (by the autoscaler) ... */
+  draining: boolean;
+  /** ... and its worker has seen it: it leases nothing new, and ends the instance once idle. */
+  drainSeen: boolean;
   idleSince?: number;
   endedAt?: number;
 }
@@ -230,13 +243,14 @@ type SimEvent =
   | { t: number; seq: number; kind: 'boot'; inst: SimInstance }
   | { t: number; seq: number; kind: 'arrive'; job: Job }
   | { t: number; seq: number; kind: 'idle'; inst: SimInstance; since: number }
+  | { t: number; seq: number; kind: 'notice'; inst: SimInstance }
   | { t: number; seq: number; kind: 'tick' };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type NewEvent = DistributiveOmit<SimEvent, 'seq'>;
 
 // Same-time order: free slots first, then new capacity, new work, idle exits, and the autoscaler last.
-const KIND_ORDER: Record<SimEvent['kind'], number> = { finish: 0, boot: 1, arrive: 2, idle: 3, tick: 4 };
+const KIND_ORDER: Record<SimEvent['kind'], number> = { finish: 0, boot: 1, arrive: 2, idle: 3, notice: 4, tick: 5 };
 
 class EventHeap {
   private items: SimEvent[] = [];
@@ -320,6 +334,7 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
     cooldownSeconds: params.cooldownSeconds,
     bootSeconds: (params.bootMinSeconds + params.bootMaxSeconds) / 2,
     expectedJobSeconds: params.expectedJobSeconds,
+    drain: policy === 'nommer',
     ...(params.hourlyPrice !== undefined ? { hourlyPrice: params.hourlyPrice } : {}),
     ...(params.maxHourlySpend !== undefined ? { maxHourlySpend: params.maxHourlySpend } : {}),
   };
@@ -340,7 +355,7 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
   // slot chosen at random (SQS does not prefer the busiest worker).
   const dispatch = (t: number) => {
     while (queueHead < queue.length) {
-      const free = instances.filter((i) => i.state === 'running' && i.busy < params.slotsPerInstance);
+      const free = instances.filter((i) => i.state === 'running' && !i.drainSeen && i.busy < params.slotsPerInstance);
       if (free.length === 0) return;
       const totalFree = free.reduce((n, i) => n + params.slotsPerInstance - i.busy, 0);
       let pick = Math.floor(rng() * totalFree);
@@ -369,6 +384,8 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
         bootDone: t + boot,
         state: 'booting',
         busy: 0,
+        draining: false,
+        drainSeen: false,
       };
       instances.push(inst);
       at({ t: t + boot, kind: 'boot', inst });
@@ -380,6 +397,11 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
   const terminate = (t: number, inst: SimInstance) => {
     inst.state = 'terminated';
     inst.endedAt = t;
+  };
+  let drained = 0;
+  const leaveDrained = (t: number, inst: SimInstance) => {
+    drained++;
+    terminate(t, inst);
   };
 
   const tick = (t: number) => {
@@ -404,6 +426,7 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
       launchedAt: i.launchedAt * 1000,
       busySlots: i.busy,
       idleSince: i.idleSince === undefined ? undefined : i.idleSince * 1000,
+      draining: i.draining,
     }));
     const d = decide({
       now: t * 1000,
@@ -418,6 +441,18 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
       if (!inst || inst.state === 'terminated') continue;
       if (inst.busy > 0) busyTerminations++;
       terminate(t, inst);
+    }
+    // The drain mark is a tag: the worker sees it (or its removal) at its next poll.
+    for (const [ids, on] of [
+      [d.drain, true],
+      [d.undrain, false],
+    ] as const) {
+      for (const id of ids) {
+        const inst = instances.find((i) => i.id === id);
+        if (!inst || inst.state === 'terminated') continue;
+        inst.draining = on;
+        at({ t: t + params.drainNoticeSeconds, kind: 'notice', inst });
+      }
     }
     if (d.heldBy === 'maxHourlySpend') spendHeldTicks++;
     if (d.launch > 0) callLaunch(t, d.launch);
@@ -444,6 +479,12 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
       case 'boot':
         if (e.inst.state !== 'booting') break;
         e.inst.state = 'running';
+        // A worker starting on a drained instance sees the mark at once and ends it.
+        e.inst.drainSeen = e.inst.draining;
+        if (e.inst.drainSeen) {
+          leaveDrained(t, e.inst);
+          break;
+        }
         dispatch(t);
         if (e.inst.busy === 0) goIdle(e.inst, t);
         break;
@@ -452,7 +493,14 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
         done++;
         lastFinish = Math.max(lastFinish, t);
         dispatch(t);
-        if (e.inst.busy === 0) goIdle(e.inst, t);
+        if (e.inst.busy === 0 && e.inst.drainSeen) leaveDrained(t, e.inst);
+        else if (e.inst.busy === 0) goIdle(e.inst, t);
+        break;
+      case 'notice':
+        if (e.inst.state !== 'running') break;
+        e.inst.drainSeen = e.inst.draining;
+        if (e.inst.drainSeen && e.inst.busy === 0) leaveDrained(t, e.inst);
+        else if (!e.inst.drainSeen) dispatch(t);
         break;
       case 'idle':
         if (e.inst.state === 'running' && e.inst.busy === 0 && e.inst.idleSince === e.since) terminate(t, e.inst);
@@ -488,6 +536,7 @@ export function simulate(tr: Trace, policy: PolicyName, params: SimParams = DEFA
     throttledCalls,
     peakHourlySpend: peak * (params.hourlyPrice ?? 0),
     spendHeldTicks,
+    drained,
   };
 }
 
@@ -505,45 +554,54 @@ export function floorSeconds(tr: Trace, params: SimParams = DEFAULT_PARAMS): num
   return Math.max(params.billingMinimumSeconds, params.bootMinSeconds + work / params.slotsPerInstance);
 }
 
+/** A job as the zero-wait clairvoyant schedule runs it. */
+interface Interval {
+  id: number;
+  start: number;
+  end: number;
+}
+
 /**
- * Clairvoyant bound: a planner that knows every arrival and duration in advance.
- * - Schedule: each job starts at its arrival unless all maxInstances × slots slots are busy;
- *   then it takes the first slot to free (FIFO). Instances are booted ahead of need, so no job
- *   ever waits for a boot — only for the max.
- * - Packing is fluid: jobs may move between instances, so with r(t) jobs running the fleet is
- *   exactly ceil(r(t) / slots) instances.
- * - Instances: the k-th instance is needed while ceil(r/slots) ≥ k. Each stretch of need costs
- *   its length plus one boot (bootMinSeconds, the fastest boot) at the 60 s billing minimum; two
- *   stretches separated by a gap no longer than a boot are served by one instance kept idle
- *   through the gap (cheaper than a second boot).
- * No real policy can bill less while giving every job a wait no longer than this schedule's
- * (zero below max): it would need fewer running instances than ceil(r/slots) at some moment,
- * or fewer boots. A policy that lets jobs wait longer could, in principle — hence `floorSeconds`.
+ * The schedule every reference below shares: each job starts at its arrival unless all
+ * maxInstances × slots slots are busy; then it takes the first slot to free (FIFO). Instances are
+ * booted ahead of need, so no job ever waits for a boot — only for the max.
  */
-export function clairvoyant(tr: Trace, params: SimParams = DEFAULT_PARAMS): SimResult {
-  const slots = params.slotsPerInstance;
-  const cap = params.maxInstances * slots;
+function zeroWaitSchedule(tr: Trace, params: SimParams): { runs: Interval[]; waits: number[]; lastFinish: number } {
+  const cap = params.maxInstances * params.slotsPerInstance;
   const jobs = [...tr.jobs].sort((a, b) => a.arrival - b.arrival || a.id - b.id);
   // slot free times, kept sorted ascending (a simple insertion keeps this O(n × cap) but tiny).
   const free: number[] = new Array<number>(cap).fill(-Infinity);
+  const runs: Interval[] = [];
   const waits: number[] = [];
-  const deltas: Array<[number, number]> = [];
   let lastFinish = 0;
   for (const j of jobs) {
     const slot = free.shift()!;
     const start = Math.max(j.arrival, slot);
     const end = start + j.duration;
     waits.push(start - j.arrival);
-    deltas.push([start, +1], [end, -1]);
+    runs.push({ id: j.id, start, end });
     lastFinish = Math.max(lastFinish, end);
     let k = free.findIndex((f) => f > end);
     if (k < 0) k = free.length;
     free.splice(k, 0, end);
   }
+  return { runs, waits, lastFinish };
+}
+
+interface Segment {
+  from: number;
+  to: number;
+  /** ceil(jobs running / slots): the instances a fleet that could move jobs would need. */
+  n: number;
+}
+
+/** The piecewise-constant fluid instance count N(t) = ceil(r(t) / slots) of a schedule. */
+function fluidSegments(runs: Interval[], slots: number): Segment[] {
+  const deltas: Array<[number, number]> = [];
+  for (const r of runs) deltas.push([r.start, +1], [r.end, -1]);
   // Ends before starts at the same instant: a freed slot is reused without a new instance.
   deltas.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  // Piecewise-constant instance count N(t) = ceil(r(t)/slots).
-  const segments: Array<{ from: number; to: number; n: number }> = [];
+  const segments: Segment[] = [];
   let r = 0;
   for (let i = 0; i < deltas.length; ) {
     const t = deltas[i]![0];
@@ -551,17 +609,26 @@ export function clairvoyant(tr: Trace, params: SimParams = DEFAULT_PARAMS): SimR
     const next = i < deltas.length ? deltas[i]![0] : t;
     if (next > t) segments.push({ from: t, to: next, n: Math.ceil(r / slots) });
   }
-  const maxN = segments.reduce((m, s) => Math.max(m, s.n), 0);
+  return segments;
+}
+
+/**
+ * Billed seconds of the fluid fleet: the k-th instance is needed while N(t) ≥ k; each stretch of
+ * need costs its length plus one boot (bootMinSeconds) at the billing minimum; two stretches
+ * separated by a gap no longer than a boot are served by one instance kept idle through the gap.
+ */
+function fluidBilled(segments: Segment[], params: SimParams): { billed: number; launches: number; peak: number } {
+  const peak = segments.reduce((m, s) => Math.max(m, s.n), 0);
   const boot = params.bootMinSeconds;
   let billed = 0;
-  let launchesCount = 0;
-  for (let k = 1; k <= maxN; k++) {
+  let launches = 0;
+  for (let k = 1; k <= peak; k++) {
     let runStart: number | undefined;
     let runEnd = 0;
     const close = () => {
       if (runStart === undefined) return;
       billed += Math.max(params.billingMinimumSeconds, boot + (runEnd - runStart));
-      launchesCount++;
+      launches++;
       runStart = undefined;
     };
     for (const s of segments) {
@@ -576,21 +643,174 @@ export function clairvoyant(tr: Trace, params: SimParams = DEFAULT_PARAMS): SimR
     }
     close();
   }
-  const firstArrival = jobs.length > 0 ? jobs[0]!.arrival : 0;
+  return { billed, launches, peak };
+}
+
+function referenceResult(
+  policy: string,
+  tr: Trace,
+  s: { waits: number[]; lastFinish: number },
+  billed: number,
+  launches: number,
+  peak: number,
+  params: SimParams,
+): SimResult {
+  const firstArrival = tr.jobs.length > 0 ? Math.min(...tr.jobs.map((j) => j.arrival)) : 0;
   return {
-    policy: 'clairvoyant',
+    policy,
     instanceSeconds: billed,
     instanceHours: billed / 3600,
-    waits,
-    p50Wait: percentile(waits, 50),
-    p95Wait: percentile(waits, 95),
-    makespan: lastFinish - firstArrival,
-    jobsDone: jobs.length,
-    launches: launchesCount,
-    peakInstances: maxN,
+    waits: s.waits,
+    p50Wait: percentile(s.waits, 50),
+    p95Wait: percentile(s.waits, 95),
+    makespan: s.lastFinish - firstArrival,
+    jobsDone: tr.jobs.length,
+    launches,
+    peakInstances: peak,
     busyTerminations: 0,
     throttledCalls: 0,
-    peakHourlySpend: maxN * (params.hourlyPrice ?? 0),
+    peakHourlySpend: peak * (params.hourlyPrice ?? 0),
     spendHeldTicks: 0,
+    drained: 0,
   };
+}
+
+/**
+ * Clairvoyant bound with jobs that may move: a planner that knows every arrival and duration,
+ * runs the zero-wait schedule, and packs jobs fluidly (a running job may move between instances),
+ * so with r(t) jobs running the fleet is exactly ceil(r(t) / slots) instances (fluidBilled).
+ * No real policy can bill less while giving every job a wait no longer than this schedule's
+ * (zero below max). A policy that lets jobs wait longer could, in principle — hence `floorSeconds`.
+ */
+export function clairvoyant(tr: Trace, params: SimParams = DEFAULT_PARAMS): SimResult {
+  const s = zeroWaitSchedule(tr, params);
+  const f = fluidBilled(fluidSegments(s.runs, params.slotsPerInstance), params);
+  return referenceResult('clairvoyant, jobs move', tr, s, f.billed, f.launches, f.peak, params);
+}
+
+/** An instance of a plan: up from `from` to `last` (its last job's end), running `jobs`. */
+interface PlannedInstance {
+  from: number;
+  last: number;
+  jobs: Interval[];
+}
+
+/** Whether `m` has a free slot at every moment of r's run. */
+function hasRoom(m: PlannedInstance, r: Interval, slots: number): boolean {
+  const edges: Array<[number, number]> = [];
+  for (const j of m.jobs) {
+    if (j.start >= r.end || j.end <= r.start) continue;
+    edges.push([Math.max(j.start, r.start), +1], [j.end, -1]);
+  }
+  if (edges.length < 2 * slots) return true;
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  for (const [, d] of edges) {
+    running += d;
+    if (running >= slots) return false;
+  }
+  return true;
+}
+
+/**
+ * Where a clairvoyant planner that never moves a job puts `r`: the instance it fits under
+ * (no longer bill: the tightest such), else the cheapest to extend — or keep up through an idle
+ * gap — when that costs less than a new boot, else nowhere (a new instance).
+ */
+function placeFor(r: Interval, open: PlannedInstance[], params: SimParams): PlannedInstance | undefined {
+  let best: PlannedInstance | undefined;
+  let bestCost = params.bootMinSeconds + (r.end - r.start);
+  for (const m of open) {
+    if (m.last < r.start - params.bootMinSeconds || !hasRoom(m, r, params.slotsPerInstance)) continue;
+    const cost = Math.max(0, r.end - m.last);
+    // Equal cost: the lower horizon, keeping the long-lived instances' slots for long jobs.
+    if (cost < bestCost || (cost === bestCost && best && m.last < best.last)) {
+      best = m;
+      bestCost = cost;
+    }
+  }
+  return best;
+}
+
+/**
+ * A clairvoyant plan that never moves a running job between instances: the zero-wait schedule,
+ * with the jobs that start within a boot of each other placed together, longest first (so the
+ * long ones share instances and the short ones fill the rest: for a burst that starts at once
+ * this pairing by length is optimal, and bills exactly what fluid packing does), each where it
+ * adds least to the bill (placeFor); or blindPacking's plan when that bills less. An achievable
+ * schedule, so an upper bound on the no-migration clairvoyant optimum, whose lower bound is
+ * `clairvoyant` (jobs may move; packing without moving jobs is a busy-time problem, NP-hard in
+ * general, so no tighter bound is computed): the optimum lies between the two.
+ */
+export function clairvoyantNoMigration(tr: Trace, params: SimParams = DEFAULT_PARAMS): SimResult {
+  const s = zeroWaitSchedule(tr, params);
+  const runs = [...s.runs].sort((a, b) => a.start - b.start || a.id - b.id);
+  const plan: PlannedInstance[] = [];
+  for (let i = 0; i < runs.length; ) {
+    let j = i + 1;
+    while (j < runs.length && runs[j]!.start - runs[i]!.start <= params.bootMinSeconds) j++;
+    // Instances whose last job ended more than a boot before this group are never reused.
+    const open = plan.filter((m) => m.last >= runs[i]!.start - params.bootMinSeconds);
+    for (const r of runs.slice(i, j).sort((a, b) => b.end - a.end || a.id - b.id)) {
+      let m = placeFor(r, open, params);
+      if (!m) {
+        m = { from: r.start, last: r.end, jobs: [] };
+        plan.push(m);
+        open.push(m);
+      }
+      m.jobs.push(r);
+      m.last = Math.max(m.last, r.end);
+      m.from = Math.min(m.from, r.start);
+    }
+    i = j;
+  }
+  const billed = plan.reduce(
+    (sum, m) => sum + Math.max(params.billingMinimumSeconds, params.bootMinSeconds + m.last - m.from),
+    0,
+  );
+  const peak = fluidBilled(fluidSegments(s.runs, params.slotsPerInstance), params).peak;
+  // Packing in start order, fullest first, is a plan too (and the better one when jobs start as
+  // slots free one by one, as in a batch held back by max): the cheaper of the two.
+  const blind = blindPacking(tr, params);
+  if (blind.instanceSeconds < billed) return { ...blind, policy: 'clairvoyant, no job moves' };
+  return referenceResult('clairvoyant, no job moves', tr, s, billed, plan.length, peak, params);
+}
+
+/**
+ * Not a bound — what packing without knowing durations gets at best on the same zero-wait
+ * schedule: instances booted ahead of arrivals (bootMin), each job placed at its start on the
+ * fullest instance with a free slot (a new one when none), an instance ending the moment its
+ * last job does, kept through a gap no longer than a boot when the next job needs it. Shows how
+ * much of a policy's excess over the clairvoyant bound is the cost of not knowing which jobs are
+ * long.
+ */
+export function blindPacking(tr: Trace, params: SimParams = DEFAULT_PARAMS): SimResult {
+  const s = zeroWaitSchedule(tr, params);
+  const slots = params.slotsPerInstance;
+  // An instance: up from `from` to `last` (its last job's end), `ends` of the jobs it runs now.
+  type Box = { from: number; last: number; ends: number[] };
+  const boxes: Box[] = [];
+  let peak = 0;
+  for (const r of [...s.runs].sort((a, b) => a.start - b.start || a.id - b.id)) {
+    for (const b of boxes) b.ends = b.ends.filter((e) => e > r.start);
+    let box = boxes
+      .filter((b) => b.ends.length > 0 && b.ends.length < slots)
+      .sort((a, b) => b.ends.length - a.ends.length)[0];
+    // None with a free slot: one that went idle within a boot ago was kept up for this job.
+    box ??= boxes
+      .filter((b) => b.ends.length === 0 && r.start - b.last <= params.bootMinSeconds)
+      .sort((a, b) => b.last - a.last)[0];
+    if (!box) {
+      box = { from: r.start, last: r.start, ends: [] };
+      boxes.push(box);
+    }
+    box.ends.push(r.end);
+    box.last = Math.max(box.last, r.end);
+    peak = Math.max(peak, boxes.filter((b) => b.ends.length > 0).length);
+  }
+  const billed = boxes.reduce(
+    (sum, b) => sum + Math.max(params.billingMinimumSeconds, params.bootMinSeconds + b.last - b.from),
+    0,
+  );
+  return referenceResult('blind packing (not a bound)', tr, s, billed, boxes.length, peak, params);
 }

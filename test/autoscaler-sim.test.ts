@@ -1,11 +1,14 @@
 // Sanity of the autoscaler simulator on short traces: every job finishes, the fleet stays within
-// max, no busy instance is terminated, and no policy bills less than the any-policy floor.
+// max, no busy instance is terminated, and no policy bills less than the any-policy floor; the
+// reference costs are ordered as their definitions say (a hand-checked burst, and random ones).
 // No timings or cost targets here: those are for the bench to report.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  blindPacking,
   burstyTrace,
   clairvoyant,
+  clairvoyantNoMigration,
   DEFAULT_PARAMS,
   floorSeconds,
   mulberry32,
@@ -14,6 +17,7 @@ import {
   steadyTrace,
   trickleTrace,
   type SimParams,
+  type Trace,
 } from '../bench/sim-core.js';
 
 const small: SimParams = { ...DEFAULT_PARAMS, maxInstances: 6, slotsPerInstance: 2 };
@@ -25,7 +29,7 @@ const traces = [
 ];
 
 for (const tr of traces) {
-  for (const policy of ['nommer', 'naive'] as const) {
+  for (const policy of ['nommer', 'today', 'naive'] as const) {
     test(`${tr.name} trace under the ${policy} policy: all jobs finish within max, nothing busy killed, billed ≥ floor`, () => {
       const r = simulate(tr, policy, small);
       assert.equal(r.jobsDone, tr.jobs.length);
@@ -89,4 +93,53 @@ test('with aws.ec2.maxHourlySpend the fleet never costs more per hour than the c
   assert.ok(r.spendHeldTicks > 0, 'the decisions said the cap held the queue back');
   // The cap costs waiting, never money: the wait it adds is what the bench reports.
   assert.ok(r.waits.reduce((a, b) => a + b, 0) >= free.waits.reduce((a, b) => a + b, 0));
+});
+
+test('a burst that starts at once: the no-migration plan pairs jobs by length and bills what fluid packing does; blind packing pairs them as they come', () => {
+  // 4 jobs at t = 0 of 100, 400, 300, 200 s; 2 slots, a 60 s boot.
+  const tr: Trace = {
+    name: 'four',
+    description: 'four at once',
+    jobs: [100, 400, 300, 200].map((duration, id) => ({ id, arrival: 0, duration })),
+  };
+  const p: SimParams = { ...DEFAULT_PARAMS, slotsPerInstance: 2, maxInstances: 4, bootMinSeconds: 60 };
+  // Paired by length: (400, 300) and (200, 100): 400 + 200 s up, plus two boots.
+  assert.equal(clairvoyantNoMigration(tr, p).instanceSeconds, 400 + 200 + 2 * 60);
+  // Fluid: 2 instances while 3-4 jobs run (0-200 s), 1 after: the same bill.
+  assert.equal(clairvoyant(tr, p).instanceSeconds, 400 + 200 + 2 * 60);
+  // In arrival order: (100, 400) and (300, 200): 400 + 300 s up.
+  assert.equal(blindPacking(tr, p).instanceSeconds, 400 + 300 + 2 * 60);
+});
+
+test('on random traces: the lower bound ≤ the no-migration plan ≤ blind packing, and every reference runs every job', () => {
+  const rng = mulberry32(99);
+  for (let k = 0; k < 30; k++) {
+    const slots = 1 + Math.floor(rng() * 4);
+    const p: SimParams = { ...DEFAULT_PARAMS, slotsPerInstance: slots, maxInstances: 2 + Math.floor(rng() * 6) };
+    const jobs = Array.from({ length: 5 + Math.floor(rng() * 40) }, (_, id) => ({
+      id,
+      arrival: Math.round(rng() * 3000),
+      duration: 30 + Math.round(rng() * rng() * 2000),
+    }));
+    const tr: Trace = { name: `r${k}`, description: 'random', jobs };
+    const [bound, plan, blind] = [clairvoyant(tr, p), clairvoyantNoMigration(tr, p), blindPacking(tr, p)];
+    const why = `trace ${k}, ${slots} slots: bound ${bound.instanceSeconds}, plan ${plan.instanceSeconds}, blind ${blind.instanceSeconds}`;
+    assert.ok(bound.instanceSeconds <= plan.instanceSeconds + 1e-6, why);
+    assert.ok(plan.instanceSeconds <= blind.instanceSeconds + 1e-6, why);
+    assert.ok(bound.instanceSeconds >= floorSeconds(tr, p) - 1e-6, why);
+    for (const r of [bound, plan, blind]) assert.equal(r.waits.length, jobs.length);
+  }
+});
+
+test('scale-in by draining: nommer drains instances on a bursty trace with 2 slots, today never does, and both run every job', () => {
+  const tr = burstyTrace(11, { bursts: 3, jobsPerBurst: 15, gapMinutes: 30 });
+  const roomy: SimParams = { ...small, maxInstances: 10 };
+  const drain = simulate(tr, 'nommer', roomy);
+  const today = simulate(tr, 'today', roomy);
+  assert.ok(drain.drained > 0, 'some instances ended drained');
+  assert.equal(today.drained, 0);
+  for (const r of [drain, today]) {
+    assert.equal(r.jobsDone, tr.jobs.length);
+    assert.equal(r.busyTerminations, 0);
+  }
 });

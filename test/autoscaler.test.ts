@@ -346,3 +346,90 @@ describe('the spend cap (aws.ec2.maxHourlySpend)', () => {
     ]);
   });
 });
+
+describe('autoscaler decide: scale-in by draining', () => {
+  const drainCfg: AutoscalerConfig = { ...config, slotsPerInstance: 4, drain: true };
+  const fleetOf = (...busy: number[]) => busy.map((b) => running(b));
+
+  test('a half-busy instance whose jobs fit in the room of the busy ones that stay is drained, emptiest first', () => {
+    // 4 slots each: room on the others must cover its jobs + a reserve of 2 instances (8 slots).
+    const fleet = fleetOf(1, 2, 1, 1, 1);
+    const d = decide(input({ config: drainCfg, queue: { waiting: 0, inFlight: 6 }, instances: fleet }));
+    assert.equal(d.launch, 0);
+    assert.deepEqual(d.terminate, []);
+    // Room 14 slots: draining one with 1 job leaves 11 ≥ 1 + 8; a second would leave 8 < 9.
+    assert.deepEqual(d.drain, [fleet[0]!.id]);
+    assert.match(d.reason, /draining 1/);
+    // With one more busy instance there is room to drain a second.
+    const bigger = fleetOf(1, 2, 1, 1, 1, 4, 1);
+    const d2 = decide(input({ config: drainCfg, queue: { waiting: 0, inFlight: 11 }, instances: bigger }));
+    assert.deepEqual(d2.drain, [bigger[0]!.id, bigger[2]!.id]);
+  });
+
+  test('without drain in the config the same fleet is left alone', () => {
+    const d = decide(input({ config: { ...drainCfg, drain: false }, instances: fleetOf(1, 2, 1, 1, 1) }));
+    assert.deepEqual(d.drain, []);
+    assert.deepEqual(d.undrain, []);
+  });
+
+  test('idle and full instances are never drained, and idle room does not count', () => {
+    const d = decide(input({ config: drainCfg, instances: [...fleetOf(4, 4, 4), running(0), running(0), running(0)] }));
+    assert.deepEqual(d.drain, []);
+    const d2 = decide(input({ config: drainCfg, instances: [running(1), running(0), running(0), running(0)] }));
+    assert.deepEqual(d2.drain, [], 'idle instances may idle out: their slots are no room');
+  });
+
+  test('nothing is drained while jobs wait uncovered, nor below the floor', () => {
+    const fleet = fleetOf(1, 1, 1, 1, 1, 1);
+    const busy = decide(input({ config: drainCfg, queue: { waiting: 30, inFlight: 6 }, instances: fleet }));
+    assert.deepEqual(busy.drain, []);
+    assert.ok(busy.launch > 0);
+    const floor = decide(input({ config: { ...drainCfg, minInstances: 5 }, instances: fleet }));
+    assert.equal(floor.drain.length, 1, floor.reason);
+  });
+
+  test('a backlog calls busy draining instances back before launching; idle draining ones are not (their worker is leaving)', () => {
+    const a = running(1, { draining: true });
+    const b = running(3, { draining: true });
+    const gone = running(0, { draining: true });
+    const d = decide(input({ config: drainCfg, queue: { waiting: 2, inFlight: 4 }, instances: [a, b, gone] }));
+    // Fullest first (it stays up for its jobs anyway): b has 1 free slot, then a 3 more.
+    assert.deepEqual(d.undrain, [b.id, a.id]);
+    assert.equal(d.launch, 0, d.reason);
+    const one = decide(input({ config: drainCfg, queue: { waiting: 1, inFlight: 4 }, instances: [a, b, gone] }));
+    assert.deepEqual(one.undrain, [b.id]);
+    const more = decide(input({ config: drainCfg, queue: { waiting: 9, inFlight: 4 }, instances: [a, b, gone] }));
+    assert.deepEqual(more.undrain, [b.id, a.id]);
+    assert.equal(more.launch, 2, more.reason); // 9 - 3 - 1 = 5 uncovered → 2 instances of 4
+  });
+
+  test('draining instances count toward max but not the floor, and their free slots take no backlog', () => {
+    const leaving = Array.from({ length: 3 }, () => running(0, { draining: true }));
+    const d = decide(
+      input({
+        config: { ...drainCfg, minInstances: 1, maxInstances: 4 },
+        queue: { waiting: 8, inFlight: 0 },
+        instances: leaving,
+      }),
+    );
+    assert.equal(d.launch, 1, d.reason);
+    assert.equal(d.heldBy, 'maxInstances');
+  });
+
+  test('above max, running instances are drained, never terminated; only idle booting ones are', () => {
+    const busyA = running(2);
+    const busyB = running(1);
+    const idle = running(0, { idleSince: NOW - 100 * S });
+    const boot = booting(30);
+    const d = decide(
+      input({
+        config: { ...drainCfg, maxInstances: 1 },
+        queue: { waiting: 0, inFlight: 3 },
+        instances: [busyA, busyB, idle, boot],
+      }),
+    );
+    assert.deepEqual(d.terminate, [boot.id]);
+    assert.deepEqual(d.drain, [idle.id, busyB.id]);
+    assert.equal(d.launch, 0);
+  });
+});

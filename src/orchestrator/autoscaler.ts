@@ -1,24 +1,32 @@
 // The fleet autoscaler: a pure function from (queue depth, instances, config, now) to
-// (launch n, terminate ids), plus the backoff arithmetic feederd applies when the cloud API
-// throttles or fails. No I/O and no clock: `now` is a parameter, randomness (jitter) too.
+// (launch n, terminate ids, drain ids), plus the backoff arithmetic feederd applies when the cloud
+// API throttles or fails. No I/O and no clock: `now` is a parameter, randomness (jitter) too.
 //
 // Policy, in short:
 // - Scale up to cover the backlog: the jobs waiting beyond what free slots, instances still
 //   booting (or launched but not yet listed) and slots expected to free up within a boot time
-//   will absorb, rounded up to whole instances, never past maxInstances.
-// - Scale down is the workers' own idle exit. The autoscaler terminates only to correct: an
-//   instance stuck booting far past bootSeconds, or idle instances above maxInstances after a
-//   config change. It never terminates an instance that is running a job.
+//   will absorb, rounded up to whole instances, never past maxInstances. Instances asked to drain
+//   that still run jobs are called back first (no boot to wait for, no new bill).
+// - Scale in by draining (config.drain, when the fleet can tell a worker so): an instance whose
+//   jobs would fit in the free slots of the others leases nothing new; the others fill, and its
+//   worker ends the instance when its last job is done. Otherwise scale-in is the workers' own
+//   idle exit. Either way a running instance is never terminated from here: it leaves when its
+//   worker does (that is the scale-in protection of a busy instance). The autoscaler terminates
+//   only to correct: an instance stuck booting far past bootSeconds, or idle booting instances
+//   above maxInstances after a config change (without drain, idle running ones too).
 // - minInstances is a floor that is always restored (subject to max and backoff).
 // - While backing off after throttling or an API error, it asks for nothing at all.
 //
 // Why no scale-down-by-load and no classic "wait N seconds after a launch": EC2 bills per
 // second (60 s minimum), so an idle worker that exits after about a boot time's worth of idling
 // costs at most what a relaunch would (the ski-rental argument); the autoscaler has no reason
-// to kill warm capacity. What makes a scale-up-only autoscaler flap is double counting: a launch
-// the EC2 API does not list yet (DescribeInstances is eventually consistent) or a backlog blip
-// that running workers drain before a new instance could boot. The cool-down window covers the
-// first (launched-but-unlisted instances count as booting), the drain estimate the second.
+// to kill warm capacity. What wastes money with several slots per instance is half-empty
+// instances kept alive by a trickle of new jobs spread over all of them: draining gathers the
+// new jobs on fewer instances. What makes a scale-up-only autoscaler flap is double counting: a
+// launch the EC2 API does not list yet (DescribeInstances is eventually consistent) or a backlog
+// blip that running workers drain before a new instance could boot. The cool-down window covers
+// the first (launched-but-unlisted instances count as booting), the estimate of slots freeing
+// within a boot the second.
 //
 // Units: timestamps (`now`, `launchedAt`, `idleSince`, `backoffUntil`, `lastScaleUp.at`) are ms
 // since the epoch, like WorkerNode.launchedAt; durations in config are seconds.
@@ -35,6 +43,8 @@ export interface InstanceView {
   busySlots: number;
   /** ms since the epoch; when it last became idle, if it is idle. */
   idleSince?: number;
+  /** Asked to lease nothing new: it finishes its jobs, then its worker ends it. */
+  draining?: boolean;
 }
 
 export interface AutoscalerConfig {
@@ -56,6 +66,8 @@ export interface AutoscalerConfig {
   hourlyPrice?: number;
   /** The fleet never costs more than this per hour (aws.ec2.maxHourlySpend); needs hourlyPrice. */
   maxHourlySpend?: number;
+  /** Scale in by draining (the fleet can tell an instance's worker to lease nothing new). */
+  drain?: boolean;
 }
 
 /** How many instances the spend cap allows (Infinity without a cap). */
@@ -84,7 +96,12 @@ export interface AutoscalerInput {
 
 export interface ScaleDecision {
   launch: number;
+  /** Only instances with no worker yet (stuck or idle booting): never one that may run a job. */
   terminate: string[];
+  /** To lease nothing new (scale in, or above the ceiling). */
+  drain: string[];
+  /** Draining instances called back to take waiting jobs. */
+  undrain: string[];
   /** Set when fewer were launched than the backlog wanted: which limit held the queue back. */
   heldBy?: 'maxInstances' | 'maxHourlySpend';
   /** One line a person can read in the daemon's log. */
@@ -136,9 +153,118 @@ export function assertAutoscalerConfig(config: AutoscalerConfig): void {
 /** How far a listed launch time may precede lastScaleUp.at and still belong to that launch (clock skew). */
 const LAUNCH_TIME_SKEW_MS = 5000;
 
+/** The fleet sorted by what the autoscaler may do with each instance. */
+interface Fleet {
+  stuck: InstanceView[];
+  booting: InstanceView[];
+  running: InstanceView[];
+  /** Asked to drain (and not stuck): leaving, unless the backlog calls them back. */
+  draining: InstanceView[];
+  stopping: InstanceView[];
+  /** Launched in the cool-down window but not listed yet: they exist, and they are booting. */
+  unlisted: number;
+}
+
+function sortFleet(input: AutoscalerInput, stuckMs: number): Fleet {
+  const { now, config } = input;
+  const live = input.instances.filter((i) => i.state !== 'terminated');
+  const stuck = live.filter((i) => i.state === 'booting' && i.busySlots === 0 && now - i.launchedAt > stuckMs);
+  const stuckIds = new Set(stuck.map((i) => i.id));
+  const rest = live.filter((i) => !stuckIds.has(i.id));
+  // Without drain in the config, a drain mark means nothing: the instance is as any other.
+  const isDraining = (i: InstanceView) => config.drain === true && i.draining === true && i.state !== 'stopping';
+  let unlisted = 0;
+  const last = input.lastScaleUp;
+  if (last && last.count > 0 && now - last.at < config.cooldownSeconds * 1000) {
+    const listed = live.filter((i) => i.launchedAt >= last.at - LAUNCH_TIME_SKEW_MS).length;
+    unlisted = Math.max(0, last.count - listed);
+  }
+  return {
+    stuck,
+    booting: rest.filter((i) => i.state === 'booting' && !isDraining(i)),
+    running: rest.filter((i) => i.state === 'running' && !isDraining(i)),
+    draining: rest.filter(isDraining),
+    stopping: rest.filter((i) => i.state === 'stopping'),
+    unlisted,
+  };
+}
+
+/**
+ * Above the ceiling (a config change): idle booting instances are terminated, newest first (they
+ * have done no work yet), then running ones, idle longest first. With drain, running instances
+ * are drained instead — busy ones too, fewest jobs first — so none is ever terminated under a
+ * worker that may have just leased a job; without it, busy ones are left to finish.
+ */
+function trimAboveCeiling(f: Fleet, excess: number, drain: boolean): { terminate: string[]; drain: string[] } {
+  if (excess <= 0) return { terminate: [], drain: [] };
+  const idleBooting = f.booting.filter((i) => i.busySlots === 0).sort((a, b) => b.launchedAt - a.launchedAt);
+  const terminate = idleBooting.slice(0, excess).map((i) => i.id);
+  const idleRunning = f.running
+    .filter((i) => i.busySlots === 0)
+    .sort((a, b) => (a.idleSince ?? a.launchedAt) - (b.idleSince ?? b.launchedAt));
+  const left = excess - terminate.length;
+  if (!drain) return { terminate: [...terminate, ...idleRunning.slice(0, left).map((i) => i.id)], drain: [] };
+  const busyRunning = f.running.filter((i) => i.busySlots > 0).sort((a, b) => a.busySlots - b.busySlots);
+  return { terminate, drain: [...idleRunning, ...busyRunning].slice(0, left).map((i) => i.id) };
+}
+
+/**
+ * Draining instances still running jobs are called back, fullest first (they stay up for those
+ * jobs anyway), until their free slots cover `uncovered` waiting jobs: cheaper than a launch,
+ * and no boot to wait for.
+ */
+function pickUndrain(draining: InstanceView[], uncovered: number, slots: number): InstanceView[] {
+  const back: InstanceView[] = [];
+  let left = uncovered;
+  for (const i of [...draining].filter((i) => i.busySlots > 0).sort((a, b) => b.busySlots - a.busySlots)) {
+    if (left <= 0) break;
+    const free = Math.max(0, slots - i.busySlots);
+    if (free === 0) continue;
+    back.push(i);
+    left -= free;
+  }
+  return back;
+}
+
+/**
+ * Free slots kept on the instances that stay, in instances' worth, before any is drained: room
+ * for new jobs while a launch would boot. Less saves more on a steady trickle of jobs but makes
+ * some of them wait for a boot (bench/autoscaler-sim: at 4 slots, one instance's worth saved 3%
+ * of the bill and added 4 s to the p95 wait; two kept waits as they were).
+ */
+const DRAIN_RESERVE_INSTANCES = 2;
+
+/**
+ * Scale in by draining: a half-busy instance leaves when the free slots of the busy instances
+ * that stay can take the waiting jobs, its own jobs and a reserve — the others fill, and it ends
+ * when its jobs do. Emptiest first (fewest jobs to wait for). Idle instances are left to their
+ * idle exit (a boot's worth of idling costs no more than a relaunch) and do not count as room
+ * (they may be gone before a job comes); full ones have no room to lose. The floor is kept.
+ */
+function pickDrain(running: InstanceView[], waiting: number, slots: number, keep: number): string[] {
+  const busy = running.filter((i) => i.busySlots > 0);
+  const candidates = busy
+    .filter((i) => i.busySlots < slots)
+    .sort((a, b) => a.busySlots - b.busySlots || a.id.localeCompare(b.id));
+  let room = freeSlotsOf(busy, slots);
+  let staying = running.length;
+  const reserve = DRAIN_RESERVE_INSTANCES * slots;
+  const drain: string[] = [];
+  for (const i of candidates) {
+    if (staying <= keep) break;
+    const own = slots - i.busySlots;
+    if (room - own < waiting + i.busySlots + reserve) continue;
+    drain.push(i.id);
+    room -= own;
+    staying--;
+  }
+  return drain;
+}
+
 export function decide(input: AutoscalerInput): ScaleDecision {
   const { now, queue, config } = input;
   const slots = config.slotsPerInstance;
+  const drainOn = config.drain === true;
   // The ceiling is the lower of maxInstances and what maxHourlySpend pays for.
   const bySpend = instancesWithinSpend(config);
   const ceiling = Math.min(config.maxInstances, bySpend);
@@ -153,70 +279,67 @@ export function decide(input: AutoscalerInput): ScaleDecision {
     return {
       launch: 0,
       terminate: [],
+      drain: [],
+      undrain: [],
       reason: `backing off after a fleet API failure: no launch or terminate for ${s} s more`,
     };
   }
 
-  const live = input.instances.filter((i) => i.state !== 'terminated');
   const stuckMs = (config.stuckBootSeconds ?? 3 * config.bootSeconds) * 1000;
-  const stuck = live.filter((i) => i.state === 'booting' && i.busySlots === 0 && now - i.launchedAt > stuckMs);
-  const stuckIds = new Set(stuck.map((i) => i.id));
-  const booting = live.filter((i) => i.state === 'booting' && !stuckIds.has(i.id));
-  const running = live.filter((i) => i.state === 'running');
-  const stopping = live.filter((i) => i.state === 'stopping');
+  const f = sortFleet(input, stuckMs);
+  const { unlisted } = f;
 
-  // Launched in the cool-down window but not listed yet: they exist, and they are booting.
-  let unlisted = 0;
-  const last = input.lastScaleUp;
-  if (last && last.count > 0 && now - last.at < config.cooldownSeconds * 1000) {
-    const listed = live.filter((i) => i.launchedAt >= last.at - LAUNCH_TIME_SKEW_MS).length;
-    unlisted = Math.max(0, last.count - listed);
-  }
-
-  // Corrections: stuck boots, then idle instances above max (booting newest first — they have
-  // done no work yet — then running ones idle longest first). Never an instance with a job.
-  const terminate = stuck.map((i) => i.id);
+  // Corrections first: stuck boots, then whatever stands above the ceiling. Stopping and
+  // draining instances are already leaving: they count toward the ceiling for launches (they
+  // still exist), but trimming them would overshoot.
   const notes: string[] = [];
-  if (stuck.length > 0) notes.push(`${stuck.length} stuck booting > ${Math.round(stuckMs / 1000)} s`);
-  // Stopping instances are already leaving: they count toward max for launches (they still
-  // exist), but trimming them would overshoot.
-  const excess = booting.length + running.length + unlisted - ceiling;
-  const trimmed = new Set<string>();
+  if (f.stuck.length > 0) notes.push(`${f.stuck.length} stuck booting > ${Math.round(stuckMs / 1000)} s`);
+  const excess = f.booting.length + f.running.length + unlisted - ceiling;
+  const trim = trimAboveCeiling(f, excess, drainOn);
+  const trimmed = new Set([...trim.terminate, ...trim.drain]);
   if (excess > 0) {
-    const idleBooting = booting.filter((i) => i.busySlots === 0).sort((a, b) => b.launchedAt - a.launchedAt);
-    const idleRunning = running
-      .filter((i) => i.busySlots === 0)
-      .sort((a, b) => (a.idleSince ?? a.launchedAt) - (b.idleSince ?? b.launchedAt));
-    for (const i of [...idleBooting, ...idleRunning].slice(0, excess)) trimmed.add(i.id);
-    terminate.push(...trimmed);
     const left = excess - trimmed.size;
-    notes.push(
-      `${excess} above ${ceilingText}: terminating ${trimmed.size} idle${left > 0 ? `, ${left} busy left to finish` : ''}`,
-    );
+    const how = drainOn
+      ? `terminating ${trim.terminate.length} idle booting, draining ${trim.drain.length}`
+      : `terminating ${trim.terminate.length} idle`;
+    notes.push(`${excess} above ${ceilingText}: ${how}${left > 0 ? `, ${left} busy left to finish` : ''}`);
   }
 
-  const keptBooting = booting.filter((i) => !trimmed.has(i.id));
-  const keptRunning = running.filter((i) => !trimmed.has(i.id));
-  const exist = keptBooting.length + keptRunning.length + stopping.length + unlisted;
+  const keptBooting = f.booting.filter((i) => !trimmed.has(i.id));
+  let keptRunning = f.running.filter((i) => !trimmed.has(i.id));
+  const leaving = f.stopping.length + f.draining.length + trim.drain.length;
+  const exist = keptBooting.length + keptRunning.length + leaving + unlisted;
   const room = Math.max(0, ceiling - exist);
 
-  // Floor: stopping instances are on their way out and do not count toward it.
-  const floorNeed = Math.max(0, config.minInstances - (keptBooting.length + keptRunning.length + unlisted));
-
-  // Backlog: what free, booting and soon-to-free slots will not absorb.
-  const freeSlots = keptRunning.reduce((n, i) => n + Math.max(0, slots - i.busySlots), 0);
+  // Backlog: what free, booting and soon-to-free slots will not absorb; draining instances with
+  // jobs are called back before anything is launched.
   const bootingSlots = (keptBooting.length + unlisted) * slots;
-  const busySlots = keptRunning.reduce((n, i) => n + Math.min(slots, Math.max(0, i.busySlots)), 0);
-  // A busy slot frees on average every expectedJobSeconds; those that free within a boot
-  // time take waiting jobs sooner than a new instance could, and cost nothing extra.
-  const drains = config.expectedJobSeconds
-    ? Math.floor(busySlots * Math.min(1, config.bootSeconds / config.expectedJobSeconds))
-    : 0;
-  const uncovered = queue.waiting - freeSlots - bootingSlots - drains;
+  let uncovered =
+    queue.waiting - freeSlotsOf(keptRunning, slots) - bootingSlots - drainsWithinBoot(keptRunning, config);
+  const undrain = drainOn && uncovered > 0 ? pickUndrain(f.draining, uncovered, slots) : [];
+  if (undrain.length > 0) {
+    keptRunning = [...keptRunning, ...undrain];
+    uncovered = queue.waiting - freeSlotsOf(keptRunning, slots) - bootingSlots - drainsWithinBoot(keptRunning, config);
+    notes.push(`${undrain.length} draining called back`);
+  }
+  const freeSlots = freeSlotsOf(keptRunning, slots);
+  const drains = drainsWithinBoot(keptRunning, config);
   const backlogNeed = uncovered > 0 ? Math.ceil(uncovered / slots) : 0;
 
+  // Floor: leaving instances do not count toward it.
+  const staying = keptBooting.length + keptRunning.length + unlisted;
+  const floorNeed = Math.max(0, config.minInstances - staying);
   const want = Math.max(floorNeed, backlogNeed);
   const launch = Math.min(room, want);
+
+  // Scale in: only when nothing waits uncovered and nothing is launched.
+  const drain = [...trim.drain];
+  if (drainOn && want === 0 && uncovered <= 0) {
+    const keep = Math.max(0, config.minInstances - keptBooting.length - unlisted);
+    const more = pickDrain(keptRunning, queue.waiting, slots, keep);
+    if (more.length > 0) notes.push(`draining ${more.length} (the others' free slots take their jobs' place)`);
+    drain.push(...more);
+  }
 
   const parts = [
     `waiting ${queue.waiting}`,
@@ -224,13 +347,35 @@ export function decide(input: AutoscalerInput): ScaleDecision {
     `booting slots ${bootingSlots}${unlisted > 0 ? ` (${unlisted} launched, not listed yet)` : ''}`,
   ];
   if (drains > 0) parts.push(`~${drains} slots free within boot`);
+  if (f.draining.length > 0) parts.push(`${f.draining.length} draining`);
   let verdict: string;
   const heldBy = launch < want ? ceilingName : undefined;
   if (want === 0) verdict = 'no launch';
   else if (launch < want) verdict = `launch ${launch} of ${want} wanted (${ceilingText} reached)`;
   else verdict = `launch ${launch}${floorNeed >= backlogNeed ? ` (floor ${config.minInstances})` : ''}`;
   if (notes.length > 0) verdict += `; ${notes.join('; ')}`;
-  return { launch, terminate, ...(heldBy ? { heldBy } : {}), reason: `${parts.join(', ')} -> ${verdict}` };
+  return {
+    launch,
+    terminate: [...f.stuck.map((i) => i.id), ...trim.terminate],
+    drain,
+    undrain: undrain.map((i) => i.id),
+    ...(heldBy ? { heldBy } : {}),
+    reason: `${parts.join(', ')} -> ${verdict}`,
+  };
+}
+
+function freeSlotsOf(running: InstanceView[], slots: number): number {
+  return running.reduce((n, i) => n + Math.max(0, slots - i.busySlots), 0);
+}
+
+/**
+ * A busy slot frees on average every expectedJobSeconds; those that free within a boot time
+ * take waiting jobs sooner than a new instance could, and cost nothing extra.
+ */
+function drainsWithinBoot(running: InstanceView[], config: AutoscalerConfig): number {
+  if (!config.expectedJobSeconds) return 0;
+  const busy = running.reduce((n, i) => n + Math.min(config.slotsPerInstance, Math.max(0, i.busySlots)), 0);
+  return Math.floor(busy * Math.min(1, config.bootSeconds / config.expectedJobSeconds));
 }
 
 // ---- backoff when the fleet API throttles or fails ----
