@@ -1,7 +1,8 @@
 // EC2Fleet and FleetManager against moto's EC2 (server mode): launches carry the rendered
-// user-data, the cluster tags, IMDSv2, terminate-on-shutdown and the instance profile; spot is
-// asked for with InstanceMarketOptions; a new fleet/manager (a feederd restart) adopts the tagged
-// instances; terminate touches only this cluster.
+// user-data, the cluster tags, IMDSv2 (with instance tags readable: the drain signal),
+// terminate-on-shutdown and the instance profile; spot is asked for with InstanceMarketOptions; a
+// new fleet/manager (a feederd restart) adopts the tagged instances; terminate and drain touch
+// only this cluster; the manager scales in by draining and never terminates a running instance.
 //
 // moto never runs out of capacity and never throttles. Those answers are faked at the SDK's edge
 // (a middleware step that throws the service error EC2 would send, before the request leaves):
@@ -19,6 +20,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ec2Client } from '../src/adapters/aws/clients.js';
 import { CLUSTER_TAG, EC2Fleet, ROLE_TAG, type Ec2FleetOptions } from '../src/adapters/aws/ec2-fleet.js';
+import { DRAIN_TAG } from '../src/fleet/drain.js';
 import { parseConfig } from '../src/config.js';
 import type { NommerError } from '../src/errors.js';
 import { fleetReport } from '../src/fleet/report.js';
@@ -154,6 +156,7 @@ describe('EC2Fleet (moto)', () => {
       assert.equal(tags[ROLE_TAG], 'worker');
       assert.equal(tags['nommer:version'], '0.1.0');
       assert.equal(inst.MetadataOptions?.HttpTokens, 'required');
+      assert.equal(inst.MetadataOptions?.InstanceMetadataTags, 'enabled', 'the worker reads its drain tag from IMDS');
       assert.match(inst.IamInstanceProfile?.Arn ?? '', /instance-profile\/nommer-worker$/);
       assert.equal(inst.ImageId, 'ami-0123456789abcdef0');
     }
@@ -314,5 +317,80 @@ describe('EC2Fleet (moto)', () => {
     const r3 = await mgr.tick();
     assert.equal(r3.error, undefined);
     assert.equal(r3.launched.length, 1);
+  });
+
+  const tagsOf = async (id: string) =>
+    Object.fromEntries(((await describeOne(id)).Tags ?? []).map((t) => [t.Key!, t.Value ?? '']));
+
+  it("drain tags only this cluster's live workers, list shows it, and calling back removes the tag", async () => {
+    const ours = await fleetWith(raw).launch(2);
+    const theirs = await fleetWith(raw, { cluster: 'other' }).launch(1);
+    const fleet = fleetWith(raw);
+    await fleet.drain([ours[0]!.id, theirs[0]!.id], true);
+    assert.equal((await tagsOf(ours[0]!.id))[DRAIN_TAG], '1');
+    assert.equal((await tagsOf(theirs[0]!.id))[DRAIN_TAG], undefined, 'another cluster is never tagged');
+    assert.equal((await tagsOf(ours[1]!.id))[DRAIN_TAG], undefined);
+    const listed = await fleet.list();
+    assert.deepEqual(
+      listed.map((n) => [n.id, n.draining === true]),
+      [
+        [ours[0]!.id, true],
+        [ours[1]!.id, false],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    await fleet.drain([ours[0]!.id], false);
+    assert.equal((await tagsOf(ours[0]!.id))[DRAIN_TAG], undefined);
+    assert.equal((await tagsOf(ours[0]!.id))[CLUSTER_TAG], 'ec2t', 'only the drain tag is removed');
+  });
+
+  it('the manager scales in by draining, calls a busy draining instance back for a backlog, and never terminates a running one', async () => {
+    const sent: Sent[] = [];
+    const fleet = fleetWith(edgeClient(moto.endpoint, sent));
+    const nodes = await fleetWith(raw).launch(4);
+    // One job on each, 4 slots each: 12 free slots; draining one leaves 9 ≥ its job + 8 kept.
+    const busy = new Map(nodes.map((n) => [`${n.id}/0`, 1]));
+    const depth = { waiting: 0, inFlight: 4 };
+    const now = Math.max(...nodes.map((n) => n.launchedAt)) + 3600_000;
+    const mgr = new FleetManager({
+      fleet,
+      queue: { depth: async () => depth },
+      busySlots: () => busy,
+      now: () => now,
+      config: { minInstances: 0, maxInstances: 8, slotsPerInstance: 4, cooldownSeconds: 30, bootSeconds: 90 },
+    });
+    const t1 = await mgr.tick();
+    assert.equal(t1.drained.length, 1, t1.decision?.reason);
+    const [leaving] = t1.drained;
+    assert.equal((await tagsOf(leaving!))[DRAIN_TAG], '1');
+
+    // Nothing changed: it stays draining, no other is drained (their room is the reserve now).
+    const t2 = await mgr.tick();
+    assert.deepEqual([t2.drained, t2.undrained, t2.launched], [[], [], []], t2.decision?.reason);
+
+    // Jobs wait beyond the others' room: the draining instance (still running its job) is called back first.
+    depth.waiting = 10;
+    const t3 = await mgr.tick();
+    assert.deepEqual(t3.undrained, [leaving], t3.decision?.reason);
+    assert.equal((await tagsOf(leaving!))[DRAIN_TAG], undefined);
+
+    // The cap drops to 2 while all four run: two are drained, none terminated.
+    depth.waiting = 0;
+    const capped = new FleetManager({
+      fleet,
+      queue: { depth: async () => depth },
+      busySlots: () => new Map([[`${nodes[0]!.id}/0`, 1]]),
+      now: () => now,
+      config: { minInstances: 0, maxInstances: 2, slotsPerInstance: 4, cooldownSeconds: 30, bootSeconds: 90 },
+    });
+    const t4 = await capped.tick();
+    assert.equal(t4.drained.length, 2, t4.decision?.reason);
+    assert.deepEqual(t4.terminated, []);
+    assert.equal(
+      sent.filter((x) => x.command === 'TerminateInstancesCommand').length,
+      0,
+      'no TerminateInstances for a running instance',
+    );
+    for (const id of t4.drained) assert.equal((await tagsOf(id))[DRAIN_TAG], '1');
+    assert.equal((await fleet.list()).length, 4, 'all four still run their jobs');
   });
 });

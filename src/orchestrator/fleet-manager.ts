@@ -1,6 +1,12 @@
 // FleetManager: feederd's autoscaling loop. Every tick it reads the queue depth and the fleet,
-// asks the pure autoscaler (`decide`) what to do, launches or terminates, and remembers the last
-// scale-up so launches the cloud API does not list yet are not launched twice. A failed fleet or
+// asks the pure autoscaler (`decide`) what to do, launches, drains or terminates, and remembers
+// the last scale-up so launches the cloud API does not list yet are not launched twice.
+//
+// Scale-in protection: with a fleet that can drain (EC2: a tag the worker reads), an instance the
+// cloud lists as running is never terminated from here — not even one that looks idle, since its
+// worker may have leased a job the store has not heard of yet. It is drained instead: its worker
+// leases nothing new and ends the instance when its jobs are done. Only instances that have not
+// started (EC2 pending) are terminated. A failed fleet or
 // queue call (throttling, an outage, a permission problem) never ends the loop: it backs off
 // with the autoscaler's backoff helpers and tries again later.
 //
@@ -67,6 +73,10 @@ export interface TickResult {
   decision?: ScaleDecision;
   launched: string[];
   terminated: string[];
+  /** Asked to lease nothing new. */
+  drained: string[];
+  /** Draining ones called back. */
+  undrained: string[];
   /** The error that made this tick back off. */
   error?: { code: string; message: string };
   /** ms since the epoch, when backing off. */
@@ -108,12 +118,14 @@ export function instanceViews(
     const busySlots = busy.get(n.id) ?? 0;
     const young = opts.now - n.launchedAt < opts.bootSeconds * 1000;
     const state = n.state === 'running' && young && busySlots === 0 ? 'booting' : n.state;
-    return { id: n.id, state, launchedAt: n.launchedAt, busySlots };
+    return { id: n.id, state, launchedAt: n.launchedAt, busySlots, ...(n.draining ? { draining: true } : {}) };
   });
 }
 
 export class FleetManager {
   private readonly o: FleetManagerOptions;
+  /** The autoscaler's config, with drain on when the fleet can drain (unless turned off). */
+  private readonly config: AutoscalerConfig;
   private backoffState: BackoffState = { failures: 0 };
   private lastScaleUp?: { at: number; count: number };
   private lastHeld?: { by: 'maxInstances' | 'maxHourlySpend'; reason: string };
@@ -124,6 +136,7 @@ export class FleetManager {
   constructor(opts: FleetManagerOptions) {
     assertAutoscalerConfig(opts.config);
     this.o = opts;
+    this.config = { ...opts.config, drain: opts.config.drain ?? typeof opts.fleet.drain === 'function' };
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? realSleep;
@@ -158,7 +171,7 @@ export class FleetManager {
   /** One round: observe, decide, act. Never throws; failures start or extend the backoff. */
   async tick(): Promise<TickResult> {
     const now = this.now();
-    const result: TickResult = { launched: [], terminated: [] };
+    const result: TickResult = { launched: [], terminated: [], drained: [], undrained: [] };
     const until = this.backoffState.backoffUntil;
     if (until !== undefined && now < until) {
       // Not even a Describe: a throttled account needs fewer calls, not the same number.
@@ -172,7 +185,7 @@ export class FleetManager {
       ]);
       this.toLedger((l) => l.observed(nodes, now));
       const busy = busyRaw ? busyByNode(busyRaw) : undefined;
-      const cfg = this.o.config;
+      const cfg = this.config;
       const instances = instanceViews(nodes, {
         now,
         bootSeconds: cfg.bootSeconds,
@@ -184,25 +197,25 @@ export class FleetManager {
       result.decision = decision;
       this.lastHeld = decision.heldBy ? { by: decision.heldBy, reason: decision.reason } : undefined;
 
-      let terminate = decision.terminate;
-      if (!busy) {
-        // Busy slots were estimated: only booting nodes are certainly idle.
-        const bootingIds = new Set(instances.filter((i) => i.state === 'booting').map((i) => i.id));
-        const kept = terminate.filter((id) => !bootingIds.has(id));
-        if (kept.length > 0)
-          this.o.log?.info(
-            { ids: kept },
-            'fleet: not terminating running instances whose work is unknown; their idle exit will end them',
-          );
-        terminate = terminate.filter((id) => bootingIds.has(id));
-      }
-      if (decision.launch > 0 || terminate.length > 0)
-        this.o.log?.info({ launch: decision.launch, terminate }, `fleet: ${decision.reason}`);
+      const { terminate, drain } = this.protect(decision, nodes, instances, busy !== undefined);
+      if (decision.launch > 0 || terminate.length > 0 || drain.length > 0 || decision.undrain.length > 0)
+        this.o.log?.info(
+          { launch: decision.launch, terminate, drain, undrain: decision.undrain },
+          `fleet: ${decision.reason}`,
+        );
 
       if (terminate.length > 0) {
         await this.o.fleet.terminate(terminate);
         result.terminated = terminate;
         this.toLedger((l) => l.terminated(terminate, now));
+      }
+      if (drain.length > 0 && this.o.fleet.drain) {
+        await this.o.fleet.drain(drain, true);
+        result.drained = drain;
+      }
+      if (decision.undrain.length > 0 && this.o.fleet.drain) {
+        await this.o.fleet.drain(decision.undrain, false);
+        result.undrained = decision.undrain;
       }
       if (decision.launch > 0) {
         const launched = await this.o.fleet.launch(decision.launch);
@@ -235,6 +248,33 @@ export class FleetManager {
       );
     }
     return result;
+  }
+
+  /**
+   * What to terminate and what to drain. A node the cloud lists as running may have a worker with
+   * a job: with drain, it is drained instead of terminated; without, it is left to its idle exit
+   * unless busy slots are known (an estimate must never pick a busy worker to kill).
+   */
+  private protect(
+    decision: ScaleDecision,
+    nodes: WorkerNode[],
+    views: InstanceView[],
+    busyKnown: boolean,
+  ): { terminate: string[]; drain: string[] } {
+    const started = new Set(nodes.filter((n) => n.state !== 'booting').map((n) => n.id));
+    if (this.config.drain) {
+      const drain = [...decision.drain, ...decision.terminate.filter((id) => started.has(id))];
+      return { terminate: decision.terminate.filter((id) => !started.has(id)), drain: [...new Set(drain)] };
+    }
+    if (busyKnown) return { terminate: decision.terminate, drain: [] };
+    const bootingIds = new Set(views.filter((i) => i.state === 'booting').map((i) => i.id));
+    const kept = decision.terminate.filter((id) => !bootingIds.has(id));
+    if (kept.length > 0)
+      this.o.log?.info(
+        { ids: kept },
+        'fleet: not terminating running instances whose work is unknown; their idle exit will end them',
+      );
+    return { terminate: decision.terminate.filter((id) => bootingIds.has(id)), drain: [] };
   }
 
   private toLedger(write: (l: FleetLedger) => void): void {

@@ -10,12 +10,16 @@ export interface WorkerNode {
   kind: 'process' | 'ec2';
   instanceType?: string;
   spot?: boolean;
+  /** Asked to lease nothing new: its worker finishes what it runs, then ends the node. */
+  draining?: boolean;
 }
 
 export interface Fleet {
   list(): Promise<WorkerNode[]>;
   launch(count: number): Promise<WorkerNode[]>;
   terminate(ids: string[]): Promise<void>;
+  /** Mark nodes to drain (true) or call them back (false); a fleet without it scales in by idle exit only. */
+  drain?(ids: string[], draining: boolean): Promise<void>;
 }
 
 /** A spot price the cloud set for an instance type in one availability zone. */

@@ -2,6 +2,9 @@
 // tagged nommer:cluster=<queuePrefix> and nommer:role=worker, listed and terminated by those tags.
 // Instances power themselves off when their worker idles out, and are launched with
 // InstanceInitiatedShutdownBehavior=terminate, so that ends them; IMDSv2 is required.
+// Scale-in by draining is a tag too: nommer:drain on an instance tells its worker (which reads
+// its instance's tags from the metadata service, enabled at launch) to lease nothing new and to
+// power off once its jobs are done; removing the tag calls it back.
 //
 // Capacity: spot first (each instance type in turn, then on-demand in the same order) when spot
 // is on. A capacity answer (InsufficientInstanceCapacity, SpotMaxPriceTooLow,
@@ -10,6 +13,8 @@
 // backoff handles it. Each RunInstances asks for "1 to n" so a partial answer is kept.
 import { randomUUID } from 'node:crypto';
 import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeInstancesCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -20,6 +25,7 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { NommerError } from '../../errors.js';
+import { DRAIN_TAG } from '../../fleet/drain.js';
 import type { Fleet, WorkerNode, WorkerNodeState } from '../../ports/fleet.js';
 import { awsCall, wrapAwsError } from './errors.js';
 
@@ -192,7 +198,36 @@ export class EC2Fleet implements Fleet {
 
   /** Terminates those of `ids` that are this cluster's workers; others are left alone (and logged). */
   async terminate(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
+    const todo = await this.oursAmong(ids, 'not terminating');
+    for (let i = 0; i < todo.length; i += 1000) {
+      const batch = todo.slice(i, i + 1000);
+      await awsCall(this.ctx('TerminateInstances', batch.join(',')), () =>
+        this.o.client.send(new TerminateInstancesCommand({ InstanceIds: batch })),
+      );
+    }
+    if (todo.length > 0) this.o.log?.info({ ids: todo }, 'terminated workers');
+  }
+
+  /**
+   * Tags (draining) or untags (called back) those of `ids` that are this cluster's live workers.
+   * Their workers see it at their next look at the instance's tags (a few seconds).
+   */
+  async drain(ids: string[], draining: boolean): Promise<void> {
+    const todo = await this.oursAmong(ids, draining ? 'not draining' : 'not calling back');
+    for (let i = 0; i < todo.length; i += 1000) {
+      const batch = todo.slice(i, i + 1000);
+      const op = draining ? 'CreateTags' : 'DeleteTags';
+      await awsCall(this.ctx(op, batch.join(',')), async () => {
+        if (draining)
+          await this.o.client.send(new CreateTagsCommand({ Resources: batch, Tags: [{ Key: DRAIN_TAG, Value: '1' }] }));
+        else await this.o.client.send(new DeleteTagsCommand({ Resources: batch, Tags: [{ Key: DRAIN_TAG }] }));
+      });
+    }
+    if (todo.length > 0) this.o.log?.info({ ids: todo }, draining ? 'draining workers' : 'called workers back');
+  }
+
+  /** Those of `ids` that are live workers of this cluster; the others are logged, never touched. */
+  private async oursAmong(ids: string[], what: string): Promise<string[]> {
     const ours = new Set<string>();
     for (let i = 0; i < ids.length; i += 1000) {
       const batch = ids.slice(i, i + 1000);
@@ -205,15 +240,8 @@ export class EC2Fleet implements Fleet {
     }
     const skipped = ids.filter((id) => !ours.has(id));
     if (skipped.length > 0)
-      this.o.log?.warn({ ids: skipped, cluster: this.o.cluster }, 'not terminating: not a live worker of this cluster');
-    const todo = [...ours];
-    for (let i = 0; i < todo.length; i += 1000) {
-      const batch = todo.slice(i, i + 1000);
-      await awsCall(this.ctx('TerminateInstances', batch.join(',')), () =>
-        this.o.client.send(new TerminateInstancesCommand({ InstanceIds: batch })),
-      );
-    }
-    if (todo.length > 0) this.o.log?.info({ ids: todo }, 'terminated workers');
+      this.o.log?.warn({ ids: skipped, cluster: this.o.cluster }, `${what}: not a live worker of this cluster`);
+    return [...ours];
   }
 
   private ctx(operation: string, resource?: string) {
@@ -235,7 +263,13 @@ export class EC2Fleet implements Fleet {
       MaxCount: n,
       UserData: userDataBase64,
       InstanceInitiatedShutdownBehavior: 'terminate',
-      MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+      // InstanceMetadataTags: the worker learns it is draining from its own tags (DRAIN_TAG).
+      MetadataOptions: {
+        HttpTokens: 'required',
+        HttpEndpoint: 'enabled',
+        HttpPutResponseHopLimit: 1,
+        InstanceMetadataTags: 'enabled',
+      },
       TagSpecifications: [
         { ResourceType: 'instance', Tags: tags },
         { ResourceType: 'volume', Tags: tags },
@@ -293,5 +327,6 @@ function toInstance(i: Instance, spot?: boolean): Ec2Instance {
     spot: spot ?? i.InstanceLifecycle === 'spot',
     version: i.Tags?.find((t) => t.Key === VERSION_TAG)?.Value,
     privateIp: i.PrivateIpAddress,
+    ...(i.Tags?.some((t) => t.Key === DRAIN_TAG) ? { draining: true } : {}),
   };
 }

@@ -2,6 +2,7 @@
 // ingest queue watched buckets send their created-events to), idempotently. A second run finds
 // everything and changes nothing; a queue whose settings drifted is put back; a dry run only reads.
 // Also writes the least-privilege IAM policies (setup, orchestrator, worker).
+import { DRAIN_TAG } from '../../fleet/drain.js';
 import { RELEASE_PREFIX } from '../../fleet/release.js';
 import {
   CreateBucketCommand,
@@ -591,6 +592,19 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
         ...(opts.clusterTag
           ? { Condition: { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } } }
           : {}),
+      },
+      // Scale-in by draining: only the drain tag, never another (not the cluster tag), on workers.
+      {
+        Sid: 'DrainWorkers',
+        Effect: 'Allow',
+        Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
+        Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
+        Condition: {
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [DRAIN_TAG] },
+          ...(opts.clusterTag
+            ? { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } }
+            : {}),
+        },
       },
       // Describe calls cannot be scoped to resources.
       { Sid: 'ListWorkers', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
