@@ -7,6 +7,7 @@
 // cannot tell simply does not say, and its slot time is priced as an older worker's is; only a
 // NOMMER_INSTANCE_TYPE that is no instance type's name is an error (the worker does not start).
 import { NommerError } from '../errors.js';
+import { imdsBase, imdsTimeoutMs, openImds } from './imds.js';
 
 export interface InstanceIdentity {
   /** EC2 instance type, e.g. "c7a.large". */
@@ -17,7 +18,6 @@ export interface InstanceIdentity {
   source: 'NOMMER_INSTANCE_TYPE' | 'IMDS';
 }
 
-const IMDS = 'http://169.254.169.254';
 /** An instance type as EC2 names them ("c7a.large", "u-6tb1.112xlarge", "mac2-m2pro.metal"). */
 const TYPE = /^[a-z0-9][a-z0-9-]*\.[a-z0-9-]+$/;
 
@@ -38,29 +38,14 @@ export async function discoverInstance(o: {
     return { type: own, source: 'NOMMER_INSTANCE_TYPE' };
   }
   if (o.backend !== 'aws') return undefined;
-  if (env.AWS_EC2_METADATA_DISABLED?.trim().toLowerCase() === 'true') return undefined;
-  // NOMMER_IMDS_ENDPOINT is for tests only: a local server standing in for IMDS. Real workers use
-  // the link-local address.
-  const standIn = env.NOMMER_IMDS_ENDPOINT?.trim();
-  const base = (standIn || IMDS).replace(/\/+$/, '');
-  // The short timeout is for a machine off EC2, where nothing answers; a stand-in does answer,
-  // and on a busy machine it may take more than a second to (a test must not depend on speed).
-  const timeout = o.timeoutMs ?? (standIn ? 30_000 : 1000);
+  const base = imdsBase(env);
+  if (base === undefined) return undefined;
+  const imds = await openImds(base, o.timeoutMs ?? imdsTimeoutMs(env));
+  if (!imds) return undefined;
   try {
-    const tok = await fetch(`${base}/latest/api/token`, {
-      method: 'PUT',
-      headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' },
-      signal: AbortSignal.timeout(timeout),
-    });
-    if (!tok.ok) return undefined;
-    const token = (await tok.text()).trim();
-    if (!token) return undefined;
     const get = async (path: string): Promise<string | undefined> => {
-      const r = await fetch(`${base}/latest/meta-data/${path}`, {
-        headers: { 'X-aws-ec2-metadata-token': token },
-        signal: AbortSignal.timeout(timeout),
-      });
-      return r.ok ? (await r.text()).trim() : undefined;
+      const r = await imds.get(path);
+      return r.status === 200 ? r.body : undefined;
     };
     const type = await get('instance-type');
     if (!type || !TYPE.test(type)) return undefined;

@@ -10,6 +10,7 @@ import { workerScratchDir } from '../paths.js';
 import { Worker } from './worker.js';
 import { workerDeliveryLimit } from '../jobs/deliveries.js';
 import { discoverInstance } from './instance-type.js';
+import { DrainWatch, imdsDrainProbe, WorkerSlots } from './drain.js';
 
 export interface WorkerMainOptions {
   id?: string;
@@ -64,6 +65,13 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
     { backend: ports.backend, ffmpeg: ffmpeg.ffmpeg, instanceType: instance?.type, instanceFrom: instance?.source },
     'worker started',
   );
+  // On EC2, feederd scales in by tagging the instance; the worker reads its tags from IMDS.
+  const probe = ports.backend === 'aws' ? imdsDrainProbe() : undefined;
+  const drain = probe ? new DrainWatch(probe, { log }) : undefined;
+  // One look before the first lease: a worker starting on an instance already drained leases nothing.
+  await drain?.poll();
+  drain?.start();
+  const slots = new WorkerSlots({ idleExitSeconds: opts.idleExitSeconds, drain });
   try {
     const n = Math.max(1, opts.concurrency ?? 1);
     const loops = Array.from({ length: n }, (_, i) =>
@@ -81,12 +89,13 @@ export async function runWorker(loaded: LoadedConfig, opts: WorkerMainOptions): 
         ...(instance
           ? { instance: { type: instance.type, ...(instance.spot !== undefined ? { spot: instance.spot } : {}) } }
           : {}),
-      }).run({ once: opts.once, idleExitSeconds: opts.idleExitSeconds, signal: stop.signal, hardSignal: hard.signal }),
+      }).run({ once: opts.once, slots, signal: stop.signal, hardSignal: hard.signal }),
     );
     const reasons = await Promise.all(loops);
     log.info({ reasons }, 'worker stopped');
     return 0;
   } finally {
+    drain?.stop();
     if (parentWatch) clearInterval(parentWatch);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -18,6 +18,7 @@ import type { StatusChannel } from '../ports/status.js';
 import type { Storage } from '../ports/storage.js';
 import { sleep } from '../sleep.js';
 import { runTask } from './runners.js';
+import { WorkerSlots } from './drain.js';
 import { LeaseWatcher } from './lease-watcher.js';
 import { TaskReporter } from './task-reporter.js';
 import type { TaskContext, TaskRun } from './task-context.js';
@@ -48,8 +49,10 @@ export interface WorkerDeps {
 export interface RunOptions {
   /** Stop after one task (tests, `--once`). */
   once?: boolean;
-  /** Exit after this many seconds with nothing to do. */
+  /** Exit after this many seconds with nothing to do (without `slots`; else the slots' own). */
   idleExitSeconds?: number;
+  /** Shared by the loops of one worker process: its idle exit and drain (worker/drain.ts). */
+  slots?: WorkerSlots;
   /** Stop taking new work (SIGTERM): the current task finishes or is released. */
   signal?: AbortSignal;
   /** Abort the current task too and release it (second SIGTERM, or shutdown deadline). */
@@ -68,10 +71,12 @@ export class Worker {
   }
 
   /** The loop. Resolves with the reason it stopped. */
-  async run(opts: RunOptions = {}): Promise<'idle' | 'once' | 'stopped'> {
-    let idleSince = Date.now();
+  async run(opts: RunOptions = {}): Promise<'idle' | 'once' | 'stopped' | 'drained'> {
+    const slots = opts.slots ?? new WorkerSlots({ idleExitSeconds: opts.idleExitSeconds });
     const wait = opts.waitSeconds ?? 1;
     while (!opts.signal?.aborted) {
+      const gate = await slots.beforeLease(opts.signal);
+      if (gate !== 'lease') return gate;
       let lease: Lease | null;
       try {
         lease = await this.deps.queue.receive({
@@ -87,12 +92,16 @@ export class Worker {
         continue;
       }
       if (!lease) {
-        if (opts.idleExitSeconds !== undefined && (Date.now() - idleSince) / 1000 >= opts.idleExitSeconds)
-          return 'idle';
+        const ended = slots.idledOut();
+        if (ended) return ended;
         continue;
       }
-      await this.handle(lease, opts.hardSignal);
-      idleSince = Date.now();
+      slots.taskStarted();
+      try {
+        await this.handle(lease, opts.hardSignal);
+      } finally {
+        slots.taskEnded();
+      }
       if (opts.once) return 'once';
     }
     return 'stopped';
