@@ -4,7 +4,8 @@
 # On a stock Linux AMI (Debian/Ubuntu, Amazon Linux, Fedora) it installs Node.js {{NODE_MAJOR}}+, ffmpeg
 # and nommer {{NOMMER_VERSION}} (feederd's own version, fetched from the cluster's bucket with the
 # instance role), writes the worker's config, runs `nommer worker` until it has been idle for
-# {{IDLE_EXIT_SECONDS}} s, then powers the instance off. feederd launches instances with
+# {{IDLE_EXIT_SECONDS}} s (or, drained by feederd's nommer:drain tag, has finished its jobs), then
+# powers the instance off. feederd launches instances with
 # InstanceInitiatedShutdownBehavior=terminate, so powering off ends the instance (and its bill).
 # Anything already on the AMI (node, ffmpeg, this exact nommer) is used as is: to bake an AMI, run
 # this script on a builder instance with NOMMER_USERDATA_INSTALL_ONLY=1.
