@@ -216,109 +216,32 @@ for (const tr of traces) {
   );
 }
 
-// ---- what a job costs on the simulated fleet ----
-// One real encode measured alone, here: a 720p30 VP9 + Opus clip through `nommer encode`, to turn
-// the simulated fleet's billed instance-seconds into dollars per output minute. This machine
-// stands in for one worker slot (its core count is printed); the price is the built-in
-// on-demand list price of the default instance type.
+// The spend cap costs waiting, never money: the same burst under caps of a quarter and half of
+// the uncapped peak spend, at the built-in on-demand price of the default instance type. (What an
+// output minute costs is bench/cost-per-minute.)
 {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir, cpus } = await import('node:os');
-  const { join } = await import('node:path');
-  const { spawnSync } = await import('node:child_process');
-  const { NOMMER_BIN } = await import('./util.js');
-  const { BUILT_IN_EC2_PRICES, REFERENCE_PRICES } = await import('../src/fleet/prices.js');
-  const dir = mkdtempSync(join(tmpdir(), 'nommer-cost-bench-'));
-  try {
-    const clipSeconds = 10;
-    const input = join(dir, 'in.mp4');
-    const made = spawnSync(
-      'ffmpeg',
-      [
-        '-v',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        `testsrc2=size=1280x720:rate=30:duration=${clipSeconds}`,
-        '-f',
-        'lavfi',
-        '-i',
-        `sine=frequency=440:duration=${clipSeconds}`,
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-c:a',
-        'aac',
-        '-shortest',
-        input,
-      ],
-      { encoding: 'utf8' },
-    );
-    if (made.status !== 0) throw new Error(`ffmpeg could not make the clip: ${made.stderr}`);
-    const t0 = performance.now();
-    const enc = spawnSync(
-      process.execPath,
-      [NOMMER_BIN, 'encode', input, '--preset', 'webm', '-o', join(dir, 'out.webm'), '--json'],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, NOMMER_HOME: join(dir, 'home') },
-      },
-    );
-    const wall = (performance.now() - t0) / 1000;
-    if (enc.status !== 0) throw new Error(`nommer encode failed: ${enc.stderr}`);
-    const secPerOutputMinute = wall / (clipSeconds / 60);
-    const type = 'c7a.xlarge';
-    const onDemand = BUILT_IN_EC2_PRICES.prices[type]!;
-    // Spot is not knowable offline: feederd is to read it from DescribeSpotPriceHistory. Here an
-    // assumed 35% of on-demand, a typical discount for compute-optimized types, clearly labelled.
-    const spot = onDemand * 0.35;
-    const tr = traces[1]!;
-    const r = simulate(tr, 'nommer', params);
-    const outputMinutes = tr.jobs.reduce((s, j) => s + j.duration, 0) / secPerOutputMinute;
-    const perMinute = (price: number) => (r.instanceSeconds * price) / 3600 / outputMinutes;
-    console.log(`\n## cost per output minute: 720p VP9 + Opus on the simulated bursty fleet`);
+  const { BUILT_IN_EC2_PRICES } = await import('../src/fleet/prices.js');
+  const type = 'c7a.xlarge';
+  const onDemand = BUILT_IN_EC2_PRICES.prices[type]!;
+  const tr = traces[1]!;
+  const free = simulate(tr, 'nommer', { ...params, hourlyPrice: onDemand });
+  console.log(`\n## spend cap on the bursty trace (aws.ec2.maxHourlySpend, ${type} at $${onDemand}/h)`);
+  const widths = [14, 10, 12, 10, 10, 11];
+  console.log(row(['cap $/h', 'peak $/h', 'instance-h', 'p50 wait', 'p95 wait', 'mean wait'], widths));
+  for (const cap of [undefined, free.peakHourlySpend / 2, free.peakHourlySpend / 4]) {
+    const c = simulate(tr, 'nommer', { ...params, hourlyPrice: onDemand, ...(cap ? { maxHourlySpend: cap } : {}) });
     console.log(
-      `measured alone on this machine (${cpus().length} cores, one worker slot): ${clipSeconds} s 720p30 clip encoded in ${wall.toFixed(1)} s = ${secPerOutputMinute.toFixed(0)} s of slot time per output minute`,
+      row(
+        [
+          cap ? cap.toFixed(2) : 'none',
+          c.peakHourlySpend.toFixed(2),
+          c.instanceHours.toFixed(2),
+          fmtS(c.p50Wait),
+          fmtS(c.p95Wait),
+          `${fmtS(mean(c.waits))}${cap ? ` (+${fmtS(mean(c.waits) - mean(free.waits))})` : ''}`,
+        ],
+        widths,
+      ),
     );
-    console.log(
-      `bursty trace: ${outputMinutes.toFixed(0)} output minutes; billed ${r.instanceHours.toFixed(2)} instance-h (boot and idle included) at ${params.slotsPerInstance} slot(s) per instance`,
-    );
-    console.log(
-      `${type} on demand $${onDemand}/h (${BUILT_IN_EC2_PRICES.source}, ${BUILT_IN_EC2_PRICES.recorded}): $${perMinute(onDemand).toFixed(4)} per output minute`,
-    );
-    console.log(
-      `${type} spot, assumed 35% of on-demand ($${spot.toFixed(4)}/h): $${perMinute(spot).toFixed(4)} per output minute`,
-    );
-    for (const ref of REFERENCE_PRICES)
-      console.log(
-        `reference: ${ref.name} $${ref.sd} SD / $${ref.hd} HD per output minute (${ref.source}, ${ref.recorded})`,
-      );
-
-    // The spend cap costs waiting, never money: the same burst under caps of a quarter and half
-    // of the uncapped peak spend.
-    const free = simulate(tr, 'nommer', { ...params, hourlyPrice: onDemand });
-    console.log(`\n## spend cap on the bursty trace (aws.ec2.maxHourlySpend, ${type} at $${onDemand}/h)`);
-    const widths = [14, 10, 12, 10, 10, 11];
-    console.log(row(['cap $/h', 'peak $/h', 'instance-h', 'p50 wait', 'p95 wait', 'mean wait'], widths));
-    for (const cap of [undefined, free.peakHourlySpend / 2, free.peakHourlySpend / 4]) {
-      const c = simulate(tr, 'nommer', { ...params, hourlyPrice: onDemand, ...(cap ? { maxHourlySpend: cap } : {}) });
-      console.log(
-        row(
-          [
-            cap ? cap.toFixed(2) : 'none',
-            c.peakHourlySpend.toFixed(2),
-            c.instanceHours.toFixed(2),
-            fmtS(c.p50Wait),
-            fmtS(c.p95Wait),
-            `${fmtS(mean(c.waits))}${cap ? ` (+${fmtS(mean(c.waits) - mean(free.waits))})` : ''}`,
-          ],
-          widths,
-        ),
-      );
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -9,17 +9,15 @@
 // default of webm (VP9) and of av1 (SVT-AV1). All ratios come from this one run.
 //   node dist/bench/frontier.js [--seconds 4] [--clips 3] [--vp9 0-5] [--svt 4-12] [--aom 4-8]
 //                               [--baseline-vp9 2] [--baseline-svt 8] [--jobs 1]
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import type { ProbeInfo } from '../src/ffmpeg/types.js';
-import { compileJob } from '../src/presets/compile.js';
-import { applyOverrides } from '../src/presets/overrides.js';
-import { getPreset } from '../src/presets/registry.js';
 import { type RdPoint, bdRate, ssimDb } from './bd-rate.js';
+import { ffmpeg, presetArgv, timedFfmpeg } from './encode-util.js';
 
 const argValue = (name: string, def: string) => {
   const i = process.argv.indexOf(name);
@@ -63,21 +61,7 @@ interface Point extends RdPoint {
   psnr: number;
 }
 
-function ffmpeg(args: string[]): string {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-y', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`ffmpeg ${args.join(' ')}: ${r.stderr.slice(-2000)}`);
-  return r.stderr;
-}
-
 const exec = promisify(execFile);
-
-/** Runs ffmpeg under /usr/bin/time; returns its user+sys CPU-seconds (all its threads). */
-async function cpuSeconds(args: string[], timeFile: string): Promise<number> {
-  const ff = ['ffmpeg', '-hide_banner', '-nostdin', '-v', 'error', '-y', ...args];
-  await exec('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, ...ff], { maxBuffer: 64 << 20 });
-  const [u, s] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  return u! + s!;
-}
 
 async function quality(encoded: string, reference: string): Promise<{ ssim: number; psnr: number }> {
   const graph = '[0:v]split[a0][a1];[1:v]split[b0][b1];[a0][b0]ssim;[a1][b1]psnr';
@@ -108,17 +92,15 @@ async function pool<T>(tasks: Array<() => Promise<T>>, jobs: number): Promise<T[
 
 /** The preset compiler's argv for this setting at this CRF, video only. */
 function argvFor(s: Setting, probe: ProbeInfo, input: string, out: string, crf: number | undefined): string[] {
-  const base = getPreset(s.family === 'vp9' ? 'webm' : 'av1');
-  const preset = { ...applyOverrides(base, [`video.speed=${s.speed}`]), audio: null };
-  const encoder = s.family === 'vp9' ? 'libvpx-vp9' : s.family === 'svt' ? 'libsvtav1' : 'libaom-av1';
-  const job = compileJob({
-    input,
+  return presetArgv({
+    preset: s.family === 'vp9' ? 'webm' : 'av1',
+    overrides: [`video.speed=${s.speed}`],
+    encoder: s.family === 'vp9' ? 'libvpx-vp9' : s.family === 'svt' ? 'libsvtav1' : 'libaom-av1',
     probe,
-    outputs: [{ preset, path: out, ...(crf !== undefined ? { crf } : {}) }],
-    encoders: new Set([encoder]),
-    passlogDir: tmpdir(),
+    input,
+    out,
+    crf,
   });
-  return job.commands[0]!.args;
 }
 
 /** The CRF the preset itself would use for this clip (the middle of the sweep). */
@@ -163,7 +145,7 @@ async function main() {
     const point = (s: Setting, clip: (typeof clips)[number], crf: number) => async (): Promise<Point> => {
       const id = n++;
       const out = join(dir, `out${id}.${s.family === 'vp9' ? 'webm' : 'mkv'}`);
-      const cpuS = await cpuSeconds(argvFor(s, clip.probe, clip.path, out, crf), join(dir, `time${id}.txt`));
+      const { cpuS } = await timedFfmpeg(argvFor(s, clip.probe, clip.path, out, crf), join(dir, `time${id}.txt`));
       const kbps = (statSync(out).size * 8) / 1000 / seconds;
       const q = await quality(out, clip.path);
       rmSync(out);
