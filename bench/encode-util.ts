@@ -1,16 +1,14 @@
 // What the encode benchmarks share: the preset compiler's exact argv for a clip, and the CPU time
 // of an ffmpeg run (user+sys of all its threads, from /usr/bin/time: far steadier than wall time
 // on a loaded machine).
-import { execFile, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { promisify } from 'node:util';
 import type { ProbeInfo } from '../src/ffmpeg/types.js';
 import { compileJob } from '../src/presets/compile.js';
 import { applyOverrides } from '../src/presets/overrides.js';
 import { getPreset } from '../src/presets/registry.js';
-
-const exec = promisify(execFile);
 
 /** Runs ffmpeg (its own output only), throwing with its last words when it fails. */
 export function ffmpeg(args: string[]): string {
@@ -19,12 +17,32 @@ export function ffmpeg(args: string[]): string {
   return r.stderr;
 }
 
-/** Runs ffmpeg under /usr/bin/time: its user+sys CPU-seconds (all its threads) and wall seconds. */
-export async function timedFfmpeg(args: string[], timeFile: string): Promise<{ cpuS: number; wallS: number }> {
-  const ff = ['ffmpeg', '-hide_banner', '-nostdin', '-v', 'error', '-y', ...args];
-  await exec('/usr/bin/time', ['-f', '%U %S %e', '-o', timeFile, ...ff], { maxBuffer: 64 << 20 });
+/**
+ * Runs a command under /usr/bin/time, stdin closed (ffmpeg reads a keyboard from an open one):
+ * user+sys CPU-seconds of it and every child it waited for (all their threads), and wall seconds.
+ */
+export async function timed(
+  argv: string[],
+  timeFile: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<{ cpuS: number; wallS: number }> {
+  const child = spawn('/usr/bin/time', ['-f', '%U %S %e', '-o', timeFile, ...argv], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}: ${stderr}`);
   const [u, s, e] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return { cpuS: u! + s!, wallS: e! };
+}
+
+/** Runs ffmpeg under /usr/bin/time (see timed). */
+export function timedFfmpeg(args: string[], timeFile: string): Promise<{ cpuS: number; wallS: number }> {
+  return timed(['ffmpeg', '-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], timeFile);
 }
 
 /** The preset compiler's video-only argv for `preset` (with `--set`-style overrides) on this clip. */
