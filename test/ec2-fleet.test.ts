@@ -24,6 +24,7 @@ import { DRAIN_TAG } from '../src/fleet/drain.js';
 import { parseConfig } from '../src/config.js';
 import type { NommerError } from '../src/errors.js';
 import { fleetReport } from '../src/fleet/report.js';
+import { formatFleet } from '../src/commands/fleet.js';
 import { renderUserDataFor } from '../src/fleet/user-data.js';
 import { FleetManager } from '../src/orchestrator/fleet-manager.js';
 import { startMoto, type Moto } from './helpers/moto.js';
@@ -286,6 +287,10 @@ describe('EC2Fleet (moto)', () => {
       [[launched[0]!.id, 'running', 'c7a.xlarge', true, 600]],
     );
     assert.ok(Math.abs(report.totalUsd - 0.06) < 1e-9);
+    await fleetWith(raw).drain([launched[0]!.id], true);
+    const drained = await fleetReport(cfg, '0.1.0', () => at);
+    assert.equal(drained.instances[0]!.draining, true);
+    assert.match(formatFleet(drained), /running \(draining\)/);
     assert.equal(report.upperBound, true);
     await assert.rejects(fleetReport(parseConfig({}), '0.1.0'), /only the aws backend/);
   });

@@ -36,7 +36,7 @@ export function formatFleet(r: FleetReport): string {
       i.id,
       i.instanceType ?? '?',
       i.spot ? 'spot' : 'on-demand',
-      i.ec2State,
+      i.draining ? `${i.ec2State} (draining)` : i.ec2State,
       formatDuration(i.ageSeconds),
       money(i.costUsd, i.upperBound),
     ]),

@@ -10,7 +10,7 @@ export interface FleetReport extends FleetCost {
   cluster: string;
   /** ms since the epoch */
   at: number;
-  instances: Array<FleetCost['instances'][number] & { ec2State: string; version?: string }>;
+  instances: Array<FleetCost['instances'][number] & { ec2State: string; version?: string; draining?: boolean }>;
 }
 
 export async function fleetReport(config: Config, version: string, now: () => number = Date.now): Promise<FleetReport> {
@@ -34,6 +34,7 @@ export async function fleetReport(config: Config, version: string, now: () => nu
         ...c,
         ec2State: byId.get(c.id)!.ec2State,
         version: byId.get(c.id)!.version,
+        ...(byId.get(c.id)!.draining ? { draining: true } : {}),
       })),
     };
   } finally {
