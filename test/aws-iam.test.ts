@@ -18,6 +18,9 @@
 // - moto's signature check fails on a query value with a '/' (ListObjectsV2 Prefix 'a/'); the test
 //   lists with prefixes that end before the slash (nommer itself never lists the bucket).
 // - moto ignores Condition blocks (it passes no context keys), so conditions are not proven here.
+// - moto checks EC2 actions against resource `*`, not the instance's ARN: EC2 grants on instance
+//   ARNs are granted on `*` under moto (so which tag keys and instances the drain right covers is
+//   checked on the printed policy in aws-setup.test.ts; here, who holds it at all).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,6 +29,9 @@ import { after, before, test } from 'node:test';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, ListQueuesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { iamPolicies } from '../src/adapters/aws/setup.js';
+import { CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { EC2Fleet } from '../src/adapters/aws/ec2-fleet.js';
+import { DRAIN_TAG } from '../src/fleet/drain.js';
 import { RELEASE_PREFIX } from '../src/fleet/release.js';
 import { NOMMER_BIN, nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, writeConfig, type RunningFeederd } from './helpers/feederd.js';
@@ -240,4 +246,43 @@ test('what the policies forbid is denied: workers never write the release or the
   );
   sqs.destroy();
   await f?.stop();
+});
+
+test('draining: feederd tags and untags its worker under its policy; a worker may neither drain nor call back', async () => {
+  const ec2 = (role: Role) => new EC2Client(clientConfig(role));
+  const orchestrator = ec2('orchestrator');
+  const worker = ec2('worker');
+  const fleet = new EC2Fleet({
+    client: orchestrator,
+    cluster: PREFIX,
+    ami: 'ami-12345678',
+    instanceTypes: ['c7a.large'],
+    spot: false,
+    userData: () => '#!/bin/sh\n',
+  });
+  // Real EC2 answers a denial with UnauthorizedOperation; moto with AccessDenied.
+  const denied = /^(UnauthorizedOperation|AccessDenied)$/;
+  const drainTag = async (id: string) => {
+    const r = await orchestrator.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    return r.Reservations?.[0]?.Instances?.[0]?.Tags?.find((t) => t.Key === DRAIN_TAG)?.Value;
+  };
+  try {
+    const [node] = await fleet.launch(1);
+    const id = node!.id;
+    await fleet.drain([id], true);
+    assert.equal(await drainTag(id), '1', 'feederd drained it');
+    const tags = [{ Key: DRAIN_TAG }];
+    assert.match(await outcome(worker.send(new DeleteTagsCommand({ Resources: [id], Tags: tags }))), denied);
+    assert.equal(await drainTag(id), '1', 'a worker cannot lift its drain');
+    await fleet.drain([id], false);
+    assert.equal(await drainTag(id), undefined, 'feederd called it back');
+    assert.match(
+      await outcome(worker.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: DRAIN_TAG, Value: '1' }] }))),
+      denied,
+    );
+    assert.equal(await drainTag(id), undefined);
+  } finally {
+    orchestrator.destroy();
+    worker.destroy();
+  }
 });

@@ -19,6 +19,7 @@ import {
   type SetupReport,
 } from '../src/adapters/aws/setup.js';
 import { startMoto, type Moto } from './helpers/moto.js';
+import { DRAIN_TAG } from '../src/fleet/drain.js';
 
 const actions = (r: SetupReport) => Object.fromEntries(r.items.map((i) => [i.name, i.action]));
 
@@ -313,6 +314,31 @@ describe('iamPolicies', () => {
     );
     const stop = scoped.orchestrator.Statement.find((s) => s.Action.includes('ec2:TerminateInstances'))!;
     assert.deepEqual(stop.Condition, { StringEquals: { 'aws:ResourceTag/nommer:cluster': 'nm' } });
+  });
+
+  it("draining may write and remove the drain tag only, on the cluster's instances only", () => {
+    const scoped = iamPolicies(
+      { region: 'eu-west-1' },
+      { bucket: 'media', queuePrefix: 'nm', clusterTag: { key: 'nommer:cluster', value: 'nm' } },
+    );
+    const tagging = scoped.orchestrator.Statement.filter((s) =>
+      s.Action.some((a) => a === 'ec2:CreateTags' || a === 'ec2:DeleteTags'),
+    );
+    const drain = tagging.find((s) => s.Sid === 'DrainWorkers')!;
+    assert.deepEqual(drain.Action, ['ec2:CreateTags', 'ec2:DeleteTags']);
+    assert.equal(drain.Resource, 'arn:aws:ec2:eu-west-1:*:instance/*');
+    // ForAllValues holds for a request without keys (a DeleteTags that names no tag deletes every
+    // tag, the cluster's too): Null makes the request name its keys.
+    assert.deepEqual(drain.Condition, {
+      Null: { 'aws:TagKeys': 'false' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [DRAIN_TAG] },
+      StringEquals: { 'aws:ResourceTag/nommer:cluster': 'nm' },
+    });
+    // The only other tagging right is at launch; nothing else may remove a tag.
+    assert.deepEqual(
+      tagging.filter((s) => s !== drain).map((s) => [s.Action, s.Condition]),
+      [[['ec2:CreateTags'], { StringEquals: { 'ec2:CreateAction': ['RunInstances'] } }]],
+    );
   });
 
   it('with aws.allowedPrefixes, workers read and write only there (plus staging, fences and release to read)', () => {

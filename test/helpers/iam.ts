@@ -21,15 +21,21 @@ export interface Creds {
  * - moto checks CreateQueue and GetQueueUrl against resource `*` (it finds the queue only from a
  *   QueueUrl parameter, and these two name it by QueueName; IAM checks the queue's ARN), so a
  *   policy that grants them on its queues gets them on `*` under moto.
+ * - moto checks every EC2 action against resource `*` (IAM checks the instance's ARN), so an EC2
+ *   grant on instance ARNs is granted on `*` under moto. (moto evaluates no condition keys either:
+ *   what a Condition limits is not proven on moto.)
  */
 export function forMoto(doc: PolicyDocument): PolicyDocument {
   const alias: Record<string, string> = {
     's3:ListBucket': 's3:HeadBucket',
     's3:PutBucketPublicAccessBlock': 's3:PutPublicAccessBlock',
   };
+  const onEc2 = (s: PolicyDocument['Statement'][number]) =>
+    s.Action.every((a) => a.startsWith('ec2:')) && [s.Resource].flat().some((r) => r.startsWith('arn:'));
   const statements = doc.Statement.map((s) => ({
     ...s,
     Action: [...s.Action, ...s.Action.flatMap((a) => (alias[a] ? [alias[a]] : []))],
+    ...(onEc2(s) ? { Resource: [...[s.Resource].flat(), '*'] } : {}),
   }));
   const byName = [
     ...new Set(

@@ -594,12 +594,15 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
           : {}),
       },
       // Scale-in by draining: only the drain tag, never another (not the cluster tag), on workers.
+      // Null: a DeleteTags that names no tag deletes them all, and ForAllValues over the keys of
+      // such a request (none) holds; the request must name its keys, and only the drain tag.
       {
         Sid: 'DrainWorkers',
         Effect: 'Allow',
         Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
         Resource: `arn:${partition}:ec2:${region}:${account}:instance/*`,
         Condition: {
+          Null: { 'aws:TagKeys': 'false' },
           'ForAllValues:StringEquals': { 'aws:TagKeys': [DRAIN_TAG] },
           ...(opts.clusterTag
             ? { StringEquals: { [`aws:ResourceTag/${opts.clusterTag.key}`]: opts.clusterTag.value } }
