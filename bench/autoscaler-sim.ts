@@ -50,6 +50,17 @@ function row(cols: string[], widths: number[]): string {
   return cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 }
 
+/** A result's instance-hours, its ratio to each reference, and its waits: table columns. */
+function costCols(r: SimResult, refs: SimResult[]): string[] {
+  return [
+    r.instanceHours.toFixed(2),
+    ...refs.map((b) => pct(r.instanceSeconds / b.instanceSeconds)),
+    fmtS(r.p50Wait),
+    fmtS(r.p95Wait),
+    fmtS(mean(r.waits)),
+  ];
+}
+
 function table(tr: Trace, results: SimResult[], refs: SimResult[], bound: SimResult, floor: number): void {
   const work = tr.jobs.reduce((s, j) => s + j.duration, 0);
   console.log(`\n## ${tr.name}: ${tr.description} — ${tr.jobs.length} jobs, ${(work / 3600).toFixed(1)} h of encoding`);
@@ -62,20 +73,7 @@ function table(tr: Trace, results: SimResult[], refs: SimResult[], bound: SimRes
   );
   const line = (r: SimResult) =>
     console.log(
-      row(
-        [
-          r.policy,
-          r.instanceHours.toFixed(2),
-          pct(r.instanceSeconds / bound.instanceSeconds),
-          fmtS(r.p50Wait),
-          fmtS(r.p95Wait),
-          fmtS(mean(r.waits)),
-          fmtS(r.makespan),
-          String(r.launches),
-          String(r.peakInstances),
-        ],
-        widths,
-      ),
+      row([r.policy, ...costCols(r, [bound]), fmtS(r.makespan), String(r.launches), String(r.peakInstances)], widths),
     );
   for (const r of [...results, ...refs, bound]) line(r);
   console.log(
@@ -154,22 +152,7 @@ for (const tr of traces) {
     const [bound, plan, blind] = [clairvoyant(tr, p), clairvoyantNoMigration(tr, p), blindPacking(tr, p)];
     const [drain, today] = [simulate(tr, 'nommer', p), simulate(tr, 'today', p)];
     for (const r of [today, drain])
-      console.log(
-        row(
-          [
-            String(slots),
-            r.policy,
-            r.instanceHours.toFixed(2),
-            pct(r.instanceSeconds / bound.instanceSeconds),
-            pct(r.instanceSeconds / plan.instanceSeconds),
-            pct(r.instanceSeconds / blind.instanceSeconds),
-            fmtS(r.p50Wait),
-            fmtS(r.p95Wait),
-            fmtS(mean(r.waits)),
-          ],
-          widths,
-        ),
-      );
+      console.log(row([String(slots), r.policy, ...costCols(r, [bound, plan, blind])], widths));
     const x = (r: SimResult, b: SimResult) => (r.instanceSeconds / b.instanceSeconds).toFixed(3);
     const ratio = drain.instanceSeconds / bound.instanceSeconds;
     const waitsOk = drain.p95Wait <= today.p95Wait && mean(drain.waits) <= mean(today.waits) + 1e-9;
@@ -207,17 +190,7 @@ for (const tr of traces) {
         const r = simulate(tr, 'nommer', sigma === undefined ? p : { ...p, longestFirst: { estimateSigma: sigma } });
         console.log(
           row(
-            [
-              tr.name,
-              String(slots),
-              sigma === undefined ? 'arrival' : `σ ${sigma}`,
-              r.instanceHours.toFixed(2),
-              pct(r.instanceSeconds / bound.instanceSeconds),
-              pct(r.instanceSeconds / plan.instanceSeconds),
-              fmtS(r.p50Wait),
-              fmtS(r.p95Wait),
-              fmtS(mean(r.waits)),
-            ],
+            [tr.name, String(slots), sigma === undefined ? 'arrival' : `σ ${sigma}`, ...costCols(r, [bound, plan])],
             widths,
           ),
         );
