@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openDatabase, migrate, loadMigrations } from '../src/adapters/local/db.js';
-import { type Store, type StoreChange } from '../src/orchestrator/store/index.js';
+import type { Store, StoreChange } from '../src/orchestrator/store/index.js';
 import { NommerError } from '../src/errors.js';
 import { taskMessage } from '../src/messages.js';
 import { plainJob as req, statusEvent as ev, storeFactory } from './helpers/store.js';

@@ -479,8 +479,26 @@ export interface IamPolicies {
   worker: PolicyDocument;
 }
 
-/** Three least-privilege policies: what `nommer setup aws` needs, what feederd needs, and what an EC2 worker needs. */
-export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPolicies {
+/** What the three policies are written of: ARNs and prefixes from the settings and the options. */
+interface PolicyContext {
+  opts: PolicyOptions;
+  partition: string;
+  region: string;
+  account: string;
+  names: ReturnType<typeof queueNames>;
+  ingest: string;
+  queue: (name: string) => string;
+  bucketArn: string;
+  staging: string;
+  control: string;
+  role: string;
+  /** aws.allowedPrefixes as object ARNs (a trailing * as IAM matches keys) and their buckets. */
+  allowed: Array<{ bucket: string; objects: string }>;
+  jobObjects: string[];
+  jobBuckets: string[];
+}
+
+function policyContext(settings: AwsSettings, opts: PolicyOptions): PolicyContext {
   const partition = opts.partition ?? 'aws';
   const region = settings.region ?? process.env.AWS_REGION ?? '*';
   const account = opts.accountId ?? '*';
@@ -491,7 +509,6 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
   const staging = opts.stagingPrefix ?? 'nommer-staging/';
   const control = opts.controlPrefix ?? 'nommer-control/';
   const role = `arn:${partition}:iam::${account}:role/${opts.workerRoleName ?? `${opts.queuePrefix}-worker`}`;
-  // Where job inputs and outputs may be: object ARNs (a trailing * as IAM matches keys), and their buckets.
   const allowed = (opts.allowedPrefixes ?? []).map((uri) => {
     const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
     if (!m) throw new NommerError('CONFIG_INVALID', `aws.allowedPrefixes: not an S3 location: ${uri}`);
@@ -500,7 +517,48 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
   const jobObjects = allowed.length > 0 ? [...new Set(allowed.map((a) => a.objects))] : [`${bucketArn}/*`];
   const jobBuckets = [...new Set([bucketArn, ...allowed.map((a) => a.bucket)])];
 
-  const orchestrator: PolicyDocument = {
+  return {
+    opts,
+    partition,
+    region,
+    account,
+    names,
+    ingest,
+    queue,
+    bucketArn,
+    staging,
+    control,
+    role,
+    allowed,
+    jobObjects,
+    jobBuckets,
+  };
+}
+
+/** Three least-privilege policies: what `nommer setup aws` needs, what feederd needs, and what an EC2 worker needs. */
+export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPolicies {
+  const c = policyContext(settings, opts);
+  return { setup: setupPolicy(c), orchestrator: orchestratorPolicy(c), worker: workerPolicy(c) };
+}
+
+/** feederd's: its queues, staging, fences, taking back late outputs, bucket events, and the fleet. */
+function orchestratorPolicy(c: PolicyContext): PolicyDocument {
+  const {
+    partition,
+    region,
+    account,
+    names,
+    ingest,
+    queue,
+    bucketArn,
+    staging,
+    control,
+    role,
+    jobObjects,
+    jobBuckets,
+    opts,
+  } = c;
+  return {
     Version: '2012-10-17',
     Statement: [
       { Sid: 'SendJobs', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: queue(names.jobs) },
@@ -620,8 +678,12 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
       },
     ],
   };
+}
 
-  const worker: PolicyDocument = {
+/** An EC2 worker's: lease tasks, report, read inputs and write outputs; never the release or a fence. */
+function workerPolicy(c: PolicyContext): PolicyDocument {
+  const { names, queue, bucketArn, staging, control, allowed, jobObjects, jobBuckets } = c;
+  return {
     Version: '2012-10-17',
     Statement: [
       {
@@ -678,8 +740,13 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
       },
     ],
   };
+}
+
+/** `nommer setup aws`'s: the bucket, the queues and the release. */
+function setupPolicy(c: PolicyContext): PolicyDocument {
+  const { names, ingest, queue, bucketArn } = c;
   const allQueues = [queue(names.jobs), queue(names.status), queue(names.dlq), queue(ingest)];
-  const setup: PolicyDocument = {
+  return {
     Version: '2012-10-17',
     Statement: [
       // HeadBucket is s3:ListBucket; the rest make a new bucket private and add the lifecycle rules.
@@ -710,5 +777,4 @@ export function iamPolicies(settings: AwsSettings, opts: PolicyOptions): IamPoli
       },
     ],
   };
-  return { setup, orchestrator, worker };
 }
