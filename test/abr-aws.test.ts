@@ -2,42 +2,32 @@
 // audio and extras encoded by aws workers as separate tasks, the package written under the
 // output prefix with each object's Content-Type, and the pieces removed from the staging prefix.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/adapters/aws/clients.js';
 import { FAST_ABR, makeAbrClips, SMALL_ABR_PRESETS } from './helpers/abr.js';
-import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
-import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { awsRig, startAwsWorker } from './helpers/aws-env.js';
+import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
 import { tempDir } from './helpers/media.js';
 
-let aws: AwsEnv;
-const procs: ChildProcess[] = [];
-const feeders: RunningFeederd[] = [];
+const rig = awsRig({ leaseSeconds: 4 });
+const { procs, feeders } = rig;
 const d = tempDir();
-before(async () => {
-  aws = await startAwsEnv({ leaseSeconds: 4 });
-});
-after(async () => {
-  for (const p of procs) p.kill('SIGKILL');
-  for (const f of feeders) await f.kill().catch(() => undefined);
-  await aws?.moto.stop();
-  d.cleanup();
-});
+rig.dirs.push(d);
 
 test('a package on S3: every file under the prefix with its Content-Type, staging left empty', async () => {
   const f = await startFeederd(d.path, {
     workers: 0,
-    config: { ...aws.config, presets: SMALL_ABR_PRESETS },
-    env: aws.env,
+    config: { ...rig.aws.config, presets: SMALL_ABR_PRESETS },
+    env: rig.aws.env,
   });
   feeders.push(f);
-  for (const id of ['aws-a1', 'aws-a2']) procs.push(startAwsWorker(d.path, aws.env, id));
+  for (const id of ['aws-a1', 'aws-a2']) procs.push(startAwsWorker(d.path, rig.aws.env, id));
   const clip = makeAbrClips(d.path).find((c) => c.name === 'subbed')!;
   const prefix = 'videos/talk/';
   const { job } = await f.client.createJob({
     input: clip.path,
-    outputs: [{ preset: 'abr-small', uri: `s3://${aws.bucket}/${prefix}` }],
+    outputs: [{ preset: 'abr-small', uri: `s3://${rig.aws.bucket}/${prefix}` }],
     set: FAST_ABR,
   });
   const done = await waitForJob(f.client, job.id, isFinal, 240_000);
@@ -49,12 +39,12 @@ test('a package on S3: every file under the prefix with its Content-Type, stagin
     detail.tasks.map((t) => `${t.id}: ${t.worker}`).join(', '),
   );
 
-  const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
-  const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: prefix }))).Contents ?? []).map(
-    (o) => o.Key!,
-  );
+  const s3 = s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
+  const keys = (
+    (await s3.send(new ListObjectsV2Command({ Bucket: rig.aws.bucket, Prefix: prefix }))).Contents ?? []
+  ).map((o) => o.Key!);
   const type = async (key: string) =>
-    (await s3.send(new HeadObjectCommand({ Bucket: aws.bucket, Key: key }))).ContentType;
+    (await s3.send(new HeadObjectCommand({ Bucket: rig.aws.bucket, Key: key }))).ContentType;
   assert.equal(await type(`${prefix}manifest.mpd`), 'application/dash+xml');
   assert.equal(await type(`${prefix}master.m3u8`), 'application/vnd.apple.mpegurl');
   const expected: Array<[RegExp, string]> = [
@@ -80,7 +70,7 @@ test('a package on S3: every file under the prefix with its Content-Type, stagin
   let left: string[] = [];
   for (let i = 0; i < 50; i++) {
     left = (
-      (await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: 'nommer-staging/' }))).Contents ?? []
+      (await s3.send(new ListObjectsV2Command({ Bucket: rig.aws.bucket, Prefix: 'nommer-staging/' }))).Contents ?? []
     ).map((o) => o.Key!);
     if (left.length === 0) break;
     await new Promise((r) => setTimeout(r, 100));

@@ -1,6 +1,6 @@
 // The aws backend end to end on moto: feederd (aws) -> SQS -> real worker processes -> S3 ->
 // status back through SQS -> outputs delivered. Workers never talk to feederd.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,27 +13,15 @@ import {
 } from '@aws-sdk/client-sqs';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
 import { encoderPids, until } from './helpers/faults.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { MESSAGE_VERSION } from '../src/messages.js';
 import { s3Client, sqsClient } from '../src/adapters/aws/clients.js';
 
-let aws: AwsEnv;
-const procs: ChildProcess[] = [];
-const feeders: RunningFeederd[] = [];
-const dirs: Array<{ cleanup(): void }> = [];
-
-before(async () => {
-  aws = await startAwsEnv({ maxAttempts: 1 });
-});
-after(async () => {
-  for (const p of procs) p.kill('SIGKILL');
-  for (const f of feeders) await f.kill().catch(() => undefined);
-  await aws?.moto.stop();
-  for (const d of dirs) d.cleanup();
-});
+const rig = awsRig({ maxAttempts: 1 });
+const { procs, feeders, dirs } = rig;
 
 /** Workers of one test are killed when it ends: they share the queues with the next test. */
 function worker(
@@ -43,7 +31,7 @@ function worker(
   extra: string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): ChildProcess {
-  const w = startAwsWorker(dir, { ...aws.env, ...env }, id, extra);
+  const w = startAwsWorker(dir, { ...rig.aws.env, ...env }, id, extra);
   procs.push(w);
   t.after(() => {
     w.kill('SIGKILL');
@@ -54,7 +42,7 @@ function worker(
 async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
   const d = tempDir();
   dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 1, config: aws.config, env: aws.env });
+  const f = await startFeederd(d.path, { workers: 1, config: rig.aws.config, env: rig.aws.env });
   feeders.push(f);
   return { dir: d.path, f };
 }
@@ -63,7 +51,7 @@ test('a local file submitted to the aws backend is staged in S3, encoded by a wo
   const { dir, f } = await setup();
   worker(t, dir, 'aws-w1');
   const clip = makeClip(join(dir, 'talk.mp4'), { seconds: 2 });
-  const s3out = `s3://${aws.bucket}/results/talk.webp`;
+  const s3out = `s3://${rig.aws.bucket}/results/talk.webp`;
   const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }, { preset: 'poster', uri: s3out }],
@@ -83,7 +71,7 @@ test('a local file submitted to the aws backend is staged in S3, encoded by a wo
   );
   // s3 destination: in the bucket
   const storage = new S3Storage({
-    client: s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
+    client: s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
   });
   assert.equal(await storage.exists(s3out), true);
   const got = await storage.fetch(s3out, dir);
@@ -156,8 +144,8 @@ test('a poison task that kills every worker ends in the DLQ and the job fails wi
   // feederd's watchdog reads the DLQ too, and a dead letter it cannot apply (this job has already
   // failed) stays there, hidden from other readers for a while: stop it, then count hidden ones too.
   await f.stop();
-  const sqs = sqsClient({ endpoint: aws.moto.endpoint, region: 'us-east-1' });
-  const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${aws.prefix}-dlq` }))).QueueUrl!;
+  const sqs = sqsClient({ endpoint: rig.aws.moto.endpoint, region: 'us-east-1' });
+  const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${rig.aws.prefix}-dlq` }))).QueueUrl!;
   const got = await sqs.send(
     new ReceiveMessageCommand({
       QueueUrl: dlq,
@@ -184,10 +172,10 @@ test('a malformed message is moved to the DLQ with a reason and the worker keeps
   const d = tempDir();
   dirs.push(d);
   const { writeConfig } = await import('./helpers/feederd.js');
-  writeConfig(d.path, aws.config);
-  const sqs = sqsClient({ endpoint: aws.moto.endpoint, region: 'us-east-1' });
-  const jobsUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${aws.prefix}-jobs` }))).QueueUrl!;
-  const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${aws.prefix}-dlq` }))).QueueUrl!;
+  writeConfig(d.path, rig.aws.config);
+  const sqs = sqsClient({ endpoint: rig.aws.moto.endpoint, region: 'us-east-1' });
+  const jobsUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${rig.aws.prefix}-jobs` }))).QueueUrl!;
+  const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: `${rig.aws.prefix}-dlq` }))).QueueUrl!;
   // Of the version this worker speaks (a message of another version is returned untouched, for
   // a worker that speaks it), but malformed: the worker rejects it to the DLQ.
   await sqs.send(
@@ -220,7 +208,7 @@ test('no job may write where nommer keeps its own things: the release every inst
     await assert.rejects(
       f.client.createJob({
         input: clip,
-        outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/${key}` }],
+        outputs: [{ preset: 'webm', uri: `s3://${rig.aws.bucket}/${key}` }],
         force: true,
       }),
       (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
@@ -230,8 +218,8 @@ test('no job may write where nommer keeps its own things: the release every inst
   // Nor read there: staged media belongs to other jobs.
   await assert.rejects(
     f.client.createJob({
-      input: `s3://${aws.bucket}/nommer-staging/inputs/0b7c/other-users.mov`,
-      outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/out/x.webm` }],
+      input: `s3://${rig.aws.bucket}/nommer-staging/inputs/0b7c/other-users.mov`,
+      outputs: [{ preset: 'webm', uri: `s3://${rig.aws.bucket}/out/x.webm` }],
     }),
     (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
   );
@@ -240,10 +228,10 @@ test('no job may write where nommer keeps its own things: the release every inst
     [clip, 's3://someone-elses-bucket/x.webm', /outside the S3 locations jobs may use: s3:\/\/nommer-test\//],
     [
       's3://someone-elses-bucket/in.mov',
-      `s3://${aws.bucket}/out/x.webm`,
+      `s3://${rig.aws.bucket}/out/x.webm`,
       /input s3:\/\/someone-elses-bucket\/in\.mov is outside/,
     ],
-    [clip, `s3://${aws.bucket}/out/../nommer-releases/x.tgz`, /"\." or "\.\." segments/],
+    [clip, `s3://${rig.aws.bucket}/out/../nommer-releases/x.tgz`, /"\." or "\.\." segments/],
   ] as const) {
     await assert.rejects(
       f.client.dryRun({ input, outputs: [{ preset: 'webm', uri }] }),
@@ -260,19 +248,19 @@ test('aws.allowedPrefixes: jobs read and write only under the configured locatio
   const d = tempDir();
   dirs.push(d);
   const config = {
-    ...aws.config,
-    aws: { ...(aws.config.aws as object), allowedPrefixes: [`s3://${aws.bucket}/media/`] },
+    ...rig.aws.config,
+    aws: { ...(rig.aws.config.aws as object), allowedPrefixes: [`s3://${rig.aws.bucket}/media/`] },
   };
-  const f = await startFeederd(d.path, { workers: 0, config, env: aws.env });
+  const f = await startFeederd(d.path, { workers: 0, config, env: rig.aws.env });
   feeders.push(f);
   const ok = await f.client.dryRun({
-    input: `s3://${aws.bucket}/media/in/talk.mov`,
-    outputs: [{ preset: 'webm', uri: `s3://${aws.bucket}/media/out/talk.webm` }],
+    input: `s3://${rig.aws.bucket}/media/in/talk.mov`,
+    outputs: [{ preset: 'webm', uri: `s3://${rig.aws.bucket}/media/out/talk.webm` }],
   });
-  assert.equal(ok.outputs[0]!.uri, `s3://${aws.bucket}/media/out/talk.webm`);
+  assert.equal(ok.outputs[0]!.uri, `s3://${rig.aws.bucket}/media/out/talk.webm`);
   for (const [input, uri] of [
-    [`s3://${aws.bucket}/media/in/talk.mov`, `s3://${aws.bucket}/results/talk.webm`],
-    [`s3://${aws.bucket}/private/talk.mov`, `s3://${aws.bucket}/media/out/talk.webm`],
+    [`s3://${rig.aws.bucket}/media/in/talk.mov`, `s3://${rig.aws.bucket}/results/talk.webm`],
+    [`s3://${rig.aws.bucket}/private/talk.mov`, `s3://${rig.aws.bucket}/media/out/talk.webm`],
   ]) {
     await assert.rejects(
       f.client.dryRun({ input, outputs: [{ preset: 'webm', uri }] }),

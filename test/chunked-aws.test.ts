@@ -1,38 +1,28 @@
 // Chunked encoding on the aws backend (moto): the input staged to S3, chunks encoded by two
 // aws workers with their pieces under the staging prefix, assembled, delivered back, and the
 // intermediates removed from the bucket.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { decodesCleanly, makeClip, tempDir } from './helpers/media.js';
-import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
+import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { segmentLayout, timing } from './helpers/chunked.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
 
-let aws: AwsEnv;
-const procs: ChildProcess[] = [];
-const feeders: RunningFeederd[] = [];
+const rig = awsRig({ leaseSeconds: 4 });
+const { procs, feeders } = rig;
 const d = tempDir();
-before(async () => {
-  aws = await startAwsEnv({ leaseSeconds: 4 });
-});
-after(async () => {
-  for (const p of procs) p.kill('SIGKILL');
-  for (const f of feeders) await f.kill().catch(() => undefined);
-  await aws?.moto.stop();
-  d.cleanup();
-});
+rig.dirs.push(d);
 
 test('a chunked job on the aws backend: chunks in S3 under the staging prefix, assembled, delivered, cleaned up', async () => {
-  // Workers are started by the test (aws.ec2.maxInstances 0: feederd launches no instances).
-  const config = { ...aws.config, chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
-  const f = await startFeederd(d.path, { workers: 0, config, env: aws.env });
+  // Workers are started by the test (rig.aws.ec2.maxInstances 0: feederd launches no instances).
+  const config = { ...rig.aws.config, chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
+  const f = await startFeederd(d.path, { workers: 0, config, env: rig.aws.env });
   feeders.push(f);
-  for (const id of ['aws-c1', 'aws-c2']) procs.push(startAwsWorker(d.path, aws.env, id));
+  for (const id of ['aws-c1', 'aws-c2']) procs.push(startAwsWorker(d.path, rig.aws.env, id));
   // The smallest input that is still cut into chunks (over the 5 s threshold): what is checked is
   // where the pieces go, not the picture (a 10 s 320x240 clip cost four times the encoding).
   const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 8, width: 160, height: 120 });
@@ -57,11 +47,11 @@ test('a chunked job on the aws backend: chunks in S3 under the staging prefix, a
     after.tasks.filter((t) => /\.chunk-\d+$/.test(t.id)).every((t) => t.worker === 'aws-c1' || t.worker === 'aws-c2'),
   );
   // Intermediates (chunks, manifests) and the staged input/output are gone from the bucket.
-  const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
+  const s3 = s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
   let left: string[] = [];
   for (let i = 0; i < 50; i++) {
     left = (
-      (await s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: 'nommer-staging/' }))).Contents ?? []
+      (await s3.send(new ListObjectsV2Command({ Bucket: rig.aws.bucket, Prefix: 'nommer-staging/' }))).Contents ?? []
     ).map((o) => o.Key!);
     if (left.length === 0) break;
     await new Promise((r) => setTimeout(r, 100));

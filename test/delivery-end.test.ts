@@ -4,47 +4,34 @@
 // --json), submit exits 1 and the staged copy is kept.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
 import { createLogger } from '../src/log.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { attachDelivery, Staging } from '../src/orchestrator/staging.js';
 import { openStore } from '../src/orchestrator/store/index.js';
-import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
 import { statusEvent } from './helpers/store.js';
 
-let aws: AwsEnv;
-const procs: ChildProcess[] = [];
-const feeders: RunningFeederd[] = [];
-const dirs: Array<{ cleanup(): void }> = [];
-
-before(async () => {
-  aws = await startAwsEnv({ maxAttempts: 1 });
-});
-after(async () => {
-  for (const p of procs) p.kill('SIGKILL');
-  for (const f of feeders) await f.kill().catch(() => undefined);
-  await aws?.moto.stop();
-  for (const d of dirs) d.cleanup();
-});
+const rig = awsRig({ maxAttempts: 1 });
+const { procs, feeders, dirs } = rig;
 
 async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
   const d = tempDir();
   dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+  const f = await startFeederd(d.path, { workers: 0, config: rig.aws.config, env: rig.aws.env });
   feeders.push(f);
   return { dir: d.path, f };
 }
 
 function worker(dir: string, id: string): void {
-  procs.push(startAwsWorker(dir, aws.env, id));
+  procs.push(startAwsWorker(dir, rig.aws.env, id));
 }
 
 const isWebm = (path: string) => existsSync(path) && readFileSync(path).subarray(0, 4).toString('hex') === '1a45dfa3';
@@ -103,7 +90,7 @@ test('a delivery that fails for good fails the job DELIVERY_FAILED: submit exits
   assert.equal(detail.job.error?.code, 'DELIVERY_FAILED');
   assert.equal(detail.delivery?.state, 'failed');
   const s3 = new S3Storage({
-    client: s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
+    client: s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
   });
   const staged = /the outputs stay in (s3:\/\/\S+?)[ ;]/.exec(last.jobs[0]!.error!.message)?.[1];
   assert.ok(staged && (await s3.exists(staged)), `the staged copy is kept: ${staged}`);
@@ -121,7 +108,12 @@ test('a delivery that fails for a passing reason (S3 throttling) is tried again,
   const d = tempDir();
   dirs.push(d);
   const store = openStore(join(d.path, 'nommer.db'));
-  const client = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1', maxAttempts: 1 });
+  const client = s3Client({
+    endpoint: rig.aws.moto.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    maxAttempts: 1,
+  });
   // The first download of the staged output is throttled, as S3 does under load.
   let throttled = 0;
   client.middlewareStack.add(
@@ -136,13 +128,13 @@ test('a delivery that fails for a passing reason (S3 throttling) is tried again,
     { step: 'initialize', name: 'testThrottleOnce' },
   );
   const s3 = new S3Storage({ client });
-  const staged = `s3://${aws.bucket}/nommer-staging/outputs/retry-test/0-out.webm`;
+  const staged = `s3://${rig.aws.bucket}/nommer-staging/outputs/retry-test/0-out.webm`;
   const made = join(d.path, 'made.webm');
   writeFileSync(made, randomBytes(50_000));
   await s3.store(made, staged, { overwrite: true });
   const dest = join(d.path, 'deep', 'out.webm');
   const log = createLogger('test', { level: 'silent' });
-  const delivery = attachDelivery(store, new Staging(s3, aws.bucket, 'nommer-staging/', log), log);
+  const delivery = attachDelivery(store, new Staging(s3, rig.aws.bucket, 'nommer-staging/', log), log);
   delivery.start();
   try {
     const { job } = store.createJob({

@@ -3,38 +3,19 @@
 // front of moto holds those requests back (standing for a slow network to S3) so the kill lands
 // inside the stage. The message becomes visible again, another worker finishes the job, and no
 // object, multipart upload or partial file is left half-made.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { makeClip, probe, tempDir } from './helpers/media.js';
-import {
-  isFinal,
-  pidsMatching,
-  startFeederd,
-  waitForJob,
-  writeConfig,
-  type RunningFeederd,
-} from './helpers/feederd.js';
-import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { isFinal, pidsMatching, startFeederd, waitForJob, writeConfig } from './helpers/feederd.js';
+import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { ffmpegPids, partialFiles, slowProxy, until } from './helpers/faults.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
 
-let aws: AwsEnv;
-const procs: ChildProcess[] = [];
-const feeders: RunningFeederd[] = [];
-const dirs: Array<{ cleanup(): void }> = [];
-before(async () => {
-  aws = await startAwsEnv({ maxAttempts: 2, leaseSeconds: 2 });
-});
-after(async () => {
-  for (const p of procs) p.kill('SIGKILL');
-  for (const f of feeders) await f.kill().catch(() => undefined);
-  await aws?.moto.stop();
-  for (const d of dirs) d.cleanup();
-});
+const rig = awsRig({ maxAttempts: 2, leaseSeconds: 2 });
+const { procs, feeders, dirs } = rig;
 
 const stages = [
   { phase: 'downloading', slow: (m: string, u: string) => m === 'GET' && u.includes('/nommer-staging/inputs/') },
@@ -45,21 +26,21 @@ for (const stage of stages) {
   test(`aws: a worker SIGKILLed while ${stage.phase}: the message comes back, another worker finishes, nothing half-made is left`, async (t) => {
     const d = tempDir('nommer-fault-aws-');
     dirs.push(d);
-    const proxy = await slowProxy(aws.moto.endpoint, stage.slow, 5000);
+    const proxy = await slowProxy(rig.aws.moto.endpoint, stage.slow, 5000);
     t.after(() => proxy.close());
-    const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+    const f = await startFeederd(d.path, { workers: 0, config: rig.aws.config, env: rig.aws.env });
     feeders.push(f);
     // Workers live in their own directory, reaching S3 and SQS through the slow proxy.
     const wdir = join(d.path, 'workers');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(wdir);
     writeConfig(wdir, {
-      ...aws.config,
-      aws: { ...(aws.config.aws as Record<string, unknown>), endpoint: proxy.endpoint },
+      ...rig.aws.config,
+      aws: { ...(rig.aws.config.aws as Record<string, unknown>), endpoint: proxy.endpoint },
     });
     const id1 = `${stage.phase}-k1`,
       id2 = `${stage.phase}-k2`;
-    const w1 = startAwsWorker(wdir, aws.env, id1);
+    const w1 = startAwsWorker(wdir, rig.aws.env, id1);
     procs.push(w1);
     const clip = makeClip(join(d.path, 'up.mp4'), { seconds: 2 });
     const { job } = await f.client.createJob({
@@ -69,7 +50,7 @@ for (const stage of stages) {
     await waitForJob(f.client, job.id, (j) => j.phase === stage.phase && proxy.slowed > 0, 60_000);
     w1.kill('SIGKILL');
     await until(() => w1.exitCode !== null || w1.signalCode !== null, 5000, 'the worker to die');
-    const w2 = startAwsWorker(wdir, aws.env, id2);
+    const w2 = startAwsWorker(wdir, rig.aws.env, id2);
     procs.push(w2);
     const done = await waitForJob(f.client, job.id, isFinal, 120_000);
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
@@ -82,8 +63,8 @@ for (const stage of stages) {
         .sort(),
       ['opus', 'vp9'],
     );
-    const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
-    const mpu = await s3.send(new ListMultipartUploadsCommand({ Bucket: aws.bucket }));
+    const s3 = s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
+    const mpu = await s3.send(new ListMultipartUploadsCommand({ Bucket: rig.aws.bucket }));
     assert.deepEqual(mpu.Uploads ?? [], [], 'no multipart upload left open');
     assert.deepEqual(
       partialFiles(d.path).filter((p) => !p.includes(`/work/${id1}/`)),

@@ -4,48 +4,35 @@
 // the download never lands on a guessable sibling name; and a feederd that stopped between a
 // job's success and its delivery finishes the delivery when it starts again.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
 import { openStore } from '../src/orchestrator/store/index.js';
-import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
+import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 
-let aws: AwsEnv;
-const procs: ChildProcess[] = [];
-const feeders: RunningFeederd[] = [];
-const dirs: Array<{ cleanup(): void }> = [];
-
-before(async () => {
-  aws = await startAwsEnv({ maxAttempts: 1 });
-});
-after(async () => {
-  for (const p of procs) p.kill('SIGKILL');
-  for (const f of feeders) await f.kill().catch(() => undefined);
-  await aws?.moto.stop();
-  for (const d of dirs) d.cleanup();
-});
+const rig = awsRig({ maxAttempts: 1 });
+const { procs, feeders, dirs } = rig;
 
 function storage(): S3Storage {
   return new S3Storage({
-    client: s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
+    client: s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
   });
 }
 
 async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
   const d = tempDir();
   dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 0, config: aws.config, env: aws.env });
+  const f = await startFeederd(d.path, { workers: 0, config: rig.aws.config, env: rig.aws.env });
   feeders.push(f);
   return { dir: d.path, f };
 }
 
 function worker(t: { after(fn: () => void): void }, dir: string, id: string): void {
-  const w = startAwsWorker(dir, aws.env, id);
+  const w = startAwsWorker(dir, rig.aws.env, id);
   procs.push(w);
   t.after(() => {
     w.kill('SIGKILL');
@@ -175,7 +162,7 @@ test('a feederd that stopped between the success and the delivery delivers when 
   rmSync(dest);
   assert.equal(await storage().exists(cleanup![0]!), false, 'the staged input was cleaned the first time');
 
-  const again = await startFeederd(dir, { workers: 0, config: aws.config, env: aws.env, keepToken: true });
+  const again = await startFeederd(dir, { workers: 0, config: rig.aws.config, env: rig.aws.env, keepToken: true });
   feeders.push(again);
   await delivered(dest, () => isWebm(dest));
   for (let i = 0; i < 100 && (await storage().exists(deliver![0]!.from)); i++)

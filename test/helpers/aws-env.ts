@@ -2,9 +2,11 @@
 // `setupAws`, a config file pointing nommer at the server, and real `nommer worker` processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { setupAws } from '../../src/adapters/aws/setup.js';
 import { startMoto, type Moto } from './moto.js';
 import { NOMMER_BIN } from './cli.js';
+import type { RunningFeederd } from './feederd.js';
 
 export interface AwsEnv {
   moto: Moto;
@@ -44,4 +46,42 @@ export function startAwsWorker(dir: string, env: NodeJS.ProcessEnv, id: string, 
     env: { ...process.env, ...env, NOMMER_HOME: join(dir, 'home'), NOMMER_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+/**
+ * One test file's aws rig: moto and the queues made before its tests; after them every worker
+ * process killed, every feederd stopped, moto stopped and every temp dir removed. Tests push what
+ * they start into `procs`, `feeders` and `dirs`.
+ */
+export interface AwsRig {
+  /** The running moto and its settings (set by the file's `before`). */
+  readonly aws: AwsEnv;
+  readonly procs: ChildProcess[];
+  readonly feeders: RunningFeederd[];
+  readonly dirs: Array<{ cleanup(): void }>;
+}
+
+export function awsRig(opts: { maxAttempts?: number; leaseSeconds?: number } = {}): AwsRig {
+  let env: AwsEnv | undefined;
+  const procs: ChildProcess[] = [];
+  const feeders: RunningFeederd[] = [];
+  const dirs: Array<{ cleanup(): void }> = [];
+  before(async () => {
+    env = await startAwsEnv(opts);
+  });
+  after(async () => {
+    for (const p of procs) p.kill('SIGKILL');
+    for (const f of feeders) await f.kill().catch(() => undefined);
+    await env?.moto.stop();
+    for (const d of dirs) d.cleanup();
+  });
+  return {
+    get aws(): AwsEnv {
+      if (!env) throw new Error('the aws rig is used before its before() ran');
+      return env;
+    },
+    procs,
+    feeders,
+    dirs,
+  };
 }
