@@ -4,7 +4,6 @@
 // transfer, matrix and range, and its mastering display and content light in the WebM's Colour
 // (and in the AV1 bitstream). SDR stays 8-bit and untouched; tonemap gives 8-bit BT.709.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,105 +11,24 @@ import { localFileStorage } from '../src/backends.js';
 import { encode } from '../src/encode.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { hdrOf, hdrWarning, outputHdr } from '../src/ffmpeg/hdr.js';
-import { probeInput } from '../src/ffmpeg/probe.js';
+import { countVideoPackets, probeInput } from '../src/ffmpeg/probe.js';
 import type { MasteringDisplay, OutputHdr, VideoStreamInfo } from '../src/ffmpeg/types.js';
 import { writeWebmHdr } from '../src/ffmpeg/webm-hdr.js';
-import { getPreset } from '../src/presets/registry.js';
 import type { ResolvedPreset } from '../src/presets/schema.js';
+import {
+  EXPECTED_MASTERING,
+  assertMastering,
+  fast,
+  firstFrameSideData,
+  hevcSource,
+  run,
+  videoStream,
+} from './helpers/hdr.js';
 import { FFMPEG, FFPROBE, makeClip, tempDir } from './helpers/media.js';
 
 const dir = tempDir('nommer-hdr-');
 after(() => dir.cleanup());
 const ff = locateFfmpeg();
-
-// BT.2020 primaries, D65, 1000 cd/m² peak, 0.0001 minimum (x265 units: 1/50000 and 1/10000 cd/m²).
-const MASTER = 'G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)';
-const EXPECTED_MASTERING = {
-  red: [0.68, 0.32],
-  green: [0.265, 0.69],
-  blue: [0.15, 0.06],
-  whitePoint: [0.3127, 0.329],
-  maxLuminance: 1000,
-  minLuminance: 0.0001,
-};
-
-function run(bin: string, args: string[]): string {
-  const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  assert.equal(r.status, 0, `${bin} ${args.join(' ')}\n${r.stderr}`);
-  return r.stdout;
-}
-
-/** A 10-bit HEVC clip tagged BT.2020 with `transfer`; HDR10 gets its static metadata in SEI. */
-function hevcSource(path: string, transfer: 'smpte2084' | 'arib-std-b67', seconds = 1): string {
-  const x265 = [
-    'log-level=error',
-    ...(transfer === 'smpte2084' ? [`master-display=${MASTER}`, 'max-cll=1000,400'] : []),
-  ];
-  run(FFMPEG, [
-    ...['-hide_banner', '-nostdin', '-v', 'error', '-y'],
-    ...['-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=24:duration=${seconds}`],
-    ...['-vf', 'format=yuv420p10le', '-c:v', 'libx265', '-x265-params', x265.join(':')],
-    ...['-color_primaries', 'bt2020', '-color_trc', transfer, '-colorspace', 'bt2020nc', '-color_range', 'tv'],
-    path,
-  ]);
-  return path;
-}
-
-interface SideData {
-  side_data_type: string;
-  [k: string]: string | number;
-}
-interface VideoStream {
-  profile?: string;
-  pix_fmt: string;
-  color_range?: string;
-  color_space?: string;
-  color_transfer?: string;
-  color_primaries?: string;
-  side_data_list?: SideData[];
-}
-
-function videoStream(path: string): VideoStream {
-  const out = run(FFPROBE, ['-v', 'error', '-select_streams', 'v:0', '-show_streams', '-of', 'json', path]);
-  return (JSON.parse(out) as { streams: VideoStream[] }).streams[0]!;
-}
-
-function firstFrameSideData(path: string): SideData[] {
-  const out = run(FFPROBE, [
-    ...['-v', 'error', '-select_streams', 'v:0', '-show_frames', '-read_intervals', '%+#1'],
-    ...['-show_entries', 'frame=side_data_list', '-of', 'json', path],
-  ]);
-  return (JSON.parse(out) as { frames: Array<{ side_data_list?: SideData[] }> }).frames[0]?.side_data_list ?? [];
-}
-
-const ratio = (s: string | number) => {
-  const [n, d] = String(s).split('/').map(Number);
-  return n! / (d ?? 1);
-};
-
-/** ffprobe's mastering display entry equals the source's, within `tolerance` (the format's step). */
-function assertMastering(list: SideData[], tolerance: number, where: string): void {
-  const m = list.find((d) => /mastering display/i.test(d.side_data_type));
-  assert.ok(m, `${where}: no mastering display in ${JSON.stringify(list)}`);
-  const got = [
-    ...['red_x', 'red_y', 'green_x', 'green_y', 'blue_x', 'blue_y', 'white_point_x', 'white_point_y'],
-    ...['max_luminance', 'min_luminance'],
-  ].map((k) => ratio(m[k]!));
-  const e = EXPECTED_MASTERING;
-  const want = [...e.red, ...e.green, ...e.blue, ...e.whitePoint, e.maxLuminance, e.minLuminance];
-  for (const [i, w] of want.entries())
-    assert.ok(Math.abs(got[i]! - w) <= tolerance * Math.max(1, w), `${where}: value ${i} is ${got[i]}, not ${w}`);
-  const c = list.find((d) => /content light/i.test(d.side_data_type));
-  assert.ok(c, `${where}: no content light`);
-  assert.deepEqual([c.max_content, c.max_average], [1000, 400], where);
-}
-
-/** A preset at its fastest, not measured (what is tested here is the picture format). */
-function fast(name: string, video: Partial<NonNullable<ResolvedPreset['video']>> = {}): ResolvedPreset {
-  const p = getPreset(name);
-  const speed = p.video?.codec === 'av1' ? 12 : 8;
-  return { ...p, video: { ...p.video!, speed, tuning: undefined, ...video }, quality: { measure: false } };
-}
 
 async function encodeOne(input: string, preset: ResolvedPreset, name: string) {
   const path = join(dir.path, name);
@@ -171,6 +89,12 @@ describe('HDR sources', () => {
       contentLight: true,
     });
     run(FFMPEG, ['-v', 'error', '-xerror', '-i', out.path, '-f', 'null', '-']);
+    // Read back as an input: the WebM's stream side data (not its frames) holds the metadata, and
+    // the frame count is read past it.
+    const again = await probeInput(ff.ffprobe, out.path);
+    assert.deepEqual(again.video?.hdr?.masteringDisplay, EXPECTED_MASTERING);
+    assert.deepEqual(again.video?.hdr?.contentLight, { maxCll: 1000, maxFall: 400 });
+    assert.equal(await countVideoPackets(ff.ffprobe, out.path), 24);
   });
 
   it('HDR10 -> av1: 10-bit, PQ, BT.2020, the metadata in the AV1 bitstream and in the WebM', async () => {

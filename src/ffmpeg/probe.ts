@@ -38,8 +38,11 @@ const streamFields = {
   sample_rate: z.string().optional(),
   disposition: disposition.optional(),
   tags: z.record(z.string(), z.string()).optional(),
+  // Loose: a Matroska/WebM stream's mastering display and content light are stream side data,
+  // which hdr.ts reads from here (a strict object dropped them, so an HDR10 WebM or MKV input
+  // came out with no static metadata).
   side_data_list: z
-    .array(z.object({ side_data_type: z.string().optional(), rotation: z.number().optional() }))
+    .array(z.looseObject({ side_data_type: z.string().optional(), rotation: z.number().optional() }))
     .optional(),
 };
 
@@ -331,6 +334,8 @@ export async function countVideoPackets(ffprobe: string, path: string, signal?: 
       ? new NommerError('INPUT_UNDECODABLE', `cannot read ${path}: ${err.message}`)
       : err;
   });
-  const n = Number(out.trim().split('\n')[0]);
+  // The count leads the output: a stream with side data (an HDR WebM's mastering display) gets
+  // an empty field for it, "72,", which is not a number.
+  const n = Number(/^\d+/.exec(out.trim())?.[0]);
   return Number.isFinite(n) ? n : 0;
 }
