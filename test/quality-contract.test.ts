@@ -60,9 +60,10 @@ test('a job read through the contract keeps every field of its outputs quality r
   };
   const read = publicJob.parse(JSON.parse(JSON.stringify(jobWith(quality))));
   assert.deepEqual(read.outputs[0]!.quality, quality);
-  // What status, the TUI and the dashboard print of it: each mean with its 5th percentile, and a gate it fell under.
+  // What status, the TUI and the dashboard print of it: each mean with its 5th percentile, what
+  // was kept of an HDR source, and a gate it fell under.
   assert.equal(
     qualityText(read.outputs[0]!.quality!),
-    'SSIM 0.9800 (p5 0.9300) · PSNR 40.10 dB (p5 35.00) · FLAGGED ssim.p5 0.93 < 0.95',
+    'SSIM 0.9800 (p5 0.9300) · PSNR 40.10 dB (p5 35.00) · HDR10 kept (10-bit PQ, mastering display, content light); Dolby Vision not carried · FLAGGED ssim.p5 0.93 < 0.95',
   );
 });

@@ -13,7 +13,10 @@ import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { TaskProgress } from '../ffmpeg/progress.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
-import type { ProbeInfo } from '../ffmpeg/types.js';
+import type { HdrInfo, OutputHdr, ProbeInfo } from '../ffmpeg/types.js';
+import { writeInitHdr } from '../ffmpeg/mp4-hdr.js';
+import { writeWebmHdr } from '../ffmpeg/webm-hdr.js';
+import { withColourProperties, withVideoRange } from './hdr.js';
 import { sha256File } from '../hash.js';
 import type { Progress } from '../jobs/types.js';
 import {
@@ -114,6 +117,8 @@ export async function encodeRendition(env: PieceEnv, rung: number, dest: string)
   await runOne(env, compiled.commands[0]!.args, probe.duration);
   const st = await stat(dest);
   if (st.size === 0) throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote an empty ${rungName(rung)} rendition`);
+  // The rung carries a kept HDR source's static metadata in its Colour, whence packaging takes it.
+  if (video.hdr?.mode === 'kept' && probe.video?.hdr) await writeWebmHdr(dest, probe.video.hdr);
   return {
     kind: 'rendition',
     rung,
@@ -459,6 +464,14 @@ interface RungVideo {
   height: number;
   codec: string;
   duration: number;
+  /** An HDR rung: its transfer and static metadata, as its WebM carries them. */
+  hdr?: HdrInfo;
+  bitDepth?: number;
+}
+
+function hdrOfRung(probe: ProbeInfo): Pick<RungVideo, 'hdr' | 'bitDepth'> {
+  const v = probe.video;
+  return v?.hdr ? { hdr: v.hdr, bitDepth: v.bitDepth } : {};
 }
 
 /** Every rung's video, each checked; any that cannot be used is made again here. */
@@ -499,7 +512,15 @@ async function renditionsOf(
     const probe = await probeInput(ctx.ffmpeg.ffprobe, path, { signal: ctx.signal });
     if (!probe.video) throw new NommerError('FFMPEG_FAILED', `the joined ${rungName(rung)} rendition has no video`);
     const { width, height } = probe.video;
-    renditions.push({ path, rung, width, height, codec: preset.video!.codec, duration: probe.duration });
+    renditions.push({
+      path,
+      rung,
+      width,
+      height,
+      codec: preset.video!.codec,
+      duration: probe.duration,
+      ...hdrOfRung(probe),
+    });
   }
   for (const r of pieces) {
     if (r.kind !== 'rendition') continue;
@@ -526,9 +547,38 @@ async function renditionsOf(
         height: e.height,
         codec: e.codec,
         duration: e.duration,
+        ...hdrOfRung(await probeInput(ctx.ffmpeg.ffprobe, got.path, { signal: ctx.signal })),
       });
   }
   return renditions;
+}
+
+/**
+ * An HDR ladder's signals, which the dash muxer leaves out: each rung's static metadata in its
+ * init segment (stream i is rendition i), VIDEO-RANGE in the HLS master, the colour descriptors in
+ * the MPD. What the package kept, for its record; undefined for SDR.
+ */
+async function signalHdr(outDir: string, renditions: readonly RungVideo[]): Promise<OutputHdr | undefined> {
+  const first = renditions[0]?.hdr;
+  if (renditions.some((r) => r.hdr?.transfer !== first?.transfer))
+    throw new NommerError('INTERNAL', 'the rungs of a package differ in HDR transfer', {
+      hint: 'every rung is encoded with one preset from one source; report it with the preset used',
+    });
+  if (!first) return undefined;
+  for (const [i, r] of renditions.entries()) await writeInitHdr(join(outDir, `init-stream${i}.m4s`), r.hdr!);
+  const mpd = join(outDir, DASH_MANIFEST);
+  await writeFile(mpd, withColourProperties(await readFile(mpd, 'utf8'), first.transfer));
+  const master = join(outDir, HLS_MANIFEST);
+  await writeFile(master, withVideoRange(await readFile(master, 'utf8'), first.transfer));
+  const all = <K extends 'masteringDisplay' | 'contentLight'>(k: K) => renditions.every((r) => Boolean(r.hdr?.[k]));
+  return {
+    source: first.transfer,
+    mode: 'kept',
+    transfer: first.transfer,
+    bitDepth: renditions.every((r) => r.bitDepth === 10) ? 10 : 8,
+    masteringDisplay: all('masteringDisplay'),
+    contentLight: all('contentLight'),
+  };
 }
 
 /** The extras, fetched and checked, or made again here. */
@@ -597,6 +647,8 @@ export async function runPackageTask(
     { signal: ctx.signal },
   );
 
+  const hdr = await signalHdr(outDir, renditions);
+
   // Subtitles: ffmpeg's dash muxer carries none, so both manifests get them listed here.
   const tracks = extras.subtitles;
   for (const f of extras.files) await copyFile(join(extrasDir, f), join(outDir, f));
@@ -636,7 +688,10 @@ export async function runPackageTask(
   await writeFile(join(outDir, PACKAGE_INDEX), `${JSON.stringify(index, null, 2)}\n`);
   const indexSha256 = await sha256File(join(outDir, PACKAGE_INDEX));
   const files = commitOrder(await readdir(outDir));
-  const info = await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration);
+  const info = {
+    ...(await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration)),
+    ...(hdr ? { hdr } : {}),
+  };
   const previous = task.force ? await previousPackage(ctx.storage, out.uri, work, ctx.signal) : [];
   const stale = previous.filter((f) => !files.includes(f));
   await ctx.phase('uploading');

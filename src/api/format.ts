@@ -2,6 +2,7 @@
 // quality and a job's state. The dashboard's page loads the compiled module as it is
 // (GET /assets/format.js, dashboard-routes.ts), so this file imports nothing at run time: only
 // types, which the build removes.
+import type { OutputHdr } from '../ffmpeg/types.js';
 import type { OutputQuality } from '../quality/types.js';
 import type { PublicJob } from './contract.js';
 
@@ -51,8 +52,23 @@ export function qualityText(q: OutputQuality): string {
     const note = 'note' in s && s.note ? `: ${s.note}` : '';
     parts.push(`${how} for ${s.target}${s.reached === false ? ` — MISSED${note}` : ''}`);
   }
+  if (q.hdr) parts.push(hdrText(q.hdr));
   for (const g of q.gates ?? []) if (g.result === 'flagged') parts.push(`FLAGGED ${g.figure} ${g.value} < ${g.min}`);
   return parts.join(' · ');
+}
+
+/** What an output kept of its source's HDR, in a few words for `status`: "HDR10 kept (10-bit PQ,
+ * mastering display, content light)", "HLG kept (10-bit)", "HDR10 tone-mapped to SDR". */
+export function hdrText(hdr: OutputHdr): string {
+  const name = hdr.source === 'pq' ? 'HDR10' : 'HLG';
+  const lost = hdr.notCarried?.length ? `; ${hdr.notCarried.join(' and ')} not carried` : '';
+  if (hdr.mode === 'tonemapped') return `${name} tone-mapped to 8-bit SDR${lost}`;
+  const what = [
+    `${hdr.bitDepth}-bit ${hdr.transfer.toUpperCase()}`,
+    ...(hdr.masteringDisplay ? ['mastering display'] : []),
+    ...(hdr.contentLight ? ['content light'] : []),
+  ];
+  return `${name} kept (${what.join(', ')})${lost}`;
 }
 
 /** A job's state as one short label: a running job's phase, and the attempt after the first. */

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
+import { writeWebmHdr } from '../ffmpeg/webm-hdr.js';
 import type { Progress } from '../jobs/types.js';
 import type { Storage } from '../ports/storage.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
@@ -179,13 +180,19 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
       signal: r.signal,
       onSpawn: r.onSpawn,
     });
+    const whole = await wholeOutput(r, dest, source);
+    // A kept HDR source's static metadata into the joined WebM's Colour, as a whole-file encode's
+    // (each chunk is 10-bit and tagged, but ffmpeg 5.1 writes no MasteringMetadata for any).
+    const hdr = whole?.video.hdr;
+    if (hdr?.mode === 'kept' && whole?.src.probe.video?.hdr) await writeWebmHdr(dest, whole.src.probe.video.hdr);
     tick();
     const frames = await countVideoPackets(r.ffmpeg.ffprobe, dest, r.signal);
     if (frames !== p.totalFrames)
       throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, {
         retriable: true,
       });
-    const quality = await joinedQuality(r, dest, source, chunks);
+    const measured = whole ? await joinedQuality(r, dest, whole, chunks) : undefined;
+    const quality = measured && hdr ? { ...measured, hdr } : measured;
     tick();
     const bytes = (await stat(dest)).size;
     r.onProgress?.({ fraction: 1, etaSeconds: 0 });
@@ -195,18 +202,24 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
   }
 }
 
+/** The source, probed, and the output's video as compiled for the whole of it; undefined when
+ * the output has no video. */
+async function wholeOutput(r: AssembleRequest, dest: string, source: () => Promise<string>) {
+  const preset = parseResolvedPreset(r.preset);
+  if (!preset.video) return undefined;
+  const src = await pieceSource({ ffmpeg: r.ffmpeg, input: await source(), preset, dest, signal: r.signal });
+  return { preset, src, video: wholeVideo(src) };
+}
+
 /** The joined output measured against the whole source, with its chunks' searches. */
 async function joinedQuality(
   r: AssembleRequest,
   dest: string,
-  source: () => Promise<string>,
+  whole: NonNullable<Awaited<ReturnType<typeof wholeOutput>>>,
   chunks: ReadonlyArray<{ spec: VideoChunkParams; entry?: ChunkEntry }>,
-): Promise<OutputQuality | undefined> {
-  const preset = parseResolvedPreset(r.preset);
-  if (!preset.video) return undefined;
+): Promise<OutputQuality> {
+  const { preset, src, video } = whole;
   const gated = (q: OutputQuality) => enforceGates(q, preset.quality?.gates, `the output (${preset.name})`);
-  const src = await pieceSource({ ffmpeg: r.ffmpeg, input: await source(), preset, dest, signal: r.signal });
-  const video = wholeVideo(src);
   const why = whyNotMeasured(preset, src.probe, video);
   if (why) return gated({ skipped: why });
   const measured = await measureOutput({

@@ -169,6 +169,8 @@ export const packageInfo = z.object({
   thumbnails: z.string().nullable(),
   /** How many files the package holds. */
   files: z.number(),
+  /** An HDR source: what every rung kept of it (init segments, manifests). */
+  hdr: outputHdrSchema.optional(),
 });
 export type PackageInfo = z.infer<typeof packageInfo>;
 

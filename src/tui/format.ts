@@ -1,7 +1,7 @@
 // The words and numbers a progress view shows of a job, as text: shared by the Ink view and the
 // plain-line fallback so both say the same facts the same way.
 import { basename, join } from 'node:path';
-import { formatBytes, formatDuration, qualityText, stateLabel } from '../api/format.js';
+import { formatBytes, formatDuration, hdrText, qualityText, stateLabel } from '../api/format.js';
 import { progressText } from '../cli/progress-lines.js';
 import { elapsedSeconds, fleetCounts, isFinal, type JobView, type SummaryView } from './model.js';
 
@@ -58,6 +58,7 @@ export function packageLines(o: JobView['outputs'][number]): string[] {
       (r) =>
         `${`${r.rung}p`.padEnd(6)} ${`${r.width}x${r.height}`.padEnd(10)} ${`${r.kbps} kb/s`.padEnd(11)} ${r.codec}  ${formatBytes(r.bytes)}`,
     ),
+    ...(p.hdr ? [`HDR    ${hdrText(p.hdr)}`] : []),
     ...(p.audio
       ? [`audio  ${p.audio.codec} ${p.audio.channels} ch, ${p.audio.kbps} kb/s`]
       : ['audio  none (the source has none)']),
