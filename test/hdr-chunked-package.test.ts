@@ -11,7 +11,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FsStorage } from '../src/adapters/local/fs-storage.js';
-import { colourProperties, withColourProperties, withVideoRange } from '../src/abr/hdr.js';
+import { colourProperties, withCodecs, withColourProperties, withVideoRange } from '../src/abr/hdr.js';
 import { encodePackage } from '../src/abr/run-local.js';
 import { hdrText } from '../src/api/format.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
@@ -26,14 +26,14 @@ import { packageLines } from '../src/tui/format.js';
 import { chunkedRun } from './helpers/chunked.js';
 import {
   EXPECTED_MASTERING,
-  type SideData,
   assertMastering,
   fast,
+  firstFrameSideData,
   hevcSource,
   run,
   videoStream,
 } from './helpers/hdr.js';
-import { FFMPEG, FFPROBE, makeClip, tempDir } from './helpers/media.js';
+import { FFMPEG, makeClip, tempDir } from './helpers/media.js';
 
 const dir = tempDir('nommer-hdr-pieces-');
 after(() => dir.cleanup());
@@ -61,16 +61,6 @@ before(() => {
 
 function tags(s: { color_primaries?: string; color_transfer?: string; color_space?: string; color_range?: string }) {
   return [s.color_primaries, s.color_transfer, s.color_space, s.color_range];
-}
-
-/** The side data of the first video frame at or after `t` seconds (a chunk's first, for AV1's OBUs). */
-function frameSideDataAt(path: string, t: number): SideData[] {
-  const out = run(FFPROBE, [
-    ...['-v', 'error', '-select_streams', 'v:0', '-show_frames', '-read_intervals', `${t}%+#1`],
-    ...['-show_entries', 'frame=pts_time,side_data_list', '-of', 'json', path],
-  ]);
-  const frames = (JSON.parse(out) as { frames: Array<{ side_data_list?: SideData[] }> }).frames;
-  return frames[0]?.side_data_list ?? [];
 }
 
 // ---- chunked ---------------------------------------------------------------------------------
@@ -114,7 +104,7 @@ describe('HDR10, chunked', () => {
     assert.deepEqual(tags(s), PQ_TAGS);
     assertMastering(s.side_data_list ?? [], 1e-9, 'joined av1 webm');
     // AV1's metadata OBUs: chromaticities in 1/65536, luminance in 1/256 and 1/16384 cd/m².
-    for (const t of [0, 1, 2]) assertMastering(frameSideDataAt(r.out, t), 1 / 16384, `av1 frame at ${t} s`);
+    for (const t of [0, 1, 2]) assertMastering(firstFrameSideData(r.out, t), 1 / 16384, `av1 frame at ${t} s`);
     assert.deepEqual(r.quality?.hdr, HDR10_KEPT);
   });
 });
@@ -166,7 +156,7 @@ function hasBox(d: string, init: string, type: string): boolean {
   return readFileSync(join(d, init)).includes(Buffer.from(type, 'latin1'));
 }
 
-function assertHdrManifests(d: string, range: 'PQ' | 'HLG', rungs: number): void {
+function assertHdrManifests(d: string, range: 'PQ' | 'HLG', rungs: number, vp9: boolean): void {
   const master = readFileSync(join(d, 'master.m3u8'), 'utf8');
   const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
   assert.equal(variants.length, rungs, master);
@@ -177,6 +167,13 @@ function assertHdrManifests(d: string, range: 'PQ' | 'HLG', rungs: number): void
   assert.match(video, new RegExp(`Property schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="${tc}"`));
   assert.match(video, /<SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:ColourPrimaries" value="9"\/>/);
   assert.match(video, /<SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:MatrixCoefficients" value="9"\/>/);
+  if (vp9) {
+    // VP9's codecs string in full (profile 2, 10-bit, then 4:2:0, primaries, transfer, matrix, range).
+    const full = new RegExp(`^vp09\\.02\\.\\d\\d\\.10\\.0[01]\\.09\\.${tc}\\.09\\.00$`);
+    const codecs = [...mpd.matchAll(/codecs="(vp09[^"]*)"/g), ...master.matchAll(/CODECS="(vp09[^",]*)/g)];
+    assert.equal(codecs.length, 2 * rungs, `${mpd}\n${master}`);
+    for (const c of codecs) assert.match(c[1]!, full);
+  }
   // Only on the video: the audio set says nothing of colour.
   assert.equal(mpd.match(/cicp:/g)?.length, colourProperties(range === 'PQ' ? 'pq' : 'hlg').length, mpd);
 }
@@ -200,7 +197,7 @@ describe('HDR10, packaged', () => {
       // SmDm: chromaticities in 1/65536, luminance max in 1/256, min in 1/16384 cd/m².
       assertMastering(s.side_data_list ?? [], 1 / 16384, `${init} (SmDm/CoLL)`);
     }
-    assertHdrManifests(r.dir, 'PQ', 2);
+    assertHdrManifests(r.dir, 'PQ', 2, true);
     assert.deepEqual(r.pkg.hdr, HDR10_KEPT);
     const lines = packageLines({ uri: r.dir, preset: 'abr', package: r.pkg });
     assert.ok(lines.includes('HDR    HDR10 kept (10-bit PQ, mastering display, content light)'), lines.join('\n'));
@@ -217,7 +214,7 @@ describe('HDR10, packaged', () => {
       assert.deepEqual(tags(s), PQ_TAGS, init);
       // mdcv: the source's own units (0.00002 and 0.0001 cd/m²): equal.
       assertMastering(s.side_data_list ?? [], 1e-9, `${init} (mdcv/clli)`);
-      assertMastering(frameSideDataAt(start, 0), 1 / 16384, `${init} first frame`);
+      assertMastering(firstFrameSideData(start, 0), 1 / 16384, `${init} first frame`);
     }
     // The rung's second chunk (from 1 s) starts with its own metadata OBUs.
     const second = join(dir.path, 'pkg-av1-second.mp4');
@@ -228,8 +225,8 @@ describe('HDR10, packaged', () => {
         readFileSync(join(r.dir, 'chunk-stream0-00002.m4s')),
       ]),
     );
-    assertMastering(frameSideDataAt(second, 0), 1 / 16384, 'second segment');
-    assertHdrManifests(r.dir, 'PQ', 2);
+    assertMastering(firstFrameSideData(second, 0), 1 / 16384, 'second segment');
+    assertHdrManifests(r.dir, 'PQ', 2, false);
     assert.deepEqual(r.pkg.hdr, HDR10_KEPT);
   });
 });
@@ -243,7 +240,7 @@ describe('HLG and SDR packages', () => {
       assert.deepEqual(tags(s), ['bt2020', 'arib-std-b67', 'bt2020nc', 'tv'], init);
       assert.equal(s.side_data_list, undefined, init);
     }
-    assertHdrManifests(r.dir, 'HLG', 2);
+    assertHdrManifests(r.dir, 'HLG', 2, true);
     assert.deepEqual(r.pkg.hdr, {
       ...HDR10_KEPT,
       source: 'hlg',
@@ -261,7 +258,7 @@ describe('HLG and SDR packages', () => {
       assert.ok(!hasBox(r.dir, init, 'SmDm') && !hasBox(r.dir, init, 'CoLL'), init);
     }
     assert.doesNotMatch(readFileSync(join(r.dir, 'master.m3u8'), 'utf8'), /VIDEO-RANGE/);
-    assert.doesNotMatch(readFileSync(join(r.dir, 'manifest.mpd'), 'utf8'), /cicp/);
+    assert.doesNotMatch(readFileSync(join(r.dir, 'manifest.mpd'), 'utf8'), /cicp|vp09\.\d\d\.\d\d\.\d\d\./);
     assert.equal(r.pkg.hdr, undefined);
   });
 });
@@ -283,5 +280,10 @@ describe('the writers, on their own', () => {
     assert.equal(withVideoRange(once, 'pq'), once);
     assert.match(once, /CODECS="vp09.02.10.10",VIDEO-RANGE=PQ\n/);
     assert.throws(() => withColourProperties('<MPD><Period></Period></MPD>', 'pq'), /no video AdaptationSet/);
+    const full = new Map([['vp09.02.10.10', 'vp09.02.10.10.00.09.16.09.00']]);
+    assert.equal(
+      withCodecs('CODECS="vp09.02.10.10,opus" codecs="vp09.02.10.10" codecs="vp09.02.11.10"', full),
+      'CODECS="vp09.02.10.10.00.09.16.09.00,opus" codecs="vp09.02.10.10.00.09.16.09.00" codecs="vp09.02.11.10"',
+    );
   });
 });

@@ -56,3 +56,12 @@ export function withColourProperties(mpd: string, transfer: HdrInfo['transfer'])
     });
   return out;
 }
+
+/** The manifests with each short codecs string (`from`) replaced by its full form (`to`): in the
+ * MPD's codecs attributes and the HLS master's CODECS lists. */
+export function withCodecs(text: string, full: ReadonlyMap<string, string>): string {
+  return text.replace(/(codecs="|CODECS=")([^"]*)"/g, (_, head: string, list: string) => {
+    const codecs = list.split(',').map((c) => full.get(c) ?? c);
+    return `${head}${codecs.join(',')}"`;
+  });
+}

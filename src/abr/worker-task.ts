@@ -14,9 +14,9 @@ import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { TaskProgress } from '../ffmpeg/progress.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { HdrInfo, OutputHdr, ProbeInfo } from '../ffmpeg/types.js';
-import { writeInitHdr } from '../ffmpeg/mp4-hdr.js';
+import { vp9CodecsString, writeInitHdr } from '../ffmpeg/mp4-hdr.js';
 import { writeWebmHdr } from '../ffmpeg/webm-hdr.js';
-import { withColourProperties, withVideoRange } from './hdr.js';
+import { withCodecs, withColourProperties, withVideoRange } from './hdr.js';
 import { sha256File } from '../hash.js';
 import type { Progress } from '../jobs/types.js';
 import {
@@ -556,7 +556,8 @@ async function renditionsOf(
 /**
  * An HDR ladder's signals, which the dash muxer leaves out: each rung's static metadata in its
  * init segment (stream i is rendition i), VIDEO-RANGE in the HLS master, the colour descriptors in
- * the MPD. What the package kept, for its record; undefined for SDR.
+ * the MPD, VP9's codecs string in full in both. What the package kept, for its record; undefined
+ * for SDR.
  */
 async function signalHdr(outDir: string, renditions: readonly RungVideo[]): Promise<OutputHdr | undefined> {
   const first = renditions[0]?.hdr;
@@ -565,11 +566,18 @@ async function signalHdr(outDir: string, renditions: readonly RungVideo[]): Prom
       hint: 'every rung is encoded with one preset from one source; report it with the preset used',
     });
   if (!first) return undefined;
-  for (const [i, r] of renditions.entries()) await writeInitHdr(join(outDir, `init-stream${i}.m4s`), r.hdr!);
+  // The short codecs string ffmpeg wrote (what the init says, less its colour) -> the full one.
+  const full = new Map<string, string>();
+  for (const [i, r] of renditions.entries()) {
+    const init = join(outDir, `init-stream${i}.m4s`);
+    await writeInitHdr(init, r.hdr!);
+    const codecs = vp9CodecsString(await readFile(init));
+    if (codecs) full.set(codecs.split('.').slice(0, 4).join('.'), codecs);
+  }
   const mpd = join(outDir, DASH_MANIFEST);
-  await writeFile(mpd, withColourProperties(await readFile(mpd, 'utf8'), first.transfer));
+  await writeFile(mpd, withCodecs(withColourProperties(await readFile(mpd, 'utf8'), first.transfer), full));
   const master = join(outDir, HLS_MANIFEST);
-  await writeFile(master, withVideoRange(await readFile(master, 'utf8'), first.transfer));
+  await writeFile(master, withCodecs(withVideoRange(await readFile(master, 'utf8'), first.transfer), full));
   const all = <K extends 'masteringDisplay' | 'contentLight'>(k: K) => renditions.every((r) => Boolean(r.hdr?.[k]));
   return {
     source: first.transfer,

@@ -126,6 +126,37 @@ export function initWithHdr(init: Buffer, hdr: StaticHdr): { bytes: Buffer; entr
   return { bytes, entries: found.n };
 }
 
+/** The first box of `type` under the sample entries of an init segment (vp09's vpcC...). */
+function findInEntry(data: Buffer, entry: string, type: string): Buffer | undefined {
+  for (const b of boxesOf(data)) {
+    const inner = CONTAINERS.has(b.type)
+      ? findInEntry(b.body, entry, type)
+      : b.type === 'stsd'
+        ? findInEntry(b.body.subarray(8), entry, type)
+        : b.type === entry
+          ? boxesOf(b.body.subarray(VISUAL_SAMPLE_ENTRY_FIELDS)).find((c) => c.type === type)?.body
+          : undefined;
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/**
+ * The full codecs string of a VP9 init segment, from its vpcC ("vp09.02.10.10.01.09.16.09.00"):
+ * ffmpeg writes the short form ("vp09.02.10.10"), whose omitted fields mean BT.709 (VP codec ISO
+ * binding), so a player asked about it hears of no HDR. Undefined for anything else.
+ */
+export function vp9CodecsString(init: Buffer): string | undefined {
+  const vpcc = findInEntry(init, 'vp09', 'vpcC');
+  // A version 1 full box: version and flags, then profile, level, bit depth / chroma / range,
+  // primaries, transfer, matrix.
+  if (!vpcc || vpcc.length < 10 || vpcc[0] !== 1) return undefined;
+  const [profile, level, packed, primaries, transfer, matrix] = vpcc.subarray(4, 10);
+  const dd = (n: number) => String(n).padStart(2, '0');
+  const fields = [profile!, level!, packed! >> 4, (packed! >> 1) & 7, primaries!, transfer!, matrix!, packed! & 1];
+  return `vp09.${fields.map(dd).join('.')}`;
+}
+
 /** Writes `hdr` into the init segment at `path` (replaced whole, by rename); a segment with no
  * VP9 or AV1 sample entry is an error, not silently left as it was. */
 export async function writeInitHdr(path: string, hdr: StaticHdr): Promise<void> {

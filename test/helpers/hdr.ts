@@ -65,9 +65,10 @@ export function videoStream(path: string): VideoStream {
   return (JSON.parse(out) as { streams: VideoStream[] }).streams[0]!;
 }
 
-export function firstFrameSideData(path: string): SideData[] {
+/** The side data of the first video frame (at or after `at` seconds: a chunk's first, for AV1's OBUs). */
+export function firstFrameSideData(path: string, at?: number): SideData[] {
   const out = run(FFPROBE, [
-    ...['-v', 'error', '-select_streams', 'v:0', '-show_frames', '-read_intervals', '%+#1'],
+    ...['-v', 'error', '-select_streams', 'v:0', '-show_frames', '-read_intervals', `${at ?? ''}%+#1`],
     ...['-show_entries', 'frame=side_data_list', '-of', 'json', path],
   ]);
   return (JSON.parse(out) as { frames: Array<{ side_data_list?: SideData[] }> }).frames[0]?.side_data_list ?? [];
