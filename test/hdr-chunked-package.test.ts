@@ -34,6 +34,8 @@ import {
   videoStream,
 } from './helpers/hdr.js';
 import { FFMPEG, makeClip, tempDir } from './helpers/media.js';
+import { launchPlayerBrowser, playInBrowser, servePackage } from './helpers/player.js';
+import type { Browser } from 'playwright-core';
 
 const dir = tempDir('nommer-hdr-pieces-');
 after(() => dir.cleanup());
@@ -51,11 +53,14 @@ const PQ_TAGS = ['bt2020', 'smpte2084', 'bt2020nc', 'tv'];
 
 let HDR10: string;
 let HDR10_SHORT: string;
+let HDR10_LONG: string;
 let HLG: string;
 before(() => {
   // 3 s at 24 fps, a keyframe every second: three chunks of one second each (two for the packages).
   HDR10 = hevcSource(join(dir.path, 'hdr10.mp4'), 'smpte2084', { seconds: 3, size: '160x120', keyint: 24 });
   HDR10_SHORT = hevcSource(join(dir.path, 'hdr10-2s.mp4'), 'smpte2084', { seconds: 2, size: '160x120', keyint: 24 });
+  // Long enough for the player harness: 2 s played, a switch, 1 s more.
+  HDR10_LONG = hevcSource(join(dir.path, 'hdr10-4s.mp4'), 'smpte2084', { seconds: 4, size: '160x120', keyint: 24 });
   HLG = hevcSource(join(dir.path, 'hlg.mp4'), 'arib-std-b67', { seconds: 1, size: '160x120' });
 });
 
@@ -180,7 +185,7 @@ function assertHdrManifests(d: string, range: 'PQ' | 'HLG', rungs: number, vp9: 
 
 describe('HDR10, packaged', () => {
   it('abr (VP9), whole rungs: every init segment 10-bit BT.2020 PQ with SmDm/CoLL; DASH and HLS say PQ', async () => {
-    const r = await pkg(HDR10_SHORT, pkgPreset('abr'), 'pkg-vp9');
+    const r = await pkg(HDR10_LONG, pkgPreset('abr'), 'pkg-vp9');
     assert.equal(r.inits.length, 2, 'a rung each (the source has no audio)');
     for (const init of r.inits) {
       // vpcC: profile 2, 10-bit, primaries 9, transfer 16, matrix 9 (ffmpeg writes it); 'colr' too.
@@ -228,6 +233,30 @@ describe('HDR10, packaged', () => {
     assertMastering(firstFrameSideData(second, 0), 1 / 16384, 'second segment');
     assertHdrManifests(r.dir, 'PQ', 2, false);
     assert.deepEqual(r.pkg.hdr, HDR10_KEPT);
+  });
+});
+
+describe('an HDR10 package in a browser', () => {
+  let browser: Browser | undefined;
+  after(async () => browser?.close());
+
+  it('the VP9 package plays in Chromium over DASH and HLS, with its full codecs string, and switches rungs', async () => {
+    const served = await servePackage(join(dir.path, 'pkg-vp9'));
+    try {
+      browser = await launchPlayerBrowser();
+      for (const manifest of ['manifest.mpd', 'master.m3u8']) {
+        const rep = await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser });
+        const what = `${manifest}: ${JSON.stringify(rep)}`;
+        assert.deepEqual(rep.errors, [], what);
+        assert.ok(rep.loaded && rep.playedSeconds >= 2, what);
+        assert.equal(rep.variants.length, 2, what);
+        for (const v of rep.variants)
+          assert.match(v.videoCodec ?? '', /^vp09\.02\.\d\d\.10\.00\.09\.16\.09\.00$/, what);
+        assert.ok(rep.switchedTo && rep.activeAfterSwitch?.id === rep.switchedTo.id, what);
+      }
+    } finally {
+      await served.close();
+    }
   });
 });
 
