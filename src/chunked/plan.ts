@@ -13,6 +13,8 @@
 // - A source whose first frame is not at time 0 keeps that offset (`videoOffset`); the assembler
 //   carries it over, since every concatenated chunk starts at 0.
 
+import { sceneBoundaries, wantedLengths, type SceneChunking } from './scene-plan.js';
+
 export interface FrameTimeline {
   /** Decoded (presentation) timestamp of every video frame, seconds, in presentation order. */
   times: readonly number[];
@@ -35,6 +37,11 @@ export interface ChunkPlanOptions {
    * source keyframe before the one at or before its first frame.
    */
   cutEvery?: number;
+  /**
+   * Cut at these scene cuts (frame indices, ascending) where one is in reach, each chunk between
+   * minChunkSeconds and maxChunkSeconds long (see scene-plan.ts); instead of cutEvery.
+   */
+  scenes?: SceneChunking & { cuts: readonly number[] };
 }
 
 export interface ChunkSpec {
@@ -54,6 +61,8 @@ export interface ChunkSpec {
   selectEnd: number | null;
   /** Seek (ffmpeg -ss, relative to the container's start) before decoding; null: decode from the start. */
   seek: number | null;
+  /** Whether the chunk starts on a detected scene cut. */
+  sceneCut: boolean;
 }
 
 export interface ChunkPlan {
@@ -129,39 +138,34 @@ export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan
   const timeline: FrameTimeline = { ...tl, keyframes: keys };
   const wanted = chunkCount(duration, opts.chunkSeconds, opts.workers);
 
-  // Boundaries: the allowed cut nearest each ideal one (a keyframe, or a multiple of cutEvery),
-  // strictly increasing. `seekFrom[i]` indexes into keys: the keyframe at or before boundary i.
+  // Boundaries: scene cuts (scene-plan.ts), or the allowed cut nearest each ideal one (a
+  // keyframe, or a multiple of cutEvery), strictly increasing.
+  const sceneAt = new Set<number>();
   let boundaries: number[];
-  let seekFrom: number[];
-  if (opts.cutEvery !== undefined && opts.cutEvery >= 1) {
-    const every = Math.floor(opts.cutEvery);
-    const cand: FrameTimeline = { ...tl, keyframes: Array.from({ length: Math.ceil(n / every) }, (_, i) => i * every) };
+  if (opts.scenes) {
+    const bs = sceneBoundaries(timeline, opts.scenes.cuts, wantedLengths(duration, wanted, opts.scenes, MAX_CHUNKS));
+    boundaries = bs.map((b) => b.frame);
+    for (const b of bs) if (b.sceneCut) sceneAt.add(b.frame);
+  } else {
+    const every = opts.cutEvery !== undefined && opts.cutEvery >= 1 ? Math.floor(opts.cutEvery) : null;
+    const cand: FrameTimeline =
+      every === null
+        ? timeline
+        : { ...tl, keyframes: Array.from({ length: Math.ceil(n / every) }, (_, i) => i * every) };
     const cutIdx: number[] = [0];
-    let at = 0;
     for (let c = 1; c < wanted; c++) {
-      const k = nearestKeyframe(cand, first + (duration * c) / wanted, at);
+      const k = nearestKeyframe(cand, first + (duration * c) / wanted, cutIdx.at(-1)!);
       if (k < 0) break;
       cutIdx.push(k);
-      at = k;
     }
     boundaries = cutIdx.map((k) => cand.keyframes[k]!);
-    seekFrom = boundaries.map((f) => {
-      let k = 0;
-      while (k + 1 < keys.length && keys[k + 1]! <= f) k++;
-      return k;
-    });
-  } else {
-    const cuts: number[] = [0];
-    let pos = 0;
-    for (let c = 1; c < wanted; c++) {
-      const k = nearestKeyframe(timeline, first + (duration * c) / wanted, pos);
-      if (k < 0) break;
-      cuts.push(k);
-      pos = k;
-    }
-    boundaries = cuts.map((k) => keys[k]!);
-    seekFrom = cuts;
   }
+  // `seekFrom[i]` indexes into keys: the keyframe at or before boundary i.
+  let k = 0;
+  const seekFrom = boundaries.map((f) => {
+    while (k + 1 < keys.length && keys[k + 1]! <= f) k++;
+    return k;
+  });
 
   const chunks: ChunkSpec[] = boundaries.map((startFrame, index) => {
     const last = index === boundaries.length - 1;
@@ -186,6 +190,7 @@ export function planChunks(tl: FrameTimeline, opts: ChunkPlanOptions): ChunkPlan
       selectStart: round6(startTime - halfGap(tl.times, startFrame, tl.fps)),
       selectEnd: endTime === null ? null : round6(endTime - halfGap(tl.times, endFrame, tl.fps)),
       seek: seek === 0 ? null : seek,
+      sceneCut: sceneAt.has(startFrame),
     };
   });
   return {

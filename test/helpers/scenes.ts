@@ -1,0 +1,82 @@
+// A title joined from different lavfi clips, so it has hard cuts at known frames, encoded with
+// keyframes on a fixed grid that ignores the cuts (x264 without scene-cut keyframes).
+import { execFileSync } from 'node:child_process';
+import { FFMPEG } from './media.js';
+
+/** Sources whose consecutive frames differ little (no random start): only the joins are cuts. */
+const SOURCES = [
+  'testsrc2',
+  'mandelbrot',
+  'smptebars',
+  'gradients=speed=0.05',
+  'testsrc',
+  'rgbtestsrc',
+  'yuvtestsrc',
+] as const;
+
+export interface CutTitle {
+  path: string;
+  fps: number;
+  frames: number;
+  /** First frame of every clip but the first: the hard cuts. */
+  cuts: number[];
+}
+
+/** Clips of these lengths (seconds, whole frames at fps) joined into `path` (.mp4, H.264). */
+export function makeCutTitle(
+  path: string,
+  clipSeconds: readonly number[],
+  o: { fps?: number; width?: number; height?: number; gopSeconds?: number; audio?: boolean } = {},
+): CutTitle {
+  const fps = o.fps ?? 25;
+  const size = `${o.width ?? 320}x${o.height ?? 180}`;
+  const frames = clipSeconds.map((s) => Math.round(s * fps));
+  const inputs = clipSeconds.flatMap((_, i) => {
+    const src = SOURCES[i % SOURCES.length]!;
+    const sep = src.includes('=') ? ':' : '=';
+    return ['-f', 'lavfi', '-i', `${src}${sep}s=${size}:r=${fps}`];
+  });
+  const parts = frames.map((n, i) => `[${i}:v]trim=end_frame=${n},setpts=PTS-STARTPTS,format=yuv420p[c${i}]`);
+  const graph = `${parts.join(';')};${frames.map((_, i) => `[c${i}]`).join('')}concat=n=${frames.length}:v=1:a=0[v]`;
+  const total = frames.reduce((a, b) => a + b, 0);
+  const gop = Math.round((o.gopSeconds ?? 2) * fps);
+  const audio = o.audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${total / fps}`] : [];
+  execFileSync(
+    FFMPEG,
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      ...inputs,
+      ...audio,
+      '-filter_complex',
+      graph,
+      '-map',
+      '[v]',
+      ...(o.audio ? ['-map', `${frames.length}:a`, '-c:a', 'aac', '-b:a', '64k'] : []),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '18',
+      '-g',
+      String(gop),
+      '-keyint_min',
+      String(gop),
+      '-sc_threshold',
+      '0',
+      '-bf',
+      '2',
+      '-pix_fmt',
+      'yuv420p',
+      path,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const cuts: number[] = [];
+  let at = 0;
+  for (const n of frames.slice(0, -1)) cuts.push((at += n));
+  return { path, fps, frames: total, cuts };
+}
