@@ -2,12 +2,21 @@
 // writes, and the pure planning that puts chunk boundaries on the cuts.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_CHUNKS, planChunks, type FrameTimeline } from '../src/chunked/plan.js';
 import { sceneBoundaries, wantedLengths } from '../src/chunked/scene-plan.js';
-import { cutsOnTimeline, detectScenes, parseSceneList, sceneArgs, sceneRecord } from '../src/chunked/scenes.js';
+import {
+  cutsOnTimeline,
+  detectScenes,
+  filterGraphValue,
+  parseSceneList,
+  sceneArgs,
+  sceneRecord,
+} from '../src/chunked/scenes.js';
+import type { NommerError } from '../src/errors.js';
 import { probeTimeline } from '../src/chunked/probe-frames.js';
-import { FFMPEG, FFPROBE, tempDir } from './helpers/media.js';
+import { FFPROBE, tempDir } from './helpers/media.js';
 import { makeCutTitle } from './helpers/scenes.js';
 
 const dirs: Array<{ cleanup(): void }> = [];
@@ -144,17 +153,17 @@ test('boundaries: the end counts as a candidate, so a short tail is not split of
 
 // ---- detection ------------------------------------------------------------------------------------
 
-test('the scene list ffmpeg writes is read as cuts (frame 0 and frames without a time are not cuts)', () => {
+test('the scene list ffprobe prints is read as cuts (frames without a time are not cuts)', () => {
   const text = [
-    'frame:0    pts:0       pts_time:0',
-    'lavfi.scd.score=50',
-    'frame:75   pts:38400   pts_time:3',
-    'lavfi.scd.score=18.444',
-    'frame:90   pts:NOPTS   pts_time:NOPTS',
-    'lavfi.scd.score=12',
+    'pts_time=3.000000|tag:lavfi.scd.score=18.444',
+    'pts_time=N/A|tag:lavfi.scd.score=12',
+    'pts_time=7.000000|tag:lavfi.scd.score=22.7',
     '',
   ].join('\n');
-  assert.deepEqual(parseSceneList(text), [{ frame: 75, time: 3, score: 18.444 }]);
+  assert.deepEqual(parseSceneList(text), [
+    { time: 3, score: 18.444 },
+    { time: 7, score: 22.7 },
+  ]);
   const r = sceneRecord.safeParse({
     v: 1,
     method: 'scdet',
@@ -167,14 +176,17 @@ test('the scene list ffmpeg writes is read as cuts (frame 0 and frames without a
   assert.ok(r.success);
 });
 
-test('cuts are moved onto the timeline by time when the decoded index disagrees', () => {
-  const tl = { times: [0, 0.04, 0.08, 0.12, 0.16], fps: 25 };
+test('cuts land on the timeline frame at their time; frame 0, repeats and times off the frames are dropped', () => {
+  const tl = { times: [0, 0.04, 0.08, 0.12, 0.16, 1], fps: 25 };
   assert.deepEqual(
     cutsOnTimeline(
       [
-        { frame: 3, time: 0.12, score: 20 },
-        { frame: 1, time: 0.081, score: 30 }, // index off by one: the time says frame 2
-        { frame: 4, time: 9, score: 30 }, // no frame at 9 s
+        { time: 0.12, score: 20 },
+        { time: 0.081, score: 30 },
+        { time: 0.08, score: 10 }, // the same frame: the higher score stays
+        { time: 0, score: 50 },
+        { time: 0.5, score: 30 }, // in a gap of the timeline: no frame
+        { time: 9, score: 30 },
       ],
       tl,
     ),
@@ -185,31 +197,32 @@ test('cuts are moved onto the timeline by time when the decoded index disagrees'
   );
 });
 
-test('the detection command reads video only, scaled down, and refuses a list path that needs escaping', () => {
-  const args = sceneArgs('/in/a b.mp4', '/tmp/x/cuts.txt', { threshold: 10, width: 160 });
-  assert.ok(args.includes('-an') && args.includes('-copyts'));
-  const vf = args[args.indexOf('-vf') + 1]!;
-  assert.match(vf, /^scale=160:-2/);
-  assert.match(vf, /scdet/);
-  assert.match(vf, /file=\/tmp\/x\/cuts\.txt$/);
-  assert.throws(() => sceneArgs('/in.mp4', '/tmp/a:b,c/cuts.txt', { threshold: 10, width: 160 }));
+test('the detection graph reads the input by a file name escaped twice: no name adds a filter or an option', () => {
+  const args = sceneArgs('/in/a b.mp4', { threshold: 10, width: 160 });
+  const graph = args[args.indexOf('-i') + 1]!;
+  assert.match(graph, /^movie=filename=file\\\\:\/in\/a b\.mp4:streams=dv:dec_threads=0,scale=160:-2/);
+  assert.match(graph, /scdet=threshold=100,metadata=mode=select:key=lavfi\.scd\.score:value=10:function=greater$/);
+  assert.equal(filterGraphValue("a'b:c,d[e];f\\g"), "a\\\\\\'b\\\\:c\\,d\\[e\\]\\;f\\\\\\\\g");
 });
 
-test('detection finds every hard cut of a joined title to the frame, and nothing else', async () => {
+test('detection finds every hard cut of a joined title to the frame, and nothing else, whatever its file name', async () => {
   const d = tempDir();
   dirs.push(d);
-  const title = makeCutTitle(join(d.path, 'title.mp4'), [3, 4, 2, 3.2, 2.8, 2.4, 3]);
-  const rec = await detectScenes(FFMPEG, title.path);
+  const dir = join(d.path, "odd 'name', [1]; a:b");
+  mkdirSync(dir);
+  const title = makeCutTitle(join(dir, "title's,x.mp4"), [3, 4, 2, 3.2, 2.8, 2.4, 3]);
+  const src = await probeTimeline(FFPROBE, title.path);
+  const rec = await detectScenes(FFPROBE, title.path, src.timeline);
   assert.ok(sceneRecord.safeParse(rec).success);
   assert.equal(rec.frames, title.frames);
   assert.deepEqual(
     rec.cuts.map((c) => c.frame),
     title.cuts,
   );
-  const src = await probeTimeline(FFPROBE, title.path);
-  assert.deepEqual(
-    cutsOnTimeline(rec.cuts, src.timeline).map((c) => c.frame),
-    title.cuts,
+  for (const c of rec.cuts)
+    assert.ok(Math.abs(c.time - c.frame / 25) < 1e-6 && c.score > 10, 'the time is the frame time');
+  await assert.rejects(
+    detectScenes(FFPROBE, join(d.path, 'missing.mp4'), src.timeline),
+    (e: NommerError) => e.code === 'INPUT_UNDECODABLE',
   );
-  for (const c of rec.cuts) assert.ok(Math.abs(c.time - c.frame / 25) < 1e-6, 'the time is the frame time');
 });

@@ -1,21 +1,18 @@
 // Scene detection for a chunked job: where the source cuts from one shot to the next, so the
 // planner can start chunks there (each chunk's first frame, a keyframe of the encode, then opens
-// a shot instead of landing mid-shot). One ffmpeg pass: the video decoded cheaply (no audio, no
-// loop filter where the decoder has one), scaled down to a thumbnail, scored by `scdet` (mean
-// absolute frame difference against the previous frame, 0-100), and every frame scoring above
-// the threshold written with its index and time by `metadata=print` to a file (the index is the
-// link's frame count, so it is the frame's index in presentation order).
+// a shot instead of landing mid-shot). One pass of ffprobe over a filter graph: the video decoded
+// (lavfi's movie source, no audio), scaled down to a thumbnail, scored by `scdet` (mean absolute
+// frame difference against the previous frame, 0-100), and only the frames scoring above the
+// threshold listed with their times, which the planner's timeline turns into frame indices.
+// ffprobe, not ffmpeg: feederd plans chunks, and it runs no encoder (.dependency-cruiser.cjs).
 //
 // Measured (bench/scenes.ts): the decode dominates; 160 px wide costs little to score and still
 // sees every hard cut of the test titles. scdet's own default threshold (10) is the default.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { NommerError } from '../errors.js';
-import { ffmpegInputArg } from '../ffmpeg/probe.js';
-import { runFfmpeg } from '../ffmpeg/run.js';
+import { ffmpegInputArg, ffprobeText } from '../ffmpeg/probe.js';
 import type { FrameTimeline } from './plan.js';
+import { parseCompact } from './probe-frames.js';
 
 export const sceneCut = z.object({
   /** Index of the shot's first frame, in presentation order. */
@@ -51,110 +48,80 @@ export interface SceneOptions {
   /** Width to score at (even; the height follows the aspect ratio). */
   width?: number;
   signal?: AbortSignal;
-  onSpawn?: (pid: number) => void;
-  /** Called with the frames decoded so far. */
-  onFrames?: (frames: number) => void;
   now?: () => number;
 }
 
-/** A filter graph option value that needs no escaping (the metadata file's path goes in one). */
-const SAFE_PATH = /^[A-Za-z0-9_./-]+$/;
+/** A value for a filter's option, inside a filter graph: escaped for both levels (ffmpeg-filters,
+ * "Notes on filtergraph escaping"), so a file name cannot add filters or options. */
+export function filterGraphValue(v: string): string {
+  const option = v.replace(/[\\':]/g, (c) => `\\${c}`);
+  return option.replace(/[\\'[\],;]/g, (c) => `\\${c}`);
+}
 
-/** The detection command (arguments after the binary; the runner adds its own flags). Pure. */
-export function sceneArgs(input: string, out: string, o: { threshold: number; width: number }): string[] {
-  if (!SAFE_PATH.test(out)) throw new NommerError('INTERNAL', `scene list path needs escaping: ${out}`);
+/** The detection's ffprobe arguments (after `-v error`). Pure. */
+export function sceneArgs(input: string, o: { threshold: number; width: number }): string[] {
   const w = Math.max(16, Math.round(o.width / 2) * 2);
   const graph = [
+    // The input's best video stream, decoded on every core.
+    `movie=filename=${filterGraphValue(ffmpegInputArg(input))}:streams=dv:dec_threads=0`,
     `scale=${w}:-2:flags=fast_bilinear`,
-    // threshold=100 keeps scdet from logging; the metadata filter decides what a cut is.
+    // threshold=100 keeps scdet quiet; the metadata filter keeps the frames above ours.
     'scdet=threshold=100',
-    `metadata=mode=print:key=lavfi.scd.score:value=${o.threshold}:function=greater:file=${out}`,
+    `metadata=mode=select:key=lavfi.scd.score:value=${o.threshold}:function=greater`,
   ].join(',');
   return [
-    // The decoder does less where it can: no deblocking (H.264, HEVC); scores barely move.
-    '-skip_loop_filter',
-    'all',
-    '-copyts',
-    '-i',
-    ffmpegInputArg(input),
-    '-map',
-    '0:V:0',
-    '-an',
-    '-sn',
-    '-dn',
-    '-vf',
-    graph,
     '-f',
-    'null',
-    '-',
+    'lavfi',
+    '-i',
+    graph,
+    '-show_entries',
+    'frame=pts_time:frame_tags=lavfi.scd.score',
+    '-of',
+    'compact=p=0',
   ];
 }
 
-/** `frame:75   pts:38400   pts_time:3` then `lavfi.scd.score=18.444`, per cut, as cuts. */
-export function parseSceneList(text: string): SceneCut[] {
-  const cuts: SceneCut[] = [];
-  let head: { frame: number; time: number } | null = null;
-  for (const line of text.split('\n')) {
-    const h = /^frame:\s*(\d+)\s+pts:\S*\s+pts_time:(\S+)/.exec(line);
-    if (h) {
-      head = { frame: Number(h[1]), time: Number(h[2]) };
-      continue;
-    }
-    const s = /^lavfi\.scd\.score=(\S+)/.exec(line);
-    if (s && head) {
-      // Frame 0 has nothing before it; a time ffmpeg could not tell is no cut to plan on.
-      if (head.frame > 0 && Number.isFinite(head.time)) cuts.push({ ...head, score: Number(s[1]) });
-      head = null;
-    }
-  }
-  return cuts;
+/** `pts_time=3.000000|tag:lavfi.scd.score=18.448` lines as (time, score); frames without a time are no cut. */
+export function parseSceneList(text: string): Array<{ time: number; score: number }> {
+  return parseCompact(text)
+    .map((r) => ({ time: Number(r.pts_time), score: Number(r['tag:lavfi.scd.score']) }))
+    .filter((c) => Number.isFinite(c.time) && Number.isFinite(c.score) && c.score >= 0);
 }
 
-/** Detect the source's scene cuts (local path or URL). */
-export async function detectScenes(ffmpeg: string, input: string, opts: SceneOptions = {}): Promise<SceneRecord> {
+/** Detect the source's scene cuts (local path or URL), as frames of its timeline (probeTimeline's). */
+export async function detectScenes(
+  ffprobe: string,
+  input: string,
+  timeline: Pick<FrameTimeline, 'times' | 'fps'>,
+  opts: SceneOptions = {},
+): Promise<SceneRecord> {
   const now = opts.now ?? Date.now;
   const threshold = opts.threshold ?? sceneDefaults.threshold;
   const width = opts.width ?? sceneDefaults.width;
   const t0 = now();
-  const dir = await mkdtemp(join(tmpdir(), 'nommer-scenes-'));
-  let frames = 0;
-  try {
-    const out = join(dir, 'cuts.txt');
-    await runFfmpeg(ffmpeg, sceneArgs(input, out, { threshold, width }), {
-      signal: opts.signal,
-      onSpawn: opts.onSpawn,
-      onProgress: (b) => {
-        if (b.frame !== undefined) {
-          frames = b.frame;
-          opts.onFrames?.(frames);
-        }
-      },
-    });
-    const text = await readFile(out, 'utf8').catch(() => '');
-    const seconds = Math.round((now() - t0) / 10) / 100;
-    return { v: 1, method: 'scdet', threshold, width, frames, seconds, cuts: parseSceneList(text) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const text = await ffprobeText(ffprobe, sceneArgs(input, { threshold, width }), opts.signal).catch((err) => {
+    throw new NommerError('INPUT_UNDECODABLE', `scene detection could not read ${input}: ${err.message}`);
+  });
+  const seconds = Math.round((now() - t0) / 10) / 100;
+  const cuts = cutsOnTimeline(parseSceneList(text), timeline);
+  return { v: 1, method: 'scdet', threshold, width, frames: timeline.times.length, seconds, cuts };
 }
 
 /**
- * The cuts on the planner's timeline: a cut's index is trusted when its time is that frame's
- * (within half a frame); otherwise it moves to the frame at its time, and one that matches no
- * frame is dropped. Ascending, no repeats, never frame 0.
+ * The cuts on the planner's timeline: each at the frame whose time is its own (within half a
+ * frame); one that matches no frame is dropped. Ascending, no repeats, never frame 0.
  */
-export function cutsOnTimeline(cuts: readonly SceneCut[], tl: Pick<FrameTimeline, 'times' | 'fps'>): SceneCut[] {
+export function cutsOnTimeline(
+  cuts: ReadonlyArray<{ time: number; score: number }>,
+  tl: Pick<FrameTimeline, 'times' | 'fps'>,
+): SceneCut[] {
   const half = 0.5 / (tl.fps > 0 ? tl.fps : 25);
-  const at = (frame: number, time: number) => {
-    const t = tl.times[frame];
-    return t !== undefined && Math.abs(t - time) <= half;
-  };
   const out = new Map<number, SceneCut>();
   for (const c of cuts) {
-    const frame = at(c.frame, c.time) ? c.frame : nearestFrame(tl.times, c.time, half);
+    const frame = nearestFrame(tl.times, c.time, half);
     if (frame === null || frame <= 0) continue;
     const prev = out.get(frame);
-    if (!prev || prev.score < c.score) out.set(frame, { ...c, frame, time: tl.times[frame]! });
+    if (!prev || prev.score < c.score) out.set(frame, { frame, time: tl.times[frame]!, score: c.score });
   }
   return [...out.values()].sort((a, b) => a.frame - b.frame);
 }

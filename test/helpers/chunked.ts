@@ -8,6 +8,7 @@ import { FsStorage } from '../../src/adapters/local/fs-storage.js';
 import { locateFfmpeg } from '../../src/ffmpeg/locate.js';
 import { planChunks } from '../../src/chunked/plan.js';
 import { probeTimeline } from '../../src/chunked/probe-frames.js';
+import { detectScenes } from '../../src/chunked/scenes.js';
 import { chunkedTasks } from '../../src/chunked/tasks.js';
 import { standaloneContext } from '../../src/worker/task-context.js';
 import { runTask } from '../../src/worker/runners.js';
@@ -205,11 +206,16 @@ export async function chunkedRun(
   output: string,
   preset: Record<string, unknown> & { name: string },
   dir: string,
-  opts: { chunkSeconds: number; workers: number },
+  opts: { chunkSeconds: number; workers: number; scenes?: { minChunkSeconds: number; maxChunkSeconds: number } },
 ): Promise<ChunkedRun> {
   const ff = locateFfmpeg();
   const src = await probeTimeline(ff.ffprobe, input);
-  const plan = planChunks(src.timeline, opts);
+  // With scenes: cut at the cuts scene detection finds, as feederd's planner does.
+  const cuts = opts.scenes ? (await detectScenes(ff.ffprobe, input, src.timeline)).cuts : [];
+  const plan = planChunks(src.timeline, {
+    ...opts,
+    scenes: opts.scenes ? { ...opts.scenes, cuts: cuts.map((c) => c.frame) } : undefined,
+  });
   const scratch = `${join(dir, 'chunks', 'job')}/`;
   const tasks = chunkedTasks(plan, { scratch, audio: src.hasAudio });
   const storage = new FsStorage();

@@ -26,7 +26,18 @@ export interface CutTitle {
 export function makeCutTitle(
   path: string,
   clipSeconds: readonly number[],
-  o: { fps?: number; width?: number; height?: number; gopSeconds?: number; audio?: boolean } = {},
+  o: {
+    fps?: number;
+    width?: number;
+    height?: number;
+    gopSeconds?: number;
+    audio?: boolean;
+    /** Film-grain-like noise (strength 0-100): a source that costs what a real one does to decode. */
+    noise?: number;
+    preset?: string;
+    /** Bit rate (kb/s) instead of CRF 18: what a delivered source has. */
+    kbps?: number;
+  } = {},
 ): CutTitle {
   const fps = o.fps ?? 25;
   const size = `${o.width ?? 320}x${o.height ?? 180}`;
@@ -37,7 +48,8 @@ export function makeCutTitle(
     return ['-f', 'lavfi', '-i', `${src}${sep}s=${size}:r=${fps}`];
   });
   const parts = frames.map((n, i) => `[${i}:v]trim=end_frame=${n},setpts=PTS-STARTPTS,format=yuv420p[c${i}]`);
-  const graph = `${parts.join(';')};${frames.map((_, i) => `[c${i}]`).join('')}concat=n=${frames.length}:v=1:a=0[v]`;
+  const grain = o.noise ? `,noise=alls=${o.noise}:allf=t` : '';
+  const graph = `${parts.join(';')};${frames.map((_, i) => `[c${i}]`).join('')}concat=n=${frames.length}:v=1:a=0${grain}[v]`;
   const total = frames.reduce((a, b) => a + b, 0);
   const gop = Math.round((o.gopSeconds ?? 2) * fps);
   const audio = o.audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${total / fps}`] : [];
@@ -58,9 +70,10 @@ export function makeCutTitle(
       '-c:v',
       'libx264',
       '-preset',
-      'veryfast',
-      '-crf',
-      '18',
+      o.preset ?? 'veryfast',
+      ...(o.kbps
+        ? ['-b:v', `${o.kbps}k`, '-maxrate', `${o.kbps * 1.5}k`, '-bufsize', `${o.kbps * 2}k`]
+        : ['-crf', '18']),
       '-g',
       String(gop),
       '-keyint_min',
