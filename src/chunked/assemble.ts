@@ -27,6 +27,7 @@ import { countVideoPackets } from '../ffmpeg/probe.js';
 import type { JoinParams, VideoChunkParams } from './tasks.js';
 import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
+import { checkJoinable } from './check-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
 import { enforceGates } from '../quality/gates.js';
 import { parseResolvedPreset } from '../presets/registry.js';
@@ -129,27 +130,31 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
   let done = 0;
   const tick = () => r.onProgress?.({ fraction: Math.min(0.99, ++done / total) });
 
-  const chunks: Array<{ path: string; spec: VideoChunkParams; entry?: ChunkEntry }> = [];
-  for (const spec of p.manifest) {
+  type Chunk = { path: string; spec: VideoChunkParams; entry?: ChunkEntry };
+  const repairChunk = async (spec: VideoChunkParams, why: string): Promise<Chunk> => {
     const piece = `chunk ${spec.index}`;
-    let { path, why, entry } = await checkPiece(r, spec.uri, spec.frames);
-    if (why) {
-      repaired.push({ piece, why });
-      r.onRepair?.(piece, why);
-      path = join(r.workDir, `repair-${spec.index}.webm`);
-      entry = await encodeVideoChunk({
-        ffmpeg: r.ffmpeg,
-        input: await source(),
-        preset: r.preset,
-        dest: path,
-        chunk: spec,
-        signal: r.signal,
-        onSpawn: r.onSpawn,
-      });
-    }
-    chunks.push({ path: path!, spec, entry });
+    repaired.push({ piece, why });
+    r.onRepair?.(piece, why);
+    const path = join(r.workDir, `repair-${spec.index}-${repaired.length}.webm`);
+    const entry = await encodeVideoChunk({
+      ffmpeg: r.ffmpeg,
+      input: await source(),
+      preset: r.preset,
+      dest: path,
+      chunk: spec,
+      signal: r.signal,
+      onSpawn: r.onSpawn,
+    });
+    return { path, spec, entry };
+  };
+  const chunks: Chunk[] = [];
+  for (const spec of p.manifest) {
+    const { path, why, entry } = await checkPiece(r, spec.uri, spec.frames);
+    chunks.push(why ? await repairChunk(spec, why) : { path: path!, spec, entry });
     tick();
   }
+  // Decode, duration, and the same stream parameters as the siblings: a chunk that fails is encoded again.
+  await checkJoinable(r.ffmpeg, chunks, repairChunk, r.signal);
   let audio: string | null = null;
   if (p.audio) {
     const c = await checkPiece(r, p.audio.uri, null);

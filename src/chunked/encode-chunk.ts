@@ -22,6 +22,7 @@ import { compileJob } from '../presets/compile.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { VideoChunkParams } from './tasks.js';
+import { decodeChunk, decodeProblem } from './check-chunk.js';
 import {
   averageKbps,
   measureAgainstSource,
@@ -276,10 +277,15 @@ export async function encodeVideoChunk(
     // scores would cost a measurement per chunk that nobody reads.
     frames = await encodeExact(undefined);
   }
+  // A chunk that does not decode cleanly is never stored: the task fails, and runs again.
+  const undecodable = decodeProblem(await decodeChunk(req.ffmpeg.ffmpeg, req.dest, req.signal), frames);
+  if (undecodable)
+    throw new NommerError('FFMPEG_FAILED', `chunk ${req.chunk.index}: ${undecodable}`, { retriable: true });
   const st = await stat(req.dest);
   return {
     index: req.chunk.index,
     frames,
+    decoded: frames,
     bytes: st.size,
     sha256: await sha256File(req.dest),
     ...(decodedFromStart ? { decodedFromStart } : {}),

@@ -13,6 +13,8 @@ export const videoChunkEntry = z.object({
   frames: z.number().int().positive(),
   bytes: z.number().int().nonnegative().optional(),
   sha256: z.string(),
+  /** Frames its worker decoded from it without an error (check-chunk.ts). */
+  decoded: z.number().int().nonnegative().optional(),
   decodedFromStart: z.boolean().optional(),
   quality: outputQualitySchema.optional(),
 });
@@ -31,6 +33,8 @@ export type ChunkManifestEntry = {
   frames: number;
   bytes: number;
   sha256: string;
+  /** Frames the encoding worker decoded from it without an error (the checksum ties it to the bytes). */
+  decoded?: number;
   /** True when the seek was not trusted and the chunk was decoded from the input's start. */
   decodedFromStart?: boolean;
   /** The chunk's scores against its frames of the source, and its CRF search under a target. */
