@@ -152,6 +152,30 @@ export const configSchema = z.strictObject({
       /** Wanted chunk length (seconds); chunks are cut on source keyframes and the count is raised
        * to fill the fleet, down to half this length. */
       chunkSeconds: posInt().default(60),
+      /** Cut chunks at scene changes (detected with ffmpeg's scdet), within [minChunkSeconds,
+       * maxChunkSeconds]; a long shot is cut at a keyframe. false: at keyframes only. */
+      scenes: bool().default(true),
+      /** scdet score (0-100) above which a frame starts a new shot. */
+      sceneThreshold: z.number({ error: 'must be a number from 0 to 100' }).min(0).max(100).default(10),
+      /** Shortest and longest chunk (seconds) when cutting at scenes; default half and twice chunkSeconds. */
+      minChunkSeconds: z.number({ error: 'must be a positive number' }).positive().optional(),
+      maxChunkSeconds: z.number({ error: 'must be a positive number' }).positive().optional(),
+    })
+    .superRefine((c, ctx) => {
+      const min = c.minChunkSeconds ?? c.chunkSeconds / 2;
+      const max = c.maxChunkSeconds ?? c.chunkSeconds * 2;
+      if (min > c.chunkSeconds || max < c.chunkSeconds)
+        ctx.addIssue({
+          code: 'custom',
+          path: [c.minChunkSeconds !== undefined && min > c.chunkSeconds ? 'minChunkSeconds' : 'maxChunkSeconds'],
+          message: `must keep chunkSeconds (${c.chunkSeconds}) between minChunkSeconds (${min}) and maxChunkSeconds (${max})`,
+        });
+      else if (max < 2 * min)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['maxChunkSeconds'],
+          message: `must be at least twice minChunkSeconds (${min}), so a long shot can always be cut in two`,
+        });
     })
     .prefault({}),
   /** Quality of video outputs (see src/quality): SSIM/PSNR against the source, measured by

@@ -16,6 +16,7 @@ import {
 } from '../src/chunked/scenes.js';
 import type { NommerError } from '../src/errors.js';
 import { probeTimeline } from '../src/chunked/probe-frames.js';
+import { parseConfig } from '../src/config.js';
 import { FFPROBE, tempDir } from './helpers/media.js';
 import { makeCutTitle } from './helpers/scenes.js';
 
@@ -225,4 +226,27 @@ test('detection finds every hard cut of a joined title to the frame, and nothing
     detectScenes(FFPROBE, join(d.path, 'missing.mp4'), src.timeline),
     (e: NommerError) => e.code === 'INPUT_UNDECODABLE',
   );
+});
+
+test('config: scene chunking on by default; min and max must keep chunkSeconds between them, max at least twice min', () => {
+  const c = parseConfig({}).chunking;
+  assert.equal(c.scenes, true);
+  assert.equal(c.sceneThreshold, 10);
+  assert.equal(
+    parseConfig({ chunking: { chunkSeconds: 10, minChunkSeconds: 4, maxChunkSeconds: 30 } }).chunking.maxChunkSeconds,
+    30,
+  );
+  assert.throws(
+    () => parseConfig({ chunking: { chunkSeconds: 10, minChunkSeconds: 12 } }),
+    /minChunkSeconds.*must keep chunkSeconds/s,
+  );
+  assert.throws(
+    () => parseConfig({ chunking: { chunkSeconds: 10, maxChunkSeconds: 8 } }),
+    /maxChunkSeconds.*must keep chunkSeconds/s,
+  );
+  assert.throws(
+    () => parseConfig({ chunking: { chunkSeconds: 10, minChunkSeconds: 8, maxChunkSeconds: 12 } }),
+    /maxChunkSeconds.*at least twice minChunkSeconds/s,
+  );
+  assert.throws(() => parseConfig({ chunking: { sceneThreshold: 150 } }), /sceneThreshold/);
 });

@@ -189,8 +189,12 @@ export const eventsQuery = z.object({ limit: listJobsQuery.shape.limit });
 export const jobPage = z.object({ jobs: z.array(publicJob), nextCursor: z.string().nullable() });
 export type JobPage = z.infer<typeof jobPage>;
 
+/** A chunked job's plan, chunk by chunk: where it starts (seconds, source timeline), its frames,
+ * and whether it starts on a detected scene cut. */
+export const publicChunk = z.object({ start: z.number(), frames: z.number().int(), sceneCut: z.boolean() });
+
 export const jobDetail = z.object({
-  job: publicJob,
+  job: publicJob.extend({ chunks: z.array(publicChunk).optional() }),
   tasks: z.array(publicTask),
   events: z.array(publicEvent),
   delivery: jobDelivery.optional(),

@@ -53,6 +53,7 @@ function detailLines(d: Detail, references: readonly ReferencePrice[]): string[]
     ...(j.finishedAt ? [`finished  ${j.finishedAt}`] : []),
     ...(j.error ? [`error     ${j.error.code}: ${j.error.message}${j.error.retriable ? ' (retriable)' : ''}`] : []),
     ...(j.cost ? [costLine(j.cost)] : []),
+    ...chunkLines(j.chunks),
     ...(comparison ? comparisonLines(comparison) : []),
     ...(d.delivery
       ? [
@@ -61,6 +62,24 @@ function detailLines(d: Detail, references: readonly ReferencePrice[]): string[]
       : []),
     'events:',
     ...d.events.map((e) => `  ${e.at}  ${e.type.padEnd(10)} ${e.message}`),
+  ];
+}
+
+const CHUNK_LINES = 20;
+
+/** A chunked job's plan: a line per chunk (the first 20; --json has them all). */
+function chunkLines(chunks: Detail['job']['chunks']): string[] {
+  if (!chunks?.length) return [];
+  const atCuts = chunks.filter((c) => c.sceneCut).length;
+  return [
+    `chunks    ${chunks.length}, ${atCuts} starting on a scene cut`,
+    ...chunks
+      .slice(0, CHUNK_LINES)
+      .map(
+        (c, i) =>
+          `            #${String(i).padEnd(4)} ${`${c.start.toFixed(3)} s`.padStart(12)}  ${String(c.frames).padStart(6)} frames${c.sceneCut ? '  scene cut' : ''}`,
+      ),
+    ...(chunks.length > CHUNK_LINES ? [`            … ${chunks.length - CHUNK_LINES} more (status --json)`] : []),
   ];
 }
 

@@ -131,8 +131,10 @@ export function publicEvent(e: JobEvent): PublicEvent {
 
 /** A job in full: with its tasks and its event history (GET /v1/jobs/:id, `status ID`). */
 export function publicJobDetail(store: Store, j: JobDetail): JobDetailView {
+  const chunking = j.options.chunking;
+  const plan = chunking && 'plan' in chunking ? chunking.plan : undefined;
   return {
-    job: publicJob(j),
+    job: { ...publicJob(j), ...(plan ? { chunks: plan } : {}) },
     tasks: j.tasks.map((t) => ({
       id: t.id,
       type: t.type,

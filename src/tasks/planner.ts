@@ -13,7 +13,8 @@ import { gopFrames } from '../presets/compile.js';
 import { packageTasks } from '../abr/tasks.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { isLocalUri, localPathOf } from '../uri.js';
-import { planChunks } from '../chunked/plan.js';
+import { planChunks, type ChunkPlan, type FrameTimeline } from '../chunked/plan.js';
+import { detectScenes } from '../chunked/scenes.js';
 import { probeTimeline } from '../chunked/probe-frames.js';
 import { chunkedTasks } from '../chunked/tasks.js';
 import type { PlannedTask } from './planned.js';
@@ -24,6 +25,11 @@ export interface ChunkingSettings {
   enabled: boolean;
   thresholdSeconds: number;
   chunkSeconds: number;
+  /** Cut at scene changes (default true), scored above sceneThreshold, chunks within [min, max]. */
+  scenes?: boolean;
+  sceneThreshold?: number;
+  minChunkSeconds?: number;
+  maxChunkSeconds?: number;
 }
 
 export interface ChunkPlannerOptions {
@@ -42,7 +48,7 @@ export type ChunkDecision =
   | {
       tasks: PlannedTask[];
       summary:
-        | { chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' }
+        | ({ chunks: number; scratch: string; frames: number; timeline: 'packets' | 'frames' } & ScenePlanned)
         | { package: true; rungs: number; scratch: string; chunks?: number };
     }
   | { tasks: null; reason: string };
@@ -104,9 +110,21 @@ async function decide(
   const preset = parseResolvedPreset(outputs[0]!.preset);
   if (preset.audio && preset.audio.optional === false && !src.hasAudio)
     return { tasks: null, reason: 'the preset needs audio and the input has none' };
+  const scenes = await planAtScenes(o, input, src.timeline);
+  const planned = scenes.plan ?? plan;
   const scratch = `${o.scratchBase}${randomUUID()}/`;
-  const tasks = chunkedTasks(plan, { scratch, audio: src.hasAudio && Boolean(preset.audio) });
-  return { tasks, summary: { chunks: plan.chunks.length, scratch, frames: plan.totalFrames, timeline: src.method } };
+  const tasks = chunkedTasks(planned, { scratch, audio: src.hasAudio && Boolean(preset.audio) });
+  return {
+    tasks,
+    summary: {
+      chunks: planned.chunks.length,
+      scratch,
+      frames: planned.totalFrames,
+      timeline: src.method,
+      plan: planned.chunks.map((c) => ({ start: c.startTime, frames: c.frames, sceneCut: c.sceneCut })),
+      scenes: scenes.summary,
+    },
+  };
 }
 
 export type ChunkPlanner = ReturnType<typeof makeChunkPlanner>;
@@ -161,5 +179,36 @@ async function packagePlan(
     return { tasks, summary: { package: true, rungs: rungs.length, scratch, chunks: plan.chunks.length } };
   } catch {
     return whole(rungs); // frames could not be listed: a task per rung
+  }
+}
+
+type SceneSummary = { cuts: number; threshold: number; seconds: number } | { skipped: string };
+type ScenePlanned = { plan?: Array<{ start: number; frames: number; sceneCut: boolean }>; scenes?: SceneSummary };
+
+/**
+ * The plan cut at the input's scene changes, or why not (the keyframe plan stands then). Run
+ * where the plan is made, on feederd, for a local input (with ffprobe, as the timeline).
+ */
+async function planAtScenes(
+  o: ChunkPlannerOptions,
+  input: string,
+  timeline: FrameTimeline,
+): Promise<{ plan?: ChunkPlan; summary: SceneSummary }> {
+  const c = o.chunking;
+  if (c.scenes === false) return { summary: { skipped: 'chunking.scenes is off' } };
+  try {
+    const rec = await detectScenes(o.ffprobe(), localPathOf(input), timeline, { threshold: c.sceneThreshold });
+    const plan = planChunks(timeline, {
+      chunkSeconds: c.chunkSeconds,
+      workers: o.workers(),
+      scenes: {
+        cuts: rec.cuts.map((x) => x.frame),
+        minChunkSeconds: c.minChunkSeconds ?? c.chunkSeconds / 2,
+        maxChunkSeconds: c.maxChunkSeconds ?? c.chunkSeconds * 2,
+      },
+    });
+    return { plan, summary: { cuts: rec.cuts.length, threshold: rec.threshold, seconds: rec.seconds } };
+  } catch (err) {
+    return { summary: { skipped: `scene detection failed: ${asNommerError(err).message}` } };
   }
 }

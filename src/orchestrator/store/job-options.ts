@@ -6,6 +6,22 @@ import { z } from 'zod';
 export const delivery = z.object({ from: z.string(), to: z.string() });
 export type Delivery = z.infer<typeof delivery>;
 
+/** One chunk of the plan, as `status` shows it: where it starts (seconds, source timeline), its
+ * frames, and whether it starts on a detected scene cut. */
+export const plannedChunk = z.object({
+  start: z.number(),
+  frames: z.number().int().positive(),
+  sceneCut: z.boolean(),
+});
+export type PlannedChunk = z.infer<typeof plannedChunk>;
+
+/** What scene detection found (the cuts themselves are in the plan's sceneCut marks). */
+export const sceneSummary = z.object({
+  cuts: z.number().int().nonnegative(),
+  threshold: z.number(),
+  seconds: z.number().nonnegative(),
+});
+
 export const chunkingDecision = z.union([
   z.object({
     chunked: z.literal(true),
@@ -13,6 +29,9 @@ export const chunkingDecision = z.union([
     scratch: z.string(),
     frames: z.number().int().nonnegative(),
     timeline: z.enum(['packets', 'frames']),
+    plan: z.array(plannedChunk).optional(),
+    /** Absent: the chunks were cut at keyframes only (scene detection off or failed: see reason). */
+    scenes: z.union([sceneSummary, z.object({ skipped: z.string() })]).optional(),
   }),
   z.object({ chunked: z.literal(false), reason: z.string() }),
   /** An adaptive-streaming package: a task per rung, audio, extras, then packaging (src/abr/tasks.ts). */
