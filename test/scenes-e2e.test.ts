@@ -8,8 +8,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { encode } from '../src/encode.js';
-import { localFileStorage } from '../src/backends.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
@@ -19,8 +17,8 @@ import { chunkKey } from '../src/tasks/planned.js';
 import { sha256File } from '../src/hash.js';
 import { FFMPEG, FFPROBE, decodesCleanly, tempDir } from './helpers/media.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { chunkedRun, ssim, timing, videoKeyframes } from './helpers/chunked.js';
-import { makeCutTitle } from './helpers/scenes.js';
+import { chunkedRun, timing, videoKeyframes } from './helpers/chunked.js';
+import { againstWholeFile, makeCutTitle, planStarts } from './helpers/scenes.js';
 import { nommer } from './helpers/cli.js';
 
 const running: RunningFeederd[] = [];
@@ -150,18 +148,15 @@ test('on feederd: every cut within the allowed lengths is a boundary to the fram
   const done = await waitForJob(f.client, j.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
 
-  const st = await nommer(['status', j.id, '--json'], { env: f.env, cwd: d.path });
-  assert.equal(st.code, 0, st.stderr);
-  const chunks = (
-    JSON.parse(st.stdout) as { job: { chunks: Array<{ start: number; frames: number; sceneCut: boolean }> } }
-  ).job.chunks;
-  const starts = chunks.map((_, i) => chunks.slice(0, i).reduce((s, c) => s + c.frames, 0));
+  const { chunks, starts } = await planStarts(j.id, { env: f.env, cwd: d.path });
   assert.deepEqual(starts, [0, ...title.cuts], 'a boundary at every cut, to the frame');
   assert.deepEqual(
     chunks.map((c) => c.sceneCut),
     [false, true, true, true, true],
   );
   for (const [i, c] of chunks.entries()) assert.ok(Math.abs(c.start - starts[i]! / 25) < 1e-6, `chunk ${i} start`);
+  const detail = await f.client.getJob(j.id);
+  assert.equal(detail.tasks.find((t) => t.id.endsWith('.scenes'))?.state, 'succeeded', 'cuts found by the scene task');
   const text = await nommer(['status', j.id], { env: f.env, cwd: d.path });
   assert.match(text.stdout, /chunks {4}5, 4 starting on a scene cut/);
   assert.match(text.stdout, /#1 +1\.600 s +50 frames {2}scene cut/);
@@ -171,18 +166,8 @@ test('on feederd: every cut within the allowed lengths is a boundary to the fram
   assert.equal(timing(out).frames, title.frames);
   const keys = new Set(videoKeyframes(out).map((t) => Math.round(t * 25)));
   for (const c of title.cuts) assert.ok(keys.has(c), `a keyframe at cut ${c}`);
-  const whole = join(d.path, 'whole.webm');
-  await encode({
-    ffmpeg: locateFfmpeg(),
-    storage: localFileStorage(),
-    input: title.path,
-    outputs: [{ preset: preset() as never, path: whole }],
-  });
-  const [chunked, single] = [ssim(out, title.path), ssim(whole, title.path)];
-  const [a, b] = [statSync(out).size, statSync(whole).size];
-  console.log(
-    `SSIM chunked ${chunked.all} whole ${single.all}; bytes chunked ${a} whole ${b} (${(a / b).toFixed(3)}×)`,
-  );
+  const { chunked, whole, line } = await againstWholeFile(title, out, SET);
+  console.log(line);
   assert.equal(chunked.frames, title.frames);
-  assert.ok(chunked.all >= single.all - 0.002, `SSIM ${chunked.all} against the whole-file encode's ${single.all}`);
+  assert.ok(chunked.all >= whole.all - 0.002, `SSIM ${chunked.all} against the whole-file encode's ${whole.all}`);
 });

@@ -37,6 +37,7 @@ import { busyByWorker } from './store/index.js';
 import { allowedS3Prefixes, requireBucket, reservedS3Prefixes } from '../aws-settings.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { makeChunkPlanner } from '../tasks/planner.js';
+import { makeSceneReplanner } from './scene-replan.js';
 import { Retention } from './retention.js';
 import { Watcher } from './watcher.js';
 import { PrefixWatcher } from './prefix-watcher.js';
@@ -117,6 +118,7 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   const outbox = new Outbox(store, ports.queue, log);
   const statusApplier = new StatusApplier(store, ports.status, log, {
     onRefused: takeBackLateWork(store, ports.storage, log.child({ part: 'late-work' })),
+    prepare: makeSceneReplanner(store, ports.storage),
   });
   const watchdog = new Watchdog(store, ports.queue, log.child({ part: 'watchdog' }), {
     silenceMs: silenceLimitMs(config.jobs.leaseSeconds),
@@ -210,6 +212,8 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       storage: ports.storage,
       ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
       chunking: config.chunking,
+      // Scene cuts are found by a task on the worker that reads the input (scene-replan.ts).
+      scenesOnWorker: true,
       workers: () =>
         ports.backend === 'aws'
           ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { STATUS_VERSIONS, parseMessage, statusEvent, type StatusEvent } from '../messages.js';
 import type { ReceivedStatus, StatusChannel } from '../ports/status.js';
 import type { Job, Store } from './store/index.js';
+import type { ChunkReplan } from './store/replace-chunks.js';
 import { sleep } from '../sleep.js';
 
 /** Receives of one event whose apply threw before it is dead-lettered as poison. */
@@ -26,6 +27,12 @@ export interface StatusApplierOptions {
   retryDelaySeconds?: (receiveCount: number) => number;
   /** Told about every event the store refused, with why (late-outputs.ts takes back late work). */
   onRefused?: (ev: StatusEvent, refusal: { reason: string; job: Job | null }) => void | Promise<void>;
+  /**
+   * What an event brings into the store besides itself: a scene task's chunk plan
+   * (scene-replan.ts), read from storage before the event is applied, so both land in one
+   * transaction. A throw is handled as a failed apply (the event comes again).
+   */
+  prepare?: (ev: StatusEvent) => Promise<ChunkReplan | undefined>;
 }
 
 export type Settled = 'applied' | 'refused' | 'malformed' | 'retry' | 'poison' | 'unsettled';
@@ -34,6 +41,7 @@ export class StatusApplier {
   private readonly maxAttempts: number;
   private readonly retryDelay: (receiveCount: number) => number;
   private readonly onRefused?: StatusApplierOptions['onRefused'];
+  private readonly prepare?: StatusApplierOptions['prepare'];
 
   constructor(
     private readonly store: Store,
@@ -44,6 +52,7 @@ export class StatusApplier {
     this.maxAttempts = opts.maxAttempts ?? MAX_APPLY_ATTEMPTS;
     this.retryDelay = opts.retryDelaySeconds ?? ((n) => Math.min(60, 2 ** Math.max(0, n - 1)));
     this.onRefused = opts.onRefused;
+    this.prepare = opts.prepare;
   }
 
   /**
@@ -84,7 +93,7 @@ export class StatusApplier {
     let applied: boolean;
     let refusal: { reason: string; job: Job | null } | undefined;
     try {
-      const r = this.store.applyStatusEvent(ev);
+      const r = this.store.applyStatusEvent(ev, undefined, await this.prepare?.(ev));
       applied = r.applied;
       // A refusal is the store's deliberate answer (duplicate, stale attempt, unknown job):
       // delivering the event again would get the same answer.

@@ -102,6 +102,23 @@ export const packageParams = z.object({
 });
 export type PackageParams = z.infer<typeof packageParams>;
 
+/** A chunked job's scene detection (tasks/scenes.ts), on the worker that reads the input: its cuts
+ * and the chunk plan made at them, stored as one record at `uri` (it grows with the title). */
+export const scenesParams = z.object({
+  kind: z.literal('scenes'),
+  uri: z.string().min(1),
+  /** scdet score above which a frame starts a new shot (0-100). */
+  threshold: z.number().nonnegative().max(100),
+  /** The planner's lengths (seconds) and the fleet's slots, as feederd's config had them. */
+  chunkSeconds: z.number().positive(),
+  minChunkSeconds: z.number().positive(),
+  maxChunkSeconds: z.number().positive(),
+  workers: z.number().int().positive(),
+  /** Frames of the keyframe plan the job was created with: a plan of another count is refused. */
+  totalFrames: z.number().int().positive(),
+});
+export type ScenesParams = z.infer<typeof scenesParams>;
+
 /** An encode task has no params of its own (its input and outputs are the message's). */
 export const encodeParams = z.object({});
 
@@ -124,6 +141,8 @@ export const TASK_PARAMS = {
   extras: extrasParams,
   /** A package's packaging: pieces checked, muxed into CMAF with DASH and HLS manifests, committed. */
   package: packageParams,
+  /** A chunked job's scene detection and the chunk plan at its cuts. */
+  scenes: scenesParams,
 } as const;
 
 export type TaskKindName = keyof typeof TASK_PARAMS;
@@ -137,6 +156,7 @@ export const TASK_KINDS = [
   'package-audio',
   'extras',
   'package',
+  'scenes',
 ] as const satisfies readonly TaskKindName[];
 export type ParamsOf<K extends TaskKindName> = z.infer<(typeof TASK_PARAMS)[K]>;
 

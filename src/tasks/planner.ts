@@ -14,7 +14,9 @@ import { packageTasks } from '../abr/tasks.js';
 import { parseResolvedPreset } from '../presets/registry.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { planChunks, type ChunkPlan, type FrameTimeline } from '../chunked/plan.js';
-import { detectScenes } from '../chunked/scenes.js';
+import { detectScenes, sceneDefaults } from '../chunked/scenes.js';
+import type { ScenesParams } from './params.js';
+import { SCENES_KEY } from './scenes.js';
 import { probeTimeline } from '../chunked/probe-frames.js';
 import { chunkedTasks } from '../chunked/tasks.js';
 import type { PlannedTask } from './planned.js';
@@ -42,6 +44,12 @@ export interface ChunkPlannerOptions {
   scratchBase: string;
   /** Where a plan's by-reference objects are stored (a chunked job's chunk list, a package's piece list). */
   storage: Storage;
+  /**
+   * Detect scene cuts in a task run first on a worker (the `scenes` kind, whose plan then
+   * replaces the keyframe chunks: orchestrator/scene-replan.ts), instead of here before the job is
+   * created. feederd, with a status applier to do the replacing, says true.
+   */
+  scenesOnWorker?: boolean;
 }
 
 export type ChunkDecision =
@@ -110,21 +118,48 @@ async function decide(
   const preset = parseResolvedPreset(outputs[0]!.preset);
   if (preset.audio && preset.audio.optional === false && !src.hasAudio)
     return { tasks: null, reason: 'the preset needs audio and the input has none' };
+  const scratch = `${o.scratchBase}${randomUUID()}/`;
+  const audio = src.hasAudio && Boolean(preset.audio);
+  if (o.scenesOnWorker && o.chunking.scenes !== false) {
+    const tasks = withSceneTask(chunkedTasks(plan, { scratch, audio }), sceneTaskParams(o, scratch, plan.totalFrames));
+    return { tasks, summary: summaryOf(plan, scratch, src.method, { pending: 'detected by a worker first' }) };
+  }
   const scenes = await planAtScenes(o, input, src.timeline);
   const planned = scenes.plan ?? plan;
-  const scratch = `${o.scratchBase}${randomUUID()}/`;
-  const tasks = chunkedTasks(planned, { scratch, audio: src.hasAudio && Boolean(preset.audio) });
+  const tasks = chunkedTasks(planned, { scratch, audio });
+  return { tasks, summary: summaryOf(planned, scratch, src.method, scenes.summary) };
+}
+
+function summaryOf(planned: ChunkPlan, scratch: string, timeline: 'packets' | 'frames', scenes: SceneSummary) {
   return {
-    tasks,
-    summary: {
-      chunks: planned.chunks.length,
-      scratch,
-      frames: planned.totalFrames,
-      timeline: src.method,
-      plan: planned.chunks.map((c) => ({ start: c.startTime, frames: c.frames, sceneCut: c.sceneCut })),
-      scenes: scenes.summary,
-    },
+    chunks: planned.chunks.length,
+    scratch,
+    frames: planned.totalFrames,
+    timeline,
+    plan: planned.chunks.map((c) => ({ start: c.startTime, frames: c.frames, sceneCut: c.sceneCut })),
+    scenes,
   };
+}
+
+/** The scene task's params: feederd's lengths and threshold, its record under the job's scratch. */
+function sceneTaskParams(o: ChunkPlannerOptions, scratch: string, totalFrames: number): ScenesParams {
+  const c = o.chunking;
+  return {
+    kind: 'scenes',
+    uri: `${scratch}scenes.json`,
+    threshold: c.sceneThreshold ?? sceneDefaults.threshold,
+    chunkSeconds: c.chunkSeconds,
+    minChunkSeconds: c.minChunkSeconds ?? c.chunkSeconds / 2,
+    maxChunkSeconds: c.maxChunkSeconds ?? c.chunkSeconds * 2,
+    workers: o.workers(),
+    totalFrames,
+  };
+}
+
+/** The scene task first: every video chunk waits for it (the plan it makes replaces them). */
+function withSceneTask(tasks: PlannedTask[], params: ScenesParams): PlannedTask[] {
+  const chunks = tasks.map((t) => (t.type === 'chunk' ? { ...t, deps: [...(t.deps ?? []), SCENES_KEY] } : t));
+  return [{ key: SCENES_KEY, type: 'scenes', params, weight: 0.02 }, ...chunks];
 }
 
 export type ChunkPlanner = ReturnType<typeof makeChunkPlanner>;
@@ -182,7 +217,7 @@ async function packagePlan(
   }
 }
 
-type SceneSummary = { cuts: number; threshold: number; seconds: number } | { skipped: string };
+type SceneSummary = { cuts: number; threshold: number; seconds: number } | { skipped: string } | { pending: string };
 type ScenePlanned = { plan?: Array<{ start: number; frames: number; sceneCut: boolean }>; scenes?: SceneSummary };
 
 /**

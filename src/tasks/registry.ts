@@ -20,6 +20,7 @@ import { packageKind } from './package.js';
 import type { TaskKindName } from './params.js';
 import { renditionChunk } from './rendition-chunk.js';
 import { rendition } from './rendition.js';
+import { scenes } from './scenes.js';
 
 export const KINDS: { [K in TaskKindName]: TaskKind<K> } = {
   encode,
@@ -31,6 +32,7 @@ export const KINDS: { [K in TaskKindName]: TaskKind<K> } = {
   'package-audio': packageAudio,
   extras,
   package: packageKind,
+  scenes,
 };
 
 function scratchOf(t: PlannedKind) {

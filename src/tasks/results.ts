@@ -38,6 +38,18 @@ export const TASK_RESULTS = {
     packageIndex: storedRef,
     media: z.array(outputMedia),
   }),
+  /** The scene record by reference (its cuts and the plan at them grow with the title) with its
+   * counts, or why detection failed (the job keeps its keyframe plan): tasks/scenes.ts. */
+  scenes: z.union([
+    z.object({
+      record: storedRef,
+      cuts: z.number().int().nonnegative(),
+      chunks: z.number().int().positive(),
+      seconds: z.number().nonnegative(),
+      threshold: z.number(),
+    }),
+    z.object({ failed: z.string() }),
+  ]),
 } as const satisfies { [K in TaskKindName]: z.ZodType };
 
 export type ResultOf<K extends TaskKindName> = z.input<(typeof TASK_RESULTS)[K]>;

@@ -6,6 +6,7 @@
 import { rungPreset, runExtras, runPackageAudio, runPackageTask, runRendition } from '../abr/worker-task.js';
 import { assembleChunks } from '../chunked/assemble.js';
 import { runAssemble, runAudioPiece, runVideoChunk } from '../chunked/worker-task.js';
+import { runScenes } from '../chunked/scene-task.js';
 import { NommerError } from '../errors.js';
 import type { ParamsOf, TaskKindName } from '../tasks/params.js';
 import type { ResultOf } from '../tasks/results.js';
@@ -28,6 +29,7 @@ export const RUNNERS: { [K in TaskKindName]: Runner<K> } = {
   extras: runExtras,
   // A package joins its chunked rungs as a chunked job joins its chunks.
   package: (ctx, p) => runPackageTask(ctx, p, assembleChunks),
+  scenes: runScenes,
 };
 
 /** The kind's params, typed (they were checked on receipt: a failure here is a message the

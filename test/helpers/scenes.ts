@@ -1,6 +1,15 @@
 // A title joined from different lavfi clips, so it has hard cuts at known frames, encoded with
 // keyframes on a fixed grid that ignores the cuts (x264 without scene-cut keyframes).
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { localFileStorage } from '../../src/backends.js';
+import { encode } from '../../src/encode.js';
+import { locateFfmpeg } from '../../src/ffmpeg/locate.js';
+import { applyOverrides } from '../../src/presets/overrides.js';
+import { getPreset } from '../../src/presets/registry.js';
+import { ssim } from './chunked.js';
+import { nommer } from './cli.js';
 import { FFMPEG } from './media.js';
 
 /** Sources whose consecutive frames differ little (no random start): only the joins are cuts. */
@@ -92,4 +101,40 @@ export function makeCutTitle(
   let at = 0;
   for (const n of frames.slice(0, -1)) cuts.push((at += n));
   return { path, fps, frames: total, cuts };
+}
+
+/** Where each chunk of a job's plan starts (frames), from `nommer status ID --json`. */
+export async function planStarts(
+  jobId: string,
+  o: { env: NodeJS.ProcessEnv; cwd: string },
+): Promise<{ starts: number[]; chunks: Array<{ start: number; frames: number; sceneCut: boolean }> }> {
+  const st = await nommer(['status', jobId, '--json'], o);
+  if (st.code !== 0) throw new Error(`nommer status failed: ${st.stderr}`);
+  const chunks = (
+    JSON.parse(st.stdout) as { job: { chunks: Array<{ start: number; frames: number; sceneCut: boolean }> } }
+  ).job.chunks;
+  return { chunks, starts: chunks.map((_, i) => chunks.slice(0, i).reduce((s, c) => s + c.frames, 0)) };
+}
+
+/**
+ * The title encoded whole with the same preset (webm with `set`) in this process, and both
+ * encodes' SSIM against the source and sizes: what the issue's "done when" compares.
+ */
+export async function againstWholeFile(
+  title: CutTitle,
+  chunkedOut: string,
+  set: readonly string[],
+): Promise<{ chunked: { all: number; frames: number }; whole: { all: number }; ratio: number; line: string }> {
+  const whole = join(dirname(chunkedOut), `whole-${basename(chunkedOut)}`);
+  const preset = applyOverrides(getPreset('webm', {}), [...set]);
+  await encode({
+    ffmpeg: locateFfmpeg(),
+    storage: localFileStorage(),
+    input: title.path,
+    outputs: [{ preset, path: whole }],
+  });
+  const [chunked, single] = [ssim(chunkedOut, title.path), ssim(whole, title.path)];
+  const [a, b] = [statSync(chunkedOut).size, statSync(whole).size];
+  const line = `SSIM chunked ${chunked.all} whole ${single.all}; bytes chunked ${a} whole ${b} (${(a / b).toFixed(3)}×)`;
+  return { chunked, whole: single, ratio: a / b, line };
 }

@@ -6,6 +6,7 @@ import { applyStatus, holdForDelivery, type RefusalReason } from '../../jobs/sta
 import { awaitsDelivery } from './end-delivery.js';
 import { instanceOfWorker } from './instance-ledger.js';
 import { immediate, readJob, readTasks, sql } from './rows.js';
+import { replaceChunks, type ChunkReplan } from './replace-chunks.js';
 import { saveOutcome, type SlotPrice } from './save-outcome.js';
 import type { Job, JobChange } from './types.js';
 
@@ -21,8 +22,9 @@ export function applyStatusEvent(
   ev: StatusEvent,
   now: number = Date.now(),
   slotPriceOf?: SlotPriceOf,
+  replan?: ChunkReplan,
 ): StatusResult {
-  return immediate(db, applyStatusEventTx)(db, ev, now, slotPriceOf);
+  return immediate(db, applyStatusEventTx)(db, ev, now, slotPriceOf, replan);
 }
 
 /**
@@ -38,18 +40,24 @@ function priceOfSender(db: Db, ev: StatusEvent, slotPriceOf?: SlotPriceOf): Slot
   return slotPriceOf({ type: ev.instance.type, spot }) ?? null;
 }
 
-function applyStatusEventTx(db: Db, ev: StatusEvent, now: number, slotPriceOf?: SlotPriceOf): StatusResult {
+function applyStatusEventTx(
+  db: Db,
+  ev: StatusEvent,
+  now: number,
+  slotPriceOf?: SlotPriceOf,
+  replan?: ChunkReplan,
+): StatusResult {
   const job = readJob(db, ev.jobId);
   // An event for a job this store never had (or deleted) is acked and dropped by the caller.
   if (!job) return { applied: false, reason: 'job-unknown', detail: `no job ${ev.jobId}`, job: null };
   const decided = applyStatus(job, readTasks(db, ev.jobId), ev, { now });
   if (!decided.applied) return { applied: false, reason: decided.reason, detail: decided.detail, job };
   const out = awaitsDelivery(job) ? holdForDelivery(decided) : decided;
-  return {
-    applied: true,
-    ...saveOutcome(db, ev.jobId, out, now, {
-      endAt: ev.at,
-      sender: { taskId: ev.taskId, attempt: ev.attempt, price: priceOfSender(db, ev, slotPriceOf) },
-    }),
-  };
+  const saved = saveOutcome(db, ev.jobId, out, now, {
+    endAt: ev.at,
+    sender: { taskId: ev.taskId, attempt: ev.attempt, price: priceOfSender(db, ev, slotPriceOf) },
+  });
+  // A scene task's success: its plan replaces the chunks that waited for it (replace-chunks.ts).
+  if (replan && replan.after === ev.taskId) replaceChunks(db, ev.jobId, replan, now);
+  return { applied: true, ...saved };
 }

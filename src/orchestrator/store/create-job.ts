@@ -103,7 +103,14 @@ function insertJob(db: Db, req: NewJob, now: number): Job {
   return job;
 }
 
-function insertTasks(db: Db, job: Job, tasks: NewTask[], now: number): Task[] {
+/** Store a job's tasks: queued when every dep is in `succeeded` (none at creation), else waiting. */
+export function insertTasks(
+  db: Db,
+  job: Job,
+  tasks: NewTask[],
+  now: number,
+  succeeded: ReadonlySet<string> = new Set(),
+): Task[] {
   const insertTask = sql(
     db,
     `INSERT INTO tasks (id, job_id, type, state, attempt, max_attempt, deps, params, weight, created_at, updated_at)
@@ -115,7 +122,7 @@ function insertTasks(db: Db, job: Job, tasks: NewTask[], now: number): Task[] {
       id: taskId(job.id, t.key),
       jobId: job.id,
       type: t.type,
-      state: initialTaskState(deps),
+      state: deps.every((d) => succeeded.has(d)) ? 'queued' : initialTaskState(deps),
       phase: null,
       attempt: 1,
       maxAttempt: job.maxAttempts,

@@ -5,6 +5,7 @@ import { openDatabase, type Db } from '../../adapters/local/db.js';
 import type { ErrorInfo } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
 import { applyStatusEvent, type SlotPriceOf, type StatusResult } from './apply-status-event.js';
+import type { ChunkReplan } from './replace-chunks.js';
 import { busyByWorker as busyByWorkerQuery } from './busy-by-worker.js';
 import { cancelJob } from './cancel-job.js';
 import { createJob, type Created } from './create-job.js';
@@ -111,8 +112,9 @@ export class Store {
     return listJobEvents(this.db, jobId, opts);
   }
 
-  applyStatusEvent(ev: StatusEvent, now?: number): StatusResult {
-    const r = applyStatusEvent(this.db, ev, now, this.slotPriceOf);
+  /** `replan`: the chunks a scene task's success replaces (store/replace-chunks.ts). */
+  applyStatusEvent(ev: StatusEvent, now?: number, replan?: ChunkReplan): StatusResult {
+    const r = applyStatusEvent(this.db, ev, now, this.slotPriceOf, replan);
     if (r.applied) this.emit(r);
     return r;
   }

@@ -30,8 +30,9 @@ export const chunkingDecision = z.union([
     frames: z.number().int().nonnegative(),
     timeline: z.enum(['packets', 'frames']),
     plan: z.array(plannedChunk).optional(),
-    /** Absent: the chunks were cut at keyframes only (scene detection off or failed: see reason). */
-    scenes: z.union([sceneSummary, z.object({ skipped: z.string() })]).optional(),
+    /** Absent: the chunks were cut at keyframes only (scene detection off or failed: see reason).
+     * Pending: a worker detects them first, and the plan at them replaces this one. */
+    scenes: z.union([sceneSummary, z.object({ skipped: z.string() }), z.object({ pending: z.string() })]).optional(),
   }),
   z.object({ chunked: z.literal(false), reason: z.string() }),
   /** An adaptive-streaming package: a task per rung, audio, extras, then packaging (src/abr/tasks.ts). */
