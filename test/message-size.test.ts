@@ -5,7 +5,7 @@
 // status channel into a real job store (the bytes of the stored bodies); aws, through the SQS
 // encoder (body and attributes). Before, the package task carried every rung's chunk params
 // (~900 KB) and its success event every file's name. A chunked job's assemble task names its
-// chunk list the same way.
+// chunk list the same way, and its scene task its record of cuts and plan.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -24,8 +24,10 @@ import { MESSAGE_VERSION, statusEvent, taskMessage, type StatusEvent, type TaskM
 import { getPreset, toWirePreset } from '../src/presets/registry.js';
 import { resolvedPresetSchema, type ResolvedPreset } from '../src/presets/schema.js';
 import type { TaskKindName } from '../src/tasks/params.js';
-import type { PlannedTask } from '../src/tasks/planned.js';
+import { pinnedObject, type PlannedTask } from '../src/tasks/planned.js';
+import type { ScenesParams } from '../src/tasks/params.js';
 import { TASK_RESULTS } from '../src/tasks/results.js';
+import { scenePlanRecord, scenesResult } from '../src/tasks/scenes.js';
 import { tempDir } from './helpers/media.js';
 
 const LIMIT = 16 * 1024;
@@ -144,6 +146,43 @@ async function largestEncoded(tasks: TaskMessage[], events: StatusEvent[]): Prom
   return { local: Math.max(...rows.map((r) => r.bytes)), sqs };
 }
 
+/** A 10-hour title's scene task and the record it stores: a cut every 5 s, chunks of 30-120 s at them. */
+function tenHourScenes() {
+  const n = HOURS * 3600 * FPS;
+  const times = Array.from({ length: n }, (_, i) => i / FPS);
+  const keyframes = Array.from({ length: n / (2 * FPS) }, (_, i) => i * 2 * FPS);
+  const cuts = Array.from({ length: n / (5 * FPS) - 1 }, (_, i) => ({
+    frame: (i + 1) * 5 * FPS + (i % 7),
+    time: ((i + 1) * 5 * FPS + (i % 7)) / FPS,
+    score: 12.3456 + (i % 50),
+  }));
+  const timeline: FrameTimeline = { times, keyframes, formatStart: 0, fps: FPS };
+  const sceneChunking = { cuts: cuts.map((c) => c.frame), minChunkSeconds: 30, maxChunkSeconds: 120 };
+  const plan = planChunks(timeline, { chunkSeconds: 60, workers: 64, scenes: sceneChunking });
+  const params: ScenesParams = {
+    kind: 'scenes',
+    uri: `${SCRATCH}scenes.json`,
+    threshold: 10,
+    chunkSeconds: 60,
+    minChunkSeconds: 30,
+    maxChunkSeconds: 120,
+    workers: 64,
+    totalFrames: plan.totalFrames,
+  };
+  const scenes = {
+    v: 1 as const,
+    method: 'scdet' as const,
+    threshold: 10,
+    width: 160,
+    frames: n,
+    seconds: 1234.5,
+    cuts,
+  };
+  const record = pinnedObject(params.uri, scenePlanRecord, { scenes, plan });
+  const task: PlannedTask = { key: 'scenes', type: 'scenes', params, weight: 0.02 };
+  return { task, record, counts: { cuts: cuts.length, chunks: plan.chunks.length, seconds: 1234.5, threshold: 10 } };
+}
+
 const chunkEntry = (index: number): ChunkManifestEntry => ({
   index,
   frames: 1500,
@@ -214,14 +253,19 @@ test('a 10-hour chunked package of 6 rungs at 2 s segments: every task message a
 test('a 10-hour chunked job: its assemble task names its chunk list by reference; every message is under 16 KiB on both backends', async () => {
   const preset = resolvedPresetSchema.parse(getPreset('webm'));
   const plan = tenHourPlan();
-  const tasks = chunkedTasks(plan, { scratch: SCRATCH, audio: true });
+  const scenes = tenHourScenes();
+  const tasks = [scenes.task, ...chunkedTasks(plan, { scratch: SCRATCH, audio: true })];
   const out = `${BUCKET}out/some rather long title of a film, the director's cut.webm`;
   const messages = tasks.map((t) => messageOf(t, preset, out));
   const assemble = tasks.find((t) => t.type === 'assemble')!;
   const listBytes = Buffer.byteLength(assemble.objects![0]!.text);
   assert.ok(listBytes > 5 * LIMIT, `the chunk list is ${listBytes} bytes, and stays out of the message`);
+  // The scene task's record (a cut every 5 s with its score, and the plan at them) is in storage too.
+  const recordBytes = Buffer.byteLength(scenes.record.object.text);
+  assert.ok(recordBytes > 10 * LIMIT, `the scene record is ${recordBytes} bytes, and stays out of the message`);
   const last = plan.chunks.length - 1;
   const events = [
+    ...eventsOf('scenes', 'scenes', { result: scenesResult.parse({ ...scenes.counts, record: scenes.record.ref }) }),
     ...eventsOf(`chunk-${last}`, 'chunk', { result: chunkEntry(last) }),
     ...eventsOf('audio', 'audio', { result: { kind: 'audio', bytes: 576_000_000, sha256: SHA } }),
     ...eventsOf('assemble', 'assemble', {
@@ -237,6 +281,6 @@ test('a 10-hour chunked job: its assemble task names its chunk list by reference
   const size = await largestEncoded(messages, events);
   assert.ok(size.local < LIMIT && size.sqs < LIMIT, `largest: ${JSON.stringify(size)} bytes`);
   console.log(
-    `# chunked job: ${tasks.length} tasks; largest message ${JSON.stringify(size)} B; chunk list ${listBytes} B in storage`,
+    `# chunked job: ${tasks.length} tasks; largest message ${JSON.stringify(size)} B; chunk list ${listBytes} B, scene record ${recordBytes} B in storage`,
   );
 });
