@@ -1,0 +1,156 @@
+// A chunked job's scene task, run as a worker runs it, and feederd's side of its success: the
+// keyframe chunks that waited for it are replaced by the plan at the cuts (the join names the new
+// chunk list by its SHA-256, the options show the plan), in the transaction that applies the
+// success; a detection that failed keeps the keyframe plan, and the job's options say why. Real
+// ffprobe, real job store, local storage; no encoder.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FsStorage } from '../src/adapters/local/fs-storage.js';
+import { locateFfmpeg } from '../src/ffmpeg/locate.js';
+import { MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../src/messages.js';
+import { makeSceneReplanner } from '../src/orchestrator/scene-replan.js';
+import { openStore, type Store } from '../src/orchestrator/store/index.js';
+import { getPreset, toWirePreset } from '../src/presets/registry.js';
+import { sha256Text } from '../src/hash.js';
+import { makeChunkPlanner } from '../src/tasks/planner.js';
+import { assembleParams, videoChunkParams } from '../src/tasks/params.js';
+import { runTask } from '../src/worker/runners.js';
+import { standaloneContext } from '../src/worker/task-context.js';
+import { tempDir } from './helpers/media.js';
+import { makeCutTitle } from './helpers/scenes.js';
+
+const d = tempDir();
+const stores: Store[] = [];
+after(() => {
+  for (const s of stores) s.close();
+  d.cleanup();
+});
+
+const storage = new FsStorage();
+const ff = locateFfmpeg();
+const chunking = { enabled: true, thresholdSeconds: 5, chunkSeconds: 2, minChunkSeconds: 1, maxChunkSeconds: 3 };
+// Shots of 1.6, 2, 1.2, 1.8 and 1.4 s: cuts at frames 40, 90, 120 and 165; keyframes every 2 s.
+const title = makeCutTitle(join(d.path, 'title.mp4'), [1.6, 2, 1.2, 1.8, 1.4], { audio: true });
+
+/** A job as feederd makes it (scene task first, the keyframe chunks waiting for it). */
+async function planned(name: string) {
+  const store = openStore(join(d.path, `${name}.db`));
+  stores.push(store);
+  const planner = makeChunkPlanner({
+    ffprobe: () => ff.ffprobe,
+    chunking,
+    workers: () => 2,
+    scratchBase: `${join(d.path, name, 'chunks')}/`,
+    storage,
+    scenesOnWorker: true,
+  });
+  const outputs = [{ preset: toWirePreset(getPreset('webm')), uri: join(d.path, `${name}.webm`) }];
+  const decision = await planner(title.path, outputs, undefined);
+  assert.ok(decision.tasks, 'chunked');
+  const { job } = store.createJob({
+    input: title.path,
+    outputs,
+    options: { chunking: { chunked: true, ...decision.summary } },
+    tasks: decision.tasks,
+  });
+  return { store, job, outputs };
+}
+
+const event = (jobId: string, seq: number, ev: Partial<StatusEvent>): StatusEvent =>
+  ({
+    v: MESSAGE_VERSION,
+    kind: 'status',
+    jobId,
+    taskId: `${jobId}.scenes`,
+    attempt: 1,
+    seq,
+    worker: 'w1',
+    at: Date.now(),
+    type: 'started',
+    ...ev,
+  }) as StatusEvent;
+
+const starts = (store: Store, jobId: string) =>
+  store
+    .getJob(jobId)!
+    .tasks.filter((t) => t.type === 'chunk')
+    .map((t) => videoChunkParams.parse(t.params).startFrame);
+
+test("the scene task's plan replaces the keyframe chunks when it succeeds: a chunk per shot, the join pinned to the new list", async () => {
+  const { store, job, outputs } = await planned('ok');
+  assert.deepEqual(starts(store, job.id), [0, 50, 100, 150], 'the keyframe plan first');
+  assert.ok(
+    store
+      .getJob(job.id)!
+      .tasks.filter((t) => t.type === 'chunk')
+      .every((t) => t.state === 'waiting'),
+  );
+  const scenes = store.getJob(job.id)!.tasks.find((t) => t.type === 'scenes')!;
+  const message: TaskMessage = {
+    v: MESSAGE_VERSION,
+    kind: 'task',
+    jobId: job.id,
+    taskId: scenes.id,
+    attempt: 1,
+    type: 'scenes',
+    input: title.path,
+    outputs,
+    force: false,
+    params: scenes.params ?? {},
+  };
+  const run = await runTask(
+    standaloneContext({ task: message, storage, ffmpeg: ff, scratch: mkdtempSync(join(d.path, 'work-')) }),
+  );
+  assert.equal(run.result?.cuts, 4, JSON.stringify(run.result));
+
+  const replan = makeSceneReplanner(store, storage);
+  store.applyStatusEvent(event(job.id, 1, {}));
+  const done = event(job.id, 2, { type: 'succeeded', result: run.result });
+  const r = store.applyStatusEvent(done, undefined, await replan(done));
+  assert.ok(r.applied);
+
+  const after = store.getJob(job.id)!;
+  assert.deepEqual(starts(store, job.id), [0, ...title.cuts], 'a chunk per shot');
+  const chunks = after.tasks.filter((t) => t.type === 'chunk');
+  assert.ok(chunks.every((t) => t.state === 'queued' && t.deps.includes(scenes.id)));
+  const join_ = after.tasks.find((t) => t.type === 'assemble')!;
+  assert.deepEqual(
+    [...join_.deps].sort(),
+    [...chunks.map((t) => t.id), `${job.id}.audio`].sort(),
+    'the join waits for the new chunks and the audio',
+  );
+  const list = assembleParams.parse(join_.params).chunks;
+  assert.equal(sha256Text(readFileSync(list.uri, 'utf8')), list.sha256, 'the new chunk list is stored as pinned');
+  const c = after.options.chunking;
+  assert.ok(c && 'plan' in c);
+  assert.deepEqual(
+    c.plan?.map((x) => x.sceneCut),
+    [false, true, true, true, true],
+  );
+  assert.deepEqual(c.scenes && 'cuts' in c.scenes ? c.scenes.cuts : null, 4);
+  assert.equal(c.chunks, 5);
+
+  // The same success delivered again changes nothing.
+  const again = store.applyStatusEvent(done, undefined, await replan(done));
+  assert.equal(again.applied, false);
+  assert.deepEqual(starts(store, job.id), [0, ...title.cuts]);
+});
+
+test('a detection that failed keeps the keyframe plan, and the job says why', async () => {
+  const { store, job } = await planned('failed');
+  const replan = makeSceneReplanner(store, storage);
+  store.applyStatusEvent(event(job.id, 1, {}));
+  const done = event(job.id, 2, { type: 'succeeded', result: { failed: 'scene detection could not read it' } });
+  assert.ok(store.applyStatusEvent(done, undefined, await replan(done)).applied);
+  const after = store.getJob(job.id)!;
+  assert.deepEqual(starts(store, job.id), [0, 50, 100, 150], 'the keyframe chunks');
+  assert.ok(
+    after.tasks.filter((t) => t.type === 'chunk').every((t) => t.state === 'queued'),
+    'and they run',
+  );
+  const c = after.options.chunking;
+  assert.ok(c && 'scenes' in c);
+  assert.deepEqual(c.scenes, { skipped: 'scene detection failed: scene detection could not read it' });
+});
