@@ -10,6 +10,7 @@ import { removePieces } from './pieces.js';
 import type { Storage } from './ports/storage.js';
 import { extras as extrasKind } from './tasks/extras.js';
 import type { JoinParams, PackageParams, PackagePieces } from './tasks/params.js';
+import { sceneRecordUri } from './tasks/scenes.js';
 import { isLocalUri, localPathOf } from './uri.js';
 
 /** Child of a package directory: a local path, or a key under an s3:// prefix. */
@@ -37,5 +38,7 @@ export async function removeScratch(
   p: Pick<JoinParams, 'manifest' | 'audio' | 'scratch'>,
 ): Promise<void> {
   await removePieces(storage, [...p.manifest.map((c) => c.uri), ...(p.audio ? [p.audio.uri] : [])]);
+  // The scene record, if the job had a scene task (nothing names it on an S3 prefix but its place).
+  await storage.remove(sceneRecordUri(p.scratch)).catch(() => undefined);
   if (isLocalUri(p.scratch)) await rm(localPathOf(p.scratch), { recursive: true, force: true });
 }

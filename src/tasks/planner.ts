@@ -16,7 +16,7 @@ import { isLocalUri, localPathOf } from '../uri.js';
 import { planChunks, type ChunkPlan, type FrameTimeline } from '../chunked/plan.js';
 import { detectScenes, sceneDefaults } from '../chunked/scenes.js';
 import type { ScenesParams } from './params.js';
-import { SCENES_KEY } from './scenes.js';
+import { SCENES_KEY, sceneRecordUri } from './scenes.js';
 import { probeTimeline } from '../chunked/probe-frames.js';
 import { chunkedTasks } from '../chunked/tasks.js';
 import type { PlannedTask } from './planned.js';
@@ -146,7 +146,7 @@ function sceneTaskParams(o: ChunkPlannerOptions, scratch: string, totalFrames: n
   const c = o.chunking;
   return {
     kind: 'scenes',
-    uri: `${scratch}scenes.json`,
+    uri: sceneRecordUri(scratch),
     threshold: c.sceneThreshold ?? sceneDefaults.threshold,
     chunkSeconds: c.chunkSeconds,
     minChunkSeconds: c.minChunkSeconds ?? c.chunkSeconds / 2,

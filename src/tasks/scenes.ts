@@ -31,6 +31,11 @@ export type ScenePlanRecord = z.infer<typeof scenePlanRecord>;
 export const scenesResult = TASK_RESULTS.scenes;
 export type ScenesResult = z.infer<typeof scenesResult>;
 
+/** Where a chunked job's scene record goes: in its scratch prefix, removed with its pieces. */
+export function sceneRecordUri(scratch: string): string {
+  return `${scratch}scenes.json`;
+}
+
 /** The key of a chunked job's scene task (its id is `<job>.scenes`). */
 export const SCENES_KEY = 'scenes';
 
