@@ -5,16 +5,26 @@
 // Quality: every moving-video output is measured against its source after the encode
 // (quality/encode-quality.ts); an output whose preset has a quality target gets its CRF from a
 // search on samples first, and is verified (and corrected) after (quality/run-search.ts).
+// Loudness: an output whose preset asks for it gets its level from a measurement and audio-only
+// trial encodes first (ffmpeg/loudness.ts), and is measured again on the output after.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from './errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from './ffmpeg/locate.js';
+import {
+  finishLevel,
+  fitOutputLevel,
+  levelFiltersOf,
+  measureOutputLoudness,
+  type OutputLevel,
+} from './ffmpeg/loudness.js';
 import { ffmpegInputArg, probeInput } from './ffmpeg/probe.js';
 import { TaskProgress } from './ffmpeg/progress.js';
 import { runFfmpeg } from './ffmpeg/run.js';
 import type { ProbeInfo } from './ffmpeg/types.js';
 import { writeWebmHdr } from './ffmpeg/webm-hdr.js';
+import type { OutputLoudness } from './jobs/outputs.js';
 import type { Progress } from './jobs/types.js';
 import { compileJob } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
@@ -85,8 +95,9 @@ export interface EncodeIntoRequest
 
 export interface EncodeResult {
   probe: ProbeInfo;
-  /** `quality` for every output with video: its scores, or why it was not measured. */
-  outputs: Array<{ path: string; bytes: number; quality?: OutputQuality }>;
+  /** `quality` for every output with video: its scores, or why it was not measured. `loudness`
+   * for every output whose preset asks for it. */
+  outputs: Array<{ path: string; bytes: number; quality?: OutputQuality; loudness?: OutputLoudness }>;
   /** The ffmpeg argument arrays, ffmpeg binary first, as they ran (with final paths). */
   commands: string[][];
 }
@@ -137,6 +148,7 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
         path: isLocalUri(s.uri) ? resolve(localPathOf(s.uri)) : s.uri,
         bytes: r.outputs[i]!.bytes,
         ...(r.outputs[i]!.quality ? { quality: r.outputs[i]!.quality } : {}),
+        ...(r.outputs[i]!.loudness ? { loudness: r.outputs[i]!.loudness } : {}),
       })),
     };
   } catch (err) {
@@ -161,12 +173,14 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
   const paths = req.outputs.map((o) => o.path);
   const input = ffmpegInputArg(req.input);
   const presets = req.outputs.map((o) => parseResolvedPreset(o.preset));
+  /** Each output's level, where its preset asks for loudness (fitted before the encode). */
+  const levels: Array<OutputLevel | undefined> = [];
   const compile = (crfs: ReadonlyArray<number | undefined>, only?: number) =>
     compileJob({
       input,
       probe,
       outputs: req.outputs
-        .map((o, i) => ({ preset: presets[i]!, path: o.path, crf: crfs[i] }))
+        .map((o, i) => ({ preset: presets[i]!, path: o.path, crf: crfs[i], levelFilters: levelFiltersOf(levels[i]) }))
         .filter((_, i) => only === undefined || i === only),
       encoders: caps.encoders,
       passlogDir,
@@ -187,6 +201,30 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
     // A dry run shows the preset's own CRF: in target mode the CRF is searched when it runs.
     if (req.dryRun)
       return { probe, outputs: [], commands: plain.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])) };
+    for (const [i, p] of presets.entries())
+      levels[i] = await fitOutputLevel({
+        ffmpeg: req.ffmpeg.ffmpeg,
+        audio: p.audio,
+        probe,
+        input,
+        // A trial is the output's audio alone, compiled as the output's (the same chain and encoder).
+        encode: async (levelFilters) => {
+          const path = join(passlogDir, `loudness-${i}.${p.extension}`);
+          const one = compileJob({
+            input,
+            probe,
+            outputs: [{ preset: parseResolvedPreset({ ...p, video: null }), path, levelFilters }],
+            encoders: caps.encoders,
+            passlogDir,
+          });
+          await rm(path, { force: true });
+          for (const c of one.commands)
+            await runFfmpeg(req.ffmpeg.ffmpeg, c.args, { signal: req.signal, onSpawn: req.onSpawn });
+          return path;
+        },
+        signal: req.signal,
+        onSpawn: req.onSpawn,
+      });
 
     const searches: Array<{ s: SamplesSearch; run: Parameters<typeof verifyFinal>[0] } | undefined> = [];
     // Their kept probe encodes live in passlogDir, removed with it.
@@ -365,8 +403,14 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
         await writeWebmHdr(o.path, probe.video.hdr);
       if (hdr && quality) quality = { ...quality, hdr };
       if (quality) quality = enforceGates(quality, presets[i]!.quality?.gates, `output ${o.dest}`);
+      const level = levels[i];
+      const loudness = level
+        ? await finishLevel(level, () =>
+            measureOutputLoudness(req.ffmpeg.ffmpeg, `file:${o.path}`, { signal: req.signal, onSpawn: req.onSpawn }),
+          )
+        : undefined;
       const size = (await stat(o.path)).size;
-      outputs.push({ path: o.path, bytes: size, ...(quality ? { quality } : {}) });
+      outputs.push({ path: o.path, bytes: size, ...(quality ? { quality } : {}), ...(loudness ? { loudness } : {}) });
     }
     return { probe, outputs, commands };
   } catch (err) {

@@ -87,3 +87,25 @@ export function qualitySets(o: { target?: string; measure?: boolean; configMeasu
   } else if (o.measure === false || o.configMeasure === false) sets.push('quality.measure=false');
   return sets;
 }
+
+/** `--loudness`'s range, LUFS: what the preset schema takes (audio.loudness.integrated). */
+const LOUDNESS_RANGE = { min: -70, max: -5 };
+
+/**
+ * `--loudness LUFS` as a preset override (audio.loudness.integrated; the true peak ceiling is the
+ * preset's, else -1 dBTP). Checked here, so `--loudness 5` is a USAGE error before anything runs.
+ */
+export function loudnessSets(loudness: string | undefined): string[] {
+  if (loudness === undefined) return [];
+  const text = loudness.trim().replace(/\s*LUFS$/i, '');
+  const n = /^[-+]?\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= LOUDNESS_RANGE.min && n <= LOUDNESS_RANGE.max))
+    throw new NommerError(
+      'USAGE',
+      `--loudness takes an integrated loudness in LUFS from ${LOUDNESS_RANGE.min} to ${LOUDNESS_RANGE.max}, got "${loudness}"`,
+      {
+        hint: 'loudness is negative: e.g. --loudness -16 (streaming) or --loudness -23 (EBU R128 broadcast); the true peak ceiling is set with -s audio.loudness.truePeak=-2 (at most 0)',
+      },
+    );
+  return [`audio.loudness.integrated=${n}`];
+}

@@ -2,6 +2,7 @@
 // package's own index: one schema each, used by the writer for its type and by the reader to
 // parse. An entry that fails its schema is an unusable piece: the packaging task makes it again.
 import { z } from 'zod';
+import { outputLoudnessSchema } from '../jobs/outputs.js';
 
 /** A plain file name (entries and indexes are read back from storage: no paths, no dot files). */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -43,6 +44,8 @@ export const packageAudioEntry = z.union([
     kbps: z.number().positive(),
     bytes: z.number().int().nonnegative(),
     sha256,
+    /** With a loudness target: the fit's record as measured on the piece (the package measures its own audio again). */
+    loudness: outputLoudnessSchema.optional(),
   }),
   z.object({ kind: z.literal('abr-audio'), none: z.literal(true) }),
 ]);

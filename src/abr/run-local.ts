@@ -16,6 +16,7 @@ import { storePlannedObjects } from '../tasks/plan-objects.js';
 import { packageTasks } from './tasks.js';
 import { makeChunkPlanner } from '../tasks/planner.js';
 import { packageOfResult, type PackageInfo } from './types.js';
+import { loudnessOfResult, type OutputLoudness } from '../ffmpeg/loudness.js';
 import { ffmpegCapabilities } from '../ffmpeg/locate.js';
 import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { compileJob } from '../presets/compile.js';
@@ -44,7 +45,7 @@ export async function encodePackage(
     /** Told each task's wall time as it ends (benchmarks). */
     onTask?: (key: string, ms: number) => void;
   },
-): Promise<{ dir: string; bytes: number; package: PackageInfo }> {
+): Promise<{ dir: string; bytes: number; package: PackageInfo; loudness?: OutputLoudness }> {
   const scratch = await mkdtemp(join(tmpdir(), 'nommer-abr-'));
   try {
     const scratchBase = `${join(scratch, 'pieces')}/`;
@@ -116,7 +117,8 @@ export async function encodePackage(
     const last = await runOne(tasks.find((t) => t.deps?.length)!);
     const pkg = packageOfResult(last.result);
     if (!pkg) throw new Error('packaging reported no package');
-    return { dir: req.dir, bytes: last.outputs[0]?.bytes ?? 0, package: pkg };
+    const loudness = loudnessOfResult(last.result)[0]?.loudness;
+    return { dir: req.dir, bytes: last.outputs[0]?.bytes ?? 0, package: pkg, ...(loudness ? { loudness } : {}) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

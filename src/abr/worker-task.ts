@@ -10,6 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
+import {
+  fitOutputLevel,
+  measureOutputLoudness,
+  pieceLoudness,
+  skippedLoudness,
+  withOutputFigures,
+  type OutputLoudness,
+} from '../ffmpeg/loudness.js';
 import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { TaskProgress } from '../ffmpeg/progress.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
@@ -159,21 +167,38 @@ export function videoLead(probe: ProbeInfo): number {
   return Math.max(0, v.startTime - start);
 }
 
-/** Encode the audio once into `dest`; an entry that says `none` when there is no audio to package. */
+/** Encode the audio once into `dest`; an entry that says `none` when there is no audio to package.
+ * With a loudness target the whole audio is measured here, once (ffmpeg/loudness.ts): the piece
+ * is the fit's last trial, and its record goes in the entry for the package to measure again. */
 export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<PackageAudioEntry> {
   const { input, probe } = await probeSource(env);
   if (!probe.audio || !env.preset.audio) return { kind: 'abr-audio', none: true };
   const caps = await ffmpegCapabilities(env.ffmpeg.ffmpeg);
-  const compiled = compileJob({
-    input: ffmpegInputArg(input),
+  const compile = (levelFilters?: readonly string[]) =>
+    compileJob({
+      input: ffmpegInputArg(input),
+      probe,
+      audioFilterPrefix: audioAlignment(probe),
+      outputs: [{ preset: audioPreset(env.preset), path: dest, levelFilters }],
+      encoders: caps.encoders,
+      passlogDir: tmpdir(),
+    });
+  const compiled = compile();
+  const encode = async (levelFilters?: readonly string[]) => {
+    await rm(dest, { force: true });
+    await runOne(env, compile(levelFilters).commands[0]!.args, probe.duration);
+    return dest;
+  };
+  const level = await fitOutputLevel({
+    ffmpeg: env.ffmpeg.ffmpeg,
+    audio: env.preset.audio,
     probe,
-    audioFilterPrefix: audioAlignment(probe),
-    outputs: [{ preset: audioPreset(env.preset), path: dest }],
-    encoders: caps.encoders,
-    passlogDir: tmpdir(),
+    input: ffmpegInputArg(input),
+    filterPrefix: audioAlignment(probe),
+    encode,
+    signal: env.signal,
   });
-  await rm(dest, { force: true });
-  await runOne(env, compiled.commands[0]!.args, probe.duration);
+  if (!level || !('fit' in level)) await encode();
   const st = await stat(dest);
   if (st.size === 0) throw new NommerError('FFMPEG_FAILED', 'ffmpeg wrote no audio');
   const a = compiled.outputs[0]!.audio!;
@@ -184,6 +209,7 @@ export async function encodePackageAudio(env: PieceEnv, dest: string): Promise<P
     kbps: a.bitrateKbps,
     bytes: st.size,
     sha256: await sha256File(dest),
+    ...(level ? { loudness: pieceLoudness(level) } : {}),
   };
 }
 
@@ -700,6 +726,7 @@ export async function runPackageTask(
     ...(await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration)),
     ...(hdr ? { hdr } : {}),
   };
+  const loudness = await packageLoudness(ctx, preset, audio.entry, outDir, renditions.length);
   const previous = task.force ? await previousPackage(ctx.storage, out.uri, work, ctx.signal) : [];
   const stale = previous.filter((f) => !files.includes(f));
   await ctx.phase('uploading');
@@ -726,7 +753,10 @@ export async function runPackageTask(
     return {
       outputs: [{ uri: out.uri, bytes }],
       committed,
-      result: packageResult(out.uri, info, indexSha256, Math.max(...renditions.map((r) => r.height)) || null),
+      result: {
+        ...packageResult(out.uri, info, indexSha256, Math.max(...renditions.map((r) => r.height)) || null),
+        ...(loudness ? { loudness: [{ uri: out.uri, loudness }] } : {}),
+      },
       cleanup: async () => {
         // Files of the package this one replaced that it does not have (segments past its end, rungs it lacks).
         for (const f of stale) await ctx.storage.remove(packageFileUri(out.uri, f)).catch(() => undefined);
@@ -754,6 +784,28 @@ export function packageResult(uri: string, info: PackageInfo, indexSha256: strin
     // For the cost per output minute (cost/output-media.ts): the package's length at its top rendition's height.
     media: [{ uri, seconds: info.duration, height }],
   };
+}
+
+/**
+ * The package's loudness record, when its preset asks for it: the audio piece's, measured again
+ * on the package's own audio (stream `audioStream`'s HLS playlist over the CMAF segments).
+ */
+async function packageLoudness(
+  ctx: TaskContext,
+  preset: ResolvedPreset,
+  audio: PackageAudioEntry,
+  outDir: string,
+  audioStream: number,
+): Promise<OutputLoudness | undefined> {
+  const target = preset.audio?.loudness;
+  if (!target) return undefined;
+  if (audio.none) return skippedLoudness(target, 'the input has no audio');
+  if (!audio.loudness) return undefined;
+  const playlist = `file:${join(outDir, `media_${audioStream}.m3u8`)}`;
+  return withOutputFigures(
+    audio.loudness,
+    await measureOutputLoudness(ctx.ffmpeg.ffmpeg, playlist, { signal: ctx.signal }),
+  );
 }
 
 /** Make the package's local directory; true when it did not exist (so a failure removes it). */

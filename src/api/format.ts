@@ -3,6 +3,7 @@
 // (GET /assets/format.js, dashboard-routes.ts), so this file imports nothing at run time: only
 // types, which the build removes.
 import type { OutputHdr } from '../ffmpeg/types.js';
+import type { OutputLoudness } from '../jobs/outputs.js';
 import type { OutputQuality } from '../quality/types.js';
 import type { PublicJob } from './contract.js';
 
@@ -69,6 +70,22 @@ export function hdrText(hdr: OutputHdr): string {
     ...(hdr.contentLight ? ['content light'] : []),
   ];
   return `${name} kept (${what.join(', ')})${lost}`;
+}
+
+/** `-16.0 LUFS (input -39.8) · true peak -6.9 dBTP (input -29.8) · LRA 0.0 LU (input 0.0) · gain +23.8 dB, linear`;
+ * a gain that was not linear says why, and a missed target or ceiling says so. */
+export function loudnessText(l: OutputLoudness): string {
+  if ('skipped' in l) return `loudness not set: ${l.skipped}`;
+  const f = (x: number) => x.toFixed(1);
+  const i = l.input,
+    o = l.output;
+  return [
+    `${f(o.integrated)} LUFS (input ${f(i.integrated)})`,
+    `true peak ${f(o.truePeak)} dBTP (input ${f(i.truePeak)})`,
+    `LRA ${f(o.lra)} LU (input ${f(i.lra)})`,
+    `gain ${l.gainDb > 0 ? '+' : ''}${f(l.gainDb)} dB, ${l.linear ? 'linear' : `not linear: ${l.why ?? 'limited'}`}`,
+    ...(l.missed ? [`MISSED: ${l.missed}`] : []),
+  ].join(' · ');
 }
 
 /** A job's state as one short label: a running job's phase, and the attempt after the first. */

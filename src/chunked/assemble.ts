@@ -15,6 +15,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
+import { measureOutputLoudness, skippedLoudness, withOutputFigures, type OutputLoudness } from '../ffmpeg/loudness.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import { writeWebmHdr } from '../ffmpeg/webm-hdr.js';
 import type { Progress } from '../jobs/types.js';
@@ -67,6 +68,8 @@ export interface AssembleResult {
   repaired: Array<{ piece: string; why: string }>;
   /** The joined output's scores (and its chunks' searches under a target); absent for no video. */
   quality?: OutputQuality;
+  /** The output's loudness, when its preset asks for it: measured on the joined output. */
+  loudness?: OutputLoudness;
   /** Remove the intermediates (after the output is safely stored). */
   cleanup: () => Promise<void>;
 }
@@ -106,10 +109,12 @@ async function checkPiece(
   r: AssembleRequest,
   uri: string,
   expectFrames: number | null,
-): Promise<{ path: string | null; why: string | null; entry?: ChunkEntry }> {
+): Promise<{ path: string | null; why: string | null; entry?: ChunkEntry; loudness?: OutputLoudness }> {
   if (expectFrames === null) {
     const audio = await loadPiece(r.storage, uri, audioPieceEntry, r.workDir, (e) => e.sha256, r.signal);
-    return 'why' in audio ? { path: null, why: audio.why } : { path: audio.path, why: null };
+    if ('why' in audio) return { path: null, why: audio.why };
+    // The piece's loudness record (measured on the piece), measured again on the output.
+    return { path: audio.path, why: null, ...(audio.entry.loudness ? { loudness: audio.entry.loudness } : {}) };
   }
   const got = await loadPiece(r.storage, uri, videoChunkEntry, r.workDir, (e) => e.sha256, r.signal);
   if ('why' in got) return { path: null, why: got.why };
@@ -156,23 +161,29 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
   // Decode, duration, and the same stream parameters as the siblings: a chunk that fails is encoded again.
   await checkJoinable(r.ffmpeg, chunks, repairChunk, r.signal);
   let audio: string | null = null;
+  // The audio piece's loudness record (measured on the piece), measured again on the output below.
+  let loudness: OutputLoudness | undefined;
   if (p.audio) {
     const c = await checkPiece(r, p.audio.uri, null);
     audio = c.path;
+    loudness = c.loudness;
     if (c.why) {
       repaired.push({ piece: 'audio', why: c.why });
       r.onRepair?.('audio', c.why);
       audio = join(r.workDir, 'repair-audio.webm');
-      await encodeAudioPiece({
+      ({ loudness } = await encodeAudioPiece({
         ffmpeg: r.ffmpeg,
         input: await source(),
         preset: r.preset,
         dest: audio,
         signal: r.signal,
         onSpawn: r.onSpawn,
-      });
+      }));
     }
     tick();
+  } else {
+    const target = parseResolvedPreset(r.preset).audio?.loudness;
+    if (target) loudness = skippedLoudness(target, 'the input has no audio');
   }
 
   const list = join(r.workDir, 'chunks.ffconcat');
@@ -198,10 +209,22 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
       });
     const measured = whole ? await joinedQuality(r, dest, whole, chunks) : undefined;
     const quality = measured && hdr ? { ...measured, hdr } : measured;
+    if (loudness && !('skipped' in loudness))
+      loudness = withOutputFigures(
+        loudness,
+        await measureOutputLoudness(r.ffmpeg.ffmpeg, `file:${dest}`, { signal: r.signal, onSpawn: r.onSpawn }),
+      );
     tick();
     const bytes = (await stat(dest)).size;
     r.onProgress?.({ fraction: 1, etaSeconds: 0 });
-    return { bytes, frames, repaired, ...(quality ? { quality } : {}), cleanup: () => removeScratch(r.storage, p) };
+    return {
+      bytes,
+      frames,
+      repaired,
+      ...(quality ? { quality } : {}),
+      ...(loudness ? { loudness } : {}),
+      cleanup: () => removeScratch(r.storage, p),
+    };
   } catch (err) {
     throw asNommerError(err);
   }

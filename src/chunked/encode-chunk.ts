@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
+import { fitOutputLevel, pieceLoudness, type OutputLoudness } from '../ffmpeg/loudness.js';
 import { countVideoPackets, ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { TaskProgress } from '../ffmpeg/progress.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
@@ -86,7 +87,7 @@ export function chunkFilters(chunk: Pick<VideoChunkParams, 'selectStart' | 'sele
 function compilePiece(
   src: PieceSource,
   only: 'video' | 'audio',
-  extra: { inputOptions?: string[]; videoFilterPrefix?: string[]; crf?: number } = {},
+  extra: { inputOptions?: string[]; videoFilterPrefix?: string[]; crf?: number; levelFilters?: readonly string[] } = {},
 ): string[] {
   return compilePieceJob(src, only, extra).commands[0]!.args;
 }
@@ -94,16 +95,16 @@ function compilePiece(
 function compilePieceJob(
   src: PieceSource,
   only: 'video' | 'audio',
-  extra: { inputOptions?: string[]; videoFilterPrefix?: string[]; crf?: number } = {},
+  extra: { inputOptions?: string[]; videoFilterPrefix?: string[]; crf?: number; levelFilters?: readonly string[] } = {},
 ): ReturnType<typeof compileJob> {
   const full = parseResolvedPreset(src.preset);
   const preset = parseResolvedPreset({ ...full, ...(only === 'video' ? { audio: null } : { video: null }) });
-  const { crf, ...reading } = extra;
+  const { crf, levelFilters, ...reading } = extra;
   const compiled = compileJob({
     input: src.input,
     ...reading,
     probe: src.probe,
-    outputs: [{ preset, path: src.dest, crf }],
+    outputs: [{ preset, path: src.dest, crf, levelFilters }],
     encoders: src.encoders,
     passlogDir: tmpdir(),
   });
@@ -136,9 +137,10 @@ export function videoChunkCommand(
   });
 }
 
-/** The audio piece's command: the preset's audio over the whole input. Pure. */
-export function audioPieceCommand(src: PieceSource): string[] {
-  return compilePiece(src, 'audio');
+/** The audio piece's command: the preset's audio over the whole input (at the level its loudness
+ * fit chose, if any). Pure. */
+export function audioPieceCommand(src: PieceSource, levelFilters?: readonly string[]): string[] {
+  return compilePiece(src, 'audio', { levelFilters });
 }
 
 export async function pieceSource(req: PieceRequest): Promise<PieceSource> {
@@ -293,20 +295,41 @@ export async function encodeVideoChunk(
   };
 }
 
-/** Encode the whole audio once into req.dest (so no seam ever touches it). */
+/**
+ * Encode the whole audio once into req.dest (so no seam ever touches it). With a loudness target
+ * the whole audio is measured here, once, and the piece is the fit's last trial; its record (as
+ * measured on the piece) goes in the entry, and the assembler measures it again on the output.
+ */
 export async function encodeAudioPiece(
   req: PieceRequest & { duration?: number; now?: () => number },
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<{ bytes: number; sha256: string; loudness?: OutputLoudness }> {
   const now = req.now ?? Date.now;
-  const args = audioPieceCommand(await pieceSource(req));
-  await rm(req.dest, { force: true });
-  const progress = new TaskProgress([1], req.duration ?? 0, now());
-  await runFfmpeg(req.ffmpeg.ffmpeg, args, {
+  const src = await pieceSource(req);
+  const encode = async (levelFilters?: readonly string[]) => {
+    await rm(req.dest, { force: true });
+    const progress = new TaskProgress([1], req.duration ?? 0, now());
+    await runFfmpeg(req.ffmpeg.ffmpeg, audioPieceCommand(src, levelFilters), {
+      signal: req.signal,
+      onSpawn: req.onSpawn,
+      onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
+    });
+    return req.dest;
+  };
+  const level = await fitOutputLevel({
+    ffmpeg: req.ffmpeg.ffmpeg,
+    audio: parseResolvedPreset(src.preset).audio,
+    probe: src.probe,
+    input: src.input,
+    encode,
     signal: req.signal,
     onSpawn: req.onSpawn,
-    onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
   });
+  if (!level || !('fit' in level)) await encode();
   const st = await stat(req.dest);
   if (st.size === 0) throw new NommerError('FFMPEG_FAILED', 'ffmpeg wrote no audio');
-  return { bytes: st.size, sha256: await sha256File(req.dest) };
+  return {
+    bytes: st.size,
+    sha256: await sha256File(req.dest),
+    ...(level ? { loudness: pieceLoudness(level) } : {}),
+  };
 }

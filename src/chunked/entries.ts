@@ -3,7 +3,7 @@
 // package's join of its chunked rungs). Zod only, so the task kinds' result schemas
 // (tasks/results.ts) take them without the encoders.
 import { z } from 'zod';
-import { outputQualitySchema, type OutputQuality } from '../jobs/outputs.js';
+import { outputLoudnessSchema, outputQualitySchema, type OutputQuality } from '../jobs/outputs.js';
 
 /** What a chunk task measured, as the assembler reads it back: it checks the chunk it fetches
  * against it (its checksum, its frames) and takes the chunk's CRF search from it. `bytes` is
@@ -24,6 +24,8 @@ export const audioPieceEntry = z.object({
   kind: z.literal('audio'),
   bytes: z.number().int().nonnegative(),
   sha256: z.string(),
+  /** With a loudness target: the fit's record as measured on the piece (the assembler measures the output again). */
+  loudness: outputLoudnessSchema.optional(),
 });
 export type AudioPieceEntry = z.infer<typeof audioPieceEntry>;
 

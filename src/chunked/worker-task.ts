@@ -79,8 +79,9 @@ export async function runAssemble(ctx: TaskContext, p: AssembleParams): Promise<
       result: {
         frames: r.frames,
         repaired: r.repaired,
-        // The joined output's quality, for the job record (see jobs/state.ts).
+        // The joined output's quality and loudness, for the job record (see jobs/state.ts).
         ...(r.quality ? { quality: [{ uri: out.uri, quality: r.quality }] } : {}),
+        ...(r.loudness ? { loudness: [{ uri: out.uri, loudness: r.loudness }] } : {}),
         ...(media.length ? { media } : {}),
       },
       // The pieces, then the list that named them.

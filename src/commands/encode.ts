@@ -9,7 +9,8 @@ import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { hdrWarning } from '../ffmpeg/hdr.js';
-import { qualitySets, resolveOutputs } from '../jobspec.js';
+import { loudnessText } from '../api/format.js';
+import { loudnessSets, qualitySets, resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { isPackagePreset, refuseTarget } from '../abr/ladder.js';
@@ -28,6 +29,7 @@ interface EncodeFlags {
   dryRun?: boolean;
   target?: string;
   quality?: boolean;
+  loudness?: string;
 }
 
 export function registerEncode(program: Command): void {
@@ -57,6 +59,10 @@ export function registerEncode(program: Command): void {
       'search the CRF that reaches this quality, e.g. ssim=0.985, psnr=40 or a pooled figure ssim.p5=0.95 (VP8/VP9/AV1)',
     )
     .option('--no-quality', 'do not measure SSIM/PSNR of the outputs (default: config quality.measure)')
+    .option(
+      '--loudness <LUFS>',
+      'normalize the audio to this integrated loudness (EBU R128), true peak at most -1 dBTP, e.g. -16 or -23',
+    )
     .option('-n, --dry-run', 'print the ffmpeg command(s) and run nothing')
     .addHelpText(
       'after',
@@ -85,6 +91,7 @@ Examples:
           sets: [
             ...(flags.set ?? []),
             ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
+            ...loudnessSets(flags.loudness),
           ],
           userPresets: config.presets,
           defaultPreset: config.defaultPreset,
@@ -138,6 +145,8 @@ Examples:
         for (const o of result.outputs) {
           const w = o.quality?.hdr && hdrWarning(o.quality.hdr);
           if (w) process.stderr.write(`nommer: ${o.path}: ${w}\n`);
+          if (o.loudness && !ctx.global.json && !ctx.global.quiet)
+            process.stderr.write(`nommer: ${o.path}: ${loudnessText(o.loudness)}\n`);
         }
         if (ctx.global.json)
           printJson({
@@ -148,6 +157,7 @@ Examples:
               path: o.path,
               bytes: o.bytes,
               ...(o.quality ? { quality: o.quality } : {}),
+              ...(o.loudness ? { loudness: o.loudness } : {}),
             })),
           });
         return 0;
@@ -195,11 +205,21 @@ async function encodePackageCommand(
     throw err;
   }
   await view.succeeded([{ path: result.dir, bytes: result.bytes }]);
+  if (result.loudness && !ctx.global.json && !ctx.global.quiet)
+    process.stderr.write(`nommer: ${result.dir}: ${loudnessText(result.loudness)}\n`);
   if (ctx.global.json)
     printJson({
       input: o.input,
       duration: result.package.duration,
-      outputs: [{ preset: o.preset.name, path: result.dir, bytes: result.bytes, package: result.package }],
+      outputs: [
+        {
+          preset: o.preset.name,
+          path: result.dir,
+          bytes: result.bytes,
+          package: result.package,
+          ...(result.loudness ? { loudness: result.loudness } : {}),
+        },
+      ],
     });
   return 0;
 }

@@ -15,7 +15,7 @@ import { encodeInto } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
-import { qualitySets, resolveOutputs } from '../jobspec.js';
+import { loudnessSets, qualitySets, resolveOutputs } from '../jobspec.js';
 import { parseResolvedPreset, toWirePreset } from '../presets/registry.js';
 import type { CreateJobBody, EstimateView, PublicJob } from '../api/contract.js';
 import { formatUsd } from '../api/format.js';
@@ -37,6 +37,7 @@ interface Flags {
   chunked?: boolean;
   target?: string;
   quality?: boolean;
+  loudness?: string;
   maxCost?: number;
 }
 
@@ -84,6 +85,10 @@ export function registerSubmit(program: Command): void {
     )
     .option('--no-quality', 'do not measure SSIM/PSNR of the outputs (default: config quality.measure)')
     .option(
+      '--loudness <LUFS>',
+      'normalize the audio to this integrated loudness (EBU R128), true peak at most -1 dBTP, e.g. -16 or -23',
+    )
+    .option(
       '--max-cost <usd>',
       'the most each job may cost, in dollars: refused when its estimate is above, stopped if its cost passes it',
       dollars,
@@ -124,6 +129,7 @@ Examples:
         const sets = [
           ...flags.set,
           ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
+          ...loudnessSets(flags.loudness),
         ];
         for (const raw of inputs) {
           const input = hasScheme(raw) ? raw : resolve(raw);

@@ -1,8 +1,9 @@
 // What a job's record says about each of its outputs besides its URI and size: its quality
-// (scores, and the CRF search of a target) and, for an adaptive-streaming package, the package's
-// renditions, manifests and extras; and reading them from a task's result. These are the job
-// record's own fields, so they live with the job model: the state machine fills them in without
-// importing the features (quality/, abr/) that produce them, and those re-export them.
+// (scores, and the CRF search of a target), its loudness (when its preset normalizes it) and,
+// for an adaptive-streaming package, the package's renditions, manifests and extras; and reading
+// them from a task's result. These are the job record's own fields, so they live with the job
+// model: the state machine fills them in without importing the features (quality/, abr/,
+// ffmpeg/loudness.ts) that produce them, and those re-export them.
 import { z } from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
 import {
@@ -139,6 +140,55 @@ export type ReportedQuality = Array<{ uri: string; quality: OutputQuality }>;
 /** The quality entries of a task result (invalid or absent ones are none). */
 export function qualityOfResult(result: Record<string, unknown> | undefined | null): ReportedQuality {
   const r = reportedQualitySchema.safeParse(result?.quality);
+  return r.success ? r.data : [];
+}
+
+// ---- loudness -------------------------------------------------------------------------------
+
+/** Loudness as ITU-R BS.1770 / EBU R128 measure it (ffmpeg's ebur128 filter, true peak 4×
+ * oversampled). */
+export const loudnessFigures = z.object({
+  /** Integrated loudness, LUFS. */
+  integrated: finite,
+  /** True peak, dBTP. */
+  truePeak: finite,
+  /** Loudness range, LU. */
+  lra: finite,
+});
+export type LoudnessFigures = z.infer<typeof loudnessFigures>;
+
+const loudnessTarget = z.object({ integrated: finite, truePeak: finite, lra: finite.optional() });
+
+/** What an output's record says of its loudness (job.outputs[i].loudness), when its preset asks
+ * for it: the input's and the output's figures (the output's measured on the output itself), the
+ * gain, and whether it stayed linear; or why nothing was done (no audio, silence). */
+export const outputLoudnessSchema = z.union([
+  z.object({
+    target: loudnessTarget,
+    /** The input's audio as the encoder gets it (downmixed and resampled as the output is). */
+    input: loudnessFigures,
+    output: loudnessFigures,
+    /** The gain applied (before a limiter or compressor, where one acts), dB. */
+    gainDb: finite,
+    /** True when one gain applied to the whole program: no limiter, no compressor. */
+    linear: z.boolean(),
+    /** Why the gain did not stay linear: what a linear gain would have done. */
+    why: z.string().optional(),
+    /** Set when the output missed its target or its ceiling, saying by how much. */
+    missed: z.string().optional(),
+  }),
+  z.object({ target: loudnessTarget, skipped: z.string() }),
+]);
+export type OutputLoudness = z.infer<typeof outputLoudnessSchema>;
+
+/** A task result's `loudness` list: one entry per output URI. */
+export const reportedLoudnessSchema = z.array(z.object({ uri: z.string(), loudness: outputLoudnessSchema }));
+
+/** The loudness entries of a task result (invalid or absent ones are none). */
+export function loudnessOfResult(
+  result: Record<string, unknown> | undefined | null,
+): Array<{ uri: string; loudness: OutputLoudness }> {
+  const r = reportedLoudnessSchema.safeParse(result?.loudness);
   return r.success ? r.data : [];
 }
 

@@ -255,8 +255,10 @@ export interface CompileJobInput {
    * starts the audio at the first video frame. */
   audioFilterPrefix?: readonly string[];
   probe: ProbeInfo;
-  /** `crf`: target mode at this CRF (chosen by the quality search), see TARGET_CAP_FACTOR. */
-  outputs: Array<{ preset: ResolvedPreset; path: string; crf?: number }>;
+  /** `crf`: target mode at this CRF (chosen by the quality search), see TARGET_CAP_FACTOR.
+   * `levelFilters`: the audio filters that set the output's loudness, after audioChain's (the
+   * gain, and a limiter where one must act: ffmpeg/loudness.ts decides them by measuring). */
+  outputs: Array<{ preset: ResolvedPreset; path: string; crf?: number; levelFilters?: readonly string[] }>;
   encoders: ReadonlySet<string>;
   /** Directory for two-pass statistics files. */
   passlogDir: string;
@@ -497,23 +499,39 @@ function timestampArgs(v: VideoSettings, src: VideoStreamInfo, fps: number): str
   return ['-fps_mode', 'passthrough', '-force_key_frames', `expr:gte(t,n_forced*${v.keyframeSeconds})`];
 }
 
+/** An output's channels and layout: the source's, downmixed to the preset's maximum. */
+function audioLayout(a: AudioSettings, src: AudioStreamInfo): { channels: number; layout: string } {
+  const channels = Math.max(1, Math.min(src.channels, a.maxChannels, LAYOUTS.length - 1));
+  return { channels, layout: LAYOUTS[channels]! };
+}
+
+/**
+ * An output's audio filters before its level is set: the caller's prefix, then the format the
+ * encoder gets (channel layout, and the preset's sample rate). The loudness measurement
+ * (ffmpeg/loudness.ts) runs this same chain, so it measures the downmix the output carries.
+ */
+export function audioChain(a: AudioSettings, src: AudioStreamInfo, filterPrefix: readonly string[] = []): string[] {
+  const { layout } = audioLayout(a, src);
+  const aformat = [a.sampleRate ? `sample_rates=${a.sampleRate}` : '', `channel_layouts=${layout}`]
+    .filter(Boolean)
+    .join(':');
+  return [...filterPrefix, `aformat=${aformat}`];
+}
+
 function planAudio(
   a: AudioSettings,
   src: AudioStreamInfo,
   encoder: string,
   filterPrefix: readonly string[] = [],
+  levelFilters: readonly string[] = [],
 ): { args: string[]; info: CompiledAudio } {
-  const channels = Math.max(1, Math.min(src.channels, a.maxChannels, LAYOUTS.length - 1));
-  const layout = LAYOUTS[channels]!;
+  const { channels, layout } = audioLayout(a, src);
   const kbps = audioKbps(a, channels);
-  const aformat = [a.sampleRate ? `sample_rates=${a.sampleRate}` : '', `channel_layouts=${layout}`]
-    .filter(Boolean)
-    .join(':');
   const args = [
     '-c:a',
     encoder,
     '-af',
-    [...filterPrefix, `aformat=${aformat}`].join(','),
+    [...audioChain(a, src, filterPrefix), ...levelFilters].join(','),
     '-b:a',
     `${kbps}k`,
     // Opus needs the Vorbis channel mapping (family 1) for more than two channels.
@@ -538,7 +556,13 @@ interface OutputPlan {
   weight: number;
 }
 
-function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string, targetCrf?: number): OutputPlan {
+function planOutput(
+  job: CompileJobInput,
+  preset: ResolvedPreset,
+  path: string,
+  targetCrf?: number,
+  levelFilters?: readonly string[],
+): OutputPlan {
   const { probe } = job;
   const srcVideo = probe.video && !probe.video.attachedPic ? probe.video : undefined;
   const srcAudio = probe.audio;
@@ -588,6 +612,7 @@ function planOutput(job: CompileJobInput, preset: ResolvedPreset, path: string, 
       srcAudio!,
       encoderFor(preset, preset.audio!.codec, job.encoders),
       job.audioFilterPrefix,
+      levelFilters,
     );
     out.audio = a.info;
     audio = ['-map', `0:${srcAudio!.index}`, ...a.args];
@@ -628,7 +653,7 @@ export function compileJob(job: CompileJobInput): CompiledJob {
     const preset = parseResolvedPreset(o.preset);
     if (preset.container === 'cmaf')
       throw new NommerError('INTERNAL', `preset "${preset.name}" is a package; its renditions are compiled one by one`);
-    return planOutput(job, preset, o.path, o.crf);
+    return planOutput(job, preset, o.path, o.crf, o.levelFilters);
   });
   const input = (seek: string[] = []) => [...seek, ...(job.inputOptions ?? []), '-i', job.input];
   const commands: CompiledCommand[] = [];

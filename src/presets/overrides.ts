@@ -1,10 +1,19 @@
-// Per-job overrides of a preset's settings: `video.crf=30`, `audio.bitrate=96k`, `audio=none`.
+// Per-job overrides of a preset's settings: `video.crf=30`, `audio.bitrate=96k`, `audio=none`,
+// and the fields of an object setting: `audio.loudness.integrated=-16`, `audio.loudness=none`.
 // Keys are checked against the preset schema and values coerced to the field's type (number,
 // boolean, enum, bitrate), never passed through as text — so an override cannot add an ffmpeg
 // option (`video.crf=30 -f lavfi`, `audio.bitrate=-i`) however it is spelled.
+// `audio.loudness.*` on a preset without audio is skipped, not an error: `--loudness` sets it on
+// every output of a job, and a poster beside a webm has no audio to normalize.
 import { z } from 'zod';
 import { NommerError } from '../errors.js';
-import { describeIssues, OVERRIDABLE, resolvedPresetSchema, type ResolvedPreset } from './schema.js';
+import {
+  describeIssues,
+  OVERRIDABLE,
+  OVERRIDABLE_OBJECTS,
+  resolvedPresetSchema,
+  type ResolvedPreset,
+} from './schema.js';
 
 type Section = keyof typeof OVERRIDABLE;
 const SECTIONS = Object.keys(OVERRIDABLE) as Section[];
@@ -48,13 +57,16 @@ export function describeField(schema: z.ZodType): string {
   return 'a value of the right type';
 }
 
-// No sign: nothing a user passes may start with '-'.
+// No sign: nothing a user passes may start with '-', but a number where the field takes negatives
+// (a loudness in LUFS): it becomes a number, never text in an argv.
 const NUMBER_RE = /^\d+(\.\d+)?$/;
+const SIGNED_NUMBER_RE = /^-?\d+(\.\d+)?$/;
 
 /** The string as the field's type, or undefined when it is not one. */
 function coerce(schema: z.ZodType, text: string): unknown {
   const s = unwrap(schema);
-  if (s instanceof z.ZodNumber) return NUMBER_RE.test(text) ? Number(text) : undefined;
+  if (s instanceof z.ZodNumber)
+    return (s.minValue !== null && s.minValue < 0 ? SIGNED_NUMBER_RE : NUMBER_RE).test(text) ? Number(text) : undefined;
   if (s instanceof z.ZodBoolean)
     return ({ true: true, false: false, yes: true, no: false, on: true, off: false } as Record<string, boolean>)[
       text.toLowerCase()
@@ -89,6 +101,10 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     const key = item.slice(0, eq).trim();
     const text = item.slice(eq + 1);
     const [section, field, ...rest] = key.split('.');
+    if (section === 'audio' && field !== undefined && Object.hasOwn(OVERRIDABLE_OBJECTS.audio, field)) {
+      setObjectField(out, preset.name, field as keyof typeof OVERRIDABLE_OBJECTS.audio, rest, text);
+      continue;
+    }
     if (!SECTIONS.includes(section as Section) || rest.length > 0) {
       throw invalid(
         `unknown override key "${key}"`,
@@ -137,6 +153,40 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
       `overrides given: ${overrides.join(' ')}`,
     );
   return r.data;
+}
+
+/** `audio.<object>.<field>=value` or `audio.<object>=none`, into `out` (checked whole after). */
+function setObjectField(
+  out: Record<string, unknown>,
+  presetName: string,
+  name: keyof typeof OVERRIDABLE_OBJECTS.audio,
+  rest: readonly string[],
+  text: string,
+): void {
+  const key = ['audio', name, ...rest].join('.');
+  const shape = OVERRIDABLE_OBJECTS.audio[name].shape;
+  const fields = Object.keys(shape)
+    .map((f) => `audio.${name}.${f}`)
+    .join(', ');
+  const audio = out.audio as Record<string, unknown> | null;
+  if (rest.length === 0) {
+    if (text !== 'none')
+      throw invalid(`"${key}" takes only "none" (no ${name}), got "${text}"`, `to set it use ${fields}`);
+    if (audio) delete audio[name];
+    return;
+  }
+  const field = rest[0]!;
+  const schema = rest.length === 1 && Object.hasOwn(shape, field) ? shape[field as keyof typeof shape] : undefined;
+  if (!schema) throw invalid(`unknown override key "${key}"`, `valid keys: ${fields}, or audio.${name}=none`);
+  if (!audio) return; // no audio: nothing to set (see the header)
+  const value = coerce(schema, text);
+  const checked = value === undefined ? undefined : schema.safeParse(value);
+  if (!checked?.success)
+    throw invalid(
+      `${key} must be ${describeField(schema)}, got "${text}"`,
+      `e.g. ${key}=${example(schema)} (preset "${presetName}")`,
+    );
+  audio[name] = { ...((audio[name] as Record<string, unknown> | undefined) ?? {}), [field]: checked.data };
 }
 
 function example(schema: z.ZodType): string {

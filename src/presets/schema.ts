@@ -133,9 +133,25 @@ const audioShape = {
   /** When false, an input without audio is an error (INPUT_NO_STREAMS) instead of a silent output. */
   optional: z.boolean().default(true),
 };
+/** Loudness normalization (EBU R128 / ITU-R BS.1770, src/ffmpeg/loudness.ts): the audio is
+ * measured, then given a linear gain to `integrated` that keeps its true peak at or under
+ * `truePeak`; where no linear gain can, a limiter acts on the peaks (and the record says so).
+ * With `lra`, a program whose loudness range is wider is compressed to it (not linear either). */
+export const loudnessSchema = z.strictObject({
+  /** Integrated loudness to reach, LUFS (-23 broadcast, -16 or -14 streaming). */
+  integrated: z.number().min(-70).max(-5),
+  /** Ceiling of the true peak, dBTP, measured on the encoded output. */
+  truePeak: z.number().min(-9).max(0).default(-1),
+  /** Widest loudness range to keep, LU; unset: the range is left as it is. */
+  lra: z.number().min(1).max(50).optional(),
+});
+export type LoudnessSettings = z.infer<typeof loudnessSchema>;
+
 const audioObjects = {
   /** Bitrate by channel count ("1", "2", "6"...); counts in between are interpolated. */
   channelBitrates: z.record(z.string().regex(/^[1-8]$/), bitrate).optional(),
+  /** Unset: levels pass through as they are. */
+  loudness: loudnessSchema.optional(),
 };
 
 /** A quality target as text: `ssim=0.985`, `psnr=40`, `vmaf=93`, or a pooled figure of the frames
@@ -227,6 +243,12 @@ export const OVERRIDABLE: {
   audio: Object.fromEntries(Object.entries(audioShape).filter(([k]) => k !== 'codec')),
   quality: qualityShape,
   abr: abrShape,
+};
+
+/** Settings that are objects inside a section, whose fields an override may set one by one
+ * (`audio.loudness.integrated=-16`), or drop whole (`audio.loudness=none`). */
+export const OVERRIDABLE_OBJECTS: { audio: { loudness: typeof loudnessSchema } } = {
+  audio: { loudness: loudnessSchema },
 };
 
 const presetCommon = {
