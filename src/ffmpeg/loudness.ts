@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { NommerError } from '../errors.js';
 import type { LoudnessFigures, OutputLoudness } from '../jobs/outputs.js';
-import { audioChain } from '../presets/compile.js';
+import { audioChain, audioLayout } from '../presets/compile.js';
 import type { AudioSettings, LoudnessSettings } from '../presets/schema.js';
 import { runFfmpeg } from './run.js';
 import type { ProbeInfo } from './types.js';
@@ -194,27 +194,29 @@ export function nextPlan(
   return { ...plan, gainDb: plan.gainDb + miss, limitDb };
 }
 
-/** The filters that set the level (after the output's chain). `sampleRate`: the chain's rate,
- * which the limiter and the compressor (both work oversampled) return to. Pure. */
-export function levelFilters(plan: LevelPlan, input: Measured, sampleRate: number): string[] {
+/** The chain's format, which the limiter and the compressor (both work oversampled, and
+ * loudnorm leaves its channel layout unset) return to. */
+export interface ChainFormat {
+  sampleRate: number;
+  layout: string;
+}
+
+/** The filters that set the level (after the output's chain). Pure. */
+export function levelFilters(plan: LevelPlan, input: Measured, format: ChainFormat): string[] {
   const n = (x: number) => x.toFixed(2);
+  const back = `aformat=sample_rates=${format.sampleRate}:channel_layouts=${format.layout}`;
   if (plan.compress) {
     const c = plan.compress;
     // loudnorm runs at 192 kHz whatever it is given.
     return [
       `loudnorm=I=${n(c.integrated)}:TP=${n(c.truePeak)}:LRA=${n(c.lra)}:measured_I=${n(input.integrated)}:measured_TP=${n(input.truePeak)}:measured_LRA=${n(input.lra)}:measured_thresh=${n(input.threshold)}:linear=false`,
-      `aresample=${sampleRate}`,
+      back,
     ];
   }
   const gain = `volume=${n(plan.gainDb)}dB`;
   if (plan.limitDb === undefined) return [gain];
   const limit = (10 ** (plan.limitDb / 20)).toFixed(5);
-  return [
-    gain,
-    `aresample=${sampleRate * 4}`,
-    `alimiter=limit=${limit}:level=disabled:latency=1`,
-    `aresample=${sampleRate}`,
-  ];
+  return [gain, `aresample=${format.sampleRate * 4}`, `alimiter=limit=${limit}:level=disabled:latency=1`, back];
 }
 
 // ---- fitting ---------------------------------------------------------------------------------
@@ -224,8 +226,8 @@ export interface FitRequest {
   target: LoudnessSettings;
   /** The input's audio as the output's chain gives it to the encoder (before any level filter). */
   source: Omit<MeasureLoudnessRequest, 'ffmpeg' | 'signal' | 'onSpawn'>;
-  /** The chain's sample rate (the preset's, else the source's). */
-  sampleRate: number;
+  /** The chain's format (the preset's sample rate, else the source's; the output's layout). */
+  format: ChainFormat;
   /** Encode the output's audio with these level filters and give the file's path: a trial (for
    * an audio piece, the piece itself: the last trial is what is kept). */
   encode: (levelFilters: string[]) => Promise<string>;
@@ -252,7 +254,7 @@ export async function fitLoudness(r: FitRequest): Promise<LoudnessFit | { skippe
   if (!input) return { skipped: 'the audio is silent: there is no loudness to normalize' };
   let plan = firstPlan(r.target, input);
   for (let trials = 1; ; trials++) {
-    const filters = levelFilters(plan, input, r.sampleRate);
+    const filters = levelFilters(plan, input, r.format);
     const path = await r.encode(filters);
     const trial = await measure({ input: `file:${path}`, stream: '0:a:0' });
     if (!trial)
@@ -300,6 +302,9 @@ export function withOutputFigures(record: OutputLoudness, output: LoudnessFigure
     missed.push(`integrated ${output.integrated.toFixed(1)} LUFS is ${db(off)} LU from the target`);
   if (output.truePeak > t.truePeak)
     missed.push(`true peak ${db(output.truePeak)} dBTP is over the ${t.truePeak} dBTP ceiling`);
+  // Only when it was compressed: a range already within the target is left as it is.
+  if (t.lra !== undefined && record.input.lra > t.lra && output.lra > t.lra + REPORT_TOLERANCE_LU)
+    missed.push(`loudness range ${output.lra.toFixed(1)} LU is wider than the ${t.lra} LU asked`);
   const { missed: _before, ...rest } = record;
   return { ...rest, output: figures(output), ...(missed.length ? { missed: missed.join('; ') } : {}) };
 }
@@ -360,7 +365,7 @@ export async function fitOutputLevel(r: OutputLevelRequest): Promise<OutputLevel
       stream: `0:${src.index}`,
       filters: audioChain(r.audio, src, r.filterPrefix),
     },
-    sampleRate: r.audio.sampleRate ?? src.sampleRate,
+    format: { sampleRate: r.audio.sampleRate ?? src.sampleRate, layout: audioLayout(r.audio, src).layout },
     encode: r.encode,
     signal: r.signal,
     onSpawn: r.onSpawn,

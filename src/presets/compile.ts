@@ -500,7 +500,7 @@ function timestampArgs(v: VideoSettings, src: VideoStreamInfo, fps: number): str
 }
 
 /** An output's channels and layout: the source's, downmixed to the preset's maximum. */
-function audioLayout(a: AudioSettings, src: AudioStreamInfo): { channels: number; layout: string } {
+export function audioLayout(a: AudioSettings, src: AudioStreamInfo): { channels: number; layout: string } {
   const channels = Math.max(1, Math.min(src.channels, a.maxChannels, LAYOUTS.length - 1));
   return { channels, layout: LAYOUTS[channels]! };
 }
