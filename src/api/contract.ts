@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { JOB_STATES, PHASES } from '../jobs/types.js';
 import { JOB_EVENT_TYPES, TASK_STATES } from '../jobs/state.js';
 import { packageInfo } from '../abr/types.js';
-import { outputQualitySchema } from '../jobs/outputs.js';
+import { outputLoudnessSchema, outputQualitySchema } from '../jobs/outputs.js';
 
 // --- errors -------------------------------------------------------------------------------------
 
@@ -40,6 +40,8 @@ export const publicOutput = z.object({
   quality: outputQuality.optional(),
   /** An adaptive-streaming package's renditions, manifests and extras. */
   package: packageInfo.meta({ id: 'PackageInfo' }).optional(),
+  /** Its loudness, input and output (measured on the output), when its preset normalizes it. */
+  loudness: outputLoudnessSchema.meta({ id: 'OutputLoudness' }).optional(),
 });
 export type PublicOutput = z.infer<typeof publicOutput>;
 

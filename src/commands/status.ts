@@ -9,6 +9,7 @@ import { requireFeederd } from '../client/connect.js';
 import { findRunning } from '../client/daemon.js';
 import type { JobDetailView as Detail, JobPage, PublicJob, Summary as ApiSummary } from '../api/contract.js';
 import { outputText, packageLines } from '../tui/format.js';
+import { loudnessText } from '../api/format.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { watchJobsView } from '../tui/watch-jobs.js';
 import { NommerError } from '../errors.js';
@@ -47,6 +48,7 @@ function detailLines(d: Detail, references: readonly ReferencePrice[]): string[]
     ...j.outputs.flatMap((o, i) => [
       `${i === 0 ? 'outputs' : '       '}   ${outputText(o)}`,
       ...packageLines(o).map((l) => `            ${l}`),
+      ...(o.loudness ? [`            loudness ${loudnessText(o.loudness)}`] : []),
     ]),
     `created   ${j.createdAt}`,
     ...(j.startedAt ? [`started   ${j.startedAt}${j.worker ? ` on ${j.worker}` : ''}`] : []),

@@ -8,7 +8,14 @@
 // events from another attempt, or with seq <= the last applied, change nothing.
 import type { ErrorInfo } from '../errors.js';
 import type { StatusEvent, TaskMessage, WirePreset } from '../messages.js';
-import { type OutputQuality, type PackageInfo, packageOfResult, qualityOfResult } from './outputs.js';
+import {
+  loudnessOfResult,
+  type OutputLoudness,
+  type OutputQuality,
+  type PackageInfo,
+  packageOfResult,
+  qualityOfResult,
+} from './outputs.js';
 import { FINAL_STATES, type JobState, type Phase } from './types.js';
 
 export const TASK_STATES = ['waiting', 'queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -48,6 +55,8 @@ export interface JobOutput {
   quality?: OutputQuality;
   /** An adaptive-streaming package's renditions, manifests and extras (jobs/outputs.ts). */
   package?: PackageInfo;
+  /** Its loudness, in and out, when its preset normalizes it (jobs/outputs.ts). */
+  loudness?: OutputLoudness;
 }
 
 export interface JobSnapshot {
@@ -255,10 +264,13 @@ export function applyStatus(
       }
       if (ev.outputs?.length)
         jobOverrides = {
-          outputs: withPackage(
-            withQuality(withBytes(job.outputs, ev.outputs), qualityOfResult(ev.result)),
-            ev.outputs,
-            packageOfResult(ev.result),
+          outputs: withLoudness(
+            withPackage(
+              withQuality(withBytes(job.outputs, ev.outputs), qualityOfResult(ev.result)),
+              ev.outputs,
+              packageOfResult(ev.result),
+            ),
+            loudnessOfResult(ev.result),
           ),
         };
       break;
@@ -761,6 +773,15 @@ function withQuality(
 ): JobOutput[] {
   const q = new Map(reported.map((o) => [o.uri, o.quality]));
   return outputs.map((o) => (q.has(o.uri) ? { ...o, quality: q.get(o.uri)! } : o));
+}
+
+/** Each output's loudness as the task that made it reported it (by URI). */
+function withLoudness(
+  outputs: readonly JobOutput[],
+  reported: ReadonlyArray<{ uri: string; loudness: OutputLoudness }>,
+): JobOutput[] {
+  const l = new Map(reported.map((o) => [o.uri, o.loudness]));
+  return outputs.map((o) => (l.has(o.uri) ? { ...o, loudness: l.get(o.uri)! } : o));
 }
 
 /** A package task's one output gets the package it reports. */

@@ -113,6 +113,7 @@ function publicOutput(o: JobOutput, deliver: Job['options']['deliver']): PublicO
     ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
     ...(o.quality ? { quality: o.quality } : {}),
     ...(o.package ? { package: o.package } : {}),
+    ...(o.loudness ? { loudness: o.loudness } : {}),
   };
 }
 

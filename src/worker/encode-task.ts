@@ -54,12 +54,20 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun<ResultOf<
     await ctx.phase('uploading');
     await ctx.beforeCommit();
     const committed = await commitAllUndoable(prepared, { signal: ctx.signal });
-    // Each output's quality travels in the result (the status event's outputs carry sizes only).
+    // Each output's quality and loudness travel in the result (the status event's outputs carry sizes only).
     const quality = task.outputs.flatMap((o, i) => {
       const q = r.outputs[i]?.quality;
       return q ? [{ uri: o.uri, quality: q }] : [];
     });
-    const result = { ...(quality.length ? { quality } : {}), ...(media.length ? { media } : {}) };
+    const loudness = task.outputs.flatMap((o, i) => {
+      const l = r.outputs[i]?.loudness;
+      return l ? [{ uri: o.uri, loudness: l }] : [];
+    });
+    const result = {
+      ...(quality.length ? { quality } : {}),
+      ...(loudness.length ? { loudness } : {}),
+      ...(media.length ? { media } : {}),
+    };
     return { outputs: committed.results, committed, ...(Object.keys(result).length ? { result } : {}) };
   } catch (err) {
     await discardAll(prepared);

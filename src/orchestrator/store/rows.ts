@@ -8,7 +8,7 @@ import type { JobEventType, JobOutput, TaskState, TaskType } from '../../jobs/st
 import type { Job, JobEvent, Task } from './types.js';
 import { z } from 'zod';
 import { type OutputMedia, outputMedia } from '../../cost/output-media.js';
-import { outputQualitySchema, packageInfo } from '../../jobs/outputs.js';
+import { outputLoudnessSchema, outputQualitySchema, packageInfo } from '../../jobs/outputs.js';
 import { taskOutput } from '../../messages.js';
 import { readBack } from '../../read-back.js';
 import { type CostFacts, jobCostOf } from './job-cost.js';
@@ -129,6 +129,7 @@ const outputsColumn = z.array(
     bytes: z.number().int().nonnegative().optional(),
     quality: outputQualitySchema.optional(),
     package: packageInfo.optional(),
+    loudness: outputLoudnessSchema.optional(),
   }) satisfies z.ZodType<JobOutput>,
 );
 /** tasks.deps: keys of the tasks that must succeed first. */
