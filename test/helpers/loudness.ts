@@ -82,7 +82,7 @@ export function program(
     ...lavfi.flatMap((src) => ['-f', 'lavfi', '-i', src]),
     '-filter_complex',
     `${labels}${audio.filter}[a]`,
-    ...(video ? ['-map', '0:v', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'] : []),
+    ...(video ? ['-map', '0:v', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '10'] : []),
     '-map',
     '[a]',
     '-c:a',
