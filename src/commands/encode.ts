@@ -78,6 +78,7 @@ Examples:
   $ nommer encode clip.mov -p webm -p poster                # clip.webm and clip.webp, one decode
   $ nommer encode clip.mov -p av1 -o out/clip-av1.webm --set video.crf=30
   $ nommer encode clip.mov --target ssim=0.98 --json       # outputs[0].quality.search.crf
+  $ nommer encode clip.mov --loudness -16                   # audio at -16 LUFS, true peak <= -1 dBTP
   $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}
   $ nommer encode clip.mov -p abr                           # clip-abr/: manifest.mpd + master.m3u8`,
     )

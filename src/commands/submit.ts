@@ -112,6 +112,7 @@ Examples:
   $ nommer submit talk.mov --json --detach         # {"jobs": [{"id": ..., "state": "queued", ...}]}
   $ nommer submit talk.mov --json | tail -n1       # {"jobs": [{"id": ..., "state": "succeeded", ...}]}
   $ nommer submit talk.mov --target ssim=0.985     # CRF searched; job.outputs[0].quality says how
+  $ nommer submit talk.mov --loudness -23          # EBU R128; job.outputs[0].loudness: input and output
   $ nommer submit talk.mov --dry-run --json        # {"commands": [[ffmpeg argv...]], "jobs": [{"input", "estimate"}]}
   $ nommer submit talk.mov --max-cost 0.25         # BUDGET_EXCEEDED (exit 1) if estimated above $0.25`,
     )

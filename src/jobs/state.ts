@@ -264,12 +264,13 @@ export function applyStatus(
       }
       if (ev.outputs?.length)
         jobOverrides = {
-          outputs: withLoudness(
+          outputs: withReported(
             withPackage(
-              withQuality(withBytes(job.outputs, ev.outputs), qualityOfResult(ev.result)),
+              withReported(withBytes(job.outputs, ev.outputs), 'quality', qualityOfResult(ev.result)),
               ev.outputs,
               packageOfResult(ev.result),
             ),
+            'loudness',
             loudnessOfResult(ev.result),
           ),
         };
@@ -766,22 +767,14 @@ function withBytes(
   return outputs.map((o) => (bytes.has(o.uri) ? { ...o, bytes: bytes.get(o.uri)! } : o));
 }
 
-/** Each output's quality as the task that made it reported it (by URI). */
-function withQuality(
+/** Each output's quality or loudness as the task that made it reported it (by URI). */
+function withReported<K extends 'quality' | 'loudness'>(
   outputs: readonly JobOutput[],
-  reported: ReadonlyArray<{ uri: string; quality: OutputQuality }>,
+  key: K,
+  reported: ReadonlyArray<{ uri: string } & Required<Pick<JobOutput, K>>>,
 ): JobOutput[] {
-  const q = new Map(reported.map((o) => [o.uri, o.quality]));
-  return outputs.map((o) => (q.has(o.uri) ? { ...o, quality: q.get(o.uri)! } : o));
-}
-
-/** Each output's loudness as the task that made it reported it (by URI). */
-function withLoudness(
-  outputs: readonly JobOutput[],
-  reported: ReadonlyArray<{ uri: string; loudness: OutputLoudness }>,
-): JobOutput[] {
-  const l = new Map(reported.map((o) => [o.uri, o.loudness]));
-  return outputs.map((o) => (l.has(o.uri) ? { ...o, loudness: l.get(o.uri)! } : o));
+  const r = new Map(reported.map((o) => [o.uri, o[key]]));
+  return outputs.map((o) => (r.has(o.uri) ? { ...o, [key]: r.get(o.uri)! } : o));
 }
 
 /** A package task's one output gets the package it reports. */
