@@ -16,6 +16,7 @@ import {
   finishLevel,
   fitOutputLevel,
   levelFiltersOf,
+  measureCommandOf,
   measureOutputLoudness,
   type OutputLevel,
 } from './ffmpeg/loudness.js';
@@ -199,8 +200,18 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
     const targets: Array<QualityTarget | undefined> = [];
     for (const p of presets) targets.push(await targetOf(p, req.ffmpeg.ffmpeg));
     // A dry run shows the preset's own CRF: in target mode the CRF is searched when it runs.
-    if (req.dryRun)
-      return { probe, outputs: [], commands: plain.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])) };
+    if (req.dryRun) {
+      // A loudness target's measurement runs first; the gain it decides is not in the commands.
+      const measures = presets.flatMap((p) => {
+        const m = measureCommandOf({ audio: p.audio, probe, input });
+        return m ? [m] : [];
+      });
+      return {
+        probe,
+        outputs: [],
+        commands: [...measures, ...plain.commands.map((c) => c.args)].map((a) => show([req.ffmpeg.ffmpeg, ...a])),
+      };
+    }
     for (const [i, p] of presets.entries())
       levels[i] = await fitOutputLevel({
         ffmpeg: req.ffmpeg.ffmpeg,

@@ -2,8 +2,9 @@
 // program land within ±0.5 LU of the target with the true peak at or under the ceiling, as an
 // independent ebur128 run measures the output (test/helpers/loudness.ts), in a whole-file encode,
 // an audio-only preset and a package; a program whose peaks no linear gain can raise is limited
-// and its record says so; an input without audio gets a note, not a failure; bad values are
-// refused before anything runs. The planning and the summary parsing are pure and tested alone.
+// and its record says so; one whose loudness range is wider than asked is compressed and says
+// so; an input without audio gets a note, not a failure; bad values are refused before anything
+// runs. The planning and the summary parsing are pure and tested alone.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -191,6 +192,20 @@ test('--loudness is a preset override; bad values are refused with a hint, befor
   );
 
   const clip = makeClip(join(dir.path, 'flags.mp4'), { seconds: 1 });
+  // A dry run lists the measurement the gain will come from, ahead of the encode; no measurement without a target.
+  const dry = async (sets: string[]) =>
+    (
+      await encode({
+        ffmpeg: ff,
+        storage: localFileStorage(),
+        input: clip,
+        outputs: [{ preset: applyOverrides(webm, sets), path: join(dir.path, 'dry.webm') }],
+        dryRun: true,
+      })
+    ).commands;
+  const [measure, ...rest] = await dry(loudnessSets('-16'));
+  assert.match(measure!.join(' '), / -af aformat=[^ ]*,ebur128@l[0-9a-f]{16}=peak=true[^ ]* -f null -$/);
+  assert.deepEqual(rest, await dry([]));
   for (const args of [
     ['--loudness', '5'],
     ['--loudness=-16', '-s', 'audio.loudness.truePeak=1'],
@@ -256,6 +271,25 @@ test('an audio-only preset: peaks no linear gain can raise are limited, the reco
   const { record } = assertOnTarget(out, r.outputs[0]!.loudness, 'peaky');
   assert.equal(record.linear, false);
   assert.match(record.why ?? '', /over the -1 dBTP ceiling: peaks limited/);
+});
+
+test('a loudness range wider than asked is compressed (not linear, said), and what it reached is reported as measured', async () => {
+  const input = program(dir.path, 'wide.mkv', PROGRAMS.wide(16), { seconds: 16, video: false });
+  const before = ebur128(input);
+  assert.ok(before.lra > 15, `the program's range: ${before.lra} LU`);
+  const out = join(dir.path, 'wide.opus');
+  const preset = applyOverrides(getPreset('opus'), [...loudnessSets('-20'), 'audio.loudness.lra=6']);
+  const r = await encode({ ffmpeg: ff, storage: localFileStorage(), input, outputs: [{ preset, path: out }] });
+  const record = applied(r.outputs[0]!.loudness);
+  const m = ebur128(out);
+  assert.ok(Math.abs(m.integrated - -20) <= 0.5, `${m.integrated} LUFS`);
+  assert.ok(m.truePeak <= CEILING, `true peak ${m.truePeak}`);
+  assert.equal(record.linear, false);
+  assert.match(record.why ?? '', /loudness range, 2\d\.\d LU, is wider than the 6 LU asked: compressed/);
+  assert.ok(m.lra < before.lra - 2, `compressed: ${before.lra} -> ${m.lra} LU`);
+  assert.ok(Math.abs(record.output.lra - m.lra) <= 0.2, `record LRA ${record.output.lra}, measured ${m.lra}`);
+  // loudnorm's dynamic mode narrows a range slowly (3 s windows): what it did not reach is said.
+  if (m.lra > 6.5) assert.match(record.missed ?? '', /loudness range .* is wider than the 6 LU asked/);
 });
 
 test('an input without audio: the record says so and the encode succeeds', async () => {

@@ -23,7 +23,7 @@ import type { LoudnessFigures, OutputLoudness } from '../jobs/outputs.js';
 import { audioChain, audioLayout } from '../presets/compile.js';
 import type { AudioSettings, LoudnessSettings } from '../presets/schema.js';
 import { runFfmpeg } from './run.js';
-import type { ProbeInfo } from './types.js';
+import type { AudioStreamInfo, ProbeInfo } from './types.js';
 
 export { loudnessOfResult, outputLoudnessSchema, type LoudnessFigures, type OutputLoudness } from '../jobs/outputs.js';
 
@@ -349,6 +349,30 @@ export interface OutputLevelRequest {
   onSpawn?: (pid: number) => void;
 }
 
+/** What the first pass measures of an output: its audio stream through its own chain. */
+function sourceOf(
+  r: Pick<OutputLevelRequest, 'input' | 'inputOptions' | 'filterPrefix'>,
+  audio: AudioSettings,
+  src: AudioStreamInfo,
+): FitRequest['source'] {
+  return {
+    input: r.input,
+    inputOptions: r.inputOptions,
+    stream: `0:${src.index}`,
+    filters: audioChain(audio, src, r.filterPrefix),
+  };
+}
+
+/** The measuring command of an output whose preset asks for loudness (for a dry run: the gain
+ * and the trials that follow depend on what it measures), or undefined. */
+export function measureCommandOf(
+  r: Pick<OutputLevelRequest, 'audio' | 'probe' | 'input' | 'inputOptions' | 'filterPrefix'>,
+): string[] | undefined {
+  const src = r.probe.audio;
+  if (!r.audio?.loudness || !src) return undefined;
+  return measureArgs(sourceOf(r, r.audio, src), measureTag());
+}
+
 /** Fit an output's level; undefined when its preset asks for no loudness. An input without audio
  * is a note on the record, not a failure. */
 export async function fitOutputLevel(r: OutputLevelRequest): Promise<OutputLevel | undefined> {
@@ -356,16 +380,13 @@ export async function fitOutputLevel(r: OutputLevelRequest): Promise<OutputLevel
   if (!r.audio || !target) return undefined;
   const src = r.probe.audio;
   if (!src) return { record: skippedLoudness(target, 'the input has no audio') };
+  // A source whose rate the probe could not read is resampled to Opus's own.
+  const sampleRate = r.audio.sampleRate ?? (src.sampleRate > 0 ? src.sampleRate : 48000);
   const fit = await fitLoudness({
     ffmpeg: r.ffmpeg,
     target,
-    source: {
-      input: r.input,
-      inputOptions: r.inputOptions,
-      stream: `0:${src.index}`,
-      filters: audioChain(r.audio, src, r.filterPrefix),
-    },
-    format: { sampleRate: r.audio.sampleRate ?? src.sampleRate, layout: audioLayout(r.audio, src).layout },
+    source: sourceOf(r, r.audio, src),
+    format: { sampleRate, layout: audioLayout(r.audio, src).layout },
     encode: r.encode,
     signal: r.signal,
     onSpawn: r.onSpawn,

@@ -57,6 +57,11 @@ export const PROGRAMS = {
     ],
     filter: 'amix=inputs=2:normalize=0,aformat=channel_layouts=stereo',
   }),
+  /** Pink noise 4 s loud, 4 s 20 dB softer, twice: a loudness range near 20 LU. */
+  wide: (seconds: number) => ({
+    inputs: [`anoisesrc=color=pink:amplitude=1:duration=${seconds}:sample_rate=48000:seed=5`],
+    filter: "volume='if(lt(mod(t,8),4),0.3,0.03)':eval=frame,aformat=channel_layouts=stereo",
+  }),
 };
 
 /**
