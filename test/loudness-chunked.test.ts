@@ -2,7 +2,7 @@
 // --loudness -16` to a real feederd with two workers; the audio task measures the whole audio once
 // and the joined output lands within ±0.5 LU of the target with its true peak under the ceiling
 // (an independent ebur128 run); the job record carries the input's and the output's figures,
-// and `nommer status` shows them.
+// and `nommer status` and the dashboard's job page (a real Chromium) show them.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import { tempDir } from './helpers/media.js';
 import { startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { ebur128, program, PROGRAMS } from './helpers/loudness.js';
 import { nommer } from './helpers/cli.js';
+import { launchBrowser, openDashboard } from './helpers/browser.js';
+import { loudnessText } from '../src/api/format.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -19,7 +21,7 @@ after(async () => {
   for (const d of dirs) d.cleanup();
 });
 
-test('a chunked job measures its audio once and its joined output lands on -16 LUFS; status shows input and output', async () => {
+test('a chunked job measures its audio once and its joined output lands on -16 LUFS; status and the dashboard show input and output', async () => {
   const d = tempDir('nommer-loudness-chunked-');
   dirs.push(d);
   const f = await startFeederd(d.path, {
@@ -62,4 +64,17 @@ test('a chunked job measures its audio once and its joined output lands on -16 L
   );
   const json = await nommer(['status', job.id, '--json'], env);
   assert.deepEqual((JSON.parse(json.stdout) as { job: PublicJob }).job.outputs[0]!.loudness, l);
+
+  // The dashboard's job page says it as status does (the same formatter, served as format.js).
+  const browser = await launchBrowser();
+  try {
+    const d = await openDashboard(browser, f.client);
+    await d.page.goto(`${f.client.endpoint.url}/#/jobs/${encodeURIComponent(job.id)}`);
+    const shown = d.page.locator('article.detail .outputs .loudness');
+    await shown.waitFor();
+    assert.equal(await shown.textContent(), `loudness ${loudnessText(l)}`);
+    assert.deepEqual(d.errors, []);
+  } finally {
+    await browser.close();
+  }
 });

@@ -9,7 +9,7 @@
 // Routes are hashes: #/ (jobs, ?state= filter), #/jobs/<id>, #/new, #/watches (read-only: what
 // `nommer watch list` shows, read again every few seconds while open).
 
-import { formatBytes, formatDuration, formatUsd, qualityText, stateLabel } from './format.js';
+import { formatBytes, formatDuration, formatUsd, loudnessText, qualityText, stateLabel } from './format.js';
 
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
@@ -269,6 +269,7 @@ function outputsView(j, full) {
         <span class="uri" title="${o.uri}">${full ? o.uri : baseName(o.uri)}</span>
         ${o.bytes !== undefined ? html`<span class="size">${formatBytes(o.bytes)}</span>` : ''}
         ${o.quality ? html`<span class="quality">${qualityText(o.quality)}</span>` : ''}
+        ${o.loudness ? html`<span class="loudness">loudness ${loudnessText(o.loudness)}</span>` : ''}
       </li>`,
     )}
   </ul>`;
