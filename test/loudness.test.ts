@@ -55,6 +55,9 @@ function assertOnTarget(path: string, l: OutputLoudness | undefined, what: strin
   assert.ok(Math.abs(r.output.integrated - m.integrated) <= 0.15, `${what}: record ${r.output.integrated}`);
   assert.ok(Math.abs(r.output.truePeak - m.truePeak) <= 0.15, `${what}: record TP ${r.output.truePeak}`);
   assert.equal(r.missed, undefined);
+  process.stdout.write(
+    `# ${what}: input ${r.input.integrated} LUFS, ${r.input.truePeak} dBTP -> output ${m.integrated} LUFS, ${m.truePeak} dBTP, LRA ${m.lra} LU (ebur128); gain ${r.gainDb} dB, ${r.linear ? 'linear' : 'not linear'}\n`,
+  );
   return { measured: m, record: r };
 }
 
@@ -300,8 +303,15 @@ test('an input without audio: the record says so and the encode succeeds', async
   const j = JSON.parse(r.stdout) as { outputs: Array<{ loudness?: unknown }> };
   assert.deepEqual(j.outputs[0]!.loudness, {
     target: { integrated: -16, truePeak: -1 },
-    skipped: 'the input has no audio',
+    skipped: 'the input has no audio (to make that an error: -s audio.optional=false)',
   });
+  // What the note says makes it an error does.
+  const strict = await nommer(['encode', input, '--loudness', '-16', '-s', 'audio.optional=false', '--dry-run']);
+  assert.equal(strict.code, 1);
+  assert.match(
+    strict.stderr,
+    /^nommer: preset "webm" needs an audio stream and the input has none \[INPUT_NO_STREAMS\]\n {2}hint: /,
+  );
 });
 
 test('a package measures the whole audio once; its audio playlist lands on target', async () => {

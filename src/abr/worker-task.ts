@@ -14,7 +14,7 @@ import {
   fitOutputLevel,
   measureOutputLoudness,
   pieceLoudness,
-  skippedLoudness,
+  noAudioLoudness,
   withOutputFigures,
   type OutputLoudness,
 } from '../ffmpeg/loudness.js';
@@ -799,7 +799,7 @@ async function packageLoudness(
 ): Promise<OutputLoudness | undefined> {
   const target = preset.audio?.loudness;
   if (!target) return undefined;
-  if (audio.none) return skippedLoudness(target, 'the input has no audio');
+  if (audio.none) return noAudioLoudness(target);
   if (!audio.loudness) return undefined;
   const playlist = `file:${join(outDir, `media_${audioStream}.m3u8`)}`;
   return withOutputFigures(

@@ -15,7 +15,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
-import { measureOutputLoudness, skippedLoudness, withOutputFigures, type OutputLoudness } from '../ffmpeg/loudness.js';
+import { measureOutputLoudness, noAudioLoudness, withOutputFigures, type OutputLoudness } from '../ffmpeg/loudness.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import { writeWebmHdr } from '../ffmpeg/webm-hdr.js';
 import type { Progress } from '../jobs/types.js';
@@ -183,7 +183,7 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
     tick();
   } else {
     const target = parseResolvedPreset(r.preset).audio?.loudness;
-    if (target) loudness = skippedLoudness(target, 'the input has no audio');
+    if (target) loudness = noAudioLoudness(target);
   }
 
   const list = join(r.workDir, 'chunks.ffconcat');

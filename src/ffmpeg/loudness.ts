@@ -309,6 +309,12 @@ export function withOutputFigures(record: OutputLoudness, output: LoudnessFigure
   return { ...rest, output: figures(output), ...(missed.length ? { missed: missed.join('; ') } : {}) };
 }
 
+/** An input without audio: a note on the record, not a failure (as audio itself is optional),
+ * which says how to make it one. */
+export function noAudioLoudness(t: LoudnessSettings): OutputLoudness {
+  return skippedLoudness(t, 'the input has no audio (to make that an error: -s audio.optional=false)');
+}
+
 /** A record for an output whose loudness was asked for but could not be set. */
 export function skippedLoudness(t: LoudnessSettings, why: string): OutputLoudness {
   return { target: targetOf(t), skipped: why };
@@ -379,7 +385,7 @@ export async function fitOutputLevel(r: OutputLevelRequest): Promise<OutputLevel
   const target = r.audio?.loudness;
   if (!r.audio || !target) return undefined;
   const src = r.probe.audio;
-  if (!src) return { record: skippedLoudness(target, 'the input has no audio') };
+  if (!src) return { record: noAudioLoudness(target) };
   // A source whose rate the probe could not read is resampled to Opus's own.
   const sampleRate = r.audio.sampleRate ?? (src.sampleRate > 0 ? src.sampleRate : 48000);
   const fit = await fitLoudness({
