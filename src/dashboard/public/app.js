@@ -260,6 +260,7 @@ function progressBar(j) {
       <span class="pct">${pct}%</span>${facts.length ? html`<span class="facts">${facts.join(' · ')}</span>` : ''}</div>`;
 }
 
+// The job's page (full) also gives each output's loudness, whose line is too long for the list.
 function outputsView(j, full) {
   if (!j.outputs.length) return '';
   return html`<ul class="outputs">
@@ -269,7 +270,7 @@ function outputsView(j, full) {
         <span class="uri" title="${o.uri}">${full ? o.uri : baseName(o.uri)}</span>
         ${o.bytes !== undefined ? html`<span class="size">${formatBytes(o.bytes)}</span>` : ''}
         ${o.quality ? html`<span class="quality">${qualityText(o.quality)}</span>` : ''}
-        ${o.loudness ? html`<span class="loudness">loudness ${loudnessText(o.loudness)}</span>` : ''}
+        ${full && o.loudness ? html`<span class="loudness">loudness ${loudnessText(o.loudness)}</span>` : ''}
       </li>`,
     )}
   </ul>`;
