@@ -54,7 +54,7 @@ test('a chunked job measures its audio once and its joined output lands on -16 L
   assert.ok(Math.abs(l.output.truePeak - m.truePeak) <= 0.15);
   assert.equal(l.linear, true);
   process.stdout.write(
-    `# chunked: input ${src.integrated} LUFS, ${src.truePeak} dBTP -> joined output ${m.integrated} LUFS, ${m.truePeak} dBTP (ebur128); gain ${l.gainDb} dB, linear\n`,
+    `chunked: input ${src.integrated} LUFS, ${src.truePeak} dBTP -> joined output ${m.integrated} LUFS, ${m.truePeak} dBTP (ebur128); gain ${l.gainDb} dB, linear\n`,
   );
 
   const plain = await nommer(['status', job.id], env);

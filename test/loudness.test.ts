@@ -56,7 +56,7 @@ function assertOnTarget(path: string, l: OutputLoudness | undefined, what: strin
   assert.ok(Math.abs(r.output.truePeak - m.truePeak) <= 0.15, `${what}: record TP ${r.output.truePeak}`);
   assert.equal(r.missed, undefined);
   process.stdout.write(
-    `# ${what}: input ${r.input.integrated} LUFS, ${r.input.truePeak} dBTP -> output ${m.integrated} LUFS, ${m.truePeak} dBTP, LRA ${m.lra} LU (ebur128); gain ${r.gainDb} dB, ${r.linear ? 'linear' : 'not linear'}\n`,
+    `${what}: input ${r.input.integrated} LUFS, ${r.input.truePeak} dBTP -> output ${m.integrated} LUFS, ${m.truePeak} dBTP, LRA ${m.lra} LU (ebur128); gain ${r.gainDb} dB, ${r.linear ? 'linear' : 'not linear'}\n`,
   );
   return { measured: m, record: r };
 }
@@ -306,7 +306,17 @@ test('an input without audio: the record says so and the encode succeeds', async
     skipped: 'the input has no audio (to make that an error: -s audio.optional=false)',
   });
   // What the note says makes it an error does.
-  const strict = await nommer(['encode', input, '--loudness', '-16', '-s', 'audio.optional=false', '--dry-run']);
+  const strict = await nommer([
+    'encode',
+    input,
+    '-o',
+    join(dir.path, 'mute-strict.webm'),
+    '--loudness',
+    '-16',
+    '-s',
+    'audio.optional=false',
+    '--dry-run',
+  ]);
   assert.equal(strict.code, 1);
   assert.match(
     strict.stderr,
