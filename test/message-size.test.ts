@@ -82,10 +82,24 @@ const base: Pick<StatusEvent, 'v' | 'kind' | 'jobId' | 'attempt' | 'worker' | 'a
   at: 0,
 };
 
+/** The longest loudness record an output gets: limited (why) and still missing its target (missed). */
+const LOUDNESS = {
+  target: { integrated: -23, truePeak: -1, lra: 7 },
+  input: { integrated: -38.6, truePeak: -5.3, lra: 21.4 },
+  output: { integrated: -23.6, truePeak: -0.9, lra: 9.1 },
+  gainDb: 15.6,
+  linear: false,
+  why: 'its loudness range, 21.4 LU, is wider than the 7 LU asked: compressed',
+  missed:
+    'integrated -23.6 LUFS is -0.6 LU from the target; true peak -0.9 dBTP is over the -1 dBTP ceiling; loudness range 9.1 LU is wider than the 7 LU asked',
+};
+
 /** A task's events as a worker sends them, its success with `result` (of its kind's schema). */
 function eventsOf(taskKey: string, kind: TaskKindName, succeeded: Partial<StatusEvent>): StatusEvent[] {
   const r = TASK_RESULTS[kind].safeParse(succeeded.result);
   assert.ok(r.success, `a ${kind} task's result: ${r.error?.message}`);
+  // Every field the event carries is one its kind's schema declares (a parse drops the others).
+  assert.deepEqual(r.data, succeeded.result, `a ${kind} task's result has fields its schema does not declare`);
   const taskId = `${JOB}.${taskKey}`;
   const events: StatusEvent[] = [
     { ...base, taskId, seq: 1, type: 'started' },
@@ -235,12 +249,20 @@ test('a 10-hour chunked package of 6 rungs at 2 s segments: every task message a
   const events = [
     ...eventsOf('rendition-1080p-chunk-299', 'rendition-chunk', { result: chunkEntry(299) }),
     ...eventsOf('audio', 'package-audio', {
-      result: { kind: 'abr-audio', codec: 'opus', channels: 2, kbps: 128, bytes: 576_000_000, sha256: SHA },
+      result: {
+        kind: 'abr-audio',
+        codec: 'opus',
+        channels: 2,
+        kbps: 128,
+        bytes: 576_000_000,
+        sha256: SHA,
+        loudness: LOUDNESS,
+      },
     }),
     ...eventsOf('extras', 'extras', { result: { kind: 'extras', files: 1210 } }),
     ...eventsOf('package', 'package', {
       outputs: [{ uri: out, bytes: 250_000_000_000 }],
-      result: packageResult(out, info, SHA, 1080),
+      result: { ...packageResult(out, info, SHA, 1080), loudness: [{ uri: out, loudness: LOUDNESS }] },
     }),
   ];
   const size = await largestEncoded(messages, events);
@@ -267,7 +289,7 @@ test('a 10-hour chunked job: its assemble task names its chunk list by reference
   const events = [
     ...eventsOf('scenes', 'scenes', { result: scenesResult.parse({ ...scenes.counts, record: scenes.record.ref }) }),
     ...eventsOf(`chunk-${last}`, 'chunk', { result: chunkEntry(last) }),
-    ...eventsOf('audio', 'audio', { result: { kind: 'audio', bytes: 576_000_000, sha256: SHA } }),
+    ...eventsOf('audio', 'audio', { result: { kind: 'audio', bytes: 576_000_000, sha256: SHA, loudness: LOUDNESS } }),
     ...eventsOf('assemble', 'assemble', {
       outputs: [{ uri: out, bytes: 30_000_000_000 }],
       result: {
@@ -275,6 +297,7 @@ test('a 10-hour chunked job: its assemble task names its chunk list by reference
         repaired: [{ piece: 'chunk 12', why: 'checksum differs from what its task reported' }],
         quality: [{ uri: out, quality: { ssim: 0.98, psnr: 40.1, vmaf: 94.2, seconds: 3600, sampling: { every: 4 } } }],
         media: [{ uri: out, seconds: HOURS * 3600, height: 1080 }],
+        loudness: [{ uri: out, loudness: LOUDNESS }],
       },
     }),
   ];

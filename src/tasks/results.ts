@@ -1,19 +1,21 @@
 // Each task kind's result: what its `succeeded` event carries in `result`. A runner is typed by
 // its kind's result (worker/runners.ts), so what a worker sends and what these schemas say
-// cannot drift apart; whoever reads a result parses the part it needs (the job's qualities and
-// package in jobs/outputs.ts, its media in cost/output-media.ts) with the same schemas. Bounded:
-// nothing in a result grows with the title (test/message-size.test.ts).
+// cannot drift apart; whoever reads a result parses the part it needs (the job's qualities,
+// loudness and package in jobs/outputs.ts, its media in cost/output-media.ts) with the same
+// schemas. Bounded: nothing in a result grows with the title (test/message-size.test.ts).
 import { z } from 'zod';
 import { extrasEntrySummary, packageAudioEntry, renditionEntry } from '../abr/entries.js';
 import { audioPieceEntry, videoChunkEntry } from '../chunked/entries.js';
 import { outputMedia } from '../cost/output-media.js';
-import { packageInfo, reportedQualitySchema } from '../jobs/outputs.js';
+import { packageInfo, reportedLoudnessSchema, reportedQualitySchema } from '../jobs/outputs.js';
 import { storedRef, type TaskKindName } from './params.js';
 
 /** What a task that writes the job's outputs says of them besides their sizes. */
 const outputsResult = {
   /** Each output's scores (and its CRF search under a target). */
   quality: reportedQualitySchema.optional(),
+  /** Each output's loudness, input and output (measured on the output), under a loudness target. */
+  loudness: reportedLoudnessSchema.optional(),
   /** Each output's length and height, for the cost per output minute. */
   media: z.array(outputMedia).optional(),
 };
@@ -37,6 +39,8 @@ export const TASK_RESULTS = {
     /** The package's index (the list of its files) under its output URI: never the list itself. */
     packageIndex: storedRef,
     media: z.array(outputMedia),
+    /** The package's loudness, measured on its audio playlist, under a loudness target. */
+    loudness: reportedLoudnessSchema.optional(),
   }),
   /** The scene record by reference (its cuts and the plan at them grow with the title) with its
    * counts, or why detection failed (the job keeps its keyframe plan): tasks/scenes.ts. */
