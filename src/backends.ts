@@ -9,11 +9,8 @@ import type { JobQueue } from './ports/queue.js';
 import type { StatusChannel } from './ports/status.js';
 import type { Storage } from './ports/storage.js';
 import type { BucketEvents } from './ports/bucket-events.js';
-import { openDatabase, type Db } from './adapters/local/db.js';
+import type { Db } from './adapters/local/db.js';
 import { FsStorage, StorageRouter } from './adapters/local/fs-storage.js';
-import { SqliteControl } from './adapters/local/sqlite-control.js';
-import { SqliteJobQueue } from './adapters/local/sqlite-queue.js';
-import { SqliteStatusChannel } from './adapters/local/sqlite-status.js';
 
 export interface Ports {
   backend: 'local' | 'aws';
@@ -30,6 +27,12 @@ export interface Ports {
 export async function openPorts(config: Config, home: string, db?: Db): Promise<Ports> {
   if (config.backend === 'local') {
     ensureDataDir(home);
+    // Loaded here, not with this module: `nommer encode` and `submit` import it for
+    // localFileStorage alone and need neither SQLite nor the queue.
+    const { openDatabase } = await import('./adapters/local/db.js');
+    const { SqliteControl } = await import('./adapters/local/sqlite-control.js');
+    const { SqliteJobQueue } = await import('./adapters/local/sqlite-queue.js');
+    const { SqliteStatusChannel } = await import('./adapters/local/sqlite-status.js');
     const own = !db;
     const database = db ?? openDatabase(dataPaths(home).db);
     return {

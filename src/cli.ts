@@ -2,9 +2,10 @@
 // Exit codes: 0 ok, 1 a job or operation failed, 2 usage or config error.
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from './paths.js';
-import { registerCommands } from './commands/index.js';
+import { loadCommands, registerCommands, type Register } from './commands/index.js';
 
-export function buildProgram(): Command {
+/** The program with the given commands registered (main loads only those argv needs). */
+export function buildProgram(commands: Register[] = []): Command {
   const program = new Command('nommer');
   program
     .description(
@@ -31,12 +32,12 @@ Examples:
 
 Environment: NOMMER_HOME (data dir), NOMMER_FFMPEG, NOMMER_API, NOMMER_TOKEN. See README.`,
     );
-  registerCommands(program);
+  registerCommands(program, commands);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(await loadCommands(argv));
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -9,7 +9,9 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Agent, buildConnector, fetch, type Response } from 'undici';
+// undici is loaded on the first download, not with this module: every `nommer encode` imports
+// this file for local paths too, and loading undici costs ~0.25 CPU-s.
+import type { Agent, Response } from 'undici';
 import { NommerError, asNommerError } from '../errors.js';
 
 export interface DownloadProgress {
@@ -225,7 +227,8 @@ export function guardedLookup(
  * literals (which net.connect does not look up) checked before the socket is made. Close it
  * when done.
  */
-export function guardedAgent(policy: AddressPolicy & { lookup?: ResolveHost } = {}): Agent {
+export async function guardedAgent(policy: AddressPolicy & { lookup?: ResolveHost } = {}): Promise<Agent> {
+  const { Agent, buildConnector } = await import('undici');
   const check = compilePolicy(policy);
   const connector = buildConnector({ lookup: guardedLookup(check, policy.lookup) });
   return new Agent({
@@ -415,7 +418,7 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
   // Every connection of this download (each redirect hop to a new origin makes one) resolves
   // and checks its address inside the Agent: a public URL may redirect to the metadata service,
   // and a name may resolve to it the second time it is asked.
-  const agent = guardedAgent(opts);
+  const agent = await guardedAgent(opts);
   try {
     return await follow(url, destDir, opts, { agent, auth, maxRedirects, headersTimeoutMs });
   } finally {
@@ -436,6 +439,7 @@ async function follow(
     headersTimeoutMs,
   }: { agent: Agent; auth?: { origin: string; header: string }; maxRedirects: number; headersTimeoutMs: number },
 ): Promise<string> {
+  const { fetch } = await import('undici');
   let url = start;
   for (let redirects = 0; ; redirects++) {
     if (opts.signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`);

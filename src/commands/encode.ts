@@ -14,9 +14,6 @@ import { loudnessSets, qualitySets, resolveOutputs } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { isPackagePreset, refuseTarget } from '../abr/ladder.js';
-import { encodePackage, packageCommands } from '../abr/run-local.js';
-import { DASH_MANIFEST } from '../abr/worker-task.js';
-import { packageFileUri } from '../scratch.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { CommandContext } from '../cli/context.js';
@@ -172,6 +169,11 @@ async function encodePackageCommand(
   o: { ffmpeg: FfmpegInstall; input: string; preset: ResolvedPreset; dir: string; flags: EncodeFlags },
 ): Promise<number> {
   refuseTarget(o.preset);
+  // The package's task machinery (planner, runners, every task kind) is loaded only for a package:
+  // a plain encode does not pay for importing it.
+  const { encodePackage, packageCommands } = await import('../abr/run-local.js');
+  const { DASH_MANIFEST } = await import('../abr/worker-task.js');
+  const { packageFileUri } = await import('../scratch.js');
   const input = hasScheme(o.input) ? o.input : resolve(o.input);
   if (o.flags.dryRun) {
     const commands = await packageCommands({ ffmpeg: o.ffmpeg, input, preset: o.preset, dir: o.dir });
