@@ -6,7 +6,9 @@
 //    asking ffmpeg its capabilities, and node itself (ffmpeg and ffprobe stand-ins time each child).
 // 2. `nommer submit` through a running feederd (one worker) against the argv of `submit
 //    --dry-run`: wall time (the worker's CPU is not this process's child).
-//   node dist/bench/encode-overhead.js [--seconds 6] [--runs 3] [--only encode|submit]
+// --baseline DIR adds the same two nommer runs from another built checkout (DIR/bin/nommer, e.g. a
+// worktree of main) to the same alternation: a before/after of a change, side by side in one run.
+//   node dist/bench/encode-overhead.js [--seconds 6] [--runs 3] [--only encode|submit] [--baseline DIR]
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,6 +22,7 @@ const argValue = (name: string, def: string) => {
 const seconds = Number(argValue('--seconds', '6'));
 const runs = Number(argValue('--runs', '3'));
 const only = argValue('--only', 'both');
+const baseline = argValue('--baseline', '');
 
 const dir = mkdtempSync(join(tmpdir(), 'nommer-bench-'));
 const env = { NOMMER_HOME: join(dir, 'home'), NOMMER_PORT: '0', NOMMER_LOG_LEVEL: 'warn' };
@@ -107,9 +110,9 @@ async function encodeVsRaw(clip: string): Promise<void> {
   const rawOut = join(dir, 'raw.webm');
   const ffmpegArgv = rawCommand(['encode', clip], out, rawOut);
   const wrappers = timingWrappers(ffmpegArgv[0]!);
-  const nommer = (extra: string[]) => [
+  const nommer = (extra: string[], bin = NOMMER_BIN) => [
     process.execPath,
-    NOMMER_BIN,
+    bin,
     'encode',
     clip,
     '-o',
@@ -123,6 +126,10 @@ async function encodeVsRaw(clip: string): Promise<void> {
     ['nommer encode --no-quality', nommer(['--no-quality'])],
     ['nommer encode (measuring)', nommer([])],
   ];
+  if (baseline) {
+    const bin = join(baseline, 'bin', 'nommer');
+    variants.push(['baseline --no-quality', nommer(['--no-quality'], bin)], ['baseline (measuring)', nommer([], bin)]);
+  }
   console.log(
     `# nommer encode vs the same ffmpeg argv: ${seconds} s 1280x720 24 fps clip (fractal + grain, H.264 + AAC), preset webm; ${runs} runs, alternating; CPU = user+sys incl. children`,
   );
