@@ -162,3 +162,21 @@ test('a feederd.json that does not read back is one clear line naming it, not a 
   assert.match(r.stderr, /remove it/);
   noStack(r.stderr);
 });
+
+test('start-up loads only the command argv names; help, typos and unknown options load every command', async () => {
+  const { commandNamed, loadCommands } = await import('../src/commands/index.js');
+  const argv = (...a: string[]) => ['node', 'nommer', ...a];
+  assert.equal(commandNamed(argv('encode', 'x.mov')), 'encode');
+  assert.equal(commandNamed(argv('--json', '-c', 'encode', 'retry', 'j1')), 'retry');
+  assert.equal(commandNamed(argv('--config=a.json', '-q', 'fleet', 'user-data')), 'fleet');
+  for (const a of [['--help'], ['help', 'encode'], ['encod', 'x'], ['-x', 'encode'], []])
+    assert.equal(commandNamed(argv(...a)), undefined, a.join(' '));
+  assert.equal((await loadCommands(argv('encode'))).length, 1);
+  assert.equal((await loadCommands(argv('help'))).length, 13);
+  // The user-facing side: a typo is still answered with the command it resembles.
+  const typo = nommerSync(['encod', clip]);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /did you mean encode\?/i);
+  const help = nommerSync(['help', 'encode']);
+  assert.match(help.stdout, /--set <key=value>/);
+});
