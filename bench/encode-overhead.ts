@@ -95,9 +95,10 @@ function breakdown(timesFile: string, totalCpu: number): Record<Part, number> {
       ? 'ffprobe'
       : / -(version|encoders|filters)( |$)/.test(cmd)
         ? 'ffmpeg capabilities'
-        : / -progress /.test(cmd)
-          ? 'encode (ffmpeg)'
-          : 'measuring (ffmpeg)';
+        : // the measuring run also reads -progress; it writes to the null muxer, the encode to files
+          / -f null -$/.test(cmd) || !/ -progress /.test(cmd)
+          ? 'measuring (ffmpeg)'
+          : 'encode (ffmpeg)';
     parts[part] += cpu;
     children += cpu;
   }
