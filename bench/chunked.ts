@@ -21,7 +21,7 @@ import { countVideoPackets } from '../src/ffmpeg/probe.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import { ffmpegCapabilities } from '../src/ffmpeg/locate.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
-import { MESSAGE_VERSION, type TaskMessage } from '../src/messages.js';
+import { MESSAGE_VERSION, receivedTask } from '../src/messages.js';
 import { getPreset } from '../src/presets/registry.js';
 
 const arg = (name: string, dflt: string) => {
@@ -142,7 +142,7 @@ async function measure(presetName: string): Promise<Measured> {
   const storage = new FsStorage();
   const run = async (key: string) => {
     const task = tasks.find((x) => x.key === key)!;
-    const msg: TaskMessage = {
+    const msg = receivedTask.parse({
       v: MESSAGE_VERSION,
       kind: 'task',
       jobId: 'bench',
@@ -153,7 +153,7 @@ async function measure(presetName: string): Promise<Measured> {
       outputs: [{ preset, uri: out }],
       force: true,
       params: task.params,
-    };
+    });
     const work = mkdtempSync(join(dir, 'w-'));
     const s = now();
     const r = await runTask(standaloneContext({ task: msg, storage, ffmpeg: ff, scratch: work }));

@@ -30,7 +30,6 @@ import type { Progress } from './jobs/types.js';
 import { compileJob } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
 import { commitAll, discardAll, type PreparedOutput, type Storage } from './ports/storage.js';
-import { parseResolvedPreset } from './presets/registry.js';
 import {
   averageKbps,
   measureAgainstSource,
@@ -173,7 +172,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
   const passlogDir = await mkdtemp(join(tmpdir(), 'nommer-pass-'));
   const paths = req.outputs.map((o) => o.path);
   const input = ffmpegInputArg(req.input);
-  const presets = req.outputs.map((o) => parseResolvedPreset(o.preset));
+  const presets = req.outputs.map((o) => o.preset);
   /** Each output's level, where its preset asks for loudness (fitted before the encode). */
   const levels: Array<OutputLevel | undefined> = [];
   const compile = (crfs: ReadonlyArray<number | undefined>, only?: number) =>
@@ -224,7 +223,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
           const one = compileJob({
             input,
             probe,
-            outputs: [{ preset: parseResolvedPreset({ ...p, video: null }), path, levelFilters }],
+            outputs: [{ preset: { ...p, video: null }, path, levelFilters }],
             encoders: caps.encoders,
             passlogDir,
           });

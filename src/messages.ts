@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { TASK_PHASES } from './jobs/types.js';
 import { TASK_KINDS, TASK_PARAMS } from './tasks/params.js';
+import { resolvedPresetSchema } from './presets/schema.js';
 
 /**
  * 2: a task's `type` is its kind (tasks/params.ts), no longer encode/chunk/assemble with the kind
@@ -32,29 +33,43 @@ export const taskOutput = z.object({
   uri: z.string().min(1),
 });
 
-export const taskMessage = z
-  .object({
-    v: z.literal(MESSAGE_VERSION),
-    kind: z.literal('task'),
-    jobId: z.string().min(1),
-    taskId: z.string().min(1),
-    attempt: z.number().int().positive(),
-    /** The task's kind: which runner a worker calls, and the schema its params must meet. */
-    type: z.enum(TASK_KINDS),
-    input: z.string().min(1),
-    outputs: z.array(taskOutput).min(1),
-    /** Overwrite existing outputs. */
-    force: z.boolean().default(false),
-    /** The kind's parameters (tasks/params.ts), checked on receipt against the kind's schema. */
-    params: z.record(z.string(), z.unknown()).optional(),
-  })
-  .superRefine((m, ctx) => {
-    const r = TASK_PARAMS[m.type].safeParse(m.params ?? {});
-    if (!r.success)
-      for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: ['params', ...i.path] });
-  });
+const taskEnvelope = z.object({
+  v: z.literal(MESSAGE_VERSION),
+  kind: z.literal('task'),
+  jobId: z.string().min(1),
+  taskId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  /** The task's kind: which runner a worker calls, and the schema its params must meet. */
+  type: z.enum(TASK_KINDS),
+  input: z.string().min(1),
+  outputs: z.array(taskOutput).min(1),
+  /** Overwrite existing outputs. */
+  force: z.boolean().default(false),
+  /** The kind's parameters (tasks/params.ts), checked on receipt against the kind's schema. */
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+
+function checkParams(
+  m: { type: (typeof TASK_KINDS)[number]; params?: Record<string, unknown> },
+  ctx: z.RefinementCtx,
+): void {
+  const r = TASK_PARAMS[m.type].safeParse(m.params ?? {});
+  if (!r.success)
+    for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: ['params', ...i.path] });
+}
+
+export const taskMessage = taskEnvelope.superRefine(checkParams);
 export type TaskMessage = z.infer<typeof taskMessage>;
 export type TaskMessageInput = z.input<typeof taskMessage>;
+
+/**
+ * A task as a worker receives it: the message, with each output's preset checked here, once (a
+ * worker trusts no input). Runners read a ResolvedPreset and check nothing again.
+ */
+export const receivedTask = taskEnvelope
+  .extend({ outputs: z.array(z.object({ preset: resolvedPresetSchema, uri: z.string().min(1) })).min(1) })
+  .superRefine(checkParams);
+export type ReceivedTask = z.infer<typeof receivedTask>;
 
 export const statusEvent = z.object({
   v: z.union([z.literal(1), z.literal(MESSAGE_VERSION)]),

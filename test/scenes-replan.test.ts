@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FsStorage } from '../src/adapters/local/fs-storage.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
-import { MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../src/messages.js';
+import { MESSAGE_VERSION, receivedTask, type StatusEvent } from '../src/messages.js';
 import { makeSceneReplanner } from '../src/orchestrator/scene-replan.js';
 import { openStore, type Store } from '../src/orchestrator/store/index.js';
 import { getPreset, toWirePreset } from '../src/presets/registry.js';
@@ -88,7 +88,8 @@ test("the scene task's plan replaces the keyframe chunks when it succeeds: a chu
       .every((t) => t.state === 'waiting'),
   );
   const scenes = store.getJob(job.id)!.tasks.find((t) => t.type === 'scenes')!;
-  const message: TaskMessage = {
+  // Parsed as a worker parses what it leases.
+  const message = receivedTask.parse({
     v: MESSAGE_VERSION,
     kind: 'task',
     jobId: job.id,
@@ -99,7 +100,7 @@ test("the scene task's plan replaces the keyframe chunks when it succeeds: a chu
     outputs,
     force: false,
     params: scenes.params ?? {},
-  };
+  });
   const run = await runTask(
     standaloneContext({ task: message, storage, ffmpeg: ff, scratch: mkdtempSync(join(d.path, 'work-')) }),
   );

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Progress } from '../jobs/types.js';
-import { MESSAGE_VERSION, type TaskMessage } from '../messages.js';
+import { MESSAGE_VERSION, type ReceivedTask } from '../messages.js';
 import type { Storage } from '../ports/storage.js';
 import { toWirePreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
@@ -69,7 +69,7 @@ export async function encodePackage(
         ...(p ? { fps: p.fps, speed: p.speed } : {}),
       });
     const runOne = async (t: (typeof tasks)[number]) => {
-      const task: TaskMessage = {
+      const task: ReceivedTask = {
         v: MESSAGE_VERSION,
         kind: 'task',
         jobId: 'local',
@@ -77,7 +77,7 @@ export async function encodePackage(
         attempt: 1,
         type: t.type,
         input: req.input,
-        outputs: [{ preset: toWirePreset(req.preset), uri: req.dir }],
+        outputs: [{ preset: req.preset, uri: req.dir }],
         force: req.force ?? false,
         params: t.params,
       };

@@ -35,7 +35,6 @@ import {
   type Storage,
 } from '../ports/storage.js';
 import { compileJob } from '../presets/compile.js';
-import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { packagePieces, type JoinParams, type PackagePieces } from '../tasks/params.js';
 import { isLocalUri, localPathOf } from '../uri.js';
@@ -269,7 +268,7 @@ export async function makeExtras(env: PieceEnv, dir: string): Promise<ExtrasEntr
 /** What a package's piece needs from its task: the preset, the input fetched when first needed. */
 async function envOf(ctx: TaskContext): Promise<PieceEnv> {
   await ctx.phase('encoding');
-  const preset = parseResolvedPreset(ctx.task.outputs[0]!.preset);
+  const preset = ctx.task.outputs[0]!.preset;
   return { ffmpeg: ctx.ffmpeg, input: lazyInput(ctx), preset, signal: ctx.signal, onProgress: ctx.onProgress };
 }
 
@@ -288,7 +287,7 @@ export async function runRendition(
 /** A package's rung as a preset of its own: what a chunk of that rung is encoded with (its runner
  * is a chunked job's video chunk's: worker/runners.ts). */
 export function rungPreset(ctx: Pick<TaskContext, 'task'>, rung: number): ResolvedPreset {
-  return renditionPreset(parseResolvedPreset(ctx.task.outputs[0]!.preset), rung);
+  return renditionPreset(ctx.task.outputs[0]!.preset, rung);
 }
 
 /**

@@ -31,7 +31,7 @@ import { pieceSource, wholeVideo } from './encode-chunk.js';
 import { checkJoinable } from './check-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
 import { enforceGates } from '../quality/gates.js';
-import { parseResolvedPreset } from '../presets/registry.js';
+import type { ResolvedPreset } from '../presets/schema.js';
 import {
   formatTarget,
   inWindow,
@@ -47,7 +47,7 @@ export interface AssembleRequest {
   /** The chunks (and audio) to join: an assemble task's params with its chunk list fetched. */
   params: JoinParams;
   /** The job's output preset (to re-encode a chunk). */
-  preset: Record<string, unknown>;
+  preset: ResolvedPreset;
   /** The source as a local path or URL, fetched only if a piece must be re-encoded. */
   input: () => Promise<string>;
   /** Where the joined file is written (a prepared output's path). */
@@ -182,7 +182,7 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
     }
     tick();
   } else {
-    const target = parseResolvedPreset(r.preset).audio?.loudness;
+    const target = r.preset.audio?.loudness;
     if (target) loudness = noAudioLoudness(target);
   }
 
@@ -233,7 +233,7 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
 /** The source, probed, and the output's video as compiled for the whole of it; undefined when
  * the output has no video. */
 async function wholeOutput(r: AssembleRequest, dest: string, source: () => Promise<string>) {
-  const preset = parseResolvedPreset(r.preset);
+  const preset = r.preset;
   if (!preset.video) return undefined;
   const src = await pieceSource({ ffmpeg: r.ffmpeg, input: await source(), preset, dest, signal: r.signal });
   return { preset, src, video: wholeVideo(src) };

@@ -20,7 +20,6 @@ import { runFfmpeg } from '../ffmpeg/run.js';
 import type { ProbeInfo } from '../ffmpeg/types.js';
 import type { Progress } from '../jobs/types.js';
 import { compileJob } from '../presets/compile.js';
-import { parseResolvedPreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { VideoChunkParams } from './tasks.js';
 import { decodeChunk, decodeProblem } from './check-chunk.js';
@@ -43,7 +42,7 @@ export interface PieceRequest {
   /** Local path or http(s) URL. */
   input: string;
   /** The job's output preset (the chunk takes its video, the audio piece its audio). */
-  preset: Record<string, unknown> | ResolvedPreset;
+  preset: ResolvedPreset;
   /** Local file to write (the caller stores it). */
   dest: string;
   signal?: AbortSignal;
@@ -57,7 +56,7 @@ export interface PieceSource {
   input: string;
   probe: ProbeInfo;
   /** The job's output preset, whole: the piece keeps its video or its audio. */
-  preset: Record<string, unknown> | ResolvedPreset;
+  preset: ResolvedPreset;
   dest: string;
   encoders: ReadonlySet<string>;
 }
@@ -97,8 +96,7 @@ function compilePieceJob(
   only: 'video' | 'audio',
   extra: { inputOptions?: string[]; videoFilterPrefix?: string[]; crf?: number; levelFilters?: readonly string[] } = {},
 ): ReturnType<typeof compileJob> {
-  const full = parseResolvedPreset(src.preset);
-  const preset = parseResolvedPreset({ ...full, ...(only === 'video' ? { audio: null } : { video: null }) });
+  const preset: ResolvedPreset = { ...src.preset, ...(only === 'video' ? { audio: null } : { video: null }) };
   const { crf, levelFilters, ...reading } = extra;
   const compiled = compileJob({
     input: src.input,
@@ -111,7 +109,7 @@ function compilePieceJob(
   if (compiled.commands.length !== 1)
     throw new NommerError(
       'PRESET_INVALID',
-      `preset "${full.name}" needs ${compiled.commands.length} ffmpeg runs; only one-pass presets can be chunked`,
+      `preset "${preset.name}" needs ${compiled.commands.length} ffmpeg runs; only one-pass presets can be chunked`,
     );
   if (only === 'video' && !compiled.outputs[0]!.video)
     throw new NommerError('INTERNAL', 'compiled command has no video encoder');
@@ -155,7 +153,7 @@ export async function encodeVideoChunk(
 ): Promise<ChunkManifestEntry> {
   const now = req.now ?? Date.now;
   const src = await pieceSource(req);
-  const preset = parseResolvedPreset(src.preset);
+  const { preset } = src;
   const target = await targetOf(preset, req.ffmpeg.ffmpeg);
   let decodedFromStart = false;
   const run = async (fromStart: boolean, crf: number | undefined, ref: RawReference | undefined) => {
@@ -317,7 +315,7 @@ export async function encodeAudioPiece(
   };
   const level = await fitOutputLevel({
     ffmpeg: req.ffmpeg.ffmpeg,
-    audio: parseResolvedPreset(src.preset).audio,
+    audio: src.preset.audio,
     probe: src.probe,
     input: src.input,
     encode,

@@ -22,7 +22,6 @@ import { isAbsolute } from 'node:path';
 import { NommerError } from '../errors.js';
 import { carriesHdr, outputHdr, svtAv1HdrParams, tonemapFilters, type OutputHdr } from '../ffmpeg/hdr.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from '../ffmpeg/types.js';
-import { parseResolvedPreset } from './registry.js';
 import {
   bitrateKbps,
   type AudioCodec,
@@ -650,7 +649,7 @@ function twoPassCommands(
 export function compileJob(job: CompileJobInput): CompiledJob {
   if (job.outputs.length === 0) throw new NommerError('USAGE', 'a job needs at least one output');
   const plans = job.outputs.map((o) => {
-    const preset = parseResolvedPreset(o.preset);
+    const { preset } = o;
     if (preset.container === 'cmaf')
       throw new NommerError('INTERNAL', `preset "${preset.name}" is a package; its renditions are compiled one by one`);
     return planOutput(job, preset, o.path, o.crf, o.levelFilters);

@@ -6,7 +6,6 @@
 import { NommerError } from '../errors.js';
 import { measureOutputMedia } from '../cost/output-media.js';
 import { encodeInto, checkOutputsOfJob } from '../encode.js';
-import { parseResolvedPreset } from '../presets/registry.js';
 import { commitAllUndoable, discardAll, type PreparedOutput } from '../ports/storage.js';
 import type { TaskContext, TaskRun } from './task-context.js';
 import type { ResultOf } from '../tasks/results.js';
@@ -38,7 +37,7 @@ export async function runEncodeTask(ctx: TaskContext): Promise<TaskRun<ResultOf<
       ffmpeg: ctx.ffmpeg,
       input,
       outputs: task.outputs.map((o, i) => ({
-        preset: parseResolvedPreset(o.preset),
+        preset: o.preset,
         path: prepared[i]!.path,
         dest: o.uri,
       })),

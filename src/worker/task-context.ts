@@ -2,11 +2,11 @@
 // and what it gives back. The loop owns the lease, the status events and the scratch dir.
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Progress, TaskPhase } from '../jobs/types.js';
-import type { TaskMessage } from '../messages.js';
+import type { ReceivedTask } from '../messages.js';
 import type { CommittedSet, Storage, StoreResult } from '../ports/storage.js';
 
 export interface TaskContext {
-  task: TaskMessage;
+  task: ReceivedTask;
   storage: Storage;
   ffmpeg: FfmpegInstall;
   /** The delivery's private scratch directory (removed by the loop). */

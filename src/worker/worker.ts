@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Logger } from '../log.js';
-import { parseMessage, taskMessage, MESSAGE_VERSION, type StatusEvent, type TaskMessage } from '../messages.js';
+import { parseMessage, receivedTask, MESSAGE_VERSION, type StatusEvent, type ReceivedTask } from '../messages.js';
 import type { ControlChannel } from '../ports/control.js';
 import type { JobQueue, Lease } from '../ports/queue.js';
 import type { StatusChannel } from '../ports/status.js';
@@ -109,7 +109,7 @@ export class Worker {
 
   /** Process one leased message to the end. Never throws. */
   async handle(lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
-    const parsed = parseMessage(taskMessage, lease.body);
+    const parsed = parseMessage(receivedTask, lease.body);
     if (!parsed.ok) {
       if (parsed.version !== undefined && parsed.version !== MESSAGE_VERSION && typeof parsed.version === 'number') {
         // A newer (or older) nommer sent it: leave it for a worker that speaks that version.
@@ -134,7 +134,7 @@ export class Worker {
     }
   }
 
-  private async runTask(task: TaskMessage, lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
+  private async runTask(task: ReceivedTask, lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
     const { deps } = this;
     const log = deps.log.child({
       job: task.jobId,
@@ -296,7 +296,7 @@ export class Worker {
   }
 
   /** A private scratch dir for this delivery. A worker that cannot make one fails retriably. */
-  private async makeScratch(task: TaskMessage): Promise<string> {
+  private async makeScratch(task: ReceivedTask): Promise<string> {
     const prefix = join(this.deps.workDir, `${task.jobId}-`);
     try {
       return await mkdtemp(prefix).catch(async () => {

@@ -13,7 +13,7 @@ import { chunkedTasks } from '../../src/chunked/tasks.js';
 import { standaloneContext } from '../../src/worker/task-context.js';
 import { runTask } from '../../src/worker/runners.js';
 import { storePlannedObjects } from '../../src/tasks/plan-objects.js';
-import { MESSAGE_VERSION, type TaskMessage } from '../../src/messages.js';
+import { MESSAGE_VERSION, receivedTask, type ReceivedTask } from '../../src/messages.js';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -195,7 +195,7 @@ export interface ChunkedRun {
   plan: ReturnType<typeof planChunks>;
   tasks: ReturnType<typeof chunkedTasks>;
   scratch: string;
-  message: (key: string) => TaskMessage;
+  message: (key: string) => ReceivedTask;
   /** Run one task the way a worker does. */
   run: (key: string) => ReturnType<typeof runTask>;
 }
@@ -221,9 +221,10 @@ export async function chunkedRun(
   const storage = new FsStorage();
   // As feederd's planner does: the lists its tasks read by reference, stored first.
   await storePlannedObjects(storage, tasks);
-  const message = (key: string): TaskMessage => {
+  // Parsed as a worker parses what it leases (the preset checked once, there).
+  const message = (key: string): ReceivedTask => {
     const t = tasks.find((x) => x.key === key)!;
-    return {
+    return receivedTask.parse({
       v: MESSAGE_VERSION,
       kind: 'task',
       jobId: 'j_test',
@@ -234,7 +235,7 @@ export async function chunkedRun(
       outputs: [{ preset, uri: output }],
       force: true,
       params: t.params,
-    };
+    });
   };
   const run = (key: string) => {
     const work = mkdtempSync(join(dir, 'work-'));
