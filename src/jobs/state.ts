@@ -162,14 +162,8 @@ const refuse = (reason: RefusalReason, detail: string): Refused => ({ applied: f
 // ---------------------------------------------------------------------------------------------
 // Worker status events
 
-/** Apply one status event. Refused (with why) when it must change nothing. */
-export function applyStatus(
-  job: JobSnapshot,
-  tasks: readonly TaskSnapshot[],
-  ev: StatusEvent,
-  opts: { now: number },
-): Outcome {
-  const { now } = opts;
+/** Why an event must change nothing, or the task it applies to. */
+function refusalOf(job: JobSnapshot, tasks: readonly TaskSnapshot[], ev: StatusEvent): Refused | TaskSnapshot {
   if (ev.jobId !== job.id) return refuse('job-mismatch', `event for job ${ev.jobId} applied to job ${job.id}`);
   const task = tasks.find((t) => t.id === ev.taskId);
   if (!task) return refuse('task-unknown', `job ${job.id} has no task ${ev.taskId}`);
@@ -184,41 +178,41 @@ export function applyStatus(
     return refuse('duplicate', `seq ${ev.seq} <= ${task.seqApplied} already applied`);
   if (task.state !== 'queued' && task.state !== 'running')
     return refuse('task-state', `task ${task.id} is ${task.state}`);
+  return task;
+}
 
-  const events: JobEventDraft[] = [];
-  const dispatch: string[] = [];
-  let t: TaskSnapshot = { ...task, seqApplied: Math.max(ev.seq, task.seqApplied), heartbeatAt: now };
-  const changed = new Map<string, TaskSnapshot>();
-  let jobOverrides: Partial<JobSnapshot> = {};
-  let failure: ErrorInfo | null = null;
+/** What one event does to its task (and, through a success, to the tasks waiting on it). */
+interface TaskStep {
+  task: TaskSnapshot;
+  /** The tasks changed besides this one's final state (a success's, then its ready dependents). */
+  changed: Map<string, TaskSnapshot>;
+  events: JobEventDraft[];
+  dispatch: string[];
+  jobOverrides: Partial<JobSnapshot>;
+  failure: ErrorInfo | null;
+}
 
-  // A worker's event for a task nobody saw start means it started: the `started` message may be
-  // late (reordered) or lost, and dropping the later event would leave the job stuck.
-  const implicitStart = t.state === 'queued' && ev.type !== 'released';
-  if (implicitStart) {
-    t = {
-      ...t,
-      state: 'running',
-      phase: ev.phase ?? 'downloading',
-      progress: 0,
-      worker: ev.worker,
-      startedAt: now,
-      error: null,
-    };
-  }
-
+function taskStep(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  t: TaskSnapshot,
+  ev: StatusEvent,
+  now: number,
+  implicitStart: boolean,
+): TaskStep {
+  const step: TaskStep = { task: t, changed: new Map(), events: [], dispatch: [], jobOverrides: {}, failure: null };
   switch (ev.type) {
     case 'started':
       if (!implicitStart) {
         // Same attempt started again: the lease expired and the message was delivered anew
         // (perhaps to another worker). The task starts over.
         const from = t.worker;
-        t = { ...t, phase: ev.phase ?? 'downloading', progress: 0, worker: ev.worker, startedAt: now };
-        events.push({
+        step.task = { ...t, phase: ev.phase ?? 'downloading', progress: 0, worker: ev.worker, startedAt: now };
+        step.events.push({
           type: 'restarted',
           taskId: t.id,
           state: 'running',
-          phase: t.phase,
+          phase: step.task.phase,
           attempt: t.attempt,
           message:
             from && from !== ev.worker
@@ -230,75 +224,126 @@ export function applyStatus(
       break;
     case 'phase':
       // The rate of one phase says nothing about the next: clear it until progress reports again.
-      if (ev.phase && ev.phase !== t.phase) jobOverrides = { fps: null, speed: null, eta: null };
-      t = { ...t, phase: ev.phase ?? t.phase, worker: ev.worker };
+      if (ev.phase && ev.phase !== t.phase) step.jobOverrides = { fps: null, speed: null, eta: null };
+      step.task = { ...t, phase: ev.phase ?? t.phase, worker: ev.worker };
       break;
     case 'progress':
-      t = {
+      step.task = {
         ...t,
         phase: ev.phase ?? t.phase,
         worker: ev.worker,
         progress: clamp01(ev.progress?.fraction ?? t.progress),
       };
       if (ev.progress)
-        jobOverrides = {
+        step.jobOverrides = {
           fps: ev.progress.fps ?? null,
           speed: ev.progress.speed ?? null,
           eta: ev.progress.etaSeconds ?? null,
         };
       break;
-    case 'succeeded': {
-      t = {
-        ...t,
-        state: 'succeeded',
-        phase: null,
-        progress: 1,
-        worker: ev.worker,
-        finishedAt: now,
-        result: ev.result ?? null,
-      };
-      changed.set(t.id, t);
-      for (const ready of readyDependents([...tasks.map((x) => changed.get(x.id) ?? x)], t.id)) {
-        changed.set(ready.id, ready);
-        dispatch.push(ready.id);
-      }
-      if (ev.outputs?.length)
-        jobOverrides = {
-          outputs: withReported(
-            withPackage(
-              withReported(withBytes(job.outputs, ev.outputs), 'quality', qualityOfResult(ev.result)),
-              ev.outputs,
-              packageOfResult(ev.result),
-            ),
-            'loudness',
-            loudnessOfResult(ev.result),
-          ),
-        };
+    case 'succeeded':
+      succeed(step, job, tasks, ev, now);
       break;
-    }
     case 'failed': {
-      failure = ev.error ?? {
+      step.failure = ev.error ?? {
         code: 'INTERNAL',
         message: `worker ${ev.worker} reported a failure without saying why`,
         retriable: false,
       };
-      const r = failTask(t, failure, now);
-      t = r.task;
-      if (r.retry) dispatch.push(t.id);
+      const r = failTask(t, step.failure, now);
+      step.task = r.task;
+      if (r.retry) step.dispatch.push(r.task.id);
       break;
     }
     case 'released':
       // The worker gave the lease back (e.g. it is shutting down): the same message, same attempt,
       // becomes visible again in the queue, so nothing is dispatched and no attempt is spent.
-      if (t.state === 'running') t = { ...t, state: 'queued', phase: null, progress: 0, worker: null, startedAt: null };
+      if (t.state === 'running')
+        step.task = { ...t, state: 'queued', phase: null, progress: 0, worker: null, startedAt: null };
       break;
   }
+  return step;
+}
+
+/** A success: the task done with its result, its ready dependents dispatched, its outputs reported. */
+function succeed(step: TaskStep, job: JobSnapshot, tasks: readonly TaskSnapshot[], ev: StatusEvent, now: number): void {
+  const t: TaskSnapshot = {
+    ...step.task,
+    state: 'succeeded',
+    phase: null,
+    progress: 1,
+    worker: ev.worker,
+    finishedAt: now,
+    result: ev.result ?? null,
+  };
+  step.task = t;
+  step.changed.set(t.id, t);
+  for (const ready of readyDependents([...tasks.map((x) => step.changed.get(x.id) ?? x)], t.id)) {
+    step.changed.set(ready.id, ready);
+    step.dispatch.push(ready.id);
+  }
+  if (ev.outputs?.length)
+    step.jobOverrides = {
+      outputs: withReported(
+        withPackage(
+          withReported(withBytes(job.outputs, ev.outputs), 'quality', qualityOfResult(ev.result)),
+          ev.outputs,
+          packageOfResult(ev.result),
+        ),
+        'loudness',
+        loudnessOfResult(ev.result),
+      ),
+    };
+}
+
+/** The history line of a start nobody saw: the job's own start, or one more task's. */
+function implicitStartEvent(job: JobSnapshot, t: TaskSnapshot, ev: StatusEvent): JobEventDraft {
+  return {
+    type: job.state === 'queued' ? 'started' : 'task_started',
+    taskId: t.id,
+    state: 'running',
+    phase: ev.phase ?? 'downloading',
+    attempt: t.attempt,
+    message: `worker ${ev.worker} started the ${t.type} task (attempt ${t.attempt})`,
+    data: { worker: ev.worker },
+  };
+}
+
+/** Apply one status event. Refused (with why) when it must change nothing. */
+export function applyStatus(
+  job: JobSnapshot,
+  tasks: readonly TaskSnapshot[],
+  ev: StatusEvent,
+  opts: { now: number },
+): Outcome {
+  const { now } = opts;
+  const task = refusalOf(job, tasks, ev);
+  if ('applied' in task) return task;
+  let t: TaskSnapshot = { ...task, seqApplied: Math.max(ev.seq, task.seqApplied), heartbeatAt: now };
+
+  // A worker's event for a task nobody saw start means it started: the `started` message may be
+  // late (reordered) or lost, and dropping the later event would leave the job stuck.
+  const implicitStart = t.state === 'queued' && ev.type !== 'released';
+  if (implicitStart)
+    t = {
+      ...t,
+      state: 'running',
+      phase: ev.phase ?? 'downloading',
+      progress: 0,
+      worker: ev.worker,
+      startedAt: now,
+      error: null,
+    };
+
+  const step = taskStep(job, tasks, t, ev, now, implicitStart);
+  const { changed, events, dispatch, failure } = step;
+  t = step.task;
   changed.set(t.id, t);
 
   const allTasks = tasks.map((x) => changed.get(x.id) ?? x);
   // After an implicit start the job was (for an instant) running: aggregate from there.
   let next = aggregate(
-    { ...job, ...(implicitStart ? { state: 'running' as const } : {}), ...jobOverrides },
+    { ...job, ...(implicitStart ? { state: 'running' as const } : {}), ...step.jobOverrides },
     allTasks,
     now,
   );
@@ -314,30 +359,7 @@ export function applyStatus(
   }
 
   // History: the job-level change when there is one, else the task-level one.
-  if (implicitStart) {
-    const startedMessage = `worker ${ev.worker} started the ${t.type} task (attempt ${t.attempt})`;
-    events.unshift(
-      job.state === 'queued'
-        ? {
-            type: 'started',
-            taskId: t.id,
-            state: 'running',
-            phase: ev.phase ?? 'downloading',
-            attempt: t.attempt,
-            message: startedMessage,
-            data: { worker: ev.worker },
-          }
-        : {
-            type: 'task_started',
-            taskId: t.id,
-            state: 'running',
-            phase: ev.phase ?? 'downloading',
-            attempt: t.attempt,
-            message: startedMessage,
-            data: { worker: ev.worker },
-          },
-    );
-  }
+  if (implicitStart) events.unshift(implicitStartEvent(job, t, ev));
   events.push(
     ...transitionEvents(
       implicitStart ? { ...job, state: 'running', phase: ev.phase ?? 'downloading' } : job,
