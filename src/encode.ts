@@ -331,7 +331,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
       compiled.commands,
       req.outputs.map((o, i) => ({ outputPath: o.path, ref: refs[i] })),
     );
-    for (const [i, c] of taken ? [] : compiled.commands.entries()) {
+    for (const [i] of taken ? [] : compiled.commands.entries()) {
       await runFfmpeg(req.ffmpeg.ffmpeg, runArgs[i]!, {
         signal: req.signal,
         onSpawn: req.onSpawn,

@@ -4,7 +4,9 @@ import { packageCommands } from '../abr/run-local.js';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { action, collect, intOption } from '../cli/context.js';
+import { action, collect, intOption, type CommandContext } from '../cli/context.js';
+import type { LoadedConfig } from '../config.js';
+import type { ResolvedPreset } from '../presets/schema.js';
 import { formatDuration, printJson, shellQuote } from '../cli/output.js';
 import { defaultWorkers } from '../config.js';
 import { slotPricing } from '../fleet/prices.js';
@@ -119,146 +121,179 @@ Examples:
     .action(
       action(async (ctx, inputs: string[], flags: Flags) => {
         const loaded = await ctx.config();
-        const { config } = loaded;
-        if (flags.output.length && inputs.length > 1)
-          throw new NommerError('USAGE', '-o works with one input only', {
-            hint: "outputs default to each input's folder",
-          });
-        const jobs: Array<{ input: string; outputs: ReturnType<typeof resolveOutputs> }> = [];
-        const files = localFileStorage();
-        // Quality flags travel as preset overrides, like --set.
-        const sets = [
-          ...flags.set,
-          ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
-          ...loudnessSets(flags.loudness),
-        ];
-        for (const raw of inputs) {
-          const input = hasScheme(raw) ? raw : resolve(raw);
-          if (!hasScheme(raw)) {
-            const st = await stat(input).catch(() => undefined);
-            if (!st) throw new NommerError('INPUT_NOT_FOUND', `input not found: ${raw}`, { hint: 'check the path' });
-            if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file: ${raw}`);
-          }
-          const outputs = resolveOutputs({
-            input,
-            presets: flags.preset,
-            outputs: flags.output,
-            sets,
-            userPresets: config.presets,
-            defaultPreset: config.defaultPreset,
-          });
-          if (!flags.force && !flags.dryRun) {
-            // The same check the worker's storage makes; s3:// outputs are checked by feederd's.
-            for (const o of outputs)
-              if (!hasScheme(o.uri) && isAbsolute(o.uri)) await files.checkOutput(o.uri, { overwrite: false });
-          }
-          jobs.push({ input, outputs });
-        }
-        // What feederd is asked, the same for a dry run and for the jobs themselves.
-        const jobBody = (j: (typeof jobs)[number], i: number): CreateJobBody => ({
-          input: j.input,
-          outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-          set: sets,
-          priority: flags.priority,
-          notifyUrl: flags.notify,
-          idempotencyKey: flags.idempotencyKey
-            ? jobs.length > 1
-              ? `${flags.idempotencyKey}:${i}`
-              : flags.idempotencyKey
-            : undefined,
-          force: Boolean(flags.force),
-          maxAttempts: flags.maxAttempts,
-          ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
-          ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
-        });
-
-        if (flags.dryRun) {
-          // feederd resolves presets (orchestrator/submit-job.ts): a running one is asked, so the
-          // commands shown are the ones it will run; with none running, the same resolution with
-          // the config it would be started with.
-          const running = await findRunning(loaded, flags.api);
-          const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
-          const commands: string[][] = [];
-          const estimates: Array<{ input: string; estimate: EstimateView | null }> = [];
-          for (const [i, j] of jobs.entries()) {
-            if (hasScheme(j.input) && !/^https?:/.test(j.input))
-              throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
-            let outputs = j.outputs.map((o) => ({ preset: o.preset, uri: o.uri }));
-            let estimate: EstimateView | null;
-            if (running) {
-              const r = await running.dryRun(jobBody(j, i));
-              outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
-              estimate = r.estimate;
-            } else {
-              // Without feederd: the default table (no history) at the config's slot price, on
-              // the slots the feederd it would start would have (as feederd.ts counts them).
-              const e = await makeEstimator({
-                history: () => [],
-                ffprobe: () => ffmpeg.ffprobe,
-                usdPerSlotHour: () => slotPricing(config)?.usdPerSlotHour,
-                slots: () =>
-                  config.backend === 'aws'
-                    ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
-                    : Math.max(1, config.local.workers ?? defaultWorkers()),
-                chunking: () => config.chunking,
-              })(
-                j.input,
-                outputs.map((o) => ({ preset: toWirePreset(o.preset), uri: o.uri })),
-                flags.chunked !== undefined ? { chunked: flags.chunked } : {},
-              );
-              estimate = e
-                ? {
-                    seconds: e.seconds,
-                    workerSeconds: e.workerSeconds,
-                    usd: e.usd,
-                    basis: `${e.basis}; feederd not running, so no history`,
-                  }
-                : null;
-            }
-            estimates.push({ input: j.input, estimate });
-            const pkg = outputs.find((o) => isPackagePreset(o.preset));
-            if (pkg)
-              commands.push(...(await packageCommands({ ffmpeg, input: j.input, preset: pkg.preset, dir: pkg.uri })));
-            else {
-              const r = await encodeInto({
-                ffmpeg,
-                input: j.input,
-                outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })),
-                dryRun: true,
-              });
-              commands.push(...r.commands);
-            }
-          }
-          if (ctx.global.json) printJson({ commands, jobs: estimates });
-          else {
-            for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
-            for (const e of estimates) process.stdout.write(`${estimateLine(e.input, e.estimate)}\n`);
-          }
-          return 0;
-        }
-
-        let client = await findRunning(loaded, flags.api);
-        if (!client) {
-          if (flags.api) throw new NommerError('API_UNREACHABLE', `no feederd answers at ${flags.api}`);
-          const d = await startDaemon(loaded);
-          if (!ctx.global.quiet)
-            process.stderr.write(
-              `started feederd in the background (pid ${d.pid}, ${d.url}); stop it with \`nommer feederd stop\`\n`,
-            );
-          client = await findRunning(loaded);
-          if (!client) throw new NommerError('API_UNREACHABLE', 'feederd started but does not answer');
-        }
-        const created: PublicJob[] = [];
-        for (const [i, j] of jobs.entries()) {
-          const r = await client.createJob(jobBody(j, i));
-          created.push(r.job);
-        }
-        if (flags.detach) {
-          if (ctx.global.json) printJson({ jobs: created });
-          else for (const j of created) process.stdout.write(`${j.id}  ${j.state}  ${j.input}\n`);
-          return 0;
-        }
-        return followJobsView({ client, jobs: created, mode: chooseOutputMode(ctx.global) });
+        const plan = await planSubmit(loaded, inputs, flags);
+        if (flags.dryRun) return dryRun(ctx, loaded, plan, flags);
+        return submitAndFollow(ctx, loaded, plan, flags);
       }),
     );
+}
+
+type ResolvedJob = { input: string; outputs: ReturnType<typeof resolveOutputs> };
+
+/** The jobs to submit, each input checked and its outputs resolved, and what feederd is asked for each. */
+interface SubmitPlan {
+  jobs: ResolvedJob[];
+  body: (j: ResolvedJob, i: number) => CreateJobBody;
+}
+
+async function planSubmit(loaded: LoadedConfig, inputs: string[], flags: Flags): Promise<SubmitPlan> {
+  const { config } = loaded;
+  if (flags.output.length && inputs.length > 1)
+    throw new NommerError('USAGE', '-o works with one input only', {
+      hint: "outputs default to each input's folder",
+    });
+  const jobs: ResolvedJob[] = [];
+  const files = localFileStorage();
+  // Quality flags travel as preset overrides, like --set.
+  const sets = [
+    ...flags.set,
+    ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
+    ...loudnessSets(flags.loudness),
+  ];
+  for (const raw of inputs) {
+    const input = hasScheme(raw) ? raw : resolve(raw);
+    if (!hasScheme(raw)) {
+      const st = await stat(input).catch(() => undefined);
+      if (!st) throw new NommerError('INPUT_NOT_FOUND', `input not found: ${raw}`, { hint: 'check the path' });
+      if (!st.isFile()) throw new NommerError('INPUT_UNREADABLE', `input is not a regular file: ${raw}`);
+    }
+    const outputs = resolveOutputs({
+      input,
+      presets: flags.preset,
+      outputs: flags.output,
+      sets,
+      userPresets: config.presets,
+      defaultPreset: config.defaultPreset,
+    });
+    if (!flags.force && !flags.dryRun) {
+      // The same check the worker's storage makes; s3:// outputs are checked by feederd's.
+      for (const o of outputs)
+        if (!hasScheme(o.uri) && isAbsolute(o.uri)) await files.checkOutput(o.uri, { overwrite: false });
+    }
+    jobs.push({ input, outputs });
+  }
+  // What feederd is asked, the same for a dry run and for the jobs themselves.
+  const body = (j: ResolvedJob, i: number): CreateJobBody => ({
+    input: j.input,
+    outputs: j.outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+    set: sets,
+    priority: flags.priority,
+    notifyUrl: flags.notify,
+    idempotencyKey: flags.idempotencyKey
+      ? jobs.length > 1
+        ? `${flags.idempotencyKey}:${i}`
+        : flags.idempotencyKey
+      : undefined,
+    force: Boolean(flags.force),
+    maxAttempts: flags.maxAttempts,
+    ...(flags.chunked !== undefined ? { chunked: flags.chunked } : {}),
+    ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
+  });
+  return { jobs, body };
+}
+
+/**
+ * --dry-run: the commands each job would run and its estimate. feederd resolves presets
+ * (orchestrator/submit-job.ts): a running one is asked, so the commands shown are the ones it will
+ * run; with none running, the same resolution with the config it would be started with.
+ */
+async function dryRun(ctx: CommandContext, loaded: LoadedConfig, plan: SubmitPlan, flags: Flags): Promise<number> {
+  const { config } = loaded;
+  const running = await findRunning(loaded, flags.api);
+  const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+  const commands: string[][] = [];
+  const estimates: Array<{ input: string; estimate: EstimateView | null }> = [];
+  for (const [i, j] of plan.jobs.entries()) {
+    if (hasScheme(j.input) && !/^https?:/.test(j.input))
+      throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
+    let outputs = j.outputs.map((o) => ({ preset: o.preset, uri: o.uri }));
+    let estimate: EstimateView | null;
+    if (running) {
+      const r = await running.dryRun(plan.body(j, i));
+      outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
+      estimate = r.estimate;
+    } else estimate = await estimateWithoutFeederd(config, ffmpeg.ffprobe, j.input, outputs, flags);
+    estimates.push({ input: j.input, estimate });
+    const pkg = outputs.find((o) => isPackagePreset(o.preset));
+    if (pkg) commands.push(...(await packageCommands({ ffmpeg, input: j.input, preset: pkg.preset, dir: pkg.uri })));
+    else {
+      const r = await encodeInto({
+        ffmpeg,
+        input: j.input,
+        outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri, dest: o.uri })),
+        dryRun: true,
+      });
+      commands.push(...r.commands);
+    }
+  }
+  if (ctx.global.json) printJson({ commands, jobs: estimates });
+  else {
+    for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+    for (const e of estimates) process.stdout.write(`${estimateLine(e.input, e.estimate)}\n`);
+  }
+  return 0;
+}
+
+/** Without feederd: the default table (no history) at the config's slot price, on the slots the
+ * feederd it would start would have (as feederd.ts counts them). */
+async function estimateWithoutFeederd(
+  config: LoadedConfig['config'],
+  ffprobe: string,
+  input: string,
+  outputs: Array<{ preset: ResolvedPreset; uri: string }>,
+  flags: Flags,
+): Promise<EstimateView | null> {
+  const e = await makeEstimator({
+    history: () => [],
+    ffprobe: () => ffprobe,
+    usdPerSlotHour: () => slotPricing(config)?.usdPerSlotHour,
+    slots: () =>
+      config.backend === 'aws'
+        ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
+        : Math.max(1, config.local.workers ?? defaultWorkers()),
+    chunking: () => config.chunking,
+  })(
+    input,
+    outputs.map((o) => ({ preset: toWirePreset(o.preset), uri: o.uri })),
+    flags.chunked !== undefined ? { chunked: flags.chunked } : {},
+  );
+  return e
+    ? {
+        seconds: e.seconds,
+        workerSeconds: e.workerSeconds,
+        usd: e.usd,
+        basis: `${e.basis}; feederd not running, so no history`,
+      }
+    : null;
+}
+
+/** Queue the jobs with feederd (started in the background when none runs), then follow them. */
+async function submitAndFollow(
+  ctx: CommandContext,
+  loaded: LoadedConfig,
+  plan: SubmitPlan,
+  flags: Flags,
+): Promise<number> {
+  let client = await findRunning(loaded, flags.api);
+  if (!client) {
+    if (flags.api) throw new NommerError('API_UNREACHABLE', `no feederd answers at ${flags.api}`);
+    const d = await startDaemon(loaded);
+    if (!ctx.global.quiet)
+      process.stderr.write(
+        `started feederd in the background (pid ${d.pid}, ${d.url}); stop it with \`nommer feederd stop\`\n`,
+      );
+    client = await findRunning(loaded);
+    if (!client) throw new NommerError('API_UNREACHABLE', 'feederd started but does not answer');
+  }
+  const created: PublicJob[] = [];
+  for (const [i, j] of plan.jobs.entries()) {
+    const r = await client.createJob(plan.body(j, i));
+    created.push(r.job);
+  }
+  if (flags.detach) {
+    if (ctx.global.json) printJson({ jobs: created });
+    else for (const j of created) process.stdout.write(`${j.id}  ${j.state}  ${j.input}\n`);
+    return 0;
+  }
+  return followJobsView({ client, jobs: created, mode: chooseOutputMode(ctx.global) });
 }
