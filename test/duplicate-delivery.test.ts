@@ -23,7 +23,9 @@ after(async () => {
   for (const d of dirs) d.cleanup();
 });
 
-const CONFIG = { chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds: 1 } };
+// Keyframe chunks (scenes off): the test reads a chunk task's message while feederd has no workers,
+// and with scene cuts the chunks are sent only after the scene task has run on a worker.
+const CONFIG = { chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds: 1, scenes: false } };
 
 async function settle(f: RunningFeederd, id: string, timeoutMs: number): Promise<PublicJob> {
   const deadline = Date.now() + timeoutMs;
