@@ -19,7 +19,14 @@ import {
   tileColumns,
 } from '../src/presets/compile.js';
 import { applyOverrides } from '../src/presets/overrides.js';
-import { builtinPresetsDir, createRegistry, getPreset, listPresets } from '../src/presets/registry.js';
+import {
+  builtinPresetsDir,
+  createRegistry,
+  getPreset,
+  listPresets,
+  parseResolvedPreset,
+} from '../src/presets/registry.js';
+import { MESSAGE_VERSION, receivedTask } from '../src/messages.js';
 import type { ResolvedPreset } from '../src/presets/schema.js';
 import { ALL_ENCODERS, audio, probeOf, video } from './helpers/probe-info.js';
 
@@ -744,13 +751,33 @@ describe('commands', () => {
     assert.equal(opt(out.commands[0]!.args, '-threads'), '2');
   });
 
-  it('a preset that arrives broken (e.g. in a task message) is PRESET_INVALID, not a bad command', () => {
-    const broken = {
-      ...getPreset('webm'),
-      video: { ...getPreset('webm').video!, crf: '30 -f lavfi' },
-    } as unknown as ResolvedPreset;
+  it('a preset that arrives broken is refused where it enters, never compiled: a task message by its schema, a record by PRESET_INVALID', () => {
+    const broken = { ...getPreset('webm'), video: { ...getPreset('webm').video!, crf: '30 -f lavfi' } };
+    const message = {
+      v: MESSAGE_VERSION,
+      kind: 'task',
+      jobId: 'j',
+      taskId: 'j.encode',
+      attempt: 1,
+      type: 'encode',
+      input: '/in.mp4',
+      outputs: [{ preset: broken, uri: '/out.webm' }],
+    };
+    // What a worker leases: malformed (dead-lettered), so no runner ever sees the preset.
+    const r = receivedTask.safeParse(message);
+    assert.equal(r.success, false);
+    assert.ok(
+      r.error?.issues.some((i) => i.path.join('.') === 'outputs.0.preset.video.crf'),
+      JSON.stringify(r.error?.issues),
+    );
+    // The same message with the preset intact is received.
     assert.equal(
-      code(() => compile([broken], src)),
+      receivedTask.safeParse({ ...message, outputs: [{ preset: getPreset('webm'), uri: '/out.webm' }] }).success,
+      true,
+    );
+    // What the orchestrator reads back from a job record.
+    assert.equal(
+      code(() => parseResolvedPreset(broken)),
       'PRESET_INVALID',
     );
   });
