@@ -279,6 +279,29 @@ function backend() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 0. A preset the worker cannot read
+
+test('a task whose preset the worker cannot read fails PRESET_INVALID at once, not retried, its message kept as evidence; nothing runs', async () => {
+  const b = backend();
+  const out = join(b.out, 'broken.opus');
+  // As a feederd of another version might send it: a setting this worker's preset schema refuses.
+  const broken = { ...getPreset('opus'), audio: { ...getPreset('opus').audio!, bitrate: '96k -f lavfi' } };
+  const id = b.submit([{ preset: broken, uri: out }]);
+  assert.equal(await b.dispatch(), 1);
+  assert.equal(await b.worker().handle(await b.receive()), 'failed');
+  await b.applyAll();
+  const job = b.job(id);
+  assert.equal(job.state, 'failed');
+  assert.equal(job.error?.code, 'PRESET_INVALID', JSON.stringify(job.error));
+  assert.match(job.error?.message ?? '', /preset "opus"/);
+  assert.equal(job.tasks[0]!.attempt, 1, 'not retried: a retry would meet the same preset');
+  assert.equal(existsSync(out), false);
+  const dead = b.w.queue.deadLetters().map((d) => d.reason);
+  assert.equal(dead.length, 1, dead.join('; '));
+  assert.match(dead[0]!, /^invalid preset: preset "opus" is invalid: audio\.bitrate/);
+});
+
+// ---------------------------------------------------------------------------------------------
 // 1. Cancel, then retry
 
 test('cancel then retry a queued job: the attempt-1 message still in the queue writes nothing, and the retried job succeeds with its output', async () => {

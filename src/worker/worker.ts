@@ -11,7 +11,15 @@ import { join } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Logger } from '../log.js';
-import { parseMessage, receivedTask, MESSAGE_VERSION, type StatusEvent, type ReceivedTask } from '../messages.js';
+import {
+  parseMessage,
+  receivedTask,
+  taskMessage,
+  MESSAGE_VERSION,
+  type StatusEvent,
+  type TaskMessage,
+} from '../messages.js';
+import { parseResolvedPreset } from '../presets/registry.js';
 import type { ControlChannel } from '../ports/control.js';
 import type { JobQueue, Lease } from '../ports/queue.js';
 import type { StatusChannel } from '../ports/status.js';
@@ -109,7 +117,7 @@ export class Worker {
 
   /** Process one leased message to the end. Never throws. */
   async handle(lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
-    const parsed = parseMessage(receivedTask, lease.body);
+    const parsed = parseMessage(taskMessage, lease.body);
     if (!parsed.ok) {
       if (parsed.version !== undefined && parsed.version !== MESSAGE_VERSION && typeof parsed.version === 'number') {
         // A newer (or older) nommer sent it: leave it for a worker that speaks that version.
@@ -134,16 +142,16 @@ export class Worker {
     }
   }
 
-  private async runTask(task: ReceivedTask, lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
+  private async runTask(message: TaskMessage, lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
     const { deps } = this;
     const log = deps.log.child({
-      job: task.jobId,
-      task: task.taskId,
-      attempt: task.attempt,
+      job: message.jobId,
+      task: message.taskId,
+      attempt: message.attempt,
       delivery: lease.receiveCount,
     });
     const reporter = new TaskReporter({
-      task,
+      task: message,
       worker: deps.id,
       delivery: lease.receiveCount,
       status: deps.status,
@@ -154,7 +162,7 @@ export class Worker {
       instance: deps.instance,
     });
     const watcher = new LeaseWatcher({
-      task,
+      task: message,
       lease,
       control: deps.control,
       leaseSeconds: deps.leaseSeconds,
@@ -182,6 +190,17 @@ export class Worker {
         lease.reject('too many deliveries'),
       );
     }
+    // The outputs' presets, checked once, here, by the message schema (receivedTask): a preset this
+    // worker cannot read fails the task, said as PRESET_INVALID, and the message is kept as evidence.
+    const received = receivedTask.safeParse(message);
+    if (!received.success) {
+      const error = presetError(message);
+      log.error({ reason: error.message }, 'task carries a preset this worker cannot read: failing it');
+      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log, undefined, () =>
+        lease.reject(`invalid preset: ${error.message}`),
+      );
+    }
+    const task = received.data;
     let scratch: string | undefined;
     let run: TaskRun | undefined;
     watcher.start();
@@ -296,7 +315,7 @@ export class Worker {
   }
 
   /** A private scratch dir for this delivery. A worker that cannot make one fails retriably. */
-  private async makeScratch(task: ReceivedTask): Promise<string> {
+  private async makeScratch(task: TaskMessage): Promise<string> {
     const prefix = join(this.deps.workDir, `${task.jobId}-`);
     try {
       return await mkdtemp(prefix).catch(async () => {
@@ -316,4 +335,14 @@ export class Worker {
       );
     }
   }
+}
+
+/** Why a message's outputs did not pass receivedTask: the preset's own PRESET_INVALID, naming it. */
+function presetError(message: TaskMessage): NommerError {
+  try {
+    for (const o of message.outputs) parseResolvedPreset(o.preset);
+  } catch (err) {
+    return asNommerError(err);
+  }
+  return new NommerError('MESSAGE_INVALID', "the task's outputs do not match the message schema");
 }
