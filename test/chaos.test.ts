@@ -302,10 +302,21 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
     const all = await listJobs();
     assert.equal(all.length, jobs.length, 'no job lost, none invented');
     if (all.every((j) => j.state === 'succeeded')) break;
-    assert.ok(
-      Date.now() < settleDeadline,
-      `jobs not all succeeded in time: ${JSON.stringify(all.filter((j) => j.state !== 'succeeded').map((j) => ({ id: j.id, state: j.state, phase: j.phase, error: j.error })))}`,
-    );
+    if (Date.now() >= settleDeadline) {
+      // Each job left with its tasks, so a stuck graph says where it stopped.
+      const left = all.filter((j) => j.state !== 'succeeded');
+      const detail = await Promise.all(left.map((j) => f.client.getJob(j.id)));
+      assert.fail(
+        `jobs not all succeeded in time: ${JSON.stringify(
+          detail.map((d) => ({
+            id: d.job.id,
+            state: d.job.state,
+            error: d.job.error,
+            tasks: d.tasks.map((t) => `${t.id.split('.').pop()}:${t.state}#${t.attempt}`),
+          })),
+        )}`,
+      );
+    }
     for (const j of all) {
       if (j.state !== 'failed' && j.state !== 'canceled') continue;
       const n = retries.get(j.id) ?? 0;

@@ -155,3 +155,38 @@ test('a detection that failed keeps the keyframe plan, and the job says why', as
   assert.ok(c && 'scenes' in c);
   assert.deepEqual(c.scenes, { skipped: 'scene detection failed: scene detection could not read it' });
 });
+
+test("after a cancel and retry, the scene plan's chunks start at the retried attempt: the cancel's fence voids a lower one (they were dropped unrun and the job stayed running)", async () => {
+  const { store, job, outputs } = await planned('retried');
+  store.cancelJob(job.id, { reason: 'by the test' });
+  store.retryJob(job.id);
+  const scenes = store.getJob(job.id)!.tasks.find((t) => t.type === 'scenes')!;
+  assert.equal(scenes.attempt, 2);
+  const message = receivedTask.parse({
+    v: MESSAGE_VERSION,
+    kind: 'task',
+    jobId: job.id,
+    taskId: scenes.id,
+    attempt: scenes.attempt,
+    type: 'scenes',
+    input: title.path,
+    outputs,
+    force: false,
+    params: scenes.params ?? {},
+  });
+  const run = await runTask(
+    standaloneContext({ task: message, storage, ffmpeg: ff, scratch: mkdtempSync(join(d.path, 'work-')) }),
+  );
+  const replan = makeSceneReplanner(store, storage);
+  store.applyStatusEvent(event(job.id, 1, { attempt: 2 }));
+  const done = event(job.id, 2, { attempt: 2, type: 'succeeded', result: run.result });
+  assert.ok(store.applyStatusEvent(done, undefined, await replan(done)).applied);
+  assert.deepEqual(starts(store, job.id), [0, ...title.cuts], 'the plan at the cuts');
+  const chunks = store.getJob(job.id)!.tasks.filter((t) => t.type === 'chunk' || t.type === 'assemble');
+  assert.deepEqual(
+    chunks.map((t) => t.attempt),
+    chunks.map(() => 2),
+    'every new chunk and the join at the job attempt the retry started',
+  );
+  assert.ok(chunks.every((t) => t.maxAttempt >= 2));
+});

@@ -110,11 +110,14 @@ export function insertTasks(
   tasks: NewTask[],
   now: number,
   succeeded: ReadonlySet<string> = new Set(),
+  /** The attempt they start at: 1 for a new job; a retried job's current one for tasks that
+   * replace others (a cancel fenced every attempt below it, so an attempt-1 task would be void). */
+  attempt = 1,
 ): Task[] {
   const insertTask = sql(
     db,
     `INSERT INTO tasks (id, job_id, type, state, attempt, max_attempt, deps, params, weight, created_at, updated_at)
-    VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return tasks.map((t) => {
     const deps = (t.deps ?? []).map((d) => taskId(job.id, d));
@@ -124,8 +127,8 @@ export function insertTasks(
       type: t.type,
       state: deps.every((d) => succeeded.has(d)) ? 'queued' : initialTaskState(deps),
       phase: null,
-      attempt: 1,
-      maxAttempt: job.maxAttempts,
+      attempt,
+      maxAttempt: attempt + job.maxAttempts - 1,
       seqApplied: -1,
       deps,
       params: t.params ?? null,
@@ -146,7 +149,8 @@ export function insertTasks(
       job.id,
       task.type,
       task.state,
-      job.maxAttempts,
+      task.attempt,
+      task.maxAttempt,
       JSON.stringify(task.deps),
       task.params === null ? null : JSON.stringify(task.params),
       task.weight,

@@ -41,7 +41,10 @@ export function replaceChunks(db: Db, jobId: string, r: ChunkReplan, now: number
   if (checkTaskGraph(graph)) return false;
   const del = sql(db, 'DELETE FROM tasks WHERE id = ?');
   for (const t of old) del.run(t.id);
-  insertTasks(db, job, r.tasks, now, new Set(kept.filter((t) => t.state === 'succeeded').map((t) => t.id)));
+  // At the attempt of the tasks they replace: after a cancel and retry that is above 1, and the
+  // fence the cancel raised voids any lower attempt (the new chunks were dropped unrun, the job stuck).
+  const attempt = Math.max(1, ...old.map((t) => t.attempt));
+  insertTasks(db, job, r.tasks, now, new Set(kept.filter((t) => t.state === 'succeeded').map((t) => t.id)), attempt);
   saveChunking(db, job, r);
   return true;
 }
