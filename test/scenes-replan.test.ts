@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FsStorage } from '../src/adapters/local/fs-storage.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
-import { MESSAGE_VERSION, receivedTask, type StatusEvent } from '../src/messages.js';
+import { MESSAGE_VERSION, receivedTask, type StatusEvent, type WirePreset } from '../src/messages.js';
 import { makeSceneReplanner } from '../src/orchestrator/scene-replan.js';
-import { openStore, type Store } from '../src/orchestrator/store/index.js';
+import { openStore, type Store, type Task } from '../src/orchestrator/store/index.js';
 import { getPreset, toWirePreset } from '../src/presets/registry.js';
 import { sha256Text } from '../src/hash.js';
 import { makeChunkPlanner } from '../src/tasks/planner.js';
@@ -58,6 +58,25 @@ async function planned(name: string) {
   return { store, job, outputs };
 }
 
+/** The job's scene task run as a worker runs it: its message parsed as a worker parses a lease. */
+function runScenes(jobId: string, scenes: Task, outputs: Array<{ preset: WirePreset; uri: string }>, attempt: number) {
+  const message = receivedTask.parse({
+    v: MESSAGE_VERSION,
+    kind: 'task',
+    jobId,
+    taskId: scenes.id,
+    attempt,
+    type: 'scenes',
+    input: title.path,
+    outputs,
+    force: false,
+    params: scenes.params ?? {},
+  });
+  return runTask(
+    standaloneContext({ task: message, storage, ffmpeg: ff, scratch: mkdtempSync(join(d.path, 'work-')) }),
+  );
+}
+
 const event = (jobId: string, seq: number, ev: Partial<StatusEvent>): StatusEvent =>
   ({
     v: MESSAGE_VERSION,
@@ -88,22 +107,7 @@ test("the scene task's plan replaces the keyframe chunks when it succeeds: a chu
       .every((t) => t.state === 'waiting'),
   );
   const scenes = store.getJob(job.id)!.tasks.find((t) => t.type === 'scenes')!;
-  // Parsed as a worker parses what it leases.
-  const message = receivedTask.parse({
-    v: MESSAGE_VERSION,
-    kind: 'task',
-    jobId: job.id,
-    taskId: scenes.id,
-    attempt: 1,
-    type: 'scenes',
-    input: title.path,
-    outputs,
-    force: false,
-    params: scenes.params ?? {},
-  });
-  const run = await runTask(
-    standaloneContext({ task: message, storage, ffmpeg: ff, scratch: mkdtempSync(join(d.path, 'work-')) }),
-  );
+  const run = await runScenes(job.id, scenes, outputs, 1);
   assert.equal(run.result?.cuts, 4, JSON.stringify(run.result));
 
   const replan = makeSceneReplanner(store, storage);
@@ -162,21 +166,7 @@ test("after a cancel and retry, the scene plan's chunks start at the retried att
   store.retryJob(job.id);
   const scenes = store.getJob(job.id)!.tasks.find((t) => t.type === 'scenes')!;
   assert.equal(scenes.attempt, 2);
-  const message = receivedTask.parse({
-    v: MESSAGE_VERSION,
-    kind: 'task',
-    jobId: job.id,
-    taskId: scenes.id,
-    attempt: scenes.attempt,
-    type: 'scenes',
-    input: title.path,
-    outputs,
-    force: false,
-    params: scenes.params ?? {},
-  });
-  const run = await runTask(
-    standaloneContext({ task: message, storage, ffmpeg: ff, scratch: mkdtempSync(join(d.path, 'work-')) }),
-  );
+  const run = await runScenes(job.id, scenes, outputs, scenes.attempt);
   const replan = makeSceneReplanner(store, storage);
   store.applyStatusEvent(event(job.id, 1, { attempt: 2 }));
   const done = event(job.id, 2, { attempt: 2, type: 'succeeded', result: run.result });
