@@ -34,23 +34,24 @@ const chunking = { enabled: true, thresholdSeconds: 5, chunkSeconds: 2, minChunk
 // Shots of 1.6, 2, 1.2, 1.8 and 1.4 s: cuts at frames 40, 90, 120 and 165; keyframes every 2 s.
 const title = makeCutTitle(join(d.path, 'title.mp4'), [1.6, 2, 1.2, 1.8, 1.4], { audio: true });
 
-/** A job as feederd makes it (scene task first, the keyframe chunks waiting for it). */
-async function planned(name: string) {
+/** A job as feederd makes it (scene task first, the keyframe chunks waiting for it). A remote
+ * `input` is planned as feederd plans one it cannot read (the file stands in for its download). */
+async function planned(name: string, o: { input?: string; chunking?: typeof chunking; chunked?: boolean } = {}) {
   const store = openStore(join(d.path, `${name}.db`));
   stores.push(store);
   const planner = makeChunkPlanner({
     ffprobe: () => ff.ffprobe,
-    chunking,
+    chunking: o.chunking ?? chunking,
     workers: () => 2,
     scratchBase: `${join(d.path, name, 'chunks')}/`,
     storage,
     scenesOnWorker: true,
   });
   const outputs = [{ preset: toWirePreset(getPreset('webm')), uri: join(d.path, `${name}.webm`) }];
-  const decision = await planner(title.path, outputs, undefined);
+  const decision = await planner(o.input ?? title.path, outputs, o.chunked);
   assert.ok(decision.tasks, 'chunked');
   const { job } = store.createJob({
-    input: title.path,
+    input: o.input ?? title.path,
     outputs,
     options: { chunking: { chunked: true, ...decision.summary } },
     tasks: decision.tasks,
@@ -59,7 +60,13 @@ async function planned(name: string) {
 }
 
 /** The job's scene task run as a worker runs it: its message parsed as a worker parses a lease. */
-function runScenes(jobId: string, scenes: Task, outputs: Array<{ preset: WirePreset; uri: string }>, attempt: number) {
+function runScenes(
+  jobId: string,
+  scenes: Task,
+  outputs: Array<{ preset: WirePreset; uri: string }>,
+  attempt: number,
+  input = title.path,
+) {
   const message = receivedTask.parse({
     v: MESSAGE_VERSION,
     kind: 'task',
@@ -67,7 +74,7 @@ function runScenes(jobId: string, scenes: Task, outputs: Array<{ preset: WirePre
     taskId: scenes.id,
     attempt,
     type: 'scenes',
-    input: title.path,
+    input,
     outputs,
     force: false,
     params: scenes.params ?? {},
@@ -179,4 +186,74 @@ test("after a cancel and retry, the scene plan's chunks start at the retried att
     'every new chunk and the join at the job attempt the retry started',
   );
   assert.ok(chunks.every((t) => t.maxAttempt >= 2));
+});
+
+/** A remote job's scene task run on `file` (what a worker fetched), and its success applied. */
+async function succeedRemote(name: string, file: string, o: { chunked?: boolean; chunking?: typeof chunking } = {}) {
+  const p = await planned(name, { input: 's3://media/in/title.mp4', ...o });
+  const scenes = p.store.getJob(p.job.id)!.tasks.find((t) => t.type === 'scenes')!;
+  const run = await runScenes(p.job.id, scenes, p.outputs, 1, file);
+  const replan = makeSceneReplanner(p.store, storage);
+  p.store.applyStatusEvent(event(p.job.id, 1, {}));
+  const done = event(p.job.id, 2, { type: 'succeeded', result: run.result });
+  assert.ok(p.store.applyStatusEvent(done, undefined, await replan(done)).applied);
+  return { ...p, scenes, after: p.store.getJob(p.job.id)! };
+}
+
+test("a remote input (feederd cannot read it): a placeholder chunk and the audio wait for the scene task, whose plan on the worker's copy is the job's", async () => {
+  const p = await planned('remote-before', { input: 's3://media/in/title.mp4' });
+  const before = p.store.getJob(p.job.id)!;
+  assert.deepEqual(before.tasks.map((t) => t.type).sort(), ['assemble', 'audio', 'chunk', 'scenes']);
+  const sceneId = `${p.job.id}.scenes`;
+  for (const t of before.tasks.filter((x) => x.type === 'chunk' || x.type === 'audio'))
+    assert.ok(t.state === 'waiting' && t.deps.includes(sceneId), `${t.id} waits for the scene task`);
+  const c0 = before.options.chunking;
+  assert.ok(c0 && 'scenes' in c0 && c0.scenes && 'pending' in c0.scenes, 'the plan is pending');
+
+  const { after, job, scenes, store } = await succeedRemote('remote', title.path);
+  assert.deepEqual(starts(store, job.id), [0, ...title.cuts], 'a chunk per shot');
+  const audio = after.tasks.find((t) => t.type === 'audio');
+  assert.ok(audio && audio.state === 'queued' && audio.deps.includes(scenes.id), 'the audio, planned again, runs now');
+  const join_ = after.tasks.find((t) => t.type === 'assemble')!;
+  assert.ok(join_.deps.includes(audio.id), 'the join waits for it');
+  assert.equal(assembleParams.parse(join_.params).totalFrames, title.frames);
+  const c = after.options.chunking;
+  assert.ok(c && 'plan' in c);
+  assert.equal(c.chunks, 5);
+  assert.equal(c.frames, title.frames);
+  assert.deepEqual(c.scenes && 'cuts' in c.scenes ? c.scenes.cuts : null, 4);
+});
+
+test('a remote input without audio: its audio task goes with the placeholder, and the join muxes none', async () => {
+  const silent = makeCutTitle(join(d.path, 'silent.mp4'), [1.6, 2, 1.2, 1.8, 1.4]);
+  const { after } = await succeedRemote('remote-silent', silent.path);
+  assert.equal(after.tasks.filter((t) => t.type === 'audio').length, 0);
+  const join_ = after.tasks.find((t) => t.type === 'assemble')!;
+  assert.equal(assembleParams.parse(join_.params).audio, null);
+});
+
+test('a remote input shorter than chunking.thresholdSeconds, chunked by config: one chunk, and the job says why; asked for with --chunked, it is cut', async () => {
+  const long = { ...chunking, thresholdSeconds: 60 };
+  const byConfig = await succeedRemote('remote-short', title.path, { chunking: long });
+  assert.equal(byConfig.after.tasks.filter((t) => t.type === 'chunk').length, 1);
+  const c = byConfig.after.options.chunking;
+  assert.ok(c && 'scenes' in c && c.scenes && 'skipped' in c.scenes);
+  assert.match(c.scenes.skipped, /shorter than chunking\.thresholdSeconds \(60 s\): one chunk/);
+  const asked = await succeedRemote('remote-asked', title.path, { chunking: long, chunked: true });
+  assert.equal(asked.after.tasks.filter((t) => t.type === 'chunk').length, 5);
+});
+
+test("a remote input's plan that cannot be read is a failed apply (the event comes again), never the placeholder run", async () => {
+  const p = await planned('remote-lost', { input: 's3://media/in/title.mp4' });
+  const replan = makeSceneReplanner(p.store, storage);
+  p.store.applyStatusEvent(event(p.job.id, 1, {}));
+  const lost = {
+    record: { uri: join(d.path, 'nowhere.json'), sha256: '0'.repeat(64) },
+    cuts: 0,
+    chunks: 1,
+    seconds: 0,
+    threshold: 10,
+  };
+  const done = event(p.job.id, 2, { type: 'succeeded', result: lost });
+  await assert.rejects(replan(done), /a remote input's chunks have no plan but the scene task's/);
 });

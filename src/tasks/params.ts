@@ -114,8 +114,12 @@ export const scenesParams = z.object({
   minChunkSeconds: z.number().positive(),
   maxChunkSeconds: z.number().positive(),
   workers: z.number().int().positive(),
-  /** Frames of the keyframe plan the job was created with: a plan of another count is refused. */
-  totalFrames: z.number().int().positive(),
+  /** Frames of the keyframe plan the job was created with: a plan of another count is refused.
+   * Absent for a remote input, which feederd cannot read: the worker's listing is the first. */
+  totalFrames: z.number().int().positive().optional(),
+  /** A remote input shorter than this (seconds) is one chunk: the job followed config's
+   * chunking.thresholdSeconds, which only the worker can hold the input's length against. */
+  oneChunkUnder: z.number().nonnegative().optional(),
 });
 export type ScenesParams = z.infer<typeof scenesParams>;
 

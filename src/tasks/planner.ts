@@ -102,8 +102,7 @@ async function decide(
   if (chunked === undefined && !o.chunking.enabled) return { tasks: null, reason: 'chunking is off in config' };
   const why = unchunkableReason(outputs);
   if (why) return { tasks: null, reason: why };
-  if (!isLocalUri(input) || !isAbsolute(localPathOf(input)))
-    return { tasks: null, reason: 'feederd plans chunks from a local input; this one is remote' };
+  if (!isLocalUri(input) || !isAbsolute(localPathOf(input))) return remotePlan(o, outputs, chunked);
   let src;
   try {
     src = await probeTimeline(o.ffprobe(), localPathOf(input));
@@ -142,7 +141,7 @@ function summaryOf(planned: ChunkPlan, scratch: string, timeline: 'packets' | 'f
 }
 
 /** The scene task's params: feederd's lengths and threshold, its record under the job's scratch. */
-function sceneTaskParams(o: ChunkPlannerOptions, scratch: string, totalFrames: number): ScenesParams {
+function sceneTaskParams(o: ChunkPlannerOptions, scratch: string, totalFrames?: number): ScenesParams {
   const c = o.chunking;
   return {
     kind: 'scenes',
@@ -152,14 +151,48 @@ function sceneTaskParams(o: ChunkPlannerOptions, scratch: string, totalFrames: n
     minChunkSeconds: c.minChunkSeconds ?? c.chunkSeconds / 2,
     maxChunkSeconds: c.maxChunkSeconds ?? c.chunkSeconds * 2,
     workers: o.workers(),
-    totalFrames,
+    ...(totalFrames !== undefined ? { totalFrames } : {}),
   };
 }
 
-/** The scene task first: every video chunk waits for it (the plan it makes replaces them). */
-function withSceneTask(tasks: PlannedTask[], params: ScenesParams): PlannedTask[] {
-  const chunks = tasks.map((t) => (t.type === 'chunk' ? { ...t, deps: [...(t.deps ?? []), SCENES_KEY] } : t));
+/** The scene task first: every video chunk waits for it (the plan it makes replaces them), and
+ * the audio too when only the scene task can say whether the input has any. */
+function withSceneTask(tasks: PlannedTask[], params: ScenesParams, waiting = new Set(['chunk'])): PlannedTask[] {
+  const chunks = tasks.map((t) => (waiting.has(t.type) ? { ...t, deps: [...(t.deps ?? []), SCENES_KEY] } : t));
   return [{ key: SCENES_KEY, type: 'scenes', params, weight: 0.02 }, ...chunks];
+}
+
+/**
+ * A remote input (s3://, http(s)://), which feederd does not read: the scene task, on the worker
+ * that fetches the input, lists its frames and makes the whole plan (chunked/scene-task.ts). Until
+ * then the job holds one placeholder chunk, and its audio, which both wait for that task and are
+ * replaced by its plan (scene-replan.ts), never run. Followed from config, a remote input shorter
+ * than the threshold becomes one chunk: only the worker learns its length.
+ */
+function remotePlan(
+  o: ChunkPlannerOptions,
+  outputs: readonly OutputLike[],
+  chunked: boolean | undefined,
+): ChunkDecision {
+  if (!o.scenesOnWorker || o.chunking.scenes === false)
+    return {
+      tasks: null,
+      reason: 'a remote input is planned by the worker that reads it, with chunking.scenes on; this one is remote',
+    };
+  const preset = parseResolvedPreset(outputs[0]!.preset);
+  const scratch = `${o.scratchBase}${randomUUID()}/`;
+  const placeholder = planChunks({ times: [0], keyframes: [0], formatStart: 0, fps: 25 }, { chunkSeconds: 1 });
+  const params: ScenesParams = {
+    ...sceneTaskParams(o, scratch),
+    ...(chunked === undefined ? { oneChunkUnder: o.chunking.thresholdSeconds } : {}),
+  };
+  const tasks = withSceneTask(
+    chunkedTasks(placeholder, { scratch, audio: Boolean(preset.audio) }),
+    params,
+    new Set(['chunk', 'audio']),
+  );
+  const pending = 'the input is remote: the worker that reads it lists its frames and cuts first';
+  return { tasks, summary: { chunks: 1, scratch, frames: 0, timeline: 'packets', plan: [], scenes: { pending } } };
 }
 
 export type ChunkPlanner = ReturnType<typeof makeChunkPlanner>;

@@ -17,7 +17,12 @@ export const scenePlannedChunk = videoChunkParams
 
 /** What the task stores: the cuts, and the plan cut at them (chunked/plan.ts planChunks). */
 export const scenePlanRecord = z.object({
-  scenes: sceneRecord,
+  /** Absent when no cut was looked for or found: `skipped` says why (the plan is at keyframes). */
+  scenes: sceneRecord.optional(),
+  skipped: z.string().optional(),
+  /** What the worker found reading the input (a remote input's job was planned without it). */
+  hasAudio: z.boolean().optional(),
+  timeline: z.enum(['packets', 'frames']).optional(),
   plan: z.object({
     chunks: z.array(scenePlannedChunk).min(1),
     totalFrames: z.number().int().positive(),

@@ -15,11 +15,14 @@ export interface ChunkReplan {
   after: string;
   /** The new chunks and join (keys chunk-NNN and assemble); the job's other tasks stay. */
   tasks: NewTask[]; // none: the plan stands (detection failed), only the options change
+  /** The job's audio task is replaced too (a remote input's, which waited for the scene task). */
+  replaceAudio?: boolean;
   /** What the job's options say of the plan now. */
   chunking: Partial<Extract<ChunkingDecision, { timeline: unknown }>>;
 }
 
 const REPLACED = new Set(['chunk', 'assemble']);
+const REPLACED_WITH_AUDIO = new Set([...REPLACED, 'audio']);
 
 /** Replace the chunks if the scene task has just succeeded and no chunk has left; true when done. */
 export function replaceChunks(db: Db, jobId: string, r: ChunkReplan, now: number): boolean {
@@ -30,10 +33,11 @@ export function replaceChunks(db: Db, jobId: string, r: ChunkReplan, now: number
     saveChunking(db, job, r);
     return false;
   }
-  const old = tasks.filter((t) => REPLACED.has(t.type));
+  const replaced = r.replaceAudio ? REPLACED_WITH_AUDIO : REPLACED;
+  const old = tasks.filter((t) => replaced.has(t.type));
   if (old.some((t) => t.state !== 'queued' && t.state !== 'waiting') || old.some((t) => t.dispatchedAttempt > 0))
     return false;
-  const kept = tasks.filter((t) => !REPLACED.has(t.type));
+  const kept = tasks.filter((t) => !replaced.has(t.type));
   const graph = [
     ...kept.map((t) => ({ id: t.id, deps: t.deps })),
     ...r.tasks.map((t) => ({ id: taskId(jobId, t.key), deps: (t.deps ?? []).map((d) => taskId(jobId, d)) })),
