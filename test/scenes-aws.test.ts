@@ -1,12 +1,16 @@
-// Scene-cut chunking on the aws backend (moto): the title is staged to S3, the scene task runs on
-// an aws worker that reads the staged copy, feederd plans the chunks from the record it stored,
-// and the output has the source's frames, cut at every cut, at the whole-file encode's quality
-// (issue 27, "the same on the aws backend"; its size is printed, see below).
+// Scene-cut chunking on the aws backend (moto), from an input already in S3 (`s3://`, the fleet's
+// case): feederd cannot read it, so the scene task, on an aws worker that fetches it, lists its
+// frames, finds its cuts and plans every chunk; feederd swaps that plan in, and the output has the
+// source's frames and audio, cut at every cut, at the whole-file encode's quality (issue 27, "the
+// same on the aws backend"; its size is printed, see below). A local input staged to S3 is planned
+// by feederd first, as on the local backend (scenes-e2e).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../src/adapters/aws/clients.js';
 import { decodesCleanly, tempDir } from './helpers/media.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
@@ -29,11 +33,10 @@ after(async () => {
 
 const SET = ['video.speed=4', 'video.crf=32', 'video.bitrateScale=4'];
 
-test('aws: the scene task runs on a worker, and every cut within the allowed lengths is a boundary to the frame', async () => {
+test('aws, an s3:// input: the scene task on a worker plans every chunk, and every cut within the allowed lengths is a boundary to the frame', async () => {
   const chunking = { enabled: true, thresholdSeconds: 5, chunkSeconds: 2, minChunkSeconds: 1, maxChunkSeconds: 3 };
   const f = await startFeederd(d.path, { workers: 0, config: { ...aws.config, chunking }, env: aws.env });
   feeders.push(f);
-  for (const id of ['aws-s1', 'aws-s2']) procs.push(startAwsWorker(d.path, aws.env, id));
   // Shots of 1.6, 2, 1.2, 1.8 and 1.4 s (cuts at frames 40, 90, 120, 165); keyframes every 2 s.
   const title = makeCutTitle(join(d.path, 'title.mp4'), [1.6, 2, 1.2, 1.8, 1.4], { audio: true });
   assert.deepEqual(
@@ -41,8 +44,21 @@ test('aws: the scene task runs on a worker, and every cut within the allowed len
     [0, 50, 100, 150],
     'the source keyframes ignore the cuts',
   );
+  const s3 = s3Client({ endpoint: aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
+  await s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: 'media/title.mp4', Body: readFileSync(title.path) }));
   const out = join(d.path, 'title.webm');
-  const { job } = await f.client.createJob({ input: title.path, outputs: [{ preset: 'webm', uri: out }], set: SET });
+  const input = `s3://${aws.bucket}/media/title.mp4`;
+  const { job } = await f.client.createJob({ input, outputs: [{ preset: 'webm', uri: out }], set: SET });
+  const planned = await f.client.getJob(job.id);
+  // Before any worker runs: feederd, which cannot read the input, holds a placeholder chunk and
+  // the audio for the scene task.
+  assert.deepEqual(planned.tasks.map((t) => `${t.id.slice(job.id.length + 1)} ${t.state}`).sort(), [
+    'assemble waiting',
+    'audio waiting',
+    'chunk-000 waiting',
+    'scenes queued',
+  ]);
+  for (const id of ['aws-s1', 'aws-s2']) procs.push(startAwsWorker(d.path, aws.env, id));
   const done = await waitForJob(f.client, job.id, isFinal, 240_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
 
@@ -61,6 +77,7 @@ test('aws: the scene task runs on a worker, and every cut within the allowed len
 
   assert.equal(timing(out).frames, title.frames, "exactly the source's frames");
   assert.ok(decodesCleanly(out).ok);
+  assert.ok(timing(out).audio !== null, 'the audio the worker found is in the output');
   const keys = new Set(videoKeyframes(out).map((t) => Math.round(t * 25)));
   for (const c of title.cuts) assert.ok(keys.has(c), `a keyframe at cut ${c}`);
   const cmp = await againstWholeFile(title, out, SET);
