@@ -4,6 +4,14 @@
 // time to see its fence (a piece whose upload had already begun lands after the first sweep).
 // A retry re-queues the chunks whose pieces are gone, so the fleet encodes them in parallel again
 // instead of the assemble task repairing them one by one.
+//
+// A retry and a sweep of the same job never overlap to its loss: the retry waits for a sweep
+// under way before it looks at the pieces and stores the job's lists again, and a sweep that
+// finds, when it ends, the job retried while it ran (it began just before) stores them again
+// itself. Otherwise the sweep's last step, removing the scratch directory, took the chunk list
+// the retry had just restored, and the retried job failed at its join (STORAGE_FAILED: seen in
+// the chaos test, a cancel then a retry).
+
 import { stat } from 'node:fs/promises';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { entryUri } from '../pieces.js';
@@ -18,16 +26,46 @@ export interface ChunkCleanupOptions {
   resweepMs: number;
 }
 
+/** Sweeps under way, by store and job: what a retry of that job waits for. */
+const sweeping = new WeakMap<Store, Map<string, Promise<void>>>();
+
+/** The sweep of this job's intermediates under way, if any (resolves when it has ended). */
+export function sweepOf(store: Store, jobId: string): Promise<void> | undefined {
+  return sweeping.get(store)?.get(jobId);
+}
+
+const endedUnretried = (state: string | undefined) => state === 'failed' || state === 'canceled';
+
 export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, opts: ChunkCleanupOptions): () => void {
   const timers = new Set<NodeJS.Timeout>();
-  const sweep = (jobId: string, again: boolean) => {
+  const running = new Map<string, Promise<void>>();
+  sweeping.set(store, running);
+  const remove = async (jobId: string, again: boolean) => {
     const job = store.getJob(jobId);
     // Retried meanwhile: its pieces are the new attempt's now.
-    if (!job || (job.state !== 'failed' && job.state !== 'canceled')) return;
-    if (!scratchPrefixOf(job.tasks)) return;
-    removeJobScratch(storage, job.tasks)
-      .then(() => log.info({ job: jobId, again }, 'chunk intermediates removed'))
-      .catch((err) => log.warn({ job: jobId, err: String(err) }, 'could not remove chunk intermediates'));
+    if (!job || !endedUnretried(job.state) || !scratchPrefixOf(job.tasks)) return;
+    try {
+      await removeJobScratch(storage, job.tasks);
+      log.info({ job: jobId, again }, 'chunk intermediates removed');
+    } catch (err) {
+      log.warn({ job: jobId, err: String(err) }, 'could not remove chunk intermediates');
+    }
+    // Retried while the sweep ran: what the new attempt reads by reference is stored again.
+    const now = store.getJob(jobId);
+    if (now && !endedUnretried(now.state))
+      await restoreJobLists(storage, now.tasks).catch((err) =>
+        log.warn({ job: jobId, err: String(err) }, 'could not store the lists of a retried job again'),
+      );
+  };
+  const sweep = (jobId: string, again: boolean) => {
+    // One sweep of a job at a time: the next follows the one under way.
+    const p = (running.get(jobId) ?? Promise.resolve())
+      .then(() => remove(jobId, again))
+      .catch((err) => log.warn({ job: jobId, err: String(err) }, 'chunk intermediates sweep failed'))
+      .finally(() => {
+        if (running.get(jobId) === p) running.delete(jobId);
+      });
+    running.set(jobId, p);
   };
   const unsubscribe = store.subscribe((c) => {
     if (c.event.type !== 'failed' && c.event.type !== 'canceled') return;
@@ -44,6 +82,7 @@ export function attachChunkCleanup(store: Store, storage: Storage, log: Logger, 
     unsubscribe();
     for (const t of timers) clearTimeout(t);
     timers.clear();
+    if (sweeping.get(store) === running) sweeping.delete(store);
   };
 }
 
@@ -94,6 +133,8 @@ async function localScratchLeft(scratch: string): Promise<boolean> {
 
 /** Succeeded piece tasks of a job whose piece or manifest entry is no longer in storage. */
 export async function chunksToRerun(store: Store, storage: Storage, jobId: string): Promise<string[]> {
+  // A sweep under way would remove what is looked at and restored here after the fact.
+  await sweepOf(store, jobId);
   const job = store.getJob(jobId);
   if (!job) return [];
   const gone: string[] = [];
