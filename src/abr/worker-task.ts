@@ -513,69 +513,87 @@ async function renditionsOf(
   const renditions: RungVideo[] = [];
   const chunked = pieces.filter((r): r is RenditionChunkParams => r.kind === 'rendition-chunk');
   for (const rung of [...new Set(chunked.map((c) => c.rung))]) {
-    // A chunked rung: its chunks checked (and any bad one re-encoded) and joined, as any chunked job's.
-    const path = join(work, `joined-${rungName(rung)}.webm`);
-    const own = chunked.filter((c) => c.rung === rung).map((c) => ({ ...c, kind: 'video' as const }));
-    await mkdir(join(work, rungName(rung)), { recursive: true });
-    await joinChunks({
-      ffmpeg: ctx.ffmpeg,
-      storage: ctx.storage,
-      params: {
-        manifest: own,
-        audio: null,
-        videoOffset: p.videoOffset ?? 0,
-        totalFrames: p.totalFrames ?? own.reduce((n, c) => n + c.frames, 0),
-        scratch: p.scratch,
-      },
-      preset: renditionPreset(preset, rung),
-      input,
-      dest: path,
-      workDir: join(work, rungName(rung)),
-      signal: ctx.signal,
-      onRepair: (piece, why) => ctx.onRepair?.(`${rungName(rung)} ${piece}`, why),
-    });
-    const probe = await probeInput(ctx.ffmpeg.ffprobe, path, { signal: ctx.signal });
-    if (!probe.video) throw new NommerError('FFMPEG_FAILED', `the joined ${rungName(rung)} rendition has no video`);
-    const { width, height } = probe.video;
-    renditions.push({
-      path,
-      rung,
-      width,
-      height,
-      codec: preset.video!.codec,
-      duration: probe.duration,
-      ...hdrOfRung(probe),
-    });
+    const own = chunked.filter((c) => c.rung === rung);
+    renditions.push(await joinedRung(ctx, joinChunks, p, own, rung, preset, input, work));
   }
   for (const r of pieces) {
     if (r.kind !== 'rendition') continue;
-    let got = await loadPiece(
-      ctx.storage,
-      r.uri,
-      renditionEntry,
-      work,
-      (e) => (e.skipped ? null : e.sha256),
-      ctx.signal,
-    );
-    if ('why' in got) {
-      ctx.onRepair?.(`rendition ${rungName(r.rung)}`, got.why);
-      const local = join(work, `again-${rungName(r.rung)}.webm`);
-      const entry = await encodeRendition(env, r.rung, local);
-      got = { entry, path: entry.skipped ? null : local };
-    }
-    const e = got.entry;
-    if (got.path && !e.skipped)
-      renditions.push({
-        path: got.path,
-        rung: e.rung,
-        width: e.width,
-        height: e.height,
-        codec: e.codec,
-        duration: e.duration,
-        ...hdrOfRung(await probeInput(ctx.ffmpeg.ffprobe, got.path, { signal: ctx.signal })),
-      });
+    const video = await storedRung(ctx, r, env, work);
+    if (video) renditions.push(video);
   }
   return renditions;
+}
+
+/** A chunked rung: its chunks checked (and any bad one re-encoded) and joined, as any chunked job's. */
+async function joinedRung(
+  ctx: TaskContext,
+  joinChunks: JoinChunks,
+  p: PackageParams,
+  chunks: readonly RenditionChunkParams[],
+  rung: number,
+  preset: ResolvedPreset,
+  input: () => Promise<string>,
+  work: string,
+): Promise<RungVideo> {
+  const path = join(work, `joined-${rungName(rung)}.webm`);
+  const own = chunks.map((c) => ({ ...c, kind: 'video' as const }));
+  await mkdir(join(work, rungName(rung)), { recursive: true });
+  await joinChunks({
+    ffmpeg: ctx.ffmpeg,
+    storage: ctx.storage,
+    params: {
+      manifest: own,
+      audio: null,
+      videoOffset: p.videoOffset ?? 0,
+      totalFrames: p.totalFrames ?? own.reduce((n, c) => n + c.frames, 0),
+      scratch: p.scratch,
+    },
+    preset: renditionPreset(preset, rung),
+    input,
+    dest: path,
+    workDir: join(work, rungName(rung)),
+    signal: ctx.signal,
+    onRepair: (piece, why) => ctx.onRepair?.(`${rungName(rung)} ${piece}`, why),
+  });
+  const probe = await probeInput(ctx.ffmpeg.ffprobe, path, { signal: ctx.signal });
+  if (!probe.video) throw new NommerError('FFMPEG_FAILED', `the joined ${rungName(rung)} rendition has no video`);
+  const { width, height } = probe.video;
+  return {
+    path,
+    rung,
+    width,
+    height,
+    codec: preset.video!.codec,
+    duration: probe.duration,
+    ...hdrOfRung(probe),
+  };
+}
+
+/** A rung encoded whole: fetched and checked, or encoded again here; null for a rung its task skipped. */
+async function storedRung(
+  ctx: TaskContext,
+  r: RenditionParams,
+  env: PieceEnv,
+  work: string,
+): Promise<RungVideo | null> {
+  let got = await loadPiece(ctx.storage, r.uri, renditionEntry, work, (e) => (e.skipped ? null : e.sha256), ctx.signal);
+  if ('why' in got) {
+    ctx.onRepair?.(`rendition ${rungName(r.rung)}`, got.why);
+    const local = join(work, `again-${rungName(r.rung)}.webm`);
+    const entry = await encodeRendition(env, r.rung, local);
+    got = { entry, path: entry.skipped ? null : local };
+  }
+  const e = got.entry;
+  if (!got.path || e.skipped) return null;
+  return {
+    path: got.path,
+    rung: e.rung,
+    width: e.width,
+    height: e.height,
+    codec: e.codec,
+    duration: e.duration,
+    ...hdrOfRung(await probeInput(ctx.ffmpeg.ffprobe, got.path, { signal: ctx.signal })),
+  };
 }
 
 /**
@@ -650,20 +668,7 @@ export async function runPackageTask(
   const renditions = await renditionsOf(ctx, joinChunks, p, pieces, preset, env, input, work);
   if (renditions.length === 0)
     throw new NommerError('INTERNAL', 'the package has no rendition (every rung was skipped)');
-  let audio = await loadPiece(
-    ctx.storage,
-    p.audio.uri,
-    packageAudioEntry,
-    work,
-    (e) => (e.none ? null : e.sha256),
-    ctx.signal,
-  );
-  if ('why' in audio) {
-    ctx.onRepair?.('audio', audio.why);
-    const local = join(work, 'again-audio.webm');
-    const entry = await encodePackageAudio(env, local);
-    audio = { entry, path: entry.none ? null : local };
-  }
+  const audio = await audioOf(ctx, p, env, work);
   const { extras, extrasDir } = await extrasOf(ctx, p, env, work);
 
   await ctx.phase('encoding');
@@ -681,20 +686,73 @@ export async function runPackageTask(
   );
 
   const hdr = await signalHdr(outDir, renditions);
+  await addExtras(outDir, extras, extrasDir, duration);
+  await finishHls(outDir);
+  const indexSha256 = await writePackageIndex(outDir, preset.name, abr.segmentSeconds);
+  const files = commitOrder(await readdir(outDir));
+  const info = {
+    ...(await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration)),
+    ...(hdr ? { hdr } : {}),
+  };
+  const loudness = await packageLoudness(ctx, preset, audio.entry, outDir, renditions.length);
+  const previous = task.force ? await previousPackage(ctx.storage, out.uri, work, ctx.signal) : [];
+  const stale = previous.filter((f) => !files.includes(f));
+  await ctx.phase('uploading');
+  await ctx.beforeCommit();
+  const committed = await commitPackageFiles(ctx, out.uri, outDir, files);
+  const bytes = committed.results.reduce((s, r) => s + r.bytes, 0);
+  return {
+    outputs: [{ uri: out.uri, bytes }],
+    committed,
+    result: {
+      ...packageResult(out.uri, info, indexSha256, Math.max(...renditions.map((r) => r.height)) || null),
+      ...(loudness ? { loudness: [{ uri: out.uri, loudness }] } : {}),
+    },
+    cleanup: async () => {
+      // Files of the package this one replaced that it does not have (segments past its end, rungs it lacks).
+      for (const f of stale) await ctx.storage.remove(packageFileUri(out.uri, f)).catch(() => undefined);
+      await removePackageScratch(ctx.storage, p, pieces);
+    },
+  };
+}
 
-  // Subtitles: ffmpeg's dash muxer carries none, so both manifests get them listed here.
+/** The audio piece, fetched and checked, or made again here (never dropped). */
+async function audioOf(
+  ctx: TaskContext,
+  p: PackageParams,
+  env: PieceEnv,
+  work: string,
+): Promise<{ entry: PackageAudioEntry; path: string | null }> {
+  const got = await loadPiece(
+    ctx.storage,
+    p.audio.uri,
+    packageAudioEntry,
+    work,
+    (e) => (e.none ? null : e.sha256),
+    ctx.signal,
+  );
+  if (!('why' in got)) return got;
+  ctx.onRepair?.('audio', got.why);
+  const local = join(work, 'again-audio.webm');
+  const entry = await encodePackageAudio(env, local);
+  return { entry, path: entry.none ? null : local };
+}
+
+/** The extras' files into the package; subtitles listed in both manifests, as ffmpeg's dash muxer carries none. */
+async function addExtras(outDir: string, extras: ExtrasEntry, extrasDir: string, duration: number): Promise<void> {
   const tracks = extras.subtitles;
   for (const f of extras.files) await copyFile(join(extrasDir, f), join(outDir, f));
-  if (tracks.length) {
-    const mpd = await readFile(join(outDir, DASH_MANIFEST), 'utf8');
-    await writeFile(join(outDir, DASH_MANIFEST), addSubtitlesToDash(mpd, tracks));
-    const master = await readFile(join(outDir, HLS_MANIFEST), 'utf8');
-    const hls = addSubtitlesToHls(master, tracks, duration);
-    await writeFile(join(outDir, HLS_MANIFEST), hls.master);
-    for (const pl of hls.playlists) await writeFile(join(outDir, pl.name), pl.text);
-  }
+  if (!tracks.length) return;
+  const mpd = await readFile(join(outDir, DASH_MANIFEST), 'utf8');
+  await writeFile(join(outDir, DASH_MANIFEST), addSubtitlesToDash(mpd, tracks));
+  const master = await readFile(join(outDir, HLS_MANIFEST), 'utf8');
+  const hls = addSubtitlesToHls(master, tracks, duration);
+  await writeFile(join(outDir, HLS_MANIFEST), hls.master);
+  for (const pl of hls.playlists) await writeFile(join(outDir, pl.name), pl.text);
+}
 
-  // HLS as the spec says it (hls.ts): VOD media playlists, each variant's peak bandwidth.
+/** HLS as the spec says it (hls.ts), which the dash muxer does not write: VOD media playlists, each variant's peak bandwidth. */
+async function finishHls(outDir: string): Promise<void> {
   const rates = new Map<string, SegmentRates>();
   for (const f of await readdir(outDir))
     if (/^media_\d+\.m3u8$/.test(f)) {
@@ -709,34 +767,42 @@ export async function runPackageTask(
     }
   const masterPath = join(outDir, HLS_MANIFEST);
   await writeFile(masterPath, withBandwidths(await readFile(masterPath, 'utf8'), rates));
+}
 
-  // The package's own index: what it holds, so a --force over it can remove what it no longer has.
+/**
+ * The package's own index: what it holds, so a --force over it can remove what it no longer has.
+ * Written last of the package's files (it lists them); its sha256 goes into the task's result.
+ */
+async function writePackageIndex(outDir: string, preset: string, segmentSeconds: number): Promise<string> {
   const own = (await readdir(outDir)).filter((f) => f !== PACKAGE_INDEX);
   const index: PackageIndex = {
     madeBy: 'nommer',
-    preset: preset.name,
-    segmentSeconds: abr.segmentSeconds,
+    preset,
+    segmentSeconds,
     files: own.sort(),
   };
   await writeFile(join(outDir, PACKAGE_INDEX), `${JSON.stringify(index, null, 2)}\n`);
-  const indexSha256 = await sha256File(join(outDir, PACKAGE_INDEX));
-  const files = commitOrder(await readdir(outDir));
-  const info = {
-    ...(await describe(outDir, files, renditions, audio.entry, extras, abr.segmentSeconds, duration)),
-    ...(hdr ? { hdr } : {}),
-  };
-  const loudness = await packageLoudness(ctx, preset, audio.entry, outDir, renditions.length);
-  const previous = task.force ? await previousPackage(ctx.storage, out.uri, work, ctx.signal) : [];
-  const stale = previous.filter((f) => !files.includes(f));
-  await ctx.phase('uploading');
-  await ctx.beforeCommit();
+  return sha256File(join(outDir, PACKAGE_INDEX));
+}
+
+/**
+ * The package's files prepared at their destination and committed in order (commitPackage). On a
+ * failure nothing of it is left behind: what was prepared is discarded, and a local directory made
+ * for it removed.
+ */
+async function commitPackageFiles(
+  ctx: TaskContext,
+  uri: string,
+  outDir: string,
+  files: readonly string[],
+): Promise<CommittedSet> {
   const prepared: PreparedOutput[] = [];
-  const madeDir = isLocalUri(out.uri) ? await makeLocalDir(localPathOf(out.uri)) : false;
+  const madeDir = isLocalUri(uri) ? await makeLocalDir(localPathOf(uri)) : false;
   try {
     const byName = new Map<string, PreparedOutput>();
     await inLanes(files, COMMIT_LANES, async (f) => {
-      const po = await ctx.storage.prepareOutput(packageFileUri(out.uri, f), {
-        overwrite: task.force,
+      const po = await ctx.storage.prepareOutput(packageFileUri(uri, f), {
+        overwrite: ctx.task.force,
         tag: ctx.tag,
         scratchDir: ctx.scratch,
       });
@@ -744,27 +810,13 @@ export async function runPackageTask(
       byName.set(f, po);
       await copyFile(join(outDir, f), po.path);
     });
-    const committed = await commitPackage(
+    return await commitPackage(
       commitGroups(files).map((g) => g.map((f) => byName.get(f)!)),
       ctx.signal,
     );
-    const bytes = committed.results.reduce((s, r) => s + r.bytes, 0);
-    return {
-      outputs: [{ uri: out.uri, bytes }],
-      committed,
-      result: {
-        ...packageResult(out.uri, info, indexSha256, Math.max(...renditions.map((r) => r.height)) || null),
-        ...(loudness ? { loudness: [{ uri: out.uri, loudness }] } : {}),
-      },
-      cleanup: async () => {
-        // Files of the package this one replaced that it does not have (segments past its end, rungs it lacks).
-        for (const f of stale) await ctx.storage.remove(packageFileUri(out.uri, f)).catch(() => undefined);
-        await removePackageScratch(ctx.storage, p, pieces);
-      },
-    };
   } catch (err) {
     await discardAll(prepared);
-    if (madeDir) await rmdir(localPathOf(out.uri)).catch(() => undefined);
+    if (madeDir) await rmdir(localPathOf(uri)).catch(() => undefined);
     throw err;
   }
 }
