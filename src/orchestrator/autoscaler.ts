@@ -265,14 +265,7 @@ export function decide(input: AutoscalerInput): ScaleDecision {
   const { now, queue, config } = input;
   const slots = config.slotsPerInstance;
   const drainOn = config.drain === true;
-  // The ceiling is the lower of maxInstances and what maxHourlySpend pays for.
-  const bySpend = instancesWithinSpend(config);
-  const ceiling = Math.min(config.maxInstances, bySpend);
-  const ceilingName = bySpend < config.maxInstances ? 'maxHourlySpend' : 'maxInstances';
-  const ceilingText =
-    ceilingName === 'maxHourlySpend'
-      ? `spend cap $${config.maxHourlySpend}/h = ${bySpend} instances at $${config.hourlyPrice}/h`
-      : `max ${config.maxInstances}`;
+  const cap = ceilingOf(config);
 
   if (input.backoffUntil !== undefined && now < input.backoffUntil) {
     const s = Math.ceil((input.backoffUntil - now) / 1000);
@@ -289,41 +282,18 @@ export function decide(input: AutoscalerInput): ScaleDecision {
   const f = sortFleet(input, stuckMs);
   const { unlisted } = f;
 
-  // Corrections first: stuck boots, then whatever stands above the ceiling. Stopping and
-  // draining instances are already leaving: they count toward the ceiling for launches (they
-  // still exist), but trimming them would overshoot.
+  // Corrections first: stuck boots, then whatever stands above the ceiling.
   const notes: string[] = [];
   if (f.stuck.length > 0) notes.push(`${f.stuck.length} stuck booting > ${Math.round(stuckMs / 1000)} s`);
-  const excess = f.booting.length + f.running.length + unlisted - ceiling;
-  const trim = trimAboveCeiling(f, excess, drainOn);
+  const trim = trimToCeiling(f, cap, drainOn, notes);
   const trimmed = new Set([...trim.terminate, ...trim.drain]);
-  if (excess > 0) {
-    const left = excess - trimmed.size;
-    const how = drainOn
-      ? `terminating ${trim.terminate.length} idle booting, draining ${trim.drain.length}`
-      : `terminating ${trim.terminate.length} idle`;
-    notes.push(`${excess} above ${ceilingText}: ${how}${left > 0 ? `, ${left} busy left to finish` : ''}`);
-  }
-
   const keptBooting = f.booting.filter((i) => !trimmed.has(i.id));
-  let keptRunning = f.running.filter((i) => !trimmed.has(i.id));
   const leaving = f.stopping.length + f.draining.length + trim.drain.length;
-  const exist = keptBooting.length + keptRunning.length + leaving + unlisted;
-  const room = Math.max(0, ceiling - exist);
+  const exist = keptBooting.length + f.running.filter((i) => !trimmed.has(i.id)).length + leaving + unlisted;
+  const room = Math.max(0, cap.ceiling - exist);
 
-  // Backlog: what free, booting and soon-to-free slots will not absorb; draining instances with
-  // jobs are called back before anything is launched.
-  const bootingSlots = (keptBooting.length + unlisted) * slots;
-  let uncovered =
-    queue.waiting - freeSlotsOf(keptRunning, slots) - bootingSlots - drainsWithinBoot(keptRunning, config);
-  const undrain = drainOn && uncovered > 0 ? pickUndrain(f.draining, uncovered, slots) : [];
-  if (undrain.length > 0) {
-    keptRunning = [...keptRunning, ...undrain];
-    uncovered = queue.waiting - freeSlotsOf(keptRunning, slots) - bootingSlots - drainsWithinBoot(keptRunning, config);
-    notes.push(`${undrain.length} draining called back`);
-  }
-  const freeSlots = freeSlotsOf(keptRunning, slots);
-  const drains = drainsWithinBoot(keptRunning, config);
+  const backlog = coverBacklog(input, f, keptBooting.length, trimmed, notes);
+  const { keptRunning, uncovered, undrain, bootingSlots } = backlog;
   const backlogNeed = uncovered > 0 ? Math.ceil(uncovered / slots) : 0;
 
   // Floor: leaving instances do not count toward it.
@@ -341,27 +311,110 @@ export function decide(input: AutoscalerInput): ScaleDecision {
     drain.push(...more);
   }
 
-  const parts = [
-    `waiting ${queue.waiting}`,
-    `free slots ${freeSlots}`,
-    `booting slots ${bootingSlots}${unlisted > 0 ? ` (${unlisted} launched, not listed yet)` : ''}`,
-  ];
-  if (drains > 0) parts.push(`~${drains} slots free within boot`);
-  if (f.draining.length > 0) parts.push(`${f.draining.length} draining`);
-  let verdict: string;
-  const heldBy = launch < want ? ceilingName : undefined;
-  if (want === 0) verdict = 'no launch';
-  else if (launch < want) verdict = `launch ${launch} of ${want} wanted (${ceilingText} reached)`;
-  else verdict = `launch ${launch}${floorNeed >= backlogNeed ? ` (floor ${config.minInstances})` : ''}`;
-  if (notes.length > 0) verdict += `; ${notes.join('; ')}`;
+  const heldBy = launch < want ? cap.name : undefined;
+  const counts = `waiting ${queue.waiting}, ${slotsText(f, keptRunning, bootingSlots, config)}`;
   return {
     launch,
     terminate: [...f.stuck.map((i) => i.id), ...trim.terminate],
     drain,
     undrain: undrain.map((i) => i.id),
     ...(heldBy ? { heldBy } : {}),
-    reason: `${parts.join(', ')} -> ${verdict}`,
+    reason: `${counts} -> ${verdictOf(launch, want, floorNeed >= backlogNeed, cap.text, config.minInstances, notes)}`,
   };
+}
+
+/** The ceiling: the lower of maxInstances and what maxHourlySpend pays for, named and said for the reason. */
+function ceilingOf(config: AutoscalerConfig): {
+  ceiling: number;
+  name: 'maxHourlySpend' | 'maxInstances';
+  text: string;
+} {
+  const bySpend = instancesWithinSpend(config);
+  const ceiling = Math.min(config.maxInstances, bySpend);
+  const name = bySpend < config.maxInstances ? 'maxHourlySpend' : 'maxInstances';
+  const text =
+    name === 'maxHourlySpend'
+      ? `spend cap $${config.maxHourlySpend}/h = ${bySpend} instances at $${config.hourlyPrice}/h`
+      : `max ${config.maxInstances}`;
+  return { ceiling, name, text };
+}
+
+/**
+ * What stands above the ceiling, trimmed (trimAboveCeiling) and noted. Stopping and draining
+ * instances are already leaving: they count toward the ceiling for launches (they still exist),
+ * but trimming them would overshoot.
+ */
+function trimToCeiling(
+  f: Fleet,
+  cap: { ceiling: number; text: string },
+  drainOn: boolean,
+  notes: string[],
+): { terminate: string[]; drain: string[] } {
+  const excess = f.booting.length + f.running.length + f.unlisted - cap.ceiling;
+  const trim = trimAboveCeiling(f, excess, drainOn);
+  if (excess > 0) {
+    const left = excess - new Set([...trim.terminate, ...trim.drain]).size;
+    const how = drainOn
+      ? `terminating ${trim.terminate.length} idle booting, draining ${trim.drain.length}`
+      : `terminating ${trim.terminate.length} idle`;
+    notes.push(`${excess} above ${cap.text}: ${how}${left > 0 ? `, ${left} busy left to finish` : ''}`);
+  }
+  return trim;
+}
+
+/**
+ * Backlog: what free, booting and soon-to-free slots will not absorb (`uncovered`); draining
+ * instances with jobs are called back before anything is launched, and then count as running.
+ */
+function coverBacklog(
+  input: AutoscalerInput,
+  f: Fleet,
+  keptBooting: number,
+  trimmed: ReadonlySet<string>,
+  notes: string[],
+): { keptRunning: InstanceView[]; uncovered: number; undrain: InstanceView[]; bootingSlots: number } {
+  const { queue, config } = input;
+  const slots = config.slotsPerInstance;
+  let keptRunning = f.running.filter((i) => !trimmed.has(i.id));
+  const bootingSlots = (keptBooting + f.unlisted) * slots;
+  const uncoveredBy = (running: InstanceView[]) =>
+    queue.waiting - freeSlotsOf(running, slots) - bootingSlots - drainsWithinBoot(running, config);
+  let uncovered = uncoveredBy(keptRunning);
+  const undrain = config.drain === true && uncovered > 0 ? pickUndrain(f.draining, uncovered, slots) : [];
+  if (undrain.length > 0) {
+    keptRunning = [...keptRunning, ...undrain];
+    uncovered = uncoveredBy(keptRunning);
+    notes.push(`${undrain.length} draining called back`);
+  }
+  return { keptRunning, uncovered, undrain, bootingSlots };
+}
+
+/** The slots the decision counted, for its reason. */
+function slotsText(f: Fleet, keptRunning: InstanceView[], bootingSlots: number, config: AutoscalerConfig): string {
+  const parts = [
+    `free slots ${freeSlotsOf(keptRunning, config.slotsPerInstance)}`,
+    `booting slots ${bootingSlots}${f.unlisted > 0 ? ` (${f.unlisted} launched, not listed yet)` : ''}`,
+  ];
+  const drains = drainsWithinBoot(keptRunning, config);
+  if (drains > 0) parts.push(`~${drains} slots free within boot`);
+  if (f.draining.length > 0) parts.push(`${f.draining.length} draining`);
+  return parts.join(', ');
+}
+
+/** What the decision does about launches, and its notes, for its reason. */
+function verdictOf(
+  launch: number,
+  want: number,
+  byFloor: boolean,
+  ceilingText: string,
+  minInstances: number,
+  notes: readonly string[],
+): string {
+  let verdict: string;
+  if (want === 0) verdict = 'no launch';
+  else if (launch < want) verdict = `launch ${launch} of ${want} wanted (${ceilingText} reached)`;
+  else verdict = `launch ${launch}${byFloor ? ` (floor ${minInstances})` : ''}`;
+  return notes.length > 0 ? `${verdict}; ${notes.join('; ')}` : verdict;
 }
 
 function freeSlotsOf(running: InstanceView[], slots: number): number {
