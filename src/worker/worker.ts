@@ -16,6 +16,7 @@ import {
   receivedTask,
   taskMessage,
   MESSAGE_VERSION,
+  type ReceivedTask,
   type StatusEvent,
   type TaskMessage,
 } from '../messages.js';
@@ -143,6 +144,36 @@ export class Worker {
   }
 
   private async runTask(message: TaskMessage, lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
+    const { log, reporter, watcher } = this.taskParts(message, lease, hardSignal);
+    const admitted = await this.admit(message, lease, reporter, watcher, log);
+    if ('outcome' in admitted) return admitted.outcome;
+    const { task } = admitted;
+    let scratch: string | undefined;
+    watcher.start();
+    try {
+      scratch = await this.makeScratch(task);
+      await reporter.event({ type: 'started' });
+      reporter.startKeepalive();
+      await reporter.phase('downloading');
+      // The kind's runner, by the message's type (tasks/registry.ts).
+      const run = await runTask(this.contextFor(task, scratch, lease, reporter, watcher, log));
+      // Awaited here so that a failure to settle or finish is this task's outcome, as any other.
+      return await this.succeed(run, lease, reporter, log);
+    } catch (err) {
+      return this.outcome(asNommerError(err), watcher, lease, reporter, log);
+    } finally {
+      watcher.stop();
+      reporter.stop();
+      if (scratch) await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  /** One delivery's log (named by job, task, attempt and delivery), its reporter and its lease watcher. */
+  private taskParts(
+    message: TaskMessage,
+    lease: Lease,
+    hardSignal?: AbortSignal,
+  ): { log: Logger; reporter: TaskReporter; watcher: LeaseWatcher } {
     const { deps } = this;
     const log = deps.log.child({
       job: message.jobId,
@@ -170,15 +201,28 @@ export class Worker {
       hardSignal,
       log,
     });
+    return { log, reporter, watcher };
+  }
 
+  /**
+   * The checks before a delivery is run: the task it carries, or the outcome when it must not run
+   * (a void attempt, too many deliveries, a preset this worker cannot read).
+   */
+  private async admit(
+    message: TaskMessage,
+    lease: Lease,
+    reporter: TaskReporter,
+    watcher: LeaseWatcher,
+    log: Logger,
+  ): Promise<{ task: ReceivedTask } | { outcome: TaskOutcome }> {
     // A canceled or superseded attempt: nothing to run and nothing to say.
     if (await watcher.isVoid().catch(() => false)) {
       log.info('attempt is void (canceled or superseded): dropped unrun');
       await lease.ack().catch(() => undefined);
-      return 'canceled';
+      return { outcome: 'canceled' };
     }
 
-    if (lease.unfinished >= deps.maxDeliveries) {
+    if (lease.unfinished >= this.deps.maxDeliveries) {
       log.error('task was delivered too many times without finishing: failing it');
       const error = new NommerError(
         'WORKER_LOST',
@@ -186,67 +230,80 @@ export class Worker {
         { hint: 'check the worker logs; `nommer retry` runs it again' },
       );
       // Said, then moved to the dead letters: the message that kept killing workers stays as evidence.
-      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log, undefined, () =>
-        lease.reject('too many deliveries'),
+      const outcome = await this.settle(
+        lease,
+        reporter,
+        { type: 'failed', error: error.toInfo() },
+        'failed',
+        log,
+        undefined,
+        () => lease.reject('too many deliveries'),
       );
+      return { outcome };
     }
     // The outputs' presets, checked once, here, by the message schema (receivedTask): a preset this
     // worker cannot read fails the task, said as PRESET_INVALID, and the message is kept as evidence.
     const received = receivedTask.safeParse(message);
-    if (!received.success) {
-      const error = presetError(message);
-      log.error({ reason: error.message }, 'task carries a preset this worker cannot read: failing it');
-      return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log, undefined, () =>
-        lease.reject(`invalid preset: ${error.message}`),
-      );
-    }
-    const task = received.data;
-    let scratch: string | undefined;
-    let run: TaskRun | undefined;
-    watcher.start();
-    try {
-      scratch = await this.makeScratch(task);
-      await reporter.event({ type: 'started' });
-      reporter.startKeepalive();
-      await reporter.phase('downloading');
-      const ctx: TaskContext = {
-        task,
-        storage: deps.storage,
-        ffmpeg: deps.ffmpeg,
-        scratch,
-        tag: `${deps.id}.${task.attempt}.${lease.receiveCount}`,
-        signal: watcher.signal,
-        onProgress: reporter.onProgress,
-        phase: (p) => reporter.phase(p),
-        beforeCommit: () => watcher.assertCurrent(),
-        onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
-      };
-      // The kind's runner, by the message's type (tasks/registry.ts).
-      run = await runTask(ctx);
-      const committed = run.committed;
-      const outcome = await this.settle(
-        lease,
-        reporter,
-        { type: 'succeeded', outputs: run.outputs, ...(run.result ? { result: run.result } : {}) },
-        'succeeded',
-        log,
-        committed && (() => committed.undo()),
-      );
-      if (outcome === 'succeeded') {
-        await committed?.finish();
-        log.info({ outputs: run.outputs.length }, 'task succeeded');
-        await run
-          .cleanup?.()
-          .catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
-      }
-      return outcome;
-    } catch (err) {
-      return this.outcome(asNommerError(err), watcher, lease, reporter, log);
-    } finally {
-      watcher.stop();
-      reporter.stop();
-      if (scratch) await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
-    }
+    if (received.success) return { task: received.data };
+    const error = presetError(message);
+    log.error({ reason: error.message }, 'task carries a preset this worker cannot read: failing it');
+    const outcome = await this.settle(
+      lease,
+      reporter,
+      { type: 'failed', error: error.toInfo() },
+      'failed',
+      log,
+      undefined,
+      () => lease.reject(`invalid preset: ${error.message}`),
+    );
+    return { outcome };
+  }
+
+  /** What a task's runner is given: its storage, ffmpeg, scratch, and the hooks back to this delivery. */
+  private contextFor(
+    task: ReceivedTask,
+    scratch: string,
+    lease: Lease,
+    reporter: TaskReporter,
+    watcher: LeaseWatcher,
+    log: Logger,
+  ): TaskContext {
+    const { deps } = this;
+    return {
+      task,
+      storage: deps.storage,
+      ffmpeg: deps.ffmpeg,
+      scratch,
+      tag: `${deps.id}.${task.attempt}.${lease.receiveCount}`,
+      signal: watcher.signal,
+      onProgress: reporter.onProgress,
+      phase: (p) => reporter.phase(p),
+      beforeCommit: () => watcher.assertCurrent(),
+      onRepair: (piece, why) => log.warn({ piece, why }, 'piece re-encoded before assembly'),
+    };
+  }
+
+  /**
+   * A run that finished: its success said, then what it committed made final and its
+   * intermediates removed, only once the success is out (else what it committed is taken back).
+   */
+  private async succeed(run: TaskRun, lease: Lease, reporter: TaskReporter, log: Logger): Promise<TaskOutcome> {
+    const committed = run.committed;
+    const outcome = await this.settle(
+      lease,
+      reporter,
+      { type: 'succeeded', outputs: run.outputs, ...(run.result ? { result: run.result } : {}) },
+      'succeeded',
+      log,
+      committed && (() => committed.undo()),
+    );
+    if (outcome !== 'succeeded') return outcome;
+    await committed?.finish();
+    log.info({ outputs: run.outputs.length }, 'task succeeded');
+    await run
+      .cleanup?.()
+      .catch((err) => log.warn({ err: asNommerError(err).message }, 'removing intermediates failed'));
+    return outcome;
   }
 
   /** Why the task ended, said to the orchestrator, and the lease settled to match. */
