@@ -127,107 +127,152 @@ async function checkPiece(
 
 export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult> {
   const p = r.params;
-  const dest = resolve(r.dest);
-  const repaired: AssembleResult['repaired'] = [];
   let input: string | undefined;
-  const source = async () => (input ??= await r.input());
   const total = p.manifest.length + (p.audio ? 1 : 0) + 2;
   let done = 0;
-  const tick = () => r.onProgress?.({ fraction: Math.min(0.99, ++done / total) });
-
-  type Chunk = { path: string; spec: VideoChunkParams; entry?: ChunkEntry };
-  const repairChunk = async (spec: VideoChunkParams, why: string): Promise<Chunk> => {
-    const piece = `chunk ${spec.index}`;
-    repaired.push({ piece, why });
-    r.onRepair?.(piece, why);
-    const path = join(r.workDir, `repair-${spec.index}-${repaired.length}.webm`);
-    const entry = await encodeVideoChunk({
-      ffmpeg: r.ffmpeg,
-      input: await source(),
-      preset: r.preset,
-      dest: path,
-      chunk: spec,
-      signal: r.signal,
-      onSpawn: r.onSpawn,
-    });
-    return { path, spec, entry };
+  const a: Assembly = {
+    r,
+    repaired: [],
+    source: async () => (input ??= await r.input()),
+    tick: () => r.onProgress?.({ fraction: Math.min(0.99, ++done / total) }),
   };
-  const chunks: Chunk[] = [];
-  for (const spec of p.manifest) {
-    const { path, why, entry } = await checkPiece(r, spec.uri, spec.frames);
-    chunks.push(why ? await repairChunk(spec, why) : { path: path!, spec, entry });
-    tick();
-  }
-  // Decode, duration, and the same stream parameters as the siblings: a chunk that fails is encoded again.
-  await checkJoinable(r.ffmpeg, chunks, repairChunk, r.signal);
-  let audio: string | null = null;
-  // The audio piece's loudness record (measured on the piece), measured again on the output below.
-  let loudness: OutputLoudness | undefined;
-  if (p.audio) {
-    const c = await checkPiece(r, p.audio.uri, null);
-    audio = c.path;
-    loudness = c.loudness;
-    if (c.why) {
-      repaired.push({ piece: 'audio', why: c.why });
-      r.onRepair?.('audio', c.why);
-      audio = join(r.workDir, 'repair-audio.webm');
-      ({ loudness } = await encodeAudioPiece({
-        ffmpeg: r.ffmpeg,
-        input: await source(),
-        preset: r.preset,
-        dest: audio,
-        signal: r.signal,
-        onSpawn: r.onSpawn,
-      }));
-    }
-    tick();
-  } else {
-    const target = r.preset.audio?.loudness;
-    if (target) loudness = noAudioLoudness(target);
-  }
-
+  const chunks = await checkedChunks(a);
+  const { audio, loudness } = await checkedAudio(a);
   const list = join(r.workDir, 'chunks.ffconcat');
   await writeFile(
     list,
     concatList(chunks.map((c, i) => ({ path: c.path, duration: i === chunks.length - 1 ? null : c.spec.duration }))),
   );
   try {
-    await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: dest }), {
-      signal: r.signal,
-      onSpawn: r.onSpawn,
-    });
-    const whole = await wholeOutput(r, dest, source);
-    // A kept HDR source's static metadata into the joined WebM's Colour, as a whole-file encode's
-    // (each chunk is 10-bit and tagged, but ffmpeg 5.1 writes no MasteringMetadata for any).
-    const hdr = whole?.video.hdr;
-    if (hdr?.mode === 'kept' && whole?.src.probe.video?.hdr) await writeWebmHdr(dest, whole.src.probe.video.hdr);
-    tick();
-    const frames = await countVideoPackets(r.ffmpeg.ffprobe, dest, r.signal);
-    if (frames !== p.totalFrames)
-      throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, {
-        retriable: true,
-      });
-    const measured = whole ? await joinedQuality(r, dest, whole, chunks) : undefined;
-    const quality = measured && hdr ? { ...measured, hdr } : measured;
-    if (loudness && !('skipped' in loudness))
-      loudness = withOutputFigures(
-        loudness,
-        await measureOutputLoudness(r.ffmpeg.ffmpeg, `file:${dest}`, { signal: r.signal, onSpawn: r.onSpawn }),
-      );
-    tick();
-    const bytes = (await stat(dest)).size;
-    r.onProgress?.({ fraction: 1, etaSeconds: 0 });
-    return {
-      bytes,
-      frames,
-      repaired,
-      ...(quality ? { quality } : {}),
-      ...(loudness ? { loudness } : {}),
-      cleanup: () => removeScratch(r.storage, p),
-    };
+    return await joinPieces(a, chunks, list, audio, loudness);
   } catch (err) {
     throw asNommerError(err);
   }
+}
+
+type Chunk = { path: string; spec: VideoChunkParams; entry?: ChunkEntry };
+
+/**
+ * What the steps of one assembly share: the pieces re-encoded so far (in order, which also names
+ * the repair files), the source (fetched once, and only if a piece must be re-encoded), and the
+ * progress count.
+ */
+interface Assembly {
+  r: AssembleRequest;
+  repaired: AssembleResult['repaired'];
+  source: () => Promise<string>;
+  tick: () => void;
+}
+
+/** A chunk that cannot be used, encoded again here from the source. */
+async function repairChunk(a: Assembly, spec: VideoChunkParams, why: string): Promise<Chunk> {
+  const { r, repaired } = a;
+  const piece = `chunk ${spec.index}`;
+  repaired.push({ piece, why });
+  r.onRepair?.(piece, why);
+  const path = join(r.workDir, `repair-${spec.index}-${repaired.length}.webm`);
+  const entry = await encodeVideoChunk({
+    ffmpeg: r.ffmpeg,
+    input: await a.source(),
+    preset: r.preset,
+    dest: path,
+    chunk: spec,
+    signal: r.signal,
+    onSpawn: r.onSpawn,
+  });
+  return { path, spec, entry };
+}
+
+/** Every chunk of the manifest, checked against its entry and as a sibling of the others; any that fails re-encoded. */
+async function checkedChunks(a: Assembly): Promise<Chunk[]> {
+  const { r } = a;
+  const chunks: Chunk[] = [];
+  for (const spec of r.params.manifest) {
+    const { path, why, entry } = await checkPiece(r, spec.uri, spec.frames);
+    chunks.push(why ? await repairChunk(a, spec, why) : { path: path!, spec, entry });
+    a.tick();
+  }
+  // Decode, duration, and the same stream parameters as the siblings: a chunk that fails is encoded again.
+  await checkJoinable(r.ffmpeg, chunks, (spec, why) => repairChunk(a, spec, why), r.signal);
+  return chunks;
+}
+
+/**
+ * The audio piece, checked or re-encoded, with its loudness record (measured on the piece, and
+ * measured again on the output once joined); with no audio, the record of none when the preset asks.
+ */
+async function checkedAudio(a: Assembly): Promise<{ audio: string | null; loudness?: OutputLoudness }> {
+  const { r } = a;
+  const p = r.params;
+  if (!p.audio) {
+    const target = r.preset.audio?.loudness;
+    return { audio: null, ...(target ? { loudness: noAudioLoudness(target) } : {}) };
+  }
+  const c = await checkPiece(r, p.audio.uri, null);
+  let audio = c.path;
+  let loudness = c.loudness;
+  if (c.why) {
+    a.repaired.push({ piece: 'audio', why: c.why });
+    r.onRepair?.('audio', c.why);
+    audio = join(r.workDir, 'repair-audio.webm');
+    ({ loudness } = await encodeAudioPiece({
+      ffmpeg: r.ffmpeg,
+      input: await a.source(),
+      preset: r.preset,
+      dest: audio,
+      signal: r.signal,
+      onSpawn: r.onSpawn,
+    }));
+  }
+  a.tick();
+  return { audio, loudness };
+}
+
+/** The one joining run, then the joined file checked (its frames), measured (quality, loudness) and described. */
+async function joinPieces(
+  a: Assembly,
+  chunks: readonly Chunk[],
+  list: string,
+  audio: string | null,
+  audioLoudness: OutputLoudness | undefined,
+): Promise<AssembleResult> {
+  const { r } = a;
+  const p = r.params;
+  const dest = resolve(r.dest);
+  let loudness = audioLoudness;
+  await runFfmpeg(r.ffmpeg.ffmpeg, joinArgs({ list, audio, videoOffset: p.videoOffset, out: dest }), {
+    signal: r.signal,
+    onSpawn: r.onSpawn,
+  });
+  const whole = await wholeOutput(r, dest, a.source);
+  // A kept HDR source's static metadata into the joined WebM's Colour, as a whole-file encode's
+  // (each chunk is 10-bit and tagged, but ffmpeg 5.1 writes no MasteringMetadata for any).
+  const hdr = whole?.video.hdr;
+  if (hdr?.mode === 'kept' && whole?.src.probe.video?.hdr) await writeWebmHdr(dest, whole.src.probe.video.hdr);
+  a.tick();
+  const frames = await countVideoPackets(r.ffmpeg.ffprobe, dest, r.signal);
+  if (frames !== p.totalFrames)
+    throw new NommerError('FFMPEG_FAILED', `the joined video has ${frames} frames, expected ${p.totalFrames}`, {
+      retriable: true,
+    });
+  const measured = whole ? await joinedQuality(r, dest, whole, chunks) : undefined;
+  const quality = measured && hdr ? { ...measured, hdr } : measured;
+  if (loudness && !('skipped' in loudness))
+    loudness = withOutputFigures(
+      loudness,
+      await measureOutputLoudness(r.ffmpeg.ffmpeg, `file:${dest}`, { signal: r.signal, onSpawn: r.onSpawn }),
+    );
+  a.tick();
+  const bytes = (await stat(dest)).size;
+  r.onProgress?.({ fraction: 1, etaSeconds: 0 });
+  return {
+    bytes,
+    frames,
+    repaired: a.repaired,
+    ...(quality ? { quality } : {}),
+    ...(loudness ? { loudness } : {}),
+    cleanup: () => removeScratch(r.storage, p),
+  };
 }
 
 /** The source, probed, and the output's video as compiled for the whole of it; undefined when
