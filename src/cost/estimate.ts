@@ -96,7 +96,7 @@ export type WorkPlan =
  */
 export const SPLIT_MODEL = { taskStartSeconds: 1, tailStartSeconds: 1, tailPerMediaSecond: 0.02 };
 
-export function estimateJob(o: {
+export interface EstimateRequest {
   media: MediaInfo;
   outputs: Array<{ preset: string; family: string }>;
   history: PastJob[];
@@ -108,62 +108,14 @@ export function estimateJob(o: {
   plan?: WorkPlan;
   /** Older callers: the work shared evenly by this many slots, with no plan. */
   parallelism?: number;
-}): Estimate {
-  const key = presetKey(o.outputs.map((x) => x.preset));
-  const cls = heightClass(o.media.height);
-  const same = o.history.filter(
-    (h) => h.preset === key && heightClass(h.height) === cls && h.mediaSeconds > 0 && h.workerSeconds > 0,
-  );
-  const plan: WorkPlan = o.plan ?? { kind: 'single' };
-  const secs = o.media.seconds;
+}
+
+export function estimateJob(o: EstimateRequest): Estimate {
   const slots = Math.max(1, Math.floor(o.slots ?? 1));
-  const audioRate = DEFAULT_SPEED.slotSecondsPerMediaSecond.audio!;
-  const start = SPLIT_MODEL.taskStartSeconds;
-  const tail = SPLIT_MODEL.tailStartSeconds + SPLIT_MODEL.tailPerMediaSecond * secs;
-  // The plan's tasks at default-table speeds (slot-seconds each), and its serial tail.
-  let tasks: number[];
-  let serial = 0;
-  let shape: string;
-  if (plan.kind === 'chunked') {
-    const whole = o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0) * secs;
-    const audio = plan.audio ? audioRate * secs : 0;
-    const video = Math.max(whole - audio, whole / 2);
-    tasks = Array.from({ length: plan.chunks }, () => video / plan.chunks + start);
-    // The audio task's id sorts before the chunks': it is dispatched first.
-    if (plan.audio) tasks.unshift(audio + start);
-    serial = tail;
-    shape = `${plan.chunks} chunks on ${slotsText(slots)}${plan.audio ? ' with the audio beside them' : ''}, then assembly`;
-  } else if (plan.kind === 'package') {
-    const family = o.outputs[0]?.family ?? 'vp9';
-    tasks = plan.renditions.map(
-      (r) => defaultRate(family, Math.min(r.width, r.height), Math.max(r.width, r.height)) * secs + start,
-    );
-    if (plan.audio) tasks.push(audioRate * secs + start);
-    // Poster and seek thumbnails: one ffmpeg run over the input, about what a poster preset takes.
-    tasks.push(DEFAULT_SPEED.slotSecondsPerMediaSecond.webp! * secs + start);
-    serial = tail;
-    const names = plan.renditions.map((r) => `${Math.min(r.width, r.height)}p`).join(', ');
-    shape = `package of ${plan.renditions.length} rendition(s) (${names})${plan.audio ? ' + audio' : ''} + extras on ${slotsText(slots)}, then packaging`;
-  } else if (o.plan === undefined && o.parallelism !== undefined && o.parallelism > 1) {
-    const p = Math.floor(o.parallelism);
-    const whole = o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0) * secs;
-    tasks = Array.from({ length: p }, () => whole / p);
-    shape = `shared evenly by ${p} slots`;
-  } else {
-    tasks = [o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0) * secs];
-    shape = `one task on one slot${plan.why ? ` (not chunked: ${plan.why})` : ''}`;
-  }
+  const { tasks, serial, shape } = modelTasks(o, slots);
   const modeled = tasks.reduce((a, b) => a + b, 0) + serial;
   // Past jobs of the kind say how much work it really is; the plan says how it spreads.
-  let k = 1;
-  let basis: string;
-  if (same.length >= 3) {
-    const rate = median(same.map((h) => h.workerSeconds / h.mediaSeconds));
-    if (modeled > 0) k = (rate * secs) / modeled;
-    basis = `${key} at ${cls}: median speed of ${same.length} past jobs`;
-  } else {
-    basis = `${key} at ${cls}: default speed table (${DEFAULT_SPEED.reference}, ${DEFAULT_SPEED.recorded}); ${same.length} past job(s), 3 needed`;
-  }
+  const { k, basis } = scaleByHistory(o, modeled);
   const work = modeled * k;
   const wall = simulateWallTime(
     tasks.map((t) => t * k),
@@ -176,5 +128,69 @@ export function estimateJob(o: {
     workerSeconds,
     usd: o.usdPerSlotHour === null ? null : Math.round(((workerSeconds * o.usdPerSlotHour) / 3600) * 1e6) / 1e6,
     basis: `${basis}; ${shape}`,
+  };
+}
+
+/**
+ * The plan's tasks at default-table speeds (slot-seconds each), its serial tail, and its shape in
+ * words. Before any history: scaleByHistory rescales the whole.
+ */
+function modelTasks(o: EstimateRequest, slots: number): { tasks: number[]; serial: number; shape: string } {
+  const plan: WorkPlan = o.plan ?? { kind: 'single' };
+  const secs = o.media.seconds;
+  const audioRate = DEFAULT_SPEED.slotSecondsPerMediaSecond.audio!;
+  const start = SPLIT_MODEL.taskStartSeconds;
+  const tail = SPLIT_MODEL.tailStartSeconds + SPLIT_MODEL.tailPerMediaSecond * secs;
+  const whole = () => o.outputs.reduce((sum, x) => sum + defaultRate(x.family, o.media.height), 0) * secs;
+  if (plan.kind === 'chunked') {
+    const audio = plan.audio ? audioRate * secs : 0;
+    const w = whole();
+    const video = Math.max(w - audio, w / 2);
+    const tasks = Array.from({ length: plan.chunks }, () => video / plan.chunks + start);
+    // The audio task's id sorts before the chunks': it is dispatched first.
+    if (plan.audio) tasks.unshift(audio + start);
+    const shape = `${plan.chunks} chunks on ${slotsText(slots)}${plan.audio ? ' with the audio beside them' : ''}, then assembly`;
+    return { tasks, serial: tail, shape };
+  }
+  if (plan.kind === 'package') {
+    const family = o.outputs[0]?.family ?? 'vp9';
+    const tasks = plan.renditions.map(
+      (r) => defaultRate(family, Math.min(r.width, r.height), Math.max(r.width, r.height)) * secs + start,
+    );
+    if (plan.audio) tasks.push(audioRate * secs + start);
+    // Poster and seek thumbnails: one ffmpeg run over the input, about what a poster preset takes.
+    tasks.push(DEFAULT_SPEED.slotSecondsPerMediaSecond.webp! * secs + start);
+    const names = plan.renditions.map((r) => `${Math.min(r.width, r.height)}p`).join(', ');
+    const shape = `package of ${plan.renditions.length} rendition(s) (${names})${plan.audio ? ' + audio' : ''} + extras on ${slotsText(slots)}, then packaging`;
+    return { tasks, serial: tail, shape };
+  }
+  if (o.plan === undefined && o.parallelism !== undefined && o.parallelism > 1) {
+    const p = Math.floor(o.parallelism);
+    const w = whole();
+    return { tasks: Array.from({ length: p }, () => w / p), serial: 0, shape: `shared evenly by ${p} slots` };
+  }
+  const shape = `one task on one slot${plan.why ? ` (not chunked: ${plan.why})` : ''}`;
+  return { tasks: [whole()], serial: 0, shape };
+}
+
+/**
+ * The factor past jobs of the same presets and height class put on the model (1 with fewer than
+ * three of them), and the basis said with the estimate.
+ */
+function scaleByHistory(o: EstimateRequest, modeled: number): { k: number; basis: string } {
+  const key = presetKey(o.outputs.map((x) => x.preset));
+  const cls = heightClass(o.media.height);
+  const same = o.history.filter(
+    (h) => h.preset === key && heightClass(h.height) === cls && h.mediaSeconds > 0 && h.workerSeconds > 0,
+  );
+  if (same.length < 3)
+    return {
+      k: 1,
+      basis: `${key} at ${cls}: default speed table (${DEFAULT_SPEED.reference}, ${DEFAULT_SPEED.recorded}); ${same.length} past job(s), 3 needed`,
+    };
+  const rate = median(same.map((h) => h.workerSeconds / h.mediaSeconds));
+  return {
+    k: modeled > 0 ? (rate * o.media.seconds) / modeled : 1,
+    basis: `${key} at ${cls}: median speed of ${same.length} past jobs`,
   };
 }
