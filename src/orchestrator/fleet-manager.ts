@@ -14,7 +14,7 @@
 // previous feederd launched (tagged with this cluster) are adopted as they are.
 //
 // Time, randomness and sleeping are injected so tests drive it tick by tick.
-import { asNommerError } from '../errors.js';
+import { asNommerError, type NommerError } from '../errors.js';
 import type { Fleet, WorkerNode } from '../ports/fleet.js';
 import type { JobQueue } from '../ports/queue.js';
 import { sleep as realSleep } from '../sleep.js';
@@ -178,51 +178,17 @@ export class FleetManager {
       return { ...result, backoffUntil: until };
     }
     try {
-      const [depth, nodes, busyRaw] = await Promise.all([
-        this.o.queue.depth(),
-        this.o.fleet.list(),
-        this.o.busySlots ? this.o.busySlots() : Promise.resolve(undefined),
-      ]);
-      this.toLedger((l) => l.observed(nodes, now));
-      const busy = busyRaw ? busyByNode(busyRaw) : undefined;
-      const cfg = this.config;
-      const instances = instanceViews(nodes, {
-        now,
-        bootSeconds: cfg.bootSeconds,
-        slots: cfg.slotsPerInstance,
-        inFlight: depth.inFlight,
-        busy,
-      });
-      const decision = decide({ now, queue: depth, instances, config: cfg, lastScaleUp: this.lastScaleUp });
+      const { decision, nodes, instances, busyKnown } = await this.observeAndDecide(now);
       result.decision = decision;
       this.lastHeld = decision.heldBy ? { by: decision.heldBy, reason: decision.reason } : undefined;
 
-      const { terminate, drain } = this.protect(decision, nodes, instances, busy !== undefined);
+      const { terminate, drain } = this.protect(decision, nodes, instances, busyKnown);
       if (decision.launch > 0 || terminate.length > 0 || drain.length > 0 || decision.undrain.length > 0)
         this.o.log?.info(
           { launch: decision.launch, terminate, drain, undrain: decision.undrain },
           `fleet: ${decision.reason}`,
         );
-
-      if (terminate.length > 0) {
-        await this.o.fleet.terminate(terminate);
-        result.terminated = terminate;
-        this.toLedger((l) => l.terminated(terminate, now));
-      }
-      if (drain.length > 0 && this.o.fleet.drain) {
-        await this.o.fleet.drain(drain, true);
-        result.drained = drain;
-      }
-      if (decision.undrain.length > 0 && this.o.fleet.drain) {
-        await this.o.fleet.drain(decision.undrain, false);
-        result.undrained = decision.undrain;
-      }
-      if (decision.launch > 0) {
-        const launched = await this.o.fleet.launch(decision.launch);
-        result.launched = launched.map((n) => n.id);
-        this.toLedger((l) => l.launched(launched, now));
-        if (launched.length > 0) this.lastScaleUp = { at: now, count: launched.length };
-      }
+      await this.act(now, { launch: decision.launch, terminate, drain, undrain: decision.undrain }, result);
       this.backoffState = afterFleetCall(
         this.backoffState,
         true,
@@ -231,23 +197,78 @@ export class FleetManager {
         this.o.backoff ?? DEFAULT_BACKOFF,
       );
     } catch (err) {
-      const e = asNommerError(err);
-      this.backoffState = afterFleetCall(
-        this.backoffState,
-        false,
-        now,
-        this.random(),
-        this.o.backoff ?? DEFAULT_BACKOFF,
-      );
-      result.error = { code: e.code, message: e.message };
-      result.backoffUntil = this.backoffState.backoffUntil;
-      const seconds = Math.round(((this.backoffState.backoffUntil ?? now) - now) / 1000);
-      this.o.log?.warn(
-        { code: e.code, err: e.message, failures: this.backoffState.failures, backoffSeconds: seconds },
-        'fleet: call failed; backing off',
-      );
+      this.backOff(asNommerError(err), now, result);
     }
     return result;
+  }
+
+  /** The queue's depth, the fleet as listed (into the ledger) and the busy slots, and decide() over them. */
+  private async observeAndDecide(now: number): Promise<{
+    decision: ScaleDecision;
+    nodes: WorkerNode[];
+    instances: InstanceView[];
+    busyKnown: boolean;
+  }> {
+    const [depth, nodes, busyRaw] = await Promise.all([
+      this.o.queue.depth(),
+      this.o.fleet.list(),
+      this.o.busySlots ? this.o.busySlots() : Promise.resolve(undefined),
+    ]);
+    this.toLedger((l) => l.observed(nodes, now));
+    const busy = busyRaw ? busyByNode(busyRaw) : undefined;
+    const cfg = this.config;
+    const instances = instanceViews(nodes, {
+      now,
+      bootSeconds: cfg.bootSeconds,
+      slots: cfg.slotsPerInstance,
+      inFlight: depth.inFlight,
+      busy,
+    });
+    const decision = decide({ now, queue: depth, instances, config: cfg, lastScaleUp: this.lastScaleUp });
+    return { decision, nodes, instances, busyKnown: busy !== undefined };
+  }
+
+  /**
+   * The round's fleet calls, one after another, each written into `result` as it succeeds: a round
+   * that fails halfway still says what it did.
+   */
+  private async act(
+    now: number,
+    todo: { launch: number; terminate: string[]; drain: string[]; undrain: string[] },
+    result: TickResult,
+  ): Promise<void> {
+    const { terminate, drain, undrain } = todo;
+    if (terminate.length > 0) {
+      await this.o.fleet.terminate(terminate);
+      result.terminated = terminate;
+      this.toLedger((l) => l.terminated(terminate, now));
+    }
+    if (drain.length > 0 && this.o.fleet.drain) {
+      await this.o.fleet.drain(drain, true);
+      result.drained = drain;
+    }
+    if (undrain.length > 0 && this.o.fleet.drain) {
+      await this.o.fleet.drain(undrain, false);
+      result.undrained = undrain;
+    }
+    if (todo.launch > 0) {
+      const launched = await this.o.fleet.launch(todo.launch);
+      result.launched = launched.map((n) => n.id);
+      this.toLedger((l) => l.launched(launched, now));
+      if (launched.length > 0) this.lastScaleUp = { at: now, count: launched.length };
+    }
+  }
+
+  /** A failed round: the backoff started or extended, and said in the result and the log. */
+  private backOff(e: NommerError, now: number, result: TickResult): void {
+    this.backoffState = afterFleetCall(this.backoffState, false, now, this.random(), this.o.backoff ?? DEFAULT_BACKOFF);
+    result.error = { code: e.code, message: e.message };
+    result.backoffUntil = this.backoffState.backoffUntil;
+    const seconds = Math.round(((this.backoffState.backoffUntil ?? now) - now) / 1000);
+    this.o.log?.warn(
+      { code: e.code, err: e.message, failures: this.backoffState.failures, backoffSeconds: seconds },
+      'fleet: call failed; backing off',
+    );
   }
 
   /**
