@@ -428,17 +428,15 @@ export async function downloadHttp(uri: string, destDir: string, opts: HttpDownl
   }
 }
 
-async function follow(
-  start: URL,
-  destDir: string,
-  opts: HttpDownloadOptions,
-  {
-    agent,
-    auth,
-    maxRedirects,
-    headersTimeoutMs,
-  }: { agent: Agent; auth?: { origin: string; header: string }; maxRedirects: number; headersTimeoutMs: number },
-): Promise<string> {
+/** How follow connects: its agent, the credentials for the origin they belong to, and its limits. */
+interface Connection {
+  agent: Agent;
+  auth?: { origin: string; header: string };
+  maxRedirects: number;
+  headersTimeoutMs: number;
+}
+
+async function follow(start: URL, destDir: string, opts: HttpDownloadOptions, conn: Connection): Promise<string> {
   const { fetch } = await import('undici');
   let url = start;
   for (let redirects = 0; ; redirects++) {
@@ -449,69 +447,91 @@ async function follow(
     const controller = new AbortController();
     const onAbort = () => controller.abort(opts.signal?.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error('headers timeout')), headersTimeoutMs);
     try {
-      let res: Response;
-      try {
-        // Redirects followed by hand: to count them against our limit and to re-check the scheme.
-        res = await fetch(url, {
-          dispatcher: agent,
-          redirect: 'manual',
-          signal: controller.signal,
-          headers: auth && url.origin === auth.origin ? { authorization: auth.header } : {},
-        });
-      } catch (err) {
-        if (opts.signal?.aborted)
-          throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`, { cause: err });
-        const denied = deniedCause(err);
-        if (denied) throw deniedError(url, denied, err);
-        if (controller.signal.aborted)
-          throw new NommerError('STORAGE_FAILED', `${displayUrl(url)}: no response within ${headersTimeoutMs} ms`, {
-            retriable: true,
-            cause: err,
-          });
-        throw networkError(err, url);
-      } finally {
-        clearTimeout(timer);
-      }
-
+      const res = await requestHeaders(fetch, url, controller, opts.signal, conn);
       if (res.status >= 300 && res.status < 400 && res.status !== 304) {
-        await res.body?.cancel().catch(() => {});
-        const location = res.headers.get('location');
-        if (!location)
-          throw new NommerError(
-            'INPUT_UNREADABLE',
-            `${displayUrl(url)}: HTTP ${res.status} redirect without a Location`,
-          );
-        if (redirects >= maxRedirects)
-          throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: more than ${maxRedirects} redirects`, {
-            hint: 'check the URL; it may redirect in a loop',
-          });
-        url = new URL(location, url);
-        url.username = '';
-        url.password = '';
+        url = await redirectTarget(res, url, redirects, conn.maxRedirects);
         continue;
       }
-      if (res.status < 200 || res.status >= 300 || !res.body) {
-        await res.body?.cancel().catch(() => {});
-        throw statusError(res.status, url);
-      }
-
-      const length = res.headers.get('content-length');
-      // A compressed transfer's length is not the file's length.
-      const total = length !== null && !res.headers.get('content-encoding') ? Number(length) : undefined;
-      const fileName = opts.fileName ?? safeFileName(url.pathname);
-      const finalUrl = url;
-      const { path } = await streamToFile(Readable.fromWeb(res.body), destDir, fileName, {
-        signal: controller.signal,
-        onBytes: opts.onBytes,
-        total: Number.isFinite(total) ? total : undefined,
-        sourceError: (err) => networkError(err, finalUrl),
-      });
-      return path;
+      return await saveBody(res, url, destDir, opts, controller.signal);
     } finally {
-      clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/**
+ * One request, up to its headers (within headersTimeoutMs), redirects not followed: follow does
+ * that by hand, to count them against our limit and to re-check the scheme. Credentials go only
+ * to their own origin. A failure is said as nommer's error: canceled, denied, timed out, network.
+ */
+async function requestHeaders(
+  fetch: typeof import('undici').fetch,
+  url: URL,
+  controller: AbortController,
+  signal: AbortSignal | undefined,
+  { agent, auth, headersTimeoutMs }: Connection,
+): Promise<Response> {
+  const timer = setTimeout(() => controller.abort(new Error('headers timeout')), headersTimeoutMs);
+  try {
+    return await fetch(url, {
+      dispatcher: agent,
+      redirect: 'manual',
+      signal: controller.signal,
+      headers: auth && url.origin === auth.origin ? { authorization: auth.header } : {},
+    });
+  } catch (err) {
+    if (signal?.aborted) throw new NommerError('CANCELED', `download of ${displayUrl(url)} canceled`, { cause: err });
+    const denied = deniedCause(err);
+    if (denied) throw deniedError(url, denied, err);
+    if (controller.signal.aborted)
+      throw new NommerError('STORAGE_FAILED', `${displayUrl(url)}: no response within ${headersTimeoutMs} ms`, {
+        retriable: true,
+        cause: err,
+      });
+    throw networkError(err, url);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Where a redirect leads, its body dropped; never with credentials in the URL, and never past maxRedirects. */
+async function redirectTarget(res: Response, url: URL, redirects: number, maxRedirects: number): Promise<URL> {
+  await res.body?.cancel().catch(() => {});
+  const location = res.headers.get('location');
+  if (!location)
+    throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: HTTP ${res.status} redirect without a Location`);
+  if (redirects >= maxRedirects)
+    throw new NommerError('INPUT_UNREADABLE', `${displayUrl(url)}: more than ${maxRedirects} redirects`, {
+      hint: 'check the URL; it may redirect in a loop',
+    });
+  const next = new URL(location, url);
+  next.username = '';
+  next.password = '';
+  return next;
+}
+
+/** A final response's body streamed to a file in destDir (streamToFile); anything but a 2xx with a body is an error. */
+async function saveBody(
+  res: Response,
+  url: URL,
+  destDir: string,
+  opts: HttpDownloadOptions,
+  signal: AbortSignal,
+): Promise<string> {
+  if (res.status < 200 || res.status >= 300 || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    throw statusError(res.status, url);
+  }
+  const length = res.headers.get('content-length');
+  // A compressed transfer's length is not the file's length.
+  const total = length !== null && !res.headers.get('content-encoding') ? Number(length) : undefined;
+  const fileName = opts.fileName ?? safeFileName(url.pathname);
+  const { path } = await streamToFile(Readable.fromWeb(res.body), destDir, fileName, {
+    signal,
+    onBytes: opts.onBytes,
+    total: Number.isFinite(total) ? total : undefined,
+    sourceError: (err) => networkError(err, url),
+  });
+  return path;
 }
