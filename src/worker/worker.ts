@@ -230,16 +230,7 @@ export class Worker {
         { hint: 'check the worker logs; `nommer retry` runs it again' },
       );
       // Said, then moved to the dead letters: the message that kept killing workers stays as evidence.
-      const outcome = await this.settle(
-        lease,
-        reporter,
-        { type: 'failed', error: error.toInfo() },
-        'failed',
-        log,
-        undefined,
-        () => lease.reject('too many deliveries'),
-      );
-      return { outcome };
+      return { outcome: await this.failAsEvidence(lease, reporter, log, error, 'too many deliveries') };
     }
     // The outputs' presets, checked once, here, by the message schema (receivedTask): a preset this
     // worker cannot read fails the task, said as PRESET_INVALID, and the message is kept as evidence.
@@ -247,16 +238,20 @@ export class Worker {
     if (received.success) return { task: received.data };
     const error = presetError(message);
     log.error({ reason: error.message }, 'task carries a preset this worker cannot read: failing it');
-    const outcome = await this.settle(
-      lease,
-      reporter,
-      { type: 'failed', error: error.toInfo() },
-      'failed',
-      log,
-      undefined,
-      () => lease.reject(`invalid preset: ${error.message}`),
+    return { outcome: await this.failAsEvidence(lease, reporter, log, error, `invalid preset: ${error.message}`) };
+  }
+
+  /** Fail the task, said with `error`, and keep its message as a dead letter (`why`), unrun. */
+  private failAsEvidence(
+    lease: Lease,
+    reporter: TaskReporter,
+    log: Logger,
+    error: NommerError,
+    why: string,
+  ): Promise<TaskOutcome> {
+    return this.settle(lease, reporter, { type: 'failed', error: error.toInfo() }, 'failed', log, undefined, () =>
+      lease.reject(why),
     );
-    return { outcome };
   }
 
   /** What a task's runner is given: its storage, ffmpeg, scratch, and the hooks back to this delivery. */
