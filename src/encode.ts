@@ -27,7 +27,7 @@ import type { ProbeInfo } from './ffmpeg/types.js';
 import { writeWebmHdr } from './ffmpeg/webm-hdr.js';
 import type { OutputLoudness } from './jobs/outputs.js';
 import type { Progress } from './jobs/types.js';
-import { compileJob } from './presets/compile.js';
+import { compileJob, type CompiledJob, type CompiledOutput } from './presets/compile.js';
 import type { ResolvedPreset } from './presets/schema.js';
 import { commitAll, discardAll, type PreparedOutput, type Storage } from './ports/storage.js';
 import {
@@ -45,7 +45,13 @@ import {
   type SampleEncoder,
 } from './quality/encode-quality.js';
 import { enforceGates } from './quality/gates.js';
-import { searchOnSamples, verifyFinal, type SamplesSearch } from './quality/run-search.js';
+import {
+  searchOnSamples,
+  verifyFinal,
+  type FinalEncode,
+  type SamplesSearch,
+  type TargetRun,
+} from './quality/run-search.js';
 import type { OutputQuality, QualityTarget } from './quality/types.js';
 import { isHttpUri, isLocalUri, localPathOf } from './uri.js';
 
@@ -160,272 +166,387 @@ export async function encode(req: EncodeRequest): Promise<EncodeResult> {
 /** Share of an encode's progress that a CRF search takes (it encodes about as much as the output). */
 const SEARCH_SHARE = 0.3;
 
+type CompiledVideo = NonNullable<CompiledOutput['video']>;
+/** The measurement of a probe encode taken as the output. */
+type ProbeQuality = NonNullable<Awaited<ReturnType<typeof takeProbe>>>;
+
+/** One output's CRF search: its result on samples, and what verifyFinal needs to check (and
+ * correct) the final encode. */
+interface OutputSearch {
+  s: SamplesSearch;
+  run: Omit<TargetRun, 'probe'>;
+}
+
+/**
+ * What the steps of one encodeInto share. The per-output arrays are indexed like req.outputs and
+ * filled step by step: levels before the searches (a search compiles with the level's filters),
+ * searches before the encode (the encode compiles at their CRFs).
+ */
+interface IntoRun {
+  req: EncodeIntoRequest;
+  now: () => number;
+  probe: ProbeInfo;
+  encoders: ReadonlySet<string>;
+  /** Scratch for two-pass logs, loudness trials, kept probe encodes and raw references; removed
+   * at the end of the encode. */
+  passlogDir: string;
+  /** The input as ffmpeg reads it. */
+  input: string;
+  presets: ResolvedPreset[];
+  /** Each output's level, where its preset asks for loudness (fitted before the encode). */
+  levels: Array<OutputLevel | undefined>;
+  /** Each target output's search; undefined for an output without a quality target. */
+  searches: Array<OutputSearch | undefined>;
+  /** Each target output's probe encoder. Their kept probe encodes live in passlogDir, removed with it. */
+  sampleEncoders: Array<SampleEncoder | undefined>;
+  /** The commands as shown in the result; a correction adds its own. */
+  commands: string[][];
+  /** Corrections run so far, to name each one's raw reference apart. */
+  reruns: number;
+}
+
 /**
  * Probe and run ffmpeg into the given paths; nothing is committed. Each output must be non-empty.
  * The caller owns the paths (discard them on failure).
  */
 export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> {
-  const now = req.now ?? Date.now;
   const probe = await probeInput(req.ffmpeg.ffprobe, req.input, { signal: req.signal });
   req.onProbe?.(probe);
   const caps = await ffmpegCapabilities(req.ffmpeg.ffmpeg);
-  const passlogDir = await mkdtemp(join(tmpdir(), 'nommer-pass-'));
-  const paths = req.outputs.map((o) => o.path);
-  const input = ffmpegInputArg(req.input);
-  const presets = req.outputs.map((o) => o.preset);
-  /** Each output's level, where its preset asks for loudness (fitted before the encode). */
-  const levels: Array<OutputLevel | undefined> = [];
-  const compile = (crfs: ReadonlyArray<number | undefined>, only?: number) =>
-    compileJob({
-      input,
-      probe,
-      outputs: req.outputs
-        .map((o, i) => ({ preset: presets[i]!, path: o.path, crf: crfs[i], levelFilters: levelFiltersOf(levels[i]) }))
-        .filter((_, i) => only === undefined || i === only),
-      encoders: caps.encoders,
-      passlogDir,
-    });
-  const show = (argv: string[]) =>
-    argv.map((a) => {
-      const i = paths.indexOf(a);
-      return i >= 0
-        ? isLocalUri(req.outputs[i]!.dest)
-          ? resolve(localPathOf(req.outputs[i]!.dest))
-          : req.outputs[i]!.dest
-        : a;
-    });
+  const run: IntoRun = {
+    req,
+    now: req.now ?? Date.now,
+    probe,
+    encoders: caps.encoders,
+    passlogDir: await mkdtemp(join(tmpdir(), 'nommer-pass-')),
+    input: ffmpegInputArg(req.input),
+    presets: req.outputs.map((o) => o.preset),
+    levels: [],
+    searches: [],
+    sampleEncoders: [],
+    commands: [],
+    reruns: 0,
+  };
   try {
-    const plain = compile([]);
+    const plain = compileOutputs(run, []);
     const targets: Array<QualityTarget | undefined> = [];
-    for (const p of presets) targets.push(await targetOf(p, req.ffmpeg.ffmpeg));
+    for (const p of run.presets) targets.push(await targetOf(p, req.ffmpeg.ffmpeg));
     // A dry run shows the preset's own CRF: in target mode the CRF is searched when it runs.
-    if (req.dryRun) {
-      // A loudness target's measurement runs first; the gain it decides is not in the commands.
-      const measures = presets.flatMap((p) => {
-        const m = measureCommandOf({ audio: p.audio, probe, input });
-        return m ? [m] : [];
-      });
-      return {
-        probe,
-        outputs: [],
-        commands: [...measures, ...plain.commands.map((c) => c.args)].map((a) => show([req.ffmpeg.ffmpeg, ...a])),
-      };
-    }
-    for (const [i, p] of presets.entries())
-      levels[i] = await fitOutputLevel({
-        ffmpeg: req.ffmpeg.ffmpeg,
-        audio: p.audio,
-        probe,
-        input,
-        // A trial is the output's audio alone, compiled as the output's (the same chain and encoder).
-        encode: async (levelFilters) => {
-          const path = join(passlogDir, `loudness-${i}.${p.extension}`);
-          const one = compileJob({
-            input,
-            probe,
-            outputs: [{ preset: { ...p, video: null }, path, levelFilters }],
-            encoders: caps.encoders,
-            passlogDir,
-          });
-          await rm(path, { force: true });
-          for (const c of one.commands)
-            await runFfmpeg(req.ffmpeg.ffmpeg, c.args, { signal: req.signal, onSpawn: req.onSpawn });
-          return path;
-        },
-        signal: req.signal,
-        onSpawn: req.onSpawn,
-      });
-
-    const searches: Array<{ s: SamplesSearch; run: Parameters<typeof verifyFinal>[0] } | undefined> = [];
-    // Their kept probe encodes live in passlogDir, removed with it.
-    const encoders: Array<SampleEncoder | undefined> = [];
-    for (const [i, target] of targets.entries()) {
-      if (!target) continue;
-      const enc = sampleEncoder({
-        ffmpeg: req.ffmpeg.ffmpeg,
-        input,
-        duration: probe.duration,
-        probe,
-        preset: presets[i]!,
-        encoders: caps.encoders,
-        target,
-        workDir: passlogDir,
-        signal: req.signal,
-        onSpawn: req.onSpawn,
-      });
-      encoders[i] = enc;
-      const start = plain.outputs[i]!.video?.crf ?? 32;
-      // The search shows as the first SEARCH_SHARE of the progress, a step per probe.
-      let probes = 0;
-      const probeSamples = async (crf: number) => {
-        const score = await enc.probe(crf);
-        req.onProgress?.({ fraction: SEARCH_SHARE * Math.min(1, ++probes / 4) });
-        return score;
-      };
-      const s = await searchOnSamples({
-        target,
-        start,
-        samples: enc.samples,
-        capKbps: null,
-        probe: probeSamples,
-        now,
-      });
-      const capKbps = compile([...Array(i).fill(undefined), s.crf], i).outputs[0]!.video?.capKbps ?? null;
-      searches[i] = {
-        s,
-        run: {
-          target,
-          start,
-          samples: enc.samples,
-          capKbps,
-          now,
-          encodeFinal: (crf) => encodeOneAgain(i, crf),
-        },
-      };
-    }
-    const crfs = searches.map((x) => x?.s.crf);
-    const share = searches.some(Boolean) ? SEARCH_SHARE : 0;
-    const compiled = compile(crfs);
-    const commands = compiled.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args]));
-    const progress = new TaskProgress(
-      compiled.commands.map((c) => c.weight),
-      probe.duration,
-      now(),
+    if (req.dryRun) return dryRunResult(run, plain);
+    for (const [i, p] of run.presets.entries()) run.levels[i] = await fitLevel(run, i, p);
+    for (const [i, target] of targets.entries())
+      if (target) run.searches[i] = await searchCrf(run, i, target, plain.outputs[i]!.video?.crf ?? 32);
+    const compiled = compileOutputs(
+      run,
+      run.searches.map((x) => x?.s.crf),
     );
-    /**
-     * A lone output of a short input, its own sample, whose search settled on a probed CRF: the
-     * probe ran this very command (video only, no other output sharing it), so take its file and
-     * its measurement instead of encoding and measuring the same again.
-     */
-    const fromProbe = async (i: number, crf: number, argv: readonly (readonly string[])[]) => {
-      const enc = encoders[i];
-      if (!enc || req.outputs.length !== 1) return undefined;
-      return takeProbe(enc, crf, argv, req.outputs[i]!.path);
-    };
-    const taken =
-      crfs[0] !== undefined
-        ? await fromProbe(
-            0,
-            crfs[0],
-            compiled.commands.map((c) => c.args),
-          )
-        : undefined;
-    // Each output to be measured gets its source frames written beside it by its own encode
-    // (when small enough), so measuring it decodes only the output, not the source again.
-    const frames = probe.duration * (probe.video?.fps ?? 0);
-    const everyOf = (i: number) => sampleEveryOf(presets[i]!, Boolean(searches[i]));
-    const referenceOf = (i: number, video: (typeof compiled.outputs)[number]['video'], n: number) =>
-      video && probe.video && (searches[i] || (presets[i]!.video && !whyNotMeasured(presets[i]!, probe, video)))
-        ? rawReference({
-            dir: passlogDir,
-            name: `reference-${i}-${n}.nut`,
-            video,
-            referenceStream: probe.video.index,
-            frames,
-            every: everyOf(i),
-          })
-        : Promise.resolve(undefined);
-    const refs: Array<RawReference | undefined> = [];
-    if (!taken) for (const [i, o] of compiled.outputs.entries()) refs[i] = await referenceOf(i, o.video, 0);
-    const runArgs = withReferences(
-      compiled.commands,
-      req.outputs.map((o, i) => ({ outputPath: o.path, ref: refs[i] })),
-    );
-    for (const [i] of taken ? [] : compiled.commands.entries()) {
-      await runFfmpeg(req.ffmpeg.ffmpeg, runArgs[i]!, {
-        signal: req.signal,
-        onSpawn: req.onSpawn,
-        onProgress: (b) => {
-          const p = progress.update(i, b, now());
-          req.onProgress?.(share ? { ...p, fraction: share + (1 - share) * p.fraction } : p);
-        },
-      });
-    }
-    const measure = (
-      i: number,
-      video: NonNullable<(typeof compiled.outputs)[number]['video']>,
-      ref: RawReference | undefined,
-    ) =>
-      measureAgainstSource({
-        ffmpeg: req.ffmpeg.ffmpeg,
-        path: req.outputs[i]!.path,
-        input,
-        probe,
-        video,
-        rawReference: ref,
-        every: everyOf(i),
-        signal: req.signal,
-      });
-    let reruns = 0;
-    // A correction re-encodes only the output that missed, into its own path.
-    async function encodeOneAgain(i: number, crf: number) {
-      const one = compile([...Array(i).fill(undefined), crf], i);
-      await rm(req.outputs[i]!.path, { force: true });
-      const again = await fromProbe(
-        i,
-        crf,
-        one.commands.map((c) => c.args),
-      );
-      const ref = again ? undefined : await referenceOf(i, one.outputs[0]!.video, ++reruns);
-      if (!again)
-        for (const args of withReferences(one.commands, [{ outputPath: req.outputs[i]!.path, ref }]))
-          await runFfmpeg(req.ffmpeg.ffmpeg, args, { signal: req.signal, onSpawn: req.onSpawn });
-      commands.push(...one.commands.map((c) => show([req.ffmpeg.ffmpeg, ...c.args])));
-      const quality = again ?? (await measure(i, one.outputs[0]!.video!, ref));
-      return { quality, kbps: await averageKbps(req.outputs[i]!.path, probe.duration) };
-    }
-
+    run.commands = compiled.commands.map((c) => shown(run, [req.ffmpeg.ffmpeg, ...c.args]));
+    const { taken, refs } = await encodeAll(run, compiled);
     const outputs: EncodeResult['outputs'] = [];
-    for (const [i, o] of req.outputs.entries()) {
-      const st = await stat(o.path).catch(() => undefined);
-      if (!st || st.size === 0)
-        throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote no data for ${o.dest}`, {
-          hint: 'the input may have no stream this preset can use',
-        });
-      const video = compiled.outputs[i]!.video;
-      let quality: OutputQuality | undefined;
-      const search = searches[i];
-      if (search) {
-        const first = i === 0 && taken ? taken : await measure(i, video!, refs[i]);
-        const r = await verifyFinal(search.run, search.s, {
-          quality: first,
-          kbps: await averageKbps(o.path, probe.duration),
-        });
-        quality = { ...r.final.quality, search: r.record };
-      } else if (presets[i]!.video) {
-        const why = whyNotMeasured(presets[i]!, probe, video);
-        quality = why
-          ? { skipped: why }
-          : await measureOutput({
-              ffmpeg: req.ffmpeg.ffmpeg,
-              input,
-              probe,
-              video: video!,
-              path: o.path,
-              rawReference: refs[i],
-              every: everyOf(i),
-              signal: req.signal,
-            });
-      }
-      // A kept HDR source's static metadata goes into the WebM's Colour (ffmpeg 5.1 drops it).
-      const hdr = video?.hdr;
-      if (hdr?.mode === 'kept' && compiled.outputs[i]!.muxer === 'webm' && probe.video?.hdr)
-        await writeWebmHdr(o.path, probe.video.hdr);
-      if (hdr && quality) quality = { ...quality, hdr };
-      if (quality) quality = enforceGates(quality, presets[i]!.quality?.gates, `output ${o.dest}`);
-      const level = levels[i];
-      const loudness = level
-        ? await finishLevel(level, () =>
-            measureOutputLoudness(req.ffmpeg.ffmpeg, `file:${o.path}`, { signal: req.signal, onSpawn: req.onSpawn }),
-          )
-        : undefined;
-      const size = (await stat(o.path)).size;
-      outputs.push({ path: o.path, bytes: size, ...(quality ? { quality } : {}), ...(loudness ? { loudness } : {}) });
-    }
-    return { probe, outputs, commands };
+    for (const i of req.outputs.keys()) outputs.push(await finishOutput(run, i, compiled.outputs[i]!, refs[i], taken));
+    return { probe, outputs, commands: run.commands };
   } catch (err) {
     throw asNommerError(err);
   } finally {
-    await rm(passlogDir, { recursive: true, force: true });
+    await rm(run.passlogDir, { recursive: true, force: true });
   }
+}
+
+/** The job's outputs compiled at these CRFs (undefined: the preset's own), or only output `only`. */
+function compileOutputs(run: IntoRun, crfs: ReadonlyArray<number | undefined>, only?: number): CompiledJob {
+  return compileJob({
+    input: run.input,
+    probe: run.probe,
+    outputs: run.req.outputs
+      .map((o, i) => ({
+        preset: run.presets[i]!,
+        path: o.path,
+        crf: crfs[i],
+        levelFilters: levelFiltersOf(run.levels[i]),
+      }))
+      .filter((_, i) => only === undefined || i === only),
+    encoders: run.encoders,
+    passlogDir: run.passlogDir,
+  });
+}
+
+/** An argv as the user should see it: each prepared (temporary) path shown as its destination. */
+function shown(run: IntoRun, argv: string[]): string[] {
+  const paths = run.req.outputs.map((o) => o.path);
+  return argv.map((a) => {
+    const i = paths.indexOf(a);
+    if (i < 0) return a;
+    const dest = run.req.outputs[i]!.dest;
+    return isLocalUri(dest) ? resolve(localPathOf(dest)) : dest;
+  });
+}
+
+/** The commands a dry run gives: what would run, at the presets' own CRFs. */
+function dryRunResult(run: IntoRun, plain: CompiledJob): EncodeResult {
+  // A loudness target's measurement runs first; the gain it decides is not in the commands.
+  const measures = run.presets.flatMap((p) => {
+    const m = measureCommandOf({ audio: p.audio, probe: run.probe, input: run.input });
+    return m ? [m] : [];
+  });
+  return {
+    probe: run.probe,
+    outputs: [],
+    commands: [...measures, ...plain.commands.map((c) => c.args)].map((a) => shown(run, [run.req.ffmpeg.ffmpeg, ...a])),
+  };
+}
+
+/** Output i's loudness level (undefined when its preset asks for none), fitted by trial encodes. */
+function fitLevel(run: IntoRun, i: number, p: ResolvedPreset): Promise<OutputLevel | undefined> {
+  const { req } = run;
+  return fitOutputLevel({
+    ffmpeg: req.ffmpeg.ffmpeg,
+    audio: p.audio,
+    probe: run.probe,
+    input: run.input,
+    // A trial is the output's audio alone, compiled as the output's (the same chain and encoder).
+    encode: async (levelFilters) => {
+      const path = join(run.passlogDir, `loudness-${i}.${p.extension}`);
+      const one = compileJob({
+        input: run.input,
+        probe: run.probe,
+        outputs: [{ preset: { ...p, video: null }, path, levelFilters }],
+        encoders: run.encoders,
+        passlogDir: run.passlogDir,
+      });
+      await rm(path, { force: true });
+      for (const c of one.commands)
+        await runFfmpeg(req.ffmpeg.ffmpeg, c.args, { signal: req.signal, onSpawn: req.onSpawn });
+      return path;
+    },
+    signal: req.signal,
+    onSpawn: req.onSpawn,
+  });
+}
+
+/** Output i's CRF, searched on samples from `start` (the preset's own CRF). */
+async function searchCrf(run: IntoRun, i: number, target: QualityTarget, start: number): Promise<OutputSearch> {
+  const { req, now } = run;
+  const enc = sampleEncoder({
+    ffmpeg: req.ffmpeg.ffmpeg,
+    input: run.input,
+    duration: run.probe.duration,
+    probe: run.probe,
+    preset: run.presets[i]!,
+    encoders: run.encoders,
+    target,
+    workDir: run.passlogDir,
+    signal: req.signal,
+    onSpawn: req.onSpawn,
+  });
+  run.sampleEncoders[i] = enc;
+  // The search shows as the first SEARCH_SHARE of the progress, a step per probe.
+  let probes = 0;
+  const probeSamples = async (crf: number) => {
+    const score = await enc.probe(crf);
+    req.onProgress?.({ fraction: SEARCH_SHARE * Math.min(1, ++probes / 4) });
+    return score;
+  };
+  const s = await searchOnSamples({ target, start, samples: enc.samples, capKbps: null, probe: probeSamples, now });
+  const capKbps = compileOutputs(run, [...Array(i).fill(undefined), s.crf], i).outputs[0]!.video?.capKbps ?? null;
+  return {
+    s,
+    run: {
+      target,
+      start,
+      samples: enc.samples,
+      capKbps,
+      now,
+      encodeFinal: (crf) => encodeOneAgain(run, i, crf),
+    },
+  };
+}
+
+/**
+ * A lone output of a short input, its own sample, whose search settled on a probed CRF: the
+ * probe ran this very command (video only, no other output sharing it), so take its file and
+ * its measurement instead of encoding and measuring the same again.
+ */
+async function fromProbe(run: IntoRun, i: number, crf: number, argv: readonly (readonly string[])[]) {
+  const enc = run.sampleEncoders[i];
+  if (!enc || run.req.outputs.length !== 1) return undefined;
+  return takeProbe(enc, crf, argv, run.req.outputs[i]!.path);
+}
+
+/** How often output i's quality is sampled (every nth frame). */
+function everyOf(run: IntoRun, i: number): number {
+  return sampleEveryOf(run.presets[i]!, Boolean(run.searches[i]));
+}
+
+/**
+ * Each output to be measured gets its source frames written beside it by its own encode (when
+ * small enough), so measuring it decodes only the output, not the source again. `n` names the
+ * reference of the nth correction apart from the first encode's.
+ */
+function referenceOf(
+  run: IntoRun,
+  i: number,
+  video: CompiledVideo | undefined,
+  n: number,
+): Promise<RawReference | undefined> {
+  const { probe, presets } = run;
+  return video && probe.video && (run.searches[i] || (presets[i]!.video && !whyNotMeasured(presets[i]!, probe, video)))
+    ? rawReference({
+        dir: run.passlogDir,
+        name: `reference-${i}-${n}.nut`,
+        video,
+        referenceStream: probe.video.index,
+        frames: probe.duration * (probe.video?.fps ?? 0),
+        every: everyOf(run, i),
+      })
+    : Promise.resolve(undefined);
+}
+
+/** Output i's quality against the source (from its raw reference, when one was written). */
+function measure(run: IntoRun, i: number, video: CompiledVideo, ref: RawReference | undefined) {
+  return measureAgainstSource({
+    ffmpeg: run.req.ffmpeg.ffmpeg,
+    path: run.req.outputs[i]!.path,
+    input: run.input,
+    probe: run.probe,
+    video,
+    rawReference: ref,
+    every: everyOf(run, i),
+    signal: run.req.signal,
+  });
+}
+
+/**
+ * Run the compiled commands, with progress after the search's share; or, for a lone output whose
+ * probe ran its very command, take the probe's encode instead (`taken`: its measurement).
+ */
+async function encodeAll(run: IntoRun, compiled: CompiledJob) {
+  const { req, now } = run;
+  const share = run.searches.some(Boolean) ? SEARCH_SHARE : 0;
+  const progress = new TaskProgress(
+    compiled.commands.map((c) => c.weight),
+    run.probe.duration,
+    now(),
+  );
+  const crf0 = run.searches[0]?.s.crf;
+  const taken =
+    crf0 !== undefined
+      ? await fromProbe(
+          run,
+          0,
+          crf0,
+          compiled.commands.map((c) => c.args),
+        )
+      : undefined;
+  const refs: Array<RawReference | undefined> = [];
+  if (!taken) for (const [i, o] of compiled.outputs.entries()) refs[i] = await referenceOf(run, i, o.video, 0);
+  const runArgs = withReferences(
+    compiled.commands,
+    req.outputs.map((o, i) => ({ outputPath: o.path, ref: refs[i] })),
+  );
+  for (const [i] of taken ? [] : compiled.commands.entries()) {
+    await runFfmpeg(req.ffmpeg.ffmpeg, runArgs[i]!, {
+      signal: req.signal,
+      onSpawn: req.onSpawn,
+      onProgress: (b) => {
+        const p = progress.update(i, b, now());
+        req.onProgress?.(share ? { ...p, fraction: share + (1 - share) * p.fraction } : p);
+      },
+    });
+  }
+  return { taken, refs };
+}
+
+/** A correction re-encodes only the output that missed, into its own path. */
+async function encodeOneAgain(run: IntoRun, i: number, crf: number): Promise<FinalEncode> {
+  const { req } = run;
+  const one = compileOutputs(run, [...Array(i).fill(undefined), crf], i);
+  await rm(req.outputs[i]!.path, { force: true });
+  const again = await fromProbe(
+    run,
+    i,
+    crf,
+    one.commands.map((c) => c.args),
+  );
+  const ref = again ? undefined : await referenceOf(run, i, one.outputs[0]!.video, ++run.reruns);
+  if (!again)
+    for (const args of withReferences(one.commands, [{ outputPath: req.outputs[i]!.path, ref }]))
+      await runFfmpeg(req.ffmpeg.ffmpeg, args, { signal: req.signal, onSpawn: req.onSpawn });
+  run.commands.push(...one.commands.map((c) => shown(run, [req.ffmpeg.ffmpeg, ...c.args])));
+  const quality = again ?? (await measure(run, i, one.outputs[0]!.video!, ref));
+  return { quality, kbps: await averageKbps(req.outputs[i]!.path, run.probe.duration) };
+}
+
+/**
+ * Output i after its encode: checked non-empty, its quality measured (and, in target mode,
+ * verified and corrected), HDR metadata written, gates enforced, loudness measured.
+ */
+async function finishOutput(
+  run: IntoRun,
+  i: number,
+  compiled: CompiledOutput,
+  ref: RawReference | undefined,
+  taken: ProbeQuality | undefined,
+): Promise<EncodeResult['outputs'][number]> {
+  const { req, probe } = run;
+  const o = req.outputs[i]!;
+  const st = await stat(o.path).catch(() => undefined);
+  if (!st || st.size === 0)
+    throw new NommerError('FFMPEG_FAILED', `ffmpeg wrote no data for ${o.dest}`, {
+      hint: 'the input may have no stream this preset can use',
+    });
+  const video = compiled.video;
+  let quality = await qualityOf(run, i, video, ref, i === 0 ? taken : undefined);
+  // A kept HDR source's static metadata goes into the WebM's Colour (ffmpeg 5.1 drops it).
+  const hdr = video?.hdr;
+  if (hdr?.mode === 'kept' && compiled.muxer === 'webm' && probe.video?.hdr)
+    await writeWebmHdr(o.path, probe.video.hdr);
+  if (hdr && quality) quality = { ...quality, hdr };
+  if (quality) quality = enforceGates(quality, run.presets[i]!.quality?.gates, `output ${o.dest}`);
+  const level = run.levels[i];
+  const loudness = level
+    ? await finishLevel(level, () =>
+        measureOutputLoudness(req.ffmpeg.ffmpeg, `file:${o.path}`, { signal: req.signal, onSpawn: req.onSpawn }),
+      )
+    : undefined;
+  const size = (await stat(o.path)).size;
+  return { path: o.path, bytes: size, ...(quality ? { quality } : {}), ...(loudness ? { loudness } : {}) };
+}
+
+/**
+ * Output i's quality: in target mode verified against the window (and corrected) with its search
+ * record; otherwise measured, or why not; none for an output without video. `taken`: the
+ * measurement of a probe encode taken as this output.
+ */
+async function qualityOf(
+  run: IntoRun,
+  i: number,
+  video: CompiledVideo | undefined,
+  ref: RawReference | undefined,
+  taken: ProbeQuality | undefined,
+): Promise<OutputQuality | undefined> {
+  const { req, probe } = run;
+  const path = req.outputs[i]!.path;
+  const search = run.searches[i];
+  if (search) {
+    const first = taken ? taken : await measure(run, i, video!, ref);
+    const r = await verifyFinal(search.run, search.s, {
+      quality: first,
+      kbps: await averageKbps(path, probe.duration),
+    });
+    return { ...r.final.quality, search: r.record };
+  }
+  if (!run.presets[i]!.video) return undefined;
+  const why = whyNotMeasured(run.presets[i]!, probe, video);
+  return why
+    ? { skipped: why }
+    : await measureOutput({
+        ffmpeg: req.ffmpeg.ffmpeg,
+        input: run.input,
+        probe,
+        video: video!,
+        path,
+        rawReference: ref,
+        every: everyOf(run, i),
+        signal: req.signal,
+      });
 }
