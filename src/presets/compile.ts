@@ -371,117 +371,151 @@ function planVideo(
   return { args: videoArgs(speed), firstPassArgs: v.passes === 2 ? videoArgs(v.firstPassSpeed) : undefined, info };
 }
 
+/** What an encoder's options are built from: the output's plan so far. */
+interface EncoderPlan {
+  encoder: string;
+  width: number;
+  keyframeFrames: number;
+  rate: Rate | undefined;
+  crf: number | undefined;
+  speed: number | undefined;
+  /** Target mode: the CRF rules under this cap, with no floor. */
+  capKbps?: number;
+  /** SVT-AV1 parameters of a kept HDR source's static metadata. */
+  hdrParams?: readonly string[];
+}
+
+/** One encoder family's options; `need` makes the error for a setting the preset lacks. */
+interface EncoderArgsInput extends EncoderPlan {
+  v: VideoSettings;
+  /** Where a builder records q (and a still's lack of keyframes). */
+  info: CompiledVideo;
+  need: (what: string) => NommerError;
+}
+
 /** The encoder's own options: rate control, speed and keyframes. Records q (and a still's lack
- * of keyframes) in info. */
-function encoderOptions(
-  preset: ResolvedPreset,
-  v: VideoSettings,
-  info: CompiledVideo,
-  o: {
-    encoder: string;
-    width: number;
-    keyframeFrames: number;
-    rate: Rate | undefined;
-    crf: number | undefined;
-    speed: number | undefined;
-    /** Target mode: the CRF rules under this cap, with no floor. */
-    capKbps?: number;
-    /** SVT-AV1 parameters of a kept HDR source's static metadata. */
-    hdrParams?: readonly string[];
-  },
-): string[] {
-  const { encoder, width, keyframeFrames, rate, crf, speed, capKbps } = o;
+ * of keyframes) in info. One builder per encoder family, below. */
+function encoderOptions(preset: ResolvedPreset, v: VideoSettings, info: CompiledVideo, o: EncoderPlan): string[] {
   const need = (what: string) =>
     new NommerError('PRESET_INVALID', `preset "${preset.name}" gives no ${what} for ${v.codec}`, {
       hint: 'add it to the preset',
     });
-  switch (encoder) {
+  const e: EncoderArgsInput = { ...o, v, info, need };
+  switch (o.encoder) {
     case 'libvpx-vp9':
-    case 'libvpx': {
-      if (!rate) throw need('bitrate ladder');
-      if (crf === undefined) throw need('crf');
-      const vp9 = encoder === 'libvpx-vp9';
-      const rateArgs =
-        capKbps !== undefined
-          ? ['-b:v', `${capKbps}k`]
-          : ['-b:v', `${rate.targetKbps}k`, '-minrate', `${rate.minKbps}k`, '-maxrate', `${rate.maxKbps}k`];
-      return [
-        '-crf',
-        String(crf),
-        ...rateArgs,
-        '-quality',
-        'good',
-        vp9 ? '-speed' : '-cpu-used',
-        String(speed ?? (vp9 ? 2 : 1)),
-        ...(vp9 ? ['-row-mt', '1', '-tile-columns', String(tileColumns(width))] : []),
-        '-auto-alt-ref',
-        '1',
-        '-lag-in-frames',
-        String(v.lagInFrames),
-        '-g',
-        String(keyframeFrames),
-        ...(v.fixedGop ? ['-keyint_min', String(keyframeFrames)] : []),
-      ];
-    }
-    case 'libsvtav1': {
-      if (!rate) throw need('bitrate ladder');
-      // SVT-AV1 in ffmpeg 5.1 takes -b:v only as VBR, which drops the quality target; its
-      // capped CRF (crf + mbr, SVT-AV1 ≥ 1.4) is the constrained-quality mode we want.
-      return [
-        '-crf',
-        String(crf ?? 35),
-        '-preset',
-        String(speed ?? 8),
-        '-svtav1-params',
-        [
-          `keyint=${keyframeFrames}`,
-          `mbr=${capKbps ?? rate.maxKbps}`,
-          ...(v.fixedGop ? ['scd=0'] : []),
-          ...(o.hdrParams ?? []),
-        ].join(':'),
-      ];
-    }
-    case 'libaom-av1': {
-      if (!rate) throw need('bitrate ladder');
-      // libaom with -crf and -b:v is constrained quality: -b:v caps the average.
-      return [
-        '-crf',
-        String(crf ?? 34),
-        '-b:v',
-        `${capKbps ?? rate.maxKbps}k`,
-        '-usage',
-        'good',
-        '-cpu-used',
-        String(speed ?? 6),
-        '-row-mt',
-        '1',
-        '-tiles',
-        `${2 ** tileColumns(width)}x1`,
-        '-g',
-        String(keyframeFrames),
-        ...(v.fixedGop ? ['-keyint_min', String(keyframeFrames)] : []),
-      ];
-    }
-    case 'libtheora': {
-      // libtheora takes a quality or a bitrate, not both; quality mode has no ceiling (26 Mb/s
-      // on a noisy 360p clip at q 7), so without an explicit q it runs as ABR at the ladder's
-      // target, which leaves headroom under the ceiling for its overshoot (~17% on 2 s of noise).
-      let quality: string[];
-      if (v.q !== undefined) quality = ['-q:v', String(v.q)];
-      else if (rate) quality = ['-b:v', `${rate.targetKbps}k`];
-      else throw need('bitrate ladder or q');
-      info.q = v.q;
-      return [...quality, '-g', String(keyframeFrames)];
-    }
-    case 'libwebp': {
-      const q = v.q ?? 80;
-      info.q = q;
-      info.keyframeFrames = undefined;
-      return ['-quality', String(q), '-compression_level', String(Math.min(6, speed ?? 4)), '-frames:v', '1'];
-    }
+    case 'libvpx':
+      return libvpxArgs(e);
+    case 'libsvtav1':
+      return svtAv1Args(e);
+    case 'libaom-av1':
+      return aomAv1Args(e);
+    case 'libtheora':
+      return theoraArgs(e);
+    case 'libwebp':
+      return webpArgs(e);
     default:
-      throw new NommerError('INTERNAL', `no argument builder for encoder ${encoder}`);
+      throw new NommerError('INTERNAL', `no argument builder for encoder ${o.encoder}`);
   }
+}
+
+/** VP9 and VP8 (libvpx): constrained quality, a CRF between the ladder's floor and ceiling, or
+ * under the target mode's cap alone. */
+function libvpxArgs({
+  encoder,
+  width,
+  keyframeFrames,
+  rate,
+  crf,
+  speed,
+  capKbps,
+  v,
+  need,
+}: EncoderArgsInput): string[] {
+  if (!rate) throw need('bitrate ladder');
+  if (crf === undefined) throw need('crf');
+  const vp9 = encoder === 'libvpx-vp9';
+  const rateArgs =
+    capKbps !== undefined
+      ? ['-b:v', `${capKbps}k`]
+      : ['-b:v', `${rate.targetKbps}k`, '-minrate', `${rate.minKbps}k`, '-maxrate', `${rate.maxKbps}k`];
+  return [
+    '-crf',
+    String(crf),
+    ...rateArgs,
+    '-quality',
+    'good',
+    vp9 ? '-speed' : '-cpu-used',
+    String(speed ?? (vp9 ? 2 : 1)),
+    ...(vp9 ? ['-row-mt', '1', '-tile-columns', String(tileColumns(width))] : []),
+    '-auto-alt-ref',
+    '1',
+    '-lag-in-frames',
+    String(v.lagInFrames),
+    '-g',
+    String(keyframeFrames),
+    ...(v.fixedGop ? ['-keyint_min', String(keyframeFrames)] : []),
+  ];
+}
+
+function svtAv1Args({ keyframeFrames, rate, crf, speed, capKbps, hdrParams, v, need }: EncoderArgsInput): string[] {
+  if (!rate) throw need('bitrate ladder');
+  // SVT-AV1 in ffmpeg 5.1 takes -b:v only as VBR, which drops the quality target; its
+  // capped CRF (crf + mbr, SVT-AV1 ≥ 1.4) is the constrained-quality mode we want.
+  return [
+    '-crf',
+    String(crf ?? 35),
+    '-preset',
+    String(speed ?? 8),
+    '-svtav1-params',
+    [
+      `keyint=${keyframeFrames}`,
+      `mbr=${capKbps ?? rate.maxKbps}`,
+      ...(v.fixedGop ? ['scd=0'] : []),
+      ...(hdrParams ?? []),
+    ].join(':'),
+  ];
+}
+
+function aomAv1Args({ width, keyframeFrames, rate, crf, speed, capKbps, v, need }: EncoderArgsInput): string[] {
+  if (!rate) throw need('bitrate ladder');
+  // libaom with -crf and -b:v is constrained quality: -b:v caps the average.
+  return [
+    '-crf',
+    String(crf ?? 34),
+    '-b:v',
+    `${capKbps ?? rate.maxKbps}k`,
+    '-usage',
+    'good',
+    '-cpu-used',
+    String(speed ?? 6),
+    '-row-mt',
+    '1',
+    '-tiles',
+    `${2 ** tileColumns(width)}x1`,
+    '-g',
+    String(keyframeFrames),
+    ...(v.fixedGop ? ['-keyint_min', String(keyframeFrames)] : []),
+  ];
+}
+
+function theoraArgs({ keyframeFrames, rate, v, info, need }: EncoderArgsInput): string[] {
+  // libtheora takes a quality or a bitrate, not both; quality mode has no ceiling (26 Mb/s
+  // on a noisy 360p clip at q 7), so without an explicit q it runs as ABR at the ladder's
+  // target, which leaves headroom under the ceiling for its overshoot (~17% on 2 s of noise).
+  let quality: string[];
+  if (v.q !== undefined) quality = ['-q:v', String(v.q)];
+  else if (rate) quality = ['-b:v', `${rate.targetKbps}k`];
+  else throw need('bitrate ladder or q');
+  info.q = v.q;
+  return [...quality, '-g', String(keyframeFrames)];
+}
+
+/** A still: a quality, no keyframes. */
+function webpArgs({ speed, v, info }: EncoderArgsInput): string[] {
+  const q = v.q ?? 80;
+  info.q = q;
+  info.keyframeFrames = undefined;
+  return ['-quality', String(q), '-compression_level', String(Math.min(6, speed ?? 4)), '-frames:v', '1'];
 }
 
 /** Frame timing: CFR sources need nothing; VFR keeps its timestamps, except in Theora. */
