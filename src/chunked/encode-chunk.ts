@@ -31,10 +31,11 @@ import {
   takeProbe,
   targetOf,
   type RawReference,
+  type SampleEncoder,
 } from '../quality/encode-quality.js';
-import { reachTarget } from '../quality/run-search.js';
+import { reachTarget, type FinalEncode } from '../quality/run-search.js';
 
-import type { OutputQuality } from '../quality/types.js';
+import type { OutputQuality, QualityTarget } from '../quality/types.js';
 import type { ChunkManifestEntry } from './entries.js';
 
 export interface PieceRequest {
@@ -147,136 +148,33 @@ export async function pieceSource(req: PieceRequest): Promise<PieceSource> {
   return { input: ffmpegInputArg(req.input), probe, preset: req.preset, dest: req.dest, encoders: caps.encoders };
 }
 
-/** Encode one video chunk into req.dest; fails unless it holds exactly chunk.frames frames. */
-export async function encodeVideoChunk(
-  req: PieceRequest & { chunk: VideoChunkParams; now?: () => number },
-): Promise<ChunkManifestEntry> {
-  const now = req.now ?? Date.now;
-  const src = await pieceSource(req);
-  const { preset } = src;
-  const target = await targetOf(preset, req.ffmpeg.ffmpeg);
-  let decodedFromStart = false;
-  const run = async (fromStart: boolean, crf: number | undefined, ref: RawReference | undefined) => {
-    const args = [...videoChunkCommand(src, req.chunk, { fromStart, crf }), ...(ref?.args ?? [])];
-    await rm(req.dest, { force: true });
-    if (ref) await rm(ref.path, { force: true });
-    const progress = new TaskProgress([1], req.chunk.duration, now());
-    await runFfmpeg(req.ffmpeg.ffmpeg, args, {
-      signal: req.signal,
-      onSpawn: req.onSpawn,
-      onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
-    });
-    return countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
-  };
-  /** Encode the chunk (from its seek, else from the start) and prove its frame count. */
-  const encodeExact = async (crf: number | undefined, ref?: RawReference) => {
-    let frames = await run(decodedFromStart, crf, ref);
-    if (frames !== req.chunk.frames && req.chunk.seek !== null && !decodedFromStart) {
-      // The seek landed somewhere the timestamps did not line up: decode from the start (exact, slower).
-      decodedFromStart = true;
-      frames = await run(true, crf, ref);
-    }
-    if (frames !== req.chunk.frames) {
-      throw new NommerError(
-        'FFMPEG_FAILED',
-        `chunk ${req.chunk.index} has ${frames} frames, expected ${req.chunk.frames} (frames ${req.chunk.startFrame}–${req.chunk.endFrame - 1})`,
-        {
-          hint: "the input's timestamps may be broken; submit it with chunking off",
-        },
-      );
-    }
-    return frames;
-  };
-  const compiledVideo = (crf?: number) =>
-    compilePieceJob(src, 'video', {
-      inputOptions: chunkInputOptions(req.chunk, { fromStart: decodedFromStart }),
-      videoFilterPrefix: chunkFilters(req.chunk),
-      crf,
-    }).outputs[0]!.video!;
-  /** Measure the chunk against its frames of the source (or the raw reference its encode wrote of them). */
-  const measureChunk = (crf: number | undefined, raw?: RawReference) =>
-    measureAgainstSource({
-      ffmpeg: req.ffmpeg.ffmpeg,
-      path: req.dest,
-      input: src.input,
-      inputOptions: chunkInputOptions(req.chunk, { fromStart: decodedFromStart }),
-      probe: src.probe,
-      video: compiledVideo(crf),
-      rawReference: raw,
-      signal: req.signal,
-      onSpawn: req.onSpawn,
-    });
+type VideoChunkRequest = PieceRequest & { chunk: VideoChunkParams; now?: () => number };
 
-  let frames: number;
+/** What the steps of one chunk's encode share; `decodedFromStart` and `frames` change as it runs. */
+interface ChunkRun {
+  req: VideoChunkRequest;
+  now: () => number;
+  src: PieceSource;
+  /** Set once a seek landed wrong: every later run of this chunk decodes from the start. */
+  decodedFromStart: boolean;
+  /** The frames of the chunk's last encode (proven to be the chunk's). */
+  frames: number;
+}
+
+/** Encode one video chunk into req.dest; fails unless it holds exactly chunk.frames frames. */
+export async function encodeVideoChunk(req: VideoChunkRequest): Promise<ChunkManifestEntry> {
+  const src = await pieceSource(req);
+  const target = await targetOf(src.preset, req.ffmpeg.ffmpeg);
+  const run: ChunkRun = { req, now: req.now ?? Date.now, src, decodedFromStart: false, frames: 0 };
   let quality: OutputQuality | undefined;
   if (target) {
-    const workDir = dirname(req.dest);
-    const enc = sampleEncoder({
-      ffmpeg: req.ffmpeg.ffmpeg,
-      input: src.input,
-      inputOptions: chunkInputOptions(req.chunk),
-      videoFilterPrefix: chunkFilters(req.chunk),
-      duration: req.chunk.duration,
-      probe: src.probe,
-      preset,
-      encoders: src.encoders,
-      target,
-      workDir,
-      signal: req.signal,
-      onSpawn: req.onSpawn,
-    });
-    frames = 0;
-    /** A short chunk is its own sample: the probe at this CRF ran the final's command, take it. */
-    const fromProbe = async (crf: number) => {
-      if (decodedFromStart) return undefined;
-      const args = videoChunkCommand(src, req.chunk, { fromStart: false, crf });
-      const q = await takeProbe(enc, crf, [args], req.dest);
-      if (!q) return undefined;
-      const n = await countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
-      // Not the chunk's frames: encodeExact finds out why (it decodes from the start if need be).
-      if (n !== req.chunk.frames) return undefined;
-      frames = n;
-      return q;
-    };
-    try {
-      const { record, final } = await reachTarget({
-        target,
-        start: compiledVideo().crf ?? 32,
-        samples: enc.samples,
-        capKbps: compiledVideo(0).capKbps ?? null,
-        probe: enc.probe,
-        now,
-        encodeFinal: async (crf) => {
-          const taken = await fromProbe(crf);
-          if (taken) return { quality: taken, kbps: await averageKbps(req.dest, req.chunk.duration) };
-          // The encode writes the chunk's source frames beside it, so measuring decodes only the chunk.
-          const ref = await rawReference({
-            dir: dirname(req.dest),
-            name: `${basename(req.dest)}.reference.nut`,
-            video: compiledVideo(crf),
-            referenceStream: src.probe.video!.index,
-            frames: req.chunk.frames,
-          });
-          try {
-            frames = await encodeExact(crf, ref);
-            return {
-              quality: await measureChunk(crf, ref),
-              kbps: await averageKbps(req.dest, req.chunk.duration),
-            };
-          } finally {
-            if (ref) await rm(ref.path, { force: true });
-          }
-        },
-      });
-      quality = { ...final.quality, search: record };
-    } finally {
-      await enc.dispose();
-    }
+    quality = await encodeToTarget(run, target);
   } else {
     // Without a target only the joined output is measured (by the assembler): a chunk's own
     // scores would cost a measurement per chunk that nobody reads.
-    frames = await encodeExact(undefined);
+    run.frames = await encodeExact(run, undefined);
   }
+  const { frames, decodedFromStart } = run;
   // A chunk that does not decode cleanly is never stored: the task fails, and runs again.
   const undecodable = decodeProblem(await decodeChunk(req.ffmpeg.ffmpeg, req.dest, req.signal), frames);
   if (undecodable)
@@ -291,6 +189,138 @@ export async function encodeVideoChunk(
     ...(decodedFromStart ? { decodedFromStart } : {}),
     ...(quality ? { quality } : {}),
   };
+}
+
+/** One encode of the chunk (from its seek, or from the start) into req.dest: its frame count. */
+async function runChunk(run: ChunkRun, fromStart: boolean, crf: number | undefined, ref: RawReference | undefined) {
+  const { req, now } = run;
+  const args = [...videoChunkCommand(run.src, req.chunk, { fromStart, crf }), ...(ref?.args ?? [])];
+  await rm(req.dest, { force: true });
+  if (ref) await rm(ref.path, { force: true });
+  const progress = new TaskProgress([1], req.chunk.duration, now());
+  await runFfmpeg(req.ffmpeg.ffmpeg, args, {
+    signal: req.signal,
+    onSpawn: req.onSpawn,
+    onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
+  });
+  return countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
+}
+
+/** Encode the chunk (from its seek, else from the start) and prove its frame count. */
+async function encodeExact(run: ChunkRun, crf: number | undefined, ref?: RawReference): Promise<number> {
+  const { chunk } = run.req;
+  let frames = await runChunk(run, run.decodedFromStart, crf, ref);
+  if (frames !== chunk.frames && chunk.seek !== null && !run.decodedFromStart) {
+    // The seek landed somewhere the timestamps did not line up: decode from the start (exact, slower).
+    run.decodedFromStart = true;
+    frames = await runChunk(run, true, crf, ref);
+  }
+  if (frames !== chunk.frames) {
+    throw new NommerError(
+      'FFMPEG_FAILED',
+      `chunk ${chunk.index} has ${frames} frames, expected ${chunk.frames} (frames ${chunk.startFrame}–${chunk.endFrame - 1})`,
+      {
+        hint: "the input's timestamps may be broken; submit it with chunking off",
+      },
+    );
+  }
+  return frames;
+}
+
+/** The chunk's video as compiled at `crf` (the preset's own when undefined), read as it is now. */
+function compiledVideo(run: ChunkRun, crf?: number) {
+  return compilePieceJob(run.src, 'video', {
+    inputOptions: chunkInputOptions(run.req.chunk, { fromStart: run.decodedFromStart }),
+    videoFilterPrefix: chunkFilters(run.req.chunk),
+    crf,
+  }).outputs[0]!.video!;
+}
+
+/** Measure the chunk against its frames of the source (or the raw reference its encode wrote of them). */
+function measureChunk(run: ChunkRun, crf: number | undefined, raw?: RawReference) {
+  const { req } = run;
+  return measureAgainstSource({
+    ffmpeg: req.ffmpeg.ffmpeg,
+    path: req.dest,
+    input: run.src.input,
+    inputOptions: chunkInputOptions(req.chunk, { fromStart: run.decodedFromStart }),
+    probe: run.src.probe,
+    video: compiledVideo(run, crf),
+    rawReference: raw,
+    signal: req.signal,
+    onSpawn: req.onSpawn,
+  });
+}
+
+/** The chunk encoded at the CRF a search on it (or its samples) chose, verified: its quality. */
+async function encodeToTarget(run: ChunkRun, target: QualityTarget): Promise<OutputQuality> {
+  const { req, src } = run;
+  const enc = sampleEncoder({
+    ffmpeg: req.ffmpeg.ffmpeg,
+    input: src.input,
+    inputOptions: chunkInputOptions(req.chunk),
+    videoFilterPrefix: chunkFilters(req.chunk),
+    duration: req.chunk.duration,
+    probe: src.probe,
+    preset: src.preset,
+    encoders: src.encoders,
+    target,
+    workDir: dirname(req.dest),
+    signal: req.signal,
+    onSpawn: req.onSpawn,
+  });
+  try {
+    const { record, final } = await reachTarget({
+      target,
+      start: compiledVideo(run).crf ?? 32,
+      samples: enc.samples,
+      capKbps: compiledVideo(run, 0).capKbps ?? null,
+      probe: enc.probe,
+      now: run.now,
+      encodeFinal: (crf) => encodeFinal(run, enc, crf),
+    });
+    return { ...final.quality, search: record };
+  } finally {
+    await enc.dispose();
+  }
+}
+
+/** The chunk's final encode at `crf`, measured: the probe's own when it ran this very command. */
+async function encodeFinal(run: ChunkRun, enc: SampleEncoder, crf: number): Promise<FinalEncode> {
+  const { req } = run;
+  const taken = await fromProbe(run, enc, crf);
+  if (taken) return { quality: taken, kbps: await averageKbps(req.dest, req.chunk.duration) };
+  // The encode writes the chunk's source frames beside it, so measuring decodes only the chunk.
+  const ref = await rawReference({
+    dir: dirname(req.dest),
+    name: `${basename(req.dest)}.reference.nut`,
+    video: compiledVideo(run, crf),
+    referenceStream: run.src.probe.video!.index,
+    frames: req.chunk.frames,
+  });
+  try {
+    run.frames = await encodeExact(run, crf, ref);
+    return {
+      quality: await measureChunk(run, crf, ref),
+      kbps: await averageKbps(req.dest, req.chunk.duration),
+    };
+  } finally {
+    if (ref) await rm(ref.path, { force: true });
+  }
+}
+
+/** A short chunk is its own sample: the probe at this CRF ran the final's command, take it. */
+async function fromProbe(run: ChunkRun, enc: SampleEncoder, crf: number) {
+  const { req } = run;
+  if (run.decodedFromStart) return undefined;
+  const args = videoChunkCommand(run.src, req.chunk, { fromStart: false, crf });
+  const q = await takeProbe(enc, crf, [args], req.dest);
+  if (!q) return undefined;
+  const n = await countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
+  // Not the chunk's frames: encodeExact finds out why (it decodes from the start if need be).
+  if (n !== req.chunk.frames) return undefined;
+  run.frames = n;
+  return q;
 }
 
 /**
