@@ -277,50 +277,11 @@ export interface KeptProbe {
  * is measured in full (SSIM and PSNR: one filter more) and its encode kept, since the final
  * encode at a probed CRF would run the very same command.
  */
-export function sampleEncoder(o: {
-  ffmpeg: string;
-  input: string;
-  inputOptions?: string[];
-  videoFilterPrefix?: string[];
-  /** Seconds of the input (or chunk) the samples spread over. */
-  duration: number;
-  probe: ProbeInfo;
-  preset: ResolvedPreset;
-  encoders: ReadonlySet<string>;
-  target: QualityTarget;
-  workDir: string;
-  signal?: AbortSignal;
-  onSpawn?: (pid: number) => void;
-}): SampleEncoder {
+export function sampleEncoder(o: SampleEncoderRequest): SampleEncoder {
   const windows = sampleWindows(o.duration);
-  const fps = o.probe.video?.fps ?? 30;
-  const videoOnly: ResolvedPreset = { ...o.preset, audio: null };
-  const run = (args: string[]) => runFfmpeg(o.ffmpeg, args, { signal: o.signal, onSpawn: o.onSpawn });
   /** What the probes read: the input itself, or the samples cut from it once. */
-  let source: Promise<{ input: string; inputOptions?: string[]; prefix: string[]; probe: ProbeInfo }> | undefined;
-  const sourceOf = () =>
-    (source ??= (async () => {
-      if (windows.length === 0)
-        return { input: o.input, inputOptions: o.inputOptions, prefix: o.videoFilterPrefix ?? [], probe: o.probe };
-      const path = join(o.workDir, 'samples.mkv');
-      const v = o.probe.video!;
-      await run([...cutArgs(o, windows, fps), ...intermediateCodec(v), '-an', '-f', 'matroska', path]);
-      // The cut clip is decoded and autorotated already: one stream, upright, constant rate.
-      const probe: ProbeInfo = {
-        ...o.probe,
-        video: {
-          ...v,
-          index: 0,
-          rotation: 0,
-          width: v.displayWidth,
-          height: v.displayHeight,
-          vfr: false,
-          startTime: 0,
-        },
-        audio: undefined,
-      };
-      return { input: `file:${path}`, prefix: [], probe };
-    })());
+  let source: Promise<ProbeSource> | undefined;
+  const sourceOf = () => (source ??= probeSource(o, windows));
   let n = 0;
   const kept = new Map<number, KeptProbe>();
   return {
@@ -341,48 +302,118 @@ export function sampleEncoder(o: {
     probe: async (crf) => {
       const src = await sourceOf();
       const path = join(o.workDir, `probe-${n++}-crf${crf}.webm`);
-      const compiled = compileJob({
-        input: src.input,
-        inputOptions: src.inputOptions,
-        videoFilterPrefix: src.prefix,
-        probe: src.probe,
-        outputs: [{ preset: videoOnly, path, crf }],
-        encoders: o.encoders,
-        passlogDir: o.workDir,
-      });
-      const video = compiled.outputs[0]!.video!;
-      const m = {
-        ffmpeg: o.ffmpeg,
-        distorted: path,
-        reference: src.input,
-        referenceStream: src.probe.video!.index,
-        referenceInputOptions: src.inputOptions,
-        referenceFilters: video.filters,
-        width: video.width,
-        height: video.height,
-        pixFmt: video.pixFmt,
-        fps: src.probe.video!.fps,
-        signal: o.signal,
-        onSpawn: o.onSpawn,
-      };
-      let keep = false;
-      try {
-        for (const c of compiled.commands) await run(c.args);
-        // The target's metric alone: the same score the full measurement reports for it.
-        if (windows.length) return await measureScore(m, o.target.metric, o.target.pool);
-        const quality = await measureQuality(m);
-        const score = scoreOf(quality, o.target);
-        if (score === undefined) return await measureScore(m, o.target.metric, o.target.pool);
-        const old = kept.get(crf);
-        if (old) await rm(old.path, { force: true });
-        kept.set(crf, { path, commands: compiled.commands.map((c) => c.args), quality });
-        keep = true;
-        return score;
-      } finally {
-        if (!keep) await rm(path, { force: true });
-      }
+      return probeAt(o, { src, cut: windows.length > 0, kept }, path, crf);
     },
   };
+}
+
+export interface SampleEncoderRequest {
+  ffmpeg: string;
+  input: string;
+  inputOptions?: string[];
+  videoFilterPrefix?: string[];
+  /** Seconds of the input (or chunk) the samples spread over. */
+  duration: number;
+  probe: ProbeInfo;
+  preset: ResolvedPreset;
+  encoders: ReadonlySet<string>;
+  target: QualityTarget;
+  workDir: string;
+  signal?: AbortSignal;
+  onSpawn?: (pid: number) => void;
+}
+
+/** What the probes of one search read, as the compiler takes it. */
+interface ProbeSource {
+  input: string;
+  inputOptions?: string[];
+  prefix: string[];
+  probe: ProbeInfo;
+}
+
+function runProbeFfmpeg(o: SampleEncoderRequest, args: string[]) {
+  return runFfmpeg(o.ffmpeg, args, { signal: o.signal, onSpawn: o.onSpawn });
+}
+
+/** The input itself when there are no windows (it is its own sample), else the windows cut once
+ * into a lossless clip in workDir. */
+async function probeSource(o: SampleEncoderRequest, windows: readonly SampleWindow[]): Promise<ProbeSource> {
+  if (windows.length === 0)
+    return { input: o.input, inputOptions: o.inputOptions, prefix: o.videoFilterPrefix ?? [], probe: o.probe };
+  const fps = o.probe.video?.fps ?? 30;
+  const path = join(o.workDir, 'samples.mkv');
+  const v = o.probe.video!;
+  await runProbeFfmpeg(o, [...cutArgs(o, windows, fps), ...intermediateCodec(v), '-an', '-f', 'matroska', path]);
+  // The cut clip is decoded and autorotated already: one stream, upright, constant rate.
+  const probe: ProbeInfo = {
+    ...o.probe,
+    video: {
+      ...v,
+      index: 0,
+      rotation: 0,
+      width: v.displayWidth,
+      height: v.displayHeight,
+      vfr: false,
+      startTime: 0,
+    },
+    audio: undefined,
+  };
+  return { input: `file:${path}`, prefix: [], probe };
+}
+
+/**
+ * One probe: the preset's video alone over `src` at `crf` into `path`, scored in the target's
+ * metric. Over cut samples only that score is measured; an input that is its own sample is
+ * measured in full and its encode kept (in `kept`, by CRF) for takeProbe; any other file is removed.
+ */
+async function probeAt(
+  o: SampleEncoderRequest,
+  at: { src: ProbeSource; cut: boolean; kept: Map<number, KeptProbe> },
+  path: string,
+  crf: number,
+): Promise<number> {
+  const { src, kept } = at;
+  const videoOnly: ResolvedPreset = { ...o.preset, audio: null };
+  const compiled = compileJob({
+    input: src.input,
+    inputOptions: src.inputOptions,
+    videoFilterPrefix: src.prefix,
+    probe: src.probe,
+    outputs: [{ preset: videoOnly, path, crf }],
+    encoders: o.encoders,
+    passlogDir: o.workDir,
+  });
+  const video = compiled.outputs[0]!.video!;
+  const m = {
+    ffmpeg: o.ffmpeg,
+    distorted: path,
+    reference: src.input,
+    referenceStream: src.probe.video!.index,
+    referenceInputOptions: src.inputOptions,
+    referenceFilters: video.filters,
+    width: video.width,
+    height: video.height,
+    pixFmt: video.pixFmt,
+    fps: src.probe.video!.fps,
+    signal: o.signal,
+    onSpawn: o.onSpawn,
+  };
+  let keep = false;
+  try {
+    for (const c of compiled.commands) await runProbeFfmpeg(o, c.args);
+    // The target's metric alone: the same score the full measurement reports for it.
+    if (at.cut) return await measureScore(m, o.target.metric, o.target.pool);
+    const quality = await measureQuality(m);
+    const score = scoreOf(quality, o.target);
+    if (score === undefined) return await measureScore(m, o.target.metric, o.target.pool);
+    const old = kept.get(crf);
+    if (old) await rm(old.path, { force: true });
+    kept.set(crf, { path, commands: compiled.commands.map((c) => c.args), quality });
+    keep = true;
+    return score;
+  } finally {
+    if (!keep) await rm(path, { force: true });
+  }
 }
 
 /** Pixel formats Ut Video keeps as they are (it has no 10-bit or full-range YUV). */
