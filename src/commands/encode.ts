@@ -4,19 +4,20 @@ import type { Command } from 'commander';
 import { action, collect } from '../cli/context.js';
 import { printJson, shellQuote } from '../cli/output.js';
 import { localFileStorage } from '../backends.js';
-import { encode } from '../encode.js';
+import { encode, type EncodeRequest, type EncodeResult } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { hdrWarning } from '../ffmpeg/hdr.js';
 import { loudnessText } from '../api/format.js';
-import { loudnessSets, qualitySets, resolveOutputs } from '../jobspec.js';
+import { loudnessSets, qualitySets, resolveOutputs, type OutputSpec } from '../jobspec.js';
 import { openEncodeView } from '../tui/encode-view.js';
 import { chooseOutputMode } from '../tui/output-mode.js';
 import { isPackagePreset, refuseTarget } from '../abr/ladder.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { CommandContext } from '../cli/context.js';
+import type { Config } from '../config.js';
 
 interface EncodeFlags {
   preset?: string[];
@@ -79,88 +80,115 @@ Examples:
   $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}
   $ nommer encode clip.mov -p abr                           # clip-abr/: manifest.mpd + master.m3u8`,
     )
-    .action(
-      action(async (ctx, input: string, flags: EncodeFlags) => {
-        const { config } = await ctx.config();
-        const outputs = resolveOutputs({
-          input,
-          presets: flags.preset ?? [],
-          outputs: flags.output ?? [],
-          sets: [
-            ...(flags.set ?? []),
-            ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
-            ...loudnessSets(flags.loudness),
-          ],
-          userPresets: config.presets,
-          defaultPreset: config.defaultPreset,
-          gates: config.quality.gates,
-        });
-        for (const o of outputs) {
-          if (hasScheme(o.uri))
-            throw new NommerError('USAGE', `encode writes local files only, got ${o.uri}`, {
-              hint: 'use `nommer submit` for s3:// destinations',
-            });
-        }
-        const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
-        const pkg = outputs.find((o) => isPackagePreset(o.preset));
-        if (pkg) {
-          if (outputs.length !== 1)
-            throw new NommerError(
-              'USAGE',
-              `preset "${pkg.preset.name}" makes an adaptive-streaming package, which is encoded on its own`,
-              { hint: 'run the package and the other presets as two encodes' },
-            );
-          return encodePackageCommand(ctx, { ffmpeg, input, preset: pkg.preset, dir: pkg.uri, flags });
-        }
-        const request = {
-          ffmpeg,
-          storage: localFileStorage(),
-          input,
-          outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri })),
-          force: flags.force,
-        };
-        if (flags.dryRun) {
-          const r = await encode({ ...request, dryRun: true });
-          if (ctx.global.json) printJson({ commands: r.commands });
-          else for (const c of r.commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
-          return 0;
-        }
-        const ac = new AbortController();
-        const view = await openEncodeView({
-          mode: chooseOutputMode(ctx.global),
-          input,
-          outputs: outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
-          cancel: () => ac.abort(),
-        });
-        let result;
-        try {
-          result = await encode({ ...request, signal: ac.signal, onProgress: view.onProgress });
-        } catch (err) {
-          await view.failed(err);
-          throw err;
-        }
-        await view.succeeded(result.outputs);
-        for (const o of result.outputs) {
-          const w = o.quality?.hdr && hdrWarning(o.quality.hdr);
-          if (w) process.stderr.write(`nommer: ${o.path}: ${w}\n`);
-          if (o.loudness && !ctx.global.json && !ctx.global.quiet)
-            process.stderr.write(`nommer: ${o.path}: ${loudnessText(o.loudness)}\n`);
-        }
-        if (ctx.global.json)
-          printJson({
-            input,
-            duration: result.probe.duration,
-            outputs: result.outputs.map((o, i) => ({
-              preset: outputs[i]!.preset.name,
-              path: o.path,
-              bytes: o.bytes,
-              ...(o.quality ? { quality: o.quality } : {}),
-              ...(o.loudness ? { loudness: o.loudness } : {}),
-            })),
-          });
-        return 0;
-      }),
-    );
+    .action(action(runEncode));
+}
+
+/** The command's work: resolve the outputs, then a package, a dry run, or an encode. */
+async function runEncode(ctx: CommandContext, input: string, flags: EncodeFlags): Promise<number> {
+  const { config } = await ctx.config();
+  const outputs = localOutputs(config, input, flags);
+  const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
+  const pkg = outputs.find((o) => isPackagePreset(o.preset));
+  if (pkg) {
+    if (outputs.length !== 1)
+      throw new NommerError(
+        'USAGE',
+        `preset "${pkg.preset.name}" makes an adaptive-streaming package, which is encoded on its own`,
+        { hint: 'run the package and the other presets as two encodes' },
+      );
+    return encodePackageCommand(ctx, { ffmpeg, input, preset: pkg.preset, dir: pkg.uri, flags });
+  }
+  const request: EncodeRequest = {
+    ffmpeg,
+    storage: localFileStorage(),
+    input,
+    outputs: outputs.map((o) => ({ preset: o.preset, path: o.uri })),
+    force: flags.force,
+  };
+  if (flags.dryRun) {
+    const r = await encode({ ...request, dryRun: true });
+    printCommands(ctx, r.commands);
+    return 0;
+  }
+  const result = await encodeWithView(ctx, request, outputs);
+  reportEncode(ctx, input, outputs, result);
+  return 0;
+}
+
+/** The outputs the flags and config name; `encode` writes local files only. */
+function localOutputs(config: Config, input: string, flags: EncodeFlags): OutputSpec[] {
+  const outputs = resolveOutputs({
+    input,
+    presets: flags.preset ?? [],
+    outputs: flags.output ?? [],
+    sets: [
+      ...(flags.set ?? []),
+      ...qualitySets({ target: flags.target, measure: flags.quality, configMeasure: config.quality.measure }),
+      ...loudnessSets(flags.loudness),
+    ],
+    userPresets: config.presets,
+    defaultPreset: config.defaultPreset,
+    gates: config.quality.gates,
+  });
+  for (const o of outputs) {
+    if (hasScheme(o.uri))
+      throw new NommerError('USAGE', `encode writes local files only, got ${o.uri}`, {
+        hint: 'use `nommer submit` for s3:// destinations',
+      });
+  }
+  return outputs;
+}
+
+/** A dry run's commands: one JSON object with --json, else one shell-quoted line each. */
+function printCommands(ctx: CommandContext, commands: string[][]): void {
+  if (ctx.global.json) printJson({ commands });
+  else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+}
+
+/** The encode, shown in the live view (or plain lines) that can also cancel it. */
+async function encodeWithView(
+  ctx: CommandContext,
+  request: EncodeRequest,
+  outputs: readonly OutputSpec[],
+): Promise<EncodeResult> {
+  const ac = new AbortController();
+  const view = await openEncodeView({
+    mode: chooseOutputMode(ctx.global),
+    input: request.input,
+    outputs: outputs.map((o) => ({ preset: o.preset.name, uri: o.uri })),
+    cancel: () => ac.abort(),
+  });
+  let result: EncodeResult;
+  try {
+    result = await encode({ ...request, signal: ac.signal, onProgress: view.onProgress });
+  } catch (err) {
+    await view.failed(err);
+    throw err;
+  }
+  await view.succeeded(result.outputs);
+  return result;
+}
+
+/** After the view: HDR and loudness notes on stderr, and the --json result. */
+function reportEncode(ctx: CommandContext, input: string, outputs: readonly OutputSpec[], result: EncodeResult): void {
+  for (const o of result.outputs) {
+    const w = o.quality?.hdr && hdrWarning(o.quality.hdr);
+    if (w) process.stderr.write(`nommer: ${o.path}: ${w}\n`);
+    if (o.loudness && !ctx.global.json && !ctx.global.quiet)
+      process.stderr.write(`nommer: ${o.path}: ${loudnessText(o.loudness)}\n`);
+  }
+  if (ctx.global.json)
+    printJson({
+      input,
+      duration: result.probe.duration,
+      outputs: result.outputs.map((o, i) => ({
+        preset: outputs[i]!.preset.name,
+        path: o.path,
+        bytes: o.bytes,
+        ...(o.quality ? { quality: o.quality } : {}),
+        ...(o.loudness ? { loudness: o.loudness } : {}),
+      })),
+    });
 }
 
 /** `encode -p abr`: the package's tasks, one after another, into a directory. */
@@ -176,9 +204,7 @@ async function encodePackageCommand(
   const { packageFileUri } = await import('../scratch.js');
   const input = hasScheme(o.input) ? o.input : resolve(o.input);
   if (o.flags.dryRun) {
-    const commands = await packageCommands({ ffmpeg: o.ffmpeg, input, preset: o.preset, dir: o.dir });
-    if (ctx.global.json) printJson({ commands });
-    else for (const c of commands) process.stdout.write(`${c.map(shellQuote).join(' ')}\n`);
+    printCommands(ctx, await packageCommands({ ffmpeg: o.ffmpeg, input, preset: o.preset, dir: o.dir }));
     return 0;
   }
   // An existing package is refused before anything is encoded (the package step checks again).
