@@ -5,11 +5,11 @@
 import { RELEASE_PREFIX } from '../fleet/release.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openPorts } from '../backends.js';
-import type { LoadedConfig } from '../config.js';
+import { openPorts, type Ports } from '../backends.js';
+import type { Config, LoadedConfig } from '../config.js';
 import { defaultWorkers } from '../config.js';
 import { NommerError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { dataPaths, ensureDataDir, packageVersion } from '../paths.js';
 import { readEndpointFileOrNone, writeEndpointFile } from '../client/endpoint-file.js';
 import { newApiToken } from './api-guard.js';
@@ -20,14 +20,14 @@ import { type ApiDeps, buildApi } from './api.js';
 import { Outbox } from './outbox.js';
 import { StatusApplier } from './status-applier.js';
 import { Notifier } from './notifier.js';
-import { openStore } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 import { attachDelivery, Staging } from './staging.js';
 import { attachChunkCleanup, chunksToRerun, sweepChunkLeftovers } from './chunk-cleanup.js';
 import { attachFencing } from './fencing.js';
 import { Watchdog, silenceLimitMs } from './watchdog.js';
 import { takeBackLateWork } from './late-outputs.js';
 import { FleetManager } from './fleet-manager.js';
-import { spotAwarePrice, spotBookFor, workerSlotPrice } from '../fleet/spot-prices.js';
+import { type SpotPriceBook, spotAwarePrice, spotBookFor, workerSlotPrice } from '../fleet/spot-prices.js';
 import { InstanceLedger } from './store/instance-ledger.js';
 import { autoscalerConfig, openEc2Fleet } from '../fleet/open.js';
 import { slotPricing } from '../fleet/prices.js';
@@ -43,6 +43,7 @@ import { Watcher } from './watcher.js';
 import { PrefixWatcher } from './prefix-watcher.js';
 import { EventRoutes } from './s3-watch.js';
 import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
 
 export interface FeederdOptions {
   host?: string;
@@ -75,6 +76,47 @@ async function feederdAt(host: string, port: number): Promise<boolean> {
   }
 }
 
+type Ec2 = Awaited<ReturnType<typeof openEc2Fleet>>;
+
+/** The EC2 side of the fleet: all absent on the local backend and when no instance may launch. */
+interface Ec2Workers {
+  ec2?: Ec2;
+  spotBook?: SpotPriceBook;
+  fleetManager?: FleetManager;
+}
+
+/** The loops that move jobs along, and the store listeners that follow their changes. */
+interface JobServices {
+  outbox: Outbox;
+  statusApplier: StatusApplier;
+  watchdog: Watchdog;
+  notifier: Notifier;
+  /** Unsubscribes the notifier, the chunk cleanup and the fencing from the store. */
+  detach(): void;
+}
+
+/** Everything the API is built from, besides the config. */
+interface Parts extends Ec2Workers, JobServices {
+  store: Store;
+  ports: Ports;
+  log: Logger;
+  /** How many local workers feederd keeps (0 on the aws backend). */
+  wanted: number;
+  fleet: LocalFleet;
+  /** aws: where local inputs and outputs travel through the bucket. */
+  staging?: Staging;
+  stopDelivery(): Promise<void>;
+  stopTempSweep(): void;
+  budgets: BudgetWatch;
+}
+
+/** What feederd runs between its start and its shutdown. */
+interface Running extends Parts {
+  app: FastifyInstance;
+  watcher: Watcher;
+  prefixWatcher?: PrefixWatcher;
+}
+
 export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}): Promise<number> {
   const { config, home } = loaded;
   const host = opts.host ?? config.api.host;
@@ -91,11 +133,67 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
   // A configured token is never kept: removing it from config revokes it.
   const generated = !config.api.token;
   const token = config.api.token ?? keptToken(paths.api) ?? newApiToken();
+  const parts = await startParts(loaded, opts);
+  const running: Running = { ...parts, ...serveApi(loaded, parts, host, token) };
+  const url = await listen(running, host, port, opts.port === undefined);
+  writeEndpointFile(paths.api, { url, pid: process.pid, token, ...(generated ? { generated } : {}) });
+  writeFileSync(paths.pid, `${process.pid}\n`);
+  parts.log.info({ url, backend: parts.ports.backend, workers: parts.wanted, home }, 'feederd started');
+
+  const done = untilSignal(running);
+  const stopLoops = runLoops(running, config.retention.days);
+  await done;
+  await shutDown(running, stopLoops, opts.shutdownGraceSeconds ?? 20);
+  // The token stays for the next start and for clients; the address goes with us.
+  writeEndpointFile(paths.api, generated ? { token, generated } : {});
+  rmSync(paths.pid, { force: true });
+  parts.log.info('feederd stopped');
+  return 0;
+}
+
+/** Opens the store and the ports, and starts what works on jobs (none of it listens yet). */
+async function startParts(loaded: LoadedConfig, opts: FeederdOptions): Promise<Parts> {
+  const { config, home } = loaded;
+  const paths = dataPaths(home);
   const log = createLogger('nommer-feederd');
   const store = openStore(paths.db);
   const ports = await openPorts(config, home, store.db);
-  // EC2 workers (aws backend, aws.ec2.maxInstances > 0): autoscaled; on start the manager adopts
-  // instances tagged nommer:cluster=<queuePrefix> left by a previous feederd.
+  const ec2Workers = await openEc2Workers(config, home, store, ports, log);
+  const services = startJobServices(config, store, ports, log);
+  const delivery = startDelivery(config, store, ports, log);
+  // Local fleet: `nommer worker` children (none on the aws backend).
+  const wanted = ports.backend === 'local' ? (opts.workers ?? config.local.workers ?? defaultWorkers()) : 0;
+  const fleet = new LocalFleet({
+    home,
+    wanted,
+    configFile: loaded.filepath,
+    shutdownGraceSeconds: opts.shutdownGraceSeconds ?? 20,
+    workerLog: paths.workerLog,
+    outputsOf: (id) => store.outputsOfWorker(id),
+    log,
+  });
+  // Local workers leave temporary files beside the outputs: removed once the job has ended.
+  const stopTempSweep = store.subscribe((c) => {
+    if (ports.backend !== 'local') return;
+    if (c.event.type !== 'succeeded' && c.event.type !== 'failed' && c.event.type !== 'canceled') return;
+    void fleet.sweepEndedJob(c.job.outputs.map((o) => o.uri));
+  });
+  // Budgets are watched while jobs run (started once the waiting events are applied: runLoops).
+  const budgets = new BudgetWatch(store, log.child({ part: 'budget' }));
+  return { store, ports, log, wanted, fleet, stopTempSweep, budgets, ...ec2Workers, ...services, ...delivery };
+}
+
+/**
+ * EC2 workers (aws backend, aws.ec2.maxInstances > 0): autoscaled; on start the manager adopts
+ * instances tagged nommer:cluster=<queuePrefix> left by a previous feederd.
+ */
+async function openEc2Workers(
+  config: Config,
+  home: string,
+  store: Store,
+  ports: Ports,
+  log: Logger,
+): Promise<Ec2Workers> {
   const fleetLog = log.child({ part: 'fleet' });
   const ec2 =
     ports.backend === 'aws' && config.aws.ec2.maxInstances > 0
@@ -114,7 +212,11 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
       busySlots: () => busyByWorker(store),
       ledger: new InstanceLedger(store.db, spotAwarePrice(config, spotBook)),
     });
-  const stop = new AbortController();
+  return { ec2, spotBook, fleetManager };
+}
+
+/** Dispatch, status events, silent workers, webhooks, chunk cleanup and cancel fences. */
+function startJobServices(config: Config, store: Store, ports: Ports, log: Logger): JobServices {
   const outbox = new Outbox(store, ports.queue, log);
   const statusApplier = new StatusApplier(store, ports.status, log, {
     onRefused: takeBackLateWork(store, ports.storage, log.child({ part: 'late-work' })),
@@ -128,46 +230,80 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     { secret: config.webhooks.secret, timeoutMs: config.webhooks.timeoutMs, maxAttempts: config.webhooks.maxAttempts },
     log,
   );
-  const detach = notifier.attach(store);
+  const detachNotifier = notifier.attach(store);
   const detachChunkCleanup = attachChunkCleanup(store, ports.storage, log, {
     resweepMs: config.jobs.leaseSeconds * 3000,
   });
   const detachFencing = attachFencing(store, ports.control, log.child({ part: 'fencing' }));
+  const detach = () => {
+    detachNotifier();
+    detachChunkCleanup();
+    detachFencing();
+  };
+  return { outbox, statusApplier, watchdog, notifier, detach };
+}
 
-  // aws: local inputs/outputs travel through the bucket's staging prefix; deliveries a previous
-  // feederd left pending are finished now.
-  let staging: Staging | undefined;
-  let stopDelivery = async () => {};
-  if (ports.backend === 'aws') {
-    staging = new Staging(ports.storage, requireBucket(config), config.aws.stagingPrefix, log);
-    const delivery = attachDelivery(store, staging, log.child({ part: 'delivery' }));
-    delivery.start();
-    stopDelivery = () => delivery.stop();
-  }
+/**
+ * aws: local inputs/outputs travel through the bucket's staging prefix; deliveries a previous
+ * feederd left pending are finished now. Nothing to do locally.
+ */
+function startDelivery(
+  config: Config,
+  store: Store,
+  ports: Ports,
+  log: Logger,
+): { staging?: Staging; stopDelivery(): Promise<void> } {
+  if (ports.backend !== 'aws') return { stopDelivery: async () => {} };
+  const staging = new Staging(ports.storage, requireBucket(config), config.aws.stagingPrefix, log);
+  const delivery = attachDelivery(store, staging, log.child({ part: 'delivery' }));
+  delivery.start();
+  return { staging, stopDelivery: () => delivery.stop() };
+}
 
-  // Local fleet: `nommer worker` children (none on the aws backend).
-  const wanted = ports.backend === 'local' ? (opts.workers ?? config.local.workers ?? defaultWorkers()) : 0;
-  const fleet = new LocalFleet({
-    home,
-    wanted,
-    configFile: loaded.filepath,
-    shutdownGraceSeconds: opts.shutdownGraceSeconds ?? 20,
-    workerLog: paths.workerLog,
-    outputsOf: (id) => store.outputsOfWorker(id),
-    log,
-  });
-  const stopTempSweep = store.subscribe((c) => {
-    if (ports.backend !== 'local') return;
-    if (c.event.type !== 'succeeded' && c.event.type !== 'failed' && c.event.type !== 'canceled') return;
-    void fleet.sweepEndedJob(c.job.outputs.map((o) => o.uri));
-  });
-
-  // What a slot costs, kept in each new job; budgets are watched while jobs run.
-  const pricing = slotPricing(config, ports.backend);
-  const budgets = new BudgetWatch(store, log.child({ part: 'budget' }));
+/** Builds the API and the watch-folder watchers (they make jobs through the API's submit path). */
+function serveApi(
+  loaded: LoadedConfig,
+  parts: Parts,
+  host: string,
+  token: string,
+): Pick<Running, 'app' | 'watcher' | 'prefixWatcher'> {
+  const { config } = loaded;
   // aws: watched S3 prefixes' routes in their buckets' notifications (s3-watch.ts).
-  const eventRoutes = ports.bucketEvents && new EventRoutes(ports.bucketEvents, store.db);
-  const apiDeps: ApiDeps = {
+  const eventRoutes = parts.ports.bucketEvents && new EventRoutes(parts.ports.bucketEvents, parts.store.db);
+  const apiDeps = apiDepsOf(loaded, parts, host, token, eventRoutes, () => {
+    watcher.poke();
+    prefixWatcher?.poke();
+  });
+  const app = buildApi(apiDeps);
+  // Watch folders make their jobs through the same submit path as the API (watcher.ts).
+  const watcher = new Watcher(apiDeps, parts.log.child({ part: 'watch' }), {
+    settleMs: config.watch.settleSeconds * 1000,
+    rescanMs: config.watch.rescanSeconds * 1000,
+  });
+  // aws: watched S3 prefixes, by their buckets' events on the ingest queue (prefix-watcher.ts).
+  const prefixWatcher =
+    eventRoutes &&
+    new PrefixWatcher(apiDeps, eventRoutes, parts.log.child({ part: 'watch' }), {
+      checkMs: config.watch.rescanSeconds * 1000,
+      waitSeconds: Math.min(20, Math.max(1, Math.round(config.watch.rescanSeconds))),
+    });
+  return { app, watcher, prefixWatcher };
+}
+
+/** What the API's routes call into: the store, the running parts, and the config's limits. */
+function apiDepsOf(
+  loaded: LoadedConfig,
+  parts: Parts,
+  host: string,
+  token: string,
+  eventRoutes: EventRoutes | undefined,
+  onWatch: () => void,
+): ApiDeps {
+  const { config } = loaded;
+  const { store, ports, outbox, statusApplier, staging } = parts;
+  // What a slot costs, kept in each new job.
+  const pricing = slotPricing(config, ports.backend);
+  return {
     store,
     version: packageVersion(),
     backend: ports.backend,
@@ -178,21 +314,12 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     userPresets: config.presets,
     defaultPreset: config.defaultPreset,
     maxAttempts: config.jobs.maxAttempts,
-    summary: async () => ({
-      queue: await ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
-      ...summarizeFleet(
-        ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list(),
-        busyByWorker(store),
-        ec2 ? spotAwarePrice(config, spotBook) : undefined,
-      ),
-      // The autoscaler launched fewer than the backlog wanted: which limit held the queue back.
-      ...(fleetManager?.heldBack ? { heldBack: fleetManager.heldBack } : {}),
-    }),
+    summary: () => summaryOf(config, parts),
     sessions: new DashboardSessions(),
     onWork: () => outbox.poke(),
     tasksToRerun: (jobId) => chunksToRerun(store, ports.storage, jobId),
     beforeRetry: () => statusApplier.drain(),
-    stage: staging ? (input, outputs, opts) => staging!.stage(input, outputs, opts) : undefined,
+    stage: staging ? (input, outputs, opts) => staging.stage(input, outputs, opts) : undefined,
     reservedPrefixes: ports.backend === 'aws' ? reservedS3Prefixes(config, RELEASE_PREFIX) : [],
     allowedS3Prefixes: ports.backend === 'aws' ? allowedS3Prefixes(config) : undefined,
     pricing,
@@ -200,67 +327,70 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     qualityGates: config.quality.gates,
     estimate: makeEstimator({
       history: () => store.pastSpeeds(),
-      ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
+      ffprobe: () => ffprobeOf(config),
       usdPerSlotHour: () => pricing?.usdPerSlotHour,
       chunking: () => config.chunking,
-      slots: () =>
-        ports.backend === 'aws'
-          ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
-          : Math.max(1, wanted),
+      slots: () => slotsOf(config, parts),
     }),
     planChunks: makeChunkPlanner({
       storage: ports.storage,
-      ffprobe: () => locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe,
+      ffprobe: () => ffprobeOf(config),
       chunking: config.chunking,
       // Scene cuts are found by a task on the worker that reads the input (scene-replan.ts).
       scenesOnWorker: true,
-      workers: () =>
-        ports.backend === 'aws'
-          ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
-          : Math.max(1, wanted),
+      workers: () => slotsOf(config, parts),
       // Chunks go under the job's scratch prefix: the data dir locally, the staging prefix on S3.
       scratchBase:
         ports.backend === 'aws'
           ? `s3://${requireBucket(config)}/${config.aws.stagingPrefix}chunks/`
-          : `${join(home, 'chunks')}/`,
+          : `${join(loaded.home, 'chunks')}/`,
     }),
     eventRoutes,
-    onWatch: () => {
-      watcher.poke();
-      prefixWatcher?.poke();
-    },
+    onWatch,
   };
-  const app = buildApi(apiDeps);
-  // Watch folders make their jobs through the same submit path as the API (watcher.ts).
-  const watcher = new Watcher(apiDeps, log.child({ part: 'watch' }), {
-    settleMs: config.watch.settleSeconds * 1000,
-    rescanMs: config.watch.rescanSeconds * 1000,
-  });
-  // aws: watched S3 prefixes, by their buckets' events on the ingest queue (prefix-watcher.ts).
-  const prefixWatcher =
-    eventRoutes &&
-    new PrefixWatcher(apiDeps, eventRoutes, log.child({ part: 'watch' }), {
-      checkMs: config.watch.rescanSeconds * 1000,
-      waitSeconds: Math.min(20, Math.max(1, Math.round(config.watch.rescanSeconds))),
-    });
-  let address: string;
+}
+
+/** Looked up at each use, as a job is estimated or planned. */
+function ffprobeOf(config: Config): string {
+  return locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath }).ffprobe;
+}
+
+/** Encodes that may run at once: the EC2 fleet's slots at its largest, or the local workers. */
+function slotsOf(config: Config, parts: Parts): number {
+  return parts.ports.backend === 'aws'
+    ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
+    : Math.max(1, parts.wanted);
+}
+
+/** The queue and the fleet as the summary route shows them; a failing look-up shows as empty. */
+async function summaryOf(config: Config, parts: Parts): Promise<Awaited<ReturnType<ApiDeps['summary']>>> {
+  const { ec2, fleet, store, spotBook, fleetManager } = parts;
+  return {
+    queue: await parts.ports.queue.depth().catch(() => ({ waiting: -1, inFlight: -1 })),
+    ...summarizeFleet(
+      ec2 ? await ec2.fleet.list().catch(() => []) : await fleet.list(),
+      busyByWorker(store),
+      ec2 ? spotAwarePrice(config, spotBook) : undefined,
+    ),
+    // The autoscaler launched fewer than the backlog wanted: which limit held the queue back.
+    ...(fleetManager?.heldBack ? { heldBack: fleetManager.heldBack } : {}),
+  };
+}
+
+/**
+ * Listens on host:port and returns the address. The store is closed when it cannot: the caller
+ * only sees the error.
+ */
+async function listen(running: Running, host: string, port: number, defaultPort: boolean): Promise<string> {
+  const { app, store, log } = running;
   try {
-    address = await app.listen({ host, port });
+    return await app.listen({ host, port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // The default port held by another data dir's feederd: this one takes a free port (its
     // feederd.json says which; the CLI finds it there). A port asked for is not second-guessed.
-    const another = code === 'EADDRINUSE' && opts.port === undefined && (await feederdAt(host, port));
-    if (another) {
-      address = await app.listen({ host, port: 0 }).catch((e) => {
-        store.close();
-        throw e;
-      });
-      log.warn(
-        { port, url: address },
-        'the default port is taken by another feederd (another data dir): listening on a free port',
-      );
-    } else {
+    const another = code === 'EADDRINUSE' && defaultPort && (await feederdAt(host, port));
+    if (!another) {
       store.close();
       if (code === 'EADDRINUSE')
         throw new NommerError('USAGE', `port ${port} on ${host} is in use`, {
@@ -268,14 +398,23 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
         });
       throw err;
     }
+    const address = await app.listen({ host, port: 0 }).catch((e) => {
+      store.close();
+      throw e;
+    });
+    log.warn(
+      { port, url: address },
+      'the default port is taken by another feederd (another data dir): listening on a free port',
+    );
+    return address;
   }
-  const url = address;
-  writeEndpointFile(paths.api, { url, pid: process.pid, token, ...(generated ? { generated } : {}) });
-  writeFileSync(paths.pid, `${process.pid}\n`);
-  log.info({ url, backend: ports.backend, workers: wanted, home }, 'feederd started');
+}
 
+/** Resolves at the first SIGTERM/SIGINT; a second one makes the workers release their tasks now. */
+function untilSignal(running: Running): Promise<void> {
+  const { fleet, log } = running;
   let signals = 0;
-  const done = new Promise<void>((resolve) => {
+  return new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
       signals++;
       if (signals === 1) {
@@ -291,7 +430,16 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
 
+/**
+ * Catches up with what happened while feederd was down and runs every loop; returns what stops
+ * them (and resolves once they all have).
+ */
+function runLoops(running: Running, retentionDays: number): () => Promise<unknown> {
+  const { store, ports, log, statusApplier, budgets } = running;
+  const stop = new AbortController();
+  const signal = stop.signal;
   // Budgets are watched once the events that waited for this feederd are applied: a job that
   // finished while feederd was down is not judged on its last heartbeat.
   void statusApplier
@@ -303,39 +451,39 @@ export async function runFeederd(loaded: LoadedConfig, opts: FeederdOptions = {}
     log.warn({ err: String(err) }, 'sweeping chunk leftovers failed'),
   );
   const loops = Promise.all([
-    outbox.run(stop.signal),
-    statusApplier.run(stop.signal),
-    watchdog.run(stop.signal),
-    fleet.run(stop.signal),
-    fleetManager?.run(stop.signal),
-    watcher.run(stop.signal),
-    prefixWatcher?.run(stop.signal),
-    new Retention(store.db, log.child({ part: 'retention' }), { days: config.retention.days }).run(stop.signal),
+    running.outbox.run(signal),
+    statusApplier.run(signal),
+    running.watchdog.run(signal),
+    running.fleet.run(signal),
+    running.fleetManager?.run(signal),
+    running.watcher.run(signal),
+    running.prefixWatcher?.run(signal),
+    new Retention(store.db, log.child({ part: 'retention' }), { days: retentionDays }).run(signal),
   ]);
-  await done;
+  return () => {
+    stop.abort();
+    return loops;
+  };
+}
+
+/** Stops in an order that loses nothing a worker reports on its way out. */
+async function shutDown(running: Running, stopLoops: () => Promise<unknown>, graceSeconds: number): Promise<void> {
+  const { app, fleet, statusApplier, store, ports } = running;
   // Order matters: stop new work, let workers finish or release (their events still apply), then stop the loops.
   await app.close();
-  const shutdownMs = ((opts.shutdownGraceSeconds ?? 20) + 10) * 1000;
+  const shutdownMs = (graceSeconds + 10) * 1000;
   // The supervisor must not replace the workers we are stopping (stop() sees to that).
   await fleet.stop(shutdownMs);
   // Apply whatever the workers said last.
   for (let i = 0; i < STATUS_DRAIN_ROUNDS; i++) if ((await statusApplier.consumeOnce(0)) === 0) break;
-  stop.abort();
-  await loops;
+  await stopLoops();
   // EC2 workers are deliberately left running: they finish, idle out and power off by themselves.
-  ec2?.close();
-  await notifier.drain(3000);
-  detach();
-  detachChunkCleanup();
-  detachFencing();
-  stopTempSweep();
-  await stopDelivery();
-  budgets.stop();
+  running.ec2?.close();
+  await running.notifier.drain(3000);
+  running.detach();
+  running.stopTempSweep();
+  await running.stopDelivery();
+  running.budgets.stop();
   ports.close();
   store.close();
-  // The token stays for the next start and for clients; the address goes with us.
-  writeEndpointFile(paths.api, generated ? { token, generated } : {});
-  rmSync(paths.pid, { force: true });
-  log.info('feederd stopped');
-  return 0;
 }
