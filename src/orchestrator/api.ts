@@ -213,12 +213,39 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes, forceCloseConnections: true });
   // Before any route: what is served, for the OpenAPI document's test.
+  recordRoutes(app);
+  answerErrorsAsJson(app);
+
+  const port = () => {
+    const addr = app.server.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
+  };
+  installGuard(
+    app,
+    { token: deps.token, hosts: deps.hosts ?? [], checkHost: deps.checkHost, sessions: deps.sessions },
+    port,
+  );
+  if (deps.sessions) registerDashboard(app, deps.sessions, port);
+  registerWatchRoutes(app, deps);
+  registerHealthRoutes(app, deps);
+  registerJobRoutes(app, deps);
+  registerJobActions(app, deps);
+  registerInfoRoutes(app, deps);
+  registerEventStreams(app, deps);
+  return app;
+}
+
+/** Keeps the routes the app serves (HEAD aside), for registeredRoutes. */
+function recordRoutes(app: FastifyInstance): void {
   const routes: RegisteredRoute[] = [];
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
   });
   registered.set(app, routes);
+}
 
+/** Every error, fastify's own and a missing route included, answers {error: {code, message, retriable}}. */
+function answerErrorsAsJson(app: FastifyInstance): void {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err.statusCode && err.statusCode < 500 && !(err instanceof NommerError)) {
       // fastify's own: body too large, bad JSON, wrong content type.
@@ -234,30 +261,25 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       .status(404)
       .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, retriable: false } }),
   );
+}
 
-  const port = () => {
-    const addr = app.server.address();
-    return typeof addr === 'object' && addr ? addr.port : 0;
-  };
-  installGuard(
-    app,
-    { token: deps.token, hosts: deps.hosts ?? [], checkHost: deps.checkHost, sessions: deps.sessions },
-    port,
-  );
-  if (deps.sessions) registerDashboard(app, deps.sessions, port);
-  registerWatchRoutes(app, deps);
+/** The job a route names; JOB_NOT_FOUND (404) when there is none. */
+function mustGet(store: Store, id: string): JobDetail {
+  const j = store.getJob(id);
+  if (!j) throw new NommerError('JOB_NOT_FOUND', `no job ${id}`, { hint: 'list jobs with `nommer status`' });
+  return j;
+}
 
-  const mustGet = (id: string): JobDetail => {
-    const j = deps.store.getJob(id);
-    if (!j) throw new NommerError('JOB_NOT_FOUND', `no job ${id}`, { hint: 'list jobs with `nommer status`' });
-    return j;
-  };
-
+/** Health, and the contract as OpenAPI 3.1 (api/openapi.ts), behind the token like the routes it describes. */
+function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/health', async () => ({ ok: true, version: deps.version, backend: deps.backend }) satisfies Health);
-  // The contract as OpenAPI 3.1 (api/openapi.ts), behind the token like the routes it describes.
+  // Built at its first request, not at every start.
   let openapi: ReturnType<typeof openApiDocument> | undefined;
   app.get('/v1/openapi.json', async () => (openapi ??= openApiDocument(deps.version)));
+}
 
+/** Create, list and read jobs. */
+function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/v1/jobs', async (req, reply) => {
     const r = await createJobFrom(deps, req.body);
     if (r.dryRun)
@@ -276,11 +298,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) =>
-    publicJobDetail(deps.store, mustGet(req.params.id)),
+    publicJobDetail(deps.store, mustGet(deps.store, req.params.id)),
   );
+}
 
+/** Cancel and retry: each refuses a job whose state does not allow it (JOB_STATE). */
+function registerJobActions(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
-    const j = mustGet(req.params.id);
+    const j = mustGet(deps.store, req.params.id);
     if (FINAL_STATES.has(j.state))
       throw new NommerError('JOB_STATE', `job ${j.id} is already ${j.state}`, {
         hint: j.state === 'canceled' ? undefined : 'nothing to cancel',
@@ -290,7 +315,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
-    const j = mustGet(req.params.id);
+    const j = mustGet(deps.store, req.params.id);
     if (j.state !== 'failed' && j.state !== 'canceled')
       throw new NommerError('JOB_STATE', `job ${j.id} is ${j.state}; only failed or canceled jobs can be retried`);
     // Its cost so far stays with it: run again, it would pass the same limit at once.
@@ -305,8 +330,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     deps.onWork();
     return { job: publicJob(change.job) } satisfies JobAnswer;
   });
+}
 
-  // The presets a job may name, with their own descriptions (the dashboard's picker).
+/** The presets a job may name, and the jobs/queue/fleet summary. */
+function registerInfoRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  // With their own descriptions (the dashboard's picker).
   app.get(
     '/v1/presets',
     async () =>
@@ -330,19 +358,21 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       ...(s.heldBack ? { heldBack: s.heldBack } : {}),
     } satisfies Summary;
   });
+}
 
-  // Server-sent events of a job (job-stream.ts): history after Last-Event-ID, a snapshot, live
-  // changes, then `end` when the job is final.
+/**
+ * Server-sent events of a job (job-stream.ts): history after Last-Event-ID, a snapshot, live
+ * changes, then `end` when the job is final; and every job's changes, after a snapshot of the
+ * newest (the dashboard's list).
+ */
+function registerEventStreams(app: FastifyInstance, deps: ApiDeps): void {
   const jobStreams = deps.jobStreams ?? new JobStreams({ store: deps.store, publicJob, publicEvent });
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', (req, reply) => {
-    jobStreams.handle(req, reply, mustGet(req.params.id));
+    jobStreams.handle(req, reply, mustGet(deps.store, req.params.id));
   });
-  // Every job's changes, after a snapshot of the newest (the dashboard's list).
   app.get('/v1/events', (req, reply) => {
     const r = eventsQuery.safeParse(req.query);
     if (!r.success) throw validation(r.error, 'query');
     jobStreams.handleAll(req, reply, r.data.limit);
   });
-
-  return app;
 }
