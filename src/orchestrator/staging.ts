@@ -132,6 +132,13 @@ async function sameBytes(file: string, dest: string): Promise<boolean> {
 /** Tries of a delivery that fails for a passing reason (the network, S3 throttling): 1+2+4+8 s apart. */
 const DELIVERY_ATTEMPTS = 5;
 
+/** What a delivery works with. */
+interface DeliveryDeps {
+  store: Store;
+  staging: Staging;
+  log: Logger;
+}
+
 /**
  * Delivers each job's staged outputs when its tasks are done (the job waits in phase
  * `delivering`), and at start the ones a previous feederd left pending; the delivery's outcome
@@ -144,70 +151,16 @@ export function attachDelivery(
   staging: Staging,
   log: Logger,
 ): { start(): void; stop(timeoutMs?: number): Promise<void> } {
+  const deps: DeliveryDeps = { store, staging, log };
   const running = new Map<string, { done: Promise<void>; abort: AbortController }>();
   const abort = new AbortController();
   let stopped = false;
-  /** An outcome written after feederd began to close its store is left for the next start. */
-  const end = (jobId: string, error: ErrorInfo | null): 'stands' | 'refused' | 'unrecorded' => {
-    try {
-      return store.endDelivery(jobId, error).outcome === 'refused' ? 'refused' : 'stands';
-    } catch (err) {
-      log.warn({ job: jobId, err: String(err) }, 'could not record the delivery; the next start delivers again');
-      return 'unrecorded';
-    }
-  };
-  const deliverOnce = async (job: Job, signal: AbortSignal): Promise<void> => {
-    const o = job.options;
-    const set = await staging.deliver(o.deliver ?? [], { overwrite: o.force, signal });
-    const outcome = end(job.id, null);
-    if (outcome === 'unrecorded') {
-      // The staged copies stay: the next start delivers again, and finds these files in place.
-      await set.finish();
-      return;
-    }
-    if (outcome === 'refused') {
-      // The job ended meanwhile (canceled): what it did not finish leaves nothing behind.
-      await set.undo().catch((err) => log.warn({ job: job.id, err: String(err) }, 'could not take a delivery back'));
-      log.info({ job: job.id }, 'the job ended during its delivery: delivered files taken back');
-      return;
-    }
-    await set.finish();
-    await staging.cleanup(o.cleanup ?? []);
-    log.info({ job: job.id, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned');
-  };
-  const failure = (job: Job, err: unknown): ErrorInfo => {
-    const e = asNommerError(err);
-    const where = (job.options.deliver ?? []).map((x) => x.from).join(', ');
-    const kept = where
-      ? `; the outputs stay in ${where} (the staging prefix expires after 15 days; \`nommer retry ${job.id}\` delivers again)`
-      : '';
-    return { code: 'DELIVERY_FAILED', message: `${e.code}: ${e.message}${kept}`, retriable: e.retriable };
-  };
   const deliverJob = (job: Job): void => {
     const o = job.options;
     if (stopped || running.has(job.id) || !(o.deliver?.length || o.cleanup?.length)) return;
     const ac = new AbortController();
     const signal = AbortSignal.any([ac.signal, abort.signal]);
-    const done = (async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await deliverOnce(job, signal);
-        } catch (err) {
-          // feederd stopping leaves it pending for the next start; a cancel has ended the job.
-          if (signal.aborted) return;
-          const info = failure(job, err);
-          if (info.retriable && attempt < DELIVERY_ATTEMPTS) {
-            log.warn({ job: job.id, err: info.message, attempt }, 'delivering outputs failed; trying again');
-            await sleep(1000 * 2 ** (attempt - 1), signal);
-            if (signal.aborted) return;
-            continue;
-          }
-          end(job.id, info);
-          log.error({ job: job.id, err: info.message }, 'delivering outputs failed');
-          return;
-        }
-      }
-    })().finally(() => running.delete(job.id));
+    const done = deliverWithRetries(deps, job, signal).finally(() => running.delete(job.id));
     running.set(job.id, { done, abort: ac });
   };
   // A job whose tasks are done waits in `delivering`; one with only staged objects to clean (the
@@ -236,4 +189,73 @@ export function attachDelivery(
       bound.abort();
     },
   };
+}
+
+/**
+ * Delivers a job, trying again after a passing failure, and records the job's end. Never throws:
+ * a delivery that cannot succeed fails the job (DELIVERY_FAILED).
+ */
+async function deliverWithRetries(deps: DeliveryDeps, job: Job, signal: AbortSignal): Promise<void> {
+  const { log } = deps;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deliverOnce(deps, job, signal);
+    } catch (err) {
+      // feederd stopping leaves it pending for the next start; a cancel has ended the job.
+      if (signal.aborted) return;
+      const info = deliveryFailure(job, err);
+      if (info.retriable && attempt < DELIVERY_ATTEMPTS) {
+        log.warn({ job: job.id, err: info.message, attempt }, 'delivering outputs failed; trying again');
+        await sleep(1000 * 2 ** (attempt - 1), signal);
+        if (signal.aborted) return;
+        continue;
+      }
+      recordEnd(deps, job.id, info);
+      log.error({ job: job.id, err: info.message }, 'delivering outputs failed');
+      return;
+    }
+  }
+}
+
+/** One try: downloads the outputs into place, records the job's end, then keeps or undoes them. */
+async function deliverOnce(deps: DeliveryDeps, job: Job, signal: AbortSignal): Promise<void> {
+  const { staging, log } = deps;
+  const o = job.options;
+  const set = await staging.deliver(o.deliver ?? [], { overwrite: o.force, signal });
+  const outcome = recordEnd(deps, job.id, null);
+  if (outcome === 'unrecorded') {
+    // The staged copies stay: the next start delivers again, and finds these files in place.
+    await set.finish();
+    return;
+  }
+  if (outcome === 'refused') {
+    // The job ended meanwhile (canceled): what it did not finish leaves nothing behind.
+    await set.undo().catch((err) => log.warn({ job: job.id, err: String(err) }, 'could not take a delivery back'));
+    log.info({ job: job.id }, 'the job ended during its delivery: delivered files taken back');
+    return;
+  }
+  await set.finish();
+  await staging.cleanup(o.cleanup ?? []);
+  log.info({ job: job.id, files: (o.deliver ?? []).map((x) => x.to) }, 'outputs delivered, staging cleaned');
+}
+
+/** Ends the job with the delivery's outcome. One written after feederd began to close its store
+ * is left for the next start ('unrecorded'). */
+function recordEnd(deps: DeliveryDeps, jobId: string, error: ErrorInfo | null): 'stands' | 'refused' | 'unrecorded' {
+  try {
+    return deps.store.endDelivery(jobId, error).outcome === 'refused' ? 'refused' : 'stands';
+  } catch (err) {
+    deps.log.warn({ job: jobId, err: String(err) }, 'could not record the delivery; the next start delivers again');
+    return 'unrecorded';
+  }
+}
+
+/** The job's error: what went wrong, and where the outputs wait for a retry. */
+function deliveryFailure(job: Job, err: unknown): ErrorInfo {
+  const e = asNommerError(err);
+  const where = (job.options.deliver ?? []).map((x) => x.from).join(', ');
+  const kept = where
+    ? `; the outputs stay in ${where} (the staging prefix expires after 15 days; \`nommer retry ${job.id}\` delivers again)`
+    : '';
+  return { code: 'DELIVERY_FAILED', message: `${e.code}: ${e.message}${kept}`, retriable: e.retriable };
 }
