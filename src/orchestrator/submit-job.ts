@@ -16,7 +16,7 @@ import { parseResolvedPreset, toWirePreset } from '../presets/registry.js';
 import type { QualityGates } from '../presets/schema.js';
 import { isPackagePreset } from '../abr/ladder.js';
 import { absoluteUri, hasScheme } from '../uri.js';
-import type { ChunkPlanner } from '../tasks/planner.js';
+import type { ChunkDecision, ChunkPlanner } from '../tasks/planner.js';
 import type { Estimate, MediaInfo } from '../cost/estimate.js';
 import type { Staging } from './staging.js';
 import type { Job, Store } from './store/index.js';
@@ -69,37 +69,15 @@ export function validation(err: z.ZodError, what: string): NommerError {
   );
 }
 
+/** A request past its schema. */
+type JobBody = z.output<typeof createJobBody>;
+
 export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise<CreateJobResult> {
   const r = createJobBody.safeParse(raw ?? {});
   if (!r.success) throw validation(r.error, 'job');
   const body = r.data;
-  const isUri = hasScheme(body.input);
-  if (!isUri && !isAbsolute(body.input)) {
-    throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${body.input}"`, {
-      hint: 'the CLI resolves relative paths for you',
-    });
-  }
-  if (isUri && !/^(https?|s3|file):\/\//i.test(body.input)) {
-    throw new NommerError('USAGE', `input scheme not supported: ${body.input.split(':')[0]}`, {
-      hint: 'give a file path, file://, http(s):// or s3:// (aws backend)',
-    });
-  }
-  const outputs: ResolvedOutput[] = resolveOutputs({
-    input: body.input,
-    presets: body.outputs.map((o) => o.preset ?? deps.defaultPreset),
-    outputs: body.outputs.map((o) => o.uri ?? ''),
-    sets: body.set,
-    userPresets: deps.userPresets,
-    defaultPreset: deps.defaultPreset,
-    gates: deps.qualityGates,
-  }).map((o) => ({ preset: withMeasureDefault(toWirePreset(o.preset), deps.qualityMeasure), uri: absoluteUri(o.uri) }));
-  const pkg = outputs.find((o) => isPackagePreset(o.preset));
-  if (pkg && deps.stage && !pkg.uri.startsWith('s3://'))
-    throw new NommerError('USAGE', `on the aws backend, a package (preset "${pkg.preset.name}") is written to S3`, {
-      hint: 'give -o s3://bucket/prefix/ for the package directory',
-    });
-  checkS3Location(deps, body.input, 'input');
-  for (const o of outputs) checkS3Location(deps, o.uri, 'output');
+  checkInput(body.input);
+  const outputs = resolveJobOutputs(deps, body);
   if (body.dryRun) {
     // Planned as the job would be (chunks, a package's renditions) on the fleet's slots.
     const estimate = deps.estimate ? await deps.estimate(body.input, outputs, { chunked: body.chunked }) : undefined;
@@ -112,33 +90,7 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   }
   // Planned before staging: feederd reads the input where the user put it.
   const chunking = deps.planChunks ? await deps.planChunks(body.input, outputs, body.chunked) : undefined;
-  if (body.maxCostUsd !== undefined && !(deps.pricing && deps.pricing.usdPerSlotHour > 0)) {
-    throw new NommerError('USAGE', 'a cost limit needs a price for worker time, and none is set', {
-      hint: 'set local.costPerHour ($/hour of a local worker slot), or aws.ec2.prices for the instance types',
-    });
-  }
-  // With a limit, the job must be expected to fit it before anything is staged or queued.
-  const estimate =
-    body.maxCostUsd !== undefined && deps.estimate
-      ? await deps.estimate(body.input, outputs, {
-          chunked: body.chunked,
-          // What the planner decided: its chunk count, or one piece (a package plans its own).
-          ...(chunking?.tasks
-            ? 'chunks' in chunking.summary
-              ? { chunks: chunking.summary.chunks }
-              : {}
-            : chunking
-              ? { chunks: 1, why: chunking.reason }
-              : {}),
-        })
-      : undefined;
-  if (body.maxCostUsd !== undefined && estimate && estimate.usd !== null && estimate.usd > body.maxCostUsd) {
-    throw new NommerError(
-      'BUDGET_EXCEEDED',
-      `this job is estimated at $${estimate.usd.toFixed(4)} (${estimate.workerSeconds} worker-seconds), above its limit of $${body.maxCostUsd}`,
-      { hint: `raise --max-cost, or choose a cheaper preset; estimate from ${estimate.basis}` },
-    );
-  }
+  const estimate = await estimateWithinLimit(deps, body, outputs, chunking);
   const staged = deps.stage ? await deps.stage(body.input, outputs, { overwrite: body.force }) : undefined;
   const { job, created } = deps.store.createJob({
     input: staged?.input ?? body.input,
@@ -165,6 +117,81 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
   });
   if (created) deps.onWork();
   return { dryRun: false, job, created };
+}
+
+/** An input feederd can read: an absolute path (the CLI resolves relative ones) or a URI it fetches. */
+function checkInput(input: string): void {
+  const isUri = hasScheme(input);
+  if (!isUri && !isAbsolute(input)) {
+    throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${input}"`, {
+      hint: 'the CLI resolves relative paths for you',
+    });
+  }
+  if (isUri && !/^(https?|s3|file):\/\//i.test(input)) {
+    throw new NommerError('USAGE', `input scheme not supported: ${input.split(':')[0]}`, {
+      hint: 'give a file path, file://, http(s):// or s3:// (aws backend)',
+    });
+  }
+}
+
+/** The outputs with their presets resolved by feederd's config, refused where they may not go. */
+function resolveJobOutputs(deps: JobCreatorDeps, body: JobBody): ResolvedOutput[] {
+  const outputs: ResolvedOutput[] = resolveOutputs({
+    input: body.input,
+    presets: body.outputs.map((o) => o.preset ?? deps.defaultPreset),
+    outputs: body.outputs.map((o) => o.uri ?? ''),
+    sets: body.set,
+    userPresets: deps.userPresets,
+    defaultPreset: deps.defaultPreset,
+    gates: deps.qualityGates,
+  }).map((o) => ({ preset: withMeasureDefault(toWirePreset(o.preset), deps.qualityMeasure), uri: absoluteUri(o.uri) }));
+  const pkg = outputs.find((o) => isPackagePreset(o.preset));
+  if (pkg && deps.stage && !pkg.uri.startsWith('s3://'))
+    throw new NommerError('USAGE', `on the aws backend, a package (preset "${pkg.preset.name}") is written to S3`, {
+      hint: 'give -o s3://bucket/prefix/ for the package directory',
+    });
+  checkS3Location(deps, body.input, 'input');
+  for (const o of outputs) checkS3Location(deps, o.uri, 'output');
+  return outputs;
+}
+
+/**
+ * With a cost limit, the job's estimate, refused (BUDGET_EXCEEDED) when it is expected to pass
+ * the limit, before anything is staged or queued. Without one, no estimate (undefined).
+ */
+async function estimateWithinLimit(
+  deps: JobCreatorDeps,
+  body: JobBody,
+  outputs: ResolvedOutput[],
+  chunking: ChunkDecision | undefined,
+): Promise<JobEstimate | undefined> {
+  if (body.maxCostUsd !== undefined && !(deps.pricing && deps.pricing.usdPerSlotHour > 0)) {
+    throw new NommerError('USAGE', 'a cost limit needs a price for worker time, and none is set', {
+      hint: 'set local.costPerHour ($/hour of a local worker slot), or aws.ec2.prices for the instance types',
+    });
+  }
+  const estimate =
+    body.maxCostUsd !== undefined && deps.estimate
+      ? await deps.estimate(body.input, outputs, {
+          chunked: body.chunked,
+          // What the planner decided: its chunk count, or one piece (a package plans its own).
+          ...(chunking?.tasks
+            ? 'chunks' in chunking.summary
+              ? { chunks: chunking.summary.chunks }
+              : {}
+            : chunking
+              ? { chunks: 1, why: chunking.reason }
+              : {}),
+        })
+      : undefined;
+  if (body.maxCostUsd !== undefined && estimate && estimate.usd !== null && estimate.usd > body.maxCostUsd) {
+    throw new NommerError(
+      'BUDGET_EXCEEDED',
+      `this job is estimated at $${estimate.usd.toFixed(4)} (${estimate.workerSeconds} worker-seconds), above its limit of $${body.maxCostUsd}`,
+      { hint: `raise --max-cost, or choose a cheaper preset; estimate from ${estimate.basis}` },
+    );
+  }
+  return estimate;
 }
 
 /**
