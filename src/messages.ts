@@ -23,8 +23,8 @@ const errorInfo = z.object({ code: z.string(), message: z.string(), retriable: z
 /** A preset fully resolved (extends and overrides applied) travels in the task, so workers need no config. */
 const resolvedPreset = z.record(z.string(), z.unknown()).and(z.object({ name: z.string() }));
 /**
- * A resolved preset as it crosses processes (job record, task message): opaque here, validated
- * into a ResolvedPreset where it is used (presets/registry.ts parseResolvedPreset).
+ * A resolved preset as it crosses processes (job record, task message): opaque here. feederd
+ * checks it as it resolves it (presets/registry.ts); a worker checks it once, in receivedTask.
  */
 export type WirePreset = z.infer<typeof resolvedPreset>;
 

@@ -232,7 +232,7 @@ test('the join is one command: concat with exact durations, the offset carried, 
 
 test('only one one-pass WebM VP9/AV1 output is chunked', () => {
   const out = (name: string) => ({
-    preset: getPreset(name, {}) as unknown as Record<string, unknown> & { name: string },
+    preset: getPreset(name, {}),
     uri: '/o',
   });
   assert.equal(unchunkableReason([out('webm')]), null);

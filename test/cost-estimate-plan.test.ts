@@ -12,7 +12,7 @@ import { makeChunkPlanner } from '../src/tasks/planner.js';
 import { estimateJob, SPLIT_MODEL } from '../src/cost/estimate.js';
 import { probeInput } from '../src/ffmpeg/probe.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
-import { getPreset, toWirePreset } from '../src/presets/registry.js';
+import { getPreset } from '../src/presets/registry.js';
 import { nommer } from './helpers/cli.js';
 import { startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
@@ -66,11 +66,7 @@ test('a chunked job: the chunk count feederd would plan, in waves on the slots; 
     scratchBase: `${d.path}/scratch/`,
     storage: localFileStorage(),
   });
-  const planned = await planner(
-    clip,
-    [{ preset: toWirePreset(getPreset('webm')), uri: join(d.path, 'x.webm') }],
-    undefined,
-  );
+  const planned = await planner(clip, [{ preset: getPreset('webm'), uri: join(d.path, 'x.webm') }], undefined);
   assert.ok(planned.tasks && 'chunks' in planned.summary, 'the planner chunks it');
   const chunks = (planned.summary as { chunks: number }).chunks;
   assert.ok(chunks >= 2);

@@ -12,7 +12,7 @@ import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { MESSAGE_VERSION, receivedTask, type StatusEvent, type WirePreset } from '../src/messages.js';
 import { makeSceneReplanner } from '../src/orchestrator/scene-replan.js';
 import { openStore, type Store, type Task } from '../src/orchestrator/store/index.js';
-import { getPreset, toWirePreset } from '../src/presets/registry.js';
+import { getPreset } from '../src/presets/registry.js';
 import { sha256Text } from '../src/hash.js';
 import { makeChunkPlanner } from '../src/tasks/planner.js';
 import { assembleParams, videoChunkParams } from '../src/tasks/params.js';
@@ -47,7 +47,7 @@ async function planned(name: string, o: { input?: string; chunking?: typeof chun
     storage,
     scenesOnWorker: true,
   });
-  const outputs = [{ preset: toWirePreset(getPreset('webm')), uri: join(d.path, `${name}.webm`) }];
+  const outputs = [{ preset: getPreset('webm'), uri: join(d.path, `${name}.webm`) }];
   const decision = await planner(o.input ?? title.path, outputs, o.chunked);
   assert.ok(decision.tasks, 'chunked');
   const { job } = store.createJob({

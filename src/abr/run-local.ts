@@ -8,7 +8,6 @@ import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { Progress } from '../jobs/types.js';
 import { MESSAGE_VERSION, type ReceivedTask } from '../messages.js';
 import type { Storage } from '../ports/storage.js';
-import { toWirePreset } from '../presets/registry.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import { standaloneContext, type TaskRun } from '../worker/task-context.js';
 import { runTask } from '../worker/runners.js';
@@ -78,7 +77,7 @@ async function planTasks(req: LocalPackageOptions, scratchBase: string): Promise
         workers: () => Math.max(1, req.lanes ?? 1),
         scratchBase,
         storage: req.storage,
-      })(req.input, [{ preset: toWirePreset(req.preset), uri: req.dir }], true)
+      })(req.input, [{ preset: req.preset, uri: req.dir }], true)
     : null;
   const tasks = planned?.tasks ?? packageTasks(req.preset, { scratch: scratchBase });
   // The chunk planner stores its tasks' objects itself.

@@ -9,6 +9,7 @@ import { JOB_STATES, PHASES } from '../jobs/types.js';
 import { JOB_EVENT_TYPES, TASK_STATES } from '../jobs/state.js';
 import { packageInfo } from '../abr/types.js';
 import { outputLoudnessSchema, outputQualitySchema } from '../jobs/outputs.js';
+import { resolvedPresetSchema } from '../presets/schema.js';
 
 // --- errors -------------------------------------------------------------------------------------
 
@@ -171,8 +172,8 @@ export const dryRun = z.object({
   input: z.string(),
   outputs: z.array(
     z.object({
-      /** The resolved preset as workers receive it (messages.ts; read with parseResolvedPreset). */
-      preset: z.looseObject({ name: z.string() }),
+      /** The resolved preset as workers receive it, checked here as the client reads the answer. */
+      preset: resolvedPresetSchema,
       uri: z.string(),
     }),
   ),

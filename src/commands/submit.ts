@@ -18,7 +18,6 @@ import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
 import { loudnessSets, qualitySets, resolveOutputs } from '../jobspec.js';
-import { parseResolvedPreset, toWirePreset } from '../presets/registry.js';
 import type { CreateJobBody, EstimateView, PublicJob } from '../api/contract.js';
 import { formatUsd } from '../api/format.js';
 import { followJobsView } from '../tui/follow-jobs.js';
@@ -210,7 +209,7 @@ async function dryRun(ctx: CommandContext, loaded: LoadedConfig, plan: SubmitPla
     let estimate: EstimateView | null;
     if (running) {
       const r = await running.dryRun(plan.body(j, i));
-      outputs = r.outputs.map((o) => ({ preset: parseResolvedPreset(o.preset), uri: o.uri }));
+      outputs = r.outputs;
       estimate = r.estimate;
     } else estimate = await estimateWithoutFeederd(config, ffmpeg.ffprobe, j.input, outputs, flags);
     estimates.push({ input: j.input, estimate });
@@ -252,11 +251,7 @@ async function estimateWithoutFeederd(
         ? Math.max(1, config.aws.ec2.maxInstances * config.aws.ec2.slotsPerInstance)
         : Math.max(1, config.local.workers ?? defaultWorkers()),
     chunking: () => config.chunking,
-  })(
-    input,
-    outputs.map((o) => ({ preset: toWirePreset(o.preset), uri: o.uri })),
-    flags.chunked !== undefined ? { chunked: flags.chunked } : {},
-  );
+  })(input, outputs, flags.chunked !== undefined ? { chunked: flags.chunked } : {});
   return e
     ? {
         seconds: e.seconds,

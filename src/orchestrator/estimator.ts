@@ -11,13 +11,12 @@ import type { Estimate, MediaInfo, PastJob, WorkPlan } from '../cost/estimate.js
 import { estimateJob } from '../cost/estimate.js';
 import { probeInput } from '../ffmpeg/probe.js';
 import type { ProbeInfo } from '../ffmpeg/types.js';
-import type { WirePreset } from '../messages.js';
-import { parseResolvedPreset } from '../presets/registry.js';
+import type { ResolvedPreset } from '../presets/schema.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 
 /** The codec family the default speed table knows a preset by. */
-export function presetFamily(p: WirePreset): string {
-  return parseResolvedPreset(p).video?.codec ?? 'audio';
+export function presetFamily(p: ResolvedPreset): string {
+  return p.video?.codec ?? 'audio';
 }
 
 export interface EstimateRequest {
@@ -35,14 +34,14 @@ export interface EstimateRequest {
  */
 export function planWork(o: {
   info: ProbeInfo;
-  outputs: ReadonlyArray<{ preset: WirePreset; uri?: string }>;
+  outputs: ReadonlyArray<{ preset: ResolvedPreset; uri?: string }>;
   slots: number;
   chunking?: ChunkingSettings;
   request: EstimateRequest;
 }): WorkPlan {
   const pkg = o.outputs.length === 1 && isPackagePreset(o.outputs[0]!.preset) ? o.outputs[0]! : undefined;
   if (pkg && o.info.video) {
-    const preset = parseResolvedPreset(pkg.preset);
+    const preset = pkg.preset;
     return {
       kind: 'package',
       renditions: planLadder(preset, o.info.video),
@@ -50,7 +49,7 @@ export function planWork(o: {
     };
   }
   const first = o.outputs[0];
-  const preset = first ? parseResolvedPreset(first.preset) : undefined;
+  const preset = first?.preset;
   const audio = Boolean(o.info.audio && preset?.audio);
   const { chunks, chunked } = o.request;
   if (chunks !== undefined)
@@ -84,7 +83,7 @@ export function makeEstimator(o: {
 }) {
   return async (
     input: string,
-    outputs: Array<{ preset: WirePreset; uri?: string }>,
+    outputs: Array<{ preset: ResolvedPreset; uri?: string }>,
     request: EstimateRequest = {},
   ): Promise<(Estimate & { media: MediaInfo }) | undefined> => {
     if (!isLocalUri(input)) return undefined;

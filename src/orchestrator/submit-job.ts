@@ -11,9 +11,7 @@ import type { z } from 'zod';
 import { createJobBody } from '../api/contract.js';
 import { NommerError } from '../errors.js';
 import { resolveOutputs } from '../jobspec.js';
-import type { WirePreset } from '../messages.js';
-import { parseResolvedPreset, toWirePreset } from '../presets/registry.js';
-import type { QualityGates } from '../presets/schema.js';
+import type { QualityGates, ResolvedPreset } from '../presets/schema.js';
 import { isPackagePreset } from '../abr/ladder.js';
 import { absoluteUri, hasScheme } from '../uri.js';
 import type { ChunkDecision, ChunkPlanner } from '../tasks/planner.js';
@@ -52,8 +50,9 @@ export interface JobCreatorDeps {
 
 export type JobEstimate = Estimate & { media: MediaInfo };
 
+/** An output with its preset as feederd resolved it (checked then, carried typed from there on). */
 export interface ResolvedOutput {
-  preset: WirePreset;
+  preset: ResolvedPreset;
   uri: string;
 }
 
@@ -144,7 +143,7 @@ function resolveJobOutputs(deps: JobCreatorDeps, body: JobBody): ResolvedOutput[
     userPresets: deps.userPresets,
     defaultPreset: deps.defaultPreset,
     gates: deps.qualityGates,
-  }).map((o) => ({ preset: withMeasureDefault(toWirePreset(o.preset), deps.qualityMeasure), uri: absoluteUri(o.uri) }));
+  }).map((o) => ({ preset: withMeasureDefault(o.preset, deps.qualityMeasure), uri: absoluteUri(o.uri) }));
   const pkg = outputs.find((o) => isPackagePreset(o.preset));
   if (pkg && deps.stage && !pkg.uri.startsWith('s3://'))
     throw new NommerError('USAGE', `on the aws backend, a package (preset "${pkg.preset.name}") is written to S3`, {
@@ -236,9 +235,9 @@ function publicEstimate(e: JobEstimate): Estimate {
 }
 
 /** feederd's quality.measure for a preset that says nothing of measuring and has no target. */
-function withMeasureDefault(p: WirePreset, measure: boolean | undefined): WirePreset {
+function withMeasureDefault(p: ResolvedPreset, measure: boolean | undefined): ResolvedPreset {
   if (measure !== false) return p;
-  const q = parseResolvedPreset(p).quality;
+  const q = p.quality;
   if (q?.target !== undefined || q?.measure !== undefined) return p;
   return { ...p, quality: { ...(q ?? {}), measure: false } };
 }

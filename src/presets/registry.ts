@@ -206,7 +206,7 @@ export function getPreset(name: string, user: Record<string, unknown> = NO_USER_
 
 /** A resolved preset as it travels (job record, task message). */
 export function toWirePreset(p: ResolvedPreset): WirePreset {
-  return p as ResolvedPreset & WirePreset;
+  return p;
 }
 
 /** Validate a preset that arrived resolved (e.g. in a task message): a worker trusts no input. */

@@ -2,7 +2,7 @@
 // its task graph (chunk-NNN ×N + audio -> assemble). Only what one ffmpeg pass makes into one
 // WebM (VP9 or AV1) is chunked; anything else, an input feederd cannot read, or one too short
 // to gain, is encoded as usual and the job's options say why.
-import type { WirePreset } from '../messages.js';
+import type { ResolvedPreset } from '../presets/schema.js';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { NommerError, asNommerError } from '../errors.js';
@@ -11,7 +11,6 @@ import { probeInput } from '../ffmpeg/probe.js';
 import type { ProbeInfo } from '../ffmpeg/types.js';
 import { gopFrames } from '../presets/compile.js';
 import { packageTasks } from '../abr/tasks.js';
-import { parseResolvedPreset } from '../presets/registry.js';
 import { isLocalUri, localPathOf } from '../uri.js';
 import { planChunks, type ChunkPlan, type FrameTimeline } from '../chunked/plan.js';
 import { detectScenes, sceneDefaults } from '../chunked/scenes.js';
@@ -61,12 +60,13 @@ export type ChunkDecision =
     }
   | { tasks: null; reason: string };
 
-type OutputLike = { preset: WirePreset; uri: string };
+/** An output as feederd resolved it: its preset already checked (presets/registry.ts). */
+type OutputLike = { preset: ResolvedPreset; uri: string };
 
 /** Why these outputs cannot be chunked, or null when they can. */
 export function unchunkableReason(outputs: readonly OutputLike[]): string | null {
   if (outputs.length !== 1) return `a chunked job has exactly one output (this one has ${outputs.length})`;
-  const p = parseResolvedPreset(outputs[0]!.preset);
+  const p = outputs[0]!.preset;
   if (p.container !== 'webm' || !p.video) return `preset "${p.name}" is not WebM video`;
   if (p.video.codec !== 'vp9' && p.video.codec !== 'av1')
     return `preset "${p.name}" encodes ${p.video.codec}; chunking is for VP9 and AV1`;
@@ -114,7 +114,7 @@ async function decide(
   if (chunked === undefined && plan.duration < o.chunking.thresholdSeconds)
     return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
   if (plan.chunks.length < 2) return { tasks: null, reason: 'too short to split into chunks' };
-  const preset = parseResolvedPreset(outputs[0]!.preset);
+  const preset = outputs[0]!.preset;
   if (preset.audio && preset.audio.optional === false && !src.hasAudio)
     return { tasks: null, reason: 'the preset needs audio and the input has none' };
   const scratch = `${o.scratchBase}${randomUUID()}/`;
@@ -179,7 +179,7 @@ function remotePlan(
       tasks: null,
       reason: 'a remote input is planned by the worker that reads it, with chunking.scenes on; this one is remote',
     };
-  const preset = parseResolvedPreset(outputs[0]!.preset);
+  const preset = outputs[0]!.preset;
   const scratch = `${o.scratchBase}${randomUUID()}/`;
   const placeholder = planChunks({ times: [0], keyframes: [0], formatStart: 0, fps: 25 }, { chunkSeconds: 1 });
   const params: ScenesParams = {
@@ -214,7 +214,7 @@ async function packagePlan(
       `preset "${pkg.preset.name}" makes an adaptive-streaming package, which is a job of its own (this one has ${outputs.length} outputs)`,
       { hint: 'submit the package alone, and the other presets as another job' },
     );
-  const preset = parseResolvedPreset(pkg.preset);
+  const preset = pkg.preset;
   refuseTarget(preset);
   const scratch = `${o.scratchBase}${randomUUID()}/`;
   const whole = (rungs?: number[]): ChunkDecision => ({
