@@ -775,7 +775,7 @@ describe('commands', () => {
       receivedTask.safeParse({ ...message, outputs: [{ preset: getPreset('webm'), uri: '/out.webm' }] }).success,
       true,
     );
-    // What the orchestrator reads back from a job record.
+    // What a worker that cannot read the preset tells (worker.ts: PRESET_INVALID, not retried).
     assert.equal(
       code(() => parseResolvedPreset(broken)),
       'PRESET_INVALID',
