@@ -8,7 +8,6 @@ import { FsStorage } from '../src/adapters/local/fs-storage.js';
 import { createLogger } from '../src/log.js';
 import { takeBackLateWork } from '../src/orchestrator/late-outputs.js';
 import { openStore } from '../src/orchestrator/store/index.js';
-import { toWirePreset } from '../src/presets/registry.js';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -248,7 +247,7 @@ describe('packages as jobs', () => {
       writeFileSync(join(dir, 'mine.txt'), 'the user put this here');
       const { job } = store.createJob({
         input: '/media/in.mp4',
-        outputs: [{ preset: toWirePreset(abr), uri: dir }],
+        outputs: [{ preset: abr, uri: dir }],
         tasks: packageTasks(abr, { scratch: `${join(d.path, 'scratch')}/` }),
       });
       store.cancelJob(job.id);

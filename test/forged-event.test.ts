@@ -36,14 +36,14 @@ import { StatusApplier } from '../src/orchestrator/status-applier.js';
 import { openStore, type Store } from '../src/orchestrator/store/index.js';
 import type { StatusChannel } from '../src/ports/status.js';
 import type { Storage } from '../src/ports/storage.js';
-import { getPreset, toWirePreset } from '../src/presets/registry.js';
+import { getPreset } from '../src/presets/registry.js';
 import { iamUsers, UNCHECKED_PER_USER, type Creds } from './helpers/iam.js';
 import { tempDir } from './helpers/media.js';
 import { startMoto, type Moto } from './helpers/moto.js';
 import { statusEvent } from './helpers/store.js';
 
 const log = createLogger('test', { level: 'silent' });
-const OPUS = toWirePreset(getPreset('opus'));
+const OPUS = getPreset('opus');
 
 /** One backend as feederd and a (forging) worker see it. */
 interface Rig {

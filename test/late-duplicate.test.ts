@@ -14,7 +14,7 @@ import { createLogger } from '../src/log.js';
 import type { StatusEvent } from '../src/messages.js';
 import { takeBackLateWork } from '../src/orchestrator/late-outputs.js';
 import { openStore } from '../src/orchestrator/store/index.js';
-import { getPreset, toWirePreset } from '../src/presets/registry.js';
+import { getPreset } from '../src/presets/registry.js';
 import { statusEvent } from './helpers/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nommer-late-dup-'));
@@ -27,7 +27,7 @@ for (const end of ['delivery fails', 'canceled while delivering'] as const) {
       const staged = join(dir, `${end.replace(/ /g, '-')}-staged.opus`);
       const { job } = store.createJob({
         input: '/media/in.mp4',
-        outputs: [{ preset: toWirePreset(getPreset('opus')), uri: staged }],
+        outputs: [{ preset: getPreset('opus'), uri: staged }],
         options: { deliver: [{ from: staged, to: join(dir, 'asked.opus') }] },
       });
       const taskId = job.tasks[0]!.id;

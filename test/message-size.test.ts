@@ -21,7 +21,7 @@ import type { ChunkManifestEntry } from '../src/chunked/entries.js';
 import { planChunks, type FrameTimeline } from '../src/chunked/plan.js';
 import { chunkedTasks } from '../src/chunked/tasks.js';
 import { MESSAGE_VERSION, statusEvent, taskMessage, type StatusEvent, type TaskMessage } from '../src/messages.js';
-import { getPreset, toWirePreset } from '../src/presets/registry.js';
+import { getPreset } from '../src/presets/registry.js';
 import { resolvedPresetSchema, type ResolvedPreset } from '../src/presets/schema.js';
 import type { TaskKindName } from '../src/tasks/params.js';
 import { pinnedObject, type PlannedTask } from '../src/tasks/planned.js';
@@ -64,7 +64,7 @@ function messageOf(t: PlannedTask, preset: ResolvedPreset, out: string): TaskMes
     attempt: 1,
     type: t.type,
     input: INPUT,
-    outputs: [{ preset: toWirePreset(preset), uri: out }],
+    outputs: [{ preset, uri: out }],
     force: false,
     params: t.params,
   };

@@ -1,7 +1,6 @@
 // The preset registry: built-in presets from templates/presets/*.json, the user's presets from
 // config on top, `extends` resolved (deep merge, cycles refused), and every result validated.
 // getPreset() hands the compiler a complete ResolvedPreset or a typed error that says what to fix.
-import type { WirePreset } from '../messages.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -202,11 +201,6 @@ export function listPresets(user: Record<string, unknown> = NO_USER_PRESETS): Re
 /** One preset, resolved; PRESET_UNKNOWN names the known ones. */
 export function getPreset(name: string, user: Record<string, unknown> = NO_USER_PRESETS): ResolvedPreset {
   return registryFor(user).getPreset(name);
-}
-
-/** A resolved preset as it travels (job record, task message). */
-export function toWirePreset(p: ResolvedPreset): WirePreset {
-  return p;
 }
 
 /** Validate a preset that arrived resolved (e.g. in a task message): a worker trusts no input. */
