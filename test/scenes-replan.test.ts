@@ -257,3 +257,26 @@ test("a remote input's plan that cannot be read is a failed apply (the event com
   const done = event(p.job.id, 2, { type: 'succeeded', result: lost });
   await assert.rejects(replan(done), /a remote input's chunks have no plan but the scene task's/);
 });
+
+test("a remote input's plan the store declines fails the job: the placeholder chunk never runs", async () => {
+  const p = await planned('remote-declined', { input: 's3://media/in/title.mp4' });
+  const scenes = p.store.getJob(p.job.id)!.tasks.find((t) => t.type === 'scenes')!;
+  const run = await runScenes(p.job.id, scenes, p.outputs, 1, title.path);
+  p.store.applyStatusEvent(event(p.job.id, 1, {}));
+  const done = event(p.job.id, 2, { type: 'succeeded', result: run.result });
+  const plan = await makeSceneReplanner(p.store, storage)(done);
+  assert.ok(plan?.replaceAudio, 'a remote plan');
+  // A graph the store refuses (a chunk that waits for a task no one plans) stands for any decline.
+  const broken = { ...plan, tasks: plan.tasks.map((t, i) => (i === 0 ? { ...t, deps: ['no-such-task'] } : t)) };
+  const r = p.store.applyStatusEvent(done, undefined, broken);
+  assert.ok(r.applied);
+  const job = p.store.getJob(p.job.id)!;
+  assert.equal(job.state, 'failed');
+  assert.equal(job.error?.code, 'INTERNAL');
+  assert.match(job.error?.message ?? '', /placeholder chunk; nothing was encoded/);
+  assert.ok(
+    job.tasks.filter((t) => t.type === 'chunk').every((t) => t.state === 'canceled' && t.dispatchedAttempt === 0),
+    'the placeholder was never sent',
+  );
+  assert.equal(p.store.listDispatchableTasks().length, 0);
+});

@@ -1,9 +1,11 @@
 // applyStatusEvent: a worker's status event, applied at most once (task, attempt, seq). Returns
 // what changed so the caller can notify webhooks and subscribers, or why nothing did.
 import type { Db } from '../../adapters/local/db.js';
+import type { ErrorInfo } from '../../errors.js';
 import type { StatusEvent } from '../../messages.js';
 import { applyStatus, holdForDelivery, type RefusalReason } from '../../jobs/state.js';
 import { awaitsDelivery } from './end-delivery.js';
+import { failJobTx } from './fail-job.js';
 import { instanceOfWorker } from './instance-ledger.js';
 import { immediate, readJob, readTasks, sql } from './rows.js';
 import { replaceChunks, type ChunkReplan } from './replace-chunks.js';
@@ -40,6 +42,12 @@ function priceOfSender(db: Db, ev: StatusEvent, slotPriceOf?: SlotPriceOf): Slot
   return slotPriceOf({ type: ev.instance.type, spot }) ?? null;
 }
 
+const UNPLACED: ErrorInfo = {
+  code: 'INTERNAL',
+  message: "the scene task's plan could not take the place of the remote input's placeholder chunk; nothing was encoded",
+  retriable: false,
+};
+
 function applyStatusEventTx(
   db: Db,
   ev: StatusEvent,
@@ -58,6 +66,10 @@ function applyStatusEventTx(
     sender: { taskId: ev.taskId, attempt: ev.attempt, price: priceOfSender(db, ev, slotPriceOf) },
   });
   // A scene task's success: its plan replaces the chunks that waited for it (replace-chunks.ts).
-  if (replan && replan.after === ev.taskId) replaceChunks(db, ev.jobId, replan, now);
+  if (replan && replan.after === ev.taskId && !replaceChunks(db, ev.jobId, replan, now) && replan.replaceAudio)
+    // A remote input's chunk is a placeholder (feederd could not read the input): it must never run.
+    // The store declines a plan only on a defect (a graph it refuses, a chunk already sent), so the
+    // job fails with what happened instead of encoding one frame as the title.
+    return { applied: true, ...failJobTx(db, ev.jobId, UNPLACED, now) };
   return { applied: true, ...saved };
 }

@@ -12,7 +12,8 @@ export function failJob(db: Db, jobId: string, error: ErrorInfo, opts: { now?: n
   return immediate(db, failJobTx)(db, jobId, error, opts.now ?? Date.now());
 }
 
-function failJobTx(db: Db, jobId: string, error: ErrorInfo, now: number): JobChange {
+/** failJob inside a transaction the caller holds. */
+export function failJobTx(db: Db, jobId: string, error: ErrorInfo, now: number): JobChange {
   const { job, tasks } = loadForChange(db, jobId);
   const out = decide(job, tasks, error, { now });
   if (!out.applied) throw new NommerError('JOB_STATE', out.detail);
