@@ -44,7 +44,8 @@ function priceOfSender(db: Db, ev: StatusEvent, slotPriceOf?: SlotPriceOf): Slot
 
 const UNPLACED: ErrorInfo = {
   code: 'INTERNAL',
-  message: "the scene task's plan could not take the place of the remote input's placeholder chunk; nothing was encoded",
+  message:
+    "the scene task's plan could not take the place of the remote input's placeholder chunk; nothing was encoded",
   retriable: false,
 };
 
