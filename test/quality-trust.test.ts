@@ -9,6 +9,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
+import { encode } from '../src/encode.js';
+import { localFileStorage } from '../src/backends.js';
+import { qualitySets } from '../src/jobspec.js';
+import { applyOverrides } from '../src/presets/overrides.js';
+import { getPreset } from '../src/presets/registry.js';
 import { measureQuality, measureScore } from '../src/quality/measure.js';
 import type { OutputQuality, SearchRecord } from '../src/quality/types.js';
 import { FFMPEG, FFPROBE, tempDir } from './helpers/media.js';
@@ -17,7 +22,8 @@ import { ssim } from './helpers/chunked.js';
 
 const work = tempDir('nommer-quality-trust-');
 after(() => work.cleanup());
-const ff = locateFfmpeg().ffmpeg;
+const located = locateFfmpeg();
+const ff = located.ffmpeg;
 
 function ffmpeg(args: string[]): void {
   const r = spawnSync(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { encoding: 'utf8' });
@@ -57,17 +63,28 @@ const FORGED_LINE = '[Parsed_ssim_0 @ 0x1] SSIM Y:0 All:0.200000 (0)';
 }
 
 /**
- * `nommer encode --json` of one output, its quality; with `maxFileBytes`, under a limit on the
+ * The quality record of a webm encode of `input`, run in-process (the code `nommer encode` runs;
+ * its --json output is read in the last test), with `target` if given.
+ */
+async function encodeQuality(input: string, out: string, target?: string): Promise<OutputQuality> {
+  const preset = target ? applyOverrides(getPreset('webm'), qualitySets({ target })) : getPreset('webm');
+  const r = await encode({
+    ffmpeg: located,
+    storage: localFileStorage(),
+    input,
+    outputs: [{ preset, path: out }],
+    force: true,
+  });
+  return r.outputs[0]!.quality!;
+}
+
+/**
+ * `nommer encode --json` of one output, its quality, under a limit on the
  * size of any file it writes (RLIMIT_FSIZE, through util-linux's prlimit).
  */
-async function encodeJson(
-  input: string,
-  out: string,
-  extra: string[] = [],
-  maxFileBytes?: number,
-): Promise<OutputQuality> {
-  const argv = [process.execPath, NOMMER_BIN, 'encode', input, '-o', out, '--json', '-f', ...extra];
-  const limited = maxFileBytes ? ['prlimit', `--fsize=${maxFileBytes}`, ...argv] : argv;
+async function encodeJson(input: string, out: string, maxFileBytes: number): Promise<OutputQuality> {
+  const argv = [process.execPath, NOMMER_BIN, 'encode', input, '-o', out, '--json', '-f'];
+  const limited = ['prlimit', `--fsize=${maxFileBytes}`, ...argv];
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(limited[0]!, limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -81,8 +98,8 @@ async function encodeJson(
 }
 
 test('a title tag that reads like a score changes neither the recorded SSIM/PSNR nor the scores of a measurement', async () => {
-  const good = await encodeJson(GOOD, join(work.path, 'good.webm'));
-  const evil = await encodeJson(EVIL, join(work.path, 'evil.webm'));
+  const good = await encodeQuality(GOOD, join(work.path, 'good.webm'));
+  const evil = await encodeQuality(EVIL, join(work.path, 'evil.webm'));
   assert.ok(good.ssim !== undefined && good.ssim > 0.9, JSON.stringify(good));
   assert.equal(evil.ssim, good.ssim, `recorded SSIM: ${JSON.stringify(evil)}`);
   assert.equal(evil.psnr, good.psnr, `recorded PSNR: ${JSON.stringify(evil)}`);
@@ -105,8 +122,8 @@ test('a title tag that reads like a score changes neither the recorded SSIM/PSNR
 });
 
 test('a title tag that reads like a score does not steer --target: the same probes, CRF and score as the untagged input', async () => {
-  const good = await encodeJson(GOOD, join(work.path, 'good-target.webm'), ['--target', 'ssim=0.97']);
-  const evil = await encodeJson(EVIL, join(work.path, 'evil-target.webm'), ['--target', 'ssim=0.97']);
+  const good = await encodeQuality(GOOD, join(work.path, 'good-target.webm'), 'ssim=0.97');
+  const evil = await encodeQuality(EVIL, join(work.path, 'evil-target.webm'), 'ssim=0.97');
   const g = good.search as SearchRecord;
   const e = evil.search as SearchRecord;
   assert.equal(g.reached, true, JSON.stringify(g));
@@ -140,7 +157,7 @@ test('a file that claims 1 s but holds 30 s: the raw reference stays within its 
   // Planned: 12 frames (15 with the margin) of 160x120 yuv420p, 28,800 bytes each, about 0.4 MB;
   // all 360 frames would be 10.4 MB. No file of the encode may pass 4 MB.
   const out = join(work.path, 'lying.webm');
-  const q = await encodeJson(lying, out, [], 4_000_000);
+  const q = await encodeJson(lying, out, 4_000_000);
   // The reference, cut at its bound, is not used: the output is measured against the source.
   const fresh = ssim(out, lying);
   assert.equal(fresh.frames, 360);
