@@ -22,6 +22,8 @@ import {
   type SearchRecord,
 } from '../src/quality/types.js';
 import { qualitySets } from '../src/jobspec.js';
+import { doctorReport } from '../src/doctor.js';
+import { loadConfig } from '../src/config.js';
 import { qualityText } from '../src/tui/format.js';
 import { FFMPEG, tempDir } from './helpers/media.js';
 import { chunkedRun, runAll, ssim } from './helpers/chunked.js';
@@ -172,12 +174,19 @@ test('samples grow with the input, a short input is its own sample, and both sid
 // ---- measurement on every output ----------------------------------------------------------
 
 test('every video output reports SSIM and PSNR equal to a fresh measurement, on flat and noisy clips (and --no-quality skips it)', async () => {
-  // The CLI path (encode --json) on the flat clip with audio, the library on the noisy one.
+  // The CLI path (encode, piped: the final line of each output says its scores) on the flat clip
+  // with audio, the library on the noisy one. The --json record of `encode` is read below
+  // (--no-quality) and, with its scores, in test/quality-trust.test.ts.
   const flatOut = join(work.path, 'flat-plain.webm');
   // Every frame (quality.sampleEvery=1): the default samples (test/quality-sampling.test.ts).
-  const r = await nommer(['encode', FLAT, '-o', flatOut, '--json', '-f', '--set', 'quality.sampleEvery=1']);
+  const r = await nommer(['encode', FLAT, '-o', flatOut, '-f', '--set', 'quality.sampleEvery=1']);
   assert.equal(r.code, 0, r.stderr);
-  const flatQ = (JSON.parse(r.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
+  const line =
+    /flat-plain\.webm {2}\(webm, [^)]+\) {2}SSIM (0\.\d{4}) \(p5 0\.\d{4}\) · PSNR (\d+\.\d{2}) dB \(p5 \d+\.\d{2}\)\n/.exec(
+      r.stdout,
+    );
+  assert.ok(line, r.stdout);
+  const flatQ: OutputQuality = { ssim: Number(line[1]), psnr: Number(line[2]) };
   const noisyOut = join(work.path, 'noisy-plain.webm');
   const lib = await encode({
     ffmpeg: ff,
@@ -193,7 +202,8 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement, on 
   ] as const) {
     const fresh = ssim(out, src);
     assert.equal(fresh.frames, 36);
-    assert.ok(Math.abs(q.ssim! - fresh.all) <= 0.002, `reported ${q.ssim}, measured ${fresh.all}`);
+    // The line rounds to 4 decimals: half a unit of the last one more.
+    assert.ok(Math.abs(q.ssim! - fresh.all) <= 0.00205, `reported ${q.ssim}, measured ${fresh.all}`);
     assert.ok(q.psnr! > 20 && q.psnr! < 60, `psnr ${q.psnr}`);
   }
   assert.ok(Math.abs(flatQ.ssim! - noisyQ.ssim!) > 0.005, `the clips differ: ${flatQ.ssim} vs ${noisyQ.ssim}`);
@@ -203,15 +213,8 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement, on 
   const offQ = (JSON.parse(off.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
   assert.equal(offQ.ssim, undefined);
   assert.match(offQ.skipped ?? '', /off/);
-  // Piped, the final line of each output says its scores.
-  const plain = await nommer(['encode', NOISY, '-o', noisyOut, '-f']);
-  assert.equal(plain.code, 0, plain.stderr);
-  assert.match(
-    plain.stdout,
-    /noisy-plain\.webm {2}\(webm, [^)]+\) {2}SSIM 0\.\d{4} \(p5 0\.\d{4}\) · PSNR \d+\.\d{2} dB \(p5 \d+\.\d{2}\)\n/,
-  );
-  const doctor = await nommer(['doctor', '--json']);
-  const metrics = (JSON.parse(doctor.stdout) as { quality: { metrics: string[]; missing: string[] } }).quality;
+  // What `doctor --json` reports (its report, in-process; the command itself: test/cli.test.ts).
+  const metrics = (await doctorReport(await loadConfig({ cwd: work.path }))).quality;
   assert.ok(metrics.metrics.includes('ssim') && metrics.metrics.includes('psnr'));
   const hasVmaf = spawnSync(FFMPEG, ['-hide_banner', '-filters'], { encoding: 'utf8' }).stdout.includes(' libvmaf ');
   assert.equal(metrics.metrics.includes('vmaf'), hasVmaf);
@@ -223,10 +226,10 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement, on 
 
 // ---- targets, whole file ------------------------------------------------------------------
 
+// One target per preset and clip: 0.95 is searched for too, chunked (below: av1 on the noisy
+// clip; on feederd: webm, the default, on the noisy clip).
 for (const [preset, x, input, label] of [
-  ['webm', 0.95, NOISY, 'noisy'],
   ['webm', 0.98, NOISY, 'noisy'],
-  ['av1', 0.95, FLAT, 'flat'],
   ['av1', 0.98, FLAT, 'flat'],
   // Settles on its second probe (CRF 29): the final takes that probe's encode.
   ['av1', 0.98, NOISY, 'noisy'],
@@ -315,10 +318,10 @@ test('a longer input is searched on samples cut from it, and the final file is v
 
 // ---- targets, chunked (the workers' own code, in-process) ---------------------------------
 
+// Two presets, two clips, two targets; av1 at 0.98 on the noisy clip is searched whole-file above.
 for (const [preset, x, input, label] of [
   ['webm', 0.98, FLAT, 'flat'],
   ['av1', 0.95, NOISY, 'noisy'],
-  ['av1', 0.98, NOISY, 'noisy'],
 ] as const) {
   test(`--target ssim=${x} with ${preset}, chunked: each chunk searched on its worker, the joined file lands in the window (${label} clip)`, async () => {
     const dir = tempDir('nommer-quality-chunked-');
