@@ -23,7 +23,7 @@ test('a package on S3: every file under the prefix with its Content-Type, stagin
   });
   feeders.push(f);
   for (const id of ['aws-a1', 'aws-a2']) procs.push(startAwsWorker(d.path, rig.aws.env, id));
-  const clip = makeAbrClips(d.path).find((c) => c.name === 'subbed')!;
+  const [clip] = makeAbrClips(d.path, ['odd16x9']); // with its subtitle track
   const prefix = 'videos/talk/';
   const { job } = await f.client.createJob({
     input: clip.path,

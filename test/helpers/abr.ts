@@ -15,83 +15,81 @@ export interface AbrClip {
   subtitle?: string;
 }
 
-/** The four sources, 6 s each, small enough to encode in seconds. */
-export function makeAbrClips(dir: string): AbrClip[] {
+/**
+ * The sources (4 s each at 12 fps, small enough to encode in a second or two): 4:3, 16:9 with an
+ * odd height and 4:4:4 chroma carrying an English mov_text subtitle, one without audio, and an
+ * MPEG-TS at 29.97 fps with its audio ahead of its video. `names` picks some (each made only when
+ * asked: a file that packages one clip does not make the others).
+ */
+export function makeAbrClips(dir: string, names?: readonly string[]): AbrClip[] {
+  const makers: Record<string, () => AbrClip> = {
+    '4x3': () => ({
+      name: '4x3',
+      path: makeClip(join(dir, '4x3.mp4'), { seconds: 4, width: 320, height: 240, fps: 12 }),
+      width: 320,
+      height: 240,
+      audio: true,
+    }),
+    odd16x9: () => ({
+      name: 'odd16x9',
+      path: withSubtitle(
+        dir,
+        makeClip(join(dir, 'odd16x9-base.mp4'), {
+          seconds: 4,
+          width: 428,
+          height: 241,
+          fps: 12,
+          extra: ['-pix_fmt', 'yuv444p'],
+        }),
+        join(dir, 'odd16x9.mp4'),
+      ),
+      width: 428,
+      height: 241,
+      audio: true,
+      subtitle: 'Hello from nommer',
+    }),
+    silent: () => ({
+      name: 'silent',
+      path: makeClip(join(dir, 'silent.mp4'), { seconds: 4, width: 426, height: 240, fps: 12, audioChannels: 0 }),
+      width: 426,
+      height: 240,
+      audio: false,
+    }),
+    offset: () => ({ name: 'offset', path: offsetClip(dir), width: 320, height: 240, audio: true }),
+  };
+  return (names ?? Object.keys(makers)).map((n) => {
+    const make = makers[n];
+    if (!make) throw new Error(`no abr clip named ${n}`);
+    return make();
+  });
+}
+
+/**
+ * An MPEG-TS at 30000/1001 fps whose audio starts 1 s before its video (both end together), as
+ * broadcast captures are: a GOP that must round up, and an offset the package must keep in sync.
+ */
+function offsetClip(dir: string): string {
+  const video = ffmpegClip(join(dir, 'ntsc-video.mp4'), [
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30000/1001', '-t', '4'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
+  ]);
+  return ffmpegClip(join(dir, 'offset.ts'), [
+    ...['-itsoffset', '1', '-i', video, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=5'],
+    ...['-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-f', 'mpegts'],
+  ]);
+}
+
+/** `base` with an English mov_text subtitle track (two cues; the first says "Hello from nommer"). */
+function withSubtitle(dir: string, base: string, out: string): string {
   const srt = join(dir, 'subs.srt');
   writeFileSync(
     srt,
     '1\n00:00:00,500 --> 00:00:03,000\nHello from nommer\n\n2\n00:00:03,500 --> 00:00:05,500\nSecond line\n',
   );
-  const clips: AbrClip[] = [
-    {
-      name: '4x3',
-      path: makeClip(join(dir, '4x3.mp4'), { seconds: 4, width: 320, height: 240, fps: 24 }),
-      width: 320,
-      height: 240,
-      audio: true,
-    },
-    {
-      name: 'odd16x9',
-      path: makeClip(join(dir, 'odd16x9.mp4'), {
-        seconds: 4,
-        width: 428,
-        height: 241,
-        fps: 24,
-        extra: ['-pix_fmt', 'yuv444p'],
-      }),
-      width: 428,
-      height: 241,
-      audio: true,
-    },
-    {
-      name: 'silent',
-      path: makeClip(join(dir, 'silent.mp4'), { seconds: 4, width: 426, height: 240, fps: 24, audioChannels: 0 }),
-      width: 426,
-      height: 240,
-      audio: false,
-    },
-  ];
-  // An MPEG-TS at 30000/1001 fps whose audio starts 1 s before its video (both end together), as
-  // broadcast captures are: a GOP that must round up, and an offset the package must keep in sync.
-  const video = ffmpegClip(join(dir, 'ntsc-video.mp4'), [
-    ...['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30000/1001', '-t', '4'],
-    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
+  return ffmpegClip(out, [
+    ...['-i', base, '-i', srt, '-map', '0', '-map', '1', '-c', 'copy', '-c:s', 'mov_text'],
+    ...['-metadata:s:s:0', 'language=eng'],
   ]);
-  const offset = ffmpegClip(join(dir, 'offset.ts'), [
-    ...['-itsoffset', '1', '-i', video, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=5'],
-    ...['-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-f', 'mpegts'],
-  ]);
-  clips.push({ name: 'offset', path: offset, width: 320, height: 240, audio: true });
-  const base = makeClip(join(dir, 'subbed-base.mp4'), { seconds: 4, width: 426, height: 240, fps: 24 });
-  const subbed = join(dir, 'subbed.mp4');
-  const r = spawnSync(
-    FFMPEG,
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-y',
-      '-i',
-      base,
-      '-i',
-      srt,
-      '-map',
-      '0',
-      '-map',
-      '1',
-      '-c',
-      'copy',
-      '-c:s',
-      'mov_text',
-      '-metadata:s:s:0',
-      'language=eng',
-      subbed,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`muxing the subtitle failed: ${r.stderr}`);
-  clips.push({ name: 'subbed', path: subbed, width: 426, height: 240, audio: true, subtitle: 'Hello from nommer' });
-  return clips;
 }
 
 function ffmpegClip(path: string, args: string[]): string {
@@ -144,19 +142,19 @@ export function representations(
   return out;
 }
 
-/** Everything the issue says a package must be; returns the video renditions' sizes. */
+/** Everything the issue says a package must be; returns the video renditions' sizes and sample counts. */
 export function checkPackage(
   dir: string,
   clip: AbrClip,
   tmp: string,
   segmentSeconds = 2,
-): Array<{ width: number; height: number }> {
+): Array<{ width: number; height: number; packets: number }> {
   for (const f of ['manifest.mpd', 'master.m3u8']) assert.ok(existsSync(join(dir, f)), `${f} in ${dir}`);
   const files = readdirSync(dir);
   const mpd = readFileSync(join(dir, 'manifest.mpd'), 'utf8');
   const master = readFileSync(join(dir, 'master.m3u8'), 'utf8');
   const inits = files.filter((f) => /^init-stream\d+\.m4s$/.test(f)).sort();
-  const sizes: Array<{ width: number; height: number }> = [];
+  const sizes: Array<{ width: number; height: number; packets: number }> = [];
   let audioStreams = 0;
   for (const init of inits) {
     const i = Number(/\d+/.exec(init)![0]);
@@ -176,7 +174,8 @@ export function checkPackage(
     }
     const w = Number(info.width),
       h = Number(info.height);
-    sizes.push({ width: w, height: h });
+    // Its samples, in order: one per frame shown (VP9 and AV1 carry a hidden frame inside a shown one's).
+    sizes.push({ width: w, height: h, packets: (probed.packets ?? []).length });
     assert.ok(
       h <= clip.height && w <= clip.width,
       `rendition ${w}x${h} is never larger than the ${clip.width}x${clip.height} source`,
