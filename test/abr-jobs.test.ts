@@ -23,8 +23,8 @@ import {
   type AbrClip,
 } from './helpers/abr.js';
 import { nommer } from './helpers/cli.js';
-import { startFeederd, waitForJob } from './helpers/feederd.js';
-import { makeClip, probe, tempDir } from './helpers/media.js';
+import { startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { makeClip, tempDir } from './helpers/media.js';
 import { statusEvent } from './helpers/store.js';
 
 const abr = getPreset('abr');
@@ -33,7 +33,7 @@ describe('packages as jobs', () => {
   const tmp = tempDir('nommer-abr-jobs-');
   let clips: AbrClip[];
   before(() => {
-    clips = makeAbrClips(tmp.path);
+    clips = makeAbrClips(tmp.path, ['silent']);
     writeAbrConfig(tmp.path);
   });
   after(() => tmp.cleanup());
@@ -75,18 +75,81 @@ describe('packages as jobs', () => {
     assert.ok(!readdirSync(dir).includes('chunk-stream0-00002.m4s'), 'the old second segment is gone');
   });
 
-  test('feederd: a task per rung on the workers, the package in place, status lists the renditions', async () => {
-    // The built-in preset's own rungs: a 480x360 source gets 240p and 360p.
-    const clip: AbrClip = {
-      name: 'feed',
-      path: makeClip(join(tmp.path, 'feed.mp4'), { seconds: 4, width: 480, height: 360, fps: 24 }),
-      width: 480,
-      height: 360,
-      audio: true,
-    };
+  // One feederd (two workers) for the jobs below: chunking on for inputs of 5 s or more, so the
+  // 8 s input is chunked and the 4 s ones are a task per rung; the small presets given to it.
+  describe('on feederd', () => {
     const d = tempDir('nommer-abr-feederd-');
-    const f = await startFeederd(d.path, { workers: 2 });
-    try {
+    let f: RunningFeederd;
+    before(async () => {
+      f = await startFeederd(d.path, {
+        workers: 2,
+        config: { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 }, presets: SMALL_ABR_PRESETS },
+      });
+    });
+    after(async () => {
+      await f?.stop();
+      d.cleanup();
+    });
+
+    test('cancel and retry: a package caught running is canceled (no package, no pieces left), then retried to success', async () => {
+      const clip = clips.find((c) => c.name === 'silent')!;
+      // Running by construction: the first fetch of the input is held until the test drops it.
+      let held: ServerResponse | undefined;
+      let gotHeld!: () => void;
+      const isHeld = new Promise<void>((r) => {
+        gotHeld = r;
+      });
+      const server = createServer((_req, res) => {
+        if (!held) {
+          held = res;
+          gotHeld();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(clip.path).size });
+        res.end(readFileSync(clip.path));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      // The feederd is shared: only this job's pieces are looked for (the others' were there before it).
+      const chunks = join(d.path, 'home', 'chunks');
+      const listChunks = () => (existsSync(chunks) ? readdirSync(chunks) : []);
+      const earlier = new Set(listChunks());
+      const ours = () => listChunks().filter((x) => !earlier.has(x));
+      try {
+        const dir = join(d.path, 'held-abr');
+        const { job } = await f.client.createJob({
+          input: `http://127.0.0.1:${(server.address() as AddressInfo).port}/held.mp4`,
+          outputs: [{ preset: 'abr-small', uri: dir }],
+          set: FAST_ABR,
+        });
+        await isHeld;
+        await waitForJob(f.client, job.id, (j) => j.state === 'running');
+        await f.client.cancelJob(job.id);
+        await waitForJob(f.client, job.id, (j) => j.state === 'canceled', 60_000, { finalIsFatal: false });
+        held?.socket?.destroy();
+        for (let i = 0; i < 100 && ours().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(ours(), [], 'the pieces are removed');
+        assert.ok(!existsSync(join(dir, 'manifest.mpd')), 'a canceled package leaves no manifest');
+        await f.client.retryJob(job.id);
+        const done = await waitForJob(f.client, job.id, (j) => j.state === 'succeeded', 240_000);
+        assert.equal(done.attempt, 2);
+        checkPackage(dir, clip, d.path);
+      } finally {
+        held?.socket?.destroy();
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    test('feederd: a task per rung on the workers, the package in place, status lists the renditions', async () => {
+      // The built-in preset's own rungs: a 480x360 source gets 240p and 360p (4 s: under the
+      // chunking threshold, a task per rung).
+      const clip: AbrClip = {
+        name: 'feed',
+        path: makeClip(join(tmp.path, 'feed.mp4'), { seconds: 4, width: 480, height: 360, fps: 12 }),
+        width: 480,
+        height: 360,
+        audio: true,
+      };
       const dir = join(d.path, 'out-abr');
       const sub = await nommer(
         ['submit', clip.path, '-p', 'abr', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s]), '--json', '--detach'],
@@ -112,34 +175,23 @@ describe('packages as jobs', () => {
       assert.match(st.stdout, /360p.*480x360/);
       assert.match(st.stdout, /manifest\.mpd/);
       assert.match(st.stdout, /master\.m3u8/);
-      const json = JSON.parse((await nommer(['status', id, '--json'], { env: f.env })).stdout) as {
-        job: { outputs: Array<{ package?: { renditions: Array<{ height: number }> } }> };
-      };
+      // The job's record (what `status --json` prints) lists them too.
+      const outputs = detail.job.outputs as Array<{ package?: { renditions: Array<{ height: number }> } }>;
       assert.deepEqual(
-        json.job.outputs[0]!.package!.renditions.map((r) => r.height),
+        outputs[0]!.package!.renditions.map((r) => r.height),
         [240, 360],
       );
       assert.match(readFileSync(join(dir, 'master.m3u8'), 'utf8'), /RESOLUTION=320x240/);
-    } finally {
-      await f.stop();
-      d.cleanup();
-    }
-  });
-
-  test('a long input: every rung chunked on the ladder GOP across the workers, joined, segments still aligned', async () => {
-    const clip: AbrClip = {
-      name: 'long',
-      path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 8, width: 320, height: 240, fps: 24 }),
-      width: 320,
-      height: 240,
-      audio: true,
-    };
-    const d = tempDir('nommer-abr-chunked-');
-    const f = await startFeederd(d.path, {
-      workers: 2,
-      config: { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 }, presets: SMALL_ABR_PRESETS },
     });
-    try {
+
+    test('a long input: every rung chunked on the ladder GOP across the workers, joined, segments still aligned', async () => {
+      const clip: AbrClip = {
+        name: 'long',
+        path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 8, width: 320, height: 240, fps: 12 }),
+        width: 320,
+        height: 240,
+        audio: true,
+      };
       const dir = join(d.path, 'long-abr');
       const { job } = await f.client.createJob({
         input: clip.path,
@@ -154,80 +206,14 @@ describe('packages as jobs', () => {
         'no task for rungs above the source',
       );
       await waitForJob(f.client, job.id, (j) => j.state === 'succeeded', 240_000);
-      checkPackage(dir, clip, d.path);
-      // Every rendition holds every frame of the source, once.
-      for (const i of [0, 1]) {
-        const files = readdirSync(dir)
-          .filter((x) => x.startsWith(`chunk-stream${i}-`))
-          .sort();
-        const whole = join(d.path, `whole-${i}.mp4`);
-        writeFileSync(
-          whole,
-          Buffer.concat([
-            readFileSync(join(dir, `init-stream${i}.m4s`)),
-            ...files.map((x) => readFileSync(join(dir, x))),
-          ]),
-        );
-        assert.equal(
-          Number(probe(whole, true).streams.find((x) => x.codec_type === 'video')?.nb_read_frames),
-          192,
-          `stream ${i}`,
-        );
-      }
-    } finally {
-      await f.stop();
-      d.cleanup();
-    }
-  });
-
-  test('cancel and retry: a package caught running is canceled (no package, no pieces left), then retried to success', async () => {
-    const clip = clips.find((c) => c.name === 'silent')!;
-    // Running by construction: the first fetch of the input is held until the test drops it.
-    let held: ServerResponse | undefined;
-    let gotHeld!: () => void;
-    const isHeld = new Promise<void>((r) => {
-      gotHeld = r;
+      // Every rendition holds every frame of the source, once: a sample per frame (8 s at 12 fps)
+      // in the stream as a player appends it.
+      const streams = checkPackage(dir, clip, d.path);
+      assert.deepEqual(
+        streams.map((s) => s.packets),
+        [96, 96],
+      );
     });
-    const server = createServer((_req, res) => {
-      if (!held) {
-        held = res;
-        gotHeld();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(clip.path).size });
-      res.end(readFileSync(clip.path));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const d = tempDir('nommer-abr-cancel-');
-    const f = await startFeederd(d.path, { workers: 2, config: { presets: SMALL_ABR_PRESETS } });
-    try {
-      const dir = join(d.path, 'held-abr');
-      const { job } = await f.client.createJob({
-        input: `http://127.0.0.1:${(server.address() as AddressInfo).port}/held.mp4`,
-        outputs: [{ preset: 'abr-small', uri: dir }],
-        set: FAST_ABR,
-      });
-      await isHeld;
-      await waitForJob(f.client, job.id, (j) => j.state === 'running');
-      await f.client.cancelJob(job.id);
-      await waitForJob(f.client, job.id, (j) => j.state === 'canceled', 60_000, { finalIsFatal: false });
-      held?.socket?.destroy();
-      const chunks = join(d.path, 'home', 'chunks');
-      for (let i = 0; i < 100 && existsSync(chunks) && readdirSync(chunks).length > 0; i++)
-        await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(existsSync(chunks) ? readdirSync(chunks) : [], [], 'the pieces are removed');
-      assert.ok(!existsSync(join(dir, 'manifest.mpd')), 'a canceled package leaves no manifest');
-      await f.client.retryJob(job.id);
-      const done = await waitForJob(f.client, job.id, (j) => j.state === 'succeeded', 240_000);
-      assert.equal(done.attempt, 2);
-      checkPackage(dir, clip, d.path);
-    } finally {
-      held?.socket?.destroy();
-      server.closeAllConnections();
-      server.close();
-      await f.stop();
-      d.cleanup();
-    }
   });
 
   test('a package committed after its job was canceled is taken back, file by file', async () => {
