@@ -25,11 +25,11 @@ export function run(bin: string, args: string[]): string {
 }
 
 /** A 10-bit HEVC clip tagged BT.2020 with `transfer`; HDR10 gets its static metadata in SEI.
- * `keyint`: a keyframe every that many frames (where a chunked job may cut). */
+ * `keyint`: a keyframe every that many frames (where a chunked job may cut); `fps` 24 unless said. */
 export function hevcSource(
   path: string,
   transfer: 'smpte2084' | 'arib-std-b67',
-  o: { seconds?: number; size?: string; keyint?: number } = {},
+  o: { seconds?: number; size?: string; keyint?: number; fps?: number } = {},
 ): string {
   const x265 = [
     'log-level=error',
@@ -38,7 +38,7 @@ export function hevcSource(
   ];
   run(FFMPEG, [
     ...['-hide_banner', '-nostdin', '-v', 'error', '-y'],
-    ...['-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x180'}:rate=24:duration=${o.seconds ?? 1}`],
+    ...['-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x180'}:rate=${o.fps ?? 24}:duration=${o.seconds ?? 1}`],
     ...['-vf', 'format=yuv420p10le', '-c:v', 'libx265', '-x265-params', x265.join(':')],
     ...['-color_primaries', 'bt2020', '-color_trc', transfer, '-colorspace', 'bt2020nc', '-color_range', 'tv'],
     path,
@@ -72,6 +72,25 @@ export function firstFrameSideData(path: string, at?: number): SideData[] {
     ...['-show_entries', 'frame=side_data_list', '-of', 'json', path],
   ]);
   return (JSON.parse(out) as { frames: Array<{ side_data_list?: SideData[] }> }).frames[0]?.side_data_list ?? [];
+}
+
+/** The side data of the first video frame at or after each of `at` (seconds), in one ffprobe run. */
+export function firstFramesSideData(path: string, at: readonly number[]): SideData[][] {
+  const out = run(FFPROBE, [
+    ...[
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_frames',
+      '-read_intervals',
+      at.map((t) => `${t}%+#1`).join(','),
+    ],
+    ...['-show_entries', 'frame=side_data_list', '-of', 'json', path],
+  ]);
+  const frames = (JSON.parse(out) as { frames: Array<{ side_data_list?: SideData[] }> }).frames;
+  assert.equal(frames.length, at.length, `a frame at each of ${at.join(', ')} s`);
+  return frames.map((f) => f.side_data_list ?? []);
 }
 
 const ratio = (s: string | number) => {
