@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
+import type { ProbeInfo } from '../ffmpeg/types.js';
 import type { Progress } from '../jobs/types.js';
 import { MESSAGE_VERSION, type ReceivedTask } from '../messages.js';
 import type { Storage } from '../ports/storage.js';
@@ -96,6 +97,8 @@ function taskRunner(
 ): (t: PlannedTask) => Promise<TaskRun> {
   const total = tasks.reduce((s, t) => s + t.weight, 0);
   const share = new Map<string, number>();
+  // One source, one process: the rungs, the audio and the extras read one probe of it.
+  const sourceProbes = new Map<string, Promise<ProbeInfo>>();
   const report = (p?: Progress) =>
     req.onProgress?.({
       fraction: Math.min(1, [...share.values()].reduce((a, b) => a + b, 0) / total),
@@ -120,6 +123,7 @@ function taskRunner(
       storage: req.storage,
       ffmpeg: req.ffmpeg,
       scratch: work,
+      sourceProbes,
       ...(req.signal ? { signal: req.signal } : {}),
       onProgress: (p) => {
         share.set(t.key, t.weight * p.fraction);

@@ -83,12 +83,15 @@ interface PieceEnv {
   preset: ResolvedPreset;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** A local run's probes of the source, shared by its tasks (TaskContext.sourceProbes). */
+  sourceProbes?: Map<string, Promise<ProbeInfo>>;
 }
 
 async function probeSource(env: PieceEnv): Promise<{ input: string; probe: ProbeInfo }> {
   const input = await env.input();
-  const probe = await probeInput(env.ffmpeg.ffprobe, input, { signal: env.signal });
-  return { input, probe };
+  const probing = env.sourceProbes?.get(input) ?? probeInput(env.ffmpeg.ffprobe, input, { signal: env.signal });
+  env.sourceProbes?.set(input, probing);
+  return { input, probe: await probing };
 }
 
 /** Run one compiled ffmpeg command with progress over `duration` seconds of media. */
@@ -269,7 +272,14 @@ export async function makeExtras(env: PieceEnv, dir: string): Promise<ExtrasEntr
 async function envOf(ctx: TaskContext): Promise<PieceEnv> {
   await ctx.phase('encoding');
   const preset = ctx.task.outputs[0]!.preset;
-  return { ffmpeg: ctx.ffmpeg, input: lazyInput(ctx), preset, signal: ctx.signal, onProgress: ctx.onProgress };
+  return {
+    ffmpeg: ctx.ffmpeg,
+    input: lazyInput(ctx),
+    preset,
+    signal: ctx.signal,
+    onProgress: ctx.onProgress,
+    ...(ctx.sourceProbes ? { sourceProbes: ctx.sourceProbes } : {}),
+  };
 }
 
 /** A rung encoded whole (or only an entry saying why not: a rung taller than the source). */

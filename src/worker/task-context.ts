@@ -1,6 +1,7 @@
 // What a task runner (a kind's run, see tasks/registry.ts) gets from the worker loop,
 // and what it gives back. The loop owns the lease, the status events and the scratch dir.
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
+import type { ProbeInfo } from '../ffmpeg/types.js';
 import type { Progress, TaskPhase } from '../jobs/types.js';
 import type { ReceivedTask } from '../messages.js';
 import type { CommittedSet, Storage, StoreResult } from '../ports/storage.js';
@@ -20,6 +21,9 @@ export interface TaskContext {
   /** Throws CANCELED when the attempt is no longer current: call right before committing. */
   beforeCommit: () => Promise<void>;
   onRepair?: (piece: string, why: string) => void;
+  /** Probes of a source by path, shared by the tasks of one local run (one process, one source):
+   * each task would otherwise probe the same file again. Absent on a worker. */
+  sourceProbes?: Map<string, Promise<ProbeInfo>>;
 }
 
 /** What a runner gives back; `result` is its kind's (tasks/results.ts), sent in its `succeeded` event. */
