@@ -13,6 +13,8 @@ import { isFinal, pidsMatching, startFeederd, waitForJob, writeConfig } from './
 import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { ffmpegPids, partialFiles, slowProxy, until } from './helpers/faults.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
+import { FAST_VIDEO, noQuality } from './helpers/srv-cheap.js';
+import type { RunningFeederd } from './helpers/feederd.js';
 
 const rig = awsRig({ maxAttempts: 2, leaseSeconds: 2 });
 const { procs, feeders, dirs } = rig;
@@ -22,14 +24,28 @@ const stages = [
   { phase: 'uploading', slow: (m: string, u: string) => m === 'PUT' && u.includes('/nommer-staging/outputs/') },
 ] as const;
 
-for (const stage of stages) {
+/**
+ * One feederd for both stages (a start costs about 3 s of CPU): only the workers go through the
+ * slow proxy, each test's own. No test here looks at quality figures: none are measured.
+ */
+let shared: Promise<RunningFeederd> | undefined;
+function feederd(): Promise<RunningFeederd> {
+  return (shared ??= (async () => {
+    const d = tempDir('nommer-fault-aws-');
+    dirs.push(d);
+    const f = await startFeederd(d.path, { workers: 0, config: noQuality(rig.aws.config), env: rig.aws.env });
+    feeders.push(f);
+    return f;
+  })());
+}
+
+for (const [i, stage] of stages.entries()) {
   test(`aws: a worker SIGKILLed while ${stage.phase}: the message comes back, another worker finishes, nothing half-made is left`, async (t) => {
     const d = tempDir('nommer-fault-aws-');
     dirs.push(d);
     const proxy = await slowProxy(rig.aws.moto.endpoint, stage.slow, 5000);
     t.after(() => proxy.close());
-    const f = await startFeederd(d.path, { workers: 0, config: rig.aws.config, env: rig.aws.env });
-    feeders.push(f);
+    const f = await feederd();
     // Workers live in their own directory, reaching S3 and SQS through the slow proxy.
     const wdir = join(d.path, 'workers');
     const { mkdirSync } = await import('node:fs');
@@ -42,10 +58,11 @@ for (const stage of stages) {
       id2 = `${stage.phase}-k2`;
     const w1 = startAwsWorker(wdir, rig.aws.env, id1);
     procs.push(w1);
-    const clip = makeClip(join(d.path, 'up.mp4'), { seconds: 2 });
+    const clip = makeClip(join(d.path, 'up.mp4'), { seconds: 1, width: 160, height: 120 });
     const { job } = await f.client.createJob({
       input: clip,
       outputs: [{ preset: 'webm' }],
+      set: FAST_VIDEO,
     });
     await waitForJob(f.client, job.id, (j) => j.phase === stage.phase && proxy.slowed > 0, 60_000);
     w1.kill('SIGKILL');
@@ -67,13 +84,13 @@ for (const stage of stages) {
     const mpu = await s3.send(new ListMultipartUploadsCommand({ Bucket: rig.aws.bucket }));
     assert.deepEqual(mpu.Uploads ?? [], [], 'no multipart upload left open');
     assert.deepEqual(
-      partialFiles(d.path).filter((p) => !p.includes(`/work/${id1}/`)),
+      [...partialFiles(d.path), ...partialFiles(f.home)].filter((p) => !p.includes(`/work/${id1}/`)),
       [],
-      "no partial file (beyond the killed worker's own scratch)",
+      "no partial file (beyond the killed worker's own scratch), nor in feederd's data dir",
     );
     assert.deepEqual(pidsMatching(`--id ${id1}`), []);
     await until(() => ffmpegPids(wdir).length === 0, 5000, 'no ffmpeg left');
     w2.kill('SIGTERM');
-    await f.stop();
+    if (i === stages.length - 1) await f.stop();
   });
 }
