@@ -13,6 +13,7 @@ import { openStore } from '../src/orchestrator/store/index.js';
 import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
+import { FAST_VIDEO, noQuality } from './helpers/srv-cheap.js';
 
 const rig = awsRig({ maxAttempts: 1 });
 const { procs, feeders, dirs } = rig;
@@ -23,11 +24,27 @@ function storage(): S3Storage {
   });
 }
 
+/** No test here looks at quality figures: none are measured (one ffmpeg run less per output). */
+const CONFIG = () => noQuality(rig.aws.config);
+
 async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
   const d = tempDir();
   dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 0, config: rig.aws.config, env: rig.aws.env });
+  const f = await startFeederd(d.path, { workers: 0, config: CONFIG(), env: rig.aws.env });
   feeders.push(f);
+  return { dir: d.path, f };
+}
+
+/**
+ * The first two tests share one feederd (a start costs about 3 s of CPU), each with a directory
+ * of its own for its media; the second stops it to read its store. The third restarts its own.
+ * Workers run in the feederd's directory (f.dir), whose config names the aws backend.
+ */
+let shared: Promise<{ dir: string; f: RunningFeederd }> | undefined;
+async function sharedSetup(): Promise<{ dir: string; f: RunningFeederd }> {
+  const { f } = await (shared ??= setup());
+  const d = tempDir();
+  dirs.push(d);
   return { dir: d.path, f };
 }
 
@@ -63,7 +80,7 @@ async function outcomeOf(home: string, jobId: string): Promise<{ error: string |
 const isWebm = (path: string) => existsSync(path) && readFileSync(path).subarray(0, 4).toString('hex') === '1a45dfa3';
 
 test('an existing local destination is refused at submission (nothing uploaded) unless --force, which replaces it', async (t) => {
-  const { dir, f } = await setup();
+  const { dir, f } = await sharedSetup();
   const clip = makeClip(join(dir, 'talk.mp4'), { seconds: 1, width: 160, height: 120 });
   const dest = join(dir, 'talk.webm');
   writeFileSync(dest, 'the user’s own file');
@@ -81,8 +98,9 @@ test('an existing local destination is refused at submission (nothing uploaded) 
     input: clip,
     outputs: [{ preset: 'webm' }],
     force: true,
+    set: FAST_VIDEO,
   });
-  worker(t, dir, 'sd-w1');
+  worker(t, f.dir, 'sd-w1');
   assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
   await delivered(dest, () => isWebm(dest));
   assert.deepEqual(
@@ -100,20 +118,20 @@ test('an existing local destination is refused at submission (nothing uploaded) 
     [],
     'no temp file or delivery directory left',
   );
-  await f.stop();
 });
 
 test('a file that appears at the destination while the job runs is kept, and so is the staged output', async (t) => {
-  const { dir, f } = await setup();
+  const { dir, f } = await sharedSetup();
   const clip = makeClip(join(dir, 'race.mp4'), { seconds: 1, width: 160, height: 120 });
   const dest = join(dir, 'race.webm');
   // No worker yet: the job waits, and the user writes the destination meanwhile.
   const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
+    set: FAST_VIDEO,
   });
   writeFileSync(dest, 'written while the job waited');
-  worker(t, dir, 'sd-w2');
+  worker(t, f.dir, 'sd-w2');
   // The delivery is part of the job's end: the job fails DELIVERY_FAILED.
   const ended = await waitForJob(f.client, job.id, isFinal, 90_000);
   assert.equal(ended.state, 'failed');
@@ -144,6 +162,7 @@ test('a feederd that stopped between the success and the delivery delivers when 
   const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
+    set: FAST_VIDEO,
   });
   worker(t, dir, 'sd-w3');
   const ended = await waitForJob(f.client, job.id, isFinal, 90_000);
@@ -162,7 +181,7 @@ test('a feederd that stopped between the success and the delivery delivers when 
   rmSync(dest);
   assert.equal(await storage().exists(cleanup![0]!), false, 'the staged input was cleaned the first time');
 
-  const again = await startFeederd(dir, { workers: 0, config: rig.aws.config, env: rig.aws.env, keepToken: true });
+  const again = await startFeederd(dir, { workers: 0, config: CONFIG(), env: rig.aws.env, keepToken: true });
   feeders.push(again);
   await delivered(dest, () => isWebm(dest));
   for (let i = 0; i < 100 && (await storage().exists(deliver![0]!.from)); i++)
