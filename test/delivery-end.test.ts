@@ -18,6 +18,8 @@ import { nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
 import { statusEvent } from './helpers/store.js';
+import { FAST_VIDEO } from './helpers/srv-cheap.js';
+import { nommerInProcess } from './helpers/srv-inproc.js';
 
 const rig = awsRig({ maxAttempts: 1 });
 const { procs, feeders, dirs } = rig;
@@ -30,6 +32,21 @@ async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
   return { dir: d.path, f };
 }
 
+/**
+ * The two submit tests share one feederd (a start costs about 3 s of CPU), each with a directory
+ * of its own, and find their job by its destination. Workers run in the feederd's directory
+ * (f.dir), whose config names the aws backend.
+ */
+let shared: Promise<{ dir: string; f: RunningFeederd }> | undefined;
+async function sharedSetup(): Promise<{ dir: string; f: RunningFeederd }> {
+  const { f } = await (shared ??= setup());
+  const d = tempDir();
+  dirs.push(d);
+  return { dir: d.path, f };
+}
+const jobTo = async (f: RunningFeederd, dest: string) =>
+  (await f.client.listJobs()).jobs.find((j) => j.outputs[0]?.uri === dest);
+
 function worker(dir: string, id: string): void {
   procs.push(startAwsWorker(dir, rig.aws.env, id));
 }
@@ -37,42 +54,47 @@ function worker(dir: string, id: string): void {
 const isWebm = (path: string) => existsSync(path) && readFileSync(path).subarray(0, 4).toString('hex') === '1a45dfa3';
 
 test('submit -o into a new directory returns once the file is there, and prints that path', async () => {
-  const { dir, f } = await setup();
+  const { dir, f } = await sharedSetup();
   const clip = makeClip(join(dir, 'in.mp4'), { seconds: 1, width: 160, height: 120 });
   const dest = join(dir, 'newdir', 'sub', 'out.webm');
-  worker(dir, 'de-w1');
-  const r = await nommer(['submit', clip, '-o', dest, '--no-quality', '--api', f.client.endpoint.url], {
-    cwd: dir,
-    env: f.env,
-  });
+  worker(f.dir, 'de-w1');
+  const r = await nommer(
+    ['submit', clip, '-o', dest, '--no-quality', '--set', FAST_VIDEO[0]!, '--api', f.client.endpoint.url],
+    {
+      cwd: dir,
+      env: f.env,
+    },
+  );
   // Checked the moment submit exits: no polling, the file is there or the test fails.
   assert.ok(isWebm(dest), `${dest} is delivered when submit exits (stderr: ${r.stderr})`);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^${dest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'm'));
   assert.doesNotMatch(r.stdout, /s3:\/\//, 'the staging URI is not what the user asked for');
-  const { jobs } = await f.client.listJobs();
-  assert.equal(jobs[0]!.state, 'succeeded');
-  assert.equal(jobs[0]!.outputs[0]!.uri, dest);
-  await f.stop();
+  const job = await jobTo(f, dest);
+  assert.ok(job, `a job writes ${dest}`);
+  assert.equal(job.state, 'succeeded');
 });
 
 test('a delivery that fails for good fails the job DELIVERY_FAILED: submit exits 1, status says so, the staged copy stays', async () => {
-  const { dir, f } = await setup();
+  const { dir, f } = await sharedSetup();
   const clip = makeClip(join(dir, 'race.mp4'), { seconds: 1, width: 160, height: 120 });
   const dest = join(dir, 'race.webm');
   // No worker yet: the job waits queued while the user writes the destination.
-  const submit = nommer(['submit', clip, '-o', dest, '--no-quality', '--json', '--api', f.client.endpoint.url], {
-    cwd: dir,
-    env: f.env,
-  });
+  const submit = nommer(
+    ['submit', clip, '-o', dest, '--no-quality', '--set', FAST_VIDEO[0]!, '--json', '--api', f.client.endpoint.url],
+    {
+      cwd: dir,
+      env: f.env,
+    },
+  );
   let queued: PublicJob | undefined;
   for (let i = 0; i < 600 && !queued; i++) {
-    queued = (await f.client.listJobs()).jobs[0];
+    queued = await jobTo(f, dest);
     if (!queued) await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(queued, 'submit created the job');
   writeFileSync(dest, 'written while the job waited');
-  worker(dir, 'de-w2');
+  worker(f.dir, 'de-w2');
   const r = await submit;
   assert.equal(r.code, 1, `submit exits 1 (stdout: ${r.stdout}, stderr: ${r.stderr})`);
   const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { jobs: PublicJob[] };
@@ -81,11 +103,14 @@ test('a delivery that fails for good fails the job DELIVERY_FAILED: submit exits
   assert.match(last.jobs[0]!.error?.message ?? '', /^OUTPUT_EXISTS: .*race\.webm.*the outputs stay in s3:\/\//);
   assert.equal(readFileSync(dest, 'utf8'), 'written while the job waited');
 
-  const st = await nommer(['status', queued.id, '--api', f.client.endpoint.url], { cwd: dir, env: f.env });
+  // status and retry in this process: a `nommer` start costs about a second of CPU, and what is
+  // tested is what they say and do (submit above ran the real binary).
+  const inProcess = { cwd: dir, env: { NOMMER_HOME: f.home } };
+  const st = await nommerInProcess(['status', queued.id, '--api', f.client.endpoint.url], inProcess);
   assert.match(st.stdout, /failed/);
   assert.match(st.stdout, /DELIVERY_FAILED/);
   const detail = JSON.parse(
-    (await nommer(['status', queued.id, '--json', '--api', f.client.endpoint.url], { cwd: dir, env: f.env })).stdout,
+    (await nommerInProcess(['status', queued.id, '--json', '--api', f.client.endpoint.url], inProcess)).stdout,
   ) as { job: PublicJob; delivery?: { state: string } };
   assert.equal(detail.job.error?.code, 'DELIVERY_FAILED');
   assert.equal(detail.delivery?.state, 'failed');
@@ -97,7 +122,7 @@ test('a delivery that fails for good fails the job DELIVERY_FAILED: submit exits
 
   // Once the way is clear, `nommer retry` delivers again from the kept copy.
   rmSync(dest);
-  const again = await nommer(['retry', queued.id, '--api', f.client.endpoint.url], { cwd: dir, env: f.env });
+  const again = await nommerInProcess(['retry', queued.id, '--api', f.client.endpoint.url], inProcess);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((await waitForJob(f.client, queued.id, isFinal, 60_000)).state, 'succeeded');
   assert.ok(isWebm(dest), 'delivered after the retry');
