@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { makeClip, tempDir } from './helpers/media.js';
 import { startFeederd, type RunningFeederd } from './helpers/feederd.js';
+import { FAST_VIDEO, NO_QUALITY } from './helpers/srv-cheap.js';
 import { ffmpegPids, partialFiles, sleep, storeState, until } from './helpers/faults.js';
 
 const running: RunningFeederd[] = [];
@@ -25,7 +26,11 @@ after(async () => {
 
 // Keyframe chunks (scenes off): the test reads a chunk task's message while feederd has no workers,
 // and with scene cuts the chunks are sent only after the scene task has run on a worker.
-const CONFIG = { chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds: 1, scenes: false } };
+// No test here looks at quality figures: none are measured (an ffmpeg run per output less).
+const CONFIG = {
+  chunking: { enabled: false, thresholdSeconds: 600, chunkSeconds: 1, scenes: false },
+  ...NO_QUALITY,
+};
 
 async function settle(f: RunningFeederd, id: string, timeoutMs: number): Promise<PublicJob> {
   const deadline = Date.now() + timeoutMs;
@@ -105,7 +110,9 @@ test('a chunk task delivered again after its chunked job succeeded writes no pie
   const t = tempDir('nommer-dup-');
   dirs.push(t);
   const d = t.path;
-  const clip = makeClip(join(d, 'c.mp4'), { seconds: 4, width: 320, height: 240, extra: ['-g', '25'] });
+  // Four 1 s chunks of the smallest picture, encoded at libvpx's fastest: the test is about the
+  // chunk task's message, not the encode.
+  const clip = makeClip(join(d, 'c.mp4'), { seconds: 4, width: 160, height: 120, extra: ['-g', '25'] });
   let job!: PublicJob;
   const { f, messages } = await withMessages(d, async (idle) => {
     job = (
@@ -113,6 +120,7 @@ test('a chunk task delivered again after its chunked job succeeded writes no pie
         input: clip,
         outputs: [{ preset: 'webm', uri: join(d, 'c.webm') }],
         chunked: true,
+        set: FAST_VIDEO,
       })
     ).job;
   });
