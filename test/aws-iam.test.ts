@@ -36,6 +36,7 @@ import { RELEASE_PREFIX } from '../src/fleet/release.js';
 import { NOMMER_BIN, nommer } from './helpers/cli.js';
 import { isFinal, startFeederd, waitForJob, writeConfig, type RunningFeederd } from './helpers/feederd.js';
 import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
+import { FAST_VIDEO, NO_QUALITY } from './helpers/srv-cheap.js';
 import { startMoto, type Moto } from './helpers/moto.js';
 import { clientConfigOf, envOf, iamUsers, UNCHECKED_PER_USER, type Creds } from './helpers/iam.js';
 import { spawn } from 'node:child_process';
@@ -58,6 +59,9 @@ const config = {
   backend: 'aws',
   jobs: { leaseSeconds: 4, maxAttempts: 2 },
   chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 },
+  // What is tested is who may do what, not the encodes: no quality measuring (one ffmpeg run per
+  // output less), small pictures, libvpx's fastest speed.
+  ...NO_QUALITY,
   aws: { bucket: BUCKET, queuePrefix: PREFIX, region: REGION, forcePathStyle: true, endpoint: '' },
 };
 
@@ -161,7 +165,7 @@ test('`nommer setup aws` works under the setup policy: bucket, queues, lifecycle
 
 test('feederd and workers under their policies: a staged job canceled, retried and delivered; an S3 output; a chunked job; staging cleaned', async () => {
   f = await startFeederd(d.path, { workers: 0, config, env: env('orchestrator') });
-  const clip = makeClip(join(d.path, 'talk.mp4'), { seconds: 2 });
+  const clip = makeClip(join(d.path, 'talk.mp4'), { seconds: 1, width: 160, height: 120 });
   const s3out = `s3://${BUCKET}/results/talk.webp`;
   // No worker yet: the job waits in the queue, and is canceled there (a fence in the control prefix).
   const { job } = await f.client.createJob({
@@ -192,12 +196,12 @@ test('feederd and workers under their policies: a staged job canceled, retried a
   );
   assert.deepEqual(await stagingEmptied(), [], 'staged input and output removed under the orchestrator policy');
 
-  const film = makeClip(join(d.path, 'film.mp4'), { seconds: 10 });
+  const film = makeClip(join(d.path, 'film.mp4'), { seconds: 10, width: 160, height: 120 });
   const chunked = (
     await f.client.createJob({
       input: film,
       outputs: [{ preset: 'webm' }],
-      set: ['video.speed=4'],
+      set: FAST_VIDEO,
       chunked: true,
     })
   ).job;
