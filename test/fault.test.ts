@@ -27,6 +27,7 @@ import {
   workersOf,
 } from './helpers/faults.js';
 import { pacedFfmpeg, type PacedFfmpeg } from './helpers/paced-ffmpeg.js';
+import { FAST_VIDEO, noQuality } from './helpers/srv-cheap.js';
 import { ApiClient } from '../src/client/api-client.js';
 import { openDatabase } from '../src/adapters/local/db.js';
 import { taskMessage } from '../src/messages.js';
@@ -45,6 +46,14 @@ function dir(): string {
   const d = tempDir('nommer-fault-');
   dirs.push(d);
   return d.path;
+}
+
+/**
+ * feederd as the helper starts it, without measuring the quality of video outputs: no test here
+ * looks at quality figures, and measuring is one more ffmpeg run over source and output per output.
+ */
+function feederd(d: string, opts: Parameters<typeof startFeederd>[1] = {}): Promise<RunningFeederd> {
+  return startFeederd(d, { ...opts, config: noQuality(opts.config) });
 }
 
 async function create(f: RunningFeederd, body: CreateJobBody): Promise<PublicJob> {
@@ -78,11 +87,12 @@ async function assertClean(f: RunningFeederd, d: string, opts: { jobs?: number }
  * The input of the tests that act mid-encode. Their feederd's ffmpeg is held to real time
  * (helpers/paced-ffmpeg.ts) until the test has acted, so the first encode lasts 8 s on any
  * machine, by construction, at next to no CPU; the test then releases it, and the encode after
- * the fault runs at full speed (200 frames of 160x120). Made once per file and copied into each
+ * the fault runs at full speed (96 frames of 160x120: 12 fps is enough to count frames by, and each
+frame of the retry's encode costs CPU). Made once per file and copied into each
  * test's directory (the needles below are that directory).
  */
-const LONG_CLIP = { seconds: 8, width: 160, height: 120 };
-const LONG_CLIP_FRAMES = LONG_CLIP.seconds * 25;
+const LONG_CLIP = { seconds: 8, width: 160, height: 120, fps: 12 };
+const LONG_CLIP_FRAMES = LONG_CLIP.seconds * LONG_CLIP.fps;
 let longClipMade: string | undefined;
 function longClip(d: string, name: string): string {
   if (!longClipMade) longClipMade = makeClip(join(dir(), 'long.mp4'), LONG_CLIP);
@@ -97,7 +107,7 @@ async function startHeld(
   opts: Parameters<typeof startFeederd>[1] = {},
 ): Promise<{ f: RunningFeederd; paced: PacedFfmpeg }> {
   const paced = pacedFfmpeg({ held: true });
-  const f = await startFeederd(d, { ...opts, env: { ...opts.env, ...paced.env } });
+  const f = await feederd(d, { ...opts, env: { ...opts.env, ...paced.env } });
   running.push(f);
   return { f, paced };
 }
@@ -149,11 +159,15 @@ test('a worker SIGKILLed mid-download: the download is cut, the task is delivere
   const clip = readFileSync(makeClip(join(d, 'src.mp4'), { seconds: 2 }));
   // ~2 KiB every 150 ms: several seconds for the first try; later tries are served at once.
   const srv = await dribbleServer({ 'remote clip.mp4': clip }, { chunk: 2048, tickMs: 150, fastAfter: 1 });
-  const f = await startFeederd(d, { workers: 2 });
+  const f = await feederd(d, { workers: 2 });
   running.push(f);
   try {
     const out = join(d, 'remote.webm');
-    const j = await create(f, { input: srv.url('remote clip.mp4'), outputs: [{ preset: 'webm', uri: out }] });
+    const j = await create(f, {
+      input: srv.url('remote clip.mp4'),
+      outputs: [{ preset: 'webm', uri: out }],
+      set: FAST_VIDEO,
+    });
     const busy = await waitForJob(
       f.client,
       j.id,
@@ -203,7 +217,7 @@ test('a worker SIGKILLed mid-encode: its ffmpeg dies with it, another worker fin
 test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exactly to the end; its orphaned workers stop', async () => {
   const d = dir();
   const clip = makeClip(join(d, 'p.mp4'), { seconds: 1, width: 160, height: 120 });
-  let f = await startFeederd(d, { workers: 1 });
+  let f = await feederd(d, { workers: 1 });
   running.push(f);
   const oldPid = f.proc.pid!;
   // 16 submissions at once: the dispatcher is sending them while feederd is killed (it was 40;
@@ -216,8 +230,10 @@ test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exa
   );
   await f.kill();
   // The workers of the dead feederd notice (parent watch) and stop after their task.
-  await until(() => workersOf(oldPid).length === 0, 20_000, "the dead feederd's workers to stop");
-  f = await startFeederd(d, { workers: 2 });
+  // A hang guard only (it returns once they are gone): a worker stops after its task, and on a
+  // machine loaded to 20 on 2 cores that took over 20 s.
+  await until(() => workersOf(oldPid).length === 0, 60_000, "the dead feederd's workers to stop");
+  f = await feederd(d, { workers: 2 });
   running.push(f);
   for (const j of jobs)
     assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded', `job ${j.id}`);
@@ -240,11 +256,11 @@ test('a full output disk: the job fails with DISK_FULL after its attempts, leave
   // Leave 8 KiB free: a 3 s noise clip encodes to far more (about 100 KB at 160x120, which still
   // fits the empty disk on retry; 640x360 noise cost 15 s of CPU per attempt here, 160x120 1.5 s).
   writeFileSync(join(outDir, 'filler'), Buffer.alloc(512 * 1024 - 8 * 1024));
-  const f = await startFeederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 } } });
+  const f = await feederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 } } });
   running.push(f);
   const clip = makeClip(join(d, 'noise.mp4'), { seconds: 3, width: 160, height: 120, source: 'noise' });
   const out = join(outDir, 'noise.webm');
-  const j = await create(f, { input: clip, outputs: [{ preset: 'webm', uri: out }] });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm', uri: out }], set: FAST_VIDEO });
   const done = await waitForJob(f.client, j.id, isFinal, 120_000);
   assert.equal(done.state, 'failed');
   assert.equal(done.error!.code, 'DISK_FULL', JSON.stringify(done.error));
@@ -301,7 +317,7 @@ test('slow and dead webhook receivers never hold jobs up, and feederd still stop
   const deadPort = (dead.address() as { port: number }).port;
   await new Promise<void>((r) => dead.close(() => r()));
   try {
-    const f = await startFeederd(d, {
+    const f = await feederd(d, {
       workers: 1,
       config: { jobs: { leaseSeconds: 3, maxAttempts: 3 }, webhooks: { timeoutMs: 500, maxAttempts: 10 } },
     });
@@ -404,7 +420,7 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
   const held = await startHeld(d, { workers: 1, extraArgs: ['--shutdown-grace', '0'] });
   let f = held.f;
   const clip = longClip(d, 'g.mp4');
-  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }], set: FAST_VIDEO });
   await waitForEncoder(f, j.id, `${d}/.g.webm.`);
   held.paced.release();
   const pid = f.proc.pid!;
@@ -417,7 +433,7 @@ test('SIGTERM with no grace: the worker releases its task, feederd exits within 
   assert.deepEqual(partialFiles(d), []);
   assert.equal(storeState(f.home).byState.queued, 1, 'the released job is queued again');
   assert.equal(storeState(f.home).leased, 0);
-  f = await startFeederd(d, { workers: 1, env: held.paced.env });
+  f = await feederd(d, { workers: 1, env: held.paced.env });
   running.push(f);
   assert.equal((await waitForJob(f.client, j.id, isFinal, 240_000)).state, 'succeeded');
   await assertClean(f, d, { jobs: 1 });
@@ -465,7 +481,7 @@ test('SIGTERM to one worker: it finishes or releases within its grace and exits;
   const d = dir();
   const { f, paced } = await startHeld(d, { workers: 1 });
   const clip = longClip(d, 'w.mp4');
-  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }] });
+  const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }], set: FAST_VIDEO });
   const pid = (await waitForEncoder(f, j.id, `${d}/.w.webm.`)).workerPid;
   // Held, the encode cannot end within the worker's 2 s grace: it is released, and done again at full speed.
   paced.release();
