@@ -28,7 +28,7 @@ import { countVideoPackets } from '../ffmpeg/probe.js';
 import type { JoinParams, VideoChunkParams } from './tasks.js';
 import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
-import { checkJoinable } from './check-chunk.js';
+import { checkJoinable, chunkFacts, type ChunkFacts } from './check-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
 import { enforceGates } from '../quality/gates.js';
 import type { ResolvedPreset } from '../presets/schema.js';
@@ -109,7 +109,13 @@ async function checkPiece(
   r: AssembleRequest,
   uri: string,
   expectFrames: number | null,
-): Promise<{ path: string | null; why: string | null; entry?: ChunkEntry; loudness?: OutputLoudness }> {
+): Promise<{
+  path: string | null;
+  why: string | null;
+  entry?: ChunkEntry;
+  facts?: ChunkFacts;
+  loudness?: OutputLoudness;
+}> {
   if (expectFrames === null) {
     const audio = await loadPiece(r.storage, uri, audioPieceEntry, r.workDir, (e) => e.sha256, r.signal);
     if ('why' in audio) return { path: null, why: audio.why };
@@ -119,10 +125,12 @@ async function checkPiece(
   const got = await loadPiece(r.storage, uri, videoChunkEntry, r.workDir, (e) => e.sha256, r.signal);
   if ('why' in got) return { path: null, why: got.why };
   const path = got.path!;
-  const frames = await countVideoPackets(r.ffmpeg.ffprobe, path, r.signal);
+  // One probe per chunk: its frames here, and its duration and stream parameters for the join's check.
+  const facts = await chunkFacts(r.ffmpeg.ffprobe, path, r.signal);
+  const frames = facts.frames;
   if (frames !== expectFrames)
     return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
-  return { path, why: null, entry: got.entry };
+  return { path, why: null, entry: got.entry, facts };
 }
 
 export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult> {
@@ -150,7 +158,7 @@ export async function assembleChunks(r: AssembleRequest): Promise<AssembleResult
   }
 }
 
-type Chunk = { path: string; spec: VideoChunkParams; entry?: ChunkEntry };
+type Chunk = { path: string; spec: VideoChunkParams; entry?: ChunkEntry; facts?: ChunkFacts };
 
 /**
  * What the steps of one assembly share: the pieces re-encoded so far (in order, which also names
@@ -188,8 +196,8 @@ async function checkedChunks(a: Assembly): Promise<Chunk[]> {
   const { r } = a;
   const chunks: Chunk[] = [];
   for (const spec of r.params.manifest) {
-    const { path, why, entry } = await checkPiece(r, spec.uri, spec.frames);
-    chunks.push(why ? await repairChunk(a, spec, why) : { path: path!, spec, entry });
+    const { path, why, entry, facts } = await checkPiece(r, spec.uri, spec.frames);
+    chunks.push(why ? await repairChunk(a, spec, why) : { path: path!, spec, entry, facts });
     a.tick();
   }
   // Decode, duration, and the same stream parameters as the siblings: a chunk that fails is encoded again.

@@ -150,11 +150,15 @@ function diff(a: string, b: string): string {
     .join(', ');
 }
 
-/** A chunk about to be joined: its local file, its spec, and the entry its task wrote. */
+/**
+ * A chunk about to be joined: its local file, its spec, the entry its task wrote, and its facts
+ * when the caller has already probed this very file (so it is not probed twice).
+ */
 export interface JoinCandidate {
   path: string;
   spec: VideoChunkParams;
   entry?: { decoded?: number };
+  facts?: ChunkFacts;
 }
 
 /** Why this chunk cannot be joined among siblings with these parameters, or null. */
@@ -183,7 +187,7 @@ export async function checkJoinable<C extends JoinCandidate>(
   signal?: AbortSignal,
 ): Promise<void> {
   const facts: ChunkFacts[] = [];
-  for (const c of chunks) facts.push(await chunkFacts(ff.ffprobe, c.path, signal));
+  for (const c of chunks) facts.push(c.facts ?? (await chunkFacts(ff.ffprobe, c.path, signal)));
   const siblings = siblingParams(facts.map((f) => f.params));
   for (const [i, c] of chunks.entries()) {
     const why = await unfit(ff, c, siblings, signal, facts[i]);
