@@ -9,7 +9,6 @@ import { locateFfmpeg } from '../../src/ffmpeg/locate.js';
 import { applyOverrides } from '../../src/presets/overrides.js';
 import { getPreset } from '../../src/presets/registry.js';
 import { ssim } from './chunked.js';
-import { nommer } from './cli.js';
 import { FFMPEG } from './media.js';
 
 /** Sources whose consecutive frames differ little (no random start): only the joins are cuts. */
@@ -103,16 +102,16 @@ export function makeCutTitle(
   return { path, fps, frames: total, cuts };
 }
 
-/** Where each chunk of a job's plan starts (frames), from `nommer status ID --json`. */
-export async function planStarts(
-  jobId: string,
-  o: { env: NodeJS.ProcessEnv; cwd: string },
-): Promise<{ starts: number[]; chunks: Array<{ start: number; frames: number; sceneCut: boolean }> }> {
-  const st = await nommer(['status', jobId, '--json'], o);
-  if (st.code !== 0) throw new Error(`nommer status failed: ${st.stderr}`);
-  const chunks = (
-    JSON.parse(st.stdout) as { job: { chunks: Array<{ start: number; frames: number; sceneCut: boolean }> } }
-  ).job.chunks;
+/**
+ * Where each chunk of a job's plan starts (frames), from the job as the API gives it (what
+ * `nommer status --json` prints; read here without starting a CLI process).
+ */
+export function planStarts(detail: { job: { chunks?: Array<{ start: number; frames: number; sceneCut: boolean }> } }): {
+  starts: number[];
+  chunks: Array<{ start: number; frames: number; sceneCut: boolean }>;
+} {
+  const chunks = detail.job.chunks;
+  if (!chunks) throw new Error('the job has no chunk plan');
   return { chunks, starts: chunks.map((_, i) => chunks.slice(0, i).reduce((s, c) => s + c.frames, 0)) };
 }
 
