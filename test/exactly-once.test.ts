@@ -10,7 +10,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
+import { makeClip, tempDir } from './helpers/media.js';
+import { probeDecoded } from './helpers/chunk-probe.js';
 import { openDatabase, type Db } from '../src/adapters/local/db.js';
 import { FsStorage, StorageRouter } from '../src/adapters/local/fs-storage.js';
 import { SqliteControl } from '../src/adapters/local/sqlite-control.js';
@@ -80,23 +81,23 @@ const partials = (dir: string) => readdirSync(dir).filter((n) => /\.nommer-(part
 /** Timers keeping the process alive. */
 const liveTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
+// One ffprobe per output reads its streams and decodes every frame (helpers/chunk-probe.ts).
 function assertWholeOpus(path: string): void {
-  const p = probe(path);
+  const p = probeDecoded(path);
   assert.deepEqual(
     p.streams.map((s) => s.codec_name),
     ['opus'],
     path,
   );
   assert.ok(Math.abs(Number(p.format.duration) - 1) < 0.15, `${path} lasts ${p.format.duration} s, not ~1 s`);
-  const d = decodesCleanly(path);
-  assert.ok(d.ok, `${path} does not decode cleanly: ${d.errors}`);
+  assert.ok(p.clean, `${path} does not decode cleanly: ${p.errors}`);
 }
 
 function assertWholePoster(path: string): void {
-  const p = probe(path);
+  const p = probeDecoded(path);
   assert.equal(p.streams[0]?.codec_name, 'webp', path);
   assert.equal(p.streams[0]?.width, 160);
-  assert.ok(decodesCleanly(path).ok, `${path} does not decode cleanly`);
+  assert.ok(p.clean, `${path} does not decode cleanly: ${p.errors}`);
 }
 
 /** Nothing in the job's history says OUTPUT_EXISTS (the retried attempt was not blocked by an earlier one's file). */
