@@ -433,8 +433,10 @@ test("two deliveries of one task at once (its lease lapsed): neither deletes the
     const out = join(b.out, `dup-${first}.opus`);
     const id = b.submit([{ preset: OPUS, uri: out }]);
     await b.dispatch();
-    // Delivery 1 with a lease that lapses at once; its worker's heartbeat (every 10 s) never
-    // runs in this test. The message comes back as delivery 2.
+    // Delivery 1 with a lease that lapses at once. The message comes back as delivery 2. Its
+    // worker must not extend that lease before its hold (it would learn the lease is lost and stop
+    // short of the commit), so both workers extend every 20 min: never within the test, however
+    // slow the machine (at the default 30 s lease, a loaded machine's 10 s heartbeat did it).
     const stale = await b.receive(0.05);
     const current = await b.receive();
     assert.deepEqual([stale.receiveCount, current.receiveCount], [1, 2]);
@@ -451,10 +453,18 @@ test("two deliveries of one task at once (its lease lapsed): neither deletes the
         }
       });
     const running = {
-      stale: b.worker({ id: 'w-stale', status: holdAtUpload('stale') }).handle(stale),
-      current: b.worker({ id: 'w-current', status: holdAtUpload('current') }).handle(current),
+      stale: b.worker({ id: 'w-stale', leaseSeconds: 3600, status: holdAtUpload('stale') }).handle(stale),
+      current: b.worker({ id: 'w-current', leaseSeconds: 3600, status: holdAtUpload('current') }).handle(current),
     };
-    await Promise.all([at.stale.promise, at.current.promise]);
+    // Each delivery reaches its hold, or the test fails at once when one ends without it.
+    const heldOrEnded = (who: 'stale' | 'current') =>
+      Promise.race([
+        at[who].promise,
+        running[who].then((outcome) => {
+          throw new Error(`the ${who} delivery ended (${outcome}) before its commit`);
+        }),
+      ]);
+    await Promise.all([heldOrEnded('stale'), heldOrEnded('current')]);
     const temps = partials(b.out);
     assert.equal(temps.length, 2, `each delivery writes its own temp file: ${temps}`);
     for (const t of temps) assert.ok(statSync(join(b.out, t)).size > 0, `${t} was written`);
