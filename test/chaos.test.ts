@@ -155,7 +155,15 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
     });
     jobs.push({ spec, id: r.job.id, out });
   };
-  const listJobs = async () => (await f.client.listJobs({ limit: 1000 })).jobs;
+  // A feederd that cannot be reached says how it ended and what it last wrote (seen once: gone
+  // during the settle, with nothing else to go on).
+  const listJobs = async () => {
+    try {
+      return (await f.client.listJobs({ limit: 1000 })).jobs;
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; ${f.describe()}`);
+    }
+  };
 
   // The schedule: every kind of fault at least once, in a seeded order.
   const actions: Action[] = [

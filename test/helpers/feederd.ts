@@ -16,6 +16,8 @@ export interface RunningFeederd {
   stop(): Promise<void>;
   /** SIGKILL feederd only (its workers notice and stop after their task). */
   kill(): Promise<void>;
+  /** Whether it still runs, or how it ended, and the end of its stderr: for a failure's message. */
+  describe(): string;
 }
 
 /** The url in feederd's address file, or undefined while it is missing or not fully written. */
@@ -106,6 +108,13 @@ export async function startFeederd(
     async kill() {
       proc.kill('SIGKILL');
       await exited;
+    },
+    describe() {
+      const how =
+        proc.exitCode === null && proc.signalCode === null
+          ? 'running'
+          : `exited (code ${proc.exitCode}, signal ${proc.signalCode})`;
+      return `feederd ${proc.pid} ${how}; its stderr ends: ${stderr.slice(-3000) || '(nothing)'}`;
     },
   };
 }
