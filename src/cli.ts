@@ -1,6 +1,7 @@
 // The CLI entry: builds the commander program from one file per command and runs it.
 // Exit codes: 0 ok, 1 a job or operation failed, 2 usage or config error.
 import { Command, CommanderError } from 'commander';
+import { printable } from './api/format.js';
 import { packageVersion } from './paths.js';
 import { loadCommands, registerCommands, type Register } from './commands/index.js';
 
@@ -18,6 +19,8 @@ export function buildProgram(commands: Register[] = []): Command {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
     .exitOverride()
+    // Commander's own errors quote what was typed: no control character reaches the terminal.
+    .configureOutput({ outputError: (text, write) => write(printable(text, { keepNewlines: true })) })
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
     .addHelpText(
       'after',

@@ -293,7 +293,7 @@ function envOverrides(
     const v = env[name];
     if (v === undefined || v === '') return;
     const n = Number(v);
-    if (!Number.isInteger(n)) problems.push(`${name} must be an integer, got "${v}"`);
+    if (!Number.isInteger(n)) problems.push(`${name} must be an integer, got ${JSON.stringify(v)}`);
     else set(path, n);
   };
   if (env.NOMMER_HOME) set(['home'], env.NOMMER_HOME);

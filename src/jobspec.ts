@@ -102,7 +102,7 @@ export function loudnessSets(loudness: string | undefined): string[] {
   if (!(n >= LOUDNESS_RANGE.min && n <= LOUDNESS_RANGE.max))
     throw new NommerError(
       'USAGE',
-      `--loudness takes an integrated loudness in LUFS from ${LOUDNESS_RANGE.min} to ${LOUDNESS_RANGE.max}, got "${loudness}"`,
+      `--loudness takes an integrated loudness in LUFS from ${LOUDNESS_RANGE.min} to ${LOUDNESS_RANGE.max}, got ${JSON.stringify(loudness)}`,
       {
         hint: 'loudness is negative: e.g. --loudness -16 (streaming) or --loudness -23 (EBU R128 broadcast); the true peak ceiling is set with -s audio.loudness.truePeak=-2 (at most 0)',
       },

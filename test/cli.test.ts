@@ -112,6 +112,24 @@ const cases: Array<{ name: string; args: string[]; code: number; pattern: RegExp
       code: 2,
       pattern: /audio\.bitrate/,
     },
+    {
+      name: 'a --set value holding a newline and an escape sequence',
+      args: ['encode', 'clip.mov', '--set', 'video.crf=3\n0\u001b[2J'],
+      code: 2,
+      pattern: /video\.crf must be a whole number from 0 to 63, got "3\\n0\\u001b\[2J"/,
+    },
+    {
+      name: 'a file name holding an escape sequence',
+      args: ['encode', 'no\u001b[31msuch.mov'],
+      code: 1,
+      pattern: /input not found: no\\u001b\[31msuch\.mov/,
+    },
+    {
+      name: 'a bad number holding an escape sequence (commander reports it)',
+      args: ['status', '--limit', '\u001b[2Jten'],
+      code: 2,
+      pattern: /--limit must be a whole number from 1 to 1000, got "\\u001b\[2Jten"/,
+    },
     { name: 'unknown flag', args: ['encode', 'clip.mov', '--bogus'], code: 2, pattern: /unknown option '--bogus'/ },
     { name: 'bad number', args: ['status', '--limit', 'ten'], code: 2, pattern: /--limit must be a whole number/ },
     { name: 'broken config', args: ['presets'], code: 2, pattern: /cannot read config/, cwd: 'broken' },
@@ -142,7 +160,12 @@ for (const c of cases) {
       ? nommerSync(c.args, { env, cwd })
       : await nommerInProcess(c.args, { env, cwd });
     assert.equal(r.code, c.code, `stderr: ${r.stderr}`);
-    assert.match(r.stderr, c.pattern);
+    // One error line says it (a config error lists its problems on indented lines below it), and
+    // nothing the user gave reaches the terminal as a control character.
+    const errorLines = r.stderr.split('\n').filter((l) => /^(nommer|error): /.test(l));
+    assert.equal(errorLines.length, 1, r.stderr);
+    assert.match(c.cwd === 'invalid' ? r.stderr : errorLines[0]!, c.pattern);
+    assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f]/);
     noStack(r.stderr);
     assert.equal(existsSync(join(d.path, 'clip.webm.partial')), false);
   });

@@ -247,6 +247,12 @@ describe('overrides', () => {
       assert.equal(e.code, 'OVERRIDE_INVALID', o);
       assert.match(e.message, re, o);
     }
+    // What the user gave is quoted as JSON: a newline or an escape sequence in it cannot split
+    // the one-line error or reach the terminal.
+    const odd = error(() => applyOverrides(getPreset('webm'), ['video.crf=3\n0\u001b[2J']));
+    assert.equal(odd.message, 'video.crf must be a whole number from 0 to 63, got "3\\n0\\u001b[2J"');
+    const oddKey = error(() => applyOverrides(getPreset('webm'), ['video.cr\nf=30']));
+    assert.equal(oddKey.message, 'unknown override key "video.cr\\nf"');
     // Valid alone, invalid for the codec: checked across fields.
     const vp8 = error(() => applyOverrides(getPreset('webm-vp8'), ['video.crf=2']));
     assert.equal(vp8.code, 'OVERRIDE_INVALID');

@@ -7,6 +7,21 @@ import type { OutputLoudness } from '../jobs/outputs.js';
 import type { OutputQuality } from '../quality/types.js';
 import type { PublicJob } from './contract.js';
 
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text for a terminal: control characters shown as escapes (`\u001b`, `\n`). What a job's lines
+ * show came from users (a file name, a URL, an error quoting them), and an escape sequence in it
+ * must not drive the terminal, nor a newline split a line. `keepNewlines` for text that is several
+ * lines on purpose (a config error lists its problems below it).
+ */
+export function printable(s: string, opts: { keepNewlines?: boolean } = {}): string {
+  return s.replace(CONTROL, (c) =>
+    opts.keepNewlines && c === '\n' ? c : (NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
+}
+
 /** `812 B`, `1.5 KiB`, `240 MiB`. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -48,7 +48,7 @@ export function intOption(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) 
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
       // commander turns InvalidArgumentError into a usage error (exit 2)
-      throw new InvalidOption(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+      throw new InvalidOption(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
     }
     return n;
   };

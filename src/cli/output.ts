@@ -1,4 +1,5 @@
 // Human and JSON output for the CLI: errors as one clear line (plus a hint), JSON for scripts.
+import { printable } from '../api/format.js';
 import { NommerError, asNommerError, exitCodeFor } from '../errors.js';
 
 export interface OutputOptions {
@@ -18,8 +19,10 @@ export function reportError(err: unknown, opts: OutputOptions = {}): number {
       error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.hint ? { hint: e.hint } : {}) },
     });
   }
-  const lines = [`nommer: ${e.message}${e.code === 'USAGE' || e.code === 'CONFIG_INVALID' ? '' : ` [${e.code}]`}`];
-  if (e.hint) lines.push(`  hint: ${e.hint}`);
+  const lines = [
+    `nommer: ${printable(e.message, { keepNewlines: true })}${e.code === 'USAGE' || e.code === 'CONFIG_INVALID' ? '' : ` [${e.code}]`}`,
+  ];
+  if (e.hint) lines.push(`  hint: ${printable(e.hint, { keepNewlines: true })}`);
   if (e.detail && process.env.NOMMER_DEBUG) lines.push(e.detail.replace(/^/gm, '  | '));
   if (e.code === 'INTERNAL' && process.env.NOMMER_DEBUG && e.cause instanceof Error) lines.push(String(e.cause.stack));
   process.stderr.write(`${lines.join('\n')}\n`);

@@ -46,7 +46,9 @@ interface Flags {
 function dollars(value: string): number {
   const n = Number(value.replace(/^\$/, ''));
   if (!Number.isFinite(n) || n <= 0 || n > 1_000_000)
-    throw new InvalidArgumentError(`--max-cost must be an amount in dollars above 0, like 0.50, got "${value}"`);
+    throw new InvalidArgumentError(
+      `--max-cost must be an amount in dollars above 0, like 0.50, got ${JSON.stringify(value)}`,
+    );
   return n;
 }
 

@@ -41,7 +41,7 @@ SIGTERM releases it back to the queue).`)
         const loaded = await ctx.config();
         if (flags.backend) {
           if (flags.backend !== 'local' && flags.backend !== 'aws')
-            throw new NommerError('USAGE', `--backend must be local or aws, got "${flags.backend}"`);
+            throw new NommerError('USAGE', `--backend must be local or aws, got ${JSON.stringify(flags.backend)}`);
           loaded.config.backend = flags.backend;
         }
         const { runWorker } = await import('../worker/main.js');

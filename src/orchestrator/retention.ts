@@ -21,7 +21,7 @@ export function parseDuration(text: string): number {
   if (!m || !(ms > 0) || ms > 100 * 365 * DAY_MS) {
     throw new NommerError(
       'USAGE',
-      `"${text}" is not a duration: use a number and a unit, e.g. 12h, 7d or 30d (s, m, h, d, w; more than 0, at most 100 years)`,
+      `${JSON.stringify(text)} is not a duration: use a number and a unit, e.g. 12h, 7d or 30d (s, m, h, d, w; more than 0, at most 100 years)`,
     );
   }
   return Math.round(ms);

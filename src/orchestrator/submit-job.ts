@@ -122,7 +122,7 @@ export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise
 function checkInput(input: string): void {
   const isUri = hasScheme(input);
   if (!isUri && !isAbsolute(input)) {
-    throw new NommerError('USAGE', `input must be an absolute path or a URI, got "${input}"`, {
+    throw new NommerError('USAGE', `input must be an absolute path or a URI, got ${JSON.stringify(input)}`, {
       hint: 'the CLI resolves relative paths for you',
     });
   }
@@ -146,9 +146,13 @@ function resolveJobOutputs(deps: JobCreatorDeps, body: JobBody): ResolvedOutput[
   }).map((o) => ({ preset: withMeasureDefault(o.preset, deps.qualityMeasure), uri: absoluteUri(o.uri) }));
   const pkg = outputs.find((o) => isPackagePreset(o.preset));
   if (pkg && deps.stage && !pkg.uri.startsWith('s3://'))
-    throw new NommerError('USAGE', `on the aws backend, a package (preset "${pkg.preset.name}") is written to S3`, {
-      hint: 'give -o s3://bucket/prefix/ for the package directory',
-    });
+    throw new NommerError(
+      'USAGE',
+      `on the aws backend, a package (preset ${JSON.stringify(pkg.preset.name)}) is written to S3`,
+      {
+        hint: 'give -o s3://bucket/prefix/ for the package directory',
+      },
+    );
   checkS3Location(deps, body.input, 'input');
   for (const o of outputs) checkS3Location(deps, o.uri, 'output');
   return outputs;

@@ -54,11 +54,14 @@ const HINTS: Record<string, string> = {
 async function checkFolderWatch(spec: WatchSpec): Promise<WatchSpec> {
   if (hasScheme(spec.source) || !isAbsolute(spec.source))
     throw usage(
-      `a watched folder must be an absolute path (or, aws backend, s3://bucket/prefix/), got "${spec.source}"`,
+      `a watched folder must be an absolute path (or, aws backend, s3://bucket/prefix/), got ${JSON.stringify(spec.source)}`,
       'the CLI resolves relative paths',
     );
   if (hasScheme(spec.dest) || !isAbsolute(spec.dest))
-    throw usage(`a watch's destination must be an absolute folder path, got "${spec.dest}"`, 'give -o DIR');
+    throw usage(
+      `a watch's destination must be an absolute folder path, got ${JSON.stringify(spec.dest)}`,
+      'give -o DIR',
+    );
   const source = resolve(spec.source);
   const dest = resolve(spec.dest);
   const problem = await folderProblem(source);

@@ -95,7 +95,7 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     const eq = item.indexOf('=');
     if (eq <= 0)
       throw invalid(
-        `override "${item}" is not key=value`,
+        `override ${JSON.stringify(item)} is not key=value`,
         `e.g. video.crf=30 or audio.bitrate=96k; keys: ${SECTIONS.map(validKeys).join(', ')}`,
       );
     const key = item.slice(0, eq).trim();
@@ -107,7 +107,7 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     }
     if (!SECTIONS.includes(section as Section) || rest.length > 0) {
       throw invalid(
-        `unknown override key "${key}"`,
+        `unknown override key ${JSON.stringify(key)}`,
         `keys are ${SECTIONS.map((s) => `${s}.<setting>`).join(' or ')}, or ${SECTIONS.map((s) => `${s}=none`).join(' / ')}`,
       );
     }
@@ -117,7 +117,7 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     if (field === undefined) {
       if (text !== 'none')
         throw invalid(
-          `"${key}" takes only "none" (drop the ${sec} stream), got "${text}"`,
+          `${JSON.stringify(key)} takes only "none" (drop the ${sec} stream), got ${JSON.stringify(text)}`,
           `to change a setting use ${sec}.<setting>=value; keys: ${validKeys(sec)}`,
         );
       out[sec] = null;
@@ -125,11 +125,11 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     }
     const schema = OVERRIDABLE[sec][field];
     if (!Object.hasOwn(OVERRIDABLE[sec], field) || !schema)
-      throw invalid(`unknown override key "${key}"`, `valid ${sec} keys: ${validKeys(sec)}`);
+      throw invalid(`unknown override key ${JSON.stringify(key)}`, `valid ${sec} keys: ${validKeys(sec)}`);
     const target = out[sec] as Record<string, unknown> | null;
     if (!target)
       throw invalid(
-        `preset "${preset.name}" has no ${sec}, so "${key}" cannot be set`,
+        `preset ${JSON.stringify(preset.name)} has no ${sec}, so ${JSON.stringify(key)} cannot be set`,
         `its settings are ${SECTIONS.filter((s) => out[s])
           .map(validKeys)
           .join(', ')}`,
@@ -138,7 +138,7 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     const checked = value === undefined ? undefined : schema.safeParse(value);
     if (!checked?.success) {
       throw invalid(
-        `${key} must be ${describeField(schema)}, got "${text}"`,
+        `${key} must be ${describeField(schema)}, got ${JSON.stringify(text)}`,
         checked && !checked.success
           ? checked.error.issues.map((i) => i.message).join('; ')
           : `e.g. ${key}=${example(schema)}`,
@@ -149,7 +149,7 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
   const r = resolvedPresetSchema.safeParse(out);
   if (!r.success)
     throw invalid(
-      `overrides make preset "${preset.name}" invalid: ${describeIssues(r.error)}`,
+      `overrides make preset ${JSON.stringify(preset.name)} invalid: ${describeIssues(r.error)}`,
       `overrides given: ${overrides.join(' ')}`,
     );
   return r.data;
@@ -171,20 +171,24 @@ function setObjectField(
   const audio = out.audio as Record<string, unknown> | null;
   if (rest.length === 0) {
     if (text !== 'none')
-      throw invalid(`"${key}" takes only "none" (no ${name}), got "${text}"`, `to set it use ${fields}`);
+      throw invalid(
+        `${JSON.stringify(key)} takes only "none" (no ${name}), got ${JSON.stringify(text)}`,
+        `to set it use ${fields}`,
+      );
     if (audio) delete audio[name];
     return;
   }
   const field = rest[0]!;
   const schema = rest.length === 1 && Object.hasOwn(shape, field) ? shape[field as keyof typeof shape] : undefined;
-  if (!schema) throw invalid(`unknown override key "${key}"`, `valid keys: ${fields}, or audio.${name}=none`);
+  if (!schema)
+    throw invalid(`unknown override key ${JSON.stringify(key)}`, `valid keys: ${fields}, or audio.${name}=none`);
   if (!audio) return; // no audio: nothing to set (see the header)
   const value = coerce(schema, text);
   const checked = value === undefined ? undefined : schema.safeParse(value);
   if (!checked?.success)
     throw invalid(
-      `${key} must be ${describeField(schema)}, got "${text}"`,
-      `e.g. ${key}=${example(schema)} (preset "${presetName}")`,
+      `${key} must be ${describeField(schema)}, got ${JSON.stringify(text)}`,
+      `e.g. ${key}=${example(schema)} (preset ${JSON.stringify(presetName)})`,
     );
   audio[name] = { ...((audio[name] as Record<string, unknown> | undefined) ?? {}), [field]: checked.data };
 }

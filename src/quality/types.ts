@@ -39,7 +39,7 @@ export function parseTarget(text: string): QualityTarget {
   const m = /^\s*([a-z]+)(?:\.([a-z0-9]+))?\s*[=:]\s*(\d+(?:\.\d+)?)\s*$/i.exec(text);
   const metric = m?.[1]?.toLowerCase() as Metric | undefined;
   if (!m || !metric || !METRICS.includes(metric))
-    throw new NommerError('USAGE', `--target takes metric=value, got "${text}"`, {
+    throw new NommerError('USAGE', `--target takes metric=value, got ${JSON.stringify(text)}`, {
       hint: `e.g. ${RANGES.ssim.example}, ssim.p5=0.95 or ${RANGES.psnr.example} (${RANGES.vmaf.example} where ffmpeg has libvmaf)`,
     });
   const pool = m[2] === undefined ? undefined : poolOf(metric, m[2].toLowerCase());

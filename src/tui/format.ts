@@ -1,7 +1,7 @@
 // The words and numbers a progress view shows of a job, as text: shared by the Ink view and the
 // plain-line fallback so both say the same facts the same way.
 import { basename, join } from 'node:path';
-import { formatBytes, formatDuration, hdrText, qualityText, stateLabel } from '../api/format.js';
+import { formatBytes, formatDuration, hdrText, printable, qualityText, stateLabel } from '../api/format.js';
 import { progressText } from '../cli/progress-lines.js';
 import { elapsedSeconds, fleetCounts, isFinal, type JobView, type SummaryView } from './model.js';
 
@@ -37,12 +37,12 @@ export function rates(j: JobView, now: number): { fps: string; speed: string; el
 
 /** How the job's input reads in a narrow column: its file name. */
 export function inputName(j: JobView): string {
-  return basename(j.input.replace(/[?#].*$/, '')) || j.input;
+  return printable(basename(j.input.replace(/[?#].*$/, '')) || j.input);
 }
 
 export function outputText(o: JobView['outputs'][number]): string {
   const q = o.quality ? qualityText(o.quality) : '';
-  return `${o.uri}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})${q ? `  ${q}` : ''}`;
+  return `${printable(o.uri)}  (${o.preset}${o.bytes !== undefined ? `, ${formatBytes(o.bytes)}` : ''})${q ? `  ${q}` : ''}`;
 }
 
 /** An adaptive-streaming package's lines: its manifests, then a line per rendition (and audio,
@@ -68,7 +68,7 @@ export function packageLines(o: JobView['outputs'][number]): string[] {
 }
 
 export function errorText(j: JobView): string {
-  return j.error ? `${j.error.code}: ${j.error.message.split('\n')[0]}` : '';
+  return j.error ? `${j.error.code}: ${printable(j.error.message.split('\n')[0]!)}` : '';
 }
 
 export function fleetText(s: SummaryView): string {
