@@ -45,6 +45,7 @@ export class MessageTable {
     | 'bury'
     | 'buryDelete'
     | 'depth'
+    | 'next'
     | 'dead',
     Statement
   >;
@@ -87,6 +88,7 @@ export class MessageTable {
       depth: db.prepare(`SELECT (SELECT count(*) FROM queue_messages WHERE queue = @queue) AS total,
         (SELECT count(*) FROM queue_messages WHERE queue = @queue AND lease_token IS NOT NULL AND visible_at > @now) AS inFlight`),
       dead: db.prepare('SELECT * FROM queue_dead_letters WHERE queue = ? ORDER BY id LIMIT ?'),
+      next: db.prepare('SELECT min(visible_at) AS at FROM queue_messages WHERE queue = ? AND visible_at > ?'),
     };
   }
 
@@ -146,6 +148,13 @@ export class MessageTable {
   depth(): { waiting: number; inFlight: number } {
     const r = this.s.depth.get({ queue: this.queue, now: this.now() }) as { total: number; inFlight: number };
     return { waiting: r.total - r.inFlight, inFlight: r.inFlight };
+  }
+
+  /** Ms until the next hidden message (delayed, or leased) becomes visible; null when none is. */
+  nextVisibleIn(): number | null {
+    const now = this.now();
+    const r = this.s.next.get(this.queue, now) as { at: number | null };
+    return r.at === null ? null : r.at - now;
   }
 
   deadLetters(limit = 100): DeadLetterRow[] {

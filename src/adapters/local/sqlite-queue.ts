@@ -11,16 +11,14 @@ import type { DeadLetter, JobQueue, Lease } from '../../ports/queue.js';
 import type { Db } from './db.js';
 import { MessageTable, type DeadLetterRow } from './message-table.js';
 import { decodeBody } from '../../messages.js';
-import { sleep } from '../../sleep.js';
+import { lookUntil, type WaitOptions, type WaitSettings, waitSettings } from './db-wake.js';
 import { asQueueError } from './queue-errors.js';
 
-export interface SqliteQueueOptions {
+export interface SqliteQueueOptions extends WaitOptions {
   /** Queue name inside the table (default 'tasks'). */
   queue?: string;
   /** Receives without an ack before a message is dead-lettered (default 5; null: never). */
   maxReceives?: number | null;
-  /** How often a waiting receive looks again, ms (default 150). */
-  pollMs?: number;
   /** Priority of messages sent without one (default 0). */
   defaultPriority?: number;
   /** Clock for lease deadlines (tests); waiting always uses real time. */
@@ -35,7 +33,7 @@ export interface SendOptions {
 export class SqliteJobQueue implements JobQueue {
   private readonly table: MessageTable;
   private readonly maxReceives: number | null;
-  private readonly pollMs: number;
+  private readonly waiting: WaitSettings;
   private readonly defaultPriority: number;
   private readonly db: Db;
 
@@ -46,11 +44,9 @@ export class SqliteJobQueue implements JobQueue {
         'CONFIG_INVALID',
         `queue maxReceives must be a whole number >= 1 or null, not ${maxReceives}`,
       );
-    const pollMs = opts.pollMs ?? 150;
-    if (!(pollMs > 0)) throw new NommerError('CONFIG_INVALID', `queue pollMs must be > 0, not ${pollMs}`);
+    this.waiting = waitSettings(db, opts, 'queue');
     this.table = new MessageTable(db, opts.queue ?? 'tasks', opts.now);
     this.maxReceives = maxReceives;
-    this.pollMs = pollMs;
     this.defaultPriority = opts.defaultPriority ?? 0;
     this.db = db;
   }
@@ -62,6 +58,7 @@ export class SqliteJobQueue implements JobQueue {
         Math.trunc(opts.priority ?? this.defaultPriority),
         (opts.delaySeconds ?? 0) * 1000,
       );
+      this.waiting.wake.notify();
     } catch (err) {
       throw asQueueError(err, 'send a task');
     }
@@ -74,6 +71,7 @@ export class SqliteJobQueue implements JobQueue {
         for (const { task, priority } of items)
           this.table.send(JSON.stringify(task), Math.trunc(priority ?? this.defaultPriority), 0);
       })();
+      this.waiting.wake.notify();
     } catch (err) {
       throw asQueueError(err, 'send tasks');
     }
@@ -83,19 +81,16 @@ export class SqliteJobQueue implements JobQueue {
   async receive(opts: { waitSeconds: number; leaseSeconds: number; signal?: AbortSignal }): Promise<Lease | null> {
     const leaseMs = opts.leaseSeconds * 1000;
     if (!(leaseMs > 0)) throw new NommerError('USAGE', `leaseSeconds must be > 0, not ${opts.leaseSeconds}`);
-    const deadline = Date.now() + Math.max(0, opts.waitSeconds) * 1000;
-    for (;;) {
-      if (opts.signal?.aborted) return null;
-      let row;
-      try {
-        row = this.table.claim(1, leaseMs, this.maxReceives)[0];
-      } catch (err) {
-        throw asQueueError(err, 'receive a task');
-      }
-      if (row) return this.lease(row.id, row.lease_token!, row.body, row.receive_count, row.released_count);
-      const left = deadline - Date.now();
-      if (left <= 0) return null;
-      await sleep(Math.min(this.pollMs, left), opts.signal);
+    try {
+      const row = await lookUntil(
+        this.waiting,
+        opts,
+        () => this.table.claim(1, leaseMs, this.maxReceives)[0] ?? null,
+        () => this.table.nextVisibleIn(),
+      );
+      return row && this.lease(row.id, row.lease_token!, row.body, row.receive_count, row.released_count);
+    } catch (err) {
+      throw asQueueError(err, 'receive a task');
     }
   }
 

@@ -9,36 +9,34 @@ import type { ReceivedStatus, StatusChannel } from '../../ports/status.js';
 import type { Db } from './db.js';
 import { MessageTable, type DeadLetterRow, type MessageRow } from './message-table.js';
 import { decodeBody } from '../../messages.js';
-import { sleep } from '../../sleep.js';
+import { lookUntil, type WaitOptions, type WaitSettings, waitSettings } from './db-wake.js';
 import { asQueueError } from './queue-errors.js';
 
-export interface SqliteStatusOptions {
+export interface SqliteStatusOptions extends WaitOptions {
   /** Queue name inside the table (default 'status'). */
   queue?: string;
   /** How long a received, unacked event stays hidden (default 30). */
   visibilitySeconds?: number;
-  /** How often a waiting receive looks again, ms (default 150). */
-  pollMs?: number;
   now?: () => number;
 }
 
 export class SqliteStatusChannel implements StatusChannel {
   private readonly table: MessageTable;
   private readonly visibilityMs: number;
-  private readonly pollMs: number;
+  private readonly waiting: WaitSettings;
 
   constructor(db: Db, opts: SqliteStatusOptions = {}) {
     this.visibilityMs = (opts.visibilitySeconds ?? 30) * 1000;
     if (!(this.visibilityMs > 0))
       throw new NommerError('CONFIG_INVALID', `status visibilitySeconds must be > 0, not ${opts.visibilitySeconds}`);
-    this.pollMs = opts.pollMs ?? 150;
-    if (!(this.pollMs > 0)) throw new NommerError('CONFIG_INVALID', `status pollMs must be > 0, not ${opts.pollMs}`);
+    this.waiting = waitSettings(db, opts, 'status');
     this.table = new MessageTable(db, opts.queue ?? 'status', opts.now);
   }
 
   async publish(event: StatusEvent): Promise<void> {
     try {
       this.table.send(JSON.stringify(event), 0, 0);
+      this.waiting.wake.notify();
     } catch (err) {
       throw asQueueError(err, 'publish a status event');
     }
@@ -47,22 +45,23 @@ export class SqliteStatusChannel implements StatusChannel {
   /** Up to `max` events in the order they were published; [] after waitSeconds or on abort. */
   async receive(opts: { max: number; waitSeconds: number; signal?: AbortSignal }): Promise<ReceivedStatus[]> {
     const max = Math.max(1, Math.trunc(opts.max));
-    const deadline = Date.now() + Math.max(0, opts.waitSeconds) * 1000;
-    for (;;) {
-      if (opts.signal?.aborted) return [];
-      // No maxReceives sweep here: whether an event that keeps coming back is poison is the
-      // consumer's call (it knows whether applying it threw), made with receiveCount.
-      let rows;
-      try {
-        rows = this.table.claim(max, this.visibilityMs, null);
-      } catch (err) {
-        throw asQueueError(err, 'receive status events');
-      }
-      if (rows.length) return rows.map((r) => this.received(r));
-      const left = deadline - Date.now();
-      if (left <= 0) return [];
-      await sleep(Math.min(this.pollMs, left), opts.signal);
+    let rows;
+    try {
+      rows = await lookUntil(
+        this.waiting,
+        opts,
+        () => {
+          // No maxReceives sweep here: whether an event that keeps coming back is poison is the
+          // consumer's call (it knows whether applying it threw), made with receiveCount.
+          const got = this.table.claim(max, this.visibilityMs, null);
+          return got.length ? got : null;
+        },
+        () => this.table.nextVisibleIn(),
+      );
+    } catch (err) {
+      throw asQueueError(err, 'receive status events');
     }
+    return rows ? rows.map((r) => this.received(r)) : [];
   }
 
   async depth(): Promise<{ waiting: number; inFlight: number }> {
