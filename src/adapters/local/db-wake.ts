@@ -67,6 +67,11 @@ export class DbWake {
     return this.watcher !== null;
   }
 
+  /** Receives asleep on it now (tests: none is left behind). */
+  get sleeping(): number {
+    return this.waiters.size;
+  }
+
   /** Start watching, before the first look of a receive; pair with leave(). */
   enter(): void {
     this.users++;
