@@ -12,7 +12,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { timed } from './encode-util.js';
+import { makeMezzanine, timed } from './encode-util.js';
 import { NOMMER_BIN, fmt, median, nommerSync, run } from './util.js';
 
 const argValue = (name: string, def: string) => {
@@ -27,16 +27,10 @@ const baseline = argValue('--baseline', '');
 const dir = mkdtempSync(join(tmpdir(), 'nommer-bench-'));
 const env = { NOMMER_HOME: join(dir, 'home'), NOMMER_PORT: '0', NOMMER_LOG_LEVEL: 'warn' };
 
-/** A 720p24 real-looking clip (fractal zoom with grain) with a tone, as an H.264 + AAC mezzanine. */
-async function makeClip(): Promise<string> {
+/** The clip every run encodes (see makeMezzanine). */
+function makeClip(): string {
   const clip = join(dir, 'clip.mp4');
-  const graph = 'mandelbrot=size=1280x720:rate=24,noise=alls=1:allf=t,format=yuv420p';
-  const gen = await run('ffmpeg', [
-    ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', graph],
-    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds)],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '12', '-c:a', 'aac', clip],
-  ]);
-  if (gen.code !== 0) throw new Error(gen.stderr);
+  makeMezzanine(clip, seconds);
   return clip;
 }
 
@@ -203,7 +197,7 @@ async function submitVsRaw(clip: string): Promise<void> {
 }
 
 try {
-  const clip = await makeClip();
+  const clip = makeClip();
   if (only !== 'submit') await encodeVsRaw(clip);
   if (only !== 'encode') await submitVsRaw(clip);
 } finally {

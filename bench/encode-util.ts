@@ -65,3 +65,16 @@ export function presetArgv(o: {
   });
   return job.commands[0]!.args;
 }
+
+/**
+ * A 720p24 real-looking clip (fractal zoom with grain) with a tone, as an H.264 + AAC mezzanine;
+ * `scale` picks where the zoom starts, so that clips of one batch differ.
+ */
+export function makeMezzanine(path: string, seconds: number, scale = 3): void {
+  const graph = `mandelbrot=size=1280x720:rate=24:start_scale=${scale},noise=alls=1:allf=t,format=yuv420p`;
+  ffmpeg([
+    ...['-loglevel', 'error', '-f', 'lavfi', '-i', graph],
+    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds)],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '12', '-c:a', 'aac', path],
+  ]);
+}
