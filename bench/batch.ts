@@ -11,7 +11,9 @@
 // - wall time of the batch (submit's start to its end; raw: the pool's);
 // - how busy the machine was over that window (1 − idle/total from /proc/stat, all cores: other
 //   processes count too), and the side's own share: CPU-seconds / (wall × cores).
-//   node dist/bench/batch.js [--clips 4] [--seconds 4] [--runs 3] [--workers N] [--no-quality-too]
+// --workers 1,2 runs both sides at each parallelism (feederd through NOMMER_WORKERS), in the same
+// alternation: how many local workers keep the machine busy, and at what CPU.
+//   node dist/bench/batch.js [--clips 4] [--seconds 4] [--runs 3] [--workers N[,M...]] [--no-quality-too]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +32,8 @@ const clips = Number(argValue('--clips', '4'));
 const seconds = Number(argValue('--seconds', '4'));
 const runs = Number(argValue('--runs', '3'));
 const workersArg = argValue('--workers', '');
-const workers = workersArg ? Number(workersArg) : defaultWorkers();
+/** Parallelisms to compare; none given: feederd's default (and raw with as many runners). */
+const parallelisms = workersArg ? workersArg.split(',').map(Number) : [defaultWorkers()];
 const noQualityToo = process.argv.includes('--no-quality-too');
 
 const dir = mkdtempSync(join(tmpdir(), 'nommer-batch-'));
@@ -38,7 +41,6 @@ const home = join(dir, 'home');
 const env: NodeJS.ProcessEnv = {
   NOMMER_HOME: home,
   NOMMER_PORT: '0',
-  ...(workersArg ? { NOMMER_WORKERS: workersArg } : {}),
 };
 
 interface Sample {
@@ -75,7 +77,7 @@ function rawCommand(clip: string, rawOut: string): string[] {
 }
 
 /** The raw side: `workers` runners take the next command until none is left. */
-async function rawBatch(commands: string[][]): Promise<Sample> {
+async function rawBatch(commands: string[][], workers: number): Promise<Sample> {
   let next = 0,
     cpuS = 0,
     n = 0;
@@ -92,11 +94,11 @@ async function rawBatch(commands: string[][]): Promise<Sample> {
 }
 
 /** Starts feederd in the foreground under /usr/bin/time; resolves once it has written its pid. */
-async function startFeederd(timeFile: string) {
+async function startFeederd(timeFile: string, workers: number | undefined) {
   const pidFile = join(home, 'feederd.pid');
   rmSync(pidFile, { force: true });
   const child = spawn('/usr/bin/time', ['-f', '%U %S %e', '-o', timeFile, process.execPath, NOMMER_BIN, 'feederd'], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...(workers ? { NOMMER_WORKERS: String(workers) } : {}) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -122,9 +124,9 @@ async function startFeederd(timeFile: string) {
 }
 
 /** The nommer side: a fresh feederd, one `submit` of every clip (it waits for all), feederd stopped. */
-async function nommerBatch(inputs: string[], extra: string[], n: number): Promise<Sample> {
+async function nommerBatch(inputs: string[], extra: string[], n: number, workers?: number): Promise<Sample> {
   for (const c of inputs) rmSync(c.replace(/\.mp4$/, '.webm'), { force: true });
-  const feederd = await startFeederd(join(dir, `feederd-time${n}.txt`));
+  const feederd = await startFeederd(join(dir, `feederd-time${n}.txt`), workers);
   const argv = [process.execPath, NOMMER_BIN, 'submit', ...inputs, '--quiet', ...extra];
   const [client, busy] = await busyDuring(() => timed(argv, join(dir, `submit-time${n}.txt`), env));
   const treeCpu = await feederd.stop();
@@ -135,13 +137,16 @@ function report(labels: string[], samples: Sample[][]): void {
   const med = (i: number, k: keyof Sample) => median(samples[i]!.map((s) => s[k]));
   const cores = cpus().length;
   console.log(
-    `\n${'side (medians)'.padEnd(30)} ${'CPU-s'.padStart(7)} ${'vs raw'.padStart(7)} ${'wall s'.padStart(7)} ${'vs raw'.padStart(7)} ${'machine busy'.padStart(12)} ${'own share'.padStart(9)}`,
+    `\n${'side (medians)'.padEnd(34)} ${'CPU-s'.padStart(7)} ${'vs raw'.padStart(7)} ${'wall s'.padStart(7)} ${'vs raw'.padStart(7)} ${'machine busy'.padStart(12)} ${'own share'.padStart(9)}`,
   );
+  let raw = 0;
   for (const [i, label] of labels.entries()) {
+    // Each feederd side against the raw side of its own parallelism (the one listed before it).
+    if (label.startsWith('raw')) raw = i;
     const own = median(samples[i]!.map((s) => s.cpuS / (s.wallS * cores)));
     console.log(
-      `${label.padEnd(30)} ${med(i, 'cpuS').toFixed(2).padStart(7)} ${(med(i, 'cpuS') / med(0, 'cpuS')).toFixed(3).padStart(7)} ` +
-        `${med(i, 'wallS').toFixed(2).padStart(7)} ${(med(i, 'wallS') / med(0, 'wallS')).toFixed(3).padStart(7)} ` +
+      `${label.padEnd(34)} ${med(i, 'cpuS').toFixed(2).padStart(7)} ${(med(i, 'cpuS') / med(raw, 'cpuS')).toFixed(3).padStart(7)} ` +
+        `${med(i, 'wallS').toFixed(2).padStart(7)} ${(med(i, 'wallS') / med(raw, 'wallS')).toFixed(3).padStart(7)} ` +
         `${`${(med(i, 'busy') * 100).toFixed(1)}%`.padStart(12)} ${`${(own * 100).toFixed(1)}%`.padStart(9)}`,
     );
   }
@@ -152,15 +157,22 @@ function report(labels: string[], samples: Sample[][]): void {
 
 async function main(): Promise<void> {
   const inputs = Array.from({ length: clips }, (_, i) => join(dir, `clip${i}.mp4`));
-  inputs.forEach((c, i) => makeMezzanine(c, seconds, 3 - i * 0.4));
+  for (const [i, c] of inputs.entries()) makeMezzanine(c, seconds, 3 - i * 0.4);
   const commands = inputs.map((c, i) => rawCommand(c, join(dir, `raw${i}.webm`)));
-  const sides: Array<[string, (n: number) => Promise<Sample>]> = [
-    ['raw ffmpeg (same argv)', () => rawBatch(commands)],
-    ['feederd (defaults)', (n) => nommerBatch(inputs, [], n)],
-  ];
-  if (noQualityToo) sides.push(['feederd --no-quality', (n) => nommerBatch(inputs, ['--no-quality'], n)]);
+  type Side = [string, (n: number) => Promise<Sample>];
+  const sides = parallelisms.flatMap((w): Side[] => {
+    // Without --workers feederd runs as it is (no NOMMER_WORKERS): its own default.
+    const fw = workersArg ? w : undefined;
+    return [
+      [`raw ffmpeg, ${w} at once`, () => rawBatch(commands, w)],
+      [`feederd, ${w} worker(s)${fw ? '' : ' (default)'}`, (n) => nommerBatch(inputs, [], n, fw)],
+      ...(noQualityToo
+        ? [[`feederd --no-quality, ${w}`, (n: number) => nommerBatch(inputs, ['--no-quality'], n, fw)] as Side]
+        : []),
+    ];
+  });
   console.log(
-    `# batch of ${clips} × ${seconds} s 1280x720 24 fps clips (fractal + grain, H.264 + AAC) submitted at once; ${workers} worker(s) / ${workers} raw runner(s) on ${cpus().length} cores; ${runs} runs, alternating; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    `# batch of ${clips} × ${seconds} s 1280x720 24 fps clips (fractal + grain, H.264 + AAC) submitted at once; workers (raw runners alike): ${parallelisms.join(', ')} (default here: ${defaultWorkers()}) on ${cpus().length} cores; ${runs} runs, alternating; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
   );
   console.log(`raw: ${commands[0]!.join(' ')}`);
   const samples = sides.map(() => [] as Sample[]);
