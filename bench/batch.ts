@@ -13,7 +13,7 @@
 //   processes count too), and the side's own share: CPU-seconds / (wall × cores).
 // --workers 1,2 runs both sides at each parallelism (feederd through NOMMER_WORKERS), in the same
 // alternation: how many local workers keep the machine busy, and at what CPU.
-//   node dist/bench/batch.js [--clips 4] [--seconds 4] [--runs 3] [--workers N[,M...]] [--no-quality-too]
+//   node dist/bench/batch.js [--clips 4] [--seconds 2] [--runs 3] [--workers N[,M...]] [--no-quality-too]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,7 +29,7 @@ const argValue = (name: string, def: string) => {
   return i > 0 ? process.argv[i + 1]! : def;
 };
 const clips = Number(argValue('--clips', '4'));
-const seconds = Number(argValue('--seconds', '4'));
+const seconds = Number(argValue('--seconds', '2'));
 const runs = Number(argValue('--runs', '3'));
 const workersArg = argValue('--workers', '');
 /** Parallelisms to compare; none given: feederd's default (and raw with as many runners). */
