@@ -22,12 +22,8 @@ import { join } from 'node:path';
 import { defaultWorkers } from '../src/config.js';
 import { sleep } from '../src/sleep.js';
 import { makeMezzanine, timed } from './encode-util.js';
-import { NOMMER_BIN, median, nommerSync } from './util.js';
+import { NOMMER_BIN, argValue, median, nommerSync } from './util.js';
 
-const argValue = (name: string, def: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
 const clips = Number(argValue('--clips', '4'));
 const seconds = Number(argValue('--seconds', '2'));
 const runs = Number(argValue('--runs', '3'));

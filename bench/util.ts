@@ -42,3 +42,9 @@ export function percentile(xs: number[], p: number): number {
 }
 
 export const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+
+/** The value after `name` on the command line, or `def`. */
+export function argValue(name: string, def: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1]! : def;
+}
