@@ -22,6 +22,7 @@ import { NommerError } from '../src/errors.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { ffmpegPids, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
+import { CHEAP_WEBM } from './helpers/srv-cheap.js';
 
 const SEED = process.env.NOMMER_CHAOS_SEED
   ? Number(process.env.NOMMER_CHAOS_SEED) >>> 0
@@ -150,7 +151,7 @@ test('chaos: worker and feederd SIGKILLs, cancels and retries, a locked store; e
       input: clips[spec.clip],
       outputs: [{ preset: spec.preset, uri: out }],
       // The fastest libvpx speed and no quality record: the chaos is about faults and recovery, not the picture.
-      ...(spec.preset === 'webm' ? { set: ['video.speed=8', 'quality.measure=false'] } : {}),
+      ...(spec.preset === 'webm' ? { set: CHEAP_WEBM } : {}),
       ...(spec.chunked ? { chunked: true } : {}),
     });
     jobs.push({ spec, id: r.job.id, out });

@@ -11,6 +11,7 @@ import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
 import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { segmentLayout, timing } from './helpers/chunked.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
+import { CHEAP_WEBM } from './helpers/srv-cheap.js';
 
 const rig = awsRig({ leaseSeconds: 4 });
 const { procs, feeders } = rig;
@@ -29,7 +30,7 @@ test('a chunked job on the aws backend: chunks in S3 under the staging prefix, a
   const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
-    set: ['video.speed=8', 'quality.measure=false'],
+    set: CHEAP_WEBM,
     chunked: true,
   });
   const detail = await f.client.getJob(job.id);

@@ -22,6 +22,7 @@ import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { ffmpegPids, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
 import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
+import { CHUNKED_WEBM } from './helpers/srv-cheap.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -49,7 +50,7 @@ after(async () => {
 });
 
 // The fastest libvpx speed and no quality record: these tests are about faults and cleanup, not the picture.
-const SET = ['video.speed=8', 'video.crf=32', 'video.bitrateScale=4', 'quality.measure=false'];
+const SET = CHUNKED_WEBM;
 // 16 s at 4 s a chunk, two workers: four video chunks (two full waves) + audio -> assemble.
 const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
 const CLIP = { seconds: 16, width: 160, height: 120 };

@@ -18,6 +18,7 @@ import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } 
 import { chunkedRun, runAll, segmentLayout, ssim, timing } from './helpers/chunked.js';
 import { nommer } from './helpers/cli.js';
 import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
+import { CHUNKED_WEBM } from './helpers/srv-cheap.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -28,7 +29,7 @@ after(async () => {
 
 // The fastest libvpx speed, and no quality record (the product's own measuring pass, covered by the
 // quality tests): what these tests compare is chunked against unchunked at the same settings, themselves.
-const SET = ['video.speed=8', 'video.crf=32', 'video.bitrateScale=4', 'quality.measure=false'];
+const SET = CHUNKED_WEBM;
 // Keyframe chunks of a fixed length (the counts below): no scene task.
 const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4, scenes: false } };
 

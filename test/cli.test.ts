@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { NOMMER_BIN, nommerSync } from './helpers/cli.js';
 import { nommerInProcess } from './helpers/srv-inproc.js';
+import { FAST_VIDEO } from './helpers/srv-cheap.js';
 
 const d = tempDir();
 after(() => d.cleanup());
@@ -25,7 +26,7 @@ function noStack(stderr: string) {
 
 test('nommer encode makes clip.webm beside the input, and prints it', () => {
   // The fastest VP9: what is tested is the command, not the encoder's effort.
-  const r = nommerSync(['encode', clip, '--set', 'video.speed=8'], { env, cwd: d.path });
+  const r = nommerSync(['encode', clip, '--set', FAST_VIDEO[0]!], { env, cwd: d.path });
   assert.equal(r.code, 0, r.stderr);
   const out = join(d.path, 'clip.webm');
   assert.match(r.stdout, /clip\.webm\s+\(webm, [\d.]+ KiB\)/);

@@ -24,6 +24,7 @@ import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
 import { statusEvent } from './helpers/store.js';
+import { FAST_VIDEO } from './helpers/srv-cheap.js';
 
 interface FakeImds {
   url: string;
@@ -205,7 +206,7 @@ test('feederd prices each task at the instance type its worker reports (env, IMD
       const { job } = await f!.client.createJob({
         input: clip,
         outputs: [{ preset: 'webm', uri: join(d.path, `j${i}.webm`) }],
-        set: ['video.speed=8'],
+        set: FAST_VIDEO,
       });
       return job;
     }),

@@ -10,6 +10,7 @@ import type { PublicJob } from '../src/orchestrator/api.js';
 import { FAST_ABR } from './helpers/abr.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
+import { FAST_VIDEO } from './helpers/srv-cheap.js';
 
 const d = tempDir('nommer-cost-minutes-');
 let f: RunningFeederd;
@@ -38,7 +39,7 @@ test('a chunked job records the assembled output minutes and its $ per output mi
   const { job } = await f.client.createJob({
     input: clip,
     outputs: [{ preset: 'webm' }],
-    set: ['video.speed=8', 'video.crf=40'],
+    set: [...FAST_VIDEO, 'video.crf=40'],
   });
   const done = (await waitForJob(f.client, job.id, isFinal, 180_000)) as Costed;
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));

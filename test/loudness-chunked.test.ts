@@ -13,6 +13,7 @@ import { ebur128, program, PROGRAMS } from './helpers/loudness.js';
 import { nommer } from './helpers/cli.js';
 import { launchBrowser, openDashboard } from './helpers/browser.js';
 import { loudnessText } from '../src/api/format.js';
+import { FAST_VIDEO } from './helpers/srv-cheap.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -33,7 +34,7 @@ test('a chunked job measures its audio once and its joined output lands on -16 L
   const out = join(d.path, 'loud.webm');
   const env = { env: f.env, cwd: d.path, timeoutMs: 120_000 };
   const r = await nommer(
-    ['submit', input, '-o', out, '--chunked', '--loudness', '-16', '--no-quality', '-s', 'video.speed=8', '--json'],
+    ['submit', input, '-o', out, '--chunked', '--loudness', '-16', '--no-quality', '-s', FAST_VIDEO[0]!, '--json'],
     env,
   );
   assert.equal(r.code, 0, r.stderr);

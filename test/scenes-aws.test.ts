@@ -16,6 +16,7 @@ import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helper
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { timing, videoKeyframes } from './helpers/chunked.js';
 import { againstWholeFile, makeCutTitle, planStarts } from './helpers/scenes.js';
+import { CHUNKED_WEBM } from './helpers/srv-cheap.js';
 
 let aws: AwsEnv;
 const procs: ChildProcess[] = [];
@@ -33,7 +34,7 @@ after(async () => {
 
 // The fastest libvpx speed, and no quality record (the product's own measuring pass, covered by the
 // quality tests): what these tests compare is chunked against unchunked at the same settings, themselves.
-const SET = ['video.speed=8', 'video.crf=32', 'video.bitrateScale=4', 'quality.measure=false'];
+const SET = CHUNKED_WEBM;
 
 test('aws, an s3:// input: the scene task on a worker plans every chunk, and every cut within the allowed lengths is a boundary to the frame', async () => {
   const chunking = { enabled: true, thresholdSeconds: 5, chunkSeconds: 2, minChunkSeconds: 1, maxChunkSeconds: 3 };

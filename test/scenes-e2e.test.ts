@@ -20,6 +20,7 @@ import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helper
 import { chunkedRun, timing, videoKeyframes } from './helpers/chunked.js';
 import { againstWholeFile, makeCutTitle, planStarts } from './helpers/scenes.js';
 import { nommer } from './helpers/cli.js';
+import { CHUNKED_WEBM } from './helpers/srv-cheap.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -30,7 +31,7 @@ after(async () => {
 
 // The fastest libvpx speed, and no quality record (the product's own measuring pass, covered by the
 // quality tests): what these tests compare is chunked against unchunked at the same settings, themselves.
-const SET = ['video.speed=8', 'video.crf=32', 'video.bitrateScale=4', 'quality.measure=false'];
+const SET = CHUNKED_WEBM;
 /** 8 s: shots of 1.6, 2, 1.2, 1.8 and 1.4 s; cuts at frames 40, 90, 120 and 165. */
 const SHOTS = [1.6, 2, 1.2, 1.8, 1.4];
 const LENGTHS = { minChunkSeconds: 1, maxChunkSeconds: 3 };

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FFMPEG, FFPROBE, makeClip } from './media.js';
+import { FAST_VIDEO } from './srv-cheap.js';
 
 export interface AbrClip {
   name: string;
@@ -113,7 +114,7 @@ export function writeAbrConfig(dir: string): void {
 }
 
 /** Settings that keep a test package quick: 2 s segments, fast VP9. */
-export const FAST_ABR = ['abr.segmentSeconds=2', 'video.speed=8'];
+export const FAST_ABR = ['abr.segmentSeconds=2', ...FAST_VIDEO];
 
 function probeJson(args: string[]): {
   streams?: Array<Record<string, unknown>>;

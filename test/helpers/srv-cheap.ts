@@ -18,3 +18,15 @@ export const FAST_VIDEO = ['video.speed=8'];
 export function noQuality(config: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...NO_QUALITY, ...config };
 }
+
+/** A job's `set` without the quality record (NO_QUALITY for one job rather than for a feederd). */
+export const NO_QUALITY_SET = ['quality.measure=false'];
+
+/** A webm job's `set` where neither the picture nor its quality record is tested. */
+export const CHEAP_WEBM = [...FAST_VIDEO, ...NO_QUALITY_SET];
+
+/**
+ * Chunked webm jobs (the chunk helper's users): CHEAP_WEBM at CRF 32 under a 4x bitrate cap, small
+ * outputs whose seams still show.
+ */
+export const CHUNKED_WEBM = [...FAST_VIDEO, 'video.crf=32', 'video.bitrateScale=4', ...NO_QUALITY_SET];
