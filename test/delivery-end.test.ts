@@ -13,37 +13,22 @@ import { createLogger } from '../src/log.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { attachDelivery, Staging } from '../src/orchestrator/staging.js';
 import { openStore } from '../src/orchestrator/store/index.js';
-import { awsRig, startAwsWorker } from './helpers/aws-env.js';
+import { awsRig, sharedRigFeederd, startAwsWorker } from './helpers/aws-env.js';
 import { nommer } from './helpers/cli.js';
-import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { isFinal, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
 import { statusEvent } from './helpers/store.js';
 import { FAST_VIDEO } from './helpers/srv-cheap.js';
 import { nommerInProcess } from './helpers/srv-inproc.js';
 
 const rig = awsRig({ maxAttempts: 1 });
-const { procs, feeders, dirs } = rig;
-
-async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
-  const d = tempDir();
-  dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 0, config: rig.aws.config, env: rig.aws.env });
-  feeders.push(f);
-  return { dir: d.path, f };
-}
+const { procs, dirs } = rig;
 
 /**
- * The two submit tests share one feederd (a start costs about 3 s of CPU), each with a directory
- * of its own, and find their job by its destination. Workers run in the feederd's directory
- * (f.dir), whose config names the aws backend.
+ * The two submit tests share one feederd, each with a directory of its own, and find their job by
+ * its destination.
  */
-let shared: Promise<{ dir: string; f: RunningFeederd }> | undefined;
-async function sharedSetup(): Promise<{ dir: string; f: RunningFeederd }> {
-  const { f } = await (shared ??= setup());
-  const d = tempDir();
-  dirs.push(d);
-  return { dir: d.path, f };
-}
+const sharedSetup = sharedRigFeederd(rig, () => rig.aws.config);
 const jobTo = async (f: RunningFeederd, dest: string) =>
   (await f.client.listJobs()).jobs.find((j) => j.outputs[0]?.uri === dest);
 

@@ -10,13 +10,13 @@ import { test } from 'node:test';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
 import { openStore } from '../src/orchestrator/store/index.js';
-import { awsRig, startAwsWorker } from './helpers/aws-env.js';
-import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { makeClip, probe, tempDir } from './helpers/media.js';
+import { awsRig, rigFeederd, sharedRigFeederd, startAwsWorker } from './helpers/aws-env.js';
+import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
+import { makeClip, probe } from './helpers/media.js';
 import { FAST_VIDEO, noQuality } from './helpers/srv-cheap.js';
 
 const rig = awsRig({ maxAttempts: 1 });
-const { procs, feeders, dirs } = rig;
+const { procs, feeders } = rig;
 
 function storage(): S3Storage {
   return new S3Storage({
@@ -27,26 +27,13 @@ function storage(): S3Storage {
 /** No test here looks at quality figures: none are measured (one ffmpeg run less per output). */
 const CONFIG = () => noQuality(rig.aws.config);
 
-async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
-  const d = tempDir();
-  dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 0, config: CONFIG(), env: rig.aws.env });
-  feeders.push(f);
-  return { dir: d.path, f };
-}
+const setup = () => rigFeederd(rig, CONFIG());
 
 /**
- * The first two tests share one feederd (a start costs about 3 s of CPU), each with a directory
- * of its own for its media; the second stops it to read its store. The third restarts its own.
- * Workers run in the feederd's directory (f.dir), whose config names the aws backend.
+ * The first two tests share one feederd, each with a directory of its own for its media; the
+ * second stops it to read its store. The third starts (and restarts) its own.
  */
-let shared: Promise<{ dir: string; f: RunningFeederd }> | undefined;
-async function sharedSetup(): Promise<{ dir: string; f: RunningFeederd }> {
-  const { f } = await (shared ??= setup());
-  const d = tempDir();
-  dirs.push(d);
-  return { dir: d.path, f };
-}
+const sharedSetup = sharedRigFeederd(rig, CONFIG);
 
 function worker(t: { after(fn: () => void): void }, dir: string, id: string): void {
   const w = startAwsWorker(dir, rig.aws.env, id);

@@ -6,7 +6,9 @@ import { after, before } from 'node:test';
 import { setupAws } from '../../src/adapters/aws/setup.js';
 import { startMoto, type Moto } from './moto.js';
 import { NOMMER_BIN } from './cli.js';
-import type { RunningFeederd } from './feederd.js';
+import { startFeederd, type RunningFeederd } from './feederd.js';
+import { tempDir } from './media.js';
+import { sharedOnce } from './shared-once.js';
 
 export interface AwsEnv {
   moto: Moto;
@@ -84,4 +86,36 @@ export function awsRig(opts: { maxAttempts?: number; leaseSeconds?: number } = {
     feeders,
     dirs,
   };
+}
+
+/** A temp dir the rig removes after the file's tests. */
+function rigDir(rig: AwsRig): string {
+  const d = tempDir();
+  rig.dirs.push(d);
+  return d.path;
+}
+
+/** A feederd on the rig (no workers: the tests start their own) in a directory of its own. */
+export async function rigFeederd(
+  rig: AwsRig,
+  config: Record<string, unknown>,
+): Promise<{ dir: string; f: RunningFeederd }> {
+  const dir = rigDir(rig);
+  const f = await startFeederd(dir, { workers: 0, config, env: rig.aws.env });
+  rig.feeders.push(f);
+  return { dir, f };
+}
+
+/**
+ * One rigFeederd shared by the tests of a file (a start costs about 3 s of CPU), made when the
+ * first of them asks; each call gets a directory of its own for its media. `config` is read then,
+ * after the rig's `before`. Workers run in the feederd's directory (f.dir), whose config names the
+ * aws backend.
+ */
+export function sharedRigFeederd(
+  rig: AwsRig,
+  config: () => Record<string, unknown>,
+): () => Promise<{ dir: string; f: RunningFeederd }> {
+  const shared = sharedOnce(() => rigFeederd(rig, config()));
+  return async () => ({ dir: rigDir(rig), f: (await shared()).f });
 }
