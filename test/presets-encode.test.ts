@@ -3,13 +3,14 @@
 // keyframe spacing, bitrate ceilings, orientation, odd sizes, missing streams, VFR.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ffmpegInputArg, toProbeInfo } from '../src/ffmpeg/probe.js';
 import type { ProbeInfo } from '../src/ffmpeg/types.js';
 import { compileJob, type CompiledJob } from '../src/presets/compile.js';
 import { getPreset } from '../src/presets/registry.js';
+import { probeDecoded, type DecodedProbe } from './helpers/chunk-probe.js';
 import { decodesCleanly, FFMPEG, keyframeTimes, makeClip, probe, tempDir, type Probed } from './helpers/media.js';
 
 const ENCODERS = new Set([
@@ -57,13 +58,16 @@ const frames = (p: Probed) => Number(stream(p, 'video')!.nb_read_frames);
 describe('every preset on a 2 s 160x120 clip with 5.1 audio', () => {
   let src: string;
   let job: CompiledJob & { paths: string[] };
-  /** Each output probed once, frames counted (a decode): what every test below reads of it. */
-  let probed: Probed[];
+  /**
+   * Each output probed once with every frame decoded (its frames counted, decoder errors on
+   * stderr): what every test below reads of it, the clean decode included.
+   */
+  let probed: DecodedProbe[];
   const names = ['webm', 'webm-vp8', 'av1', 'ogg', 'opus', 'poster', 'webm-2pass'];
   before(() => {
     src = makeClip(join(dir.path, 'all.mp4'), { seconds: 2, width: 160, height: 120, audioChannels: 6 });
     job = encode(src, names, 'all');
-    probed = job.paths.map((p) => probe(p, true));
+    probed = job.paths.map(probeDecoded);
   });
 
   it('decodes the input once for all one-pass outputs', () => {
@@ -91,8 +95,7 @@ describe('every preset on a 2 s 160x120 clip with 5.1 audio', () => {
       assert.equal(stream(p, 'video')?.codec_name, v, name);
       assert.equal(stream(p, 'audio')?.codec_name, a, name);
       assert.equal(p.streams.length, (v ? 1 : 0) + (a ? 1 : 0), `${name}: only the mapped streams`);
-      const clean = decodesCleanly(job.paths[i]!);
-      assert.ok(clean.ok, `${name}: ${clean.errors}`);
+      assert.ok(p.clean, `${name}: ${p.errors}`);
     }
   });
 
@@ -129,6 +132,24 @@ describe('every preset on a 2 s 160x120 clip with 5.1 audio', () => {
     assert.equal(p.streams.length, 1);
     assert.equal(p.streams[0]!.nb_read_frames, '1');
     assert.deepEqual([p.streams[0]!.width, p.streams[0]!.height], [160, 120]);
+  });
+
+  it('a damaged output is not clean: one probe flags it as a separate ffmpeg decode does', () => {
+    // What lets a single ffprobe stand for a probe plus a decode above. The ogg with 16 bytes
+    // flipped mid-file (a page fails its CRC); the webm cut at two thirds (a cluster ends early).
+    const ogg = readFileSync(job.paths[names.indexOf('ogg')]!);
+    const webm = readFileSync(job.paths[names.indexOf('webm')]!);
+    const mid = ogg.length >> 1;
+    for (let i = mid; i < mid + 16; i++) ogg[i]! ^= 0xff;
+    const damaged = { ogg, webm: webm.subarray(0, Math.floor((webm.length * 2) / 3)) };
+    for (const [ext, bytes] of Object.entries(damaged)) {
+      const path = join(dir.path, `damaged.${ext}`);
+      writeFileSync(path, bytes);
+      const p = probeDecoded(path);
+      assert.equal(p.clean, false, `${ext}: probeDecoded calls it clean`);
+      assert.notEqual(p.errors.trim(), '', ext);
+      assert.equal(decodesCleanly(path).ok, false, `${ext}: ffmpeg decodes it cleanly`);
+    }
   });
 });
 
@@ -168,12 +189,12 @@ describe('encodes of special inputs', () => {
   it('an input without audio makes a video-only webm', () => {
     const src = makeClip(join(dir.path, 'silent.mp4'), { audioChannels: 0, seconds: 1 });
     const job = encode(src, ['webm'], 'silent');
-    const p = probe(job.paths[0]!);
+    const p = probeDecoded(job.paths[0]!);
     assert.deepEqual(
       p.streams.map((s) => s.codec_name),
       ['vp9'],
     );
-    assert.ok(decodesCleanly(job.paths[0]!).ok);
+    assert.ok(p.clean, p.errors);
   });
 
   it('an odd-sized input (321x241) gives even output dimensions', () => {
@@ -265,9 +286,9 @@ describe('encodes of special inputs', () => {
     assert.ok(probeInfo(src).video!.interlaced, 'source is flagged interlaced');
     const job = encode(src, ['webm'], 'interlaced');
     assert.match(job.commands[0]!.args.join(' '), /-vf bwdif=mode=send_frame/);
-    const p = probe(job.paths[0]!, true);
+    const p = probeDecoded(job.paths[0]!);
     assert.equal(frames(p), 25);
-    assert.ok(decodesCleanly(job.paths[0]!).ok);
+    assert.ok(p.clean, p.errors);
   });
 
   it('a variable frame rate input keeps its frames and timestamps', () => {
@@ -302,13 +323,13 @@ describe('encodes of special inputs', () => {
     assert.ok(info.video!.vfr, `source is VFR: r=${info.video!.rFrameRate} avg=${info.video!.avgFrameRate}`);
     const s = probe(src, true);
     const job = encode(src, ['webm'], 'vfr');
-    const p = probe(job.paths[0]!, true);
+    const p = probeDecoded(job.paths[0]!);
     assert.ok(Math.abs(frames(p) - frames(s)) <= 1, `${frames(p)} frames vs ${frames(s)}`);
     assert.ok(
       Math.abs(Number(p.format.duration) - Number(s.format.duration)) <= 0.04 + 0.02,
       `${p.format.duration} vs ${s.format.duration}`,
     );
-    assert.ok(decodesCleanly(job.paths[0]!).ok);
+    assert.ok(p.clean, p.errors);
   });
 });
 
