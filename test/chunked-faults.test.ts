@@ -18,7 +18,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openDatabase } from '../src/adapters/local/db.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
-import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
+import { probeDecoded } from './helpers/chunk-probe.js';
+import { makeClip, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { ffmpegPids, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
 import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
@@ -406,13 +407,13 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
   assert.ok(asm.result, 'the assemble task reported a result');
   assert.deepEqual(asm.result!.repaired, [], `the assembler repaired nothing: ${JSON.stringify(asm.result)}`);
   const out = join(d, 'out', 'film.webm');
-  const p = probe(out, true);
+  const p = probeDecoded(out);
   const v = p.streams.find((x) => x.codec_type === 'video')!;
   assert.equal(v.codec_name, 'vp9');
   assert.equal(Number(v.nb_read_frames), FRAMES, 'every frame of the source');
   assert.equal(p.streams.find((x) => x.codec_type === 'audio')?.codec_name, 'opus');
   assert.ok(Math.abs(Number(p.format.duration) - CLIP.seconds) < 0.2, `duration ${p.format.duration}`);
-  assert.ok(decodesCleanly(out).ok);
+  assert.ok(p.clean, p.errors);
   await until(
     () => filesIn(join(s.home, 'chunks')).length === 0,
     10_000,

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/adapters/aws/clients.js';
-import { decodesCleanly, tempDir } from './helpers/media.js';
+import { tempDir } from './helpers/media.js';
 import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
-import { timing, videoKeyframes } from './helpers/chunked.js';
+import { decodedTiming, videoKeyframes } from './helpers/chunked.js';
 import { againstWholeFile, makeCutTitle, planStarts } from './helpers/scenes.js';
 import { CHUNKED_WEBM } from './helpers/srv-cheap.js';
 
@@ -78,9 +78,9 @@ test('aws, an s3:// input: the scene task on a worker plans every chunk, and eve
   for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
   await f.stop();
 
-  const t = timing(out);
+  const t = decodedTiming(out);
   assert.equal(t.frames, title.frames, "exactly the source's frames");
-  assert.ok(decodesCleanly(out).ok);
+  assert.ok(t.clean, t.errors);
   assert.ok(t.audio !== null, 'the audio the worker found is in the output');
   const keys = new Set(videoKeyframes(out).map((t) => Math.round(t * 25)));
   for (const c of title.cuts) assert.ok(keys.has(c), `a keyframe at cut ${c}`);

@@ -138,24 +138,36 @@ export function videoKeyframes(path: string): number[] {
     .map(([p]) => Number(p));
 }
 
+export interface Timing {
+  video: number;
+  audio: number | null;
+  frames: number;
+  duration: number;
+}
+
+const TIMING_ARGS = [
+  ...['-v', 'error', '-count_packets', '-print_format', 'json'],
+  ...['-show_entries', 'stream=codec_type,start_time,nb_read_packets:format=duration'],
+];
+
 /** Stream start times (s) and counted video frames, format duration. */
-export function timing(path: string): { video: number; audio: number | null; frames: number; duration: number } {
-  const j = JSON.parse(
-    execFileSync(
-      FFPROBE,
-      [
-        '-v',
-        'error',
-        '-count_packets',
-        '-print_format',
-        'json',
-        '-show_entries',
-        'stream=codec_type,start_time,nb_read_packets:format=duration',
-        path,
-      ],
-      { encoding: 'utf8' },
-    ),
-  ) as {
+export function timing(path: string): Timing {
+  return parseTiming(execFileSync(FFPROBE, [...TIMING_ARGS, path], { encoding: 'utf8' }));
+}
+
+/**
+ * timing() and a whole decode in one ffprobe (-count_frames decodes every frame of every stream):
+ * `clean` when it wrote no error line, as decodesCleanly's separate ffmpeg run would tell (a
+ * truncated webm or an ogg page failing its CRC is flagged by both: presets-encode.test.ts).
+ */
+export function decodedTiming(path: string): Timing & { clean: boolean; errors: string } {
+  const r = spawnSync(FFPROBE, [...TIMING_ARGS, '-count_frames', path], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`ffprobe ${path} failed: ${r.stderr}`);
+  return { ...parseTiming(r.stdout), clean: r.stderr.trim() === '', errors: r.stderr };
+}
+
+function parseTiming(json: string): Timing {
+  const j = JSON.parse(json) as {
     streams: Array<{ codec_type: string; start_time: string; nb_read_packets: string }>;
     format: { duration: string };
   };
