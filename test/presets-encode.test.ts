@@ -32,8 +32,15 @@ function ffmpeg(args: string[]): string {
   return r.stderr;
 }
 
+/**
+ * Each source is probed once (every source here has a name of its own and is never rewritten):
+ * a test that asserts on its source and then encodes it, or encodes it again, reads the same probe.
+ */
+const probeInfos = new Map<string, ProbeInfo>();
 function probeInfo(path: string): ProbeInfo {
-  return toProbeInfo(probe(path));
+  let info = probeInfos.get(path);
+  if (!info) probeInfos.set(path, (info = toProbeInfo(probe(path))));
+  return info;
 }
 
 let jobNo = 0;
