@@ -44,6 +44,14 @@ import {
   type RawReference,
   type SampleEncoder,
 } from './quality/encode-quality.js';
+import {
+  type EncoderReport,
+  encoderQuality,
+  fileIndexOf,
+  measuredByEncoder,
+  readVstats,
+  withEncoderPsnr,
+} from './quality/encoder-psnr.js';
 import { enforceGates } from './quality/gates.js';
 import {
   searchOnSamples,
@@ -203,6 +211,8 @@ interface IntoRun {
   commands: string[][];
   /** Corrections run so far, to name each one's raw reference apart. */
   reruns: number;
+  /** What each output's encoder reported of its PSNR, for an output measured that way (encoder-psnr.ts). */
+  reports: Array<EncoderReport | undefined>;
 }
 
 /**
@@ -226,6 +236,7 @@ export async function encodeInto(req: EncodeIntoRequest): Promise<EncodeResult> 
     sampleEncoders: [],
     commands: [],
     reruns: 0,
+    reports: [],
   };
   try {
     const plain = compileOutputs(run, []);
@@ -437,23 +448,58 @@ async function encodeAll(run: IntoRun, compiled: CompiledJob) {
           compiled.commands.map((c) => c.args),
         )
       : undefined;
+  const byEncoder = taken ? [] : encoderMeasured(run, compiled);
   const refs: Array<RawReference | undefined> = [];
-  if (!taken) for (const [i, o] of compiled.outputs.entries()) refs[i] = await referenceOf(run, i, o.video, 0);
+  if (!taken)
+    for (const [i, o] of compiled.outputs.entries())
+      refs[i] = byEncoder.includes(i) ? undefined : await referenceOf(run, i, o.video, 0);
   const runArgs = withReferences(
     compiled.commands,
     req.outputs.map((o, i) => ({ outputPath: o.path, ref: refs[i] })),
   );
+  const paths = req.outputs.map((o) => o.path);
   for (const [i] of taken ? [] : compiled.commands.entries()) {
-    await runFfmpeg(req.ffmpeg.ffmpeg, runArgs[i]!, {
-      signal: req.signal,
-      onSpawn: req.onSpawn,
-      onProgress: (b) => {
-        const p = progress.update(i, b, now());
-        req.onProgress?.(share ? { ...p, fraction: share + (1 - share) * p.fraction } : p);
+    const psnrPaths = byEncoder.map((j) => paths[j]!).filter((p) => compiled.commands[i]!.args.includes(p));
+    const vstats = join(run.passlogDir, `vstats-${i}.log`);
+    let psnrAll: Record<string, number> | undefined;
+    await runFfmpeg(
+      req.ffmpeg.ffmpeg,
+      psnrPaths.length ? withEncoderPsnr(runArgs[i]!, psnrPaths, vstats) : runArgs[i]!,
+      {
+        signal: req.signal,
+        onSpawn: req.onSpawn,
+        onProgress: (b) => {
+          if (b.end) psnrAll = b.psnrAll;
+          const p = progress.update(i, b, now());
+          req.onProgress?.(share ? { ...p, fraction: share + (1 - share) * p.fraction } : p);
+        },
       },
-    });
+    );
+    for (const path of psnrPaths) {
+      const file = fileIndexOf(compiled.commands[i]!.args, paths, path);
+      run.reports[paths.indexOf(path)] = {
+        psnrAll: psnrAll?.[`${file}:0`],
+        lumaFrames: await readVstats(vstats, file),
+      };
+    }
   }
   return { taken, refs };
+}
+
+/**
+ * The outputs whose quality their encoder reports (measuredByEncoder), each the first output
+ * with video of the run that writes it: ffmpeg reports the whole output's PSNR for that one only.
+ */
+function encoderMeasured(run: IntoRun, compiled: CompiledJob): number[] {
+  const paths = run.req.outputs.map((o) => o.path);
+  return compiled.outputs.flatMap((o, i) => {
+    const video = o.video;
+    if (!video || whyNotMeasured(run.presets[i]!, run.probe, video)) return [];
+    if (!measuredByEncoder(run.presets[i]!, video, Boolean(run.searches[i]))) return [];
+    const writer = [...compiled.commands].reverse().find((c) => c.args.includes(paths[i]!));
+    const first = writer && paths.findIndex((p, j) => compiled.outputs[j]!.video && writer.args.includes(p));
+    return first === i ? [i] : [];
+  });
 }
 
 /** A correction re-encodes only the output that missed, into its own path. */
@@ -537,16 +583,21 @@ async function qualityOf(
   }
   if (!run.presets[i]!.video) return undefined;
   const why = whyNotMeasured(run.presets[i]!, probe, video);
-  return why
-    ? { skipped: why }
-    : await measureOutput({
-        ffmpeg: req.ffmpeg.ffmpeg,
-        input: run.input,
-        probe,
-        video: video!,
-        path,
-        rawReference: ref,
-        every: everyOf(run, i),
-        signal: req.signal,
-      });
+  if (why) return { skipped: why };
+  // From the encoder where it reported the whole output; else decoded (without a raw reference).
+  const report = run.reports[i];
+  const fromEncoder = report && encoderQuality(report, undefined, probe.video?.fps ?? 30);
+  return (
+    fromEncoder ??
+    (await measureOutput({
+      ffmpeg: req.ffmpeg.ffmpeg,
+      input: run.input,
+      probe,
+      video: video!,
+      path,
+      rawReference: ref,
+      every: everyOf(run, i),
+      signal: req.signal,
+    }))
+  );
 }

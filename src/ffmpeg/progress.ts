@@ -10,6 +10,12 @@ export interface FfmpegProgressBlock {
   speed?: number;
   totalSize?: number;
   end: boolean;
+  /**
+   * An encoder's own PSNR of its output so far, all planes (`-flags +psnr`), keyed
+   * `<file>:<stream>`; only where ffmpeg reports it (the first video stream of a run; the last
+   * block has the whole output's).
+   */
+  psnrAll?: Record<string, number>;
 }
 
 /** Feeds on stdout chunks; calls onBlock for each complete key=value block (ended by `progress=`). */
@@ -54,7 +60,19 @@ export function toBlock(kv: Record<string, string>, end: boolean): FfmpegProgres
     speed,
     totalSize: finite(kv.total_size),
     end,
+    ...psnrOf(kv),
   };
+}
+
+/** The `stream_<file>_<stream>_psnr_all` values of a block, as `{ psnrAll }` (none: {}). */
+function psnrOf(kv: Record<string, string>): Pick<FfmpegProgressBlock, 'psnrAll'> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(kv)) {
+    const m = /^stream_(\d+)_(\d+)_psnr_all$/.exec(k);
+    const x = m ? finite(v) : undefined;
+    if (m && x !== undefined) out[`${m[1]}:${m[2]}`] = x;
+  }
+  return Object.keys(out).length ? { psnrAll: out } : {};
 }
 
 /**

@@ -10,11 +10,20 @@ import {
   type GateResult,
   gateResultSchema,
   outputHdrSchema,
+  type PooledLuma,
+  pooledLumaSchema,
   type PooledQuality,
   pooledQualitySchema,
 } from './quality-record.js';
 
-export { type GateResult, POOLS, type Pool, type PooledQuality, type PooledScores } from './quality-record.js';
+export {
+  type GateResult,
+  POOLS,
+  type PooledLuma,
+  type Pool,
+  type PooledQuality,
+  type PooledScores,
+} from './quality-record.js';
 
 /** Scores of one output against its source, frames paired by number, at the output's size. */
 export interface Quality {
@@ -87,6 +96,14 @@ export type OutputQuality = Partial<Quality> & {
   sampling?: Sampling;
   /** The output's quality gates (config or preset `quality.gates`) and how it fared. */
   gates?: GateResult[];
+  /**
+   * Where the scores come from: 'encoder', the encoder's own PSNR of the frames it
+   * reconstructed (quality/encoder-psnr.ts: PSNR only, no SSIM); 'decode' or absent (older
+   * records), the output decoded and compared with its source after the encode.
+   */
+  source?: 'encoder' | 'decode';
+  /** From the encoder: its frames' luma PSNR pooled (it reports no chroma per frame). */
+  pooledLuma?: PooledLuma;
 };
 /** Every `every`th frame of the output from frame `first` (0-based); `first` is absent in older records. */
 export type Sampling = 'full' | { every: number; first?: number };
@@ -131,6 +148,8 @@ export const outputQualitySchema = z.looseObject({
     .optional(),
   pooled: pooledQualitySchema.optional(),
   gates: z.array(gateResultSchema).optional(),
+  source: z.enum(['encoder', 'decode']).optional(),
+  pooledLuma: pooledLumaSchema.optional(),
 }) satisfies z.ZodType<OutputQuality>;
 
 /** A task result's `quality` list: one entry per output URI. */

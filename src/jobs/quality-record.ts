@@ -31,6 +31,9 @@ export const pooledQualitySchema = z.object({
   psnr: pooledScores,
 });
 export type PooledQuality = z.infer<typeof pooledQualitySchema>;
+/** An encoder's per-frame luma PSNR pooled, every frame of the output (quality/encoder-psnr.ts). */
+export const pooledLumaSchema = z.object({ frames: z.number().int().min(1), psnrY: pooledScores });
+export type PooledLuma = z.infer<typeof pooledLumaSchema>;
 export type PooledScores = z.infer<typeof pooledScores>;
 
 /** One gate checked on an output: passed, flagged (kept, said), or not checkable (not measured). */

@@ -160,6 +160,12 @@ export const QUALITY_TARGET_RE = new RegExp(`^(ssim|psnr|vmaf)(\\.(${POOLS.join(
 const qualityShape = {
   /** Measure SSIM/PSNR of the output against its source (default: on). */
   measure: z.boolean().optional(),
+  /**
+   * Measure SSIM too, by decoding the output after the encode (with PSNR, from the decode).
+   * Without it, an output whose encoder reports PSNR (VP8, VP9, libaom AV1) gets its PSNR from
+   * the encode itself, at no extra cost; a target or a gate on SSIM measures SSIM anyway.
+   */
+  ssim: z.boolean().optional(),
   /** Measure every Nth frame when no target is asked for (1: every frame, as a target always does). */
   sampleEvery: z.number().int().min(1).max(1000).optional(),
   /** Search the CRF that reaches this score (vp8, vp9, av1), e.g. ssim=0.985. */
