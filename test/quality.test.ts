@@ -28,6 +28,7 @@ import { qualityText } from '../src/tui/format.js';
 import { FFMPEG, tempDir } from './helpers/media.js';
 import { chunkedRun, runAll, ssim } from './helpers/chunked.js';
 import { nommer } from './helpers/cli.js';
+import { psnr } from './helpers/psnr.js';
 import { startFeederd, waitForJob, isFinal } from './helpers/feederd.js';
 
 const dirs: Array<{ cleanup(): void }> = [];
@@ -173,13 +174,57 @@ test('samples grow with the input, a short input is its own sample, and both sid
 
 // ---- measurement on every output ----------------------------------------------------------
 
-test('every video output reports SSIM and PSNR equal to a fresh measurement, on flat and noisy clips (and --no-quality skips it)', async () => {
+test('by default a VP9 output takes its PSNR from the encoder: every frame, no second ffmpeg run, as a fresh psnr measurement says', async () => {
+  for (const src of [FLAT, NOISY]) {
+    const out = join(work.path, `encoder-psnr-${src === FLAT ? 'flat' : 'noisy'}.webm`);
+    let spawns = 0;
+    const r = await encode({
+      ffmpeg: ff,
+      storage: localFileStorage(),
+      input: src,
+      outputs: [{ preset: getPreset('webm'), path: out }],
+      force: true,
+      onSpawn: () => spawns++,
+    });
+    const q = r.outputs[0]!.quality!;
+    const fresh = psnr(out, src);
+    assert.equal(fresh.frames, 36);
+    assert.equal(q.source, 'encoder', JSON.stringify(q));
+    assert.equal(q.ssim, undefined);
+    assert.deepEqual(q.sampling, 'full');
+    // ffmpeg reports the encoder's figure to 0.01 dB: half a unit, and the filter's own rounding.
+    assert.ok(Math.abs(q.psnr! - fresh.average) <= 0.006, `encoder ${q.psnr}, measured ${fresh.average}`);
+    // Every frame's luma, as the filter measures each frame (both to 0.01 dB).
+    const luma = q.pooledLuma!;
+    assert.equal(luma.frames, 36);
+    const mean = fresh.yFrames.reduce((a, x) => a + x, 0) / fresh.yFrames.length;
+    assert.ok(Math.abs(luma.psnrY.mean - mean) <= 0.006, `luma mean ${luma.psnrY.mean}, filter's ${mean}`);
+    assert.equal(luma.psnrY.min, Math.min(...fresh.yFrames));
+    assert.ok(luma.psnrY.min <= luma.psnrY.p5 && luma.psnrY.p5 <= luma.psnrY.mean, JSON.stringify(luma));
+    assert.equal(q.pooled, undefined);
+    // The encode's own runs only: no measuring run after it.
+    assert.equal(spawns, r.commands.length, JSON.stringify(r.commands));
+    assert.ok(!r.commands.flat().includes('+psnr'), 'the commands shown are the encode as the user would run it');
+  }
+});
+
+test('every video output reports SSIM and PSNR equal to a fresh measurement when SSIM is asked for, on flat and noisy clips (and --no-quality skips it)', async () => {
   // The CLI path (encode, piped: the final line of each output says its scores) on the flat clip
   // with audio, the library on the noisy one. The --json record of `encode` is read below
   // (--no-quality) and, with its scores, in test/quality-trust.test.ts.
   const flatOut = join(work.path, 'flat-plain.webm');
   // Every frame (quality.sampleEvery=1): the default samples (test/quality-sampling.test.ts).
-  const r = await nommer(['encode', FLAT, '-o', flatOut, '-f', '--set', 'quality.sampleEvery=1']);
+  const r = await nommer([
+    'encode',
+    FLAT,
+    '-o',
+    flatOut,
+    '-f',
+    '--set',
+    'quality.sampleEvery=1',
+    '--set',
+    'quality.ssim=true',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const line =
     /flat-plain\.webm {2}\(webm, [^)]+\) {2}SSIM (0\.\d{4}) \(p5 0\.\d{4}\) · PSNR (\d+\.\d{2}) dB \(p5 \d+\.\d{2}\)\n/.exec(
@@ -192,10 +237,13 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement, on 
     ffmpeg: ff,
     storage: localFileStorage(),
     input: NOISY,
-    outputs: [{ preset: applyOverrides(getPreset('webm'), ['quality.sampleEvery=1']), path: noisyOut }],
+    outputs: [
+      { preset: applyOverrides(getPreset('webm'), ['quality.sampleEvery=1', 'quality.ssim=true']), path: noisyOut },
+    ],
     force: true,
   });
   const noisyQ = lib.outputs[0]!.quality!;
+  assert.equal(noisyQ.source, undefined, 'decoded: the record says no other source');
   for (const [q, out, src] of [
     [flatQ, flatOut, FLAT],
     [noisyQ, noisyOut, NOISY],
@@ -387,8 +435,11 @@ test('on feederd: a chunked job with a target searches per chunk on the workers,
     assert.ok(s.chunks.length >= 2, JSON.stringify(s));
     for (const c of s.chunks) assert.ok(c.reached || /^out of reach/.test(c.note ?? ''), JSON.stringify(c));
     assert.equal(s.reached, true);
+    // A plain job on a worker: PSNR from the encoder, every frame, as the filter measures it.
     const plain = (await waitForJob(f.client, ids[1]!, isFinal)).outputs[0]!.quality as OutputQuality;
-    assert.ok(Math.abs(plain.ssim! - ssim(plainOut, FLAT).all) <= 0.002);
+    assert.equal(plain.source, 'encoder', JSON.stringify(plain));
+    assert.ok(Math.abs(plain.psnr! - psnr(plainOut, FLAT).average) <= 0.006, JSON.stringify(plain));
+    assert.equal(plain.pooledLuma?.frames, 36);
     assert.equal(plain.search, undefined);
   } finally {
     await f.stop();
