@@ -162,7 +162,8 @@ test('p5 and min (and mean, harmonic, p1) equal an independent per-frame measure
     ffmpeg: locateFfmpeg(),
     storage: localFileStorage(),
     input,
-    outputs: [{ preset: getPreset('webm'), path: out }],
+    // SSIM asked for: the decode pass, sampled (without it VP9's PSNR comes from the encoder).
+    outputs: [{ preset: applyOverrides(getPreset('webm'), ['quality.ssim=true']), path: out }],
     force: true,
   });
   const q = r.outputs[0]!.quality!;

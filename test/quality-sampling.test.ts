@@ -37,7 +37,7 @@ const made = spawnSync(
 );
 if (made.status !== 0) throw new Error(made.stderr);
 
-test('the default measurement is sampled and says so; sampleEvery=1 measures every frame and says full', async () => {
+test('the decode measurement (SSIM asked for, or an encoder that reports no PSNR) is sampled and says so; sampleEvery=1 measures every frame and says full', async () => {
   const run = async (preset: ReturnType<typeof getPreset>, name: string) => {
     const path = join(work.path, name);
     const r = await encode({
@@ -49,10 +49,21 @@ test('the default measurement is sampled and says so; sampleEvery=1 measures eve
     });
     return { q: r.outputs[0]!.quality!, path };
   };
-  const sampled = await run(getPreset('webm'), 'sampled.webm');
+  const ssimOn = applyOverrides(getPreset('webm'), ['quality.ssim=true']);
+  const sampled = await run(ssimOn, 'sampled.webm');
   // The frames measured: every 11th, from the 6th (0-based 5, never the first keyframe).
   assert.deepEqual(sampled.q.sampling, { every: DEFAULT_SAMPLE_EVERY, first: Math.floor(DEFAULT_SAMPLE_EVERY / 2) });
-  const full = await run(applyOverrides(getPreset('webm'), ['quality.sampleEvery=1']), 'full.webm');
+  // SVT-AV1 reports no PSNR: its default record is the sampled decode pass, SSIM included.
+  const av1 = await run(getPreset('av1'), 'sampled-av1.webm');
+  assert.deepEqual(av1.q.sampling, { every: DEFAULT_SAMPLE_EVERY, first: Math.floor(DEFAULT_SAMPLE_EVERY / 2) });
+  assert.equal(av1.q.source, undefined);
+  assert.ok(Math.abs(av1.q.ssim! - ssim(av1.path, input).all) <= 0.01, JSON.stringify(av1.q));
+  // VP9 by default: every frame, from the encoder (test/quality.test.ts checks its figures).
+  const byEncoder = await run(getPreset('webm'), 'encoder.webm');
+  assert.equal(byEncoder.q.sampling, 'full');
+  assert.equal(byEncoder.q.source, 'encoder');
+  assert.equal(byEncoder.q.pooledLuma?.frames, 36);
+  const full = await run(applyOverrides(ssimOn, ['quality.sampleEvery=1']), 'full.webm');
   assert.equal(full.q.sampling, 'full');
   const fresh = ssim(full.path, input);
   assert.equal(fresh.frames, 36);
