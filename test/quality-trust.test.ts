@@ -66,8 +66,8 @@ const FORGED_LINE = '[Parsed_ssim_0 @ 0x1] SSIM Y:0 All:0.200000 (0)';
  * The quality record of a webm encode of `input`, run in-process (the code `nommer encode` runs;
  * its --json output is read in the last test), with `target` if given.
  */
-async function encodeQuality(input: string, out: string, target?: string): Promise<OutputQuality> {
-  const preset = target ? applyOverrides(getPreset('webm'), qualitySets({ target })) : getPreset('webm');
+async function encodeQuality(input: string, out: string, target?: string, sets: string[] = []): Promise<OutputQuality> {
+  const preset = applyOverrides(getPreset('webm'), [...(target ? qualitySets({ target }) : []), ...sets]);
   const r = await encode({
     ffmpeg: located,
     storage: localFileStorage(),
@@ -82,8 +82,23 @@ async function encodeQuality(input: string, out: string, target?: string): Promi
  * `nommer encode --json` of one output, its quality, under a limit on the
  * size of any file it writes (RLIMIT_FSIZE, through util-linux's prlimit).
  */
-async function encodeJson(input: string, out: string, maxFileBytes: number): Promise<OutputQuality> {
-  const argv = [process.execPath, NOMMER_BIN, 'encode', input, '-o', out, '--json', '-f'];
+async function encodeJson(
+  input: string,
+  out: string,
+  maxFileBytes: number,
+  sets: string[] = [],
+): Promise<OutputQuality> {
+  const argv = [
+    process.execPath,
+    NOMMER_BIN,
+    'encode',
+    input,
+    '-o',
+    out,
+    '--json',
+    '-f',
+    ...sets.flatMap((x) => ['--set', x]),
+  ];
   const limited = ['prlimit', `--fsize=${maxFileBytes}`, ...argv];
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(limited[0]!, limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -98,8 +113,15 @@ async function encodeJson(input: string, out: string, maxFileBytes: number): Pro
 }
 
 test('a title tag that reads like a score changes neither the recorded SSIM/PSNR nor the scores of a measurement', async () => {
-  const good = await encodeQuality(GOOD, join(work.path, 'good.webm'));
-  const evil = await encodeQuality(EVIL, join(work.path, 'evil.webm'));
+  // From the encoder (the default): its figures come from the progress pipe and the vstats file,
+  // which no input's text reaches.
+  const goodEnc = await encodeQuality(GOOD, join(work.path, 'good-enc.webm'));
+  const evilEnc = await encodeQuality(EVIL, join(work.path, 'evil-enc.webm'));
+  assert.equal(goodEnc.source, 'encoder', JSON.stringify(goodEnc));
+  assert.deepEqual([evilEnc.psnr, evilEnc.pooledLuma], [goodEnc.psnr, goodEnc.pooledLuma]);
+  // Decoded (SSIM asked for): from the filters' own lines.
+  const good = await encodeQuality(GOOD, join(work.path, 'good.webm'), undefined, ['quality.ssim=true']);
+  const evil = await encodeQuality(EVIL, join(work.path, 'evil.webm'), undefined, ['quality.ssim=true']);
   assert.ok(good.ssim !== undefined && good.ssim > 0.9, JSON.stringify(good));
   assert.equal(evil.ssim, good.ssim, `recorded SSIM: ${JSON.stringify(evil)}`);
   assert.equal(evil.psnr, good.psnr, `recorded PSNR: ${JSON.stringify(evil)}`);
@@ -157,9 +179,14 @@ test('a file that claims 1 s but holds 30 s: the raw reference stays within its 
   // Planned: 12 frames (15 with the margin) of 160x120 yuv420p, 28,800 bytes each, about 0.4 MB;
   // all 360 frames would be 10.4 MB. No file of the encode may pass 4 MB.
   const out = join(work.path, 'lying.webm');
-  const q = await encodeJson(lying, out, 4_000_000);
+  // SSIM asked for: the decode pass, with the raw reference (the default, from the encoder, writes none).
+  const q = await encodeJson(lying, out, 4_000_000, ['quality.ssim=true']);
   // The reference, cut at its bound, is not used: the output is measured against the source.
   const fresh = ssim(out, lying);
   assert.equal(fresh.frames, 360);
   assert.ok(q.ssim !== undefined && Math.abs(q.ssim - fresh.all) <= 0.002, `${q.ssim} vs ${fresh.all}`);
+  // From the encoder: every frame it wrote, whatever the container claimed.
+  const byEncoder = await encodeJson(lying, join(work.path, 'lying-enc.webm'), 4_000_000);
+  assert.equal(byEncoder.source, 'encoder', JSON.stringify(byEncoder));
+  assert.equal(byEncoder.pooledLuma?.frames, 360);
 });
