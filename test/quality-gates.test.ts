@@ -115,6 +115,14 @@ test('under a fail floor the output is not stored and the encode fails with QUAL
     ],
   );
   assert.match(qualityText(q), new RegExp(`FLAGGED ssim\\.p5 ${q.pooled!.ssim.p5} < 0\\.9999`));
+  // A gate on SSIM (or any pooled figure) decodes the output, as without the encoder's PSNR.
+  assert.equal(q.source, undefined);
+  // A gate on the mean PSNR alone is checked on the encoder's own figure: no decode.
+  const psnrOnly = (await run(preset({ psnr: { min: 10, action: 'fail' } }), 'psnr-gate.webm')).outputs[0]!.quality!;
+  assert.equal(psnrOnly.source, 'encoder', JSON.stringify(psnrOnly));
+  assert.deepEqual(psnrOnly.gates, [
+    { figure: 'psnr', min: 10, action: 'fail', value: psnrOnly.psnr, result: 'passed' },
+  ]);
 });
 
 test('nommer encode with a fail gate in config exits 1 with QUALITY_GATE and leaves no output', async () => {
