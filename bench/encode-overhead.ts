@@ -1,7 +1,8 @@
 // nommer's overhead on one encode, measured side by side in one run, alternating, several runs:
 // 1. `nommer encode` of one file against the exact argument array `nommer encode --dry-run --json`
 //    prints, run as raw ffmpeg: CPU-seconds (user+sys of the process and every child it waited
-//    for, from /usr/bin/time) and wall time, with quality measuring on (the default) and off;
+//    for, from /usr/bin/time) and wall time, with quality measuring on (the default), off, and by
+//    the decode pass (quality.ssim=true: what the default did before issue 25);
 //    and, within each nommer run, what each part cost: the encode, the measuring, the probe,
 //    asking ffmpeg its capabilities, and node itself (ffmpeg and ffprobe stand-ins time each child).
 // 2. `nommer submit` through a running feederd (one worker) against the argv of `submit
@@ -120,6 +121,8 @@ async function encodeVsRaw(clip: string): Promise<void> {
     ['raw ffmpeg (same argv)', ffmpegArgv],
     ['nommer encode --no-quality', nommer(['--no-quality'])],
     ['nommer encode (measuring)', nommer([])],
+    // The decode pass the default was until issue 25 (and still is with SSIM asked for).
+    ['nommer encode (decode pass)', nommer(['--set', 'quality.ssim=true'])],
   ];
   if (baseline) {
     const bin = join(baseline, 'bin', 'nommer');
@@ -166,6 +169,33 @@ async function encodeVsRaw(clip: string): Promise<void> {
   console.log(
     '(parts of each nommer run measured in that run: its children under /usr/bin/time, node = total − children; the first run asks ffmpeg its capabilities, later ones read them from the cache)',
   );
+  measuringShares(variants, samples, parts);
+}
+
+/**
+ * What measuring adds to one encode: each measuring run's CPU over the --no-quality run's (medians
+ * of the same alternating runs), as a share of that run's encode. Measuring by the encoder
+ * (the default for VP9) is inside the encode run itself, so the whole difference counts.
+ */
+function measuringShares(
+  variants: ReadonlyArray<[label: string, argv: string[]]>,
+  samples: Sample[][],
+  parts: Array<Array<Record<Part, number>>>,
+): void {
+  const off = variants.findIndex(([label]) => label === 'nommer encode --no-quality');
+  const offCpu = med(samples[off]!, 'cpuS');
+  const offEncode = median(parts[off]!.map((x) => x['encode (ffmpeg)']));
+  console.log(
+    `\nmeasuring's cost: CPU-s over --no-quality (median ${offCpu.toFixed(2)}), as a share of its encode (${offEncode.toFixed(2)})`,
+  );
+  for (const [i, [label]] of variants.entries()) {
+    if (!/measuring|decode pass/.test(label) || /^baseline/.test(label)) continue;
+    const extra = med(samples[i]!, 'cpuS') - offCpu;
+    const measuring = median(parts[i]!.map((x) => x['measuring (ffmpeg)']));
+    console.log(
+      `${label.padEnd(28)} +${extra.toFixed(2)} CPU-s (${((extra / offEncode) * 100).toFixed(1)}%); of it a measuring run ${measuring.toFixed(2)} CPU-s`,
+    );
+  }
 }
 
 async function submitVsRaw(clip: string): Promise<void> {
