@@ -67,15 +67,18 @@ export function registerEncode(program: Command): void {
       `
 Progress: on a terminal a live view, where q or Ctrl-C cancels the encode (no daemon runs it);
 otherwise plain lines on stderr and each output on stdout; --json prints one object when done.
-Quality: every video output is measured against the input (SSIM, PSNR; VMAF where ffmpeg has
-libvmaf) and reported; --target searches the CRF on samples of the input, encodes, checks the
-file lands within -0.003/+0.006 SSIM of the target (and corrects it if not).
+Quality: every video output is measured against the input and reported: VP8/VP9 (and libaom
+AV1) by the encoder itself, PSNR of every frame at no extra cost; others, or with
+--set quality.ssim=true, a target or an SSIM gate, by decoding the output after the encode (SSIM,
+PSNR; VMAF where ffmpeg has libvmaf). --target searches the CRF on samples of the input,
+encodes, checks the file lands within -0.003/+0.006 SSIM of the target (and corrects it if not).
 
 Examples:
   $ nommer encode clip.mov                                  # clip.webm (VP9 + Opus)
   $ nommer encode clip.mov -p webm -p poster                # clip.webm and clip.webp, one decode
   $ nommer encode clip.mov -p av1 -o out/clip-av1.webm --set video.crf=30
   $ nommer encode clip.mov --target ssim=0.98 --json       # outputs[0].quality.search.crf
+  $ nommer encode clip.mov --set quality.ssim=true          # SSIM too (a decode pass after)
   $ nommer encode clip.mov --loudness -16                   # audio at -16 LUFS, true peak <= -1 dBTP
   $ nommer encode clip.mov --dry-run --json                 # {"commands": [[...argv]]}
   $ nommer encode clip.mov -p abr                           # clip-abr/: manifest.mpd + master.m3u8`,
