@@ -34,7 +34,14 @@ test('signature format: t=<seconds>,v1=<hex hmac of "t.body">', () => {
 });
 
 test('state changes are POSTed, signed, and retried after a receiver error', async () => {
-  const received: Array<{ event: string; state: string; valid: boolean; ssim?: number; workerSeconds?: number }> = [];
+  const received: Array<{
+    event: string;
+    state: string;
+    valid: boolean;
+    psnr?: number;
+    source?: string;
+    workerSeconds?: number;
+  }> = [];
   let calls = 0;
   const server = createServer((req, res) => {
     let body = '';
@@ -50,13 +57,18 @@ test('state changes are POSTed, signed, and retried after a receiver error', asy
       }
       const j = JSON.parse(body) as {
         event: string;
-        job: { state: string; outputs: Array<{ quality?: { ssim?: number } }>; cost?: { workerSeconds: number } };
+        job: {
+          state: string;
+          outputs: Array<{ quality?: { psnr?: number; source?: string } }>;
+          cost?: { workerSeconds: number };
+        };
       };
       received.push({
         event: j.event,
         state: j.job.state,
         valid: verify(String(req.headers[SIGNATURE_HEADER]), body, secret),
-        ssim: j.job.outputs[0]?.quality?.ssim,
+        psnr: j.job.outputs[0]?.quality?.psnr,
+        source: j.job.outputs[0]?.quality?.source,
         workerSeconds: j.job.cost?.workerSeconds,
       });
       res.end('ok');
@@ -83,7 +95,9 @@ test('state changes are POSTed, signed, and retried after a receiver error', asy
     assert.ok(received.length >= 2, 'several state changes were sent');
     // The final payload says how good the output is and what the job took.
     const fin = received.find((r) => r.event === 'succeeded')!;
-    assert.ok(typeof fin.ssim === 'number' && fin.ssim > 0.5 && fin.ssim <= 1, `ssim ${fin.ssim}`);
+    // (VP9 by default: PSNR from the encoder.)
+    assert.ok(typeof fin.psnr === 'number' && fin.psnr > 20 && fin.psnr <= 100, `psnr ${fin.psnr}`);
+    assert.equal(fin.source, 'encoder');
     assert.ok(typeof fin.workerSeconds === 'number' && fin.workerSeconds > 0, `workerSeconds ${fin.workerSeconds}`);
     assert.ok(
       received.every((r) => r.valid),
