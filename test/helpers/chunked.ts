@@ -1,9 +1,10 @@
 // What a video engineer checks on a joined file: SSIM against a reference with frames paired by
 // number, Matroska top-level layout (Cues before Clusters), where a seek lands, A/V offset, and
 // a chunked encode run in-process (the worker's own code path, no daemon).
-import { spawnSync, execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
-import { FFMPEG, FFPROBE } from './media.js';
+import { FFPROBE } from './media.js';
+import { pairedRun } from './psnr.js';
 import { FsStorage } from '../../src/adapters/local/fs-storage.js';
 import { locateFfmpeg } from '../../src/ffmpeg/locate.js';
 import { planChunks } from '../../src/chunked/plan.js';
@@ -19,23 +20,7 @@ import { join } from 'node:path';
 
 /** Mean and lowest per-frame SSIM of a against b, frames paired by number (WebM's 1 ms timestamps mispair them otherwise). */
 export function ssim(a: string, b: string): { all: number; min: number; frames: number } {
-  const r = spawnSync(
-    FFMPEG,
-    [
-      '-hide_banner',
-      '-nostats',
-      '-i',
-      a,
-      '-i',
-      b,
-      '-lavfi',
-      '[0:v]settb=1/30,setpts=N[x];[1:v]settb=1/30,setpts=N[y];[x][y]ssim=stats_file=-',
-      '-f',
-      'null',
-      '-',
-    ],
-    { encoding: 'utf8', maxBuffer: 1 << 28 },
-  );
+  const r = pairedRun(a, b, 'ssim=stats_file=-');
   const per = [...r.stdout.matchAll(/All:([0-9.]+)/g)].map((m) => Number(m[1]));
   const all = Number(
     /All:([0-9.]+)/.exec(
