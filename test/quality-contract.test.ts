@@ -66,4 +66,19 @@ test('a job read through the contract keeps every field of its outputs quality r
     qualityText(read.outputs[0]!.quality!),
     'SSIM 0.9800 (p5 0.9300) · PSNR 40.10 dB (p5 35.00) · HDR10 kept (10-bit PQ, mastering display, content light); Dolby Vision not carried · FLAGGED ssim.p5 0.93 < 0.95',
   );
+  // An encoder's record: its PSNR over all planes, the spread of its frames' luma, and whose it is.
+  const byEncoder = publicJob.parse(
+    JSON.parse(
+      JSON.stringify(
+        jobWith({
+          psnr: 36.47,
+          source: 'encoder',
+          sampling: 'full',
+          pooledLuma: { frames: 48, psnrY: POOLED!.psnr },
+          seconds: 0,
+        }),
+      ),
+    ),
+  );
+  assert.equal(qualityText(byEncoder.outputs[0]!.quality!), 'PSNR 36.47 dB (luma p5 35.00), by the encoder');
 });

@@ -60,7 +60,12 @@ export function qualityText(q: OutputQuality): string {
   const num = (x: number | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
   const p5 = (x: number | undefined, digits: number) => (num(x) ? ` (p5 ${x.toFixed(digits)})` : '');
   if (num(q.ssim)) parts.push(`SSIM ${q.ssim.toFixed(4)}${p5(q.pooled?.ssim.p5, 4)}`);
-  if (num(q.psnr)) parts.push(`PSNR ${q.psnr.toFixed(2)} dB${p5(q.pooled?.psnr.p5, 2)}`);
+  if (num(q.psnr)) {
+    // The encoder's record spreads each frame's luma PSNR (pooledLuma), not the all-plane one.
+    const lumaP5 = q.pooledLuma?.psnrY.p5;
+    const spread = q.pooled ? p5(q.pooled.psnr.p5, 2) : num(lumaP5) ? ` (luma p5 ${lumaP5.toFixed(2)})` : '';
+    parts.push(`PSNR ${q.psnr.toFixed(2)} dB${spread}${q.source === 'encoder' ? ', by the encoder' : ''}`);
+  }
   if (num(q.vmaf)) parts.push(`VMAF ${q.vmaf.toFixed(1)}`);
   const s = q.search;
   if (s?.target) {
