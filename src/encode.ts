@@ -21,7 +21,7 @@ import {
   type OutputLevel,
 } from './ffmpeg/loudness.js';
 import { ffmpegInputArg, probeInput } from './ffmpeg/probe.js';
-import { TaskProgress } from './ffmpeg/progress.js';
+import { type FfmpegProgressBlock, TaskProgress } from './ffmpeg/progress.js';
 import { runFfmpeg } from './ffmpeg/run.js';
 import type { ProbeInfo } from './ffmpeg/types.js';
 import { writeWebmHdr } from './ffmpeg/webm-hdr.js';
@@ -461,7 +461,7 @@ async function encodeAll(run: IntoRun, compiled: CompiledJob) {
   for (const [i] of taken ? [] : compiled.commands.entries()) {
     const psnrPaths = byEncoder.map((j) => paths[j]!).filter((p) => compiled.commands[i]!.args.includes(p));
     const vstats = join(run.passlogDir, `vstats-${i}.log`);
-    let psnrAll: Record<string, number> | undefined;
+    let end: FfmpegProgressBlock | undefined;
     await runFfmpeg(
       req.ffmpeg.ffmpeg,
       psnrPaths.length ? withEncoderPsnr(runArgs[i]!, psnrPaths, vstats) : runArgs[i]!,
@@ -469,7 +469,7 @@ async function encodeAll(run: IntoRun, compiled: CompiledJob) {
         signal: req.signal,
         onSpawn: req.onSpawn,
         onProgress: (b) => {
-          if (b.end) psnrAll = b.psnrAll;
+          if (b.end) end = b;
           const p = progress.update(i, b, now());
           req.onProgress?.(share ? { ...p, fraction: share + (1 - share) * p.fraction } : p);
         },
@@ -478,8 +478,9 @@ async function encodeAll(run: IntoRun, compiled: CompiledJob) {
     for (const path of psnrPaths) {
       const file = fileIndexOf(compiled.commands[i]!.args, paths, path);
       run.reports[paths.indexOf(path)] = {
-        psnrAll: psnrAll?.[`${file}:0`],
+        psnrAll: end?.psnrAll?.[`${file}:0`],
         lumaFrames: await readVstats(vstats, file),
+        frames: end?.frame,
       };
     }
   }
@@ -586,7 +587,7 @@ async function qualityOf(
   if (why) return { skipped: why };
   // From the encoder where it reported the whole output; else decoded (without a raw reference).
   const report = run.reports[i];
-  const fromEncoder = report && encoderQuality(report, undefined, probe.video?.fps ?? 30);
+  const fromEncoder = report && encoderQuality(report, probe.video?.fps ?? 30);
   return (
     fromEncoder ??
     (await measureOutput({

@@ -87,22 +87,22 @@ test('which outputs the encoder measures: libvpx and libaom at 8-bit 4:2:0, no t
 });
 
 test("the encoder's record: all-plane psnr, every frame's luma pooled, or none when the run did not report it whole", () => {
-  const q = encoderQuality({ psnrAll: 32.63, lumaFrames: [43.78, 30.34, 31] }, 3, 24)!;
+  const q = encoderQuality({ psnrAll: 32.63, lumaFrames: [43.78, 30.34, 31], frames: 3 }, 24)!;
   assert.equal(q.source, 'encoder');
   assert.equal(q.psnr, 32.63);
   assert.equal(q.sampling, 'full');
   assert.equal(q.pooledLuma!.frames, 3);
   assert.equal(q.pooledLuma!.psnrY.min, 30.34);
   assert.deepEqual(q.pooledLuma!.psnrY.worst[0], { frame: 1, time: 0.042, score: 30.34 });
-  assert.equal(encoderQuality({ psnrAll: undefined, lumaFrames: [40] }, undefined, 24), undefined);
-  assert.equal(encoderQuality({ psnrAll: 40, lumaFrames: [] }, undefined, 24), undefined);
-  assert.equal(encoderQuality({ psnrAll: 40, lumaFrames: [40, 41] }, 3, 24), undefined, 'frames missing');
+  assert.equal(encoderQuality({ psnrAll: undefined, lumaFrames: [40], frames: undefined }, 24), undefined);
+  assert.equal(encoderQuality({ psnrAll: 40, lumaFrames: [], frames: undefined }, 24), undefined);
+  assert.equal(encoderQuality({ psnrAll: 40, lumaFrames: [40, 41], frames: 3 }, 24), undefined, 'frames missing');
 });
 
 test("the job record's schema reads old records (no source) and the encoder's, and refuses a source it does not know", () => {
   const old = { ssim: 0.98, psnr: 40.1, sampling: { every: 11, first: 5 }, seconds: 1.2 };
   assert.deepEqual(outputQualitySchema.parse(old), old);
-  const fromEncoder = encoderQuality({ psnrAll: 32.63, lumaFrames: [43.78, 30.34] }, 2, 24)!;
+  const fromEncoder = encoderQuality({ psnrAll: 32.63, lumaFrames: [43.78, 30.34], frames: 2 }, 24)!;
   assert.deepEqual(outputQualitySchema.parse(JSON.parse(JSON.stringify(fromEncoder))), fromEncoder);
   assert.equal(outputQualitySchema.safeParse({ ...old, source: 'guess' }).success, false);
 });

@@ -68,19 +68,24 @@ export function parseVstats(text: string): Map<number, number[]> {
   return out;
 }
 
-/** What one run reported of one output's PSNR: its all-plane average and its frames' luma. */
+/**
+ * What one run reported of one output's PSNR: its all-plane average, its frames' luma, and how
+ * many frames the run wrote for it (the progress block's `frame`: ffmpeg counts the run's first
+ * video output, the one the encoder measures).
+ */
 export interface EncoderReport {
   psnrAll: number | undefined;
   lumaFrames: readonly number[];
+  frames: number | undefined;
 }
 
 /**
  * The record of an output measured by its encoder, or undefined when the run did not report it
  * whole (no average, or fewer frames than the output holds: the caller measures by decoding).
  */
-export function encoderQuality(r: EncoderReport, frames: number | undefined, fps: number): OutputQuality | undefined {
+export function encoderQuality(r: EncoderReport, fps: number): OutputQuality | undefined {
   if (r.psnrAll === undefined || !Number.isFinite(r.psnrAll) || r.lumaFrames.length === 0) return undefined;
-  if (frames !== undefined && r.lumaFrames.length !== frames) return undefined;
+  if (r.frames !== undefined && r.lumaFrames.length !== r.frames) return undefined;
   const at: FrameNumbering = { first: 0, every: 1, fps: fps > 0 && Number.isFinite(fps) ? fps : 30 };
   return {
     psnr: Math.min(100, r.psnrAll),
