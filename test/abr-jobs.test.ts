@@ -18,13 +18,14 @@ import {
   checkPackage,
   FAST_ABR,
   makeAbrClips,
+  plainAbrClip,
   SMALL_ABR_PRESETS,
   writeAbrConfig,
   type AbrClip,
 } from './helpers/abr.js';
 import { nommer } from './helpers/cli.js';
 import { startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { makeClip, tempDir } from './helpers/media.js';
+import { tempDir } from './helpers/media.js';
 import { statusEvent } from './helpers/store.js';
 
 const abr = getPreset('abr');
@@ -143,13 +144,7 @@ describe('packages as jobs', () => {
     test('feederd: a task per rung on the workers, the package in place, status lists the renditions', async () => {
       // The built-in preset's own rungs: a 480x360 source gets 240p and 360p (4 s: under the
       // chunking threshold, a task per rung).
-      const clip: AbrClip = {
-        name: 'feed',
-        path: makeClip(join(tmp.path, 'feed.mp4'), { seconds: 4, width: 480, height: 360, fps: 12 }),
-        width: 480,
-        height: 360,
-        audio: true,
-      };
+      const clip = plainAbrClip(tmp.path, 'feed', { seconds: 4, width: 480, height: 360 });
       const dir = join(d.path, 'out-abr');
       const sub = await nommer(
         ['submit', clip.path, '-p', 'abr', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s]), '--json', '--detach'],
@@ -185,13 +180,7 @@ describe('packages as jobs', () => {
     });
 
     test('a long input: every rung chunked on the ladder GOP across the workers, joined, segments still aligned', async () => {
-      const clip: AbrClip = {
-        name: 'long',
-        path: makeClip(join(tmp.path, 'long.mp4'), { seconds: 8, width: 320, height: 240, fps: 12 }),
-        width: 320,
-        height: 240,
-        audio: true,
-      };
+      const clip = plainAbrClip(tmp.path, 'long', { seconds: 8, width: 320, height: 240 });
       const dir = join(d.path, 'long-abr');
       const { job } = await f.client.createJob({
         input: clip.path,

@@ -16,6 +16,21 @@ export interface AbrClip {
   subtitle?: string;
 }
 
+/** A test-source clip with a tone, 12 fps, made as DIR/NAME.mp4 (the common case of the sources below). */
+export function plainAbrClip(
+  dir: string,
+  name: string,
+  size: { seconds: number; width: number; height: number },
+): AbrClip {
+  return {
+    name,
+    path: makeClip(join(dir, `${name}.mp4`), { ...size, fps: 12 }),
+    width: size.width,
+    height: size.height,
+    audio: true,
+  };
+}
+
 /**
  * The sources (4 s each at 12 fps, small enough to encode in a second or two): 4:3, 16:9 with an
  * odd height and 4:4:4 chroma carrying an English mov_text subtitle, one without audio, and an
@@ -24,13 +39,7 @@ export interface AbrClip {
  */
 export function makeAbrClips(dir: string, names?: readonly string[]): AbrClip[] {
   const makers: Record<string, () => AbrClip> = {
-    '4x3': () => ({
-      name: '4x3',
-      path: makeClip(join(dir, '4x3.mp4'), { seconds: 4, width: 320, height: 240, fps: 12 }),
-      width: 320,
-      height: 240,
-      audio: true,
-    }),
+    '4x3': () => plainAbrClip(dir, '4x3', { seconds: 4, width: 320, height: 240 }),
     odd16x9: () => ({
       name: 'odd16x9',
       path: withSubtitle(
