@@ -39,6 +39,18 @@ function onUploadPart(client: S3Client, hook: (partNumber: number) => Promise<vo
   );
 }
 
+/** Runs `hook` when S3 has answered a `commandName` request, before the caller sees the answer. */
+function afterAnswer(client: S3Client, commandName: string, hook: () => Promise<void>): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      if (context.commandName === commandName) await hook();
+      return out;
+    },
+    { step: 'initialize', name: `testAfter${commandName}` },
+  );
+}
+
 describe('S3 storage (moto)', () => {
   let moto: Moto;
   let client: S3Client;
@@ -183,22 +195,34 @@ describe('S3 storage (moto)', () => {
     assert.deepEqual(await openUploads(), []);
   });
 
-  it('a canceled upload rejects with CANCELED and nothing partial remains when it returns', async () => {
-    const slow = s3Client({ endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 });
-    onUploadPart(slow, () => sleep(400));
-    const src = join(dir.path, 'cancel.bin');
-    writeFileSync(src, randomBytes(11 * 1024 * 1024));
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 150);
-    await assert.rejects(
-      new S3Storage({ client: slow }).store(src, `s3://${BUCKET}/cancel.bin`, { signal: ac.signal }),
-      isNommer('CANCELED'),
-    );
-    assert.equal(await storage.exists(`s3://${BUCKET}/cancel.bin`), false);
-    assert.deepEqual(await openUploads(), [], 'multipart upload aborted before store() returned');
-    await sleep(600); // the delayed part requests land after the abort; still nothing may appear
-    assert.equal(await storage.exists(`s3://${BUCKET}/cancel.bin`), false);
-  });
+  // Each cancel lands in a phase chosen by construction: S3 has made the multipart upload but
+  // lib-storage hears its id late (after the cancel); or a part has landed while the others are
+  // held on their way. store() must not return before whatever it started is undone.
+  for (const [phase, commandName] of [
+    ['the multipart upload is created, its id heard late', 'CreateMultipartUploadCommand'],
+    ['a part has landed and the others are held in flight', 'UploadPartCommand'],
+  ] as const) {
+    it(`a canceled upload rejects with CANCELED and nothing partial remains when it returns: ${phase}`, async () => {
+      const slow = s3Client({ endpoint: moto.endpoint, forcePathStyle: true, maxAttempts: 1 });
+      const ac = new AbortController();
+      let answered = 0;
+      afterAnswer(slow, commandName, async () => {
+        if (++answered > 1) return;
+        ac.abort();
+        if (commandName === 'CreateMultipartUploadCommand') await sleep(300);
+      });
+      onUploadPart(slow, (part) => (part > 1 ? sleep(300) : Promise.resolve()));
+      const src = join(dir.path, 'cancel.bin');
+      writeFileSync(src, randomBytes(11 * 1024 * 1024));
+      await assert.rejects(
+        new S3Storage({ client: slow }).store(src, `s3://${BUCKET}/cancel.bin`, { signal: ac.signal }),
+        isNommer('CANCELED'),
+      );
+      assert.ok(ac.signal.aborted, 'the cancel came from the hook');
+      assert.equal(await storage.exists(`s3://${BUCKET}/cancel.bin`), false);
+      assert.deepEqual(await openUploads(), [], 'multipart upload aborted before store() returned');
+    });
+  }
 
   it('a part size below 5 MiB is refused at construction', () => {
     assert.throws(

@@ -13,10 +13,12 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   type S3Client,
+  UploadPartCommand,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -166,8 +168,9 @@ export class S3Storage implements Storage {
     if (opts.signal?.aborted) throw new NommerError('CANCELED', `upload to ${uri} canceled`);
 
     const body = createReadStream(localFile);
+    const watched = watchUploadClient(this.client, opts.signal);
     const upload = new Upload({
-      client: this.client,
+      client: watched.client,
       partSize: this.partSize,
       queueSize: this.opts.queueSize ?? 4,
       // On failure lib-storage aborts the multipart upload itself: no orphaned parts to pay for.
@@ -190,7 +193,7 @@ export class S3Storage implements Storage {
     try {
       await upload.done();
     } catch (err) {
-      await this.cleanUpAfterAbort(upload, bucket, key, err);
+      if ((err as { name?: string }).name === 'AbortError') await this.cleanUpAfterAbort(watched, bucket, key);
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 412 || (err as { name?: string }).name === 'PreconditionFailed') {
         throw new NommerError('OUTPUT_EXISTS', `${uri} already exists`, {
@@ -206,15 +209,15 @@ export class S3Storage implements Storage {
   }
 
   /**
-   * On abort, Upload.done() rejects at once while its part uploads wind down in the background,
-   * so the multipart upload can outlive the call. Abort it here so that when store() returns,
-   * nothing partial remains. (Uses Upload's uploadId field: there is no public accessor.)
+   * On abort, Upload.done() rejects at once while its requests wind down in the background: a
+   * CreateMultipartUpload still in flight creates its upload after done() has returned. So wait
+   * until the Upload has no request in flight, then abort the multipart upload it created, if
+   * any: when store() returns, nothing partial remains, whichever phase the cancel hit.
    */
-  private async cleanUpAfterAbort(upload: Upload, bucket: string, key: string, err: unknown): Promise<void> {
-    if ((err as { name?: string }).name !== 'AbortError') return;
-    // A private field, read as what it is: unknown until checked.
-    const uploadId: unknown = Reflect.get(upload, 'uploadId');
-    if (typeof uploadId !== 'string' || !uploadId) return;
+  private async cleanUpAfterAbort(watched: WatchedUploadClient, bucket: string, key: string): Promise<void> {
+    await watched.settled();
+    const uploadId = watched.uploadId();
+    if (!uploadId) return;
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
     } catch {
@@ -379,4 +382,52 @@ export class S3Storage implements Storage {
 
 function httpStatusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+interface WatchedUploadClient {
+  /** The client to give lib-storage's Upload: the same client, its requests watched. */
+  client: S3Client;
+  /** The multipart upload the Upload created, once CreateMultipartUpload has answered. */
+  uploadId(): string | undefined;
+  /** Resolves when no request of the Upload is in flight, nor about to be sent. */
+  settled(): Promise<void>;
+}
+
+/**
+ * Wraps `client` for one Upload: every request it sends is tracked until it settles, the UploadId
+ * that CreateMultipartUpload returns is kept, and part uploads in flight are canceled with
+ * `signal` (their upload is aborted anyway). The create itself is never canceled mid-request: S3
+ * may have made the upload already, and only its answer says which one to abort.
+ */
+function watchUploadClient(client: S3Client, signal: AbortSignal | undefined): WatchedUploadClient {
+  const inflight = new Set<Promise<unknown>>();
+  let uploadId: string | undefined;
+  const send = (command: unknown, options?: unknown): Promise<unknown> => {
+    const withSignal =
+      signal && command instanceof UploadPartCommand && options === undefined ? { abortSignal: signal } : options;
+    const sent = (client.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, withSignal).then((out) => {
+      if (command instanceof CreateMultipartUploadCommand) uploadId = (out as { UploadId?: string }).UploadId;
+      return out;
+    });
+    inflight.add(sent);
+    const untrack = () => inflight.delete(sent);
+    sent.then(untrack, untrack);
+    return sent;
+  };
+  const watched = new Proxy(client, {
+    get: (target, prop) => (prop === 'send' ? send : Reflect.get(target, prop, target)),
+  });
+  return {
+    client: watched,
+    uploadId: () => uploadId,
+    settled: async () => {
+      // Requests the Upload sends after others settle (its own abort, the create it was about to
+      // send) start within a turn of the event loop; a bounded number of rounds covers them all.
+      for (let round = 0; round < 100; round++) {
+        await Promise.allSettled([...inflight]);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (inflight.size === 0) return;
+      }
+    },
+  };
 }
