@@ -1,5 +1,6 @@
 // The CLI entry: builds the commander program from one file per command and runs it.
 // Exit codes: 0 ok, 1 a job or operation failed, 2 usage or config error.
+import './zod-setup.js';
 import { Command, CommanderError } from 'commander';
 import { printable } from './api/format.js';
 import { packageVersion } from './paths.js';
