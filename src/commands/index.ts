@@ -22,11 +22,8 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['fleet'], async () => (await import('./fleet.js')).registerFleet],
 ];
 
-/**
- * The command argv names (process.argv: node, script, args…), past the global options; undefined
- * when it names none for certain (help, a typo, an option we do not know the arity of).
- */
-export function commandNamed(argv: string[]): string | undefined {
+/** The first argument past the global options (process.argv: node, script, args…). */
+function firstWord(argv: string[]): string | undefined {
   const args = argv.slice(2);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -35,17 +32,29 @@ export function commandNamed(argv: string[]): string | undefined {
       i++;
       continue;
     }
-    if (a.startsWith('-')) return undefined;
-    return COMMANDS.some(([names]) => names.includes(a)) ? a : undefined;
+    return a;
   }
   return undefined;
 }
 
 /**
- * The registrars argv needs: only the named command's when it names one, else every command
+ * The command argv names, past the global options; undefined when it names none for certain
+ * (help, a typo, an option we do not know the arity of).
+ */
+export function commandNamed(argv: string[]): string | undefined {
+  const a = firstWord(argv);
+  if (a === undefined || a.startsWith('-')) return undefined;
+  return COMMANDS.some(([names]) => names.includes(a)) ? a : undefined;
+}
+
+/**
+ * The registrars argv needs: only the named command's when it names one, none for the version
+ * (commander prints it on meeting the option, before it looks at a command), else every command
  * (for --help, `help X` and did-you-mean suggestions).
  */
 export async function loadCommands(argv: string[]): Promise<Register[]> {
+  const first = firstWord(argv);
+  if (first === '-V' || first === '--version') return [];
   const name = commandNamed(argv);
   const wanted = name ? COMMANDS.filter(([names]) => names.includes(name)) : COMMANDS;
   return Promise.all(wanted.map(([, load]) => load()));
