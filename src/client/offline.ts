@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { openDatabase } from '../adapters/local/db.js';
 import { NommerError } from '../errors.js';
-import { publicJob, publicJobDetail, parseStates } from '../orchestrator/api.js';
+import { publicJob, publicJobDetail, parseStates } from '../orchestrator/public-views.js';
 import { Store } from '../orchestrator/store/index.js';
 import { dataPaths } from '../paths.js';
 
