@@ -1,6 +1,5 @@
 // `nommer submit`: queue encodes with feederd (starting it when none runs) and follow them.
 import { isPackagePreset } from '../abr/ladder.js';
-import { packageCommands } from '../abr/run-local.js';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -13,7 +12,6 @@ import { slotPricing } from '../fleet/prices.js';
 import { makeEstimator } from '../orchestrator/estimator.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
 import { localFileStorage } from '../backends.js';
-import { encodeInto } from '../encode.js';
 import { NommerError } from '../errors.js';
 import { hasScheme } from '../uri.js';
 import { locateFfmpeg } from '../ffmpeg/locate.js';
@@ -204,6 +202,10 @@ async function dryRun(ctx: CommandContext, loaded: LoadedConfig, plan: SubmitPla
   const ffmpeg = locateFfmpeg({ ffmpeg: config.ffmpeg.path, ffprobe: config.ffmpeg.ffprobePath });
   const commands: string[][] = [];
   const estimates: Array<{ input: string; estimate: EstimateView | null }> = [];
+  // Only a dry run builds the commands here: a plain submit loads neither the encoder nor the
+  // package runner (and all the task kinds they import).
+  const { encodeInto } = await import('../encode.js');
+  const { packageCommands } = await import('../abr/run-local.js');
   for (const [i, j] of plan.jobs.entries()) {
     if (hasScheme(j.input) && !/^https?:/.test(j.input))
       throw new NommerError('USAGE', `--dry-run probes the input itself and cannot read ${j.input}`);
