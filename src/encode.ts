@@ -24,7 +24,6 @@ import { ffmpegInputArg, probeInput } from './ffmpeg/probe.js';
 import { type FfmpegProgressBlock, TaskProgress } from './ffmpeg/progress.js';
 import { runFfmpeg } from './ffmpeg/run.js';
 import type { ProbeInfo } from './ffmpeg/types.js';
-import { writeWebmHdr } from './ffmpeg/webm-hdr.js';
 import type { OutputLoudness } from './jobs/outputs.js';
 import type { Progress } from './jobs/types.js';
 import { compileJob, type CompiledJob, type CompiledOutput } from './presets/compile.js';
@@ -53,13 +52,7 @@ import {
   withEncoderPsnr,
 } from './quality/encoder-psnr.js';
 import { enforceGates } from './quality/gates.js';
-import {
-  searchOnSamples,
-  verifyFinal,
-  type FinalEncode,
-  type SamplesSearch,
-  type TargetRun,
-} from './quality/run-search.js';
+import type { FinalEncode, SamplesSearch, TargetRun } from './quality/run-search.js';
 import type { OutputQuality, QualityTarget } from './quality/types.js';
 import { isHttpUri, isLocalUri, localPathOf } from './uri.js';
 
@@ -357,6 +350,8 @@ async function searchCrf(run: IntoRun, i: number, target: QualityTarget, start: 
     req.onProgress?.({ fraction: SEARCH_SHARE * Math.min(1, ++probes / 4) });
     return score;
   };
+  // The search's modules load only when a target asks for one (as the HDR writer below, for HDR).
+  const { searchOnSamples } = await import('./quality/run-search.js');
   const s = await searchOnSamples({ target, start, samples: enc.samples, capKbps: null, probe: probeSamples, now });
   const capKbps = compileOutputs(run, [...Array(i).fill(undefined), s.crf], i).outputs[0]!.video?.capKbps ?? null;
   return {
@@ -546,7 +541,7 @@ async function finishOutput(
   // A kept HDR source's static metadata goes into the WebM's Colour (ffmpeg 5.1 drops it).
   const hdr = video?.hdr;
   if (hdr?.mode === 'kept' && compiled.muxer === 'webm' && probe.video?.hdr)
-    await writeWebmHdr(o.path, probe.video.hdr);
+    await (await import('./ffmpeg/webm-hdr.js')).writeWebmHdr(o.path, probe.video.hdr);
   if (hdr && quality) quality = { ...quality, hdr };
   if (quality) quality = enforceGates(quality, run.presets[i]!.quality?.gates, `output ${o.dest}`);
   const level = run.levels[i];
@@ -576,6 +571,7 @@ async function qualityOf(
   const search = run.searches[i];
   if (search) {
     const first = taken ? taken : await measure(run, i, video!, ref);
+    const { verifyFinal } = await import('./quality/run-search.js');
     const r = await verifyFinal(search.run, search.s, {
       quality: first,
       kbps: await averageKbps(path, probe.duration),

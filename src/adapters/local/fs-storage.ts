@@ -18,7 +18,6 @@ import {
   type Storage,
   type StoreResult,
 } from '../../ports/storage.js';
-import { downloadHttp } from '../http-download.js';
 import { isHttpUri, isLocalUri, localPathOf } from '../../uri.js';
 import { tempPathBeside } from '../../paths.js';
 
@@ -32,7 +31,8 @@ export class FsStorage implements Storage {
     destDir: string,
     opts: { signal?: AbortSignal; onBytes?: (done: number, total?: number) => void } = {},
   ): Promise<string> {
-    if (isHttpUri(uri)) return downloadHttp(uri, destDir, opts);
+    // Loaded for an http(s) input only: a local encode or worker does not pay for the downloader.
+    if (isHttpUri(uri)) return (await import('../http-download.js')).downloadHttp(uri, destDir, opts);
     const path = localPathOf(uri);
     const st = await stat(path).catch(() => undefined);
     if (!st)
