@@ -3,10 +3,6 @@
 // chunked jobs (chunked/) do, the two meet here and nowhere else. The table is typed by the kinds'
 // names, so a kind without a runner (or a runner of the wrong params) does not compile; feederd
 // never loads this file (nor the encoders it imports).
-import { rungPreset, runExtras, runPackageAudio, runPackageTask, runRendition } from '../abr/worker-task.js';
-import { assembleChunks } from '../chunked/assemble.js';
-import { runAssemble, runAudioPiece, runVideoChunk } from '../chunked/worker-task.js';
-import { runScenes } from '../chunked/scene-task.js';
 import { NommerError } from '../errors.js';
 import type { ParamsOf, TaskKindName } from '../tasks/params.js';
 import type { ResultOf } from '../tasks/results.js';
@@ -17,19 +13,26 @@ import type { TaskContext, TaskRun } from './task-context.js';
 /** A kind's runner: its params in, its result (tasks/results.ts) out. */
 export type Runner<K extends TaskKindName> = (ctx: TaskContext, params: ParamsOf<K>) => Promise<TaskRun<ResultOf<K>>>;
 
+// The chunked and package runners (and the encoders, HLS and HDR writers they import) load with
+// a worker's first task of their kind: a worker that only encodes whole files never pays for them.
+const chunked = () => import('../chunked/worker-task.js');
+const abr = () => import('../abr/worker-task.js');
+
 export const RUNNERS: { [K in TaskKindName]: Runner<K> } = {
   encode: (ctx) => runEncodeTask(ctx),
-  chunk: runVideoChunk,
-  audio: runAudioPiece,
-  assemble: runAssemble,
-  rendition: runRendition,
+  chunk: async (ctx, p) => (await chunked()).runVideoChunk(ctx, p),
+  audio: async (ctx, p) => (await chunked()).runAudioPiece(ctx, p),
+  assemble: async (ctx, p) => (await chunked()).runAssemble(ctx, p),
+  rendition: async (ctx, p) => (await abr()).runRendition(ctx, p),
   // One chunk of a package's rung: a chunked job's video chunk, with the rung's preset.
-  'rendition-chunk': (ctx, p) => runVideoChunk(ctx, { ...p, kind: 'video' }, rungPreset(ctx, p.rung)),
-  'package-audio': runPackageAudio,
-  extras: runExtras,
+  'rendition-chunk': async (ctx, p) =>
+    (await chunked()).runVideoChunk(ctx, { ...p, kind: 'video' }, (await abr()).rungPreset(ctx, p.rung)),
+  'package-audio': async (ctx, p) => (await abr()).runPackageAudio(ctx, p),
+  extras: async (ctx, p) => (await abr()).runExtras(ctx, p),
   // A package joins its chunked rungs as a chunked job joins its chunks.
-  package: (ctx, p) => runPackageTask(ctx, p, assembleChunks),
-  scenes: runScenes,
+  package: async (ctx, p) =>
+    (await abr()).runPackageTask(ctx, p, (await import('../chunked/assemble.js')).assembleChunks),
+  scenes: async (ctx, p) => (await import('../chunked/scene-task.js')).runScenes(ctx, p),
 };
 
 /** The kind's params, typed (they were checked on receipt: a failure here is a message the
