@@ -4,7 +4,7 @@
 // the SDKs and servers its path does not use.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeClip, tempDir } from './helpers/media.js';
 import { nommer } from './helpers/cli.js';
@@ -14,6 +14,8 @@ import { startFeederd } from './helpers/feederd.js';
 
 const d = tempDir();
 after(() => d.cleanup());
+// A config file beside the commands, as a project has: reading it must not cost a JSON code framer.
+writeFileSync(join(d.path, 'nommer.config.json'), '{"quality": {"measure": true}}\n');
 
 /** A traced run of `nommer args`: its result and the packages each of its processes loaded. */
 async function traced(name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -32,10 +34,10 @@ function traceEnv(trace: string): NodeJS.ProcessEnv {
   return { NOMMER_MODULE_TRACE: trace, NODE_OPTIONS: `--import ${MODULE_TRACE}` };
 }
 
-/** Packages only a server, a fleet, a live view or a job store needs. */
-const HEAVY = /^(@aws-sdk\/|@smithy\/|fastify$|ajv$|ink$|react$|better-sqlite3$|undici$|pino$)/;
+/** Packages only a server, a fleet, a live view or a job store needs, and a bad JSON file's code frame. */
+const HEAVY = /^(@aws-sdk\/|@smithy\/|fastify$|ajv$|ink$|react$|better-sqlite3$|undici$|pino$|parse-json$|@babel\/)/;
 
-test('a local `nommer encode --json` loads no AWS SDK, server, job store, live view or downloader', async () => {
+test('a local `nommer encode --json` loads no AWS SDK, server, job store, live view, downloader or JSON code frame', async () => {
   const clip = makeClip(join(d.path, 'clip.mp4'), { seconds: 1, width: 160, height: 120 });
   const out = join(d.path, 'clip.webm');
   const { r, modules, packages } = await traced('encode', ['encode', clip, '-o', out, '--json', ...setArgs()]);
