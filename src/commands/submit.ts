@@ -9,7 +9,6 @@ import type { ResolvedPreset } from '../presets/schema.js';
 import { formatDuration, printJson, shellQuote } from '../cli/output.js';
 import { defaultWorkers } from '../config.js';
 import { slotPricing } from '../fleet/prices.js';
-import { makeEstimator } from '../orchestrator/estimator.js';
 import { findRunning, startDaemon } from '../client/daemon.js';
 import { localFileStorage } from '../backends.js';
 import { NommerError } from '../errors.js';
@@ -246,6 +245,8 @@ async function estimateWithoutFeederd(
   outputs: Array<{ preset: ResolvedPreset; uri: string }>,
   flags: Flags,
 ): Promise<EstimateView | null> {
+  // A dry-run's only: the estimator brings the chunk and ladder planners along.
+  const { makeEstimator } = await import('../orchestrator/estimator.js');
   const e = await makeEstimator({
     history: () => [],
     ffprobe: () => ffprobe,
