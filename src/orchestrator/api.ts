@@ -136,9 +136,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
 /**
  * Routes check requests and shape answers with zod; none hands fastify a JSON schema. Fastify's
- * default compilers (ajv, fast-json-stringify: ~90 modules) load when the app is built whether a
- * route uses them or not, a quarter of feederd's start-up after its own imports. These stand in,
- * and a route given a JSON schema fails to register, saying so.
+ * default compilers (ajv, fast-json-stringify) load when the app is built whether a route uses
+ * them or not: feederd loaded 577 modules with them, 465 without. These stand in, and a route
+ * given a JSON schema fails to register, saying so.
  */
 function noJsonSchemas(): () => never {
   return () => {
