@@ -159,7 +159,9 @@ test('a worker SIGKILLed mid-download: the download is cut, the task is delivere
   const clip = readFileSync(makeClip(join(d, 'src.mp4'), { seconds: 2 }));
   // ~2 KiB every 150 ms: several seconds for the first try; later tries are served at once.
   const srv = await dribbleServer({ 'remote clip.mp4': clip }, { chunk: 2048, tickMs: 150, fastAfter: 1 });
-  const f = await feederd(d, { workers: 2 });
+  // One worker: the one feederd starts in the killed one's place takes the task again (a second
+  // worker idling beside it would show nothing more, and costs a node process).
+  const f = await feederd(d, { workers: 1 });
   running.push(f);
   try {
     const out = join(d, 'remote.webm');
@@ -197,7 +199,8 @@ test('a worker SIGKILLed mid-download: the download is cut, the task is delivere
 
 test('a worker SIGKILLed mid-encode: its ffmpeg dies with it, another worker finishes the job, no partial output', async () => {
   const d = dir();
-  const { f, paced } = await startHeld(d, { workers: 2 });
+  // One worker: the other worker is the one feederd starts in the killed one's place.
+  const { f, paced } = await startHeld(d, { workers: 1 });
   const clip = longClip(d, 'k.mp4');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm' }, { preset: 'opus' }] });
   const busy = await waitForEncoder(f, j.id, `${d}/.k.webm.`);
@@ -237,12 +240,24 @@ test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exa
   running.push(f);
   for (const j of jobs)
     assert.equal((await waitForJob(f.client, j.id, isFinal, 120_000)).state, 'succeeded', `job ${j.id}`);
-  for (let i = 0; i < JOBS; i++) assert.equal(probe(join(d, `p${i}.webp`)).streams[0]!.codec_name, 'webp');
+  // Each output is a whole WebP file (its worker ffprobed it before calling the job done): the
+  // RIFF header's size is the file's, read here rather than by 16 more ffprobe starts; one is
+  // probed as a user would.
+  for (let i = 0; i < JOBS; i++) assertWebp(join(d, `p${i}.webp`));
+  assert.equal(probe(join(d, 'p0.webp')).streams[0]!.codec_name, 'webp');
   const list = await f.client.listJobs({ limit: 1000 });
   assert.equal(list.jobs.length, JOBS);
   await assertClean(f, d, { jobs: JOBS });
   await f.stop();
 });
+
+/** A complete WebP file: RIFF, its size field matching the file, WEBP. */
+function assertWebp(path: string): void {
+  const b = readFileSync(path);
+  assert.equal(b.toString('latin1', 0, 4), 'RIFF', path);
+  assert.equal(b.toString('latin1', 8, 12), 'WEBP', path);
+  assert.equal(b.readUInt32LE(4) + 8, b.length, `${path}: the size RIFF says is the file's`);
+}
 
 test('a full output disk: the job fails with DISK_FULL after its attempts, leaves nothing on the disk, and succeeds on retry once space is freed', async (t) => {
   const d = dir();
@@ -253,12 +268,13 @@ test('a full output disk: the job fails with DISK_FULL after its attempts, leave
     return;
   }
   mounts.push(m);
-  // Leave 8 KiB free: a 3 s noise clip encodes to far more (about 100 KB at 160x120, which still
-  // fits the empty disk on retry; 640x360 noise cost 15 s of CPU per attempt here, 160x120 1.5 s).
+  // Leave 8 KiB free: a 1 s noise clip encodes to far more (about 50 KB at 160x120, which still
+  // fits the empty disk on retry; 640x360 noise cost 15 s of CPU per attempt here, 3 s of 160x120
+  // 1.5 s, and the job encodes it three times).
   writeFileSync(join(outDir, 'filler'), Buffer.alloc(512 * 1024 - 8 * 1024));
   const f = await feederd(d, { workers: 1, config: { jobs: { leaseSeconds: 3, maxAttempts: 2 } } });
   running.push(f);
-  const clip = makeClip(join(d, 'noise.mp4'), { seconds: 3, width: 160, height: 120, source: 'noise' });
+  const clip = makeClip(join(d, 'noise.mp4'), { seconds: 1, width: 160, height: 120, source: 'noise' });
   const out = join(outDir, 'noise.webm');
   const j = await create(f, { input: clip, outputs: [{ preset: 'webm', uri: out }], set: FAST_VIDEO });
   const done = await waitForJob(f.client, j.id, isFinal, 120_000);
@@ -284,10 +300,10 @@ test('a read-only store: feederd refuses to start with one clear line; submit an
     return;
   }
   mounts.push(m);
-  const f = await startFeederd(d, { workers: 0 });
+  // The store as feederd makes it (its openDatabase, migrations and all), made here rather than
+  // by starting and stopping a feederd (a node process and its start-up, about 3 s of CPU).
+  openDatabase(join(home, 'nommer.db')).close();
   const clip = makeClip(join(d, 'ro.mp4'), { seconds: 1 });
-  await create(f, { input: clip, outputs: [{ preset: 'opus' }] });
-  await f.stop();
   m.remount('ro');
   const env = { NOMMER_HOME: home, NOMMER_PORT: '0' };
   const fd = await nommer(['feederd', '--workers', '0'], { env, cwd: d, timeoutMs: 30_000 });
