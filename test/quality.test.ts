@@ -376,7 +376,10 @@ for (const [preset, x, input, label] of [
     dirs.push(dir);
     const out = join(dir.path, 'out.webm');
     const p = presetWith(preset, `ssim=${x}`);
-    const r = await chunkedRun(input, out, p as never, dir.path, { chunkSeconds: 1, workers: 2 });
+    // Two chunks (2 s asked of a 3 s clip, cut at a 1 s keyframe): a search on each chunk and a
+    // joined file, as with more; each chunk more is a search of its own (probe encodes and their
+    // measurements).
+    const r = await chunkedRun(input, out, p as never, dir.path, { chunkSeconds: 2, workers: 2 });
     assert.ok(r.plan.chunks.length >= 2, `${r.plan.chunks.length} chunks`);
     const done = await runAll(r, 2);
     const q = (done.result!.quality as Array<{ uri: string; quality: OutputQuality }>)[0]!.quality;
@@ -400,7 +403,8 @@ for (const [preset, x, input, label] of [
 test('on feederd: a chunked job with a target searches per chunk on the workers, and status shows job.outputs[i].quality', async () => {
   const d = tempDir();
   dirs.push(d);
-  const f = await startFeederd(d.path, { workers: 2, config: { chunking: { chunkSeconds: 1 } } });
+  // Two chunks of the 3 s clip, one per worker (see the chunked tests above).
+  const f = await startFeederd(d.path, { workers: 2, config: { chunking: { chunkSeconds: 2 } } });
   try {
     const env = { ...f.env };
     const chunkedOut = join(d.path, 'chunked.webm');
