@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FFMPEG, FFPROBE, makeClip } from './media.js';
 import { FAST_VIDEO } from './srv-cheap.js';
+import { webpSize } from './webp.js';
 
 export interface AbrClip {
   name: string;
@@ -276,8 +277,8 @@ export function checkPackage(
   for (const [, file, x, y, w, h] of refs) {
     assert.ok(existsSync(join(dir, file!)), `sprite ${file} exists`);
     if (!dims.has(file!)) {
-      const s = probeJson(['-show_streams', join(dir, file!)]).streams![0]!;
-      dims.set(file!, { w: Number(s.width), h: Number(s.height) });
+      const s = webpSize(join(dir, file!));
+      dims.set(file!, { w: s.width, h: s.height });
     }
     const d = dims.get(file!)!;
     assert.ok(
