@@ -17,7 +17,6 @@ import { getPreset } from '../src/presets/registry.js';
 import {
   checkPackage,
   FAST_ABR,
-  makeAbrClips,
   plainAbrClip,
   SMALL_ABR_PRESETS,
   writeAbrConfig,
@@ -25,37 +24,45 @@ import {
 } from './helpers/abr.js';
 import { nommer } from './helpers/cli.js';
 import { startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
-import { tempDir } from './helpers/media.js';
+import { makeClip, tempDir } from './helpers/media.js';
 import { statusEvent } from './helpers/store.js';
 
 const abr = getPreset('abr');
 
+/**
+ * The cheapest package there is, for the tests of committing, refusing and canceling (the ladder
+ * and its rungs are tested elsewhere): a silent 160x90 source, under the smallest rung, is packaged
+ * as one rendition at its own size (stream 0), 4 s so that 2 s segments make two of them.
+ */
+function tinyClip(dir: string): AbrClip {
+  const path = makeClip(join(dir, 'tiny.mp4'), { seconds: 4, width: 160, height: 90, fps: 12, audioChannels: 0 });
+  return { name: 'tiny', path, width: 160, height: 90, audio: false };
+}
+
 describe('packages as jobs', () => {
   const tmp = tempDir('nommer-abr-jobs-');
-  let clips: AbrClip[];
+  let clip: AbrClip;
   before(() => {
-    clips = makeAbrClips(tmp.path, ['silent']);
+    clip = tinyClip(tmp.path);
     writeAbrConfig(tmp.path);
   });
   after(() => tmp.cleanup());
 
   test('a file in the way of one segment: the package is committed all or none (none), what was there is kept', async () => {
-    const clip = clips.find((c) => c.name === 'silent')!;
     const dir = join(tmp.path, 'in-the-way-abr');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'chunk-stream1-00002.m4s'), 'the user put this here');
+    writeFileSync(join(dir, 'chunk-stream0-00002.m4s'), 'the user put this here');
     const r = await nommer(['encode', clip.path, '-p', 'abr-small', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])], {
       cwd: tmp.path,
       timeoutMs: 300_000,
     });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /exists/);
-    assert.deepEqual(readdirSync(dir), ['chunk-stream1-00002.m4s']);
-    assert.equal(readFileSync(join(dir, 'chunk-stream1-00002.m4s'), 'utf8'), 'the user put this here');
+    assert.deepEqual(readdirSync(dir), ['chunk-stream0-00002.m4s']);
+    assert.equal(readFileSync(join(dir, 'chunk-stream0-00002.m4s'), 'utf8'), 'the user put this here');
   });
 
   test('an existing package is refused unless --force; nothing half-written is left', async () => {
-    const clip = clips.find((c) => c.name === 'silent')!;
     const dir = join(tmp.path, 'again-abr');
     const args = ['encode', clip.path, '-p', 'abr-small', '-o', dir, ...FAST_ABR.flatMap((s) => ['-s', s])];
     assert.equal((await nommer(args, { timeoutMs: 300_000, cwd: tmp.path })).code, 0);
@@ -93,7 +100,6 @@ describe('packages as jobs', () => {
     });
 
     test('cancel and retry: a package caught running is canceled (no package, no pieces left), then retried to success', async () => {
-      const clip = clips.find((c) => c.name === 'silent')!;
       // Running by construction: the first fetch of the input is held until the test drops it.
       let held: ServerResponse | undefined;
       let gotHeld!: () => void;
