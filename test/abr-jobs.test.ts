@@ -15,6 +15,7 @@ import { packageTasks } from '../src/abr/tasks.js';
 import { after, before, describe, test } from 'node:test';
 import { getPreset } from '../src/presets/registry.js';
 import {
+  ABR_CLIP_FPS,
   checkPackage,
   FAST_ABR,
   plainAbrClip,
@@ -84,7 +85,8 @@ describe('packages as jobs', () => {
   });
 
   // One feederd (two workers) for the jobs below: chunking on for inputs of 5 s or more, so the
-  // 8 s input is chunked and the 4 s ones are a task per rung; the small presets given to it.
+  // 6 s input is chunked (a 4 s chunk and a 2 s one) and the 4 s ones are a task per rung; the
+  // small presets given to it.
   describe('on feederd', () => {
     const d = tempDir('nommer-abr-feederd-');
     let f: RunningFeederd;
@@ -186,7 +188,7 @@ describe('packages as jobs', () => {
     });
 
     test('a long input: every rung chunked on the ladder GOP across the workers, joined, segments still aligned', async () => {
-      const clip = plainAbrClip(tmp.path, 'long', { seconds: 8, width: 320, height: 240 });
+      const clip = plainAbrClip(tmp.path, 'long', { seconds: 6, width: 320, height: 240 });
       const dir = join(d.path, 'long-abr');
       const { job } = await f.client.createJob({
         input: clip.path,
@@ -201,12 +203,12 @@ describe('packages as jobs', () => {
         'no task for rungs above the source',
       );
       await waitForJob(f.client, job.id, (j) => j.state === 'succeeded', 240_000);
-      // Every rendition holds every frame of the source, once: a sample per frame (8 s at 12 fps)
+      // Every rendition holds every frame of the source, once: a sample per frame (6 s at ABR_CLIP_FPS)
       // in the stream as a player appends it.
       const streams = checkPackage(dir, clip, d.path);
       assert.deepEqual(
         streams.map((s) => s.packets),
-        [96, 96],
+        [6 * ABR_CLIP_FPS, 6 * ABR_CLIP_FPS],
       );
     });
   });

@@ -17,7 +17,13 @@ export interface AbrClip {
   subtitle?: string;
 }
 
-/** A test-source clip with a tone, 12 fps, made as DIR/NAME.mp4 (the common case of the sources below). */
+/**
+ * The sources' frame rate: 6 fps is as much as a 2 s GOP, a segment per GOP and a player's switch
+ * need (12 frames a segment), and every frame is encoded once per rung.
+ */
+export const ABR_CLIP_FPS = 6;
+
+/** A test-source clip with a tone, ABR_CLIP_FPS, made as DIR/NAME.mp4 (the common case of the sources below). */
 export function plainAbrClip(
   dir: string,
   name: string,
@@ -25,7 +31,7 @@ export function plainAbrClip(
 ): AbrClip {
   return {
     name,
-    path: makeClip(join(dir, `${name}.mp4`), { ...size, fps: 12 }),
+    path: makeClip(join(dir, `${name}.mp4`), { ...size, fps: ABR_CLIP_FPS }),
     width: size.width,
     height: size.height,
     audio: true,
@@ -33,7 +39,7 @@ export function plainAbrClip(
 }
 
 /**
- * The sources (4 s each at 12 fps, small enough to encode in a second or two): 4:3, 16:9 with an
+ * The sources (4 s each at ABR_CLIP_FPS, small enough to encode in a second): 4:3, 16:9 with an
  * odd height and 4:4:4 chroma carrying an English mov_text subtitle, one without audio, and an
  * MPEG-TS at 29.97 fps with its audio ahead of its video. `names` picks some (each made only when
  * asked: a file that packages one clip does not make the others).
@@ -49,7 +55,7 @@ export function makeAbrClips(dir: string, names?: readonly string[]): AbrClip[] 
           seconds: 4,
           width: 428,
           height: 241,
-          fps: 12,
+          fps: ABR_CLIP_FPS,
           extra: ['-pix_fmt', 'yuv444p'],
         }),
         join(dir, 'odd16x9.mp4'),
@@ -61,7 +67,13 @@ export function makeAbrClips(dir: string, names?: readonly string[]): AbrClip[] 
     }),
     silent: () => ({
       name: 'silent',
-      path: makeClip(join(dir, 'silent.mp4'), { seconds: 4, width: 426, height: 240, fps: 12, audioChannels: 0 }),
+      path: makeClip(join(dir, 'silent.mp4'), {
+        seconds: 4,
+        width: 426,
+        height: 240,
+        fps: ABR_CLIP_FPS,
+        audioChannels: 0,
+      }),
       width: 426,
       height: 240,
       audio: false,
