@@ -7,9 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../src/adapters/local/db.js';
-import { encode } from '../src/encode.js';
-import { localFileStorage } from '../src/backends.js';
-import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
@@ -31,7 +28,7 @@ after(async () => {
 // quality tests): what these tests compare is chunked against unchunked at the same settings, themselves.
 const SET = CHUNKED_WEBM;
 // Keyframe chunks of a fixed length (the counts below): no scene task.
-const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4, scenes: false } };
+const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 3, scenes: false } };
 
 interface Detail {
   job: PublicJob;
@@ -51,7 +48,9 @@ test('a long input is planned as chunks + audio -> assemble, runs as one job on 
   dirs.push(d);
   const f = await startFeederd(d.path, { workers: 2, config: CONFIG });
   running.push(f);
-  const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 12 });
+  // 8 s with a keyframe every 2 s (the clip chunked.test.ts compares): 3 s chunks still need a
+  // fourth chunk to fill the second wave, and every chunk starts on a keyframe of its own.
+  const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 8 });
   const short = makeClip(join(d.path, 'short.mp4'), { seconds: 2 });
   const j = (
     await f.client.createJob({
@@ -80,13 +79,13 @@ test('a long input is planned as chunks + audio -> assemble, runs as one job on 
   assert.equal(done.progress, 1);
   const t = await detail(f, j.id);
   const chunks = t.tasks.filter((x) => /\.chunk-\d+$/.test(x.id));
-  assert.equal(chunks.length, 4, 'three chunks of 4 s, raised to two full waves of two workers');
+  assert.equal(chunks.length, 4, 'three chunks of 3 s, raised to two full waves of two workers');
   assert.deepEqual(t.tasks.map((x) => x.id.split('.').pop()).slice(-2), ['audio', 'assemble']);
   assert.ok(t.tasks.every((x) => x.state === 'succeeded' && x.attempt === 1));
   assert.equal(new Set(chunks.map((c) => c.worker)).size, 2, 'both workers encoded chunks');
   const out = join(d.path, 'film.webm');
   const o = decodedTiming(out);
-  assert.equal(o.frames, 300);
+  assert.equal(o.frames, 200);
   assert.ok(o.clean, o.errors);
   assert.ok(segmentLayout(out).indexOf('Cues') < segmentLayout(out).indexOf('Cluster'));
   assert.deepEqual(readdirSync(join(f.home, 'chunks')), [], 'intermediates removed after assembly');
@@ -107,13 +106,18 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   const d = tempDir();
   dirs.push(d);
   // Chunks are encoded at real time until the victim is killed (helpers/paced-ffmpeg.ts): a chunk
-  // seen 10% done has over a second left on any machine. 8 s of 320x180 in 2 s chunks (the clip
-  // is encoded three times: feederd, calm, whole; 160x90 fell below the SSIM bound).
+  // seen 10% done has over a second left on any machine. 4 s in 2 s chunks: two chunks (one on
+  // each worker) and the audio: the victim's siblings run beside it or after it, and none of them
+  // may run again (a third and fourth chunk would show nothing more, and each chunk task starts
+  // four ffmpeg/ffprobe processes, in feederd's run and again in the calm one). The picture is
+  // compared decoded frame by frame (MD5) with an undisturbed chunked encode, not by a quality
+  // bound, so the clip can be small; how close a chunked output comes to an unchunked one is the
+  // first test's (and chunked.test.ts's) claim.
   const paced = pacedFfmpeg({ held: true });
-  const config = { chunking: { ...CONFIG.chunking, chunkSeconds: 2 } };
+  const config = { chunking: { ...CONFIG.chunking, thresholdSeconds: 3, chunkSeconds: 2 } };
   const f = await startFeederd(d.path, { workers: 2, config, env: paced.env });
   running.push(f);
-  const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 8, width: 320, height: 180 });
+  const clip = makeClip(join(d.path, 'film.mp4'), { seconds: 4, width: 160, height: 120 });
   const j = (
     await f.client.createJob({
       input: clip,
@@ -150,7 +154,7 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
     'only the killed chunk ran again',
   );
   const out = join(d.path, 'film.webm');
-  assert.equal(timing(out).frames, 200);
+  assert.equal(timing(out).frames, 100);
   assert.ok(!existsSync(join(f.home, 'chunks')) || readdirSync(join(f.home, 'chunks')).length === 0);
   await f.stop();
   // The same job, chunked the same way in-process with nobody killed: the same picture.
@@ -158,14 +162,6 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   const calm = join(d.path, 'calm.webm');
   await runAll(await chunkedRun(clip, calm, preset, d.path, { chunkSeconds: 2, workers: 2 }), 2);
   assert.equal(pictureMd5(out), pictureMd5(calm));
-  const whole = join(d.path, 'whole.webm');
-  await encode({
-    ffmpeg: locateFfmpeg(),
-    storage: localFileStorage(),
-    input: clip,
-    outputs: [{ preset: preset as never, path: whole }],
-  });
-  assert.ok(ssim(out, whole).all >= 0.99);
 });
 
 test('nommer submit --chunked / --no-chunked choose per job, whatever the config says', async () => {
