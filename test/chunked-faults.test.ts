@@ -13,7 +13,7 @@
 // stays pending on a stopped process, so only the runner's SIGKILL after its grace ends it).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openDatabase } from '../src/adapters/local/db.js';
@@ -23,6 +23,7 @@ import { makeClip, tempDir } from './helpers/media.js';
 import { pidsMatching, startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { ffmpegPids, parentPid, partialFiles, sleep, storeState, until, workersOf } from './helpers/faults.js';
 import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
+import { sharedOnce } from './helpers/shared-once.js';
 import { CHUNKED_WEBM } from './helpers/srv-cheap.js';
 
 const running: RunningFeederd[] = [];
@@ -52,9 +53,31 @@ after(async () => {
 
 // The fastest libvpx speed and no quality record: these tests are about faults and cleanup, not the picture.
 const SET = CHUNKED_WEBM;
-// 16 s at 4 s a chunk, two workers: four video chunks (two full waves) + audio -> assemble.
-const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 4 } };
-const CLIP = { seconds: 16, width: 160, height: 120 };
+// 8 s at 2 s a chunk, two workers: four video chunks (two full waves) + audio -> assemble. Half
+// the frames of 16 s in 4 s chunks, the same tasks; held encodes read at half real time (below),
+// so a held chunk's ffmpeg still runs at least 4 s. The clip chunked-aws and chunked.test.ts use.
+const CONFIG = { chunking: { enabled: true, thresholdSeconds: 5, chunkSeconds: 2 } };
+const CLIP = { seconds: 8, width: 160, height: 120 };
+/** Held encodes read their input at this times real time: a 2 s chunk lasts 4 s or more. */
+const HELD_RATE = 0.5;
+
+/**
+ * One feederd with two workers for the file's tests (each start costs about 5 s of CPU with its
+ * workers): they run one after another, each job in a folder of its own under the feederd's,
+ * each waiting until nothing of its job runs before it ends. Its ffmpeg is the paced wrapper,
+ * held only inside failMidEncode. The last test SIGKILLs it and starts another in its place.
+ */
+const shared = sharedOnce(async () => {
+  const t = tempDir('nommer-chunk-fault-');
+  dirs.push(t);
+  const paced = pacedFfmpeg();
+  const f = await startFeederd(t.path, { workers: 2, config: CONFIG, env: paced.env });
+  running.push(f);
+  return { f, root: t.path, paced };
+});
+
+/** A folder for one test's input and output, under the shared feederd's. */
+const jobDir = (root: string) => mkdtempSync(join(root, 'job-'));
 const FRAMES = CLIP.seconds * 25;
 
 interface TaskView {
@@ -168,7 +191,12 @@ const filesIn = (dir: string): string[] => {
 
 interface Failed {
   f: RunningFeederd;
+  /** The shared feederd's folder (its data dir and every test's folder under it). */
   d: string;
+  /** This test's folder: its input and output. */
+  work: string;
+  /** Failed jobs in the store before this one. */
+  failedBefore: number;
   home: string;
   clip: string;
   original: string;
@@ -180,27 +208,25 @@ interface Failed {
 }
 
 /**
- * Start a two-worker feederd, submit a chunked job, wait until `before` chunk tasks succeeded,
+ * On the shared two-worker feederd, submit a chunked job, wait until `before` chunk tasks succeeded,
  * then (when `freeze`) freeze the next chunk ffmpeg seen, and replace the input with garbage.
  * Resolves once the job is failed. The original input is kept at `original`. Until the garbage
- * is in place every encode is held to real time (helpers/paced-ffmpeg.ts): a chunk's ffmpeg runs
+ * is in place every encode is held to half real time (helpers/paced-ffmpeg.ts): a chunk's ffmpeg runs
  * 4 s on any machine, so the one to freeze is not missed, and a task still to start (the audio,
  * after the second wave of chunks) opens the garbage; what runs after that runs at full speed.
  */
 async function failMidEncode(opts: { before: number; freeze: boolean }): Promise<Failed> {
-  const t = tempDir('nommer-chunk-fault-');
-  dirs.push(t);
-  const d = t.path;
-  const paced = pacedFfmpeg({ held: true });
-  const f = await startFeederd(d, { workers: 2, config: CONFIG, env: paced.env });
-  running.push(f);
-  const clip = makeClip(join(d, 'film.mp4'), CLIP);
-  const original = join(d, 'film.original.mp4');
+  const { f, root: d, paced } = await shared();
+  const work = jobDir(d);
+  const failedBefore = storeState(f.home).byState.failed ?? 0;
+  paced.hold(HELD_RATE);
+  const clip = makeClip(join(work, 'film.mp4'), CLIP);
+  const original = join(work, 'film.original.mp4');
   copyFileSync(clip, original);
   const job = (
     await f.client.createJob({
       input: clip,
-      outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }],
+      outputs: [{ preset: 'webm', uri: join(work, 'out', 'film.webm') }],
       set: SET,
       chunked: true,
     })
@@ -267,13 +293,15 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
     )!;
   }
   // Garbage, put in place atomically: what already runs reads the old file.
-  writeFileSync(join(d, 'garbage.tmp'), randomBytes(256 * 1024));
-  renameSync(join(d, 'garbage.tmp'), clip);
+  writeFileSync(join(work, 'garbage.tmp'), randomBytes(256 * 1024));
+  renameSync(join(work, 'garbage.tmp'), clip);
   paced.release();
   const failed = await pollJob(f, job.id, (x) => isFinalState(x.job.state), 120_000, 'the job to fail');
   return {
     f,
     d,
+    work,
+    failedBefore,
     home: f.home,
     clip,
     original,
@@ -339,15 +367,14 @@ test('a chunk that fails for good while another is mid-encode: the job fails wit
   assert.deepEqual(filesIn(s.scratch), [], 'scratch dir gone or empty');
   assert.deepEqual(filesIn(join(s.home, 'chunks')), [], 'nothing left under chunks/');
   assert.deepEqual(partialFiles(d), [], 'no .nommer-part anywhere');
-  assert.equal(existsSync(join(d, 'out', 'film.webm')), false, 'no output for a failed job');
+  assert.equal(existsSync(join(s.work, 'out', 'film.webm')), false, 'no output for a failed job');
   const st = storeState(f.home);
   assert.equal(st.queued, 0, 'no task message left in the queue');
-  assert.equal(st.byState.failed, 1);
+  assert.equal(st.byState.failed, s.failedBefore + 1);
   // The job failed once: the canceled chunk's late word changed nothing.
   const again = await detail(f, s.job.id);
   assert.equal(again.events.filter((e) => e.type === 'failed').length, 1);
   assert.equal(again.job.state, 'failed');
-  await f.stop();
 });
 
 test('retry of a failed chunked job re-queues the chunks whose pieces cleanup removed: the fleet encodes them again as chunk tasks, the assembler repairs nothing, the output is whole', async () => {
@@ -406,7 +433,7 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
   const asm = assembleRow(f.home, s.job.id);
   assert.ok(asm.result, 'the assemble task reported a result');
   assert.deepEqual(asm.result!.repaired, [], `the assembler repaired nothing: ${JSON.stringify(asm.result)}`);
-  const out = join(d, 'out', 'film.webm');
+  const out = join(s.work, 'out', 'film.webm');
   const p = probeDecoded(out);
   const v = p.streams.find((x) => x.codec_type === 'video')!;
   assert.equal(v.codec_name, 'vp9');
@@ -420,20 +447,19 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
     'the intermediates to be removed after assembly',
   );
   assert.deepEqual(partialFiles(d), []);
-  await f.stop();
 });
 
+// Last in the file: it SIGKILLs the shared feederd.
 test("feederd SIGKILLed right after a chunked job is canceled: once it is restarted, the job's intermediates are removed", async () => {
-  const t = tempDir('nommer-chunk-fault-');
-  dirs.push(t);
-  const d = t.path;
-  let f = await startFeederd(d, { workers: 2, config: CONFIG });
-  running.push(f);
-  const clip = makeClip(join(d, 'film.mp4'), CLIP);
+  const { root: d, paced } = await shared();
+  let { f } = await shared();
+  paced.release();
+  const work = jobDir(d);
+  const clip = makeClip(join(work, 'film.mp4'), CLIP);
   const job = (
     await f.client.createJob({
       input: clip,
-      outputs: [{ preset: 'webm', uri: join(d, 'out', 'film.webm') }],
+      outputs: [{ preset: 'webm', uri: join(work, 'out', 'film.webm') }],
       set: SET,
       chunked: true,
     })
@@ -454,7 +480,8 @@ test("feederd SIGKILLed right after a chunked job is canceled: once it is restar
   console.log(
     `# pieces in the scratch dir when feederd died: ${leftAtKill.length ? leftAtKill.join(', ') : 'none (its sweep was done)'}`,
   );
-  f = await startFeederd(d, { workers: 2, config: CONFIG });
+  // No workers: the sweep is feederd's own, and the job has nothing left to run.
+  f = await startFeederd(d, { workers: 0, config: CONFIG });
   running.push(f);
   assert.equal((await detail(f, job.id)).job.state, 'canceled');
   // Within its resweep delay (3 leases) and then some.
