@@ -36,7 +36,7 @@ test('a chunked job on the aws backend: chunks in S3 under the staging prefix, a
   const detail = await f.client.getJob(job.id);
   const chunkTasks = detail.tasks.filter((t) => /\.chunk-\d+$/.test(t.id));
   assert.ok(chunkTasks.length >= 2, `planned ${chunkTasks.length} chunks`);
-  const done = await waitForJob(f.client, job.id, isFinal, 240_000);
+  const done = await waitForJob(f.client, job.id, isFinal, 240_000, { pollMs: 500 });
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   const out = join(d.path, 'film.webm');
   for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));

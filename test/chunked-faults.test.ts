@@ -103,13 +103,15 @@ async function pollJob(
   pred: (d: Detail) => boolean,
   timeoutMs: number,
   what: string,
+  /** 500 where only the end is awaited (each request costs feederd and the test CPU); 100 where the test acts on what it sees. */
+  everyMs = 100,
 ): Promise<Detail> {
   const deadline = Date.now() + timeoutMs;
   let last: Detail | undefined;
   while (Date.now() < deadline) {
     last = await detail(f, id);
     if (pred(last)) return last;
-    await sleep(100);
+    await sleep(everyMs);
   }
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last?.job)} ${JSON.stringify(last?.tasks)}`,
@@ -296,7 +298,7 @@ async function failMidEncode(opts: { before: number; freeze: boolean }): Promise
   writeFileSync(join(work, 'garbage.tmp'), randomBytes(256 * 1024));
   renameSync(join(work, 'garbage.tmp'), clip);
   paced.release();
-  const failed = await pollJob(f, job.id, (x) => isFinalState(x.job.state), 120_000, 'the job to fail');
+  const failed = await pollJob(f, job.id, (x) => isFinalState(x.job.state), 120_000, 'the job to fail', 500);
   return {
     f,
     d,
@@ -410,7 +412,7 @@ test('retry of a failed chunked job re-queues the chunks whose pieces cleanup re
       `chunk ${k.id} (piece removed) is queued again, not kept as succeeded: ${JSON.stringify(now)}`,
     );
   }
-  const done = await pollJob(f, s.job.id, (x) => isFinalState(x.job.state), 180_000, 'the retried job to finish');
+  const done = await pollJob(f, s.job.id, (x) => isFinalState(x.job.state), 180_000, 'the retried job to finish', 500);
   assert.equal(done.job.state, 'succeeded', JSON.stringify(done.job.error));
   const chunks = done.tasks.filter((k) => k.type === 'chunk');
   for (const k of chunks) {

@@ -35,6 +35,8 @@ interface Detail {
   tasks: Array<{ id: string; type: string; state: string; attempt: number; worker: string | null; progress: number }>;
 }
 const detail = (f: RunningFeederd, id: string) => f.client.getJob(id);
+/** Waiting for a job to end: a request every 500 ms, not 100 (each costs feederd and the test CPU). */
+const UNTIL_FINAL = { pollMs: 500 };
 
 /** MD5 of the decoded video: the same picture, whatever the container's random ids. */
 function pictureMd5(path: string): string {
@@ -74,7 +76,7 @@ test('a long input is planned as chunks + audio -> assemble, runs as one job on 
       chunked: false,
     })
   ).job;
-  const done = await waitForJob(f.client, j.id, isFinal, 180_000);
+  const done = await waitForJob(f.client, j.id, isFinal, 180_000, UNTIL_FINAL);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   assert.equal(done.progress, 1);
   const t = await detail(f, j.id);
@@ -91,7 +93,7 @@ test('a long input is planned as chunks + audio -> assemble, runs as one job on 
   assert.deepEqual(readdirSync(join(f.home, 'chunks')), [], 'intermediates removed after assembly');
   // Below the threshold, and with chunked: false, jobs are ordinary single-task encodes.
   for (const id of [s.id, off.id]) {
-    assert.equal((await waitForJob(f.client, id, isFinal, 120_000)).state, 'succeeded');
+    assert.equal((await waitForJob(f.client, id, isFinal, 120_000, UNTIL_FINAL)).state, 'succeeded');
     assert.deepEqual(
       (await detail(f, id)).tasks.map((x) => x.type),
       ['encode'],
@@ -138,7 +140,7 @@ test('a worker killed mid-chunk: that chunk alone runs again, and the picture is
   assert.equal(pids.length, 1);
   paced.release();
   process.kill(pids[0]!, 'SIGKILL');
-  const done = await waitForJob(f.client, j.id, isFinal, 240_000);
+  const done = await waitForJob(f.client, j.id, isFinal, 240_000, UNTIL_FINAL);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   // Who started over, from the store's own history.
   const db = openDatabase(join(f.home, 'nommer.db'));

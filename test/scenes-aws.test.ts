@@ -62,7 +62,7 @@ test('aws, an s3:// input: the scene task on a worker plans every chunk, and eve
     'scenes queued',
   ]);
   for (const id of ['aws-s1', 'aws-s2']) procs.push(startAwsWorker(d.path, aws.env, id));
-  const done = await waitForJob(f.client, job.id, isFinal, 240_000);
+  const done = await waitForJob(f.client, job.id, isFinal, 240_000, { pollMs: 500 });
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
 
   const detail = await f.client.getJob(job.id);

@@ -149,7 +149,7 @@ test('on feederd: every cut within the allowed lengths is a boundary to the fram
   );
   const out = join(d.path, 'title.webm');
   const j = (await f.client.createJob({ input: title.path, outputs: [{ preset: 'webm', uri: out }], set: SET })).job;
-  const done = await waitForJob(f.client, j.id, isFinal, 240_000);
+  const done = await waitForJob(f.client, j.id, isFinal, 240_000, { pollMs: 500 });
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
 
   const detail = await f.client.getJob(j.id);
