@@ -147,7 +147,12 @@ test('a job submitted through the form runs and succeeds; its page shows tasks, 
     const { page } = d;
     await page.locator('nav a[href="#/new"]').click();
     await page.getByLabel('Input', { exact: true }).fill(clip);
-    // The picker lists the presets with their own descriptions.
+    // The picker lists the presets with their own descriptions, once the API has answered (until
+    // then its one option reads "loading…").
+    await page
+      .locator('#f-preset option')
+      .filter({ hasText: /^opus — \S/ })
+      .waitFor({ state: 'attached' });
     const options = await page.locator('#f-preset option').allInnerTexts();
     assert.ok(
       options.some((o) => /^opus — \S/.test(o)),
@@ -293,7 +298,8 @@ test('the list at a glance: a failed job with its error, one running, one queued
     assert.match(await bad.locator('.error-line').innerText(), /^INPUT_NOT_FOUND: /);
     assert.equal(await bad.locator('button[data-act="retry"]').count(), 1);
     assert.equal(await page.locator(`${row(running.id)} button[data-act="cancel"]`).count(), 1);
-    assert.match(await page.locator('.fleet').innerText(), /1 worker\s*\(1 busy\)/);
+    // The fleet line comes with the summary, which may answer after the list.
+    await page.locator('.fleet', { hasText: /1 worker\s*\(1 busy\)/ }).waitFor();
     await page.screenshot({ path: join(shots, 'overview.png') });
     // README's screenshot, when asked for (NOMMER_DASHBOARD_SCREENSHOT=docs/dashboard.png).
     const target = process.env.NOMMER_DASHBOARD_SCREENSHOT;
