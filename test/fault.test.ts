@@ -32,6 +32,7 @@ import { ApiClient } from '../src/client/api-client.js';
 import { openDatabase } from '../src/adapters/local/db.js';
 import { taskMessage } from '../src/messages.js';
 import type { CreateJobBody, PublicJob } from '../src/api/contract.js';
+import { assertWholeWebp } from './helpers/webp.js';
 
 const running: RunningFeederd[] = [];
 const dirs: Array<{ cleanup(): void }> = [];
@@ -243,21 +244,13 @@ test('feederd SIGKILLed mid-dispatch and restarted: every submitted job runs exa
   // Each output is a whole WebP file (its worker ffprobed it before calling the job done): the
   // RIFF header's size is the file's, read here rather than by 16 more ffprobe starts; one is
   // probed as a user would.
-  for (let i = 0; i < JOBS; i++) assertWebp(join(d, `p${i}.webp`));
+  for (let i = 0; i < JOBS; i++) assertWholeWebp(join(d, `p${i}.webp`));
   assert.equal(probe(join(d, 'p0.webp')).streams[0]!.codec_name, 'webp');
   const list = await f.client.listJobs({ limit: 1000 });
   assert.equal(list.jobs.length, JOBS);
   await assertClean(f, d, { jobs: JOBS });
   await f.stop();
 });
-
-/** A complete WebP file: RIFF, its size field matching the file, WEBP. */
-function assertWebp(path: string): void {
-  const b = readFileSync(path);
-  assert.equal(b.toString('latin1', 0, 4), 'RIFF', path);
-  assert.equal(b.toString('latin1', 8, 12), 'WEBP', path);
-  assert.equal(b.readUInt32LE(4) + 8, b.length, `${path}: the size RIFF says is the file's`);
-}
 
 test('a full output disk: the job fails with DISK_FULL after its attempts, leaves nothing on the disk, and succeeds on retry once space is freed', async (t) => {
   const d = dir();

@@ -1,6 +1,7 @@
 // A WebP picture's size read from its RIFF header, where a test only needs the size of an image
 // nommer wrote: an ffprobe start costs about 0.2 s of CPU for what is a few bytes of the file.
-import { openSync, readSync, closeSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { openSync, readFileSync, readSync, closeSync } from 'node:fs';
 
 /** Width and height of the WebP at `path` (lossy, lossless or extended); throws on anything else. */
 export function webpSize(path: string): { width: number; height: number } {
@@ -11,6 +12,19 @@ export function webpSize(path: string): { width: number; height: number } {
   } finally {
     closeSync(fd);
   }
+  return sizeIn(b, path);
+}
+
+/** A complete WebP file: a picture header webpSize reads, and the RIFF size field matching the file. */
+export function assertWholeWebp(path: string): void {
+  const b = readFileSync(path);
+  sizeIn(b, path);
+  assert.equal(b.readUInt32LE(4) + 8, b.length, `${path}: the size RIFF says is the file's`);
+}
+
+/** The picture size in a WebP file's first 30 bytes `b`. */
+function sizeIn(b: Buffer, path: string): { width: number; height: number } {
+  if (b.length < 30) throw new Error(`${path}: too short for a WebP`);
   if (b.toString('latin1', 0, 4) !== 'RIFF' || b.toString('latin1', 8, 12) !== 'WEBP')
     throw new Error(`${path}: not a RIFF WEBP file`);
   const chunk = b.toString('latin1', 12, 16);
