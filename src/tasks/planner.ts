@@ -103,6 +103,8 @@ async function decide(
   const why = unchunkableReason(outputs);
   if (why) return { tasks: null, reason: why };
   if (!isLocalUri(input) || !isAbsolute(localPathOf(input))) return remotePlan(o, outputs, chunked);
+  if (chunked === undefined && (await lengthOf(o, input)) < o.chunking.thresholdSeconds)
+    return { tasks: null, reason: `shorter than chunking.thresholdSeconds (${o.chunking.thresholdSeconds} s)` };
   let src;
   try {
     src = await probeTimeline(o.ffprobe(), localPathOf(input));
@@ -127,6 +129,18 @@ async function decide(
   const planned = scenes.plan ?? plan;
   const tasks = chunkedTasks(planned, { scratch, audio });
   return { tasks, summary: summaryOf(planned, scratch, src.method, scenes.summary) };
+}
+
+/**
+ * The input's length as its container gives it (one plain probe), or Infinity when it gives none
+ * or cannot be probed. Followed from config, most jobs are shorter than the threshold: this tells
+ * them apart before the frames are listed (two more ffprobe starts, the second reading every
+ * packet of the input), which only a job that may be chunked needs. The listed frames' length is
+ * checked against the threshold again below.
+ */
+async function lengthOf(o: ChunkPlannerOptions, input: string): Promise<number> {
+  const info = await probeInput(o.ffprobe(), localPathOf(input)).catch(() => undefined);
+  return info && info.duration > 0 ? info.duration : Number.POSITIVE_INFINITY;
 }
 
 function summaryOf(planned: ChunkPlan, scratch: string, timeline: 'packets' | 'frames', scenes: SceneSummary) {
