@@ -101,6 +101,11 @@ test('followed from config, an input shorter than the threshold is told so from 
     storage: localFileStorage(),
   });
   const outputs = [{ preset: getPreset('webm'), uri: join(d.path, 'short.webm') }];
+  // The planner runs here, in the test's process: its ffprobe logs where this process's environment says.
+  process.env.NOMMER_TEST_STARTS_LOG = tools.env.NOMMER_TEST_STARTS_LOG;
+  after(() => {
+    delete process.env.NOMMER_TEST_STARTS_LOG;
+  });
   const planned = await planner(clip, outputs, undefined);
   assert.deepEqual(planned, { tasks: null, reason: 'shorter than chunking.thresholdSeconds (5 s)' });
   assert.deepEqual(
