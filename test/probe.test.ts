@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { probeInput, toProbeInfo, ffmpegInputArg } from '../src/ffmpeg/probe.js';
 import { NommerError } from '../src/errors.js';
 import { FFPROBE, makeClip, tempDir } from './helpers/media.js';
+import { countedTools } from './helpers/counted-tools.js';
 
 test('rotation from the display matrix is clockwise degrees and swaps the display size', () => {
   const info = toProbeInfo({
@@ -95,6 +96,42 @@ test('probing real clips and bad inputs', async () => {
       (e: unknown) => e instanceof NommerError && e.code === 'INPUT_UNREADABLE' && /FIFO/.test(e.message),
     );
   } finally {
+    d.cleanup();
+  }
+});
+
+test('a file probed again, unchanged, is read from the probe cache; a file written since, or one that failed, runs ffprobe again', async () => {
+  const d = tempDir();
+  const saved = { cache: process.env.XDG_CACHE_HOME, log: process.env.NOMMER_TEST_STARTS_LOG };
+  const tools = countedTools();
+  process.env.XDG_CACHE_HOME = join(d.path, 'cache');
+  process.env.NOMMER_TEST_STARTS_LOG = tools.env.NOMMER_TEST_STARTS_LOG;
+  const probes = () => tools.starts().filter((s) => s.tool === 'ffprobe').length;
+  try {
+    const clip = makeClip(join(d.path, 'clip.mp4'), { seconds: 1 });
+    const first = await probeInput(tools.env.NOMMER_FFPROBE, clip);
+    const again = await probeInput(tools.env.NOMMER_FFPROBE, clip);
+    assert.deepEqual(again, first);
+    assert.equal(probes(), 1, 'the second probe of the same file started no ffprobe');
+
+    // Written again in place (same path, same inode): probed again, and what it is now is seen.
+    makeClip(clip, { seconds: 1, width: 160, height: 120 });
+    const rewritten = await probeInput(tools.env.NOMMER_FFPROBE, clip);
+    assert.equal(rewritten.video!.width, 160);
+    assert.equal(probes(), 2);
+
+    // A failure is not kept: the file is looked at every time.
+    const text = join(d.path, 'notes.mov');
+    writeFileSync(text, 'this is not a movie\n'.repeat(50));
+    for (let i = 0; i < 2; i++) await assert.rejects(probeInput(tools.env.NOMMER_FFPROBE, text), /cannot decode/);
+    assert.equal(probes(), 4);
+  } finally {
+    for (const [k, v] of [
+      ['XDG_CACHE_HOME', saved.cache],
+      ['NOMMER_TEST_STARTS_LOG', saved.log],
+    ] as const)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     d.cleanup();
   }
 });

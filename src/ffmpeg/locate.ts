@@ -15,11 +15,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { NommerError } from '../errors.js';
+import { nommerCacheDir } from './probe-cache.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -140,8 +140,7 @@ function capsFile(ffmpeg: string): { path: string; key: string } | undefined {
     const key = createHash('sha256')
       .update(JSON.stringify([real, st.size, st.mtimeMs, st.ctimeMs, st.ino]))
       .digest('hex');
-    const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'nommer');
-    return { path: join(dir, `ffmpeg-caps-${key.slice(0, 24)}.json`), key };
+    return { path: join(nommerCacheDir(), `ffmpeg-caps-${key.slice(0, 24)}.json`), key };
   } catch {
     return undefined;
   }

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { NommerError } from '../errors.js';
 import { firstFrameSideDataArgs, hdrOf, hdrTransfer } from './hdr.js';
+import { keepProbe, probeCacheEntry, readKeptProbe } from './probe-cache.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
 
 // ffprobe's JSON (-print_format json), the fields nommer reads. ffprobe leaves out what a stream
@@ -231,25 +232,30 @@ export async function probeInput(
   const remote = /^https?:\/\//i.test(input);
   if (!remote) await checkLocalInput(input);
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegInputArg(input)];
-  const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
-    (resolvePromise, reject) => {
-      execFile(
-        ffprobe,
-        args,
-        { maxBuffer: 16 << 20, timeout: opts.timeoutMs ?? 60_000, signal: opts.signal },
-        (err, stdout, stderr) => {
-          if (err && (err as NodeJS.ErrnoException).code === 'ENOENT')
-            return reject(
-              new NommerError('FFMPEG_MISSING', `ffprobe not found at ${ffprobe}`, {
-                hint: 'install ffmpeg, or set NOMMER_FFPROBE',
-              }),
-            );
-          if (err && err.name === 'AbortError') return reject(new NommerError('CANCELED', 'canceled while probing'));
-          resolvePromise({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 });
-        },
-      );
-    },
-  );
+  // feederd probed this very file when it planned the job: its output is kept (probe-cache.ts).
+  const entry = remote ? undefined : probeCacheEntry(ffprobe, input, args);
+  const keptStdout = entry && readKeptProbe(entry);
+  const { stdout, stderr, code } =
+    keptStdout !== undefined
+      ? { stdout: keptStdout, stderr: '', code: 0 }
+      : await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolvePromise, reject) => {
+          execFile(
+            ffprobe,
+            args,
+            { maxBuffer: 16 << 20, timeout: opts.timeoutMs ?? 60_000, signal: opts.signal },
+            (err, stdout, stderr) => {
+              if (err && (err as NodeJS.ErrnoException).code === 'ENOENT')
+                return reject(
+                  new NommerError('FFMPEG_MISSING', `ffprobe not found at ${ffprobe}`, {
+                    hint: 'install ffmpeg, or set NOMMER_FFPROBE',
+                  }),
+                );
+              if (err && err.name === 'AbortError')
+                return reject(new NommerError('CANCELED', 'canceled while probing'));
+              resolvePromise({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 });
+            },
+          );
+        });
   const raw = parseFfprobeJson(ffprobeOutput, stdout);
   const formats = (raw?.format?.format_name ?? '').split(',');
   const playlist = formats.find((f) => REFERENCING_FORMATS.has(f));
@@ -274,16 +280,24 @@ export async function probeInput(
       },
     );
   }
+  if (entry && keptStdout === undefined) keepProbe(entry, stdout);
   if (info.video && hdrTransfer(info.video.colorTransfer)) {
     // HDR: the static metadata is often in the first frame only (HEVC SEI, AV1 OBUs).
-    const frame = await ffprobeText(
-      ffprobe,
-      firstFrameSideDataArgs(info.video.index, ffmpegInputArg(input)),
-      opts.signal,
-    ).catch((err: NommerError) => {
-      if (err.code === 'CANCELED') throw err;
-      return ''; // undecodable first frame: no static metadata found, the transfer still holds
-    });
+    const frameArgs = firstFrameSideDataArgs(info.video.index, ffmpegInputArg(input));
+    const frameEntry = remote ? undefined : probeCacheEntry(ffprobe, input, frameArgs);
+    const keptFrame = frameEntry && readKeptProbe(frameEntry);
+    const frame =
+      keptFrame ??
+      (await ffprobeText(ffprobe, frameArgs, opts.signal).then(
+        (out) => {
+          if (frameEntry) keepProbe(frameEntry, out);
+          return out;
+        },
+        (err: NommerError) => {
+          if (err.code === 'CANCELED') throw err;
+          return ''; // undecodable first frame: no static metadata found, the transfer still holds
+        },
+      ));
     const sideData = raw?.streams?.find((s) => s.index === info.video?.index)?.side_data_list;
     info.video.hdr = hdrOf(info.video, sideData, frame);
   }

@@ -1,0 +1,88 @@
+// What ffprobe printed about a local file, kept on disk for the next probe of that very file:
+// feederd probes an input when it plans the job, and the worker that encodes it (each chunk's
+// worker, the scene task, the assembler) probed the same file again, an ffprobe start each
+// (about 0.2 CPU-seconds: Debian's ffprobe loads 215 shared libraries). The key is the file's
+// real path, size, modification and change times and inode, the ffprobe binary's own, and the
+// arguments: a file written, touched or replaced in any way, or another ffprobe, is probed again.
+// Only successful runs are kept; a cache that cannot be read or written costs only the probe.
+import { createHash } from 'node:crypto';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+
+/** Entries kept; past it the oldest go (one job's probes are a few; a busy machine's are recent). */
+const KEEP = 256;
+
+const kept = z.object({ key: z.string(), stdout: z.string() });
+
+/** The user's cache folder for nommer (XDG_CACHE_HOME, else ~/.cache). */
+export function nommerCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'nommer');
+}
+
+function identity(path: string): unknown[] {
+  const real = realpathSync(path);
+  const st = statSync(real);
+  return [real, st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev];
+}
+
+/** Where a probe of this file with these arguments is kept, or undefined when it cannot be keyed. */
+export function probeCacheEntry(
+  ffprobe: string,
+  file: string,
+  args: readonly string[],
+): { path: string; key: string } | undefined {
+  try {
+    const key = createHash('sha256')
+      .update(JSON.stringify([identity(ffprobe), identity(file), args]))
+      .digest('hex');
+    return { path: join(nommerCacheDir(), 'probes', `${key.slice(0, 32)}.json`), key };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kept stdout, when the entry is there, whole and for this very key. */
+export function readKeptProbe(entry: { path: string; key: string }): string | undefined {
+  try {
+    const got = kept.safeParse(JSON.parse(readFileSync(entry.path, 'utf8')));
+    return got.success && got.data.key === entry.key ? got.data.stdout : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keep a successful probe's stdout (written whole, then renamed into place); the oldest past KEEP go. */
+export function keepProbe(entry: { path: string; key: string }, stdout: string): void {
+  try {
+    const dir = dirname(entry.path);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${entry.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ key: entry.key, stdout }), { mode: 0o600 });
+    renameSync(tmp, entry.path);
+    const names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+    if (names.length <= KEEP) return;
+    const byAge = names
+      .map((n) => {
+        try {
+          return { n, t: statSync(join(dir, n)).mtimeMs };
+        } catch {
+          return { n, t: 0 };
+        }
+      })
+      .sort((a, b) => a.t - b.t);
+    for (const { n } of byAge.slice(0, names.length - KEEP)) rmSync(join(dir, n), { force: true });
+  } catch {
+    /* not kept: the next probe of this file runs ffprobe */
+  }
+}
