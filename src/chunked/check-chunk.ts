@@ -4,7 +4,7 @@
 // stream parameters (codec, profile, size, pixel format, aspect, colour) are its siblings'. A
 // chunk joined with another profile or size plays wrong from that seam on, and the concat
 // demuxer does not say so. The assembler encodes a chunk that fails again and never joins it.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ffmpegInputArg, ffprobeText, parseFfprobeJson } from '../ffmpeg/probe.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import { NommerError, asNommerError } from '../errors.js';

@@ -3,7 +3,7 @@
 // transcoders' list prices, which charge per output minute, SD or HD by the output's height.
 // The worker sends the list in its task's result (`result.media`); the store keeps the job's
 // (jobs.output_media). A file ffprobe cannot read is left out: cost bookkeeping never fails a job.
-import { z } from 'zod';
+import * as z from 'zod';
 import { probeInput } from '../ffmpeg/probe.js';
 
 export const outputMedia = z.object({
