@@ -23,12 +23,15 @@ const outdir = join(root, 'dist', 'bundle');
  * - better-sqlite3 finds its native addon relative to its own files;
  * - what a package require()s only inside a function (cosmiconfig's loaders for YAML, TypeScript
  *   and a JSON error's code frame; fastify's JSON-schema compilers, which nommer's routes replace
- *   with zod; ink's devtools, for DEV=true only) would sit in an eagerly loaded chunk, parsed by
- *   every process that never calls it. External, it loads when called, as before.
+ *   with zod) would sit in an eagerly loaded chunk, parsed by every process that never calls it.
+ *   External, it loads when called, as before;
  * - undici, which nommer imports with `await import('undici')` for URL inputs: esbuild makes a
  *   CommonJS package reached only that way a chunk with a default export alone, so the named
  *   exports nommer takes from it (Agent, buildConnector, fetch) would be undefined. Node's own
- *   loader gives them, and loads it only for a URL, as before.
+ *   loader gives them, and loads it only for a URL, as before;
+ * - ink, and react with it (one React for ink and nommer's views, or hooks break): with DEV=true in
+ *   the environment ink reads its package.json beside its own module URL, which in a bundle names
+ *   dist/package.json, so the live view failed to start. Only the live view loads them.
  * ffmpeg-static needs no entry: nommer require()s it through createRequire, which esbuild leaves
  * alone, and it must not be bundled (it locates its binary from its own folder).
  */
@@ -40,8 +43,9 @@ const external = [
   'import-fresh',
   '@fastify/ajv-compiler',
   '@fastify/fast-json-stringify-compiler',
-  'react-devtools-core',
   'undici',
+  'ink',
+  'react',
 ];
 
 rmSync(outdir, { recursive: true, force: true });
