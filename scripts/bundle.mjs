@@ -11,8 +11,9 @@
 // dist/bundle-meta.json (outside the packed folder) says which modules each chunk holds: the
 // start-up tests read it to name what a traced process loaded (test/helpers/module-trace.ts).
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -90,4 +91,29 @@ const locales = new Set(
   ),
 );
 if (locales.size > 0) refuse(`zod's ${locales.size} locales are in it: import zod as \`import * as z from 'zod'\``);
+// An external is looked up from dist/bundle, not from the module that imports it: both must find
+// the same copy (they do while npm hoists it; a nested other version would be silently swapped).
+const swapped = Object.entries(inputs).flatMap(([input, { imports }]) =>
+  imports
+    .filter((i) => i.external && !isBuiltin(i.path))
+    .map((i) => packageName(i.path))
+    .filter((name) => packageDir(resolve(root, input), name) !== packageDir(join(outdir, 'cli.js'), name))
+    .map((name) => `${name} (imported by ${input})`),
+);
+if (swapped.length > 0) refuse(`from dist/bundle these resolve to another copy: ${[...new Set(swapped)].join(', ')}`);
 writeFileSync(join(root, 'dist', 'bundle-meta.json'), JSON.stringify(result.metafile));
+
+/** `@scope/name` or `name` of a bare specifier such as `react/jsx-runtime`. */
+function packageName(specifier) {
+  const parts = specifier.split('/');
+  return parts.slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+}
+
+/** The folder of package `name` that Node finds from module `from`: the nearest node_modules/name. */
+function packageDir(from, name) {
+  for (let dir = dirname(from); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(candidate)) return realpathSync(candidate);
+    if (dirname(dir) === dir) return undefined;
+  }
+}
