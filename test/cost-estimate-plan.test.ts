@@ -14,6 +14,7 @@ import { probeInput } from '../src/ffmpeg/probe.js';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { getPreset } from '../src/presets/registry.js';
 import { nommer } from './helpers/cli.js';
+import { countedTools } from './helpers/counted-tools.js';
 import { startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { makeClip, tempDir } from './helpers/media.js';
 
@@ -87,6 +88,38 @@ test('a chunked job: the chunk count feederd would plan, in waves on the slots; 
   assert.ok(on4.seconds < whole.seconds, `${on4.seconds} < ${whole.seconds}`);
   assert.ok(on4.seconds < on4.workerSeconds / 2);
   assert.equal(on4.usd, Math.round(on4.workerSeconds * 0.01 * 1e6) / 1e6, '$36/h is $0.01 a slot-second');
+});
+
+test('followed from config, an input shorter than the threshold is told so from one plain probe: its frames are not listed', async () => {
+  const clip = makeClip(join(d.path, 'short.mp4'), { seconds: 2, width: 160, height: 120 });
+  const tools = countedTools();
+  const planner = makeChunkPlanner({
+    ffprobe: () => tools.env.NOMMER_FFPROBE,
+    chunking: CHUNKING,
+    workers: () => 4,
+    scratchBase: `${d.path}/scratch/`,
+    storage: localFileStorage(),
+  });
+  const outputs = [{ preset: getPreset('webm'), uri: join(d.path, 'short.webm') }];
+  // The planner runs here, in the test's process: its ffprobe logs where this process's environment says.
+  process.env.NOMMER_TEST_STARTS_LOG = tools.env.NOMMER_TEST_STARTS_LOG;
+  after(() => {
+    delete process.env.NOMMER_TEST_STARTS_LOG;
+  });
+  const planned = await planner(clip, outputs, undefined);
+  assert.deepEqual(planned, { tasks: null, reason: 'shorter than chunking.thresholdSeconds (5 s)' });
+  assert.deepEqual(
+    tools.starts().map((x) => x.args.slice(-3)),
+    [['-show_format', '-show_streams', `file:${clip}`]],
+    'one probe of the input, no packet list',
+  );
+  // Asked for with --chunked, the same input is listed (and is too short to split).
+  const forced = await planner(clip, outputs, true);
+  assert.equal(forced.tasks, null);
+  assert.ok(
+    tools.starts().some((x) => x.args.includes('packet=pts_time,flags')),
+    'its packets listed',
+  );
 });
 
 test('waves: a chunk more than the slots costs a whole wave; the tail runs alone; history rescales the work, not the plan', () => {

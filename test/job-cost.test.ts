@@ -8,6 +8,7 @@ import type { StatusEvent } from '../src/messages.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { openStore } from '../src/orchestrator/store/index.js';
 import { nommer } from './helpers/cli.js';
+import { countedTools, isCapabilityAsk } from './helpers/counted-tools.js';
 import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { localPathOf } from '../src/uri.js';
@@ -147,9 +148,11 @@ test('a local job at local.costPerHour records the worker-seconds its slot was h
   const refs = [
     { name: 'Test Transcoder', sd: 0.01, hd: 0.02, source: 'test.example/pricing', recorded: '2027-01-02' },
   ];
+  const tools = countedTools();
   const f = await startFeederd(d.path, {
     workers: 1,
     config: { local: { costPerHour: 36 }, quality: { measure: false }, cost: { referencePrices: refs } },
+    env: tools.env,
   });
   let jobId = '';
   try {
@@ -180,6 +183,19 @@ test('a local job at local.costPerHour records the worker-seconds its slot was h
     assert.ok(Math.abs(c.outputMinutes * 60 - outSeconds) < 0.001, `${c.outputMinutes} min vs ${outSeconds} s`);
     assert.equal(c.hdOutputMinutes, 0, '120 lines is SD');
     assert.equal(c.perOutputMinute, c.usd / c.outputMinutes);
+    // Those figures cost no process of their own: the job started one ffprobe (the input's, before
+    // the encode) and one ffmpeg (the encode); the output's length and height are read from the
+    // WebM's header. (Asking the binary for its encoders is cached per binary, not per job.)
+    const starts = tools.starts().filter((x) => !isCapabilityAsk(x));
+    assert.deepEqual(
+      starts.map((x) => [x.tool, x.args.at(-1)]),
+      [
+        ['ffprobe', `file:${clip}`],
+        ['ffmpeg', starts[1]?.args.at(-1)],
+      ],
+      JSON.stringify(starts),
+    );
+    assert.ok(starts[1]!.args.includes(`file:${clip}`), 'the ffmpeg is the encode of the input');
     jobId = job.id;
   } finally {
     await f.stop();

@@ -28,6 +28,7 @@ import { qualityText } from '../src/tui/format.js';
 import { FFMPEG, tempDir } from './helpers/media.js';
 import { chunkedRun, runAll, ssim } from './helpers/chunked.js';
 import { nommer } from './helpers/cli.js';
+import { countedTools, isCapabilityAsk } from './helpers/counted-tools.js';
 import { psnr } from './helpers/psnr.js';
 import { startFeederd, waitForJob, isFinal } from './helpers/feederd.js';
 
@@ -256,11 +257,24 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement when
   }
   assert.ok(Math.abs(flatQ.ssim! - noisyQ.ssim!) > 0.005, `the clips differ: ${flatQ.ssim} vs ${noisyQ.ssim}`);
 
-  const off = await nommer(['encode', FLAT, '-o', flatOut, '--json', '-f', '--no-quality', '-p', 'webm']);
+  const tools = countedTools();
+  const off = await nommer(['encode', FLAT, '-o', flatOut, '--json', '-f', '--no-quality', '-p', 'webm'], {
+    env: tools.env,
+  });
   assert.equal(off.code, 0, off.stderr);
   const offQ = (JSON.parse(off.stdout) as { outputs: Array<{ quality: OutputQuality }> }).outputs[0]!.quality;
   assert.equal(offQ.ssim, undefined);
   assert.match(offQ.skipped ?? '', /off/);
+  // The processes `nommer encode` started: one ffprobe (the input's) and one ffmpeg (the encode).
+  const starts = tools.starts().filter((x) => !isCapabilityAsk(x));
+  assert.deepEqual(
+    starts.map((x) => [x.tool, x.args.at(-1)]),
+    [
+      ['ffprobe', `file:${FLAT}`],
+      ['ffmpeg', starts[1]?.args.at(-1)],
+    ],
+    JSON.stringify(starts),
+  );
   // What `doctor --json` reports (its report, in-process; the command itself: test/cli.test.ts).
   const metrics = (await doctorReport(await loadConfig({ cwd: work.path }))).quality;
   assert.ok(metrics.metrics.includes('ssim') && metrics.metrics.includes('psnr'));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { locateFfmpeg } from '../src/ffmpeg/locate.js';
 import { getPreset } from '../src/presets/registry.js';
 import { applyOverrides } from '../src/presets/overrides.js';
-import { checkJoinable, decodeChunk } from '../src/chunked/check-chunk.js';
+import { checkJoinable, chunkFacts, inspectChunk } from '../src/chunked/check-chunk.js';
 import { manifestUri, type VideoChunkParams } from '../src/chunked/tasks.js';
 import { chunkKey } from '../src/tasks/planned.js';
 import { sha256File } from '../src/hash.js';
@@ -75,13 +75,22 @@ function breakFrame(path: string, packet: number): void {
   writeFileSync(path, b);
 }
 
-/** Put a tampered file in a chunk's place with an entry that vouches for it (its checksum). */
-async function replaceChunk(uri: string, file: string, keepDecoded: boolean): Promise<void> {
+/**
+ * Put a tampered file in a chunk's place with an entry that vouches for it (its checksum). Its
+ * facts (duration, stream parameters) are what a worker would have seen of it ('seen'), or left
+ * out, so the assembler probes the file ('none'); its decode is vouched for or not.
+ */
+async function replaceChunk(uri: string, file: string, o: { decoded: boolean; facts: 'seen' | 'none' }): Promise<void> {
   writeFileSync(uri, readFileSync(file));
   const entry = JSON.parse(readFileSync(manifestUri(uri), 'utf8')) as Record<string, unknown>;
   entry.sha256 = await sha256File(uri);
   entry.bytes = statSync(uri).size;
-  if (!keepDecoded) delete entry.decoded;
+  if (!o.decoded) delete entry.decoded;
+  if (o.facts === 'none') delete entry.facts;
+  else {
+    const { duration, params } = await chunkFacts(FFPROBE, uri);
+    entry.facts = { duration, params };
+  }
   writeFileSync(manifestUri(uri), JSON.stringify(entry));
 }
 
@@ -99,15 +108,18 @@ test('each chunk is checked before the join: another size, twice the duration or
   for (const t of r.tasks.filter((x) => x.type === 'chunk')) await r.run(t.key);
   const uris = r.plan.chunks.map((c) => (r.tasks[c.index]!.params as { uri: string }).uri);
   const tmp = (n: string) => join(d.path, n);
+  // Each chunk's entry vouches for what its worker's one look at it found, for the assembler.
+  const { duration, params } = await chunkFacts(FFPROBE, uris[0]!);
+  assert.deepEqual(JSON.parse(readFileSync(manifestUri(uris[0]!), 'utf8')).facts, { duration, params });
   reencode(uris[1]!, tmp('small.webm'), 'scale=160:90');
-  await replaceChunk(uris[1]!, tmp('small.webm'), true);
+  await replaceChunk(uris[1]!, tmp('small.webm'), { decoded: true, facts: 'seen' });
   reencode(uris[2]!, tmp('slow.webm'), 'setpts=2*PTS');
-  await replaceChunk(uris[2]!, tmp('slow.webm'), true);
+  await replaceChunk(uris[2]!, tmp('slow.webm'), { decoded: true, facts: 'none' });
   execFileSync('cp', [uris[3]!, tmp('broken.webm')]);
   breakFrame(tmp('broken.webm'), 20);
-  assert.ok((await decodeChunk(FFMPEG, tmp('broken.webm'))).errors, 'the broken chunk does not decode cleanly');
+  assert.ok((await inspectChunk(FFPROBE, tmp('broken.webm'))).errors, 'the broken chunk does not decode cleanly');
   assert.equal(timing(tmp('broken.webm')).frames, r.plan.chunks[3]!.frames, 'yet it has its packets');
-  await replaceChunk(uris[3]!, tmp('broken.webm'), false);
+  await replaceChunk(uris[3]!, tmp('broken.webm'), { decoded: false, facts: 'seen' });
 
   const done = await r.run('assemble');
   const repaired = done.result!.repaired as Array<{ piece: string; why: string }>;

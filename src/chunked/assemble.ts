@@ -28,7 +28,7 @@ import { countVideoPackets } from '../ffmpeg/probe.js';
 import type { JoinParams, VideoChunkParams } from './tasks.js';
 import { removeScratch } from '../scratch.js';
 import { pieceSource, wholeVideo } from './encode-chunk.js';
-import { checkJoinable, chunkFacts, type ChunkFacts } from './check-chunk.js';
+import { checkJoinable, chunkFacts, factsOfEntry, type ChunkFacts } from './check-chunk.js';
 import { measureOutput, whyNotMeasured } from '../quality/encode-quality.js';
 import { enforceGates } from '../quality/gates.js';
 import type { ResolvedPreset } from '../presets/schema.js';
@@ -125,8 +125,9 @@ async function checkPiece(
   const got = await loadPiece(r.storage, uri, videoChunkEntry, r.workDir, (e) => e.sha256, r.signal);
   if ('why' in got) return { path: null, why: got.why };
   const path = got.path!;
-  // One probe per chunk: its frames here, and its duration and stream parameters for the join's check.
-  const facts = await chunkFacts(r.ffmpeg.ffprobe, path, r.signal);
+  // Its frames here, and its duration and stream parameters for the join's check: as its entry
+  // vouches for them with the checksum, else from one probe.
+  const facts = factsOfEntry(got.entry) ?? (await chunkFacts(r.ffmpeg.ffprobe, path, r.signal));
   const frames = facts.frames;
   if (frames !== expectFrames)
     return { path, why: `${frames < expectFrames ? 'short' : 'long'}: ${frames} frames, expected ${expectFrames}` };
@@ -188,7 +189,7 @@ async function repairChunk(a: Assembly, spec: VideoChunkParams, why: string): Pr
     signal: r.signal,
     onSpawn: r.onSpawn,
   });
-  return { path, spec, entry };
+  return { path, spec, entry, facts: factsOfEntry(entry) };
 }
 
 /** Every chunk of the manifest, checked against its entry and as a sibling of the others; any that fails re-encoded. */

@@ -1,13 +1,13 @@
 // What a chunk must be before it is joined, beyond its checksum and frame count: it decodes
-// cleanly (checked by the worker that encoded it, whose entry vouches for it with the checksum;
-// decoded here only when no entry says so), it lasts what its frames of the source last, and its
-// stream parameters (codec, profile, size, pixel format, aspect, colour) are its siblings'. A
+// cleanly, it lasts what its frames of the source last, and its stream parameters (codec,
+// profile, size, pixel format, aspect, colour) are its siblings'. The worker that encoded it
+// finds all of these with one ffprobe that decodes it whole, and its entry vouches for them with
+// the checksum; the assembler looks at the file itself only for what no entry says. A
 // chunk joined with another profile or size plays wrong from that seam on, and the concat
 // demuxer does not say so. The assembler encodes a chunk that fails again and never joins it.
 import * as z from 'zod';
-import { ffmpegInputArg, ffprobeText, parseFfprobeJson } from '../ffmpeg/probe.js';
-import { runFfmpeg } from '../ffmpeg/run.js';
-import { NommerError, asNommerError } from '../errors.js';
+import { ffmpegInputArg, ffprobeRun, parseFfprobeJson } from '../ffmpeg/probe.js';
+import { NommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
 import type { VideoChunkParams } from './tasks.js';
 
@@ -32,6 +32,7 @@ const chunkProbe = z.object({
     .array(
       z.object({
         nb_read_packets: z.string().optional(),
+        nb_read_frames: z.string().optional(),
         codec_name: param,
         profile: param,
         width: param,
@@ -58,51 +59,58 @@ export interface ChunkFacts {
   params: string;
 }
 
+/** What one ffprobe that decoded a chunk whole saw: its facts, the frames that decoded, and what
+ * the decoder said (nothing when clean). */
+export interface ChunkInspection extends ChunkFacts {
+  decoded: number;
+  errors: string;
+}
+
 /** Frames, duration and stream parameters of a chunk, in one ffprobe (no decoding). */
 export async function chunkFacts(ffprobe: string, path: string, signal?: AbortSignal): Promise<ChunkFacts> {
-  const out = await ffprobeText(
+  const { frames, duration, params } = await probeChunk(ffprobe, path, false, signal);
+  return { frames, duration, params };
+}
+
+/**
+ * A chunk's facts and a whole decode of it, in one ffprobe (-count_frames decodes every frame,
+ * and a decoder error shows on its stderr as it would on ffmpeg's). Fails when ffprobe cannot
+ * read the file at all.
+ */
+export function inspectChunk(ffprobe: string, path: string, signal?: AbortSignal): Promise<ChunkInspection> {
+  return probeChunk(ffprobe, path, true, signal);
+}
+
+async function probeChunk(ffprobe: string, path: string, decode: boolean, signal?: AbortSignal) {
+  const { stdout, stderr } = await ffprobeRun(
     ffprobe,
     [
       '-select_streams',
       'V:0',
+      ...(decode ? ['-count_frames'] : []),
       '-count_packets',
       '-print_format',
       'json',
       '-show_entries',
-      `stream=nb_read_packets,${PARAM_KEYS.join(',')}:format=duration`,
+      `stream=nb_read_packets${decode ? ',nb_read_frames' : ''},${PARAM_KEYS.join(',')}:format=duration`,
       ffmpegInputArg(path),
     ],
     signal,
   );
-  const j = parseFfprobeJson(chunkProbe, out);
+  const j = parseFfprobeJson(chunkProbe, stdout);
   const s = j?.streams?.[0];
   return {
     frames: Number(s?.nb_read_packets ?? 0) || 0,
     duration: Number(j?.format?.duration ?? Number.NaN),
     params: s ? PARAM_KEYS.map((k) => `${k}=${String(s[k] ?? '')}`).join(';') : '',
+    decoded: Number(s?.nb_read_frames ?? 0) || 0,
+    errors: stderr.trim(),
   };
 }
 
-/** Decode a chunk's video whole: the frames that came out, and what the decoder said (nothing when clean). */
-export async function decodeChunk(
-  ffmpeg: string,
-  path: string,
-  signal?: AbortSignal,
-): Promise<{ frames: number; errors: string }> {
-  let frames = 0;
-  try {
-    const stderr = await runFfmpeg(ffmpeg, ['-i', ffmpegInputArg(path), '-map', '0:v:0', '-f', 'null', '-'], {
-      signal,
-      onProgress: (b) => {
-        if (b.frame !== undefined) frames = b.frame;
-      },
-    });
-    return { frames, errors: stderr.trim() };
-  } catch (err) {
-    const e = asNommerError(err);
-    if (e.code === 'CANCELED') throw e;
-    return { frames, errors: e.message };
-  }
+/** The facts a chunk's entry vouches for (with its checksum), when its worker recorded them. */
+export function factsOfEntry(entry: { frames: number; facts?: { duration: number; params: string } } | undefined) {
+  return entry?.facts ? { frames: entry.frames, ...entry.facts } : undefined;
 }
 
 /** Why a decode result does not vouch for `frames` clean frames, or null. */
@@ -161,17 +169,29 @@ export interface JoinCandidate {
   facts?: ChunkFacts;
 }
 
+const isInspection = (f: ChunkFacts | ChunkInspection): f is ChunkInspection => 'decoded' in f && 'errors' in f;
+
+/** Whether a chunk's entry vouches (with its checksum) for a clean decode of all its frames. */
+const decodeVouched = (c: JoinCandidate) => c.entry?.decoded === c.spec.frames;
+
+/** A chunk's facts, found by ffprobe: with a whole decode when no entry vouches for one. */
+function lookAt(ff: FfmpegInstall, c: JoinCandidate, signal?: AbortSignal): Promise<ChunkFacts | ChunkInspection> {
+  return decodeVouched(c) ? chunkFacts(ff.ffprobe, c.path, signal) : inspectChunk(ff.ffprobe, c.path, signal);
+}
+
 /** Why this chunk cannot be joined among siblings with these parameters, or null. */
 async function unfit(
   ff: FfmpegInstall,
   c: JoinCandidate,
   siblings: string,
   signal?: AbortSignal,
-  facts?: ChunkFacts,
+  facts?: ChunkFacts | ChunkInspection,
 ): Promise<string | null> {
-  const why = chunkProblem(c.spec, facts ?? (await chunkFacts(ff.ffprobe, c.path, signal)), siblings);
-  if (why || c.entry?.decoded === c.spec.frames) return why;
-  return decodeProblem(await decodeChunk(ff.ffmpeg, c.path, signal), c.spec.frames);
+  const seen = facts ?? (await lookAt(ff, c, signal));
+  const why = chunkProblem(c.spec, seen, siblings);
+  if (why || decodeVouched(c)) return why;
+  const decode = isInspection(seen) ? seen : await inspectChunk(ff.ffprobe, c.path, signal);
+  return decodeProblem({ frames: decode.decoded, errors: decode.errors }, c.spec.frames);
 }
 
 /**
@@ -186,8 +206,8 @@ export async function checkJoinable<C extends JoinCandidate>(
   repair: (spec: VideoChunkParams, why: string) => Promise<C>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const facts: ChunkFacts[] = [];
-  for (const c of chunks) facts.push(c.facts ?? (await chunkFacts(ff.ffprobe, c.path, signal)));
+  const facts: Array<ChunkFacts | ChunkInspection> = [];
+  for (const c of chunks) facts.push(c.facts ?? (await lookAt(ff, c, signal)));
   const siblings = siblingParams(facts.map((f) => f.params));
   for (const [i, c] of chunks.entries()) {
     const why = await unfit(ff, c, siblings, signal, facts[i]);

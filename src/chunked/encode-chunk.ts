@@ -14,7 +14,7 @@ import { basename, dirname } from 'node:path';
 import { NommerError } from '../errors.js';
 import { ffmpegCapabilities, type FfmpegInstall } from '../ffmpeg/locate.js';
 import { fitOutputLevel, pieceLoudness, type OutputLoudness } from '../ffmpeg/loudness.js';
-import { countVideoPackets, ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
+import { ffmpegInputArg, probeInput } from '../ffmpeg/probe.js';
 import { TaskProgress } from '../ffmpeg/progress.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 import type { ProbeInfo } from '../ffmpeg/types.js';
@@ -22,7 +22,7 @@ import type { Progress } from '../jobs/types.js';
 import { compileJob } from '../presets/compile.js';
 import type { ResolvedPreset } from '../presets/schema.js';
 import type { VideoChunkParams } from './tasks.js';
-import { decodeChunk, decodeProblem } from './check-chunk.js';
+import { decodeProblem, inspectChunk, type ChunkInspection } from './check-chunk.js';
 import {
   averageKbps,
   measureAgainstSource,
@@ -159,6 +159,8 @@ interface ChunkRun {
   decodedFromStart: boolean;
   /** The frames of the chunk's last encode (proven to be the chunk's). */
   frames: number;
+  /** What the one ffprobe after the last encode saw of it: its packets, a whole decode, its facts. */
+  seen?: ChunkInspection;
 }
 
 /** Encode one video chunk into req.dest; fails unless it holds exactly chunk.frames frames. */
@@ -174,9 +176,10 @@ export async function encodeVideoChunk(req: VideoChunkRequest): Promise<ChunkMan
     // scores would cost a measurement per chunk that nobody reads.
     run.frames = await encodeExact(run, undefined);
   }
-  const { frames, decodedFromStart } = run;
+  const { frames, decodedFromStart, seen } = run;
+  if (!seen) throw new NommerError('INTERNAL', `chunk ${req.chunk.index} was encoded but never looked at`);
   // A chunk that does not decode cleanly is never stored: the task fails, and runs again.
-  const undecodable = decodeProblem(await decodeChunk(req.ffmpeg.ffmpeg, req.dest, req.signal), frames);
+  const undecodable = decodeProblem({ frames: seen.decoded, errors: seen.errors }, frames);
   if (undecodable)
     throw new NommerError('FFMPEG_FAILED', `chunk ${req.chunk.index}: ${undecodable}`, { retriable: true });
   const st = await stat(req.dest);
@@ -186,12 +189,13 @@ export async function encodeVideoChunk(req: VideoChunkRequest): Promise<ChunkMan
     decoded: frames,
     bytes: st.size,
     sha256: await sha256File(req.dest),
+    ...(Number.isFinite(seen.duration) ? { facts: { duration: seen.duration, params: seen.params } } : {}),
     ...(decodedFromStart ? { decodedFromStart } : {}),
     ...(quality ? { quality } : {}),
   };
 }
 
-/** One encode of the chunk (from its seek, or from the start) into req.dest: its frame count. */
+/** One encode of the chunk (from its seek, or from the start) into req.dest, looked at whole: its frame count. */
 async function runChunk(run: ChunkRun, fromStart: boolean, crf: number | undefined, ref: RawReference | undefined) {
   const { req, now } = run;
   const args = [...videoChunkCommand(run.src, req.chunk, { fromStart, crf }), ...(ref?.args ?? [])];
@@ -203,7 +207,18 @@ async function runChunk(run: ChunkRun, fromStart: boolean, crf: number | undefin
     onSpawn: req.onSpawn,
     onProgress: (b) => req.onProgress?.(progress.update(0, b, now())),
   });
-  return countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
+  return lookAtChunk(run);
+}
+
+/** The chunk in req.dest, counted, decoded and described by one ffprobe: its packet count. */
+async function lookAtChunk(run: ChunkRun): Promise<number> {
+  const { req } = run;
+  run.seen = await inspectChunk(req.ffmpeg.ffprobe, req.dest, req.signal).catch((err: NommerError) => {
+    throw err.code === 'INPUT_UNDECODABLE'
+      ? new NommerError('INPUT_UNDECODABLE', `cannot read ${req.dest}: ${err.message}`)
+      : err;
+  });
+  return run.seen.frames;
 }
 
 /** Encode the chunk (from its seek, else from the start) and prove its frame count. */
@@ -316,7 +331,7 @@ async function fromProbe(run: ChunkRun, enc: SampleEncoder, crf: number) {
   const args = videoChunkCommand(run.src, req.chunk, { fromStart: false, crf });
   const q = await takeProbe(enc, crf, [args], req.dest);
   if (!q) return undefined;
-  const n = await countVideoPackets(req.ffmpeg.ffprobe, req.dest, req.signal);
+  const n = await lookAtChunk(run);
   // Not the chunk's frames: encodeExact finds out why (it decodes from the start if need be).
   if (n !== req.chunk.frames) return undefined;
   run.frames = n;

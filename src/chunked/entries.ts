@@ -16,6 +16,9 @@ export const videoChunkEntry = z.object({
   /** Frames its worker decoded from it without an error (check-chunk.ts). */
   decoded: z.number().int().nonnegative().optional(),
   decodedFromStart: z.boolean().optional(),
+  /** Its duration and stream parameters as its worker saw them (check-chunk.ts ChunkFacts), so
+   * the assembler need not probe the file again. */
+  facts: z.object({ duration: z.number().nonnegative(), params: z.string().max(2000) }).optional(),
   quality: outputQualitySchema.optional(),
 });
 
@@ -39,6 +42,8 @@ export type ChunkManifestEntry = {
   decoded?: number;
   /** True when the seek was not trusted and the chunk was decoded from the input's start. */
   decodedFromStart?: boolean;
+  /** Its container duration (seconds) and stream parameters, as its worker's ffprobe saw them. */
+  facts?: { duration: number; params: string };
   /** The chunk's scores against its frames of the source, and its CRF search under a target. */
   quality?: OutputQuality;
 };

@@ -1,10 +1,13 @@
-// How long and how tall each output is, measured on the encoded file (ffprobe) by the worker
-// that made it, so a job's cost can be put per output minute and compared with hosted
-// transcoders' list prices, which charge per output minute, SD or HD by the output's height.
-// The worker sends the list in its task's result (`result.media`); the store keeps the job's
-// (jobs.output_media). A file ffprobe cannot read is left out: cost bookkeeping never fails a job.
+// How long and how tall each output is, measured on the encoded file by the worker that made it,
+// so a job's cost can be put per output minute and compared with hosted transcoders' list prices,
+// which charge per output minute, SD or HD by the output's height. A WebM's own header gives both
+// (ffmpeg/webm-media.ts: the fields ffprobe would report, with no process started); any other file
+// is probed with ffprobe. The worker sends the list in its task's result (`result.media`); the
+// store keeps the job's (jobs.output_media). A file neither can read is left out: cost
+// bookkeeping never fails a job.
 import * as z from 'zod';
 import { probeInput } from '../ffmpeg/probe.js';
+import { readWebmMedia } from '../ffmpeg/webm-media.js';
 
 export const outputMedia = z.object({
   uri: z.string(),
@@ -18,7 +21,7 @@ export type OutputMedia = z.infer<typeof outputMedia>;
 /** Lines at which hosted transcoders' HD price starts (MediaConvert, Coconut, Transcoder API: 720). */
 export const HD_FROM_LINES = 720;
 
-/** Probe each encoded file (before it is committed); the ones ffprobe reads. */
+/** Each encoded file's length and height (before it is committed); the ones that can be read. */
 export async function measureOutputMedia(
   ffprobe: string,
   files: ReadonlyArray<{ uri: string; path: string }>,
@@ -27,6 +30,11 @@ export async function measureOutputMedia(
   const out: OutputMedia[] = [];
   for (const f of files) {
     try {
+      const webm = await readWebmMedia(f.path);
+      if (webm) {
+        out.push({ uri: f.uri, ...webm });
+        continue;
+      }
       const p = await probeInput(ffprobe, f.path, { signal, timeoutMs: 30_000 });
       out.push({ uri: f.uri, seconds: p.duration, height: p.video?.height ?? null });
     } catch (err) {

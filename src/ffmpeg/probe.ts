@@ -291,7 +291,19 @@ export async function probeInput(
 }
 
 /** Runs ffprobe with `args` (after `-v error`) and gives its stdout; failures become typed errors. */
-export function ffprobeText(bin: string, args: string[], signal?: AbortSignal): Promise<string> {
+export async function ffprobeText(bin: string, args: string[], signal?: AbortSignal): Promise<string> {
+  return (await ffprobeRun(bin, args, signal)).stdout;
+}
+
+/**
+ * ffprobeText, with what ffprobe said on stderr when it succeeded: at `-v error`, nothing unless
+ * something was wrong (a decoder error while it counted frames, say).
+ */
+export function ffprobeRun(
+  bin: string,
+  args: string[],
+  signal?: AbortSignal,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(bin, ['-v', 'error', ...args], { maxBuffer: 1 << 30, signal }, (err, stdout, stderr) => {
       if (err && (err as NodeJS.ErrnoException).code === 'ENOENT')
@@ -309,7 +321,7 @@ export function ffprobeText(bin: string, args: string[], signal?: AbortSignal): 
             { detail: stderrTail(stderr) },
           ),
         );
-      resolve(stdout);
+      resolve({ stdout, stderr });
     });
   });
 }

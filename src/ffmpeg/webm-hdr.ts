@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { NommerError } from '../errors.js';
+import { children, type El, type Head, readAt, readHead, UNKNOWN } from './ebml.js';
 import type { ContentLight, MasteringDisplay } from './types.js';
 
 const ID = {
@@ -36,7 +37,6 @@ const ID = {
 /** MasteringMetadata's children, in order: R, G, B, white point (x, y), then max and min luminance. */
 const MASTERING_IDS = [0x55d1, 0x55d2, 0x55d3, 0x55d4, 0x55d5, 0x55d6, 0x55d7, 0x55d8, 0x55d9, 0x55da];
 
-const UNKNOWN = -1;
 /** Elements this module reads whole into memory (SeekHead, Tracks, Cues). */
 const MAX_REWRITTEN = 64 << 20;
 
@@ -46,36 +46,7 @@ function bad(path: string, why: string): NommerError {
   });
 }
 
-// ---- EBML ------------------------------------------------------------------------------------
-
-interface Head {
-  id: number;
-  /** Data size, or UNKNOWN. */
-  size: number;
-  headLen: number;
-}
-
-/** An element's ID and size at `at` in buf, or undefined when buf ends first. */
-function readHead(buf: Buffer, at: number): Head | undefined {
-  const idLen = vintLength(buf[at]);
-  if (!idLen || idLen > 4 || at + idLen >= buf.length) return undefined;
-  const id = buf.readUIntBE(at, idLen);
-  const sizeLen = vintLength(buf[at + idLen]);
-  if (!sizeLen || at + idLen + sizeLen > buf.length) return undefined;
-  let size = buf[at + idLen]! & (0xff >> sizeLen);
-  let allOnes = size === 0xff >> sizeLen;
-  for (let i = 1; i < sizeLen; i++) {
-    const b = buf[at + idLen + i]!;
-    allOnes &&= b === 0xff;
-    size = size * 256 + b;
-  }
-  return { id, size: allOnes ? UNKNOWN : size, headLen: idLen + sizeLen };
-}
-
-function vintLength(first: number | undefined): number {
-  if (!first) return 0;
-  return Math.clz32(first) - 23;
-}
+// ---- EBML writing ----------------------------------------------------------------------------
 
 function encodeId(id: number): Buffer {
   const len = id > 0xffffff ? 4 : id > 0xffff ? 3 : id > 0xff ? 2 : 1;
@@ -100,24 +71,8 @@ function encodeSize(size: number, len?: number): Buffer {
   return b;
 }
 
-interface El {
-  id: number;
-  data: Buffer;
-}
-
 function element(id: number, data: Buffer): Buffer {
   return Buffer.concat([encodeId(id), encodeSize(data.length), data]);
-}
-
-function children(data: Buffer): El[] {
-  const out: El[] = [];
-  for (let at = 0; at < data.length; ) {
-    const h = readHead(data, at);
-    if (!h || h.size === UNKNOWN || at + h.headLen + h.size > data.length) throw new Error('a broken element');
-    out.push({ id: h.id, data: data.subarray(at + h.headLen, at + h.headLen + h.size) });
-    at += h.headLen + h.size;
-  }
-  return out;
 }
 
 /** Rebuilds a master element's data, each child through `fn`; CRC-32s are dropped (optional in
@@ -210,12 +165,6 @@ interface Layout {
   segmentHead: Head;
   elements: TopLevel[];
   fileSize: number;
-}
-
-async function readAt(fh: FileHandle, at: number, len: number): Promise<Buffer> {
-  const buf = Buffer.alloc(len);
-  const { bytesRead } = await fh.read(buf, 0, len, at);
-  return buf.subarray(0, bytesRead);
 }
 
 /** The Segment's top-level elements (each Cluster skipped by its size). */

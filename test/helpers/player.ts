@@ -357,7 +357,9 @@ function pagePlay(a: { seconds: number; ms: number }) {
 }
 
 // Runs in the page: ABR off, switch to the variant of the most different height, wait until it
-// is active and on screen, then one more second of play.
+// is active and on screen, then one more second of play. The video is paused while the switch is
+// made and rewound to its start, so there is media left to show the new variant however long the
+// switch takes on a busy machine (a short clip still playing could end first).
 async function pageSwitch(a: { ms: number }) {
   const s = (window as unknown as { __nommer: PageState }).__nommer;
   s.player.configure({ abr: { enabled: false } });
@@ -368,8 +370,18 @@ async function pageSwitch(a: { ms: number }) {
     .filter((t) => active && t.height !== null && active.height !== null && t.height !== active.height)
     .sort((x, y) => Math.abs(y.height! - active!.height!) - Math.abs(x.height! - active!.height!) || x.id - y.id);
   const target = candidates[0];
-  if (!target) return { switchedTo: null, active: active ? pick(active) : null, displayed: null, wait: null };
+  if (!target)
+    return { switchedTo: null, active: active ? pick(active) : null, displayed: null, wait: null, before: null };
+  s.video.pause();
+  const before = s.video.currentTime;
   s.player.selectVariantTrack(target, true);
+  s.video.currentTime = 0;
+  try {
+    await s.video.play();
+  } catch (e) {
+    // An AbortError only says that something else (shaka unloading after an error) came first.
+    if ((e as Error).name !== 'AbortError') s.errors.push(`video.play() after the switch: ${e}`);
+  }
   let shownAt = -1;
   const wait = await s.until(
     `switching to variant ${target.id} (${target.height}p) and playing 1 s of it`,
@@ -386,6 +398,8 @@ async function pageSwitch(a: { ms: number }) {
     active: now ? pick(now) : null,
     displayed: { width: s.video.videoWidth, height: s.video.videoHeight },
     wait,
+    /** Where the video was when it was paused for the switch (it then played again from 0). */
+    before,
   };
 }
 
@@ -453,7 +467,8 @@ export async function playInBrowser(o: PlayOptions): Promise<PlayReport> {
       report.switchedTo = sw.switchedTo;
       report.activeAfterSwitch = sw.active;
       report.displayedAfterSwitch = sw.displayed;
-      report.playedSeconds = (await currentTime()) - loaded.start;
+      // What played before the switch, and since the rewind that came with it.
+      if (sw.before !== null) report.playedSeconds = sw.before - loaded.start + (await currentTime());
       if (!sw.switchedTo) report.errors.push('no variant of another height to switch to');
       else if (sw.wait && !sw.wait.ok && !sw.wait.byError) report.errors.push(sw.wait.reason);
     }
