@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
 import { cpus, homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NommerError } from './errors.js';
 import { REFERENCE_PRICES } from './fleet/prices.js';
 import { qualityGatesSchema } from './presets/schema.js';

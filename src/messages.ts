@@ -1,7 +1,7 @@
 // The versioned message schema between the orchestrator and workers. This is the only thing
 // they share besides the ports: a worker on another machine needs nothing else to do a task,
 // and the orchestrator learns everything from status events. Validated on receipt.
-import { z } from 'zod';
+import * as z from 'zod';
 import { TASK_PHASES } from './jobs/types.js';
 import { TASK_KINDS, TASK_PARAMS } from './tasks/params.js';
 import { resolvedPresetSchema } from './presets/schema.js';

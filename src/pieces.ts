@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { NommerError, asNommerError } from './errors.js';
 import { sha256File } from './hash.js';
 import type { Storage } from './ports/storage.js';

@@ -2,7 +2,7 @@
 // parsed once with the record's schema where it enters, so nothing downstream casts. What does not
 // read back was written by another version or edited by hand: one clear DATA_INVALID error that
 // names it and says what to do, never a crash deeper in.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { NommerError } from './errors.js';
 
 /** `text` (JSON) as `schema` says, or DATA_INVALID naming `what`, with `hint`. */

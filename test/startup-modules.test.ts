@@ -57,6 +57,10 @@ test('a local `nommer encode --json` loads no AWS SDK, server, job store, live v
 test('`nommer --version` loads no command; `status --json` without feederd loads no HTTP server', async () => {
   const version = await traced('version', ['--version']);
   assert.equal(version.r.code, 0, version.r.stderr);
+  assert.ok(
+    version.modules.some((m) => m.endsWith('/src/cli.js')),
+    'the trace saw the CLI load',
+  );
   assert.deepEqual(
     version.modules.filter((m) => m.includes('/src/commands/') && !m.endsWith('/commands/index.js')),
     [],
@@ -64,6 +68,10 @@ test('`nommer --version` loads no command; `status --json` without feederd loads
   const status = await traced('status', ['status', '--json']);
   assert.equal(status.r.code, 0, status.r.stderr);
   assert.equal((JSON.parse(status.r.stdout) as { summary: { offline?: boolean } }).summary.offline, true);
+  assert.ok(
+    status.modules.some((m) => m.endsWith('/src/commands/status.js')),
+    'the trace saw the command load',
+  );
   assert.deepEqual(
     status.packages.filter((p) => /^(fastify|ajv|ink|react|@aws-sdk\/)/.test(p)),
     [],

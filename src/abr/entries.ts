@@ -1,7 +1,7 @@
 // The records a package's piece tasks leave beside their pieces (see src/pieces.ts), and the
 // package's own index: one schema each, used by the writer for its type and by the reader to
 // parse. An entry that fails its schema is an unusable piece: the packaging task makes it again.
-import { z } from 'zod';
+import * as z from 'zod';
 import { outputLoudnessSchema } from '../jobs/outputs.js';
 
 /** A plain file name (entries and indexes are read back from storage: no paths, no dot files). */

@@ -6,7 +6,7 @@
 // be able to read it): a rendition task whose rung is taller than the source does nothing but
 // say so, so the graph never depends on a probe. Pieces live under the job's scratch prefix, like
 // a chunked job's (the same cleanup removes them).
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   chunkKey,
   chunkRange,

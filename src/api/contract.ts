@@ -4,7 +4,7 @@
 // the TUI and the dashboard read the same types; GET /v1/openapi.json is generated from them
 // (api/openapi.ts). Objects are not strict on the reading side: a field a newer feederd adds is
 // dropped by an older client, never an error.
-import { z } from 'zod';
+import * as z from 'zod';
 import { JOB_STATES, PHASES } from '../jobs/types.js';
 import { JOB_EVENT_TYPES, TASK_STATES } from '../jobs/state.js';
 import { packageInfo } from '../abr/types.js';

@@ -3,7 +3,7 @@
 // JSON Schema 2020-12, zod's default target, so the schemas go in as zod writes them; only the
 // routes around them are written here. A route feederd serves and this table lacks fails
 // test/openapi.test.ts.
-import { z } from 'zod';
+import * as z from 'zod';
 import * as c from './contract.js';
 
 type Method = 'get' | 'post' | 'delete';

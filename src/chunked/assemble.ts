@@ -23,7 +23,7 @@ import type { Storage } from '../ports/storage.js';
 import { encodeAudioPiece, encodeVideoChunk } from './encode-chunk.js';
 import { audioPieceEntry, videoChunkEntry, type ChunkManifestEntry } from './entries.js';
 import { loadPiece } from '../pieces.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { countVideoPackets } from '../ffmpeg/probe.js';
 import type { JoinParams, VideoChunkParams } from './tasks.js';
 import { removeScratch } from '../scratch.js';

@@ -5,7 +5,7 @@
 // the checksum; the assembler looks at the file itself only for what no entry says. A
 // chunk joined with another profile or size plays wrong from that seam on, and the concat
 // demuxer does not say so. The assembler encodes a chunk that fails again and never joins it.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ffmpegInputArg, ffprobeRun, parseFfprobeJson } from '../ffmpeg/probe.js';
 import { NommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';

@@ -2,7 +2,7 @@
 // schema each, used by the writer for its type and by the reader to parse (the assembler, and a
 // package's join of its chunked rungs). Zod only, so the task kinds' result schemas
 // (tasks/results.ts) take them without the encoders.
-import { z } from 'zod';
+import * as z from 'zod';
 import { outputLoudnessSchema, outputQualitySchema, type OutputQuality } from '../jobs/outputs.js';
 
 /** What a chunk task measured, as the assembler reads it back: it checks the chunk it fetches

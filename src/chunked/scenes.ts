@@ -8,7 +8,7 @@
 //
 // Measured (bench/scenes.ts): the decode dominates; 160 px wide costs little to score and still
 // sees every hard cut of the test titles. scdet's own default threshold (10) is the default.
-import { z } from 'zod';
+import * as z from 'zod';
 import { NommerError } from '../errors.js';
 import { ffmpegInputArg, ffprobeText } from '../ffmpeg/probe.js';
 import type { FrameTimeline } from './plan.js';

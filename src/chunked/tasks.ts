@@ -2,7 +2,7 @@
 // worker receives them): `chunk-NNN` tasks encode video chunks, `audio` encodes the whole audio
 // once, `assemble` (after all of them) checks every chunk against the manifest, joins them and
 // muxes the audio. Intermediates live under a scratch prefix (a directory, or an S3 prefix).
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   chunkKey,
   chunkRange,

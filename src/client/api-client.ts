@@ -3,7 +3,7 @@
 import { ERROR_CODES, NommerError, type ErrorCode } from '../errors.js';
 import { dataPaths } from '../paths.js';
 import { readEndpointFile, readEndpointFileOrNone } from './endpoint-file.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import * as c from '../api/contract.js';
 import type {
   Created,

@@ -2,7 +2,7 @@
 // made, kept between runs. Written by feederd (orchestrator/feederd.ts), read by the CLI's client
 // and daemon control and by the next feederd (its kept token): one schema for all of them.
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readBack } from '../read-back.js';
 
 export const endpointFile = z.object({

@@ -5,7 +5,7 @@
 // is probed with ffprobe. The worker sends the list in its task's result (`result.media`); the
 // store keeps the job's (jobs.output_media). A file neither can read is left out: cost
 // bookkeeping never fails a job.
-import { z } from 'zod';
+import * as z from 'zod';
 import { probeInput } from '../ffmpeg/probe.js';
 import { readWebmMedia } from '../ffmpeg/webm-media.js';
 

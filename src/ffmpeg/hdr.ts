@@ -3,7 +3,7 @@
 // Pure: probe.ts runs ffprobe, compile.ts places the arguments, webm-hdr.ts writes the container.
 // Static metadata (mastering display, content light) is carried; dynamic metadata (Dolby Vision
 // RPUs, HDR10+ SMPTE 2094-40) is found and named in notCarried, since no encoder here writes it.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ContentLight, HdrInfo, MasteringDisplay, OutputHdr, VideoStreamInfo } from './types.js';
 
 export type { OutputHdr };

@@ -17,7 +17,7 @@ import {
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NommerError } from '../errors.js';
 import { nommerCacheDir } from './probe-cache.js';
 

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NommerError } from '../errors.js';
 import { firstFrameSideDataArgs, hdrOf, hdrTransfer } from './hdr.js';
 import { keepProbe, probeCacheEntry, readKeptProbe } from './probe-cache.js';

@@ -4,7 +4,7 @@
 // them from a task's result. These are the job record's own fields, so they live with the job
 // model: the state machine fills them in without importing the features (quality/, abr/,
 // ffmpeg/loudness.ts) that produce them, and those re-export them.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
 import {
   type GateResult,

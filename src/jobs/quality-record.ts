@@ -2,7 +2,7 @@
 // pooled over the measured frames (quality/pool.ts computes them), the quality gates it was
 // checked against (quality/gates.ts), and what it kept of an HDR source. Schemas of the job
 // record, so the core reads them without importing the features that write them.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OutputHdr } from '../ffmpeg/types.js';
 
 /** How per-frame scores pool into one figure: `ssim.p5` is the 5th percentile of the frames' SSIM. */

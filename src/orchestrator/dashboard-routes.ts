@@ -5,7 +5,6 @@
 // talks to the same /v1 routes as the CLI.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { packageRoot } from '../paths.js';
 import { readCookie, sessionCookieName, type DashboardSessions } from './sessions.js';
@@ -32,11 +31,13 @@ export function dashboardDir(): string {
   return join(packageRoot(), 'src', 'dashboard', 'public');
 }
 
-/** The page's files; its formatters are the CLI's, as the build compiled them (src/api/format.ts). */
+/**
+ * The page's files; its formatters are the CLI's, as tsc compiled them (src/api/format.ts), found
+ * from the package root: this module may run from the bundle (dist/bundle), whose URL says nothing
+ * of where dist/src is.
+ */
 function assetPath(name: string): string {
-  return name === 'format.js'
-    ? fileURLToPath(new URL('../api/format.js', import.meta.url))
-    : join(dashboardDir(), name);
+  return name === 'format.js' ? join(packageRoot(), 'dist', 'src', 'api', 'format.js') : join(dashboardDir(), name);
 }
 
 const cache = new Map<string, Buffer>();

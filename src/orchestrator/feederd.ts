@@ -42,7 +42,7 @@ import { Retention } from './retention.js';
 import { Watcher } from './watcher.js';
 import { PrefixWatcher } from './prefix-watcher.js';
 import { EventRoutes } from './s3-watch.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FastifyInstance } from 'fastify';
 
 export interface FeederdOptions {

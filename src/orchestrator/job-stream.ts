@@ -28,7 +28,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FINAL_STATES } from '../jobs/types.js';
 import type { Job, JobEvent, Store } from './store/index.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { allJobsStreamEvents, jobStreamEvents, PublicEvent, PublicJob } from '../api/contract.js';
 
 /** Concurrent event streams per feederd. */

@@ -20,7 +20,7 @@
 import { mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DASH_MANIFEST, HLS_MANIFEST, PACKAGE_INDEX } from '../abr/tasks.js';
 import { packageFileUri } from '../scratch.js';
 import { PIECE_KINDS } from '../tasks/params.js';

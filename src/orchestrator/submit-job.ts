@@ -7,7 +7,7 @@
 // commands it prints are the ones that will run; with no feederd running, the CLI resolves with
 // the config file it would start feederd with (commands/submit.ts).
 import { isAbsolute } from 'node:path';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { createJobBody } from '../api/contract.js';
 import { NommerError } from '../errors.js';
 import { resolveOutputs } from '../jobspec.js';

@@ -5,7 +5,7 @@
 // option (`video.crf=30 -f lavfi`, `audio.bitrate=-i`) however it is spelled.
 // `audio.loudness.*` on a preset without audio is skipped, not an error: `--loudness` sets it on
 // every output of a job, and a poster beside a webm has no audio to normalize.
-import { z } from 'zod';
+import * as z from 'zod';
 import { NommerError } from '../errors.js';
 import {
   describeIssues,

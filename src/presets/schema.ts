@@ -3,7 +3,7 @@
 // another and change a few things) and the resolved schema (complete, defaults filled, checked
 // across fields) that the compiler reads. Every value a preset can hold is typed — numbers,
 // enums, bitrate strings — so no preset or override can smuggle an ffmpeg option in.
-import { z } from 'zod';
+import * as z from 'zod';
 import { POOLS } from '../jobs/quality-record.js';
 
 /** A bitrate as ffmpeg takes it: digits with an optional k or M suffix ("96k", "1.5M", "64000"). */

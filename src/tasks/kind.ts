@@ -3,7 +3,7 @@
 // which feederd removes when the job fails or is canceled. Its runner is the worker's (worker/runners.ts, one per kind, typed by the
 // same params): after Temporal, whose worker registers activities by name and whose callers are
 // typed by the interface alone, so feederd plans and cleans up without loading any encoder.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Storage } from '../ports/storage.js';
 import type { ParamsOf, TaskKindName } from './params.js';
 import type { PlannedObject } from './planned.js';

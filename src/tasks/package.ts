@@ -1,7 +1,7 @@
 // `package`: a package's pieces checked (re-made if bad), muxed into CMAF segments with DASH and
 // HLS manifests, and committed all or none (abr/worker-task.ts). Its piece list travels by
 // reference.
-import { z } from 'zod';
+import * as z from 'zod';
 import { piecesObject } from '../abr/tasks.js';
 import type { TaskKind } from './kind.js';
 import { renditionChunkParams, renditionParams, TASK_PARAMS } from './params.js';

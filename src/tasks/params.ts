@@ -1,7 +1,7 @@
 // Every task kind's name and params schema: what a task message carries, checked on receipt
 // (messages.ts). Pure data (zod only), so the message schema, feederd's planner and cleanup, and
 // the worker's registry (tasks/registry.ts) share it without importing any runner.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const videoChunkParams = z.object({
   kind: z.literal('video'),

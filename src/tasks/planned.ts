@@ -1,7 +1,7 @@
 // A job's plan as the planner hands it to the store: its tasks (kind, params, dependencies,
 // weight) and the objects they read by reference. Shared by every graph (chunked/tasks.ts,
 // abr/tasks.ts) and by feederd's planner (tasks/planner.ts); no I/O.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { sha256Text } from '../hash.js';
 import type { StoredRef, TaskKindName, VideoChunkParams } from './params.js';
 

@@ -3,7 +3,7 @@
 // cannot drift apart; whoever reads a result parses the part it needs (the job's qualities,
 // loudness and package in jobs/outputs.ts, its media in cost/output-media.ts) with the same
 // schemas. Bounded: nothing in a result grows with the title (test/message-size.test.ts).
-import { z } from 'zod';
+import * as z from 'zod';
 import { extrasEntrySummary, packageAudioEntry, renditionEntry } from '../abr/entries.js';
 import { audioPieceEntry, videoChunkEntry } from '../chunked/entries.js';
 import { outputMedia } from '../cost/output-media.js';

@@ -4,7 +4,7 @@
 // title), and its result names the record by URI and SHA-256. feederd then replaces the job's
 // keyframe chunks with that plan (orchestrator/scene-replan.ts); a detection that failed leaves
 // them, and the job's options say why.
-import { z } from 'zod';
+import * as z from 'zod';
 import { sceneRecord } from '../chunked/scenes.js';
 import type { TaskKind } from './kind.js';
 import { TASK_PARAMS, videoChunkParams } from './params.js';

@@ -22,7 +22,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BucketEventDelivery, BucketEvents, ObjectCreated, ObjectIdentity } from '../../ports/bucket-events.js';
 import { awsCall, isAbortError, wrapAwsError } from './errors.js';
 

@@ -26,7 +26,7 @@ import { s3Client, sqsClient, type AwsSettings } from './clients.js';
 import { awsCall, isQueueMissing, wrapAwsError } from './errors.js';
 import { ingestQueueName, queueNames, type QueueUrls } from './queues.js';
 import { isDeepStrictEqual } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface SetupOptions {
   bucket: string;

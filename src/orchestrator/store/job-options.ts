@@ -1,7 +1,7 @@
 // A job's options column: what the orchestrator decided at creation besides input and outputs
 // (overwrite, staged deliveries on aws, the chunking decision). Parsed once, where rows are read
 // (rows.ts), so no caller reads it through a cast; an unknown key from a newer nommer is kept.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const delivery = z.object({ from: z.string(), to: z.string() });
 export type Delivery = z.infer<typeof delivery>;

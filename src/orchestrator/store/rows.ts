@@ -6,7 +6,7 @@ import type { ErrorInfo } from '../../errors.js';
 import type { JobState, Phase } from '../../jobs/types.js';
 import type { JobEventType, JobOutput, TaskState, TaskType } from '../../jobs/state.js';
 import type { Job, JobEvent, Task } from './types.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type OutputMedia, outputMedia } from '../../cost/output-media.js';
 import { outputLoudnessSchema, outputQualitySchema, packageInfo } from '../../jobs/outputs.js';
 import { taskOutput } from '../../messages.js';

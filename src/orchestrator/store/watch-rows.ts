@@ -1,6 +1,6 @@
 // Watches (migration 0012): the record a watch keeps, its schema, and reading it back. The spec
 // column is JSON written by add-watch.ts and parsed here, never cast.
-import { z } from 'zod';
+import * as z from 'zod';
 import { createWatchBody } from '../../api/contract.js';
 import type { Db } from '../../adapters/local/db.js';
 import { readBack } from '../../read-back.js';
