@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Entries kept; past it the oldest go (one job's probes are a few; a busy machine's are recent). */
 const KEEP = 256;
