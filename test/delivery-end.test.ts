@@ -167,6 +167,8 @@ test('a delivery that fails for a passing reason (S3 throttling) is tried again,
     assert.equal(now.state, 'succeeded', JSON.stringify(now.error));
     assert.ok(throttled >= 2, 'the download was tried again');
     assert.deepEqual(readFileSync(dest), readFileSync(made));
+    // The job's end is recorded before its staging is cleaned: stopping waits for the delivery's last step.
+    await delivery.stop();
     assert.equal(await s3.exists(staged), false, 'staging cleaned once delivered');
   } finally {
     await delivery.stop();
