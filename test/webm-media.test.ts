@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { measureOutputMedia } from '../src/cost/output-media.js';
+import { readOggOpusSeconds } from '../src/ffmpeg/ogg-media.js';
 import { readWebmMedia } from '../src/ffmpeg/webm-media.js';
 import { FFMPEG, FFPROBE, probe, tempDir } from './helpers/media.js';
 
@@ -56,10 +57,11 @@ test('a WebM with no Duration (written to a pipe), a truncated one and an Ogg gi
   const whole = make('whole.webm', [...VIDEO, ...FAST_VP9]);
   const cut = join(d.path, 'cut.webm');
   writeFileSync(cut, readFileSync(whole).subarray(0, 60));
-  const ogg = make('audio.ogg', [...AUDIO, '-c:a', 'libopus']);
+  const ogg = make('audio.ogg', [...AUDIO, '-c:a', 'libvorbis']);
   for (const path of [piped, cut, ogg]) assert.equal(await readWebmMedia(path), undefined, path);
-  // measureOutputMedia: the Ogg's figures from ffprobe; the truncated file, which ffprobe cannot
-  // read either, left out.
+  assert.equal(await readOggOpusSeconds(ogg), undefined, 'Vorbis is not read from its pages');
+  // measureOutputMedia: the Ogg Vorbis's figures from ffprobe; the truncated file, which ffprobe
+  // cannot read either, left out.
   const media = await measureOutputMedia(FFPROBE, [
     { uri: 'ogg', path: ogg },
     { uri: 'cut', path: cut },
@@ -68,5 +70,20 @@ test('a WebM with no Duration (written to a pipe), a truncated one and an Ogg gi
   assert.deepEqual(media, [
     { uri: 'ogg', ...probed(ogg) },
     { uri: 'whole', ...probed(whole) },
+  ]);
+});
+
+test("an Ogg Opus file's length is read from its pages: ffprobe's, less the pre-skip it counts; a cut or mixed file is probed", async () => {
+  const opus = make('audio.opus', [...AUDIO, '-c:a', 'libopus']);
+  // 1.3 s of 48 kHz sine is 62,400 samples: exactly what a player plays.
+  assert.equal(await readOggOpusSeconds(opus), 1.3);
+  const preSkip = readFileSync(opus).readUInt16LE(readFileSync(opus).indexOf('OpusHead') + 10);
+  assert.ok(Math.abs(1.3 + preSkip / 48_000 - probed(opus).seconds) < 1e-6, 'ffprobe 5.1 counts the pre-skip in');
+  const cut = join(d.path, 'cut.opus');
+  writeFileSync(cut, readFileSync(opus).subarray(0, readFileSync(opus).length - 10));
+  const withVideo = make('both.ogg', [...VIDEO, ...AUDIO, '-c:v', 'libtheora', '-c:a', 'libopus']);
+  for (const path of [cut, withVideo]) assert.equal(await readOggOpusSeconds(path), undefined, path);
+  assert.deepEqual(await measureOutputMedia(FFPROBE, [{ uri: 'opus', path: opus }]), [
+    { uri: 'opus', seconds: 1.3, height: null },
   ]);
 });

@@ -1,12 +1,14 @@
 // How long and how tall each output is, measured on the encoded file by the worker that made it,
 // so a job's cost can be put per output minute and compared with hosted transcoders' list prices,
 // which charge per output minute, SD or HD by the output's height. A WebM's own header gives both
-// (ffmpeg/webm-media.ts: the fields ffprobe would report, with no process started); any other file
-// is probed with ffprobe. The worker sends the list in its task's result (`result.media`); the
-// store keeps the job's (jobs.output_media). A file neither can read is left out: cost
-// bookkeeping never fails a job.
+// (ffmpeg/webm-media.ts: the fields ffprobe would report, with no process started), an Ogg Opus
+// file's pages its length (ffmpeg/ogg-media.ts); any other file is probed with ffprobe. The
+// worker sends the list in its task's result (`result.media`); the store keeps the job's
+// (jobs.output_media). A file none of these can read is left out: cost bookkeeping never fails a
+// job.
 import * as z from 'zod';
 import { probeInput } from '../ffmpeg/probe.js';
+import { readOggOpusSeconds } from '../ffmpeg/ogg-media.js';
 import { readWebmMedia } from '../ffmpeg/webm-media.js';
 
 export const outputMedia = z.object({
@@ -33,6 +35,11 @@ export async function measureOutputMedia(
       const webm = await readWebmMedia(f.path);
       if (webm) {
         out.push({ uri: f.uri, ...webm });
+        continue;
+      }
+      const opus = await readOggOpusSeconds(f.path);
+      if (opus !== undefined) {
+        out.push({ uri: f.uri, seconds: opus, height: null });
         continue;
       }
       const p = await probeInput(ffprobe, f.path, { signal, timeoutMs: 30_000 });
