@@ -164,7 +164,16 @@ test('a job submitted through the form runs and succeeds; its page shows tasks, 
     await page.getByLabel('Output', { exact: false }).fill(out);
     await page.getByLabel('--set').fill('audio.bitrate=32k');
     await page.getByRole('button', { name: 'Submit' }).click();
-    await page.waitForURL(/#\/jobs\/j_/);
+    // The page goes to the job once the API has answered, or shows why it refused: whichever
+    // comes first ends the wait (a refusal at once, with its message).
+    await page.waitForFunction(
+      () => location.hash.startsWith('#/jobs/j_') || document.querySelector('form#submit-form [role="alert"]'),
+      null,
+      { timeout: 120_000 },
+    );
+    const refused = page.locator('form#submit-form [role="alert"]');
+    assert.equal(await refused.count(), 0, `the form was refused: ${await refused.allInnerTexts()}`);
+    assert.match(page.url(), /#\/jobs\/j_/);
     const detail = page.locator('article.detail[data-state="succeeded"]');
     await detail.waitFor({ timeout: 60_000 });
     assert.ok(existsSync(out), 'the output is where the form said');
