@@ -2,6 +2,7 @@
 // every skipped or todo test with its reason, printed just before node's closing summary
 // (tests/pass/fail/... lines), so the run still ends with the lines CI reads. One stream rather
 // than two reporters writing to stdout, whose outputs would interleave in no fixed order.
+import { appendFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { spec, type TestEvent } from 'node:test/reporters';
 
@@ -65,6 +66,10 @@ export default class SlowestReporter extends Spec {
 
   /** Leaf tests only: a suite or a test with subtests would list its slowest child's time again. */
   #note(event: TestEvent): void {
+    // A file's own run ends with a test:complete named by its path.
+    if (event.type === 'test:complete' && event.data.file && event.data.name === event.data.file) {
+      this.#fileEnded(event.data.file, event.data.details.duration_ms);
+    }
     if (event.type !== 'test:pass' && event.type !== 'test:fail') return;
     const d = event.data;
     if (!d.file || d.name === d.file) return;
@@ -75,5 +80,15 @@ export default class SlowestReporter extends Spec {
     if (d.nesting < last) return;
     const notRun = reason(d.skip, 'skipped') ?? reason(d.todo, 'todo');
     this.#timed.push({ name: d.name, file: relative(process.cwd(), d.file), ms: d.details.duration_ms, notRun });
+  }
+
+  /** With NOMMER_TEST_TIMELINE set, one JSON line per file (start, end, ms) goes to that file: how
+   * the files packed onto the run's slots, to see what a run's tail waits for. */
+  #fileEnded(file: string, ms: number): void {
+    const out = process.env.NOMMER_TEST_TIMELINE;
+    if (!out) return;
+    const end = Date.now();
+    const line = { file: relative(process.cwd(), file), start: Math.round(end - ms), end, ms: Math.round(ms) };
+    appendFileSync(out, `${JSON.stringify(line)}\n`);
   }
 }
