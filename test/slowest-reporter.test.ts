@@ -61,8 +61,9 @@ test('the slowest leaf tests come before the closing summary, slowest first, ten
 
 test('a real node --test run with it keeps spec output and ends with the summary lines', () => {
   const d = tempDir('nommer-reporter-');
-  // Without this, the inner run would take itself for a file of this run and report to it.
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  // Without this, the inner run would take itself for a file of this run and report to it; and it
+  // must not add its files to this run's timeline.
+  const { NODE_TEST_CONTEXT: _, NOMMER_TEST_TIMELINE: __, ...env } = process.env;
   try {
     writeFileSync(join(d.path, 'a.test.mjs'), "import { test } from 'node:test';\ntest('alpha', () => {});\n");
     writeFileSync(join(d.path, 'b.test.mjs'), "import { test } from 'node:test';\ntest('beta', () => {});\n");
