@@ -36,8 +36,26 @@ function identity(path: string): unknown[] {
   return [real, st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev];
 }
 
-/** Where a probe of this file with these arguments is kept, or undefined when it cannot be keyed. */
-export function probeCacheEntry(
+/** A probe's kept output, and how to keep a fresh one. */
+export interface KeptProbe {
+  /** What ffprobe printed for this very file, ffprobe and arguments, when it was kept. */
+  stdout: string | undefined;
+  /** Keep a successful run's stdout (written whole, then renamed into place); the oldest past KEEP go. */
+  keep(stdout: string): void;
+}
+
+/** Nothing kept and nothing to keep: a remote input, or a file that cannot be keyed. */
+const UNKEPT: KeptProbe = { stdout: undefined, keep: () => {} };
+
+/** The cache's slot for a probe of local `file` with `args` (UNKEPT for a URL or a file gone). */
+export function keptProbe(ffprobe: string, file: string, args: readonly string[]): KeptProbe {
+  if (/^https?:\/\//i.test(file)) return UNKEPT;
+  const entry = probeCacheEntry(ffprobe, file, args);
+  if (!entry) return UNKEPT;
+  return { stdout: readKeptProbe(entry), keep: (stdout) => keepProbe(entry, stdout) };
+}
+
+function probeCacheEntry(
   ffprobe: string,
   file: string,
   args: readonly string[],
@@ -53,7 +71,7 @@ export function probeCacheEntry(
 }
 
 /** The kept stdout, when the entry is there, whole and for this very key. */
-export function readKeptProbe(entry: { path: string; key: string }): string | undefined {
+function readKeptProbe(entry: { path: string; key: string }): string | undefined {
   try {
     const got = kept.safeParse(JSON.parse(readFileSync(entry.path, 'utf8')));
     return got.success && got.data.key === entry.key ? got.data.stdout : undefined;
@@ -62,8 +80,7 @@ export function readKeptProbe(entry: { path: string; key: string }): string | un
   }
 }
 
-/** Keep a successful probe's stdout (written whole, then renamed into place); the oldest past KEEP go. */
-export function keepProbe(entry: { path: string; key: string }, stdout: string): void {
+function keepProbe(entry: { path: string; key: string }, stdout: string): void {
   try {
     const dir = dirname(entry.path);
     mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import * as z from 'zod';
 import { NommerError } from '../errors.js';
 import { firstFrameSideDataArgs, hdrOf, hdrTransfer } from './hdr.js';
-import { keepProbe, probeCacheEntry, readKeptProbe } from './probe-cache.js';
+import { keptProbe } from './probe-cache.js';
 import type { AudioStreamInfo, ProbeInfo, VideoStreamInfo } from './types.js';
 
 // ffprobe's JSON (-print_format json), the fields nommer reads. ffprobe leaves out what a stream
@@ -233,11 +233,10 @@ export async function probeInput(
   if (!remote) await checkLocalInput(input);
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegInputArg(input)];
   // feederd probed this very file when it planned the job: its output is kept (probe-cache.ts).
-  const entry = remote ? undefined : probeCacheEntry(ffprobe, input, args);
-  const keptStdout = entry && readKeptProbe(entry);
+  const kept = keptProbe(ffprobe, input, args);
   const { stdout, stderr, code } =
-    keptStdout !== undefined
-      ? { stdout: keptStdout, stderr: '', code: 0 }
+    kept.stdout !== undefined
+      ? { stdout: kept.stdout, stderr: '', code: 0 }
       : await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolvePromise, reject) => {
           execFile(
             ffprobe,
@@ -280,17 +279,16 @@ export async function probeInput(
       },
     );
   }
-  if (entry && keptStdout === undefined) keepProbe(entry, stdout);
+  if (kept.stdout === undefined) kept.keep(stdout);
   if (info.video && hdrTransfer(info.video.colorTransfer)) {
     // HDR: the static metadata is often in the first frame only (HEVC SEI, AV1 OBUs).
     const frameArgs = firstFrameSideDataArgs(info.video.index, ffmpegInputArg(input));
-    const frameEntry = remote ? undefined : probeCacheEntry(ffprobe, input, frameArgs);
-    const keptFrame = frameEntry && readKeptProbe(frameEntry);
+    const keptFrame = keptProbe(ffprobe, input, frameArgs);
     const frame =
-      keptFrame ??
+      keptFrame.stdout ??
       (await ffprobeText(ffprobe, frameArgs, opts.signal).then(
         (out) => {
-          if (frameEntry) keepProbe(frameEntry, out);
+          keptFrame.keep(out);
           return out;
         },
         (err: NommerError) => {
