@@ -1,7 +1,6 @@
 // Reading EBML, the element format of Matroska and WebM: an element's ID and data size, and a
 // master element's children. Shared by the module that rewrites a WebM's Tracks (webm-hdr.ts) and
 // the one that reads an encoded WebM's length and height (webm-media.ts).
-import type { FileHandle } from 'node:fs/promises';
 
 /** A data size of all ones: "unknown" (an element still being written, or a live stream). */
 export const UNKNOWN = -1;
@@ -50,11 +49,4 @@ export function children(data: Buffer): El[] {
     at += h.headLen + h.size;
   }
   return out;
-}
-
-/** Up to `len` bytes of the file from `at` (fewer where it ends). */
-export async function readAt(fh: FileHandle, at: number, len: number): Promise<Buffer> {
-  const buf = Buffer.alloc(len);
-  const { bytesRead } = await fh.read(buf, 0, len, at);
-  return buf.subarray(0, bytesRead);
 }

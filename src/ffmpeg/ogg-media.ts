@@ -5,6 +5,7 @@
 // samples.) Read without starting ffprobe (cost/output-media.ts; see webm-media.ts for why). A
 // file that is not one whole Opus stream in Ogg gives undefined, and its caller asks ffprobe.
 import { open } from 'node:fs/promises';
+import { readAt } from './read-at.js';
 
 /** Ogg pages are at most 65,307 bytes; the last whole one starts within this many of the end. */
 const TAIL = 1 << 17;
@@ -42,8 +43,7 @@ export async function readOggOpusSeconds(path: string): Promise<number | undefin
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
-    const head = Buffer.alloc(Math.min(size, 4096));
-    await fh.read(head, 0, head.length, 0);
+    const head = await readAt(fh, 0, 4096);
     const first = pageAt(head, 0);
     if (!first?.bos) return undefined;
     const body = 27 + head[26]!;
@@ -53,8 +53,7 @@ export async function readOggOpusSeconds(path: string): Promise<number | undefin
     if (!second || second.bos || second.serial !== first.serial) return undefined;
     const preSkip = head.readUInt16LE(body + 10);
     const tailAt = Math.max(0, size - TAIL);
-    const tail = Buffer.alloc(size - tailAt);
-    await fh.read(tail, 0, tail.length, tailAt);
+    const tail = await readAt(fh, tailAt, size - tailAt);
     // The last whole page of the stream, which must end the file: a file cut short is not read here.
     for (let at = tail.lastIndexOf('OggS'); at >= 0; at = at > 0 ? tail.lastIndexOf('OggS', at - 1) : -1) {
       const page = pageAt(tail, at);

@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { NommerError } from '../errors.js';
-import { children, type El, type Head, readAt, readHead, UNKNOWN } from './ebml.js';
+import { children, type El, type Head, readHead, UNKNOWN } from './ebml.js';
+import { readAt } from './read-at.js';
 import type { ContentLight, MasteringDisplay } from './types.js';
 
 const ID = {

@@ -6,7 +6,8 @@
 // after every encode only to learn these two numbers (cost/output-media.ts). A file that does not
 // record them before its first Cluster gives undefined, and its caller asks ffprobe.
 import { type FileHandle, open } from 'node:fs/promises';
-import { children, type El, readAt, readHead, UNKNOWN } from './ebml.js';
+import { children, type El, readHead, UNKNOWN } from './ebml.js';
+import { readAt } from './read-at.js';
 
 const ID = {
   Ebml: 0x1a45dfa3,
