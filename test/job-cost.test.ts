@@ -8,7 +8,7 @@ import type { StatusEvent } from '../src/messages.js';
 import type { PublicJob } from '../src/orchestrator/api.js';
 import { openStore } from '../src/orchestrator/store/index.js';
 import { nommer } from './helpers/cli.js';
-import { countedTools, isCapabilityAsk } from './helpers/counted-tools.js';
+import { assertOneProbeOneEncode, countedTools } from './helpers/counted-tools.js';
 import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { localPathOf } from '../src/uri.js';
@@ -186,16 +186,7 @@ test('a local job at local.costPerHour records the worker-seconds its slot was h
     // Those figures cost no process of their own: the job started one ffprobe (the input's, before
     // the encode) and one ffmpeg (the encode); the output's length and height are read from the
     // WebM's header. (Asking the binary for its encoders is cached per binary, not per job.)
-    const starts = tools.starts().filter((x) => !isCapabilityAsk(x));
-    assert.deepEqual(
-      starts.map((x) => [x.tool, x.args.at(-1)]),
-      [
-        ['ffprobe', `file:${clip}`],
-        ['ffmpeg', starts[1]?.args.at(-1)],
-      ],
-      JSON.stringify(starts),
-    );
-    assert.ok(starts[1]!.args.includes(`file:${clip}`), 'the ffmpeg is the encode of the input');
+    assertOneProbeOneEncode(tools, clip);
     jobId = job.id;
   } finally {
     await f.stop();

@@ -28,7 +28,7 @@ import { qualityText } from '../src/tui/format.js';
 import { FFMPEG, tempDir } from './helpers/media.js';
 import { chunkedRun, runAll, ssim } from './helpers/chunked.js';
 import { nommer } from './helpers/cli.js';
-import { countedTools, isCapabilityAsk } from './helpers/counted-tools.js';
+import { assertOneProbeOneEncode, countedTools } from './helpers/counted-tools.js';
 import { psnr } from './helpers/psnr.js';
 import { startFeederd, waitForJob, isFinal } from './helpers/feederd.js';
 
@@ -266,15 +266,7 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement when
   assert.equal(offQ.ssim, undefined);
   assert.match(offQ.skipped ?? '', /off/);
   // The processes `nommer encode` started: one ffprobe (the input's) and one ffmpeg (the encode).
-  const starts = tools.starts().filter((x) => !isCapabilityAsk(x));
-  assert.deepEqual(
-    starts.map((x) => [x.tool, x.args.at(-1)]),
-    [
-      ['ffprobe', `file:${FLAT}`],
-      ['ffmpeg', starts[1]?.args.at(-1)],
-    ],
-    JSON.stringify(starts),
-  );
+  assertOneProbeOneEncode(tools, FLAT);
   // What `doctor --json` reports (its report, in-process; the command itself: test/cli.test.ts).
   const metrics = (await doctorReport(await loadConfig({ cwd: work.path }))).quality;
   assert.ok(metrics.metrics.includes('ssim') && metrics.metrics.includes('psnr'));

@@ -8,6 +8,7 @@
 // size, change time: ffmpeg/locate.ts), and a fresh script would cost every test three ffmpeg
 // starts to ask them again.
 import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -33,6 +34,23 @@ export interface CountedTools {
 /** A start that only asks ffmpeg what it has (ffmpeg/locate.ts; kept on disk per binary). */
 export const isCapabilityAsk = (s: { tool: string; args: string[] }): boolean =>
   s.tool === 'ffmpeg' && s.args.length === 2 && ['-version', '-encoders', '-filters'].includes(s.args[1]!);
+
+/**
+ * What a plain encode of `input` may start, capability asks aside: one ffprobe of the input, then
+ * one ffmpeg that encodes it (the output's length is read from its header, not probed).
+ */
+export function assertOneProbeOneEncode(tools: CountedTools, input: string): void {
+  const starts = tools.starts().filter((x) => !isCapabilityAsk(x));
+  assert.deepEqual(
+    starts.map((x) => [x.tool, x.args.at(-1)]),
+    [
+      ['ffprobe', `file:${input}`],
+      ['ffmpeg', starts[1]?.args.at(-1)],
+    ],
+    JSON.stringify(starts),
+  );
+  assert.ok(starts[1]!.args.includes(`file:${input}`), 'the ffmpeg is the encode of the input');
+}
 
 const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
