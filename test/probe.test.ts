@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { probeInput, toProbeInfo, ffmpegInputArg } from '../src/ffmpeg/probe.js';
 import { NommerError } from '../src/errors.js';
+import { probeTimeline } from '../src/chunked/probe-frames.js';
 import { FFPROBE, makeClip, tempDir } from './helpers/media.js';
 import { countedTools } from './helpers/counted-tools.js';
 
@@ -100,7 +101,7 @@ test('probing real clips and bad inputs', async () => {
   }
 });
 
-test('a file probed again, unchanged, is read from the probe cache; a file written since, or one that failed, runs ffprobe again', async () => {
+test("a file probed again, unchanged, is read from the probe cache (its streams, and the planner's packet list); a file written since, or one that failed, runs ffprobe again", async () => {
   const d = tempDir();
   const saved = { cache: process.env.XDG_CACHE_HOME, log: process.env.NOMMER_TEST_STARTS_LOG };
   const tools = countedTools();
@@ -120,11 +121,19 @@ test('a file probed again, unchanged, is read from the probe cache; a file writt
     assert.equal(rewritten.video!.width, 160);
     assert.equal(probes(), 2);
 
+    // The chunk planner's two probes (streams, then every packet) are kept too: the scene task and
+    // a re-plan read the list the planner made.
+    const timeline = await probeTimeline(tools.env.NOMMER_FFPROBE, clip);
+    assert.equal(probes(), 4);
+    assert.deepEqual(await probeTimeline(tools.env.NOMMER_FFPROBE, clip), timeline);
+    assert.equal(probes(), 4, 'the second plan of the same file started no ffprobe');
+    assert.equal(timeline.timeline.times.length, 25, 'one time per frame of the 1 s clip at 25 fps');
+
     // A failure is not kept: the file is looked at every time.
     const text = join(d.path, 'notes.mov');
     writeFileSync(text, 'this is not a movie\n'.repeat(50));
     for (let i = 0; i < 2; i++) await assert.rejects(probeInput(tools.env.NOMMER_FFPROBE, text), /cannot decode/);
-    assert.equal(probes(), 4);
+    assert.equal(probes(), 6);
   } finally {
     for (const [k, v] of [
       ['XDG_CACHE_HOME', saved.cache],

@@ -4,13 +4,7 @@
 // keyframes alone gives wrong times when there are B-frames) by decoding every frame, which is
 // exact but costs a full decode.
 import { NommerError } from '../errors.js';
-import {
-  ffmpegInputArg,
-  ffprobeEntries,
-  ffprobeText as ffprobe,
-  parseFfprobeJson,
-  parseRate,
-} from '../ffmpeg/probe.js';
+import { ffmpegInputArg, ffprobeEntries, keptFfprobeText, parseFfprobeJson, parseRate } from '../ffmpeg/probe.js';
 import type { FrameTimeline } from './plan.js';
 
 export interface SourceTimeline {
@@ -71,10 +65,12 @@ export async function probeTimeline(
   opts: { signal?: AbortSignal } = {},
 ): Promise<SourceTimeline> {
   const arg = ffmpegInputArg(input);
+  // Each probe is kept for this very file (probe-cache.ts): the scene task and a re-plan list the
+  // packets that the planner listed.
+  const ffprobe = (args: string[], signal?: AbortSignal) => keptFfprobeText(bin, input, args, signal);
   const info = parseFfprobeJson(
     ffprobeEntries,
     await ffprobe(
-      bin,
       [
         '-print_format',
         'json',
@@ -94,7 +90,6 @@ export async function probeTimeline(
   let method: SourceTimeline['method'] = 'packets';
   const packets = parseCompact(
     await ffprobe(
-      bin,
       ['-select_streams', 'V:0', '-show_entries', 'packet=pts_time,flags', '-of', 'compact=p=0', arg],
       opts.signal,
     ),
@@ -107,7 +102,6 @@ export async function probeTimeline(
     method = 'frames';
     const frames = parseCompact(
       await ffprobe(
-        bin,
         [
           '-select_streams',
           'V:0',

@@ -308,6 +308,24 @@ export async function ffprobeText(bin: string, args: string[], signal?: AbortSig
 }
 
 /**
+ * ffprobeText for a probe of `input` (a local file, else it just runs), kept in the probe cache:
+ * the same probe of the same unchanged file again reads what was kept. A chunked job's planner and
+ * its scene task list the same source's packets, which for a film means reading the whole file.
+ */
+export async function keptFfprobeText(
+  bin: string,
+  input: string,
+  args: string[],
+  signal?: AbortSignal,
+): Promise<string> {
+  const kept = keptProbe(bin, input, args);
+  if (kept.stdout !== undefined) return kept.stdout;
+  const out = await ffprobeText(bin, args, signal);
+  kept.keep(out);
+  return out;
+}
+
+/**
  * ffprobeText, with what ffprobe said on stderr when it succeeded: at `-v error`, nothing unless
  * something was wrong (a decoder error while it counted frames, say).
  */
