@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { probeInput, toProbeInfo, ffmpegInputArg } from '../src/ffmpeg/probe.js';
 import { NommerError } from '../src/errors.js';
 import { probeTimeline } from '../src/chunked/probe-frames.js';
+import { probeSubtitles } from '../src/abr/extras.js';
 import { FFPROBE, makeClip, tempDir } from './helpers/media.js';
 import { countedTools } from './helpers/counted-tools.js';
 
@@ -114,6 +115,9 @@ test("a file probed again, unchanged, is read from the probe cache (its streams,
     const again = await probeInput(tools.env.NOMMER_FFPROBE, clip);
     assert.deepEqual(again, first);
     assert.equal(probes(), 1, 'the second probe of the same file started no ffprobe');
+    // The extras task's subtitle listing asks for the same probe: it reads it too.
+    assert.deepEqual(await probeSubtitles(tools.env.NOMMER_FFPROBE, clip), []);
+    assert.equal(probes(), 1, 'listing the subtitles after the probe started no ffprobe');
 
     // Written again in place (same path, same inode): probed again, and what it is now is seen.
     makeClip(clip, { seconds: 1, width: 160, height: 120 });

@@ -16,7 +16,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NommerError } from '../errors.js';
 import type { FfmpegInstall } from '../ffmpeg/locate.js';
-import { ffmpegInputArg, ffprobeOutput, ffprobeText } from '../ffmpeg/probe.js';
+import { ffmpegInputArg, ffprobeOutput, keptFfprobeText } from '../ffmpeg/probe.js';
 import { runFfmpeg } from '../ffmpeg/run.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -231,9 +231,12 @@ export async function probeSubtitles(
   input: string,
   signal?: AbortSignal,
 ): Promise<SubtitleStreamInfo[]> {
-  const out = await ffprobeText(
+  // The source's probe (probeInput's arguments: every stream, the subtitles picked out below), so
+  // the extras task reads what its probeInput of the same file kept instead of a second ffprobe.
+  const out = await keptFfprobeText(
     ffprobe,
-    ['-show_streams', '-select_streams', 's', '-of', 'json', ffmpegInputArg(input)],
+    input,
+    ['-print_format', 'json', '-show_format', '-show_streams', ffmpegInputArg(input)],
     signal,
   ).catch((err: NommerError) => {
     throw err.code === 'INPUT_UNDECODABLE'

@@ -318,7 +318,8 @@ export async function keptFfprobeText(
   args: string[],
   signal?: AbortSignal,
 ): Promise<string> {
-  const kept = keptProbe(bin, input, args);
+  // Keyed by the whole argv ffprobeText runs, so a probe with probeInput's arguments shares its entry.
+  const kept = keptProbe(bin, input, ['-v', 'error', ...args]);
   if (kept.stdout !== undefined) return kept.stdout;
   const out = await ffprobeText(bin, args, signal);
   kept.keep(out);
