@@ -3,26 +3,14 @@
 // before any work). Two small bash scripts, given as NOMMER_FFMPEG and NOMMER_FFPROBE: each
 // appends its tool's name and argv (a line) to the log its environment names
 // (NOMMER_TEST_STARTS_LOG), then execs the real binary in its own place (same pid, as
-// test/helpers/paced-ffmpeg.ts does). The scripts hold no per-test path, so they are written
-// once under the temp dir and left there: nommer keeps an ffmpeg's capabilities per binary (path,
-// size, change time: ffmpeg/locate.ts), and a fresh script would cost every test three ffmpeg
-// starts to ask them again.
-import { execFileSync } from 'node:child_process';
+// test/helpers/paced-ffmpeg.ts does). The scripts hold no per-test path: each is one file for
+// every test (tool-scripts.ts says why).
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { FFMPEG, FFPROBE } from './media.js';
+import { absoluteTool, sharedScript, shellQuote } from './tool-scripts.js';
 
 export interface CountedTools {
   /** For nommer's environment (and so its workers'): the two wrappers and the log they write. */
@@ -52,31 +40,20 @@ export function assertOneProbeOneEncode(tools: CountedTools, input: string): voi
   assert.ok(starts[1]!.args.includes(`file:${input}`), 'the ffmpeg is the encode of the input');
 }
 
-const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-
-function absolute(tool: string): string {
-  if (isAbsolute(tool)) return tool;
-  return execFileSync('bash', ['-c', 'command -v "$1"', 'bash', tool], { encoding: 'utf8' }).trim();
-}
-
-/** The wrapper of `real` named `tool`, written only when missing or different (whole, then renamed). */
-function wrapper(dir: string, tool: string, real: string): string {
-  const path = join(dir, tool);
+/** The counting wrapper of `real`, named `tool` (tool-scripts.ts: one file for every test). */
+function wrapper(tool: string, real: string): string {
   // One line a start: the tool and its arguments joined by the unit separator (0x1f), which no
   // argument nommer gives holds, written in one append so concurrent starts do not interleave.
-  const text = [
-    '#!/bin/bash',
-    '# Written by test/helpers/counted-tools.ts: logs this start, then runs the real tool.',
-    `[ -n "$NOMMER_TEST_STARTS_LOG" ] && (IFS=$'\\x1f'; printf '%s\\n' "${tool}$IFS$*") >> "$NOMMER_TEST_STARTS_LOG"`,
-    `exec ${quote(real)} "$@"`,
-    '',
-  ].join('\n');
-  if (existsSync(path) && readFileSync(path, 'utf8') === text) return path;
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  chmodSync(tmp, 0o755);
-  renameSync(tmp, path);
-  return path;
+  return sharedScript(
+    tool,
+    [
+      '#!/bin/bash',
+      '# Written by test/helpers/counted-tools.ts: logs this start, then runs the real tool.',
+      `[ -n "$NOMMER_TEST_STARTS_LOG" ] && (IFS=$'\\x1f'; printf '%s\\n' "${tool}$IFS$*") >> "$NOMMER_TEST_STARTS_LOG"`,
+      `exec ${shellQuote(real)} "$@"`,
+      '',
+    ].join('\n'),
+  );
 }
 
 const logs: string[] = [];
@@ -86,21 +63,13 @@ process.on('exit', () => {
 
 /** The wrappers (shared by every test), and a log of this caller's own, removed when the test process exits. */
 export function countedTools(): CountedTools {
-  const ffmpeg = absolute(FFMPEG);
-  const ffprobe = absolute(FFPROBE);
-  const key = createHash('sha256')
-    .update(JSON.stringify([ffmpeg, ffprobe]))
-    .digest('hex')
-    .slice(0, 12);
-  const bin = join(tmpdir(), `nommer-counted-tools-${key}`);
-  mkdirSync(bin, { recursive: true });
   const logDir = mkdtempSync(join(tmpdir(), 'nommer-counted-starts-'));
   logs.push(logDir);
   const log = join(logDir, 'starts.log');
   return {
     env: {
-      NOMMER_FFMPEG: wrapper(bin, 'ffmpeg', ffmpeg),
-      NOMMER_FFPROBE: wrapper(bin, 'ffprobe', ffprobe),
+      NOMMER_FFMPEG: wrapper('ffmpeg', absoluteTool(FFMPEG)),
+      NOMMER_FFPROBE: wrapper('ffprobe', absoluteTool(FFPROBE)),
       NOMMER_TEST_STARTS_LOG: log,
     },
     starts: () =>
