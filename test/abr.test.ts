@@ -15,8 +15,8 @@ import { compileJob } from '../src/presets/compile.js';
 import { planChunks } from '../src/chunked/plan.js';
 import { checkPackage, FAST_ABR, makeAbrClips, writeAbrConfig, type AbrClip } from './helpers/abr.js';
 import { nommer, nommerSync } from './helpers/cli.js';
-import type { Browser } from 'playwright-core';
-import { launchPlayerBrowser, playInBrowser, servePackage } from './helpers/player.js';
+import type { Browser, Page } from 'playwright-core';
+import { launchPlayerBrowser, openPlayerPage, playInBrowser, servePackage } from './helpers/player.js';
 import { tempDir } from './helpers/media.js';
 import { probeOf, video } from './helpers/probe-info.js';
 
@@ -125,10 +125,15 @@ describe('packages, end to end', () => {
   const tmp = tempDir('nommer-abr-');
   let clips: AbrClip[];
   let browser: Browser;
+  // The DASH and the HLS play of each package run at once, each in a page of its own that the
+  // packages take turns in (a new page starts a renderer process, about 2 CPU-s here).
+  let pages: Record<string, Page>;
   before(async () => {
     clips = makeAbrClips(tmp.path);
     writeAbrConfig(tmp.path);
     browser = await launchPlayerBrowser();
+    const [dash, hls] = await Promise.all([openPlayerPage(browser), openPlayerPage(browser)]);
+    pages = { 'manifest.mpd': dash, 'master.m3u8': hls };
   });
   after(async () => {
     await browser?.close();
@@ -160,11 +165,11 @@ describe('packages, end to end', () => {
     assert.match(readFileSync(join(dir, 'manifest.mpd'), 'utf8'), /codecs="av01\./);
     const served = await servePackage(dir);
     try {
-      // Both manifests at once, each in its own context of the shared browser (playback waits in real time).
+      // Both manifests at once, each in its page (playback waits in real time).
       const plays = await Promise.all(
         ['manifest.mpd', 'master.m3u8'].map(async (manifest) => ({
           manifest,
-          rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser }),
+          rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, page: pages[manifest]! }),
         })),
       );
       for (const { manifest, rep } of plays) {
@@ -213,11 +218,11 @@ describe('packages, end to end', () => {
       // Both manifests play in a real browser player: several seconds, a switch on request, no error.
       const served = await servePackage(dir);
       try {
-        // Both manifests at once, each in its own context of the shared browser (playback waits in real time).
+        // Both manifests at once, each in its page (playback waits in real time).
         const plays = await Promise.all(
           ['manifest.mpd', 'master.m3u8'].map(async (manifest) => ({
             manifest,
-            rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser }),
+            rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, page: pages[manifest]! }),
           })),
         );
         for (const { manifest, rep } of plays) {

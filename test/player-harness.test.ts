@@ -13,9 +13,10 @@ import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } f
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { FFMPEG, tempDir } from './helpers/media.js';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import {
   launchPlayerBrowser,
+  openPlayerPage,
   playInBrowser,
   servePackage,
   type PlayReport,
@@ -25,8 +26,10 @@ import {
 const tmp = tempDir('nommer-player-');
 const served: ServedPackage[] = [];
 let av: string; // two VP9 renditions (640x360, 320x180) + Opus
-// One Chromium for the file's plays (a launch costs seconds of CPU); each play has its own context.
+// One Chromium for the file's plays (a launch costs seconds of CPU), and one page the plays take
+// turns in (a new page starts a renderer process, about 2 CPU-s); each play loads the player afresh.
 let browser: Browser;
+let page: Page;
 
 /** An 8 s package of two VP9 renditions (+ Opus unless audio is false), 2 s segments, keyframe every segment. */
 function makePackage(dir: string, o: { audio: boolean }): string {
@@ -59,7 +62,7 @@ function variantOf(from: string, name: string, change: (dir: string) => void): s
 async function play(dir: string, manifest: string, o: { timeoutMs?: number } = {}) {
   const s = await servePackage(dir);
   served.push(s);
-  const r = await playInBrowser({ url: s.url + manifest, timeoutMs: o.timeoutMs, browser });
+  const r = await playInBrowser({ url: s.url + manifest, timeoutMs: o.timeoutMs, page });
   return { r, ms: r.elapsedMs, requests: s.requests };
 }
 
@@ -79,6 +82,7 @@ function assertPlayedAndSwitched(r: PlayReport, what: string) {
 before(async () => {
   av = makePackage(join(tmp.path, 'av'), { audio: true });
   browser = await launchPlayerBrowser();
+  page = await openPlayerPage(browser);
 });
 after(async () => {
   await browser?.close();

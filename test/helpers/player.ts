@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 import { CHROMIUM } from './browser.js';
 
 const SHAKA_JS = createRequire(import.meta.url).resolve('shaka-player/dist/shaka-player.compiled.js');
@@ -206,7 +206,13 @@ export interface PlayReport {
 
 export interface PlayOptions {
   /** A browser to play in (from launchPlayerBrowser); each play gets its own context in it. Default: one of its own. */
-  browser?: import('playwright-core').Browser;
+  browser?: Browser;
+  /**
+   * A page to play in (from openPlayerPage), shared by a file's plays one after another: each play
+   * loads the player page afresh in it. A new page starts a renderer process, about 2 CPU-s here,
+   * which is most of what a short play costs. Wins over `browser`.
+   */
+  page?: Page;
   /** Manifest URL on a servePackage server (the player page is opened on the same origin). */
   url: string;
   /** Media seconds to play before switching (default 3). */
@@ -241,6 +247,7 @@ interface ShakaPlayer {
   selectVariantTrack(track: ShakaTrack, clearBuffer: boolean): void;
   selectTextTrack(track: ShakaTrack): void;
   addEventListener(type: string, fn: (e: Event & { detail?: unknown }) => void): void;
+  destroy(): Promise<void>;
 }
 interface PageState {
   player: ShakaPlayer;
@@ -419,32 +426,37 @@ export async function playInBrowser(o: PlayOptions): Promise<PlayReport> {
     elapsedMs: 0,
   };
   const outside: string[] = []; // page and console errors, gathered by playwright
-  // A browser of the caller's (shared by a file's plays: a launch is a second or more) or its own.
-  const own = o.browser ? undefined : await launchPlayerBrowser(timeoutMs);
-  const browser = o.browser ?? own!;
-  const context = await browser.newContext();
+  // A page of the caller's, or a context in a browser of the caller's (shared by a file's plays: a
+  // launch is a second or more) or in one of its own.
+  const own = o.page || o.browser ? undefined : await launchPlayerBrowser(timeoutMs);
+  const context = o.page ? undefined : await (o.browser ?? own!).newContext();
   const started = Date.now();
   const deadline = started + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   let timer: NodeJS.Timeout | undefined;
-  let page: import('playwright-core').Page | undefined;
+  let page: Page | undefined;
+  // A wait in the page stops at once on a shaka or video error; these stop the run at once on
+  // what the page cannot see (an uncaught exception, a crash), and at the deadline.
+  let stop: (e: Error) => void = () => {};
+  const broken = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  broken.catch(() => {});
+  const onPageError = (e: Error) => {
+    outside.push(`page error: ${e.message}`);
+    stop(new Error('stopped by a page error'));
+  };
+  const onCrash = () => stop(new Error('the page crashed'));
+  const onConsole = (m: ConsoleMessage) => {
+    if (m.type() === 'error') outside.push(`console error: ${m.text()}`);
+  };
   try {
-    page = await context.newPage();
+    page = o.page ?? (await context!.newPage());
     const p = page;
-    // A wait in the page stops at once on a shaka or video error; these stop the run at once on
-    // what the page cannot see (an uncaught exception, a crash), and at the deadline.
-    const broken = new Promise<never>((_, reject) => {
-      p.on('pageerror', (e) => {
-        outside.push(`page error: ${e.message}`);
-        reject(new Error('stopped by a page error'));
-      });
-      p.on('crash', () => reject(new Error('the page crashed')));
-      p.on('console', (m) => {
-        if (m.type() === 'error') outside.push(`console error: ${m.text()}`);
-      });
-      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-    });
-    broken.catch(() => {});
+    p.on('pageerror', onPageError);
+    p.on('crash', onCrash);
+    p.on('console', onConsole);
+    timer = setTimeout(() => stop(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
     const step = <T>(x: Promise<T>) => Promise.race([x, broken]);
     const ms = () => Math.max(1, left() - 1000); // page-side bound, so its message (with state) wins
 
@@ -488,17 +500,34 @@ export async function playInBrowser(o: PlayOptions): Promise<PlayReport> {
         new Promise<string[]>((ok) => setTimeout(() => ok([]), 2000).unref()),
       ]);
       report.errors.unshift(...inPage, ...outside);
+      page.off('pageerror', onPageError);
+      page.off('crash', onCrash);
+      page.off('console', onConsole);
+      // A shared page stays open: its player stops streaming and playing until the next play
+      // loads the page again (bounded like the read above).
+      if (o.page)
+        await Promise.race([
+          page
+            .evaluate(() => (window as unknown as { __nommer?: PageState }).__nommer?.player.destroy())
+            .catch(() => undefined),
+          new Promise<void>((ok) => setTimeout(ok, 2000).unref()),
+        ]);
     }
-    await context.close().catch(() => undefined);
+    await context?.close().catch(() => undefined);
     await own?.close();
   }
 }
 
 /** Chromium as the player needs it (autoplay without a gesture), for sharing across plays. */
-export function launchPlayerBrowser(timeoutMs = 60_000): Promise<import('playwright-core').Browser> {
+export function launchPlayerBrowser(timeoutMs = 60_000): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
     timeout: timeoutMs, // launching has its own bound: on a busy machine it alone can take 15 s
   });
+}
+
+/** A page in a context of its own in `browser`, for plays one after another (PlayOptions.page). */
+export async function openPlayerPage(browser: Browser): Promise<Page> {
+  return (await browser.newContext()).newPage();
 }
