@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FsStorage, removeTempsOfWorkers } from '../src/adapters/local/fs-storage.js';
+import { createLogger } from '../src/log.js';
+import { LocalFleet } from '../src/orchestrator/local-fleet.js';
 import { SMALL_ABR_PRESETS } from './helpers/abr.js';
 import { pidsMatching, startFeederd, waitForJob } from './helpers/feederd.js';
 import { tempDir } from './helpers/media.js';
@@ -43,6 +45,44 @@ test("the sweep removes a gone worker's temps inside a package directory, and no
   for (const p of gone) assert.ok(!existsSync(p), `${p} removed`);
   for (const p of alive) assert.ok(existsSync(p), `${p} (a live worker's) kept`);
   assert.ok(existsSync(join(pkg, '.users-own.nommer-part.txt')));
+});
+
+test("the job-end sweep lists the running workers only when a local worker's temp is there, and removes only a gone one's", async () => {
+  const d = tempDir();
+  dirs.push(d);
+  const out = join(d.path, 'out.webm');
+  let listed = 0;
+  const fleet = new LocalFleet({
+    home: join(d.path, 'home'),
+    wanted: 0,
+    shutdownGraceSeconds: 0,
+    workerLog: join(d.path, 'workers.log'),
+    outputsOf: () => [],
+    log: createLogger('test', { level: 'silent' }),
+    liveWorkers: () => {
+      listed++;
+      return new Set(['w4242-2']);
+    },
+  });
+  const storage = new FsStorage();
+  const temp = async (tag: string) => {
+    const o = await storage.prepareOutput(out, { overwrite: false, tag, scratchDir: d.path });
+    writeFileSync(o.path, tag);
+    return o.path;
+  };
+  // Only a user's own file and an EC2 worker's temp beside the output: no process is listed.
+  writeFileSync(join(d.path, '.out.webm.users-own'), 'the user’s');
+  const ec2 = await temp('i-0abc.1.1');
+  await fleet.sweepEndedJob([out]);
+  assert.equal(listed, 0, 'the processes were listed with no local worker temp to judge');
+  const gone = await temp('w4242-1.1.1');
+  const running = await temp('w4242-2.1.1');
+  await fleet.sweepEndedJob([out]);
+  assert.equal(listed, 1, 'the processes are listed once per sweep');
+  assert.ok(!existsSync(gone), "the gone worker's temp is removed");
+  assert.ok(existsSync(running), "the running worker's temp is kept");
+  assert.ok(existsSync(ec2), "an EC2 worker's temp is kept");
+  assert.ok(existsSync(join(d.path, '.out.webm.users-own')));
 });
 
 test('a local worker killed while it holds a package task: feederd sweeps its temps from the package directory', async () => {

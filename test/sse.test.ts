@@ -13,6 +13,7 @@ import { openStore, type Job, type NewJob, type Store } from '../src/orchestrato
 import { ApiClient } from '../src/client/api-client.js';
 import type { StatusEvent } from '../src/messages.js';
 import { statusEvent } from './helpers/store.js';
+import { STREAM_QUIET_READ_MS, waitForJob } from './helpers/feederd.js';
 
 const dir = tempDir('nommer-sse-');
 let store: Store;
@@ -279,6 +280,34 @@ test('the CLI client follows a stream to `end` (same wire format)', async () => 
     });
     assert.deepEqual(seen, ['job', 'snapshot', 'job', 'job', 'end']);
     assert.equal(final?.state, 'failed');
+  } finally {
+    await api.close();
+  }
+});
+
+test("the tests' waitForJob reads the job when its stream says it changed, not every 100 ms", async () => {
+  const api = await startApi({});
+  try {
+    const job = newJob();
+    const client = new ApiClient({ url: `http://127.0.0.1:${api.port}` });
+    let reads = 0;
+    const getJob = client.getJob.bind(client);
+    client.getJob = (id: string) => {
+      reads++;
+      return getJob(id);
+    };
+    const t0 = Date.now();
+    const waiting = waitForJob(client, job.id, (j) => j.state === 'running');
+    await waitFor(() => api.streams!.stats().clients === 1, "the helper's stream");
+    // The job is quiet: the helper reads it at the start, after the stream's history and snapshot
+    // (they may come apart), and after each quiet interval; every 100 ms it would read ~9 times.
+    await new Promise((r) => setTimeout(r, 900));
+    const quiet = reads;
+    const allowed = 3 + Math.floor((Date.now() - t0) / STREAM_QUIET_READ_MS);
+    status(job, 'started', { phase: 'encoding' });
+    assert.equal((await waiting).state, 'running', 'the change the stream announced is seen');
+    assert.ok(quiet <= allowed, `${quiet} reads of a quiet job in ${Date.now() - t0} ms (at most ${allowed})`);
+    await waitFor(() => api.streams!.stats().clients === 0, "the helper's stream to close");
   } finally {
     await api.close();
   }

@@ -32,6 +32,8 @@ export interface LocalFleetOptions {
   /** The destinations a worker is running a task of (from the store). */
   outputsOf: (workerId: string) => string[];
   log: Logger;
+  /** The ids of the workers running on this machine, null when unknown (tests); default /proc. */
+  liveWorkers?: () => Set<string> | null;
 }
 
 export class LocalFleet {
@@ -94,10 +96,16 @@ export class LocalFleet {
    * alive while a process runs with its `--id` (Linux /proc; elsewhere nothing is removed).
    */
   async sweepEndedJob(outputs: readonly string[]): Promise<void> {
-    const live = liveWorkerIds();
-    if (!live) return;
+    // The processes are listed only once a temp of a local worker is found: reading every
+    // /proc/<pid>/cmdline cost ~12 ms per ended job here (a few hundred processes), and nearly
+    // every job ends with nothing left beside its outputs.
+    let live: Set<string> | null | undefined;
     // Local worker ids are w<feederd pid>-<n>; anything else in a tag is not ours to judge.
-    const dead = (id: string) => /^w\d+-\d+$/.test(id) && !live.has(id);
+    const dead = (id: string) => {
+      if (!/^w\d+-\d+$/.test(id)) return false;
+      live ??= (this.opts.liveWorkers ?? liveWorkerIds)();
+      return live !== null && !live.has(id);
+    };
     for (const uri of outputs) {
       const n = await removeTempsOfWorkers(uri, dead).catch(() => 0);
       if (n) this.opts.log.info({ uri, removed: n }, 'temp outputs of workers that are gone removed');
