@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # usage: moto-python.sh
 # Prints two lines: the moto_server script that `moto_server` on PATH runs (through a pyenv shim,
-# the script it stands for: the shim runs pyenv, ~15 processes, on every start), and the Python
+# the script it stands for: the shim runs pyenv, ~40 processes, on every start), and the Python
 # that script runs. Exits 1 where there is no moto_server or its Python cannot be told.
 set -uo pipefail
 

@@ -162,10 +162,13 @@ async function startFromZygote(socketPath: string, opts: MotoOptions): Promise<M
     conn.destroy();
     throw new Error(`moto zygote (${socketPath}) could not start a server: ${reply.error ?? JSON.stringify(reply)}`);
   }
-  // While the connection is open the server holds its other end, so it is alive and the pid is
-  // still its own.
+  // While the connection is open the server holds its other end, so the pid is still its own;
+  // one that exited a moment ago (its 'close' not handled yet) is already gone (ESRCH).
   const kill = () => {
-    if (!isClosed) process.kill(pid, 'SIGKILL');
+    if (isClosed) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
   };
   running.add(kill);
   void closed.then(() => running.delete(kill));
@@ -186,7 +189,7 @@ let motoServerCommand: string | undefined;
 /**
  * The moto_server to spawn: NOMMER_MOTO_SERVER (scripts/test-run.sh sets it), else the script
  * scripts/moto-python.sh finds, asked once per process: through a pyenv shim it is the script the
- * shim stands for (the shim runs pyenv, ~15 processes and ~0.35 CPU-s, on every start).
+ * shim stands for (the shim runs pyenv, ~40 processes and ~0.35 CPU-s, on every start).
  */
 function motoServer(): string {
   if (motoServerCommand) return motoServerCommand;
