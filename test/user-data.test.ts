@@ -197,10 +197,29 @@ describe('user-data run in test mode (moto)', () => {
   /** The SHA-256 `nommer setup aws` pinned for what it published (PIN when nothing was). */
   let pinned = PIN;
 
-  async function prepareCluster(): Promise<void> {
+  /**
+   * One `npm pack` of this checkout for the tests that need the tarball itself (about 3 s of CPU
+   * each): packing is the same every time, so only the first run test packs through
+   * publishRelease, what `nommer setup aws` calls, and the others store this one.
+   */
+  let packed: Promise<{ file: string; dir: string }> | undefined;
+  const packedRelease = () => (packed ??= packRelease());
+  after(async () => {
+    if (packed) rmSync((await packed).dir, { recursive: true, force: true });
+  });
+
+  /** The cluster as `nommer setup aws` leaves it: queues, bucket, the release at its key, pinned. */
+  async function prepareCluster(how: 'publish' | 'packed' = 'packed'): Promise<void> {
     await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
-    // What `nommer setup aws` publishes: `npm pack` of this checkout, at the release key.
-    pinned = (await publishRelease(new S3Storage({ client: s3Client(settings()) }), 'nommer-ud-test', VERSION)).sha256;
+    const storage = new S3Storage({ client: s3Client(settings()) });
+    if (how === 'publish') {
+      // What `nommer setup aws` publishes: `npm pack` of this checkout, at the release key.
+      pinned = (await publishRelease(storage, 'nommer-ud-test', VERSION)).sha256;
+      return;
+    }
+    const { file } = await packedRelease();
+    await storage.store(file, releaseUri('nommer-ud-test', VERSION), { overwrite: true });
+    pinned = await sha256File(file);
   }
 
   /** Runs the rendered script the way cloud-init would, plus the test switches. */
@@ -240,7 +259,7 @@ describe('user-data run in test mode (moto)', () => {
   }
 
   it('fetches the release, starts a worker that idles out after --idle-exit 2, then powers off', async () => {
-    await prepareCluster();
+    await prepareCluster('publish');
     const t0 = Date.now();
     const { code, stderr } = await runScript();
     const elapsed = Date.now() - t0;
@@ -307,17 +326,13 @@ describe('user-data run in test mode (moto)', () => {
   it('refuses a pinned release without npm-shrinkwrap.json (its dependencies would not be pinned)', async () => {
     await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
     // This version's release less its lockfile, pinned as it is: the SHA-256 check passes.
-    const { file, dir: packDir } = await packRelease();
+    const { file } = await packedRelease();
     const unpinned = join(dir, 'unpinned.tgz');
-    try {
-      const tree = join(dir, 'tree');
-      mkdirSync(tree);
-      assert.equal(spawnSync('tar', ['-xzf', file, '-C', tree]).status, 0);
-      rmSync(join(tree, 'package', 'npm-shrinkwrap.json'));
-      assert.equal(spawnSync('tar', ['-czf', unpinned, '-C', tree, 'package']).status, 0);
-    } finally {
-      rmSync(packDir, { recursive: true, force: true });
-    }
+    const tree = join(dir, 'tree');
+    mkdirSync(tree);
+    assert.equal(spawnSync('tar', ['-xzf', file, '-C', tree]).status, 0);
+    rmSync(join(tree, 'package', 'npm-shrinkwrap.json'));
+    assert.equal(spawnSync('tar', ['-czf', unpinned, '-C', tree, 'package']).status, 0);
     pinned = await sha256File(unpinned);
     await new S3Storage({ client: s3Client(settings()) }).store(unpinned, releaseUri('nommer-ud-test', VERSION), {
       overwrite: true,
