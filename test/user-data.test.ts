@@ -14,14 +14,7 @@ import { setupAws } from '../src/adapters/aws/setup.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import type { NommerError } from '../src/errors.js';
-import {
-  packRelease,
-  pinnedReleaseSha256,
-  pinRelease,
-  publishRelease,
-  releaseKey,
-  releaseUri,
-} from '../src/fleet/release.js';
+import { packRelease, pinnedReleaseSha256, pinRelease, releaseKey, releaseUri } from '../src/fleet/release.js';
 import { sha256File } from '../src/hash.js';
 import {
   loadUserDataTemplate,
@@ -198,9 +191,10 @@ describe('user-data run in test mode (moto)', () => {
   let pinned = PIN;
 
   /**
-   * One `npm pack` of this checkout for the tests that need the tarball itself (about 3 s of CPU
-   * each): packing is the same every time, so only the first run test packs through
-   * publishRelease, what `nommer setup aws` calls, and the others store this one.
+   * One `npm pack` of this checkout for every test that needs the tarball (about 3 s of CPU each):
+   * packing is the same every time. Stored at the release key and pinned, it is what
+   * publishRelease leaves (pack, hash, store); that function itself runs in aws-setup-cli.test,
+   * through `nommer setup aws`.
    */
   let packed: Promise<{ file: string; dir: string }> | undefined;
   const packedRelease = () => (packed ??= packRelease());
@@ -208,17 +202,13 @@ describe('user-data run in test mode (moto)', () => {
     if (packed) rmSync((await packed).dir, { recursive: true, force: true });
   });
 
-  /** The cluster as `nommer setup aws` leaves it: queues, bucket, the release at its key, pinned. */
-  async function prepareCluster(how: 'publish' | 'packed' = 'packed'): Promise<void> {
+  /** The cluster as `nommer setup aws` leaves it: queues, bucket, this release at its key, pinned. */
+  async function prepareCluster(): Promise<void> {
     await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
-    const storage = new S3Storage({ client: s3Client(settings()) });
-    if (how === 'publish') {
-      // What `nommer setup aws` publishes: `npm pack` of this checkout, at the release key.
-      pinned = (await publishRelease(storage, 'nommer-ud-test', VERSION)).sha256;
-      return;
-    }
     const { file } = await packedRelease();
-    await storage.store(file, releaseUri('nommer-ud-test', VERSION), { overwrite: true });
+    await new S3Storage({ client: s3Client(settings()) }).store(file, releaseUri('nommer-ud-test', VERSION), {
+      overwrite: true,
+    });
     pinned = await sha256File(file);
   }
 
@@ -259,7 +249,7 @@ describe('user-data run in test mode (moto)', () => {
   }
 
   it('fetches the release, starts a worker that idles out after --idle-exit 2, then powers off', async () => {
-    await prepareCluster('publish');
+    await prepareCluster();
     const t0 = Date.now();
     const { code, stderr } = await runScript();
     const elapsed = Date.now() - t0;
