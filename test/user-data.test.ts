@@ -14,14 +14,7 @@ import { setupAws } from '../src/adapters/aws/setup.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { S3Storage } from '../src/adapters/aws/s3-storage.js';
 import type { NommerError } from '../src/errors.js';
-import {
-  packRelease,
-  pinnedReleaseSha256,
-  pinRelease,
-  publishRelease,
-  releaseKey,
-  releaseUri,
-} from '../src/fleet/release.js';
+import { packRelease, pinnedReleaseSha256, pinRelease, releaseKey, releaseUri } from '../src/fleet/release.js';
 import { sha256File } from '../src/hash.js';
 import {
   loadUserDataTemplate,
@@ -197,10 +190,26 @@ describe('user-data run in test mode (moto)', () => {
   /** The SHA-256 `nommer setup aws` pinned for what it published (PIN when nothing was). */
   let pinned = PIN;
 
+  /**
+   * One `npm pack` of this checkout for every test that needs the tarball (about 3 s of CPU each):
+   * packing is the same every time. Stored at the release key and pinned, it is what
+   * publishRelease leaves (pack, hash, store); that function itself runs in aws-setup-cli.test,
+   * through `nommer setup aws`.
+   */
+  let packed: Promise<{ file: string; dir: string }> | undefined;
+  const packedRelease = () => (packed ??= packRelease());
+  after(async () => {
+    if (packed) rmSync((await packed).dir, { recursive: true, force: true });
+  });
+
+  /** The cluster as `nommer setup aws` leaves it: queues, bucket, this release at its key, pinned. */
   async function prepareCluster(): Promise<void> {
     await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
-    // What `nommer setup aws` publishes: `npm pack` of this checkout, at the release key.
-    pinned = (await publishRelease(new S3Storage({ client: s3Client(settings()) }), 'nommer-ud-test', VERSION)).sha256;
+    const { file } = await packedRelease();
+    await new S3Storage({ client: s3Client(settings()) }).store(file, releaseUri('nommer-ud-test', VERSION), {
+      overwrite: true,
+    });
+    pinned = await sha256File(file);
   }
 
   /** Runs the rendered script the way cloud-init would, plus the test switches. */
@@ -307,17 +316,13 @@ describe('user-data run in test mode (moto)', () => {
   it('refuses a pinned release without npm-shrinkwrap.json (its dependencies would not be pinned)', async () => {
     await setupAws(settings(), { bucket: 'nommer-ud-test', queuePrefix: 'udt' });
     // This version's release less its lockfile, pinned as it is: the SHA-256 check passes.
-    const { file, dir: packDir } = await packRelease();
+    const { file } = await packedRelease();
     const unpinned = join(dir, 'unpinned.tgz');
-    try {
-      const tree = join(dir, 'tree');
-      mkdirSync(tree);
-      assert.equal(spawnSync('tar', ['-xzf', file, '-C', tree]).status, 0);
-      rmSync(join(tree, 'package', 'npm-shrinkwrap.json'));
-      assert.equal(spawnSync('tar', ['-czf', unpinned, '-C', tree, 'package']).status, 0);
-    } finally {
-      rmSync(packDir, { recursive: true, force: true });
-    }
+    const tree = join(dir, 'tree');
+    mkdirSync(tree);
+    assert.equal(spawnSync('tar', ['-xzf', file, '-C', tree]).status, 0);
+    rmSync(join(tree, 'package', 'npm-shrinkwrap.json'));
+    assert.equal(spawnSync('tar', ['-czf', unpinned, '-C', tree, 'package']).status, 0);
     pinned = await sha256File(unpinned);
     await new S3Storage({ client: s3Client(settings()) }).store(unpinned, releaseUri('nommer-ud-test', VERSION), {
       overwrite: true,
