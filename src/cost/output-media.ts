@@ -2,7 +2,8 @@
 // so a job's cost can be put per output minute and compared with hosted transcoders' list prices,
 // which charge per output minute, SD or HD by the output's height. A WebM's own header gives both
 // (ffmpeg/webm-media.ts: the fields ffprobe would report, with no process started), an Ogg Opus
-// file's pages its length (ffmpeg/ogg-media.ts); any other file is probed with ffprobe. The
+// file's pages its length (ffmpeg/ogg-media.ts), a still WebP's header its height and 0 seconds
+// (ffmpeg/webp-media.ts); any other file is probed with ffprobe. The
 // worker sends the list in its task's result (`result.media`); the store keeps the job's
 // (jobs.output_media). A file none of these can read is left out: cost bookkeeping never fails a
 // job.
@@ -10,6 +11,7 @@ import * as z from 'zod';
 import { probeInput } from '../ffmpeg/probe.js';
 import { readOggOpusSeconds } from '../ffmpeg/ogg-media.js';
 import { readWebmMedia } from '../ffmpeg/webm-media.js';
+import { readWebpStill } from '../ffmpeg/webp-media.js';
 
 export const outputMedia = z.object({
   uri: z.string(),
@@ -40,6 +42,11 @@ export async function measureOutputMedia(
       const opus = await readOggOpusSeconds(f.path);
       if (opus !== undefined) {
         out.push({ uri: f.uri, seconds: opus, height: null });
+        continue;
+      }
+      const still = await readWebpStill(f.path);
+      if (still) {
+        out.push({ uri: f.uri, ...still });
         continue;
       }
       const p = await probeInput(ffprobe, f.path, { signal, timeoutMs: 30_000 });
