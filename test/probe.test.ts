@@ -7,6 +7,8 @@ import { probeInput, toProbeInfo, ffmpegInputArg } from '../src/ffmpeg/probe.js'
 import { NommerError } from '../src/errors.js';
 import { probeTimeline } from '../src/chunked/probe-frames.js';
 import { probeSubtitles } from '../src/abr/extras.js';
+import { keptProbe, PROBE_CACHE_LIMITS } from '../src/ffmpeg/probe-cache.js';
+import { absoluteTool } from './helpers/tool-scripts.js';
 import { FFPROBE, makeClip, tempDir } from './helpers/media.js';
 import { countedTools } from './helpers/counted-tools.js';
 
@@ -102,7 +104,7 @@ test('probing real clips and bad inputs', async () => {
   }
 });
 
-test("a file probed again, unchanged, is read from the probe cache (its streams, and the planner's packet list); a file written since, or one that failed, runs ffprobe again", async () => {
+test("a file probed again, unchanged, is read from the probe cache (its streams, its subtitles, and the planner's packet list); a file written since, or one that failed, runs ffprobe again", async () => {
   const d = tempDir();
   const saved = { cache: process.env.XDG_CACHE_HOME, log: process.env.NOMMER_TEST_STARTS_LOG };
   const tools = countedTools();
@@ -145,6 +147,33 @@ test("a file probed again, unchanged, is read from the probe cache (its streams,
     ] as const)
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
+    d.cleanup();
+  }
+});
+
+test('the probe cache stays small: past its bound in bytes the oldest entries go, and a larger probe is not kept', () => {
+  const d = tempDir();
+  const saved = { cache: process.env.XDG_CACHE_HOME, bytes: PROBE_CACHE_LIMITS.bytes };
+  process.env.XDG_CACHE_HOME = join(d.path, 'cache');
+  PROBE_CACHE_LIMITS.bytes = 1 << 20; // 64 MB in use
+  try {
+    const file = join(d.path, 'film.mkv');
+    writeFileSync(file, 'stand-in: the cache keys a file by its identity, not by what it holds');
+    const ffprobe = absoluteTool(FFPROBE); // the cache keys the binary by its real path
+    const slot = (arg: string) => keptProbe(ffprobe, file, ['-show_entries', arg]);
+    const big = 'x'.repeat(640 << 10);
+    slot('a').keep(big);
+    assert.equal(slot('a').stdout?.length, big.length, 'kept');
+    slot('b').keep(big); // 1.25 MB in all: the older one goes
+    assert.equal(slot('a').stdout, undefined);
+    assert.equal(slot('b').stdout?.length, big.length);
+    slot('c').keep('x'.repeat(1100 << 10)); // alone over the bound: not kept, and nothing else goes
+    assert.equal(slot('c').stdout, undefined);
+    assert.equal(slot('b').stdout?.length, big.length);
+  } finally {
+    if (saved.cache === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved.cache;
+    PROBE_CACHE_LIMITS.bytes = saved.bytes;
     d.cleanup();
   }
 });

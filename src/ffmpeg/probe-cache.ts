@@ -17,11 +17,16 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as z from 'zod';
 
-/** Entries kept; past it the oldest go (one job's probes are a few; a busy machine's are recent). */
-const KEEP = 256;
+/**
+ * What the cache keeps; past either bound the oldest entries go. Entries: one job's probes are a
+ * few, a busy machine's are recent. Bytes: a chunk plan's packet list of a film is megabytes (a
+ * 2-hour one ~6 MB), and the cache must stay small whatever it is given; a larger probe is not
+ * kept. (Lowered by a test, which must not write 64 MB to prove the bound.)
+ */
+export const PROBE_CACHE_LIMITS = { entries: 256, bytes: 64 << 20 };
 
 const kept = z.object({ key: z.string(), stdout: z.string() });
 
@@ -40,7 +45,7 @@ function identity(path: string): unknown[] {
 export interface KeptProbe {
   /** What ffprobe printed for this very file, ffprobe and arguments, when it was kept. */
   stdout: string | undefined;
-  /** Keep a successful run's stdout (written whole, then renamed into place); the oldest past KEEP go. */
+  /** Keep a successful run's stdout (written whole, then renamed into place); the oldest past PROBE_CACHE_LIMITS go. */
   keep(stdout: string): void;
 }
 
@@ -82,23 +87,33 @@ function readKeptProbe(entry: { path: string; key: string }): string | undefined
 
 function keepProbe(entry: { path: string; key: string }, stdout: string): void {
   try {
+    const text = JSON.stringify({ key: entry.key, stdout });
+    const { entries, bytes: most } = PROBE_CACHE_LIMITS;
+    if (text.length > most) return;
     const dir = dirname(entry.path);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${entry.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ key: entry.key, stdout }), { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, entry.path);
-    const names = readdirSync(dir).filter((n) => n.endsWith('.json'));
-    if (names.length <= KEEP) return;
-    const byAge = names
+    // Newest first (this one first of all: file times are as coarse as the kernel's clock tick, so
+    // an entry written just before may tie with it): keep up to `entries` of them and `most`
+    // bytes, the rest go.
+    const byAge = readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
       .map((n) => {
         try {
-          return { n, t: statSync(join(dir, n)).mtimeMs };
+          const st = statSync(join(dir, n));
+          return { n, t: n === basename(entry.path) ? Number.POSITIVE_INFINITY : st.mtimeMs, bytes: st.size };
         } catch {
-          return { n, t: 0 };
+          return { n, t: 0, bytes: 0 };
         }
       })
-      .sort((a, b) => a.t - b.t);
-    for (const { n } of byAge.slice(0, names.length - KEEP)) rmSync(join(dir, n), { force: true });
+      .sort((a, b) => b.t - a.t);
+    let bytes = 0;
+    byAge.forEach(({ n, bytes: size }, i) => {
+      bytes += size;
+      if (i >= entries || bytes > most) rmSync(join(dir, n), { force: true });
+    });
   } catch {
     /* not kept: the next probe of this file runs ffprobe */
   }
