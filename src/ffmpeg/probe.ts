@@ -283,19 +283,10 @@ export async function probeInput(
   if (info.video && hdrTransfer(info.video.colorTransfer)) {
     // HDR: the static metadata is often in the first frame only (HEVC SEI, AV1 OBUs).
     const frameArgs = firstFrameSideDataArgs(info.video.index, ffmpegInputArg(input));
-    const keptFrame = keptProbe(ffprobe, input, frameArgs);
-    const frame =
-      keptFrame.stdout ??
-      (await ffprobeText(ffprobe, frameArgs, opts.signal).then(
-        (out) => {
-          keptFrame.keep(out);
-          return out;
-        },
-        (err: NommerError) => {
-          if (err.code === 'CANCELED') throw err;
-          return ''; // undecodable first frame: no static metadata found, the transfer still holds
-        },
-      ));
+    const frame = await keptFfprobeText(ffprobe, input, frameArgs, opts.signal).catch((err: NommerError) => {
+      if (err.code === 'CANCELED') throw err;
+      return ''; // undecodable first frame: no static metadata found, the transfer still holds
+    });
     const sideData = raw?.streams?.find((s) => s.index === info.video?.index)?.side_data_list;
     info.video.hdr = hdrOf(info.video, sideData, frame);
   }
