@@ -142,7 +142,7 @@ async function measure(presetName: string): Promise<Measured> {
   const storage = new FsStorage();
   const run = async (key: string) => {
     const task = tasks.find((x) => x.key === key)!;
-    const msg = receivedTask.parse({
+    const msg = receivedTask().parse({
       v: MESSAGE_VERSION,
       kind: 'task',
       jobId: 'bench',

@@ -185,7 +185,7 @@ export const configSchema = z.strictObject({
       measure: bool().default(true),
       /** Floors on the outputs' quality figures, e.g. { "ssim.p5": { "min": 0.93, "action": "fail" } }
        * (presets/schema.ts qualityGatesSchema): every measured video output is checked against them. */
-      gates: qualityGatesSchema.default({}),
+      gates: qualityGatesSchema().default({}),
     })
     .prefault({}),
   /** How long finished jobs (with their tasks and events) and dead letters are kept: feederd

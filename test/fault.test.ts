@@ -416,7 +416,7 @@ function queuedTasks(home: string): Array<{ jobId: string; outputs: string[] }> 
   try {
     const rows = db.prepare("SELECT body FROM queue_messages WHERE queue = 'tasks'").all() as Array<{ body: string }>;
     return rows.map((r) => {
-      const m = taskMessage.parse(JSON.parse(r.body));
+      const m = taskMessage().parse(JSON.parse(r.body));
       return { jobId: m.jobId, outputs: m.outputs.map((o) => o.uri) };
     });
   } finally {

@@ -68,7 +68,7 @@ function messageOf(t: PlannedTask, preset: ResolvedPreset, out: string): TaskMes
     force: false,
     params: t.params,
   };
-  const parsed = taskMessage.safeParse(message);
+  const parsed = taskMessage().safeParse(message);
   assert.ok(parsed.success, `${t.key} is a valid task message: ${parsed.error?.message}`);
   return message;
 }
@@ -121,7 +121,7 @@ function eventsOf(taskKey: string, kind: TaskKindName, succeeded: Partial<Status
     },
   ];
   for (const ev of events) {
-    const parsed = statusEvent.safeParse(ev);
+    const parsed = statusEvent().safeParse(ev);
     assert.ok(parsed.success, `${taskKey} ${ev.type} is a valid status event: ${parsed.error?.message}`);
   }
   return events;
@@ -206,7 +206,7 @@ const chunkEntry = (index: number): ChunkManifestEntry => ({
 });
 
 test('a 10-hour chunked package of 6 rungs at 2 s segments: every task message and status event is under 16 KiB on both backends', async () => {
-  const preset = resolvedPresetSchema.parse({
+  const preset = resolvedPresetSchema().parse({
     ...getPreset('abr'),
     abr: { ...getPreset('abr').abr!, rungs: RUNGS, segmentSeconds: 2 },
   });
@@ -273,7 +273,7 @@ test('a 10-hour chunked package of 6 rungs at 2 s segments: every task message a
 });
 
 test('a 10-hour chunked job: its assemble task names its chunk list by reference; every message is under 16 KiB on both backends', async () => {
-  const preset = resolvedPresetSchema.parse(getPreset('webm'));
+  const preset = resolvedPresetSchema().parse(getPreset('webm'));
   const plan = tenHourPlan();
   const scenes = tenHourScenes();
   const tasks = [scenes.task, ...chunkedTasks(plan, { scratch: SCRATCH, audio: true })];

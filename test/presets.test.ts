@@ -770,7 +770,7 @@ describe('commands', () => {
       outputs: [{ preset: broken, uri: '/out.webm' }],
     };
     // What a worker leases: malformed (dead-lettered), so no runner ever sees the preset.
-    const r = receivedTask.safeParse(message);
+    const r = receivedTask().safeParse(message);
     assert.equal(r.success, false);
     assert.ok(
       r.error?.issues.some((i) => i.path.join('.') === 'outputs.0.preset.video.crf'),
@@ -778,7 +778,7 @@ describe('commands', () => {
     );
     // The same message with the preset intact is received.
     assert.equal(
-      receivedTask.safeParse({ ...message, outputs: [{ preset: getPreset('webm'), uri: '/out.webm' }] }).success,
+      receivedTask().safeParse({ ...message, outputs: [{ preset: getPreset('webm'), uri: '/out.webm' }] }).success,
       true,
     );
     // What a worker that cannot read the preset tells (worker.ts: PRESET_INVALID, not retried).

@@ -58,7 +58,7 @@ test('a job read through the contract keeps every field of its outputs quality r
     pooled: POOLED,
     gates: [{ figure: 'ssim.p5', min: 0.95, action: 'flag', value: 0.93, result: 'flagged' }],
   };
-  const read = publicJob.parse(JSON.parse(JSON.stringify(jobWith(quality))));
+  const read = publicJob().parse(JSON.parse(JSON.stringify(jobWith(quality))));
   assert.deepEqual(read.outputs[0]!.quality, quality);
   // What status, the TUI and the dashboard print of it: each mean with its 5th percentile, what
   // was kept of an HDR source, and a gate it fell under.
@@ -67,7 +67,7 @@ test('a job read through the contract keeps every field of its outputs quality r
     'SSIM 0.9800 (p5 0.9300) · PSNR 40.10 dB (p5 35.00) · HDR10 kept (10-bit PQ, mastering display, content light); Dolby Vision not carried · FLAGGED ssim.p5 0.93 < 0.95',
   );
   // An encoder's record: its PSNR over all planes, the spread of its frames' luma, and whose it is.
-  const byEncoder = publicJob.parse(
+  const byEncoder = publicJob().parse(
     JSON.parse(
       JSON.stringify(
         jobWith({

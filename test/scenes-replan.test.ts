@@ -67,7 +67,7 @@ function runScenes(
   attempt: number,
   input = title.path,
 ) {
-  const message = receivedTask.parse({
+  const message = receivedTask().parse({
     v: MESSAGE_VERSION,
     kind: 'task',
     jobId,

@@ -305,7 +305,7 @@ describe('state changes', () => {
     const first = store.listDispatchableTasks().find((d) => d.message.jobId === job.id)!;
     assert.equal(first.message.attempt, 1);
     assert.equal(first.priority, 100);
-    assert.ok(taskMessage.safeParse(first.message).success);
+    assert.ok(taskMessage().safeParse(first.message).success);
     assert.equal(store.markTaskDispatched(first.message.taskId, 1), true);
     assert.equal(store.markTaskDispatched(first.message.taskId, 1), false);
     assert.equal(

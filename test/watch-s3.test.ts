@@ -297,7 +297,7 @@ test('watch add refuses, under the orchestrator policy, a missing bucket, a pref
 test('watch add s3://…, under the orchestrator policy: the prefix routed to the ingest queue, the owner’s own route kept; an overlapping prefix refused', async () => {
   const added = await cli(['watch', 'add', `s3://${BUCKET}/in`, '-p', 'opus', '-o', `s3://${BUCKET}/out/`, '--json']);
   assert.equal(added.code, 0, added.stderr);
-  const { watch } = watchAnswer.parse(JSON.parse(added.stdout));
+  const { watch } = watchAnswer().parse(JSON.parse(added.stdout));
   watchId = watch.id;
   assert.equal(watch.source, `s3://${BUCKET}/in/`, 'a prefix is a folder');
   await refused(
@@ -419,7 +419,7 @@ test('a route the bucket lost (its notifications overwritten) is made again by f
 test('watch remove takes the route away and keeps the owner’s', async () => {
   const r = await cliInProcess(['watch', 'remove', watchId, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(watchAnswer.parse(JSON.parse(r.stdout)).watch.id, watchId);
+  assert.equal(watchAnswer().parse(JSON.parse(r.stdout)).watch.id, watchId);
   const routes = (await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET })))
     .QueueConfigurations!;
   assert.deepEqual(

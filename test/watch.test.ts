@@ -41,7 +41,7 @@ function rig(spec: { recursive?: boolean; pattern?: string; presets?: string[] }
   const store = openStore(join(d.path, 'jobs.db'));
   stores.push(store);
   const creator: JobCreatorDeps = { store, userPresets: {}, defaultPreset: 'webm', maxAttempts: 3, onWork: () => {} };
-  const watch = addWatch(store.db, watchSpec.parse({ source, dest, presets: spec.presets ?? ['opus'], ...spec }));
+  const watch = addWatch(store.db, watchSpec().parse({ source, dest, presets: spec.presets ?? ['opus'], ...spec }));
   const clock = { t: 1_000_000 };
   const watcher = () => new Watcher(creator, log, { settleMs: SETTLE, now: () => clock.t });
   const jobs = () => store.listJobs({ limit: 100 }).jobs;
@@ -195,7 +195,7 @@ test('watch add refuses a missing folder and, on the local backend, an S3 prefix
   assert.match(s3.stderr, /nommer setup aws/);
   const added = await cli(['watch', 'add', source, '-p', 'opus', '-o', join(d.path, 'out'), '--json']);
   assert.equal(added.code, 0, added.stderr);
-  const { watch } = watchAnswer.parse(JSON.parse(added.stdout));
+  const { watch } = watchAnswer().parse(JSON.parse(added.stdout));
   assert.equal(watch.state, 'ok');
   rmSync(source, { recursive: true });
   const deadline = Date.now() + 30_000;

@@ -103,17 +103,17 @@ export class ApiClient {
   }
 
   health(): Promise<Health> {
-    return this.get(c.health, 'GET', '/v1/health');
+    return this.get(c.health(), 'GET', '/v1/health');
   }
 
   /** A new job, or the one its idempotency key already made. */
   createJob(body: CreateJobBody): Promise<Created> {
-    return this.get(c.created, 'POST', '/v1/jobs', { ...body, dryRun: false });
+    return this.get(c.created(), 'POST', '/v1/jobs', { ...body, dryRun: false });
   }
 
   /** The outputs as feederd would resolve them, and its estimate: nothing is created. */
   dryRun(body: CreateJobBody): Promise<DryRunView> {
-    return this.get(c.dryRun, 'POST', '/v1/jobs', { ...body, dryRun: true });
+    return this.get(c.dryRun(), 'POST', '/v1/jobs', { ...body, dryRun: true });
   }
 
   listJobs(q: { state?: string | readonly string[]; limit?: number; cursor?: string | null } = {}): Promise<JobPage> {
@@ -122,46 +122,46 @@ export class ApiClient {
     if (q.limit !== undefined) params.set('limit', String(q.limit));
     if (q.cursor) params.set('cursor', q.cursor);
     const query = params.toString();
-    return this.get(c.jobPage, 'GET', `/v1/jobs${query ? `?${query}` : ''}`);
+    return this.get(c.jobPage(), 'GET', `/v1/jobs${query ? `?${query}` : ''}`);
   }
 
   getJob(id: string): Promise<JobDetailView> {
-    return this.get(c.jobDetail, 'GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    return this.get(c.jobDetail(), 'GET', `/v1/jobs/${encodeURIComponent(id)}`);
   }
 
   cancelJob(id: string): Promise<JobAnswer> {
-    return this.get(c.jobAnswer, 'POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, {});
+    return this.get(c.jobAnswer(), 'POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, {});
   }
 
   retryJob(id: string): Promise<JobAnswer> {
-    return this.get(c.jobAnswer, 'POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {});
+    return this.get(c.jobAnswer(), 'POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {});
   }
 
   presets(): Promise<PresetList> {
-    return this.get(c.presetList, 'GET', '/v1/presets');
+    return this.get(c.presetList(), 'GET', '/v1/presets');
   }
 
   summary(): Promise<Summary> {
-    return this.get(c.summary, 'GET', '/v1/summary');
+    return this.get(c.summary(), 'GET', '/v1/summary');
   }
 
   /** A one-time dashboard login link (`nommer dashboard`). */
   loginCode(): Promise<LoginCode> {
-    return this.get(c.loginCode, 'POST', '/v1/dashboard/login-codes', {});
+    return this.get(c.loginCode(), 'POST', '/v1/dashboard/login-codes', {});
   }
 
   /** A new watch, checked by feederd (the folder or prefix there, the presets known). */
   addWatch(body: CreateWatchBody): Promise<WatchAnswer> {
-    return this.get(c.watchAnswer, 'POST', '/v1/watches', body);
+    return this.get(c.watchAnswer(), 'POST', '/v1/watches', body);
   }
 
   listWatches(): Promise<WatchList> {
-    return this.get(c.watchList, 'GET', '/v1/watches');
+    return this.get(c.watchList(), 'GET', '/v1/watches');
   }
 
   /** The watch as it was; WATCH_NOT_FOUND when there is none by that id. */
   removeWatch(id: string): Promise<WatchAnswer> {
-    return this.get(c.watchAnswer, 'DELETE', `/v1/watches/${encodeURIComponent(id)}`);
+    return this.get(c.watchAnswer(), 'DELETE', `/v1/watches/${encodeURIComponent(id)}`);
   }
 
   /**
@@ -232,7 +232,7 @@ function parseStreamed(jobId: string, type: string, data: string): JobStreamMess
 
 /** What feederd answered with an error status, as the NommerError it names. */
 function answeredError(status: number, data: unknown): NommerError {
-  const r = c.errorBody.safeParse(data);
+  const r = c.errorBody().safeParse(data);
   const e = r.success ? r.data.error : undefined;
   return new NommerError(
     e && isErrorCode(e.code) ? e.code : status === 401 ? 'UNAUTHORIZED' : 'API_ERROR',

@@ -18,7 +18,6 @@ import {
   type Summary,
   type DryRunView,
 } from '../api/contract.js';
-import { openApiDocument } from '../api/openapi.js';
 
 export type { PublicJob } from '../api/contract.js';
 export { parseStates, publicEvent, publicJob, publicJobDetail } from './public-views.js';
@@ -184,9 +183,13 @@ function mustGet(store: Store, id: string): JobDetail {
 /** Health, and the contract as OpenAPI 3.1 (api/openapi.ts), behind the token like the routes it describes. */
 function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/health', async () => ({ ok: true, version: deps.version, backend: deps.backend }) satisfies Health);
-  // Built at its first request, not at every start.
-  let openapi: ReturnType<typeof openApiDocument> | undefined;
-  app.get('/v1/openapi.json', async () => (openapi ??= openApiDocument(deps.version)));
+  // Built at its first request, not at every start: its module builds a schema for every answer
+  // of the contract, which feederd itself never parses.
+  let openapi: Record<string, unknown> | undefined;
+  app.get(
+    '/v1/openapi.json',
+    async () => (openapi ??= (await import('../api/openapi.js')).openApiDocument(deps.version)),
+  );
 }
 
 /** Create, list and read jobs. */
@@ -201,7 +204,7 @@ function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/v1/jobs', async (req) => {
-    const r = listJobsQuery.safeParse(req.query);
+    const r = listJobsQuery().safeParse(req.query);
     if (!r.success) throw validation(r.error, 'query');
     const state = parseStates(r.data.state);
     const page = deps.store.listJobs({ state, limit: r.data.limit, cursor: r.data.cursor ?? null });
@@ -282,7 +285,7 @@ function registerEventStreams(app: FastifyInstance, deps: ApiDeps): void {
     jobStreams.handle(req, reply, mustGet(deps.store, req.params.id));
   });
   app.get('/v1/events', (req, reply) => {
-    const r = eventsQuery.safeParse(req.query);
+    const r = eventsQuery().safeParse(req.query);
     if (!r.success) throw validation(r.error, 'query');
     jobStreams.handleAll(req, reply, r.data.limit);
   });

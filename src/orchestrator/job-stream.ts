@@ -142,7 +142,7 @@ export class JobStreams {
   private serveAll(res: ServerResponse, limit: number): void {
     const { store, publicJob, publicEvent } = this.o;
     const maxPending = this.o.maxPendingJobs ?? 10_000;
-    const message = sseWriter<typeof allJobsStreamEvents>();
+    const message = sseWriter<ReturnType<typeof allJobsStreamEvents>>();
     const change = (j: Job, e: JobEvent) => message('job', { job: publicJob(j), event: publicEvent(e) });
     /** Jobs whose latest change waits for 'drain' (insertion order: the order they changed in). */
     const pending = new Map<string, string>();
@@ -220,7 +220,7 @@ type OneJobStreamOptions = Pick<JobStreamOptions, 'store' | 'publicJob' | 'publi
 
 /** One client's stream of one job: history from the store, a snapshot, live changes, `end`. */
 class OneJobStream {
-  private readonly message = sseWriter<typeof jobStreamEvents>();
+  private readonly message = sseWriter<ReturnType<typeof jobStreamEvents>>();
   private lastSent: number;
   /** Caught up with the store and the socket takes writes: changes are written as they come. */
   private live = false;

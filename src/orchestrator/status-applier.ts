@@ -76,7 +76,7 @@ export class StatusApplier {
 
   /** Apply one received event and ack, release or dead-letter it. Never throws. */
   async settle(m: ReceivedStatus): Promise<Settled> {
-    const parsed = parseMessage(statusEvent, m.body, STATUS_VERSIONS);
+    const parsed = parseMessage(statusEvent(), m.body, STATUS_VERSIONS);
     if (!parsed.ok) {
       this.log.warn({ reason: parsed.reason }, 'malformed status event moved to the dead letters');
       return this.finish(m, 'malformed', () => m.deadLetter(`malformed status event: ${parsed.reason}`));

@@ -69,10 +69,10 @@ export function validation(err: z.ZodError, what: string): NommerError {
 }
 
 /** A request past its schema. */
-type JobBody = z.output<typeof createJobBody>;
+type JobBody = z.output<ReturnType<typeof createJobBody>>;
 
 export async function createJobFrom(deps: JobCreatorDeps, raw: unknown): Promise<CreateJobResult> {
-  const r = createJobBody.safeParse(raw ?? {});
+  const r = createJobBody().safeParse(raw ?? {});
   if (!r.success) throw validation(r.error, 'job');
   const body = r.data;
   checkInput(body.input);

@@ -87,7 +87,7 @@ async function checkWatch(deps: WatchRouteDeps, spec: WatchSpec): Promise<WatchS
 export function registerWatchRoutes(app: FastifyInstance, deps: WatchRouteDeps): void {
   const db = deps.store.db;
   app.post('/v1/watches', async (req, reply) => {
-    const r = createWatchBody.safeParse(req.body ?? {});
+    const r = createWatchBody().safeParse(req.body ?? {});
     if (!r.success) throw validation(r.error, 'watch');
     const w = addWatch(db, await checkWatch(deps, r.data));
     // An S3 watch stays stored only once its bucket sends its events (checkS3Watch saw eventRoutes).

@@ -73,7 +73,7 @@ export class Watchdog {
     if (this.queue.takeDeadLetters) {
       for (const dead of await this.queue.takeDeadLetters(50, { after: this.lastDeadLetter })) {
         this.lastDeadLetter = dead.key;
-        const m = parseMessage(taskMessage, dead.body);
+        const m = parseMessage(taskMessage(), dead.body);
         if (m.ok) {
           const task = this.store.getJob(m.value.jobId)?.tasks.find((x) => x.id === m.value.taskId);
           // Only the attempt the message carries: a later one is alive and well.

@@ -15,8 +15,9 @@ import {
   type ResolvedPreset,
 } from './schema.js';
 
-type Section = keyof typeof OVERRIDABLE;
-const SECTIONS = Object.keys(OVERRIDABLE) as Section[];
+type Section = keyof ReturnType<typeof OVERRIDABLE>;
+/** The sections an override may name, in the schema's order. */
+const sections = (): Section[] => Object.keys(OVERRIDABLE()) as Section[];
 
 function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
@@ -51,7 +52,7 @@ export function describeField(schema: z.ZodType): string {
   if (s instanceof z.ZodEnum) return `one of: ${(s.options as string[]).join(', ')}`;
   const lits = literals(s);
   if (lits) return `one of: ${lits.join(', ')}`;
-  if (s instanceof z.ZodString && s === unwrap(OVERRIDABLE.quality.target!))
+  if (s instanceof z.ZodString && s === unwrap(OVERRIDABLE().quality.target!))
     return 'metric=value, e.g. ssim=0.985, ssim.p5=0.95 or psnr=40';
   if (s instanceof z.ZodString) return 'a bitrate like 96k, 1.5M or 64000';
   return 'a value of the right type';
@@ -82,7 +83,7 @@ function invalid(message: string, hint: string): NommerError {
 }
 
 function validKeys(section: Section): string {
-  return Object.keys(OVERRIDABLE[section])
+  return Object.keys(OVERRIDABLE()[section])
     .map((k) => `${section}.${k}`)
     .join(', ');
 }
@@ -96,19 +97,23 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     if (eq <= 0)
       throw invalid(
         `override ${JSON.stringify(item)} is not key=value`,
-        `e.g. video.crf=30 or audio.bitrate=96k; keys: ${SECTIONS.map(validKeys).join(', ')}`,
+        `e.g. video.crf=30 or audio.bitrate=96k; keys: ${sections().map(validKeys).join(', ')}`,
       );
     const key = item.slice(0, eq).trim();
     const text = item.slice(eq + 1);
     const [section, field, ...rest] = key.split('.');
-    if (section === 'audio' && field !== undefined && Object.hasOwn(OVERRIDABLE_OBJECTS.audio, field)) {
-      setObjectField(out, preset.name, field as keyof typeof OVERRIDABLE_OBJECTS.audio, rest, text);
+    if (section === 'audio' && field !== undefined && Object.hasOwn(OVERRIDABLE_OBJECTS().audio, field)) {
+      setObjectField(out, preset.name, field as keyof ReturnType<typeof OVERRIDABLE_OBJECTS>['audio'], rest, text);
       continue;
     }
-    if (!SECTIONS.includes(section as Section) || rest.length > 0) {
+    if (!sections().includes(section as Section) || rest.length > 0) {
       throw invalid(
         `unknown override key ${JSON.stringify(key)}`,
-        `keys are ${SECTIONS.map((s) => `${s}.<setting>`).join(' or ')}, or ${SECTIONS.map((s) => `${s}=none`).join(' / ')}`,
+        `keys are ${sections()
+          .map((s) => `${s}.<setting>`)
+          .join(' or ')}, or ${sections()
+          .map((s) => `${s}=none`)
+          .join(' / ')}`,
       );
     }
     const sec = section as Section;
@@ -123,14 +128,15 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
       out[sec] = null;
       continue;
     }
-    const schema = OVERRIDABLE[sec][field];
-    if (!Object.hasOwn(OVERRIDABLE[sec], field) || !schema)
+    const schema = OVERRIDABLE()[sec][field];
+    if (!Object.hasOwn(OVERRIDABLE()[sec], field) || !schema)
       throw invalid(`unknown override key ${JSON.stringify(key)}`, `valid ${sec} keys: ${validKeys(sec)}`);
     const target = out[sec] as Record<string, unknown> | null;
     if (!target)
       throw invalid(
         `preset ${JSON.stringify(preset.name)} has no ${sec}, so ${JSON.stringify(key)} cannot be set`,
-        `its settings are ${SECTIONS.filter((s) => out[s])
+        `its settings are ${sections()
+          .filter((s) => out[s])
           .map(validKeys)
           .join(', ')}`,
       );
@@ -146,7 +152,7 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
     }
     target[field] = checked.data;
   }
-  const r = resolvedPresetSchema.safeParse(out);
+  const r = resolvedPresetSchema().safeParse(out);
   if (!r.success)
     throw invalid(
       `overrides make preset ${JSON.stringify(preset.name)} invalid: ${describeIssues(r.error)}`,
@@ -159,12 +165,12 @@ export function applyOverrides(preset: ResolvedPreset, overrides: readonly strin
 function setObjectField(
   out: Record<string, unknown>,
   presetName: string,
-  name: keyof typeof OVERRIDABLE_OBJECTS.audio,
+  name: keyof ReturnType<typeof OVERRIDABLE_OBJECTS>['audio'],
   rest: readonly string[],
   text: string,
 ): void {
   const key = ['audio', name, ...rest].join('.');
-  const shape = OVERRIDABLE_OBJECTS.audio[name].shape;
+  const shape = OVERRIDABLE_OBJECTS().audio[name].shape;
   const fields = Object.keys(shape)
     .map((f) => `audio.${name}.${f}`)
     .join(', ');

@@ -37,7 +37,7 @@ interface Source {
 }
 
 function parseFile(name: string, raw: unknown, origin: string): Source {
-  const r = presetFileSchema.safeParse(raw);
+  const r = presetFileSchema().safeParse(raw);
   if (!r.success)
     throw new NommerError('PRESET_INVALID', `preset "${name}" is invalid: ${describeIssues(r.error)}`, {
       hint: `fix it in ${origin}`,
@@ -168,7 +168,7 @@ export function createRegistry(user: Record<string, unknown> = {}, opts: { dir?:
     const hit = resolved.get(name);
     if (hit) return structuredClone(hit);
     const { fields, origin } = merged(name, 'user', []);
-    const r = resolvedPresetSchema.safeParse({ ...fields, name });
+    const r = resolvedPresetSchema().safeParse({ ...fields, name });
     if (!r.success)
       throw new NommerError('PRESET_INVALID', `preset "${name}" is invalid: ${describeIssues(r.error)}`, {
         hint: `fix it in ${origin}`,
@@ -205,7 +205,7 @@ export function getPreset(name: string, user: Record<string, unknown> = NO_USER_
 
 /** Validate a preset that arrived resolved (e.g. in a task message): a worker trusts no input. */
 export function parseResolvedPreset(raw: unknown): ResolvedPreset {
-  const r = resolvedPresetSchema.safeParse(raw);
+  const r = resolvedPresetSchema().safeParse(raw);
   const name = z.looseObject({ name: z.string() }).safeParse(raw).data?.name;
   if (!r.success)
     throw new NommerError(

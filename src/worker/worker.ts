@@ -118,7 +118,7 @@ export class Worker {
 
   /** Process one leased message to the end. Never throws. */
   async handle(lease: Lease, hardSignal?: AbortSignal): Promise<TaskOutcome> {
-    const parsed = parseMessage(taskMessage, lease.body);
+    const parsed = parseMessage(taskMessage(), lease.body);
     if (!parsed.ok) {
       if (parsed.version !== undefined && parsed.version !== MESSAGE_VERSION && typeof parsed.version === 'number') {
         // A newer (or older) nommer sent it: leave it for a worker that speaks that version.
@@ -234,7 +234,7 @@ export class Worker {
     }
     // The outputs' presets, checked once, here, by the message schema (receivedTask): a preset this
     // worker cannot read fails the task, said as PRESET_INVALID, and the message is kept as evidence.
-    const received = receivedTask.safeParse(message);
+    const received = receivedTask().safeParse(message);
     if (received.success) return { task: received.data };
     const error = presetError(message);
     log.error({ reason: error.message }, 'task carries a preset this worker cannot read: failing it');

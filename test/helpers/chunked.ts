@@ -221,7 +221,7 @@ export async function chunkedRun(
   // Parsed as a worker parses what it leases (the preset checked once, there).
   const message = (key: string): ReceivedTask => {
     const t = tasks.find((x) => x.key === key)!;
-    return receivedTask.parse({
+    return receivedTask().parse({
       v: MESSAGE_VERSION,
       kind: 'task',
       jobId: 'j_test',

@@ -124,7 +124,7 @@ export interface EventRow {
 /** jobs.outputs. Unknown keys (a newer nommer's) are kept, so writing the job back keeps them. */
 const outputsColumn = z.array(
   z.looseObject({
-    preset: taskOutput.shape.preset,
+    preset: taskOutput().shape.preset,
     uri: z.string(),
     bytes: z.number().int().nonnegative().optional(),
     quality: outputQualitySchema.optional(),

@@ -10,7 +10,7 @@ const HINT = 'it was written by another nommer version or edited by hand: remove
 
 /** What a watch asks for, as POST /v1/watches took it and checked it (api/contract.ts). */
 export const watchSpec = createWatchBody;
-export type WatchSpec = z.output<typeof watchSpec>;
+export type WatchSpec = z.output<ReturnType<typeof watchSpec>>;
 
 export interface Watch {
   id: string;
@@ -38,7 +38,7 @@ function watchFromRow(raw: unknown): Watch {
   const r = watchRow.parse(raw);
   return {
     id: r.id,
-    spec: readBack(watchSpec, r.spec, `the job store's watches.spec of watch ${r.id}`, HINT),
+    spec: readBack(watchSpec(), r.spec, `the job store's watches.spec of watch ${r.id}`, HINT),
     createdAt: r.created_at,
     state: r.state,
     error: r.error,
