@@ -7,11 +7,11 @@
 // detection, plan, chunks, assembly) one at a time. Prints ratios, never passes or fails.
 // Measured 2026-12-08 with the breakdown this bench prints (from both files' frame headers): a
 // chunk's argv is the whole file's but for its input window, and the extra bytes are neither in
-// the container (±25 bytes) nor, on long chunks, in chunk-start keyframes or the frames before a
-// boundary. At 47-52 s chunks (1.045× clean) 90% of them, +187 kB of +209 kB, are where a chunk's
-// encoder ran below the CQ level: libvpx's one-pass constrained quality lowers its CQ level in
-// proportion while the encode so far has spent under a tenth of -b:v (get_active_cq_level_one_pass
-// in vp9_ratectrl.c). A whole file does that at its start only (the first chunk is the whole
+// the container (±40 bytes) nor, on long chunks, in chunk-start keyframes or the frames before a
+// boundary. At 47-52 s chunks (1.045× clean and with noise) +187 kB of +209 kB (clean) and
+// +236 kB of +225 kB (noise) are where a chunk's encoder ran below the CQ level: libvpx's
+// one-pass constrained quality lowers its CQ level in proportion while the encode so far has spent
+// under a tenth of -b:v (get_active_cq_level_one_pass in vp9_ratectrl.c). A whole file does that at its start only (the first chunk is the whole
 // file's first frames byte for byte); a chunk that opens on cheap shots does it at its own start,
 // down to q 13 against 128 for 800 frames and more, until an expensive shot has filled its spend.
 // No ffmpeg option reaches that rule, and a chunk cannot know what the frames before it spent: a
