@@ -176,8 +176,8 @@ test('feederd and workers under their policies: a staged job canceled, retried a
   await f.client.cancelJob(job.id);
   assert.equal((await waitForJob(f.client, job.id, isFinal, 30_000)).state, 'canceled');
   await f.client.retryJob(job.id);
+  // One worker: every worker holds the same policy, so a second proves nothing more about it.
   worker('iam-w1');
-  worker('iam-w2');
   const done = await waitForJob(f.client, job.id, isFinal, 120_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   const local = join(d.path, 'talk.webm');
@@ -196,7 +196,9 @@ test('feederd and workers under their policies: a staged job canceled, retried a
   );
   assert.deepEqual(await stagingEmptied(), [], 'staged input and output removed under the orchestrator policy');
 
-  const film = makeClip(join(d.path, 'film.mp4'), { seconds: 10, width: 160, height: 120 });
+  // 8 s with a keyframe every 2 s: two 4 s chunks, at 12 fps (the clip aws-e2e makes, so a run
+  // makes it once); what is proven is who may write and remove the pieces, not the picture.
+  const film = makeClip(join(d.path, 'film.mp4'), { seconds: 8, width: 160, height: 120, fps: 12 });
   const chunked = (
     await f.client.createJob({
       input: film,

@@ -61,14 +61,18 @@ test('aws, an s3:// input: the scene task on a worker plans every chunk, and eve
     'chunk-000 waiting',
     'scenes queued',
   ]);
-  for (const id of ['aws-s1', 'aws-s2']) procs.push(startAwsWorker(d.path, aws.env, id));
+  // One aws worker runs the scene task, the chunks it planned, the audio and the join: what is
+  // checked here is who plans (a worker, from S3) and that the plan holds; chunks shared out over
+  // two workers are chunked-feederd's and chunked-aws's, and a second node worker polling moto
+  // cost CPU for nothing this test asserts.
+  procs.push(startAwsWorker(d.path, aws.env, 'aws-s1'));
   const done = await waitForJob(f.client, job.id, isFinal, 240_000, { pollMs: 500 });
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
 
   const detail = await f.client.getJob(job.id);
   const scenes = detail.tasks.find((t) => t.id.endsWith('.scenes'));
   assert.equal(scenes?.state, 'succeeded');
-  assert.ok(scenes.worker === 'aws-s1' || scenes.worker === 'aws-s2', `detected on ${scenes.worker}`);
+  assert.equal(scenes.worker, 'aws-s1', 'detected on the aws worker');
   const { chunks, starts } = planStarts(await f.client.getJob(job.id));
   assert.deepEqual(starts, [0, ...title.cuts], 'a boundary at every cut, to the frame');
   assert.deepEqual(

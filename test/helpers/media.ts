@@ -59,12 +59,12 @@ export function makeClip(path: string, o: ClipOptions = {}): string {
   if (ch > 0) args.push('-c:a', path.endsWith('.avi') ? 'libmp3lame' : 'aac');
   if (o.rotate) args.push('-metadata:s:v:0', `rotate=${o.rotate}`);
   args.push(...(o.extra ?? []));
-  return fromCache(args, path) ?? runFfmpeg([...args, path], path);
+  return cachedFfmpegOutput(args, path);
 }
 
 function runFfmpeg(args: string[], path: string): string {
   const r = spawnSync(FFMPEG, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`makeClip failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`making test clip ${path} failed: ${r.stderr}`);
   return path;
 }
 
@@ -76,21 +76,33 @@ function runFfmpeg(args: string[], path: string): string {
 const CLIP_CACHE = process.env.NOMMER_TEST_CLIPS ? resolve(process.env.NOMMER_TEST_CLIPS) : undefined;
 
 function fromCache(args: string[], path: string): string | undefined {
-  if (!CLIP_CACHE) return undefined;
-  const key = createHash('sha256')
-    .update(JSON.stringify([FFMPEG, extname(path), args]))
-    .digest('hex')
-    .slice(0, 24);
-  const cached = join(CLIP_CACHE, `${key}${extname(path)}`);
+  const cached = clipCacheFile([FFMPEG, extname(path), args], extname(path));
+  if (!cached) return undefined;
   if (!existsSync(cached)) {
-    mkdirSync(CLIP_CACHE, { recursive: true });
     // Test files run in parallel: each writes its own temp file and renames it into place whole.
-    const tmp = join(CLIP_CACHE, `${key}.${process.pid}.tmp${extname(path)}`);
+    const tmp = `${cached}.${process.pid}.tmp${extname(path)}`;
     runFfmpeg([...args, tmp], tmp);
     renameSync(tmp, cached);
   }
   copyFileSync(cached, path);
   return path;
+}
+
+/** A clip made by ffmpeg with `args` (output path last) into `path`, through the run's clip cache. */
+export function cachedFfmpegOutput(args: string[], path: string): string {
+  return fromCache(args, path) ?? runFfmpeg([...args, path], path);
+}
+
+/**
+ * Where the run's clip cache keeps the file named by `parts` (everything its content depends on),
+ * or undefined when there is no cache (NOMMER_TEST_CLIPS unset). The caller writes it whole
+ * (a temp name, then rename), as test files run in parallel.
+ */
+export function clipCacheFile(parts: unknown[], ext: string): string | undefined {
+  if (!CLIP_CACHE) return undefined;
+  mkdirSync(CLIP_CACHE, { recursive: true });
+  const key = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
+  return join(CLIP_CACHE, `${key}${ext}`);
 }
 
 export interface ProbedStream {

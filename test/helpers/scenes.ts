@@ -1,7 +1,7 @@
 // A title joined from different lavfi clips, so it has hard cuts at known frames, encoded with
 // keyframes on a fixed grid that ignores the cuts (x264 without scene-cut keyframes).
-import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { localFileStorage } from '../../src/backends.js';
 import { encode } from '../../src/encode.js';
@@ -9,7 +9,7 @@ import { locateFfmpeg } from '../../src/ffmpeg/locate.js';
 import { applyOverrides } from '../../src/presets/overrides.js';
 import { getPreset } from '../../src/presets/registry.js';
 import { ssim } from './chunked.js';
-import { FFMPEG } from './media.js';
+import { cachedFfmpegOutput, clipCacheFile, FFMPEG } from './media.js';
 
 /**
  * Sources whose consecutive frames differ little (no random start): only the joins are cuts. The
@@ -65,8 +65,9 @@ export function makeCutTitle(
   const total = frames.reduce((a, b) => a + b, 0);
   const gop = Math.round((o.gopSeconds ?? 2) * fps);
   const audio = o.audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${total / fps}`] : [];
-  execFileSync(
-    FFMPEG,
+  // The same title (its arguments) asked for by several files of a run is made once (the clip
+  // cache, helpers/media.ts): scenes-e2e, scenes-aws and scenes-replan cut the same shots.
+  cachedFfmpegOutput(
     [
       '-hide_banner',
       '-loglevel',
@@ -96,9 +97,8 @@ export function makeCutTitle(
       '2',
       '-pix_fmt',
       'yuv420p',
-      path,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    path,
   );
   const cuts: number[] = [];
   let at = 0;
@@ -133,7 +133,34 @@ export async function againstWholeFile(
   ratio: number;
   line: string;
 }> {
+  const { whole, single } = await wholeFileEncode(title, chunkedOut, set);
+  const chunked = ssim(chunkedOut, title.path);
+  const [a, b] = [statSync(chunkedOut).size, statSync(whole).size];
+  const line = `SSIM chunked ${chunked.all} whole ${single.all}; bytes chunked ${a} whole ${b} (${(a / b).toFixed(3)}×)`;
+  return { chunked, whole: { all: single.all, path: whole }, ratio: a / b, line };
+}
+
+/**
+ * The whole-file encode of `title` with the webm preset and `set`, and its SSIM against the title.
+ * Within a run (the clip cache, helpers/media.ts) it is made once for the same title bytes, preset
+ * settings and ffmpeg, and copied: scenes-e2e and scenes-aws compare their chunked outputs with
+ * the encode of the same title at the same settings, a libvpx run and an SSIM pass each.
+ */
+async function wholeFileEncode(
+  title: CutTitle,
+  chunkedOut: string,
+  set: readonly string[],
+): Promise<{ whole: string; single: { all: number; min: number; frames: number } }> {
   const whole = join(dirname(chunkedOut), `whole-${basename(chunkedOut)}`);
+  const cached = clipCacheFile(
+    ['whole-file webm', FFMPEG, createHash('sha256').update(readFileSync(title.path)).digest('hex'), set],
+    '.webm',
+  );
+  const cachedSsim = cached && `${cached}.ssim.json`;
+  if (cached && cachedSsim && existsSync(cachedSsim)) {
+    copyFileSync(cached, whole);
+    return { whole, single: JSON.parse(readFileSync(cachedSsim, 'utf8')) };
+  }
   const preset = applyOverrides(getPreset('webm', {}), [...set]);
   await encode({
     ffmpeg: locateFfmpeg(),
@@ -141,8 +168,14 @@ export async function againstWholeFile(
     input: title.path,
     outputs: [{ preset, path: whole }],
   });
-  const [chunked, single] = [ssim(chunkedOut, title.path), ssim(whole, title.path)];
-  const [a, b] = [statSync(chunkedOut).size, statSync(whole).size];
-  const line = `SSIM chunked ${chunked.all} whole ${single.all}; bytes chunked ${a} whole ${b} (${(a / b).toFixed(3)}×)`;
-  return { chunked, whole: { all: single.all, path: whole }, ratio: a / b, line };
+  const single = ssim(whole, title.path);
+  if (cached && cachedSsim) {
+    // Test files run in parallel: the encode, then its SSIM, each put in place whole (the SSIM
+    // last: it is what says the entry is there).
+    copyFileSync(whole, `${cached}.${process.pid}.tmp`);
+    renameSync(`${cached}.${process.pid}.tmp`, cached);
+    writeFileSync(`${cachedSsim}.${process.pid}.tmp`, JSON.stringify(single));
+    renameSync(`${cachedSsim}.${process.pid}.tmp`, cachedSsim);
+  }
+  return { whole, single };
 }
