@@ -14,7 +14,8 @@ import { applyOverrides } from '../src/presets/overrides.js';
 import { compileJob } from '../src/presets/compile.js';
 import { planChunks } from '../src/chunked/plan.js';
 import { checkPackage, FAST_ABR, makeAbrClips, writeAbrConfig, type AbrClip } from './helpers/abr.js';
-import { nommer, nommerSync } from './helpers/cli.js';
+import { nommer } from './helpers/cli.js';
+import { nommerInProcess } from './helpers/srv-inproc.js';
 import type { Browser, Page } from 'playwright-core';
 import { launchPlayerBrowser, openPlayerPage, playInBrowser, servePackage } from './helpers/player.js';
 import { tempDir } from './helpers/media.js';
@@ -109,31 +110,39 @@ describe('the ladder, per title', () => {
       300,
     );
   });
-  test('presets that are not packages refuse abr settings, and a package needs its rungs', () => {
+  test('presets that are not packages refuse abr settings, and a package needs its rungs', async () => {
     assert.equal(getPreset('abr-av1').container, 'cmaf');
     assert.throws(() => applyOverrides(getPreset('webm'), ['abr.segmentSeconds=2']), /has no abr/);
     assert.throws(() => applyOverrides(abr, ['abr=none']), /needs an abr section/);
     assert.equal(applyOverrides(abr, ['abr.segmentSeconds=6']).abr?.segmentSeconds, 6);
-    // A quality target is refused for a package, not dropped.
-    const t = nommerSync(['encode', '/nonexistent.mp4', '-p', 'abr', '--target', 'ssim=0.98']);
+    // A quality target is refused for a package, not dropped (the CLI's main() in this process).
+    const t = await nommerInProcess(['encode', '/nonexistent.mp4', '-p', 'abr', '--target', 'ssim=0.98']);
     assert.equal(t.code, 2, t.stderr);
     assert.match(t.stderr, /takes no quality target/);
   });
 });
 
+/** The package's DASH and HLS manifests played in turn in `page`, each loading the player afresh. */
+async function playBoth(url: string, page: Page) {
+  const plays = [];
+  for (const manifest of ['manifest.mpd', 'master.m3u8'])
+    plays.push({ manifest, rep: await playInBrowser({ url: `${url}${manifest}`, seconds: 2, page }) });
+  return plays;
+}
+
 describe('packages, end to end', () => {
   const tmp = tempDir('nommer-abr-');
   let clips: AbrClip[];
   let browser: Browser;
-  // The DASH and the HLS play of each package run at once, each in a page of its own that the
-  // packages take turns in (a new page starts a renderer process, about 2 CPU-s here).
-  let pages: Record<string, Page>;
+  // The DASH and the HLS play of each package run in turn in one page (a new page starts a
+  // renderer process, about 2 CPU-s here: a second page to play both at once cost more CPU than
+  // the few seconds of wall time it saved).
+  let page: Page;
   before(async () => {
     clips = makeAbrClips(tmp.path);
     writeAbrConfig(tmp.path);
     browser = await launchPlayerBrowser();
-    const [dash, hls] = await Promise.all([openPlayerPage(browser), openPlayerPage(browser)]);
-    pages = { 'manifest.mpd': dash, 'master.m3u8': hls };
+    page = await openPlayerPage(browser);
   });
   after(async () => {
     await browser?.close();
@@ -165,13 +174,7 @@ describe('packages, end to end', () => {
     assert.match(readFileSync(join(dir, 'manifest.mpd'), 'utf8'), /codecs="av01\./);
     const served = await servePackage(dir);
     try {
-      // Both manifests at once, each in its page (playback waits in real time).
-      const plays = await Promise.all(
-        ['manifest.mpd', 'master.m3u8'].map(async (manifest) => ({
-          manifest,
-          rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, page: pages[manifest]! }),
-        })),
-      );
+      const plays = await playBoth(served.url, page);
       for (const { manifest, rep } of plays) {
         const what = `av1 ${manifest}: ${JSON.stringify(rep)}`;
         assert.deepEqual(rep.errors, [], what);
@@ -201,12 +204,11 @@ describe('packages, end to end', () => {
   for (const [name, what] of Object.entries(kinds)) {
     test(`encode -p abr on ${what} makes a package that passes every check and plays`, async () => {
       const clip = clips.find((c) => c.name === name)!;
-      const r = await nommer(
+      // The CLI's main() in this process (a `nommer` start costs about a second of CPU): the same
+      // command, its --json on stdout; the AV1 package above goes through the real binary.
+      const r = await nommerInProcess(
         ['encode', clip.path, '-p', 'abr-small', ...FAST_ABR.flatMap((s) => ['-s', s]), '--json'],
-        {
-          cwd: tmp.path,
-          timeoutMs: 300_000,
-        },
+        { cwd: tmp.path },
       );
       assert.equal(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { outputs: Array<{ path: string; package: { renditions: unknown[] } }> };
@@ -218,13 +220,7 @@ describe('packages, end to end', () => {
       // Both manifests play in a real browser player: several seconds, a switch on request, no error.
       const served = await servePackage(dir);
       try {
-        // Both manifests at once, each in its page (playback waits in real time).
-        const plays = await Promise.all(
-          ['manifest.mpd', 'master.m3u8'].map(async (manifest) => ({
-            manifest,
-            rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, page: pages[manifest]! }),
-          })),
-        );
+        const plays = await playBoth(served.url, page);
         for (const { manifest, rep } of plays) {
           const what = `${name} ${manifest}: ${JSON.stringify(rep)}`;
           assert.deepEqual(rep.errors, [], what);

@@ -35,7 +35,7 @@ import {
   videoStream,
 } from './helpers/hdr.js';
 import { FFMPEG, makeClip, tempDir } from './helpers/media.js';
-import { launchPlayerBrowser, playInBrowser, servePackage } from './helpers/player.js';
+import { launchPlayerBrowser, openPlayerPage, playInBrowser, servePackage } from './helpers/player.js';
 import type { Browser } from 'playwright-core';
 
 const dir = tempDir('nommer-hdr-pieces-');
@@ -52,14 +52,14 @@ const HDR10_KEPT: OutputHdr = {
 };
 const PQ_TAGS = ['bt2020', 'smpte2084', 'bt2020nc', 'tv'];
 
-let HDR10: string;
 let HDR10_SHORT: string;
 let HDR10_LONG: string;
 let HLG: string;
 before(() => {
-  // 3 s at 12 fps, a keyframe every second: three chunks of one second each (two for the packages).
+  // 2 s at 12 fps, a keyframe every second: two chunks of one second each, a seam between them,
+  // for the chunked jobs and the chunked package alike (a third chunk would be one more encode and
+  // probe per job for no case the second does not show; issue 24).
   const at12 = { size: '160x120', keyint: 12, fps: 12 };
-  HDR10 = hevcSource(join(dir.path, 'hdr10.mp4'), 'smpte2084', { seconds: 3, ...at12 });
   HDR10_SHORT = hevcSource(join(dir.path, 'hdr10-2s.mp4'), 'smpte2084', { seconds: 2, ...at12 });
   // Long enough for the player harness: 2 s played, a switch, 1 s more.
   HDR10_LONG = hevcSource(join(dir.path, 'hdr10-4s.mp4'), 'smpte2084', { seconds: 4, ...at12 });
@@ -76,7 +76,7 @@ async function chunked(preset: ResolvedPreset, name: string) {
   const d = join(dir.path, name);
   const out = join(dir.path, `${name}.webm`);
   const wire = preset as unknown as Record<string, unknown> & { name: string };
-  const r = await chunkedRun(HDR10, out, wire, d, { chunkSeconds: 1, workers: 1 });
+  const r = await chunkedRun(HDR10_SHORT, out, wire, d, { chunkSeconds: 1, workers: 1 });
   for (const t of r.tasks.filter((x) => x.type !== 'assemble')) await r.run(t.key);
   const { manifest } = chunkList.parse(JSON.parse(r.tasks.at(-1)!.objects![0]!.text));
   // Every chunk, as its worker stored it: 10-bit, tagged BT.2020 PQ.
@@ -93,7 +93,7 @@ async function chunked(preset: ResolvedPreset, name: string) {
 describe('HDR10, chunked', () => {
   it('webm: every chunk VP9 10-bit PQ, the joined WebM with the mastering display and content light', async () => {
     const r = await chunked(fast('webm'), 'chunked-vp9');
-    assert.equal(r.chunks, 3);
+    assert.equal(r.chunks, 2);
     const s = videoStream(r.out);
     assert.equal(s.profile, 'Profile 2');
     assert.equal(s.pix_fmt, 'yuv420p10le');
@@ -111,7 +111,7 @@ describe('HDR10, chunked', () => {
     assert.deepEqual(tags(s), PQ_TAGS);
     assertMastering(s.side_data_list ?? [], 1e-9, 'joined av1 webm');
     // AV1's metadata OBUs: chromaticities in 1/65536, luminance in 1/256 and 1/16384 cd/m².
-    const firsts = firstFramesSideData(r.out, [0, 1, 2]);
+    const firsts = firstFramesSideData(r.out, [0, 1]);
     for (const [t, list] of firsts.entries()) assertMastering(list, 1 / 16384, `av1 frame at ${t} s`);
     assert.deepEqual(r.quality?.hdr, HDR10_KEPT);
   });
@@ -247,13 +247,12 @@ describe('an HDR10 package in a browser', () => {
     const served = await servePackage(join(dir.path, 'pkg-vp9'));
     try {
       browser = await launchPlayerBrowser();
-      // Both manifests at once, each in its own context of the browser (playback waits in real time).
-      const plays = await Promise.all(
-        ['manifest.mpd', 'master.m3u8'].map(async (manifest) => ({
-          manifest,
-          rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, browser: browser! }),
-        })),
-      );
+      // One page, the two manifests in turn: a second page would start a second renderer process
+      // (about 2 CPU-s), most of what a short play costs.
+      const page = await openPlayerPage(browser);
+      const plays = [];
+      for (const manifest of ['manifest.mpd', 'master.m3u8'])
+        plays.push({ manifest, rep: await playInBrowser({ url: `${served.url}${manifest}`, seconds: 2, page }) });
       for (const { manifest, rep } of plays) {
         const what = `${manifest}: ${JSON.stringify(rep)}`;
         assert.deepEqual(rep.errors, [], what);

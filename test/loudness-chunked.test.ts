@@ -11,6 +11,7 @@ import { tempDir } from './helpers/media.js';
 import { startFeederd, type RunningFeederd } from './helpers/feederd.js';
 import { ebur128, program, PROGRAMS } from './helpers/loudness.js';
 import { nommer } from './helpers/cli.js';
+import { nommerInProcess } from './helpers/srv-inproc.js';
 import { launchBrowser, openDashboard } from './helpers/browser.js';
 import { loudnessText } from '../src/api/format.js';
 import { FAST_VIDEO } from './helpers/srv-cheap.js';
@@ -58,7 +59,10 @@ test('a chunked job measures its audio once and its joined output lands on -16 L
     `chunked: input ${src.integrated} LUFS, ${src.truePeak} dBTP -> joined output ${m.integrated} LUFS, ${m.truePeak} dBTP (ebur128); gain ${l.gainDb} dB, linear\n`,
   );
 
-  const plain = await nommer(['status', job.id], env);
+  // status through the CLI's main() in this process (a `nommer` start costs about a second of
+  // CPU); submit above went through the real binary.
+  const inProcess = { env: f.env, cwd: d.path };
+  const plain = await nommerInProcess(['status', job.id], inProcess);
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(
     plain.stdout,
@@ -66,7 +70,7 @@ test('a chunked job measures its audio once and its joined output lands on -16 L
       `loudness ${l.output.integrated.toFixed(1)} LUFS \\(input ${l.input.integrated.toFixed(1)}\\) · true peak`,
     ),
   );
-  const json = await nommer(['status', job.id, '--json'], env);
+  const json = await nommerInProcess(['status', job.id, '--json'], inProcess);
   assert.deepEqual((JSON.parse(json.stdout) as { job: PublicJob }).job.outputs[0]!.loudness, l);
 
   // The dashboard's job page says it as status does (the same formatter, served as format.js).

@@ -143,8 +143,10 @@ test('nommer encode with a fail gate in config exits 1 with QUALITY_GATE and lea
 test('on feederd: config gates reach the workers; a preset gate under its fail floor fails the job (not retried, no output), a flag is in status', async () => {
   const dir = join(work.path, 'feederd');
   mkdirSync(dir);
+  // One worker takes both jobs in turn: what reaches a worker does not depend on how many there
+  // are, and a second would cost its own `nommer worker` start (about a second of CPU).
   const f = await startFeederd(dir, {
-    workers: 2,
+    workers: 1,
     config: {
       quality: { gates: { 'ssim.p5': { min: 0.9999, action: 'flag' }, 'psnr.min': { min: 10, action: 'fail' } } },
       presets: { strict: { extends: 'webm', quality: { gates: { 'ssim.p5': { min: 0.9999, action: 'fail' } } } } },

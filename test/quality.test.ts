@@ -28,6 +28,7 @@ import { qualityText } from '../src/tui/format.js';
 import { FFMPEG, tempDir } from './helpers/media.js';
 import { chunkedRun, runAll, ssim } from './helpers/chunked.js';
 import { nommer } from './helpers/cli.js';
+import { nommerInProcess } from './helpers/srv-inproc.js';
 import { assertOneProbeOneEncode, countedTools } from './helpers/counted-tools.js';
 import { psnr } from './helpers/psnr.js';
 import { startFeederd, waitForJob, isFinal } from './helpers/feederd.js';
@@ -212,10 +213,12 @@ test('by default a VP9 output takes its PSNR from the encoder: every frame, no s
 test('every video output reports SSIM and PSNR equal to a fresh measurement when SSIM is asked for, on flat and noisy clips (and --no-quality skips it)', async () => {
   // The CLI path (encode, piped: the final line of each output says its scores) on the flat clip
   // with audio, the library on the noisy one. The --json record of `encode` is read below
-  // (--no-quality) and, with its scores, in test/quality-trust.test.ts.
+  // (--no-quality) and, with its scores, in test/quality-trust.test.ts. The CLI's main() runs in
+  // this process here (a `nommer` start costs about a second of CPU); the --no-quality run below
+  // goes through the real binary, whose processes it counts.
   const flatOut = join(work.path, 'flat-plain.webm');
   // Every frame (quality.sampleEvery=1): the default samples (test/quality-sampling.test.ts).
-  const r = await nommer([
+  const r = await nommerInProcess([
     'encode',
     FLAT,
     '-o',
@@ -273,7 +276,7 @@ test('every video output reports SSIM and PSNR equal to a fresh measurement when
   const hasVmaf = spawnSync(FFMPEG, ['-hide_banner', '-filters'], { encoding: 'utf8' }).stdout.includes(' libvmaf ');
   assert.equal(metrics.metrics.includes('vmaf'), hasVmaf);
   assert.equal(metrics.missing.includes('vmaf'), !hasVmaf);
-  const badTarget = await nommer(['encode', FLAT, '-o', flatOut, '-f', '--target', 'ssim=two']);
+  const badTarget = await nommerInProcess(['encode', FLAT, '-o', flatOut, '-f', '--target', 'ssim=two']);
   assert.equal(badTarget.code, 2);
   assert.match(badTarget.stderr, /--target takes metric=value/);
 });
@@ -415,12 +418,15 @@ test('on feederd: a chunked job with a target searches per chunk on the workers,
     const env = { ...f.env };
     const chunkedOut = join(d.path, 'chunked.webm');
     const plainOut = join(d.path, 'plain.webm');
-    const a = await nommer(
+    // submit and status through the CLI's main() in this process: what they send and print is
+    // the binary's, without three `nommer` starts (the binary's own submit and status:
+    // test/abr-jobs.test.ts; submit also test/loudness-chunked.test.ts).
+    const a = await nommerInProcess(
       ['submit', NOISY, '-o', chunkedOut, '--chunked', '--target', 'ssim=0.95', '--detach', '--json'],
       { env, cwd: d.path },
     );
     assert.equal(a.code, 0, a.stderr);
-    const b = await nommer(
+    const b = await nommerInProcess(
       ['submit', FLAT, '-o', plainOut, '--no-chunked', '--detach', '--json', '--set', 'quality.sampleEvery=1'],
       {
         env,
@@ -433,7 +439,7 @@ test('on feederd: a chunked job with a target searches per chunk on the workers,
       const j = await waitForJob(f.client, id, isFinal, 120_000);
       assert.equal(j.state, 'succeeded', JSON.stringify(j.error));
     }
-    const st = await nommer(['status', ids[0]!, '--json'], { env, cwd: d.path });
+    const st = await nommerInProcess(['status', ids[0]!, '--json'], { env, cwd: d.path });
     assert.equal(st.code, 0, st.stderr);
     const job = (JSON.parse(st.stdout) as { job: { outputs: Array<{ quality: OutputQuality }> } }).job;
     const q = job.outputs[0]!.quality;
