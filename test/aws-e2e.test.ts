@@ -78,9 +78,10 @@ describe('on one feederd', () => {
     const done = await waitForJob(f.client, job.id, isFinal, 90_000);
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
     assert.equal(done.worker, 'aws-w1');
-    // local destination: downloaded back by feederd after success
     const local = join(dir, 'talk.webm');
-    for (let i = 0; i < 100 && !existsSync(local); i++) await new Promise((r) => setTimeout(r, 100));
+    // A job with a local destination succeeds only once its outputs are there (held in phase
+    // `delivering` until feederd has them back from the staging prefix): no wait here.
+    assert.ok(existsSync(local), `${local} is there when the job succeeds`);
     assert.deepEqual(
       probe(local)
         .streams.map((s) => s.codec_name)
@@ -127,7 +128,9 @@ describe('on one feederd', () => {
     assert.equal(done.state, 'succeeded');
     assert.equal(done.worker, 'aws-k2');
     const local = join(dir, 'long.webm');
-    for (let i = 0; i < 100 && !existsSync(local); i++) await new Promise((r) => setTimeout(r, 100));
+    // A job with a local destination succeeds only once its outputs are there (held in phase
+    // `delivering` until feederd has them back from the staging prefix): no wait here.
+    assert.ok(existsSync(local), `${local} is there when the job succeeds`);
     const frames = Number(probe(local, true).streams.find((s) => s.codec_type === 'video')!.nb_read_frames);
     assert.ok(Math.abs(frames - 8 * 12) <= 1, `frames ${frames}`);
     assert.deepEqual(pidsMatching('aws-k1'), []);
