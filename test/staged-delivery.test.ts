@@ -43,22 +43,17 @@ function worker(t: { after(fn: () => void): void }, dir: string, id: string): vo
   });
 }
 
-/** Delivery runs just after the success: poll the destination (bounded). */
-async function delivered(path: string, isDone: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !isDone(); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(isDone(), `delivery to ${path}`);
-}
-
-/** The delivery's recorded outcome, read from feederd's store while it runs (WAL: readers don't block it). */
-async function outcomeOf(home: string, jobId: string): Promise<{ error: string | null }> {
+/**
+ * The delivery's recorded outcome, read from feederd's store while it runs (WAL: readers don't
+ * block it). It is written in the transaction that ends the job (store/end-delivery.ts), so once
+ * the job is final it is there.
+ */
+function outcomeOf(home: string, jobId: string): { error: string | null } {
   const store = openStore(join(home, 'nommer.db'));
   try {
-    for (let i = 0; i < 300; i++) {
-      const rec = store.deliveryOf(jobId);
-      if (rec) return rec;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.fail(`no delivery outcome recorded for ${jobId}`);
+    const rec = store.deliveryOf(jobId);
+    assert.ok(rec, `a delivery outcome recorded for ${jobId}`);
+    return rec;
   } finally {
     store.close();
   }
@@ -89,7 +84,8 @@ test('an existing local destination is refused at submission (nothing uploaded) 
   });
   worker(t, f.dir, 'sd-w1');
   assert.equal((await waitForJob(f.client, job.id, isFinal, 90_000)).state, 'succeeded');
-  await delivered(dest, () => isWebm(dest));
+  // The success is held (phase `delivering`) until the output is at its path: no wait here.
+  assert.ok(isWebm(dest), `${dest} is there when the job succeeds`);
   assert.deepEqual(
     probe(dest)
       .streams.map((s) => s.codec_name)
@@ -97,7 +93,7 @@ test('an existing local destination is refused at submission (nothing uploaded) 
     ['opus', 'vp9'],
   );
   assert.equal(readFileSync(sibling, 'utf8'), 'a bystander', 'the sibling name is untouched');
-  await outcomeOf(f.home, job.id);
+  outcomeOf(f.home, job.id);
   const detail = await f.client.getJob(job.id);
   assert.deepEqual(detail.delivery, { ...detail.delivery, state: 'delivered', to: [dest] });
   assert.deepEqual(
@@ -123,7 +119,7 @@ test('a file that appears at the destination while the job runs is kept, and so 
   const ended = await waitForJob(f.client, job.id, isFinal, 90_000);
   assert.equal(ended.state, 'failed');
   assert.equal(ended.error?.code, 'DELIVERY_FAILED');
-  const rec = await outcomeOf(f.home, job.id);
+  const rec = outcomeOf(f.home, job.id);
   const detail = await f.client.getJob(job.id);
   assert.equal(detail.delivery?.state, 'failed');
   assert.match(detail.delivery?.error ?? '', /^DELIVERY_FAILED: OUTPUT_EXISTS: .*the outputs stay in s3:/);
@@ -154,8 +150,9 @@ test('a feederd that stopped between the success and the delivery delivers when 
   worker(t, dir, 'sd-w3');
   const ended = await waitForJob(f.client, job.id, isFinal, 90_000);
   assert.equal(ended.state, 'succeeded', JSON.stringify(ended.error));
-  await delivered(dest, () => isWebm(dest));
-  assert.equal((await outcomeOf(f.home, job.id)).error, null);
+  // The success is held (phase `delivering`) until the output is at its path: no wait here.
+  assert.ok(isWebm(dest), `${dest} is there when the job succeeds`);
+  assert.equal(outcomeOf(f.home, job.id).error, null);
   await f.stop();
   // Put back the state such a stop leaves: the tasks done, the job waiting in `delivering`, no
   // delivery recorded, the staged objects still in the bucket, nothing at the destination.
@@ -170,7 +167,10 @@ test('a feederd that stopped between the success and the delivery delivers when 
 
   const again = await startFeederd(dir, { workers: 0, config: CONFIG(), env: rig.aws.env, keepToken: true });
   feeders.push(again);
-  await delivered(dest, () => isWebm(dest));
+  // The job waits in `delivering` until the restarted feederd has the output back, then succeeds.
+  const delivered = await waitForJob(again.client, job.id, isFinal, 90_000);
+  assert.equal(delivered.state, 'succeeded', JSON.stringify(delivered.error));
+  assert.ok(isWebm(dest), `${dest} is there when the job succeeds`);
   for (let i = 0; i < 100 && (await storage().exists(deliver![0]!.from)); i++)
     await new Promise((r) => setTimeout(r, 100));
   assert.equal(await storage().exists(deliver![0]!.from), false, 'staging cleaned after the delivery');
