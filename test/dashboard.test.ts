@@ -199,6 +199,38 @@ test('a job submitted through the form runs and succeeds; its page shows tasks, 
   }
 });
 
+test('the presets arriving while the Input is typed into keep the typing and its focus', async () => {
+  const d = await openDashboard(browser, f.client);
+  try {
+    const { page } = d;
+    // The presets' answer is held until the user has started typing (as on a slow feederd).
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.route('**/v1/presets', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.locator('nav a[href="#/new"]').click();
+    const input = page.getByLabel('Input', { exact: true });
+    await input.click();
+    await page.keyboard.type('/media/');
+    release();
+    await page
+      .locator('#f-preset option')
+      .filter({ hasText: /^opus — \S/ })
+      .waitFor({ state: 'attached' });
+    await page.keyboard.type('talk.mp4');
+    assert.equal(await input.inputValue(), '/media/talk.mp4');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'f-input');
+    assert.notEqual(await page.locator('#preset-description').innerText(), '');
+    assert.deepEqual(d.errors, []);
+  } finally {
+    await d.context.close();
+  }
+});
+
 /**
  * An http input served by the test, held until released: a job on it is running (downloading)
  * for as long as the test wants, by construction. The first request is held; later ones get the clip.
