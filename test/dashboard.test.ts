@@ -14,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import { makeClip, probe, tempDir } from './helpers/media.js';
 import { startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { nommer } from './helpers/cli.js';
-import { launchBrowser, openDashboard, testOutputDir } from './helpers/browser.js';
+import { type DashboardPage, launchBrowser, openDashboard, testOutputDir } from './helpers/browser.js';
 import type { CreateJobBody, PublicJob } from '../src/api/contract.js';
 
 const dir = tempDir('nommer-dashboard-');
@@ -32,6 +32,23 @@ after(async () => {
   await f?.stop();
   dir.cleanup();
 });
+
+// The logged-in tests take turns in one page (a new page starts a renderer process, about 2 CPU-s
+// here): the first logs in through a link, as a user does, and each loads the dashboard afresh,
+// at its own screen size, with an empty error list.
+let shared: DashboardPage | undefined;
+async function dashboard(viewport = { width: 1100, height: 800 }): Promise<DashboardPage> {
+  if (!shared) {
+    shared = await openDashboard(browser, f.client, { viewport });
+    return shared;
+  }
+  const { page, errors } = shared;
+  errors.length = 0;
+  await page.setViewportSize(viewport);
+  await page.goto(`${f.client.endpoint.url}/`);
+  await page.locator('#live.on').waitFor();
+  return shared;
+}
 
 const create = async (body: CreateJobBody) => (await f.client.createJob(body)).job;
 const row = (id: string, state?: string) => `li.job[data-job-id="${id}"]${state ? `[data-state="${state}"]` : ''}`;
@@ -69,9 +86,11 @@ test('without the login cookie the page and the API refuse; a login link works o
     assert.equal(cookie.httpOnly, true);
     assert.equal(cookie.sameSite, 'Strict');
     assert.equal(await page.evaluate(() => document.cookie), '', 'the page script never sees the session');
-    const again = await context.newPage();
-    assert.equal((await again.goto(f.client.endpoint.url + link))?.status(), 401);
-    assert.match(await again.locator('h1').innerText(), /spent or expired/);
+    // The same link again is refused; the page then goes back to the list. (One page for both: a
+    // new page starts a renderer process, about 2 CPU-s here.)
+    assert.equal((await page.goto(f.client.endpoint.url + link))?.status(), 401);
+    assert.match(await page.locator('h1').innerText(), /spent or expired/);
+    await page.goto(`${f.client.endpoint.url}/`);
     // With the cookie, a change still needs the page's Origin and a JSON body (CSRF).
     const noOrigin = await api.post(`${f.client.endpoint.url}/v1/jobs`, { data: { input: clip } });
     assert.equal(noOrigin.status(), 403);
@@ -105,97 +124,121 @@ test('without the login cookie the page and the API refuse; a login link works o
 });
 
 test('jobs submitted from the CLI appear on the open page and reach "succeeded" live, with no reload', async () => {
-  const d = await openDashboard(browser, f.client);
-  try {
-    const { page } = d;
-    await page.evaluate(() => {
-      (window as unknown as { notReloaded: boolean }).notReloaded = true;
-    });
-    const clips = [clip, makeClip(join(dir.path, 'intro.mp4'), { seconds: 1, width: 160, height: 120 })];
-    const r = await nommer(['submit', ...clips, '--preset', 'webm-vp8', '--detach', '--json'], {
-      env: f.env,
-      cwd: dir.path,
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const ids = (JSON.parse(r.stdout) as { jobs: PublicJob[] }).jobs.map((j) => j.id);
-    assert.equal(ids.length, 2);
-    for (const id of ids) await page.locator(row(id, 'succeeded')).waitFor({ timeout: 60_000 });
-    assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true);
-    // Newest first, each with its input name, preset and the output's size.
-    const names = await page.locator('li.job .name').allInnerTexts();
-    assert.deepEqual(names.slice(0, 2), ['intro.mp4', 'talk.mp4']);
-    const first = page.locator(row(ids[1]!));
-    assert.match(await first.innerText(), /webm-vp8/);
-    assert.match(await first.locator('.outputs .size').innerText(), /\d+(\.\d)? KiB/);
-    // The filter shows only that state.
-    await page.locator('a[data-filter="failed"]').click();
-    await page.locator('.empty').waitFor();
-    assert.equal(await page.locator('li.job').count(), 0);
-    await page.locator('a[data-filter="succeeded"]').click();
-    await page.locator(row(ids[0]!)).waitFor();
-    await page.locator('.fleet .workers').waitFor();
-    await page.screenshot({ path: join(shots, 'list.png'), fullPage: true });
-    assert.deepEqual(d.errors, []);
-  } finally {
-    await d.context.close();
-  }
+  const d = await dashboard();
+  const { page } = d;
+  await page.evaluate(() => {
+    (window as unknown as { notReloaded: boolean }).notReloaded = true;
+  });
+  const clips = [clip, makeClip(join(dir.path, 'intro.mp4'), { seconds: 1, width: 160, height: 120 })];
+  const r = await nommer(['submit', ...clips, '--preset', 'webm-vp8', '--detach', '--json'], {
+    env: f.env,
+    cwd: dir.path,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const ids = (JSON.parse(r.stdout) as { jobs: PublicJob[] }).jobs.map((j) => j.id);
+  assert.equal(ids.length, 2);
+  for (const id of ids) await page.locator(row(id, 'succeeded')).waitFor({ timeout: 60_000 });
+  assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true);
+  // Newest first, each with its input name, preset and the output's size.
+  const names = await page.locator('li.job .name').allInnerTexts();
+  assert.deepEqual(names.slice(0, 2), ['intro.mp4', 'talk.mp4']);
+  const first = page.locator(row(ids[1]!));
+  assert.match(await first.innerText(), /webm-vp8/);
+  assert.match(await first.locator('.outputs .size').innerText(), /\d+(\.\d)? KiB/);
+  // The filter shows only that state.
+  await page.locator('a[data-filter="failed"]').click();
+  await page.locator('.empty').waitFor();
+  assert.equal(await page.locator('li.job').count(), 0);
+  await page.locator('a[data-filter="succeeded"]').click();
+  await page.locator(row(ids[0]!)).waitFor();
+  await page.locator('.fleet .workers').waitFor();
+  await page.screenshot({ path: join(shots, 'list.png'), fullPage: true });
+  assert.deepEqual(d.errors, []);
 });
 
 test('a job submitted through the form runs and succeeds; its page shows tasks, events and outputs', async () => {
-  const d = await openDashboard(browser, f.client);
+  const d = await dashboard();
+  const { page } = d;
+  await page.locator('nav a[href="#/new"]').click();
+  await page.getByLabel('Input', { exact: true }).fill(clip);
+  // The picker lists the presets with their own descriptions, once the API has answered (until
+  // then its one option reads "loading…").
+  await page
+    .locator('#f-preset option')
+    .filter({ hasText: /^opus — \S/ })
+    .waitFor({ state: 'attached' });
+  const options = await page.locator('#f-preset option').allInnerTexts();
+  assert.ok(
+    options.some((o) => /^opus — \S/.test(o)),
+    options.join('\n'),
+  );
+  await page.getByLabel('Preset').selectOption('opus');
+  assert.notEqual(await page.locator('#preset-description').innerText(), '');
+  const out = join(dir.path, 'form-out.opus');
+  await page.getByLabel('Output', { exact: false }).fill(out);
+  await page.getByLabel('--set').fill('audio.bitrate=32k');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  // The page goes to the job once the API has answered, or shows why it refused: whichever
+  // comes first ends the wait (a refusal at once, with its message).
+  await page.waitForFunction(
+    () => location.hash.startsWith('#/jobs/j_') || document.querySelector('form#submit-form [role="alert"]'),
+    null,
+    { timeout: 120_000 },
+  );
+  const refused = page.locator('form#submit-form [role="alert"]');
+  assert.equal(await refused.count(), 0, `the form was refused: ${await refused.allInnerTexts()}`);
+  assert.match(page.url(), /#\/jobs\/j_/);
+  const detail = page.locator('article.detail[data-state="succeeded"]');
+  await detail.waitFor({ timeout: 60_000 });
+  assert.ok(existsSync(out), 'the output is where the form said');
+  assert.equal(probe(out).streams[0]!.codec_name, 'opus');
+  const id = decodeURIComponent(page.url().split('#/jobs/')[1]!);
+  const job = (await f.client.getJob(id)).job;
+  assert.equal(job.state, 'succeeded');
+  assert.equal(job.outputs[0]!.uri, out);
+  // Tasks and the event history, drawn as they came.
+  await page.locator('table.tasks tr[data-task-state="succeeded"]').first().waitFor();
+  await page.locator('.events li', { hasText: 'succeeded' }).first().waitFor();
+  assert.match(await detail.locator('.outputs').innerText(), /form-out\.opus/);
+  await page.screenshot({ path: join(shots, 'job.png'), fullPage: true });
+
+  assert.deepEqual(d.errors, []);
+  // A bad input through the form: the API's message and its hint, on the form.
+  await page.locator('nav a[href="#/new"]').click();
+  await page.getByLabel('Input', { exact: true }).fill('relative/path.mov');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  assert.match(await page.locator('form .error-box').innerText(), /absolute path or a URI/);
+});
+
+test('the presets arriving while the Input is typed into keep the typing and its focus', async () => {
+  const d = await dashboard();
   try {
     const { page } = d;
+    // The presets' answer is held until the user has started typing (as on a slow feederd).
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.route('**/v1/presets', async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.locator('nav a[href="#/new"]').click();
-    await page.getByLabel('Input', { exact: true }).fill(clip);
-    // The picker lists the presets with their own descriptions, once the API has answered (until
-    // then its one option reads "loading…").
+    const input = page.getByLabel('Input', { exact: true });
+    await input.click();
+    await page.keyboard.type('/media/');
+    release();
     await page
       .locator('#f-preset option')
       .filter({ hasText: /^opus — \S/ })
       .waitFor({ state: 'attached' });
-    const options = await page.locator('#f-preset option').allInnerTexts();
-    assert.ok(
-      options.some((o) => /^opus — \S/.test(o)),
-      options.join('\n'),
-    );
-    await page.getByLabel('Preset').selectOption('opus');
+    await page.keyboard.type('talk.mp4');
+    assert.equal(await input.inputValue(), '/media/talk.mp4');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'f-input');
     assert.notEqual(await page.locator('#preset-description').innerText(), '');
-    const out = join(dir.path, 'form-out.opus');
-    await page.getByLabel('Output', { exact: false }).fill(out);
-    await page.getByLabel('--set').fill('audio.bitrate=32k');
-    await page.getByRole('button', { name: 'Submit' }).click();
-    // The page goes to the job once the API has answered, or shows why it refused: whichever
-    // comes first ends the wait (a refusal at once, with its message).
-    await page.waitForFunction(
-      () => location.hash.startsWith('#/jobs/j_') || document.querySelector('form#submit-form [role="alert"]'),
-      null,
-      { timeout: 120_000 },
-    );
-    const refused = page.locator('form#submit-form [role="alert"]');
-    assert.equal(await refused.count(), 0, `the form was refused: ${await refused.allInnerTexts()}`);
-    assert.match(page.url(), /#\/jobs\/j_/);
-    const detail = page.locator('article.detail[data-state="succeeded"]');
-    await detail.waitFor({ timeout: 60_000 });
-    assert.ok(existsSync(out), 'the output is where the form said');
-    assert.equal(probe(out).streams[0]!.codec_name, 'opus');
-    const id = decodeURIComponent(page.url().split('#/jobs/')[1]!);
-    const job = (await f.client.getJob(id)).job;
-    assert.equal(job.state, 'succeeded');
-    assert.equal(job.outputs[0]!.uri, out);
-    // Tasks and the event history, drawn as they came.
-    await page.locator('table.tasks tr[data-task-state="succeeded"]').first().waitFor();
-    await page.locator('.events li', { hasText: 'succeeded' }).first().waitFor();
-    assert.match(await detail.locator('.outputs').innerText(), /form-out\.opus/);
-    await page.screenshot({ path: join(shots, 'job.png'), fullPage: true });
-
     assert.deepEqual(d.errors, []);
-    // A bad input through the form: the API's message and its hint, on the form.
-    await page.locator('nav a[href="#/new"]').click();
-    await page.getByLabel('Input', { exact: true }).fill('relative/path.mov');
-    await page.getByRole('button', { name: 'Submit' }).click();
-    assert.match(await page.locator('form .error-box').innerText(), /absolute path or a URI/);
   } finally {
-    await d.context.close();
+    await d.page.unroute('**/v1/presets');
   }
 });
 
@@ -234,7 +277,7 @@ function gatedInput(file: string): { server: Server; held: Promise<IncomingMessa
 test('cancel and retry from the page: a job caught running is canceled, then retried to success', async () => {
   const gate = gatedInput(clip);
   await new Promise((r) => gate.server.once('listening', r));
-  const d = await openDashboard(browser, f.client);
+  const d = await dashboard();
   try {
     const { page } = d;
     const out = join(dir.path, 'gated.webm');
@@ -259,31 +302,26 @@ test('cancel and retry from the page: a job caught running is canceled, then ret
     assert.ok(types.includes('canceled') && types.includes('retried'), types.join(','));
     assert.deepEqual(d.errors, []);
   } finally {
-    await d.context.close();
     gate.server.closeAllConnections();
     gate.server.close();
   }
 });
 
 test('on a phone-sized screen the list fits its width; the page script is small', async () => {
-  const d = await openDashboard(browser, f.client, { viewport: { width: 375, height: 740 } });
-  try {
-    const { page } = d;
-    await page.locator('li.job').first().waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
-    await page.screenshot({ path: join(shots, 'phone.png'), fullPage: false });
-    let gz = 0;
-    for (const name of ['app.js', 'format.js', 'style.css']) {
-      const r = await d.context.request.get(`${f.client.endpoint.url}/assets/${name}`);
-      assert.equal(r.status(), 200);
-      gz += gzipSync(await r.body()).length;
-    }
-    assert.ok(gz < 100 * 1024, `page script and style: ${gz} bytes gzipped`);
-    process.stdout.write(`# dashboard assets: ${gz} bytes gzipped\n`);
-  } finally {
-    await d.context.close();
+  const d = await dashboard({ width: 375, height: 740 });
+  const { page } = d;
+  await page.locator('li.job').first().waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  await page.screenshot({ path: join(shots, 'phone.png'), fullPage: false });
+  let gz = 0;
+  for (const name of ['app.js', 'format.js', 'style.css']) {
+    const r = await d.context.request.get(`${f.client.endpoint.url}/assets/${name}`);
+    assert.equal(r.status(), 200);
+    gz += gzipSync(await r.body()).length;
   }
+  assert.ok(gz < 100 * 1024, `page script and style: ${gz} bytes gzipped`);
+  process.stdout.write(`# dashboard assets: ${gz} bytes gzipped\n`);
 });
 
 test('the list at a glance: a failed job with its error, one running, one queued behind it', async () => {
@@ -298,7 +336,7 @@ test('the list at a glance: a failed job with its error, one running, one queued
   });
   await gate.held;
   const queued = await create({ input: clip, outputs: [{ preset: 'webm', uri: join(dir.path, 'next.webm') }] });
-  const d = await openDashboard(browser, f.client, { viewport: { width: 1000, height: 760 } });
+  const d = await dashboard({ width: 1000, height: 760 });
   try {
     const { page } = d;
     await page.locator(row(running.id, 'running')).waitFor();
@@ -319,7 +357,6 @@ test('the list at a glance: a failed job with its error, one running, one queued
     await page.screenshot({ path: join(shots, 'failed-job.png'), fullPage: true });
     assert.deepEqual(d.errors, []);
   } finally {
-    await d.context.close();
     await f.client.cancelJob(running.id).catch(() => undefined);
     gate.drop();
     gate.server.closeAllConnections();

@@ -236,8 +236,7 @@ function onRoute() {
     api('GET', '/v1/presets').then(
       (p) => {
         state.presets = p;
-        state.formDirty = true;
-        render();
+        fillPresetPicker();
       },
       () => undefined,
     );
@@ -395,23 +394,38 @@ function watchesView() {
     )}</tbody></table></div>`;
 }
 
-function newView() {
+function presetOptions() {
   const p = state.presets;
-  const def = p?.defaultPreset;
-  const options = p
-    ? p.presets.map(
-        (x) =>
-          html`<option value="${x.name}" ${x.name === def ? html`selected` : ''}>${x.name} — ${x.description || `.${x.extension}`}</option>`,
-      )
-    : html`<option value="">loading…</option>`;
-  const chosen = p?.presets.find((x) => x.name === (formPreset ?? def));
+  if (!p) return html`<option value="">loading…</option>`;
+  const def = p.defaultPreset;
+  return p.presets.map(
+    (x) =>
+      html`<option value="${x.name}" ${x.name === (formPreset ?? def) ? html`selected` : ''}>${x.name} — ${x.description || `.${x.extension}`}</option>`,
+  );
+}
+const presetDescription = () =>
+  state.presets?.presets.find((x) => x.name === (formPreset ?? state.presets.defaultPreset))?.description ?? '';
+
+/**
+ * The presets arrive after the form is drawn: only the picker and its description change, never
+ * the form, so what is being typed into an input (and its focus) stays where it is.
+ */
+function fillPresetPicker() {
+  const picker = document.getElementById('f-preset');
+  if (!picker) return;
+  picker.innerHTML = show(presetOptions());
+  document.getElementById('preset-description').textContent = presetDescription();
+}
+
+function newView() {
+  const options = presetOptions();
   return html`<form id="submit-form" class="submit" autocomplete="off">
     <h1>New job</h1>
     <label for="f-input">Input</label>
     <input id="f-input" name="input" required placeholder="/path/on/feederd/host.mov, https://… or s3://…">
     <label for="f-preset">Preset</label>
     <select id="f-preset" name="preset">${options}</select>
-    <p class="muted" id="preset-description">${chosen?.description ?? ''}</p>
+    <p class="muted" id="preset-description">${presetDescription()}</p>
     <label for="f-output">Output <span class="muted">(optional; default: beside the input)</span></label>
     <input id="f-output" name="output" placeholder="/path/out.webm or s3://bucket/key.webm">
     <label for="f-set">--set <span class="muted">(optional; one key=value per line, e.g. video.crf=36)</span></label>
