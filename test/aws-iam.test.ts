@@ -23,7 +23,6 @@
 //   checked on the printed policy in aws-setup.test.ts; here, who holds it at all).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -34,7 +33,14 @@ import { EC2Fleet } from '../src/adapters/aws/ec2-fleet.js';
 import { DRAIN_TAG } from '../src/fleet/drain.js';
 import { RELEASE_PREFIX } from '../src/fleet/release.js';
 import { NOMMER_BIN, nommer } from './helpers/cli.js';
-import { isFinal, startFeederd, waitForJob, writeConfig, type RunningFeederd } from './helpers/feederd.js';
+import {
+  assertThereAtSuccess,
+  isFinal,
+  startFeederd,
+  waitForJob,
+  writeConfig,
+  type RunningFeederd,
+} from './helpers/feederd.js';
 import { decodesCleanly, makeClip, probe, tempDir } from './helpers/media.js';
 import { FAST_VIDEO, NO_QUALITY } from './helpers/srv-cheap.js';
 import { startMoto, type Moto } from './helpers/moto.js';
@@ -181,9 +187,7 @@ test('feederd and workers under their policies: a staged job canceled, retried a
   const done = await waitForJob(f.client, job.id, isFinal, 120_000);
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   const local = join(d.path, 'talk.webm');
-  // A job with a local destination succeeds only once its outputs are there (held in phase
-  // `delivering` until feederd has them back from the staging prefix): no wait here.
-  assert.ok(existsSync(local), `${local} is there when the job succeeds`);
+  assertThereAtSuccess(local);
   assert.deepEqual(
     probe(local)
       .streams.map((s) => s.codec_name)
@@ -212,9 +216,7 @@ test('feederd and workers under their policies: a staged job canceled, retried a
   const cdone = await waitForJob(f.client, chunked.id, isFinal, 240_000);
   assert.equal(cdone.state, 'succeeded', JSON.stringify(cdone.error));
   const filmOut = join(d.path, 'film.webm');
-  // A job with a local destination succeeds only once its outputs are there (held in phase
-  // `delivering` until feederd has them back from the staging prefix): no wait here.
-  assert.ok(existsSync(filmOut), `${filmOut} is there when the job succeeds`);
+  assertThereAtSuccess(filmOut);
   assert.ok(decodesCleanly(filmOut).ok);
   assert.deepEqual(await stagingEmptied(), [], 'chunk pieces, staged input and output removed');
   s3.destroy();

@@ -3,11 +3,10 @@
 // intermediates removed from the bucket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { makeClip, tempDir } from './helpers/media.js';
-import { isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
+import { assertThereAtSuccess, isFinal, startFeederd, waitForJob } from './helpers/feederd.js';
 import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { decodedTiming, segmentLayout } from './helpers/chunked.js';
 import { s3Client } from '../src/adapters/aws/clients.js';
@@ -41,9 +40,7 @@ test('a chunked job on the aws backend: chunks in S3 under the staging prefix, a
   const done = await waitForJob(f.client, job.id, isFinal, 240_000, { pollMs: 500 });
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   const out = join(d.path, 'film.webm');
-  // A job with a local destination succeeds only once its outputs are there (held in phase
-  // `delivering` until feederd has them back from the staging prefix): no wait here.
-  assert.ok(existsSync(out), `${out} is there when the job succeeds`);
+  assertThereAtSuccess(out);
   const t = decodedTiming(out);
   assert.equal(t.frames, 8 * 12);
   assert.ok(t.clean, t.errors);

@@ -6,13 +6,13 @@
 // by feederd first, as on the local backend (scenes-e2e).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../src/adapters/aws/clients.js';
 import { tempDir } from './helpers/media.js';
-import { isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import { assertThereAtSuccess, isFinal, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
 import { startAwsEnv, startAwsWorker, type AwsEnv } from './helpers/aws-env.js';
 import { decodedTiming, videoKeyframes } from './helpers/chunked.js';
 import { againstWholeFile, makeCutTitle, planStarts } from './helpers/scenes.js';
@@ -79,9 +79,7 @@ test('aws, an s3:// input: the scene task on a worker plans every chunk, and eve
     chunks.map((c) => c.sceneCut),
     [false, true, true, true, true],
   );
-  // A job with a local destination succeeds only once its outputs are there (held in phase
-  // `delivering` until feederd has them back from the staging prefix): no wait here.
-  assert.ok(existsSync(out), `${out} is there when the job succeeds`);
+  assertThereAtSuccess(out);
   await f.stop();
 
   const t = decodedTiming(out);

@@ -1,4 +1,5 @@
 // Starts a real feederd (child process, real SQLite, real workers) in a temp data dir.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -166,6 +167,15 @@ export async function waitForJob(
   } finally {
     stream?.close();
   }
+}
+
+/**
+ * A job with a local destination succeeds only once its outputs are at their paths: on the aws
+ * backend feederd holds the success in phase `delivering` until it has them back from the staging
+ * prefix (jobs/state.ts). So a test checks them at once when the job succeeds, with no wait.
+ */
+export function assertThereAtSuccess(...paths: string[]): void {
+  for (const p of paths) assert.ok(existsSync(p), `${p} is there when the job succeeds`);
 }
 
 /** While the job's event stream is open and says nothing, waitForJob reads the job this often. */
