@@ -1,8 +1,8 @@
 // The aws backend end to end on moto: feederd (aws) -> SQS -> real worker processes -> S3 ->
 // status back through SQS -> outputs delivered. Workers never talk to feederd.
-import { after, describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import {
@@ -12,7 +12,14 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { makeClip, probe, tempDir } from './helpers/media.js';
-import { isFinal, pidsMatching, startFeederd, waitForJob, type RunningFeederd } from './helpers/feederd.js';
+import {
+  assertThereAtSuccess,
+  isFinal,
+  pidsMatching,
+  startFeederd,
+  waitForJob,
+  type RunningFeederd,
+} from './helpers/feederd.js';
 import { awsRig, startAwsWorker } from './helpers/aws-env.js';
 import { pacedFfmpeg } from './helpers/paced-ffmpeg.js';
 import { encoderPids, until } from './helpers/faults.js';
@@ -48,141 +55,76 @@ async function setup(): Promise<{ dir: string; f: RunningFeederd }> {
   return { dir: d.path, f };
 }
 
-/**
- * One feederd for the tests that each follow jobs of their own by id (a feederd start costs about
- * 3 s of CPU): the way through S3, a worker killed mid-job, and the refused destinations. It is
- * stopped when they are done, before the DLQ tests below: its watchdog reads the DLQ too, and
- * would hide their dead letters. The poison-task test has a feederd of its own.
- */
-describe('on one feederd', () => {
-  let shared: Promise<{ dir: string; f: RunningFeederd }> | undefined;
-  const sharedFeederd = () => (shared ??= setup());
-  after(async () => {
-    if (shared) await (await shared).f.stop();
+test('a local file submitted to the aws backend is staged in S3, encoded by a worker over SQS, and delivered back', async (t) => {
+  const { dir, f } = await setup();
+  worker(t, dir, 'aws-w1');
+  const clip = makeClip(join(dir, 'talk.mp4'), { seconds: 2 });
+  const s3out = `s3://${rig.aws.bucket}/results/talk.webp`;
+  // What is tested is the way through S3 and SQS, not the picture: libvpx at its fastest speed.
+  const { job } = await f.client.createJob({
+    input: clip,
+    outputs: [{ preset: 'webm' }, { preset: 'poster', uri: s3out }],
+    set: FAST_VIDEO,
   });
+  assert.match(job.input, /^s3:\/\/nommer-test\/nommer-staging\/inputs\//, 'input staged in the bucket');
+  const done = await waitForJob(f.client, job.id, isFinal, 90_000);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  assert.equal(done.worker, 'aws-w1');
+  // local destination: downloaded back by feederd after success
+  const local = join(dir, 'talk.webm');
+  assertThereAtSuccess(local);
+  assert.deepEqual(
+    probe(local)
+      .streams.map((s) => s.codec_name)
+      .sort(),
+    ['opus', 'vp9'],
+  );
+  // s3 destination: in the bucket
+  const storage = new S3Storage({
+    client: s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
+  });
+  assert.equal(await storage.exists(s3out), true);
+  const got = await storage.fetch(s3out, dir);
+  assert.equal(probe(got).streams[0]!.codec_name, 'webp');
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('.part')),
+    [],
+  );
+  await f.stop();
+});
 
-  test('a local file submitted to the aws backend is staged in S3, encoded by a worker over SQS, and delivered back', async (t) => {
-    const { dir, f } = await sharedFeederd();
-    worker(t, dir, 'aws-w1');
-    // The smallest clip (the one the refusals test below and other files share): what is tested is
-    // the way through S3 and SQS.
-    const clip = makeClip(join(dir, 'talk.mp4'), { seconds: 1, width: 160, height: 120 });
-    const s3out = `s3://${rig.aws.bucket}/results/talk.webp`;
-    // What is tested is the way through S3 and SQS, not the picture: libvpx at its fastest speed.
-    const { job } = await f.client.createJob({
-      input: clip,
-      outputs: [{ preset: 'webm' }, { preset: 'poster', uri: s3out }],
-      set: FAST_VIDEO,
-    });
-    assert.match(job.input, /^s3:\/\/nommer-test\/nommer-staging\/inputs\//, 'input staged in the bucket');
-    const done = await waitForJob(f.client, job.id, isFinal, 90_000);
-    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
-    assert.equal(done.worker, 'aws-w1');
-    const local = join(dir, 'talk.webm');
-    // A job with a local destination succeeds only once its outputs are there (held in phase
-    // `delivering` until feederd has them back from the staging prefix): no wait here.
-    assert.ok(existsSync(local), `${local} is there when the job succeeds`);
-    assert.deepEqual(
-      probe(local)
-        .streams.map((s) => s.codec_name)
-        .sort(),
-      ['opus', 'vp9'],
-    );
-    // s3 destination: in the bucket
-    const storage = new S3Storage({
-      client: s3Client({ endpoint: rig.aws.moto.endpoint, forcePathStyle: true, region: 'us-east-1' }),
-    });
-    assert.equal(await storage.exists(s3out), true);
-    const got = await storage.fetch(s3out, dir);
-    assert.equal(probe(got).streams[0]!.codec_name, 'webp');
-    assert.deepEqual(
-      readdirSync(dir).filter((n) => n.includes('.part')),
-      [],
-    );
+test('a worker killed mid-job: the message becomes visible again and another worker completes it', async (t) => {
+  const { dir, f } = await setup();
+  // w1's encode is held to real time (8 s on any machine); w2's, after the release, runs at full speed.
+  const paced = pacedFfmpeg({ held: true });
+  const w1 = worker(t, dir, 'aws-k1', [], paced.env);
+  // 8 s at 12 fps: 96 frames to count, each encoded again by w2 at libvpx's fastest speed (the
+  // test is about the message coming back, not the picture).
+  const clip = makeClip(join(dir, 'long.mp4'), { seconds: 8, width: 160, height: 120, fps: 12 });
+  const { job } = await f.client.createJob({
+    input: clip,
+    outputs: [{ preset: 'webm' }],
+    set: FAST_VIDEO,
   });
-
-  test('a worker killed mid-job: the message becomes visible again and another worker completes it', async (t) => {
-    const { dir, f } = await sharedFeederd();
-    // w1's encode is held to real time (8 s on any machine); w2's, after the release, runs at full speed.
-    const paced = pacedFfmpeg({ held: true });
-    const w1 = worker(t, dir, 'aws-k1', [], paced.env);
-    // 8 s at 12 fps: 96 frames to count, each encoded again by w2 at libvpx's fastest speed (the
-    // test is about the message coming back, not the picture).
-    const clip = makeClip(join(dir, 'long.mp4'), { seconds: 8, width: 160, height: 120, fps: 12 });
-    const { job } = await f.client.createJob({
-      input: clip,
-      outputs: [{ preset: 'webm' }],
-      set: FAST_VIDEO,
-    });
-    // Mid-encode by construction: w1's ffmpeg is running (its scratch dir is named for it).
-    await until(
-      async () => encoderPids('/work/aws-k1/').length > 0 || isFinal((await f.client.getJob(job.id)).job),
-      60_000,
-      'w1 to be encoding',
-    );
-    assert.ok(encoderPids('/work/aws-k1/').length > 0, 'w1 is encoding (the job did not end first)');
-    paced.release();
-    w1.kill('SIGKILL');
-    worker(t, dir, 'aws-k2', [], paced.env);
-    const done = await waitForJob(f.client, job.id, isFinal, 120_000);
-    assert.equal(done.state, 'succeeded');
-    assert.equal(done.worker, 'aws-k2');
-    const local = join(dir, 'long.webm');
-    // A job with a local destination succeeds only once its outputs are there (held in phase
-    // `delivering` until feederd has them back from the staging prefix): no wait here.
-    assert.ok(existsSync(local), `${local} is there when the job succeeds`);
-    const frames = Number(probe(local, true).streams.find((s) => s.codec_type === 'video')!.nb_read_frames);
-    assert.ok(Math.abs(frames - 8 * 12) <= 1, `frames ${frames}`);
-    assert.deepEqual(pidsMatching('aws-k1'), []);
-  });
-
-  test('no job may write where nommer keeps its own things: the release every instance installs, fences, staging', async () => {
-    const { dir, f } = await sharedFeederd();
-    // The feederd is shared: count the jobs it had before this test.
-    const before = (await f.client.listJobs()).jobs.length;
-    const clip = makeClip(join(dir, 'r.mp4'), { seconds: 1, width: 160, height: 120 });
-    for (const key of [
-      'nommer-releases/media-nommer-0.1.0.tgz',
-      'nommer-control/fence/j_x.json',
-      'nommer-staging/inputs/x.webm',
-    ]) {
-      await assert.rejects(
-        f.client.createJob({
-          input: clip,
-          outputs: [{ preset: 'webm', uri: `s3://${rig.aws.bucket}/${key}` }],
-          force: true,
-        }),
-        (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
-        key,
-      );
-    }
-    // Nor read there: staged media belongs to other jobs.
-    await assert.rejects(
-      f.client.createJob({
-        input: `s3://${rig.aws.bucket}/nommer-staging/inputs/0b7c/other-users.mov`,
-        outputs: [{ preset: 'webm', uri: `s3://${rig.aws.bucket}/out/x.webm` }],
-      }),
-      (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
-    );
-    // Outside the allowed locations (by default: this bucket), and keys with dot segments.
-    for (const [input, uri, pattern] of [
-      [clip, 's3://someone-elses-bucket/x.webm', /outside the S3 locations jobs may use: s3:\/\/nommer-test\//],
-      [
-        's3://someone-elses-bucket/in.mov',
-        `s3://${rig.aws.bucket}/out/x.webm`,
-        /input s3:\/\/someone-elses-bucket\/in\.mov is outside/,
-      ],
-      [clip, `s3://${rig.aws.bucket}/out/../nommer-releases/x.tgz`, /"\." or "\.\." segments/],
-    ] as const) {
-      await assert.rejects(
-        f.client.dryRun({ input, outputs: [{ preset: 'webm', uri }] }),
-        (e: Error & { code?: string; hint?: string }) => e.code === 'USAGE' && pattern.test(e.message),
-        uri,
-      );
-    }
-    const list = await f.client.listJobs();
-    assert.equal(list.jobs.length, before, 'no job was created');
-  });
+  // Mid-encode by construction: w1's ffmpeg is running (its scratch dir is named for it).
+  await until(
+    async () => encoderPids('/work/aws-k1/').length > 0 || isFinal((await f.client.getJob(job.id)).job),
+    60_000,
+    'w1 to be encoding',
+  );
+  assert.ok(encoderPids('/work/aws-k1/').length > 0, 'w1 is encoding (the job did not end first)');
+  paced.release();
+  w1.kill('SIGKILL');
+  worker(t, dir, 'aws-k2', [], paced.env);
+  const done = await waitForJob(f.client, job.id, isFinal, 120_000);
+  assert.equal(done.state, 'succeeded');
+  assert.equal(done.worker, 'aws-k2');
+  const local = join(dir, 'long.webm');
+  assertThereAtSuccess(local);
+  const frames = Number(probe(local, true).streams.find((s) => s.codec_type === 'video')!.nb_read_frames);
+  assert.ok(Math.abs(frames - 8 * 12) <= 1, `frames ${frames}`);
+  assert.deepEqual(pidsMatching('aws-k1'), []);
+  await f.stop();
 });
 
 test('a poison task that kills every worker ends in the DLQ and the job fails with WORKER_LOST', async (t) => {
@@ -268,6 +210,53 @@ test('a malformed message is moved to the DLQ with a reason and the worker keeps
   const m = (got.Messages ?? []).find((x) => x.Body?.includes('"jobId":42'));
   assert.ok(m, 'malformed message in the DLQ');
   assert.match(m!.MessageAttributes?.['nommer-reject-reason']?.StringValue ?? '', /malformed task message/);
+});
+
+test('no job may write where nommer keeps its own things: the release every instance installs, fences, staging', async () => {
+  const { dir, f } = await setup();
+  const clip = makeClip(join(dir, 'r.mp4'), { seconds: 1, width: 160, height: 120 });
+  for (const key of [
+    'nommer-releases/media-nommer-0.1.0.tgz',
+    'nommer-control/fence/j_x.json',
+    'nommer-staging/inputs/x.webm',
+  ]) {
+    await assert.rejects(
+      f.client.createJob({
+        input: clip,
+        outputs: [{ preset: 'webm', uri: `s3://${rig.aws.bucket}/${key}` }],
+        force: true,
+      }),
+      (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
+      key,
+    );
+  }
+  // Nor read there: staged media belongs to other jobs.
+  await assert.rejects(
+    f.client.createJob({
+      input: `s3://${rig.aws.bucket}/nommer-staging/inputs/0b7c/other-users.mov`,
+      outputs: [{ preset: 'webm', uri: `s3://${rig.aws.bucket}/out/x.webm` }],
+    }),
+    (e: Error & { code?: string }) => e.code === 'USAGE' && /nommer keeps for itself/.test(e.message),
+  );
+  // Outside the allowed locations (by default: this bucket), and keys with dot segments.
+  for (const [input, uri, pattern] of [
+    [clip, 's3://someone-elses-bucket/x.webm', /outside the S3 locations jobs may use: s3:\/\/nommer-test\//],
+    [
+      's3://someone-elses-bucket/in.mov',
+      `s3://${rig.aws.bucket}/out/x.webm`,
+      /input s3:\/\/someone-elses-bucket\/in\.mov is outside/,
+    ],
+    [clip, `s3://${rig.aws.bucket}/out/../nommer-releases/x.tgz`, /"\." or "\.\." segments/],
+  ] as const) {
+    await assert.rejects(
+      f.client.dryRun({ input, outputs: [{ preset: 'webm', uri }] }),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'USAGE' && pattern.test(e.message),
+      uri,
+    );
+  }
+  const list = await f.client.listJobs();
+  assert.equal(list.jobs.length, 0, 'no job was created');
+  await f.stop();
 });
 
 test('aws.allowedPrefixes: jobs read and write only under the configured locations', async () => {
